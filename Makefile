@@ -1,0 +1,71 @@
+# Two entry points for a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+VEO := $(VENV)/bin/veo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils python3-tk iproute2 xauth
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck unit e2e install install-test system-packages i18n clean
+
+$(VENV)/.installed-server: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -e '.[server,agent]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-server
+	$(PIP) install -q -c constraints.txt -e '.[server,agent,test]'
+	touch $@
+
+install: $(VENV)/.installed-server
+
+install-test: $(VENV)/.installed-test
+
+## Start a server on http://$(HOST):$(PORT) with the embedded SQLite database under ./var.
+run: install
+	$(VEO) admin init
+	@echo
+	@echo "  Start an agent on the user's computer with:"
+	@echo "    $(VEO) agent --server http://$(HOST):$(PORT)"
+	@echo
+	$(VEO) server --host $(HOST) --port $(PORT)
+
+## Install system packages the end-to-end tests need (Xvfb, Chromium, xdotool, Tk).
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: install-test
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+typecheck: install-test
+	$(VENV)/bin/mypy
+
+## The whole suite: lint, types, unit, integration (SQLite and PostgreSQL), end to end.
+test: system-packages install-test lint typecheck
+	$(PY) -m pytest -p no:cacheprovider tests; rc=$$?; \
+	if [ $$rc = 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+unit: install-test
+	$(PY) -m pytest tests/unit
+
+e2e: system-packages install-test
+	$(PY) -m pytest tests/e2e
+
+## Re-extract and compile the Spanish and English message catalogs.
+i18n: install-test
+	$(VENV)/bin/pybabel extract -F babel.cfg -o src/veo/locales/veo.pot --project veo src/veo
+	$(VENV)/bin/pybabel update -i src/veo/locales/veo.pot -d src/veo/locales -D veo --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d src/veo/locales -D veo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""The ``veo`` command: one entry point, each subcommand owned by the part it drives.
+
+Subcommands import their part lazily, so ``veo agent`` works on a computer that has only
+``veo[agent]`` installed and ``veo server`` never loads aiortc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from veo import __version__
+
+#: subcommand -> (module with ``main(argv) -> int``, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "server": ("veo.server.main", "run the veo server (web app, API, signaling)"),
+    "agent": ("veo.agent.main", "share this computer's screen with a technician"),
+    "admin": ("veo.server.admin", "manage users and the database (create-user, init, ...)"),
+    "audit": ("veo.server.audit.cli", "check the audit log (verify)"),
+    "bench": ("veo.bench.main", "measure the screen stream"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veo", description="veo: self-hosted remote technical support."
+    )
+    parser.add_argument("--version", action="version", version=f"veo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv or ["--help"])
+        return 2
+    module_name = COMMANDS[argv[0]][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        extra = "agent" if argv[0] == "agent" else "server"
+        print(f"veo {argv[0]}: missing dependency {exc.name!r}; install veo[{extra}]", file=sys.stderr)
+        return 2
+    result: int = module.main(argv[1:])
+    return result

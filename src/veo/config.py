@@ -1,0 +1,60 @@
+"""Settings, read from ``VEO_*`` environment variables (and the same as command-line flags).
+
+One object serves server and agent so that an operator learns one naming scheme; the agent reads
+only the few fields it needs. Values are validated up front: a bad setting stops start-up with a
+message that names the variable, rather than failing later in the middle of a session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "es")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VEO_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the SQLite database and keys live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file veo.db under the data directory."
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL for the bus; unset: in-process bus.")
+    turn_urls: list[str] = Field(default_factory=list, description="TURN/STUN URLs handed to peers.")
+    turn_secret: str | None = Field(default=None, description="coturn REST API shared secret.")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Address users and agents reach.")
+    language: str = Field(default="en", description="Default language of pages and e-mails (en or es).")
+    organization: str = Field(default="veo support", description="Organization name shown to end users.")
+    session_code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    secure_cookies: bool | None = Field(
+        default=None, description="Force the Secure flag on cookies; default: on unless public_url is http."
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        value = value.lower()
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"VEO_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("VEO_PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'veo.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line flags taking precedence."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,114 @@
+"""Data-channel messages, end to end between console and agent (label ``veo``, ordered).
+
+The server never sees these. The agent validates each one and then asks its policy whether the
+user's grant allows it; anything else is dropped and logged (``veo.agent.policy``).
+
+Coordinates are pixels of the agent's captured screen (announced in ``screen``); the console maps
+its video element to them, so scaling the video never shifts a click.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from veo.protocol.base import Message, parse, type_names
+from veo.protocol.permissions import Permission
+
+DATA_CHANNEL_LABEL = "veo"
+Coord = Annotated[int, Field(ge=0, le=32767)]
+Button = Literal["left", "middle", "right"]
+
+
+# ---------------------------------------------------------------- console -> agent (input)
+
+
+class PointerMove(Message):
+    type: Literal["pointer_move"] = "pointer_move"
+    x: Coord
+    y: Coord
+
+
+class PointerButton(Message):
+    type: Literal["pointer_button"] = "pointer_button"
+    x: Coord
+    y: Coord
+    button: Button
+    down: bool
+
+
+class Wheel(Message):
+    """Scroll by whole notches; positive ``dy`` scrolls down, positive ``dx`` right."""
+
+    type: Literal["wheel"] = "wheel"
+    x: Coord
+    y: Coord
+    dx: Annotated[int, Field(ge=-100, le=100)] = 0
+    dy: Annotated[int, Field(ge=-100, le=100)] = 0
+
+
+class Key(Message):
+    """A physical key going down or up, named as the DOM does (``key`` "a", "Enter"; ``code`` "KeyA")."""
+
+    type: Literal["key"] = "key"
+    key: Annotated[str, Field(min_length=1, max_length=32)]
+    code: Annotated[str, Field(max_length=32)] = ""
+    down: bool
+
+
+class Text(Message):
+    """Text typed as characters (paste, IME, characters absent from the remote layout)."""
+
+    type: Literal["text"] = "text"
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReleaseAll(Message):
+    """Console lost focus: release every key and button it holds down."""
+
+    type: Literal["release_all"] = "release_all"
+
+
+# ---------------------------------------------------------------- agent -> console
+
+
+class Screen(Message):
+    type: Literal["screen"] = "screen"
+    width: Annotated[int, Field(ge=1, le=32767)]
+    height: Annotated[int, Field(ge=1, le=32767)]
+
+
+class Control(Message):
+    """What the agent lets the console do right now; input is sent only while ``active``."""
+
+    type: Literal["control"] = "control"
+    granted: list[Permission]
+    paused: bool
+    active: bool
+
+
+class Dropped(Message):
+    """The agent refused a message; the console shows why (rate limited to one per reason)."""
+
+    type: Literal["dropped"] = "dropped"
+    reason: Annotated[str, Field(max_length=120)]
+
+
+InputMessage = Annotated[
+    PointerMove | PointerButton | Wheel | Key | Text | ReleaseAll, Field(discriminator="type")
+]
+AgentDataMessage = Annotated[Screen | Control | Dropped, Field(discriminator="type")]
+
+_input_adapter: TypeAdapter[InputMessage] = TypeAdapter(InputMessage)
+_input_types = type_names(PointerMove, PointerButton, Wheel, Key, Text, ReleaseAll)
+_agent_data_adapter: TypeAdapter[AgentDataMessage] = TypeAdapter(AgentDataMessage)
+_agent_data_types = type_names(Screen, Control, Dropped)
+
+
+def parse_input_message(raw: str | bytes) -> InputMessage:
+    return parse(raw, _input_adapter, _input_types)
+
+
+def parse_agent_data_message(raw: str | bytes) -> AgentDataMessage:
+    return parse(raw, _agent_data_adapter, _agent_data_types)

@@ -1,0 +1,206 @@
+"""Signaling messages: agent <-> server <-> console over WebSocket (``/ws/agent``, ``/ws/console``).
+
+The server routes these and records the steps of the support protocol; it never sees pixels or
+input. Flow of one session (``docs/architecture.md`` has the picture):
+
+1. agent ``join`` (code) -> server ``joined`` (who, what is requested, ICE servers)
+2. agent ``offer`` (SDP + commitment C = SHA-256(nA)) -> relayed to console
+3. console ``answer`` (SDP + its nonce nB) -> relayed to agent
+4. agent ``reveal`` (nA) -> relayed; the console checks it against C, or sends ``abort``
+5. agent ``consent`` (what the user ticked, SAS confirmed) or ``deny``
+6. agent ``control_state`` whenever the user pauses/resumes control
+7. either side ``hangup`` -> server ``ended`` to both
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, parse, type_names
+from veo.protocol.permissions import Permission
+
+Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="32 bytes, lowercase hex")]
+Sdp = Annotated[str, Field(min_length=10, max_length=64 * 1024)]
+Reason = Annotated[str, Field(max_length=200)]
+
+EndedBy = Literal["technician", "user", "system"]
+SessionStatus = Literal["waiting", "joined", "connecting", "active", "ended", "expired"]
+
+
+class IceServer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+# ---------------------------------------------------------------- agent -> server
+
+
+class Join(Message):
+    type: Literal["join"] = "join"
+    code: Annotated[str, Field(max_length=20)]
+    agent_version: Annotated[str, Field(max_length=40)] = ""
+    platform: Annotated[str, Field(max_length=60)] = ""
+    language: Annotated[str, Field(max_length=10)] = "en"
+
+    @field_validator("code")
+    @classmethod
+    def _nine_digits(cls, value: str) -> str:
+        digits = "".join(ch for ch in value if not ch.isspace() and ch != "-")
+        if len(digits) != 9 or not digits.isdigit():
+            raise ValueError("the code has 9 digits")
+        return digits
+
+
+class Offer(Message):
+    type: Literal["offer"] = "offer"
+    sdp: Sdp
+    commitment: Hex32
+
+
+class Reveal(Message):
+    type: Literal["reveal"] = "reveal"
+    nonce: Hex32
+
+
+class Consent(Message):
+    type: Literal["consent"] = "consent"
+    granted: Annotated[list[Permission], Field(max_length=len(Permission))]
+    sas_confirmed: bool
+
+
+class Deny(Message):
+    type: Literal["deny"] = "deny"
+
+
+class ControlState(Message):
+    type: Literal["control_state"] = "control_state"
+    paused: bool
+
+
+class Hangup(Message):
+    type: Literal["hangup"] = "hangup"
+    reason: Reason = ""
+
+
+# ---------------------------------------------------------------- console -> server
+
+
+class Answer(Message):
+    type: Literal["answer"] = "answer"
+    sdp: Sdp
+    nonce: Hex32
+
+
+class Abort(Message):
+    """The console caught a commitment mismatch: possible interception, the session must end."""
+
+    type: Literal["abort"] = "abort"
+    reason: Literal["sas_commitment_mismatch", "sas_mismatch"]
+
+
+# ---------------------------------------------------------------- server -> peers
+
+
+class Joined(Message):
+    type: Literal["joined"] = "joined"
+    session_id: str
+    organization: str
+    technician_name: str
+    ticket_id: int
+    ticket_title: str
+    requested: list[Permission]
+    ice_servers: list[IceServer] = []
+
+
+class AgentJoined(Message):
+    """Tells the console that a user entered the code (before any consent)."""
+
+    type: Literal["agent_joined"] = "agent_joined"
+    platform: str = ""
+    language: str = "en"
+    address: str = ""
+
+
+class SessionState(Message):
+    """The server's view of the session, sent to the console on connect and on every change."""
+
+    type: Literal["session_state"] = "session_state"
+    session_id: str
+    status: SessionStatus
+    agent_connected: bool
+    requested: list[Permission]
+    granted: list[Permission] = []
+    control_paused: bool = False
+
+
+class Ended(Message):
+    type: Literal["ended"] = "ended"
+    by: EndedBy
+    reason: Reason = ""
+
+
+class Error(Message):
+    type: Literal["error"] = "error"
+    code: Annotated[str, Field(max_length=60)]
+    message: Annotated[str, Field(max_length=500)]
+    fatal: bool = False
+
+
+AgentMessage = Annotated[
+    Join | Offer | Reveal | Consent | Deny | ControlState | Hangup, Field(discriminator="type")
+]
+ConsoleMessage = Annotated[Answer | Abort | Hangup, Field(discriminator="type")]
+ServerMessage = Annotated[
+    Joined | AgentJoined | SessionState | Offer | Answer | Reveal | Consent | ControlState | Ended | Error,
+    Field(discriminator="type"),
+]
+
+_agent_adapter: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
+_console_adapter: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
+_server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Hangup)
+_console_types = type_names(Answer, Abort, Hangup)
+_server_types = type_names(
+    Joined, AgentJoined, SessionState, Offer, Answer, Reveal, Consent, ControlState, Ended, Error
+)
+
+
+def parse_agent_message(raw: str | bytes) -> AgentMessage:
+    return parse(raw, _agent_adapter, _agent_types)
+
+
+def parse_console_message(raw: str | bytes) -> ConsoleMessage:
+    return parse(raw, _console_adapter, _console_types)
+
+
+def parse_server_message(raw: str | bytes) -> ServerMessage:
+    return parse(raw, _server_adapter, _server_types)
+
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "PROTOCOL_VERSION",
+    "Abort",
+    "AgentJoined",
+    "AgentMessage",
+    "Answer",
+    "ConsoleMessage",
+    "Consent",
+    "ControlState",
+    "Deny",
+    "Ended",
+    "Error",
+    "Hangup",
+    "IceServer",
+    "Join",
+    "Joined",
+    "Offer",
+    "ProtocolError",
+    "Reveal",
+    "ServerMessage",
+    "SessionState",
+]

@@ -1,0 +1,50 @@
+"""A remote session on a ticket: its join code, lifecycle and what it ended as."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from veo.server.auth.models import User
+from veo.server.db.base import Base, UTCDateTime, utcnow
+from veo.server.tickets.models import Ticket
+
+#: waiting (code issued) -> joined (agent in, consent pending) -> active (user allowed) -> ended;
+#: a code nobody redeemed in time becomes expired.
+SESSION_STATUSES = ("waiting", "joined", "connecting", "active", "ended", "expired")
+
+
+class RemoteSession(Base):
+    __tablename__ = "remote_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The 9-digit join code while it can still be redeemed; cleared once used or expired.
+    code: Mapped[str | None] = mapped_column(String(9), unique=True, default=None)
+    code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
+    requested_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    granted_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sas_confirmed: Mapped[bool] = mapped_column(default=False)
+    identity_confirmation: Mapped[str] = mapped_column(String(40), default="not_verified")
+    agent_address: Mapped[str] = mapped_column(String(64), default="")
+    agent_platform: Mapped[str] = mapped_column(String(60), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_by: Mapped[str | None] = mapped_column(String(20), default=None)
+    end_reason: Mapped[str] = mapped_column(String(200), default="")
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(lazy="joined")
+    technician: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return max(0, int((self.ended_at - self.started_at).total_seconds()))
