@@ -23,9 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="veo", description="veo: self-hosted remote technical support."
-    )
+    parser = argparse.ArgumentParser(prog="veo", description="veo: self-hosted remote technical support.")
     parser.add_argument("--version", action="version", version=f"veo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gettext
 import locale
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from veo.config import SUPPORTED_LANGUAGES
@@ -19,7 +19,7 @@ LOCALE_DIR = Path(__file__).parent / "locales"
 DOMAIN = "veo"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> gettext.NullTranslations:
     """The catalog for ``language`` (``en`` is the source language and needs none)."""
     return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True)

@@ -22,8 +22,16 @@ from veo.server.db.base import utcnow
 GENESIS = "0" * 64
 
 
-def canonical(seq: int, at: datetime, actor: str, action: str, ticket_id: int | None,
-              session_id: str | None, address: str, details: dict[str, Any]) -> bytes:
+def canonical(
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    ticket_id: int | None,
+    session_id: str | None,
+    address: str,
+    details: dict[str, Any],
+) -> bytes:
     """The exact bytes an entry's hash covers; stable across databases and Python versions."""
     body = {
         "seq": seq,
@@ -54,13 +62,23 @@ def record(
 ) -> AuditEvent:
     """Append one event inside the caller's transaction."""
     details = details or {}
-    head = db.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    head = db.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     at = utcnow()
     content = canonical(seq, at, actor, action, ticket_id, session_id, address, details)
     event = AuditEvent(
-        seq=seq, at=at, actor=actor, action=action, ticket_id=ticket_id, session_id=session_id,
-        address=address, details=details, prev_hash=prev, hash=entry_hash(prev, content),
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        ticket_id=ticket_id,
+        session_id=session_id,
+        address=address,
+        details=details,
+        prev_hash=prev,
+        hash=entry_hash(prev, content),
     )
     db.add(event)
     db.flush()
