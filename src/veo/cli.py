@@ -18,7 +18,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("veo.agent.main", "share this computer's screen with a technician"),
     "admin": ("veo.server.admin", "manage users and the database (create-user, init, ...)"),
     "audit": ("veo.server.audit.cli", "check the audit log (verify)"),
-    "bench": ("veo.bench.main", "measure the screen stream"),
 }
 
 
