@@ -1,0 +1,47 @@
+"""Start the demo application (``demo_app.py``) on the test display and read what it shows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .demo_app import AppState
+from .netns import NetworkNamespace
+from .procs import LoggedProcess, Logs, wait_for
+from .xdisplay import Rect, XvfbDisplay
+
+APP_SCRIPT = Path(__file__).with_name("demo_app.py")
+
+
+class DemoApp:
+    """The running demo application and its state file."""
+
+    def __init__(self, netns: NetworkNamespace, display: XvfbDisplay, workdir: Path, logs: Logs) -> None:
+        self.state_path = workdir / "demo-app-state.json"
+        self.logs = logs
+        self.process = logs.add(
+            LoggedProcess(
+                "demo-app",
+                netns.command([sys.executable, str(APP_SCRIPT), str(self.state_path)]),
+                workdir / "demo-app.log",
+                env=display.env(),
+            )
+        )
+        self.initial = self.wait_state("the demo application to map its window", lambda s: True)
+
+    def state(self) -> AppState | None:
+        return AppState.read(self.state_path)
+
+    def wait_state(self, what: str, predicate: Callable[[AppState], bool], timeout: float = 20.0) -> AppState:
+        def probe() -> AppState | None:
+            state = self.state()
+            return state if state is not None and predicate(state) else None
+
+        return wait_for(what, probe, timeout, self.logs, last=lambda: repr(self.state()))
+
+    def widget(self, name: str) -> Rect:
+        return Rect.from_list(self.initial.widgets[name])
+
+    def stop(self) -> None:
+        self.process.stop()
