@@ -1,0 +1,314 @@
+// The technician console: wires signaling, the peer connection, the SAS check, the display and the
+// input modules to one state object, and renders it after every change.
+//
+// Security-relevant order (docs/architecture.md): answer with a fresh nonce nB only after applying
+// the offer; on `reveal` check SHA-256(nA) against the offer's commitment before deriving the SAS,
+// and abort on a mismatch; send input only while the agent's last `control` message says active.
+
+import { loadStrings, t } from "./i18n.js";
+import { KeyboardInput } from "./keyboard.js";
+import { MouseInput } from "./mouse.js";
+import { Peer } from "./peer.js";
+import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
+import { Signaling } from "./signaling.js";
+import { RemoteDisplay } from "./display.js";
+import { connectionState, controlState, createState, inputAllowed } from "./state.js";
+import { ConsoleView } from "./ui.js";
+
+const HEX32 = /^[0-9a-f]{64}$/;
+const PERMISSIONS = ["view", "control", "clipboard", "files"];
+
+function permissionsFrom(value) {
+  return Array.isArray(value) ? value.filter((p) => PERMISSIONS.includes(p)) : [];
+}
+
+function readJsonAttribute(el, name, fallback) {
+  try {
+    const value = el.dataset[name];
+    return value ? JSON.parse(value) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The code's expiry; a time without a zone is UTC (the server stores UTC), not the browser's zone. */
+function parseDate(text) {
+  if (!text) return null;
+  const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`;
+  const date = new Date(zoned);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+export class Console {
+  constructor(doc) {
+    loadStrings(doc);
+    const root = doc.getElementById("console");
+    this.sessionId = root.dataset.sessionId;
+    this.state = createState({
+      status: root.dataset.status || "waiting",
+      requested: permissionsFrom(readJsonAttribute(root, "requested", [])),
+      expiresAt: parseDate(root.dataset.expiresAt),
+    });
+    this.view = new ConsoleView(doc);
+    this.video = doc.getElementById("remote-video");
+    this.display = new RemoteDisplay(this.video, () => this.state.screen);
+    this.channel = null;
+    this.exchange = null; // {offerSdp, commitment, nonceB, answerSdp} of the current offer
+    this.queue = Promise.resolve();
+
+    this.peer = new Peer({
+      onTrack: (track, streams) => this.display.attach(track, streams),
+      onChannel: (channel) => this.onChannel(channel),
+      onState: (state) => this.update(() => this.onPeerState(state)),
+    });
+    this.peer.setIceServers(readJsonAttribute(root, "iceServers", []));
+
+    const send = (message) => this.sendInput(message);
+    this.mouse = new MouseInput(this.video, this.display, send);
+    this.keyboard = new KeyboardInput(this.video, send);
+
+    this.signaling = new Signaling(root.dataset.wsUrl, {
+      onMessage: (message) => this.enqueue(message),
+      onOpen: () => this.update(() => this.clearError("signaling")),
+      onClose: (willRetry) => this.update(() => willRetry && this.setError(t("error.reconnecting"), "signaling")),
+    });
+
+    const end = doc.getElementById("end-session");
+    if (end) end.addEventListener("click", () => this.endSession());
+    const mismatch = doc.getElementById("sas-mismatch");
+    if (mismatch) mismatch.addEventListener("click", () => this.abort("sas_mismatch"));
+
+    this.render();
+    if (!this.state.ended) {
+      this.signaling.connect();
+      this.clock = setInterval(() => this.render(), 1000);
+    }
+  }
+
+  // ------------------------------------------------------------------ state and rendering
+
+  render() {
+    this.view.render(this.state);
+  }
+
+  update(change) {
+    change();
+    this.render();
+  }
+
+  setError(text, source = "session") {
+    this.state.error = text;
+    this.errorSource = source;
+  }
+
+  clearError(source) {
+    if (this.errorSource === source) this.state.error = "";
+  }
+
+  /** Read-only view for diagnostics and tests (window.veoConsole). */
+  snapshot() {
+    const self = this;
+    const view = {};
+    const fields = {
+      state: () => connectionState(self.state),
+      sas: () => self.state.sas,
+      screen: () => (self.state.screen ? { ...self.state.screen } : null),
+      granted: () => [...(self.state.control.granted.length ? self.state.control.granted : self.state.granted)],
+      paused: () => self.state.pausedByUser || self.state.control.paused,
+      control: () => controlState(self.state),
+    };
+    for (const [name, get] of Object.entries(fields)) Object.defineProperty(view, name, { get, enumerable: true });
+    return Object.freeze(view);
+  }
+
+  // ------------------------------------------------------------------ signaling
+
+  /** Messages are handled one at a time, in order: `reveal` must not overtake our `answer`. */
+  enqueue(message) {
+    this.queue = this.queue
+      .then(() => this.handle(message))
+      .catch(() => this.setError(t("error.internal")))
+      .finally(() => this.render());
+  }
+
+  async handle(m) {
+    const s = this.state;
+    switch (m.type) {
+      case "session_state":
+        s.status = m.status;
+        s.agentConnected = Boolean(m.agent_connected);
+        if (Array.isArray(m.requested)) s.requested = permissionsFrom(m.requested);
+        if (Array.isArray(m.granted)) s.granted = permissionsFrom(m.granted);
+        s.pausedByUser = Boolean(m.control_paused);
+        if (m.status === "active") s.consented = true;
+        if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
+        if ((m.status === "ended" || m.status === "expired") && !s.ended) {
+          this.finish({ by: "system", reason: m.status === "expired" ? "expired" : "" });
+        }
+        break;
+      case "agent_joined":
+        s.agentConnected = true;
+        s.agent = { platform: String(m.platform || ""), language: String(m.language || ""), address: String(m.address || "") };
+        break;
+      case "offer":
+        await this.onOffer(m);
+        break;
+      case "reveal":
+        await this.onReveal(m);
+        break;
+      case "consent":
+        s.granted = permissionsFrom(m.granted);
+        s.consented = true;
+        break;
+      case "control_state":
+        s.pausedByUser = Boolean(m.paused);
+        if (s.pausedByUser) s.control = { ...s.control, active: false };
+        break;
+      case "ended":
+        this.finish({ by: String(m.by || "system"), reason: String(m.reason || "") });
+        break;
+      case "error":
+        this.setError(String(m.message || m.code || t("error.internal")));
+        if (m.fatal) this.signaling.stop();
+        break;
+      default:
+        break; // unknown types are for newer consoles; ignoring them keeps this one working
+    }
+  }
+
+  async onOffer(m) {
+    const s = this.state;
+    if (s.ended || s.aborted) return;
+    if (typeof m.sdp !== "string" || typeof m.commitment !== "string" || !HEX32.test(m.commitment)) {
+      this.setError(t("error.bad_offer"));
+      return;
+    }
+    s.offerReceived = true;
+    s.sas = "";
+    s.control = { granted: [], paused: false, active: false };
+    this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "" };
+    const exchange = this.exchange;
+    this.render();
+    let answerSdp;
+    try {
+      answerSdp = await this.peer.answer(m.sdp);
+    } catch {
+      this.setError(t("error.webrtc"));
+      return;
+    }
+    if (this.exchange !== exchange) return;
+    exchange.answerSdp = answerSdp;
+    if (!this.signaling.send("answer", { sdp: answerSdp, nonce: exchange.nonceB })) {
+      this.setError(t("error.reconnecting"), "signaling");
+    }
+  }
+
+  async onReveal(m) {
+    const exchange = this.exchange;
+    if (!exchange || !exchange.answerSdp || this.state.ended || this.state.aborted) return;
+    const nonceA = typeof m.nonce === "string" ? m.nonce : "";
+    if (!HEX32.test(nonceA) || !(await checkCommitment(nonceA, exchange.commitment))) {
+      this.abort("sas_commitment_mismatch");
+      return;
+    }
+    const fpOffer = sha256Fingerprint(exchange.offerSdp);
+    const fpAnswer = sha256Fingerprint(exchange.answerSdp);
+    if (!fpOffer || !fpAnswer) {
+      this.abort("sas_commitment_mismatch");
+      return;
+    }
+    this.state.sas = await sasCode(fpOffer, fpAnswer, nonceA, exchange.nonceB, this.sessionId);
+  }
+
+  /** Verification failed: tell the server (which ends the session for both) and stop everything here. */
+  abort(reason) {
+    const s = this.state;
+    if (s.ended || s.aborted) return;
+    this.signaling.send("abort", { reason });
+    s.aborted = true;
+    s.abortReason = reason;
+    this.setError(reason === "sas_mismatch" ? t("error.sas_mismatch") : t("error.sas_failed"));
+    this.teardown();
+    this.render();
+  }
+
+  endSession() {
+    const s = this.state;
+    if (s.ended || s.aborted || s.ending) return;
+    if (!this.signaling.send("hangup", { reason: "technician_ended" })) {
+      this.update(() => this.setError(t("error.not_connected")));
+      return;
+    }
+    this.update(() => {
+      s.ending = true;
+    });
+  }
+
+  finish(ended) {
+    this.state.ended = ended;
+    this.state.ending = false;
+    this.teardown();
+    this.signaling.stop();
+    if (this.clock) clearInterval(this.clock);
+    this.clock = null;
+  }
+
+  teardown() {
+    this.state.control = { ...this.state.control, active: false };
+    this.mouse.reset();
+    this.peer.close();
+    this.display.detach();
+    if (this.channel) this.channel.close();
+    this.channel = null;
+  }
+
+  // ------------------------------------------------------------------ peer and data channel
+
+  onPeerState(state) {
+    this.state.peer = state;
+    if (state === "failed") this.setError(t("error.webrtc"), "peer");
+    else if (state === "connected") this.clearError("peer");
+  }
+
+  onChannel(channel) {
+    this.channel = channel;
+    channel.addEventListener("message", (event) => this.update(() => this.onData(event.data)));
+    channel.addEventListener("close", () =>
+      this.update(() => {
+        if (this.channel === channel) this.state.control = { ...this.state.control, active: false };
+      }),
+    );
+  }
+
+  onData(raw) {
+    if (typeof raw !== "string") return;
+    let m;
+    try {
+      m = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (!m || typeof m !== "object") return;
+    const s = this.state;
+    if (m.type === "screen" && Number.isInteger(m.width) && Number.isInteger(m.height) && m.width > 0 && m.height > 0) {
+      s.screen = { width: m.width, height: m.height };
+    } else if (m.type === "control") {
+      s.control = { granted: permissionsFrom(m.granted), paused: Boolean(m.paused), active: m.active === true };
+      if (!s.control.paused) s.pausedByUser = false;
+      if (s.control.active) s.dropped = "";
+    } else if (m.type === "dropped") {
+      s.dropped = String(m.reason || "").slice(0, 120);
+    }
+  }
+
+  /** The one gate for input: nothing leaves unless the agent said control is active right now. */
+  sendInput(message) {
+    const channel = this.channel;
+    if (!inputAllowed(this.state) || !channel || channel.readyState !== "open") return false;
+    channel.send(JSON.stringify(message));
+    return true;
+  }
+}
+
+const app = new Console(document);
+Object.defineProperty(window, "veoConsole", { value: app.snapshot(), writable: false, configurable: false });

@@ -1,0 +1,69 @@
+// The WebRTC side of the console: always the answerer (the agent offers).
+//
+// No trickle ICE: the answer goes out once gathering is complete (or after a short cap) so that the
+// server relays one answer with every candidate and the fingerprints for the SAS are final. The
+// agent creates the data channel "veo"; we receive it together with the video track.
+
+const GATHER_CAP_MS = 2000;
+export const DATA_CHANNEL_LABEL = "veo";
+
+/** Resolve when ICE gathering is complete, or after `capMs` (whatever was gathered then is sent). */
+function gatheringComplete(pc, capMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, capMs);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") done();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export class Peer {
+  /**
+   * @param {{onTrack:(track:MediaStreamTrack, streams:MediaStream[])=>void,
+   *          onChannel:(channel:RTCDataChannel)=>void,
+   *          onState:(state:string)=>void}} handlers
+   */
+  constructor(handlers) {
+    this.handlers = handlers;
+    this.pc = null;
+    this.iceServers = [];
+  }
+
+  /** ICE servers for the next connection (STUN/TURN from the server's settings; none by default). */
+  setIceServers(servers) {
+    this.iceServers = Array.isArray(servers) ? servers : [];
+  }
+
+  /** Apply the agent's offer and return our complete answer SDP (after ICE gathering). */
+  async answer(offerSdp) {
+    this.close();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    pc.addEventListener("track", (event) => this.handlers.onTrack(event.track, event.streams));
+    pc.addEventListener("datachannel", (event) => {
+      if (event.channel.label === DATA_CHANNEL_LABEL) this.handlers.onChannel(event.channel);
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.pc === pc) this.handlers.onState(pc.connectionState);
+    });
+    await pc.setRemoteDescription({ type: "offer", sdp: offerSdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gatheringComplete(pc, GATHER_CAP_MS);
+    return pc.localDescription.sdp;
+  }
+
+  close() {
+    if (this.pc) {
+      const pc = this.pc;
+      this.pc = null;
+      pc.close();
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// One state object for the whole console, and the pure functions that derive what the page shows.
+//
+// Every event (signaling, peer, data channel, button) changes this object and then the view renders
+// it whole; nothing else writes to the DOM. That keeps the DOM ids the end-to-end tests read
+// (#conn-state, #control-state, #sas-code ...) consistent with each other at every instant.
+
+/** A fresh state for a session the server rendered with `status`. */
+export function createState({ status = "waiting", requested = [], expiresAt = null } = {}) {
+  const over = status === "ended" || status === "expired";
+  return {
+    status, // the server's view: waiting|joined|connecting|active|ended|expired
+    agentConnected: status === "joined" || status === "connecting" || status === "active",
+    agent: null, // {platform, language, address} from agent_joined
+    requested: [...requested],
+    offerReceived: false,
+    peer: "new", // RTCPeerConnection.connectionState
+    consented: status === "active",
+    sas: "", // six digits once the commitment checked out
+    screen: null, // {width, height} announced by the agent
+    granted: [],
+    control: { granted: [], paused: false, active: false }, // the agent's last `control` message
+    pausedByUser: false, // from signaling control_state
+    dropped: "", // reason of the last message the agent refused
+    ending: false, // we asked to end and wait for `ended`
+    ended: over ? { by: "system", reason: status === "expired" ? "expired" : "" } : null,
+    aborted: false,
+    abortReason: "", // sas_commitment_mismatch | sas_mismatch
+    error: "", // text for #error-banner
+    expiresAt,
+  };
+}
+
+/** #conn-state: waiting|joined|connecting|connected|active|ended|aborted. */
+export function connectionState(s) {
+  if (s.aborted) return "aborted";
+  if (s.ended) return "ended";
+  const peerUp = s.peer === "connected";
+  if (peerUp && (s.consented || s.status === "active")) return "active";
+  if (peerUp) return "connected";
+  if (s.offerReceived || s.status === "connecting" || s.status === "active") return "connecting";
+  if (s.agentConnected || s.status === "joined") return "joined";
+  return "waiting";
+}
+
+/** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
+export function controlState(s) {
+  if (s.aborted || s.ended) return "off";
+  if (s.pausedByUser || s.control.paused) {
+    return s.control.granted.includes("control") || s.granted.includes("control") ? "paused" : "off";
+  }
+  return s.control.active ? "active" : "off";
+}
+
+/** Whether input may go to the agent right now: only while its last `control` said active. */
+export function inputAllowed(s) {
+  return controlState(s) === "active";
+}
+
+/** Seconds left on the join code (never negative); null when unknown. */
+export function secondsLeft(expiresAt, nowMs) {
+  if (!expiresAt) return null;
+  return Math.max(0, Math.floor((expiresAt.getTime() - nowMs) / 1000));
+}
+
+/** "9:05" for 545 seconds. */
+export function formatCountdown(seconds) {
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
