@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from .browser import CHROMIUM_ARGS, chromium_wrapper
+from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
+from .flow import LiveSession, start_session
 from .netns import NetworkNamespace
 from .procs import Logs
+from .stack import VeoServer
 from .xdisplay import XvfbDisplay
 
 LOGS_KEY = pytest.StashKey[Logs]()
@@ -87,3 +90,62 @@ def browser(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(wrapper), headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def veo_server(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[VeoServer]:
+    server = VeoServer(netns, e2e_dir)
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tech_context(browser: Browser, veo_server: VeoServer) -> Iterator[BrowserContext]:
+    """A technician logged in once for the whole run (each test opens its own page)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="en-US")
+    context.add_init_script(CHANNEL_SPY)
+    page = context.new_page()
+    Console(page, veo_server.url, Logs()).login()
+    page.close()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def console(tech_context: BrowserContext, veo_server: VeoServer, logs: Logs) -> Iterator[Console]:
+    assert veo_server.process is not None
+    logs.add(veo_server.process)
+    page = tech_context.new_page()
+    yield Console(page, veo_server.url, logs)
+    page.close()
+
+
+@pytest.fixture
+def start(
+    netns: NetworkNamespace,
+    veo_server: VeoServer,
+    xvfb: XvfbDisplay,
+    demo_app: DemoApp,
+    console: Console,
+    tmp_path: Path,
+    logs: Logs,
+) -> Iterator[Callable[..., LiveSession]]:
+    """``start(control=True)`` runs a session up to *active*; the agent is stopped afterwards."""
+    started: list[LiveSession] = []
+
+    def run(control: bool = True) -> LiveSession:
+        live = start_session(
+            netns=netns, server=veo_server, display=xvfb, app=demo_app, console=console,
+            workdir=tmp_path, logs=logs, control=control,
+        )  # fmt: skip
+        started.append(live)
+        return live
+
+    yield run
+    for live in started:
+        live.agent.stop()

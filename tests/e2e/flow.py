@@ -1,0 +1,79 @@
+"""One support session from ticket to *Allow*, done the way people do it.
+
+The technician starts it from a ticket page; the user runs ``veo agent`` with the code and answers
+the real consent dialog with the real mouse (xdotool at the rectangles the agent logs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .console import Console
+from .demo import DemoApp
+from .netns import NetworkNamespace
+from .procs import Logs, wait_for
+from .stack import VeoAgent, VeoServer
+from .xdisplay import Rect, XvfbDisplay
+
+
+@dataclass
+class LiveSession:
+    """Everything a test needs while the session runs."""
+
+    session_id: str
+    ticket_id: int
+    console: Console
+    agent: VeoAgent
+    display: XvfbDisplay
+    app: DemoApp
+    logs: Logs
+
+    def agent_window(self, window: str, timeout: float = 60.0) -> dict[str, Rect]:
+        return wait_for(
+            f"the agent to log `ui-geometry {window}`",
+            lambda: self.agent.log.geometry(window),
+            timeout,
+            self.logs,
+        )
+
+    def wait_agent_log(self, text: str, timeout: float = 30.0) -> None:
+        wait_for(
+            f"agent log line containing {text!r}", lambda: self.agent.log.contains(text), timeout, self.logs
+        )
+
+
+def request_session(console: Console, title: str) -> tuple[int, str, str]:
+    """Ticket -> *Start remote session* -> console; returns (ticket id, session id, join code)."""
+    ticket_id = console.create_ticket(title)
+    session_id = console.start_session(ticket_id)
+    console.wait_conn_state("waiting", timeout=30)
+    return ticket_id, session_id, console.session_code()
+
+
+def start_session(
+    *,
+    netns: NetworkNamespace,
+    server: VeoServer,
+    display: XvfbDisplay,
+    app: DemoApp,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+    control: bool = True,
+) -> LiveSession:
+    """Run a session up to ``#conn-state[data-state=active]`` with control ticked or not."""
+    ticket_id, session_id, code = request_session(console, "Printer button does nothing")
+    agent = VeoAgent(netns, display, server, code, workdir)
+    logs.add(agent.process)
+    live = LiveSession(session_id, ticket_id, console, agent, display, app, logs)
+
+    live.agent_window("consent")
+    # Allow stays disabled until the SAS is known; the agent logs it when it shows it
+    wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
+    if not control:
+        display.click_rect(live.agent_window("consent")["perm_control"])
+    display.click_rect(live.agent_window("consent")["allow"])
+    live.wait_agent_log("session started granted=")
+    console.wait_conn_state("active")
+    return live
