@@ -6,6 +6,8 @@ These pin down the pieces the session tests stand on, so a failure there points 
 
 from __future__ import annotations
 
+import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +16,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from .console import Console
 from .demo import DemoApp
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
 from .xdisplay import XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+PEER = Path(__file__).with_name("webrtc_peer.py")
 
 
 def test_real_click_on_the_display_presses_the_demo_button(xvfb: XvfbDisplay, demo_app: DemoApp) -> None:
@@ -81,3 +85,59 @@ def _answers(netns: NetworkNamespace, url: str) -> bool:
         return netns.http("GET", url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+ANSWER_JS = """
+async (offer) => {
+  const pc = new RTCPeerConnection({iceServers: []});
+  window.__pc = pc;
+  pc.ontrack = (event) => {
+    const video = document.createElement("video");
+    video.id = "remote-video"; video.muted = true; video.autoplay = true; video.playsInline = true;
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+    document.body.appendChild(video);
+  };
+  await pc.setRemoteDescription({type: "offer", sdp: offer});
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
+  });
+  return pc.localDescription.sdp;
+}
+"""
+
+
+def test_aiortc_peer_in_the_namespace_streams_to_chromium(
+    netns: NetworkNamespace, browser: Browser, tmp_path: Path, logs: Logs
+) -> None:
+    colour = (40, 200, 80)
+    stderr = (tmp_path / "peer.log").open("wb")
+    peer = subprocess.Popen(
+        netns.command([sys.executable, str(PEER), *(str(c) for c in colour)]),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+    )
+    logs.add(LoggedProcess.adopt("aiortc peer", peer, tmp_path / "peer.log"))
+    page = browser.new_page()
+    try:
+        assert peer.stdout is not None and peer.stdin is not None
+        ready, _, _ = select.select([peer.stdout], [], [], 60)
+        assert ready, f"the aiortc peer printed no offer\n{logs.report()}"
+        offer = json.loads(peer.stdout.readline())["offer"]
+        page.goto("about:blank")
+        answer = page.evaluate(ANSWER_JS, offer)
+        peer.stdin.write((json.dumps({"answer": answer}) + "\n").encode())
+        peer.stdin.flush()
+
+        page.wait_for_selector("#remote-video", state="attached", timeout=60_000)
+        console = Console(page, "", logs)
+        console.wait_video_colour(160, 120, colour, tolerance=40)
+    finally:
+        page.close()
+        if peer.stdin is not None:
+            peer.stdin.close()
+        logs.processes[-1].stop()
+        stderr.close()
