@@ -1,0 +1,1 @@
+"""Input injection: one interface (``base.py``), one file per platform, a chooser (``auto.py``)."""

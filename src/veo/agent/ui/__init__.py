@@ -1,0 +1,1 @@
+"""The agent's windows (Tk): join code, consent dialog, session bar, end notice."""

@@ -1,0 +1,188 @@
+"""The agent's controller on the Tk main thread: windows in, session events out.
+
+Tk is driven only from here. The session runs on the loop thread; it reports through a
+``queue.Queue`` that :meth:`AgentApp._poll` drains with ``root.after``, and the windows reach
+it only through ``LoopThread.call`` (``call_soon_threadsafe``). Nothing here ever waits on
+the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import tkinter as tk
+from collections.abc import Callable
+
+from veo.agent.capture.auto import create_capture
+from veo.agent.events import (
+    ControlChanged,
+    JoinFailed,
+    SasKnown,
+    SessionEnded,
+    ShowConsent,
+    Started,
+    UiEvent,
+)
+from veo.agent.input.auto import create_injector
+from veo.agent.loop_thread import LoopThread
+from veo.agent.session import AgentSession, SessionDeps, join_error_text
+from veo.agent.signaling import ConnectError, WebSocketChannel
+from veo.agent.ui.bar import SessionBar
+from veo.agent.ui.code import CodeWindow
+from veo.agent.ui.common import Fonts
+from veo.agent.ui.consent import ConsentDialog
+from veo.agent.ui.ended import EndedWindow, ended_text
+from veo.i18n import gettext_for
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Joined
+
+log = logging.getLogger(__name__)
+POLL_MS = 40
+
+
+class AgentApp:
+    def __init__(self, root: tk.Tk, ws_url: str, server: str, language: str, code: str | None) -> None:
+        self.root = root
+        self.ws_url = ws_url
+        self.server = server
+        self.language = language
+        self._ = gettext_for(language).gettext
+        self.fonts = Fonts(root)
+        self.events: queue.Queue[UiEvent] = queue.Queue()
+        self.loop = LoopThread()
+        self.session: AgentSession | None = None
+        self.joined: Joined | None = None
+        self.code_window: CodeWindow | None = None
+        self.consent: ConsentDialog | None = None
+        self.bar: SessionBar | None = None
+        self.ended: EndedWindow | None = None
+        self.exit_code = 0
+        self._initial_code = code
+
+    # ------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        self.root.withdraw()
+        self.loop.start()
+        if self._initial_code:
+            self._start_attempt(self._initial_code)
+        else:
+            self._show_code_window()
+        self.root.after(POLL_MS, self._poll)
+        self.root.mainloop()
+        self.loop.stop()
+        return self.exit_code
+
+    def _quit(self) -> None:
+        self.root.quit()
+
+    # ------------------------------------------------------------ join
+
+    def _show_code_window(self) -> None:
+        if self.code_window is None:
+            self.code_window = CodeWindow(self.root, self.fonts, self._, self._start_attempt, self._quit)
+
+    def _start_attempt(self, code: str) -> None:
+        self.loop.submit(self._attempt(code))
+
+    async def _attempt(self, code: str) -> None:
+        """On the loop thread: connect, then run one session to its end."""
+        try:
+            channel = await WebSocketChannel.open(self.ws_url)
+        except ConnectError as exc:
+            log.warning("cannot reach %s: %s", self.ws_url, exc.detail)
+            self.events.put(
+                JoinFailed(self._("Could not reach the support server. Check your connection and try again."))
+            )
+            return
+        deps = SessionDeps(
+            capture_factory=create_capture,
+            injector_factory=create_injector,
+            post=self.events.put,
+            language=self.language,
+            server=self.server,
+        )
+        session = AgentSession(channel, code, deps)
+        self.session = session
+        try:
+            await session.run()
+        except Exception:  # never leave the user with a frozen window
+            log.exception("the session failed")
+            await session.end("system", "agent_error")
+
+    # ------------------------------------------------------------ events from the session
+
+    def _poll(self) -> None:
+        try:
+            while True:
+                self._dispatch(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        self.root.after(POLL_MS, self._poll)
+
+    def _dispatch(self, event: UiEvent) -> None:
+        if isinstance(event, JoinFailed):
+            self._show_code_window()
+            assert self.code_window is not None
+            self.code_window.show_error(event.message, self._initial_code)
+            self._initial_code = None
+        elif isinstance(event, ShowConsent):
+            self.joined = event.joined
+            if self.code_window is not None:
+                self.code_window.close()
+                self.code_window = None
+            self.consent = ConsentDialog(
+                self.root, self.fonts, self._, event.joined, self._on_allow, self._session_call("deny")
+            )
+        elif isinstance(event, SasKnown):
+            if self.consent is not None:
+                self.consent.show_sas(event.code)
+        elif isinstance(event, Started):
+            self._close_consent()
+            assert self.joined is not None
+            self.bar = SessionBar(
+                self.root,
+                self.fonts,
+                self._,
+                self.joined.technician_name,
+                self.joined.organization,
+                event.granted,
+                self._on_pause,
+                self._session_call("stop"),
+            )
+        elif isinstance(event, ControlChanged):
+            if self.bar is not None:
+                self.bar.show_paused(event.paused)
+        elif isinstance(event, SessionEnded):
+            self._close_consent()
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            if self.ended is None:
+                text = ended_text(self._, event.by, event.reason)
+                self.ended = EndedWindow(self.root, self.fonts, self._, text, self._quit)
+
+    def _close_consent(self) -> None:
+        if self.consent is not None:
+            self.consent.close()
+            self.consent = None
+
+    # ------------------------------------------------------------ user actions -> session
+
+    def _session_call(self, name: str) -> Callable[[], None]:
+        def call() -> None:
+            if self.session is not None:
+                self.loop.call(getattr(self.session, name))
+
+        return call
+
+    def _on_allow(self, ticked: list[Permission]) -> None:
+        if self.session is not None:
+            self.loop.call(self.session.allow, ticked)
+
+    def _on_pause(self, paused: bool) -> None:
+        if self.session is not None:
+            self.loop.call(self.session.set_paused, paused)
+
+
+__all__ = ["AgentApp", "join_error_text"]

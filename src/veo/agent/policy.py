@@ -1,0 +1,178 @@
+"""The user's grant, enforced on the agent for every data-channel message.
+
+The console and the server are not trusted to respect the grant: whatever arrives on the data
+channel is parsed here and either handed to the input backend or dropped and logged with the
+stable line ``dropped type=<type> reason=<reason>`` (tests and support staff grep for it).
+Checks run in a fixed order so the reason names the first thing missing:
+``invalid`` -> ``not_consented`` -> ``sas_not_confirmed`` -> ``control_not_granted`` ->
+``control_paused``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from veo.agent.input.base import InputInjector
+from veo.protocol.base import ProtocolError
+from veo.protocol.datachannel import (
+    InputMessage,
+    Key,
+    PointerButton,
+    PointerMove,
+    ReleaseAll,
+    Text,
+    Wheel,
+    parse_input_message,
+)
+from veo.protocol.permissions import Permission, effective_permissions, ordered
+
+log = logging.getLogger(__name__)
+
+DropReason = Literal["control_not_granted", "control_paused", "sas_not_confirmed", "not_consented", "invalid"]
+_TYPE_NAME = re.compile(r"^[a-z_]{1,32}$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``message`` is set when allowed; otherwise ``reason`` says why it was dropped."""
+
+    message_type: str
+    message: InputMessage | None = None
+    reason: DropReason | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.message is not None
+
+
+@dataclass
+class Policy:
+    """What the user allowed in this session; :meth:`forget` wipes it when the session ends."""
+
+    granted: frozenset[Permission] = frozenset()
+    consented: bool = False
+    sas_confirmed: bool = False
+    paused: bool = False
+
+    def grant(self, requested: Iterable[Permission | str], ticked: Iterable[Permission | str]) -> None:
+        """Record the user's Allow: what they ticked, within what was requested."""
+        self.granted = effective_permissions(requested, ticked)
+        self.consented = True
+        self.sas_confirmed = True
+        self.paused = False
+
+    def forget(self) -> None:
+        self.granted = frozenset()
+        self.consented = False
+        self.sas_confirmed = False
+        self.paused = False
+
+    @property
+    def control_granted(self) -> bool:
+        return self.consented and Permission.CONTROL in self.granted
+
+    @property
+    def control_active(self) -> bool:
+        return self.control_granted and self.sas_confirmed and not self.paused
+
+    def granted_list(self) -> list[Permission]:
+        return ordered(self.granted)
+
+    def _refusal(self) -> DropReason | None:
+        if not self.consented:
+            return "not_consented"
+        if not self.sas_confirmed:
+            return "sas_not_confirmed"
+        if Permission.CONTROL not in self.granted:
+            return "control_not_granted"
+        if self.paused:
+            return "control_paused"
+        return None
+
+    def judge(self, raw: str | bytes) -> Verdict:
+        """Parse one data-channel message and decide; every drop is logged here."""
+        try:
+            message = parse_input_message(raw)
+        except ProtocolError as exc:
+            verdict = Verdict(_guess_type(raw), reason="invalid")
+            log.warning("dropped type=%s reason=invalid (%s)", verdict.message_type, exc.code)
+            return verdict
+        # every input message today moves the pointer or types: all need the control grant
+        reason = self._refusal()
+        if reason is not None:
+            log.warning("dropped type=%s reason=%s", message.type, reason)
+            return Verdict(message.type, reason=reason)
+        return Verdict(message.type, message=message)
+
+
+def _guess_type(raw: str | bytes) -> str:
+    """The ``type`` of a message that failed validation, when it is a sane name, else ``unknown``."""
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return "unknown"
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) and _TYPE_NAME.match(kind) else "unknown"
+
+
+Handler = Callable[[InputInjector, Any], None]
+
+
+def _pointer_move(injector: InputInjector, msg: PointerMove) -> None:
+    injector.pointer_move(msg.x, msg.y)
+
+
+def _pointer_button(injector: InputInjector, msg: PointerButton) -> None:
+    injector.pointer_button(msg.x, msg.y, msg.button, msg.down)
+
+
+def _wheel(injector: InputInjector, msg: Wheel) -> None:
+    injector.wheel(msg.x, msg.y, msg.dx, msg.dy)
+
+
+def _key(injector: InputInjector, msg: Key) -> None:
+    injector.key(msg.key, msg.code, msg.down)
+
+
+def _text(injector: InputInjector, msg: Text) -> None:
+    injector.text(msg.text)
+
+
+def _release_all(injector: InputInjector, _msg: ReleaseAll) -> None:
+    injector.release_all()
+
+
+#: message type -> what it does on the input backend
+DISPATCH: dict[str, Handler] = {
+    "pointer_move": _pointer_move,
+    "pointer_button": _pointer_button,
+    "wheel": _wheel,
+    "key": _key,
+    "text": _text,
+    "release_all": _release_all,
+}
+
+
+def apply(injector: InputInjector, message: InputMessage) -> None:
+    """Run an allowed message on the input backend (call it in the input thread)."""
+    DISPATCH[message.type](injector, message)
+
+
+@dataclass
+class DropNotices:
+    """At most one ``dropped`` reply per reason per interval, so a flood gets a single notice."""
+
+    interval: float = 2.0
+    _last: dict[str, float] = field(default_factory=dict)
+
+    def should_notify(self, reason: str, now: float) -> bool:
+        last = self._last.get(reason)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[reason] = now
+        return True

@@ -1,0 +1,425 @@
+"""One support session on the agent: join, consent, WebRTC as offerer, SAS, control, end.
+
+Runs entirely on the agent's event loop (a worker thread); the windows talk to it only through
+``loop.call_soon_threadsafe`` (:meth:`AgentSession.allow`, ``deny``, ``stop``, ``set_paused``)
+and it talks to them only through the ``post`` callback (a thread-safe queue).
+
+Order of a session, and why:
+
+1. ``join`` -> ``joined`` (or ``error``): the consent dialog opens at once, and WebRTC starts
+   in parallel so the SAS is ready by the time the user has read the dialog.
+2. The agent offers (video ``sendonly``, H.264 first, data channel ``veo``) with a commitment
+   to ``nA``; on the answer it reveals ``nA`` and derives the SAS for the dialog.
+3. ICE/DTLS may connect before consent, but the track sends nothing and every input message is
+   dropped until the user pressed Allow (with the SAS shown).
+4. Any end (user, technician, server, network) runs :meth:`AgentSession.end` exactly once:
+   capture stopped, keys released, peer connection closed, grant forgotten, user told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+
+from veo import __version__
+from veo.agent import history
+from veo.agent.capture.base import ScreenCapture
+from veo.agent.events import (
+    ControlChanged,
+    JoinFailed,
+    SasKnown,
+    SessionEnded,
+    ShowConsent,
+    Started,
+    UiEvent,
+)
+from veo.agent.handshake import SasHandshake
+from veo.agent.input.base import InputInjector
+from veo.agent.input_worker import InputWorker
+from veo.agent.policy import DropNotices, Policy
+from veo.agent.signaling import ChannelClosed, SignalingChannel
+from veo.agent.stream import ScreenTrack
+from veo.i18n import gettext_for
+from veo.protocol import sas as sas_mod
+from veo.protocol.base import ProtocolError
+from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, Control, Dropped, Screen
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import (
+    AgentMessage,
+    Answer,
+    Consent,
+    ControlState,
+    Deny,
+    Ended,
+    Error,
+    Hangup,
+    IceServer,
+    Join,
+    Joined,
+    Offer,
+    Reveal,
+    ServerMessage,
+    parse_server_message,
+)
+from veo.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+#: codec order of the offer: H.264 (cheap with libx264, decoded in hardware by browsers), VP8 fallback
+CODEC_ORDER = ("video/H264", "video/VP8")
+
+
+def ice_configuration(servers: Iterable[IceServer]) -> RTCConfiguration:
+    """Only the ICE servers the veo server handed out: never aiortc's default public STUN."""
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers]
+    )
+
+
+def prefer_codecs(transceiver: Any) -> None:
+    """H.264 first, VP8 second (plus their retransmission codec); must run before createOffer."""
+    capabilities = RTCRtpSender.getCapabilities("video").codecs
+    chosen = [c for mime in CODEC_ORDER for c in capabilities if c.mimeType == mime]
+    chosen += [c for c in capabilities if c.mimeType == "video/rtx"]
+    transceiver.setCodecPreferences(chosen)
+
+
+def local_sha256_fingerprint(transceiver: Any, local_sdp: str) -> str:
+    """The sha-256 fingerprint of the certificate our DTLS transport actually uses."""
+    for fingerprint in transceiver.sender.transport.getLocalParameters().fingerprints:
+        if fingerprint.algorithm == "sha-256":
+            return str(fingerprint.value).upper()
+    return sas_mod.sha256_fingerprint(local_sdp)
+
+
+def join_error_text(language: str, error: Error | None) -> str:
+    """What the code window says when the server refused the join."""
+    _ = gettext_for(language).gettext
+    code = error.code if error else ""
+    if "rate" in code or "too_many" in code:
+        return _("Too many attempts. Please wait a few minutes and try again.")
+    if error is None or "code" in code or "expired" in code or "not_found" in code or "invalid" in code:
+        return _("This code is not valid or has expired. Check it with your technician and try again.")
+    return _("The server refused the connection ({code}). Please try again.").format(code=code)
+
+
+@dataclass
+class SessionDeps:
+    """What a session needs from the outside world (real backends in the app, pipes in tests)."""
+
+    capture_factory: Callable[[], ScreenCapture]
+    injector_factory: Callable[[], InputInjector]
+    post: Callable[[UiEvent], None]
+    language: str = "en"
+    server: str = ""
+    fps: float = 30.0
+    record_history: bool = True
+    platform_name: str = field(default_factory=lambda: platform.platform(terse=True)[:60])
+
+
+class AgentSession:
+    def __init__(self, channel: SignalingChannel, code: str, deps: SessionDeps) -> None:
+        self._channel = channel
+        self._code = code
+        self._deps = deps
+        self.policy = Policy()
+        self._notices = DropNotices()
+        self._joined: Joined | None = None
+        self._handshake: SasHandshake | None = None
+        self._pc: RTCPeerConnection | None = None
+        self._track: ScreenTrack | None = None
+        self._transceiver: Any = None
+        self._channel_dc: Any = None
+        self._fp_offer: str | None = None
+        self._offer_sent = asyncio.Event()
+        self._answered = False
+        self._input = InputWorker(deps.injector_factory)
+        self._ended = False
+        self._done = asyncio.Event()
+        self._started_at = datetime.now(UTC)
+        self.sas: str | None = None
+        self.end_by: str | None = None
+        self.end_reason: str | None = None
+
+    # ------------------------------------------------------------ main flow
+
+    async def run(self) -> bool:
+        """Run the session to its end; ``False`` when the join was refused (the user may retry)."""
+        try:
+            await self._send(
+                Join(
+                    code=self._code,
+                    agent_version=__version__,
+                    platform=self._deps.platform_name,
+                    language=self._deps.language,
+                )
+            )
+            first = await self._first_reply()
+        except ChannelClosed:
+            first = None
+        if not isinstance(first, Joined):
+            self._input.close()
+            log.warning(
+                "join refused: %s", f"{first.code}: {first.message}" if first else "connection closed"
+            )
+            self._deps.post(JoinFailed(join_error_text(self._deps.language, first)))
+            await self._close_channel()
+            return False
+        self._joined = first
+        log.info(
+            "joined session %s: %s from %s, ticket #%d, requested=%s",
+            first.session_id,
+            first.technician_name,
+            first.organization,
+            first.ticket_id,
+            ",".join(first.requested),
+        )
+        self._deps.post(ShowConsent(first))
+        spawn(self._negotiate(), name="veo-agent-offer")
+        await self._receive_loop()
+        await self._done.wait()
+        return True
+
+    async def _first_reply(self) -> Joined | Error | None:
+        while True:
+            raw = await self._channel.recv()
+            try:
+                message = parse_server_message(raw)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed message from the server (%s): %s", exc.code, exc.message)
+                continue
+            if isinstance(message, Joined | Error):
+                return message
+            log.info("ignored %s before joined", message.type)
+
+    async def _receive_loop(self) -> None:
+        while not self._ended:
+            try:
+                raw = await self._channel.recv()
+            except ChannelClosed:
+                await self.end("system", "connection_lost")
+                return
+            try:
+                message = parse_server_message(raw)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed message from the server (%s): %s", exc.code, exc.message)
+                continue
+            try:
+                await self._handle(message)
+            except Exception:  # a bad answer must end this session cleanly, not crash the agent
+                log.exception("could not handle %s", message.type)
+                await self.end("system", "negotiation_failed")
+
+    async def _handle(self, message: ServerMessage) -> None:
+        if isinstance(message, Answer):
+            await self._on_answer(message)
+        elif isinstance(message, Ended):
+            await self.end(message.by, message.reason or "ended")
+        elif isinstance(message, Error):
+            log.warning("server error %s: %s", message.code, message.message)
+            if message.fatal:
+                await self.end("system", message.code)
+        else:
+            log.debug("ignored %s", message.type)
+
+    # ------------------------------------------------------------ WebRTC
+
+    async def _negotiate(self) -> None:
+        assert self._joined is not None
+        try:
+            pc = RTCPeerConnection(ice_configuration(self._joined.ice_servers))
+            self._pc = pc
+            self._track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)
+            self._transceiver = pc.addTransceiver(self._track, direction="sendonly")
+            prefer_codecs(self._transceiver)
+            dc = pc.createDataChannel(DATA_CHANNEL_LABEL, ordered=True)
+            self._channel_dc = dc
+            dc.on("open", lambda: spawn(self._on_data_open(), name="veo-agent-dc-open"))
+            dc.on("message", self._on_data_message)
+            pc.on("connectionstatechange", self._on_connection_state)
+            self._handshake = SasHandshake(self._joined.session_id)
+            await pc.setLocalDescription(await pc.createOffer())
+            local_sdp: str = pc.localDescription.sdp
+            self._fp_offer = local_sha256_fingerprint(self._transceiver, local_sdp)
+            if self._ended:
+                return
+            await self._send(Offer(sdp=local_sdp, commitment=self._handshake.commitment))
+            self._offer_sent.set()
+            log.info("offer sent")
+        except ChannelClosed:
+            await self.end("system", "connection_lost")
+        except Exception:
+            log.exception("WebRTC negotiation failed")
+            await self.end("system", "negotiation_failed")
+
+    async def _on_answer(self, answer: Answer) -> None:
+        await self._offer_sent.wait()
+        if self._answered or self._pc is None or self._handshake is None or self._fp_offer is None:
+            log.warning("ignored an unexpected answer")
+            return
+        self._answered = True
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        self._handshake.accept_answer(answer.nonce)
+        await self._send(Reveal(nonce=self._handshake.reveal_hex))
+        self.sas = self._handshake.code(self._fp_offer, answer.sdp)
+        log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
+        self._deps.post(SasKnown(self.sas))
+
+    def _on_connection_state(self) -> None:
+        state = self._pc.connectionState if self._pc else "closed"
+        log.info("peer connection %s", state)
+        if state in ("failed", "closed") and not self._ended:
+            spawn(self.end("system", f"connection_{state}"), name="veo-agent-end")
+
+    async def _on_data_open(self) -> None:
+        if self._track is None or self._ended:
+            return
+        size = await self._track.size()
+        self._send_data(Screen(width=size.width, height=size.height))
+        self._send_control()
+
+    def _on_data_message(self, raw: str | bytes) -> None:
+        verdict = self.policy.judge(raw)
+        if verdict.message is not None:
+            self._input.submit(verdict.message)
+        elif verdict.reason is not None and self._notices.should_notify(verdict.reason, time.monotonic()):
+            self._send_data(Dropped(reason=verdict.reason))
+
+    def _send_data(self, message: AgentDataMessage) -> None:
+        dc = self._channel_dc
+        if dc is not None and dc.readyState == "open":
+            dc.send(message.dumps())
+
+    def _send_control(self) -> None:
+        self._send_data(
+            Control(
+                granted=self.policy.granted_list(),
+                paused=self.policy.paused,
+                active=self.policy.control_active,
+            )
+        )
+
+    # ------------------------------------------------------------ the user's decisions (from the UI)
+
+    def allow(self, ticked: Iterable[Permission]) -> None:
+        """Allow pressed with these boxes ticked; ignored until the SAS is shown."""
+        if self._ended or self._joined is None:
+            return
+        if self.sas is None:
+            log.warning("Allow ignored: the verification code is not known yet")
+            return
+        self.policy.grant(self._joined.requested, ticked)
+        if Permission.VIEW not in self.policy.granted:
+            log.info("nothing to share was allowed: treating Allow as Deny")
+            self.deny()
+            return
+        granted = self.policy.granted_list()
+        spawn(self._send_quietly(Consent(granted=granted, sas_confirmed=True)), name="veo-agent-consent")
+        log.info("session started granted=%s", ",".join(granted))
+        if self._track is not None:
+            self._track.allow()
+        self._send_control()
+        self._deps.post(Started(tuple(granted)))
+
+    def deny(self) -> None:
+        if self._ended:
+            return
+        spawn(self._say_and_end(Deny(), "user", "denied"), name="veo-agent-deny")
+
+    def stop(self) -> None:
+        if self._ended:
+            return
+        spawn(self._say_and_end(Hangup(reason="user_stopped"), "user", "user_stopped"), name="veo-agent-stop")
+
+    def set_paused(self, paused: bool) -> None:
+        if self._ended or not self.policy.control_granted or self.policy.paused == paused:
+            return
+        self.policy.paused = paused
+        if paused:
+            self._input.release_all()
+        log.info("control paused" if paused else "control resumed")
+        spawn(self._send_quietly(ControlState(paused=paused)), name="veo-agent-control-state")
+        self._send_control()
+        self._deps.post(ControlChanged(paused))
+
+    async def _say_and_end(self, message: AgentMessage, by: str, reason: str) -> None:
+        await self._send_quietly(message)
+        await self.end(by, reason)
+
+    # ------------------------------------------------------------ the end
+
+    async def end(self, by: str, reason: str) -> None:
+        """Stop everything, once, whoever ended it."""
+        if self._ended:
+            return
+        self._ended = True
+        self.end_by, self.end_reason = by, reason
+        log.info("session ended by=%s reason=%s", by, reason)
+        granted = [p.value for p in self.policy.granted_list()]
+        if self._track is not None:
+            self._track.stop()
+        released = self._input.close()
+        self.policy.forget()
+        if released is not None:
+            try:
+                await asyncio.wrap_future(released)
+            except Exception:
+                log.exception("releasing input failed")
+        if self._pc is not None:
+            await self._pc.close()
+        log.info("capture stopped, grant forgotten")
+        await self._close_channel()
+        self._write_history(granted, by, reason)
+        self._deps.post(SessionEnded(by, reason))
+        self._done.set()
+
+    def _write_history(self, granted: list[str], by: str, reason: str) -> None:
+        if not self._deps.record_history or self._joined is None:
+            return
+        joined = self._joined
+        history.append(
+            history.HistoryEntry(
+                started_at=self._started_at.isoformat(timespec="seconds"),
+                ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                server=self._deps.server,
+                session_id=joined.session_id,
+                organization=joined.organization,
+                technician=joined.technician_name,
+                ticket_id=joined.ticket_id,
+                ticket_title=joined.ticket_title,
+                granted=granted,
+                ended_by=by,
+                reason=reason,
+            )
+        )
+
+    # ------------------------------------------------------------ signaling helpers
+
+    async def _send(self, message: AgentMessage) -> None:
+        await self._channel.send(message.dumps())
+
+    async def _send_quietly(self, message: AgentMessage) -> None:
+        try:
+            await self._send(message)
+        except ChannelClosed:
+            log.info("could not send %s: the server connection is closed", message.type)
+
+    async def _close_channel(self) -> None:
+        try:
+            await self._channel.close()
+        except Exception:
+            log.debug("closing the signaling channel failed", exc_info=True)

@@ -1,0 +1,74 @@
+"""The agent's signaling pipe to the server: a WebSocket to ``/ws/agent``, behind a tiny interface.
+
+The session only needs send / receive / close of text messages; tests hand it an in-memory pipe
+instead, and a future transport (e.g. through a proxy) plugs in the same way.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from veo.protocol.base import MAX_MESSAGE_BYTES
+
+CONNECT_TIMEOUT_SECONDS = 20
+
+
+class ChannelClosed(Exception):
+    """The other end closed the signaling channel (or the network dropped it)."""
+
+
+class ConnectError(Exception):
+    """The server could not be reached or refused the WebSocket; ``detail`` is for the log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class SignalingChannel(Protocol):
+    async def send(self, message: str) -> None: ...
+
+    async def recv(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class WebSocketChannel:
+    def __init__(self, connection: ClientConnection) -> None:
+        self._ws = connection
+
+    @classmethod
+    async def open(cls, url: str) -> WebSocketChannel:
+        """Connect, verifying the server's certificate with the system's trust store for wss://."""
+        context = ssl.create_default_context() if url.startswith("wss://") else None
+        try:
+            connection = await connect(
+                url,
+                ssl=context,
+                max_size=MAX_MESSAGE_BYTES,
+                open_timeout=CONNECT_TIMEOUT_SECONDS,
+                proxy=None,
+            )
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            raise ConnectError(f"{type(exc).__name__}: {exc}") from None
+        return cls(connection)
+
+    async def send(self, message: str) -> None:
+        try:
+            await self._ws.send(message)
+        except ConnectionClosed:
+            raise ChannelClosed from None
+
+    async def recv(self) -> str:
+        try:
+            data = await self._ws.recv()
+        except ConnectionClosed:
+            raise ChannelClosed from None
+        return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+    async def close(self) -> None:
+        await self._ws.close()

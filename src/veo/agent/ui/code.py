@@ -1,0 +1,78 @@
+"""The small window that asks for the 9-digit code when ``--code`` was not given.
+
+The format is checked here (digits, spaces allowed) so a typo is explained at once; whether the
+code exists is for the server to say, and its refusal comes back to this same window.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+
+CODE_DIGITS = 9
+
+
+def normalize_code(text: str) -> str | None:
+    """``"123 456 789"`` -> ``"123456789"``; ``None`` unless exactly nine digits (spaces/dashes ok)."""
+    digits = "".join(ch for ch in text if not ch.isspace() and ch != "-")
+    if len(digits) != CODE_DIGITS or not (digits.isascii() and digits.isdigit()):
+        return None
+    return digits
+
+
+class CodeWindow:
+    def __init__(
+        self,
+        root: tk.Tk,
+        fonts: Fonts,
+        gettext: Callable[[str], str],
+        on_code: Callable[[str], None],
+        on_close: Callable[[], None],
+    ) -> None:
+        _ = gettext
+        self._ = gettext
+        self._on_code = on_code
+        self.window = tk.Toplevel(root)
+        self.window.title(_("Remote support"))
+        keep_on_top(self.window)
+        self.window.protocol("WM_DELETE_WINDOW", on_close)
+        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
+        frame.pack(fill="both", expand=True)
+        tk.Label(frame, text=_("Enter the code your technician gave you"), font=fonts.title).pack(
+            anchor="w", pady=(0, PAD)
+        )
+        self.entry = tk.Entry(frame, font=fonts.code, width=13, justify="center")
+        self.entry.pack(fill="x", pady=(0, PAD))
+        self.entry.bind("<Return>", lambda _e: self._submit())
+        self.message = tk.Label(frame, text="", font=fonts.body, fg="#a40000", wraplength=460, justify="left")
+        self.message.pack(anchor="w", pady=(0, PAD))
+        self.ok = tk.Button(frame, text=_("Connect"), font=fonts.bold, command=self._submit, padx=PAD)
+        self.ok.pack(anchor="e")
+        place(self.window)
+        self.entry.focus_set()
+        self.geometry = GeometryReporter(self.window, "code", {"entry": self.entry, "ok": self.ok})
+
+    def _submit(self) -> None:
+        if str(self.ok["state"]) == "disabled":
+            return
+        code = normalize_code(self.entry.get())
+        if code is None:
+            self.show_error(self._("The code has 9 digits, for example 123 456 789."))
+            return
+        self.ok.configure(state="disabled")
+        self.message.configure(text=self._("Connecting…"), fg="#204a87")
+        self.geometry.relayout()
+        self._on_code(code)
+
+    def show_error(self, text: str, code: str | None = None) -> None:
+        if code is not None:
+            self.entry.delete(0, "end")
+            self.entry.insert(0, f"{code[:3]} {code[3:6]} {code[6:]}")
+        self.message.configure(text=text, fg="#a40000")
+        self.ok.configure(state="normal")
+        self.geometry.relayout()
+
+    def close(self) -> None:
+        self.window.destroy()

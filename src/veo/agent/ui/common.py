@@ -1,0 +1,83 @@
+"""Shared look of the agent's windows: big readable fonts, centred, always on top.
+
+Also logs ``ui-geometry <window> <json>`` whenever a window's layout settles or changes, with
+the screen rectangles of the widgets that matter: the end-to-end tests click the real dialog
+with xdotool at these places (the agent has no "accept automatically" path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tkinter as tk
+from tkinter import font as tkfont
+
+log = logging.getLogger("veo.agent.ui")
+
+PAD = 14
+
+
+class Fonts:
+    """Named fonts created once per Tk root."""
+
+    def __init__(self, root: tk.Misc) -> None:
+        base = tkfont.nametofont("TkDefaultFont").actual("family")
+        self.body = tkfont.Font(root=root, family=base, size=14)
+        self.bold = tkfont.Font(root=root, family=base, size=14, weight="bold")
+        self.title = tkfont.Font(root=root, family=base, size=18, weight="bold")
+        self.code = tkfont.Font(root=root, family="TkFixedFont", size=26, weight="bold")
+
+
+def keep_on_top(window: tk.Toplevel) -> None:
+    window.attributes("-topmost", True)
+    window.resizable(False, False)
+
+
+def place(window: tk.Toplevel, where: str = "center") -> None:
+    """Centre (or put at the top centre) once the window knows its natural size."""
+    window.update_idletasks()
+    width, height = window.winfo_reqwidth(), window.winfo_reqheight()
+    screen_w, screen_h = window.winfo_screenwidth(), window.winfo_screenheight()
+    x = max(0, (screen_w - width) // 2)
+    y = 0 if where == "top" else max(0, (screen_h - height) // 3)
+    window.geometry(f"+{x}+{y}")
+
+
+class GeometryReporter:
+    """Logs the screen rectangles of named widgets when mapped, moved or re-laid out."""
+
+    def __init__(self, window: tk.Toplevel, name: str, widgets: dict[str, tk.Widget]) -> None:
+        self._window = window
+        self._name = name
+        self._widgets = widgets
+        self._last: str | None = None
+        self._pending = False
+        window.bind("<Map>", self._schedule, add="+")
+        window.bind("<Configure>", self._schedule, add="+")
+
+    def _schedule(self, _event: object = None) -> None:
+        if not self._pending:
+            self._pending = True
+            self._window.after_idle(self.report)
+
+    def report(self) -> None:
+        self._pending = False
+        try:
+            if not self._window.winfo_ismapped():
+                return
+            self._window.update_idletasks()
+            rects = {
+                name: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()]
+                for name, w in self._widgets.items()
+                if w.winfo_ismapped()
+            }
+        except tk.TclError:  # the window went away meanwhile
+            return
+        text = json.dumps(rects, separators=(",", ":"), sort_keys=True)
+        if text != self._last:
+            self._last = text
+            log.info("ui-geometry %s %s", self._name, text)
+
+    def relayout(self) -> None:
+        """Call after changing a widget's text: its size may have changed."""
+        self._schedule()

@@ -1,0 +1,154 @@
+"""The consent dialog: who asks, for which ticket, for what; the SAS; Allow or Deny.
+
+It opens as soon as the server confirmed the code, so the user reads who is asking while
+WebRTC is still negotiating; Allow stays disabled until the verification code is known,
+because confirming it is part of the consent. Each requested permission is a checkbox the user
+may untick; only what was requested is shown.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.protocol import sas as sas_mod
+from veo.protocol.permissions import Permission, ordered
+from veo.protocol.signaling import Joined
+
+#: permissions this agent can honour, with the widget name the tests look for
+SHOWN: tuple[tuple[Permission, str], ...] = (
+    (Permission.VIEW, "perm_view"),
+    (Permission.CONTROL, "perm_control"),
+)
+
+
+class ConsentDialog:
+    def __init__(
+        self,
+        root: tk.Tk,
+        fonts: Fonts,
+        gettext: Callable[[str], str],
+        joined: Joined,
+        on_allow: Callable[[list[Permission]], None],
+        on_deny: Callable[[], None],
+    ) -> None:
+        _ = gettext
+        self._ = gettext
+        self._on_allow = on_allow
+        self._on_deny = on_deny
+        self._sas_known = False
+        org = joined.organization
+        self.window = tk.Toplevel(root)
+        self.window.title(_("Remote support request"))
+        keep_on_top(self.window)
+        self.window.protocol("WM_DELETE_WINDOW", self._deny)
+        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
+        frame.pack(fill="both", expand=True)
+        wrap = 560
+
+        tk.Label(
+            frame,
+            text=_("{technician} from {organization} wants to connect to this computer").format(
+                technician=joined.technician_name, organization=org
+            ),
+            font=fonts.title,
+            wraplength=wrap,
+            justify="left",
+        ).pack(anchor="w")
+        tk.Label(
+            frame,
+            text=_("Ticket #{number}: {title}").format(number=joined.ticket_id, title=joined.ticket_title),
+            font=fonts.body,
+            wraplength=wrap,
+            justify="left",
+        ).pack(anchor="w", pady=(PAD // 2, PAD))
+
+        tk.Label(frame, text=_("Allow the technician to:"), font=fonts.bold).pack(anchor="w")
+        labels = {
+            Permission.VIEW: _("See my screen"),
+            Permission.CONTROL: _("Control my mouse and keyboard"),
+        }
+        requested = set(ordered(joined.requested))
+        self._ticks: dict[Permission, tk.BooleanVar] = {}
+        self.widgets: dict[str, tk.Widget] = {}
+        for permission, name in SHOWN:
+            if permission not in requested:
+                continue
+            var = tk.BooleanVar(master=self.window, value=True)
+            box = tk.Checkbutton(
+                frame,
+                text=labels[permission],
+                variable=var,
+                font=fonts.body,
+                command=self._update_allow,
+                anchor="w",
+            )
+            box.pack(anchor="w", padx=(PAD, 0))
+            self._ticks[permission] = var
+            self.widgets[name] = box
+
+        tk.Label(
+            frame,
+            text=_(
+                "Only continue if you asked {organization} for help; nobody from {organization} "
+                "will ask you to install this unexpectedly."
+            ).format(organization=org),
+            font=fonts.bold,
+            fg="#a40000",
+            wraplength=wrap,
+            justify="left",
+        ).pack(anchor="w", pady=(PAD, PAD))
+
+        self.sas_label = tk.Label(
+            frame, text=_("Verification code: connecting…"), font=fonts.title, wraplength=wrap, justify="left"
+        )
+        self.sas_label.pack(anchor="w")
+        tk.Label(
+            frame,
+            text=_("The technician must read you the same code; if it differs, press Deny."),
+            font=fonts.body,
+            wraplength=wrap,
+            justify="left",
+        ).pack(anchor="w", pady=(0, PAD))
+
+        buttons = tk.Frame(frame)
+        buttons.pack(fill="x", pady=(PAD, 0))
+        self.deny = tk.Button(buttons, text=_("Deny"), font=fonts.bold, command=self._deny, padx=PAD)
+        self.deny.pack(side="right")
+        self.allow = tk.Button(
+            buttons, text=_("Allow"), font=fonts.bold, command=self._allow, padx=PAD, state="disabled"
+        )
+        self.allow.pack(side="right", padx=(0, PAD))
+        self.widgets["allow"] = self.allow
+        self.widgets["deny"] = self.deny
+        place(self.window)
+        self.geometry = GeometryReporter(self.window, "consent", self.widgets)
+
+    def ticked(self) -> list[Permission]:
+        return [p for p, var in self._ticks.items() if var.get()]
+
+    def _update_allow(self) -> None:
+        ready = self._sas_known and Permission.VIEW in self.ticked()
+        self.allow.configure(state="normal" if ready else "disabled")
+
+    def show_sas(self, code: str) -> None:
+        self._sas_known = True
+        self.sas_label.configure(text=self._("Verification code: {code}").format(code=sas_mod.display(code)))
+        self._update_allow()
+        self.geometry.relayout()
+
+    def _allow(self) -> None:
+        if str(self.allow["state"]) == "disabled":
+            return
+        self.allow.configure(state="disabled")
+        self.deny.configure(state="disabled")
+        self._on_allow(self.ticked())
+
+    def _deny(self) -> None:
+        self.allow.configure(state="disabled")
+        self.deny.configure(state="disabled")
+        self._on_deny()
+
+    def close(self) -> None:
+        self.window.destroy()

@@ -1,0 +1,50 @@
+"""The last word to the user: the session is over, and who ended it; closes by itself."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+
+from veo.agent.ui.common import PAD, Fonts, keep_on_top, place
+
+AUTO_CLOSE_MS = 6000
+
+
+def ended_text(gettext: Callable[[str], str], by: str, reason: str) -> str:
+    _ = gettext
+    if reason == "denied":
+        return _("You denied the request. Nobody connected to this computer.")
+    who = {
+        "technician": _("The technician ended it."),
+        "user": _("You ended it."),
+    }.get(by, _("The system ended it (the connection closed or timed out)."))
+    return _("The session has ended. {who}").format(who=who)
+
+
+class EndedWindow:
+    def __init__(
+        self,
+        root: tk.Tk,
+        fonts: Fonts,
+        gettext: Callable[[str], str],
+        text: str,
+        on_close: Callable[[], None],
+    ) -> None:
+        _ = gettext
+        self.window = tk.Toplevel(root)
+        self.window.title(_("Remote support"))
+        keep_on_top(self.window)
+        self.window.protocol("WM_DELETE_WINDOW", on_close)
+        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
+        frame.pack(fill="both", expand=True)
+        tk.Label(frame, text=text, font=fonts.title, wraplength=480, justify="left").pack(anchor="w")
+        tk.Label(
+            frame,
+            text=_("The technician can no longer see or control this computer."),
+            font=fonts.body,
+            wraplength=480,
+            justify="left",
+        ).pack(anchor="w", pady=(PAD, PAD))
+        tk.Button(frame, text=_("OK"), font=fonts.bold, command=on_close, padx=PAD).pack(anchor="e")
+        place(self.window)
+        self.window.after(AUTO_CLOSE_MS, on_close)
