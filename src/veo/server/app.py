@@ -1,0 +1,84 @@
+"""The ASGI application: ``create_app(settings)`` wires settings, database, routes and safeguards.
+
+Start-up migrates the database to the newest schema (creating the data directory first), so
+``veo server`` on an empty machine just works. Other parts hook in through
+``veo.server.sessions.routes.install(app)`` and, for work at start or stop, by appending
+coroutine functions to ``app.state.startup_hooks`` / ``app.state.shutdown_hooks``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from veo import __version__
+from veo.config import Settings
+from veo.server import handlers
+from veo.server.api import auth as api_auth
+from veo.server.api import health
+from veo.server.api import tickets as api_tickets
+from veo.server.auth import pages as auth_pages
+from veo.server.db.engine import Database
+from veo.server.db.migrate import migrate
+from veo.server.middleware import VeoMiddleware
+from veo.server.sessions import routes as session_routes
+from veo.server.tickets import pages as ticket_pages
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+Hook = Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    db: Database = app.state.db
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(migrate, db.url)
+    log.info("database ready at %s", db.engine.url.render_as_string(hide_password=True))
+    hooks: list[Hook] = app.state.startup_hooks
+    for hook in hooks:
+        await hook()
+    try:
+        yield
+    finally:
+        stop_hooks: list[Hook] = app.state.shutdown_hooks
+        for hook in reversed(stop_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="veo",
+        version=__version__,
+        description="Self-hosted remote technical support: tickets, remote sessions, audit log.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings.effective_database_url)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    handlers.install(app)
+    app.add_middleware(VeoMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(auth_pages.router)
+    app.include_router(ticket_pages.router)
+    app.include_router(api_auth.router)
+    app.include_router(api_tickets.router)
+    session_routes.install(app)
+    return app
