@@ -45,9 +45,16 @@ class AgentLog:
                 return match.group(1)
         return None
 
-    def geometry(self, window: str) -> dict[str, Rect] | None:
-        """The latest layout logged for ``window`` (windows re-log when they move or change)."""
-        for line in reversed(self.lines()):
+    def geometry(self, window: str, after: str | None = None) -> dict[str, Rect] | None:
+        """The latest layout logged for ``window`` (windows re-log when they move or change).
+
+        With ``after``, only a layout logged after the last line containing that text counts.
+        """
+        lines = self.lines()
+        if after is not None:
+            marks = [i for i, line in enumerate(lines) if after in line]
+            lines = lines[marks[-1] + 1 :] if marks else []
+        for line in reversed(lines):
             match = _GEOMETRY.search(line)
             if match and match.group(1) == window:
                 data = json.loads(match.group(2))

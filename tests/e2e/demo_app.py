@@ -84,6 +84,9 @@ def main(state_path: Path) -> None:
         save()
 
     button.configure(command=pressed)
+    # No window manager runs on the test display, so nobody gives the window keyboard focus on a
+    # click (click-to-focus); the field takes it itself, as it would get it from a desktop.
+    entry.bind("<ButtonPress-1>", lambda _event: entry.focus_force())
     text.trace_add("write", save)
     root.bind("<Map>", lambda _event: root.after(200, save))
     root.after(500, save)

@@ -12,7 +12,7 @@ from pathlib import Path
 from .console import Console
 from .demo import DemoApp
 from .netns import NetworkNamespace
-from .procs import Logs, wait_for
+from .procs import Logs, WaitTimeout, wait_for
 from .stack import VeoAgent, VeoServer
 from .xdisplay import Rect, XvfbDisplay
 
@@ -43,6 +43,22 @@ class LiveSession:
         )
 
 
+def _layout_after_sas(agent: VeoAgent) -> dict[str, Rect]:
+    """The consent layout once the SAS is on it: showing the code may re-lay the dialog out.
+
+    The dialog re-logs its geometry only if the layout changed, so a re-log is awaited briefly
+    and otherwise the layout already logged stands.
+    """
+    try:
+        return wait_for(
+            "a consent layout logged after the SAS", lambda: agent.log.geometry("consent", after="sas="), 3
+        )
+    except WaitTimeout:
+        layout = agent.log.geometry("consent")
+        assert layout is not None
+        return layout
+
+
 def request_session(console: Console, title: str) -> tuple[int, str, str]:
     """Ticket -> *Start remote session* -> console; returns (ticket id, session id, join code)."""
     ticket_id = console.create_ticket(title)
@@ -71,9 +87,10 @@ def start_session(
     live.agent_window("consent")
     # Allow stays disabled until the SAS is known; the agent logs it when it shows it
     wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
+    consent = _layout_after_sas(agent)
     if not control:
-        display.click_rect(live.agent_window("consent")["perm_control"])
-    display.click_rect(live.agent_window("consent")["allow"])
+        display.click_rect(consent["perm_control"])
+    display.click_rect(consent["allow"])
     live.wait_agent_log("session started granted=")
     console.wait_conn_state("active")
     return live
