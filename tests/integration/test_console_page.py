@@ -1,0 +1,363 @@
+"""The console page in headless Chromium against a stand-in server and a stand-in aiortc agent.
+
+The real server and agent are built in parallel, so this test plays both: a small ASGI app renders
+``console.html`` (with a minimal ``base.html``), serves the real static files under the strict CSP
+and relays ``/ws/console``; the "agent" is a real aiortc offerer, so the SDP, fingerprints, nonces
+and SAS are the genuine article. Media does not flow here (aiortc drops 127.0.0.1 candidates, field
+note 1): ``test_console_media.py`` covers video and the data channel inside a network namespace.
+Every message the page sends is parsed with ``veo.protocol``, so a shape drift fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import uvicorn
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader
+from playwright.async_api import Browser, Page, async_playwright
+
+from veo.protocol import sas
+from veo.protocol.signaling import (
+    AgentJoined,
+    Consent,
+    ControlState,
+    Ended,
+    Error,
+    Offer,
+    Reveal,
+    SessionState,
+    parse_console_message,
+)
+from veo.tasks import spawn
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'"
+#: Minimal stand-in for the real base.html (blocks title, head, content, scripts).
+BASE_HTML = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{% block title %}{% endblock %}</title>{% block head %}{% endblock %}</head>
+<body><main>{% block content %}{% endblock %}</main>{% block scripts %}{% endblock %}</body></html>"""
+WAIT_MS = 30_000
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+]
+
+
+@dataclass
+class Relay:
+    """The server's side of /ws/console: what the page sent, and a way to talk to it."""
+
+    received: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket: WebSocket | None = None
+    connections: int = 0
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    async def send(self, message: Any) -> None:
+        assert self.socket is not None, "the console is not connected"
+        await self.socket.send_text(message.dumps())
+
+    async def next(self) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.received.get(), WAIT_MS / 1000)
+        parse_console_message(json.dumps(raw))  # the page must speak the protocol exactly
+        return raw
+
+    async def drop(self) -> None:
+        """Close the socket from the server side, as a restarting node would."""
+        assert self.socket is not None
+        self.connected.clear()
+        await self.socket.close(code=1012)
+
+
+def make_app(relay: Relay, session: SimpleNamespace) -> FastAPI:
+    env = Environment(
+        loader=ChoiceLoader([DictLoader({"base.html": BASE_HTML}), FileSystemLoader(WEB / "templates")]),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def csp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/sessions/{session_id}/console")
+    async def console(session_id: str) -> HTMLResponse:
+        html = env.get_template("console.html").render(
+            session=session,
+            ticket=SimpleNamespace(id=42, title="Printer <offline>", requester_name="Ana Pérez"),
+            code_display="123 456 789",
+            join_url="http://127.0.0.1/join?code=123456789",
+            expires_at=datetime.now(UTC) + timedelta(minutes=10),
+            ws_url=f"/ws/console?session={session_id}",
+            protocol_url="/api/v1/protocol.json",
+            agent_command="veo agent --server http://127.0.0.1 --code 123456789",
+            csrf_token="csrf-test-token",
+            user=SimpleNamespace(name="Tech"),
+            lang="en",
+        )
+        return HTMLResponse(html)
+
+    @app.post("/sessions/{session_id}/note")
+    async def note(session_id: str, request: Request) -> HTMLResponse:
+        form = await request.form()
+        relay.notes.append({k: str(v) for k, v in form.items()})
+        return HTMLResponse("<!doctype html><title>saved</title><p id='saved'>saved</p>")
+
+    @app.websocket("/ws/console")
+    async def ws_console(websocket: WebSocket) -> None:
+        await websocket.accept()
+        relay.socket = websocket
+        relay.connections += 1
+        relay.connected.set()
+        try:
+            while True:
+                relay.received.put_nowait(json.loads(await websocket.receive_text()))
+        except WebSocketDisconnect:
+            pass
+
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app
+
+
+class StandInAgent:
+    """The agent's WebRTC half: offerer with a video track and the data channel ``veo``."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.nonce = sas.new_nonce()
+        self.channel = self.pc.createDataChannel("veo", ordered=True)
+        self.pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+
+    async def offer(self) -> Offer:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce))
+
+    async def accept(self, answer: dict[str, Any], session_id: str) -> str:
+        """Apply the console's answer; return the SAS as the agent would compute it."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        fp_offer = sas.sha256_fingerprint(self.pc.localDescription.sdp)
+        fp_answer = sas.sha256_fingerprint(answer["sdp"])
+        return sas.sas_code(fp_offer, fp_answer, self.nonce, bytes.fromhex(answer["nonce"]), session_id)
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+@dataclass
+class Harness:
+    page: Page
+    relay: Relay
+    session_id: str
+    errors: list[str]
+
+    async def state(self, selector: str) -> str | None:
+        return await self.page.get_attribute(selector, "data-state")
+
+    async def wait_state(self, selector: str, state: str) -> None:
+        await self.page.wait_for_selector(f'{selector}[data-state="{state}"]', timeout=WAIT_MS)
+
+    async def session_state(self, status: str, **extra: Any) -> None:
+        await self.relay.send(
+            SessionState(
+                session_id=self.session_id,
+                status=status,
+                agent_connected=status != "waiting",
+                requested=["view", "control"],
+                **extra,
+            )
+        )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def harness(browser: Browser) -> AsyncIterator[Harness]:
+    session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000001"
+    relay = Relay()
+    session = SimpleNamespace(id=session_id, status="waiting", requested_permissions=["view", "control"])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            make_app(relay, session), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+    )
+    # Our own listening socket: the port is known at once and early connections wait in the backlog.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    task = spawn(server.serve(sockets=[sock]), name="console-test-server")
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
+    await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
+    yield Harness(page, relay, session_id, errors)
+    await page.close()
+    server.should_exit = True
+    await task
+    sock.close()
+
+
+async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) -> None:
+    page = harness.page
+    await harness.session_state("waiting")
+    await harness.wait_state("#conn-state", "waiting")
+    assert await page.text_content("#session-code") == "123 456 789"
+    assert "code=123456789" in (await page.text_content("#join-url") or "")
+    assert "veo agent" in (await page.text_content("#agent-command") or "")
+    await page.wait_for_function("document.getElementById('code-expiry').textContent.includes('9:')")
+    assert await page.is_hidden("#error-banner")
+    assert await page.is_hidden("#note-form")
+    assert await page.text_content("#sas-code") == ""
+    view = await page.evaluate("({...window.veoConsole})")
+    assert view == {
+        "state": "waiting",
+        "sas": "",
+        "screen": None,
+        "granted": [],
+        "paused": False,
+        "control": "off",
+    }
+    assert (
+        await page.evaluate("(() => { window.veoConsole.sas = 'x'; return window.veoConsole.sas; })()") == ""
+    )
+    assert harness.errors == []
+
+
+async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harness) -> None:
+    page, relay = harness.page, harness.relay
+    await relay.send(AgentJoined(platform="Linux", address="192.0.2.7"))
+    await harness.session_state("joined")
+    await harness.wait_state("#conn-state", "joined")
+    assert await page.is_hidden("#waiting-panel")
+    assert await page.is_visible("#remote-video")
+
+    agent = StandInAgent()
+    try:
+        await relay.send(await agent.offer())
+        await harness.wait_state("#conn-state", "connecting")
+        answer = await relay.next()
+        assert answer["type"] == "answer" and answer["v"] == 1
+        assert answer["nonce"] != agent.nonce.hex()
+        assert "a=fingerprint:sha-256" in answer["sdp"]
+        expected = await agent.accept(answer, harness.session_id)
+
+        assert await page.text_content("#sas-code") == ""  # nothing before the reveal
+        await relay.send(Reveal(nonce=agent.nonce.hex()))
+        await page.wait_for_function("document.getElementById('sas-code').textContent.trim() !== ''")
+        assert await page.text_content("#sas-code") == sas.display(expected)
+        assert await page.evaluate("window.veoConsole.sas") == expected
+        assert await page.is_visible("#sas-hint")
+
+        await relay.send(Consent(granted=["view", "control"], sas_confirmed=True))
+        await harness.session_state("active", granted=["view", "control"])
+        await page.wait_for_function("document.getElementById('granted').textContent.includes('View screen')")
+        assert "Control mouse and keyboard" in (await page.text_content("#granted") or "")
+        assert await harness.state("#control-state") == "off"  # no `control` from the agent yet
+
+        await relay.send(ControlState(paused=True))
+        await harness.wait_state("#control-state", "paused")
+        assert await page.evaluate("window.veoConsole.paused") is True
+
+        await page.click("#end-session")
+        hangup = await relay.next()
+        assert hangup["type"] == "hangup"
+        assert await page.is_disabled("#end-session")
+        await relay.send(Ended(by="technician", reason="technician_ended"))
+        await harness.wait_state("#conn-state", "ended")
+        await page.wait_for_selector("#note-form", state="visible")
+        assert await harness.state("#control-state") == "off"
+        assert "You ended the session" in (await page.text_content("#end-reason") or "")
+
+        await page.fill("#note-form textarea[name=note]", "Replaced the toner.")
+        await page.click("#note-form button[type=submit]")
+        await page.wait_for_selector("#saved")
+        assert relay.notes == [{"csrf_token": "csrf-test-token", "note": "Replaced the toner."}]
+    finally:
+        await agent.close()
+    assert harness.errors == []
+
+
+async def test_commitment_mismatch_aborts_with_a_plain_warning(harness: Harness) -> None:
+    page, relay = harness.page, harness.relay
+    await harness.session_state("joined")
+    agent = StandInAgent()
+    try:
+        await relay.send(await agent.offer())
+        answer = await relay.next()
+        await agent.accept(answer, harness.session_id)
+        await relay.send(Reveal(nonce=secrets.token_bytes(32).hex()))  # not the committed nA
+        abort = await relay.next()
+        assert abort == {"type": "abort", "v": 1, "reason": "sas_commitment_mismatch"}
+        await harness.wait_state("#conn-state", "aborted")
+        banner = await page.text_content("#error-banner") or ""
+        assert "The verification failed: the connection may be intercepted" in banner
+        assert await page.is_visible("#error-banner")
+        assert await page.text_content("#sas-code") == ""
+        await page.wait_for_selector("#note-form", state="visible")
+        await relay.send(Ended(by="system", reason="sas_commitment_mismatch"))
+        assert await harness.state("#conn-state") == "aborted"
+    finally:
+        await agent.close()
+
+
+async def test_reconnects_after_the_socket_drops_and_stops_after_the_end(harness: Harness) -> None:
+    page, relay = harness.page, harness.relay
+    await harness.session_state("joined")
+    await harness.wait_state("#conn-state", "joined")
+    await relay.drop()
+    await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
+    assert relay.connections == 2
+    await harness.session_state("joined")
+    await page.wait_for_selector("#error-banner", state="hidden")
+    await relay.send(Ended(by="user", reason="denied"))
+    await harness.wait_state("#conn-state", "ended")
+    assert "denied" in (await page.text_content("#end-reason") or "")
+    assert await page.is_hidden("#session-area")
+
+
+async def test_server_error_is_shown_in_the_banner(harness: Harness) -> None:
+    await harness.relay.send(Error(code="out_of_order", message="answer before offer"))
+    await harness.page.wait_for_selector("#error-banner", state="visible")
+    assert await harness.page.text_content("#error-banner") == "answer before offer"
