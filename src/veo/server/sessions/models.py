@@ -25,10 +25,14 @@ class RemoteSession(Base):
     #: The 9-digit join code while it can still be redeemed; cleared once used or expired.
     code: Mapped[str | None] = mapped_column(String(9), unique=True, default=None)
     code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: SHA-256 of the code, kept after the code is cleared to tell "used"/"expired" from "unknown".
+    code_digest: Mapped[str] = mapped_column(String(64), index=True, default="")
     status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
     requested_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     sas_confirmed: Mapped[bool] = mapped_column(default=False)
+    #: The user paused remote control on the agent's bar (the agent enforces it; this is for display).
+    control_paused: Mapped[bool] = mapped_column(default=False)
     identity_confirmation: Mapped[str] = mapped_column(String(40), default="not_verified")
     agent_address: Mapped[str] = mapped_column(String(64), default="")
     agent_platform: Mapped[str] = mapped_column(String(60), default="")

@@ -1,0 +1,50 @@
+"""Join codes: 9 random digits a user can read over the phone, single use, short-lived.
+
+Codes come from ``secrets`` (10^9 values); only technicians create them and redemption is rate
+limited (``ratelimit.py``), so guessing one is hopeless. A code is unique among LIVE codes only:
+the column is cleared when the code is redeemed or expires, and ``code_digest`` keeps its SHA-256
+so that a second try of a used or expired code can be answered precisely without keeping it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veo.server.sessions.models import RemoteSession
+
+CODE_DIGITS = 9
+_MAX_ATTEMPTS = 50
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def display_code(code: str | None) -> str:
+    """``123456789`` -> ``123 456 789``; empty once the code is gone."""
+    if not code:
+        return ""
+    return f"{code[:3]} {code[3:6]} {code[6:]}"
+
+
+def normalize_code(raw: str) -> str:
+    """What the user typed, without spaces and dashes."""
+    return "".join(ch for ch in raw if not ch.isspace() and ch != "-")
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def unique_live_code(db: Session) -> str:
+    """A code no live session holds (the unique index is the final guard)."""
+    for _ in range(_MAX_ATTEMPTS):
+        code = new_code()
+        taken = db.scalar(select(RemoteSession.id).where(RemoteSession.code == code))
+        if taken is None:
+            return code
+    raise RuntimeError("could not draw a free join code")  # 10^9 codes: practically unreachable

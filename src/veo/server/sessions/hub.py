@@ -1,0 +1,491 @@
+"""The signaling hub: a router between one agent and its technician's console(s).
+
+Per connection it parses every message with ``veo.protocol``, checks it is allowed at this step
+(``runtime.py``), records the step through ``service.py`` and relays what the other peer must see
+over the bus (``session:<id>:agent`` / ``session:<id>:console``). A bad message gets an ``error``
+reply and the connection stays open, except a bad ``join``, which is answered and closed. Nothing
+raises out of a connection handler.
+
+The console may reload at will: on (re)connect it gets ``session_state`` and any offer still
+waiting for an answer. An agent that disappears without ``hangup`` ends the session (by
+``system``, ``agent_disconnected``) after a short grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+from sqlalchemy.orm import Session
+from starlette.websockets import WebSocket, WebSocketState
+
+from veo.config import Settings
+from veo.protocol.base import Message, ProtocolError
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import (
+    Abort,
+    AgentJoined,
+    Answer,
+    Consent,
+    ControlState,
+    Deny,
+    Ended,
+    Error,
+    Hangup,
+    Join,
+    Joined,
+    Offer,
+    Reveal,
+    SessionState,
+    parse_agent_message,
+    parse_console_message,
+)
+from veo.server.auth.models import User
+from veo.server.bus.base import Bus
+from veo.server.db.engine import Database
+from veo.server.lang import set_language
+from veo.server.sessions import service
+from veo.server.sessions.ice import ice_servers
+from veo.server.sessions.messages import error_text
+from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.ratelimit import RedemptionLimiter
+from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
+from veo.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+
+
+def agent_channel(session_id: str) -> str:
+    return f"session:{session_id}:agent"
+
+
+def console_channel(session_id: str) -> str:
+    return f"session:{session_id}:console"
+
+
+def _is_ended(raw: str) -> bool:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "ended"
+
+
+def error(code: str, detail: str = "", *, fatal: bool = False) -> Error:
+    return Error(code=code, message=error_text(code, detail)[:500], fatal=fatal)
+
+
+class _Peer:
+    """One WebSocket: text in (``None`` on disconnect), whole messages out, one writer at a time."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self._lock = anyio.Lock()
+
+    async def receive(self) -> str | bytes | None:
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text: str | None = message.get("text")
+        return text if text is not None else bytes(message.get("bytes") or b"")
+
+    async def send(self, message: Message | str) -> None:
+        raw = message if isinstance(message, str) else message.dumps()
+        async with self._lock:
+            await self.ws.send_text(raw)
+
+    async def close(self, code: int = CLOSE_NORMAL) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            try:
+                await self.ws.close(code)
+            except Exception:  # the client is already gone
+                log.debug("close after disconnect", exc_info=True)
+
+
+class SignalingHub:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        limiter: RedemptionLimiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        agent_grace_seconds: float = 15.0,
+        join_timeout_seconds: float = 30.0,
+        expiry_interval_seconds: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.limiter = limiter or RedemptionLimiter()
+        self.sleep = sleep
+        self.agent_grace_seconds = agent_grace_seconds
+        self.join_timeout_seconds = join_timeout_seconds
+        self.expiry_interval_seconds = expiry_interval_seconds
+        self._runtimes: dict[str, SessionRuntime] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._expiry_started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _background(self, coro: Any, name: str) -> None:
+        task = spawn(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _ensure_expiry_loop(self) -> None:
+        """Started on first use: the hub is created outside any event loop (in ``install``)."""
+        if not self._expiry_started:
+            self._expiry_started = True
+            self._background(self._expiry_loop(), "veo-session-expiry")
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.expiry_interval_seconds)
+            await self.expire_now()
+
+    async def expire_now(self) -> list[str]:
+        """Expire waiting sessions whose code ran out and tell their consoles."""
+        try:
+            expired = await self.db.run(service.expire_waiting)
+        except Exception:
+            log.exception("expiring waiting sessions failed")
+            return []
+        for session_id in expired:
+            self._runtimes.pop(session_id, None)
+            await self._publish_state(session_id)
+        return expired
+
+    async def close(self) -> None:
+        """Cancel the expiry loop and pending grace timers (connections end with the server)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # ------------------------------------------------------------------ shared steps
+
+    def _runtime(self, session_id: str) -> SessionRuntime:
+        return self._runtimes.setdefault(session_id, SessionRuntime())
+
+    async def _state(self, session_id: str) -> SessionState | None:
+        session = await self.db.run(lambda db: service.get_session(db, session_id))
+        if session is None:
+            return None
+        rt = self._runtimes.get(session_id)
+        return SessionState(
+            session_id=session.id,
+            status=session.status,  # type: ignore[arg-type]
+            agent_connected=rt.agent_connected if rt else False,
+            requested=[Permission(p) for p in session.requested_permissions],
+            granted=[Permission(p) for p in session.granted_permissions],
+            control_paused=session.control_paused,
+        )
+
+    async def _publish_state(self, session_id: str) -> None:
+        state = await self._state(session_id)
+        if state is not None:
+            await self.bus.publish(console_channel(session_id), state.dumps())
+
+    async def _announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
+        self._runtimes.pop(session_id, None)
+        ended = Ended(by=by, reason=reason[:200]).dumps()
+        await self.bus.publish(agent_channel(session_id), ended)
+        await self._publish_state(session_id)
+        await self.bus.publish(console_channel(session_id), ended)
+
+    async def end(
+        self, session_id: str, *, by: service.EndedBy, reason: str, actor: str, address: str = ""
+    ) -> bool:
+        """End a live session and tell both peers; False if it had already ended."""
+        changed = await self.db.run(
+            lambda db: service.end_session(db, session_id, by=by, reason=reason, actor=actor, address=address)
+        )
+        if changed:
+            await self._announce_end(session_id, by, reason)
+        return changed
+
+    async def _pump(
+        self, peer: _Peer, inbox: AsyncIterator[str], handle: Callable[[str | bytes], Awaitable[None]]
+    ) -> bool:
+        """Read the peer and forward the bus until either stops; True if the session ended."""
+        ended = False
+
+        async def read(scope: anyio.CancelScope) -> None:
+            try:
+                while (raw := await peer.receive()) is not None:
+                    await handle(raw)
+            except Exception:
+                log.debug("peer connection lost", exc_info=True)
+            scope.cancel()
+
+        async def forward(scope: anyio.CancelScope) -> None:
+            nonlocal ended
+            try:
+                async for message in inbox:
+                    await peer.send(message)
+                    if _is_ended(message):
+                        ended = True
+                        break
+            except Exception:
+                log.debug("forwarding to peer failed", exc_info=True)
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read, tg.cancel_scope)
+            tg.start_soon(forward, tg.cancel_scope)
+        return ended
+
+    async def _guarded(self, peer: _Peer, step: Awaitable[None]) -> None:
+        """Run one message's handling; any failure becomes a ``server_error`` reply."""
+        try:
+            await step
+        except service.SessionError as exc:
+            await peer.send(error(exc.code))
+        except Exception:
+            log.exception("handling a signaling message failed")
+            await peer.send(error("server_error"))
+
+    # ------------------------------------------------------------------ agent
+
+    async def run_agent(self, ws: WebSocket) -> None:
+        """Serve ``/ws/agent`` from accept to close."""
+        self._ensure_expiry_loop()
+        await ws.accept()
+        peer = _Peer(ws)
+        set_language(self.settings.language)
+        address = ws.client.host if ws.client else ""
+        try:
+            outcome = await self._join(peer, address)
+        except Exception:
+            log.exception("agent join failed")
+            outcome = None
+            await self._try_send(peer, error("server_error", fatal=True))
+        if outcome is None:
+            await peer.close(CLOSE_POLICY)
+            return
+        joined, join = outcome
+        session_id = joined.session_id
+        rt = self._runtime(session_id)
+        rt.agent_connected = True
+        ended = False
+        try:
+            async with self.bus.subscribe(agent_channel(session_id)) as inbox:
+                await peer.send(joined)
+                await self.bus.publish(
+                    console_channel(session_id),
+                    AgentJoined(platform=join.platform, language=join.language, address=address).dumps(),
+                )
+                await self._publish_state(session_id)
+                ended = await self._pump(
+                    peer, inbox, lambda raw: self._guarded(peer, self._on_agent(peer, session_id, rt, raw))
+                )
+        except Exception:
+            log.exception("agent connection failed")
+        finally:
+            rt.agent_connected = False
+        if ended:
+            await peer.close(CLOSE_NORMAL)
+            return
+        if session_id in self._runtimes:
+            await self._publish_state(session_id)
+            self._background(self._end_after_grace(session_id, address), f"veo-agent-grace-{session_id}")
+
+    async def _try_send(self, peer: _Peer, message: Message) -> None:
+        try:
+            await peer.send(message)
+        except Exception:
+            log.debug("could not send to a closing peer", exc_info=True)
+
+    async def _end_after_grace(self, session_id: str, address: str) -> None:
+        await self.sleep(self.agent_grace_seconds)
+        rt = self._runtimes.get(session_id)
+        if rt is not None and rt.agent_connected:
+            return
+        await self.end(
+            session_id, by="system", reason="agent_disconnected", actor=service.SYSTEM_ACTOR, address=address
+        )
+
+    async def _join(self, peer: _Peer, address: str) -> tuple[Joined, Join] | None:
+        """Read and check the first message; answer and return None when it is refused."""
+        raw: str | bytes | None = None
+        with anyio.move_on_after(self.join_timeout_seconds) as timer:
+            raw = await peer.receive()
+        if timer.cancelled_caught:
+            await peer.send(error("join_timeout", fatal=True))
+            return None
+        if raw is None:
+            return None
+        try:
+            message = parse_agent_message(raw)
+        except ProtocolError as exc:
+            await peer.send(_protocol_error(exc, fatal=True))
+            return None
+        if not isinstance(message, Join):
+            await peer.send(error("join_required", fatal=True))
+            return None
+        set_language(message.language)
+        decision = self.limiter.check(address)
+        if decision.delay > 0:
+            await self.sleep(decision.delay)
+        if not decision.allowed:
+            await self.db.run(lambda db: service.record_rejected(db, address=address, reason="rate_limited"))
+            await peer.send(error("rate_limited", fatal=True))
+            return None
+
+        def redeem(db: Session) -> Joined | str:
+            outcome = service.redeem_code(db, message.code, address=address, platform=message.platform)
+            if isinstance(outcome, str):
+                service.record_rejected(db, address=address, reason=outcome)
+                return outcome
+            return self._joined_message(outcome)
+
+        result = await self.db.run(redeem)
+        if isinstance(result, str):
+            self.limiter.failure(address)
+            await peer.send(error(f"code_{result}", fatal=True))
+            return None
+        return result, message
+
+    def _joined_message(self, session: RemoteSession) -> Joined:
+        technician = session.technician
+        return Joined(
+            session_id=session.id,
+            organization=self.settings.organization,
+            technician_name=technician.name if technician else "",
+            ticket_id=session.ticket_id,
+            ticket_title=session.ticket.title,
+            requested=[Permission(p) for p in session.requested_permissions],
+            ice_servers=ice_servers(self.settings, session.id),
+        )
+
+    async def _on_agent(self, peer: _Peer, session_id: str, rt: SessionRuntime, raw: str | bytes) -> None:
+        try:
+            message = parse_agent_message(raw)
+        except ProtocolError as exc:
+            log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
+            await peer.send(_protocol_error(exc))
+            return
+        if not agent_may_send(rt, message.type):
+            log.info("session %s: agent %s out of order", session_id, message.type)
+            await peer.send(error("out_of_order", message.type))
+            return
+        console = console_channel(session_id)
+        if isinstance(message, Offer):
+            rt.offered = True
+            rt.pending_offer = message.dumps()
+            await self.db.run(lambda db: service.record_offer(db, session_id))
+            await self.bus.publish(console, rt.pending_offer)
+            await self._publish_state(session_id)
+        elif isinstance(message, Reveal):
+            rt.revealed = True
+            await self.bus.publish(console, message.dumps())
+        elif isinstance(message, Consent):
+            granted, sas = message.granted, message.sas_confirmed
+            session = await self.db.run(
+                lambda db: service.record_consent(db, session_id, granted_by_user=granted, sas_confirmed=sas)
+            )
+            rt.consented = True
+            effective = [Permission(p) for p in session.granted_permissions]
+            await self.bus.publish(console, Consent(granted=effective, sas_confirmed=sas).dumps())
+            await self._publish_state(session_id)
+        elif isinstance(message, Deny):
+            if await self.db.run(lambda db: service.record_deny(db, session_id)):
+                await self._announce_end(session_id, "user", "denied")
+        elif isinstance(message, ControlState):
+            paused = message.paused
+            await self.db.run(lambda db: service.record_control(db, session_id, paused=paused))
+            await self.bus.publish(console, message.dumps())
+            await self._publish_state(session_id)
+        elif isinstance(message, Hangup):
+            address = peer.ws.client.host if peer.ws.client else ""
+            await self.end(
+                session_id,
+                by="user",
+                reason=message.reason or "hangup",
+                actor=service.AGENT_ACTOR,
+                address=address,
+            )
+
+    # ------------------------------------------------------------------ console
+
+    async def run_console(self, ws: WebSocket, session_id: str, user: User) -> None:
+        """Serve ``/ws/console`` for an accepted, authorized connection."""
+        self._ensure_expiry_loop()
+        peer = _Peer(ws)
+        set_language(user.language or self.settings.language)
+        ended = False
+        try:
+            async with self.bus.subscribe(console_channel(session_id)) as inbox:
+                state = await self._state(session_id)
+                if state is None:
+                    await peer.send(error("session_not_found", fatal=True))
+                    await peer.close(CLOSE_POLICY)
+                    return
+                await peer.send(state)
+                if state.status in ("ended", "expired"):
+                    await peer.close(CLOSE_NORMAL)
+                    return
+                rt = self._runtime(session_id)
+                if rt.pending_offer is not None and not rt.answered:
+                    await peer.send(rt.pending_offer)
+                ended = await self._pump(
+                    peer,
+                    inbox,
+                    lambda raw: self._guarded(peer, self._on_console(peer, session_id, user, raw)),
+                )
+        except Exception:
+            log.exception("console connection failed")
+        if ended:
+            await peer.close(CLOSE_NORMAL)
+
+    async def _on_console(self, peer: _Peer, session_id: str, user: User, raw: str | bytes) -> None:
+        try:
+            message = parse_console_message(raw)
+        except ProtocolError as exc:
+            log.info("session %s: bad console message: %s %s", session_id, exc.code, exc.message)
+            await peer.send(_protocol_error(exc))
+            return
+        rt = self._runtimes.get(session_id)
+        if rt is None:  # ended (or never live on this node)
+            await peer.send(error("session_ended"))
+            return
+        if not console_may_send(rt, message.type):
+            log.info("session %s: console %s out of order", session_id, message.type)
+            await peer.send(error("out_of_order", message.type))
+            return
+        address = peer.ws.client.host if peer.ws.client else ""
+        if isinstance(message, Answer):
+            rt.answered = True
+            rt.pending_offer = None
+            await self.bus.publish(agent_channel(session_id), message.dumps())
+        elif isinstance(message, Abort):
+            reason = message.reason
+            changed = await self.db.run(
+                lambda db: service.record_sas_mismatch(db, session_id, reason=reason, actor=user.email)
+            )
+            if changed:
+                await self._announce_end(session_id, "system", "sas_commitment_mismatch")
+        elif isinstance(message, Hangup):
+            await self.end(
+                session_id,
+                by="technician",
+                reason=message.reason or "hangup",
+                actor=user.email,
+                address=address,
+            )
+
+
+def _protocol_error(exc: ProtocolError, *, fatal: bool = False) -> Error:
+    detail = exc.message if exc.code in ("invalid_message", "unknown_type") else ""
+    return error(exc.code, detail, fatal=fatal)

@@ -1,0 +1,119 @@
+"""Session pages: start from a ticket, the technician console, note and end forms, the join page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from veo.config import Settings
+from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.db.deps import DatabaseDep
+from veo.server.sessions import service
+from veo.server.sessions.access import api_error, load_for
+from veo.server.sessions.codes import display_code, normalize_code
+from veo.server.sessions.hub import SignalingHub
+from veo.server.sessions.schemas import agent_command, join_url
+from veo.server.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+#: A start form that shows permission checkboxes sends this too, so that "none ticked" is an
+#: error rather than the default request (a plain "Start session" button sends neither).
+PERMISSIONS_FIELD_MARKER = "permissions_shown"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.post("/tickets/{ticket_id}/sessions", dependencies=[Depends(verify_csrf)])
+async def start_session(ticket_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    form = await request.form()
+    chosen = [v for v in form.getlist("permissions") if isinstance(v, str)]
+    permissions = chosen if chosen or PERMISSIONS_FIELD_MARKER in form else None
+    ttl = _settings(request).session_code_ttl_seconds
+    address = _address(request)
+    try:
+        session = await db.run(
+            lambda s: service.create_session(
+                s,
+                ticket_id=ticket_id,
+                technician=user,
+                permissions=permissions,
+                ttl_seconds=ttl,
+                address=address,
+            )
+        )
+    except service.SessionError as exc:
+        raise api_error(exc) from None
+    return RedirectResponse(f"/sessions/{session.id}/console", status_code=303)
+
+
+@router.get("/sessions/{session_id}/console")
+async def console(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    session = await db.run(lambda s: load_for(s, session_id, user, write=True))
+    public_url = _settings(request).public_url
+    code = session.code if session.status == "waiting" else None
+    context = {
+        "session": session,
+        "ticket": session.ticket,
+        "code_display": display_code(code),
+        "join_url": join_url(public_url, code),
+        "expires_at": session.code_expires_at,
+        "ws_url": f"/ws/console?session={session.id}",
+        "protocol_url": "/api/v1/protocol.json",
+        "agent_command": agent_command(public_url, code),
+    }
+    return await render(request, "console.html", context)
+
+
+@router.post("/sessions/{session_id}/note", dependencies=[Depends(verify_csrf)])
+async def save_note(
+    session_id: str,
+    user: CurrentUser,
+    db: DatabaseDep,
+    note: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    def work(s: Session) -> int:
+        session = load_for(s, session_id, user, write=True)
+        service.add_note(s, session.id, note=note, actor=user.email)
+        return session.ticket_id
+
+    try:
+        ticket_id = await db.run(work)
+    except service.SessionError as exc:
+        raise api_error(exc) from None
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/end", dependencies=[Depends(verify_csrf)])
+async def end_from_page(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    """The console's fallback without JavaScript (the JS sends ``hangup`` over its WebSocket)."""
+    await db.run(lambda s: load_for(s, session_id, user, write=True))
+    hub: SignalingHub = request.app.state.hub
+    await hub.end(session_id, by="technician", reason="hangup", actor=user.email, address=_address(request))
+    return RedirectResponse(f"/sessions/{session_id}/console", status_code=303)
+
+
+@router.get("/join")
+async def join_page(request: Request, code: Annotated[str, Query(max_length=40)] = "") -> Response:
+    """Public page for the user: how to run the agent with the code the technician gave."""
+    digits = normalize_code(code)
+    valid = len(digits) == 9 and digits.isdigit()
+    public_url = _settings(request).public_url
+    context = {
+        "code": digits if valid else "",
+        "code_display": display_code(digits) if valid else "",
+        "code_invalid": bool(code) and not valid,
+        "server_url": public_url,
+        "agent_command": agent_command(public_url, digits if valid else "CODE"),
+    }
+    return await render(request, "join.html", context)

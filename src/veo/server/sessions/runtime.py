@@ -1,0 +1,48 @@
+"""What the hub remembers about a live session between messages, and which message may come next.
+
+The database holds the durable state (status, grant, audit). This holds the protocol steps that
+only matter while the peers are connected: whether an offer, answer, reveal or consent was seen,
+and the pending offer to re-send to a console that reloads its page. The rules below are the
+order of ``docs/architecture.md``; anything else is ``out_of_order``.
+
+It lives in the memory of the node that carries the session's connections (single node with the
+in-process bus); several nodes will need it in Redis next to the bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SessionRuntime:
+    agent_connected: bool = False
+    #: The offer (as sent to the console) until a console answers it.
+    pending_offer: str | None = None
+    offered: bool = False
+    answered: bool = False
+    revealed: bool = False
+    consented: bool = False
+
+
+def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
+    """May the agent send a message of type ``kind`` now (after its ``join``)?"""
+    rules = {
+        "offer": not rt.offered,
+        "reveal": rt.answered and not rt.revealed,
+        "consent": rt.revealed and not rt.consented,
+        "deny": not rt.consented,
+        "control_state": rt.consented,
+        "hangup": True,
+    }
+    return rules.get(kind, False)
+
+
+def console_may_send(rt: SessionRuntime, kind: str) -> bool:
+    """May the console send a message of type ``kind`` now?"""
+    rules = {
+        "answer": rt.offered and not rt.answered,
+        "abort": rt.offered,
+        "hangup": True,
+    }
+    return rules.get(kind, False)

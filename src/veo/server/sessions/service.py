@@ -1,0 +1,329 @@
+"""State changes of a remote session, each with its audit event, in the caller's transaction.
+
+Routes and the signaling hub call these inside ``Database.run``; nothing here knows about HTTP or
+WebSockets. Statuses move ``waiting -> joined -> connecting -> active -> ended``; a code nobody
+redeemed in time makes the session ``expired``. Transitions that are already done (ending an ended
+session) are no-ops returning ``False``, so two racing peers never write two end events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
+
+from veo.protocol.permissions import DEFAULT_REQUEST, NEEDS_VIEW, Permission, effective_permissions, ordered
+from veo.server.audit.service import record
+from veo.server.auth.models import User
+from veo.server.db.base import utcnow
+from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
+from veo.server.sessions.models import RemoteSession
+from veo.server.tickets.models import Ticket
+
+EndedBy = Literal["technician", "user", "system"]
+RejectReason = Literal["unknown", "expired", "used", "rate_limited"]
+AGENT_ACTOR = "agent"
+SYSTEM_ACTOR = "system"
+LIVE_STATUSES = ("waiting", "joined", "connecting", "active")
+NOTE_MAX_CHARS = 10_000
+
+
+class SessionError(Exception):
+    """A request the session cannot satisfy; ``code`` is stable (``messages.py`` words it)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code if not detail else f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def parse_permissions(raw: Iterable[str] | None) -> list[Permission]:
+    """The technician's request: default view+control, known names only, extras need view."""
+    if raw is None:
+        return ordered(DEFAULT_REQUEST)
+    chosen: set[Permission] = set()
+    for name in raw:
+        try:
+            chosen.add(Permission(name))
+        except ValueError:
+            raise SessionError("invalid_permission", str(name)[:40]) from None
+    if not chosen:
+        raise SessionError("no_permission")
+    if Permission.VIEW not in chosen and chosen & NEEDS_VIEW:
+        raise SessionError("permission_needs_view")
+    return ordered(chosen)
+
+
+def _locked(db: Session, session_id: str) -> RemoteSession | None:
+    """The session row, locked for the transaction (PostgreSQL; SQLite serializes writers)."""
+    stmt = (
+        select(RemoteSession).options(lazyload("*")).where(RemoteSession.id == session_id).with_for_update()
+    )
+    return db.scalars(stmt).first()
+
+
+def _require(db: Session, session_id: str) -> RemoteSession:
+    session = _locked(db, session_id)
+    if session is None:
+        raise SessionError("session_not_found")
+    return session
+
+
+def get_session(db: Session, session_id: str) -> RemoteSession | None:
+    return db.get(RemoteSession, session_id)
+
+
+def create_session(
+    db: Session,
+    *,
+    ticket_id: int,
+    technician: User,
+    permissions: Iterable[str] | None,
+    ttl_seconds: int,
+    address: str = "",
+) -> RemoteSession:
+    ticket = db.get(Ticket, ticket_id)
+    if ticket is None:
+        raise SessionError("ticket_not_found")
+    requested = parse_permissions(permissions)
+    code = unique_live_code(db)
+    session = RemoteSession(
+        id=str(uuid.uuid4()),
+        ticket_id=ticket.id,
+        technician_id=technician.id,
+        code=code,
+        code_digest=code_digest(code),
+        code_expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        status="waiting",
+        requested_permissions=[p.value for p in requested],
+        granted_permissions=[],
+    )
+    db.add(session)
+    db.flush()
+    record(
+        db,
+        "session.requested",
+        actor=technician.email,
+        ticket_id=ticket.id,
+        session_id=session.id,
+        address=address,
+        details={
+            "requested": session.requested_permissions,
+            "code_expires_at": session.code_expires_at.isoformat(),
+        },
+    )
+    return session
+
+
+def _expire(db: Session, session: RemoteSession) -> None:
+    session.status = "expired"
+    session.code = None
+    record(
+        db,
+        "session.expired",
+        actor=SYSTEM_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+    )
+
+
+def redeem_code(
+    db: Session, raw_code: str, *, address: str, platform: str = "", now: datetime | None = None
+) -> RemoteSession | RejectReason:
+    """Join with a code: the session (now ``joined``, code cleared) or why the code was refused."""
+    now = now or utcnow()
+    code = normalize_code(raw_code)
+    live = db.scalars(
+        select(RemoteSession).options(lazyload("*")).where(RemoteSession.code == code).with_for_update()
+    ).first()
+    if live is not None and live.status == "waiting" and live.code_expires_at > now:
+        live.code = None
+        live.status = "joined"
+        live.joined_at = now
+        live.agent_address = address[:64]
+        live.agent_platform = platform[:60]
+        record(
+            db,
+            "session.joined",
+            actor=AGENT_ACTOR,
+            ticket_id=live.ticket_id,
+            session_id=live.id,
+            address=address,
+            details={"platform": live.agent_platform},
+        )
+        return live
+    if live is not None:
+        if live.status == "waiting":
+            _expire(db, live)
+        else:  # a live code on a session past waiting: clear it, it must never work
+            live.code = None
+        return "expired" if live.status == "expired" else "used"
+    past = db.scalars(
+        select(RemoteSession)
+        .options(lazyload("*"))
+        .where(RemoteSession.code_digest == code_digest(code))
+        .order_by(RemoteSession.created_at.desc())
+        .limit(1)
+    ).first()
+    if past is None:
+        return "unknown"
+    return "expired" if past.status == "expired" else "used"
+
+
+def record_rejected(db: Session, *, address: str, reason: RejectReason) -> None:
+    """A refused code: who tried and why; never the code itself."""
+    record(db, "session.code_rejected", actor=AGENT_ACTOR, address=address, details={"reason": reason})
+
+
+def record_offer(db: Session, session_id: str) -> bool:
+    """The agent sent its offer: ``joined -> connecting``. False if not in ``joined``."""
+    session = _require(db, session_id)
+    if session.status != "joined":
+        return False
+    session.status = "connecting"
+    record(db, "session.negotiating", actor=AGENT_ACTOR, ticket_id=session.ticket_id, session_id=session.id)
+    return True
+
+
+def record_consent(
+    db: Session, session_id: str, *, granted_by_user: Iterable[str], sas_confirmed: bool
+) -> RemoteSession:
+    """The user pressed Allow: the grant is what was requested AND ticked; the session is active."""
+    session = _require(db, session_id)
+    if session.status not in ("joined", "connecting"):
+        raise SessionError("out_of_order", session.status)
+    granted = ordered(effective_permissions(session.requested_permissions, granted_by_user))
+    session.granted_permissions = [p.value for p in granted]
+    session.sas_confirmed = sas_confirmed
+    session.started_at = utcnow()
+    session.status = "active"
+    record(
+        db,
+        "session.consented",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=session.agent_address,
+        details={"granted": session.granted_permissions, "sas_confirmed": sas_confirmed},
+    )
+    return session
+
+
+def _finish(session: RemoteSession, *, by: EndedBy, reason: str) -> None:
+    session.status = "ended"
+    session.code = None
+    session.ended_at = utcnow()
+    session.ended_by = by
+    session.end_reason = reason[:200]
+
+
+def record_deny(db: Session, session_id: str) -> bool:
+    """The user pressed Deny: the request ends, by the user."""
+    session = _require(db, session_id)
+    if session.status not in LIVE_STATUSES:
+        return False
+    _finish(session, by="user", reason="denied")
+    record(
+        db,
+        "session.denied",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=session.agent_address,
+    )
+    return True
+
+
+def record_control(db: Session, session_id: str, *, paused: bool) -> bool:
+    session = _require(db, session_id)
+    if session.status != "active":
+        return False
+    session.control_paused = paused
+    record(
+        db,
+        "session.control_paused" if paused else "session.control_resumed",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+    )
+    return True
+
+
+def record_sas_mismatch(db: Session, session_id: str, *, reason: str, actor: str) -> bool:
+    """The console caught a wrong commitment or SAS: possible interception, end at once."""
+    session = _require(db, session_id)
+    if session.status not in LIVE_STATUSES:
+        return False
+    _finish(session, by="system", reason="sas_commitment_mismatch")
+    record(
+        db,
+        "session.sas_mismatch",
+        actor=actor,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        details={"reported": reason},
+    )
+    return True
+
+
+def end_session(
+    db: Session, session_id: str, *, by: EndedBy, reason: str, actor: str, address: str = ""
+) -> bool:
+    """End a live session; False when it had already ended (nothing written)."""
+    session = _require(db, session_id)
+    if session.status not in LIVE_STATUSES:
+        return False
+    _finish(session, by=by, reason=reason)
+    record(
+        db,
+        "session.ended",
+        actor=actor,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=address,
+        details={
+            "by": by,
+            "reason": session.end_reason,
+            "duration_seconds": session.duration_seconds,
+            "granted": session.granted_permissions,
+        },
+    )
+    return True
+
+
+def add_note(db: Session, session_id: str, *, note: str, actor: str) -> RemoteSession:
+    """The technician's resolution note (replaces an earlier one; each version is audited)."""
+    text = note.strip()
+    if not text:
+        raise SessionError("note_empty")
+    if len(text) > NOTE_MAX_CHARS:
+        raise SessionError("note_too_long")
+    session = _require(db, session_id)
+    session.resolution_note = text
+    record(
+        db,
+        "session.note",
+        actor=actor,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        details={"length": len(text)},
+    )
+    return session
+
+
+def expire_waiting(db: Session, now: datetime | None = None) -> list[str]:
+    """Mark every waiting session whose code ran out as expired; their ids."""
+    now = now or utcnow()
+    stale = db.scalars(
+        select(RemoteSession)
+        .options(lazyload("*"))
+        .where(RemoteSession.status == "waiting", RemoteSession.code_expires_at <= now)
+        .with_for_update()
+    ).all()
+    for session in stale:
+        _expire(db, session)
+    return [s.id for s in stale]
