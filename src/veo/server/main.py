@@ -1,0 +1,78 @@
+"""``veo server``: run the web app, API and signaling with Uvicorn.
+
+Proxy headers are off (``X-Forwarded-For`` from anyone would otherwise spoof the client address
+that rate limits and the audit log rely on); logs go to stderr, one event per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
+from veo.server.lang import _
+
+PROG = "veo server"
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("a port must be a number")) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(_("a port must be between 1 and 65535"))
+    return port
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=_("Run the veo server (web app, API, signaling)."))
+    p.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default: 127.0.0.1)"))
+    p.add_argument("--port", type=_port, default=8000, help=_("port to listen on (default: 8000)"))
+    add_database_flags(p)
+    p.add_argument("--public-url", help=_("address users and agents reach (default: $VEO_PUBLIC_URL)"))
+    p.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help=_("log detail")
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    use_terminal_language()
+    args = parser().parse_args(argv)
+    settings = settings_from(args, PROG, public_url=args.public_url)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.log_level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The spec'd classic ``websockets`` protocol still works; its deprecation note is only noise.
+    warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
+    import uvicorn
+
+    from veo.server.app import create_app
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(
+            PROG,
+            _("cannot create the data directory %(dir)s: %(error)s")
+            % {"dir": settings.data_dir, "error": exc},
+        )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        ws="websockets",
+        log_config=None,
+        log_level=args.log_level,
+        server_header=False,
+    )
+    return 0
