@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +35,7 @@ from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
 
 from veo.protocol import sas
+from veo.protocol.datachannel import parse_input_message
 from veo.protocol.signaling import (
     AgentJoined,
     Consent,
@@ -246,7 +251,7 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
     assert await page.text_content("#session-code") == "123 456 789"
     assert "code=123456789" in (await page.text_content("#join-url") or "")
     assert "veo agent" in (await page.text_content("#agent-command") or "")
-    await page.wait_for_function("document.getElementById('code-expiry').textContent.includes('9:')")
+    await page.wait_for_function("() => document.getElementById('code-expiry').textContent.includes('9:')")
     assert await page.is_hidden("#error-banner")
     assert await page.is_hidden("#note-form")
     assert await page.text_content("#sas-code") == ""
@@ -285,14 +290,16 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
 
         assert await page.text_content("#sas-code") == ""  # nothing before the reveal
         await relay.send(Reveal(nonce=agent.nonce.hex()))
-        await page.wait_for_function("document.getElementById('sas-code').textContent.trim() !== ''")
+        await page.wait_for_function("() => document.getElementById('sas-code').textContent.trim() !== ''")
         assert await page.text_content("#sas-code") == sas.display(expected)
         assert await page.evaluate("window.veoConsole.sas") == expected
         assert await page.is_visible("#sas-hint")
 
         await relay.send(Consent(granted=["view", "control"], sas_confirmed=True))
         await harness.session_state("active", granted=["view", "control"])
-        await page.wait_for_function("document.getElementById('granted').textContent.includes('View screen')")
+        await page.wait_for_function(
+            "() => document.getElementById('granted').textContent.includes('View screen')"
+        )
         assert "Control mouse and keyboard" in (await page.text_content("#granted") or "")
         assert await harness.state("#control-state") == "off"  # no `control` from the agent yet
 
@@ -361,3 +368,149 @@ async def test_server_error_is_shown_in_the_banner(harness: Harness) -> None:
     await harness.relay.send(Error(code="out_of_order", message="answer before offer"))
     await harness.page.wait_for_selector("#error-banner", state="visible")
     assert await harness.page.text_content("#error-banner") == "answer before offer"
+
+
+# ---------------------------------------------------------------- media and input, in a network namespace
+
+NETNS_ENV = "VEO_CONSOLE_NETNS"
+NETNS_SETUP = (
+    "ip link set lo up && ip link add v0 type veth peer name v1 && "
+    "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1 && "
+    "ip link set v0 up && ip link set v1 up"
+)
+in_netns = pytest.mark.skipif(
+    os.environ.get(NETNS_ENV) != "1", reason="runs inside the namespace made by test_media_in_a_namespace"
+)
+
+
+def test_media_in_a_namespace() -> None:
+    """Run the media tests below in a private network namespace (field note 1): nothing leaves it."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs root, unshare and ip to make a network namespace")
+    command = f'{NETNS_SETUP} && exec "$0" -m pytest -q -p no:cacheprovider "$1" -k in_namespace'
+    proc = subprocess.run(
+        ["unshare", "-n", "sh", "-c", command, sys.executable, __file__],
+        env={**os.environ, NETNS_ENV: "1"},
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-3000:]
+
+
+class ChannelLog:
+    """What the console sent over the data channel, each message checked against the protocol."""
+
+    def __init__(self, channel: Any) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.opened = asyncio.Event()
+        if channel.readyState == "open":
+            self.opened.set()
+        channel.on("open", self.opened.set)
+        channel.on("message", self._on_message)
+        self.channel = channel
+
+    def _on_message(self, raw: str) -> None:
+        parse_input_message(raw)
+        self.queue.put_nowait(json.loads(raw))
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.queue.get(), WAIT_MS / 1000)
+
+    def send(self, **message: Any) -> None:
+        self.channel.send(json.dumps({"v": 1, **message}))
+
+
+async def _connect(harness: Harness, agent: StandInAgent) -> None:
+    """Signaling up to an active session: offer, answer, reveal, consent."""
+    relay = harness.relay
+    await relay.send(AgentJoined(platform="Linux"))
+    await harness.session_state("joined")
+    await relay.send(await agent.offer())
+    answer = await relay.next()
+    await agent.accept(answer, harness.session_id)
+    await relay.send(Reveal(nonce=agent.nonce.hex()))
+    await relay.send(Consent(granted=["view", "control"], sas_confirmed=True))
+    await harness.session_state("active", granted=["view", "control"])
+
+
+@in_netns
+async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_active(
+    harness: Harness,
+) -> None:
+    page = harness.page
+    agent = StandInAgent()
+    log = ChannelLog(agent.channel)
+    try:
+        await _connect(harness, agent)
+        await harness.wait_state("#conn-state", "active")
+        await page.wait_for_function(
+            "() => document.getElementById('remote-video').videoWidth > 0", timeout=WAIT_MS
+        )
+        await asyncio.wait_for(log.opened.wait(), WAIT_MS / 1000)
+
+        log.send(type="screen", width=1920, height=1080)
+        log.send(type="control", granted=["view", "control"], paused=False, active=False)
+        await page.wait_for_function(
+            "() => window.veoConsole.screen && window.veoConsole.screen.width === 1920"
+        )
+        assert await harness.state("#control-state") == "off"
+
+        box = await page.locator("#remote-video").bounding_box()
+        assert box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        await page.mouse.click(cx, cy)  # control not active: the console must not even try
+        await page.keyboard.press("z")
+
+        log.send(type="control", granted=["view", "control"], paused=False, active=True)
+        await harness.wait_state("#control-state", "active")
+        size = await page.evaluate(
+            "(v) => [v.videoWidth, v.videoHeight]", await page.query_selector("#remote-video")
+        )
+        scale = min(box["width"] / size[0], box["height"] / size[1])
+        left = box["x"] + (box["width"] - size[0] * scale) / 2
+        top = box["y"] + (box["height"] - size[1] * scale) / 2
+        await page.mouse.move(left + size[0] * scale * 0.25 + 0.5, top + size[1] * scale * 0.75 + 0.5)
+        await page.mouse.down()
+        first = await log.next()  # ordered channel: anything sent while inactive would come first
+        while first["type"] == "pointer_move":
+            first = await log.next()
+        # One CSS pixel is 1920 / shown width screen pixels: that much rounding is allowed here (the
+        # mapping itself is tested exactly in tests/unit/console/test_mapping_js.py).
+        slack = 1920 / (size[0] * scale) + 1
+        assert (first["type"], first["button"], first["down"]) == ("pointer_button", "left", True)
+        assert abs(first["x"] - 480) <= slack and abs(first["y"] - 810) <= slack, first
+        await page.mouse.up()
+        assert (await log.next())["down"] is False
+
+        await page.mouse.wheel(0, 100)
+        wheel = await log.next()
+        assert (wheel["type"], wheel["dy"], wheel["dx"]) == ("wheel", 1, 0)
+
+        await page.keyboard.press("a")
+        assert await log.next() == {"type": "key", "v": 1, "key": "a", "code": "KeyA", "down": True}
+        assert await log.next() == {"type": "key", "v": 1, "key": "a", "code": "KeyA", "down": False}
+
+        log.send(type="control", granted=["view", "control"], paused=True, active=False)
+        await harness.relay.send(ControlState(paused=True))
+        await harness.wait_state("#control-state", "paused")
+        await page.keyboard.press("b")  # paused: nothing leaves
+        log.send(type="control", granted=["view", "control"], paused=False, active=True)
+        await harness.wait_state("#control-state", "active")
+        await page.keyboard.press("c")
+        assert [(m["key"], m["down"]) for m in (await log.next(), await log.next())] == [
+            ("c", True),
+            ("c", False),
+        ]
+
+        log.send(type="dropped", reason="control_paused")
+        await page.wait_for_selector("#dropped-notice", state="visible")
+
+        await page.click("#end-session")  # focus leaves the video first: release_all
+        assert (await log.next())["type"] == "release_all"
+        assert (await harness.relay.next())["type"] == "hangup"
+    finally:
+        await agent.close()
+    assert harness.errors == []
