@@ -1,0 +1,123 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, the app and a client for it.
+
+PostgreSQL gets one throwaway database per test session (created on 127.0.0.1:5432, dropped at
+the end) whose tables are emptied before each test. If the server is not reachable the
+PostgreSQL variants are skipped with the reason, except under ``CI=true`` where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from tests.support import BASE_URL
+
+from veo.config import Settings
+from veo.server.app import create_app
+from veo.server.db.migrate import migrate
+from veo.server.db.models import Base
+
+PG_URL = os.environ.get("VEO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string()}: {reason}")
+
+
+def _create_database(prefix: str) -> tuple[str, str]:
+    """A fresh, empty PostgreSQL database; returns (its URL, its name)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        _unavailable(str(exc).splitlines()[0])
+    finally:
+        admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_database(name: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """One migrated PostgreSQL database shared by the session's tests (emptied between them)."""
+    url, name = _create_database("veo_test")
+    try:
+        migrate(url)
+        yield url
+    finally:
+        _drop_database(name)
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'veo.db'}"
+        migrate(url)
+        return url
+    url = str(request.getfixturevalue("postgres_session_url"))
+    _empty_tables(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (for migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    url, name = _create_database("veo_blank")
+    try:
+        yield url
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, public_url=BASE_URL)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app with its start-up (migrations, session hub) and shut-down run."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
+        yield c

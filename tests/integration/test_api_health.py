@@ -1,0 +1,96 @@
+"""Health, readiness, metrics, security headers and the JSON error shape of the whole app."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from veo.server.db.engine import Database
+from veo.server.middleware import CSP
+
+
+class FailingBus:
+    """Stands in for an unreachable Redis: readiness must report it, not crash."""
+
+    async def ping(self) -> None:
+        raise ConnectionError("no route to redis")
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_readyz_names_the_failing_part(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: object
+) -> None:
+    real_bus, real_db = getattr(app.state, "bus", None), app.state.db
+    app.state.bus = FailingBus()
+    try:
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["failed"] == ["bus"]
+        app.state.db = Database(f"sqlite:///{tmp_path}/missing-dir/nothing/veo.db")
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["failed"] == ["database", "bus"]
+        assert response.json()["code"] == "not_ready"
+    finally:
+        app.state.db.dispose()
+        app.state.db = real_db
+        app.state.bus = real_bus
+
+
+async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    text = (await client.get("/metrics")).text
+    assert 'veo_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "veo_active_sessions 0.0" in text
+
+
+async def test_security_headers_on_pages_json_and_static(client: httpx.AsyncClient) -> None:
+    for path in ("/login", "/healthz", "/static/css/veo.css", "/nowhere"):
+        headers = (await client.get(path)).headers
+        assert headers["content-security-policy"] == CSP
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-frame-options"] == "DENY"
+
+
+async def test_errors_are_json_with_code_and_message(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong_method = await client.delete("/healthz")
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "method_not_allowed"
+    html = await client.get("/nowhere", headers={"accept": "text/html"})
+    assert html.status_code == 404 and "<html" in html.text
+
+
+async def test_large_bodies_are_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/tickets", content=b"x" * (1024 * 1024 + 1))
+    assert response.status_code == 413 and response.json()["code"] == "request_too_large"
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"y" * 65536
+
+    streamed = await client.post(
+        "/api/v1/auth/token", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413 and streamed.json()["code"] == "request_too_large"
+
+
+async def test_unexpected_errors_hide_the_trace(app: FastAPI) -> None:
+    @app.get("/api/v1/test-boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        response = await client.get("/api/v1/test-boom")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error" and "secret" not in response.text
+
+
+async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/tickets" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
