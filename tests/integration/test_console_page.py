@@ -83,6 +83,7 @@ class Relay:
     connections: int = 0
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     notes: list[dict[str, str]] = field(default_factory=list)
+    end_posts: list[dict[str, str]] = field(default_factory=list)
 
     async def send(self, message: Any) -> None:
         assert self.socket is not None, "the console is not connected"
@@ -93,11 +94,11 @@ class Relay:
         parse_console_message(json.dumps(raw))  # the page must speak the protocol exactly
         return raw
 
-    async def drop(self) -> None:
-        """Close the socket from the server side, as a restarting node would."""
+    async def drop(self, code: int = 1012) -> None:
+        """Close the socket from the server side (1012: a restarting node; 4401: signed out)."""
         assert self.socket is not None
         self.connected.clear()
-        await self.socket.close(code=1012)
+        await self.socket.close(code=code)
 
 
 def make_app(relay: Relay, session: SimpleNamespace) -> FastAPI:
@@ -141,6 +142,12 @@ def make_app(relay: Relay, session: SimpleNamespace) -> FastAPI:
         form = await request.form()
         relay.notes.append({k: str(v) for k, v in form.items()})
         return HTMLResponse("<!doctype html><title>saved</title><p id='saved'>saved</p>")
+
+    @app.post("/sessions/{session_id}/end")
+    async def end(session_id: str, request: Request) -> HTMLResponse:
+        form = await request.form()
+        relay.end_posts.append({k: str(v) for k, v in form.items()})
+        return HTMLResponse("<!doctype html><title>ended</title><p id='ended-by-form'>ended</p>")
 
     @app.websocket("/ws/console")
     async def ws_console(websocket: WebSocket) -> None:
@@ -362,6 +369,19 @@ async def test_reconnects_after_the_socket_drops_and_stops_after_the_end(harness
     await harness.wait_state("#conn-state", "ended")
     assert "denied" in (await page.text_content("#end-reason") or "")
     assert await page.is_hidden("#session-area")
+
+
+async def test_signed_out_socket_stops_and_end_falls_back_to_the_form(harness: Harness) -> None:
+    page, relay = harness.page, harness.relay
+    await harness.session_state("joined")
+    await harness.wait_state("#conn-state", "joined")
+    await relay.drop(code=4401)
+    await page.wait_for_selector("#error-banner", state="visible")
+    assert "signed out" in (await page.text_content("#error-banner") or "")
+    await page.click("#end-session")  # no socket: the plain form posts instead
+    await page.wait_for_selector("#ended-by-form")
+    assert relay.end_posts == [{"csrf_token": "csrf-test-token"}]
+    assert relay.connections == 1
 
 
 async def test_server_error_is_shown_in_the_banner(harness: Harness) -> None:

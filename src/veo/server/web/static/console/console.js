@@ -70,11 +70,17 @@ export class Console {
     this.signaling = new Signaling(root.dataset.wsUrl, {
       onMessage: (message) => this.enqueue(message),
       onOpen: () => this.update(() => this.clearError("signaling")),
-      onClose: (willRetry) => this.update(() => willRetry && this.setError(t("error.reconnecting"), "signaling")),
+      onClose: (willRetry, code) => this.update(() => this.onSocketClosed(willRetry, code)),
     });
 
-    const end = doc.getElementById("end-session");
-    if (end) end.addEventListener("click", () => this.endSession());
+    // The End button sits in a plain form (POST /sessions/<id>/end) that works without JavaScript
+    // or without the WebSocket; with both, the hangup message ends the session at once instead.
+    const endForm = doc.getElementById("end-form");
+    if (endForm) {
+      endForm.addEventListener("submit", (event) => {
+        if (this.endSession()) event.preventDefault();
+      });
+    }
     const mismatch = doc.getElementById("sas-mismatch");
     if (mismatch) mismatch.addEventListener("click", () => this.abort("sas_mismatch"));
 
@@ -232,16 +238,22 @@ export class Console {
     this.render();
   }
 
+  /** Ask the server to end the session; false when the socket is down (the form posts instead). */
   endSession() {
     const s = this.state;
-    if (s.ended || s.aborted || s.ending) return;
-    if (!this.signaling.send("hangup", { reason: "technician_ended" })) {
-      this.update(() => this.setError(t("error.not_connected")));
-      return;
-    }
+    if (s.ended || s.aborted || s.ending) return true;
+    if (!this.signaling.send("hangup", { reason: "technician_ended" })) return false;
     this.update(() => {
       s.ending = true;
     });
+    return true;
+  }
+
+  onSocketClosed(willRetry, code) {
+    if (this.state.ended) return;
+    const final = { 4401: "error.signed_out", 4403: "error.forbidden", 4404: "error.not_found" };
+    if (willRetry) this.setError(t("error.reconnecting"), "signaling");
+    else if (final[code]) this.setError(t(final[code]), "signaling");
   }
 
   finish(ended) {

@@ -7,6 +7,8 @@
 const PROTOCOL_VERSION = 1;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
+/** Close codes after which retrying cannot help (sessions/sockets.py): signed out, forbidden, no session. */
+export const FINAL_CLOSE_CODES = new Set([1008, 4401, 4403, 4404]);
 
 /** The ws: or wss: URL for a path, on the page's own host (the server serves both). */
 export function socketUrl(path, loc = globalThis.location) {
@@ -23,7 +25,8 @@ export function backoffDelay(attempt) {
 export class Signaling {
   /**
    * @param {string} path e.g. "/ws/console?session=<id>"
-   * @param {{onMessage:(m:object)=>void, onOpen?:()=>void, onClose?:(willRetry:boolean)=>void}} handlers
+   * @param {{onMessage:(m:object)=>void, onOpen?:()=>void,
+ *          onClose?:(willRetry:boolean, code:number)=>void}} handlers
    */
   constructor(path, handlers) {
     this.url = socketUrl(path);
@@ -53,11 +56,12 @@ export class Signaling {
         this.handlers.onMessage(message);
       }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (FINAL_CLOSE_CODES.has(event.code)) this.stopped = true;
       const willRetry = !this.stopped;
-      if (this.handlers.onClose) this.handlers.onClose(willRetry);
+      if (this.handlers.onClose) this.handlers.onClose(willRetry, event.code);
       if (willRetry) {
         this.timer = setTimeout(() => this.connect(), backoffDelay(this.attempt));
         this.attempt += 1;
