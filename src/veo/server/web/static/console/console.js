@@ -149,7 +149,9 @@ export class Console {
         if (m.status === "active") s.consented = true;
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
         if ((m.status === "ended" || m.status === "expired") && !s.ended) {
-          this.finish({ by: "system", reason: m.status === "expired" ? "expired" : "" });
+          // The server sends this state just before `ended` (which says who and why), so the
+          // socket stays open for it; it closes right after, and then no reconnect is tried.
+          this.finish({ by: "system", reason: m.status === "expired" ? "expired" : "" }, false);
         }
         break;
       case "agent_joined":
@@ -250,17 +252,21 @@ export class Console {
   }
 
   onSocketClosed(willRetry, code) {
-    if (this.state.ended) return;
+    if (this.state.ended) {
+      this.signaling.stop(); // nothing more to hear about an ended session
+      return;
+    }
     const final = { 4401: "error.signed_out", 4403: "error.forbidden", 4404: "error.not_found" };
     if (willRetry) this.setError(t("error.reconnecting"), "signaling");
     else if (final[code]) this.setError(t(final[code]), "signaling");
   }
 
-  finish(ended) {
+  /** The session is over: stop media and input; `final` also closes the signaling socket. */
+  finish(ended, final = true) {
     this.state.ended = ended;
     this.state.ending = false;
     this.teardown();
-    this.signaling.stop();
+    if (final) this.signaling.stop();
     if (this.clock) clearInterval(this.clock);
     this.clock = null;
   }

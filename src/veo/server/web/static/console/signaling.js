@@ -60,9 +60,8 @@ export class Signaling {
       if (this.socket !== socket) return;
       this.socket = null;
       if (FINAL_CLOSE_CODES.has(event.code)) this.stopped = true;
-      const willRetry = !this.stopped;
-      if (this.handlers.onClose) this.handlers.onClose(willRetry, event.code);
-      if (willRetry) {
+      if (this.handlers.onClose) this.handlers.onClose(!this.stopped, event.code);
+      if (!this.stopped) {
         this.timer = setTimeout(() => this.connect(), backoffDelay(this.attempt));
         this.attempt += 1;
       }
