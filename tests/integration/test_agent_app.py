@@ -1,0 +1,275 @@
+"""The whole ``veo agent`` process: real Tk windows on Xvfb, clicked with xdotool, real WebRTC.
+
+A stand-in server (a WebSocket on 127.0.0.1 that plays the server's replies and the console's
+aiortc answer) runs with the agent inside a private network namespace; the agent's windows are
+clicked where its ``ui-geometry`` log lines say, exactly as the end-to-end suite does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from websockets.asyncio.server import ServerConnection, serve
+
+from veo.protocol import sas
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import (
+    Answer,
+    Consent,
+    ControlState,
+    Hangup,
+    Join,
+    Joined,
+    Offer,
+    Reveal,
+    parse_agent_message,
+)
+
+CLONE_NEWNET = 0x40000000
+PORT = 18765
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "Xvfb", "xdotool")),
+        reason="needs root, iproute2, Xvfb and xdotool",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            "1280x720x24",
+            "-nolisten",
+            "tcp",
+            "-nolisten",
+            "local",
+        ],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 30)
+        number = os.read(read_fd, 16).decode().strip() if ready else ""
+        if not number:
+            pytest.fail("Xvfb did not report its display number")
+        yield f":{number}"
+    finally:
+        os.close(read_fd)
+        xvfb.terminate()
+        xvfb.wait()
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[str]:
+    name = f"veo-agent-app-{os.getpid()}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", name)
+    try:
+        ip("-n", name, "link", "set", "lo", "up")
+        ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+        for device, address in (("v0", "10.99.8.1/24"), ("v1", "10.99.8.2/24")):
+            ip("-n", name, "addr", "add", address, "dev", device)
+            ip("-n", name, "link", "set", device, "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+class StandInServer:
+    """Server + console in one: answers ``join``, answers the offer with aiortc, records the rest."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self.received: list[Any] = []
+        self.console_sas: str | None = None
+        self.frames = 0
+        self.first_frame = threading.Event()
+        self.got: dict[str, threading.Event] = {
+            k: threading.Event() for k in ("consent", "control_state", "hangup")
+        }
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped: asyncio.Event | None = None
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stand-in-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self.ready.wait(30)
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stopped is not None:
+            self.loop.call_soon_threadsafe(self.stopped.set)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{self.netns}", os.O_RDONLY)
+        try:
+            assert libc.setns(fd, CLONE_NEWNET) == 0
+        finally:
+            os.close(fd)
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stopped = asyncio.Event()
+        async with serve(self._agent, "127.0.0.1", PORT):
+            self.ready.set()
+            await self.stopped.wait()
+
+    async def _agent(self, ws: ServerConnection) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        nonce_b = sas.new_nonce()
+        offer: Offer | None = None
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            async def pull() -> None:
+                while True:
+                    try:
+                        await track.recv()
+                    except Exception:
+                        return
+                    self.frames += 1
+                    self.first_frame.set()
+
+            self._pull = asyncio.get_running_loop().create_task(pull())
+
+        try:
+            async for raw in ws:
+                message = parse_agent_message(raw)
+                self.received.append(message)
+                if isinstance(message, Join):
+                    joined = Joined(
+                        session_id="sess-app",
+                        organization="ACME IT",
+                        technician_name="Ana",
+                        ticket_id=12,
+                        ticket_title="Printer does not print",
+                        requested=[Permission.VIEW, Permission.CONTROL],
+                    )
+                    await ws.send(joined.dumps())
+                elif isinstance(message, Offer):
+                    offer = message
+                    await pc.setRemoteDescription(RTCSessionDescription(sdp=message.sdp, type="offer"))
+                    await pc.setLocalDescription(await pc.createAnswer())
+                    await ws.send(Answer(sdp=pc.localDescription.sdp, nonce=nonce_b.hex()).dumps())
+                elif isinstance(message, Reveal):
+                    assert offer is not None
+                    nonce_a = bytes.fromhex(message.nonce)
+                    assert sas.check_commitment(nonce_a, offer.commitment)
+                    self.console_sas = sas.sas_code(
+                        sas.sha256_fingerprint(offer.sdp),
+                        sas.sha256_fingerprint(pc.localDescription.sdp),
+                        nonce_a,
+                        nonce_b,
+                        "sess-app",
+                    )
+                elif isinstance(message, Consent):
+                    self.got["consent"].set()
+                elif isinstance(message, ControlState):
+                    self.got["control_state"].set()
+                elif isinstance(message, Hangup):
+                    self.got["hangup"].set()
+        finally:
+            await pc.close()
+
+
+def wait_for_line(log: Path, pattern: str, after: int = 0) -> tuple[int, re.Match[str]]:
+    """Block until the agent's log has a line matching ``pattern`` (pytest-timeout guards it)."""
+    regex = re.compile(pattern)
+    while True:
+        if log.exists():
+            lines = log.read_text(errors="replace").splitlines()
+            for index in range(after, len(lines)):
+                match = regex.search(lines[index])
+                if match:
+                    return index, match
+        threading.Event().wait(0.05)
+
+
+def click(display: str, rect: list[int]) -> None:
+    x, y = rect[0] + rect[2] // 2, rect[1] + rect[3] // 2
+    subprocess.run(
+        ["xdotool", "mousemove", "--sync", str(x), str(y), "click", "1"],
+        env={**os.environ, "DISPLAY": display},
+        check=True,
+    )
+
+
+def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Path) -> None:
+    import json
+
+    server = StandInServer(netns)
+    server.start()
+    log = tmp_path / "agent.log"
+    history = tmp_path / "history.jsonl"
+    agent = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns,
+            "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={history}",
+            sys.executable, "-m", "veo", "agent",
+            "--server", f"http://127.0.0.1:{PORT}", "--code", "123 456 789", "--lang", "en",
+            "--log-file", str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        index, sas_match = wait_for_line(log, r"sas=(\d{6})")
+        assert sas_match.group(1) == server.console_sas
+        # the dialog re-lays out once the code is shown; click Allow where it is now
+        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
+        rects = json.loads(geometry.group(1))
+        assert set(rects) == {"allow", "deny", "perm_view", "perm_control"}
+        assert not server.got["consent"].is_set() and server.frames == 0
+        click(display, rects["allow"])
+        assert server.got["consent"].wait(30)
+        wait_for_line(log, r"session started granted=view,control")
+        assert server.first_frame.wait(30)
+
+        _, bar = wait_for_line(log, r"ui-geometry bar (\{.*\})")
+        bar_rects = json.loads(bar.group(1))
+        click(display, bar_rects["pause"])
+        assert server.got["control_state"].wait(30)
+        index, _ = wait_for_line(log, r"control paused")
+        _, bar = wait_for_line(log, r"ui-geometry bar (\{.*\})", index)
+        click(display, json.loads(bar.group(1))["stop"])
+        assert server.got["hangup"].wait(30)
+        wait_for_line(log, r"session ended by=user reason=user_stopped")
+        wait_for_line(log, r"capture stopped, grant forgotten")
+        assert agent.wait(60) == 0
+        entry = json.loads(history.read_text().splitlines()[-1])
+        assert entry["ended_by"] == "user" and entry["granted"] == ["view", "control"]
+        assert entry["ticket_id"] == 12
+    finally:
+        if agent.poll() is None:
+            agent.terminate()
+            agent.wait()
+        server.stop()
