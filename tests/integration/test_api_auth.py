@@ -68,6 +68,8 @@ def test_cookie_is_host_prefixed_and_secure_behind_https() -> None:
     assert cookie_secure(settings)
     assert cookie_secure(Settings(public_url="http://127.0.0.1:8000", secure_cookies=True))
     assert not cookie_secure(Settings(public_url="http://localhost:8000"))
+    assert cookie_secure(Settings(public_url="http://support.example.org"))
+    assert not cookie_secure(Settings(public_url="http://10.0.0.2:8000", secure_cookies=False))
 
 
 async def test_form_post_without_csrf_is_rejected(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.support import api_token, make_user, signed_in, ticket_body
 
 from veo.server.audit.models import AuditEvent
+from veo.server.audit.service import record
+from veo.server.auth.models import User
+from veo.server.sessions.models import RemoteSession
 
 
 async def _auth(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
@@ -99,3 +104,36 @@ async def test_pages_follow_the_language(app: FastAPI, client: httpx.AsyncClient
     assert '<html lang="es">' in page.text
     chosen = await client.get("/login?lang=en", headers={"accept-language": "es"})
     assert '<html lang="en">' in chosen.text and "veo_lang=en" in chosen.headers["set-cookie"]
+
+
+async def test_ticket_page_shows_sessions_and_their_audit(app: FastAPI, client: httpx.AsyncClient) -> None:
+    csrf = await signed_in(app, client)
+    created = await client.post("/tickets/new", data={**ticket_body(), "csrf_token": csrf})
+    ticket_id = int(created.headers["location"].rsplit("/", 1)[1])
+    start = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+    with app.state.db.session() as s:
+        tech = s.scalar(select(User).where(User.email == "tech@example.org"))
+        assert tech is not None
+        s.add(
+            RemoteSession(
+                id="0f3c2a9e-1111-4222-8333-444455556666",
+                ticket_id=ticket_id,
+                technician_id=tech.id,
+                code_expires_at=start,
+                status="ended",
+                granted_permissions=["view", "control"],
+                started_at=start,
+                ended_at=start + timedelta(seconds=95),
+                ended_by="user",
+                end_reason="stopped",
+                resolution_note="Driver reinstalled.",
+            )
+        )
+        s.flush()
+        record(s, "session.ended", actor=tech.email, session_id="0f3c2a9e-1111-4222-8333-444455556666")
+    page = (await client.get(f"/tickets/{ticket_id}")).text
+    assert 'href="/sessions/0f3c2a9e-1111-4222-8333-444455556666/console"' in page
+    assert 'data-seconds="95"' in page and 'data-ended-by="user"' in page
+    assert 'data-granted="view,control"' in page and "Driver reinstalled." in page and "Ana Tech" in page
+    assert page.index("ticket.created") < page.index("session.ended")
+    assert 'data-session-id="0f3c2a9e-1111-4222-8333-444455556666"' in page

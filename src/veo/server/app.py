@@ -24,6 +24,7 @@ from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
 from veo.server.auth import pages as auth_pages
+from veo.server.auth.cookies import cookie_secure
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
 from veo.server.middleware import VeoMiddleware
@@ -42,6 +43,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(migrate, db.url)
     log.info("database ready at %s", db.engine.url.render_as_string(hide_password=True))
+    if settings.public_url.startswith("http://") and cookie_secure(settings):
+        log.warning(
+            "VEO_PUBLIC_URL %s is plain http: browsers will drop the Secure session cookie, so nobody "
+            "can sign in. Serve https, or set VEO_SECURE_COOKIES=false on a trusted network.",
+            settings.public_url,
+        )
     hooks: list[Hook] = app.state.startup_hooks
     for hook in hooks:
         await hook()

@@ -1,11 +1,15 @@
 """The session cookie's name and flags, derived from where the server is reachable.
 
 Behind https the cookie is ``__Host-veo_session`` (the browser then insists on Secure, Path=/ and
-no Domain, so a sibling subdomain cannot plant one). Over plain http a Secure cookie would simply
-be dropped by the browser, so it is off there unless ``VEO_SECURE_COOKIES`` forces it.
+no Domain, so a sibling subdomain cannot plant one). The cookie is Secure everywhere except on a
+plain-http loopback address (a developer's machine, the tests), where browsers would drop it;
+``VEO_SECURE_COOKIES`` overrides either way. A plain-http public address therefore needs https
+or an explicit ``VEO_SECURE_COOKIES=false`` (the server warns at start-up).
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -21,10 +25,14 @@ def cookie_name(settings: Settings) -> str:
     return HOST_NAME if settings.public_url.startswith("https://") else PLAIN_NAME
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def cookie_secure(settings: Settings) -> bool:
     if settings.secure_cookies is not None:
         return settings.secure_cookies
-    return settings.public_url.startswith("https://")
+    url = urlsplit(settings.public_url)
+    return not (url.scheme == "http" and (url.hostname or "") in LOOPBACK_HOSTS)
 
 
 def session_token(connection: HTTPConnection) -> str | None:

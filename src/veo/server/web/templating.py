@@ -39,6 +39,35 @@ environment.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignor
 templates = Jinja2Templates(env=environment)
 
 
+def label(code: str | None) -> str:
+    """A person-readable, translated name for a stored code (status, who ended, permission)."""
+    labels = {
+        "new": _("New"),
+        "open": _("Open"),
+        "waiting": _("Waiting"),
+        "resolved": _("Resolved"),
+        "closed": _("Closed"),
+        "joined": _("Joined"),
+        "connecting": _("Connecting"),
+        "active": _("Active"),
+        "ended": _("Ended"),
+        "expired": _("Expired"),
+        "technician": _("technician"),
+        "user": _("user"),
+        "system": _("system"),
+        "view": _("view screen"),
+        "control": _("control"),
+        "clipboard": _("clipboard"),
+        "files": _("file transfer"),
+    }
+    if not code:
+        return "—"
+    return labels.get(code, code)
+
+
+environment.globals["label"] = label
+
+
 def language_from_request(connection: HTTPConnection) -> str:
     """The language before the user is known (the user's own choice may override it later)."""
     asked = connection.query_params.get("lang")
