@@ -527,6 +527,7 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
 
         log.send(type="dropped", reason="control_paused")
         await page.wait_for_selector("#dropped-notice", state="visible")
+        assert await page.text_content("#dropped-notice") == "The user paused control."
 
         await page.click("#end-session")  # focus leaves the video first: release_all
         assert (await log.next())["type"] == "release_all"

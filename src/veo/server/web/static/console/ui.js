@@ -40,6 +40,13 @@ export function endText(ended) {
   return ended.reason ? `${base} ${t("end.reason", { reason: ended.reason })}` : base;
 }
 
+const DROPPED_REASONS = ["control_not_granted", "control_paused", "sas_not_confirmed", "not_consented", "invalid"];
+
+/** Why the agent refused an input, in words (unknown reasons are shown as the agent sent them). */
+export function droppedText(reason) {
+  return DROPPED_REASONS.includes(reason) ? t(`dropped.${reason}`) : t("dropped", { reason });
+}
+
 export class ConsoleView {
   constructor(doc) {
     this.doc = doc;
@@ -83,7 +90,7 @@ export class ConsoleView {
 
     setText(el.error, s.error);
     setHidden(el.error, !s.error);
-    setText(el.dropped, s.dropped ? t("dropped", { reason: s.dropped }) : "");
+    setText(el.dropped, s.dropped ? droppedText(s.dropped) : "");
     setHidden(el.dropped, !s.dropped || over);
 
     setHidden(el.waiting, conn !== "waiting");
