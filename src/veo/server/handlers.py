@@ -45,7 +45,10 @@ async def error_response(request: Request, status: int, code: str, message: str)
     if wants_html(request):
         from veo.server.web.templating import render
 
-        return await render(request, "error.html", {"status": status, "message": message}, status)
+        try:
+            return await render(request, "error.html", {"status": status, "message": message}, status)
+        except Exception:
+            log.exception("could not render the error page; answering JSON")
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 

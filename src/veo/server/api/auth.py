@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from veo.server.api.schemas import error_responses
 from veo.server.auth import passwords, service
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError
@@ -30,12 +31,7 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-class ErrorOut(BaseModel):
-    code: str
-    message: str
-
-
-@router.post("/token", response_model=TokenOut, responses={401: {"model": ErrorOut}})
+@router.post("/token", response_model=TokenOut, responses=error_responses(401, 403, 413, 422))
 async def issue_token(body: TokenRequest, request: Request, db: DatabaseDep) -> TokenOut:
     address = request.client.host if request.client else ""
 

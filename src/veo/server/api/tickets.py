@@ -7,12 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
+from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 from veo.server.tickets import service
 from veo.server.tickets.schemas import TicketCreate, TicketOut, TicketPageOut, TicketPatch
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(
+    prefix="/api/v1/tickets", tags=["tickets"], responses=error_responses(401, 403, 404, 413, 422)
+)
 
 
 def _address(request: Request) -> str:
