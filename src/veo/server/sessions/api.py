@@ -12,7 +12,7 @@ from veo.config import Settings
 from veo.protocol.schema import protocol_schema
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
-from veo.server.sessions import service
+from veo.server.sessions import service, txn
 from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.schemas import SessionCreate, SessionCreated, SessionOut, created
 
@@ -36,7 +36,8 @@ async def create_session(
     address = request.client.host if request.client else ""
     permissions = body.permissions if body is not None else None
     try:
-        session = await db.run(
+        session = await txn.run(
+            db,
             lambda s: service.create_session(
                 s,
                 ticket_id=ticket_id,
@@ -44,7 +45,7 @@ async def create_session(
                 permissions=permissions,
                 ttl_seconds=settings.session_code_ttl_seconds,
                 address=address,
-            )
+            ),
         )
     except service.SessionError as exc:
         raise api_error(exc) from None

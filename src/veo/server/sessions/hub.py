@@ -48,7 +48,7 @@ from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import service
+from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.messages import error_text
 from veo.server.sessions.models import RemoteSession
@@ -156,7 +156,7 @@ class SignalingHub:
     async def expire_now(self) -> list[str]:
         """Expire waiting sessions whose code ran out and tell their consoles."""
         try:
-            expired = await self.db.run(service.expire_waiting)
+            expired = await txn.run(self.db, service.expire_waiting)
         except Exception:
             log.exception("expiring waiting sessions failed")
             return []
@@ -179,7 +179,7 @@ class SignalingHub:
         return self._runtimes.setdefault(session_id, SessionRuntime())
 
     async def _state(self, session_id: str) -> SessionState | None:
-        session = await self.db.run(lambda db: service.get_session(db, session_id))
+        session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
         if session is None:
             return None
         rt = self._runtimes.get(session_id)
@@ -208,8 +208,11 @@ class SignalingHub:
         self, session_id: str, *, by: service.EndedBy, reason: str, actor: str, address: str = ""
     ) -> bool:
         """End a live session and tell both peers; False if it had already ended."""
-        changed = await self.db.run(
-            lambda db: service.end_session(db, session_id, by=by, reason=reason, actor=actor, address=address)
+        changed = await txn.run(
+            self.db,
+            lambda db: service.end_session(
+                db, session_id, by=by, reason=reason, actor=actor, address=address
+            ),
         )
         if changed:
             await self._announce_end(session_id, by, reason)
@@ -293,13 +296,13 @@ class SignalingHub:
         except Exception:
             log.exception("agent connection failed")
         finally:
+            # Synchronous on purpose: the server may cancel this handler right after the
+            # disconnect, and the session must still end (in a task of its own).
             rt.agent_connected = False
+            if not ended and session_id in self._runtimes:
+                self._background(self._agent_left(session_id, address), f"veo-agent-left-{session_id}")
         if ended:
             await peer.close(CLOSE_NORMAL)
-            return
-        if session_id in self._runtimes:
-            await self._publish_state(session_id)
-            self._background(self._end_after_grace(session_id, address), f"veo-agent-grace-{session_id}")
 
     async def _try_send(self, peer: _Peer, message: Message) -> None:
         try:
@@ -307,7 +310,9 @@ class SignalingHub:
         except Exception:
             log.debug("could not send to a closing peer", exc_info=True)
 
-    async def _end_after_grace(self, session_id: str, address: str) -> None:
+    async def _agent_left(self, session_id: str, address: str) -> None:
+        """The agent went away without ``hangup``: tell the console, end after the grace period."""
+        await self._publish_state(session_id)
         await self.sleep(self.agent_grace_seconds)
         rt = self._runtimes.get(session_id)
         if rt is not None and rt.agent_connected:
@@ -339,7 +344,9 @@ class SignalingHub:
         if decision.delay > 0:
             await self.sleep(decision.delay)
         if not decision.allowed:
-            await self.db.run(lambda db: service.record_rejected(db, address=address, reason="rate_limited"))
+            await txn.run(
+                self.db, lambda db: service.record_rejected(db, address=address, reason="rate_limited")
+            )
             await peer.send(error("rate_limited", fatal=True))
             return None
 
@@ -350,7 +357,7 @@ class SignalingHub:
                 return outcome
             return self._joined_message(outcome)
 
-        result = await self.db.run(redeem)
+        result = await txn.run(self.db, redeem)
         if isinstance(result, str):
             self.limiter.failure(address)
             await peer.send(error(f"code_{result}", fatal=True))
@@ -384,7 +391,7 @@ class SignalingHub:
         if isinstance(message, Offer):
             rt.offered = True
             rt.pending_offer = message.dumps()
-            await self.db.run(lambda db: service.record_offer(db, session_id))
+            await txn.run(self.db, lambda db: service.record_offer(db, session_id))
             await self.bus.publish(console, rt.pending_offer)
             await self._publish_state(session_id)
         elif isinstance(message, Reveal):
@@ -392,19 +399,20 @@ class SignalingHub:
             await self.bus.publish(console, message.dumps())
         elif isinstance(message, Consent):
             granted, sas = message.granted, message.sas_confirmed
-            session = await self.db.run(
-                lambda db: service.record_consent(db, session_id, granted_by_user=granted, sas_confirmed=sas)
+            session = await txn.run(
+                self.db,
+                lambda db: service.record_consent(db, session_id, granted_by_user=granted, sas_confirmed=sas),
             )
             rt.consented = True
             effective = [Permission(p) for p in session.granted_permissions]
             await self.bus.publish(console, Consent(granted=effective, sas_confirmed=sas).dumps())
             await self._publish_state(session_id)
         elif isinstance(message, Deny):
-            if await self.db.run(lambda db: service.record_deny(db, session_id)):
+            if await txn.run(self.db, lambda db: service.record_deny(db, session_id)):
                 await self._announce_end(session_id, "user", "denied")
         elif isinstance(message, ControlState):
             paused = message.paused
-            await self.db.run(lambda db: service.record_control(db, session_id, paused=paused))
+            await txn.run(self.db, lambda db: service.record_control(db, session_id, paused=paused))
             await self.bus.publish(console, message.dumps())
             await self._publish_state(session_id)
         elif isinstance(message, Hangup):
@@ -471,8 +479,9 @@ class SignalingHub:
             await self.bus.publish(agent_channel(session_id), message.dumps())
         elif isinstance(message, Abort):
             reason = message.reason
-            changed = await self.db.run(
-                lambda db: service.record_sas_mismatch(db, session_id, reason=reason, actor=user.email)
+            changed = await txn.run(
+                self.db,
+                lambda db: service.record_sas_mismatch(db, session_id, reason=reason, actor=user.email),
             )
             if changed:
                 await self._announce_end(session_id, "system", "sas_commitment_mismatch")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
-from veo.server.sessions import service
+from veo.server.sessions import service, txn
 from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.codes import display_code, normalize_code
 from veo.server.sessions.hub import SignalingHub
@@ -42,7 +42,8 @@ async def start_session(ticket_id: int, request: Request, user: CurrentUser, db:
     ttl = _settings(request).session_code_ttl_seconds
     address = _address(request)
     try:
-        session = await db.run(
+        session = await txn.run(
+            db,
             lambda s: service.create_session(
                 s,
                 ticket_id=ticket_id,
@@ -50,7 +51,7 @@ async def start_session(ticket_id: int, request: Request, user: CurrentUser, db:
                 permissions=permissions,
                 ttl_seconds=ttl,
                 address=address,
-            )
+            ),
         )
     except service.SessionError as exc:
         raise api_error(exc) from None
@@ -88,7 +89,7 @@ async def save_note(
         return session.ticket_id
 
     try:
-        ticket_id = await db.run(work)
+        ticket_id = await txn.run(db, work)
     except service.SessionError as exc:
         raise api_error(exc) from None
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
