@@ -8,7 +8,9 @@ Failures carry the tail of every log the test registered (``Logs``) in the pytes
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from .stack import VeoServer
 from .xdisplay import XvfbDisplay
 
 LOGS_KEY = pytest.StashKey[Logs]()
+DISPLAY_KEY = pytest.StashKey[XvfbDisplay]()
+WORKDIR_KEY = pytest.StashKey[Path]()
 REQUIRED_TOOLS = ("ip", "Xvfb", "xdotool", "/usr/bin/chromium")
 
 
@@ -42,6 +46,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     logs = item.stash.get(LOGS_KEY, None)
     if report.failed and logs is not None and logs.processes:
         report.sections.append(("e2e process logs", logs.report(lines=80)))
+        display = item.stash.get(DISPLAY_KEY, None)
+        if display is not None:
+            path = Path(str(item.stash[WORKDIR_KEY])) / f"screen-{report.when}.png"
+            try:
+                report.sections.append(("e2e display", f"screenshot: {display.screenshot(path)}"))
+            except Exception as exc:  # a report must never fail because of the screenshot
+                report.sections.append(("e2e display", f"no screenshot: {exc}"))
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +69,23 @@ def netns() -> Iterator[NetworkNamespace]:
 
 
 @pytest.fixture(scope="session")
-def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e")
+def e2e_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Our own directory, not pytest's ``workdir``: concurrent pytest runs of the same user prune
+    each other's old base temp directories, which deleted a running server's database once.
+    Kept when a test failed (the report names the files), removed otherwise."""
+    directory = Path(tempfile.mkdtemp(prefix="veo-e2e-"))
+    yield directory
+    if request.session.testsfailed == 0:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def workdir(request: pytest.FixtureRequest, e2e_dir: Path) -> Path:
+    """A directory per test inside ``e2e_dir``, named after the test."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
+    directory = e2e_dir / name
+    directory.mkdir(exist_ok=True)
+    return directory
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +103,12 @@ def logs(request: pytest.FixtureRequest) -> Logs:
 
 
 @pytest.fixture
-def demo_app(netns: NetworkNamespace, xvfb: XvfbDisplay, tmp_path: Path, logs: Logs) -> Iterator[DemoApp]:
-    app = DemoApp(netns, xvfb, tmp_path, logs)
+def demo_app(
+    request: pytest.FixtureRequest, netns: NetworkNamespace, xvfb: XvfbDisplay, workdir: Path, logs: Logs
+) -> Iterator[DemoApp]:
+    request.node.stash[DISPLAY_KEY] = xvfb
+    request.node.stash[WORKDIR_KEY] = workdir
+    app = DemoApp(netns, xvfb, workdir, logs)
     yield app
     app.stop()
 
@@ -132,7 +162,7 @@ def start(
     xvfb: XvfbDisplay,
     demo_app: DemoApp,
     console: Console,
-    tmp_path: Path,
+    workdir: Path,
     logs: Logs,
 ) -> Iterator[Callable[..., LiveSession]]:
     """``start(control=True)`` runs a session up to *active*; the agent is stopped afterwards."""
@@ -141,7 +171,7 @@ def start(
     def run(control: bool = True) -> LiveSession:
         live = start_session(
             netns=netns, server=veo_server, display=xvfb, app=demo_app, console=console,
-            workdir=tmp_path, logs=logs, control=control,
+            workdir=workdir, logs=logs, control=control,
         )  # fmt: skip
         started.append(live)
         return live

@@ -45,16 +45,16 @@ def test_real_keyboard_types_into_the_demo_field(xvfb: XvfbDisplay, demo_app: De
 
 
 def test_chromium_in_the_namespace_loads_a_page_served_in_the_namespace(
-    netns: NetworkNamespace, browser: Browser, tmp_path: Path, logs: Logs
+    netns: NetworkNamespace, browser: Browser, workdir: Path, logs: Logs
 ) -> None:
-    (tmp_path / "index.html").write_text("<title>inside</title><p id=where>10.99.0.1</p>")
+    (workdir / "index.html").write_text("<title>inside</title><p id=where>10.99.0.1</p>")
     server = logs.add(
         LoggedProcess(
             "http.server",
             netns.command(
-                [sys.executable, "-m", "http.server", "8099", "--bind", "10.99.0.1", "-d", str(tmp_path)]
+                [sys.executable, "-m", "http.server", "8099", "--bind", "10.99.0.1", "-d", str(workdir)]
             ),
-            tmp_path / "http.log",
+            workdir / "http.log",
         )
     )
     try:
@@ -109,10 +109,10 @@ async (offer) => {
 
 
 def test_aiortc_peer_in_the_namespace_streams_to_chromium(
-    netns: NetworkNamespace, browser: Browser, tmp_path: Path, logs: Logs
+    netns: NetworkNamespace, browser: Browser, workdir: Path, logs: Logs
 ) -> None:
     colour = (40, 200, 80)
-    stderr = (tmp_path / "peer.log").open("wb")
+    stderr = (workdir / "peer.log").open("wb")
     peer = subprocess.Popen(
         netns.command([sys.executable, str(PEER), *(str(c) for c in colour)]),
         stdin=subprocess.PIPE,
@@ -120,7 +120,7 @@ def test_aiortc_peer_in_the_namespace_streams_to_chromium(
         stderr=stderr,
         start_new_session=True,
     )
-    logs.add(LoggedProcess.adopt("aiortc peer", peer, tmp_path / "peer.log"))
+    logs.add(LoggedProcess.adopt("aiortc peer", peer, workdir / "peer.log"))
     page = browser.new_page()
     try:
         assert peer.stdout is not None and peer.stdin is not None

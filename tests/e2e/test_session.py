@@ -158,15 +158,15 @@ def test_stop_on_the_bar_ends_the_session_and_the_ticket_records_it(
 
 
 def test_forged_reveal_aborts_the_session(
-    netns: NetworkNamespace, veo_server: VeoServer, console: Console, tmp_path: Path, logs: Logs
+    netns: NetworkNamespace, veo_server: VeoServer, console: Console, workdir: Path, logs: Logs
 ) -> None:
     ticket_id, session_id, code = request_session(console, "Is this really my technician?")
-    result_path = tmp_path / "standin.json"
+    result_path = workdir / "standin.json"
     standin = logs.add(
         LoggedProcess(
             "stand-in agent (forged reveal)",
             netns.command([sys.executable, str(STANDIN), veo_server.url, code, str(result_path)]),
-            tmp_path / "standin.log",
+            workdir / "standin.log",
         )
     )
     try:

@@ -1,23 +1,26 @@
 """An Xvfb display and the real mouse on it (xdotool), as a person at the computer would use it.
 
-Xvfb picks its own free display number (``-displayfd``), so parallel runs and other engineers'
-displays never collide. ``-nolisten local`` turns off the abstract socket (which is per network
-namespace) so that clients in any namespace reach this server through its filesystem socket
-``/tmp/.X11-unix/X<n>`` only.
+The display number is chosen here, high and per process, and Xvfb gets it explicitly: with
+``-displayfd`` this Xvfb writes no ``/tmp/.X<n>-lock``, so two servers picked the same number and
+the second one silently replaced the first one's socket (seen on the shared CI box). With an
+explicit number Xvfb takes the lock and refuses a number in use; we then try the next one.
+``-nolisten local`` turns off the abstract socket (which is per network namespace) so that
+clients in any namespace reach this server through ``/tmp/.X11-unix/X<n>`` only.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from .netns import NetworkNamespace
-from .procs import LoggedProcess
+from .procs import LoggedProcess, wait_for
 
 WIDTH, HEIGHT = 1280, 720
+FIRST_DISPLAY = 100  # -displayfd users start at 0: stay out of their way
+ATTEMPTS = 40
 
 
 @dataclass(frozen=True)
@@ -48,47 +51,43 @@ class Rect:
 
 
 class XvfbDisplay:
-    """``Xvfb -displayfd`` started inside the namespace; ``display`` is ``":<n>"`` once ready."""
+    """Xvfb started inside the namespace on a free display; ``display`` is ``":<n>"`` once ready."""
 
-    def __init__(self, netns: NetworkNamespace, log_path: Path, timeout: float = 20.0) -> None:
-        read_fd, write_fd = os.pipe()
-        argv = netns.command(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(write_fd),
-                "-screen",
-                "0",
-                f"{WIDTH}x{HEIGHT}x24",
-                "-nolisten",
-                "tcp",
-                "-nolisten",
-                "local",
-                "-noreset",
-                "-br",
-            ]
-        )
-        log = log_path.open("ab")
-        try:
-            proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True
+    def __init__(self, netns: NetworkNamespace, log_path: Path, timeout: float = 30.0) -> None:
+        first = FIRST_DISPLAY + os.getpid() % 400
+        for number in range(first, first + ATTEMPTS):
+            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+                continue
+            self.display = f":{number}"
+            self.process = LoggedProcess(
+                "xvfb",
+                netns.command(
+                    [
+                        "Xvfb",
+                        self.display,
+                        "-screen",
+                        "0",
+                        f"{WIDTH}x{HEIGHT}x24",
+                        "-nolisten",
+                        "tcp",
+                        "-nolisten",
+                        "local",
+                        "-noreset",
+                        "-br",
+                    ]
+                ),
+                log_path,
             )
-        finally:
-            os.close(write_fd)
-            log.close()
-        self.process = LoggedProcess.adopt("xvfb", proc, log_path)
-        number = b""
-        try:
-            while not number.endswith(b"\n"):
-                ready, _, _ = select.select([read_fd], [], [], timeout)
-                chunk = os.read(read_fd, 16) if ready else b""
-                if not chunk:
-                    self.process.stop()
-                    raise RuntimeError(f"Xvfb did not report a display number:\n{self.process.tail()}")
-                number += chunk
-        finally:
-            os.close(read_fd)
-        self.display = f":{int(number)}"
+            if wait_for(f"Xvfb {self.display} to accept clients", self._settled, timeout) == "ready":
+                return
+            self.process.stop()  # lost the race for this number: try the next one
+        raise RuntimeError(f"no free X display in {first}..{first + ATTEMPTS - 1}")
+
+    def _settled(self) -> str | None:
+        if not self.process.running():
+            return "exited"
+        probe = subprocess.run(["xdpyinfo"], env=self.env(), capture_output=True, check=False, timeout=10)
+        return "ready" if probe.returncode == 0 else None
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPLAY": self.display}
@@ -108,6 +107,16 @@ class XvfbDisplay:
 
     def click_rect(self, rect: Rect) -> None:
         self.click(*rect.center)
+
+    def screenshot(self, path: Path) -> Path:
+        """Save the whole display as PNG (attached to failure reports: what was on the screen)."""
+        import mss
+        import mss.tools
+
+        with mss.MSS(display=self.display) as grabber:
+            shot = grabber.grab(grabber.monitors[0])
+            mss.tools.to_png(shot.rgb, shot.size, output=str(path))
+        return path
 
     def stop(self) -> None:
         self.process.stop()
