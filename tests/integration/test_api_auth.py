@@ -167,3 +167,12 @@ async def test_https_deployment_uses_host_cookie(
             assert cookie.startswith("__Host-veo_session=") and "Secure" in cookie
             headers = await api_token(client, "tech@example.org")
             assert (await client.get("/api/v1/tickets", headers=headers)).status_code == 200
+
+
+async def test_login_from_another_site_is_refused(app: FastAPI, client: httpx.AsyncClient) -> None:
+    make_user(app.state.db)
+    form = {"email": "tech@example.org", "password": PASSWORD}
+    forged = await client.post("/login", data=form, headers={"origin": "https://evil.example"})
+    assert forged.status_code == 403 and "veo_session" not in forged.headers.get("set-cookie", "")
+    same = await client.post("/login", data=form, headers={"origin": "http://127.0.0.1:8000"})
+    assert same.status_code == 303

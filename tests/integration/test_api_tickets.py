@@ -137,3 +137,9 @@ async def test_ticket_page_shows_sessions_and_their_audit(app: FastAPI, client: 
     assert 'data-granted="view,control"' in page and "Driver reinstalled." in page and "Ana Tech" in page
     assert page.index("ticket.created") < page.index("session.ended")
     assert 'data-session-id="0f3c2a9e-1111-4222-8333-444455556666"' in page
+
+
+async def test_out_of_range_ticket_number_is_a_clean_422(app: FastAPI, client: httpx.AsyncClient) -> None:
+    auth = await _auth(app, client)
+    response = await client.get(f"/api/v1/tickets/{2**40}", headers=auth)
+    assert response.status_code == 422 and "ticket_id" in response.json()["message"]

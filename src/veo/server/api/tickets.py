@@ -11,7 +11,7 @@ from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 from veo.server.tickets import service
-from veo.server.tickets.schemas import TicketCreate, TicketOut, TicketPageOut, TicketPatch
+from veo.server.tickets.schemas import TicketCreate, TicketId, TicketOut, TicketPageOut, TicketPatch
 
 router = APIRouter(
     prefix="/api/v1/tickets", tags=["tickets"], responses=error_responses(401, 403, 404, 413, 422)
@@ -53,13 +53,13 @@ async def create_ticket(
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: int, user: CurrentUser, db: DatabaseDep) -> TicketOut:
+async def get_ticket(ticket_id: TicketId, user: CurrentUser, db: DatabaseDep) -> TicketOut:
     return TicketOut.model_validate(await db.run(lambda s: service.get_ticket(s, ticket_id)))
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def patch_ticket(
-    ticket_id: int, body: TicketPatch, request: Request, user: CurrentUser, db: DatabaseDep
+    ticket_id: TicketId, body: TicketPatch, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> TicketOut:
     address = _address(request)
     changes = body.model_dump(exclude_unset=True)

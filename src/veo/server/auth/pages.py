@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +15,7 @@ from veo.server.auth.cookies import clear_session_cookie, session_token, set_ses
 from veo.server.auth.deps import SignedInUser, identify, verify_csrf
 from veo.server.auth.models import User
 from veo.server.db.deps import DatabaseDep
-from veo.server.errors import InvalidInput
+from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import _
 from veo.server.web.templating import render
 
@@ -26,6 +27,24 @@ def safe_next(target: str | None, default: str = "/tickets") -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def same_origin(request: Request) -> bool:
+    """False when a browser says the form came from another site (login CSRF).
+
+    The login form has no session yet, hence no CSRF token; browsers send ``Origin`` on every
+    POST, so a cross-site form is recognised by it. Clients that send no Origin (scripts) pass.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    settings: Settings = request.app.state.settings
+    public = urlsplit(settings.public_url)
+    allowed = {
+        f"{public.scheme}://{public.netloc}",
+        f"{request.url.scheme}://{request.headers.get('host', '')}",
+    }
+    return origin in allowed
 
 
 def client_address(request: Request) -> str:
@@ -47,6 +66,8 @@ async def login(
     password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/tickets",
 ) -> Response:
+    if not same_origin(request):
+        raise ApiError(403, "csrf_failed", _("This form did not come from this site."))
     address = client_address(request)
 
     def sign_in(s: Session) -> tuple[User, str] | None:

@@ -16,6 +16,7 @@ from veo.server.errors import InvalidInput
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import service
 from veo.server.tickets.models import Ticket
+from veo.server.tickets.schemas import TicketId
 from veo.server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -92,7 +93,9 @@ def _load(db: Session, ticket_id: int) -> TicketView:
 
 
 @router.get("/tickets/{ticket_id}")
-async def ticket_detail(request: Request, ticket_id: int, user: CurrentUser, db: DatabaseDep) -> Response:
+async def ticket_detail(
+    request: Request, ticket_id: TicketId, user: CurrentUser, db: DatabaseDep
+) -> Response:
     view = await db.run(lambda s: _load(s, ticket_id))
     return await render(
         request,

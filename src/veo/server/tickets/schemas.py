@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 TicketStatus = Literal["new", "open", "waiting", "resolved", "closed"]
+#: A ticket number in a URL: positive and within a 32-bit column, so a huge number is a clean 422.
+TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The ticket number.")]
 
 
 class TicketCreate(BaseModel):
