@@ -143,3 +143,15 @@ async def test_out_of_range_ticket_number_is_a_clean_422(app: FastAPI, client: h
     auth = await _auth(app, client)
     response = await client.get(f"/api/v1/tickets/{2**40}", headers=auth)
     assert response.status_code == 422 and "ticket_id" in response.json()["message"]
+
+
+async def test_audit_api_filters_by_ticket(app: FastAPI, client: httpx.AsyncClient) -> None:
+    auth = await _auth(app, client)
+    ids = []
+    for _ in range(2):
+        ids.append((await client.post("/api/v1/tickets", json=ticket_body(), headers=auth)).json()["id"])
+    await client.patch(f"/api/v1/tickets/{ids[1]}", json={"status": "open"}, headers=auth)
+    events = (await client.get(f"/api/v1/audit?ticket_id={ids[1]}", headers=auth)).json()
+    assert events["total"] == 2
+    assert [e["action"] for e in events["items"]] == ["ticket.created", "ticket.updated"]
+    assert events["items"][1]["details"] == {"status": {"from": "new", "to": "open"}}

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from veo import __version__
 from veo.config import Settings
 from veo.server import handlers
+from veo.server.api import audit as api_audit
 from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
@@ -87,5 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_pages.router)
     app.include_router(api_auth.router)
     app.include_router(api_tickets.router)
+    app.include_router(api_audit.router)
     session_routes.install(app)
     return app

@@ -38,6 +38,10 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True
+    if origin == "null":
+        # Our own ``Referrer-Policy: no-referrer`` makes Chromium send ``Origin: null`` even on a
+        # same-origin form post; ``Sec-Fetch-Site`` is set by the browser (pages cannot forge it).
+        return request.headers.get("sec-fetch-site") == "same-origin"
     settings: Settings = request.app.state.settings
     public = urlsplit(settings.public_url)
     allowed = {
