@@ -38,7 +38,13 @@ export class Peer {
 
   /** ICE servers for the next connection (STUN/TURN from the server's settings; none by default). */
   setIceServers(servers) {
-    this.iceServers = Array.isArray(servers) ? servers : [];
+    const valid = (s) => s && (typeof s.urls === "string" || Array.isArray(s.urls));
+    this.iceServers = (Array.isArray(servers) ? servers : []).filter(valid).map((s) => {
+      const server = { urls: s.urls };
+      if (typeof s.username === "string") server.username = s.username;
+      if (typeof s.credential === "string") server.credential = s.credential;
+      return server;
+    });
   }
 
   /** Apply the agent's offer and return our complete answer SDP (after ICE gathering). */
