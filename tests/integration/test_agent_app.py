@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import os
 import re
 import select
@@ -30,6 +31,8 @@ from veo.protocol.signaling import (
     Answer,
     Consent,
     ControlState,
+    Deny,
+    Error,
     Hangup,
     Join,
     Joined,
@@ -40,6 +43,7 @@ from veo.protocol.signaling import (
 
 CLONE_NEWNET = 0x40000000
 PORT = 18765
+VALID_CODE = "123456789"
 pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(
@@ -111,7 +115,7 @@ class StandInServer:
         self.frames = 0
         self.first_frame = threading.Event()
         self.got: dict[str, threading.Event] = {
-            k: threading.Event() for k in ("consent", "control_state", "hangup")
+            k: threading.Event() for k in ("consent", "control_state", "hangup", "deny")
         }
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped: asyncio.Event | None = None
@@ -165,6 +169,10 @@ class StandInServer:
             async for raw in ws:
                 message = parse_agent_message(raw)
                 self.received.append(message)
+                if isinstance(message, Join) and message.code != VALID_CODE:
+                    await ws.send(Error(code="invalid_code", message="no such code", fatal=True).dumps())
+                    await ws.close()
+                    return
                 if isinstance(message, Join):
                     joined = Joined(
                         session_id="sess-app",
@@ -195,6 +203,8 @@ class StandInServer:
                     self.got["consent"].set()
                 elif isinstance(message, ControlState):
                     self.got["control_state"].set()
+                elif isinstance(message, Deny):
+                    self.got["deny"].set()
                 elif isinstance(message, Hangup):
                     self.got["hangup"].set()
         finally:
@@ -214,6 +224,16 @@ def wait_for_line(log: Path, pattern: str, after: int = 0) -> tuple[int, re.Matc
         threading.Event().wait(0.05)
 
 
+def latest_geometry(log: Path, window: str) -> dict[str, list[int]]:
+    """The last layout the agent logged for ``window`` (windows re-log when they change)."""
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        match = re.search(rf"ui-geometry {window} (\{{.*\}})", line)
+        if match:
+            rects: dict[str, list[int]] = json.loads(match.group(1))
+            return rects
+    raise AssertionError(f"no ui-geometry {window} line")
+
+
 def click(display: str, rect: list[int]) -> None:
     x, y = rect[0] + rect[2] // 2, rect[1] + rect[3] // 2
     subprocess.run(
@@ -224,8 +244,6 @@ def click(display: str, rect: list[int]) -> None:
 
 
 def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Path) -> None:
-    import json
-
     server = StandInServer(netns)
     server.start()
     log = tmp_path / "agent.log"
@@ -268,6 +286,55 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
         entry = json.loads(history.read_text().splitlines()[-1])
         assert entry["ended_by"] == "user" and entry["granted"] == ["view", "control"]
         assert entry["ticket_id"] == 12
+    finally:
+        if agent.poll() is None:
+            agent.terminate()
+            agent.wait()
+        server.stop()
+
+
+def xdotool(display: str, *args: str) -> None:
+    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True)
+
+
+def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -> None:
+    server = StandInServer(netns)
+    server.start()
+    log = tmp_path / "agent.log"
+    agent = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns,
+            "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={tmp_path / 'history.jsonl'}",
+            sys.executable, "-m", "veo", "agent",
+            "--server", f"http://127.0.0.1:{PORT}", "--lang", "en", "--log-file", str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def enter(code: str) -> None:
+        wait_for_line(log, r"ui-geometry code ")
+        rects = latest_geometry(log, "code")
+        assert set(rects) == {"entry", "ok"}
+        click(display, rects["entry"])
+        xdotool(display, "key", "End", *["BackSpace"] * 16)
+        xdotool(display, "type", code)
+        click(display, rects["ok"])
+
+    try:
+        enter("12345")
+        index, _ = wait_for_line(log, r"code window: the entered code is not 9 digits")
+        assert not any(isinstance(m, Join) for m in server.received)
+        enter("999 999 999")
+        index, _ = wait_for_line(log, r"join refused: invalid_code", index)
+        enter("123 456 789")
+        wait_for_line(log, r"sas=\d{6}", index)
+        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
+        click(display, json.loads(geometry.group(1))["deny"])
+        assert server.got["deny"].wait(30)
+        wait_for_line(log, r"session ended by=user reason=denied")
+        assert agent.wait(60) == 0
+        assert server.frames == 0 and not server.got["consent"].is_set()
     finally:
         if agent.poll() is None:
             agent.terminate()

@@ -6,11 +6,13 @@ code exists is for the server to say, and its refusal comes back to this same wi
 
 from __future__ import annotations
 
+import logging
 import tkinter as tk
 from collections.abc import Callable
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
 
+log = logging.getLogger(__name__)
 CODE_DIGITS = 9
 
 
@@ -59,6 +61,7 @@ class CodeWindow:
             return
         code = normalize_code(self.entry.get())
         if code is None:
+            log.info("code window: the entered code is not 9 digits")
             self.show_error(self._("The code has 9 digits, for example 123 456 789."))
             return
         self.ok.configure(state="disabled")
