@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 from tests.support import BASE_URL
 
 from veo.config import Settings
-from veo.server.app import create_app
-from veo.server.db.migrate import migrate
-from veo.server.db.models import Base
+
+# Server modules are imported inside the fixtures: an agent-only test run, or a half-edited
+# server module, must not stop every other test from being collected.
 
 PG_URL = os.environ.get("VEO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -59,6 +59,8 @@ def _drop_database(name: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_session_url() -> Iterator[str]:
     """One migrated PostgreSQL database shared by the session's tests (emptied between them)."""
+    from veo.server.db.migrate import migrate
+
     url, name = _create_database("veo_test")
     try:
         migrate(url)
@@ -68,6 +70,8 @@ def postgres_session_url() -> Iterator[str]:
 
 
 def _empty_tables(url: str) -> None:
+    from veo.server.db.models import Base
+
     engine = create_engine(url)
     try:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -80,6 +84,8 @@ def _empty_tables(url: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: a SQLite file, or the session's PostgreSQL database."""
+    from veo.server.db.migrate import migrate
+
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'veo.db'}"
         migrate(url)
@@ -110,6 +116,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The real app with its start-up (migrations, session hub) and shut-down run."""
+    from veo.server.app import create_app
+
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application

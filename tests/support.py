@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
-from fastapi import FastAPI
 
-from veo.server.auth import service
-from veo.server.auth.models import User
-from veo.server.db.engine import Database
+if TYPE_CHECKING:  # the server is imported lazily, see tests/conftest.py
+    from fastapi import FastAPI
+
+    from veo.server.auth.models import User
+    from veo.server.db.engine import Database
 
 BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery staple"
@@ -32,6 +34,8 @@ def make_user(
     password: str = PASSWORD,
     must_change_password: bool = False,
 ) -> Account:
+    from veo.server.auth import service
+
     with db.session() as s:
         user = service.create_user(
             s, email, name=name, role=role, password=password, must_change_password=must_change_password
