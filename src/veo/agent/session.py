@@ -36,7 +36,7 @@ from aiortc import (
 )
 
 from veo import __version__
-from veo.agent import history
+from veo.agent import history, low_latency
 from veo.agent.capture.base import ScreenCapture
 from veo.agent.events import (
     ControlChanged,
@@ -241,6 +241,7 @@ class AgentSession:
     async def _negotiate(self) -> None:
         assert self._joined is not None
         try:
+            low_latency.install()
             pc = RTCPeerConnection(ice_configuration(self._joined.ice_servers))
             self._pc = pc
             self._track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)

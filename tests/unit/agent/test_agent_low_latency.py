@@ -1,0 +1,38 @@
+"""The H.264 encoder really runs libx264 at preset ultrafast (x264 writes its settings in an SEI)."""
+
+from __future__ import annotations
+
+import fractions
+
+import aiortc.rtcrtpsender as rtcrtpsender
+import av
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from veo.agent import low_latency
+
+
+def _first_payload(encoder: H264Encoder) -> bytes:
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.pts = 0
+    frame.time_base = fractions.Fraction(1, 90000)
+    payloads, _ = encoder.encode(frame, force_keyframe=True)
+    return b"".join(payloads)
+
+
+def test_ultrafast_and_zerolatency() -> None:
+    data = _first_payload(low_latency.LowLatencyH264Encoder())
+    assert b"subme=0" in data  # ultrafast; medium would say subme=7
+    assert b"sliced_threads=1" in data and b"bframes=0" in data  # zerolatency kept
+
+
+def test_stock_encoder_differs() -> None:
+    assert b"subme=0" not in _first_payload(H264Encoder())
+
+
+def test_install_swaps_only_h264() -> None:
+    low_latency.install()
+    h264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    assert isinstance(rtcrtpsender.get_encoder(h264), low_latency.LowLatencyH264Encoder)
+    assert not isinstance(rtcrtpsender.get_encoder(vp8), H264Encoder)
