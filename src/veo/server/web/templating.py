@@ -81,6 +81,11 @@ def language_from_request(connection: HTTPConnection) -> str:
     return accept_language(header) if header else settings.language
 
 
+def _with_lang(request: Request, code: str) -> str:
+    url = request.url.include_query_params(lang=code)
+    return f"{url.path}?{url.query}"
+
+
 async def render(
     request: Request, template_name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -96,6 +101,8 @@ async def render(
         "lang": get_language(),
         "organization": settings.organization,
         "languages": SUPPORTED_LANGUAGES,
+        # The language switch keeps the rest of the address (``next`` on the login page, the page).
+        "lang_links": {code: _with_lang(request, code) for code in SUPPORTED_LANGUAGES},
         "current_path": request.url.path,
     }
     full.update(context or {})
