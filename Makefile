@@ -63,7 +63,7 @@ e2e: system-packages install-test
 
 ## Re-extract and compile the Spanish and English message catalogs.
 i18n: install-test
-	$(VENV)/bin/pybabel extract -F babel.cfg -o src/veo/locales/veo.pot --project veo src/veo
+	$(VENV)/bin/pybabel extract -F babel.cfg -o src/veo/locales/veo.pot --project veo .
 	$(VENV)/bin/pybabel update -i src/veo/locales/veo.pot -d src/veo/locales -D veo --no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -d src/veo/locales -D veo
 

@@ -16,7 +16,7 @@ from veo.server.audit.models import AuditEvent
 from veo.server.auth.cookies import cookie_name, cookie_secure
 
 #: Routes under /api/v1 that are public on purpose: how to get a token, and descriptions of the API.
-PUBLIC_API = {"/api/v1/auth/token", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/protocol.json"}
+PUBLIC_API = {"/api/v1/auth/token", "/api/v1/openapi.json", "/api/v1/protocol.json"}
 
 
 def _actions(app: FastAPI) -> list[str]:

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted remote technical support: tickets, remote sessions, audit log.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # Swagger UI would load scripts from a CDN: the schema is enough
         redoc_url=None,
         lifespan=lifespan,
     )

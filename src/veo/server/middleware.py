@@ -26,14 +26,6 @@ CSP = (
     "media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-#: The interactive API docs page (Swagger UI) is the one page that needs its scripts from a CDN
-#: and an inline bootstrap; it shows no user data, and every other response keeps the strict CSP.
-DOCS_PATH = "/api/v1/docs"
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -72,8 +64,6 @@ class VeoMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
-                if scope["path"] == DOCS_PATH:
-                    headers["content-security-policy"] = DOCS_CSP
             await send(message)
 
         try:
