@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     organization: str = Field(default="veo support", description="Organization name shown to end users.")
     session_code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     secure_cookies: bool | None = Field(
-        default=None, description="Force the Secure flag on cookies; default: on unless public_url is http."
+        default=None, description="Secure flag on cookies; default: on, except for http://localhost or a loopback address."
     )
 
     @field_validator("language")
