@@ -58,6 +58,8 @@ class AgentApp:
         self.ended: EndedWindow | None = None
         self.exit_code = 0
         self._initial_code = code
+        self._terminate_requested = False
+        self._terminating = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -75,6 +77,20 @@ class AgentApp:
 
     def _quit(self) -> None:
         self.root.quit()
+
+    def request_terminate(self) -> None:
+        """From a signal handler: only set a flag; :meth:`_poll` acts on it in the Tk loop."""
+        self._terminate_requested = True
+
+    def _terminate(self) -> None:
+        """SIGTERM/SIGINT: end a running session properly (keys released, server told), then quit."""
+        session = self.session
+        if self._terminating or session is None or self.joined is None or self.ended is not None:
+            self._quit()
+            return
+        self._terminating = True
+        log.info("asked to quit: ending the session")
+        self.loop.call(session.stop, "agent_terminated")
 
     # ------------------------------------------------------------ join
 
@@ -113,6 +129,9 @@ class AgentApp:
     # ------------------------------------------------------------ events from the session
 
     def _poll(self) -> None:
+        if self._terminate_requested:
+            self._terminate_requested = False
+            self._terminate()
         try:
             while True:
                 self._dispatch(self.events.get_nowait())
@@ -158,7 +177,9 @@ class AgentApp:
             if self.bar is not None:
                 self.bar.close()
                 self.bar = None
-            if self.ended is None:
+            if self._terminating:
+                self._quit()
+            elif self.ended is None:
                 text = ended_text(self._, event.by, event.reason)
                 self.ended = EndedWindow(self.root, self.fonts, self._, text, self._quit)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from veo.agent.ui.code import normalize_code
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
         return 1
+    app = AgentApp(root, ws_url, args.server, language, code)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: app.request_terminate())
     try:
-        return AgentApp(root, ws_url, args.server, language, code).run()
+        return app.run()
     finally:
         root.destroy()

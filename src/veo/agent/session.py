@@ -341,10 +341,11 @@ class AgentSession:
             return
         spawn(self._say_and_end(Deny(), "user", "denied"), name="veo-agent-deny")
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "user_stopped") -> None:
+        """Stop pressed (or the agent was asked to quit): hang up and end."""
         if self._ended:
             return
-        spawn(self._say_and_end(Hangup(reason="user_stopped"), "user", "user_stopped"), name="veo-agent-stop")
+        spawn(self._say_and_end(Hangup(reason=reason), "user", reason), name="veo-agent-stop")
 
     def set_paused(self, paused: bool) -> None:
         if self._ended or not self.policy.control_granted or self.policy.paused == paused:
