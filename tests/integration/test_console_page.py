@@ -483,6 +483,9 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         await page.mouse.click(cx, cy)  # control not active: the console must not even try
         await page.keyboard.press("z")
+        await page.focus("#remote-video")
+        await page.keyboard.press("Tab")  # without control, Tab still leaves the video
+        assert await page.evaluate("() => document.activeElement.id") != "remote-video"
 
         log.send(type="control", granted=["view", "control"], paused=False, active=True)
         await harness.wait_state("#control-state", "active")
@@ -512,6 +515,10 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
         await page.keyboard.press("a")
         assert await log.next() == {"type": "key", "v": 1, "key": "a", "code": "KeyA", "down": True}
         assert await log.next() == {"type": "key", "v": 1, "key": "a", "code": "KeyA", "down": False}
+        await page.keyboard.press("Tab")  # with control, Tab goes to the remote and focus stays
+        assert (await log.next())["key"] == "Tab"
+        assert (await log.next())["key"] == "Tab"
+        assert await page.evaluate("() => document.activeElement.id") == "remote-video"
 
         log.send(type="control", granted=["view", "control"], paused=True, active=False)
         await harness.relay.send(ControlState(paused=True))

@@ -64,7 +64,7 @@ export class Console {
     this.peer.setIceServers(readJsonAttribute(root, "iceServers", []));
 
     const send = (message) => this.sendInput(message);
-    this.mouse = new MouseInput(this.video, this.display, send);
+    this.mouse = new MouseInput(this.video, this.display, send, () => this.inputOpen());
     this.keyboard = new KeyboardInput(this.video, send);
 
     this.signaling = new Signaling(root.dataset.wsUrl, {
@@ -319,11 +319,15 @@ export class Console {
     }
   }
 
+  /** Whether input would leave now: the agent said control is active and the channel is open. */
+  inputOpen() {
+    return inputAllowed(this.state) && this.channel !== null && this.channel.readyState === "open";
+  }
+
   /** The one gate for input: nothing leaves unless the agent said control is active right now. */
   sendInput(message) {
-    const channel = this.channel;
-    if (!inputAllowed(this.state) || !channel || channel.readyState !== "open") return false;
-    channel.send(JSON.stringify(message));
+    if (!this.inputOpen()) return false;
+    this.channel.send(JSON.stringify(message));
     return true;
   }
 }

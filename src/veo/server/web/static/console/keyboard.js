@@ -1,8 +1,8 @@
 // Keyboard input on the focused remote video: physical keys, typed text (paste, IME) and release.
 //
 // Keys are sent as the DOM names them (`key` "a"/"Enter", `code` "KeyA"); the agent maps them to its
-// own layout. The browser's default action is prevented so Tab, Backspace or F5 act on the remote
-// computer and not on the console, except the paste shortcut: the browser must keep it to deliver the
+// own layout. While control is active the browser's default action is prevented so Tab, Backspace
+// or F5 act on the remote computer and not on the console, except the paste shortcut: the browser must keep it to deliver the
 // local clipboard, which then goes over as `text`.
 
 const MAX_KEY = 32;
@@ -48,21 +48,24 @@ export class KeyboardInput {
   onKey(event, down) {
     if (event.isComposing || event.key === "Process") return;
     if (isPasteShortcut(event)) return; // the paste event sends the text
-    event.preventDefault();
     const key = event.key && event.key.length <= MAX_KEY ? event.key : "Unidentified";
     const code = (event.code || "").slice(0, MAX_KEY);
-    this.send({ type: "key", v: 1, key, code, down });
+    // Only a key that went to the remote computer is kept from the browser: without control,
+    // Tab must still move the focus off the video.
+    if (this.send({ type: "key", v: 1, key, code, down })) event.preventDefault();
   }
 
   onPaste(event) {
-    event.preventDefault();
     const data = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
-    this.onText(data);
+    if (this.onText(data)) event.preventDefault();
   }
 
+  /** Send text in protocol-sized pieces; true if it went out. */
   onText(text) {
-    if (!text) return;
-    for (const chunk of textChunks(text)) this.send({ type: "text", v: 1, text: chunk });
+    if (!text) return false;
+    let sent = false;
+    for (const chunk of textChunks(text)) sent = this.send({ type: "text", v: 1, text: chunk }) || sent;
+    return sent;
   }
 
   /** Focus left the video: the remote must not keep a key (or button) held down. */

@@ -35,11 +35,13 @@ export class MouseInput {
    * @param {HTMLElement} element the video element
    * @param {import("./display.js").RemoteDisplay} display
    * @param {(message: object) => boolean} send
+   * @param {() => boolean} canSend whether input would be sent now (control active, channel open)
    */
-  constructor(element, display, send) {
+  constructor(element, display, send, canSend = () => true) {
     this.element = element;
     this.display = display;
     this.send = send;
+    this.canSend = canSend;
     this.pendingMove = null;
     this.frameRequested = false;
     this.buttonsDown = new Set();
@@ -97,6 +99,8 @@ export class MouseInput {
   }
 
   onWheel(event) {
+    // Without control the wheel scrolls the console page as usual; with it, only the remote.
+    if (!this.canSend()) return;
     event.preventDefault();
     const point = this.display.toRemote(event);
     if (!point) return;
