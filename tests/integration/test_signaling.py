@@ -29,7 +29,6 @@ from veo.server.auth.deps import current_user, current_user_ws, verify_csrf
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
-from veo.server.db.models import Base
 from veo.server.errors import ApiError
 from veo.server.sessions.hub import SignalingHub
 from veo.server.sessions.models import RemoteSession
@@ -89,9 +88,10 @@ class Env:
         return self.client.websocket_connect("/ws/agent")
 
     def row(self, session_id: str) -> RemoteSession:
-        session = self.db.sessionmaker().get(RemoteSession, session_id)
-        assert session is not None
-        return session
+        with self.db.session() as s:
+            session = s.get(RemoteSession, session_id)
+            assert session is not None
+            return session
 
     def actions(self, session_id: str | None = None, action: str | None = None) -> list[AuditEvent]:
         with self.db.session() as s:
@@ -103,12 +103,12 @@ class Env:
             return list(s.scalars(stmt))
 
 
-def build_app(tmp_path: Path) -> tuple[FastAPI, dict[str, User], int]:
+def build_app(tmp_path: Path, database_url: str) -> tuple[FastAPI, dict[str, User], int]:
+    """A bare app with only the session routes installed, on a migrated, empty database."""
     settings = Settings(data_dir=tmp_path, public_url="http://veo.test", organization="ACME IT")
     app = FastAPI()
     app.state.settings = settings
-    app.state.db = db = Database(f"sqlite:///{tmp_path / 'veo.db'}")
-    Base.metadata.create_all(db.engine)
+    app.state.db = db = Database(database_url)
     with db.session() as s:
         users = {
             "tech": User(email="tech@example.org", name="Ana Tech", role="technician", password_hash="x"),
@@ -146,8 +146,9 @@ def build_app(tmp_path: Path) -> tuple[FastAPI, dict[str, User], int]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    app, users, ticket_id = build_app(tmp_path)
+def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
+    """SQLite and PostgreSQL (``database_url`` comes from ``tests/conftest.py``)."""
+    app, users, ticket_id = build_app(tmp_path, database_url)
     clock = Clock()
     slept: list[float] = []
 
