@@ -60,7 +60,9 @@ export class MouseInput {
   }
 
   onMove(event) {
-    const point = this.display.toRemote(event);
+    // While a button is held (a drag, with pointer capture) the pointer may leave the picture:
+    // follow it along the edge instead of freezing the drag at the last point inside.
+    const point = this.display.toRemote(event, this.buttonsDown.size > 0);
     if (!point) return;
     this.pendingMove = point;
     if (this.frameRequested) return;
