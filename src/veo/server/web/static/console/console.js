@@ -252,7 +252,7 @@ export class Console {
   }
 
   onSocketClosed(willRetry, code) {
-    if (this.state.ended) {
+    if (this.state.ended || this.state.aborted) {
       this.signaling.stop(); // nothing more to hear about an ended session
       return;
     }
