@@ -14,32 +14,19 @@ waiting for an answer. An agent that disappears without ``hangup`` ends the sess
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
-from sqlalchemy.orm import Session
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket
 
 from veo.config import Settings
 from veo.protocol.base import Message, ProtocolError
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
-    Abort,
     AgentJoined,
-    Answer,
-    Consent,
-    ControlState,
-    Deny,
     Ended,
-    Error,
-    Hangup,
-    Join,
-    Joined,
-    Offer,
-    Reveal,
     SessionState,
     parse_agent_message,
     parse_console_message,
@@ -48,69 +35,32 @@ from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import service, txn
-from veo.server.sessions.ice import ice_servers
-from veo.server.sessions.messages import error_text
-from veo.server.sessions.models import RemoteSession
+from veo.server.sessions import service, steps, txn
+from veo.server.sessions.join import admit
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
+from veo.server.sessions.steps import Step
+from veo.server.sessions.wire import (
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    Peer,
+    agent_channel,
+    console_channel,
+    error,
+    is_ended,
+    protocol_error,
+)
 from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-CLOSE_NORMAL = 1000
-CLOSE_POLICY = 1008
-
-
-def agent_channel(session_id: str) -> str:
-    return f"session:{session_id}:agent"
-
-
-def console_channel(session_id: str) -> str:
-    return f"session:{session_id}:console"
-
-
-def _is_ended(raw: str) -> bool:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("type") == "ended"
-
-
-def error(code: str, detail: str = "", *, fatal: bool = False) -> Error:
-    return Error(code=code, message=error_text(code, detail)[:500], fatal=fatal)
-
-
-class _Peer:
-    """One WebSocket: text in (``None`` on disconnect), whole messages out, one writer at a time."""
-
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self._lock = anyio.Lock()
-
-    async def receive(self) -> str | bytes | None:
-        message = await self.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        text: str | None = message.get("text")
-        return text if text is not None else bytes(message.get("bytes") or b"")
-
-    async def send(self, message: Message | str) -> None:
-        raw = message if isinstance(message, str) else message.dumps()
-        async with self._lock:
-            await self.ws.send_text(raw)
-
-    async def close(self, code: int = CLOSE_NORMAL) -> None:
-        if self.ws.application_state != WebSocketState.DISCONNECTED:
-            try:
-                await self.ws.close(code)
-            except Exception:  # the client is already gone
-                log.debug("close after disconnect", exc_info=True)
 
 
 class SignalingHub:
+    agent_channel = staticmethod(agent_channel)
+    console_channel = staticmethod(console_channel)
+
     def __init__(
         self,
         *,
@@ -162,7 +112,7 @@ class SignalingHub:
             return []
         for session_id in expired:
             self._runtimes.pop(session_id, None)
-            await self._publish_state(session_id)
+            await self.publish_state(session_id)
         return expired
 
     async def close(self) -> None:
@@ -192,16 +142,16 @@ class SignalingHub:
             control_paused=session.control_paused,
         )
 
-    async def _publish_state(self, session_id: str) -> None:
+    async def publish_state(self, session_id: str) -> None:
         state = await self._state(session_id)
         if state is not None:
             await self.bus.publish(console_channel(session_id), state.dumps())
 
-    async def _announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
+    async def announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
         self._runtimes.pop(session_id, None)
         ended = Ended(by=by, reason=reason[:200]).dumps()
         await self.bus.publish(agent_channel(session_id), ended)
-        await self._publish_state(session_id)
+        await self.publish_state(session_id)
         await self.bus.publish(console_channel(session_id), ended)
 
     async def end(
@@ -215,11 +165,11 @@ class SignalingHub:
             ),
         )
         if changed:
-            await self._announce_end(session_id, by, reason)
+            await self.announce_end(session_id, by, reason)
         return changed
 
     async def _pump(
-        self, peer: _Peer, inbox: AsyncIterator[str], handle: Callable[[str | bytes], Awaitable[None]]
+        self, peer: Peer, inbox: AsyncIterator[str], handle: Callable[[str | bytes], Awaitable[None]]
     ) -> bool:
         """Read the peer and forward the bus until either stops; True if the session ended."""
         ended = False
@@ -237,7 +187,7 @@ class SignalingHub:
             try:
                 async for message in inbox:
                     await peer.send(message)
-                    if _is_ended(message):
+                    if is_ended(message):
                         ended = True
                         break
             except Exception:
@@ -249,7 +199,7 @@ class SignalingHub:
             tg.start_soon(forward, tg.cancel_scope)
         return ended
 
-    async def _guarded(self, peer: _Peer, step: Awaitable[None]) -> None:
+    async def _guarded(self, peer: Peer, step: Awaitable[None]) -> None:
         """Run one message's handling; any failure becomes a ``server_error`` reply."""
         try:
             await step
@@ -265,11 +215,11 @@ class SignalingHub:
         """Serve ``/ws/agent`` from accept to close."""
         self._ensure_expiry_loop()
         await ws.accept()
-        peer = _Peer(ws)
+        peer = Peer(ws)
         set_language(self.settings.language)
         address = ws.client.host if ws.client else ""
         try:
-            outcome = await self._join(peer, address)
+            outcome = await admit(self, peer, address)
         except Exception:
             log.exception("agent join failed")
             outcome = None
@@ -289,7 +239,7 @@ class SignalingHub:
                     console_channel(session_id),
                     AgentJoined(platform=join.platform, language=join.language, address=address).dumps(),
                 )
-                await self._publish_state(session_id)
+                await self.publish_state(session_id)
                 ended = await self._pump(
                     peer, inbox, lambda raw: self._guarded(peer, self._on_agent(peer, session_id, rt, raw))
                 )
@@ -304,7 +254,7 @@ class SignalingHub:
         if ended:
             await peer.close(CLOSE_NORMAL)
 
-    async def _try_send(self, peer: _Peer, message: Message) -> None:
+    async def _try_send(self, peer: Peer, message: Message) -> None:
         try:
             await peer.send(message)
         except Exception:
@@ -312,7 +262,7 @@ class SignalingHub:
 
     async def _agent_left(self, session_id: str, address: str) -> None:
         """The agent went away without ``hangup``: tell the console, end after the grace period."""
-        await self._publish_state(session_id)
+        await self.publish_state(session_id)
         await self.sleep(self.agent_grace_seconds)
         rt = self._runtimes.get(session_id)
         if rt is not None and rt.agent_connected:
@@ -321,116 +271,27 @@ class SignalingHub:
             session_id, by="system", reason="agent_disconnected", actor=service.SYSTEM_ACTOR, address=address
         )
 
-    async def _join(self, peer: _Peer, address: str) -> tuple[Joined, Join] | None:
-        """Read and check the first message; answer and return None when it is refused."""
-        raw: str | bytes | None = None
-        with anyio.move_on_after(self.join_timeout_seconds) as timer:
-            raw = await peer.receive()
-        if timer.cancelled_caught:
-            await peer.send(error("join_timeout", fatal=True))
-            return None
-        if raw is None:
-            return None
-        try:
-            message = parse_agent_message(raw)
-        except ProtocolError as exc:
-            await peer.send(_protocol_error(exc, fatal=True))
-            return None
-        if not isinstance(message, Join):
-            await peer.send(error("join_required", fatal=True))
-            return None
-        set_language(message.language)
-        decision = self.limiter.check(address)
-        if decision.delay > 0:
-            await self.sleep(decision.delay)
-        if not decision.allowed:
-            await txn.run(
-                self.db, lambda db: service.record_rejected(db, address=address, reason="rate_limited")
-            )
-            await peer.send(error("rate_limited", fatal=True))
-            return None
-
-        def redeem(db: Session) -> Joined | str:
-            outcome = service.redeem_code(db, message.code, address=address, platform=message.platform)
-            if isinstance(outcome, str):
-                service.record_rejected(db, address=address, reason=outcome)
-                return outcome
-            return self._joined_message(outcome)
-
-        result = await txn.run(self.db, redeem)
-        if isinstance(result, str):
-            self.limiter.failure(address)
-            await peer.send(error(f"code_{result}", fatal=True))
-            return None
-        return result, message
-
-    def _joined_message(self, session: RemoteSession) -> Joined:
-        technician = session.technician
-        return Joined(
-            session_id=session.id,
-            organization=self.settings.organization,
-            technician_name=technician.name if technician else "",
-            ticket_id=session.ticket_id,
-            ticket_title=session.ticket.title,
-            requested=[Permission(p) for p in session.requested_permissions],
-            ice_servers=ice_servers(self.settings, session.id),
-        )
-
-    async def _on_agent(self, peer: _Peer, session_id: str, rt: SessionRuntime, raw: str | bytes) -> None:
+    async def _on_agent(self, peer: Peer, session_id: str, rt: SessionRuntime, raw: str | bytes) -> None:
         try:
             message = parse_agent_message(raw)
         except ProtocolError as exc:
             log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
-            await peer.send(_protocol_error(exc))
+            await peer.send(protocol_error(exc))
             return
         if not agent_may_send(rt, message.type):
             log.info("session %s: agent %s out of order", session_id, message.type)
             await peer.send(error("out_of_order", message.type))
             return
-        console = console_channel(session_id)
-        if isinstance(message, Offer):
-            rt.offered = True
-            rt.pending_offer = message.dumps()
-            await txn.run(self.db, lambda db: service.record_offer(db, session_id))
-            await self.bus.publish(console, rt.pending_offer)
-            await self._publish_state(session_id)
-        elif isinstance(message, Reveal):
-            rt.revealed = True
-            await self.bus.publish(console, message.dumps())
-        elif isinstance(message, Consent):
-            granted, sas = message.granted, message.sas_confirmed
-            session = await txn.run(
-                self.db,
-                lambda db: service.record_consent(db, session_id, granted_by_user=granted, sas_confirmed=sas),
-            )
-            rt.consented = True
-            effective = [Permission(p) for p in session.granted_permissions]
-            await self.bus.publish(console, Consent(granted=effective, sas_confirmed=sas).dumps())
-            await self._publish_state(session_id)
-        elif isinstance(message, Deny):
-            if await txn.run(self.db, lambda db: service.record_deny(db, session_id)):
-                await self._announce_end(session_id, "user", "denied")
-        elif isinstance(message, ControlState):
-            paused = message.paused
-            await txn.run(self.db, lambda db: service.record_control(db, session_id, paused=paused))
-            await self.bus.publish(console, message.dumps())
-            await self._publish_state(session_id)
-        elif isinstance(message, Hangup):
-            address = peer.ws.client.host if peer.ws.client else ""
-            await self.end(
-                session_id,
-                by="user",
-                reason=message.reason or "hangup",
-                actor=service.AGENT_ACTOR,
-                address=address,
-            )
+        address = peer.ws.client.host if peer.ws.client else ""
+        step = Step(self, session_id, rt, service.AGENT_ACTOR, address)
+        await steps.AGENT_STEPS[message.type](step, message)
 
     # ------------------------------------------------------------------ console
 
     async def run_console(self, ws: WebSocket, session_id: str, user: User) -> None:
         """Serve ``/ws/console`` for an accepted, authorized connection."""
         self._ensure_expiry_loop()
-        peer = _Peer(ws)
+        peer = Peer(ws)
         set_language(user.language or self.settings.language)
         ended = False
         try:
@@ -457,12 +318,12 @@ class SignalingHub:
         if ended:
             await peer.close(CLOSE_NORMAL)
 
-    async def _on_console(self, peer: _Peer, session_id: str, user: User, raw: str | bytes) -> None:
+    async def _on_console(self, peer: Peer, session_id: str, user: User, raw: str | bytes) -> None:
         try:
             message = parse_console_message(raw)
         except ProtocolError as exc:
             log.info("session %s: bad console message: %s %s", session_id, exc.code, exc.message)
-            await peer.send(_protocol_error(exc))
+            await peer.send(protocol_error(exc))
             return
         rt = self._runtimes.get(session_id)
         if rt is None:  # ended (or never live on this node)
@@ -473,28 +334,4 @@ class SignalingHub:
             await peer.send(error("out_of_order", message.type))
             return
         address = peer.ws.client.host if peer.ws.client else ""
-        if isinstance(message, Answer):
-            rt.answered = True
-            rt.pending_offer = None
-            await self.bus.publish(agent_channel(session_id), message.dumps())
-        elif isinstance(message, Abort):
-            reason = message.reason
-            changed = await txn.run(
-                self.db,
-                lambda db: service.record_sas_mismatch(db, session_id, reason=reason, actor=user.email),
-            )
-            if changed:
-                await self._announce_end(session_id, "system", "sas_commitment_mismatch")
-        elif isinstance(message, Hangup):
-            await self.end(
-                session_id,
-                by="technician",
-                reason=message.reason or "hangup",
-                actor=user.email,
-                address=address,
-            )
-
-
-def _protocol_error(exc: ProtocolError, *, fatal: bool = False) -> Error:
-    detail = exc.message if exc.code in ("invalid_message", "unknown_type") else ""
-    return error(exc.code, detail, fatal=fatal)
+        await steps.CONSOLE_STEPS[message.type](Step(self, session_id, rt, user.email, address), message)

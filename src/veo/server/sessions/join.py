@@ -1,0 +1,81 @@
+"""Admission of an agent: the first message must be ``join`` with a live code.
+
+Redemption is throttled per address before the database is asked (``ratelimit.py``): the wait
+comes first, so a guesser is slowed whatever the answer. Every refusal is audited with its reason
+(never the code) and answered with a fatal ``error``; the caller closes the connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+from sqlalchemy.orm import Session
+
+from veo.config import Settings
+from veo.protocol.base import ProtocolError
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Join, Joined, parse_agent_message
+from veo.server.lang import set_language
+from veo.server.sessions import service, txn
+from veo.server.sessions.ice import ice_servers
+from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.wire import Peer, error, protocol_error
+
+if TYPE_CHECKING:
+    from veo.server.sessions.hub import SignalingHub
+
+
+async def admit(hub: SignalingHub, peer: Peer, address: str) -> tuple[Joined, Join] | None:
+    """Read and check the first message; answer and return None when it is refused."""
+    raw: str | bytes | None = None
+    with anyio.move_on_after(hub.join_timeout_seconds) as timer:
+        raw = await peer.receive()
+    if timer.cancelled_caught:
+        await peer.send(error("join_timeout", fatal=True))
+        return None
+    if raw is None:
+        return None
+    try:
+        message = parse_agent_message(raw)
+    except ProtocolError as exc:
+        await peer.send(protocol_error(exc, fatal=True))
+        return None
+    if not isinstance(message, Join):
+        await peer.send(error("join_required", fatal=True))
+        return None
+    set_language(message.language)
+    decision = hub.limiter.check(address)
+    if decision.delay > 0:
+        await hub.sleep(decision.delay)
+    if not decision.allowed:
+        await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason="rate_limited"))
+        await peer.send(error("rate_limited", fatal=True))
+        return None
+
+    def redeem(db: Session) -> Joined | str:
+        outcome = service.redeem_code(db, message.code, address=address, platform=message.platform)
+        if isinstance(outcome, str):
+            service.record_rejected(db, address=address, reason=outcome)
+            return outcome
+        return joined_message(hub.settings, outcome)
+
+    result = await txn.run(hub.db, redeem)
+    if isinstance(result, str):
+        hub.limiter.failure(address)
+        await peer.send(error(f"code_{result}", fatal=True))
+        return None
+    return result, message
+
+
+def joined_message(settings: Settings, session: RemoteSession) -> Joined:
+    technician = session.technician
+    return Joined(
+        session_id=session.id,
+        organization=settings.organization,
+        technician_name=technician.name if technician else "",
+        ticket_id=session.ticket_id,
+        ticket_title=session.ticket.title,
+        requested=[Permission(p) for p in session.requested_permissions],
+        ice_servers=ice_servers(settings, session.id),
+    )

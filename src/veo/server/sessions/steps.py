@@ -1,0 +1,127 @@
+"""What each signaling message does, one small function per message type, found through a table.
+
+The hub has already parsed the message and checked that it may come now (``runtime.py``); a step
+records it through ``service.py`` and relays what the other peer must see over the bus. Agent
+steps act for the user (audit actor ``agent``), console steps for the signed-in technician.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Abort, Answer, Consent, ControlState, Deny, Hangup, Offer, Reveal
+from veo.server.sessions import service, txn
+from veo.server.sessions.runtime import SessionRuntime
+
+if TYPE_CHECKING:
+    from veo.server.sessions.hub import SignalingHub
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a message came from: the hub, the session, its runtime, who and from where."""
+
+    hub: SignalingHub
+    session_id: str
+    rt: SessionRuntime
+    actor: str
+    address: str
+
+    async def to_console(self, raw: str) -> None:
+        await self.hub.bus.publish(self.hub.console_channel(self.session_id), raw)
+
+    async def to_agent(self, raw: str) -> None:
+        await self.hub.bus.publish(self.hub.agent_channel(self.session_id), raw)
+
+
+StepFn = Callable[[Step, Any], Awaitable[None]]
+
+# ---------------------------------------------------------------- from the agent
+
+
+async def offer(s: Step, message: Offer) -> None:
+    s.rt.offered = True
+    s.rt.pending_offer = message.dumps()
+    await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
+    await s.to_console(s.rt.pending_offer)
+    await s.hub.publish_state(s.session_id)
+
+
+async def reveal(s: Step, message: Reveal) -> None:
+    s.rt.revealed = True
+    await s.to_console(message.dumps())
+
+
+async def consent(s: Step, message: Consent) -> None:
+    """The console learns the EFFECTIVE grant (requested and ticked), not just what was ticked."""
+    granted, sas_confirmed = message.granted, message.sas_confirmed
+    session = await txn.run(
+        s.hub.db,
+        lambda db: service.record_consent(
+            db, s.session_id, granted_by_user=granted, sas_confirmed=sas_confirmed
+        ),
+    )
+    s.rt.consented = True
+    effective = [Permission(p) for p in session.granted_permissions]
+    await s.to_console(Consent(granted=effective, sas_confirmed=sas_confirmed).dumps())
+    await s.hub.publish_state(s.session_id)
+
+
+async def deny(s: Step, message: Deny) -> None:
+    if await txn.run(s.hub.db, lambda db: service.record_deny(db, s.session_id)):
+        await s.hub.announce_end(s.session_id, "user", "denied")
+
+
+async def control_state(s: Step, message: ControlState) -> None:
+    paused = message.paused
+    await txn.run(s.hub.db, lambda db: service.record_control(db, s.session_id, paused=paused))
+    await s.to_console(message.dumps())
+    await s.hub.publish_state(s.session_id)
+
+
+async def agent_hangup(s: Step, message: Hangup) -> None:
+    reason = message.reason or "hangup"
+    await s.hub.end(s.session_id, by="user", reason=reason, actor=s.actor, address=s.address)
+
+
+AGENT_STEPS: dict[str, StepFn] = {
+    "offer": offer,
+    "reveal": reveal,
+    "consent": consent,
+    "deny": deny,
+    "control_state": control_state,
+    "hangup": agent_hangup,
+}
+
+# ---------------------------------------------------------------- from the console
+
+
+async def answer(s: Step, message: Answer) -> None:
+    s.rt.answered = True
+    s.rt.pending_offer = None
+    await s.to_agent(message.dumps())
+
+
+async def abort(s: Step, message: Abort) -> None:
+    """The console caught a wrong commitment: end for everyone at once, by ``system``."""
+    reason = message.reason
+    changed = await txn.run(
+        s.hub.db, lambda db: service.record_sas_mismatch(db, s.session_id, reason=reason, actor=s.actor)
+    )
+    if changed:
+        await s.hub.announce_end(s.session_id, "system", "sas_commitment_mismatch")
+
+
+async def console_hangup(s: Step, message: Hangup) -> None:
+    reason = message.reason or "hangup"
+    await s.hub.end(s.session_id, by="technician", reason=reason, actor=s.actor, address=s.address)
+
+
+CONSOLE_STEPS: dict[str, StepFn] = {
+    "answer": answer,
+    "abort": abort,
+    "hangup": console_hangup,
+}
