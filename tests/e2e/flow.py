@@ -59,6 +59,23 @@ def _layout_after_sas(agent: VeoAgent) -> dict[str, Rect]:
         return layout
 
 
+def _press_allow(live: LiveSession, allow: Rect, attempts: int = 3) -> None:
+    """Click *Allow* until the agent starts the session, as a user would click again.
+
+    The agent logs ``sas=`` before its dialog enables *Allow* (another thread), and nothing on
+    the display says when it did; a click that lands while the button is still disabled is
+    ignored. A repeated click after the dialog closed lands on the empty root window.
+    """
+    for attempt in range(1, attempts + 1):
+        live.display.click_rect(allow)
+        try:
+            live.wait_agent_log("session started granted=", timeout=5 if attempt < attempts else 30)
+            return
+        except WaitTimeout:
+            if attempt == attempts:
+                raise
+
+
 def request_session(console: Console, title: str) -> tuple[int, str, str]:
     """Ticket -> *Start remote session* -> console; returns (ticket id, session id, join code)."""
     ticket_id = console.create_ticket(title)
@@ -90,7 +107,6 @@ def start_session(
     consent = _layout_after_sas(agent)
     if not control:
         display.click_rect(consent["perm_control"])
-    display.click_rect(consent["allow"])
-    live.wait_agent_log("session started granted=")
+    _press_allow(live, consent["allow"])
     console.wait_conn_state("active")
     return live
