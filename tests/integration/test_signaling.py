@@ -523,3 +523,30 @@ def test_admin_may_open_any_console(env: Env) -> None:
     created = env.create()
     with env.console(created["id"], as_user="admin") as console:
         assert recv(console, "session_state")["session_id"] == created["id"]
+
+
+def test_expiry_is_pushed_to_the_console(env: Env) -> None:
+    created = env.create()
+    with env.console(created["id"]) as console:
+        assert recv(console, "session_state")["status"] == "waiting"
+        with env.db.session() as s:
+            row = s.get(RemoteSession, created["id"])
+            assert row is not None
+            row.code_expires_at = utcnow()
+        assert env.client.portal is not None
+        assert env.client.portal.call(env.hub.expire_now) == [created["id"]]
+        assert recv(console, "session_state")["status"] == "expired"
+    with env.agent() as agent:
+        assert join(agent, created["code"])["code"] == "code_expired"
+
+
+def test_start_ends_sessions_left_open_by_a_previous_run(env: Env) -> None:
+    created = env.create()
+    with env.agent() as agent:
+        join(agent, created["code"])
+        send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
+        assert env.client.portal is not None
+        env.client.portal.call(env.hub.start)
+        assert recv(agent, "ended") == {"v": 1, "type": "ended", "by": "system", "reason": "server_restarted"}
+    row = env.row(created["id"])
+    assert (row.status, row.ended_by, row.end_reason) == ("ended", "system", "server_restarted")

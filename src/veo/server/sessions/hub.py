@@ -115,6 +115,19 @@ class SignalingHub:
             await self.publish_state(session_id)
         return expired
 
+    async def start(self) -> None:
+        """At server start: end what a previous process left half-open, start the expiry loop."""
+        try:
+            ended = await txn.run(self.db, service.end_orphans)
+        except Exception:
+            log.exception("ending sessions left open by a previous run failed")
+            ended = []
+        if ended:
+            log.warning("ended %d session(s) left open by a previous run", len(ended))
+        for session_id in ended:
+            await self.announce_end(session_id, "system", "server_restarted")
+        self._ensure_expiry_loop()
+
     async def close(self) -> None:
         """Cancel the expiry loop and pending grace timers (connections end with the server)."""
         tasks = list(self._tasks)

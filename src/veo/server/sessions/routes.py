@@ -1,8 +1,9 @@
 """Remote sessions on the app: ``install(app)`` creates the bus and the hub and mounts the routes.
 
-Call it after ``app.state.settings`` and ``app.state.db`` are set. The bus and hub are closed by
-``app.state.shutdown_hooks`` (run by ``create_app``'s lifespan); an app without that list gets its
-lifespan wrapped instead.
+Call it after ``app.state.settings`` and ``app.state.db`` are set. The hub starts through
+``app.state.startup_hooks`` (ending sessions a previous process left open) and the bus and hub
+close through ``app.state.shutdown_hooks``, both run by ``create_app``'s lifespan; an app without
+those lists gets its lifespan wrapped instead.
 """
 
 from __future__ import annotations
@@ -40,15 +41,18 @@ def install(app: FastAPI) -> None:
         await hub.close()
         await bus.close()
 
-    hooks: list[Any] | None = getattr(app.state, "shutdown_hooks", None)
-    if hooks is not None:
-        hooks.append(shutdown)
+    start_hooks: list[Any] | None = getattr(app.state, "startup_hooks", None)
+    stop_hooks: list[Any] | None = getattr(app.state, "shutdown_hooks", None)
+    if start_hooks is not None and stop_hooks is not None:
+        start_hooks.append(hub.start)
+        stop_hooks.append(shutdown)
     else:
         inner = app.router.lifespan_context
 
         @asynccontextmanager
         async def lifespan(a: Any) -> AsyncIterator[Any]:
             async with inner(a) as state:
+                await hub.start()
                 try:
                     yield state
                 finally:

@@ -327,3 +327,16 @@ def expire_waiting(db: Session, now: datetime | None = None) -> list[str]:
     for session in stale:
         _expire(db, session)
     return [s.id for s in stale]
+
+
+def end_orphans(db: Session) -> list[str]:
+    """End sessions a previous server process left joined/connecting/active (their peers are gone).
+
+    Only right with one server node: the hub's protocol state lives in that node's memory.
+    """
+    orphans = db.scalars(
+        select(RemoteSession.id).where(RemoteSession.status.in_(("joined", "connecting", "active")))
+    ).all()
+    for session_id in orphans:
+        end_session(db, session_id, by="system", reason="server_restarted", actor=SYSTEM_ACTOR)
+    return list(orphans)
