@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from .console import Console
+from .demo import DemoApp
 from .demo_app import BLOCK_RGB
 from .flow import LiveSession, request_session
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
-from .stack import VeoServer
-from .xdisplay import HEIGHT, WIDTH, Rect
+from .stack import VeoAgent, VeoServer
+from .xdisplay import HEIGHT, WIDTH, Rect, XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -30,6 +31,7 @@ StartSession = Callable[..., LiveSession]
 #: H.264/VP8 in 4:2:0 blur colours a little; a flat 240x150 block keeps its centre close
 COLOUR_TOLERANCE = 40
 STANDIN = Path(__file__).with_name("standin_agent.py")
+VIDEO_WIDTH = "() => document.querySelector('#remote-video').videoWidth"
 
 
 def _press(x: int, y: int, down: bool) -> dict[str, Any]:
@@ -78,7 +80,14 @@ def test_control_left_unticked_is_refused_by_the_agent(start: StartSession) -> N
     live = start(control=False)
     button = live.app.widget("button")
     assert live.agent.log.granted() == ["view"]
-    live.console.wait_control_state("off")
+    wait_for(
+        "the console to list only `view` as granted",
+        lambda: live.console.page.evaluate("() => window.veoConsole.granted") == ["view"],
+        30,
+        live.logs,
+        live.console.diagnostics,
+    )
+    assert live.console.control_state() == "off"
 
     live.console.click_screen(*button.center)  # the console must not even send this
     x, y = button.center
@@ -185,3 +194,57 @@ def test_forged_reveal_aborts_the_session(
 
     console.page.goto(f"{veo_server.url}/tickets/{ticket_id}")
     assert "session.sas_mismatch" in console.page.inner_text("body")
+
+
+def test_deny_on_the_consent_dialog_ends_the_request_before_any_frame(
+    netns: NetworkNamespace,
+    veo_server: VeoServer,
+    xvfb: XvfbDisplay,
+    demo_app: DemoApp,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+) -> None:
+    _ticket_id, session_id, code = request_session(console, "Just checking")
+    agent = VeoAgent(netns, xvfb, veo_server, code, workdir)
+    logs.add(agent.process)
+    try:
+        wait_for("the consent dialog", lambda: agent.log.geometry("consent"), 60, logs)
+        console.wait_conn_state("connected")  # the peers are connected, the user has not allowed
+        assert console.page.evaluate(VIDEO_WIDTH) == 0, "a frame reached the console before consent"
+
+        xvfb.click_rect(wait_for("consent layout", lambda: agent.log.geometry("consent"), 10, logs)["deny"])
+        console.wait_conn_state("ended", timeout=20)
+        wait_for("the agent to log the end", agent.log.ended, 30, logs)
+        assert agent.log.ended() == ("user", "denied")
+        assert agent.log.granted() is None  # it never started
+        assert console.page.evaluate(VIDEO_WIDTH) == 0
+        wait_for("the agent to exit", lambda: not agent.process.running(), 60, logs)
+    finally:
+        agent.stop()
+
+    record = veo_server.api("GET", f"/api/v1/sessions/{session_id}", token=veo_server.token()).json()
+    assert (record["status"], record["ended_by"], record.get("end_reason")) == ("ended", "user", "denied")
+
+
+def test_end_session_in_the_console_ends_the_agent_and_takes_a_resolution_note(
+    start: StartSession, veo_server: VeoServer
+) -> None:
+    live = start(control=True)
+
+    live.console.page.click("#end-session")
+    live.console.wait_conn_state("ended", timeout=20)
+    ended_by, _reason = wait_for("the agent to log the end", live.agent.log.ended, 30, live.logs)
+    assert ended_by == "technician"
+    wait_for("the agent to exit", lambda: not live.agent.process.running(), 60, live.logs)
+    assert live.agent.log.contains("capture stopped, grant forgotten")
+
+    page = live.console.page
+    page.wait_for_selector("#note-form", state="visible", timeout=20_000)
+    note = "Printer driver reinstalled; the button works again."
+    page.fill("#note-form textarea[name=note]", note)
+    with page.expect_navigation():
+        page.locator("#note-form [type=submit]").first.click()
+    record = veo_server.api("GET", f"/api/v1/sessions/{live.session_id}", token=veo_server.token()).json()
+    assert record["ended_by"] == "technician"
+    assert record.get("resolution_note") == note
