@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.capture.base import CaptureError, ScreenCapture, Size
 from veo.agent.events import ControlChanged, SasKnown, SessionEnded, ShowConsent, Started, UiEvent
 from veo.agent.input.base import Button, InputInjector
 from veo.agent.session import AgentSession, SessionDeps
@@ -39,6 +39,7 @@ from veo.protocol.signaling import (
     ControlState,
     Ended,
     Error,
+    Hangup,
     Join,
     Joined,
     Offer,
@@ -48,7 +49,7 @@ from veo.protocol.signaling import (
 
 CLONE_NEWNET = 0x40000000
 WIDTH, HEIGHT = 320, 240
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(40)
 
 
 # ---------------------------------------------------------------- network namespace
@@ -361,3 +362,55 @@ def test_refused_join_reports_and_returns_false(caplog: pytest.LogCaptureFixture
         assert len(events) == 1 and "not valid or has expired" in getattr(events[0], "message", "")
 
     asyncio.run(scenario())
+
+
+class BrokenScreen(SyntheticScreen):
+    """Sizes fine, then fails to grab (display gone, permission withdrawn...)."""
+
+    def grab(self) -> bytes:
+        raise CaptureError("display went away")
+
+
+def test_capture_failure_ends_the_session_and_tells_the_server(
+    netns: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veo")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        agent_end, server_end = pipe_pair()
+        events: asyncio.Queue[UiEvent] = asyncio.Queue()
+        deps = SessionDeps(
+            capture_factory=BrokenScreen,
+            injector_factory=lambda: RecordingInjector(loop, asyncio.Queue()),
+            post=events.put_nowait,
+            record_history=False,
+        )
+        session = AgentSession(agent_end, "123456789", deps)
+        running = loop.create_task(session.run())
+        await expect(server_end, Join)
+        joined = Joined(
+            session_id="sess-2",
+            organization="ACME IT",
+            technician_name="Ana",
+            ticket_id=8,
+            ticket_title="Screen",
+            requested=[Permission.VIEW],
+        )
+        await server_end.send(joined.dumps())
+        offer = await expect(server_end, Offer)
+        console = Console()
+        await server_end.send((await console.answer(offer)).dumps())
+        await expect(server_end, Reveal)
+        while not isinstance(await events.get(), SasKnown):
+            pass
+        session.allow([Permission.VIEW])
+        await expect(server_end, Consent)
+        hangup = await expect(server_end, Hangup)
+        assert hangup.reason == "capture_failed"
+        await running
+        assert session.end_by == "system" and session.end_reason == "capture_failed"
+        assert "session ended by=system reason=capture_failed" in caplog.text
+        await console.pc.close()
+
+    run_in_netns(netns, scenario)

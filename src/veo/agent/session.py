@@ -37,7 +37,7 @@ from aiortc import (
 
 from veo import __version__
 from veo.agent import history, low_latency
-from veo.agent.capture.base import ScreenCapture
+from veo.agent.capture.base import CaptureError, ScreenCapture
 from veo.agent.events import (
     ControlChanged,
     JoinFailed,
@@ -190,8 +190,9 @@ class AgentSession:
         )
         self._deps.post(ShowConsent(first))
         spawn(self._negotiate(), name="veo-agent-offer")
-        await self._receive_loop()
-        await self._done.wait()
+        receiving = spawn(self._receive_loop(), name="veo-agent-receive")
+        await self._done.wait()  # whichever side ends it, end() sets this last
+        receiving.cancel()
         return True
 
     async def _first_reply(self) -> Joined | Error | None:
@@ -222,7 +223,7 @@ class AgentSession:
                 await self._handle(message)
             except Exception:  # a bad answer must end this session cleanly, not crash the agent
                 log.exception("could not handle %s", message.type)
-                await self.end("system", "negotiation_failed")
+                await self._fail("negotiation_failed")
 
     async def _handle(self, message: ServerMessage) -> None:
         if isinstance(message, Answer):
@@ -245,6 +246,7 @@ class AgentSession:
             pc = RTCPeerConnection(ice_configuration(self._joined.ice_servers))
             self._pc = pc
             self._track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)
+            self._track.on_failure = self._on_capture_failure
             self._transceiver = pc.addTransceiver(self._track, direction="sendonly")
             prefer_codecs(self._transceiver)
             dc = pc.createDataChannel(DATA_CHANNEL_LABEL, ordered=True)
@@ -265,7 +267,7 @@ class AgentSession:
             await self.end("system", "connection_lost")
         except Exception:
             log.exception("WebRTC negotiation failed")
-            await self.end("system", "negotiation_failed")
+            await self._fail("negotiation_failed")
 
     async def _on_answer(self, answer: Answer) -> None:
         await self._offer_sent.wait()
@@ -284,12 +286,20 @@ class AgentSession:
         state = self._pc.connectionState if self._pc else "closed"
         log.info("peer connection %s", state)
         if state in ("failed", "closed") and not self._ended:
-            spawn(self.end("system", f"connection_{state}"), name="veo-agent-end")
+            spawn(self._fail(f"connection_{state}"), name="veo-agent-end")
+
+    def _on_capture_failure(self, _detail: str) -> None:
+        spawn(self._fail("capture_failed"), name="veo-agent-end")
 
     async def _on_data_open(self) -> None:
         if self._track is None or self._ended:
             return
-        size = await self._track.size()
+        try:
+            size = await self._track.size()
+        except CaptureError as exc:
+            log.error("cannot capture the screen: %s", exc)
+            await self._fail("capture_failed")
+            return
         self._send_data(Screen(width=size.width, height=size.height))
         self._send_control()
 
@@ -357,6 +367,12 @@ class AgentSession:
         spawn(self._send_quietly(ControlState(paused=paused)), name="veo-agent-control-state")
         self._send_control()
         self._deps.post(ControlChanged(paused))
+
+    async def _fail(self, reason: str) -> None:
+        """The agent itself must end the session (capture, WebRTC): tell the server why, then end."""
+        if self._ended:
+            return
+        await self._say_and_end(Hangup(reason=reason), "system", reason)
 
     async def _say_and_end(self, message: AgentMessage, by: str, reason: str) -> None:
         await self._send_quietly(message)

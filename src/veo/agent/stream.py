@@ -99,6 +99,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._slot = 0
         self._last_sent = -math.inf
         self.frames_sent = 0
+        #: called (on the loop) when capturing fails for good, so the session can end and say why
+        self.on_failure: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------ capture thread
 
@@ -165,7 +167,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             try:
                 frame = await loop.run_in_executor(self._executor, self._grab, force)
             except (RuntimeError, ValueError) as exc:  # executor shut down by stop(), capture failed
-                log.debug("capture ended: %s", exc)
+                if self.readyState == "live" and self.on_failure is not None:
+                    log.error("screen capture failed: %s", exc)
+                    self.on_failure(str(exc))
                 raise MediaStreamError from None
             if self.readyState != "live":
                 raise MediaStreamError
