@@ -25,7 +25,8 @@ class Fonts:
         self.body = tkfont.Font(root=root, family=base, size=14)
         self.bold = tkfont.Font(root=root, family=base, size=14, weight="bold")
         self.title = tkfont.Font(root=root, family=base, size=18, weight="bold")
-        self.code = tkfont.Font(root=root, family="TkFixedFont", size=26, weight="bold")
+        fixed = tkfont.nametofont("TkFixedFont").actual("family")
+        self.code = tkfont.Font(root=root, family=fixed, size=26, weight="bold")
 
 
 def keep_on_top(window: tk.Toplevel) -> None:
