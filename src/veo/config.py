@@ -8,6 +8,7 @@ message that names the variable, rather than failing later in the middle of a se
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,8 @@ class Settings(BaseSettings):
     organization: str = Field(default="veo support", description="Organization name shown to end users.")
     session_code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     secure_cookies: bool | None = Field(
-        default=None, description="Secure flag on cookies; default: on, except for http://localhost or a loopback address."
+        default=None,
+        description="Secure flag on cookies; default: on, except on http://localhost or loopback.",
     )
 
     @field_validator("language")
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'veo.db').resolve()}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with command-line flags taking precedence."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)
