@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from veo.protocol.base import MAX_MESSAGE_BYTES
 from veo.server.audit.models import AuditEvent
 from veo.server.auth.deps import current_user, current_user_ws, verify_csrf
 from veo.server.auth.models import User
+from veo.server.bus.auto import create_bus
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.errors import ApiError
@@ -43,6 +45,7 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.timeout(60)
 
+REDIS_URL = os.environ.get("VEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FP = ":".join(["AB"] * 32)
 SDP = f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {FP}\r\n"
 
@@ -64,6 +67,7 @@ class Env:
     ticket_id: int
     clock: Clock
     slept: list[float] = field(default_factory=list)
+    cleanups: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def hub(self) -> SignalingHub:
@@ -160,11 +164,32 @@ def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
     hub.agent_grace_seconds = 0
     hub.limiter = RedemptionLimiter(clock=clock)
     with TestClient(app) as client:
-        yield Env(app, client, app.state.db, users, ticket_id, clock, slept)
+        env = Env(app, client, app.state.db, users, ticket_id, clock, slept)
+        yield env
+        for cleanup in env.cleanups:
+            cleanup()
     app.state.db.dispose()
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def use_redis_bus(env: Env) -> None:
+    """Swap the hub onto Redis (skipped when no Redis answers, except in CI)."""
+    redis_bus = create_bus(Settings(redis_url=REDIS_URL))
+    assert env.client.portal is not None
+    try:
+        env.client.portal.call(redis_bus.ping)
+    except Exception as exc:
+        env.client.portal.call(redis_bus.close)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    memory_bus = env.hub.bus
+    env.hub.bus = redis_bus
+    env.app.state.bus = redis_bus
+    env.cleanups.append(lambda: env.client.portal.call(redis_bus.close) if env.client.portal else None)
+    env.cleanups.append(lambda: env.client.portal.call(memory_bus.close) if env.client.portal else None)
 
 
 def send(ws: WebSocketTestSession, message: dict[str, Any]) -> None:
@@ -218,7 +243,10 @@ def joined_pair(env: Env, console: WebSocketTestSession, agent: WebSocketTestSes
 # ---------------------------------------------------------------- the whole flow
 
 
-def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env) -> None:
+@pytest.mark.parametrize("bus_kind", ["memory", "redis"])
+def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env, bus_kind: str) -> None:
+    if bus_kind == "redis":
+        use_redis_bus(env)
     created = env.create()
     sid, code = created["id"], created["code"]
     with env.console(sid) as console, env.agent() as agent:

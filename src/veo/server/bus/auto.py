@@ -12,10 +12,15 @@ class BusConfigError(RuntimeError):
 
 
 def create_bus(settings: Settings) -> Bus:
-    """In-process bus unless ``VEO_REDIS_URL`` is set (Redis support is not built yet)."""
-    if settings.redis_url:
+    """Redis when ``VEO_REDIS_URL`` is set, else the in-process bus (one server node)."""
+    if not settings.redis_url:
+        return MemoryBus()
+    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise BusConfigError("VEO_REDIS_URL must start with redis://, rediss:// or unix://")
+    try:
+        from veo.server.bus.redis import RedisBus
+    except ImportError:
         raise BusConfigError(
-            "VEO_REDIS_URL is set but the Redis bus is not available in this version; "
-            "unset VEO_REDIS_URL to use the in-process bus (single server node)"
-        )
-    return MemoryBus()
+            "VEO_REDIS_URL is set but the redis package is missing: install veo[server]"
+        ) from None
+    return RedisBus(settings.redis_url)

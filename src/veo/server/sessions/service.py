@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
 from veo.protocol.permissions import DEFAULT_REQUEST, NEEDS_VIEW, Permission, effective_permissions, ordered
@@ -59,9 +59,24 @@ def parse_permissions(raw: Iterable[str] | None) -> list[Permission]:
 
 
 def _locked(db: Session, session_id: str) -> RemoteSession | None:
-    """The session row, locked for the transaction (PostgreSQL; SQLite serializes writers)."""
+    """The session row, locked until the transaction ends, read AFTER taking the lock.
+
+    A no-op UPDATE comes first: it takes PostgreSQL's row lock and SQLite's write lock (pysqlite
+    starts the transaction only at the first write, so a plain SELECT ... FOR UPDATE would read
+    outside it and two racing transitions could both apply). The row is then read fresh.
+    """
+    db.execute(
+        update(RemoteSession)
+        .where(RemoteSession.id == session_id)
+        .values(status=RemoteSession.status)
+        .execution_options(synchronize_session=False)
+    )
     stmt = (
-        select(RemoteSession).options(lazyload("*")).where(RemoteSession.id == session_id).with_for_update()
+        select(RemoteSession)
+        .options(lazyload("*"))
+        .where(RemoteSession.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return db.scalars(stmt).first()
 
@@ -137,9 +152,10 @@ def redeem_code(
     """Join with a code: the session (now ``joined``, code cleared) or why the code was refused."""
     now = now or utcnow()
     code = normalize_code(raw_code)
-    live = db.scalars(
-        select(RemoteSession).options(lazyload("*")).where(RemoteSession.code == code).with_for_update()
-    ).first()
+    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.code == code))
+    live = _locked(db, candidate) if candidate is not None else None
+    if live is not None and live.code != code:  # redeemed or expired while we looked
+        live = None
     if live is not None and live.status == "waiting" and live.code_expires_at > now:
         live.code = None
         live.status = "joined"
@@ -318,15 +334,18 @@ def add_note(db: Session, session_id: str, *, note: str, actor: str) -> RemoteSe
 def expire_waiting(db: Session, now: datetime | None = None) -> list[str]:
     """Mark every waiting session whose code ran out as expired; their ids."""
     now = now or utcnow()
-    stale = db.scalars(
-        select(RemoteSession)
-        .options(lazyload("*"))
-        .where(RemoteSession.status == "waiting", RemoteSession.code_expires_at <= now)
-        .with_for_update()
+    candidates = db.scalars(
+        select(RemoteSession.id).where(
+            RemoteSession.status == "waiting", RemoteSession.code_expires_at <= now
+        )
     ).all()
-    for session in stale:
-        _expire(db, session)
-    return [s.id for s in stale]
+    expired: list[str] = []
+    for session_id in candidates:
+        session = _locked(db, session_id)
+        if session is not None and session.status == "waiting" and session.code_expires_at <= now:
+            _expire(db, session)
+            expired.append(session.id)
+    return expired
 
 
 def end_orphans(db: Session) -> list[str]:
@@ -337,6 +356,8 @@ def end_orphans(db: Session) -> list[str]:
     orphans = db.scalars(
         select(RemoteSession.id).where(RemoteSession.status.in_(("joined", "connecting", "active")))
     ).all()
-    for session_id in orphans:
-        end_session(db, session_id, by="system", reason="server_restarted", actor=SYSTEM_ACTOR)
-    return list(orphans)
+    return [
+        session_id
+        for session_id in orphans
+        if end_session(db, session_id, by="system", reason="server_restarted", actor=SYSTEM_ACTOR)
+    ]

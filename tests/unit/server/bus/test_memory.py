@@ -10,6 +10,7 @@ from veo.config import Settings
 from veo.server.bus.auto import BusConfigError, create_bus
 from veo.server.bus.base import BusClosedError
 from veo.server.bus.memory import MemoryBus
+from veo.server.bus.redis import RedisBus
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -67,7 +68,10 @@ async def test_close_ends_iteration_and_ping_fails() -> None:
         assert [m async for m in after] == []
 
 
-def test_auto_chooses_memory_and_refuses_redis_clearly() -> None:
+async def test_auto_chooses_by_setting_and_refuses_a_bad_url() -> None:
     assert isinstance(create_bus(Settings()), MemoryBus)
+    redis_bus = create_bus(Settings(redis_url="redis://127.0.0.1:6379/0"))
+    assert isinstance(redis_bus, RedisBus)
+    await redis_bus.close()
     with pytest.raises(BusConfigError, match="VEO_REDIS_URL"):
-        create_bus(Settings(redis_url="redis://127.0.0.1:6379/0"))
+        create_bus(Settings(redis_url="http://127.0.0.1:6379"))

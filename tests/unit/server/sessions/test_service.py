@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -140,3 +141,20 @@ def test_deny_mismatch_note_and_rejections(world: World) -> None:
         assert _actions(s, denied.id)[-2:] == ["session.denied", "session.note"]
         dumped = json.dumps([e.details for e in s.scalars(select(AuditEvent))])
         assert str(denied.code) not in dumped
+
+
+def test_a_code_is_redeemed_once_under_concurrency(world: World) -> None:
+    session = _create(world)
+    code = session.code
+    assert code is not None
+
+    def attempt(_: int) -> str:
+        with world.db.session() as s:
+            outcome = service.redeem_code(s, code, address="192.0.2.1")
+            return "joined" if isinstance(outcome, RemoteSession) else outcome
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = sorted(pool.map(attempt, range(6)))
+    assert outcomes == ["joined"] + ["used"] * 5
+    with world.db.session() as s:
+        assert _actions(s, session.id).count("session.joined") == 1
