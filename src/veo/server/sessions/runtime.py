@@ -5,8 +5,9 @@ only matter while the peers are connected: whether an offer, answer, reveal or c
 and the pending offer to re-send to a console that reloads its page. The rules below are the
 order of ``docs/architecture.md``; anything else is ``out_of_order``.
 
-It lives in the memory of the node that carries the session's connections (single node with the
-in-process bus); several nodes will need it in Redis next to the bus.
+It lives in the memory of the node that carries the session's connections. With the Redis bus,
+messages cross nodes, but the agent and the console of one session must still reach the same
+node (sticky routing on the session) until this state moves to Redis too.
 """
 
 from __future__ import annotations
