@@ -29,7 +29,7 @@ from .xdisplay import XvfbDisplay
 LOGS_KEY = pytest.StashKey[Logs]()
 DISPLAY_KEY = pytest.StashKey[XvfbDisplay]()
 WORKDIR_KEY = pytest.StashKey[Path]()
-REQUIRED_TOOLS = ("ip", "Xvfb", "xdotool", "/usr/bin/chromium")
+REQUIRED_TOOLS = ("ip", "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/chromium")
 
 
 def _unavailable(reason: str) -> None:
@@ -70,7 +70,7 @@ def netns() -> Iterator[NetworkNamespace]:
 
 @pytest.fixture(scope="session")
 def e2e_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """Our own directory, not pytest's ``workdir``: concurrent pytest runs of the same user prune
+    """Our own directory, not pytest's ``tmp_path``: concurrent pytest runs of the same user prune
     each other's old base temp directories, which deleted a running server's database once.
     Kept when a test failed (the report names the files), removed otherwise."""
     directory = Path(tempfile.mkdtemp(prefix="veo-e2e-"))

@@ -17,6 +17,7 @@ from typing import Any
 
 #: The block's colour: saturated and unlike anything else on the display (the root is black).
 BLOCK_RGB = (230, 40, 160)
+APP_BACKGROUND_RGB = (0xD9, 0xD9, 0xD9)
 WINDOW_GEOMETRY = "560x400+60+200"
 START_LABEL = "Press me"
 
@@ -51,7 +52,7 @@ def main(state_path: Path) -> None:
     root.title("veo e2e demo")
     root.overrideredirect(True)  # no window manager on the test display: place it exactly
     root.geometry(WINDOW_GEOMETRY)
-    root.configure(bg="#d9d9d9")
+    root.configure(bg="#{:02x}{:02x}{:02x}".format(*APP_BACKGROUND_RGB))
     clicks = 0
     text = tk.StringVar(root)
     colour = "#{:02x}{:02x}{:02x}".format(*BLOCK_RGB)

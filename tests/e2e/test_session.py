@@ -3,7 +3,8 @@
 Each test follows one promise of the product (issue: end-to-end session) and fails if it breaks:
 the technician sees the user's screen; input reaches the user's application only when and while
 the user allows it; both sides show the same SAS and a forged reveal ends the session; *Stop*
-on the user's side ends it everywhere and the ticket records it.
+on the user's side ends it everywhere and the ticket records it; *Deny* ends the request before
+a single frame; *End session* in the console ends the agent and takes the resolution note.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from .console import Console
 from .demo import DemoApp
-from .demo_app import BLOCK_RGB
+from .demo_app import APP_BACKGROUND_RGB, BLOCK_RGB
 from .flow import LiveSession, request_session
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
@@ -50,7 +51,10 @@ def test_console_video_shows_the_display_and_both_sides_show_the_same_sas(start:
     live = start(control=True)
     block_x, block_y = live.app.widget("block").center
 
+    block = live.app.widget("block")
     live.console.wait_video_colour(block_x, block_y, BLOCK_RGB, COLOUR_TOLERANCE)
+    # at the right place: just left of the block the application's grey background shows
+    live.console.wait_video_colour(block.x - 30, block_y, APP_BACKGROUND_RGB, COLOUR_TOLERANCE)
     # and it is a picture of the display, not a flat frame: the bare root window is black there
     live.console.wait_video_colour(WIDTH - 40, HEIGHT - 40, (0, 0, 0), COLOUR_TOLERANCE)
 
