@@ -43,19 +43,21 @@ class LiveSession:
         )
 
 
-def _layout_after_sas(agent: VeoAgent) -> dict[str, Rect]:
-    """The consent layout once the SAS is on it: showing the code may re-lay the dialog out.
+def settled_layout(agent: VeoAgent, window: str, after: str, settle: float = 3.0) -> dict[str, Rect]:
+    """The layout of ``window`` after the event logged as ``after`` (the SAS shown, control paused).
 
-    The dialog re-logs its geometry only if the layout changed, so a re-log is awaited briefly
-    and otherwise the layout already logged stands.
+    Such events may re-lay a window out (a longer label, a new line); the agent re-logs the
+    geometry only if it changed, so a re-log is awaited briefly, else the last layout stands.
     """
     try:
         return wait_for(
-            "a consent layout logged after the SAS", lambda: agent.log.geometry("consent", after="sas="), 3
+            f"a {window} layout logged after {after!r}",
+            lambda: agent.log.geometry(window, after=after),
+            settle,
         )
     except WaitTimeout:
-        layout = agent.log.geometry("consent")
-        assert layout is not None
+        layout = agent.log.geometry(window)
+        assert layout is not None, f"the agent never logged `ui-geometry {window}`"
         return layout
 
 
@@ -104,7 +106,7 @@ def start_session(
     live.agent_window("consent")
     # Allow stays disabled until the SAS is known; the agent logs it when it shows it
     wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
-    consent = _layout_after_sas(agent)
+    consent = settled_layout(agent, "consent", after="sas=")
     if not control:
         display.click_rect(consent["perm_control"])
     _press_allow(live, consent["allow"])

@@ -20,7 +20,7 @@ import pytest
 from .console import Console
 from .demo import DemoApp
 from .demo_app import APP_BACKGROUND_RGB, BLOCK_RGB
-from .flow import LiveSession, request_session
+from .flow import LiveSession, request_session, settled_layout
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
 from .stack import VeoAgent, VeoServer
@@ -131,7 +131,8 @@ def test_pause_control_on_the_bar_blocks_input_until_resumed(start: StartSession
     state = live.app.state()
     assert state is not None and state.clicks == 0
 
-    live.display.click_rect(live.agent_window("bar")["pause"])  # now labelled *Resume control*
+    resume = settled_layout(live.agent, "bar", after="control paused")["pause"]  # *Resume control*
+    live.display.click_rect(resume)
     live.wait_agent_log("control resumed")
     live.console.wait_control_state("active")
 
