@@ -45,8 +45,12 @@ class VeoServer:
         self.process: LoggedProcess | None = None
 
     def admin(self, *args: str, stdin: str | None = None) -> str:
+        return self.cli("admin", *args, stdin=stdin)
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """``veo <args>`` on this server's data directory; raises with its output if it fails."""
         result = subprocess.run(
-            [*VEO, "admin", *args],
+            [*VEO, *args],
             input=stdin,
             env=self.env,
             capture_output=True,
@@ -56,8 +60,7 @@ class VeoServer:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"`veo admin {' '.join(args)}` failed (rc={result.returncode}):\n"
-                f"{result.stdout}{result.stderr}"
+                f"`veo {' '.join(args)}` failed (rc={result.returncode}):\n{result.stdout}{result.stderr}"
             )
         return result.stdout
 

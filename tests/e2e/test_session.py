@@ -169,6 +169,8 @@ def test_stop_on_the_bar_ends_the_session_and_the_ticket_records_it(
     text = page.inner_text("body")
     for action in ("session.requested", "session.joined", "session.consented", "session.ended"):
         assert action in text, f"ticket page does not show audit event {action}"
+    # and the hash chain over all of it is intact
+    assert veo_server.cli("audit", "verify").startswith("OK")
 
 
 def test_forged_reveal_aborts_the_session(
