@@ -11,22 +11,24 @@ import importlib
 import sys
 
 from veo import __version__
+from veo.i18n import N_, gettext_for, system_language
 
 #: subcommand -> (module with ``main(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "server": ("veo.server.main", "run the veo server (web app, API, signaling)"),
-    "agent": ("veo.agent.main", "share this computer's screen with a technician"),
-    "admin": ("veo.server.admin", "manage users and the database (create-user, init, ...)"),
-    "audit": ("veo.server.audit.cli", "check the audit log (verify)"),
+    "server": ("veo.server.main", N_("run the veo server (web app, API, signaling)")),
+    "agent": ("veo.agent.main", N_("share this computer's screen with a technician")),
+    "admin": ("veo.server.admin", N_("manage users and the database (create-user, init, ...)")),
+    "audit": ("veo.server.audit.cli", N_("check the audit log (verify)")),
 }
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="veo", description="veo: self-hosted remote technical support.")
+    _ = gettext_for(system_language()).gettext
+    parser = argparse.ArgumentParser(prog="veo", description=_("veo: self-hosted remote technical support."))
     parser.add_argument("--version", action="version", version=f"veo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, add_help=False)
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=_(help_text), add_help=False)
     return parser
 
 
@@ -41,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         extra = "agent" if argv[0] == "agent" else "server"
-        print(f"veo {argv[0]}: missing dependency {exc.name!r}; install veo[{extra}]", file=sys.stderr)
+        _ = gettext_for(system_language()).gettext
+        message = _("missing dependency {name!r}; install veo[{extra}]").format(name=exc.name, extra=extra)
+        print(f"veo {argv[0]}: {message}", file=sys.stderr)
         return 2
     result: int = module.main(argv[1:])
     return result

@@ -66,3 +66,8 @@ def accept_language(header: str | None) -> str:
 
 def gettext_for(language: str) -> gettext.NullTranslations:
     return translations(normalize(language))
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction where it is defined; translate it later where it is shown."""
+    return message

@@ -20,18 +20,21 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def _parser() -> argparse.ArgumentParser:
+    _ = gettext_for(system_language()).gettext  # --help comes before --lang is known
     parser = argparse.ArgumentParser(
-        prog="veo agent", description="Share this computer's screen with a technician, with your consent."
+        prog="veo agent", description=_("Share this computer's screen with a technician, with your consent.")
     )
     parser.add_argument(
-        "--server", required=True, help="address of the veo server, e.g. https://support.example"
+        "--server", required=True, help=_("address of the veo server, e.g. https://support.example")
     )
-    parser.add_argument("--code", help="the 9-digit code from your technician (asked in a window if omitted)")
     parser.add_argument(
-        "--lang", choices=["es", "en"], help="language of the windows (default: the system's)"
+        "--code", help=_("the 9-digit code from your technician (asked in a window if omitted)")
     )
-    parser.add_argument("--log-file", help="also write the log to this file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details (WebRTC included)")
+    parser.add_argument(
+        "--lang", choices=["es", "en"], help=_("language of the windows (default: the system's)")
+    )
+    parser.add_argument("--log-file", help=_("also write the log to this file"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log details (WebRTC included)"))
     return parser
 
 

@@ -87,8 +87,9 @@ def init(settings: Settings) -> int:
         print(_("Database is up to date; an administrator already exists (nothing changed)."))
         return 0
     print(_("Database created. First administrator:"))
-    print(f"  {_('e-mail')}:   {INITIAL_ADMIN}")
-    print(f"  {_('password')}: {password}")
+    email_label, password_label = _("e-mail"), _("password")  # outside f-strings: pybabel must see them
+    print(f"  {email_label}:   {INITIAL_ADMIN}")
+    print(f"  {password_label}: {password}")
     print(
         _("Sign in at %(url)s; you will be asked to choose a new password.") % {"url": _login_url(settings)}
     )
@@ -124,7 +125,8 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
         _("Created %(role)s %(email)s.") % {"role": args.role, "email": service.normalize_email(args.email)}
     )
     if not from_stdin:
-        print(f"  {_('one-time password')}: {password}")
+        one_time_label = _("one-time password")  # outside the f-string: pybabel must see it
+        print(f"  {one_time_label}: {password}")
         print(
             _("Sign in at %(url)s; a new password is required at first sign-in.")
             % {"url": _login_url(settings)}
