@@ -51,9 +51,17 @@ typecheck: install-test
 	$(VENV)/bin/mypy
 
 ## The whole suite: lint, types, unit, integration (SQLite and PostgreSQL), end to end.
+## The end-to-end tests run in their own pytest process: their Playwright (sync API) keeps an
+## event loop running on the main thread for the whole session, which asyncio tests cannot share.
+## pytest's exit code 5 (no test collected) counts as a failure.
+PYTEST_PHASE = $(PY) -m pytest -p no:cacheprovider
+define run_phase
+	$(PYTEST_PHASE) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
+endef
+
 test: system-packages install-test lint typecheck
-	$(PY) -m pytest -p no:cacheprovider tests; rc=$$?; \
-	if [ $$rc = 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	$(call run_phase,tests --ignore=tests/e2e)
+	$(call run_phase,tests/e2e)
 
 unit: install-test
 	$(PY) -m pytest tests/unit
