@@ -61,21 +61,11 @@ def settled_layout(agent: VeoAgent, window: str, after: str, settle: float = 3.0
         return layout
 
 
-def _press_allow(live: LiveSession, allow: Rect, attempts: int = 3) -> None:
-    """Click *Allow* until the agent starts the session, as a user would click again.
-
-    The agent logs ``sas=`` before its dialog enables *Allow* (another thread), and nothing on
-    the display says when it did; a click that lands while the button is still disabled is
-    ignored. A repeated click after the dialog closed lands on the empty root window.
-    """
-    for attempt in range(1, attempts + 1):
-        live.display.click_rect(allow)
-        try:
-            live.wait_agent_log("session started granted=", timeout=5 if attempt < attempts else 30)
-            return
-        except WaitTimeout:
-            if attempt == attempts:
-                raise
+def _press_allow(live: LiveSession, allow: Rect) -> None:
+    """Click *Allow* once the agent says the button is enabled, and wait for the session."""
+    live.wait_agent_log("consent allow enabled", timeout=30)
+    live.display.click_rect(allow)
+    live.wait_agent_log("session started granted=", timeout=30)
 
 
 def request_session(console: Console, title: str) -> tuple[int, str, str]:

@@ -12,7 +12,6 @@ import ctypes
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tests.xvfb import xvfb_display
 from websockets.asyncio.server import ServerConnection, serve
 
 from veo.protocol import sas
@@ -55,35 +55,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        [
-            "Xvfb",
-            "-displayfd",
-            str(write_fd),
-            "-screen",
-            "0",
-            "1280x720x24",
-            "-nolisten",
-            "tcp",
-            "-nolisten",
-            "local",
-        ],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 30)
-        number = os.read(read_fd, 16).decode().strip() if ready else ""
-        if not number:
-            pytest.fail("Xvfb did not report its display number")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        xvfb.terminate()
-        xvfb.wait()
+    with xvfb_display("-nolisten", "local") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ the pointer over the observer window before typing, as a user's click would.
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from tests.xvfb import xvfb_display
 
 from veo.agent.input.xtest import XTestInjector
 
@@ -43,24 +43,8 @@ root.mainloop()
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 30)
-        number = os.read(read_fd, 16).decode().strip() if ready else ""
-        if not number:
-            pytest.fail("Xvfb did not report its display number")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        xvfb.terminate()
-        xvfb.wait()
+    with xvfb_display() as name:
+        yield name
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ may untick; only what was requested is shown.
 
 from __future__ import annotations
 
+import logging
 import tkinter as tk
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
 from veo.protocol import sas as sas_mod
 from veo.protocol.permissions import Permission, ordered
 from veo.protocol.signaling import Joined
+
+log = logging.getLogger(__name__)
 
 #: permissions this agent can honour, with the widget name the tests look for
 SHOWN: tuple[tuple[Permission, str], ...] = (
@@ -130,7 +133,12 @@ class ConsentDialog:
 
     def _update_allow(self) -> None:
         ready = self._sas_known and Permission.VIEW in self.ticked()
+        was_ready = str(self.allow["state"]) == "normal"
         self.allow.configure(state="normal" if ready else "disabled")
+        if ready != was_ready:
+            # Said in the log so that whoever watches the screen (a test, a support script) knows
+            # when a click on Allow can take effect.
+            log.info("consent allow %s", "enabled" if ready else "disabled")
 
     def show_sas(self, code: str) -> None:
         self._sas_known = True
