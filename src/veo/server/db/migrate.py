@@ -28,4 +28,5 @@ def migrate(url: str) -> None:
     if url.startswith("sqlite:///"):
         # A fresh data directory: SQLite creates the file but not the folder it lives in.
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")
+    # "heads": branches made in parallel (one per feature) all apply; a merge revision joins them.
+    command.upgrade(alembic_config(url), "heads")
