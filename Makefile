@@ -7,6 +7,9 @@ PIP := $(PY) -m pip
 VEO := $(VENV)/bin/veo
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The address people and agents use; links, the join page and cookies are built from it.
+VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
+run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils python3-tk iproute2 xauth
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -29,8 +32,9 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VEO) admin init
 	@echo
+	@echo "  Sign in at $(VEO_PUBLIC_URL)/login"
 	@echo "  Start an agent on the user's computer with:"
-	@echo "    $(VEO) agent --server http://$(HOST):$(PORT)"
+	@echo "    $(VEO) agent --server $(VEO_PUBLIC_URL)"
 	@echo
 	$(VEO) server --host $(HOST) --port $(PORT)
 
