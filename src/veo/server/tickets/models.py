@@ -1,33 +1,107 @@
-"""Tickets: the record a remote session lives on. Shaped to grow into a full help desk."""
+"""Tickets, their categories, comments and change history: the help desk's records.
+
+A ticket is the record a remote session lives on. Its fields carry what the reports need
+(priority, category, channel, department, and the timestamps of first response, resolution and
+closing); every change to a field is kept as a :class:`TicketChange` row written by
+``veo.server.tickets.service`` in the same transaction as the change itself, so history can be
+trusted for metrics. Replies to the requester and internal notes are :class:`TicketComment` rows.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from veo.server.auth.models import User
 from veo.server.db.base import Base, UTCDateTime, utcnow
 
 TICKET_STATUSES = ("new", "open", "waiting", "resolved", "closed")
+#: Lowest to highest, so the position is the rank used when sorting by priority.
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+TICKET_CHANNELS = ("phone", "email", "portal", "walk_in")
+
+
+class Category(Base):
+    """An entry of the admin-managed list of problem kinds that reports group tickets by."""
+
+    __tablename__ = "ticket_categories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (
+        # The list's default order and the date-range filter; updated_at for "recently changed".
+        Index("ix_tickets_status_created_at", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     requester_name: Mapped[str] = mapped_column(String(200))
-    requester_email: Mapped[str] = mapped_column(String(320))
+    requester_email: Mapped[str] = mapped_column(String(320), index=True)
+    requester_department: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    priority: Mapped[str] = mapped_column(String(10), default="normal", index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="portal")
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket_categories.id", ondelete="SET NULL"), index=True, default=None
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    #: First public reply or first remote session started by a technician (time to first response).
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     resolution_note: Mapped[str] = mapped_column(Text, default="")
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    category: Mapped[Category | None] = relationship()
+
+
+class TicketComment(Base):
+    """A public reply (the requester may see it) or an internal note (technicians only)."""
+
+    __tablename__ = "ticket_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+
+class TicketChange(Base):
+    """One field of one ticket changed: who, when, from what, to what (values as text)."""
+
+    __tablename__ = "ticket_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    field: Mapped[str] = mapped_column(String(40))
+    old: Mapped[str | None] = mapped_column(Text, default=None)
+    new: Mapped[str | None] = mapped_column(Text, default=None)
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        # Reports read status changes by time across all tickets.
+        Index("ix_ticket_changes_field_at", "field", "at"),
+    )

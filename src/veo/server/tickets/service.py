@@ -1,17 +1,20 @@
-"""Tickets: create, list, read and change them; every change is an audit event.
+"""Tickets: create, read and change them, comment on them; history and audit in the same transaction.
 
-Validation lives here (not in the routes) so that the form, the REST API and any future import
-apply the same rules and give the same messages; all bad fields are reported at once.
+Routes parse and render; this module changes state. Every change to a field writes a
+:class:`~veo.server.tickets.models.TicketChange` row and an audit event before the transaction
+commits, so a failure leaves neither the change nor its record. Status moves go through
+:func:`change_status`, which enforces the workflow table of :mod:`veo.server.tickets.lifecycle`.
+The first public reply by a technician stamps ``first_response_at`` (the first remote session
+does too, see :mod:`veo.server.tickets.first_response`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from veo.server.audit.models import AuditEvent
@@ -21,58 +24,48 @@ from veo.server.db.base import utcnow
 from veo.server.errors import InvalidInput, NotFound
 from veo.server.lang import _
 from veo.server.sessions.models import RemoteSession
-from veo.server.tickets.models import TICKET_STATUSES, Ticket
+from veo.server.tickets import first_response, history, lifecycle
+from veo.server.tickets.models import Category, Ticket, TicketComment
+from veo.server.tickets.search import MAX_PER_PAGE, Page, TicketQuery, search
+from veo.server.tickets.validation import CREATE_FIELDS, EDITABLE, clean, comment_body
 
-EDITABLE = ("title", "description", "requester_name", "requester_email", "status")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_PER_PAGE = 100
+__all__ = [
+    "MAX_PER_PAGE",
+    "Page",
+    "TicketQuery",
+    "add_comment",
+    "change_status",
+    "create_ticket",
+    "get_ticket",
+    "list_tickets",
+    "search",
+    "update_ticket",
+]
 
 
-def clean(values: Mapping[str, Any], *, partial: bool = False) -> dict[str, str]:
-    """Checked, stripped field values; InvalidInput lists every bad field with its message.
+def _actor_name(actor: User | None) -> str:
+    return actor.email if actor is not None else "system"
 
-    With ``partial`` only the fields present are checked (a PATCH).
-    """
+
+def _check_references(db: Session, fields: Mapping[str, object]) -> None:
+    """Category and assignee must exist (an assignee must be an active account)."""
     errors: dict[str, str] = {}
-    cleaned: dict[str, str] = {}
-    for field in EDITABLE:
-        if field not in values or values[field] is None:
-            if not partial and field in ("title", "requester_name", "requester_email"):
-                errors[field] = _("This field is required.")
-            continue
-        raw = values[field]
-        if not isinstance(raw, str):
-            errors[field] = _("Must be text.")
-            continue
-        value = raw.strip()
-        if field == "title" and not 1 <= len(value) <= 200:
-            errors[field] = _("Enter a title of 1 to 200 characters.")
-        elif field == "description" and len(value) > 10000:
-            errors[field] = _("The description is limited to 10000 characters.")
-        elif field == "requester_name" and not 1 <= len(value) <= 200:
-            errors[field] = _("Enter the requester's name (1 to 200 characters).")
-        elif field == "requester_email" and (len(value) > 320 or not _EMAIL.match(value)):
-            errors[field] = _("Enter a valid e-mail address, like ana@example.org.")
-        elif field == "status" and value not in TICKET_STATUSES:
-            errors[field] = _("Unknown status; use one of: %(statuses)s.") % {
-                "statuses": ", ".join(TICKET_STATUSES)
-            }
-        else:
-            cleaned[field] = value.lower() if field == "requester_email" else value
+    category_id = fields.get("category_id")
+    if isinstance(category_id, int) and db.get(Category, category_id) is None:
+        errors["category_id"] = _("This category does not exist.")
+    assignee_id = fields.get("assignee_id")
+    if isinstance(assignee_id, int):
+        assignee = db.get(User, assignee_id)
+        if assignee is None or not assignee.is_active:
+            errors["assignee_id"] = _("Choose an active technician as assignee.")
     if errors:
         raise InvalidInput(errors)
-    return cleaned
 
 
 def create_ticket(db: Session, values: Mapping[str, Any], *, creator: User, address: str = "") -> Ticket:
-    fields = clean(values)
-    ticket = Ticket(
-        title=fields["title"],
-        description=fields.get("description", ""),
-        requester_name=fields["requester_name"],
-        requester_email=fields["requester_email"],
-        created_by_id=creator.id,
-    )
+    fields = clean(values, fields=CREATE_FIELDS)
+    _check_references(db, fields)
+    ticket = Ticket(**fields, created_by_id=creator.id)
     db.add(ticket)
     db.flush()
     record(
@@ -81,62 +74,146 @@ def create_ticket(db: Session, values: Mapping[str, Any], *, creator: User, addr
         actor=creator.email,
         ticket_id=ticket.id,
         address=address,
-        details={"title": ticket.title, "requester_email": ticket.requester_email},
+        details={
+            "title": ticket.title,
+            "requester_email": ticket.requester_email,
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+        },
     )
     return ticket
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Ticket]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_tickets(db: Session, *, page: int = 1, per_page: int = 25) -> Page:
-    """Newest first; ``page`` counts from 1."""
-    page = max(1, page)
-    per_page = min(max(1, per_page), MAX_PER_PAGE)
-    total = db.scalar(select(func.count()).select_from(Ticket)) or 0
-    rows = db.scalars(
-        select(Ticket)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    """Newest first, no filter (kept for callers that only page)."""
+    return search(db, TicketQuery(page=page, per_page=per_page))
 
 
-def get_ticket(db: Session, ticket_id: int) -> Ticket:
-    ticket = db.get(Ticket, ticket_id)
+def get_ticket(db: Session, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    """The ticket, locked against concurrent changes when ``for_update`` (PostgreSQL)."""
+    ticket = db.get(Ticket, ticket_id, with_for_update=for_update or None)
     if ticket is None:
         raise NotFound(_("Ticket %(id)d does not exist.") % {"id": ticket_id})
+    return ticket
+
+
+Changes = dict[str, dict[str, str | None]]
+
+
+def _set(
+    db: Session, ticket: Ticket, actor: User | None, field: str, value: object, now: datetime
+) -> Changes:
+    """Set one field, writing its history row; returns the audit detail (empty if unchanged)."""
+    old = getattr(ticket, field)
+    if old == value:
+        return {}
+    history.write(db, ticket, actor, field, old, value, now)
+    setattr(ticket, field, value)
+    return {field: {"from": history.as_text(old), "to": history.as_text(value)}}
+
+
+def _move(db: Session, ticket: Ticket, wanted: str, actor: User | None, note: str, now: datetime) -> Changes:
+    """Apply a checked status move: history row, timestamps, and the resolution note."""
+    lifecycle.check(ticket.status, wanted)
+    old = ticket.status
+    lifecycle.stamp(ticket, wanted, now)
+    history.write(db, ticket, actor, "status", old, wanted, now)
+    changes: Changes = {"status": {"from": old, "to": wanted}}
+    if note and wanted in lifecycle.DONE:
+        changes |= _set(db, ticket, actor, "resolution_note", note, now)
+    return changes
+
+
+def change_status(
+    db: Session, ticket: Ticket, new_status: str, actor: User | None, note: str = "", *, address: str = ""
+) -> Ticket:
+    """Move ``ticket`` to ``new_status`` if the workflow allows it; no-op if it is already there.
+
+    ``note`` becomes the resolution note when resolving or closing, and an internal note
+    otherwise. ``actor`` None means the system (e.g. an automatic close). Raises
+    :class:`~veo.server.tickets.lifecycle.InvalidTransition` (409) or InvalidInput (422).
+    """
+    fields = clean(
+        {"status": new_status, "resolution_note": note}, fields=("status", "resolution_note"), partial=True
+    )
+    wanted = str(fields["status"])
+    note = str(fields.get("resolution_note", ""))
+    if wanted == ticket.status:
+        return ticket
+    now = utcnow()
+    changes = _move(db, ticket, wanted, actor, note, now)
+    ticket.updated_at = now
+    record(
+        db, "ticket.updated", actor=_actor_name(actor), ticket_id=ticket.id, address=address, details=changes
+    )
+    if note and wanted not in lifecycle.DONE:
+        add_comment(db, ticket, actor, note, False, address=address)
+    db.flush()
     return ticket
 
 
 def update_ticket(
     db: Session, ticket_id: int, values: Mapping[str, Any], *, actor: User, address: str = ""
 ) -> Ticket:
-    fields = clean(values, partial=True)
-    ticket = get_ticket(db, ticket_id)
-    changed: dict[str, dict[str, str]] = {}
+    """Change any editable fields at once (a PATCH or the detail page's form): one audit event.
+
+    A status in ``values`` is moved after the other fields, so a ``resolution_note`` sent with
+    ``status: resolved`` is the resolution's note. A forbidden move changes nothing at all.
+    """
+    fields = clean(values, fields=EDITABLE, partial=True)
+    _check_references(db, fields)
+    ticket = get_ticket(db, ticket_id, for_update=True)
+    status = fields.pop("status", None)
+    if status is not None and status != ticket.status:
+        lifecycle.check(ticket.status, str(status))
+    now = utcnow()
+    changes: Changes = {}
     for field, value in fields.items():
-        old = getattr(ticket, field)
-        if old != value:
-            changed[field] = {"from": old, "to": value}
-            setattr(ticket, field, value)
-    if "status" in changed:
-        ticket.resolved_at = utcnow() if ticket.status in ("resolved", "closed") else None
-    if changed:
-        ticket.updated_at = utcnow()
-        record(db, "ticket.updated", actor=actor.email, ticket_id=ticket.id, address=address, details=changed)
+        changes |= _set(db, ticket, actor, field, value, now)
+    if status is not None and status != ticket.status:
+        changes |= _move(db, ticket, str(status), actor, "", now)
+    if changes:
+        ticket.updated_at = now
+        record(db, "ticket.updated", actor=actor.email, ticket_id=ticket.id, address=address, details=changes)
     db.flush()
     return ticket
+
+
+def add_comment(
+    db: Session, ticket: Ticket, author: User | None, body: str, public: bool, *, address: str = ""
+) -> TicketComment:
+    """A public reply or an internal note; the first public reply by a technician is the first response."""
+    text = comment_body(body)
+    now = utcnow()
+    comment = TicketComment(
+        ticket_id=ticket.id,
+        author_id=author.id if author is not None else None,
+        body=text,
+        public=bool(public),
+        created_at=now,
+    )
+    db.add(comment)
+    if public and author is not None:
+        first_response.stamp(db, ticket, author, now)
+    ticket.updated_at = now
+    db.flush()
+    record(
+        db,
+        "ticket.comment_added",
+        actor=_actor_name(author),
+        ticket_id=ticket.id,
+        address=address,
+        details={"comment_id": comment.id, "public": comment.public, "length": len(text)},
+    )
+    return comment
+
+
+def comments(db: Session, ticket_id: int, *, public_only: bool = False) -> list[TicketComment]:
+    """Oldest first."""
+    query = select(TicketComment).where(TicketComment.ticket_id == ticket_id)
+    if public_only:
+        query = query.where(TicketComment.public.is_(True))
+    return list(db.scalars(query.order_by(TicketComment.created_at, TicketComment.id)))
 
 
 def ticket_sessions(db: Session, ticket_id: int) -> list[RemoteSession]:
