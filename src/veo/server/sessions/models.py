@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from veo.server.auth.models import User
@@ -43,6 +43,9 @@ class RemoteSession(Base):
     ended_by: Mapped[str | None] = mapped_column(String(20), default=None)
     end_reason: Mapped[str] = mapped_column(String(200), default="")
     resolution_note: Mapped[str] = mapped_column(Text, default="")
+    #: The user's 1-5 rating of the help and their comment (``veo.server.notify.rating``), once.
+    rating: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    rating_comment: Mapped[str] = mapped_column(Text, default="")
 
     ticket: Mapped[Ticket] = relationship(lazy="joined")
     technician: Mapped[User | None] = relationship(lazy="joined")
