@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("en", "es")
@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     language: str = Field(default="en", description="Default language of pages and e-mails (en or es).")
     organization: str = Field(default="veo support", description="Organization name shown to end users.")
     session_code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail; unset: e-mail stays queued."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 SSL, 25).")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="veo@localhost", description="From address of e-mails to requesters.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(default=False, description="Connect to SMTP over TLS from the start (port 465).")
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    outbox_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often the outbox worker looks for due messages."
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Secure flag on cookies; default: on, except on http://localhost or loopback.",
@@ -49,6 +62,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("VEO_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("smtp_ssl")
+    @classmethod
+    def _one_tls_mode(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("smtp_starttls"):
+            raise ValueError("set VEO_SMTP_SSL or VEO_SMTP_STARTTLS, not both")
+        return value
 
     @property
     def effective_database_url(self) -> str:

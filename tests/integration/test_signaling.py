@@ -252,6 +252,7 @@ def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env, bus_kind: s
     with env.console(sid) as console, env.agent() as agent:
         assert recv(console, "session_state")["status"] == "waiting"
         joined = join(agent, created["code_display"])
+        assert joined.pop("rating_token"), "the agent rates the session with it (notify.rating)"
         assert joined == {
             "v": 1,
             "type": "joined",

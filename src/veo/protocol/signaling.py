@@ -114,6 +114,9 @@ class Joined(Message):
     ticket_title: str
     requested: list[Permission]
     ice_servers: list[IceServer] = []
+    #: Lets the agent post the user's rating once the session has ended
+    #: (``POST /api/v1/sessions/{session_id}/rating``); empty: the server takes no rating.
+    rating_token: Annotated[str, Field(max_length=200)] = ""
 
 
 class AgentJoined(Message):

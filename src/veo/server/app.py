@@ -29,6 +29,7 @@ from veo.server.auth.cookies import cookie_secure
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
 from veo.server.middleware import VeoMiddleware
+from veo.server.notify import routes as notify_routes
 from veo.server.sessions import routes as session_routes
 from veo.server.tickets import pages as ticket_pages
 
@@ -90,4 +91,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_tickets.router)
     app.include_router(api_audit.router)
     session_routes.install(app)
+    notify_routes.install(app)
     return app

@@ -17,6 +17,7 @@ from veo.protocol.base import ProtocolError
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Join, Joined, parse_agent_message
 from veo.server.lang import set_language
+from veo.server.notify import events, rating
 from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
@@ -58,7 +59,10 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> tuple[Joined, Jo
         if isinstance(outcome, str):
             service.record_rejected(db, address=address, reason=outcome)
             return outcome
-        return joined_message(hub.settings, outcome)
+        # The user's language (from the agent) is the best guess for the requester's e-mails.
+        events.set_requester_language(db, outcome.ticket_id, message.language)
+        token = rating.issue_for_session(db, outcome, message.language)
+        return joined_message(hub.settings, outcome).model_copy(update={"rating_token": token})
 
     result = await txn.run(hub.db, redeem)
     if isinstance(result, str):

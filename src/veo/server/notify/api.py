@@ -1,0 +1,191 @@
+"""``/api/v1``: rate a session (agent), e-mail a join link, the outbox log, webhook endpoints.
+
+Rating is public but needs the session's rating token; the rest needs a technician, and the
+outbox and webhooks need an admin. Writes retry on a lost audit race (``sessions.txn``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from veo.server.api.schemas import error_responses
+from veo.server.audit.service import record
+from veo.server.auth.deps import CurrentUser
+from veo.server.auth.models import User
+from veo.server.db.deps import DatabaseDep
+from veo.server.errors import ApiError, NotFound
+from veo.server.lang import _
+from veo.server.notify import events, outbox, rating, webhooks
+from veo.server.notify.models import OUTBOX_KINDS, OUTBOX_STATUSES, OutboxMessage
+from veo.server.notify.schemas import (
+    OutboxOut,
+    OutboxPageOut,
+    RatingIn,
+    RatingOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookOut,
+)
+from veo.server.notify.worker import OutboxWorker
+from veo.server.sessions import txn
+from veo.server.sessions.access import load_for
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=error_responses(401, 403, 404, 422))
+
+
+def require_admin(user: User) -> None:
+    if user.role != "admin":
+        raise ApiError(403, "forbidden", _("Only administrators may do this."))
+
+
+def _wake(request: Request) -> None:
+    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.post(
+    "/sessions/{session_id}/rating",
+    response_model=RatingOut,
+    responses={409: {"description": "`already_rated` or `session_not_ended`"}},
+)
+async def rate_session(session_id: str, body: RatingIn, request: Request, db: DatabaseDep) -> RatingOut:
+    """The user's 1-5 rating after the session, authorized by the token the agent got in `joined`."""
+    address = _address(request)
+    stored = await txn.run(
+        db,
+        lambda s: RatingOut.of(
+            rating.rate(s, body.token, body.score, body.comment, session_id=session_id, address=address)
+        ),
+    )
+    _wake(request)
+    return stored
+
+
+@router.post("/sessions/{session_id}/email-link", response_model=OutboxOut, status_code=202)
+async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> OutboxOut:
+    """Queue an e-mail with the join link and code to the ticket's requester (waiting sessions only)."""
+    address = _address(request)
+
+    def work(s: Session) -> OutboxOut:
+        session = load_for(s, session_id, user, write=True)
+        if session.status != "waiting" or not session.code:
+            raise ApiError(
+                409, "session_not_waiting", _("The join link can only be sent while the code is valid.")
+            )
+        message = events.session_link(s, session)
+        record(
+            s,
+            "session.link_emailed",
+            actor=user.email,
+            ticket_id=session.ticket_id,
+            session_id=session.id,
+            address=address,
+            details={"to": session.ticket.requester_email},
+        )
+        return OutboxOut.of(message)
+
+    queued = await txn.run(db, work)
+    _wake(request)
+    return queued
+
+
+@router.get("/outbox", response_model=OutboxPageOut)
+async def list_outbox(
+    user: CurrentUser,
+    db: DatabaseDep,
+    status: Annotated[str | None, Query(description="pending, sent or failed")] = None,
+    kind: Annotated[str | None, Query(description="email or webhook")] = None,
+    ticket_id: int | None = None,
+    webhook_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OutboxPageOut:
+    """Every e-mail and webhook delivery with its attempts and last error (admins; a ticket's for all)."""
+    if ticket_id is None:
+        require_admin(user)
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise ApiError(
+            422, "invalid_request", _("status: use one of %(v)s.") % {"v": ", ".join(OUTBOX_STATUSES)}
+        )
+    if kind is not None and kind not in OUTBOX_KINDS:
+        allowed = ", ".join(OUTBOX_KINDS)
+        raise ApiError(422, "invalid_request", _("kind: use one of %(v)s.") % {"v": allowed})
+    page = await db.run(
+        lambda s: outbox.list_messages(
+            s,
+            status=status,
+            kind=kind,
+            ticket_id=ticket_id,
+            webhook_id=webhook_id,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return OutboxPageOut(
+        items=[OutboxOut.of(m) for m in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.post("/outbox/{message_id}/retry", response_model=OutboxOut)
+async def retry_message(message_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> OutboxOut:
+    """Try a failed or waiting message again now, with a fresh series of attempts."""
+    require_admin(user)
+
+    def work(s: Session) -> OutboxMessage:
+        message = outbox.retry_now(s, message_id)
+        if message is None:
+            raise NotFound(_("Outbox message %(id)d does not exist.") % {"id": message_id})
+        return message
+
+    message = await db.run(work)
+    _wake(request)
+    return OutboxOut.of(message)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut])
+async def list_webhooks(user: CurrentUser, db: DatabaseDep) -> list[WebhookOut]:
+    require_admin(user)
+    return await db.run(lambda s: [WebhookOut.of(e) for e in webhooks.list_endpoints(s)])
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+async def create_webhook(
+    body: WebhookIn, request: Request, user: CurrentUser, db: DatabaseDep
+) -> WebhookCreated:
+    """Add an endpoint; the answer holds its signing secret (shown this once)."""
+    require_admin(user)
+    address = _address(request)
+
+    def work(s: Session) -> WebhookCreated:
+        endpoint = webhooks.create_endpoint(s, body.model_dump())
+        record(
+            s,
+            "webhook.created",
+            actor=user.email,
+            address=address,
+            details={"id": endpoint.id, "url": endpoint.url, "events": endpoint.events},
+        )
+        return WebhookCreated(**WebhookOut.of(endpoint).model_dump(), secret=endpoint.secret)
+
+    return await txn.run(db, work)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+async def delete_webhook(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    require_admin(user)
+    address = _address(request)
+
+    def work(s: Session) -> None:
+        webhooks.delete_endpoint(s, webhook_id)
+        record(s, "webhook.deleted", actor=user.email, address=address, details={"id": webhook_id})
+
+    await txn.run(db, work)
+    return Response(status_code=204)

@@ -1,0 +1,137 @@
+"""E-mail to requesters: rendered in their language when queued, sent over SMTP by the worker.
+
+Rendering happens when the message is queued (``render``), so the outbox row holds exactly what
+will be sent and a later change of wording or language cannot alter a queued message. Sending
+(``send``) uses the standard library's ``smtplib`` on a worker thread; an SMTP failure raises
+:class:`DeliveryError`, which says whether trying again could help.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from veo.config import Settings
+from veo.i18n import gettext_for, normalize
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "web" / "templates" / "mail"
+
+
+class DeliveryError(Exception):
+    """A send that failed; ``permanent`` when retrying cannot help (address refused, 4xx)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message[:500]
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+    language: str
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"subject": self.subject, "text": self.text, "html": self.html, "language": self.language}
+
+
+@cache
+def _environment(language: str) -> Environment:
+    """One Jinja environment per language: e-mails are not tied to a request's language."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.install_gettext_translations(gettext_for(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def render(template: str, subject: str, language: str, context: dict[str, Any]) -> Mail:
+    """``mail/<template>.txt`` and ``.html`` in ``language``; ``subject`` is already translated."""
+    language = normalize(language)
+    env = _environment(language)
+    full = {**context, "subject": subject, "lang": language}
+    return Mail(
+        subject=subject,
+        text=env.get_template(f"{template}.txt").render(full),
+        html=env.get_template(f"{template}.html").render(full),
+        language=language,
+    )
+
+
+def build_message(
+    settings: Settings, recipient: str, payload: dict[str, Any], message_id: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = recipient
+    message["Subject"] = str(payload["subject"])
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = message_id
+    message["Content-Language"] = str(payload.get("language", "en"))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(str(payload["text"]))
+    message.add_alternative(str(payload["html"]), subtype="html")
+    return message
+
+
+def message_id_for(settings: Settings, outbox_id: int) -> str:
+    """Stable per outbox row, so a retry after an unclear failure is recognisable as a duplicate."""
+    domain = settings.smtp_from.rpartition("@")[2] or "localhost"
+    return f"<veo-outbox-{outbox_id}@{domain}>"
+
+
+def _send_blocking(settings: Settings, message: EmailMessage) -> None:
+    assert settings.smtp_host is not None
+    timeout = settings.smtp_timeout_seconds
+    smtp: smtplib.SMTP
+    if settings.smtp_ssl:
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    with smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
+
+
+async def send(settings: Settings, recipient: str, payload: dict[str, Any], outbox_id: int) -> None:
+    """Hand one e-mail to the SMTP server, or raise :class:`DeliveryError`."""
+    if not settings.smtp_host:
+        raise DeliveryError("e-mail is not configured (set VEO_SMTP_HOST)")
+    message = build_message(settings, recipient, payload, message_id_for(settings, outbox_id))
+    try:
+        await anyio.to_thread.run_sync(_send_blocking, settings, message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"recipient refused: {exc.recipients}", permanent=True) from None
+    except smtplib.SMTPResponseException as exc:
+        text = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        # 5xx is final for this message, except authentication (53x): an operator can fix that.
+        permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code // 10 != 53
+        raise DeliveryError(f"SMTP {exc.smtp_code}: {text}", permanent=permanent) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP server unreachable or failed: {exc or type(exc).__name__}") from None

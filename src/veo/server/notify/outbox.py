@@ -1,0 +1,162 @@
+"""The outbox: queue a message in the caller's transaction; claim, complete and list them.
+
+A message is claimed by moving its ``next_attempt_at`` a lease into the future with a
+conditional UPDATE, so two workers (two server nodes) never send the same row at once, and a
+worker that dies mid-send leaves the row to be retried when the lease runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from veo.server.db.base import utcnow
+from veo.server.notify.models import OutboxMessage
+
+#: Seconds to wait after the 1st, 2nd, ... failed attempt; one more failure after the last is final.
+BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+LEASE = timedelta(minutes=5)
+BATCH = 20
+
+
+def enqueue(
+    db: Session,
+    *,
+    kind: str,
+    event: str,
+    recipient: str,
+    payload: dict[str, Any],
+    ticket_id: int | None = None,
+    webhook_id: int | None = None,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        kind=kind,
+        event=event,
+        recipient=recipient,
+        payload=payload,
+        ticket_id=ticket_id,
+        webhook_id=webhook_id,
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+        last_error="",
+    )
+    db.add(message)
+    db.flush()
+    return message
+
+
+def claim_due(db: Session, now: datetime) -> list[OutboxMessage]:
+    """Due pending messages, each leased to this caller until ``now + LEASE``."""
+    candidates = db.scalars(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(BATCH)
+    ).all()
+    claimed: list[OutboxMessage] = []
+    for message_id in candidates:
+        result = db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            message = db.get(OutboxMessage, message_id, populate_existing=True)
+            if message is not None:
+                claimed.append(message)
+    return claimed
+
+
+def mark_sent(db: Session, message_id: int, now: datetime) -> None:
+    message = db.get(OutboxMessage, message_id)
+    if message is None:  # its ticket was deleted meanwhile
+        return
+    message.attempts += 1
+    message.status = "sent"
+    message.sent_at = now
+    message.last_error = ""
+
+
+def mark_failed(db: Session, message_id: int, now: datetime, error: str, *, permanent: bool) -> None:
+    """Record a failed attempt: retry later with backoff, or give up (``failed``) for good."""
+    message = db.get(OutboxMessage, message_id)
+    if message is None:
+        return
+    message.attempts += 1
+    message.last_error = error[:500]
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = "failed"
+    else:
+        message.next_attempt_at = now + timedelta(seconds=BACKOFF_SECONDS[message.attempts - 1])
+
+
+def mark_waiting(db: Session, message_id: int, now: datetime, reason: str, retry_in: timedelta) -> None:
+    """Not attempted (e.g. no SMTP server configured): no attempt counted, the reason shown."""
+    message = db.get(OutboxMessage, message_id)
+    if message is None:
+        return
+    message.last_error = reason[:500]
+    message.next_attempt_at = now + retry_in
+
+
+def retry_now(db: Session, message_id: int) -> OutboxMessage | None:
+    """An admin asks for another try of a failed (or waiting) message."""
+    message = db.get(OutboxMessage, message_id)
+    if message is None or message.status == "sent":
+        return message
+    if message.status == "failed":
+        message.attempts = 0  # a fresh series of attempts with the full backoff
+    message.status = "pending"
+    message.next_attempt_at = utcnow()
+    return message
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    items: list[OutboxMessage]
+    total: int
+
+
+def list_messages(
+    db: Session,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    ticket_id: int | None = None,
+    webhook_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> OutboxPage:
+    """Newest first, filtered; the outbox admin page, the API and the ticket page read this."""
+    conditions = []
+    if status is not None:
+        conditions.append(OutboxMessage.status == status)
+    if kind is not None:
+        conditions.append(OutboxMessage.kind == kind)
+    if ticket_id is not None:
+        conditions.append(OutboxMessage.ticket_id == ticket_id)
+    if webhook_id is not None:
+        conditions.append(OutboxMessage.webhook_id == webhook_id)
+    total = db.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions)) or 0
+    rows = db.scalars(
+        select(OutboxMessage)
+        .where(*conditions)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return OutboxPage(items=list(rows), total=total)

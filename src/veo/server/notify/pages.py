@@ -1,0 +1,107 @@
+"""Pages: the public rating page ``/rate/<token>`` and the admins' outbox page.
+
+The rating page needs no sign-in: the token in the address is the credential (a CSRF token
+would add nothing, since a forger would need the token itself). It speaks the language the
+requester's e-mail was written in unless they pick another.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from veo.config import SUPPORTED_LANGUAGES
+from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.db.deps import DatabaseDep
+from veo.server.errors import ApiError, InvalidInput
+from veo.server.lang import set_language
+from veo.server.notify import outbox, rating
+from veo.server.notify.api import require_admin
+from veo.server.notify.models import OUTBOX_STATUSES
+from veo.server.notify.worker import OutboxWorker
+from veo.server.sessions import txn
+from veo.server.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _context(s: Session, token: str) -> dict[str, Any]:
+    request = rating.pending(s, token)
+    ticket = rating.ticket_of(s, request)
+    return {
+        "token": token,
+        "ticket_id": request.ticket_id,
+        "ticket_title": ticket.title if ticket is not None else "",
+        "already": request.rated_at is not None,
+        "language": request.language,
+        "errors": {},
+        "score": "",
+        "comment": "",
+        "done": False,
+    }
+
+
+def _use_language(request: Request, language: str) -> None:
+    if request.query_params.get("lang") not in SUPPORTED_LANGUAGES and language in SUPPORTED_LANGUAGES:
+        set_language(language)
+
+
+@router.get("/rate/{token}")
+async def rate_page(token: str, request: Request, db: DatabaseDep) -> Response:
+    context = await db.run(lambda s: _context(s, token))
+    _use_language(request, context["language"])
+    return await render(request, "notify/rate.html", context)
+
+
+@router.post("/rate/{token}")
+async def rate_submit(
+    token: str,
+    request: Request,
+    db: DatabaseDep,
+    score: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    context = await db.run(lambda s: _context(s, token))
+    _use_language(request, context["language"])
+    address = request.client.host if request.client else ""
+    try:
+        await txn.run(db, lambda s: rating.rate(s, token, score, comment, address=address))
+    except InvalidInput as exc:
+        context.update(errors=exc.fields, score=score, comment=comment)
+        return await render(request, "notify/rate.html", context, status_code=422)
+    except ApiError as exc:
+        if exc.code != "already_rated":
+            raise
+        context["already"] = True
+        return await render(request, "notify/rate.html", context, status_code=409)
+    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
+    if worker is not None:
+        worker.wake()
+    context["done"] = True
+    return await render(request, "notify/rate.html", context)
+
+
+@router.get("/admin/outbox")
+async def outbox_page(
+    request: Request,
+    user: CurrentUser,
+    db: DatabaseDep,
+    status: Annotated[str | None, Query()] = None,
+) -> Response:
+    require_admin(user)
+    chosen = status if status in OUTBOX_STATUSES else None
+    page = await db.run(lambda s: outbox.list_messages(s, status=chosen, limit=200))
+    return await render(request, "notify/outbox.html", {"messages": page.items, "total": page.total})
+
+
+@router.post("/admin/outbox/{message_id}/retry", dependencies=[Depends(verify_csrf)])
+async def outbox_retry(message_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    require_admin(user)
+    await db.run(lambda s: outbox.retry_now(s, message_id))
+    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
+    if worker is not None:
+        worker.wake()
+    return RedirectResponse("/admin/outbox", status_code=303)

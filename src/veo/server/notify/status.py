@@ -1,0 +1,32 @@
+"""How deliveries look to people: a translated state, and a ticket's e-mail that needs attention."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veo.server.lang import _
+from veo.server.notify.models import OutboxMessage
+
+
+def delivery_label(message: OutboxMessage) -> str:
+    """ "sent", "not delivered yet, retrying" (with the attempt count) or "failed"."""
+    if message.status == "sent":
+        return _("sent")
+    if message.status == "failed":
+        return _("not delivered: failed")
+    if message.attempts == 0 and not message.last_error:
+        return _("queued")
+    return _("not delivered, retrying (%(n)d attempts)") % {"n": message.attempts}
+
+
+def ticket_deliveries(db: Session, ticket_id: int, *, limit: int = 20) -> list[OutboxMessage]:
+    """A ticket's e-mails, newest first, for the ticket page (webhooks are for admins)."""
+    return list(
+        db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.ticket_id == ticket_id, OutboxMessage.kind == "email")
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )

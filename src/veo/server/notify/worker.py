@@ -1,0 +1,117 @@
+"""The outbox worker: sends what is due, records each outcome, sleeps, repeats.
+
+It runs as one background task per server process (``veo.tasks.spawn`` from the app's start-up
+hooks) and is stopped by a shutdown hook. Each round (``run_once``) claims due rows in a short
+transaction, sends them with no transaction open (a slow SMTP server never holds a database
+lock), then stores each result in its own transaction. Tests call ``run_once(now=...)`` to
+step through retries deterministically instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+import httpx
+
+from veo.config import Settings
+from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
+from veo.server.notify import mailer, outbox, webhooks
+from veo.server.notify.compose import compose
+from veo.server.notify.models import OutboxMessage, WebhookEndpoint
+from veo.tasks import spawn
+
+log = logging.getLogger(__name__)
+#: With no SMTP server configured e-mails wait (visibly) and are looked at again this often.
+UNCONFIGURED_RECHECK = timedelta(minutes=10)
+
+
+class OutboxWorker:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._task = spawn(self._loop(), name="veo-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def wake(self) -> None:
+        """Look for due messages now (after a request queued some) instead of at the next tick."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a database hiccup must not end the worker for good
+                log.exception("outbox round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_seconds)
+            self._wake.clear()
+
+    # ------------------------------------------------------------ one round
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Attempt every message due at ``now``; how many were attempted."""
+        moment = now or utcnow()
+        claimed = await self.db.run(lambda s: outbox.claim_due(s, moment))
+        for message in claimed:
+            await self._attempt(message, moment)
+        return len(claimed)
+
+    async def _attempt(self, message: OutboxMessage, now: datetime) -> None:
+        message_id = message.id
+        if message.kind == "email" and not self.settings.smtp_host:
+            reason = "e-mail is not configured (set VEO_SMTP_HOST)"
+            await self.db.run(lambda s: outbox.mark_waiting(s, message_id, now, reason, UNCONFIGURED_RECHECK))
+            return
+        try:
+            if message.kind == "email":
+                mail = compose(self.settings, message.payload)
+                await mailer.send(self.settings, message.recipient, mail.as_payload(), message_id)
+            else:
+                await self._deliver_webhook(message)
+        except mailer.DeliveryError as exc:
+            error, permanent = exc.message, exc.permanent
+            log.warning("outbox %d (%s to %s) failed: %s", message_id, message.kind, message.recipient, error)
+            await self.db.run(lambda s: outbox.mark_failed(s, message_id, now, error, permanent=permanent))
+            return
+        except Exception as exc:  # a bug in rendering: keep the row, show the error, retry later
+            log.exception("outbox %d could not be prepared", message_id)
+            error = f"internal error: {type(exc).__name__}"
+            await self.db.run(lambda s: outbox.mark_failed(s, message_id, now, error, permanent=False))
+            return
+        log.info("outbox %d (%s %s) delivered", message_id, message.kind, message.event)
+        await self.db.run(lambda s: outbox.mark_sent(s, message_id, now))
+
+    async def _deliver_webhook(self, message: OutboxMessage) -> None:
+        webhook_id = message.webhook_id
+        endpoint = await self.db.run(lambda s: s.get(WebhookEndpoint, webhook_id) if webhook_id else None)
+        if endpoint is None:
+            raise mailer.DeliveryError("the webhook endpoint was removed", permanent=True)
+        client = self._client or httpx.AsyncClient(follow_redirects=False)
+        try:
+            await webhooks.deliver(
+                client, endpoint.url, endpoint.secret, message.event, str(message.payload["body"]), message.id
+            )
+        finally:
+            if client is not self._client:
+                await client.aclose()
