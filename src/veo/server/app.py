@@ -24,6 +24,7 @@ from veo.server.api import audit as api_audit
 from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
+from veo.server.audit import pages as audit_pages
 from veo.server.auth import pages as auth_pages
 from veo.server.auth.cookies import cookie_secure
 from veo.server.db.engine import Database
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_tickets.router)
     app.include_router(api_audit.router)
+    audit_pages.install(app)
     session_routes.install(app)
     notify_routes.install(app)
     return app

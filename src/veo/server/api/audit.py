@@ -1,4 +1,8 @@
-"""``GET /api/v1/audit``: read the audit log, filtered by ticket, session or action (newest last)."""
+"""``GET /api/v1/audit``: read the audit log with the page's filters (oldest first).
+
+Admins and leads read everything; any other technician must name a ticket or a remote session
+(the trail the ticket page already shows them), else 403.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from veo.server.api.schemas import error_responses
-from veo.server.audit.models import AuditEvent
+from veo.server.audit import query as audit_query
+from veo.server.audit.deps import as_utc, forbidden
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 
@@ -46,20 +50,26 @@ async def list_events(
     ticket_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     session_id: Annotated[str | None, Query(max_length=36)] = None,
     action: Annotated[str | None, Query(max_length=80)] = None,
+    actor: Annotated[str | None, Query(max_length=320)] = None,
+    since: Annotated[datetime | None, Query(description="From this time on (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPageOut:
+    where = audit_query.AuditFilter(
+        action=action or None,
+        actor=actor or None,
+        ticket_id=ticket_id,
+        session_id=session_id or None,
+        since=as_utc(since, "since"),
+        until=as_utc(until, "until"),
+    )
+    if not audit_query.may_read_everything(user.role) and not where.scoped:
+        raise forbidden()
+
     def work(s: Session) -> AuditPageOut:
-        query = select(AuditEvent)
-        if ticket_id is not None:
-            query = query.where(AuditEvent.ticket_id == ticket_id)
-        if session_id is not None:
-            query = query.where(AuditEvent.session_id == session_id)
-        if action is not None:
-            query = query.where(AuditEvent.action == action)
-        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = s.scalars(query.order_by(AuditEvent.seq).offset((page - 1) * per_page).limit(per_page))
-        items = [AuditEventOut.model_validate(row) for row in rows]
-        return AuditPageOut(items=items, total=total, page=page, per_page=per_page)
+        found = audit_query.find(s, where, page=page, per_page=per_page, newest_first=False)
+        items = [AuditEventOut.model_validate(row) for row in found.items]
+        return AuditPageOut(items=items, total=found.total, page=page, per_page=per_page)
 
     return await db.run(work)

@@ -2,8 +2,9 @@
 
 Each event stores the SHA-256 of the previous event's hash and its own canonical content, so an
 edit, deletion or reordering breaks the chain where it happened (``veo audit verify`` finds it).
-Appends are serialized by the unique ``seq`` column: a concurrent writer that loses the race
-retries with the new head.
+Appends are serialized by a lock taken before the head is read (``lock.py``), so concurrent
+writers queue instead of colliding on the unique ``seq``; the unique constraint stays as the
+last line of defence. A due checkpoint is signed in the same transaction (``checkpoints.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.server.audit import checkpoints
+from veo.server.audit.lock import serialize_appends
 from veo.server.audit.models import AuditEvent
 from veo.server.db.base import utcnow
 
@@ -60,8 +63,13 @@ def record(
     address: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event inside the caller's transaction."""
-    details = details or {}
+    """Append one event inside the caller's transaction (which then holds the audit lock).
+
+    ``details`` must be JSON; it is stored as its JSON round trip, so that the hash computed
+    now is the hash the verifier recomputes from what the database gives back.
+    """
+    details = json.loads(json.dumps(details or {}, ensure_ascii=False))
+    serialize_appends(db)
     head = db.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
@@ -82,4 +90,5 @@ def record(
     )
     db.add(event)
     db.flush()
+    checkpoints.after_append(db, event)
     return event

@@ -1,0 +1,85 @@
+"""The audit signing key: one Ed25519 key pair under the data directory, made on first use.
+
+The private key signs checkpoints (``checkpoints.py``) and never leaves the server; the public key
+goes into every export so that ``veo audit verify`` can check signatures on another machine. The
+private file is created with mode 0600 in one step (``O_EXCL``), so two processes starting at
+once cannot both write a key, and no other account can read it even for a moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PRIVATE_NAME = "audit_ed25519.pem"
+PUBLIC_NAME = "audit_ed25519.pub.pem"
+
+
+class KeyFileError(ValueError):
+    """A key file that cannot be used (unreadable, not Ed25519); the message names the file."""
+
+
+def key_dir(data_dir: Path) -> Path:
+    return data_dir / "audit"
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key: names the key in each checkpoint."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def public_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_or_create(directory: Path) -> Ed25519PrivateKey:
+    """The signing key in ``directory``; a new one (private file 0600) when there is none yet."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_path = directory / PRIVATE_NAME
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = load_private(private_path)
+    else:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    (directory / PUBLIC_NAME).write_bytes(public_pem(key.public_key()))
+    return key
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def signature_ok(public: Ed25519PublicKey, signature_hex: str, message: bytes) -> bool:
+    try:
+        public.verify(bytes.fromhex(signature_hex), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
