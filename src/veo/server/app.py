@@ -25,6 +25,8 @@ from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
 from veo.server.audit import pages as audit_pages
+from veo.server.auth import account_pages, admin_pages
+from veo.server.auth import api as api_accounts
 from veo.server.auth import pages as auth_pages
 from veo.server.auth.cookies import cookie_secure
 from veo.server.db.engine import Database
@@ -87,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(auth_pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(api_accounts.account_router)
+    app.include_router(api_accounts.admin_router)
     app.include_router(ticket_pages.router)
     app.include_router(api_auth.router)
     app.include_router(api_tickets.router)

@@ -60,3 +60,31 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite="strict",
     )
+
+
+def challenge_cookie_name(settings: Settings) -> str:
+    """The cookie of a sign-in waiting for its TOTP code (same prefix rules as the session's)."""
+    return "__Host-veo_login" if settings.public_url.startswith("https://") else "veo_login"
+
+
+def challenge_token(connection: HTTPConnection) -> str | None:
+    settings: Settings = connection.app.state.settings
+    return connection.cookies.get(challenge_cookie_name(settings)) or None
+
+
+def set_challenge_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:
+    name = challenge_cookie_name(settings)
+    secure = cookie_secure(settings) or name.startswith("__Host-")
+    response.set_cookie(
+        name, token, max_age=max_age, path="/", secure=secure, httponly=True, samesite="strict"
+    )
+
+
+def clear_challenge_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        challenge_cookie_name(settings),
+        path="/",
+        secure=cookie_secure(settings),
+        httponly=True,
+        samesite="strict",
+    )

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request, WebSocket
 from starlette.requests import HTTPConnection
 
-from veo.server.auth import service
+from veo.server.auth import login, service
 from veo.server.auth.cookies import session_token
 from veo.server.auth.models import User, WebSession
 from veo.server.db.engine import Database
@@ -23,6 +23,9 @@ from veo.server.errors import ApiError, LoginRequired, PasswordChangeRequired
 from veo.server.lang import _, set_language
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOTP_ENROLMENT_PAGE = "/account/totp"
+#: Where a user who must enrol may still go (enrolment itself, and signing out).
+TOTP_ENROLMENT_PATHS = frozenset({TOTP_ENROLMENT_PAGE, "/logout"})
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,21 @@ async def identify(connection: HTTPConnection, *, allow_bearer: bool = True) -> 
     return identity
 
 
-def _next_url(request: Request) -> str:
+def _target(request: Request) -> str:
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    return "/login?next=" + quote(target, safe="")
+    return target
+
+
+def _next_url(request: Request) -> str:
+    return "/login?next=" + quote(_target(request), safe="")
+
+
+def identify_cached(connection: HTTPConnection) -> Identity:
+    """The identity :func:`identify` already resolved for this request."""
+    identity: Identity = connection.state.veo_identity
+    return identity
 
 
 async def signed_in_user(request: Request) -> User:
@@ -92,6 +105,26 @@ async def current_user(request: Request) -> User:
                 403, "password_change_required", _("Set a new password at /account/password first.")
             )
         raise PasswordChangeRequired()
+    db: Database = request.app.state.db
+    if await db.run(lambda s: login.must_enrol(s, user)):
+        # Checked on every request, cookie and bearer alike: a policy that starts requiring TOTP
+        # binds existing sessions and tokens at once.
+        if is_api(request) or identify_cached(request).via_bearer:
+            raise ApiError(
+                403,
+                "totp_required",
+                _("Your role requires two-factor sign-in: enrol at /account/totp first."),
+            )
+        if request.url.path not in TOTP_ENROLMENT_PATHS:
+            raise LoginRequired(TOTP_ENROLMENT_PAGE + "?next=" + quote(_target(request), safe=""))
+    return user
+
+
+async def admin_user(request: Request) -> User:
+    """A signed-in administrator; anyone else gets 403 ``forbidden`` (JSON for the API)."""
+    user = await current_user(request)
+    if user.role != "admin":
+        raise ApiError(403, "forbidden", _("Only administrators may do this."))
     return user
 
 
@@ -100,6 +133,9 @@ async def current_user_ws(websocket: WebSocket) -> User | None:
     identity = await identify(websocket, allow_bearer=False)
     user = identity.user
     if user is None or user.must_change_password:
+        return None
+    db: Database = websocket.app.state.db
+    if await db.run(lambda s: login.must_enrol(s, user)):
         return None
     return user
 
@@ -137,5 +173,6 @@ async def verify_csrf(request: Request) -> None:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]
 SignedInUser = Annotated[User, Depends(signed_in_user)]
 PageUser = CurrentUser

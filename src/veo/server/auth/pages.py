@@ -1,17 +1,30 @@
-"""Sign-in, sign-out and password pages (forms posted by the browser, rendered by Jinja2)."""
+"""Sign-in (password, then the TOTP code when enrolled), sign-out and password pages.
+
+Forms posted by the browser, rendered by Jinja2. The sign-in forms have no session yet, hence no
+CSRF token: :func:`same_origin` stands in for it. The TOTP step is tied to the browser by its own
+short-lived cookie, and a full session (a fresh token) is created only once both factors passed.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.server.auth import login as attempts
 from veo.server.auth import passwords, service
-from veo.server.auth.cookies import clear_session_cookie, session_token, set_session_cookie
+from veo.server.auth.cookies import (
+    challenge_token,
+    clear_challenge_cookie,
+    clear_session_cookie,
+    session_token,
+    set_challenge_cookie,
+    set_session_cookie,
+)
 from veo.server.auth.deps import SignedInUser, identify, verify_csrf
 from veo.server.auth.models import User
 from veo.server.db.deps import DatabaseDep
@@ -73,25 +86,84 @@ async def login(
     if not same_origin(request):
         raise ApiError(403, "csrf_failed", _("This form did not come from this site."))
     address = client_address(request)
-
-    def sign_in(s: Session) -> tuple[User, str] | None:
-        user = service.authenticate(s, email, password, address=address)
-        if user is None:
-            return None
-        token, _session = service.start_web_session(s, user, address=address)
-        return user, token
-
-    result = await db.run(sign_in) if email and password else None
-    if result is None:
-        error = _("Wrong e-mail or password.") if email and password else _("Enter your e-mail and password.")
-        context = {"next": safe_next(next), "email": email, "error": error}
-        return await render(request, "login.html", context, status_code=401)
-    user, token = result
     target = safe_next(next)
+
+    def sign_in(s: Session) -> tuple[attempts.Outcome, str | None, bool]:
+        outcome = attempts.check_password_step(s, email, password, address=address)
+        if outcome.user is None:
+            return outcome, None, False
+        if attempts.needs_second_factor(s, outcome.user):
+            return outcome, attempts.start_challenge(s, outcome.user), True
+        attempts.succeeded(s, outcome.user, address=address)
+        token, _session = service.start_web_session(s, outcome.user, address=address)
+        return outcome, token, False
+
+    if not (email and password):
+        context = {"next": target, "email": email, "error": _("Enter your e-mail and password.")}
+        return await render(request, "login.html", context, status_code=401)
+    outcome, token, challenge = await db.run(sign_in)
+    if outcome.user is None or token is None:
+        context = {"next": target, "email": email, "error": outcome.message()}
+        return await render(request, "login.html", context, status_code=outcome.status)
+    settings: Settings = request.app.state.settings
+    if challenge:
+        response = RedirectResponse("/login/totp?next=" + quote(target, safe=""), status_code=303)
+        lifetime = int(attempts.CHALLENGE_LIFETIME.total_seconds())
+        set_challenge_cookie(response, settings, token, lifetime)
+        return response
+    if outcome.user.must_change_password:
+        target = "/account/password?next=" + quote(target, safe="")
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, settings, token)
+    return response
+
+
+@router.get("/login/totp")
+async def totp_form(request: Request, db: DatabaseDep, next: str | None = None) -> Response:
+    token = challenge_token(request)
+    user = await db.run(lambda s: attempts.challenge_user(s, token)) if token else None
+    if user is None:
+        return RedirectResponse("/login?next=" + quote(safe_next(next), safe=""), status_code=303)
+    return await render(request, "account/totp_login.html", {"next": safe_next(next), "error": None})
+
+
+@router.post("/login/totp")
+async def totp_login(
+    request: Request,
+    db: DatabaseDep,
+    code: Annotated[str, Form(max_length=40)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/tickets",
+) -> Response:
+    """The second step: a TOTP or recovery code for the pending sign-in of this browser."""
+    if not same_origin(request):
+        raise ApiError(403, "csrf_failed", _("This form did not come from this site."))
+    address = client_address(request)
+    target = safe_next(next)
+    challenge = challenge_token(request)
+
+    def second_step(s: Session) -> tuple[attempts.Outcome | None, User | None, str | None]:
+        user = attempts.challenge_user(s, challenge) if challenge else None
+        if user is None or challenge is None:
+            return None, None, None
+        outcome = attempts.check_second_factor(s, user, code, address=address)
+        if outcome.user is None:
+            return outcome, user, None
+        attempts.end_challenge(s, challenge)
+        attempts.succeeded(s, user, address=address)
+        token, _session = service.start_web_session(s, user, address=address)
+        return outcome, user, token
+
+    outcome, user, token = await db.run(second_step)
+    if outcome is None or user is None:
+        return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+    if token is None:
+        context = {"next": target, "error": outcome.message()}
+        return await render(request, "account/totp_login.html", context, status_code=outcome.status)
     if user.must_change_password:
-        target = "/account/password?next=" + target
+        target = "/account/password?next=" + quote(target, safe="")
     response = RedirectResponse(target, status_code=303)
     settings: Settings = request.app.state.settings
+    clear_challenge_cookie(response, settings)
     set_session_cookie(response, settings, token)
     return response
 

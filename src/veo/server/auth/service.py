@@ -106,24 +106,6 @@ def set_password(
     record(db, "user.password_changed", actor=actor or user.email, details={"user": user.email})
 
 
-def authenticate(db: Session, email: str, password: str, *, address: str = "") -> User | None:
-    """The active account for these credentials, or None; both outcomes are audited."""
-    user = get_by_email(db, email)
-    if user is None or not user.is_active:
-        passwords.dummy_verify(password)
-        ok = False
-    else:
-        ok = passwords.verify_password(user.password_hash, password)
-    if not ok or user is None:
-        # The attempted e-mail is logged for the administrator, never shown to the client.
-        record(db, "auth.login_failed", actor="anonymous", address=address, details={"email": email[:320]})
-        return None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    record(db, "auth.login", actor=user.email, address=address)
-    return user
-
-
 def start_web_session(db: Session, user: User, *, address: str = "") -> tuple[str, WebSession]:
     """A new browser session; returns the cookie value (shown once) and the stored row."""
     token = secrets.token_urlsafe(32)

@@ -1,20 +1,30 @@
-"""The policy of each role, read in one place.
+"""The policy of each role, read and changed in one place.
 
 Every check that depends on a role (how much a technician may request, whether TOTP is required,
-whether the user's identity must be confirmed before control) asks :func:`policy_for_user`, so an
-edit by an admin takes effect on the next request without anyone caching a stale answer.
+whether the user's identity must be confirmed before control) asks :func:`policy_for_user`, which
+reads the stored row on each call, so an admin's edit takes effect on the very next request.
+A role without a stored row has :func:`default_policy`. Admins always need TOTP: the accounts
+that can change every policy must not be one phished password away.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from veo.protocol.permissions import Permission
-from veo.server.auth.models import User
+from veo.server.audit.service import record
+from veo.server.auth.models import ROLES, User
+from veo.server.db.base import utcnow
+from veo.server.errors import InvalidInput
+from veo.server.lang import _
+from veo.server.policies.capabilities import Capability, ordered, permissions_of
+from veo.server.policies.models import RolePolicyRow
 
-_STANDARD = frozenset({Permission.VIEW, Permission.CONTROL, Permission.CLIPBOARD, Permission.FILES})
+ADMIN_ROLE = "admin"
+_STANDARD = frozenset({Capability.VIEW, Capability.CONTROL, Capability.CLIPBOARD, Capability.FILES})
 
 
 @dataclass(frozen=True)
@@ -28,20 +38,97 @@ class RolePolicy:
     unattended: bool
     recording: bool
 
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """Everything the policy allows, protocol permissions and server-side extras alike."""
+        extras = {Capability.UNATTENDED: self.unattended, Capability.RECORDING: self.recording}
+        return frozenset(
+            {Capability(p.value) for p in self.max_permissions} | {c for c, on in extras.items() if on}
+        )
+
+
+def _policy(role: str, capabilities: Iterable[Capability], totp: bool, identity: bool) -> RolePolicy:
+    caps = frozenset(capabilities)
+    return RolePolicy(
+        role=role,
+        max_permissions=permissions_of(caps),
+        totp_required=totp or role == ADMIN_ROLE,
+        identity_before_control=identity,
+        unattended=Capability.UNATTENDED in caps,
+        recording=Capability.RECORDING in caps,
+    )
+
 
 def default_policy(role: str) -> RolePolicy:
     """The policy a role has until an admin edits it: TOTP for admins only."""
-    return RolePolicy(
-        role=role,
-        max_permissions=_STANDARD,
-        totp_required=role == "admin",
-        identity_before_control=False,
-        unattended=False,
-        recording=False,
-    )
+    return _policy(role, _STANDARD, role == ADMIN_ROLE, False)
+
+
+def _from_row(row: RolePolicyRow) -> RolePolicy:
+    known = {c.value for c in Capability}
+    caps = {Capability(c) for c in row.capabilities if c in known}
+    return _policy(row.role, caps, row.totp_required, row.identity_before_control)
+
+
+def policy_for_role(db: Session, role: str) -> RolePolicy:
+    row = db.get(RolePolicyRow, role)
+    return _from_row(row) if row is not None else default_policy(role)
 
 
 def policy_for_user(db: Session, user: User) -> RolePolicy:
     """The current policy of ``user``'s role."""
-    del db
-    return default_policy(user.role)
+    return policy_for_role(db, user.role)
+
+
+def all_policies(db: Session) -> list[RolePolicy]:
+    """One policy per role, in the fixed role order."""
+    return [policy_for_role(db, role) for role in ROLES]
+
+
+def _as_details(policy: RolePolicy) -> dict[str, object]:
+    return {
+        "capabilities": [c.value for c in ordered(policy.capabilities)],
+        "totp_required": policy.totp_required,
+        "identity_before_control": policy.identity_before_control,
+    }
+
+
+def set_policy(
+    db: Session,
+    role: str,
+    *,
+    capabilities: Iterable[Capability],
+    totp_required: bool,
+    identity_before_control: bool,
+    actor: str,
+    address: str = "",
+) -> RolePolicy:
+    """Store ``role``'s policy and audit the change (before and after); checked before writing."""
+    if role not in ROLES:
+        raise InvalidInput({"role": _("Unknown role; use one of: %(roles)s.") % {"roles": ", ".join(ROLES)}})
+    if role == ADMIN_ROLE and not totp_required:
+        raise InvalidInput({"totp_required": _("Administrators always need two-factor sign-in.")})
+    caps = frozenset(capabilities)
+    if caps and Capability.VIEW not in caps:
+        raise InvalidInput(
+            {"capabilities": _("Every other permission needs “view screen”; add it or remove the rest.")}
+        )
+    before = policy_for_role(db, role)
+    row = db.get(RolePolicyRow, role)
+    if row is None:
+        row = RolePolicyRow(role=role)
+        db.add(row)
+    row.capabilities = [c.value for c in ordered(caps)]
+    row.totp_required = totp_required
+    row.identity_before_control = identity_before_control
+    row.updated_at = utcnow()
+    db.flush()
+    after = _from_row(row)
+    record(
+        db,
+        "policy.changed",
+        actor=actor,
+        address=address,
+        details={"role": role, "before": _as_details(before), "after": _as_details(after)},
+    )
+    return after
