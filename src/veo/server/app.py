@@ -29,6 +29,8 @@ from veo.server.auth import account_pages, admin_pages
 from veo.server.auth import api as api_accounts
 from veo.server.auth import pages as auth_pages
 from veo.server.auth.cookies import cookie_secure
+from veo.server.categories import api as api_categories
+from veo.server.categories import pages as category_pages
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
 from veo.server.middleware import VeoMiddleware
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_pages.router)
     app.include_router(api_auth.router)
     app.include_router(api_tickets.router)
+    app.include_router(category_pages.router)
+    app.include_router(api_categories.router)
     app.include_router(api_audit.router)
     audit_pages.install(app)
     session_routes.install(app)

@@ -66,9 +66,10 @@ class Ticket(Base):
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     resolution_note: Mapped[str] = mapped_column(Text, default="")
 
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
-    category: Mapped[Category | None] = relationship()
+    # Joined: pages render after the transaction ends, so what they show must already be loaded.
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    category: Mapped[Category | None] = relationship(lazy="joined")
 
 
 class TicketComment(Base):
@@ -83,7 +84,7 @@ class TicketComment(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    author: Mapped[User | None] = relationship()
+    author: Mapped[User | None] = relationship(lazy="joined")
 
 
 class TicketChange(Base):
@@ -99,7 +100,7 @@ class TicketChange(Base):
     old: Mapped[str | None] = mapped_column(Text, default=None)
     new: Mapped[str | None] = mapped_column(Text, default=None)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (
         # Reports read status changes by time across all tickets.

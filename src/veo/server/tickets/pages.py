@@ -1,25 +1,52 @@
-"""Ticket pages: list, new-ticket form, and the detail page with its sessions and audit trail."""
+"""Ticket pages: the list with its filter bar, the new-ticket form, and the detail page.
+
+The detail page shows the ticket, its replies and notes, its remote sessions and their audit
+trail, the field history, and the controls that change status, priority, category and
+assignee. Every form posts with the session's CSRF token; a refused change re-renders the page
+with the reason and stores nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from veo.server.audit.models import AuditEvent
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
-from veo.server.errors import InvalidInput
-from veo.server.sessions.models import RemoteSession
-from veo.server.tickets import service
-from veo.server.tickets.models import Ticket
-from veo.server.tickets.schemas import TicketId
+from veo.server.errors import ApiError, InvalidInput
+from veo.server.handlers import describe_validation
+from veo.server.lang import _
+from veo.server.sessions import txn
+from veo.server.tickets import service, views
+from veo.server.tickets.formatting import HELPERS
+from veo.server.tickets.lifecycle import TRANSITIONS
+from veo.server.tickets.models import TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES
+from veo.server.tickets.schemas import TicketFilters, TicketId
+from veo.server.tickets.search import SORTS, TicketQuery
 from veo.server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form(max_length=20000)]
+FILTER_KEYS = tuple(TicketFilters.model_fields)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _base_context() -> dict[str, Any]:
+    return {
+        **HELPERS,
+        "statuses": TICKET_STATUSES,
+        "priorities": TICKET_PRIORITIES,
+        "channels": TICKET_CHANNELS,
+        "sorts": SORTS,
+        "transitions": TRANSITIONS,
+    }
 
 
 @router.get("/")
@@ -27,17 +54,47 @@ async def home() -> Response:
     return RedirectResponse("/tickets", status_code=303)
 
 
+def _filters(request: Request) -> tuple[TicketFilters, str]:
+    """The list's filters from the query string ("" = any); an error message for bad ones."""
+    raw = {k: v.strip() for k, v in request.query_params.items() if k in FILTER_KEYS and v.strip()}
+    try:
+        return TicketFilters.model_validate(raw), ""
+    except ValidationError as exc:
+        return TicketFilters(), describe_validation(exc.errors())
+
+
 @router.get("/tickets")
-async def ticket_list(
-    request: Request, user: CurrentUser, db: DatabaseDep, page: Annotated[int, Query(ge=1, le=100000)] = 1
+async def ticket_list(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    filters, error = _filters(request)
+    query = TicketQuery(**filters.model_dump())
+
+    def work(s: Session) -> tuple[service.Page, views.Choices]:
+        return service.search(s, query), views.choices(s)
+
+    result, opts = await db.run(work)
+    params = {k: str(v) for k, v in filters.model_dump(exclude_defaults=True).items() if k != "page"}
+    context = {
+        **_base_context(),
+        "page": result,
+        "filters": filters,
+        "params": params,
+        "choices": opts,
+        "filter_error": error,
+    }
+    return await render(request, "tickets/list.html", context, status_code=422 if error else 200)
+
+
+async def _new_form(
+    request: Request, db: DatabaseDep, values: dict[str, str], errors: dict[str, str], status: int = 200
 ) -> Response:
-    result = await db.run(lambda s: service.list_tickets(s, page=page, per_page=25))
-    return await render(request, "tickets/list.html", {"page": result})
+    opts = await db.run(views.choices)
+    context = {**_base_context(), "values": values, "errors": errors, "choices": opts}
+    return await render(request, "tickets/new.html", context, status_code=status)
 
 
 @router.get("/tickets/new")
-async def new_ticket_form(request: Request, user: CurrentUser) -> Response:
-    return await render(request, "tickets/new.html", {"values": {}, "errors": {}})
+async def new_ticket_form(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    return await _new_form(request, db, {"priority": "normal", "channel": "phone"}, {})
 
 
 @router.post("/tickets/new", dependencies=[Depends(verify_csrf)])
@@ -45,60 +102,120 @@ async def create_ticket(
     request: Request,
     user: CurrentUser,
     db: DatabaseDep,
-    title: Annotated[str, Form(max_length=10000)] = "",
-    description: Annotated[str, Form(max_length=20000)] = "",
-    requester_name: Annotated[str, Form(max_length=10000)] = "",
-    requester_email: Annotated[str, Form(max_length=10000)] = "",
+    title: FormText = "",
+    description: FormText = "",
+    requester_name: FormText = "",
+    requester_email: FormText = "",
+    requester_department: FormText = "",
+    priority: FormText = "normal",
+    channel: FormText = "phone",
+    category_id: FormText = "",
+    assignee_id: FormText = "",
 ) -> Response:
     values = {
         "title": title,
         "description": description,
         "requester_name": requester_name,
         "requester_email": requester_email,
+        "requester_department": requester_department,
+        "priority": priority,
+        "channel": channel,
+        "category_id": category_id,
+        "assignee_id": assignee_id,
     }
-    address = request.client.host if request.client else ""
+    address = _address(request)
     try:
-        ticket = await db.run(lambda s: service.create_ticket(s, values, creator=user, address=address))
+        ticket = await txn.run(db, lambda s: service.create_ticket(s, values, creator=user, address=address))
     except InvalidInput as exc:
-        context = {"values": values, "errors": exc.fields}
-        return await render(request, "tickets/new.html", context, status_code=422)
+        return await _new_form(request, db, values, exc.fields, status=422)
     return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
 
 
-@dataclass(frozen=True)
-class EventGroup:
-    """Audit events of one remote session (``session`` None: about the ticket itself)."""
-
-    session: RemoteSession | None
-    events: list[AuditEvent]
-
-
-@dataclass(frozen=True)
-class TicketView:
-    ticket: Ticket
-    sessions: list[RemoteSession]
-    groups: list[EventGroup]
-
-
-def _load(db: Session, ticket_id: int) -> TicketView:
-    ticket = service.get_ticket(db, ticket_id)
-    sessions = service.ticket_sessions(db, ticket_id)
-    events = service.ticket_events(db, ticket_id, [s.id for s in sessions])
-    by_session: dict[str | None, list[AuditEvent]] = {}
-    for event in events:
-        by_session.setdefault(event.session_id, []).append(event)
-    groups = [EventGroup(None, by_session.get(None, []))]
-    groups += [EventGroup(s, by_session[s.id]) for s in sessions if s.id in by_session]
-    return TicketView(ticket, sessions, groups)
+async def _detail(
+    request: Request,
+    db: DatabaseDep,
+    ticket_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    comment: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    view = await db.run(lambda s: views.load(s, ticket_id))
+    context = {
+        **_base_context(),
+        "view": view,
+        "ticket": view.ticket,
+        "sessions": view.sessions,
+        "groups": view.groups,
+        "errors": errors or {},
+        "message": message,
+        "comment": comment or {},
+    }
+    return await render(request, "tickets/detail.html", context, status_code=status)
 
 
 @router.get("/tickets/{ticket_id}")
 async def ticket_detail(
     request: Request, ticket_id: TicketId, user: CurrentUser, db: DatabaseDep
 ) -> Response:
-    view = await db.run(lambda s: _load(s, ticket_id))
-    return await render(
-        request,
-        "tickets/detail.html",
-        {"ticket": view.ticket, "sessions": view.sessions, "groups": view.groups},
-    )
+    return await _detail(request, db, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/update", dependencies=[Depends(verify_csrf)])
+async def update_ticket(
+    request: Request,
+    ticket_id: TicketId,
+    user: CurrentUser,
+    db: DatabaseDep,
+    status: FormText = "",
+    priority: FormText = "",
+    category_id: FormText = "",
+    assignee_id: FormText = "",
+    resolution_note: Annotated[str | None, Form(max_length=20000)] = None,
+) -> Response:
+    """The detail page's controls; an empty status or priority means "leave as it is"."""
+    values: dict[str, str | None] = {"category_id": category_id, "assignee_id": assignee_id}
+    if status:
+        values["status"] = status
+    if priority:
+        values["priority"] = priority
+    if resolution_note is not None:
+        values["resolution_note"] = resolution_note
+    address = _address(request)
+    try:
+        await txn.run(db, lambda s: service.update_ticket(s, ticket_id, values, actor=user, address=address))
+    except InvalidInput as exc:
+        return await _detail(request, db, ticket_id, errors=exc.fields, status=422)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return await _detail(request, db, ticket_id, message=exc.message, status=exc.status)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/comments", dependencies=[Depends(verify_csrf)])
+async def add_comment(
+    request: Request,
+    ticket_id: TicketId,
+    user: CurrentUser,
+    db: DatabaseDep,
+    body: FormText = "",
+    visibility: FormText = "internal",
+) -> Response:
+    """A reply to the requester (``visibility=public``) or an internal note."""
+    if visibility not in ("public", "internal"):
+        errors = {"visibility": _("Choose whether this is a reply or an internal note.")}
+        return await _detail(request, db, ticket_id, errors=errors, comment={"body": body}, status=422)
+    address = _address(request)
+
+    def work(s: Session) -> None:
+        ticket = service.get_ticket(s, ticket_id, for_update=True)
+        service.add_comment(s, ticket, user, body, visibility == "public", address=address)
+
+    try:
+        await txn.run(db, work)
+    except InvalidInput as exc:
+        comment = {"body": body, "visibility": visibility}
+        return await _detail(request, db, ticket_id, errors=exc.fields, comment=comment, status=422)
+    return RedirectResponse(f"/tickets/{ticket_id}#comments", status_code=303)

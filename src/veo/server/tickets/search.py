@@ -56,7 +56,7 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
+        return self.page * self.per_page < self.total or not self.total_exact
 
 
 def _escape(word: str) -> str:

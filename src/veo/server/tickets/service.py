@@ -91,7 +91,9 @@ def list_tickets(db: Session, *, page: int = 1, per_page: int = 25) -> Page:
 
 def get_ticket(db: Session, ticket_id: int, *, for_update: bool = False) -> Ticket:
     """The ticket, locked against concurrent changes when ``for_update`` (PostgreSQL)."""
-    ticket = db.get(Ticket, ticket_id, with_for_update=for_update or None)
+    # "OF tickets": PostgreSQL cannot lock the optional side of the eager outer joins.
+    lock = {"of": Ticket} if for_update else None
+    ticket = db.get(Ticket, ticket_id, with_for_update=lock, populate_existing=for_update)
     if ticket is None:
         raise NotFound(_("Ticket %(id)d does not exist.") % {"id": ticket_id})
     return ticket

@@ -1,0 +1,87 @@
+"""Categories: list, add, rename and remove them; only admins and leads may change the list.
+
+Removing a category leaves its tickets uncategorized (the foreign key sets NULL) rather than
+deleting history; the audit log keeps the name it had.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from veo.server.audit.service import record
+from veo.server.auth.models import User
+from veo.server.errors import ApiError, InvalidInput, NotFound
+from veo.server.lang import _
+from veo.server.tickets.models import Category
+
+MANAGERS = frozenset({"admin", "lead"})
+
+
+def require_manager(user: User) -> None:
+    if user.role not in MANAGERS:
+        raise ApiError(403, "forbidden", _("Only administrators and leads may change the categories."))
+
+
+def all_categories(db: Session) -> list[Category]:
+    return list(db.scalars(select(Category).order_by(func.lower(Category.name), Category.id)))
+
+
+def get_category(db: Session, category_id: int) -> Category:
+    category = db.get(Category, category_id)
+    if category is None:
+        raise NotFound(_("Category %(id)d does not exist.") % {"id": category_id})
+    return category
+
+
+def _clean_name(db: Session, raw: object, *, except_id: int | None = None) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 100:
+        raise InvalidInput({"name": _("Enter a name of 1 to 100 characters.")})
+    name = " ".join(raw.split())
+    clash = db.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
+    if clash is not None and clash.id != except_id:
+        raise InvalidInput({"name": _("A category with this name already exists.")})
+    return name
+
+
+def create_category(db: Session, name: object, *, actor: User, address: str = "") -> Category:
+    require_manager(actor)
+    category = Category(name=_clean_name(db, name))
+    db.add(category)
+    db.flush()
+    record(
+        db,
+        "category.created",
+        actor=actor.email,
+        address=address,
+        details={"id": category.id, "name": category.name},
+    )
+    return category
+
+
+def rename_category(
+    db: Session, category_id: int, name: object, *, actor: User, address: str = ""
+) -> Category:
+    require_manager(actor)
+    category = get_category(db, category_id)
+    new_name = _clean_name(db, name, except_id=category.id)
+    if new_name != category.name:
+        details = {"id": category.id, "from": category.name, "to": new_name}
+        category.name = new_name
+        record(db, "category.renamed", actor=actor.email, address=address, details=details)
+    db.flush()
+    return category
+
+
+def delete_category(db: Session, category_id: int, *, actor: User, address: str = "") -> None:
+    require_manager(actor)
+    category = get_category(db, category_id)
+    record(
+        db,
+        "category.deleted",
+        actor=actor.email,
+        address=address,
+        details={"id": category.id, "name": category.name},
+    )
+    db.delete(category)
+    db.flush()
