@@ -13,13 +13,15 @@ import sys
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
-from veo.server.auth import passwords, service
+from veo.server.auth import passwords, service, totp
 from veo.server.auth.models import ROLES
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import _
+from veo.server.policies import service as policies
+from veo.server.policies.capabilities import Capability, UnknownCapability, ordered, parse_capabilities
 
 PROG = "veo admin"
 INITIAL_ADMIN = "admin@localhost"
@@ -44,6 +46,21 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         required=True,
         help=_("read the password from standard input"),
+    )
+    reset = sub.add_parser("reset-totp", help=_("turn off an account's two-factor sign-in (lost phone)"))
+    reset.add_argument("email")
+    policy = sub.add_parser("policy", help=_("show or change what a role may do"))
+    policy.add_argument("role", choices=ROLES)
+    policy.add_argument(
+        "--max-permissions",
+        metavar="LIST",
+        help=_("comma-separated: %(names)s") % {"names": ",".join(c.value for c in Capability)},
+    )
+    policy.add_argument("--totp-required", choices=("yes", "no"), help=_("require two-factor sign-in"))
+    policy.add_argument(
+        "--identity-before-control",
+        choices=("yes", "no"),
+        help=_("require the user's identity to be confirmed before control"),
     )
     return p
 
@@ -153,6 +170,73 @@ def set_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def reset_totp(settings: Settings, args: argparse.Namespace) -> int:
+    db = _database(settings)
+    try:
+        with db.session() as s:
+            user = service.get_by_email(s, args.email)
+            if user is None:
+                fail(PROG, _("no account with the e-mail %(email)s") % {"email": args.email})
+            totp.reset(s, user, actor="cli")
+            email = user.email
+    finally:
+        db.dispose()
+    print(_("Two-factor sign-in of %(email)s reset; it was signed out everywhere.") % {"email": email})
+    return 0
+
+
+def _yes(value: str | None, current: bool) -> bool:
+    return current if value is None else value == "yes"
+
+
+def policy(settings: Settings, args: argparse.Namespace) -> int:
+    """Without options, print the role's policy; with options, change only what they name."""
+    caps = None
+    if args.max_permissions is not None:
+        try:
+            caps = parse_capabilities(args.max_permissions.split(","))
+        except UnknownCapability as exc:
+            fail(
+                PROG,
+                _("unknown permission %(name)s; use: %(names)s")
+                % {"name": exc.name, "names": ",".join(c.value for c in Capability)},
+            )
+    changing = caps is not None or args.totp_required is not None or args.identity_before_control is not None
+    db = _database(settings)
+    try:
+        with db.session() as s:
+            current = policies.policy_for_role(s, args.role)
+            if changing:
+                current = policies.set_policy(
+                    s,
+                    args.role,
+                    capabilities=current.capabilities if caps is None else caps,
+                    totp_required=_yes(args.totp_required, current.totp_required),
+                    identity_before_control=_yes(
+                        args.identity_before_control, current.identity_before_control
+                    ),
+                    actor="cli",
+                )
+    except ApiError as exc:
+        fail(PROG, exc.message)
+    finally:
+        db.dispose()
+    yes, no = _("yes"), _("no")
+    print(_("Role %(role)s:") % {"role": args.role})
+    print(
+        "  "
+        + _("may request: %(list)s")
+        % {"list": ",".join(c.value for c in ordered(current.capabilities)) or "-"}
+    )
+    print("  " + _("two-factor sign-in required: %(v)s") % {"v": yes if current.totp_required else no})
+    print(
+        "  "
+        + _("identity confirmed before control: %(v)s")
+        % {"v": yes if current.identity_before_control else no}
+    )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     use_terminal_language()
     args = parser().parse_args(argv)
@@ -161,4 +245,8 @@ def main(argv: list[str]) -> int:
         return init(settings)
     if args.action == "create-user":
         return create_user(settings, args)
+    if args.action == "reset-totp":
+        return reset_totp(settings, args)
+    if args.action == "policy":
+        return policy(settings, args)
     return set_password(settings, args)
