@@ -35,6 +35,8 @@ from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
 from veo.server.middleware import VeoMiddleware
 from veo.server.notify import routes as notify_routes
+from veo.server.reports import api as api_reports
+from veo.server.reports import pages as report_pages
 from veo.server.sessions import routes as session_routes
 from veo.server.tickets import pages as ticket_pages
 
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(category_pages.router)
     app.include_router(api_categories.router)
     app.include_router(api_audit.router)
+    app.include_router(report_pages.router)
+    app.include_router(api_reports.router)
     audit_pages.install(app)
     session_routes.install(app)
     notify_routes.install(app)

@@ -1,0 +1,61 @@
+"""Numbers, durations and dates in the reader's language (Babel), for the page and its charts.
+
+Durations are stored in seconds; people read times to first response in minutes and times to
+resolution in hours, so each chart and column says its unit once instead of on every number.
+The CSV and the API keep seconds and plain decimals: they are for programs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+
+from veo.server.lang import get_language
+
+DASH = "—"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=get_language())
+
+
+def minutes(seconds: float | None) -> str:
+    return DASH if seconds is None else number(seconds / 60)
+
+
+def hours(seconds: float | None) -> str:
+    return DASH if seconds is None else number(seconds / 3600)
+
+
+def percent(fraction: float | None) -> str:
+    return DASH if fraction is None else format_percent(fraction, format="#,##0.#%", locale=get_language())
+
+
+def day(value: date) -> str:
+    return format_date(value, format="medium", locale=get_language())
+
+
+def short_day(value: date) -> str:
+    """A week's Monday as a compact axis label (``d MMM``)."""
+    return format_date(value, format="d MMM", locale=get_language())
+
+
+def week(key: str) -> str:
+    """A weekly group's key (its Monday, ISO) as a date in the reader's language."""
+    return day(date.fromisoformat(key))
+
+
+FORMATTERS = {
+    "fmt_number": number,
+    "fmt_minutes": minutes,
+    "fmt_hours": hours,
+    "fmt_percent": percent,
+    "fmt_day": day,
+    "fmt_short_day": short_day,
+    "fmt_week": week,
+}

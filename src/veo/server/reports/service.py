@@ -1,0 +1,231 @@
+"""Reports, pilots and tool feedback: what the pages and the API call.
+
+Validation lives here so the forms and the API give the same messages; a bad field stores
+nothing. The report itself comes from :mod:`compute` over rows from :mod:`queries`, through the
+per-process :class:`~veo.server.reports.cache.FingerprintCache`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from veo.server.auth.models import User
+from veo.server.db.base import utcnow
+from veo.server.errors import ApiError, InvalidInput, NotFound
+from veo.server.lang import _
+from veo.server.reports import queries
+from veo.server.reports.cache import FingerprintCache
+from veo.server.reports.compute import Report, build_report
+from veo.server.reports.models import Pilot, PilotMember, ToolFeedback
+from veo.server.reports.pilot import PilotComparison, compare, windows
+from veo.server.reports.rows import Period
+
+READERS = frozenset({"admin", "lead"})
+DEFAULT_WEEKS = 12
+MAX_DAYS = 731
+MAX_COMMENT = 5000
+
+_reports: FingerprintCache[Report] = FingerprintCache()
+_pilots: FingerprintCache[PilotComparison] = FingerprintCache()
+
+
+def require_reader(user: User) -> None:
+    """Reports, pilots and feedback are for leads and admins (403 for technicians)."""
+    if user.role not in READERS:
+        raise ApiError(403, "forbidden", _("Only leads and administrators can see reports."))
+
+
+def _date(field: str, raw: str | None, errors: dict[str, str]) -> date | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        errors[field] = _("Enter a date as YYYY-MM-DD, like 2026-03-31.")
+        return None
+
+
+def parse_period(start: str | None, end: str | None, *, today: date | None = None) -> Period:
+    """The period asked for; by default the last :data:`DEFAULT_WEEKS` weeks up to today."""
+    errors: dict[str, str] = {}
+    start_on, end_on = _date("start", start, errors), _date("end", end, errors)
+    if errors:
+        raise InvalidInput(errors)
+    end_on = end_on or today or utcnow().date()
+    start_on = start_on or end_on - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+    if start_on > end_on:
+        raise InvalidInput({"start": _("The start date must not be after the end date.")})
+    if (end_on - start_on).days + 1 > MAX_DAYS:
+        raise InvalidInput({"end": _("A report covers at most %(days)d days.") % {"days": MAX_DAYS}})
+    return Period(start_on, end_on)
+
+
+def _where(db: Session) -> str:
+    """Which database: one process may serve several (tests, the bench), never mix their reports."""
+    bind = db.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.url.render_as_string(hide_password=True)
+
+
+def report(db: Session, period: Period) -> Report:
+    def compute() -> Report:
+        tickets = queries.ticket_rows(db, period.start_at, period.end_before)
+        sessions = queries.session_rows(db, period.start_at, period.end_before)
+        return build_report(tickets, sessions, period)
+
+    return _reports.get((_where(db), period), queries.fingerprint(db), compute)
+
+
+# -- pilots --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PilotInput:
+    name: str
+    starts_on: date
+    ends_on: date
+    member_ids: list[int]
+
+
+def clean_pilot(db: Session, values: Mapping[str, object]) -> PilotInput:
+    errors: dict[str, str] = {}
+    name = values.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        errors["name"] = _("Enter a name of 1 to 200 characters.")
+    starts = values.get("starts_on")
+    ends = values.get("ends_on")
+    starts_on = _date("starts_on", starts if isinstance(starts, str) else None, errors)
+    ends_on = _date("ends_on", ends if isinstance(ends, str) else None, errors)
+    if starts_on is None and "starts_on" not in errors:
+        errors["starts_on"] = _("This field is required.")
+    if ends_on is None and "ends_on" not in errors:
+        errors["ends_on"] = _("This field is required.")
+    if starts_on and ends_on and ends_on < starts_on:
+        errors["ends_on"] = _("The end date must not be before the start date.")
+    if starts_on and ends_on and (ends_on - starts_on).days + 1 > MAX_DAYS:
+        errors["ends_on"] = _("A pilot lasts at most %(days)d days.") % {"days": MAX_DAYS}
+    raw_members = values.get("member_ids")
+    member_ids: list[int] = []
+    if not isinstance(raw_members, list) or not raw_members:
+        errors["member_ids"] = _("Choose at least one technician.")
+    else:
+        try:
+            member_ids = sorted({int(m) for m in raw_members})
+        except (TypeError, ValueError):
+            errors["member_ids"] = _("Technicians are given by their numeric id.")
+        else:
+            found = set(db.scalars(select(User.id).where(User.id.in_(member_ids), User.is_active)))
+            missing = [m for m in member_ids if m not in found]
+            if missing:
+                errors["member_ids"] = _("No active technician with id %(ids)s.") % {
+                    "ids": ", ".join(map(str, missing))
+                }
+    if errors:
+        raise InvalidInput(errors)
+    assert isinstance(name, str) and starts_on is not None and ends_on is not None
+    return PilotInput(name.strip(), starts_on, ends_on, member_ids)
+
+
+def create_pilot(db: Session, values: Mapping[str, object], *, creator: User) -> Pilot:
+    require_reader(creator)
+    cleaned = clean_pilot(db, values)
+    pilot = Pilot(
+        name=cleaned.name,
+        starts_on=cleaned.starts_on,
+        ends_on=cleaned.ends_on,
+        created_by_id=creator.id,
+        members=[PilotMember(user_id=m) for m in cleaned.member_ids],
+    )
+    db.add(pilot)
+    db.flush()
+    return pilot
+
+
+def list_pilots(db: Session) -> list[Pilot]:
+    return list(db.scalars(select(Pilot).order_by(Pilot.starts_on.desc(), Pilot.id.desc())))
+
+
+def get_pilot(db: Session, pilot_id: int) -> Pilot:
+    pilot = db.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFound(_("Pilot %(id)d does not exist.") % {"id": pilot_id})
+    return pilot
+
+
+def delete_pilot(db: Session, pilot_id: int) -> None:
+    db.delete(get_pilot(db, pilot_id))
+
+
+def pilot_comparison(db: Session, pilot: Pilot) -> PilotComparison:
+    before, during = windows(pilot.starts_on, pilot.ends_on)
+    members = frozenset(m.user_id for m in pilot.members)
+
+    def compute() -> PilotComparison:
+        tickets = queries.ticket_rows(db, before.start_at, during.end_before)
+        return compare(tickets, members, pilot.starts_on, pilot.ends_on)
+
+    key = (_where(db), pilot.starts_on, pilot.ends_on, members)
+    return _pilots.get(key, queries.fingerprint(db), compute)
+
+
+def pilots_of(db: Session, user_id: int, on: date) -> list[Pilot]:
+    """The pilots ``user_id`` takes part in on day ``on``."""
+    statement = (
+        select(Pilot)
+        .join(PilotMember, PilotMember.pilot_id == Pilot.id)
+        .where(PilotMember.user_id == user_id, Pilot.starts_on <= on, Pilot.ends_on >= on)
+        .order_by(Pilot.starts_on.desc())
+    )
+    return list(db.scalars(statement))
+
+
+# -- feedback ------------------------------------------------------------------------------------
+
+
+def add_feedback(db: Session, values: Mapping[str, object], *, author: User) -> ToolFeedback:
+    """Store a technician's opinion of the tool, tied to their current pilot if they are in one."""
+    errors: dict[str, str] = {}
+    raw_score = values.get("score")
+    score = 0
+    try:
+        score = int(str(raw_score)) if raw_score is not None and not isinstance(raw_score, bool) else 0
+    except ValueError:
+        score = 0
+    if not 1 <= score <= 5:
+        errors["score"] = _("Choose a score from 1 to 5.")
+    comment = values.get("comment", "")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        errors["comment"] = _("Must be text.")
+    elif len(comment.strip()) > MAX_COMMENT:
+        errors["comment"] = _("The comment is limited to %(n)d characters.") % {"n": MAX_COMMENT}
+    if errors:
+        raise InvalidInput(errors)
+    assert isinstance(comment, str)
+    current = pilots_of(db, author.id, utcnow().date())
+    feedback = ToolFeedback(
+        user_id=author.id, pilot_id=current[0].id if current else None, score=score, comment=comment.strip()
+    )
+    db.add(feedback)
+    db.flush()
+    return feedback
+
+
+def list_feedback(db: Session, *, limit: int = 200) -> list[ToolFeedback]:
+    return list(db.scalars(select(ToolFeedback).order_by(ToolFeedback.created_at.desc()).limit(limit)))
+
+
+def technicians(db: Session) -> list[User]:
+    """Active accounts that can be in a pilot (everyone who may take tickets)."""
+    return list(db.scalars(select(User).where(User.is_active).order_by(User.name)))
+
+
+def clear_caches() -> None:
+    _reports.clear()
+    _pilots.clear()
