@@ -8,6 +8,7 @@ tail signed once a minute, stopped at shut-down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -132,23 +133,24 @@ def install(app: FastAPI) -> None:
         every_entries=tuning.checkpoint_entries,
         every_minutes=tuning.checkpoint_minutes,
     )
-    scope = anyio.CancelScope()
+    running: list[asyncio.Task[None]] = []
 
     async def sign_quiet_tail() -> None:
-        with scope:
-            while True:
-                await anyio.sleep(SIGN_INTERVAL_SECONDS)
-                try:
-                    await db.run(lambda s: checkpoints.checkpoint_if_due(s, signer))
-                except Exception:
-                    log.exception("audit checkpoint failed; retrying in a minute")
+        while True:
+            await anyio.sleep(SIGN_INTERVAL_SECONDS)
+            try:
+                await db.run(lambda s: checkpoints.checkpoint_if_due(s, signer))
+            except Exception:
+                log.exception("audit checkpoint failed; retrying in a minute")
 
     async def start() -> None:
         checkpoints.configure(db.engine, signer)
-        spawn(sign_quiet_tail(), name="audit-checkpoints")
+        running.append(spawn(sign_quiet_tail(), name="audit-checkpoints"))
 
     async def stop() -> None:
-        scope.cancel()
+        for task in running:
+            task.cancel()
+        running.clear()
         checkpoints.configure(db.engine, None)
 
     app.state.startup_hooks.append(start)
