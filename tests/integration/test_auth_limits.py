@@ -1,0 +1,139 @@
+"""Sign-in limits and sign-out everywhere, on SQLite and PostgreSQL, with a clock the test moves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from tests.support import PASSWORD, api_token, csrf_from, login, make_user
+
+from veo.server.audit.models import AuditEvent
+from veo.server.auth import limits
+from veo.server.auth import login as attempts
+from veo.server.auth.models import ApiToken, WebSession
+from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
+
+
+def _actions(db: Database) -> list[str]:
+    with db.session() as s:
+        return list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+
+
+def _try(
+    db: Database, password: str, when: datetime, address: str, email: str = "tech@example.org"
+) -> attempts.Outcome:
+    with db.session() as s:
+        return attempts.check_password_step(s, email, password, address=address, now=when)
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        make_user(db)
+        start = utcnow()
+        for i in range(5):  # a different address each time: the lock is per account
+            outcome = _try(db, "wrong password!", start + timedelta(seconds=i), f"10.0.0.{i}")
+            assert outcome.refusal is attempts.Refusal.INVALID_CREDENTIALS
+        locked = _try(db, PASSWORD, start + timedelta(minutes=2), "10.0.1.1")
+        assert locked.user is None and locked.refusal is attempts.Refusal.ACCOUNT_LOCKED
+        assert locked.status == 429 and "locked for 14 minutes" in locked.message()
+        still = _try(db, PASSWORD, start + timedelta(minutes=14, seconds=59), "10.0.1.1")
+        assert still.refusal is attempts.Refusal.ACCOUNT_LOCKED
+        after = _try(db, PASSWORD, start + timedelta(minutes=15, seconds=5), "10.0.1.1")
+        assert after.user is not None and after.refusal is None
+        actions = _actions(db)
+        assert actions.count("auth.account_locked") == 1 and actions.count("auth.login_locked") == 2
+    finally:
+        db.dispose()
+
+
+def test_unknown_accounts_are_never_locked_but_the_address_is_slowed(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        make_user(db)
+        start = utcnow()
+        clock = start
+        waits = []
+        for _ in range(6):
+            outcome = _try(db, "whatever pass", clock, "192.0.2.7", email="nobody@example.org")
+            assert outcome.refusal is attempts.Refusal.INVALID_CREDENTIALS
+            with db.session() as s:
+                until = limits.blocked_until(s, limits.address_key("192.0.2.7"), clock)
+            waits.append(int((until - clock).total_seconds()) if until else 0)
+            clock = until or clock
+        assert waits == [0, 0, 0, 2, 4, 8]
+        early = _try(db, PASSWORD, clock - timedelta(seconds=1), "192.0.2.7")
+        assert early.refusal is attempts.Refusal.TOO_MANY_REQUESTS and early.retry_after == 1
+        other_address = _try(db, PASSWORD, clock - timedelta(seconds=1), "192.0.2.8")
+        assert other_address.user is not None
+        on_time = _try(db, PASSWORD, clock, "192.0.2.7")
+        assert on_time.user is not None
+        assert "auth.login_throttled" in _actions(db)
+        forgiven = _try(db, "wrong password!", clock + limits.WINDOW + timedelta(seconds=1), "192.0.2.7")
+        assert forgiven.refusal is attempts.Refusal.INVALID_CREDENTIALS
+        with db.session() as s:
+            assert limits.blocked_until(s, limits.address_key("192.0.2.7"), clock + limits.WINDOW) is None
+    finally:
+        db.dispose()
+
+
+async def test_the_login_page_says_the_account_is_locked(app: FastAPI, client: httpx.AsyncClient) -> None:
+    make_user(app.state.db)
+    db: Database = app.state.db
+    for i in range(5):
+        _try(db, "wrong password!", utcnow(), f"10.9.0.{i}")
+    page = await client.post("/login", data={"email": "tech@example.org", "password": PASSWORD})
+    assert page.status_code == 429
+    assert "locked for 15 minutes" in page.text
+    api = await client.post("/api/v1/auth/token", json={"email": "tech@example.org", "password": PASSWORD})
+    assert api.status_code == 429 and api.json()["code"] == "account_locked"
+
+
+async def test_success_clears_the_account_failures(app: FastAPI, client: httpx.AsyncClient) -> None:
+    make_user(app.state.db)
+    for _ in range(3):
+        _try(app.state.db, "wrong password!", utcnow(), "10.8.0.1")
+    await login(client, "tech@example.org")
+    with app.state.db.session() as s:
+        assert limits.blocked_until(s, limits.account_key(1), utcnow()) is None
+        row = s.get(limits.LoginFailures, "account:1")
+        assert row is None
+
+
+async def test_sign_out_everywhere_ends_every_session_and_token(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db)
+    make_user(app.state.db, "other@example.org")
+    await login(client, "tech@example.org")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as second:
+        await login(second, "tech@example.org")
+        headers = await api_token(second, "tech@example.org")
+        other = await api_token(second, "other@example.org")
+        account = await client.get("/account")
+        assert account.status_code == 200 and 'id="sign-out-everywhere"' in account.text
+        done = await client.post("/account/sign-out-everywhere", data={"csrf_token": csrf_from(account.text)})
+        assert done.status_code == 303 and done.headers["location"] == "/login"
+        assert (await client.get("/tickets")).status_code == 303
+        assert (await second.get("/tickets")).status_code == 303
+        assert (await second.get("/api/v1/tickets", headers=headers)).status_code == 401
+        assert (await second.get("/api/v1/tickets", headers=other)).status_code == 200, "others untouched"
+    with app.state.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(WebSession).where(WebSession.user_id == 1)) == 0
+        assert s.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == 1)) == 0
+    event = _actions(app.state.db)
+    assert "auth.signed_out_everywhere" in event
+
+
+async def test_sign_out_everywhere_by_api(app: FastAPI, client: httpx.AsyncClient) -> None:
+    make_user(app.state.db)
+    headers = await api_token(client, "tech@example.org")
+    response = await client.post("/api/v1/account/sign-out-everywhere", headers=headers)
+    assert response.status_code == 200 and response.json() == {"ended": 1}
+    assert (await client.get("/api/v1/tickets", headers=headers)).status_code == 401
+    unauthenticated = await client.post("/api/v1/account/sign-out-everywhere")
+    assert unauthenticated.status_code == 401
