@@ -48,6 +48,161 @@ async def test_create_list_get_patch(app: FastAPI, client: httpx.AsyncClient) ->
     assert actions == ["ticket.created", "ticket.updated"]
 
 
+async def test_full_fields_filters_and_sorting(app: FastAPI, client: httpx.AsyncClient) -> None:
+    auth = await _auth(app, client)
+    make_user(app.state.db, "lead@example.org", name="Lea Lead", role="lead")
+    lead = await api_token(client, "lead@example.org")
+    category = await client.post("/api/v1/categories", json={"name": "Network"}, headers=lead)
+    assert category.status_code == 201
+    cat_id = category.json()["id"]
+    body = ticket_body(title="VPN down", priority="urgent", channel="walk_in", requester_department="Sales")
+    created = await client.post("/api/v1/tickets", json={**body, "category_id": cat_id}, headers=auth)
+    assert created.status_code == 201, created.text
+    got = created.json()
+    assert (got["priority"], got["channel"], got["category_id"]) == ("urgent", "walk_in", cat_id)
+    assert got["requester_department"] == "Sales" and got["reopened_count"] == 0
+    await client.post("/api/v1/tickets", json=ticket_body(title="Printer", priority="low"), headers=auth)
+
+    async def titles(query: str) -> list[str]:
+        response = await client.get(f"/api/v1/tickets?{query}", headers=auth)
+        assert response.status_code == 200, response.text
+        return [t["title"] for t in response.json()["items"]]
+
+    assert await titles("q=vpn") == ["VPN down"]
+    assert await titles(f"category_id={cat_id}") == ["VPN down"]
+    assert await titles("priority=low") == ["Printer"]
+    assert await titles("sort=-priority") == ["VPN down", "Printer"]
+    assert await titles("sort=priority") == ["Printer", "VPN down"]
+    assert await titles("assignee_id=0&status=new") == ["Printer", "VPN down"]
+    assert await titles("created_to=2000-01-01") == []
+    listed = (await client.get("/api/v1/tickets", headers=auth)).json()
+    assert listed["total"] == 2 and listed["total_exact"] is True
+
+
+async def test_status_workflow_through_the_api(app: FastAPI, client: httpx.AsyncClient) -> None:
+    auth = await _auth(app, client)
+    ticket = (await client.post("/api/v1/tickets", json=ticket_body(), headers=auth)).json()
+    url = f"/api/v1/tickets/{ticket['id']}"
+    resolved = await client.patch(url, json={"status": "resolved", "resolution_note": "Toner"}, headers=auth)
+    assert resolved.status_code == 200 and resolved.json()["resolution_note"] == "Toner"
+    refused = await client.patch(url, json={"status": "waiting", "title": "Changed"}, headers=auth)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "invalid_transition" and "open" in refused.json()["message"]
+    assert (await client.get(url, headers=auth)).json()["title"] == "Printer does not print"
+    reopened = (await client.patch(url, json={"status": "open"}, headers=auth)).json()
+    assert reopened["reopened_count"] == 1 and reopened["resolved_at"] is None
+    changes = (await client.get(f"{url}/history", headers=auth)).json()
+    assert [(c["field"], c["old"], c["new"]) for c in changes] == [
+        ("resolution_note", "", "Toner"),
+        ("status", "new", "resolved"),
+        ("status", "resolved", "open"),
+    ]
+    assert all(c["actor_id"] is not None and c["at"] for c in changes)
+
+
+async def test_comments_api(app: FastAPI, client: httpx.AsyncClient) -> None:
+    auth = await _auth(app, client)
+    ticket = (await client.post("/api/v1/tickets", json=ticket_body(), headers=auth)).json()
+    url = f"/api/v1/tickets/{ticket['id']}/comments"
+    note = await client.post(url, json={"body": "Checked the logs"}, headers=auth)
+    assert note.status_code == 201 and note.json()["public"] is False
+    assert (await client.get(f"/api/v1/tickets/{ticket['id']}", headers=auth)).json()[
+        "first_response_at"
+    ] is None
+    reply = await client.post(url, json={"body": "Fixed, please try", "public": True}, headers=auth)
+    assert reply.status_code == 201
+    got = (await client.get(f"/api/v1/tickets/{ticket['id']}", headers=auth)).json()
+    assert got["first_response_at"] == reply.json()["created_at"]
+    listed = (await client.get(url, headers=auth)).json()
+    assert [(c["body"], c["public"]) for c in listed] == [
+        ("Checked the logs", False),
+        ("Fixed, please try", True),
+    ]
+    for bad in (
+        {"body": ""},
+        {"body": "   "},
+        {"body": "x", "public": "maybe"},
+        {"body": "x", "extra": 1},
+        {},
+    ):
+        response = await client.post(url, json=bad, headers=auth)
+        assert response.status_code == 422 and response.json()["code"] == "invalid_request", bad
+    assert len((await client.get(url, headers=auth)).json()) == 2
+    missing = await client.post("/api/v1/tickets/999/comments", json={"body": "x"}, headers=auth)
+    assert missing.status_code == 404
+    assert (await client.get("/api/v1/tickets/999/history", headers=auth)).status_code == 404
+    assert (await client.get("/api/v1/tickets/999/comments", headers=auth)).status_code == 404
+
+
+async def test_categories_api(app: FastAPI, client: httpx.AsyncClient) -> None:
+    tech = await _auth(app, client)
+    make_user(
+        app.state.db, "lead@example.org", role="lead"
+    )  # leads manage categories too (admins must enrol TOTP first)
+    admin = await api_token(client, "lead@example.org")
+    forbidden = await client.post("/api/v1/categories", json={"name": "Printers"}, headers=tech)
+    assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+    created = (await client.post("/api/v1/categories", json={"name": "Printers"}, headers=admin)).json()
+    duplicate = await client.post("/api/v1/categories", json={"name": " printers "}, headers=admin)
+    assert duplicate.status_code == 422 and "name" in duplicate.json()["message"]
+    for bad in ({"name": ""}, {"name": "x" * 101}, {"title": "x"}):
+        assert (await client.post("/api/v1/categories", json=bad, headers=admin)).status_code == 422
+    renamed = await client.patch(
+        f"/api/v1/categories/{created['id']}", json={"name": "Printing"}, headers=admin
+    )
+    assert renamed.json() == {"id": created["id"], "name": "Printing"}
+    assert (await client.get("/api/v1/categories", headers=tech)).json() == [renamed.json()]
+    assert (await client.delete(f"/api/v1/categories/{created['id']}", headers=tech)).status_code == 403
+    assert (await client.delete(f"/api/v1/categories/{created['id']}", headers=admin)).status_code == 204
+    assert (await client.delete(f"/api/v1/categories/{created['id']}", headers=admin)).status_code == 404
+    assert (await client.get("/api/v1/categories", headers=tech)).json() == []
+
+
+async def test_every_ticket_endpoint_needs_a_token(app: FastAPI, client: httpx.AsyncClient) -> None:
+    calls = [
+        ("GET", "/api/v1/tickets"),
+        ("POST", "/api/v1/tickets"),
+        ("GET", "/api/v1/tickets/1"),
+        ("PATCH", "/api/v1/tickets/1"),
+        ("GET", "/api/v1/tickets/1/comments"),
+        ("POST", "/api/v1/tickets/1/comments"),
+        ("GET", "/api/v1/tickets/1/history"),
+        ("GET", "/api/v1/categories"),
+        ("POST", "/api/v1/categories"),
+        ("PATCH", "/api/v1/categories/1"),
+        ("DELETE", "/api/v1/categories/1"),
+    ]
+    for method, path in calls:
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            response = await client.request(method, path, json={}, headers=headers)
+            assert response.status_code == 401, (method, path)
+            assert response.json()["code"] == "not_authenticated"
+
+
+async def test_openapi_documents_the_ticket_resources(app: FastAPI, client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/tickets/{ticket_id}/comments",
+        "/api/v1/tickets/{ticket_id}/history",
+        "/api/v1/categories",
+    ):
+        assert path in paths
+    patch = paths["/api/v1/tickets/{ticket_id}"]["patch"]["responses"]
+    assert {"200", "401", "404", "409", "422"} <= set(patch)
+    params = {p["name"] for p in paths["/api/v1/tickets"]["get"]["parameters"]}
+    assert {
+        "q",
+        "status",
+        "priority",
+        "category_id",
+        "assignee_id",
+        "created_from",
+        "created_to",
+        "sort",
+    } <= params
+
+
 async def test_bad_input_gets_code_and_message(app: FastAPI, client: httpx.AsyncClient) -> None:
     auth = await _auth(app, client)
     missing = await client.post("/api/v1/tickets", json={"title": "x"}, headers=auth)
@@ -57,6 +212,20 @@ async def test_bad_input_gets_code_and_message(app: FastAPI, client: httpx.Async
     assert bad_email.status_code == 422 and "requester_email" in bad_email.json()["message"]
     bad_status = await client.patch("/api/v1/tickets/1", json={"status": "bogus"}, headers=auth)
     assert bad_status.status_code == 422 and "status" in bad_status.json()["message"]
+    for field, value in (("priority", "asap"), ("channel", "fax"), ("category_id", 0), ("assignee_id", "me")):
+        bad = await client.post("/api/v1/tickets", json={**ticket_body(), field: value}, headers=auth)
+        assert bad.status_code == 422 and field in bad.json()["message"], field
+    unknown = await client.post("/api/v1/tickets", json={**ticket_body(), "category_id": 77}, headers=auth)
+    assert unknown.status_code == 422 and "category_id" in unknown.json()["message"]
+    for query in (
+        "status=finished",
+        "sort=title",
+        "created_from=yesterday",
+        "per_page=101",
+        "assignee_id=-1",
+    ):
+        bad_filter = await client.get(f"/api/v1/tickets?{query}", headers=auth)
+        assert bad_filter.status_code == 422 and bad_filter.json()["code"] == "invalid_request", query
     not_json = await client.post(
         "/api/v1/tickets", content=b"{oops", headers={**auth, "content-type": "application/json"}
     )
