@@ -41,7 +41,7 @@ def _events(app: FastAPI, action: str) -> list[AuditEvent]:
 
 def _user_id(app: FastAPI, email: str) -> int:
     with app.state.db.session() as s:
-        found = s.scalar(select(User.id).where(User.email == email))
+        found: int | None = s.scalar(select(User.id).where(User.email == email))
     assert found is not None
     return found
 

@@ -12,7 +12,7 @@ from tests.support import PASSWORD, api_token, csrf_from, login, make_user
 from veo.server.audit.models import AuditEvent
 from veo.server.auth import limits
 from veo.server.auth import login as attempts
-from veo.server.auth.models import ApiToken, WebSession
+from veo.server.auth.models import ApiToken, LoginFailures, WebSession
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 
@@ -99,7 +99,7 @@ async def test_success_clears_the_account_failures(app: FastAPI, client: httpx.A
     await login(client, "tech@example.org")
     with app.state.db.session() as s:
         assert limits.blocked_until(s, limits.account_key(1), utcnow()) is None
-        row = s.get(limits.LoginFailures, "account:1")
+        row = s.get(LoginFailures, "account:1")
         assert row is None
 
 
