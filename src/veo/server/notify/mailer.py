@@ -84,10 +84,11 @@ def build_message(
     message["Subject"] = str(payload["subject"])
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
-    message["Content-Language"] = str(payload.get("language", "en"))
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(str(payload["text"]))
     message.add_alternative(str(payload["html"]), subtype="html")
+    # After the body: setting content clears every Content-* header.
+    message["Content-Language"] = str(payload.get("language", "en"))
     return message
 
 

@@ -78,8 +78,10 @@ class OutboxPageOut(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    url: Any = Field(description="http:// or https:// address, e.g. your helpdesk's webhook receiver.")
-    events: Any = Field(description='Event names to send, e.g. ["ticket.created"].')
+    url: Any = Field(
+        default=None, description="http:// or https:// address, e.g. your helpdesk's webhook receiver."
+    )
+    events: Any = Field(default=None, description='Event names to send, e.g. ["ticket.created"].')
     secret: Any = Field(default=None, description="16-200 characters; random when left out.")
 
 

@@ -1,0 +1,188 @@
+"""E-mail to requesters through a real SMTP server on loopback (aiosmtpd), SQLite and PostgreSQL.
+
+Each e-mail is queued in the outbox with the ticket change and sent by the worker; the tests
+read what the SMTP server received: recipient, headers, language, links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from tests.integration.notify_support import (
+    Inbox,
+    bearer,
+    free_port,
+    html_of,
+    manual_worker,
+    new_ticket,
+    smtp_server,
+    text_of,
+)
+from tests.support import BASE_URL
+
+from veo.config import Settings
+from veo.server.audit.models import AuditEvent
+from veo.server.notify import events
+from veo.server.notify.models import OutboxMessage, RatingRequest
+from veo.server.sessions import service
+from veo.server.tickets.models import Ticket
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def inbox(smtp_port: int) -> Iterator[Inbox]:
+    with smtp_server(smtp_port) as received:
+        yield received
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, smtp_port: int) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        public_url=BASE_URL,
+        organization="ACME IT",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_from="support@acme.example",
+        outbox_poll_seconds=3600,
+    )
+
+
+def _queue(app: FastAPI, ticket_id: int, what: str, language: str | None = None) -> None:
+    with app.state.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        if what == "created":
+            events.ticket_created(s, ticket, language=language)
+        elif what == "resolved":
+            ticket.resolution_note = "Replaced the toner."
+            events.ticket_resolved(s, ticket)
+
+
+async def test_ticket_received_in_english_with_headers(app: FastAPI, inbox: Inbox) -> None:
+    worker = await manual_worker(app)
+    ticket_id = new_ticket(app)
+    _queue(app, ticket_id, "created")
+
+    assert await worker.run_once() == 1
+    [(envelope, message)] = inbox.messages
+    assert envelope.rcpt_tos == ["bob@example.org"]
+    assert envelope.mail_from == "support@acme.example"
+    assert message["To"] == "bob@example.org"
+    assert message["From"] == "support@acme.example"
+    assert message["Subject"] == f"We received your request (ticket #{ticket_id})"
+    assert message["Content-Language"] == "en"
+    assert message["Message-ID"].startswith("<veo-outbox-")
+    text, html = text_of(message), html_of(message)
+    assert "Hello Bob User," in text and f"#{ticket_id}: Printer offline" in text
+    assert "ACME IT" in text
+    assert '<html lang="en">' in html and "Hello Bob User," in html
+    with app.state.db.session() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+        assert (row.status, row.attempts, row.last_error) == ("sent", 1, "")
+        assert row.sent_at is not None
+
+
+async def test_join_link_in_spanish(app: FastAPI, client: httpx.AsyncClient, inbox: Inbox) -> None:
+    worker = await manual_worker(app)
+    auth = bearer(app, "ana@example.org")
+    ticket_id = new_ticket(app)
+    _queue(app, ticket_id, "created", language="es-MX")
+    created = await client.post(f"/api/v1/tickets/{ticket_id}/sessions", headers=auth)
+    assert created.status_code == 201, created.text
+    session = created.json()
+
+    sent = await client.post(f"/api/v1/sessions/{session['id']}/email-link", headers=auth)
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["status"] == "pending" and sent.json()["recipient"] == "bob@example.org"
+    assert await worker.run_once() == 2
+
+    link_mail = next(m for _e, m in inbox.messages if "join?code=" in text_of(m))
+    assert link_mail["Content-Language"] == "es"
+    assert link_mail["Subject"] == f"Asistencia remota: Ticket #{ticket_id}"
+    text = text_of(link_mail)
+    assert f"{BASE_URL}/join?code={session['code']}" in text
+    assert f"Código: {session['code_display']}" in text
+    assert '<html lang="es">' in html_of(link_mail)
+    assert f'href="{BASE_URL}/join?code={session["code"]}"' in html_of(link_mail)
+    with app.state.db.session() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.session_id == session["id"])))
+    assert "session.link_emailed" in actions
+
+
+async def test_join_link_only_while_the_code_is_valid(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await manual_worker(app)
+    auth = bearer(app, "ana@example.org")
+    ticket_id = new_ticket(app)
+    created = (await client.post(f"/api/v1/tickets/{ticket_id}/sessions", headers=auth)).json()
+    with app.state.db.session() as s:
+        service.end_session(s, created["id"], by="technician", reason="test", actor="ana@example.org")
+    refused = await client.post(f"/api/v1/sessions/{created['id']}/email-link", headers=auth)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "session_not_waiting"
+    other = bearer(app, "otto@example.org")
+    hidden = await client.post(f"/api/v1/sessions/{created['id']}/email-link", headers=other)
+    assert hidden.status_code == 404
+    with app.state.db.session() as s:
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.event == "session.link")).all() == []
+
+
+async def test_resolved_mail_links_to_a_rating_page(
+    app: FastAPI, client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    worker = await manual_worker(app)
+    ticket_id = new_ticket(app)
+    _queue(app, ticket_id, "resolved")
+    await worker.run_once()
+
+    [(_envelope, message)] = inbox.messages
+    assert message["Subject"] == f"Ticket #{ticket_id} resolved: how did we do?"
+    text = text_of(message)
+    assert "Replaced the toner." in text
+    match = re.search(rf"{re.escape(BASE_URL)}/rate/([A-Za-z0-9_-]+)", text)
+    assert match, text
+    path = f"/rate/{match.group(1)}"
+    assert f'href="{BASE_URL}{path}"' in html_of(message)
+
+    page = await client.get(path)
+    assert page.status_code == 200 and 'name="score"' in page.text
+    bad = await client.post(path, data={"score": "6", "comment": "x"})
+    assert bad.status_code == 422 and 'id="score-error"' in bad.text
+    done = await client.post(path, data={"score": "4", "comment": "Quick and kind"})
+    assert done.status_code == 200 and 'id="rating-done"' in done.text
+    again = await client.post(path, data={"score": "1"})
+    assert again.status_code == 409 and 'id="rating-already"' in again.text
+    with app.state.db.session() as s:
+        stored = s.scalars(select(RatingRequest).where(RatingRequest.ticket_id == ticket_id)).one()
+        assert (stored.score, stored.comment) == (4, "Quick and kind")
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
+    assert actions.count("ticket.rated") == 1
+    assert (await client.get("/rate/not-a-token")).status_code == 404
+
+
+async def test_public_reply_mail(app: FastAPI, inbox: Inbox) -> None:
+    from veo.server.tickets import service as tickets
+
+    worker = await manual_worker(app)
+    ticket_id = new_ticket(app)
+    with app.state.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        author = ticket.created_by
+        comment = tickets.add_comment(s, ticket, author, "Please restart the printer.", True)
+        events.public_reply(s, ticket, comment)
+    await worker.run_once()
+    [(_envelope, message)] = inbox.messages
+    assert message["Subject"] == f"New reply on your ticket #{ticket_id}"
+    assert "Please restart the printer." in text_of(message)

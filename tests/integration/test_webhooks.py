@@ -1,0 +1,198 @@
+"""Webhooks delivered to a real HTTP server on loopback: signed, retried on 500, logged."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from tests.integration.notify_support import bearer, manual_worker, new_ticket
+from tests.support import BASE_URL
+
+from veo.config import Settings
+from veo.server.audit.models import AuditEvent
+from veo.server.db.base import utcnow
+from veo.server.notify import events, outbox, webhooks
+from veo.server.notify.models import OutboxMessage
+from veo.server.tickets.models import Ticket
+
+
+@dataclass
+class Receiver:
+    """A helpdesk stand-in: records each POST and answers the next status in ``answers``."""
+
+    url: str = ""
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.answers.pop(0) if state.answers else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/veo"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url, public_url=BASE_URL, outbox_poll_seconds=3600
+    )
+
+
+def _deliveries(app: FastAPI) -> list[OutboxMessage]:
+    with app.state.db.session() as s:
+        return list(
+            s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook").order_by(OutboxMessage.id))
+        )
+
+
+async def test_signed_delivery_retried_on_500(
+    app: FastAPI, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    worker = await manual_worker(app)
+    admin = bearer(app, "admin@example.org", role="admin")
+    created = await client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "events": ["ticket.created", "ticket.resolved"]},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    assert len(secret) >= 16 and created.json()["events"] == ["ticket.created", "ticket.resolved"]
+    listed = await client.get("/api/v1/webhooks", headers=admin)
+    assert [w["url"] for w in listed.json()] == [receiver.url] and "secret" not in listed.json()[0]
+
+    ticket_id = new_ticket(app)
+    with app.state.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        events.ticket_created(s, ticket)
+    receiver.answers = [500]
+    now = utcnow()
+    assert await worker.run_once(now) == 2  # the webhook, and the e-mail (waiting: no SMTP set)
+    [failed] = _deliveries(app)
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "HTTP 500")
+    assert await worker.run_once(now + timedelta(seconds=outbox.BACKOFF_SECONDS[0] + 1)) == 1
+    [delivered] = _deliveries(app)
+    assert (delivered.status, delivered.attempts) == ("sent", 2)
+
+    assert len(receiver.requests) == 2
+    (first_headers, first_body), (headers, body) = receiver.requests
+    assert body == first_body and headers["x-veo-delivery"] == first_headers["x-veo-delivery"]
+    assert headers["content-type"] == "application/json" and headers["x-veo-event"] == "ticket.created"
+    timestamp = int(headers["x-veo-timestamp"])
+    assert abs(timestamp - time.time()) < 3600
+    assert webhooks.verify(secret, timestamp, body.decode(), headers["x-veo-signature"], now=timestamp)
+    assert headers["x-veo-signature"] == webhooks.sign(secret, timestamp, body.decode())
+    assert not webhooks.verify(
+        "wrong-secret-0123456789", timestamp, body.decode(), headers["x-veo-signature"], now=timestamp
+    )
+    assert not webhooks.verify(
+        secret, timestamp, body.decode(), headers["x-veo-signature"], now=timestamp + 301
+    )
+    payload = json.loads(body)
+    assert payload["event"] == "ticket.created"
+    assert payload["ticket"] == {
+        "id": ticket_id,
+        "title": "Printer offline",
+        "status": "new",
+        "requester_name": "Bob User",
+        "requester_email": "bob@example.org",
+    }
+
+    log = await client.get("/api/v1/outbox", params={"webhook_id": created.json()["id"]}, headers=admin)
+    assert log.status_code == 200 and [i["status"] for i in log.json()["items"]] == ["sent"]
+
+
+async def test_only_subscribed_events_and_final_4xx(app: FastAPI, receiver: Receiver) -> None:
+    worker = await manual_worker(app)
+    with app.state.db.session() as s:
+        webhooks.create_endpoint(s, {"url": receiver.url, "events": ["ticket.resolved"]})
+    ticket_id = new_ticket(app)
+    with app.state.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        events.ticket_created(s, ticket)  # not subscribed: nothing queued
+    assert _deliveries(app) == []
+    with app.state.db.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        events.ticket_resolved(s, ticket)
+    receiver.answers = [410]
+    await worker.run_once()
+    [gone] = _deliveries(app)
+    assert (gone.status, gone.attempts, gone.last_error) == ("failed", 1, "HTTP 410")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.org/x", "events": ["ticket.created"]}, "url"),
+        ({"url": "file:///etc/passwd", "events": ["ticket.created"]}, "url"),
+        ({"url": "https://", "events": ["ticket.created"]}, "url"),
+        ({"url": "https://helpdesk.example.org", "events": []}, "events"),
+        ({"url": "https://helpdesk.example.org", "events": ["ticket.exploded"]}, "events"),
+        ({"url": "https://helpdesk.example.org", "events": ["ticket.created"], "secret": "short"}, "secret"),
+        ({"events": ["ticket.created"]}, "url"),
+    ],
+)
+async def test_bad_endpoints_are_refused(
+    app: FastAPI, client: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    admin = bearer(app, "admin@example.org", role="admin")
+    response = await client.post("/api/v1/webhooks", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert response.json()["message"].startswith(f"{field}:")
+    assert (await client.get("/api/v1/webhooks", headers=admin)).json() == []
+
+
+async def test_only_admins_manage_webhooks(
+    app: FastAPI, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    tech = bearer(app, "tech@example.org")
+    refused = await client.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]}, headers=tech
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    admin = bearer(app, "admin@example.org", role="admin")
+    created = await client.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "events": ["ticket.created"]}, headers=admin
+    )
+    webhook_id = created.json()["id"]
+    assert (await client.delete(f"/api/v1/webhooks/{webhook_id}", headers=tech)).status_code == 403
+    assert (await client.delete(f"/api/v1/webhooks/{webhook_id}", headers=admin)).status_code == 204
+    assert (await client.delete(f"/api/v1/webhooks/{webhook_id}", headers=admin)).status_code == 404
+    with app.state.db.session() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("webhook.%"))))
+    assert actions == ["webhook.created", "webhook.deleted"]
