@@ -24,15 +24,12 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
     """One row per ticket created in [start, end), with its sessions, waits and ratings."""
     assignee = aliased(User)
     ids = select(Ticket.id).where(Ticket.created_at >= start, Ticket.created_at < end).scalar_subquery()
-    sessions: dict[int, int] = dict(
-        db.execute(
-            select(RemoteSession.ticket_id, func.count())
-            .where(RemoteSession.ticket_id.in_(ids), RemoteSession.started_at.is_not(None))
-            .group_by(RemoteSession.ticket_id)
-        )
-        .tuples()
-        .all()
+    started = (
+        select(RemoteSession.ticket_id, func.count())
+        .where(RemoteSession.ticket_id.in_(ids), RemoteSession.started_at.is_not(None))
+        .group_by(RemoteSession.ticket_id)
     )
+    sessions: dict[int, int] = {ticket_id: count for ticket_id, count in db.execute(started)}
     waited = set(
         db.scalars(
             select(TicketChange.ticket_id)
@@ -47,7 +44,7 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
         select(RatingRequest.ticket_id, RatingRequest.score).where(
             RatingRequest.ticket_id.in_(ids), RatingRequest.score.is_not(None)
         )
-    ).tuples():
+    ):
         if score is not None:
             ratings[ticket_id].append(score)
     statement = (
@@ -87,7 +84,7 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
             sessions=sessions.get(row[0], 0),
             ratings=tuple(ratings.get(row[0], ())),
         )
-        for row in db.execute(statement).tuples()
+        for row in db.execute(statement)
     ]
 
 
@@ -106,7 +103,7 @@ def session_rows(db: Session, start: datetime, end: datetime) -> list[SessionRow
     )
     return [
         SessionRow(ticket_id, technician_id, name or "", started, ended)
-        for ticket_id, technician_id, name, started, ended in db.execute(statement).tuples()
+        for ticket_id, technician_id, name, started, ended in db.execute(statement)
         if started is not None
     ]
 
