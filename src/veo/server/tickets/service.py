@@ -27,7 +27,7 @@ from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import first_response, history, lifecycle
 from veo.server.tickets.models import Category, Ticket, TicketComment
 from veo.server.tickets.search import MAX_PER_PAGE, Page, TicketQuery, search
-from veo.server.tickets.validation import CREATE_FIELDS, EDITABLE, clean, comment_body
+from veo.server.tickets.validation import CREATE_FIELDS, EDITABLE, Value, check, clean, comment_body
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -47,7 +47,18 @@ def _actor_name(actor: User | None) -> str:
     return actor.email if actor is not None else "system"
 
 
-def _check_references(db: Session, fields: Mapping[str, object]) -> None:
+def _validated(
+    db: Session, values: Mapping[str, Any], fields: tuple[str, ...], *, partial: bool
+) -> dict[str, Value]:
+    """Field rules plus existence of category and assignee, all bad fields reported together."""
+    cleaned, errors = check(values, fields=fields, partial=partial)
+    errors = _reference_errors(db, cleaned) | errors
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+def _reference_errors(db: Session, fields: Mapping[str, object]) -> dict[str, str]:
     """Category and assignee must exist (an assignee must be an active account)."""
     errors: dict[str, str] = {}
     category_id = fields.get("category_id")
@@ -58,13 +69,11 @@ def _check_references(db: Session, fields: Mapping[str, object]) -> None:
         assignee = db.get(User, assignee_id)
         if assignee is None or not assignee.is_active:
             errors["assignee_id"] = _("Choose an active technician as assignee.")
-    if errors:
-        raise InvalidInput(errors)
+    return errors
 
 
 def create_ticket(db: Session, values: Mapping[str, Any], *, creator: User, address: str = "") -> Ticket:
-    fields = clean(values, fields=CREATE_FIELDS)
-    _check_references(db, fields)
+    fields = _validated(db, values, CREATE_FIELDS, partial=False)
     ticket = Ticket(**fields, created_by_id=creator.id)
     db.add(ticket)
     db.flush()
@@ -162,8 +171,7 @@ def update_ticket(
     A status in ``values`` is moved after the other fields, so a ``resolution_note`` sent with
     ``status: resolved`` is the resolution's note. A forbidden move changes nothing at all.
     """
-    fields = clean(values, fields=EDITABLE, partial=True)
-    _check_references(db, fields)
+    fields = _validated(db, values, EDITABLE, partial=True)
     ticket = get_ticket(db, ticket_id, for_update=True)
     status = fields.pop("status", None)
     if status is not None and status != ticket.status:

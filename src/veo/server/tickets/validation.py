@@ -70,12 +70,10 @@ CREATE_FIELDS = tuple(f for f in TEXT_RULES if f not in ("status", "resolution_n
 EDITABLE = tuple(TEXT_RULES) + REFERENCES
 
 
-def clean(values: Mapping[str, Any], *, fields: tuple[str, ...], partial: bool = False) -> dict[str, Value]:
-    """Checked, stripped values of ``fields`` present in ``values``; InvalidInput lists every bad one.
-
-    Without ``partial`` the required fields must be there (a create); with it only the fields
-    present are checked (a PATCH). Unknown keys are ignored: the API's schema refuses them.
-    """
+def check(
+    values: Mapping[str, Any], *, fields: tuple[str, ...], partial: bool = False
+) -> tuple[dict[str, Value], dict[str, str]]:
+    """The good values and the messages for the bad ones, so a caller can add its own checks."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Value] = {}
     for field in fields:
@@ -99,6 +97,16 @@ def clean(values: Mapping[str, Any], *, fields: tuple[str, ...], partial: bool =
             cleaned[field] = TEXT_RULES[field](raw.strip())
         except ValueError as exc:
             errors[field] = str(exc)
+    return cleaned, errors
+
+
+def clean(values: Mapping[str, Any], *, fields: tuple[str, ...], partial: bool = False) -> dict[str, Value]:
+    """Checked, stripped values of ``fields`` present in ``values``; InvalidInput lists every bad one.
+
+    Without ``partial`` the required fields must be there (a create); with it only the fields
+    present are checked (a PATCH). Unknown keys are ignored: the API's schema refuses them.
+    """
+    cleaned, errors = check(values, fields=fields, partial=partial)
     if errors:
         raise InvalidInput(errors)
     return cleaned
