@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from veo.agent.capture.auto import create_capture
 from veo.agent.events import (
@@ -25,6 +26,7 @@ from veo.agent.events import (
 )
 from veo.agent.input.auto import create_injector
 from veo.agent.loop_thread import LoopThread
+from veo.agent.rating import send_rating
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
 from veo.agent.signaling import ConnectError, WebSocketChannel
 from veo.agent.ui.bar import SessionBar
@@ -32,6 +34,7 @@ from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
 from veo.agent.ui.ended import EndedWindow, ended_text
+from veo.agent.ui.rating import RatingWindow
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
@@ -56,6 +59,8 @@ class AgentApp:
         self.consent: ConsentDialog | None = None
         self.bar: SessionBar | None = None
         self.ended: EndedWindow | None = None
+        self.rating: RatingWindow | None = None
+        self._helped = False  # the user allowed the session: worth asking for a rating
         self.exit_code = 0
         self._initial_code = code
         self._terminate_requested = False
@@ -157,6 +162,7 @@ class AgentApp:
             if self.consent is not None:
                 self.consent.show_sas(event.code)
         elif isinstance(event, Started):
+            self._helped = True
             self._close_consent()
             assert self.joined is not None
             self.bar = SessionBar(
@@ -181,7 +187,24 @@ class AgentApp:
                 self._quit()
             elif self.ended is None:
                 text = ended_text(self._, event.by, event.reason)
-                self.ended = EndedWindow(self.root, self.fonts, self._, text, self._quit)
+                self.ended = EndedWindow(self.root, self.fonts, self._, text, self._ask_rating)
+
+    def _ask_rating(self) -> None:
+        """The end window closed: ask how the help was (once, skippable), then quit."""
+        joined, session = self.joined, self.session
+        if self.rating is not None:
+            return
+        if not self._helped or joined is None or not joined.rating_token or session is None:
+            self._quit()
+            return
+        if self.ended is not None:
+            self.ended.window.withdraw()  # its own close timer may still fire: ignored above
+
+        def send(score: int, comment: str) -> Coroutine[Any, Any, bool]:
+            assert joined is not None
+            return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment)
+
+        self.rating = RatingWindow(self.root, self.fonts, self._, send, self.loop.submit, self._quit)
 
     def _close_consent(self) -> None:
         if self.consent is not None:
