@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("veo.agent.main", N_("share this computer's screen with a technician")),
     "admin": ("veo.server.admin", N_("manage users and the database (create-user, init, ...)")),
     "audit": ("veo.server.audit.cli", N_("check the audit log (verify)")),
+    "bench": ("veo.bench.main", N_("measure veo (tickets, ...)")),
 }
 
 

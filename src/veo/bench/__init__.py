@@ -1,0 +1,1 @@
+"""``veo bench``: measure veo on this machine with realistic data (never a timed test assertion)."""
