@@ -1,4 +1,7 @@
-"""``veo admin``: set up the database and manage technician accounts from the server's shell.
+"""``veo admin``: set up the database, manage accounts and role policies from the server's shell.
+
+``reset-totp`` is the way back in for an administrator who lost their phone and their recovery
+codes; ``policy`` prints a role's policy, or changes only the settings it is given.
 
 One-time passwords are printed once and never stored in clear; the account must replace such a
 password at first sign-in. ``--password-stdin`` lets automation set a password it already knows

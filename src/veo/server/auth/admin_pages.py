@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from veo.server.web.templating import render
 # The admin check runs before CSRF, so a technician gets 403 ``forbidden`` whatever they send.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(admin_user)])
 FormStr = Annotated[str, Form(max_length=320)]
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 async def _users_page(
@@ -87,7 +88,7 @@ async def _change(request: Request, db: Database, work: Any) -> Response:
 
 @router.post("/admin/users/{user_id}/role", dependencies=[Depends(verify_csrf)])
 async def change_role(
-    user_id: int, request: Request, admin: AdminUser, db: DatabaseDep, role: FormStr = ""
+    user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep, role: FormStr = ""
 ) -> Response:
     address = client_address(request)
 
@@ -99,7 +100,7 @@ async def change_role(
 
 @router.post("/admin/users/{user_id}/active", dependencies=[Depends(verify_csrf)])
 async def change_active(
-    user_id: int, request: Request, admin: AdminUser, db: DatabaseDep, active: FormStr = ""
+    user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep, active: FormStr = ""
 ) -> Response:
     address = client_address(request)
 
@@ -112,7 +113,7 @@ async def change_active(
 
 
 @router.post("/admin/users/{user_id}/reset-totp", dependencies=[Depends(verify_csrf)])
-async def reset_totp(user_id: int, request: Request, admin: AdminUser, db: DatabaseDep) -> Response:
+async def reset_totp(user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep) -> Response:
     address = client_address(request)
 
     def work(s: Session) -> None:
@@ -138,7 +139,9 @@ async def roles(request: Request, admin: AdminUser, db: DatabaseDep) -> Response
 
 
 @router.post("/admin/roles/{role}", dependencies=[Depends(verify_csrf)])
-async def edit_role(role: str, request: Request, admin: AdminUser, db: DatabaseDep) -> Response:
+async def edit_role(
+    role: Annotated[str, Path(max_length=40)], request: Request, admin: AdminUser, db: DatabaseDep
+) -> Response:
     """Checkboxes: a ``capability`` field per ticked one, ``totp_required``, ``identity_before_control``."""
     form = await request.form()
     names = [v for v in form.getlist("capability") if isinstance(v, str)]
