@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -11,7 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from tests.support import PASSWORD, csrf_from, login, make_user
 
+from veo.config import Settings
 from veo.server import admin as admin_cli
+from veo.server.app import create_app
 from veo.server.audit.models import AuditEvent
 from veo.server.auth import service, totp
 from veo.server.auth.models import RecoveryCode, TotpCredential, User
@@ -178,3 +181,32 @@ async def test_admin_resets_totp_from_the_api_and_the_cli(
     with app.state.db.session() as s:
         assert s.scalar(select(TotpCredential).where(TotpCredential.user_id == tech_id)) is None
     assert _actions(app).count("auth.totp_reset") == 2
+
+
+async def test_behind_https_both_cookies_are_host_prefixed_secure_strict(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, public_url="https://support.example.org"
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        make_user(application.state.db)
+        secret, _codes = enrol(application, "tech@example.org")
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="https://support.example.org") as client:
+            first = await password_step(client, "tech@example.org")
+            challenge = first.headers["set-cookie"]
+            assert challenge.startswith("__Host-veo_login=")
+            for flag in ("Secure", "HttpOnly", "Path=/"):
+                assert flag in challenge
+            assert "samesite=strict" in challenge.lower() and "domain" not in challenge.lower()
+            done = await client.post("/login/totp", data={"code": pyotp.TOTP(secret).now()})
+            assert done.status_code == 303
+            cookies = done.headers.get_list("set-cookie")
+            session = next(c for c in cookies if c.startswith("__Host-veo_session="))
+            assert "Secure" in session and "HttpOnly" in session and "samesite=strict" in session.lower()
+            assert any(c.startswith("__Host-veo_login=") and "Max-Age=0" in c for c in cookies), (
+                "challenge cleared"
+            )
+            assert (await client.get("/tickets")).status_code == 200
