@@ -137,3 +137,20 @@ async def test_sign_out_everywhere_by_api(app: FastAPI, client: httpx.AsyncClien
     assert (await client.get("/api/v1/tickets", headers=headers)).status_code == 401
     unauthenticated = await client.post("/api/v1/account/sign-out-everywhere")
     assert unauthenticated.status_code == 401
+
+
+async def test_account_forms_refuse_a_post_without_the_csrf_token(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    for path in ("/account/totp", "/account/sign-out-everywhere"):
+        missing = await client.post(path, data={"code": "123456"})
+        assert missing.status_code == 403 and missing.json()["code"] == "csrf_failed", path
+        forged = await client.post(path, data={"code": "123456", "csrf_token": csrf + "x"})
+        assert forged.status_code == 403, path
+    assert (await client.get("/tickets")).status_code == 200, "still signed in"
+    cross_site = await client.post(
+        "/login/totp", data={"code": "123456"}, headers={"origin": "https://evil.example"}
+    )
+    assert cross_site.status_code == 403 and cross_site.json()["code"] == "csrf_failed"
