@@ -116,6 +116,7 @@ async def current_user(request: Request) -> User:
                 _("Your role requires two-factor sign-in: enrol at /account/totp first."),
             )
         if request.url.path not in TOTP_ENROLMENT_PATHS:
+            # LoginRequired is "redirect to this local address first", here the enrolment page.
             raise LoginRequired(TOTP_ENROLMENT_PAGE + "?next=" + quote(_target(request), safe=""))
     return user
 
