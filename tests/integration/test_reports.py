@@ -11,6 +11,7 @@ import csv
 import io
 import re
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -26,6 +27,10 @@ MIN, HOUR = 60, 3600
 
 @pytest.fixture
 async def lead(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    from veo.server.reports import service
+
+    # The PostgreSQL variants share one database, emptied between tests: forget its reports.
+    service.clear_caches()
     seed(app.state.db)
     return await api_token(client, LEAD)
 
@@ -102,13 +107,23 @@ async def test_csv_and_page_show_the_api_numbers(client: httpx.AsyncClient, lead
 async def test_cached_report_follows_changes(
     app: FastAPI, client: httpx.AsyncClient, lead: dict[str, str]
 ) -> None:
+    from veo.server.reports import service
+
     before = (await client.get(f"/api/v1/reports?{PERIOD}", headers=lead)).json()
     with app.state.db.session() as s:
         ticket = s.scalars(select(Ticket).where(Ticket.title == "Toner empty")).one()
         ticket.resolved_at = ticket.created_at.replace(hour=19)  # +10 h
+    # Right after a change the cached figures come back at once, while new ones are computed ...
+    cached = (await client.get(f"/api/v1/reports?{PERIOD}", headers=lead)).json()
+    assert cached == before and before["rates"]["resolved"] == 4
+    await anyio.to_thread.run_sync(service.wait_for_refreshes)
+    # ... which the next reader gets; fresh=true waits for figures of this instant.
     after = (await client.get(f"/api/v1/reports?{PERIOD}", headers=lead)).json()
-    assert before["rates"]["resolved"] == 4 and after["rates"]["resolved"] == 5
+    fresh = (await client.get(f"/api/v1/reports?{PERIOD}&fresh=true", headers=lead)).json()
+    assert after == fresh
+    assert after["rates"]["resolved"] == 5
     assert after["overall"]["resolution"]["median"] == 6 * HOUR  # 2 4 6 8 10
+    assert after["computed_at"] > before["computed_at"]
 
 
 async def test_technicians_cannot_read_reports(app: FastAPI, client: httpx.AsyncClient) -> None:

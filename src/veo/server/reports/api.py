@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from veo.server.reports.schemas import FeedbackCreate, FeedbackOut, PilotCreate,
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=error_responses(401, 403, 422))
 DateQuery = Annotated[str | None, Query(max_length=100, description="YYYY-MM-DD, included")]
+FreshQuery = Annotated[bool, Query(description="wait for figures of this instant instead of a cached copy")]
 PilotId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -36,14 +38,21 @@ def _pilot_out(pilot: Pilot) -> PilotOut:
 
 @router.get("", response_model=Report, summary="Every report figure for a period")
 async def get_report(
-    user: CurrentUser, db: DatabaseDep, start: DateQuery = None, end: DateQuery = None
+    user: CurrentUser,
+    db: DatabaseDep,
+    start: DateQuery = None,
+    end: DateQuery = None,
+    fresh: FreshQuery = False,
 ) -> Report:
     """Times to first response and resolution (overall, by week, category, technician, priority),
     with vs without a remote session, rates, satisfaction, top categories, clusters of similar
-    tickets with their weekly trend, and sessions per technician. Default: the last 12 weeks."""
+    tickets with their weekly trend, and sessions per technician. Default: the last 12 weeks.
+
+    Reports are cached: after a change the previous figures may be served once while new ones are
+    computed (``computed_at`` says when); ``fresh=true`` waits for figures of this instant."""
     service.require_reader(user)
     period = service.parse_period(start, end)
-    return await db.run(lambda s: service.report(s, period))
+    return await anyio.to_thread.run_sync(lambda: service.report(db, period, fresh=fresh))
 
 
 @router.get(
@@ -53,11 +62,15 @@ async def get_report(
     summary="Every report figure as CSV",
 )
 async def export_csv(
-    user: CurrentUser, db: DatabaseDep, start: DateQuery = None, end: DateQuery = None
+    user: CurrentUser,
+    db: DatabaseDep,
+    start: DateQuery = None,
+    end: DateQuery = None,
+    fresh: FreshQuery = False,
 ) -> Response:
     service.require_reader(user)
     period = service.parse_period(start, end)
-    report = await db.run(lambda s: service.report(s, period))
+    report = await anyio.to_thread.run_sync(lambda: service.report(db, period, fresh=fresh))
     return csv_response(export.to_csv(export.lines(report)), f"veo-report-{period.start}-{period.end}.csv")
 
 

@@ -19,7 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from veo.server.reports.clusters import Cluster, find_clusters
 from veo.server.reports.rows import Period, SessionRow, TicketRow, week_of
@@ -89,6 +89,8 @@ class Report:
     clusters: list[Cluster]
     technician_sessions: list[TechnicianSessions]
     weeks: list[date] = field(default_factory=list)
+    #: When these figures were computed (a cached report may be a little older than the data).
+    computed_at: datetime | None = None
 
 
 def _values(tickets: Iterable[TicketRow], attribute: Callable[[TicketRow], float | None]) -> list[float]:
@@ -194,6 +196,7 @@ def build_report(
     period: Period,
     *,
     with_clusters: bool = True,
+    computed_at: datetime | None = None,
 ) -> Report:
     """Every figure for ``period``; tickets outside it are ignored, so callers may over-fetch."""
     inside = [t for t in tickets if period.start_at <= t.created_at < period.end_before]
@@ -215,4 +218,5 @@ def build_report(
         clusters=find_clusters(inside, weeks) if with_clusters else [],
         technician_sessions=technician_sessions(sessions, period),
         weeks=weeks,
+        computed_at=computed_at,
     )

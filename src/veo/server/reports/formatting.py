@@ -7,9 +7,9 @@ The CSV and the API keep seconds and plain decimals: they are for programs.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
 from veo.server.lang import get_language
@@ -33,7 +33,10 @@ def hours(seconds: float | None) -> str:
 
 
 def percent(fraction: float | None) -> str:
-    return DASH if fraction is None else format_percent(fraction, format="#,##0.#%", locale=get_language())
+    if fraction is None:
+        return DASH
+    # The locale's own pattern (``50 %`` in Spanish), showing up to one decimal of the percentage.
+    return format_percent(round(fraction, 3), locale=get_language(), decimal_quantization=False)
 
 
 def day(value: date) -> str:
@@ -43,6 +46,11 @@ def day(value: date) -> str:
 def short_day(value: date) -> str:
     """A week's Monday as a compact axis label (``d MMM``)."""
     return format_date(value, format="d MMM", locale=get_language())
+
+
+def moment(value: datetime) -> str:
+    """A date and time, in UTC as every time veo stores."""
+    return format_datetime(value, format="medium", tzinfo=UTC, locale=get_language()) + " UTC"
 
 
 def week(key: str) -> str:
@@ -58,4 +66,5 @@ FORMATTERS = {
     "fmt_day": day,
     "fmt_short_day": short_day,
     "fmt_week": week,
+    "fmt_moment": moment,
 }

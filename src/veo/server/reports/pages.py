@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -53,14 +54,15 @@ async def reports_page(
         chosen = next((p for p in pilots if p.id == pilot), pilots[0] if pilots else None)
         comparison: PilotComparison | None = service.pilot_comparison(s, chosen) if chosen else None
         return {
-            "view": report_view(service.report(s, period)),
             "pilots": pilots,
             "pilot": chosen,
             "comparison": comparison,
             "pilot_chart": pilot_chart(comparison) if comparison else None,
         }
 
+    report = await anyio.to_thread.run_sync(lambda: service.report(db, period))
     data = await db.run(work)
+    data["view"] = report_view(report)
     values = {"start": period.start.isoformat(), "end": period.end.isoformat()}
     return await render(request, "reports/index.html", _context({**data, "values": values, "errors": {}}))
 
@@ -71,7 +73,7 @@ async def reports_csv(
 ) -> Response:
     service.require_reader(user)
     period = service.parse_period(start, end)
-    report = await db.run(lambda s: service.report(s, period))
+    report = await anyio.to_thread.run_sync(lambda: service.report(db, period))
     return csv_response(export.to_csv(export.lines(report)), f"veo-report-{period.start}-{period.end}.csv")
 
 

@@ -1,5 +1,8 @@
 """Reading the rows a report needs, in a handful of set-based queries (no query per ticket).
 
+Queries run on the session's connection as plain Core statements: the ORM's result machinery
+would cost more than the query itself for tens of thousands of rows.
+
 Every query is bounded by the period's creation dates, which the ``tickets.created_at`` index
 serves; the per-ticket extras (sessions, "waiting on user", ratings) come as separate grouped
 queries joined in Python, which is cheaper than one wide outer join on both databases.
@@ -29,9 +32,9 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
         .where(RemoteSession.ticket_id.in_(ids), RemoteSession.started_at.is_not(None))
         .group_by(RemoteSession.ticket_id)
     )
-    sessions: dict[int, int] = {ticket_id: count for ticket_id, count in db.execute(started)}
+    sessions: dict[int, int] = {ticket_id: count for ticket_id, count in db.connection().execute(started)}
     waited = set(
-        db.scalars(
+        db.connection().scalars(
             select(TicketChange.ticket_id)
             .where(
                 TicketChange.ticket_id.in_(ids), TicketChange.field == "status", TicketChange.new == "waiting"
@@ -40,7 +43,7 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
         )
     )
     ratings: dict[int, list[int]] = defaultdict(list)
-    for ticket_id, score in db.execute(
+    for ticket_id, score in db.connection().execute(
         select(RatingRequest.ticket_id, RatingRequest.score).where(
             RatingRequest.ticket_id.in_(ids), RatingRequest.score.is_not(None)
         )
@@ -84,7 +87,7 @@ def ticket_rows(db: Session, start: datetime, end: datetime) -> list[TicketRow]:
             sessions=sessions.get(row[0], 0),
             ratings=tuple(ratings.get(row[0], ())),
         )
-        for row in db.execute(statement)
+        for row in db.connection().execute(statement)
     ]
 
 
@@ -103,7 +106,7 @@ def session_rows(db: Session, start: datetime, end: datetime) -> list[SessionRow
     )
     return [
         SessionRow(ticket_id, technician_id, name or "", started, ended)
-        for ticket_id, technician_id, name, started, ended in db.execute(statement)
+        for ticket_id, technician_id, name, started, ended in db.connection().execute(statement)
         if started is not None
     ]
 
@@ -114,9 +117,13 @@ def fingerprint(db: Session) -> tuple[object, ...]:
     ``updated_at`` moves on every ticket change; sessions and ratings are counted and their
     newest times taken, so a rating or a session's end shows up too.
     """
-    tickets = db.execute(select(func.count(), func.max(Ticket.updated_at)).select_from(Ticket)).one()
-    sessions = db.execute(
-        select(func.count(), func.max(RemoteSession.ended_at), func.max(RemoteSession.started_at))
-    ).one()
-    rated = db.execute(select(func.count(), func.max(RatingRequest.rated_at))).one()
+    tickets = (
+        db.connection().execute(select(func.count(), func.max(Ticket.updated_at)).select_from(Ticket)).one()
+    )
+    sessions = (
+        db.connection()
+        .execute(select(func.count(), func.max(RemoteSession.ended_at), func.max(RemoteSession.started_at)))
+        .one()
+    )
+    rated = db.connection().execute(select(func.count(), func.max(RatingRequest.rated_at))).one()
     return (*tickets, *sessions, *rated)

@@ -6,7 +6,7 @@ tickets, easy to feed from a hand-made fixture, and independent of how the table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 
@@ -31,17 +31,18 @@ class TicketRow:
     #: The requester's satisfaction ratings (1-5) on the ticket and its sessions.
     ratings: tuple[int, ...] = ()
 
-    @property
-    def first_response_seconds(self) -> float | None:
-        if self.first_response_at is None:
-            return None
-        return max(0.0, (self.first_response_at - self.created_at).total_seconds())
+    #: Seconds to first response and to resolution, worked out once (a ticket is counted in
+    #: several groups: overall, its week, category, technician, priority).
+    first_response_seconds: float | None = field(init=False, compare=False)
+    resolution_seconds: float | None = field(init=False, compare=False)
 
-    @property
-    def resolution_seconds(self) -> float | None:
-        if self.resolved_at is None:
-            return None
-        return max(0.0, (self.resolved_at - self.created_at).total_seconds())
+    def __post_init__(self) -> None:
+        first = self.first_response_at
+        done = self.resolved_at
+        fr = None if first is None else max(0.0, (first - self.created_at).total_seconds())
+        res = None if done is None else max(0.0, (done - self.created_at).total_seconds())
+        object.__setattr__(self, "first_response_seconds", fr)
+        object.__setattr__(self, "resolution_seconds", res)
 
 
 @dataclass(frozen=True)

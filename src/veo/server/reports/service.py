@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
 from veo.server.errors import ApiError, InvalidInput, NotFound
 from veo.server.lang import _
 from veo.server.reports import queries
@@ -72,13 +73,22 @@ def _where(db: Session) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def report(db: Session, period: Period) -> Report:
-    def compute() -> Report:
-        tickets = queries.ticket_rows(db, period.start_at, period.end_before)
-        sessions = queries.session_rows(db, period.start_at, period.end_before)
-        return build_report(tickets, sessions, period)
+def report(database: Database, period: Period, *, fresh: bool = False) -> Report:
+    """The report for ``period``; with ``fresh`` never an older copy (see :mod:`cache`).
 
-    return _reports.get((_where(db), period), queries.fingerprint(db), compute)
+    Blocking (queries and computation): call it from a worker thread.
+    """
+    with database.session() as db:
+        fingerprint = queries.fingerprint(db)
+
+    def compute() -> Report:
+        with database.session() as db:
+            tickets = queries.ticket_rows(db, period.start_at, period.end_before)
+            sessions = queries.session_rows(db, period.start_at, period.end_before)
+        return build_report(tickets, sessions, period, computed_at=utcnow())
+
+    key = (database.engine.url.render_as_string(hide_password=True), period)
+    return _reports.get(key, fingerprint, compute, stale_ok=not fresh)
 
 
 # -- pilots --------------------------------------------------------------------------------------
@@ -229,3 +239,8 @@ def technicians(db: Session) -> list[User]:
 def clear_caches() -> None:
     _reports.clear()
     _pilots.clear()
+
+
+def wait_for_refreshes() -> None:
+    """Block until background report refreshes are done (shutdown and tests)."""
+    _reports.wait_idle()
