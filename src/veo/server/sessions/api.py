@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from veo.config import Settings
 from veo.protocol.schema import protocol_schema
+from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 from veo.server.sessions import service, txn
@@ -24,7 +25,12 @@ def _schema() -> dict[str, Any]:
     return protocol_schema()
 
 
-@router.post("/tickets/{ticket_id}/sessions", response_model=SessionCreated, status_code=201)
+@router.post(
+    "/tickets/{ticket_id}/sessions",
+    response_model=SessionCreated,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def create_session(
     ticket_id: int,
     request: Request,
@@ -52,7 +58,7 @@ async def create_session(
     return created(session, settings.public_url)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut)
+@router.get("/sessions/{session_id}", response_model=SessionOut, responses=error_responses(401, 403, 404, 422))
 async def get_session(session_id: str, user: CurrentUser, db: DatabaseDep) -> SessionOut:
     return await db.run(lambda s: SessionOut.of(load_for(s, session_id, user, write=False)))
 
