@@ -58,7 +58,9 @@ async def create_session(
     return created(session, settings.public_url)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut, responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/sessions/{session_id}", response_model=SessionOut, responses=error_responses(401, 403, 404, 422)
+)
 async def get_session(session_id: str, user: CurrentUser, db: DatabaseDep) -> SessionOut:
     return await db.run(lambda s: SessionOut.of(load_for(s, session_id, user, write=False)))
 
