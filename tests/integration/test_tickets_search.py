@@ -176,6 +176,17 @@ def test_count_stops_at_the_cap(
     assert narrow.total == 2 and narrow.total_exact
 
 
+def test_text_search_past_the_cap_orders_in_the_database(
+    db: Database, world: tuple[User, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _titles(db, q="vpn", sort="-priority")
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    with db.session() as s:
+        capped = search.search(s, TicketQuery(q="vpn", sort="-priority"))
+    assert [t.title for t in capped.items] == expected and not capped.total_exact
+    assert expected == ["VPN drops every hour", "Outlook asks password", "New laptop for intern"]
+
+
 def test_many_rows_page_quickly_enough_to_list(db: Database, world: tuple[User, int]) -> None:
     """A few thousand rows: the capped count and the page agree with what was inserted."""
     with db.session() as s:

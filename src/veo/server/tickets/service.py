@@ -23,6 +23,7 @@ from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.errors import InvalidInput, NotFound
 from veo.server.lang import _
+from veo.server.notify import events as notify
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import first_response, history, lifecycle
 from veo.server.tickets.models import Category, Ticket, TicketComment
@@ -90,6 +91,7 @@ def create_ticket(db: Session, values: Mapping[str, Any], *, creator: User, addr
             "channel": ticket.channel,
         },
     )
+    notify.ticket_created(db, ticket)
     return ticket
 
 
@@ -132,6 +134,8 @@ def _move(db: Session, ticket: Ticket, wanted: str, actor: User | None, note: st
     changes: Changes = {"status": {"from": old, "to": wanted}}
     if note and wanted in lifecycle.DONE:
         changes |= _set(db, ticket, actor, "resolution_note", note, now)
+    if wanted == "resolved":
+        notify.ticket_resolved(db, ticket)
     return changes
 
 
@@ -215,6 +219,8 @@ def add_comment(
         address=address,
         details={"comment_id": comment.id, "public": comment.public, "length": len(text)},
     )
+    if comment.public and author is not None:
+        notify.public_reply(db, ticket, comment)
     return comment
 
 
