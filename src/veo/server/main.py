@@ -11,10 +11,15 @@ import logging
 import sys
 import warnings
 
+from veo.protocol.base import MAX_MESSAGE_BYTES
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
 from veo.server.lang import _
 
 PROG = "veo server"
+#: Transport limits: a WebSocket message is refused (close 1009) before it is buffered whole when
+#: it is over 4x the protocol's limit (128 KiB of text is at most 512 KiB of UTF-8); below that,
+#: ``veo.protocol`` answers ``too_large``. Uvicorn's default would buffer up to 16 MiB per message.
+WS_MAX_SIZE = 4 * MAX_MESSAGE_BYTES
 
 
 def _port(value: str) -> int:
@@ -74,5 +79,6 @@ def main(argv: list[str]) -> int:
         log_config=None,
         log_level=args.log_level,
         server_header=False,
+        ws_max_size=WS_MAX_SIZE,
     )
     return 0
