@@ -4,8 +4,9 @@ Each database gets fresh generated data (:mod:`veo.bench.generate`); the real ap
 real HTTP requests in-process (httpx over ASGI, signed in as a lead), so the figures include
 routing, queries and template rendering but no network. Each page is requested ``runs`` times
 after one warm-up and the median is reported. The reports page is measured twice: as a reader
-sees it (the report cache is warm after the first request, and stays valid until a ticket, session
-or rating changes) and cold (cache emptied before every run: the full computation).
+sees it with unchanged data (cached), cold (cache emptied before every run: the full
+computation, as for the first reader of a period after a start) and right after a ticket changed
+(the cached figures are served while new ones are computed in the background).
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import anyio.to_thread
 import httpx
 
 from veo.bench.databases import label, throwaway
 from veo.bench.generate import BENCH_PASSWORD, generate
 from veo.config import Settings
+
+if TYPE_CHECKING:
+    from veo.server.db.engine import Database
 
 PAGES = {
     "list": "/tickets",
@@ -81,6 +87,24 @@ async def _measure(url: str, runs: int, result: Result) -> None:
                     cold.append(await _timed(client, PAGES["reports"]))
                 result.samples_ms["reports_cold"] = cold
                 result.median_ms["reports_cold"] = statistics.median(cold)
+                changed: list[float] = []
+                for run in range(runs):
+                    _touch_a_ticket(app.state.db, run)
+                    changed.append(await _timed(client, PAGES["reports"]))
+                    await anyio.to_thread.run_sync(reports.wait_for_refreshes)
+                result.samples_ms["reports_after_change"] = changed
+                result.median_ms["reports_after_change"] = statistics.median(changed)
+
+
+def _touch_a_ticket(db: Database, run: int) -> None:
+    """A technician changes a ticket: the report's data fingerprint moves."""
+    from sqlalchemy import update
+
+    from veo.server.db.base import utcnow
+    from veo.server.tickets.models import Ticket
+
+    with db.session() as s:
+        s.execute(update(Ticket).where(Ticket.id == run + 1).values(updated_at=utcnow()))
 
 
 def run_one(server_url: str, count: int, runs: int, progress: Callable[[str], None]) -> Result:
@@ -106,12 +130,13 @@ def run_one(server_url: str, count: int, runs: int, progress: Callable[[str], No
 
 def table(results: list[Result]) -> str:
     """The figures as a fixed-width table (milliseconds, medians)."""
-    columns = ["list", "search", "reports", "reports_cold"]
+    columns = ["list", "search", "reports", "reports_cold", "reports_after_change"]
+    width = 2 + max(len(c) + 3 for c in columns)
     header = f"{'database':<12}{'tickets':>9}{'generate s':>12}" + "".join(
-        f"{c + ' ms':>17}" for c in columns
+        f"{c + ' ms':>{width}}" for c in columns
     )
     lines = [header, "-" * len(header)]
     for r in results:
-        cells = "".join(f"{r.median_ms.get(c, float('nan')):>17.1f}" for c in columns)
+        cells = "".join(f"{r.median_ms.get(c, float('nan')):>{width}.1f}" for c in columns)
         lines.append(f"{r.database:<12}{r.tickets:>9}{r.generate_s:>12.1f}{cells}")
     return "\n".join(lines)
