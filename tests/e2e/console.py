@@ -81,10 +81,10 @@ class Console:
 
     # ------------------------------------------------------------------ pages before the session
 
-    def login(self) -> None:
+    def login(self, email: str = TECH_EMAIL, password: str = TECH_PASSWORD) -> None:
         self.page.goto(f"{self.base_url}/login")
-        self.page.fill("input[name=email]", TECH_EMAIL)
-        self.page.fill("input[name=password]", TECH_PASSWORD)
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password]", password)
         with self.page.expect_navigation():
             self.page.locator("form:has(input[name=password]) [type=submit]").first.click()
         if "/login" in self.page.url:
@@ -105,9 +105,12 @@ class Console:
             )
         return int(match.group(1))
 
-    def start_session(self, ticket_id: int) -> str:
-        """Press *Start remote session* on the ticket page; return the session id of the console."""
+    def start_session(self, ticket_id: int, untick: tuple[str, ...] = ()) -> str:
+        """Press *Start remote session* on the ticket page (after unticking ``untick`` permissions);
+        return the session id of the console."""
         self.page.goto(f"{self.base_url}/tickets/{ticket_id}")
+        for permission in untick:
+            self.page.uncheck(f"#start-session-form input[name=permissions][value={permission}]")
         with self.page.expect_navigation():
             self.page.click("#start-session")
         match = re.search(r"/sessions/([^/]+)/console", self.page.url)
@@ -166,6 +169,18 @@ class Console:
 
     def sas(self) -> str:
         return "".join(ch for ch in (self.page.text_content("#sas-code") or "") if ch.isdigit())
+
+    def confirm_codes_match(self) -> None:
+        """The technician heard the user read back the same code: click *Codes match*."""
+        wait_for("#sas-code to show the SAS", lambda: len(self.sas()) == 6, 60, self.logs, self.diagnostics)
+        self.page.click("#sas-match")
+        wait_for(
+            "the server to record *Codes match*",
+            lambda: self.page.is_visible("#sas-confirmed"),
+            30,
+            self.logs,
+            self.diagnostics,
+        )
 
     # ------------------------------------------------------------------ the remote screen
 

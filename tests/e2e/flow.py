@@ -101,4 +101,7 @@ def start_session(
         display.click_rect(consent["perm_control"])
     _press_allow(live, consent["allow"])
     console.wait_conn_state("active")
+    # both sides compared the code: the user by pressing Allow under it, the technician here
+    console.confirm_codes_match()
+    live.wait_agent_log("technician confirmed sas=True")
     return live

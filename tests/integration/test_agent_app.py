@@ -28,6 +28,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from veo.protocol import sas
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
+    Abort,
     Answer,
     Consent,
     ControlState,
@@ -88,7 +89,7 @@ class StandInServer:
         self.frames = 0
         self.first_frame = threading.Event()
         self.got: dict[str, threading.Event] = {
-            k: threading.Event() for k in ("consent", "control_state", "hangup", "deny")
+            k: threading.Event() for k in ("consent", "control_state", "hangup", "deny", "abort")
         }
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped: asyncio.Event | None = None
@@ -180,6 +181,8 @@ class StandInServer:
                     self.got["deny"].set()
                 elif isinstance(message, Hangup):
                     self.got["hangup"].set()
+                elif isinstance(message, Abort):
+                    self.got["abort"].set()
         finally:
             await pc.close()
 
@@ -238,7 +241,7 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
         # the dialog re-lays out once the code is shown; click Allow where it is now
         _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
         rects = json.loads(geometry.group(1))
-        assert set(rects) == {"allow", "deny", "perm_view", "perm_control"}
+        assert set(rects) == {"allow", "deny", "perm_view", "perm_control", "sas_differ"}
         assert not server.got["consent"].is_set() and server.frames == 0
         click(display, rects["allow"])
         assert server.got["consent"].wait(30)
@@ -259,6 +262,78 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
         entry = json.loads(history.read_text().splitlines()[-1])
         assert entry["ended_by"] == "user" and entry["granted"] == ["view", "control"]
         assert entry["ticket_id"] == 12
+    finally:
+        if agent.poll() is None:
+            agent.terminate()
+            agent.wait()
+        server.stop()
+
+
+def start_agent(netns: str, display: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tmp_path / "agent.log"
+    agent = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns,
+            "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={tmp_path / 'history.jsonl'}",
+            sys.executable, "-m", "veo", "agent",
+            "--server", f"http://127.0.0.1:{PORT}", "--code", "123 456 789", "--lang", "en",
+            "--log-file", str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return agent, log
+
+
+def test_global_hotkey_stops_the_session(display: str, netns: str, tmp_path: Path) -> None:
+    """Ctrl+Alt+Shift+End, pressed with the focus anywhere, ends the session like *Stop*."""
+    server = StandInServer(netns)
+    server.start()
+    agent, log = start_agent(netns, display, tmp_path)
+    try:
+        wait_for_line(log, r"stop hotkey grabbed")
+        index, _ = wait_for_line(log, r"sas=\d{6}")
+        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
+        click(display, json.loads(geometry.group(1))["allow"])
+        wait_for_line(log, r"session started granted=view,control")
+        wait_for_line(log, r"ui-geometry bar ")
+        # the focus is on the root window, not on any veo window: the grab is global
+        xdotool(display, "mousemove", "--sync", "5", "5")
+        xdotool(display, "key", "ctrl+alt+shift+End")
+        wait_for_line(log, r"stop hotkey pressed")
+        assert server.got["hangup"].wait(30)
+        hangups = [m for m in server.received if isinstance(m, Hangup)]
+        assert hangups and hangups[-1].reason == "hotkey"
+        wait_for_line(log, r"session ended by=user reason=hotkey")
+        wait_for_line(log, r"capture stopped, grant forgotten")
+        assert agent.wait(60) == 0
+    finally:
+        if agent.poll() is None:
+            agent.terminate()
+            agent.wait()
+        server.stop()
+
+
+def test_codes_differ_on_the_consent_dialog_aborts_as_interception(
+    display: str, netns: str, tmp_path: Path
+) -> None:
+    server = StandInServer(netns)
+    server.start()
+    agent, log = start_agent(netns, display, tmp_path)
+    try:
+        index, _ = wait_for_line(log, r"sas=\d{6}")
+        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
+        click(display, json.loads(geometry.group(1))["sas_differ"])
+        assert server.got["abort"].wait(30)
+        aborts = [m for m in server.received if isinstance(m, Abort)]
+        assert aborts[-1].reason == "sas_mismatch"
+        wait_for_line(log, r"session ended by=system reason=sas_mismatch_user")
+        assert server.frames == 0 and not server.got["consent"].is_set()
+        wait_for_line(log, r"the user declared that the verification codes differ")
+        # the warning stays until the user closes it (no auto-close), so the agent still runs
+        assert agent.poll() is None
+        agent.terminate()
+        assert agent.wait(60) == 0
     finally:
         if agent.poll() is None:
             agent.terminate()

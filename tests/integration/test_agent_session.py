@@ -44,6 +44,7 @@ from veo.protocol.signaling import (
     Joined,
     Offer,
     Reveal,
+    TechnicianConfirmed,
     parse_agent_message,
 )
 
@@ -295,7 +296,23 @@ def test_negotiation_consent_sas_control_and_end(netns: str, caplog: pytest.LogC
         assert isinstance(started, Started)
         assert "session started granted=view,control" in caplog.text
         control = await console.next_data()
+        assert isinstance(control, Control) and not control.active and not control.paused
+        assert control.waiting_for == ["technician_sas"]  # the technician has not clicked "Codes match"
+        console.send_input({"type": "key", "key": "b", "code": "KeyB", "down": True})
+        dropped = await console.next_data()
+        assert isinstance(dropped, Dropped) and dropped.reason == "technician_not_confirmed"
+
+        # the role wants the user's identity confirmed first: "Codes match" alone is not enough
+        await server_end.send(TechnicianConfirmed(sas_confirmed=True, identity_required=True).dumps())
+        control = await console.next_data()
+        assert isinstance(control, Control) and not control.active and control.waiting_for == ["identity"]
+        await server_end.send(
+            TechnicianConfirmed(sas_confirmed=True, identity_required=True, identity_confirmed=True).dumps()
+        )
+        control = await console.next_data()
         assert isinstance(control, Control) and control.active and not control.paused
+        assert control.waiting_for == []
+        assert "control enabled" in caplog.text
 
         track = await console.tracks.get()
         frame = await track.recv()

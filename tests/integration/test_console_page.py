@@ -270,6 +270,8 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
         "granted": [],
         "paused": False,
         "control": "off",
+        "technicianSasConfirmed": False,
+        "identity": None,
     }
     assert (
         await page.evaluate("(() => { window.veoConsole.sas = 'x'; return window.veoConsole.sas; })()") == ""
@@ -309,6 +311,23 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
         )
         assert "Control mouse and keyboard" in (await page.text_content("#granted") or "")
         assert await harness.state("#control-state") == "off"  # no `control` from the agent yet
+
+        await page.click("#sas-match")
+        assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await page.select_option("#identity-method", "phone_questions")
+        await page.click("#identity-save")
+        assert await relay.next() == {"type": "identity", "v": 1, "method": "phone_questions"}
+        await harness.session_state(
+            "active",
+            granted=["view", "control"],
+            technician_sas_confirmed=True,
+            identity_required=True,
+            identity="phone_questions",
+        )
+        await page.wait_for_selector("#sas-confirmed", state="visible")
+        assert await page.is_hidden("#sas-match")
+        assert await page.text_content("#identity-state") == "Verified by phone questions"
+        assert await page.evaluate("window.veoConsole.technicianSasConfirmed") is True
 
         await relay.send(ControlState(paused=True))
         await harness.wait_state("#control-state", "paused")

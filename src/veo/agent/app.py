@@ -24,6 +24,8 @@ from veo.agent.events import (
     Started,
     UiEvent,
 )
+from veo.agent.hotkey.auto import start_stop_hotkey
+from veo.agent.hotkey.base import GlobalHotkey
 from veo.agent.input.auto import create_injector
 from veo.agent.loop_thread import LoopThread
 from veo.agent.rating import send_rating
@@ -33,7 +35,7 @@ from veo.agent.ui.bar import SessionBar
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
-from veo.agent.ui.ended import EndedWindow, ended_text
+from veo.agent.ui.ended import MISMATCH_REASONS, EndedWindow, ended_text
 from veo.agent.ui.rating import RatingWindow
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
@@ -65,6 +67,8 @@ class AgentApp:
         self._initial_code = code
         self._terminate_requested = False
         self._terminating = False
+        self.hotkey: GlobalHotkey | None = None
+        self._hotkey_pressed = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -77,11 +81,21 @@ class AgentApp:
             self._show_code_window()
         self.root.after(POLL_MS, self._poll)
         self.root.mainloop()
+        self._stop_hotkey()
         self.loop.stop()
         return self.exit_code
 
     def _quit(self) -> None:
         self.root.quit()
+
+    def _on_hotkey(self) -> None:
+        """From the hotkey's thread: only set a flag; :meth:`_poll` acts on it in the Tk loop."""
+        self._hotkey_pressed = True
+
+    def _stop_hotkey(self) -> None:
+        if self.hotkey is not None:
+            self.hotkey.stop()
+            self.hotkey = None
 
     def request_terminate(self) -> None:
         """From a signal handler: only set a flag; :meth:`_poll` acts on it in the Tk loop."""
@@ -137,6 +151,10 @@ class AgentApp:
         if self._terminate_requested:
             self._terminate_requested = False
             self._terminate()
+        if self._hotkey_pressed:
+            self._hotkey_pressed = False
+            if self.session is not None:
+                self.loop.call(self.session.stop, "hotkey")
         try:
             while True:
                 self._dispatch(self.events.get_nowait())
@@ -156,8 +174,16 @@ class AgentApp:
                 self.code_window.close()
                 self.code_window = None
             self.consent = ConsentDialog(
-                self.root, self.fonts, self._, event.joined, self._on_allow, self._session_call("deny")
+                self.root,
+                self.fonts,
+                self._,
+                event.joined,
+                self._on_allow,
+                self._session_call("deny"),
+                self._session_call("declare_mismatch"),
             )
+            if self.hotkey is None:  # from the moment someone is connected until the end
+                self.hotkey = start_stop_hotkey(self._on_hotkey)
         elif isinstance(event, SasKnown):
             if self.consent is not None:
                 self.consent.show_sas(event.code)
@@ -174,11 +200,13 @@ class AgentApp:
                 event.granted,
                 self._on_pause,
                 self._session_call("stop"),
+                hotkey=self.hotkey is not None,
             )
         elif isinstance(event, ControlChanged):
             if self.bar is not None:
                 self.bar.show_paused(event.paused)
         elif isinstance(event, SessionEnded):
+            self._stop_hotkey()
             self._close_consent()
             if self.bar is not None:
                 self.bar.close()
@@ -187,7 +215,14 @@ class AgentApp:
                 self._quit()
             elif self.ended is None:
                 text = ended_text(self._, event.by, event.reason)
-                self.ended = EndedWindow(self.root, self.fonts, self._, text, self._ask_rating)
+                self.ended = EndedWindow(
+                    self.root,
+                    self.fonts,
+                    self._,
+                    text,
+                    self._ask_rating,
+                    auto_close=event.reason not in MISMATCH_REASONS,
+                )
 
     def _ask_rating(self) -> None:
         """The end window closed: ask how the help was (once, skippable), then quit."""

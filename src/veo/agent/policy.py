@@ -4,8 +4,14 @@ The console and the server are not trusted to respect the grant: whatever arrive
 channel is parsed here and either handed to the input backend or dropped and logged with the
 stable line ``dropped type=<type> reason=<reason>`` (tests and support staff grep for it).
 Checks run in a fixed order so the reason names the first thing missing:
-``invalid`` -> ``not_consented`` -> ``sas_not_confirmed`` -> ``control_not_granted`` ->
-``control_paused``.
+``invalid`` -> ``not_consented`` -> ``control_not_granted`` -> ``sas_not_confirmed`` (the user) ->
+``technician_not_confirmed`` (the technician's "Codes match") -> ``identity_not_confirmed`` (when
+the role's policy wants the user's identity confirmed first) -> ``control_paused``.
+
+Control needs both sides to have compared the code: the user confirms it by pressing Allow under
+the code, the technician by clicking "Codes match" (relayed by the server as
+``technician_confirmed``). Trusting the server for the technician's click costs nothing: the
+server could only withhold it, which keeps control off.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from veo.protocol.base import ProtocolError
 from veo.protocol.datachannel import (
     InputMessage,
     Key,
+    Pending,
     PointerButton,
     PointerMove,
     ReleaseAll,
@@ -30,10 +37,19 @@ from veo.protocol.datachannel import (
     parse_input_message,
 )
 from veo.protocol.permissions import Permission, effective_permissions, ordered
+from veo.protocol.signaling import TechnicianConfirmed
 
 log = logging.getLogger(__name__)
 
-DropReason = Literal["control_not_granted", "control_paused", "sas_not_confirmed", "not_consented", "invalid"]
+DropReason = Literal[
+    "control_not_granted",
+    "control_paused",
+    "sas_not_confirmed",
+    "technician_not_confirmed",
+    "identity_not_confirmed",
+    "not_consented",
+    "invalid",
+]
 _TYPE_NAME = re.compile(r"^[a-z_]{1,32}$")
 
 
@@ -56,7 +72,12 @@ class Policy:
 
     granted: frozenset[Permission] = frozenset()
     consented: bool = False
+    #: The user confirmed the code (Allow is pressed under it, as that confirmation).
     sas_confirmed: bool = False
+    #: The technician clicked "Codes match" (from the server's ``technician_confirmed``).
+    technician_sas_confirmed: bool = False
+    identity_required: bool = False
+    identity_confirmed: bool = False
     paused: bool = False
 
     def grant(self, requested: Iterable[Permission | str], ticked: Iterable[Permission | str]) -> None:
@@ -66,10 +87,19 @@ class Policy:
         self.sas_confirmed = True
         self.paused = False
 
+    def technician(self, confirmed: TechnicianConfirmed) -> None:
+        """The technician's side of the checks, as the server last reported it."""
+        self.technician_sas_confirmed = confirmed.sas_confirmed
+        self.identity_required = confirmed.identity_required
+        self.identity_confirmed = confirmed.identity_confirmed
+
     def forget(self) -> None:
         self.granted = frozenset()
         self.consented = False
         self.sas_confirmed = False
+        self.technician_sas_confirmed = False
+        self.identity_required = False
+        self.identity_confirmed = False
         self.paused = False
 
     @property
@@ -78,18 +108,35 @@ class Policy:
 
     @property
     def control_active(self) -> bool:
-        return self.control_granted and self.sas_confirmed and not self.paused
+        return self._refusal() is None
 
     def granted_list(self) -> list[Permission]:
         return ordered(self.granted)
 
+    def waiting_for(self) -> list[Pending]:
+        """What control still waits for (empty when active, paused or not granted at all)."""
+        if self.consented and Permission.CONTROL not in self.granted:
+            return []
+        pending: list[Pending] = []
+        if not (self.consented and self.sas_confirmed):
+            pending.append("consent")
+        if not self.technician_sas_confirmed:
+            pending.append("technician_sas")
+        if self.identity_required and not self.identity_confirmed:
+            pending.append("identity")
+        return pending
+
     def _refusal(self) -> DropReason | None:
         if not self.consented:
             return "not_consented"
-        if not self.sas_confirmed:
-            return "sas_not_confirmed"
         if Permission.CONTROL not in self.granted:
             return "control_not_granted"
+        if not self.sas_confirmed:
+            return "sas_not_confirmed"
+        if not self.technician_sas_confirmed:
+            return "technician_not_confirmed"
+        if self.identity_required and not self.identity_confirmed:
+            return "identity_not_confirmed"
         if self.paused:
             return "control_paused"
         return None

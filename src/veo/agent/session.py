@@ -11,7 +11,11 @@ Order of a session, and why:
 2. The agent offers (video ``sendonly``, H.264 first, data channel ``veo``) with a commitment
    to ``nA``; on the answer it reveals ``nA`` and derives the SAS for the dialog.
 3. ICE/DTLS may connect before consent, but the track sends nothing and every input message is
-   dropped until the user pressed Allow (with the SAS shown).
+   dropped until the user pressed Allow (with the SAS shown, Allow is the user's "same code"
+   confirmation). Control additionally waits for the technician's "Codes match" (and a confirmed
+   identity when the role's policy asks for it), which the server relays as
+   ``technician_confirmed``. If the user says the codes differ, the agent aborts
+   (``sas_mismatch``): suspected interception, the session ends for both sides.
 4. Any end (user, technician, server, network) runs :meth:`AgentSession.end` exactly once:
    capture stopped, keys released, peer connection closed, grant forgotten, user told.
 """
@@ -59,6 +63,7 @@ from veo.protocol.base import ProtocolError
 from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, Control, Dropped, Screen
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
+    Abort,
     AgentMessage,
     Answer,
     Consent,
@@ -73,6 +78,7 @@ from veo.protocol.signaling import (
     Offer,
     Reveal,
     ServerMessage,
+    TechnicianConfirmed,
     parse_server_message,
 )
 from veo.tasks import spawn
@@ -228,6 +234,8 @@ class AgentSession:
     async def _handle(self, message: ServerMessage) -> None:
         if isinstance(message, Answer):
             await self._on_answer(message)
+        elif isinstance(message, TechnicianConfirmed):
+            self._on_technician_confirmed(message)
         elif isinstance(message, Ended):
             await self.end(message.by, message.reason or "ended")
         elif isinstance(message, Error):
@@ -282,6 +290,23 @@ class AgentSession:
         log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
         self._deps.post(SasKnown(self.sas))
 
+    def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
+        if self._ended:
+            return
+        was_active = self.policy.control_active
+        self.policy.technician(message)
+        log.info(
+            "technician confirmed sas=%s identity_required=%s identity_confirmed=%s",
+            message.sas_confirmed,
+            message.identity_required,
+            message.identity_confirmed,
+        )
+        if self.policy.control_active != was_active:
+            log.info("control %s", "enabled" if self.policy.control_active else "disabled")
+            if not self.policy.control_active:
+                self._input.release_all()
+        self._send_control()
+
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState if self._pc else "closed"
         log.info("peer connection %s", state)
@@ -321,6 +346,7 @@ class AgentSession:
                 granted=self.policy.granted_list(),
                 paused=self.policy.paused,
                 active=self.policy.control_active,
+                waiting_for=self.policy.waiting_for(),
             )
         )
 
@@ -341,10 +367,22 @@ class AgentSession:
         granted = self.policy.granted_list()
         spawn(self._send_quietly(Consent(granted=granted, sas_confirmed=True)), name="veo-agent-consent")
         log.info("session started granted=%s", ",".join(granted))
+        if self.policy.control_active:
+            log.info("control enabled")
         if self._track is not None:
             self._track.allow()
         self._send_control()
         self._deps.post(Started(tuple(granted)))
+
+    def declare_mismatch(self) -> None:
+        """The user says the technician's code differs: suspected interception, end for both."""
+        if self._ended or self.sas is None:
+            return
+        log.warning("the user declared that the verification codes differ")
+        spawn(
+            self._say_and_end(Abort(reason="sas_mismatch"), "system", "sas_mismatch_user"),
+            name="veo-agent-mismatch",
+        )
 
     def deny(self) -> None:
         if self._ended:

@@ -79,13 +79,22 @@ class Screen(Message):
     height: Annotated[int, Field(ge=1, le=32767)]
 
 
+#: What control still waits for: the user's Allow, the technician's "Codes match", the identity.
+Pending = Literal["consent", "technician_sas", "identity"]
+
+
 class Control(Message):
-    """What the agent lets the console do right now; input is sent only while ``active``."""
+    """What the agent lets the console do right now; input is sent only while ``active``.
+
+    ``waiting_for`` says why control is not active yet although granted, so the console can tell
+    the technician what to do (click "Codes match", record the user's identity).
+    """
 
     type: Literal["control"] = "control"
     granted: list[Permission]
     paused: bool
     active: bool
+    waiting_for: Annotated[list[Pending], Field(max_length=3)] = []
 
 
 class Dropped(Message):

@@ -38,6 +38,13 @@ def effective_permissions(*layers: Iterable[Permission | str]) -> frozenset[Perm
     return granted
 
 
+def beyond(
+    requested: Iterable[Permission | str], allowed: Iterable[Permission | str]
+) -> frozenset[Permission]:
+    """What ``requested`` asks for outside ``allowed`` (empty when the request fits)."""
+    return frozenset(Permission(p) for p in requested) - {Permission(p) for p in allowed}
+
+
 def ordered(permissions: Iterable[Permission | str]) -> list[Permission]:
     """Stable order for display and storage (enum order)."""
     chosen = {Permission(p) for p in permissions}

@@ -7,9 +7,13 @@ input. Flow of one session (``docs/architecture.md`` has the picture):
 2. agent ``offer`` (SDP + commitment C = SHA-256(nA)) -> relayed to console
 3. console ``answer`` (SDP + its nonce nB) -> relayed to agent
 4. agent ``reveal`` (nA) -> relayed; the console checks it against C, or sends ``abort``
-5. agent ``consent`` (what the user ticked, SAS confirmed) or ``deny``
-6. agent ``control_state`` whenever the user pauses/resumes control
-7. either side ``hangup`` -> server ``ended`` to both
+5. agent ``consent`` (what the user ticked; Allow is the user's "same code" confirmation) or ``deny``
+6. console ``sas_confirm`` (the technician clicked "Codes match") and ``identity`` (how the user's
+   identity was confirmed) -> server ``technician_confirmed`` to the agent, which keeps control off
+   until the technician confirmed the code (and the identity, when the role's policy requires it)
+7. either side ``abort`` (``sas_mismatch``): the codes differ, suspected interception, ended for both
+8. agent ``control_state`` whenever the user pauses/resumes control
+9. either side ``hangup`` -> server ``ended`` to both
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ Sdp = Annotated[str, Field(min_length=10, max_length=64 * 1024)]
 Reason = Annotated[str, Field(max_length=200)]
 
 EndedBy = Literal["technician", "user", "system"]
+#: How the technician confirmed who the user is (the console asks; the session records it).
+IdentityMethod = Literal["email_link", "phone_questions", "managed_device", "not_verified"]
+IDENTITY_METHODS: tuple[IdentityMethod, ...] = (
+    "email_link",
+    "phone_questions",
+    "managed_device",
+    "not_verified",
+)
 SessionStatus = Literal["waiting", "joined", "connecting", "active", "ended", "expired"]
 
 
@@ -96,10 +108,24 @@ class Answer(Message):
 
 
 class Abort(Message):
-    """The console caught a commitment mismatch: possible interception, the session must end."""
+    """Possible interception, the session must end: a wrong commitment (console) or codes that
+    differ when read aloud (declared by the technician in the console or by the user on the agent)."""
 
     type: Literal["abort"] = "abort"
     reason: Literal["sas_commitment_mismatch", "sas_mismatch"]
+
+
+class SasConfirm(Message):
+    """The technician clicked "Codes match": the user read back the same six digits."""
+
+    type: Literal["sas_confirm"] = "sas_confirm"
+
+
+class IdentityConfirm(Message):
+    """How the technician confirmed the user's identity (recorded on the session and audited)."""
+
+    type: Literal["identity"] = "identity"
+    method: IdentityMethod
 
 
 # ---------------------------------------------------------------- server -> peers
@@ -117,6 +143,19 @@ class Joined(Message):
     #: Lets the agent post the user's rating once the session has ended
     #: (``POST /api/v1/sessions/{session_id}/rating``); empty: the server takes no rating.
     rating_token: Annotated[str, Field(max_length=200)] = ""
+
+
+class TechnicianConfirmed(Message):
+    """Server -> agent: the technician's side of the checks, sent whenever it changes.
+
+    The agent keeps control off until ``sas_confirmed`` and, when ``identity_required``, until
+    ``identity_confirmed`` (a method other than ``not_verified`` was recorded).
+    """
+
+    type: Literal["technician_confirmed"] = "technician_confirmed"
+    sas_confirmed: bool
+    identity_required: bool = False
+    identity_confirmed: bool = False
 
 
 class AgentJoined(Message):
@@ -138,6 +177,12 @@ class SessionState(Message):
     requested: list[Permission]
     granted: list[Permission] = []
     control_paused: bool = False
+    #: The technician clicked "Codes match" (the user's confirmation is the consent itself).
+    technician_sas_confirmed: bool = False
+    #: The role's policy wants the user's identity confirmed before control.
+    identity_required: bool = False
+    #: How the identity was confirmed, once recorded.
+    identity: IdentityMethod | None = None
 
 
 class Ended(Message):
@@ -154,21 +199,43 @@ class Error(Message):
 
 
 AgentMessage = Annotated[
-    Join | Offer | Reveal | Consent | Deny | ControlState | Hangup, Field(discriminator="type")
+    Join | Offer | Reveal | Consent | Deny | ControlState | Abort | Hangup, Field(discriminator="type")
 ]
-ConsoleMessage = Annotated[Answer | Abort | Hangup, Field(discriminator="type")]
+ConsoleMessage = Annotated[
+    Answer | Abort | SasConfirm | IdentityConfirm | Hangup, Field(discriminator="type")
+]
 ServerMessage = Annotated[
-    Joined | AgentJoined | SessionState | Offer | Answer | Reveal | Consent | ControlState | Ended | Error,
+    Joined
+    | AgentJoined
+    | SessionState
+    | Offer
+    | Answer
+    | Reveal
+    | Consent
+    | ControlState
+    | TechnicianConfirmed
+    | Ended
+    | Error,
     Field(discriminator="type"),
 ]
 
 _agent_adapter: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
 _console_adapter: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
 _server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Hangup)
-_console_types = type_names(Answer, Abort, Hangup)
+_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Abort, Hangup)
+_console_types = type_names(Answer, Abort, SasConfirm, IdentityConfirm, Hangup)
 _server_types = type_names(
-    Joined, AgentJoined, SessionState, Offer, Answer, Reveal, Consent, ControlState, Ended, Error
+    Joined,
+    AgentJoined,
+    SessionState,
+    Offer,
+    Answer,
+    Reveal,
+    Consent,
+    ControlState,
+    TechnicianConfirmed,
+    Ended,
+    Error,
 )
 
 
@@ -185,6 +252,7 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
 
 
 __all__ = [
+    "IDENTITY_METHODS",
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
     "Abort",
@@ -199,11 +267,15 @@ __all__ = [
     "Error",
     "Hangup",
     "IceServer",
+    "IdentityConfirm",
+    "IdentityMethod",
     "Join",
     "Joined",
     "Offer",
     "ProtocolError",
     "Reveal",
+    "SasConfirm",
     "ServerMessage",
     "SessionState",
+    "TechnicianConfirmed",
 ]

@@ -10,6 +10,7 @@ import pytest
 from veo.agent.input.base import Button, InputInjector
 from veo.agent.policy import DISPATCH, DropNotices, Policy, apply
 from veo.protocol.permissions import Permission
+from veo.protocol.signaling import TechnicianConfirmed
 
 MESSAGES: dict[str, dict[str, object]] = {
     "pointer_move": {"type": "pointer_move", "x": 10, "y": 20},
@@ -34,6 +35,15 @@ def _policy(state: str) -> Policy:
         policy.grant(VIEW_CONTROL, VIEW_CONTROL)
     if state == "sas_not_confirmed":
         policy.sas_confirmed = False
+    if state != "technician_not_confirmed":
+        required = state in ("identity_not_confirmed", "identity_confirmed")
+        policy.technician(
+            TechnicianConfirmed(
+                sas_confirmed=True,
+                identity_required=required,
+                identity_confirmed=state == "identity_confirmed",
+            )
+        )
     if state == "control_paused":
         policy.paused = True
     return policy
@@ -45,6 +55,9 @@ EXPECTED = {
     "control_not_granted": "control_not_granted",
     "control_not_requested": "control_not_granted",
     "control_paused": "control_paused",
+    "technician_not_confirmed": "technician_not_confirmed",
+    "identity_not_confirmed": "identity_not_confirmed",
+    "identity_confirmed": None,
     "active": None,
 }
 
@@ -94,11 +107,17 @@ def test_grant_is_intersection_and_forget_wipes_it() -> None:
     policy.grant(VIEW_CONTROL, [Permission.CONTROL])  # control without view makes no sense
     assert policy.granted == frozenset()
     policy.grant(VIEW_CONTROL, VIEW_CONTROL)
-    assert policy.control_active
+    assert not policy.control_active and policy.waiting_for() == ["technician_sas"]
+    policy.technician(TechnicianConfirmed(sas_confirmed=True, identity_required=True))
+    assert not policy.control_active and policy.waiting_for() == ["identity"]
+    confirmed = TechnicianConfirmed(sas_confirmed=True, identity_required=True, identity_confirmed=True)
+    policy.technician(confirmed)
+    assert policy.control_active and policy.waiting_for() == []
     policy.paused = True
     assert policy.control_granted and not policy.control_active
     policy.forget()
     assert policy.granted == frozenset() and not policy.consented and not policy.paused
+    assert not policy.technician_sas_confirmed and not policy.identity_confirmed
     assert policy.judge(json.dumps(MESSAGES["key"])).reason == "not_consented"
 
 

@@ -88,3 +88,25 @@ def test_countdown_formatting(run_js: RunJs) -> None:
         """,
     )
     assert got == [545, 0, None, "9:05", "0:00"]
+
+
+def test_control_waiting_for_explains_why_granted_control_is_off(run_js: RunJs) -> None:
+    body = """
+    const { createState, controlWaitingFor } = await mod("state.js");
+    return data.map((control) => {
+      const s = Object.assign(createState({ status: "active" }), { peer: "connected", control });
+      return controlWaitingFor(s);
+    });
+    """
+    waiting = {"granted": ["view", "control"], "paused": False, "active": False}
+    got = run_js(
+        body,
+        [
+            {**waiting, "waitingFor": ["technician_sas", "identity"]},
+            {**waiting, "waitingFor": ["identity", "made_up"]},
+            {**waiting, "granted": ["view"], "waitingFor": ["technician_sas"]},  # control not granted
+            {**waiting, "active": True, "waitingFor": ["technician_sas"]},  # active: nothing to explain
+            {**waiting, "paused": True, "waitingFor": ["technician_sas"]},  # paused says it already
+        ],
+    )
+    assert got == [["technician_sas", "identity"], ["identity"], [], [], []]

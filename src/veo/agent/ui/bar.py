@@ -1,16 +1,22 @@
 """The session bar: always visible while a session runs, with Pause control and Stop.
 
 The user must be able to see at any moment that someone is watching, and end it in one click.
-Pause control appears only when control was granted.
+Pause control appears only when control was granted. Other windows may ask to be on top too (a
+scammer's "please wait" screen), so the bar raises itself again every few seconds, and it
+shows the global key combination that stops the session from anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tkinter as tk
 from collections.abc import Callable
 
+from veo.agent.hotkey.base import STOP_HOTKEY_LABEL
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
 from veo.protocol.permissions import Permission
+
+RAISE_EVERY_MS = 2000
 
 
 class SessionBar:
@@ -24,6 +30,7 @@ class SessionBar:
         granted: tuple[Permission, ...],
         on_pause: Callable[[bool], None],
         on_stop: Callable[[], None],
+        hotkey: bool = True,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -41,12 +48,22 @@ class SessionBar:
             if control
             else _("{technician} from {organization} can see your screen")
         )
+        # the hint goes under the text, not beside it: the bar must stay narrower than the screen
+        words = tk.Frame(frame, bg="#fce94f")
+        words.pack(side="left", padx=(0, PAD))
         tk.Label(
-            frame,
+            words,
             text=text.format(technician=technician, organization=organization),
             font=fonts.bold,
             bg="#fce94f",
-        ).pack(side="left", padx=(0, PAD))
+        ).pack(anchor="w")
+        if hotkey:
+            tk.Label(
+                words,
+                text=_("Or press {keys} to stop it").format(keys=STOP_HOTKEY_LABEL),
+                font=fonts.body,
+                bg="#fce94f",
+            ).pack(anchor="w")
         widgets: dict[str, tk.Widget] = {}
         self.stop = tk.Button(frame, text=_("Stop"), font=fonts.bold, command=on_stop, padx=PAD)
         self.stop.pack(side="right")
@@ -60,6 +77,16 @@ class SessionBar:
             widgets["pause"] = self.pause
         place(self.window, "top")
         self.geometry = GeometryReporter(self.window, "bar", widgets)
+        self._raise_job = self.window.after(RAISE_EVERY_MS, self._raise)
+
+    def _raise(self) -> None:
+        """Back on top of whatever covered it (the window manager may have lowered it)."""
+        try:
+            self.window.attributes("-topmost", True)
+            self.window.lift()
+            self._raise_job = self.window.after(RAISE_EVERY_MS, self._raise)
+        except tk.TclError:  # closed meanwhile
+            pass
 
     def _toggle(self) -> None:
         self._on_pause(not self._paused)
@@ -71,4 +98,6 @@ class SessionBar:
             self.geometry.relayout()
 
     def close(self) -> None:
+        with contextlib.suppress(tk.TclError):
+            self.window.after_cancel(self._raise_job)
         self.window.destroy()

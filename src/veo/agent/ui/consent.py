@@ -2,7 +2,9 @@
 
 It opens as soon as the server confirmed the code, so the user reads who is asking while
 WebRTC is still negotiating; Allow stays disabled until the verification code is known,
-because confirming it is part of the consent. Each requested permission is a checkbox the user
+because pressing Allow under the code IS the user's confirmation that the technician read the
+same code (the dialog says so). "The codes differ" ends the session as suspected interception.
+Each requested permission is a checkbox the user
 may untick; only what was requested is shown.
 """
 
@@ -35,11 +37,13 @@ class ConsentDialog:
         joined: Joined,
         on_allow: Callable[[list[Permission]], None],
         on_deny: Callable[[], None],
+        on_mismatch: Callable[[], None],
     ) -> None:
         _ = gettext
         self._ = gettext
         self._on_allow = on_allow
         self._on_deny = on_deny
+        self._on_mismatch = on_mismatch
         self._sas_known = False
         org = joined.organization
         self.window = tk.Toplevel(root)
@@ -109,7 +113,10 @@ class ConsentDialog:
         self.sas_label.pack(anchor="w")
         tk.Label(
             frame,
-            text=_("The technician must read you the same code; if it differs, press Deny."),
+            text=_(
+                "Ask the technician to read you their code. Press Allow only if it is the same code; "
+                "if it differs, press \u201cThe codes differ\u201d."
+            ),
             font=fonts.body,
             wraplength=wrap,
             justify="left",
@@ -123,7 +130,17 @@ class ConsentDialog:
             buttons, text=_("Allow"), font=fonts.bold, command=self._allow, padx=PAD, state="disabled"
         )
         self.allow.pack(side="right", padx=(0, PAD))
+        self.differ = tk.Button(
+            buttons,
+            text=_("The codes differ"),
+            font=fonts.body,
+            command=self._differ,
+            padx=PAD,
+            state="disabled",
+        )
+        self.differ.pack(side="left")
         self.widgets["allow"] = self.allow
+        self.widgets["sas_differ"] = self.differ
         self.widgets["deny"] = self.deny
         place(self.window)
         self.geometry = GeometryReporter(self.window, "consent", self.widgets)
@@ -143,6 +160,7 @@ class ConsentDialog:
     def show_sas(self, code: str) -> None:
         self._sas_known = True
         self.sas_label.configure(text=self._("Verification code: {code}").format(code=sas_mod.display(code)))
+        self.differ.configure(state="normal")
         self._update_allow()
         self.geometry.relayout()
 
@@ -154,9 +172,18 @@ class ConsentDialog:
         self._on_allow(self.ticked())
 
     def _deny(self) -> None:
-        self.allow.configure(state="disabled")
-        self.deny.configure(state="disabled")
+        self._disable_all()
         self._on_deny()
+
+    def _differ(self) -> None:
+        if str(self.differ["state"]) == "disabled":
+            return
+        self._disable_all()
+        self._on_mismatch()
+
+    def _disable_all(self) -> None:
+        for button in (self.allow, self.deny, self.differ):
+            button.configure(state="disabled")
 
     def close(self) -> None:
         self.window.destroy()

@@ -8,12 +8,20 @@ from collections.abc import Callable
 from veo.agent.ui.common import PAD, Fonts, keep_on_top, place
 
 AUTO_CLOSE_MS = 6000
+#: End reasons that mean "suspected interception" (wrong commitment, or codes that differ).
+MISMATCH_REASONS = frozenset({"sas_commitment_mismatch", "sas_mismatch", "sas_mismatch_user"})
 
 
 def ended_text(gettext: Callable[[str], str], by: str, reason: str) -> str:
     _ = gettext
     if reason == "denied":
         return _("You denied the request. Nobody connected to this computer.")
+    if reason in MISMATCH_REASONS:
+        return _(
+            "The verification codes did not match: someone may be intercepting the connection. "
+            "The session was ended for your safety. If someone calls you about this, hang up and "
+            "contact your support department through a number you already know."
+        )
     who = {
         "technician": _("The technician ended it."),
         "user": _("You ended it."),
@@ -29,6 +37,7 @@ class EndedWindow:
         gettext: Callable[[str], str],
         text: str,
         on_close: Callable[[], None],
+        auto_close: bool = True,
     ) -> None:
         _ = gettext
         self.window = tk.Toplevel(root)
@@ -47,4 +56,5 @@ class EndedWindow:
         ).pack(anchor="w", pady=(PAD, PAD))
         tk.Button(frame, text=_("OK"), font=fonts.bold, command=on_close, padx=PAD).pack(anchor="e")
         place(self.window)
-        self.window.after(AUTO_CLOSE_MS, on_close)
+        if auto_close:  # a warning about interception stays until the user closes it
+            self.window.after(AUTO_CLOSE_MS, on_close)

@@ -13,9 +13,10 @@ from veo.protocol.schema import protocol_schema
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
-from veo.server.sessions import service, txn
+from veo.server.sessions import service
 from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.schemas import SessionCreate, SessionCreated, SessionOut, created
+from veo.server.sessions.starting import start_session
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
@@ -42,16 +43,13 @@ async def create_session(
     address = request.client.host if request.client else ""
     permissions = body.permissions if body is not None else None
     try:
-        session = await txn.run(
+        session = await start_session(
             db,
-            lambda s: service.create_session(
-                s,
-                ticket_id=ticket_id,
-                technician=user,
-                permissions=permissions,
-                ttl_seconds=settings.session_code_ttl_seconds,
-                address=address,
-            ),
+            ticket_id=ticket_id,
+            technician=user,
+            permissions=permissions,
+            ttl_seconds=settings.session_code_ttl_seconds,
+            address=address,
         )
     except service.SessionError as exc:
         raise api_error(exc) from None

@@ -153,6 +153,9 @@ class SignalingHub:
             requested=[Permission(p) for p in session.requested_permissions],
             granted=[Permission(p) for p in session.granted_permissions],
             control_paused=session.control_paused,
+            technician_sas_confirmed=session.technician_sas_confirmed,
+            identity_required=session.identity_required,
+            identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
         )
 
     async def publish_state(self, session_id: str) -> None:

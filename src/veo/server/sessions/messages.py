@@ -30,6 +30,7 @@ def error_text(code: str, detail: str = "") -> str:
         "invalid_permission": _("Unknown permission."),
         "no_permission": _("Choose at least one permission."),
         "permission_needs_view": _("Control, clipboard and files need the view permission too."),
+        "beyond_policy": _("Your role's policy does not allow requesting this permission."),
         "note_empty": _("Write a resolution note."),
         "note_too_long": _("The note is too long (10,000 characters at most)."),
         "not_authenticated": _("Sign in first."),

@@ -30,10 +30,17 @@ class RemoteSession(Base):
     status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
     requested_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The user confirmed the code on the agent (Allow is pressed under it).
     sas_confirmed: Mapped[bool] = mapped_column(default=False)
+    #: The technician clicked "Codes match" in the console.
+    technician_sas_confirmed: Mapped[bool] = mapped_column(default=False)
     #: The user paused remote control on the agent's bar (the agent enforces it; this is for display).
     control_paused: Mapped[bool] = mapped_column(default=False)
     identity_confirmation: Mapped[str] = mapped_column(String(40), default="not_verified")
+    #: When the technician recorded ``identity_confirmation``; None while nobody said how.
+    identity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: Copied from the role's policy at creation: control waits for a confirmed identity.
+    identity_required: Mapped[bool] = mapped_column(default=False)
     agent_address: Mapped[str] = mapped_column(String(64), default="")
     agent_platform: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -49,6 +56,11 @@ class RemoteSession(Base):
 
     ticket: Mapped[Ticket] = relationship(lazy="joined")
     technician: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def identity_confirmed(self) -> bool:
+        """An identity check was recorded and it was a real one (not "not verified")."""
+        return self.identity_confirmed_at is not None and self.identity_confirmation != "not_verified"
 
     @property
     def duration_seconds(self) -> int | None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
-from veo.server.sessions import service, txn
+from veo.server.sessions import service, starting, txn
 from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.codes import display_code, normalize_code
 from veo.server.sessions.hub import SignalingHub
@@ -42,16 +42,13 @@ async def start_session(ticket_id: int, request: Request, user: CurrentUser, db:
     ttl = _settings(request).session_code_ttl_seconds
     address = _address(request)
     try:
-        session = await txn.run(
+        session = await starting.start_session(
             db,
-            lambda s: service.create_session(
-                s,
-                ticket_id=ticket_id,
-                technician=user,
-                permissions=permissions,
-                ttl_seconds=ttl,
-                address=address,
-            ),
+            ticket_id=ticket_id,
+            technician=user,
+            permissions=permissions,
+            ttl_seconds=ttl,
+            address=address,
         )
     except service.SessionError as exc:
         raise api_error(exc) from None

@@ -34,6 +34,7 @@ def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
         "consent": rt.revealed and not rt.consented,
         "deny": not rt.consented,
         "control_state": rt.consented,
+        "abort": rt.revealed,  # the user saw the code and says it differs from the technician's
         "hangup": True,
     }
     return rules.get(kind, False)
@@ -44,6 +45,8 @@ def console_may_send(rt: SessionRuntime, kind: str) -> bool:
     rules = {
         "answer": rt.offered and not rt.answered,
         "abort": rt.offered,
+        "sas_confirm": rt.revealed,  # "Codes match" only once both sides can show the code
+        "identity": True,
         "hangup": True,
     }
     return rules.get(kind, False)

@@ -16,10 +16,19 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
-from veo.protocol.permissions import DEFAULT_REQUEST, NEEDS_VIEW, Permission, effective_permissions, ordered
+from veo.protocol.permissions import (
+    DEFAULT_REQUEST,
+    NEEDS_VIEW,
+    Permission,
+    beyond,
+    effective_permissions,
+    ordered,
+)
+from veo.protocol.signaling import IdentityMethod, TechnicianConfirmed
 from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
+from veo.server.policies.service import RolePolicy, policy_for_user
 from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
@@ -56,6 +65,44 @@ def parse_permissions(raw: Iterable[str] | None) -> list[Permission]:
     if Permission.VIEW not in chosen and chosen & NEEDS_VIEW:
         raise SessionError("permission_needs_view")
     return ordered(chosen)
+
+
+def within_policy(policy: RolePolicy, raw: Iterable[str] | None) -> list[Permission]:
+    """The request a session may carry under ``policy``.
+
+    An explicit request must fit the policy (``beyond_policy`` otherwise: the technician learns
+    what they may not ask instead of a silently smaller session); the default request is cut down
+    to the policy, and is refused only when nothing viewable is left.
+    """
+    requested = parse_permissions(raw)
+    if raw is not None:
+        extra = beyond(requested, policy.max_permissions)
+        if extra:
+            raise SessionError("beyond_policy", ", ".join(p.value for p in ordered(extra)))
+        return requested
+    allowed = ordered(effective_permissions(policy.max_permissions, requested))
+    if not allowed:
+        raise SessionError("beyond_policy", ", ".join(p.value for p in requested))
+    return allowed
+
+
+def record_beyond_policy(
+    db: Session, *, ticket_id: int, technician: User, permissions: Iterable[str] | None, address: str = ""
+) -> None:
+    """A request the role's policy refused: audited in its own transaction (nothing else stored)."""
+    policy = policy_for_user(db, technician)
+    record(
+        db,
+        "session.beyond_policy",
+        actor=technician.email,
+        ticket_id=ticket_id if db.get(Ticket, ticket_id) is not None else None,
+        address=address,
+        details={
+            "requested": sorted(str(p)[:40] for p in (permissions or ()))[:8],
+            "role": policy.role,
+            "allowed": [p.value for p in ordered(policy.max_permissions)],
+        },
+    )
 
 
 def _locked(db: Session, session_id: str) -> RemoteSession | None:
@@ -104,7 +151,8 @@ def create_session(
     ticket = db.get(Ticket, ticket_id)
     if ticket is None:
         raise SessionError("ticket_not_found")
-    requested = parse_permissions(permissions)
+    policy = policy_for_user(db, technician)
+    requested = within_policy(policy, permissions)
     code = unique_live_code(db)
     session = RemoteSession(
         id=str(uuid.uuid4()),
@@ -116,6 +164,7 @@ def create_session(
         status="waiting",
         requested_permissions=[p.value for p in requested],
         granted_permissions=[],
+        identity_required=policy.identity_before_control,
     )
     db.add(session)
     db.flush()
@@ -128,6 +177,7 @@ def create_session(
         address=address,
         details={
             "requested": session.requested_permissions,
+            "identity_required": session.identity_required,
             "code_expires_at": session.code_expires_at.isoformat(),
         },
     )
@@ -269,21 +319,88 @@ def record_control(db: Session, session_id: str, *, paused: bool) -> bool:
     return True
 
 
-def record_sas_mismatch(db: Session, session_id: str, *, reason: str, actor: str) -> bool:
-    """The console caught a wrong commitment or SAS: possible interception, end at once."""
+def mismatch_end_reason(reported: str, declared_by: Literal["technician", "user"]) -> str:
+    """How a mismatch ends the session: a wrong commitment, or codes that differ (and who said so)."""
+    if reported == "sas_commitment_mismatch":
+        return "sas_commitment_mismatch"
+    return "sas_mismatch" if declared_by == "technician" else "sas_mismatch_user"
+
+
+def record_sas_mismatch(
+    db: Session,
+    session_id: str,
+    *,
+    reason: str,
+    actor: str,
+    declared_by: Literal["technician", "user"] = "technician",
+) -> str | None:
+    """A wrong commitment, or codes that differ: suspected interception, the session ends at once.
+
+    Returns the end reason, or None when the session had already ended.
+    """
     session = _require(db, session_id)
     if session.status not in LIVE_STATUSES:
-        return False
-    _finish(session, by="system", reason="sas_commitment_mismatch")
+        return None
+    end_reason = mismatch_end_reason(reason, declared_by)
+    _finish(session, by="system", reason=end_reason)
     record(
         db,
         "session.sas_mismatch",
         actor=actor,
         ticket_id=session.ticket_id,
         session_id=session.id,
-        details={"reported": reason},
+        address=session.agent_address if declared_by == "user" else "",
+        details={"reported": reason, "declared_by": declared_by},
     )
-    return True
+    return end_reason
+
+
+def technician_confirmation(session: RemoteSession) -> TechnicianConfirmed:
+    """What the agent must know of the technician's checks before it lets control through."""
+    return TechnicianConfirmed(
+        sas_confirmed=session.technician_sas_confirmed,
+        identity_required=session.identity_required,
+        identity_confirmed=session.identity_confirmed,
+    )
+
+
+def record_technician_sas(db: Session, session_id: str, *, actor: str, address: str = "") -> RemoteSession:
+    """The technician clicked "Codes match" (once; a repeat changes nothing and writes nothing)."""
+    session = _require(db, session_id)
+    if session.status not in ("connecting", "active"):
+        raise SessionError("out_of_order", session.status)
+    if not session.technician_sas_confirmed:
+        session.technician_sas_confirmed = True
+        record(
+            db,
+            "session.sas_confirmed_by_technician",
+            actor=actor,
+            ticket_id=session.ticket_id,
+            session_id=session.id,
+            address=address,
+        )
+    return session
+
+
+def record_identity(
+    db: Session, session_id: str, *, method: IdentityMethod, actor: str, address: str = ""
+) -> RemoteSession:
+    """How the technician confirmed the user's identity; each (re)statement is audited."""
+    session = _require(db, session_id)
+    if session.status not in LIVE_STATUSES:
+        raise SessionError("session_ended")
+    session.identity_confirmation = method
+    session.identity_confirmed_at = utcnow()
+    record(
+        db,
+        "session.identity_confirmed",
+        actor=actor,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=address,
+        details={"method": method, "required": session.identity_required},
+    )
+    return session
 
 
 def end_session(

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from veo.protocol.permissions import Permission
-from veo.protocol.signaling import Abort, Answer, Consent, ControlState, Deny, Hangup, Offer, Reveal
+from veo.protocol.signaling import (
+    Abort,
+    Answer,
+    Consent,
+    ControlState,
+    Deny,
+    Hangup,
+    IdentityConfirm,
+    Offer,
+    Reveal,
+    SasConfirm,
+)
 from veo.server.sessions import service, txn
+from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
 
 if TYPE_CHECKING:
@@ -82,6 +94,11 @@ async def control_state(s: Step, message: ControlState) -> None:
     await s.hub.publish_state(s.session_id)
 
 
+async def agent_abort(s: Step, message: Abort) -> None:
+    """The user says the code the technician read differs from theirs: suspected interception."""
+    await _mismatch(s, message, "user")
+
+
 async def agent_hangup(s: Step, message: Hangup) -> None:
     reason = message.reason or "hangup"
     await s.hub.end(s.session_id, by="user", reason=reason, actor=s.actor, address=s.address)
@@ -93,6 +110,7 @@ AGENT_STEPS: dict[str, StepFn] = {
     "consent": consent,
     "deny": deny,
     "control_state": control_state,
+    "abort": agent_abort,
     "hangup": agent_hangup,
 }
 
@@ -105,14 +123,46 @@ async def answer(s: Step, message: Answer) -> None:
     await s.to_agent(message.dumps())
 
 
-async def abort(s: Step, message: Abort) -> None:
-    """The console caught a wrong commitment: end for everyone at once, by ``system``."""
+async def _mismatch(s: Step, message: Abort, declared_by: Literal["technician", "user"]) -> None:
     reason = message.reason
-    changed = await txn.run(
-        s.hub.db, lambda db: service.record_sas_mismatch(db, s.session_id, reason=reason, actor=s.actor)
+    end_reason = await txn.run(
+        s.hub.db,
+        lambda db: service.record_sas_mismatch(
+            db, s.session_id, reason=reason, actor=s.actor, declared_by=declared_by
+        ),
     )
-    if changed:
-        await s.hub.announce_end(s.session_id, "system", "sas_commitment_mismatch")
+    if end_reason is not None:
+        await s.hub.announce_end(s.session_id, "system", end_reason)
+
+
+async def abort(s: Step, message: Abort) -> None:
+    """The console caught a wrong commitment, or the technician says the codes differ: end for
+    everyone at once, by ``system``."""
+    await _mismatch(s, message, "technician")
+
+
+async def _tell_agent_confirmation(s: Step, session: RemoteSession) -> None:
+    await s.to_agent(service.technician_confirmation(session).dumps())
+    await s.hub.publish_state(s.session_id)
+
+
+async def sas_confirm(s: Step, message: SasConfirm) -> None:
+    """The technician clicked "Codes match": recorded, audited, relayed to the agent."""
+    session = await txn.run(
+        s.hub.db,
+        lambda db: service.record_technician_sas(db, s.session_id, actor=s.actor, address=s.address),
+    )
+    await _tell_agent_confirmation(s, session)
+
+
+async def identity(s: Step, message: IdentityConfirm) -> None:
+    """How the user's identity was confirmed: recorded, audited, the agent told (may unlock control)."""
+    method = message.method
+    session = await txn.run(
+        s.hub.db,
+        lambda db: service.record_identity(db, s.session_id, method=method, actor=s.actor, address=s.address),
+    )
+    await _tell_agent_confirmation(s, session)
 
 
 async def console_hangup(s: Step, message: Hangup) -> None:
@@ -123,5 +173,7 @@ async def console_hangup(s: Step, message: Hangup) -> None:
 CONSOLE_STEPS: dict[str, StepFn] = {
     "answer": answer,
     "abort": abort,
+    "sas_confirm": sas_confirm,
+    "identity": identity,
     "hangup": console_hangup,
 }

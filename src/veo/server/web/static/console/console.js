@@ -83,6 +83,16 @@ export class Console {
     }
     const mismatch = doc.getElementById("sas-mismatch");
     if (mismatch) mismatch.addEventListener("click", () => this.abort("sas_mismatch"));
+    const match = doc.getElementById("sas-match");
+    if (match) match.addEventListener("click", () => this.confirmSas());
+    const identityForm = doc.getElementById("identity-form");
+    if (identityForm) {
+      identityForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const select = doc.getElementById("identity-method");
+        if (select) this.recordIdentity(select.value);
+      });
+    }
 
     this.render();
     if (!this.state.ended) {
@@ -122,6 +132,8 @@ export class Console {
       granted: () => [...(self.state.control.granted.length ? self.state.control.granted : self.state.granted)],
       paused: () => self.state.pausedByUser || self.state.control.paused,
       control: () => controlState(self.state),
+      technicianSasConfirmed: () => self.state.technicianSasConfirmed,
+      identity: () => self.state.identity,
     };
     for (const [name, get] of Object.entries(fields)) Object.defineProperty(view, name, { get, enumerable: true });
     return Object.freeze(view);
@@ -146,6 +158,9 @@ export class Console {
         if (Array.isArray(m.requested)) s.requested = permissionsFrom(m.requested);
         if (Array.isArray(m.granted)) s.granted = permissionsFrom(m.granted);
         s.pausedByUser = Boolean(m.control_paused);
+        s.technicianSasConfirmed = m.technician_sas_confirmed === true;
+        s.identityRequired = m.identity_required === true;
+        s.identity = typeof m.identity === "string" ? m.identity : null;
         if (m.status === "active") s.consented = true;
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
         if ((m.status === "ended" || m.status === "expired") && !s.ended) {
@@ -193,7 +208,7 @@ export class Console {
     }
     s.offerReceived = true;
     s.sas = "";
-    s.control = { granted: [], paused: false, active: false };
+    s.control = { granted: [], paused: false, active: false, waitingFor: [] };
     this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "" };
     const exchange = this.exchange;
     this.render();
@@ -226,6 +241,20 @@ export class Console {
       return;
     }
     this.state.sas = await sasCode(fpOffer, fpAnswer, nonceA, exchange.nonceB, this.sessionId);
+  }
+
+  /** "Codes match": the user read back the same code; the server records it and tells the agent. */
+  confirmSas() {
+    const s = this.state;
+    if (!s.sas || s.ended || s.aborted || s.technicianSasConfirmed) return;
+    if (!this.signaling.send("sas_confirm")) this.setError(t("error.reconnecting"), "signaling");
+  }
+
+  /** How the user's identity was confirmed; the server records it (session_state echoes it). */
+  recordIdentity(method) {
+    const s = this.state;
+    if (s.ended || s.aborted) return;
+    if (!this.signaling.send("identity", { method })) this.setError(t("error.reconnecting"), "signaling");
   }
 
   /** Verification failed: tell the server (which ends the session for both) and stop everything here. */
@@ -311,7 +340,13 @@ export class Console {
     if (m.type === "screen" && Number.isInteger(m.width) && Number.isInteger(m.height) && m.width > 0 && m.height > 0) {
       s.screen = { width: m.width, height: m.height };
     } else if (m.type === "control") {
-      s.control = { granted: permissionsFrom(m.granted), paused: Boolean(m.paused), active: m.active === true };
+      const waiting = Array.isArray(m.waiting_for) ? m.waiting_for.filter((w) => typeof w === "string") : [];
+      s.control = {
+        granted: permissionsFrom(m.granted),
+        paused: Boolean(m.paused),
+        active: m.active === true,
+        waitingFor: waiting,
+      };
       if (!s.control.paused) s.pausedByUser = false;
       if (s.control.active) s.dropped = "";
     } else if (m.type === "dropped") {

@@ -18,7 +18,10 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     sas: "", // six digits once the commitment checked out
     screen: null, // {width, height} announced by the agent
     granted: [],
-    control: { granted: [], paused: false, active: false }, // the agent's last `control` message
+    control: { granted: [], paused: false, active: false, waitingFor: [] }, // the agent's last `control`
+    technicianSasConfirmed: false, // we clicked "Codes match" (as the server recorded it)
+    identityRequired: false, // the role's policy wants the user's identity confirmed before control
+    identity: null, // how the identity was confirmed, once recorded
     pausedByUser: false, // from signaling control_state
     dropped: "", // reason of the last message the agent refused
     ending: false, // we asked to end and wait for `ended`
@@ -67,4 +70,13 @@ export function formatCountdown(seconds) {
   const m = Math.floor(seconds / 60);
   const s = seconds % 60;
   return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+/** Why control is not active yet although the user granted it: keys of the "waiting.*" strings. */
+export function controlWaitingFor(s) {
+  if (s.aborted || s.ended || controlState(s) !== "off") return [];
+  const granted = s.control.granted.length ? s.control.granted : s.granted;
+  if (!granted.includes("control")) return [];
+  const known = ["consent", "technician_sas", "identity"];
+  return (s.control.waitingFor || []).filter((w) => known.includes(w));
 }

@@ -2,7 +2,7 @@
 
 import { displayCode } from "./sas.js";
 import { t } from "./i18n.js";
-import { connectionState, controlState, formatCountdown, secondsLeft } from "./state.js";
+import { connectionState, controlState, controlWaitingFor, formatCountdown, secondsLeft } from "./state.js";
 
 const PERMISSION_KEYS = ["view", "control", "clipboard", "files"];
 
@@ -33,6 +33,7 @@ export function endText(ended) {
     timeout: "end.timeout",
     sas_commitment_mismatch: "end.sas_failed",
     sas_mismatch: "end.sas_mismatch",
+    sas_mismatch_user: "end.sas_mismatch_user",
   };
   if (known[ended.reason]) return t(known[ended.reason]);
   const who = { technician: "end.by_technician", user: "end.by_user", system: "end.by_system" };
@@ -40,7 +41,16 @@ export function endText(ended) {
   return ended.reason ? `${base} ${t("end.reason", { reason: ended.reason })}` : base;
 }
 
-const DROPPED_REASONS = ["control_not_granted", "control_paused", "sas_not_confirmed", "not_consented", "invalid"];
+const DROPPED_REASONS = [
+  "control_not_granted",
+  "control_paused",
+  "sas_not_confirmed",
+  "technician_not_confirmed",
+  "identity_not_confirmed",
+  "not_consented",
+  "invalid",
+];
+const IDENTITY_METHODS = ["email_link", "phone_questions", "managed_device", "not_verified"];
 
 /** Why the agent refused an input, in words (unknown reasons are shown as the agent sent them). */
 export function droppedText(reason) {
@@ -56,6 +66,11 @@ export class ConsoleView {
       sas: byId(doc, "sas-code"),
       sasHint: byId(doc, "sas-hint"),
       sasMismatch: byId(doc, "sas-mismatch"),
+      sasMatch: byId(doc, "sas-match"),
+      sasConfirmed: byId(doc, "sas-confirmed"),
+      identity: byId(doc, "identity-state"),
+      controlWhy: byId(doc, "control-why"),
+      identityForm: byId(doc, "identity-form"),
       granted: byId(doc, "granted"),
       error: byId(doc, "error-banner"),
       dropped: byId(doc, "dropped-notice"),
@@ -84,6 +99,21 @@ export class ConsoleView {
     setText(el.sas, s.sas ? displayCode(s.sas) : "");
     setHidden(el.sasHint, !s.sas || over);
     setHidden(el.sasMismatch, !s.sas || over);
+    setHidden(el.sasMatch, !s.sas || over || s.technicianSasConfirmed);
+    setHidden(el.sasConfirmed, !s.technicianSasConfirmed || over);
+
+    if (el.identity) {
+      const method = IDENTITY_METHODS.includes(s.identity) ? s.identity : "none";
+      setText(el.identity, t(`identity.${method}`));
+      el.identity.dataset.recorded = method === "none" ? "false" : "true";
+      el.identity.dataset.required = s.identityRequired ? "true" : "false";
+    }
+    setHidden(el.identityForm, over);
+    if (el.controlWhy) {
+      const why = controlWaitingFor(s);
+      setText(el.controlWhy, why.map((w) => t(`waiting.${w}`)).join(" "));
+      setHidden(el.controlWhy, why.length === 0);
+    }
 
     const granted = s.control.granted.length ? s.control.granted : s.granted;
     setText(el.granted, granted.length ? permissionList(granted) : t("perm.none"));
