@@ -1,0 +1,44 @@
+"""The signing key: made once with mode 0600, reused after, refused when it is not Ed25519."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+
+from veo.server.audit import keys
+
+
+def test_created_once_private_only_to_the_owner_then_reused(tmp_path: Path) -> None:
+    first = keys.load_or_create(tmp_path / "audit")
+    private = tmp_path / "audit" / keys.PRIVATE_NAME
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    second = keys.load_or_create(tmp_path / "audit")
+    assert keys.key_id(first.public_key()) == keys.key_id(second.public_key())
+    public = keys.load_public(tmp_path / "audit" / keys.PUBLIC_NAME)
+    assert keys.key_id(public) == keys.key_id(first.public_key())
+
+
+def test_signature_check(tmp_path: Path) -> None:
+    key = keys.load_or_create(tmp_path)
+    signature = key.sign(b"head").hex()
+    assert keys.signature_ok(key.public_key(), signature, b"head")
+    assert not keys.signature_ok(key.public_key(), signature, b"other")
+    assert not keys.signature_ok(key.public_key(), "not hex", b"head")
+
+
+def test_a_key_of_another_kind_is_refused_with_its_file_named(tmp_path: Path) -> None:
+    other = generate_private_key(SECP256R1())
+    path = tmp_path / "ec.pem"
+    path.write_bytes(
+        other.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    with pytest.raises(keys.KeyFileError, match=r"ec\.pem"):
+        keys.load_public(path)
+    with pytest.raises(keys.KeyFileError, match=r"missing\.pem"):
+        keys.load_public(tmp_path / "missing.pem")
