@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,7 @@ from veo.server.audit.models import AuditEvent
 from veo.server.notify import events
 from veo.server.notify.models import OutboxMessage, RatingRequest
 from veo.server.sessions import service
+from veo.server.tickets import service as tickets
 from veo.server.tickets.models import Ticket
 
 
@@ -59,21 +61,21 @@ def settings(database_url: str, tmp_path: Path, smtp_port: int) -> Settings:
     )
 
 
-def _queue(app: FastAPI, ticket_id: int, what: str, language: str | None = None) -> None:
+def _resolve_by_service(app: FastAPI, ticket_id: int) -> None:
     with app.state.db.session() as s:
         ticket = s.get(Ticket, ticket_id)
         assert ticket is not None
-        if what == "created":
-            events.ticket_created(s, ticket, language=language)
-        elif what == "resolved":
-            ticket.resolution_note = "Replaced the toner."
-            events.ticket_resolved(s, ticket)
+        tickets.change_status(s, ticket, "resolved", ticket.created_by, "Replaced the toner.")
+
+
+def _mail_with(inbox: Inbox, subject: str) -> EmailMessage:
+    [message] = [m for _e, m in inbox.messages if m["Subject"] == subject]
+    return message
 
 
 async def test_ticket_received_in_english_with_headers(app: FastAPI, inbox: Inbox) -> None:
     worker = await manual_worker(app)
-    ticket_id = new_ticket(app)
-    _queue(app, ticket_id, "created")
+    ticket_id = new_ticket(app)  # the ticket service queues "received" itself
 
     assert await worker.run_once() == 1
     [(envelope, message)] = inbox.messages
@@ -98,7 +100,8 @@ async def test_join_link_in_spanish(app: FastAPI, client: httpx.AsyncClient, inb
     worker = await manual_worker(app)
     auth = bearer(app, "ana@example.org")
     ticket_id = new_ticket(app)
-    _queue(app, ticket_id, "created", language="es-MX")
+    with app.state.db.session() as s:
+        events.set_requester_language(s, ticket_id, "es-MX")
     created = await client.post(f"/api/v1/tickets/{ticket_id}/sessions", headers=auth)
     assert created.status_code == 201, created.text
     session = created.json()
@@ -143,11 +146,10 @@ async def test_resolved_mail_links_to_a_rating_page(
 ) -> None:
     worker = await manual_worker(app)
     ticket_id = new_ticket(app)
-    _queue(app, ticket_id, "resolved")
+    _resolve_by_service(app, ticket_id)
     await worker.run_once()
 
-    [(_envelope, message)] = inbox.messages
-    assert message["Subject"] == f"Ticket #{ticket_id} resolved: how did we do?"
+    message = _mail_with(inbox, f"Ticket #{ticket_id} resolved: how did we do?")
     text = text_of(message)
     assert "Replaced the toner." in text
     match = re.search(rf"{re.escape(BASE_URL)}/rate/([A-Za-z0-9_-]+)", text)
@@ -171,18 +173,46 @@ async def test_resolved_mail_links_to_a_rating_page(
     assert (await client.get("/rate/not-a-token")).status_code == 404
 
 
-async def test_public_reply_mail(app: FastAPI, inbox: Inbox) -> None:
-    from veo.server.tickets import service as tickets
-
+async def test_api_reply_and_resolution_reach_the_requester(
+    app: FastAPI, client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """The ticket API's own flows queue the e-mails (hooks in the ticket service)."""
     worker = await manual_worker(app)
-    ticket_id = new_ticket(app)
-    with app.state.db.session() as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
-        author = ticket.created_by
-        comment = tickets.add_comment(s, ticket, author, "Please restart the printer.", True)
-        events.public_reply(s, ticket, comment)
-    await worker.run_once()
-    [(_envelope, message)] = inbox.messages
-    assert message["Subject"] == f"New reply on your ticket #{ticket_id}"
-    assert "Please restart the printer." in text_of(message)
+    auth = bearer(app, "ana@example.org")
+    created = await client.post(
+        "/api/v1/tickets",
+        json={"title": "VPN drops", "requester_name": "Bob User", "requester_email": "bob@example.org"},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    ticket_id = created.json()["id"]
+    note = {"body": "Internal: check the firewall.", "public": False}
+    assert (
+        await client.post(f"/api/v1/tickets/{ticket_id}/comments", json=note, headers=auth)
+    ).status_code == 201
+    reply = {"body": "Please restart the VPN client.", "public": True}
+    assert (
+        await client.post(f"/api/v1/tickets/{ticket_id}/comments", json=reply, headers=auth)
+    ).status_code == 201
+    patch = {"status": "resolved", "resolution_note": "New VPN profile installed."}
+    resolved = await client.patch(f"/api/v1/tickets/{ticket_id}", json=patch, headers=auth)
+    assert resolved.status_code == 200, resolved.text
+
+    assert await worker.run_once() == 3  # received, the public reply, resolved; never the internal note
+    subjects = sorted(m["Subject"] for _e, m in inbox.messages)
+    assert subjects == sorted(
+        [
+            f"We received your request (ticket #{ticket_id})",
+            f"New reply on your ticket #{ticket_id}",
+            f"Ticket #{ticket_id} resolved: how did we do?",
+        ]
+    )
+    reply_mail = _mail_with(inbox, f"New reply on your ticket #{ticket_id}")
+    assert "Please restart the VPN client." in text_of(reply_mail) and "Ana Tech replied" in text_of(
+        reply_mail
+    )
+    assert "firewall" not in "".join(text_of(m) for _e, m in inbox.messages)
+    resolved_mail = _mail_with(inbox, f"Ticket #{ticket_id} resolved: how did we do?")
+    assert "New VPN profile installed." in text_of(resolved_mail)
+    listed = await client.get("/api/v1/outbox", params={"ticket_id": ticket_id}, headers=auth)
+    assert [i["status"] for i in listed.json()["items"]] == ["sent", "sent", "sent"]

@@ -15,10 +15,9 @@ from tests.support import BASE_URL
 
 from veo.config import Settings
 from veo.server.db.base import utcnow
-from veo.server.notify import events, outbox
+from veo.server.notify import outbox
 from veo.server.notify.models import OutboxMessage
 from veo.server.notify.status import delivery_label
-from veo.server.tickets.models import Ticket
 
 
 @pytest.fixture
@@ -45,13 +44,6 @@ def refusing(smtp_port: int) -> Iterator[Inbox]:
         yield inbox
 
 
-def _queue_created(app: FastAPI, ticket_id: int) -> None:
-    with app.state.db.session() as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
-        events.ticket_created(s, ticket)
-
-
 def _message(app: FastAPI) -> OutboxMessage:
     with app.state.db.session() as s:
         return s.scalars(select(OutboxMessage)).one()
@@ -62,7 +54,6 @@ async def test_server_down_retries_with_backoff_then_fails_visibly(
 ) -> None:
     worker = await manual_worker(app)
     ticket_id = new_ticket(app)
-    _queue_created(app, ticket_id)
     now = utcnow()
 
     assert await worker.run_once(now) == 1  # nothing listens on the port
@@ -111,8 +102,7 @@ async def test_server_down_retries_with_backoff_then_fails_visibly(
 async def test_recipient_refused_is_final_at_once(app: FastAPI, refusing: Inbox) -> None:
     refusing.refuse_rcpt = "550 5.1.1 No such mailbox"
     worker = await manual_worker(app)
-    ticket_id = new_ticket(app)
-    _queue_created(app, ticket_id)
+    new_ticket(app)
     await worker.run_once()
     message = _message(app)
     assert (message.status, message.attempts) == ("failed", 1)
@@ -123,8 +113,7 @@ async def test_recipient_refused_is_final_at_once(app: FastAPI, refusing: Inbox)
 async def test_temporary_refusal_is_retried(app: FastAPI, refusing: Inbox) -> None:
     refusing.data_reply = "451 4.3.0 Try again later"
     worker = await manual_worker(app)
-    ticket_id = new_ticket(app)
-    _queue_created(app, ticket_id)
+    new_ticket(app)
     now = utcnow()
     await worker.run_once(now)
     message = _message(app)
@@ -139,8 +128,7 @@ async def test_temporary_refusal_is_retried(app: FastAPI, refusing: Inbox) -> No
 async def test_without_smtp_settings_mail_waits_visibly(app: FastAPI) -> None:
     app.state.outbox_worker.settings = app.state.settings.model_copy(update={"smtp_host": None})
     worker = await manual_worker(app)
-    ticket_id = new_ticket(app)
-    _queue_created(app, ticket_id)
+    new_ticket(app)
     await worker.run_once()
     message = _message(app)
     assert (message.status, message.attempts) == ("pending", 0)

@@ -5,7 +5,9 @@ Routes parse and render; this module changes state. Every change to a field writ
 commits, so a failure leaves neither the change nor its record. Status moves go through
 :func:`change_status`, which enforces the workflow table of :mod:`veo.server.tickets.lifecycle`.
 The first public reply by a technician stamps ``first_response_at`` (the first remote session
-does too, see :mod:`veo.server.tickets.first_response`).
+does too, see :mod:`veo.server.tickets.first_response`). The requester's e-mails and the
+webhooks (:mod:`veo.server.notify.events`) are queued in the same transaction: a new ticket,
+a public reply, a resolution.
 """
 
 from __future__ import annotations
