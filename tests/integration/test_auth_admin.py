@@ -192,6 +192,22 @@ async def test_admin_users_page_forms(app: FastAPI, client: httpx.AsyncClient) -
         data={"csrf_token": csrf, "email": "new@example.org", "name": "New", "role": "technician"},
     )
     assert created.status_code == 200 and 'id="one-time-password"' in created.text
+    with app.state.db.session() as s:
+        tech_user = s.get(User, tech)
+        assert tech_user is not None
+        totp.start_enrolment(s, tech_user)
+        s.flush()
+        earlier = utcnow() - timedelta(seconds=30)
+        secret_row = totp.credential(s, tech_user)
+        assert secret_row is not None
+        assert totp.confirm_enrolment(s, tech_user, pyotp.TOTP(secret_row.secret).at(earlier), now=earlier)
+    listed = await client.get("/admin/users")
+    assert f'action="/admin/users/{tech}/reset-totp"' in listed.text
+    reset = await client.post(f"/admin/users/{tech}/reset-totp", data={"csrf_token": csrf})
+    assert reset.status_code == 303
+    with app.state.db.session() as s:
+        tech_user = s.get(User, tech)
+        assert tech_user is not None and not totp.is_enrolled(s, tech_user)
     off = await client.post(f"/admin/users/{tech}/active", data={"csrf_token": csrf, "active": "no"})
     assert off.status_code == 303
     with app.state.db.session() as s:
