@@ -7,6 +7,7 @@ a chart area that stayed blank (nothing rendered, or blocked by the CSP) fails t
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import zlib
@@ -157,6 +158,8 @@ async def test_charts_are_drawn(live: Live, tmp_path: Path) -> None:
     await page.goto(f"{live.base_url}/reports?{PERIOD}")
     await page.wait_for_selector("#chart-week-resolution svg")
     await page.screenshot(path=str(tmp_path / "reports.png"), full_page=True)
+    if shot := os.environ.get("VEO_REPORTS_SCREENSHOT"):  # for a person to look at
+        await page.screenshot(path=shot, full_page=True)
     for chart in CHARTS:
         area = page.locator(f"#{chart} svg")
         png = await area.screenshot()
