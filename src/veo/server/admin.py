@@ -113,6 +113,7 @@ def init(settings: Settings) -> int:
     print(
         _("Sign in at %(url)s; you will be asked to choose a new password.") % {"url": _login_url(settings)}
     )
+    print(_("Then set up two-factor sign-in with an authenticator app: administrators must have it."))
     print(_("This password is shown only once."))
     return 0
 
