@@ -129,7 +129,12 @@ def _ticket_row(
         first_response + timedelta(minutes=rng.randint(5, 5 * 1440)) if done and first_response else None
     )
     closed = resolved + timedelta(days=rng.randint(1, 7)) if status == "closed" and resolved else None
-    last_change = closed or resolved or first_response or created
+    waiting = (
+        first_response + timedelta(minutes=rng.randint(1, 240))
+        if status == "waiting" and first_response
+        else None
+    )
+    last_change = closed or resolved or waiting or first_response or created
     return {
         "title": rng.choice(PROBLEMS[category.name]),
         "description": rng.choice(DETAILS),
