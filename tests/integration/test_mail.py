@@ -171,6 +171,10 @@ async def test_resolved_mail_links_to_a_rating_page(
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
     assert actions.count("ticket.rated") == 1
     assert (await client.get("/rate/not-a-token")).status_code == 404
+    ticket_page = await client.get(f"/tickets/{ticket_id}", headers=bearer(app, "ana@example.org"))
+    assert 'class="ticket-rating" data-rating="4"' in ticket_page.text
+    assert "Quick and kind" in ticket_page.text
+    assert 'id="mail-undelivered"' not in ticket_page.text
 
 
 async def test_api_reply_and_resolution_reach_the_requester(

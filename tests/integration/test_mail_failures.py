@@ -83,6 +83,9 @@ async def test_server_down_retries_with_backoff_then_fails_visibly(
     [item] = listed.json()["items"]
     assert item["ticket_id"] == ticket_id and item["attempts"] == outbox.MAX_ATTEMPTS
     assert "unreachable" in item["last_error"]
+    page = await client.get(f"/tickets/{ticket_id}", headers=auth)
+    assert page.status_code == 200
+    assert 'id="mail-undelivered"' in page.text and 'data-status="failed"' in page.text
     mine = await client.get("/api/v1/outbox", params={"ticket_id": ticket_id}, headers=auth)
     assert mine.status_code == 200 and mine.json()["total"] == 1
     everything = await client.get("/api/v1/outbox", headers=auth)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.server.lang import _
-from veo.server.notify.models import OutboxMessage
+from veo.server.notify.models import OutboxMessage, RatingRequest
+from veo.server.notify.rating import ticket_ratings
 
 
 def delivery_label(message: OutboxMessage) -> str:
@@ -30,3 +33,21 @@ def ticket_deliveries(db: Session, ticket_id: int, *, limit: int = 20) -> list[O
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class TicketNotices:
+    """What ``notify/ticket_notices.html`` shows on a ticket page."""
+
+    deliveries: list[OutboxMessage]
+    #: Ratings from the "resolved" e-mail's page (session ratings are shown with the sessions).
+    ratings: list[RatingRequest]
+
+    @property
+    def undelivered(self) -> list[OutboxMessage]:
+        return [m for m in self.deliveries if m.status != "sent"]
+
+
+def ticket_notices(db: Session, ticket_id: int) -> TicketNotices:
+    ratings = [r for r in ticket_ratings(db, ticket_id) if r.session_id is None]
+    return TicketNotices(deliveries=ticket_deliveries(db, ticket_id), ratings=ratings)

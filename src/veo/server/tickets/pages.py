@@ -20,6 +20,7 @@ from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.handlers import describe_validation
 from veo.server.lang import _
+from veo.server.notify.status import ticket_notices
 from veo.server.sessions import txn
 from veo.server.tickets import service, views
 from veo.server.tickets.formatting import HELPERS
@@ -142,6 +143,7 @@ async def _detail(
     status: int = 200,
 ) -> Response:
     view = await db.run(lambda s: views.load(s, ticket_id))
+    notices = await db.run(lambda s: ticket_notices(s, ticket_id))
     context = {
         **_base_context(),
         "view": view,
@@ -151,6 +153,7 @@ async def _detail(
         "errors": errors or {},
         "message": message,
         "comment": comment or {},
+        "notices": notices,
     }
     return await render(request, "tickets/detail.html", context, status_code=status)
 
