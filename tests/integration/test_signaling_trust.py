@@ -78,6 +78,9 @@ def test_codes_match_and_identity_reach_the_agent_and_are_audited(env: Env) -> N
         send(console, {"type": "hangup"})
         recv(agent, "ended")
 
+    api = env.client.get(f"/api/v1/sessions/{sid}", headers={"x-test-user": "tech"}).json()
+    assert api["technician_sas_confirmed"] is True and api["identity_required"] is True
+    assert api["identity_confirmation"] == "email_link"
     row = env.row(sid)
     assert row.technician_sas_confirmed and row.identity_required and row.identity_confirmed
     assert row.identity_confirmation == "email_link"

@@ -39,7 +39,14 @@ class SessionOut(BaseModel):
     status: str
     requested: list[str]
     granted: list[str]
+    #: the user confirmed the code on the agent (pressed Allow under it)
     sas_confirmed: bool
+    #: the technician clicked "Codes match"
+    technician_sas_confirmed: bool
+    #: the role's policy wanted the user's identity confirmed before control
+    identity_required: bool
+    #: how the user's identity was confirmed; null until the technician recorded it
+    identity_confirmation: str | None
     control_paused: bool
     created_at: datetime
     joined_at: datetime | None
@@ -61,6 +68,9 @@ class SessionOut(BaseModel):
             requested=list(s.requested_permissions),
             granted=list(s.granted_permissions),
             sas_confirmed=s.sas_confirmed,
+            technician_sas_confirmed=s.technician_sas_confirmed,
+            identity_required=s.identity_required,
+            identity_confirmation=s.identity_confirmation if s.identity_confirmed_at else None,
             control_paused=s.control_paused,
             created_at=s.created_at,
             joined_at=s.joined_at,
