@@ -148,6 +148,7 @@ async def test_technicians_cannot_read_reports(app: FastAPI, client: httpx.Async
         ("end=yesterday", "end"),
         ("start=2026-03-10&end=2026-03-01", "start"),
         ("start=2020-01-01&end=2026-01-01", "end"),
+        ("start=9999-12-30&end=9999-12-31", "start"),
     ],
 )
 async def test_bad_periods(client: httpx.AsyncClient, lead: dict[str, str], query: str, field: str) -> None:
@@ -259,7 +260,11 @@ async def test_feedback_from_technicians_listed_for_leads(
     page = await client.get("/feedback")
     assert page.status_code == 200 and 'id="feedback-list"' not in page.text
     token = csrf_from(page.text)
-    for data, field in (({"score": "9", "comment": "x"}, "score"), ({"score": "", "comment": "x"}, "score")):
+    for data, field in (
+        ({"score": "9", "comment": "x"}, "score"),
+        ({"score": "", "comment": "x"}, "score"),
+        ({"score": "3", "comment": "nul \x00"}, "comment"),
+    ):
         refused = await client.post("/feedback", data={"csrf_token": token, **data})
         assert refused.status_code == 422 and f'id="{field}-error"' in refused.text
     with app.state.db.session() as s:

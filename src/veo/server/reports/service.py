@@ -30,6 +30,10 @@ READERS = frozenset({"admin", "lead"})
 DEFAULT_WEEKS = 12
 MAX_DAYS = 731
 MAX_COMMENT = 5000
+#: Ids are 32-bit integers in the database; anything larger cannot name a row.
+MAX_ID = 2**31 - 1
+#: Dates outside these years are typing mistakes (and year 9999 has no "day after" to end on).
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 _reports: FingerprintCache[Report] = FingerprintCache()
 _pilots: FingerprintCache[PilotComparison] = FingerprintCache()
@@ -41,14 +45,26 @@ def require_reader(user: User) -> None:
         raise ApiError(403, "forbidden", _("Only leads and administrators can see reports."))
 
 
+def _printable(text: str) -> bool:
+    """No NUL character (PostgreSQL refuses it in text) nor other control codes but line breaks."""
+    return all(c >= " " or c in "\n\r\t" for c in text)
+
+
 def _date(field: str, raw: str | None, errors: dict[str, str]) -> date | None:
     if raw is None or raw.strip() == "":
         return None
     try:
-        return date.fromisoformat(raw.strip())
+        value = date.fromisoformat(raw.strip())
     except ValueError:
         errors[field] = _("Enter a date as YYYY-MM-DD, like 2026-03-31.")
         return None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        errors[field] = _("Enter a date between %(first)d and %(last)d.") % {
+            "first": FIRST_YEAR,
+            "last": LAST_YEAR,
+        }
+        return None
+    return value
 
 
 def parse_period(start: str | None, end: str | None, *, today: date | None = None) -> Period:
@@ -105,7 +121,7 @@ class PilotInput:
 def clean_pilot(db: Session, values: Mapping[str, object]) -> PilotInput:
     errors: dict[str, str] = {}
     name = values.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200 or not _printable(name):
         errors["name"] = _("Enter a name of 1 to 200 characters.")
     starts = values.get("starts_on")
     ends = values.get("ends_on")
@@ -127,6 +143,8 @@ def clean_pilot(db: Session, values: Mapping[str, object]) -> PilotInput:
         try:
             member_ids = sorted({int(m) for m in raw_members})
         except (TypeError, ValueError):
+            member_ids = [0]
+        if not all(1 <= m <= MAX_ID for m in member_ids):
             errors["member_ids"] = _("Technicians are given by their numeric id.")
         else:
             found = set(db.scalars(select(User.id).where(User.id.in_(member_ids), User.is_active)))
@@ -215,6 +233,8 @@ def add_feedback(db: Session, values: Mapping[str, object], *, author: User) -> 
         errors["comment"] = _("Must be text.")
     elif len(comment.strip()) > MAX_COMMENT:
         errors["comment"] = _("The comment is limited to %(n)d characters.") % {"n": MAX_COMMENT}
+    elif not _printable(comment):
+        errors["comment"] = _("The comment contains characters that cannot be stored.")
     if errors:
         raise InvalidInput(errors)
     assert isinstance(comment, str)
