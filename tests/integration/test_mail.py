@@ -25,13 +25,14 @@ from tests.integration.notify_support import (
     smtp_server,
     text_of,
 )
-from tests.support import BASE_URL
+from tests.support import BASE_URL, signed_in
 
 from veo.config import Settings
 from veo.server.audit.models import AuditEvent
 from veo.server.notify import events
 from veo.server.notify.models import OutboxMessage, RatingRequest
 from veo.server.sessions import service
+from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import service as tickets
 from veo.server.tickets.models import Ticket
 
@@ -220,3 +221,31 @@ async def test_api_reply_and_resolution_reach_the_requester(
     assert "New VPN profile installed." in text_of(resolved_mail)
     listed = await client.get("/api/v1/outbox", params={"ticket_id": ticket_id}, headers=auth)
     assert [i["status"] for i in listed.json()["items"]] == ["sent", "sent", "sent"]
+
+
+async def test_ticket_page_button_emails_the_join_link(
+    app: FastAPI, client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    worker = await manual_worker(app)
+    csrf = await signed_in(app, client)
+    ticket_id = new_ticket(app)
+    started = await client.post(f"/tickets/{ticket_id}/sessions", data={"csrf_token": csrf})
+    assert started.status_code == 303, started.text
+    session_id = started.headers["location"].split("/")[2]
+    page = await client.get(f"/tickets/{ticket_id}")
+    assert f'action="/sessions/{session_id}/email-link"' in page.text
+
+    forged = await client.post(f"/sessions/{session_id}/email-link", data={"csrf_token": "wrong"})
+    assert forged.status_code == 403
+    sent = await client.post(f"/sessions/{session_id}/email-link", data={"csrf_token": csrf})
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/tickets/{ticket_id}#ticket-notices"
+    await worker.run_once()
+    [link_mail] = [m for _e, m in inbox.messages if "join?code=" in text_of(m)]
+    with app.state.db.session() as s:
+        row = s.get(RemoteSession, session_id)
+        assert row is not None
+        code = row.code
+    assert f"{BASE_URL}/join?code={code}" in text_of(link_mail)
+    after = await client.get(f"/tickets/{ticket_id}")
+    assert 'id="ticket-notices"' in after.text and "session.link" in after.text

@@ -18,7 +18,7 @@ from veo.server.auth.models import User
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, NotFound
 from veo.server.lang import _
-from veo.server.notify import events, outbox, rating, webhooks
+from veo.server.notify import join_link, outbox, rating, webhooks
 from veo.server.notify.models import OUTBOX_KINDS, OUTBOX_STATUSES, OutboxMessage
 from veo.server.notify.schemas import (
     OutboxOut,
@@ -31,7 +31,6 @@ from veo.server.notify.schemas import (
 )
 from veo.server.notify.worker import OutboxWorker
 from veo.server.sessions import txn
-from veo.server.sessions.access import load_for
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=error_responses(401, 403, 404, 422))
 
@@ -75,22 +74,7 @@ async def email_join_link(session_id: str, request: Request, user: CurrentUser, 
     address = _address(request)
 
     def work(s: Session) -> OutboxOut:
-        session = load_for(s, session_id, user, write=True)
-        if session.status != "waiting" or not session.code:
-            raise ApiError(
-                409, "session_not_waiting", _("The join link can only be sent while the code is valid.")
-            )
-        message = events.session_link(s, session)
-        record(
-            s,
-            "session.link_emailed",
-            actor=user.email,
-            ticket_id=session.ticket_id,
-            session_id=session.id,
-            address=address,
-            details={"to": session.ticket.requester_email},
-        )
-        return OutboxOut.of(message)
+        return OutboxOut.of(join_link.email_join_link(s, session_id, user, address=address))
 
     queued = await txn.run(db, work)
     _wake(request)

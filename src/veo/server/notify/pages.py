@@ -18,7 +18,7 @@ from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import set_language
-from veo.server.notify import outbox, rating
+from veo.server.notify import join_link, outbox, rating
 from veo.server.notify.api import require_admin
 from veo.server.notify.models import OUTBOX_STATUSES
 from veo.server.notify.worker import OutboxWorker
@@ -42,6 +42,12 @@ def _context(s: Session, token: str) -> dict[str, Any]:
         "comment": "",
         "done": False,
     }
+
+
+def _wake(request: Request) -> None:
+    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
+    if worker is not None:
+        worker.wake()
 
 
 def _use_language(request: Request, language: str) -> None:
@@ -77,11 +83,18 @@ async def rate_submit(
             raise
         context["already"] = True
         return await render(request, "notify/rate.html", context, status_code=409)
-    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
-    if worker is not None:
-        worker.wake()
+    _wake(request)
     context["done"] = True
     return await render(request, "notify/rate.html", context)
+
+
+@router.post("/sessions/{session_id}/email-link", dependencies=[Depends(verify_csrf)])
+async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    """The ticket page's "E-mail the join link" button."""
+    address = request.client.host if request.client else ""
+    message = await txn.run(db, lambda s: join_link.email_join_link(s, session_id, user, address=address))
+    _wake(request)
+    return RedirectResponse(f"/tickets/{message.ticket_id}#ticket-notices", status_code=303)
 
 
 @router.get("/admin/outbox")
@@ -101,7 +114,5 @@ async def outbox_page(
 async def outbox_retry(message_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
     await db.run(lambda s: outbox.retry_now(s, message_id))
-    worker: OutboxWorker | None = getattr(request.app.state, "outbox_worker", None)
-    if worker is not None:
-        worker.wake()
+    _wake(request)
     return RedirectResponse("/admin/outbox", status_code=303)
