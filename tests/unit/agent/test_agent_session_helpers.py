@@ -6,6 +6,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 
 from veo.agent.session import CODEC_ORDER, ice_configuration, join_error_text, prefer_codecs
 from veo.agent.ui.ended import ended_text
+from veo.i18n import gettext_for
 from veo.protocol.signaling import Error, IceServer
 
 
@@ -50,3 +51,10 @@ def test_ended_texts_say_who() -> None:
     assert ended_text(_, "user", "user_stopped") == "The session has ended. You ended it."
     assert "denied" in ended_text(_, "user", "denied")
     assert "system" in ended_text(_, "system", "connection_lost")
+
+
+def test_a_code_mismatch_is_told_as_possible_interception_in_the_users_language() -> None:
+    for reason in ("sas_mismatch", "sas_mismatch_user", "sas_commitment_mismatch"):
+        text = ended_text(gettext_for("en").gettext, "system", reason)
+        assert "intercepting" in text and "ended" in text
+    assert "The system ended it" in ended_text(str, "system", "connection_lost")
