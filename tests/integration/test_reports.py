@@ -249,6 +249,13 @@ async def test_pilot_form_and_report_section(
     assert created.status_code == 303
     page = (await client.get(f"/reports?{PERIOD}")).text
     assert 'id="table-pilot"' in page and 'data-key="pilot_during"' in page and 'id="chart-pilot"' in page
+    # The export holds the comparison the page shows, with the same figures as the API.
+    exported = (await client.get(f"/reports/export.csv?{PERIOD}")).text
+    figures = {(s, g, m): v for s, g, m, v in list(csv.reader(io.StringIO(exported)))[1:]}
+    assert figures[("pilot", "pilot_during", "tickets")] == "3"
+    assert float(figures[("pilot", "rest_during", "resolution_median_s")]) == 7 * HOUR
+    assert figures[("pilot", "pilot_during", "start")] == "2026-03-02"
+    assert (await client.get("/reports?pilot=424242")).status_code == 404
 
 
 async def test_feedback_from_technicians_listed_for_leads(

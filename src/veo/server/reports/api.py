@@ -6,6 +6,7 @@ closest ranks; a ticket counts in the period it was created in. See ``reports/co
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
 import anyio.to_thread
@@ -15,15 +16,21 @@ from sqlalchemy.orm import Session
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
+from veo.server.db.engine import Database
 from veo.server.reports import export, service
 from veo.server.reports.compute import Report
 from veo.server.reports.models import Pilot
+from veo.server.reports.pilot import PilotComparison
+from veo.server.reports.rows import Period
 from veo.server.reports.schemas import FeedbackCreate, FeedbackOut, PilotCreate, PilotDetailOut, PilotOut
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=error_responses(401, 403, 422))
 DateQuery = Annotated[str | None, Query(max_length=100, description="YYYY-MM-DD, included")]
 FreshQuery = Annotated[bool, Query(description="wait for figures of this instant instead of a cached copy")]
 PilotId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PilotQuery = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="pilot to compare (default: newest)")
+]
 
 
 def _pilot_out(pilot: Pilot) -> PilotOut:
@@ -58,8 +65,11 @@ async def get_report(
 @router.get(
     "/export.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "section,group,metric,value"}},
-    summary="Every report figure as CSV",
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "section,group,metric,value"},
+        **error_responses(404),
+    },
+    summary="Every report figure as CSV, with the pilot comparison",
 )
 async def export_csv(
     user: CurrentUser,
@@ -67,11 +77,27 @@ async def export_csv(
     start: DateQuery = None,
     end: DateQuery = None,
     fresh: FreshQuery = False,
+    pilot: PilotQuery = None,
 ) -> Response:
+    """The figures of ``GET /api/v1/reports`` and, when a pilot exists (``pilot``, else the
+    newest), its comparison (section ``pilot``). Durations in seconds, rates as fractions."""
     service.require_reader(user)
     period = service.parse_period(start, end)
+    body = await report_csv(db, period, pilot, fresh=fresh)
+    return csv_response(body, f"veo-report-{period.start}-{period.end}.csv")
+
+
+async def report_csv(db: Database, period: Period, pilot_id: int | None, *, fresh: bool = False) -> str:
+    """The CSV of the report page: the report and the comparison of the pilot it shows."""
     report = await anyio.to_thread.run_sync(lambda: service.report(db, period, fresh=fresh))
-    return csv_response(export.to_csv(export.lines(report)), f"veo-report-{period.start}-{period.end}.csv")
+
+    def comparison(s: Session) -> PilotComparison | None:
+        chosen = service.chosen_pilot(s, pilot_id)
+        return service.pilot_comparison(s, chosen) if chosen else None
+
+    pilot = await db.run(comparison)
+    lines = itertools.chain(export.lines(report), export.pilot_lines(pilot) if pilot else ())
+    return export.to_csv(lines)
 
 
 def csv_response(body: str, filename: str) -> Response:

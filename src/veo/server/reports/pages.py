@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import InvalidInput
-from veo.server.reports import export, service
-from veo.server.reports.api import csv_response
+from veo.server.reports import service
+from veo.server.reports.api import csv_response, report_csv
 from veo.server.reports.formatting import FORMATTERS
 from veo.server.reports.pilot import PilotComparison
 from veo.server.reports.view import group_name, pilot_chart, report_view
@@ -51,7 +51,7 @@ async def reports_page(
 
     def work(s: Session) -> dict[str, Any]:
         pilots = service.list_pilots(s)
-        chosen = next((p for p in pilots if p.id == pilot), pilots[0] if pilots else None)
+        chosen = service.chosen_pilot(s, pilot)
         comparison: PilotComparison | None = service.pilot_comparison(s, chosen) if chosen else None
         return {
             "pilots": pilots,
@@ -69,12 +69,16 @@ async def reports_page(
 
 @router.get("/reports/export.csv")
 async def reports_csv(
-    user: CurrentUser, db: DatabaseDep, start: DateQuery = None, end: DateQuery = None
+    user: CurrentUser,
+    db: DatabaseDep,
+    start: DateQuery = None,
+    end: DateQuery = None,
+    pilot: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     service.require_reader(user)
     period = service.parse_period(start, end)
-    report = await anyio.to_thread.run_sync(lambda: service.report(db, period))
-    return csv_response(export.to_csv(export.lines(report)), f"veo-report-{period.start}-{period.end}.csv")
+    body = await report_csv(db, period, pilot)
+    return csv_response(body, f"veo-report-{period.start}-{period.end}.csv")
 
 
 # -- pilots --------------------------------------------------------------------------------------

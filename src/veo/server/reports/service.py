@@ -201,6 +201,14 @@ def pilot_comparison(db: Session, pilot: Pilot) -> PilotComparison:
     return _pilots.get(key, queries.fingerprint(db), compute)
 
 
+def chosen_pilot(db: Session, pilot_id: int | None) -> Pilot | None:
+    """The pilot asked for, else the newest one (what the reports page shows), else None."""
+    if pilot_id is not None:
+        return get_pilot(db, pilot_id)
+    pilots = list_pilots(db)
+    return pilots[0] if pilots else None
+
+
 def pilots_of(db: Session, user_id: int, on: date) -> list[Pilot]:
     """The pilots ``user_id`` takes part in on day ``on``."""
     statement = (
