@@ -188,3 +188,45 @@ async def test_only_admins_manage_webhooks(
     with app.state.db.session() as s:
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("webhook.%"))))
     assert actions == ["webhook.created", "webhook.deleted"]
+
+
+async def test_admin_pages_add_list_and_remove(
+    app: FastAPI, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    await manual_worker(app)
+    admin = bearer(app, "admin@example.org", role="admin")
+    tech = bearer(app, "tech@example.org")
+    assert (await client.get("/admin/webhooks", headers=tech)).status_code == 403
+    assert (await client.get("/admin/outbox", headers=tech)).status_code == 403
+    page = await client.get("/admin/webhooks", headers=admin)
+    assert page.status_code == 200 and 'id="webhook-form"' in page.text
+
+    bad = await client.post(
+        "/admin/webhooks", data={"url": "gopher://x", "events": "ticket.created"}, headers=admin
+    )
+    assert bad.status_code == 422 and 'id="url-error"' in bad.text and 'value="gopher://x"' in bad.text
+    none = await client.post("/admin/webhooks", data={"url": receiver.url}, headers=admin)
+    assert none.status_code == 422 and 'id="events-error"' in none.text
+    with app.state.db.session() as s:
+        assert webhooks.list_endpoints(s) == []
+
+    added = await client.post(
+        "/admin/webhooks",
+        data={"url": receiver.url, "events": ["ticket.created", "ticket.rated"]},
+        headers=admin,
+    )
+    assert added.status_code == 201 and 'id="webhook-secret"' in added.text
+    with app.state.db.session() as s:
+        [endpoint] = webhooks.list_endpoints(s)
+    assert endpoint.secret in added.text and endpoint.events == ["ticket.created", "ticket.rated"]
+    listed = await client.get("/admin/webhooks", headers=admin)
+    assert receiver.url in listed.text and endpoint.secret not in listed.text
+
+    new_ticket(app)
+    log = await client.get("/admin/outbox", params={"kind": "webhook"}, headers=admin)
+    assert log.status_code == 200 and receiver.url in log.text and "ticket.created" in log.text
+
+    removed = await client.post(f"/admin/webhooks/{endpoint.id}/delete", headers=admin)
+    assert removed.status_code == 303
+    with app.state.db.session() as s:
+        assert webhooks.list_endpoints(s) == []

@@ -14,13 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import SUPPORTED_LANGUAGES
+from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import set_language
-from veo.server.notify import join_link, outbox, rating
+from veo.server.notify import join_link, outbox, rating, webhooks
 from veo.server.notify.api import require_admin
-from veo.server.notify.models import OUTBOX_STATUSES
+from veo.server.notify.models import OUTBOX_KINDS, OUTBOX_STATUSES, WebhookEndpoint
 from veo.server.notify.worker import OutboxWorker
 from veo.server.sessions import txn
 from veo.server.web.templating import render
@@ -103,10 +104,12 @@ async def outbox_page(
     user: CurrentUser,
     db: DatabaseDep,
     status: Annotated[str | None, Query()] = None,
+    kind: Annotated[str | None, Query()] = None,
 ) -> Response:
     require_admin(user)
     chosen = status if status in OUTBOX_STATUSES else None
-    page = await db.run(lambda s: outbox.list_messages(s, status=chosen, limit=200))
+    of_kind = kind if kind in OUTBOX_KINDS else None
+    page = await db.run(lambda s: outbox.list_messages(s, status=chosen, kind=of_kind, limit=200))
     return await render(request, "notify/outbox.html", {"messages": page.items, "total": page.total})
 
 
@@ -116,3 +119,72 @@ async def outbox_retry(message_id: int, request: Request, user: CurrentUser, db:
     await db.run(lambda s: outbox.retry_now(s, message_id))
     _wake(request)
     return RedirectResponse("/admin/outbox", status_code=303)
+
+
+async def _webhooks_page(
+    request: Request,
+    db: DatabaseDep,
+    *,
+    created: WebhookEndpoint | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    endpoints = await db.run(webhooks.list_endpoints)
+    context = {
+        "endpoints": endpoints,
+        "created": created,
+        "errors": errors or {},
+        "values": values or {},
+        "all_events": webhooks.WEBHOOK_EVENTS,
+    }
+    return await render(request, "notify/webhooks.html", context, status_code=status_code)
+
+
+@router.get("/admin/webhooks")
+async def webhooks_page(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    require_admin(user)
+    return await _webhooks_page(request, db)
+
+
+@router.post("/admin/webhooks", dependencies=[Depends(verify_csrf)])
+async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    require_admin(user)
+    form = await request.form()
+    secret = form.get("secret")
+    values: dict[str, Any] = {
+        "url": form.get("url"),
+        "events": [e for e in form.getlist("events") if isinstance(e, str)],
+        "secret": secret if isinstance(secret, str) and secret.strip() else None,
+    }
+    address = request.client.host if request.client else ""
+
+    def work(s: Session) -> WebhookEndpoint:
+        endpoint = webhooks.create_endpoint(s, values)
+        record(
+            s,
+            "webhook.created",
+            actor=user.email,
+            address=address,
+            details={"id": endpoint.id, "url": endpoint.url, "events": endpoint.events},
+        )
+        return endpoint
+
+    try:
+        endpoint = await txn.run(db, work)
+    except InvalidInput as exc:
+        return await _webhooks_page(request, db, errors=exc.fields, values=values, status_code=422)
+    return await _webhooks_page(request, db, created=endpoint, status_code=201)
+
+
+@router.post("/admin/webhooks/{webhook_id}/delete", dependencies=[Depends(verify_csrf)])
+async def webhooks_delete(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    require_admin(user)
+    address = request.client.host if request.client else ""
+
+    def work(s: Session) -> None:
+        webhooks.delete_endpoint(s, webhook_id)
+        record(s, "webhook.deleted", actor=user.email, address=address, details={"id": webhook_id})
+
+    await txn.run(db, work)
+    return RedirectResponse("/admin/webhooks", status_code=303)
