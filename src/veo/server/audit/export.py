@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from veo.server.audit import keys
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
 from veo.server.audit.verify import db_checkpoints, db_entries
+from veo.server.lang import _
 
 ENTRIES = "entries.jsonl"
 CHECKPOINTS = "checkpoints.jsonl"
@@ -124,9 +125,9 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 row = json.loads(line)
             except ValueError:
-                raise ExportError(f"{path}:{number}: not JSON") from None
+                raise ExportError(f"{path}:{number}: " + _("not JSON")) from None
             if not isinstance(row, dict):
-                raise ExportError(f"{path}:{number}: not a JSON object")
+                raise ExportError(f"{path}:{number}: " + _("not a JSON object"))
             yield number, row
 
 
@@ -154,7 +155,9 @@ def read_entries(directory: Path) -> Iterator[Entry]:
                 hash=str(row["hash"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ExportError(f"{path}:{number}: bad entry ({exc})") from None
+            raise ExportError(
+                f"{path}:{number}: " + _("not a valid entry (%(error)s)") % {"error": exc}
+            ) from None
 
 
 def read_checkpoints(directory: Path) -> list[Checkpoint]:
@@ -173,7 +176,9 @@ def read_checkpoints(directory: Path) -> list[Checkpoint]:
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ExportError(f"{path}:{number}: bad checkpoint ({exc})") from None
+            raise ExportError(
+                f"{path}:{number}: " + _("not a valid checkpoint (%(error)s)") % {"error": exc}
+            ) from None
     return found
 
 

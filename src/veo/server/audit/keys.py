@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from veo.server.lang import _
+
 PRIVATE_NAME = "audit_ed25519.pem"
 PUBLIC_NAME = "audit_ed25519.pub.pem"
 
@@ -63,7 +65,7 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     except (OSError, ValueError) as exc:
         raise KeyFileError(f"{path}: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: not an Ed25519 private key")
+        raise KeyFileError(f"{path}: " + _("not an Ed25519 private key"))
     return key
 
 
@@ -73,7 +75,7 @@ def load_public(path: Path) -> Ed25519PublicKey:
     except (OSError, ValueError) as exc:
         raise KeyFileError(f"{path}: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path}: not an Ed25519 public key")
+        raise KeyFileError(f"{path}: " + _("not an Ed25519 public key"))
     return key
 
 
