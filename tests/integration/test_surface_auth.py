@@ -216,3 +216,37 @@ async def test_static_files_never_leave_their_folder(
     assert response.status_code in (400, 404), (raw, response.status_code)
     assert b"{% block" not in response.content and b"create_app" not in response.content
     assert b"root:" not in response.content
+
+
+async def test_admin_routes_refuse_a_technician(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Every ``/admin/...`` and ``/api/v1/admin/...`` route, every method, cookie (with a valid
+    CSRF token) and bearer alike: a signed-in technician is refused, never served."""
+    from tests.support import make_user
+
+    from veo.server.auth import service
+    from veo.server.auth.cookies import cookie_name
+
+    tech = make_user(app.state.db, "tech@example.org").user
+    with app.state.db.session() as s:
+        cookie, web = service.start_web_session(s, tech)
+        token, _expires = service.issue_api_token(s, tech)
+    client.cookies.set(cookie_name(app.state.settings), cookie)
+    headers = {"x-csrf-token": web.csrf_token, "authorization": f"Bearer {token}", "accept": "text/html"}
+    served: list[str] = []
+    checked = 0
+    for endpoint in endpoints(app):
+        if not endpoint.path.startswith(("/admin/", "/api/v1/admin/")) and endpoint.path not in (
+            "/audit",
+            "/audit.csv",
+        ):
+            continue
+        for method in endpoint.methods:
+            path = concrete(endpoint.path)
+            for auth in ("cookie", "bearer"):
+                sent = {k: v for k, v in headers.items() if (k != "authorization") == (auth == "cookie")}
+                response = await client.request(method, path, headers=sent, json={})
+                checked += 1
+                if response.status_code not in (403, 404, 405):
+                    served.append(f"{method} {path} ({auth}) -> {response.status_code}")
+    assert checked >= 10
+    assert served == []
