@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import delete, select, update
+from tests.support import make_user
 
 from veo.server.audit import checkpoints, keys
 from veo.server.audit import cli as audit_cli
@@ -224,3 +226,15 @@ def test_unreadable_export_is_a_one_line_error(tmp_path: Path, capsys: pytest.Ca
     (out / "entries.jsonl").write_text('{"seq": 1}\nnot json\n', encoding="utf-8")
     code, _, err = _cli(["verify", "--export", str(out)], capsys)
     assert code == 2 and "entries.jsonl:1" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_the_running_app_signs_with_a_key_under_its_data_dir(
+    app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = app.state.settings
+    make_user(app.state.db, "tech@example.org")  # the first entry of the log: checkpoint 1
+    with app.state.db.session() as s:
+        assert [(c.number, c.seq) for c in s.scalars(select(AuditCheckpoint))] == [(1, 1)]
+    assert (keys.key_dir(settings.data_dir) / keys.PRIVATE_NAME).is_file()
+    code, text, _ = _cli([*_flags(settings.effective_database_url, settings.data_dir), "verify"], capsys)
+    assert code == 0 and "OK: 1 checkpoints" in text
