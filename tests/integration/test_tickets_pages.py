@@ -79,6 +79,8 @@ async def test_list_filters_search_and_pages(app: FastAPI, client: httpx.AsyncCl
     assert second.count('data-ticket-id="') == 1
     none = (await client.get("/tickets?q=nothing-like-this")).text
     assert 'id="no-match"' in none
+    past = (await client.get("/tickets?priority=low&page=9")).text
+    assert 'id="past-the-end"' in past and 'href="/tickets?priority=low&amp;page=1"' in past
     bad = await client.get("/tickets?status=finished&created_from=soon")
     assert bad.status_code == 422 and 'id="filter-error"' in bad.text
 
