@@ -103,7 +103,7 @@ def ticket_resolved(db: Session, ticket: Ticket) -> None:
     """Resolved: the requester gets the resolution and a one-time rating link."""
     language = requester_language(db, ticket.id)
     token = rating.issue(db, ticket_id=ticket.id, language=language or "")
-    resolution = getattr(ticket, "resolution_note", "") or ""
+    resolution = ticket.resolution_note or ""
     _mail(
         db,
         ticket,
