@@ -247,5 +247,12 @@ async def test_ticket_page_button_emails_the_join_link(
         assert row is not None
         code = row.code
     assert f"{BASE_URL}/join?code={code}" in text_of(link_mail)
+    console = await client.get(f"/sessions/{session_id}/console")
+    assert 'id="email-link-form"' in console.text and "bob@example.org" in console.text
+    form = {"csrf_token": csrf, "back": "console"}
+    again = await client.post(f"/sessions/{session_id}/email-link", data=form)
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/sessions/{session_id}/console?mailed=1"
+    assert 'id="email-link-sent"' in (await client.get(again.headers["location"])).text
     after = await client.get(f"/tickets/{ticket_id}")
     assert 'id="ticket-notices"' in after.text and "session.link" in after.text

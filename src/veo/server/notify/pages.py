@@ -91,10 +91,13 @@ async def rate_submit(
 
 @router.post("/sessions/{session_id}/email-link", dependencies=[Depends(verify_csrf)])
 async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
-    """The ticket page's "E-mail the join link" button."""
+    """The "E-mail the join link" button of the ticket page and of the console (``back=console``)."""
     address = request.client.host if request.client else ""
     message = await txn.run(db, lambda s: join_link.email_join_link(s, session_id, user, address=address))
     _wake(request)
+    form = await request.form()
+    if form.get("back") == "console":
+        return RedirectResponse(f"/sessions/{session_id}/console?mailed=1", status_code=303)
     return RedirectResponse(f"/tickets/{message.ticket_id}#ticket-notices", status_code=303)
 
 
