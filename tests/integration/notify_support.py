@@ -7,6 +7,7 @@ The app's own background worker is stopped first so that each test drives the ou
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ class Inbox:
     """What the SMTP server received; ``refuse_rcpt`` / ``data_reply`` make it misbehave."""
 
     messages: list[tuple[Envelope, EmailMessage]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
     refuse_rcpt: str | None = None
     data_reply: str | None = None
 
@@ -59,6 +61,7 @@ class Inbox:
         parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append((envelope, parsed))
+        self.arrived.set()
         return "250 Message accepted"
 
 

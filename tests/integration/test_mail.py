@@ -6,6 +6,7 @@ read what the SMTP server received: recipient, headers, language, links.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -256,3 +257,15 @@ async def test_ticket_page_button_emails_the_join_link(
     assert 'id="email-link-sent"' in (await client.get(again.headers["location"])).text
     after = await client.get(f"/tickets/{ticket_id}")
     assert 'id="ticket-notices"' in after.text and "session.link" in after.text
+
+
+async def test_the_running_worker_sends_as_soon_as_the_ticket_commits(
+    app: FastAPI, client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """No ``run_once`` here: the commit that queued the e-mail wakes the worker (poll is 1 h)."""
+    auth = bearer(app, "ana@example.org")
+    body = {"title": "Mouse", "requester_name": "Bob User", "requester_email": "bob@example.org"}
+    assert (await client.post("/api/v1/tickets", json=body, headers=auth)).status_code == 201
+    assert await asyncio.to_thread(inbox.arrived.wait, 60), "the worker never sent the e-mail"
+    [(_envelope, message)] = inbox.messages
+    assert message["Subject"].startswith("We received your request")

@@ -22,6 +22,8 @@ BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 LEASE = timedelta(minutes=5)
 BATCH = 20
+#: ``Session.info`` key: this transaction queued something (see ``worker.OutboxWorker``).
+QUEUED_FLAG = "veo_outbox_queued"
 
 
 def enqueue(
@@ -48,6 +50,7 @@ def enqueue(
     )
     db.add(message)
     db.flush()
+    db.info[QUEUED_FLAG] = True  # the worker is woken once this transaction commits
     return message
 
 

@@ -15,6 +15,8 @@ import logging
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from veo.config import Settings
 from veo.server.db.base import utcnow
@@ -36,14 +38,21 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(follow_redirects=False)
+        self._event_loop = asyncio.get_running_loop()
+        event.listen(self.db.sessionmaker, "after_commit", self._after_commit)
+        event.listen(self.db.sessionmaker, "after_rollback", self._after_rollback)
         self._task = spawn(self._loop(), name="veo-outbox")
 
     async def stop(self) -> None:
+        if event.contains(self.db.sessionmaker, "after_commit", self._after_commit):
+            event.remove(self.db.sessionmaker, "after_commit", self._after_commit)
+            event.remove(self.db.sessionmaker, "after_rollback", self._after_rollback)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -56,6 +65,15 @@ class OutboxWorker:
     def wake(self) -> None:
         """Look for due messages now (after a request queued some) instead of at the next tick."""
         self._wake.set()
+
+    def _after_commit(self, session: Session) -> None:
+        """Any transaction that queued a message wakes the worker (it may run on another thread)."""
+        if session.info.pop(outbox.QUEUED_FLAG, False) and self._event_loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing: the next start polls anyway
+                self._event_loop.call_soon_threadsafe(self._wake.set)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(outbox.QUEUED_FLAG, None)
 
     async def _loop(self) -> None:
         while True:
