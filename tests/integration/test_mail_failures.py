@@ -88,6 +88,9 @@ async def test_server_down_retries_with_backoff_then_fails_visibly(
     assert 'id="mail-undelivered"' in page.text and 'data-status="failed"' in page.text
     mine = await client.get("/api/v1/outbox", params={"ticket_id": ticket_id}, headers=auth)
     assert mine.status_code == 200 and mine.json()["total"] == 1
+    of_hooks = {"ticket_id": ticket_id, "kind": "webhook"}
+    hooks = await client.get("/api/v1/outbox", params=of_hooks, headers=auth)
+    assert hooks.status_code == 403
     everything = await client.get("/api/v1/outbox", headers=auth)
     assert everything.status_code == 403 and everything.json()["code"] == "forbidden"
     bad = await client.get("/api/v1/outbox", params={"status": "lost"}, headers=admin)
