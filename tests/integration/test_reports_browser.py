@@ -184,7 +184,6 @@ async def test_spanish_request_uses_spanish_formats(live: Live) -> None:
     assert "2 mar 2026" in (await page.text_content(".period-note") or "")
 
 
-@pytest.mark.xfail(reason="the Spanish catalog is completed by the translator at the end", strict=False)
 async def test_spanish_page_shows_spanish_text(live: Live) -> None:
     page = live.page
     await page.goto(f"{live.base_url}/reports?{PERIOD}&lang=es")
