@@ -15,8 +15,14 @@ from veo.server.app import create_app
 from veo.server.audit.models import AuditEvent
 from veo.server.auth.cookies import cookie_name, cookie_secure
 
-#: Routes under /api/v1 that are public on purpose: how to get a token, and descriptions of the API.
-PUBLIC_API = {"/api/v1/auth/token", "/api/v1/openapi.json", "/api/v1/protocol.json"}
+#: Routes under /api/v1 that are public on purpose: how to get a token, descriptions of the API, and
+#: the user's rating, which carries a single-use token of its own (issued to the agent at join).
+PUBLIC_API = {
+    "/api/v1/auth/token",
+    "/api/v1/openapi.json",
+    "/api/v1/protocol.json",
+    "/api/v1/sessions/{session_id}/rating",
+}
 
 
 def _actions(app: FastAPI) -> list[str]:
