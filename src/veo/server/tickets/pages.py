@@ -15,12 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.protocol.permissions import Permission
+from veo.server.auth.deps import CurrentUser, identify, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.handlers import describe_validation
 from veo.server.lang import _
 from veo.server.notify.status import ticket_notices
+from veo.server.policies.service import policy_for_user
 from veo.server.sessions import txn
 from veo.server.tickets import service, views
 from veo.server.tickets.formatting import HELPERS
@@ -33,6 +35,9 @@ from veo.server.web.templating import render
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=20000)]
 FILTER_KEYS = tuple(TicketFilters.model_fields)
+
+#: What the start form can ask for: the agent implements viewing and control today.
+SESSION_PERMISSIONS = (Permission.VIEW, Permission.CONTROL)
 
 
 def _address(request: Request) -> str:
@@ -144,6 +149,8 @@ async def _detail(
 ) -> Response:
     view = await db.run(lambda s: views.load(s, ticket_id))
     notices = await db.run(lambda s: ticket_notices(s, ticket_id))
+    viewer = (await identify(request)).user
+    allowed = await db.run(lambda s: policy_for_user(s, viewer).max_permissions) if viewer else frozenset()
     context = {
         **_base_context(),
         "view": view,
@@ -154,6 +161,8 @@ async def _detail(
         "message": message,
         "comment": comment or {},
         "notices": notices,
+        # The start form offers only what the technician's role may ask for (and the agent does).
+        "requestable": [p.value for p in SESSION_PERMISSIONS if p in allowed],
     }
     return await render(request, "tickets/detail.html", context, status_code=status)
 
