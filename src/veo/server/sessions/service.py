@@ -105,6 +105,16 @@ def record_beyond_policy(
     )
 
 
+def _lock_row(db: Session, session_id: str) -> None:
+    """Take the session row's lock (a no-op UPDATE: see :func:`_locked`); reentrant in a transaction."""
+    db.execute(
+        update(RemoteSession)
+        .where(RemoteSession.id == session_id)
+        .values(status=RemoteSession.status)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _locked(db: Session, session_id: str) -> RemoteSession | None:
     """The session row, locked until the transaction ends, read AFTER taking the lock.
 
@@ -112,12 +122,7 @@ def _locked(db: Session, session_id: str) -> RemoteSession | None:
     starts the transaction only at the first write, so a plain SELECT ... FOR UPDATE would read
     outside it and two racing transitions could both apply). The row is then read fresh.
     """
-    db.execute(
-        update(RemoteSession)
-        .where(RemoteSession.id == session_id)
-        .values(status=RemoteSession.status)
-        .execution_options(synchronize_session=False)
-    )
+    _lock_row(db, session_id)
     stmt = (
         select(RemoteSession)
         .options(lazyload("*"))
@@ -452,10 +457,14 @@ def expire_waiting(db: Session, now: datetime | None = None) -> list[str]:
     """Mark every waiting session whose code ran out as expired; their ids."""
     now = now or utcnow()
     candidates = db.scalars(
-        select(RemoteSession.id).where(
-            RemoteSession.status == "waiting", RemoteSession.code_expires_at <= now
-        )
+        select(RemoteSession.id)
+        .where(RemoteSession.status == "waiting", RemoteSession.code_expires_at <= now)
+        .order_by(RemoteSession.id)
     ).all()
+    # Lock every candidate before the first audit append: ``record`` takes the audit lock, and a
+    # redemption holding one of these rows while waiting for that lock would deadlock with us.
+    for session_id in candidates:
+        _lock_row(db, session_id)
     expired: list[str] = []
     for session_id in candidates:
         session = _locked(db, session_id)

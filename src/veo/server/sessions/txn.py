@@ -1,8 +1,8 @@
-"""Transactions that retry when a concurrent audit append won the race.
+"""Transactions that run again when they lost a race on a unique constraint.
 
-The audit log serializes appends through its unique ``seq``: two sessions writing at the same
-moment both read the same head and one insert fails. The whole unit of work is then run again
-(it reads the new head), as the audit module's contract says the loser must.
+Audit appends no longer race (``audit.service.record`` serializes them with a lock), but other
+unique values are still drawn optimistically: a fresh join code, a rating recorded twice at the
+same moment. The whole unit of work is then run again and reads what the winner stored.
 """
 
 from __future__ import annotations
