@@ -363,7 +363,7 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
     def enter(code: str) -> None:
         wait_for_line(log, r"ui-geometry code ")
         rects = latest_geometry(log, "code")
-        assert set(rects) == {"entry", "ok"}
+        assert set(rects) == {"entry", "ok", "history"}
         click(display, rects["entry"])
         xdotool(display, "key", "End", *["BackSpace"] * 16)
         xdotool(display, "type", code)

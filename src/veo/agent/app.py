@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import tkinter as tk
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from veo.agent import history
 from veo.agent.capture.auto import create_capture
 from veo.agent.events import (
     ControlChanged,
@@ -36,6 +38,7 @@ from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
 from veo.agent.ui.ended import MISMATCH_REASONS, EndedWindow, ended_text
+from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
@@ -46,8 +49,17 @@ POLL_MS = 40
 
 
 class AgentApp:
-    def __init__(self, root: tk.Tk, ws_url: str, server: str, language: str, code: str | None) -> None:
+    def __init__(
+        self,
+        root: tk.Tk,
+        ws_url: str,
+        server: str,
+        language: str,
+        code: str | None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.root = root
+        self.tls = tls
         self.ws_url = ws_url
         self.server = server
         self.language = language
@@ -62,6 +74,7 @@ class AgentApp:
         self.bar: SessionBar | None = None
         self.ended: EndedWindow | None = None
         self.rating: RatingWindow | None = None
+        self.history: HistoryWindow | None = None
         self._helped = False  # the user allowed the session: worth asking for a rating
         self.exit_code = 0
         self._initial_code = code
@@ -115,7 +128,22 @@ class AgentApp:
 
     def _show_code_window(self) -> None:
         if self.code_window is None:
-            self.code_window = CodeWindow(self.root, self.fonts, self._, self._start_attempt, self._quit)
+            self.code_window = CodeWindow(
+                self.root, self.fonts, self._, self._start_attempt, self._quit, on_history=self._show_history
+            )
+
+    def _show_history(self) -> None:
+        """*Past sessions*: the user's own record, read from the file each time it is opened."""
+        if self.history is not None:
+            self.history.lift()
+            return
+        read = history.read()
+        self.history = HistoryWindow(self.root, self.fonts, self.language, read, self._close_history)
+
+    def _close_history(self) -> None:
+        if self.history is not None:
+            self.history.close()
+            self.history = None
 
     def _start_attempt(self, code: str) -> None:
         self.loop.submit(self._attempt(code))
@@ -123,12 +151,13 @@ class AgentApp:
     async def _attempt(self, code: str) -> None:
         """On the loop thread: connect, then run one session to its end."""
         try:
-            channel = await WebSocketChannel.open(self.ws_url)
+            channel = await WebSocketChannel.open(self.ws_url, self.tls)
         except ConnectError as exc:
-            log.warning("cannot reach %s: %s", self.ws_url, exc.detail)
-            self.events.put(
-                JoinFailed(self._("Could not reach the support server. Check your connection and try again."))
-            )
+            if exc.untrusted:
+                log.warning("server certificate not trusted, nothing sent to %s: %s", self.ws_url, exc.detail)
+            else:
+                log.warning("cannot reach %s: %s", self.ws_url, exc.detail)
+            self.events.put(JoinFailed(connect_error_text(self.language, exc)))
             return
         deps = SessionDeps(
             capture_factory=create_capture,
@@ -170,6 +199,7 @@ class AgentApp:
             self._initial_code = None
         elif isinstance(event, ShowConsent):
             self.joined = event.joined
+            self._close_history()  # nothing else on screen while the user decides
             if self.code_window is not None:
                 self.code_window.close()
                 self.code_window = None
@@ -222,6 +252,7 @@ class AgentApp:
                     text,
                     self._ask_rating,
                     auto_close=event.reason not in MISMATCH_REASONS,
+                    on_history=self._show_history,
                 )
 
     def _ask_rating(self) -> None:
@@ -237,7 +268,7 @@ class AgentApp:
 
         def send(score: int, comment: str) -> Coroutine[Any, Any, bool]:
             assert joined is not None
-            return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment)
+            return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment, self.tls)
 
         self.rating = RatingWindow(self.root, self.fonts, self._, send, self.loop.submit, self._quit)
 
@@ -264,4 +295,16 @@ class AgentApp:
             self.loop.call(self.session.set_paused, paused)
 
 
-__all__ = ["AgentApp", "join_error_text"]
+def connect_error_text(language: str, error: ConnectError) -> str:
+    """What the code window says when no connection to the server was made."""
+    _ = gettext_for(language).gettext
+    if error.untrusted:
+        return _(
+            "The support server could not prove its identity: its certificate is not trusted. "
+            "The agent did not connect and sent nothing. Check the server address with your "
+            "support department."
+        )
+    return _("Could not reach the support server. Check your connection and try again.")
+
+
+__all__ = ["AgentApp", "connect_error_text", "join_error_text"]

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
 
+#: End reasons that mean "suspected interception" (wrong commitment, or codes that differ).
+MISMATCH_REASONS = frozenset({"sas_commitment_mismatch", "sas_mismatch", "sas_mismatch_user"})
+
 
 @dataclass(frozen=True)
 class JoinFailed:

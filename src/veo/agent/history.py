@@ -1,7 +1,9 @@
 """The local record of sessions on this computer (who, when, ticket, grant, how it ended).
 
 Kept by the agent itself, as JSON lines, so the user can check what happened without trusting
-the server. ``VEO_AGENT_HISTORY`` moves the file (tests, portable installs).
+the server. ``VEO_AGENT_HISTORY`` moves the file (tests, portable installs). :func:`read` gives
+the entries back newest first for ``veo agent --history``; a damaged line is skipped and
+counted, a missing or unreadable file is said, never raised.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +51,83 @@ def append(entry: HistoryEntry, path: Path | None = None) -> None:
             handle.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
     except OSError as exc:
         log.warning("could not write the session history to %s: %s", target, exc)
+
+
+#: Read at most the last this many bytes (a history of years is a few hundred kilobytes).
+MAX_READ_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HistoryRead:
+    """What :func:`read` found: entries newest first, lines skipped, and why nothing could be read."""
+
+    entries: list[HistoryEntry] = field(default_factory=list)
+    skipped: int = 0
+    missing: bool = False
+    error: str | None = None
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time from the file; one without a zone is taken as UTC (what the agent writes)."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_STRING_FIELDS = tuple(f.name for f in fields(HistoryEntry) if f.name not in ("ticket_id", "granted"))
+
+
+def parse_line(line: str) -> HistoryEntry | None:
+    """One line of the file as an entry, or ``None`` when it is damaged in any way."""
+    try:
+        data: Any = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if not all(isinstance(data.get(name), str) for name in _STRING_FIELDS):
+        return None
+    ticket_id, granted = data.get("ticket_id"), data.get("granted")
+    if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+        return None
+    if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+        return None
+    try:
+        parse_time(data["started_at"])
+        parse_time(data["ended_at"])
+    except ValueError:
+        return None
+    values = {name: data[name] for name in _STRING_FIELDS}
+    return HistoryEntry(ticket_id=ticket_id, granted=list(granted), **values)
+
+
+def read(path: Path | None = None) -> HistoryRead:
+    """All readable entries, newest first; never raises for a missing, unreadable or damaged file."""
+    source = path or history_path()
+    try:
+        with source.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            start = max(0, size - MAX_READ_BYTES)  # the newest sessions are at the end
+            handle.seek(start)
+            raw = handle.read(MAX_READ_BYTES)
+    except FileNotFoundError:
+        return HistoryRead(missing=True)
+    except OSError as exc:
+        log.warning("could not read the session history %s: %s", source, exc)
+        return HistoryRead(error=exc.strerror or str(exc))
+    entries: list[HistoryEntry] = []
+    skipped = 0
+    lines = raw.decode("utf-8", "replace").splitlines()
+    if start > 0 and lines:
+        lines = lines[1:]  # cut in the middle
+    for line in lines:
+        if not line.strip():
+            continue
+        entry = parse_line(line)
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
+    if skipped:
+        log.warning("session history %s: %d damaged line(s) skipped", source, skipped)
+    entries.sort(key=lambda e: parse_time(e.started_at), reverse=True)
+    return HistoryRead(entries=entries, skipped=skipped)

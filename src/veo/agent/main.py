@@ -1,16 +1,21 @@
 """``veo agent``: what the end user runs to let a technician see (and maybe control) the screen.
 
 ``main(argv) -> int``: 0 when the session ended (whoever ended it) or the user closed the code
-window, 2 for a bad command line or server address, 1 when no window can be shown.
+window, 2 for a bad command line, server address or certificate file, 1 when no window can be shown.
+``--history`` shows the user's own record of past sessions instead (``--print``: as text).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
+from veo.agent import history
+from veo.agent.history_text import history_text
+from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
 from veo.agent.ui.code import normalize_code
 from veo.agent.urls import ServerUrlError, agent_ws_url
 from veo.i18n import gettext_for, normalize, system_language
@@ -24,14 +29,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="veo agent", description=_("Share this computer's screen with a technician, with your consent.")
     )
-    parser.add_argument(
-        "--server", required=True, help=_("address of the veo server, e.g. https://support.example")
-    )
+    parser.add_argument("--server", help=_("address of the veo server, e.g. https://support.example"))
     parser.add_argument(
         "--code", help=_("the 9-digit code from your technician (asked in a window if omitted)")
     )
     parser.add_argument(
         "--lang", choices=["es", "en"], help=_("language of the windows (default: the system's)")
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=os.environ.get(CA_FILE_ENV) or None,
+        metavar="PATH",
+        help=_(
+            "trust only the certificate authorities in this PEM file (your organization's own CA) "
+            "instead of the system's; also VEO_AGENT_CA_FILE"
+        ),
+    )
+    parser.add_argument(
+        "--history", action="store_true", help=_("show the sessions held on this computer, newest first")
+    )
+    parser.add_argument(
+        "--print", action="store_true", help=_("with --history: print it as text instead of a window")
     )
     parser.add_argument("--log-file", help=_("also write the log to this file"))
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log details (WebRTC included)"))
@@ -51,13 +69,63 @@ def setup_logging(log_file: str | None, verbose: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def show_history(language: str, as_text: bool) -> int:
+    """``veo agent --history``: the local record in a window, or as text with ``--print``."""
+    _ = gettext_for(language).gettext
+    read = history.read()
+    if as_text:
+        sys.stdout.write(history_text(read, language))
+        return 0
+
+    import tkinter as tk
+
+    from veo.agent.ui.common import Fonts
+    from veo.agent.ui.history import HistoryWindow
+
+    try:
+        root = tk.Tk(className="veo-agent")
+    except tk.TclError as exc:
+        print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
+        print("veo agent: " + _("Use --history --print to see the history as text."), file=sys.stderr)
+        return 1
+    stop: list[int] = []
+
+    def tick() -> None:
+        """Tk's mainloop waits in C: this lets Python run the signal handlers, then acts on them."""
+        if stop:
+            root.quit()
+        else:
+            root.after(200, tick)
+
+    try:
+        root.withdraw()
+        HistoryWindow(root, Fonts(root), language, read, root.quit)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, _frame: stop.append(signum))
+        root.after(200, tick)
+        root.mainloop()
+        log.info("history window closed")
+        return 0
+    finally:
+        root.destroy()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     language = normalize(args.lang) if args.lang else system_language()
     _ = gettext_for(language).gettext
+    if args.print and not args.history:
+        parser.error(_("--print goes with --history"))
+    if args.history:
+        setup_logging(args.log_file, args.verbose)
+        return show_history(language, args.print)
+    if not args.server:
+        parser.error(_("--server is required (or use --history to see past sessions)"))
     try:
         ws_url = agent_ws_url(args.server, language)
-    except ServerUrlError as exc:
+        tls = client_context(args.ca_file, language) if args.ca_file else None
+    except (ServerUrlError, CaFileError) as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
         return 2
     code: str | None = None
@@ -68,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     setup_logging(args.log_file, args.verbose)
     log.info("veo agent connecting to %s (language %s)", ws_url, language)
+    if args.ca_file:
+        log.info("trusting only the certificate authorities in %s", args.ca_file)
 
     import tkinter as tk
 
@@ -78,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
         return 1
-    app = AgentApp(root, ws_url, args.server, language, code)
+    app = AgentApp(root, ws_url, args.server, language, code, tls)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: app.request_terminate())
     try:

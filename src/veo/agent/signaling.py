@@ -12,6 +12,7 @@ from typing import Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from veo.agent.tls import client_context, is_untrusted_certificate
 from veo.protocol.base import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT_SECONDS = 20
@@ -22,11 +23,16 @@ class ChannelClosed(Exception):
 
 
 class ConnectError(Exception):
-    """The server could not be reached or refused the WebSocket; ``detail`` is for the log."""
+    """The server could not be reached or refused the WebSocket; ``detail`` is for the log.
 
-    def __init__(self, detail: str) -> None:
+    ``untrusted`` is set when TLS refused the server's certificate (unknown issuer, expired, or
+    issued for another host name): nothing was sent to that server.
+    """
+
+    def __init__(self, detail: str, untrusted: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.untrusted = untrusted
 
 
 class SignalingChannel(Protocol):
@@ -42,9 +48,12 @@ class WebSocketChannel:
         self._ws = connection
 
     @classmethod
-    async def open(cls, url: str) -> WebSocketChannel:
-        """Connect, verifying the server's certificate with the system's trust store for wss://."""
-        context = ssl.create_default_context() if url.startswith("wss://") else None
+    async def open(cls, url: str, tls: ssl.SSLContext | None = None) -> WebSocketChannel:
+        """Connect; for wss:// the certificate and host name are verified (``tls``, else the system's store).
+
+        A plain ws:// URL only ever comes from :func:`veo.agent.urls.agent_ws_url` for loopback.
+        """
+        context = (tls or client_context()) if url.startswith("wss://") else None
         try:
             connection = await connect(
                 url,
@@ -54,7 +63,8 @@ class WebSocketChannel:
                 proxy=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-            raise ConnectError(f"{type(exc).__name__}: {exc}") from None
+            detail = f"{type(exc).__name__}: {exc}"
+            raise ConnectError(detail, untrusted=is_untrusted_certificate(exc)) from None
         return cls(connection)
 
     async def send(self, message: str) -> None:

@@ -32,6 +32,7 @@ class CodeWindow:
         gettext: Callable[[str], str],
         on_code: Callable[[str], None],
         on_close: Callable[[], None],
+        on_history: Callable[[], None] | None = None,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -50,11 +51,20 @@ class CodeWindow:
         self.entry.bind("<Return>", lambda _e: self._submit())
         self.message = tk.Label(frame, text="", font=fonts.body, fg="#a40000", wraplength=460, justify="left")
         self.message.pack(anchor="w", pady=(0, PAD))
-        self.ok = tk.Button(frame, text=_("Connect"), font=fonts.bold, command=self._submit, padx=PAD)
-        self.ok.pack(anchor="e")
+        buttons = tk.Frame(frame)
+        buttons.pack(fill="x")
+        self.ok = tk.Button(buttons, text=_("Connect"), font=fonts.bold, command=self._submit, padx=PAD)
+        self.ok.pack(side="right")
+        widgets: dict[str, tk.Widget] = {"entry": self.entry, "ok": self.ok}
+        if on_history is not None:
+            self.history = tk.Button(
+                buttons, text=_("Past sessions"), font=fonts.body, command=on_history, padx=PAD
+            )
+            self.history.pack(side="left", padx=(0, PAD))
+            widgets["history"] = self.history
         place(self.window)
         self.entry.focus_set()
-        self.geometry = GeometryReporter(self.window, "code", {"entry": self.entry, "ok": self.ok})
+        self.geometry = GeometryReporter(self.window, "code", widgets)
 
     def _submit(self) -> None:
         if str(self.ok["state"]) == "disabled":

@@ -5,11 +5,10 @@ from __future__ import annotations
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, keep_on_top, place
+from veo.agent.events import MISMATCH_REASONS
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
 
 AUTO_CLOSE_MS = 6000
-#: End reasons that mean "suspected interception" (wrong commitment, or codes that differ).
-MISMATCH_REASONS = frozenset({"sas_commitment_mismatch", "sas_mismatch", "sas_mismatch_user"})
 
 
 def ended_text(gettext: Callable[[str], str], by: str, reason: str) -> str:
@@ -38,8 +37,11 @@ class EndedWindow:
         text: str,
         on_close: Callable[[], None],
         auto_close: bool = True,
+        on_history: Callable[[], None] | None = None,
     ) -> None:
         _ = gettext
+        self._on_history = on_history
+        self._auto_close: str | None = None
         self.window = tk.Toplevel(root)
         self.window.title(_("Remote support"))
         keep_on_top(self.window)
@@ -54,7 +56,29 @@ class EndedWindow:
             wraplength=480,
             justify="left",
         ).pack(anchor="w", pady=(PAD, PAD))
-        tk.Button(frame, text=_("OK"), font=fonts.bold, command=on_close, padx=PAD).pack(anchor="e")
+        buttons = tk.Frame(frame)
+        buttons.pack(fill="x")
+        ok = tk.Button(buttons, text=_("OK"), font=fonts.bold, command=on_close, padx=PAD)
+        ok.pack(side="right")
+        widgets: dict[str, tk.Widget] = {"ok": ok}
+        if on_history is not None:
+            self.history = tk.Button(
+                buttons, text=_("Past sessions"), font=fonts.body, command=self._history, padx=PAD
+            )
+            self.history.pack(side="left", padx=(0, PAD))
+            widgets["history"] = self.history
         place(self.window)
+        self.geometry = GeometryReporter(self.window, "ended", widgets)
         if auto_close:  # a warning about interception stays until the user closes it
-            self.window.after(AUTO_CLOSE_MS, on_close)
+            self._auto_close = self.window.after(AUTO_CLOSE_MS, on_close)
+
+    def _history(self) -> None:
+        """The user is reading their history: this notice no longer goes away by itself."""
+        if self._auto_close is not None:
+            self.window.after_cancel(self._auto_close)
+            self._auto_close = None
+        if self._on_history is not None:
+            self._on_history()
+
+
+__all__ = ["MISMATCH_REASONS", "EndedWindow", "ended_text"]

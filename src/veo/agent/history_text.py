@@ -1,0 +1,158 @@
+"""The local session history in words a non-technical person reads: dates in their locale (Babel).
+
+Shared by the history window (``ui/history.py``) and ``veo agent --history --print``, so both say
+the same. Times are stored in UTC and shown in this computer's time zone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.lists import format_list
+
+from veo.agent.events import MISMATCH_REASONS
+from veo.agent.history import HistoryEntry, HistoryRead, parse_time
+from veo.agent.hotkey.base import STOP_HOTKEY_LABEL
+from veo.i18n import gettext_for, normalize
+
+Gettext = Callable[[str], str]
+
+
+def babel_locale(language: str) -> Locale:
+    """The system's locale (e.g. ``es_MX``) when it speaks ``language``, else ``language`` itself."""
+    for var in ("LC_ALL", "LC_TIME", "LANG"):
+        value = os.environ.get(var)
+        if not value or value in ("C", "POSIX"):
+            continue
+        if normalize(value) == language:
+            try:
+                return Locale.parse(value.split(".")[0].split("@")[0], sep="_")
+            except (UnknownLocaleError, ValueError):
+                break
+        break
+    return Locale.parse(language)
+
+
+def when_text(moment: datetime, locale: Locale, zone: tzinfo | None = None) -> str:
+    """``Tuesday, November 24, 2026, 2:03 PM`` / ``martes, 24 de noviembre de 2026, 14:03``."""
+    local = moment.astimezone(zone)
+    date = format_date(local, format="full", locale=locale)
+    time = format_time(local, format="short", tzinfo=local.tzinfo, locale=locale)
+    pattern = str(get_datetime_format("long", locale=locale)).replace("'", "")
+    return pattern.replace("{0}", time).replace("{1}", date)
+
+
+def duration_text(seconds: float, locale: Locale) -> str:
+    """``45 seconds``, ``12 minutes``, ``1 hour and 5 minutes`` (exact to the minute)."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return format_timedelta(timedelta(seconds=total), threshold=1, locale=locale)
+    hours, minutes = divmod(total // 60, 60)
+    parts = []
+    if hours:
+        parts.append(format_timedelta(timedelta(hours=hours), threshold=1, granularity="hour", locale=locale))
+    if minutes or not hours:
+        parts.append(format_timedelta(timedelta(minutes=minutes), threshold=1, locale=locale))
+    return format_list(parts, locale=locale)
+
+
+def granted_text(gettext: Gettext, granted: list[str], reason: str, locale: Locale) -> str:
+    _ = gettext
+    if not granted:
+        if reason == "denied":
+            return _("nothing (you denied the request)")
+        return _("nothing (the session ended before you allowed anything)")
+    names = {
+        "view": _("see your screen"),
+        "control": _("control your mouse and keyboard"),
+        "clipboard": _("use your clipboard"),
+        "files": _("transfer files"),
+    }
+    return format_list([names.get(p, p) for p in granted], locale=locale)
+
+
+def ended_by_text(gettext: Gettext, by: str, reason: str) -> str:
+    _ = gettext
+    if reason in MISMATCH_REASONS:
+        return _("the system, for your safety: the verification codes did not match")
+    if reason == "denied":
+        return _("you (you denied the request)")
+    if by == "user" and reason == "hotkey":
+        return _("you, with the keys {keys}").format(keys=STOP_HOTKEY_LABEL)
+    if by == "user":
+        return _("you")
+    if by == "technician":
+        return _("the technician")
+    return _("the system (the connection closed or timed out)")
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One past session, every field already in the reader's language."""
+
+    when: str
+    lines: tuple[str, ...]
+
+
+def summarize(entry: HistoryEntry, language: str, zone: tzinfo | None = None) -> SessionSummary:
+    _ = gettext_for(language).gettext
+    locale = babel_locale(language)
+    started, ended = parse_time(entry.started_at), parse_time(entry.ended_at)
+    lines = (
+        _("Organization: {organization}").format(organization=entry.organization),
+        _("Technician: {technician}").format(technician=entry.technician),
+        _("Ticket #{number}: {title}").format(number=entry.ticket_id, title=entry.ticket_title),
+        _("The technician could: {granted}").format(
+            granted=granted_text(_, entry.granted, entry.reason, locale)
+        ),
+        _("How long: {duration}").format(duration=duration_text((ended - started).total_seconds(), locale)),
+        _("Ended by: {who}").format(who=ended_by_text(_, entry.ended_by, entry.reason)),
+    )
+    return SessionSummary(when=when_text(started, locale, zone), lines=lines)
+
+
+def notices(read: HistoryRead, language: str) -> list[str]:
+    """What to say above the list: nothing recorded, the file unreadable, damaged lines skipped."""
+    translations = gettext_for(language)
+    _ = translations.gettext
+    said: list[str] = []
+    if read.error is not None:
+        said.append(
+            _("The session history on this computer could not be read ({error}).").format(error=read.error)
+        )
+    elif not read.entries and not read.skipped:
+        said.append(_("No remote support sessions have been recorded on this computer yet."))
+    if read.skipped:
+        said.append(
+            translations.ngettext(
+                "{count} damaged line of the history file was skipped.",
+                "{count} damaged lines of the history file were skipped.",
+                read.skipped,
+            ).format(count=read.skipped)
+        )
+    return said
+
+
+def title(language: str) -> str:
+    return gettext_for(language).gettext("Past remote support sessions on this computer")
+
+
+def subtitle(language: str) -> str:
+    return gettext_for(language).gettext(
+        "Newest first. The agent keeps this list on this computer; the server cannot change it."
+    )
+
+
+def history_text(read: HistoryRead, language: str, zone: tzinfo | None = None) -> str:
+    """The whole history as plain text (``veo agent --history --print``)."""
+    blocks = [title(language), subtitle(language)]
+    blocks += notices(read, language)
+    for entry in read.entries:
+        summary = summarize(entry, language, zone)
+        blocks.append("\n".join([summary.when, *("  " + line for line in summary.lines)]))
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,50 @@
+"""How the agent decides to trust a server: certificate chain and host name, always both.
+
+By default the system's trust store is used. An organization that runs veo behind its own
+certificate authority passes that CA with ``--ca-file PATH`` (or ``VEO_AGENT_CA_FILE``); then, as
+with curl's ``--cacert``, only the certificates in that file are trusted. Host-name checking is
+never turned off: a certificate from the right CA for another name is refused too.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from veo.i18n import gettext_for
+
+CA_FILE_ENV = "VEO_AGENT_CA_FILE"
+
+
+class CaFileError(ValueError):
+    """The ``--ca-file`` cannot be used; the message says why, for people."""
+
+
+def client_context(ca_file: str | None = None, language: str = "en") -> ssl.SSLContext:
+    """A client context that verifies the chain (system store, or only ``ca_file``) and the host name."""
+    _ = gettext_for(language).gettext
+    try:
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    except FileNotFoundError:
+        raise CaFileError(_("The certificate file {path!r} does not exist.").format(path=ca_file)) from None
+    except (OSError, ssl.SSLError) as exc:
+        raise CaFileError(
+            _("The certificate file {path!r} cannot be used: {error}").format(path=ca_file, error=exc)
+        ) from None
+    if ca_file and not context.cert_store_stats()["x509"]:
+        raise CaFileError(
+            _("The certificate file {path!r} holds no certificate in PEM format.").format(path=ca_file)
+        )
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    return context
+
+
+def is_untrusted_certificate(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a failed certificate or host-name check."""
+    seen: BaseException | None = exc
+    for _depth in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
