@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("veo.server.main", N_("run the veo server (web app, API, signaling)")),
     "agent": ("veo.agent.main", N_("share this computer's screen with a technician")),
     "admin": ("veo.server.admin", N_("manage users and the database (create-user, init, ...)")),
-    "audit": ("veo.server.audit.cli", N_("check the audit log (verify)")),
+    "audit": ("veo.server.audit.cli", N_("check and export the audit log (verify, export)")),
     "bench": ("veo.bench.main", N_("measure veo (tickets, ...)")),
 }
 
