@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
@@ -68,10 +69,16 @@ def _words(text: str) -> list[str]:
     return [word[:STEM] for word in _full_words(text)]
 
 
-def _full_words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in folded if not unicodedata.combining(c))
-    return [word for word in _WORD.findall(plain) if word not in STOP_WORDS]
+@lru_cache(maxsize=4 * MAX_TICKETS)
+def _full_words(text: str) -> tuple[str, ...]:
+    """Cached: a cluster's texts are read twice (vectors, labels) and help desks repeat themselves."""
+    lowered = text.lower()
+    if lowered.isascii():  # nothing to fold (NFKD leaves ASCII alone)
+        plain = lowered
+    else:
+        folded = unicodedata.normalize("NFKD", lowered)
+        plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return tuple(word for word in _WORD.findall(plain) if word not in STOP_WORDS)
 
 
 def _readable(stems: list[str], texts: list[str]) -> list[str]:

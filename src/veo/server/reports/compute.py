@@ -16,14 +16,16 @@ Conventions (the page and the API documentation repeat them):
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from veo.server.reports.clusters import Cluster, find_clusters
-from veo.server.reports.rows import Period, SessionRow, TicketRow, week_of
-from veo.server.reports.stats import Summary, rate, summarize
+import numpy as np
+
+from veo.server.reports.clusters import MAX_TICKETS, Cluster, find_clusters
+from veo.server.reports.frame import Bools, Keys, SessionFrame, TicketFrame, day_number, micros, mondays
+from veo.server.reports.rows import Period, SessionRow, TicketRow
+from veo.server.reports.stats import Summary, rate, summarize_array
 
 #: Priorities shown in this order when they exist; others follow alphabetically.
 PRIORITY_ORDER = ("urgent", "high", "normal", "medium", "low")
@@ -93,24 +95,28 @@ class Report:
     computed_at: datetime | None = None
 
 
-def _values(tickets: Iterable[TicketRow], attribute: Callable[[TicketRow], float | None]) -> list[float]:
-    return [v for v in map(attribute, tickets) if v is not None]
-
-
-def group_stats(key: str, tickets: Sequence[TicketRow]) -> GroupStats:
+def group_stats(key: str, frame: TicketFrame, mask: Bools | None = None) -> GroupStats:
+    """Response and resolution times of the tickets of ``frame`` where ``mask`` is true (all)."""
+    if mask is None:
+        return GroupStats(
+            key, len(frame), summarize_array(frame.first_response), summarize_array(frame.resolution)
+        )
     return GroupStats(
         key=key,
-        tickets=len(tickets),
-        first_response=summarize(_values(tickets, lambda t: t.first_response_seconds)),
-        resolution=summarize(_values(tickets, lambda t: t.resolution_seconds)),
+        tickets=int(np.count_nonzero(mask)),
+        first_response=summarize_array(frame.first_response[mask]),
+        resolution=summarize_array(frame.resolution[mask]),
     )
 
 
-def _grouped(tickets: Iterable[TicketRow], key: Callable[[TicketRow], str]) -> dict[str, list[TicketRow]]:
-    groups: dict[str, list[TicketRow]] = defaultdict(list)
-    for ticket in tickets:
-        groups[key(ticket)].append(ticket)
-    return groups
+def _grouped(frame: TicketFrame, keys: Keys) -> list[tuple[str, int, GroupStats]]:
+    """(name, size, stats) of every group of ``keys`` that has tickets."""
+    sizes = np.bincount(keys.codes, minlength=len(keys.names))
+    return [
+        (name, int(sizes[code]), group_stats(name, frame, keys.codes == code))
+        for code, name in enumerate(keys.names)
+        if sizes[code]
+    ]
 
 
 def weeks_in(period: Period) -> list[date]:
@@ -123,71 +129,76 @@ def weeks_in(period: Period) -> list[date]:
     return weeks
 
 
-def by_week(tickets: Sequence[TicketRow], weeks: list[date]) -> list[GroupStats]:
-    groups = _grouped(tickets, lambda t: week_of(t.created_at).isoformat())
-    return [group_stats(w.isoformat(), groups.get(w.isoformat(), [])) for w in weeks]
+def by_week(frame: TicketFrame, weeks: list[date]) -> list[GroupStats]:
+    monday = mondays(frame.created_us)
+    return [group_stats(w.isoformat(), frame, monday == day_number(w)) for w in weeks]
 
 
-def _by_priority(item: tuple[str, list[TicketRow]]) -> tuple[int, str]:
-    key = item[0]
+def _by_priority(key: str) -> tuple[int, str]:
     return (PRIORITY_ORDER.index(key), key) if key in PRIORITY_ORDER else (len(PRIORITY_ORDER), key)
 
 
-def _largest_first(item: tuple[str, list[TicketRow]]) -> tuple[int, str]:
-    return (-len(item[1]), item[0])
-
-
-def session_comparison(tickets: Sequence[TicketRow]) -> list[GroupStats]:
-    resolved = [t for t in tickets if t.resolved_at is not None]
+def session_comparison(frame: TicketFrame) -> list[GroupStats]:
+    resolved = ~np.isnan(frame.resolution)
+    with_session = frame.sessions > 0
     return [
-        group_stats("with_session", [t for t in resolved if t.sessions > 0]),
-        group_stats("without_session", [t for t in resolved if t.sessions == 0]),
+        group_stats("with_session", frame, resolved & with_session),
+        group_stats("without_session", frame, resolved & ~with_session),
     ]
 
 
-def rates(tickets: Sequence[TicketRow]) -> Rates:
-    resolved = [t for t in tickets if t.resolved_at is not None]
-    first_contact = sum(1 for t in resolved if t.reopened_count == 0 and not t.waited)
-    ever = [t for t in tickets if t.resolved_at is not None or t.reopened_count > 0]
-    reopened = sum(1 for t in ever if t.reopened_count > 0)
+def rates(frame: TicketFrame, mask: Bools | None = None) -> Rates:
+    inside = np.ones(len(frame), dtype=np.bool_) if mask is None else mask
+    resolved = inside & ~np.isnan(frame.resolution)
+    reopened = frame.reopened > 0
+    first_contact = int(np.count_nonzero(resolved & ~reopened & ~frame.waited))
+    ever = resolved | (inside & reopened)
+    n_resolved, n_ever = int(np.count_nonzero(resolved)), int(np.count_nonzero(ever))
+    n_reopened = int(np.count_nonzero(ever & reopened))
     return Rates(
-        tickets=len(tickets),
-        resolved=len(resolved),
+        tickets=int(np.count_nonzero(inside)),
+        resolved=n_resolved,
         first_contact=first_contact,
-        first_contact_rate=rate(first_contact, len(resolved)),
-        ever_resolved=len(ever),
-        reopened=reopened,
-        reopen_rate=rate(reopened, len(ever)),
+        first_contact_rate=rate(first_contact, n_resolved),
+        ever_resolved=n_ever,
+        reopened=n_reopened,
+        reopen_rate=rate(n_reopened, n_ever),
     )
 
 
-def satisfaction(tickets: Sequence[TicketRow]) -> Satisfaction:
-    ratings = [r for t in tickets for r in t.ratings if 1 <= r <= 5]
-    counts = Counter(ratings)
+def satisfaction(frame: TicketFrame, mask: Bools | None = None) -> Satisfaction:
+    scores = frame.rating_score if mask is None else frame.rating_score[mask[frame.rating_ticket]]
+    scores = scores[(scores >= 1) & (scores <= 5)]
+    counts = np.bincount(scores, minlength=6)
+    ratings: list[int] = scores.tolist()
     return Satisfaction(
         count=len(ratings),
         average=math.fsum(ratings) / len(ratings) if ratings else None,
-        distribution={score: counts.get(score, 0) for score in range(1, 6)},
+        distribution={score: int(counts[score]) for score in range(1, 6)},
     )
 
 
-def top_categories(tickets: Sequence[TicketRow], limit: int = TOP_CATEGORIES) -> list[CategoryCount]:
-    counts = Counter(t.category or "" for t in tickets)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [CategoryCount(name, n, n / len(tickets)) for name, n in ranked]
+def top_categories(frame: TicketFrame, limit: int = TOP_CATEGORIES) -> list[CategoryCount]:
+    sizes = np.bincount(frame.category.codes, minlength=len(frame.category.names))
+    counts = [(name, int(sizes[code])) for code, name in enumerate(frame.category.names) if sizes[code]]
+    ranked = sorted(counts, key=lambda item: (-item[1], item[0]))[:limit]
+    return [CategoryCount(name, n, n / len(frame)) for name, n in ranked]
 
 
-def _lengths(sessions: Iterable[SessionRow]) -> list[float]:
-    return [v for v in (s.length_seconds for s in sessions) if v is not None]
-
-
-def technician_sessions(sessions: Sequence[SessionRow], period: Period) -> list[TechnicianSessions]:
-    inside = [s for s in sessions if period.start_at <= s.started_at < period.end_before]
-    groups: dict[str, list[SessionRow]] = defaultdict(list)
-    for session in inside:
-        groups[session.technician].append(session)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [TechnicianSessions(name, len(rows), summarize(_lengths(rows))) for name, rows in ranked]
+def technician_sessions(sessions: SessionFrame, period: Period) -> list[TechnicianSessions]:
+    inside = (sessions.started_us >= micros(period.start_at)) & (
+        sessions.started_us < micros(period.end_before)
+    )
+    codes = sessions.technician.codes[inside]
+    lengths = sessions.length[inside]
+    sizes = np.bincount(codes, minlength=len(sessions.technician.names))
+    groups = [(name, int(sizes[code])) for code, name in enumerate(sessions.technician.names) if sizes[code]]
+    ranked = sorted(groups, key=lambda item: (-item[1], item[0]))
+    names = sessions.technician.names
+    return [
+        TechnicianSessions(name, n, summarize_array(lengths[codes == names.index(name)]))
+        for name, n in ranked
+    ]
 
 
 def build_report(
@@ -200,22 +211,46 @@ def build_report(
 ) -> Report:
     """Every figure for ``period``; tickets outside it are ignored, so callers may over-fetch."""
     inside = [t for t in tickets if period.start_at <= t.created_at < period.end_before]
+    recent = sorted(inside, key=lambda t: (t.created_at, t.id), reverse=True)[:MAX_TICKETS]
+    return report_of(
+        TicketFrame.of_rows(inside),
+        SessionFrame.of_rows(sessions),
+        period,
+        recent if with_clusters else None,
+        computed_at=computed_at,
+    )
+
+
+def report_of(
+    frame: TicketFrame,
+    sessions: SessionFrame,
+    period: Period,
+    recent: Sequence[TicketRow] | None,
+    *,
+    computed_at: datetime | None = None,
+) -> Report:
+    """Every figure for ``period`` from columns; ``recent`` are the texts to cluster (None: no clusters).
+
+    ``frame`` may hold tickets outside the period (they are dropped); ``recent`` must be the
+    period's :data:`~veo.server.reports.clusters.MAX_TICKETS` most recent tickets.
+    """
+    frame = frame.take(frame.created_between(period.start_at, period.end_before))
     weeks = weeks_in(period)
-    categories = _grouped(inside, lambda t: t.category or "")
-    technicians = _grouped(inside, lambda t: t.assignee or "")
-    priorities = _grouped(inside, lambda t: t.priority or "")
+    categories = sorted(_grouped(frame, frame.category), key=lambda g: (-g[1], g[0]))
+    technicians = sorted(_grouped(frame, frame.assignee), key=lambda g: g[0])
+    priorities = sorted(_grouped(frame, frame.priority), key=lambda g: _by_priority(g[0]))
     return Report(
         period=period,
-        overall=group_stats("all", inside),
-        by_week=by_week(inside, weeks),
-        by_category=[group_stats(k, v) for k, v in sorted(categories.items(), key=_largest_first)],
-        by_technician=[group_stats(k, v) for k, v in sorted(technicians.items())],
-        by_priority=[group_stats(k, v) for k, v in sorted(priorities.items(), key=_by_priority)],
-        session_comparison=session_comparison(inside),
-        rates=rates(inside),
-        satisfaction=satisfaction(inside),
-        top_categories=top_categories(inside) if inside else [],
-        clusters=find_clusters(inside, weeks) if with_clusters else [],
+        overall=group_stats("all", frame),
+        by_week=by_week(frame, weeks),
+        by_category=[g[2] for g in categories],
+        by_technician=[g[2] for g in technicians],
+        by_priority=[g[2] for g in priorities],
+        session_comparison=session_comparison(frame),
+        rates=rates(frame),
+        satisfaction=satisfaction(frame),
+        top_categories=top_categories(frame) if len(frame) else [],
+        clusters=find_clusters(recent, weeks) if recent is not None else [],
         technician_sessions=technician_sessions(sessions, period),
         weeks=weeks,
         computed_at=computed_at,

@@ -13,7 +13,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
+
 from veo.server.reports.compute import GroupStats, Rates, group_stats, rates, satisfaction
+from veo.server.reports.frame import Bools, TicketFrame
 from veo.server.reports.rows import Period, TicketRow
 from veo.server.reports.stats import rate
 
@@ -45,15 +48,16 @@ def windows(starts_on: date, ends_on: date) -> tuple[Period, Period]:
     return before, during
 
 
-def _group(key: str, period: Period, tickets: Sequence[TicketRow]) -> PilotGroup:
-    resolved = [t for t in tickets if t.resolved_at is not None]
+def _group(key: str, period: Period, frame: TicketFrame, mask: Bools) -> PilotGroup:
+    resolved = mask & ~np.isnan(frame.resolution)
+    with_session = int(np.count_nonzero(resolved & (frame.sessions > 0)))
     return PilotGroup(
         key=key,
         period=period,
-        stats=group_stats(key, tickets),
-        rates=rates(tickets),
-        session_share=rate(sum(1 for t in resolved if t.sessions > 0), len(resolved)),
-        satisfaction_average=satisfaction(tickets).average,
+        stats=group_stats(key, frame, mask),
+        rates=rates(frame, mask),
+        session_share=rate(with_session, int(np.count_nonzero(resolved))),
+        satisfaction_average=satisfaction(frame, mask).average,
     )
 
 
@@ -61,20 +65,23 @@ def compare(
     tickets: Sequence[TicketRow], members: Collection[int], starts_on: date, ends_on: date
 ) -> PilotComparison:
     """The four groups; ``tickets`` may hold more than both windows (the rest is ignored)."""
-    before, during = windows(starts_on, ends_on)
+    return compare_frame(TicketFrame.of_rows(tickets), members, starts_on, ends_on)
 
-    def pick(period: Period, in_pilot: bool) -> list[TicketRow]:
-        return [
-            t
-            for t in tickets
-            if period.start_at <= t.created_at < period.end_before
-            and (t.assignee_id is not None and t.assignee_id in members) == in_pilot
-        ]
+
+def compare_frame(
+    frame: TicketFrame, members: Collection[int], starts_on: date, ends_on: date
+) -> PilotComparison:
+    """:func:`compare` over columns (what the service reads from the database)."""
+    before, during = windows(starts_on, ends_on)
+    in_pilot = np.isin(frame.assignee_id, np.asarray(sorted(members), dtype=np.int64))
+
+    def pick(period: Period, pilot: bool) -> Bools:
+        return frame.created_between(period.start_at, period.end_before) & (in_pilot if pilot else ~in_pilot)
 
     groups = [
-        _group("pilot_before", before, pick(before, True)),
-        _group("pilot_during", during, pick(during, True)),
-        _group("rest_before", before, pick(before, False)),
-        _group("rest_during", during, pick(during, False)),
+        _group("pilot_before", before, frame, pick(before, True)),
+        _group("pilot_during", during, frame, pick(during, True)),
+        _group("rest_before", before, frame, pick(before, False)),
+        _group("rest_during", during, frame, pick(during, False)),
     ]
     return PilotComparison(during=during, before=before, groups=groups)

@@ -11,6 +11,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -37,6 +40,19 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 def summarize(values: Iterable[float]) -> Summary:
     ordered = sorted(values)
+    if not ordered:
+        return EMPTY
+    return Summary(
+        count=len(ordered),
+        mean=math.fsum(ordered) / len(ordered),
+        median=percentile(ordered, 0.5),
+        p90=percentile(ordered, 0.9),
+    )
+
+
+def summarize_array(values: NDArray[np.float64]) -> Summary:
+    """:func:`summarize` of an array, NaN meaning "no value" (sorted by NumPy, same figures)."""
+    ordered: list[float] = np.sort(values[~np.isnan(values)]).tolist()
     if not ordered:
         return EMPTY
     return Summary(
