@@ -11,7 +11,7 @@ same figures to the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -70,6 +70,17 @@ class Keys:
         names, codes = np.unique(texts, return_inverse=True)
         return cls(codes.astype(np.int64).ravel(), [str(n) for n in names])
 
+    @classmethod
+    def of_ids(cls, ids: Column, name_of: Mapping[int, str]) -> Keys:
+        """Keys from ids (None allowed) named by ``name_of`` (missing: ""); rows whose ids
+        have the same name share one code. Much cheaper than :meth:`of` on the row's texts."""
+        raw = np.asarray([-1 if i is None else i for i in ids], dtype=np.int64)
+        if not len(raw):
+            return cls(np.zeros(0, dtype=np.int64), [])
+        distinct, inverse = np.unique(raw, return_inverse=True)
+        named = cls.of(name_of.get(int(i)) or "" for i in distinct)
+        return cls(named.codes[inverse.ravel()], named.names)
+
     def take(self, mask: Bools) -> Keys:
         return Keys(self.codes[mask], self.names)
 
@@ -106,9 +117,9 @@ class TicketFrame:
         created_us: Column,
         first_response_us: Column,
         resolved_us: Column,
-        category: Iterable[str],
-        priority: Iterable[str],
-        assignee: Iterable[str],
+        category: Iterable[str] | Keys,
+        priority: Iterable[str] | Keys,
+        assignee: Iterable[str] | Keys,
         assignee_id: Column,
         reopened: Column,
         waited: Column,
@@ -122,9 +133,9 @@ class TicketFrame:
             created_us=created,
             first_response=seconds_between(created, np.asarray(first_response_us, dtype=np.float64)),
             resolution=seconds_between(created, np.asarray(resolved_us, dtype=np.float64)),
-            category=Keys.of(category),
-            priority=Keys.of(priority),
-            assignee=Keys.of(assignee),
+            category=category if isinstance(category, Keys) else Keys.of(category),
+            priority=priority if isinstance(priority, Keys) else Keys.of(priority),
+            assignee=assignee if isinstance(assignee, Keys) else Keys.of(assignee),
             assignee_id=np.asarray(assignee_id, dtype=np.int64),
             reopened=np.asarray(reopened, dtype=np.int64),
             waited=np.asarray(waited, dtype=np.bool_),

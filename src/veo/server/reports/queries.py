@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from veo.server.auth.models import User
 from veo.server.notify.models import RatingRequest
-from veo.server.reports.frame import SessionFrame, TicketFrame
+from veo.server.reports.frame import Keys, SessionFrame, TicketFrame
 from veo.server.reports.rows import TicketRow
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Category, Ticket, TicketChange
@@ -190,9 +190,9 @@ def _ticket_frame(
         created_us=_micros(columns[1], dialect),
         first_response_us=_micros(columns[2], dialect),
         resolved_us=_micros(columns[3], dialect),
-        category=(categories.get(c) or "" for c in columns[4]),
-        priority=(p or "" for p in columns[5]),
-        assignee=(users.get(a) or "" for a in columns[6]),
+        category=Keys.of_ids(columns[4], categories),
+        priority=Keys.of(p or "" for p in columns[5]),
+        assignee=Keys.of_ids(columns[6], users),
         assignee_id=[-1 if a is None else a for a in columns[6]],
         reopened=columns[7],
         waited=waited,
