@@ -102,20 +102,26 @@ def report(database: Database, period: Period, *, fresh: bool = False) -> Report
     with database.session() as db:
         fingerprint = queries.fingerprint(db)
 
+    def extras_of_period() -> queries.TicketExtras:
+        with database.session() as db:
+            return queries.ticket_extras(db, period.start_at, period.end_before)
+
     def clusters() -> list[Cluster]:
         with database.session() as db:
             recent = queries.recent_texts(db, period.start_at, period.end_before, MAX_TICKETS)
         return find_clusters(recent, weeks_in(period))
 
     def compute() -> Report:
-        # Columns from a few set-based queries, figures per column (see ``frame.py``), while the
-        # recurring problems are clustered on a second thread (the database and NumPy let go of
-        # the interpreter lock). No collector pauses meanwhile: they would cost more than the
-        # computation at 100,000 tickets.
+        # Columns from a few set-based queries, figures per column (see ``frame.py``). Two
+        # things overlap on a worker thread (the database drivers and NumPy let go of the
+        # interpreter lock): the per-ticket extras while the tickets arrive, then the clustering
+        # of recurring problems while the rest is worked out. No collector pauses meanwhile:
+        # at 100,000 tickets they would cost more than the computation.
         with queries.no_collection_pauses():
-            clustered = _workers.submit(clusters)
+            extras = _workers.submit(extras_of_period)
             with database.session() as db:
-                tickets = queries.ticket_frame(db, period.start_at, period.end_before)
+                tickets = queries.ticket_frame(db, period.start_at, period.end_before, extras.result)
+                clustered = _workers.submit(clusters)
                 sessions = queries.session_frame(db, period.start_at, period.end_before)
             report = report_of(tickets, sessions, period, None, computed_at=utcnow())
             return dataclasses.replace(report, clusters=clustered.result())
