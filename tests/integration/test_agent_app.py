@@ -8,7 +8,6 @@ clicked where its ``ui-geometry`` log lines say, exactly as the end-to-end suite
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tests.netns import enter_netns, private_netns
 from tests.xvfb import xvfb_display
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -42,7 +42,6 @@ from veo.protocol.signaling import (
     parse_agent_message,
 )
 
-CLONE_NEWNET = 0x40000000
 PORT = 18765
 VALID_CODE = "123456789"
 pytestmark = [
@@ -62,21 +61,8 @@ def display() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[str]:
-    name = f"veo-agent-app-{os.getpid()}"
-
-    def ip(*args: str) -> None:
-        subprocess.run(["ip", *args], check=True, capture_output=True)
-
-    ip("netns", "add", name)
-    try:
-        ip("-n", name, "link", "set", "lo", "up")
-        ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        for device, address in (("v0", "10.99.8.1/24"), ("v1", "10.99.8.2/24")):
-            ip("-n", name, "addr", "add", address, "dev", device)
-            ip("-n", name, "link", "set", device, "up")
+    with private_netns("veo-agent-app", "10.99.8") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
 class StandInServer:
@@ -106,12 +92,7 @@ class StandInServer:
         self._thread.join(30)
 
     def _run(self) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/run/netns/{self.netns}", os.O_RDONLY)
-        try:
-            assert libc.setns(fd, CLONE_NEWNET) == 0
-        finally:
-            os.close(fd)
+        enter_netns(self.netns)
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:

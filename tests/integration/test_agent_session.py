@@ -12,18 +12,17 @@ pair (as ``field-notes.md`` says): ICE uses its addresses and no packet can leav
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tests.netns import enter_netns, private_netns
 
 from veo.agent.capture.base import CaptureError, ScreenCapture, Size
 from veo.agent.events import ControlChanged, SasKnown, SessionEnded, ShowConsent, Started, UiEvent
@@ -48,7 +47,6 @@ from veo.protocol.signaling import (
     parse_agent_message,
 )
 
-CLONE_NEWNET = 0x40000000
 WIDTH, HEIGHT = 320, 240
 pytestmark = pytest.mark.timeout(40)
 
@@ -60,21 +58,8 @@ pytestmark = pytest.mark.timeout(40)
 def netns() -> Iterator[str]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 to create a private network namespace")
-    name = f"veo-agent-it-{os.getpid()}"
-
-    def ip(*args: str) -> None:
-        subprocess.run(["ip", *args], check=True, capture_output=True)
-
-    ip("netns", "add", name)
-    try:
-        ip("-n", name, "link", "set", "lo", "up")
-        ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        for device, address in (("v0", "10.99.7.1/24"), ("v1", "10.99.7.2/24")):
-            ip("-n", name, "addr", "add", address, "dev", device)
-            ip("-n", name, "link", "set", device, "up")
+    with private_netns("veo-agent-it", "10.99.7") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
 def run_in_netns(name: str, scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -83,13 +68,7 @@ def run_in_netns(name: str, scenario: Callable[[], Coroutine[Any, Any, None]]) -
 
     def body() -> None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns failed")
-            finally:
-                os.close(fd)
+            enter_netns(name)
             asyncio.run(scenario())
         except BaseException as exc:
             failure.append(exc)
