@@ -10,7 +10,7 @@ PORT ?= 8000
 # The address people and agents use; links, the join page and cookies are built from it.
 VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
-SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils python3-tk iproute2 xauth
+SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e install install-test system-packages i18n clean

@@ -21,20 +21,23 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from veo.agent.input.base import InputInjector
 from veo.protocol.base import ProtocolError
 from veo.protocol.datachannel import (
+    NEEDS,
+    ConsoleDataMessage,
     InputMessage,
     Key,
+    Need,
     Pending,
     PointerButton,
     PointerMove,
     ReleaseAll,
     Text,
     Wheel,
-    parse_input_message,
+    parse_console_data_message,
 )
 from veo.protocol.permissions import Permission, effective_permissions, ordered
 from veo.protocol.signaling import TechnicianConfirmed
@@ -43,6 +46,9 @@ log = logging.getLogger(__name__)
 
 DropReason = Literal[
     "control_not_granted",
+    "view_not_granted",
+    "clipboard_not_granted",
+    "files_not_granted",
     "control_paused",
     "sas_not_confirmed",
     "technician_not_confirmed",
@@ -58,7 +64,7 @@ class Verdict:
     """``message`` is set when allowed; otherwise ``reason`` says why it was dropped."""
 
     message_type: str
-    message: InputMessage | None = None
+    message: ConsoleDataMessage | None = None
     reason: DropReason | None = None
 
     @property
@@ -141,16 +147,33 @@ class Policy:
             return "control_paused"
         return None
 
+    def refusal_for(self, need: Need) -> DropReason | None:
+        """Why a message needing ``need`` may not be acted on now (``None``: it may)."""
+        if need == "control":
+            return self._refusal()
+        if not self.consented:
+            return "not_consented"
+        if need == "consent":
+            return None
+        if Permission(need) not in self.granted:
+            return cast(DropReason, f"{need}_not_granted")
+        if need in ("clipboard", "files") and not self.technician_sas_confirmed:
+            return "technician_not_confirmed"
+        return None
+
+    def allows(self, need: Need) -> bool:
+        """For what the agent itself sends (clipboard, files): the same rule as for receiving."""
+        return self.refusal_for(need) is None
+
     def judge(self, raw: str | bytes) -> Verdict:
-        """Parse one data-channel message and decide; every drop is logged here."""
+        """Parse one data-channel message and decide by what its type needs; every drop is logged."""
         try:
-            message = parse_input_message(raw)
+            message = parse_console_data_message(raw)
         except ProtocolError as exc:
             verdict = Verdict(_guess_type(raw), reason="invalid")
             log.warning("dropped type=%s reason=invalid (%s)", verdict.message_type, exc.code)
             return verdict
-        # every input message today moves the pointer or types: all need the control grant
-        reason = self._refusal()
+        reason = self.refusal_for(NEEDS[message.type])
         if reason is not None:
             log.warning("dropped type=%s reason=%s", message.type, reason)
             return Verdict(message.type, reason=reason)

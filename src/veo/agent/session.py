@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiortc import (
     RTCConfiguration,
@@ -60,7 +60,15 @@ from veo.agent.stream import ScreenTrack
 from veo.i18n import gettext_for
 from veo.protocol import sas as sas_mod
 from veo.protocol.base import ProtocolError
-from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, Control, Dropped, Screen
+from veo.protocol.datachannel import (
+    DATA_CHANNEL_LABEL,
+    INPUT_TYPES,
+    AgentDataMessage,
+    Control,
+    Dropped,
+    InputMessage,
+    Screen,
+)
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
     Abort,
@@ -154,6 +162,7 @@ class AgentSession:
         self._offer_sent = asyncio.Event()
         self._answered = False
         self._input = InputWorker(deps.injector_factory)
+        self._data_handlers: dict[str, Callable[[Any], None]] = {}
         self._ended = False
         self._done = asyncio.Event()
         self._started_at = datetime.now(UTC)
@@ -328,12 +337,34 @@ class AgentSession:
         self._send_data(Screen(width=size.width, height=size.height))
         self._send_control()
 
+    def on_data(self, message_type: str, handler: Callable[[Any], None]) -> None:
+        """Register what a feature does with an allowed console message of ``message_type``.
+
+        Called on the event loop, after the policy allowed the message (see ``NEEDS``).
+        """
+        self._data_handlers[message_type] = handler
+
     def _on_data_message(self, raw: str | bytes) -> None:
         verdict = self.policy.judge(raw)
-        if verdict.message is not None:
-            self._input.submit(verdict.message)
+        message = verdict.message
+        if message is not None:
+            if message.type in INPUT_TYPES:
+                self._input.submit(cast(InputMessage, message))
+                return
+            handler = self._data_handlers.get(message.type)
+            if handler is None:
+                log.info("ignored type=%s: not handled by this agent", message.type)
+                return
+            try:
+                handler(message)
+            except Exception:  # one bad feature message must not end the session
+                log.exception("handling %s failed", message.type)
         elif verdict.reason is not None and self._notices.should_notify(verdict.reason, time.monotonic()):
             self._send_data(Dropped(reason=verdict.reason))
+
+    def send_data(self, message: AgentDataMessage) -> None:
+        """Send to the console on the data channel (dropped silently while it is not open)."""
+        self._send_data(message)
 
     def _send_data(self, message: AgentDataMessage) -> None:
         dc = self._channel_dc

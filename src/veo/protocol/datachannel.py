@@ -13,8 +13,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
+from veo.protocol.annotation import Annotate, Erase, TechPointer
 from veo.protocol.base import Message, parse, type_names
+from veo.protocol.chat import Chat, ChatRead
+from veo.protocol.cursor import Cursor, CursorShape
+from veo.protocol.monitors import Monitors, SelectMonitor
 from veo.protocol.permissions import Permission
+from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest
+from veo.protocol.transfer import (
+    ClipboardText,
+    FileAccept,
+    FileCancel,
+    FileDone,
+    FileOffer,
+    FileProgress,
+    FileReject,
+)
 
 DATA_CHANNEL_LABEL = "veo"
 Coord = Annotated[int, Field(ge=0, le=32767)]
@@ -74,7 +88,15 @@ class ReleaseAll(Message):
 
 
 class Screen(Message):
+    """The coordinate space of the video and of every coordinate sent after it.
+
+    ``x``/``y`` is where it sits on the user's desktop (a monitor's origin, or 0,0 for the
+    whole desktop); console coordinates are relative to it.
+    """
+
     type: Literal["screen"] = "screen"
+    x: Annotated[int, Field(ge=-32768, le=32767)] = 0
+    y: Annotated[int, Field(ge=-32768, le=32767)] = 0
     width: Annotated[int, Field(ge=1, le=32767)]
     height: Annotated[int, Field(ge=1, le=32767)]
 
@@ -107,16 +129,111 @@ class Dropped(Message):
 InputMessage = Annotated[
     PointerMove | PointerButton | Wheel | Key | Text | ReleaseAll, Field(discriminator="type")
 ]
-AgentDataMessage = Annotated[Screen | Control | Dropped, Field(discriminator="type")]
+#: Everything the console may send on the data channel; :data:`NEEDS` says what each requires.
+ConsoleDataMessage = Annotated[
+    PointerMove
+    | PointerButton
+    | Wheel
+    | Key
+    | Text
+    | ReleaseAll
+    | Chat
+    | ChatRead
+    | Annotate
+    | Erase
+    | TechPointer
+    | ClipboardText
+    | FileOffer
+    | FileAccept
+    | FileReject
+    | FileProgress
+    | FileCancel
+    | FileDone
+    | SelectMonitor
+    | SysinfoRequest,
+    Field(discriminator="type"),
+]
+AgentDataMessage = Annotated[
+    Screen
+    | Control
+    | Dropped
+    | Chat
+    | ChatRead
+    | CursorShape
+    | Cursor
+    | ClipboardText
+    | FileOffer
+    | FileAccept
+    | FileReject
+    | FileProgress
+    | FileCancel
+    | FileDone
+    | Monitors
+    | Sysinfo
+    | SysinfoDeclined,
+    Field(discriminator="type"),
+]
+
+#: What the agent's policy requires before it acts on a console message:
+#: ``control`` = the full control check (grant, both codes, identity, not paused);
+#: a :class:`Permission` = consented and that permission granted (clipboard and files also need
+#: the technician's "Codes match", as they move data); ``consent`` = the user pressed Allow.
+Need = Literal["control", "view", "clipboard", "files", "consent"]
+NEEDS: dict[str, Need] = {
+    "pointer_move": "control",
+    "pointer_button": "control",
+    "wheel": "control",
+    "key": "control",
+    "text": "control",
+    "release_all": "control",
+    "chat": "consent",
+    "chat_read": "consent",
+    "annotate": "view",
+    "annotate_erase": "view",
+    "tech_pointer": "view",
+    "select_monitor": "view",
+    "clipboard": "clipboard",
+    "file_offer": "files",
+    "file_accept": "files",
+    "file_reject": "files",
+    "file_progress": "files",
+    "file_cancel": "files",
+    "file_done": "files",
+    "sysinfo_request": "consent",
+}
+INPUT_TYPES = type_names(PointerMove, PointerButton, Wheel, Key, Text, ReleaseAll)
 
 _input_adapter: TypeAdapter[InputMessage] = TypeAdapter(InputMessage)
-_input_types = type_names(PointerMove, PointerButton, Wheel, Key, Text, ReleaseAll)
+_console_data_adapter: TypeAdapter[ConsoleDataMessage] = TypeAdapter(ConsoleDataMessage)
+_console_data_types = frozenset(NEEDS)
 _agent_data_adapter: TypeAdapter[AgentDataMessage] = TypeAdapter(AgentDataMessage)
-_agent_data_types = type_names(Screen, Control, Dropped)
+_agent_data_types = type_names(
+    Screen,
+    Control,
+    Dropped,
+    Chat,
+    ChatRead,
+    CursorShape,
+    Cursor,
+    ClipboardText,
+    FileOffer,
+    FileAccept,
+    FileReject,
+    FileProgress,
+    FileCancel,
+    FileDone,
+    Monitors,
+    Sysinfo,
+    SysinfoDeclined,
+)
 
 
 def parse_input_message(raw: str | bytes) -> InputMessage:
-    return parse(raw, _input_adapter, _input_types)
+    return parse(raw, _input_adapter, INPUT_TYPES)
+
+
+def parse_console_data_message(raw: str | bytes) -> ConsoleDataMessage:
+    return parse(raw, _console_data_adapter, _console_data_types)
 
 
 def parse_agent_data_message(raw: str | bytes) -> AgentDataMessage:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
-from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, InputMessage
+from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, ConsoleDataMessage
 from veo.protocol.signaling import AgentMessage, ConsoleMessage, ServerMessage
 
 
@@ -30,7 +30,7 @@ def protocol_schema() -> dict[str, Any]:
             "server_to_peer": schema(ServerMessage),
         },
         "data_channel": {
-            "console_to_agent": schema(InputMessage),
+            "console_to_agent": schema(ConsoleDataMessage),
             "agent_to_console": schema(AgentDataMessage),
         },
     }

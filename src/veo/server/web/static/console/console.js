@@ -8,12 +8,15 @@
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
-import { Peer } from "./peer.js";
+import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
 import { RemoteDisplay } from "./display.js";
 import { connectionState, controlState, createState, inputAllowed } from "./state.js";
 import { ConsoleView } from "./ui.js";
+
+/** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
+const FEATURES = [];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
@@ -53,6 +56,10 @@ export class Console {
     this.video = doc.getElementById("remote-video");
     this.display = new RemoteDisplay(this.video, () => this.state.screen);
     this.channel = null;
+    /** type -> handler for agent data messages that features (chat, cursor, files...) own. */
+    this.dataHandlers = new Map();
+    /** label -> handler for extra data channels the agent opens (files). */
+    this.channelHandlers = new Map();
     this.exchange = null; // {offerSdp, commitment, nonceB, answerSdp} of the current offer
     this.queue = Promise.resolve();
 
@@ -317,7 +324,26 @@ export class Console {
     else if (state === "connected") this.clearError("peer");
   }
 
+  /** A feature handles agent messages of `type` (called after the built-in ones, then render). */
+  onDataType(type, handler) {
+    this.dataHandlers.set(type, handler);
+  }
+
+  /** A feature owns the extra data channel `label` (e.g. file bytes). */
+  onChannelLabel(label, handler) {
+    this.channelHandlers.set(label, handler);
+  }
+
   onChannel(channel) {
+    const extra = this.channelHandlers.get(channel.label);
+    if (extra) {
+      extra(channel);
+      return;
+    }
+    if (channel.label !== DATA_CHANNEL_LABEL) {
+      channel.close(); // a channel no feature of this console knows
+      return;
+    }
     this.channel = channel;
     channel.addEventListener("message", (event) => this.update(() => this.onData(event.data)));
     channel.addEventListener("close", () =>
@@ -351,7 +377,25 @@ export class Console {
       if (s.control.active) s.dropped = "";
     } else if (m.type === "dropped") {
       s.dropped = String(m.reason || "").slice(0, 120);
+    } else if (typeof m.type === "string" && this.dataHandlers.has(m.type)) {
+      try {
+        this.dataHandlers.get(m.type)(m);
+      } catch {
+        this.setError(t("error.internal"));
+      }
     }
+  }
+
+  /** Whether the data channel is open and the user allowed the session (for non-input features). */
+  dataOpen() {
+    return this.state.consented && !this.state.ended && this.channel !== null && this.channel.readyState === "open";
+  }
+
+  /** Send a feature message (chat, annotation...); the agent's policy has the last word. */
+  sendData(message) {
+    if (!this.dataOpen()) return false;
+    this.channel.send(JSON.stringify(message));
+    return true;
   }
 
   /** Whether input would leave now: the agent said control is active and the channel is open. */
@@ -368,4 +412,6 @@ export class Console {
 }
 
 const app = new Console(document);
+// Features (chat, annotation, files, ...) each export install(app) and are listed here, one line each.
+for (const install of FEATURES) install(app);
 Object.defineProperty(window, "veoConsole", { value: app.snapshot(), writable: false, configurable: false });

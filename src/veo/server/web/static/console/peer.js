@@ -54,7 +54,7 @@ export class Peer {
     this.pc = pc;
     pc.addEventListener("track", (event) => this.handlers.onTrack(event.track, event.streams));
     pc.addEventListener("datachannel", (event) => {
-      if (event.channel.label === DATA_CHANNEL_LABEL) this.handlers.onChannel(event.channel);
+      this.handlers.onChannel(event.channel); // the console routes by label (veo, veo-files)
     });
     pc.addEventListener("connectionstatechange", () => {
       if (this.pc === pc) this.handlers.onState(pc.connectionState);
