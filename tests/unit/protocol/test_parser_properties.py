@@ -17,7 +17,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from veo.protocol.base import MAX_MESSAGE_BYTES, ProtocolError
-from veo.protocol.datachannel import parse_agent_data_message, parse_input_message
+from veo.protocol.datachannel import (
+    parse_agent_data_message,
+    parse_console_data_message,
+    parse_input_message,
+)
 from veo.protocol.signaling import parse_agent_message, parse_console_message, parse_server_message
 
 Parser = Callable[[str | bytes], BaseModel]
@@ -26,18 +30,24 @@ PARSERS: dict[str, Parser] = {
     "console": parse_console_message,
     "server": parse_server_message,
     "input": parse_input_message,
+    "console_data": parse_console_data_message,
     "agent_data": parse_agent_data_message,
 }
 TYPES = [
     "join", "offer", "reveal", "consent", "deny", "control_state", "hangup", "answer", "abort",
     "sas_confirm", "identity", "joined", "agent_joined", "session_state", "technician_confirmed",
     "ended", "error", "pointer_move", "pointer_button", "wheel", "key", "text", "release_all",
-    "screen", "control", "dropped", "format_disk", "",
+    "screen", "control", "dropped", "chat", "chat_read", "annotate", "annotate_erase", "tech_pointer",
+    "clipboard", "file_offer", "file_accept", "file_reject", "file_progress", "file_cancel",
+    "file_done", "select_monitor", "monitors", "sysinfo_request", "sysinfo", "sysinfo_declined",
+    "cursor", "cursor_shape", "format_disk", "",
 ]  # fmt: skip
 FIELDS = [
     "v", "code", "sdp", "commitment", "nonce", "granted", "sas_confirmed", "paused", "reason",
     "method", "x", "y", "button", "down", "dx", "dy", "key", "text", "width", "height", "active",
     "waiting_for", "identity_required", "identity_confirmed", "session_id", "requested", "by",
+    "id", "tool", "points", "color", "done", "name", "size", "sha256", "received", "ok", "monitor",
+    "info", "shape", "visible", "rgba", "hot_x", "hot_y",
 ]  # fmt: skip
 
 json_values = st.recursive(
