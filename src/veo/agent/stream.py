@@ -31,7 +31,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.capture.base import Region, ScreenCapture, Size
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,17 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._capture.close()
             self._capture = None
 
+    def _apply_region(self, region: Region | None) -> Size:
+        """Switch the capture to ``region``; new converter and buffers for the new size.
+
+        Runs in the capture thread between two grabs, so the very next frame has the new size;
+        aiortc's H.264 and VP8 encoders re-open their context (with a keyframe) on a size change.
+        """
+        self._open()
+        assert self._capture is not None
+        self._converter = FrameConverter(self._capture.set_region(region))
+        return self._converter.size
+
     # ------------------------------------------------------------ event loop
 
     async def size(self) -> Size:
@@ -127,6 +138,15 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         loop = asyncio.get_running_loop()
         converter = await loop.run_in_executor(self._executor, self._open)
         return converter.size
+
+    async def set_region(self, region: Region | None) -> Size:
+        """Show only ``region`` of the desktop (one monitor) or, with ``None``, all of it.
+
+        Takes effect at the next frame (which is sent at once: the new converter has no previous
+        frame to compare with); returns the new frame size, the console's new coordinate space.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._apply_region, region)
 
     def allow(self) -> None:
         """The user pressed Allow: frames may flow."""

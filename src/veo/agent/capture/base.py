@@ -20,8 +20,43 @@ class Size:
     height: int
 
 
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of the desktop in root-window pixels: one monitor, or the whole desktop.
+
+    The console's coordinates are relative to the region it is shown; :meth:`to_desktop` turns
+    them back into desktop pixels, pulled inside the region, so that input aimed at one monitor
+    can never land on another whatever the console sends.
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def size(self) -> Size:
+        return Size(self.width, self.height)
+
+    def to_desktop(self, x: int, y: int) -> tuple[int, int]:
+        """Region-relative (x, y) as desktop pixels, clamped to the region."""
+        return (
+            self.x + min(max(x, 0), self.width - 1),
+            self.y + min(max(y, 0), self.height - 1),
+        )
+
+    def clip(self, bounds: Region) -> Region | None:
+        """The part of this region inside ``bounds`` (``None`` when they do not overlap)."""
+        left, top = max(self.x, bounds.x), max(self.y, bounds.y)
+        right = min(self.x + self.width, bounds.x + bounds.width)
+        bottom = min(self.y + self.height, bounds.y + bounds.height)
+        if right <= left or bottom <= top:
+            return None
+        return Region(left, top, right - left, bottom - top)
+
+
 class ScreenCapture(ABC):
-    """Grabs the whole shared screen; coordinates of input are pixels of this image."""
+    """Grabs the shared screen (the whole desktop, or one region of it after :meth:`set_region`)."""
 
     @abstractmethod
     def size(self) -> Size: ...
@@ -32,3 +67,12 @@ class ScreenCapture(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def set_region(self, region: Region | None) -> Size:
+        """Grab only ``region`` of the desktop from now on (``None``: all of it); the new size.
+
+        Backends that can only grab everything keep this default and refuse a region.
+        """
+        if region is not None:
+            raise CaptureError("this capture backend can only show the whole screen")
+        return self.size()
