@@ -14,6 +14,12 @@ input. Flow of one session (``docs/architecture.md`` has the picture):
 7. either side ``abort`` (``sas_mismatch``): the codes differ, suspected interception, ended for both
 8. agent ``control_state`` whenever the user pauses/resumes control
 9. either side ``hangup`` -> server ``ended`` to both
+
+Browser share (no install): the join page joins as ``client="browser"`` and offers exactly like
+the agent (view only). It may ask for an ``upgrade_request``: the server answers ``upgrade_code``
+(a single-use continuation code for THIS session); a ``veo agent`` that joins with it continues the
+same session (same id and ticket, consent asked again), the server tells the page ``upgraded`` and
+the console gets the new ``agent_joined`` and offer.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ IDENTITY_METHODS: tuple[IdentityMethod, ...] = (
     "not_verified",
 )
 SessionStatus = Literal["waiting", "joined", "connecting", "active", "ended", "expired"]
+#: Who shares the screen: the installed agent, or the join page in a browser (view only).
+SessionMode = Literal["agent", "browser"]
 
 
 class IceServer(BaseModel):
@@ -57,6 +65,8 @@ class Join(Message):
     agent_version: Annotated[str, Field(max_length=40)] = ""
     platform: Annotated[str, Field(max_length=60)] = ""
     language: Annotated[str, Field(max_length=10)] = "en"
+    #: ``browser``: the join page shares with ``getDisplayMedia`` (view, chat, pointer only).
+    client: SessionMode = "agent"
 
     @field_validator("code")
     @classmethod
@@ -96,6 +106,12 @@ class ControlState(Message):
 class Hangup(Message):
     type: Literal["hangup"] = "hangup"
     reason: Reason = ""
+
+
+class UpgradeRequest(Message):
+    """Browser share only: the user wants the app; the server answers ``upgrade_code``."""
+
+    type: Literal["upgrade_request"] = "upgrade_request"
 
 
 # ---------------------------------------------------------------- console -> server
@@ -145,6 +161,22 @@ class Joined(Message):
     rating_token: Annotated[str, Field(max_length=200)] = ""
 
 
+class UpgradeCode(Message):
+    """Server -> browser: a single-use code that lets ``veo agent`` continue THIS session."""
+
+    type: Literal["upgrade_code"] = "upgrade_code"
+    code: Annotated[str, Field(pattern=r"^[0-9]{9}$")]
+    expires_at: Annotated[str, Field(max_length=40)]
+    #: The exact command for the user (``veo agent --server URL --code CODE``).
+    command: Annotated[str, Field(max_length=300)]
+
+
+class Upgraded(Message):
+    """Server -> browser: the agent joined with the continuation code and took over the session."""
+
+    type: Literal["upgraded"] = "upgraded"
+
+
 class TechnicianConfirmed(Message):
     """Server -> agent: the technician's side of the checks, sent whenever it changes.
 
@@ -165,6 +197,9 @@ class AgentJoined(Message):
     platform: str = ""
     language: str = "en"
     address: str = ""
+    mode: SessionMode = "agent"
+    #: The agent continued a browser share (same session, consent asked again).
+    upgraded: bool = False
 
 
 class SessionState(Message):
@@ -183,6 +218,8 @@ class SessionState(Message):
     identity_required: bool = False
     #: How the identity was confirmed, once recorded.
     identity: IdentityMethod | None = None
+    #: ``browser``: the user shares from the join page; control is not available.
+    mode: SessionMode = "agent"
 
 
 class Ended(Message):
@@ -199,7 +236,8 @@ class Error(Message):
 
 
 AgentMessage = Annotated[
-    Join | Offer | Reveal | Consent | Deny | ControlState | Abort | Hangup, Field(discriminator="type")
+    Join | Offer | Reveal | Consent | Deny | ControlState | Abort | Hangup | UpgradeRequest,
+    Field(discriminator="type"),
 ]
 ConsoleMessage = Annotated[
     Answer | Abort | SasConfirm | IdentityConfirm | Hangup, Field(discriminator="type")
@@ -214,6 +252,8 @@ ServerMessage = Annotated[
     | Consent
     | ControlState
     | TechnicianConfirmed
+    | UpgradeCode
+    | Upgraded
     | Ended
     | Error,
     Field(discriminator="type"),
@@ -222,7 +262,7 @@ ServerMessage = Annotated[
 _agent_adapter: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
 _console_adapter: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
 _server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Abort, Hangup)
+_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Abort, Hangup, UpgradeRequest)
 _console_types = type_names(Answer, Abort, SasConfirm, IdentityConfirm, Hangup)
 _server_types = type_names(
     Joined,
@@ -234,6 +274,8 @@ _server_types = type_names(
     Consent,
     ControlState,
     TechnicianConfirmed,
+    UpgradeCode,
+    Upgraded,
     Ended,
     Error,
 )
@@ -276,6 +318,10 @@ __all__ = [
     "Reveal",
     "SasConfirm",
     "ServerMessage",
+    "SessionMode",
     "SessionState",
     "TechnicianConfirmed",
+    "UpgradeCode",
+    "UpgradeRequest",
+    "Upgraded",
 ]

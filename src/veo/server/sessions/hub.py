@@ -28,6 +28,7 @@ from veo.protocol.signaling import (
     AgentJoined,
     Ended,
     SessionState,
+    Upgraded,
     parse_agent_message,
     parse_console_message,
 )
@@ -156,6 +157,7 @@ class SignalingHub:
             technician_sas_confirmed=session.technician_sas_confirmed,
             identity_required=session.identity_required,
             identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
+            mode=session.mode,  # type: ignore[arg-type]
         )
 
     async def publish_state(self, session_id: str) -> None:
@@ -243,17 +245,29 @@ class SignalingHub:
         if outcome is None:
             await peer.close(CLOSE_POLICY)
             return
-        joined, join = outcome
+        joined, join = outcome.joined, outcome.join
         session_id = joined.session_id
+        if outcome.upgraded:
+            # The browser share still listens on the agent channel: tell it the app took over
+            # (its connection ends on this) BEFORE the agent subscribes, then start afresh.
+            await self.bus.publish(agent_channel(session_id), Upgraded().dumps())
+            self._runtimes[session_id] = SessionRuntime()
         rt = self._runtime(session_id)
         rt.agent_connected = True
+        rt.mode = join.client if not outcome.upgraded else "agent"
         ended = False
         try:
             async with self.bus.subscribe(agent_channel(session_id)) as inbox:
                 await peer.send(joined)
                 await self.bus.publish(
                     console_channel(session_id),
-                    AgentJoined(platform=join.platform, language=join.language, address=address).dumps(),
+                    AgentJoined(
+                        platform=join.platform,
+                        language=join.language,
+                        address=address,
+                        mode=rt.mode,
+                        upgraded=outcome.upgraded,
+                    ).dumps(),
                 )
                 await self.publish_state(session_id)
                 ended = await self._pump(
@@ -265,7 +279,7 @@ class SignalingHub:
             # Synchronous on purpose: the server may cancel this handler right after the
             # disconnect, and the session must still end (in a task of its own).
             rt.agent_connected = False
-            if not ended and session_id in self._runtimes:
+            if not ended and self._runtimes.get(session_id) is rt:
                 self._background(self._agent_left(session_id, address), f"veo-agent-left-{session_id}")
         if ended:
             await peer.close(CLOSE_NORMAL)
@@ -293,6 +307,9 @@ class SignalingHub:
         except ProtocolError as exc:
             log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
             await peer.send(protocol_error(exc))
+            return
+        if self._runtimes.get(session_id) is not rt:  # a browser share the agent took over
+            await peer.send(error("session_ended"))
             return
         if not agent_may_send(rt, message.type):
             log.info("session %s: agent %s out of order", session_id, message.type)

@@ -7,6 +7,7 @@ comes first, so a guesser is slowed whatever the answer. Every refusal is audite
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
@@ -27,8 +28,21 @@ if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
 
 
-async def admit(hub: SignalingHub, peer: Peer, address: str) -> tuple[Joined, Join] | None:
-    """Read and check the first message; answer and return None when it is refused."""
+@dataclass(frozen=True)
+class Admission:
+    """A joined peer: what it is told, what it said, and whether it continues a browser share."""
+
+    joined: Joined
+    join: Join
+    upgraded: bool = False
+
+
+async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None:
+    """Read and check the first message; answer and return None when it is refused.
+
+    The code may be a join code or a continuation code (a browser share upgraded to the agent);
+    both go through the same rate limit and the same refusals.
+    """
     raw: str | bytes | None = None
     with anyio.move_on_after(hub.join_timeout_seconds) as timer:
         raw = await peer.receive()
@@ -54,22 +68,26 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> tuple[Joined, Jo
         await peer.send(error("rate_limited", fatal=True))
         return None
 
-    def redeem(db: Session) -> Joined | str:
-        outcome = service.redeem_code(db, message.code, address=address, platform=message.platform)
+    def redeem(db: Session) -> Admission | str:
+        outcome = service.redeem(
+            db, message.code, address=address, platform=message.platform, client=message.client
+        )
         if isinstance(outcome, str):
             service.record_rejected(db, address=address, reason=outcome)
             return outcome
+        session, upgraded = outcome
         # The user's language (from the agent) is the best guess for the requester's e-mails.
-        events.set_requester_language(db, outcome.ticket_id, message.language)
-        token = rating.issue_for_session(db, outcome, message.language)
-        return joined_message(hub.settings, outcome).model_copy(update={"rating_token": token})
+        events.set_requester_language(db, session.ticket_id, message.language)
+        token = rating.issue_for_session(db, session, message.language)
+        joined = joined_message(hub.settings, session).model_copy(update={"rating_token": token})
+        return Admission(joined, message, upgraded)
 
     result = await txn.run(hub.db, redeem)
     if isinstance(result, str):
         hub.limiter.failure(address)
         await peer.send(error(f"code_{result}", fatal=True))
         return None
-    return result, message
+    return result
 
 
 def joined_message(settings: Settings, session: RemoteSession) -> Joined:

@@ -41,6 +41,15 @@ class RemoteSession(Base):
     identity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     #: Copied from the role's policy at creation: control waits for a confirmed identity.
     identity_required: Mapped[bool] = mapped_column(default=False)
+    #: ``agent`` (the installed app) or ``browser`` (the join page shares, view only). A browser
+    #: share upgraded to the agent becomes ``agent``; ``upgraded_at`` says when.
+    mode: Mapped[str] = mapped_column(String(10), default="agent")
+    upgraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The single-use code that lets ``veo agent`` continue THIS browser share, while it is live;
+    #: cleared once used or replaced. ``continuation_digest`` keeps its SHA-256 (as ``code_digest``).
+    continuation_code: Mapped[str | None] = mapped_column(String(9), unique=True, default=None)
+    continuation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    continuation_digest: Mapped[str] = mapped_column(String(64), index=True, default="")
     agent_address: Mapped[str] = mapped_column(String(64), default="")
     agent_platform: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

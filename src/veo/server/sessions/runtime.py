@@ -24,6 +24,8 @@ class SessionRuntime:
     answered: bool = False
     revealed: bool = False
     consented: bool = False
+    #: ``browser``: the join page shares (it may ask for a continuation code for the agent).
+    mode: str = "agent"
 
 
 def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
@@ -36,6 +38,7 @@ def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
         "control_state": rt.consented,
         "abort": rt.revealed,  # the user saw the code and says it differs from the technician's
         "hangup": True,
+        "upgrade_request": rt.consented and rt.mode == "browser",
     }
     return rules.get(kind, False)
 

@@ -37,6 +37,10 @@ class SessionOut(BaseModel):
     ticket_id: int
     technician: TechnicianOut | None
     status: str
+    #: agent (the installed app) or browser (shared from the join page, view only)
+    mode: str
+    #: when a browser share was continued by the agent (same session); null otherwise
+    upgraded_at: datetime | None
     requested: list[str]
     granted: list[str]
     #: the user confirmed the code on the agent (pressed Allow under it)
@@ -65,6 +69,8 @@ class SessionOut(BaseModel):
             ticket_id=s.ticket_id,
             technician=TechnicianOut(id=tech.id, name=tech.name, email=tech.email) if tech else None,
             status=s.status,
+            mode=s.mode,
+            upgraded_at=s.upgraded_at,
             requested=list(s.requested_permissions),
             granted=list(s.granted_permissions),
             sas_confirmed=s.sas_confirmed,

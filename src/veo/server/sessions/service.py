@@ -29,16 +29,19 @@ from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.policies.service import RolePolicy, policy_for_user
-from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
+from veo.server.sessions.codes import code_digest, new_code, normalize_code, unique_live_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
 
 EndedBy = Literal["technician", "user", "system"]
+Client = Literal["agent", "browser"]
 RejectReason = Literal["unknown", "expired", "used", "rate_limited"]
 AGENT_ACTOR = "agent"
 SYSTEM_ACTOR = "system"
 LIVE_STATUSES = ("waiting", "joined", "connecting", "active")
 NOTE_MAX_CHARS = 10_000
+#: All a browser share can grant (``getDisplayMedia`` shows; nothing can act on the computer).
+BROWSER_PERMISSIONS: tuple[str, ...] = (Permission.VIEW.value,)
 
 
 class SessionError(Exception):
@@ -202,9 +205,18 @@ def _expire(db: Session, session: RemoteSession) -> None:
 
 
 def redeem_code(
-    db: Session, raw_code: str, *, address: str, platform: str = "", now: datetime | None = None
+    db: Session,
+    raw_code: str,
+    *,
+    address: str,
+    platform: str = "",
+    now: datetime | None = None,
+    client: Client = "agent",
 ) -> RemoteSession | RejectReason:
-    """Join with a code: the session (now ``joined``, code cleared) or why the code was refused."""
+    """Join with a code: the session (now ``joined``, code cleared) or why the code was refused.
+
+    ``client="browser"`` records a browser share (the join page, view only) as the session's mode.
+    """
     now = now or utcnow()
     code = normalize_code(raw_code)
     candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.code == code))
@@ -217,6 +229,7 @@ def redeem_code(
         live.joined_at = now
         live.agent_address = address[:64]
         live.agent_platform = platform[:60]
+        live.mode = client
         record(
             db,
             "session.joined",
@@ -224,7 +237,7 @@ def redeem_code(
             ticket_id=live.ticket_id,
             session_id=live.id,
             address=address,
-            details={"platform": live.agent_platform},
+            details={"platform": live.agent_platform, "mode": client},
         )
         return live
     if live is not None:
@@ -267,11 +280,18 @@ def record_consent(
     session = _require(db, session_id)
     if session.status not in ("joined", "connecting"):
         raise SessionError("out_of_order", session.status)
-    granted = ordered(effective_permissions(session.requested_permissions, granted_by_user))
+    layers: list[Iterable[str]] = [session.requested_permissions, granted_by_user]
+    if session.mode == "browser":
+        layers.append(BROWSER_PERMISSIONS)  # a browser can only show the screen
+    granted = ordered(effective_permissions(*layers))
     session.granted_permissions = [p.value for p in granted]
     session.sas_confirmed = sas_confirmed
-    session.started_at = utcnow()
+    # An upgraded browser share keeps its start: the consent record is extended, not restarted.
+    session.started_at = session.started_at or utcnow()
     session.status = "active"
+    details: dict[str, object] = {"granted": session.granted_permissions, "sas_confirmed": sas_confirmed}
+    if session.mode == "browser" or session.upgraded_at is not None:
+        details["mode"] = session.mode
     record(
         db,
         "session.consented",
@@ -279,7 +299,7 @@ def record_consent(
         ticket_id=session.ticket_id,
         session_id=session.id,
         address=session.agent_address,
-        details={"granted": session.granted_permissions, "sas_confirmed": sas_confirmed},
+        details=details,
     )
     return session
 
@@ -487,3 +507,123 @@ def end_orphans(db: Session) -> list[str]:
         for session_id in orphans
         if end_session(db, session_id, by="system", reason="server_restarted", actor=SYSTEM_ACTOR)
     ]
+
+
+# ---------------------------------------------------------------- browser share -> agent
+
+
+def _unique_continuation_code(db: Session) -> str:
+    """A code held by no live join code and no live continuation code (unique indexes guard too)."""
+    for _ in range(50):
+        code = new_code()
+        taken = db.scalar(
+            select(RemoteSession.id).where(
+                (RemoteSession.code == code) | (RemoteSession.continuation_code == code)
+            )
+        )
+        if taken is None:
+            return code
+    raise RuntimeError("could not draw a free continuation code")  # 10^9 codes
+
+
+def issue_continuation(
+    db: Session, session_id: str, *, ttl_seconds: int, address: str = "", now: datetime | None = None
+) -> RemoteSession:
+    """A fresh single-use code with which ``veo agent`` continues THIS browser share.
+
+    Only an active browser share gets one; a new request replaces the previous code (one live
+    code per session). The code itself is never written to the audit log.
+    """
+    now = now or utcnow()
+    session = _require(db, session_id)
+    if session.mode != "browser" or session.status != "active":
+        raise SessionError("out_of_order", session.status)
+    code = _unique_continuation_code(db)
+    session.continuation_code = code
+    session.continuation_digest = code_digest(code)
+    session.continuation_expires_at = now + timedelta(seconds=ttl_seconds)
+    record(
+        db,
+        "session.continuation_issued",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=address,
+        details={"expires_at": session.continuation_expires_at.isoformat()},
+    )
+    return session
+
+
+def _continue(
+    db: Session, code: str, *, address: str, platform: str, client: Client, now: datetime
+) -> RemoteSession | RejectReason | None:
+    """The agent joins with a continuation code: the SAME session goes back to ``joined`` in
+    agent mode (a new connection: the user consents again, both codes are checked again).
+    None when ``code`` is no live continuation code."""
+    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.continuation_code == code))
+    if candidate is None:
+        return None
+    session = _locked(db, candidate)
+    if session is None or session.continuation_code != code:  # used or replaced while we looked
+        return None
+    session.continuation_code = None
+    expires = session.continuation_expires_at
+    if expires is None or expires <= now or session.status not in LIVE_STATUSES:
+        return "expired"
+    if client != "agent" or session.mode != "browser":
+        return "used"
+    session.mode = "agent"
+    session.upgraded_at = now
+    session.status = "joined"
+    session.sas_confirmed = False
+    session.technician_sas_confirmed = False
+    session.control_paused = False
+    session.agent_address = address[:64]
+    session.agent_platform = platform[:60]
+    record(
+        db,
+        "session.upgraded",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=address,
+        details={
+            "from": "browser",
+            "platform": session.agent_platform,
+            "granted": session.granted_permissions,
+        },
+    )
+    return session
+
+
+def redeem(
+    db: Session,
+    raw_code: str,
+    *,
+    address: str,
+    platform: str = "",
+    client: Client = "agent",
+    now: datetime | None = None,
+) -> tuple[RemoteSession, bool] | RejectReason:
+    """A join code, or a continuation code: ``(session, upgraded)`` or why it was refused.
+
+    Both kinds are refused with the same reasons (unknown, expired, used), so a guesser learns
+    nothing about which kind a number would have been.
+    """
+    now = now or utcnow()
+    code = normalize_code(raw_code)
+    continued = _continue(db, code, address=address, platform=platform, client=client, now=now)
+    if isinstance(continued, RemoteSession):
+        return continued, True
+    if continued is not None:
+        return continued
+    outcome = redeem_code(db, code, address=address, platform=platform, now=now, client=client)
+    if not isinstance(outcome, str):
+        return outcome, False
+    if outcome == "unknown":
+        past = db.scalar(
+            select(RemoteSession.id).where(RemoteSession.continuation_digest == code_digest(code)).limit(1)
+        )
+        if past is not None:
+            return "used"
+    return outcome

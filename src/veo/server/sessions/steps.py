@@ -23,10 +23,13 @@ from veo.protocol.signaling import (
     Offer,
     Reveal,
     SasConfirm,
+    UpgradeCode,
+    UpgradeRequest,
 )
 from veo.server.sessions import service, txn
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
+from veo.server.sessions.schemas import agent_command
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -104,6 +107,26 @@ async def agent_hangup(s: Step, message: Hangup) -> None:
     await s.hub.end(s.session_id, by="user", reason=reason, actor=s.actor, address=s.address)
 
 
+async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
+    """The browser share asks for the app: a fresh single-use continuation code for THIS session."""
+    settings = s.hub.settings
+    session = await txn.run(
+        s.hub.db,
+        lambda db: service.issue_continuation(
+            db, s.session_id, ttl_seconds=settings.session_code_ttl_seconds, address=s.address
+        ),
+    )
+    code = session.continuation_code or ""
+    expires = session.continuation_expires_at
+    await s.to_agent(
+        UpgradeCode(
+            code=code,
+            expires_at=expires.isoformat() if expires else "",
+            command=agent_command(settings.public_url, code),
+        ).dumps()
+    )
+
+
 AGENT_STEPS: dict[str, StepFn] = {
     "offer": offer,
     "reveal": reveal,
@@ -112,6 +135,7 @@ AGENT_STEPS: dict[str, StepFn] = {
     "control_state": control_state,
     "abort": agent_abort,
     "hangup": agent_hangup,
+    "upgrade_request": upgrade_request,
 }
 
 # ---------------------------------------------------------------- from the console

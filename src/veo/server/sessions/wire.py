@@ -31,7 +31,8 @@ def is_ended(raw: str) -> bool:
         data = json.loads(raw)
     except ValueError:
         return False
-    return isinstance(data, dict) and data.get("type") == "ended"
+    # ``upgraded`` ends a browser share's connection: the agent continues the session.
+    return isinstance(data, dict) and data.get("type") in ("ended", "upgraded")
 
 
 def error(code: str, detail: str = "", *, fatal: bool = False) -> Error:

@@ -141,6 +141,7 @@ export class Console {
       control: () => controlState(self.state),
       technicianSasConfirmed: () => self.state.technicianSasConfirmed,
       identity: () => self.state.identity,
+      mode: () => self.state.mode,
     };
     for (const [name, get] of Object.entries(fields)) Object.defineProperty(view, name, { get, enumerable: true });
     return Object.freeze(view);
@@ -168,6 +169,7 @@ export class Console {
         s.technicianSasConfirmed = m.technician_sas_confirmed === true;
         s.identityRequired = m.identity_required === true;
         s.identity = typeof m.identity === "string" ? m.identity : null;
+        s.mode = m.mode === "browser" ? "browser" : "agent";
         if (m.status === "active") s.consented = true;
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
         if ((m.status === "ended" || m.status === "expired") && !s.ended) {
@@ -179,6 +181,7 @@ export class Console {
       case "agent_joined":
         s.agentConnected = true;
         s.agent = { platform: String(m.platform || ""), language: String(m.language || ""), address: String(m.address || "") };
+        s.mode = m.mode === "browser" ? "browser" : "agent";
         break;
       case "offer":
         await this.onOffer(m);
@@ -214,6 +217,10 @@ export class Console {
       return;
     }
     s.offerReceived = true;
+    // A second offer is a new connection (a browser share upgraded to the agent): new consent.
+    s.consented = false;
+    s.granted = [];
+    s.screen = null;
     s.sas = "";
     s.control = { granted: [], paused: false, active: false, waitingFor: [] };
     this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "" };

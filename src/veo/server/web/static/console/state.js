@@ -11,6 +11,7 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     status, // the server's view: waiting|joined|connecting|active|ended|expired
     agentConnected: status === "joined" || status === "connecting" || status === "active",
     agent: null, // {platform, language, address} from agent_joined
+    mode: "agent", // "browser": the user shares from the join page (view only, no control)
     requested: [...requested],
     offerReceived: false,
     peer: "new", // RTCPeerConnection.connectionState

@@ -111,8 +111,11 @@ export class ConsoleView {
     setHidden(el.identityForm, over);
     if (el.controlWhy) {
       const why = controlWaitingFor(s);
-      setText(el.controlWhy, why.map((w) => t(`waiting.${w}`)).join(" "));
-      setHidden(el.controlWhy, why.length === 0);
+      // A browser share (join page, getDisplayMedia) can only show the screen: say why, say what helps.
+      const browser = s.mode === "browser" && !over;
+      setText(el.controlWhy, browser ? t("control.browser_share") : why.map((w) => t(`waiting.${w}`)).join(" "));
+      setHidden(el.controlWhy, !browser && why.length === 0);
+      el.controlWhy.dataset.mode = browser ? "browser" : "agent";
     }
 
     const granted = s.control.granted.length ? s.control.granted : s.granted;
