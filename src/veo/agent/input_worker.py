@@ -3,6 +3,11 @@
 X11 round trips are short but not free, and a stuck X server must never freeze signaling or
 the video. The backend is created inside the thread that uses it (python-xlib connections are
 not thread-safe). If the platform offers no input, control simply does nothing and says so once.
+
+The console's coordinates are relative to the region it shows (one monitor, or the whole
+desktop); :func:`on_desktop` adds that region's origin and keeps the point inside it. The region
+changes in the same thread and queue as the input, so every event uses the region that was
+shown when the events before it were applied.
 """
 
 from __future__ import annotations
@@ -11,11 +16,20 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from veo.agent.capture.base import Region
 from veo.agent.input.base import InputError, InputInjector
 from veo.agent.policy import apply
-from veo.protocol.datachannel import InputMessage
+from veo.protocol.datachannel import InputMessage, PointerButton, PointerMove, Wheel
 
 log = logging.getLogger(__name__)
+
+
+def on_desktop(message: InputMessage, region: Region | None) -> InputMessage:
+    """``message`` with its pointer position moved from region to desktop pixels (clamped in it)."""
+    if region is None or not isinstance(message, PointerMove | PointerButton | Wheel):
+        return message
+    x, y = region.to_desktop(message.x, message.y)
+    return message.model_copy(update={"x": x, "y": y})
 
 
 class InputWorker:
@@ -25,6 +39,7 @@ class InputWorker:
         self._injector: InputInjector | None = None
         self._failed = False
         self._closed = False
+        self._region: Region | None = None  # touched only in the input thread
 
     def _backend(self) -> InputInjector | None:
         if self._injector is None and not self._failed:
@@ -40,7 +55,7 @@ class InputWorker:
         if injector is None:
             return
         try:
-            apply(injector, message)
+            apply(injector, on_desktop(message, self._region))
         except Exception:  # one bad event must not stop the input thread
             log.exception("input %s failed", message.type)
 
@@ -62,6 +77,14 @@ class InputWorker:
     def release_all(self) -> None:
         if not self._closed:
             self._executor.submit(self._release)
+
+    def _set_region(self, region: Region | None) -> None:
+        self._region = region
+
+    def set_region(self, region: Region | None) -> None:
+        """Input coordinates are relative to ``region`` from now on (``None``: the whole desktop)."""
+        if not self._closed:
+            self._executor.submit(self._set_region, region)
 
     def close(self) -> Future[None] | None:
         """Release everything held down and close the backend; the future says when it is done."""
