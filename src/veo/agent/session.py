@@ -54,6 +54,7 @@ from veo.agent.events import (
 from veo.agent.handshake import SasHandshake
 from veo.agent.input.base import InputInjector
 from veo.agent.input_worker import InputWorker
+from veo.agent.monitors import MonitorSwitch
 from veo.agent.policy import DropNotices, Policy
 from veo.agent.signaling import ChannelClosed, SignalingChannel
 from veo.agent.stream import ScreenTrack
@@ -67,7 +68,7 @@ from veo.protocol.datachannel import (
     Control,
     Dropped,
     InputMessage,
-    Screen,
+    Need,
 )
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
@@ -163,6 +164,14 @@ class AgentSession:
         self._answered = False
         self._input = InputWorker(deps.injector_factory)
         self._data_handlers: dict[str, Callable[[Any], None]] = {}
+        #: one monitor or the whole desktop: the track's region and the input's origin follow it
+        self.monitors = MonitorSwitch(
+            send=self._send_data,
+            track=lambda: self._track,
+            input_path=self._input,
+            may_show=lambda: self.policy.allows("view"),
+        )
+        self.on_data("select_monitor", self.monitors.select)
         self._ended = False
         self._done = asyncio.Event()
         self._started_at = datetime.now(UTC)
@@ -334,8 +343,9 @@ class AgentSession:
             log.error("cannot capture the screen: %s", exc)
             await self._fail("capture_failed")
             return
-        self._send_data(Screen(width=size.width, height=size.height))
+        self._send_data(self.monitors.screen(size))
         self._send_control()
+        self.monitors.start()
 
     def on_data(self, message_type: str, handler: Callable[[Any], None]) -> None:
         """Register what a feature does with an allowed console message of ``message_type``.
@@ -365,6 +375,15 @@ class AgentSession:
     def send_data(self, message: AgentDataMessage) -> None:
         """Send to the console on the data channel (dropped silently while it is not open)."""
         self._send_data(message)
+
+    def data_open(self) -> bool:
+        """Whether the data channel to the console is open right now (features check before sending)."""
+        dc = self._channel_dc
+        return not self._ended and dc is not None and dc.readyState == "open"
+
+    def allows(self, need: Need) -> bool:
+        """What the user's grant allows the agent itself to send (see ``NEEDS``)."""
+        return self.policy.allows(need)
 
     def _send_data(self, message: AgentDataMessage) -> None:
         dc = self._channel_dc
@@ -457,6 +476,7 @@ class AgentSession:
         self.end_by, self.end_reason = by, reason
         log.info("session ended by=%s reason=%s", by, reason)
         granted = [p.value for p in self.policy.granted_list()]
+        self.monitors.close()
         if self._track is not None:
             self._track.stop()
         released = self._input.close()
