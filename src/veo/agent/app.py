@@ -17,13 +17,19 @@ from typing import Any
 
 from veo.agent import history
 from veo.agent.capture.auto import create_capture
+from veo.agent.chat import AgentChat
 from veo.agent.events import (
+    ChatAcknowledged,
+    ChatLine,
+    ChatUnread,
     ControlChanged,
     JoinFailed,
     SasKnown,
     SessionEnded,
     ShowConsent,
     Started,
+    SysinfoAsk,
+    SysinfoClosed,
     UiEvent,
 )
 from veo.agent.hotkey.auto import start_stop_hotkey
@@ -33,13 +39,16 @@ from veo.agent.loop_thread import LoopThread
 from veo.agent.rating import send_rating
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
 from veo.agent.signaling import ConnectError, WebSocketChannel
+from veo.agent.sysinfo import DEFAULT_PROGRAMS, AgentSysinfo
 from veo.agent.ui.bar import SessionBar
+from veo.agent.ui.chat import ChatWindow
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
 from veo.agent.ui.ended import MISMATCH_REASONS, EndedWindow, ended_text
 from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
+from veo.agent.ui.sysinfo import SysinfoWindow
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
@@ -57,8 +66,14 @@ class AgentApp:
         language: str,
         code: str | None,
         tls: ssl.SSLContext | None = None,
+        sysinfo_programs: tuple[str, ...] = DEFAULT_PROGRAMS,
     ) -> None:
         self.root = root
+        self.sysinfo_programs = sysinfo_programs
+        self.chat: AgentChat | None = None
+        self.chat_window: ChatWindow | None = None
+        self.sysinfo: AgentSysinfo | None = None
+        self.sysinfo_window: SysinfoWindow | None = None
         self.tls = tls
         self.ws_url = ws_url
         self.server = server
@@ -168,6 +183,8 @@ class AgentApp:
         )
         session = AgentSession(channel, code, deps)
         self.session = session
+        self.chat = AgentChat(session, self.events.put)
+        self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window
@@ -231,13 +248,20 @@ class AgentApp:
                 self._on_pause,
                 self._session_call("stop"),
                 hotkey=self.hotkey is not None,
+                on_chat=lambda: self._open_chat(focus=True),
             )
         elif isinstance(event, ControlChanged):
             if self.bar is not None:
                 self.bar.show_paused(event.paused)
+        elif isinstance(event, ChatLine | ChatUnread | ChatAcknowledged):
+            self._chat_event(event)
+        elif isinstance(event, SysinfoAsk | SysinfoClosed):
+            self._sysinfo_event(event)
         elif isinstance(event, SessionEnded):
             self._stop_hotkey()
             self._close_consent()
+            self._close_chat()
+            self._close_sysinfo()
             if self.bar is not None:
                 self.bar.close()
                 self.bar = None
@@ -271,6 +295,72 @@ class AgentApp:
             return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment, self.tls)
 
         self.rating = RatingWindow(self.root, self.fonts, self._, send, self.loop.submit, self._quit)
+
+    # ------------------------------------------------------------ chat and system information
+
+    def _open_chat(self, focus: bool) -> None:
+        if self.chat_window is None:
+            chat, joined = self.chat, self.joined
+            if chat is None or joined is None:
+                return
+            self.chat_window = ChatWindow(
+                self.root,
+                self.fonts,
+                self._,
+                joined.technician_name,
+                joined.ticket_id,
+                on_send=lambda text: self.loop.call(chat.send, text),
+                on_seen=lambda: self.loop.call(chat.mark_read),
+                on_close=self._close_chat,
+            )
+            for line in list(chat.lines):  # what came before the window was opened
+                self.chat_window.add(line.id, line.mine, line.text)
+        self.chat_window.show(focus)
+        if focus and self.chat is not None:
+            self.loop.call(self.chat.mark_read)
+
+    def _close_chat(self) -> None:
+        if self.chat_window is not None:
+            self.chat_window.close()
+            self.chat_window = None
+
+    def _chat_event(self, event: ChatLine | ChatUnread | ChatAcknowledged) -> None:
+        if self.bar is None:  # not started, or already ended
+            return
+        if isinstance(event, ChatUnread):
+            self.bar.show_unread(event.count)
+        elif isinstance(event, ChatAcknowledged):
+            if self.chat_window is not None:
+                self.chat_window.show_acknowledged()
+        elif self.chat_window is None:
+            self._open_chat(focus=False)  # draws every line so far, this one included
+        else:
+            self.chat_window.add(event.id, event.mine, event.text, event.failed)
+
+    def _sysinfo_event(self, event: SysinfoAsk | SysinfoClosed) -> None:
+        self._close_sysinfo()
+        sysinfo, joined = self.sysinfo, self.joined
+        if isinstance(event, SysinfoClosed) or sysinfo is None or joined is None or self.bar is None:
+            return
+
+        def answer(send: bool) -> None:
+            self._close_sysinfo()
+            self.loop.call(sysinfo.send if send else sysinfo.decline)
+
+        self.sysinfo_window = SysinfoWindow(
+            self.root,
+            self.fonts,
+            self._,
+            joined.technician_name,
+            event.info,
+            on_send=lambda: answer(True),
+            on_decline=lambda: answer(False),
+        )
+
+    def _close_sysinfo(self) -> None:
+        if self.sysinfo_window is not None:
+            self.sysinfo_window.close()
+            self.sysinfo_window = None
 
     def _close_consent(self) -> None:
         if self.consent is not None:

@@ -48,4 +48,99 @@ class SessionEnded:
     reason: str
 
 
-UiEvent = JoinFailed | ShowConsent | SasKnown | Started | ControlChanged | SessionEnded
+# ---------------------------------------------------------------- chat and system information
+@dataclass(frozen=True)
+class ChatLine:
+    """A chat line to draw: from the technician, or the user's own once it left (or ``failed``)."""
+
+    id: str
+    mine: bool
+    text: str
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class ChatUnread:
+    count: int
+
+
+@dataclass(frozen=True)
+class ChatAcknowledged:
+    """The technician saw the user's lines up to ``id``."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class SysinfoAsk:
+    """Collected system information waiting for the user's Send / Don't send."""
+
+    info: dict[str, object]
+
+
+@dataclass(frozen=True)
+class SysinfoClosed:
+    """The session ended: close the system information window, nothing sent."""
+
+
+# ---------------------------------------------------------------- clipboard and files (agent/files.py)
+
+
+@dataclass(frozen=True)
+class ClipboardReceived:
+    """The technician sent text for the user's clipboard (already allowed by the policy)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FileOffered:
+    """The technician offers a file: the user accepts (choosing the folder) or declines."""
+
+    id: str
+    name: str
+    size: int
+    folder: str
+
+
+@dataclass(frozen=True)
+class FileTransferStarted:
+    id: str
+    name: str
+    size: int
+    outgoing: bool
+
+
+@dataclass(frozen=True)
+class FileTransferProgress:
+    id: str
+    done: int
+
+
+@dataclass(frozen=True)
+class FileTransferEnded:
+    """``outcome``: done, cancelled, failed or rejected; ``detail``: the saved path or the reason."""
+
+    id: str
+    outcome: str
+    detail: str
+
+
+UiEvent = (
+    JoinFailed
+    | ShowConsent
+    | SasKnown
+    | Started
+    | ControlChanged
+    | SessionEnded
+    | ChatLine
+    | ChatUnread
+    | ChatAcknowledged
+    | SysinfoAsk
+    | SysinfoClosed
+    | ClipboardReceived
+    | FileOffered
+    | FileTransferStarted
+    | FileTransferProgress
+    | FileTransferEnded
+)

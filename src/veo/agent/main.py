@@ -15,6 +15,7 @@ import sys
 
 from veo.agent import history
 from veo.agent.history_text import history_text
+from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
 from veo.agent.ui.code import normalize_code
 from veo.agent.urls import ServerUrlError, agent_ws_url
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--print", action="store_true", help=_("with --history: print it as text instead of a window")
+    )
+    parser.add_argument(
+        "--sysinfo-programs",
+        default=os.environ.get(PROGRAMS_ENV),
+        metavar="NAMES",
+        help=_(
+            "comma-separated programs whose versions the system information lists (each run with "
+            "--version); also VEO_AGENT_SYSINFO_PROGRAMS"
+        ),
     )
     parser.add_argument("--log-file", help=_("also write the log to this file"))
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log details (WebRTC included)"))
@@ -128,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ServerUrlError, CaFileError) as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
         return 2
+    try:
+        programs = parse_programs(args.sysinfo_programs)
+    except ValueError as exc:
+        print("veo agent: --sysinfo-programs: " + str(exc), file=sys.stderr)
+        return 2
     code: str | None = None
     if args.code is not None:
         code = normalize_code(args.code)
@@ -148,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
         return 1
-    app = AgentApp(root, ws_url, args.server, language, code, tls)
+    app = AgentApp(root, ws_url, args.server, language, code, tls, sysinfo_programs=programs)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: app.request_terminate())
     try:

@@ -31,6 +31,7 @@ class SessionBar:
         on_pause: Callable[[bool], None],
         on_stop: Callable[[], None],
         hotkey: bool = True,
+        on_chat: Callable[[], None] | None = None,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -75,6 +76,12 @@ class SessionBar:
             )
             self.pause.pack(side="right", padx=(0, PAD))
             widgets["pause"] = self.pause
+        self.chat: tk.Button | None = None
+        if on_chat is not None:  # the chat window; the button counts unread lines
+            self.chat = tk.Button(frame, text=_("Chat"), font=fonts.body, command=on_chat, padx=PAD)
+            self.chat.pack(side="right", padx=(0, PAD))
+            self._chat_bg = self.chat.cget("bg")
+            widgets["chat"] = self.chat
         place(self.window, "top")
         self.geometry = GeometryReporter(self.window, "bar", widgets)
         self._raise_job = self.window.after(RAISE_EVERY_MS, self._raise)
@@ -95,6 +102,13 @@ class SessionBar:
         self._paused = paused
         if self.pause is not None:
             self.pause.configure(text=self._("Resume control") if paused else self._("Pause control"))
+            self.geometry.relayout()
+
+    def show_unread(self, count: int) -> None:
+        """The *Chat* button says how many of the technician's lines the user has not seen."""
+        if self.chat is not None:
+            text = self._("Chat ({count} new)").format(count=count) if count else self._("Chat")
+            self.chat.configure(text=text, bg="#f59e0b" if count else self._chat_bg)
             self.geometry.relayout()
 
     def close(self) -> None:
