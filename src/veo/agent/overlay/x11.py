@@ -1,0 +1,299 @@
+"""X11 backend: one override-redirect window per stroke, cut to the stroke's pixels, click-through.
+
+X11 without a compositor (Xvfb, many thin clients) has no transparent windows, so each stroke is
+a window whose *bounding* shape (SHAPE extension) is just the stroke's rectangles and whose
+background is the stroke's colour: the X server paints it, nothing is drawn by hand. Its *input*
+shape is empty (SHAPE 1.1), so every click and every hover goes to the application underneath:
+the technician shows, never acts. Override-redirect keeps window managers from framing or
+focusing the windows; they are raised again periodically so a window the user brings forward
+cannot hide an annotation for long.
+
+The backend owns a thread and its own display connection (python-xlib is not thread-safe); the
+agent's event loop only queues commands. What is on screen follows :class:`StrokeBoard`, which
+decides the fade; this module turns its looks into windows and logs stable lines for tests:
+``overlay stroke id=<id> tool=<tool> shown``, ``... faded``, ``... erased``,
+``overlay pointer shown`` / ``overlay pointer hidden``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from veo.agent.overlay.base import Overlay, OverlayError
+from veo.agent.overlay.board import Look, StrokeBoard
+from veo.agent.overlay.geometry import Point, Rect, bounds, ring_rects, stroke_rects
+
+log = logging.getLogger(__name__)
+
+#: how often the windows are put back on top of everything
+RAISE_INTERVAL = 0.5
+#: commands waiting for the overlay thread; beyond this a flood is dropped, not queued
+MAX_QUEUED = 2000
+POINTER_COLOR = "#ff8c00"
+POINTER_RADIUS = 12
+POINTER_THICKNESS = 4
+
+Command = tuple[Any, ...]
+
+
+@dataclass
+class _Window:
+    window: Any
+    key: tuple[int, int]
+    tool: str
+
+
+class X11Overlay(Overlay):
+    def __init__(self, display_name: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._display_name = display_name
+        self._clock = clock
+        self._queue: queue.Queue[Command | None] = queue.Queue(maxsize=MAX_QUEUED)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._flood_logged = False
+        self._board = StrokeBoard()
+        self._windows: dict[str, _Window] = {}
+        self._erased: set[str] = set()
+        self._pointer: Any = None
+        self._pointer_shown = False
+        self._pixels: dict[str, int] = {}
+        self._display: Any = None
+
+    # ------------------------------------------------------------ called from the event loop
+
+    def start(self) -> None:
+        from Xlib.display import Display
+
+        try:
+            display = Display(self._display_name)
+        except Exception as exc:  # Xlib raises several types for "no display"
+            raise OverlayError(f"cannot open the display: {exc}") from None
+        try:
+            if not display.has_extension("SHAPE"):
+                raise OverlayError("the X server has no SHAPE extension")
+            version = display.shape_query_version()
+            if (version.major_version, version.minor_version) < (1, 1):
+                raise OverlayError("the X server's SHAPE extension cannot make windows click-through")
+        except OverlayError:
+            display.close()
+            raise
+        display.set_error_handler(self._on_x_error)
+        self._display = display
+        self._thread = threading.Thread(target=self._run, name="veo-overlay", daemon=True)
+        self._thread.start()
+        log.info("overlay ready")
+
+    def stroke(
+        self, stroke_id: str, tool: str, points: Sequence[Point], color: str, width: int, done: bool
+    ) -> None:
+        self._put(("stroke", stroke_id, tool, tuple(points), color, width, done))
+
+    def erase(self, stroke_id: str) -> None:
+        self._put(("erase", stroke_id))
+
+    def pointer(self, x: int, y: int, visible: bool) -> None:
+        self._put(("pointer", x, y, visible))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        while True:  # make room for the close command even if a flood filled the queue
+            try:
+                self._queue.put_nowait(None)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+    def _put(self, command: Command) -> None:
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(command)
+        except queue.Full:
+            if not self._flood_logged:
+                self._flood_logged = True
+                log.warning("overlay busy: annotation updates dropped")
+
+    # ------------------------------------------------------------ the overlay thread
+
+    def _run(self) -> None:
+        last_raise = 0.0
+        try:
+            while True:
+                now = self._clock()
+                deadline = self._board.next_change(now)
+                wait = RAISE_INTERVAL
+                if deadline is not None:
+                    wait = min(RAISE_INTERVAL, max(0.0, deadline - now) + 0.005)
+                commands: list[Command | None] = []
+                try:
+                    commands.append(self._queue.get(timeout=wait))
+                    while len(commands) < MAX_QUEUED:
+                        commands.append(self._queue.get_nowait())
+                except queue.Empty:
+                    pass
+                for command in commands:
+                    if command is None:
+                        return
+                    self._apply(command, self._clock())
+                self._flood_logged = False
+                self._render(self._clock())
+                if self._clock() - last_raise >= RAISE_INTERVAL:
+                    self._raise_all()
+                    last_raise = self._clock()
+                while self._display.pending_events():
+                    self._display.next_event()  # nothing to do with them; keep the buffer empty
+                self._display.flush()
+        except Exception:
+            log.exception("the overlay failed; annotations are off for this session")
+        finally:
+            self._teardown()
+
+    def _apply(self, command: Command, now: float) -> None:
+        kind = command[0]
+        if kind == "stroke":
+            _kind, stroke_id, tool, points, color, width, done = command
+            self._board.annotate(stroke_id, tool, points, color, width, done, now)
+        elif kind == "erase":
+            self._erased.update(self._board.erase(command[1]))
+        elif kind == "pointer":
+            self._board.move_pointer(command[1], command[2], command[3], now)
+
+    def _render(self, now: float) -> None:
+        looks = self._board.looks(now)
+        for stroke_id in [i for i in self._windows if i not in looks]:
+            gone = self._windows.pop(stroke_id)
+            gone.window.destroy()
+            how = "erased" if stroke_id in self._erased else "faded"
+            log.info("overlay stroke id=%s tool=%s %s", stroke_id, gone.tool, how)
+        self._erased.clear()
+        for look in looks.values():
+            entry = self._windows.get(look.id)
+            key = (look.version, look.width)
+            if entry is None:
+                self._windows[look.id] = _Window(self._create(look), key, look.tool)
+                log.info("overlay stroke id=%s tool=%s shown", look.id, look.tool)
+            elif entry.key != key:
+                self._reshape(entry.window, stroke_rects(look.tool, look.points, look.width))
+                entry.key = key
+        self._render_pointer(now)
+
+    def _create(self, look: Look) -> Any:
+        rects = stroke_rects(look.tool, look.points, look.width)
+        window = self._new_window(bounds(rects), self._pixel(look.color))
+        self._reshape(window, rects)
+        window.map()
+        return window
+
+    def _new_window(self, box: Rect, pixel: int) -> Any:
+        from Xlib import X
+        from Xlib.ext import shape
+
+        screen = self._display.screen()
+        window = screen.root.create_window(
+            box.x,
+            box.y,
+            max(1, box.width),
+            max(1, box.height),
+            0,
+            screen.root_depth,
+            X.InputOutput,
+            X.CopyFromParent,
+            background_pixel=pixel,
+            override_redirect=True,
+            event_mask=0,
+        )
+        window.set_wm_name("veo annotation")
+        window.shape_rectangles(shape.SO.Set, shape.SK.Input, X.Unsorted, 0, 0, [])
+        return window
+
+    @staticmethod
+    def _reshape(window: Any, rects: Sequence[Rect]) -> None:
+        """Move and size the window to the rectangles' bounds and cut it to them."""
+        from Xlib import X
+        from Xlib.ext import shape
+
+        box = bounds(rects)
+        window.configure(x=box.x, y=box.y, width=max(1, box.width), height=max(1, box.height))
+        local = [(r.x - box.x, r.y - box.y, r.width, r.height) for r in rects]
+        window.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+
+    def _render_pointer(self, now: float) -> None:
+        pointer = self._board.pointer
+        shown = pointer.shown(now)
+        if shown:
+            if self._pointer is None:
+                size = 2 * POINTER_RADIUS
+                rects = [
+                    *ring_rects(POINTER_RADIUS, POINTER_THICKNESS),
+                    Rect(POINTER_RADIUS - 2, POINTER_RADIUS - 2, 4, 4),
+                ]
+                self._pointer = self._new_window(Rect(0, 0, size, size), self._pixel(POINTER_COLOR))
+                local = [(r.x, r.y, r.width, r.height) for r in rects]
+                from Xlib import X
+                from Xlib.ext import shape
+
+                self._pointer.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+            self._pointer.configure(
+                x=pointer.x - POINTER_RADIUS, y=pointer.y - POINTER_RADIUS, stack_mode=_above()
+            )
+            if not self._pointer_shown:
+                self._pointer.map()
+                self._pointer_shown = True
+                log.info("overlay pointer shown")
+        elif self._pointer_shown:
+            self._pointer.unmap()
+            self._pointer_shown = False
+            log.info("overlay pointer hidden")
+
+    def _raise_all(self) -> None:
+        for entry in self._windows.values():
+            entry.window.configure(stack_mode=_above())
+        if self._pointer_shown:
+            self._pointer.configure(stack_mode=_above())
+
+    def _pixel(self, color: str) -> int:
+        pixel = self._pixels.get(color)
+        if pixel is None:
+            red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+            colormap = self._display.screen().default_colormap
+            pixel = int(colormap.alloc_color(red * 257, green * 257, blue * 257).pixel)
+            self._pixels[color] = pixel
+        return pixel
+
+    def _teardown(self) -> None:
+        display = self._display
+        try:
+            for entry in self._windows.values():
+                entry.window.destroy()
+            if self._pointer is not None:
+                self._pointer.destroy()
+            display.sync()
+        except Exception:
+            log.debug("removing the overlay windows failed (display gone)", exc_info=True)
+        finally:
+            self._windows.clear()
+            self._pointer = None
+            display.close()
+            log.info("overlay closed")
+
+    @staticmethod
+    def _on_x_error(error: Any, *_args: object) -> None:
+        log.warning("overlay X error: %s", type(error).__name__)
+
+
+def _above() -> int:
+    from Xlib import X
+
+    return int(X.Above)
