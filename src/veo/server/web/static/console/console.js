@@ -8,6 +8,7 @@
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
+import { install as installMonitors } from "./monitors.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
@@ -16,7 +17,7 @@ import { connectionState, controlState, createState, inputAllowed } from "./stat
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [];
+const FEATURES = [installMonitors];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
@@ -371,7 +372,8 @@ export class Console {
     if (!m || typeof m !== "object") return;
     const s = this.state;
     if (m.type === "screen" && Number.isInteger(m.width) && Number.isInteger(m.height) && m.width > 0 && m.height > 0) {
-      s.screen = { width: m.width, height: m.height };
+      const origin = (v) => (Number.isInteger(v) ? v : 0);
+      s.screen = { width: m.width, height: m.height, x: origin(m.x), y: origin(m.y) };
     } else if (m.type === "control") {
       const waiting = Array.isArray(m.waiting_for) ? m.waiting_for.filter((w) => typeof w === "string") : [];
       s.control = {

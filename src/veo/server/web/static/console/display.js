@@ -14,11 +14,16 @@
  * @param {{width:number, height:number}} video intrinsic size of the decoded video (videoWidth/Height)
  * @param {{width:number, height:number}} screen the agent's announced screen size (or the video size)
  * @param {boolean} clamp when true, points outside the picture are pulled to its edge (for releases)
- * @returns {{x:number, y:number} | null} integer pixels, or null outside the picture / before any frame
+ * @returns {{x:number, y:number} | null} integer pixels, or null outside the picture / before any frame /
+ *   while the frame's shape is not the screen's (a monitor switch in flight)
  */
 export function mapToRemote(clientX, clientY, box, video, screen, clamp = false) {
   if (!(video.width > 0 && video.height > 0 && box.width > 0 && box.height > 0)) return null;
   if (!(screen.width > 0 && screen.height > 0)) return null;
+  // Right after a switch of monitor the old picture may still show while the new `screen` is known
+  // (or the reverse): a different shape means the frame is not of that screen, so no click goes out.
+  const aspect = video.width / video.height / (screen.width / screen.height);
+  if (!clamp && (aspect > 1.02 || aspect < 0.98)) return null;
   const scale = Math.min(box.width / video.width, box.height / video.height);
   const shownWidth = video.width * scale;
   const shownHeight = video.height * scale;

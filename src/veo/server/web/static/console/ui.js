@@ -49,6 +49,9 @@ const DROPPED_REASONS = [
   "identity_not_confirmed",
   "not_consented",
   "invalid",
+  "monitor_not_found",
+  "monitors_unavailable",
+  "capture_failed",
 ];
 const IDENTITY_METHODS = ["email_link", "phone_questions", "managed_device", "not_verified"];
 
