@@ -16,7 +16,7 @@ import pytest
 
 from veo.agent import sysinfo
 from veo.agent.events import SysinfoAsk, SysinfoClosed, UiEvent
-from veo.agent.ui.sysinfo import describe, size_text
+from veo.protocol.sysinfo import describe, size_text
 from veo.protocol.datachannel import AgentDataMessage
 from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest
 

@@ -17,12 +17,13 @@ from fastapi import APIRouter, FastAPI
 from veo.config import Settings
 from veo.server.bus.auto import create_bus
 from veo.server.db.engine import Database
-from veo.server.sessions import api, pages, sockets
+from veo.server.sessions import api, attachments, pages, sockets
 from veo.server.sessions.hub import SignalingHub
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(api.router)
+router.include_router(attachments.router)
 router.include_router(sockets.router)
 
 
