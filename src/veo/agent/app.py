@@ -18,11 +18,14 @@ from typing import Any
 from veo.agent import history
 from veo.agent.capture.auto import create_capture
 from veo.agent.chat import AgentChat
+from veo.agent.clipboard import AgentClipboard, TkClipboard
 from veo.agent.events import (
     ChatAcknowledged,
     ChatLine,
     ChatUnread,
+    ClipboardReceived,
     ControlChanged,
+    FileEvent,
     JoinFailed,
     SasKnown,
     SessionEnded,
@@ -32,6 +35,7 @@ from veo.agent.events import (
     SysinfoClosed,
     UiEvent,
 )
+from veo.agent.files import AgentFiles
 from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey
 from veo.agent.input.auto import create_injector
@@ -46,6 +50,7 @@ from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
 from veo.agent.ui.ended import MISMATCH_REASONS, EndedWindow, ended_text
+from veo.agent.ui.files import FileWindows
 from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
 from veo.agent.ui.sysinfo import SysinfoWindow
@@ -74,6 +79,10 @@ class AgentApp:
         self.chat_window: ChatWindow | None = None
         self.sysinfo: AgentSysinfo | None = None
         self.sysinfo_window: SysinfoWindow | None = None
+        self.files: AgentFiles | None = None
+        self.file_windows: FileWindows | None = None
+        self.clipboard: AgentClipboard | None = None
+        self.tk_clipboard: TkClipboard | None = None
         self.tls = tls
         self.ws_url = ws_url
         self.server = server
@@ -184,6 +193,8 @@ class AgentApp:
         session = AgentSession(channel, code, deps)
         self.session = session
         self.chat = AgentChat(session, self.events.put)
+        self.files = AgentFiles(session, self.events.put)
+        self.clipboard = AgentClipboard(session, self.events.put)
         self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
         try:
             await session.run()
@@ -236,6 +247,7 @@ class AgentApp:
                 self.consent.show_sas(event.code)
         elif isinstance(event, Started):
             self._helped = True
+            self._start_transfers(event.granted)
             self._close_consent()
             assert self.joined is not None
             self.bar = SessionBar(
@@ -249,12 +261,15 @@ class AgentApp:
                 self._session_call("stop"),
                 hotkey=self.hotkey is not None,
                 on_chat=lambda: self._open_chat(focus=True),
+                on_send_file=self._open_sender if Permission.FILES in event.granted else None,
             )
         elif isinstance(event, ControlChanged):
             if self.bar is not None:
                 self.bar.show_paused(event.paused)
         elif isinstance(event, ChatLine | ChatUnread | ChatAcknowledged):
             self._chat_event(event)
+        elif isinstance(event, ClipboardReceived | FileEvent):
+            self._transfer_event(event)
         elif isinstance(event, SysinfoAsk | SysinfoClosed):
             self._sysinfo_event(event)
         elif isinstance(event, SessionEnded):
@@ -262,6 +277,7 @@ class AgentApp:
             self._close_consent()
             self._close_chat()
             self._close_sysinfo()
+            self._stop_transfers()
             if self.bar is not None:
                 self.bar.close()
                 self.bar = None
@@ -295,6 +311,48 @@ class AgentApp:
             return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment, self.tls)
 
         self.rating = RatingWindow(self.root, self.fonts, self._, send, self.loop.submit, self._quit)
+
+    # ------------------------------------------------------------ clipboard and files
+
+    def _start_transfers(self, granted: tuple[Permission, ...]) -> None:
+        """Windows for files and the clipboard watch, each only when the user granted it."""
+        files, clipboard, joined = self.files, self.clipboard, self.joined
+        if files is not None and joined is not None and Permission.FILES in granted:
+            self.file_windows = FileWindows(
+                self.root,
+                self.fonts,
+                self._,
+                joined.technician_name,
+                accept=lambda tid, folder: self.loop.call(files.accept, tid, folder),
+                decline=lambda tid: self.loop.call(files.decline, tid),
+                cancel=lambda tid: self.loop.call(files.cancel, tid),
+                send=lambda path: self.loop.call(files.send_file, path),
+            )
+        if clipboard is not None and Permission.CLIPBOARD in granted:
+            send = clipboard.send_local
+            self.tk_clipboard = TkClipboard(self.root, lambda text: self.loop.call(send, text))
+
+    def _open_sender(self) -> None:
+        if self.file_windows is not None:
+            self.file_windows.open_sender()
+
+    def _transfer_event(
+        self,
+        event: ClipboardReceived | FileEvent,
+    ) -> None:
+        if isinstance(event, ClipboardReceived):
+            if self.tk_clipboard is not None:
+                self.tk_clipboard.write(event.text)
+        elif self.file_windows is not None:
+            self.file_windows.handle(event)
+
+    def _stop_transfers(self) -> None:
+        if self.file_windows is not None:
+            self.file_windows.close()
+            self.file_windows = None
+        if self.tk_clipboard is not None:
+            self.tk_clipboard.close()
+            self.tk_clipboard = None
 
     # ------------------------------------------------------------ chat and system information
 

@@ -126,6 +126,9 @@ class FileTransferEnded:
     detail: str
 
 
+#: What the file windows draw (``veo.agent.ui.files.FileWindows.handle``).
+FileEvent = FileOffered | FileTransferStarted | FileTransferProgress | FileTransferEnded
+
 UiEvent = (
     JoinFailed
     | ShowConsent

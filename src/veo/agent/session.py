@@ -164,6 +164,9 @@ class AgentSession:
         self._answered = False
         self._input = InputWorker(deps.injector_factory)
         self._data_handlers: dict[str, Callable[[Any], None]] = {}
+        #: features that add a data channel before the offer (files), and that clean up at the end
+        self._peer_hooks: list[Callable[[RTCPeerConnection], None]] = []
+        self._end_hooks: list[Callable[[], None]] = []
         #: one monitor or the whole desktop: the track's region and the input's origin follow it
         self.monitors = MonitorSwitch(
             send=self._send_data,
@@ -279,6 +282,8 @@ class AgentSession:
             self._channel_dc = dc
             dc.on("open", lambda: spawn(self._on_data_open(), name="veo-agent-dc-open"))
             dc.on("message", self._on_data_message)
+            for hook in self._peer_hooks:  # extra channels must exist before createOffer
+                hook(pc)
             pc.on("connectionstatechange", self._on_connection_state)
             self._handshake = SasHandshake(self._joined.session_id)
             await pc.setLocalDescription(await pc.createOffer())
@@ -353,6 +358,19 @@ class AgentSession:
         Called on the event loop, after the policy allowed the message (see ``NEEDS``).
         """
         self._data_handlers[message_type] = handler
+
+    def on_peer(self, hook: Callable[[RTCPeerConnection], None]) -> None:
+        """``hook(pc)`` runs before the offer is created: a feature adds its own data channel there."""
+        self._peer_hooks.append(hook)
+
+    def on_end(self, hook: Callable[[], None]) -> None:
+        """``hook()`` runs once when the session ends, after the grant was forgotten."""
+        self._end_hooks.append(hook)
+
+    @property
+    def joined(self) -> Joined | None:
+        """The server's ``joined`` (who, which ticket, the role's limits), once known."""
+        return self._joined
 
     def _on_data_message(self, raw: str | bytes) -> None:
         verdict = self.policy.judge(raw)
@@ -481,6 +499,11 @@ class AgentSession:
             self._track.stop()
         released = self._input.close()
         self.policy.forget()
+        for hook in self._end_hooks:
+            try:
+                hook()
+            except Exception:  # one feature's cleanup must not skip the others'
+                log.exception("a feature's end hook failed")
         if released is not None:
             try:
                 await asyncio.wrap_future(released)

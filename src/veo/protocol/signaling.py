@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, parse, type_names
 from veo.protocol.permissions import Permission
+from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
 
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="32 bytes, lowercase hex")]
 Sdp = Annotated[str, Field(min_length=10, max_length=64 * 1024)]
@@ -159,6 +160,8 @@ class Joined(Message):
     #: Lets the agent post the user's rating once the session has ended
     #: (``POST /api/v1/sessions/{session_id}/rating``); empty: the server takes no rating.
     rating_token: Annotated[str, Field(max_length=200)] = ""
+    #: The role policy's largest file either side may send (the agent refuses bigger offers).
+    max_file_bytes: Annotated[int, Field(ge=0, le=2**40)] = DEFAULT_MAX_FILE_BYTES
 
 
 class UpgradeCode(Message):

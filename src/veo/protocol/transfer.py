@@ -17,6 +17,8 @@ FILE_CHANNEL_LABEL = "veo-files"
 TransferId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_CLIPBOARD_CHARS = 60_000
+#: The largest file a role may move unless its policy says otherwise (the server sends its own).
+DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 
 
 class ClipboardText(Message):
@@ -63,3 +65,31 @@ class FileDone(Message):
     type: Literal["file_done"] = "file_done"
     id: TransferId
     ok: bool
+
+
+# ---------------------------------------------------------------- binary frames on FILE_CHANNEL_LABEL
+
+#: A frame is the transfer id (16 raw bytes), the offset of the payload (8 bytes, big endian), then
+#: the payload itself. Offsets let the receiver refuse anything that is not the next byte expected.
+FRAME_HEADER = 24
+MAX_CHUNK = 16 * 1024
+
+
+class FrameError(ValueError):
+    """A binary frame that cannot be a file chunk (too short, too long)."""
+
+
+def pack_chunk(transfer_id: str, offset: int, payload: bytes) -> bytes:
+    """One binary frame: ``id (16) | offset (8, big endian) | payload (<= MAX_CHUNK)``."""
+    if len(payload) > MAX_CHUNK:
+        raise FrameError(f"chunk of {len(payload)} bytes exceeds {MAX_CHUNK}")
+    return bytes.fromhex(transfer_id) + offset.to_bytes(8, "big") + payload
+
+
+def unpack_chunk(frame: bytes) -> tuple[str, int, bytes]:
+    """``(transfer id as hex, offset, payload)`` of a frame; :class:`FrameError` if malformed."""
+    if len(frame) < FRAME_HEADER:
+        raise FrameError("frame shorter than its header")
+    if len(frame) > FRAME_HEADER + MAX_CHUNK:
+        raise FrameError("frame longer than a chunk")
+    return frame[:16].hex(), int.from_bytes(frame[16:24], "big"), bytes(frame[24:])

@@ -32,6 +32,7 @@ class SessionBar:
         on_stop: Callable[[], None],
         hotkey: bool = True,
         on_chat: Callable[[], None] | None = None,
+        on_send_file: Callable[[], None] | None = None,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -82,6 +83,12 @@ class SessionBar:
             self.chat.pack(side="right", padx=(0, PAD))
             self._chat_bg = self.chat.cget("bg")
             widgets["chat"] = self.chat
+        self.send_file: tk.Button | None = None
+        if on_send_file is not None:  # only when the user allowed file transfer
+            label = _("Send a file to the technician")
+            self.send_file = tk.Button(frame, text=label, font=fonts.body, command=on_send_file, padx=PAD)
+            self.send_file.pack(side="right", padx=(0, PAD))
+            widgets["send_file"] = self.send_file
         place(self.window, "top")
         self.geometry = GeometryReporter(self.window, "bar", widgets)
         self._raise_job = self.window.after(RAISE_EVERY_MS, self._raise)

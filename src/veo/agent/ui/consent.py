@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 SHOWN: tuple[tuple[Permission, str], ...] = (
     (Permission.VIEW, "perm_view"),
     (Permission.CONTROL, "perm_control"),
+    (Permission.CLIPBOARD, "perm_clipboard"),
+    (Permission.FILES, "perm_files"),
 )
 
 
@@ -75,6 +77,8 @@ class ConsentDialog:
         labels = {
             Permission.VIEW: _("See my screen"),
             Permission.CONTROL: _("Control my mouse and keyboard"),
+            Permission.CLIPBOARD: _("Read and change my clipboard (copied text)"),
+            Permission.FILES: _("Send files to me and receive files I choose"),
         }
         requested = set(ordered(joined.requested))
         self._ticks: dict[Permission, tk.BooleanVar] = {}
