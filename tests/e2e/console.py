@@ -215,6 +215,13 @@ class Console:
             lambda: f"rgb={seen[0]} {self.diagnostics()}",
         )
 
+    def page_point(self, x: int, y: int) -> tuple[float, float]:
+        """Where on the page remote-screen point (x, y) is shown (for drags and hovers)."""
+        geometry = self._geometry(x, y)
+        if geometry is None:
+            raise WaitTimeout(f"the video has no frame yet\n{self.diagnostics()}\n{self.logs.report()}")
+        return geometry["px"], geometry["py"]
+
     def click_screen(self, x: int, y: int) -> None:
         """A technician's click on the video where remote-screen point (x, y) is shown."""
         self.page.locator("#remote-video").scroll_into_view_if_needed()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from veo.agent import history
+from veo.agent.annotations import SessionAnnotations
 from veo.agent.capture.auto import create_capture
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
@@ -40,6 +41,7 @@ from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey
 from veo.agent.input.auto import create_injector
 from veo.agent.loop_thread import LoopThread
+from veo.agent.overlay.auto import create_overlay
 from veo.agent.rating import send_rating
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
 from veo.agent.signaling import ConnectError, WebSocketChannel
@@ -196,11 +198,14 @@ class AgentApp:
         self.files = AgentFiles(session, self.events.put)
         self.clipboard = AgentClipboard(session, self.events.put)
         self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
+        annotations = SessionAnnotations(session, create_overlay, lambda: session.monitors.region)
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window
             log.exception("the session failed")
             await session.end("system", "agent_error")
+        finally:
+            annotations.close()  # nothing the technician drew stays on the user's screen
 
     # ------------------------------------------------------------ events from the session
 

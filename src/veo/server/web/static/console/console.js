@@ -5,6 +5,7 @@
 // the offer; on `reveal` check SHA-256(nA) against the offer's commitment before deriving the SAS,
 // and abort on a mismatch; send input only while the agent's last `control` message says active.
 
+import { install as installAnnotate } from "./annotate.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
@@ -17,7 +18,7 @@ import { connectionState, controlState, createState, inputAllowed } from "./stat
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors];
+const FEATURES = [installMonitors, installAnnotate];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];

@@ -1,0 +1,136 @@
+"""Annotation end to end: what the technician draws shows on the user's real screen, click-through.
+
+Issue 6, part 3: a stroke drawn with the console's tool appears on the agent's X display at the
+mapped place (read back from the Xvfb framebuffer), a real user click on exactly that pixel still
+reaches the application underneath (the overlay's input shape is empty), and after the fade the
+pixels are the application's again. The technician's pointer shows as a ring while it moves and
+goes after it stops. Sessions here are view-only: annotation shows, it never acts, so it needs no
+control grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from .demo_app import START_LABEL
+from .flow import LiveSession
+from .procs import wait_for
+from .xdisplay import HEIGHT, WIDTH, XvfbDisplay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+StartSession = Callable[..., LiveSession]
+#: a stroke colour nothing on the test display has (grey app, black root, magenta block)
+STROKE_HEX, STROKE_RGB = "#00ff00", (0, 255, 0)
+#: the agent's pointer marker (overlay/x11.py POINTER_COLOR)
+POINTER_RGB = (255, 140, 0)
+
+
+def pixel(display: XvfbDisplay, x: int, y: int) -> tuple[int, int, int]:
+    """The colour of one pixel of the X display, as the user sees it (the X server's framebuffer)."""
+    import mss
+
+    with mss.MSS(display=display.display) as grabber:
+        shot = grabber.grab({"left": x, "top": y, "width": 1, "height": 1})
+        red, green, blue = shot.pixel(0, 0)
+        return int(red), int(green), int(blue)
+
+
+def wait_pixel(
+    live: LiveSession, x: int, y: int, want: Callable[[tuple[int, int, int]], bool], what: str
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    def probe() -> bool:
+        seen.append(pixel(live.display, x, y))
+        return want(seen[-1])
+
+    wait_for(f"{what} at ({x}, {y})", probe, 30, live.logs, lambda: f"last pixel {seen[-1:]}")
+
+
+def choose(live: LiveSession, tool: str, colour: str = STROKE_HEX) -> None:
+    page = live.console.page
+    page.evaluate(
+        "(c) => { const el = document.getElementById('annotate-color'); el.value = c;"
+        " el.dispatchEvent(new Event('input')); }",
+        colour,
+    )
+    page.click(f"#annotate-tool-{tool}")
+    assert page.get_attribute(f"#annotate-tool-{tool}", "aria-pressed") == "true"
+
+
+def wait_video(live: LiveSession) -> None:
+    wait_for(
+        "the first video frame",
+        lambda: live.console.page.evaluate("() => document.querySelector('#remote-video').videoWidth > 0"),
+        60,
+        live.logs,
+    )
+
+
+def test_a_stroke_shows_on_the_users_screen_lets_clicks_through_and_fades(start: StartSession) -> None:
+    live = start(control=False)
+    wait_video(live)
+    button = live.app.widget("button")
+    cx, cy = button.center
+    page = live.console.page
+    before = pixel(live.display, cx, cy)
+    assert before != STROKE_RGB
+
+    choose(live, "free")
+    start_x, end_x = button.x + 8, button.x + button.width - 8
+    page.mouse.move(*live.console.page_point(start_x, cy))
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(*live.console.page_point(start_x + (end_x - start_x) * step // 10, cy), steps=2)
+    # the mouse is still down: the stroke is being drawn, so it does not fade yet
+    live.wait_agent_log("tool=free shown")
+    wait_pixel(live, cx, cy, lambda rgb: rgb == STROKE_RGB, "the stroke on the user's display")
+    wait_pixel(live, cx, cy - 12, lambda rgb: rgb != STROKE_RGB, "the application just above the stroke")
+
+    # a real user click exactly on a stroke pixel reaches the application underneath
+    assert pixel(live.display, cx, cy) == STROKE_RGB
+    live.display.click(cx, cy)
+    state = live.app.wait_state(
+        "the user's click through the stroke to press the button", lambda s: s.clicks == 1
+    )
+    assert state.label == "Pressed 1"
+
+    page.mouse.up()
+    live.wait_agent_log("tool=free faded", timeout=40)
+    wait_pixel(live, cx, cy, lambda rgb: rgb != STROKE_RGB, "the application's pixels again after the fade")
+    final = live.app.state()
+    assert final is not None and final.label != START_LABEL and final.clicks == 1
+    assert "reason=" not in "".join(line for line in live.agent.log.lines() if "type=annotate" in line)
+
+
+def test_the_technicians_pointer_shows_while_it_moves_and_clear_all_erases(start: StartSession) -> None:
+    live = start(control=False)
+    wait_video(live)
+    page = live.console.page
+    # bare root window (black), away from the demo app and the agent's windows
+    x, y = WIDTH - 200, HEIGHT - 120
+    assert pixel(live.display, x, y) == (0, 0, 0)
+
+    page.mouse.move(*live.console.page_point(x - 40, y))
+    page.mouse.move(*live.console.page_point(x, y), steps=8)
+    live.wait_agent_log("overlay pointer shown")
+    # the ring: 12 px radius, 4 px thick, centred on the technician's point
+    wait_pixel(live, x + 10, y, lambda rgb: rgb == POINTER_RGB, "the technician's pointer ring")
+    assert pixel(live.display, x, y - 10) == POINTER_RGB
+    live.wait_agent_log("overlay pointer hidden", timeout=20)  # ~2 s after the last move
+    wait_pixel(live, x + 10, y, lambda rgb: rgb == (0, 0, 0), "the ring gone")
+
+    choose(live, "rect", "#00ffff")
+    page.mouse.move(*live.console.page_point(x - 60, y - 40))
+    page.mouse.down()
+    page.mouse.move(*live.console.page_point(x + 60, y + 40), steps=6)
+    page.mouse.up()
+    live.wait_agent_log("tool=rect shown")
+    wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 255, 255), "the rectangle's top edge")
+    assert pixel(live.display, x, y) == (0, 0, 0)  # its inside stays the user's
+    page.click("#annotate-clear")
+    live.wait_agent_log("tool=rect erased")
+    wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 0, 0), "the rectangle erased")
