@@ -17,14 +17,25 @@ APP_SCRIPT = Path(__file__).with_name("demo_app.py")
 class DemoApp:
     """The running demo application and its state file."""
 
-    def __init__(self, netns: NetworkNamespace, display: XvfbDisplay, workdir: Path, logs: Logs) -> None:
-        self.state_path = workdir / "demo-app-state.json"
+    def __init__(
+        self,
+        netns: NetworkNamespace,
+        display: XvfbDisplay,
+        workdir: Path,
+        logs: Logs,
+        name: str = "demo-app",
+        placement: tuple[str, tuple[int, int, int]] | None = None,
+    ) -> None:
+        """``placement`` (geometry such as ``"560x400+2000+200"``, block colour) starts a second
+        window elsewhere, told apart by its ``name`` (state and log files) and its block colour."""
+        self.state_path = workdir / f"{name}-state.json"
         self.logs = logs
+        extra = [placement[0], "{:02x}{:02x}{:02x}".format(*placement[1])] if placement else []
         self.process = logs.add(
             LoggedProcess(
-                "demo-app",
-                netns.command([sys.executable, str(APP_SCRIPT), str(self.state_path)]),
-                workdir / "demo-app.log",
+                name,
+                netns.command([sys.executable, str(APP_SCRIPT), str(self.state_path), *extra]),
+                workdir / f"{name}.log",
                 env=display.env(),
             )
         )

@@ -45,17 +45,19 @@ class AppState:
         )
 
 
-def main(state_path: Path) -> None:
+def main(
+    state_path: Path, geometry: str = WINDOW_GEOMETRY, block_rgb: tuple[int, int, int] = BLOCK_RGB
+) -> None:
     import tkinter as tk
 
     root = tk.Tk()
     root.title("veo e2e demo")
     root.overrideredirect(True)  # no window manager on the test display: place it exactly
-    root.geometry(WINDOW_GEOMETRY)
+    root.geometry(geometry)
     root.configure(bg="#{:02x}{:02x}{:02x}".format(*APP_BACKGROUND_RGB))
     clicks = 0
     text = tk.StringVar(root)
-    colour = "#{:02x}{:02x}{:02x}".format(*BLOCK_RGB)
+    colour = "#{:02x}{:02x}{:02x}".format(*block_rgb)
     button = tk.Button(root, text=START_LABEL, font=("DejaVu Sans", 20), width=12)
     entry = tk.Entry(root, textvariable=text, font=("DejaVu Sans", 20), width=24)
     block = tk.Frame(root, bg=colour, width=240, height=150)
@@ -95,6 +97,10 @@ def main(state_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: demo_app.py STATE_FILE")
-    main(Path(sys.argv[1]))
+    if len(sys.argv) not in (2, 4):
+        sys.exit("usage: demo_app.py STATE_FILE [GEOMETRY BLOCK_HEX_RGB]")
+    if len(sys.argv) == 4:  # a second window elsewhere, told apart by its block's colour
+        rgb = bytes.fromhex(sys.argv[3].lstrip("#"))
+        main(Path(sys.argv[1]), sys.argv[2], (rgb[0], rgb[1], rgb[2]))
+    else:
+        main(Path(sys.argv[1]))

@@ -53,7 +53,14 @@ class Rect:
 class XvfbDisplay:
     """Xvfb started inside the namespace on a free display; ``display`` is ``":<n>"`` once ready."""
 
-    def __init__(self, netns: NetworkNamespace, log_path: Path, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        netns: NetworkNamespace,
+        log_path: Path,
+        timeout: float = 30.0,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+    ) -> None:
+        self.width, self.height = size
         first = FIRST_DISPLAY + os.getpid() % 400
         for number in range(first, first + ATTEMPTS):
             if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -67,7 +74,7 @@ class XvfbDisplay:
                         self.display,
                         "-screen",
                         "0",
-                        f"{WIDTH}x{HEIGHT}x24",
+                        f"{self.width}x{self.height}x24",
                         "-nolisten",
                         "tcp",
                         "-nolisten",
