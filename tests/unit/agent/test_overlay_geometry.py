@@ -108,3 +108,37 @@ def test_the_pointer_ring_is_hollow() -> None:
     assert not covered(rects, 12, 12)
     assert not covered(rects, 0, 0)
     assert bounds(rects).width <= 24 and bounds(rects).height <= 24
+
+
+def reference_line(a: tuple[int, int], b: tuple[int, int]) -> set[tuple[int, int]]:
+    """Pixel by pixel along the major axis, rounding halves up: what the runs must reproduce."""
+    (x0, y0), (x1, y1) = a, b
+    steps = max(abs(x1 - x0), abs(y1 - y0))
+    if steps == 0:
+        return {a}
+    out = set()
+    for i in range(steps + 1):
+        t = i / steps
+        out.add((x0 + math.floor((x1 - x0) * t + 0.5), y0 + math.floor((y1 - y0) * t + 0.5)))
+    return out
+
+
+@pytest.mark.parametrize(
+    "b", [(37, 11), (11, 37), (-37, 11), (37, -11), (-11, -37), (40, 40), (40, -40), (0, 9)]
+)
+def test_thin_lines_are_exactly_the_pixels_of_the_line(b: tuple[int, int]) -> None:
+    a = (100, 100)
+    end = (a[0] + b[0], a[1] + b[1])
+    pixels = {
+        (x, y)
+        for r in segment_rects(a, end, 1)
+        for x in range(r.x, r.x + r.width)
+        for y in range(r.y, r.y + r.height)
+    }
+    assert pixels == reference_line(a, end)
+
+
+def test_a_flood_of_long_zigzags_stays_within_the_budget() -> None:
+    zigzag = [(0, 0) if i % 2 else (1900, 1070) for i in range(2000)]
+    rects = stroke_rects("free", zigzag, 32)
+    assert 0 < len(rects) <= MAX_RECTS

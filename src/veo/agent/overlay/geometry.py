@@ -19,7 +19,7 @@ from dataclasses import dataclass
 Point = tuple[int, int]
 
 #: at most this many rectangles per stroke; longer free lines are drawn through fewer points
-MAX_RECTS = 8000
+MAX_RECTS = 4000
 ARROW_HALF_ANGLE = math.radians(28)
 
 
@@ -52,14 +52,7 @@ def segment_rects(a: Point, b: Point, width: int) -> list[Rect]:
         x0, y0, x1, y1, dx, dy = y0, x0, y1, x1, dy, dx
     if dx < 0:
         x0, y0, x1, y1, dx, dy = x1, y1, x0, y0, -dx, -dy
-    runs: list[tuple[int, int, int]] = []  # (start, end, minor) along the major axis
-    start, current = x0, y0
-    for x in range(x0, x1 + 1):
-        y = y0 + _round_div((x - x0) * dy, dx)
-        if y != current:
-            runs.append((start, x - 1, current))
-            start, current = x, y
-    runs.append((start, x1, current))
+    runs = _runs(x0, y0, dx, dy)
     rects = []
     for begin, end, minor in runs:
         if steep:
@@ -69,9 +62,22 @@ def segment_rects(a: Point, b: Point, width: int) -> list[Rect]:
     return rects
 
 
-def _round_div(num: int, den: int) -> int:
-    """``round(num / den)`` with halves away from zero, in integers (den > 0)."""
-    return (2 * num + den) // (2 * den) if num >= 0 else -((-2 * num + den) // (2 * den))
+def _runs(x0: int, y0: int, dx: int, dy: int) -> list[tuple[int, int, int]]:
+    """Bresenham runs of a line with ``dx >= |dy|``, ``dx > 0``: (first, last, minor) per row.
+
+    Row ``j`` holds the ``x`` whose ``round((x - x0) * |dy| / dx)`` (halves up) is ``j``; computed
+    per row, not per pixel, so the cost is the number of rows whatever the length.
+    """
+    ady, sign = abs(dy), (1 if dy >= 0 else -1)
+    if ady == 0:
+        return [(x0, x0 + dx, y0)]
+    runs = []
+    for j in range(ady + 1):
+        first = max(0, -((-(2 * j - 1) * dx) // (2 * ady)))  # ceil((2j - 1) dx / 2|dy|)
+        last = min(dx, -((-(2 * j + 1) * dx) // (2 * ady)) - 1)
+        if last >= first:
+            runs.append((x0 + first, x0 + last, y0 + sign * j))
+    return runs
 
 
 def triangle_rects(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> list[Rect]:
@@ -130,12 +136,20 @@ def rect_outline(a: Point, b: Point, width: int) -> list[Rect]:
 
 
 def polyline_rects(points: Sequence[Point], width: int) -> list[Rect]:
-    """A free line through ``points``; thinned out (every other point) until under MAX_RECTS."""
+    """A free line through ``points``; thinned out (every other point) until under MAX_RECTS.
+
+    The budget is checked while the rectangles are made, so a flood of long zigzags costs at
+    most a few budgets' worth of work, never the product of points and lengths.
+    """
     pts = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
     while True:
         if len(pts) == 1:
             return segment_rects(pts[0], pts[0], width)
-        rects = [r for i in range(1, len(pts)) for r in segment_rects(pts[i - 1], pts[i], width)]
+        rects: list[Rect] = []
+        for i in range(1, len(pts)):
+            rects += segment_rects(pts[i - 1], pts[i], width)
+            if len(rects) > MAX_RECTS:
+                break
         if len(rects) <= MAX_RECTS or len(pts) <= 2:
             return rects[:MAX_RECTS]
         pts = pts[::2] + ([pts[-1]] if len(pts) % 2 == 0 else [])

@@ -65,6 +65,7 @@ class X11Overlay(Overlay):
         self._pointer_shown = False
         self._pixels: dict[str, int] = {}
         self._display: Any = None
+        self._size = (1, 1)
 
     # ------------------------------------------------------------ called from the event loop
 
@@ -85,6 +86,8 @@ class X11Overlay(Overlay):
             display.close()
             raise
         display.set_error_handler(self._on_x_error)
+        screen = display.screen()
+        self._size = (int(screen.width_in_pixels), int(screen.height_in_pixels))
         self._display = display
         self._thread = threading.Thread(target=self._run, name="veo-overlay", daemon=True)
         self._thread.start()
@@ -164,11 +167,16 @@ class X11Overlay(Overlay):
         kind = command[0]
         if kind == "stroke":
             _kind, stroke_id, tool, points, color, width, done = command
-            self._board.annotate(stroke_id, tool, points, color, width, done, now)
+            self._board.annotate(stroke_id, tool, [self._inside(p) for p in points], color, width, done, now)
         elif kind == "erase":
             self._erased.update(self._board.erase(command[1]))
         elif kind == "pointer":
-            self._board.move_pointer(command[1], command[2], command[3], now)
+            x, y = self._inside((command[1], command[2]))
+            self._board.move_pointer(x, y, command[3], now)
+
+    def _inside(self, point: Point) -> Point:
+        """Pulled onto the desktop: nothing is drawn (or computed) off screen."""
+        return (min(max(point[0], 0), self._size[0] - 1), min(max(point[1], 0), self._size[1] - 1))
 
     def _render(self, now: float) -> None:
         looks = self._board.looks(now)
