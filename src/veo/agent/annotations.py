@@ -34,9 +34,11 @@ class SessionAnnotations:
         session: AnnotationPeer,
         overlay_factory: Callable[[], Overlay],
         region: Callable[[], Region | None] = lambda: None,
+        technician: Callable[[], str] = lambda: "",
     ) -> None:
         self._factory = overlay_factory
         self._region = region
+        self._technician = technician
         self._overlay: Overlay | None = None
         self._unavailable = False
         self._closed = False
@@ -58,7 +60,7 @@ class SessionAnnotations:
         overlay = self._open() if message.visible else self._overlay
         if overlay is not None and not self._closed:
             x, y = self._desktop(message.x, message.y)
-            overlay.pointer(x, y, message.visible)
+            overlay.pointer(x, y, message.visible, self._technician())
 
     def close(self) -> None:
         """The session ended: take everything off the user's screen."""

@@ -198,7 +198,12 @@ class AgentApp:
         self.files = AgentFiles(session, self.events.put)
         self.clipboard = AgentClipboard(session, self.events.put)
         self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
-        annotations = SessionAnnotations(session, create_overlay, lambda: session.monitors.region)
+        annotations = SessionAnnotations(
+            session,
+            create_overlay,
+            region=lambda: session.monitors.region,
+            technician=lambda: self.joined.technician_name if self.joined else "",
+        )
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window

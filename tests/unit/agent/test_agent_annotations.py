@@ -28,8 +28,8 @@ class RecordingOverlay(Overlay):
     def erase(self, stroke_id: str) -> None:
         self.calls.append(("erase", stroke_id))
 
-    def pointer(self, x: int, y: int, visible: bool) -> None:
-        self.calls.append(("pointer", x, y, visible))
+    def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
+        self.calls.append(("pointer", x, y, visible, label))
 
     def close(self) -> None:
         self.calls.append(("close",))
@@ -54,7 +54,7 @@ def make_session(
         made.append(RecordingOverlay())
         return made[-1]
 
-    return session, SessionAnnotations(session, factory, lambda: region), made
+    return session, SessionAnnotations(session, factory, lambda: region, lambda: "Ana"), made
 
 
 def send(session: AgentSession, message: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ async def test_view_only_is_enough_and_points_become_desktop_pixels_clamped_to_t
     assert made[0].calls == [
         ("stroke", "s1", "arrow", [(1930, 120), (1950, 140)], "#ff0040", 4, True),
         ("stroke", "far", "arrow", [(1920 + 1279, 100 + 1023)], "#00ff00", 9, True),
-        ("pointer", 1927, 108, True),
+        ("pointer", 1927, 108, True, "Ana"),
         ("erase", "s1"),
         ("erase", ""),
         ("close",),

@@ -31,8 +31,8 @@ class Overlay(ABC):
         """Remove one stroke, or all of them for ``""``."""
 
     @abstractmethod
-    def pointer(self, x: int, y: int, visible: bool) -> None:
-        """Move (or hide) the technician's pointer marker."""
+    def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
+        """Move (or hide) the technician's pointer marker; ``label`` is the technician's name."""
 
     @abstractmethod
     def close(self) -> None:

@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,8 @@ class X11Overlay(Overlay):
         self._pixels: dict[str, int] = {}
         self._display: Any = None
         self._size = (1, 1)
+        self._label = ""
+        self._label_gc: Any = None
 
     # ------------------------------------------------------------ called from the event loop
 
@@ -101,8 +104,8 @@ class X11Overlay(Overlay):
     def erase(self, stroke_id: str) -> None:
         self._put(("erase", stroke_id))
 
-    def pointer(self, x: int, y: int, visible: bool) -> None:
-        self._put(("pointer", x, y, visible))
+    def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
+        self._put(("pointer", x, y, visible, label))
 
     def close(self) -> None:
         if self._closed:
@@ -131,6 +134,8 @@ class X11Overlay(Overlay):
     # ------------------------------------------------------------ the overlay thread
 
     def _run(self) -> None:
+        from Xlib import X
+
         last_raise = 0.0
         try:
             while True:
@@ -156,7 +161,9 @@ class X11Overlay(Overlay):
                     self._raise_all()
                     last_raise = self._clock()
                 while self._display.pending_events():
-                    self._display.next_event()  # nothing to do with them; keep the buffer empty
+                    event = self._display.next_event()
+                    if event.type == X.Expose and self._pointer is not None and event.window == self._pointer:
+                        self._draw_label()
                 self._display.flush()
         except Exception:
             log.exception("the overlay failed; annotations are off for this session")
@@ -173,6 +180,7 @@ class X11Overlay(Overlay):
         elif kind == "pointer":
             x, y = self._inside((command[1], command[2]))
             self._board.move_pointer(x, y, command[3], now)
+            self._label = pointer_label(command[4])
 
     def _inside(self, point: Point) -> Point:
         """Pulled onto the desktop: nothing is drawn (or computed) off screen."""
@@ -242,17 +250,7 @@ class X11Overlay(Overlay):
         shown = pointer.shown(now)
         if shown:
             if self._pointer is None:
-                size = 2 * POINTER_RADIUS
-                rects = [
-                    *ring_rects(POINTER_RADIUS, POINTER_THICKNESS),
-                    Rect(POINTER_RADIUS - 2, POINTER_RADIUS - 2, 4, 4),
-                ]
-                self._pointer = self._new_window(Rect(0, 0, size, size), self._pixel(POINTER_COLOR))
-                local = [(r.x, r.y, r.width, r.height) for r in rects]
-                from Xlib import X
-                from Xlib.ext import shape
-
-                self._pointer.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+                self._pointer = self._new_pointer()
             self._pointer.configure(
                 x=pointer.x - POINTER_RADIUS, y=pointer.y - POINTER_RADIUS, stack_mode=_above()
             )
@@ -264,6 +262,32 @@ class X11Overlay(Overlay):
             self._pointer.unmap()
             self._pointer_shown = False
             log.info("overlay pointer hidden")
+
+    def _new_pointer(self) -> Any:
+        """A ring with a dot in it and, beside it, a tag with the technician's initial."""
+        from Xlib import X
+        from Xlib.ext import shape
+
+        rects = pointer_rects(bool(self._label))
+        window = self._new_window(bounds(rects), self._pixel(POINTER_COLOR))
+        local = [(r.x, r.y, r.width, r.height) for r in rects]
+        window.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+        if self._label:
+            window.change_attributes(event_mask=X.ExposureMask)
+            try:
+                font = self._display.open_font("fixed")
+                self._label_gc = window.create_gc(font=font, foreground=self._pixel("#000000"))
+            except Exception:  # no core font: the ring alone still shows where the technician points
+                log.info("overlay: no font for the pointer's initial")
+                self._label_gc = None
+        return window
+
+    def _draw_label(self) -> None:
+        if self._label_gc is not None and self._label:
+            box = LABEL_BOX
+            self._pointer.draw_text(
+                self._label_gc, box.x + 3, box.y + box.height - 3, self._label.encode("latin-1")
+            )
 
     def _raise_all(self) -> None:
         for entry in self._windows.values():
@@ -299,6 +323,28 @@ class X11Overlay(Overlay):
     @staticmethod
     def _on_x_error(error: Any, *_args: object) -> None:
         log.warning("overlay X error: %s", type(error).__name__)
+
+
+#: the initial's tag, at the ring's lower right (window coordinates, the ring in 0..2R)
+LABEL_BOX = Rect(2 * POINTER_RADIUS - 6, 2 * POINTER_RADIUS - 6, 12, 15)
+
+
+def pointer_rects(labelled: bool) -> list[Rect]:
+    """The pointer marker's shape: ring, centre dot, and the tag when there is an initial."""
+    rects = [
+        *ring_rects(POINTER_RADIUS, POINTER_THICKNESS),
+        Rect(POINTER_RADIUS - 2, POINTER_RADIUS - 2, 4, 4),
+    ]
+    return [*rects, LABEL_BOX] if labelled else rects
+
+
+def pointer_label(name: str) -> str:
+    """The technician's initial as one ASCII capital (the core "fixed" font), or "" for none."""
+    for char in name.strip()[:1]:
+        base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode().upper()
+        if base.isalnum():
+            return base
+    return ""
 
 
 def _above() -> int:
