@@ -6,6 +6,7 @@
 // and abort on a mismatch; send input only while the agent's last `control` message says active.
 
 import { install as installAnnotate } from "./annotate.js";
+import { install as installChat } from "./chat.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
@@ -13,12 +14,13 @@ import { install as installMonitors } from "./monitors.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
+import { install as installSysinfo } from "./sysinfo.js";
 import { RemoteDisplay } from "./display.js";
 import { connectionState, controlState, createState, inputAllowed } from "./state.js";
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors, installAnnotate];
+const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
