@@ -1,0 +1,186 @@
+"""Browser share and its upgrade to the agent, over real WebSockets on SQLite and PostgreSQL.
+
+The join page joins as ``client="browser"``: the session records the mode, the console is told,
+the grant can only be *view*. A continuation code lets ``veo agent`` continue THAT session (same
+id and ticket, consent asked again): single use, short-lived, only for that session, and refused
+with the same errors and rate limits as join codes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tests.integration.test_signaling import Env, closed_with, env, negotiate, recv, send
+
+from veo.server.db.base import utcnow
+from veo.server.sessions import service
+
+if TYPE_CHECKING:
+    from starlette.testclient import WebSocketTestSession
+
+_ = env  # the fixture, shared with test_signaling
+
+
+def browser_join(ws: WebSocketTestSession, code: str) -> dict[str, Any]:
+    send(ws, {"type": "join", "code": code, "platform": "browser", "language": "es", "client": "browser"})
+    return recv(ws)
+
+
+def agent_join(ws: WebSocketTestSession, code: str) -> dict[str, Any]:
+    send(ws, {"type": "join", "code": code, "platform": "linux", "language": "en"})
+    return recv(ws)
+
+
+def shared(env: Env, console: WebSocketTestSession, browser: WebSocketTestSession, code: str) -> str:
+    """A browser share up to *active* (view); returns the session id."""
+    assert recv(console, "session_state")["status"] == "waiting"
+    joined = browser_join(browser, code)
+    assert joined["type"] == "joined", joined
+    agent_joined = recv(console, "agent_joined")
+    assert agent_joined["mode"] == "browser" and agent_joined["upgraded"] is False
+    state = recv(console, "session_state")
+    assert state["mode"] == "browser" and state["status"] == "joined"
+    negotiate(browser, console)
+    # the browser ticks whatever it likes: the server keeps view only
+    send(browser, {"type": "consent", "granted": ["view", "control", "clipboard"], "sas_confirmed": True})
+    assert recv(console, "consent")["granted"] == ["view"]
+    assert recv(console, "session_state")["status"] == "active"
+    sid: str = joined["session_id"]
+    return sid
+
+
+def upgrade_code(browser: WebSocketTestSession) -> dict[str, Any]:
+    send(browser, {"type": "upgrade_request"})
+    return recv(browser, "upgrade_code")
+
+
+def test_browser_share_records_the_mode_and_grants_view_only(env: Env) -> None:
+    created = env.create(permissions=["view", "control"])
+    with env.console(created["id"]) as console, env.agent() as browser:
+        sid = shared(env, console, browser, created["code"])
+    row = env.row(sid)
+    assert row.mode == "browser" and row.granted_permissions == ["view"]
+    joined = env.actions(sid, "session.joined")[0]
+    assert joined.details["mode"] == "browser"
+    assert env.actions(sid, "session.consented")[0].details["mode"] == "browser"
+    out = env.client.get(f"/api/v1/sessions/{sid}", headers={"x-test-user": "tech"}).json()
+    assert out["mode"] == "browser" and out["upgraded_at"] is None
+
+
+def test_an_agent_may_not_ask_for_a_continuation_code(env: Env) -> None:
+    created = env.create()
+    with env.console(created["id"]) as console, env.agent() as agent:
+        assert recv(console, "session_state")["status"] == "waiting"
+        agent_join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        negotiate(agent, console)
+        send(agent, {"type": "consent", "granted": ["view"], "sas_confirmed": True})
+        recv(console, "consent")
+        send(agent, {"type": "upgrade_request"})
+        assert recv(agent, "error")["code"] == "out_of_order"
+    assert env.actions(created["id"], "session.continuation_issued") == []
+
+
+def test_upgrade_continues_the_same_session_with_a_new_consent(env: Env) -> None:
+    created = env.create(permissions=["view", "control"])
+    sid = created["id"]
+    with env.console(sid) as console, env.agent() as browser:
+        shared(env, console, browser, created["code"])
+        send(console, {"type": "sas_confirm"})
+        recv(browser, "technician_confirmed")
+        recv(console, "session_state")
+        issued = upgrade_code(browser)
+        assert issued["command"] == f"veo agent --server http://veo.test --code {issued['code']}"
+        assert issued["code"] != created["code"]
+        with env.agent() as agent:
+            joined = agent_join(agent, issued["code"])
+            assert joined["type"] == "joined" and joined["session_id"] == sid
+            assert joined["ticket_id"] == env.ticket_id
+            assert recv(browser, "upgraded")["type"] == "upgraded"
+            assert closed_with(browser) == 1000
+            again = recv(console, "agent_joined")
+            assert again["mode"] == "agent" and again["upgraded"] is True
+            state = recv(console, "session_state")
+            assert state["status"] == "joined" and state["mode"] == "agent"
+            assert state["technician_sas_confirmed"] is False, "the new connection needs the codes again"
+            # the console takes the agent's new offer; the user consents again, now with control
+            negotiate(agent, console)
+            send(agent, {"type": "consent", "granted": ["view", "control"], "sas_confirmed": True})
+            assert recv(console, "consent")["granted"] == ["view", "control"]
+            state = recv(console, "session_state")
+            assert state["status"] == "active" and state["agent_connected"] is True
+    row = env.row(sid)
+    assert row.mode == "agent" and row.upgraded_at is not None and row.continuation_code is None
+    assert row.ticket_id == env.ticket_id and row.granted_permissions == ["view", "control"]
+    actions = [a.action for a in env.actions(sid)]
+    assert actions.count("session.consented") == 2, actions
+    assert actions.index("session.continuation_issued") < actions.index("session.upgraded")
+    assert env.actions(sid, "session.upgraded")[0].details["from"] == "browser"
+    assert all(issued["code"] not in str(a.details) for a in env.actions(sid)), "codes are never audited"
+
+
+def test_the_continuation_code_works_once(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as console, env.agent() as browser:
+        shared(env, console, browser, created["code"])
+        code = upgrade_code(browser)["code"]
+        with env.agent() as agent:
+            assert agent_join(agent, code)["session_id"] == sid
+            with env.agent() as second:
+                refused = agent_join(second, code)
+                assert refused["code"] == "code_used" and refused["fatal"] is True
+    assert env.actions(action="session.code_rejected")[-1].details == {"reason": "used"}
+
+
+def test_an_expired_continuation_code_is_refused_and_the_share_goes_on(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as console, env.agent() as browser:
+        shared(env, console, browser, created["code"])
+        code = upgrade_code(browser)["code"]
+        with env.db.session() as s:
+            row = s.get(service.RemoteSession, sid)
+            assert row is not None
+            row.continuation_expires_at = utcnow() - timedelta(seconds=1)
+        with env.agent() as agent:
+            assert agent_join(agent, code)["code"] == "code_expired"
+        assert env.row(sid).mode == "browser" and env.row(sid).status == "active"
+        # a fresh one works, and replaces any earlier one
+        first = upgrade_code(browser)["code"]
+        second = upgrade_code(browser)["code"]
+        with env.agent() as agent:
+            assert agent_join(agent, first)["code"] == "code_unknown"  # replaced, no trace kept
+        with env.agent() as agent:
+            assert agent_join(agent, second)["session_id"] == sid
+
+
+def test_a_continuation_code_belongs_to_its_session_and_to_the_agent(env: Env) -> None:
+    one, other = env.create(), env.create()
+    with env.console(one["id"]) as console, env.agent() as browser:
+        shared(env, console, browser, one["code"])
+        code = upgrade_code(browser)["code"]
+        # a browser cannot continue a browser share with it (the code is spent)
+        with env.agent() as second_browser:
+            assert browser_join(second_browser, code)["code"] == "code_used"
+    # the other session's join code still joins the other session only
+    with env.agent() as agent:
+        assert agent_join(agent, other["code"])["session_id"] == other["id"]
+    assert env.row(one["id"]).mode == "browser"
+
+
+def test_wrong_continuation_codes_count_against_the_same_rate_limit(env: Env) -> None:
+    created = env.create()
+    with env.console(created["id"]) as console, env.agent() as browser:
+        shared(env, console, browser, created["code"])
+        good = upgrade_code(browser)["code"]
+        wrong = f"{(int(good) + 1) % 10**9:09d}"
+        for _attempt in range(env.hub.limiter.max_failures):
+            with env.agent() as agent:
+                assert agent_join(agent, wrong)["code"] == "code_unknown"
+        with env.agent() as agent:
+            assert agent_join(agent, good)["code"] == "rate_limited"
+        assert env.slept, "each refusal after the first waited longer"
+    assert env.row(created["id"]).mode == "browser"
