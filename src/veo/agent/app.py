@@ -20,6 +20,7 @@ from veo.agent.annotations import SessionAnnotations
 from veo.agent.capture.auto import create_capture
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
+from veo.agent.cursor import AgentCursor
 from veo.agent.events import (
     ChatAcknowledged,
     ChatLine,
@@ -204,6 +205,7 @@ class AgentApp:
             region=lambda: session.monitors.region,
             technician=lambda: self.joined.technician_name if self.joined else "",
         )
+        pointer = AgentCursor(session, lambda: session.monitors.region)
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window
@@ -211,6 +213,7 @@ class AgentApp:
             await session.end("system", "agent_error")
         finally:
             annotations.close()  # nothing the technician drew stays on the user's screen
+            pointer.close()
 
     # ------------------------------------------------------------ events from the session
 

@@ -1,44 +1,106 @@
-"""libx264 at preset ``ultrafast`` for aiortc's H.264 encoder (it already sets ``zerolatency``).
+"""libx264 tuned for a remote screen, plugged into aiortc's sender.
 
-aiortc creates its libx264 context without a preset, so x264 runs at ``medium``: 2-3x the CPU of
-``ultrafast`` for screen content at equal quality (``field-notes.md``, note 5). aiortc offers no
-option for it, so this subclass adds the preset to the codec context while it is still closed
-(PyAV applies options when the first frame opens the context), and :func:`install` makes aiortc's
-sender create this encoder for H.264. VP8 and everything else are untouched.
+aiortc's H.264 encoder is written for camera video: x264 at preset ``medium`` (2-3x the CPU of
+``ultrafast`` for screen content, ``field-notes.md`` note 5), average-bitrate control at a fixed
+30 fps time base, and a brand new encoder (with a keyframe) whenever the congestion controller
+moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly that:
+
+- ``preset=ultrafast`` + ``tune=zerolatency`` (no lookahead, no B-frames, sliced threads);
+- **adaptive bitrate without keyframes**: the target follows the receiver's REMB estimate
+  (aiortc's sender sets ``target_bitrate``) within :data:`MIN_BITRATE` .. :data:`MAX_BITRATE`,
+  and is applied to the open encoder (libx264 reconfigures its rate control between frames)
+  instead of opening a new encoder with a keyframe on every 10 % wobble as aiortc does;
+- a 1/90000 time base: frames are sent only when the screen changed, so their timestamps are
+  irregular and the rate control must see the real ones;
+- keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
+  keyframe bursts on an idle screen.
+
+:func:`install` makes aiortc's sender create this encoder for H.264; VP8 is left to aiortc.
 """
 
 from __future__ import annotations
 
+import fractions
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import aiortc.rtcrtpsender as rtcrtpsender
+import av
 from aiortc.codecs import get_encoder as aiortc_get_encoder
 from aiortc.codecs.h264 import H264Encoder
 
+log = logging.getLogger(__name__)
+
 PRESET = "ultrafast"
+MIN_BITRATE = 200_000
+MAX_BITRATE = 6_000_000
+START_BITRATE = 1_000_000
+TIME_BASE = fractions.Fraction(1, 90_000)
 
 
-class LowLatencyH264Encoder(H264Encoder):  # type: ignore[misc]
-    """aiortc's encoder, whose libx264 context always opens with ``preset=ultrafast``."""
+class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
+    """aiortc's H.264 packetizer with a libx264 context set up for screen content (see module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._target = START_BITRATE
+        self.reconfigurations = 0
 
     @property
-    def codec(self) -> Any:
-        context = self._veo_codec
-        if context is not None and not context.is_open and context.options.get("preset") != PRESET:
-            context.options = {**context.options, "preset": PRESET}
-        return context
+    def target_bitrate(self) -> int:
+        """The bitrate target in bit/s (aiortc's sender sets it from the receiver's REMB)."""
+        return self._target
 
-    @codec.setter
-    def codec(self, context: Any) -> None:
-        self._veo_codec = context
+    @target_bitrate.setter
+    def target_bitrate(self, bitrate: int) -> None:
+        self._target = max(MIN_BITRATE, min(int(bitrate), MAX_BITRATE))
+
+    def _open(self, frame: av.VideoFrame) -> Any:
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width = frame.width
+        codec.height = frame.height
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = TIME_BASE
+        codec.framerate = fractions.Fraction(30, 1)
+        codec.bit_rate = self._target
+        codec.options = {
+            "preset": PRESET,
+            "tune": "zerolatency",
+            "level": "4.1" if frame.width * frame.height > 1280 * 720 else "3.1",
+            "keyint": "infinite",
+            "scenecut": "0",
+        }
+        codec.profile = "Baseline"
+        return codec
+
+    def _encode_frame(self, frame: av.VideoFrame, force_keyframe: bool) -> Iterator[bytes]:
+        codec = self.codec
+        if codec is not None and (frame.width != codec.width or frame.height != codec.height):
+            codec = None
+        if codec is None:
+            self.buffer_data = b""
+            self.buffer_pts = None
+            codec = self.codec = self._open(frame)
+        elif codec.bit_rate != self._target:
+            codec.bit_rate = self._target  # libx264 reconfigures before this frame: no keyframe
+            self.reconfigurations += 1
+        frame.pict_type = av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
+        data = b"".join(bytes(packet) for packet in codec.encode(frame))
+        if data:
+            yield from self._split_bitstream(data)
+
+
+#: kept for callers of the previous name
+LowLatencyH264Encoder = ScreenH264Encoder
 
 
 def _get_encoder(codec: Any) -> Any:
     if str(codec.mimeType).lower() == "video/h264":
-        return LowLatencyH264Encoder()
+        return ScreenH264Encoder()
     return aiortc_get_encoder(codec)
 
 
 def install() -> None:
-    """Make every aiortc sender in this process use :class:`LowLatencyH264Encoder` (idempotent)."""
+    """Make every aiortc sender in this process use :class:`ScreenH264Encoder` (idempotent)."""
     rtcrtpsender.get_encoder = _get_encoder  # type: ignore[attr-defined]  # the hook aiortc lacks

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from veo.agent import history
+from veo.agent import encoder, history
 from veo.agent.history_text import history_text
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
             "--version); also VEO_AGENT_SYSINFO_PROGRAMS"
         ),
     )
+    # hidden, for ``veo bench stream``: which codec to offer, and the frame rate cap
+    parser.add_argument("--codec", choices=encoder.CODECS, default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--max-fps", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log-file", help=_("also write the log to this file"))
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log details (WebRTC included)"))
     return parser
@@ -136,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         ws_url = agent_ws_url(args.server, language)
         tls = client_context(args.ca_file, language) if args.ca_file else None
     except (ServerUrlError, CaFileError) as exc:
+        print(f"veo agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        encoder.configure(args.codec, args.max_fps)
+    except ValueError as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
         return 2
     try:

@@ -40,7 +40,7 @@ from aiortc import (
 )
 
 from veo import __version__
-from veo.agent import history, low_latency
+from veo.agent import encoder, history, low_latency
 from veo.agent.capture.base import CaptureError, ScreenCapture
 from veo.agent.events import (
     ControlChanged,
@@ -94,8 +94,9 @@ from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-#: codec order of the offer: H.264 (cheap with libx264, decoded in hardware by browsers), VP8 fallback
-CODEC_ORDER = ("video/H264", "video/VP8")
+#: codec order of the offer by default: H.264 (cheap with libx264, decoded in hardware by browsers), VP8
+#: fallback; ``veo agent --codec`` may narrow it (``encoder.codec_order``)
+CODEC_ORDER = encoder.codec_order("auto")
 
 
 def ice_configuration(servers: Iterable[IceServer]) -> RTCConfiguration:
@@ -106,9 +107,9 @@ def ice_configuration(servers: Iterable[IceServer]) -> RTCConfiguration:
 
 
 def prefer_codecs(transceiver: Any) -> None:
-    """H.264 first, VP8 second (plus their retransmission codec); must run before createOffer."""
+    """H.264 first, VP8 second, or the one ``--codec`` chose (plus retransmission); before createOffer."""
     capabilities = RTCRtpSender.getCapabilities("video").codecs
-    chosen = [c for mime in CODEC_ORDER for c in capabilities if c.mimeType == mime]
+    chosen = [c for mime in encoder.codec_order() for c in capabilities if c.mimeType == mime]
     chosen += [c for c in capabilities if c.mimeType == "video/rtx"]
     transceiver.setCodecPreferences(chosen)
 
@@ -141,7 +142,7 @@ class SessionDeps:
     post: Callable[[UiEvent], None]
     language: str = "en"
     server: str = ""
-    fps: float = 30.0
+    fps: float | None = None  # the rate cap; None: ``veo agent --max-fps`` or by picture size
     record_history: bool = True
     platform_name: str = field(default_factory=lambda: platform.platform(terse=True)[:60])
 

@@ -1,17 +1,23 @@
-"""The screen as a WebRTC video track: capture thread, conversion off the loop, own pacing.
+"""The screen as a WebRTC video track: capture on change, convert only what changed, own pacing.
 
-Why it looks like this (numbers in ``/work/shared/field-notes.md``):
+The pieces, each in its own module (figures in ``docs/performance.md``):
 
-- grabbing and BGRA -> yuv420p conversion take milliseconds per frame, so both run in a
-  dedicated capture thread that owns the capture backend (mss wants one instance per thread);
-  the event loop only awaits the result;
-- the BGRA frame buffer is allocated once and refilled, because allocating a fresh 8 MB
-  buffer per frame costs more than the conversion itself (glibc returns it to the OS each time);
-- aiortc's ``VideoStreamTrack`` paces at a fixed 30 fps and bursts after a stall: this track
-  keeps its own clock, skips missed slots, and sends nothing new while the screen is unchanged
-  (a refresh frame every second keeps late joiners and keyframe requests served);
-- nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on
-  the consent gate, so ICE and DTLS may connect early without a single pixel leaving.
+- **when to capture** — :mod:`veo.agent.damage` (X DAMAGE events on the event loop) wakes the
+  track the moment something is drawn; without DAMAGE the track polls at its rate cap;
+- **how often** — :mod:`veo.agent.pacing` caps the rate (60 fps up to 720p, 30 above) and never
+  bursts after a stall;
+- **what changed** — :class:`veo.agent.damage.TileMap` compares each grab with the previous one in
+  64-pixel tiles; no changed tile means no frame at all (a damage report for identical pixels
+  costs a grab and a compare, nothing more);
+- **conversion** — :class:`veo.agent.convert.YuvCanvas` re-converts only the changed rectangles
+  into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion);
+- **keep-alive** — while nothing changes, the unchanged frame is re-sent every
+  :data:`KEEPALIVE_SECONDS` (a few dozen bytes with H.264): it lets aiortc answer a keyframe
+  request and late packets recover, for a few bits per second;
+- grabbing and conversion run in ONE dedicated capture thread that owns the capture backend
+  (mss wants one instance per thread); the event loop only awaits the result;
+- nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on the
+  consent gate, so ICE and DTLS may connect early without a single pixel leaving.
 """
 
 from __future__ import annotations
@@ -24,53 +30,72 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import cast
 
 import av
-import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from veo.agent.capture.base import Region, ScreenCapture, Size
+from veo.agent.convert import YuvCanvas
+from veo.agent.damage import TileMap, XDamageWatcher, open_damage_watcher
+from veo.agent.encoder import SETTINGS
+from veo.agent.pacing import Pacer, auto_max_fps
 
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
-DEFAULT_FPS = 30.0
-REFRESH_SECONDS = 1.0
+KEEPALIVE_SECONDS = 1.0
+
+DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
 
-class FrameConverter:
-    """BGRA bytes -> yuv420p ``av.VideoFrame``, reusing buffers; ``None`` when nothing changed.
+class FrameSource:
+    """The capture thread's half: grab, find the changed tiles, patch the yuv canvas.
 
-    yuv420p needs even dimensions, so an odd last row/column is cropped; :attr:`size` is the
-    size actually sent (and announced to the console as the coordinate space).
+    :meth:`next` returns ``None`` when nothing changed and the keep-alive is not due; otherwise
+    the canvas frame (the same object each time, see :mod:`veo.agent.convert`). yuv420p needs
+    even dimensions, so an odd last row/column is cropped: :attr:`size` is the size actually
+    sent (and announced to the console as the coordinate space).
     """
 
-    def __init__(self, screen: Size) -> None:
-        self.source = screen
-        self.size = Size(screen.width - screen.width % 2, screen.height - screen.height % 2)
-        self._previous = np.zeros(screen.width * screen.height * 4, np.uint8)
-        self._have_previous = False
-        self._frame = av.VideoFrame(self.size.width, self.size.height, "bgra")
-        self._direct = self.size == screen and self._frame.planes[0].line_size == screen.width * 4
+    def __init__(self, capture: ScreenCapture, keepalive_seconds: float = KEEPALIVE_SECONDS) -> None:
+        self._capture = capture
+        self._keepalive = keepalive_seconds
+        self._setup(capture.size())
+        self.frames = 0
+        self.keepalives = 0
+        self.unchanged = 0
+        self.pixels_converted = 0
 
-    def convert(self, raw: bytes | bytearray | memoryview, force: bool = False) -> av.VideoFrame | None:
-        pixels = np.frombuffer(raw, np.uint8)
-        if pixels.size != self._previous.size:
-            raise ValueError("the captured image does not match the screen size")
-        if self._have_previous and not force and np.array_equal(pixels, self._previous):
-            return None
-        np.copyto(self._previous, pixels)
-        self._have_previous = True
-        if self._direct:
-            self._frame.planes[0].update(cast(bytes, raw))  # any buffer works; stubs say bytes
-            source = self._frame
+    def _setup(self, source: Size) -> None:
+        self.source = source
+        self.size = Size(source.width - source.width % 2, source.height - source.height % 2)
+        if self.size.width <= 0 or self.size.height <= 0:
+            raise ValueError(f"the screen is too small to stream: {source.width}x{source.height}")
+        self._tiles = TileMap(source)
+        self._canvas = YuvCanvas(self.size)
+        self._last_sent = -math.inf
+
+    def set_region(self, region: Region | None) -> Size:
+        """Show ``region`` from the next frame on: new buffers and tile map, first frame sent whole."""
+        self._setup(self._capture.set_region(region))
+        return self.size
+
+    def next(self, now: float, force: bool = False) -> av.VideoFrame | None:
+        """The frame to send at ``now`` (monotonic seconds), or ``None`` when there is none."""
+        pixels = self._tiles.view(self._capture.grab())
+        tiles = self._tiles.diff(pixels)
+        if tiles.any():
+            self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
+        elif force or now - self._last_sent >= self._keepalive:
+            self.keepalives += 1
         else:
-            rows = pixels.reshape(self.source.height, self.source.width, 4)
-            source = av.VideoFrame.from_ndarray(rows[: self.size.height, : self.size.width], format="bgra")
-        return source.reformat(format="yuv420p")
+            self.unchanged += 1
+            return None
+        self._last_sent = now
+        self.frames += 1
+        return self._canvas.frame
 
 
 class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
@@ -81,22 +106,29 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     def __init__(
         self,
         capture_factory: Callable[[], ScreenCapture],
-        fps: float = DEFAULT_FPS,
-        refresh_seconds: float = REFRESH_SECONDS,
+        fps: float | None = None,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        damage_factory: DamageFactory | None = open_damage_watcher,
     ) -> None:
+        """``fps`` caps the frame rate (``None``: by picture size, see :func:`auto_max_fps`);
+        ``damage_factory`` opens the change listener (``None``: poll at the rate cap)."""
         super().__init__()
         self._factory = capture_factory
-        self._interval = 1.0 / fps
-        self._refresh = refresh_seconds
+        self._fixed_fps = fps if fps is not None else SETTINGS.max_fps
+        self._keepalive = keepalive_seconds
+        self._damage_factory = damage_factory
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="veo-capture")
         # touched only in the capture thread:
         self._capture: ScreenCapture | None = None
-        self._converter: FrameConverter | None = None
+        self._source: FrameSource | None = None
         # touched only in the event loop:
         self._gate = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._watcher: XDamageWatcher | None = None
+        self._watching = False
+        self._pacer = Pacer(self._fixed_fps or 30.0)
         self._allowed = False
         self._start: float | None = None
-        self._slot = 0
         self._last_sent = -math.inf
         self.frames_sent = 0
         #: called (on the loop) when capturing fails for good, so the session can end and say why
@@ -104,53 +136,65 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
 
     # ------------------------------------------------------------ capture thread
 
-    def _open(self) -> FrameConverter:
-        if self._converter is None:
+    def _open(self) -> FrameSource:
+        if self._source is None:
             self._capture = self._factory()
-            self._converter = FrameConverter(self._capture.size())
-        return self._converter
+            self._source = FrameSource(self._capture, self._keepalive)
+        return self._source
 
-    def _grab(self, force: bool) -> av.VideoFrame | None:
-        converter = self._open()
-        assert self._capture is not None
-        return converter.convert(self._capture.grab(), force)
+    def _grab(self, force: bool, now: float | None = None) -> av.VideoFrame | None:
+        return self._open().next(time.monotonic() if now is None else now, force)
 
     def _close_capture(self) -> None:
+        if self._source is not None:
+            source = self._source
+            log.info(
+                "stream stats frames=%d keepalives=%d unchanged=%d megapixels_converted=%.1f",
+                source.frames,
+                source.keepalives,
+                source.unchanged,
+                source.pixels_converted / 1e6,
+            )
         if self._capture is not None:
             self._capture.close()
             self._capture = None
 
     def _apply_region(self, region: Region | None) -> Size:
-        """Switch the capture to ``region``; new converter and buffers for the new size.
+        """Switch the capture to ``region``; new buffers and tile map for the new size.
 
         Runs in the capture thread between two grabs, so the very next frame has the new size;
         aiortc's H.264 and VP8 encoders re-open their context (with a keyframe) on a size change.
         """
-        self._open()
-        assert self._capture is not None
-        self._converter = FrameConverter(self._capture.set_region(region))
-        return self._converter.size
+        return self._open().set_region(region)
 
     # ------------------------------------------------------------ event loop
 
     async def size(self) -> Size:
         """The size of the frames this track sends (the console's coordinate space)."""
         loop = asyncio.get_running_loop()
-        converter = await loop.run_in_executor(self._executor, self._open)
-        return converter.size
+        source = await loop.run_in_executor(self._executor, self._open)
+        self._pace_for(source.size)
+        return source.size
 
     async def set_region(self, region: Region | None) -> Size:
         """Show only ``region`` of the desktop (one monitor) or, with ``None``, all of it.
 
-        Takes effect at the next frame (which is sent at once: the new converter has no previous
-        frame to compare with); returns the new frame size, the console's new coordinate space.
+        Takes effect at the next frame (which is sent at once, whole); returns the new frame
+        size, the console's new coordinate space.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._apply_region, region)
+        size = await loop.run_in_executor(self._executor, self._apply_region, region)
+        self._pace_for(size)
+        self._changed.set()
+        return size
+
+    def _pace_for(self, size: Size) -> None:
+        self._pacer.set_max_fps(self._fixed_fps or auto_max_fps(size))
 
     def allow(self) -> None:
-        """The user pressed Allow: frames may flow."""
+        """The user pressed Allow: frames may flow (the first one at once)."""
         self._allowed = True
+        self._changed.set()
         self._gate.set()
 
     def stop(self) -> None:
@@ -159,33 +203,58 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             return
         super().stop()
         self._gate.set()
+        self._changed.set()
+        if self._watcher is not None:
+            self._watcher.close()
         with contextlib.suppress(RuntimeError):
             self._executor.submit(self._close_capture)
         self._executor.shutdown(wait=False)
 
-    async def _next_slot(self) -> None:
-        now = time.monotonic()
-        if self._start is None:
-            self._start = now
+    def _watch(self) -> None:
+        """Start listening for screen changes (once, on the loop that runs ``recv``)."""
+        if self._watching:
             return
-        slot = self._slot + 1
-        if self._start + slot * self._interval < now:  # late: skip the missed slots, never burst
-            slot = math.ceil((now - self._start) / self._interval)
-        self._slot = slot
-        delay = self._start + slot * self._interval - now
-        if delay > 0:
-            await asyncio.sleep(delay)
+        self._watching = True
+        if self._damage_factory is not None:
+            self._watcher = self._damage_factory(self._changed.set)
+        if self._watcher is not None:
+            self._watcher.start(asyncio.get_running_loop())
+            log.info("stream captures on X damage events")
+        else:
+            log.info("stream polls the screen at %.0f fps", 1 / self._pacer.interval)
+
+    async def _wait_for_change(self) -> None:
+        """Until the screen changed, the keep-alive is due, or (polling) the next frame slot."""
+        watcher = self._watcher
+        if watcher is not None and watcher.alive:
+            timeout = self._last_sent + self._keepalive - time.monotonic()
+            if not self._changed.is_set() and timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+            self._changed.clear()
+            delay = self._pacer.delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            watcher.rearm()  # drawing from now on wakes the next round
+        else:
+            self._changed.clear()
+            delay = self._pacer.delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self._pacer.captured()
 
     async def recv(self) -> av.VideoFrame:
         await self._gate.wait()
         loop = asyncio.get_running_loop()
+        self._watch()
         while True:
             if self.readyState != "live" or not self._allowed:
                 raise MediaStreamError
-            await self._next_slot()
-            force = time.monotonic() - self._last_sent >= self._refresh
+            await self._wait_for_change()
+            if self.readyState != "live":
+                raise MediaStreamError
             try:
-                frame = await loop.run_in_executor(self._executor, self._grab, force)
+                frame = await loop.run_in_executor(self._executor, self._grab, False)
             except (RuntimeError, ValueError) as exc:  # executor shut down by stop(), capture failed
                 if self.readyState == "live" and self.on_failure is not None:
                     log.error("screen capture failed: %s", exc)
@@ -195,9 +264,11 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
                 raise MediaStreamError
             if frame is None:
                 continue
-            assert self._start is not None
-            self._last_sent = time.monotonic()
-            frame.pts = int((self._last_sent - self._start) * VIDEO_CLOCK)
+            now = time.monotonic()
+            if self._start is None:
+                self._start = now
+            self._last_sent = now
+            frame.pts = int((now - self._start) * VIDEO_CLOCK)
             frame.time_base = TIME_BASE
             self.frames_sent += 1
             return frame

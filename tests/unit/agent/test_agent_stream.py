@@ -1,47 +1,139 @@
-"""Frame conversion (change detection, odd sizes) and the local history file."""
+"""The stream's frame source (change detection, keep-alive, partial conversion), pacing, and history."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+import av
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from veo.agent import history
-from veo.agent.capture.base import Size
-from veo.agent.stream import FrameConverter
+from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.pacing import Pacer, auto_max_fps
+from veo.agent.stream import FrameSource, ScreenTrack
 
 
-def _screen(width: int, height: int, blue: int) -> bytes:
-    pixels = np.zeros((height, width, 4), np.uint8)
-    pixels[..., 0] = blue
-    pixels[..., 3] = 255
-    return pixels.tobytes()
+class FakeScreen(ScreenCapture):
+    """A screen whose pixels the test paints (BGRA, as mss returns them)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.pixels = np.zeros((height, width, 4), np.uint8)
+        self.pixels[..., 3] = 255
+        self.grabs = 0
+
+    def size(self) -> Size:
+        return Size(self.pixels.shape[1], self.pixels.shape[0])
+
+    def grab(self) -> bytes:
+        self.grabs += 1
+        return self.pixels.tobytes()
+
+    def close(self) -> None:
+        pass
 
 
-def test_unchanged_screen_gives_no_new_frame_unless_forced() -> None:
-    converter = FrameConverter(Size(64, 48))
-    first = converter.convert(_screen(64, 48, 10))
+def _rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+    rgb: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
+    return rgb
+
+
+def test_unchanged_screen_sends_nothing_until_the_keepalive() -> None:
+    screen = FakeScreen(64, 48)
+    source = FrameSource(screen, keepalive_seconds=1.0)
+    first = source.next(now=10.0)
     assert first is not None and first.format.name == "yuv420p" and (first.width, first.height) == (64, 48)
-    assert converter.convert(_screen(64, 48, 10)) is None
-    assert converter.convert(_screen(64, 48, 10), force=True) is not None
-    changed = converter.convert(_screen(64, 48, 200))
-    assert changed is not None
-    # the converted frames are independent of the reused source buffer
-    assert not np.array_equal(first.to_ndarray(), changed.to_ndarray())
+    assert source.next(now=10.1) is None
+    assert source.next(now=10.9) is None
+    assert source.unchanged == 2 and source.keepalives == 0
+    kept = source.next(now=11.0)  # one interval after the last frame: the keep-alive
+    assert kept is not None and source.keepalives == 1
+    assert source.next(now=11.5) is None
+    assert source.next(now=11.6, force=True) is not None
+
+
+def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:
+    screen = FakeScreen(256, 128)
+    source = FrameSource(screen)
+    assert source.next(now=0.0) is not None
+    whole = source.pixels_converted
+    assert whole == 256 * 128
+    screen.pixels[70:75, 130:140, 2] = 255  # a red mark inside tile (row 1, col 2)
+    frame = source.next(now=0.01)
+    assert frame is not None
+    assert source.pixels_converted - whole == 64 * 64
+    rgb = _rgb(frame)
+    assert rgb[72, 135, 0] > 200 and rgb[72, 135, 2] < 60  # the mark is in the picture
+    assert rgb[10, 10].max() < 30  # the rest is still black
+
+
+def test_patched_frame_equals_a_whole_conversion() -> None:
+    rng = np.random.default_rng(7)
+    screen = FakeScreen(320, 200)
+    screen.pixels[..., :3] = rng.integers(0, 256, (200, 320, 3), dtype=np.uint8)
+    source = FrameSource(screen)
+    assert source.next(now=0.0) is not None
+    screen.pixels[33:90, 150:201, :3] = rng.integers(0, 256, (57, 51, 3), dtype=np.uint8)
+    patched = source.next(now=0.1)
+    assert patched is not None
+    reference = av.VideoFrame.from_ndarray(screen.pixels, format="bgra").reformat(format="yuv420p")
+    for index in range(3):
+        assert bytes(patched.planes[index]) == bytes(reference.planes[index])
 
 
 def test_odd_sizes_are_cropped_to_even() -> None:
-    converter = FrameConverter(Size(65, 49))
-    frame = converter.convert(_screen(65, 49, 50))
-    assert converter.size == Size(64, 48)
+    source = FrameSource(FakeScreen(65, 49))
+    frame = source.next(now=0.0)
+    assert source.size == Size(64, 48)
     assert frame is not None and (frame.width, frame.height) == (64, 48)
 
 
 def test_wrong_buffer_size_is_an_error() -> None:
+    class Short(FakeScreen):
+        def grab(self) -> bytes:
+            return b"\x00" * 10
+
     with pytest.raises(ValueError, match="screen size"):
-        FrameConverter(Size(64, 48)).convert(b"\x00" * 10)
+        FrameSource(Short(64, 48)).next(now=0.0)
+
+
+def test_pacer_caps_the_rate_without_bursts() -> None:
+    clock = [100.0]
+    pacer = Pacer(30.0, clock=lambda: clock[0])
+    assert pacer.delay() == 0.0  # the first capture is immediate
+    pacer.captured()
+    clock[0] += 0.010
+    assert pacer.delay() == pytest.approx(1 / 30 - 0.010)
+    clock[0] += 1.0  # long stall: capture now, and the next one a full interval later (no burst)
+    assert pacer.delay() == 0.0
+    pacer.captured()
+    assert pacer.delay() == pytest.approx(1 / 30)
+
+
+def test_rate_cap_follows_the_picture_size() -> None:
+    assert auto_max_fps(Size(1280, 720)) == 60.0
+    assert auto_max_fps(Size(1920, 1080)) == 30.0
+
+
+async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
+    screen = FakeScreen(64, 48)
+    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=None)
+    try:
+        track.allow()
+        first = await track.recv()
+        assert first is not None and track.frames_sent == 1
+        first_pts = first.pts  # the frame object is reused: keep the number
+        with pytest.raises(TimeoutError):  # polls keep grabbing, but nothing comes out
+            await asyncio.wait_for(track.recv(), 0.2)
+        assert screen.grabs > 1 and track.frames_sent == 1
+        screen.pixels[0:4, 0:4, 1] = 255
+        changed = await asyncio.wait_for(track.recv(), 30)
+        assert changed.pts > first_pts and track.frames_sent == 2
+    finally:
+        track.stop()
 
 
 def test_history_appends_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@
 // and abort on a mismatch; send input only while the agent's last `control` message says active.
 
 import { install as installAnnotate } from "./annotate.js";
+import { install as installCursor } from "./cursor.js";
 import { install as installChat } from "./chat.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
@@ -20,7 +21,7 @@ import { connectionState, controlState, createState, inputAllowed } from "./stat
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo];
+const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];

@@ -1,0 +1,77 @@
+"""BGRA screen pixels -> the yuv420p frame the encoders want, converting only what changed.
+
+Converting a whole 1920×1080 image costs ~3.9 ms (``field-notes.md``), more than grabbing and
+comparing it; typing changes a few thousand pixels of two million. :class:`YuvCanvas` keeps ONE
+persistent yuv420p ``av.VideoFrame`` and re-converts only the changed rectangles into it, so
+typing costs a fraction of a millisecond. The same frame object is handed to the encoder each
+time: aiortc's sender awaits the encoder before it asks the track for the next frame, and both
+libx264 and libvpx copy the picture in, so nothing reads the canvas while it is being updated.
+
+Rectangles are widened by :data:`MARGIN` pixels before conversion and only their inside is
+written back: the colour converter filters chroma across neighbouring pixels, and the margin
+makes the edge of a patch identical to what a whole-frame conversion would give.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from veo.agent.capture.base import Size
+from veo.agent.damage import Rect
+
+MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
+
+
+def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> npt.NDArray[np.uint8]:
+    """A writable (height, width) view of one plane of ``frame`` (rows may be padded)."""
+    plane = frame.planes[index]
+    rows: npt.NDArray[np.uint8] = np.frombuffer(memoryview(plane), np.uint8)  # type: ignore[arg-type]
+    return rows.reshape(-1, plane.line_size)[:height, :width]
+
+
+class YuvCanvas:
+    """A persistent yuv420p frame of ``size`` (even dimensions) updated patch by patch."""
+
+    def __init__(self, size: Size) -> None:
+        if size.width % 2 or size.height % 2 or size.width <= 0 or size.height <= 0:
+            raise ValueError("yuv420p needs even, non-zero dimensions")
+        self.size = size
+        self.frame = av.VideoFrame(size.width, size.height, "yuv420p")
+        self._y = _plane(self.frame, 0, size.height, size.width)
+        self._u = _plane(self.frame, 1, size.height // 2, size.width // 2)
+        self._v = _plane(self.frame, 2, size.height // 2, size.width // 2)
+
+    def update(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
+        """Convert ``rects`` of ``pixels`` (BGRA as uint32, at least ``size``); the pixels converted."""
+        converted = 0
+        for rect in rects:
+            converted += self._update_one(pixels, rect)
+        return converted
+
+    def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
+        width, height = self.size.width, self.size.height
+        # the patch, aligned to even pixels and clipped to the (even) frame
+        x0, y0 = rect.x & ~1, rect.y & ~1
+        x1 = min(rect.x + rect.width + (rect.x + rect.width) % 2, width)
+        y1 = min(rect.y + rect.height + (rect.y + rect.height) % 2, height)
+        if x1 <= x0 or y1 <= y0:
+            return 0
+        # converted with a margin, written back without it
+        cx0, cy0 = max(x0 - MARGIN, 0), max(y0 - MARGIN, 0)
+        cx1, cy1 = min(x1 + MARGIN, width), min(y1 + MARGIN, height)
+        if (cx0, cy0, cx1, cy1) == (0, 0, width, height) and pixels.shape == (height, width):
+            source = pixels
+        else:
+            source = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1])
+        ph, pw = cy1 - cy0, cx1 - cx0
+        bgra = av.VideoFrame.from_ndarray(source.view(np.uint8).reshape(ph, pw, 4), format="bgra")
+        patch = bgra.reformat(format="yuv420p")
+        iy, ix = y0 - cy0, x0 - cx0
+        self._y[y0:y1, x0:x1] = _plane(patch, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
+        cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2
+        inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
+        self._u[inside] = _plane(patch, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+        self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+        return (x1 - x0) * (y1 - y0)

@@ -1,0 +1,45 @@
+"""Which codec the agent offers first and how fast it may send: the agent's stream settings.
+
+H.264 (libx264 ``ultrafast``, see :mod:`veo.agent.low_latency`) is the default: on the 2-core
+reference machine it encodes a 1080p screen frame in 2-4 ms where aiortc's VP8 takes 10-12 ms
+(``field-notes.md``), and browsers decode it in hardware. Both are offered, so a console without
+H.264 still negotiates VP8. ``veo agent --codec`` and ``--max-fps`` (hidden options, for
+``veo bench stream``) override the defaults for the whole process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CODECS = ("auto", "h264", "vp8")
+_MIME = {"h264": "video/H264", "vp8": "video/VP8"}
+
+
+@dataclass
+class StreamSettings:
+    """``codec``: ``auto`` (H.264 first, VP8 second), ``h264`` or ``vp8`` (offered alone);
+    ``max_fps``: the rate cap, ``None`` for the size-dependent default (``pacing.py``)."""
+
+    codec: str = "auto"
+    max_fps: float | None = None
+
+
+SETTINGS = StreamSettings()
+
+
+def configure(codec: str = "auto", max_fps: float | None = None) -> None:
+    """Set the process-wide stream settings (called once by ``veo agent``)."""
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec {codec!r}: choose one of {', '.join(CODECS)}")
+    if max_fps is not None and not 1 <= max_fps <= 120:
+        raise ValueError("max fps must be between 1 and 120")
+    SETTINGS.codec = codec
+    SETTINGS.max_fps = max_fps
+
+
+def codec_order(codec: str | None = None) -> tuple[str, ...]:
+    """The video MIME types to offer, best first."""
+    chosen = SETTINGS.codec if codec is None else codec
+    if chosen == "auto":
+        return ("video/H264", "video/VP8")
+    return (_MIME[chosen],)
