@@ -35,7 +35,7 @@ from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
 
 from veo.protocol import sas
-from veo.protocol.datachannel import parse_input_message
+from veo.protocol.datachannel import INPUT_TYPES, parse_console_data_message
 from veo.protocol.signaling import (
     AgentJoined,
     Consent,
@@ -440,10 +440,15 @@ def test_media_in_a_namespace() -> None:
 
 
 class ChannelLog:
-    """What the console sent over the data channel, each message checked against the protocol."""
+    """What the console sent over the data channel, each message checked against the protocol.
+
+    ``queue`` holds the input messages; the others (the technician's pointer, annotations) are
+    kept in ``features`` so the input checks see only input.
+    """
 
     def __init__(self, channel: Any) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.features: list[dict[str, Any]] = []
         self.opened = asyncio.Event()
         if channel.readyState == "open":
             self.opened.set()
@@ -452,8 +457,11 @@ class ChannelLog:
         self.channel = channel
 
     def _on_message(self, raw: str) -> None:
-        parse_input_message(raw)
-        self.queue.put_nowait(json.loads(raw))
+        message = parse_console_data_message(raw)
+        if message.type in INPUT_TYPES:
+            self.queue.put_nowait(json.loads(raw))
+        else:
+            self.features.append(json.loads(raw))
 
     async def next(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.queue.get(), WAIT_MS / 1000)
