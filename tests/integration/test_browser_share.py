@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tests.integration.test_signaling import Env, closed_with, env, negotiate, recv, send
 
 from veo.server.db.base import utcnow
-from veo.server.sessions import service
+from veo.server.sessions.models import RemoteSession
 
 if TYPE_CHECKING:
     from starlette.testclient import WebSocketTestSession
@@ -142,7 +142,7 @@ def test_an_expired_continuation_code_is_refused_and_the_share_goes_on(env: Env)
         shared(env, console, browser, created["code"])
         code = upgrade_code(browser)["code"]
         with env.db.session() as s:
-            row = s.get(service.RemoteSession, sid)
+            row = s.get(RemoteSession, sid)
             assert row is not None
             row.continuation_expires_at = utcnow() - timedelta(seconds=1)
         with env.agent() as agent:
@@ -184,3 +184,17 @@ def test_wrong_continuation_codes_count_against_the_same_rate_limit(env: Env) ->
             assert agent_join(agent, good)["code"] == "rate_limited"
         assert env.slept, "each refusal after the first waited longer"
     assert env.row(created["id"]).mode == "browser"
+
+
+def test_ending_the_share_voids_its_continuation_code(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as console, env.agent() as browser:
+        shared(env, console, browser, created["code"])
+        code = upgrade_code(browser)["code"]
+        send(browser, {"type": "hangup", "reason": "user_stopped"})
+        assert recv(browser, "ended")["by"] == "user"
+    assert env.row(sid).continuation_code is None
+    with env.agent() as agent:
+        assert agent_join(agent, code)["code"] == "code_used"
+    assert env.row(sid).status == "ended" and env.row(sid).mode == "browser"

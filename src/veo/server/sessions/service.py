@@ -307,6 +307,7 @@ def record_consent(
 def _finish(session: RemoteSession, *, by: EndedBy, reason: str) -> None:
     session.status = "ended"
     session.code = None
+    session.continuation_code = None
     session.ended_at = utcnow()
     session.ended_by = by
     session.end_reason = reason[:200]
