@@ -82,6 +82,7 @@ async def test_api_edit_is_stored_audited_and_read_by_policy_for_user(
         "capabilities": ["view", "recording"],
         "totp_required": True,
         "identity_before_control": True,
+        "max_file_bytes": 100_000_000,  # unchanged: the body did not say
     }
 
 

@@ -26,12 +26,10 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import secrets
 import tempfile
 import time
-import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
@@ -57,7 +55,9 @@ from veo.protocol.transfer import (
     FileProgress,
     FileReject,
     FrameError,
+    candidates,
     pack_chunk,
+    safe_name,
     unpack_chunk,
 )
 from veo.tasks import spawn
@@ -76,49 +76,10 @@ MAX_PENDING = 4
 #: At most one ``dropped type=file_chunk`` line per reason per this many seconds.
 DROP_LOG_EVERY = 2.0
 
-_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)}
-_FORBIDDEN = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
-_MAX_NAME_BYTES = 200
-
 
 def default_folder() -> Path:
     """Where an accepted file goes unless the user chooses otherwise: ``~/Downloads``."""
     return Path.home() / "Downloads"
-
-
-def safe_name(name: str) -> str:
-    """A file name that can only mean one file inside a folder.
-
-    The last path component only (``/`` and ``\\`` both count), without control or
-    format characters, without characters Windows forbids, without leading/trailing dots and
-    spaces (so never ``.``/``..`` nor hidden), not a reserved device name, at most 200 bytes
-    (keeping the extension); ``file`` if nothing is left.
-    """
-    base = re.split(r"[/\\]", name)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
-    base = _FORBIDDEN.sub("_", base).strip(" .")
-    if not base:
-        base = "file"
-    if base.split(".")[0].upper() in _RESERVED:
-        base = "_" + base
-    if len(base.encode()) > _MAX_NAME_BYTES:
-        stem, dot, ext = base.rpartition(".")
-        if not dot or len(ext.encode()) > 20:
-            stem, ext = base, ""
-        room = _MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0)
-        stem = stem.encode()[:room].decode(errors="ignore").rstrip(" .") or "file"
-        base = f"{stem}.{ext}" if ext else stem
-    return base
-
-
-def candidates(name: str) -> Iterator[str]:
-    """``name``, then ``name (1).ext``, ``name (2).ext``... (never an existing file's name)."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = name, ""
-    yield name
-    for n in range(1, 10_000):
-        yield f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"
 
 
 def inside(folder: Path, path: Path) -> bool:

@@ -7,6 +7,9 @@ side may send any of them (the sender of ``file_offer`` is the one whose file it
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -18,7 +21,7 @@ TransferId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_CLIPBOARD_CHARS = 60_000
 #: The largest file a role may move unless its policy says otherwise (the server sends its own).
-DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 100_000_000
 
 
 class ClipboardText(Message):
@@ -93,3 +96,45 @@ def unpack_chunk(frame: bytes) -> tuple[str, int, bytes]:
     if len(frame) > FRAME_HEADER + MAX_CHUNK:
         raise FrameError("frame longer than a chunk")
     return frame[:16].hex(), int.from_bytes(frame[16:24], "big"), bytes(frame[24:])
+
+
+# ---------------------------------------------------------------- names, as both receivers store them
+
+_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)}
+_FORBIDDEN = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
+_MAX_NAME_BYTES = 200
+
+
+def safe_name(name: str) -> str:
+    """A file name that can only mean one file inside a folder.
+
+    The last path component only (``/`` and ``\\`` both count), without control or
+    format characters, without characters Windows forbids, without leading/trailing dots and
+    spaces (so never ``.``/``..`` nor hidden), not a reserved device name, at most 200 bytes
+    (keeping the extension); ``file`` if nothing is left.
+    """
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    base = _FORBIDDEN.sub("_", base).strip(" .")
+    if not base:
+        base = "file"
+    if base.split(".")[0].upper() in _RESERVED:
+        base = "_" + base
+    if len(base.encode()) > _MAX_NAME_BYTES:
+        stem, dot, ext = base.rpartition(".")
+        if not dot or len(ext.encode()) > 20:
+            stem, ext = base, ""
+        room = _MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0)
+        stem = stem.encode()[:room].decode(errors="ignore").rstrip(" .") or "file"
+        base = f"{stem}.{ext}" if ext else stem
+    return base
+
+
+def candidates(name: str) -> Iterator[str]:
+    """``name``, then ``name (1).ext``, ``name (2).ext``... (never an existing file's name)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    yield name
+    for n in range(1, 10_000):
+        yield f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"

@@ -7,6 +7,7 @@ through untouched and no extra task is spawned per request.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,9 @@ from veo.server.lang import _, set_language
 from veo.server.web.templating import language_from_request
 
 MAX_BODY_BYTES = 1024 * 1024
+#: The one route allowed past MAX_BODY_BYTES: it streams to disk up to the role policy's file limit
+#: (``veo.server.files.api``).
+STREAMED_UPLOAD = re.compile(r"^/api/v1/tickets/[0-9]{1,18}/attachments$")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -67,6 +71,10 @@ class VeoMiddleware:
             await send(message)
 
         try:
+            if scope["method"] == "POST" and STREAMED_UPLOAD.match(scope["path"]):
+                # ticket attachments stream to disk and enforce the role policy's own limit
+                await self.app(scope, receive, send_with_headers)
+                return
             if self._declared_length(scope) > self.max_body_bytes:
                 await self._reject_too_large(send_with_headers)
                 return

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veo.agent.events import FileOffered, FileTransferEnded, UiEvent
-from veo.agent.files import AgentFiles, Incoming, TransferError, candidates, safe_name
+from veo.agent.files import AgentFiles, Incoming, TransferError
 from veo.agent.policy import Policy
 from veo.protocol.datachannel import AgentDataMessage
 from veo.protocol.permissions import Permission
@@ -34,7 +34,9 @@ from veo.protocol.transfer import (
     FileProgress,
     FileReject,
     FrameError,
+    candidates,
     pack_chunk,
+    safe_name,
     unpack_chunk,
 )
 

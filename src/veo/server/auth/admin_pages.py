@@ -133,6 +133,19 @@ async def _roles_page(request: Request, db: Database, errors: dict[str, str] | N
     return await render(request, "admin/roles.html", context, status_code=422 if errors else 200)
 
 
+def _megabytes(value: object) -> int | None:
+    """The roles form's "largest file" in MB (decimal), as bytes; absent or empty: unchanged."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        megabytes = float(value.strip().replace(",", "."))
+    except ValueError:
+        raise InvalidInput({"max_file_bytes": _("Enter the largest file as a number of MB.")}) from None
+    if not 0 <= megabytes <= policies.MAX_FILE_LIMIT / 1_000_000:
+        raise InvalidInput({"max_file_bytes": _("The largest file must be between 0 and 1,000,000 MB.")})
+    return round(megabytes * 1_000_000)
+
+
 @router.get("/admin/roles")
 async def roles(request: Request, admin: AdminUser, db: DatabaseDep) -> Response:
     return await _roles_page(request, db)
@@ -157,6 +170,7 @@ async def edit_role(
         policies.set_policy(
             s,
             role,
+            max_file_bytes=_megabytes(form.get("max_file_mb")),
             capabilities={Capability(n) for n in names},
             totp_required=form.get("totp_required") == "yes",
             identity_before_control=form.get("identity_before_control") == "yes",

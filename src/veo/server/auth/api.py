@@ -75,6 +75,7 @@ class PolicyOut(BaseModel):
     capabilities: list[Capability]
     totp_required: bool
     identity_before_control: bool
+    max_file_bytes: int
 
 
 class PolicyIn(BaseModel):
@@ -83,6 +84,8 @@ class PolicyIn(BaseModel):
     capabilities: list[Capability] = Field(max_length=len(Capability))
     totp_required: bool
     identity_before_control: bool
+    #: The largest file a session may move or attach; omitted: unchanged.
+    max_file_bytes: int | None = Field(default=None, ge=0, le=policies.MAX_FILE_LIMIT)
 
 
 class SignedOut(BaseModel):
@@ -106,6 +109,7 @@ def _policy_out(policy: policies.RolePolicy) -> PolicyOut:
         capabilities=ordered(policy.capabilities),
         totp_required=policy.totp_required,
         identity_before_control=policy.identity_before_control,
+        max_file_bytes=policy.max_file_bytes,
     )
 
 
@@ -201,6 +205,7 @@ async def set_role_policy(
             capabilities=body.capabilities,
             totp_required=body.totp_required,
             identity_before_control=body.identity_before_control,
+            max_file_bytes=body.max_file_bytes,
             actor=admin.email,
             address=address,
         )

@@ -11,6 +11,7 @@ from veo.server.auth.models import (
     WebSession,
 )
 from veo.server.db.base import Base
+from veo.server.files.models import TicketAttachment
 from veo.server.notify.models import OutboxMessage, RatingRequest, RequesterLanguage, WebhookEndpoint
 from veo.server.policies.models import RolePolicyRow
 from veo.server.reports.models import Pilot, PilotMember, ToolFeedback
@@ -34,6 +35,7 @@ __all__ = [
     "RequesterLanguage",
     "RolePolicyRow",
     "Ticket",
+    "TicketAttachment",
     "TicketChange",
     "TicketComment",
     "ToolFeedback",

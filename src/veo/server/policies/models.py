@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, String
+from sqlalchemy import JSON, BigInteger, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from veo.server.db.base import Base, UTCDateTime, utcnow
@@ -18,4 +18,6 @@ class RolePolicyRow(Base):
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     totp_required: Mapped[bool] = mapped_column(Boolean, default=False)
     identity_before_control: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The largest file either side may send in a session (and attach to a ticket); NULL: the default.
+    max_file_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from veo.protocol.permissions import Permission
+from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
 from veo.server.audit.service import record
 from veo.server.auth.models import ROLES, User
 from veo.server.db.base import utcnow
@@ -24,6 +25,8 @@ from veo.server.policies.capabilities import Capability, ordered, permissions_of
 from veo.server.policies.models import RolePolicyRow
 
 ADMIN_ROLE = "admin"
+#: The most an admin may set as a role's largest file (1,000,000 MB).
+MAX_FILE_LIMIT = 1_000_000 * 1_000_000
 _STANDARD = frozenset({Capability.VIEW, Capability.CONTROL, Capability.CLIPBOARD, Capability.FILES})
 
 
@@ -37,6 +40,8 @@ class RolePolicy:
     identity_before_control: bool
     unattended: bool
     recording: bool
+    #: The largest file a session may move either way, and that may be attached to a ticket.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -47,7 +52,13 @@ class RolePolicy:
         )
 
 
-def _policy(role: str, capabilities: Iterable[Capability], totp: bool, identity: bool) -> RolePolicy:
+def _policy(
+    role: str,
+    capabilities: Iterable[Capability],
+    totp: bool,
+    identity: bool,
+    max_file_bytes: int | None = None,
+) -> RolePolicy:
     caps = frozenset(capabilities)
     return RolePolicy(
         role=role,
@@ -56,6 +67,7 @@ def _policy(role: str, capabilities: Iterable[Capability], totp: bool, identity:
         identity_before_control=identity,
         unattended=Capability.UNATTENDED in caps,
         recording=Capability.RECORDING in caps,
+        max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes,
     )
 
 
@@ -67,7 +79,7 @@ def default_policy(role: str) -> RolePolicy:
 def _from_row(row: RolePolicyRow) -> RolePolicy:
     known = {c.value for c in Capability}
     caps = {Capability(c) for c in row.capabilities if c in known}
-    return _policy(row.role, caps, row.totp_required, row.identity_before_control)
+    return _policy(row.role, caps, row.totp_required, row.identity_before_control, row.max_file_bytes)
 
 
 def policy_for_role(db: Session, role: str) -> RolePolicy:
@@ -90,6 +102,7 @@ def _as_details(policy: RolePolicy) -> dict[str, object]:
         "capabilities": [c.value for c in ordered(policy.capabilities)],
         "totp_required": policy.totp_required,
         "identity_before_control": policy.identity_before_control,
+        "max_file_bytes": policy.max_file_bytes,
     }
 
 
@@ -102,8 +115,12 @@ def set_policy(
     identity_before_control: bool,
     actor: str,
     address: str = "",
+    max_file_bytes: int | None = None,
 ) -> RolePolicy:
-    """Store ``role``'s policy and audit the change (before and after); checked before writing."""
+    """Store ``role``'s policy and audit the change (before and after); checked before writing.
+
+    ``max_file_bytes`` ``None`` keeps the role's current limit.
+    """
     if role not in ROLES:
         raise InvalidInput({"role": _("Unknown role; use one of: %(roles)s.") % {"roles": ", ".join(ROLES)}})
     if role == ADMIN_ROLE and not totp_required:
@@ -113,6 +130,8 @@ def set_policy(
         raise InvalidInput(
             {"capabilities": _("Every other permission needs “view screen”; add it or remove the rest.")}
         )
+    if max_file_bytes is not None and not 0 <= max_file_bytes <= MAX_FILE_LIMIT:
+        raise InvalidInput({"max_file_bytes": _("The largest file must be between 0 and 1,000,000 MB.")})
     before = policy_for_role(db, role)
     row = db.get(RolePolicyRow, role)
     if row is None:
@@ -121,6 +140,8 @@ def set_policy(
     row.capabilities = [c.value for c in ordered(caps)]
     row.totp_required = totp_required
     row.identity_before_control = identity_before_control
+    if max_file_bytes is not None:
+        row.max_file_bytes = max_file_bytes
     row.updated_at = utcnow()
     db.flush()
     after = _from_row(row)

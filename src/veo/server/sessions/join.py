@@ -19,6 +19,7 @@ from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Join, Joined, parse_agent_message
 from veo.server.lang import set_language
 from veo.server.notify import events, rating
+from veo.server.policies.service import policy_for_role
 from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
@@ -79,7 +80,10 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
         # The user's language (from the agent) is the best guess for the requester's e-mails.
         events.set_requester_language(db, session.ticket_id, message.language)
         token = rating.issue_for_session(db, session, message.language)
-        joined = joined_message(hub.settings, session).model_copy(update={"rating_token": token})
+        limit = policy_for_role(db, session.technician.role).max_file_bytes if session.technician else 0
+        joined = joined_message(hub.settings, session).model_copy(
+            update={"rating_token": token, "max_file_bytes": limit}
+        )
         return Admission(joined, message, upgraded)
 
     result = await txn.run(hub.db, redeem)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
+from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
 from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.codes import display_code, normalize_code
@@ -69,6 +70,7 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
         "ws_url": f"/ws/console?session={session.id}",
         "protocol_url": "/api/v1/protocol.json",
         "agent_command": agent_command(public_url, code),
+        "max_file_bytes": await db.run(lambda s: policy_for_user(s, user).max_file_bytes),
     }
     return await render(request, "console.html", context)
 

@@ -19,6 +19,7 @@ from veo.protocol.permissions import Permission
 from veo.server.auth.deps import CurrentUser, identify, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
+from veo.server.files import service as attachment_service
 from veo.server.handlers import describe_validation
 from veo.server.lang import _
 from veo.server.notify.status import ticket_notices
@@ -37,7 +38,7 @@ FormText = Annotated[str, Form(max_length=20000)]
 FILTER_KEYS = tuple(TicketFilters.model_fields)
 
 #: What the start form can ask for: the agent implements viewing and control today.
-SESSION_PERMISSIONS = (Permission.VIEW, Permission.CONTROL)
+SESSION_PERMISSIONS = (Permission.VIEW, Permission.CONTROL, Permission.CLIPBOARD, Permission.FILES)
 
 
 def _address(request: Request) -> str:
@@ -163,6 +164,7 @@ async def _detail(
         "notices": notices,
         # The start form offers only what the technician's role may ask for (and the agent does).
         "requestable": [p.value for p in SESSION_PERMISSIONS if p in allowed],
+        "attachments": await db.run(lambda s: attachment_service.list_for(s, ticket_id)),
     }
     return await render(request, "tickets/detail.html", context, status_code=status)
 

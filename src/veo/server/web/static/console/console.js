@@ -8,6 +8,8 @@
 import { install as installAnnotate } from "./annotate.js";
 import { install as installCursor } from "./cursor.js";
 import { install as installChat } from "./chat.js";
+import { install as installClipboard } from "./clipboard.js";
+import { install as installFiles } from "./files.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
@@ -21,7 +23,7 @@ import { connectionState, controlState, createState, inputAllowed } from "./stat
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor];
+const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor, installClipboard, installFiles];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];

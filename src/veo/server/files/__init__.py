@@ -1,0 +1,1 @@
+"""Files a technician chose to keep on a ticket (received from the user during a session)."""
