@@ -1,4 +1,4 @@
-"""``veo bench``: subcommands that measure veo; ``tickets`` is the first.
+"""``veo bench``: subcommands that measure veo: ``tickets`` and ``stream`` (screen sharing vs VNC).
 
 Usage: ``veo bench tickets [--count 100000] [--database-url URL ...] [--runs 5] [--json PATH]``.
 Without ``--database-url`` it measures SQLite and the PostgreSQL server at
@@ -60,11 +60,18 @@ def parser() -> argparse.ArgumentParser:
     )
     tickets.add_argument("--runs", type=_positive(1000), default=5, help=_("timed requests per page"))
     tickets.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
+    from veo.bench.stream import cli as stream_cli
+
+    stream_cli.add_parser(sub, _)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.what == "stream":
+        from veo.bench.stream import cli as stream_cli
+
+        return stream_cli.main(args)
     from veo.bench.databases import DEFAULT_POSTGRES
     from veo.bench.tickets import run_one, table
 

@@ -1,0 +1,211 @@
+"""``veo bench stream``: its flags, the three modes, and what it prints and writes.
+
+Modes: ``--quick`` (default; 1920×1080, the three networks, five workloads, veo and VNC, ~8 s each:
+under 10 minutes here), ``--full`` (both resolutions, 3 runs, medians; H.264 and VP8 when the agent
+takes ``--codec``), ``--smoke`` (typing, unshaped, veo only, ~5 s: proves the bench still works).
+Explicit flags override the mode's choices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from veo.bench.stream.lab import NETWORKS, Network
+from veo.bench.stream.workload import MODES
+
+
+@dataclass(frozen=True)
+class ModeDefaults:
+    """What a mode measures unless flags say otherwise."""
+
+    resolutions: list[tuple[int, int]]
+    networks: list[str]
+    workloads: list[str]
+    seconds: float
+    runs: int
+    vnc: bool
+
+
+MODE_DEFAULTS = {
+    "quick": ModeDefaults([(1920, 1080)], list(NETWORKS), list(MODES), 8.0, 1, True),
+    "full": ModeDefaults([(1920, 1080), (1280, 720)], list(NETWORKS), list(MODES), 15.0, 3, True),
+    "smoke": ModeDefaults([(1280, 720)], ["unshaped"], ["typing"], 5.0, 1, False),
+}
+RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720)}
+CODECS = ("auto", "h264", "vp8")
+
+
+def _resolutions(text: str) -> list[tuple[int, int]]:
+    found = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part in RESOLUTIONS:
+            found.append(RESOLUTIONS[part])
+            continue
+        match = re.fullmatch(r"(\d{3,4})x(\d{3,4})", part)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{part!r} is not WIDTHxHEIGHT (e.g. 1920x1080)")
+        width, height = int(match.group(1)), int(match.group(2))
+        if not (640 <= width <= 3840 and 480 <= height <= 2160) or width % 2 or height % 2:
+            raise argparse.ArgumentTypeError(f"{part}: use even sizes from 640x480 to 3840x2160")
+        found.append((width, height))
+    if not found:
+        raise argparse.ArgumentTypeError("name at least one resolution")
+    return found
+
+
+def _choices(known: tuple[str, ...] | list[str], what: str) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [p.strip() for p in text.split(",") if p.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}"
+            )
+        return list(dict.fromkeys(names))
+
+    return parse
+
+
+def _number(low: float, high: float, integer: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Callable[[str], str]) -> None:
+    stream = sub.add_parser(
+        "stream",
+        help=_("measure screen sharing (latency, frame rate, bytes, CPU) beside VNC on shaped networks"),
+        description=_(
+            "Measure the real pipeline (veo server, agent on Xvfb, console in headless Chromium) "
+            "and x11vnc with noVNC, on network namespaces shaped with netem. Needs root."
+        ),
+    )
+    mode = stream.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick",
+        dest="mode",
+        action="store_const",
+        const="quick",
+        help=_("1080p, three networks, five workloads, veo and VNC (default; under 10 minutes)"),
+    )
+    mode.add_argument(
+        "--full",
+        dest="mode",
+        action="store_const",
+        const="full",
+        help=_("both resolutions, three runs each, medians"),
+    )
+    mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
+                      help=_("one short typing workload, unshaped, veo only"))  # fmt: skip
+    stream.set_defaults(mode="quick")
+    stream.add_argument(
+        "--resolutions",
+        type=_resolutions,
+        metavar="LIST",
+        help=_("comma-separated WIDTHxHEIGHT (or 1080p, 720p)"),
+    )
+    stream.add_argument(
+        "--networks",
+        type=_choices(list(NETWORKS), "network"),
+        metavar="LIST",
+        help=_("comma-separated: unshaped, office, poor"),
+    )
+    stream.add_argument(
+        "--workloads",
+        type=_choices(MODES, "workload"),
+        metavar="LIST",
+        help=_("comma-separated: idle, typing, scrolling, dragging, animation"),
+    )
+    stream.add_argument(
+        "--codec",
+        type=_choices(CODECS, "codec"),
+        metavar="LIST",
+        help=_("agent codecs to compare (auto, h264, vp8), when the agent has --codec"),
+    )
+    stream.add_argument(
+        "--seconds", type=_number(2, 600), metavar="N", help=_("measured seconds per workload")
+    )
+    stream.add_argument(
+        "--runs", type=_number(1, 20, integer=True), metavar="N", help=_("repetitions (medians)")
+    )
+    stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC reference"))
+    stream.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
+    stream.add_argument("--chart", type=Path, metavar="PATH", help=_("also draw the figures as a PNG chart"))
+    stream.add_argument("--keep", action="store_true", help=_("keep the logs directory"))  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> int:
+    from veo.bench.stream import report, runner
+    from veo.bench.stream.veo_pipeline import agent_options
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    defaults = MODE_DEFAULTS[args.mode]
+    vnc = defaults.vnc and not args.no_vnc
+    problem = runner.missing_requirements(vnc)
+    if problem is not None:
+        print(f"veo bench stream: {problem}", file=sys.stderr)
+        return 2
+    takes_codec = "--codec" in agent_options()
+    codecs: list[str | None]
+    if args.codec:
+        if not takes_codec:
+            print("veo bench stream: this veo agent has no --codec option", file=sys.stderr)
+            return 2
+        codecs = list(args.codec)
+    elif args.mode == "full" and takes_codec:
+        codecs = ["h264", "vp8"]
+    else:
+        codecs = [None]
+    networks: list[Network] = [NETWORKS[n] for n in (args.networks or defaults.networks)]
+    plan = runner.Plan(
+        resolutions=args.resolutions or defaults.resolutions,
+        networks=networks,
+        workloads=args.workloads or defaults.workloads,
+        seconds=float(args.seconds or defaults.seconds),
+        runs=int(args.runs or defaults.runs),
+        vnc=vnc,
+        codecs=codecs,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="veo-bench-stream-"))
+    try:
+        measurements, failures = runner.run(plan, progress, workdir)
+    except KeyboardInterrupt:
+        progress(f"interrupted; everything started was stopped (logs in {workdir})")
+        return 130
+    except Exception as exc:
+        progress(f"veo bench stream failed: {exc} (logs in {workdir})")
+        return 1
+    meta = runner.metadata(plan)
+    summaries = report.summarize(measurements)
+    print(report.table(summaries))
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    if args.json is not None:
+        report.write_json(args.json, measurements, {**meta, "failures": failures})
+    if args.chart is not None and summaries:
+        report.chart(args.chart, summaries, f"veo bench stream, {meta['date']}, commit {meta['commit']}")
+    measured = any(m.latency_samples > 0 for m in measurements if m.workload != "idle") or (
+        bool(measurements) and all(m.workload == "idle" for m in measurements)
+    )
+    if args.keep or failures or not measured:
+        progress(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if measured and not failures else 1

@@ -1,0 +1,64 @@
+"""An Xvfb display for one resolution, and the real mouse on it (xdotool).
+
+Same choices as the end-to-end suite, for the same reasons: an explicit display number (Xvfb then
+takes the lock and refuses a number in use, so two runs cannot share a socket) and
+``-nolisten local`` (the abstract socket is per network namespace; the file socket in
+``/tmp/.X11-unix`` is reachable from every namespace, so the bench itself can use xdotool).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from veo.bench.stream.lab import Lab
+from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
+
+FIRST_DISPLAY = 520
+ATTEMPTS = 40
+
+
+class Display:
+    """Xvfb ``width``×``height``×24 inside the user namespace; :attr:`name` is ``":<n>"``."""
+
+    def __init__(self, lab: Lab, procs: Processes, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._procs = procs
+        first = FIRST_DISPLAY + os.getpid() % 300
+        for number in range(first, first + ATTEMPTS):
+            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+                continue
+            self.name = f":{number}"
+            self.proc: Proc = procs.start(
+                f"xvfb-{width}x{height}",
+                lab.in_user(
+                    ["Xvfb", self.name, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp",
+                     "-nolisten", "local", "-noreset", "-br"]
+                ),
+            )  # fmt: skip
+            if wait_for(f"Xvfb {self.name}", self._settled, 30) == "ready":
+                return
+            procs.stop(self.proc)
+        raise BenchError(f"no free X display in {first}..{first + ATTEMPTS - 1}")
+
+    def _settled(self) -> str | None:
+        if not self.proc.running():
+            return "exited"
+        probe = subprocess.run(["xdpyinfo"], env=self.env(), capture_output=True, check=False, timeout=10)
+        return "ready" if probe.returncode == 0 else None
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.name}
+
+    def click(self, x: int, y: int) -> None:
+        """The real pointer moves there and clicks, as the user's hand would."""
+        for args in (["mousemove", "--sync", str(x), str(y)], ["click", "1"]):
+            result = subprocess.run(
+                ["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=20, check=False
+            )
+            if result.returncode != 0:
+                raise BenchError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
+
+    def close(self) -> None:
+        self._procs.stop(self.proc)

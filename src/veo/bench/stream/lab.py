@@ -1,0 +1,144 @@
+"""The bench's own little network: two namespaces joined by one veth pair, shaped with netem.
+
+Layout (nothing here can reach outside these namespaces)::
+
+    "user" namespace                              "tech" namespace
+    Xvfb, workload, veo agent, veo server,        headless Chromium (veo console, noVNC),
+    x11vnc, websockify                            a TCP relay 127.0.0.1:PORT -> server
+    vb-u 10.77.0.1/24  <===== veth, netem =====>  vb-t 10.77.0.2/24
+
+The media (WebRTC between the agent and Chromium) and the VNC websocket both cross the veth,
+so the shaping applies to both and its byte counters compare like for like. Chromium reaches
+the veo server through the relay on its own loopback so that the console page is a secure context
+on ``http://127.0.0.1`` (the session cookie and WebCrypto need one), exactly as on a developer's
+machine, while signaling still crosses the shaped link.
+
+Both ends get netem with half the round-trip time as delay, the rate and the loss, so each
+direction sees the same link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from veo.bench.stream.procs import BenchError
+
+USER_ADDRESS = "10.77.0.1"
+TECH_ADDRESS = "10.77.0.2"
+USER_DEVICE = "vb-u"
+TECH_DEVICE = "vb-t"
+QUEUE_SECONDS = 0.25  # netem queue sized for ~250 ms of the rate (a home router's, not 6 s)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A link like the user's: round-trip time, rate (None = unshaped) and loss each way."""
+
+    name: str
+    rtt_ms: float = 0.0
+    rate_mbit: float | None = None
+    loss_percent: float = 0.0
+
+    @property
+    def shaped(self) -> bool:
+        return self.rtt_ms > 0 or self.rate_mbit is not None or self.loss_percent > 0
+
+    def describe(self) -> str:
+        if not self.shaped:
+            return "veth, no shaping"
+        parts = []
+        if self.rate_mbit is not None:
+            parts.append(f"{self.rate_mbit:g} Mbit/s")
+        parts.append(f"{self.rtt_ms:g} ms RTT")
+        if self.loss_percent:
+            parts.append(f"{self.loss_percent:g}% loss")
+        return ", ".join(parts)
+
+
+NETWORKS: dict[str, Network] = {
+    "unshaped": Network("unshaped"),
+    "office": Network("office", rtt_ms=20, rate_mbit=20),
+    "poor": Network("poor", rtt_ms=80, rate_mbit=2, loss_percent=0.5),
+}
+
+
+def netem_args(network: Network, device: str) -> list[str]:
+    """``tc`` arguments that give ``device`` this network's egress (``qdisc replace``: re-runnable)."""
+    if not network.shaped:
+        return ["qdisc", "replace", "dev", device, "root", "pfifo_fast"]
+    args = ["qdisc", "replace", "dev", device, "root", "netem"]
+    if network.rtt_ms > 0:
+        args += ["delay", f"{network.rtt_ms / 2:g}ms"]
+    if network.loss_percent > 0:
+        args += ["loss", f"{network.loss_percent:g}%"]
+    if network.rate_mbit is not None:
+        args += ["rate", f"{network.rate_mbit:g}mbit"]
+        packets = int(network.rate_mbit * 1e6 * QUEUE_SECONDS / 8 / 1500)
+        args += ["limit", str(max(64, packets))]
+    return args
+
+
+def _run(argv: Sequence[str]) -> str:
+    result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=30)
+    if result.returncode != 0:
+        raise BenchError(f"`{' '.join(argv)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+class Lab:
+    """The two namespaces and their veth; :meth:`close` removes everything (idempotent)."""
+
+    def __init__(self, tag: str | None = None) -> None:
+        tag = tag or str(os.getpid())
+        self.user = f"veo-bench-{tag}-user"
+        self.tech = f"veo-bench-{tag}-tech"
+        self._made: list[str] = []
+
+    def open(self) -> None:
+        try:
+            for name in (self.user, self.tech):
+                _run(["ip", "netns", "add", name])
+                self._made.append(name)
+                _run(["ip", "-n", name, "link", "set", "lo", "up"])
+            _run(
+                ["ip", "-n", self.user, "link", "add", USER_DEVICE, "type", "veth",
+                 "peer", "name", TECH_DEVICE, "netns", self.tech]
+            )  # fmt: skip
+            for name, device, address in (
+                (self.user, USER_DEVICE, USER_ADDRESS),
+                (self.tech, TECH_DEVICE, TECH_ADDRESS),
+            ):
+                _run(["ip", "-n", name, "addr", "add", f"{address}/24", "dev", device])
+                _run(["ip", "-n", name, "link", "set", device, "up"])
+        except BenchError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        while self._made:
+            subprocess.run(["ip", "netns", "del", self._made.pop()], capture_output=True, check=False)
+
+    def in_user(self, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.user, *argv]
+
+    def in_tech(self, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.tech, *argv]
+
+    def shape(self, network: Network) -> None:
+        """Give both veth ends this network's characteristics."""
+        for name, device in ((self.user, USER_DEVICE), (self.tech, TECH_DEVICE)):
+            _run(["ip", "netns", "exec", name, "tc", *netem_args(network, device)])
+
+    def tech_bytes(self) -> tuple[int, int]:
+        """(received, sent) bytes on the tech side's veth end: what crossed the link."""
+        data = json.loads(_run(["ip", "-n", self.tech, "-s", "-j", "link", "show", "dev", TECH_DEVICE]))
+        stats = data[0]["stats64"]
+        return int(stats["rx"]["bytes"]), int(stats["tx"]["bytes"])
+
+    def netns_inode(self, name: str) -> int:
+        """The inode that identifies namespace ``name`` (compare with ``/proc/<pid>/ns/net``)."""
+        return os.stat(f"/run/netns/{name}").st_ino

@@ -1,0 +1,201 @@
+"""The in-page half of the measurement: decode the timestamp pattern from what the browser shows.
+
+Injected with Playwright into the veo console (frames of ``#remote-video``, one decode per frame
+the compositor presents, through ``requestVideoFrameCallback``) and into noVNC (its canvas, read
+on every animation frame, since noVNC draws into a canvas as updates arrive). Both decode exactly
+as :func:`veo.bench.stream.pattern.decode` does, with the same thresholds, and record, when a new
+value first shows, ``Date.now() - value``: the same wall clock the workload stamped.
+
+:data:`PC_SPY` wraps ``RTCPeerConnection`` (an init script, so before the console's own code
+runs) to keep the console's connections, whose ``getStats()`` gives the bytes and frames received.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import Page
+
+from veo.bench.stream import pattern
+
+PC_SPY = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  if (!Native || window.__benchPCs) return;
+  window.__benchPCs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__benchPCs.push(this); }
+  };
+})();
+"""
+
+_PROBE = """
+(cfg) => {
+  const B = window.__veoBench = window.__veoBench || {last: null, firstFrameAt: 0};
+  B.cfg = cfg;
+  B.reset = () => {
+    B.lat = []; B.frames = 0; B.updates = 0; B.invalid = 0; B.maxGap = 0; B.lastUpdateAt = 0;
+    B.t0 = Date.now();
+  };
+  B.reset();
+  const cv = document.createElement("canvas");
+  cv.width = cfg.blocks * cfg.block; cv.height = cfg.block;
+  const ctx = cv.getContext("2d", {willReadFrequently: true});
+  const check = (v) => (v ^ (v >> 4) ^ (v >> 8) ^ (v >> 12)) & 0xF;
+  const decode = (src, w, h) => {
+    const kx = w / cfg.screenW, ky = h / cfg.screenH;
+    ctx.drawImage(src, cfg.x * kx, cfg.y * ky, cv.width * kx, cv.height * ky, 0, 0, cv.width, cv.height);
+    const d = ctx.getImageData(0, 0, cv.width, cv.height).data;
+    let word = 0;
+    const half = cfg.block >> 1;
+    for (let i = 0; i < cfg.blocks; i++) {
+      let sum = 0, n = 0;
+      for (let dy = -3; dy < 3; dy++) for (let dx = -3; dx < 3; dx++) {
+        const k = ((half + dy) * cv.width + i * cfg.block + half + dx) * 4;
+        sum += 0.299 * d[k] + 0.587 * d[k + 1] + 0.114 * d[k + 2]; n++;
+      }
+      const luma = sum / n;
+      if (luma < cfg.dark) word = word * 2;
+      else if (luma > cfg.light) word = word * 2 + 1;
+      else return null;
+    }
+    const value = word >>> cfg.checkBits;
+    return check(value) === (word & 0xF) ? value : null;
+  };
+  const seen = (now, value) => {
+    B.frames++;
+    if (!B.firstFrameAt) B.firstFrameAt = now;
+    if (value === null) { B.invalid++; return; }
+    if (value === B.last) return;
+    if (B.last !== null) {
+      const lat = ((now - value) % cfg.modulus + cfg.modulus) % cfg.modulus;
+      if (lat < 10000) B.lat.push(lat);
+    }
+    if (B.lastUpdateAt) B.maxGap = Math.max(B.maxGap, now - B.lastUpdateAt);
+    B.lastUpdateAt = now; B.updates++; B.last = value;
+  };
+  if (B.timer) clearInterval(B.timer);
+  if (cfg.mode === "video") {
+    let attached = null;
+    const onFrame = (video) => () => {
+      if (video !== attached) return;
+      if (video.videoWidth) seen(Date.now(), decode(video, video.videoWidth, video.videoHeight));
+      video.requestVideoFrameCallback(onFrame(video));
+    };
+    B.timer = setInterval(() => {
+      const video = document.querySelector(cfg.selector);
+      if (video && video !== attached) { attached = video; video.requestVideoFrameCallback(onFrame(video)); }
+    }, 100);
+  } else {
+    let lastCanvasSig = null;
+    const tick = () => {
+      const canvas = document.querySelector(cfg.selector);
+      if (canvas && canvas.width >= cfg.screenW) {
+        const value = decode(canvas, canvas.width, canvas.height);
+        if (value !== lastCanvasSig) { lastCanvasSig = value; seen(Date.now(), value); }
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+  return true;
+}
+"""
+
+_SNAPSHOT = """
+async () => {
+  const B = window.__veoBench;
+  const out = {lat: B.lat, frames: B.frames, updates: B.updates, invalid: B.invalid,
+               maxGap: B.maxGap, t0: B.t0, now: Date.now(), firstFrameAt: B.firstFrameAt,
+               rtpBytes: 0, dcBytes: 0, framesDecoded: 0, codec: null, width: 0, height: 0};
+  for (const pc of window.__benchPCs || []) {
+    const codecs = {};
+    const report = await pc.getStats();
+    report.forEach((s) => { if (s.type === "codec") codecs[s.id] = s.mimeType; });
+    report.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out.rtpBytes += (s.bytesReceived || 0) + (s.headerBytesReceived || 0);
+        out.framesDecoded += s.framesDecoded || 0;
+        out.codec = codecs[s.codecId] || out.codec;
+        out.width = s.frameWidth || out.width; out.height = s.frameHeight || out.height;
+      }
+      if (s.type === "data-channel") out.dcBytes += s.bytesReceived || 0;
+    });
+  }
+  return out;
+}
+"""
+
+
+@dataclass
+class Snapshot:
+    """What the page had recorded since the last :meth:`Probe.reset`."""
+
+    latencies_ms: list[float]
+    frames: int
+    updates: int
+    invalid: int
+    max_gap_ms: float
+    elapsed_ms: float
+    first_frame_at_ms: float
+    rtp_bytes: int
+    dc_bytes: int
+    frames_decoded: int
+    codec: str | None
+    frame_size: tuple[int, int]
+
+
+class Probe:
+    """The probe inside one page: install once, then reset/snapshot around each workload."""
+
+    def __init__(self, page: Page, mode: str, selector: str, width: int, height: int) -> None:
+        self.page = page
+        layout = pattern.Layout(width, height)
+        self.config: dict[str, Any] = {
+            "mode": mode,
+            "selector": selector,
+            "screenW": width,
+            "screenH": height,
+            "x": layout.x,
+            "y": layout.y,
+            "block": pattern.BLOCK,
+            "blocks": pattern.BLOCKS,
+            "checkBits": pattern.CHECK_BITS,
+            "dark": pattern.DARK_BELOW,
+            "light": pattern.LIGHT_ABOVE,
+            "modulus": pattern.MODULUS,
+        }
+
+    def install(self) -> None:
+        self.page.evaluate(_PROBE, self.config)
+
+    def reset(self) -> None:
+        self.page.evaluate("() => window.__veoBench.reset()")
+
+    def first_frame_at_ms(self) -> float:
+        value = self.page.evaluate("() => (window.__veoBench && window.__veoBench.firstFrameAt) || 0")
+        return float(value)
+
+    def snapshot(self) -> Snapshot:
+        raw: dict[str, Any] = self.page.evaluate(_SNAPSHOT)
+        return Snapshot(
+            latencies_ms=[float(v) for v in raw["lat"]],
+            frames=int(raw["frames"]),
+            updates=int(raw["updates"]),
+            invalid=int(raw["invalid"]),
+            max_gap_ms=float(raw["maxGap"]),
+            elapsed_ms=float(raw["now"]) - float(raw["t0"]),
+            first_frame_at_ms=float(raw["firstFrameAt"]),
+            rtp_bytes=int(raw["rtpBytes"]),
+            dc_bytes=int(raw["dcBytes"]),
+            frames_decoded=int(raw["framesDecoded"]),
+            codec=raw["codec"],
+            frame_size=(int(raw["width"]), int(raw["height"])),
+        )
+
+
+def config_json(probe: Probe) -> str:
+    """The probe's configuration as JSON (for logs: what the page was told to look at)."""
+    return json.dumps(probe.config, sort_keys=True)

@@ -1,0 +1,205 @@
+"""The figures: one :class:`Measurement` per workload run, medians over runs, table, JSON, chart.
+
+A row of the table is one (resolution, network, workload); veo's columns sit beside VNC's, and
+the ratios veo/VNC (latency, bytes) are computed from the medians, so a figure below 1 means
+veo did better.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from veo.bench.stream.measure import median_of
+
+
+@dataclass
+class Measurement:
+    """One workload, measured once on one system (``veo`` with a codec, or ``vnc``)."""
+
+    system: str
+    codec: str
+    resolution: str
+    network: str
+    workload: str
+    run: int
+    seconds: float
+    latency_median_ms: float | None
+    latency_p95_ms: float | None
+    latency_samples: int
+    updates_per_s: float
+    frames_decoded_per_s: float | None
+    max_gap_ms: float | None
+    wire_kbit_s: float
+    app_kbit_s: float | None
+    source_cpu_percent: float
+    source_rss_mb: float
+    console_cpu_percent: float
+    console_rss_mb: float
+    workload_cpu_percent: float
+    setup_ms: float | None = None
+    codec_seen: str | None = None
+    invalid_frames: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.system if self.system == "vnc" else f"veo/{self.codec}"
+
+
+@dataclass
+class Summary:
+    """Medians over runs of the same (system, resolution, network, workload)."""
+
+    name: str
+    resolution: str
+    network: str
+    workload: str
+    runs: int
+    figures: dict[str, float | None] = field(default_factory=dict)
+
+
+SUMMED = (
+    "latency_median_ms",
+    "latency_p95_ms",
+    "updates_per_s",
+    "frames_decoded_per_s",
+    "max_gap_ms",
+    "wire_kbit_s",
+    "app_kbit_s",
+    "source_cpu_percent",
+    "source_rss_mb",
+    "console_cpu_percent",
+    "workload_cpu_percent",
+    "setup_ms",
+)
+
+
+def summarize(measurements: list[Measurement]) -> list[Summary]:
+    groups: dict[tuple[str, str, str, str], list[Measurement]] = {}
+    for m in measurements:
+        groups.setdefault((m.name, m.resolution, m.network, m.workload), []).append(m)
+    summaries = []
+    for (name, resolution, network, workload), group in groups.items():
+        figures = {key: median_of(getattr(m, key) for m in group) for key in SUMMED}
+        summaries.append(Summary(name, resolution, network, workload, len(group), figures))
+    return summaries
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+COLUMNS = (
+    ("lat p50", "latency_median_ms", 0),
+    ("p95", "latency_p95_ms", 0),
+    ("fps", "updates_per_s", 1),
+    ("kbit/s", "wire_kbit_s", 0),
+    ("src CPU%", "source_cpu_percent", 1),
+    ("src MB", "source_rss_mb", 0),
+    ("console CPU%", "console_cpu_percent", 1),
+    ("stall ms", "max_gap_ms", 0),
+)
+
+
+def table(summaries: list[Summary]) -> str:
+    """A plain-text table: one line per system and case, then the veo/VNC ratios."""
+    header = (
+        ["resolution", "network", "workload", "system"] + [c[0] for c in COLUMNS] + ["lat÷vnc", "bytes÷vnc"]
+    )
+    rows: list[list[str]] = []
+    vnc = {(s.resolution, s.network, s.workload): s for s in summaries if s.name == "vnc"}
+    ordered = sorted(summaries, key=lambda s: (s.resolution, s.network, s.workload, s.name == "vnc", s.name))
+    for s in ordered:
+        ref = vnc.get((s.resolution, s.network, s.workload))
+        row = [s.resolution, s.network, s.workload, s.name]
+        row += [_fmt(s.figures[key], digits) for _, key, digits in COLUMNS]
+        if ref is not None and s is not ref:
+            row.append(_fmt(ratio(s.figures["latency_median_ms"], ref.figures["latency_median_ms"]), 2))
+            row.append(_fmt(ratio(s.figures["wire_kbit_s"], ref.figures["wire_kbit_s"]), 2))
+        else:
+            row += ["", ""]
+        rows.append(row)
+    widths = [
+        max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
+        for i in range(len(header))
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    setups = [
+        (s.name, s.resolution, s.network, s.figures["setup_ms"]) for s in ordered if s.figures["setup_ms"]
+    ]
+    seen = set()
+    for name, resolution, network, setup in setups:
+        if (name, resolution, network) not in seen:
+            seen.add((name, resolution, network))
+            lines.append(
+                f"session set-up (Allow -> first frame) {name} {resolution} {network}: {setup:.0f} ms"
+            )
+    return "\n".join(lines)
+
+
+def payload(measurements: list[Measurement], meta: dict[str, Any]) -> dict[str, Any]:
+    summaries = summarize(measurements)
+    return {
+        "meta": meta,
+        "summary": [asdict(s) for s in summaries],
+        "measurements": [asdict(m) for m in measurements],
+    }
+
+
+def write_json(path: Path, measurements: list[Measurement], meta: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload(measurements, meta), indent=2) + "\n", encoding="utf-8")
+
+
+CHART_PANELS = (
+    ("glass-to-glass latency, median (ms)", "latency_median_ms"),
+    ("content updates shown per second", "updates_per_s"),
+    ("bytes on the wire (kbit/s)", "wire_kbit_s"),
+    ("sender CPU (% of one core)", "source_cpu_percent"),
+)
+
+
+def chart(path: Path, summaries: list[Summary], title: str) -> None:
+    """Four panels of grouped bars: each case (network/workload, resolution) × system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = sorted({(s.resolution, s.network, s.workload) for s in summaries})
+    names = sorted({s.name for s in summaries}, key=lambda n: (n == "vnc", n))
+    index = {(s.resolution, s.network, s.workload, s.name): s for s in summaries}
+    fig, axes = plt.subplots(
+        len(CHART_PANELS), 1, figsize=(max(8, 0.9 * len(cases) + 3), 3.2 * len(CHART_PANELS))
+    )
+    width = 0.8 / max(1, len(names))
+    labels = [f"{w}\n{n}\n{r}" for r, n, w in cases]
+    for ax, (panel, key) in zip(axes, CHART_PANELS, strict=True):
+        for offset, name in enumerate(names):
+            values = []
+            for r, n, w in cases:
+                s = index.get((r, n, w, name))
+                value = s.figures.get(key) if s is not None else None
+                values.append(value if value is not None else 0.0)
+            positions = [i + (offset - (len(names) - 1) / 2) * width for i in range(len(cases))]
+            ax.bar(positions, values, width, label=name)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xticks(range(len(cases)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.grid(axis="y", alpha=0.3)
+        if key == "wire_kbit_s":
+            ax.set_yscale("symlog", linthresh=10)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,326 @@
+"""The plan of a ``veo bench stream`` run and the loop that carries it out.
+
+For each run, resolution and network: one veo session (per codec) runs every workload one after
+the other, then the VNC reference runs the same workloads on the same display, browser and link.
+Each workload gets a warm-up (its window mapped, the encoder settled), then a measured window:
+the probe is reset, byte counters and CPU times are read at both ends.
+
+Everything started is registered and stopped in ``finally`` (also on Ctrl-C and SIGTERM), and the
+namespaces are deleted, so a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from veo.bench.stream.browser import CHROMIUM, CHROMIUM_ARGS, chromium_wrapper
+from veo.bench.stream.display import Display
+from veo.bench.stream.lab import Lab, Network
+from veo.bench.stream.measure import CpuMeter, percentile
+from veo.bench.stream.probe import Probe
+from veo.bench.stream.procs import BenchError, Proc, Processes
+from veo.bench.stream.report import Measurement
+from veo.bench.stream.veo_pipeline import VeoServer, VeoSession
+from veo.bench.stream.vnc_pipeline import NOVNC, X11VNC_FLAGS, VncSession
+
+Progress = Callable[[str], None]
+TOOLS = ("ip", "tc", "ss", "Xvfb", "xdpyinfo", "xdotool", CHROMIUM)
+VNC_TOOLS = ("x11vnc", "websockify")
+
+
+@dataclass
+class Plan:
+    resolutions: list[tuple[int, int]]
+    networks: list[Network]
+    workloads: list[str]
+    seconds: float
+    runs: int
+    vnc: bool
+    codecs: list[str | None] = field(default_factory=lambda: [None])
+    warmup: float = 2.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "resolutions": [f"{w}x{h}" for w, h in self.resolutions],
+            "networks": {n.name: n.describe() for n in self.networks},
+            "workloads": self.workloads,
+            "seconds": self.seconds,
+            "runs": self.runs,
+            "vnc": self.vnc,
+            "codecs": [c or "agent default" for c in self.codecs],
+            "warmup_seconds": self.warmup,
+        }
+
+
+class Session(Protocol):
+    label: str
+    codec: str
+    setup_ms: float | None
+    probe: Probe
+
+    def source_pids(self) -> list[int]: ...
+    def console_pids(self) -> list[int]: ...
+    def alive(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def missing_requirements(vnc: bool) -> str | None:
+    """Why this machine cannot run the bench, or None."""
+    if os.geteuid() != 0:
+        return "veo bench stream needs root: it creates network namespaces and shapes them with tc"
+    tools = [*TOOLS, *(VNC_TOOLS if vnc else ())]
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if vnc and not Path(NOVNC, "vnc_lite.html").exists():
+        missing.append(f"{NOVNC} (Debian package novnc)")
+    if missing:
+        return f"veo bench stream needs {', '.join(missing)} (run `make system-packages`)"
+    return None
+
+
+def _ready(proc: Proc, timeout: float) -> None:
+    """Wait for the workload's ``ready`` line (with a timeout; it may crash instead)."""
+    assert proc.proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([proc.proc.stdout], [], [], 0.2)
+        if readable:
+            line = proc.proc.stdout.readline()
+            if line.strip() == b"ready":
+                return
+            if not line:
+                break
+    raise BenchError(f"the workload {proc.name} did not start:\n{proc.tail()}")
+
+
+def measure_workload(
+    session: Session,
+    workload: str,
+    display: Display,
+    lab: Lab,
+    procs: Processes,
+    plan: Plan,
+    network: Network,
+    run: int,
+) -> Measurement:
+    argv = [
+        sys.executable,
+        "-m",
+        "veo.bench.stream.workload",
+        workload,
+        str(display.width),
+        str(display.height),
+    ]
+    app = procs.start(f"workload-{workload}", lab.in_user(argv), env=display.env(), stdout_pipe=True)
+    try:
+        _ready(app, 60)
+        time.sleep(plan.warmup)
+        session.alive()
+        meters = {
+            "source": CpuMeter(session.source_pids),
+            "console": CpuMeter(session.console_pids),
+            "workload": CpuMeter(lambda: [app.pid]),
+        }
+        session.probe.reset()
+        before = session.probe.snapshot()
+        rx0, tx0 = lab.tech_bytes()
+        t0 = time.monotonic()
+        for meter in meters.values():
+            meter.start()
+        time.sleep(plan.seconds)
+        usage = {name: meter.stop() for name, meter in meters.items()}
+        rx1, tx1 = lab.tech_bytes()
+        elapsed = time.monotonic() - t0
+        after = session.probe.snapshot()
+        session.alive()
+    finally:
+        procs.stop(app)
+    window_s = max(after.elapsed_ms / 1000, 1e-3)
+    moving = workload != "idle"
+    app_bytes = (after.rtp_bytes + after.dc_bytes) - (before.rtp_bytes + before.dc_bytes)
+    gap = after.max_gap_ms if after.updates > 1 else window_s * 1000
+    return Measurement(
+        system=session.label,
+        codec=session.codec,
+        resolution=f"{display.width}x{display.height}",
+        network=network.name,
+        workload=workload,
+        run=run,
+        seconds=round(elapsed, 2),
+        latency_median_ms=percentile(after.latencies_ms, 0.5) if moving else None,
+        latency_p95_ms=percentile(after.latencies_ms, 0.95) if moving else None,
+        latency_samples=len(after.latencies_ms),
+        updates_per_s=after.updates / window_s,
+        frames_decoded_per_s=(after.frames_decoded - before.frames_decoded) / window_s
+        if session.label == "veo"
+        else None,
+        max_gap_ms=gap if moving else None,
+        wire_kbit_s=(rx1 - rx0 + tx1 - tx0) * 8 / elapsed / 1000,
+        app_kbit_s=app_bytes * 8 / window_s / 1000 if session.label == "veo" else None,
+        source_cpu_percent=usage["source"].cpu_percent,
+        source_rss_mb=usage["source"].rss_mb,
+        console_cpu_percent=usage["console"].cpu_percent,
+        console_rss_mb=usage["console"].rss_mb,
+        workload_cpu_percent=usage["workload"].cpu_percent,
+        setup_ms=session.setup_ms,
+        codec_seen=after.codec,
+        invalid_frames=after.invalid,
+    )
+
+
+def _line(m: Measurement) -> str:
+    def f(value: float | None, unit: str = "") -> str:
+        return "-" if value is None else f"{value:.0f}{unit}"
+
+    return (
+        f"  {m.name} {m.resolution} {m.network} {m.workload}: latency {f(m.latency_median_ms)}/"
+        f"{f(m.latency_p95_ms)} ms (n={m.latency_samples}), {m.updates_per_s:.1f} updates/s, "
+        f"{m.wire_kbit_s:.0f} kbit/s, sender CPU {m.source_cpu_percent:.0f}% ({m.source_rss_mb:.0f} MB), "
+        f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%"
+    )
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@dataclass
+class _World:
+    """What every case of a run shares."""
+
+    plan: Plan
+    lab: Lab
+    procs: Processes
+    server: VeoServer
+    browser: Browser
+    workdir: Path
+    tech_inode: int
+    progress: Progress
+    measurements: list[Measurement] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _sessions(world: _World, display: Display) -> list[tuple[str, Callable[[], Session]]]:
+    """Per (display, network): one veo session per codec, then the VNC reference."""
+
+    def veo(codec: str | None) -> Callable[[], Session]:
+        return lambda: VeoSession(
+            world.server, world.browser, display, world.procs, world.workdir, codec, world.tech_inode
+        )
+
+    makers = [(f"veo/{codec or 'auto'}", veo(codec)) for codec in world.plan.codecs]
+    if world.plan.vnc:
+        makers.append(
+            ("vnc", lambda: VncSession(world.lab, world.browser, display, world.procs, world.tech_inode))
+        )
+    return makers
+
+
+def _case(world: _World, display: Display, network: Network, run_index: int) -> None:
+    """Every workload over every system on one display and network."""
+    world.lab.shape(network)
+    for name, make in _sessions(world, display):
+        where = f"{name} {display.width}x{display.height} {network.name} run {run_index}"
+        world.progress(f"{where}: session set-up")
+        try:
+            session = make()
+        except (BenchError, PlaywrightError) as exc:
+            world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
+            world.progress(f"{where}: FAILED: {exc}")
+            continue
+        try:
+            if session.setup_ms is not None:
+                world.progress(f"{where}: set-up {session.setup_ms:.0f} ms")
+            for workload in world.plan.workloads:
+                m = measure_workload(
+                    session, workload, display, world.lab, world.procs, world.plan, network, run_index
+                )
+                world.measurements.append(m)
+                world.progress(_line(m))
+        except (BenchError, PlaywrightError) as exc:
+            world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
+            world.progress(f"{where}: FAILED: {exc}")
+        finally:
+            session.close()
+
+
+def run(plan: Plan, progress: Progress, workdir: Path) -> tuple[list[Measurement], list[str]]:
+    """Carry out ``plan``; returns the measurements and the failures (one line each)."""
+    lab = Lab()
+    procs = Processes(workdir)
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    world: _World | None = None
+    try:
+        progress(f"lab: namespaces {lab.user} / {lab.tech}; logs in {workdir}")
+        lab.open()
+        progress("veo server: starting")
+        server = VeoServer(lab, procs, workdir)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(chromium_wrapper(lab, workdir)), headless=True, args=CHROMIUM_ARGS
+            )
+            world = _World(plan, lab, procs, server, browser, workdir, lab.netns_inode(lab.tech), progress)
+            try:
+                for run_index in range(1, plan.runs + 1):
+                    for width, height in plan.resolutions:
+                        display = Display(lab, procs, width, height)
+                        try:
+                            for network in plan.networks:
+                                _case(world, display, network, run_index)
+                        finally:
+                            display.close()
+            finally:
+                with contextlib.suppress(PlaywrightError):
+                    browser.close()
+    finally:
+        procs.stop_all()
+        lab.close()
+        signal.signal(signal.SIGTERM, previous)
+    assert world is not None
+    return world.measurements, world.failures
+
+
+def metadata(plan: Plan) -> dict[str, Any]:
+    """Date, machine and commit: what a reader of the figures needs to weigh them."""
+
+    def output(argv: list[str]) -> str:
+        try:
+            return subprocess.run(
+                argv, capture_output=True, text=True, timeout=20, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    root = Path(__file__).resolve().parents[4]
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": output(["git", "-C", str(root), "rev-parse", "--short", "HEAD"]) or None,
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release()},
+        "chromium": output([CHROMIUM, "--version"]),
+        "x11vnc_flags": X11VNC_FLAGS,
+        "plan": plan.describe(),
+    }

@@ -1,0 +1,261 @@
+"""veo, the real thing: ``veo server``, the console page in Chromium, ``veo agent`` on Xvfb.
+
+The server lives in the user namespace with its own throwaway data directory, set up with the
+operator's commands (``veo admin init``, ``create-user --password-stdin``). Per session the
+technician (Chromium) signs in through the login form, creates a ticket and a session through the
+REST API, opens the session's console page; the user runs ``veo agent --server URL --code CODE``
+and the bench clicks *Allow* on the real consent dialog with xdotool, at the coordinates the agent
+logs (``ui-geometry consent {...}``), once the agent logs ``consent allow enabled``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Error as PlaywrightError
+
+from veo.bench.stream.browser import VIEWPORT
+from veo.bench.stream.display import Display
+from veo.bench.stream.lab import USER_ADDRESS, Lab
+from veo.bench.stream.measure import pids_in_namespace
+from veo.bench.stream.probe import PC_SPY, Probe
+from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
+
+VEO = [sys.executable, "-m", "veo"]
+PORT = 8765
+EMAIL = "bench@example.com"
+PASSWORD = "bench password that is long enough 7"
+_GEOMETRY = re.compile(r"ui-geometry (\w+) (\{.*\})\s*$")
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("VEO_")}
+
+
+def agent_options() -> set[str]:
+    """The long options this ``veo agent`` accepts (``--codec`` arrives with the streaming work)."""
+    result = subprocess.run(
+        [*VEO, "agent", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    return set(re.findall(r"--[a-z][a-z-]*", result.stdout))
+
+
+class VeoServer:
+    """``veo server`` on 0.0.0.0:PORT in the user namespace; Chromium reaches it via the relay."""
+
+    def __init__(self, lab: Lab, procs: Processes, workdir: Path) -> None:
+        self.lab = lab
+        self.url = f"http://127.0.0.1:{PORT}"
+        data = workdir / "veo-data"
+        data.mkdir()
+        self.env = {
+            **_clean_env(),
+            "VEO_DATA_DIR": str(data),
+            "VEO_PUBLIC_URL": self.url,
+            "VEO_LANGUAGE": "en",
+        }
+        self._cli("admin", "init")
+        self._cli(
+            "admin", "create-user", EMAIL, "--name", "Bench Technician", "--role", "technician",
+            "--password-stdin", stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        self.proc = procs.start(
+            "veo-server",
+            lab.in_user([*VEO, "server", "--host", "0.0.0.0", "--port", str(PORT), "--log-level", "warning"]),
+            env=self.env,
+        )
+        self.relay = procs.start(
+            "relay",
+            lab.in_tech(
+                [
+                    sys.executable,
+                    "-m",
+                    "veo.bench.stream.relay",
+                    "127.0.0.1",
+                    str(PORT),
+                    USER_ADDRESS,
+                    str(PORT),
+                ]
+            ),
+            stdout_pipe=True,
+        )
+        wait_for(
+            "the relay",
+            lambda: self.relay.proc.stdout is not None and self.relay.proc.stdout.readline(),
+            30,
+            self.relay,
+        )
+        wait_for("veo server to answer /healthz", self._healthy, 90, self.proc)
+
+    def _cli(self, *args: str, stdin: str | None = None) -> None:
+        result = subprocess.run(
+            [*VEO, *args], input=stdin, env=self.env, capture_output=True, text=True, timeout=180, check=False
+        )
+        if result.returncode != 0:
+            raise BenchError(f"`veo {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
+
+    def _healthy(self) -> bool:
+        code = f"import urllib.request as u; u.urlopen('{self.url}/healthz')"
+        probe = subprocess.run(
+            self.lab.in_tech(["python3", "-c", code]),
+            capture_output=True, check=False, timeout=20,
+        )  # fmt: skip
+        return probe.returncode == 0
+
+
+class AgentLog:
+    """The agent's ``--log-file``, re-read on every question (it is small)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lines(self) -> list[str]:
+        try:
+            return self.path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def contains(self, text: str) -> bool:
+        return any(text in line for line in self.lines())
+
+    def geometry(self, window: str, after: str | None = None) -> dict[str, list[int]] | None:
+        lines = self.lines()
+        if after is not None:
+            marks = [i for i, line in enumerate(lines) if after in line]
+            lines = lines[marks[-1] + 1 :] if marks else []
+        for line in reversed(lines):
+            match = _GEOMETRY.search(line)
+            if match and match.group(1) == window:
+                data: dict[str, list[int]] = json.loads(match.group(2))
+                return data
+        return None
+
+
+class VeoSession:
+    """One support session on one display and network: console page, agent, consent given."""
+
+    label = "veo"
+
+    def __init__(
+        self,
+        server: VeoServer,
+        browser: Browser,
+        display: Display,
+        procs: Processes,
+        workdir: Path,
+        codec: str | None,
+        tech_inode: int,
+    ) -> None:
+        self.procs = procs
+        self.tech_inode = tech_inode
+        self.codec = codec or "auto"
+        self.context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale="en-US")  # type: ignore[arg-type]
+        self.context.add_init_script(PC_SPY)
+        self.page: Page = self.context.new_page()
+        self.agent: Proc | None = None
+        try:
+            self._open(server, display, workdir, codec)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, server: VeoServer, display: Display, workdir: Path, codec: str | None) -> None:
+        page, url = self.page, server.url
+        page.goto(f"{url}/login")
+        page.fill("input[name=email]", EMAIL)
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.locator("form:has(input[name=password]) [type=submit]").first.click()
+        if "/login" in page.url:
+            raise BenchError(f"signing in failed, still on {page.url}")
+        created: dict[str, Any] = page.evaluate(
+            """async (credentials) => {
+                 const post = async (path, body, token) => {
+                   const r = await fetch(path, {method: "POST", body: JSON.stringify(body),
+                     headers: {"content-type": "application/json",
+                               ...(token ? {authorization: "Bearer " + token} : {})}});
+                   const data = await r.json();
+                   if (!r.ok) throw new Error(path + " -> " + r.status + " " + JSON.stringify(data));
+                   return data;
+                 };
+                 const {access_token} = await post("/api/v1/auth/token", credentials);
+                 const ticket = await post("/api/v1/tickets", {title: "Screen is slow (bench)",
+                   requester_name: "Bench User", requester_email: "user@example.com"}, access_token);
+                 return await post(`/api/v1/tickets/${ticket.id}/sessions`,
+                   {permissions: ["view"]}, access_token);
+               }""",
+            {"email": EMAIL, "password": PASSWORD},
+        )
+        page.goto(f"{url}/sessions/{created['id']}/console")
+        wait_for(
+            "the console to wait for the agent",
+            lambda: page.get_attribute("#conn-state", "data-state") == "waiting",
+            60,
+        )
+        self.probe = Probe(page, "video", "#remote-video", display.width, display.height)
+        self.probe.install()
+
+        log = AgentLog(workdir / f"agent-{display.width}x{display.height}-{time.monotonic_ns()}.log")
+        argv = [
+            *VEO,
+            "agent",
+            "--server",
+            url,
+            "--code",
+            str(created["code"]),
+            "--lang",
+            "en",
+            "--log-file",
+            str(log.path),
+        ]
+        if codec is not None:
+            argv += ["--codec", codec]
+        env = {**_clean_env(), "DISPLAY": display.name, "VEO_AGENT_HISTORY": str(workdir / "history.jsonl")}
+        self.agent = self.procs.start(
+            f"veo-agent-{display.width}x{display.height}", server.lab.in_user(argv), env=env
+        )
+        agent = self.agent
+        wait_for("the agent's consent dialog", lambda: log.geometry("consent"), 90, agent)
+        wait_for("the agent to show the verification code", lambda: log.contains("sas="), 90, agent)
+        wait_for("Allow to be enabled", lambda: log.contains("consent allow enabled"), 60, agent)
+        time.sleep(0.5)  # a relayout after the code was shown is logged right away
+        layout = log.geometry("consent", after="sas=") or log.geometry("consent")
+        if layout is None or "allow" not in layout:
+            raise BenchError(f"the agent logged no Allow button: {layout}")
+        x, y, w, h = layout["allow"]
+        allow_at = time.time() * 1000
+        display.click(x + w // 2, y + h // 2)
+        wait_for("the session to start", lambda: log.contains("session started granted="), 60, agent)
+        first = wait_for(
+            "the console's first video frame", lambda: self.probe.first_frame_at_ms() or None, 60, agent
+        )
+        self.setup_ms: float | None = first - allow_at
+        # the technician confirms the code the user read out (as people do; not measured)
+        with contextlib.suppress(PlaywrightError):
+            page.click("#sas-match", timeout=15_000)
+
+    def source_pids(self) -> list[int]:
+        return [self.agent.pid] if self.agent is not None and self.agent.running() else []
+
+    def console_pids(self) -> list[int]:
+        return pids_in_namespace(self.tech_inode, "chromium")
+
+    def alive(self) -> None:
+        if self.agent is not None and not self.agent.running():
+            raise BenchError(f"the veo agent exited:\n{self.agent.tail()}")
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.procs.stop(self.agent)
+            self.agent = None
+        with contextlib.suppress(PlaywrightError):  # the browser may be gone already on Ctrl-C
+            self.context.close()

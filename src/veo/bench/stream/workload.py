@@ -1,0 +1,237 @@
+"""The X program that stands for support work: ``python -m veo.bench.stream.workload MODE W H``.
+
+One full-screen Tk canvas, drawn with few items so that this program's own CPU stays low (it is
+measured and reported beside the agent's). Every time it changes the content it also redraws the
+timestamp pattern (:mod:`.pattern`) and flushes both in one go, so a frame that shows the new
+pattern shows the new content too; the latency read from the pattern is the latency of the work.
+
+Modes:
+
+* ``idle``: a still desktop; nothing changes (bytes and CPU at rest; no latency figure);
+* ``typing``: a text editor, ~8 characters per second appended;
+* ``scrolling``: a long document scrolling continuously, 60 steps per second;
+* ``dragging``: a window moved across the screen continuously, 60 steps per second;
+* ``animation``: moving content over the whole screen at 60 Hz (stands for a video).
+
+It prints ``ready`` on stdout once its window is mapped, then runs until terminated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+import tkinter as tk
+from collections.abc import Callable
+
+from veo.bench.stream.pattern import BLOCKS, Layout, encode, stamp
+
+MODES = ("idle", "typing", "scrolling", "dragging", "animation")
+TYPING_CPS = 8.0
+STEP_HZ = 60.0
+WORDS = (
+    "printer",
+    "driver",
+    "queue",
+    "restart",
+    "network",
+    "share",
+    "mailbox",
+    "quota",
+    "password",
+    "expired",
+    "update",
+    "reboot",
+    "firewall",
+    "certificate",
+    "proxy",
+    "invoice",
+    "spreadsheet",
+    "backup",
+    "folder",
+    "permission",
+    "domain",
+    "account",
+    "monitor",
+    "cable",
+    "keyboard",
+    "layout",
+    "language",
+    "settings",
+    "wireless",
+    "adapter",
+    "signal",
+    "battery",
+)
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+
+class Workload:
+    """The canvas, the pattern blocks and a paced step function for the chosen mode."""
+
+    def __init__(self, mode: str, width: int, height: int) -> None:
+        self.mode = mode
+        self.width, self.height = width, height
+        self.rng = random.Random(7)
+        self.root = tk.Tk()
+        self.root.overrideredirect(True)
+        self.root.geometry(f"{width}x{height}+0+0")
+        self.canvas = tk.Canvas(self.root, width=width, height=height, bg="#3b6ea5", highlightthickness=0)
+        self.canvas.pack()
+        layout = Layout(width, height)
+        x, y, w, h = layout.span
+        self.canvas.create_rectangle(
+            x - 4, y - 4, x + w + 4, y + h + 4, fill="#808080", width=0, tags="pattern"
+        )
+        self.blocks = []
+        for index in range(BLOCKS):
+            bx, by, bw, bh = layout.block(index)
+            self.blocks.append(
+                self.canvas.create_rectangle(bx, by, bx + bw, by + bh, fill="black", width=0, tags="pattern")
+            )
+        self.step: Callable[[], None] = self._build()
+        self.canvas.tag_raise("pattern")  # nothing the scene draws may cover the pattern
+        self.period = 1.0 / (TYPING_CPS if mode == "typing" else STEP_HZ)
+        self.next_at = 0.0
+
+    # ------------------------------------------------------------------ the scenes
+
+    def _build(self) -> Callable[[], None]:
+        c, w, h = self.canvas, self.width, self.height
+        if self.mode in ("idle", "typing", "dragging"):
+            # a desktop with a few icons and a task bar
+            for i in range(6):
+                c.create_rectangle(24, 24 + i * 90, 72, 72 + i * 90, fill="#e8e8e8", width=0)
+            c.create_rectangle(0, h - 48, w, h, fill="#202830", width=0)
+        if self.mode == "idle":
+            return lambda: None
+        if self.mode == "typing":
+            left, top = w // 6, h // 8
+            c.create_rectangle(left, top, w - left, h - h // 4, fill="white", outline="#404040")
+            c.create_rectangle(left, top, w - left, top + 28, fill="#d0d0d0", width=0)
+            c.create_text(
+                left + 10, top + 14, text="notes.txt - Editor", anchor="w", font=("DejaVu Sans", 11)
+            )
+            self.text = c.create_text(
+                left + 12, top + 40, text="", anchor="nw", font=("DejaVu Sans Mono", 13),
+                width=w - 2 * left - 24,
+            )  # fmt: skip
+            self.typed = ""
+            self.source = " ".join(_sentence(self.rng, 9) for _ in range(400))
+            self.limit = 1200
+            return self._type
+        if self.mode == "scrolling":
+            c.configure(bg="white")
+            self.line_height = 22
+            self.lines = []
+            rows = h // self.line_height + 2
+            for row in range(rows):
+                item = c.create_text(
+                    w // 8, row * self.line_height, anchor="nw", font=("DejaVu Sans", 13),
+                    text=f"{row + 1:5d}  {_sentence(self.rng, 14)}",
+                )  # fmt: skip
+                self.lines.append(item)
+            self.row_count = self.rows = rows
+            return self._scroll
+        if self.mode == "dragging":
+            self.win_w, self.win_h = 520, 360
+            tag = "window"
+            c.create_rectangle(0, 0, self.win_w, self.win_h, fill="#f4f4f4", outline="#303030", tags=tag)
+            c.create_rectangle(0, 0, self.win_w, 30, fill="#2d5f9a", width=0, tags=tag)
+            c.create_text(10, 15, text="Printer settings", anchor="w", fill="white", tags=tag)
+            for row in range(12):
+                c.create_text(16, 48 + row * 24, anchor="nw", text=_sentence(self.rng, 6), tags=tag)
+            self.win_x, self.win_y = 100.0, 100.0
+            self.phase = 0.0
+            c.move(tag, self.win_x, self.win_y)
+            return self._drag
+        # animation: big coloured shapes crossing the whole screen at different speeds
+        c.configure(bg="#101010")
+        self.shapes = []
+        for _ in range(24):
+            size = self.rng.randint(h // 8, h // 3)
+            x0, y0 = self.rng.randint(0, w), self.rng.randint(0, h)
+            colour = "#" + "".join(f"{self.rng.randint(40, 255):02x}" for _ in range(3))
+            maker = c.create_oval if self.rng.random() < 0.5 else c.create_rectangle
+            item = maker(x0, y0, x0 + size, y0 + size, fill=colour, width=0)
+            speed = (self.rng.uniform(-9, 9), self.rng.uniform(-6, 6))
+            self.shapes.append((item, speed))
+        return self._animate
+
+    def _type(self) -> None:
+        if len(self.typed) >= self.limit:
+            self.typed = ""
+        self.typed += self.source[len(self.typed) % len(self.source)]
+        self.canvas.itemconfigure(self.text, text=self.typed + "|")
+
+    def _scroll(self) -> None:
+        step = 3
+        for item in self.lines:
+            self.canvas.move(item, 0, -step)
+            coords = self.canvas.coords(item)
+            if coords and coords[1] < -self.line_height:
+                self.canvas.move(item, 0, self.rows * self.line_height)
+                self.canvas.itemconfigure(
+                    item, text=f"{self.rng.randint(1, 99999):5d}  {_sentence(self.rng, 14)}"
+                )
+
+    def _drag(self) -> None:
+        self.phase += 1.0 / STEP_HZ
+        span_x = self.width - self.win_w - 40
+        span_y = self.height - self.win_h - 120
+        x = 20 + span_x * (0.5 - 0.5 * math.cos(self.phase * 0.8))
+        y = 60 + span_y * (0.5 - 0.5 * math.cos(self.phase * 1.3))
+        self.canvas.move("window", x - self.win_x, y - self.win_y)
+        self.win_x, self.win_y = x, y
+
+    def _animate(self) -> None:
+        """Each shape drifts at its own speed and wraps around the screen's edges."""
+        for item, (dx, dy) in self.shapes:
+            x0, y0, x1, y1 = self.canvas.coords(item)
+            jump_x = -(x1 + dx) if x0 + dx > self.width else (self.width - x0 if x1 + dx < 0 else dx)
+            jump_y = -(y1 + dy) if y0 + dy > self.height else (self.height - y0 if y1 + dy < 0 else dy)
+            self.canvas.move(item, jump_x, jump_y)
+
+    # ------------------------------------------------------------------ pacing
+
+    def _draw_pattern(self) -> None:
+        for block, light in zip(self.blocks, encode(stamp(time.time())), strict=True):
+            self.canvas.itemconfigure(block, fill="white" if light else "black")
+
+    def _tick(self) -> None:
+        self.step()
+        self._draw_pattern()
+        self.root.update_idletasks()  # content and pattern reach the X server together
+        self.next_at += self.period
+        now = time.monotonic()
+        if self.next_at < now:  # late: skip the missed slots rather than burst
+            self.next_at = now + self.period
+        self.root.after(max(1, int((self.next_at - now) * 1000)), self._tick)
+
+    def run(self) -> None:
+        self._draw_pattern()
+        self.root.update()
+        print("ready", flush=True)
+        if self.mode != "idle":
+            self.next_at = time.monotonic() + self.period
+            self.root.after(int(self.period * 1000), self._tick)
+        self.root.mainloop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="veo.bench.stream.workload")
+    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("width", type=int)
+    parser.add_argument("height", type=int)
+    args = parser.parse_args(argv)
+    Workload(args.mode, args.width, args.height).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
