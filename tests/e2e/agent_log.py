@@ -1,8 +1,9 @@
 """Read the agent's log file through the cross-team contract (``docs/architecture.md`` + brief).
 
 The contract lines: ``sas=DDDDDD``; ``dropped type=<type> reason=<reason>``;
-``ui-geometry <consent|code|bar> <json of ROOT rectangles>``; ``session started granted=...``;
-``control paused`` / ``control resumed``; ``session ended by=<who> reason=<why>``.
+``ui-geometry <window> <json of ROOT rectangles>`` (consent, code, bar, chat, sysinfo...);
+``session started granted=...``; ``control paused`` / ``control resumed``;
+``session ended by=<who> reason=<why>``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from .xdisplay import Rect
 
 _SAS = re.compile(r"\bsas=(\d{6})\b")
-_GEOMETRY = re.compile(r"ui-geometry (consent|code|bar) (\{.*\})\s*$")
+_GEOMETRY = re.compile(r"ui-geometry (\S+) (\{.*\})\s*$")
 _DROPPED = re.compile(r"dropped type=(\S+) reason=(\S+)")
 _STARTED = re.compile(r"session started granted=(\S*)")
 _ENDED = re.compile(r"session ended by=(\S+) reason=(\S*)")

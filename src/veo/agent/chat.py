@@ -8,7 +8,7 @@ only through ``post`` (UiEvents), so the transcript has one owner and the window
 The console keeps its own copy and attaches it to the ticket when the session ends; the window
 says so before the first message (``ChatLine``'s ticket number comes from the join).
 
-Log lines (stable, the end-to-end tests read them): ``chat received id=<id> chars=<n>``,
+Log lines (stable, the end-to-end tests read them): ``chat received id=<id> chars=<n> unread=<n>``,
 ``chat sent id=<id> chars=<n>``, ``chat read id=<id>`` (the user saw the console's lines up to
 it), ``chat acknowledged id=<id>`` (the technician saw ours), ``chat not sent: <why>``.
 """
@@ -80,7 +80,7 @@ class AgentChat:
         self.lines.append(line)
         self._last_theirs = message.id
         self.unread += 1
-        log.info("chat received id=%s chars=%d", message.id, len(message.text))
+        log.info("chat received id=%s chars=%d unread=%d", message.id, len(message.text), self.unread)
         self._post(ChatLine(line.id, False, line.text))
         self._post(ChatUnread(self.unread))
 

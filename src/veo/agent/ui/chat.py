@@ -6,7 +6,7 @@ is attached to the ticket when the session ends. It only draws :class:`~veo.agen
 events and hands what the user types to ``on_send``; the transcript lives in
 :class:`veo.agent.chat.AgentChat`.
 
-``on_seen`` runs when the user has the window in front of them (focus or a click): the lines are
+``on_seen`` runs when the user does something in the window (a click or a key): the lines are
 read, the unread count on the bar goes back to zero and the technician is told.
 
 Log lines: ``chat window shows id=<id> mine=<bool>`` for every line drawn, ``ui-geometry chat``.
@@ -93,8 +93,10 @@ class ChatWindow:
         x = max(0, self.window.winfo_screenwidth() - width - 20)
         y = max(0, self.window.winfo_screenheight() - height - 60)
         self.window.geometry(f"+{x}+{y}")
-        self.window.bind("<FocusIn>", self._seen, add="+")
+        # seen = the user did something in the window (a click, a key); a window that popped up
+        # by itself may have the focus without anyone looking at it
         self.window.bind("<Button-1>", self._seen, add="+")
+        self.window.bind("<Key>", self._seen, add="+")
         self.geometry = GeometryReporter(
             self.window, "chat", {"input": self.input, "send": self.send, "transcript": self.transcript}
         )
