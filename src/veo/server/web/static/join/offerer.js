@@ -9,7 +9,7 @@
 // until the user has seen the code and pressed Allow; then `share(track)` puts the captured track
 // on the already negotiated sender (no renegotiation).
 
-import { fromHex, newNonce, sasCode, sha256Fingerprint, toHex } from "/static/console/sas.js";
+import { fromHex, newNonce, sasCode, sha256Fingerprint, toHex } from "../console/sas.js";
 
 export const DATA_CHANNEL_LABEL = "veo";
 const GATHER_CAP_MS = 2000;

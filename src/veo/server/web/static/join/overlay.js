@@ -6,7 +6,7 @@
 // Coordinates in `annotate` and `tech_pointer` are pixels of the announced `screen`, which for a
 // browser share is the captured video's own size; the preview is letterboxed (object-fit: contain).
 
-import { AnnotationBoard } from "/static/shared/annotation-draw.js";
+import { AnnotationBoard } from "../shared/annotation-draw.js";
 
 const POINTER_HIDE_MS = 3000;
 

@@ -9,8 +9,8 @@
 // "Install the veo app" asks the server for a single-use continuation code; when the agent joins
 // with it, the server says `upgraded` and this page stops sharing (the app took over the session).
 
-import { ChatBox } from "/static/shared/chatbox.js";
-import { displayCode } from "/static/console/sas.js";
+import { ChatBox } from "../shared/chatbox.js";
+import { displayCode } from "../console/sas.js";
 import { Offerer } from "./offerer.js";
 import { PreviewOverlay } from "./overlay.js";
 
