@@ -13,7 +13,7 @@ run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e install install-test system-packages i18n clean
+.PHONY: run test lint typecheck unit e2e bench-smoke install install-test system-packages i18n clean
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ endef
 test: system-packages install-test lint typecheck
 	$(call run_phase,tests --ignore=tests/e2e)
 	$(call run_phase,tests/e2e)
+	$(MAKE) --no-print-directory bench-smoke
+
+## `veo bench stream --smoke`: one short typing workload over the real pipeline, figures printed,
+## never asserted; it fails only if the bench crashes or measures nothing (so it cannot rot).
+bench-smoke: system-packages install-test
+	$(PY) -m veo bench stream --smoke
 
 unit: install-test
 	$(PY) -m pytest tests/unit

@@ -14,7 +14,10 @@ on ``http://127.0.0.1`` (the session cookie and WebCrypto need one), exactly as 
 machine, while signaling still crosses the shaped link.
 
 Both ends get netem with half the round-trip time as delay, the rate and the loss, so each
-direction sees the same link.
+direction sees the same link. Kernels without ``sch_netem`` (such as this machine's) get the same
+link from :mod:`.linkemu`, a user-space emulator between two TUN devices: for a shaped network the
+two addresses move from the veth onto those devices (open TCP connections keep working), and back
+onto the veth for the unshaped one.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from veo.bench.stream.procs import BenchError
+from veo.bench.stream.linkemu import TECH_TUN, USER_TUN
+from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
 
 USER_ADDRESS = "10.77.0.1"
 TECH_ADDRESS = "10.77.0.2"
@@ -67,9 +72,9 @@ NETWORKS: dict[str, Network] = {
 
 
 def netem_args(network: Network, device: str) -> list[str]:
-    """``tc`` arguments that give ``device`` this network's egress (``qdisc replace``: re-runnable)."""
+    """``tc`` arguments that give ``device`` this network's egress (``replace``: re-runnable)."""
     if not network.shaped:
-        return ["qdisc", "replace", "dev", device, "root", "pfifo_fast"]
+        return ["qdisc", "del", "dev", device, "root"]
     args = ["qdisc", "replace", "dev", device, "root", "netem"]
     if network.rtt_ms > 0:
         args += ["delay", f"{network.rtt_ms / 2:g}ms"]
@@ -82,6 +87,11 @@ def netem_args(network: Network, device: str) -> list[str]:
     return args
 
 
+def linkemu_args(network: Network) -> list[str]:
+    """The user-space emulator's arguments for this network (rate 0 = unlimited)."""
+    return [f"{network.rtt_ms:g}", f"{network.rate_mbit or 0:g}", f"{network.loss_percent:g}"]
+
+
 def _run(argv: Sequence[str]) -> str:
     result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=30)
     if result.returncode != 0:
@@ -90,13 +100,18 @@ def _run(argv: Sequence[str]) -> str:
 
 
 class Lab:
-    """The two namespaces and their veth; :meth:`close` removes everything (idempotent)."""
+    """The two namespaces and their link; :meth:`close` removes everything (idempotent)."""
 
-    def __init__(self, tag: str | None = None) -> None:
+    def __init__(self, procs: Processes, tag: str | None = None) -> None:
         tag = tag or str(os.getpid())
+        self.procs = procs
         self.user = f"veo-bench-{tag}-user"
         self.tech = f"veo-bench-{tag}-tech"
         self._made: list[str] = []
+        self._emulator: Proc | None = None
+        self._netem: bool | None = None
+        self.devices = (USER_DEVICE, TECH_DEVICE)
+        self.shaping = "none"
 
     def open(self) -> None:
         try:
@@ -108,17 +123,15 @@ class Lab:
                 ["ip", "-n", self.user, "link", "add", USER_DEVICE, "type", "veth",
                  "peer", "name", TECH_DEVICE, "netns", self.tech]
             )  # fmt: skip
-            for name, device, address in (
-                (self.user, USER_DEVICE, USER_ADDRESS),
-                (self.tech, TECH_DEVICE, TECH_ADDRESS),
-            ):
-                _run(["ip", "-n", name, "addr", "add", f"{address}/24", "dev", device])
+            for name, device in ((self.user, USER_DEVICE), (self.tech, TECH_DEVICE)):
                 _run(["ip", "-n", name, "link", "set", device, "up"])
+            self._addresses_on((USER_DEVICE, TECH_DEVICE))
         except BenchError:
             self.close()
             raise
 
     def close(self) -> None:
+        self._stop_emulator()
         while self._made:
             subprocess.run(["ip", "netns", "del", self._made.pop()], capture_output=True, check=False)
 
@@ -128,14 +141,68 @@ class Lab:
     def in_tech(self, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.tech, *argv]
 
+    def _addresses_on(self, devices: tuple[str, str]) -> None:
+        """Put 10.77.0.1 (user) and 10.77.0.2 (tech) on ``devices``, off the other link."""
+        for name, device, address in (
+            (self.user, devices[0], USER_ADDRESS),
+            (self.tech, devices[1], TECH_ADDRESS),
+        ):
+            subprocess.run(
+                ["ip", "-n", name, "addr", "flush", "to", f"{address}/32"], capture_output=True, check=False
+            )
+            _run(["ip", "-n", name, "addr", "add", f"{address}/24", "dev", device])
+            _run(["ip", "-n", name, "link", "set", device, "up"])
+        self.devices = devices
+
+    def _stop_emulator(self) -> None:
+        if self._emulator is not None:
+            self.procs.stop(self._emulator)
+            self._emulator = None
+
+    def _has_netem(self) -> bool:
+        if self._netem is None:
+            probe = subprocess.run(
+                self.in_user(["tc", *netem_args(Network("probe", rtt_ms=1), USER_DEVICE)]),
+                capture_output=True, check=False, timeout=30,
+            )  # fmt: skip
+            self._netem = probe.returncode == 0
+            subprocess.run(
+                self.in_user(["tc", "qdisc", "del", "dev", USER_DEVICE, "root"]), capture_output=True
+            )
+        return self._netem
+
     def shape(self, network: Network) -> None:
-        """Give both veth ends this network's characteristics."""
-        for name, device in ((self.user, USER_DEVICE), (self.tech, TECH_DEVICE)):
-            _run(["ip", "netns", "exec", name, "tc", *netem_args(network, device)])
+        """Give the link this network's characteristics, in both directions."""
+        self._stop_emulator()
+        if self.devices != (USER_DEVICE, TECH_DEVICE):
+            self._addresses_on((USER_DEVICE, TECH_DEVICE))
+        if not network.shaped:
+            for name, device in ((self.user, USER_DEVICE), (self.tech, TECH_DEVICE)):
+                subprocess.run(["ip", "netns", "exec", name, "tc", "qdisc", "del", "dev", device, "root"],
+                               capture_output=True, check=False)  # fmt: skip
+            self.shaping = "none"
+            return
+        if self._has_netem():
+            for name, device in ((self.user, USER_DEVICE), (self.tech, TECH_DEVICE)):
+                _run(["ip", "netns", "exec", name, "tc", *netem_args(network, device)])
+            self.shaping = "netem"
+            return
+        emulator = self.procs.start(
+            f"linkemu-{network.name}",
+            [sys.executable, "-m", "veo.bench.stream.linkemu", self.user, self.tech, *linkemu_args(network)],
+            stdout_pipe=True,
+        )
+        self._emulator = emulator
+        assert emulator.proc.stdout is not None
+        stdout = emulator.proc.stdout
+        wait_for("the link emulator", lambda: stdout.readline().strip() == b"ready", 30, emulator)
+        self._addresses_on((USER_TUN, TECH_TUN))
+        self.shaping = "user-space emulator (no sch_netem in this kernel)"
 
     def tech_bytes(self) -> tuple[int, int]:
-        """(received, sent) bytes on the tech side's veth end: what crossed the link."""
-        data = json.loads(_run(["ip", "-n", self.tech, "-s", "-j", "link", "show", "dev", TECH_DEVICE]))
+        """(received, sent) bytes on the tech side's end of the link: what crossed it."""
+        device = self.devices[1]
+        data = json.loads(_run(["ip", "-n", self.tech, "-s", "-j", "link", "show", "dev", device]))
         stats = data[0]["stats64"]
         return int(stats["rx"]["bytes"]), int(stats["tx"]["bytes"])
 

@@ -234,7 +234,12 @@ def _sessions(world: _World, display: Display) -> list[tuple[str, Callable[[], S
 
 def _case(world: _World, display: Display, network: Network, run_index: int) -> None:
     """Every workload over every system on one display and network."""
-    world.lab.shape(network)
+    try:
+        world.lab.shape(network)
+    except BenchError as exc:
+        world.failures.append(f"{network.name}: {str(exc).splitlines()[0]}")
+        world.progress(f"{network.name}: FAILED to shape the link: {exc}")
+        return
     for name, make in _sessions(world, display):
         where = f"{name} {display.width}x{display.height} {network.name} run {run_index}"
         world.progress(f"{where}: session set-up")
@@ -262,8 +267,8 @@ def _case(world: _World, display: Display, network: Network, run_index: int) -> 
 
 def run(plan: Plan, progress: Progress, workdir: Path) -> tuple[list[Measurement], list[str]]:
     """Carry out ``plan``; returns the measurements and the failures (one line each)."""
-    lab = Lab()
     procs = Processes(workdir)
+    lab = Lab(procs)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     world: _World | None = None
     try:
