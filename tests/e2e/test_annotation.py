@@ -112,14 +112,20 @@ def test_the_technicians_pointer_shows_while_it_moves_and_clear_all_erases(start
     page = live.console.page
     # bare root window (black), away from the demo app and the agent's windows
     x, y = WIDTH - 200, HEIGHT - 120
-    assert pixel(live.display, x, y) == (0, 0, 0)
+    wait_pixel(live, x, y, lambda rgb: rgb == (0, 0, 0), "the bare root window")
 
     page.mouse.move(*live.console.page_point(x - 40, y))
     page.mouse.move(*live.console.page_point(x, y), steps=8)
     live.wait_agent_log("overlay pointer shown")
     # the ring: 12 px radius, 4 px thick, centred on the technician's point
-    wait_pixel(live, x + 10, y, lambda rgb: rgb == POINTER_RGB, "the technician's pointer ring")
-    assert pixel(live.display, x, y - 10) == POINTER_RGB
+    ring = [(x + 10, y), (x, y - 10), (x - 10, y)]
+    wait_for(
+        "the technician's pointer ring around the point",
+        lambda: all(pixel(live.display, *p) == POINTER_RGB for p in ring),
+        30,
+        live.logs,
+        lambda: f"ring pixels {[pixel(live.display, *p) for p in ring]}, centre {pixel(live.display, x, y)}",
+    )
     live.wait_agent_log("overlay pointer hidden", timeout=20)  # ~2 s after the last move
     wait_pixel(live, x + 10, y, lambda rgb: rgb == (0, 0, 0), "the ring gone")
 
@@ -134,3 +140,20 @@ def test_the_technicians_pointer_shows_while_it_moves_and_clear_all_erases(start
     page.click("#annotate-clear")
     live.wait_agent_log("tool=rect erased")
     wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 0, 0), "the rectangle erased")
+
+
+def test_strokes_are_cut_around_the_session_bar(start: StartSession) -> None:
+    live = start(control=False)
+    wait_video(live)
+    stop = live.agent_window("bar")["stop"]
+    sx, sy = stop.center
+    page = live.console.page
+    choose(live, "free")
+    page.mouse.move(*live.console.page_point(100, sy))
+    page.mouse.down()
+    page.mouse.move(*live.console.page_point(WIDTH - 30, sy), steps=12)
+    live.wait_agent_log("tool=free shown")
+    wait_pixel(live, 110, sy, lambda rgb: rgb == STROKE_RGB, "the stroke left of the bar")
+    assert pixel(live.display, sx, sy) != STROKE_RGB  # the user's Stop button is never drawn over
+    assert pixel(live.display, stop.x + 2, sy) != STROKE_RGB
+    page.mouse.up()

@@ -42,6 +42,7 @@ class SessionAnnotations:
         self._overlay: Overlay | None = None
         self._unavailable = False
         self._closed = False
+        self._keep_clear: list[int] = []
         session.on_data("annotate", self.annotate)
         session.on_data("annotate_erase", self.erase)
         session.on_data("tech_pointer", self.pointer)
@@ -62,6 +63,12 @@ class SessionAnnotations:
             x, y = self._desktop(message.x, message.y)
             overlay.pointer(x, y, message.visible, self._technician())
 
+    def keep_clear(self, window_id: int) -> None:
+        """Never draw over this X window (the session bar with Stop): called from the loop."""
+        self._keep_clear.append(window_id)
+        if self._overlay is not None and not self._closed:
+            self._overlay.keep_clear(self._keep_clear)
+
     def close(self) -> None:
         """The session ended: take everything off the user's screen."""
         self._closed = True
@@ -77,6 +84,8 @@ class SessionAnnotations:
         if self._overlay is None and not self._unavailable and not self._closed:
             try:
                 self._overlay = self._factory()
+                if self._keep_clear:
+                    self._overlay.keep_clear(self._keep_clear)
             except OverlayError as exc:
                 self._unavailable = True
                 log.warning("annotations cannot be shown on this desktop: %s", exc)

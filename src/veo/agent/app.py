@@ -95,6 +95,7 @@ class AgentApp:
         self.events: queue.Queue[UiEvent] = queue.Queue()
         self.loop = LoopThread()
         self.session: AgentSession | None = None
+        self.annotations: SessionAnnotations | None = None
         self.joined: Joined | None = None
         self.code_window: CodeWindow | None = None
         self.consent: ConsentDialog | None = None
@@ -205,6 +206,7 @@ class AgentApp:
             region=lambda: session.monitors.region,
             technician=lambda: self.joined.technician_name if self.joined else "",
         )
+        self.annotations = annotations
         pointer = AgentCursor(session, lambda: session.monitors.region)
         try:
             await session.run()
@@ -276,6 +278,8 @@ class AgentApp:
                 on_chat=lambda: self._open_chat(focus=True),
                 on_send_file=self._open_sender if Permission.FILES in event.granted else None,
             )
+            if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
+                self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
         elif isinstance(event, ControlChanged):
             if self.bar is not None:
                 self.bar.show_paused(event.paused)

@@ -31,6 +31,9 @@ class RecordingOverlay(Overlay):
     def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
         self.calls.append(("pointer", x, y, visible, label))
 
+    def keep_clear(self, window_ids: Sequence[int]) -> None:
+        self.calls.append(("keep_clear", list(window_ids)))
+
     def close(self) -> None:
         self.calls.append(("close",))
 
@@ -128,3 +131,13 @@ async def test_no_overlay_here_means_no_annotations_but_the_session_goes_on(
     send(session, STROKE)
     assert attempts == [1]  # tried once, not on every message
     assert "annotations cannot be shown on this desktop: no display" in caplog.text
+
+
+async def test_the_bar_is_kept_clear_whether_it_comes_before_or_after_the_overlay() -> None:
+    session, annotations, made = make_session()
+    session.policy.grant(["view"], ["view"])
+    annotations.keep_clear(0x400001)  # the bar shows before the first stroke
+    send(session, STROKE)
+    annotations.keep_clear(0x400099)  # another window later
+    assert made[0].calls[0] == ("keep_clear", [0x400001])
+    assert made[0].calls[2] == ("keep_clear", [0x400001, 0x400099])

@@ -34,6 +34,9 @@ class Overlay(ABC):
     def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
         """Move (or hide) the technician's pointer marker; ``label`` is the technician's name."""
 
+    def keep_clear(self, window_ids: Sequence[int]) -> None:  # noqa: B027 (optional for backends)
+        """Never draw over these windows (the session bar): strokes are cut around them."""
+
     @abstractmethod
     def close(self) -> None:
         """Remove everything from the screen and release the display (idempotent)."""

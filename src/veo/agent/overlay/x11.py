@@ -64,10 +64,13 @@ class X11Overlay(Overlay):
         self._erased: set[str] = set()
         self._pointer: Any = None
         self._pointer_shown = False
+        self._pointer_at: tuple[int, int] | None = None
         self._pixels: dict[str, int] = {}
         self._display: Any = None
         self._size = (1, 1)
         self._label = ""
+        self._protected: tuple[int, ...] = ()
+        self._clear: tuple[Rect, ...] = ()
         self._label_gc: Any = None
 
     # ------------------------------------------------------------ called from the event loop
@@ -106,6 +109,9 @@ class X11Overlay(Overlay):
 
     def pointer(self, x: int, y: int, visible: bool, label: str = "") -> None:
         self._put(("pointer", x, y, visible, label))
+
+    def keep_clear(self, window_ids: Sequence[int]) -> None:
+        self._put(("keep_clear", tuple(window_ids)))
 
     def close(self) -> None:
         if self._closed:
@@ -158,6 +164,8 @@ class X11Overlay(Overlay):
                 self._flood_logged = False
                 self._render(self._clock())
                 if self._clock() - last_raise >= RAISE_INTERVAL:
+                    if self._refresh_clear():
+                        self._render(self._clock())
                     self._raise_all()
                     last_raise = self._clock()
                 while self._display.pending_events():
@@ -181,6 +189,10 @@ class X11Overlay(Overlay):
             x, y = self._inside((command[1], command[2]))
             self._board.move_pointer(x, y, command[3], now)
             self._label = pointer_label(command[4])
+        elif kind == "keep_clear":
+            self._protected = command[1]
+            if self._refresh_clear():
+                self._render(now)
 
     def _inside(self, point: Point) -> Point:
         """Pulled onto the desktop: nothing is drawn (or computed) off screen."""
@@ -234,16 +246,57 @@ class X11Overlay(Overlay):
         window.shape_rectangles(shape.SO.Set, shape.SK.Input, X.Unsorted, 0, 0, [])
         return window
 
-    @staticmethod
-    def _reshape(window: Any, rects: Sequence[Rect]) -> None:
+    def _reshape(self, window: Any, rects: Sequence[Rect]) -> None:
         """Move and size the window to the rectangles' bounds and cut it to them."""
+        box = bounds(rects)
+        window.configure(x=box.x, y=box.y, width=max(1, box.width), height=max(1, box.height))
+        self._cut(window, [Rect(r.x - box.x, r.y - box.y, r.width, r.height) for r in rects], box.x, box.y)
+
+    def _cut(self, window: Any, local: Sequence[Rect], x: int, y: int) -> None:
+        """Shape ``window`` (now at desktop x, y) to ``local``, minus the windows kept clear."""
         from Xlib import X
         from Xlib.ext import shape
 
-        box = bounds(rects)
-        window.configure(x=box.x, y=box.y, width=max(1, box.width), height=max(1, box.height))
-        local = [(r.x - box.x, r.y - box.y, r.width, r.height) for r in rects]
-        window.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+        window.shape_rectangles(
+            shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, [(r.x, r.y, r.width, r.height) for r in local]
+        )
+        if self._clear:
+            window.shape_rectangles(
+                shape.SO.Subtract,
+                shape.SK.Bounding,
+                X.Unsorted,
+                -x,
+                -y,
+                [(r.x, r.y, r.width, r.height) for r in self._clear],
+            )
+
+    def _refresh_clear(self) -> bool:
+        """Where the windows kept clear (the session bar) are now; True when that changed.
+
+        A window that is gone is forgotten. Strokes are cut around these rectangles, so the
+        technician can never draw over the user's Stop button, whatever the stacking order.
+        """
+        root = self._display.screen().root
+        found: list[Rect] = []
+        alive: list[int] = []
+        for window_id in self._protected:
+            try:
+                window = self._display.create_resource_object("window", window_id)
+                geometry = window.get_geometry()
+                origin = root.translate_coords(window, 0, 0)
+            except Exception:  # destroyed in the meantime (BadWindow/BadDrawable)
+                continue
+            alive.append(window_id)
+            found.append(Rect(int(origin.x), int(origin.y), int(geometry.width), int(geometry.height)))
+        self._protected = tuple(alive)
+        clear = tuple(found)
+        if clear == self._clear:
+            return False
+        self._clear = clear
+        for entry in self._windows.values():
+            entry.key = (-1, -1)  # re-cut at the next render
+        self._pointer_at = None
+        return True
 
     def _render_pointer(self, now: float) -> None:
         pointer = self._board.pointer
@@ -251,9 +304,12 @@ class X11Overlay(Overlay):
         if shown:
             if self._pointer is None:
                 self._pointer = self._new_pointer()
-            self._pointer.configure(
-                x=pointer.x - POINTER_RADIUS, y=pointer.y - POINTER_RADIUS, stack_mode=_above()
-            )
+            at = (pointer.x - POINTER_RADIUS, pointer.y - POINTER_RADIUS)
+            if at != self._pointer_at:
+                self._pointer.configure(x=at[0], y=at[1], stack_mode=_above())
+                if self._clear or self._pointer_at is None:
+                    self._cut(self._pointer, pointer_rects(bool(self._label)), *at)
+                self._pointer_at = at
             if not self._pointer_shown:
                 self._pointer.map()
                 self._pointer_shown = True
@@ -266,12 +322,9 @@ class X11Overlay(Overlay):
     def _new_pointer(self) -> Any:
         """A ring with a dot in it and, beside it, a tag with the technician's initial."""
         from Xlib import X
-        from Xlib.ext import shape
 
-        rects = pointer_rects(bool(self._label))
-        window = self._new_window(bounds(rects), self._pixel(POINTER_COLOR))
-        local = [(r.x, r.y, r.width, r.height) for r in rects]
-        window.shape_rectangles(shape.SO.Set, shape.SK.Bounding, X.Unsorted, 0, 0, local)
+        window = self._new_window(bounds(pointer_rects(bool(self._label))), self._pixel(POINTER_COLOR))
+        self._pointer_at = None
         if self._label:
             window.change_attributes(event_mask=X.ExposureMask)
             try:
