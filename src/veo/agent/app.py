@@ -294,6 +294,8 @@ class AgentApp:
             self._close_consent()
             self._close_chat()
             self._close_sysinfo()
+            if self.sysinfo is not None:  # forget what was collected and not sent
+                self.loop.call(self.sysinfo.close)
             self._stop_transfers()
             if self.bar is not None:
                 self.bar.close()
