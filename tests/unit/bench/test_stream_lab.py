@@ -10,14 +10,15 @@ from veo.bench.stream.linkemu import QUEUE_SECONDS, Direction
 
 def test_office_is_half_the_rtt_each_way_at_20_mbit() -> None:
     assert netem_args(NETWORKS["office"], "vb-u") == [
-        "qdisc", "replace", "dev", "vb-u", "root", "netem", "delay", "10ms", "rate", "20mbit", "limit", "416",
+        "qdisc", "replace", "dev", "vb-u", "root", "netem",
+        "delay", "10ms", "rate", "20mbit", "limit", "1666",
     ]  # fmt: skip
 
 
-def test_poor_has_loss_and_a_small_queue_floor() -> None:
+def test_poor_has_loss_and_a_second_of_queue() -> None:
     args = netem_args(NETWORKS["poor"], "vb-t")
     assert args[:6] == ["qdisc", "replace", "dev", "vb-t", "root", "netem"]
-    assert args[6:] == ["delay", "40ms", "loss", "0.5%", "rate", "2mbit", "limit", "64"]
+    assert args[6:] == ["delay", "40ms", "loss", "0.5%", "rate", "2mbit", "limit", "166"]
 
 
 def test_unshaped_removes_any_shaping() -> None:

@@ -92,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         help=_("measure screen sharing (latency, frame rate, bytes, CPU) beside VNC on shaped networks"),
         description=_(
             "Measure the real pipeline (veo server, agent on Xvfb, console in headless Chromium) "
-            "and x11vnc with noVNC, on network namespaces shaped with netem. Needs root."
+            "and x11vnc with noVNC over shaped links between network namespaces. Needs root."
         ),
     )
     mode = stream.add_mutually_exclusive_group()

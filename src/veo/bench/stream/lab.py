@@ -29,14 +29,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from veo.bench.stream.linkemu import TECH_TUN, USER_TUN
+from veo.bench.stream.linkemu import QUEUE_SECONDS, TECH_TUN, USER_TUN
 from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
 
 USER_ADDRESS = "10.77.0.1"
 TECH_ADDRESS = "10.77.0.2"
 USER_DEVICE = "vb-u"
 TECH_DEVICE = "vb-t"
-QUEUE_SECONDS = 0.25  # netem queue sized for ~250 ms of the rate (a home router's, not 6 s)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 It creates one TUN device in each namespace (``tu-u``, ``tu-t``; they vanish when it exits) and
 carries every IP packet between them the way netem would on a veth: each direction has its own
 serialization at the rate (a packet departs when the previous one has left), a tail-drop queue
-of ~250 ms of that rate, random loss, and a fixed one-way delay of half the round-trip time.
+of ~1 s of that rate, random loss, and a fixed one-way delay of half the round-trip time.
 Prints ``ready`` once both devices exist; the lab then moves the link's addresses onto them.
 """
 
@@ -29,7 +29,8 @@ IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 USER_TUN = "tu-u"
 TECH_TUN = "tu-t"
-QUEUE_SECONDS = 0.25
+#: the bottleneck's buffer: ~1 s of the link's rate, like a home router's (tail drop beyond it)
+QUEUE_SECONDS = 1.0
 
 
 def open_tun(namespace: str, name: str) -> int:
