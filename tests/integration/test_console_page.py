@@ -272,6 +272,7 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
         "control": "off",
         "technicianSasConfirmed": False,
         "identity": None,
+        "mode": "agent",
     }
     assert (
         await page.evaluate("(() => { window.veoConsole.sas = 'x'; return window.veoConsole.sas; })()") == ""
