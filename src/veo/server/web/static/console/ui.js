@@ -52,6 +52,7 @@ const DROPPED_REASONS = [
   "monitor_not_found",
   "monitors_unavailable",
   "capture_failed",
+  "browser_share",
 ];
 const IDENTITY_METHODS = ["email_link", "phone_questions", "managed_device", "not_verified"];
 

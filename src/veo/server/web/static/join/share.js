@@ -317,7 +317,7 @@ export class BrowserShare {
     } else if (INPUT_TYPES.includes(m.type)) {
       this.refuse("control_not_granted");
     } else if (REFUSED.includes(m.type)) {
-      this.refuse("not_available_in_browser");
+      this.refuse("browser_share");
     }
   }
 
