@@ -88,3 +88,22 @@ def test_flags_parse_into_lists() -> None:
     assert args.mode == "smoke"
     assert args.resolutions == [(1280, 720), (1920, 1080)]
     assert args.networks == ["poor"]
+
+
+def test_targets_compare_veo_with_the_limits_and_with_vnc() -> None:
+    from veo.bench.stream.report import check_targets
+
+    rows = check_targets(summarize([_m("veo", 1, 30.0, 100.0), _m("vnc", 1, 60.0, 400.0)]))
+    verdicts = {(target, verdict) for target, _, _, verdict in rows}
+    assert ("typing 1080p unshaped, latency median <= 40 ms", "yes") in verdicts
+    assert ("typing 1080p unshaped, latency p95 <= 70 ms", "yes") in verdicts
+    assert ("typing/scrolling bytes <= half of VNC's", "yes") in verdicts
+    assert ("latency median never above VNC's", "yes") in verdicts
+    assert ("session set-up median <= 1 s", "yes") in verdicts
+
+
+def test_a_moving_workload_with_nothing_decoded_fails_its_latency_target() -> None:
+    from veo.bench.stream.report import check_targets
+
+    rows = check_targets(summarize([_m("veo", 1, None, 100.0, "scrolling")]))
+    assert any(verdict.startswith("no") for target, _, _, verdict in rows if "fps" in target)

@@ -195,6 +195,9 @@ def main(args: argparse.Namespace) -> int:
     meta = runner.metadata(plan)
     summaries = report.summarize(measurements)
     print(report.table(summaries))
+    targets = report.targets_text(summaries)
+    if targets:
+        print(targets)
     for failure in failures:
         print(f"FAILED: {failure}")
     if args.json is not None:

@@ -203,3 +203,106 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One goal of issue 5, checked on veo's medians (a row per system and matching case)."""
+
+    text: str
+    key: str
+    limit: float
+    at_most: bool = True
+    resolution: str | None = None
+    network: str | None = None
+    workloads: tuple[str, ...] = ()
+    versus_vnc: float | None = None  # compare with VNC's figure times this factor instead of ``limit``
+
+
+_1080, _720 = "1920x1080", "1280x720"
+_MOVING = ("scrolling", "animation")
+TARGETS = (
+    Target("typing 1080p unshaped, latency median <= 40 ms", "latency_median_ms", 40,
+           resolution=_1080, network="unshaped", workloads=("typing",)),
+    Target("typing 1080p unshaped, latency p95 <= 70 ms", "latency_p95_ms", 70,
+           resolution=_1080, network="unshaped", workloads=("typing",)),
+    Target("typing 1080p office, latency median <= 70 ms", "latency_median_ms", 70,
+           resolution=_1080, network="office", workloads=("typing",)),
+    Target("latency median never above VNC's", "latency_median_ms", 0, versus_vnc=1.0),
+    Target("scrolling/animation 1080p unshaped >= 30 fps", "updates_per_s", 30, at_most=False,
+           resolution=_1080, network="unshaped", workloads=_MOVING),
+    Target("scrolling/animation 720p unshaped >= 60 fps", "updates_per_s", 60, at_most=False,
+           resolution=_720, network="unshaped", workloads=_MOVING),
+    Target("idle <= 10 kbit/s", "wire_kbit_s", 10, workloads=("idle",)),
+    Target("typing <= 150 kbit/s", "wire_kbit_s", 150, workloads=("typing",)),
+    Target("typing/scrolling bytes <= half of VNC's", "wire_kbit_s", 0,
+           workloads=("typing", "scrolling"), versus_vnc=0.5),
+    Target("poor link, latency median <= 300 ms", "latency_median_ms", 300, network="poor"),
+    Target("poor link, no stall over 2 s", "max_gap_ms", 2000, network="poor"),
+    Target("agent CPU idle <= 2 %", "source_cpu_percent", 2, workloads=("idle",)),
+    Target("agent CPU typing <= 10 %", "source_cpu_percent", 10, workloads=("typing",)),
+    Target("agent CPU scrolling 1080p <= 30 %", "source_cpu_percent", 30, resolution=_1080,
+           workloads=("scrolling",)),
+    Target("session set-up median <= 1 s", "setup_ms", 1000),
+)  # fmt: skip
+
+
+def check_targets(summaries: list[Summary]) -> list[tuple[str, str, str, str]]:
+    """(target, case, figure, verdict) for every veo case a target applies to.
+
+    A latency or frame-rate target on a moving workload where nothing was decoded is a "no" (the
+    picture stalled); idle has no latency. Set-up time is one figure per session.
+    """
+    vnc = {(s.resolution, s.network, s.workload): s for s in summaries if s.name == "vnc"}
+    rows = []
+    for target in TARGETS:
+        sessions: set[tuple[str, str, str]] = set()
+        for s in sorted(summaries, key=lambda s: (s.name, s.resolution, s.network, s.workload)):
+            if s.name == "vnc" or (target.resolution and s.resolution != target.resolution):
+                continue
+            if target.network and s.network != target.network:
+                continue
+            if target.workloads and s.workload not in target.workloads:
+                continue
+            moving_figure = target.key in (
+                "latency_median_ms",
+                "latency_p95_ms",
+                "updates_per_s",
+                "max_gap_ms",
+            )
+            if moving_figure and s.workload == "idle":
+                continue
+            if target.key == "setup_ms":
+                if (s.name, s.resolution, s.network) in sessions:
+                    continue
+                sessions.add((s.name, s.resolution, s.network))
+            value = s.figures.get(target.key)
+            limit: float | None = target.limit
+            if target.versus_vnc is not None:
+                ref = vnc.get((s.resolution, s.network, s.workload))
+                ref_value = ref.figures.get(target.key) if ref is not None else None
+                limit = None if ref_value is None else ref_value * target.versus_vnc
+            if limit is None or (value is None and not moving_figure):
+                continue
+            if value is None:
+                verdict = "no (nothing decoded)"
+            else:
+                verdict = "yes" if (value <= limit if target.at_most else value >= limit) else "no"
+            case = f"{s.name} {s.resolution} {s.network}"
+            if target.key != "setup_ms":
+                case += f" {s.workload}"
+            figure = "-" if value is None else f"{value:.1f}"
+            rows.append((target.text, case, f"{figure} (limit {limit:.0f})", verdict))
+    return rows
+
+
+def targets_text(summaries: list[Summary]) -> str:
+    rows = check_targets(summaries)
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["targets of issue 5 (veo's medians):"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    met = sum(r[3] == "yes" for r in rows)
+    lines.append(f"  {met} of {len(rows)} met")
+    return "\n".join(lines)
