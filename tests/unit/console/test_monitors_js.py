@@ -63,27 +63,32 @@ def test_labels_name_size_position_and_primary(run_js: RunJs) -> None:
     assert got == ["1: 1920×1080 at 0,0 (primary)", "2: 1280×1024 at 1920,0"]
 
 
-def test_a_frame_of_another_shape_than_the_screen_gets_no_click(run_js: RunJs) -> None:
+def test_no_click_while_the_frame_is_still_of_the_previous_screen(run_js: RunJs) -> None:
     box = {"left": 0, "top": 0, "width": 960, "height": 540}
+    desktop, monitor = {"width": 3840, "height": 1080}, {"width": 1920, "height": 1080}
     got = run_js(
         """
         const { mapToRemote } = await mod("display.js");
-        return data.map((c) => mapToRemote(480, 270, c.box, c.video, c.screen, c.clamp));
+        return data.map((c) => mapToRemote(480, 270, c.box, c.video, c.screen, c.clamp, c.previous));
         """,
         [
-            # the whole 3840x1080 desktop still shows, but the agent already announced monitor 2
-            {"box": box, "video": {"width": 3840, "height": 1080}, "screen": {"width": 1920, "height": 1080}},
+            # the whole desktop still shows, but the agent already announced monitor 2
+            {"box": box, "video": desktop, "screen": monitor, "clamp": False, "previous": desktop},
             # a release is still mapped (pulled into the screen), so no button stays down
+            {"box": box, "video": desktop, "screen": monitor, "clamp": True, "previous": desktop},
+            # the new frames arrived: mapped relative to the monitor
+            {"box": box, "video": monitor, "screen": monitor, "clamp": False, "previous": desktop},
+            # a stream scaled to another shape than the screen, with no switch, still maps
             {
                 "box": box,
-                "video": {"width": 3840, "height": 1080},
-                "screen": {"width": 1920, "height": 1080},
-                "clamp": True,
+                "video": {"width": 640, "height": 480},
+                "screen": monitor,
+                "clamp": False,
+                "previous": None,
             },
-            # the new frame arrived: mapped relative to the monitor
-            {"box": box, "video": {"width": 1920, "height": 1080}, "screen": {"width": 1920, "height": 1080}},
         ],
     )
     assert got[0] is None
     assert got[1] is not None
     assert got[2] == {"x": 960, "y": 540}
+    assert got[3] is not None

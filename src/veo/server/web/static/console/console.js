@@ -61,7 +61,11 @@ export class Console {
     });
     this.view = new ConsoleView(doc);
     this.video = doc.getElementById("remote-video");
-    this.display = new RemoteDisplay(this.video, () => this.state.screen);
+    this.display = new RemoteDisplay(
+      this.video,
+      () => this.state.screen,
+      () => this.state.previousScreen,
+    );
     this.channel = null;
     /** type -> handler for agent data messages that features (chat, cursor, files...) own. */
     this.dataHandlers = new Map();
@@ -379,6 +383,8 @@ export class Console {
     const s = this.state;
     if (m.type === "screen" && Number.isInteger(m.width) && Number.isInteger(m.height) && m.width > 0 && m.height > 0) {
       const origin = (v) => (Number.isInteger(v) ? v : 0);
+      const old = s.screen;
+      if (old && (old.width !== m.width || old.height !== m.height)) s.previousScreen = old; // a monitor switch
       s.screen = { width: m.width, height: m.height, x: origin(m.x), y: origin(m.y) };
     } else if (m.type === "control") {
       const waiting = Array.isArray(m.waiting_for) ? m.waiting_for.filter((w) => typeof w === "string") : [];

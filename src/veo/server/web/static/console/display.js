@@ -14,16 +14,16 @@
  * @param {{width:number, height:number}} video intrinsic size of the decoded video (videoWidth/Height)
  * @param {{width:number, height:number}} screen the agent's announced screen size (or the video size)
  * @param {boolean} clamp when true, points outside the picture are pulled to its edge (for releases)
+ * @param {{width:number, height:number} | null} previous the screen announced before `screen`, if any
  * @returns {{x:number, y:number} | null} integer pixels, or null outside the picture / before any frame /
- *   while the frame's shape is not the screen's (a monitor switch in flight)
+ *   while the frame still has the previous screen's shape and not the new one's (a monitor switch in flight)
  */
-export function mapToRemote(clientX, clientY, box, video, screen, clamp = false) {
+export function mapToRemote(clientX, clientY, box, video, screen, clamp = false, previous = null) {
   if (!(video.width > 0 && video.height > 0 && box.width > 0 && box.height > 0)) return null;
   if (!(screen.width > 0 && screen.height > 0)) return null;
-  // Right after a switch of monitor the old picture may still show while the new `screen` is known
-  // (or the reverse): a different shape means the frame is not of that screen, so no click goes out.
-  const aspect = video.width / video.height / (screen.width / screen.height);
-  if (!clamp && (aspect > 1.02 || aspect < 0.98)) return null;
+  // Right after a switch of monitor the old picture may still show while the new `screen` is known:
+  // a click on it would be aimed at the old picture, so none goes out until the new frames arrive.
+  if (!clamp && previous && sameShape(video, previous) && !sameShape(video, screen)) return null;
   const scale = Math.min(box.width / video.width, box.height / video.height);
   const shownWidth = video.width * scale;
   const shownHeight = video.height * scale;
@@ -41,15 +41,24 @@ export function mapToRemote(clientX, clientY, box, video, screen, clamp = false)
   return { x, y };
 }
 
+/** Whether two sizes have the same aspect ratio (within 2 %: the agent crops odd sizes to even). */
+function sameShape(a, b) {
+  if (!(a.width > 0 && a.height > 0 && b.width > 0 && b.height > 0)) return false;
+  const ratio = a.width / a.height / (b.width / b.height);
+  return ratio > 0.98 && ratio < 1.02;
+}
+
 /** Owns the <video>: attaches the remote stream and answers "where on the remote screen is this?". */
 export class RemoteDisplay {
   /**
    * @param {HTMLVideoElement} video
    * @param {() => ({width:number, height:number} | null)} announcedScreen the agent's `screen` size
+   * @param {() => ({width:number, height:number} | null)} previousScreen the size announced before it
    */
-  constructor(video, announcedScreen) {
+  constructor(video, announcedScreen, previousScreen = () => null) {
     this.video = video;
     this.announcedScreen = announcedScreen;
+    this.previousScreen = previousScreen;
     video.muted = true;
     video.autoplay = true;
     video.playsInline = true;
@@ -81,6 +90,6 @@ export class RemoteDisplay {
     };
     const video = { width: this.video.videoWidth, height: this.video.videoHeight };
     const screen = this.announcedScreen() || video;
-    return mapToRemote(event.clientX, event.clientY, box, video, screen, clamp);
+    return mapToRemote(event.clientX, event.clientY, box, video, screen, clamp, this.previousScreen());
   }
 }
