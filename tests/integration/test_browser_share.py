@@ -8,9 +8,12 @@ with the same errors and rate limits as join codes.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from tests.integration.test_signaling import Env, closed_with, env, negotiate, recv, send
 
 from veo.server.db.base import utcnow
@@ -198,3 +201,23 @@ def test_ending_the_share_voids_its_continuation_code(env: Env) -> None:
     with env.agent() as agent:
         assert agent_join(agent, code)["code"] == "code_used"
     assert env.row(sid).status == "ended" and env.row(sid).mode == "browser"
+
+
+async def test_join_page_offers_the_browser_share_under_the_csp(client: httpx.AsyncClient) -> None:
+    page = await client.get("/join?code=123456789")
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="share"' in html and 'data-ws-url="/ws/agent"' in html
+    assert 'id="share-code"' in html and 'value="123 456 789"' in html
+    assert '<script type="module" src="/static/join/share.js"></script>' in html
+    block = re.search(r'<script type="application/json" id="share-i18n">(.*?)</script>', html, re.S)
+    assert block is not None
+    strings = json.loads(block.group(1))
+    assert "{technician}" in strings["consent.who"] and "{label}" in strings["live.label"]
+    # no inline script other than JSON data, and the CSP forbids inline script anyway
+    assert re.findall(r"<script(?![^>]*(?:src=|application/json))", html) == []
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    for path in ("/static/join/share.js", "/static/join/offerer.js", "/static/join/overlay.js"):
+        served = await client.get(path)
+        assert served.status_code == 200 and "javascript" in served.headers["content-type"], path
