@@ -194,11 +194,13 @@ class MonitorSwitch:
     async def _select(self, monitor_id: str) -> None:
         async with self._lock:
             layout = await self._list()
-            if layout is None or self._closed:
+            if self._closed:
+                return
+            if monitor_id == ALL_MONITORS:  # needs no list: the whole desktop is always there
+                await self._show(ALL_MONITORS, None)
+            elif layout is None:
                 self._refuse(monitor_id, "monitors_unavailable")
                 return
-            if monitor_id == ALL_MONITORS:
-                await self._show(ALL_MONITORS, None)
             else:
                 chosen = layout.find(monitor_id)
                 if chosen is None:
@@ -206,7 +208,8 @@ class MonitorSwitch:
                     self._sent = None  # the console's list is stale: send it again
                 else:
                     await self._show(chosen.id, chosen.region)
-            self._announce(layout)
+            if layout is not None:
+                self._announce(layout)
 
     def _refuse(self, monitor_id: str, reason: str) -> None:
         log.warning("monitor not shown id=%s: %s", monitor_id, reason)

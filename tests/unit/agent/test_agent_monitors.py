@@ -248,3 +248,27 @@ def test_a_backend_without_regions_refuses_one() -> None:
     assert Whole().set_region(None) == Size(64, 32)
     with pytest.raises(CaptureError):
         Whole().set_region(RIGHT)
+
+
+class BrokenLister(FakeLister):
+    def layout(self) -> Layout:
+        raise CaptureError("no RandR, no mss")
+
+
+async def test_without_a_list_only_the_whole_desktop_can_be_shown() -> None:
+    sent: list[AgentDataMessage] = []
+    track, input_path = FakeTrack(), FakeInput()
+    switch = MonitorSwitch(
+        send=sent.append,
+        track=lambda: track,
+        input_path=input_path,
+        may_show=lambda: True,
+        lister=lambda: BrokenLister(build_layout(DESKTOP, [])),  # type: ignore[arg-type,return-value]
+    )
+    switch.select(SelectMonitor(monitor="2"))
+    await _settle()
+    assert sent == [Dropped(reason="monitors_unavailable")] and track.regions == []
+    switch.select(SelectMonitor(monitor="all"))
+    await _settle()
+    assert track.regions == [None] and sent[-1] == Screen(width=3840, height=1080)
+    switch.close()
