@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     language: str = Field(default="en", description="Default language of pages and e-mails (en or es).")
     organization: str = Field(default="veo support", description="Organization name shown to end users.")
     session_code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    agent_download_url: str = Field(
+        default="",
+        max_length=300,
+        description="Where users download the agent (linked on the join page); empty: ask the technician.",
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail; unset: e-mail stays queued."
     )
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("VEO_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("agent_download_url")
+    @classmethod
+    def _download_is_web(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("VEO_AGENT_DOWNLOAD_URL must start with http:// or https://")
+        return value
 
     @field_validator("smtp_ssl")
     @classmethod

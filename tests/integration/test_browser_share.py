@@ -14,8 +14,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
 from tests.integration.test_signaling import Env, closed_with, env, negotiate, recv, send
 
+from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.sessions.models import RemoteSession
 
@@ -94,8 +98,12 @@ def test_upgrade_continues_the_same_session_with_a_new_consent(env: Env) -> None
         send(console, {"type": "sas_confirm"})
         recv(browser, "technician_confirmed")
         recv(console, "session_state")
+        env.hub.settings = env.hub.settings.model_copy(
+            update={"agent_download_url": "https://downloads.example.org/veo"}
+        )
         issued = upgrade_code(browser)
         assert issued["command"] == f"veo agent --server http://veo.test --code {issued['code']}"
+        assert issued["download_url"] == "https://downloads.example.org/veo"
         assert issued["code"] != created["code"]
         with env.agent() as agent:
             joined = agent_join(agent, issued["code"])
@@ -221,3 +229,18 @@ async def test_join_page_offers_the_browser_share_under_the_csp(client: httpx.As
     for path in ("/static/join/share.js", "/static/join/offerer.js", "/static/join/overlay.js"):
         served = await client.get(path)
         assert served.status_code == 200 and "javascript" in served.headers["content-type"], path
+
+
+def test_the_download_address_must_be_a_web_address() -> None:
+    assert Settings(agent_download_url="https://dl.example.org/veo.msi").agent_download_url
+    with pytest.raises(ValidationError, match="VEO_AGENT_DOWNLOAD_URL"):
+        Settings(agent_download_url="file:///etc/passwd")
+
+
+async def test_join_page_links_the_operators_download(app: FastAPI, client: httpx.AsyncClient) -> None:
+    assert 'id="agent-download"' not in (await client.get("/join")).text
+    app.state.settings = app.state.settings.model_copy(
+        update={"agent_download_url": "https://dl.example.org/veo"}
+    )
+    html = (await client.get("/join")).text
+    assert '<a id="agent-download" href="https://dl.example.org/veo"' in html

@@ -115,5 +115,6 @@ async def join_page(request: Request, code: Annotated[str, Query(max_length=40)]
         "code_invalid": bool(code) and not valid,
         "server_url": public_url,
         "agent_command": agent_command(public_url, digits if valid else "CODE"),
+        "agent_download_url": _settings(request).agent_download_url,
     }
     return await render(request, "join.html", context)

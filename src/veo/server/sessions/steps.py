@@ -123,6 +123,7 @@ async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
             code=code,
             expires_at=expires.isoformat() if expires else "",
             command=agent_command(settings.public_url, code),
+            download_url=settings.agent_download_url,
         ).dumps()
     )
 

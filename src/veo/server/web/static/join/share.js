@@ -258,6 +258,9 @@ export class BrowserShare {
     if (typeof m.code !== "string" || !/^\d{9}$/.test(m.code)) return;
     this.el("share-upgrade-code").textContent = `${m.code.slice(0, 3)} ${m.code.slice(3, 6)} ${m.code.slice(6)}`;
     this.el("share-upgrade-command").textContent = String(m.command || "");
+    const download = typeof m.download_url === "string" && /^https?:\/\//.test(m.download_url) ? m.download_url : "";
+    if (download) this.el("share-upgrade-link").href = download;
+    this.el("share-upgrade-download").hidden = !download;
     this.el("share-upgrade-panel").hidden = false;
   }
 
