@@ -247,3 +247,29 @@ def test_browser_share_view_chat_and_upgrade_to_the_agent_in_the_same_session(
         assert "view" in data["granted"], data
     finally:
         agent.stop()
+
+
+def test_stop_on_the_page_ends_the_session_for_the_technician(
+    user_page: Page, console: Console, veo_server: VeoServer, demo_app: DemoApp, logs: Logs
+) -> None:
+    ticket_id, session_id, code = request_session(console, "Only a browser here")
+    user_page.goto(f"{veo_server.url}/join")
+    user_page.fill("#share-code", code[:3] + " " + code[3:6] + " " + code[6:])
+    user_page.click("#share-start")
+    wait_for(
+        "the page to show the SAS",
+        lambda: len(user_page.get_attribute("#share-sas", "data-code") or "") == 6,
+        60,
+        logs,
+    )
+    user_page.click("#share-allow")
+    wait_for("the page to share", lambda: _share_state(user_page) == "sharing", 30, logs)
+    console.wait_conn_state("active")
+
+    user_page.click("#share-stop")
+    wait_for("the page to stop", lambda: _share_state(user_page) == "ended", 30, logs)
+    assert user_page.evaluate("() => document.querySelector('#share-preview').srcObject") is None
+    console.wait_conn_state("ended")
+    data = veo_server.api("GET", f"/api/v1/sessions/{session_id}", veo_server.token()).json()
+    assert data["status"] == "ended" and data["ended_by"] == "user" and data["end_reason"] == "user_stopped"
+    assert data["mode"] == "browser" and data["granted"] == ["view"] and data["ticket_id"] == ticket_id
