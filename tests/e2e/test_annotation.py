@@ -157,3 +157,20 @@ def test_strokes_are_cut_around_the_session_bar(start: StartSession) -> None:
     assert pixel(live.display, sx, sy) != STROKE_RGB  # the user's Stop button is never drawn over
     assert pixel(live.display, stop.x + 2, sy) != STROKE_RGB
     page.mouse.up()
+
+
+def test_while_drawing_no_input_reaches_the_user_even_with_control(start: StartSession) -> None:
+    live = start(control=True)
+    live.console.wait_control_state("active")
+    button = live.app.widget("button")
+    page = live.console.page
+
+    choose(live, "arrow")
+    live.console.click_screen(*button.center)  # lands on the canvas: a dot of an arrow, not a click
+    live.wait_agent_log("tool=arrow shown")
+    choose(live, "pointer")
+    live.console.click_screen(*button.center)  # now the mouse is the user's mouse again
+    state = live.app.wait_state("the pointer tool's click to press the button", lambda s: s.clicks >= 1)
+    # the data channel is ordered: a click sent while drawing would have been handled first
+    assert state.clicks == 1 and state.label == "Pressed 1"
+    assert page.get_attribute("#annotate-tool-arrow", "aria-pressed") == "false"
