@@ -3,9 +3,11 @@
 Converting a whole 1920×1080 image costs ~3.9 ms (``field-notes.md``), more than grabbing and
 comparing it; typing changes a few thousand pixels of two million. :class:`YuvCanvas` keeps ONE
 persistent yuv420p ``av.VideoFrame`` and re-converts only the changed rectangles into it, so
-typing costs a fraction of a millisecond. The same frame object is handed to the encoder each
-time: aiortc's sender awaits the encoder before it asks the track for the next frame, and both
-libx264 and libvpx copy the picture in, so nothing reads the canvas while it is being updated.
+typing costs a fraction of a millisecond; when most of the frame changed (scrolling) it converts
+the whole frame in one go, which skips the copies a patch needs. The canvas frame is handed to
+the encoder as is: aiortc's sender awaits the encoder before it asks the track for the next
+frame, and both libx264 and libvpx copy the picture in, so nothing reads the canvas while it
+is being updated.
 
 Rectangles are widened by :data:`MARGIN` pixels before conversion and only their inside is
 written back: the colour converter filters chroma across neighbouring pixels, and the margin
@@ -22,6 +24,8 @@ from veo.agent.capture.base import Size
 from veo.agent.damage import Rect
 
 MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
+#: changed area (tenths of the frame) from which the whole frame is converted at once
+WHOLE_TENTHS = 6
 
 
 def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> npt.NDArray[np.uint8]:
@@ -38,17 +42,44 @@ class YuvCanvas:
         if size.width % 2 or size.height % 2 or size.width <= 0 or size.height <= 0:
             raise ValueError("yuv420p needs even, non-zero dimensions")
         self.size = size
-        self.frame = av.VideoFrame(size.width, size.height, "yuv420p")
-        self._y = _plane(self.frame, 0, size.height, size.width)
-        self._u = _plane(self.frame, 1, size.height // 2, size.width // 2)
-        self._v = _plane(self.frame, 2, size.height // 2, size.width // 2)
+        self._adopt(av.VideoFrame(size.width, size.height, "yuv420p"))
+        self._bgra: av.VideoFrame | None = None  # for whole-frame conversions, made on first use
+
+    def _adopt(self, frame: av.VideoFrame) -> None:
+        self.frame = frame
+        self._y = _plane(frame, 0, self.size.height, self.size.width)
+        self._u = _plane(frame, 1, self.size.height // 2, self.size.width // 2)
+        self._v = _plane(frame, 2, self.size.height // 2, self.size.width // 2)
 
     def update(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
-        """Convert ``rects`` of ``pixels`` (BGRA as uint32, at least ``size``); the pixels converted."""
+        """Convert ``rects`` of ``pixels`` (BGRA as uint32, at least ``size``); the pixels converted.
+
+        When the rectangles cover most of the frame (scrolling, a new window), one whole-frame
+        conversion is cheaper than patches: it skips the copies a patch needs.
+        """
+        area = sum(r.width * r.height for r in rects)
+        if area * 10 >= self.size.width * self.size.height * WHOLE_TENTHS and pixels.shape == (
+            self.size.height,
+            self.size.width,
+        ):
+            return self._update_whole(pixels)
         converted = 0
         for rect in rects:
             converted += self._update_one(pixels, rect)
         return converted
+
+    def _update_whole(self, pixels: npt.NDArray[np.uint32]) -> int:
+        if self._bgra is None:
+            self._bgra = av.VideoFrame(self.size.width, self.size.height, "bgra")
+        if self._bgra.planes[0].line_size == self.size.width * 4:
+            self._bgra.planes[0].update(memoryview(pixels).cast("B"))  # type: ignore[arg-type]
+            source = self._bgra
+        else:  # padded rows: let PyAV lay them out
+            source = av.VideoFrame.from_ndarray(
+                pixels.view(np.uint8).reshape(*pixels.shape, 4), format="bgra"
+            )
+        self._adopt(source.reformat(format="yuv420p"))
+        return self.size.width * self.size.height
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
         width, height = self.size.width, self.size.height

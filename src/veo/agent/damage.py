@@ -43,8 +43,9 @@ class Rect:
 class TileMap:
     """The previous image and which ``tile``-sized squares of the next one differ from it.
 
-    :meth:`diff` updates the stored image only where it changed (a full copy of 8 MB per frame
-    would cost as much as the compare). The first image is all changed.
+    :meth:`diff` keeps a fresh grab by reference, or else updates the stored image only where it
+    changed (a full copy of 8 MB per frame would cost as much as the compare). The first image
+    is all changed.
     """
 
     def __init__(self, size: Size, tile: int = TILE) -> None:
@@ -74,10 +75,17 @@ class TileMap:
         pixels = np.frombuffer(raw, np.uint32)
         return pixels.reshape(self.size.height, self.size.width)
 
-    def diff(self, pixels: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
-        """A (rows, cols) map of the tiles that differ from the previous image; remembers this one."""
+    def diff(self, pixels: npt.NDArray[np.uint32], owned: bool = False) -> npt.NDArray[np.bool_]:
+        """A (rows, cols) map of the tiles that differ from the previous image; remembers this one.
+
+        ``owned``: nobody will write into ``pixels`` afterwards (a fresh buffer per grab, as mss
+        hands out), so it is kept by reference instead of copied.
+        """
         if self._fresh:
-            np.copyto(self._previous, pixels)
+            if owned:
+                self._previous = pixels
+            else:
+                self._previous = pixels.copy()
             self._fresh = False
             return np.ones((self.rows, self.cols), np.bool_)
         if self._pair:
@@ -93,6 +101,11 @@ class TileMap:
             parts.append(np.asarray(self._changed[full:].any(axis=0)).reshape(1, -1))
         by_row = np.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0], np.bool_)
         tiles: npt.NDArray[np.bool_] = np.logical_or.reduceat(by_row, self._col_starts, axis=1)
+        if owned:
+            self._previous = pixels
+            return tiles
+        if not self._previous.flags.writeable:
+            self._previous = self._previous.copy()
         for row in np.flatnonzero(tiles.any(axis=1)):
             top = int(row) * self.tile
             band = slice(top, min(top + self.tile, self.size.height))

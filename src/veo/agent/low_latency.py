@@ -13,7 +13,8 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
 - a 1/90000 time base: frames are sent only when the screen changed, so their timestamps are
   irregular and the rate control must see the real ones;
 - keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
-  keyframe bursts on an idle screen.
+  keyframe bursts on an idle screen; a PLI/FIR also asks the track for a frame at once
+  (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
 
 :func:`install` makes aiortc's sender create this encoder for H.264; VP8 is left to aiortc.
 """
@@ -101,6 +102,24 @@ def _get_encoder(codec: Any) -> Any:
     return aiortc_get_encoder(codec)
 
 
+_stock_send_keyframe = rtcrtpsender.RTCRtpSender._send_keyframe
+
+
+def _send_keyframe(sender: Any) -> None:
+    """aiortc's keyframe request (PLI/FIR from the browser), and the track told to send a frame now.
+
+    aiortc only marks the NEXT frame as a keyframe; a screen track that sends nothing while the
+    screen is unchanged would leave the browser's picture broken until the next change or
+    keep-alive. A track with ``keyframe_requested`` produces that frame at once.
+    """
+    _stock_send_keyframe(sender)
+    request = getattr(sender.track, "keyframe_requested", None)
+    if request is not None:
+        request()
+
+
 def install() -> None:
-    """Make every aiortc sender in this process use :class:`ScreenH264Encoder` (idempotent)."""
+    """Make every aiortc sender in this process use :class:`ScreenH264Encoder` and tell its track
+    about keyframe requests (idempotent)."""
     rtcrtpsender.get_encoder = _get_encoder  # type: ignore[attr-defined]  # the hook aiortc lacks
+    rtcrtpsender.RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign,assignment]

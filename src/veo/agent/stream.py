@@ -12,8 +12,9 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
 - **conversion** — :class:`veo.agent.convert.YuvCanvas` re-converts only the changed rectangles
   into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion);
 - **keep-alive** — while nothing changes, the unchanged frame is re-sent every
-  :data:`KEEPALIVE_SECONDS` (a few dozen bytes with H.264): it lets aiortc answer a keyframe
-  request and late packets recover, for a few bits per second;
+  :data:`KEEPALIVE_SECONDS` (a few hundred bytes with H.264), and at once when the browser asks
+  for a keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without
+  waiting for the screen to change;
 - grabbing and conversion run in ONE dedicated capture thread that owns the capture backend
   (mss wants one instance per thread); the event loop only awaits the result;
 - nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on the
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
-KEEPALIVE_SECONDS = 1.0
+KEEPALIVE_SECONDS = 2.0
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
@@ -76,6 +77,7 @@ class FrameSource:
         self._tiles = TileMap(source)
         self._canvas = YuvCanvas(self.size)
         self._last_sent = -math.inf
+        self._last_raw: object = None
 
     def set_region(self, region: Region | None) -> Size:
         """Show ``region`` from the next frame on: new buffers and tile map, first frame sent whole."""
@@ -84,8 +86,12 @@ class FrameSource:
 
     def next(self, now: float, force: bool = False) -> av.VideoFrame | None:
         """The frame to send at ``now`` (monotonic seconds), or ``None`` when there is none."""
-        pixels = self._tiles.view(self._capture.grab())
-        tiles = self._tiles.diff(pixels)
+        raw = self._capture.grab()
+        # a new buffer object per grab (mss) is ours to keep: the tile map holds it, no copy
+        owned = isinstance(raw, bytes) or (isinstance(raw, bytearray) and raw is not self._last_raw)
+        self._last_raw = raw if owned else None
+        pixels = self._tiles.view(raw)
+        tiles = self._tiles.diff(pixels, owned)
         if tiles.any():
             self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
         elif force or now - self._last_sent >= self._keepalive:
@@ -128,6 +134,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._watching = False
         self._pacer = Pacer(self._fixed_fps or 30.0)
         self._allowed = False
+        self._keyframe_wanted = False
         self._start: float | None = None
         self._last_sent = -math.inf
         self.frames_sent = 0
@@ -191,6 +198,11 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     def _pace_for(self, size: Size) -> None:
         self._pacer.set_max_fps(self._fixed_fps or auto_max_fps(size))
 
+    def keyframe_requested(self) -> None:
+        """The browser lost the picture (PLI/FIR, see ``low_latency``): send a frame now, even unchanged."""
+        self._keyframe_wanted = True
+        self._changed.set()
+
     def allow(self) -> None:
         """The user pressed Allow: frames may flow (the first one at once)."""
         self._allowed = True
@@ -253,8 +265,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             await self._wait_for_change()
             if self.readyState != "live":
                 raise MediaStreamError
+            force, self._keyframe_wanted = self._keyframe_wanted, False
             try:
-                frame = await loop.run_in_executor(self._executor, self._grab, False)
+                frame = await loop.run_in_executor(self._executor, self._grab, force)
             except (RuntimeError, ValueError) as exc:  # executor shut down by stop(), capture failed
                 if self.readyState == "live" and self.on_failure is not None:
                     log.error("screen capture failed: %s", exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fractions
+from typing import Any
 
 import aiortc.rtcrtpsender as rtcrtpsender
 import av
@@ -36,3 +37,35 @@ def test_install_swaps_only_h264() -> None:
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
     assert isinstance(rtcrtpsender.get_encoder(h264), low_latency.LowLatencyH264Encoder)
     assert not isinstance(rtcrtpsender.get_encoder(vp8), H264Encoder)
+
+
+def test_remb_target_is_applied_without_a_new_encoder() -> None:
+    encoder = low_latency.ScreenH264Encoder()
+    _first_payload(encoder)
+    opened = encoder.codec
+    encoder.target_bitrate = 3_000_000  # what aiortc's sender does with a REMB
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.pts = 3000
+    frame.time_base = fractions.Fraction(1, 90000)
+    encoder.encode(frame)
+    assert encoder.codec is opened and opened.bit_rate == 3_000_000 and encoder.reconfigurations == 1
+    encoder.target_bitrate = 10**9
+    assert encoder.target_bitrate == low_latency.MAX_BITRATE
+
+
+def test_keyframe_request_reaches_the_track() -> None:
+    low_latency.install()
+
+    class Track:
+        asked = 0
+
+        def keyframe_requested(self) -> None:
+            self.asked += 1
+
+    class Sender:
+        track = Track()
+
+    sender: Any = Sender()
+    rtcrtpsender.RTCRtpSender._send_keyframe(sender)
+    assert sender.track.asked == 1
+    assert sender._RTCRtpSender__force_keyframe is True  # aiortc's own flag is still set

@@ -82,6 +82,12 @@ def test_patched_frame_equals_a_whole_conversion() -> None:
     reference = av.VideoFrame.from_ndarray(screen.pixels, format="bgra").reformat(format="yuv420p")
     for index in range(3):
         assert bytes(patched.planes[index]) == bytes(reference.planes[index])
+    screen.pixels[2:, :, :3] = rng.integers(0, 256, (198, 320, 3), dtype=np.uint8)  # scrolled: all
+    whole = source.next(now=0.2)
+    assert whole is not None and source.pixels_converted == 2 * 320 * 200 + 128 * 128  # first, patch, whole
+    reference = av.VideoFrame.from_ndarray(screen.pixels, format="bgra").reformat(format="yuv420p")
+    for index in range(3):
+        assert bytes(whole.planes[index]) == bytes(reference.planes[index])
 
 
 def test_odd_sizes_are_cropped_to_even() -> None:
@@ -116,6 +122,19 @@ def test_pacer_caps_the_rate_without_bursts() -> None:
 def test_rate_cap_follows_the_picture_size() -> None:
     assert auto_max_fps(Size(1280, 720)) == 60.0
     assert auto_max_fps(Size(1920, 1080)) == 30.0
+
+
+async def test_keyframe_request_sends_the_unchanged_screen_at_once() -> None:
+    screen = FakeScreen(64, 48)
+    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=None)
+    try:
+        track.allow()
+        await track.recv()
+        track.keyframe_requested()  # what aiortc's sender calls on a PLI (see low_latency)
+        again = await asyncio.wait_for(track.recv(), 30)
+        assert again is not None and track.frames_sent == 2
+    finally:
+        track.stop()
 
 
 async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
