@@ -16,9 +16,8 @@ import pytest
 
 from veo.agent import sysinfo
 from veo.agent.events import SysinfoAsk, SysinfoClosed, UiEvent
-from veo.protocol.sysinfo import describe, size_text
 from veo.protocol.datachannel import AgentDataMessage
-from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest
+from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest, describe, size_text
 
 
 @pytest.fixture(scope="module")
