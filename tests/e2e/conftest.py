@@ -168,10 +168,10 @@ def start(
     """``start(control=True)`` runs a session up to *active*; the agent is stopped afterwards."""
     started: list[LiveSession] = []
 
-    def run(control: bool = True) -> LiveSession:
+    def run(control: bool = True, request: tuple[str, ...] = (), refuse: tuple[str, ...] = ()) -> LiveSession:
         live = start_session(
             netns=netns, server=veo_server, display=xvfb, app=demo_app, console=console,
-            workdir=workdir, logs=logs, control=control,
+            workdir=workdir, logs=logs, control=control, request=request, refuse=refuse,
         )  # fmt: skip
         started.append(live)
         return live

@@ -105,10 +105,12 @@ class Console:
             )
         return int(match.group(1))
 
-    def start_session(self, ticket_id: int, untick: tuple[str, ...] = ()) -> str:
-        """Press *Start remote session* on the ticket page (after unticking ``untick`` permissions);
-        return the session id of the console."""
+    def start_session(self, ticket_id: int, untick: tuple[str, ...] = (), tick: tuple[str, ...] = ()) -> str:
+        """Press *Start remote session* on the ticket page (after unticking ``untick`` and ticking
+        ``tick`` permissions); return the session id of the console."""
         self.page.goto(f"{self.base_url}/tickets/{ticket_id}")
+        for permission in tick:
+            self.page.check(f"#start-session-form input[name=permissions][value={permission}]")
         for permission in untick:
             self.page.uncheck(f"#start-session-form input[name=permissions][value={permission}]")
         with self.page.expect_navigation():
@@ -243,7 +245,8 @@ class Console:
         """Send ``message`` straight into the agent's data channel, bypassing the console's rules."""
         sent = self.page.evaluate(
             """(msg) => {
-                 const ch = (window.__e2eChannels || []).filter((c) => c.readyState === "open").at(-1);
+                 const ch = (window.__e2eChannels || [])
+                   .filter((c) => c.readyState === "open" && c.label === "veo").at(-1);
                  if (!ch) return false;
                  ch.send(JSON.stringify({v: 1, ...msg}));
                  return true;

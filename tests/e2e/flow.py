@@ -68,10 +68,10 @@ def _press_allow(live: LiveSession, allow: Rect) -> None:
     live.wait_agent_log("session started granted=", timeout=30)
 
 
-def request_session(console: Console, title: str) -> tuple[int, str, str]:
+def request_session(console: Console, title: str, tick: tuple[str, ...] = ()) -> tuple[int, str, str]:
     """Ticket -> *Start remote session* -> console; returns (ticket id, session id, join code)."""
     ticket_id = console.create_ticket(title)
-    session_id = console.start_session(ticket_id)
+    session_id = console.start_session(ticket_id, tick=tick)
     console.wait_conn_state("waiting", timeout=30)
     return ticket_id, session_id, console.session_code()
 
@@ -86,9 +86,15 @@ def start_session(
     workdir: Path,
     logs: Logs,
     control: bool = True,
+    request: tuple[str, ...] = (),
+    refuse: tuple[str, ...] = (),
 ) -> LiveSession:
-    """Run a session up to ``#conn-state[data-state=active]`` with control ticked or not."""
-    ticket_id, session_id, code = request_session(console, "Printer button does nothing")
+    """Run a session up to ``#conn-state[data-state=active]`` with control ticked or not.
+
+    ``request``: permissions ticked on the ticket page besides view and control (``clipboard``,
+    ``files``); ``refuse``: those the user unticks in the consent dialog.
+    """
+    ticket_id, session_id, code = request_session(console, "Printer button does nothing", tick=request)
     agent = VeoAgent(netns, display, server, code, workdir)
     logs.add(agent.process)
     live = LiveSession(session_id, ticket_id, console, agent, display, app, logs)
@@ -99,6 +105,8 @@ def start_session(
     consent = settled_layout(agent, "consent", after="sas=")
     if not control:
         display.click_rect(consent["perm_control"])
+    for permission in refuse:
+        display.click_rect(consent[f"perm_{permission}"])
     _press_allow(live, consent["allow"])
     console.wait_conn_state("active")
     # both sides compared the code: the user by pressing Allow under it, the technician here

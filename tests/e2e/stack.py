@@ -114,10 +114,13 @@ class VeoAgent:
         self, netns: NetworkNamespace, display: XvfbDisplay, server: VeoServer, code: str, workdir: Path
     ) -> None:
         self.log = AgentLog(workdir / "agent.log")
+        self.home = workdir / "home"
+        self.home.mkdir(exist_ok=True)
         env = {
             **_clean_environment(),
             "DISPLAY": display.display,
             "VEO_AGENT_HISTORY": str(workdir / "history.jsonl"),
+            "HOME": str(self.home),  # the user's ~/Downloads, where accepted files go
         }
         self.process = LoggedProcess(
             "veo agent",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import tkinter as tk
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -92,7 +93,11 @@ class TkClipboard:
 
     def _poll(self) -> None:
         self._job = None
+        started = time.monotonic()
         text = self.read()
+        took = time.monotonic() - started
+        if took > 0.5:  # Tk waits for the selection's owner: a slow one freezes every window
+            log.warning("reading the clipboard took %.1f s", took)
         if text is not None and text != self._last:
             self._last = text
             self._on_change(text)

@@ -87,6 +87,12 @@ def inside(folder: Path, path: Path) -> bool:
     return path.resolve().parent == folder.resolve()
 
 
+def _log_progress(transfer_id: str, size: int, before: int, after: int) -> None:
+    """``file progress`` at every tenth of the file (for support staff and the tests)."""
+    if size and after * 10 // size > before * 10 // size:
+        log.info("file progress id=%s bytes=%d of=%d", transfer_id, after, size)
+
+
 class TransferError(Exception):
     """A transfer cannot go on; ``reason`` is the stable word sent to the peer and logged."""
 
@@ -306,6 +312,7 @@ class AgentFiles:
             self._ack(incoming)
 
     def _ack(self, incoming: Incoming) -> None:
+        _log_progress(incoming.offer.id, incoming.offer.size, incoming.acked, incoming.received)
         incoming.acked = incoming.received
         self._peer.send_data(FileProgress(id=incoming.offer.id, received=incoming.received))
         self._post(FileTransferProgress(incoming.offer.id, incoming.received))
@@ -454,7 +461,9 @@ class AgentFiles:
         out = self.outgoing.get(message.id)
         if out is None:
             return
-        out.acked = min(message.received, out.sent)
+        acked = min(message.received, out.sent)
+        _log_progress(out.id, out.size, out.acked, acked)
+        out.acked = acked
         self._wake.set()
         self._post(FileTransferProgress(out.id, out.acked))
 

@@ -85,7 +85,7 @@ class SessionBar:
             widgets["chat"] = self.chat
         self.send_file: tk.Button | None = None
         if on_send_file is not None:  # only when the user allowed file transfer
-            label = _("Send a file to the technician")
+            label = _("Send a file")
             self.send_file = tk.Button(frame, text=label, font=fonts.body, command=on_send_file, padx=PAD)
             self.send_file.pack(side="right", padx=(0, PAD))
             widgets["send_file"] = self.send_file

@@ -55,6 +55,9 @@ class GeometryReporter:
         self._pending = False
         window.bind("<Map>", self._schedule, add="+")
         window.bind("<Configure>", self._schedule, add="+")
+        # ``place`` may already have mapped the window (update_idletasks) before these bindings
+        # existed: report once at idle too, or such a window would stay unreported until it moves
+        self._schedule()
 
     def _schedule(self, _event: object = None) -> None:
         if not self._pending:

@@ -17,6 +17,7 @@ Each window logs ``ui-geometry file_offer|file_progress|send_file`` for the end-
 from __future__ import annotations
 
 import contextlib
+import logging
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,8 @@ from veo.agent.events import (
     FileTransferStarted,
 )
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+
+log = logging.getLogger(__name__)
 
 CLOSE_AFTER_MS = 8000
 _WRAP = 480
@@ -72,12 +75,17 @@ def reason_text(gettext: Callable[[str], str], outcome: str, detail: str) -> str
     return ""
 
 
+#: Transfer windows start below the session bar, so neither hides the other.
+_BELOW_BAR = 110
+
+
 def _stack(window: tk.Toplevel, slot: int) -> None:
-    """Bottom-right corner, one slot above the other, so several transfers stay visible."""
+    """Right edge below the session bar, one under the other, so several transfers stay visible."""
     window.update_idletasks()
     width, height = window.winfo_reqwidth(), window.winfo_reqheight()
     x = max(0, window.winfo_screenwidth() - width - PAD)
-    y = max(0, window.winfo_screenheight() - (height + PAD) * (slot + 1))
+    y = _BELOW_BAR + (height + PAD) * slot
+    y = max(0, min(y, window.winfo_screenheight() - height - PAD))
     window.geometry(f"+{x}+{y}")
 
 
@@ -328,6 +336,7 @@ class FileWindows:
 
     def _offered(self, event: FileOffered) -> None:
         def accept(folder: str) -> None:
+            log.info("file accept pressed id=%s", event.id)
             self._close_offer(event.id)
             self._accept(event.id, folder)
 
