@@ -51,14 +51,25 @@ class Display:
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPLAY": self.name}
 
-    def click(self, x: int, y: int) -> None:
-        """The real pointer moves there and clicks, as the user's hand would."""
-        for args in (["mousemove", "--sync", str(x), str(y)], ["click", "1"]):
-            result = subprocess.run(
-                ["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=20, check=False
-            )
-            if result.returncode != 0:
-                raise BenchError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
+    def xdotool(self, *args: str) -> None:
+        result = subprocess.run(
+            ["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=20, check=False
+        )
+        if result.returncode != 0:
+            raise BenchError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
+
+    def point(self, x: int, y: int) -> None:
+        """The real pointer moves there, as the user's hand would.
+
+        Not ``mousemove --sync``: when the pointer already rests there (the previous session's
+        dialog had its Allow button at the same place) it waits ~15 s for a motion that never
+        comes, which once passed for a 15 s session set-up.
+        """
+        self.xdotool("mousemove", str(x), str(y))
+
+    def click(self) -> None:
+        """Press and release the left button where the pointer is."""
+        self.xdotool("click", "1")
 
     def close(self) -> None:
         self._procs.stop(self.proc)

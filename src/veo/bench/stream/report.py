@@ -42,6 +42,7 @@ class Measurement:
     setup_ms: float | None = None
     codec_seen: str | None = None
     invalid_frames: int = 0
+    drawn_per_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -64,6 +65,7 @@ SUMMED = (
     "latency_median_ms",
     "latency_p95_ms",
     "updates_per_s",
+    "drawn_per_s",
     "frames_decoded_per_s",
     "max_gap_ms",
     "wire_kbit_s",
@@ -101,12 +103,33 @@ COLUMNS = (
     ("lat p50", "latency_median_ms", 0),
     ("p95", "latency_p95_ms", 0),
     ("fps", "updates_per_s", 1),
+    ("drawn/s", "drawn_per_s", 0),
     ("kbit/s", "wire_kbit_s", 0),
     ("src CPU%", "source_cpu_percent", 1),
     ("src MB", "source_rss_mb", 0),
     ("console CPU%", "console_cpu_percent", 1),
     ("stall ms", "max_gap_ms", 0),
 )
+
+
+NETWORK_ORDER = ("unshaped", "office", "poor")
+WORKLOAD_ORDER = ("idle", "typing", "scrolling", "dragging", "animation")
+
+
+def _rank(order: tuple[str, ...], name: str) -> int:
+    return order.index(name) if name in order else len(order)
+
+
+def _order(s: Summary) -> tuple[int, int, int, bool, str]:
+    """Largest screen first, then the networks and workloads in the order the issue lists them."""
+    width = int(s.resolution.split("x")[0]) if "x" in s.resolution else 0
+    return (
+        -width,
+        _rank(NETWORK_ORDER, s.network),
+        _rank(WORKLOAD_ORDER, s.workload),
+        s.name == "vnc",
+        s.name,
+    )
 
 
 def table(summaries: list[Summary]) -> str:
@@ -116,7 +139,7 @@ def table(summaries: list[Summary]) -> str:
     )
     rows: list[list[str]] = []
     vnc = {(s.resolution, s.network, s.workload): s for s in summaries if s.name == "vnc"}
-    ordered = sorted(summaries, key=lambda s: (s.resolution, s.network, s.workload, s.name == "vnc", s.name))
+    ordered = sorted(summaries, key=_order)
     for s in ordered:
         ref = vnc.get((s.resolution, s.network, s.workload))
         row = [s.resolution, s.network, s.workload, s.name]
@@ -175,7 +198,7 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = sorted({(s.resolution, s.network, s.workload) for s in summaries})
+    cases = list(dict.fromkeys((s.resolution, s.network, s.workload) for s in sorted(summaries, key=_order)))
     names = sorted({s.name for s in summaries}, key=lambda n: (n == "vnc", n))
     index = {(s.resolution, s.network, s.workload, s.name): s for s in summaries}
     fig, axes = plt.subplots(

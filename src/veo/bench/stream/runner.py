@@ -94,19 +94,46 @@ def missing_requirements(vnc: bool) -> str | None:
     return None
 
 
-def _ready(proc: Proc, timeout: float) -> None:
-    """Wait for the workload's ``ready`` line (with a timeout; it may crash instead)."""
-    assert proc.proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([proc.proc.stdout], [], [], 0.2)
-        if readable:
-            line = proc.proc.stdout.readline()
-            if line.strip() == b"ready":
+class WorkloadOutput:
+    """The workload's stdout read without blocking: its ``ready`` line, then ``steps N T`` lines."""
+
+    def __init__(self, proc: Proc) -> None:
+        assert proc.proc.stdout is not None
+        self.proc = proc
+        self.fd = proc.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buffer = b""
+        self.lines: list[str] = []
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
                 return
-            if not line:
-                break
-    raise BenchError(f"the workload {proc.name} did not start:\n{proc.tail()}")
+            if not chunk:
+                return
+            self.buffer += chunk
+            *complete, self.buffer = self.buffer.split(b"\n")
+            self.lines += [line.decode(errors="replace").strip() for line in complete]
+
+    def ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.running():
+            select.select([self.fd], [], [], 0.2)
+            self._drain()
+            if "ready" in self.lines:
+                return
+        raise BenchError(f"the workload {self.proc.name} did not start:\n{self.proc.tail()}")
+
+    def steps(self) -> tuple[int, float] | None:
+        """The latest (content changes drawn, monotonic time) the workload reported."""
+        self._drain()
+        for line in reversed(self.lines):
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "steps":
+                return int(parts[1]), float(parts[2])
+        return None
 
 
 def measure_workload(
@@ -128,8 +155,9 @@ def measure_workload(
         str(display.height),
     ]
     app = procs.start(f"workload-{workload}", lab.in_user(argv), env=display.env(), stdout_pipe=True)
+    output = WorkloadOutput(app)
     try:
-        _ready(app, 60)
+        output.ready(60)
         time.sleep(plan.warmup)
         session.alive()
         meters = {
@@ -138,6 +166,7 @@ def measure_workload(
             "workload": CpuMeter(lambda: [app.pid]),
         }
         session.probe.reset()
+        steps_before = output.steps()
         before = session.probe.snapshot()
         rx0, tx0 = lab.tech_bytes()
         t0 = time.monotonic()
@@ -148,6 +177,8 @@ def measure_workload(
         rx1, tx1 = lab.tech_bytes()
         elapsed = time.monotonic() - t0
         after = session.probe.snapshot()
+        time.sleep(0.3)  # the workload's next report covers the whole window
+        steps_after = output.steps()
         session.alive()
     finally:
         procs.stop(app)
@@ -155,6 +186,9 @@ def measure_workload(
     moving = workload != "idle"
     app_bytes = (after.rtp_bytes + after.dc_bytes) - (before.rtp_bytes + before.dc_bytes)
     gap = after.max_gap_ms if after.updates > 1 else window_s * 1000
+    drawn = None
+    if steps_before is not None and steps_after is not None and steps_after[1] > steps_before[1]:
+        drawn = (steps_after[0] - steps_before[0]) / (steps_after[1] - steps_before[1])
     return Measurement(
         system=session.label,
         codec=session.codec,
@@ -181,6 +215,7 @@ def measure_workload(
         setup_ms=session.setup_ms,
         codec_seen=after.codec,
         invalid_frames=after.invalid,
+        drawn_per_s=drawn,
     )
 
 
@@ -190,7 +225,8 @@ def _line(m: Measurement) -> str:
 
     return (
         f"  {m.name} {m.resolution} {m.network} {m.workload}: latency {f(m.latency_median_ms)}/"
-        f"{f(m.latency_p95_ms)} ms (n={m.latency_samples}), {m.updates_per_s:.1f} updates/s, "
+        f"{f(m.latency_p95_ms)} ms (n={m.latency_samples}), {m.updates_per_s:.1f} updates/s "
+        f"of {f(m.drawn_per_s)} drawn, "
         f"{m.wire_kbit_s:.0f} kbit/s, sender CPU {m.source_cpu_percent:.0f}% ({m.source_rss_mb:.0f} MB), "
         f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%"
     )

@@ -232,8 +232,10 @@ class VeoSession:
         if layout is None or "allow" not in layout:
             raise BenchError(f"the agent logged no Allow button: {layout}")
         x, y, w, h = layout["allow"]
+        display.point(x + w // 2, y + h // 2)
+        time.sleep(0.2)  # the pointer arrived (the dialog's hover state does not matter)
         allow_at = time.time() * 1000
-        display.click(x + w // 2, y + h // 2)
+        display.click()
         wait_for("the session to start", lambda: log.contains("session started granted="), 60, agent)
         first = wait_for(
             "the console's first video frame", lambda: self.probe.first_frame_at_ms() or None, 60, agent

@@ -13,7 +13,9 @@ Modes:
 * ``dragging``: a window moved across the screen continuously, 60 steps per second;
 * ``animation``: moving content over the whole screen at 60 Hz (stands for a video).
 
-It prints ``ready`` on stdout once its window is mapped, then runs until terminated.
+It prints ``ready`` on stdout once its window is mapped, then ``steps N T`` four times a second
+(content changes drawn so far, monotonic clock), so the bench can tell whether the program itself
+kept up with its pace; it runs until terminated.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from veo.bench.stream.pattern import BLOCKS, Layout, encode, stamp
 MODES = ("idle", "typing", "scrolling", "dragging", "animation")
 TYPING_CPS = 8.0
 STEP_HZ = 60.0
+REPORT_MS = 250
 WORDS = (
     "printer",
     "driver",
@@ -98,6 +101,7 @@ class Workload:
         self.canvas.tag_raise("pattern")  # nothing the scene draws may cover the pattern
         self.period = 1.0 / (TYPING_CPS if mode == "typing" else STEP_HZ)
         self.next_at = 0.0
+        self.steps = 0
 
     # ------------------------------------------------------------------ the scenes
 
@@ -204,6 +208,7 @@ class Workload:
             self.canvas.itemconfigure(block, fill="white" if light else "black")
 
     def _tick(self) -> None:
+        self.steps += 1
         self.step()
         self._draw_pattern()
         self.root.update_idletasks()  # content and pattern reach the X server together
@@ -213,10 +218,16 @@ class Workload:
             self.next_at = now + self.period
         self.root.after(max(1, int((self.next_at - now) * 1000)), self._tick)
 
+    def _report(self) -> None:
+        """``steps N T``: N content changes drawn by monotonic time T (does it keep up?)."""
+        print(f"steps {self.steps} {time.monotonic():.3f}", flush=True)
+        self.root.after(REPORT_MS, self._report)
+
     def run(self) -> None:
         self._draw_pattern()
         self.root.update()
         print("ready", flush=True)
+        self.root.after(REPORT_MS, self._report)
         if self.mode != "idle":
             self.next_at = time.monotonic() + self.period
             self.root.after(int(self.period * 1000), self._tick)
