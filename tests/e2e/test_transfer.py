@@ -114,7 +114,7 @@ def accept_on_agent(live: LiveSession) -> None:
 
 
 def transfer_row(live: LiveSession, direction: str) -> dict[str, str | None]:
-    return live.console.page.evaluate(
+    row: dict[str, str | None] | None = live.console.page.evaluate(
         """(dir) => {
              const li = document.querySelector(`#file-list li[data-direction=${dir}]`);
              return li ? {state: li.dataset.state, done: li.dataset.done || "0",
@@ -122,6 +122,7 @@ def transfer_row(live: LiveSession, direction: str) -> dict[str, str | None]:
            }""",
         direction,
     )
+    return row or {"state": None, "done": "0", "sha256": None, "attached": None}
 
 
 def watch_console_progress(live: LiveSession, direction: str, until: set[str], timeout: float) -> list[int]:
