@@ -127,6 +127,9 @@ def test_upgrade_continues_the_same_session_with_a_new_consent(env: Env) -> None
     assert row.ticket_id == env.ticket_id and row.granted_permissions == ["view", "control"]
     actions = [a.action for a in env.actions(sid)]
     assert actions.count("session.consented") == 2, actions
+    first, second = env.actions(sid, "session.consented")
+    assert first.details["granted"] == ["view"] and first.details["mode"] == "browser"
+    assert second.details["granted"] == ["view", "control"] and second.details["extends"] == "browser_share"
     assert actions.index("session.continuation_issued") < actions.index("session.upgraded")
     assert env.actions(sid, "session.upgraded")[0].details["from"] == "browser"
     assert all(issued["code"] not in str(a.details) for a in env.actions(sid)), "codes are never audited"

@@ -292,6 +292,8 @@ def record_consent(
     details: dict[str, object] = {"granted": session.granted_permissions, "sas_confirmed": sas_confirmed}
     if session.mode == "browser" or session.upgraded_at is not None:
         details["mode"] = session.mode
+    if session.upgraded_at is not None:
+        details["extends"] = "browser_share"  # the same session's consent, now given on the agent
     record(
         db,
         "session.consented",
