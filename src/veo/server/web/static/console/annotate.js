@@ -140,7 +140,9 @@ class Annotator {
     } else if (points.length < MAX_POINTS) {
       points.push([p.x, p.y]);
     } else {
-      return;
+      // A stroke holds at most MAX_POINTS (the protocol's bound): finish it and go on seamlessly.
+      this.update(true);
+      this.current = { ...this.current, id: newStrokeId(), points: [last, [p.x, p.y]] };
     }
     this.update(false);
   }
