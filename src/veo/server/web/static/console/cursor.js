@@ -113,6 +113,8 @@ class RemoteCursor {
       const ctx = this.canvas.getContext("2d");
       ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
       ctx.drawImage(shape.canvas, 0, 0);
+      this.canvas.dataset.hotX = String(shape.hotX); // where the pointer "is" inside the image
+      this.canvas.dataset.hotY = String(shape.hotY);
       this.drawn = shape;
     }
     const left = this.video.offsetLeft + this.video.clientLeft + spot.left - shape.hotX;
