@@ -106,7 +106,7 @@ def test_a_stroke_shows_on_the_users_screen_lets_clicks_through_and_fades(start:
     assert "reason=" not in "".join(line for line in live.agent.log.lines() if "type=annotate" in line)
 
 
-def test_the_technicians_pointer_shows_while_it_moves_and_clear_all_erases(start: StartSession) -> None:
+def test_the_technicians_pointer_shows_while_it_moves_and_the_eraser_removes(start: StartSession) -> None:
     live = start(control=False)
     wait_video(live)
     page = live.console.page
@@ -129,17 +129,31 @@ def test_the_technicians_pointer_shows_while_it_moves_and_clear_all_erases(start
     live.wait_agent_log("overlay pointer hidden", timeout=20)  # ~2 s after the last move
     wait_pixel(live, x + 10, y, lambda rgb: rgb == (0, 0, 0), "the ring gone")
 
-    choose(live, "rect", "#00ffff")
-    page.mouse.move(*live.console.page_point(x - 60, y - 40))
-    page.mouse.down()
-    page.mouse.move(*live.console.page_point(x + 60, y + 40), steps=6)
-    page.mouse.up()
+    def drag(tool: str, colour: str, a: tuple[int, int], b: tuple[int, int]) -> None:
+        choose(live, tool, colour)
+        page.mouse.move(*live.console.page_point(*a))
+        page.mouse.down()
+        page.mouse.move(*live.console.page_point(*b), steps=6)
+        page.mouse.up()
+
+    # a rectangle, taken away with the eraser (a click on its edge)
+    drag("rect", "#00ffff", (x - 60, y - 40), (x + 60, y + 40))
     live.wait_agent_log("tool=rect shown")
     wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 255, 255), "the rectangle's top edge")
     assert pixel(live.display, x, y) == (0, 0, 0)  # its inside stays the user's
-    page.click("#annotate-clear")
+    choose(live, "eraser")
+    live.console.click_screen(x, y - 40)
     live.wait_agent_log("tool=rect erased")
     wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 0, 0), "the rectangle erased")
+
+    # an arrow and a laser trail, all cleared at once (the laser goes by itself, sooner)
+    drag("laser", "#ff0000", (x - 100, y + 30), (x + 100, y + 30))
+    live.wait_agent_log("tool=laser shown")
+    drag("arrow", "#ffff00", (x - 100, y), (x + 100, y))
+    live.wait_agent_log("tool=arrow shown")
+    page.click("#annotate-clear")  # well within the arrow's 4 s
+    live.wait_agent_log("tool=arrow erased")
+    wait_pixel(live, x, y, lambda rgb: rgb == (0, 0, 0), "the arrow cleared")
 
 
 def test_strokes_are_cut_around_the_session_bar(start: StartSession) -> None:

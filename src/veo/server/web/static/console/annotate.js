@@ -19,6 +19,7 @@ const SEND_INTERVAL_MS = 33;
 const POINTER_INTERVAL_MS = 50;
 const WIDTH = 5;
 const ERASER_SLOP_CSS_PX = 8;
+const LASER_PIECE_MS = 300;
 
 let counter = 0;
 
@@ -123,7 +124,8 @@ class Annotator {
       return;
     }
     this.canvas.setPointerCapture(event.pointerId);
-    this.current = { id: newStrokeId(), tool: this.tool, points: [[p.x, p.y]], color: this.color(), width: WIDTH };
+    const at = performance.now();
+    this.current = { id: newStrokeId(), tool: this.tool, points: [[p.x, p.y]], color: this.color(), width: WIDTH, at };
     this.update(false);
   }
 
@@ -137,14 +139,20 @@ class Annotator {
     if (last[0] === p.x && last[1] === p.y) return;
     if (this.current.tool === "arrow" || this.current.tool === "rect") {
       this.current.points = [points[0], [p.x, p.y]];
-    } else if (points.length < MAX_POINTS) {
+    } else if (points.length < MAX_POINTS && !this.laserPieceDone()) {
       points.push([p.x, p.y]);
     } else {
-      // A stroke holds at most MAX_POINTS (the protocol's bound): finish it and go on seamlessly.
+      // A stroke holds at most MAX_POINTS (the protocol's bound), and a laser trail is cut into
+      // short pieces so that its tail fades while the technician is still pointing: finish this
+      // piece and go on seamlessly from its last point.
       this.update(true);
-      this.current = { ...this.current, id: newStrokeId(), points: [last, [p.x, p.y]] };
+      this.current = { ...this.current, id: newStrokeId(), points: [last, [p.x, p.y]], at: performance.now() };
     }
     this.update(false);
+  }
+
+  laserPieceDone() {
+    return this.current.tool === "laser" && performance.now() - this.current.at > LASER_PIECE_MS;
   }
 
   onUp(event) {
@@ -168,7 +176,8 @@ class Annotator {
 
   message(done) {
     const s = this.current;
-    return { type: "annotate", v: 1, id: s.id, tool: s.tool, points: s.points.map((p) => [p[0], p[1]]), color: s.color, width: s.width, done };
+    const points = s.points.map((p) => [p[0], p[1]]);
+    return { type: "annotate", v: 1, id: s.id, tool: s.tool, points, color: s.color, width: s.width, done };
   }
 
   /** Show the stroke here at once; send it now if done, else at most every SEND_INTERVAL_MS. */
