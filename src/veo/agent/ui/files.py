@@ -190,9 +190,9 @@ class TransferWindow:
         self.window.protocol("WM_DELETE_WINDOW", self._button)
         frame = tk.Frame(self.window, padx=PAD, pady=PAD)
         frame.pack(fill="both", expand=True)
-        title = (
-            _("Sending {name} to the technician") if started.outgoing else _("Receiving {name}")
-        ).format(name=started.name)
+        title = (_("Sending {name} to the technician") if started.outgoing else _("Receiving {name}")).format(
+            name=started.name
+        )
         tk.Label(frame, text=title, font=fonts.bold, wraplength=_WRAP, justify="left").pack(anchor="w")
         self.bar = ttk.Progressbar(frame, length=_WRAP, maximum=max(1, started.size), mode="determinate")
         self.bar.pack(fill="x", pady=(PAD // 2, PAD // 2))
