@@ -46,6 +46,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._target = START_BITRATE
+        self._logged = START_BITRATE
         self.reconfigurations = 0
 
     @property
@@ -86,6 +87,9 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         elif codec.bit_rate != self._target:
             codec.bit_rate = self._target  # libx264 reconfigures before this frame: no keyframe
             self.reconfigurations += 1
+            if not 0.8 < self._target / self._logged < 1.25:  # say when it really moved
+                log.info("encoder target bitrate=%d", self._target)
+                self._logged = self._target
         frame.pict_type = av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
         if data:
