@@ -158,6 +158,19 @@ def test_clipboard_round_trip_both_ways(
     live.wait_agent_log(f"clipboard received chars={len(text)}")
     wait_for("the user's X clipboard to hold the technician's text", lambda: xclip_read(xvfb) == text, 20)
 
+    # Ctrl+V while the video has the focus: the browser's paste event carries the technician's text
+    pasted = "pasted with Ctrl+V"
+    page.focus("#remote-video")
+    page.evaluate(
+        """(text) => {
+             const data = new DataTransfer();
+             data.setData("text/plain", text);
+             document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true}));
+           }""",
+        pasted,
+    )
+    wait_for("the pasted text in the user's X clipboard", lambda: xclip_read(xvfb) == pasted, 20, live.logs)
+
     # user -> technician: another application copies; the console panel shows it
     copied = "Error 0x80070005 while printing"
     xclip_owner(copied)
