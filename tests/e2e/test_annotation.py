@@ -140,7 +140,8 @@ def test_the_technicians_pointer_shows_while_it_moves_and_the_eraser_removes(sta
     drag("rect", "#00ffff", (x - 60, y - 40), (x + 60, y + 40))
     live.wait_agent_log("tool=rect shown")
     wait_pixel(live, x, y - 40, lambda rgb: rgb == (0, 255, 255), "the rectangle's top edge")
-    assert pixel(live.display, x, y) == (0, 0, 0)  # its inside stays the user's
+    # its inside stays the user's (away from the diagonal the drag took, where the pointer went)
+    assert pixel(live.display, x + 30, y - 20) == (0, 0, 0)
     choose(live, "eraser")
     live.console.click_screen(x, y - 40)
     live.wait_agent_log("tool=rect erased")

@@ -43,6 +43,8 @@ class SessionAnnotations:
         self._unavailable = False
         self._closed = False
         self._keep_clear: list[int] = []
+        self._shown_region: Region | None = None
+        self._drawn = False
         session.on_data("annotate", self.annotate)
         session.on_data("annotate_erase", self.erase)
         session.on_data("tech_pointer", self.pointer)
@@ -50,6 +52,10 @@ class SessionAnnotations:
     def annotate(self, message: Annotate) -> None:
         overlay = self._open()
         if overlay is not None:
+            region = self._region()
+            if self._drawn and region != self._shown_region:  # another monitor: old strokes point nowhere
+                overlay.erase("")
+            self._shown_region, self._drawn = region, True
             points = [self._desktop(x, y) for x, y in message.points]
             overlay.stroke(message.id, message.tool, points, message.color, message.width, message.done)
 

@@ -141,3 +141,22 @@ async def test_the_bar_is_kept_clear_whether_it_comes_before_or_after_the_overla
     annotations.keep_clear(0x400099)  # another window later
     assert made[0].calls[0] == ("keep_clear", [0x400001])
     assert made[0].calls[2] == ("keep_clear", [0x400001, 0x400099])
+
+
+async def test_strokes_of_another_monitor_are_erased_when_the_shown_region_changes() -> None:
+    region: list[Region | None] = [None]
+
+    def deps_free() -> Any:
+        raise AssertionError("no capture or input in this test")
+
+    deps = SessionDeps(capture_factory=deps_free, injector_factory=deps_free, post=lambda _e: None)
+    session = AgentSession(Unused(), "123456789", deps)  # type: ignore[arg-type]
+    overlay = RecordingOverlay()
+    SessionAnnotations(session, lambda: overlay, lambda: region[0])
+    session.policy.grant(["view"], ["view"])
+    send(session, STROKE)
+    send(session, {**STROKE, "id": "s2"})
+    region[0] = Region(1920, 0, 1280, 1024)
+    send(session, {**STROKE, "id": "s3"})
+    kinds = [(c[0], c[1]) for c in overlay.calls]
+    assert kinds == [("stroke", "s1"), ("stroke", "s2"), ("erase", ""), ("stroke", "s3")]

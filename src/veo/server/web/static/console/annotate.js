@@ -260,6 +260,11 @@ class Annotator {
 
   /** Draw every live stroke; true while something is still on (keep animating the fade). */
   draw() {
+    // Another monitor is shown: the strokes were in the old one's coordinates (the agent erases its own).
+    const shown = this.app.state.screen;
+    const key = shown ? `${shown.x || 0},${shown.y || 0},${shown.width}x${shown.height}` : "";
+    if (this.screenKey !== undefined && key !== this.screenKey) this.board.clear();
+    this.screenKey = key;
     const c = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const rect = c.getBoundingClientRect();
