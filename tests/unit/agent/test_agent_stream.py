@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,6 +17,7 @@ from veo.agent import history
 from veo.agent.capture.base import ScreenCapture, Size
 from veo.agent.pacing import Pacer, auto_max_fps
 from veo.agent.stream import FrameSource, ScreenTrack
+from veo.tasks import spawn
 
 
 class FakeScreen(ScreenCapture):
@@ -135,6 +138,49 @@ async def test_keyframe_request_sends_the_unchanged_screen_at_once() -> None:
         assert again is not None and track.frames_sent == 2
     finally:
         track.stop()
+
+
+class FakeDamage:
+    """Stands for the X DAMAGE listener: the test says when something was drawn."""
+
+    def __init__(self, on_damage: Callable[[], None]) -> None:
+        self.on_damage = on_damage
+        self.alive = True
+        self.rearmed = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        pass
+
+    def rearm(self) -> None:
+        self.rearmed += 1
+
+    def close(self) -> None:
+        self.alive = False
+
+
+async def test_track_captures_when_damage_is_reported_and_not_before() -> None:
+    screen = FakeScreen(64, 48)
+    watchers: list[FakeDamage] = []
+
+    def factory(on_damage: Callable[[], None]) -> Any:
+        watchers.append(FakeDamage(on_damage))
+        return watchers[-1]
+
+    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=factory)
+    try:
+        track.allow()
+        await track.recv()  # the first frame needs no damage
+        grabs = screen.grabs
+        waiting = spawn(track.recv(), name="test-recv")
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and screen.grabs == grabs  # no damage: not even a grab
+        screen.pixels[10:12, 10:12, 0] = 255
+        watchers[0].on_damage()  # something was drawn
+        frame = await asyncio.wait_for(waiting, 30)
+        assert frame is not None and screen.grabs == grabs + 1 and watchers[0].rearmed == 2
+    finally:
+        track.stop()
+    assert not watchers[0].alive  # stop() closes the listener
 
 
 async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
