@@ -9,16 +9,22 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pyotp
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.support import api_token, login, make_user, ticket_body
+from tests.support import PASSWORD, api_token, csrf_from, login, make_user, ticket_body
 
 from veo.server.audit.models import AuditEvent
+from veo.server.auth import service as users
+from veo.server.auth import totp
+from veo.server.db.base import utcnow
 from veo.server.policies import service as policies
 from veo.server.policies.capabilities import Capability
+from veo.server.policies.service import policy_for_user
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
@@ -156,3 +162,35 @@ async def test_refused_without_csrf_or_for_someone_elses_session(
     anonymous = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
     async with anonymous:
         assert (await anonymous.get(url)).status_code == 401
+
+
+async def test_admin_sets_the_largest_file_and_the_console_page_carries_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db, "root@example.org", role="admin")
+    with app.state.db.session() as s:
+        user = users.get_by_email(s, "root@example.org")
+        assert user is not None
+        secret = totp.start_enrolment(s, user).secret
+        earlier = utcnow() - timedelta(seconds=30)
+        assert totp.confirm_enrolment(s, user, pyotp.TOTP(secret).at(earlier), now=earlier)
+    await client.post("/login", data={"email": "root@example.org", "password": PASSWORD})
+    assert (await client.post("/login/totp", data={"code": pyotp.TOTP(secret).now()})).status_code == 303
+    page = await client.get("/admin/roles")
+    assert 'name="max_file_mb"' in page.text and 'value="100"' in page.text
+    csrf = csrf_from(page.text)
+    form = {"csrf_token": csrf, "capability": ["view", "control", "files"], "max_file_mb": "2.5"}
+    assert (await client.post("/admin/roles/technician", data=form)).status_code == 303
+    tech = make_user(app.state.db).user
+    with app.state.db.session() as s:
+        assert policy_for_user(s, tech).max_file_bytes == 2_500_000
+    bad = await client.post("/admin/roles/technician", data={**form, "max_file_mb": "lots"})
+    assert bad.status_code == 422 and "number of MB" in bad.text
+
+    tech_client = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
+    async with tech_client:
+        await login(tech_client, "tech@example.org")
+        auth = await api_token(tech_client, "tech@example.org")
+        _ticket, session_id = await _session(tech_client, auth)
+        console = await tech_client.get(f"/sessions/{session_id}/console")
+        assert 'data-max-file-bytes="2500000"' in console.text
