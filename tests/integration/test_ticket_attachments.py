@@ -143,6 +143,9 @@ async def test_refused_without_csrf_or_for_someone_elses_session(
 
     forged = await client.post(url, params={"name": "a.txt"}, content=b"hello", headers=OCTET)
     assert forged.status_code == 403 and forged.json()["code"] == "csrf_failed"
+    # only a raw body may pass the generic 1 MiB limit: a form is never parsed unbounded
+    form = await client.post(url, params={"name": "a.txt"}, files={"f": ("a.txt", b"x" * (2 * 1024 * 1024))})
+    assert form.status_code == 413 and form.json()["code"] == "request_too_large"
 
     other = await api_token(client, "other@example.org")
     theirs = await client.post(

@@ -71,7 +71,7 @@ class VeoMiddleware:
             await send(message)
 
         try:
-            if scope["method"] == "POST" and STREAMED_UPLOAD.match(scope["path"]):
+            if self._streamed_upload(scope):
                 # ticket attachments stream to disk and enforce the role policy's own limit
                 await self.app(scope, receive, send_with_headers)
                 return
@@ -83,6 +83,17 @@ class VeoMiddleware:
             route = _route_label(scope)
             metrics.HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
             metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _streamed_upload(scope: Scope) -> bool:
+        """A raw-body attachment upload; a form post to the same path keeps the 1 MiB limit (its
+        CSRF check would otherwise parse an unbounded form)."""
+        if scope["method"] != "POST" or not STREAMED_UPLOAD.match(scope["path"]):
+            return False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                return bool(value.split(b";")[0].strip() == b"application/octet-stream")
+        return False
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
