@@ -93,6 +93,19 @@ def _log_progress(transfer_id: str, size: int, before: int, after: int) -> None:
         log.info("file progress id=%s bytes=%d of=%d", transfer_id, after, size)
 
 
+#: A temporary file this old is left over from an agent that was killed mid-transfer.
+STALE_PART_SECONDS = 24 * 3600
+
+
+def remove_stale_parts(folder: Path, now: float | None = None) -> None:
+    """Delete our own leftovers (``.veo-*.part`` older than a day): a killed agent could not."""
+    now = time.time() if now is None else now
+    for part in folder.glob(".veo-*.part"):
+        with contextlib.suppress(OSError):
+            if part.is_file() and not part.is_symlink() and now - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+
+
 class TransferError(Exception):
     """A transfer cannot go on; ``reason`` is the stable word sent to the peer and logged."""
 
@@ -122,6 +135,7 @@ class Incoming:
     def start(self, folder: Path) -> None:
         """Accepted: open the hidden temporary file in ``folder`` (created if missing)."""
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(folder)
         fd, temp = tempfile.mkstemp(prefix=".veo-", suffix=".part", dir=folder)
         self.folder, self.temp = folder.resolve(), Path(temp)
         self._file = os.fdopen(fd, "wb")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veo.agent.events import FileOffered, FileTransferEnded, UiEvent
-from veo.agent.files import AgentFiles, Incoming, TransferError
+from veo.agent.files import STALE_PART_SECONDS, AgentFiles, Incoming, TransferError, remove_stale_parts
 from veo.agent.policy import Policy
 from veo.protocol.datachannel import AgentDataMessage
 from veo.protocol.permissions import Permission
@@ -344,3 +345,13 @@ def test_service_does_not_send_without_the_grant(tmp_path: Path) -> None:
         assert isinstance(events[-1], FileTransferEnded) and events[-1].detail == "files_not_granted"
 
     asyncio.run(run())
+
+
+def test_leftovers_of_a_killed_agent_are_removed_later(tmp_path: Path) -> None:
+    old, fresh, mine = tmp_path / ".veo-old.part", tmp_path / ".veo-fresh.part", tmp_path / "old.part"
+    for path in (old, fresh, mine):
+        path.write_bytes(b"x")
+    now = old.stat().st_mtime + STALE_PART_SECONDS + 10
+    os.utime(fresh, (now, now))
+    remove_stale_parts(tmp_path, now=now)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".veo-fresh.part", "old.part"]
