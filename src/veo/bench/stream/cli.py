@@ -151,7 +151,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
 
 def main(args: argparse.Namespace) -> int:
     from veo.bench.stream import report, runner
-    from veo.bench.stream.veo_pipeline import agent_options
+    from veo.bench.stream.veo_pipeline import agent_takes_codec
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -162,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"veo bench stream: {problem}", file=sys.stderr)
         return 2
-    takes_codec = "--codec" in agent_options()
+    takes_codec = agent_takes_codec()
     codecs: list[str | None]
     if args.codec:
         if not takes_codec:

@@ -41,12 +41,16 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("VEO_")}
 
 
-def agent_options() -> set[str]:
-    """The long options this ``veo agent`` accepts (``--codec`` arrives with the streaming work)."""
+def agent_takes_codec() -> bool:
+    """Whether this ``veo agent`` has ``--codec`` (a hidden option of the streaming work).
+
+    Asked with a value no codec has: argparse answers "invalid choice" for a known option and
+    "unrecognized arguments" for an unknown one, before the agent does anything else.
+    """
     result = subprocess.run(
-        [*VEO, "agent", "--help"], capture_output=True, text=True, timeout=60, check=False
+        [*VEO, "agent", "--codec", "__probe__"], capture_output=True, text=True, timeout=60, check=False
     )
-    return set(re.findall(r"--[a-z][a-z-]*", result.stdout))
+    return "invalid choice" in result.stderr
 
 
 class VeoServer:
