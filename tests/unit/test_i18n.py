@@ -29,7 +29,7 @@ CONSENT_WARNING = (
     "will ask you to install this unexpectedly."
 )
 #: ``%(name)s``, ``%d``, ``%%`` (templates format every string with ``%``) and ``{name}``, ``{url!r}``
-_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0\- +]*\d*(?:\.\d+)?[a-zA-Z%]|\{[^{}]*\}")
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0\-+]*\d*(?:\.\d+)?[a-zA-Z%]|\{[^{}]*\}")
 
 
 def _read(path: Path) -> Catalog:
