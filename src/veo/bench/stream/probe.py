@@ -12,7 +12,6 @@ runs) to keep the console's connections, whose ``getStats()`` gives the bytes an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,8 +193,3 @@ class Probe:
             codec=raw["codec"],
             frame_size=(int(raw["width"]), int(raw["height"])),
         )
-
-
-def config_json(probe: Probe) -> str:
-    """The probe's configuration as JSON (for logs: what the page was told to look at)."""
-    return json.dumps(probe.config, sort_keys=True)
