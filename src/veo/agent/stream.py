@@ -258,6 +258,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     async def recv(self) -> av.VideoFrame:
         await self._gate.wait()
         loop = asyncio.get_running_loop()
+        if not self._watching:  # first call: the rate cap for this picture size, the listener
+            with contextlib.suppress(RuntimeError, ValueError):  # reported by the grab below
+                await self.size()
         self._watch()
         while True:
             if self.readyState != "live" or not self._allowed:

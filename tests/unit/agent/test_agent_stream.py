@@ -127,6 +127,17 @@ def test_rate_cap_follows_the_picture_size() -> None:
     assert auto_max_fps(Size(1920, 1080)) == 30.0
 
 
+async def test_rate_cap_is_set_by_the_picture_size_before_the_first_frame() -> None:
+    screen = FakeScreen(64, 48)
+    track = ScreenTrack(lambda: screen, damage_factory=None)  # no --max-fps: by size
+    try:
+        track.allow()
+        await track.recv()
+        assert track._pacer.interval == pytest.approx(1 / 60)
+    finally:
+        track.stop()
+
+
 async def test_keyframe_request_sends_the_unchanged_screen_at_once() -> None:
     screen = FakeScreen(64, 48)
     track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=None)
