@@ -26,6 +26,9 @@ from veo.agent.damage import Rect
 MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
 #: changed area (tenths of the frame) from which the whole frame is converted at once
 WHOLE_TENTHS = 6
+#: swscale's point sampling: the same luma as its filters, chroma from one pixel of each 2×2
+#: block instead of a filtered one, for a third less CPU (2.1 instead of 3.1 ms per 1080p frame)
+INTERPOLATION = "POINT"
 
 
 def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> npt.NDArray[np.uint8]:
@@ -78,7 +81,7 @@ class YuvCanvas:
             source = av.VideoFrame.from_ndarray(
                 pixels.view(np.uint8).reshape(*pixels.shape, 4), format="bgra"
             )
-        self._adopt(source.reformat(format="yuv420p"))
+        self._adopt(source.reformat(format="yuv420p", interpolation=INTERPOLATION))
         return self.size.width * self.size.height
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
@@ -98,7 +101,7 @@ class YuvCanvas:
             source = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1])
         ph, pw = cy1 - cy0, cx1 - cx0
         bgra = av.VideoFrame.from_ndarray(source.view(np.uint8).reshape(ph, pw, 4), format="bgra")
-        patch = bgra.reformat(format="yuv420p")
+        patch = bgra.reformat(format="yuv420p", interpolation=INTERPOLATION)
         iy, ix = y0 - cy0, x0 - cx0
         self._y[y0:y1, x0:x1] = _plane(patch, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
         cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2

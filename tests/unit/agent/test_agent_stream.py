@@ -15,6 +15,7 @@ import pytest
 
 from veo.agent import history
 from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.convert import INTERPOLATION
 from veo.agent.pacing import Pacer, auto_max_fps
 from veo.agent.stream import FrameSource, ScreenTrack
 from veo.tasks import spawn
@@ -73,6 +74,12 @@ def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:
     assert rgb[10, 10].max() < 30  # the rest is still black
 
 
+def _whole(pixels: npt.NDArray[np.uint8]) -> av.VideoFrame:
+    return av.VideoFrame.from_ndarray(pixels, format="bgra").reformat(
+        format="yuv420p", interpolation=INTERPOLATION
+    )
+
+
 def test_patched_frame_equals_a_whole_conversion() -> None:
     rng = np.random.default_rng(7)
     screen = FakeScreen(320, 200)
@@ -82,13 +89,13 @@ def test_patched_frame_equals_a_whole_conversion() -> None:
     screen.pixels[33:90, 150:201, :3] = rng.integers(0, 256, (57, 51, 3), dtype=np.uint8)
     patched = source.next(now=0.1)
     assert patched is not None
-    reference = av.VideoFrame.from_ndarray(screen.pixels, format="bgra").reformat(format="yuv420p")
+    reference = _whole(screen.pixels)
     for index in range(3):
         assert bytes(patched.planes[index]) == bytes(reference.planes[index])
     screen.pixels[2:, :, :3] = rng.integers(0, 256, (198, 320, 3), dtype=np.uint8)  # scrolled: all
     whole = source.next(now=0.2)
     assert whole is not None and source.pixels_converted == 2 * 320 * 200 + 128 * 128  # first, patch, whole
-    reference = av.VideoFrame.from_ndarray(screen.pixels, format="bgra").reformat(format="yuv420p")
+    reference = _whole(screen.pixels)
     for index in range(3):
         assert bytes(whole.planes[index]) == bytes(reference.planes[index])
 
