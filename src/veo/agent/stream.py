@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
-KEEPALIVE_SECONDS = 2.0
+KEEPALIVE_SECONDS = 5.0
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 

@@ -69,3 +69,8 @@ def test_keyframe_request_reaches_the_track() -> None:
     rtcrtpsender.RTCRtpSender._send_keyframe(sender)
     assert sender.track.asked == 1
     assert sender._RTCRtpSender__force_keyframe is True  # aiortc's own flag is still set
+
+
+def test_quantizer_floor_reaches_x264() -> None:
+    data = _first_payload(low_latency.ScreenH264Encoder())
+    assert f"qpmin={low_latency.QP_MIN}".encode() in data  # x264's settings SEI
