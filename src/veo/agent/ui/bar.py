@@ -50,14 +50,21 @@ class SessionBar:
             if control
             else _("{technician} from {organization} can see your screen")
         )
-        # the hint goes under the text, not beside it: the bar must stay narrower than the screen
+        # Text above, buttons below: side by side, the text and four buttons (longer in Spanish)
+        # outgrow a 1280-px screen and push Stop off it; the bar must stay narrower than the screen.
         words = tk.Frame(frame, bg="#fce94f")
-        words.pack(side="left", padx=(0, PAD))
+        words.pack(side="top", anchor="w")
+        buttons = tk.Frame(frame, bg="#fce94f")
+        buttons.pack(side="top", fill="x", pady=(PAD // 2, 0))
+        # long names wrap instead of widening the bar past the screen's edge
+        wrap = min(900, self.window.winfo_screenwidth() - 6 * PAD)
         tk.Label(
             words,
             text=text.format(technician=technician, organization=organization),
             font=fonts.bold,
             bg="#fce94f",
+            wraplength=wrap,
+            justify="left",
         ).pack(anchor="w")
         if hotkey:
             tk.Label(
@@ -67,26 +74,26 @@ class SessionBar:
                 bg="#fce94f",
             ).pack(anchor="w")
         widgets: dict[str, tk.Widget] = {}
-        self.stop = tk.Button(frame, text=_("Stop"), font=fonts.bold, command=on_stop, padx=PAD)
+        self.stop = tk.Button(buttons, text=_("Stop"), font=fonts.bold, command=on_stop, padx=PAD)
         self.stop.pack(side="right")
         widgets["stop"] = self.stop
         self.pause: tk.Button | None = None
         if control:
             self.pause = tk.Button(
-                frame, text=_("Pause control"), font=fonts.body, command=self._toggle, padx=PAD
+                buttons, text=_("Pause control"), font=fonts.body, command=self._toggle, padx=PAD
             )
             self.pause.pack(side="right", padx=(0, PAD))
             widgets["pause"] = self.pause
         self.chat: tk.Button | None = None
         if on_chat is not None:  # the chat window; the button counts unread lines
-            self.chat = tk.Button(frame, text=_("Chat"), font=fonts.body, command=on_chat, padx=PAD)
+            self.chat = tk.Button(buttons, text=_("Chat"), font=fonts.body, command=on_chat, padx=PAD)
             self.chat.pack(side="right", padx=(0, PAD))
             self._chat_bg = self.chat.cget("bg")
             widgets["chat"] = self.chat
         self.send_file: tk.Button | None = None
         if on_send_file is not None:  # only when the user allowed file transfer
             label = _("Send a file")
-            self.send_file = tk.Button(frame, text=label, font=fonts.body, command=on_send_file, padx=PAD)
+            self.send_file = tk.Button(buttons, text=label, font=fonts.body, command=on_send_file, padx=PAD)
             self.send_file.pack(side="right", padx=(0, PAD))
             widgets["send_file"] = self.send_file
         place(self.window, "top")
@@ -116,6 +123,7 @@ class SessionBar:
         if self.chat is not None:
             text = self._("Chat ({count} new)").format(count=count) if count else self._("Chat")
             self.chat.configure(text=text, bg="#f59e0b" if count else self._chat_bg)
+            place(self.window, "top")  # a wider button: stay centred, never past the edge
             self.geometry.relayout()
 
     def close(self) -> None:
