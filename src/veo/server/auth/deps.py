@@ -151,15 +151,17 @@ async def verify_csrf(request: Request) -> None:
     """Reject a state-changing form post without the session's CSRF token (403).
 
     The token comes from the form field ``csrf_token`` or the ``X-CSRF-Token`` header (for
-    scripts). A request authenticated only by a bearer token carries no ambient credential, so
-    there is nothing to forge and it passes.
+    scripts). A request authenticated only by a bearer token, or carrying no signed-in session at
+    all, has no ambient credential, so there is nothing to forge and it passes (to be refused by
+    authentication where the route needs a user).
     """
     if request.method in SAFE_METHODS:
         return
     identity = await identify(request)
-    if identity.via_bearer:
+    if identity.via_bearer or identity.web_session is None:
+        # no ambient credential to forge: authentication (after this) answers 401 or the login page
         return
-    expected = identity.web_session.csrf_token if identity.web_session is not None else None
+    expected = identity.web_session.csrf_token
     sent = request.headers.get("x-csrf-token")
     content_type = request.headers.get("content-type", "")
     if sent is None and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
