@@ -13,7 +13,7 @@ run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e bench-smoke install install-test system-packages i18n clean
+.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test system-packages i18n clean
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,13 @@ test: system-packages install-test lint typecheck
 ## never asserted; it fails only if the bench crashes or measures nothing (so it cannot rot).
 bench-smoke: system-packages install-test
 	$(PY) -m veo bench stream --smoke
+
+## `make bench` from a clean checkout: installs what it needs, then `veo bench stream` (quick mode,
+## under 10 minutes) writing var/bench-stream.json and var/bench-stream.png; BENCH_ARGS=--full etc.
+BENCH_ARGS ?=
+bench: system-packages install-test
+	mkdir -p var
+	$(PY) -m veo bench stream --json var/bench-stream.json --chart var/bench-stream.png $(BENCH_ARGS)
 
 unit: install-test
 	$(PY) -m pytest tests/unit
