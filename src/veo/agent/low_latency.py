@@ -12,8 +12,11 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
   (aiortc's sender sets ``target_bitrate``) within :data:`MIN_BITRATE` .. :data:`MAX_BITRATE`,
   and is applied to the open encoder (libx264 reconfigures its rate control between frames)
   instead of opening a new encoder with a keyframe on every 10 % wobble as aiortc does;
-- a 1/90000 time base: frames are sent only when the screen changed, so their timestamps are
-  irregular and the rate control must see the real ones;
+- a 1/90000 time base (frames are sent only when the screen changed, so their timestamps are
+  irregular) and the rate control's frame rate set to the pacer's cap for the picture size
+  (:func:`rate_control_fps`): with ``zerolatency`` x264 budgets per frame, not per second;
+- a coarsest quantizer of :data:`QP_MAX` instead of FFmpeg's 31, so the rate control can meet a
+  low target on detailed content;
 - keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
   keyframe bursts on an idle screen; a PLI/FIR also asks the track for a frame at once
   (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
@@ -33,6 +36,10 @@ import av
 from aiortc.codecs import get_encoder as aiortc_get_encoder
 from aiortc.codecs.h264 import H264Encoder
 
+from veo.agent.capture.base import Size
+from veo.agent.encoder import SETTINGS
+from veo.agent.pacing import auto_max_fps
+
 log = logging.getLogger(__name__)
 
 PRESET = "ultrafast"
@@ -42,7 +49,21 @@ START_BITRATE = 1_000_000
 #: the finest quantizer x264 may use: with a budget far above what a typed letter needs, average
 #: bitrate control otherwise spends it on near-lossless patches (typing: 49 -> 28 kbit/s at 1080p)
 QP_MIN = 22
+#: the coarsest quantizer: FFmpeg caps x264 at 31 unless told, which leaves the rate control no
+#: room to keep a burst of detailed content (a fast scroll) within a low target
+QP_MAX = 45
 TIME_BASE = fractions.Fraction(1, 90_000)
+
+
+def rate_control_fps(width: int, height: int) -> int:
+    """The frame rate x264's rate control divides the bitrate by: the pacer's cap for this size.
+
+    ``tune=zerolatency`` turns off x264's variable-frame-rate rate control, so it budgets
+    ``bitrate / fps`` per frame whatever the timestamps say. A fixed 30 there, with the pacer
+    sending up to 60 fps at 720p, doubled the bitrate: 720p scrolling sent ~2x its REMB target
+    and filled the *poor* link's queue. Fewer frames (an idle or typing screen) only spend less.
+    """
+    return round(SETTINGS.max_fps or auto_max_fps(Size(width, height)))
 
 
 class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
@@ -69,9 +90,10 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         codec.height = frame.height
         codec.pix_fmt = "yuv420p"
         codec.time_base = TIME_BASE
-        codec.framerate = fractions.Fraction(30, 1)
+        codec.framerate = fractions.Fraction(rate_control_fps(frame.width, frame.height), 1)
         codec.bit_rate = self._target
         codec.qmin = QP_MIN
+        codec.qmax = QP_MAX
         codec.options = {
             "preset": PRESET,
             "tune": "zerolatency",

@@ -74,3 +74,14 @@ def test_keyframe_request_reaches_the_track() -> None:
 def test_quantizer_floor_reaches_x264() -> None:
     data = _first_payload(low_latency.ScreenH264Encoder())
     assert f"qpmin={low_latency.QP_MIN}".encode() in data  # x264's settings SEI
+
+
+def test_rate_control_budgets_per_frame_at_the_pacers_cap() -> None:
+    """x264 with zerolatency divides the bitrate by a fixed fps: it must be the pacer's cap, or a
+    60-fps scroll at 720p spends twice the congestion controller's target."""
+    assert low_latency.rate_control_fps(1280, 720) == 60
+    assert low_latency.rate_control_fps(1920, 1080) == 30
+    encoder = low_latency.ScreenH264Encoder()
+    _first_payload(encoder)
+    assert encoder.codec is not None
+    assert encoder.codec.framerate == low_latency.rate_control_fps(320, 240)
