@@ -45,6 +45,13 @@ def _rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
     return rgb
 
 
+def _stop(track: ScreenTrack) -> None:
+    """Stop and wait for the capture thread's last words (its stats line), so they are not
+    logged after pytest has closed the captured stream."""
+    track.stop()
+    track._executor.shutdown(wait=True)
+
+
 def test_unchanged_screen_sends_nothing_until_the_keepalive() -> None:
     screen = FakeScreen(64, 48)
     source = FrameSource(screen, keepalive_seconds=1.0)
@@ -142,7 +149,7 @@ async def test_rate_cap_is_set_by_the_picture_size_before_the_first_frame() -> N
         await track.recv()
         assert track._pacer.interval == pytest.approx(1 / 60)
     finally:
-        track.stop()
+        _stop(track)
 
 
 async def test_keyframe_request_sends_the_unchanged_screen_at_once() -> None:
@@ -155,7 +162,7 @@ async def test_keyframe_request_sends_the_unchanged_screen_at_once() -> None:
         again = await asyncio.wait_for(track.recv(), 30)
         assert again is not None and track.frames_sent == 2
     finally:
-        track.stop()
+        _stop(track)
 
 
 class FakeDamage:
@@ -197,7 +204,7 @@ async def test_track_captures_when_damage_is_reported_and_not_before() -> None:
         frame = await asyncio.wait_for(waiting, 30)
         assert frame is not None and screen.grabs == grabs + 1 and watchers[0].rearmed == 2
     finally:
-        track.stop()
+        _stop(track)
     assert not watchers[0].alive  # stop() closes the listener
 
 
@@ -216,7 +223,7 @@ async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
         changed = await asyncio.wait_for(track.recv(), 30)
         assert changed.pts > first_pts and track.frames_sent == 2
     finally:
-        track.stop()
+        _stop(track)
 
 
 def test_history_appends_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
