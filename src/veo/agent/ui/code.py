@@ -10,7 +10,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 
 log = logging.getLogger(__name__)
 CODE_DIGITS = 9
@@ -37,12 +37,7 @@ class CodeWindow:
         _ = gettext
         self._ = gettext
         self._on_code = on_code
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Remote support"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_close)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Remote support"), on_close)
         tk.Label(frame, text=_("Enter the code your technician gave you"), font=fonts.title).pack(
             anchor="w", pady=(0, PAD)
         )

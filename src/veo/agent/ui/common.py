@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import font as tkfont
 
 log = logging.getLogger("veo.agent.ui")
@@ -32,6 +33,21 @@ class Fonts:
 def keep_on_top(window: tk.Toplevel) -> None:
     window.attributes("-topmost", True)
     window.resizable(False, False)
+
+
+def open_window(
+    root: tk.Tk, title: str, on_close: Callable[[], object], pad: int = PAD * 2
+) -> tuple[tk.Toplevel, tk.Frame]:
+    """Every agent window starts alike: titled, kept on top, closing it runs ``on_close`` (so the
+    window manager's close button means the same as the window's own Cancel/Deny); returns the
+    window and the padded frame its content goes in."""
+    window = tk.Toplevel(root)
+    window.title(title)
+    keep_on_top(window)
+    window.protocol("WM_DELETE_WINDOW", on_close)
+    frame = tk.Frame(window, padx=pad, pady=pad)
+    frame.pack(fill="both", expand=True)
+    return window, frame
 
 
 def place(window: tk.Toplevel, where: str = "center") -> None:

@@ -14,7 +14,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol import sas as sas_mod
 from veo.protocol.permissions import Permission, ordered
 from veo.protocol.signaling import Joined
@@ -48,12 +48,7 @@ class ConsentDialog:
         self._on_mismatch = on_mismatch
         self._sas_known = False
         org = joined.organization
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Remote support request"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", self._deny)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Remote support request"), self._deny)
         wrap = 560
 
         tk.Label(

@@ -6,7 +6,7 @@ import tkinter as tk
 from collections.abc import Callable
 
 from veo.agent.events import MISMATCH_REASONS
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 
 AUTO_CLOSE_MS = 6000
 
@@ -42,12 +42,7 @@ class EndedWindow:
         _ = gettext
         self._on_history = on_history
         self._auto_close: str | None = None
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Remote support"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_close)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Remote support"), on_close)
         tk.Label(frame, text=text, font=fonts.title, wraplength=480, justify="left").pack(anchor="w")
         tk.Label(
             frame,

@@ -30,7 +30,7 @@ from veo.agent.events import (
     FileTransferProgress,
     FileTransferStarted,
 )
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,7 @@ class FileOfferDialog:
         self._on_accept = on_accept
         self._on_decline = on_decline
         self.folder = offer.folder
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Incoming file"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_decline)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Incoming file"), on_decline)
         tk.Label(
             frame,
             text=_("{technician} wants to send you a file").format(technician=technician),
@@ -184,12 +179,7 @@ class TransferWindow:
         self._on_cancel = on_cancel
         self._on_closed = on_closed
         self._finished = False
-        self.window = tk.Toplevel(root)
-        self.window.title(_("File transfer"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", self._button)
-        frame = tk.Frame(self.window, padx=PAD, pady=PAD)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("File transfer"), self._button, pad=PAD)
         title = (_("Sending {name} to the technician") if started.outgoing else _("Receiving {name}")).format(
             name=started.name
         )
@@ -246,12 +236,7 @@ class SendFileWindow:
         _ = gettext
         self._on_send = on_send
         self._on_close = on_close
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Send a file to the technician"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_close)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Send a file to the technician"), on_close)
         tk.Label(
             frame,
             text=_("Choose the file to send to the technician:"),

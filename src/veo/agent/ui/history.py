@@ -15,7 +15,7 @@ from datetime import tzinfo
 
 from veo.agent.history import HistoryRead
 from veo.agent.history_text import notices, subtitle, summarize, title
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.i18n import gettext_for
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,7 @@ class HistoryWindow:
         zone: tzinfo | None = None,
     ) -> None:
         _ = gettext_for(language).gettext
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Past sessions"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_close)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Past sessions"), on_close)
         tk.Label(frame, text=title(language), font=fonts.title, wraplength=WRAP, justify="left").pack(
             anchor="w"
         )

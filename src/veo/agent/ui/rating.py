@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 
 log = logging.getLogger(__name__)
 #: Untouched for this long, the question goes away by itself (the user may have walked off).
@@ -43,12 +43,7 @@ class RatingWindow:
         self._on_done = on_done
         self._done = False
         self.score = tk.IntVar(master=root, value=0)
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Remote support"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", self.skip)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Remote support"), self.skip)
         tk.Label(frame, text=_("How was the help?"), font=fonts.title).pack(anchor="w")
         tk.Label(frame, text=_("From 1 (bad) to 5 (excellent). This is optional."), font=fonts.body).pack(
             anchor="w", pady=(0, PAD)

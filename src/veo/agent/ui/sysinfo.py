@@ -16,7 +16,7 @@ import tkinter as tk
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol.sysinfo import describe
 
 
@@ -32,12 +32,7 @@ class SysinfoWindow:
         on_decline: Callable[[], None],
     ) -> None:
         _ = gettext
-        self.window = tk.Toplevel(root)
-        self.window.title(_("Information about this computer"))
-        keep_on_top(self.window)
-        self.window.protocol("WM_DELETE_WINDOW", on_decline)
-        frame = tk.Frame(self.window, padx=PAD * 2, pady=PAD * 2)
-        frame.pack(fill="both", expand=True)
+        self.window, frame = open_window(root, _("Information about this computer"), on_decline)
         tk.Label(
             frame,
             text=_("{technician} asks for information about this computer").format(technician=technician),
