@@ -8,6 +8,7 @@ and nothing ever raises past the receiving loop.
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -62,5 +63,11 @@ def parse(raw: str | bytes, adapter: TypeAdapter[M], known_types: frozenset[str]
         raise ProtocolError("invalid_message", f"{kind}: {where}: {first['msg']}") from None
 
 
-def type_names(*models: type[BaseModel]) -> frozenset[str]:
-    return frozenset(m.model_fields["type"].default for m in models)
+def type_names(union: Any) -> frozenset[str]:
+    """The ``type`` tags of an ``Annotated[A | B | ..., Field(discriminator="type")]`` union.
+
+    Derived from the union itself, so the set of known types a parser answers ``unknown_type``
+    outside of can never drift from the models it validates against.
+    """
+    members: tuple[type[BaseModel], ...] = typing.get_args(typing.get_args(union)[0])
+    return frozenset(m.model_fields["type"].default for m in members)

@@ -201,31 +201,13 @@ NEEDS: dict[str, Need] = {
     "file_done": "files",
     "sysinfo_request": "consent",
 }
-INPUT_TYPES = type_names(PointerMove, PointerButton, Wheel, Key, Text, ReleaseAll)
+INPUT_TYPES = type_names(InputMessage)
 
 _input_adapter: TypeAdapter[InputMessage] = TypeAdapter(InputMessage)
 _console_data_adapter: TypeAdapter[ConsoleDataMessage] = TypeAdapter(ConsoleDataMessage)
-_console_data_types = frozenset(NEEDS)
+_console_data_types = type_names(ConsoleDataMessage)
 _agent_data_adapter: TypeAdapter[AgentDataMessage] = TypeAdapter(AgentDataMessage)
-_agent_data_types = type_names(
-    Screen,
-    Control,
-    Dropped,
-    Chat,
-    ChatRead,
-    CursorShape,
-    Cursor,
-    ClipboardText,
-    FileOffer,
-    FileAccept,
-    FileReject,
-    FileProgress,
-    FileCancel,
-    FileDone,
-    Monitors,
-    Sysinfo,
-    SysinfoDeclined,
-)
+_agent_data_types = type_names(AgentDataMessage)
 
 
 def parse_input_message(raw: str | bytes) -> InputMessage:

@@ -267,23 +267,9 @@ ServerMessage = Annotated[
 _agent_adapter: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
 _console_adapter: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
 _server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-_agent_types = type_names(Join, Offer, Reveal, Consent, Deny, ControlState, Abort, Hangup, UpgradeRequest)
-_console_types = type_names(Answer, Abort, SasConfirm, IdentityConfirm, Hangup)
-_server_types = type_names(
-    Joined,
-    AgentJoined,
-    SessionState,
-    Offer,
-    Answer,
-    Reveal,
-    Consent,
-    ControlState,
-    TechnicianConfirmed,
-    UpgradeCode,
-    Upgraded,
-    Ended,
-    Error,
-)
+_agent_types = type_names(AgentMessage)
+_console_types = type_names(ConsoleMessage)
+_server_types = type_names(ServerMessage)
 
 
 def parse_agent_message(raw: str | bytes) -> AgentMessage:
