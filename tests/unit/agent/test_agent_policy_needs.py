@@ -12,6 +12,7 @@ import json
 import pytest
 
 from veo.agent.policy import Policy
+from veo.protocol.base import type_names
 from veo.protocol.datachannel import NEEDS, ConsoleDataMessage
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import TechnicianConfirmed
@@ -36,9 +37,7 @@ def _granted(*permissions: Permission, technician: bool = True) -> Policy:
 
 
 def test_every_console_type_has_a_need() -> None:
-    union = ConsoleDataMessage.__origin__  # type: ignore[attr-defined]
-    declared = {model.model_fields["type"].default for model in union.__args__}
-    assert declared == set(NEEDS)
+    assert type_names(ConsoleDataMessage) == set(NEEDS)
 
 
 @pytest.mark.parametrize(
