@@ -170,7 +170,7 @@ class AgentSession:
         self._end_hooks: list[Callable[[], None]] = []
         #: one monitor or the whole desktop: the track's region and the input's origin follow it
         self.monitors = MonitorSwitch(
-            send=self._send_data,
+            send=self.send_data,
             track=lambda: self._track,
             input_path=self._input,
             may_show=lambda: self.policy.allows("view"),
@@ -349,7 +349,7 @@ class AgentSession:
             log.error("cannot capture the screen: %s", exc)
             await self._fail("capture_failed")
             return
-        self._send_data(self.monitors.screen(size))
+        self.send_data(self.monitors.screen(size))
         self._send_control()
         self.monitors.start()
 
@@ -389,11 +389,13 @@ class AgentSession:
             except Exception:  # one bad feature message must not end the session
                 log.exception("handling %s failed", message.type)
         elif verdict.reason is not None and self._notices.should_notify(verdict.reason, time.monotonic()):
-            self._send_data(Dropped(reason=verdict.reason))
+            self.send_data(Dropped(reason=verdict.reason))
 
     def send_data(self, message: AgentDataMessage) -> None:
         """Send to the console on the data channel (dropped silently while it is not open)."""
-        self._send_data(message)
+        dc = self._channel_dc
+        if dc is not None and dc.readyState == "open":
+            dc.send(message.dumps())
 
     def data_open(self) -> bool:
         """Whether the data channel to the console is open right now (features check before sending)."""
@@ -404,13 +406,8 @@ class AgentSession:
         """What the user's grant allows the agent itself to send (see ``NEEDS``)."""
         return self.policy.allows(need)
 
-    def _send_data(self, message: AgentDataMessage) -> None:
-        dc = self._channel_dc
-        if dc is not None and dc.readyState == "open":
-            dc.send(message.dumps())
-
     def _send_control(self) -> None:
-        self._send_data(
+        self.send_data(
             Control(
                 granted=self.policy.granted_list(),
                 paused=self.policy.paused,
