@@ -124,10 +124,6 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             yield from self._split_bitstream(data)
 
 
-#: kept for callers of the previous name
-LowLatencyH264Encoder = ScreenH264Encoder
-
-
 def _get_encoder(codec: Any) -> Any:
     if str(codec.mimeType).lower() == "video/h264":
         return ScreenH264Encoder()

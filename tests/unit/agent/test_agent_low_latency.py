@@ -22,7 +22,7 @@ def _first_payload(encoder: H264Encoder) -> bytes:
 
 
 def test_ultrafast_and_zerolatency() -> None:
-    data = _first_payload(low_latency.LowLatencyH264Encoder())
+    data = _first_payload(low_latency.ScreenH264Encoder())
     assert b"subme=0" in data  # ultrafast; medium would say subme=7
     assert b"sliced_threads=1" in data and b"bframes=0" in data  # zerolatency kept
 
@@ -35,7 +35,7 @@ def test_install_swaps_only_h264() -> None:
     low_latency.install()
     h264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
-    assert isinstance(rtcrtpsender.get_encoder(h264), low_latency.LowLatencyH264Encoder)
+    assert isinstance(rtcrtpsender.get_encoder(h264), low_latency.ScreenH264Encoder)
     assert not isinstance(rtcrtpsender.get_encoder(vp8), H264Encoder)
 
 
