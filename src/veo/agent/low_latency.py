@@ -6,17 +6,26 @@ aiortc's H.264 encoder is written for camera video: x264 at preset ``medium`` (2
 moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly that:
 
 - ``preset=ultrafast`` + ``tune=zerolatency`` (no lookahead, no B-frames, sliced threads);
-- a quantizer floor (:data:`QP_MIN`): small updates are not encoded near-lossless just because
-  the bitrate budget would allow it;
-- **adaptive bitrate without keyframes**: the target follows the receiver's REMB estimate
-  (aiortc's sender sets ``target_bitrate``) within :data:`MIN_BITRATE` .. :data:`MAX_BITRATE`,
-  and is applied to the open encoder (libx264 reconfigures its rate control between frames)
-  instead of opening a new encoder with a keyframe on every 10 % wobble as aiortc does;
+- **constant quality** (``crf`` :data:`QUALITY` with the quantizer curve flat,
+  :data:`QUANTIZER_CURVE`) instead of an average bitrate: text is as sharp in a scroll as on a
+  still screen, a typed letter costs a few hundred bytes, and a repeat of an unchanged screen
+  costs ~25 bytes. Under average-bitrate control x264 spends whatever the budget allows:
+  keep-alives of an unchanged screen came out at 0.1-6 KB each as it kept "refining", and a
+  scroll at 1 Mbit/s was a smear (PSNR 24 dB against 40 dB here). x264's default curve (0.6)
+  lowers the quantizer of simple frames, so each repeat of a still screen was refined again
+  (0.6-22 KB each after a scroll);
+- a **peak cap** (x264's VBV: :data:`PEAK_BITRATE` over a :data:`PEAK_BUFFER_BITS` buffer), so no
+  single frame (a keyframe, a full-screen change) holds up the link for long;
+- **the congestion target limits the frame rate, not the quality**: aiortc's sender sets
+  ``target_bitrate`` from the receiver's REMB; each encoded frame is reported with that target to
+  the track's :class:`~veo.agent.pacing.SendBudget` (carried by the frame, ``frame.opaque``),
+  which waits before the next capture while the stream is ahead of it. The encoder itself is
+  never reopened for a new target (aiortc does, with a keyframe each time), nor reconfigured:
+  PyAV can only change the average bitrate of an open x264, which x264 applies only with VBV
+  on and which had no measurable effect (``docs/performance.md``);
 - a 1/90000 time base (frames are sent only when the screen changed, so their timestamps are
   irregular) and the rate control's frame rate set to the pacer's cap for the picture size
-  (:func:`rate_control_fps`): with ``zerolatency`` x264 budgets per frame, not per second;
-- a coarsest quantizer of :data:`QP_MAX` instead of FFmpeg's 31, so the rate control can meet a
-  low target on detailed content;
+  (:func:`rate_control_fps`): with ``zerolatency`` x264 fills the VBV per frame, not per second;
 - keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
   keyframe bursts on an idle screen; a PLI/FIR also asks the track for a frame at once
   (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
@@ -38,20 +47,24 @@ from aiortc.codecs.h264 import H264Encoder
 
 from veo.agent.capture.base import Size
 from veo.agent.encoder import SETTINGS
-from veo.agent.pacing import auto_max_fps
+from veo.agent.pacing import SendBudget, auto_max_fps
 
 log = logging.getLogger(__name__)
 
 PRESET = "ultrafast"
+#: x264's constant rate factor: 24 keeps 10-px text sharp (PSNR 59 dB typing, 40 dB scrolling at
+#: 1080p); 20 more than doubled the typing bytes for no visible gain
+QUALITY = 24
+#: x264's qcomp: 1.0 = the same quantizer for a busy frame and a still one (see module); it also
+#: cut typing from 25 to 17 kbit/s and scrolling by a quarter for ~3-6 dB of an already high PSNR
+QUANTIZER_CURVE = 1.0
+#: the congestion target's range (aiortc's sender sets it from REMB); the budget paces to it
 MIN_BITRATE = 200_000
-MAX_BITRATE = 6_000_000
-START_BITRATE = 1_000_000
-#: the finest quantizer x264 may use: with a budget far above what a typed letter needs, average
-#: bitrate control otherwise spends it on near-lossless patches (typing: 49 -> 28 kbit/s at 1080p)
-QP_MIN = 22
-#: the coarsest quantizer: FFmpeg caps x264 at 31 unless told, which leaves the rate control no
-#: room to keep a burst of detailed content (a fast scroll) within a low target
-QP_MAX = 45
+MAX_BITRATE = 12_000_000
+#: x264's VBV: the stream's peak rate and the buffer that bounds one frame (50 KB: 200 ms on a
+#: 2 Mbit/s link for the rare full-screen change; a scroll frame at 1080p is 10-15 KB)
+PEAK_BITRATE = MAX_BITRATE
+PEAK_BUFFER_BITS = 400_000
 TIME_BASE = fractions.Fraction(1, 90_000)
 
 
@@ -71,18 +84,20 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
-        self._target = START_BITRATE
-        self._logged = START_BITRATE
-        self.reconfigurations = 0
+        self._target = MAX_BITRATE
+        self._logged = MAX_BITRATE
 
     @property
     def target_bitrate(self) -> int:
-        """The bitrate target in bit/s (aiortc's sender sets it from the receiver's REMB)."""
+        """The congestion target in bit/s (aiortc's sender sets it from the receiver's REMB)."""
         return self._target
 
     @target_bitrate.setter
     def target_bitrate(self, bitrate: int) -> None:
         self._target = max(MIN_BITRATE, min(int(bitrate), MAX_BITRATE))
+        if not 0.8 < self._target / self._logged < 1.25:  # say when it really moved
+            log.info("congestion target bitrate=%d", self._target)
+            self._logged = self._target
 
     def _open(self, frame: av.VideoFrame) -> Any:
         codec = av.CodecContext.create("libx264", "w")
@@ -91,12 +106,13 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         codec.pix_fmt = "yuv420p"
         codec.time_base = TIME_BASE
         codec.framerate = fractions.Fraction(rate_control_fps(frame.width, frame.height), 1)
-        codec.bit_rate = self._target
-        codec.qmin = QP_MIN
-        codec.qmax = QP_MAX
         codec.options = {
             "preset": PRESET,
             "tune": "zerolatency",
+            "crf": str(QUALITY),
+            "qcomp": str(QUANTIZER_CURVE),
+            "maxrate": str(PEAK_BITRATE),
+            "bufsize": str(PEAK_BUFFER_BITS),
             "level": "4.1" if frame.width * frame.height > 1280 * 720 else "3.1",
             "keyint": "infinite",
             "scenecut": "0",
@@ -112,14 +128,11 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             self.buffer_data = b""
             self.buffer_pts = None
             codec = self.codec = self._open(frame)
-        elif codec.bit_rate != self._target:
-            codec.bit_rate = self._target  # libx264 reconfigures before this frame: no keyframe
-            self.reconfigurations += 1
-            if not 0.8 < self._target / self._logged < 1.25:  # say when it really moved
-                log.info("encoder target bitrate=%d", self._target)
-                self._logged = self._target
         frame.pict_type = av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
+        budget = frame.opaque
+        if isinstance(budget, SendBudget):
+            budget.spent(len(data), self._target)
         if data:
             yield from self._split_bitstream(data)
 

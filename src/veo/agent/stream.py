@@ -5,16 +5,21 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
 - **when to capture** — :mod:`veo.agent.damage` (X DAMAGE events on the event loop) wakes the
   track the moment something is drawn; without DAMAGE the track polls at its rate cap;
 - **how often** — :mod:`veo.agent.pacing` caps the rate (60 fps up to 720p, 30 above) and never
-  bursts after a stall;
+  bursts after a stall; its :class:`~veo.agent.pacing.SendBudget` holds the next capture back
+  while the frames already sent exceed the congestion controller's target (the encoder reports
+  each frame's size to it): a slow link gets fewer frames, each as sharp;
 - **what changed** — :class:`veo.agent.damage.TileMap` compares each grab with the previous one in
   64-pixel tiles; no changed tile means no frame at all (a damage report for identical pixels
   costs a grab and a compare, nothing more);
 - **conversion** — :class:`veo.agent.convert.YuvCanvas` re-converts only the changed rectangles
   into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion);
-- **keep-alive** — while nothing changes, the unchanged frame is re-sent every
-  :data:`KEEPALIVE_SECONDS` (a few hundred bytes with H.264), and at once when the browser asks
-  for a keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without
-  waiting for the screen to change;
+- **refinement and keep-alive** — after the screen stops changing, the unchanged frame is sent
+  again :data:`REFINE_SECONDS` later, then at doubling intervals up to :data:`KEEPALIVE_SECONDS`:
+  the first repeats let the constant-quality encoder sharpen what a busy change left coarse
+  (within a second, not over the next ten), the later ones are a few dozen bytes that keep the
+  browser from asking for keyframes; a frame is also sent at once when the browser asks for a
+  keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without waiting
+  for the screen to change;
 - grabbing and conversion run in ONE dedicated capture thread that owns the capture backend
   (mss wants one instance per thread); the event loop only awaits the result;
 - nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on the
@@ -40,13 +45,18 @@ from veo.agent.capture.base import Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas
 from veo.agent.damage import TileMap, XDamageWatcher, open_damage_watcher
 from veo.agent.encoder import SETTINGS
-from veo.agent.pacing import Pacer, auto_max_fps
+from veo.agent.pacing import Pacer, SendBudget, auto_max_fps
 
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
-KEEPALIVE_SECONDS = 5.0
+#: Chrome asks for a keyframe when no frame arrived for 3 s while packets did within 5 s
+#: (``VideoReceiveStream2``'s decodable-frame timeout): a 5 s keep-alive made an idle screen cost
+#: a ~10 KB keyframe every 3 s (26 kbit/s at 1080p). A 22-byte frame every 2 s never trips it.
+KEEPALIVE_SECONDS = 2.0
+#: the first repeat of a screen that stopped changing (then 2x, 4x... up to the keep-alive)
+REFINE_SECONDS = 0.25
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
@@ -54,15 +64,22 @@ DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 class FrameSource:
     """The capture thread's half: grab, find the changed tiles, patch the yuv canvas.
 
-    :meth:`next` returns ``None`` when nothing changed and the keep-alive is not due; otherwise
+    :meth:`next` returns ``None`` when nothing changed and no repeat is due (:attr:`repeat_at`,
+    read by the track from the event loop to know how long it may sleep); otherwise
     the canvas frame (the same object each time, see :mod:`veo.agent.convert`). yuv420p needs
     even dimensions, so an odd last row/column is cropped: :attr:`size` is the size actually
     sent (and announced to the console as the coordinate space).
     """
 
-    def __init__(self, capture: ScreenCapture, keepalive_seconds: float = KEEPALIVE_SECONDS) -> None:
+    def __init__(
+        self,
+        capture: ScreenCapture,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        refine_seconds: float = REFINE_SECONDS,
+    ) -> None:
         self._capture = capture
         self._keepalive = keepalive_seconds
+        self._refine = min(refine_seconds, keepalive_seconds)
         self._setup(capture.size())
         self.frames = 0
         self.keepalives = 0
@@ -76,7 +93,9 @@ class FrameSource:
             raise ValueError(f"the screen is too small to stream: {source.width}x{source.height}")
         self._tiles = TileMap(source)
         self._canvas = YuvCanvas(self.size)
-        self._last_sent = -math.inf
+        self._quiet_interval = self._refine
+        #: monotonic time of the next repeat of an unchanged screen
+        self.repeat_at = -math.inf
         self._last_raw: object = None
 
     def set_region(self, region: Region | None) -> Size:
@@ -94,12 +113,14 @@ class FrameSource:
         tiles = self._tiles.diff(pixels, owned)
         if tiles.any():
             self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
-        elif force or now - self._last_sent >= self._keepalive:
+            self._quiet_interval = self._refine
+        elif force or now >= self.repeat_at:
             self.keepalives += 1
+            self._quiet_interval = min(self._quiet_interval * 2, self._keepalive)
         else:
             self.unchanged += 1
             return None
-        self._last_sent = now
+        self.repeat_at = now + self._quiet_interval
         self.frames += 1
         return self._canvas.frame
 
@@ -124,7 +145,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._keepalive = keepalive_seconds
         self._damage_factory = damage_factory
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="veo-capture")
-        # touched only in the capture thread:
+        # touched only in the capture thread (the loop only reads ``self._source.repeat_at``):
         self._capture: ScreenCapture | None = None
         self._source: FrameSource | None = None
         # touched only in the event loop:
@@ -133,10 +154,11 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._watcher: XDamageWatcher | None = None
         self._watching = False
         self._pacer = Pacer(self._fixed_fps or 30.0)
+        #: filled by the encoder (see ``low_latency``) through the frames this track sends
+        self.budget = SendBudget()
         self._allowed = False
         self._keyframe_wanted = False
         self._start: float | None = None
-        self._last_sent = -math.inf
         self.frames_sent = 0
         #: called (on the loop) when capturing fails for good, so the session can end and say why
         self.on_failure: Callable[[str], None] | None = None
@@ -239,18 +261,19 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         """Until the screen changed, the keep-alive is due, or (polling) the next frame slot."""
         watcher = self._watcher
         if watcher is not None and watcher.alive:
-            timeout = self._last_sent + self._keepalive - time.monotonic()
+            repeat_at = self._source.repeat_at if self._source is not None else -math.inf
+            timeout = repeat_at - time.monotonic()
             if not self._changed.is_set() and timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
             self._changed.clear()
-            delay = self._pacer.delay()
+            delay = max(self._pacer.delay(), self.budget.delay())
             if delay > 0:
                 await asyncio.sleep(delay)
             watcher.rearm()  # drawing from now on wakes the next round
         else:
             self._changed.clear()
-            delay = self._pacer.delay()
+            delay = max(self._pacer.delay(), self.budget.delay())
             if delay > 0:
                 await asyncio.sleep(delay)
         self._pacer.captured()
@@ -283,8 +306,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             now = time.monotonic()
             if self._start is None:
                 self._start = now
-            self._last_sent = now
             frame.pts = int((now - self._start) * VIDEO_CLOCK)
             frame.time_base = TIME_BASE
+            frame.opaque = self.budget
             self.frames_sent += 1
             return frame

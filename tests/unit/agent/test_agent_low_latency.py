@@ -7,10 +7,13 @@ from typing import Any
 
 import aiortc.rtcrtpsender as rtcrtpsender
 import av
+import numpy as np
+import pytest
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from veo.agent import low_latency
+from veo.agent.pacing import SendBudget
 
 
 def _first_payload(encoder: H264Encoder) -> bytes:
@@ -39,18 +42,40 @@ def test_install_swaps_only_h264() -> None:
     assert not isinstance(rtcrtpsender.get_encoder(vp8), H264Encoder)
 
 
-def test_remb_target_is_applied_without_a_new_encoder() -> None:
+def test_remb_target_is_reported_to_the_budget_and_never_reopens_the_encoder() -> None:
     encoder = low_latency.ScreenH264Encoder()
-    _first_payload(encoder)
-    opened = encoder.codec
-    encoder.target_bitrate = 3_000_000  # what aiortc's sender does with a REMB
+    budget = SendBudget()
     frame = av.VideoFrame(320, 240, "yuv420p")
-    frame.pts = 3000
+    frame.opaque = budget  # what ScreenTrack does with every frame
+    frame.pts = 0
     frame.time_base = fractions.Fraction(1, 90000)
+    payloads, _ = encoder.encode(frame, force_keyframe=True)
+    opened = encoder.codec
+    # the encoded size reached it (RTP payloads lack the bitstream's start codes)
+    assert budget.sent_rate() == pytest.approx(8 * len(b"".join(payloads)), rel=0.05)
+    encoder.target_bitrate = 300_000  # what aiortc's sender does with a REMB
+    frame.pts = 3000
     encoder.encode(frame)
-    assert encoder.codec is opened and opened.bit_rate == 3_000_000 and encoder.reconfigurations == 1
+    assert encoder.codec is opened  # no new encoder, so no keyframe
     encoder.target_bitrate = 10**9
     assert encoder.target_bitrate == low_latency.MAX_BITRATE
+
+
+def test_a_still_frame_is_refined_once_then_costs_almost_nothing() -> None:
+    """Constant quality: repeats of an unchanged picture shrink to a few dozen bytes (the idle
+    stream), where average-bitrate control kept spending its budget on them."""
+    encoder = low_latency.ScreenH264Encoder()
+    rows, cols = np.indices((240, 320))
+    desktop = np.stack([(rows * 3) % 256, (cols * 5) % 256, ((rows // 8 + cols // 8) % 2) * 255], axis=-1)
+    frame = av.VideoFrame.from_ndarray(desktop.astype(np.uint8), format="rgb24")
+    frame = frame.reformat(format="yuv420p")
+    frame.time_base = fractions.Fraction(1, 90000)
+    sizes = []
+    for index in range(6):
+        frame.pts = index * 180_000
+        payloads, _ = encoder.encode(frame, force_keyframe=index == 0)
+        sizes.append(len(b"".join(payloads)))
+    assert sizes[0] > 2_000 and max(sizes[-3:]) < 100, sizes
 
 
 def test_keyframe_request_reaches_the_track() -> None:
@@ -71,14 +96,19 @@ def test_keyframe_request_reaches_the_track() -> None:
     assert sender._RTCRtpSender__force_keyframe is True  # aiortc's own flag is still set
 
 
-def test_quantizer_floor_reaches_x264() -> None:
-    data = _first_payload(low_latency.ScreenH264Encoder())
-    assert f"qpmin={low_latency.QP_MIN}".encode() in data  # x264's settings SEI
+def test_constant_quality_and_peak_cap_reach_x264() -> None:
+    data = _first_payload(low_latency.ScreenH264Encoder())  # x264's settings SEI
+    assert (
+        f"rc=crf mbtree=0 crf={low_latency.QUALITY}.0 qcomp={low_latency.QUANTIZER_CURVE:.2f}".encode()
+        in data
+    )
+    assert f"vbv_maxrate={low_latency.PEAK_BITRATE // 1000}".encode() in data
+    assert f"vbv_bufsize={low_latency.PEAK_BUFFER_BITS // 1000}".encode() in data
 
 
 def test_rate_control_budgets_per_frame_at_the_pacers_cap() -> None:
-    """x264 with zerolatency divides the bitrate by a fixed fps: it must be the pacer's cap, or a
-    60-fps scroll at 720p spends twice the congestion controller's target."""
+    """x264 with zerolatency fills its VBV per frame at a fixed fps: it must be the pacer's cap,
+    or a 60-fps scroll at 720p may burst twice the peak rate."""
     assert low_latency.rate_control_fps(1280, 720) == 60
     assert low_latency.rate_control_fps(1920, 1080) == 30
     encoder = low_latency.ScreenH264Encoder()

@@ -54,7 +54,7 @@ def _stop(track: ScreenTrack) -> None:
 
 def test_unchanged_screen_sends_nothing_until_the_keepalive() -> None:
     screen = FakeScreen(64, 48)
-    source = FrameSource(screen, keepalive_seconds=1.0)
+    source = FrameSource(screen, keepalive_seconds=1.0, refine_seconds=1.0)
     first = source.next(now=10.0)
     assert first is not None and first.format.name == "yuv420p" and (first.width, first.height) == (64, 48)
     assert source.next(now=10.1) is None
@@ -64,6 +64,22 @@ def test_unchanged_screen_sends_nothing_until_the_keepalive() -> None:
     assert kept is not None and source.keepalives == 1
     assert source.next(now=11.5) is None
     assert source.next(now=11.6, force=True) is not None
+
+
+def test_a_still_screen_is_repeated_soon_then_ever_less_often_up_to_the_keepalive() -> None:
+    """The early repeats let the encoder sharpen a busy change; the keep-alive caps the spacing."""
+    screen = FakeScreen(64, 48)
+    source = FrameSource(screen, keepalive_seconds=2.0, refine_seconds=0.25)
+    assert source.next(now=0.0) is not None
+    sent = []
+    for step in range(1, 160):  # 8 s in 50-ms polls
+        now = step * 0.05
+        if source.next(now=now) is not None:
+            sent.append(round(now, 2))
+    assert sent == [0.25, 0.75, 1.75, 3.75, 5.75, 7.75]
+    screen.pixels[0:4, 0:4, 1] = 200  # a change starts the short repeats again
+    assert source.next(now=8.0) is not None
+    assert source.repeat_at == 8.25
 
 
 def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:

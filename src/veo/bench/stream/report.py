@@ -43,6 +43,8 @@ class Measurement:
     codec_seen: str | None = None
     invalid_frames: int = 0
     drawn_per_s: float | None = None
+    #: the data channel's part of ``app_kbit_s`` (cursor, chat...): tells stream bytes from the rest
+    data_kbit_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -70,6 +72,7 @@ SUMMED = (
     "max_gap_ms",
     "wire_kbit_s",
     "app_kbit_s",
+    "data_kbit_s",
     "source_cpu_percent",
     "source_rss_mb",
     "console_cpu_percent",

@@ -216,6 +216,9 @@ def measure_workload(
         codec_seen=after.codec,
         invalid_frames=after.invalid,
         drawn_per_s=drawn,
+        data_kbit_s=(after.dc_bytes - before.dc_bytes) * 8 / window_s / 1000
+        if session.label == "veo"
+        else None,
     )
 
 
