@@ -152,6 +152,22 @@ def test_pacer_caps_the_rate_without_bursts() -> None:
     assert pacer.delay() == pytest.approx(1 / 30)
 
 
+def test_pacer_keeps_its_grid_when_captures_are_a_little_late() -> None:
+    """Wake-up jitter must not turn a 30-fps cap into 27 fps; a real stall restarts the grid."""
+    clock = [100.0]
+    pacer = Pacer(30.0, clock=lambda: clock[0])
+    pacer.captured()
+    captures = 0
+    while clock[0] < 101.0 - 1e-9:
+        clock[0] += pacer.delay() + 0.003  # every capture 3 ms later than its slot
+        pacer.captured()
+        captures += 1
+    assert captures == 30
+    clock[0] += 0.5  # a stall: the next slot is a full interval after the late capture
+    pacer.captured()
+    assert pacer.delay() == pytest.approx(1 / 30)
+
+
 def test_rate_cap_follows_the_picture_size() -> None:
     assert auto_max_fps(Size(1280, 720)) == 60.0
     assert auto_max_fps(Size(1920, 1080)) == 30.0

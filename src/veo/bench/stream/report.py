@@ -105,7 +105,8 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 COLUMNS = (
     ("lat p50", "latency_median_ms", 0),
     ("p95", "latency_p95_ms", 0),
-    ("fps", "updates_per_s", 1),
+    ("fps", "frames_decoded_per_s", 1),
+    ("updates/s", "updates_per_s", 1),
     ("drawn/s", "drawn_per_s", 0),
     ("kbit/s", "wire_kbit_s", 0),
     ("src CPU%", "source_cpu_percent", 1),
@@ -255,9 +256,9 @@ TARGETS = (
     Target("typing 1080p office, latency median <= 70 ms", "latency_median_ms", 70,
            resolution=_1080, network="office", workloads=("typing",)),
     Target("latency median never above VNC's", "latency_median_ms", 0, versus_vnc=1.0),
-    Target("scrolling/animation 1080p unshaped >= 30 fps", "updates_per_s", 30, at_most=False,
+    Target("scrolling/animation 1080p unshaped >= 30 fps", "frames_decoded_per_s", 30, at_most=False,
            resolution=_1080, network="unshaped", workloads=_MOVING),
-    Target("scrolling/animation 720p unshaped >= 60 fps", "updates_per_s", 60, at_most=False,
+    Target("scrolling/animation 720p unshaped >= 60 fps", "frames_decoded_per_s", 60, at_most=False,
            resolution=_720, network="unshaped", workloads=_MOVING),
     Target("idle <= 10 kbit/s", "wire_kbit_s", 10, workloads=("idle",)),
     Target("typing <= 150 kbit/s", "wire_kbit_s", 150, workloads=("typing",)),
@@ -294,6 +295,7 @@ def check_targets(summaries: list[Summary]) -> list[tuple[str, str, str, str]]:
                 "latency_median_ms",
                 "latency_p95_ms",
                 "updates_per_s",
+                "frames_decoded_per_s",
                 "max_gap_ms",
             )
             if moving_figure and s.workload == "idle":
