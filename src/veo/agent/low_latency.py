@@ -5,7 +5,9 @@ aiortc's H.264 encoder is written for camera video: x264 at preset ``medium`` (2
 30 fps time base, and a brand new encoder (with a keyframe) whenever the congestion controller
 moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly that:
 
-- ``preset=ultrafast`` + ``tune=zerolatency`` (no lookahead, no B-frames, sliced threads);
+- ``preset=ultrafast`` + ``tune=zerolatency`` (no lookahead, no B-frames) on two slice threads
+  (:data:`ENCODER_THREADS`): per 1080p scroll frame x264's automatic three took 8.4 ms of CPU
+  for 5.7 ms of wall time, two take 6.6 ms for 4.4 ms, one 5.9 ms for 5.9 ms;
 - **constant quality** (``crf`` :data:`QUALITY` with the quantizer curve flat,
   :data:`QUANTIZER_CURVE`) instead of an average bitrate: text is as sharp in a scroll as on a
   still screen, a typed letter costs a few hundred bytes, and a repeat of an unchanged screen
@@ -66,6 +68,7 @@ MAX_BITRATE = 12_000_000
 PEAK_BITRATE = MAX_BITRATE
 PEAK_BUFFER_BITS = 400_000
 TIME_BASE = fractions.Fraction(1, 90_000)
+ENCODER_THREADS = 2
 
 
 def rate_control_fps(width: int, height: int) -> int:
@@ -104,6 +107,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         codec.width = frame.width
         codec.height = frame.height
         codec.pix_fmt = "yuv420p"
+        codec.thread_count = ENCODER_THREADS
         codec.time_base = TIME_BASE
         codec.framerate = fractions.Fraction(rate_control_fps(frame.width, frame.height), 1)
         codec.options = {

@@ -27,7 +27,8 @@ def _first_payload(encoder: H264Encoder) -> bytes:
 def test_ultrafast_and_zerolatency() -> None:
     data = _first_payload(low_latency.ScreenH264Encoder())
     assert b"subme=0" in data  # ultrafast; medium would say subme=7
-    assert b"sliced_threads=1" in data and b"bframes=0" in data  # zerolatency kept
+    assert b"bframes=0" in data and b"rc_lookahead=0" in data  # zerolatency kept
+    assert b" threads=2 " in data and b"sliced_threads=1" in data  # not x264's automatic 3 on 2 cores
 
 
 def test_stock_encoder_differs() -> None:
