@@ -89,6 +89,8 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         super().__init__()
         self._target = MAX_BITRATE
         self._logged = MAX_BITRATE
+        #: the receiver's last estimate as it came (not clamped), ``None`` before the first
+        self.estimate: int | None = None
 
     @property
     def target_bitrate(self) -> int:
@@ -97,6 +99,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
 
     @target_bitrate.setter
     def target_bitrate(self, bitrate: int) -> None:
+        self.estimate = int(bitrate) if bitrate > 0 else None
         self._target = max(MIN_BITRATE, min(int(bitrate), MAX_BITRATE))
         if not 0.8 < self._target / self._logged < 1.25:  # say when it really moved
             log.info("congestion target bitrate=%d", self._target)
@@ -136,7 +139,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
         budget = frame.opaque
         if isinstance(budget, SendBudget):
-            budget.spent(len(data), self._target)
+            budget.spent(len(data), self.estimate)
         if data:
             yield from self._split_bitstream(data)
 

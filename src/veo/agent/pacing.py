@@ -20,6 +20,7 @@ That is what browsers do for screen content too (``degradationPreference`` "main
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from collections import deque
 from collections.abc import Callable
 
 from veo.agent.capture.base import Size
+
+log = logging.getLogger(__name__)
 
 HIGH_FPS_PIXELS = 1280 * 720
 HIGH_FPS = 60.0
@@ -68,8 +71,10 @@ class Pacer:
 BURST_SECONDS = 0.1
 #: the window the stream's own send rate is measured over
 RATE_WINDOW_SECONDS = 1.0
-#: a falling target below this share of what is being sent means the link is full
+#: a target below this share of what is being sent is a sign the link may be full
 CONGESTED_SHARE = 0.9
+#: a target that stays below what is being sent this long without rising means it is full
+STUCK_SECONDS = 1.5
 #: a target this far above what is being sent means the link has room again
 RELIEVED_SHARE = 1.3
 
@@ -77,17 +82,18 @@ RELIEVED_SHARE = 1.3
 class SendBudget:
     """Holds captures back while the stream sends more than the congested link can carry.
 
-    The encoder (in aiortc's encoder thread) reports each frame's size and the congestion
-    controller's current target with :meth:`spent`; the track (on the event loop) asks
-    :meth:`delay` before the next capture.
+    The encoder (in aiortc's encoder thread) reports each frame's size and the receiver's
+    latest estimate (REMB, ``None`` before the first one) with :meth:`spent`; the track (on the
+    event loop) asks :meth:`delay` before the next capture.
 
-    The target (the browser's REMB) means little while the screen is quiet: the receiver's
-    estimate only grows to 1.5x what it receives, so after a minute of typing it says 50 kbit/s
-    on a gigabit LAN, and obeying it would starve the next scroll for half a minute while it
-    climbs back. So the budget limits only after the link *said* it was full: a target that
-    falls below what is being sent. From then on the frames are a leaky bucket drained at the
-    target, until the target is well above what the content needs (:data:`RELIEVED_SHARE`).
-    The clock is injectable for tests.
+    The estimate means little while the screen is quiet: the receiver's estimate only grows to
+    1.5x what it receives, so after a minute of typing it says 50 kbit/s on a gigabit LAN, and
+    obeying it would starve the next scroll while it climbs back (~8 % a second). So a low
+    estimate only counts as "the link is full" when it *falls* below what is being sent, or
+    stays below it for :data:`STUCK_SECONDS` without rising (an estimator that saw the queue grow
+    holds or lowers its figure; one that is only catching up raises it with every report). From
+    then on the frames are a leaky bucket drained at the estimate, until it is well above what
+    the content needs (:data:`RELIEVED_SHARE`). The clock is injectable for tests.
     """
 
     def __init__(
@@ -101,6 +107,7 @@ class SendBudget:
         self._at = clock()
         self._recent: deque[tuple[float, int]] = deque()
         self._last_target: float | None = None
+        self._below_since: float | None = None
         self.limiting = False
 
     def _drain(self, now: float) -> None:
@@ -117,25 +124,42 @@ class SendBudget:
             self._recent.popleft()
         return sum(bits for _, bits in self._recent) / RATE_WINDOW_SECONDS
 
-    def spent(self, nbytes: int, bitrate: float) -> None:
-        """A frame of ``nbytes`` went out while the target was ``bitrate`` bit/s."""
-        if not bitrate > 0:
+    def spent(self, nbytes: int, bitrate: float | None) -> None:
+        """A frame of ``nbytes`` went out while the receiver's estimate was ``bitrate`` bit/s."""
+        if bitrate is not None and not bitrate > 0:
             raise ValueError("bitrate must be positive")
         with self._lock:
             now = self._clock()
             self._drain(now)
             self._recent.append((now, nbytes * 8))
-            sending = self._sent_rate(now)
-            falling = self._last_target is not None and bitrate < self._last_target
-            if falling and bitrate < CONGESTED_SHARE * sending:
-                if not self.limiting:
-                    self._bits = 0.0
-                self.limiting = True
-            elif bitrate > RELIEVED_SHARE * sending:
-                self.limiting = False
-            self._last_target = float(bitrate)
-            self._rate = float(bitrate)
+            if bitrate is not None:
+                self._judge(now, float(bitrate))
             self._bits += nbytes * 8
+
+    def _judge(self, now: float, bitrate: float) -> None:
+        """Is the link full? (see the class); called with the lock held."""
+        sending = self._sent_rate(now)
+        previous, self._last_target = self._last_target, bitrate
+        self._rate = bitrate
+        if bitrate < CONGESTED_SHARE * sending:
+            if previous is None or bitrate > previous:
+                self._below_since = now  # catching up: give it time
+            elif self._below_since is None:
+                self._below_since = now
+            falling = previous is not None and bitrate < previous
+            if falling or now - self._below_since >= STUCK_SECONDS:
+                self._limit(bitrate, sending)
+        else:
+            self._below_since = None
+            if self.limiting and bitrate > RELIEVED_SHARE * sending:
+                log.info("link has room: frames no longer paced (bitrate=%d, sending %d)", bitrate, sending)
+                self.limiting = False
+
+    def _limit(self, bitrate: float, sending: float) -> None:
+        if not self.limiting:
+            log.info("link full: pacing frames to bitrate=%d (sending %d)", bitrate, sending)
+            self._bits = 0.0
+        self.limiting = True
 
     def delay(self) -> float:
         """Seconds until the bits already sent fit the target again (0: capture now)."""

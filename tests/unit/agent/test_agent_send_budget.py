@@ -57,6 +57,44 @@ def test_pacing_ends_when_the_target_is_well_above_what_the_content_needs() -> N
     assert not budget.limiting and budget.delay() == 0.0
 
 
+def test_an_estimate_stuck_below_the_send_rate_means_a_full_link() -> None:
+    """A receiver that saw its queue grow holds its figure (it never rises): pace to it."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    # 1.9 Mbit/s into a link whose estimate stays at 650 kbit/s: the send rate passes it after
+    # 12 frames (0.37 s), and 1.5 s later the estimate has still not risen
+    for _ in range(56):
+        budget.spent(8_000, 650_000)
+        clock.now += 1 / 30
+    assert not budget.limiting
+    budget.spent(8_000, 650_000)
+    clock.now += 1 / 30
+    budget.spent(8_000, 650_000)
+    assert budget.limiting
+    budget.spent(8_000, 650_000)  # two frames at once: more than 0.1 s of 650 kbit/s
+    assert budget.delay() > 0
+
+
+def test_an_estimate_that_keeps_rising_is_given_time() -> None:
+    """After a quiet spell on a fast link the estimate climbs with every report: no pacing."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    estimate = 50_000.0
+    for frame in range(150):  # 5 s of a 3.6 Mbit/s scroll
+        if frame % 30 == 0:  # one report a second, 8 % up
+            estimate *= 1.08
+        budget.spent(15_000, estimate)
+        clock.now += 1 / 30
+    # the estimate rose at every report, never fell: the stream was never held back
+    assert budget.delay() == 0.0
+
+
+def test_no_estimate_yet_means_no_limit() -> None:
+    budget = SendBudget()
+    budget.spent(50_000, None)
+    assert not budget.limiting and budget.delay() == 0.0 and budget.sent_rate() == 400_000
+
+
 def test_a_target_must_be_positive() -> None:
     with pytest.raises(ValueError):
         SendBudget().spent(100, 0)

@@ -45,6 +45,8 @@ class Measurement:
     drawn_per_s: float | None = None
     #: the data channel's part of ``app_kbit_s`` (cursor, chat...): tells stream bytes from the rest
     data_kbit_s: float | None = None
+    #: every latency sample in the order seen (for the tail: when the slow ones came)
+    latencies_ms: list[float] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -200,6 +200,7 @@ def measure_workload(
         latency_median_ms=percentile(after.latencies_ms, 0.5) if moving else None,
         latency_p95_ms=percentile(after.latencies_ms, 0.95) if moving else None,
         latency_samples=len(after.latencies_ms),
+        latencies_ms=list(after.latencies_ms),
         updates_per_s=after.updates / window_s,
         frames_decoded_per_s=(after.frames_decoded - before.frames_decoded) / window_s
         if session.label == "veo"
