@@ -77,6 +77,12 @@ CONGESTED_SHARE = 0.9
 STUCK_SECONDS = 1.5
 #: a target this far above what is being sent means the link has room again
 RELIEVED_SHARE = 1.3
+#: never pace below this: the estimate can collapse far below the link (seen: 40 kbit/s on the
+#: 2 Mbit/s link, one frame every few seconds), and a receiver that gets little can only raise
+#: it to ~1.5x that, so pacing to a tiny figure would hardly recover. (Half of what was being
+#: sent, TCP-style, was tried: the send rate at that moment is mostly queue, and pacing to half
+#: of 5 Mbit/s into 2 Mbit/s stalled scrolling outright.)
+FLOOR_BITRATE = 300_000
 
 
 class SendBudget:
@@ -92,8 +98,9 @@ class SendBudget:
     estimate only counts as "the link is full" when it *falls* below what is being sent, or
     stays below it for :data:`STUCK_SECONDS` without rising (an estimator that saw the queue grow
     holds or lowers its figure; one that is only catching up raises it with every report). From
-    then on the frames are a leaky bucket drained at the estimate, until it is well above what
-    the content needs (:data:`RELIEVED_SHARE`). The clock is injectable for tests.
+    then on the frames are a leaky bucket drained at the estimate (never below
+    :data:`FLOOR_BITRATE`), until it is well above what the content needs
+    (:data:`RELIEVED_SHARE`). The clock is injectable for tests.
     """
 
     def __init__(
@@ -140,24 +147,27 @@ class SendBudget:
         """Is the link full? (see the class); called with the lock held."""
         sending = self._sent_rate(now)
         previous, self._last_target = self._last_target, bitrate
-        self._rate = bitrate
         if bitrate < CONGESTED_SHARE * sending:
             if previous is None or bitrate > previous:
                 self._below_since = now  # catching up: give it time
             elif self._below_since is None:
                 self._below_since = now
             falling = previous is not None and bitrate < previous
-            if falling or now - self._below_since >= STUCK_SECONDS:
+            stuck = not self.limiting and now - self._below_since >= STUCK_SECONDS
+            if falling or stuck:
                 self._limit(bitrate, sending)
         else:
             self._below_since = None
             if self.limiting and bitrate > RELIEVED_SHARE * sending:
                 log.info("link has room: frames no longer paced (bitrate=%d, sending %d)", bitrate, sending)
                 self.limiting = False
+        self._rate = max(bitrate, FLOOR_BITRATE)
 
     def _limit(self, bitrate: float, sending: float) -> None:
         if not self.limiting:
-            log.info("link full: pacing frames to bitrate=%d (sending %d)", bitrate, sending)
+            log.info(
+                "link full: pacing frames to bitrate=%d (sending %d)", max(bitrate, FLOOR_BITRATE), sending
+            )
             self._bits = 0.0
         self.limiting = True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from veo.agent.pacing import BURST_SECONDS, SendBudget
+from veo.agent.pacing import BURST_SECONDS, FLOOR_BITRATE, SendBudget
 
 
 class Clock:
@@ -36,10 +36,12 @@ def test_a_falling_target_below_the_send_rate_paces_captures_to_it() -> None:
         budget.spent(15_000, 6_000_000)
         clock.now += 1 / 30
     assert not budget.limiting and budget.delay() == 0.0
-    budget.spent(15_000, 1_000_000)  # the receiver saw the queue grow: its estimate falls
+    budget.spent(15_000, 3_000_000)  # the receiver saw the queue grow: its estimate falls
     assert budget.limiting
-    # 120 kbit in the bucket, 100 kbit (0.1 s of the target) may be ahead: 20 ms to wait
-    assert budget.delay() == pytest.approx((120_000 - 1_000_000 * BURST_SECONDS) / 1_000_000)
+    budget.spent(15_000, 3_000_000)
+    budget.spent(15_000, 3_000_000)
+    # 360 kbit in the bucket, 0.1 s of the estimate may be ahead
+    assert budget.delay() == pytest.approx((360_000 - 3_000_000 * BURST_SECONDS) / 3_000_000)
     clock.now += 0.02
     assert budget.delay() == pytest.approx(0.0)
 
@@ -87,6 +89,20 @@ def test_an_estimate_that_keeps_rising_is_given_time() -> None:
         clock.now += 1 / 30
     # the estimate rose at every report, never fell: the stream was never held back
     assert budget.delay() == 0.0
+
+
+def test_pacing_never_goes_below_the_floor() -> None:
+    """A collapsed estimate must not starve the stream: it could never climb back."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    for _ in range(30):
+        budget.spent(8_000, 2_000_000)
+        clock.now += 1 / 30
+    budget.spent(8_000, 40_000)  # falls far below what is sent
+    assert budget.limiting
+    budget.spent(8_000, 40_000)
+    # 128 kbit in the bucket, 0.1 s of the floor may be ahead, drained at the floor, not at 40k
+    assert budget.delay() == pytest.approx((128_000 - FLOOR_BITRATE * BURST_SECONDS) / FLOOR_BITRATE)
 
 
 def test_no_estimate_yet_means_no_limit() -> None:
