@@ -15,13 +15,20 @@ class Clock:
         return self.now
 
 
+def _stream(
+    budget: SendBudget, clock: Clock, frames: int, nbytes: int, estimate: float, fps: float = 30
+) -> None:
+    """``frames`` frames of ``nbytes`` at ``fps``, each reported with ``estimate``."""
+    for _ in range(frames):
+        budget.spent(nbytes, estimate)
+        clock.now += 1 / fps
+
+
 def test_a_low_target_after_a_quiet_spell_does_not_hold_back_the_next_burst() -> None:
     """After typing, the receiver's estimate is ~1.5x what it got: no sign of a full link."""
     clock = Clock()
     budget = SendBudget(clock=clock)
-    for _ in range(10):  # typing: 400-byte frames, the estimate follows at 1.5x
-        budget.spent(400, 50_000)
-        clock.now += 0.125
+    _stream(budget, clock, 10, 400, 50_000, fps=8)  # typing; the estimate follows at 1.5x
     assert budget.delay() == 0.0
     for _ in range(5):  # then a scroll: 15 KB frames, the estimate unchanged (no new REMB yet)
         budget.spent(15_000, 50_000)
@@ -32,9 +39,7 @@ def test_a_low_target_after_a_quiet_spell_does_not_hold_back_the_next_burst() ->
 def test_a_falling_target_below_the_send_rate_paces_captures_to_it() -> None:
     clock = Clock()
     budget = SendBudget(clock=clock)
-    for _ in range(30):  # 15 KB at 30 fps = 3.6 Mbit/s, the link keeps up
-        budget.spent(15_000, 6_000_000)
-        clock.now += 1 / 30
+    _stream(budget, clock, 30, 15_000, 6_000_000)  # 3.6 Mbit/s, the link keeps up
     assert not budget.limiting and budget.delay() == 0.0
     budget.spent(15_000, 3_000_000)  # the receiver saw the queue grow: its estimate falls
     assert budget.limiting
@@ -49,9 +54,7 @@ def test_a_falling_target_below_the_send_rate_paces_captures_to_it() -> None:
 def test_pacing_ends_when_the_target_is_well_above_what_the_content_needs() -> None:
     clock = Clock()
     budget = SendBudget(clock=clock)
-    for _ in range(30):
-        budget.spent(15_000, 6_000_000)
-        clock.now += 1 / 30
+    _stream(budget, clock, 30, 15_000, 6_000_000)
     budget.spent(15_000, 1_000_000)
     assert budget.limiting
     clock.now += 2.0  # the screen went quiet; the next REMB allows far more than typing needs
@@ -65,13 +68,9 @@ def test_an_estimate_stuck_below_the_send_rate_means_a_full_link() -> None:
     budget = SendBudget(clock=clock)
     # 1.9 Mbit/s into a link whose estimate stays at 650 kbit/s: the send rate passes it after
     # 12 frames (0.37 s), and 1.5 s later the estimate has still not risen
-    for _ in range(56):
-        budget.spent(8_000, 650_000)
-        clock.now += 1 / 30
+    _stream(budget, clock, 56, 8_000, 650_000)
     assert not budget.limiting
-    budget.spent(8_000, 650_000)
-    clock.now += 1 / 30
-    budget.spent(8_000, 650_000)
+    _stream(budget, clock, 2, 8_000, 650_000)
     assert budget.limiting
     budget.spent(8_000, 650_000)  # two frames at once: more than 0.1 s of 650 kbit/s
     assert budget.delay() > 0
@@ -95,9 +94,7 @@ def test_pacing_never_goes_below_the_floor() -> None:
     """A collapsed estimate must not starve the stream: it could never climb back."""
     clock = Clock()
     budget = SendBudget(clock=clock)
-    for _ in range(30):
-        budget.spent(8_000, 2_000_000)
-        clock.now += 1 / 30
+    _stream(budget, clock, 30, 8_000, 2_000_000)
     budget.spent(8_000, 40_000)  # falls far below what is sent
     assert budget.limiting
     budget.spent(8_000, 40_000)
