@@ -60,7 +60,8 @@ QUALITY = 24
 #: x264's qcomp: 1.0 = the same quantizer for a busy frame and a still one (see module); it also
 #: cut typing from 25 to 17 kbit/s and scrolling by a quarter for ~3-6 dB of an already high PSNR
 QUANTIZER_CURVE = 1.0
-#: the congestion target's range (aiortc's sender sets it from REMB); the budget paces to it
+#: the range ``target_bitrate`` reports and logs; the budget gets the raw estimate and has its
+#: own floor (``pacing.FLOOR_BITRATE``)
 MIN_BITRATE = 200_000
 MAX_BITRATE = 12_000_000
 #: x264's VBV: the stream's peak rate and the buffer that bounds one frame (50 KB: 200 ms on a
