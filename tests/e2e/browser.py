@@ -9,21 +9,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
+from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
+
 from .netns import NetworkNamespace
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # aioice cannot resolve Chromium's "<uuid>.local" mDNS candidates (field note 2)
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM_ARGS = [*BASE_ARGS, *WEBRTC_ARGS]
 
 
 def chromium_wrapper(netns: NetworkNamespace, directory: Path) -> Path:

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, Route, async_playwright
 
+from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+
 STATIC = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web" / "static"
-CHROMIUM = "/usr/bin/chromium"
-#: no sandbox as root; no background traffic (the page's only origin is a route, nothing goes out)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ORIGIN = "http://veo.test"
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <button id="elsewhere">elsewhere</button><div id="box"></div>

@@ -34,6 +34,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
 
+from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
+from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
 from veo.protocol import sas
 from veo.protocol.datachannel import INPUT_TYPES, parse_console_data_message
 from veo.protocol.signaling import (
@@ -50,17 +52,7 @@ from veo.protocol.signaling import (
 from veo.tasks import spawn
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'"
 #: Minimal stand-in for the real base.html (blocks title, head, content, scripts).
 BASE_HTML = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">

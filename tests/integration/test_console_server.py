@@ -22,6 +22,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from playwright.async_api import Browser, Page, async_playwright
 from websockets.asyncio.client import ClientConnection, connect
 
+from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
+from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
 from veo.config import Settings
 from veo.protocol import sas
 from veo.protocol.signaling import Consent, Hangup, Join, Offer, Reveal, parse_server_message
@@ -29,17 +31,7 @@ from veo.server.app import create_app
 from veo.server.auth import service as auth_service
 from veo.tasks import spawn
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
 EMAIL = "console-tech@example.org"
 PASSWORD = "correct horse battery staple"
 WAIT_S = 30

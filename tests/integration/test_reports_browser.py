@@ -21,20 +21,11 @@ from playwright.async_api import Browser, Page, async_playwright
 from tests.integration.reports_seed import LEAD, seed
 from tests.support import PASSWORD
 
+from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from veo.config import Settings
 from veo.server.app import create_app
 from veo.tasks import spawn
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PERIOD = "start=2026-03-02&end=2026-03-15"
 CHARTS = [
     "chart-week-first-response",

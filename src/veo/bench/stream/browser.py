@@ -9,25 +9,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from veo.bench.chromium import CHROMIUM, UNTHROTTLED_ARGS, WEBRTC_ARGS
+from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
 from veo.bench.stream.lab import Lab
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # aioice cannot resolve Chromium's "<uuid>.local" mDNS candidates (field note 2)
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-    # a hidden or occluded page would get its frames and timers throttled
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
+CHROMIUM_ARGS = [*BASE_ARGS, *WEBRTC_ARGS, *UNTHROTTLED_ARGS]
 VIEWPORT = {"width": 1920, "height": 1200}
 
 

@@ -30,7 +30,8 @@ from typing import Any, Protocol
 from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from veo.bench.stream.browser import CHROMIUM, CHROMIUM_ARGS, chromium_wrapper
+from veo.bench.chromium import CHROMIUM
+from veo.bench.stream.browser import CHROMIUM_ARGS, chromium_wrapper
 from veo.bench.stream.display import Display
 from veo.bench.stream.lab import Lab, Network
 from veo.bench.stream.measure import CpuMeter, percentile
