@@ -435,6 +435,7 @@ def test_rate_limit_with_growing_delay(env: Env) -> None:
     with env.agent() as agent:
         err = join(agent, good["code"])
         assert err["code"] == "rate_limited" and err["fatal"] is True
+        assert 0 < err["retry_after"] <= 600  # the user is told how long to wait
     assert env.slept[-1] == 8.0
     assert env.row(good["id"]).status == "waiting"
     assert env.actions(action="session.code_rejected")[-1].details == {"reason": "rate_limited"}

@@ -104,6 +104,13 @@ class ControlState(Message):
     paused: bool
 
 
+#: ``hangup`` reason of an agent whose video the console's browser cannot play (its answer rejected
+#: the video line): ``codec_unsupported`` when H.264 and VP8 were both offered, ``..._h264`` or
+#: ``..._vp8`` when ``veo agent --codec`` offered only that one. Each side says it in a sentence.
+CODEC_UNSUPPORTED = "codec_unsupported"
+CODEC_UNSUPPORTED_REASONS = frozenset({CODEC_UNSUPPORTED, f"{CODEC_UNSUPPORTED}_h264", f"{CODEC_UNSUPPORTED}_vp8"})
+
+
 class Hangup(Message):
     type: Literal["hangup"] = "hangup"
     reason: Reason = ""
@@ -238,6 +245,8 @@ class Error(Message):
     code: Annotated[str, Field(max_length=60)]
     message: Annotated[str, Field(max_length=500)]
     fatal: bool = False
+    #: ``rate_limited``: seconds until this address may try a code again (the user is told how long).
+    retry_after: Annotated[int, Field(ge=0, le=86400)] | None = None
 
 
 AgentMessage = Annotated[

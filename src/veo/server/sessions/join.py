@@ -7,6 +7,7 @@ comes first, so a guesser is slowed whatever the answer. Every refusal is audite
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,8 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
         await hub.sleep(decision.delay)
     if not decision.allowed:
         await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason="rate_limited"))
-        await peer.send(error("rate_limited", fatal=True))
+        wait = math.ceil(hub.limiter.retry_after(address))
+        await peer.send(error("rate_limited", fatal=True).model_copy(update={"retry_after": wait}))
         return None
 
     def redeem(db: Session) -> Admission | str:

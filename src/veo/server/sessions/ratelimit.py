@@ -81,6 +81,20 @@ class RedemptionLimiter:
         allowed = count < self.max_failures and len(self._global) < self.global_max
         return Decision(allowed=allowed, delay=delay)
 
+    def retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may try again: its oldest failure (or the global budget's) ages out."""
+        now = self._clock()
+        waits = [0.0]
+        times = self._failures.get(address_key(address))
+        if times is not None:
+            self._prune(times, now)
+            if len(times) >= self.max_failures:
+                waits.append(times[len(times) - self.max_failures] + self.window - now)
+        self._prune(self._global, now)
+        if len(self._global) >= self.global_max:
+            waits.append(self._global[len(self._global) - self.global_max] + self.window - now)
+        return max(waits)
+
     def failure(self, address: str) -> None:
         now = self._clock()
         key = address_key(address)
