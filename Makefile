@@ -13,7 +13,7 @@ run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test system-packages i18n clean
+.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n clean
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+## Each extra on its own, in a fresh venv, installed as a user does (`pip install -c constraints.txt
+## '.[server]'`, then '.[agent]'): the server must start and answer /readyz, every agent module must
+## import and `veo agent --help` work. The development venv holds every extra at once and would hide
+## a runtime import that only the test extra provides. Venvs are rebuilt each run (pip's cache keeps
+## it to about a minute) under $(INSTALL_CHECK_DIR), which `make clean` removes.
+INSTALL_CHECK_DIR := build/install-check
+install-check:
+	$(PYTHON) tests/install_check.py --build-dir $(INSTALL_CHECK_DIR)
+
 lint: install-test
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
@@ -54,7 +63,8 @@ lint: install-test
 typecheck: install-test
 	$(VENV)/bin/mypy
 
-## The whole suite: lint, types, unit, integration (SQLite and PostgreSQL), end to end.
+## The whole suite: each extra installed alone, lint, types, unit, integration (SQLite and PostgreSQL),
+## end to end.
 ## The end-to-end tests run in their own pytest process: their Playwright (sync API) keeps an
 ## event loop running on the main thread for the whole session, which asyncio tests cannot share.
 ## pytest's exit code 5 (no test collected) counts as a failure.
@@ -63,7 +73,7 @@ define run_phase
 	$(PYTEST_PHASE) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
 endef
 
-test: system-packages install-test lint typecheck
+test: system-packages install-check install-test lint typecheck
 	$(call run_phase,tests --ignore=tests/e2e)
 	$(call run_phase,tests/e2e)
 	$(MAKE) --no-print-directory bench-smoke
@@ -93,4 +103,4 @@ i18n: install-test
 	$(VENV)/bin/pybabel compile -d src/veo/locales -D veo
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache
