@@ -36,8 +36,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    if not argv or argv[0] not in COMMANDS:
-        parser.parse_args(argv or ["--help"])
+    if not argv:
+        # No command is a usage error (exit 2, as argparse's own), but the reader needs the list.
+        parser.print_help(sys.stderr)
+        return 2
+    if argv[0] not in COMMANDS:
+        parser.parse_args(argv)  # --help, --version, or an unknown command (exits 2 with the usage)
         return 2
     module_name = COMMANDS[argv[0]][0]
     try:

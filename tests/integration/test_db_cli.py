@@ -42,7 +42,43 @@ def test_init_twice(database_url: str, capsys: pytest.CaptureFixture[str]) -> No
     assert passwords.verify_password(user.password_hash, password)
     code, out, _ = _run(admin, ["--database-url", database_url, "init"], capsys)
     assert code == 0 and "already exists" in out and password not in out
+    assert "admin set-password admin@localhost" in out  # the way back in when the first run's output is lost
     assert len(_users(database_url)) == 1
+
+
+def test_lost_one_time_password_is_replaced_by_set_password(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first run printed a password nobody kept: set-password prints a new one-time one."""
+    _run(admin, ["--database-url", database_url, "init"], capsys)
+    lost = _users(database_url)[0].password_hash
+    code, out, _ = _run(admin, ["--database-url", database_url, "set-password", "Admin@Localhost"], capsys)
+    assert code == 0
+    password = out.split("one-time password:")[1].split()[0]
+    [user] = _users(database_url)
+    assert user.password_hash != lost and passwords.verify_password(user.password_hash, password)
+    assert user.must_change_password  # a printed password must be replaced at the next sign-in
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            event = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    finally:
+        db.dispose()
+    assert event is not None and event.action == "user.password_changed" and event.actor == "cli"
+    assert event.details == {"user": "admin@localhost"}
+
+
+def test_sign_in_address_comes_from_public_url_or_says_it_is_unset(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--database-url", database_url, "create-user"]
+    monkeypatch.setenv("VEO_PUBLIC_URL", "https://support.example.org/")
+    code, out, _ = _run(admin, [*argv, "a@example.org", "--name", "A", "--role", "technician"], capsys)
+    assert code == 0 and "Sign in at https://support.example.org/login" in out
+    assert "VEO_PUBLIC_URL" not in out
+    monkeypatch.delenv("VEO_PUBLIC_URL")
+    code, out, _ = _run(admin, [*argv, "b@example.org", "--name", "B", "--role", "technician"], capsys)
+    assert code == 0 and "VEO_PUBLIC_URL is not set" in out and "http://127.0.0.1:8000/login" in out
 
 
 def test_create_user_with_stdin_and_one_time_password(
@@ -96,10 +132,13 @@ def test_set_password(
     assert (
         passwords.verify_password(user.password_hash, "brand new password") and not user.must_change_password
     )
-    monkeypatch.setattr("sys.stdin", io.StringIO("brand new password\n"))
-    code, _, err = _run(admin, ["--database-url", database_url, "set-password", "ghost@example.org",
+    code, _, err = _run(admin, ["--database-url", database_url, "set-password", "ghost@example.org"], capsys)
+    assert code == 2 and "no account with the e-mail ghost@example.org" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = _run(admin, ["--database-url", database_url, "set-password", "admin@localhost",
                                 "--password-stdin"], capsys)  # fmt: skip
-    assert code == 2 and "ghost@example.org" in err
+    assert code == 2 and "12" in err
+    assert passwords.verify_password(_users(database_url)[0].password_hash, "brand new password")
 
 
 def test_audit_verify_good_then_tampered(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,10 @@
 """``veo admin``: set up the database, manage accounts and role policies from the server's shell.
 
-``reset-totp`` is the way back in for an administrator who lost their phone and their recovery
-codes; ``policy`` prints a role's policy, or changes only the settings it is given.
+``set-password`` is the way back in for anyone who lost a password (the first administrator's
+one-time password included: ``init`` prints it only once, so a first run that failed after printing
+it leaves no other way); ``reset-totp`` for an administrator who lost their phone and their
+recovery codes; ``policy`` prints a role's policy, or changes only the settings it is given;
+``sample-data`` fills a fresh instance with months of realistic tickets to look at.
 
 One-time passwords are printed once and never stored in clear; the account must replace such a
 password at first sign-in. ``--password-stdin`` lets automation set a password it already knows
@@ -42,13 +45,17 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help=_("read the password from standard input")
     )
-    setpw = sub.add_parser("set-password", help=_("replace an account's password"))
+    setpw = sub.add_parser(
+        "set-password",
+        help=_("give an account a new one-time password (lost or never received)"),
+        description=_(
+            "Print a new one-time password for the account, to be changed at its next sign-in; "
+            "with --password-stdin, set the password read from standard input instead."
+        ),
+    )
     setpw.add_argument("email")
     setpw.add_argument(
-        "--password-stdin",
-        action="store_true",
-        required=True,
-        help=_("read the password from standard input"),
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
     )
     reset = sub.add_parser("reset-totp", help=_("turn off an account's two-factor sign-in (lost phone)"))
     reset.add_argument("email")
@@ -82,8 +89,29 @@ def _database(settings: Settings) -> Database:
     return Database(settings.effective_database_url)
 
 
-def _login_url(settings: Settings) -> str:
-    return f"{settings.public_url}/login"
+def _command() -> str:
+    """How the operator called veo (``.venv/bin/veo`` under ``make run``), to print runnable hints."""
+    called = sys.argv[0] if sys.argv else ""
+    return called if called.endswith("/veo") else "veo"
+
+
+def _sign_in_hint(settings: Settings, first_sign_in: bool) -> str:
+    """Where to sign in, from VEO_PUBLIC_URL; or, when it is unset, that and what to set."""
+    url = f"{settings.public_url}/login"
+    if "public_url" in settings.model_fields_set:
+        if first_sign_in:
+            return _("Sign in at %(url)s; a new password is required at first sign-in.") % {"url": url}
+        return _("Sign in at %(url)s.") % {"url": url}
+    return _(
+        "VEO_PUBLIC_URL is not set, so veo assumes %(url)s. If people reach veo at another "
+        "address, set VEO_PUBLIC_URL to it (for example https://support.example.org) and sign in there."
+    ) % {"url": url}
+
+
+def _print_one_time(email: str, password: str) -> None:
+    email_label, password_label = _("e-mail"), _("one-time password")  # outside f-strings: pybabel
+    print(f"  {email_label}: {email}")
+    print(f"  {password_label}: {password}")
 
 
 def init(settings: Settings) -> int:
@@ -105,16 +133,22 @@ def init(settings: Settings) -> int:
         db.dispose()
     if password is None:
         print(_("Database is up to date; an administrator already exists (nothing changed)."))
+        print(
+            _(
+                "Lost the administrator's password (it is shown only once, by the first run)? "
+                "This prints a new one-time password:"
+            )
+        )
+        print(f"  {_command()} admin set-password {INITIAL_ADMIN}")
         return 0
     print(_("Database created. First administrator:"))
-    email_label, password_label = _("e-mail"), _("password")  # outside f-strings: pybabel must see them
-    print(f"  {email_label}:   {INITIAL_ADMIN}")
-    print(f"  {password_label}: {password}")
-    print(
-        _("Sign in at %(url)s; you will be asked to choose a new password.") % {"url": _login_url(settings)}
-    )
+    _print_one_time(INITIAL_ADMIN, password)
+    print(_sign_in_hint(settings, first_sign_in=True))
     print(_("Then set up two-factor sign-in with an authenticator app: administrators must have it."))
-    print(_("This password is shown only once."))
+    print(
+        _("This password is shown only once; if it is lost, %(command)s prints a new one.")
+        % {"command": f"{_command()} admin set-password {INITIAL_ADMIN}"}
+    )
     return 0
 
 
@@ -148,29 +182,37 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
     if not from_stdin:
         one_time_label = _("one-time password")  # outside the f-string: pybabel must see it
         print(f"  {one_time_label}: {password}")
-        print(
-            _("Sign in at %(url)s; a new password is required at first sign-in.")
-            % {"url": _login_url(settings)}
-        )
+    print(_sign_in_hint(settings, first_sign_in=not from_stdin))
     return 0
 
 
 def set_password(settings: Settings, args: argparse.Namespace) -> int:
-    password = _read_password()
-    try:
-        service.check_password(password)
-    except InvalidInput as exc:
-        fail(PROG, exc.message)
+    """A new password for an existing account: read from stdin, or a printed one-time one.
+
+    Audited (``user.password_changed``, actor ``cli``) and every browser session and API token
+    of the account is signed out, so whoever held the old password is out too.
+    """
+    from_stdin = bool(args.password_stdin)
+    password = _read_password() if from_stdin else passwords.generate_password()
+    if from_stdin:
+        try:
+            service.check_password(password)
+        except InvalidInput as exc:
+            fail(PROG, exc.message)
     db = _database(settings)
     try:
         with db.session() as s:
             user = service.get_by_email(s, args.email)
             if user is None:
                 fail(PROG, _("no account with the e-mail %(email)s") % {"email": args.email})
-            service.set_password(s, user, password, actor="cli")
+            service.set_password(s, user, password, must_change=not from_stdin, actor="cli")
+            email = user.email
     finally:
         db.dispose()
-    print(_("Password of %(email)s replaced; its browser sessions were signed out.") % {"email": user.email})
+    print(_("Password of %(email)s replaced; its browser sessions were signed out.") % {"email": email})
+    if not from_stdin:
+        _print_one_time(email, password)
+    print(_sign_in_hint(settings, first_sign_in=not from_stdin))
     return 0
 
 

@@ -10,12 +10,20 @@ import pytest
 from veo.server import main as server_main
 
 
-@pytest.mark.parametrize("command", [["server"], ["admin"], ["admin", "create-user"], ["audit"]])
+@pytest.mark.parametrize(
+    "command", [["server"], ["admin"], ["admin", "create-user"], ["admin", "set-password"], ["audit"]]
+)
 def test_help(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "veo", *command, "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "usage: veo" in result.stdout
+
+
+def test_veo_without_a_command_prints_help_and_exits_2() -> None:
+    result = subprocess.run([sys.executable, "-m", "veo"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "usage: veo" in result.stderr and "admin" in result.stderr and "agent" in result.stderr
 
 
 @pytest.mark.parametrize(
