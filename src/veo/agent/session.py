@@ -9,7 +9,9 @@ Order of a session, and why:
 1. ``join`` -> ``joined`` (or ``error``): the consent dialog opens at once, and WebRTC starts
    in parallel so the SAS is ready by the time the user has read the dialog.
 2. The agent offers (video ``sendonly``, H.264 first, data channel ``veo``) with a commitment
-   to ``nA``; on the answer it reveals ``nA`` and derives the SAS for the dialog.
+   to ``nA``; on the answer it reveals ``nA`` and derives the SAS for the dialog. An answer that
+   rejects the video line (the browser plays none of the offered codecs) ends the session with
+   ``codec_unsupported*`` (``encoder.video_refused``), which both sides put in a sentence.
 3. ICE/DTLS may connect before consent, but the track sends nothing and every input message is
    dropped until the user pressed Allow (with the SAS shown, Allow is the user's "same code"
    confirmation). Control additionally waits for the technician's "Codes match" (and a confirmed
@@ -315,6 +317,15 @@ class AgentSession:
         self._deps.post(SasKnown(self.sas))
 
     def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
+        if encoder.video_refused(answer.sdp):
+            reason = encoder.unsupported_reason()
+            log.warning(
+                "the console's browser refused the video (offered %s): ending with %s",
+                ",".join(encoder.codec_order()),
+                reason,
+            )
+            await self._fail(reason)
+            return
         if self._ended:
             return
         was_active = self.policy.control_active

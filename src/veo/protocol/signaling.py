@@ -108,7 +108,9 @@ class ControlState(Message):
 #: the video line): ``codec_unsupported`` when H.264 and VP8 were both offered, ``..._h264`` or
 #: ``..._vp8`` when ``veo agent --codec`` offered only that one. Each side says it in a sentence.
 CODEC_UNSUPPORTED = "codec_unsupported"
-CODEC_UNSUPPORTED_REASONS = frozenset({CODEC_UNSUPPORTED, f"{CODEC_UNSUPPORTED}_h264", f"{CODEC_UNSUPPORTED}_vp8"})
+CODEC_UNSUPPORTED_REASONS = frozenset(
+    {CODEC_UNSUPPORTED, f"{CODEC_UNSUPPORTED}_h264", f"{CODEC_UNSUPPORTED}_vp8"}
+)
 
 
 class Hangup(Message):
