@@ -10,7 +10,7 @@ PORT ?= 8000
 # The address people and agents use; links, the join page and cookies are built from it.
 VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
-SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip
+SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n clean
@@ -38,7 +38,7 @@ run: install
 	@echo
 	$(VEO) server --host $(HOST) --port $(PORT)
 
-## Install system packages the end-to-end tests need (Xvfb, Chromium, xdotool, Tk).
+## Install system packages the end-to-end tests need (Xvfb, Chromium, firefox-esr, xdotool, Tk).
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
