@@ -17,6 +17,7 @@ from typing import Any
 
 from veo.agent import history
 from veo.agent.annotations import SessionAnnotations
+from veo.agent.asking import AgentAsking
 from veo.agent.capture.auto import create_capture
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
@@ -28,7 +29,10 @@ from veo.agent.events import (
     ClipboardReceived,
     ControlChanged,
     FileEvent,
+    GrantChanged,
     JoinFailed,
+    PermissionAskClosed,
+    PermissionAsked,
     SasKnown,
     SessionEnded,
     ShowConsent,
@@ -47,6 +51,7 @@ from veo.agent.rating import send_rating
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
 from veo.agent.signaling import ConnectError, WebSocketChannel
 from veo.agent.sysinfo import DEFAULT_PROGRAMS, AgentSysinfo
+from veo.agent.ui.asking import PermissionPrompt
 from veo.agent.ui.bar import SessionBar
 from veo.agent.ui.chat import ChatWindow
 from veo.agent.ui.code import CodeWindow
@@ -91,6 +96,9 @@ class AgentApp:
         self.server = server
         self.language = language
         self._ = gettext_for(language).gettext
+        self._n = gettext_for(language).ngettext
+        self.asking: AgentAsking | None = None
+        self.permission_prompt: PermissionPrompt | None = None
         self.fonts = Fonts(root)
         self.events: queue.Queue[UiEvent] = queue.Queue()
         self.loop = LoopThread()
@@ -200,6 +208,7 @@ class AgentApp:
         self.files = AgentFiles(session, self.events.put)
         self.clipboard = AgentClipboard(session, self.events.put)
         self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
+        self.asking = AgentAsking(session, self.events.put)
         annotations = SessionAnnotations(
             session,
             create_overlay,
@@ -264,22 +273,9 @@ class AgentApp:
             self._helped = True
             self._start_transfers(event.granted)
             self._close_consent()
-            assert self.joined is not None
-            self.bar = SessionBar(
-                self.root,
-                self.fonts,
-                self._,
-                self.joined.technician_name,
-                self.joined.organization,
-                event.granted,
-                self._on_pause,
-                self._session_call("stop"),
-                hotkey=self.hotkey is not None,
-                on_chat=lambda: self._open_chat(focus=True),
-                on_send_file=self._open_sender if Permission.FILES in event.granted else None,
-            )
-            if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
-                self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
+            self._open_bar(event.granted)
+        elif isinstance(event, PermissionAsked | PermissionAskClosed | GrantChanged):
+            self._asking_event(event)
         elif isinstance(event, ControlChanged):
             if self.bar is not None:
                 self.bar.show_paused(event.paused)
@@ -292,6 +288,7 @@ class AgentApp:
         elif isinstance(event, SessionEnded):
             self._stop_hotkey()
             self._close_consent()
+            self._close_permission_prompt()
             self._close_chat()
             self._close_sysinfo()
             if self.sysinfo is not None:  # forget what was collected and not sent
@@ -313,6 +310,68 @@ class AgentApp:
                     auto_close=event.reason not in MISMATCH_REASONS,
                     on_history=self._show_history,
                 )
+
+    def _open_bar(self, granted: tuple[Permission, ...]) -> None:
+        """The session bar for this grant (a new grant gets a new bar: *Pause control*, *Send a file*)."""
+        assert self.joined is not None
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = SessionBar(
+            self.root,
+            self.fonts,
+            self._,
+            self.joined.technician_name,
+            self.joined.organization,
+            granted,
+            self._on_pause,
+            self._session_call("stop"),
+            hotkey=self.hotkey is not None,
+            on_chat=lambda: self._open_chat(focus=True),
+            on_send_file=self._open_sender if Permission.FILES in granted else None,
+        )
+        if self.chat is not None and self.chat.unread:
+            self.bar.show_unread(self.chat.unread)
+        if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
+            self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
+
+    # ------------------------------------------------------------ more permission mid-session
+
+    def _asking_event(self, event: PermissionAsked | PermissionAskClosed | GrantChanged) -> None:
+        if isinstance(event, GrantChanged):
+            if self.bar is not None:  # still running: the bar and the features follow the grant
+                self._start_transfers(event.added)
+                self._open_bar(event.granted)
+            return
+        if isinstance(event, PermissionAskClosed):
+            if self.permission_prompt is not None and self.permission_prompt.ask_id == event.id:
+                self._close_permission_prompt()
+            return
+        asking, joined = self.asking, self.joined
+        if asking is None or joined is None or self.bar is None:
+            return
+        self._close_permission_prompt()
+
+        def answer(ask_id: str, ticked: list[Permission]) -> None:
+            self._close_permission_prompt()
+            self.loop.call(asking.answer, ask_id, ticked)
+
+        self.permission_prompt = PermissionPrompt(
+            self.root,
+            self.fonts,
+            self._,
+            self._n,
+            ask_id=event.id,
+            technician=joined.technician_name,
+            organization=joined.organization,
+            permissions=event.permissions,
+            timeout_seconds=event.timeout_seconds,
+            on_answer=answer,
+        )
+
+    def _close_permission_prompt(self) -> None:
+        if self.permission_prompt is not None:
+            self.permission_prompt.close()
+            self.permission_prompt = None
 
     def _ask_rating(self) -> None:
         """The end window closed: ask how the help was (once, skippable), then quit."""

@@ -48,6 +48,33 @@ class SessionEnded:
     reason: str
 
 
+# ---------------------------------------------------------------- more permission (agent/asking.py)
+
+
+@dataclass(frozen=True)
+class PermissionAsked:
+    """The technician asks for more: the user's prompt opens (each permission may be unticked)."""
+
+    id: str
+    permissions: tuple[Permission, ...]
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class PermissionAskClosed:
+    """The question ``id`` is over unanswered (it timed out, or the session ended): close the prompt."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class GrantChanged:
+    """The user accepted more: the whole grant now, and what was added (the bar and features follow)."""
+
+    granted: tuple[Permission, ...]
+    added: tuple[Permission, ...]
+
+
 # ---------------------------------------------------------------- chat and system information
 @dataclass(frozen=True)
 class ChatLine:
@@ -136,6 +163,9 @@ UiEvent = (
     | Started
     | ControlChanged
     | SessionEnded
+    | PermissionAsked
+    | PermissionAskClosed
+    | GrantChanged
     | ChatLine
     | ChatUnread
     | ChatAcknowledged

@@ -93,6 +93,20 @@ class Policy:
         self.sas_confirmed = True
         self.paused = False
 
+    def extend(
+        self, asked: Iterable[Permission | str], ticked: Iterable[Permission | str]
+    ) -> frozenset[Permission]:
+        """The user accepted more mid-session: add what was asked AND ticked; returns what is new.
+
+        Never before consent and never without *view*; the control checks (both codes, identity,
+        pause) still apply to a control granted this way.
+        """
+        if not self.consented or Permission.VIEW not in self.granted:
+            return frozenset()
+        added = (frozenset(Permission(p) for p in asked) & {Permission(p) for p in ticked}) - self.granted
+        self.granted = self.granted | added
+        return added
+
     def technician(self, confirmed: TechnicianConfirmed) -> None:
         """The technician's side of the checks, as the server last reported it."""
         self.technician_sas_confirmed = confirmed.sas_confirmed

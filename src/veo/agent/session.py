@@ -72,7 +72,7 @@ from veo.protocol.datachannel import (
     InputMessage,
     Need,
 )
-from veo.protocol.permissions import Permission
+from veo.protocol.permissions import Permission, ordered
 from veo.protocol.signaling import (
     Abort,
     AgentMessage,
@@ -167,6 +167,8 @@ class AgentSession:
         self._answered = False
         self._input = InputWorker(deps.injector_factory)
         self._data_handlers: dict[str, Callable[[Any], None]] = {}
+        #: server messages that features own (``permission_ask``: ``agent/asking.py``)
+        self._signal_handlers: dict[str, Callable[[Any], None]] = {}
         #: features that add a data channel before the offer (files), and that clean up at the end
         self._peer_hooks: list[Callable[[RTCPeerConnection], None]] = []
         self._end_hooks: list[Callable[[], None]] = []
@@ -266,6 +268,8 @@ class AgentSession:
             log.warning("server error %s: %s", message.code, message.message)
             if message.fatal:
                 await self.end("system", message.code)
+        elif message.type in self._signal_handlers:
+            self._signal_handlers[message.type](message)
         else:
             log.debug("ignored %s", message.type)
 
@@ -370,6 +374,34 @@ class AgentSession:
         Called on the event loop, after the policy allowed the message (see ``NEEDS``).
         """
         self._data_handlers[message_type] = handler
+
+    def on_signal(self, message_type: str, handler: Callable[[Any], None]) -> None:
+        """Register what a feature does with a server message of ``message_type`` (on the event loop)."""
+        self._signal_handlers[message_type] = handler
+
+    async def send_signal(self, message: AgentMessage) -> None:
+        """Send a feature's message to the server (dropped, and logged, once the connection is closed)."""
+        await self._send_quietly(message)
+
+    def extend_grant(
+        self, asked: Iterable[Permission], ticked: Iterable[Permission]
+    ) -> frozenset[Permission]:
+        """The user accepted more mid-session: the grant grows by what was asked AND ticked, the
+        console is told by ``control``; returns what is new (see ``Policy.extend``)."""
+        if self._ended:
+            return frozenset()
+        was_active = self.policy.control_active
+        added = self.policy.extend(asked, ticked)
+        if added:
+            log.info(
+                "grant extended added=%s granted=%s",
+                ",".join(p.value for p in ordered(added)),
+                ",".join(self.policy.granted_list()),
+            )
+            if self.policy.control_active and not was_active:
+                log.info("control enabled")
+            self._send_control()
+        return added
 
     def on_peer(self, hook: Callable[[RTCPeerConnection], None]) -> None:
         """``hook(pc)`` runs before the offer is created: a feature adds its own data channel there."""

@@ -14,6 +14,8 @@ input. Flow of one session (``docs/architecture.md`` has the picture):
 7. either side ``abort`` (``sas_mismatch``): the codes differ, suspected interception, ended for both
 8. agent ``control_state`` whenever the user pauses/resumes control
 9. either side ``hangup`` -> server ``ended`` to both
+10. console ``permission_request`` -> server ``permission_ask`` -> agent ``permission_answer``: more
+    permission mid-session, granted only by the user's answer (``veo.protocol.asking``)
 
 Browser share (no install): the join page joins as ``client="browser"`` and offers exactly like
 the agent (view only). It may ask for an ``upgrade_request``: the server answers ``upgrade_code``
@@ -28,6 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from veo.protocol.asking import PermissionAnswer, PermissionAsk, PermissionRequest, PermissionStatus
 from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, parse, type_names
 from veo.protocol.permissions import Permission
 from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
@@ -234,6 +237,8 @@ class SessionState(Message):
     identity: IdentityMethod | None = None
     #: ``browser``: the user shares from the join page; control is not available.
     mode: SessionMode = "agent"
+    #: What the technician asked for mid-session while the user has not answered yet.
+    permission_pending: Annotated[list[Permission], Field(max_length=len(Permission))] = []
 
 
 class Ended(Message):
@@ -252,11 +257,20 @@ class Error(Message):
 
 
 AgentMessage = Annotated[
-    Join | Offer | Reveal | Consent | Deny | ControlState | Abort | Hangup | UpgradeRequest,
+    Join
+    | Offer
+    | Reveal
+    | Consent
+    | Deny
+    | ControlState
+    | Abort
+    | Hangup
+    | UpgradeRequest
+    | PermissionAnswer,
     Field(discriminator="type"),
 ]
 ConsoleMessage = Annotated[
-    Answer | Abort | SasConfirm | IdentityConfirm | Hangup, Field(discriminator="type")
+    Answer | Abort | SasConfirm | IdentityConfirm | Hangup | PermissionRequest, Field(discriminator="type")
 ]
 ServerMessage = Annotated[
     Joined
@@ -270,6 +284,8 @@ ServerMessage = Annotated[
     | TechnicianConfirmed
     | UpgradeCode
     | Upgraded
+    | PermissionAsk
+    | PermissionStatus
     | Ended
     | Error,
     Field(discriminator="type"),

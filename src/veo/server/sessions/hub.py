@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -36,7 +37,7 @@ from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import service, steps, txn
+from veo.server.sessions import asking, service, steps, txn
 from veo.server.sessions.join import admit
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
@@ -83,6 +84,8 @@ class SignalingHub:
         self.join_timeout_seconds = join_timeout_seconds
         self.expiry_interval_seconds = expiry_interval_seconds
         self._runtimes: dict[str, SessionRuntime] = {}
+        #: monotonic seconds, for the mid-session questions' waits (tests set their own clock)
+        self.clock: Callable[[], float] = time.monotonic
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_started = False
 
@@ -158,6 +161,7 @@ class SignalingHub:
             identity_required=session.identity_required,
             identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
             mode=session.mode,  # type: ignore[arg-type]
+            permission_pending=asking.pending_for_state(rt.permission_ask if rt else None, self.clock()),
         )
 
     async def publish_state(self, session_id: str) -> None:

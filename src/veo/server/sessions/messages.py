@@ -6,6 +6,9 @@ Codes are stable for programs; the text is translated into the language of the c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from veo.protocol.permissions import Permission, ordered
 from veo.server.lang import _
 
 
@@ -31,6 +34,13 @@ def error_text(code: str, detail: str = "") -> str:
         "no_permission": _("Choose at least one permission."),
         "permission_needs_view": _("Control, clipboard and files need the view permission too."),
         "beyond_policy": _("Your role's policy does not allow requesting this permission."),
+        "permission_browser_share": _(
+            "The user shares their screen from the browser, which can only show it. For control, "
+            "the clipboard or files, the user needs the veo app (they can install it from their page)."
+        ),
+        "permission_already_granted": _("The user has already allowed this."),
+        "permission_pending": _("The user has not answered your previous request yet."),
+        "permission_not_asked": _("No question is waiting for this answer."),
         "note_empty": _("Write a resolution note."),
         "note_too_long": _("The note is too long (10,000 characters at most)."),
         "not_authenticated": _("Sign in first."),
@@ -39,3 +49,14 @@ def error_text(code: str, detail: str = "") -> str:
     }
     text = texts.get(code, _("The request could not be completed."))
     return f"{text} ({detail})" if detail else text
+
+
+def permission_names(permissions: Iterable[Permission | str]) -> str:
+    """Permissions as people read them, in the connection's language ("Control mouse and keyboard")."""
+    names = {
+        Permission.VIEW: _("View screen"),
+        Permission.CONTROL: _("Control mouse and keyboard"),
+        Permission.CLIPBOARD: _("Clipboard"),
+        Permission.FILES: _("File transfer"),
+    }
+    return ", ".join(names[p] for p in ordered(permissions))

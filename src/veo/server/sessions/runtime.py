@@ -12,7 +12,9 @@ node (sticky routing on the session) until this state moves to Redis too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from veo.protocol.permissions import Permission
 
 
 @dataclass
@@ -26,6 +28,19 @@ class SessionRuntime:
     consented: bool = False
     #: ``browser``: the join page shares (it may ask for a continuation code for the agent).
     mode: str = "agent"
+    #: The technician's mid-session question the user has not answered yet (one at a time).
+    permission_ask: PendingAsk | None = None
+    #: When the user last refused each permission (``time.monotonic``): asking again waits.
+    refused_at: dict[Permission, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingAsk:
+    """A question relayed to the agent (``veo.protocol.asking``), until its answer or its expiry."""
+
+    id: str
+    permissions: tuple[Permission, ...]
+    asked_at: float
 
 
 def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
@@ -39,6 +54,7 @@ def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
         "abort": rt.revealed,  # the user saw the code and says it differs from the technician's
         "hangup": True,
         "upgrade_request": rt.consented and rt.mode == "browser",
+        "permission_answer": rt.consented,  # which question it answers is checked by its step
     }
     return rules.get(kind, False)
 
@@ -51,5 +67,6 @@ def console_may_send(rt: SessionRuntime, kind: str) -> bool:
         "sas_confirm": rt.revealed,  # "Codes match" only once both sides can show the code
         "identity": True,
         "hangup": True,
+        "permission_request": rt.consented,  # more only once the user allowed the session
     }
     return rules.get(kind, False)

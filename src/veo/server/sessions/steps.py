@@ -26,7 +26,7 @@ from veo.protocol.signaling import (
     UpgradeCode,
     UpgradeRequest,
 )
-from veo.server.sessions import service, txn
+from veo.server.sessions import asking, service, txn
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
 from veo.server.sessions.schemas import agent_command
@@ -137,6 +137,7 @@ AGENT_STEPS: dict[str, StepFn] = {
     "abort": agent_abort,
     "hangup": agent_hangup,
     "upgrade_request": upgrade_request,
+    "permission_answer": asking.permission_answer,
 }
 
 # ---------------------------------------------------------------- from the console
@@ -201,4 +202,5 @@ CONSOLE_STEPS: dict[str, StepFn] = {
     "sas_confirm": sas_confirm,
     "identity": identity,
     "hangup": console_hangup,
+    "permission_request": asking.permission_request,
 }
