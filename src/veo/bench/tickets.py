@@ -1,6 +1,7 @@
 """``veo bench tickets``: time the ticket list, a search and the reports page at scale.
 
-Each database gets fresh generated data (:mod:`veo.bench.generate`); the real app then answers
+Each database gets fresh generated data (:mod:`veo.server.sample`, the same generator as
+``veo admin sample-data``, with the bench's plan); the real app then answers
 real HTTP requests in-process (httpx over ASGI, signed in as a lead), so the figures include
 routing, queries and template rendering but no network. Each page is requested ``runs`` times
 after one warm-up and the median is reported. Search is timed for a common word ("printer",
@@ -26,8 +27,8 @@ import anyio.to_thread
 import httpx
 
 from veo.bench.databases import label, throwaway
-from veo.bench.generate import BENCH_PASSWORD, generate
 from veo.config import Settings
+from veo.server.sample.generate import BENCH_PASSWORD, LEAD_EMAIL, bench_plan, generate
 
 if TYPE_CHECKING:
     from veo.server.db.engine import Database
@@ -76,9 +77,7 @@ async def _measure(url: str, runs: int, result: Result) -> None:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                login = await client.post(
-                    "/login", data={"email": "lead@bench.example", "password": BENCH_PASSWORD}
-                )
+                login = await client.post("/login", data={"email": LEAD_EMAIL, "password": BENCH_PASSWORD})
                 if login.status_code != 303:
                     raise RuntimeError(f"bench sign-in failed: {login.status_code}")
                 for name, path in PAGES.items():
@@ -123,7 +122,7 @@ def run_one(server_url: str, count: int, runs: int, progress: Callable[[str], No
         try:
             progress(f"{label(server_url)}: generating {count} tickets")
             start = time.perf_counter()
-            generated = generate(engine, count)
+            generated = generate(engine, bench_plan(count))
             took = time.perf_counter() - start
         finally:
             engine.dispose()

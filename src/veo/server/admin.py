@@ -28,6 +28,8 @@ from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import _
 from veo.server.policies import service as policies
 from veo.server.policies.capabilities import Capability, UnknownCapability, ordered, parse_capabilities
+from veo.server.sample import command as sample_command
+from veo.server.sample.command import MAX_MONTHS
 
 PROG = "veo admin"
 INITIAL_ADMIN = "admin@localhost"
@@ -59,6 +61,27 @@ def parser() -> argparse.ArgumentParser:
     )
     reset = sub.add_parser("reset-totp", help=_("turn off an account's two-factor sign-in (lost phone)"))
     reset.add_argument("email")
+    sample = sub.add_parser(
+        "sample-data",
+        help=_("fill a fresh instance with months of realistic sample tickets, to try the reports"),
+        description=_(
+            "Add months of realistic tickets, technicians, remote sessions, ratings and a pilot, "
+            "so that the reports have something to show. Refuses a database that already holds "
+            "tickets unless --force is given."
+        ),
+    )
+    sample.add_argument(
+        "--months",
+        type=_months,
+        default=6,
+        help=_("months of tickets, up to today (1 to %(max)d; default 6)") % {"max": MAX_MONTHS},
+    )
+    sample.add_argument(
+        "--seed", type=int, default=1, help=_("random seed; the same seed gives the same data (default 1)")
+    )
+    sample.add_argument(
+        "--force", action="store_true", help=_("add the sample even if the database already holds tickets")
+    )
     policy = sub.add_parser("policy", help=_("show or change what a role may do"))
     policy.add_argument("role", choices=ROLES)
     policy.add_argument(
@@ -73,6 +96,16 @@ def parser() -> argparse.ArgumentParser:
         help=_("require the user's identity to be confirmed before control"),
     )
     return p
+
+
+def _months(value: str) -> int:
+    try:
+        months = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("%(value)r is not a whole number") % {"value": value}) from None
+    if not 1 <= months <= MAX_MONTHS:
+        raise argparse.ArgumentTypeError(_("must be between 1 and %(max)d") % {"max": MAX_MONTHS})
+    return months
 
 
 def _read_password() -> str:
@@ -283,6 +316,16 @@ def policy(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_data(settings: Settings, args: argparse.Namespace) -> int:
+    db = _database(settings)
+    try:
+        return sample_command.sample_data(
+            PROG, settings, db, months=args.months, seed=args.seed, force=bool(args.force)
+        )
+    finally:
+        db.dispose()
+
+
 def main(argv: list[str]) -> int:
     use_terminal_language()
     args = parser().parse_args(argv)
@@ -295,4 +338,6 @@ def main(argv: list[str]) -> int:
         return reset_totp(settings, args)
     if args.action == "policy":
         return policy(settings, args)
+    if args.action == "sample-data":
+        return sample_data(settings, args)
     return set_password(settings, args)

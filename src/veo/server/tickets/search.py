@@ -9,7 +9,7 @@ that lead with the filtered column and end with the creation time. The total is 
 up to :data:`COUNT_CAP` rows, so a page never pays for counting the whole table: beyond that
 the page says "more than 10,000".
 
-Measured with 100,000 generated tickets (``veo.server.tickets.sample``) on this 2-core machine:
+Measured with 100,000 generated tickets (``veo.server.sample``) on this 2-core machine:
 list pages 3-7 ms, filtered pages 3-30 ms, sort by priority 20-150 ms, a text search 70-250 ms.
 """
 
