@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.protocol.permissions import ordered
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.policies.service import policy_for_user
@@ -71,6 +72,10 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
         "protocol_url": "/api/v1/protocol.json",
         "agent_command": agent_command(public_url, code),
         "max_file_bytes": await db.run(lambda s: policy_for_user(s, user).max_file_bytes),
+        # what "Ask for more" may offer mid-session (the server checks again when asked)
+        "ask_permissions": await db.run(
+            lambda s: [p.value for p in ordered(policy_for_user(s, user).max_permissions)]
+        ),
     }
     return await render(request, "console.html", context)
 

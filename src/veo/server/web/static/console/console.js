@@ -14,6 +14,7 @@ import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
 import { MouseInput } from "./mouse.js";
 import { install as installMonitors } from "./monitors.js";
+import { install as installPermissions } from "./permissions.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
@@ -23,7 +24,7 @@ import { connectionState, controlState, createState, inputAllowed } from "./stat
 import { ConsoleView } from "./ui.js";
 
 /** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor, installClipboard, installFiles];
+const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor, installClipboard, installFiles, installPermissions];
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
@@ -69,6 +70,8 @@ export class Console {
     this.channel = null;
     /** type -> handler for agent data messages that features (chat, cursor, files...) own. */
     this.dataHandlers = new Map();
+    /** type -> handler for signaling messages that features own (permission_status...). */
+    this.signalHandlers = new Map();
     /** label -> handler for extra data channels the agent opens (files). */
     this.channelHandlers = new Map();
     this.exchange = null; // {offerSdp, commitment, nonceB, answerSdp} of the current offer
@@ -169,6 +172,12 @@ export class Console {
   }
 
   async handle(m) {
+    await this.handleBuiltIn(m);
+    const extra = this.signalHandlers.get(m.type);
+    if (extra) extra(m);
+  }
+
+  async handleBuiltIn(m) {
     const s = this.state;
     switch (m.type) {
       case "session_state":
@@ -340,6 +349,11 @@ export class Console {
     this.state.peer = state;
     if (state === "failed") this.setError(t("error.webrtc"), "peer");
     else if (state === "connected") this.clearError("peer");
+  }
+
+  /** A feature handles server messages of `type` (after the built-in handling, then render). */
+  onSignalType(type, handler) {
+    this.signalHandlers.set(type, handler);
   }
 
   /** A feature handles agent messages of `type` (called after the built-in ones, then render). */
