@@ -25,6 +25,7 @@ import pytest
 from tests.xvfb import xvfb_display
 
 from veo.agent import history
+from veo.agent.endings import ending
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.ended import EndedWindow
@@ -46,6 +47,7 @@ ENTRY = history.HistoryEntry(
     granted=["view", "control"],
     ended_by="technician",
     reason="ended",
+    allowed_at="2026-11-24T14:03:35.500+00:00",
 )
 NEWER = replace(
     ENTRY,
@@ -58,6 +60,7 @@ NEWER = replace(
     granted=[],
     ended_by="user",
     reason="denied",
+    allowed_at="",
 )
 
 
@@ -127,9 +130,10 @@ def _check_entries_shown(root: tk.Tk, written: Path) -> None:
             "Technician: Ana",
             "Ticket #12: Printer does not print",
             "The technician could: see your screen and control your mouse and keyboard",
-            "How long: 12 minutes",
+            "How long: 12 minutes and 4 seconds",
             "Ended by: the technician",
-            "The technician could: nothing (you denied the request)",
+            "The technician could: nothing (you said no to the request)",
+            "How long: the session did not start",
         ):
             assert expected in text
         labels = [w.cget("text") for w in _all_widgets(window.window) if isinstance(w, tk.Label)]
@@ -150,6 +154,7 @@ def _check_spanish(root: tk.Tk, written: Path) -> None:
         _settle(root)
         assert window.window.title() == "Sesiones anteriores"
         assert "Técnico: Ana" in window.shown_text()
+        assert "Duración: 12 minutos y 4 segundos" in window.shown_text()
         assert window.close_button.cget("text") == "Cerrar"
     finally:
         window.close()
@@ -189,7 +194,8 @@ def _check_past_sessions_buttons(root: tk.Tk) -> None:
     _ = gettext_for("en").gettext
     fonts = Fonts(root)
     code = CodeWindow(root, fonts, _, lambda _c: None, lambda: None, on_history=lambda: opened.append("code"))
-    ended = EndedWindow(root, fonts, _, "The session has ended.", lambda: opened.append("closed"),
+    said = ending(_, "technician", "hangup", "ACME IT", started=True)
+    ended = EndedWindow(root, fonts, _, said, lambda: opened.append("closed"),
                         on_history=lambda: opened.append("ended"))  # fmt: skip
     try:
         _settle(root)

@@ -25,8 +25,8 @@ ES_PO = LOCALE_DIR / "es" / "LC_MESSAGES" / "veo.po"
 ES_MO = LOCALE_DIR / "es" / "LC_MESSAGES" / "veo.mo"
 
 CONSENT_WARNING = (
-    "Only continue if you asked {organization} for help; nobody from {organization} "
-    "will ask you to install this unexpectedly."
+    "Only continue if you asked {organization} for help. Nobody from {organization} "
+    "will contact you unexpectedly to ask for access to your computer."
 )
 #: ``%(name)s``, ``%d``, ``%%`` (templates format every string with ``%``) and ``{name}``, ``{url!r}``
 _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0\-+]*\d*(?:\.\d+)?[a-zA-Z%]|\{[^{}]*\}")

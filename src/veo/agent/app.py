@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
+import sys
 import tkinter as tk
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -22,6 +23,7 @@ from veo.agent.capture.auto import create_capture
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
 from veo.agent.cursor import AgentCursor
+from veo.agent.endings import ending
 from veo.agent.events import (
     ChatAcknowledged,
     ChatLine,
@@ -57,7 +59,7 @@ from veo.agent.ui.chat import ChatWindow
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import Fonts
 from veo.agent.ui.consent import ConsentDialog
-from veo.agent.ui.ended import MISMATCH_REASONS, EndedWindow, ended_text
+from veo.agent.ui.ended import EndedWindow
 from veo.agent.ui.files import FileWindows
 from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
@@ -248,6 +250,8 @@ class AgentApp:
             self._show_code_window()
             assert self.code_window is not None
             self.code_window.show_error(event.message, self._initial_code)
+            if self._initial_code:  # ``--code`` from a terminal: say it there too
+                print("veo agent: " + event.message, file=sys.stderr)
             self._initial_code = None
         elif isinstance(event, ShowConsent):
             self.joined = event.joined
@@ -300,15 +304,10 @@ class AgentApp:
             if self._terminating:
                 self._quit()
             elif self.ended is None:
-                text = ended_text(self._, event.by, event.reason)
+                organization = self.joined.organization if self.joined is not None else ""
+                said = ending(self._, event.by, event.reason, organization, started=self._helped)
                 self.ended = EndedWindow(
-                    self.root,
-                    self.fonts,
-                    self._,
-                    text,
-                    self._ask_rating,
-                    auto_close=event.reason not in MISMATCH_REASONS,
-                    on_history=self._show_history,
+                    self.root, self.fonts, self._, said, self._ask_rating, on_history=self._show_history
                 )
 
     def _open_bar(self, granted: tuple[Permission, ...]) -> None:
@@ -326,6 +325,7 @@ class AgentApp:
             self._on_pause,
             self._session_call("stop"),
             hotkey=self.hotkey is not None,
+            language=self.language,
             on_chat=lambda: self._open_chat(focus=True),
             on_send_file=self._open_sender if Permission.FILES in granted else None,
         )

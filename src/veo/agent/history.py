@@ -32,6 +32,8 @@ class HistoryEntry:
     granted: list[str]
     ended_by: str
     reason: str
+    #: when the user pressed Allow ("" if they never did, or a line from an older agent)
+    allowed_at: str = ""
 
 
 def history_path() -> Path:
@@ -73,7 +75,27 @@ def parse_time(value: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-_STRING_FIELDS = tuple(f.name for f in fields(HistoryEntry) if f.name not in ("ticket_id", "granted"))
+_OPTIONAL_FIELDS = ("allowed_at",)
+_STRING_FIELDS = tuple(
+    f.name for f in fields(HistoryEntry) if f.name not in ("ticket_id", "granted", *_OPTIONAL_FIELDS)
+)
+
+
+def duration_seconds(entry: HistoryEntry) -> int | None:
+    """How long the technician was connected: from Allow to the end, in whole seconds, cut down.
+
+    The server's rule exactly (``RemoteSession.duration_seconds``: ``started_at`` is stamped at
+    consent, ``ended_at`` at the end), so the user's record and the ticket say the same time.
+    ``None`` when the user never allowed anything. A line from an agent older than this rule has
+    no ``allowed_at``: its connection time is the best there is.
+    """
+    if entry.allowed_at:
+        start = parse_time(entry.allowed_at)
+    elif entry.granted:
+        start = parse_time(entry.started_at)
+    else:
+        return None
+    return max(0, int((parse_time(entry.ended_at) - start).total_seconds()))
 
 
 def parse_line(line: str) -> HistoryEntry | None:
@@ -91,12 +113,17 @@ def parse_line(line: str) -> HistoryEntry | None:
         return None
     if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
         return None
+    optional = {name: data.get(name, "") for name in _OPTIONAL_FIELDS}
+    if not all(isinstance(value, str) for value in optional.values()):
+        return None
     try:
-        parse_time(data["started_at"])
-        parse_time(data["ended_at"])
+        for name in ("started_at", "ended_at"):
+            parse_time(data[name])
+        if optional["allowed_at"]:
+            parse_time(optional["allowed_at"])
     except ValueError:
         return None
-    values = {name: data[name] for name in _STRING_FIELDS}
+    values = {name: data[name] for name in _STRING_FIELDS} | optional
     return HistoryEntry(ticket_id=ticket_id, granted=list(granted), **values)
 
 

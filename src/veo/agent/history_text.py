@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.lists import format_list
 
-from veo.agent.events import MISMATCH_REASONS
-from veo.agent.history import HistoryEntry, HistoryRead, parse_time
-from veo.agent.hotkey.base import STOP_HOTKEY_LABEL
+from veo import durations
+from veo.agent import endings
+from veo.agent.history import HistoryEntry, HistoryRead, duration_seconds, parse_time
+from veo.agent.hotkey.base import STOP_HOTKEY_LABEL, stop_hotkey_label
 from veo.i18n import gettext_for, normalize
 
 Gettext = Callable[[str], str]
@@ -47,25 +48,16 @@ def when_text(moment: datetime, locale: Locale, zone: tzinfo | None = None) -> s
     return pattern.replace("{0}", time).replace("{1}", date)
 
 
-def duration_text(seconds: float, locale: Locale) -> str:
-    """``45 seconds``, ``12 minutes``, ``1 hour and 5 minutes`` (exact to the minute)."""
-    total = max(0, int(seconds))
-    if total < 60:
-        return format_timedelta(timedelta(seconds=total), threshold=1, locale=locale)
-    hours, minutes = divmod(total // 60, 60)
-    parts = []
-    if hours:
-        parts.append(format_timedelta(timedelta(hours=hours), threshold=1, granularity="hour", locale=locale))
-    if minutes or not hours:
-        parts.append(format_timedelta(timedelta(minutes=minutes), threshold=1, locale=locale))
-    return format_list(parts, locale=locale)
+def duration_text(seconds: float, locale: Locale, language: str | None = None) -> str:
+    """``45 seconds``, ``1 minute and 5 seconds``, ``1 hour and 5 minutes`` (plurals from the catalog)."""
+    return durations.duration_text(seconds, gettext_for(language or str(locale.language)), locale)
 
 
 def granted_text(gettext: Gettext, granted: list[str], reason: str, locale: Locale) -> str:
     _ = gettext
     if not granted:
         if reason == "denied":
-            return _("nothing (you denied the request)")
+            return _("nothing (you said no to the request)")
         return _("nothing (the session ended before you allowed anything)")
     names = {
         "view": _("see your screen"),
@@ -76,19 +68,9 @@ def granted_text(gettext: Gettext, granted: list[str], reason: str, locale: Loca
     return format_list([names.get(p, p) for p in granted], locale=locale)
 
 
-def ended_by_text(gettext: Gettext, by: str, reason: str) -> str:
-    _ = gettext
-    if reason in MISMATCH_REASONS:
-        return _("the system, for your safety: the verification codes did not match")
-    if reason == "denied":
-        return _("you (you denied the request)")
-    if by == "user" and reason == "hotkey":
-        return _("you, with the keys {keys}").format(keys=STOP_HOTKEY_LABEL)
-    if by == "user":
-        return _("you")
-    if by == "technician":
-        return _("the technician")
-    return _("the system (the connection closed or timed out)")
+def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str = STOP_HOTKEY_LABEL) -> str:
+    """Who or what ended it, in a few words (``agent/endings.py`` sorts the codes)."""
+    return endings.ended_by_text(gettext, by, reason, hotkey_label)
 
 
 @dataclass(frozen=True)
@@ -102,7 +84,14 @@ class SessionSummary:
 def summarize(entry: HistoryEntry, language: str, zone: tzinfo | None = None) -> SessionSummary:
     _ = gettext_for(language).gettext
     locale = babel_locale(language)
-    started, ended = parse_time(entry.started_at), parse_time(entry.ended_at)
+    started = parse_time(entry.started_at)
+    seconds = duration_seconds(entry)
+    how_long = (
+        _("How long: {duration}").format(duration=duration_text(seconds, locale, language))
+        if seconds is not None
+        else _("How long: the session did not start")
+    )
+    keys = stop_hotkey_label(gettext_for(language))
     lines = (
         _("Organization: {organization}").format(organization=entry.organization),
         _("Technician: {technician}").format(technician=entry.technician),
@@ -110,8 +99,8 @@ def summarize(entry: HistoryEntry, language: str, zone: tzinfo | None = None) ->
         _("The technician could: {granted}").format(
             granted=granted_text(_, entry.granted, entry.reason, locale)
         ),
-        _("How long: {duration}").format(duration=duration_text((ended - started).total_seconds(), locale)),
-        _("Ended by: {who}").format(who=ended_by_text(_, entry.ended_by, entry.reason)),
+        how_long,
+        _("Ended by: {who}").format(who=ended_by_text(_, entry.ended_by, entry.reason, keys)),
     )
     return SessionSummary(when=when_text(started, locale, zone), lines=lines)
 

@@ -3,6 +3,8 @@
 ``main(argv) -> int``: 0 when the session ended (whoever ended it) or the user closed the code
 window, 2 for a bad command line, server address or certificate file, 1 when no window can be shown.
 ``--history`` shows the user's own record of past sessions instead (``--print``: as text).
+The log goes to ``$XDG_STATE_HOME/veo/agent.log`` (or ``--log-file``); an unexpected error ends
+with one sentence on the terminal that says where its details are, never a traceback (``logs.py``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import argparse
 import logging
 import os
 import signal
+import ssl
 import sys
+from collections.abc import Callable
 
 from veo.agent import encoder, history
 from veo.agent.history_text import history_text
+from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
 from veo.agent.ui.code import normalize_code
@@ -22,7 +27,6 @@ from veo.agent.urls import ServerUrlError, agent_ws_url
 from veo.i18n import gettext_for, normalize, system_language
 
 log = logging.getLogger("veo.agent")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,25 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     # hidden, for ``veo bench stream``: which codec to offer, and the frame rate cap
     parser.add_argument("--codec", choices=encoder.CODECS, default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--max-fps", type=float, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--log-file", help=_("also write the log to this file"))
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help=_("write the log to this file instead of {path}").format(path=default_log_path()),
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log details (WebRTC included)"))
     return parser
 
 
-def setup_logging(log_file: str | None, verbose: bool) -> None:
-    """One event per line on stderr (and the file): the end-to-end tests read these lines."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT, handlers=handlers, force=True
-    )
-    if not verbose:
-        for noisy in ("aiortc", "aioice", "websockets", "PIL"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def show_history(language: str, as_text: bool) -> int:
+def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] | None = None) -> int:
     """``veo agent --history``: the local record in a window, or as text with ``--print``."""
     _ = gettext_for(language).gettext
     read = history.read()
@@ -110,6 +105,8 @@ def show_history(language: str, as_text: bool) -> int:
         else:
             root.after(200, tick)
 
+    if on_tk_error is not None:
+        root.report_callback_exception = on_tk_error
     try:
         root.withdraw()
         HistoryWindow(root, Fonts(root), language, read, root.quit)
@@ -131,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.print and not args.history:
         parser.error(_("--print goes with --history"))
     if args.history:
-        setup_logging(args.log_file, args.verbose)
-        return show_history(language, args.print)
+        log_path = setup_logging(args.log_file, args.verbose)
+        on_tk_error = install_crash_handlers(language, log_path)
+        try:
+            return show_history(language, args.print, on_tk_error)
+        except Exception:
+            report_crash(language, log_path, sys.exc_info())  # type: ignore[arg-type]
+            return 1
     if not args.server:
         parser.error(_("--server is required (or use --history to see past sessions)"))
     try:
@@ -157,7 +159,26 @@ def main(argv: list[str] | None = None) -> int:
         if code is None:
             print("veo agent: " + _("The code has 9 digits, for example 123 456 789."), file=sys.stderr)
             return 2
-    setup_logging(args.log_file, args.verbose)
+    log_path = setup_logging(args.log_file, args.verbose)
+    on_tk_error = install_crash_handlers(language, log_path)
+    try:
+        return run_agent(args, ws_url, tls, code, programs, language, on_tk_error)
+    except Exception:
+        report_crash(language, log_path, sys.exc_info())  # type: ignore[arg-type]
+        return 1
+
+
+def run_agent(
+    args: argparse.Namespace,
+    ws_url: str,
+    tls: ssl.SSLContext | None,
+    code: str | None,
+    programs: tuple[str, ...],
+    language: str,
+    on_tk_error: Callable[..., None],
+) -> int:
+    """The code window (or ``--code``), then one session, until the user or the session ends it."""
+    _ = gettext_for(language).gettext
     log.info("veo agent connecting to %s (language %s)", ws_url, language)
     if args.ca_file:
         log.info("trusting only the certificate authorities in %s", args.ca_file)
@@ -171,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as exc:
         print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
         return 1
+    root.report_callback_exception = on_tk_error
     app = AgentApp(root, ws_url, args.server, language, code, tls, sysinfo_programs=programs)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: app.request_terminate())

@@ -73,6 +73,7 @@ from veo.protocol.datachannel import (
     Need,
 )
 from veo.protocol.permissions import Permission, ordered
+from veo.protocol.refusals import refusal_text
 from veo.protocol.signaling import (
     Abort,
     AgentMessage,
@@ -125,14 +126,14 @@ def local_sha256_fingerprint(transceiver: Any, local_sdp: str) -> str:
 
 
 def join_error_text(language: str, error: Error | None) -> str:
-    """What the code window says when the server refused the join."""
-    _ = gettext_for(language).gettext
-    code = error.code if error else ""
-    if "rate" in code or "too_many" in code:
-        return _("Too many attempts. Please wait a few minutes and try again.")
-    if error is None or "code" in code or "expired" in code or "not_found" in code or "invalid" in code:
-        return _("This code is not valid or has expired. Check it with your technician and try again.")
-    return _("The server refused the connection ({code}). Please try again.").format(code=code)
+    """What the code window says when the server refused the join: its specific reason, in words.
+
+    ``None``: the server closed the connection without a reason.
+    """
+    catalog = gettext_for(language)
+    if error is None:
+        return catalog.gettext("The support server closed the connection. Please try again.")
+    return refusal_text(catalog, error.code, error.retry_after)
 
 
 @dataclass
@@ -183,6 +184,9 @@ class AgentSession:
         self._ended = False
         self._done = asyncio.Event()
         self._started_at = datetime.now(UTC)
+        #: when the user pressed Allow: the session's duration counts from here, as on the server
+        self._allowed_at: datetime | None = None
+        self._ended_at = self._started_at
         self.sas: str | None = None
         self.end_by: str | None = None
         self.end_reason: str | None = None
@@ -474,6 +478,7 @@ class AgentSession:
             self.deny()
             return
         granted = self.policy.granted_list()
+        self._allowed_at = datetime.now(UTC)
         spawn(self._send_quietly(Consent(granted=granted, sas_confirmed=True)), name="veo-agent-consent")
         log.info("session started granted=%s", ",".join(granted))
         if self.policy.control_active:
@@ -532,6 +537,7 @@ class AgentSession:
         if self._ended:
             return
         self._ended = True
+        self._ended_at = datetime.now(UTC)  # the moment it ended, as the server stamps ended_at
         self.end_by, self.end_reason = by, reason
         log.info("session ended by=%s reason=%s", by, reason)
         granted = [p.value for p in self.policy.granted_list()]
@@ -562,10 +568,12 @@ class AgentSession:
         if not self._deps.record_history or self._joined is None:
             return
         joined = self._joined
+        allowed_at = self._allowed_at.isoformat(timespec="milliseconds") if self._allowed_at else ""
         history.append(
             history.HistoryEntry(
                 started_at=self._started_at.isoformat(timespec="seconds"),
-                ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                ended_at=self._ended_at.isoformat(timespec="milliseconds"),
+                allowed_at=allowed_at,
                 server=self._deps.server,
                 session_id=joined.session_id,
                 organization=joined.organization,

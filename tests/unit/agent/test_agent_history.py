@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from dataclasses import asdict, replace
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
@@ -33,6 +35,7 @@ ENTRY = history.HistoryEntry(
     granted=["view", "control"],
     ended_by="user",
     reason="user_stopped",
+    allowed_at="2026-11-24T14:03:25.400+00:00",
 )
 LATER = replace(
     ENTRY,
@@ -44,14 +47,19 @@ LATER = replace(
     ticket_title="VPN",
     granted=[],
     reason="denied",
+    allowed_at="",
 )
 MEXICO = timezone(timedelta(hours=-6))
 
 
 @pytest.fixture(autouse=True)
-def _neutral_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+def _neutral_locale(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("LC_ALL", "LC_TIME", "LANG"):
         monkeypatch.delenv(var, raising=False)
+    # main() logs to the state directory and installs its crash handlers: keep both inside the test
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
 
 
 def _line(entry: history.HistoryEntry, **changes: object) -> str:
@@ -139,7 +147,12 @@ def test_a_time_without_zone_is_utc() -> None:
     [
         (0, "0 seconds", "0 segundos"),
         (40, "40 seconds", "40 segundos"),
-        (750, "12 minutes", "12 minutos"),
+        (1, "1 second", "1 segundo"),
+        (65, "1 minute and 5 seconds", "1 minuto y 5 segundos"),
+        (120, "2 minutes", "2 minutos"),
+        (750, "12 minutes and 30 seconds", "12 minutos y 30 segundos"),
+        (3665, "1 hour and 1 minute", "1 hora y 1 minuto"),
+        (7322, "2 hours and 2 minutes", "2 horas y 2 minutos"),
         (3600, "1 hour", "1 hora"),
         (3900, "1 hour and 5 minutes", "1 hora y 5 minutos"),
         (-5, "0 seconds", "0 segundos"),  # a clock set back never shows a negative time
@@ -158,21 +171,23 @@ def test_summary_says_everything_in_plain_words() -> None:
         "Technician: Ana",
         "Ticket #12: Printer does not print",
         "The technician could: see your screen and control your mouse and keyboard",
-        "How long: 12 minutes",
+        "How long: 12 minutes and 14 seconds",
         "Ended by: you",
     )
     denied = summarize(LATER, "en", UTC).lines
-    assert "The technician could: nothing (you denied the request)" in denied
-    assert "How long: 40 seconds" in denied
+    assert "The technician could: nothing (you said no to the request)" in denied
+    assert "How long: the session did not start" in denied
 
 
 @pytest.mark.parametrize(
     ("by", "reason", "said"),
     [
         ("technician", "ended", "Ended by: the technician"),
-        ("system", "connection_lost", "Ended by: the system (the connection closed or timed out)"),
+        ("system", "connection_lost", "Ended by: the connection was lost"),
+        ("system", "capture_failed", "Ended by: a problem on this computer"),
+        ("system", "codec_unsupported_h264", "Ended by: the technician's browser could not play the video"),
         ("user", "hotkey", "Ended by: you, with the keys Ctrl+Alt+Shift+End"),
-        ("system", "sas_mismatch_user", "Ended by: the system, for your safety: the verification codes"),
+        ("system", "sas_mismatch_user", "Ended by: stopped for your safety: the verification codes"),
     ],
 )
 def test_who_ended_it(by: str, reason: str, said: str) -> None:
@@ -185,7 +200,7 @@ def test_spanish_summary() -> None:
     assert summary.when == "martes, 24 de noviembre de 2026, 8:03"
     assert summary.lines[0] == "Organización: ACME IT"
     assert "ver su pantalla y controlar su ratón y su teclado" in summary.lines[3]
-    assert summary.lines[4] == "Duración: 12 minutos"
+    assert summary.lines[4] == "Duración: 12 minutos y 14 segundos"
     assert summary.lines[5] == "Finalizada por: usted"
 
 
@@ -252,3 +267,40 @@ def test_no_display_says_how_to_print(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["--history", "--lang", "en"]) == 1
     assert "--history --print" in capsys.readouterr().err
+
+
+def test_stop_keys_as_a_spanish_keyboard_prints_them() -> None:
+    lines = summarize(replace(ENTRY, reason="hotkey"), "es", UTC).lines
+    assert lines[-1] == "Finalizada por: usted, con las teclas Ctrl+Alt+Mayús+Fin"
+
+
+@pytest.mark.parametrize(
+    ("allowed_at", "ended_at"),
+    [
+        ("2026-11-24T14:03:25.400+00:00", "2026-11-24T14:15:40.100+00:00"),
+        ("2026-11-24T14:03:25.900+00:00", "2026-11-24T14:03:26.899+00:00"),
+        ("2026-11-24T23:59:59.999+00:00", "2026-11-25T01:00:00.000+00:00"),
+    ],
+)
+def test_history_duration_follows_the_servers_rule(allowed_at: str, ended_at: str) -> None:
+    """Allow -> end in whole seconds, cut down: what ``RemoteSession.duration_seconds`` gives for the
+    same moments (the server stamps ``started_at`` at consent and ``ended_at`` at the end)."""
+    from veo.server.sessions.models import RemoteSession
+
+    entry = replace(ENTRY, allowed_at=allowed_at, ended_at=ended_at)
+    server = RemoteSession(started_at=history.parse_time(allowed_at), ended_at=history.parse_time(ended_at))
+    assert history.duration_seconds(entry) == server.duration_seconds
+    assert history.duration_seconds(replace(entry, granted=[], allowed_at="")) is None  # never allowed
+    server_denied = RemoteSession(started_at=None, ended_at=history.parse_time(ended_at))
+    assert server_denied.duration_seconds is None
+
+
+def test_a_line_from_an_older_agent_still_reads() -> None:
+    """Lines written before ``allowed_at`` existed keep their connection time."""
+    data = asdict(ENTRY)
+    del data["allowed_at"]
+    entry = history.parse_line(json.dumps(data))
+    assert entry is not None and entry.allowed_at == ""
+    assert history.duration_seconds(entry) == 750
+    assert history.parse_line(_line(ENTRY, allowed_at=5)) is None
+    assert history.parse_line(_line(ENTRY, allowed_at="yesterday")) is None

@@ -5,8 +5,6 @@ from __future__ import annotations
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from veo.agent.session import CODEC_ORDER, ice_configuration, join_error_text, prefer_codecs
-from veo.agent.ui.ended import ended_text
-from veo.i18n import gettext_for
 from veo.protocol.signaling import Error, IceServer
 
 
@@ -37,24 +35,20 @@ async def test_h264_is_offered_first_then_vp8() -> None:
         await pc.close()
 
 
-def test_join_error_texts() -> None:
-    invalid = join_error_text("en", Error(code="code_unknown", message="x", fatal=True))
-    assert "not valid or has expired" in invalid
-    assert "Too many attempts" in join_error_text("en", Error(code="rate_limited", message="x"))
-    assert "server_error" in join_error_text("en", Error(code="server_error", message="x"))
+def test_join_error_texts_give_the_servers_specific_reason() -> None:
+    def said(code: str, language: str = "en", retry_after: int | None = None) -> str:
+        return join_error_text(language, Error(code=code, message="x", fatal=True, retry_after=retry_after))
+
+    assert "already been used" in said("code_used")
+    assert "expired" in said("code_expired")
+    assert "does not exist" in said("code_unknown")
+    assert said("rate_limited", retry_after=300) == (
+        "Too many wrong codes were tried. Please wait 5 minutes and try again."
+    )
+    assert "ya se usó" in said("code_used", "es")
+    assert (
+        said("rate_limited", "es", 61)
+        == "Se probaron demasiados códigos incorrectos. Espere 2 minutos y vuelva a intentarlo."
+    )
+    assert "server_error" not in said("server_error")  # never a code in a sentence
     assert join_error_text("es", None)
-
-
-def test_ended_texts_say_who() -> None:
-    _ = str  # the source language: gettext returns the text itself
-    assert ended_text(_, "technician", "resolved") == "The session has ended. The technician ended it."
-    assert ended_text(_, "user", "user_stopped") == "The session has ended. You ended it."
-    assert "denied" in ended_text(_, "user", "denied")
-    assert "system" in ended_text(_, "system", "connection_lost")
-
-
-def test_a_code_mismatch_is_told_as_possible_interception_in_the_users_language() -> None:
-    for reason in ("sas_mismatch", "sas_mismatch_user", "sas_commitment_mismatch"):
-        text = ended_text(gettext_for("en").gettext, "system", reason)
-        assert "intercepting" in text and "ended" in text
-    assert "The system ended it" in ended_text(str, "system", "connection_lost")

@@ -9,9 +9,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Protocol
 
-#: Shown on the session bar; the X11 backend grabs exactly this.
-STOP_HOTKEY_LABEL = "Ctrl+Alt+Shift+End"
+#: The X11 backend grabs exactly these (modifiers, then the key); in English as a keyboard prints them.
+STOP_HOTKEY_KEYS = ("Ctrl", "Alt", "Shift", "End")
+STOP_HOTKEY_LABEL = "+".join(STOP_HOTKEY_KEYS)
+
+
+class Catalog(Protocol):
+    def gettext(self, message: str, /) -> str: ...
+
+
+def key_names(catalog: Catalog) -> dict[str, str]:
+    """Each key's name as the reader's keyboard prints it (Spanish: Mayús, Fin); one place for all.
+
+    The msgids are the English key caps; they mean keyboard keys wherever they appear.
+    """
+    _ = catalog.gettext
+    return {"Ctrl": _("Ctrl"), "Alt": _("Alt"), "Shift": _("Shift"), "End": _("End")}
+
+
+def stop_hotkey_label(catalog: Catalog) -> str:
+    """``Ctrl+Alt+Shift+End`` / ``Ctrl+Alt+Mayús+Fin``: what the bar, the history and the docs show."""
+    names = key_names(catalog)
+    return "+".join(names[key] for key in STOP_HOTKEY_KEYS)
 
 
 class HotkeyError(Exception):

@@ -12,8 +12,9 @@ import contextlib
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.hotkey.base import STOP_HOTKEY_LABEL
+from veo.agent.hotkey.base import stop_hotkey_label
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, keep_on_top, place
+from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
 
 RAISE_EVERY_MS = 2000
@@ -33,8 +34,10 @@ class SessionBar:
         hotkey: bool = True,
         on_chat: Callable[[], None] | None = None,
         on_send_file: Callable[[], None] | None = None,
+        language: str = "en",
     ) -> None:
         _ = gettext
+        self._catalog = gettext_for(language)  # plural forms and key names
         self._ = gettext
         self._on_pause = on_pause
         self._paused = False
@@ -69,7 +72,7 @@ class SessionBar:
         if hotkey:
             tk.Label(
                 words,
-                text=_("Or press {keys} to stop it").format(keys=STOP_HOTKEY_LABEL),
+                text=_("Or press {keys} to stop it").format(keys=stop_hotkey_label(self._catalog)),
                 font=fonts.body,
                 bg="#fce94f",
             ).pack(anchor="w")
@@ -121,7 +124,8 @@ class SessionBar:
     def show_unread(self, count: int) -> None:
         """The *Chat* button says how many of the technician's lines the user has not seen."""
         if self.chat is not None:
-            text = self._("Chat ({count} new)").format(count=count) if count else self._("Chat")
+            unread = self._catalog.ngettext("Chat ({count} new)", "Chat ({count} new)", count)
+            text = unread.format(count=count) if count else self._("Chat")
             self.chat.configure(text=text, bg="#f59e0b" if count else self._chat_bg)
             place(self.window, "top")  # a wider button: stay centred, never past the edge
             self.geometry.relayout()

@@ -97,8 +97,8 @@ class ConsentDialog:
         tk.Label(
             frame,
             text=_(
-                "Only continue if you asked {organization} for help; nobody from {organization} "
-                "will ask you to install this unexpectedly."
+                "Only continue if you asked {organization} for help. Nobody from {organization} "
+                "will contact you unexpectedly to ask for access to your computer."
             ).format(organization=org),
             font=fonts.bold,
             fg="#a40000",

@@ -1,31 +1,19 @@
-"""The last word to the user: the session is over, and who ended it; closes by itself."""
+"""The last word to the user: how the session ended, in a few calm sentences; closes by itself.
+
+What it says comes from ``agent/endings.py`` (one message per kind of ending). The "codes did
+not match" notice stays until the user closes it: it asks them to do something.
+"""
 
 from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.events import MISMATCH_REASONS
+from veo.agent.endings import Ending
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 
 AUTO_CLOSE_MS = 6000
-
-
-def ended_text(gettext: Callable[[str], str], by: str, reason: str) -> str:
-    _ = gettext
-    if reason == "denied":
-        return _("You denied the request. Nobody connected to this computer.")
-    if reason in MISMATCH_REASONS:
-        return _(
-            "The verification codes did not match: someone may be intercepting the connection. "
-            "The session was ended for your safety. If someone calls you about this, hang up and "
-            "contact your support department through a number you already know."
-        )
-    who = {
-        "technician": _("The technician ended it."),
-        "user": _("You ended it."),
-    }.get(by, _("The system ended it (the connection closed or timed out)."))
-    return _("The session has ended. {who}").format(who=who)
+WRAP = 480
 
 
 class EndedWindow:
@@ -34,25 +22,25 @@ class EndedWindow:
         root: tk.Tk,
         fonts: Fonts,
         gettext: Callable[[str], str],
-        text: str,
+        ending: Ending,
         on_close: Callable[[], None],
-        auto_close: bool = True,
         on_history: Callable[[], None] | None = None,
     ) -> None:
         _ = gettext
+        self.ending = ending
         self._on_history = on_history
         self._auto_close: str | None = None
         self.window, frame = open_window(root, _("Remote support"), on_close)
-        tk.Label(frame, text=text, font=fonts.title, wraplength=480, justify="left").pack(anchor="w")
-        tk.Label(
-            frame,
-            text=_("The technician can no longer see or control this computer."),
-            font=fonts.body,
-            wraplength=480,
-            justify="left",
-        ).pack(anchor="w", pady=(PAD, PAD))
+        self.headline = tk.Label(
+            frame, text=ending.headline, font=fonts.title, wraplength=WRAP, justify="left"
+        )
+        self.headline.pack(anchor="w", pady=(0, PAD // 2))
+        for sentence in ending.body:
+            tk.Label(frame, text=sentence, font=fonts.body, wraplength=WRAP, justify="left").pack(
+                anchor="w", pady=(0, PAD // 2)
+            )
         buttons = tk.Frame(frame)
-        buttons.pack(fill="x")
+        buttons.pack(fill="x", pady=(PAD // 2, 0))
         ok = tk.Button(buttons, text=_("OK"), font=fonts.bold, command=on_close, padx=PAD)
         ok.pack(side="right")
         widgets: dict[str, tk.Widget] = {"ok": ok}
@@ -63,9 +51,14 @@ class EndedWindow:
             self.history.pack(side="left", padx=(0, PAD))
             widgets["history"] = self.history
         place(self.window)
+        ok.focus_set()
         self.geometry = GeometryReporter(self.window, "ended", widgets)
-        if auto_close:  # a warning about interception stays until the user closes it
+        if not ending.stays:
             self._auto_close = self.window.after(AUTO_CLOSE_MS, on_close)
+
+    def shown_text(self) -> str:
+        """Everything the notice says, for tests and support scripts."""
+        return "\n".join([self.ending.headline, *self.ending.body])
 
     def _history(self) -> None:
         """The user is reading their history: this notice no longer goes away by itself."""
@@ -76,4 +69,4 @@ class EndedWindow:
             self._on_history()
 
 
-__all__ = ["MISMATCH_REASONS", "EndedWindow", "ended_text"]
+__all__ = ["EndedWindow"]

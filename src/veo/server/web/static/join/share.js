@@ -28,6 +28,23 @@ function t(key, params = {}) {
   );
 }
 
+/** How long to wait, as `5 minutes` / `1 minute` (Spanish and English: one form for 1, another for the rest). */
+function waitText(seconds) {
+  const minutes = Math.ceil(seconds / 60);
+  const [unit, count] = seconds < 60 ? ["second", Math.max(1, seconds)] : ["minute", minutes];
+  return t(`wait.${unit}.${count === 1 ? "one" : "other"}`, { count });
+}
+
+/** The server's refusal of a code, in words: the same sentences as the agent (veo/protocol/refusals.py). */
+export function refusalText(m) {
+  const code = String(m.code || "");
+  if (code === "rate_limited" && Number.isInteger(m.retry_after) && m.retry_after > 0) {
+    return t("refused.rate_limited.wait", { wait: waitText(m.retry_after) });
+  }
+  const key = `refused.${code}`;
+  return Object.prototype.hasOwnProperty.call(strings, key) ? t(key) : t("refused.other");
+}
+
 function digitsOf(text) {
   return String(text || "").replace(/[\s-]/g, "");
 }
@@ -82,6 +99,7 @@ export class BrowserShare {
   // ------------------------------------------------------------------ page state
 
   setState(state, message = "") {
+    this.showError("");
     this.state = state;
     this.root.dataset.state = state;
     for (const section of this.root.querySelectorAll("[data-show]")) {
@@ -102,7 +120,8 @@ export class BrowserShare {
 
   start(code) {
     if (!/^\d{9}$/.test(code)) {
-      this.setState("code", t("error.code_format"));
+      this.setState("code");
+      this.showError(t("error.code_format"));
       return;
     }
     this.setState("joining");
@@ -153,8 +172,10 @@ export class BrowserShare {
         this.finish(m.reason === "denied" ? t("over.denied") : t("over.ended"), "ended");
         break;
       case "error":
-        if (m.fatal) {
-          this.fail(String(m.message || m.code || ""), this.joined ? "over" : "code");
+        if (m.fatal && !this.joined) {
+          this.refused(refusalText(m));
+        } else if (m.fatal) {
+          this.fail(String(m.message || m.code || ""), "over");
         } else {
           this.showNotice(String(m.message || m.code || ""));
         }
@@ -360,6 +381,26 @@ export class BrowserShare {
   onPeerState(state) {
     this.root.dataset.peer = state;
     if (state === "failed" && !this.over) this.showNotice(t("error.webrtc"));
+  }
+
+  /** An error the user must act on (a refused code): red, with an icon, announced (role=alert). */
+  showError(text, title = "") {
+    this.el("share-error-title").textContent = title;
+    this.el("share-error-title").hidden = !title;
+    this.el("share-error-text").textContent = text;
+    this.el("share-error").hidden = !text;
+  }
+
+  /** The server refused the code: back to the code form, the reason and the next step above it. */
+  refused(text) {
+    this.offerer.close();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    this.joined = null;
+    this.setState("code");
+    this.showError(text, t("refused.title"));
+    this.el("share-code").focus();
   }
 
   showNotice(text) {

@@ -1,0 +1,159 @@
+"""How a session ended, told to the user: one coherent message per kind of ending.
+
+The session ends with ``(by, reason)`` codes (``user``/``denied``, ``technician``/``hangup``,
+``system``/``connection_lost``, ``sas_mismatch_user`` ...). People read none of them: :func:`kind`
+sorts them into the endings a user can tell apart, and :func:`ending` gives each its own
+headline and explanation, so that a denied request never says "the technician can no longer
+see" (nobody ever could) and the "codes did not match" warning is calm and says what to do.
+Shared by the end notice (``ui/ended.py``) and the history (``history_text.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from veo.agent.events import MISMATCH_REASONS
+from veo.protocol.signaling import CODEC_UNSUPPORTED_REASONS
+
+Gettext = Callable[[str], str]
+
+#: The agent itself had to stop (its screen capture, its WebRTC set-up, an unexpected error).
+LOCAL_FAILURES = frozenset({"capture_failed", "negotiation_failed", "agent_error"})
+#: The user stopped it: the bar's Stop, the stop keys, or closing the agent.
+USER_STOPS = frozenset({"user_stopped", "hotkey", "agent_terminated", "page_closed"})
+
+
+class Kind(enum.Enum):
+    DENIED = "denied"
+    STOPPED = "stopped"  # by the user
+    TECHNICIAN = "technician"
+    DROPPED = "dropped"  # the connection was lost
+    MISMATCH = "mismatch"  # the verification codes did not match
+    EXPIRED = "expired"  # the session's time ran out
+    FAILED = "failed"  # a problem on this computer
+    CODEC = "codec"  # the technician's browser cannot play the video
+
+
+def kind(by: str, reason: str) -> Kind:
+    """Which of the endings a user can tell apart ``(by, reason)`` is."""
+    if reason in MISMATCH_REASONS:
+        return Kind.MISMATCH
+    if reason == "denied":
+        return Kind.DENIED
+    if reason in CODEC_UNSUPPORTED_REASONS:
+        return Kind.CODEC
+    if "expired" in reason or "timeout" in reason:
+        return Kind.EXPIRED
+    if reason in LOCAL_FAILURES:
+        return Kind.FAILED
+    if by == "user" or reason in USER_STOPS:
+        return Kind.STOPPED
+    if by == "technician":
+        return Kind.TECHNICIAN
+    return Kind.DROPPED
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What the end notice says: a short headline, then plain sentences."""
+
+    kind: Kind
+    headline: str
+    body: tuple[str, ...]
+
+    @property
+    def stays(self) -> bool:
+        """A warning about interception stays until the user closes it; the others go by themselves."""
+        return self.kind is Kind.MISMATCH
+
+
+def ending(gettext: Gettext, by: str, reason: str, organization: str, started: bool) -> Ending:
+    """The end notice for ``(by, reason)``; ``started``: the user had pressed Allow."""
+    _ = gettext
+    which = kind(by, reason)
+    no_longer = _("The technician can no longer see or control this computer.")
+    new_code = _("If you still need help, ask the technician for a new code.")
+    if which is Kind.DENIED:
+        return Ending(
+            which, _("You said no to the request."), (_("Nobody connected and nothing was shared."),)
+        )
+    if which is Kind.MISMATCH:
+        shared = (
+            _("The screen sharing was stopped at once.")
+            if started
+            else _("Nothing was shared: nobody saw or controlled this computer.")
+        )
+        return Ending(
+            which,
+            _("The session was stopped to keep you safe."),
+            (
+                _(
+                    "The verification code on your screen was not the same as the technician's. "
+                    "Someone else may have been trying to connect."
+                ),
+                shared,
+                _(
+                    "If someone calls you about this, hang up. Then call {organization} on a "
+                    "phone number you already know, for example from their website or your contract."
+                ).format(organization=organization or _("your support department")),
+            ),
+        )
+    if which is Kind.CODEC:
+        return Ending(
+            which,
+            _("The technician's browser cannot show your screen."),
+            (
+                _("Nothing was shared.") if not started else _("The screen sharing was stopped."),
+                _("The technician can try another browser and give you a new code."),
+            ),
+        )
+    if not started:  # ended before Allow: nobody ever saw anything
+        nothing = _("Nothing was shared.")
+        headlines = {
+            Kind.STOPPED: _("You cancelled the request."),
+            Kind.TECHNICIAN: _("The technician cancelled the request."),
+            Kind.DROPPED: _("The connection was lost before the session started."),
+            Kind.EXPIRED: _("The request expired before you answered it."),
+            Kind.FAILED: _("The session could not be started on this computer."),
+        }
+        return Ending(
+            which, headlines[which], (nothing, new_code) if which is not Kind.STOPPED else (nothing,)
+        )
+    if which is Kind.STOPPED:
+        return Ending(which, _("You stopped the session."), (no_longer,))
+    if which is Kind.TECHNICIAN:
+        return Ending(which, _("The technician ended the session."), (no_longer,))
+    if which is Kind.EXPIRED:
+        return Ending(which, _("The session reached its time limit and ended."), (no_longer, new_code))
+    if which is Kind.FAILED:
+        return Ending(
+            which,
+            _("The session stopped because of a problem on this computer."),
+            (no_longer, new_code),
+        )
+    return Ending(which, _("The connection was lost, so the session ended."), (no_longer, new_code))
+
+
+def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> str:
+    """For the history's "Ended by:" line: who or what ended it, in a few words."""
+    _ = gettext
+    which = kind(by, reason)
+    if which is Kind.MISMATCH:
+        return _("stopped for your safety: the verification codes did not match")
+    if which is Kind.DENIED:
+        return _("you (you said no to the request)")
+    if which is Kind.STOPPED:
+        if reason == "hotkey":
+            return _("you, with the keys {keys}").format(keys=hotkey_label)
+        return _("you")
+    if which is Kind.TECHNICIAN:
+        return _("the technician")
+    if which is Kind.EXPIRED:
+        return _("the time limit")
+    if which is Kind.FAILED:
+        return _("a problem on this computer")
+    if which is Kind.CODEC:
+        return _("the technician's browser could not play the video")
+    return _("the connection was lost")
