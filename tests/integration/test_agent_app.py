@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.netns import enter_netns, private_netns
 from tests.xvfb import xvfb_display
 from websockets.asyncio.server import ServerConnection, serve
 
+from veo.agent import history as agent_history
 from veo.protocol import sas
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
@@ -44,6 +46,12 @@ from veo.protocol.signaling import (
 
 PORT = 18765
 VALID_CODE = "123456789"
+#: codes the stand-in server refuses with a specific reason (any other wrong code: ``code_unknown``)
+USED_CODE, LIMITED_CODE = "999999999", "888888888"
+REFUSALS = {
+    USED_CODE: Error(code="code_used", message="x", fatal=True),
+    LIMITED_CODE: Error(code="rate_limited", message="x", fatal=True, retry_after=230),
+}
 pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(
@@ -77,6 +85,8 @@ class StandInServer:
         self.got: dict[str, threading.Event] = {
             k: threading.Event() for k in ("consent", "control_state", "hangup", "deny", "abort")
         }
+        #: when consent and hangup arrived: the server stamps started_at and ended_at at these moments
+        self.at: dict[str, datetime] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped: asyncio.Event | None = None
         self.ready = threading.Event()
@@ -125,7 +135,8 @@ class StandInServer:
                 message = parse_agent_message(raw)
                 self.received.append(message)
                 if isinstance(message, Join) and message.code != VALID_CODE:
-                    await ws.send(Error(code="invalid_code", message="no such code", fatal=True).dumps())
+                    refusal = REFUSALS.get(message.code, Error(code="code_unknown", message="x", fatal=True))
+                    await ws.send(refusal.dumps())
                     await ws.close()
                     return
                 if isinstance(message, Join):
@@ -155,12 +166,14 @@ class StandInServer:
                         "sess-app",
                     )
                 elif isinstance(message, Consent):
+                    self.at["consent"] = datetime.now(UTC)
                     self.got["consent"].set()
                 elif isinstance(message, ControlState):
                     self.got["control_state"].set()
                 elif isinstance(message, Deny):
                     self.got["deny"].set()
                 elif isinstance(message, Hangup):
+                    self.at["hangup"] = datetime.now(UTC)
                     self.got["hangup"].set()
                 elif isinstance(message, Abort):
                     self.got["abort"].set()
@@ -243,6 +256,11 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
         entry = json.loads(history.read_text().splitlines()[-1])
         assert entry["ended_by"] == "user" and entry["granted"] == ["view", "control"]
         assert entry["ticket_id"] == 12
+        # the history's duration follows the server's rule: from consent to the end
+        written = agent_history.parse_line(json.dumps(entry))
+        assert written is not None and written.allowed_at
+        server_seconds = int((server.at["hangup"] - server.at["consent"]).total_seconds())
+        assert abs((agent_history.duration_seconds(written) or 0) - server_seconds) <= 1
     finally:
         if agent.poll() is None:
             agent.terminate()
@@ -355,7 +373,10 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
         index, _ = wait_for_line(log, r"code window: the entered code is not 9 digits")
         assert not any(isinstance(m, Join) for m in server.received)
         enter("999 999 999")
-        index, _ = wait_for_line(log, r"join refused: invalid_code", index)
+        index, _ = wait_for_line(log, r"join refused: code_used", index)
+        wait_for_line(
+            log, r"code window says: This code has already been used\. Each code works only once", index
+        )
         enter("123 456 789")
         wait_for_line(log, r"sas=\d{6}", index)
         _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
@@ -367,5 +388,37 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
     finally:
         if agent.poll() is None:
             agent.terminate()
+            agent.wait()
+        server.stop()
+
+
+def test_a_refused_code_from_the_terminal_is_said_there_too(display: str, netns: str, tmp_path: Path) -> None:
+    """``veo agent --code``: the server's reason (and how long to wait) on the terminal, no traceback."""
+    server = StandInServer(netns)
+    server.start()
+    log = tmp_path / "agent.log"
+    agent = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns,
+            "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={tmp_path / 'history.jsonl'}",
+            sys.executable, "-m", "veo", "agent", "--server", f"http://127.0.0.1:{PORT}",
+            "--code", LIMITED_CODE, "--lang", "es", "--log-file", str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for_line(log, r"code window says: Se probaron demasiados códigos incorrectos")
+        agent.terminate()
+        _, err = agent.communicate(timeout=60)
+        said = (
+            "veo agent: Se probaron demasiados códigos incorrectos. Espere 4 minutos y vuelva a intentarlo."
+        )
+        assert said in err
+        assert "Traceback" not in err
+    finally:
+        if agent.poll() is None:
+            agent.kill()
             agent.wait()
         server.stop()

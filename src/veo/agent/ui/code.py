@@ -75,6 +75,7 @@ class CodeWindow:
         self._on_code(code)
 
     def show_error(self, text: str, code: str | None = None) -> None:
+        log.info("code window says: %s", text)  # what the user reads (support scripts and tests)
         if code is not None:
             self.entry.delete(0, "end")
             self.entry.insert(0, f"{code[:3]} {code[3:6]} {code[6:]}")
