@@ -1,0 +1,133 @@
+"""What the agent's windows say, on a real Tk in Xvfb: plural forms, Spanish key names, each ending.
+
+Also keeps the screenshot helper (``agent_screens.py``) working: the lead regenerates
+``docs/screenshots/`` with it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tkinter as tk
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from tests.integration.agent_screens import save_screenshots
+from tests.xvfb import xvfb_display
+
+from veo.agent.endings import ending
+from veo.agent.ui.bar import SessionBar
+from veo.agent.ui.common import Fonts
+from veo.agent.ui.ended import EndedWindow
+from veo.i18n import gettext_for
+from veo.protocol.permissions import Permission
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(not shutil.which("Xvfb"), reason="needs Xvfb")]
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    with xvfb_display(size="1366x768x24") as name:
+        yield name
+
+
+def _in_display(display: str, check: Callable[..., None], *args: object) -> None:
+    os.environ["DISPLAY"] = display
+    root = tk.Tk()
+    root.withdraw()
+    try:
+        check(root, *args)
+    finally:
+        root.destroy()
+
+
+@pytest.fixture
+def in_tk(display: str) -> Callable[..., None]:
+    """A fresh process per check: Tk keeps its X connection until its process exits."""
+
+    def run(check: Callable[..., None], *args: object) -> None:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pool.apply(_in_display, (display, check, *args))
+
+    return run
+
+
+def _labels(widget: tk.Misc) -> list[str]:
+    found = []
+    for child in widget.winfo_children():
+        if isinstance(child, tk.Label | tk.Button):
+            found.append(str(child.cget("text")))
+        found += _labels(child)
+    return found
+
+
+def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str]) -> None:
+    nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
+    bar = SessionBar(
+        root, Fonts(root), gettext_for(language).gettext, "Ana", "ACME IT",
+        (Permission.VIEW, Permission.CONTROL), nothing, nothing, on_chat=nothing, language=language,
+    )  # fmt: skip
+    try:
+        root.update()
+        assert expected[0] in _labels(bar.window)
+        bar.show_unread(1)
+        assert bar.chat is not None and bar.chat.cget("text") == expected[1]
+        bar.show_unread(2)
+        assert bar.chat.cget("text") == expected[2]
+    finally:
+        bar.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("es", ("O pulse Ctrl+Alt+Mayús+Fin para detenerla", "Chat (1 nuevo)", "Chat (2 nuevos)")),
+        ("en", ("Or press Ctrl+Alt+Shift+End to stop it", "Chat (1 new)", "Chat (2 new)")),
+    ],
+)
+def test_bar_counts_and_names_keys_in_the_users_language(
+    in_tk: Callable[..., None], language: str, expected: tuple[str, str, str]
+) -> None:
+    in_tk(_check_bar, language, expected)
+
+
+def _check_endings(root: tk.Tk, language: str) -> None:
+    _ = gettext_for(language).gettext
+    no_longer = _("The technician can no longer see or control this computer.")
+    fonts = Fonts(root)
+    for by, reason, started, says_no_longer in (
+        ("user", "denied", False, False),
+        ("system", "sas_mismatch_user", False, False),
+        ("user", "user_stopped", True, True),
+        ("technician", "hangup", True, True),
+        ("system", "connection_lost", True, True),
+    ):
+        said = ending(_, by, reason, "ACME IT", started)
+        window = EndedWindow(root, fonts, _, said, lambda: None)
+        try:
+            root.update()
+            shown = _labels(window.window)
+            assert said.headline in shown
+            assert (no_longer in shown) is says_no_longer, (reason, shown)
+            assert all("_" not in text for text in shown)
+        finally:
+            window.window.destroy()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_each_end_notice_says_its_own_thing(in_tk: Callable[..., None], language: str) -> None:
+    in_tk(_check_endings, language)
+
+
+def test_screenshot_helper_draws_the_consent_dialog(tmp_path: Path) -> None:
+    written = save_screenshots(tmp_path, ("consent", "ended-mismatch"), ((1366, 768),))
+    assert len(written) == 4
+    for path in written:
+        with Image.open(path) as image:
+            assert image.size == (1366, 768)
+            # a dialog is drawn: many colours, not an empty black screen
+            colors = image.convert("RGB").getcolors(maxcolors=1 << 16)
+            assert colors is None or len(colors) > 20
