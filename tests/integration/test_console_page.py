@@ -192,7 +192,10 @@ class Harness:
         return await self.page.get_attribute(selector, "data-state")
 
     async def wait_state(self, selector: str, state: str) -> None:
-        await self.page.wait_for_selector(f'{selector}[data-state="{state}"]', timeout=WAIT_MS)
+        # attached, not visible: #control-state lives in the tools panel's Session tab
+        await self.page.wait_for_selector(
+            f'{selector}[data-state="{state}"]', state="attached", timeout=WAIT_MS
+        )
 
     async def session_state(self, status: str, **extra: Any) -> None:
         await self.relay.send(
@@ -257,6 +260,7 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
     view = await page.evaluate("({...window.veoConsole})")
     assert view == {
         "state": "waiting",
+        "phase": "waiting",
         "sas": "",
         "screen": None,
         "granted": [],
@@ -307,6 +311,11 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
 
         await page.click("#sas-match")
         assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await harness.session_state("active", granted=["view", "control"], technician_sas_confirmed=True)
+        # Asked once the code is confirmed, with no method chosen beforehand.
+        await page.wait_for_selector("#identity-bar", state="visible")
+        assert await page.input_value("#identity-method") == ""
+        await page.click("#identity-save")  # nothing chosen: nothing is recorded
         await page.select_option("#identity-method", "phone_questions")
         await page.click("#identity-save")
         assert await relay.next() == {"type": "identity", "v": 1, "method": "phone_questions"}
@@ -319,6 +328,7 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
         )
         await page.wait_for_selector("#sas-confirmed", state="visible")
         assert await page.is_hidden("#sas-match")
+        assert await page.is_hidden("#identity-bar")
         assert await page.text_content("#identity-state") == "Verified by phone questions"
         assert await page.evaluate("window.veoConsole.technicianSasConfirmed") is True
 
@@ -339,7 +349,9 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
         await page.fill("#note-form textarea[name=note]", "Replaced the toner.")
         await page.click("#note-form button[type=submit]")
         await page.wait_for_selector("#saved")
-        assert relay.notes == [{"csrf_token": "csrf-test-token", "note": "Replaced the toner."}]
+        assert relay.notes == [
+            {"csrf_token": "csrf-test-token", "note": "Replaced the toner.", "resolve": ""}
+        ]
     finally:
         await agent.close()
     assert harness.errors == []
@@ -379,7 +391,7 @@ async def test_reconnects_after_the_socket_drops_and_stops_after_the_end(harness
     await page.wait_for_selector("#error-banner", state="hidden")
     await relay.send(Ended(by="user", reason="denied"))
     await harness.wait_state("#conn-state", "ended")
-    assert "denied" in (await page.text_content("#end-reason") or "")
+    assert await page.text_content("#end-reason") == "The user did not allow the session."
     assert await page.is_hidden("#session-area")
 
 
@@ -503,9 +515,12 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         await page.mouse.click(cx, cy)  # control not active: the console must not even try
         await page.keyboard.press("z")
-        await page.focus("#remote-video")
-        await page.keyboard.press("Tab")  # without control, Tab still leaves the video
-        assert await page.evaluate("() => document.activeElement.id") != "remote-video"
+        # Not sent, and the console says so over the video instead of dropping the click silently.
+        await page.wait_for_selector("#input-notice", state="visible")
+        assert await page.get_attribute("#input-notice", "data-key") == "notice.not_yet"
+        await page.focus("#remote-input")
+        await page.keyboard.press("Tab")  # without control, Tab still leaves the screen
+        assert await page.evaluate("() => document.activeElement.id") != "remote-input"
 
         log.send(type="control", granted=["view", "control"], paused=False, active=True)
         await harness.wait_state("#control-state", "active")
@@ -538,12 +553,14 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
         await page.keyboard.press("Tab")  # with control, Tab goes to the remote and focus stays
         assert (await log.next())["key"] == "Tab"
         assert (await log.next())["key"] == "Tab"
-        assert await page.evaluate("() => document.activeElement.id") == "remote-video"
+        assert await page.evaluate("() => document.activeElement.id") == "remote-input"
 
         log.send(type="control", granted=["view", "control"], paused=True, active=False)
         await harness.relay.send(ControlState(paused=True))
         await harness.wait_state("#control-state", "paused")
-        await page.keyboard.press("b")  # paused: nothing leaves
+        await page.wait_for_selector("#paused-overlay", state="visible")
+        await page.keyboard.press("b")  # paused: nothing leaves, and the console says why
+        await page.wait_for_selector('#input-notice[data-key="notice.paused"]', state="visible")
         log.send(type="control", granted=["view", "control"], paused=False, active=True)
         await harness.wait_state("#control-state", "active")
         await page.keyboard.press("c")
@@ -553,7 +570,8 @@ async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_ac
         ]
 
         log.send(type="dropped", reason="control_paused")
-        await page.wait_for_selector("#dropped-notice", state="visible")
+        await page.wait_for_selector('#input-notice[data-key="dropped.control_paused"]', state="visible")
+        assert await page.text_content("#input-notice") == "The user paused control."
         assert await page.text_content("#dropped-notice") == "The user paused control."
 
         await page.click("#end-session")  # focus leaves the video first: release_all

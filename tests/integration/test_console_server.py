@@ -119,7 +119,7 @@ async def _open_console(stack: Stack) -> str:
 async def test_real_server_console_flow(stack: Stack) -> None:
     page = stack.page
     code = await _open_console(stack)
-    assert "Printer is offline" in (await page.text_content(".console-header") or "")
+    assert "Printer is offline" in (await page.text_content(".console-bar") or "")
     assert "Bob User" in (await page.text_content(".requester") or "")
     session_id = await page.get_attribute("#console", "data-session-id")
     assert session_id

@@ -18,6 +18,7 @@ from veo.server.sessions.access import api_error, load_for
 from veo.server.sessions.codes import display_code, normalize_code
 from veo.server.sessions.hub import SignalingHub
 from veo.server.sessions.schemas import agent_command, join_url
+from veo.server.tickets import service as tickets_service
 from veo.server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,6 +77,7 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
         "ask_permissions": await db.run(
             lambda s: [p.value for p in ordered(policy_for_user(s, user).max_permissions)]
         ),
+        "ticket_status": session.ticket.status,
     }
     return await render(request, "console.html", context)
 
@@ -83,13 +85,28 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
 @router.post("/sessions/{session_id}/note", dependencies=[Depends(verify_csrf)])
 async def save_note(
     session_id: str,
+    request: Request,
     user: CurrentUser,
     db: DatabaseDep,
     note: Annotated[str, Form(max_length=20_000)] = "",
+    resolve: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
+    """The console's note: *Save note* keeps it on the session; *Save and resolve the ticket*
+    (``resolve=1``) also makes it the ticket's resolution and marks the ticket resolved, through
+    the tickets service (history row, ``ticket.updated`` audit event, the "resolved" e-mail)."""
+    address = _address(request)
+
     def work(s: Session) -> int:
         session = load_for(s, session_id, user, write=True)
         service.add_note(s, session.id, note=note, actor=user.email)
+        if resolve == "1":
+            tickets_service.update_ticket(
+                s,
+                session.ticket_id,
+                {"status": "resolved", "resolution_note": note.strip()},
+                actor=user,
+                address=address,
+            )
         return session.ticket_id
 
     try:

@@ -79,12 +79,13 @@ class Annotator {
     c.addEventListener("pointercancel", (e) => this.onUp(e));
     c.addEventListener("pointerleave", () => this.pointerGone());
     c.addEventListener("contextmenu", (e) => e.preventDefault());
-    // In pointer mode the video itself has the mouse (mouse.js); the technician's pointer is still
-    // shown to the user when it does not already move the real cursor (control not active).
-    this.video.addEventListener("pointermove", (e) => {
+    // In pointer mode the input layer over the video has the mouse (mouse.js); the technician's
+    // pointer is still shown to the user when it does not already move the real cursor.
+    const layer = this.app.inputLayer || this.video;
+    layer.addEventListener("pointermove", (e) => {
       if (!this.app.inputOpen()) this.trackPointer(e);
     });
-    this.video.addEventListener("pointerleave", () => this.pointerGone());
+    layer.addEventListener("pointerleave", () => this.pointerGone());
     window.addEventListener("resize", () => this.redraw());
     this.select("pointer");
   }

@@ -44,6 +44,7 @@ export function install(app, doc = document) {
     },
     onRead: (id) => app.sendData({ type: "chat_read", v: 1, id }),
   });
+  app.chatBox = box; // the tools panel counts its unread lines on the tab
   box.setNotice(t("chat.notice", { ticket: ticketId }));
   box.setEnabled(app.dataOpen());
 

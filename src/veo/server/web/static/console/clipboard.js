@@ -44,7 +44,7 @@ export function install(app, doc = document) {
   send.addEventListener("click", () => sendText(out.value, "button"));
   // A paste on the (non-editable) video is dispatched to the document.
   doc.addEventListener("paste", (event) => {
-    if (doc.activeElement !== app.video || !granted()) return;
+    if (doc.activeElement !== (app.inputLayer || app.video) || !granted()) return;
     const text = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
     sendText(text, "paste");
   });
@@ -71,8 +71,12 @@ export function install(app, doc = document) {
     panel.dataset.granted = granted() ? "true" : "false";
     send.disabled = !on;
     out.disabled = !on;
-    if (!granted() && app.state.consented && !status.dataset.state) say("clipboard.not_granted");
-    else if (granted() && status.dataset.state === "clipboard.not_granted") say("clipboard.ready");
+    // Said only about a clipboard the technician asked for (panel.js hides it otherwise).
+    const asked = app.state.requested.includes("clipboard");
+    const quiet = !status.dataset.state || status.dataset.state === "clipboard.waiting";
+    if (!granted() && asked && !app.state.consented && quiet) say("clipboard.waiting");
+    else if (!granted() && asked && app.state.consented && quiet) say("clipboard.not_granted");
+    else if (granted() && ["clipboard.not_granted", "clipboard.waiting"].includes(status.dataset.state)) say("clipboard.ready");
   }
   copy.disabled = true;
   refresh();

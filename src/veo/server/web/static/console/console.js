@@ -9,22 +9,44 @@ import { install as installAnnotate } from "./annotate.js";
 import { install as installCursor } from "./cursor.js";
 import { install as installChat } from "./chat.js";
 import { install as installClipboard } from "./clipboard.js";
+import { install as installCopy } from "./copy.js";
 import { install as installFiles } from "./files.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
+import { install as installKeys } from "./keys.js";
 import { MouseInput } from "./mouse.js";
 import { install as installMonitors } from "./monitors.js";
 import { install as installPermissions } from "./permissions.js";
+import { install as installNote } from "./note.js";
+import { install as installPanel } from "./panel.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
 import { install as installSysinfo } from "./sysinfo.js";
 import { RemoteDisplay } from "./display.js";
-import { connectionState, controlState, createState, inputAllowed } from "./state.js";
-import { ConsoleView } from "./ui.js";
+import { connectionState, controlState, createState, inputAllowed, sessionPhase } from "./state.js";
+import { ConsoleView, droppedKey, notSentKey } from "./ui.js";
 
-/** Feature modules: each `install(console)` registers its data handlers and wires its panel. */
-const FEATURES = [installMonitors, installAnnotate, installChat, installSysinfo, installCursor, installClipboard, installFiles, installPermissions];
+/**
+ * Feature modules: each `install(console)` registers its data handlers and wires its panel.
+ * The tools panel comes after the features whose tabs it shows (it labels the chat tab).
+ */
+const FEATURES = [
+  installMonitors,
+  installAnnotate,
+  installChat,
+  installSysinfo,
+  installCursor,
+  installClipboard,
+  installFiles,
+  installPermissions,
+  installKeys,
+  installCopy,
+  installNote,
+  installPanel,
+];
+/** How long a notice over the video (an input that was not sent) stays. */
+const NOTICE_MS = 3000;
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
@@ -60,8 +82,17 @@ export class Console {
       requested: permissionsFrom(readJsonAttribute(root, "requested", [])),
       expiresAt: parseDate(root.dataset.expiresAt),
     });
+    this.state.startedAt = parseDate(root.dataset.startedAt);
+    this.state.endedAt = parseDate(root.dataset.endedAt);
+    if (this.state.ended && root.dataset.endedBy) {
+      this.state.ended = { by: root.dataset.endedBy, reason: root.dataset.endReason || this.state.ended.reason };
+    }
     this.view = new ConsoleView(doc);
     this.video = doc.getElementById("remote-video");
+    // Pointer and keys are taken by a layer over the video, never by the <video> itself: a
+    // browser's own controls on a video (Firefox's Picture-in-Picture button) cannot catch a click.
+    this.inputLayer = doc.getElementById("remote-input") || this.video;
+    this.noticeTimer = null;
     this.display = new RemoteDisplay(
       this.video,
       () => this.state.screen,
@@ -85,12 +116,27 @@ export class Console {
     this.peer.setIceServers(readJsonAttribute(root, "iceServers", []));
 
     const send = (message) => this.sendInput(message);
-    this.mouse = new MouseInput(this.video, this.display, send, () => this.inputOpen());
-    this.keyboard = new KeyboardInput(this.video, send);
+    this.mouse = new MouseInput(this.inputLayer, this.display, send, () => this.inputOpen());
+    this.keyboard = new KeyboardInput(this.inputLayer, send);
+    // A click or key that cannot go to the user's computer says so instead of vanishing.
+    this.inputLayer.addEventListener("pointerdown", (event) => {
+      if (!this.inputOpen() && this.display.toRemote(event)) this.notifyNotSent();
+      this.inputLayer.focus({ preventScroll: true });
+    });
+    this.inputLayer.addEventListener("keydown", (event) => {
+      const modifier = ["Control", "Alt", "Shift", "Meta", "Tab"].includes(event.key);
+      if (!modifier && !this.inputOpen()) this.notifyNotSent();
+    });
+    const frames = () => this.update(() => (this.state.frames = this.video.videoWidth > 0 && Boolean(this.video.srcObject)));
+    for (const name of ["loadeddata", "resize", "emptied"]) this.video.addEventListener(name, frames);
 
     this.signaling = new Signaling(root.dataset.wsUrl, {
       onMessage: (message) => this.enqueue(message),
-      onOpen: () => this.update(() => this.clearError("signaling")),
+      onOpen: () =>
+        this.update(() => {
+          this.state.signalingDown = false;
+          this.clearError("signaling");
+        }),
       onClose: (willRetry, code) => this.update(() => this.onSocketClosed(willRetry, code)),
     });
 
@@ -111,7 +157,9 @@ export class Console {
       identityForm.addEventListener("submit", (event) => {
         event.preventDefault();
         const select = doc.getElementById("identity-method");
-        if (select) this.recordIdentity(select.value);
+        // Nothing is pre-selected: the technician says how, or nothing is recorded.
+        if (select && select.value) this.recordIdentity(select.value);
+        else if (select) select.focus();
       });
     }
 
@@ -133,6 +181,22 @@ export class Console {
     this.render();
   }
 
+  /** A brief notice over the video (`key` of the catalog), gone after a few seconds. */
+  notify(key, params = {}) {
+    this.update(() => {
+      this.state.notice = { key, params };
+    });
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => this.update(() => (this.state.notice = null)), NOTICE_MS);
+  }
+
+  /** An input the technician gave did not leave: say why (paused, not granted, not yet). */
+  notifyNotSent() {
+    const s = this.state;
+    if (s.ended || s.aborted || connectionState(s) === "waiting") return;
+    this.notify(notSentKey(s));
+  }
+
   setError(text, source = "session") {
     this.state.error = text;
     this.errorSource = source;
@@ -148,6 +212,7 @@ export class Console {
     const view = {};
     const fields = {
       state: () => connectionState(self.state),
+      phase: () => sessionPhase(self.state),
       sas: () => self.state.sas,
       screen: () => (self.state.screen ? { ...self.state.screen } : null),
       granted: () => [...(self.state.control.granted.length ? self.state.control.granted : self.state.granted)],
@@ -191,6 +256,7 @@ export class Console {
         s.identity = typeof m.identity === "string" ? m.identity : null;
         s.mode = m.mode === "browser" ? "browser" : "agent";
         if (m.status === "active") s.consented = true;
+        if (s.consented && !s.startedAt) s.startedAt = new Date();
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
         if ((m.status === "ended" || m.status === "expired") && !s.ended) {
           // The server sends this state just before `ended` (which says who and why), so the
@@ -212,6 +278,7 @@ export class Console {
       case "consent":
         s.granted = permissionsFrom(m.granted);
         s.consented = true;
+        if (!s.startedAt) s.startedAt = new Date();
         break;
       case "control_state":
         s.pausedByUser = Boolean(m.paused);
@@ -320,6 +387,7 @@ export class Console {
       return;
     }
     const final = { 4401: "error.signed_out", 4403: "error.forbidden", 4404: "error.not_found" };
+    this.state.signalingDown = Boolean(willRetry);
     if (willRetry) this.setError(t("error.reconnecting"), "signaling");
     else if (final[code]) this.setError(t(final[code]), "signaling");
   }
@@ -327,6 +395,8 @@ export class Console {
   /** The session is over: stop media and input; `final` also closes the signaling socket. */
   finish(ended, final = true) {
     this.state.ended = ended;
+    if (!this.state.endedAt) this.state.endedAt = new Date();
+    this.state.signalingDown = false;
     this.state.ending = false;
     this.teardown();
     if (final) this.signaling.stop();
@@ -339,6 +409,7 @@ export class Console {
     this.mouse.reset();
     this.peer.close();
     this.display.detach();
+    this.state.frames = false;
     if (this.channel) this.channel.close();
     this.channel = null;
   }
@@ -412,6 +483,7 @@ export class Console {
       if (s.control.active) s.dropped = "";
     } else if (m.type === "dropped") {
       s.dropped = String(m.reason || "").slice(0, 120);
+      this.notify(droppedKey(s.dropped)); // the agent refused something we sent: say so over the screen
     } else if (typeof m.type === "string" && this.dataHandlers.has(m.type)) {
       try {
         this.dataHandlers.get(m.type)(m);

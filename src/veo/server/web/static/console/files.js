@@ -344,8 +344,12 @@ export function install(app, doc = document) {
     const on = usable();
     sendButton.disabled = !on;
     input.disabled = !on;
-    if (!granted() && app.state.consented && !status.dataset.state) say("files.not_granted");
-    else if (granted() && status.dataset.state === "files.not_granted") say("");
+    // Said only about a transfer the technician asked for (panel.js hides it otherwise).
+    const asked = app.state.requested.includes("files");
+    const quiet = !status.dataset.state || status.dataset.state === "files.waiting";
+    if (!granted() && asked && !app.state.consented && quiet) say("files.waiting");
+    else if (!granted() && asked && app.state.consented && quiet) say("files.not_granted");
+    else if (granted() && ["files.not_granted", "files.waiting"].includes(status.dataset.state)) say("");
     if (app.state.ended || app.state.aborted) {
       for (const tr of transfers.values()) cancelTransfer(tr.id, false, "files.session_ended");
     }

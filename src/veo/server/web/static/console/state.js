@@ -30,6 +30,11 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     aborted: false,
     abortReason: "", // sas_commitment_mismatch | sas_mismatch
     error: "", // text for #error-banner
+    signalingDown: false, // the socket to the server dropped and is being re-opened
+    frames: false, // the video shows a decoded picture
+    notice: null, // {key, params}: a brief notice over the video (e.g. an input that was not sent)
+    startedAt: null, // when the user allowed the session (Date), for its length at the end
+    endedAt: null,
     expiresAt,
   };
 }
@@ -44,6 +49,25 @@ export function connectionState(s) {
   if (s.offerReceived || s.status === "connecting" || s.status === "active") return "connecting";
   if (s.agentConnected || s.status === "joined") return "joined";
   return "waiting";
+}
+
+/**
+ * The session's state as the header's badge shows it:
+ * waiting | joined | verifying | active | paused | reconnecting | ended.
+ *
+ * "verifying" lasts from the verification code until both sides confirmed it (the user by
+ * allowing the session under it, the technician with "Codes match"); "paused" is the user's
+ * Pause control; "reconnecting" is a dropped link to the server or to the user's computer.
+ */
+export function sessionPhase(s) {
+  const conn = connectionState(s);
+  if (conn === "ended" || conn === "aborted") return "ended";
+  if (s.signalingDown || (s.peer === "disconnected" && s.offerReceived)) return "reconnecting";
+  if (conn === "waiting") return "waiting";
+  if (controlState(s) === "paused") return "paused";
+  if (s.sas && (!s.consented || !s.technicianSasConfirmed)) return "verifying";
+  if (conn === "active") return "active";
+  return "joined";
 }
 
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */

@@ -1,10 +1,15 @@
-// Renders the console state into the page. The only module that writes to the DOM.
+// Renders the console state into the page: the header (state badge and sentence, the verification
+// step, End session), the stage (waiting card, video, notices over it, end card) and the session
+// facts. Feature modules draw their own panels; everything about the session itself is drawn here.
 
 import { displayCode } from "./sas.js";
-import { t } from "./i18n.js";
-import { connectionState, controlState, controlWaitingFor, formatCountdown, secondsLeft } from "./state.js";
+import { language, t } from "./i18n.js";
+import { keyCombo } from "./keys.js";
+import { connectionState, controlState, controlWaitingFor, formatCountdown, secondsLeft, sessionPhase } from "./state.js";
 
 const PERMISSION_KEYS = ["view", "control", "clipboard", "files"];
+/** The user's global stop key on the agent (agent/hotkey), as their keyboard prints it. */
+const STOP_KEY = ["Control", "Alt", "Shift", "End"];
 
 function byId(doc, id) {
   return doc.getElementById(id);
@@ -21,24 +26,49 @@ function setHidden(el, hidden) {
 /** Translated, ordered list of permissions: "View screen, Control mouse and keyboard". */
 export function permissionList(permissions) {
   const known = PERMISSION_KEYS.filter((p) => permissions.includes(p));
-  return known.map((p) => t(`perm.${p}`)).join(", ");
+  const words = known.map((p) => t(`perm.${p}`));
+  try {
+    return new Intl.ListFormat(language(), { type: "conjunction" }).format(words);
+  } catch {
+    return words.join(", ");
+  }
 }
 
-/** Why the session ended, in words for the technician. */
+/**
+ * Why the session ended, as a sentence for the technician. One table, reason -> sentence (the
+ * "end.<reason>" strings of console.html); a reason without a sentence of its own says who ended
+ * it. The code itself is never shown: it stays in the audit log and the API.
+ */
 export function endText(ended) {
   if (!ended) return "";
-  const known = {
-    denied: "end.denied",
-    expired: "end.expired",
-    timeout: "end.timeout",
-    sas_commitment_mismatch: "end.sas_failed",
-    sas_mismatch: "end.sas_mismatch",
-    sas_mismatch_user: "end.sas_mismatch_user",
-  };
-  if (known[ended.reason]) return t(known[ended.reason]);
+  const reason = String(ended.reason || "");
+  const own = `end.${reason}`;
+  if (reason && /^[a-z0-9_]+$/.test(reason) && t(own) !== own) return t(own);
   const who = { technician: "end.by_technician", user: "end.by_user", system: "end.by_system" };
-  const base = t(who[ended.by] || "end.by_system");
-  return ended.reason ? `${base} ${t("end.reason", { reason: ended.reason })}` : base;
+  return t(who[ended.by] || "end.by_system");
+}
+
+/** A length of time as people say it, in the page's language: "18 seconds", "4 minutes", "1 hour, 5 minutes". */
+export function durationText(seconds, lang = language()) {
+  if (!(seconds >= 0)) return "";
+  const unit = (value, name) => {
+    try {
+      return new Intl.NumberFormat(lang, { style: "unit", unit: name, unitDisplay: "long" }).format(value);
+    } catch {
+      return `${value} ${name}`;
+    }
+  };
+  const total = Math.round(seconds);
+  if (total < 60) return unit(total, "second");
+  if (total < 3600) return unit(Math.round(total / 60), "minute");
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.round((total % 3600) / 60);
+  if (minutes === 0) return unit(hours, "hour");
+  try {
+    return new Intl.ListFormat(lang, { type: "unit", style: "long" }).format([unit(hours, "hour"), unit(minutes, "minute")]);
+  } catch {
+    return `${unit(hours, "hour")} ${unit(minutes, "minute")}`;
+  }
 }
 
 const DROPPED_REASONS = [
@@ -56,25 +86,74 @@ const DROPPED_REASONS = [
 ];
 const IDENTITY_METHODS = ["email_link", "phone_questions", "managed_device", "not_verified"];
 
-/** Why the agent refused an input, in words (unknown reasons are shown as the agent sent them). */
+/** The catalog key saying why the agent refused an input (an unknown reason gets a general sentence). */
+export function droppedKey(reason) {
+  return DROPPED_REASONS.includes(reason) ? `dropped.${reason}` : "dropped";
+}
+
+/** Why the agent refused an input, in words. */
 export function droppedText(reason) {
-  return DROPPED_REASONS.includes(reason) ? t(`dropped.${reason}`) : t("dropped", { reason });
+  return t(droppedKey(reason));
+}
+
+/** The header's sentence for the current state. */
+export function stateSentence(s) {
+  const phase = sessionPhase(s);
+  const conn = connectionState(s);
+  const user = t("user");
+  switch (phase) {
+    case "ended":
+      return s.aborted ? t("conn.aborted") : endText(s.ended);
+    case "reconnecting":
+      return t("say.reconnecting");
+    case "waiting":
+      return t("conn.waiting");
+    case "paused":
+      return t("say.paused", { user });
+    case "verifying":
+      return s.technicianSasConfirmed ? t("say.verifying_consent") : t("say.verifying");
+    case "active": {
+      if (s.mode === "browser") return t("say.active_browser");
+      if (controlState(s) === "active") return t("say.active_control");
+      const why = controlWaitingFor(s);
+      if (why.length) return why.map((w) => t(`waiting.${w}`)).join(" ");
+      const granted = s.control.granted.length ? s.control.granted : s.granted;
+      return granted.includes("control") ? t("conn.active") : t("say.active_view");
+    }
+    default:
+      return t(`conn.${conn}`);
+  }
+}
+
+/** The brief notice for an input that did not leave (a click or key while control is off). */
+export function notSentKey(s) {
+  if (s.mode === "browser") return "notice.browser";
+  if (controlState(s) === "paused") return "notice.paused";
+  const granted = s.control.granted.length ? s.control.granted : s.granted;
+  if (s.consented && !granted.includes("control")) return "notice.not_granted";
+  return "notice.not_yet";
 }
 
 export class ConsoleView {
   constructor(doc) {
     this.doc = doc;
     this.el = {
+      root: byId(doc, "console"),
       conn: byId(doc, "conn-state"),
+      badge: byId(doc, "state-badge"),
+      sentence: byId(doc, "state-sentence"),
       control: byId(doc, "control-state"),
+      verify: byId(doc, "verify-bar"),
       sas: byId(doc, "sas-code"),
       sasHint: byId(doc, "sas-hint"),
       sasMismatch: byId(doc, "sas-mismatch"),
       sasMatch: byId(doc, "sas-match"),
       sasConfirmed: byId(doc, "sas-confirmed"),
+      sasState: byId(doc, "sas-state"),
+      identityBar: byId(doc, "identity-bar"),
       identity: byId(doc, "identity-state"),
+      identityPrompt: byId(doc, "identity-prompt"),
       controlWhy: byId(doc, "control-why"),
-      identityForm: byId(doc, "identity-form"),
       granted: byId(doc, "granted"),
       error: byId(doc, "error-banner"),
       dropped: byId(doc, "dropped-notice"),
@@ -82,37 +161,59 @@ export class ConsoleView {
       session: byId(doc, "session-area"),
       ended: byId(doc, "ended-panel"),
       endReason: byId(doc, "end-reason"),
+      endDuration: byId(doc, "end-duration"),
       noteForm: byId(doc, "note-form"),
+      noteTab: byId(doc, "tab-notes"),
+      endedSlot: byId(doc, "ended-note-slot"),
       endButton: byId(doc, "end-session"),
       expiry: byId(doc, "code-expiry"),
+      newCode: byId(doc, "new-code-form"),
       agentInfo: byId(doc, "agent-info"),
+      stopKey: byId(doc, "stop-key"),
+      paused: byId(doc, "paused-overlay"),
+      notice: byId(doc, "input-notice"),
+      stageMessage: byId(doc, "stage-message"),
     };
+    setText(this.el.stopKey, t("session.stop_key", { keys: keyCombo(STOP_KEY) }));
   }
 
   render(s, nowMs = Date.now()) {
     const el = this.el;
     const conn = connectionState(s);
+    const phase = sessionPhase(s);
     const control = controlState(s);
     const over = conn === "ended" || conn === "aborted";
 
+    // Header: the state as a badge and a sentence (#conn-state keeps the connection state too).
     el.conn.dataset.state = conn;
-    setText(el.conn, t(`conn.${conn}`));
+    el.conn.dataset.phase = phase;
+    if (el.root) el.root.dataset.phase = phase;
+    setText(el.badge, t(`phase.${phase}`));
+    setText(el.sentence, stateSentence(s));
     el.control.dataset.state = control;
     setText(el.control, t(`control.${control}`));
 
+    // The verification step, in the header while it is pending; then a small "verified" mark.
+    const sasPending = Boolean(s.sas) && !over && !s.technicianSasConfirmed;
+    setHidden(el.verify, !sasPending);
     setText(el.sas, s.sas ? displayCode(s.sas) : "");
-    setHidden(el.sasHint, !s.sas || over);
-    setHidden(el.sasMismatch, !s.sas || over);
-    setHidden(el.sasMatch, !s.sas || over || s.technicianSasConfirmed);
+    setHidden(el.sasHint, !sasPending);
+    setHidden(el.sasMismatch, !sasPending);
+    setHidden(el.sasMatch, !sasPending);
     setHidden(el.sasConfirmed, !s.technicianSasConfirmed || over);
+    setText(el.sasState, s.technicianSasConfirmed ? t("sas.confirmed") : t("sas.pending"));
 
+    const method = IDENTITY_METHODS.includes(s.identity) ? s.identity : "none";
     if (el.identity) {
-      const method = IDENTITY_METHODS.includes(s.identity) ? s.identity : "none";
       setText(el.identity, t(`identity.${method}`));
       el.identity.dataset.recorded = method === "none" ? "false" : "true";
       el.identity.dataset.required = s.identityRequired ? "true" : "false";
     }
-    setHidden(el.identityForm, over);
+    // How the user's identity was confirmed: asked once the code is confirmed, until recorded.
+    setHidden(el.identityBar, over || !s.technicianSasConfirmed || method !== "none");
+    if (el.identityBar) el.identityBar.dataset.required = s.identityRequired ? "true" : "false";
+    setText(el.identityPrompt, s.identityRequired ? t("waiting.identity") : t("identity.choose"));
+
     if (el.controlWhy) {
       const why = controlWaitingFor(s);
       // A browser share (join page, getDisplayMedia) can only show the screen: say why, say what helps.
@@ -130,17 +231,34 @@ export class ConsoleView {
     setText(el.dropped, s.dropped ? droppedText(s.dropped) : "");
     setHidden(el.dropped, !s.dropped || over);
 
+    // The stage: the waiting card, the video with what is said over it, or the end card.
     setHidden(el.waiting, conn !== "waiting");
     setHidden(el.session, conn === "waiting" || over);
     setHidden(el.ended, !over);
-    setHidden(el.noteForm, !over);
+    setText(el.paused, phase === "paused" ? t("say.paused", { user: t("user") }) : "");
+    setHidden(el.paused, phase !== "paused");
+    setText(el.notice, s.notice ? t(s.notice.key, { user: t("user"), ...s.notice.params }) : "");
+    setHidden(el.notice, !s.notice || over);
+    if (el.notice && s.notice) el.notice.dataset.key = s.notice.key;
+    const quiet = over || conn === "waiting" || s.frames;
+    setText(el.stageMessage, quiet ? "" : stateSentence(s));
+    setHidden(el.stageMessage, quiet);
+
+    // The note goes with the end card once the session is over (it lives in the tools panel before).
+    if (over && el.noteForm && el.endedSlot && el.noteForm.parentElement !== el.endedSlot) {
+      el.endedSlot.append(el.noteForm);
+    }
+    setHidden(el.noteTab, over);
     const why = s.aborted ? { by: "technician", reason: s.abortReason } : s.ended;
-    setText(el.endReason, over ? endText(why) : "");
+    setText(el.endReason, over ? (s.aborted ? t("conn.aborted") : endText(why)) : "");
+    const lasted = over && s.startedAt ? ((s.endedAt || new Date(nowMs)).getTime() - s.startedAt.getTime()) / 1000 : -1;
+    setText(el.endDuration, lasted >= 0 ? t("end.duration", { duration: durationText(lasted) }) : "");
+    setHidden(el.endDuration, lasted < 0);
     if (el.endButton) el.endButton.disabled = over || s.ending;
 
     if (el.agentInfo) {
       const info = s.agent && (s.agent.platform || s.agent.address);
-      setText(el.agentInfo, info ? t("agent.info", { platform: s.agent.platform || "?", address: s.agent.address || "?" }) : "");
+      setText(el.agentInfo, info ? t("agent.info", { platform: s.agent.platform || "—", address: s.agent.address || "—" }) : "—");
     }
 
     if (el.expiry) {
@@ -148,6 +266,9 @@ export class ConsoleView {
       if (left === null) setText(el.expiry, "");
       else if (left > 0) setText(el.expiry, t("code.expires_in", { time: formatCountdown(left) }));
       else setText(el.expiry, t("code.expired"));
+      const expired = left === 0 && conn === "waiting";
+      setHidden(el.newCode, !expired);
+      if (el.waiting) el.waiting.dataset.expired = expired ? "true" : "false";
     }
   }
 }
