@@ -62,10 +62,13 @@ def _scale(items: Sequence[Item]) -> float:
     return top if top > 0 else 1.0
 
 
-def bars(chart_id: str, title: str, items: Sequence[Item]) -> Chart:
-    """Horizontal bars, one row per item: label on the left, value on the right of the bar."""
+def bars(chart_id: str, title: str, items: Sequence[Item], *, value_width: int = VALUE_WIDTH) -> Chart:
+    """Horizontal bars, one row per item: label on the left, value on the right of the bar.
+
+    ``value_width`` is the room kept right of the longest bar for its printed value.
+    """
     top = _scale(items)
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    span = WIDTH - LABEL_WIDTH - value_width
     drawn: list[Bar] = []
     for row, item in enumerate(items):
         y = TOP_MARGIN / 2 + row * ROW_HEIGHT

@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
-from veo.server.lang import get_language
+from veo.server.lang import _, get_language, ngettext
 
 DASH = "—"
+NBSP = "\u00a0"
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -30,6 +31,28 @@ def minutes(seconds: float | None) -> str:
 
 def hours(seconds: float | None) -> str:
     return DASH if seconds is None else number(seconds / 3600)
+
+
+def duration(seconds: float | None) -> str:
+    """A time span as people read it at a glance: ``45 min``, ``2 h 05 min``, ``3 days 4 h``.
+
+    The spaces are non-breaking: a sentence may wrap around a duration, never through it.
+    """
+    return DASH if seconds is None else _duration(seconds).replace(" ", NBSP)
+
+
+def _duration(seconds: float) -> str:
+    total = max(0, round(seconds / 60))
+    if total < 60:
+        return _("%(minutes)s min") % {"minutes": number(total, 0)}
+    hours, minutes = divmod(total, 60)
+    if hours < 48:
+        return _("%(hours)s h %(minutes)s min") % {"hours": number(hours, 0), "minutes": f"{minutes:02d}"}
+    days, hours = divmod(hours, 24)
+    return ngettext("%(days)s day %(hours)s h", "%(days)s days %(hours)s h", days) % {
+        "days": number(days, 0),
+        "hours": number(hours, 0),
+    }
 
 
 def percent(fraction: float | None) -> str:
@@ -62,6 +85,7 @@ FORMATTERS = {
     "fmt_number": number,
     "fmt_minutes": minutes,
     "fmt_hours": hours,
+    "fmt_duration": duration,
     "fmt_percent": percent,
     "fmt_day": day,
     "fmt_short_day": short_day,

@@ -15,6 +15,7 @@ from veo.server.lang import _
 from veo.server.reports import formatting as fmt
 from veo.server.reports.charts import Chart, Item, bars, columns, sparkline
 from veo.server.reports.compute import GroupStats, Report
+from veo.server.reports.headline import Headline, headline
 from veo.server.reports.pilot import PilotComparison
 from veo.server.reports.stats import Summary
 
@@ -74,6 +75,8 @@ class Cluster:
 @dataclass(frozen=True)
 class ReportView:
     report: Report
+    #: the page's first words: remote sessions against none (see :mod:`headline`)
+    headline: Headline
     charts: dict[str, Chart]
     clusters: list[Cluster]
 
@@ -142,7 +145,7 @@ def report_view(report: Report) -> ReportView:
         Cluster(", ".join(c.terms), c.size, [(t.id, t.title) for t in c.tickets], c.trend, sparkline(c.trend))
         for c in report.clusters
     ]
-    return ReportView(report, charts, clusters)
+    return ReportView(report, headline(report), charts, clusters)
 
 
 def pilot_chart(comparison: PilotComparison) -> Chart:
