@@ -35,6 +35,8 @@ run: install
 	@echo "  Sign in at $(VEO_PUBLIC_URL)/login"
 	@echo "  Start an agent on the user's computer with:"
 	@echo "    $(VEO) agent --server $(VEO_PUBLIC_URL)"
+	@echo "  Try it with sample data (months of tickets for the reports), in another terminal:"
+	@echo "    $(VEO) admin sample-data"
 	@echo
 	$(VEO) server --host $(HOST) --port $(PORT)
 

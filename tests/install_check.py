@@ -47,7 +47,7 @@ LEAKY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSER
 
 #: Run inside the venv under test: import every module of a package, report the ones that fail.
 IMPORT_ALL = """
-import importlib, json, pkgutil, sys, traceback
+import importlib, pkgutil, sys, traceback
 package, forbidden = sys.argv[1], sys.argv[2:]
 root = importlib.import_module(package)
 failed = {}
@@ -58,6 +58,7 @@ for name in names:
     except BaseException:
         failed[name] = traceback.format_exc(limit=3).strip().splitlines()[-1]
 pulled = sorted(m for m in forbidden if m in sys.modules)
+import json
 print(json.dumps({"modules": len(names), "failed": failed, "pulled": pulled}))
 """
 
