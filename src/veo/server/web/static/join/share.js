@@ -389,6 +389,9 @@ export class BrowserShare {
     this.el("share-error-title").hidden = !title;
     this.el("share-error-text").textContent = text;
     this.el("share-error").hidden = !text;
+    const input = this.el("share-code");
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   }
 
   /** The server refused the code: back to the code form, the reason and the next step above it. */

@@ -1,0 +1,183 @@
+"""The join page's refused code, in real Chromium against the real server: an error the user can act on.
+
+The server refuses a code with a stable ``code`` (and ``retry_after`` when rate limited); the page
+says the same sentence as the agent (``veo/protocol/refusals.py``), styled as an error: red,
+an icon, ``role=alert``, the next step in the sentence. English and Spanish; screenshots are kept
+under ``$VEO_SCREENSHOTS`` when it is set (else a temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+from websockets.asyncio.client import connect
+
+from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from veo.config import Settings
+from veo.i18n import gettext_for
+from veo.protocol.refusals import refusal_text
+from veo.protocol.signaling import Join
+from veo.server.app import create_app
+from veo.server.auth import service as auth_service
+from veo.server.sessions.ratelimit import RedemptionLimiter
+from veo.tasks import spawn
+
+EMAIL = "join-tech@example.org"
+PASSWORD = "correct horse battery staple"
+SIZES = ((1366, 768), (1920, 1080))
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    browser: Browser
+    shots: Path
+    errors: list[str]
+
+    async def page(self, language: str, size: tuple[int, int], query: str = "") -> Page:
+        page = await self.browser.new_page(viewport={"width": size[0], "height": size[1]})
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        await page.goto(f"{self.base_url}/join?lang={language}{query}")
+        return page
+
+    async def used_code(self) -> str:
+        """A code a technician made and an agent already redeemed."""
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            token = (
+                await client.post("/api/v1/auth/token", json={"email": EMAIL, "password": PASSWORD})
+            ).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            ticket = await client.post(
+                "/api/v1/tickets",
+                json={"title": "Printer", "requester_name": "Bob", "requester_email": "bob@example.org"},
+                headers=auth,
+            )
+            assert ticket.status_code == 201, ticket.text
+            made = await client.post(f"/api/v1/tickets/{ticket.json()['id']}/sessions", json={}, headers=auth)
+            assert made.status_code == 201, made.text
+        code: str = made.json()["code"].replace(" ", "")
+        async with connect(self.base_url.replace("http", "ws") + "/ws/agent") as ws:
+            await ws.send(Join(code=code, platform="linux").dumps())
+            assert '"joined"' in str(await ws.recv())
+        return code
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    directory = Path(os.environ.get("VEO_SCREENSHOTS") or tmp_path / "shots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, shots: Path) -> AsyncIterator[Stack]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'veo.db'}",
+        public_url=base_url,
+        organization="ACME IT",
+    )
+    app = create_app(settings)
+    # two wrong codes, no growing delay: the rate limit is reached at once
+    app.state.hub.limiter = RedemptionLimiter(max_failures=2, base_delay=0.0, max_delay=0.0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = spawn(server.serve(sockets=[sock]), name="join-page-test")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        errors: list[str] = []
+        try:
+            warmup = await browser.new_page()
+            await warmup.goto(f"{base_url}/join")  # the server is up (and migrated) once this answers
+            await warmup.close()
+            with app.state.db.session() as s:
+                auth_service.create_user(
+                    s, EMAIL, name="Carla", role="technician", password=PASSWORD, must_change_password=False
+                )
+            yield Stack(base_url, browser, shots, errors)
+        finally:
+            await browser.close()
+            server.should_exit = True
+            await task
+            sock.close()
+    assert errors == []
+
+
+async def _try(page: Page, code: str) -> str:
+    await page.fill("#share-code", code)
+    await page.click("#share-start")
+    await page.wait_for_selector("#share-error:not([hidden])")
+    return (await page.text_content("#share-error-text")) or ""
+
+
+async def _assert_styled_as_error(page: Page) -> None:
+    box = page.locator("#share-error")
+    assert await box.get_attribute("role") == "alert"
+    assert await box.locator("svg.join-error-icon").count() == 1
+    style = await box.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.color, s.backgroundColor, s.borderTopColor]; }"
+    )
+    assert style == ["rgb(122, 16, 16)", "rgb(253, 236, 234)", "rgb(180, 35, 24)"], style
+    assert await page.get_attribute("#share-code", "aria-invalid") == "true"
+    # back on the form, ready for another try
+    assert await page.is_visible("#share-code") and await page.is_visible("#share-start")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_a_used_code_says_so_as_an_error(stack: Stack, language: str) -> None:
+    catalog = gettext_for(language)
+    code = await stack.used_code()
+    for size in SIZES:
+        page = await stack.page(language, size)
+        said = await _try(page, f"{code[:3]} {code[3:6]} {code[6:]}")
+        assert said == refusal_text(catalog, "code_used")
+        assert await page.text_content("#share-error-title") == catalog.gettext("The code was not accepted")
+        await _assert_styled_as_error(page)
+        await page.screenshot(path=str(stack.shots / f"join-error-used-{language}-{size[0]}x{size[1]}.png"))
+        await page.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_unknown_then_too_many_codes_say_how_long_to_wait(stack: Stack, language: str) -> None:
+    catalog = gettext_for(language)
+    page = await stack.page(language, SIZES[0])
+    assert await _try(page, "000000001") == refusal_text(catalog, "code_unknown")
+    await _assert_styled_as_error(page)
+    assert await _try(page, "000000002") == refusal_text(catalog, "code_unknown")
+    limited = await _try(page, "000000003")
+    assert limited == refusal_text(catalog, "rate_limited", 600)  # ten minutes from the first failure
+    assert ("10 minutes" if language == "en" else "10 minutos") in limited
+    await page.screenshot(path=str(stack.shots / f"join-error-rate-limited-{language}-1366x768.png"))
+    # a mistyped code is an error too, said before anything is sent
+    await page.fill("#share-code", "12345")
+    await page.click("#share-start")
+    assert await page.text_content("#share-error-text") == catalog.gettext(
+        "The code has 9 digits, for example 123 456 789."
+    )
+    await page.close()
+
+
+async def test_a_link_without_a_valid_code_is_an_error_with_the_next_step(stack: Stack) -> None:
+    page = await stack.page("es", SIZES[0], "&code=12ab")
+    box = page.locator("#code-error")
+    assert await box.get_attribute("role") == "alert"
+    assert await box.locator("svg.join-error-icon").count() == 1
+    assert "Escriba abajo los 9 dígitos" in ((await box.text_content()) or "")
+    await page.screenshot(path=str(stack.shots / "join-error-link-es-1366x768.png"))
+    await page.close()
