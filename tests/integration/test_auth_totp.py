@@ -20,7 +20,7 @@ from veo.server.auth import service, totp
 from veo.server.auth.models import RecoveryCode, TotpCredential, User
 from veo.server.db.base import utcnow
 
-_SECRET = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
+_SECRET = re.compile(r'id="totp-secret" data-secret="([A-Z2-7]+)"')
 
 
 def _actions(app: FastAPI) -> list[str]:
@@ -51,7 +51,11 @@ async def test_enrolment_page_shows_a_qr_code_and_confirms_with_a_code(
     await login(client, "tech@example.org")
     page = await client.get("/account/totp")
     assert page.status_code == 200
-    assert 'src="data:image/svg+xml;base64,' in page.text
+    # A standalone SVG (with its namespace), else Chromium cannot decode the data: URI at all.
+    assert (
+        'src="data:image/svg+xml;charset=utf-8,%3Csvg%20xmlns%3D%27http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%27'
+        in page.text
+    )
     match = _SECRET.search(page.text)
     assert match is not None
     secret = match.group(1)

@@ -175,7 +175,7 @@ async def test_session_record_on_the_ticket(app: FastAPI, client: httpx.AsyncCli
     page = (await client.get(location)).text
     assert 'data-requested="view,control"' in page and 'data-granted="view"' in page
     assert 'data-identity="phone_questions"' in page and "verified by phone questions" in page
-    assert 'data-sas="true"' in page and "1 min 35 s" in page
+    assert 'data-sas="true"' in page and "1 minute and 35 seconds" in page
     if hasattr(RemoteSession, "rating"):
         assert 'data-rating="4"' in page and "Quick and kind" in page
     # Starting the session was the ticket's first response.

@@ -40,6 +40,11 @@ class Enrolment:
     uri: str
     qr_data_uri: str
 
+    @property
+    def secret_groups(self) -> list[str]:
+        """The key in groups of four (``ABCD EFGH …``), as authenticator apps accept it typed."""
+        return [self.secret[i : i + 4] for i in range(0, len(self.secret), 4)]
+
 
 def credential(db: Session, user: User) -> TotpCredential | None:
     return db.get(TotpCredential, user.id)
@@ -52,9 +57,10 @@ def is_enrolled(db: Session, user: User) -> bool:
 
 def _enrolment(secret: str, user: User, issuer: str) -> Enrolment:
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
-    svg = segno.make(uri, error="m").svg_inline(scale=5, border=2)
-    data = base64.b64encode(svg.encode()).decode()
-    return Enrolment(secret=secret, uri=uri, qr_data_uri=f"data:image/svg+xml;base64,{data}")
+    # A standalone SVG document (with its xmlns: an image decoded from a data: URI is not inline
+    # SVG, and without the namespace Chromium cannot decode it and shows the alt text instead).
+    qr_data_uri = segno.make(uri, error="m").svg_data_uri(scale=5, border=4)
+    return Enrolment(secret=secret, uri=uri, qr_data_uri=qr_data_uri)
 
 
 def start_enrolment(db: Session, user: User, *, issuer: str = ISSUER) -> Enrolment:

@@ -12,6 +12,7 @@ from typing import Any
 from veo.config import Settings
 from veo.i18n import gettext_for, normalize
 from veo.server.notify.mailer import Mail, render
+from veo.server.web import wording
 
 
 def _subject(template: str, language: str, context: dict[str, Any]) -> str:
@@ -34,5 +35,5 @@ def compose(settings: Settings, payload: dict[str, Any]) -> Mail:
     for key in ("rating_path", "join_path"):
         if key in context:
             context[key.replace("_path", "_url")] = settings.public_url + str(context.pop(key))
-    context.setdefault("organization", settings.organization)
+    context.setdefault("organization", wording.organization(settings.organization, language))
     return render(template, _subject(template, language, context), language, context)

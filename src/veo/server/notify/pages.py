@@ -113,7 +113,13 @@ async def outbox_page(
     chosen = status if status in OUTBOX_STATUSES else None
     of_kind = kind if kind in OUTBOX_KINDS else None
     page = await db.run(lambda s: outbox.list_messages(s, status=chosen, kind=of_kind, limit=200))
-    return await render(request, "notify/outbox.html", {"messages": page.items, "total": page.total})
+    context = {
+        "messages": page.items,
+        "total": page.total,
+        # Said once here for admins rather than on every ticket whose e-mail waits.
+        "mail_configured": bool(request.app.state.settings.smtp_host),
+    }
+    return await render(request, "notify/outbox.html", context)
 
 
 @router.post("/admin/outbox/{message_id}/retry", dependencies=[Depends(verify_csrf)])

@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from veo.server.lang import _
+from veo.server.lang import _, ngettext
 from veo.server.notify.models import OutboxMessage, RatingRequest
 from veo.server.notify.rating import ticket_ratings
+
+#: What the worker writes as ``last_error`` while no SMTP server is set (``notify/worker.py``).
+UNCONFIGURED_PREFIX = "e-mail is not configured"
+
+
+def waits_for_configuration(message: OutboxMessage) -> bool:
+    """True while the message waits only because this server has no SMTP server set."""
+    return message.status != "sent" and message.last_error.startswith(UNCONFIGURED_PREFIX)
 
 
 def delivery_label(message: OutboxMessage) -> str:
@@ -18,9 +26,15 @@ def delivery_label(message: OutboxMessage) -> str:
         return _("sent")
     if message.status == "failed":
         return _("not delivered: failed")
+    if waits_for_configuration(message):
+        return _("waiting: e-mail is not set up on this server yet")
     if message.attempts == 0 and not message.last_error:
         return _("queued")
-    return _("not delivered, retrying (%(n)d attempts)") % {"n": message.attempts}
+    return ngettext(
+        "not delivered, retrying (%(n)s attempt)",
+        "not delivered, retrying (%(n)s attempts)",
+        message.attempts,
+    ) % {"n": message.attempts}
 
 
 def ticket_deliveries(db: Session, ticket_id: int, *, limit: int = 20) -> list[OutboxMessage]:
@@ -46,6 +60,12 @@ class TicketNotices:
     @property
     def undelivered(self) -> list[OutboxMessage]:
         return [m for m in self.deliveries if m.status != "sent"]
+
+    @property
+    def stuck(self) -> list[OutboxMessage]:
+        """Undelivered for a reason of their own (refused, retrying); not a server without e-mail,
+        which is said once to administrators (``/admin/outbox``), not on every ticket."""
+        return [m for m in self.undelivered if not waits_for_configuration(m)]
 
 
 def ticket_notices(db: Session, ticket_id: int) -> TicketNotices:

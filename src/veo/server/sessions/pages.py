@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.protocol.permissions import ordered
 from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
@@ -56,6 +57,35 @@ async def start_session(ticket_id: int, request: Request, user: CurrentUser, db:
     except service.SessionError as exc:
         raise api_error(exc) from None
     return RedirectResponse(f"/sessions/{session.id}/console", status_code=303)
+
+
+@router.post("/sessions/{session_id}/new-code", dependencies=[Depends(verify_csrf)])
+async def new_code(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+    """The ticket page's *New code*: a code ran out unused, so start again with the same request.
+
+    A new session (hence a new code) for the same ticket, asking for what the expired one asked;
+    the expired session stays as it was, in the record. A session still waiting with a valid
+    code, or one the user joined, needs no new code: back to the ticket.
+    """
+    old = await db.run(lambda s: load_for(s, session_id, user, write=True))
+    still_valid = old.status == "waiting" and old.code_expires_at > utcnow()
+    if old.status not in ("waiting", "expired") or still_valid:
+        return RedirectResponse(f"/tickets/{old.ticket_id}", status_code=303)
+    try:
+        fresh = await starting.start_session(
+            db,
+            ticket_id=old.ticket_id,
+            technician=user,
+            permissions=list(old.requested_permissions),
+            ttl_seconds=_settings(request).session_code_ttl_seconds,
+            address=_address(request),
+        )
+    except service.SessionError as exc:
+        raise api_error(exc) from None
+    # The console's *New code* (back=console) stays in a console, on the new session's code.
+    if (await request.form()).get("back") == "console":
+        return RedirectResponse(f"/sessions/{fresh.id}/console", status_code=303)
+    return RedirectResponse(f"/tickets/{old.ticket_id}#remote-support", status_code=303)
 
 
 @router.get("/sessions/{session_id}/console")

@@ -1,9 +1,10 @@
 """Ticket pages: the list with its filter bar, the new-ticket form, and the detail page.
 
-The detail page shows the ticket, its replies and notes, its remote sessions and their audit
-trail, the field history, and the controls that change status, priority, category and
-assignee. Every form posts with the session's CSRF token; a refused change re-renders the page
-with the reason and stores nothing.
+The detail page shows, in its header, the ticket's state and the main action (start a remote
+session, or the code of the one waiting, with copy buttons); below, the conversation, the remote
+sessions, their audit trail and the field history; at the side, the controls that change status,
+priority, category and assignee. Every form posts with the session's CSRF token; a refused
+change re-renders the page with the reason and stores nothing.
 """
 
 from __future__ import annotations
@@ -152,11 +153,14 @@ async def _detail(
     notices = await db.run(lambda s: ticket_notices(s, ticket_id))
     viewer = (await identify(request)).user
     allowed = await db.run(lambda s: policy_for_user(s, viewer).max_permissions) if viewer else frozenset()
+    public_url: str = request.app.state.settings.public_url
     context = {
         **_base_context(),
         "view": view,
         "ticket": view.ticket,
         "sessions": view.sessions,
+        # The header's main action: the waiting code, the live session, or a new code.
+        "now": views.session_now(view.sessions, public_url),
         "groups": view.groups,
         "errors": errors or {},
         "message": message,

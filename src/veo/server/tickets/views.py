@@ -7,6 +7,8 @@ read, never write.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +16,10 @@ from sqlalchemy.orm import Session
 from veo.server.audit.models import AuditEvent
 from veo.server.auth.models import User
 from veo.server.categories.service import all_categories
+from veo.server.db.base import utcnow
+from veo.server.sessions.codes import display_code
 from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.schemas import join_url
 from veo.server.tickets import history, service
 from veo.server.tickets.models import Category, Ticket, TicketChange, TicketComment
 
@@ -50,6 +55,8 @@ class TicketView:
     choices: Choices
     #: Names for the ids that history rows hold (category, assignee), keyed by (field, id text).
     names: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: People's names for the e-mail addresses that audit events record as their actor.
+    actors: dict[str, str] = field(default_factory=dict)
 
 
 def _names(db: Session, opts: Choices, changes: list[TicketChange]) -> dict[tuple[str, str], str]:
@@ -75,6 +82,11 @@ def load(db: Session, ticket_id: int) -> TicketView:
     groups += [EventGroup(s, by_session[s.id]) for s in sessions if s.id in by_session]
     changes = history.of_ticket(db, ticket_id)
     opts = choices(db)
+    emails = {e.actor for e in events if "@" in e.actor}
+    actors = {u.email: u.name for u in opts.technicians if u.email in emails}
+    if emails - actors.keys():
+        found = db.scalars(select(User).where(User.email.in_(emails - actors.keys())))
+        actors |= {u.email: u.name for u in found}
     return TicketView(
         ticket=ticket,
         sessions=sessions,
@@ -83,4 +95,40 @@ def load(db: Session, ticket_id: int) -> TicketView:
         changes=changes,
         choices=opts,
         names=_names(db, opts, changes),
+        actors=actors,
     )
+
+
+#: What the ticket's header says about remote support right now.
+NowState = Literal["waiting", "code_expired", "live"]
+
+
+@dataclass(frozen=True)
+class SessionNow:
+    """The ticket's latest session when it needs the technician's attention at the top of the page.
+
+    ``waiting``: its code is valid, shown with copy buttons; ``code_expired``: the code ran out
+    before the user joined (a *New code* button); ``live``: joined or under way (open the console).
+    """
+
+    session: RemoteSession
+    state: NowState
+    code_display: str = ""
+    join_url: str = ""
+
+
+def session_now(
+    sessions: list[RemoteSession], public_url: str, now: datetime | None = None
+) -> SessionNow | None:
+    """What the header shows about the newest session (``sessions`` newest first), if anything."""
+    if not sessions:
+        return None
+    latest = sessions[0]
+    moment = now or utcnow()
+    if latest.status == "waiting" and latest.code and latest.code_expires_at > moment:
+        return SessionNow(latest, "waiting", display_code(latest.code), join_url(public_url, latest.code))
+    if latest.status in ("waiting", "expired"):
+        return SessionNow(latest, "code_expired")
+    if latest.status in ("joined", "connecting", "active"):
+        return SessionNow(latest, "live")
+    return None

@@ -24,6 +24,7 @@ from veo.config import SUPPORTED_LANGUAGES, Settings
 from veo.i18n import accept_language
 from veo.server.auth.deps import csrf_token_of, identify
 from veo.server.lang import _, get_language, ngettext, set_language
+from veo.server.web import wording
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LANG_COOKIE = "veo_lang"
@@ -66,6 +67,8 @@ def label(code: str | None) -> str:
 
 
 environment.globals["label"] = label
+#: Codes to sentences for every template (``words.action("ticket.created")``): one table, all pages.
+environment.globals["words"] = wording
 
 
 def language_from_request(connection: HTTPConnection) -> str:
@@ -99,7 +102,7 @@ async def render(
         "user": identity.user,
         "csrf_token": await csrf_token_of(request),
         "lang": get_language(),
-        "organization": settings.organization,
+        "organization": wording.organization(settings.organization),
         "languages": SUPPORTED_LANGUAGES,
         # The language switch keeps the rest of the address (``next`` on the login page, the page).
         "lang_links": {code: _with_lang(request, code) for code in SUPPORTED_LANGUAGES},

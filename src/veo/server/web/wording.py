@@ -1,0 +1,451 @@
+"""Stored codes turned into sentences a person reads, in the request's language.
+
+The database, the API, the audit CSV and the exports keep codes (``technician_ended``,
+``ticket.created``, ``["view", "control"]``, ISO timestamps): they are stable and machines read
+them. Pages and e-mails show what this module makes of them: a sentence in the reader's language,
+numbers, dates and durations through Babel. The tables live here, in one place, so that every page
+(ticket, list, history, audit log, the console's end screen) says the same thing for the same code.
+
+Every function accepts codes it does not know and still returns words, never the code: a new
+audit action or end reason added elsewhere reads as a generic sentence until it gets its own, and
+``tests/unit/server/web/test_wording.py`` lists the actions the source records so that one
+without a sentence is noticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+
+from veo.config import Settings
+from veo.durations import duration_text
+from veo.i18n import gettext_for
+from veo.server.lang import _, get_language, ngettext
+
+#: The organization name when the operator did not set VEO_ORGANIZATION.
+DEFAULT_ORGANIZATION: str = Settings.model_fields["organization"].default
+
+
+def organization(name: str, language: str | None = None) -> str:
+    """The organization's name as readers see it: the built-in default in their language.
+
+    An operator who set ``VEO_ORGANIZATION`` sees exactly that name; the default ("veo support")
+    is not a name but a description, so a Spanish page says "soporte de veo".
+    """
+    if name and name != DEFAULT_ORGANIZATION:
+        return name
+    return gettext_for(language or get_language()).gettext("veo support") if language else _("veo support")
+
+
+# --------------------------------------------------------------------------- numbers, dates, time
+
+
+def number(value: int | float) -> str:
+    """``1234`` as the reader writes it (``1,234`` / ``1.234``)."""
+    return format_decimal(value, locale=get_language())
+
+
+def when(value: datetime | str | None, fmt: str = "medium") -> str:
+    """A moment in the reader's format, in UTC and saying so (the server does not know their zone)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return f"{format_datetime(value, format=fmt, tzinfo=UTC, locale=get_language())} UTC"
+
+
+def duration(seconds: int | float | None) -> str:
+    """A length of time as people say it ("18 seconds", "1 minute and 35 seconds").
+
+    The same words as the agent's session history (:mod:`veo.durations`), so the user's record
+    and the ticket agree.
+    """
+    if seconds is None:
+        return "—"
+    language = get_language()
+    return duration_text(seconds, gettext_for(language), language)
+
+
+def listing(items: Iterable[str]) -> str:
+    """``a, b and c`` in the reader's language (Babel's list patterns)."""
+    from babel.lists import format_list
+
+    words = [w for w in items if w]
+    return format_list(words, locale=get_language()) if words else "—"
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def permission(code: str) -> str:
+    """What a permission lets the technician do, as the start form and the consent dialog say it."""
+    names = {
+        "view": _("see the screen"),
+        "control": _("control mouse and keyboard"),
+        "clipboard": _("clipboard"),
+        "files": _("file transfer"),
+    }
+    return names.get(code, _("another permission"))
+
+
+def permissions(codes: Iterable[str] | None) -> str:
+    """``["view", "control"]`` → "see the screen and control mouse and keyboard"; "nothing" if empty."""
+    chosen = [permission(str(c)) for c in codes or ()]
+    return listing(chosen) if chosen else _("nothing")
+
+
+def ended_by(code: str | None) -> str:
+    names = {
+        "technician": _("the technician"),
+        "user": _("the user"),
+        "system": _("veo"),
+    }
+    return names.get(code or "", _("veo"))
+
+
+def end_reason(code: str | None) -> str:
+    """Why a session ended, as a sentence ("The technician ended the session.")."""
+    reasons = {
+        "hangup": _("The session was ended from the console."),
+        "technician_ended": _("The technician ended the session."),
+        "ended": _("The session was ended."),
+        "user_stopped": _("The user stopped the session."),
+        "page_closed": _("The user closed the page."),
+        "denied": _("The user did not allow the session."),
+        "declined": _("The user did not allow the session."),
+        "cancelled": _("The session was cancelled."),
+        "agent_disconnected": _("The user's computer disconnected."),
+        "connection_lost": _("The connection was lost."),
+        "agent_error": _("veo on the user's computer ran into an error."),
+        "capture_failed": _("The user's screen could not be captured."),
+        "negotiation_failed": _(
+            "The technician's browser and the user's computer could not agree on a video format."
+        ),
+        "codec_unsupported": _(
+            "The technician's browser cannot play the video the user's agent sends (H.264 or VP8)."
+        ),
+        "codec_unsupported_h264": _(
+            "The technician's browser cannot play H.264 video, and the agent was started with --codec h264."
+        ),
+        "codec_unsupported_vp8": _(
+            "The technician's browser cannot play VP8 video, and the agent was started with --codec vp8."
+        ),
+        "server_restarted": _("The server restarted during the session."),
+        "timeout": _("Nobody was active for too long."),
+        "idle": _("Nobody was active for too long."),
+        "sas_mismatch": _("The technician said the security codes did not match."),
+        "sas_mismatch_user": _("The user said the security codes did not match."),
+        "sas_commitment_mismatch": _("The security check failed: the connection may have been intercepted."),
+    }
+    if not code:
+        return ""
+    return reasons.get(code, _("The session ended."))
+
+
+#: Reasons whose sentence already says who ended the session.
+_SELF_EXPLAINED = frozenset(
+    {
+        "technician_ended",
+        "user_stopped",
+        "page_closed",
+        "denied",
+        "declined",
+        "sas_mismatch",
+        "sas_mismatch_user",
+    }
+)
+
+
+def session_ending(by: str | None, reason: str | None) -> str:
+    """Who ended a session and why, in one or two sentences, without saying the same thing twice.
+
+    ``("user", "user_stopped")`` → "The user stopped the session."; ``("technician", "hangup")``
+    → "The technician ended the session."; ``("system", "agent_disconnected")`` → "The user's
+    computer disconnected."
+    """
+    if reason in _SELF_EXPLAINED or (by == "system" and reason):
+        return end_reason(reason)
+    who = {
+        "technician": _("The technician ended the session."),
+        "user": _("The user ended the session."),
+        "system": _("veo ended the session."),
+    }.get(by or "", "")
+    if reason in (None, "", "hangup", "ended"):
+        return who or end_reason(reason) or _("The session ended.")
+    return f"{who} {end_reason(reason)}".strip()
+
+
+def identity_method(code: str | None) -> str:
+    """How the technician confirmed who the user is."""
+    names = {
+        "email_link": _("join link sent to the requester's e-mail"),
+        "phone_questions": _("verified by phone questions"),
+        "managed_device": _("managed device of the user"),
+        "not_verified": _("not verified"),
+    }
+    return names.get(code or "", _("not verified"))
+
+
+def code_rejection(code: str | None) -> str:
+    names = {
+        "unknown": _("the code does not exist"),
+        "expired": _("the code had expired"),
+        "used": _("the code was already used"),
+        "rate_limited": _("too many wrong codes from this address"),
+    }
+    return names.get(code or "", _("the code was refused"))
+
+
+def client_mode(code: str | None) -> str:
+    """How the user joined, as a sentence."""
+    if code == "browser":
+        return _("From the browser, without installing anything (view only).")
+    return _("With the veo program.")
+
+
+# --------------------------------------------------------------------------- audit events
+
+
+def action(code: str) -> str:
+    """What happened, as a short sentence ("Ticket created")."""
+    actions = {
+        "ticket.created": _("Ticket created"),
+        "ticket.updated": _("Ticket changed"),
+        "ticket.comment_added": _("Reply or note added"),
+        "ticket.attachment_added": _("File attached"),
+        "ticket.rated": _("Requester rated the help"),
+        "ticket.resolved": _("Ticket resolved"),
+        "ticket.reply": _("Reply sent to the requester"),
+        "session.requested": _("Remote session requested"),
+        "session.beyond_policy": _("Session refused: beyond the role's permissions"),
+        "session.link_emailed": _("Join link e-mailed"),
+        "session.link": _("Join link e-mailed"),
+        "session.code_rejected": _("Join code refused"),
+        "session.joined": _("User joined with the code"),
+        "session.negotiating": _("Connecting"),
+        "session.consented": _("User allowed the session"),
+        "session.denied": _("User did not allow the session"),
+        "session.expired": _("Join code expired unused"),
+        "session.control_paused": _("User paused control"),
+        "session.control_resumed": _("User resumed control"),
+        "session.sas_confirmed_by_technician": _("Technician confirmed the security code"),
+        "session.sas_mismatch": _("Security codes did not match"),
+        "session.identity_confirmed": _("User's identity recorded"),
+        "session.ended": _("Session ended"),
+        "session.note": _("Session note saved"),
+        "session.rated": _("User rated the session"),
+        "session.chat_attached": _("Chat transcript attached"),
+        "session.sysinfo_attached": _("System information attached"),
+        "session.continuation_issued": _("Code to continue with the veo program issued"),
+        "session.upgraded": _("Browser share continued in the veo program"),
+        "session.permission_requested": _("Technician asked for another permission"),
+        "session.permission_granted": _("User allowed another permission"),
+        "session.permission_refused": _("User refused another permission"),
+        "auth.login": _("Signed in"),
+        "auth.logout": _("Signed out"),
+        "auth.login_failed": _("Sign-in failed"),
+        "auth.login_locked": _("Sign-in refused: account locked"),
+        "auth.login_throttled": _("Sign-in refused: too many attempts"),
+        "auth.account_locked": _("Account locked after failed sign-ins"),
+        "auth.totp_enrolled": _("Two-factor sign-in turned on"),
+        "auth.totp_failed": _("Wrong two-factor code"),
+        "auth.totp_reset": _("Two-factor sign-in reset"),
+        "auth.recovery_code_used": _("Recovery code used"),
+        "auth.token_issued": _("API token issued"),
+        "auth.signed_out_everywhere": _("Signed out everywhere"),
+        "user.created": _("Account created"),
+        "user.activated": _("Account reactivated"),
+        "user.deactivated": _("Account deactivated"),
+        "user.password_changed": _("Password changed"),
+        "user.role_changed": _("Role changed"),
+        "policy.changed": _("Role permissions changed"),
+        "category.created": _("Category created"),
+        "category.renamed": _("Category renamed"),
+        "category.deleted": _("Category deleted"),
+        "webhook.created": _("Webhook added"),
+        "webhook.deleted": _("Webhook removed"),
+        "audit.checkpoint": _("Audit log checkpoint signed"),
+    }
+    return actions.get(code, _("Other event"))
+
+
+def actor(value: str | None) -> str:
+    """Who acted: a person's e-mail as is, the built-in actors in words."""
+    names = {
+        "agent": _("the user's computer"),
+        "system": _("veo"),
+        "requester": _("the requester"),
+        "anonymous": _("someone not signed in"),
+    }
+    if not value:
+        return "—"
+    return names.get(value, value)
+
+
+def _yes(value: object) -> bool:
+    return value is True or value == "true"
+
+
+def event_details(code: str, details: Mapping[str, object] | None) -> str:
+    """The details of an audit event that matter to a reader, as a sentence (may be empty).
+
+    Only known keys are described; the full record stays in the audit CSV and the API.
+    """
+    d = dict(details or {})
+    parts: list[str] = []
+
+    def perms(key: str) -> list[str] | None:
+        value = d.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else None
+
+    if code in ("session.requested", "session.beyond_policy"):
+        asked = perms("requested")
+        if asked is not None:
+            parts.append(_("Asked to %(what)s.") % {"what": permissions(asked)})
+        if code == "session.requested" and d.get("code_expires_at"):
+            parts.append(
+                _("The code is valid until %(time)s.") % {"time": when(str(d["code_expires_at"]), "short")}
+            )
+        if _yes(d.get("identity_required")):
+            parts.append(_("The user's identity must be confirmed."))
+        allowed = perms("allowed")
+        if allowed is not None:
+            parts.append(_("The role allows: %(what)s.") % {"what": permissions(allowed)})
+    elif code == "session.joined":
+        parts.append(client_mode(str(d.get("mode", ""))))
+    elif code == "session.consented":
+        granted = perms("granted")
+        if granted is not None:
+            parts.append(_("Allowed to %(what)s.") % {"what": permissions(granted)})
+        if "sas_confirmed" in d:
+            parts.append(
+                _("The user confirmed that the security codes match.")
+                if _yes(d.get("sas_confirmed"))
+                else _("Security codes not compared yet.")
+            )
+    elif code == "session.ended":
+        parts.append(session_ending(str(d.get("by") or ""), str(d.get("reason") or "")))
+        seconds = d.get("duration_seconds")
+        if isinstance(seconds, int | float):
+            parts.append(_("Lasted %(duration)s.") % {"duration": duration(seconds)})
+    elif code == "session.code_rejected":
+        parts.append(_("Reason: %(why)s.") % {"why": code_rejection(str(d.get("reason", "")))})
+    elif code == "session.sas_mismatch":
+        reported = str(d.get("reported", ""))
+        if reported == "sas_commitment_mismatch":
+            parts.append(end_reason("sas_commitment_mismatch"))
+        elif d.get("declared_by"):
+            parts.append(_("Reported by %(who)s.") % {"who": ended_by(str(d["declared_by"]))})
+    elif code == "session.identity_confirmed":
+        parts.append(_("How: %(method)s.") % {"method": identity_method(str(d.get("method", "")))})
+    elif code in ("session.rated", "ticket.rated"):
+        score = d.get("score", d.get("rating"))
+        if isinstance(score, int):
+            parts.append(_("%(score)s of 5 stars.") % {"score": number(score)})
+    elif code == "session.note":
+        length = d.get("length")
+        if isinstance(length, int):
+            parts.append(ngettext("%(n)s character.", "%(n)s characters.", length) % {"n": number(length)})
+    elif code == "session.chat_attached":
+        lines = d.get("lines")
+        if isinstance(lines, int):
+            parts.append(ngettext("%(n)s message.", "%(n)s messages.", lines) % {"n": number(lines)})
+    elif code == "session.link_emailed" and d.get("to"):
+        parts.append(_("To %(address)s.") % {"address": d["to"]})
+    elif code == "session.continuation_issued" and d.get("expires_at"):
+        parts.append(_("Valid until %(time)s.") % {"time": when(str(d["expires_at"]), "short")})
+    elif code == "ticket.comment_added":
+        parts.append(_("Reply to the requester.") if _yes(d.get("public")) else _("Internal note."))
+    elif code == "ticket.attachment_added" and d.get("name"):
+        size = d.get("size")
+        if isinstance(size, int):
+            parts.append(_("%(name)s (%(size)s).") % {"name": d["name"], "size": file_size(size)})
+        else:
+            parts.append(f"{d['name']}.")
+    elif code == "ticket.created":
+        if d.get("title"):
+            parts.append(_("“%(title)s”.") % {"title": d["title"]})
+    elif code == "ticket.updated":
+        fields = [ticket_field(str(k)) for k in d if k != "first_response_at"]
+        if fields:
+            parts.append(_("Changed: %(fields)s.") % {"fields": listing(fields)})
+    elif code in (
+        "user.created",
+        "user.role_changed",
+        "user.activated",
+        "user.deactivated",
+        "user.password_changed",
+        "auth.totp_reset",
+        "auth.signed_out_everywhere",
+    ):
+        if d.get("user"):
+            parts.append(_("Account: %(user)s.") % {"user": d["user"]})
+    elif code == "auth.recovery_code_used":
+        left = d.get("remaining")
+        if isinstance(left, int):
+            parts.append(
+                ngettext("%(n)s recovery code left.", "%(n)s recovery codes left.", left)
+                % {"n": number(left)}
+            )
+    elif code in ("auth.login_failed", "auth.login_throttled", "auth.login_locked", "auth.totp_failed"):
+        if d.get("email") or d.get("user"):
+            parts.append(_("Account: %(user)s.") % {"user": d.get("email") or d.get("user")})
+    elif code in ("category.created", "category.renamed", "category.deleted") and d.get("name"):
+        parts.append(_("“%(title)s”.") % {"title": d["name"]})
+    return " ".join(parts)
+
+
+def file_size(size: int) -> str:
+    """``2048`` → "2 kB" in the reader's language."""
+    from babel.units import format_unit
+
+    language = get_language()
+    if size < 1000:
+        return ngettext("%(n)s byte", "%(n)s bytes", size) % {"n": number(size)}
+    for unit, scale in (("digital-gigabyte", 1e9), ("digital-megabyte", 1e6), ("digital-kilobyte", 1e3)):
+        if size >= scale:
+            return format_unit(round(size / scale, 1), unit, length="short", locale=language)
+    return number(size)  # unreachable: sizes below 1000 returned above
+
+
+def ticket_field(field: str) -> str:
+    """The name of a ticket field, as the history shows it."""
+    labels = {
+        "title": _("Title"),
+        "description": _("Description"),
+        "requester_name": _("Requester's name"),
+        "requester_email": _("Requester's e-mail"),
+        "requester_department": _("Department"),
+        "priority": _("Priority"),
+        "channel": _("Channel"),
+        "category_id": _("Category"),
+        "assignee_id": _("Assignee"),
+        "status": _("Status"),
+        "resolution_note": _("Resolution note"),
+        "first_response_at": _("First response"),
+    }
+    return labels.get(field, _("Other field"))
+
+
+# --------------------------------------------------------------------------- e-mail
+
+
+def mail_event(code: str) -> str:
+    """Which e-mail it was, as the ticket page lists the requester's messages."""
+    names = {
+        "ticket.created": _("Ticket received"),
+        "ticket.reply": _("Reply"),
+        "ticket.resolved": _("Ticket resolved"),
+        "session.link": _("Join link for a remote session"),
+        "ticket.rated": _("Rating"),
+        "session.rated": _("Session rating"),
+    }
+    return names.get(code, _("Message"))

@@ -1,0 +1,109 @@
+"""Stored codes become sentences in the reader's language; no code leaks into what people read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from veo.server.lang import set_language
+from veo.server.web import wording
+
+SERVER = Path(wording.__file__).parents[1]
+#: A code a person must never read: snake_case, dotted event names, Python lists, ISO timestamps.
+CODE = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:ticket|session|auth|user)\.[a-z_]+\b|\['|\d{4}-\d{2}-\d{2}T\d{2}")
+
+
+@pytest.fixture(params=["en", "es"])
+def language(request: pytest.FixtureRequest) -> Iterator[str]:
+    set_language(request.param)
+    yield request.param
+    set_language("en")
+
+
+ACTION = r'"((?:ticket|session|auth|user|policy|category|webhook)\.[a-z_]+)"'
+
+
+def _recorded_actions() -> set[str]:
+    """Every audit action the server's source records (``record(db, "x.y", ...)`` and friends)."""
+    found: set[str] = set()
+    for path in SERVER.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for call in re.finditer(r"\brecord\(", text):
+            head = text[call.end() : call.end() + 300]  # the action is the second argument
+            found |= set(re.findall(ACTION, head))
+    return found
+
+
+def test_every_recorded_action_has_a_sentence(language: str) -> None:
+    actions = _recorded_actions()
+    assert {"ticket.created", "session.ended", "auth.login"} <= actions  # the scan finds them
+    other = wording.action("no.such_action")
+    missing = sorted(a for a in actions if wording.action(a) == other)
+    assert not missing, f"audit actions without a sentence in veo.server.web.wording: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("by", "reason", "english"),
+    [
+        ("technician", "technician_ended", "The technician ended the session."),
+        ("user", "user_stopped", "The user stopped the session."),
+        ("technician", "hangup", "The technician ended the session."),
+        ("system", "agent_disconnected", "The user's computer disconnected."),
+        ("user", "something_new", "The user ended the session. The session ended."),
+    ],
+)
+def test_session_endings_read_as_sentences(by: str, reason: str, english: str) -> None:
+    set_language("en")
+    assert wording.session_ending(by, reason) == english
+    set_language("es")
+    spanish = wording.session_ending(by, reason)
+    assert spanish != english and not CODE.search(spanish)
+    set_language("en")
+
+
+def test_event_details_are_words_not_data(language: str) -> None:
+    requested = wording.event_details(
+        "session.requested",
+        {
+            "requested": ["view", "control"],
+            "identity_required": False,
+            "code_expires_at": "2026-12-06T10:32:00+00:00",
+        },
+    )
+    ended = wording.event_details(
+        "session.ended", {"by": "user", "reason": "user_stopped", "duration_seconds": 18, "granted": ["view"]}
+    )
+    unknown = wording.event_details("ticket.updated", {"status": ["new", "open"], "weird_field": 1})
+    for text in (requested, ended, unknown):
+        assert text and not CODE.search(text), text
+    assert "10:32" in requested
+    assert ("18 seconds" if language == "en" else "18 segundos") in ended
+
+
+def test_permissions_and_durations_in_the_language(language: str) -> None:
+    both = wording.permissions(["view", "control"])
+    assert both == (
+        "see the screen and control mouse and keyboard"
+        if language == "en"
+        else "ver la pantalla y controlar ratón y teclado"
+    )
+    assert wording.duration(95) == (
+        "1 minute and 35 seconds" if language == "en" else "1 minuto y 35 segundos"
+    )
+    assert wording.permissions([]) == ("nothing" if language == "en" else "nada")
+
+
+def test_default_organization_is_translated_a_chosen_one_is_not(language: str) -> None:
+    default = wording.organization(wording.DEFAULT_ORGANIZATION)
+    assert default == ("veo support" if language == "en" else "soporte de veo")
+    assert wording.organization("Ayuntamiento de Soria") == "Ayuntamiento de Soria"
+    assert wording.organization(wording.DEFAULT_ORGANIZATION, "es") == "soporte de veo"
+
+
+def test_iso_strings_become_dates(language: str) -> None:
+    text = wording.when("2026-01-15T09:05:00+00:00")
+    assert ("Jan 15, 2026" if language == "en" else "15 ene 2026") in text and "T09" not in text
+    assert wording.when("not a date") == "—"
