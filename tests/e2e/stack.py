@@ -111,8 +111,15 @@ class VeoAgent:
     """``veo agent --server URL --code CODE --log-file PATH`` on the test display."""
 
     def __init__(
-        self, netns: NetworkNamespace, display: XvfbDisplay, server: VeoServer, code: str, workdir: Path
+        self,
+        netns: NetworkNamespace,
+        display: XvfbDisplay,
+        server: VeoServer,
+        code: str,
+        workdir: Path,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
+        """``extra_args``: more options, such as ``("--codec", "h264")``."""
         self.log = AgentLog(workdir / "agent.log")
         self.home = workdir / "home"
         self.home.mkdir(exist_ok=True)
@@ -136,6 +143,7 @@ class VeoAgent:
                     "en",
                     "--log-file",
                     str(self.log.path),
+                    *extra_args,
                 ]
             ),
             workdir / "agent-output.log",
