@@ -48,6 +48,7 @@ from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey
 from veo.agent.input.auto import create_injector
 from veo.agent.loop_thread import LoopThread
+from veo.agent.names import with_display_names
 from veo.agent.overlay.auto import create_overlay
 from veo.agent.rating import send_rating
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
@@ -254,7 +255,7 @@ class AgentApp:
                 print("veo agent: " + event.message, file=sys.stderr)
             self._initial_code = None
         elif isinstance(event, ShowConsent):
-            self.joined = event.joined
+            self.joined = with_display_names(event.joined, self._)  # no empty name in a sentence
             self._close_history()  # nothing else on screen while the user decides
             if self.code_window is not None:
                 self.code_window.close()
@@ -263,7 +264,7 @@ class AgentApp:
                 self.root,
                 self.fonts,
                 self._,
-                event.joined,
+                self.joined,
                 self._on_allow,
                 self._session_call("deny"),
                 self._session_call("declare_mismatch"),
