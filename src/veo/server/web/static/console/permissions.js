@@ -64,6 +64,14 @@ export function install(app, doc = document) {
     "aria-expanded": "false",
     "aria-controls": "ask-menu",
   });
+  // With control missing, one click asks for it; "Ask for more…" opens the menu for the rest.
+  const more = element(doc, "button", {
+    id: "ask-more",
+    class: "button",
+    type: "button",
+    "aria-expanded": "false",
+    "aria-controls": "ask-menu",
+  }, t("ask.more"));
   const menu = element(doc, "div", { id: "ask-menu", class: "ask-menu", role: "dialog", "aria-labelledby": "ask-menu-title" });
   menu.hidden = true;
   menu.append(element(doc, "p", { id: "ask-menu-title", class: "ask-menu-title" }, t("ask.menu_title")));
@@ -82,7 +90,7 @@ export function install(app, doc = document) {
   menu.append(actions, element(doc, "p", { class: "ask-menu-hint" }, t("ask.hint")));
   const status = element(doc, "span", { id: "ask-status", class: "ask-status", role: "status", "aria-live": "polite" });
   status.hidden = true;
-  root.append(button, menu, status);
+  root.append(button, more, menu, status);
   host.append(root);
 
   /** The question waiting for the user: {permissions, until (ms)} or null. */
@@ -118,6 +126,23 @@ export function install(app, doc = document) {
   function closeMenu() {
     menu.hidden = true;
     button.setAttribute("aria-expanded", "false");
+    more.setAttribute("aria-expanded", "false");
+  }
+
+  function toggleMenu(opener) {
+    if (!menu.hidden) {
+      closeMenu();
+      return;
+    }
+    const can = askable();
+    for (const [permission, { label, box }] of boxes) {
+      label.hidden = !can.includes(permission);
+      box.checked = permission === can[0];
+    }
+    menu.hidden = false;
+    opener.setAttribute("aria-expanded", "true");
+    const first = boxes.get(can[0]);
+    if (first) first.box.focus();
   }
 
   function ask(permissions) {
@@ -131,24 +156,10 @@ export function install(app, doc = document) {
   }
 
   button.addEventListener("click", () => {
-    const can = askable();
-    if (can.length === 1 && can[0] === "control") {
-      ask(can);
-      return;
-    }
-    if (!menu.hidden) {
-      closeMenu();
-      return;
-    }
-    for (const [permission, { label, box }] of boxes) {
-      label.hidden = !can.includes(permission);
-      box.checked = permission === can[0];
-    }
-    menu.hidden = false;
-    button.setAttribute("aria-expanded", "true");
-    const first = boxes.get(can[0]);
-    if (first) first.box.focus();
+    if (askable().includes("control")) ask(["control"]);
+    else toggleMenu(button);
   });
+  more.addEventListener("click", () => toggleMenu(more));
   send.addEventListener("click", () => ask(ASKABLE.filter((p) => boxes.get(p).box.checked && askable().includes(p))));
   cancel.addEventListener("click", closeMenu);
   doc.addEventListener("keydown", (event) => {
@@ -174,6 +185,7 @@ export function install(app, doc = document) {
     } else if (m.state === "timeout") {
       say("ask.timeout");
     }
+    render();
   });
   app.onSignalType("session_state", (m) => {
     const waiting = Array.isArray(m.permission_pending) ? m.permission_pending.filter((p) => ASKABLE.includes(p)) : [];
@@ -184,12 +196,14 @@ export function install(app, doc = document) {
       pending = null; // answered while this page was away: the grant shows it
       status.hidden = true;
     }
+    render();
   });
   app.onSignalType("error", (m) => {
     if (!REFUSALS.has(m.code)) return;
     if (m.code !== "permission_pending") pending = null;
     say(`ask.error.${m.code}`, {}, String(m.message || ""));
     app.clearError("session"); // said here, beside the button, not as a page error
+    render();
   });
 
   function render() {
@@ -200,9 +214,13 @@ export function install(app, doc = document) {
     const can = askable();
     const show = can.length > 0 || Boolean(pending);
     root.hidden = !show && status.hidden;
+    const control = can.includes("control");
     button.hidden = can.length === 0;
     button.disabled = Boolean(pending);
-    button.textContent = can.length === 1 && can[0] === "control" ? t("ask.control") : t("ask.more");
+    button.textContent = control ? t("ask.control") : t("ask.more");
+    button.setAttribute("aria-haspopup", control ? "false" : "dialog");
+    more.hidden = !control || can.length < 2;
+    more.disabled = Boolean(pending);
     if (!can.length) closeMenu();
     if (app.state.ended || app.state.aborted) {
       root.hidden = true;
