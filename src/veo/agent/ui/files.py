@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 
+from babel.numbers import format_decimal
+
 from veo.agent.events import (
     FileEvent,
     FileOffered,
@@ -38,17 +40,28 @@ CLOSE_AFTER_MS = 8000
 _WRAP = 480
 
 
-def human_size(size: int, gettext: Callable[[str], str]) -> str:
-    """``512 bytes``, ``1.5 KB``, ``52.4 MB``... (powers of 1000, like file managers show)."""
-    _ = gettext
+def human_size(size: int, gettext: Callable[[str], str], language: str | None = None) -> str:
+    """``1 byte``, ``512 bytes``, ``1.5 KB`` / ``1,5 KB``... (powers of 1000, like file managers show).
+
+    ``gettext`` is the window's bound ``NullTranslations.gettext``: its catalog gives the plural form.
+    """
+    catalog = getattr(gettext, "__self__", None)
     if size < 1000:
-        return _("{n} bytes").format(n=size)
+        if catalog is not None:
+            return str(catalog.ngettext("{n} byte", "{n} bytes", size)).format(n=size)
+        return ("{n} byte" if size == 1 else "{n} bytes").format(n=size)
     value = float(size)
     for unit in ("KB", "MB", "GB", "TB"):
         value /= 1000
         if value < 1000 or unit == "TB":
             break
-    return f"{value:.1f} {unit}"
+    locale = language or (_catalog_language(catalog) if catalog is not None else "en")
+    return f"{format_decimal(value, format='#,##0.0', locale=locale)} {unit}"
+
+
+def _catalog_language(catalog: object) -> str:
+    info: object = getattr(catalog, "info", dict)()
+    return str(info.get("language", "en")) if isinstance(info, dict) else "en"
 
 
 def reason_text(gettext: Callable[[str], str], outcome: str, detail: str) -> str:
@@ -71,7 +84,11 @@ def reason_text(gettext: Callable[[str], str], outcome: str, detail: str) -> str
             "technician_not_confirmed": _("The technician has not confirmed the verification code yet."),
             "cannot_read": _("The file could not be read."),
             "cannot_write": _("The file could not be saved in that folder."),
-        }.get(detail, _("The transfer failed ({reason}). No partial file was kept.").format(reason=detail))
+            "busy": _("Another file is being sent. Wait until it is done, then try again."),
+            "file_changed": _("The file changed while it was being sent. Please try again."),
+            "channel_closed": _("The connection to the technician closed. No partial file was kept."),
+            "no_free_name": _("The file could not be saved: that folder has too many files with this name."),
+        }.get(detail, _("The transfer failed. No partial file was kept."))
     return ""
 
 
