@@ -13,7 +13,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window
 from veo.protocol.permissions import Permission, ordered
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,16 @@ def closes_in_text(
     ).format(n=seconds)
 
 
+def _place_below(window: tk.Toplevel, top: int) -> None:
+    """Centred across, a third down the screen, but never above ``top`` (while it still fits)."""
+    window.update_idletasks()
+    width, height = window.winfo_reqwidth(), window.winfo_reqheight()
+    screen_w, screen_h = window.winfo_screenwidth(), window.winfo_screenheight()
+    x = max(0, (screen_w - width) // 2)
+    y = max((screen_h - height) // 3, min(top, screen_h - height), 0)
+    window.geometry(f"+{x}+{y}")
+
+
 class PermissionPrompt:
     def __init__(
         self,
@@ -63,7 +73,9 @@ class PermissionPrompt:
         permissions: tuple[Permission, ...],
         timeout_seconds: int,
         on_answer: Callable[[str, list[Permission]], None],
+        below: int = 0,
     ) -> None:
+        """``below``: the screen row under the session bar, so the question never covers *Stop*."""
         _ = gettext
         self.ask_id = ask_id
         self._on_answer = on_answer
@@ -129,7 +141,7 @@ class PermissionPrompt:
         self.allow.pack(side="right", padx=(0, PAD))
         self.widgets["allow"] = self.allow
         self.widgets["refuse"] = self.refuse
-        place(self.window)
+        _place_below(self.window, below)
         self.geometry = GeometryReporter(self.window, "permission", self.widgets)
 
     def ticked(self) -> list[Permission]:
