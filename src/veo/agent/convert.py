@@ -12,6 +12,14 @@ is being updated.
 Rectangles are widened by :data:`MARGIN` pixels before conversion and only their inside is
 written back: the colour converter filters chroma across neighbouring pixels, and the margin
 makes the edge of a patch identical to what a whole-frame conversion would give.
+
+**Colour.** The screen's sRGB pixels become BT.601 limited-range YUV (:data:`COLORSPACE`,
+:data:`COLOR_RANGE`), stated here rather than left to swscale's default. The browser must decode
+with the same matrix: VP8 cannot say which one it used and is decoded as BT.601 by definition;
+H.264 says it in its VUI (:mod:`veo.agent.low_latency` signals these very constants). Before,
+H.264 signalled nothing and Chromium decoded it as BT.709: magenta 230,40,160 was shown as
+245,65,161. Chroma comes from the lower row of each 2×2 block, its two pixels averaged
+(:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 
 from veo.agent.capture.base import Size
 from veo.agent.damage import Rect
@@ -29,6 +38,25 @@ WHOLE_TENTHS = 6
 #: swscale's point sampling: the same luma as its filters, chroma from one pixel of each 2×2
 #: block instead of a filtered one, for a third less CPU (2.1 instead of 3.1 ms per 1080p frame)
 INTERPOLATION = "POINT"
+#: the YUV matrix: BT.601 (swscale's ITU601 = FFmpeg's AVCOL_SPC_BT470BG, 5: the same
+#: coefficients as SMPTE 170M), the one VP8 is decoded with
+COLORSPACE = Colorspace.ITU601
+#: limited ("MPEG", studio) range: Y 16-235, U/V 16-240; what browsers assume without a signal
+COLOR_RANGE = ColorRange.MPEG
+#: where the chroma of a 2×2 block is taken with :data:`INTERPOLATION` (measured: the lower row,
+#: both columns averaged): H.264's ``chroma_sample_loc_type`` 5
+CHROMA_LOCATION = 5
+#: what the pixels are before conversion: sRGB, i.e. BT.709 primaries with the sRGB transfer
+#: (IEC 61966-2-1); signalled so that a browser does not convert them as if they were TV video
+PRIMARIES = ColorPrimaries.BT709
+TRANSFER = ColorTrc.IEC61966_2_1
+
+
+def to_yuv(frame: av.VideoFrame) -> av.VideoFrame:
+    """``frame`` (BGRA) as yuv420p with this module's matrix, range and chroma sampling."""
+    return frame.reformat(
+        format="yuv420p", interpolation=INTERPOLATION, dst_colorspace=COLORSPACE, dst_color_range=COLOR_RANGE
+    )
 
 
 def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> npt.NDArray[np.uint8]:
@@ -81,7 +109,7 @@ class YuvCanvas:
             source = av.VideoFrame.from_ndarray(
                 pixels.view(np.uint8).reshape(*pixels.shape, 4), format="bgra"
             )
-        self._adopt(source.reformat(format="yuv420p", interpolation=INTERPOLATION))
+        self._adopt(to_yuv(source))
         return self.size.width * self.size.height
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
@@ -101,7 +129,7 @@ class YuvCanvas:
             source = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1])
         ph, pw = cy1 - cy0, cx1 - cx0
         bgra = av.VideoFrame.from_ndarray(source.view(np.uint8).reshape(ph, pw, 4), format="bgra")
-        patch = bgra.reformat(format="yuv420p", interpolation=INTERPOLATION)
+        patch = to_yuv(bgra)
         iy, ix = y0 - cy0, x0 - cx0
         self._y[y0:y1, x0:x1] = _plane(patch, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
         cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2

@@ -28,11 +28,15 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
 - a 1/90000 time base (frames are sent only when the screen changed, so their timestamps are
   irregular) and the rate control's frame rate set to the pacer's cap for the picture size
   (:func:`rate_control_fps`): with ``zerolatency`` x264 fills the VBV per frame, not per second;
+- **the colour conversion signalled** in the stream's VUI: the matrix, range, chroma location,
+  primaries and transfer of :mod:`veo.agent.convert` (BT.601 limited, sRGB). Unsignalled,
+  Chromium decoded the BT.601 pixels as BT.709 (magenta 230,40,160 shown as 245,65,161);
 - keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
   keyframe bursts on an idle screen; a PLI/FIR also asks the track for a frame at once
   (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
 
-:func:`install` makes aiortc's sender create this encoder for H.264; VP8 is left to aiortc.
+:func:`install` makes aiortc's sender create this encoder for H.264 and
+:class:`veo.agent.vp8.ScreenVp8Encoder` for VP8 (the fallback for consoles without H.264).
 """
 
 from __future__ import annotations
@@ -47,9 +51,11 @@ import av
 from aiortc.codecs import get_encoder as aiortc_get_encoder
 from aiortc.codecs.h264 import H264Encoder
 
+from veo.agent import convert
 from veo.agent.capture.base import Size
 from veo.agent.encoder import SETTINGS
 from veo.agent.pacing import SendBudget, auto_max_fps
+from veo.agent.vp8 import ScreenVp8Encoder
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,11 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         codec.thread_count = ENCODER_THREADS
         codec.time_base = TIME_BASE
         codec.framerate = fractions.Fraction(rate_control_fps(frame.width, frame.height), 1)
+        # the VUI says how the pixels were converted (libx264 copies these into the SPS)
+        codec.colorspace = convert.COLORSPACE
+        codec.color_range = convert.COLOR_RANGE
+        codec.color_primaries = convert.PRIMARIES
+        codec.color_trc = convert.TRANSFER
         codec.options = {
             "preset": PRESET,
             "tune": "zerolatency",
@@ -124,6 +135,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             "level": "4.1" if frame.width * frame.height > 1280 * 720 else "3.1",
             "keyint": "infinite",
             "scenecut": "0",
+            "x264-params": f"chromaloc={convert.CHROMA_LOCATION}",
         }
         codec.profile = "Baseline"
         return codec
@@ -146,8 +158,11 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
 
 
 def _get_encoder(codec: Any) -> Any:
-    if str(codec.mimeType).lower() == "video/h264":
+    mime = str(codec.mimeType).lower()
+    if mime == "video/h264":
         return ScreenH264Encoder()
+    if mime == "video/vp8":
+        return ScreenVp8Encoder()
     return aiortc_get_encoder(codec)
 
 
@@ -168,7 +183,8 @@ def _send_keyframe(sender: Any) -> None:
 
 
 def install() -> None:
-    """Make every aiortc sender in this process use :class:`ScreenH264Encoder` and tell its track
-    about keyframe requests (idempotent)."""
+    """Make every aiortc sender in this process use :class:`ScreenH264Encoder` (H.264) or
+    :class:`~veo.agent.vp8.ScreenVp8Encoder` (VP8) and tell its track about keyframe requests
+    (idempotent)."""
     rtcrtpsender.get_encoder = _get_encoder  # type: ignore[attr-defined]  # the hook aiortc lacks
     rtcrtpsender.RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign,assignment]

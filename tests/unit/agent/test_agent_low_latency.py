@@ -13,7 +13,9 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from veo.agent import low_latency
+from veo.agent import vp8 as vp8_module
 from veo.agent.pacing import SendBudget
+from veo.agent.vp8 import ScreenVp8Encoder
 
 
 def _first_payload(encoder: H264Encoder) -> bytes:
@@ -35,12 +37,12 @@ def test_stock_encoder_differs() -> None:
     assert b"subme=0" not in _first_payload(H264Encoder())
 
 
-def test_install_swaps_only_h264() -> None:
+def test_install_swaps_h264_and_vp8() -> None:
     low_latency.install()
     h264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
     assert isinstance(rtcrtpsender.get_encoder(h264), low_latency.ScreenH264Encoder)
-    assert not isinstance(rtcrtpsender.get_encoder(vp8), H264Encoder)
+    assert isinstance(rtcrtpsender.get_encoder(vp8), ScreenVp8Encoder)
 
 
 def test_remb_target_is_reported_to_the_budget_and_never_reopens_the_encoder() -> None:
@@ -116,3 +118,56 @@ def test_rate_control_budgets_per_frame_at_the_pacers_cap() -> None:
     _first_payload(encoder)
     assert encoder.codec is not None
     assert encoder.codec.framerate == low_latency.rate_control_fps(320, 240)
+
+
+def _vp8_keyframe(payloads: list[bytes]) -> bool:
+    """RFC 7741: after the payload descriptor (4 bytes with a 15-bit picture id), bit 0 of the
+    VP8 frame tag is 0 for a key frame."""
+    return payloads[0][4] & 1 == 0
+
+
+def test_vp8_screen_encoder_keyframes_only_when_asked_and_reports_to_the_budget() -> None:
+    """The canvas frame is the same object every time: a keyframe asked once must not make every
+    later frame a keyframe (aiortc's VP8 encoder sets the picture type and never resets it)."""
+    encoder = ScreenVp8Encoder()
+    budget = SendBudget()
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.opaque = budget
+    frame.time_base = fractions.Fraction(1, 90000)
+    kinds = []
+    for index, force in enumerate((True, False, False, True, False)):
+        frame.pts = index * 3000
+        payloads, _ = encoder.encode(frame, force_keyframe=force)
+        kinds.append(_vp8_keyframe(payloads))
+    assert kinds == [True, False, False, True, False]
+    assert budget.sent_rate() > 0
+
+
+def test_vp8_screen_encoder_is_never_reopened_for_a_congestion_target() -> None:
+    encoder = ScreenVp8Encoder()
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.time_base = fractions.Fraction(1, 90000)
+    frame.pts = 0
+    encoder.encode(frame, force_keyframe=True)
+    opened = encoder.codec
+    encoder.target_bitrate = 300_000  # what aiortc's sender does with a REMB
+    frame.pts = 3000
+    payloads, _ = encoder.encode(frame)
+    assert encoder.codec is opened and not _vp8_keyframe(payloads)
+    assert encoder.estimate == 300_000
+
+
+def test_vp8_screen_encoder_settings_reach_libvpx() -> None:
+    """No denoiser, one thread, constant quality (the costs measured in docs/performance.md): the
+    codec takes every option (PyAV keeps only those the codec did not know after opening it)."""
+    encoder = ScreenVp8Encoder()
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.time_base = fractions.Fraction(1, 90000)
+    frame.pts = 0
+    encoder.encode(frame, force_keyframe=True)
+    codec = encoder.codec
+    assert codec is not None and codec.thread_count == 1
+    assert codec.options == {}
+    asked = encoder._open(frame).options  # the same settings, before opening
+    assert asked["noise-sensitivity"] == "0" and asked["crf"] == str(vp8_module.QUALITY)
+    assert asked["deadline"] == "realtime"
