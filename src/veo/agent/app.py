@@ -367,68 +367,6 @@ class AgentApp:
             permissions=event.permissions,
             timeout_seconds=event.timeout_seconds,
             on_answer=answer,
-        )
-
-    def _close_permission_prompt(self) -> None:
-        if self.permission_prompt is not None:
-            self.permission_prompt.close()
-            self.permission_prompt = None
-
-    def _open_bar(self, granted: tuple[Permission, ...]) -> None:
-        """The session bar for this grant (a new grant gets a new bar: *Pause control*, *Send a file*)."""
-        assert self.joined is not None
-        if self.bar is not None:
-            self.bar.close()
-        self.bar = SessionBar(
-            self.root,
-            self.fonts,
-            self._,
-            self.joined.technician_name,
-            self.joined.organization,
-            granted,
-            self._on_pause,
-            self._session_call("stop"),
-            hotkey=self.hotkey is not None,
-            on_chat=lambda: self._open_chat(focus=True),
-            on_send_file=self._open_sender if Permission.FILES in granted else None,
-        )
-        if self.chat is not None and self.chat.unread:
-            self.bar.show_unread(self.chat.unread)
-        if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
-            self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
-
-    # ------------------------------------------------------------ more permission mid-session
-
-    def _asking_event(self, event: PermissionAsked | PermissionAskClosed | GrantChanged) -> None:
-        if isinstance(event, GrantChanged):
-            if self.bar is not None:  # still running: the bar and the features follow the grant
-                self._start_transfers(event.added)
-                self._open_bar(event.granted)
-            return
-        if isinstance(event, PermissionAskClosed):
-            if self.permission_prompt is not None and self.permission_prompt.ask_id == event.id:
-                self._close_permission_prompt()
-            return
-        asking, joined = self.asking, self.joined
-        if asking is None or joined is None or self.bar is None:
-            return
-        self._close_permission_prompt()
-
-        def answer(ask_id: str, ticked: list[Permission]) -> None:
-            self._close_permission_prompt()
-            self.loop.call(asking.answer, ask_id, ticked)
-
-        self.permission_prompt = PermissionPrompt(
-            self.root,
-            self.fonts,
-            self._,
-            self._n,
-            ask_id=event.id,
-            technician=joined.technician_name,
-            organization=joined.organization,
-            permissions=event.permissions,
-            timeout_seconds=event.timeout_seconds,
-            on_answer=answer,
             below=self.bar.window.winfo_rooty() + self.bar.window.winfo_height() + PAD,
         )
 
