@@ -353,9 +353,12 @@ def test_refused_join_reports_and_returns_false(caplog: pytest.LogCaptureFixture
         running = loop.create_task(session.run())
         await expect(server_end, Join)
         await server_end.send("garbage")
-        await server_end.send(Error(code="invalid_code", message="no such code", fatal=True).dumps())
+        await server_end.send(Error(code="code_expired", message="expired", fatal=True).dumps())
         assert await running is False
-        assert len(events) == 1 and "not valid or has expired" in getattr(events[0], "message", "")
+        assert len(events) == 1
+        assert getattr(events[0], "message", "") == (
+            "This code has expired: codes work for 10 minutes. Ask your technician for a new one."
+        )
 
     asyncio.run(scenario())
 
