@@ -235,8 +235,12 @@ class Console:
         self.page.mouse.move(geometry["px"], geometry["py"])
         self.page.mouse.click(geometry["px"], geometry["py"])
 
+    def open_tool(self, tool: str) -> None:
+        """Show a tab of the console's tools panel (chat, files, clipboard, sysinfo, session, notes)."""
+        self.page.click(f"#tab-{tool}")
+
     def type_text(self, text: str) -> None:
-        self.page.focus("#remote-video")
+        self.page.focus("#remote-input")  # the input layer over the video takes the keys
         self.page.keyboard.type(text, delay=30)
 
     # ------------------------------------------------------------------ acting as a rogue console

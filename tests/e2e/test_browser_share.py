@@ -137,6 +137,7 @@ def test_browser_share_view_chat_and_upgrade_to_the_agent_in_the_same_session(
     bx, by = _screen_point(console, *block.center)
     console.wait_video_colour(bx, by, BLOCK_RGB, COLOUR_TOLERANCE)
     assert console.control_state() == "off"
+    console.open_tool("session")
     why = console.page.locator("#control-why")
     wait_for("#control-why to say why", lambda: why.is_visible(), 30, logs, console.diagnostics)
     assert "Control is not available" in (why.text_content() or "")

@@ -103,6 +103,7 @@ def test_sysinfo_needs_its_own_consent_and_is_true_for_this_machine(
 ) -> None:
     live = start(control=False)
     page = live.console.page
+    live.console.open_tool("sysinfo")
     page.wait_for_selector("#sysinfo-request:not([disabled])", timeout=30_000)
 
     page.click("#sysinfo-request")

@@ -100,6 +100,7 @@ def downloads(live: LiveSession) -> Path:
 
 def console_offer(live: LiveSession, path: Path) -> None:
     page = live.console.page
+    live.console.open_tool("files")
     page.wait_for_selector("#files-panel[data-granted=true]", timeout=30_000)
     page.set_input_files("#file-input", str(path))
     page.click("#file-send")
@@ -149,6 +150,7 @@ def test_clipboard_round_trip_both_ways(
 ) -> None:
     live = start(control=True, request=BOTH)
     page = live.console.page
+    live.console.open_tool("clipboard")
     page.wait_for_selector("#clipboard-panel[data-granted=true]", timeout=30_000)
 
     # technician -> user: the text lands in the user's X clipboard
@@ -160,7 +162,7 @@ def test_clipboard_round_trip_both_ways(
 
     # Ctrl+V while the video has the focus: the browser's paste event carries the technician's text
     pasted = "pasted with Ctrl+V"
-    page.focus("#remote-video")
+    page.focus("#remote-input")
     page.evaluate(
         """(text) => {
              const data = new DataTransfer();
@@ -189,6 +191,7 @@ def test_clipboard_refused_when_the_user_unticked_it(
     xclip_owner("the user's own text")
     live = start(control=True, request=BOTH, refuse=("clipboard",))
     page = live.console.page
+    live.console.open_tool("clipboard")
     page.wait_for_selector("#clipboard-panel[data-granted=false]", timeout=30_000)
     assert page.is_disabled("#clipboard-send")
     # a console that ignores its own panel: the agent must drop it and leave the clipboard alone
@@ -248,6 +251,7 @@ def test_fifty_megabytes_user_to_console(start: StartSession, workdir: Path, tmp
     assert live.agent.log.count("file progress id=") >= 9  # the console's acknowledgements, on the agent
     # offered as a download: the bytes the browser saves are the user's
     page = live.console.page
+    live.console.open_tool("files")
     with page.expect_download() as info:
         page.click("#file-list li[data-direction=in] a.transfer-download")
     saved = tmp_path / "downloaded.bin"
@@ -310,6 +314,7 @@ def accept_on_agent_again(live: LiveSession) -> None:
 def test_a_path_in_the_name_lands_inside_the_folder(start: StartSession) -> None:
     live = start(control=True, request=BOTH)
     page = live.console.page
+    live.console.open_tool("files")
     page.wait_for_selector("#files-panel[data-granted=true]", timeout=30_000)
     # a console offering a file named ../../etc/passwd (a File built in the page keeps the name)
     page.evaluate(

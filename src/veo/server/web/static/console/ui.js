@@ -26,12 +26,7 @@ function setHidden(el, hidden) {
 /** Translated, ordered list of permissions: "View screen, Control mouse and keyboard". */
 export function permissionList(permissions) {
   const known = PERMISSION_KEYS.filter((p) => permissions.includes(p));
-  const words = known.map((p) => t(`perm.${p}`));
-  try {
-    return new Intl.ListFormat(language(), { type: "conjunction" }).format(words);
-  } catch {
-    return words.join(", ");
-  }
+  return known.map((p) => t(`perm.${p}`)).join(", ");
 }
 
 /**
@@ -227,7 +222,8 @@ export class ConsoleView {
     setText(el.granted, granted.length ? permissionList(granted) : t("perm.none"));
 
     setText(el.error, s.error);
-    setHidden(el.error, !s.error);
+    // The header already says "Reconnecting": no second banner for the same thing.
+    setHidden(el.error, !s.error || (phase === "reconnecting" && s.error === t("error.reconnecting")));
     setText(el.dropped, s.dropped ? droppedText(s.dropped) : "");
     setHidden(el.dropped, !s.dropped || over);
 
@@ -258,7 +254,7 @@ export class ConsoleView {
 
     if (el.agentInfo) {
       const info = s.agent && (s.agent.platform || s.agent.address);
-      setText(el.agentInfo, info ? t("agent.info", { platform: s.agent.platform || "—", address: s.agent.address || "—" }) : "—");
+      setText(el.agentInfo, info ? [s.agent.platform, s.agent.address].filter(Boolean).join(" · ") : "—");
     }
 
     if (el.expiry) {

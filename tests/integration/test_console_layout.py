@@ -1,0 +1,498 @@
+"""The console as a technician sees it, at every stage of a session, at 1366x768 and 1920x1080,
+in English and Spanish.
+
+Served like ``test_console_page.py`` (a stand-in server relaying ``/ws/console`` and a real aiortc
+offerer as the agent) but with the real ``base.html``, ``veo.css`` and the real translations, inside
+a private network namespace so that video and the data channel flow. At each stage it checks what
+a technician relies on: *End session* inside the first viewport, the state badge and sentence in
+the page's language, the verification step while it is pending, nothing about features that were
+not requested, and no internal code (``snake_case`` reasons, Python lists) in the visible text.
+
+``VEO_CONSOLE_SHOTS=DIR`` also saves a screenshot of every stage there
+(``console-<lang>-<width>x<height>-<stage>.png``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import uvicorn
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from av import VideoFrame
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
+from playwright.async_api import Browser, Page, async_playwright
+
+from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
+from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
+from veo.i18n import translations
+from veo.protocol import sas
+from veo.protocol.datachannel import INPUT_TYPES, parse_console_data_message
+from veo.protocol.signaling import (
+    AgentJoined,
+    Consent,
+    ControlState,
+    Ended,
+    Offer,
+    Reveal,
+    SessionState,
+    parse_console_message,
+)
+from veo.tasks import spawn
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web"
+CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
+WAIT_S = 30
+NETNS_ENV = "VEO_CONSOLE_LAYOUT_NETNS"
+NETNS_SETUP = (
+    "ip link set lo up && ip link add v0 type veth peer name v1 && "
+    "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1 && "
+    "ip link set v0 up && ip link set v1 up"
+)
+SIZES = [(1366, 768), (1920, 1080)]
+LANGUAGES = ["en", "es"]
+REQUESTER = "María Usuaria"
+#: The badge of each state (English source; the Spanish page shows the catalog's translation).
+BADGES = {
+    "waiting": "Waiting",
+    "joined": "User joined",
+    "verifying": "Verifying",
+    "active": "Active",
+    "paused": "Paused by the user",
+    "reconnecting": "Reconnecting",
+    "ended": "Ended",
+}
+#: Internal codes that must never be read: snake_case words, Python list syntax.
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+PY_LIST = re.compile(r"\[\s*'|'\s*\]")
+
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+]
+in_netns = pytest.mark.skipif(
+    os.environ.get(NETNS_ENV) != "1", reason="runs inside the namespace made by test_console_layout"
+)
+
+
+def test_console_layout() -> None:
+    """Run the checks below in a private network namespace (media needs it; nothing leaves it)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs root, unshare and ip to make a network namespace")
+    command = f'{NETNS_SETUP} && exec "$0" -m pytest -q -p no:cacheprovider "$1" -k in_namespace'
+    proc = subprocess.run(
+        ["unshare", "-n", "sh", "-c", command, sys.executable, __file__],
+        env={**os.environ, NETNS_ENV: "1"},
+        capture_output=True,
+        text=True,
+        timeout=590,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-3000:]
+
+
+# ---------------------------------------------------------------- the stand-in server and agent
+
+
+@dataclass
+class Relay:
+    """The server's side of /ws/console; ``refuse`` turns reconnecting consoles away."""
+
+    received: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket: WebSocket | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    refuse: bool = False
+
+    async def send(self, message: Any) -> None:
+        assert self.socket is not None, "the console is not connected"
+        await self.socket.send_text(message.dumps())
+
+    async def next(self) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.received.get(), WAIT_S)
+        parse_console_message(json.dumps(raw))
+        return raw
+
+    async def drop(self) -> None:
+        assert self.socket is not None
+        self.connected.clear()
+        await self.socket.close(code=1012)
+
+
+def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
+    env = Environment(
+        loader=FileSystemLoader(WEB / "templates"), autoescape=True, extensions=["jinja2.ext.i18n"]
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def csp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    @app.get("/sessions/{session_id}/console")
+    async def console(session_id: str) -> HTMLResponse:
+        html = env.get_template("console.html").render(
+            session=session,
+            ticket=SimpleNamespace(
+                id=42,
+                title="The printer does not print",
+                requester_name=REQUESTER,
+                requester_email="maria@example.com",
+                status="open",
+            ),
+            code_display="123 456 789",
+            join_url="https://veo.example.org/join?code=123456789",
+            expires_at=datetime.now(UTC) + timedelta(minutes=10),
+            ws_url=f"/ws/console?session={session_id}",
+            protocol_url="/api/v1/protocol.json",
+            agent_command="veo agent --server https://veo.example.org --code 123456789",
+            csrf_token="csrf-test-token",
+            user=SimpleNamespace(name="Carla Técnica", role="technician"),
+            organization="Soporte Ejemplo",
+            languages=["en", "es"],
+            lang_links={"en": "?lang=en", "es": "?lang=es"},
+            current_path=f"/sessions/{session_id}/console",
+            lang=lang,
+        )
+        return HTMLResponse(html)
+
+    @app.post("/api/v1/sessions/{session_id}/chat-transcript")
+    async def transcript(session_id: str) -> Response:
+        return Response(status_code=204)  # the chat goes to the ticket at the end; not this test's subject
+
+    @app.websocket("/ws/console")
+    async def ws_console(websocket: WebSocket) -> None:
+        if relay.refuse:
+            await websocket.close(code=1013)  # "try again later": the console keeps retrying
+            return
+        await websocket.accept()
+        relay.socket = websocket
+        relay.connected.set()
+        try:
+            while True:
+                relay.received.put_nowait(json.loads(await websocket.receive_text()))
+        except WebSocketDisconnect:
+            pass
+
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app
+
+
+class DesktopTrack(MediaStreamTrack):
+    """A still picture of a desktop (a window with a title bar on a blue background), 5 fps."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        image = np.zeros((720, 1280, 3), dtype=np.uint8)
+        image[:, :] = (36, 88, 150)
+        image[680:, :] = (30, 34, 40)  # task bar
+        image[120:560, 240:1040] = (245, 246, 248)  # a window
+        image[120:160, 240:1040] = (60, 64, 72)  # its title bar
+        image[220:250, 300:700] = (190, 196, 204)
+        image[280:310, 300:900] = (190, 196, 204)
+        image[470:520, 860:1000] = (31, 95, 191)  # a button
+        self.frame = VideoFrame.from_ndarray(image, format="rgb24")
+        self.start = time.monotonic()
+        self.count = 0
+
+    async def recv(self) -> VideoFrame:
+        self.count += 1
+        await asyncio.sleep(max(0.0, self.start + self.count / 5 - time.monotonic()))
+        frame = self.frame
+        frame.pts = self.count * 18000
+        frame.time_base = fractions.Fraction(1, 90000)
+        return frame
+
+
+class Agent:
+    """The agent's WebRTC half (offerer), and what the console sent on the data channel."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.nonce = sas.new_nonce()
+        self.channel = self.pc.createDataChannel("veo", ordered=True)
+        self.pc.addTransceiver(DesktopTrack(), direction="sendonly")
+        self.inputs: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.opened = asyncio.Event()
+        self.channel.on("open", self.opened.set)
+        self.channel.on("message", self._on_message)
+
+    def _on_message(self, raw: str) -> None:
+        message = parse_console_data_message(raw)
+        if message.type in INPUT_TYPES:
+            self.inputs.put_nowait(json.loads(raw))
+
+    async def offer(self) -> Offer:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce))
+
+    async def accept(self, answer: dict[str, Any]) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+
+    def send(self, **message: Any) -> None:
+        self.channel.send(json.dumps({"v": 1, **message}))
+
+    async def next_input(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.inputs.get(), WAIT_S)
+
+
+@dataclass
+class Run:
+    page: Page
+    relay: Relay
+    session_id: str
+    lang: str
+    size: tuple[int, int]
+    errors: list[str]
+
+    def word(self, english: str) -> str:
+        return translations(self.lang).gettext(english)
+
+    async def session_state(self, status: str, **extra: Any) -> None:
+        await self.relay.send(
+            SessionState(
+                session_id=self.session_id,
+                status=status,
+                agent_connected=status != "waiting",
+                requested=["view", "control"],
+                **extra,
+            )
+        )
+
+    async def wait_phase(self, phase: str) -> None:
+        await self.page.wait_for_selector(f'#conn-state[data-phase="{phase}"]', timeout=WAIT_S * 1000)
+
+    async def check_stage(self, stage: str, phase: str) -> None:
+        """What must hold at every stage; then a screenshot if asked for."""
+        await self.wait_phase(phase)
+        page = self.page
+        width, height = self.size
+        badge = (await page.text_content("#state-badge") or "").strip()
+        assert badge == self.word(BADGES[phase]), (stage, badge)
+        if self.lang == "es":
+            assert badge != BADGES[phase] or phase == "active", (stage, "badge not translated", badge)
+        assert (await page.text_content("#state-sentence") or "").strip(), stage
+        # End session: always there, inside the first viewport, never scrolled to.
+        end = await page.locator("#end-session").bounding_box()
+        assert end is not None and await page.is_visible("#end-session"), stage
+        assert end["x"] >= 0 and end["x"] + end["width"] <= width, (stage, end)
+        assert end["y"] >= 0 and end["y"] + end["height"] <= height, (stage, end)
+        assert await page.evaluate("document.scrollingElement.scrollHeight") <= height, stage
+        # Words, not codes.
+        text = await page.evaluate("document.body.innerText")
+        assert not SNAKE.findall(text), (stage, SNAKE.findall(text))
+        assert not PY_LIST.search(text), (stage, text)
+        # Features nobody asked for are not on the page at all.
+        assert await page.is_hidden("#tab-files") and await page.is_hidden("#tab-clipboard"), stage
+        for never in ("The user did not allow the clipboard.", "The user did not allow file transfer."):
+            assert self.word(never) not in text and never not in text, stage
+        shots = os.environ.get("VEO_CONSOLE_SHOTS")
+        if shots:
+            await asyncio.to_thread(Path(shots).mkdir, parents=True, exist_ok=True)
+            await page.screenshot(path=f"{shots}/console-{self.lang}-{width}x{height}-{stage}.png")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+@dataclass
+class Server:
+    relay: Relay
+    session_id: str
+    url: str
+
+
+async def serve(lang: str) -> tuple[Server, uvicorn.Server, asyncio.Task[None], socket.socket]:
+    session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000042"
+    relay = Relay()
+    session = SimpleNamespace(
+        id=session_id, status="waiting", requested_permissions=["view", "control"], identity_required=True
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            make_app(relay, session, lang), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    task = spawn(server.serve(sockets=[sock]), name="console-layout-server")
+    url = f"http://127.0.0.1:{port}/sessions/{session_id}/console"
+    return Server(relay, session_id, url), server, task, sock
+
+
+@in_netns
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int], lang: str) -> None:
+    stand_in, server, task, sock = await serve(lang)
+    context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    relay = stand_in.relay
+    run = Run(page, relay, stand_in.session_id, lang, size, errors)
+    agent = Agent()
+    try:
+        # The <video> carries disablepictureinpicture in the HTML itself, before any stream.
+        html = await (await page.request.get(stand_in.url)).text()
+        video_tag = re.search(r"<video\b[^>]*>", html)
+        assert video_tag is not None and "disablepictureinpicture" in video_tag.group(0)
+
+        await page.goto(stand_in.url)
+        await asyncio.wait_for(relay.connected.wait(), WAIT_S)
+        await run.session_state("waiting")
+        assert (await page.text_content("#session-code")) == "123 456 789"
+        assert await page.is_visible("#copy-code") and await page.is_visible("#copy-link")
+        await run.check_stage("1-waiting", "waiting")
+
+        await relay.send(AgentJoined(platform="Linux", address="192.0.2.7"))
+        await run.session_state("joined")
+        await run.check_stage("2-joined", "joined")
+
+        await relay.send(await agent.offer())
+        await agent.accept(await relay.next())
+        await relay.send(Reveal(nonce=agent.nonce.hex()))
+        await page.wait_for_selector("#verify-bar", state="visible")
+        for button in ("#sas-match", "#sas-mismatch"):
+            box = await page.locator(button).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= size[1], button
+        await run.check_stage("3-verifying", "verifying")
+
+        await relay.send(Consent(granted=["view", "control"], sas_confirmed=True))
+        await run.session_state("active", granted=["view", "control"], identity_required=True)
+        await page.wait_for_function(
+            "() => document.getElementById('remote-video').videoWidth > 0", timeout=WAIT_S * 1000
+        )
+        await asyncio.wait_for(agent.opened.wait(), WAIT_S)
+        agent.send(type="screen", width=1280, height=720)
+        await page.click("#sas-match")
+        assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await run.session_state(
+            "active", granted=["view", "control"], identity_required=True, technician_sas_confirmed=True
+        )
+        # The identity question: nothing chosen beforehand, the policy's reason said.
+        await page.wait_for_selector("#identity-bar", state="visible")
+        assert await page.input_value("#identity-method") == ""
+        await run.check_stage("4-identity", "active")
+        await page.select_option("#identity-method", "phone_questions")
+        await page.click("#identity-save")
+        assert await relay.next() == {"type": "identity", "v": 1, "method": "phone_questions"}
+        await run.session_state(
+            "active",
+            granted=["view", "control"],
+            identity_required=True,
+            technician_sas_confirmed=True,
+            identity="phone_questions",
+        )
+        agent.send(type="control", granted=["view", "control"], paused=False, active=True)
+        await page.wait_for_selector('#control-state[data-state="active"]', state="attached")
+        await page.wait_for_selector("#identity-bar", state="hidden")
+        # The input layer, not the video, is what a click on the screen meets.
+        hit = await page.evaluate(
+            """() => { const r = document.getElementById('remote-video').getBoundingClientRect();
+                       return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2).id; }"""
+        )
+        assert hit == "remote-input"
+        # Chat lines counted on the tab with the language's plural form.
+        await page.click("#tab-session")
+        stop = await page.text_content("#stop-key") or ""
+        assert ("Ctrl+Alt+Mayús+Fin" if lang == "es" else "Ctrl+Alt+Shift+End") in stop
+        agent.send(type="chat", id="u1", text="¿Ve mi pantalla?")
+        await page.wait_for_function("() => document.getElementById('tab-chat').dataset.unread === '1'")
+        one = await page.text_content("#tab-chat")
+        agent.send(type="chat", id="u2", text="La impresora sigue sin imprimir.")
+        await page.wait_for_function("() => document.getElementById('tab-chat').dataset.unread === '2'")
+        two = await page.text_content("#tab-chat")
+        assert (one, two) == (
+            ("Chat (1 mensaje nuevo)", "Chat (2 mensajes nuevos)")
+            if lang == "es"
+            else ("Chat (1 new message)", "Chat (2 new messages)")
+        )
+        await run.check_stage("5-active", "active")
+        await page.click("#tab-chat")
+
+        # The user pauses control: said over the video; a click says it was not sent.
+        agent.send(type="control", granted=["view", "control"], paused=True, active=False)
+        await relay.send(ControlState(paused=True))
+        await run.wait_phase("paused")
+        overlay = await page.text_content("#paused-overlay") or ""
+        assert REQUESTER in overlay and await page.is_visible("#paused-overlay")
+        video = await page.locator("#remote-video").bounding_box()
+        assert video is not None
+        await page.mouse.click(video["x"] + video["width"] / 2, video["y"] + video["height"] / 2)
+        await page.wait_for_selector('#input-notice[data-key="notice.paused"]', state="visible")
+        await run.check_stage("6-paused", "paused")
+        agent.send(type="control", granted=["view", "control"], paused=False, active=True)
+        await relay.send(ControlState(paused=False))
+        await run.wait_phase("active")
+        await page.keyboard.press("c")  # ordered channel: the paused click would have come first
+        first = await agent.next_input()
+        while first["type"] == "pointer_move":
+            first = await agent.next_input()
+        assert (first["type"], first["key"], first["down"]) == ("key", "c", True), first
+
+        # The link to the server drops and cannot come back for a while.
+        relay.refuse = True
+        await relay.drop()
+        await run.check_stage("7-reconnecting", "reconnecting")
+        relay.refuse = False
+        await asyncio.wait_for(relay.connected.wait(), WAIT_S)
+        await run.session_state(
+            "active",
+            granted=["view", "control"],
+            identity_required=True,
+            technician_sas_confirmed=True,
+            identity="phone_questions",
+        )
+        await run.wait_phase("active")
+
+        await relay.send(Ended(by="user", reason="user_stopped"))
+        await run.check_stage("8-ended", "ended")
+        assert await page.text_content("#end-reason") == run.word("The user stopped the session.")
+        assert await page.is_visible("#note-form") and await page.is_visible("#note-resolve")
+        duration = await page.text_content("#end-duration") or ""
+        assert re.search(r"\d", duration) and not re.search(r"\d+:\d\d|\bmin\b|\bs\b", duration), duration
+        # The refused reconnection (1013 above) is the browser's own log line, not the page's error.
+        assert [e for e in errors if "WebSocket connection to" not in e] == [], errors
+    finally:
+        await agent.pc.close()
+        await context.close()
+        server.should_exit = True
+        await task
+        sock.close()
