@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from veo.bench.main import parser
-from veo.bench.stream.report import Measurement, chart, ratio, summarize, table, write_json
+from veo.bench.stream.report import Measurement, chart, codec_comparison, ratio, summarize, table, write_json
 
 
 def _m(system: str, run: int, latency: float | None, kbit: float, workload: str = "typing") -> Measurement:
@@ -107,3 +107,21 @@ def test_a_moving_workload_with_nothing_decoded_fails_its_latency_target() -> No
 
     rows = check_targets(summarize([_m("veo", 1, None, 100.0, "scrolling")]))
     assert any(verdict.startswith("no") for target, _, _, verdict in rows if "fps" in target)
+
+
+def test_codec_comparison_puts_the_vp8_console_beside_the_default() -> None:
+    """CPU per frame = CPU % over frames delivered; 12 % at 6 fps against 5 % at 8 fps is 3.2x."""
+    default = _m("veo", 1, 30.0, 100.0, "scrolling")
+    vp8 = _m("veo", 1, 40.0, 300.0, "scrolling")
+    vp8.codec, vp8.source_cpu_percent, vp8.frames_decoded_per_s = "vp8-console", 12.0, 6.0
+    text = codec_comparison(summarize([default, vp8, _m("vnc", 1, 60.0, 400.0, "scrolling")]))
+    assert text == (
+        "1920x1080 unshaped scrolling: veo/vp8-console ÷ veo/auto sender CPU per frame "
+        "20.00 / 6.25 ms = 3.20x, per second 2.40x, kbit/s 300 / 100"
+    )
+    assert codec_comparison(summarize([default])) == ""  # one codec: nothing to compare
+
+
+def test_the_vp8_console_is_a_codec_choice() -> None:
+    args = parser().parse_args(["stream", "--codec", "auto,vp8-console"])
+    assert args.codec == ["auto", "vp8-console"]

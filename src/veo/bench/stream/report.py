@@ -176,6 +176,41 @@ def table(summaries: list[Summary]) -> str:
     return "\n".join(lines)
 
 
+def cpu_per_frame_ms(s: Summary) -> float | None:
+    """The sender's CPU per frame sent, in ms of one core (its CPU % over the frames delivered)."""
+    cpu, fps = s.figures["source_cpu_percent"], s.figures["frames_decoded_per_s"]
+    if cpu is None or fps is None or fps < 1:
+        return None
+    return cpu * 10 / fps
+
+
+def codec_comparison(summaries: list[Summary]) -> str:
+    """With more than one veo codec in the run: each one's sender CPU per frame beside the first's.
+
+    Side by side in one run (same display, link and minute of the shared machine): a ratio is what
+    to quote, not the absolute figures.
+    """
+    by_case: dict[tuple[str, str, str], list[Summary]] = {}
+    for s in sorted(summaries, key=_order):
+        if s.name != "vnc":
+            by_case.setdefault((s.resolution, s.network, s.workload), []).append(s)
+    lines = []
+    for (resolution, network, workload), group in by_case.items():
+        if len(group) < 2:
+            continue
+        first = group[0]
+        for other in group[1:]:
+            per_frame = ratio(cpu_per_frame_ms(other), cpu_per_frame_ms(first))
+            per_second = ratio(other.figures["source_cpu_percent"], first.figures["source_cpu_percent"])
+            lines.append(
+                f"{resolution} {network} {workload}: {other.name} ÷ {first.name} sender CPU per frame "
+                f"{_fmt(cpu_per_frame_ms(other), 2)} / {_fmt(cpu_per_frame_ms(first), 2)} ms = "
+                f"{_fmt(per_frame, 2)}x, per second {_fmt(per_second, 2)}x, "
+                f"kbit/s {_fmt(other.figures['wire_kbit_s'])} / {_fmt(first.figures['wire_kbit_s'])}"
+            )
+    return "\n".join(lines)
+
+
 def payload(measurements: list[Measurement], meta: dict[str, Any]) -> dict[str, Any]:
     summaries = summarize(measurements)
     return {

@@ -37,6 +37,26 @@ PASSWORD = "bench password that is long enough 7"
 _GEOMETRY = re.compile(r"ui-geometry (\w+) (\{.*\})\s*$")
 
 
+#: a console whose browser cannot receive H.264 (``--codec vp8-console``): H.264 is taken out of
+#: the video receiver's codec preferences before the answer, so the answer offers only what is
+#: left, as Firefox without OpenH264 does; the agent, offering H.264 then VP8, must fall back
+CONSOLE_WITHOUT_H264 = """
+(() => {
+  const answer = RTCPeerConnection.prototype.createAnswer;
+  RTCPeerConnection.prototype.createAnswer = function (...args) {
+    const codecs = RTCRtpReceiver.getCapabilities("video").codecs
+      .filter((c) => !/h264/i.test(c.mimeType));
+    for (const t of this.getTransceivers()) {
+      if (t.receiver.track && t.receiver.track.kind === "video") t.setCodecPreferences(codecs);
+    }
+    return answer.apply(this, args);
+  };
+})();
+"""
+#: the bench's codec choice that is the console's, not the agent's
+CONSOLE_VP8 = "vp8-console"
+
+
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("VEO_")}
 
@@ -163,6 +183,8 @@ class VeoSession:
         self.tech_inode = tech_inode
         self.codec = codec or "auto"
         self.context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale="en-US")  # type: ignore[arg-type]
+        if codec == CONSOLE_VP8:
+            self.context.add_init_script(CONSOLE_WITHOUT_H264)
         self.context.add_init_script(PC_SPY)
         self.page: Page = self.context.new_page()
         self.agent: Proc | None = None
@@ -221,7 +243,7 @@ class VeoSession:
             "--log-file",
             str(log.path),
         ]
-        if codec is not None:
+        if codec is not None and codec != CONSOLE_VP8:
             argv += ["--codec", codec]
         env = {**_clean_env(), "DISPLAY": display.name, "VEO_AGENT_HISTORY": str(workdir / "history.jsonl")}
         self.agent = self.procs.start(
