@@ -87,7 +87,11 @@ class Firefox:
     """
 
     def __init__(
-        self, netns: NetworkNamespace, workdir: Path, logs: Logs, viewport: tuple[int, int] = (1600, 1000)
+        self,
+        netns: NetworkNamespace,
+        workdir: Path,
+        logs: Logs,
+        viewport: tuple[int, int] = (1600, 1000),
     ) -> None:
         self.profile = workdir / "firefox-profile"
         shutil.rmtree(self.profile, ignore_errors=True)

@@ -8,7 +8,10 @@ agent's default offer (H.264, then VP8) is answered with VP8. The promises check
   the console reach the user's application;
 * the video element never offers Firefox's Picture-in-Picture pop-out: it carries
   ``disablepictureinpicture``, and a click at its right edge two thirds down (where Firefox draws
-  the pop-out button) lands on the user's application;
+  the pop-out button) lands on the user's application. Firefox here never drew that button, not
+  even with the attribute removed (headless, and headful on Xvfb with the pointer moved by
+  xdotool: tried), so it is the attribute check that fails if the markup loses it; the click
+  shows that this spot takes input like the rest of the picture;
 * ``veo agent --codec h264`` (H.264 only) with this browser ends at once with a sentence in the
   console that names the codec, the agent ends with ``codec_unsupported_h264`` (not
   ``negotiation_failed``) and the server records it.
