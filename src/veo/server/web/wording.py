@@ -319,6 +319,17 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
         allowed = perms("allowed")
         if allowed is not None:
             parts.append(_("The role allows: %(what)s.") % {"what": permissions(allowed)})
+    elif code in ("session.permission_requested", "session.permission_granted", "session.permission_refused"):
+        asked = perms("asked")
+        if asked is not None:
+            parts.append(_("Asked to %(what)s.") % {"what": permissions(asked)})
+        granted, refused = perms("granted"), perms("refused")
+        if granted:
+            parts.append(_("Allowed to %(what)s.") % {"what": permissions(granted)})
+        if refused:
+            parts.append(_("Not allowed: %(what)s.") % {"what": permissions(refused)})
+        if d.get("reason") == "unanswered":
+            parts.append(_("The user did not answer."))
     elif code == "session.joined":
         parts.append(client_mode(str(d.get("mode", ""))))
     elif code == "session.consented":
