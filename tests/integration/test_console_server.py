@@ -13,6 +13,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -28,7 +30,11 @@ from veo.config import Settings
 from veo.protocol import sas
 from veo.protocol.signaling import Consent, Hangup, Join, Offer, Reveal, parse_server_message
 from veo.server.app import create_app
+from veo.server.audit.models import AuditEvent
 from veo.server.auth import service as auth_service
+from veo.server.db.base import utcnow
+from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.service import expire_waiting
 from veo.tasks import spawn
 
 CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
@@ -48,6 +54,7 @@ class Stack:
     ws_base: str
     page: Page
     errors: list[str]
+    app: Any
 
 
 @pytest.fixture
@@ -83,7 +90,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
                 s, EMAIL, name="Carla Tech", role="technician", password=PASSWORD, must_change_password=False
             )
         try:
-            yield Stack(base_url, f"ws://127.0.0.1:{port}", page, errors)
+            yield Stack(base_url, f"ws://127.0.0.1:{port}", page, errors, app)
         finally:
             await browser.close()
             server.should_exit = True
@@ -167,8 +174,60 @@ async def test_real_server_console_flow(stack: Stack) -> None:
     await page.wait_for_url("**/tickets/*")
     assert "Printer driver reinstalled." in await page.content()
 
-    # Reopening the console of an ended session shows the end and the note form straight away.
+    # Reopening the console of an ended session shows the end and the note form straight away,
+    # with the note saved so far; the end is said as a sentence, never as the stored code.
     await page.goto(f"{stack.base_url}/sessions/{session_id}/console")
     await page.wait_for_selector("#note-form", state="visible")
     assert await page.get_attribute("#conn-state", "data-state") == "ended"
+    assert await page.input_value("#note") == "Printer driver reinstalled."
+    assert await page.text_content("#end-reason") == "The user ended the session."
+    with stack.app.state.db.session() as s:
+        ticket = s.get(RemoteSession, session_id).ticket
+        assert (ticket.status, ticket.resolution_note) == ("new", "")  # Save note leaves the ticket as it was
+
+    # *Save and resolve the ticket*: the note becomes the ticket's resolution, the ticket resolved, audited.
+    await page.fill("#note", "Printer driver reinstalled; test page printed.")
+    await page.click("#note-resolve")
+    await page.wait_for_url("**/tickets/*")
+    with stack.app.state.db.session() as s:
+        session = s.get(RemoteSession, session_id)
+        ticket = session.ticket
+        assert session.resolution_note == "Printer driver reinstalled; test page printed."
+        assert (ticket.status, ticket.resolution_note) == ("resolved", session.resolution_note)
+        changes = s.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "ticket.updated", AuditEvent.ticket_id == ticket.id
+            )
+        ).all()
+        assert any(d.get("status", {}).get("to") == "resolved" for d in changes), changes
+    # A resolved ticket's console offers only Save note.
+    await page.goto(f"{stack.base_url}/sessions/{session_id}/console")
+    await page.wait_for_selector("#note-form", state="visible")
+    assert await page.query_selector("#note-resolve") is None
+    assert stack.errors == [], json.dumps(stack.errors)
+
+
+async def test_an_expired_code_offers_a_new_code(stack: Stack) -> None:
+    page = stack.page
+    old_code = await _open_console(stack)
+    old_id = await page.get_attribute("#console", "data-session-id")
+    assert await page.is_hidden("#new-code-form")
+    with stack.app.state.db.session() as s:
+        s.get(RemoteSession, old_id).code_expires_at = utcnow() - timedelta(seconds=1)
+        expire_waiting(s)
+        s.commit()
+    await page.reload()
+    await page.wait_for_selector("#new-code-ended", state="visible")
+    assert await page.text_content("#end-reason") == "The code expired before the user joined."
+    assert await page.is_hidden("#note-form")  # nothing happened: nothing to note
+    await page.click("#new-code-ended button[type=submit]")
+    await page.wait_for_url("**/sessions/*/console")
+    await page.wait_for_selector('#conn-state[data-state="waiting"]')
+    new_id = await page.get_attribute("#console", "data-session-id")
+    new_code = (await page.text_content("#session-code") or "").replace(" ", "")
+    assert new_id != old_id and len(new_code) == 9 and new_code != old_code
+    with stack.app.state.db.session() as s:
+        assert s.get(RemoteSession, old_id).status == "expired"
+        fresh = s.get(RemoteSession, new_id)
+        assert (fresh.status, fresh.requested_permissions) == ("waiting", ["view", "control"])
     assert stack.errors == [], json.dumps(stack.errors)

@@ -163,6 +163,7 @@ export class ConsoleView {
       endButton: byId(doc, "end-session"),
       expiry: byId(doc, "code-expiry"),
       newCode: byId(doc, "new-code-form"),
+      newCodeEnded: byId(doc, "new-code-ended"),
       agentInfo: byId(doc, "agent-info"),
       stopKey: byId(doc, "stop-key"),
       paused: byId(doc, "paused-overlay"),
@@ -240,10 +241,14 @@ export class ConsoleView {
     setText(el.stageMessage, quiet ? "" : stateSentence(s));
     setHidden(el.stageMessage, quiet);
 
-    // The note goes with the end card once the session is over (it lives in the tools panel before).
+    // The note goes with the end card once the session is over (it lives in the tools panel before);
+    // a code that expired unused gets a new code instead: there is nothing to note.
+    const unused = over && Boolean(s.ended) && s.ended.reason === "expired";
     if (over && el.noteForm && el.endedSlot && el.noteForm.parentElement !== el.endedSlot) {
       el.endedSlot.append(el.noteForm);
     }
+    setHidden(el.endedSlot, unused);
+    setHidden(el.newCodeEnded, !unused);
     setHidden(el.noteTab, over);
     const why = s.aborted ? { by: "technician", reason: s.abortReason } : s.ended;
     setText(el.endReason, over ? (s.aborted ? t("conn.aborted") : endText(why)) : "");
