@@ -8,7 +8,9 @@ under ``$VEO_SCREENSHOTS`` when it is set (else a temporary directory).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
 from websockets.asyncio.client import connect
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -180,4 +182,36 @@ async def test_a_link_without_a_valid_code_is_an_error_with_the_next_step(stack:
     assert await box.locator("svg.join-error-icon").count() == 1
     assert "Escriba abajo los 9 dígitos" in ((await box.text_content()) or "")
     await page.screenshot(path=str(stack.shots / "join-error-link-es-1366x768.png"))
+    await page.close()
+
+
+@pytest.mark.parametrize(
+    ("by", "reason", "expected"),
+    [
+        (
+            "technician",
+            "technician_ended",
+            "The technician ended the session. Your screen is no longer shared.",
+        ),
+        ("system", "agent_disconnected", "The connection was lost, so the session ended."),
+        ("user", "denied", "You denied the request. Nothing was shared."),
+        ("system", "sas_mismatch", "The codes differ, so the session was stopped to keep you safe."),
+    ],
+)
+async def test_each_ending_has_its_own_sentence(stack: Stack, by: str, reason: str, expected: str) -> None:
+    """The server's ``ended{by, reason}`` (here from a stand-in socket) becomes one coherent sentence."""
+    page = await stack.browser.new_page()
+    page.on("pageerror", lambda exc: stack.errors.append(str(exc)))
+
+    def on_socket(ws: WebSocketRoute) -> None:
+        ws.on_message(lambda _m: ws.send(json.dumps({"v": 1, "type": "ended", "by": by, "reason": reason})))
+
+    await page.route_web_socket(re.compile(r".*/ws/agent$"), on_socket)
+    await page.goto(f"{stack.base_url}/join?lang=en")
+    await page.fill("#share-code", "123456789")
+    await page.click("#share-start")
+    await page.wait_for_selector('#share[data-state="ended"]')
+    said = (await page.text_content("#share-message")) or ""
+    assert said.startswith(expected), said
+    assert "_" not in said  # never a code
     await page.close()

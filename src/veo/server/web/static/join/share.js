@@ -45,6 +45,16 @@ export function refusalText(m) {
   return Object.prototype.hasOwnProperty.call(strings, key) ? t(key) : t("refused.other");
 }
 
+/** How the session ended, from the server's `ended{by, reason}`: one sentence per kind of ending. */
+function endedText(m) {
+  const reason = String(m.reason || "");
+  if (reason === "denied") return t("over.denied");
+  if (reason.startsWith("sas_")) return t("over.mismatch");
+  if (m.by === "technician") return t("over.technician");
+  if (m.by === "system") return t("over.dropped");
+  return t("over.ended");
+}
+
 function digitsOf(text) {
   return String(text || "").replace(/[\s-]/g, "");
 }
@@ -169,7 +179,7 @@ export class BrowserShare {
         this.finish(t("over.upgraded"), "upgraded");
         break;
       case "ended":
-        this.finish(m.reason === "denied" ? t("over.denied") : t("over.ended"), "ended");
+        this.finish(endedText(m), "ended");
         break;
       case "error":
         if (m.fatal && !this.joined) {
