@@ -55,6 +55,8 @@ def test_generated_data_is_consistent_and_searchable(db: Database) -> None:
     with db.session() as s:
         tickets = {t.id: t for t in s.scalars(select(Ticket))}
         assert len(tickets) == done.tickets
+        by_id = [tickets[i].created_at for i in sorted(tickets)]
+        assert by_id == sorted(by_id)  # numbers grow with creation time, as in use
         assert s.scalar(select(func.count()).select_from(Category)) == len(texts.PROBLEMS)
         for t in tickets.values():
             assert NOW - timedelta(days=92) <= t.created_at <= NOW

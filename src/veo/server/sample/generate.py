@@ -187,11 +187,13 @@ def generate(engine: Engine, plan: Plan, *, progress: Progress | None = None) ->
             category_weights=[math.exp(-i / 4) for i in range(len(categories))],  # a few dominate
         )
         first_id = (conn.scalar(select(func.max(Ticket.id))) or 0) + 1
+        # Drawn first and sorted, so that ticket numbers grow with creation time as they do in use.
+        created = sorted(_created_at(context) for _ in range(plan.tickets))
         written = 0
         while written < plan.tickets:
             rows = _Rows([], [], [], [], [])
-            for ticket_id in range(first_id + written, first_id + min(written + CHUNK, plan.tickets)):
-                _ticket(context, ticket_id, rows)
+            for index in range(written, min(written + CHUNK, plan.tickets)):
+                _ticket(context, first_id + index, created[index], rows)
             _write(conn, rows)
             written += len(rows.tickets)
             counts["tickets"] += len(rows.tickets)
@@ -300,9 +302,8 @@ def _still_open(c: _Context, age: timedelta) -> bool:
     return c.rng.random() < chance
 
 
-def _ticket(c: _Context, ticket_id: int, rows: _Rows) -> None:
+def _ticket(c: _Context, ticket_id: int, created: datetime, rows: _Rows) -> None:
     rng, now = c.rng, c.now
-    created = _created_at(c)
     category_id, category = rng.choices(c.categories, weights=c.category_weights)[0]
     problem = rng.choice(texts.PROBLEMS[category])
     words = {"n": rng.randint(1, 6), "thing": rng.choice(texts.THINGS), "day": rng.choice(texts.DAYS)}
