@@ -204,6 +204,9 @@ def test_forced_h264_ends_with_a_sentence_naming_the_codec(
         assert ended == ("system", "codec_unsupported_h264")
         assert not agent.log.contains("negotiation_failed")
         assert not agent.log.contains("ICE username fragment")
+        # the user is told too: the agent's end notice opens (its wording: agent/endings.py)
+        wait_for("the agent's end notice", lambda: agent.log.geometry("ended"), 30, logs)
+        xvfb.screenshot(workdir / "agent-codec-ended.png")
 
         response = veo_server.api("GET", f"/api/v1/sessions/{session_id}", token=veo_server.token())
         assert response.status_code == 200, response.text
