@@ -125,7 +125,7 @@ def test_durations_in_words_in_the_page_language(run_js: RunJs) -> None:
     got = run_js(
         """
 const { durationText } = await mod("ui.js");
-const cases = [[18, "en"], [18, "es"], [245, "en"], [245, "es"], [3900, "es"], [7200, "en"]];
+const cases = [[18, "en"], [18, "es"], [245, "en"], [245, "es"], [3900, "es"], [7200, "en"], [90061, "es"]];
 return cases.map(([seconds, lang]) => durationText(seconds, lang));
 """
     )
@@ -136,6 +136,7 @@ return cases.map(([seconds, lang]) => durationText(seconds, lang));
         "4 minutos",
         "1 hora y 5 minutos",
         "2 hours",
+        "1 día y 1 hora",
     ]
 
 

@@ -6,6 +6,7 @@
 // exists in this page before the agent's `sysinfo` message, which it sends only after "Send".
 
 import { t } from "./i18n.js";
+import { durationText } from "./ui.js";
 
 const POLL_MS = 500;
 
@@ -26,11 +27,7 @@ export function sizeText(value) {
 }
 
 function uptimeText(seconds) {
-  if (!Number.isInteger(seconds)) return "?";
-  const days = Math.floor(seconds / 86400);
-  const hours = Math.floor((seconds % 86400) / 3600);
-  const minutes = Math.floor((seconds % 3600) / 60);
-  return t("sysinfo.uptime_value", { days, hours, minutes });
+  return Number.isInteger(seconds) && seconds >= 0 ? durationText(seconds) : "?";
 }
 
 const obj = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : {});

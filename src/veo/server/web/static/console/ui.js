@@ -43,7 +43,10 @@ export function endText(ended) {
   return t(who[ended.by] || "end.by_system");
 }
 
-/** A length of time as people say it, in the page's language: "18 seconds", "4 minutes", "1 hour, 5 minutes". */
+/**
+ * A length of time as people say it, in the page's language: "18 seconds", "4 minutes",
+ * "1 hour and 5 minutes", "3 days and 4 hours" (Intl's unit and list formats).
+ */
 export function durationText(seconds, lang = language()) {
   if (!(seconds >= 0)) return "";
   const unit = (value, name) => {
@@ -53,17 +56,24 @@ export function durationText(seconds, lang = language()) {
       return `${value} ${name}`;
     }
   };
+  const both = (a, b) => {
+    try {
+      return new Intl.ListFormat(lang, { type: "unit", style: "long" }).format([a, b]);
+    } catch {
+      return `${a} ${b}`;
+    }
+  };
   const total = Math.round(seconds);
   if (total < 60) return unit(total, "second");
   if (total < 3600) return unit(Math.round(total / 60), "minute");
-  const hours = Math.floor(total / 3600);
-  const minutes = Math.round((total % 3600) / 60);
-  if (minutes === 0) return unit(hours, "hour");
-  try {
-    return new Intl.ListFormat(lang, { type: "unit", style: "long" }).format([unit(hours, "hour"), unit(minutes, "minute")]);
-  } catch {
-    return `${unit(hours, "hour")} ${unit(minutes, "minute")}`;
+  if (total < 86400) {
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    return minutes === 0 ? unit(hours, "hour") : both(unit(hours, "hour"), unit(minutes, "minute"));
   }
+  const days = Math.floor(total / 86400);
+  const hours = Math.floor((total % 86400) / 3600);
+  return hours === 0 ? unit(days, "day") : both(unit(days, "day"), unit(hours, "hour"));
 }
 
 const DROPPED_REASONS = [
