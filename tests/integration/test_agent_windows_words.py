@@ -131,3 +131,28 @@ def test_screenshot_helper_draws_the_consent_dialog(tmp_path: Path) -> None:
             # a dialog is drawn: many colours, not an empty black screen
             colors = image.convert("RGB").getcolors(maxcolors=1 << 16)
             assert colors is None or len(colors) > 20
+
+
+def _check_failed_attempt(root: tk.Tk) -> None:
+    from concurrent.futures import Future
+
+    from veo.agent.app import AgentApp
+    from veo.agent.events import JoinFailed
+
+    app = AgentApp(root, "ws://127.0.0.1:1/ws/agent", "http://127.0.0.1:1", "es", None)
+    failed: Future[None] = Future()
+    failed.set_exception(RuntimeError("boom"))
+    app._attempt_done(failed)
+    said = app.events.get_nowait()
+    assert isinstance(said, JoinFailed)
+    assert said.message == "Algo falló al conectar. Vuelva a intentarlo."
+    fine: Future[None] = Future()
+    fine.set_result(None)
+    app._attempt_done(fine)
+    assert app.events.empty()
+
+
+def test_an_unexpected_failure_while_connecting_is_said_in_the_code_window(
+    in_tk: Callable[..., None],
+) -> None:
+    in_tk(_check_failed_attempt)

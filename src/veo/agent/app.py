@@ -14,6 +14,7 @@ import ssl
 import sys
 import tkinter as tk
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from typing import Any
 
 from veo.agent import history
@@ -185,7 +186,17 @@ class AgentApp:
             self.history = None
 
     def _start_attempt(self, code: str) -> None:
-        self.loop.submit(self._attempt(code))
+        self.loop.submit(self._attempt(code)).add_done_callback(self._attempt_done)
+
+    def _attempt_done(self, attempt: Future[None]) -> None:
+        """An attempt that failed unexpectedly: logged (the traceback goes to the log file) and said
+        in the code window, so the user is never left looking at "Connecting…"."""
+        error = None if attempt.cancelled() else attempt.exception()
+        if error is None:
+            return
+        log.error("the connection attempt failed", exc_info=error)
+        if self.joined is None:
+            self.events.put(JoinFailed(self._("Something went wrong while connecting. Please try again.")))
 
     async def _attempt(self, code: str) -> None:
         """On the loop thread: connect, then run one session to its end."""
