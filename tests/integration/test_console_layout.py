@@ -178,6 +178,7 @@ def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
             lang_links={"en": "?lang=en", "es": "?lang=es"},
             current_path=f"/sessions/{session_id}/console",
             lang=lang,
+            ask_permissions=["view", "control", "clipboard", "files"],  # the header's "Ask for more…"
         )
         return HTMLResponse(html)
 
