@@ -446,6 +446,15 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
             else ("Chat (1 new message)", "Chat (2 new messages)")
         )
         await run.check_stage("5-active", "active")
+        # Tools folded away: the screen takes the whole width; a new line shows on the Tools button.
+        await page.click("#tools-toggle")
+        await page.wait_for_selector("#tools-panel", state="hidden")
+        wide = await page.locator("#remote-video").bounding_box()
+        assert wide is not None and wide["width"] == size[0], wide
+        agent.send(type="chat", id="u3", text="¿Sigue ahí?")
+        await page.wait_for_selector('#tools-toggle[data-unread="3"]')
+        await page.click("#tools-toggle")
+        await page.wait_for_selector("#tools-panel", state="visible")
         await page.click("#tab-chat")
 
         # The user pauses control: said over the video; a click says it was not sent.

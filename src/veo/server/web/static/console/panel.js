@@ -97,6 +97,8 @@ class ToolsPanel {
     const text = this.unread > 0 ? tn("tab.chat_unread", this.unread) : t("tab.chat");
     if (this.chatTab.textContent !== text) this.chatTab.textContent = text;
     this.chatTab.dataset.unread = String(this.unread);
+    // With the panel folded away, the Tools button carries the count so no message goes unseen.
+    if (this.toggle) this.toggle.dataset.unread = String(this.unread);
   }
 
   /** Show what the technician asked for or the user granted; leave a hidden tab if it was open. */
