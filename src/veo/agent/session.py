@@ -317,14 +317,6 @@ class AgentSession:
             log.warning("ignored an unexpected answer")
             return
         self._answered = True
-        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
-        self._handshake.accept_answer(answer.nonce)
-        await self._send(Reveal(nonce=self._handshake.reveal_hex))
-        self.sas = self._handshake.code(self._fp_offer, answer.sdp)
-        log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
-        self._deps.post(SasKnown(self.sas))
-
-    def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
         if encoder.video_refused(answer.sdp):
             reason = encoder.unsupported_reason()
             log.warning(
@@ -334,6 +326,14 @@ class AgentSession:
             )
             await self._fail(reason)
             return
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        self._handshake.accept_answer(answer.nonce)
+        await self._send(Reveal(nonce=self._handshake.reveal_hex))
+        self.sas = self._handshake.code(self._fp_offer, answer.sdp)
+        log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
+        self._deps.post(SasKnown(self.sas))
+
+    def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
         if self._ended:
             return
         was_active = self.policy.control_active
