@@ -223,3 +223,34 @@ async def test_categories_page_for_leads_only(app: FastAPI, client: httpx.AsyncC
     gone = await client.post(f"/admin/categories/{category_id}/delete", data={"csrf_token": csrf})
     assert gone.status_code == 303 and _count(app, Category) == 0
     assert (await client.post("/admin/categories/99/delete", data={"csrf_token": csrf})).status_code == 404
+
+
+async def test_new_code_only_for_a_code_that_ran_out(app: FastAPI, client: httpx.AsyncClient) -> None:
+    csrf = await signed_in(app, client)
+    location = await _ticket(client, csrf)
+    started = await client.post(
+        f"{location}/sessions", data={"csrf_token": csrf, "permissions": ["view", "clipboard"]}
+    )
+    assert started.status_code == 303
+    first = started.headers["location"].split("/")[2]
+    page = (await client.get(location)).text
+    assert 'id="session-now" data-state="waiting"' in page and 'id="copy-code"' in page
+    # Still valid: nothing to renew, nothing created.
+    again = await client.post(f"/sessions/{first}/new-code", data={"csrf_token": csrf})
+    assert again.status_code == 303 and again.headers["location"] == location
+    assert _count(app, RemoteSession) == 1
+    with app.state.db.session() as s:
+        row = s.get(RemoteSession, first)
+        assert row is not None
+        row.code_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    page = (await client.get(location)).text
+    assert 'data-state="code_expired"' in page and 'id="new-code"' in page and 'id="join-code"' not in page
+    assert (await client.post(f"/sessions/{first}/new-code")).status_code == 403  # no CSRF token
+    renewed = await client.post(f"/sessions/{first}/new-code", data={"csrf_token": csrf})
+    assert renewed.status_code == 303 and renewed.headers["location"].startswith(location)
+    with app.state.db.session() as s:
+        rows = list(s.scalars(select(RemoteSession).order_by(RemoteSession.created_at)))
+        assert len(rows) == 2 and rows[1].status == "waiting" and rows[1].code
+        assert rows[1].requested_permissions == ["view", "clipboard"]  # what the expired one asked
+    page = (await client.get(location)).text
+    assert 'data-state="waiting"' in page and f'data-session-id="{rows[1].id}"' in page

@@ -25,6 +25,7 @@ from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.wire import Peer, error, protocol_error
+from veo.server.web import wording
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -100,7 +101,8 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
     technician = session.technician
     return Joined(
         session_id=session.id,
-        organization=settings.organization,
+        # The default name is a description ("veo support"): in the user's language (set above).
+        organization=wording.organization(settings.organization),
         technician_name=technician.name if technician else "",
         ticket_id=session.ticket_id,
         ticket_title=session.ticket.title,

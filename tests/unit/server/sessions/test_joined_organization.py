@@ -1,0 +1,33 @@
+"""The organization the agent's consent dialog names: the default one in the user's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from veo.config import Settings
+from veo.server.lang import set_language
+from veo.server.sessions.join import joined_message
+from veo.server.sessions.models import RemoteSession
+from veo.server.tickets.models import Ticket
+
+
+def _joined(tmp_path: Path, language: str, organization: str | None = None) -> str:
+    extra = {"organization": organization} if organization else {}
+    settings = Settings(data_dir=tmp_path, **extra)  # type: ignore[arg-type]
+    session = RemoteSession(
+        id="s-1", ticket_id=7, ticket=Ticket(id=7, title="VPN"), requested_permissions=["view"]
+    )
+    set_language(language)
+    try:
+        return joined_message(settings, session).organization
+    finally:
+        set_language("en")
+
+
+def test_default_organization_follows_the_users_language(tmp_path: Path) -> None:
+    assert _joined(tmp_path, "en") == "veo support"
+    assert _joined(tmp_path, "es") == "soporte de veo"
+
+
+def test_a_chosen_name_is_never_translated(tmp_path: Path) -> None:
+    assert _joined(tmp_path, "es", "Ayuntamiento de Soria") == "Ayuntamiento de Soria"
