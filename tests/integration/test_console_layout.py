@@ -506,3 +506,37 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         server.should_exit = True
         await task
         sock.close()
+
+
+@in_netns
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_in_namespace_an_expired_code_offers_a_new_one(browser: Browser, lang: str) -> None:
+    stand_in, server, task, sock = await serve(lang)
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale=lang)
+    page = await context.new_page()
+    try:
+        await page.clock.install()
+        await page.goto(stand_in.url)
+        await asyncio.wait_for(stand_in.relay.connected.wait(), WAIT_S)
+        assert await page.is_hidden("#new-code-form")
+        await page.clock.fast_forward("10:30")
+        await page.wait_for_selector("#new-code-form", state="visible")
+        assert await page.get_attribute("#waiting-panel", "data-expired") == "true"
+        assert await page.text_content("#code-expiry") == translations(lang).gettext("The code has expired.")
+        assert await page.is_hidden("#copy-code")  # an expired code is not something to pass on
+        assert await page.is_hidden("#join-url")
+        sentence = translations(lang).gettext(
+            "The code expired before the user entered it; get a new code to try again."
+        )
+        assert await page.text_content("#state-sentence") == sentence
+        end = await page.locator("#end-session").bounding_box()
+        assert end is not None and end["y"] + end["height"] <= 768
+        shots = os.environ.get("VEO_CONSOLE_SHOTS")
+        if shots:
+            await asyncio.to_thread(Path(shots).mkdir, parents=True, exist_ok=True)
+            await page.screenshot(path=f"{shots}/console-{lang}-1366x768-0-expired.png")
+    finally:
+        await context.close()
+        server.should_exit = True
+        await task
+        sock.close()

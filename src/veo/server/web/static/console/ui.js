@@ -112,7 +112,7 @@ export function stateSentence(s) {
     case "reconnecting":
       return t("say.reconnecting");
     case "waiting":
-      return t("conn.waiting");
+      return secondsLeft(s.expiresAt, Date.now()) === 0 ? t("say.expired") : t("conn.waiting");
     case "paused":
       return t("say.paused", { user });
     case "verifying":
