@@ -10,7 +10,8 @@ English and Spanish, and checks what a person would notice:
 - the sessions list never scrolls sideways;
 - the TOTP QR code is a decoded image (non-zero natural size), and the key reads in groups of four;
 - no internal code reaches the visible text (snake_case words, ``ticket.created``, Python lists,
-  ISO timestamps) on the ticket page, its history, and the ticket list;
+  ISO timestamps) on the ticket page, its history, the ticket list and the audit log;
+- "e-mail is not configured" is said once, to admins on the outbox page, not on the ticket;
 - the top bar is one line;
 - *New code* on an expired code gives a new code, and the copy buttons really copy.
 
@@ -322,12 +323,21 @@ async def test_ticket_pages_put_the_action_first_and_speak_in_words(live: Live) 
             assert all(scroll <= client for _, scroll, client in widths), widths
             assert not await _visible_codes(page), await _visible_codes(page)
             assert await page.locator(".audit-event[data-action='session.ended']").count() == 3
+            assert await page.locator("#mail-unconfigured, #mail-undelivered").count() == 0
             await _shot(live, page, "ticket-sessions", lang, size)
 
             await page.goto(f"{live.base_url}/tickets")
             assert not await _visible_codes(page), await _visible_codes(page)
             await _one_line_topbar(page)
             await _shot(live, page, "ticket-list", lang, size)
+
+            await page.goto(f"{live.base_url}/audit")
+            assert await page.locator("#audit-list tr[data-seq]").count() > 10
+            assert not await _visible_codes(page), await _visible_codes(page)
+            await _one_line_topbar(page)
+            await _shot(live, page, "audit", lang, size)
+            await page.goto(f"{live.base_url}/admin/outbox")
+            assert await page.locator("#mail-unconfigured").count() == 1  # said once, here
         await context.close()
     assert not live.errors, live.errors
 
