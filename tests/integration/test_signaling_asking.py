@@ -227,3 +227,17 @@ def test_asking_before_the_user_allowed_is_out_of_order(env: Env) -> None:
         _ask(console, "control")
         assert recv(console, "error")["code"] == "out_of_order"
         assert join is not None
+
+
+def test_refusals_speak_the_console_page_language(env: Env) -> None:
+    """A technician without a stored language reads the server's sentence in the page's language."""
+    created = env.create(permissions=["view"])
+    sid = created["id"]
+    headers = {"x-test-user": "tech", "cookie": "veo_lang=es"}
+    console_ws = env.client.websocket_connect(f"/ws/console?session={sid}", headers=headers)
+    with console_ws as console, env.agent() as agent:
+        _active(env, console, agent, created["code"], ["view"])
+        _ask(console, "view")
+        refused = recv(console, "error")
+    assert refused["code"] == "permission_already_granted"
+    assert refused["message"] == "El usuario ya lo ha permitido. (Ver la pantalla)"

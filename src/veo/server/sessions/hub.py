@@ -52,6 +52,7 @@ from veo.server.sessions.wire import (
     is_ended,
     protocol_error,
 )
+from veo.server.web.templating import language_from_request
 from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,9 @@ class SignalingHub:
         """Serve ``/ws/console`` for an accepted, authorized connection."""
         self._ensure_expiry_loop()
         peer = Peer(ws)
-        set_language(user.language or self.settings.language)
+        # the technician's own choice, else the page's (``?lang=``, its cookie, the browser's):
+        # the refusals this socket answers are read beside the console's own texts
+        set_language(user.language or language_from_request(ws))
         ended = False
         try:
             async with self.bus.subscribe(console_channel(session_id)) as inbox:

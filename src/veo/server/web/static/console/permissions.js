@@ -64,14 +64,17 @@ export function install(app, doc = document) {
     "aria-expanded": "false",
     "aria-controls": "ask-menu",
   });
-  // With control missing, one click asks for it; "Ask for more…" opens the menu for the rest.
+  // With control missing, one click asks for it, and a narrow "▾" beside it ("Ask for more…" to
+  // screen readers and as its tooltip) opens the menu for the rest: the header keeps its room.
   const more = element(doc, "button", {
     id: "ask-more",
-    class: "button",
+    class: "button ask-more",
     type: "button",
     "aria-expanded": "false",
     "aria-controls": "ask-menu",
-  }, t("ask.more"));
+    "aria-label": t("ask.more"),
+    title: t("ask.more"),
+  }, "▾");
   const menu = element(doc, "div", { id: "ask-menu", class: "ask-menu", role: "dialog", "aria-labelledby": "ask-menu-title" });
   menu.hidden = true;
   menu.append(element(doc, "p", { id: "ask-menu-title", class: "ask-menu-title" }, t("ask.menu_title")));
