@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     on_tk_error = install_crash_handlers(language, log_path)
     try:
         return run_agent(args, ws_url, tls, code, programs, language, on_tk_error)
+    except KeyboardInterrupt:  # Ctrl+C before the windows could take it: quietly, as asked
+        return 130
     except Exception:
         report_crash(language, log_path, sys.exc_info())  # type: ignore[arg-type]
         return 1

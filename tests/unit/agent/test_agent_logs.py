@@ -101,3 +101,14 @@ def test_help_says_where_the_log_is(
         agent_main.main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert f"instead of {tmp_path / 'state' / 'veo' / 'agent.log'}" in out
+
+
+def test_ctrl_c_before_the_windows_is_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agent_main, "run_agent", interrupted)
+    assert agent_main.main(["--server", "https://support.example", "--lang", "en"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
