@@ -32,6 +32,10 @@ from veo.agent.events import (
     ClipboardReceived,
     ControlChanged,
     FileEvent,
+    FileOffered,
+    FileTransferEnded,
+    FileTransferProgress,
+    FileTransferStarted,
     GrantChanged,
     JoinFailed,
     PermissionAskClosed,
@@ -258,69 +262,69 @@ class AgentApp:
         self.root.after(POLL_MS, self._poll)
 
     def _dispatch(self, event: UiEvent) -> None:
-        if isinstance(event, JoinFailed):
-            self._show_code_window()
-            assert self.code_window is not None
-            self.code_window.show_error(event.message, self._initial_code)
-            if self._initial_code:  # ``--code`` from a terminal: say it there too
-                print("veo agent: " + event.message, file=sys.stderr)
-            self._initial_code = None
-        elif isinstance(event, ShowConsent):
-            self.joined = with_display_names(event.joined, self._)  # no empty name in a sentence
-            self._close_history()  # nothing else on screen while the user decides
-            if self.code_window is not None:
-                self.code_window.close()
-                self.code_window = None
-            self.consent = ConsentDialog(
-                self.root,
-                self.fonts,
-                self._,
-                self.joined,
-                self._on_allow,
-                self._session_call("deny"),
-                self._session_call("declare_mismatch"),
+        """Hand one event to the method that owns its kind (``ROUTES``, after the class)."""
+        ROUTES[type(event)](self, event)
+
+    def _on_join_failed(self, event: JoinFailed) -> None:
+        self._show_code_window()
+        assert self.code_window is not None
+        self.code_window.show_error(event.message, self._initial_code)
+        if self._initial_code:  # ``--code`` from a terminal: say it there too
+            print("veo agent: " + event.message, file=sys.stderr)
+        self._initial_code = None
+
+    def _on_show_consent(self, event: ShowConsent) -> None:
+        self.joined = with_display_names(event.joined, self._)  # no empty name in a sentence
+        self._close_history()  # nothing else on screen while the user decides
+        if self.code_window is not None:
+            self.code_window.close()
+            self.code_window = None
+        self.consent = ConsentDialog(
+            self.root,
+            self.fonts,
+            self._,
+            self.joined,
+            self._on_allow,
+            self._session_call("deny"),
+            self._session_call("declare_mismatch"),
+        )
+        if self.hotkey is None:  # from the moment someone is connected until the end
+            self.hotkey = start_stop_hotkey(self._on_hotkey)
+
+    def _on_sas_known(self, event: SasKnown) -> None:
+        if self.consent is not None:
+            self.consent.show_sas(event.code)
+
+    def _on_started(self, event: Started) -> None:
+        self._helped = True
+        self._start_transfers(event.granted)
+        self._close_consent()
+        self._open_bar(event.granted)
+
+    def _on_control_changed(self, event: ControlChanged) -> None:
+        if self.bar is not None:
+            self.bar.show_paused(event.paused)
+
+    def _on_session_ended(self, event: SessionEnded) -> None:
+        self._stop_hotkey()
+        self._close_consent()
+        self._close_permission_prompt()
+        self._close_chat()
+        self._close_sysinfo()
+        if self.sysinfo is not None:  # forget what was collected and not sent
+            self.loop.call(self.sysinfo.close)
+        self._stop_transfers()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self._terminating:
+            self._quit()
+        elif self.ended is None:
+            organization = self.joined.organization if self.joined is not None else ""
+            said = ending(self._, event.by, event.reason, organization, started=self._helped)
+            self.ended = EndedWindow(
+                self.root, self.fonts, self._, said, self._ask_rating, on_history=self._show_history
             )
-            if self.hotkey is None:  # from the moment someone is connected until the end
-                self.hotkey = start_stop_hotkey(self._on_hotkey)
-        elif isinstance(event, SasKnown):
-            if self.consent is not None:
-                self.consent.show_sas(event.code)
-        elif isinstance(event, Started):
-            self._helped = True
-            self._start_transfers(event.granted)
-            self._close_consent()
-            self._open_bar(event.granted)
-        elif isinstance(event, PermissionAsked | PermissionAskClosed | GrantChanged):
-            self._asking_event(event)
-        elif isinstance(event, ControlChanged):
-            if self.bar is not None:
-                self.bar.show_paused(event.paused)
-        elif isinstance(event, ChatLine | ChatUnread | ChatAcknowledged):
-            self._chat_event(event)
-        elif isinstance(event, ClipboardReceived | FileEvent):
-            self._transfer_event(event)
-        elif isinstance(event, SysinfoAsk | SysinfoClosed):
-            self._sysinfo_event(event)
-        elif isinstance(event, SessionEnded):
-            self._stop_hotkey()
-            self._close_consent()
-            self._close_permission_prompt()
-            self._close_chat()
-            self._close_sysinfo()
-            if self.sysinfo is not None:  # forget what was collected and not sent
-                self.loop.call(self.sysinfo.close)
-            self._stop_transfers()
-            if self.bar is not None:
-                self.bar.close()
-                self.bar = None
-            if self._terminating:
-                self._quit()
-            elif self.ended is None:
-                organization = self.joined.organization if self.joined is not None else ""
-                said = ending(self._, event.by, event.reason, organization, started=self._helped)
-                self.ended = EndedWindow(
-                    self.root, self.fonts, self._, said, self._ask_rating, on_history=self._show_history
-                )
 
     def _open_bar(self, granted: tuple[Permission, ...]) -> None:
         """The session bar for this grant (a new grant gets a new bar: *Pause control*, *Send a file*)."""
@@ -532,6 +536,31 @@ class AgentApp:
     def _on_pause(self, paused: bool) -> None:
         if self.session is not None:
             self.loop.call(self.session.set_paused, paused)
+
+
+#: Which method of the app handles each kind of event from the session (every ``UiEvent``; a
+#: test holds this table to the union, so a new event cannot be forgotten here).
+ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
+    JoinFailed: AgentApp._on_join_failed,
+    ShowConsent: AgentApp._on_show_consent,
+    SasKnown: AgentApp._on_sas_known,
+    Started: AgentApp._on_started,
+    ControlChanged: AgentApp._on_control_changed,
+    SessionEnded: AgentApp._on_session_ended,
+    PermissionAsked: AgentApp._asking_event,
+    PermissionAskClosed: AgentApp._asking_event,
+    GrantChanged: AgentApp._asking_event,
+    ChatLine: AgentApp._chat_event,
+    ChatUnread: AgentApp._chat_event,
+    ChatAcknowledged: AgentApp._chat_event,
+    ClipboardReceived: AgentApp._transfer_event,
+    FileOffered: AgentApp._transfer_event,
+    FileTransferStarted: AgentApp._transfer_event,
+    FileTransferProgress: AgentApp._transfer_event,
+    FileTransferEnded: AgentApp._transfer_event,
+    SysinfoAsk: AgentApp._sysinfo_event,
+    SysinfoClosed: AgentApp._sysinfo_event,
+}
 
 
 def connect_error_text(language: str, error: ConnectError) -> str:
