@@ -44,7 +44,7 @@ class CodeWindow:
         self.entry = tk.Entry(frame, font=fonts.code, width=13, justify="center")
         self.entry.pack(fill="x", pady=(0, PAD))
         self.entry.bind("<Return>", lambda _e: self._submit())
-        self.message = tk.Label(frame, text="", font=fonts.body, fg="#a40000", wraplength=460, justify="left")
+        self.message = tk.Label(frame, text="", font=fonts.body, fg="#a40000", wraplength=540, justify="left")
         self.message.pack(anchor="w", pady=(0, PAD))
         buttons = tk.Frame(frame)
         buttons.pack(fill="x")
