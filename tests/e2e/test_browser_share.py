@@ -145,6 +145,7 @@ def test_browser_share_view_chat_and_upgrade_to_the_agent_in_the_same_session(
     assert console.page.evaluate("() => window.veoConsole.mode") == "browser"
 
     # --- chat both ways: the console's chat panel and the page's
+    console.open_tool("chat")
     console.page.fill("#chat-input", "Hola, ¿me ve?")
     console.page.click("#chat-send")
     wait_for(
