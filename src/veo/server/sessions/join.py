@@ -103,7 +103,7 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
         session_id=session.id,
         # The default name is a description ("veo support"): in the user's language (set above).
         organization=wording.organization(settings.organization),
-        technician_name=technician.name if technician else "",
+        technician_name=wording.person(technician.name) if technician else "",
         ticket_id=session.ticket_id,
         ticket_title=session.ticket.title,
         requested=[Permission(p) for p in session.requested_permissions],

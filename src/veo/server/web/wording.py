@@ -29,6 +29,15 @@ from veo.server.lang import _, get_language, ngettext
 DEFAULT_ORGANIZATION: str = Settings.model_fields["organization"].default
 
 
+#: The name ``veo admin init`` gives the first account (``server/admin.py``): a role, not a name.
+DEFAULT_ADMIN_NAME = "Administrator"
+
+
+def person(name: str) -> str:
+    """A person's name as stored, except the first account's default, which is said in the language."""
+    return _("Administrator") if name == DEFAULT_ADMIN_NAME else name
+
+
 def organization(name: str, language: str | None = None) -> str:
     """The organization's name as readers see it: the built-in default in their language.
 
