@@ -18,7 +18,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from babel.dates import format_datetime
+from babel.lists import format_list
 from babel.numbers import format_decimal
+from babel.units import format_unit
 
 from veo.config import Settings
 from veo.durations import duration_text
@@ -46,7 +48,7 @@ def organization(name: str, language: str | None = None) -> str:
     """
     if name and name != DEFAULT_ORGANIZATION:
         return name
-    return gettext_for(language or get_language()).gettext("veo support") if language else _("veo support")
+    return gettext_for(language).gettext("veo support") if language else _("veo support")
 
 
 # --------------------------------------------------------------------------- numbers, dates, time
@@ -85,8 +87,6 @@ def duration(seconds: int | float | None) -> str:
 
 def listing(items: Iterable[str]) -> str:
     """``a, b and c`` in the reader's language (Babel's list patterns)."""
-    from babel.lists import format_list
-
     words = [w for w in items if w]
     return format_list(words, locale=get_language()) if words else "—"
 
@@ -187,8 +187,9 @@ def session_ending(by: str | None, reason: str | None) -> str:
         "user": _("The user ended the session."),
         "system": _("veo ended the session."),
     }.get(by or "", "")
-    if reason in (None, "", "hangup", "ended"):
-        return who or end_reason(reason) or _("The session ended.")
+    generic = _("The session ended.")
+    if reason in (None, "", "hangup", "ended") or end_reason(reason) == generic:  # nothing to add
+        return who or end_reason(reason) or generic
     return f"{who} {end_reason(reason)}".strip()
 
 
@@ -425,8 +426,6 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
 
 def file_size(size: int) -> str:
     """``2048`` → "2 kB" in the reader's language."""
-    from babel.units import format_unit
-
     language = get_language()
     if size < 1000:
         return ngettext("%(n)s byte", "%(n)s bytes", size) % {"n": number(size)}

@@ -52,7 +52,12 @@ def test_every_recorded_action_has_a_sentence(language: str) -> None:
         ("user", "user_stopped", "The user stopped the session."),
         ("technician", "hangup", "The technician ended the session."),
         ("system", "agent_disconnected", "The user's computer disconnected."),
-        ("user", "something_new", "The user ended the session. The session ended."),
+        ("user", "something_new", "The user ended the session."),
+        (
+            "technician",
+            "capture_failed",
+            "The technician ended the session. The user's screen could not be captured.",
+        ),
     ],
 )
 def test_session_endings_read_as_sentences(by: str, reason: str, english: str) -> None:
