@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from veo.server.web import wording
+
 from .console import Console
 from .demo import DemoApp
 from .demo_app import APP_BACKGROUND_RGB, BLOCK_RGB
@@ -167,8 +169,10 @@ def test_stop_on_the_bar_ends_the_session_and_the_ticket_records_it(
     page.goto(f"{veo_server.url}/tickets/{live.ticket_id}")
     assert page.locator(f"a[href*='/sessions/{live.session_id}']").count() >= 1
     text = page.inner_text("body")
+    # The ticket page names each audit event in words (the codes stay in the API and the CSV).
     for action in ("session.requested", "session.joined", "session.consented", "session.ended"):
-        assert action in text, f"ticket page does not show audit event {action}"
+        assert wording.action(action) in text, f"ticket page does not show audit event {action}"
+        assert action not in text, f"ticket page shows the code {action}"
     # and the hash chain over all of it is intact
     assert veo_server.cli("audit", "verify").startswith("OK")
 
@@ -200,7 +204,7 @@ def test_forged_reveal_aborts_the_session(
     assert response.json().get("end_reason") == "sas_commitment_mismatch"
 
     console.page.goto(f"{veo_server.url}/tickets/{ticket_id}")
-    assert "session.sas_mismatch" in console.page.inner_text("body")
+    assert wording.action("session.sas_mismatch") in console.page.inner_text("body")
 
 
 def test_deny_on_the_consent_dialog_ends_the_request_before_any_frame(
