@@ -254,3 +254,20 @@ async def test_new_code_only_for_a_code_that_ran_out(app: FastAPI, client: httpx
         assert rows[1].requested_permissions == ["view", "clipboard"]  # what the expired one asked
     page = (await client.get(location)).text
     assert 'data-state="waiting"' in page and f'data-session-id="{rows[1].id}"' in page
+
+
+async def test_a_live_session_is_at_the_top_and_another_can_start(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    csrf = await signed_in(app, client)
+    location = await _ticket(client, csrf)
+    started = await client.post(f"{location}/sessions", data={"csrf_token": csrf, "permissions": ["view"]})
+    session_id = started.headers["location"].split("/")[2]
+    with app.state.db.session() as s:
+        row = s.get(RemoteSession, session_id)
+        assert row is not None
+        row.status, row.started_at = "active", datetime.now(UTC)
+    page = (await client.get(location)).text
+    assert f'id="session-now" data-state="live" data-session-id="{session_id}"' in page
+    assert f'id="open-console" href="/sessions/{session_id}/console"' in page
+    assert 'id="join-code"' not in page and 'id="start-session"' in page  # "Start another session"
