@@ -136,7 +136,7 @@ def end_reason(code: str | None) -> str:
         "agent_error": _("veo on the user's computer ran into an error."),
         "capture_failed": _("The user's screen could not be captured."),
         "negotiation_failed": _(
-            "The technician's browser and the user's computer could not agree on a video format."
+            "The connection between the technician's browser and the user's computer could not be set up."
         ),
         "codec_unsupported": _(
             "The technician's browser cannot play the video the user's agent sends (H.264 or VP8)."
@@ -278,6 +278,7 @@ def action(code: str) -> str:
         "user.role_changed": _("Role changed"),
         "policy.changed": _("Role permissions changed"),
         "category.created": _("Category created"),
+        "sample.generated": _("Sample data added"),
         "category.renamed": _("Category renamed"),
         "category.deleted": _("Category deleted"),
         "webhook.created": _("Webhook added"),
