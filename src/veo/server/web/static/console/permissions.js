@@ -21,6 +21,17 @@ const REFUSALS = new Set([
   "permission_cooldown",
 ]);
 
+/**
+ * What may be asked now in console state `s`: permissions the role allows (`allowed`) that the
+ * session lacks (the agent's `control.granted` when it spoke, else the server's record), once the
+ * user allowed the session, never in a browser share (it can only show the screen), never after it.
+ */
+export function askableFor(s, allowed) {
+  if (s.ended || s.aborted || !s.consented || s.mode === "browser") return [];
+  const have = s.control && s.control.granted.length ? s.control.granted : s.granted;
+  return ASKABLE.filter((p) => allowed.includes(p) && !have.includes(p));
+}
+
 function readConfig(doc) {
   const block = doc.getElementById("console-permissions");
   try {
@@ -99,17 +110,7 @@ export function install(app, doc = document) {
   /** The question waiting for the user: {permissions, until (ms)} or null. */
   let pending = null;
 
-  const granted = () => {
-    const s = app.state;
-    return s.control.granted.length ? s.control.granted : s.granted;
-  };
-  /** What may be asked now: the role allows it, the session lacks it, the user's side can grant it. */
-  const askable = () => {
-    const s = app.state;
-    if (s.ended || s.aborted || !s.consented || s.mode === "browser") return [];
-    const have = granted();
-    return ASKABLE.filter((p) => allowed.includes(p) && !have.includes(p));
-  };
+  const askable = () => askableFor(app.state, allowed);
 
   /** How long an answer stays under the button (a question still waiting stays until answered). */
   const SAY_MS = 12000;
