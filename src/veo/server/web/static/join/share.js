@@ -190,6 +190,11 @@ export class BrowserShare {
           this.showNotice(String(m.message || m.code || ""));
         }
         break;
+      case "permission_ask":
+        // A browser can only show the screen, so nothing more can be granted here: the server
+        // never asks a browser share; should a question come anyway, it is refused at once.
+        if (typeof m.id === "string") this.send("permission_answer", { id: m.id, outcome: "refused", granted: [] });
+        break;
       default:
         break; // technician_confirmed and newer messages: nothing to do for a view-only share
     }
