@@ -59,6 +59,7 @@ from veo.protocol.signaling import (
     SessionState,
     parse_console_message,
 )
+from veo.server.web import wording
 from veo.tasks import spawn
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web"
@@ -146,6 +147,7 @@ def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
         loader=FileSystemLoader(WEB / "templates"), autoescape=True, extensions=["jinja2.ext.i18n"]
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["words"] = wording  # as the real environment (templating.py) has it
     app = FastAPI()
 
     @app.middleware("http")
@@ -441,9 +443,7 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await page.wait_for_function("() => document.getElementById('tab-chat').dataset.unread === '2'")
         two = await page.text_content("#tab-chat")
         assert (one, two) == (
-            ("Chat (1 mensaje nuevo)", "Chat (2 mensajes nuevos)")
-            if lang == "es"
-            else ("Chat (1 new message)", "Chat (2 new messages)")
+            ("Chat (1 nuevo)", "Chat (2 nuevos)") if lang == "es" else ("Chat (1 new)", "Chat (2 new)")
         )
         await run.check_stage("5-active", "active")
         # Tools folded away: the screen takes the whole width; a new line shows on the Tools button.

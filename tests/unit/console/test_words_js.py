@@ -11,7 +11,7 @@ RunJs = Callable[..., Any]  # the run_js fixture of conftest.py
 #: A catalog as console.html renders it, in Spanish (what matters: the plural forms and key names).
 CATALOG = {
     "lang": "es",
-    "tab.chat_unread": {"one": "Chat ({count} mensaje nuevo)", "other": "Chat ({count} mensajes nuevos)"},
+    "tab.chat_unread": {"one": "Chat ({count} nuevo)", "other": "Chat ({count} nuevos)"},
     "end.user_stopped": "El usuario detuvo la sesión.",
     "end.technician_ended": "Usted finalizó la sesión.",
     "end.by_user": "El usuario finalizó la sesión.",
@@ -114,10 +114,10 @@ return [0, 1, 2, 5].map((n) => tn("tab.chat_unread", n));
         {"catalog": CATALOG},
     )
     assert got == [
-        "Chat (0 mensajes nuevos)",
-        "Chat (1 mensaje nuevo)",
-        "Chat (2 mensajes nuevos)",
-        "Chat (5 mensajes nuevos)",
+        "Chat (0 nuevos)",
+        "Chat (1 nuevo)",
+        "Chat (2 nuevos)",
+        "Chat (5 nuevos)",
     ]
 
 
