@@ -97,7 +97,7 @@ async def test_sysinfo_is_attached_as_readable_text(app: FastAPI, client: httpx.
     info = {
         "hostname": HOST,
         "os": {"name": "Debian GNU/Linux 12", "release": "6.1", "version": "#1", "machine": "x86_64"},
-        "memory": {"total": 8 * 1024**3, "available": 4 * 1024**3, "percent": 50.0, "swap_total": 0},
+        "memory": {"total": 8_000_000_000, "available": 4_000_000_000, "percent": 50.0, "swap_total": 0},
         "programs": [{"name": "git", "found": True, "version": "git version 2.39.5"}],
     }
     response = await client.post(
@@ -107,7 +107,7 @@ async def test_sysinfo_is_attached_as_readable_text(app: FastAPI, client: httpx.
     (comment,) = _comments(app, ticket_id)
     assert not comment.public
     assert f"Computer name: {HOST}" in comment.body
-    assert "Memory: 8.0 GB in total, 4.0 GB available (50.0% used)" in comment.body
+    assert "Memory: 8 GB in total, 4 GB available (50.0% used)" in comment.body
     assert "git: git version 2.39.5" in comment.body
     (details,) = _events(app, session_id, "session.sysinfo_attached")
     assert details["comment_id"] == comment.id and "hostname" in details["fields"]

@@ -503,7 +503,7 @@ class AgentApp:
         self.sysinfo_window = SysinfoWindow(
             self.root,
             self.fonts,
-            self._,
+            self.language,
             joined.technician_name,
             event.info,
             on_send=lambda: answer(True),

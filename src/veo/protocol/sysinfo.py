@@ -8,9 +8,12 @@ the ticket keeps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+from babel.lists import format_list
 
 from veo.protocol.base import Message
+from veo.sizes import size_text
 
 
 class SysinfoRequest(Message):
@@ -33,26 +36,36 @@ class SysinfoDeclined(Message):
 Section = tuple[str, list[str]]
 
 
-def size_text(value: object) -> str:
-    """Bytes as people read them: 15.6 GB, 512.0 MB."""
-    if not isinstance(value, int | float):
-        return "?"
-    amount = float(value)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if amount < 1024 or unit == "TB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TB"  # pragma: no cover - the loop always returns
+class Catalog(Protocol):
+    """What :func:`describe` needs of a gettext catalog (``NullTranslations`` has both)."""
+
+    def gettext(self, message: str, /) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str: ...
 
 
-def duration_text(gettext: Callable[[str], str], seconds: object) -> str:
-    _ = gettext
-    if not isinstance(seconds, int):
+def _size(catalog: Catalog, locale: str, value: object) -> str:
+    return size_text(value, catalog, locale) if isinstance(value, int | float) else "?"
+
+
+def uptime_text(catalog: Catalog, locale: str, seconds: object) -> str:
+    """How long the computer has run: ``3 days and 4 hours``, ``2 hours and 5 minutes``.
+
+    Days and hours above a day, hours and minutes below (nobody reads seconds of an uptime).
+    """
+    if not isinstance(seconds, int | float):
         return "?"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    return _("{days} d {hours} h {minutes} min").format(days=days, hours=hours, minutes=minutes)
+    minutes_total = max(0, int(seconds)) // 60
+    days, rest = divmod(minutes_total, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts: list[str] = []
+    if days:
+        parts.append(catalog.ngettext("{count} day", "{count} days", days).format(count=days))
+    if hours:
+        parts.append(catalog.ngettext("{count} hour", "{count} hours", hours).format(count=hours))
+    if not days and (minutes or not hours):
+        parts.append(catalog.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes))
+    return format_list(parts, locale=locale)
 
 
 def _dict(value: object) -> Mapping[str, Any]:
@@ -75,9 +88,10 @@ def _program_version(program: Mapping[str, Any], gettext: Callable[[str], str]) 
     return str(program.get("version") or "?")
 
 
-def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Section]:
-    """Every field of ``info`` as titled sections of lines; nothing is left out or added."""
-    _ = gettext
+def describe(info: Mapping[str, Any], catalog: Catalog, locale: str) -> list[Section]:
+    """Every field of ``info`` as titled sections of lines in ``catalog``'s language; nothing is left
+    out or added. ``locale`` gives Babel the decimal mark and the word that joins a list."""
+    _ = catalog.gettext
     os_ = _dict(info.get("os"))
     cpu = _dict(info.get("cpu"))
     mem = _dict(info.get("memory"))
@@ -92,7 +106,9 @@ def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Sec
                     machine=os_.get("machine", ""),
                 ),
                 _("Computer name: {hostname}").format(hostname=info.get("hostname", "")),
-                _("Running for: {uptime}").format(uptime=duration_text(gettext, info.get("uptime_seconds"))),
+                _("Running for: {uptime}").format(
+                    uptime=uptime_text(catalog, locale, info.get("uptime_seconds"))
+                ),
             ],
         ),
         (
@@ -106,10 +122,10 @@ def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Sec
                     load=cpu.get("load_percent", "?"),
                 ),
                 _("Memory: {total} in total, {available} available ({percent}% used); swap {swap}").format(
-                    total=size_text(mem.get("total")),
-                    available=size_text(mem.get("available")),
+                    total=_size(catalog, locale, mem.get("total")),
+                    available=_size(catalog, locale, mem.get("available")),
                     percent=mem.get("percent", "?"),
-                    swap=size_text(mem.get("swap_total")),
+                    swap=_size(catalog, locale, mem.get("swap_total")),
                 ),
             ],
         ),
@@ -120,8 +136,8 @@ def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Sec
                     mount=d.get("mount", ""),
                     device=d.get("device", ""),
                     fstype=d.get("fstype", ""),
-                    free=size_text(d.get("free")),
-                    total=size_text(d.get("total")),
+                    free=_size(catalog, locale, d.get("free")),
+                    total=_size(catalog, locale, d.get("total")),
                 )
                 for d in _list(info.get("disks"))
             ],
@@ -166,7 +182,7 @@ def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Sec
                         pid=p.get("pid", "?"),
                         user=p.get("user", ""),
                         cpu=p.get("cpu_percent", "?"),
-                        rss=size_text(p.get("rss")),
+                        rss=_size(catalog, locale, p.get("rss")),
                     )
                     for p in _list(info.get(key))
                 ],
@@ -175,7 +191,10 @@ def describe(info: Mapping[str, Any], gettext: Callable[[str], str]) -> list[Sec
     sections.append(
         (
             _("Installed programs"),
-            [f"{p.get('name', '')}: {_program_version(p, gettext)}" for p in _list(info.get("programs"))],
+            [
+                f"{p.get('name', '')}: {_program_version(p, catalog.gettext)}"
+                for p in _list(info.get("programs"))
+            ],
         )
     )
     return sections

@@ -13,7 +13,7 @@ from veo.i18n import gettext_for
     [
         (1, "1 byte", "1 byte"),
         (512, "512 bytes", "512 bytes"),
-        (1530, "1.5 KB", "1,5 KB"),
+        (1530, "1.5 kB", "1,5 kB"),
         (52_400_000, "52.4 MB", "52,4 MB"),
     ],
 )

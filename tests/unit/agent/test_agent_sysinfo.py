@@ -16,8 +16,10 @@ import pytest
 
 from veo.agent import sysinfo
 from veo.agent.events import SysinfoAsk, SysinfoClosed, UiEvent
+from veo.i18n import gettext_for
 from veo.protocol.datachannel import AgentDataMessage
-from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest, describe, size_text
+from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest, describe, uptime_text
+from veo.sizes import size_text
 
 
 @pytest.fixture(scope="module")
@@ -94,15 +96,37 @@ def test_programs_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_describe_shows_every_value(info: dict[str, Any]) -> None:
-    text = "\n".join(t + "\n" + "\n".join(lines) for t, lines in describe(info, lambda s: s))
+    text = "\n".join(t + "\n" + "\n".join(lines) for t, lines in describe(info, gettext_for("en"), "en"))
     assert socket.gethostname() in text
-    assert size_text(info["memory"]["total"]) in text
+    assert size_text(info["memory"]["total"], gettext_for("en"), "en") in text
     for n in info["network"]:
         assert n["name"] in text
     for p in info["processes_by_cpu"]:
         assert str(p["pid"]) in text
     assert "surely-not-a-program-veo: not installed" in text
-    assert size_text(1536) == "1.5 KB" and size_text(100) == "100 B"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "spanish"),
+    [
+        (59, "0 minutes", "0 minutos"),
+        (3_900, "1 hour and 5 minutes", "1 hora y 5 minutos"),
+        (3 * 86_400 + 4 * 3600 + 120, "3 days and 4 hours", "3 días y 4 horas"),
+        (86_400, "1 day", "1 día"),
+    ],
+)
+def test_uptime_in_words(seconds: int, english: str, spanish: str) -> None:
+    assert uptime_text(gettext_for("en"), "en", seconds) == english
+    assert uptime_text(gettext_for("es"), "es", seconds) == spanish
+
+
+def test_sizes_in_the_readers_words() -> None:
+    for language, expected in (
+        ("en", ["1 byte", "100 bytes", "1.5 kB", "15.6 GB"]),
+        ("es", ["1 byte", "100 bytes", "1,5 kB", "15,6 GB"]),
+    ):
+        catalog = gettext_for(language)
+        assert [size_text(n, catalog, language) for n in (1, 100, 1536, 15_600_000_000)] == expected
 
 
 class FakePeer:

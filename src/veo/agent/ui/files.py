@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 
-from babel.numbers import format_decimal
-
 from veo.agent.events import (
     FileEvent,
     FileOffered,
@@ -33,6 +31,8 @@ from veo.agent.events import (
     FileTransferStarted,
 )
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.i18n import gettext_for
+from veo.sizes import size_text
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,14 @@ _WRAP = 480
 
 
 def human_size(size: int, gettext: Callable[[str], str], language: str | None = None) -> str:
-    """``1 byte``, ``512 bytes``, ``1.5 KB`` / ``1,5 KB``... (powers of 1000, like file managers show).
+    """``size`` in the window's language (:func:`veo.sizes.size_text`).
 
-    ``gettext`` is the window's bound ``NullTranslations.gettext``: its catalog gives the plural form.
+    ``gettext`` is the window's bound ``NullTranslations.gettext``: its catalog gives the plural
+    form of "byte" and, unless ``language`` is given, the language.
     """
-    catalog = getattr(gettext, "__self__", None)
-    if size < 1000:
-        if catalog is not None:
-            return str(catalog.ngettext("{n} byte", "{n} bytes", size)).format(n=size)
-        return ("{n} byte" if size == 1 else "{n} bytes").format(n=size)
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            break
-    locale = language or (_catalog_language(catalog) if catalog is not None else "en")
-    return f"{format_decimal(value, format='#,##0.0', locale=locale)} {unit}"
+    catalog = getattr(gettext, "__self__", None) or gettext_for("en")
+    locale = language or _catalog_language(catalog)
+    return size_text(size, catalog, locale)
 
 
 def _catalog_language(catalog: object) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.i18n import gettext_for
 from veo.protocol.sysinfo import describe
 
 
@@ -25,13 +26,14 @@ class SysinfoWindow:
         self,
         root: tk.Tk,
         fonts: Fonts,
-        gettext: Callable[[str], str],
+        language: str,
         technician: str,
         info: Mapping[str, Any],
         on_send: Callable[[], None],
         on_decline: Callable[[], None],
     ) -> None:
-        _ = gettext
+        catalog = gettext_for(language)
+        _ = catalog.gettext
         self.window, frame = open_window(root, _("Information about this computer"), on_decline)
         tk.Label(
             frame,
@@ -56,7 +58,7 @@ class SysinfoWindow:
         scroll = tk.Scrollbar(box, command=self.details.yview)
         self.details.configure(yscrollcommand=scroll.set)
         self.details.tag_configure("title", font=fonts.bold)
-        for title, lines in describe(info, gettext):
+        for title, lines in describe(info, catalog, language):
             self.details.insert("end", title + "\n", ("title",))
             for line in lines or [_("(none)")]:
                 self.details.insert("end", "  " + line + "\n")

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.i18n import gettext_for
 from veo.protocol.sysinfo import describe
 from veo.server.api.schemas import error_responses
 from veo.server.audit.models import AuditEvent
@@ -38,7 +39,7 @@ from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError
-from veo.server.lang import _
+from veo.server.lang import _, get_language
 from veo.server.sessions import txn
 from veo.server.sessions.access import load_for
 from veo.server.sessions.models import RemoteSession
@@ -138,7 +139,9 @@ def parse_sysinfo(raw: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not data:
         raise _invalid("sysinfo_invalid", _("The system information must be a non-empty object."))
     try:
-        describe(data, _)  # what the ticket will show must be readable
+        describe(
+            data, gettext_for(get_language()), get_language()
+        )  # what the ticket will show must be readable
     except (TypeError, ValueError, AttributeError, KeyError, IndexError):
         raise _invalid("sysinfo_invalid", _("The system information has fields of the wrong kind.")) from None
     return data
@@ -147,7 +150,7 @@ def parse_sysinfo(raw: str) -> dict[str, Any]:
 def sysinfo_text(session: RemoteSession, info: dict[str, Any]) -> str:
     head = _("System information sent by the user in remote session %(id)s:") % {"id": session.id}
     parts = [head]
-    for title, lines in describe(info, _):
+    for title, lines in describe(info, gettext_for(get_language()), get_language()):
         parts.append("")
         parts.append(title)
         parts.extend("  " + line for line in lines or [_("(none)")])

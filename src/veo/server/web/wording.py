@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 from babel.lists import format_list
 from babel.numbers import format_decimal
-from babel.units import format_unit
 
 from veo.config import Settings
 from veo.durations import duration_text
 from veo.i18n import gettext_for
 from veo.server.lang import _, get_language, ngettext
+from veo.sizes import size_text
 
 #: The organization name when the operator did not set VEO_ORGANIZATION.
 DEFAULT_ORGANIZATION: str = Settings.model_fields["organization"].default
@@ -426,14 +426,9 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
 
 
 def file_size(size: int) -> str:
-    """``2048`` → "2 kB" in the reader's language."""
+    """``2048`` → "2 kB" in the reader's language (the agent's file windows use the same rule)."""
     language = get_language()
-    if size < 1000:
-        return ngettext("%(n)s byte", "%(n)s bytes", size) % {"n": number(size)}
-    for unit, scale in (("digital-gigabyte", 1e9), ("digital-megabyte", 1e6), ("digital-kilobyte", 1e3)):
-        if size >= scale:
-            return format_unit(round(size / scale, 1), unit, length="short", locale=language)
-    return number(size)  # unreachable: sizes below 1000 returned above
+    return size_text(size, gettext_for(language), language)
 
 
 def ticket_field(field: str) -> str:
