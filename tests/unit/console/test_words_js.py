@@ -164,3 +164,28 @@ return [
         ["Alt", "AltLeft", False],
         ["Control", "ControlLeft", False],
     ]
+
+
+def test_an_input_that_was_not_sent_says_why(run_js: RunJs) -> None:
+    got = run_js(
+        """
+const { createState } = await mod("state.js");
+const { notSentKey } = await mod("ui.js");
+const build = (c) => Object.assign(createState({ status: "active", requested: c.requested }), c.set);
+return data.map((c) => notSentKey(build(c)));
+""",
+        [
+            {"requested": ["view"], "set": {"granted": ["view"]}},
+            {"requested": ["view", "control"], "set": {"granted": ["view"]}},
+            {"requested": ["view", "control"], "set": {"granted": ["view", "control"], "control": PAUSED}},
+            {"requested": ["view", "control"], "set": {"consented": False, "granted": []}},
+            {"requested": ["view", "control"], "set": {"mode": "browser", "granted": ["view"]}},
+        ],
+    )
+    assert got == [
+        "notice.view_only",  # nobody asked for control: not "the user did not allow it"
+        "notice.not_granted",
+        "notice.paused",
+        "notice.not_yet",
+        "notice.browser",
+    ]

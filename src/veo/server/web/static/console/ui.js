@@ -135,6 +135,7 @@ export function notSentKey(s) {
   if (s.mode === "browser") return "notice.browser";
   if (controlState(s) === "paused") return "notice.paused";
   const granted = s.control.granted.length ? s.control.granted : s.granted;
+  if (!granted.includes("control") && !s.requested.includes("control")) return "notice.view_only";
   if (s.consented && !granted.includes("control")) return "notice.not_granted";
   return "notice.not_yet";
 }
