@@ -116,6 +116,9 @@ class SendBudget:
         self._last_target: float | None = None
         self._below_since: float | None = None
         self.limiting = False
+        #: the size of the last encoded frame (0 before the first): tells the frame source whether
+        #: a repeat of a still screen still sharpened something (``stream.FrameSource``)
+        self.last_bytes = 0
 
     def _drain(self, now: float) -> None:
         self._bits = max(0.0, self._bits - (now - self._at) * self._rate)
@@ -135,6 +138,7 @@ class SendBudget:
         """A frame of ``nbytes`` went out while the receiver's estimate was ``bitrate`` bit/s."""
         if bitrate is not None and not bitrate > 0:
             raise ValueError("bitrate must be positive")
+        self.last_bytes = nbytes  # read by the capture thread (FrameSource): one int, no lock
         with self._lock:
             now = self._clock()
             self._drain(now)

@@ -15,11 +15,15 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
   into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion);
 - **refinement and keep-alive** — after the screen stops changing, the unchanged frame is sent
   again :data:`REFINE_SECONDS` later, then at doubling intervals up to :data:`KEEPALIVE_SECONDS`:
-  the first repeats let the constant-quality encoder sharpen what a busy change left coarse
-  (within a second, not over the next ten), the later ones are a few dozen bytes that keep the
-  browser from asking for keyframes; a frame is also sent at once when the browser asks for a
-  keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without waiting
-  for the screen to change;
+  the first repeats let the constant-quality encoder sharpen what a busy change left coarse,
+  the later ones are a few dozen bytes that keep the browser from asking for keyframes. While a
+  repeat still comes out larger than :data:`SHARPENED_BYTES` the encoder is still sharpening
+  (each frame is held to the peak cap, so a screen full of text at 1080p needs ~15 frames of
+  ~40 KB to reach the encoder's quality): the next repeat follows :data:`SHARPEN_SECONDS` later
+  instead of twice as late. On doubling intervals alone that took 4-5 s, the faint block ghosts
+  of issue 11 (``docs/performance.md``). A frame is also sent at once when the browser asks for
+  a keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without
+  waiting for the screen to change;
 - grabbing and conversion run in ONE dedicated capture thread that owns the capture backend
   (mss wants one instance per thread); the event loop only awaits the result;
 - nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on the
@@ -57,6 +61,11 @@ TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 KEEPALIVE_SECONDS = 2.0
 #: the first repeat of a screen that stopped changing (then 2x, 4x... up to the keep-alive)
 REFINE_SECONDS = 0.25
+#: a repeat larger than this still sharpened the picture (a converged repeat is 20-600 bytes)...
+SHARPENED_BYTES = 1_500
+#: ...so the next one follows this soon: at most 10 repeats a second, each under the encoder's
+#: peak cap (~50 KB), and only while they still improve the picture
+SHARPEN_SECONDS = 0.1
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
@@ -76,13 +85,19 @@ class FrameSource:
         capture: ScreenCapture,
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         refine_seconds: float = REFINE_SECONDS,
+        last_frame_bytes: Callable[[], int] = lambda: 0,
     ) -> None:
+        """``last_frame_bytes``: the encoded size of the last frame sent (the encoder reports it to
+        the track's send budget), which says whether the repeats still sharpen the picture."""
         self._capture = capture
         self._keepalive = keepalive_seconds
         self._refine = min(refine_seconds, keepalive_seconds)
+        self._last_frame_bytes = last_frame_bytes
         self._setup(capture.size())
         self.frames = 0
         self.keepalives = 0
+        #: repeats sent early because the one before still sharpened the picture
+        self.sharpening = 0
         self.unchanged = 0
         self.pixels_converted = 0
 
@@ -113,14 +128,18 @@ class FrameSource:
         tiles = self._tiles.diff(pixels, owned)
         if tiles.any():
             self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
-            self._quiet_interval = self._refine
+            self._quiet_interval = interval = self._refine
         elif force or now >= self.repeat_at:
             self.keepalives += 1
-            self._quiet_interval = min(self._quiet_interval * 2, self._keepalive)
+            if self._last_frame_bytes() > SHARPENED_BYTES:  # still sharpening: again soon
+                interval = min(SHARPEN_SECONDS, self._refine)
+                self.sharpening += 1
+            else:  # sharp: ever less often (the doubling resumes where it was)
+                self._quiet_interval = interval = min(self._quiet_interval * 2, self._keepalive)
         else:
             self.unchanged += 1
             return None
-        self.repeat_at = now + self._quiet_interval
+        self.repeat_at = now + interval
         self.frames += 1
         return self._canvas.frame
 
@@ -168,8 +187,13 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     def _open(self) -> FrameSource:
         if self._source is None:
             self._capture = self._factory()
-            self._source = FrameSource(self._capture, self._keepalive)
+            self._source = FrameSource(
+                self._capture, self._keepalive, last_frame_bytes=self._last_frame_bytes
+            )
         return self._source
+
+    def _last_frame_bytes(self) -> int:
+        return self.budget.last_bytes
 
     def _grab(self, force: bool, now: float | None = None) -> av.VideoFrame | None:
         return self._open().next(time.monotonic() if now is None else now, force)
@@ -178,9 +202,10 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         if self._source is not None:
             source = self._source
             log.info(
-                "stream stats frames=%d keepalives=%d unchanged=%d megapixels_converted=%.1f",
+                "stream stats frames=%d keepalives=%d sharpening=%d unchanged=%d megapixels_converted=%.1f",
                 source.frames,
                 source.keepalives,
+                source.sharpening,
                 source.unchanged,
                 source.pixels_converted / 1e6,
             )

@@ -107,6 +107,7 @@ def test_constant_quality_and_peak_cap_reach_x264() -> None:
     )
     assert f"vbv_maxrate={low_latency.PEAK_BITRATE // 1000}".encode() in data
     assert f"vbv_bufsize={low_latency.PEAK_BUFFER_BITS // 1000}".encode() in data
+    assert f"chroma_qp_offset={low_latency.CHROMA_QP_OFFSET}".encode() in data
 
 
 def test_rate_control_budgets_per_frame_at_the_pacers_cap() -> None:

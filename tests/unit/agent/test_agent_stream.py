@@ -82,6 +82,28 @@ def test_a_still_screen_is_repeated_soon_then_ever_less_often_up_to_the_keepaliv
     assert source.repeat_at == 8.25
 
 
+def test_repeats_follow_soon_while_they_still_sharpen_then_the_doubling_resumes() -> None:
+    """A repeat that came out large means the encoder is still sharpening a coarse picture (each
+    frame is held to its peak cap): the next one follows SHARPEN_SECONDS later, not twice as late.
+    Once a repeat is small the doubling resumes where it was."""
+    screen = FakeScreen(64, 48)
+    sizes = iter([40_000, 40_000, 30_000, 900, 25, 25, 25, 25])  # what the encoder reports
+    last = [40_000]  # the change itself: a large frame
+
+    source = FrameSource(screen, keepalive_seconds=2.0, refine_seconds=0.25, last_frame_bytes=lambda: last[0])
+    assert source.next(now=0.0) is not None
+    sent = []
+    for step in range(1, 100):  # 5 s in 50-ms polls
+        now = round(step * 0.05, 2)
+        if source.next(now=now) is not None:
+            sent.append(now)
+            last[0] = next(sizes)
+    # 0.25: the first repeat (the change was large); 0.35, 0.45, 0.55: the repeats before it
+    # were large; then 900 and 25 bytes: sharp, so 0.5, 1 and 2 s apart as without sharpening
+    assert sent[:7] == [0.25, 0.35, 0.45, 0.55, 0.65, 1.15, 2.15]
+    assert source.sharpening == 4
+
+
 def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:
     screen = FakeScreen(256, 128)
     source = FrameSource(screen)
