@@ -341,6 +341,8 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             parts.append(_("Not allowed: %(what)s.") % {"what": permissions(refused)})
         if d.get("reason") == "unanswered":
             parts.append(_("The user did not answer."))
+        elif d.get("reason") == "timeout":
+            parts.append(_("The question closed on the user's screen before they answered."))
     elif code == "session.joined":
         parts.append(client_mode(str(d.get("mode", ""))))
     elif code == "session.consented":

@@ -82,10 +82,12 @@ def test_event_details_are_words_not_data(language: str) -> None:
         "session.ended", {"by": "user", "reason": "user_stopped", "duration_seconds": 18, "granted": ["view"]}
     )
     unknown = wording.event_details("ticket.updated", {"status": ["new", "open"], "weird_field": 1})
-    for text in (requested, ended, unknown):
+    closed = wording.event_details("session.permission_refused", {"asked": ["control"], "reason": "timeout"})
+    for text in (requested, ended, unknown, closed):
         assert text and not CODE.search(text), text
     assert "10:32" in requested
     assert ("18 seconds" if language == "en" else "18 segundos") in ended
+    assert ("before they answered" if language == "en" else "antes de que respondiera") in closed
 
 
 def test_permissions_and_durations_in_the_language(language: str) -> None:
