@@ -41,7 +41,7 @@ class FakeScreen(ScreenCapture):
 
 
 def _rgb(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    rgb: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
+    rgb = np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
     return rgb
 
 
@@ -270,12 +270,13 @@ async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
         first = await track.recv()
         assert first is not None and track.frames_sent == 1
         first_pts = first.pts  # the frame object is reused: keep the number
+        assert first_pts is not None
         with pytest.raises(TimeoutError):  # polls keep grabbing, but nothing comes out
             await asyncio.wait_for(track.recv(), 0.2)
         assert screen.grabs > 1 and track.frames_sent == 1
         screen.pixels[0:4, 0:4, 1] = 255
         changed = await asyncio.wait_for(track.recv(), 30)
-        assert changed.pts > first_pts and track.frames_sent == 2
+        assert changed.pts is not None and changed.pts > first_pts and track.frames_sent == 2
     finally:
         _stop(track)
 
