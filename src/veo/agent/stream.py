@@ -66,6 +66,9 @@ SHARPENED_BYTES = 1_500
 #: ...so the next one follows this soon: at most 10 repeats a second, each under the encoder's
 #: peak cap (~50 KB), and only while they still improve the picture
 SHARPEN_SECONDS = 0.1
+#: at most this many early repeats after a change (3 s): an encoder whose repeats never shrink
+#: (none seen) must not send 10 frames a second for ever
+SHARPEN_LIMIT = 30
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
@@ -109,6 +112,7 @@ class FrameSource:
         self._tiles = TileMap(source)
         self._canvas = YuvCanvas(self.size)
         self._quiet_interval = self._refine
+        self._sharpened = 0  # early repeats since the last change
         #: monotonic time of the next repeat of an unchanged screen
         self.repeat_at = -math.inf
         self._last_raw: object = None
@@ -129,10 +133,12 @@ class FrameSource:
         if tiles.any():
             self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
             self._quiet_interval = interval = self._refine
+            self._sharpened = 0
         elif force or now >= self.repeat_at:
             self.keepalives += 1
-            if self._last_frame_bytes() > SHARPENED_BYTES:  # still sharpening: again soon
-                interval = min(SHARPEN_SECONDS, self._refine)
+            if self._last_frame_bytes() > SHARPENED_BYTES and self._sharpened < SHARPEN_LIMIT:
+                interval = min(SHARPEN_SECONDS, self._refine)  # still sharpening: again soon
+                self._sharpened += 1
                 self.sharpening += 1
             else:  # sharp: ever less often (the doubling resumes where it was)
                 self._quiet_interval = interval = min(self._quiet_interval * 2, self._keepalive)

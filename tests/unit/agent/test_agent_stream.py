@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from veo.agent import history
 from veo.agent.capture.base import ScreenCapture, Size
 from veo.agent.convert import INTERPOLATION
 from veo.agent.pacing import Pacer, auto_max_fps
-from veo.agent.stream import FrameSource, ScreenTrack
+from veo.agent.stream import SHARPEN_LIMIT, FrameSource, ScreenTrack
 from veo.tasks import spawn
 
 
@@ -102,6 +103,17 @@ def test_repeats_follow_soon_while_they_still_sharpen_then_the_doubling_resumes(
     # were large; then 900 and 25 bytes: sharp, so 0.5, 1 and 2 s apart as without sharpening
     assert sent[:7] == [0.25, 0.35, 0.45, 0.55, 0.65, 1.15, 2.15]
     assert source.sharpening == 4
+
+
+def test_early_repeats_stop_after_the_limit_even_if_they_stay_large() -> None:
+    screen = FakeScreen(64, 48)
+    source = FrameSource(screen, keepalive_seconds=2.0, refine_seconds=0.25, last_frame_bytes=lambda: 40_000)
+    assert source.next(now=0.0) is not None
+    sent = [step / 100 for step in range(1, 1000) if source.next(now=step / 100) is not None]
+    assert source.sharpening == SHARPEN_LIMIT
+    early = [b - a for a, b in itertools.pairwise(sent) if b - a < 0.2]
+    assert len(early) == SHARPEN_LIMIT  # one after each early repeat; then the doubling: 0.5, 1, 2 s
+    assert sent[-1] - sent[-2] == pytest.approx(2.0)
 
 
 def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:
