@@ -143,6 +143,7 @@ def test_vp8_screen_encoder_keyframes_only_when_asked_and_reports_to_the_budget(
         kinds.append(_vp8_keyframe(payloads))
     assert kinds == [True, False, False, True, False]
     assert budget.sent_rate() > 0
+    assert 0 < budget.last_bytes < 1_500  # the last repeat of a still frame: sharp already
 
 
 def test_vp8_screen_encoder_is_never_reopened_for_a_congestion_target() -> None:
