@@ -13,7 +13,7 @@ run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n clean
+.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,16 @@ unit: install-test
 
 e2e: system-packages install-test
 	$(PY) -m pytest tests/e2e
+
+## docs/screenshots/: what technicians and users see, in English and Spanish, at 1366x768 and 1920x1080:
+## the ticket page and sign-in steps, the console at every stage, the agent's consent dialog.
+## Each comes from the browser or Tk test that checks that screen, so the pictures are of what is tested.
+SHOTS := $(CURDIR)/docs/screenshots
+screenshots: system-packages install-test
+	rm -f $(SHOTS)/*.png && mkdir -p $(SHOTS)
+	VEO_SCREENSHOTS=$(SHOTS) $(PYTEST_PHASE) -q tests/integration/test_ticket_pages_browser.py
+	VEO_CONSOLE_SHOTS=$(SHOTS) $(PYTEST_PHASE) -q tests/integration/test_console_layout.py
+	$(PY) -m tests.integration.agent_screens $(SHOTS)
 
 ## Re-extract and compile the Spanish and English message catalogs.
 i18n: install-test
