@@ -73,6 +73,11 @@ async def _expire_unanswered(s: Step, pending: PendingAsk) -> None:
 
 
 async def permission_request(s: Step, message: PermissionRequest) -> None:
+    async with s.rt.asking:
+        await _request(s, message)
+
+
+async def _request(s: Step, message: PermissionRequest) -> None:
     asked = ordered(message.permissions)
     now = s.hub.clock()
     pending = s.rt.permission_ask
@@ -105,6 +110,11 @@ async def permission_request(s: Step, message: PermissionRequest) -> None:
 
 
 async def permission_answer(s: Step, message: PermissionAnswer) -> None:
+    async with s.rt.asking:
+        await _answer(s, message)
+
+
+async def _answer(s: Step, message: PermissionAnswer) -> None:
     pending = s.rt.permission_ask
     if pending is None or pending.id != message.id:
         await s.to_agent(error("permission_not_asked").dumps())

@@ -12,6 +12,7 @@ node (sticky routing on the session) until this state moves to Redis too.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from veo.protocol.permissions import Permission
@@ -32,6 +33,9 @@ class SessionRuntime:
     permission_ask: PendingAsk | None = None
     #: When the user last refused each permission (``time.monotonic``): asking again waits.
     refused_at: dict[Permission, float] = field(default_factory=dict)
+    #: Held by a question's and an answer's whole step: the "one waiting question" check and its
+    #: setting are apart by database work, and two consoles of one session may ask at once.
+    asking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
