@@ -14,21 +14,12 @@ import tkinter as tk
 from collections.abc import Callable
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window
+from veo.agent.ui.consent import permission_labels
 from veo.protocol.permissions import Permission, ordered
 
 log = logging.getLogger(__name__)
 
 WRAP = 520
-
-
-def permission_labels(_: Callable[[str], str]) -> dict[Permission, str]:
-    """The same words as the consent dialog's boxes (one translation each)."""
-    return {
-        Permission.VIEW: _("See my screen"),
-        Permission.CONTROL: _("Control my mouse and keyboard"),
-        Permission.CLIPBOARD: _("Read and change my clipboard (copied text)"),
-        Permission.FILES: _("Send files to me and receive files I choose"),
-    }
 
 
 def closes_in_text(

@@ -30,6 +30,17 @@ SHOWN: tuple[tuple[Permission, str], ...] = (
 )
 
 
+def permission_labels(_: Callable[[str], str]) -> dict[Permission, str]:
+    """What each permission lets the technician do, in the user's words: the consent dialog's
+    boxes and the mid-session question's (``ui/asking.py``) say the same (one translation each)."""
+    return {
+        Permission.VIEW: _("See my screen"),
+        Permission.CONTROL: _("Control my mouse and keyboard"),
+        Permission.CLIPBOARD: _("Read and change my clipboard (copied text)"),
+        Permission.FILES: _("Send files to me and receive files I choose"),
+    }
+
+
 class ConsentDialog:
     def __init__(
         self,
@@ -69,12 +80,7 @@ class ConsentDialog:
         ).pack(anchor="w", pady=(PAD // 2, PAD))
 
         tk.Label(frame, text=_("Allow the technician to:"), font=fonts.bold).pack(anchor="w")
-        labels = {
-            Permission.VIEW: _("See my screen"),
-            Permission.CONTROL: _("Control my mouse and keyboard"),
-            Permission.CLIPBOARD: _("Read and change my clipboard (copied text)"),
-            Permission.FILES: _("Send files to me and receive files I choose"),
-        }
+        labels = permission_labels(gettext)
         requested = set(ordered(joined.requested))
         self._ticks: dict[Permission, tk.BooleanVar] = {}
         self.widgets: dict[str, tk.Widget] = {}
