@@ -147,6 +147,21 @@ def _print_one_time(email: str, password: str) -> None:
     print(f"  {password_label}: {password}")
 
 
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """``--password-stdin``: the one read (checked, else exit 1 with why); else a one-time one.
+
+    Returns the password and whether it came from stdin (a one-time one must be changed).
+    """
+    from_stdin = bool(args.password_stdin)
+    password = _read_password() if from_stdin else passwords.generate_password()
+    if from_stdin:
+        try:
+            service.check_password(password)
+        except InvalidInput as exc:
+            fail(PROG, exc.message)
+    return password, from_stdin
+
+
 def init(settings: Settings) -> int:
     db = _database(settings)
 
@@ -186,13 +201,7 @@ def init(settings: Settings) -> int:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> int:
-    from_stdin = bool(args.password_stdin)
-    password = _read_password() if from_stdin else passwords.generate_password()
-    if from_stdin:
-        try:
-            service.check_password(password)
-        except InvalidInput as exc:
-            fail(PROG, exc.message)
+    password, from_stdin = _new_password(args)
     db = _database(settings)
     try:
         with db.session() as s:
@@ -225,13 +234,7 @@ def set_password(settings: Settings, args: argparse.Namespace) -> int:
     Audited (``user.password_changed``, actor ``cli``) and every browser session and API token
     of the account is signed out, so whoever held the old password is out too.
     """
-    from_stdin = bool(args.password_stdin)
-    password = _read_password() if from_stdin else passwords.generate_password()
-    if from_stdin:
-        try:
-            service.check_password(password)
-        except InvalidInput as exc:
-            fail(PROG, exc.message)
+    password, from_stdin = _new_password(args)
     db = _database(settings)
     try:
         with db.session() as s:
