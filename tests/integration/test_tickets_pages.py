@@ -271,3 +271,18 @@ async def test_a_live_session_is_at_the_top_and_another_can_start(
     assert f'id="session-now" data-state="live" data-session-id="{session_id}"' in page
     assert f'id="open-console" href="/sessions/{session_id}/console"' in page
     assert 'id="join-code"' not in page and 'id="start-session"' in page  # "Start another session"
+
+
+async def test_the_first_accounts_default_name_is_said_in_spanish(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """`veo admin init` names the first account "Administrator": a role, said in the reader's language."""
+    csrf = await signed_in(app, client)
+    location = await _ticket(client, csrf)
+    admin_id = make_user(app.state.db, "admin@localhost", name="Administrator", role="admin").user.id
+    with app.state.db.session() as s:
+        s.scalars(select(Ticket)).one().assignee_id = admin_id
+    for page in (location, "/tickets", "/tickets/new"):
+        spanish = (await client.get(f"{page}?lang=es")).text
+        assert "Administrador" in spanish, page
+        assert "Administrator" not in spanish, page
