@@ -84,10 +84,13 @@ def sample_data(prog: str, settings: Settings, db: Database, *, months: int, see
             "pilot": texts.PILOT_NAME,
         }
     )
-    print(
-        _("See them at %(url)s (signed in as an administrator or a lead).")
-        % {"url": f"{settings.public_url}/reports"}
-    )
+    if "public_url" in settings.model_fields_set:
+        print(
+            _("See them at %(url)s (signed in as an administrator or a lead).")
+            % {"url": f"{settings.public_url}/reports"}
+        )
+    else:  # unset here though the server may run elsewhere (make run PORT=...): no address to guess
+        print(_("See them on veo's Reports page (signed in as an administrator or a lead)."))
     print(
         _("The sample technicians (…@%(domain)s) cannot sign in until %(command)s gives one a password.")
         % {"domain": plan.email_domain, "command": "veo admin set-password EMAIL"}
