@@ -383,6 +383,17 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         assert (await page.text_content("#session-code")) == "123 456 789"
         assert await page.is_visible("#copy-code") and await page.is_visible("#copy-link")
         await run.check_stage("1-waiting", "waiting")
+        # The copy buttons use the pages' one helper (static/shared/copy.js), in the page's language.
+        origin = stand_in.url.split("/sessions")[0]
+        await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+        await page.click("#copy-code")
+        copied = "Copiado" if lang == "es" else "Copied"
+        await page.wait_for_function(
+            "([sel, text]) => { const b = document.querySelector(sel);"
+            " return b.dataset.copyState === 'done' && b.textContent === text; }",
+            arg=["#copy-code", copied],
+        )
+        assert await page.evaluate("navigator.clipboard.readText()") == "123456789"
 
         await relay.send(AgentJoined(platform="Linux", address="192.0.2.7"))
         await run.session_state("joined")

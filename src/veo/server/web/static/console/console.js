@@ -9,7 +9,6 @@ import { install as installAnnotate } from "./annotate.js";
 import { install as installCursor } from "./cursor.js";
 import { install as installChat } from "./chat.js";
 import { install as installClipboard } from "./clipboard.js";
-import { install as installCopy } from "./copy.js";
 import { install as installFiles } from "./files.js";
 import { loadStrings, t } from "./i18n.js";
 import { KeyboardInput } from "./keyboard.js";
@@ -41,7 +40,6 @@ const FEATURES = [
   installFiles,
   installPermissions,
   installKeys,
-  installCopy,
   installNote,
   installPanel,
 ];
