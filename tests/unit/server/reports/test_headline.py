@@ -113,3 +113,27 @@ def test_spanish_and_no_internal_codes() -> None:
 )
 def test_duration(seconds: float | None, text: str) -> None:
     assert fmt.duration(seconds) == text.replace(" ", NBSP)
+
+
+def test_only_resolved_tickets_count_towards_the_comparison() -> None:
+    """Open tickets have no resolution time: they neither make a median worth comparing nor are
+    counted as resolved in the sentence."""
+    rows = _tickets([100] * 2, [300] * 5)
+    for _ in range(4):  # four more tickets with a session, still open
+        rows.append(replace(rows[0], id=len(rows) + 1, resolved_at=None))
+    h = headline(build_report(rows, [], PERIOD, with_clusters=False))
+    assert h.outcome == "not_enough", h.sentence
+    assert "2 with and 5 without" in h.sentence
+
+    rows = _tickets([100] * 5, [300] * 5)
+    rows.append(replace(rows[0], id=len(rows) + 1, resolved_at=None))
+    h = headline(build_report(rows, [], PERIOD, with_clusters=False))
+    assert h.outcome == "faster"
+    assert "5 resolved tickets with a remote session and 5 without" in h.detail, h.detail
+
+
+def test_nothing_resolved_yet_says_so_even_with_open_tickets() -> None:
+    rows = [replace(r, resolved_at=None) for r in _tickets([100] * 3, [300] * 3)]
+    h = headline(build_report(rows, [], PERIOD, with_clusters=False))
+    assert h.outcome == "not_enough"
+    assert "has been resolved yet" in h.sentence, h.sentence
