@@ -64,7 +64,7 @@ def _labels(widget: tk.Misc) -> list[str]:
     return found
 
 
-def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str]) -> None:
+def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str, str]) -> None:
     nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
     bar = SessionBar(
         root, Fonts(root), gettext_for(language).gettext, "Ana", "ACME IT",
@@ -77,6 +77,11 @@ def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str]) -> No
         assert bar.chat is not None and bar.chat.cget("text") == expected[1]
         bar.show_unread(2)
         assert bar.chat.cget("text") == expected[2]
+        controls = _labels(bar.window)[0]
+        bar.show_paused(True)  # the headline stops claiming control while it is paused
+        assert expected[3] in _labels(bar.window) and controls not in _labels(bar.window)
+        bar.show_paused(False)
+        assert controls in _labels(bar.window)
     finally:
         bar.close()
 
@@ -84,12 +89,28 @@ def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str]) -> No
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("es", ("O pulse Ctrl+Alt+Mayús+Fin para detenerla", "Chat (1 nuevo)", "Chat (2 nuevos)")),
-        ("en", ("Or press Ctrl+Alt+Shift+End to stop it", "Chat (1 new)", "Chat (2 new)")),
+        (
+            "es",
+            (
+                "O pulse Ctrl+Alt+Mayús+Fin para detenerla",
+                "Chat (1 nuevo)",
+                "Chat (2 nuevos)",
+                "Ana, de ACME IT, puede ver su pantalla; usted ha pausado el control",
+            ),
+        ),
+        (
+            "en",
+            (
+                "Or press Ctrl+Alt+Shift+End to stop it",
+                "Chat (1 new)",
+                "Chat (2 new)",
+                "Ana from ACME IT can see your screen; you paused control",
+            ),
+        ),
     ],
 )
 def test_bar_counts_and_names_keys_in_the_users_language(
-    in_tk: Callable[..., None], language: str, expected: tuple[str, str, str]
+    in_tk: Callable[..., None], language: str, expected: tuple[str, str, str, str]
 ) -> None:
     in_tk(_check_bar, language, expected)
 

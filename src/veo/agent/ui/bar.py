@@ -61,14 +61,16 @@ class SessionBar:
         buttons.pack(side="top", fill="x", pady=(PAD // 2, 0))
         # long names wrap instead of widening the bar past the screen's edge
         wrap = min(900, self.window.winfo_screenwidth() - 6 * PAD)
-        tk.Label(
+        self._who = {"technician": technician, "organization": organization}
+        self._headline = tk.Label(
             words,
-            text=text.format(technician=technician, organization=organization),
+            text=text.format(**self._who),
             font=fonts.bold,
             bg="#fce94f",
             wraplength=wrap,
             justify="left",
-        ).pack(anchor="w")
+        )
+        self._headline.pack(anchor="w")
         if hotkey:
             tk.Label(
                 words,
@@ -119,6 +121,14 @@ class SessionBar:
         self._paused = paused
         if self.pause is not None:
             self.pause.configure(text=self._("Resume control") if paused else self._("Pause control"))
+            # the headline must not keep saying "control" while the user has paused it
+            headline = (
+                self._("{technician} from {organization} can see your screen; you paused control")
+                if paused
+                else self._("{technician} from {organization} can see and control your screen")
+            )
+            self._headline.configure(text=headline.format(**self._who))
+            place(self.window, "top")
             self.geometry.relayout()
 
     def show_unread(self, count: int) -> None:
