@@ -175,7 +175,13 @@ class XDamageWatcher:
         self._readable()  # events that arrived before we listened
 
     def rearm(self) -> None:
-        """Empty the damage region, so the next drawing reports again."""
+        """Empty the damage region, so the next drawing reports again.
+
+        Nothing once closed: the stream may close the watcher (the user pressed *Stop*) while a
+        frame waited, and a request on the closed X connection would raise in aiortc's sender.
+        """
+        if not self.alive:
+            return
         self._display.damage_subtract(self._damage)
         self._display.flush()
 

@@ -46,7 +46,10 @@ class TerminalFormatter(logging.Formatter):
             line = super().format(record)
         finally:
             record.exc_info, record.exc_text, record.stack_info = saved
-        return line + " (details in the log file)" if failed else line
+        # a library may put the traceback in the message itself (aiortc's sender logs
+        # traceback.format_exc() as a warning): the terminal keeps its first line only
+        first, newline, _rest = line.partition("\n")
+        return first + " (details in the log file)" if failed or newline else first
 
 
 def setup_logging(log_file: str | None, verbose: bool) -> Path | None:

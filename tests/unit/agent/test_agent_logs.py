@@ -112,3 +112,17 @@ def test_ctrl_c_before_the_windows_is_quiet(
     monkeypatch.setattr(agent_main, "run_agent", interrupted)
     assert agent_main.main(["--server", "https://support.example", "--lang", "en"]) == 130
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_traceback_inside_a_message_stays_off_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """aiortc's sender logs ``traceback.format_exc()`` as a warning's text, not as exc_info."""
+    log_file = tmp_path / "agent.log"
+    setup_logging(str(log_file), verbose=False)
+    text = 'RTCRtpsender(video) Traceback (most recent call last):\n  File "x.py", line 1\nOSError: closed'
+    logging.getLogger("aiortc.rtcrtpsender").warning(text)
+    err = capsys.readouterr().err
+    assert "RTCRtpsender(video) Traceback (most recent call last): (details in the log file)" in err
+    assert "File " not in err and "OSError" not in err
+    assert "OSError: closed" in log_file.read_text()
