@@ -11,26 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
+from tests.integration.live_server import serving
 from websockets.asyncio.client import connect
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
-from veo.config import Settings
 from veo.i18n import gettext_for
 from veo.protocol.refusals import refusal_text
 from veo.protocol.signaling import Join
-from veo.server.app import create_app
 from veo.server.auth import service as auth_service
 from veo.server.sessions.ratelimit import RedemptionLimiter
-from veo.tasks import spawn
 
 EMAIL = "join-tech@example.org"
 PASSWORD = "correct horse battery staple"
@@ -86,39 +82,29 @@ def shots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def stack(tmp_path: Path, shots: Path) -> AsyncIterator[Stack]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'veo.db'}",
-        public_url=base_url,
-        organization="ACME IT",
-    )
-    app = create_app(settings)
-    # two wrong codes, no growing delay: the rate limit is reached at once
-    app.state.hub.limiter = RedemptionLimiter(max_failures=2, base_delay=0.0, max_delay=0.0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = spawn(server.serve(sockets=[sock]), name="join-page-test")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        errors: list[str] = []
-        try:
-            warmup = await browser.new_page()
-            await warmup.goto(f"{base_url}/join")  # the server is up (and migrated) once this answers
-            await warmup.close()
-            with app.state.db.session() as s:
-                auth_service.create_user(
-                    s, EMAIL, name="Carla", role="technician", password=PASSWORD, must_change_password=False
-                )
-            yield Stack(base_url, browser, shots, errors)
-        finally:
-            await browser.close()
-            server.should_exit = True
-            await task
-            sock.close()
-    assert errors == []
+    async with serving(tmp_path, "join-page-test", organization="ACME IT") as (base_url, app):
+        # two wrong codes, no growing delay: the rate limit is reached at once
+        app.state.hub.limiter = RedemptionLimiter(max_failures=2, base_delay=0.0, max_delay=0.0)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            errors: list[str] = []
+            try:
+                warmup = await browser.new_page()
+                await warmup.goto(f"{base_url}/join")  # the server is up (and migrated) once this answers
+                await warmup.close()
+                with app.state.db.session() as s:
+                    auth_service.create_user(
+                        s,
+                        EMAIL,
+                        name="Carla",
+                        role="technician",
+                        password=PASSWORD,
+                        must_change_password=False,
+                    )
+                yield Stack(base_url, browser, shots, errors)
+            finally:
+                await browser.close()
+        assert errors == []
 
 
 async def _try(page: Page, code: str) -> str:

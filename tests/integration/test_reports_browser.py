@@ -8,7 +8,6 @@ a chart area that stayed blank (nothing rendered, or blocked by the CSP) fails t
 from __future__ import annotations
 
 import os
-import socket
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -16,15 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from tests.integration.live_server import serving
 from tests.integration.reports_seed import LEAD, seed
 from tests.support import PASSWORD
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
-from veo.config import Settings
-from veo.server.app import create_app
-from veo.tasks import spawn
 
 PERIOD = "start=2026-03-02&end=2026-03-15"
 CHARTS = [
@@ -54,20 +50,10 @@ class Live:
 
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'veo.db'}",
-        public_url=base_url,
-        secure_cookies=False,
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = spawn(server.serve(sockets=[sock]), name="reports-browser-test")
-    async with async_playwright() as pw:
+    async with (
+        serving(tmp_path, "reports-browser-test", secure_cookies=False) as (base_url, app),
+        async_playwright() as pw,
+    ):
         browser: Browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
@@ -90,9 +76,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
             yield Live(base_url, page, errors)
         finally:
             await browser.close()
-            server.should_exit = True
-            await task
-            sock.close()
 
 
 def _pixels(png: bytes) -> list[tuple[int, int, int]]:

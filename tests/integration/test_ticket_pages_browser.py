@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,14 +30,11 @@ from typing import TYPE_CHECKING
 
 import pyotp
 import pytest
-import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from tests.integration.live_server import serving
 from tests.support import PASSWORD, make_user
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
-from veo.config import Settings
-from veo.server.app import create_app
-from veo.tasks import spawn
 
 if TYPE_CHECKING:
     from veo.server.db.engine import Database
@@ -173,34 +169,19 @@ def _seed(db: Database) -> Seeded:
 
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'veo.db'}",
-        public_url=base_url,
-        secure_cookies=False,
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = spawn(server.serve(sockets=[sock]), name="ticket-pages-browser-test")
-    shots = Path(os.environ["VEO_SCREENSHOTS"]) if os.environ.get("VEO_SCREENSHOTS") else None
-    if shots:
-        shots.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        probe = await browser.new_page()
-        await probe.goto(f"{base_url}/login")  # up and migrated once this answers
-        await probe.close()
-        try:
-            yield Live(base_url, browser, _seed(app.state.db), shots, [])
-        finally:
-            await browser.close()
-            server.should_exit = True
-            await task
-            sock.close()
+    async with serving(tmp_path, "ticket-pages-browser-test", secure_cookies=False) as (base_url, app):
+        shots = Path(os.environ["VEO_SCREENSHOTS"]) if os.environ.get("VEO_SCREENSHOTS") else None
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            probe = await browser.new_page()
+            await probe.goto(f"{base_url}/login")  # up and migrated once this answers
+            await probe.close()
+            try:
+                yield Live(base_url, browser, _seed(app.state.db), shots, [])
+            finally:
+                await browser.close()
 
 
 async def _context(live: Live, lang: str, size: tuple[int, int]) -> BrowserContext:
