@@ -20,7 +20,7 @@ async def _ticket(client: httpx.AsyncClient, auth: dict[str, str]) -> int:
 
 def _row(app: FastAPI, session_id: str) -> RemoteSession:
     with app.state.db.session() as s:
-        row = s.get(RemoteSession, session_id)
+        row: RemoteSession | None = s.get(RemoteSession, session_id)
         assert row is not None
         return row
 
@@ -173,3 +173,37 @@ async def test_join_page_is_public_and_prefills_the_code(client: httpx.AsyncClie
     assert bad.status_code == 200 and 'id="code-error"' in bad.text
     spanish = await client.get("/join", headers={"accept-language": "es-ES,es;q=0.9"})
     assert spanish.status_code == 200 and 'lang="es"' in spanish.text
+
+
+async def test_save_and_resolve_on_a_ticket_closed_meanwhile_keeps_the_note(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The console's *Save and resolve the ticket* was rendered while the ticket was open; a
+    colleague closed it since. The note is saved on the session and the ticket left as the
+    colleague left it, instead of an error page (a closed ticket cannot move to resolved) and the
+    note lost with the rolled-back transaction."""
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    auth = await api_token(client, "tech@example.org")
+    ticket_id = await _ticket(client, auth)
+    started = await client.post(
+        f"/tickets/{ticket_id}/sessions", data={"csrf_token": csrf, "permissions": ["view"]}
+    )
+    session_id = started.headers["location"].split("/")[2]
+    assert (await client.post(f"/sessions/{session_id}/end", data={"csrf_token": csrf})).status_code == 303
+    closed = await client.patch(
+        f"/api/v1/tickets/{ticket_id}",
+        json={"status": "closed", "resolution_note": "Closed by a colleague."},
+        headers=auth,
+    )
+    assert closed.status_code == 200, closed.text
+
+    noted = await client.post(
+        f"/sessions/{session_id}/note",
+        data={"csrf_token": csrf, "note": "Reinstalled the driver.", "resolve": "1"},
+    )
+    assert noted.status_code == 303, noted.text
+    assert noted.headers["location"] == f"/tickets/{ticket_id}"
+    assert _row(app, session_id).resolution_note == "Reinstalled the driver."
+    ticket = (await client.get(f"/api/v1/tickets/{ticket_id}", headers=auth)).json()
+    assert (ticket["status"], ticket["resolution_note"]) == ("closed", "Closed by a colleague.")

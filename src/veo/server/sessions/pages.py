@@ -20,6 +20,7 @@ from veo.server.sessions.codes import display_code, normalize_code
 from veo.server.sessions.hub import SignalingHub
 from veo.server.sessions.schemas import agent_command, join_url
 from veo.server.tickets import service as tickets_service
+from veo.server.tickets.lifecycle import DONE
 from veo.server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -129,7 +130,9 @@ async def save_note(
     def work(s: Session) -> int:
         session = load_for(s, session_id, user, write=True)
         service.add_note(s, session.id, note=note, actor=user.email)
-        if resolve == "1":
+        # A ticket resolved or closed since the console showed the button stays as it is (closed
+        # cannot move to resolved): the note is kept on the session all the same.
+        if resolve == "1" and session.ticket.status not in DONE:
             tickets_service.update_ticket(
                 s,
                 session.ticket_id,
