@@ -95,7 +95,7 @@ def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str, str]) 
                 "O pulse Ctrl+Alt+Mayús+Fin para detenerla",
                 "Chat (1 nuevo)",
                 "Chat (2 nuevos)",
-                "Ana, de ACME IT, puede ver su pantalla; usted ha pausado el control",
+                "Ana, de ACME IT, puede ver su pantalla (control en pausa)",
             ),
         ),
         (
@@ -104,7 +104,7 @@ def _check_bar(root: tk.Tk, language: str, expected: tuple[str, str, str, str]) 
                 "Or press Ctrl+Alt+Shift+End to stop it",
                 "Chat (1 new)",
                 "Chat (2 new)",
-                "Ana from ACME IT can see your screen; you paused control",
+                "Ana from ACME IT can see your screen (control paused)",
             ),
         ),
     ],

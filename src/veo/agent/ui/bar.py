@@ -123,7 +123,7 @@ class SessionBar:
             self.pause.configure(text=self._("Resume control") if paused else self._("Pause control"))
             # the headline must not keep saying "control" while the user has paused it
             headline = (
-                self._("{technician} from {organization} can see your screen; you paused control")
+                self._("{technician} from {organization} can see your screen (control paused)")
                 if paused
                 else self._("{technician} from {organization} can see and control your screen")
             )
