@@ -7,7 +7,10 @@ and on the user's answer extends the session's own grant (``AgentSession.extend_
 ``Policy.extend``: only what was asked AND ticked, never before consent) before it tells the
 server ``permission_answer``. A lying or flooding server gets no more than a question: one at a
 time (another is ignored while the prompt is open), and a permission the user just refused is
-refused again without asking for ``REFUSAL_COOLDOWN_SECONDS``.
+refused again without asking for ``REFUSAL_COOLDOWN_SECONDS``. While the prompt is open the
+technician's input waits (``Policy.question_open``, dropped as ``question_open``) and what they
+held down is let go: with control already granted, their own click or Enter could otherwise
+answer the question for the user.
 
 Log lines (stable, the end-to-end tests read them): ``permission asked id=<id> permissions=<p,..>``,
 ``permission answered id=<id> outcome=<accepted|refused|timeout> granted=<p,..>``,
@@ -48,6 +51,8 @@ class AskingPeer(Protocol):
     def extend_grant(
         self, asked: Iterable[Permission], ticked: Iterable[Permission]
     ) -> frozenset[Permission]: ...
+
+    def release_input(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ class AgentAsking:
         later = self._call_later or asyncio.get_running_loop().call_later
         timer = later(ask.timeout_seconds, lambda: self._timed_out(ask.id))
         self._pending = _Pending(ask.id, asked, timer)
+        policy.question_open = True  # the technician's input waits (``Policy.judge``) ...
+        self._session.release_input()  # ... and lets go of any key or button it held down
         log.info("permission asked id=%s permissions=%s", ask.id, _names(asked))
         self._post(PermissionAsked(ask.id, asked, ask.timeout_seconds))
 
@@ -144,6 +151,7 @@ class AgentAsking:
 
     def _finish(self, pending: _Pending) -> None:
         self._pending = None
+        self._session.policy.question_open = False
         cancel = getattr(pending.timer, "cancel", None)
         if cancel is not None:
             cancel()

@@ -55,6 +55,7 @@ DropReason = Literal[
     "identity_not_confirmed",
     "not_consented",
     "invalid",
+    "question_open",
 ]
 _TYPE_NAME = re.compile(r"^[a-z_]{1,32}$")
 
@@ -85,6 +86,9 @@ class Policy:
     identity_required: bool = False
     identity_confirmed: bool = False
     paused: bool = False
+    #: A question for more permission is open on the user's screen (``agent/asking.py``): the
+    #: technician's input waits, or their own click or Enter could answer it for the user.
+    question_open: bool = False
 
     def grant(self, requested: Iterable[Permission | str], ticked: Iterable[Permission | str]) -> None:
         """Record the user's Allow: what they ticked, within what was requested."""
@@ -121,6 +125,7 @@ class Policy:
         self.identity_required = False
         self.identity_confirmed = False
         self.paused = False
+        self.question_open = False
 
     @property
     def control_granted(self) -> bool:
@@ -188,6 +193,9 @@ class Policy:
             log.warning("dropped type=%s reason=invalid (%s)", verdict.message_type, exc.code)
             return verdict
         reason = self.refusal_for(NEEDS[message.type])
+        if reason is None and self.question_open and NEEDS[message.type] == "control":
+            # letting go of held keys and buttons stays possible; nothing else may reach the prompt
+            reason = None if message.type == "release_all" else "question_open"
         if reason is not None:
             log.warning("dropped type=%s reason=%s", message.type, reason)
             return Verdict(message.type, reason=reason)

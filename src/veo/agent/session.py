@@ -407,6 +407,10 @@ class AgentSession:
             self._send_control()
         return added
 
+    def release_input(self) -> None:
+        """Let go of every key and button the technician holds (a question opened on the screen)."""
+        self._input.release_all()
+
     def on_peer(self, hook: Callable[[RTCPeerConnection], None]) -> None:
         """``hook(pc)`` runs before the offer is created: a feature adds its own data channel there."""
         self._peer_hooks.append(hook)

@@ -15,6 +15,7 @@ from veo.agent.asking import AgentAsking
 from veo.agent.events import GrantChanged, PermissionAskClosed, PermissionAsked, UiEvent
 from veo.agent.policy import Policy
 from veo.protocol.asking import REFUSAL_COOLDOWN_SECONDS, PermissionAnswer, PermissionAsk
+from veo.protocol.datachannel import Key, PointerButton, ReleaseAll
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import TechnicianConfirmed
 
@@ -37,6 +38,7 @@ class FakeSession:
     handlers: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     end_hooks: list[Callable[[], None]] = field(default_factory=list)
     sent: list[PermissionAnswer] = field(default_factory=list)
+    releases: int = 0
 
     def on_signal(self, message_type: str, handler: Callable[[Any], None]) -> None:
         self.handlers[message_type] = handler
@@ -51,6 +53,9 @@ class FakeSession:
         self, asked: Iterable[Permission], ticked: Iterable[Permission]
     ) -> frozenset[Permission]:
         return self.policy.extend(asked, ticked)
+
+    def release_input(self) -> None:
+        self.releases += 1
 
 
 @dataclass
@@ -172,3 +177,34 @@ def test_policy_extend_keeps_every_control_check() -> None:
         TechnicianConfirmed(sas_confirmed=True, identity_required=True, identity_confirmed=True)
     )
     assert policy.control_active
+
+
+def _click() -> str:
+    return PointerButton(x=10, y=10, button="left", down=True).dumps()
+
+
+async def test_the_technicians_input_waits_while_the_user_answers() -> None:
+    """With control granted, the technician's own click or Enter could press Allow on the prompt:
+    while a question is open the agent acts on none of the technician's input (releasing held keys
+    and buttons excepted), so only the person at the computer answers it."""
+    r = rig(granted=(VIEW, CONTROL))
+    policy = r.session.policy
+    policy.technician(TechnicianConfirmed(sas_confirmed=True))
+    policy.sas_confirmed = True
+    assert policy.judge(_click()).allowed
+
+    r.ask(FILES)
+    assert r.session.releases == 1, "what the technician held down is let go"
+    verdict = policy.judge(_click())
+    assert not verdict.allowed and verdict.reason == "question_open"
+    assert policy.judge(Key(key="Enter", code="Enter", down=True).dumps()).reason == "question_open"
+    assert policy.judge(ReleaseAll().dumps()).allowed, "held keys may still be let go"
+
+    r.feature.answer("a" * 32, [])
+    await r.settle()
+    assert policy.judge(_click()).allowed
+
+    r.ask(CLIPBOARD, ask_id="b" * 32)
+    assert policy.judge(_click()).reason == "question_open"
+    r.timers[-1].fire()
+    assert policy.judge(_click()).allowed, "a question that closed unanswered lets input through"

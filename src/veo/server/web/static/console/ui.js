@@ -79,6 +79,7 @@ export function durationText(seconds, lang = language()) {
 const DROPPED_REASONS = [
   "control_not_granted",
   "control_paused",
+  "question_open",
   "sas_not_confirmed",
   "technician_not_confirmed",
   "identity_not_confirmed",
