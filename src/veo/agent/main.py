@@ -93,7 +93,7 @@ def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] 
     try:
         root = tk.Tk(className="veo-agent")
     except tk.TclError as exc:
-        print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
+        print("veo agent: " + _no_window(_, exc), file=sys.stderr)
         print("veo agent: " + _("Use --history --print to see the history as text."), file=sys.stderr)
         return 1
     stop: list[int] = []
@@ -118,6 +118,16 @@ def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] 
         return 0
     finally:
         root.destroy()
+
+
+def _no_window(_: Callable[[str], str], exc: Exception) -> str:
+    """Why no window opened, as a sentence: Tk's own words are English and name no remedy."""
+    if not os.environ.get("DISPLAY"):
+        return _(
+            "Cannot open a window: this terminal has no graphical display (DISPLAY is not set). "
+            "Run veo agent from a terminal on your desktop."
+        )
+    return _("Cannot open a window: {error}").format(error=exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +202,7 @@ def run_agent(
     try:
         root = tk.Tk(className="veo-agent")
     except tk.TclError as exc:
-        print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
+        print("veo agent: " + _no_window(_, exc), file=sys.stderr)
         return 1
     root.report_callback_exception = on_tk_error
     app = AgentApp(root, ws_url, args.server, language, code, tls, sysinfo_programs=programs)

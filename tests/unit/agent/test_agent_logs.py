@@ -126,3 +126,24 @@ def test_a_traceback_inside_a_message_stays_off_the_terminal(
     assert "RTCRtpsender(video) Traceback (most recent call last): (details in the log file)" in err
     assert "File " not in err and "OSError" not in err
     assert "OSError: closed" in log_file.read_text()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Cannot open a window: this terminal has no graphical display (DISPLAY is not set)."),
+        (
+            "es",
+            "No se puede abrir una ventana: esta terminal no tiene pantalla gráfica (DISPLAY no está",
+        ),
+    ],
+)
+def test_no_display_is_one_sentence_in_the_users_language(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], language: str, said: str
+) -> None:
+    """Tk's own error ("no display name and no $DISPLAY environment variable") is English, names no remedy."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    code = agent_main.main(["--server", "http://127.0.0.1:9", "--code", "123456789", "--lang", language])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert said in err and "$DISPLAY environment" not in err
