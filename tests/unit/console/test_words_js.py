@@ -125,16 +125,21 @@ def test_durations_in_words_in_the_page_language(run_js: RunJs) -> None:
     got = run_js(
         """
 const { durationText } = await mod("ui.js");
-const cases = [[18, "en"], [18, "es"], [245, "en"], [245, "es"], [3900, "es"], [7200, "en"], [90061, "es"]];
+const cases = [
+  [18, "en"], [18, "es"], [245, "en"], [245, "es"], [240, "en"], [3900, "es"], [3900, "en"], [7200, "en"],
+  [90061, "es"],
+];
 return cases.map(([seconds, lang]) => durationText(seconds, lang));
 """
     )
     assert got == [
         "18 seconds",
         "18 segundos",
+        "4 minutes and 5 seconds",  # as the ticket and the agent say it (veo/durations.py)
+        "4 minutos y 5 segundos",
         "4 minutes",
-        "4 minutos",
         "1 hora y 5 minutos",
+        "1 hour and 5 minutes",
         "2 hours",
         "1 día y 1 hora",
     ]
@@ -189,3 +194,16 @@ return data.map((c) => notSentKey(build(c)));
         "notice.not_yet",
         "notice.browser",
     ]
+
+
+def test_the_console_says_a_duration_as_the_ticket_and_the_agent_do(run_js: RunJs) -> None:
+    """The end card, the ticket (server) and the agent's history must not disagree on one session."""
+    from veo.durations import duration_text
+    from veo.i18n import gettext_for
+
+    cases = [(s, lang) for s in (18, 60, 68, 245, 3600, 3900) for lang in ("en", "es")]
+    got = run_js(
+        'const { durationText } = await mod("ui.js");\n'
+        f"return {[[s, lang] for s, lang in cases]}.map(([s, lang]) => durationText(s, lang));"
+    )
+    assert got == [duration_text(s, gettext_for(lang), lang) for s, lang in cases]

@@ -44,8 +44,9 @@ export function endText(ended) {
 }
 
 /**
- * A length of time as people say it, in the page's language: "18 seconds", "4 minutes",
- * "1 hour and 5 minutes", "3 days and 4 hours" (Intl's unit and list formats).
+ * A length of time as people say it, in the page's language: "18 seconds", "4 minutes and 5 seconds",
+ * "1 hour and 5 minutes", "3 days and 4 hours" (Intl's unit and list formats). Below an hour it is
+ * exact to the second, like the ticket and the agent (veo/durations.py), so all three agree.
  */
 export function durationText(seconds, lang = language()) {
   if (!(seconds >= 0)) return "";
@@ -58,14 +59,18 @@ export function durationText(seconds, lang = language()) {
   };
   const both = (a, b) => {
     try {
-      return new Intl.ListFormat(lang, { type: "unit", style: "long" }).format([a, b]);
+      return new Intl.ListFormat(lang, { type: "conjunction", style: "long" }).format([a, b]);
     } catch {
       return `${a} ${b}`;
     }
   };
   const total = Math.round(seconds);
   if (total < 60) return unit(total, "second");
-  if (total < 3600) return unit(Math.round(total / 60), "minute");
+  if (total < 3600) {
+    const minutes = Math.floor(total / 60);
+    const secs = total % 60;
+    return secs === 0 ? unit(minutes, "minute") : both(unit(minutes, "minute"), unit(secs, "second"));
+  }
   if (total < 86400) {
     const hours = Math.floor(total / 3600);
     const minutes = Math.floor((total % 3600) / 60);
