@@ -27,7 +27,8 @@ export function sizeText(value) {
 }
 
 function uptimeText(seconds) {
-  return Number.isInteger(seconds) && seconds >= 0 ? durationText(seconds) : "?";
+  // to the minute, like the ticket's uptime_text (protocol/sysinfo.py): nobody reads an uptime's seconds
+  return Number.isInteger(seconds) && seconds >= 0 ? durationText(seconds - (seconds % 60)) : "?";
 }
 
 const obj = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
