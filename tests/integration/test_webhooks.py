@@ -200,6 +200,9 @@ async def test_admin_pages_add_list_and_remove(
     assert (await client.get("/admin/outbox", headers=tech)).status_code == 403
     page = await client.get("/admin/webhooks", headers=admin)
     assert page.status_code == 200 and 'id="webhook-form"' in page.text
+    # each event as a sentence in the reader's language, its code beside it for the receiver
+    spanish = (await client.get("/admin/webhooks?lang=es", headers=admin)).text
+    assert "Se crea un ticket <code>ticket.created</code>" in spanish
 
     bad = await client.post(
         "/admin/webhooks", data={"url": "gopher://x", "events": "ticket.created"}, headers=admin

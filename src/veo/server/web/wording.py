@@ -466,3 +466,15 @@ def mail_event(code: str) -> str:
         "session.rated": _("Session rating"),
     }
     return names.get(code, _("Message"))
+
+
+def webhook_event(code: str) -> str:
+    """A webhook event as a sentence; the page shows its code beside it (the receiver gets the code)."""
+    names = {
+        "ticket.created": _("A ticket is created"),
+        "ticket.reply": _("A reply is added to a ticket"),
+        "ticket.resolved": _("A ticket is resolved"),
+        "ticket.rated": _("A requester rates a ticket"),
+        "session.rated": _("A user rates a remote session"),
+    }
+    return names.get(code, code)
