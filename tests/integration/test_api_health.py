@@ -91,6 +91,21 @@ async def test_unexpected_errors_hide_the_trace(app: FastAPI) -> None:
     assert response.json()["code"] == "internal_error" and "secret" not in response.text
 
 
+async def test_an_unexpected_error_on_a_page_is_the_error_page(app: FastAPI) -> None:
+    """A browser got {"code":"internal_error",...} as raw text; it gets the site's error page now."""
+
+    @app.get("/test-page-boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        response = await client.get("/test-page-boom?lang=es", headers={"accept": "text/html"})
+    assert response.status_code == 500 and response.headers["content-type"].startswith("text/html")
+    assert "Algo falló en el servidor; quedó registrado." in response.text
+    assert "secret" not in response.text and "internal_error" not in response.text
+
+
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/tickets" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]

@@ -99,7 +99,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(
-            {"code": "internal_error", "message": _("Something went wrong on the server; it was logged.")},
-            status_code=500,
-        )
+        # a browser on a page gets the error page, not a JSON blob (error_response falls back to JSON)
+        message = _("Something went wrong on the server; it was logged.")
+        return await error_response(request, 500, "internal_error", message)
