@@ -124,6 +124,11 @@ class SendBudget:
         self._bits = max(0.0, self._bits - (now - self._at) * self._rate)
         self._at = now
 
+    @property
+    def estimate(self) -> float | None:
+        """The receiver's last estimate of the link (bit/s), ``None`` before the first."""
+        return self._last_target
+
     def sent_rate(self) -> float:
         """What the stream sent over the last :data:`RATE_WINDOW_SECONDS`, in bit/s."""
         with self._lock:

@@ -21,9 +21,14 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
   (each frame is held to the peak cap, so a screen full of text at 1080p needs ~15 frames of
   ~40 KB to reach the encoder's quality): the next repeat follows :data:`SHARPEN_SECONDS` later
   instead of twice as late. On doubling intervals alone that took 4-5 s, the faint block ghosts
-  of issue 11 (``docs/performance.md``). A frame is also sent at once when the browser asks for
-  a keyframe (:meth:`ScreenTrack.keyframe_requested`): a lost picture is repaired without
-  waiting for the screen to change;
+  of issue 11 (``docs/performance.md``). But no faster than the link carries them: the next
+  one waits until the last one's bits took their time at the receiver's estimate, counted as at
+  least :data:`SHARPEN_MIN_BITRATE` (an estimate is low after a quiet spell, even on a LAN). At
+  full speed, repeats 0.1 s apart (~3 Mbit/s) on the 2 Mbit/s *poor* link filled its queue, the
+  estimate collapsed, and the whole session then crawled at the budget's floor (scrolling 0.6
+  frames a second instead of 2, dragging 1.2 instead of 22). A frame is
+  also sent at once when the browser asks for a keyframe (:meth:`ScreenTrack.keyframe_requested`):
+  a lost picture is repaired without waiting for the screen to change;
 - grabbing and conversion run in ONE dedicated capture thread that owns the capture backend
   (mss wants one instance per thread); the event loop only awaits the result;
 - nothing is captured at all until the user pressed Allow: :meth:`ScreenTrack.recv` waits on the
@@ -63,12 +68,16 @@ KEEPALIVE_SECONDS = 2.0
 REFINE_SECONDS = 0.25
 #: a repeat larger than this still sharpened the picture (a converged repeat is 20-600 bytes)...
 SHARPENED_BYTES = 1_500
-#: ...so the next one follows this soon: at most 10 repeats a second, each under the encoder's
-#: peak cap (~50 KB), and only while they still improve the picture
+#: ...so the next one follows once the link's estimate has carried it, but never sooner than this:
+#: at most 10 repeats a second, each under the encoder's peak cap (~50 KB), and only while they
+#: still improve the picture
 SHARPEN_SECONDS = 0.1
 #: at most this many early repeats after a change (3 s): an encoder whose repeats never shrink
 #: (none seen) must not send 10 frames a second for ever
 SHARPEN_LIMIT = 30
+#: the link speed the early repeats may assume at least (bit/s): below the *poor* link's 2 Mbit/s,
+#: so they never queue on it; 40 KB repeats then come every 0.2 s at most
+SHARPEN_MIN_BITRATE = 1_500_000
 
 DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
 
@@ -89,13 +98,17 @@ class FrameSource:
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         refine_seconds: float = REFINE_SECONDS,
         last_frame_bytes: Callable[[], int] = lambda: 0,
+        link_bitrate: Callable[[], float | None] = lambda: None,
     ) -> None:
         """``last_frame_bytes``: the encoded size of the last frame sent (the encoder reports it to
-        the track's send budget), which says whether the repeats still sharpen the picture."""
+        the track's send budget), which says whether the repeats still sharpen the picture;
+        ``link_bitrate``: the receiver's estimate of the link (bit/s, ``None`` before the first),
+        which says how soon the next may follow (no estimate: no early repeats)."""
         self._capture = capture
         self._keepalive = keepalive_seconds
         self._refine = min(refine_seconds, keepalive_seconds)
         self._last_frame_bytes = last_frame_bytes
+        self._link_bitrate = link_bitrate
         self._setup(capture.size())
         self.frames = 0
         self.keepalives = 0
@@ -117,6 +130,14 @@ class FrameSource:
         self.repeat_at = -math.inf
         self._last_raw: object = None
 
+    def _sharpen_wait(self) -> float | None:
+        """How soon the next repeat may follow while the last one still sharpened the picture:
+        once the link's estimate carried it; ``None`` when it is sharp, or nothing is known."""
+        size, bitrate = self._last_frame_bytes(), self._link_bitrate()
+        if size <= SHARPENED_BYTES or not bitrate or self._sharpened >= SHARPEN_LIMIT:
+            return None
+        return max(SHARPEN_SECONDS, size * 8 / bitrate)
+
     def set_region(self, region: Region | None) -> Size:
         """Show ``region`` from the next frame on: new buffers and tile map, first frame sent whole."""
         self._setup(self._capture.set_region(region))
@@ -136,12 +157,14 @@ class FrameSource:
             self._sharpened = 0
         elif force or now >= self.repeat_at:
             self.keepalives += 1
-            if self._last_frame_bytes() > SHARPENED_BYTES and self._sharpened < SHARPEN_LIMIT:
-                interval = min(SHARPEN_SECONDS, self._refine)  # still sharpening: again soon
+            doubled = min(self._quiet_interval * 2, self._keepalive)
+            early = self._sharpen_wait()
+            if early is not None and early < doubled:  # still sharpening: again soon
+                interval = early
                 self._sharpened += 1
                 self.sharpening += 1
             else:  # sharp: ever less often (the doubling resumes where it was)
-                self._quiet_interval = interval = min(self._quiet_interval * 2, self._keepalive)
+                self._quiet_interval = interval = doubled
         else:
             self.unchanged += 1
             return None
@@ -194,12 +217,20 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         if self._source is None:
             self._capture = self._factory()
             self._source = FrameSource(
-                self._capture, self._keepalive, last_frame_bytes=self._last_frame_bytes
+                self._capture,
+                self._keepalive,
+                last_frame_bytes=self._last_frame_bytes,
+                link_bitrate=self._link_bitrate,
             )
         return self._source
 
     def _last_frame_bytes(self) -> int:
         return self.budget.last_bytes
+
+    def _link_bitrate(self) -> float | None:
+        """The link speed the early repeats are paced to: the receiver's estimate, at least
+        :data:`SHARPEN_MIN_BITRATE` (see module)."""
+        return max(self.budget.estimate or 0.0, SHARPEN_MIN_BITRATE)
 
     def _grab(self, force: bool, now: float | None = None) -> av.VideoFrame | None:
         return self._open().next(time.monotonic() if now is None else now, force)

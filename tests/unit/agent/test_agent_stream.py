@@ -91,7 +91,13 @@ def test_repeats_follow_soon_while_they_still_sharpen_then_the_doubling_resumes(
     sizes = iter([40_000, 40_000, 30_000, 900, 25, 25, 25, 25])  # what the encoder reports
     last = [40_000]  # the change itself: a large frame
 
-    source = FrameSource(screen, keepalive_seconds=2.0, refine_seconds=0.25, last_frame_bytes=lambda: last[0])
+    source = FrameSource(
+        screen,
+        keepalive_seconds=2.0,
+        refine_seconds=0.25,
+        last_frame_bytes=lambda: last[0],
+        link_bitrate=lambda: 100e6,  # a fast link: 40 KB take 3 ms, so SHARPEN_SECONDS rules
+    )
     assert source.next(now=0.0) is not None
     sent = []
     for step in range(1, 100):  # 5 s in 50-ms polls
@@ -105,9 +111,39 @@ def test_repeats_follow_soon_while_they_still_sharpen_then_the_doubling_resumes(
     assert source.sharpening == 4
 
 
+@pytest.mark.parametrize(
+    ("bitrate", "expected"),
+    [
+        (None, [0.25, 0.75, 1.75]),  # no estimate yet (the session's start): the doubling alone
+        (2e6, [0.25, 0.41, 0.57]),  # 40 KB at 2 Mbit/s: one every 0.16 s, what the link carries
+        (0.4e6, [0.25, 0.75, 1.55]),  # 0.8 s each: the doubling's 0.5 s first, then 0.8 s (< 1 s)
+    ],
+)
+def test_early_repeats_wait_for_the_link_estimate_to_carry_the_last(
+    bitrate: float | None, expected: list[float]
+) -> None:
+    screen = FakeScreen(64, 48)
+    source = FrameSource(
+        screen,
+        keepalive_seconds=2.0,
+        refine_seconds=0.25,
+        last_frame_bytes=lambda: 40_000,
+        link_bitrate=lambda: bitrate,
+    )
+    assert source.next(now=0.0) is not None
+    sent = [step / 100 for step in range(1, 200) if source.next(now=step / 100) is not None]
+    assert sent[:3] == pytest.approx(expected, abs=0.011)  # polled every 10 ms
+
+
 def test_early_repeats_stop_after_the_limit_even_if_they_stay_large() -> None:
     screen = FakeScreen(64, 48)
-    source = FrameSource(screen, keepalive_seconds=2.0, refine_seconds=0.25, last_frame_bytes=lambda: 40_000)
+    source = FrameSource(
+        screen,
+        keepalive_seconds=2.0,
+        refine_seconds=0.25,
+        last_frame_bytes=lambda: 40_000,
+        link_bitrate=lambda: 100e6,
+    )
     assert source.next(now=0.0) is not None
     sent = [step / 100 for step in range(1, 1000) if source.next(now=step / 100) is not None]
     assert source.sharpening == SHARPEN_LIMIT
