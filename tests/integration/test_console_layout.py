@@ -507,6 +507,11 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await run.check_stage("8-ended", "ended")
         assert await page.text_content("#end-reason") == run.word("The user stopped the session.")
         assert await page.is_visible("#note-form") and await page.is_visible("#note-resolve")
+        # the chat's notice no longer speaks of a session still to end
+        await page.wait_for_function(
+            "(want) => document.getElementById('chat-notice').textContent === want",
+            arg=run.word("The session is over: no more messages can be sent."),
+        )
         duration = await page.text_content("#end-duration") or ""
         assert re.search(r"\d", duration) and not re.search(r"\d+:\d\d|\bmin\b|\bs\b", duration), duration
         # The refused reconnection (1013 above) is the browser's own log line, not the page's error.

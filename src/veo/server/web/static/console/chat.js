@@ -56,8 +56,13 @@ export function install(app, doc = document) {
   });
 
   // The data channel opens and closes with the peer; follow it without a hook into every render.
+  let closed = false;
   const poll = setInterval(() => {
     box.setEnabled(app.dataOpen());
+    if ((app.state.ended || app.state.aborted) && !closed) {
+      closed = true; // the notice spoke of a session still to end; say it is over
+      box.setNotice(t("chat.closed"));
+    }
     if (app.state.ended || app.state.aborted) attach(false);
   }, POLL_MS);
 
