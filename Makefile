@@ -111,7 +111,7 @@ screenshots: system-packages install-test
 ## Re-extract and compile the Spanish and English message catalogs.
 i18n: install-test
 	$(VENV)/bin/pybabel extract -F babel.cfg -o src/veo/locales/veo.pot --project veo .
-	$(VENV)/bin/pybabel update -i src/veo/locales/veo.pot -d src/veo/locales -D veo --no-fuzzy-matching
+	$(VENV)/bin/pybabel update -i src/veo/locales/veo.pot -d src/veo/locales -D veo --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d src/veo/locales -D veo
 
 clean:
