@@ -14,8 +14,8 @@ import tkinter as tk
 from collections.abc import Callable
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window
-from veo.agent.ui.consent import permission_labels
-from veo.protocol.permissions import Permission, ordered
+from veo.agent.ui.consent import permission_boxes
+from veo.protocol.permissions import Permission
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +87,9 @@ class PermissionPrompt:
             text=_("Also allow the technician to:"),
             font=fonts.bold,
         ).pack(anchor="w", pady=(PAD, 0))
-        labels = permission_labels(gettext)
-        self._ticks: dict[Permission, tk.BooleanVar] = {}
-        self.widgets: dict[str, tk.Widget] = {}
-        for permission in ordered(permissions):
-            var = tk.BooleanVar(master=self.window, value=True)
-            box = tk.Checkbutton(
-                frame,
-                text=labels[permission],
-                variable=var,
-                font=fonts.body,
-                command=self._update_allow,
-                anchor="w",
-            )
-            box.pack(anchor="w", padx=(PAD, 0))
-            self._ticks[permission] = var
-            self.widgets[f"perm_{permission.value}"] = box
+        self._ticks, self.widgets = permission_boxes(
+            frame, self.window, fonts, gettext, permissions, self._update_allow
+        )
         tk.Label(
             frame,
             text=_(

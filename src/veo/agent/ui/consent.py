@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol import sas as sas_mod
@@ -21,15 +21,8 @@ from veo.protocol.signaling import Joined
 
 log = logging.getLogger(__name__)
 
+
 #: permissions this agent can honour, with the widget name the tests look for
-SHOWN: tuple[tuple[Permission, str], ...] = (
-    (Permission.VIEW, "perm_view"),
-    (Permission.CONTROL, "perm_control"),
-    (Permission.CLIPBOARD, "perm_clipboard"),
-    (Permission.FILES, "perm_files"),
-)
-
-
 def permission_labels(_: Callable[[str], str]) -> dict[Permission, str]:
     """What each permission lets the technician do, in the user's words: the consent dialog's
     boxes and the mid-session question's (``ui/asking.py``) say the same (one translation each)."""
@@ -39,6 +32,33 @@ def permission_labels(_: Callable[[str], str]) -> dict[Permission, str]:
         Permission.CLIPBOARD: _("Read and change my clipboard (copied text)"),
         Permission.FILES: _("Send files to me and receive files I choose"),
     }
+
+
+def permission_boxes(
+    frame: tk.Frame,
+    window: tk.Toplevel,
+    fonts: Fonts,
+    gettext: Callable[[str], str],
+    permissions: Iterable[Permission],
+    on_change: Callable[[], None],
+) -> tuple[dict[Permission, tk.BooleanVar], dict[str, tk.Widget]]:
+    """One ticked box per permission, in display order, that the user may untick.
+
+    The consent dialog and the mid-session question show the same boxes; the widgets are keyed
+    ``perm_<permission>`` for the geometry the agent logs (tests click them there).
+    """
+    labels = permission_labels(gettext)
+    ticks: dict[Permission, tk.BooleanVar] = {}
+    widgets: dict[str, tk.Widget] = {}
+    for permission in ordered(permissions):
+        var = tk.BooleanVar(master=window, value=True)
+        box = tk.Checkbutton(
+            frame, text=labels[permission], variable=var, font=fonts.body, command=on_change, anchor="w"
+        )
+        box.pack(anchor="w", padx=(PAD, 0))
+        ticks[permission] = var
+        widgets[f"perm_{permission.value}"] = box
+    return ticks, widgets
 
 
 class ConsentDialog:
@@ -80,25 +100,9 @@ class ConsentDialog:
         ).pack(anchor="w", pady=(PAD // 2, PAD))
 
         tk.Label(frame, text=_("Allow the technician to:"), font=fonts.bold).pack(anchor="w")
-        labels = permission_labels(gettext)
-        requested = set(ordered(joined.requested))
-        self._ticks: dict[Permission, tk.BooleanVar] = {}
-        self.widgets: dict[str, tk.Widget] = {}
-        for permission, name in SHOWN:
-            if permission not in requested:
-                continue
-            var = tk.BooleanVar(master=self.window, value=True)
-            box = tk.Checkbutton(
-                frame,
-                text=labels[permission],
-                variable=var,
-                font=fonts.body,
-                command=self._update_allow,
-                anchor="w",
-            )
-            box.pack(anchor="w", padx=(PAD, 0))
-            self._ticks[permission] = var
-            self.widgets[name] = box
+        self._ticks, self.widgets = permission_boxes(
+            frame, self.window, fonts, gettext, joined.requested, self._update_allow
+        )
 
         tk.Label(
             frame,
