@@ -71,7 +71,79 @@ _VIDEO_RGB = """
 """
 
 
-class Console:
+class ConsoleWaits:
+    """The console's waits, the same whatever drives the browser (Playwright's Chromium here,
+    WebDriver BiDi's Firefox in ``firefox_console.py``): a driver supplies the readings
+    (states, SAS, diagnostics, a video pixel) and the *Codes match* click, these wait on them."""
+
+    logs: Logs
+
+    def conn_state(self) -> str | None:
+        raise NotImplementedError
+
+    def control_state(self) -> str | None:
+        raise NotImplementedError
+
+    def diagnostics(self) -> str:
+        raise NotImplementedError
+
+    def sas(self) -> str:
+        raise NotImplementedError
+
+    def video_rgb(self, x: int, y: int, radius: int = 4) -> tuple[int, int, int] | None:
+        raise NotImplementedError
+
+    def _click_codes_match(self) -> None:
+        raise NotImplementedError
+
+    def _codes_confirmed(self) -> bool:
+        raise NotImplementedError
+
+    def wait_conn_state(self, state: str, timeout: float = 60.0) -> None:
+        wait_for(
+            f"#conn-state[data-state={state}]",
+            lambda: self.conn_state() == state,
+            timeout,
+            self.logs,
+            self.diagnostics,
+        )
+
+    def wait_control_state(self, state: str, timeout: float = 30.0) -> None:
+        wait_for(
+            f"#control-state[data-state={state}]",
+            lambda: self.control_state() == state,
+            timeout,
+            self.logs,
+            self.diagnostics,
+        )
+
+    def confirm_codes_match(self) -> None:
+        """The technician heard the user read back the same code: click *Codes match*."""
+        wait_for("#sas-code to show the SAS", lambda: len(self.sas()) == 6, 60, self.logs, self.diagnostics)
+        self._click_codes_match()
+        wait_for("the server to record *Codes match*", self._codes_confirmed, 30, self.logs, self.diagnostics)
+
+    def wait_video_colour(
+        self, x: int, y: int, rgb: tuple[int, int, int], tolerance: int, timeout: float = 60.0
+    ) -> None:
+        seen: list[tuple[int, int, int] | None] = [None]
+
+        def probe() -> bool:
+            seen[0] = self.video_rgb(x, y)
+            return seen[0] is not None and all(
+                abs(a - b) <= tolerance for a, b in zip(seen[0], rgb, strict=True)
+            )
+
+        wait_for(
+            f"the video to show rgb{rgb} (±{tolerance}) at screen ({x}, {y})",
+            probe,
+            timeout,
+            self.logs,
+            lambda: f"rgb={seen[0]} {self.diagnostics()}",
+        )
+
+
+class Console(ConsoleWaits):
     """One technician page: login, ticket, session start, and the console during a session."""
 
     def __init__(self, page: Page, base_url: str, logs: Logs) -> None:
@@ -151,38 +223,14 @@ class Console:
             f"veoConsole={state} error-banner={banner!r}"
         )
 
-    def wait_conn_state(self, state: str, timeout: float = 60.0) -> None:
-        wait_for(
-            f"#conn-state[data-state={state}]",
-            lambda: self.conn_state() == state,
-            timeout,
-            self.logs,
-            self.diagnostics,
-        )
-
-    def wait_control_state(self, state: str, timeout: float = 30.0) -> None:
-        wait_for(
-            f"#control-state[data-state={state}]",
-            lambda: self.control_state() == state,
-            timeout,
-            self.logs,
-            self.diagnostics,
-        )
-
     def sas(self) -> str:
         return "".join(ch for ch in (self.page.text_content("#sas-code") or "") if ch.isdigit())
 
-    def confirm_codes_match(self) -> None:
-        """The technician heard the user read back the same code: click *Codes match*."""
-        wait_for("#sas-code to show the SAS", lambda: len(self.sas()) == 6, 60, self.logs, self.diagnostics)
+    def _click_codes_match(self) -> None:
         self.page.click("#sas-match")
-        wait_for(
-            "the server to record *Codes match*",
-            lambda: self.page.is_visible("#sas-confirmed"),
-            30,
-            self.logs,
-            self.diagnostics,
-        )
+
+    def _codes_confirmed(self) -> bool:
+        return self.page.is_visible("#sas-confirmed")
 
     # ------------------------------------------------------------------ the remote screen
 
@@ -197,25 +245,6 @@ class Console:
             return None
         r, g, b = self.page.evaluate(_VIDEO_RGB, [geometry["vx"], geometry["vy"], radius])
         return int(r), int(g), int(b)
-
-    def wait_video_colour(
-        self, x: int, y: int, rgb: tuple[int, int, int], tolerance: int, timeout: float = 60.0
-    ) -> None:
-        seen: list[tuple[int, int, int] | None] = [None]
-
-        def probe() -> bool:
-            seen[0] = self.video_rgb(x, y)
-            return seen[0] is not None and all(
-                abs(a - b) <= tolerance for a, b in zip(seen[0], rgb, strict=True)
-            )
-
-        wait_for(
-            f"the video to show rgb{rgb} (±{tolerance}) at screen ({x}, {y})",
-            probe,
-            timeout,
-            self.logs,
-            lambda: f"rgb={seen[0]} {self.diagnostics()}",
-        )
 
     def page_point(self, x: int, y: int) -> tuple[float, float]:
         """Where on the page remote-screen point (x, y) is shown (for drags and hovers)."""

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from .console import _VIDEO_GEOMETRY, _VIDEO_RGB
+from .console import _VIDEO_GEOMETRY, _VIDEO_RGB, ConsoleWaits
 from .firefox import BidiError, Firefox
 from .procs import Logs, WaitTimeout, wait_for
 from .stack import TECH_EMAIL, TECH_PASSWORD
@@ -33,7 +33,7 @@ _FILL_AND_SUBMIT = """(fields, submit) => {
 }"""
 
 
-class FirefoxConsole:
+class FirefoxConsole(ConsoleWaits):
     """One technician in Firefox: login, ticket, session start, the console during a session."""
 
     def __init__(self, firefox: Firefox, base_url: str, logs: Logs) -> None:
@@ -138,38 +138,15 @@ class FirefoxConsole:
             f"veoConsole={state} error-banner={self.text('#error-banner')!r}"
         )
 
-    def wait_conn_state(self, state: str, timeout: float = 60.0) -> None:
-        wait_for(
-            f"#conn-state[data-state={state}]",
-            lambda: self.conn_state() == state,
-            timeout,
-            self.logs,
-            self.diagnostics,
-        )
-
-    def wait_control_state(self, state: str, timeout: float = 30.0) -> None:
-        wait_for(
-            f"#control-state[data-state={state}]",
-            lambda: self.control_state() == state,
-            timeout,
-            self.logs,
-            self.diagnostics,
-        )
-
     def sas(self) -> str:
         return "".join(ch for ch in self.text("#sas-code") if ch.isdigit())
 
-    def confirm_codes_match(self) -> None:
-        wait_for("#sas-code to show the SAS", lambda: len(self.sas()) == 6, 60, self.logs, self.diagnostics)
+    def _click_codes_match(self) -> None:
         self.ff.call("() => document.querySelector('#sas-match').click()")
-        wait_for(
-            "the server to record *Codes match*",
-            lambda: self._maybe(
-                lambda: self.ff.call("() => !document.querySelector('#sas-confirmed').hidden")
-            ),
-            30,
-            self.logs,
-            self.diagnostics,
+
+    def _codes_confirmed(self) -> bool:
+        return bool(
+            self._maybe(lambda: self.ff.call("() => !document.querySelector('#sas-confirmed').hidden"))
         )
 
     # ------------------------------------------------------------------ the remote screen
@@ -185,25 +162,6 @@ class FirefoxConsole:
             return None
         r, g, b = self.ff.call(_VIDEO_RGB, [geometry["vx"], geometry["vy"], radius])
         return int(r), int(g), int(b)
-
-    def wait_video_colour(
-        self, x: int, y: int, rgb: tuple[int, int, int], tolerance: int, timeout: float = 60.0
-    ) -> None:
-        seen: list[tuple[int, int, int] | None] = [None]
-
-        def probe() -> bool:
-            seen[0] = self.video_rgb(x, y)
-            return seen[0] is not None and all(
-                abs(a - b) <= tolerance for a, b in zip(seen[0], rgb, strict=True)
-            )
-
-        wait_for(
-            f"the video to show rgb{rgb} (±{tolerance}) at screen ({x}, {y})",
-            probe,
-            timeout,
-            self.logs,
-            lambda: f"rgb={seen[0]} {self.diagnostics()}",
-        )
 
     def click_screen(self, x: int, y: int) -> None:
         """A technician's click on the video where remote-screen point (x, y) is shown."""
