@@ -20,10 +20,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -43,6 +40,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
+from tests.netns import only_in_namespace, rerun_in_namespace
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
 from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
@@ -67,11 +65,6 @@ CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
 WAIT_S = 30
 NETNS_ENV = "VEO_CONSOLE_LAYOUT_NETNS"
-NETNS_SETUP = (
-    "ip link set lo up && ip link add v0 type veth peer name v1 && "
-    "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1 && "
-    "ip link set v0 up && ip link set v1 up"
-)
 SIZES = [(1366, 768), (1920, 1080)]
 LANGUAGES = ["en", "es"]
 REQUESTER = "María Usuaria"
@@ -93,26 +86,12 @@ pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
 ]
-in_netns = pytest.mark.skipif(
-    os.environ.get(NETNS_ENV) != "1", reason="runs inside the namespace made by test_console_layout"
-)
+in_netns = only_in_namespace(NETNS_ENV, "test_console_layout")
 
 
 def test_console_layout() -> None:
     """Run the checks below in a private network namespace (media needs it; nothing leaves it)."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs root, unshare and ip to make a network namespace")
-    command = f'{NETNS_SETUP} && exec "$0" -m pytest -q -p no:cacheprovider "$1" -k in_namespace'
-    proc = subprocess.run(
-        ["unshare", "-n", "sh", "-c", command, sys.executable, __file__],
-        env={**os.environ, NETNS_ENV: "1"},
-        capture_output=True,
-        text=True,
-        timeout=590,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
-    assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-3000:]
+    rerun_in_namespace(__file__, NETNS_ENV, timeout=590)
 
 
 # ---------------------------------------------------------------- the stand-in server and agent

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
+from tests.netns import only_in_namespace, rerun_in_namespace
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
 from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
@@ -417,31 +414,12 @@ async def test_server_error_is_shown_in_the_banner(harness: Harness) -> None:
 # ---------------------------------------------------------------- media and input, in a network namespace
 
 NETNS_ENV = "VEO_CONSOLE_NETNS"
-NETNS_SETUP = (
-    "ip link set lo up && ip link add v0 type veth peer name v1 && "
-    "ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1 && "
-    "ip link set v0 up && ip link set v1 up"
-)
-in_netns = pytest.mark.skipif(
-    os.environ.get(NETNS_ENV) != "1", reason="runs inside the namespace made by test_media_in_a_namespace"
-)
+in_netns = only_in_namespace(NETNS_ENV, "test_media_in_a_namespace")
 
 
 def test_media_in_a_namespace() -> None:
     """Run the media tests below in a private network namespace (field note 1): nothing leaves it."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs root, unshare and ip to make a network namespace")
-    command = f'{NETNS_SETUP} && exec "$0" -m pytest -q -p no:cacheprovider "$1" -k in_namespace'
-    proc = subprocess.run(
-        ["unshare", "-n", "sh", "-c", command, sys.executable, __file__],
-        env={**os.environ, NETNS_ENV: "1"},
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-3000:]
+    rerun_in_namespace(__file__, NETNS_ENV, timeout=170)
 
 
 class ChannelLog:
