@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Page
 
 from veo.config import Settings
 from veo.server.app import create_app
@@ -47,3 +48,11 @@ async def serving(tmp_path: Path, name: str, **settings: Any) -> AsyncIterator[t
         server.should_exit = True
         await task
         sock.close()
+
+
+async def sign_in(page: Page, email: str, password: str) -> None:
+    """Fill and send the sign-in form on the page showing it; wait until a page names the account."""
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", password)
+    await page.click("form[action='/login'] [type=submit]")
+    await page.wait_for_selector("#user-name")

@@ -22,6 +22,7 @@ import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import select
+from tests.integration.live_server import sign_in
 from websockets.asyncio.client import ClientConnection, connect
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -105,10 +106,7 @@ async def _receive(ws: ClientConnection) -> Any:
 async def _open_console(stack: Stack) -> str:
     """Sign in, create a ticket, start a session; return the join code the console shows."""
     page = stack.page
-    await page.fill("input[name=email]", EMAIL)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] [type=submit]")
-    await page.wait_for_selector("#user-name")
+    await sign_in(page, EMAIL, PASSWORD)
     await page.goto(f"{stack.base_url}/tickets/new")
     await page.fill("[name=title]", "Printer is offline")
     await page.fill("[name=description]", "Since Monday.")

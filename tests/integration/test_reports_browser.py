@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-from tests.integration.live_server import serving
+from tests.integration.live_server import serving, sign_in
 from tests.integration.reports_seed import LEAD, seed
 from tests.support import PASSWORD
 
@@ -68,10 +68,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{base_url}/login")  # up and migrated once this answers
         seed(app.state.db)
-        await page.fill("input[name=email]", LEAD)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("form[action='/login'] [type=submit]")
-        await page.wait_for_selector("#user-name")
+        await sign_in(page, LEAD, PASSWORD)
         try:
             yield Live(base_url, page, errors)
         finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-from tests.integration.live_server import serving
+from tests.integration.live_server import serving, sign_in
 from tests.support import PASSWORD, make_user
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -65,10 +65,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         await page.goto(f"{base_url}/login")  # up and migrated once this answers
         make_user(app.state.db, LEAD, name="Lea Lead", role="lead")
         generate(app.state.db.engine, demo_plan(6, seed=1))
-        await page.fill("input[name=email]", LEAD)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("form[action='/login'] [type=submit]")
-        await page.wait_for_selector("#user-name")
+        await sign_in(page, LEAD, PASSWORD)
         try:
             yield Live(base_url, page, errors)
         finally:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import pyotp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-from tests.integration.live_server import serving
+from tests.integration.live_server import serving, sign_in
 from tests.support import PASSWORD, make_user
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -205,10 +205,7 @@ async def _shot(live: Live, page: Page, name: str, lang: str, size: tuple[int, i
 async def _sign_in(live: Live, page: Page, email: str, lang: str) -> str | None:
     """Sign in; an admin is sent to enrol in two-factor sign-in first. Returns the TOTP secret."""
     await page.goto(f"{live.base_url}/login?lang={lang}")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] [type=submit]")
-    await page.wait_for_selector("#user-name")
+    await sign_in(page, email, PASSWORD)
     if "/account/totp" not in page.url:
         return None
     return await page.get_attribute("#totp-secret", "data-secret")
