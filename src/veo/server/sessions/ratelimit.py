@@ -3,8 +3,8 @@
 A 9-digit code is only safe if nobody can try many of them. Each address may fail a few times per
 window (default 5 per 10 minutes); before answering an address that already failed, the hub waits
 ``base_delay * 2**(failures-1)`` seconds (capped), so scripted guessing slows down at once. A global
-budget caps failures from all addresses together (a botnet spreading its tries). IPv6 addresses
-count per /64, as one host usually owns a whole /64.
+budget caps failures from all addresses together (a botnet spreading its tries). Addresses are
+grouped as ``veo.server.addresses`` says (IPv6 by /64).
 
 Time comes from an injectable ``clock`` so tests move it instead of sleeping. The state is in
 memory; a Redis implementation of :class:`RedemptionLimiter`'s methods can replace it for several
@@ -13,11 +13,12 @@ nodes.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from veo.server.addresses import address_group
 
 
 @dataclass(frozen=True)
@@ -25,19 +26,6 @@ class Decision:
     allowed: bool
     #: Seconds to wait before answering this attempt.
     delay: float
-
-
-def address_key(address: str) -> str:
-    """IPv4 as is, IPv6 by /64, anything unparsable as given."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 class RedemptionLimiter:
@@ -66,7 +54,7 @@ class RedemptionLimiter:
 
     def failures(self, address: str) -> int:
         now = self._clock()
-        times = self._failures.get(address_key(address))
+        times = self._failures.get(address_group(address))
         if times is None:
             return 0
         self._prune(times, now)
@@ -85,7 +73,7 @@ class RedemptionLimiter:
         """Seconds until ``address`` may try again: its oldest failure (or the global budget's) ages out."""
         now = self._clock()
         waits = [0.0]
-        times = self._failures.get(address_key(address))
+        times = self._failures.get(address_group(address))
         if times is not None:
             self._prune(times, now)
             if len(times) >= self.max_failures:
@@ -97,7 +85,7 @@ class RedemptionLimiter:
 
     def failure(self, address: str) -> None:
         now = self._clock()
-        key = address_key(address)
+        key = address_group(address)
         self._failures.setdefault(key, deque()).append(now)
         self._global.append(now)
         if len(self._failures) > 10_000:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from veo.server.sessions.ratelimit import RedemptionLimiter, address_key
+from veo.server.addresses import address_group
+from veo.server.sessions.ratelimit import RedemptionLimiter
 
 
 class Clock:
@@ -42,10 +43,10 @@ def test_global_budget_blocks_everyone() -> None:
 
 
 def test_ipv6_counts_per_64() -> None:
-    assert address_key("2001:db8::1") == address_key("2001:db8::ffff")
-    assert address_key("2001:db8:0:1::1") != address_key("2001:db8::1")
-    assert address_key("::ffff:192.0.2.1") == "192.0.2.1"
-    assert address_key("testclient") == "testclient"
+    assert address_group("2001:db8::1") == address_group("2001:db8::ffff")
+    assert address_group("2001:db8:0:1::1") != address_group("2001:db8::1")
+    assert address_group("::ffff:192.0.2.1") == "192.0.2.1"
+    assert address_group("testclient") == "testclient"
     limiter = RedemptionLimiter(max_failures=2, clock=Clock())
     limiter.failure("2001:db8::1")
     limiter.failure("2001:db8::2")

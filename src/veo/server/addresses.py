@@ -1,0 +1,24 @@
+"""Which clients count as one when limits are kept per address.
+
+Every limit keyed by an address (join-code redemption, sign-in) groups addresses the same way, so
+an attacker cannot pick the limit with the coarsest key: IPv4 as is, an IPv4-mapped IPv6 address
+as its IPv4 address, other IPv6 addresses by their /64 (one host, or one home, usually owns a
+whole /64 and can use any address in it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def address_group(address: str) -> str:
+    """The key a per-address limit counts ``address`` under; anything unparsable as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
