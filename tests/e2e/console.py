@@ -12,6 +12,7 @@ Two things here look at the page from outside the product on purpose:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
@@ -124,11 +125,25 @@ class ConsoleWaits:
         wait_for("the server to record *Codes match*", self._codes_confirmed, 30, self.logs, self.diagnostics)
 
     def wait_video_colour(
-        self, x: int, y: int, rgb: tuple[int, int, int], tolerance: int, timeout: float = 60.0
+        self,
+        x: int,
+        y: int,
+        rgb: tuple[int, int, int],
+        tolerance: int,
+        timeout: float = 60.0,
+        nudge: Callable[[], object] | None = None,
     ) -> None:
+        """Wait until the video shows ``rgb`` at a screen point.
+
+        ``nudge`` runs before each look: a sender that sends only on change (Chromium's screen
+        capture) may have stopped on a frame taken before the picture settled, and a real screen
+        never stays still that long (pointer, clock), so the test makes it change a little.
+        """
         seen: list[tuple[int, int, int] | None] = [None]
 
         def probe() -> bool:
+            if nudge is not None:
+                nudge()
             seen[0] = self.video_rgb(x, y)
             return seen[0] is not None and all(
                 abs(a - b) <= tolerance for a, b in zip(seen[0], rgb, strict=True)

@@ -81,6 +81,11 @@ def user_page(
     user_browser.close()
 
 
+def _corner(step: int) -> tuple[str, str]:
+    """The pointer in the display's top-left corner, one pixel further each time (it is in the capture)."""
+    return str(4 + step % 8), "4"
+
+
 def _screen_point(console: Console, x: int, y: int) -> tuple[int, int]:
     """A display point in the coordinates of the screen the console was told (a capture may be scaled)."""
     screen = console.page.evaluate("() => window.veoConsole.screen")
@@ -135,7 +140,10 @@ def test_browser_share_view_chat_and_upgrade_to_the_agent_in_the_same_session(
     # --- the technician sees the display (the demo app's block), and that control is unavailable
     wait_for("the screen size", lambda: console.page.evaluate("() => window.veoConsole.screen"), 30, logs)
     bx, by = _screen_point(console, *block.center)
-    console.wait_video_colour(bx, by, BLOCK_RGB, COLOUR_TOLERANCE)
+    wiggle = iter(range(1_000_000))
+    console.wait_video_colour(
+        bx, by, BLOCK_RGB, COLOUR_TOLERANCE, nudge=lambda: xvfb.xdotool("mousemove", *_corner(next(wiggle)))
+    )
     assert console.control_state() == "off"
     console.open_tool("session")
     why = console.page.locator("#control-why")
