@@ -1,4 +1,8 @@
-"""Which clients count as one when limits are kept per address.
+"""Who the client is, and which clients count as one when limits are kept per address.
+
+:func:`client_address` is the one place a request's address is read (limits, audit, sessions):
+behind a trusted reverse proxy it is already the forwarding client, because
+:mod:`veo.server.proxies` rewrote the connection's ``client`` before any route ran.
 
 Every limit keyed by an address (join-code redemption, sign-in) groups addresses the same way, so
 an attacker cannot pick the limit with the coarsest key: IPv4 as is, an IPv4-mapped IPv6 address
@@ -9,6 +13,8 @@ whole /64 and can use any address in it).
 from __future__ import annotations
 
 import ipaddress
+
+from starlette.requests import HTTPConnection
 
 
 def address_group(address: str) -> str:
@@ -22,3 +28,8 @@ def address_group(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The address of whoever sent this request or opened this WebSocket; "" when unknown."""
+    return connection.client.host if connection.client else ""

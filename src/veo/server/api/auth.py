@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth import login as attempts
 from veo.server.auth import passwords, service
@@ -47,7 +48,7 @@ class TokenOut(BaseModel):
 @router.post("/token", response_model=TokenOut, responses=TOKEN_ERRORS)
 async def issue_token(body: TokenRequest, request: Request, db: DatabaseDep) -> TokenOut:
     """Both factors in one request; refusals count toward the same limits as the sign-in page."""
-    address = request.client.host if request.client else ""
+    address = client_address(request)
 
     def work(s: Session) -> TokenOut | attempts.Outcome:
         outcome = attempts.check_password_step(s, body.email, body.password, address=address)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
@@ -38,10 +39,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.get("", response_model=TicketPageOut)
 async def list_tickets(
     user: CurrentUser, db: DatabaseDep, filters: Annotated[TicketFilters, Query()]
@@ -66,7 +63,7 @@ async def list_tickets(
 async def create_ticket(
     body: TicketCreate, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> TicketOut:
-    address = _address(request)
+    address = client_address(request)
     ticket = await txn.run(
         db, lambda s: service.create_ticket(s, body.model_dump(), creator=user, address=address)
     )
@@ -83,7 +80,7 @@ async def patch_ticket(
     ticket_id: TicketId, body: TicketPatch, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> TicketOut:
     """Change fields; a status change must follow the workflow, all or nothing is stored."""
-    address = _address(request)
+    address = client_address(request)
     changes = body.model_dump(exclude_unset=True)
     ticket = await txn.run(
         db, lambda s: service.update_ticket(s, ticket_id, changes, actor=user, address=address)
@@ -107,7 +104,7 @@ async def add_comment(
     ticket_id: TicketId, body: CommentIn, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> CommentOut:
     """A public reply (the first one is the ticket's first response) or an internal note."""
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> CommentOut:
         ticket = service.get_ticket(s, ticket_id, for_update=True)

@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.server.addresses import client_address
 from veo.server.auth import accounts, totp
 from veo.server.auth.cookies import clear_session_cookie
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.auth.models import User
-from veo.server.auth.pages import client_address, safe_next
+from veo.server.auth.pages import safe_next
 from veo.server.db.deps import DatabaseDep
 from veo.server.lang import _
 from veo.server.policies.service import policy_for_user

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
 from veo.server.auth import accounts, passwords, service, totp
 from veo.server.auth.deps import AdminUser, admin_user, verify_csrf
 from veo.server.auth.models import ROLES
-from veo.server.auth.pages import client_address
 from veo.server.db.deps import DatabaseDep
 from veo.server.db.engine import Database
 from veo.server.errors import ApiError, InvalidInput

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth import accounts, passwords, service, totp
 from veo.server.auth.deps import AdminUser, CurrentUser, admin_user, current_user, verify_csrf
 from veo.server.auth.models import User
-from veo.server.auth.pages import client_address
 from veo.server.db.deps import DatabaseDep
 from veo.server.policies import service as policies
 from veo.server.policies.capabilities import Capability, ordered

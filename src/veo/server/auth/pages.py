@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.server.addresses import client_address
 from veo.server.auth import login as attempts
 from veo.server.auth import passwords, service
 from veo.server.auth.cookies import (
@@ -62,10 +63,6 @@ def same_origin(request: Request) -> bool:
         f"{request.url.scheme}://{request.headers.get('host', '')}",
     }
     return origin in allowed
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 @router.get("/login")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from veo.server.addresses import client_address
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.categories import service
@@ -16,10 +17,6 @@ router = APIRouter(
 )
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.get("", response_model=list[CategoryOut])
 async def list_categories(user: CurrentUser, db: DatabaseDep) -> list[CategoryOut]:
     categories = await db.run(service.all_categories)
@@ -30,7 +27,7 @@ async def list_categories(user: CurrentUser, db: DatabaseDep) -> list[CategoryOu
 async def create_category(
     body: CategoryIn, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> CategoryOut:
-    address = _address(request)
+    address = client_address(request)
     category = await txn.run(db, lambda s: service.create_category(s, body.name, actor=user, address=address))
     return CategoryOut.model_validate(category)
 
@@ -39,7 +36,7 @@ async def create_category(
 async def rename_category(
     category_id: CategoryId, body: CategoryIn, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> CategoryOut:
-    address = _address(request)
+    address = client_address(request)
     category = await txn.run(
         db, lambda s: service.rename_category(s, category_id, body.name, actor=user, address=address)
     )
@@ -51,6 +48,6 @@ async def delete_category(
     category_id: CategoryId, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> Response:
     """Tickets in the category become uncategorized."""
-    address = _address(request)
+    address = client_address(request)
     await txn.run(db, lambda s: service.delete_category(s, category_id, actor=user, address=address))
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from veo.server.addresses import client_address
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.categories import service
 from veo.server.categories.schemas import CategoryId
@@ -17,10 +18,6 @@ from veo.server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/admin/categories"
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 async def _show(
@@ -46,7 +43,7 @@ async def categories_page(request: Request, user: CurrentUser, db: DatabaseDep) 
 async def add_category(
     request: Request, user: CurrentUser, db: DatabaseDep, name: Annotated[str, Form(max_length=10000)] = ""
 ) -> Response:
-    address = _address(request)
+    address = client_address(request)
     try:
         await txn.run(db, lambda s: service.create_category(s, name, actor=user, address=address))
     except InvalidInput as exc:
@@ -62,7 +59,7 @@ async def rename_category(
     db: DatabaseDep,
     name: Annotated[str, Form(max_length=10000)] = "",
 ) -> Response:
-    address = _address(request)
+    address = client_address(request)
     try:
         await txn.run(
             db, lambda s: service.rename_category(s, category_id, name, actor=user, address=address)
@@ -77,6 +74,6 @@ async def rename_category(
 async def delete_category(
     request: Request, category_id: CategoryId, user: CurrentUser, db: DatabaseDep
 ) -> Response:
-    address = _address(request)
+    address = client_address(request)
     await txn.run(db, lambda s: service.delete_category(s, category_id, actor=user, address=address))
     return RedirectResponse(PAGE, status_code=303)

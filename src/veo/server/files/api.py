@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.server.addresses import client_address
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
@@ -106,7 +107,7 @@ async def upload(
     if declared is not None and declared > limit:
         raise service.too_large(limit)
     stored = await service.store_stream(request.stream(), _directory(request), limit)
-    address = request.client.host if request.client else ""
+    address = client_address(request)
 
     def work(s: Session) -> AttachmentOut:
         row = service.add(s, ticket_id, stored, name, user=user, session_id=session_id, address=address)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
 from veo.server.api.schemas import error_responses
 from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser
@@ -46,10 +47,6 @@ def _wake(request: Request) -> None:
         worker.wake()
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.post(
     "/sessions/{session_id}/rating",
     response_model=RatingOut,
@@ -57,7 +54,7 @@ def _address(request: Request) -> str:
 )
 async def rate_session(session_id: str, body: RatingIn, request: Request, db: DatabaseDep) -> RatingOut:
     """The user's 1-5 rating after the session, authorized by the token the agent got in `joined`."""
-    address = _address(request)
+    address = client_address(request)
     stored = await txn.run(
         db,
         lambda s: RatingOut.of(
@@ -71,7 +68,7 @@ async def rate_session(session_id: str, body: RatingIn, request: Request, db: Da
 @router.post("/sessions/{session_id}/email-link", response_model=OutboxOut, status_code=202)
 async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> OutboxOut:
     """Queue an e-mail with the join link and code to the ticket's requester (waiting sessions only)."""
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> OutboxOut:
         return OutboxOut.of(join_link.email_join_link(s, session_id, user, address=address))
@@ -148,7 +145,7 @@ async def create_webhook(
 ) -> WebhookCreated:
     """Add an endpoint; the answer holds its signing secret (shown this once)."""
     require_admin(user)
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> WebhookCreated:
         endpoint = webhooks.create_endpoint(s, body.model_dump())
@@ -167,7 +164,7 @@ async def create_webhook(
 @router.delete("/webhooks/{webhook_id}", status_code=204)
 async def delete_webhook(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> None:
         webhooks.delete_endpoint(s, webhook_id)

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import SUPPORTED_LANGUAGES
+from veo.server.addresses import client_address
 from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
@@ -73,7 +74,7 @@ async def rate_submit(
 ) -> Response:
     context = await db.run(lambda s: _context(s, token))
     _use_language(request, context["language"])
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:
         await txn.run(db, lambda s: rating.rate(s, token, score, comment, address=address))
     except InvalidInput as exc:
@@ -92,7 +93,7 @@ async def rate_submit(
 @router.post("/sessions/{session_id}/email-link", dependencies=[Depends(verify_csrf)])
 async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     """The "E-mail the join link" button of the ticket page and of the console (``back=console``)."""
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     message = await txn.run(db, lambda s: join_link.email_join_link(s, session_id, user, address=address))
     _wake(request)
     form = await request.form()
@@ -166,7 +167,7 @@ async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> 
         "events": [e for e in form.getlist("events") if isinstance(e, str)],
         "secret": secret if isinstance(secret, str) and secret.strip() else None,
     }
-    address = request.client.host if request.client else ""
+    address = client_address(request)
 
     def work(s: Session) -> WebhookEndpoint:
         endpoint = webhooks.create_endpoint(s, values)
@@ -189,7 +190,7 @@ async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> 
 @router.post("/admin/webhooks/{webhook_id}/delete", dependencies=[Depends(verify_csrf)])
 async def webhooks_delete(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
-    address = request.client.host if request.client else ""
+    address = client_address(request)
 
     def work(s: Session) -> None:
         webhooks.delete_endpoint(s, webhook_id)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from veo.config import Settings
 from veo.protocol.schema import protocol_schema
+from veo.server.addresses import client_address
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
@@ -40,7 +41,7 @@ async def create_session(
     body: SessionCreate | None = None,
 ) -> SessionCreated:
     settings: Settings = request.app.state.settings
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     permissions = body.permissions if body is not None else None
     try:
         session = await start_session(

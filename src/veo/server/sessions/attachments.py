@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from veo.i18n import gettext_for
 from veo.protocol.sysinfo import describe
+from veo.server.addresses import client_address
 from veo.server.api.schemas import error_responses
 from veo.server.audit.models import AuditEvent
 from veo.server.audit.service import record
@@ -228,10 +229,6 @@ def attach_sysinfo(
     return Attached(comment_id=comment.id)
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.post(
     "/sessions/{session_id}/chat-transcript",
     response_model=Attached,
@@ -247,7 +244,7 @@ async def post_transcript(
 ) -> Attached:
     """Attach (or update) the session's chat transcript as an internal comment on its ticket."""
     lines = parse_transcript(transcript)
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> Attached:
         session = load_for(s, session_id, user, write=True)
@@ -271,7 +268,7 @@ async def post_sysinfo(
 ) -> Attached:
     """Attach the system information the user agreed to send, as readable text, to the ticket."""
     data = parse_sysinfo(info)
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> Attached:
         session = load_for(s, session_id, user, write=True)

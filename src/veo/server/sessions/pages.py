@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from veo.config import Settings
 from veo.protocol.permissions import ordered
+from veo.server.addresses import client_address
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
@@ -35,17 +36,13 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.post("/tickets/{ticket_id}/sessions", dependencies=[Depends(verify_csrf)])
 async def start_session(ticket_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     form = await request.form()
     chosen = [v for v in form.getlist("permissions") if isinstance(v, str)]
     permissions = chosen if chosen or PERMISSIONS_FIELD_MARKER in form else None
     ttl = _settings(request).session_code_ttl_seconds
-    address = _address(request)
+    address = client_address(request)
     try:
         session = await starting.start_session(
             db,
@@ -79,7 +76,7 @@ async def new_code(session_id: str, request: Request, user: CurrentUser, db: Dat
             technician=user,
             permissions=list(old.requested_permissions),
             ttl_seconds=_settings(request).session_code_ttl_seconds,
-            address=_address(request),
+            address=client_address(request),
         )
     except service.SessionError as exc:
         raise api_error(exc) from None
@@ -125,7 +122,7 @@ async def save_note(
     """The console's note: *Save note* keeps it on the session; *Save and resolve the ticket*
     (``resolve=1``) also makes it the ticket's resolution and marks the ticket resolved, through
     the tickets service (history row, ``ticket.updated`` audit event, the "resolved" e-mail)."""
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> int:
         session = load_for(s, session_id, user, write=True)
@@ -154,7 +151,9 @@ async def end_from_page(session_id: str, request: Request, user: CurrentUser, db
     """The console's fallback without JavaScript (the JS sends ``hangup`` over its WebSocket)."""
     await db.run(lambda s: load_for(s, session_id, user, write=True))
     hub: SignalingHub = request.app.state.hub
-    await hub.end(session_id, by="technician", reason="hangup", actor=user.email, address=_address(request))
+    await hub.end(
+        session_id, by="technician", reason="hangup", actor=user.email, address=client_address(request)
+    )
     return RedirectResponse(f"/sessions/{session_id}/console", status_code=303)
 
 

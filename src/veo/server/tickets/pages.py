@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from veo.protocol.permissions import Permission
+from veo.server.addresses import client_address
 from veo.server.auth.deps import CurrentUser, identify, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
@@ -40,10 +41,6 @@ FILTER_KEYS = tuple(TicketFilters.model_fields)
 
 #: What the start form can ask for: the agent implements viewing and control today.
 SESSION_PERMISSIONS = (Permission.VIEW, Permission.CONTROL, Permission.CLIPBOARD, Permission.FILES)
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def _base_context() -> dict[str, Any]:
@@ -131,7 +128,7 @@ async def create_ticket(
         "category_id": category_id,
         "assignee_id": assignee_id,
     }
-    address = _address(request)
+    address = client_address(request)
     try:
         ticket = await txn.run(db, lambda s: service.create_ticket(s, values, creator=user, address=address))
     except InvalidInput as exc:
@@ -200,7 +197,7 @@ async def update_ticket(
         values["priority"] = priority
     if resolution_note is not None:
         values["resolution_note"] = resolution_note
-    address = _address(request)
+    address = client_address(request)
     try:
         await txn.run(db, lambda s: service.update_ticket(s, ticket_id, values, actor=user, address=address))
     except InvalidInput as exc:
@@ -225,7 +222,7 @@ async def add_comment(
     if visibility not in ("public", "internal"):
         errors = {"visibility": _("Choose whether this is a reply or an internal note.")}
         return await _detail(request, db, ticket_id, errors=errors, comment={"body": body}, status=422)
-    address = _address(request)
+    address = client_address(request)
 
     def work(s: Session) -> None:
         ticket = service.get_ticket(s, ticket_id, for_update=True)
