@@ -7,13 +7,32 @@ message that names the variable, rather than failing later in the middle of a se
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("en", "es")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``10.0.0.5, 10.0.0.0/8, fd00::/8`` as networks (an address is a one-address network)."""
+    found: list[IPNetwork] = []
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            found.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"VEO_TRUSTED_PROXIES: {text[:60]!r} is not an IP address or network "
+                "(e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8); names are not accepted"
+            ) from None
+    return tuple(found)
 
 
 class Settings(BaseSettings):
@@ -48,6 +67,24 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="How often the outbox worker looks for due messages."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For or "
+            "Forwarded header names the client; empty: no header is believed."
+        ),
+    )
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        default="x-forwarded-for",
+        description="The header the trusted proxies append the client to: x-forwarded-for or forwarded.",
+    )
+    webhook_allow: str = Field(
+        default="",
+        description=(
+            "Addresses, networks or host names (comma-separated) that webhooks may reach although "
+            "they are loopback, private or otherwise not public; empty: public addresses only."
+        ),
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Secure flag on cookies; default: on, except on http://localhost or loopback.",
@@ -80,6 +117,28 @@ class Settings(BaseSettings):
     def _one_tls_mode(cls, value: bool, info: ValidationInfo) -> bool:
         if value and info.data.get("smtp_starttls"):
             raise ValueError("set VEO_SMTP_SSL or VEO_SMTP_STARTTLS, not both")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        return ", ".join(str(n) for n in parse_networks(value))
+
+    @field_validator("trusted_proxy_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _webhook_allow_list(cls, value: str) -> str:
+        from veo.server.notify.egress import AddressPolicy  # server-only; the agent never sets it
+
+        AddressPolicy.parse(value)
         return value
 
     @property

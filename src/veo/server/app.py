@@ -36,6 +36,7 @@ from veo.server.db.migrate import migrate
 from veo.server.files import api as api_files
 from veo.server.middleware import VeoMiddleware
 from veo.server.notify import routes as notify_routes
+from veo.server.proxies import TrustedProxies
 from veo.server.reports import api as api_reports
 from veo.server.reports import pages as report_pages
 from veo.server.sessions import routes as session_routes
@@ -91,6 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     handlers.install(app)
     app.add_middleware(VeoMiddleware)
+    # outermost: every later layer, route and Uvicorn's access log see the client it names
+    app.add_middleware(
+        TrustedProxies, networks=settings.trusted_networks, header=settings.trusted_proxy_header
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(auth_pages.router)
