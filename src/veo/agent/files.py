@@ -298,6 +298,13 @@ class AgentFiles:
             log.warning("dropped type=file_chunk reason=%s", reason)
 
     def _on_frame(self, raw: str | bytes) -> None:
+        """One frame of the file channel; never raises into aiortc's receive task (see session)."""
+        try:
+            self._take_frame(raw)
+        except Exception:
+            log.exception("dropped a file frame that could not be handled")
+
+    def _take_frame(self, raw: str | bytes) -> None:
         refusal = self._peer.policy.refusal_for("files")
         if refusal is not None:
             self._drop_frame(refusal)

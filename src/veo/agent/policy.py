@@ -16,7 +16,6 @@ server could only withhold it, which keeps control off.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from veo.agent.input.base import InputInjector
-from veo.protocol.base import ProtocolError
+from veo.protocol.base import ProtocolError, load_json
 from veo.protocol.datachannel import (
     NEEDS,
     ConsoleDataMessage,
@@ -205,8 +204,8 @@ class Policy:
 def _guess_type(raw: str | bytes) -> str:
     """The ``type`` of a message that failed validation, when it is a sane name, else ``unknown``."""
     try:
-        data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data: Any = load_json(raw)  # bounded like the parser: json.loads recursed on deep nesting
+    except ProtocolError:
         return "unknown"
     kind = data.get("type") if isinstance(data, dict) else None
     return kind if isinstance(kind, str) and _TYPE_NAME.match(kind) else "unknown"

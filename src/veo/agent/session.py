@@ -125,6 +125,21 @@ def local_sha256_fingerprint(transceiver: Any, local_sdp: str) -> str:
     return sas_mod.sha256_fingerprint(local_sdp)
 
 
+def _parse_from_server(raw: str | bytes) -> ServerMessage | None:
+    """A server message, or ``None`` (logged) for anything that is not one.
+
+    A hostile or broken server must not end the agent's receive loop: a refused message is
+    skipped whatever went wrong, not only the :class:`ProtocolError` the parser promises.
+    """
+    try:
+        return parse_server_message(raw)
+    except ProtocolError as exc:
+        log.warning("ignored a malformed message from the server (%s): %s", exc.code, exc.message)
+    except Exception:
+        log.exception("ignored a message from the server that could not be read")
+    return None
+
+
 def join_error_text(language: str, error: Error | None) -> str:
     """What the code window says when the server refused the join: its specific reason, in words.
 
@@ -233,11 +248,8 @@ class AgentSession:
 
     async def _first_reply(self) -> Joined | Error | None:
         while True:
-            raw = await self._channel.recv()
-            try:
-                message = parse_server_message(raw)
-            except ProtocolError as exc:
-                log.warning("ignored a malformed message from the server (%s): %s", exc.code, exc.message)
+            message = _parse_from_server(await self._channel.recv())
+            if message is None:
                 continue
             if isinstance(message, Joined | Error):
                 return message
@@ -250,10 +262,8 @@ class AgentSession:
             except ChannelClosed:
                 await self.end("system", "connection_lost")
                 return
-            try:
-                message = parse_server_message(raw)
-            except ProtocolError as exc:
-                log.warning("ignored a malformed message from the server (%s): %s", exc.code, exc.message)
+            message = _parse_from_server(raw)
+            if message is None:
                 continue
             try:
                 await self._handle(message)
@@ -425,6 +435,17 @@ class AgentSession:
         return self._joined
 
     def _on_data_message(self, raw: str | bytes) -> None:
+        """One data-channel message; whatever it holds, it is dropped or handled and never raises.
+
+        aiortc calls this from its own receive task: an exception here would be lost with every
+        message after it, so anything unexpected is logged and the next message still comes.
+        """
+        try:
+            self._judge_and_handle(raw)
+        except Exception:
+            log.exception("dropped a data-channel message that could not be handled")
+
+    def _judge_and_handle(self, raw: str | bytes) -> None:
         verdict = self.policy.judge(raw)
         message = verdict.message
         if message is not None:

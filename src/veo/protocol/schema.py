@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
+from veo.protocol.base import MAX_MESSAGE_BYTES, MAX_NESTING_DEPTH, PROTOCOL_VERSION
 from veo.protocol.datachannel import DATA_CHANNEL_LABEL, AgentDataMessage, ConsoleDataMessage
 from veo.protocol.signaling import AgentMessage, ConsoleMessage, ServerMessage
 
@@ -23,6 +23,7 @@ def protocol_schema() -> dict[str, Any]:
     return {
         "version": PROTOCOL_VERSION,
         "max_message_bytes": MAX_MESSAGE_BYTES,
+        "max_nesting_depth": MAX_NESTING_DEPTH,
         "data_channel_label": DATA_CHANNEL_LABEL,
         "signaling": {
             "agent_to_server": schema(AgentMessage),

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from veo.protocol.base import MAX_MESSAGE_BYTES, ProtocolError
+from veo.protocol.base import MAX_MESSAGE_BYTES, MAX_NESTING_DEPTH, ProtocolError
 from veo.protocol.datachannel import (
     parse_agent_data_message,
     parse_console_data_message,
@@ -83,6 +83,7 @@ def _parse_or_refuse(parser: Parser, raw: str | bytes) -> BaseModel | None:
     except ProtocolError as exc:
         assert exc.code in {
             "too_large",
+            "too_deep",
             "malformed_json",
             "unsupported_version",
             "unknown_type",
@@ -109,3 +110,52 @@ def test_oversized_messages_are_refused_before_decoding(name: str) -> None:
     with pytest.raises(ProtocolError) as info:
         PARSERS[name](raw)
     assert info.value.code == "too_large"
+
+
+def _nest(openers: str, inner: str) -> str:
+    """``inner`` wrapped in the given openers (``[`` or ``{``), each closed, objects keyed ``"k"``."""
+    head = "".join("[" if o == "[" else '{"k":' for o in openers)
+    tail = "".join("]" if o == "[" else "}" for o in reversed(openers))
+    return head + inner + tail
+
+
+@st.composite
+def deep_inputs(draw: st.DrawFn) -> str | bytes:
+    """Deeply nested payloads: closed or left open, bare or as a field of a real message type,
+    as text or bytes. Before the depth bound, json.loads raised RecursionError on every one past
+    about 1,000 levels.
+    """
+    pattern = draw(st.text(alphabet="[{", min_size=1, max_size=8))
+    depth = draw(st.integers(MAX_NESTING_DEPTH + 1, 100_000))
+    openers = (pattern * depth)[:depth]
+    body = _nest(openers, "1") if draw(st.booleans()) else openers.replace("{", '{"k":')
+    if draw(st.booleans()):
+        kind, field = draw(st.sampled_from(TYPES)), draw(st.sampled_from(FIELDS))
+        body = f'{{"type": "{kind}", "{field}": {body}}}'
+    return body.encode() if draw(st.booleans()) else body
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@settings(max_examples=60, deadline=None)
+@given(raw=deep_inputs() | st.binary(min_size=1, max_size=2000))
+def test_nested_payloads_and_random_bytes_raise_only_protocol_errors(name: str, raw: str | bytes) -> None:
+    # anything but a ProtocolError (RecursionError before the bound) fails the test by propagating
+    assert _parse_or_refuse(PARSERS[name], raw) is None
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@pytest.mark.parametrize("opener", ["[", "{", '{"type": "text", "text": '])
+def test_100000_deep_nesting_is_refused_as_too_deep(name: str, opener: str) -> None:
+    for raw in (opener + "[" * 100_000, (opener + "[" * 60_000).encode()):
+        with pytest.raises(ProtocolError) as info:
+            PARSERS[name](raw)
+        assert info.value.code == "too_deep"
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING_DEPTH, MAX_NESTING_DEPTH + 1])
+def test_the_bound_is_exact_and_brackets_inside_strings_are_text(depth: int) -> None:
+    brackets = '"' + '[[[{{{\\"[\\\\' * 50 + '"'  # brackets, escaped quotes and backslashes: text
+    raw = f'{{"type": "chat", "text": {brackets}, "x": {_nest("[" * (depth - 1), "1")}}}'
+    with pytest.raises(ProtocolError) as info:
+        parse_console_data_message(raw)
+    assert info.value.code == ("invalid_message" if depth == MAX_NESTING_DEPTH else "too_deep")

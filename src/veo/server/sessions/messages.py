@@ -17,6 +17,7 @@ def error_text(code: str, detail: str = "") -> str:
     texts = {
         "too_large": _("The message is too large."),
         "malformed_json": _("The message is not valid JSON."),
+        "too_deep": _("The message nests lists and objects too deeply."),
         "unsupported_version": _("This protocol version is not supported; update the program."),
         "unknown_type": _("Unknown message type."),
         "invalid_message": _("The message is not valid."),
