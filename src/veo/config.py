@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         default="x-forwarded-for",
         description="The header the trusted proxies append the client to: x-forwarded-for or forwarded.",
     )
+    webhook_allow: str = Field(
+        default="",
+        description=(
+            "Addresses, networks or host names (comma-separated) that webhooks may reach although "
+            "they are loopback, private or otherwise not public; empty: public addresses only."
+        ),
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Secure flag on cookies; default: on, except on http://localhost or loopback.",
@@ -125,6 +132,14 @@ class Settings(BaseSettings):
     @property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _webhook_allow_list(cls, value: str) -> str:
+        from veo.server.notify.egress import AddressPolicy  # server-only; the agent never sets it
+
+        AddressPolicy.parse(value)
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -22,6 +22,7 @@ from veo.config import Settings
 from veo.server.audit.models import AuditEvent
 from veo.server.db.base import utcnow
 from veo.server.notify import events, outbox, webhooks
+from veo.server.notify.egress import AddressPolicy
 from veo.server.notify.models import OutboxMessage
 from veo.server.tickets.models import Ticket
 
@@ -64,8 +65,13 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The receiver listens on loopback, which webhooks reach only because the operator allows it."""
     return Settings(
-        data_dir=tmp_path / "data", database_url=database_url, public_url=BASE_URL, outbox_poll_seconds=3600
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        public_url=BASE_URL,
+        outbox_poll_seconds=3600,
+        webhook_allow="127.0.0.1",
     )
 
 
@@ -133,7 +139,9 @@ async def test_signed_delivery_retried_on_500(
 async def test_only_subscribed_events_and_final_4xx(app: FastAPI, receiver: Receiver) -> None:
     worker = await manual_worker(app)
     with app.state.db.session() as s:
-        webhooks.create_endpoint(s, {"url": receiver.url, "events": ["ticket.resolved"]})
+        webhooks.create_endpoint(
+            s, {"url": receiver.url, "events": ["ticket.resolved"]}, AddressPolicy.parse("127.0.0.1")
+        )
     ticket_id = new_ticket(app)  # "ticket.created" is not subscribed: nothing queued
     assert _deliveries(app) == []
     with app.state.db.session() as s:

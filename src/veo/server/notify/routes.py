@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 from veo.config import Settings
 from veo.server.db.engine import Database
 from veo.server.notify import api, pages
-from veo.server.notify.status import delivery_label
+from veo.server.notify.status import delivery_label, error_text
 from veo.server.notify.worker import OutboxWorker
 from veo.server.web.templating import environment
 
@@ -25,4 +25,5 @@ def install(app: FastAPI) -> None:
     app.state.startup_hooks.append(worker.start)
     app.state.shutdown_hooks.append(worker.stop)
     environment.globals["delivery_label"] = delivery_label
+    environment.globals["delivery_error"] = error_text
     app.include_router(router)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from veo.server.lang import _, ngettext
 from veo.server.notify.models import OutboxMessage, RatingRequest
 from veo.server.notify.rating import ticket_ratings
+from veo.server.notify.webhooks import NOT_ALLOWED, UNREACHABLE
 
 #: What the worker writes as ``last_error`` while no SMTP server is set (``notify/worker.py``).
 UNCONFIGURED_PREFIX = "e-mail is not configured"
@@ -35,6 +36,18 @@ def delivery_label(message: OutboxMessage) -> str:
         "not delivered, retrying (%(n)s attempts)",
         message.attempts,
     ) % {"n": message.attempts}
+
+
+def error_text(message: OutboxMessage) -> str:
+    """The last error in the reader's language when it is one of the worker's fixed sentences
+    (webhook failures are only these, see ``webhooks.py``); else as stored (e.g. "HTTP 500")."""
+    fixed = {
+        UNREACHABLE: _("The receiver could not be reached."),
+        NOT_ALLOWED: _(
+            "The receiver's address is not allowed: it is not public, and VEO_WEBHOOK_ALLOW does not name it."
+        ),
+    }
+    return fixed.get(message.last_error, message.last_error)
 
 
 def ticket_deliveries(db: Session, ticket_id: int, *, limit: int = 20) -> list[OutboxMessage]:

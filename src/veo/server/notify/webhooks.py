@@ -10,7 +10,13 @@ Each delivery is a POST of a JSON body with:
 
 The body is stored in the outbox as the exact text that is signed and sent, so retries deliver
 identical bytes. A 2xx answer is success; 408, 429, 5xx and network errors are retried with
-backoff; other 4xx are final (the receiver refuses this message).
+backoff; other 4xx are final (the receiver refuses this message). Redirects are not followed.
+
+Only public addresses are reached, unless ``VEO_WEBHOOK_ALLOW`` names others (``egress.py``):
+checked when an endpoint is saved (IP literals, ``localhost``, no ``user:password@``) and again
+on the resolved addresses when a delivery connects. A failed connection is logged with its
+details on the server and shown to administrators as one fixed sentence, so the outbox page
+cannot tell an open port from a closed one.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -31,12 +38,20 @@ from sqlalchemy.orm import Session
 from veo.server.errors import InvalidInput, NotFound
 from veo.server.lang import _
 from veo.server.notify import outbox
+from veo.server.notify.egress import AddressNotAllowed, AddressPolicy
 from veo.server.notify.mailer import DeliveryError
 from veo.server.notify.models import WebhookEndpoint
 
 WEBHOOK_EVENTS = ("ticket.created", "ticket.reply", "ticket.resolved", "ticket.rated", "session.rated")
 TIMEOUT_SECONDS = 10.0
 RETRYABLE_STATUS = frozenset({408, 429})
+log = logging.getLogger(__name__)
+#: ``last_error`` of every delivery that failed before an HTTP answer (``status.error_text``).
+UNREACHABLE = "The receiver could not be reached."
+#: ``last_error`` of a delivery refused because its address is not public (nothing was sent).
+NOT_ALLOWED = (
+    "The receiver's address is not allowed: it is not public, and VEO_WEBHOOK_ALLOW does not name it."
+)
 
 
 def sign(secret: str, timestamp: int, body: str) -> str:
@@ -52,8 +67,34 @@ def verify(secret: str, timestamp: int, body: str, signature: str, *, now: int, 
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def clean_endpoint(values: Mapping[str, Any]) -> tuple[str, list[str], str | None]:
-    """URL (http or https with a host), events (known names, at least one), optional secret."""
+def url_problem(url: str, policy: AddressPolicy) -> str | None:
+    """Why ``url`` cannot be a webhook, judged without DNS (None: fine so far)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return _("This is not a valid address.")
+    if parts.scheme not in ("http", "https") or not host:
+        return _("Only http:// and https:// addresses are allowed.")
+    if len(url) > 2000:
+        return _("The address is limited to 2000 characters.")
+    if "@" in parts.netloc:
+        return _(
+            "The address must not contain a user name or password; the receiver checks the "
+            "X-Veo-Signature header instead."
+        )
+    if not policy.allows_host_statically(host):
+        return _(
+            "This address is on this server or a private network, which webhooks may not reach. "
+            "An operator can allow it with the VEO_WEBHOOK_ALLOW setting."
+        )
+    return None
+
+
+def clean_endpoint(values: Mapping[str, Any], policy: AddressPolicy) -> tuple[str, list[str], str | None]:
+    """URL (http or https with a host, public unless allowed), events (known names, at least
+    one), optional secret."""
     errors: dict[str, str] = {}
     url = values.get("url")
     if not isinstance(url, str) or not url.strip():
@@ -62,11 +103,9 @@ def clean_endpoint(values: Mapping[str, Any]) -> tuple[str, list[str], str | Non
         )
     else:
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            errors["url"] = _("Only http:// and https:// addresses are allowed.")
-        elif len(url) > 2000:
-            errors["url"] = _("The address is limited to 2000 characters.")
+        problem = url_problem(url, policy)
+        if problem is not None:
+            errors["url"] = problem
     events = values.get("events")
     chosen: list[str] = []
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
@@ -88,8 +127,8 @@ def clean_endpoint(values: Mapping[str, Any]) -> tuple[str, list[str], str | Non
     return url, chosen, secret if isinstance(secret, str) else None
 
 
-def create_endpoint(db: Session, values: Mapping[str, Any]) -> WebhookEndpoint:
-    url, events, secret = clean_endpoint(values)
+def create_endpoint(db: Session, values: Mapping[str, Any], policy: AddressPolicy) -> WebhookEndpoint:
+    url, events, secret = clean_endpoint(values, policy)
     endpoint = WebhookEndpoint(
         url=url, events=events, secret=secret or secrets.token_urlsafe(32), active=True
     )
@@ -140,9 +179,23 @@ def _subscribed(db: Session, event: str) -> Iterable[WebhookEndpoint]:
 
 
 async def deliver(
-    client: httpx.AsyncClient, url: str, secret: str, event: str, body: str, delivery_id: int
+    client: httpx.AsyncClient,
+    url: str,
+    secret: str,
+    event: str,
+    body: str,
+    delivery_id: int,
+    policy: AddressPolicy,
 ) -> None:
-    """POST one signed delivery; raise :class:`DeliveryError` unless the receiver answers 2xx."""
+    """POST one signed delivery; raise :class:`DeliveryError` unless the receiver answers 2xx.
+
+    ``client`` must be ``egress.guarded_client(policy)``: it checks the resolved addresses.
+    The URL is checked here too, for endpoints saved before these checks existed.
+    """
+    problem = url_problem(url, policy)
+    if problem is not None:
+        log.warning("webhook delivery %d to %s refused: %s", delivery_id, url, problem)
+        raise DeliveryError(NOT_ALLOWED, permanent=True)
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
@@ -153,9 +206,15 @@ async def deliver(
         "X-Veo-Signature": sign(secret, timestamp, body),
     }
     try:
-        response = await client.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"request failed: {type(exc).__name__}: {exc}") from None
+        response = await client.post(
+            url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False
+        )
+    except AddressNotAllowed as exc:
+        log.warning("webhook delivery %d to %s refused: %s", delivery_id, url, exc)
+        raise DeliveryError(NOT_ALLOWED, permanent=True) from None
+    except httpx.HTTPError as exc:  # the details (refused, reset, timeout) stay in the server log
+        log.warning("webhook delivery %d to %s failed: %s: %s", delivery_id, url, type(exc).__name__, exc)
+        raise DeliveryError(UNREACHABLE) from None
     if 200 <= response.status_code < 300:
         return
     permanent = 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_STATUS

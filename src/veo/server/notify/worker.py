@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
-from veo.server.notify import mailer, outbox, webhooks
+from veo.server.notify import egress, mailer, outbox, webhooks
 from veo.server.notify.compose import compose
 from veo.server.notify.models import OutboxMessage, WebhookEndpoint
 from veo.tasks import spawn
@@ -38,12 +38,13 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self.policy = egress.AddressPolicy.parse(settings.webhook_allow)
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client = egress.guarded_client(self.policy)
         self._event_loop = asyncio.get_running_loop()
         event.listen(self.db.sessionmaker, "after_commit", self._after_commit)
         event.listen(self.db.sessionmaker, "after_rollback", self._after_rollback)
@@ -125,10 +126,16 @@ class OutboxWorker:
         endpoint = await self.db.run(lambda s: s.get(WebhookEndpoint, webhook_id) if webhook_id else None)
         if endpoint is None:
             raise mailer.DeliveryError("the webhook endpoint was removed", permanent=True)
-        client = self._client or httpx.AsyncClient(follow_redirects=False)
+        client = self._client or egress.guarded_client(self.policy)
         try:
             await webhooks.deliver(
-                client, endpoint.url, endpoint.secret, message.event, str(message.payload["body"]), message.id
+                client,
+                endpoint.url,
+                endpoint.secret,
+                message.event,
+                str(message.payload["body"]),
+                message.id,
+                self.policy,
             )
         finally:
             if client is not self._client:
