@@ -11,14 +11,11 @@ input before asking who is there, a 5xx) fails and names the request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.routing import Mount, Route
+from tests.route_table import endpoints
 from tests.support import BASE_URL
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -47,34 +44,6 @@ ALLOW_PREFIXES = {"/static": "stylesheets and the console's scripts"}
 ALLOW_WEBSOCKETS = {"/ws/agent": "the agent joins with a code; its first message must be a valid join"}
 #: Token-authorized routes must still refuse a wrong token.
 TOKEN_ROUTES = {"/rate/{token}", "/api/v1/sessions/{session_id}/rating"}
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    methods: frozenset[str]
-    websocket: bool = False
-
-
-def endpoints(app: FastAPI) -> Iterator[Endpoint]:
-    """Every route of the app, with FastAPI's included routers expanded."""
-    for route in app.routes:
-        contexts = getattr(route, "effective_route_contexts", None)
-        if contexts is not None:
-            for ctx in contexts():
-                original = ctx.original_route
-                if isinstance(original, APIWebSocketRoute):
-                    yield Endpoint(original.path, frozenset(), websocket=True)
-                else:
-                    yield Endpoint(ctx.path, frozenset(ctx.methods or ()))
-        elif isinstance(route, APIWebSocketRoute):
-            yield Endpoint(route.path, frozenset(), websocket=True)
-        elif isinstance(route, APIRoute | Route):
-            yield Endpoint(route.path, frozenset(route.methods or ()))
-        elif isinstance(route, Mount):
-            yield Endpoint(route.path, frozenset({"GET"}))
-        else:
-            raise AssertionError(f"unknown kind of route {route!r}: teach this test about it")
 
 
 def concrete(template: str) -> str:

@@ -3,6 +3,12 @@
 Routes read as sentences: ``async def page(user: CurrentUser, db: DatabaseDep)``. One lookup per
 request is cached on ``request.state``, so ``current_user`` and ``verify_csrf`` may both run.
 A page without a signed-in user redirects to ``/login?next=...``; the API answers 401 JSON.
+
+The CSRF check lives in the authentication itself: every dependency that yields a user
+(:data:`CurrentUser`, :data:`AdminUser`, :data:`SignedInUser`) refuses a POST, PUT, PATCH or
+DELETE that came with the session cookie but without the session's CSRF token. A route cannot
+forget it, because a route that does not ask who is calling would also be open to strangers
+(``tests/integration/test_surface_auth.py`` and ``test_surface_csrf.py`` sweep the route table).
 """
 
 from __future__ import annotations
@@ -93,6 +99,8 @@ async def signed_in_user(request: Request) -> User:
         if is_api(request):
             raise ApiError(401, "not_authenticated", _("Sign in or send a valid bearer token."))
         raise LoginRequired(_next_url(request))
+    # Who first (401 before 403), then whether a cookie-borne write came from one of our pages.
+    await verify_csrf(request)
     return identity.user
 
 
@@ -147,15 +155,21 @@ async def csrf_token_of(request: Request) -> str | None:
     return identity.web_session.csrf_token if identity.web_session is not None else None
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
 async def verify_csrf(request: Request) -> None:
     """Reject a state-changing form post without the session's CSRF token (403).
 
     The token comes from the form field ``csrf_token`` or the ``X-CSRF-Token`` header (for
     scripts). A request authenticated only by a bearer token, or carrying no signed-in session at
     all, has no ambient credential, so there is nothing to forge and it passes (to be refused by
-    authentication where the route needs a user).
+    authentication where the route needs a user). :func:`signed_in_user` calls it for every route
+    that needs a user; routes that may run without one (sign-out) name it themselves.
+    Compared as bytes: a header may hold any Latin-1 text, which ``compare_digest`` refuses as str.
     """
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or getattr(request.state, "veo_csrf_checked", False):
         return
     identity = await identify(request)
     if identity.via_bearer or identity.web_session is None:
@@ -167,12 +181,13 @@ async def verify_csrf(request: Request) -> None:
     if sent is None and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         value = (await request.form()).get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if expected is None or sent is None or not hmac.compare_digest(expected, sent):
+    if expected is None or sent is None or not hmac.compare_digest(_bytes(expected), _bytes(sent)):
         raise ApiError(
             403,
             "csrf_failed",
             _("This form has expired or did not come from this site. Reload the page and try again."),
         )
+    request.state.veo_csrf_checked = True  # a route that also names verify_csrf checks once
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
