@@ -85,8 +85,13 @@ def language_from_request(connection: HTTPConnection) -> str:
 
 
 def _with_lang(request: Request, code: str) -> str:
-    url = request.url.include_query_params(lang=code)
-    return f"{url.path}?{url.query}"
+    """This page in another language, as a query-only link (``?next=%2Ftickets&lang=es``).
+
+    The browser resolves it against the page's own address, so it names no host and no path:
+    a path that looks like one (``//evil.example/x``, ``/\\evil.example``) can never turn the
+    language switch into a link to another site.
+    """
+    return "?" + request.url.include_query_params(lang=code).query
 
 
 async def render(
