@@ -11,6 +11,13 @@ A checkpoint is written in the same transaction as the append that makes one due
 app runs once a minute). Appends and checkpoints share the audit lock, so numbers and seqs
 never race. A process that was never configured (the CLI) appends without signing; the next
 server append covers those entries.
+
+What can vanish unseen. In the database alone, an unsigned tail is bounded: at most
+``every_entries - 1`` entries (the append that makes N signs in its own transaction), and,
+while the server runs, none older than ``every_minutes`` plus the one-minute period of the
+quiet-tail task. Deleting more of the newest entries removes a signed head, which ``verify``
+reports, unless the checkpoints are deleted too; that, and deleting the unsigned tail, is
+caught by the head marker outside the database (``head.py``), which every commit here moves.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from veo.server.audit import head as head_marker
 from veo.server.audit import keys
 from veo.server.audit.lock import serialize_appends
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
@@ -112,9 +120,10 @@ def after_append(db: Session, head: AuditEvent) -> AuditCheckpoint | None:
         return None
     now = utcnow()
     last = latest(db)
-    if not _due(head.seq, last, signer, now):
-        return None
-    return _sign(db, signer, head.seq, head.hash, last, now)
+    made = _sign(db, signer, head.seq, head.hash, last, now) if _due(head.seq, last, signer, now) else None
+    newest = made or last
+    head_marker.note(db, signer.key_directory, head.seq, head.hash, newest.number if newest else 0)
+    return made
 
 
 def checkpoint_if_due(db: Session, signer: Signer, now: datetime | None = None) -> AuditCheckpoint | None:
@@ -129,7 +138,9 @@ def checkpoint_if_due(db: Session, signer: Signer, now: datetime | None = None) 
     last = latest(db)
     if not _due(head[0], last, signer, now):
         return None
-    return _sign(db, signer, head[0], head[1], last, now)
+    made = _sign(db, signer, head[0], head[1], last, now)
+    head_marker.note(db, signer.key_directory, head[0], head[1], made.number)
+    return made
 
 
 def _sign(

@@ -4,6 +4,11 @@
 cron job can alert on it; 2 means it was called wrong or could not read its input. The public key
 for checkpoints comes from ``--public-key`` (best: a copy kept away from the server), else from
 the export directory or the server's data directory.
+
+Checking the database also holds its end to the head marker in the data directory
+(``head.py``): the newest entry and checkpoint this server committed must still be there.
+``--against DIR`` also requires every entry and checkpoint of an earlier export to be in the
+database unchanged (``against.py``); keep exports off the server for that.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from veo.config import Settings
 from veo.server.audit import export as exporting
+from veo.server.audit import head as head_marker
 from veo.server.audit import keys
-from veo.server.audit.verify import Report, verify, verify_database
+from veo.server.audit.against import Comparison, compare
+from veo.server.audit.verify import HeadProblem, Report, db_checkpoints, db_entries, verify, verify_database
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
 from veo.server.db.engine import Database
-from veo.server.lang import _
+from veo.server.lang import _, ngettext
 
 PROG = "veo audit"
 
@@ -29,7 +36,15 @@ def parser() -> argparse.ArgumentParser:
     add_database_flags(p)
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("verify", help=_("check that no audit entry was altered, removed or reordered"))
-    check.add_argument("--export", metavar="DIR", help=_("check an export directory instead of the database"))
+    source = check.add_mutually_exclusive_group()
+    source.add_argument(
+        "--export", metavar="DIR", help=_("check an export directory instead of the database")
+    )
+    source.add_argument(
+        "--against",
+        metavar="DIR",
+        help=_("also require the database to hold every entry and checkpoint of this earlier export"),
+    )
     check.add_argument(
         "--public-key", metavar="FILE", help=_("public key to check checkpoint signatures with")
     )
@@ -58,6 +73,80 @@ def _checkpoint_problem_text(problem: str) -> str:
         "unverifiable": _("cannot be checked: the chain is broken before it"),
     }
     return texts.get(problem, problem)
+
+
+def _head_problem_text(problem: HeadProblem) -> str:
+    if problem.problem == "entries_removed":
+        return _(
+            "REMOVED: this server wrote entries up to seq %(seq)d, but the database ends at seq %(have)d; "
+            "the newest entries were deleted."
+        ) % {"seq": problem.seq, "have": problem.have}
+    if problem.problem == "rewritten":
+        return _(
+            "CHANGED: entry seq %(seq)d is not the one this server wrote; the log was rewritten "
+            "from there or earlier."
+        ) % {"seq": problem.seq}
+    return _(
+        "REMOVED: this server signed checkpoint #%(number)d, but the newest checkpoint in the "
+        "database is #%(have)d; checkpoints were deleted."
+    ) % {"number": problem.number, "have": problem.have}
+
+
+def _print_head(report: Report, head: head_marker.Head | None, path: Path) -> None:
+    if head is None:
+        print(
+            _(
+                "No record of the newest entry at %(path)s (it is written by the server): deleted "
+                "newest entries are found only up to the last checkpoint."
+            )
+            % {"path": path}
+        )
+        return
+    for problem in report.head_problems:
+        print(_head_problem_text(problem))
+    if not report.head_problems:
+        print(
+            _("OK: the database still holds the newest entry this server wrote (seq %(seq)d).")
+            % {"seq": head.seq}
+        )
+
+
+def _print_unsigned_tail(report: Report) -> None:
+    if report.chain.ok and report.problems == [] and report.chain.count > report.covered_to:
+        waiting = report.chain.count - report.covered_to
+        print(
+            ngettext(
+                "%(count)d newest entry is not covered by a checkpoint yet.",
+                "%(count)d newest entries are not covered by a checkpoint yet.",
+                waiting,
+            )
+            % {"count": waiting}
+        )
+
+
+def _print_comparison(comparison: Comparison, directory: Path) -> int:
+    values = {"dir": directory, "seq": comparison.seq or 0, "number": comparison.number or 0}
+    if comparison.ok:
+        print(
+            _(
+                "OK: the database still holds all %(entries)d entries and %(checkpoints)d checkpoints "
+                "of the export in %(dir)s."
+            )
+            % {**values, "entries": comparison.entries, "checkpoints": comparison.checkpoints}
+        )
+        return 0
+    if comparison.seq is not None and comparison.problem == "missing":
+        text = _(
+            "MISSING: entry seq %(seq)d of the export in %(dir)s is not in the database (it was removed)."
+        )
+    elif comparison.seq is not None:
+        text = _("CHANGED: entry seq %(seq)d in the database differs from the export in %(dir)s.")
+    elif comparison.problem == "missing":
+        text = _("MISSING: checkpoint #%(number)d of the export in %(dir)s is not in the database.")
+    else:
+        text = _("CHANGED: checkpoint #%(number)d in the database differs from the export in %(dir)s.")
+    print(text % values)
+    return 1
 
 
 def _database(settings: Settings) -> Database:
@@ -116,15 +205,36 @@ def verify_command(settings: Settings, args: argparse.Namespace) -> int:
             fail(PROG, str(exc))
         return _print_report(report, public is not None)
     public = _public_key(args.public_key, keys.key_dir(settings.data_dir) / keys.PUBLIC_NAME)
+    against = Path(args.against) if args.against else None
+    try:  # before the database: the marker trails it, so read first it can never run ahead
+        head = head_marker.read(keys.key_dir(settings.data_dir))
+    except head_marker.HeadError as exc:
+        fail(PROG, _("cannot read the record of the newest entry: %(error)s") % {"error": exc})
     db = _database(settings)
+    comparison: Comparison | None = None
     try:
         with db.session() as s:
-            report = verify_database(s, public)
+            report = verify_database(s, public, head)
+            if against is not None:
+                comparison = compare(
+                    db_entries(s),
+                    exporting.read_entries(against),
+                    db_checkpoints(s),
+                    exporting.read_checkpoints(against),
+                )
+    except exporting.ExportError as exc:
+        fail(PROG, str(exc))
     except Exception as exc:
         fail(PROG, _("cannot read the audit log: %(error)s") % {"error": exc})
     finally:
         db.dispose()
-    return _print_report(report, public is not None)
+    code = _print_report(report, public is not None)
+    _print_head(report, head, head_marker.path_in(keys.key_dir(settings.data_dir)))
+    if public is not None:
+        _print_unsigned_tail(report)
+    if comparison is not None and against is not None:
+        code = max(code, _print_comparison(comparison, against))
+    return 1 if not report.ok else code
 
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,6 +9,10 @@ after an edit) passes the walk but not a checkpoint signed before the edit.
 
 The same code checks the database and an export directory (``export.py``): both give entries
 and checkpoints as objects with the model's attribute names.
+
+The end of the log is held to the head marker (``head.py``) when there is one: the newest entry
+and checkpoint the server committed must still be in the database. Without it, deleting the
+newest entries together with the checkpoints that cover them leaves an intact, shorter log.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from veo.server.audit import keys
 from veo.server.audit.checkpoints import signed_bytes
+from veo.server.audit.head import Head
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
 from veo.server.audit.service import GENESIS, canonical, entry_hash
 
@@ -103,16 +108,29 @@ class CheckpointProblem:
 
 
 @dataclass(frozen=True)
+class HeadProblem:
+    """``problem``: entries_removed (the log ends before ``seq``, the newest entry the server
+    committed), rewritten (the entry at ``seq`` is not the one committed), checkpoints_removed
+    (checkpoint ``number`` was committed, the newest in the database is ``have``)."""
+
+    problem: str
+    seq: int = 0
+    number: int = 0
+    have: int = 0
+
+
+@dataclass(frozen=True)
 class Report:
     chain: Verdict
     checkpoints: int
     problems: list[CheckpointProblem]
     #: The highest seq a valid checkpoint vouches for (0: none).
     covered_to: int
+    head_problems: list[HeadProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.chain.ok and not self.problems
+        return self.chain.ok and not self.problems and not self.head_problems
 
 
 def walk(entries: Iterable[EntryLike], remember: frozenset[int] = frozenset()) -> Verdict:
@@ -180,15 +198,34 @@ def check_checkpoints(
     return problems, covered
 
 
+def check_head(head: Head, chain: Verdict, checkpoints: Sequence[CheckpointLike]) -> list[HeadProblem]:
+    """What the database lost of the head the server recorded outside it."""
+    problems: list[HeadProblem] = []
+    if chain.ok and chain.count < head.seq:
+        problems.append(HeadProblem("entries_removed", seq=head.seq, have=chain.count))
+    elif chain.ok and chain.hashes.get(head.seq) != head.hash:
+        problems.append(HeadProblem("rewritten", seq=head.seq))
+    newest = max((cp.number for cp in checkpoints), default=0)
+    if newest < head.checkpoint:
+        problems.append(HeadProblem("checkpoints_removed", number=head.checkpoint, have=newest))
+    return problems
+
+
 def verify(
-    entries: Iterable[EntryLike], checkpoints: Sequence[CheckpointLike], public: Ed25519PublicKey | None
+    entries: Iterable[EntryLike],
+    checkpoints: Sequence[CheckpointLike],
+    public: Ed25519PublicKey | None,
+    head: Head | None = None,
 ) -> Report:
-    """Walk the chain and, given a public key, hold it to the checkpoints."""
-    chain = walk(entries, frozenset(cp.seq for cp in checkpoints))
+    """Walk the chain and, given a public key, hold it to the checkpoints; given the head
+    marker, require the database to end no earlier than it."""
+    remember = frozenset(cp.seq for cp in checkpoints) | ({head.seq} if head else set())
+    chain = walk(entries, remember)
+    head_problems = check_head(head, chain, checkpoints) if head is not None else []
     if public is None:
-        return Report(chain, len(checkpoints), [], 0)
+        return Report(chain, len(checkpoints), [], 0, head_problems)
     problems, covered = check_checkpoints(checkpoints, chain, public)
-    return Report(chain, len(checkpoints), problems, covered)
+    return Report(chain, len(checkpoints), problems, covered, head_problems)
 
 
 def db_entries(db: Session) -> Iterable[AuditEvent]:
@@ -204,8 +241,9 @@ def verify_chain(db: Session) -> Verdict:
     return walk(db_entries(db))
 
 
-def verify_database(db: Session, public: Ed25519PublicKey | None) -> Report:
+def verify_database(db: Session, public: Ed25519PublicKey | None, head: Head | None = None) -> Report:
     """Chain and checkpoints as stored; checkpoints are read first, so a concurrent append is
-    simply not covered yet rather than reported as beyond the chain."""
+    simply not covered yet rather than reported as beyond the chain. ``head`` must have been
+    read before this call (it trails the database; read later it could run ahead of it)."""
     checkpoints = db_checkpoints(db)
-    return verify(db_entries(db), checkpoints, public)
+    return verify(db_entries(db), checkpoints, public, head)
