@@ -146,4 +146,5 @@ def test_sysinfo_needs_its_own_consent_and_is_true_for_this_machine(
     page.goto(f"{veo_server.url}/tickets/{live.ticket_id}")
     body = page.inner_text("body")
     assert f"Computer name: {socket.gethostname()}" in body
-    assert body.count("System information sent by the user") == 1
+    assert body.count("System information of remote session") == 1
+    assert "Sent by the technician's console" in body  # the badge (the chat, if attached, has one too)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import MetaData, create_engine, inspect, select
 
 from veo.server.db.migrate import alembic_config, migrate
 from veo.server.db.models import Base
@@ -64,3 +67,76 @@ def test_postgresql_has_the_trigram_index_for_ticket_search(blank_database_url: 
     finally:
         engine.dispose()
     assert TRIGRAM_INDEX in names
+
+
+def _insert(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Rows written through the tables as they are at the current revision (not the models)."""
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.begin() as conn:
+            for table, values in rows.items():
+                conn.execute(meta.tables[table].insert(), values)
+    finally:
+        engine.dispose()
+
+
+def _select(url: str, table: str, *columns: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        t = meta.tables[table]
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(*(t.c[c] for c in columns)).order_by(t.c.id))]
+    finally:
+        engine.dispose()
+
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+TICKET = {
+    "id": 1,
+    "title": "Printer",
+    "description": "",
+    "requester_name": "Bob",
+    "requester_email": "bob@example.org",
+    "status": "open",
+    "created_at": NOW,
+    "updated_at": NOW,
+    "resolution_note": "",
+}
+
+
+def test_comments_attached_by_the_console_before_0013_are_labelled(blank_database_url: str) -> None:
+    command.upgrade(alembic_config(blank_database_url), "0012_merge_share_files")
+    comment = {"ticket_id": 1, "public": False, "created_at": NOW}
+    event = {"at": NOW, "actor": "tech@example.org", "address": "", "prev_hash": "0", "hash": "1"}
+    _insert(
+        blank_database_url,
+        {
+            "tickets": [TICKET],
+            "ticket_comments": [
+                {**comment, "id": 1, "body": "Chat of remote session s1 (2 messages):"},
+                {**comment, "id": 2, "body": "Called back."},
+                {**comment, "id": 3, "body": "System information sent by the user in remote session s1:"},
+            ],
+            "audit_events": [
+                {**event, "id": 1, "seq": 1, "action": "session.chat_attached", "details": {"comment_id": 1}},
+                {**event, "id": 2, "seq": 2, "action": "ticket.commented", "details": {"comment_id": 2}},
+                {
+                    **event,
+                    "id": 3,
+                    "seq": 3,
+                    "action": "session.sysinfo_attached",
+                    "details": {"comment_id": 3},
+                },
+            ],
+        },
+    )
+    migrate(blank_database_url)
+    assert _select(blank_database_url, "ticket_comments", "id", "origin") == [
+        (1, "technician_console"),
+        (2, ""),
+        (3, "technician_console"),
+    ]

@@ -12,18 +12,37 @@ from sqlalchemy import select
 from tests.support import api_token, login, make_user, ticket_body
 
 from veo.server.audit.models import AuditEvent
+from veo.server.db.base import utcnow
+from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import TicketComment
 
 HOST = socket.gethostname()
 
 
-async def _session(client: httpx.AsyncClient, auth: dict[str, str]) -> tuple[int, str]:
+async def _session(
+    client: httpx.AsyncClient, auth: dict[str, str], app: FastAPI | None = None
+) -> tuple[int, str]:
+    """A ticket and a session on it; with ``app``, a session the user joined and allowed."""
     ticket = await client.post("/api/v1/tickets", json=ticket_body(), headers=auth)
     assert ticket.status_code == 201, ticket.text
     ticket_id: int = ticket.json()["id"]
     created = await client.post(f"/api/v1/tickets/{ticket_id}/sessions", headers=auth)
     assert created.status_code == 201, created.text
-    return ticket_id, str(created.json()["id"])
+    session_id = str(created.json()["id"])
+    if app is not None:
+        _set_status(app, session_id, "active")
+    return ticket_id, session_id
+
+
+def _set_status(app: FastAPI, session_id: str, status: str) -> None:
+    """Stands in for the agent's join (``joined``) and the user's Allow (``active``)."""
+    with app.state.db.session() as s:
+        row = s.get(RemoteSession, session_id)
+        assert row is not None
+        row.status, row.code = status, None
+        row.joined_at = utcnow()
+        if status == "active":
+            row.started_at = utcnow()
 
 
 def _comments(app: FastAPI, ticket_id: int) -> list[TicketComment]:
@@ -63,7 +82,7 @@ async def test_transcript_is_one_internal_comment_replaced_by_longer_posts(
     make_user(app.state.db)
     csrf = await login(client, "tech@example.org")
     auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth)
+    ticket_id, session_id = await _session(client, auth, app)
     url = f"/api/v1/sessions/{session_id}/chat-transcript"
 
     first = await client.post(url, data={"csrf_token": csrf, "transcript": _lines(2)})
@@ -72,7 +91,7 @@ async def test_transcript_is_one_internal_comment_replaced_by_longer_posts(
     (comment,) = _comments(app, ticket_id)
     assert not comment.public
     assert comment.body.splitlines() == [
-        f"Chat of remote session {session_id} (2 messages, times in UTC):",
+        f"Chat of remote session {session_id} (2 messages, times in UTC), sent by the technician's console:",
         "[12:00:00] Ana Tech: line 0 <b>",
         "[12:00:01] User: line 1 <b>",
     ]
@@ -93,7 +112,7 @@ async def test_sysinfo_is_attached_as_readable_text(app: FastAPI, client: httpx.
     make_user(app.state.db)
     csrf = await login(client, "tech@example.org")
     auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth)
+    ticket_id, session_id = await _session(client, auth, app)
     info = {
         "hostname": HOST,
         "os": {"name": "Debian GNU/Linux 12", "release": "6.1", "version": "#1", "machine": "x86_64"},
@@ -118,7 +137,7 @@ async def test_bad_posts_get_clear_errors_and_store_nothing(app: FastAPI, client
     make_user(app.state.db, "other@example.org", name="Otto")
     csrf = await login(client, "tech@example.org")
     auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth)
+    ticket_id, session_id = await _session(client, auth, app)
     chat = f"/api/v1/sessions/{session_id}/chat-transcript"
     info = f"/api/v1/sessions/{session_id}/sysinfo"
     cases: list[tuple[str, dict[str, str], int, str]] = [
@@ -179,3 +198,81 @@ async def test_bad_posts_get_clear_errors_and_store_nothing(app: FastAPI, client
     assert missing.status_code == 404
     bearer = await client.post(chat, data={"transcript": _lines(1)}, headers=auth)  # no ambient credential
     assert bearer.status_code == 200
+
+
+async def test_nothing_is_attached_to_a_session_the_user_never_allowed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Chat lines "from the user" and "their" system information need a session the user allowed:
+    before the fix a technician could attach both to a session nobody ever joined."""
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    auth = await api_token(client, "tech@example.org")
+    ticket_id, session_id = await _session(client, auth)
+    posts = {
+        f"/api/v1/sessions/{session_id}/chat-transcript": {"transcript": _lines(2)},
+        f"/api/v1/sessions/{session_id}/sysinfo": {"info": json.dumps({"hostname": "made-up"})},
+    }
+    for status in ("waiting", "joined", "ended"):  # never joined; joined, no Allow; ended before Allow
+        if status != "waiting":
+            _set_status(app, session_id, status)
+        for url, data in posts.items():
+            response = await client.post(url, data={"csrf_token": csrf, **data})
+            assert response.status_code == 409, (status, url, response.text)
+            assert response.json() == {
+                "code": "session_not_consented",
+                "message": "The user never allowed this session, so it has no chat or system "
+                "information from them to attach to the ticket.",
+            }
+    assert _comments(app, ticket_id) == []
+    assert _events(app, session_id, "session.chat_attached") == []
+    assert _events(app, session_id, "session.sysinfo_attached") == []
+
+
+async def test_what_the_console_attaches_is_labelled_as_sent_by_the_console(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    auth = await api_token(client, "tech@example.org")
+    ticket_id, session_id = await _session(client, auth, app)
+    _set_status(app, session_id, "ended")  # ended after Allow: started_at stays, the transcript is taken
+    for url, data in {
+        f"/api/v1/sessions/{session_id}/chat-transcript": {"transcript": _lines(2)},
+        f"/api/v1/sessions/{session_id}/sysinfo": {"info": json.dumps({"hostname": HOST})},
+    }.items():
+        response = await client.post(url, data={"csrf_token": csrf, **data})
+        assert response.status_code == 200, response.text
+    chat, info = _comments(app, ticket_id)
+    assert chat.origin == info.origin == "technician_console"
+    assert chat.body.splitlines()[0].endswith("sent by the technician's console:")
+    assert info.body.splitlines()[0].startswith(
+        f"System information of remote session {session_id}, sent by the technician's console"
+    )
+    (chat_event,) = _events(app, session_id, "session.chat_attached")
+    (info_event,) = _events(app, session_id, "session.sysinfo_attached")
+    assert chat_event["origin"] == info_event["origin"] == "technician_console"
+    await client.post(f"/tickets/{ticket_id}/comments", data={"csrf_token": csrf, "body": "Called back."})
+
+    page = (await client.get(f"/tickets/{ticket_id}")).text
+    assert page.count(">Sent by the technician's console</span>") == 2  # the two attached, not the note
+    assert "sent by the user" not in page.lower()
+
+
+async def test_deeply_nested_attachments_are_refused_not_a_server_error(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    auth = await api_token(client, "tech@example.org")
+    ticket_id, session_id = await _session(client, auth, app)
+    chat = await client.post(
+        f"/api/v1/sessions/{session_id}/chat-transcript",
+        data={"csrf_token": csrf, "transcript": "[" * 100_000},
+    )
+    info = await client.post(
+        f"/api/v1/sessions/{session_id}/sysinfo", data={"csrf_token": csrf, "info": '{"a":' * 20_000}
+    )
+    assert (chat.status_code, chat.json()["code"]) == (422, "transcript_invalid")
+    assert (info.status_code, info.json()["code"]) == (422, "sysinfo_invalid")
+    assert _comments(app, ticket_id) == []

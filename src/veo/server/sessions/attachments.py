@@ -16,6 +16,12 @@ Both are internal ticket comments (technicians only) with an audit event
 (``session.chat_attached``, ``session.sysinfo_attached``); only the session's technician (or an
 admin) may post them, with the page's CSRF token (a form field, since a beacon cannot set headers).
 Form fields rather than a JSON body for the same reason.
+
+The server never sees these lines travel, so it cannot vouch that the user wrote or sent them: it
+accepts them only for a session the user allowed (nothing can have come from the user before
+Allow: the agent refuses chat and system information until then), answers 409
+``session_not_consented`` otherwise, and stores them as *sent by the technician's console*
+(``TicketComment.origin``, the comment's first line, the audit event), which the ticket page shows.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.i18n import gettext_for
+from veo.protocol.base import nests_deeper_than
 from veo.protocol.sysinfo import describe
 from veo.server.addresses import client_address
-from veo.server.api.schemas import error_responses
+from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.audit.models import AuditEvent
 from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser, verify_csrf
@@ -54,6 +61,8 @@ MAX_TRANSCRIPT_CHARS = 300_000
 MAX_SYSINFO_BYTES = 128 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 SPEAKERS = ("technician", "user")
+#: ``TicketComment.origin`` of what the console attaches
+ORIGIN = "technician_console"
 
 
 class Attached(BaseModel):
@@ -62,8 +71,38 @@ class Attached(BaseModel):
     replaced: bool = False
 
 
+_RESPONSES = error_responses(401, 403, 404, 422) | {
+    409: {"model": ErrorOut, "description": "The user never allowed this session (`session_not_consented`)."}
+}
+
+
 def _invalid(code: str, message: str) -> ApiError:
     return ApiError(422, code, message)
+
+
+def _loads(raw: str) -> Any:
+    """JSON, or ``ValueError``: nesting is bounded first, as for every protocol message (json.loads
+    would raise ``RecursionError`` on ``[`` 100,000 deep, a 500 instead of a clear refusal)."""
+    if nests_deeper_than(raw):
+        raise ValueError("nested too deeply")
+    return json.loads(raw)
+
+
+def require_consented(session: RemoteSession) -> None:
+    """Refuse a session the user never allowed: nothing in it can have come from them.
+
+    ``started_at`` is set when the user pressed Allow (``service.consent``) and kept through the
+    end, so a session that ended after consent still takes its transcript.
+    """
+    if session.started_at is None:
+        raise ApiError(
+            409,
+            "session_not_consented",
+            _(
+                "The user never allowed this session, so it has no chat or system information "
+                "from them to attach to the ticket."
+            ),
+        )
 
 
 def parse_transcript(raw: str) -> list[dict[str, str]]:
@@ -71,7 +110,7 @@ def parse_transcript(raw: str) -> list[dict[str, str]]:
     if len(raw) > MAX_TRANSCRIPT_CHARS * 2:
         raise _invalid("transcript_too_large", _("The chat transcript is too large."))
     try:
-        data: Any = json.loads(raw)
+        data: Any = _loads(raw)
     except ValueError:
         raise _invalid("transcript_invalid", _("The chat transcript is not valid JSON.")) from None
     if not isinstance(data, list):
@@ -119,10 +158,9 @@ def _time_text(at: str) -> str:
 
 def transcript_text(session: RemoteSession, lines: list[dict[str, str]]) -> str:
     technician = session.technician.name if session.technician is not None else _("Technician")
-    head = _("Chat of remote session %(id)s (%(n)d messages, times in UTC):") % {
-        "id": session.id,
-        "n": len(lines),
-    }
+    head = _(
+        "Chat of remote session %(id)s (%(n)d messages, times in UTC), sent by the technician's console:"
+    ) % {"id": session.id, "n": len(lines)}
     who = {"technician": technician, "user": _("User")}
     rows = [
         (f"[{line['at']}] " if line["at"] else "") + f"{who[line['from']]}: {line['text']}" for line in lines
@@ -134,7 +172,7 @@ def parse_sysinfo(raw: str) -> dict[str, Any]:
     if len(raw.encode("utf-8", "replace")) > MAX_SYSINFO_BYTES:
         raise _invalid("sysinfo_too_large", _("The system information is too large."))
     try:
-        data: Any = json.loads(raw)
+        data: Any = _loads(raw)
     except ValueError:
         raise _invalid("sysinfo_invalid", _("The system information is not valid JSON.")) from None
     if not isinstance(data, dict) or not data:
@@ -149,7 +187,10 @@ def parse_sysinfo(raw: str) -> dict[str, Any]:
 
 
 def sysinfo_text(session: RemoteSession, info: dict[str, Any]) -> str:
-    head = _("System information sent by the user in remote session %(id)s:") % {"id": session.id}
+    head = _(
+        "System information of remote session %(id)s, sent by the technician's console "
+        "(the user's computer sends it to the console only after the user agreed):"
+    ) % {"id": session.id}
     parts = [head]
     for title, lines in describe(info, gettext_for(get_language()), get_language()):
         parts.append("")
@@ -188,7 +229,12 @@ def attach_transcript(
     replaced = comment is not None
     if comment is None:
         comment = TicketComment(
-            ticket_id=session.ticket_id, author_id=author_id, body=body, public=False, created_at=utcnow()
+            ticket_id=session.ticket_id,
+            author_id=author_id,
+            body=body,
+            public=False,
+            created_at=utcnow(),
+            origin=ORIGIN,
         )
         db.add(comment)
     else:
@@ -202,7 +248,7 @@ def attach_transcript(
         ticket_id=session.ticket_id,
         session_id=session.id,
         address=address,
-        details={"comment_id": comment.id, "lines": len(lines), "replaced": replaced},
+        details={"comment_id": comment.id, "lines": len(lines), "replaced": replaced, "origin": ORIGIN},
     )
     return Attached(comment_id=comment.id, lines=len(lines), replaced=replaced)
 
@@ -212,7 +258,12 @@ def attach_sysinfo(
 ) -> Attached:
     body = sysinfo_text(session, info)
     comment = TicketComment(
-        ticket_id=session.ticket_id, author_id=author_id, body=body, public=False, created_at=utcnow()
+        ticket_id=session.ticket_id,
+        author_id=author_id,
+        body=body,
+        public=False,
+        created_at=utcnow(),
+        origin=ORIGIN,
     )
     db.add(comment)
     session.ticket.updated_at = utcnow()
@@ -224,7 +275,11 @@ def attach_sysinfo(
         ticket_id=session.ticket_id,
         session_id=session.id,
         address=address,
-        details={"comment_id": comment.id, "fields": sorted(str(k)[:40] for k in info)[:40]},
+        details={
+            "comment_id": comment.id,
+            "fields": sorted(str(k)[:40] for k in info)[:40],
+            "origin": ORIGIN,
+        },
     )
     return Attached(comment_id=comment.id)
 
@@ -233,7 +288,7 @@ def attach_sysinfo(
     "/sessions/{session_id}/chat-transcript",
     response_model=Attached,
     dependencies=[Depends(verify_csrf)],
-    responses=error_responses(401, 403, 404, 422),
+    responses=_RESPONSES,
 )
 async def post_transcript(
     session_id: str,
@@ -248,6 +303,7 @@ async def post_transcript(
 
     def work(s: Session) -> Attached:
         session = load_for(s, session_id, user, write=True)
+        require_consented(session)
         return attach_transcript(s, session, lines, actor=user.email, author_id=user.id, address=address)
 
     return await txn.run(db, work)
@@ -257,7 +313,7 @@ async def post_transcript(
     "/sessions/{session_id}/sysinfo",
     response_model=Attached,
     dependencies=[Depends(verify_csrf)],
-    responses=error_responses(401, 403, 404, 422),
+    responses=_RESPONSES,
 )
 async def post_sysinfo(
     session_id: str,
@@ -272,6 +328,7 @@ async def post_sysinfo(
 
     def work(s: Session) -> Attached:
         session = load_for(s, session_id, user, write=True)
+        require_consented(session)
         return attach_sysinfo(s, session, data, actor=user.email, author_id=user.id, address=address)
 
     return await txn.run(db, work)

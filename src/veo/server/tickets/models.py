@@ -85,6 +85,10 @@ class TicketComment(Base):
     body: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: ``""``: written by its author. ``"technician_console"``: what the technician's console
+    #: attached from a session (chat, system information), which the server cannot vouch the user
+    #: sent; the ticket page labels it so.
+    origin: Mapped[str] = mapped_column(String(20), default="")
 
     author: Mapped[User | None] = relationship(lazy="joined")
 
