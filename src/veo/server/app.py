@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from veo import __version__
 from veo.config import Settings
-from veo.server import handlers
+from veo.server import accesslog, handlers
 from veo.server.api import audit as api_audit
 from veo.server.api import auth as api_auth
 from veo.server.api import health
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     handlers.install(app)
+    accesslog.install()  # join codes and tokens never reach Uvicorn's access log
     app.add_middleware(VeoMiddleware)
     # outermost: every later layer, route and Uvicorn's access log see the client it names
     app.add_middleware(
