@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.integration.notify_support import bearer, manual_worker, new_ticket
+from tests.integration.test_agent_tls import self_signed
 
 from veo.server.notify import webhooks
 from veo.server.notify.egress import AddressNotAllowed, AddressPolicy, IPAddress, guarded_client
@@ -169,3 +172,44 @@ async def test_connects_to_the_checked_address_keeps_the_name_and_follows_no_red
         server.server_close()
     assert Recorder.seen == [("/hook", f"hooks.example:{port}")]
     assert lookups == ["hooks.example", "hooks.example"]
+
+
+async def test_tls_is_checked_against_the_name_on_the_pinned_address(tmp_path: Path) -> None:
+    """The connection goes to the resolved 127.0.0.1, yet SNI and the certificate check use the
+    URL's name: a certificate for ``hooks.example`` passes, the same server as ``wrong.example``
+    does not."""
+    cert, key = self_signed(tmp_path, ["hooks.example"])
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    client_context = ssl.create_default_context(cafile=str(cert))
+    try:
+        async with guarded_client(AddressPolicy.parse("127.0.0.1"), resolver, client_context) as client:
+            response = await client.post(f"https://hooks.example:{port}/hook", content=b"{}")
+            assert response.status_code == 204
+            with pytest.raises(httpx.ConnectError, match=r"(?i)certificate|hostname"):
+                await client.post(f"https://wrong.example:{port}/hook", content=b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert names[:2] == ["hooks.example", "wrong.example"]

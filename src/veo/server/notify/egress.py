@@ -30,6 +30,7 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -228,16 +229,24 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a :class:`GuardedBackend` (httpx does not take a backend itself,
     so the connection pool it builds is replaced by the same pool with the guarded backend)."""
 
-    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             network_backend=GuardedBackend(policy, resolver),
         )
 
 
-def guarded_client(policy: AddressPolicy, resolver: Resolver = system_resolver) -> httpx.AsyncClient:
-    """The client the outbox worker sends webhooks with: no redirects, no proxies, guarded."""
+def guarded_client(
+    policy: AddressPolicy, resolver: Resolver = system_resolver, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
+    """The client the outbox worker sends webhooks with: no redirects, no proxies, guarded.
+    ``ssl_context`` (default: the system's trusted CAs) lets tests trust their own CA."""
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, resolver), follow_redirects=False, trust_env=False
+        transport=GuardedTransport(policy, resolver, ssl_context), follow_redirects=False, trust_env=False
     )
