@@ -175,3 +175,13 @@ def test_a_rolled_back_append_leaves_the_marker_alone(db: Database, data_dir: Pa
         record(s, "test.event", actor="tester")
         raise RuntimeError("the caller's transaction fails")
     assert before is not None and head.read(keys.key_dir(data_dir)) == before
+
+
+def test_an_append_undone_by_a_savepoint_does_not_move_the_marker_ahead(db: Database, data_dir: Path) -> None:
+    _fill(db, 3)
+    before = head.read(keys.key_dir(data_dir))
+    with db.session() as s:
+        savepoint = s.begin_nested()
+        record(s, "test.event", actor="tester")
+        savepoint.rollback()
+    assert before is not None and head.read(keys.key_dir(data_dir)) == before

@@ -123,9 +123,11 @@ def _after_commit(session: Session) -> None:
         log.exception("could not record the audit head in %s", pending[0])
 
 
-def _after_rollback(session: Session) -> None:
+def _after_rollback(session: Session, previous_transaction: object) -> None:
+    """Any rollback, a savepoint's included, forgets the pending head: it may have been noted
+    inside what was undone, and a marker that lags is safe where one ahead is a false alarm."""
     session.info.pop(_PENDING, None)
 
 
 event.listen(Session, "after_commit", _after_commit)
-event.listen(Session, "after_rollback", _after_rollback)
+event.listen(Session, "after_soft_rollback", _after_rollback)
