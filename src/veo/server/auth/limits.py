@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import address_group
 from veo.server.auth.models import LoginFailures
 
 ACCOUNT_MAX_FAILURES = 5
@@ -32,7 +33,8 @@ def account_key(user_id: int) -> str:
 
 
 def address_key(address: str) -> str:
-    return f"address:{address[:64]}"
+    """Grouped as every per-address limit groups addresses (IPv6 by /64), see ``addresses.py``."""
+    return f"address:{address_group(address)}"
 
 
 def blocked_until(db: Session, key: str, now: datetime) -> datetime | None:

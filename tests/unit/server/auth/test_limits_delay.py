@@ -1,4 +1,4 @@
-"""The shape of the sign-in limits: lockout after five, address delay doubling up to a cap."""
+"""The shape of the sign-in limits: lockout after five, address delay doubling up to a cap, keys."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def test_address_delay_grows_and_is_capped() -> None:
         timedelta(seconds=16),
     ]
     assert limits._delay(10_000, account=False) == limits.ADDRESS_MAX_DELAY
+
+
+def test_addresses_are_keyed_as_the_join_code_limiter_keys_them() -> None:
+    """IPv6 by /64 and mapped IPv4 as IPv4: one host cannot get a fresh delay per address."""
+    assert limits.address_key("2001:db8:1:2::1") == limits.address_key("2001:db8:1:2:ffff::9")
+    assert limits.address_key("2001:db8:1:2::1") != limits.address_key("2001:db8:1:3::1")
+    assert limits.address_key("::ffff:192.0.2.7") == limits.address_key("192.0.2.7")
+    assert limits.address_key("192.0.2.7") != limits.address_key("192.0.2.8")
