@@ -93,7 +93,7 @@ def literal_address(host: str) -> IPAddress | None:
     ``inet_aton`` reads ``2130706433``, ``0x7f000001``, ``127.1`` and ``0177.0.0.1`` as
     127.0.0.1 (so does ``getaddrinfo``); the character check keeps it to numeric spellings.
     """
-    text = host.strip("[]").lower()
+    text = host.strip("[]").lower().rstrip(".")
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:

@@ -33,7 +33,7 @@ def test_public_addresses_are(text: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["2130706433", "0x7f000001", "0x7f.1", "127.1", "0177.0.0.1", "017700000001", "[::1]", "127.0.0.1"],
+    ["2130706433", "0x7f000001", "0x7f.1", "127.1", "0177.0.0.1", "017700000001", "[::1]", "127.0.0.1."],
 )
 def test_every_spelling_of_loopback_is_read_as_loopback(host: str) -> None:
     address = literal_address(host)
