@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from veo.server.audit import checkpoints, head, keys
 from veo.server.audit import cli as audit_cli
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
 from veo.server.audit.service import record
+from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 
 
@@ -97,6 +99,22 @@ def test_deleting_the_newest_10_entries_is_found(
     code, text = _verify(database_url, data_dir, capsys)
     assert code == 1, text
     assert "entries up to seq 150, but the database ends at seq 140" in text
+
+
+def test_within_the_database_the_unsigned_tail_is_bounded_by_the_quiet_tail_checkpoint(
+    db: Database, database_url: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the marker: once the server's minute task signed the quiet tail (10 minutes after
+    the last checkpoint), deleting the newest 10 entries removes a signed head and is found."""
+    _fill(db, 150)
+    signer = checkpoints.signer_for_engine(db.engine)
+    assert signer is not None
+    with db.session() as s:
+        made = checkpoints.checkpoint_if_due(s, signer, now=utcnow() + timedelta(minutes=10, seconds=1))
+        assert made is not None and (made.number, made.seq) == (3, 150)
+    _delete_after(db, 140)
+    code, text = _verify_without_marker(database_url, data_dir, capsys)
+    assert code == 1 and "BAD checkpoint #3 at seq 150" in text, text
 
 
 def test_deleting_everything_after_the_last_checkpoint_is_found(
