@@ -1,12 +1,16 @@
 """Admission of an agent: the first message must be ``join`` with a live code.
 
-Redemption is throttled per address before the database is asked (``ratelimit.py``): the wait
-comes first, so a guesser is slowed whatever the answer. Every refusal is audited with its reason
-(never the code) and answered with a fatal ``error``; the caller closes the connection.
+Redemption is throttled per address group before the database is asked (``ratelimit.py``): the
+connection holds one of its group's few places for joins in flight from the moment it is accepted,
+and its attempt is counted as a failure BEFORE the lookup (forgiven only when the code was right),
+so parallel connections cannot all pass the check. The wait comes first, so a guesser is slowed
+whatever the answer. Every refusal is answered with a fatal ``error`` (the caller closes the
+connection) and audited with its reason, never the code.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,11 +28,14 @@ from veo.server.policies.service import policy_for_role
 from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.ratelimit import Slot
 from veo.server.sessions.wire import Peer, error, protocol_error
 from veo.server.web import wording
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,17 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
     The code may be a join code or a continuation code (a browser share upgraded to the agent);
     both go through the same rate limit and the same refusals.
     """
+    slot = hub.limiter.enter(address)
+    if slot is None:  # this address group already has its joins in flight: no lookup, no wait
+        await refuse(hub, peer, address, "rate_limited", retry_after=hub.limiter.busy_retry_after())
+        return None
+    try:
+        return await _admit(hub, peer, address, slot)
+    finally:
+        hub.limiter.leave(slot)
+
+
+async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Admission | None:
     raw: str | bytes | None = None
     with anyio.move_on_after(hub.join_timeout_seconds) as timer:
         raw = await peer.receive()
@@ -63,21 +81,19 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
         await peer.send(error("join_required", fatal=True))
         return None
     set_language(message.language)
-    decision = hub.limiter.check(address)
+    # Decided and counted in one step: from here this attempt is a failure unless forgiven below.
+    decision = hub.limiter.attempt(slot)
     if decision.delay > 0:
         await hub.sleep(decision.delay)
     if not decision.allowed:
-        await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason="rate_limited"))
-        wait = math.ceil(hub.limiter.retry_after(address))
-        await peer.send(error("rate_limited", fatal=True).model_copy(update={"retry_after": wait}))
+        await refuse(hub, peer, address, "rate_limited", retry_after=decision.retry_after)
         return None
 
-    def redeem(db: Session) -> Admission | str:
+    def redeem(db: Session) -> Admission | service.RejectReason:
         outcome = service.redeem(
             db, message.code, address=address, platform=message.platform, client=message.client
         )
         if isinstance(outcome, str):
-            service.record_rejected(db, address=address, reason=outcome)
             return outcome
         session, upgraded = outcome
         # The user's language (from the agent) is the best guess for the requester's e-mails.
@@ -91,10 +107,29 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
 
     result = await txn.run(hub.db, redeem)
     if isinstance(result, str):
-        hub.limiter.failure(address)
-        await peer.send(error(f"code_{result}", fatal=True))
+        await refuse(hub, peer, address, result)
         return None
+    hub.limiter.forgive(slot)
     return result
+
+
+async def refuse(
+    hub: SignalingHub,
+    peer: Peer,
+    address: str,
+    reason: service.RejectReason,
+    *,
+    retry_after: float | None = None,
+) -> None:
+    """Audit a refusal and answer it."""
+    await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
+    answer = error("rate_limited" if reason == "rate_limited" else f"code_{reason}", fatal=True)
+    if retry_after is not None:
+        answer = answer.model_copy(update={"retry_after": max(1, math.ceil(retry_after))})
+    try:
+        await peer.send(answer)
+    except Exception:  # the client left first: nothing to tell, and no trace for each one
+        log.debug("could not answer a refused join", exc_info=True)
 
 
 def joined_message(settings: Settings, session: RemoteSession) -> Joined:

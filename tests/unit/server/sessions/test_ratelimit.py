@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from veo.server.addresses import address_group
-from veo.server.sessions.ratelimit import RedemptionLimiter
+from veo.server.sessions.ratelimit import Decision, RedemptionLimiter, Slot
 
 
 class Clock:
@@ -14,32 +16,115 @@ class Clock:
         return self.now
 
 
+def one(limiter: RedemptionLimiter, address: str, *, right: bool = False) -> Decision:
+    """One whole join as ``join.admit`` makes it: enter, attempt, forgive if right, leave."""
+    slot = limiter.enter(address)
+    assert slot is not None
+    try:
+        decision = limiter.attempt(slot)
+        if decision.allowed and right:
+            limiter.forgive(slot)
+        return decision
+    finally:
+        limiter.leave(slot)
+
+
 def test_delay_grows_then_blocks_then_window_forgets() -> None:
     clock = Clock()
     limiter = RedemptionLimiter(max_failures=5, window_seconds=600, base_delay=0.5, max_delay=8, clock=clock)
-    delays = []
-    for _ in range(5):
-        decision = limiter.check("192.0.2.1")
-        assert decision.allowed
-        delays.append(decision.delay)
-        limiter.failure("192.0.2.1")
-    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0]
-    blocked = limiter.check("192.0.2.1")
-    assert not blocked.allowed and blocked.delay == 8.0
-    assert limiter.check("192.0.2.2").allowed
+    decisions = [one(limiter, "192.0.2.1") for _ in range(5)]
+    assert all(d.allowed for d in decisions)
+    assert [d.delay for d in decisions] == [0.0, 0.5, 1.0, 2.0, 4.0]
+    blocked = one(limiter, "192.0.2.1")
+    assert not blocked.allowed and blocked.delay == 8.0 and blocked.retry_after == 600.0
+    assert one(limiter, "192.0.2.2").allowed
     clock.now += 601
-    assert limiter.check("192.0.2.1") == limiter.check("192.0.2.9")
-    assert limiter.check("192.0.2.1").allowed
+    assert one(limiter, "192.0.2.1") == Decision(allowed=True, delay=0.0)
 
 
-def test_global_budget_blocks_everyone() -> None:
+def test_parallel_attempts_are_counted_before_any_lookup() -> None:
+    """The race of issue 12: 100 joins in flight at once get 5 lookups, not 100."""
+    limiter = RedemptionLimiter(max_failures=5, max_in_flight=1000, clock=Clock())
+    slots = [limiter.enter("192.0.2.1") for _ in range(100)]
+    decisions = [limiter.attempt(slot) for slot in slots if slot is not None]  # no answer came back yet
+    assert len(decisions) == 100
+    assert sum(d.allowed for d in decisions) == 5
+    assert limiter.failures("192.0.2.1") == 5
+
+
+def test_a_right_code_is_forgiven_and_a_wrong_one_stays_counted() -> None:
+    limiter = RedemptionLimiter(max_failures=3, clock=Clock())
+    assert one(limiter, "192.0.2.1", right=True).allowed
+    assert limiter.failures("192.0.2.1") == 0
+    assert limiter.tracked_groups() == 0  # a clean address leaves nothing behind
+    one(limiter, "192.0.2.1")
+    assert limiter.failures("192.0.2.1") == 1
+
+
+def test_a_dropped_connection_keeps_its_attempt_counted() -> None:
+    """Leaving without an answer (the client hung up during the wait) is no way to get a try back."""
+    limiter = RedemptionLimiter(max_failures=2, clock=Clock())
+    slot = limiter.enter("192.0.2.1")
+    assert slot is not None and limiter.attempt(slot).allowed
+    limiter.leave(slot)
+    limiter.leave(slot)  # twice is harmless
+    assert limiter.failures("192.0.2.1") == 1
+
+
+def test_joins_in_flight_are_capped_per_group() -> None:
+    limiter = RedemptionLimiter(max_in_flight=2, clock=Clock())
+    first, second = limiter.enter("2001:db8::1"), limiter.enter("2001:db8::2")  # one /64
+    assert first is not None and second is not None
+    assert limiter.enter("2001:db8::3") is None
+    assert limiter.enter("2001:db8:0:1::1") is not None  # another /64
+    limiter.leave(first)
+    assert limiter.enter("2001:db8::3") is not None
+    assert limiter.busy_retry_after() >= 1
+
+
+def test_attempt_needs_a_fresh_open_slot() -> None:
+    limiter = RedemptionLimiter(clock=Clock())
+    slot = limiter.enter("192.0.2.1")
+    assert slot is not None
+    limiter.attempt(slot)
+    with pytest.raises(ValueError):
+        limiter.attempt(slot)
+    with pytest.raises(ValueError):
+        limiter.attempt(Slot(address_group("192.0.2.9")))
+
+
+def test_a_flood_tightens_failed_addresses_and_never_refuses_a_clean_one() -> None:
+    """Both halves of item 2: the flood is slowed, users in good standing are not refused or delayed."""
     clock = Clock()
-    limiter = RedemptionLimiter(max_failures=5, global_max_failures=10, clock=clock)
+    limiter = RedemptionLimiter(
+        max_failures=5, flood_failures=10, flood_max_failures=2, max_delay=8, clock=clock
+    )
+    for i in range(5):
+        one(limiter, f"198.51.100.{i}")
+        one(limiter, f"198.51.100.{i}")
+    assert limiter.flooded()
+    # an address that failed twice would have 3 more tries; during the flood it has none, and waits longest
+    refused = one(limiter, "198.51.100.0")
+    assert not refused.allowed and refused.delay == 8.0 and refused.retry_after == 600.0
+    # a clean one is answered at once; after one failure it has one more try, after the longest delay
+    once = "198.51.100.77"
+    first = one(limiter, once)
+    assert first == Decision(allowed=True, delay=0.0)  # clean: no wait, never refused
+    second = one(limiter, once)
+    assert second.allowed and second.delay == 8.0
+    assert not one(limiter, once).allowed
+    # many clean addresses during the flood: each one joins at once
+    assert all(one(limiter, f"203.0.113.{i}", right=True) == Decision(True, 0.0) for i in range(50))
+    clock.now += 611  # the flood's count is kept in 10 s buckets: it may linger up to one more
+    assert not limiter.flooded()
+    assert one(limiter, "198.51.100.0").allowed
+
+
+def test_forgiven_attempts_do_not_feed_the_flood() -> None:
+    limiter = RedemptionLimiter(flood_failures=3, clock=Clock())
     for i in range(10):
-        limiter.failure(f"198.51.100.{i}")
-    assert not limiter.check("203.0.113.7").allowed
-    clock.now += 601
-    assert limiter.check("203.0.113.7").allowed
+        one(limiter, f"203.0.113.{i}", right=True)
+    assert not limiter.flooded()
 
 
 def test_ipv6_counts_per_64() -> None:
@@ -48,32 +133,43 @@ def test_ipv6_counts_per_64() -> None:
     assert address_group("::ffff:192.0.2.1") == "192.0.2.1"
     assert address_group("testclient") == "testclient"
     limiter = RedemptionLimiter(max_failures=2, clock=Clock())
-    limiter.failure("2001:db8::1")
-    limiter.failure("2001:db8::2")
-    assert not limiter.check("2001:db8::3").allowed
+    one(limiter, "2001:db8::1")
+    one(limiter, "2001:db8::2")
+    assert not one(limiter, "2001:db8::3").allowed
 
 
 def test_retry_after_says_when_the_oldest_failure_ages_out() -> None:
     """The refused user is told how long to wait: until the first of their failures leaves the window."""
     clock = Clock()
-    limiter = RedemptionLimiter(max_failures=3, window_seconds=600, global_max_failures=100, clock=clock)
+    limiter = RedemptionLimiter(max_failures=3, window_seconds=600, clock=clock)
     assert limiter.retry_after("192.0.2.1") == 0.0
     for step in range(3):
-        limiter.failure("192.0.2.1")
+        one(limiter, "192.0.2.1")
         clock.now += 100 if step < 2 else 50
     # failures at 1000, 1100, 1200; now 1250: the one at 1000 leaves the window at 1600
-    assert not limiter.check("192.0.2.1").allowed
+    refused = one(limiter, "192.0.2.1")
+    assert not refused.allowed and refused.retry_after == 350.0
     assert limiter.retry_after("192.0.2.1") == 350.0
     assert limiter.retry_after("192.0.2.2") == 0.0
     clock.now += 350
-    assert limiter.check("192.0.2.1").allowed and limiter.retry_after("192.0.2.1") == 0.0
+    assert one(limiter, "192.0.2.1").allowed
 
 
-def test_retry_after_of_the_global_budget() -> None:
+def test_memory_is_bounded_by_the_window_not_by_the_flood() -> None:
+    """Groups with nothing left in the window are dropped by a sweep once per window."""
     clock = Clock()
-    limiter = RedemptionLimiter(max_failures=5, window_seconds=600, global_max_failures=4, clock=clock)
-    for i in range(4):
-        limiter.failure(f"198.51.100.{i}")
-        clock.now += 10
-    assert not limiter.check("203.0.113.7").allowed
-    assert limiter.retry_after("203.0.113.7") == 560.0
+    limiter = RedemptionLimiter(window_seconds=60, clock=clock)
+    for i in range(12_000):
+        one(limiter, f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert limiter.tracked_groups() == 12_000  # all still in their window
+    for i in range(100):
+        one(limiter, f"172.16.0.{i}", right=True)
+    assert limiter.tracked_groups() == 12_000  # clean joins leave nothing behind
+    clock.now += 61
+    one(limiter, "192.0.2.1")
+    assert limiter.tracked_groups() == 1
+
+
+def test_flood_allowance_must_be_sane() -> None:
+    with pytest.raises(ValueError):
+        RedemptionLimiter(max_failures=5, flood_max_failures=0)
