@@ -34,6 +34,7 @@ from veo.config import Settings
 from veo.protocol.signaling import parse_agent_message
 from veo.server.app import create_app
 from veo.server.audit.models import AuditEvent
+from veo.server.audit.verify import walk
 from veo.server.db.engine import Database
 from veo.server.main import WS_MAX_SIZE
 from veo.server.sessions import join as join_module
@@ -274,3 +275,24 @@ async def test_a_flood_does_not_shut_out_a_valid_code_from_a_clean_address(serve
     assert await answer(user) == "joined"
     assert server.status(session_id) != "waiting"
     assert len(server.slept) == waited
+
+
+async def test_a_flood_of_refusals_writes_a_few_audit_rows_that_still_count_every_one(server: Server) -> None:
+    """Item 13: 300 refused joins used to be 300 audit rows; now 2 at once and 1 summary, chain intact."""
+    server.use(RedemptionLimiter(max_in_flight=1000))
+    server.gate.set()
+    agents = await open_agents(server.url, 300)
+    await asyncio.gather(*(send(ws, wrong(i)) for i, ws in enumerate(agents)))
+    answers = await asyncio.gather(*(answer(ws) for ws in agents))
+    assert answers.count("code_unknown") == 5 and answers.count("rate_limited") == 295
+    at_once = server.rejections()
+    assert sorted(e.details["reason"] for e in at_once) == ["rate_limited", "unknown"]
+    await server.hub.write_refusals(everything=True)
+    rows = server.rejections()
+    assert len(rows) == 3
+    summary = rows[-1].details
+    assert summary["count"] == 298 and summary["reasons"] == {"rate_limited": 294, "unknown": 4}
+    assert all(e.address == "127.0.0.1" for e in rows)
+    assert all(wrong(i) not in json.dumps(e.details) for e in rows for i in range(300))  # never a code
+    with server.db.session() as s:
+        assert walk(s.scalars(select(AuditEvent).order_by(AuditEvent.seq))).ok

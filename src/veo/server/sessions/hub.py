@@ -38,8 +38,9 @@ from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
 from veo.server.sessions import asking, service, steps, txn
-from veo.server.sessions.join import admit
+from veo.server.sessions.join import admit, flush_refusals
 from veo.server.sessions.ratelimit import RedemptionLimiter
+from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
 from veo.server.sessions.steps import Step
 from veo.server.sessions.wire import (
@@ -80,6 +81,8 @@ class SignalingHub:
         self.bus = bus
         self.settings = settings
         self.limiter = limiter or RedemptionLimiter()
+        #: refused joins, counted per address group and written as one summary per window
+        self.refusals = RefusalLog()
         self.sleep = sleep
         self.agent_grace_seconds = agent_grace_seconds
         self.join_timeout_seconds = join_timeout_seconds
@@ -107,6 +110,7 @@ class SignalingHub:
         while True:
             await asyncio.sleep(self.expiry_interval_seconds)
             await self.expire_now()
+            await self.write_refusals()
 
     async def expire_now(self) -> list[str]:
         """Expire waiting sessions whose code ran out and tell their consoles."""
@@ -135,11 +139,19 @@ class SignalingHub:
 
     async def close(self) -> None:
         """Cancel the expiry loop and pending grace timers (connections end with the server)."""
+        await self.write_refusals(everything=True)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def write_refusals(self, *, everything: bool = False) -> None:
+        """Audit the refused joins counted in windows that closed (``refusal_log.py``)."""
+        try:
+            await flush_refusals(self, everything=everything)
+        except Exception:
+            log.exception("writing the summary of refused joins failed")
 
     # ------------------------------------------------------------------ shared steps
 

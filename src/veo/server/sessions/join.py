@@ -5,7 +5,8 @@ connection holds one of its group's few places for joins in flight from the mome
 and its attempt is counted as a failure BEFORE the lookup (forgiven only when the code was right),
 so parallel connections cannot all pass the check. The wait comes first, so a guesser is slowed
 whatever the answer. Every refusal is answered with a fatal ``error`` (the caller closes the
-connection) and audited with its reason, never the code.
+connection) and audited with its reason, never the code, aggregated per address group and window
+(``refusal_log.py``) so that refusals cannot flood the audit log.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import Slot
+from veo.server.sessions.refusal_log import write_summaries
 from veo.server.sessions.wire import Peer, error, protocol_error
 from veo.server.web import wording
 
@@ -121,8 +123,10 @@ async def refuse(
     *,
     retry_after: float | None = None,
 ) -> None:
-    """Audit a refusal and answer it."""
-    await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
+    """Audit a refusal (at once, or counted into its window's summary) and answer it."""
+    if hub.refusals.note(address, reason):
+        await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
+    await flush_refusals(hub)
     answer = error("rate_limited" if reason == "rate_limited" else f"code_{reason}", fatal=True)
     if retry_after is not None:
         answer = answer.model_copy(update={"retry_after": max(1, math.ceil(retry_after))})
@@ -130,6 +134,13 @@ async def refuse(
         await peer.send(answer)
     except Exception:  # the client left first: nothing to tell, and no trace for each one
         log.debug("could not answer a refused join", exc_info=True)
+
+
+async def flush_refusals(hub: SignalingHub, *, everything: bool = False) -> None:
+    """Write the summaries of the refusal windows that closed (all of them at shutdown)."""
+    tallies = hub.refusals.due(everything=everything)
+    if tallies:
+        await txn.run(hub.db, lambda db: write_summaries(db, tallies))
 
 
 def joined_message(settings: Settings, session: RemoteSession) -> Joined:

@@ -214,6 +214,31 @@ def code_rejection(code: str | None) -> str:
     return names.get(code or "", _("the code was refused"))
 
 
+def refusal_summary(d: Mapping[str, object]) -> str:
+    """A window of refused joins from one address (``sessions/refusal_log.py``): how many, why, when."""
+    count = d.get("count")
+    n = count if isinstance(count, int) else 0
+    reasons = d.get("reasons")
+    why = listing(
+        f"{code_rejection(str(reason))} ({number(times)})"
+        for reason, times in (reasons.items() if isinstance(reasons, Mapping) else [])
+        if isinstance(times, int)
+    )
+    text = ngettext(
+        "%(n)s more refused attempt between %(first)s and %(last)s: %(why)s.",
+        "%(n)s more refused attempts between %(first)s and %(last)s: %(why)s.",
+        n,
+    ) % {
+        "n": number(n),
+        "first": when(str(d.get("first_at") or "")),
+        "last": when(str(d.get("last_at") or "")),
+        "why": why,
+    }
+    if d.get("other_addresses"):
+        text = _("From many other addresses, not counted one by one.") + " " + text
+    return text
+
+
 def client_mode(code: str | None) -> str:
     """How the user joined, as a sentence."""
     if code == "browser":
@@ -361,7 +386,10 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
         if isinstance(seconds, int | float):
             parts.append(_("Lasted %(duration)s.") % {"duration": duration(seconds)})
     elif code == "session.code_rejected":
-        parts.append(_("Reason: %(why)s.") % {"why": code_rejection(str(d.get("reason", "")))})
+        if isinstance(d.get("count"), int):
+            parts.append(refusal_summary(d))
+        else:
+            parts.append(_("Reason: %(why)s.") % {"why": code_rejection(str(d.get("reason", "")))})
     elif code == "session.sas_mismatch":
         reported = str(d.get("reported", ""))
         if reported == "sas_commitment_mismatch":
