@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
+from veo.server.api.params import RowId
 from veo.server.api.schemas import error_responses
 from veo.server.audit import query as audit_query
 from veo.server.audit.deps import as_utc, forbidden
@@ -47,7 +48,7 @@ class AuditPageOut(BaseModel):
 async def list_events(
     user: CurrentUser,
     db: DatabaseDep,
-    ticket_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    ticket_id: RowId | None = None,
     session_id: Annotated[str | None, Query(max_length=36)] = None,
     action: Annotated[str | None, Query(max_length=80)] = None,
     actor: Annotated[str | None, Query(max_length=320)] = None,

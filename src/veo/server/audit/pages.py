@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from veo.config import Settings
+from veo.server.api.params import RowId
 from veo.server.audit import checkpoints, keys
 from veo.server.audit import query as audit_query
 from veo.server.audit.deps import Auditor
@@ -62,7 +63,7 @@ async def audit_page(
     db: DatabaseDep,
     action: Annotated[str, Query(max_length=80)] = "",
     actor: Text = "",
-    ticket: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    ticket: RowId | None = None,
     session: Annotated[str, Query(max_length=36)] = "",
     since: date | None = None,
     until: date | None = None,
@@ -100,7 +101,7 @@ async def audit_csv(
     db: DatabaseDep,
     action: Annotated[str, Query(max_length=80)] = "",
     actor: Text = "",
-    ticket: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    ticket: RowId | None = None,
     session: Annotated[str, Query(max_length=36)] = "",
     since: date | None = None,
     until: date | None = None,

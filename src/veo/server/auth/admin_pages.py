@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.auth import accounts, passwords, service, totp
 from veo.server.auth.deps import AdminUser, admin_user, verify_csrf
 from veo.server.auth.models import ROLES
@@ -29,7 +30,7 @@ from veo.server.web.templating import render
 # The admin check runs before CSRF, so a technician gets 403 ``forbidden`` whatever they send.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(admin_user)])
 FormStr = Annotated[str, Form(max_length=320)]
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UserId = Annotated[RowId, Path()]
 
 
 async def _users_page(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth import accounts, passwords, service, totp
 from veo.server.auth.deps import AdminUser, CurrentUser, admin_user, current_user, verify_csrf
@@ -38,7 +39,7 @@ admin_router = APIRouter(
     responses=error_responses(401, 403, 422),
     dependencies=[Depends(admin_user), Depends(verify_csrf)],
 )
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UserId = Annotated[RowId, Path(description="The account's id.")]
 
 
 class UserOut(BaseModel):

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-CategoryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The category's id.")]
+from veo.server.api.params import RowId
+
+CategoryId = Annotated[RowId, Path(description="The category's id.")]
 
 
 class CategoryIn(BaseModel):

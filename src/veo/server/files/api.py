@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from veo.config import Settings
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
@@ -85,7 +86,7 @@ def _declared_length(request: Request) -> int | None:
     responses=error_responses(401, 403, 404, 413, 422),
 )
 async def upload(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     user: CurrentUser,
     db: DatabaseDep,
@@ -125,7 +126,7 @@ async def upload(
     response_model=list[AttachmentOut],
     responses=error_responses(401, 403, 404),
 )
-async def list_attachments(ticket_id: int, user: CurrentUser, db: DatabaseDep) -> list[AttachmentOut]:
+async def list_attachments(ticket_id: RowId, user: CurrentUser, db: DatabaseDep) -> list[AttachmentOut]:
     def work(s: Session) -> list[AttachmentOut]:
         service.check_ticket(s, ticket_id)
         return [_out(row) for row in service.list_for(s, ticket_id)]
@@ -139,7 +140,7 @@ async def list_attachments(ticket_id: int, user: CurrentUser, db: DatabaseDep) -
     responses=error_responses(401, 403, 404),
 )
 async def download(
-    ticket_id: int, attachment_id: int, request: Request, user: CurrentUser, db: DatabaseDep
+    ticket_id: RowId, attachment_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> FileResponse:
     """The file as a download, under its sanitized name."""
     row = await db.run(lambda s: service.get(s, ticket_id, attachment_id))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from veo.server.addresses import client_address
+from veo.server.api.params import Offset, RowId
 from veo.server.api.schemas import error_responses
 from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser
@@ -85,10 +86,10 @@ async def list_outbox(
     db: DatabaseDep,
     status: Annotated[str | None, Query(description="pending, sent or failed")] = None,
     kind: Annotated[str | None, Query(description="email or webhook")] = None,
-    ticket_id: int | None = None,
-    webhook_id: int | None = None,
+    ticket_id: RowId | None = None,
+    webhook_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> OutboxPageOut:
     """Every e-mail and webhook delivery with its attempts and last error (admins; a ticket's for all)."""
     if ticket_id is None or webhook_id is not None or kind == "webhook":
@@ -119,7 +120,7 @@ async def list_outbox(
 
 
 @router.post("/outbox/{message_id}/retry", response_model=OutboxOut)
-async def retry_message(message_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> OutboxOut:
+async def retry_message(message_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep) -> OutboxOut:
     """Try a failed or waiting message again now, with a fresh series of attempts."""
     require_admin(user)
 
@@ -164,7 +165,7 @@ async def create_webhook(
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
-async def delete_webhook(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+async def delete_webhook(webhook_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
     address = client_address(request)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from veo.config import SUPPORTED_LANGUAGES
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.audit.service import record
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
@@ -125,7 +126,7 @@ async def outbox_page(
 
 
 @router.post("/admin/outbox/{message_id}/retry", dependencies=[Depends(verify_csrf)])
-async def outbox_retry(message_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+async def outbox_retry(message_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
     await db.run(lambda s: outbox.retry_now(s, message_id))
     _wake(request)
@@ -190,7 +191,9 @@ async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> 
 
 
 @router.post("/admin/webhooks/{webhook_id}/delete", dependencies=[Depends(verify_csrf)])
-async def webhooks_delete(webhook_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+async def webhooks_delete(
+    webhook_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep
+) -> Response:
     require_admin(user)
     address = client_address(request)
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from veo.server.api.params import RowId
 from veo.server.reports.pilot import PilotComparison
 
 
@@ -15,7 +16,7 @@ class PilotCreate(BaseModel):
     name: str = Field(max_length=10000, examples=["Remote support pilot, floor 2"])
     starts_on: str = Field(max_length=100, examples=["2026-03-02"])
     ends_on: str = Field(max_length=100, examples=["2026-04-30"])
-    member_ids: list[int] = Field(max_length=1000, examples=[[3, 7]])
+    member_ids: list[RowId] = Field(max_length=1000, examples=[[3, 7]])
 
 
 class PilotOut(BaseModel):
@@ -33,7 +34,7 @@ class PilotDetailOut(PilotOut):
 
 
 class FeedbackCreate(BaseModel):
-    score: int = Field(examples=[4])
+    score: int = Field(ge=1, le=5, examples=[4])
     comment: str = Field(default="", max_length=20000)
 
 

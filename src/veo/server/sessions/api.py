@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from veo.config import Settings
 from veo.protocol.schema import protocol_schema
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
@@ -34,7 +35,7 @@ def _schema() -> dict[str, Any]:
     responses=error_responses(401, 403, 404, 422),
 )
 async def create_session(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     user: CurrentUser,
     db: DatabaseDep,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.protocol.permissions import ordered
 from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
@@ -37,7 +38,7 @@ def _settings(request: Request) -> Settings:
 
 
 @router.post("/tickets/{ticket_id}/sessions", dependencies=[Depends(verify_csrf)])
-async def start_session(ticket_id: int, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
+async def start_session(ticket_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     form = await request.form()
     chosen = [v for v in form.getlist("permissions") if isinstance(v, str)]
     permissions = chosen if chosen or PERMISSIONS_FIELD_MARKER in form else None

@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from veo.server.api.params import MAX_ID, RowId
+
 TicketStatus = Literal["new", "open", "waiting", "resolved", "closed"]
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 TicketChannel = Literal["phone", "email", "portal", "walk_in"]
 TicketSort = Literal["created", "-created", "updated", "-updated", "priority", "-priority"]
 #: A ticket number in a URL: positive and within a 32-bit column, so a huge number is a clean 422.
-TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The ticket number.")]
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+TicketId = Annotated[RowId, Path(description="The ticket number.")]
 
 
 class TicketCreate(BaseModel):
@@ -88,8 +89,8 @@ class TicketFilters(BaseModel):
     q: str = Field(default="", max_length=200, description="Words in title, description or requester.")
     status: TicketStatus | None = None
     priority: TicketPriority | None = None
-    category_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    assignee_id: int | None = Field(default=None, ge=0, le=2**31 - 1, description="0: unassigned.")
+    category_id: RowId | None = None
+    assignee_id: int | None = Field(default=None, ge=0, le=MAX_ID, description="0: unassigned.")
     created_from: date | None = Field(default=None, description="First day (UTC), inclusive.")
     created_to: date | None = Field(default=None, description="Last day (UTC), inclusive.")
     sort: TicketSort = Field(default="-created", description="A leading '-' sorts descending.")

@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from veo.server.api.params import MAX_ID
 from veo.server.errors import InvalidInput
 from veo.server.lang import _
 from veo.server.tickets.models import TICKET_CHANNELS, TICKET_PRIORITIES, TICKET_STATUSES
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 REQUIRED = ("title", "requester_name", "requester_email")
-MAX_ID = 2**31 - 1
 Value = str | int | None
 
 
