@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -324,3 +325,33 @@ async def test_audit_api_filters_by_ticket(app: FastAPI, client: httpx.AsyncClie
     assert events["total"] == 2
     assert [e["action"] for e in events["items"]] == ["ticket.created", "ticket.updated"]
     assert events["items"][1]["details"] == {"status": {"from": "new", "to": "open"}}
+
+
+async def test_category_names_clash_in_any_case_and_any_script(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """SQLite's lower() folds only ASCII: "Ölfilter" twice was an IntegrityError (500) there.
+    Names are compared casefolded in Python on both databases; a burst of the same name stores
+    one and answers the others with the sentence, never a 5xx."""
+    make_user(app.state.db, "lead@example.org", role="lead")
+    lead = await api_token(client, "lead@example.org")
+
+    async def create(name: str) -> httpx.Response:
+        return await client.post("/api/v1/categories", json={"name": name}, headers=lead)
+
+    assert (await create("Ölfilter")).status_code == 201
+    for same in ("Ölfilter", "ölfilter", "ÖLFILTER", "O\u0308lfilter", " ölfilter "):
+        again = await create(same)
+        assert again.status_code == 422, (same, again.status_code, again.text)
+        assert again.json()["code"] == "invalid_request"
+        assert "already exists" in again.json()["message"]
+    assert (await create("Straße")).status_code == 201
+    assert (await create("STRASSE")).status_code == 422
+    other = (await create("Öl")).json()
+    clash = await client.patch(f"/api/v1/categories/{other['id']}", json={"name": "öLFILTER"}, headers=lead)
+    assert clash.status_code == 422 and "already exists" in clash.json()["message"]
+
+    burst = await asyncio.gather(*(create("Ärger") for _ in range(8)))
+    assert sorted(r.status_code for r in burst) == [201] + [422] * 7
+    names = [c["name"] for c in (await client.get("/api/v1/categories", headers=lead)).json()]
+    assert names == ["Ärger", "Öl", "Ölfilter", "Straße"]

@@ -2,11 +2,18 @@
 
 Removing a category leaves its tickets uncategorized (the foreign key sets NULL) rather than
 deleting history; the audit log keeps the name it had.
+
+Names are unique regardless of case, compared here in Python (:func:`name_key`: NFKC, then
+``casefold``) rather than with SQL's ``lower()``, which on SQLite folds only ASCII: "Ölfilter"
+and "ölfilter" are one name on both databases, and a second "Ölfilter" is a 422 that says so
+instead of the unique constraint's ``IntegrityError``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import unicodedata
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
@@ -23,8 +30,21 @@ def require_manager(user: User) -> None:
         raise ApiError(403, "forbidden", _("Only administrators and leads may change the categories."))
 
 
+def name_key(name: str) -> str:
+    """What two names must share to be the same category: compatibility form, any case."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _alphabetical(category: Category) -> tuple[str, str, int]:
+    """Letters first without their accents ("Ärger" among the a's, not after z), then exactly."""
+    key = name_key(category.name)
+    letters = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
+    return letters, key, category.id
+
+
 def all_categories(db: Session) -> list[Category]:
-    return list(db.scalars(select(Category).order_by(func.lower(Category.name), Category.id)))
+    """Every category in alphabetical order, any case (the list is short: an admin writes it)."""
+    return sorted(db.scalars(select(Category)), key=_alphabetical)
 
 
 def get_category(db: Session, category_id: int) -> Category:
@@ -37,9 +57,9 @@ def get_category(db: Session, category_id: int) -> Category:
 def _clean_name(db: Session, raw: object, *, except_id: int | None = None) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 100:
         raise InvalidInput({"name": _("Enter a name of 1 to 100 characters.")})
-    name = " ".join(raw.split())
-    clash = db.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
-    if clash is not None and clash.id != except_id:
+    name = unicodedata.normalize("NFC", " ".join(raw.split()))
+    key = name_key(name)
+    if any(name_key(other.name) == key and other.id != except_id for other in all_categories(db)):
         raise InvalidInput({"name": _("A category with this name already exists.")})
     return name
 
