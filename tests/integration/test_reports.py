@@ -285,3 +285,43 @@ async def test_feedback_from_technicians_listed_for_leads(
 
     listed = (await client.get("/api/v1/reports/feedback", headers=lead)).json()
     assert [(f["score"], f["comment"]) for f in listed] == [(4, "Faster than phone")]
+
+
+async def test_pilots_are_audited(app: FastAPI, client: httpx.AsyncClient, lead: dict[str, str]) -> None:
+    """Starting and deleting a pilot (API and form) each leave an audit row with who and what;
+    a refused one leaves none, and the audit page says it in words."""
+    from veo.server.audit.models import AuditEvent
+
+    def pilot_events() -> list[tuple[str, str, dict[str, object]]]:
+        with app.state.db.session() as s:
+            rows = s.scalars(
+                select(AuditEvent).where(AuditEvent.action.like("pilot.%")).order_by(AuditEvent.seq)
+            )
+            return [(e.action, e.actor, dict(e.details)) for e in rows]
+
+    ana = (await _user_ids(app))["Ana"]
+    body = {"name": "Floor 2", "starts_on": "2026-03-02", "ends_on": "2026-03-15", "member_ids": [ana]}
+    refused = await client.post("/api/v1/reports/pilots", json={**body, "name": ""}, headers=lead)
+    assert refused.status_code == 422 and pilot_events() == []
+    created = (await client.post("/api/v1/reports/pilots", json=body, headers=lead)).json()
+    assert (await client.delete(f"/api/v1/reports/pilots/{created['id']}", headers=lead)).status_code == 204
+    assert (await client.delete(f"/api/v1/reports/pilots/{created['id']}", headers=lead)).status_code == 404
+
+    await login(client, LEAD)
+    token = csrf_from((await client.get("/reports/pilots")).text)
+    form = {**body, "name": "Floor 3", "member_ids": [str(ana)], "csrf_token": token}
+    assert (await client.post("/reports/pilots", data=form)).status_code == 303
+    second = (await client.get("/api/v1/reports/pilots", headers=lead)).json()[0]["id"]
+    assert (
+        await client.post(f"/reports/pilots/{second}/delete", data={"csrf_token": token})
+    ).status_code == 303
+
+    period = {"starts_on": "2026-03-02", "ends_on": "2026-03-15", "members": [ana]}
+    assert pilot_events() == [
+        ("pilot.created", LEAD, {"id": created["id"], "name": "Floor 2", **period}),
+        ("pilot.deleted", LEAD, {"id": created["id"], "name": "Floor 2"}),
+        ("pilot.created", LEAD, {"id": second, "name": "Floor 3", **period}),
+        ("pilot.deleted", LEAD, {"id": second, "name": "Floor 3"}),
+    ]
+    audit = (await client.get("/audit?action=pilot.created")).text
+    assert "Pilot started" in audit and "“Floor 3”." in audit

@@ -10,9 +10,11 @@ import itertools
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.api.schemas import error_responses
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
@@ -27,10 +29,8 @@ from veo.server.reports.schemas import FeedbackCreate, FeedbackOut, PilotCreate,
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=error_responses(401, 403, 422))
 DateQuery = Annotated[str | None, Query(max_length=100, description="YYYY-MM-DD, included")]
 FreshQuery = Annotated[bool, Query(description="wait for figures of this instant instead of a cached copy")]
-PilotId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-PilotQuery = Annotated[
-    int | None, Query(ge=1, le=2**31 - 1, description="pilot to compare (default: newest)")
-]
+PilotId = Annotated[RowId, Path(description="The pilot's id.")]
+PilotQuery = Annotated[RowId | None, Query(description="pilot to compare (default: newest)")]
 
 
 def _pilot_out(pilot: Pilot) -> PilotOut:
@@ -115,9 +115,10 @@ async def list_pilots(user: CurrentUser, db: DatabaseDep) -> list[PilotOut]:
 
 
 @router.post("/pilots", response_model=PilotOut, status_code=201, summary="Start a pilot")
-async def create_pilot(body: PilotCreate, user: CurrentUser, db: DatabaseDep) -> PilotOut:
+async def create_pilot(body: PilotCreate, request: Request, user: CurrentUser, db: DatabaseDep) -> PilotOut:
     values = body.model_dump()
-    return await db.run(lambda s: _pilot_out(service.create_pilot(s, values, creator=user)))
+    address = client_address(request)
+    return await db.run(lambda s: _pilot_out(service.create_pilot(s, values, creator=user, address=address)))
 
 
 @router.get(
@@ -140,9 +141,10 @@ async def get_pilot(pilot_id: PilotId, user: CurrentUser, db: DatabaseDep) -> Pi
 @router.delete(
     "/pilots/{pilot_id}", status_code=204, responses=error_responses(404), summary="Delete a pilot"
 )
-async def delete_pilot(pilot_id: PilotId, user: CurrentUser, db: DatabaseDep) -> Response:
+async def delete_pilot(pilot_id: PilotId, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     service.require_reader(user)
-    await db.run(lambda s: service.delete_pilot(s, pilot_id))
+    address = client_address(request)
+    await db.run(lambda s: service.delete_pilot(s, pilot_id, actor=user, address=address))
     return Response(status_code=204)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from veo.server.addresses import client_address
+from veo.server.api.params import RowId
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import InvalidInput
@@ -37,7 +39,7 @@ async def reports_page(
     db: DatabaseDep,
     start: DateQuery = None,
     end: DateQuery = None,
-    pilot: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    pilot: RowId | None = None,
 ) -> Response:
     service.require_reader(user)
     values = {"start": start or "", "end": end or ""}
@@ -73,7 +75,7 @@ async def reports_csv(
     db: DatabaseDep,
     start: DateQuery = None,
     end: DateQuery = None,
-    pilot: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    pilot: RowId | None = None,
 ) -> Response:
     service.require_reader(user)
     period = service.parse_period(start, end)
@@ -118,19 +120,19 @@ async def create_pilot(
         "ends_on": ends_on,
         "member_ids": member_ids or [],
     }
+    address = client_address(request)
     try:
-        await db.run(lambda s: service.create_pilot(s, values, creator=user))
+        await db.run(lambda s: service.create_pilot(s, values, creator=user, address=address))
     except InvalidInput as exc:
         return await _pilots_page(request, db, values, exc.fields, status=422)
     return RedirectResponse("/reports/pilots", status_code=303)
 
 
 @router.post("/reports/pilots/{pilot_id}/delete", dependencies=[Depends(verify_csrf)])
-async def delete_pilot(
-    user: CurrentUser, db: DatabaseDep, pilot_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
-) -> Response:
+async def delete_pilot(request: Request, user: CurrentUser, db: DatabaseDep, pilot_id: RowId) -> Response:
     service.require_reader(user)
-    await db.run(lambda s: service.delete_pilot(s, pilot_id))
+    address = client_address(request)
+    await db.run(lambda s: service.delete_pilot(s, pilot_id, actor=user, address=address))
     return RedirectResponse("/reports/pilots", status_code=303)
 
 

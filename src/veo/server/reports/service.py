@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from veo.server.api.params import MAX_ID
+from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
@@ -33,8 +35,6 @@ READERS = frozenset({"admin", "lead"})
 DEFAULT_WEEKS = 12
 MAX_DAYS = 731
 MAX_COMMENT = 5000
-#: Ids are 32-bit integers in the database; anything larger cannot name a row.
-MAX_ID = 2**31 - 1
 #: Dates outside these years are typing mistakes (and year 9999 has no "day after" to end on).
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 
@@ -182,7 +182,9 @@ def clean_pilot(db: Session, values: Mapping[str, object]) -> PilotInput:
     return PilotInput(name.strip(), starts_on, ends_on, member_ids)
 
 
-def create_pilot(db: Session, values: Mapping[str, object], *, creator: User) -> Pilot:
+def create_pilot(db: Session, values: Mapping[str, object], *, creator: User, address: str = "") -> Pilot:
+    """Store a pilot and audit it (``pilot.created``): a pilot decides whose tickets a report
+    compares, so who started one, when and for whom belongs in the log like any other change."""
     require_reader(creator)
     cleaned = clean_pilot(db, values)
     pilot = Pilot(
@@ -194,6 +196,19 @@ def create_pilot(db: Session, values: Mapping[str, object], *, creator: User) ->
     )
     db.add(pilot)
     db.flush()
+    record(
+        db,
+        "pilot.created",
+        actor=creator.email,
+        address=address,
+        details={
+            "id": pilot.id,
+            "name": pilot.name,
+            "starts_on": pilot.starts_on.isoformat(),
+            "ends_on": pilot.ends_on.isoformat(),
+            "members": cleaned.member_ids,
+        },
+    )
     return pilot
 
 
@@ -208,8 +223,15 @@ def get_pilot(db: Session, pilot_id: int) -> Pilot:
     return pilot
 
 
-def delete_pilot(db: Session, pilot_id: int) -> None:
-    db.delete(get_pilot(db, pilot_id))
+def delete_pilot(db: Session, pilot_id: int, *, actor: User, address: str = "") -> None:
+    """Remove a pilot (its members and the link from feedback go with it), audited as
+    ``pilot.deleted`` with the name it had."""
+    require_reader(actor)
+    pilot = get_pilot(db, pilot_id)
+    details = {"id": pilot.id, "name": pilot.name}
+    db.delete(pilot)
+    db.flush()
+    record(db, "pilot.deleted", actor=actor.email, address=address, details=details)
 
 
 def pilot_comparison(db: Session, pilot: Pilot) -> PilotComparison:

@@ -308,6 +308,8 @@ def action(code: str) -> str:
         "category.deleted": _("Category deleted"),
         "webhook.created": _("Webhook added"),
         "webhook.deleted": _("Webhook removed"),
+        "pilot.created": _("Pilot started"),
+        "pilot.deleted": _("Pilot deleted"),
         "audit.checkpoint": _("Audit log checkpoint signed"),
     }
     return actions.get(code, _("Other event"))
@@ -328,6 +330,12 @@ def actor(value: str | None) -> str:
 
 def _yes(value: object) -> bool:
     return value is True or value == "true"
+
+
+#: Events about one named thing, whose details say its name.
+_NAMED_EVENTS = frozenset(
+    {"category.created", "category.renamed", "category.deleted", "pilot.created", "pilot.deleted"}
+)
 
 
 def event_details(code: str, details: Mapping[str, object] | None) -> str:
@@ -450,7 +458,7 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
     elif code in ("auth.login_failed", "auth.login_throttled", "auth.login_locked", "auth.totp_failed"):
         if d.get("email") or d.get("user"):
             parts.append(_("Account: %(user)s.") % {"user": d.get("email") or d.get("user")})
-    elif code in ("category.created", "category.renamed", "category.deleted") and d.get("name"):
+    elif code in _NAMED_EVENTS and d.get("name"):
         parts.append(_("“%(title)s”.") % {"title": d["name"]})
     return " ".join(parts)
 
