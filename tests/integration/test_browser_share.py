@@ -123,7 +123,7 @@ def test_upgrade_continues_the_same_session_with_a_new_consent(env: Env) -> None
             state = recv(console, "session_state")
             assert state["status"] == "active" and state["agent_connected"] is True
     row = env.row(sid)
-    assert row.mode == "agent" and row.upgraded_at is not None and row.continuation_code is None
+    assert row.mode == "agent" and row.upgraded_at is not None and row.live_continuation_digest is None
     assert row.ticket_id == env.ticket_id and row.granted_permissions == ["view", "control"]
     actions = [a.action for a in env.actions(sid)]
     assert actions.count("session.consented") == 2, actions
@@ -208,7 +208,7 @@ def test_ending_the_share_voids_its_continuation_code(env: Env) -> None:
         code = upgrade_code(browser)["code"]
         send(browser, {"type": "hangup", "reason": "user_stopped"})
         assert recv(browser, "ended")["by"] == "user"
-    assert env.row(sid).continuation_code is None
+    assert env.row(sid).live_continuation_digest is None
     with env.agent() as agent:
         assert agent_join(agent, code)["code"] == "code_used"
     assert env.row(sid).status == "ended" and env.row(sid).mode == "browser"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select
 
+from veo.server.db.engine import Database
 from veo.server.db.migrate import alembic_config, migrate
 from veo.server.db.models import Base
+from veo.server.sessions import code_secret, service
+from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.search import TRIGRAM_INDEX
 
 
@@ -140,3 +145,108 @@ def test_comments_attached_by_the_console_before_0013_are_labelled(blank_databas
         (2, ""),
         (3, "technician_console"),
     ]
+
+
+def _sha(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def test_0014_turns_plaintext_codes_and_plain_digests_into_keyed_digests(
+    blank_database_url: str, tmp_path: Path
+) -> None:
+    url, data_dir = blank_database_url, tmp_path / "data"
+    command.upgrade(alembic_config(url), "0013_comment_origin")
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    session = {
+        "ticket_id": 1,
+        "code": None,
+        "code_expires_at": later,
+        "code_digest": "",
+        "requested_permissions": ["view"],
+        "granted_permissions": [],
+        "sas_confirmed": False,
+        "control_paused": False,
+        "identity_confirmation": "not_verified",
+        "agent_address": "",
+        "agent_platform": "",
+        "created_at": NOW,
+        "end_reason": "",
+        "resolution_note": "",
+        "continuation_code": None,
+        "continuation_digest": "",
+    }
+    _insert(
+        url,
+        {
+            "tickets": [TICKET],
+            "remote_sessions": [
+                {
+                    **session,
+                    "id": "live",
+                    "status": "waiting",
+                    "code": "123456789",
+                    "code_digest": _sha("123456789"),
+                },
+                {**session, "id": "used", "status": "ended", "code_digest": _sha("987654321")},
+                {
+                    **session,
+                    "id": "share",
+                    "status": "active",
+                    "mode": "browser",
+                    "code_digest": _sha("444555666"),
+                    "continuation_code": "555666777",
+                    "continuation_digest": _sha("555666777"),
+                    "continuation_expires_at": later,
+                },
+                {**session, "id": "shared", "status": "ended", "continuation_digest": _sha("111222333")},
+            ],
+        },
+    )
+    migrate(url, data_dir)
+
+    secret = code_secret.load_or_create(data_dir)  # the one the migration made in the data directory
+    engine = create_engine(url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("remote_sessions")}
+    finally:
+        engine.dispose()
+    assert not {"code", "continuation_code"} & columns, "no column holds a code as it is"
+    rows = {
+        r[0]: r[1:]
+        for r in _select(
+            url,
+            "remote_sessions",
+            "id",
+            "code_digest",
+            "live_code_digest",
+            "code_sealed",
+            "continuation_digest",
+            "live_continuation_digest",
+        )
+    }
+    assert rows["live"][:2] == (secret.digest("123456789"),) * 2
+    assert secret.unseal(rows["live"][2]) == "123456789"
+    assert rows["used"] == (secret.digest("987654321"), None, None, "", None)
+    assert rows["share"][3:] == (secret.digest("555666777"),) * 2
+    assert rows["shared"][3:] == (secret.digest("111222333"), None)
+    dump = repr(rows)
+    for code in ("123456789", "987654321", "555666777", "111222333"):
+        assert code not in dump and _sha(code) not in dump
+
+    # the server, with the data directory's secret, redeems the converted live code by its digest
+    code_secret.use(data_dir)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            assert service.redeem_code(s, "987 654 321", address="192.0.2.1") == "used"
+            joined = service.redeem_code(s, "123 456 789", address="192.0.2.1")
+            assert isinstance(joined, RemoteSession) and joined.id == "live" and joined.code is None
+    finally:
+        db.dispose()
+
+
+def test_0014_leaves_a_blank_data_directory_alone_when_no_row_needs_the_secret(
+    blank_database_url: str, tmp_path: Path
+) -> None:
+    migrate(blank_database_url, tmp_path / "data")
+    assert not code_secret.key_path(tmp_path / "data").exists()

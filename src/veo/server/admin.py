@@ -116,7 +116,7 @@ def _read_password() -> str:
 
 def _database(settings: Settings) -> Database:
     try:
-        migrate(settings.effective_database_url)
+        migrate(settings.effective_database_url, settings.data_dir)
     except Exception as exc:
         fail(PROG, _("cannot open the database: %(error)s") % {"error": exc})
     return Database(settings.effective_database_url)

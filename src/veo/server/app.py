@@ -52,7 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     db: Database = app.state.db
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(migrate, db.url)
+    await anyio.to_thread.run_sync(migrate, db.url, settings.data_dir)
     log.info("database ready at %s", db.engine.url.render_as_string(hide_password=True))
     if settings.public_url.startswith("http://") and cookie_secure(settings):
         log.warning(

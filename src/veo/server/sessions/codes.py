@@ -1,19 +1,20 @@
 """Join codes: 9 random digits a user can read over the phone, single use, short-lived.
 
 Codes come from ``secrets`` (10^9 values); only technicians create them and redemption is rate
-limited (``ratelimit.py``), so guessing one is hopeless. A code is unique among LIVE codes only:
-the column is cleared when the code is redeemed or expires, and ``code_digest`` keeps its SHA-256
-so that a second try of a used or expired code can be answered precisely without keeping it.
+limited (``ratelimit.py``), so guessing one is hopeless. The database keeps keyed digests, never
+the code (``code_secret.py``). A code is unique among LIVE codes only: ``live_code_digest`` is
+cleared when the code is redeemed or expires, and ``code_digest`` keeps the digest so that a
+second try of a used or expired code can be answered precisely without keeping the code.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.server.sessions import code_secret
 from veo.server.sessions.models import RemoteSession
 
 CODE_DIGITS = 9
@@ -37,14 +38,21 @@ def normalize_code(raw: str) -> str:
 
 
 def code_digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+    """The keyed digest codes are stored and looked up by (the server's secret, not a plain hash)."""
+    return code_secret.active().digest(code)
 
 
 def unique_live_code(db: Session) -> str:
-    """A code no live session holds (the unique index is the final guard)."""
+    """A code no live join or continuation code equals (the unique indexes are the final guard)."""
     for _ in range(_MAX_ATTEMPTS):
         code = new_code()
-        taken = db.scalar(select(RemoteSession.id).where(RemoteSession.code == code))
+        digest = code_digest(code)
+        taken = db.scalar(
+            select(RemoteSession.id).where(
+                (RemoteSession.live_code_digest == digest)
+                | (RemoteSession.live_continuation_digest == digest)
+            )
+        )
         if taken is None:
             return code
     raise RuntimeError("could not draw a free join code")  # 10^9 codes: practically unreachable

@@ -1,4 +1,8 @@
-"""A remote session on a ticket: its join code, lifecycle and what it ended as."""
+"""A remote session on a ticket: its join code, lifecycle and what it ended as.
+
+Codes are kept as keyed digests (``code_secret.py``): the database alone never gives a live code
+back. ``RemoteSession.code`` reads and writes the live join code through them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from veo.server.auth.models import User
 from veo.server.db.base import Base, UTCDateTime, utcnow
+from veo.server.sessions import code_secret
 from veo.server.tickets.models import Ticket
 
 #: waiting (code issued) -> joined (agent in, consent pending) -> active (user allowed) -> ended;
@@ -22,10 +27,14 @@ class RemoteSession(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    #: The 9-digit join code while it can still be redeemed; cleared once used or expired.
-    code: Mapped[str | None] = mapped_column(String(9), unique=True, default=None)
+    #: Keyed digest of the join code while it can still be redeemed (what a join looks up);
+    #: cleared once used or expired. Unique: no two live codes alike.
+    live_code_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: The live join code encrypted under the server's key, only to show it to the technician;
+    #: cleared with ``live_code_digest``.
+    code_sealed: Mapped[str | None] = mapped_column(String(code_secret.SEALED_CHARS), default=None)
     code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: SHA-256 of the code, kept after the code is cleared to tell "used"/"expired" from "unknown".
+    #: Keyed digest of the code, kept after the code is cleared to tell "used"/"expired" from "unknown".
     code_digest: Mapped[str] = mapped_column(String(64), index=True, default="")
     status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
     requested_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -45,9 +54,10 @@ class RemoteSession(Base):
     #: share upgraded to the agent becomes ``agent``; ``upgraded_at`` says when.
     mode: Mapped[str] = mapped_column(String(10), default="agent")
     upgraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    #: The single-use code that lets ``veo agent`` continue THIS browser share, while it is live;
-    #: cleared once used or replaced. ``continuation_digest`` keeps its SHA-256 (as ``code_digest``).
-    continuation_code: Mapped[str | None] = mapped_column(String(9), unique=True, default=None)
+    #: Keyed digest of the single-use code that lets ``veo agent`` continue THIS browser share,
+    #: while it is live; cleared once used or replaced. ``continuation_digest`` keeps it (as
+    #: ``code_digest``). The code itself is only in the message that issued it.
+    live_continuation_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     continuation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     continuation_digest: Mapped[str] = mapped_column(String(64), index=True, default="")
     agent_address: Mapped[str] = mapped_column(String(64), default="")
@@ -65,6 +75,23 @@ class RemoteSession(Base):
 
     ticket: Mapped[Ticket] = relationship(lazy="joined")
     technician: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def code(self) -> str | None:
+        """The live join code, for the technician to read out; None once used or expired."""
+        if self.live_code_digest is None or self.code_sealed is None:
+            return None
+        return code_secret.active().unseal(self.code_sealed)
+
+    @code.setter
+    def code(self, code: str | None) -> None:
+        """Issue ``code`` (its digests and sealed copy), or with None void the live code."""
+        if code is None:
+            self.live_code_digest = self.code_sealed = None
+            return
+        secret = code_secret.active()
+        self.code_digest = self.live_code_digest = secret.digest(code)
+        self.code_sealed = secret.seal(code)
 
     @property
     def identity_confirmed(self) -> bool:

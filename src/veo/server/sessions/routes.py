@@ -1,6 +1,7 @@
 """Remote sessions on the app: ``install(app)`` creates the bus and the hub and mounts the routes.
 
-Call it after ``app.state.settings`` and ``app.state.db`` are set. The hub starts through
+Call it after ``app.state.settings`` and ``app.state.db`` are set. It makes the data directory's
+code secret the one codes are digested with (``code_secret.py``). The hub starts through
 ``app.state.startup_hooks`` (ending sessions a previous process left open) and the bus and hub
 close through ``app.state.shutdown_hooks``, both run by ``create_app``'s lifespan; an app without
 those lists gets its lifespan wrapped instead.
@@ -17,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from veo.config import Settings
 from veo.server.bus.auto import create_bus
 from veo.server.db.engine import Database
-from veo.server.sessions import api, attachments, pages, sockets
+from veo.server.sessions import api, attachments, code_secret, pages, sockets
 from veo.server.sessions.hub import SignalingHub
 
 router = APIRouter()
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
     db: Database | None = getattr(app.state, "db", None)
     if settings is None or db is None:
         raise RuntimeError("set app.state.settings and app.state.db before sessions.routes.install(app)")
+    code_secret.use(settings.data_dir)
     bus = create_bus(settings)
     hub = SignalingHub(db=db, bus=bus, settings=settings)
     app.state.bus = bus

@@ -29,7 +29,7 @@ from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.policies.service import RolePolicy, policy_for_user
-from veo.server.sessions.codes import code_digest, new_code, normalize_code, unique_live_code
+from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
 
@@ -166,8 +166,7 @@ def create_session(
         id=str(uuid.uuid4()),
         ticket_id=ticket.id,
         technician_id=technician.id,
-        code=code,
-        code_digest=code_digest(code),
+        code=code,  # stored as its keyed digests and a sealed copy (models.RemoteSession.code)
         code_expires_at=utcnow() + timedelta(seconds=ttl_seconds),
         status="waiting",
         requested_permissions=[p.value for p in requested],
@@ -219,9 +218,10 @@ def redeem_code(
     """
     now = now or utcnow()
     code = normalize_code(raw_code)
-    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.code == code))
+    digest = code_digest(code)
+    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.live_code_digest == digest))
     live = _locked(db, candidate) if candidate is not None else None
-    if live is not None and live.code != code:  # redeemed or expired while we looked
+    if live is not None and live.live_code_digest != digest:  # redeemed or expired while we looked
         live = None
     if live is not None and live.status == "waiting" and live.code_expires_at > now:
         live.code = None
@@ -249,7 +249,7 @@ def redeem_code(
     past = db.scalars(
         select(RemoteSession)
         .options(lazyload("*"))
-        .where(RemoteSession.code_digest == code_digest(code))
+        .where(RemoteSession.code_digest == digest)
         .order_by(RemoteSession.created_at.desc())
         .limit(1)
     ).first()
@@ -309,7 +309,7 @@ def record_consent(
 def _finish(session: RemoteSession, *, by: EndedBy, reason: str) -> None:
     session.status = "ended"
     session.code = None
-    session.continuation_code = None
+    session.live_continuation_digest = None
     session.ended_at = utcnow()
     session.ended_by = by
     session.end_reason = reason[:200]
@@ -515,24 +515,11 @@ def end_orphans(db: Session) -> list[str]:
 # ---------------------------------------------------------------- browser share -> agent
 
 
-def _unique_continuation_code(db: Session) -> str:
-    """A code held by no live join code and no live continuation code (unique indexes guard too)."""
-    for _ in range(50):
-        code = new_code()
-        taken = db.scalar(
-            select(RemoteSession.id).where(
-                (RemoteSession.code == code) | (RemoteSession.continuation_code == code)
-            )
-        )
-        if taken is None:
-            return code
-    raise RuntimeError("could not draw a free continuation code")  # 10^9 codes
-
-
 def issue_continuation(
     db: Session, session_id: str, *, ttl_seconds: int, address: str = "", now: datetime | None = None
-) -> RemoteSession:
-    """A fresh single-use code with which ``veo agent`` continues THIS browser share.
+) -> tuple[RemoteSession, str]:
+    """A fresh single-use code with which ``veo agent`` continues THIS browser share: the session
+    and the code, which the caller sends to the share at once; only its digests are stored.
 
     Only an active browser share gets one; a new request replaces the previous code (one live
     code per session). The code itself is never written to the audit log.
@@ -541,9 +528,8 @@ def issue_continuation(
     session = _require(db, session_id)
     if session.mode != "browser" or session.status != "active":
         raise SessionError("out_of_order", session.status)
-    code = _unique_continuation_code(db)
-    session.continuation_code = code
-    session.continuation_digest = code_digest(code)
+    code = unique_live_code(db)
+    session.continuation_digest = session.live_continuation_digest = code_digest(code)
     session.continuation_expires_at = now + timedelta(seconds=ttl_seconds)
     record(
         db,
@@ -554,7 +540,7 @@ def issue_continuation(
         address=address,
         details={"expires_at": session.continuation_expires_at.isoformat()},
     )
-    return session
+    return session, code
 
 
 def _continue(
@@ -563,13 +549,14 @@ def _continue(
     """The agent joins with a continuation code: the SAME session goes back to ``joined`` in
     agent mode (a new connection: the user consents again, both codes are checked again).
     None when ``code`` is no live continuation code."""
-    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.continuation_code == code))
+    digest = code_digest(code)
+    candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.live_continuation_digest == digest))
     if candidate is None:
         return None
     session = _locked(db, candidate)
-    if session is None or session.continuation_code != code:  # used or replaced while we looked
+    if session is None or session.live_continuation_digest != digest:  # used or replaced while we looked
         return None
-    session.continuation_code = None
+    session.live_continuation_digest = None
     expires = session.continuation_expires_at
     if expires is None or expires <= now or session.status not in LIVE_STATUSES:
         return "expired"

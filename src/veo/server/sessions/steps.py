@@ -110,13 +110,12 @@ async def agent_hangup(s: Step, message: Hangup) -> None:
 async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
     """The browser share asks for the app: a fresh single-use continuation code for THIS session."""
     settings = s.hub.settings
-    session = await txn.run(
+    session, code = await txn.run(
         s.hub.db,
         lambda db: service.issue_continuation(
             db, s.session_id, ttl_seconds=settings.session_code_ttl_seconds, address=s.address
         ),
     )
-    code = session.continuation_code or ""
     expires = session.continuation_expires_at
     await s.to_agent(
         UpgradeCode(

@@ -1,0 +1,142 @@
+"""The server's secret for session codes: keyed digests to look codes up, a sealed copy to show one.
+
+Join codes and continuation codes are 9 digits: 10^9 values, which a plain SHA-256 gives back in
+seconds to anyone holding the database (a DBA, a leaked backup). The threat model keeps such a
+*database-only insider* from learning a live code, so the database holds only
+
+* ``digest(code)``: HMAC-SHA256 under a key derived from a 32-byte secret that lives in a file
+  of the data directory (``VEO_DATA_DIR/keys/session_codes.key``, mode 0600, made on first use
+  like the audit key), never in the database. Lookups compare digests. The HMAC is taken over
+  the code's SHA-256 rather than the code itself so that migration ``0014_code_digests`` could
+  convert the plain SHA-256 digests that earlier versions kept of used and expired codes.
+* ``seal(code)``: the live join code, encrypted (AES-256-GCM under a second derived key), only
+  so that the ticket page and the console can show the technician the code to read out while it
+  is live; cleared with the live digest when the code is used or expires. Continuation codes are
+  shown once, in the message that issues them, and are never sealed.
+
+One secret per data directory: the app sets it at start (``use``, from ``sessions.routes``);
+a process that never did (unit tests of the service) uses a random secret of its own.
+Replacing the file makes live codes unknown (issue new ones) and used or expired codes answer
+"unknown" instead of "used"; nothing else depends on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from veo.server.lang import _
+
+KEY_DIR = "keys"
+KEY_NAME = "session_codes.key"
+SECRET_BYTES = 32
+_NONCE_BYTES = 12
+_SEAL_AAD = b"veo join code"
+#: characters of a sealed code: base64 of nonce (12) + code (9) + tag (16)
+SEALED_CHARS = 52
+
+
+class CodeSecretError(ValueError):
+    """The key file exists but cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class CodeSecret:
+    """The two keys derived from one secret: one to digest codes, one to seal live join codes."""
+
+    digest_key: bytes
+    seal_key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> CodeSecret:
+        return cls(
+            digest_key=hmac.digest(secret, b"veo session code digest", "sha256"),
+            seal_key=hmac.digest(secret, b"veo session code seal", "sha256"),
+        )
+
+    def digest(self, code: str) -> str:
+        """The keyed digest of a (normalized) code; the same code always gives the same digest."""
+        return self.digest_of_sha256(hashlib.sha256(code.encode()).hexdigest())
+
+    def digest_of_sha256(self, sha256_hex: str) -> str:
+        """The keyed digest from the code's plain SHA-256 (what versions before 0014 stored)."""
+        return hmac.new(self.digest_key, sha256_hex.encode(), "sha256").hexdigest()
+
+    def seal(self, code: str) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = AESGCM(self.seal_key).encrypt(nonce, code.encode(), _SEAL_AAD)
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def unseal(self, sealed: str) -> str | None:
+        """The code, or None when the value was not sealed with this secret (or was altered)."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+            return AESGCM(self.seal_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _SEAL_AAD).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+
+def key_path(data_dir: Path) -> Path:
+    return data_dir / KEY_DIR / KEY_NAME
+
+
+def load_or_create(data_dir: Path) -> CodeSecret:
+    """The data directory's secret; a new one (mode 0600) when there is none.
+
+    A new secret is written to a temporary file and linked into place, so a process starting at
+    the same moment either links its own or reads a complete one, never half a file.
+    """
+    path = key_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        temp = path.with_name(f".{KEY_NAME}.{secrets.token_hex(8)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(SECRET_BYTES))
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            temp.unlink()
+    return CodeSecret.from_secret(_read(path))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        secret = path.read_bytes()
+    except OSError as exc:
+        raise CodeSecretError(f"{path}: {exc}") from None
+    if len(secret) != SECRET_BYTES:
+        raise CodeSecretError(
+            f"{path}: "
+            + _("%(expected)d bytes expected, found %(found)d")
+            % {"expected": SECRET_BYTES, "found": len(secret)}
+        )
+    return secret
+
+
+_active: CodeSecret | None = None
+
+
+def use(data_dir: Path) -> CodeSecret:
+    """Make the data directory's secret the one this process digests and seals codes with."""
+    global _active
+    _active = load_or_create(data_dir)
+    return _active
+
+
+def active() -> CodeSecret:
+    """The secret in use; a random one for this process when ``use`` was never called."""
+    global _active
+    if _active is None:
+        _active = CodeSecret.from_secret(secrets.token_bytes(SECRET_BYTES))
+    return _active
