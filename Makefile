@@ -10,7 +10,7 @@ PORT ?= 8000
 # The address people and agents use; links, the join page and cookies are built from it.
 VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
-SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr
+SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr coturn
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean
@@ -40,13 +40,22 @@ run: install
 	@echo
 	$(VEO) server --host $(HOST) --port $(PORT)
 
-## Install system packages the end-to-end tests need (Xvfb, Chromium, firefox-esr, xdotool, Tk).
+## Install system packages the end-to-end tests need (Xvfb, Chromium, firefox-esr, xdotool, Tk, coturn).
+## The TURN test starts its own `turnserver` from deploy/turnserver.conf. Debian's coturn package
+## enables a systemd service that runs Debian's default /etc/turnserver.conf, which has no
+## authentication (an open relay on every interface): when this target installs coturn on a
+## machine booted with systemd, it stops and disables that service again.
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  case " $$missing " in *" coturn "*) \
+	    if [ -d /run/systemd/system ]; then \
+	      $$SUDO systemctl disable --now coturn >/dev/null 2>&1 && echo "coturn's own service stopped and disabled (the tests start their own)"; \
+	    fi;; \
+	  esac; \
 	fi
 
 ## Each extra on its own, in a fresh venv, installed as a user does (`pip install -c constraints.txt
