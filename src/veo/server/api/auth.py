@@ -50,33 +50,35 @@ async def issue_token(body: TokenRequest, request: Request, db: DatabaseDep) -> 
     """Both factors in one request; refusals count toward the same limits as the sign-in page."""
     address = client_address(request)
 
-    def work(s: Session) -> TokenOut | attempts.Outcome:
-        outcome = attempts.check_password_step(s, body.email, body.password, address=address)
-        user = outcome.user
-        if user is None:
-            return outcome
-        if attempts.needs_second_factor(s, user):
-            if not body.totp:
-                return attempts.Outcome(None, attempts.Refusal.TOTP_REQUIRED)
-            outcome = attempts.check_second_factor(s, user, body.totp, address=address)
-            if outcome.user is None:
-                return outcome
-        if user.must_change_password:
+    outcome = await attempts.in_thread(
+        attempts.check_password_step, db, body.email, body.password, address=address
+    )
+    user = outcome.user
+    if user is not None and await db.run(lambda s: attempts.needs_second_factor(s, user)):
+        if not body.totp:
+            outcome = attempts.Outcome(None, attempts.Refusal.TOTP_REQUIRED)
+        else:
+            outcome = await attempts.in_thread(
+                attempts.check_second_factor, db, user, body.totp, address=address
+            )
+    if outcome.user is None:
+        assert outcome.refusal is not None
+        raise ApiError(outcome.status, outcome.refusal.value, outcome.message())
+    signed_in = outcome.user
+
+    def issue(s: Session) -> TokenOut:
+        if signed_in.must_change_password:
             raise ApiError(
                 403, "password_change_required", _("Set a new password at /account/password first.")
             )
-        if attempts.must_enrol(s, user):
+        if attempts.must_enrol(s, signed_in):
             raise ApiError(
                 403,
                 "totp_required",
                 _("Your role requires two-factor sign-in: enrol at /account/totp first."),
             )
-        attempts.succeeded(s, user, address=address)
-        token, expires = service.issue_api_token(s, user, address=address)
+        attempts.succeeded(s, signed_in, address=address)
+        token, expires = service.issue_api_token(s, signed_in, address=address)
         return TokenOut(access_token=token, expires_at=expires)
 
-    result = await db.run(work)
-    if isinstance(result, attempts.Outcome):
-        assert result.refusal is not None
-        raise ApiError(result.status, result.refusal.value, result.message())
-    return result
+    return await db.run(issue)

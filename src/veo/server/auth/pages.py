@@ -65,23 +65,23 @@ async def login(
     address = client_address(request)
     target = safe_next(next)
 
-    def sign_in(s: Session) -> tuple[attempts.Outcome, str | None, bool]:
-        outcome = attempts.check_password_step(s, email, password, address=address)
-        if outcome.user is None:
-            return outcome, None, False
-        if attempts.needs_second_factor(s, outcome.user):
-            return outcome, attempts.start_challenge(s, outcome.user), True
-        attempts.succeeded(s, outcome.user, address=address)
-        token, _session = service.start_web_session(s, outcome.user, address=address)
-        return outcome, token, False
-
     if not (email and password):
         context = {"next": target, "email": email, "error": _("Enter your e-mail and password.")}
         return await render(request, "login.html", context, status_code=401)
-    outcome, token, challenge = await db.run(sign_in)
-    if outcome.user is None or token is None:
+    outcome = await attempts.in_thread(attempts.check_password_step, db, email, password, address=address)
+    if outcome.user is None:
         context = {"next": target, "email": email, "error": outcome.message()}
         return await render(request, "login.html", context, status_code=outcome.status)
+    user = outcome.user
+
+    def sign_in(s: Session) -> tuple[str, bool]:
+        if attempts.needs_second_factor(s, user):
+            return attempts.start_challenge(s, user), True
+        attempts.succeeded(s, user, address=address)
+        token, _session = service.start_web_session(s, user, address=address)
+        return token, False
+
+    token, challenge = await db.run(sign_in)
     settings: Settings = request.app.state.settings
     if challenge:
         response = RedirectResponse("/login/totp?next=" + quote(target, safe=""), status_code=303)
@@ -118,24 +118,22 @@ async def totp_login(
     target = safe_next(next)
     challenge = challenge_token(request)
 
-    def second_step(s: Session) -> tuple[attempts.Outcome | None, User | None, str | None]:
-        user = attempts.challenge_user(s, challenge) if challenge else None
-        if user is None or challenge is None:
-            return None, None, None
-        outcome = attempts.check_second_factor(s, user, code, address=address)
-        if outcome.user is None:
-            return outcome, user, None
-        attempts.end_challenge(s, challenge)
-        attempts.succeeded(s, user, address=address)
-        token, _session = service.start_web_session(s, user, address=address)
-        return outcome, user, token
-
-    outcome, user, token = await db.run(second_step)
-    if outcome is None or user is None:
+    user = await db.run(lambda s: attempts.challenge_user(s, challenge)) if challenge else None
+    if user is None or challenge is None:
         return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
-    if token is None:
+    outcome = await attempts.in_thread(attempts.check_second_factor, db, user, code, address=address)
+    if outcome.user is None:
         context = {"next": target, "error": outcome.message()}
         return await render(request, "account/totp_login.html", context, status_code=outcome.status)
+    signed_in = user
+
+    def finish(s: Session) -> str:
+        attempts.end_challenge(s, challenge)
+        attempts.succeeded(s, signed_in, address=address)
+        token, _session = service.start_web_session(s, signed_in, address=address)
+        return token
+
+    token = await db.run(finish)
     if user.must_change_password:
         target = "/account/password?next=" + quote(target, safe="")
     response = RedirectResponse(target, status_code=303)

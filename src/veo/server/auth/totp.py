@@ -4,7 +4,11 @@ Enrolment stores a fresh secret unconfirmed; it counts only once the user has ty
 code, which proves the authenticator app holds it. Confirming also issues ten single-use recovery
 codes, shown once and stored as SHA-256 (they carry 50 random bits, so a slow hash adds nothing).
 Each accepted code moves ``last_step`` forward: the same code, or an older one, is refused
-afterwards, so a code read over a shoulder or out of a proxy log cannot be replayed.
+afterwards, so a code read over a shoulder or out of a proxy log cannot be replayed. At sign-in
+that move is one conditional ``UPDATE … WHERE last_step < :step`` whose row count says who won
+(likewise ``used_at IS NULL`` for a recovery code), so a code sent many times at once is
+accepted once: reading ``last_step`` and writing it in two steps let eight parallel requests
+with one code get eight tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime
 
 import pyotp
 import segno
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
@@ -81,20 +85,46 @@ def _normalize(code: str) -> str:
     return "".join(ch for ch in code if ch.isalnum()).lower()
 
 
-def _accept_code(row: TotpCredential, code: str, now: datetime) -> bool:
-    """True and ``last_step`` advanced when ``code`` is valid and newer than the last one used."""
+def _matching_step(row: TotpCredential, code: str, now: datetime) -> int | None:
+    """The time step ``code`` belongs to, if valid now and newer than the last one used."""
     digits = _normalize(code)
     if len(digits) != 6 or not digits.isdigit():
-        return False
+        return None
     totp = pyotp.TOTP(row.secret)
     current = _step(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if row.last_step is not None and step <= row.last_step:
             continue
         if hmac.compare_digest(totp.generate_otp(step), digits):
-            row.last_step = step
-            return True
-    return False
+            return step
+    return None
+
+
+def _accept_code(row: TotpCredential, code: str, now: datetime) -> bool:
+    """True and ``last_step`` advanced when ``code`` is valid and newer than the last one used.
+
+    For a row only this transaction can reach (an enrolment being confirmed); sign-in uses
+    :func:`_claim_step`, which is atomic between transactions.
+    """
+    step = _matching_step(row, code, now)
+    if step is None:
+        return False
+    row.last_step = step
+    return True
+
+
+def _claim_step(db: Session, user_id: int, step: int) -> bool:
+    """Move ``last_step`` to ``step`` unless some transaction already used it or a later one."""
+    claimed = db.execute(
+        update(TotpCredential)
+        .where(
+            TotpCredential.user_id == user_id,
+            or_(TotpCredential.last_step.is_(None), TotpCredential.last_step < step),
+        )
+        .values(last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _recovery_digest(code: str) -> str:
@@ -130,17 +160,25 @@ def verify(db: Session, user: User, code: str, *, address: str = "", now: dateti
     if row is None or row.confirmed_at is None:
         return False
     now = now or utcnow()
-    if _accept_code(row, code, now):
-        return True
+    step = _matching_step(row, code, now)
+    if step is not None:
+        return _claim_step(db, user.id, step)
     digest = _recovery_digest(code)
     spare = db.scalar(
-        select(RecoveryCode).where(
+        select(RecoveryCode.id).where(
             RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None)
         )
     )
     if spare is None:
         return False
-    spare.used_at = now
+    spent = db.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == spare, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return False  # another request spent it first
     left = db.scalars(
         select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     ).all()
@@ -149,7 +187,7 @@ def verify(db: Session, user: User, code: str, *, address: str = "", now: dateti
         "auth.recovery_code_used",
         actor=user.email,
         address=address,
-        details={"remaining": len(left) - 1},
+        details={"remaining": len(left)},
     )
     return True
 
