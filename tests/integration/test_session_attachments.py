@@ -252,7 +252,10 @@ async def test_what_the_console_attaches_is_labelled_as_sent_by_the_console(
     (chat_event,) = _events(app, session_id, "session.chat_attached")
     (info_event,) = _events(app, session_id, "session.sysinfo_attached")
     assert chat_event["origin"] == info_event["origin"] == "technician_console"
-    await client.post(f"/tickets/{ticket_id}/comments", data={"csrf_token": csrf, "body": "Called back."})
+    note = await client.post(
+        f"/tickets/{ticket_id}/comments", data={"csrf_token": csrf, "body": "Called back."}
+    )
+    assert note.status_code == 303 and len(_comments(app, ticket_id)) == 3
 
     page = (await client.get(f"/tickets/{ticket_id}")).text
     assert page.count(">Sent by the technician's console</span>") == 2  # the two attached, not the note
