@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.agent.test_agent_files import _chunks, _offer, _service
 
+import veo.agent.files as files_mod
 import veo.agent.session as session_mod
 from veo.agent.capture.base import ScreenCapture
 from veo.agent.events import SessionEnded, UiEvent
@@ -22,7 +26,9 @@ from veo.agent.input.base import InputInjector
 from veo.agent.session import AgentSession, SessionDeps
 from veo.agent.signaling import ChannelClosed
 from veo.protocol.datachannel import Chat
+from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Ended, Error
+from veo.protocol.transfer import MAX_CHUNK, pack_chunk
 
 #: what a hostile peer sends: deep nesting as text and bytes, open and closed, random bytes,
 #: JSON of the wrong shape, and a real type with nested garbage in a field
@@ -128,3 +134,28 @@ def test_data_channel_keeps_going_after_hostile_messages(
     session._on_data_message(Chat(id="m1", text="still here").dumps())
     assert [c.text for c in chats] == ["still here"]
     assert any("could not be handled" in r.getMessage() for r in caplog.records)
+
+
+def test_file_channel_keeps_going_after_a_frame_that_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A frame whose handling fails in a way nobody foresaw is dropped; the next frames still land."""
+    peer, files, channel, _events = _service({Permission.VIEW, Permission.FILES})
+    data = secrets.token_bytes(3 * MAX_CHUNK)
+    offer = _offer(data)
+    peer.handlers["file_offer"](offer)
+    files.accept(offer.id, str(tmp_path))
+    real_unpack = files_mod.unpack_chunk
+
+    def unpack(raw: bytes) -> Any:
+        if raw == b"RAISE":
+            raise RuntimeError("a failure no parser promises")
+        return real_unpack(raw)
+
+    monkeypatch.setattr(files_mod, "unpack_chunk", unpack)
+    for raw in (b"RAISE", "[" * 100_000, b"\x00" * 7):
+        channel.handlers["message"](raw)  # never raises into aiortc's task
+    for offset, chunk in _chunks(data):
+        channel.handlers["message"](pack_chunk(offer.id, offset, chunk))
+    assert (tmp_path / "data.bin").read_bytes() == data
+    assert any("dropped a file frame" in r.getMessage() for r in caplog.records)
