@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             "they are loopback, private or otherwise not public; empty: public addresses only."
         ),
     )
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=32,
+        max_length=200,
+        description=(
+            "Bearer token that Prometheus sends to read /metrics; unset: only a signed-in admin may."
+        ),
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Secure flag on cookies; default: on, except on http://localhost or loopback.",

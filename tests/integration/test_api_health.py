@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-import httpx
-from fastapi import FastAPI
+from pathlib import Path
 
+import httpx
+import pytest
+from fastapi import FastAPI
+from tests.integration.test_auth_admin import admin_headers
+from tests.support import BASE_URL, make_user
+
+from veo.config import Settings
+from veo.server.auth import service
 from veo.server.db.engine import Database
 from veo.server.middleware import CSP
+
+METRICS_TOKEN = "prometheus-" + "s" * 32
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The app of these tests lets Prometheus read /metrics with a token."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        public_url=BASE_URL,
+        metrics_token=METRICS_TOKEN,
+    )
 
 
 class FailingBus:
@@ -42,9 +62,36 @@ async def test_readyz_names_the_failing_part(
 
 async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})).text
     assert 'veo_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert "veo_active_sessions 0.0" in text
+
+
+async def test_metrics_are_for_prometheus_and_admins_only(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """The counters show how sign-ins and joins fail: not for strangers, nor for technicians."""
+    stranger = await client.get("/metrics")
+    assert stranger.status_code == 401 and stranger.json()["code"] == "not_authenticated"
+    assert "veo_http_requests" not in stranger.text
+    wrong = await client.get("/metrics", headers={"authorization": "Bearer " + "x" * 43})
+    assert wrong.status_code == 401
+    db: Database = app.state.db
+    tech = make_user(db, "tech@example.org").user
+    with db.session() as s:
+        tech_token, _e = service.issue_api_token(s, tech)
+    technician = await client.get("/metrics", headers={"authorization": f"Bearer {tech_token}"})
+    assert technician.status_code == 403
+    admin = await client.get("/metrics", headers=await admin_headers(app, client))
+    assert admin.status_code == 200 and "veo_http_requests" in admin.text
+    prometheus = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+    assert prometheus.status_code == 200 and "veo_http_requests" in prometheus.text
+    # the probes stay open
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/readyz")).status_code == 200
+
+
+def test_a_short_metrics_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="metrics_token"):
+        Settings(metrics_token="short")
 
 
 async def test_security_headers_on_pages_json_and_static(client: httpx.AsyncClient) -> None:

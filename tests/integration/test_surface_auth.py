@@ -30,7 +30,6 @@ ALLOW: dict[tuple[str, str], str] = {
     ("/join", "GET"): "the user's join page (they have a code, not an account)",
     ("/healthz", "GET"): "liveness probe, says only 'ok'",
     ("/readyz", "GET"): "readiness probe, names failed parts only",
-    ("/metrics", "GET"): "Prometheus counters, no personal data",
     ("/api/v1/openapi.json", "GET"): "the API's schema",
     ("/api/v1/openapi.json", "HEAD"): "the API's schema",
     ("/api/v1/protocol.json", "GET"): "the wire contract for the console",

@@ -1,19 +1,27 @@
-"""Liveness, readiness and metrics for orchestrators and Prometheus (no authentication, no secrets).
+"""Liveness, readiness and metrics for orchestrators and Prometheus.
 
 ``/healthz`` only says the process answers; ``/readyz`` checks what a request needs (the database
 and, when present, the bus) and names the part that failed, so an operator knows where to look.
+Both are open: they say nothing a stranger could use. ``/metrics`` is not: its counters show how
+many sign-ins and joins fail, by route and status, which tells an attacker how their guessing
+fares and when nobody watches. It answers the bearer token ``VEO_METRICS_TOKEN`` (what Prometheus'
+``authorization`` setting sends) or a signed-in administrator, and 401 to anyone else.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
+from veo.config import Settings
 from veo.server import metrics
+from veo.server.auth.deps import admin_user, identify
 from veo.server.db.engine import Database
+from veo.server.errors import ApiError
 from veo.server.lang import _
 from veo.server.sessions.models import RemoteSession
 
@@ -49,7 +57,24 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+def _bearer_is_metrics_token(request: Request, token: str | None) -> bool:
+    if not token:
+        return False
+    scheme, _sep, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+async def metrics_reader(request: Request) -> None:
+    """Prometheus with ``VEO_METRICS_TOKEN``, or an administrator (session cookie or API token)."""
+    settings: Settings = request.app.state.settings
+    if _bearer_is_metrics_token(request, settings.metrics_token):
+        return
+    if (await identify(request)).user is None:
+        raise ApiError(401, "not_authenticated", _("Send the metrics token or sign in as an administrator."))
+    await admin_user(request)
+
+
+@router.get("/metrics", dependencies=[Depends(metrics_reader)])
 async def metrics_page(request: Request) -> Response:
     db: Database = request.app.state.db
     try:
