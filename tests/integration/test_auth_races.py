@@ -18,7 +18,7 @@ import httpx
 import pyotp
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.support import BASE_URL, PASSWORD, make_user
+from tests.support import BASE_URL, PASSWORD, csrf_from, login, make_user
 
 from veo.server.audit.models import AuditEvent
 from veo.server.auth import limits, service, totp
@@ -155,3 +155,53 @@ async def test_addresses_in_one_ipv6_64_share_the_sign_in_delay(app: FastAPI) ->
             body = {"email": f"n{i}@example.org", "password": "wrong one!!"}
             answers.append((await c.post("/api/v1/auth/token", json=body)).status_code)
     assert answers[-1] == 429, answers
+
+
+async def test_wrong_current_passwords_are_limited_and_audited(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    make_user(app.state.db)
+    csrf = await login(client, EMAIL)
+
+    async def change(c: httpx.AsyncClient) -> httpx.Response:
+        body = {
+            "csrf_token": csrf,
+            "current_password": "not the password",
+            "new_password": "a brand new password",
+            "confirm_password": "a brand new password",
+        }
+        return await c.post("/account/password", data=body)
+
+    answers = await _burst(app, change, count=30, cookies=client.cookies)
+    failed = _actions(app).count("user.password_change_failed")
+    print(f"\n30 parallel wrong current passwords: {failed} evaluated")
+    assert failed == limits.ACCOUNT_MAX_FAILURES
+    assert sum(a.status_code == 422 for a in answers) == failed
+    assert {a.status_code for a in answers} == {422, 429}
+    page = await client.get("/account/password")
+    body = {
+        "csrf_token": csrf_from(page.text),
+        "current_password": PASSWORD,
+        "new_password": "a brand new password",
+        "confirm_password": "a brand new password",
+    }
+    locked = await client.post("/account/password", data=body)
+    assert locked.status_code == 429, "the right password waits for the lock like a sign-in"
+    assert "user.password_changed" not in _actions(app)
+
+
+async def test_a_password_change_is_audited_with_its_address(app: FastAPI) -> None:
+    make_user(app.state.db)
+    async with _clients(app, 1) as (c,):
+        csrf = await login(c, EMAIL)
+        body = {
+            "csrf_token": csrf,
+            "current_password": PASSWORD,
+            "new_password": "a brand new password",
+            "confirm_password": "a brand new password",
+        }
+        changed = await c.post("/account/password", data=body)
+    assert changed.status_code == 303
+    with app.state.db.session() as s:
+        row = s.scalar(select(AuditEvent).where(AuditEvent.action == "user.password_changed"))
+        assert row is not None and row.address == "10.0.0.9" and row.details == {"user": EMAIL}

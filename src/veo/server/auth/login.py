@@ -1,8 +1,8 @@
 """One sign-in attempt, start to finish: limits, password, second factor, the outcome to show.
 
 Pages and the token API both go through :func:`check_password_step` and
-:func:`check_second_factor`, so the limits and the audit trail are the same however someone
-signs in. Refusals are returned, not
+:func:`check_second_factor` (the password form through :func:`check_current_password`), so the
+limits and the audit trail are the same however someone signs in. Refusals are returned, not
 raised; the caller turns the outcome into a page or a JSON error.
 
 A password attempt runs in three short transactions, not one: (1) reserve it under the
@@ -196,6 +196,34 @@ def check_password_step(
     if not ok or user is None:
         return Outcome(user=None, refusal=Refusal.INVALID_CREDENTIALS)
     return Outcome(user)
+
+
+def check_current_password(
+    database: Database, user: User, password: str, *, address: str = "", now: datetime | None = None
+) -> Outcome:
+    """The current password on the change-password form: the same counters as sign-in.
+
+    A stolen session could otherwise guess the password there without limit (and learn it for
+    other sites); sharing the counters means the form and sign-in together get five tries.
+    """
+    now = now or utcnow()
+    with _counters(database) as s:
+        account = s.get(User, user.id)
+        reserved = _reserve(s, limits.account_key(user.id), user.email, address, now)
+    if reserved.refusal is not None:
+        return reserved.refusal
+    ok = account is not None and passwords.verify_password(account.password_hash, password)
+    with _counters(database) as s:
+        _settle(
+            s,
+            reserved,
+            ok,
+            email=user.email,
+            known=True,
+            address=address,
+            action="user.password_change_failed",
+        )
+    return Outcome(user) if ok else Outcome(None, Refusal.INVALID_CREDENTIALS)
 
 
 def needs_second_factor(db: Session, user: User) -> bool:

@@ -169,26 +169,37 @@ async def change_password(
     confirm_password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/tickets",
 ) -> Response:
+    """The current password is checked under the sign-in limits (same counters), and audited."""
     address = client_address(request)
 
     def change(s: Session) -> str:
         account = s.get(User, user.id)
-        if account is None or not passwords.verify_password(account.password_hash, current_password):
+        if account is None:
             raise InvalidInput({"current_password": _("The current password is not correct.")})
+        service.set_password(s, account, new_password, address=address)
+        token, _session = service.start_web_session(s, account, address=address)
+        return token
+
+    status = 422
+    try:
+        # The new password's own checks first: a typo there is no guess at the current one.
         if new_password != confirm_password:
             raise InvalidInput({"confirm_password": _("The two new passwords are not the same.")})
         if new_password == current_password:
             raise InvalidInput({"new_password": _("Choose a password different from the current one.")})
         service.check_password(new_password, field="new_password")
-        service.set_password(s, account, new_password)
-        token, _session = service.start_web_session(s, account, address=address)
-        return token
-
-    try:
+        checked = await attempts.in_thread(
+            attempts.check_current_password, db, user, current_password, address=address
+        )
+        if checked.refusal is attempts.Refusal.INVALID_CREDENTIALS:
+            raise InvalidInput({"current_password": _("The current password is not correct.")})
+        if checked.user is None:
+            status = checked.status
+            raise InvalidInput({"current_password": checked.message()})
         token = await db.run(change)
     except InvalidInput as exc:
         context = {"next": safe_next(next), "errors": exc.fields, "forced": user.must_change_password}
-        return await render(request, "account/password.html", context, status_code=422)
+        return await render(request, "account/password.html", context, status_code=status)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, request.app.state.settings, token)
     return response

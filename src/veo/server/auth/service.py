@@ -95,7 +95,13 @@ def create_user(
 
 
 def set_password(
-    db: Session, user: User, password: str, *, must_change: bool = False, actor: str | None = None
+    db: Session,
+    user: User,
+    password: str,
+    *,
+    must_change: bool = False,
+    actor: str | None = None,
+    address: str = "",
 ) -> None:
     """Replace the password and sign out every browser of that account (a stolen cookie dies too)."""
     check_password(password)
@@ -103,7 +109,9 @@ def set_password(
     user.must_change_password = must_change
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    record(db, "user.password_changed", actor=actor or user.email, details={"user": user.email})
+    record(
+        db, "user.password_changed", actor=actor or user.email, address=address, details={"user": user.email}
+    )
 
 
 def start_web_session(db: Session, user: User, *, address: str = "") -> tuple[str, WebSession]:
