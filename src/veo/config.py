@@ -93,6 +93,14 @@ class Settings(BaseSettings):
             "Bearer token that Prometheus sends to read /metrics; unset: only a signed-in admin may."
         ),
     )
+    hsts_max_age: int = Field(
+        default=31536000,
+        ge=0,
+        le=63072000,
+        description=(
+            "Strict-Transport-Security max-age in seconds, sent when VEO_PUBLIC_URL is https; 0: no header."
+        ),
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Secure flag on cookies; default: on, except on http://localhost or loopback.",

@@ -13,7 +13,7 @@ from tests.support import BASE_URL, make_user
 from veo.config import Settings
 from veo.server.auth import service
 from veo.server.db.engine import Database
-from veo.server.middleware import CSP
+from veo.server.middleware import csp
 
 METRICS_TOKEN = "prometheus-" + "s" * 32
 
@@ -94,10 +94,10 @@ def test_a_short_metrics_token_is_refused() -> None:
         Settings(metrics_token="short")
 
 
-async def test_security_headers_on_pages_json_and_static(client: httpx.AsyncClient) -> None:
+async def test_security_headers_on_pages_json_and_static(app: FastAPI, client: httpx.AsyncClient) -> None:
     for path in ("/login", "/healthz", "/static/css/veo.css", "/nowhere"):
         headers = (await client.get(path)).headers
-        assert headers["content-security-policy"] == CSP
+        assert headers["content-security-policy"] == csp(app.state.settings)
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
         assert headers["x-frame-options"] == "DENY"

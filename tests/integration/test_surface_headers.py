@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from tests.integration.test_surface_auth import concrete, endpoints
 from tests.support import make_user
 
+from veo.config import Settings
+from veo.server.app import create_app
 from veo.server.auth import service
 from veo.server.auth.cookies import cookie_name
 from veo.server.web.templating import TEMPLATES_DIR
@@ -39,6 +41,9 @@ def assert_hardened(response: httpx.Response, where: str) -> None:
         assert "'unsafe-inline'" not in csp[directive] and "'unsafe-eval'" not in csp[directive], where
         assert "*" not in csp[directive], where
     assert csp.get("frame-ancestors") == ["'none'"], where
+    # pages may connect to veo only: no scheme-wide source such as ws:/wss: (any host) or *
+    assert csp.get("connect-src", [""])[0] == "'self'", where
+    assert not {"*", "ws:", "wss:", "http:", "https:"} & set(csp["connect-src"]), where
     assert csp.get("base-uri") == ["'none'"], where
     assert headers.get("x-content-type-options") == "nosniff", where
     assert headers.get("x-frame-options") == "DENY", where
@@ -81,6 +86,56 @@ async def test_error_answers_have_the_headers(app: FastAPI, client: httpx.AsyncC
     assert [a.status_code for a in answers] == [404, 404, 405, 422, 413]
     for answer in answers:
         assert_hardened(answer, f"{answer.request.method} {answer.request.url.path} -> {answer.status_code}")
+
+
+async def _answers(settings: Settings, base_url: str) -> list[httpx.Response]:
+    """A page, JSON, a static file and an error of an app with these settings."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client,
+    ):
+        return [
+            await client.get("/login?lang=es", headers={"accept": "text/html"}),
+            await client.get("/healthz"),
+            await client.get("/static/css/veo.css"),
+            await client.get("/no/such/page", headers={"accept": "text/html"}),
+        ]
+
+
+async def test_behind_https_connect_src_names_the_public_socket_and_hsts_is_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    public = "https://support.example"
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, public_url=public)
+    for answer in await _answers(settings, public):
+        where = f"{answer.request.url.path} -> {answer.status_code}"
+        assert_hardened(answer, where)
+        assert _directives(answer.headers["content-security-policy"])["connect-src"] == [
+            "'self'",
+            "wss://support.example",
+        ], where
+        assert answer.headers.get("strict-transport-security") == "max-age=31536000", where
+
+
+async def test_hsts_can_be_left_to_the_proxy_and_is_never_sent_over_plain_http(
+    database_url: str, tmp_path: Path
+) -> None:
+    off = Settings(
+        data_dir=tmp_path / "a",
+        database_url=database_url,
+        public_url="https://support.example",
+        hsts_max_age=0,
+    )
+    plain = Settings(data_dir=tmp_path / "b", database_url=database_url, public_url="http://127.0.0.1:8000")
+    for settings in (off, plain):
+        for answer in await _answers(settings, settings.public_url):
+            assert "strict-transport-security" not in answer.headers
+    page = (await _answers(plain, plain.public_url))[0]
+    assert _directives(page.headers["content-security-policy"])["connect-src"] == [
+        "'self'",
+        "ws://127.0.0.1:8000",
+    ]
 
 
 INLINE = {

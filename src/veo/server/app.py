@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     handlers.install(app)
     accesslog.install()  # join codes and tokens never reach Uvicorn's access log
-    app.add_middleware(VeoMiddleware)
+    app.add_middleware(VeoMiddleware, settings=settings)
     # outermost: every later layer, route and Uvicorn's access log see the client it names
     app.add_middleware(
         TrustedProxies, networks=settings.trusted_networks, header=settings.trusted_proxy_header

@@ -1,5 +1,11 @@
 """ASGI middleware around every request: language, security headers, body limit, metrics.
 
+The security headers follow the public address: the CSP lets pages connect to their own origin
+and to the exact WebSocket origin of ``VEO_PUBLIC_URL`` (``wss://support.example``), not to any
+host (``ws: wss:`` did), so injected script could not even open a socket elsewhere; behind https
+every answer also carries ``Strict-Transport-Security`` (``VEO_HSTS_MAX_AGE``, 0 to leave it to
+the reverse proxy), without ``includeSubDomains`` (veo cannot speak for sibling hosts).
+
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so that WebSockets and streamed responses pass
 through untouched and no extra task is spawned per request.
 """
@@ -16,8 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from veo.config import Settings
 from veo.server import metrics
 from veo.server.lang import _, set_language
+from veo.server.origins import origin_of
 from veo.server.web.templating import language_from_request
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,17 +33,45 @@ MAX_BODY_BYTES = 1024 * 1024
 #: (``veo.server.files.api``).
 STREAMED_UPLOAD = re.compile(r"^/api/v1/tickets/[0-9]{1,18}/attachments$")
 
-CSP = (
+CSP_TEMPLATE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    "media-src 'self' blob:; connect-src {connect}; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-SECURITY_HEADERS = {
-    "content-security-policy": CSP,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-}
+#: What a WebSocket origin may look like in a header value (no ``;``, quote or space to inject).
+SOCKET_ORIGIN = re.compile(
+    r"^wss?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^wss?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def socket_origin(public_url: str) -> str | None:
+    """``https://support.example/`` -> ``wss://support.example``: where the pages' sockets go."""
+    origin = origin_of(public_url)
+    if origin is None:
+        return None
+    socket = "ws" + origin.removeprefix("http")
+    return socket if SOCKET_ORIGIN.match(socket) else None
+
+
+def csp(settings: Settings | None = None) -> str:
+    """The Content-Security-Policy of every answer; ``connect-src`` names only veo itself."""
+    connect = "'self'"
+    socket = socket_origin(settings.public_url) if settings is not None else None
+    if socket is not None:
+        connect += " " + socket
+    return CSP_TEMPLATE.format(connect=connect)
+
+
+def security_headers(settings: Settings | None = None) -> dict[str, str]:
+    headers = {
+        "content-security-policy": csp(settings),
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+    }
+    if settings is not None and settings.public_url.startswith("https://") and settings.hsts_max_age > 0:
+        headers["strict-transport-security"] = f"max-age={settings.hsts_max_age}"
+    return headers
 
 
 class TooLarge(HTTPException):
@@ -46,9 +82,12 @@ class TooLarge(HTTPException):
 class VeoMiddleware:
     """Everything each HTTP request needs before and after the router, in one pass."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, settings: Settings | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.headers = security_headers(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -66,7 +105,7 @@ class VeoMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in self.headers.items():
                     headers[name] = value
             await send(message)
 
