@@ -20,7 +20,7 @@ from veo.config import Settings
 from veo.server.app import create_app
 from veo.server.auth import service
 from veo.server.auth.cookies import cookie_name
-from veo.server.web.templating import TEMPLATES_DIR
+from veo.server.web.templating import LANG_COOKIE, TEMPLATES_DIR
 
 
 def _directives(csp: str) -> dict[str, list[str]]:
@@ -136,6 +136,14 @@ async def test_hsts_can_be_left_to_the_proxy_and_is_never_sent_over_plain_http(
         "'self'",
         "ws://127.0.0.1:8000",
     ]
+
+
+async def test_the_language_cookie_is_secure_behind_https(database_url: str, tmp_path: Path) -> None:
+    public = "https://support.example"
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, public_url=public)
+    page = (await _answers(settings, public))[0]
+    cookie = next(c for c in page.headers.get_list("set-cookie") if c.startswith(f"{LANG_COOKIE}="))
+    assert "secure" in [part.strip().lower() for part in cookie.split(";")], cookie
 
 
 INLINE = {

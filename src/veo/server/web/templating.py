@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 
 from veo.config import SUPPORTED_LANGUAGES, Settings
 from veo.i18n import accept_language
+from veo.server.auth.cookies import cookie_secure
 from veo.server.auth.deps import csrf_token_of, identify
 from veo.server.lang import _, get_language, ngettext, set_language
 from veo.server.web import wording
@@ -116,5 +117,10 @@ async def render(
     full.update(context or {})
     response = templates.TemplateResponse(request, template_name, full, status_code=status_code)
     if asked in SUPPORTED_LANGUAGES:
-        response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", httponly=True)
+        # Secure wherever the session cookie is, and always behind https: the choice of language
+        # says little, but a cookie an active attacker on the network can plant or read says more.
+        secure = cookie_secure(settings) or settings.public_url.startswith("https://")
+        response.set_cookie(
+            LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", httponly=True, secure=secure
+        )
     return response
