@@ -1,7 +1,9 @@
 """``veo server``: run the web app, API and signaling with Uvicorn.
 
-Proxy headers are off (``X-Forwarded-For`` from anyone would otherwise spoof the client address
-that rate limits and the audit log rely on); logs go to stderr, one event per line.
+Uvicorn's own proxy headers stay off: with them it would believe ``X-Forwarded-For`` from
+127.0.0.1 whatever ``VEO_TRUSTED_PROXIES`` says, and anything else on the machine could then pick
+the client address that rate limits and the audit log rely on. ``veo.server.proxies`` reads the
+header, from the proxies the operator named only. Logs go to stderr, one event per line.
 """
 
 from __future__ import annotations
