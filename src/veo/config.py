@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from veo.protocol.ice_urls import IceUrlError, agent_turn_url, url_kind
+
 SUPPORTED_LANGUAGES = ("en", "es")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis URL for the bus; unset: in-process bus.")
     turn_urls: list[str] = Field(default_factory=list, description="TURN/STUN URLs handed to peers.")
     turn_secret: str | None = Field(default=None, description="coturn REST API shared secret.")
+    ice_transport_policy: Literal["all", "relay"] = Field(
+        default="all",
+        description=(
+            "relay: console and agent use only TURN relay candidates (no direct path; hides their "
+            "addresses from each other); needs a turn: or turns: URL in VEO_TURN_URLS."
+        ),
+    )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Address users and agents reach.")
     language: str = Field(default="en", description="Default language of pages and e-mails (en or es).")
     organization: str = Field(default="veo support", description="Organization name shown to end users.")
@@ -112,6 +121,23 @@ class Settings(BaseSettings):
         value = value.lower()
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"VEO_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: list[str]) -> list[str]:
+        try:
+            for url in value:
+                url_kind(url)
+        except IceUrlError as exc:
+            raise ValueError(f"VEO_TURN_URLS: {exc}") from None
+        return [url.strip() for url in value]
+
+    @field_validator("ice_transport_policy")
+    @classmethod
+    def _relay_needs_turn(cls, value: str, info: ValidationInfo) -> str:
+        if value == "relay" and agent_turn_url(info.data.get("turn_urls") or []) is None:
+            raise ValueError("VEO_ICE_TRANSPORT_POLICY=relay needs a turn: or turns: URL in VEO_TURN_URLS")
         return value
 
     @field_validator("public_url")

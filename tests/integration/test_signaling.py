@@ -263,6 +263,7 @@ def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env, bus_kind: s
             "ticket_title": "Printer offline",
             "requested": ["view", "control"],
             "ice_servers": [],
+            "ice_transport_policy": "all",
             "max_file_bytes": 100_000_000,  # the role policy's limit (default)
         }
         agent_joined = recv(console, "agent_joined")

@@ -36,6 +36,7 @@ from typing import Any, cast
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -85,6 +86,7 @@ from veo.protocol.signaling import (
     Error,
     Hangup,
     IceServer,
+    IceTransportPolicy,
     Join,
     Joined,
     Offer,
@@ -102,10 +104,16 @@ log = logging.getLogger(__name__)
 CODEC_ORDER = encoder.codec_order("auto")
 
 
-def ice_configuration(servers: Iterable[IceServer]) -> RTCConfiguration:
-    """Only the ICE servers the veo server handed out: never aiortc's default public STUN."""
+def ice_configuration(servers: Iterable[IceServer], policy: IceTransportPolicy = "all") -> RTCConfiguration:
+    """Only the ICE servers the veo server handed out: never aiortc's default public STUN.
+
+    ``policy`` is the operator's ``VEO_ICE_TRANSPORT_POLICY`` as the server sent it; aiortc wants
+    the enum (the string ``"relay"`` raises deep inside ``RTCIceGatherer``), and uses only the
+    first STUN and the first TURN URL, which is why the server sends the agent one of each.
+    """
     return RTCConfiguration(
-        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers]
+        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers],
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL,
     )
 
 
@@ -293,7 +301,9 @@ class AgentSession:
         assert self._joined is not None
         try:
             low_latency.install()
-            pc = RTCPeerConnection(ice_configuration(self._joined.ice_servers))
+            pc = RTCPeerConnection(
+                ice_configuration(self._joined.ice_servers, self._joined.ice_transport_policy)
+            )
             self._pc = pc
             self._track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)
             self._track.on_failure = self._on_capture_failure

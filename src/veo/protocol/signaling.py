@@ -57,7 +57,12 @@ class IceServer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     urls: list[str]
     username: str | None = None
-    credential: str | None = None
+    #: a TURN password: kept out of ``repr`` so that logging a message never writes it
+    credential: str | None = Field(default=None, repr=False)
+
+
+#: ``relay``: the peer gathers only TURN relay candidates (``VEO_ICE_TRANSPORT_POLICY``).
+IceTransportPolicy = Literal["all", "relay"]
 
 
 # ---------------------------------------------------------------- agent -> server
@@ -85,6 +90,15 @@ class Offer(Message):
     type: Literal["offer"] = "offer"
     sdp: Sdp
     commitment: Hex32
+
+
+class ConsoleOffer(Offer):
+    """The agent's offer as the server relays it to a console: with the console's own ICE servers
+    (TURN credentials made for it when the offer reaches it) and the operator's ICE policy. The
+    agent cannot set these (its ``offer`` has no such fields)."""
+
+    ice_servers: list[IceServer] = []
+    ice_transport_policy: IceTransportPolicy = "all"
 
 
 class Reveal(Message):
@@ -169,6 +183,7 @@ class Joined(Message):
     ticket_title: str
     requested: list[Permission]
     ice_servers: list[IceServer] = []
+    ice_transport_policy: IceTransportPolicy = "all"
     #: Lets the agent post the user's rating once the session has ended
     #: (``POST /api/v1/sessions/{session_id}/rating``); empty: the server takes no rating.
     rating_token: Annotated[str, Field(max_length=200)] = ""
@@ -276,7 +291,7 @@ ServerMessage = Annotated[
     Joined
     | AgentJoined
     | SessionState
-    | Offer
+    | ConsoleOffer
     | Answer
     | Reveal
     | Consent
@@ -321,12 +336,14 @@ __all__ = [
     "Answer",
     "Consent",
     "ConsoleMessage",
+    "ConsoleOffer",
     "ControlState",
     "Deny",
     "Ended",
     "Error",
     "Hangup",
     "IceServer",
+    "IceTransportPolicy",
     "IdentityConfirm",
     "IdentityMethod",
     "Join",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aiortc import RTCPeerConnection, RTCRtpSender
+import pytest
+from aiortc import RTCConfiguration, RTCIceTransportPolicy, RTCPeerConnection, RTCRtpSender
 
 from veo.agent.session import CODEC_ORDER, ice_configuration, join_error_text, prefer_codecs
 from veo.protocol.signaling import Error, IceServer
@@ -52,3 +53,29 @@ def test_join_error_texts_give_the_servers_specific_reason() -> None:
     )
     assert "server_error" not in said("server_error")  # never a code in a sentence
     assert join_error_text("es", None)
+
+
+async def test_relay_policy_reaches_aiortc_as_its_enum() -> None:
+    """VEO_ICE_TRANSPORT_POLICY=relay arrives as "relay" in `joined`; aiortc needs the enum."""
+    config = ice_configuration([], "relay")
+    assert config.iceTransportPolicy is RTCIceTransportPolicy.RELAY
+    assert ice_configuration([]).iceTransportPolicy is RTCIceTransportPolicy.ALL
+    # relay only, with no TURN server: gathering finds nothing, and says so by an offer without
+    # candidates (the enum works where the string below fails)
+    pc = RTCPeerConnection(config)
+    try:
+        pc.createDataChannel("veo")
+        await pc.setLocalDescription(await pc.createOffer())
+        assert "a=candidate" not in pc.localDescription.sdp
+    finally:
+        await pc.close()
+
+
+async def test_the_string_relay_is_the_trap_the_enum_avoids() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceTransportPolicy="relay"))  # type: ignore[arg-type]
+    try:
+        with pytest.raises(KeyError):
+            pc.createDataChannel("veo")
+            await pc.setLocalDescription(await pc.createOffer())
+    finally:
+        await pc.close()

@@ -32,3 +32,33 @@ def test_ice_servers_are_filtered_to_the_webrtc_shape(run_js: RunJs) -> None:
         {"urls": "stun:stun.example.org"},
     ]
     assert got["garbage"] == []
+
+
+def test_the_operators_relay_policy_reaches_rtcpeerconnection(run_js: RunJs) -> None:
+    got = run_js(
+        """
+        const { Peer } = await mod("peer.js");
+        const made = [];
+        globalThis.RTCPeerConnection = class {
+          constructor(config) { made.push(config); throw new Error("stop here"); }
+        };
+        const peer = new Peer({});
+        const tryAnswer = async () => { try { await peer.answer("v=0"); } catch {} };
+        await tryAnswer();                                   // nothing said: "all"
+        peer.setIceServers(data, "relay");
+        await tryAnswer();                                   // VEO_ICE_TRANSPORT_POLICY=relay
+        peer.setIceServers(data);                            // servers only: the policy stays
+        await tryAnswer();
+        peer.setIceServers(data, "direct");                  // anything else is "all"
+        await tryAnswer();
+        return made.map((c) => c.iceTransportPolicy);
+        """,
+        [
+            {
+                "urls": ["turn:turn.example.org:3478"],
+                "username": "1700000000:s.browser",
+                "credential": "c2VjcmV0",
+            }
+        ],
+    )
+    assert got == ["all", "relay", "relay", "all"]

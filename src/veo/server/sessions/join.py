@@ -153,5 +153,6 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
         ticket_id=session.ticket_id,
         ticket_title=session.ticket.title,
         requested=[Permission(p) for p in session.requested_permissions],
-        ice_servers=ice_servers(settings, session.id),
+        ice_servers=ice_servers(settings, session.id, peer="agent"),
+        ice_transport_policy=settings.ice_transport_policy,
     )

@@ -27,6 +27,7 @@ from veo.protocol.signaling import (
     UpgradeRequest,
 )
 from veo.server.sessions import asking, service, txn
+from veo.server.sessions.ice import console_offer
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
 from veo.server.sessions.schemas import agent_command
@@ -59,7 +60,8 @@ StepFn = Callable[[Step, Any], Awaitable[None]]
 
 async def offer(s: Step, message: Offer) -> None:
     s.rt.offered = True
-    s.rt.pending_offer = message.dumps()
+    # the console gets its own ICE servers (TURN credentials made now) with the offer
+    s.rt.pending_offer = console_offer(s.hub.settings, s.session_id, message).dumps()
     await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
     await s.to_console(s.rt.pending_offer)
     await s.hub.publish_state(s.session_id)

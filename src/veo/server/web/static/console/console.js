@@ -310,6 +310,8 @@ export class Console {
     s.control = { granted: [], paused: false, active: false, waitingFor: [] };
     this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "" };
     const exchange = this.exchange;
+    // The server makes this console's TURN credentials when it relays the offer (sessions/ice.py).
+    if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers, m.ice_transport_policy);
     this.render();
     let answerSdp;
     try {

@@ -34,10 +34,16 @@ export class Peer {
     this.handlers = handlers;
     this.pc = null;
     this.iceServers = [];
+    this.iceTransportPolicy = "all";
   }
 
-  /** ICE servers for the next connection (STUN/TURN from the server's settings; none by default). */
-  setIceServers(servers) {
+  /**
+   * ICE servers for the next connection (STUN/TURN from the server's settings; none by default)
+   * and, when given, the operator's policy: "relay" gathers only TURN relay candidates
+   * (VEO_ICE_TRANSPORT_POLICY); anything else is "all".
+   */
+  setIceServers(servers, policy) {
+    if (policy !== undefined) this.iceTransportPolicy = policy === "relay" ? "relay" : "all";
     const valid = (s) => s && (typeof s.urls === "string" || Array.isArray(s.urls));
     this.iceServers = (Array.isArray(servers) ? servers : []).filter(valid).map((s) => {
       const server = { urls: s.urls };
@@ -50,7 +56,7 @@ export class Peer {
   /** Apply the agent's offer and return our complete answer SDP (after ICE gathering). */
   async answer(offerSdp) {
     this.close();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
     this.pc = pc;
     pc.addEventListener("track", (event) => this.handlers.onTrack(event.track, event.streams));
     pc.addEventListener("datachannel", (event) => {

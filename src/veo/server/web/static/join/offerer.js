@@ -58,10 +58,14 @@ export class Offerer {
     this.offerSdp = "";
   }
 
-  /** Create the connection and return {sdp, commitment} for the `offer` message. */
-  async offer(iceServers) {
+  /**
+   * Create the connection and return {sdp, commitment} for the `offer` message; `policy` is the
+   * operator's ICE policy from `joined` ("relay": TURN relay candidates only).
+   */
+  async offer(iceServers, policy) {
     this.close();
-    const pc = new RTCPeerConnection({ iceServers: iceConfig(iceServers) });
+    const iceTransportPolicy = policy === "relay" ? "relay" : "all";
+    const pc = new RTCPeerConnection({ iceServers: iceConfig(iceServers), iceTransportPolicy });
     this.pc = pc;
     const transceiver = pc.addTransceiver("video", { direction: "sendonly" });
     this.sender = transceiver.sender;

@@ -211,7 +211,7 @@ export class BrowserShare {
     this.el("share-sas").dataset.code = "";
     this.setState("consent");
     this.renderAllow();
-    const offer = await this.offerer.offer(m.ice_servers);
+    const offer = await this.offerer.offer(m.ice_servers, m.ice_transport_policy);
     this.send("offer", offer);
   }
 
