@@ -2,8 +2,10 @@
 
 Every change is audited and signs the account out where it matters: a deactivated account loses
 its browsers and API tokens at once (tokens are also checked against the account on every use,
-see :func:`veo.server.auth.service.user_for_api_token`). The last active administrator cannot be
-demoted or deactivated, so an installation can never lock itself out of its own settings.
+see :func:`veo.server.auth.service.user_for_api_token`), and, once the change commits, its open
+consoles and live remote sessions too (:mod:`veo.server.auth.revoked`). The last active
+administrator cannot be demoted or deactivated, so an installation can never lock itself out of
+its own settings.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
+from veo.server.auth import revoked
 from veo.server.auth.models import ROLES, ApiToken, User, WebSession
 from veo.server.errors import ApiError, InvalidInput, NotFound
 from veo.server.lang import _
@@ -34,6 +37,7 @@ def sign_out_everywhere(db: Session, user: User, *, actor: str, address: str = "
     tokens = len(db.scalars(select(ApiToken.id).where(ApiToken.user_id == user.id)).all())
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    revoked.note(db, [user.id], "signed_out_everywhere")  # its open consoles close on commit
     record(
         db,
         "auth.signed_out_everywhere",
@@ -69,6 +73,7 @@ def set_role(db: Session, user: User, role: str, *, actor: str, address: str = "
         _keep_an_admin(db, user)
     before = user.role
     user.role = role
+    revoked.note(db, [user.id], "role_changed")  # its live sessions are judged again on commit
     record(
         db,
         "user.role_changed",
@@ -86,5 +91,7 @@ def set_active(db: Session, user: User, active: bool, *, actor: str, address: st
         _keep_an_admin(db, user)
         sign_out_everywhere(db, user, actor=actor, address=address)
     user.is_active = active
+    if not active:
+        revoked.note(db, [user.id], "account_deactivated")  # its live sessions end on commit
     action = "user.activated" if active else "user.deactivated"
     record(db, action, actor=actor, address=address, details={"user": user.email})

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
-from veo.server.auth import passwords
+from veo.server.auth import passwords, revoked
 from veo.server.auth.models import ROLES, ApiToken, User, WebSession
 from veo.server.db.base import utcnow
 from veo.server.errors import InvalidInput
@@ -103,12 +103,17 @@ def set_password(
     actor: str | None = None,
     address: str = "",
 ) -> None:
-    """Replace the password and sign out every browser of that account (a stolen cookie dies too)."""
+    """Replace the password and sign out every browser of that account (a stolen cookie dies too).
+
+    Its open consoles close and their live sessions end once this commits: a console opened with a
+    stolen cookie must not outlive the password change meant to stop it.
+    """
     check_password(password)
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = must_change
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    revoked.note(db, [user.id], "password_changed")  # open consoles close and their sessions end
     record(
         db, "user.password_changed", actor=actor or user.email, address=address, details={"user": user.email}
     )

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.protocol.permissions import Permission
 from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
 from veo.server.audit.service import record
+from veo.server.auth import revoked
 from veo.server.auth.models import ROLES, User
 from veo.server.db.base import utcnow
 from veo.server.errors import InvalidInput
@@ -145,6 +147,11 @@ def set_policy(
     row.updated_at = utcnow()
     db.flush()
     after = _from_row(row)
+    # On commit the hub judges again every live session of the role's members: one whose grant
+    # the role no longer allows, or whose technician no longer satisfies it (TOTP), ends.
+    members = db.scalars(select(User.id).where(User.role == role)).all()
+    newly_totp = after.totp_required and not before.totp_required
+    revoked.note(db, members, "totp_required" if newly_totp else "policy_changed")
     record(
         db,
         "policy.changed",

@@ -129,12 +129,17 @@ async def _answer(s: Step, message: PermissionAnswer) -> None:
             if permission not in accepted:
                 s.rt.refused_at[permission] = now
     outcome = message.outcome
-    await txn.run(
+    session = await txn.run(
         s.hub.db,
         lambda db: grants.record_answer(
             db, s.session_id, pending.permissions, outcome=outcome, accepted=accepted
         ),
     )
+    lost = [p for p in accepted if p.value not in session.granted_permissions]
+    if lost and session.status == "active":
+        # the agent extended its grant with what the role lost meanwhile: it cannot stay
+        await s.end_beyond_policy(lost)
+        return
     state = "accepted" if accepted else ("timeout" if outcome == "timeout" else "refused")
     await s.to_console(
         PermissionStatus(state=state, permissions=list(pending.permissions), granted=accepted).dumps()

@@ -20,6 +20,7 @@ from veo.protocol.permissions import Permission, beyond, ordered
 from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.policies.service import RolePolicy, policy_for_user
+from veo.server.sessions import policy_now
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.service import AGENT_ACTOR, SessionError, get_session
 
@@ -100,13 +101,19 @@ def record_answer(
 ) -> RemoteSession:
     """The user's answer (or none in time): audited; what they accepted joins the recorded grant.
 
-    ``accepted`` is cut to what was asked: an agent cannot make the server record more.
+    ``accepted`` is cut to what was asked (an agent cannot make the server record more) and to
+    what the technician's role allows NOW (an admin may have cut it while the user was asked;
+    the cut part is named ``beyond_policy`` and ``asking.py`` ends the session, as the agent
+    already holds it).
     """
     session = get_session(db, session_id)
     if session is None:
         raise SessionError("session_not_found")
     question = ordered(asked)
-    kept = [p for p in ordered(accepted) if p in question]
+    answered = [p for p in ordered(accepted) if p in question]
+    cut = policy_now.beyond_now(db, session, answered)
+    kept = [p for p in answered if p not in cut]
+    extra: dict[str, object] = {"beyond_policy": [p.value for p in cut]} if cut else {}
     if kept and session.status == "active":
         session.granted_permissions = [
             p.value for p in ordered({*kept, *map(Permission, session.granted_permissions)})
@@ -121,7 +128,8 @@ def record_answer(
             details={
                 "asked": [p.value for p in question],
                 "granted": [p.value for p in kept],
-                "refused": [p.value for p in question if p not in kept],
+                "refused": [p.value for p in question if p not in answered],
+                **extra,
             },
         )
         return session
@@ -135,6 +143,7 @@ def record_answer(
         details={
             "asked": [p.value for p in question],
             "reason": "refused" if outcome == "accepted" else outcome,
+            **extra,
         },
     )
     return session

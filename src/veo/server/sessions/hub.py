@@ -9,12 +9,21 @@ raises out of a connection handler.
 The console may reload at will: on (re)connect it gets ``session_state`` and any offer still
 waiting for an answer. An agent that disappears without ``hangup`` ends the session (by
 ``system``, ``agent_disconnected``) after a short grace period.
+
+A console acts for its account only while that account may: every console message is first
+checked (``revocation.standing``) and refused, its session ended and its socket closed when the
+account was cut off or its role no longer allows the session. An account change committed on
+this node (``auth/revoked.py``) marks the account's open consoles at once, ends its sessions and
+closes those sockets without waiting for their next message; the change also goes out on the bus
+(``accounts``) so the other nodes do the same with the consoles they carry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -33,11 +42,13 @@ from veo.protocol.signaling import (
     parse_agent_message,
     parse_console_message,
 )
+from veo.server.auth import revoked
 from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import asking, service, steps, txn
+from veo.server.sessions import asking, revocation, service, steps, txn
+from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
 from veo.server.sessions.join import admit, flush_refusals
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
@@ -59,6 +70,10 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: Bus channel of account changes (``{"node", "user_id", "reason"}``), for every node's consoles.
+ACCOUNTS_CHANNEL = "accounts"
+#: A console closed because its account was cut off: final for the console (it says "signed out").
+CLOSE_REVOKED = 4401
 
 
 class SignalingHub:
@@ -92,6 +107,11 @@ class SignalingHub:
         self.clock: Callable[[], float] = time.monotonic
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_started = False
+        #: this node's open consoles, by account (``consoles.py``)
+        self.consoles = ConsoleRegistry()
+        self.node = secrets.token_hex(8)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        revoked.listen(db.sessionmaker, self._accounts_committed)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -104,7 +124,9 @@ class SignalingHub:
         """Started on first use: the hub is created outside any event loop (in ``install``)."""
         if not self._expiry_started:
             self._expiry_started = True
+            self._loop = asyncio.get_running_loop()
             self._background(self._expiry_loop(), "veo-session-expiry")
+            self._background(self._accounts_loop(), "veo-account-changes")
 
     async def _expiry_loop(self) -> None:
         while True:
@@ -190,13 +212,20 @@ class SignalingHub:
         await self.bus.publish(console_channel(session_id), ended)
 
     async def end(
-        self, session_id: str, *, by: service.EndedBy, reason: str, actor: str, address: str = ""
+        self,
+        session_id: str,
+        *,
+        by: service.EndedBy,
+        reason: str,
+        actor: str,
+        address: str = "",
+        details: dict[str, object] | None = None,
     ) -> bool:
         """End a live session and tell both peers; False if it had already ended."""
         changed = await txn.run(
             self.db,
             lambda db: service.end_session(
-                db, session_id, by=by, reason=reason, actor=actor, address=address
+                db, session_id, by=by, reason=reason, actor=actor, address=address, details=details
             ),
         )
         if changed:
@@ -243,6 +272,110 @@ class SignalingHub:
         except Exception:
             log.exception("handling a signaling message failed")
             await peer.send(error("server_error"))
+
+    # ------------------------------------------------------------------ accounts cut off
+
+    def _accounts_committed(self, changes: list[revoked.Revocation]) -> None:
+        """Called in the thread that committed account changes: mark now, act on the loop.
+
+        The mark is synchronous, so once the admin's (or the technician's) request has its answer,
+        no message of the account's open consoles is relayed any more.
+        """
+        self._mark(changes)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # no console ever opened here; the per-message check covers the rest
+        work = self._accounts_changed(changes, publish=True)
+        try:
+            loop.call_soon_threadsafe(self._background, work, "veo-account-changed")
+        except RuntimeError:  # the loop closed meanwhile (server stopping): its consoles are gone
+            work.close()
+
+    async def _accounts_changed(self, changes: list[revoked.Revocation], *, publish: bool) -> None:
+        for change in changes:
+            try:
+                await self.account_changed(change.user_id, change.reason)
+            except Exception:
+                log.exception("cutting off account %s failed", change.user_id)
+            if publish:
+                raw = json.dumps({"node": self.node, "user_id": change.user_id, "reason": change.reason})
+                await self.bus.publish(ACCOUNTS_CHANNEL, raw)
+
+    async def _accounts_loop(self) -> None:
+        """Account changes committed on other nodes: cut off the consoles this node carries."""
+        async with self.bus.subscribe(ACCOUNTS_CHANNEL) as inbox:
+            async for raw in inbox:
+                try:
+                    data = json.loads(raw)
+                    change = revoked.Revocation(int(data["user_id"]), data["reason"])
+                    if data.get("node") == self.node or change.reason not in revoked.REVIEW | revoked.CUT_OFF:
+                        continue
+                except (ValueError, KeyError, TypeError):
+                    log.warning("ignored a malformed account change on the bus")
+                    continue
+                self._mark([change])
+                await self._accounts_changed([change], publish=False)
+
+    def _mark(self, changes: list[revoked.Revocation]) -> None:
+        """Credentials cut off: the account's consoles may relay nothing more, from now."""
+        for change in changes:
+            if change.reason in revoked.CUT_OFF:
+                self.consoles.revoke(change.user_id, change.reason)
+
+    async def account_changed(self, user_id: int, reason: revoked.Reason) -> None:
+        """End what the change ends (``revocation.settle``) and close the consoles cut off."""
+        attached = {c.session_id for c in self.consoles.of_user(user_id)}
+        ended = await txn.run(self.db, lambda db: revocation.settle(db, user_id, reason, attached))
+        for session_id, why in ended:
+            log.info("session %s ended: its technician's access changed (%s)", session_id, why)
+            # its own consoles first (told why, closed for good), then the agent and any other
+            for connection in self.consoles.revoke(user_id, why, {session_id}):
+                await self._cut(connection, session_id)
+            await self.announce_end(session_id, "system", why)
+        for connection in self.consoles.of_user(user_id):
+            if connection.revoked is not None:
+                await self._cut(connection, connection.session_id)
+
+    async def _cut(self, connection: ConsoleConnection, session_id: str) -> None:
+        """Tell a revoked console how its session ended (if it did), then close it for good."""
+        ended = await txn.run(self.db, lambda db: service.get_session(db, session_id))
+        if ended is not None and ended.status == "ended":
+            await self._try_send(connection.peer, Ended(by="system", reason=(ended.end_reason or "")[:200]))
+        await connection.peer.close(CLOSE_REVOKED)
+
+    async def _refuse_revoked(self, connection: ConsoleConnection, email: str) -> bool:
+        """Before anything of a console message is done: True (and the session ended, the socket
+        closed) when the account may no longer drive it. The database answers for changes made
+        anywhere (another node, ``veo admin``); the flag answers at once for changes made here."""
+        why = connection.revoked
+        if why is None:
+            why = await txn.run(
+                self.db,
+                lambda db: revocation.standing(
+                    db,
+                    user_id=connection.user_id,
+                    web_session_id=connection.web_session_id,
+                    session_id=connection.session_id,
+                ),
+            )
+        if why is None:
+            return False
+        connection.revoked = connection.revoked or why
+        session_id = connection.session_id
+        log.info("session %s: console message refused, its account's access changed (%s)", session_id, why)
+        ended = await txn.run(
+            self.db,
+            lambda db: service.end_where(
+                db,
+                [session_id],
+                lambda _session: why,
+                details={"account": email, "change": why},
+            ),
+        )
+        await self._cut(connection, session_id)
+        if ended:
+            await self.announce_end(session_id, "system", why)
+        return True
 
     # ------------------------------------------------------------------ agent
 
@@ -338,8 +471,14 @@ class SignalingHub:
 
     # ------------------------------------------------------------------ console
 
-    async def run_console(self, ws: WebSocket, session_id: str, user: User) -> None:
-        """Serve ``/ws/console`` for an accepted, authorized connection."""
+    async def run_console(
+        self, ws: WebSocket, session_id: str, user: User, web_session_id: int | None = None
+    ) -> None:
+        """Serve ``/ws/console`` for an accepted, authorized connection.
+
+        ``web_session_id``: the browser session it was opened with; once that is gone (signed
+        out, expired) the console's messages are refused.
+        """
         self._ensure_expiry_loop()
         peer = Peer(ws)
         # the technician's own choice, else the page's (``?lang=``, its cookie, the browser's):
@@ -360,17 +499,22 @@ class SignalingHub:
                 rt = self._runtime(session_id)
                 if rt.pending_offer is not None and not rt.answered:
                     await peer.send(rt.pending_offer)
-                ended = await self._pump(
-                    peer,
-                    inbox,
-                    lambda raw: self._guarded(peer, self._on_console(peer, session_id, user, raw)),
-                )
+                connection = ConsoleConnection(user.id, session_id, web_session_id, peer)
+                with self.consoles.open(connection):
+                    ended = await self._pump(
+                        peer,
+                        inbox,
+                        lambda raw: self._guarded(peer, self._on_console(connection, user, raw)),
+                    )
         except Exception:
             log.exception("console connection failed")
         if ended:
             await peer.close(CLOSE_NORMAL)
 
-    async def _on_console(self, peer: Peer, session_id: str, user: User, raw: str | bytes) -> None:
+    async def _on_console(self, connection: ConsoleConnection, user: User, raw: str | bytes) -> None:
+        if await self._refuse_revoked(connection, user.email):
+            return
+        peer, session_id = connection.peer, connection.session_id
         try:
             message = parse_console_message(raw)
         except ProtocolError as exc:
@@ -386,4 +530,5 @@ class SignalingHub:
             await peer.send(error("out_of_order", message.type))
             return
         address = peer.ws.client.host if peer.ws.client else ""
-        await steps.CONSOLE_STEPS[message.type](Step(self, session_id, rt, user.email, address), message)
+        step = Step(self, session_id, rt, user.email, address, connection)
+        await steps.CONSOLE_STEPS[message.type](step, message)

@@ -9,7 +9,7 @@ session) are no-ops returning ``False``, so two racing peers never write two end
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -29,6 +29,7 @@ from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.policies.service import RolePolicy, policy_for_user
+from veo.server.sessions import policy_now
 from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
@@ -276,11 +277,20 @@ def record_offer(db: Session, session_id: str) -> bool:
 def record_consent(
     db: Session, session_id: str, *, granted_by_user: Iterable[str], sas_confirmed: bool
 ) -> RemoteSession:
-    """The user pressed Allow: the grant is what was requested AND ticked; the session is active."""
+    """The user pressed Allow: the grant is what was requested AND ticked AND the technician's role
+    allows now (it may have been cut since the code was issued); the session is active.
+
+    What the user ticked beyond the current policy is not recorded; the caller ends the session
+    when the agent holds such a permission (``steps.consent``).
+    """
     session = _require(db, session_id)
     if session.status not in ("joined", "connecting"):
         raise SessionError("out_of_order", session.status)
-    layers: list[Iterable[str]] = [session.requested_permissions, granted_by_user]
+    layers: list[Iterable[str]] = [
+        session.requested_permissions,
+        granted_by_user,
+        policy_now.allowed_now(db, session),
+    ]
     if session.mode == "browser":
         layers.append(BROWSER_PERMISSIONS)  # a browser can only show the screen
     granted = ordered(effective_permissions(*layers))
@@ -432,9 +442,19 @@ def record_identity(
 
 
 def end_session(
-    db: Session, session_id: str, *, by: EndedBy, reason: str, actor: str, address: str = ""
+    db: Session,
+    session_id: str,
+    *,
+    by: EndedBy,
+    reason: str,
+    actor: str,
+    address: str = "",
+    details: Mapping[str, object] | None = None,
 ) -> bool:
-    """End a live session; False when it had already ended (nothing written)."""
+    """End a live session; False when it had already ended (nothing written).
+
+    ``details`` adds to the audit event's (e.g. whose access was cut off, and why).
+    """
     session = _require(db, session_id)
     if session.status not in LIVE_STATUSES:
         return False
@@ -451,9 +471,38 @@ def end_session(
             "reason": session.end_reason,
             "duration_seconds": session.duration_seconds,
             "granted": session.granted_permissions,
+            **(details or {}),
         },
     )
     return True
+
+
+def end_where(
+    db: Session,
+    session_ids: Iterable[str],
+    decide: Callable[[RemoteSession], str | None],
+    *,
+    details: Mapping[str, object] | None = None,
+) -> list[tuple[str, str]]:
+    """End, by ``system``, each live session of ``session_ids`` for which ``decide`` gives a reason.
+
+    Every row is locked before the first audit append (as :func:`expire_waiting` does, for the
+    same deadlock). Returns ``(session id, reason)`` of each session ended here.
+    """
+    ids = sorted(set(session_ids))
+    for session_id in ids:
+        _lock_row(db, session_id)
+    ended: list[tuple[str, str]] = []
+    for session_id in ids:
+        session = _locked(db, session_id)
+        if session is None or session.status not in LIVE_STATUSES:
+            continue
+        reason = decide(session)
+        if reason is not None and end_session(
+            db, session_id, by="system", reason=reason, actor=SYSTEM_ACTOR, details=details
+        ):
+            ended.append((session_id, reason))
+    return ended
 
 
 def add_note(db: Session, session_id: str, *, note: str, actor: str) -> RemoteSession:
@@ -586,6 +635,20 @@ def _continue(
     return session
 
 
+def _under_current_policy(
+    db: Session, session: RemoteSession, upgraded: bool
+) -> tuple[RemoteSession, bool] | RejectReason:
+    """A redeemed session's request cut to the role's policy of NOW, not of when the code was issued.
+
+    A role left with nothing to view ends the session (``policy_changed``); the code then counts
+    as expired for the person holding it, who can only ask for a new one.
+    """
+    if policy_now.narrow_request(db, session):
+        return session, upgraded
+    end_session(db, session.id, by="system", reason=policy_now.POLICY_CHANGED, actor=SYSTEM_ACTOR)
+    return "expired"
+
+
 def redeem(
     db: Session,
     raw_code: str,
@@ -604,12 +667,12 @@ def redeem(
     code = normalize_code(raw_code)
     continued = _continue(db, code, address=address, platform=platform, client=client, now=now)
     if isinstance(continued, RemoteSession):
-        return continued, True
+        return _under_current_policy(db, continued, True)
     if continued is not None:
         return continued
     outcome = redeem_code(db, code, address=address, platform=platform, now=now, client=client)
     if not isinstance(outcome, str):
-        return outcome, False
+        return _under_current_policy(db, outcome, False)
     if outcome == "unknown":
         past = db.scalar(
             select(RemoteSession.id).where(RemoteSession.continuation_digest == code_digest(code)).limit(1)

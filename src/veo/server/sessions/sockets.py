@@ -1,7 +1,8 @@
 """The signaling WebSockets: ``/ws/agent`` (anonymous, first message ``join``) and ``/ws/console``.
 
 Authorization happens here, before the hub sees the connection: the console must carry the
-session cookie of the session's technician or of an admin (close 4401 / 4403 otherwise).
+session cookie of the session's technician or of an admin (close 4401 / 4403 otherwise). The hub
+checks it again before each console message (``revocation.standing``).
 
 Before anything else, both refuse a handshake that a browser made for another site's page (close
 1008, policy violation, before the socket is even accepted): the WebSocket handshake carries the
@@ -19,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketException
 
-from veo.server.auth.deps import current_user_ws
+from veo.server.auth.deps import Identity, current_user_ws
 from veo.server.auth.models import User
 from veo.server.db.engine import Database
 from veo.server.origins import same_origin
@@ -66,4 +67,7 @@ async def console_socket(
     if not may_operate(user, found):
         await websocket.close(CLOSE_FORBIDDEN)
         return
-    await hub.run_console(websocket, found.id, user)
+    # the sign-in the socket rides on: once it is gone (signed out, expired) the console stops
+    identity: Identity | None = getattr(websocket.state, "veo_identity", None)
+    web_session = identity.web_session if identity is not None else None
+    await hub.run_console(websocket, found.id, user, web_session.id if web_session is not None else None)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from veo.protocol.permissions import Permission
+from veo.protocol.permissions import Permission, beyond, effective_permissions, ordered
 from veo.protocol.signaling import (
     Abort,
     Answer,
@@ -26,31 +26,53 @@ from veo.protocol.signaling import (
     UpgradeCode,
     UpgradeRequest,
 )
-from veo.server.sessions import asking, service, txn
+from veo.server.sessions import asking, policy_now, service, txn
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
 from veo.server.sessions.schemas import agent_command
 
 if TYPE_CHECKING:
+    from veo.server.sessions.consoles import ConsoleConnection
     from veo.server.sessions.hub import SignalingHub
 
 
 @dataclass(frozen=True)
 class Step:
-    """Where a message came from: the hub, the session, its runtime, who and from where."""
+    """Where a message came from: the hub, the session, its runtime, who and from where.
+
+    ``connection`` is the console's (None for the agent): a console whose account was cut off
+    while its message was being handled relays nothing more to the agent.
+    """
 
     hub: SignalingHub
     session_id: str
     rt: SessionRuntime
     actor: str
     address: str
+    connection: ConsoleConnection | None = None
 
     async def to_console(self, raw: str) -> None:
         await self.hub.bus.publish(self.hub.console_channel(self.session_id), raw)
 
     async def to_agent(self, raw: str) -> None:
+        if self.connection is not None and self.connection.revoked is not None:
+            raise service.SessionError("session_ended")  # checked again right before it leaves
         await self.hub.bus.publish(self.hub.agent_channel(self.session_id), raw)
+
+    async def end_beyond_policy(self, lost: list[Permission]) -> None:
+        """The agent holds ``lost``, which the technician's role no longer allows: end, by ``system``.
+
+        The server cannot take part of the user's grant back from the agent; ending is the one
+        thing every agent obeys (it closes the connection to the console).
+        """
+        await self.hub.end(
+            self.session_id,
+            by="system",
+            reason=policy_now.POLICY_CHANGED,
+            actor=service.SYSTEM_ACTOR,
+            details={"beyond_policy": [p.value for p in lost]},
+        )
 
 
 StepFn = Callable[[Step, Any], Awaitable[None]]
@@ -73,7 +95,13 @@ async def reveal(s: Step, message: Reveal) -> None:
 
 
 async def consent(s: Step, message: Consent) -> None:
-    """The console learns the EFFECTIVE grant (requested and ticked), not just what was ticked."""
+    """The console learns the EFFECTIVE grant (requested, ticked, allowed by the role now), not just
+    what was ticked.
+
+    The agent already holds what the user ticked of the request: when the role lost part of it
+    since the code was redeemed, the server cannot take that part back from the agent, so the
+    session ends (``policy_changed``) instead of starting with more than the role allows.
+    """
     granted, sas_confirmed = message.granted, message.sas_confirmed
     session = await txn.run(
         s.hub.db,
@@ -82,6 +110,13 @@ async def consent(s: Step, message: Consent) -> None:
         ),
     )
     s.rt.consented = True
+    layers: list[list[str]] = [session.requested_permissions, [p.value for p in granted]]
+    if session.mode == "browser":
+        layers.append(list(service.BROWSER_PERMISSIONS))
+    lost = ordered(beyond(effective_permissions(*layers), session.granted_permissions))
+    if lost:
+        await s.end_beyond_policy(lost)
+        return
     effective = [Permission(p) for p in session.granted_permissions]
     await s.to_console(Consent(granted=effective, sas_confirmed=sas_confirmed).dumps())
     await s.hub.publish_state(s.session_id)
