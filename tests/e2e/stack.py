@@ -31,15 +31,25 @@ def _clean_environment() -> dict[str, str]:
 class VeoServer:
     """``veo server`` on 127.0.0.1 inside the namespace, with its own SQLite data directory."""
 
-    def __init__(self, netns: NetworkNamespace, workdir: Path) -> None:
+    def __init__(
+        self,
+        netns: NetworkNamespace,
+        workdir: Path,
+        host: str = "127.0.0.1",
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """``host``: the address it listens on inside the namespace (``0.0.0.0`` when peers in
+        other namespaces reach it); ``settings``: more ``VEO_*`` variables (TURN, ICE policy)."""
         self.netns = netns
         self.workdir = workdir
+        self.host = host
         self.url = f"http://127.0.0.1:{SERVER_PORT}"
         self.env = {
             **_clean_environment(),
             "VEO_DATA_DIR": str(workdir / "data"),
             "VEO_PUBLIC_URL": self.url,
             "VEO_LANGUAGE": "en",
+            **(settings or {}),
         }
         (workdir / "data").mkdir(exist_ok=True)
         self.process: LoggedProcess | None = None
@@ -72,7 +82,7 @@ class VeoServer:
         )  # fmt: skip
         self.process = LoggedProcess(
             "veo server",
-            self.netns.command([*VEO, "server", "--host", "127.0.0.1", "--port", str(SERVER_PORT)]),
+            self.netns.command([*VEO, "server", "--host", self.host, "--port", str(SERVER_PORT)]),
             self.workdir / "server.log",
             env=self.env,
         )
