@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from veo.agent.events import MISMATCH_REASONS
+from veo.protocol.endings import ACCESS_CHANGED_REASONS, ACCOUNT_DEACTIVATED, SIGNED_OUT_REASONS
 from veo.protocol.signaling import CODEC_UNSUPPORTED_REASONS
 
 Gettext = Callable[[str], str]
@@ -34,6 +35,7 @@ class Kind(enum.Enum):
     EXPIRED = "expired"  # the session's time ran out
     FAILED = "failed"  # a problem on this computer
     CODEC = "codec"  # the technician's browser cannot play the video
+    ACCESS = "access"  # the organization changed the technician's access mid-session
 
 
 def kind(by: str, reason: str) -> Kind:
@@ -44,6 +46,8 @@ def kind(by: str, reason: str) -> Kind:
         return Kind.DENIED
     if reason in CODEC_UNSUPPORTED_REASONS:
         return Kind.CODEC
+    if reason in ACCESS_CHANGED_REASONS:
+        return Kind.ACCESS
     if "expired" in reason or "timeout" in reason:
         return Kind.EXPIRED
     if reason in LOCAL_FAILURES:
@@ -109,6 +113,8 @@ def ending(gettext: Gettext, by: str, reason: str, organization: str, started: b
                 _("The technician can try another browser and give you a new code."),
             ),
         )
+    if which is Kind.ACCESS:
+        return _access_ending(gettext, reason, organization, started)
     if not started:  # ended before Allow: nobody ever saw anything
         nothing = _("Nothing was shared.")
         headlines = {
@@ -136,6 +142,50 @@ def ending(gettext: Gettext, by: str, reason: str, organization: str, started: b
     return Ending(which, _("The connection was lost, so the session ended."), (no_longer, new_code))
 
 
+def access_reason(gettext: Gettext, reason: str) -> str:
+    """What changed about the technician's access, in one sentence the user can follow."""
+    _ = gettext
+    if reason == ACCOUNT_DEACTIVATED:
+        return _("The technician's account was deactivated.")
+    if reason in SIGNED_OUT_REASONS:
+        return _("The technician was signed out of the support system.")
+    return _("The technician is no longer allowed to do what this session needed.")
+
+
+def _access_ending(gettext: Gettext, reason: str, organization: str, started: bool) -> Ending:
+    """The organization took the technician's access away: not the user's doing, nor the network's."""
+    _ = gettext
+    if not started:
+        withdrew = (
+            _("{organization} withdrew the request.").format(organization=organization)
+            if organization
+            else _("Your support department withdrew the request.")
+        )
+        return Ending(
+            Kind.ACCESS,
+            withdrew,
+            (
+                access_reason(gettext, reason),
+                _("Nothing was shared."),
+                _("If you still need help, ask the technician for a new code."),
+            ),
+        )
+    ended = (
+        _("{organization} ended the session.").format(organization=organization)
+        if organization
+        else _("Your support department ended the session.")
+    )
+    return Ending(
+        Kind.ACCESS,
+        ended,
+        (
+            access_reason(gettext, reason),
+            _("The technician can no longer see or control this computer."),
+            _("If you still need help, ask the technician for a new code."),
+        ),
+    )
+
+
 def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> str:
     """For the history's "Ended by:" line: who or what ended it, in a few words."""
     _ = gettext
@@ -156,4 +206,6 @@ def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> 
         return _("a problem on this computer")
     if which is Kind.CODEC:
         return _("the technician's browser could not play the video")
+    if which is Kind.ACCESS:
+        return _("the organization, because the technician's access changed")
     return _("the connection was lost")

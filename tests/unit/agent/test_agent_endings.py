@@ -25,6 +25,13 @@ CASES = [
     ("system", "consent_timeout", Kind.EXPIRED),
     ("system", "capture_failed", Kind.FAILED),
     ("system", "codec_unsupported", Kind.CODEC),
+    ("system", "account_deactivated", Kind.ACCESS),
+    ("system", "signed_out_everywhere", Kind.ACCESS),
+    ("system", "password_changed", Kind.ACCESS),
+    ("system", "signed_out", Kind.ACCESS),
+    ("system", "policy_changed", Kind.ACCESS),
+    ("system", "role_changed", Kind.ACCESS),
+    ("system", "totp_required", Kind.ACCESS),
 ]
 
 
@@ -89,3 +96,26 @@ def test_ended_by_in_spanish() -> None:
         == "usted, con las teclas Ctrl+Alt+Mayús+Fin"
     )
     assert ended_by_text(ES, "system", "connection_lost", "") == "se perdió la conexión"
+
+
+def test_an_access_change_says_the_organization_ended_it_and_why_not_a_lost_connection() -> None:
+    """The server ends a session whose technician was cut off (issue 12, item 5): the user hears
+    who ended it and why, in their language, never "the connection was lost"."""
+    said = ending(EN, "system", "account_deactivated", "ACME IT", started=True)
+    assert said.kind is Kind.ACCESS and not said.stays
+    assert said.headline == "ACME IT ended the session."
+    assert said.body[0] == "The technician's account was deactivated."
+    assert "The technician can no longer see or control this computer." in said.body
+    assert ending(EN, "system", "password_changed", "", True).body[0] == (
+        "The technician was signed out of the support system."
+    )
+    unnamed = ending(EN, "system", "policy_changed", "", True)
+    assert unnamed.headline == "Your support department ended the session."
+    before = ending(EN, "system", "signed_out_everywhere", "ACME IT", started=False)
+    assert before.headline == "ACME IT withdrew the request." and "Nothing was shared." in before.body
+    spanish = ending(ES, "system", "account_deactivated", "ACME IT", started=True)
+    assert spanish.headline == "ACME IT terminó la sesión."
+    assert spanish.body[0] == "La cuenta del técnico fue desactivada."
+    assert ended_by_text(ES, "system", "policy_changed", "") == (
+        "la organización, porque cambió el acceso del técnico"
+    )

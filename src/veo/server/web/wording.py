@@ -153,6 +153,18 @@ def end_reason(code: str | None) -> str:
         "sas_mismatch": _("The technician said the security codes did not match."),
         "sas_mismatch_user": _("The user said the security codes did not match."),
         "sas_commitment_mismatch": _("The security check failed: the connection may have been intercepted."),
+        # the technician's access changed mid-session (issue 12): ended by veo, with the change
+        "account_deactivated": _("The technician's account was deactivated during the session."),
+        "signed_out_everywhere": _("The technician's account was signed out everywhere during the session."),
+        "password_changed": _(
+            "The technician's password was changed during the session, which signs them out everywhere."
+        ),
+        "signed_out": _("The technician's sign-in ended during the session."),
+        "role_changed": _("The technician's role changed and no longer lets them run this session."),
+        "policy_changed": _("The technician's role no longer allows what this session was granted."),
+        "totp_required": _(
+            "The technician's role now requires two-factor sign-in, which their account has not set up."
+        ),
     }
     if not code:
         return ""
@@ -284,6 +296,7 @@ def action(code: str) -> str:
         "session.permission_requested": _("Technician asked for another permission"),
         "session.permission_granted": _("User allowed another permission"),
         "session.permission_refused": _("User refused another permission"),
+        "session.request_narrowed": _("Request cut to what the role allows now"),
         "auth.login": _("Signed in"),
         "auth.logout": _("Signed out"),
         "auth.login_failed": _("Sign-in failed"),
@@ -338,6 +351,11 @@ _NAMED_EVENTS = frozenset(
 )
 
 
+def beyond_policy_text(lost: list[str]) -> str:
+    """Granted by the user, but no longer allowed by the technician's role (issue 12, item 14)."""
+    return _("Not recorded, the role no longer allows it: %(what)s.") % {"what": permissions(lost)}
+
+
 def event_details(code: str, details: Mapping[str, object] | None) -> str:
     """The details of an audit event that matter to a reader, as a sentence (may be empty).
 
@@ -376,6 +394,15 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             parts.append(_("The user did not answer."))
         elif d.get("reason") == "timeout":
             parts.append(_("The question closed on the user's screen before they answered."))
+        lost = perms("beyond_policy")
+        if lost:
+            parts.append(beyond_policy_text(lost))
+    elif code == "session.request_narrowed":
+        before, after = perms("before"), perms("after")
+        if before is not None:
+            parts.append(_("Issued to %(what)s.") % {"what": permissions(before)})
+        if after is not None:
+            parts.append(_("Cut to %(what)s when the user joined.") % {"what": permissions(after)})
     elif code == "session.joined":
         parts.append(client_mode(str(d.get("mode", ""))))
     elif code == "session.consented":
@@ -390,6 +417,9 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             )
     elif code == "session.ended":
         parts.append(session_ending(str(d.get("by") or ""), str(d.get("reason") or "")))
+        lost = perms("beyond_policy")
+        if lost:
+            parts.append(beyond_policy_text(lost))
         seconds = d.get("duration_seconds")
         if isinstance(seconds, int | float):
             parts.append(_("Lasted %(duration)s.") % {"duration": duration(seconds)})

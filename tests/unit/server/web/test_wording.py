@@ -58,6 +58,8 @@ def test_every_recorded_action_has_a_sentence(language: str) -> None:
             "capture_failed",
             "The technician ended the session. The user's screen could not be captured.",
         ),
+        ("system", "account_deactivated", "The technician's account was deactivated during the session."),
+        ("system", "policy_changed", "The technician's role no longer allows what this session was granted."),
     ],
 )
 def test_session_endings_read_as_sentences(by: str, reason: str, english: str) -> None:
