@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from veo.server.errors import ApiError, LoginRequired, PasswordChangeRequired
@@ -86,6 +87,15 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> Response:
+        # The database refused a value the request carried (PostgreSQL holds no NUL in text, for
+        # one): the client's input, not a server fault, whichever route let it through. Logged
+        # with its trace, in case a value of the server's own ever lands here.
+        log.warning("database refused a value on %s %s", request.method, request.url.path, exc_info=exc)
+        message = _("The request holds a value that cannot be stored, such as a NUL character.")
+        return await error_response(request, 422, "invalid_request", message)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from veo.server.api.params import RowId
+from veo.server.api.params import Printable, RowId
 from veo.server.api.schemas import error_responses
 from veo.server.audit import query as audit_query
 from veo.server.audit.deps import as_utc, forbidden
@@ -49,9 +49,9 @@ async def list_events(
     user: CurrentUser,
     db: DatabaseDep,
     ticket_id: RowId | None = None,
-    session_id: Annotated[str | None, Query(max_length=36)] = None,
-    action: Annotated[str | None, Query(max_length=80)] = None,
-    actor: Annotated[str | None, Query(max_length=320)] = None,
+    session_id: Annotated[Printable | None, Query(max_length=36)] = None,
+    action: Annotated[Printable | None, Query(max_length=80)] = None,
+    actor: Annotated[Printable | None, Query(max_length=320)] = None,
     since: Annotated[datetime | None, Query(description="From this time on (inclusive).")] = None,
     until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,

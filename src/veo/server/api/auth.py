@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from veo.server.addresses import client_address
+from veo.server.api.params import PRINTABLE_PATTERN
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth import login as attempts
 from veo.server.auth import passwords, service
@@ -30,11 +31,12 @@ TOKEN_ERRORS = {
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=1, max_length=320)
+    email: str = Field(min_length=1, max_length=320, pattern=PRINTABLE_PATTERN)
     password: str = Field(min_length=1, max_length=passwords.MAX_LENGTH)
     totp: str | None = Field(
         default=None,
         max_length=40,
+        pattern=PRINTABLE_PATTERN,
         description="The current 6-digit code (or a recovery code) when the account has two-factor sign-in.",
     )
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from veo.config import Settings
-from veo.server.api.params import RowId
+from veo.server.api.params import Printable, RowId
 from veo.server.audit import checkpoints, keys
 from veo.server.audit import query as audit_query
 from veo.server.audit.deps import Auditor
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PER_PAGE = 50
 SIGN_INTERVAL_SECONDS = 60.0
 
-Text = Annotated[str, Query(max_length=320)]
+Text = Annotated[Printable, Query(max_length=320)]
 
 
 def _filter(
@@ -61,10 +61,10 @@ async def audit_page(
     request: Request,
     user: Auditor,
     db: DatabaseDep,
-    action: Annotated[str, Query(max_length=80)] = "",
+    action: Annotated[Printable, Query(max_length=80)] = "",
     actor: Text = "",
     ticket: RowId | None = None,
-    session: Annotated[str, Query(max_length=36)] = "",
+    session: Annotated[Printable, Query(max_length=36)] = "",
     since: date | None = None,
     until: date | None = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
@@ -99,10 +99,10 @@ async def audit_page(
 async def audit_csv(
     user: Auditor,
     db: DatabaseDep,
-    action: Annotated[str, Query(max_length=80)] = "",
+    action: Annotated[Printable, Query(max_length=80)] = "",
     actor: Text = "",
     ticket: RowId | None = None,
-    session: Annotated[str, Query(max_length=36)] = "",
+    session: Annotated[Printable, Query(max_length=36)] = "",
     since: date | None = None,
     until: date | None = None,
 ) -> Response:

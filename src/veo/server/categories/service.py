@@ -16,6 +16,7 @@ import unicodedata
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.server.api.params import printable
 from veo.server.audit.service import record
 from veo.server.auth.models import User
 from veo.server.errors import ApiError, InvalidInput, NotFound
@@ -57,6 +58,8 @@ def get_category(db: Session, category_id: int) -> Category:
 def _clean_name(db: Session, raw: object, *, except_id: int | None = None) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 100:
         raise InvalidInput({"name": _("Enter a name of 1 to 100 characters.")})
+    if not printable(raw):  # PostgreSQL cannot store a NUL; no name needs a control character
+        raise InvalidInput({"name": _("The name contains characters that cannot be stored.")})
     name = unicodedata.normalize("NFC", " ".join(raw.split()))
     key = name_key(name)
     if any(name_key(other.name) == key and other.id != except_id for other in all_categories(db)):
