@@ -22,9 +22,9 @@ from veo.agent.history_text import history_text
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
-from veo.agent.ui.code import normalize_code
 from veo.agent.urls import ServerUrlError, agent_ws_url
 from veo.i18n import gettext_for, normalize, system_language
+from veo.protocol import codes
 
 log = logging.getLogger("veo.agent")
 
@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     code: str | None = None
     if args.code is not None:
-        code = normalize_code(args.code)
+        code = codes.normalise(args.code)
         if code is None:
-            print("veo agent: " + _("The code has 9 digits, for example 123 456 789."), file=sys.stderr)
+            print("veo agent: " + codes.format_text(_), file=sys.stderr)
             return 2
     log_path = setup_logging(args.log_file, args.verbose)
     on_tk_error = install_crash_handlers(language, log_path)

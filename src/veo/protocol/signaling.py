@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from veo.protocol import codes
 from veo.protocol.asking import PermissionAnswer, PermissionAsk, PermissionRequest, PermissionStatus
 from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, parse, type_names
 from veo.protocol.permissions import Permission
@@ -79,11 +80,11 @@ class Join(Message):
 
     @field_validator("code")
     @classmethod
-    def _nine_digits(cls, value: str) -> str:
-        digits = "".join(ch for ch in value if not ch.isspace() and ch != "-")
-        if len(digits) != 9 or not digits.isdigit():
-            raise ValueError("the code has 9 digits")
-        return digits
+    def _a_code(cls, value: str) -> str:
+        code = codes.normalise(value)
+        if code is None:
+            raise ValueError(f"the code has {codes.DIGITS} digits")
+        return code
 
 
 class Offer(Message):
@@ -195,7 +196,7 @@ class UpgradeCode(Message):
     """Server -> browser: a single-use code that lets ``veo agent`` continue THIS session."""
 
     type: Literal["upgrade_code"] = "upgrade_code"
-    code: Annotated[str, Field(pattern=r"^[0-9]{9}$")]
+    code: Annotated[str, Field(pattern=codes.PATTERN)]
     expires_at: Annotated[str, Field(max_length=40)]
     #: The exact command for the user (``veo agent --server URL --code CODE``).
     command: Annotated[str, Field(max_length=300)]

@@ -7,7 +7,6 @@ import hashlib
 import pytest
 
 from veo.agent.handshake import SasHandshake
-from veo.agent.ui.code import normalize_code
 from veo.protocol import sas
 
 FP_A = ":".join(["AB"] * 32)
@@ -49,20 +48,3 @@ def test_answer_without_fingerprint_is_an_error() -> None:
     handshake.accept_answer("00" * 32)
     with pytest.raises(ValueError, match="fingerprint"):
         handshake.code(FP_A, "v=0\r\n")
-
-
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [
-        ("123 456 789", "123456789"),
-        ("123456789", "123456789"),
-        (" 123-456-789 ", "123456789"),
-        ("12345678", None),
-        ("1234567890", None),
-        ("12345678a", None),
-        ("١٢٣٤٥٦٧٨٩", None),
-        ("", None),
-    ],
-)
-def test_code_format(text: str, code: str | None) -> None:
-    assert normalize_code(text) == code

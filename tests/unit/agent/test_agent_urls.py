@@ -6,6 +6,8 @@ import pytest
 
 from veo.agent.main import main
 from veo.agent.urls import ServerUrlError, agent_ws_url
+from veo.i18n import gettext_for
+from veo.protocol import codes
 
 
 @pytest.mark.parametrize(
@@ -60,5 +62,5 @@ def test_command_exits_2_on_plain_http(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_command_exits_2_on_bad_code(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--server", "https://support.example.org", "--code", "12345", "--lang", "en"]) == 2
-    assert "9 digits" in capsys.readouterr().err
+    assert main(["--server", "https://support.example.org", "--code", "12345", "--lang", "es"]) == 2
+    assert capsys.readouterr().err == "veo agent: " + codes.format_text(gettext_for("es").gettext) + "\n"

@@ -67,6 +67,24 @@ def test_anything_but_ascii_digits_spaces_and_dashes_is_refused(text: str) -> No
     assert not codes.is_valid(codes.digits_of(text))
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("123 456 789", "123456789"),
+        ("123456789", "123456789"),
+        (" 123-456-789 ", "123456789"),
+        ("12345678", None),
+        ("1234567890", None),
+        ("12345678a", None),
+        ("١٢٣٤٥٦٧٨٩", None),
+        ("", None),
+    ],
+)
+def test_what_the_agent_accepted_is_still_accepted(text: str, code: str | None) -> None:
+    """The agent's own table (``agent/ui/code.py`` had the rule until it moved here)."""
+    assert codes.normalise(text) == code
+
+
 def test_digits_of_checks_nothing() -> None:
     """The server digests what it was sent: a wrong length still gets a (never matching) digest."""
     assert codes.digits_of(" 123-456 7 ") == "1234567"

@@ -1,7 +1,8 @@
-"""The small window that asks for the 9-digit code when ``--code`` was not given.
+"""The small window that asks for the join code when ``--code`` was not given.
 
-The format is checked here (digits, spaces allowed) so a typo is explained at once; whether the
-code exists is for the server to say, and its refusal comes back to this same window.
+The format is checked here (``veo.protocol.codes``: the digits, spaces and dashes allowed) so a
+typo is explained at once; whether the code exists is for the server to say, and its refusal
+comes back to this same window.
 """
 
 from __future__ import annotations
@@ -11,17 +12,9 @@ import tkinter as tk
 from collections.abc import Callable
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.protocol import codes
 
 log = logging.getLogger(__name__)
-CODE_DIGITS = 9
-
-
-def normalize_code(text: str) -> str | None:
-    """``"123 456 789"`` -> ``"123456789"``; ``None`` unless exactly nine digits (spaces/dashes ok)."""
-    digits = "".join(ch for ch in text if not ch.isspace() and ch != "-")
-    if len(digits) != CODE_DIGITS or not (digits.isascii() and digits.isdigit()):
-        return None
-    return digits
 
 
 class CodeWindow:
@@ -64,10 +57,10 @@ class CodeWindow:
     def _submit(self) -> None:
         if str(self.ok["state"]) == "disabled":
             return
-        code = normalize_code(self.entry.get())
+        code = codes.normalise(self.entry.get())
         if code is None:
-            log.info("code window: the entered code is not 9 digits")
-            self.show_error(self._("The code has 9 digits, for example 123 456 789."))
+            log.info("code window: the entered code is not %d digits", codes.DIGITS)
+            self.show_error(codes.format_text(self._))
             return
         self.ok.configure(state="disabled")
         self.message.configure(text=self._("Connecting…"), fg="#204a87")
@@ -78,7 +71,7 @@ class CodeWindow:
         log.info("code window says: %s", text)  # what the user reads (support scripts and tests)
         if code is not None:
             self.entry.delete(0, "end")
-            self.entry.insert(0, f"{code[:3]} {code[3:6]} {code[6:]}")
+            self.entry.insert(0, codes.display(code))
         self.message.configure(text=text, fg="#a40000")
         self.ok.configure(state="normal")
         self.geometry.relayout()
