@@ -512,7 +512,8 @@ class SignalingHub:
             await peer.close(CLOSE_NORMAL)
 
     async def _on_console(self, connection: ConsoleConnection, user: User, raw: str | bytes) -> None:
-        if await self._refuse_revoked(connection, user.email):
+        if connection.revoked is not None:  # cut off on this node: nothing more, not even parsing
+            await self._refuse_revoked(connection, user.email)
             return
         peer, session_id = connection.peer, connection.session_id
         try:
@@ -528,6 +529,10 @@ class SignalingHub:
         if not console_may_send(rt, message.type):
             log.info("session %s: console %s out of order", session_id, message.type)
             await peer.send(error("out_of_order", message.type))
+            return
+        # the database's word last, right before the step: a garbled or untimely message costs
+        # no transaction, a valid one is never acted on for an account that was cut off
+        if await self._refuse_revoked(connection, user.email):
             return
         address = peer.ws.client.host if peer.ws.client else ""
         step = Step(self, session_id, rt, user.email, address, connection)
