@@ -7,14 +7,10 @@
 // posts (and a reload) never lose lines. Both sides say beforehand that the chat is attached.
 
 import { ChatBox } from "/static/shared/chatbox.js";
+import { csrfToken } from "../shared/csrf.js";
 import { t } from "./i18n.js";
 
 const POLL_MS = 500;
-
-function csrfToken(doc) {
-  const meta = doc.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.getAttribute("content") || "" : "";
-}
 
 export function install(app, doc = document) {
   const container = doc.getElementById("chat-panel");

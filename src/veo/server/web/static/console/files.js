@@ -8,6 +8,7 @@
 // unacknowledged bytes. A received file is kept in memory, checked against its SHA-256, then
 // offered as a download (Blob URL) and, if the technician chooses, attached to the ticket.
 
+import { csrfToken } from "../shared/csrf.js";
 import { t } from "./i18n.js";
 
 export const FILE_CHANNEL_LABEL = "veo-files";
@@ -59,11 +60,6 @@ export function humanSize(size) {
     if (value < 1000 || unit === "TB") return `${value.toFixed(1)} ${unit}`;
   }
   return String(size);
-}
-
-function csrfToken(doc) {
-  const meta = doc.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.getAttribute("content") || "" : "";
 }
 
 export function install(app, doc = document) {

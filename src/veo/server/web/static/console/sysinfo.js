@@ -5,15 +5,11 @@
 // #sysinfo-panel data-state: idle | requested | received | declined. Nothing of the user's data
 // exists in this page before the agent's `sysinfo` message, which it sends only after "Send".
 
+import { csrfToken } from "../shared/csrf.js";
 import { t } from "./i18n.js";
 import { durationText } from "./ui.js";
 
 const POLL_MS = 500;
-
-function csrfToken(doc) {
-  const meta = doc.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.getAttribute("content") || "" : "";
-}
 
 /** Bytes as people read them (1.5 GB); "?" for anything that is not a number. */
 export function sizeText(value) {
