@@ -200,7 +200,8 @@ async def test_admin_users_page_forms(app: FastAPI, client: httpx.AsyncClient) -
         earlier = utcnow() - timedelta(seconds=30)
         secret_row = totp.credential(s, tech_user)
         assert secret_row is not None
-        assert totp.confirm_enrolment(s, tech_user, pyotp.TOTP(secret_row.secret).at(earlier), now=earlier)
+        code = pyotp.TOTP(totp.secret_of(secret_row) or "").at(earlier)
+        assert totp.confirm_enrolment(s, tech_user, code, now=earlier)
     listed = await client.get("/admin/users")
     assert f'action="/admin/users/{tech}/reset-totp"' in listed.text
     reset = await client.post(f"/admin/users/{tech}/reset-totp", data={"csrf_token": csrf})

@@ -25,7 +25,7 @@ from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
 from veo.server.audit import pages as audit_pages
-from veo.server.auth import account_pages, admin_pages
+from veo.server.auth import account_pages, admin_pages, totp_seal
 from veo.server.auth import api as api_accounts
 from veo.server.auth import pages as auth_pages
 from veo.server.auth.cookies import cookie_secure
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = Database(settings.effective_database_url)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    totp_seal.use(settings.data_dir)  # TOTP secrets are sealed with the data directory's key
     handlers.install(app)
     accesslog.install()  # join codes and tokens never reach Uvicorn's access log
     app.add_middleware(VeoMiddleware, settings=settings)

@@ -59,6 +59,8 @@ class ApiToken(Base):
 class TotpCredential(Base):
     """A user's TOTP secret. ``confirmed_at`` None: enrolment started but not yet confirmed.
 
+    ``secret`` holds it sealed (``totp_seal.py``), never as the authenticator app's key.
+
     ``last_step`` is the time step of the last accepted code: a code of that step or earlier is
     refused, so a code seen over someone's shoulder cannot be used again within its window.
     """
@@ -66,7 +68,7 @@ class TotpCredential(Base):
     __tablename__ = "totp_credentials"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(120))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

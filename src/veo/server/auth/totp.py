@@ -1,7 +1,9 @@
 """Two-factor sign-in with TOTP (RFC 6238): enrolment, codes, recovery codes, reset.
 
-Enrolment stores a fresh secret unconfirmed; it counts only once the user has typed a first valid
-code, which proves the authenticator app holds it. Confirming also issues ten single-use recovery
+The secret is stored sealed (``totp_seal.py``: AES-GCM under a key of the data directory), so
+the database alone does not give anyone the codes. Enrolment stores a fresh secret unconfirmed;
+it counts only once the user has typed a first valid code, which proves the authenticator app
+holds it. Confirming also issues ten single-use recovery
 codes, shown once and stored as SHA-256 (they carry 50 random bits, so a slow hash adds nothing).
 Each accepted code moves ``last_step`` forward: the same code, or an older one, is refused
 afterwards, so a code read over a shoulder or out of a proxy log cannot be replayed. At sign-in
@@ -26,7 +28,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
-from veo.server.auth import revoked
+from veo.server.auth import totp_seal
 from veo.server.auth.models import ApiToken, LoginChallenge, RecoveryCode, TotpCredential, User, WebSession
 from veo.server.db.base import utcnow
 
@@ -72,10 +74,21 @@ def start_enrolment(db: Session, user: User, *, issuer: str = ISSUER) -> Enrolme
     """The pending secret, created on first call; the caller checks the user is not enrolled yet."""
     row = credential(db, user)
     if row is None:
-        row = TotpCredential(user_id=user.id, secret=pyotp.random_base32())
+        secret = pyotp.random_base32()
+        row = TotpCredential(user_id=user.id, secret=totp_seal.active().seal(secret, user.id))
         db.add(row)
         db.flush()
-    return _enrolment(row.secret, user, issuer)
+        return _enrolment(secret, user, issuer)
+    pending = secret_of(row)
+    if pending is None:  # sealed under a key this server no longer has: start afresh
+        pending = pyotp.random_base32()
+        row.secret = totp_seal.active().seal(pending, user.id)
+    return _enrolment(pending, user, issuer)
+
+
+def secret_of(row: TotpCredential) -> str | None:
+    """The row's secret in clear (``totp_seal.py``); None when the key at hand cannot open it."""
+    return totp_seal.active().open(row.secret, row.user_id)
 
 
 def _step(now: datetime) -> int:
@@ -89,9 +102,10 @@ def _normalize(code: str) -> str:
 def _matching_step(row: TotpCredential, code: str, now: datetime) -> int | None:
     """The time step ``code`` belongs to, if valid now and newer than the last one used."""
     digits = _normalize(code)
-    if len(digits) != 6 or not digits.isdigit():
+    secret = secret_of(row)
+    if len(digits) != 6 or not digits.isdigit() or secret is None:
         return None
-    totp = pyotp.TOTP(row.secret)
+    totp = pyotp.TOTP(secret)
     current = _step(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if row.last_step is not None and step <= row.last_step:
@@ -210,5 +224,4 @@ def reset(db: Session, user: User, *, actor: str, address: str = "") -> None:
     db.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user.id))
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    revoked.note(db, [user.id], "signed_out_everywhere")  # a lost phone may be in other hands
     record(db, "auth.totp_reset", actor=actor, address=address, details={"user": user.email})

@@ -6,18 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 
+from veo.server.auth import totp_seal
 from veo.server.auth.models import TotpCredential
-from veo.server.auth.totp import _accept_code
+from veo.server.auth.totp import _accept_code, secret_of
 
 NOW = datetime(2026, 11, 25, 9, 0, 10, tzinfo=UTC)
 
 
 def _credential() -> TotpCredential:
-    return TotpCredential(user_id=1, secret=pyotp.random_base32(), last_step=None)
+    sealed = totp_seal.active().seal(pyotp.random_base32(), 1)
+    return TotpCredential(user_id=1, secret=sealed, last_step=None)
 
 
 def _code(row: TotpCredential, at: datetime) -> str:
-    return pyotp.TOTP(row.secret).at(at)
+    secret = secret_of(row)
+    assert secret is not None
+    return pyotp.TOTP(secret).at(at)
 
 
 def test_current_code_is_accepted_once() -> None:
