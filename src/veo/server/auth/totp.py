@@ -28,7 +28,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
-from veo.server.auth import totp_seal
+from veo.server.auth import revoked, totp_seal
 from veo.server.auth.models import ApiToken, LoginChallenge, RecoveryCode, TotpCredential, User, WebSession
 from veo.server.db.base import utcnow
 
@@ -224,4 +224,5 @@ def reset(db: Session, user: User, *, actor: str, address: str = "") -> None:
     db.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user.id))
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    revoked.note(db, [user.id], "signed_out_everywhere")  # a lost phone may be in other hands
     record(db, "auth.totp_reset", actor=actor, address=address, details={"user": user.email})
