@@ -262,6 +262,16 @@ def test_a_password_change_ends_the_session(world: World) -> None:
     cut_and_confirm(world, change_password, "password_changed")
 
 
+def test_a_totp_reset_by_an_admin_ends_the_session(world: World) -> None:
+    """A lost phone may be in other hands: the reset signs the account out everywhere."""
+
+    def reset() -> None:
+        r = world.tech.post(f"/api/v1/admin/users/{world.user_id()}/reset-totp", headers=world.admin)
+        assert r.status_code == 200, r.text
+
+    cut_and_confirm(world, reset, "signed_out_everywhere")
+
+
 def test_totp_required_for_an_account_without_it_ends_the_session(world: World) -> None:
     cut_and_confirm(world, lambda: world.policy("technician", ALL_FOUR, totp_required=True), "totp_required")
 
