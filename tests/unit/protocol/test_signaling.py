@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from veo.protocol import ProtocolError, parse_agent_message, parse_console_message
 from veo.protocol.base import MAX_MESSAGE_BYTES
-from veo.protocol.signaling import Consent, Join, Offer, parse_server_message
+from veo.protocol.signaling import Consent, ConsoleOffer, IceServer, Join, Offer, parse_server_message
 
 HEX = "ab" * 32
 
@@ -58,7 +58,16 @@ def test_console_cannot_send_agent_only_messages() -> None:
 
 def test_round_trip_of_an_offer() -> None:
     offer = Offer(sdp="v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n", commitment=HEX)
-    assert parse_server_message(offer.dumps()) == offer
+    assert parse_agent_message(offer.dumps()) == offer
+    # what a console receives: the agent's offer, plus its own ICE servers and the ICE policy
+    relayed = ConsoleOffer(
+        sdp=offer.sdp,
+        commitment=HEX,
+        ice_servers=[IceServer(urls=["turn:turn.example.org:3478"], username="1:s.browser", credential="c")],
+        ice_transport_policy="relay",
+    )
+    assert parse_server_message(relayed.dumps()) == relayed
+    assert parse_server_message(offer.dumps()) == ConsoleOffer(sdp=offer.sdp, commitment=HEX)
 
 
 @given(st.text(max_size=300))
