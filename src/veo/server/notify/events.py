@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from veo.config import SUPPORTED_LANGUAGES
 from veo.i18n import normalize
+from veo.protocol import codes
 from veo.server.notify import outbox, rating, webhooks
 from veo.server.notify.models import OutboxMessage, RequesterLanguage
-from veo.server.sessions.codes import display_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
 
@@ -124,5 +124,5 @@ def session_link(db: Session, session: RemoteSession) -> OutboxMessage:
         ticket,
         "session_link",
         "session.link",
-        {"technician": technician, "code": display_code(code), "join_path": f"/join?code={code}"},
+        {"technician": technician, "code": codes.display(code), "join_path": f"/join?code={code}"},
     )

@@ -1,8 +1,10 @@
-"""Join codes: 9 random digits a user can read over the phone, single use, short-lived.
+"""Join codes: random digits a user can read over the phone, single use, short-lived.
 
-Codes come from ``secrets`` (10^9 values); only technicians create them and redemption is rate
-limited (``ratelimit.py``), so guessing one is hopeless. The database keeps keyed digests, never
-the code (``code_secret.py``). A code is unique among LIVE codes only: ``live_code_digest`` is
+What a code looks like (9 digits, typed with spaces or dashes, shown ``123 456 789``) is
+``veo.protocol.codes``, shared with the agent; this module draws and digests them. Codes come
+from ``secrets`` (10^9 values); only technicians create them and redemption is rate limited
+(``ratelimit.py``), so guessing one is hopeless. The database keeps keyed digests, never the
+code (``code_secret.py``). A code is unique among LIVE codes only: ``live_code_digest`` is
 cleared when the code is redeemed or expires, and ``code_digest`` keeps the digest so that a
 second try of a used or expired code can be answered precisely without keeping the code.
 """
@@ -14,27 +16,15 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.protocol import codes
 from veo.server.sessions import code_secret
 from veo.server.sessions.models import RemoteSession
 
-CODE_DIGITS = 9
 _MAX_ATTEMPTS = 50
 
 
 def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-
-
-def display_code(code: str | None) -> str:
-    """``123456789`` -> ``123 456 789``; empty once the code is gone."""
-    if not code:
-        return ""
-    return f"{code[:3]} {code[3:6]} {code[6:]}"
-
-
-def normalize_code(raw: str) -> str:
-    """What the user typed, without spaces and dashes."""
-    return "".join(ch for ch in raw if not ch.isspace() and ch != "-")
+    return f"{secrets.randbelow(10**codes.DIGITS):0{codes.DIGITS}d}"
 
 
 def code_digest(code: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -9,16 +10,17 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.protocol import codes
 from veo.protocol.permissions import ordered
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.auth.deps import CurrentUser, verify_csrf
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
+from veo.server.lang import _
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
 from veo.server.sessions.access import api_error, load_for
-from veo.server.sessions.codes import display_code, normalize_code
 from veo.server.sessions.hub import SignalingHub
 from veo.server.sessions.schemas import agent_command, join_url
 from veo.server.tickets import service as tickets_service
@@ -95,7 +97,7 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
     context = {
         "session": session,
         "ticket": session.ticket,
-        "code_display": display_code(code),
+        "code_display": codes.display(code),
         "join_url": join_url(public_url, code),
         "expires_at": session.code_expires_at,
         "ws_url": f"/ws/console?session={session.id}",
@@ -161,15 +163,18 @@ async def end_from_page(session_id: str, request: Request, user: CurrentUser, db
 @router.get("/join")
 async def join_page(request: Request, code: Annotated[str, Query(max_length=40)] = "") -> Response:
     """Public page for the user: how to run the agent with the code the technician gave."""
-    digits = normalize_code(code)
-    valid = len(digits) == 9 and digits.isdigit()
+    digits = codes.normalise(code)
     public_url = _settings(request).public_url
     context = {
-        "code": digits if valid else "",
-        "code_display": display_code(digits) if valid else "",
-        "code_invalid": bool(code) and not valid,
+        "code": digits or "",
+        "code_display": codes.display(digits),
+        "code_invalid": bool(code) and digits is None,
         "server_url": public_url,
-        "agent_command": agent_command(public_url, digits if valid else "CODE"),
+        "agent_command": agent_command(public_url, digits or "CODE"),
+        # The rule for the forms and the share's script (data- attributes: the JS restates none
+        # of it); the format sentence is made when the page renders, in the page's language.
+        "codes": codes,
+        "code_format_text": partial(codes.format_text, _),
         "agent_download_url": _settings(request).agent_download_url,
     }
     return await render(request, "join.html", context)

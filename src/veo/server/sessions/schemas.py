@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from veo.server.sessions.codes import display_code
+from veo.protocol import codes
 from veo.server.sessions.models import RemoteSession
 
 
@@ -102,7 +102,7 @@ def created(s: RemoteSession, public_url: str) -> SessionCreated:
     return SessionCreated(
         id=s.id,
         code=code,
-        code_display=display_code(code),
+        code_display=codes.display(code),
         join_url=join_url(public_url, code),
         expires_at=s.code_expires_at,
         status=s.status,

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
+from veo.protocol import codes
 from veo.protocol.permissions import (
     DEFAULT_REQUEST,
     NEEDS_VIEW,
@@ -30,7 +31,7 @@ from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.policies.service import RolePolicy, policy_for_user
 from veo.server.sessions import policy_now
-from veo.server.sessions.codes import code_digest, normalize_code, unique_live_code
+from veo.server.sessions.codes import code_digest, unique_live_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.models import Ticket
 
@@ -218,7 +219,7 @@ def redeem_code(
     ``client="browser"`` records a browser share (the join page, view only) as the session's mode.
     """
     now = now or utcnow()
-    code = normalize_code(raw_code)
+    code = codes.digits_of(raw_code)
     digest = code_digest(code)
     candidate = db.scalar(select(RemoteSession.id).where(RemoteSession.live_code_digest == digest))
     live = _locked(db, candidate) if candidate is not None else None
@@ -664,7 +665,7 @@ def redeem(
     nothing about which kind a number would have been.
     """
     now = now or utcnow()
-    code = normalize_code(raw_code)
+    code = codes.digits_of(raw_code)
     continued = _continue(db, code, address=address, platform=platform, client=client, now=now)
     if isinstance(continued, RemoteSession):
         return _under_current_policy(db, continued, True)

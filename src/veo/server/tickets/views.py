@@ -13,11 +13,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.protocol import codes
 from veo.server.audit.models import AuditEvent
 from veo.server.auth.models import User
 from veo.server.categories.service import all_categories
 from veo.server.db.base import utcnow
-from veo.server.sessions.codes import display_code
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.schemas import join_url
 from veo.server.tickets import history, service
@@ -126,7 +126,7 @@ def session_now(
     latest = sessions[0]
     moment = now or utcnow()
     if latest.status == "waiting" and latest.code and latest.code_expires_at > moment:
-        return SessionNow(latest, "waiting", display_code(latest.code), join_url(public_url, latest.code))
+        return SessionNow(latest, "waiting", codes.display(latest.code), join_url(public_url, latest.code))
     if latest.status in ("waiting", "expired"):
         return SessionNow(latest, "code_expired")
     if latest.status in ("joined", "connecting", "active"):
