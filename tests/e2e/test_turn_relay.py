@@ -25,6 +25,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from .browser import CHROMIUM_ARGS, chromium_wrapper
+from .conftest import _unavailable
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
@@ -114,6 +116,8 @@ def relay_dir(e2e_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def relay_network(netns: Any) -> Iterator[RelayNetwork]:
     """``netns`` first: it checks root and the tools (and fails in CI when they are missing)."""
+    if shutil.which("turnserver") is None or shutil.which("ss") is None:
+        _unavailable("coturn's turnserver and ss (run `make system-packages`)")
     network = RelayNetwork(f"veo-turn-{os.getpid()}")
     network.create()
     yield network

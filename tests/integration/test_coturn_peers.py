@@ -54,8 +54,12 @@ def coturn_version() -> tuple[int, ...]:
 
 @pytest.fixture(scope="module")
 def namespace() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("turnserver") is None or shutil.which("ip") is None:
-        pytest.skip("needs root, ip and coturn's turnserver (make system-packages)")
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and ip to make a network namespace")
+    if shutil.which("turnserver") is None:
+        if os.environ.get("CI", "").lower() == "true":  # make test installs it first
+            pytest.fail("coturn's turnserver is missing (make system-packages)", pytrace=False)
+        pytest.skip("needs coturn's turnserver (make system-packages)")
     with private_netns("veo-coturn", "10.96.0") as name:
         subprocess.run(["ip", "-n", name, "addr", "add", f"{RELAY_V6}/128", "dev", "lo", "nodad"], check=True)
         yield name
