@@ -104,3 +104,15 @@ def test_an_agent_cannot_hand_the_console_ice_servers(env: Env) -> None:
         send(agent, {"type": "offer", "sdp": SDP, "commitment": commitment})
         offer = recv(console, "offer")
         assert [s["urls"] for s in offer["ice_servers"]] == [[STUN], [UDP, TLS]]
+
+
+def test_a_browser_share_gets_every_url_like_the_console(env: Env) -> None:
+    with_turn(env)
+    created = env.create()
+    with env.agent() as page:  # the join page speaks the agent's protocol with client=browser
+        send(page, {"type": "join", "code": created["code_display"], "platform": "web", "client": "browser"})
+        joined = recv(page, "joined")
+        stun, turn = joined["ice_servers"]
+        assert stun["urls"] == [STUN] and turn["urls"] == [UDP, TLS]
+        assert turn["username"].endswith(f":{created['id']}.browser")
+        assert turn["credential"] == password(turn["username"])
