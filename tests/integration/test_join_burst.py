@@ -296,3 +296,21 @@ async def test_a_flood_of_refusals_writes_a_few_audit_rows_that_still_count_ever
     assert all(wrong(i) not in json.dumps(e.details) for e in rows for i in range(300))  # never a code
     with server.db.session() as s:
         assert walk(s.scalars(select(AuditEvent).order_by(AuditEvent.seq))).ok
+
+
+async def test_a_join_refused_at_the_door_can_still_send_and_read_its_answer(server: Server) -> None:
+    """Over the cap of joins in flight, the client still gets to send its join and read why it was refused."""
+    limiter = server.use(RedemptionLimiter(max_in_flight=2))
+    server.gate.set()
+    held = await open_agents(server.url, 2)  # two connections in flight that say nothing yet
+    while limiter.tracked_groups() == 0:  # noqa: ASYNC110 - the server runs in this loop
+        await asyncio.sleep(0.01)
+    refused = await open_agents(server.url, 8)
+    await server.settle(8)  # all eight refused at the door, answered, and (before the fix) closed
+    await asyncio.gather(*(ws.send(join_text(wrong(10 + i))) for i, ws in enumerate(refused)))
+    for ws in refused:
+        data = json.loads(await ws.recv())
+        assert data["code"] == "rate_limited" and data["fatal"] is True and data["retry_after"] >= 1
+        await ws.close()
+    await asyncio.gather(*(ws.send(join_text(wrong(i))) for i, ws in enumerate(held)))
+    assert await asyncio.gather(*(answer(ws) for ws in held)) == ["code_unknown", "code_unknown"]

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: How long a join refused at the door (too many in flight) stays open for its answer to be read.
+DOOR_GRACE_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class Admission:
     """A joined peer: what it is told, what it said, and whether it continues a browser share."""
@@ -58,6 +62,10 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
     slot = hub.limiter.enter(address)
     if slot is None:  # this address group already has its joins in flight: no lookup, no wait
         await refuse(hub, peer, address, "rate_limited", retry_after=hub.limiter.busy_retry_after())
+        # The answer is on its way; closing at once would make the client's ``join`` fail to send
+        # and hide the answer from it. A short grace lets it send and read, then the hub closes.
+        with anyio.move_on_after(DOOR_GRACE_SECONDS):
+            await peer.receive()
         return None
     try:
         return await _admit(hub, peer, address, slot)
@@ -153,9 +161,6 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
         ticket_id=session.ticket_id,
         ticket_title=session.ticket.title,
         requested=[Permission(p) for p in session.requested_permissions],
-        # a browser share (the join page) gathers from every URL; the agent's aiortc from one each
-        ice_servers=ice_servers(
-            settings, session.id, peer="browser" if session.mode == "browser" else "agent"
-        ),
+        ice_servers=ice_servers(settings, session.id, peer="agent"),
         ice_transport_policy=settings.ice_transport_policy,
     )
