@@ -161,6 +161,9 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
         ticket_id=session.ticket_id,
         ticket_title=session.ticket.title,
         requested=[Permission(p) for p in session.requested_permissions],
-        ice_servers=ice_servers(settings, session.id, peer="agent"),
+        # a browser share (the join page) gathers from every URL; the agent's aiortc from one each
+        ice_servers=ice_servers(
+            settings, session.id, peer="browser" if session.mode == "browser" else "agent"
+        ),
         ice_transport_policy=settings.ice_transport_policy,
     )
