@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from veo.i18n import gettext_for
+from veo.protocol import codes
 from veo.protocol.refusals import refusal_text
 from veo.protocol.signaling import Join
 from veo.server.auth import service as auth_service
@@ -155,9 +156,7 @@ async def test_unknown_then_too_many_codes_say_how_long_to_wait(stack: Stack, la
     # a mistyped code is an error too, said before anything is sent
     await page.fill("#share-code", "12345")
     await page.click("#share-start")
-    assert await page.text_content("#share-error-text") == catalog.gettext(
-        "The code has 9 digits, for example 123 456 789."
-    )
+    assert await page.text_content("#share-error-text") == codes.format_text(catalog.gettext)
     await page.close()
 
 
@@ -200,4 +199,36 @@ async def test_each_ending_has_its_own_sentence(stack: Stack, by: str, reason: s
     said = (await page.text_content("#share-message")) or ""
     assert said.startswith(expected), said
     assert "_" not in said  # never a code
+    await page.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_the_page_takes_the_code_rule_from_the_protocol(stack: Stack, language: str) -> None:
+    """The share's script reads what a code looks like from the page (``veo/protocol/codes.py``).
+
+    Typed with a dash and a space, the code reaches the server as its digits; a continuation
+    code comes back grouped as everywhere else; the form fields are as long as a displayed code.
+    """
+    page = await stack.browser.new_page()
+    page.on("pageerror", lambda exc: stack.errors.append(str(exc)))
+    sent: list[dict[str, object]] = []
+
+    def on_socket(ws: WebSocketRoute) -> None:
+        def on_message(message: str | bytes) -> None:
+            sent.append(json.loads(message))
+            upgrade = {"type": "upgrade_code", "code": "987654321", "expires_at": "", "command": "veo"}
+            ws.send(json.dumps({"v": 1, **upgrade}))
+
+        ws.on_message(on_message)
+
+    await page.route_web_socket(re.compile(r".*/ws/agent$"), on_socket)
+    await page.goto(f"{stack.base_url}/join?lang={language}")
+    for field in ("#share-code", "#code"):
+        assert await page.get_attribute(field, "maxlength") == str(codes.MAX_TYPED)
+        assert await page.get_attribute(field, "placeholder") == codes.EXAMPLE
+    await page.fill("#share-code", "123-456 789")  # maxlength: no room for more separators
+    await page.click("#share-start")
+    await page.wait_for_selector("#share-upgrade-panel:not([hidden])", state="attached")  # took the code
+    assert await page.text_content("#share-upgrade-code") == codes.display("987654321") == "987 654 321"
+    assert [m["code"] for m in sent if m.get("type") == "join"] == ["123456789"]
     await page.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -102,3 +103,12 @@ def test_the_format_sentence_states_the_rule(language: str) -> None:
     text = codes.format_text(gettext_for(language).gettext)
     assert str(codes.DIGITS) in text and codes.EXAMPLE in text
     assert text != "" and (language == "en") == text.startswith("The code has")
+
+
+def test_the_join_page_script_restates_none_of_the_rule() -> None:
+    """``static/join/share.js`` reads the rule from the page's data-code-* attributes."""
+    script = (Path(codes.__file__).parent.parent / "server/web/static/join/share.js").read_text()
+    for restated in (r"\d{", "[0-9]{", "{9}", r"[\s-]", "slice(0, 3)", "slice(3, 6)"):
+        assert restated not in script, restated
+    for attribute in ("codeSeparators", "codePattern", "codeGroup"):
+        assert f"data.{attribute}" in script

@@ -55,8 +55,19 @@ function endedText(m) {
   return t("over.ended");
 }
 
-function digitsOf(text) {
-  return String(text || "").replace(/[\s-]/g, "");
+/**
+ * What a join code looks like, as the page states it (data-code-* on #share, rendered from
+ * veo/protocol/codes.py): the separators people may type, the pattern of a code, the display groups.
+ * Nothing of the rule is written here.
+ */
+function codeRule(root) {
+  const data = root.dataset;
+  const group = Number(data.codeGroup);
+  return {
+    digitsOf: (text) => String(text || "").replace(new RegExp(data.codeSeparators, "g"), ""),
+    isCode: (text) => new RegExp(data.codePattern).test(text),
+    display: (code) => code.match(new RegExp(`.{1,${group}}`, "g")).join(" "),
+  };
 }
 
 let counter = 0;
@@ -75,6 +86,7 @@ export class BrowserShare {
       strings = {};
     }
     this.root = doc.getElementById("share");
+    this.codes = codeRule(this.root);
     this.el = (id) => doc.getElementById(id);
     this.ws = null;
     this.joined = null; // the server's `joined`
@@ -94,7 +106,7 @@ export class BrowserShare {
 
     this.el("share-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      this.start(digitsOf(this.el("share-code").value));
+      this.start(this.codes.digitsOf(this.el("share-code").value));
     });
     this.el("share-allow").addEventListener("click", () => this.allow());
     this.el("share-deny").addEventListener("click", () => this.deny());
@@ -129,7 +141,7 @@ export class BrowserShare {
   // ------------------------------------------------------------------ signaling
 
   start(code) {
-    if (!/^\d{9}$/.test(code)) {
+    if (!this.codes.isCode(code)) {
       this.setState("code");
       this.showError(t("error.code_format"));
       return;
@@ -291,8 +303,8 @@ export class BrowserShare {
   }
 
   onUpgradeCode(m) {
-    if (typeof m.code !== "string" || !/^\d{9}$/.test(m.code)) return;
-    this.el("share-upgrade-code").textContent = `${m.code.slice(0, 3)} ${m.code.slice(3, 6)} ${m.code.slice(6)}`;
+    if (typeof m.code !== "string" || !this.codes.isCode(m.code)) return;
+    this.el("share-upgrade-code").textContent = this.codes.display(m.code);
     this.el("share-upgrade-command").textContent = String(m.command || "");
     const download = typeof m.download_url === "string" && /^https?:\/\//.test(m.download_url) ? m.download_url : "";
     if (download) this.el("share-upgrade-link").href = download;
