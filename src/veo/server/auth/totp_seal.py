@@ -18,54 +18,41 @@ earlier versions.
 
 from __future__ import annotations
 
-import base64
-import os
 import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from veo.server.lang import _
+from veo.server import keyfiles
 
 KEY_DIR = "keys"
 KEY_NAME = "totp.key"
 KEY_BYTES = 32
 PREFIX = "v1."
-_NONCE_BYTES = 12
 #: Stored length: ``v1.`` + base64 of nonce (12) + a 32-character secret + tag (16).
 SEALED_CHARS = 120
 
 
-class TotpKeyError(ValueError):
-    """The key file exists but cannot be used; the message names the file."""
+#: The key file exists but cannot be used; the message names the file.
+TotpKeyError = keyfiles.KeyFileError
 
 
 class TotpKey:
     """Seals and opens TOTP secrets, each bound to its account's id."""
 
     def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
+        self._sealer = keyfiles.Sealer(key)
 
     @staticmethod
     def _aad(user_id: int) -> bytes:
         return f"veo totp secret for user {user_id}".encode()
 
     def seal(self, secret: str, user_id: int) -> str:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, secret.encode(), self._aad(user_id))
-        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+        return PREFIX + self._sealer.seal(secret, self._aad(user_id))
 
     def open(self, sealed: str, user_id: int) -> str | None:
         """The secret, or None if it was not sealed with this key for this account (or altered)."""
         if not sealed.startswith(PREFIX):
             return None
-        try:
-            raw = base64.urlsafe_b64decode(sealed[len(PREFIX) :].encode())
-            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._aad(user_id))
-        except (InvalidTag, ValueError):
-            return None
-        return plain.decode()
+        return self._sealer.open(sealed[len(PREFIX) :], self._aad(user_id))
 
 
 def key_path(data_dir: Path) -> Path:
@@ -75,32 +62,10 @@ def key_path(data_dir: Path) -> Path:
 def load_or_create(data_dir: Path) -> TotpKey:
     """The data directory's key; a new one (mode 0600) when there is none.
 
-    A new key is written to a temporary file and linked into place, so a process starting at the
-    same moment either links its own or reads a complete one, never half a file.
+    Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
+    cannot be used raises :data:`TotpKeyError` naming it.
     """
-    path = key_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        temp = path.with_name(f".{KEY_NAME}.{secrets.token_hex(8)}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass  # another process was first: use its key
-        finally:
-            temp.unlink()
-    try:
-        key = path.read_bytes()
-    except OSError as exc:
-        raise TotpKeyError(f"{path}: {exc}") from None
-    if len(key) != KEY_BYTES:
-        raise TotpKeyError(
-            f"{path}: "
-            + _("%(expected)d bytes expected, found %(found)d") % {"expected": KEY_BYTES, "found": len(key)}
-        )
-    return TotpKey(key)
+    return TotpKey(keyfiles.load_or_create_key(key_path(data_dir), KEY_BYTES))
 
 
 _active: TotpKey | None = None

@@ -22,30 +22,24 @@ Replacing the file makes live codes unknown (issue new ones) and used or expired
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from veo.server.lang import _
+from veo.server import keyfiles
 
 KEY_DIR = "keys"
 KEY_NAME = "session_codes.key"
 SECRET_BYTES = 32
-_NONCE_BYTES = 12
 _SEAL_AAD = b"veo join code"
 #: characters of a sealed code: base64 of nonce (12) + code (9) + tag (16)
 SEALED_CHARS = 52
 
 
-class CodeSecretError(ValueError):
-    """The key file exists but cannot be used; the message names the file."""
+#: The key file exists but cannot be used; the message names the file.
+CodeSecretError = keyfiles.KeyFileError
 
 
 @dataclass(frozen=True)
@@ -71,17 +65,11 @@ class CodeSecret:
         return hmac.new(self.digest_key, sha256_hex.encode(), "sha256").hexdigest()
 
     def seal(self, code: str) -> str:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = AESGCM(self.seal_key).encrypt(nonce, code.encode(), _SEAL_AAD)
-        return base64.urlsafe_b64encode(nonce + sealed).decode()
+        return keyfiles.Sealer(self.seal_key).seal(code, _SEAL_AAD)
 
     def unseal(self, sealed: str) -> str | None:
         """The code, or None when the value was not sealed with this secret (or was altered)."""
-        try:
-            raw = base64.urlsafe_b64decode(sealed.encode())
-            return AESGCM(self.seal_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _SEAL_AAD).decode()
-        except (InvalidTag, ValueError):
-            return None
+        return keyfiles.Sealer(self.seal_key).open(sealed, _SEAL_AAD)
 
 
 def key_path(data_dir: Path) -> Path:
@@ -91,37 +79,10 @@ def key_path(data_dir: Path) -> Path:
 def load_or_create(data_dir: Path) -> CodeSecret:
     """The data directory's secret; a new one (mode 0600) when there is none.
 
-    A new secret is written to a temporary file and linked into place, so a process starting at
-    the same moment either links its own or reads a complete one, never half a file.
+    Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
+    cannot be used raises :data:`CodeSecretError` naming it.
     """
-    path = key_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        temp = path.with_name(f".{KEY_NAME}.{secrets.token_hex(8)}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(SECRET_BYTES))
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass  # another process was first: use its secret
-        finally:
-            temp.unlink()
-    return CodeSecret.from_secret(_read(path))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        secret = path.read_bytes()
-    except OSError as exc:
-        raise CodeSecretError(f"{path}: {exc}") from None
-    if len(secret) != SECRET_BYTES:
-        raise CodeSecretError(
-            f"{path}: "
-            + _("%(expected)d bytes expected, found %(found)d")
-            % {"expected": SECRET_BYTES, "found": len(secret)}
-        )
-    return secret
+    return CodeSecret.from_secret(keyfiles.load_or_create_key(key_path(data_dir), SECRET_BYTES))
 
 
 _active: CodeSecret | None = None

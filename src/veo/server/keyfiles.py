@@ -1,0 +1,96 @@
+"""Key files of the data directory, and the AES-256-GCM sealing done with their keys.
+
+Several secrets live as files under ``VEO_DATA_DIR`` and never in the database, so that the threat
+model's *database-only insider* (a DBA, a leaked backup) does not get them: the session-code
+secret and the TOTP key (``keys/``, raw random bytes) and the audit signing key (``audit/``, a
+PEM file). Each is made on first use by whichever process needs it first, possibly several at
+the same moment (server workers, a migration). :func:`write_once` is the one way they are made:
+the bytes go to a temporary file created with mode 0600, then are linked into place, so another
+process sees either no file or a complete one (never half a key), nobody else can read it even
+for a moment, and when two processes race the first link wins and both use its key.
+
+:class:`Sealer` is the one AES-256-GCM layout used with such keys: base64url of a random 12-byte
+nonce followed by the ciphertext and its tag, with associated data that binds a sealed value to
+where it belongs. The stored formats of ``sessions/code_secret.py`` and ``auth/totp_seal.py``
+are this layout; changing it would make existing rows unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from veo.server.lang import _
+
+NONCE_BYTES = 12
+
+
+class KeyFileError(ValueError):
+    """The key file exists but cannot be used; the message names the file."""
+
+
+def write_once(path: Path, content: bytes) -> bool:
+    """Put ``content`` at ``path`` (mode 0600) unless a file is already there; True if ours went in.
+
+    The directory is made (mode 0700) if missing. The content is complete on disk before the
+    name appears, since it is written to a hidden temporary file that is then hard-linked to
+    ``path``; the link fails when another process linked first, and then its file stays.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        return False
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.link(temp, path)
+    except FileExistsError:
+        return False  # another process was first: its file is the one
+    finally:
+        temp.unlink()
+    return True
+
+
+def load_or_create_key(path: Path, size: int) -> bytes:
+    """The ``size`` random bytes kept in ``path``, made there (mode 0600) the first time.
+
+    A file that cannot be read, or holds another number of bytes, raises :class:`KeyFileError`
+    naming it: a damaged key is never silently replaced (that would orphan what it sealed).
+    """
+    write_once(path, secrets.token_bytes(size))
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+    if len(key) != size:
+        raise KeyFileError(
+            f"{path}: "
+            + _("%(expected)d bytes expected, found %(found)d") % {"expected": size, "found": len(key)}
+        )
+    return key
+
+
+class Sealer:
+    """Seals and opens short texts with one AES-256-GCM key, each bound to associated data."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plain: str, aad: bytes) -> str:
+        """base64url(nonce + ciphertext + tag); a fresh nonce each time, so equal texts differ."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, plain.encode(), aad)).decode()
+
+    def open(self, sealed: str, aad: bytes) -> str | None:
+        """The text, or None when it was not sealed with this key and ``aad`` (or was altered)."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+            return self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode()
+        except (InvalidTag, ValueError):
+            return None
