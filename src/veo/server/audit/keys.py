@@ -2,20 +2,21 @@
 
 The private key signs checkpoints (``checkpoints.py``) and never leaves the server; the public key
 goes into every export so that ``veo audit verify`` can check signatures on another machine. The
-private file is created with mode 0600 in one step (``O_EXCL``), so two processes starting at
-once cannot both write a key, and no other account can read it even for a moment.
+private file is made like every key file of the data directory (``veo.server.keyfiles``): mode
+0600 from the start, complete before its name appears, and when two processes start at once the
+first one's key is the one both use.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from veo.server import keyfiles
 from veo.server.lang import _
 
 PRIVATE_NAME = "audit_ed25519.pem"
@@ -42,19 +43,14 @@ def public_pem(public: Ed25519PublicKey) -> bytes:
 
 def load_or_create(directory: Path) -> Ed25519PrivateKey:
     """The signing key in ``directory``; a new one (private file 0600) when there is none yet."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_path = directory / PRIVATE_NAME
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    try:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = load_private(private_path)
-    else:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+    if not private_path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        keyfiles.write_once(private_path, pem)  # a process that linked first keeps its key
+    key = load_private(private_path)
     (directory / PUBLIC_NAME).write_bytes(public_pem(key.public_key()))
     return key
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,14 @@ def test_a_key_of_another_kind_is_refused_with_its_file_named(tmp_path: Path) ->
         keys.load_public(path)
     with pytest.raises(keys.KeyFileError, match=r"missing\.pem"):
         keys.load_public(tmp_path / "missing.pem")
+
+
+def test_processes_starting_at_once_all_use_one_complete_key(tmp_path: Path) -> None:
+    """40 rounds of 8 at once: before keyfiles.write_once, about one round in five had a process
+    read the private file while another was still writing it (``KeyFileError``)."""
+    with ThreadPoolExecutor(8) as pool:
+        for round_ in range(40):
+            directory = tmp_path / str(round_) / "audit"
+            made = list(pool.map(keys.load_or_create, [directory] * 8))
+            assert len({keys.key_id(k.public_key()) for k in made}) == 1
+            assert sorted(p.name for p in directory.iterdir()) == [keys.PRIVATE_NAME, keys.PUBLIC_NAME]
