@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from tests.support import PASSWORD, api_token, csrf_from, login, make_user
 
 from veo.server.audit.models import AuditEvent
@@ -153,3 +154,57 @@ async def test_account_forms_refuse_a_post_without_the_csrf_token(
         "/login/totp", data={"code": "123456"}, headers={"origin": "https://evil.example"}
     )
     assert cross_site.status_code == 403 and cross_site.json()["code"] == "csrf_failed"
+
+
+def test_stale_counters_are_dropped_and_found_through_the_index(database_url: str) -> None:
+    """``forget_stale`` runs before every sign-in: it drops what neither blocks nor counts any
+    more, keeps the rest, and finds the stale rows through ``ix_login_failures_last_failure_at``
+    (migration 0016) instead of reading every row of the table."""
+    db = Database(database_url)
+    try:
+        now = utcnow()
+        with db.session() as s:
+            s.add_all(
+                [
+                    LoginFailures(key="email:quiet", failures=2, last_failure_at=now - limits.WINDOW),
+                    LoginFailures(
+                        key="address:served",
+                        failures=9,
+                        last_failure_at=now - timedelta(hours=1),
+                        blocked_until=now - timedelta(seconds=1),
+                    ),
+                    LoginFailures(
+                        key="account:7",
+                        failures=5,
+                        last_failure_at=now - limits.WINDOW - timedelta(minutes=1),
+                        blocked_until=now + timedelta(minutes=1),
+                    ),
+                    LoginFailures(
+                        key="address:recent", failures=1, last_failure_at=now - timedelta(minutes=1)
+                    ),
+                ]
+            )
+        cleanups: list[tuple[str, Any]] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("DELETE FROM LOGIN_FAILURES"):
+                cleanups.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", capture)
+        with db.session() as s:
+            limits.forget_stale(s, now)
+        event.remove(db.engine, "before_cursor_execute", capture)
+        with db.session() as s:
+            assert set(s.scalars(select(LoginFailures.key))) == {"account:7", "address:recent"}
+
+        [(statement, parameters)] = cleanups
+        with db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            else:  # the planner prefers reading a tiny table whole: ask whether it *can* use an index
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).fetchall()
+        plan = "\n".join(str(row) for row in rows)
+        assert "ix_login_failures_last_failure_at" in plan, plan
+    finally:
+        db.dispose()

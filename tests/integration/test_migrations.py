@@ -74,6 +74,24 @@ def test_postgresql_has_the_trigram_index_for_ticket_search(blank_database_url: 
     assert TRIGRAM_INDEX in names
 
 
+def _indexes(url: str, table: str) -> dict[str, list[str | None]]:
+    engine = create_engine(url)
+    try:
+        return {str(i["name"]): list(i["column_names"]) for i in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def test_0016_indexes_the_login_failures_cleanup_and_downgrade_drops_it(blank_database_url: str) -> None:
+    command.upgrade(alembic_config(blank_database_url), "0015_totp_sealed")
+    assert "ix_login_failures_last_failure_at" not in _indexes(blank_database_url, "login_failures")
+    command.upgrade(alembic_config(blank_database_url), "0016_login_failures_index")
+    indexes = _indexes(blank_database_url, "login_failures")
+    assert indexes["ix_login_failures_last_failure_at"] == ["last_failure_at"]
+    command.downgrade(alembic_config(blank_database_url), "0015_totp_sealed")
+    assert "ix_login_failures_last_failure_at" not in _indexes(blank_database_url, "login_failures")
+
+
 def _insert(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Rows written through the tables as they are at the current revision (not the models)."""
     engine = create_engine(url)
