@@ -11,6 +11,17 @@ code is forgiven afterwards (:meth:`forgive`). Hundreds of joins sent at once fr
 therefore get at most ``max_failures`` lookups, whatever the timing (issue 12: a counter that was
 told of the failure after the lookup let every join in flight through).
 
+**Per /48 as well (IPv6).** Whoever holds an IPv6 /48 (free from a tunnel broker, cheap from many
+hosting providers) holds 65,536 /64s, each a group with its own tries: 131,072 guesses per window,
+a live code found in about half a day when a hundred are live. So failures are also counted per
+``address_prefix`` (the /48), which may fail at most ``prefix_max_failures`` times per window (25;
+``prefix_flood_max_failures``, 2, during a flood, like one address). Once a /48 has used them,
+every /64 in it is refused, including one with no failure of its own: a free first try per /64
+would give the /48 its 65,536 tries back. Only people who share a /48 with a guesser (one end site,
+or up to 256 households of a provider that hands out /56s) wait; a /48 with no failure is never
+touched. IPv4 has no coarser count: addresses are paid for one by one, and a /24 is often shared by
+unrelated people (corporate NATs, carrier-grade NAT, cloud tenants), who would refuse each other.
+
 **Joins in flight.** :meth:`enter` gives each connection a :class:`Slot` from the moment it is
 accepted until its join is answered; a group may hold ``max_in_flight`` at once, so pre-opened
 connections are refused at once instead of each waiting its turn in memory.
@@ -18,8 +29,8 @@ connections are refused at once instead of each waiting its turn in memory.
 **A flood slows the flood.** When the failures of all groups together reach ``flood_failures`` in
 the window, groups that already failed get only ``flood_max_failures`` tries and the longest delay.
 A group with no failure in the window (a user typing a code read over the phone) is never refused
-and never delayed: the old global budget refused everyone, valid codes included, which made a flood
-a server-wide denial of service.
+and never delayed (unless its IPv6 /48 used up the /48's tries, above): the old global budget
+refused everyone, valid codes included, which made a flood a server-wide denial of service.
 
 Time comes from an injectable ``clock`` so tests move it instead of sleeping. The state is in
 memory, per process; a Redis implementation of these methods can replace it for several nodes.
@@ -33,7 +44,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from veo.server.addresses import address_group
+from veo.server.addresses import address_group, address_prefix
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,8 @@ class Slot:
     """One join in flight for an address group: from accept until it is answered."""
 
     group: str
+    #: The IPv6 /48 also counted (None for IPv4).
+    prefix: str | None = None
     #: When its attempt was counted as a failure (None: not counted, or forgiven).
     counted_at: float | None = None
     open: bool = True
@@ -109,10 +122,14 @@ class RedemptionLimiter:
         max_in_flight: int = 4,
         flood_failures: int = 200,
         flood_max_failures: int = 2,
+        prefix_max_failures: int = 25,
+        prefix_flood_max_failures: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= flood_max_failures <= max_failures:
             raise ValueError("flood_max_failures must be between 1 and max_failures")
+        if prefix_max_failures < max_failures or not 1 <= prefix_flood_max_failures <= prefix_max_failures:
+            raise ValueError("a /48 must allow at least what one of its /64s may fail")
         self.max_failures = max_failures
         self.window = window_seconds
         self.base_delay = base_delay
@@ -120,8 +137,12 @@ class RedemptionLimiter:
         self.max_in_flight = max_in_flight
         self.flood_failures = flood_failures
         self.flood_max_failures = flood_max_failures
+        self.prefix_max_failures = prefix_max_failures
+        self.prefix_flood_max_failures = prefix_flood_max_failures
         self._clock = clock
         self._groups: dict[str, _Group] = {}
+        #: Failure times per IPv6 /48 in the window, oldest first; never longer than its allowance.
+        self._prefixes: dict[str, list[float]] = {}
         self._global = _WindowCount(window_seconds)
         self._sweep_above = 10_000
         self._swept_at = clock()
@@ -134,10 +155,27 @@ class RedemptionLimiter:
             group.failures = [t for t in group.failures if t > now - self.window]
         return group
 
+    def _prefix_failures(self, key: str | None, now: float) -> list[float]:
+        """The failure times of /48 ``key`` still in the window (the stored list); [] for none or IPv4."""
+        times = self._prefixes.get(key) if key is not None else None
+        if key is None or times is None:
+            return []
+        if times[0] <= now - self.window:
+            times = [t for t in times if t > now - self.window]
+            if not times:
+                del self._prefixes[key]
+                return []
+            self._prefixes[key] = times
+        return times
+
     def failures(self, address: str) -> int:
         """Failures of ``address``'s group in the window, attempts still being looked up included."""
         group = self._pruned(address_group(address), self._clock())
         return len(group.failures) if group else 0
+
+    def prefix_failures(self, address: str) -> int:
+        """Failures of ``address``'s IPv6 /48 in the window; 0 for IPv4."""
+        return len(self._prefix_failures(address_prefix(address), self._clock()))
 
     def flooded(self) -> bool:
         """Have all groups together failed ``flood_failures`` times in the window?"""
@@ -148,13 +186,23 @@ class RedemptionLimiter:
         return self.flood_max_failures if self.flooded() else self.max_failures
 
     def retry_after(self, address: str) -> float:
-        """Seconds until ``address`` may try again: until enough of its failures age out."""
+        """Seconds until ``address`` may try again: until enough of its (and its /48's) failures age out."""
         now = self._clock()
         group = self._pruned(address_group(address), now)
-        limit = self.allowance()
-        if group is None or len(group.failures) < limit:
-            return 0.0
-        return max(0.0, group.failures[len(group.failures) - limit] + self.window - now)
+        prefix = self._prefix_failures(address_prefix(address), now)
+        return self._wait(group.failures if group else [], prefix, now)
+
+    def _wait(self, failures: list[float], prefix: list[float], now: float) -> float:
+        """0 when one more attempt is allowed now, else the seconds until it will be."""
+        flooded = self._global.total(now) >= self.flood_failures
+        wait = 0.0
+        for times, limit in (
+            (failures, self.flood_max_failures if flooded else self.max_failures),
+            (prefix, self.prefix_flood_max_failures if flooded else self.prefix_max_failures),
+        ):
+            if len(times) >= limit:
+                wait = max(wait, times[len(times) - limit] + self.window - now, 1e-9)
+        return wait
 
     def _delay(self, failed: int, flooded: bool) -> float:
         if failed == 0:
@@ -177,7 +225,7 @@ class RedemptionLimiter:
         if group.in_flight >= self.max_in_flight:
             return None
         group.in_flight += 1
-        return Slot(key)
+        return Slot(key, address_prefix(address))
 
     def attempt(self, slot: Slot) -> Decision:
         """May this join's code be looked up, and after how long; if so it counts as a failure NOW.
@@ -190,13 +238,14 @@ class RedemptionLimiter:
         if group is None or not slot.open or slot.counted_at is not None:
             raise ValueError("attempt() needs an open slot that has not tried yet")
         flooded = self._global.total(now) >= self.flood_failures
-        limit = self.flood_max_failures if flooded else self.max_failures
-        failed = len(group.failures)
-        delay = self._delay(failed, flooded)
-        if failed >= limit:
-            wait = group.failures[failed - limit] + self.window - now
-            return Decision(allowed=False, delay=delay, retry_after=max(0.0, wait))
+        delay = self._delay(len(group.failures), flooded)
+        prefix = self._prefix_failures(slot.prefix, now)
+        wait = self._wait(group.failures, prefix, now)
+        if wait > 0:
+            return Decision(allowed=False, delay=delay, retry_after=wait)
         group.failures.append(now)
+        if slot.prefix is not None:
+            self._prefixes.setdefault(slot.prefix, []).append(now)
         self._global.add(now)
         slot.counted_at = now
         return Decision(allowed=True, delay=delay)
@@ -209,6 +258,11 @@ class RedemptionLimiter:
         if group is not None and slot.counted_at in group.failures:
             group.failures.remove(slot.counted_at)
             self._global.remove(slot.counted_at)
+            prefix = self._prefixes.get(slot.prefix) if slot.prefix is not None else None
+            if prefix is not None and slot.counted_at in prefix:
+                prefix.remove(slot.counted_at)
+                if not prefix and slot.prefix is not None:
+                    del self._prefixes[slot.prefix]
         slot.counted_at = None
 
     def leave(self, slot: Slot) -> None:
@@ -241,8 +295,14 @@ class RedemptionLimiter:
             group = self._pruned(key, now)
             if group is not None and group.in_flight == 0 and not group.failures:
                 del self._groups[key]
+        for prefix in list(self._prefixes):
+            self._prefix_failures(prefix, now)  # drops the /48s with no failure left in the window
         self._sweep_above = max(10_000, 2 * len(self._groups))
 
     def tracked_groups(self) -> int:
         """How many address groups the limiter holds state for (for tests and the memory check)."""
         return len(self._groups)
+
+    def tracked_prefixes(self) -> int:
+        """How many IPv6 /48s the limiter holds failures for (for tests and the memory check)."""
+        return len(self._prefixes)

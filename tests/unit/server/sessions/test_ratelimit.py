@@ -173,3 +173,78 @@ def test_memory_is_bounded_by_the_window_not_by_the_flood() -> None:
 def test_flood_allowance_must_be_sane() -> None:
     with pytest.raises(ValueError):
         RedemptionLimiter(max_failures=5, flood_max_failures=0)
+
+
+def slash64(n: int, site: str = "2001:db8:aa") -> str:
+    """An address in the n-th /64 of an IPv6 /48 (``site``: its first 48 bits)."""
+    return f"{site}:{n:x}::1"
+
+
+def test_a_48_spraying_from_many_64s_gets_a_bounded_number_of_tries() -> None:
+    """One /48 is 65,536 /64s: counted one by one they were 65,536 budgets (~13 hours to a live code)."""
+    clock = Clock()
+    limiter = RedemptionLimiter(max_failures=5, prefix_max_failures=25, flood_failures=10**6, clock=clock)
+    decisions = [one(limiter, slash64(n)) for n in range(10_000)]
+    assert sum(d.allowed for d in decisions) == 25  # 10,000 without the /48 count
+    assert limiter.prefix_failures(slash64(0)) == 25
+    # a /64 of that /48 that never failed is refused too (a free first try each is 65,536 tries),
+    # told when the /48's oldest failure leaves the window
+    fresh = one(limiter, slash64(40_000))
+    assert not fresh.allowed and fresh.retry_after == 600.0 and fresh.delay == 0.0
+    # ... while a clean user in another /48, or on IPv4, joins at once, without waiting
+    assert one(limiter, slash64(1, site="2001:db8:bb"), right=True) == Decision(allowed=True, delay=0.0)
+    assert one(limiter, "192.0.2.1", right=True) == Decision(allowed=True, delay=0.0)
+    clock.now += 601  # the window forgets the /48's failures
+    assert one(limiter, slash64(40_000)).allowed
+
+
+def test_a_48_spraying_during_a_flood_gets_two_tries_like_one_address() -> None:
+    clock = Clock()
+    limiter = RedemptionLimiter(
+        flood_failures=10, flood_max_failures=2, prefix_flood_max_failures=2, clock=clock
+    )
+    for i in range(10):
+        one(limiter, f"198.51.100.{i}")
+    assert limiter.flooded()
+    assert sum(one(limiter, slash64(n)).allowed for n in range(1_000)) == 2
+    assert one(limiter, slash64(1, site="2001:db8:bb"), right=True) == Decision(allowed=True, delay=0.0)
+
+
+def test_right_codes_from_a_48_do_not_use_its_tries() -> None:
+    limiter = RedemptionLimiter(prefix_max_failures=5, clock=Clock())
+    for n in range(50):
+        assert one(limiter, slash64(n), right=True).allowed
+    assert limiter.prefix_failures(slash64(0)) == 0 and limiter.tracked_prefixes() == 0
+    for n in range(5):
+        one(limiter, slash64(n))
+    assert not one(limiter, slash64(99), right=True).allowed
+
+
+def test_ipv4_has_no_coarser_count() -> None:
+    """256 addresses of one /24 (a corporate NAT pool, a cloud's tenants) each keep their own tries."""
+    limiter = RedemptionLimiter(max_failures=5, flood_failures=10**6, clock=Clock())
+    allowed = sum(one(limiter, f"198.51.100.{i}").allowed for i in range(256) for _ in range(6))
+    assert allowed == 5 * 256
+    assert limiter.prefix_failures("198.51.100.1") == 0 and limiter.tracked_prefixes() == 0
+    mapped = RedemptionLimiter(
+        max_failures=1, flood_max_failures=1, prefix_max_failures=1, prefix_flood_max_failures=1
+    )
+    assert all(one(mapped, f"::ffff:198.51.100.{i}").allowed for i in range(10))  # mapped IPv4 alike
+
+
+def test_the_48_counts_are_swept_with_the_window() -> None:
+    clock = Clock()
+    limiter = RedemptionLimiter(window_seconds=60, clock=clock)
+    for n in range(3_000):
+        one(limiter, slash64(n, site=f"2001:db8:{n:x}"))  # 3,000 /48s, one failure each
+    assert limiter.tracked_prefixes() == 3_000
+    clock.now += 61
+    one(limiter, "192.0.2.1")
+    assert limiter.tracked_prefixes() == 0 and limiter.tracked_groups() == 1
+
+
+def test_a_48_allows_at_least_what_one_64_may_fail() -> None:
+    with pytest.raises(ValueError):
+        RedemptionLimiter(max_failures=5, prefix_max_failures=4)
+    with pytest.raises(ValueError):
+        RedemptionLimiter(prefix_flood_max_failures=0)
