@@ -4,7 +4,8 @@ Real app, real WebSockets, SQLite and PostgreSQL: with ``VEO_TURN_URLS`` + ``VEO
 the agent's ``joined`` carries one STUN and one TURN URL (what aiortc can use) with a username
 for the agent; a console gets nothing before the agent's offer, then the offer carries every URL
 with a username of its own; a console that reloads before answering gets the offer again with
-them. ``VEO_ICE_TRANSPORT_POLICY`` goes to both. No log line of the server holds a password.
+credentials made at its reload. ``VEO_ICE_TRANSPORT_POLICY`` goes to both. No log line of the server
+holds a password.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import hashlib
 import hmac
 import logging
 import time
+from types import SimpleNamespace
 
 import pytest
 from tests.integration.test_signaling import SDP, Env, env, join, nonce, recv, send
 
 from veo.config import Settings
+from veo.server.sessions import ice
 
 __all__ = ["env"]  # the fixture, imported for pytest
 
@@ -78,15 +81,53 @@ def test_each_peer_gets_its_own_credentials_when_it_needs_them(
         assert c_turn["username"].endswith(f":{sid}.browser")
         assert c_turn["credential"] == password(c_turn["username"]) != turn["credential"]
 
-        # a console opened again (reloaded) before answering gets the pending offer, with them
+        # a console opened again (reloaded) before answering gets the pending offer, with
+        # credentials of its own made now (test_a_reloaded_console_gets_fresh_credentials)
         with env.console(sid) as again:
             recv(again, "session_state")
-            assert recv(again, "offer")["ice_servers"][1]["credential"] == c_turn["credential"]
+            r_turn = recv(again, "offer")["ice_servers"][1]
+            assert r_turn["username"].endswith(f":{sid}.browser")
+            assert r_turn["credential"] == password(r_turn["username"])
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert logged, "the hub logged something (else this proves nothing)"
-    for secret in (SECRET, turn["credential"], c_turn["credential"]):
+    for secret in (SECRET, turn["credential"], c_turn["credential"], r_turn["credential"]):
         assert secret not in logged
+
+
+def test_a_reloaded_console_gets_fresh_credentials(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored offer is re-sent to a console that reloads; the TURN credentials that came with
+    it the first time expire ten minutes on, so a console reloaded later would have answered with
+    dead ones and could not relay. It gets credentials made at its reload."""
+    with_turn(env)
+    created = env.create()
+    sid = created["id"]
+    first_time = time.time()
+    monkeypatch.setattr(ice, "time", SimpleNamespace(time=lambda: first_time))
+    with env.agent() as agent:
+        with env.console(sid) as console:
+            recv(console, "session_state")
+            join(agent, created["code_display"])
+            recv(console, "agent_joined")
+            recv(console, "session_state")
+            _, commitment = nonce()
+            send(agent, {"type": "offer", "sdp": SDP, "commitment": commitment})
+            first = recv(console, "offer")["ice_servers"][1]
+        first_expiry = int(first["username"].partition(":")[0])
+        assert first_expiry == int(first_time) + ice.CREDENTIAL_TTL_SECONDS
+
+        later = first_time + ice.CREDENTIAL_TTL_SECONDS + 60  # the first credentials are dead
+        monkeypatch.setattr(ice, "time", SimpleNamespace(time=lambda: later))
+        with env.console(sid) as reloaded:
+            recv(reloaded, "session_state")
+            offer = recv(reloaded, "offer")
+            assert offer["commitment"] == commitment and offer["sdp"] == SDP
+            again = offer["ice_servers"][1]
+            expiry, _, who = again["username"].partition(":")
+            assert who == f"{sid}.browser" and int(expiry) == int(later) + ice.CREDENTIAL_TTL_SECONDS
+            assert int(expiry) > later > first_expiry
+            assert again["credential"] == password(again["username"]) != first["credential"]
+            assert again["urls"] == first["urls"] == [UDP, TLS]
 
 
 def test_an_agent_cannot_hand_the_console_ice_servers(env: Env) -> None:

@@ -49,6 +49,7 @@ from veo.server.db.engine import Database
 from veo.server.lang import set_language
 from veo.server.sessions import asking, revocation, service, steps, txn
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
+from veo.server.sessions.ice import console_offer
 from veo.server.sessions.join import admit, flush_refusals
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
@@ -498,7 +499,8 @@ class SignalingHub:
                     return
                 rt = self._runtime(session_id)
                 if rt.pending_offer is not None and not rt.answered:
-                    await peer.send(rt.pending_offer)
+                    # credentials made now: those sent with the offer may have expired since
+                    await peer.send(console_offer(self.settings, session_id, rt.pending_offer).dumps())
                 connection = ConsoleConnection(user.id, session_id, web_session_id, peer)
                 with self.consoles.open(connection):
                     ended = await self._pump(

@@ -6,7 +6,8 @@ Credentials follow coturn's REST scheme (``use-auth-secret``): the username is
 ``<expiry>:<session id>.<peer>`` and the password base64(HMAC-SHA1(``VEO_TURN_SECRET``,
 username)), so nothing is stored and coturn checks them with the shared secret alone. They are
 made only when a peer of a live session needs them (the agent when its code is accepted, a
-console when the agent's offer reaches it) and expire :data:`CREDENTIAL_TTL_SECONDS` later.
+console when the agent's offer reaches it, and again when a console reloads and gets the offer
+once more) and expire :data:`CREDENTIAL_TTL_SECONDS` later.
 coturn checks the expiry when a relay is allocated; an allocation made in time lives as long as
 its peer refreshes it, so a session outlives its credentials while a copied credential is
 worth nothing ten minutes on. They are never logged: ``IceServer``'s ``repr`` leaves the
@@ -63,8 +64,9 @@ def ice_servers(
 def console_offer(settings: Settings, session_id: str, offer: Offer) -> ConsoleOffer:
     """The agent's offer as a console receives it: with the console's ICE servers and policy.
 
-    Made when the offer is relayed: the console needs its credentials exactly then (it answers
-    with a new ``RTCPeerConnection``), and not before the agent has joined the session.
+    Made when the offer is relayed, and again each time a console (re)opens while the offer waits
+    for its answer: the console needs its credentials exactly then (it answers with a new
+    ``RTCPeerConnection``), and those sent earlier may have expired by a later reload.
     """
     return ConsoleOffer(
         sdp=offer.sdp,

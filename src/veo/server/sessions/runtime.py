@@ -16,13 +16,15 @@ import asyncio
 from dataclasses import dataclass, field
 
 from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Offer
 
 
 @dataclass
 class SessionRuntime:
     agent_connected: bool = False
-    #: The offer (as sent to the console) until a console answers it.
-    pending_offer: str | None = None
+    #: The agent's offer until a console answers it; a console that (re)opens gets it again with
+    #: ICE servers and TURN credentials made at that moment (``ice.console_offer``).
+    pending_offer: Offer | None = None
     offered: bool = False
     answered: bool = False
     revealed: bool = False

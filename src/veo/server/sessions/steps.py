@@ -83,9 +83,9 @@ StepFn = Callable[[Step, Any], Awaitable[None]]
 async def offer(s: Step, message: Offer) -> None:
     s.rt.offered = True
     # the console gets its own ICE servers (TURN credentials made now) with the offer
-    s.rt.pending_offer = console_offer(s.hub.settings, s.session_id, message).dumps()
+    s.rt.pending_offer = message
     await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
-    await s.to_console(s.rt.pending_offer)
+    await s.to_console(console_offer(s.hub.settings, s.session_id, message).dumps())
     await s.hub.publish_state(s.session_id)
 
 
