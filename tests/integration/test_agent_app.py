@@ -47,10 +47,11 @@ from veo.protocol.signaling import (
 PORT = 18765
 VALID_CODE = "123456789"
 #: codes the stand-in server refuses with a specific reason (any other wrong code: ``code_unknown``)
-USED_CODE, LIMITED_CODE = "999999999", "888888888"
+USED_CODE, LIMITED_CODE, BUSY_CODE = "999999999", "888888888", "777777777"
 REFUSALS = {
     USED_CODE: Error(code="code_used", message="x", fatal=True),
     LIMITED_CODE: Error(code="rate_limited", message="x", fatal=True, retry_after=230),
+    BUSY_CODE: Error(code="too_many_joins", message="x", fatal=True, retry_after=8),
 }
 pytestmark = [
     pytest.mark.timeout(120),
@@ -392,7 +393,24 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
         server.stop()
 
 
-def test_a_refused_code_from_the_terminal_is_said_there_too(display: str, netns: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (
+            LIMITED_CODE,
+            "Se probaron demasiados códigos incorrectos. Espere 4 minutos y vuelva a intentarlo.",
+        ),
+        (  # refused at the door (too many joins in flight): not "wrong codes", and seconds, not minutes
+            BUSY_CODE,
+            "Demasiadas conexiones de su red están intentando entrar al mismo tiempo. "
+            "Vuelva a intentarlo en unos segundos.",
+        ),
+    ],
+    ids=["rate-limited", "too-many-joins"],
+)
+def test_a_refused_code_from_the_terminal_is_said_there_too(
+    display: str, netns: str, tmp_path: Path, code: str, said: str
+) -> None:
     """``veo agent --code``: the server's reason (and how long to wait) on the terminal, no traceback."""
     server = StandInServer(netns)
     server.start()
@@ -402,20 +420,17 @@ def test_a_refused_code_from_the_terminal_is_said_there_too(display: str, netns:
             "ip", "netns", "exec", netns,
             "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={tmp_path / 'history.jsonl'}",
             sys.executable, "-m", "veo", "agent", "--server", f"http://127.0.0.1:{PORT}",
-            "--code", LIMITED_CODE, "--lang", "es", "--log-file", str(log),
+            "--code", code, "--lang", "es", "--log-file", str(log),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     try:
-        wait_for_line(log, r"code window says: Se probaron demasiados códigos incorrectos")
+        wait_for_line(log, "code window says: " + re.escape(said))
         agent.terminate()
         _, err = agent.communicate(timeout=60)
-        said = (
-            "veo agent: Se probaron demasiados códigos incorrectos. Espere 4 minutos y vuelva a intentarlo."
-        )
-        assert said in err
+        assert f"veo agent: {said}" in err
         assert "Traceback" not in err
     finally:
         if agent.poll() is None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +46,8 @@ class Stack:
     browser: Browser
     shots: Path
     errors: list[str]
+    #: the running app (its hub's limiter can be swapped by a test)
+    app: Any = None
 
     async def page(self, language: str, size: tuple[int, int], query: str = "") -> Page:
         page = await self.browser.new_page(viewport={"width": size[0], "height": size[1]})
@@ -102,7 +105,7 @@ async def stack(tmp_path: Path, shots: Path) -> AsyncIterator[Stack]:
                         password=PASSWORD,
                         must_change_password=False,
                     )
-                yield Stack(base_url, browser, shots, errors)
+                yield Stack(base_url, browser, shots, errors, app)
             finally:
                 await browser.close()
         assert errors == []
@@ -157,6 +160,24 @@ async def test_unknown_then_too_many_codes_say_how_long_to_wait(stack: Stack, la
     await page.fill("#share-code", "12345")
     await page.click("#share-start")
     assert await page.text_content("#share-error-text") == codes.format_text(catalog.gettext)
+    await page.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_a_join_refused_at_the_door_says_so_not_wrong_codes(stack: Stack, language: str) -> None:
+    """Too many joins in flight from one network: its own sentence ("try again in a few seconds").
+
+    Before, the page said "Too many wrong codes were tried. Please wait 8 seconds", although no
+    code had been checked at all.
+    """
+    stack.app.state.hub.limiter = RedemptionLimiter(max_in_flight=0)  # every join refused at the door
+    catalog = gettext_for(language)
+    page = await stack.page(language, SIZES[0])
+    said = await _try(page, "000000001")
+    assert said == refusal_text(catalog, "too_many_joins")
+    assert said != refusal_text(catalog, "rate_limited", 8)
+    await _assert_styled_as_error(page)
+    await page.screenshot(path=str(stack.shots / f"join-error-too-many-joins-{language}-1366x768.png"))
     await page.close()
 
 

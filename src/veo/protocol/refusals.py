@@ -22,7 +22,14 @@ class Catalog(Protocol):
 
 
 #: Refusals the user can act on; any other code gets :func:`refusal_text`'s general sentence.
-REFUSAL_CODES = ("code_unknown", "code_expired", "code_used", "rate_limited", "join_timeout")
+REFUSAL_CODES = (
+    "code_unknown",
+    "code_expired",
+    "code_used",
+    "rate_limited",
+    "too_many_joins",
+    "join_timeout",
+)
 
 
 def wait_text(catalog: Catalog, seconds: int) -> str:
@@ -51,6 +58,11 @@ def refusal_text(catalog: Catalog, code: str, retry_after: int | None = None) ->
                 wait=wait_text(catalog, retry_after)
             )
         return _("Too many wrong codes were tried. Please wait a few minutes and try again.")
+    if code == "too_many_joins":  # refused at the door: nothing was wrong with the code, nor checked
+        return _(
+            "Too many connections from your network are joining at the same time. "
+            "Please try again in a few seconds."
+        )
     if code == "join_timeout":
         return _("The code did not reach the server in time. Please try again.")
     return _("The support server could not accept this code right now. Please try again in a moment.")

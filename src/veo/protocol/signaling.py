@@ -268,7 +268,8 @@ class Error(Message):
     code: Annotated[str, Field(max_length=60)]
     message: Annotated[str, Field(max_length=500)]
     fatal: bool = False
-    #: ``rate_limited``: seconds until this address may try a code again (the user is told how long).
+    #: ``rate_limited``: seconds until this address may try a code again (the user is told how long);
+    #: ``too_many_joins`` (refused at the door, too many joins in flight): a few seconds.
     retry_after: Annotated[int, Field(ge=0, le=86400)] | None = None
 
 

@@ -51,6 +51,14 @@ def test_join_error_texts_give_the_servers_specific_reason() -> None:
         said("rate_limited", "es", 61)
         == "Se probaron demasiados códigos incorrectos. Espere 2 minutos y vuelva a intentarlo."
     )
+    assert said("too_many_joins", retry_after=8) == (
+        "Too many connections from your network are joining at the same time. "
+        "Please try again in a few seconds."
+    )
+    assert said("too_many_joins", "es", 8) == (
+        "Demasiadas conexiones de su red están intentando entrar al mismo tiempo. "
+        "Vuelva a intentarlo en unos segundos."
+    )
     assert "server_error" not in said("server_error")  # never a code in a sentence
     assert join_error_text("es", None)
 

@@ -17,6 +17,11 @@ EN, ES = gettext_for("en"), gettext_for("es")
         ("code_expired", "This code has expired", "Este código ha caducado"),
         ("code_unknown", "This code does not exist.", "Este código no existe."),
         ("join_timeout", "did not reach the server in time", "no llegó a tiempo"),
+        (
+            "too_many_joins",
+            "Too many connections from your network are joining at the same time.",
+            "Demasiadas conexiones de su red están intentando entrar al mismo tiempo.",
+        ),
         ("server_error", "could not accept this code right now", "no puede aceptar este código"),
     ],
 )
@@ -46,6 +51,16 @@ def test_how_long_to_wait(seconds: int, english: str, spanish: str) -> None:
 
 def test_rate_limited_without_a_time_still_says_to_wait() -> None:
     assert "wait a few minutes" in refusal_text(EN, "rate_limited")
+
+
+def test_a_join_refused_at_the_door_is_not_called_wrong_codes() -> None:
+    """Too many joins in flight at once: no code was checked, so "too many wrong codes" would be false."""
+    for catalog in (EN, ES):
+        busy = refusal_text(catalog, "too_many_joins", 8)
+        assert busy == refusal_text(catalog, "too_many_joins")  # "a few seconds", not minutes
+        assert busy not in {refusal_text(catalog, "rate_limited", 8), refusal_text(catalog, "")}
+    assert "wrong codes" not in refusal_text(EN, "too_many_joins")
+    assert "try again in a few seconds" in refusal_text(EN, "too_many_joins")
 
 
 def test_strings_for_the_join_page_hold_every_code() -> None:

@@ -61,7 +61,9 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
     """
     slot = hub.limiter.enter(address)
     if slot is None:  # this address group already has its joins in flight: no lookup, no wait
-        await refuse(hub, peer, address, "rate_limited", retry_after=hub.limiter.busy_retry_after())
+        # Its own code: "too many wrong codes" would be false (no code was even read) and would
+        # send the user to wait minutes; a few seconds is enough here.
+        await refuse(hub, peer, address, "too_many_joins", retry_after=hub.limiter.busy_retry_after())
         # The answer is on its way; closing at once would make the client's ``join`` fail to send
         # and hide the answer from it. A short grace lets it send and read, then the hub closes.
         with anyio.move_on_after(DOOR_GRACE_SECONDS):
@@ -135,7 +137,7 @@ async def refuse(
     if hub.refusals.note(address, reason):
         await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
     await flush_refusals(hub)
-    answer = error("rate_limited" if reason == "rate_limited" else f"code_{reason}", fatal=True)
+    answer = error(reason if reason in ("rate_limited", "too_many_joins") else f"code_{reason}", fatal=True)
     if retry_after is not None:
         answer = answer.model_copy(update={"retry_after": max(1, math.ceil(retry_after))})
     try:

@@ -28,6 +28,7 @@ def error_text(code: str, detail: str = "") -> str:
         "code_expired": _("This code has expired. Ask the technician for a new one."),
         "code_used": _("This code was already used. Ask the technician for a new one."),
         "rate_limited": _("Too many wrong codes. Wait a few minutes and try again."),
+        "too_many_joins": _("Too many joins at the same time from this network. Try again in a few seconds."),
         "session_ended": _("This session has ended."),
         "session_not_found": _("This session does not exist."),
         "ticket_not_found": _("This ticket does not exist."),

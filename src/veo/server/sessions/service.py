@@ -37,7 +37,7 @@ from veo.server.tickets.models import Ticket
 
 EndedBy = Literal["technician", "user", "system"]
 Client = Literal["agent", "browser"]
-RejectReason = Literal["unknown", "expired", "used", "rate_limited"]
+RejectReason = Literal["unknown", "expired", "used", "rate_limited", "too_many_joins"]
 AGENT_ACTOR = "agent"
 SYSTEM_ACTOR = "system"
 LIVE_STATUSES = ("waiting", "joined", "connecting", "active")

@@ -222,6 +222,7 @@ def code_rejection(code: str | None) -> str:
         "expired": _("the code had expired"),
         "used": _("the code was already used"),
         "rate_limited": _("too many wrong codes from this address"),
+        "too_many_joins": _("too many joins at the same time from this address"),
     }
     return names.get(code or "", _("the code was refused"))
 
