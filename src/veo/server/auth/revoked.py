@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+#: Why an account changed, strongest first (``_STRENGTH`` keeps this order).
 Reason = Literal[
     "account_deactivated",
     "password_changed",
@@ -35,15 +36,9 @@ CUT_OFF: frozenset[Reason] = frozenset({"account_deactivated", "password_changed
 #: Its role or its role's policy changed: each live session is judged again (``standing``) and
 #: ends only if the account may no longer run it as granted.
 REVIEW: frozenset[Reason] = frozenset({"totp_required", "role_changed", "policy_changed"})
-#: When one transaction notes several reasons for one account, the strongest is kept.
-_STRENGTH: tuple[Reason, ...] = (
-    "account_deactivated",
-    "password_changed",
-    "signed_out_everywhere",
-    "totp_required",
-    "role_changed",
-    "policy_changed",
-)
+#: When one transaction notes several reasons for one account, the strongest is kept: the
+#: reasons are listed in ``Reason`` strongest first.
+_STRENGTH: tuple[Reason, ...] = get_args(Reason)
 _KEY = "veo.revoked"
 log = logging.getLogger(__name__)
 
