@@ -155,32 +155,26 @@ def access_reason(gettext: Gettext, reason: str) -> str:
 def _access_ending(gettext: Gettext, reason: str, organization: str, started: bool) -> Ending:
     """The organization took the technician's access away: not the user's doing, nor the network's."""
     _ = gettext
-    if not started:
-        withdrew = (
+    if started:
+        headline = (
+            _("{organization} ended the session.").format(organization=organization)
+            if organization
+            else _("Your support department ended the session.")
+        )
+        effect = _("The technician can no longer see or control this computer.")
+    else:
+        headline = (
             _("{organization} withdrew the request.").format(organization=organization)
             if organization
             else _("Your support department withdrew the request.")
         )
-        return Ending(
-            Kind.ACCESS,
-            withdrew,
-            (
-                access_reason(gettext, reason),
-                _("Nothing was shared."),
-                _("If you still need help, ask the technician for a new code."),
-            ),
-        )
-    ended = (
-        _("{organization} ended the session.").format(organization=organization)
-        if organization
-        else _("Your support department ended the session.")
-    )
+        effect = _("Nothing was shared.")
     return Ending(
         Kind.ACCESS,
-        ended,
+        headline,
         (
             access_reason(gettext, reason),
-            _("The technician can no longer see or control this computer."),
+            effect,
             _("If you still need help, ask the technician for a new code."),
         ),
     )
