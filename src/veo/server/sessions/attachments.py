@@ -208,6 +208,20 @@ def _previous(db: Session, session_id: str, action: str) -> AuditEvent | None:
     ).first()
 
 
+def _add_comment(db: Session, session: RemoteSession, author_id: int, body: str) -> TicketComment:
+    """A new internal comment on the session's ticket, marked as sent by the technician's console."""
+    comment = TicketComment(
+        ticket_id=session.ticket_id,
+        author_id=author_id,
+        body=body,
+        public=False,
+        created_at=utcnow(),
+        origin=ORIGIN,
+    )
+    db.add(comment)
+    return comment
+
+
 def attach_transcript(
     db: Session,
     session: RemoteSession,
@@ -228,15 +242,7 @@ def attach_transcript(
             return Attached(comment_id=comment.id, lines=stored, replaced=False)
     replaced = comment is not None
     if comment is None:
-        comment = TicketComment(
-            ticket_id=session.ticket_id,
-            author_id=author_id,
-            body=body,
-            public=False,
-            created_at=utcnow(),
-            origin=ORIGIN,
-        )
-        db.add(comment)
+        comment = _add_comment(db, session, author_id, body)
     else:
         comment.body = body
     session.ticket.updated_at = utcnow()
@@ -256,16 +262,7 @@ def attach_transcript(
 def attach_sysinfo(
     db: Session, session: RemoteSession, info: dict[str, Any], *, actor: str, author_id: int, address: str
 ) -> Attached:
-    body = sysinfo_text(session, info)
-    comment = TicketComment(
-        ticket_id=session.ticket_id,
-        author_id=author_id,
-        body=body,
-        public=False,
-        created_at=utcnow(),
-        origin=ORIGIN,
-    )
-    db.add(comment)
+    comment = _add_comment(db, session, author_id, sysinfo_text(session, info))
     session.ticket.updated_at = utcnow()
     db.flush()
     record(
