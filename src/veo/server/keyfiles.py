@@ -9,6 +9,10 @@ the bytes go to a temporary file created with mode 0600, then are linked into pl
 process sees either no file or a complete one (never half a key), nobody else can read it even
 for a moment, and when two processes race the first link wins and both use its key.
 
+:class:`DataDirKey` is the rest of what such a module does with its key file: where it lives, the
+key of the data directory that this process uses (set at start), and a random key for a process
+that never set one (unit tests).
+
 :class:`Sealer` is the one AES-256-GCM layout used with such keys: base64url of a random 12-byte
 nonce followed by the ciphertext and its tag, with associated data that binds a sealed value to
 where it belongs. The stored formats of ``sessions/code_secret.py`` and ``auth/totp_seal.py``
@@ -20,7 +24,9 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from veo.server.lang import _
 
 NONCE_BYTES = 12
+T = TypeVar("T")
 
 
 class KeyFileError(ValueError):
@@ -74,6 +81,39 @@ def load_or_create_key(path: Path, size: int) -> bytes:
             + _("%(expected)d bytes expected, found %(found)d") % {"expected": size, "found": len(key)}
         )
     return key
+
+
+class DataDirKey(Generic[T]):
+    """A raw-bytes key file of the data directory, and the key this process uses.
+
+    ``build`` turns the key's bytes into what its module works with. The app calls :meth:`use`
+    with the data directory at start; a process that never did gets, from :meth:`active`, a
+    random key of its own that is written nowhere.
+    """
+
+    def __init__(self, relative: Path, size: int, build: Callable[[bytes], T]) -> None:
+        self._relative = relative
+        self._size = size
+        self._build = build
+        self._active: T | None = None
+
+    def path(self, data_dir: Path) -> Path:
+        return data_dir / self._relative
+
+    def load_or_create(self, data_dir: Path) -> T:
+        """The data directory's key (:func:`load_or_create_key`: made once, never replaced)."""
+        return self._build(load_or_create_key(self.path(data_dir), self._size))
+
+    def use(self, data_dir: Path) -> T:
+        """Make the data directory's key the one this process uses."""
+        self._active = self.load_or_create(data_dir)
+        return self._active
+
+    def active(self) -> T:
+        """The key in use; a random one for this process when :meth:`use` was never called."""
+        if self._active is None:
+            self._active = self._build(secrets.token_bytes(self._size))
+        return self._active
 
 
 class Sealer:

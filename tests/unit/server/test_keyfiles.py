@@ -81,3 +81,13 @@ def test_values_stored_by_earlier_versions_still_open(tmp_path: Path) -> None:
     assert len(stored) <= code_secret.SEALED_CHARS
     assert codes.unseal(stored) == "123456789"
     assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["session_codes.key", "totp.key"]
+
+
+def test_a_process_uses_a_random_key_until_it_is_given_the_data_directory(tmp_path: Path) -> None:
+    key = keyfiles.DataDirKey(Path("keys", "some.key"), 32, bytes.hex)
+    random = key.active()
+    assert key.active() == random and not (tmp_path / "keys").exists()  # kept, written nowhere
+    used = key.use(tmp_path)
+    assert used == (tmp_path / "keys" / "some.key").read_bytes().hex() != random
+    assert key.active() == used == key.load_or_create(tmp_path)
+    assert key.path(tmp_path) == tmp_path / "keys" / "some.key"

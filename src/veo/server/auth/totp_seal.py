@@ -18,7 +18,6 @@ earlier versions.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from veo.server import keyfiles
@@ -55,8 +54,11 @@ class TotpKey:
         return self._sealer.open(sealed[len(PREFIX) :], self._aad(user_id))
 
 
+_KEY = keyfiles.DataDirKey(Path(KEY_DIR, KEY_NAME), KEY_BYTES, TotpKey)
+
+
 def key_path(data_dir: Path) -> Path:
-    return data_dir / KEY_DIR / KEY_NAME
+    return _KEY.path(data_dir)
 
 
 def load_or_create(data_dir: Path) -> TotpKey:
@@ -65,22 +67,14 @@ def load_or_create(data_dir: Path) -> TotpKey:
     Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
     cannot be used raises :data:`TotpKeyError` naming it.
     """
-    return TotpKey(keyfiles.load_or_create_key(key_path(data_dir), KEY_BYTES))
-
-
-_active: TotpKey | None = None
+    return _KEY.load_or_create(data_dir)
 
 
 def use(data_dir: Path) -> TotpKey:
     """Make the data directory's key the one this process seals and opens TOTP secrets with."""
-    global _active
-    _active = load_or_create(data_dir)
-    return _active
+    return _KEY.use(data_dir)
 
 
 def active() -> TotpKey:
     """The key in use; a random one for this process when :func:`use` was never called."""
-    global _active
-    if _active is None:
-        _active = TotpKey(secrets.token_bytes(KEY_BYTES))
-    return _active
+    return _KEY.active()

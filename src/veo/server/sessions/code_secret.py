@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +71,11 @@ class CodeSecret:
         return keyfiles.Sealer(self.seal_key).open(sealed, _SEAL_AAD)
 
 
+_KEY = keyfiles.DataDirKey(Path(KEY_DIR, KEY_NAME), SECRET_BYTES, CodeSecret.from_secret)
+
+
 def key_path(data_dir: Path) -> Path:
-    return data_dir / KEY_DIR / KEY_NAME
+    return _KEY.path(data_dir)
 
 
 def load_or_create(data_dir: Path) -> CodeSecret:
@@ -82,22 +84,14 @@ def load_or_create(data_dir: Path) -> CodeSecret:
     Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
     cannot be used raises :data:`CodeSecretError` naming it.
     """
-    return CodeSecret.from_secret(keyfiles.load_or_create_key(key_path(data_dir), SECRET_BYTES))
-
-
-_active: CodeSecret | None = None
+    return _KEY.load_or_create(data_dir)
 
 
 def use(data_dir: Path) -> CodeSecret:
     """Make the data directory's secret the one this process digests and seals codes with."""
-    global _active
-    _active = load_or_create(data_dir)
-    return _active
+    return _KEY.use(data_dir)
 
 
 def active() -> CodeSecret:
     """The secret in use; a random one for this process when ``use`` was never called."""
-    global _active
-    if _active is None:
-        _active = CodeSecret.from_secret(secrets.token_bytes(SECRET_BYTES))
-    return _active
+    return _KEY.active()
