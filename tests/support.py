@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -41,6 +42,23 @@ def make_user(
             s, email, name=name, role=role, password=password, must_change_password=must_change_password
         )
     return Account(user=user, password=password)
+
+
+def enrol_totp(db: Database, email: str) -> str:
+    """Enrol the account directly, one step in the past, so the current code is still unused;
+    returns the secret."""
+    import pyotp
+
+    from veo.server.auth import service, totp
+    from veo.server.db.base import utcnow
+
+    with db.session() as s:
+        user = service.get_by_email(s, email)
+        assert user is not None
+        secret = totp.start_enrolment(s, user).secret
+        earlier = utcnow() - timedelta(seconds=30)
+        assert totp.confirm_enrolment(s, user, pyotp.TOTP(secret).at(earlier), now=earlier) is not None
+    return secret
 
 
 def csrf_from(html: str) -> str:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 import httpx
 import pyotp
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.support import BASE_URL, PASSWORD, csrf_from, login, make_user
+from tests.support import BASE_URL, PASSWORD, csrf_from, enrol_totp, login, make_user
 
 from veo.server.audit.models import AuditEvent
-from veo.server.auth import limits, service, totp
-from veo.server.db.base import utcnow
+from veo.server.auth import limits
 
 BURST = 100
 EMAIL = "tech@example.org"
@@ -67,17 +65,6 @@ async def _burst(
         return list(await asyncio.gather(*(send(c) for c in clients)))
 
 
-def _enrol(app: FastAPI) -> str:
-    """Enrol the account directly, one step in the past, so the current code is still unused."""
-    with app.state.db.session() as s:
-        user = service.get_by_email(s, EMAIL)
-        assert user is not None
-        secret = totp.start_enrolment(s, user).secret
-        earlier = utcnow() - timedelta(seconds=30)
-        assert totp.confirm_enrolment(s, user, pyotp.TOTP(secret).at(earlier), now=earlier) is not None
-    return secret
-
-
 async def test_a_burst_of_wrong_passwords_is_evaluated_only_up_to_the_lockout(app: FastAPI) -> None:
     make_user(app.state.db)
 
@@ -97,7 +84,7 @@ async def test_a_burst_of_wrong_passwords_is_evaluated_only_up_to_the_lockout(ap
 
 async def test_a_burst_of_wrong_totp_codes_is_evaluated_only_up_to_the_lockout(app: FastAPI) -> None:
     make_user(app.state.db)
-    secret = _enrol(app)
+    secret = enrol_totp(app.state.db, EMAIL)
     current = pyotp.TOTP(secret).now()
     wrong = f"{(int(current) + 500_000) % 1_000_000:06d}"
 
@@ -117,7 +104,7 @@ async def test_one_totp_code_sent_many_times_at_once_signs_in_once(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     make_user(app.state.db)
-    secret = _enrol(app)
+    secret = enrol_totp(app.state.db, EMAIL)
     first = await client.post("/login", data={"email": EMAIL, "password": PASSWORD})
     assert first.status_code == 303 and first.headers["location"].startswith("/login/totp")
     code = pyotp.TOTP(secret).now()

@@ -7,7 +7,6 @@ copied into another account's row does not open there.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,7 @@ import pyotp
 from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from tests.support import PASSWORD, make_user
+from tests.support import PASSWORD, enrol_totp, make_user
 
 from veo.server.auth import service, totp, totp_seal
 from veo.server.auth.models import TotpCredential
@@ -24,21 +23,11 @@ from veo.server.db.engine import Database
 from veo.server.db.migrate import alembic_config, migrate
 
 
-def _enrol(db: Database, email: str) -> str:
-    with db.session() as s:
-        user = service.get_by_email(s, email)
-        assert user is not None
-        secret = totp.start_enrolment(s, user).secret
-        earlier = utcnow() - timedelta(seconds=30)
-        assert totp.confirm_enrolment(s, user, pyotp.TOTP(secret).at(earlier), now=earlier) is not None
-    return secret
-
-
 async def test_the_database_holds_no_totp_secret_and_sign_in_still_works(
     app: FastAPI, client: httpx.AsyncClient, database_url: str
 ) -> None:
     make_user(app.state.db)
-    secret = _enrol(app.state.db, "tech@example.org")
+    secret = enrol_totp(app.state.db, "tech@example.org")
     with app.state.db.session() as s:
         stored = s.scalar(select(TotpCredential.secret))
     assert stored is not None and stored.startswith(totp_seal.PREFIX)
@@ -58,8 +47,8 @@ async def test_the_database_holds_no_totp_secret_and_sign_in_still_works(
 async def test_a_sealed_secret_copied_to_another_account_does_not_open(app: FastAPI) -> None:
     make_user(app.state.db)
     make_user(app.state.db, "insider@example.org")
-    _enrol(app.state.db, "tech@example.org")
-    known = _enrol(app.state.db, "insider@example.org")
+    enrol_totp(app.state.db, "tech@example.org")
+    known = enrol_totp(app.state.db, "insider@example.org")
     with app.state.db.session() as s:
         victim = service.get_by_email(s, "tech@example.org")
         insider = service.get_by_email(s, "insider@example.org")
