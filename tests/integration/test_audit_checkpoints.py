@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, select, update
+from tests.integration.audit_support import run_audit_cli, signing_database
 from tests.support import make_user
 
 from veo.server.audit import checkpoints, keys
-from veo.server.audit import cli as audit_cli
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
 from veo.server.audit.service import canonical, entry_hash, record
 from veo.server.audit.verify import verify_database
@@ -31,29 +31,14 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def db(database_url: str, data_dir: Path) -> Iterator[Database]:
     """A database whose appends sign a checkpoint every 5 entries, with the key under data_dir."""
-    database = Database(database_url)
-    signer = checkpoints.Signer(key_directory=keys.key_dir(data_dir), every_entries=5, every_minutes=60)
-    checkpoints.configure(database.engine, signer)
-    try:
+    with signing_database(database_url, data_dir, every_entries=5, every_minutes=60) as database:
         yield database
-    finally:
-        checkpoints.configure(database.engine, None)
-        database.dispose()
 
 
 def _fill(db: Database, n: int) -> None:
     for i in range(n):
         with db.session() as s:
             record(s, "test.event", actor="tester", ticket_id=i + 1, details={"i": i, "text": "ñandú"})
-
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = audit_cli.main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _flags(database_url: str, data_dir: Path) -> list[str]:
@@ -111,10 +96,10 @@ def test_export_then_verify_offline(
 ) -> None:
     _fill(db, 7)
     out = tmp_path / "export"
-    code, text, _ = _cli([*_flags(database_url, data_dir), "export", "--out", str(out)], capsys)
+    code, text, _ = run_audit_cli([*_flags(database_url, data_dir), "export", "--out", str(out)], capsys)
     assert code == 0 and "7 entries and 2 checkpoints" in text
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints.jsonl", "entries.jsonl", "public_key.pem"]
-    code, text, _ = _cli(["verify", "--export", str(out)], capsys)
+    code, text, _ = run_audit_cli(["verify", "--export", str(out)], capsys)
     assert code == 0, text
     assert "OK: 7 audit entries" in text and "OK: 2 checkpoints" in text and "up to seq 6" in text
 
@@ -125,7 +110,7 @@ def test_edited_entry_in_database_is_named(
     _fill(db, 8)
     with db.session() as s:
         s.execute(update(AuditEvent).where(AuditEvent.seq == 4).values(details={"i": 99}))
-    code, text, _ = _cli([*_flags(database_url, data_dir), "verify"], capsys)
+    code, text, _ = run_audit_cli([*_flags(database_url, data_dir), "verify"], capsys)
     assert code == 1 and "BROKEN at seq 4" in text and "altered" in text
 
 
@@ -134,7 +119,7 @@ def test_rewritten_chain_passes_the_walk_but_not_the_signed_checkpoint(
 ) -> None:
     _fill(db, 8)
     _rewrite_from(db, 3, "nobody")
-    code, text, _ = _cli([*_flags(database_url, data_dir), "verify"], capsys)
+    code, text, _ = run_audit_cli([*_flags(database_url, data_dir), "verify"], capsys)
     assert code == 1
     assert "OK: 8 audit entries" in text  # the forger recomputed the chain...
     assert "BAD checkpoint #2 at seq 6" in text and "rewritten" in text  # ...but cannot re-sign
@@ -146,7 +131,7 @@ def test_deleted_entries_at_the_end_are_found_by_the_checkpoint(
     _fill(db, 8)
     with db.session() as s:
         s.execute(delete(AuditEvent).where(AuditEvent.seq >= 6))
-    code, text, _ = _cli([*_flags(database_url, data_dir), "verify"], capsys)
+    code, text, _ = run_audit_cli([*_flags(database_url, data_dir), "verify"], capsys)
     assert code == 1 and "BAD checkpoint #2 at seq 6" in text and "removed" in text
 
 
@@ -157,7 +142,7 @@ def test_deleted_and_forged_checkpoints_are_named(
     with db.session() as s:
         s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.number == 2))
         s.execute(update(AuditCheckpoint).where(AuditCheckpoint.number == 3).values(seq=12))
-    code, text, _ = _cli([*_flags(database_url, data_dir), "verify"], capsys)
+    code, text, _ = run_audit_cli([*_flags(database_url, data_dir), "verify"], capsys)
     assert code == 1
     assert "BAD checkpoint #2" in text and "a checkpoint was removed" in text
     assert "BAD checkpoint #3 at seq 12" in text and "signature is not valid" in text
@@ -170,14 +155,16 @@ def test_another_public_key_is_refused(
     other = keys.load_or_create(tmp_path / "other")
     assert other is not None
     other_pub = tmp_path / "other" / keys.PUBLIC_NAME
-    code, text, _ = _cli([*_flags(database_url, data_dir), "verify", "--public-key", str(other_pub)], capsys)
+    code, text, _ = run_audit_cli(
+        [*_flags(database_url, data_dir), "verify", "--public-key", str(other_pub)], capsys
+    )
     assert code == 1 and "signed by another key" in text
 
 
 def _export(
     db: Database, database_url: str, data_dir: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _cli([*_flags(database_url, data_dir), "export", "--out", str(out)], capsys)
+    code, _, err = run_audit_cli([*_flags(database_url, data_dir), "export", "--out", str(out)], capsys)
     assert code == 0, err
 
 
@@ -215,7 +202,7 @@ def test_tampered_export_is_named(
     else:
         lines[2], lines[3] = lines[3], lines[2]
     (out / "entries.jsonl").write_text("".join(lines), encoding="utf-8")
-    code, text, _ = _cli(["verify", "--export", str(out)], capsys)
+    code, text, _ = run_audit_cli(["verify", "--export", str(out)], capsys)
     assert code == 1 and needle in text
 
 
@@ -224,7 +211,7 @@ def test_unreadable_export_is_a_one_line_error(tmp_path: Path, capsys: pytest.Ca
     out.mkdir()
     (out / "checkpoints.jsonl").write_text("", encoding="utf-8")
     (out / "entries.jsonl").write_text('{"seq": 1}\nnot json\n', encoding="utf-8")
-    code, _, err = _cli(["verify", "--export", str(out)], capsys)
+    code, _, err = run_audit_cli(["verify", "--export", str(out)], capsys)
     assert code == 2 and "entries.jsonl:1" in err and len(err.strip().splitlines()) == 1
 
 
@@ -236,5 +223,7 @@ async def test_the_running_app_signs_with_a_key_under_its_data_dir(
     with app.state.db.session() as s:
         assert [(c.number, c.seq) for c in s.scalars(select(AuditCheckpoint))] == [(1, 1)]
     assert (keys.key_dir(settings.data_dir) / keys.PRIVATE_NAME).is_file()
-    code, text, _ = _cli([*_flags(settings.effective_database_url, settings.data_dir), "verify"], capsys)
+    code, text, _ = run_audit_cli(
+        [*_flags(settings.effective_database_url, settings.data_dir), "verify"], capsys
+    )
     assert code == 0 and "OK: 1 checkpoints" in text

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
+from tests.integration.audit_support import run_audit_cli, signing_database
 
 from veo.server.audit import checkpoints, head, keys
 from veo.server.audit import cli as audit_cli
@@ -33,14 +34,8 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def db(database_url: str, data_dir: Path) -> Iterator[Database]:
     """Signing as the server does by default: every 100 entries, or after 10 quiet minutes."""
-    database = Database(database_url)
-    signer = checkpoints.Signer(key_directory=keys.key_dir(data_dir), every_entries=100, every_minutes=10)
-    checkpoints.configure(database.engine, signer)
-    try:
+    with signing_database(database_url, data_dir, every_entries=100, every_minutes=10) as database:
         yield database
-    finally:
-        checkpoints.configure(database.engine, None)
-        database.dispose()
 
 
 def _fill(db: Database, n: int) -> None:
@@ -53,11 +48,7 @@ def _verify(
     database_url: str, data_dir: Path, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, str]:
     argv = ["--database-url", database_url, "--data-dir", str(data_dir), "verify", *extra]
-    try:
-        code = audit_cli.main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    code, out, err = run_audit_cli(argv, capsys)
     return code, out + err
 
 
