@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from tests.support import BASE_URL
+from tests.support import BASE_URL, app_settings
 
 from veo.config import Settings
 
@@ -110,7 +110,7 @@ def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, public_url=BASE_URL)
+    return app_settings(database_url, tmp_path)
 
 
 @pytest.fixture

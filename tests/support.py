@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from veo.config import Settings
 
 if TYPE_CHECKING:  # the server is imported lazily, see tests/conftest.py
     from fastapi import FastAPI
@@ -24,6 +27,11 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 class Account:
     user: User
     password: str
+
+
+def app_settings(database_url: str, tmp_path: Path, **changes: Any) -> Settings:
+    """The settings of the tests' app (conftest's ``settings``), with ``changes`` for one test module."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, public_url=BASE_URL, **changes)
 
 
 def make_user(

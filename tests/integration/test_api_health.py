@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.integration.test_auth_admin import admin_headers
-from tests.support import BASE_URL, make_user
+from tests.support import app_settings, make_user
 
 from veo.config import Settings
 from veo.server.auth import service
@@ -21,12 +21,7 @@ METRICS_TOKEN = "prometheus-" + "s" * 32
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The app of these tests lets Prometheus read /metrics with a token."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        public_url=BASE_URL,
-        metrics_token=METRICS_TOKEN,
-    )
+    return app_settings(database_url, tmp_path, metrics_token=METRICS_TOKEN)
 
 
 class FailingBus:

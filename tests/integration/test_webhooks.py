@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.integration.notify_support import bearer, manual_worker, new_ticket
-from tests.support import BASE_URL
+from tests.support import app_settings
 
 from veo.config import Settings
 from veo.server.audit.models import AuditEvent
@@ -66,13 +66,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The receiver listens on loopback, which webhooks reach only because the operator allows it."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        public_url=BASE_URL,
-        outbox_poll_seconds=3600,
-        webhook_allow="127.0.0.1",
-    )
+    return app_settings(database_url, tmp_path, outbox_poll_seconds=3600, webhook_allow="127.0.0.1")
 
 
 def _deliveries(app: FastAPI) -> list[OutboxMessage]:
