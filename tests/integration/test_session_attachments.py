@@ -20,18 +20,22 @@ HOST = socket.gethostname()
 
 
 async def _session(
-    client: httpx.AsyncClient, auth: dict[str, str], app: FastAPI | None = None
-) -> tuple[int, str]:
-    """A ticket and a session on it; with ``app``, a session the user joined and allowed."""
+    app: FastAPI, client: httpx.AsyncClient, *, allowed: bool = True
+) -> tuple[str, dict[str, str], int, str]:
+    """The technician signed in (form and API token), a ticket and a session on it; ``allowed``: a
+    session the user joined and allowed. Returns the CSRF token, API headers, ticket and session ids."""
+    make_user(app.state.db)
+    csrf = await login(client, "tech@example.org")
+    auth = await api_token(client, "tech@example.org")
     ticket = await client.post("/api/v1/tickets", json=ticket_body(), headers=auth)
     assert ticket.status_code == 201, ticket.text
     ticket_id: int = ticket.json()["id"]
     created = await client.post(f"/api/v1/tickets/{ticket_id}/sessions", headers=auth)
     assert created.status_code == 201, created.text
     session_id = str(created.json()["id"])
-    if app is not None:
+    if allowed:
         _set_status(app, session_id, "active")
-    return ticket_id, session_id
+    return csrf, auth, ticket_id, session_id
 
 
 def _set_status(app: FastAPI, session_id: str, status: str) -> None:
@@ -79,10 +83,7 @@ def _lines(n: int) -> str:
 async def test_transcript_is_one_internal_comment_replaced_by_longer_posts(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    make_user(app.state.db)
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth, app)
+    csrf, _, ticket_id, session_id = await _session(app, client)
     url = f"/api/v1/sessions/{session_id}/chat-transcript"
 
     first = await client.post(url, data={"csrf_token": csrf, "transcript": _lines(2)})
@@ -109,10 +110,7 @@ async def test_transcript_is_one_internal_comment_replaced_by_longer_posts(
 
 
 async def test_sysinfo_is_attached_as_readable_text(app: FastAPI, client: httpx.AsyncClient) -> None:
-    make_user(app.state.db)
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth, app)
+    csrf, _, ticket_id, session_id = await _session(app, client)
     info = {
         "hostname": HOST,
         "os": {"name": "Debian GNU/Linux 12", "release": "6.1", "version": "#1", "machine": "x86_64"},
@@ -133,11 +131,8 @@ async def test_sysinfo_is_attached_as_readable_text(app: FastAPI, client: httpx.
 
 
 async def test_bad_posts_get_clear_errors_and_store_nothing(app: FastAPI, client: httpx.AsyncClient) -> None:
-    make_user(app.state.db)
+    csrf, auth, ticket_id, session_id = await _session(app, client)
     make_user(app.state.db, "other@example.org", name="Otto")
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth, app)
     chat = f"/api/v1/sessions/{session_id}/chat-transcript"
     info = f"/api/v1/sessions/{session_id}/sysinfo"
     cases: list[tuple[str, dict[str, str], int, str]] = [
@@ -205,10 +200,7 @@ async def test_nothing_is_attached_to_a_session_the_user_never_allowed(
 ) -> None:
     """Chat lines "from the user" and "their" system information need a session the user allowed:
     before the fix a technician could attach both to a session nobody ever joined."""
-    make_user(app.state.db)
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth)
+    csrf, _, ticket_id, session_id = await _session(app, client, allowed=False)
     posts = {
         f"/api/v1/sessions/{session_id}/chat-transcript": {"transcript": _lines(2)},
         f"/api/v1/sessions/{session_id}/sysinfo": {"info": json.dumps({"hostname": "made-up"})},
@@ -232,10 +224,7 @@ async def test_nothing_is_attached_to_a_session_the_user_never_allowed(
 async def test_what_the_console_attaches_is_labelled_as_sent_by_the_console(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    make_user(app.state.db)
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth, app)
+    csrf, _, ticket_id, session_id = await _session(app, client)
     _set_status(app, session_id, "ended")  # ended after Allow: started_at stays, the transcript is taken
     for url, data in {
         f"/api/v1/sessions/{session_id}/chat-transcript": {"transcript": _lines(2)},
@@ -265,10 +254,7 @@ async def test_what_the_console_attaches_is_labelled_as_sent_by_the_console(
 async def test_deeply_nested_attachments_are_refused_not_a_server_error(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    make_user(app.state.db)
-    csrf = await login(client, "tech@example.org")
-    auth = await api_token(client, "tech@example.org")
-    ticket_id, session_id = await _session(client, auth, app)
+    csrf, _, ticket_id, session_id = await _session(app, client)
     chat = await client.post(
         f"/api/v1/sessions/{session_id}/chat-transcript",
         data={"csrf_token": csrf, "transcript": "[" * 100_000},
