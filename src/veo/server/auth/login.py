@@ -34,7 +34,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from veo.server.audit.service import record
-from veo.server.auth import limits, passwords, totp
+from veo.server.auth import limits, passwords, sign_in_refusals, totp
 from veo.server.auth.models import LoginChallenge, User
 from veo.server.auth.service import get_by_email, normalize_email, token_digest
 from veo.server.db.base import utcnow
@@ -126,17 +126,28 @@ class _Reserved:
     refusal: Outcome | None = None
 
 
-def _reserve(s: Session, account_key: str, email: str, address: str, now: datetime) -> _Reserved:
-    """Count the attempt under the address, then the account (always in this order)."""
+def _reserve(
+    s: Session, database: Database, account_key: str, email: str, address: str, now: datetime
+) -> _Reserved:
+    """Count the attempt under the address, then the account (always in this order).
+
+    A refusal here checked no password: only the first of each kind per address group and
+    window gets its own audit row, the rest one summary (``sign_in_refusals.py``).
+    """
     limits.forget_stale(s, now)
+    sign_in_refusals.write_due(s, database)
     by_address = limits.reserve(s, limits.address_key(address), now)
     if isinstance(by_address, datetime):
-        record(s, "auth.login_throttled", actor="anonymous", address=address, details={"email": email[:320]})
+        if sign_in_refusals.note(database, address, "throttled", email):
+            record(
+                s, "auth.login_throttled", actor="anonymous", address=address, details={"email": email[:320]}
+            )
         return _Reserved(refusal=Outcome(None, Refusal.TOO_MANY_REQUESTS, _seconds(by_address, now)))
     by_account = limits.reserve(s, account_key, now)
     if isinstance(by_account, datetime):
         limits.refund(s, by_address)  # nothing was checked: the address is not charged
-        record(s, "auth.login_locked", actor="anonymous", address=address, details={"email": email[:320]})
+        if sign_in_refusals.note(database, address, "locked", email):
+            record(s, "auth.login_locked", actor="anonymous", address=address, details={"email": email[:320]})
         return _Reserved(refusal=Outcome(None, Refusal.ACCOUNT_LOCKED, _seconds(by_account, now)))
     return _Reserved(address=by_address, account=by_account)
 
@@ -170,7 +181,7 @@ def check_password_step(
         if user is not None and not user.is_active:
             user = None  # answered like an unknown e-mail
         key = limits.account_key(user.id) if user is not None else limits.unknown_key(email)
-        reserved = _reserve(s, key, email, address, now)
+        reserved = _reserve(s, database, key, email, address, now)
     if reserved.refusal is not None:
         if reserved.refusal.refusal is Refusal.ACCOUNT_LOCKED:
             passwords.dummy_verify(password)  # a locked unknown e-mail takes as long as a locked account
@@ -209,7 +220,7 @@ def check_current_password(
     now = now or utcnow()
     with _counters(database) as s:
         account = s.get(User, user.id)
-        reserved = _reserve(s, limits.account_key(user.id), user.email, address, now)
+        reserved = _reserve(s, database, limits.account_key(user.id), user.email, address, now)
     if reserved.refusal is not None:
         return reserved.refusal
     ok = account is not None and passwords.verify_password(account.password_hash, password)
@@ -246,7 +257,7 @@ def check_second_factor(
     """
     now = now or utcnow()
     with _counters(database) as s:
-        reserved = _reserve(s, limits.account_key(user.id), user.email, address, now)
+        reserved = _reserve(s, database, limits.account_key(user.id), user.email, address, now)
         if reserved.refusal is not None:
             return reserved.refusal
         account = s.get(User, user.id)

@@ -30,7 +30,6 @@ from veo.server.sessions import service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import Slot
-from veo.server.sessions.refusal_log import write_summaries
 from veo.server.sessions.wire import Peer, error, protocol_error
 from veo.server.web import wording
 
@@ -150,7 +149,7 @@ async def flush_refusals(hub: SignalingHub, *, everything: bool = False) -> None
     """Write the summaries of the refusal windows that closed (all of them at shutdown)."""
     tallies = hub.refusals.due(everything=everything)
     if tallies:
-        await txn.run(hub.db, lambda db: write_summaries(db, tallies))
+        await txn.run(hub.db, lambda db: hub.refusals.write(db, tallies))
 
 
 def joined_message(settings: Settings, session: RemoteSession) -> Joined:

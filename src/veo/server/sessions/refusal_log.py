@@ -17,10 +17,16 @@ together and ``max_groups`` groups counted one by one; refusals beyond that are 
 tally with an empty address (``"other_addresses": true``). The chain is untouched: summaries are
 ordinary appends through ``audit.service.record``. What is lost on a crash: the counts of the open
 windows (at most one window of refusals after each immediate row); the immediate rows are not.
+
+Refused sign-ins use the same class (``auth/sign_in_refusals.py``), with their own action and the
+e-mails tried (``subject``): at most ``max_subjects`` distinct ones per tally, each cut to
+``subject_length`` characters, the rest counted as one number. Sign-ins are checked on worker
+threads, so every method takes the log's lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,6 +54,10 @@ class Tally:
     last_at: datetime | None = None
     reasons: Counter[str] = field(default_factory=Counter)
     written: set[str] = field(default_factory=set)
+    #: what the counted refusals were for (sign-in: the e-mails), by how many; ``""`` when unused
+    subject_key: str = ""
+    subjects: Counter[str] = field(default_factory=Counter)
+    other_subjects: int = 0
 
     @property
     def count(self) -> int:
@@ -61,21 +71,45 @@ class Tally:
             "first_at": self.first_at.isoformat(timespec="seconds"),
             "last_at": self.last_at.isoformat(timespec="seconds"),
         }
+        if self.subject_key and (self.subjects or self.other_subjects):
+            details[self.subject_key] = dict(sorted(self.subjects.items()))
+            if self.other_subjects:
+                details[f"other_{self.subject_key}"] = self.other_subjects
         if not self.address:
             details["other_addresses"] = True
         return details
 
+    def count_subject(self, subject: str, *, limit: int, length: int) -> None:
+        """Count one refusal under what it was for; past ``limit`` distinct ones, only a number."""
+        subject = subject[:length]
+        if subject in self.subjects or len(self.subjects) < limit:
+            self.subjects[subject] += 1
+        else:
+            self.other_subjects += 1
+
 
 class RefusalLog:
+    """Refusals of one kind (``action``), counted per address group and window; thread-safe."""
+
     def __init__(
         self,
         *,
+        action: str = ACTION,
+        actor: str = ACTOR,
+        subject_key: str = "",
+        max_subjects: int = 10,
+        subject_length: int = 100,
         window_seconds: float = 300.0,
         max_immediate: int = 100,
         max_groups: int = 500,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self.action = action
+        self.actor = actor
+        self.subject_key = subject_key
+        self.max_subjects = max_subjects
+        self.subject_length = subject_length
         self.window = window_seconds
         self.max_immediate = max_immediate
         self.max_groups = max_groups
@@ -85,9 +119,14 @@ class RefusalLog:
         self._closed: list[Tally] = []
         self._immediate_since = clock()
         self._immediate = 0
+        self._lock = threading.Lock()
 
-    def note(self, address: str, reason: str) -> bool:
+    def note(self, address: str, reason: str, subject: str = "") -> bool:
         """Count one refusal; True when it must be written now (first of its reason in the window)."""
+        with self._lock:
+            return self._note(address, reason, subject)
+
+    def _note(self, address: str, reason: str, subject: str) -> bool:
         now = self._clock()
         self._close_expired(now)
         if now - self._immediate_since >= self.window:
@@ -99,7 +138,9 @@ class RefusalLog:
                 key = OTHERS
                 tally = self._open.get(key)
             if tally is None:
-                tally = self._open[key] = Tally(address if key != OTHERS else "", now)
+                tally = self._open[key] = Tally(
+                    address if key != OTHERS else "", now, subject_key=self.subject_key
+                )
         if key != OTHERS and reason not in tally.written and self._immediate < self.max_immediate:
             tally.written.add(reason)
             self._immediate += 1
@@ -108,6 +149,8 @@ class RefusalLog:
         tally.first_at = tally.first_at or stamp
         tally.last_at = stamp
         tally.reasons[reason] += 1
+        if self.subject_key:
+            tally.count_subject(subject, limit=self.max_subjects, length=self.subject_length)
         return False
 
     def _close_expired(self, now: float) -> None:
@@ -122,16 +165,17 @@ class RefusalLog:
 
     def due(self, *, everything: bool = False) -> list[Tally]:
         """Tallies whose window has closed (all of them with ``everything``, at shutdown), once each."""
-        self._close_expired(float("inf") if everything else self._clock())
-        closed, self._closed = self._closed, []
-        return closed
+        with self._lock:
+            self._close_expired(float("inf") if everything else self._clock())
+            closed, self._closed = self._closed, []
+            return closed
 
     def pending(self) -> int:
         """Refusals counted and not yet written (for tests and the memory check)."""
-        return sum(t.count for t in self._open.values()) + sum(t.count for t in self._closed)
+        with self._lock:
+            return sum(t.count for t in self._open.values()) + sum(t.count for t in self._closed)
 
-
-def write_summaries(db: Session, tallies: list[Tally]) -> None:
-    """One audit row per closed tally: address, count, reasons, first and last time; never a code."""
-    for tally in tallies:
-        record(db, ACTION, actor=ACTOR, address=tally.address, details=tally.details())
+    def write(self, db: Session, tallies: list[Tally]) -> None:
+        """One audit row per closed tally, under this log's action; never a code or a password."""
+        for tally in tallies:
+            record(db, self.action, actor=self.actor, address=tally.address, details=tally.details())

@@ -14,7 +14,7 @@ without a sentence is noticed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from babel.dates import format_datetime
@@ -227,13 +227,20 @@ def code_rejection(code: str | None) -> str:
     return names.get(code or "", _("the code was refused"))
 
 
-def refusal_summary(d: Mapping[str, object]) -> str:
-    """A window of refused joins from one address (``sessions/refusal_log.py``): how many, why, when."""
+def sign_in_refusal(code: str | None) -> str:
+    """Why a sign-in was refused before any password was checked (``auth/sign_in_refusals.py``)."""
+    if code == "locked":
+        return _("the account was locked")
+    return _("too many failed sign-ins from this address")
+
+
+def refusal_summary(d: Mapping[str, object], name: Callable[[str | None], str] = code_rejection) -> str:
+    """A window of refusals from one address (``sessions/refusal_log.py``): how many, why, when."""
     count = d.get("count")
     n = count if isinstance(count, int) else 0
     reasons = d.get("reasons")
     why = listing(
-        f"{code_rejection(str(reason))} ({number(times)})"
+        f"{name(str(reason))} ({number(times)})"
         for reason, times in (reasons.items() if isinstance(reasons, Mapping) else [])
         if isinstance(times, int)
     )
@@ -303,6 +310,7 @@ def action(code: str) -> str:
         "auth.login_failed": _("Sign-in failed"),
         "auth.login_locked": _("Sign-in refused: account locked"),
         "auth.login_throttled": _("Sign-in refused: too many attempts"),
+        "auth.login_refusals": _("Refused sign-ins, counted together"),
         "auth.account_locked": _("Account locked after failed sign-ins"),
         "auth.totp_enrolled": _("Two-factor sign-in turned on"),
         "auth.totp_failed": _("Wrong two-factor code"),
@@ -485,6 +493,24 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             parts.append(
                 ngettext("%(n)s recovery code left.", "%(n)s recovery codes left.", left)
                 % {"n": number(left)}
+            )
+    elif code == "auth.login_refusals":
+        parts.append(refusal_summary(d, sign_in_refusal))
+        emails = d.get("emails")
+        if isinstance(emails, Mapping) and emails:
+            tried = listing(
+                f"{email} ({number(times)})" for email, times in emails.items() if isinstance(times, int)
+            )
+            parts.append(_("E-mails tried: %(emails)s.") % {"emails": tried})
+        others = d.get("other_emails")
+        if isinstance(others, int) and others:
+            parts.append(
+                ngettext(
+                    "%(n)s more attempt with other e-mails.",
+                    "%(n)s more attempts with other e-mails.",
+                    others,
+                )
+                % {"n": number(others)}
             )
     elif code in ("auth.login_failed", "auth.login_throttled", "auth.login_locked", "auth.totp_failed"):
         if d.get("email") or d.get("user"):
