@@ -11,7 +11,7 @@ Losing or replacing the key file makes every enrolled account's codes fail; thei
 (stored as digests, not sealed) still sign them in, and an admin's "reset TOTP" lets them enrol
 again. Back the file up with the database, but not in the same place as the database dumps.
 
-One key per data directory: the app sets it at start (:func:`use`); a process that never did
+One key per data directory: the app sets it at start (``use``); a process that never did
 (unit tests) gets a random key of its own. Migration ``0015_totp_sealed`` sealed the secrets of
 earlier versions.
 """
@@ -54,27 +54,12 @@ class TotpKey:
         return self._sealer.open(sealed[len(PREFIX) :], self._aad(user_id))
 
 
+#: The module's functions, from :class:`keyfiles.DataDirKey`: ``key_path(data_dir)``;
+#: ``load_or_create(data_dir)``, the data directory's key (made once, mode 0600; a file that cannot
+#: be used raises :data:`TotpKeyError` naming it); ``use(data_dir)``, called by the app at start; and
+#: ``active()``, the key in use (a random one for this process when ``use`` was never called).
 _KEY = keyfiles.DataDirKey(Path(KEY_DIR, KEY_NAME), KEY_BYTES, TotpKey)
-
-
-def key_path(data_dir: Path) -> Path:
-    return _KEY.path(data_dir)
-
-
-def load_or_create(data_dir: Path) -> TotpKey:
-    """The data directory's key; a new one (mode 0600) when there is none.
-
-    Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
-    cannot be used raises :data:`TotpKeyError` naming it.
-    """
-    return _KEY.load_or_create(data_dir)
-
-
-def use(data_dir: Path) -> TotpKey:
-    """Make the data directory's key the one this process seals and opens TOTP secrets with."""
-    return _KEY.use(data_dir)
-
-
-def active() -> TotpKey:
-    """The key in use; a random one for this process when :func:`use` was never called."""
-    return _KEY.active()
+key_path = _KEY.path
+load_or_create = _KEY.load_or_create
+use = _KEY.use
+active = _KEY.active

@@ -71,27 +71,12 @@ class CodeSecret:
         return keyfiles.Sealer(self.seal_key).open(sealed, _SEAL_AAD)
 
 
+#: The module's functions, from :class:`keyfiles.DataDirKey`: ``key_path(data_dir)``;
+#: ``load_or_create(data_dir)``, the data directory's secret (made once, mode 0600; a file that cannot
+#: be used raises :data:`CodeSecretError` naming it); ``use(data_dir)``, called by the app at start; and
+#: ``active()``, the secret in use (a random one for this process when ``use`` was never called).
 _KEY = keyfiles.DataDirKey(Path(KEY_DIR, KEY_NAME), SECRET_BYTES, CodeSecret.from_secret)
-
-
-def key_path(data_dir: Path) -> Path:
-    return _KEY.path(data_dir)
-
-
-def load_or_create(data_dir: Path) -> CodeSecret:
-    """The data directory's secret; a new one (mode 0600) when there is none.
-
-    Made once even when processes start at the same moment (``keyfiles.write_once``); a file that
-    cannot be used raises :data:`CodeSecretError` naming it.
-    """
-    return _KEY.load_or_create(data_dir)
-
-
-def use(data_dir: Path) -> CodeSecret:
-    """Make the data directory's secret the one this process digests and seals codes with."""
-    return _KEY.use(data_dir)
-
-
-def active() -> CodeSecret:
-    """The secret in use; a random one for this process when ``use`` was never called."""
-    return _KEY.active()
+key_path = _KEY.path
+load_or_create = _KEY.load_or_create
+use = _KEY.use
+active = _KEY.active
