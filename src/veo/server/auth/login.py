@@ -93,8 +93,12 @@ def _seconds(until: datetime, now: datetime) -> int:
 
 
 async def in_thread(step: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """Run one of the steps below on a worker thread (they block on the database and argon2)."""
-    return await anyio.to_thread.run_sync(partial(step, *args, **kwargs))
+    """Run one of the steps below on a worker thread (they block on the database and argon2).
+
+    Under the password limiter's few threads, not anyio's default 40: a burst of sign-ins then
+    waits here, in the event loop, and the other requests keep their threads (``passwords.py``).
+    """
+    return await anyio.to_thread.run_sync(partial(step, *args, **kwargs), limiter=passwords.limiter())
 
 
 #: One sign-in transaction at a time per process on SQLite (see :func:`_counters`).
