@@ -512,6 +512,14 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
                 )
                 % {"n": number(others)}
             )
+    elif code == "auth.account_locked":
+        if d.get("user"):
+            parts.append(_("Account: %(user)s.") % {"user": d["user"]})
+        if d.get("until"):
+            parts.append(_("Locked until %(when)s.") % {"when": when(str(d["until"]))})
+        if d.get("exists") is False:
+            # The sign-in answer does not tell an unknown e-mail from an account; the log does.
+            parts.append(_("No account has this e-mail."))
     elif code in ("auth.login_failed", "auth.login_throttled", "auth.login_locked", "auth.totp_failed"):
         if d.get("email") or d.get("user"):
             parts.append(_("Account: %(user)s.") % {"user": d.get("email") or d.get("user")})

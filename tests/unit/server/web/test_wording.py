@@ -92,6 +92,26 @@ def test_event_details_are_words_not_data(language: str) -> None:
     assert ("before they answered" if language == "en" else "antes de que respondiera") in closed
 
 
+def test_an_account_lock_says_whose_until_when_and_whether_the_account_exists(language: str) -> None:
+    locked = wording.event_details(
+        "auth.account_locked",
+        {"user": "nobody@example.org", "until": "2026-12-06T10:47:00+00:00", "exists": False},
+    )
+    assert "nobody@example.org" in locked and "10:47" in locked, locked
+    assert (
+        "No account has this e-mail." if language == "en" else "Ninguna cuenta tiene este correo."
+    ) in locked
+    known = wording.event_details(
+        "auth.account_locked", {"user": "ana@example.org", "until": "2026-12-06T10:47:00"}
+    )
+    assert (
+        "ana@example.org" in known
+        and "10:47" in known
+        and "No account" not in known
+        and "Ninguna" not in known
+    )
+
+
 def test_permissions_and_durations_in_the_language(language: str) -> None:
     both = wording.permissions(["view", "control"])
     assert both == (
