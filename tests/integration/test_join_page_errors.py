@@ -191,6 +191,16 @@ async def test_a_link_without_a_valid_code_is_an_error_with_the_next_step(stack:
     await page.close()
 
 
+async def test_the_command_without_a_code_names_the_word_to_replace_in_the_readers_language(
+    stack: Stack,
+) -> None:
+    page = await stack.page("es", SIZES[0], "")
+    command = (await page.locator("#join-command").text_content()) or ""
+    assert command.endswith("--code CÓDIGO"), command
+    assert "Sustituya CÓDIGO por" in ((await page.locator(".join-agent").text_content()) or "")
+    await page.close()
+
+
 @pytest.mark.parametrize(
     ("by", "reason", "expected"),
     [

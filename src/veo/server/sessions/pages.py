@@ -170,7 +170,8 @@ async def join_page(request: Request, code: Annotated[str, Query(max_length=40)]
         "code_display": codes.display(digits),
         "code_invalid": bool(code) and digits is None,
         "server_url": public_url,
-        "agent_command": agent_command(public_url, digits or "CODE"),
+        # Without a code the command shows a word to replace, in the reader's language ("CÓDIGO").
+        "agent_command": agent_command(public_url, digits or _("CODE")),
         # The rule for the forms and the share's script (data- attributes: the JS restates none
         # of it); the format sentence is made when the page renders, in the page's language.
         "codes": codes,
