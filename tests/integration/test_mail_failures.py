@@ -17,7 +17,7 @@ from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.notify import outbox
 from veo.server.notify.models import OutboxMessage
-from veo.server.notify.status import delivery_label
+from veo.server.notify.status import delivery_label, error_text
 
 
 @pytest.fixture
@@ -139,3 +139,6 @@ async def test_without_smtp_settings_mail_waits_visibly(app: FastAPI) -> None:
     message = _message(app)
     assert (message.status, message.attempts) == ("pending", 0)
     assert "VEO_SMTP_HOST" in message.last_error
+    # The page says it with the state (in the reader's language), not with the log's English note.
+    assert delivery_label(message) == "waiting: e-mail is not set up on this server yet"
+    assert error_text(message) == ""

@@ -40,7 +40,13 @@ def delivery_label(message: OutboxMessage) -> str:
 
 def error_text(message: OutboxMessage) -> str:
     """The last error in the reader's language when it is one of the worker's fixed sentences
-    (webhook failures are only these, see ``webhooks.py``); else as stored (e.g. "HTTP 500")."""
+    (webhook failures are only these, see ``webhooks.py``); else as stored (e.g. "HTTP 500").
+
+    Nothing while the message only waits for e-mail to be set up: the state and the page's banner
+    already say so in the reader's language, and the stored reason is an English note for the log.
+    """
+    if waits_for_configuration(message):
+        return ""
     fixed = {
         UNREACHABLE: _("The receiver could not be reached."),
         NOT_ALLOWED: _(
