@@ -79,7 +79,8 @@ typecheck: install-test
 ## The end-to-end tests run in their own pytest process: their Playwright (sync API) keeps an
 ## event loop running on the main thread for the whole session, which asyncio tests cannot share.
 ## pytest's exit code 5 (no test collected) counts as a failure.
-PYTEST_PHASE = $(PY) -m pytest -p no:cacheprovider
+## --durations=20: each phase ends with its slowest tests, so a CI log shows where the minutes go.
+PYTEST_PHASE = $(PY) -m pytest -p no:cacheprovider --durations=20
 define run_phase
 	$(PYTEST_PHASE) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
 endef
