@@ -10,25 +10,14 @@ one TCP port on the server's address, and ICE never learns of it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
+
+from veo.bench.stream.relay import pipe
 
 
 def _address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host, int(port)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
 
 
 async def main(listen: tuple[str, int], target: tuple[str, int]) -> None:
@@ -39,7 +28,7 @@ async def main(listen: tuple[str, int], target: tuple[str, int]) -> None:
             print(f"cannot reach {target}: {exc}", flush=True)
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
     server = await asyncio.start_server(handle, *listen, reuse_address=True)
     print(f"forwarding {listen} -> {target}", flush=True)

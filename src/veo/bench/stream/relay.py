@@ -12,7 +12,8 @@ import contextlib
 import sys
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy one direction until it ends, then close the other side (the e2e forwarder uses it too)."""
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -31,7 +32,7 @@ async def _serve(listen: tuple[str, int], target: tuple[str, int]) -> None:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
     server = await asyncio.start_server(handle, *listen)
     print("ready", flush=True)
