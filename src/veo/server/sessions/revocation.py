@@ -29,18 +29,6 @@ from veo.server.sessions.models import RemoteSession
 #: The console's browser session is gone (signed out, expired): the pull check cannot tell
 #: sign-out everywhere from a password change, the account change itself can.
 SIGNED_OUT = "signed_out"
-#: Every reason a session can end with because its technician's access changed.
-END_REASONS = frozenset(
-    {
-        "account_deactivated",
-        "password_changed",
-        "signed_out_everywhere",
-        "totp_required",
-        "role_changed",
-        policy_now.POLICY_CHANGED,
-        SIGNED_OUT,
-    }
-)
 
 
 def account_standing(db: Session, user: User | None) -> str | None:
