@@ -23,11 +23,11 @@ def signing_database(
     signer = checkpoints.Signer(
         key_directory=keys.key_dir(data_dir), every_entries=every_entries, every_minutes=every_minutes
     )
-    checkpoints.configure(database.engine, signer)
+    checkpoints.configure(database, signer)
     try:
         yield database
     finally:
-        checkpoints.configure(database.engine, None)
+        checkpoints.configure(database, None)
         database.dispose()
 
 

@@ -41,6 +41,7 @@ from veo.server.audit import keys
 from veo.server.audit.lock import serialize_appends
 from veo.server.audit.models import AuditCheckpoint, AuditEvent
 from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
 
 log = logging.getLogger(__name__)
 DOMAIN = b"veo-audit-checkpoint-v1\n"
@@ -75,12 +76,15 @@ class Signer:
 _signers: weakref.WeakKeyDictionary[Engine, Signer] = weakref.WeakKeyDictionary()
 
 
-def configure(engine: Engine, signer: Signer | None) -> None:
-    """Sign checkpoints for appends made through ``engine`` (None: stop signing)."""
+def configure(database: Database, signer: Signer | None) -> None:
+    """Sign checkpoints for appends made through ``database``, and move the head marker after
+    its commits (None: stop both)."""
     if signer is None:
-        _signers.pop(engine, None)
+        _signers.pop(database.engine, None)
+        head_marker.unlisten(database.sessionmaker)
     else:
-        _signers[engine] = signer
+        _signers[database.engine] = signer
+        head_marker.listen(database.sessionmaker)
 
 
 def signer_for_engine(engine: Engine) -> Signer | None:

@@ -10,7 +10,10 @@ database and requires the database to still hold that entry (same hash) and that
 The file is written after the commit (never for a transaction that rolled back), atomically
 (temporary name, then rename) and only forwards: a slower writer with an older head never
 replaces a newer one. It can lag by the entries whose commit was not yet followed by the write
-(a crash in between), never run ahead, so it cannot raise a false alarm.
+(a crash in between), never run ahead, so it cannot raise a false alarm. The commit hooks sit on
+the signing database's own session factory (:func:`listen`, from ``checkpoints.configure``), not
+on every SQLAlchemy session of the process; the newest head written is kept in memory, so a
+commit whose head is already covered (a slower writer) touches no file.
 
 It protects against someone who can change the database but not this server's files (a
 database on another host, stolen database credentials, SQL injection). Whoever controls the
@@ -30,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 NAME = "audit_head.json"
 _PENDING = "veo_audit_head"
 _lock = threading.Lock()
+#: The newest head this process wrote, per directory (guarded by ``_lock``).
+_written: dict[Path, Head] = {}
 
 try:
     import fcntl
@@ -86,31 +91,40 @@ def read(directory: Path) -> Head | None:
 
 
 @contextlib.contextmanager
-def _exclusive(directory: Path) -> Iterator[None]:
-    """Threads of this process, and processes sharing the directory, write one at a time."""
-    with _lock, (directory / (NAME + ".lock")).open("a") as handle:
+def _file_lock(directory: Path) -> Iterator[None]:
+    """Processes sharing the directory write one at a time (threads of this one hold ``_lock``)."""
+    with (directory / (NAME + ".lock")).open("a") as handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 
 
+def _merged(head: Head, current: Head) -> Head:
+    """The newer entry of the two, with the newer checkpoint of the two."""
+    newer = head if head.seq >= current.seq else current
+    return Head(newer.seq, newer.hash, max(head.checkpoint, current.checkpoint))
+
+
 def write(directory: Path, head: Head) -> None:
     """Move the marker forward to ``head`` (never back)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with _exclusive(directory):
-        try:
-            current = read(directory)
-        except HeadError:
-            current = None
-        if current is not None:
-            newer = head if head.seq >= current.seq else current
-            head = Head(newer.seq, newer.hash, max(head.checkpoint, current.checkpoint))
-            if head == current:
-                return
-        temporary = path_in(directory).with_name(NAME + ".part")
-        body = {"seq": head.seq, "hash": head.hash, "checkpoint": head.checkpoint}
-        temporary.write_text(json.dumps(body, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(temporary, path_in(directory))
+    with _lock:
+        last = _written.get(directory)
+        if last is not None and _merged(head, last) == last:
+            return  # this process already wrote this head or a newer one
+        directory.mkdir(parents=True, exist_ok=True)
+        with _file_lock(directory):
+            try:
+                current = read(directory)
+            except HeadError:
+                current = None
+            if current is not None:
+                head = _merged(head, current)
+            if head != current:
+                temporary = path_in(directory).with_name(NAME + ".part")
+                body = {"seq": head.seq, "hash": head.hash, "checkpoint": head.checkpoint}
+                temporary.write_text(json.dumps(body, sort_keys=True) + "\n", encoding="utf-8")
+                os.replace(temporary, path_in(directory))
+            _written[directory] = head
 
 
 def _after_commit(session: Session) -> None:
@@ -129,5 +143,15 @@ def _after_rollback(session: Session, previous_transaction: object) -> None:
     session.info.pop(_PENDING, None)
 
 
-event.listen(Session, "after_commit", _after_commit)
-event.listen(Session, "after_soft_rollback", _after_rollback)
+def listen(factory: sessionmaker[Session]) -> None:
+    """Write the marker after each commit of ``factory``'s sessions that noted a head (once per factory)."""
+    if not event.contains(factory, "after_commit", _after_commit):
+        event.listen(factory, "after_commit", _after_commit)
+        event.listen(factory, "after_soft_rollback", _after_rollback)
+
+
+def unlisten(factory: sessionmaker[Session]) -> None:
+    """Stop what :func:`listen` started (nothing if it was not)."""
+    if event.contains(factory, "after_commit", _after_commit):
+        event.remove(factory, "after_commit", _after_commit)
+        event.remove(factory, "after_soft_rollback", _after_rollback)

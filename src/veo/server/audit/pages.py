@@ -145,14 +145,14 @@ def install(app: FastAPI) -> None:
                 log.exception("audit checkpoint failed; retrying in a minute")
 
     async def start() -> None:
-        checkpoints.configure(db.engine, signer)
+        checkpoints.configure(db, signer)
         running.append(spawn(sign_quiet_tail(), name="audit-checkpoints"))
 
     async def stop() -> None:
         for task in running:
             task.cancel()
         running.clear()
-        checkpoints.configure(db.engine, None)
+        checkpoints.configure(db, None)
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)
