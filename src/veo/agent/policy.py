@@ -167,6 +167,8 @@ class Policy:
 
     def refusal_for(self, need: Need) -> DropReason | None:
         """Why a message needing ``need`` may not be acted on now (``None``: it may)."""
+        if need == "nothing":
+            return None
         if need == "control":
             return self._refusal()
         if not self.consented:

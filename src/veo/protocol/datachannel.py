@@ -126,6 +126,26 @@ class Dropped(Message):
     reason: Annotated[str, Field(max_length=120)]
 
 
+# ---------------------------------------------------------------- both ways, and the resume key
+
+
+class Heartbeat(Message):
+    """Sent every ``resume.HEARTBEAT_SECONDS`` by both sides: silence means the connection is lost.
+
+    Any message counts as a sign of life; this one is for when nothing else is said.
+    """
+
+    type: Literal["heartbeat"] = "heartbeat"
+
+
+class ResumeKey(Message):
+    """Agent -> console, inside the verified end-to-end channel only: the session's resume key
+    (``veo.protocol.resume``). The server never sees it."""
+
+    type: Literal["resume_key"] = "resume_key"
+    key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 InputMessage = Annotated[
     PointerMove | PointerButton | Wheel | Key | Text | ReleaseAll, Field(discriminator="type")
 ]
@@ -150,7 +170,8 @@ ConsoleDataMessage = Annotated[
     | FileCancel
     | FileDone
     | SelectMonitor
-    | SysinfoRequest,
+    | SysinfoRequest
+    | Heartbeat,
     Field(discriminator="type"),
 ]
 AgentDataMessage = Annotated[
@@ -170,15 +191,18 @@ AgentDataMessage = Annotated[
     | FileDone
     | Monitors
     | Sysinfo
-    | SysinfoDeclined,
+    | SysinfoDeclined
+    | Heartbeat
+    | ResumeKey,
     Field(discriminator="type"),
 ]
 
 #: What the agent's policy requires before it acts on a console message:
 #: ``control`` = the full control check (grant, both codes, identity, not paused);
 #: a :class:`Permission` = consented and that permission granted (clipboard and files also need
-#: the technician's "Codes match", as they move data); ``consent`` = the user pressed Allow.
-Need = Literal["control", "view", "clipboard", "files", "consent"]
+#: the technician's "Codes match", as they move data); ``consent`` = the user pressed Allow;
+#: ``nothing``: a sign of life that carries nothing (``heartbeat``), accepted at any time.
+Need = Literal["control", "view", "clipboard", "files", "consent", "nothing"]
 NEEDS: dict[str, Need] = {
     "pointer_move": "control",
     "pointer_button": "control",
@@ -200,6 +224,7 @@ NEEDS: dict[str, Need] = {
     "file_cancel": "files",
     "file_done": "files",
     "sysinfo_request": "consent",
+    "heartbeat": "nothing",
 }
 INPUT_TYPES = type_names(InputMessage)
 

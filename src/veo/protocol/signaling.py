@@ -17,6 +17,17 @@ input. Flow of one session (``docs/architecture.md`` has the picture):
 10. console ``permission_request`` -> server ``permission_ask`` -> agent ``permission_answer``: more
     permission mid-session, granted only by the user's answer (``veo.protocol.asking``)
 
+Resume (``veo.protocol.resume`` has the proof and why it is safe): a lost signaling socket is
+replaced by a new one whose first message is ``rejoin`` (the session id and the ``resume_token``
+of ``joined``) instead of ``join``; the server answers ``rejoined``. A lost peer connection
+(heartbeat silent, ICE failed, closed) is reported with ``interrupted``; the agent then sends an
+``offer`` with ``resume`` on a new peer connection, the console answers with a
+``resume_proof`` when it holds the session's resume key, and the agent's ``reveal`` carries its own
+proof. The agent reports the outcome: ``resumed`` (by proof, or by a new code comparison after
+``verify_again``) or ``resume_refused`` (a wrong proof; the console reports one it caught the same
+way). The user's grant waits ``resume_grace_seconds`` (the role's policy) for the connection to
+come back; then the server ends the session (``connection_lost``).
+
 Browser share (no install): the join page joins as ``client="browser"`` and offers exactly like
 the agent (view only). It may ask for an ``upgrade_request``: the server answers ``upgrade_code``
 (a single-use continuation code for THIS session); a ``veo agent`` that joins with it continues the
@@ -91,6 +102,9 @@ class Offer(Message):
     type: Literal["offer"] = "offer"
     sdp: Sdp
     commitment: Hex32
+    #: A new peer connection for a session the user already allowed: the console answers with its
+    #: ``resume_proof`` when it holds the resume key; the user's grant stands.
+    resume: bool = False
 
 
 class ConsoleOffer(Offer):
@@ -105,6 +119,8 @@ class ConsoleOffer(Offer):
 class Reveal(Message):
     type: Literal["reveal"] = "reveal"
     nonce: Hex32
+    #: On a resume offer whose answer carried a proof that checked out: the agent's own proof.
+    resume_proof: Hex32 | None = None
 
 
 class Consent(Message):
@@ -142,6 +158,61 @@ class UpgradeRequest(Message):
     type: Literal["upgrade_request"] = "upgrade_request"
 
 
+ResumeToken = Annotated[str, Field(min_length=1, max_length=100)]
+SessionId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Rejoin(Message):
+    """The first message of a NEW signaling socket of an agent that already joined (instead of ``join``).
+
+    ``media`` says whether its peer connection to the console is still up (``up``), being replaced
+    (``lost``), or was never made (``none``).
+    """
+
+    type: Literal["rejoin"] = "rejoin"
+    session_id: SessionId
+    token: ResumeToken
+    media: Literal["up", "lost", "none"] = "none"
+
+
+#: What made the agent give up a peer connection: the data channel's heartbeat fell silent,
+#: ICE failed, or the connection was closed by the other end (a reloaded console).
+InterruptCause = Literal["heartbeat", "ice_failed", "closed"]
+
+
+class Interrupted(Message):
+    """Agent -> server: the peer connection to the console was lost; input is frozen, the grant waits."""
+
+    type: Literal["interrupted"] = "interrupted"
+    cause: InterruptCause
+
+
+class Resumed(Message):
+    """Agent -> server: a new peer connection carries the session again.
+
+    ``proof``: the console proved the resume key; ``code``: the user compared a new code (after
+    ``verify_again``); ``connection_kept``: only signaling was lost, the peer connection lived on.
+    """
+
+    type: Literal["resumed"] = "resumed"
+    verified_by: Literal["proof", "code", "connection_kept"]
+
+
+class VerifyAgain(Message):
+    """Agent -> server: the new connection's console had no resume key (another browser): the codes
+    must be compared again; the server clears the technician's "Codes match" until clicked anew."""
+
+    type: Literal["verify_again"] = "verify_again"
+
+
+class ResumeRefused(Message):
+    """Agent or console -> server: the other side's resume proof was wrong (``bad_proof``) or, after
+    ours was sent, missing where the exchange required it; audited and counted toward the end."""
+
+    type: Literal["resume_refused"] = "resume_refused"
+    reason: Literal["bad_proof", "missing_proof"]
+
+
 # ---------------------------------------------------------------- console -> server
 
 
@@ -149,6 +220,8 @@ class Answer(Message):
     type: Literal["answer"] = "answer"
     sdp: Sdp
     nonce: Hex32
+    #: On a resume offer: the console's proof that it holds the session's resume key.
+    resume_proof: Hex32 | None = None
 
 
 class Abort(Message):
@@ -190,6 +263,25 @@ class Joined(Message):
     rating_token: Annotated[str, Field(max_length=200)] = ""
     #: The role policy's largest file either side may send (the agent refuses bigger offers).
     max_file_bytes: Annotated[int, Field(ge=0, le=2**40)] = DEFAULT_MAX_FILE_BYTES
+    #: Proves this agent on a later ``rejoin`` (a new signaling socket); only its digest is stored.
+    resume_token: Annotated[str, Field(max_length=100)] = ""
+    #: How long the user's grant waits for a lost connection (the role's policy); 0: no resume.
+    resume_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+
+
+class Rejoined(Message):
+    """Server -> agent: the new signaling socket carries the session again.
+
+    ``renegotiate``: the server lost the session's negotiation (it restarted before the user's
+    Allow): the agent starts over with a fresh offer and a fresh code.
+    """
+
+    type: Literal["rejoined"] = "rejoined"
+    session_id: str
+    status: SessionStatus
+    ice_servers: list[IceServer] = []
+    ice_transport_policy: IceTransportPolicy = "all"
+    renegotiate: bool = False
 
 
 class UpgradeCode(Message):
@@ -255,6 +347,10 @@ class SessionState(Message):
     mode: SessionMode = "agent"
     #: What the technician asked for mid-session while the user has not answered yet.
     permission_pending: Annotated[list[Permission], Field(max_length=len(Permission))] = []
+    #: The connection to the user's computer is lost and the grant waits for it (input frozen).
+    interrupted: bool = False
+    #: When the session ends unless the connection comes back (ISO 8601, UTC); with ``interrupted``.
+    resume_deadline: str | None = None
 
 
 class Ended(Message):
@@ -283,11 +379,17 @@ AgentMessage = Annotated[
     | Abort
     | Hangup
     | UpgradeRequest
-    | PermissionAnswer,
+    | PermissionAnswer
+    | Rejoin
+    | Interrupted
+    | Resumed
+    | VerifyAgain
+    | ResumeRefused,
     Field(discriminator="type"),
 ]
 ConsoleMessage = Annotated[
-    Answer | Abort | SasConfirm | IdentityConfirm | Hangup | PermissionRequest, Field(discriminator="type")
+    Answer | Abort | SasConfirm | IdentityConfirm | Hangup | PermissionRequest | ResumeRefused,
+    Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
     Joined
@@ -303,6 +405,7 @@ ServerMessage = Annotated[
     | Upgraded
     | PermissionAsk
     | PermissionStatus
+    | Rejoined
     | Ended
     | Error,
     Field(discriminator="type"),
@@ -348,10 +451,16 @@ __all__ = [
     "IceTransportPolicy",
     "IdentityConfirm",
     "IdentityMethod",
+    "InterruptCause",
+    "Interrupted",
     "Join",
     "Joined",
     "Offer",
     "ProtocolError",
+    "Rejoin",
+    "Rejoined",
+    "ResumeRefused",
+    "Resumed",
     "Reveal",
     "SasConfirm",
     "ServerMessage",
@@ -361,4 +470,5 @@ __all__ = [
     "UpgradeCode",
     "UpgradeRequest",
     "Upgraded",
+    "VerifyAgain",
 ]
