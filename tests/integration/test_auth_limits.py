@@ -161,7 +161,7 @@ async def test_account_forms_refuse_a_post_without_the_csrf_token(
 
 
 def test_stale_counters_are_dropped_and_found_through_the_index(database_url: str) -> None:
-    """``forget_stale`` runs before every sign-in: it drops what neither blocks nor counts any
+    """``forget_stale`` runs every 30 s (``housekeeping.py``): it drops what neither blocks nor counts any
     more, keeps the rest, and finds the stale rows through ``ix_login_failures_last_failure_at``
     (migration 0016) instead of reading every row of the table."""
     db = Database(database_url)

@@ -3,7 +3,7 @@
 A sign-in refused by a limit checks no password, and anyone can send them: 100 made-up e-mails
 from one address wrote 100 rows, 400 tries at a locked account 402. Now the first refusal of
 each kind per address group and window has its own row; the rest go into one summary per window,
-with the e-mails tried (limited), written by the next refusal, the hub's loop and at shutdown.
+with the e-mails tried (limited), written by auth's housekeeping task (every 30 s) and at shutdown.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import select
@@ -19,8 +20,9 @@ from tests.support import BASE_URL, PASSWORD, make_user
 
 from veo.config import Settings
 from veo.server.audit.models import AuditEvent
+from veo.server.auth import housekeeping, limits, passwords, sign_in_refusals
 from veo.server.auth import login as attempts
-from veo.server.auth import passwords, sign_in_refusals
+from veo.server.auth.models import LoginFailures
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
@@ -112,7 +114,7 @@ def test_a_summary_reads_as_sentences_in_both_languages() -> None:
         assert "throttled" not in text and "locked)" not in text and "2026-01-01T" not in text
 
 
-async def test_the_hub_loop_and_shutdown_write_the_summaries(settings: Settings) -> None:
+async def test_the_housekeeping_pass_and_shutdown_write_the_summaries(settings: Settings) -> None:
     from veo.server.app import create_app
 
     app = create_app(settings)
@@ -140,8 +142,8 @@ async def test_the_hub_loop_and_shutdown_write_the_summaries(settings: Settings)
 
             await guesses(8)  # 3 checked, then throttled: one row, then counted
             assert [a for a, _, _ in _rows(db)].count("auth.login_throttled") == 1
-            clock[0] = 301  # the window closes; the hub's periodic pass writes its summary
-            await app.state.hub.write_refusals()
+            clock[0] = 301  # the window closes; the housekeeping's periodic pass writes its summary
+            await housekeeping.tidy(db)
             (first,) = [d for a, _, d in _rows(db) if a == "auth.login_refusals"]
             assert first["count"] >= 1 and set(first["reasons"]) == {"throttled"}
             assert first["emails"] == {EMAIL: first["count"]}
@@ -151,4 +153,40 @@ async def test_the_hub_loop_and_shutdown_write_the_summaries(settings: Settings)
     summaries = [d for a, _, d in rows if a == "auth.login_refusals"]
     assert len(summaries) == 2 and summaries[1]["count"] == 2
     assert [a for a, _, _ in rows].count("auth.login_throttled") == 2
+    db.dispose()
+
+
+async def test_the_housekeeping_task_runs_every_interval_off_the_sign_in_path(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No sign-in happens here: the server's own task drops the stale counter and writes the
+    summary whose window closed."""
+    from veo.server.app import create_app
+
+    monkeypatch.setattr(housekeeping, "INTERVAL_SECONDS", 0.05)
+    tidy, passed = housekeeping.tidy, anyio.Event()
+
+    async def one_pass(database: Database, *, everything: bool = False) -> None:
+        await tidy(database, everything=everything)
+        passed.set()
+
+    monkeypatch.setattr(housekeeping, "tidy", one_pass)
+    app = create_app(settings)
+    db: Database = app.state.db
+    clock = [0.0]
+    log = sign_in_refusals._logs[db] = RefusalLog(
+        action=sign_in_refusals.ACTION, actor="anonymous", subject_key="emails", clock=lambda: clock[0]
+    )
+    async with app.router.lifespan_context(app):  # nothing below awaits before the first pass
+        stale = utcnow() - limits.WINDOW - timedelta(minutes=1)
+        with db.session() as s:
+            s.add(LoginFailures(key="email:stale", failures=2, last_failure_at=stale))
+        assert log.note("192.0.2.7", "throttled", EMAIL)  # written at once by the sign-in
+        assert not log.note("192.0.2.7", "throttled", EMAIL)  # counted for the summary
+        clock[0] = 301
+        with anyio.fail_after(10):
+            await passed.wait()
+        assert [a for a, _, _ in _rows(db)] == ["auth.login_refusals"]
+        with db.session() as s:
+            assert s.get(LoginFailures, "email:stale") is None
     db.dispose()

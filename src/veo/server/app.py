@@ -25,7 +25,7 @@ from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
 from veo.server.audit import pages as audit_pages
-from veo.server.auth import account_pages, admin_pages, totp_seal
+from veo.server.auth import account_pages, admin_pages, housekeeping, totp_seal
 from veo.server.auth import api as api_accounts
 from veo.server.auth import pages as auth_pages
 from veo.server.auth.cookies import cookie_secure
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_reports.router)
     app.include_router(api_files.router)
     audit_pages.install(app)
+    housekeeping.install(app)
     session_routes.install(app)
     notify_routes.install(app)
     return app

@@ -179,12 +179,12 @@ def clear(db: Session, key: str) -> None:
 def forget_stale(db: Session, now: datetime) -> None:
     """Drop counters that neither block nor count any more (unknown e-mails would pile up).
 
-    It runs before every sign-in attempt, so it must not read the whole table: the stale rows are
-    found through the index on ``last_failure_at`` (migration 0016), and the work grows with the
-    rows to drop, not with the table.
+    It runs every 30 seconds (``housekeeping.py``), so it must not read the whole table: the stale
+    rows are found through the index on ``last_failure_at`` (migration 0016), and the work grows
+    with the rows to drop, not with the table.
 
-    Rows another transaction holds are skipped on PostgreSQL rather than waited for: this runs
-    before :func:`reserve`, and waiting here for a row while holding others could deadlock.
+    Rows another transaction holds are skipped on PostgreSQL rather than waited for: a sign-in
+    holding one is not held up, and the next pass drops the row if it is still stale.
     """
     stale = select(LoginFailures.key).where(
         LoginFailures.last_failure_at <= now - WINDOW,

@@ -136,10 +136,9 @@ def _reserve(
     """Count the attempt under the address, then the account (always in this order).
 
     A refusal here checked no password: only the first of each kind per address group and
-    window gets its own audit row, the rest one summary (``sign_in_refusals.py``).
+    window gets its own audit row, the rest one summary (``sign_in_refusals.py``). Dropping stale
+    counters and writing those summaries is not done here but by ``housekeeping.py``.
     """
-    limits.forget_stale(s, now)
-    sign_in_refusals.write_due(s, database)
     by_address = limits.reserve(s, limits.address_key(address), now)
     if isinstance(by_address, datetime):
         if sign_in_refusals.note(database, address, "throttled", email):

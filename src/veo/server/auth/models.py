@@ -92,7 +92,7 @@ class LoginFailures(Base):
 
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    #: indexed: the stale-counter cleanup before every sign-in looks rows up by it (``limits.forget_stale``)
+    #: indexed: the periodic stale-counter cleanup looks rows up by it (``limits.forget_stale``)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -8,8 +8,8 @@ characters): 100 requests with made-up e-mails wrote 100 rows, 400 requests for 
 each address group and window are written at once, as before, with their e-mail; the rest are
 counted into one ``auth.login_refusals`` row per window (count, reasons, first and last time, the
 e-mails tried with their counts, at most 10, each cut to 100 characters, and how many attempts
-were for others). Summaries are written by the next refusal, the hub's 30-second loop and at
-shutdown (``SignalingHub.write_refusals``).
+were for others). Summaries are written by auth's 30-second housekeeping task and at shutdown
+(``housekeeping.py``).
 
 Wrong passwords and codes (``auth.login_failed``, ``auth.totp_failed``) and the lock they cause
 (``auth.account_locked``) are still one row each: each was a real check, and the limits let
