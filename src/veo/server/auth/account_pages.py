@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from veo.config import Settings
 from veo.server.addresses import client_address
 from veo.server.auth import accounts, totp
 from veo.server.auth.cookies import clear_session_cookie
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.auth.deps import CurrentUser
 from veo.server.auth.models import User
 from veo.server.auth.pages import safe_next
 from veo.server.db.deps import DatabaseDep
@@ -78,7 +78,7 @@ async def totp_page(
     return await _enrolment_page(request, user, db, safe_next(next, "/account"), None)
 
 
-@router.post("/account/totp", dependencies=[Depends(verify_csrf)])
+@router.post("/account/totp")
 async def confirm_totp(
     request: Request,
     user: CurrentUser,
@@ -102,7 +102,7 @@ async def confirm_totp(
     return await render(request, "account/recovery_codes.html", context)
 
 
-@router.post("/account/sign-out-everywhere", dependencies=[Depends(verify_csrf)])
+@router.post("/account/sign-out-everywhere")
 async def sign_out_everywhere(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     """Ends every browser session and API token of the account, this browser's too."""
     address = client_address(request)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.auth import accounts, passwords, service, totp
-from veo.server.auth.deps import AdminUser, admin_user, verify_csrf
+from veo.server.auth.deps import AdminUser, admin_user
 from veo.server.auth.models import ROLES
 from veo.server.db.deps import DatabaseDep
 from veo.server.db.engine import Database
@@ -54,7 +54,7 @@ async def users(request: Request, admin: AdminUser, db: DatabaseDep) -> Response
     return await _users_page(request, db)
 
 
-@router.post("/admin/users", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/users")
 async def create_user(
     request: Request,
     admin: AdminUser,
@@ -87,7 +87,7 @@ async def _change(request: Request, db: Database, work: Any) -> Response:
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/admin/users/{user_id}/role", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/users/{user_id}/role")
 async def change_role(
     user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep, role: FormStr = ""
 ) -> Response:
@@ -99,7 +99,7 @@ async def change_role(
     return await _change(request, db, work)
 
 
-@router.post("/admin/users/{user_id}/active", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/users/{user_id}/active")
 async def change_active(
     user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep, active: FormStr = ""
 ) -> Response:
@@ -113,7 +113,7 @@ async def change_active(
     return await _change(request, db, work)
 
 
-@router.post("/admin/users/{user_id}/reset-totp", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/users/{user_id}/reset-totp")
 async def reset_totp(user_id: UserId, request: Request, admin: AdminUser, db: DatabaseDep) -> Response:
     address = client_address(request)
 
@@ -152,7 +152,7 @@ async def roles(request: Request, admin: AdminUser, db: DatabaseDep) -> Response
     return await _roles_page(request, db)
 
 
-@router.post("/admin/roles/{role}", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/roles/{role}")
 async def edit_role(
     role: Annotated[str, Path(max_length=40)], request: Request, admin: AdminUser, db: DatabaseDep
 ) -> Response:

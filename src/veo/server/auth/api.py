@@ -17,7 +17,7 @@ from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth import accounts, passwords, service, totp
-from veo.server.auth.deps import AdminUser, CurrentUser, admin_user, current_user, verify_csrf
+from veo.server.auth.deps import AdminUser, CurrentUser, admin_user, current_user
 from veo.server.auth.models import User
 from veo.server.db.deps import DatabaseDep
 from veo.server.policies import service as policies
@@ -31,13 +31,13 @@ account_router = APIRouter(
     tags=["account"],
     responses=error_responses(401, 403),
     # Who first (401 before 403); then CSRF for a browser's cookie (a bearer token passes).
-    dependencies=[Depends(current_user), Depends(verify_csrf)],
+    dependencies=[Depends(current_user)],
 )
 admin_router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin"],
     responses=error_responses(401, 403, 422),
-    dependencies=[Depends(admin_user), Depends(verify_csrf)],
+    dependencies=[Depends(admin_user)],
 )
 UserId = Annotated[RowId, Path(description="The account's id.")]
 

@@ -159,7 +159,7 @@ async def password_form(request: Request, user: SignedInUser, next: str | None =
     return await render(request, "account/password.html", context)
 
 
-@router.post("/account/password", dependencies=[Depends(verify_csrf)])
+@router.post("/account/password")
 async def change_password(
     request: Request,
     user: SignedInUser,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from veo.server.addresses import client_address
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.auth.deps import CurrentUser
 from veo.server.categories import service
 from veo.server.categories.schemas import CategoryId
 from veo.server.db.deps import DatabaseDep
@@ -39,7 +39,7 @@ async def categories_page(request: Request, user: CurrentUser, db: DatabaseDep) 
     return await _show(request, db)
 
 
-@router.post(PAGE, dependencies=[Depends(verify_csrf)])
+@router.post(PAGE)
 async def add_category(
     request: Request, user: CurrentUser, db: DatabaseDep, name: Annotated[str, Form(max_length=10000)] = ""
 ) -> Response:
@@ -51,7 +51,7 @@ async def add_category(
     return RedirectResponse(PAGE, status_code=303)
 
 
-@router.post(PAGE + "/{category_id}/rename", dependencies=[Depends(verify_csrf)])
+@router.post(PAGE + "/{category_id}/rename")
 async def rename_category(
     request: Request,
     category_id: CategoryId,
@@ -70,7 +70,7 @@ async def rename_category(
     return RedirectResponse(PAGE, status_code=303)
 
 
-@router.post(PAGE + "/{category_id}/delete", dependencies=[Depends(verify_csrf)])
+@router.post(PAGE + "/{category_id}/delete")
 async def delete_category(
     request: Request, category_id: CategoryId, user: CurrentUser, db: DatabaseDep
 ) -> Response:

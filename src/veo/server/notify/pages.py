@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from veo.config import SUPPORTED_LANGUAGES
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.audit.service import record
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import set_language
@@ -92,7 +92,7 @@ async def rate_submit(
     return await render(request, "notify/rate.html", context)
 
 
-@router.post("/sessions/{session_id}/email-link", dependencies=[Depends(verify_csrf)])
+@router.post("/sessions/{session_id}/email-link")
 async def email_join_link(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     """The "E-mail the join link" button of the ticket page and of the console (``back=console``)."""
     address = client_address(request)
@@ -125,7 +125,7 @@ async def outbox_page(
     return await render(request, "notify/outbox.html", context)
 
 
-@router.post("/admin/outbox/{message_id}/retry", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/outbox/{message_id}/retry")
 async def outbox_retry(message_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
     await db.run(lambda s: outbox.retry_now(s, message_id))
@@ -159,7 +159,7 @@ async def webhooks_page(request: Request, user: CurrentUser, db: DatabaseDep) ->
     return await _webhooks_page(request, db)
 
 
-@router.post("/admin/webhooks", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/webhooks")
 async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
     require_admin(user)
     form = await request.form()
@@ -190,7 +190,7 @@ async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> 
     return await _webhooks_page(request, db, created=endpoint, status_code=201)
 
 
-@router.post("/admin/webhooks/{webhook_id}/delete", dependencies=[Depends(verify_csrf)])
+@router.post("/admin/webhooks/{webhook_id}/delete")
 async def webhooks_delete(
     webhook_id: RowId, request: Request, user: CurrentUser, db: DatabaseDep
 ) -> Response:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.auth.deps import CurrentUser
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import InvalidInput
 from veo.server.reports import service
@@ -103,7 +103,7 @@ async def pilots_page(request: Request, user: CurrentUser, db: DatabaseDep) -> R
     return await _pilots_page(request, db, {"member_ids": []}, {})
 
 
-@router.post("/reports/pilots", dependencies=[Depends(verify_csrf)])
+@router.post("/reports/pilots")
 async def create_pilot(
     request: Request,
     user: CurrentUser,
@@ -128,7 +128,7 @@ async def create_pilot(
     return RedirectResponse("/reports/pilots", status_code=303)
 
 
-@router.post("/reports/pilots/{pilot_id}/delete", dependencies=[Depends(verify_csrf)])
+@router.post("/reports/pilots/{pilot_id}/delete")
 async def delete_pilot(request: Request, user: CurrentUser, db: DatabaseDep, pilot_id: RowId) -> Response:
     service.require_reader(user)
     address = client_address(request)
@@ -163,7 +163,7 @@ async def feedback_page(
     return await _feedback_page(request, user, db, {}, {}, sent=bool(sent))
 
 
-@router.post("/feedback", dependencies=[Depends(verify_csrf)])
+@router.post("/feedback")
 async def give_feedback(
     request: Request,
     user: CurrentUser,
