@@ -14,7 +14,8 @@ burst of parallel requests all read "not blocked" before any failure was written
 attempts had 163 wrong passwords checked against an account that locks after 5). So an attempt
 is counted *before* the password or code is checked, by :func:`reserve`, which reads and writes
 the counter row in one step while holding its write lock (``SELECT … FOR UPDATE`` on
-PostgreSQL; on SQLite the database's write lock, taken by ``BEGIN IMMEDIATE`` before the read).
+PostgreSQL; on SQLite the database's write lock, which the transaction took with
+:func:`write_lock` before its first read).
 An attempt that turns out right is taken back by :func:`refund`, so the right password costs the
 account nothing. The reservation is committed on its own, before the slow hash runs, so the lock
 is held for milliseconds and not for the argon2 time (on SQLite that lock is the whole
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from veo.server.addresses import address_group
 from veo.server.auth.models import LoginFailures
+from veo.server.auth.service import normalize_email
 
 ACCOUNT_MAX_FAILURES = 5
 ACCOUNT_LOCK = timedelta(minutes=15)
@@ -55,7 +57,7 @@ def account_key(user_id: int) -> str:
 
 def unknown_key(email: str) -> str:
     """The lockout counter of an e-mail that names no active account (a digest: keys stay short)."""
-    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return "email:" + hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
 
 def address_key(address: str) -> str:
@@ -80,6 +82,10 @@ def blocked_until(db: Session, key: str, now: datetime) -> datetime | None:
 
 def write_lock(db: Session) -> None:
     """On SQLite, take the database's write lock before anything is read in this transaction.
+
+    Every transaction that calls :func:`reserve` or :func:`refund` calls this first (the sign-in
+    steps do, in ``login._counters``): on SQLite, the lock must be held before the transaction's
+    first read (the account looked up by e-mail), not only before the counter's.
 
     pysqlite opens a transaction only at the first write, so a read before it sees a snapshot
     another writer may change before ours writes. PostgreSQL needs nothing here: the rows are
@@ -134,9 +140,9 @@ def reserve(db: Session, key: str, now: datetime) -> Attempt | datetime:
 
     The attempt counts as a failure from now on; :func:`refund` takes it back if it succeeds.
     Callers reserving several keys in one transaction do it in one fixed order (address, then
-    account), so two requests cannot each hold the row the other waits for.
+    account), so two requests cannot each hold the row the other waits for. The transaction has
+    taken :func:`write_lock`.
     """
-    write_lock(db)
     row = _locked_row(db, key, now)
     account = key.startswith(_ACCOUNT_PREFIXES)
     if row.blocked_until is not None:
@@ -155,8 +161,8 @@ def reserve(db: Session, key: str, now: datetime) -> Attempt | datetime:
 
 
 def refund(db: Session, attempt: Attempt) -> None:
-    """Take back a reserved attempt that succeeded, and the block it alone had set."""
-    write_lock(db)
+    """Take back a reserved attempt that succeeded, and the block it alone had set (the
+    transaction has taken :func:`write_lock`)."""
     row = db.scalar(
         select(LoginFailures)
         .where(LoginFailures.key == attempt.key)
