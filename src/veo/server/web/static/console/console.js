@@ -4,6 +4,9 @@
 // Security-relevant order (docs/architecture.md): answer with a fresh nonce nB only after applying
 // the offer; on `reveal` check SHA-256(nA) against the offer's commitment before deriving the SAS,
 // and abort on a mismatch; send input only while the agent's last `control` message says active.
+// A lost connection comes back as a resume offer on a new peer connection (resuming.js): consent
+// and grant stand, and the new connection is trusted only by a proof under the resume key or by a
+// new code comparison.
 
 import { install as installAnnotate } from "./annotate.js";
 import { install as installCursor } from "./cursor.js";
@@ -19,11 +22,12 @@ import { install as installPermissions } from "./permissions.js";
 import { install as installNote } from "./note.js";
 import { install as installPanel } from "./panel.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
+import { LinkWatch, ResumeKeys, answerProof, judgeReveal } from "./resuming.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling } from "./signaling.js";
 import { install as installSysinfo } from "./sysinfo.js";
 import { RemoteDisplay } from "./display.js";
-import { connectionState, controlState, createState, inputAllowed, sessionPhase } from "./state.js";
+import { connectionState, controlState, createState, inputAllowed, linkDown, sessionPhase } from "./state.js";
 import { ConsoleView, droppedKey, notSentKey } from "./ui.js";
 
 /**
@@ -85,6 +89,15 @@ export class Console {
     if (this.state.ended && root.dataset.endedBy) {
       this.state.ended = { by: root.dataset.endedBy, reason: root.dataset.endReason || this.state.ended.reason };
     }
+    // A page (re)loaded in a session the user already allowed waits for the agent's resume offer.
+    this.state.awaitingResume = this.state.consented;
+    this.keys = new ResumeKeys(this.sessionId);
+    if (this.state.ended) this.keys.forget();
+    this.link = new LinkWatch({
+      send: () => this.sendHeartbeat(),
+      onLost: () => this.update(() => this.onLinkLost()),
+    });
+    this.wasDown = false; // the link was down at the last render: its return gets a brief notice
     this.view = new ConsoleView(doc);
     this.video = doc.getElementById("remote-video");
     // Pointer and keys are taken by a layer over the video, never by the <video> itself: a
@@ -172,6 +185,13 @@ export class Console {
 
   render() {
     this.view.render(this.state);
+    const s = this.state;
+    if (s.ended || s.aborted) this.wasDown = false;
+    else if (linkDown(s)) this.wasDown = true;
+    else if (this.wasDown && !s.reverify && ["active", "paused"].includes(sessionPhase(s))) {
+      this.wasDown = false;
+      this.notify("notice.reconnected");
+    }
   }
 
   update(change) {
@@ -219,6 +239,8 @@ export class Console {
       technicianSasConfirmed: () => self.state.technicianSasConfirmed,
       identity: () => self.state.identity,
       mode: () => self.state.mode,
+      linkDown: () => linkDown(self.state),
+      reverify: () => self.state.reverify,
     };
     for (const [name, get] of Object.entries(fields)) Object.defineProperty(view, name, { get, enumerable: true });
     return Object.freeze(view);
@@ -253,6 +275,7 @@ export class Console {
         s.identityRequired = m.identity_required === true;
         s.identity = typeof m.identity === "string" ? m.identity : null;
         s.mode = m.mode === "browser" ? "browser" : "agent";
+        this.onInterruption(m);
         if (m.status === "active") s.consented = true;
         if (s.consented && !s.startedAt) s.startedAt = new Date();
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
@@ -301,14 +324,30 @@ export class Console {
       this.setError(t("error.bad_offer"));
       return;
     }
+    // A resume offer replaces a lost connection of a session the user allowed: the grant stands.
+    const resume = m.resume === true && s.consented;
     s.offerReceived = true;
-    // A second offer is a new connection (a browser share upgraded to the agent): new consent.
-    s.consented = false;
-    s.granted = [];
-    s.screen = null;
+    s.awaitingResume = false;
     s.sas = "";
-    s.control = { granted: [], paused: false, active: false, waitingFor: [] };
-    this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "" };
+    s.peer = "new";
+    s.control = { ...s.control, active: false };
+    this.forgetChannel();
+    this.keys.newConnection();
+    if (resume) {
+      s.resuming = true;
+      s.linkLost = true;
+      s.reverify = false;
+    } else {
+      // A second first offer is a new connection (a browser share upgraded to the agent): new consent.
+      s.consented = false;
+      s.granted = [];
+      s.screen = null;
+      s.control = { granted: [], paused: false, active: false, waitingFor: [] };
+      s.resuming = false;
+      s.linkLost = false;
+      s.reverify = false;
+    }
+    this.exchange = { offerSdp: m.sdp, commitment: m.commitment, nonceB: newNonce(), answerSdp: "", resume };
     const exchange = this.exchange;
     // The server makes this console's TURN credentials when it relays the offer (sessions/ice.py).
     if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers, m.ice_transport_policy);
@@ -322,7 +361,14 @@ export class Console {
     }
     if (this.exchange !== exchange) return;
     exchange.answerSdp = answerSdp;
-    if (!this.signaling.send("answer", { sdp: answerSdp, nonce: exchange.nonceB })) {
+    const answer = { sdp: answerSdp, nonce: exchange.nonceB };
+    if (resume) {
+      // With the resume key (kept by this tab), prove we are the console the agent verified.
+      const proof = await answerProof(this.keys.key, this.sessionId, exchange);
+      if (this.exchange !== exchange) return;
+      if (proof) answer.resume_proof = proof;
+    }
+    if (!this.signaling.send("answer", answer)) {
       this.setError(t("error.reconnecting"), "signaling");
     }
   }
@@ -341,14 +387,61 @@ export class Console {
       this.abort("sas_commitment_mismatch");
       return;
     }
-    this.state.sas = await sasCode(fpOffer, fpAnswer, nonceA, exchange.nonceB, this.sessionId);
+    const code = await sasCode(fpOffer, fpAnswer, nonceA, exchange.nonceB, this.sessionId);
+    if (this.exchange !== exchange) return;
+    if (exchange.resume) {
+      await this.onResumeReveal(exchange, m.resume_proof, code);
+      return;
+    }
+    exchange.trusted = true;
+    this.state.sas = code;
+  }
+
+  /** The reveal of a resume offer: back by proof, refused for a wrong proof, or a new code to compare. */
+  async onResumeReveal(exchange, revealProof, code) {
+    const s = this.state;
+    const outcome = await judgeReveal(this.sessionId, exchange, revealProof);
+    if (this.exchange !== exchange || s.ended || s.aborted) return;
+    if (outcome === "bad_proof") {
+      // Not the computer the user and the technician verified (or someone in between): refuse it.
+      this.signaling.send("resume_refused", { reason: "bad_proof" });
+      this.exchange = null;
+      this.forgetChannel();
+      this.peer.close();
+      this.setError(t("error.resume_refused"), "resume");
+      return;
+    }
+    exchange.trusted = true;
+    s.resuming = false;
+    s.sas = code;
+    this.clearError("resume");
+    if (outcome === "proof") {
+      this.keys.verified();
+      return;
+    }
+    // No proof on one side: the code is compared aloud again; the server clears "Codes match" too.
+    s.reverify = true;
+    s.technicianSasConfirmed = false;
+  }
+
+  /** session_state's view of a lost connection: the deadline, and the end of a code comparison. */
+  onInterruption(m) {
+    const s = this.state;
+    const was = s.interrupted;
+    s.interrupted = m.interrupted === true;
+    s.resumeDeadline = s.interrupted ? parseDate(typeof m.resume_deadline === "string" ? m.resume_deadline : "") : null;
+    if (was && !s.interrupted) s.reverify = false; // the agent said "resumed": both sides confirmed
   }
 
   /** "Codes match": the user read back the same code; the server records it and tells the agent. */
   confirmSas() {
     const s = this.state;
     if (!s.sas || s.ended || s.aborted || s.technicianSasConfirmed) return;
-    if (!this.signaling.send("sas_confirm")) this.setError(t("error.reconnecting"), "signaling");
+    if (!this.signaling.send("sas_confirm")) {
+      this.setError(t("error.reconnecting"), "signaling");
+      return;
+    }
+    this.keys.verified(); // verified on this page: a reload may now resume with the key
   }
 
   /** How the user's identity was confirmed; the server records it (session_state echoes it). */
@@ -365,6 +458,7 @@ export class Console {
     this.signaling.send("abort", { reason });
     s.aborted = true;
     s.abortReason = reason;
+    this.keys.forget();
     this.setError(reason === "sas_mismatch" ? t("error.sas_mismatch") : t("error.sas_failed"));
     this.teardown();
     this.render();
@@ -395,6 +489,7 @@ export class Console {
   /** The session is over: stop media and input; `final` also closes the signaling socket. */
   finish(ended, final = true) {
     this.state.ended = ended;
+    this.keys.forget();
     if (!this.state.endedAt) this.state.endedAt = new Date();
     this.state.signalingDown = false;
     this.state.ending = false;
@@ -410,16 +505,44 @@ export class Console {
     this.peer.close();
     this.display.detach();
     this.state.frames = false;
-    if (this.channel) this.channel.close();
+    const channel = this.channel;
+    this.forgetChannel();
+    if (channel) channel.close();
+  }
+
+  /** The data channel in use is no longer ours to listen to (a new connection replaces it). */
+  forgetChannel() {
     this.channel = null;
+    this.link.stop();
   }
 
   // ------------------------------------------------------------------ peer and data channel
 
   onPeerState(state) {
-    this.state.peer = state;
+    const s = this.state;
+    s.peer = state;
+    const lost = state === "disconnected" || state === "failed";
+    if (lost && s.consented && !s.ended && !s.aborted) {
+      // An allowed session: the agent replaces the connection; meanwhile nothing is sent.
+      this.onLinkLost();
+      return;
+    }
     if (state === "failed") this.setError(t("error.webrtc"), "peer");
     else if (state === "connected") this.clearError("peer");
+  }
+
+  /** The link to the user's computer is gone (silence, or the peer said so): input stops here. */
+  onLinkLost() {
+    const s = this.state;
+    if (!s.consented || s.ended || s.aborted) return;
+    s.linkLost = true;
+    s.control = { ...s.control, active: false };
+    this.mouse.reset();
+  }
+
+  /** Every second on the open data channel, whatever else is said (resuming.js counts the silence). */
+  sendHeartbeat() {
+    if (this.channel && this.channel.readyState === "open") this.channel.send(JSON.stringify({ type: "heartbeat", v: 1 }));
   }
 
   /** A feature handles server messages of `type` (after the built-in handling, then render). */
@@ -448,23 +571,38 @@ export class Console {
       return;
     }
     this.channel = channel;
-    channel.addEventListener("message", (event) => this.update(() => this.onData(event.data)));
+    const exchange = this.exchange;
+    if (channel.readyState === "open") this.link.start();
+    else channel.addEventListener("open", () => this.channel === channel && this.link.start());
+    channel.addEventListener("message", (event) =>
+      this.update(() => {
+        if (this.channel !== channel) return;
+        const type = this.onData(event.data);
+        // A sign of life; it ends a lost link only on a connection that proved itself.
+        this.link.heard(type === "heartbeat");
+        if (exchange && exchange.trusted && this.exchange === exchange) this.state.linkLost = false;
+      }),
+    );
     channel.addEventListener("close", () =>
       this.update(() => {
-        if (this.channel === channel) this.state.control = { ...this.state.control, active: false };
+        if (this.channel !== channel) return;
+        this.forgetChannel();
+        this.state.control = { ...this.state.control, active: false };
+        this.onLinkLost();
       }),
     );
   }
 
+  /** One message from the agent; returns its type (or null for something that is not a message). */
   onData(raw) {
-    if (typeof raw !== "string") return;
+    if (typeof raw !== "string") return null;
     let m;
     try {
       m = JSON.parse(raw);
     } catch {
-      return;
+      return null;
     }
-    if (!m || typeof m !== "object") return;
+    if (!m || typeof m !== "object") return null;
     const s = this.state;
     if (m.type === "screen" && Number.isInteger(m.width) && Number.isInteger(m.height) && m.width > 0 && m.height > 0) {
       const origin = (v) => (Number.isInteger(v) ? v : 0);
@@ -481,6 +619,10 @@ export class Console {
       };
       if (!s.control.paused) s.pausedByUser = false;
       if (s.control.active) s.dropped = "";
+    } else if (m.type === "heartbeat") {
+      // nothing to do: the channel's message handler counted it as life
+    } else if (m.type === "resume_key") {
+      this.keys.received(m.key); // stored for a reload only once this page verified the connection
     } else if (m.type === "dropped") {
       s.dropped = String(m.reason || "").slice(0, 120);
       this.notify(droppedKey(s.dropped)); // the agent refused something we sent: say so over the screen
@@ -491,11 +633,15 @@ export class Console {
         this.setError(t("error.internal"));
       }
     }
+    return typeof m.type === "string" ? m.type : null;
   }
 
   /** Whether the data channel is open and the user allowed the session (for non-input features). */
   dataOpen() {
-    return this.state.consented && !this.state.ended && this.channel !== null && this.channel.readyState === "open";
+    const s = this.state;
+    // A new connection that has not proved itself yet (or awaits a new code comparison) hears nothing.
+    if (linkDown(s) || s.reverify) return false;
+    return s.consented && !s.ended && this.channel !== null && this.channel.readyState === "open";
   }
 
   /** Send a feature message (chat, annotation...); the agent's policy has the last word. */

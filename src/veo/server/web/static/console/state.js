@@ -36,6 +36,13 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     startedAt: null, // when the user allowed the session (Date), for its length at the end
     endedAt: null,
     expiresAt,
+    // Resume after a drop (resuming.js): the link to the user's computer and what brings it back.
+    interrupted: false, // the server says the connection is lost and the grant waits (session_state)
+    resumeDeadline: null, // when the server ends the session unless the connection comes back (Date)
+    linkLost: false, // this page noticed it: heartbeat silence, or the peer disconnected or failed
+    resuming: false, // a resume offer is being answered and its proof is not yet checked
+    reverify: false, // the new connection needs a new code comparison (no proof on one side)
+    awaitingResume: false, // the page was (re)loaded in an allowed session: the agent's resume offer comes
   };
 }
 
@@ -52,17 +59,30 @@ export function connectionState(s) {
 }
 
 /**
+ * Whether the user's allowed session has lost its link to the user's computer: the server says
+ * so, this page noticed it, a resume offer is not settled yet, or a reloaded page waits for one.
+ */
+export function linkDown(s) {
+  if (s.ended || s.aborted || !s.consented) return false;
+  if (s.interrupted || s.linkLost || s.resuming || s.awaitingResume) return true;
+  return s.peer === "disconnected" || s.peer === "failed";
+}
+
+/**
  * The session's state as the header's badge shows it:
  * waiting | joined | verifying | active | paused | reconnecting | ended.
  *
  * "verifying" lasts from the verification code until both sides confirmed it (the user by
- * allowing the session under it, the technician with "Codes match"); "paused" is the user's
- * Pause control; "reconnecting" is a dropped link to the server or to the user's computer.
+ * allowing the session under it, the technician with "Codes match"), and again when a new
+ * connection could not prove it is the verified one (`reverify`); "paused" is the user's Pause
+ * control; "reconnecting" is a dropped link to the server or to the user's computer.
  */
 export function sessionPhase(s) {
   const conn = connectionState(s);
   if (conn === "ended" || conn === "aborted") return "ended";
-  if (s.signalingDown || (s.peer === "disconnected" && s.offerReceived)) return "reconnecting";
+  if (s.signalingDown) return "reconnecting";
+  if (s.reverify && s.sas) return "verifying";
+  if (linkDown(s) || (s.peer === "disconnected" && s.offerReceived)) return "reconnecting";
   if (conn === "waiting") return "waiting";
   if (controlState(s) === "paused") return "paused";
   if (s.sas && (!s.consented || !s.technicianSasConfirmed)) return "verifying";
@@ -72,7 +92,7 @@ export function sessionPhase(s) {
 
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
 export function controlState(s) {
-  if (s.aborted || s.ended) return "off";
+  if (s.aborted || s.ended || linkDown(s) || s.reverify) return "off";
   if (s.pausedByUser || s.control.paused) {
     return s.control.granted.includes("control") || s.granted.includes("control") ? "paused" : "off";
   }

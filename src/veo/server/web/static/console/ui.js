@@ -5,7 +5,15 @@
 import { displayCode } from "./sas.js";
 import { language, t } from "./i18n.js";
 import { keyCombo } from "./keys.js";
-import { connectionState, controlState, controlWaitingFor, formatCountdown, secondsLeft, sessionPhase } from "./state.js";
+import {
+  connectionState,
+  controlState,
+  controlWaitingFor,
+  formatCountdown,
+  linkDown,
+  secondsLeft,
+  sessionPhase,
+} from "./state.js";
 
 const PERMISSION_KEYS = ["view", "control", "clipboard", "files"];
 /** The user's global stop key on the agent (agent/hotkey), as their keyboard prints it. */
@@ -94,6 +102,7 @@ const DROPPED_REASONS = [
   "monitors_unavailable",
   "capture_failed",
   "browser_share",
+  "reconnecting",
 ];
 const IDENTITY_METHODS = ["email_link", "phone_questions", "managed_device", "not_verified"];
 
@@ -107,8 +116,28 @@ export function droppedText(reason) {
   return t(droppedKey(reason));
 }
 
+/** "14:32" in the page's language: when the session ends unless the connection comes back. */
+export function clockTime(date, lang = language()) {
+  try {
+    return new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(date);
+  } catch {
+    return date.toISOString().slice(11, 16);
+  }
+}
+
+/**
+ * While the link to the user's computer is down: that it was lost, that input is not sent, and
+ * (once the server said when) the time the session ends if it does not come back, with a countdown.
+ */
+export function linkLostSentence(s, nowMs = Date.now()) {
+  const lost = t("say.link_lost");
+  const left = secondsLeft(s.resumeDeadline, nowMs);
+  if (left === null) return lost;
+  return `${lost} ${t("say.link_lost_until", { time: clockTime(s.resumeDeadline), left: formatCountdown(left) })}`;
+}
+
 /** The header's sentence for the current state. */
-export function stateSentence(s) {
+export function stateSentence(s, nowMs = Date.now()) {
   const phase = sessionPhase(s);
   const conn = connectionState(s);
   const user = t("user");
@@ -116,12 +145,13 @@ export function stateSentence(s) {
     case "ended":
       return s.aborted ? t("conn.aborted") : endText(s.ended);
     case "reconnecting":
-      return t("say.reconnecting");
+      return !s.signalingDown && linkDown(s) ? linkLostSentence(s, nowMs) : t("say.reconnecting");
     case "waiting":
       return secondsLeft(s.expiresAt, Date.now()) === 0 ? t("say.expired") : t("conn.waiting");
     case "paused":
       return t("say.paused", { user });
     case "verifying":
+      if (s.reverify) return s.technicianSasConfirmed ? t("say.verify_again_wait") : t("say.verify_again");
       return s.technicianSasConfirmed ? t("say.verifying_consent") : t("say.verifying");
     case "active": {
       if (s.mode === "browser") return t("say.active_browser");
@@ -138,6 +168,7 @@ export function stateSentence(s) {
 
 /** The brief notice for an input that did not leave (a click or key while control is off). */
 export function notSentKey(s) {
+  if (linkDown(s) || s.reverify) return "notice.reconnecting";
   if (s.mode === "browser") return "notice.browser";
   if (controlState(s) === "paused") return "notice.paused";
   const granted = s.control.granted.length ? s.control.granted : s.granted;
@@ -184,6 +215,7 @@ export class ConsoleView {
       agentInfo: byId(doc, "agent-info"),
       stopKey: byId(doc, "stop-key"),
       paused: byId(doc, "paused-overlay"),
+      linkLost: byId(doc, "link-overlay"),
       notice: byId(doc, "input-notice"),
       stageMessage: byId(doc, "stage-message"),
     };
@@ -202,12 +234,14 @@ export class ConsoleView {
     el.conn.dataset.phase = phase;
     if (el.root) el.root.dataset.phase = phase;
     setText(el.badge, t(`phase.${phase}`));
-    setText(el.sentence, stateSentence(s));
+    setText(el.sentence, stateSentence(s, nowMs));
     el.control.dataset.state = control;
     setText(el.control, t(`control.${control}`));
 
-    // The verification step, in the header while it is pending; then a small "verified" mark.
+    // The verification step, in the header while it is pending; then a small "verified" mark. A
+    // new connection that needs the codes compared again shows it again (`reverify`).
     const sasPending = Boolean(s.sas) && !over && !s.technicianSasConfirmed;
+    if (el.verify) el.verify.dataset.again = s.reverify ? "true" : "false";
     setHidden(el.verify, !sasPending);
     setText(el.sas, s.sas ? displayCode(s.sas) : "");
     setHidden(el.sasHint, !sasPending);
@@ -251,11 +285,16 @@ export class ConsoleView {
     setHidden(el.ended, !over);
     setText(el.paused, phase === "paused" ? t("say.paused", { user: t("user") }) : "");
     setHidden(el.paused, phase !== "paused");
+    // The link to the user's computer is down: said over the (frozen) picture; without a picture
+    // the stage message says it.
+    const lostOver = phase === "reconnecting" && !s.signalingDown && linkDown(s) && s.frames;
+    setText(el.linkLost, lostOver ? t("say.link_lost") : "");
+    setHidden(el.linkLost, !lostOver);
     setText(el.notice, s.notice ? t(s.notice.key, { user: t("user"), ...s.notice.params }) : "");
     setHidden(el.notice, !s.notice || over);
     if (el.notice && s.notice) el.notice.dataset.key = s.notice.key;
     const quiet = over || conn === "waiting" || s.frames;
-    setText(el.stageMessage, quiet ? "" : stateSentence(s));
+    setText(el.stageMessage, quiet ? "" : stateSentence(s, nowMs));
     setHidden(el.stageMessage, quiet);
 
     // The note goes with the end card once the session is over (it lives in the tools panel before);
