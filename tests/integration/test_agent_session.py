@@ -30,7 +30,14 @@ from veo.agent.input.base import Button, InputInjector
 from veo.agent.session import AgentSession, SessionDeps
 from veo.agent.signaling import ChannelClosed
 from veo.protocol import sas
-from veo.protocol.datachannel import Control, Dropped, Screen, parse_agent_data_message
+from veo.protocol.datachannel import (
+    Control,
+    Dropped,
+    Heartbeat,
+    ResumeKey,
+    Screen,
+    parse_agent_data_message,
+)
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
     Answer,
@@ -170,6 +177,7 @@ class Console:
         self.tracks: asyncio.Queue[Any] = asyncio.Queue()
         self.channel: Any = None
         self.channel_open = asyncio.Event()
+        self.resume_key: bytes | None = None
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:
@@ -187,7 +195,13 @@ class Console:
         return Answer(sdp=self.pc.localDescription.sdp, nonce=self.nonce_b.hex())
 
     async def next_data(self) -> Any:
-        return parse_agent_data_message(await self.data.get())
+        """The agent's next message, past heartbeats; a ``resume_key`` is kept, as the console does."""
+        while True:
+            message = parse_agent_data_message(await self.data.get())
+            if isinstance(message, ResumeKey):
+                self.resume_key = bytes.fromhex(message.key)
+            elif not isinstance(message, Heartbeat):
+                return message
 
     def send_input(self, message: dict[str, object]) -> None:
         self.channel.send(json.dumps(message))

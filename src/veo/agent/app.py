@@ -40,6 +40,10 @@ from veo.agent.events import (
     JoinFailed,
     PermissionAskClosed,
     PermissionAsked,
+    Reconnected,
+    Reconnecting,
+    ReverifyAsked,
+    ReverifyClosed,
     SasKnown,
     SessionEnded,
     ShowConsent,
@@ -56,8 +60,9 @@ from veo.agent.loop_thread import LoopThread
 from veo.agent.names import with_display_names
 from veo.agent.overlay.auto import create_overlay
 from veo.agent.rating import send_rating
+from veo.agent.reconnect import OPEN_TIMEOUT_SECONDS, ReconnectingChannel
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
-from veo.agent.signaling import ConnectError, WebSocketChannel
+from veo.agent.signaling import ConnectError, SignalingChannel, WebSocketChannel
 from veo.agent.sysinfo import DEFAULT_PROGRAMS, AgentSysinfo
 from veo.agent.ui.asking import PermissionPrompt
 from veo.agent.ui.bar import SessionBar
@@ -69,6 +74,7 @@ from veo.agent.ui.ended import EndedWindow
 from veo.agent.ui.files import FileWindows
 from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
+from veo.agent.ui.reverify import ReverifyPrompt
 from veo.agent.ui.sysinfo import SysinfoWindow
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
@@ -107,6 +113,7 @@ class AgentApp:
         self._n = gettext_for(language).ngettext
         self.asking: AgentAsking | None = None
         self.permission_prompt: PermissionPrompt | None = None
+        self.reverify: ReverifyPrompt | None = None
         self.fonts = Fonts(root)
         self.events: queue.Queue[UiEvent] = queue.Queue()
         self.loop = LoopThread()
@@ -220,7 +227,11 @@ class AgentApp:
             language=self.language,
             server=self.server,
         )
-        session = AgentSession(channel, code, deps)
+
+        async def reconnect() -> SignalingChannel:
+            return await WebSocketChannel.open(self.ws_url, self.tls, open_timeout=OPEN_TIMEOUT_SECONDS)
+
+        session = AgentSession(ReconnectingChannel(channel, reconnect), code, deps)
         self.session = session
         self.chat = AgentChat(session, self.events.put)
         self.files = AgentFiles(session, self.events.put)
@@ -309,6 +320,7 @@ class AgentApp:
         self._stop_hotkey()
         self._close_consent()
         self._close_permission_prompt()
+        self._close_reverify()
         self._close_chat()
         self._close_sysinfo()
         if self.sysinfo is not None:  # forget what was collected and not sent
@@ -349,6 +361,43 @@ class AgentApp:
             self.bar.show_unread(self.chat.unread)
         if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
             self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
+
+    # ------------------------------------------------------------ a lost connection
+
+    def _resume_event(self, event: Reconnecting | Reconnected | ReverifyAsked | ReverifyClosed) -> None:
+        """The bar says "Reconnecting…" until the session is carried again; a resume without proof
+        asks the user to compare a new code (``ui/reverify.py``)."""
+        if isinstance(event, Reconnecting):
+            if self.bar is not None:
+                self.bar.show_reconnecting(event.ends_at.strftime("%H:%M"))
+        elif isinstance(event, Reconnected):
+            self._close_reverify()
+            if self.bar is not None:
+                self.bar.show_connected()
+        elif isinstance(event, ReverifyClosed):
+            self._close_reverify()
+        else:
+            self._open_reverify(event.code)
+
+    def _open_reverify(self, code: str) -> None:
+        session, joined = self.session, self.joined
+        if session is None or joined is None:
+            return
+        self._close_reverify()
+        self.reverify = ReverifyPrompt(
+            self.root,
+            self.fonts,
+            self._,
+            technician=joined.technician_name,
+            code=code,
+            on_match=lambda: self.loop.call(session.confirm_code),
+            on_differ=lambda: self.loop.call(session.declare_mismatch),
+        )
+
+    def _close_reverify(self) -> None:
+        if self.reverify is not None:
+            self.reverify.close()
+            self.reverify = None
 
     # ------------------------------------------------------------ more permission mid-session
 
@@ -547,6 +596,10 @@ ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
     Started: AgentApp._on_started,
     ControlChanged: AgentApp._on_control_changed,
     SessionEnded: AgentApp._on_session_ended,
+    Reconnecting: AgentApp._resume_event,
+    Reconnected: AgentApp._resume_event,
+    ReverifyAsked: AgentApp._resume_event,
+    ReverifyClosed: AgentApp._resume_event,
     PermissionAsked: AgentApp._asking_event,
     PermissionAskClosed: AgentApp._asking_event,
     GrantChanged: AgentApp._asking_event,

@@ -7,6 +7,7 @@ the main thread, and the event loop must never wait on a window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
@@ -46,6 +47,35 @@ class ControlChanged:
 class SessionEnded:
     by: str
     reason: str
+
+
+# ---------------------------------------------------------------- a lost connection (agent/resuming.py)
+
+
+@dataclass(frozen=True)
+class Reconnecting:
+    """The connection to the technician was lost: input is frozen; the session ends at ``ends_at``
+    (local time zone aware) unless it comes back within ``grace_seconds``."""
+
+    ends_at: datetime
+    grace_seconds: int
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """The session is carried by a new connection again (the bar says what it said before)."""
+
+
+@dataclass(frozen=True)
+class ReverifyAsked:
+    """The new connection's console could not prove itself: the user compares ``code`` again."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class ReverifyClosed:
+    """The code comparison is over (confirmed, refused, or the session ended): close the prompt."""
 
 
 # ---------------------------------------------------------------- more permission (agent/asking.py)
@@ -163,6 +193,10 @@ UiEvent = (
     | Started
     | ControlChanged
     | SessionEnded
+    | Reconnecting
+    | Reconnected
+    | ReverifyAsked
+    | ReverifyClosed
     | PermissionAsked
     | PermissionAskClosed
     | GrantChanged

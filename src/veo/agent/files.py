@@ -242,6 +242,8 @@ class TransferPeer(Protocol):
 
     def on_end(self, hook: Callable[[], None]) -> None: ...
 
+    def on_lost(self, hook: Callable[[], None]) -> None: ...
+
     @property
     def joined(self) -> Joined | None: ...
 
@@ -269,8 +271,9 @@ class AgentFiles:
             ("file_done", self._on_done),
         ):
             peer.on_data(kind, handler)
-        peer.on_peer(self.attach)
+        peer.on_peer(self.attach)  # again on every new peer connection (a resumed session)
         peer.on_end(self.close)
+        peer.on_lost(self.interrupt)
 
     @property
     def max_bytes(self) -> int:
@@ -286,7 +289,7 @@ class AgentFiles:
         """Create the file channel on ``pc`` (before the offer: the console only answers)."""
         dc = pc.createDataChannel(FILE_CHANNEL_LABEL, ordered=True)
         dc.bufferedAmountLowThreshold = BUFFER_LOW
-        dc.on("message", self._on_frame)
+        dc.on("message", lambda raw: self._on_frame(raw) if dc is self._dc else None)  # not a lost one
         dc.on("bufferedamountlow", self._wake.set)
         self._dc = dc
 
@@ -541,12 +544,24 @@ class AgentFiles:
 
     def close(self) -> None:
         """The session ended: every partial file is deleted, every sender stopped."""
+        self._stop_all("session_ended")
+
+    def interrupt(self) -> None:
+        """The connection was lost (the session may come back on a new one): the transfers on the
+        old file channel cannot continue; each partial file is deleted and the user is told."""
+        if self.incoming or self.outgoing:
+            log.info("file transfers stopped: the connection was lost")
+        self._stop_all("connection_lost")
+        self._dc = None
+
+    def _stop_all(self, why: str) -> None:
         for incoming in list(self.incoming.values()):
             incoming.discard()
-            self._post(FileTransferEnded(incoming.offer.id, "cancelled", "session_ended"))
+            self._post(FileTransferEnded(incoming.offer.id, "cancelled", why))
         for out in list(self.outgoing.values()):
+            out.state = "ended"
             if out.task is not None:
                 out.task.cancel()
-            self._post(FileTransferEnded(out.id, "cancelled", "session_ended"))
+            self._post(FileTransferEnded(out.id, "cancelled", why))
         self.incoming.clear()
         self.outgoing.clear()

@@ -7,6 +7,9 @@ Checks run in a fixed order so the reason names the first thing missing:
 ``invalid`` -> ``not_consented`` -> ``control_not_granted`` -> ``sas_not_confirmed`` (the user) ->
 ``technician_not_confirmed`` (the technician's "Codes match") -> ``identity_not_confirmed`` (when
 the role's policy wants the user's identity confirmed first) -> ``control_paused``.
+While the connection to the console is being replaced (``reconnecting``, see
+``agent/resuming.py``) everything but a heartbeat is dropped with reason ``reconnecting``,
+right after ``not_consented``: input is frozen until the new connection proved itself.
 
 Control needs both sides to have compared the code: the user confirms it by pressing Allow under
 the code, the technician by clicking "Codes match" (relayed by the server as
@@ -55,6 +58,7 @@ DropReason = Literal[
     "not_consented",
     "invalid",
     "question_open",
+    "reconnecting",
 ]
 _TYPE_NAME = re.compile(r"^[a-z_]{1,32}$")
 
@@ -88,6 +92,8 @@ class Policy:
     #: A question for more permission is open on the user's screen (``agent/asking.py``): the
     #: technician's input waits, or their own click or Enter could answer it for the user.
     question_open: bool = False
+    #: The peer connection was lost and its replacement is not verified yet: nothing is acted on.
+    reconnecting: bool = False
 
     def grant(self, requested: Iterable[Permission | str], ticked: Iterable[Permission | str]) -> None:
         """Record the user's Allow: what they ticked, within what was requested."""
@@ -125,6 +131,7 @@ class Policy:
         self.identity_confirmed = False
         self.paused = False
         self.question_open = False
+        self.reconnecting = False
 
     @property
     def control_granted(self) -> bool:
@@ -153,6 +160,8 @@ class Policy:
     def _refusal(self) -> DropReason | None:
         if not self.consented:
             return "not_consented"
+        if self.reconnecting:
+            return "reconnecting"
         if Permission.CONTROL not in self.granted:
             return "control_not_granted"
         if not self.sas_confirmed:
@@ -173,6 +182,8 @@ class Policy:
             return self._refusal()
         if not self.consented:
             return "not_consented"
+        if self.reconnecting:
+            return "reconnecting"
         if need == "consent":
             return None
         if Permission(need) not in self.granted:

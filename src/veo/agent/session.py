@@ -20,6 +20,15 @@ Order of a session, and why:
    (``sas_mismatch``): suspected interception, the session ends for both sides.
 4. Any end (user, technician, server, network) runs :meth:`AgentSession.end` exactly once:
    capture stopped, keys released, peer connection closed, grant forgotten, user told.
+
+The peer connection does not live as long as the session (issue 13, resume): each one is a
+:class:`~veo.agent.resuming.PeerLink`. Once the user allowed, a lost link (heartbeat silent for
+4 s, ICE failed, closed) freezes input, tells the server ``interrupted`` and the user
+"Reconnecting…", and new links are offered (``offer.resume``) until one proves it reaches the
+same verified console (its ``resume_proof`` under the session's resume key) or the people
+compare a new code; the grant stands meanwhile and never grows. After the role's grace period
+the session ends (``connection_lost``). Before the user's Allow a loss ends the session as
+before. A lost signaling socket is replaced by ``agent/reconnect.py`` (``rejoin``).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from aiortc import (
     RTCConfiguration,
@@ -48,6 +57,10 @@ from veo.agent.capture.base import CaptureError, ScreenCapture
 from veo.agent.events import (
     ControlChanged,
     JoinFailed,
+    Reconnected,
+    Reconnecting,
+    ReverifyAsked,
+    ReverifyClosed,
     SasKnown,
     SessionEnded,
     ShowConsent,
@@ -59,9 +72,12 @@ from veo.agent.input.base import InputInjector
 from veo.agent.input_worker import InputWorker
 from veo.agent.monitors import MonitorSwitch
 from veo.agent.policy import DropNotices, Policy
+from veo.agent.reconnect import Backoff, ReconnectingChannel
+from veo.agent.resuming import Exchange, Grace, PeerLink, ResumeSecret
 from veo.agent.signaling import ChannelClosed, SignalingChannel
 from veo.agent.stream import ScreenTrack
 from veo.i18n import gettext_for
+from veo.protocol import resume
 from veo.protocol import sas as sas_mod
 from veo.protocol.base import ProtocolError
 from veo.protocol.datachannel import (
@@ -70,6 +86,7 @@ from veo.protocol.datachannel import (
     AgentDataMessage,
     Control,
     Dropped,
+    Heartbeat,
     InputMessage,
     Need,
 )
@@ -87,12 +104,19 @@ from veo.protocol.signaling import (
     Hangup,
     IceServer,
     IceTransportPolicy,
+    InterruptCause,
+    Interrupted,
     Join,
     Joined,
     Offer,
+    Rejoin,
+    Rejoined,
+    Resumed,
+    ResumeRefused,
     Reveal,
     ServerMessage,
     TechnicianConfirmed,
+    VerifyAgain,
     parse_server_message,
 )
 from veo.tasks import spawn
@@ -102,6 +126,19 @@ log = logging.getLogger(__name__)
 #: codec order of the offer by default: H.264 (cheap with libx264, decoded in hardware by browsers), VP8
 #: fallback; ``veo agent --codec`` may narrow it (``encoder.codec_order``)
 CODEC_ORDER = encoder.codec_order("auto")
+#: How long one resume attempt waits for its answer and its data channel (a code comparison, once
+#: asked, waits for the people instead, within the grace period).
+ATTEMPT_SECONDS = 15.0
+#: Between resume attempts: soon at first, then no faster than the server's limit
+#: (``resume.MAX_RESUME_OFFERS_PER_MINUTE``).
+ATTEMPT_DELAYS = (0.5, 2.0)
+ATTEMPT_STEADY_SECONDS = 60 / resume.MAX_RESUME_OFFERS_PER_MINUTE
+#: The end reason of a peer connection lost before the user's Allow (the session ends as before).
+_LOST_BEFORE_CONSENT: dict[InterruptCause, str] = {
+    "heartbeat": "connection_lost",
+    "ice_failed": "connection_failed",
+    "closed": "connection_closed",
+}
 
 
 def ice_configuration(servers: Iterable[IceServer], policy: IceTransportPolicy = "all") -> RTCConfiguration:
@@ -181,14 +218,15 @@ class AgentSession:
         self.policy = Policy()
         self._notices = DropNotices()
         self._joined: Joined | None = None
-        self._handshake: SasHandshake | None = None
-        self._pc: RTCPeerConnection | None = None
-        self._track: ScreenTrack | None = None
-        self._transceiver: Any = None
-        self._channel_dc: Any = None
-        self._fp_offer: str | None = None
-        self._offer_sent = asyncio.Event()
-        self._answered = False
+        #: the peer connection carrying (or about to carry) the session; replaced after a loss
+        self._link: PeerLink | None = None
+        self._ice: tuple[list[IceServer], IceTransportPolicy] = ([], "all")
+        #: the session's resume key: handed to the console only inside a verified connection
+        self._secret = ResumeSecret()
+        self._grace = Grace(0)
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._resuming: asyncio.Task[None] | None = None
+        self._signaling_lost_at: float | None = None
         self._input = InputWorker(deps.injector_factory)
         self._data_handlers: dict[str, Callable[[Any], None]] = {}
         #: server messages that features own (``permission_ask``: ``agent/asking.py``)
@@ -196,6 +234,8 @@ class AgentSession:
         #: features that add a data channel before the offer (files), and that clean up at the end
         self._peer_hooks: list[Callable[[RTCPeerConnection], None]] = []
         self._end_hooks: list[Callable[[], None]] = []
+        #: features that hold something of the lost connection (file transfers stop)
+        self._lost_hooks: list[Callable[[], None]] = []
         #: one monitor or the whole desktop: the track's region and the input's origin follow it
         self.monitors = MonitorSwitch(
             send=self.send_data,
@@ -213,6 +253,18 @@ class AgentSession:
         self.sas: str | None = None
         self.end_by: str | None = None
         self.end_reason: str | None = None
+        if isinstance(channel, ReconnectingChannel):
+            channel.listen(self)
+
+    # ------------------------------------------------------------ the current connection
+
+    @property
+    def _pc(self) -> RTCPeerConnection | None:
+        return self._link.pc if self._link is not None else None
+
+    @property
+    def _track(self) -> ScreenTrack | None:
+        return self._link.track if self._link is not None else None
 
     # ------------------------------------------------------------ main flow
 
@@ -239,6 +291,8 @@ class AgentSession:
             await self._close_channel()
             return False
         self._joined = first
+        self._ice = (list(first.ice_servers), first.ice_transport_policy)
+        self._grace = Grace(first.resume_grace_seconds)
         log.info(
             "joined session %s: %s from %s, ticket #%d, requested=%s",
             first.session_id,
@@ -282,6 +336,8 @@ class AgentSession:
     async def _handle(self, message: ServerMessage) -> None:
         if isinstance(message, Answer):
             await self._on_answer(message)
+        elif isinstance(message, Rejoined):
+            await self._on_rejoined(message)
         elif isinstance(message, TechnicianConfirmed):
             self._on_technician_confirmed(message)
         elif isinstance(message, Ended):
@@ -298,32 +354,13 @@ class AgentSession:
     # ------------------------------------------------------------ WebRTC
 
     async def _negotiate(self) -> None:
-        assert self._joined is not None
+        """The first connection: an offer the user's Allow will stand on (under the code)."""
         try:
-            low_latency.install()
-            pc = RTCPeerConnection(
-                ice_configuration(self._joined.ice_servers, self._joined.ice_transport_policy)
-            )
-            self._pc = pc
-            self._track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)
-            self._track.on_failure = self._on_capture_failure
-            self._transceiver = pc.addTransceiver(self._track, direction="sendonly")
-            prefer_codecs(self._transceiver)
-            dc = pc.createDataChannel(DATA_CHANNEL_LABEL, ordered=True)
-            self._channel_dc = dc
-            dc.on("open", lambda: spawn(self._on_data_open(), name="veo-agent-dc-open"))
-            dc.on("message", self._on_data_message)
-            for hook in self._peer_hooks:  # extra channels must exist before createOffer
-                hook(pc)
-            pc.on("connectionstatechange", self._on_connection_state)
-            self._handshake = SasHandshake(self._joined.session_id)
-            await pc.setLocalDescription(await pc.createOffer())
-            local_sdp: str = pc.localDescription.sdp
-            self._fp_offer = local_sha256_fingerprint(self._transceiver, local_sdp)
+            link = await self._build_link(resume=False)
             if self._ended:
                 return
-            await self._send(Offer(sdp=local_sdp, commitment=self._handshake.commitment))
-            self._offer_sent.set()
+            link.offered.set()
+            await self._send(Offer(sdp=link.pc.localDescription.sdp, commitment=link.handshake.commitment))
             log.info("offer sent")
         except ChannelClosed:
             await self.end("system", "connection_lost")
@@ -331,12 +368,45 @@ class AgentSession:
             log.exception("WebRTC negotiation failed")
             await self._fail("negotiation_failed")
 
+    async def _build_link(self, resume: bool) -> PeerLink:
+        """A new peer connection with every feature's channel, its offer set locally (not sent)."""
+        assert self._joined is not None
+        low_latency.install()
+        servers, policy = self._ice
+        pc = RTCPeerConnection(ice_configuration(servers, policy))
+        track = ScreenTrack(self._deps.capture_factory, fps=self._deps.fps)
+        track.on_failure = self._on_capture_failure
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        prefer_codecs(transceiver)
+        dc = pc.createDataChannel(DATA_CHANNEL_LABEL, ordered=True)
+        link = PeerLink(
+            pc=pc,
+            track=track,
+            transceiver=transceiver,
+            dc=dc,
+            handshake=SasHandshake(self._joined.session_id),
+            resume=resume,
+            trusted=not resume,  # the first one is verified by the code read aloud before Allow
+        )
+        dc.on("open", lambda: self._on_data_open(link))
+        dc.on("message", lambda raw: self._on_data_message(raw, link))
+        dc.on("close", lambda: self._link_lost(link, "closed"))
+        for hook in self._peer_hooks:  # extra channels must exist before createOffer
+            hook(pc)
+        pc.on("connectionstatechange", lambda: self._on_connection_state(link))
+        self._link = link
+        if self.monitors.region is not None:  # the monitor the console chose stays chosen
+            await track.set_region(self.monitors.region)
+        await pc.setLocalDescription(await pc.createOffer())
+        link.fp_offer = local_sha256_fingerprint(transceiver, pc.localDescription.sdp)
+        return link
+
     async def _on_answer(self, answer: Answer) -> None:
-        await self._offer_sent.wait()
-        if self._answered or self._pc is None or self._handshake is None or self._fp_offer is None:
+        link = self._link
+        if link is None or not link.offered.is_set() or link.answered or link.lost:
             log.warning("ignored an unexpected answer")
             return
-        self._answered = True
+        link.answered = True
         if encoder.video_refused(answer.sdp):
             reason = encoder.unsupported_reason()
             log.warning(
@@ -346,16 +416,25 @@ class AgentSession:
             )
             await self._fail(reason)
             return
-        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
-        self._handshake.accept_answer(answer.nonce)
-        await self._send(Reveal(nonce=self._handshake.reveal_hex))
-        self.sas = self._handshake.code(self._fp_offer, answer.sdp)
+        await link.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        link.handshake.accept_answer(answer.nonce)
+        if link.resume:
+            await self._on_resume_answer(link, answer)
+            return
+        await self._send(Reveal(nonce=link.handshake.reveal_hex))
+        self.sas = link.handshake.code(link.fp_offer, answer.sdp)
         log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
         self._deps.post(SasKnown(self.sas))
 
     def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
         if self._ended:
             return
+        link = self._link
+        if link is not None and not link.lost:
+            if link.reverify == "asked" and not message.sas_confirmed:
+                link.reverify = "cleared"  # the server forgot the earlier "Codes match"
+            elif message.sas_confirmed and (not link.resume or link.reverify == "cleared"):
+                link.technician_ok = True
         was_active = self.policy.control_active
         self.policy.technician(message)
         log.info(
@@ -369,28 +448,283 @@ class AgentSession:
             if not self.policy.control_active:
                 self._input.release_all()
         self._send_control()
+        if link is not None and not link.lost:
+            self._check_reverified(link)
+            self._maybe_send_key(link)
 
-    def _on_connection_state(self) -> None:
-        state = self._pc.connectionState if self._pc else "closed"
+    def _on_connection_state(self, link: PeerLink) -> None:
+        state = link.pc.connectionState
         log.info("peer connection %s", state)
-        if state in ("failed", "closed") and not self._ended:
-            spawn(self._fail(f"connection_{state}"), name="veo-agent-end")
+        if state == "failed":
+            self._link_lost(link, "ice_failed")
+        elif state == "closed":
+            self._link_lost(link, "closed")
 
     def _on_capture_failure(self, _detail: str) -> None:
         spawn(self._fail("capture_failed"), name="veo-agent-end")
 
-    async def _on_data_open(self) -> None:
-        if self._track is None or self._ended:
+    def _on_data_open(self, link: PeerLink) -> None:
+        if link is not self._link or link.lost or self._ended:
             return
+        link.clock.heard()
+        spawn(self._heartbeat(link), name="veo-agent-heartbeat")
+        self._maybe_carry(link)
+
+    def _maybe_carry(self, link: PeerLink) -> None:
+        """Take the connection up once it may carry the session and its data channel is open."""
+        if link is self._link and link.trusted and link.open and not link.carried and not link.lost:
+            link.carried = True
+            spawn(self._carry(link), name="veo-agent-dc-open")
+
+    async def _carry(self, link: PeerLink) -> None:
+        """The console hears the screen and control state (again, after a resume), frames flow."""
+        if link.resume:
+            assert link.verified_by is not None
+            self.policy.reconnecting = False
+            self._stop_grace()
+            await self._send_quietly(Resumed(verified_by=link.verified_by))
+            log.info("session resumed verified_by=%s", link.verified_by)
+            self._deps.post(Reconnected())
         try:
-            size = await self._track.size()
+            size = await link.track.size()
         except CaptureError as exc:
             log.error("cannot capture the screen: %s", exc)
             await self._fail("capture_failed")
             return
+        if link is not self._link or link.lost or self._ended:
+            return
         self.send_data(self.monitors.screen(size))
         self._send_control()
         self.monitors.start()
+        if self.policy.consented:
+            link.track.allow()
+        self._maybe_send_key(link)
+        if not link.outcome.done():
+            link.outcome.set_result(True)
+
+    def _maybe_send_key(self, link: PeerLink) -> None:
+        """The resume key, once per connection, only into one both people (or a proof) verified."""
+        if link is self._link and link.carried and link.verified and not link.key_sent and link.open:
+            link.key_sent = True
+            link.dc.send(self._secret.message().dumps())
+            log.info("resume key sent to the console on the verified connection")
+
+    async def _heartbeat(self, link: PeerLink) -> None:
+        """A heartbeat every second; the console's silence for 4 s means the connection is lost."""
+        while not self._ended and not link.lost and link is self._link:
+            await asyncio.sleep(resume.HEARTBEAT_SECONDS)
+            if link.lost or self._ended:
+                return
+            if link.open:
+                try:
+                    link.dc.send(Heartbeat().dumps())
+                except Exception:
+                    log.debug("heartbeat not sent", exc_info=True)
+            if link.clock.lost():
+                log.info("the console was silent for %.1f s", link.clock.silent_for())
+                self._link_lost(link, "heartbeat")
+                return
+
+    # ------------------------------------------------------------ losing and resuming the connection
+
+    def _link_lost(self, link: PeerLink, cause: InterruptCause) -> None:
+        """``link`` stopped carrying anything: a failed attempt, or the session's connection."""
+        if self._ended or link.lost or link is not self._link:
+            return
+        link.lost = True
+        self._close_link(link)
+        if link.resume and not link.carried:  # an attempt that did not make it: the loop retries
+            log.info("resume attempt lost cause=%s", cause)
+            if not link.outcome.done():
+                link.outcome.set_result(False)
+            return
+        if not (self.policy.consented and self._grace.seconds > 0):
+            spawn(self._fail(_LOST_BEFORE_CONSENT[cause]), name="veo-agent-end")
+            return
+        self.policy.reconnecting = True
+        self._input.release_all()
+        log.info(
+            "peer connection lost cause=%s: input frozen, the grant waits up to %d s",
+            cause,
+            self._grace.seconds,
+        )
+        for hook in self._lost_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("a feature's loss hook failed")
+        self._start_grace()
+        self._send_control()
+        spawn(self._send_quietly(Interrupted(cause=cause)), name="veo-agent-interrupted")
+        if isinstance(self._channel, ReconnectingChannel):
+            spawn(self._channel.probe(), name="veo-agent-probe")
+        if self._resuming is None or self._resuming.done():
+            self._resuming = spawn(self._resume_loop(), name="veo-agent-resume")
+
+    def _close_link(self, link: PeerLink) -> None:
+        link.lost = True
+        link.track.stop()
+        spawn(link.pc.close(), name="veo-agent-close-pc")
+
+    def _start_grace(self) -> None:
+        if self._grace.running:
+            return
+        self._grace.start()
+        self._grace_timer = asyncio.get_running_loop().call_later(
+            self._grace.left(), lambda: spawn(self._grace_over(), name="veo-agent-grace")
+        )
+        assert self._grace.ends_at is not None
+        self._deps.post(Reconnecting(self._grace.ends_at.astimezone(), self._grace.seconds))
+
+    def _stop_grace(self) -> None:
+        self._grace.stop()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+
+    async def _grace_over(self) -> None:
+        if self._ended or not self.policy.reconnecting:
+            return
+        log.warning("the connection did not come back within %d s: ending", self._grace.seconds)
+        await self._say_and_end(Hangup(reason="connection_lost"), "system", "connection_lost")
+
+    async def _resume_loop(self) -> None:
+        """New connections, one at a time, until one carries the session or the session ends."""
+        backoff = Backoff(ATTEMPT_DELAYS, ATTEMPT_STEADY_SECONDS)
+        while not self._ended and self.policy.reconnecting:
+            if isinstance(self._channel, ReconnectingChannel):
+                await self._channel.wait_up()
+            if self._ended:
+                return
+            if await self._attempt():
+                return
+            await asyncio.sleep(backoff.next())
+
+    async def _attempt(self) -> bool:
+        link: PeerLink | None = None
+        try:
+            link = await self._build_link(resume=True)
+            link.offered.set()
+            await self._send(
+                Offer(sdp=link.pc.localDescription.sdp, commitment=link.handshake.commitment, resume=True)
+            )
+            log.info("resume offer sent")
+            try:
+                return await asyncio.wait_for(asyncio.shield(link.outcome), ATTEMPT_SECONDS)
+            except TimeoutError:
+                if link.reverify != "none" and not link.lost:
+                    return await link.outcome  # the people compare the code; the grace bounds it
+                log.info("resume attempt timed out")
+                return False
+        except ChannelClosed:
+            log.info("resume offer not sent: signaling is down")
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resume attempt failed")
+            return False
+        finally:
+            if link is not None and not link.carried and not link.lost and not self._ended:
+                self._close_link(link)
+
+    async def _on_resume_answer(self, link: PeerLink, answer: Answer) -> None:
+        """Accept the new connection by the console's proof, or ask for the code again (no proof)."""
+        assert self._joined is not None
+        exchange = Exchange(
+            session_id=self._joined.session_id,
+            fp_offer=link.fp_offer,
+            fp_answer=sas_mod.sha256_fingerprint(answer.sdp),
+            commitment=link.handshake.commitment,
+            nonce_b=answer.nonce,
+        )
+        if answer.resume_proof is not None:
+            if not self._secret.console_proved(answer.resume_proof, exchange):
+                log.warning("resume refused: the console's proof does not match this connection")
+                await self._send_quietly(ResumeRefused(reason="bad_proof"))
+                self._close_link(link)
+                if not link.outcome.done():
+                    link.outcome.set_result(False)
+                return
+            await self._send(
+                Reveal(nonce=link.handshake.reveal_hex, resume_proof=self._secret.agent_proof(exchange))
+            )
+            link.verified_by = "proof"
+            link.trusted = True
+            log.info("resume proof checked: the same console on new fingerprints")
+            self._maybe_carry(link)
+            return
+        await self._send(Reveal(nonce=link.handshake.reveal_hex))
+        self.sas = link.handshake.code(link.fp_offer, answer.sdp)
+        link.reverify = "asked"
+        self.policy.technician_sas_confirmed = False  # the server clears it too (verify_again)
+        await self._send_quietly(VerifyAgain())
+        log.info("resume without proof: the codes must be compared again sas=%s", self.sas)
+        self._deps.post(ReverifyAsked(self.sas))
+
+    def confirm_code(self) -> None:
+        """The user pressed "The codes match" after a resume without proof."""
+        link = self._link
+        if self._ended or link is None or link.lost or link.reverify == "none":
+            return
+        log.info("the user confirmed the new verification code")
+        link.user_ok = True
+        self._check_reverified(link)
+
+    def _check_reverified(self, link: PeerLink) -> None:
+        both = link.user_ok and link.technician_ok
+        if link.resume and link.reverify == "cleared" and both and not link.trusted:
+            link.verified_by = "code"
+            link.trusted = True
+            self._deps.post(ReverifyClosed())
+            self._maybe_carry(link)
+
+    # ------------------------------------------------------------ signaling comes and goes
+
+    def rejoin_message(self) -> Rejoin | None:
+        """For ``reconnect.ReconnectingChannel``: how to come back, or ``None`` (do not)."""
+        joined = self._joined
+        if self._ended or joined is None or not joined.resume_token or self._grace.seconds <= 0:
+            return None
+        link = self._link
+        media: Literal["up", "lost", "none"] = "none"
+        if self.policy.reconnecting:
+            media = "lost"
+        elif link is not None and link.open and not link.lost:
+            media = "up"
+        return Rejoin(session_id=joined.session_id, token=joined.resume_token, media=media)
+
+    def reconnect_seconds_left(self) -> float:
+        if self._ended:
+            return 0.0
+        since = self._signaling_lost_at
+        left = self._grace.seconds - (time.monotonic() - since) if since is not None else self._grace.seconds
+        if self._grace.running:
+            left = min(left, self._grace.left())
+        return max(0.0, left)
+
+    def signaling_down(self) -> None:
+        log.info("signaling lost: reconnecting")
+        self._signaling_lost_at = time.monotonic()
+
+    def signaling_up(self) -> None:
+        self._signaling_lost_at = None
+        link = self._link
+        if link is not None and link.resume and not link.answered and not link.outcome.done():
+            link.outcome.set_result(False)  # its offer may be lost with the old socket: offer again
+
+    async def _on_rejoined(self, message: Rejoined) -> None:
+        log.info("rejoined session status=%s renegotiate=%s", message.status, message.renegotiate)
+        self._ice = (list(message.ice_servers), message.ice_transport_policy)
+        link = self._link
+        if message.renegotiate and not self.policy.consented:
+            if link is not None and not link.lost:
+                link.lost = True
+                self._close_link(link)
+            self.sas = None
+            spawn(self._negotiate(), name="veo-agent-offer")
+        elif self.policy.consented and not self.policy.reconnecting and link is not None and link.open:
+            await self._send_quietly(Resumed(verified_by="connection_kept"))
 
     def on_data(self, message_type: str, handler: Callable[[Any], None]) -> None:
         """Register what a feature does with an allowed console message of ``message_type``.
@@ -435,6 +769,11 @@ class AgentSession:
         """``hook(pc)`` runs before the offer is created: a feature adds its own data channel there."""
         self._peer_hooks.append(hook)
 
+    def on_lost(self, hook: Callable[[], None]) -> None:
+        """``hook()`` runs when the connection to the console is lost (the session waits for a new
+        one): whatever was under way on the old connection (a file transfer) stops there."""
+        self._lost_hooks.append(hook)
+
     def on_end(self, hook: Callable[[], None]) -> None:
         """``hook()`` runs once when the session ends, after the grant was forgotten."""
         self._end_hooks.append(hook)
@@ -444,21 +783,29 @@ class AgentSession:
         """The server's ``joined`` (who, which ticket, the role's limits), once known."""
         return self._joined
 
-    def _on_data_message(self, raw: str | bytes) -> None:
+    def _on_data_message(self, raw: str | bytes, link: PeerLink | None = None) -> None:
         """One data-channel message; whatever it holds, it is dropped or handled and never raises.
 
         aiortc calls this from its own receive task: an exception here would be lost with every
         message after it, so anything unexpected is logged and the next message still comes.
+        A lost or replaced connection is not listened to at all (``link``: the connection it came
+        on; ``None``, as unit tests feed it: the current one).
         """
+        if link is not None and (link is not self._link or link.lost):
+            return
         try:
-            self._judge_and_handle(raw)
+            self._judge_and_handle(link, raw)
         except Exception:
             log.exception("dropped a data-channel message that could not be handled")
 
-    def _judge_and_handle(self, raw: str | bytes) -> None:
+    def _judge_and_handle(self, link: PeerLink | None, raw: str | bytes) -> None:
         verdict = self.policy.judge(raw)
+        if link is not None:
+            link.clock.heard(heartbeat=verdict.message_type == "heartbeat")
         message = verdict.message
         if message is not None:
+            if message.type == "heartbeat":
+                return
             if message.type in INPUT_TYPES:
                 self._input.submit(cast(InputMessage, message))
                 return
@@ -474,15 +821,16 @@ class AgentSession:
             self.send_data(Dropped(reason=verdict.reason))
 
     def send_data(self, message: AgentDataMessage) -> None:
-        """Send to the console on the data channel (dropped silently while it is not open)."""
-        dc = self._channel_dc
-        if dc is not None and dc.readyState == "open":
-            dc.send(message.dumps())
+        """Send to the console on the data channel: dropped silently while it is not open, and
+        while the connection is not trusted (a resume not verified yet hears nothing)."""
+        link = self._link
+        if link is not None and link.trusted and link.open and not link.lost:
+            link.dc.send(message.dumps())
 
     def data_open(self) -> bool:
-        """Whether the data channel to the console is open right now (features check before sending)."""
-        dc = self._channel_dc
-        return not self._ended and dc is not None and dc.readyState == "open"
+        """Whether the data channel to the console is open and trusted right now (features check)."""
+        link = self._link
+        return not self._ended and link is not None and link.trusted and link.open and not link.lost
 
     def allows(self, need: Need) -> bool:
         """What the user's grant allows the agent itself to send (see ``NEEDS``)."""
@@ -518,8 +866,11 @@ class AgentSession:
         log.info("session started granted=%s", ",".join(granted))
         if self.policy.control_active:
             log.info("control enabled")
-        if self._track is not None:
-            self._track.allow()
+        link = self._link
+        if link is not None:
+            link.user_ok = True  # the Allow under this connection's code
+            link.track.allow()
+            self._maybe_send_key(link)
         self._send_control()
         self._deps.post(Started(tuple(granted)))
 
@@ -576,6 +927,9 @@ class AgentSession:
         self.end_by, self.end_reason = by, reason
         log.info("session ended by=%s reason=%s", by, reason)
         granted = [p.value for p in self.policy.granted_list()]
+        self._stop_grace()
+        if self._resuming is not None and self._resuming is not asyncio.current_task():
+            self._resuming.cancel()
         self.monitors.close()
         if self._track is not None:
             self._track.stop()
@@ -591,8 +945,9 @@ class AgentSession:
                 await asyncio.wrap_future(released)
             except Exception:
                 log.exception("releasing input failed")
-        if self._pc is not None:
-            await self._pc.close()
+        if self._link is not None:
+            self._link.lost = True
+            await self._link.pc.close()
         log.info("capture stopped, grant forgotten")
         await self._close_channel()
         self._write_history(granted, by, reason)

@@ -2,10 +2,15 @@
 
 The session only needs send / receive / close of text messages; tests hand it an in-memory pipe
 instead, and a future transport (e.g. through a proxy) plugs in the same way.
+
+Keepalive: a ping every :data:`PING_SECONDS`, the socket is dropped when no pong came within
+:data:`PING_TIMEOUT_SECONDS`, so a dead path is noticed in ~10 s (then ``agent/reconnect.py``
+opens a new one) instead of at TCP's own pace, which can take many minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Protocol
 
@@ -16,6 +21,8 @@ from veo.agent.tls import client_context, is_untrusted_certificate
 from veo.protocol.base import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT_SECONDS = 20
+PING_SECONDS = 5.0
+PING_TIMEOUT_SECONDS = 5.0
 
 
 class ChannelClosed(Exception):
@@ -48,10 +55,13 @@ class WebSocketChannel:
         self._ws = connection
 
     @classmethod
-    async def open(cls, url: str, tls: ssl.SSLContext | None = None) -> WebSocketChannel:
+    async def open(
+        cls, url: str, tls: ssl.SSLContext | None = None, open_timeout: float = CONNECT_TIMEOUT_SECONDS
+    ) -> WebSocketChannel:
         """Connect; for wss:// the certificate and host name are verified (``tls``, else the system's store).
 
         A plain ws:// URL only ever comes from :func:`veo.agent.urls.agent_ws_url` for loopback.
+        ``open_timeout``: a reconnect uses a short one (``reconnect.OPEN_TIMEOUT_SECONDS``).
         """
         context = (tls or client_context()) if url.startswith("wss://") else None
         try:
@@ -59,7 +69,9 @@ class WebSocketChannel:
                 url,
                 ssl=context,
                 max_size=MAX_MESSAGE_BYTES,
-                open_timeout=CONNECT_TIMEOUT_SECONDS,
+                open_timeout=open_timeout,
+                ping_interval=PING_SECONDS,
+                ping_timeout=PING_TIMEOUT_SECONDS,
                 proxy=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
@@ -79,6 +91,15 @@ class WebSocketChannel:
         except ConnectionClosed:
             raise ChannelClosed from None
         return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+    async def probe(self, seconds: float) -> bool:
+        """Whether the server answers a ping within ``seconds``."""
+        try:
+            pong = await self._ws.ping()
+            await asyncio.wait_for(pong, seconds)
+        except (ConnectionClosed, TimeoutError):
+            return False
+        return True
 
     async def close(self) -> None:
         await self._ws.close()

@@ -213,6 +213,7 @@ class Peer:
         self.sent: list[AgentDataMessage] = []
         self.hooks: list[Callable[[Any], None]] = []
         self.end_hooks: list[Callable[[], None]] = []
+        self.lost_hooks: list[Callable[[], None]] = []
         self._joined = Joined(
             session_id="s",
             organization="Org",
@@ -238,6 +239,9 @@ class Peer:
 
     def on_end(self, hook: Callable[[], None]) -> None:
         self.end_hooks.append(hook)
+
+    def on_lost(self, hook: Callable[[], None]) -> None:
+        self.lost_hooks.append(hook)
 
 
 Service = tuple[Peer, AgentFiles, FakeChannel, list[UiEvent]]
@@ -300,6 +304,33 @@ def test_technician_cancel_and_session_end_leave_nothing(tmp_path: Path) -> None
         hook()
     assert list(tmp_path.iterdir()) == []
     assert [e.outcome for e in events if isinstance(e, FileTransferEnded)] == ["cancelled", "cancelled"]
+
+
+def test_a_lost_connection_stops_transfers_and_a_new_one_gets_its_own_channel(tmp_path: Path) -> None:
+    peer, files, channel, events = _service({Permission.VIEW, Permission.FILES})
+    data = secrets.token_bytes(3 * MAX_CHUNK)
+    offer = _offer(data)
+    peer.handlers["file_offer"](offer)
+    files.accept(offer.id, str(tmp_path))
+    channel.handlers["message"](pack_chunk(offer.id, 0, data[:MAX_CHUNK]))
+    assert len(list(tmp_path.iterdir())) == 1
+    for hook in peer.lost_hooks:
+        hook()
+    assert list(tmp_path.iterdir()) == []  # no partial file kept
+    ended = [e for e in events if isinstance(e, FileTransferEnded)]
+    assert [(e.outcome, e.detail) for e in ended] == [("cancelled", "connection_lost")]
+    # the next peer connection (a resume) runs the hook again: a new file channel, transfers work
+    pc = FakePc()
+    for hook in peer.hooks:
+        hook(pc)
+    assert pc.channel is not channel
+    again = _offer(data)
+    peer.handlers["file_offer"](again)
+    files.accept(again.id, str(tmp_path))
+    channel.handlers["message"](pack_chunk(again.id, 0, data[:MAX_CHUNK]))  # nothing: the old one
+    for offset, chunk in _chunks(data):
+        pc.channel.handlers["message"](pack_chunk(again.id, offset, chunk))
+    assert FileDone(id=again.id, ok=True) in peer.sent
 
 
 def test_service_sends_a_file_with_a_window(tmp_path: Path) -> None:

@@ -4,6 +4,10 @@ The user must be able to see at any moment that someone is watching, and end it 
 Pause control appears only when control was granted. Other windows may ask to be on top too (a
 scammer's "please wait" screen), so the bar raises itself again every few seconds, and it
 shows the global key combination that stops the session from anywhere.
+
+While the connection to the technician is lost and being replaced, the bar says so and when the
+session will end if it does not come back (:meth:`SessionBar.show_reconnecting`); Stop still
+works, and the bar goes back to what it said before once the session is carried again.
 """
 
 from __future__ import annotations
@@ -71,6 +75,11 @@ class SessionBar:
             justify="left",
         )
         self._headline.pack(anchor="w")
+        self._bg = "#fce94f"
+        self._frames = (frame, words, buttons)
+        self._reconnecting = tk.Label(
+            words, text="", font=fonts.body, bg="#fcaf3e", wraplength=wrap, justify="left"
+        )
         if hotkey:
             tk.Label(
                 words,
@@ -130,6 +139,31 @@ class SessionBar:
             self._headline.configure(text=headline.format(**self._who))
             place(self.window, "top")
             self.geometry.relayout()
+
+    def show_reconnecting(self, ends_at: str) -> None:
+        """The connection is lost: "Reconnecting…" and the local time at which the session ends."""
+        self._reconnecting.configure(
+            text=self._(
+                "Reconnecting to the technician… The session ends at {time} if the connection does "
+                "not come back. Meanwhile the technician cannot see or control anything."
+            ).format(time=ends_at)
+        )
+        self._reconnecting.pack(anchor="w", after=self._headline)
+        self._color("#fcaf3e")
+
+    def show_connected(self) -> None:
+        """The session is carried again: the bar says what it said before the loss."""
+        self._reconnecting.pack_forget()
+        self._color(self._bg)
+
+    def _color(self, bg: str) -> None:
+        for widget in (*self._frames, self._headline, self._reconnecting):
+            widget.configure(bg=bg)
+        for child in self._frames[1].winfo_children():  # the stop-keys line
+            if isinstance(child, tk.Label):
+                child.configure(bg=bg)
+        place(self.window, "top")
+        self.geometry.relayout()
 
     def show_unread(self, count: int) -> None:
         """The *Chat* button says how many of the technician's lines the user has not seen."""

@@ -63,6 +63,10 @@ def reason_text(gettext: Callable[[str], str], outcome: str, detail: str) -> str
         return {
             "user": _("You cancelled the transfer. No partial file was kept."),
             "session_ended": _("The session ended; the transfer was stopped. No partial file was kept."),
+            "connection_lost": _(
+                "The connection to the technician was lost; the transfer was stopped. "
+                "No partial file was kept. Send it again once the session is back."
+            ),
         }.get(detail, _("The technician cancelled the transfer. No partial file was kept."))
     if outcome == "rejected":
         if detail == "too_large":
