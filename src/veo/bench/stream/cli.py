@@ -4,7 +4,9 @@ Modes: ``--quick`` (default; 1920×1080, the three networks, five workloads, veo
 under 10 minutes here), ``--full`` (both resolutions, 3 runs, medians: ~45 minutes here; add
 ``--codec h264,vp8`` to compare the codecs, which doubles it), ``--smoke`` (typing, unshaped, veo
 only, ~5 s: proves the bench still works).
-Explicit flags override the mode's choices.
+Explicit flags override the mode's choices. Two scenarios of issue 13 come on top of any mode:
+``--paths direct,relay`` measures the same workloads through coturn beside the direct path (on the
+unshaped network), and ``--drop`` takes the link down mid-typing and times the recovery.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720)}
 #: with H.264 taken out of its codec preferences), so the agent falls back to VP8 exactly as for
 #: Firefox without OpenH264
 CODECS = ("auto", "h264", "vp8", "vp8-console")
+PATHS = ("direct", "relay")
+DEFAULT_DROP_SECONDS = 10.0
 
 
 def _resolutions(text: str) -> list[tuple[int, int]]:
@@ -147,6 +151,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
     stream.add_argument(
         "--runs", type=_number(1, 20, integer=True), metavar="N", help=_("repetitions (medians)")
     )
+    stream.add_argument(
+        "--paths",
+        type=_choices(PATHS, "path"),
+        metavar="LIST",
+        help=_(
+            "direct, relay, or both: relay sends the session through coturn "
+            "(relay-only policy, unshaped network only) to compare its cost"
+        ),
+    )
+    stream.add_argument(
+        "--drop",
+        action="store_true",
+        help=_("also take the link down mid-typing and time how long the session takes to come back"),
+    )
+    stream.add_argument(
+        "--drop-seconds",
+        type=_number(1, 600),
+        metavar="N",
+        help=_("how long the link stays down in the drop scenario (default 10)"),
+    )
     stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC reference"))
     stream.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
     stream.add_argument("--chart", type=Path, metavar="PATH", help=_("also draw the figures as a PNG chart"))
@@ -162,7 +186,8 @@ def main(args: argparse.Namespace) -> int:
 
     defaults = MODE_DEFAULTS[args.mode]
     vnc = defaults.vnc and not args.no_vnc
-    problem = runner.missing_requirements(vnc)
+    paths = list(args.paths or ["direct"])
+    problem = runner.missing_requirements(vnc, relay="relay" in paths)
     if problem is not None:
         print(f"veo bench stream: {problem}", file=sys.stderr)
         return 2
@@ -183,10 +208,13 @@ def main(args: argparse.Namespace) -> int:
         runs=int(args.runs or defaults.runs),
         vnc=vnc,
         codecs=codecs,
+        paths=paths,
+        drop_seconds=(args.drop_seconds or DEFAULT_DROP_SECONDS) if args.drop or args.drop_seconds else None,
     )
     workdir = Path(tempfile.mkdtemp(prefix="veo-bench-stream-"))
     try:
-        measurements, failures = runner.run(plan, progress, workdir)
+        outcome = runner.run(plan, progress, workdir)
+        measurements, failures = outcome.measurements, outcome.failures
     except KeyboardInterrupt:
         progress(f"interrupted; everything started was stopped (logs in {workdir})")
         return 130
@@ -202,10 +230,20 @@ def main(args: argparse.Namespace) -> int:
     codecs_text = report.codec_comparison(summaries)
     if codecs_text:
         print(codecs_text)
+    relay_text = report.relay_comparison(summaries)
+    if relay_text:
+        print(relay_text)
+    for drop in outcome.drops:
+        print(drop.line())
     for failure in failures:
         print(f"FAILED: {failure}")
     if args.json is not None:
-        report.write_json(args.json, measurements, {**meta, "failures": failures})
+        report.write_json(
+            args.json,
+            measurements,
+            {**meta, "failures": failures},
+            {"drops": [drop.as_json() for drop in outcome.drops]},
+        )
     if args.chart is not None and summaries:
         report.chart(args.chart, summaries, f"veo bench stream, {meta['date']}, commit {meta['commit']}")
     measured = any(m.latency_samples > 0 for m in measurements if m.workload != "idle") or (

@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -111,6 +112,8 @@ class Lab:
         self._netem: bool | None = None
         self.devices = (USER_DEVICE, TECH_DEVICE)
         self.shaping = "none"
+        #: the tech side's other links whose bytes count as the console's (the relay's leg)
+        self.extra_tech_devices: list[str] = []
 
     def open(self) -> None:
         try:
@@ -199,11 +202,27 @@ class Lab:
         self.shaping = "user-space emulator (no sch_netem in this kernel)"
 
     def tech_bytes(self) -> tuple[int, int]:
-        """(received, sent) bytes on the tech side's end of the link: what crossed it."""
-        device = self.devices[1]
-        data = json.loads(_run(["ip", "-n", self.tech, "-s", "-j", "link", "show", "dev", device]))
-        stats = data[0]["stats64"]
-        return int(stats["rx"]["bytes"]), int(stats["tx"]["bytes"])
+        """(received, sent) bytes on the tech side's links: what crossed them (the direct link,
+        and the relay's leg when there is one, so the direct and relay paths compare alike)."""
+        received = sent = 0
+        for device in (self.devices[1], *self.extra_tech_devices):
+            data = json.loads(_run(["ip", "-n", self.tech, "-s", "-j", "link", "show", "dev", device]))
+            stats = data[0]["stats64"]
+            received += int(stats["rx"]["bytes"])
+            sent += int(stats["tx"]["bytes"])
+        return received, sent
+
+    def set_link(self, up: bool) -> float:
+        """Take the link down (or bring it back) at both ends, as a cable pulled or a Wi-Fi gone;
+        returns when the change was made, in wall-clock milliseconds (the probe's clock).
+
+        Addresses stay on the devices; their routes leave with the link and come back with it.
+        The relay's legs are not touched (the drop scenario runs on the direct path).
+        """
+        state = "up" if up else "down"
+        for name, device in ((self.user, self.devices[0]), (self.tech, self.devices[1])):
+            _run(["ip", "-n", name, "link", "set", device, state])
+        return time.time() * 1000
 
     def netns_inode(self, name: str) -> int:
         """The inode that identifies namespace ``name`` (compare with ``/proc/<pid>/ns/net``)."""

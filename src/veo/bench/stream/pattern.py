@@ -43,6 +43,12 @@ class Layout:
         return self.height - MARGIN - BLOCK
 
     @property
+    def keys_y(self) -> int:
+        """The key row's top (the drop scenario): the same blocks, one row above the timestamp,
+        showing the keys the workload received instead of the time."""
+        return self.y - BLOCK - MARGIN
+
+    @property
     def span(self) -> tuple[int, int, int, int]:
         """The pattern's rectangle: x, y, width, height."""
         return self.x, self.y, BLOCKS * BLOCK, BLOCK

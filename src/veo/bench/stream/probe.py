@@ -36,16 +36,16 @@ _PROBE = """
   B.cfg = cfg;
   B.reset = () => {
     B.lat = []; B.frames = 0; B.updates = 0; B.invalid = 0; B.maxGap = 0; B.lastUpdateAt = 0;
-    B.t0 = Date.now();
+    B.t0 = Date.now(); B.events = [];
   };
   B.reset();
   const cv = document.createElement("canvas");
   cv.width = cfg.blocks * cfg.block; cv.height = cfg.block;
   const ctx = cv.getContext("2d", {willReadFrequently: true});
   const check = (v) => (v ^ (v >> 4) ^ (v >> 8) ^ (v >> 12)) & 0xF;
-  const decode = (src, w, h) => {
+  const decode = (src, w, h, y = cfg.y) => {
     const kx = w / cfg.screenW, ky = h / cfg.screenH;
-    ctx.drawImage(src, cfg.x * kx, cfg.y * ky, cv.width * kx, cv.height * ky, 0, 0, cv.width, cv.height);
+    ctx.drawImage(src, cfg.x * kx, y * ky, cv.width * kx, cv.height * ky, 0, 0, cv.width, cv.height);
     const d = ctx.getImageData(0, 0, cv.width, cv.height).data;
     let word = 0;
     const half = cfg.block >> 1;
@@ -63,7 +63,16 @@ _PROBE = """
     const value = word >>> cfg.checkBits;
     return check(value) === (word & 0xF) ? value : null;
   };
-  const seen = (now, value) => {
+  // the drop scenario: every change of the pattern or of the key row, [time, pattern, key row]
+  const note = (now, value, keys) => {
+    if (cfg.keysY === null || B.events.length >= 20000) return;
+    if ((value !== null && value !== B.last) || (keys !== null && keys !== B.lastKeys)) {
+      B.events.push([now, value, keys]);
+    }
+    if (keys !== null) B.lastKeys = keys;
+  };
+  const seen = (now, value, keys = null) => {
+    note(now, value, keys);
     B.frames++;
     if (!B.firstFrameAt) B.firstFrameAt = now;
     if (value === null) { B.invalid++; return; }
@@ -80,7 +89,11 @@ _PROBE = """
     let attached = null;
     const onFrame = (video) => () => {
       if (video !== attached) return;
-      if (video.videoWidth) seen(Date.now(), decode(video, video.videoWidth, video.videoHeight));
+      if (video.videoWidth) {
+        const w = video.videoWidth, h = video.videoHeight;
+        const keys = cfg.keysY === null ? null : decode(video, w, h, cfg.keysY);
+        seen(Date.now(), decode(video, w, h), keys);
+      }
       video.requestVideoFrameCallback(onFrame(video));
     };
     B.timer = setInterval(() => {
@@ -108,7 +121,8 @@ async () => {
   const B = window.__veoBench;
   const out = {lat: B.lat, frames: B.frames, updates: B.updates, invalid: B.invalid,
                maxGap: B.maxGap, t0: B.t0, now: Date.now(), firstFrameAt: B.firstFrameAt,
-               rtpBytes: 0, dcBytes: 0, framesDecoded: 0, codec: null, width: 0, height: 0};
+               rtpBytes: 0, dcBytes: 0, framesDecoded: 0, codec: null, width: 0, height: 0,
+               pair: null};
   for (const pc of window.__benchPCs || []) {
     const codecs = {};
     const report = await pc.getStats();
@@ -121,6 +135,12 @@ async () => {
         out.width = s.frameWidth || out.width; out.height = s.frameHeight || out.height;
       }
       if (s.type === "data-channel") out.dcBytes += s.bytesReceived || 0;
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        const local = pair && report.get(pair.localCandidateId);
+        const remote = pair && report.get(pair.remoteCandidateId);
+        if (local && remote) out.pair = local.candidateType + "/" + remote.candidateType;
+      }
     });
   }
   return out;
@@ -144,12 +164,16 @@ class Snapshot:
     frames_decoded: int
     codec: str | None
     frame_size: tuple[int, int]
+    #: the selected candidate pair's types, console side first: ``host/host``, ``relay/relay``...
+    candidates: str | None = None
 
 
 class Probe:
     """The probe inside one page: install once, then reset/snapshot around each workload."""
 
-    def __init__(self, page: Page, mode: str, selector: str, width: int, height: int) -> None:
+    def __init__(
+        self, page: Page, mode: str, selector: str, width: int, height: int, keys_row: bool = False
+    ) -> None:
         self.page = page
         layout = pattern.Layout(width, height)
         self.config: dict[str, Any] = {
@@ -165,6 +189,8 @@ class Probe:
             "dark": pattern.DARK_BELOW,
             "light": pattern.LIGHT_ABOVE,
             "modulus": pattern.MODULUS,
+            # the key row is decoded, and changes recorded, only in the video mode (veo)
+            "keysY": layout.keys_y if keys_row else None,
         }
 
     def install(self) -> None:
@@ -176,6 +202,12 @@ class Probe:
     def first_frame_at_ms(self) -> float:
         value = self.page.evaluate("() => (window.__veoBench && window.__veoBench.firstFrameAt) || 0")
         return float(value)
+
+    def events(self) -> list[tuple[float, int | None, int | None]]:
+        """Since the last reset: (page time ms, pattern, key row) at each change either showed
+        (only with ``keys_row``)."""
+        raw: list[list[Any]] = self.page.evaluate("() => window.__veoBench.events")
+        return [(float(t), v, k) for t, v, k in raw]
 
     def snapshot(self) -> Snapshot:
         raw: dict[str, Any] = self.page.evaluate(_SNAPSHOT)
@@ -192,4 +224,5 @@ class Probe:
             frames_decoded=int(raw["framesDecoded"]),
             codec=raw["codec"],
             frame_size=(int(raw["width"]), int(raw["height"])),
+            candidates=raw["pair"],
         )

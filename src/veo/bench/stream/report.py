@@ -47,10 +47,18 @@ class Measurement:
     data_kbit_s: float | None = None
     #: every latency sample in the order seen (for the tail: when the slow ones came)
     latencies_ms: list[float] = field(default_factory=list)
+    #: ``direct`` (peer to peer over the link) or ``relay`` (through coturn, relay-only policy)
+    path: str = "direct"
+    #: the relay path: bytes through coturn's two legs, both ways (what the relay's operator carries)
+    relay_kbit_s: float | None = None
+    #: the console's selected ICE candidate pair, its side first (``relay/relay`` on the relay path)
+    candidates: str | None = None
 
     @property
     def name(self) -> str:
-        return self.system if self.system == "vnc" else f"veo/{self.codec}"
+        if self.system == "vnc":
+            return self.system
+        return f"veo/{self.codec}" + ("/relay" if self.path == "relay" else "")
 
 
 @dataclass
@@ -80,6 +88,7 @@ SUMMED = (
     "console_cpu_percent",
     "workload_cpu_percent",
     "setup_ms",
+    "relay_kbit_s",
 )
 
 
@@ -190,12 +199,12 @@ def codec_comparison(summaries: list[Summary]) -> str:
     Side by side in one run (same display, link and minute of the shared machine): a ratio is what
     to quote, not the absolute figures.
     """
-    by_case: dict[tuple[str, str, str], list[Summary]] = {}
+    by_case: dict[tuple[str, str, str, bool], list[Summary]] = {}
     for s in sorted(summaries, key=_order):
-        if s.name != "vnc":
-            by_case.setdefault((s.resolution, s.network, s.workload), []).append(s)
+        if s.name != "vnc":  # codecs compare on the same path (the relay has its own comparison)
+            by_case.setdefault((s.resolution, s.network, s.workload, s.name.endswith("/relay")), []).append(s)
     lines = []
-    for (resolution, network, workload), group in by_case.items():
+    for (resolution, network, workload, _), group in by_case.items():
         if len(group) < 2:
             continue
         first = group[0]
@@ -211,17 +220,71 @@ def codec_comparison(summaries: list[Summary]) -> str:
     return "\n".join(lines)
 
 
-def payload(measurements: list[Measurement], meta: dict[str, Any]) -> dict[str, Any]:
+RELAY_FIGURES = ("latency_median_ms", "latency_p95_ms", "wire_kbit_s", "updates_per_s", "source_cpu_percent")
+
+
+def relay_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
+    """Each case measured both ways in the run: the relay's figures, the direct path's, and
+    relay ÷ direct (above 1: the relay costs that much more)."""
+    by_name = {(s.name, s.resolution, s.network, s.workload): s for s in summaries}
+    pairs = []
+    for s in sorted(summaries, key=_order):
+        if not s.name.endswith("/relay"):
+            continue
+        direct = by_name.get((s.name.removesuffix("/relay"), s.resolution, s.network, s.workload))
+        if direct is None:
+            continue
+        pairs.append(
+            {
+                "system": direct.name,
+                "resolution": s.resolution,
+                "network": s.network,
+                "workload": s.workload,
+                "relay": {key: s.figures.get(key) for key in RELAY_FIGURES},
+                "direct": {key: direct.figures.get(key) for key in RELAY_FIGURES},
+                "ratio": {key: ratio(s.figures.get(key), direct.figures.get(key)) for key in RELAY_FIGURES},
+                "relay_server_kbit_s": s.figures.get("relay_kbit_s"),
+            }
+        )
+    return pairs
+
+
+def relay_comparison(summaries: list[Summary]) -> str:
+    """The relay's cost, one line per case measured both ways (same run, same display, same minute
+    of the machine: the ratios are the figures to quote)."""
+    lines = []
+    for pair in relay_pairs(summaries):
+        relay, direct, r = pair["relay"], pair["direct"], pair["ratio"]
+        lines.append(
+            f"{pair['resolution']} {pair['network']} {pair['workload']}: relay ÷ direct latency median "
+            f"{_fmt(relay['latency_median_ms'])} / {_fmt(direct['latency_median_ms'])} ms = "
+            f"{_fmt(r['latency_median_ms'], 2)}x, p95 {_fmt(relay['latency_p95_ms'])} / "
+            f"{_fmt(direct['latency_p95_ms'])} ms = {_fmt(r['latency_p95_ms'], 2)}x, console's kbit/s "
+            f"{_fmt(relay['wire_kbit_s'])} / {_fmt(direct['wire_kbit_s'])} = {_fmt(r['wire_kbit_s'], 2)}x; "
+            f"coturn carried {_fmt(pair['relay_server_kbit_s'])} kbit/s (both legs, both ways)"
+        )
+    return "\n".join(lines)
+
+
+def payload(
+    measurements: list[Measurement], meta: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     summaries = summarize(measurements)
     return {
         "meta": meta,
         "summary": [asdict(s) for s in summaries],
+        "relay_comparison": relay_pairs(summaries),
+        **(extra or {}),
         "measurements": [asdict(m) for m in measurements],
     }
 
 
-def write_json(path: Path, measurements: list[Measurement], meta: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload(measurements, meta), indent=2) + "\n", encoding="utf-8")
+def write_json(
+    path: Path, measurements: list[Measurement], meta: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    """``extra``: more top-level sections (the drop scenario's results)."""
+    text = json.dumps(payload(measurements, meta, extra), indent=2) + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 CHART_PANELS = (

@@ -1,7 +1,9 @@
 """The plan of a ``veo bench stream`` run and the loop that carries it out.
 
-For each run, resolution and network: one veo session (per codec) runs every workload one after
-the other, then the VNC reference runs the same workloads on the same display, browser and link.
+For each run, resolution and network: one veo session (per codec, and per path: direct, then
+through coturn when the plan asks for the relay) runs every workload one after the other, then the
+VNC reference runs the same workloads on the same display, browser and link; then, when the plan
+asks for it, the drop scenario (:mod:`.drop`) in a session of its own.
 Each workload gets a warm-up (its window mapped, the encoder settled), then a measured window:
 the probe is reset, byte counters and CPU times are read at both ends.
 
@@ -33,17 +35,20 @@ from playwright.sync_api import Error as PlaywrightError
 from veo.bench.chromium import CHROMIUM
 from veo.bench.stream.browser import CHROMIUM_ARGS, chromium_wrapper
 from veo.bench.stream.display import Display
+from veo.bench.stream.drop import DropResult, run_drop
 from veo.bench.stream.lab import Lab, Network
 from veo.bench.stream.measure import CpuMeter, percentile
 from veo.bench.stream.probe import Probe
 from veo.bench.stream.procs import BenchError, Proc, Processes
 from veo.bench.stream.report import Measurement
-from veo.bench.stream.veo_pipeline import VeoServer, VeoSession
+from veo.bench.stream.turn import TurnRelay, server_settings
+from veo.bench.stream.veo_pipeline import PORT, VeoServer, VeoSession
 from veo.bench.stream.vnc_pipeline import NOVNC, X11VNC_FLAGS, VncSession
 
 Progress = Callable[[str], None]
 TOOLS = ("ip", "tc", "ss", "Xvfb", "xdpyinfo", "xdotool", CHROMIUM)
 VNC_TOOLS = ("x11vnc", "websockify")
+RELAY_TOOLS = ("turnserver",)
 
 
 @dataclass
@@ -56,6 +61,10 @@ class Plan:
     vnc: bool
     codecs: list[str | None] = field(default_factory=lambda: [None])
     warmup: float = 2.0
+    #: ``direct`` and/or ``relay`` (through coturn, relay-only policy; unshaped network only)
+    paths: list[str] = field(default_factory=lambda: ["direct"])
+    #: the drop scenario's outage in seconds, or None for no drop scenario
+    drop_seconds: float | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,6 +76,8 @@ class Plan:
             "vnc": self.vnc,
             "codecs": [c or "agent default" for c in self.codecs],
             "warmup_seconds": self.warmup,
+            "paths": self.paths,
+            "drop_seconds": self.drop_seconds,
         }
 
 
@@ -82,11 +93,16 @@ class Session(Protocol):
     def close(self) -> None: ...
 
 
-def missing_requirements(vnc: bool) -> str | None:
+def session_path(session: Session) -> str:
+    """``relay`` for a veo session through coturn; ``direct`` otherwise (VNC included)."""
+    return str(getattr(session, "path", "direct"))
+
+
+def missing_requirements(vnc: bool, relay: bool = False) -> str | None:
     """Why this machine cannot run the bench, or None."""
     if os.geteuid() != 0:
         return "veo bench stream needs root: it creates network namespaces and shapes them with tc"
-    tools = [*TOOLS, *(VNC_TOOLS if vnc else ())]
+    tools = [*TOOLS, *(VNC_TOOLS if vnc else ()), *(RELAY_TOOLS if relay else ())]
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if vnc and not Path(NOVNC, "vnc_lite.html").exists():
         missing.append(f"{NOVNC} (Debian package novnc)")
@@ -146,7 +162,9 @@ def measure_workload(
     plan: Plan,
     network: Network,
     run: int,
+    relay: TurnRelay | None = None,
 ) -> Measurement:
+    """One workload's window; ``relay``: the relay path's coturn, whose bytes are counted too."""
     argv = [
         sys.executable,
         "-m",
@@ -170,12 +188,14 @@ def measure_workload(
         steps_before = output.steps()
         before = session.probe.snapshot()
         rx0, tx0 = lab.tech_bytes()
+        relay0 = relay.bytes() if relay is not None else 0
         t0 = time.monotonic()
         for meter in meters.values():
             meter.start()
         time.sleep(plan.seconds)
         usage = {name: meter.stop() for name, meter in meters.items()}
         rx1, tx1 = lab.tech_bytes()
+        relay1 = relay.bytes() if relay is not None else 0
         elapsed = time.monotonic() - t0
         after = session.probe.snapshot()
         time.sleep(0.3)  # the workload's next report covers the whole window
@@ -221,6 +241,9 @@ def measure_workload(
         data_kbit_s=(after.dc_bytes - before.dc_bytes) * 8 / window_s / 1000
         if session.label == "veo"
         else None,
+        path=session_path(session),
+        candidates=after.candidates,
+        relay_kbit_s=(relay1 - relay0) * 8 / elapsed / 1000 if relay is not None else None,
     )
 
 
@@ -234,6 +257,7 @@ def _line(m: Measurement) -> str:
         f"of {f(m.drawn_per_s)} drawn, "
         f"{m.wire_kbit_s:.0f} kbit/s, sender CPU {m.source_cpu_percent:.0f}% ({m.source_rss_mb:.0f} MB), "
         f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%"
+        + (f", ICE pair {m.candidates}" if m.candidates else "")
     )
 
 
@@ -255,17 +279,33 @@ class _World:
     progress: Progress
     measurements: list[Measurement] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: the relay path: coturn and the veo server that sends both peers to it
+    turn: TurnRelay | None = None
+    relay_server: VeoServer | None = None
+    drops: list[DropResult] = field(default_factory=list)
 
 
-def _sessions(world: _World, display: Display) -> list[tuple[str, Callable[[], Session]]]:
-    """Per (display, network): one veo session per codec, then the VNC reference."""
+def _sessions(world: _World, display: Display, network: Network) -> list[tuple[str, Callable[[], Session]]]:
+    """Per (display, network): one veo session per codec and path, then the VNC reference.
 
-    def veo(codec: str | None) -> Callable[[], Session]:
+    The relay path only on the unshaped network: coturn's legs are plain veths, so on a shaped
+    network the relay path would skip the shaping the direct one gets.
+    """
+
+    def veo(codec: str | None, path: str) -> Callable[[], Session]:
+        server = world.relay_server if path == "relay" else world.server
+        assert server is not None
         return lambda: VeoSession(
-            world.server, world.browser, display, world.procs, world.workdir, codec, world.tech_inode
+            server, world.browser, display, world.procs, world.workdir, codec, world.tech_inode, path=path
         )
 
-    makers = [(f"veo/{codec or 'auto'}", veo(codec)) for codec in world.plan.codecs]
+    makers = []
+    for path in world.plan.paths:
+        if path == "relay" and network.shaped:
+            world.progress(f"relay path: skipped on {network.name} (measured on the unshaped network)")
+            continue
+        suffix = "/relay" if path == "relay" else ""
+        makers += [(f"veo/{codec or 'auto'}{suffix}", veo(codec, path)) for codec in world.plan.codecs]
     if world.plan.vnc:
         makers.append(
             ("vnc", lambda: VncSession(world.lab, world.browser, display, world.procs, world.tech_inode))
@@ -281,7 +321,7 @@ def _case(world: _World, display: Display, network: Network, run_index: int) -> 
         world.failures.append(f"{network.name}: {str(exc).splitlines()[0]}")
         world.progress(f"{network.name}: FAILED to shape the link: {exc}")
         return
-    for name, make in _sessions(world, display):
+    for name, make in _sessions(world, display, network):
         where = f"{name} {display.width}x{display.height} {network.name} run {run_index}"
         world.progress(f"{where}: session set-up")
         try:
@@ -293,35 +333,95 @@ def _case(world: _World, display: Display, network: Network, run_index: int) -> 
         try:
             if session.setup_ms is not None:
                 world.progress(f"{where}: set-up {session.setup_ms:.0f} ms")
+            relay = world.turn if session_path(session) == "relay" else None
             for workload in world.plan.workloads:
                 m = measure_workload(
-                    session, workload, display, world.lab, world.procs, world.plan, network, run_index
+                    session, workload, display, world.lab, world.procs, world.plan, network, run_index, relay
                 )
                 world.measurements.append(m)
                 world.progress(_line(m))
+                if relay is not None and m.candidates != "relay/relay":
+                    # figures of a path that did not cross coturn would be passed off as the relay's
+                    raise BenchError(f"the media did not cross coturn: ICE pair {m.candidates}")
         except (BenchError, PlaywrightError) as exc:
             world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
             world.progress(f"{where}: FAILED: {exc}")
         finally:
             session.close()
+    if world.plan.drop_seconds is not None:
+        _drop(world, display, network, run_index)
 
 
-def run(plan: Plan, progress: Progress, workdir: Path) -> tuple[list[Measurement], list[str]]:
-    """Carry out ``plan``; returns the measurements and the failures (one line each)."""
+def _drop(world: _World, display: Display, network: Network, run_index: int) -> None:
+    """The drop scenario in a session of its own (direct path, control asked for and given)."""
+    where = f"drop {display.width}x{display.height} {network.name} run {run_index}"
+    assert world.plan.drop_seconds is not None
+    world.progress(f"{where}: session set-up")
+    try:
+        session = VeoSession(
+            world.server, world.browser, display, world.procs, world.workdir,
+            world.plan.codecs[0], world.tech_inode, control=True,
+        )  # fmt: skip
+    except (BenchError, PlaywrightError) as exc:
+        world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
+        world.progress(f"{where}: FAILED: {exc}")
+        return
+    try:
+        result = run_drop(session, display, world.lab, world.procs, network.name, world.plan.drop_seconds)
+        world.drops.append(result)
+        world.progress(f"  {result.line()}")
+        for line in result.agent_lines:
+            world.progress(f"    agent: {line}")
+    except PlaywrightError as exc:
+        world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
+        world.progress(f"{where}: FAILED: {exc}")
+    finally:
+        session.close()
+
+
+def _open_relay(lab: Lab, procs: Processes, workdir: Path, progress: Progress) -> tuple[TurnRelay, VeoServer]:
+    """coturn in its namespace, and the second veo server that sends both peers through it."""
+    turn = TurnRelay(procs, lab.user, lab.tech, lab.user.removesuffix("-user") + "-turn", workdir)
+    progress(f"relay path: coturn in {turn.name}")
+    turn.open()
+    lab.extra_tech_devices.append("vr-t")
+    progress("relay path: veo server with VEO_ICE_TRANSPORT_POLICY=relay: starting")
+    server = VeoServer(
+        lab, procs, workdir, port=PORT + 1, settings=server_settings(turn.secret), name="veo-server-relay"
+    )
+    return turn, server
+
+
+@dataclass
+class Outcome:
+    """What a run produced: per-workload measurements, drop results and failures (one line each)."""
+
+    measurements: list[Measurement]
+    drops: list[DropResult]
+    failures: list[str]
+
+
+def run(plan: Plan, progress: Progress, workdir: Path) -> Outcome:
+    """Carry out ``plan``."""
     procs = Processes(workdir)
     lab = Lab(procs)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     world: _World | None = None
+    turn: TurnRelay | None = None
     try:
         progress(f"lab: namespaces {lab.user} / {lab.tech}; logs in {workdir}")
         lab.open()
         progress("veo server: starting")
         server = VeoServer(lab, procs, workdir)
+        relay_server = None
+        if "relay" in plan.paths:
+            turn, relay_server = _open_relay(lab, procs, workdir, progress)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(chromium_wrapper(lab, workdir)), headless=True, args=CHROMIUM_ARGS
             )
             world = _World(plan, lab, procs, server, browser, workdir, lab.netns_inode(lab.tech), progress)
+            world.turn, world.relay_server = turn, relay_server
             try:
                 for run_index in range(1, plan.runs + 1):
                     for width, height in plan.resolutions:
@@ -336,10 +436,12 @@ def run(plan: Plan, progress: Progress, workdir: Path) -> tuple[list[Measurement
                     browser.close()
     finally:
         procs.stop_all()
+        if turn is not None:
+            turn.close()
         lab.close()
         signal.signal(signal.SIGTERM, previous)
     assert world is not None
-    return world.measurements, world.failures
+    return Outcome(world.measurements, world.drops, world.failures)
 
 
 def metadata(plan: Plan) -> dict[str, Any]:

@@ -74,18 +74,32 @@ def agent_takes_codec() -> bool:
 
 
 class VeoServer:
-    """``veo server`` on 0.0.0.0:PORT in the user namespace; Chromium reaches it via the relay."""
+    """``veo server`` on 0.0.0.0:``port`` in the user namespace; Chromium reaches it via the relay.
 
-    def __init__(self, lab: Lab, procs: Processes, workdir: Path) -> None:
+    ``settings``: more of the server's environment (the relay path's server gets its TURN URL,
+    secret and relay-only policy here: a second server, because those are server-wide settings
+    and the direct path must keep running without them in the same run).
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        procs: Processes,
+        workdir: Path,
+        port: int = PORT,
+        settings: dict[str, str] | None = None,
+        name: str = "veo-server",
+    ) -> None:
         self.lab = lab
-        self.url = f"http://127.0.0.1:{PORT}"
-        data = workdir / "veo-data"
+        self.url = f"http://127.0.0.1:{port}"
+        data = workdir / f"{name}-data"
         data.mkdir()
         self.env = {
             **_clean_env(),
             "VEO_DATA_DIR": str(data),
             "VEO_PUBLIC_URL": self.url,
             "VEO_LANGUAGE": "en",
+            **(settings or {}),
         }
         self._cli("admin", "init")
         self._cli(
@@ -93,21 +107,21 @@ class VeoServer:
             "--password-stdin", stdin=PASSWORD + "\n",
         )  # fmt: skip
         self.proc = procs.start(
-            "veo-server",
-            lab.in_user([*VEO, "server", "--host", "0.0.0.0", "--port", str(PORT), "--log-level", "warning"]),
+            name,
+            lab.in_user([*VEO, "server", "--host", "0.0.0.0", "--port", str(port), "--log-level", "warning"]),
             env=self.env,
         )
         self.relay = procs.start(
-            "relay",
+            f"{name}-tcp-relay",
             lab.in_tech(
                 [
                     sys.executable,
                     "-m",
                     "veo.bench.stream.relay",
                     "127.0.0.1",
-                    str(PORT),
+                    str(port),
                     USER_ADDRESS,
-                    str(PORT),
+                    str(port),
                 ]
             ),
             stdout_pipe=True,
@@ -165,7 +179,12 @@ class AgentLog:
 
 
 class VeoSession:
-    """One support session on one display and network: console page, agent, consent given."""
+    """One support session on one display and network: console page, agent, consent given.
+
+    ``path``: ``relay`` when ``server`` is the relay path's (its name goes into the figures);
+    ``control``: the technician asks for control too and the probe reads the key row (the drop
+    scenario types in the console).
+    """
 
     label = "veo"
 
@@ -178,10 +197,14 @@ class VeoSession:
         workdir: Path,
         codec: str | None,
         tech_inode: int,
+        path: str = "direct",
+        control: bool = False,
     ) -> None:
         self.procs = procs
         self.tech_inode = tech_inode
         self.codec = codec or "auto"
+        self.path = path
+        self.control = control
         self.context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale="en-US")  # type: ignore[arg-type]
         if codec == CONSOLE_VP8:
             self.context.add_init_script(CONSOLE_WITHOUT_H264)
@@ -204,7 +227,7 @@ class VeoSession:
         if "/login" in page.url:
             raise BenchError(f"signing in failed, still on {page.url}")
         created: dict[str, Any] = page.evaluate(
-            """async (credentials) => {
+            """async ({email, password, permissions}) => {
                  const post = async (path, body, token) => {
                    const r = await fetch(path, {method: "POST", body: JSON.stringify(body),
                      headers: {"content-type": "application/json",
@@ -213,13 +236,17 @@ class VeoSession:
                    if (!r.ok) throw new Error(path + " -> " + r.status + " " + JSON.stringify(data));
                    return data;
                  };
-                 const {access_token} = await post("/api/v1/auth/token", credentials);
+                 const {access_token} = await post("/api/v1/auth/token", {email, password});
                  const ticket = await post("/api/v1/tickets", {title: "Screen is slow (bench)",
                    requester_name: "Bench User", requester_email: "user@example.com"}, access_token);
                  return await post(`/api/v1/tickets/${ticket.id}/sessions`,
-                   {permissions: ["view"]}, access_token);
+                   {permissions}, access_token);
                }""",
-            {"email": EMAIL, "password": PASSWORD},
+            {
+                "email": EMAIL,
+                "password": PASSWORD,
+                "permissions": ["view", "control"] if self.control else ["view"],
+            },
         )
         page.goto(f"{url}/sessions/{created['id']}/console")
         wait_for(
@@ -227,10 +254,13 @@ class VeoSession:
             lambda: page.get_attribute("#conn-state", "data-state") == "waiting",
             60,
         )
-        self.probe = Probe(page, "video", "#remote-video", display.width, display.height)
+        self.probe = Probe(
+            page, "video", "#remote-video", display.width, display.height, keys_row=self.control
+        )
         self.probe.install()
 
         log = AgentLog(workdir / f"agent-{display.width}x{display.height}-{time.monotonic_ns()}.log")
+        self.log = log
         argv = [
             *VEO,
             "agent",
@@ -270,6 +300,13 @@ class VeoSession:
         # the technician confirms the code the user read out (as people do; not measured)
         with contextlib.suppress(PlaywrightError):
             page.click("#sas-match", timeout=15_000)
+        if self.control:
+            wait_for(
+                "the console's control to be active",
+                lambda: page.get_attribute("#control-state", "data-state") == "active",
+                60,
+                agent,
+            )
 
     def source_pids(self) -> list[int]:
         return [self.agent.pid] if self.agent is not None and self.agent.running() else []

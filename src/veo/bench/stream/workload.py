@@ -13,6 +13,11 @@ Modes:
 * ``dragging``: a window moved across the screen continuously, 60 steps per second;
 * ``animation``: moving content over the whole screen at 60 Hz (stands for a video).
 
+With ``--keys`` (the drop scenario) it also takes the keyboard focus and shows the keys it receives
+in a second row of blocks above the timestamp: ``(count mod 256) << 8 | (character code mod 256)``
+of the last key, so the bench can tell from the decoded picture which of the keys it typed in the
+console reached the user's program, and when.
+
 It prints ``ready`` on stdout once its window is mapped, then ``steps N T`` four times a second
 (content changes drawn so far, monotonic clock), so the bench can tell whether the program itself
 kept up with its pace; it runs until terminated.
@@ -77,7 +82,7 @@ def _sentence(rng: random.Random, words: int) -> str:
 class Workload:
     """The canvas, the pattern blocks and a paced step function for the chosen mode."""
 
-    def __init__(self, mode: str, width: int, height: int) -> None:
+    def __init__(self, mode: str, width: int, height: int, keys: bool = False) -> None:
         self.mode = mode
         self.width, self.height = width, height
         self.rng = random.Random(7)
@@ -97,6 +102,20 @@ class Workload:
             self.blocks.append(
                 self.canvas.create_rectangle(bx, by, bx + bw, by + bh, fill="black", width=0, tags="pattern")
             )
+        self.key_blocks = []
+        if keys:
+            ky = layout.keys_y
+            self.canvas.create_rectangle(
+                x - 4, ky - 4, x + w + 4, ky + h + 4, fill="#808080", width=0, tags="pattern"
+            )
+            for index in range(BLOCKS):
+                bx, _, bw, bh = layout.block(index)
+                self.key_blocks.append(
+                    self.canvas.create_rectangle(bx, ky, bx + bw, ky + bh, width=0, tags="pattern")
+                )
+            self.keys_seen = 0
+            self._draw_keys(0)
+            self.root.bind("<Key>", self._key)
         self.step: Callable[[], None] = self._build()
         self.canvas.tag_raise("pattern")  # nothing the scene draws may cover the pattern
         self.period = 1.0 / (TYPING_CPS if mode == "typing" else STEP_HZ)
@@ -203,6 +222,17 @@ class Workload:
 
     # ------------------------------------------------------------------ pacing
 
+    def _key(self, event: tk.Event) -> None:  # type: ignore[type-arg]
+        if len(event.char) != 1:
+            return  # a modifier alone
+        self.keys_seen += 1
+        self._draw_keys(((self.keys_seen % 256) << 8) | (ord(event.char) % 256))
+        self.root.update_idletasks()
+
+    def _draw_keys(self, value: int) -> None:
+        for block, light in zip(self.key_blocks, encode(value), strict=True):
+            self.canvas.itemconfigure(block, fill="white" if light else "black")
+
     def _draw_pattern(self) -> None:
         for block, light in zip(self.blocks, encode(stamp(time.time())), strict=True):
             self.canvas.itemconfigure(block, fill="white" if light else "black")
@@ -226,6 +256,8 @@ class Workload:
     def run(self) -> None:
         self._draw_pattern()
         self.root.update()
+        if self.key_blocks:
+            self.root.focus_force()  # the user's program has the focus, as when they type
         print("ready", flush=True)
         self.root.after(REPORT_MS, self._report)
         if self.mode != "idle":
@@ -239,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=MODES)
     parser.add_argument("width", type=int)
     parser.add_argument("height", type=int)
+    parser.add_argument("--keys", action="store_true", help="show the keys received (drop scenario)")
     args = parser.parse_args(argv)
-    Workload(args.mode, args.width, args.height).run()
+    Workload(args.mode, args.width, args.height, keys=args.keys).run()
     return 0
 
 
