@@ -7,21 +7,31 @@ message that names the variable, rather than failing later in the middle of a se
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from veo.protocol.ice_urls import IceUrlError, agent_turn_url, url_kind
 
+if TYPE_CHECKING:
+    from veo.server.notify.egress import AddressPolicy
+
 SUPPORTED_LANGUAGES = ("en", "es")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=16)
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:
-    """``10.0.0.5, 10.0.0.0/8, fd00::/8`` as networks (an address is a one-address network)."""
+    """``10.0.0.5, 10.0.0.0/8, fd00::/8`` as networks (an address is a one-address network).
+
+    Cached by text (the answer is immutable): ``Settings.trusted_networks`` asks again for the
+    text its validator already parsed. A cache keyed by the value, not one kept on the settings
+    object, stays right for a copy made with ``model_copy(update=...)``.
+    """
     found: list[IPNetwork] = []
     for item in value.split(","):
         text = item.strip()
@@ -35,6 +45,14 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
                 "(e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8); names are not accepted"
             ) from None
     return tuple(found)
+
+
+@functools.lru_cache(maxsize=16)
+def _webhook_policy(value: str) -> AddressPolicy:
+    """``VEO_WEBHOOK_ALLOW`` parsed once per text (by the validator), then reused by its readers."""
+    from veo.server.notify.egress import AddressPolicy  # server-only; the agent never sets it
+
+    return AddressPolicy.parse(value)
 
 
 class Settings(BaseSettings):
@@ -178,10 +196,13 @@ class Settings(BaseSettings):
     @field_validator("webhook_allow")
     @classmethod
     def _webhook_allow_list(cls, value: str) -> str:
-        from veo.server.notify.egress import AddressPolicy  # server-only; the agent never sets it
-
-        AddressPolicy.parse(value)
+        _webhook_policy(value)
         return value
+
+    @property
+    def webhook_policy(self) -> AddressPolicy:
+        """What webhooks may reach besides public addresses (``VEO_WEBHOOK_ALLOW``, parsed)."""
+        return _webhook_policy(self.webhook_allow)
 
     @property
     def effective_database_url(self) -> str:

@@ -6,6 +6,7 @@ The middleware is driven with ASGI scopes as Uvicorn builds them; a stand-in app
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ async def _client_seen(
 ) -> Any:
     seen: list[Any] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         seen.append(scope["client"])
 
     middleware = TrustedProxies(app, parse_networks(trusted), header)
@@ -108,6 +109,9 @@ def test_setting_accepts_addresses_and_networks() -> None:
     assert [str(n) for n in settings.trusted_networks] == ["10.0.0.5/32", "172.16.0.0/12", "fd00::/8"]
     assert settings.trusted_proxy_header == "forwarded"
     assert Settings().trusted_networks == ()
+    assert settings.trusted_networks is settings.trusted_networks  # parsed once, not on every read
+    copy = settings.model_copy(update={"trusted_proxies": "192.0.2.0/24"})
+    assert [str(n) for n in copy.trusted_networks] == ["192.0.2.0/24"]  # a copy reads its own value
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError, NotFound
 from veo.server.lang import _
 from veo.server.notify import join_link, outbox, rating, webhooks
-from veo.server.notify.egress import AddressPolicy
 from veo.server.notify.models import OUTBOX_KINDS, OUTBOX_STATUSES, OutboxMessage
 from veo.server.notify.schemas import (
     OutboxOut,
@@ -148,7 +147,7 @@ async def create_webhook(
     """Add an endpoint; the answer holds its signing secret (shown this once)."""
     require_admin(user)
     address = client_address(request)
-    policy = AddressPolicy.parse(request.app.state.settings.webhook_allow)
+    policy = request.app.state.settings.webhook_policy
 
     def work(s: Session) -> WebhookCreated:
         endpoint = webhooks.create_endpoint(s, body.model_dump(), policy)

@@ -23,7 +23,6 @@ from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import set_language
 from veo.server.notify import join_link, outbox, rating, webhooks
 from veo.server.notify.api import require_admin
-from veo.server.notify.egress import AddressPolicy
 from veo.server.notify.models import OUTBOX_KINDS, OUTBOX_STATUSES, WebhookEndpoint
 from veo.server.notify.worker import OutboxWorker
 from veo.server.sessions import txn
@@ -170,7 +169,7 @@ async def webhooks_add(request: Request, user: CurrentUser, db: DatabaseDep) -> 
         "secret": secret if isinstance(secret, str) and secret.strip() else None,
     }
     address = client_address(request)
-    policy = AddressPolicy.parse(request.app.state.settings.webhook_allow)
+    policy = request.app.state.settings.webhook_policy
 
     def work(s: Session) -> WebhookEndpoint:
         endpoint = webhooks.create_endpoint(s, values, policy)

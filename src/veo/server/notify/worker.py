@@ -38,7 +38,7 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
-        self.policy = egress.AddressPolicy.parse(settings.webhook_allow)
+        self.policy = settings.webhook_policy
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ lifecycle

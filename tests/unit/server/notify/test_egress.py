@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from veo.config import Settings
 from veo.server.notify.egress import AddressPolicy, is_public, literal_address
 from veo.server.notify.webhooks import url_problem
 
@@ -79,3 +80,12 @@ def test_public_names_and_allowed_addresses_pass() -> None:
     assert url_problem("http://127.0.0.1:9000/x", AddressPolicy.parse("127.0.0.1")) is None
     assert url_problem("http://localhost:9000/x", AddressPolicy.parse("localhost")) is None
     assert url_problem("http://u:p@127.0.0.1:9000/x", AddressPolicy.parse("127.0.0.1")) is not None
+
+
+def test_the_settings_keep_the_policy_their_validator_parsed() -> None:
+    settings = Settings(webhook_allow="10.0.0.0/8, Helpdesk.Internal")
+    assert settings.webhook_policy == AddressPolicy.parse("10.0.0.0/8, Helpdesk.Internal")
+    assert settings.webhook_policy is Settings(webhook_allow="10.0.0.0/8, Helpdesk.Internal").webhook_policy
+    assert Settings().webhook_policy == AddressPolicy()
+    with pytest.raises(ValueError, match="VEO_WEBHOOK_ALLOW"):
+        Settings(webhook_allow="not a host!")
