@@ -25,6 +25,7 @@ import contextlib
 import string
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,6 +70,12 @@ class DropResult:
     input_worked_before: bool = False
     #: ms from a key typed before the drop to its picture (the same path's latency, for scale)
     input_before_ms: float | None = None
+    #: the link's change times, wall clock in ms (to line the logs up with)
+    down_at_ms: float | None = None
+    up_at_ms: float | None = None
+    #: the console's side from the link's loss on: (ms after the return, what), as
+    #: "pc2 connected" or "signaling <- offer": where the recovery's time went
+    timeline: list[tuple[float, str]] = field(default_factory=list)
     #: what the console and the agent said, for the reader
     console_state_after: str | None = None
     agent_lines: list[str] = field(default_factory=list)
@@ -99,7 +106,7 @@ def key_char(value: int | None) -> str | None:
     return None if value is None else chr(value & 0xFF)
 
 
-def analyse(events: list[Event], down_at: float, up_at: float, result: DropResult) -> None:
+def analyse(events: Sequence[Event], down_at: float, up_at: float, result: DropResult) -> None:
     """Fill ``result``'s frame and input figures from the probe's events (pure: unit-tested)."""
     shown_before = [value for t, value, _ in events if t < up_at and value is not None]
     last_before = shown_before[-1] if shown_before else None
@@ -181,6 +188,8 @@ def run_drop(
             time.sleep(KEY_INTERVAL)
         events = session.probe.events()
         analyse(events, down_at, up_at, result)
+        result.down_at_ms, result.up_at_ms = down_at, up_at
+        result.timeline = _timeline(session, down_at, up_at)
         result.input_before_ms = _before_latency(events, typist.typed, down_at)
         if result.first_input_ms is None and result.note is None:
             result.note = f"no key typed after the return showed within {RECOVERY_TIMEOUT:g} s"
@@ -204,6 +213,20 @@ def _before_latency(events: list[Event], typed: list[tuple[float, str]], down_at
     if not pressed or not shown:
         return None
     return shown[0] - pressed[0]
+
+
+#: signaling messages that say nothing about the recovery (sent all the time)
+_CHATTER = ("signaling <- heartbeat", "signaling -> heartbeat", "signaling <- ice", "signaling -> ice")
+
+
+def _timeline(session: VeoSession, down_at: float, up_at: float) -> list[tuple[float, str]]:
+    with contextlib.suppress(PlaywrightError):
+        return [
+            (float(round(t - up_at)), what)
+            for t, what in session.probe.timeline()
+            if t >= down_at and not what.startswith(_CHATTER)
+        ][:40]
+    return []
 
 
 def _agent_lines(session: VeoSession) -> list[str]:

@@ -24,8 +24,28 @@ PC_SPY = """
   const Native = window.RTCPeerConnection;
   if (!Native || window.__benchPCs) return;
   window.__benchPCs = [];
+  // the drop scenario's timeline: [time, what] of each connection's states and signaling message
+  const log = window.__benchTimeline = [];
+  const note = (what) => { if (log.length < 5000) log.push([Date.now(), what]); };
   window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__benchPCs.push(this); }
+    constructor(...args) {
+      super(...args);
+      const n = window.__benchPCs.push(this);
+      note(`pc${n} new`);
+      this.addEventListener("connectionstatechange", () => note(`pc${n} ${this.connectionState}`));
+    }
+  };
+  const NativeSocket = window.WebSocket;
+  const type = (data) => { try { return JSON.parse(data).type || "?"; } catch { return "?"; } };
+  window.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      note("signaling connecting");
+      this.addEventListener("open", () => note("signaling open"));
+      this.addEventListener("close", () => note("signaling closed"));
+      this.addEventListener("message", (e) => note(`signaling <- ${type(e.data)}`));
+    }
+    send(data) { note(`signaling -> ${type(data)}`); return super.send(data); }
   };
 })();
 """
@@ -202,6 +222,11 @@ class Probe:
     def first_frame_at_ms(self) -> float:
         value = self.page.evaluate("() => (window.__veoBench && window.__veoBench.firstFrameAt) || 0")
         return float(value)
+
+    def timeline(self) -> list[tuple[float, str]]:
+        """(page time ms, what) of the console's connections and signaling (see :data:`PC_SPY`)."""
+        raw: list[list[Any]] = self.page.evaluate("() => window.__benchTimeline || []")
+        return [(float(t), str(what)) for t, what in raw]
 
     def events(self) -> list[tuple[float, int | None, int | None]]:
         """Since the last reset: (page time ms, pattern, key row) at each change either showed

@@ -370,6 +370,8 @@ def _drop(world: _World, display: Display, network: Network, run_index: int) -> 
         result = run_drop(session, display, world.lab, world.procs, network.name, world.plan.drop_seconds)
         world.drops.append(result)
         world.progress(f"  {result.line()}")
+        for at, what in result.timeline:
+            world.progress(f"    console {at / 1000:+.2f} s after the return: {what}")
         for line in result.agent_lines:
             world.progress(f"    agent: {line}")
     except PlaywrightError as exc:
