@@ -3,7 +3,7 @@ key after the link's return, keys typed during the outage, and its line in the r
 
 from __future__ import annotations
 
-from veo.bench.stream.drop import DropResult, analyse, key_char
+from veo.bench.stream.drop import DropResult, analyse, key_char, medians_line
 from veo.bench.stream.pattern import Layout
 
 
@@ -70,3 +70,15 @@ def test_key_row_sits_above_the_timestamp_and_decodes_to_its_character() -> None
     layout = Layout(1920, 1080)
     assert layout.keys_y + 20 < layout.y
     assert key_char(_key(300, "7")) == "7" and key_char(None) is None
+
+
+def test_drops_of_several_runs_get_their_medians() -> None:
+    results = [_result(), _result(), _result()]
+    figures: list[tuple[float, float | None]] = [(1000.0, 1200.0), (3000.0, None), (2000.0, 2500.0)]
+    for result, (frame, key) in zip(results, figures, strict=True):
+        result.first_frame_ms, result.first_input_ms = frame, key
+    results[1].code_asked_again = True
+    assert medians_line(results) == (
+        "drop medians over 3 drops: first new frame 2.00 s, first accepted input 1.85 s; code read again in 1"
+    )
+    assert medians_line(results[:1]) is None

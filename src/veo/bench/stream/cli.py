@@ -179,6 +179,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
 
 def main(args: argparse.Namespace) -> int:
     from veo.bench.stream import report, runner
+    from veo.bench.stream.drop import medians_line
     from veo.bench.stream.veo_pipeline import agent_takes_codec
 
     def progress(message: str) -> None:
@@ -235,6 +236,9 @@ def main(args: argparse.Namespace) -> int:
         print(relay_text)
     for drop in outcome.drops:
         print(drop.line())
+    drop_medians = medians_line(outcome.drops)
+    if drop_medians:
+        print(drop_medians)
     for failure in failures:
         print(f"FAILED: {failure}")
     if args.json is not None:

@@ -33,6 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from veo.bench.stream.display import Display
 from veo.bench.stream.lab import Lab
+from veo.bench.stream.measure import median_of
 from veo.bench.stream.procs import BenchError, Processes
 from veo.bench.stream.veo_pipeline import VeoSession
 
@@ -233,3 +234,19 @@ def _agent_lines(session: VeoSession) -> list[str]:
     """The agent's log lines about the interruption and the resume (what it says it did)."""
     words = ("interrupt", "resum", "reconnect", "verify", "lost")
     return [line[-200:] for line in session.log.lines() if any(w in line.lower() for w in words)][:12]
+
+
+def medians_line(results: list[DropResult]) -> str | None:
+    """With more than one drop: the medians of the two recovery times over the drops that had one."""
+    if len(results) < 2:
+        return None
+
+    def f(values: list[float | None]) -> str:
+        value = median_of(values)
+        return "none" if value is None else f"{value / 1000:.2f} s"
+
+    asked = sum(r.code_asked_again for r in results)
+    return (
+        f"drop medians over {len(results)} drops: first new frame {f([r.first_frame_ms for r in results])}, "
+        f"first accepted input {f([r.first_input_ms for r in results])}; code read again in {asked}"
+    )
