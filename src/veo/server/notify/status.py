@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from veo.server.lang import _, ngettext
 from veo.server.notify.models import OutboxMessage, RatingRequest
 from veo.server.notify.rating import ticket_ratings
-from veo.server.notify.webhooks import NOT_ALLOWED, UNREACHABLE
+from veo.server.notify.webhooks import FIXED_ERRORS
 
 #: What the worker writes as ``last_error`` while no SMTP server is set (``notify/worker.py``).
 UNCONFIGURED_PREFIX = "e-mail is not configured"
@@ -47,13 +47,7 @@ def error_text(message: OutboxMessage) -> str:
     """
     if waits_for_configuration(message):
         return ""
-    fixed = {
-        UNREACHABLE: _("The receiver could not be reached."),
-        NOT_ALLOWED: _(
-            "The receiver's address is not allowed: it is not public, and VEO_WEBHOOK_ALLOW does not name it."
-        ),
-    }
-    return fixed.get(message.last_error, message.last_error)
+    return _(message.last_error) if message.last_error in FIXED_ERRORS else message.last_error
 
 
 def ticket_deliveries(db: Session, ticket_id: int, *, limit: int = 20) -> list[OutboxMessage]:

@@ -35,6 +35,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veo.i18n import N_
 from veo.server.errors import InvalidInput, NotFound
 from veo.server.lang import _
 from veo.server.notify import outbox
@@ -46,12 +47,15 @@ WEBHOOK_EVENTS = ("ticket.created", "ticket.reply", "ticket.resolved", "ticket.r
 TIMEOUT_SECONDS = 10.0
 RETRYABLE_STATUS = frozenset({408, 429})
 log = logging.getLogger(__name__)
-#: ``last_error`` of every delivery that failed before an HTTP answer (``status.error_text``).
-UNREACHABLE = "The receiver could not be reached."
+#: ``last_error`` of every delivery that failed before an HTTP answer. Stored in English and
+#: translated when shown (``status.error_text``): marked with ``N_`` for the catalog.
+UNREACHABLE = N_("The receiver could not be reached.")
 #: ``last_error`` of a delivery refused because its address is not public (nothing was sent).
-NOT_ALLOWED = (
+NOT_ALLOWED = N_(
     "The receiver's address is not allowed: it is not public, and VEO_WEBHOOK_ALLOW does not name it."
 )
+#: The fixed sentences a webhook delivery stores as ``last_error``.
+FIXED_ERRORS = frozenset({UNREACHABLE, NOT_ALLOWED})
 
 
 def sign(secret: str, timestamp: int, body: str) -> str:
