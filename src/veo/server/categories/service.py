@@ -62,7 +62,8 @@ def _clean_name(db: Session, raw: object, *, except_id: int | None = None) -> st
         raise InvalidInput({"name": _("The name contains characters that cannot be stored.")})
     name = unicodedata.normalize("NFC", " ".join(raw.split()))
     key = name_key(name)
-    if any(name_key(other.name) == key and other.id != except_id for other in all_categories(db)):
+    others = db.scalars(select(Category))  # membership only: no need for all_categories' order
+    if any(name_key(other.name) == key and other.id != except_id for other in others):
         raise InvalidInput({"name": _("A category with this name already exists.")})
     return name
 
