@@ -44,12 +44,10 @@ def public_pem(public: Ed25519PublicKey) -> bytes:
 def load_or_create(directory: Path) -> Ed25519PrivateKey:
     """The signing key in ``directory``; a new one (private file 0600) when there is none yet."""
     private_path = directory / PRIVATE_NAME
-    if not private_path.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        keyfiles.write_once(private_path, pem)  # a process that linked first keeps its key
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    keyfiles.write_once(private_path, pem)  # kept only if no key is there yet (first process wins)
     key = load_private(private_path)
     (directory / PUBLIC_NAME).write_bytes(public_pem(key.public_key()))
     return key
