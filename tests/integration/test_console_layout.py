@@ -8,6 +8,11 @@ a technician relies on: *End session* inside the first viewport, the state badge
 the page's language, the verification step while it is pending, nothing about features that were
 not requested, and no internal code (``snake_case`` reasons, Python lists) in the visible text.
 
+Resume after a drop (issue 13) is driven through the same stages: the link to the user's computer
+lost (the session's deadline said, input held), a resume offer whose reveal carries a wrong proof
+(refused), one with the right proof (back, "Reconnected"), one without (the codes compared again),
+and a reloaded page that resumes with the key its tab kept.
+
 ``VEO_CONSOLE_SHOTS=DIR`` also saves a screenshot of every stage there
 (``console-<lang>-<width>x<height>-<stage>.png``).
 """
@@ -45,7 +50,7 @@ from tests.netns import only_in_namespace, rerun_in_namespace
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
 from veo.bench.chromium import CHROMIUM_ARGS as BASE_ARGS
 from veo.i18n import translations
-from veo.protocol import sas
+from veo.protocol import resume, sas
 from veo.protocol.datachannel import INPUT_TYPES, parse_console_data_message
 from veo.protocol.signaling import (
     AgentJoined,
@@ -231,9 +236,9 @@ class Agent:
         if message.type in INPUT_TYPES:
             self.inputs.put_nowait(json.loads(raw))
 
-    async def offer(self) -> Offer:
+    async def offer(self, resume: bool = False) -> Offer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce))
+        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce), resume=resume)
 
     async def accept(self, answer: dict[str, Any]) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
@@ -314,6 +319,7 @@ class Server:
     relay: Relay
     session_id: str
     url: str
+    session: SimpleNamespace
 
 
 async def serve(lang: str) -> tuple[Server, uvicorn.Server, asyncio.Task[None], socket.socket]:
@@ -333,7 +339,57 @@ async def serve(lang: str) -> tuple[Server, uvicorn.Server, asyncio.Task[None], 
     port = sock.getsockname()[1]
     task = spawn(server.serve(sockets=[sock]), name="console-layout-server")
     url = f"http://127.0.0.1:{port}/sessions/{session_id}/console"
-    return Server(relay, session_id, url), server, task, sock
+    return Server(relay, session_id, url, session), server, task, sock
+
+
+#: The session as the server describes it once the user allowed and everything was confirmed.
+CONFIRMED: dict[str, Any] = {
+    "granted": ["view", "control"],
+    "identity_required": True,
+    "technician_sas_confirmed": True,
+    "identity": "phone_questions",
+}
+
+
+def deadline(seconds: int = 120) -> str:
+    """session_state.resume_deadline: when the server ends the session unless the link comes back."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def resume_offer(run: Run, key: bytes, reveal: str) -> Agent:
+    """A new connection as the agent makes it after a drop: a resume offer, the console's answer
+    (whose proof must check out under ``key``), then a reveal with the agent's proof (``proof``),
+    a wrong one (``bad``) or none (``none``, as when the agent got no proof to answer)."""
+    agent = Agent()
+    offer = await agent.offer(resume=True)
+    await run.relay.send(offer)
+    answer = await run.relay.next()
+    assert answer["type"] == "answer", answer
+    await agent.accept(answer)
+    fps = (sas.sha256_fingerprint(offer.sdp), sas.sha256_fingerprint(answer["sdp"]))
+    exchange = (run.session_id, *fps, offer.commitment, answer["nonce"])
+    assert resume.check(key, "console", answer["resume_proof"], *exchange), "the console's proof"
+    proofs = {
+        "proof": resume.proof(key, "agent", *exchange),
+        "bad": resume.proof(secrets.token_bytes(32), "agent", *exchange),
+        "none": None,
+    }
+    await run.relay.send(Reveal(nonce=agent.nonce.hex(), resume_proof=proofs[reveal]))
+    return agent
+
+
+async def carry_on(run: Run, agent: Agent) -> None:
+    """The agent's new data channel carries the session again: screen, control, the key again."""
+    await asyncio.wait_for(agent.opened.wait(), WAIT_S)
+    agent.send(type="screen", width=1280, height=720)
+    agent.send(type="control", granted=["view", "control"], paused=False, active=True)
+
+
+async def stored_key(page: Page, session_id: str) -> str | None:
+    key: str | None = await page.evaluate(
+        "(sid) => sessionStorage.getItem(`veo-resume-key:${sid}`)", session_id
+    )
+    return key
 
 
 @in_netns
@@ -350,6 +406,7 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
     relay = stand_in.relay
     run = Run(page, relay, stand_in.session_id, lang, size, errors)
     agent = Agent()
+    agents = [agent]
     try:
         # The <video> carries disablepictureinpicture in the HTML itself, before any stream.
         html = await (await page.request.get(stand_in.url)).text()
@@ -473,14 +530,98 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await run.check_stage("7-reconnecting", "reconnecting")
         relay.refuse = False
         await asyncio.wait_for(relay.connected.wait(), WAIT_S)
-        await run.session_state(
-            "active",
-            granted=["view", "control"],
-            identity_required=True,
-            technician_sas_confirmed=True,
-            identity="phone_questions",
-        )
+        await run.session_state("active", **CONFIRMED)
         await run.wait_phase("active")
+
+        # The verified connection hands over the resume key: this page verified it ("Codes match"
+        # above), so its tab keeps the key for a reload.
+        key = secrets.token_bytes(32)
+        agent.send(type="resume_key", key=key.hex())
+        await page.wait_for_function(
+            "([sid, want]) => sessionStorage.getItem(`veo-resume-key:${sid}`) === want",
+            arg=[stand_in.session_id, key.hex()],
+        )
+        # The link to the user's computer is lost: the server keeps the grant until the deadline.
+        await agent.pc.close()
+        await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline())
+        await page.wait_for_selector("#link-overlay", state="visible", timeout=WAIT_S * 1000)
+        await page.keyboard.press("x")  # not sent: said over the screen
+        await page.wait_for_selector('#input-notice[data-key="notice.reconnecting"]', state="visible")
+        sentence = await page.text_content("#state-sentence") or ""
+        assert re.search(r"\d\d:\d\d", sentence), sentence  # when the session ends
+        over_screen = await page.text_content("#link-overlay") or ""
+        assert re.search(r"\b[12]:\d\d\b", over_screen), over_screen  # and in how long
+        assert await page.get_attribute("#control-state", "data-state") == "off"
+        await run.check_stage("7b-link-lost", "reconnecting")
+
+        # A new connection whose agent proof is wrong: refused, reported, said in a sentence.
+        refused = await resume_offer(run, key, "bad")
+        agents.append(refused)
+        assert await relay.next() == {"type": "resume_refused", "v": 1, "reason": "bad_proof"}
+        await page.wait_for_selector("#error-banner", state="visible")
+        banner = await page.text_content("#error-banner") or ""
+        refusal = (
+            "A new connection was refused: it could not prove it comes from the computer you verified,"
+            " so someone may be interfering. Waiting for the user's computer to try again."
+        )
+        assert banner == run.word(refusal), banner
+        await run.check_stage("7c-refused", "reconnecting")
+
+        # The next one proves the key: back without a new code, a brief "Reconnected".
+        agent = await resume_offer(run, key, "proof")
+        agents.append(agent)
+        await carry_on(run, agent)
+        await run.session_state("active", **CONFIRMED)
+        await page.wait_for_selector('#input-notice[data-key="notice.reconnected"]', state="visible")
+        await page.wait_for_selector('#control-state[data-state="active"]', state="attached")
+        assert await page.is_hidden("#verify-bar") and await page.is_hidden("#error-banner")
+        await page.wait_for_function(
+            "() => document.getElementById('remote-video').videoWidth > 0", timeout=WAIT_S * 1000
+        )
+        await run.check_stage("7d-reconnected", "active")
+        await page.keyboard.press("r")
+        first = await agent.next_input()
+        while first["type"] == "pointer_move":
+            first = await agent.next_input()
+        assert (first["type"], first["key"]) == ("key", "r"), first
+
+        # A connection without the agent's proof (it got none to answer): the codes are compared again.
+        await agent.pc.close()
+        await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline(90))
+        await run.wait_phase("reconnecting")
+        agent = await resume_offer(run, key, "none")
+        agents.append(agent)
+        again = {**CONFIRMED, "technician_sas_confirmed": False}
+        await run.session_state("active", **again, interrupted=True, resume_deadline=deadline(90))
+        await page.wait_for_selector("#sas-match", state="visible")
+        assert re.fullmatch(r"\d{3} \d{3}", (await page.text_content("#sas-code")) or "")
+        await run.check_stage("7e-verify-again", "verifying")
+        await page.click("#sas-match")
+        assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline(90))
+        await page.wait_for_selector("#verify-bar", state="hidden")
+        await carry_on(run, agent)
+        await run.session_state("active", **CONFIRMED)  # the user confirmed too: "resumed"
+        await page.wait_for_selector('#control-state[data-state="active"]', state="attached")
+        await run.wait_phase("active")
+
+        # The technician reloads the page (F5): it waits for the agent's resume offer and proves the
+        # key its tab kept; nothing is asked again.
+        stand_in.session.status = "active"
+        relay.connected.clear()
+        await agent.pc.close()
+        await page.reload()
+        await asyncio.wait_for(relay.connected.wait(), WAIT_S)
+        await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline(100))
+        await run.check_stage("7f-reloaded", "reconnecting")
+        assert await stored_key(page, stand_in.session_id) == key.hex()
+        agent = await resume_offer(run, key, "proof")
+        agents.append(agent)
+        await carry_on(run, agent)
+        await run.session_state("active", **CONFIRMED)
+        await page.wait_for_selector('#control-state[data-state="active"]', state="attached")
+        await run.wait_phase("active")
+        assert await page.is_hidden("#verify-bar")
 
         await relay.send(Ended(by="user", reason="user_stopped"))
         await run.check_stage("8-ended", "ended")
@@ -491,12 +632,14 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
             "(want) => document.getElementById('chat-notice').textContent === want",
             arg=run.word("The session is over: no more messages can be sent."),
         )
+        assert await stored_key(page, stand_in.session_id) is None  # nothing may resume it any more
         duration = await page.text_content("#end-duration") or ""
         assert re.search(r"\d", duration) and not re.search(r"\d+:\d\d|\bmin\b|\bs\b", duration), duration
         # The refused reconnection (1013 above) is the browser's own log line, not the page's error.
         assert [e for e in errors if "WebSocket connection to" not in e] == [], errors
     finally:
-        await agent.pc.close()
+        for each in agents:
+            await each.pc.close()
         await context.close()
         server.should_exit = True
         await task

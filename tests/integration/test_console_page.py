@@ -266,6 +266,8 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
         "technicianSasConfirmed": False,
         "identity": None,
         "mode": "agent",
+        "linkDown": False,
+        "reverify": False,
     }
     assert (
         await page.evaluate("(() => { window.veoConsole.sas = 'x'; return window.veoConsole.sas; })()") == ""

@@ -4,6 +4,7 @@ meanwhile (state.js, ui.js)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -217,7 +218,7 @@ SENTENCES = """
 const i18n = await mod("i18n.js");
 i18n.loadStrings({ getElementById: () => ({ textContent: JSON.stringify(data.catalog) }) });
 const { createState } = await mod("state.js");
-const { stateSentence, endText } = await mod("ui.js");
+const { stateSentence, endText, linkLostDetail } = await mod("ui.js");
 const now = Date.parse("2026-12-06T14:30:15Z");
 const live = {
   peer: "connected", consented: true, sas: "123456", offerReceived: true, technicianSasConfirmed: true,
@@ -226,7 +227,9 @@ const build = (set) => Object.assign(createState({ status: "active" }), live, se
 return {
   lost: stateSentence(build({ linkLost: true }), now),
   until: stateSentence(build({ interrupted: true, resumeDeadline: new Date("2026-12-06T14:32:00Z") }), now),
-  past: stateSentence(build({ interrupted: true, resumeDeadline: new Date("2026-12-06T14:30:00Z") }), now),
+  held: linkLostDetail(build({ linkLost: true }), now),
+  left: linkLostDetail(build({ interrupted: true, resumeDeadline: new Date("2026-12-06T14:32:00Z") }), now),
+  past: linkLostDetail(build({ interrupted: true, resumeDeadline: new Date("2026-12-06T14:30:00Z") }), now),
   server: stateSentence(build({ signalingDown: true }), now),
   again: stateSentence(build({ interrupted: true, reverify: true, technicianSasConfirmed: false }), now),
   againWait: stateSentence(build({ interrupted: true, reverify: true }), now),
@@ -240,7 +243,9 @@ def test_what_the_header_says_while_reconnecting_and_when_it_ends(run_js: RunJs)
         "lang": "en-GB",
         "say.reconnecting": "R.",
         "say.link_lost": "Lost.",
-        "say.link_lost_until": "Ends at {time} (in {left}).",
+        "say.link_lost_until": "Ends at {time}.",
+        "say.link_lost_input": "Held.",
+        "say.link_lost_left": "Ends in {left}.",
         "say.verify_again": "Again.",
         "say.verify_again_wait": "Again, waiting.",
         "end.connection_lost": "Did not come back.",
@@ -248,9 +253,8 @@ def test_what_the_header_says_while_reconnecting_and_when_it_ends(run_js: RunJs)
     }
     got = run_js(SENTENCES, {"catalog": catalog})
     assert got["lost"] == "Lost."  # no deadline known yet: no time is made up
-    # the clock time is the browser's zone; the countdown is exact
-    assert got["until"].startswith("Lost. Ends at ") and got["until"].endswith("(in 1:45).")
-    assert got["past"].endswith("(in 0:00).")
+    assert re.fullmatch(r"Lost\. Ends at \d\d:\d\d\.", got["until"]), got["until"]  # the browser's zone
+    assert (got["held"], got["left"], got["past"]) == ("Held.", "Held. Ends in 1:45.", "Held. Ends in 0:00.")
     assert got["server"] == "R."
     assert (got["again"], got["againWait"]) == ("Again.", "Again, waiting.")
     assert got["ends"] == ["Did not come back.", "Proofs failed."]

@@ -187,8 +187,13 @@ export class Console {
     this.view.render(this.state);
     const s = this.state;
     if (s.ended || s.aborted) this.wasDown = false;
-    else if (linkDown(s)) this.wasDown = true;
-    else if (this.wasDown && !s.reverify && ["active", "paused"].includes(sessionPhase(s))) {
+    else if (linkDown(s) || s.reverify) {
+      this.wasDown = true;
+      if (s.notice && s.notice.key === "notice.reconnected") {
+        s.notice = null; // an earlier return, no longer true
+        this.view.render(s);
+      }
+    } else if (this.wasDown && !s.reverify && ["active", "paused"].includes(sessionPhase(s))) {
       this.wasDown = false;
       this.notify("notice.reconnected");
     }

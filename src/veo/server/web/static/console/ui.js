@@ -126,14 +126,21 @@ export function clockTime(date, lang = language()) {
 }
 
 /**
- * While the link to the user's computer is down: that it was lost, that input is not sent, and
- * (once the server said when) the time the session ends if it does not come back, with a countdown.
+ * The header while the link to the user's computer is down: reconnecting and, once the server
+ * said when, the time the session ends if it does not come back. Short: the header has two lines.
  */
-export function linkLostSentence(s, nowMs = Date.now()) {
+export function linkLostSentence(s) {
   const lost = t("say.link_lost");
+  if (!s.resumeDeadline) return lost;
+  return `${lost} ${t("say.link_lost_until", { time: clockTime(s.resumeDeadline) })}`;
+}
+
+/** Over the screen meanwhile: that input is not sent, and a countdown to the end. */
+export function linkLostDetail(s, nowMs = Date.now()) {
+  const held = t("say.link_lost_input");
   const left = secondsLeft(s.resumeDeadline, nowMs);
-  if (left === null) return lost;
-  return `${lost} ${t("say.link_lost_until", { time: clockTime(s.resumeDeadline), left: formatCountdown(left) })}`;
+  if (left === null) return held;
+  return `${held} ${t("say.link_lost_left", { left: formatCountdown(left) })}`;
 }
 
 /** The header's sentence for the current state. */
@@ -145,7 +152,7 @@ export function stateSentence(s, nowMs = Date.now()) {
     case "ended":
       return s.aborted ? t("conn.aborted") : endText(s.ended);
     case "reconnecting":
-      return !s.signalingDown && linkDown(s) ? linkLostSentence(s, nowMs) : t("say.reconnecting");
+      return !s.signalingDown && linkDown(s) ? linkLostSentence(s) : t("say.reconnecting");
     case "waiting":
       return secondsLeft(s.expiresAt, Date.now()) === 0 ? t("say.expired") : t("conn.waiting");
     case "paused":
@@ -287,14 +294,14 @@ export class ConsoleView {
     setHidden(el.paused, phase !== "paused");
     // The link to the user's computer is down: said over the (frozen) picture; without a picture
     // the stage message says it.
-    const lostOver = phase === "reconnecting" && !s.signalingDown && linkDown(s) && s.frames;
-    setText(el.linkLost, lostOver ? t("say.link_lost") : "");
-    setHidden(el.linkLost, !lostOver);
+    const lost = phase === "reconnecting" && !s.signalingDown && linkDown(s);
+    setText(el.linkLost, lost && s.frames ? linkLostDetail(s, nowMs) : "");
+    setHidden(el.linkLost, !(lost && s.frames));
     setText(el.notice, s.notice ? t(s.notice.key, { user: t("user"), ...s.notice.params }) : "");
     setHidden(el.notice, !s.notice || over);
     if (el.notice && s.notice) el.notice.dataset.key = s.notice.key;
     const quiet = over || conn === "waiting" || s.frames;
-    setText(el.stageMessage, quiet ? "" : stateSentence(s, nowMs));
+    setText(el.stageMessage, quiet ? "" : lost ? linkLostDetail(s, nowMs) : stateSentence(s, nowMs));
     setHidden(el.stageMessage, quiet);
 
     // The note goes with the end card once the session is over (it lives in the tools panel before);
