@@ -447,10 +447,11 @@ class AgentSession:
             log.info("control %s", "enabled" if self.policy.control_active else "disabled")
             if not self.policy.control_active:
                 self._input.release_all()
-        self._send_control()
         if link is not None and not link.lost:
+            self._maybe_send_key(link)  # before control: a console that may act can also resume
             self._check_reverified(link)
-            self._maybe_send_key(link)
+        if not self.policy.reconnecting:  # a resumed connection hears control once it is carried
+            self._send_control()
 
     def _on_connection_state(self, link: PeerLink) -> None:
         state = link.pc.connectionState
@@ -493,12 +494,12 @@ class AgentSession:
             return
         if link is not self._link or link.lost or self._ended:
             return
+        self._maybe_send_key(link)
         self.send_data(self.monitors.screen(size))
         self._send_control()
         self.monitors.start()
         if self.policy.consented:
             link.track.allow()
-        self._maybe_send_key(link)
         if not link.outcome.done():
             link.outcome.set_result(True)
 
@@ -554,7 +555,6 @@ class AgentSession:
             except Exception:
                 log.exception("a feature's loss hook failed")
         self._start_grace()
-        self._send_control()
         spawn(self._send_quietly(Interrupted(cause=cause)), name="veo-agent-interrupted")
         if isinstance(self._channel, ReconnectingChannel):
             spawn(self._channel.probe(), name="veo-agent-probe")
