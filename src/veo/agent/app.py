@@ -76,6 +76,7 @@ from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
 from veo.agent.ui.reverify import ReverifyPrompt
 from veo.agent.ui.sysinfo import SysinfoWindow
+from veo.durations import duration_text
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
@@ -333,10 +334,17 @@ class AgentApp:
             self._quit()
         elif self.ended is None:
             organization = self.joined.organization if self.joined is not None else ""
-            said = ending(self._, event.by, event.reason, organization, started=self._helped)
+            said = ending(
+                self._, event.by, event.reason, organization, started=self._helped, grace=self._grace_words()
+            )
             self.ended = EndedWindow(
                 self.root, self.fonts, self._, said, self._ask_rating, on_history=self._show_history
             )
+
+    def _grace_words(self) -> str:
+        """How long a lost connection was waited for ("2 minutes"), for the end notice."""
+        seconds = self.joined.resume_grace_seconds if self.joined is not None else 0
+        return duration_text(seconds, gettext_for(self.language), self.language) if seconds else ""
 
     def _open_bar(self, granted: tuple[Permission, ...]) -> None:
         """The session bar for this grant (a new grant gets a new bar: *Pause control*, *Send a file*)."""

@@ -24,6 +24,12 @@ Gettext = Callable[[str], str]
 LOCAL_FAILURES = frozenset({"capture_failed", "negotiation_failed", "agent_error"})
 #: The user stopped it: the bar's Stop, the stop keys, or closing the agent.
 USER_STOPS = frozenset({"user_stopped", "hotkey", "agent_terminated", "page_closed"})
+#: After a loss, new connections kept failing their resume proof (the server ends it).
+RESUME_FAILED = "resume_failed"
+#: The agent came back (``rejoin``) to a session the server had already ended.
+SESSION_ENDED = "session_ended"
+#: The connection did not come back within the grace period.
+CONNECTION_LOST = "connection_lost"
 
 
 class Kind(enum.Enum):
@@ -36,12 +42,18 @@ class Kind(enum.Enum):
     FAILED = "failed"  # a problem on this computer
     CODEC = "codec"  # the technician's browser cannot play the video
     ACCESS = "access"  # the organization changed the technician's access mid-session
+    RESUME_FAILED = "resume_failed"  # new connections after a loss kept failing their proof
+    GONE = "gone"  # the server had already ended the session when the agent came back
 
 
 def kind(by: str, reason: str) -> Kind:
     """Which of the endings a user can tell apart ``(by, reason)`` is."""
     if reason in MISMATCH_REASONS:
         return Kind.MISMATCH
+    if reason == RESUME_FAILED:
+        return Kind.RESUME_FAILED
+    if reason == SESSION_ENDED:
+        return Kind.GONE
     if reason == "denied":
         return Kind.DENIED
     if reason in CODEC_UNSUPPORTED_REASONS:
@@ -73,12 +85,51 @@ class Ending:
         return self.kind is Kind.MISMATCH
 
 
-def ending(gettext: Gettext, by: str, reason: str, organization: str, started: bool) -> Ending:
-    """The end notice for ``(by, reason)``; ``started``: the user had pressed Allow."""
+def ending(
+    gettext: Gettext, by: str, reason: str, organization: str, started: bool, grace: str = ""
+) -> Ending:
+    """The end notice for ``(by, reason)``; ``started``: the user had pressed Allow; ``grace``:
+    how long a lost connection was waited for, in words (``durations.duration_text``), if at all."""
     _ = gettext
     which = kind(by, reason)
     no_longer = _("The technician can no longer see or control this computer.")
     new_code = _("If you still need help, ask the technician for a new code.")
+    if which is Kind.RESUME_FAILED:
+        return Ending(
+            which,
+            _("The session was stopped to keep you safe."),
+            (
+                _(
+                    "After the connection was lost, the new connection could not prove several "
+                    "times that it came from the technician's browser. Nothing was shown to it."
+                ),
+                no_longer,
+                new_code,
+            ),
+        )
+    if which is Kind.GONE:
+        return Ending(
+            which,
+            _("This session has ended."),
+            (
+                _("The support server had already ended it while the connection was lost."),
+                no_longer if started else _("Nothing was shared."),
+                new_code,
+            ),
+        )
+    if which is Kind.DROPPED and started and reason == CONNECTION_LOST and grace:
+        return Ending(
+            which,
+            _("The connection was lost, so the session ended."),
+            (
+                _(
+                    "The connection to the technician was lost and did not come back within "
+                    "{duration}. The session has ended."
+                ).format(duration=grace),
+                no_longer,
+                new_code,
+            ),
+        )
     if which is Kind.DENIED:
         return Ending(
             which, _("You said no to the request."), (_("Nobody connected and nothing was shared."),)
@@ -202,4 +253,8 @@ def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> 
         return _("the technician's browser could not play the video")
     if which is Kind.ACCESS:
         return _("the organization, because the technician's access changed")
+    if which is Kind.RESUME_FAILED:
+        return _("stopped for your safety: the new connection could not prove itself")
+    if which is Kind.GONE:
+        return _("the support server, while the connection was lost")
     return _("the connection was lost")

@@ -32,6 +32,8 @@ CASES = [
     ("system", "policy_changed", Kind.ACCESS),
     ("system", "role_changed", Kind.ACCESS),
     ("system", "totp_required", Kind.ACCESS),
+    ("system", "resume_failed", Kind.RESUME_FAILED),
+    ("system", "session_ended", Kind.GONE),
 ]
 
 
@@ -118,4 +120,27 @@ def test_an_access_change_says_the_organization_ended_it_and_why_not_a_lost_conn
     assert spanish.body[0] == "La cuenta del técnico fue desactivada."
     assert ended_by_text(ES, "system", "policy_changed", "") == (
         "la organización, porque cambió el acceso del técnico"
+    )
+
+
+def test_a_connection_that_did_not_come_back_says_how_long_it_was_waited_for() -> None:
+    said = ending(EN, "system", "connection_lost", "ACME IT", started=True, grace="2 minutes")
+    assert said.kind is Kind.DROPPED and not said.stays
+    assert said.body[0] == (
+        "The connection to the technician was lost and did not come back within 2 minutes. "
+        "The session has ended."
+    )
+    assert "The technician can no longer see or control this computer." in said.body
+    # no grace known (an older server): the general sentence
+    assert ending(EN, "system", "connection_lost", "", True).body[0] != said.body[0]
+
+
+def test_resume_failures_and_an_already_ended_session_are_told_apart() -> None:
+    failed = ending(EN, "system", "resume_failed", "ACME IT", started=True)
+    assert failed.headline == "The session was stopped to keep you safe."
+    assert "could not prove" in failed.body[0]
+    gone = ending(EN, "system", "session_ended", "ACME IT", started=True)
+    assert gone.headline == "This session has ended."
+    assert ended_by_text(EN, "system", "resume_failed", "") != ended_by_text(
+        EN, "system", "session_ended", ""
     )
