@@ -276,7 +276,9 @@ export class Console {
         if (Array.isArray(m.requested)) s.requested = permissionsFrom(m.requested);
         if (Array.isArray(m.granted)) s.granted = permissionsFrom(m.granted);
         s.pausedByUser = Boolean(m.control_paused);
-        s.technicianSasConfirmed = m.technician_sas_confirmed === true;
+        // While a new code is compared, only this page's own click on it counts (a state sent
+        // before the server cleared the old confirmation must not skip the comparison).
+        s.technicianSasConfirmed = m.technician_sas_confirmed === true && (!s.reverify || this.keys.verifiedHere);
         s.identityRequired = m.identity_required === true;
         s.identity = typeof m.identity === "string" ? m.identity : null;
         s.mode = m.mode === "browser" ? "browser" : "agent";
