@@ -83,7 +83,16 @@ async def test_api_edit_is_stored_audited_and_read_by_policy_for_user(
         "totp_required": True,
         "identity_before_control": True,
         "max_file_bytes": 100_000_000,  # unchanged: the body did not say
+        "resume_grace_seconds": 120,  # unchanged too
     }
+    body = {**body, "resume_grace_seconds": 30}
+    response = await client.put("/api/v1/admin/roles/technician", headers=headers, json=body)
+    assert response.status_code == 200 and response.json()["resume_grace_seconds"] == 30
+    assert _policy(app, "tech@example.org").resume_grace_seconds == 30
+    assert _changes(app)[-1].details["after"]["resume_grace_seconds"] == 30
+    too_long = {**body, "resume_grace_seconds": 601}
+    response = await client.put("/api/v1/admin/roles/technician", headers=headers, json=too_long)
+    assert response.status_code == 422 and _policy(app, "tech@example.org").resume_grace_seconds == 30
 
 
 @pytest.mark.parametrize(
@@ -152,7 +161,13 @@ async def test_roles_page_edits_a_policy(app: FastAPI, client: httpx.AsyncClient
     page = await client.get("/admin/roles")
     assert page.status_code == 200 and 'id="policy-lead"' in page.text
     csrf = csrf_from(page.text)
-    form = {"csrf_token": csrf, "capability": ["view", "control"], "identity_before_control": "yes"}
+    assert 'name="resume_grace_seconds"' in page.text and 'value="120"' in page.text
+    form = {
+        "csrf_token": csrf,
+        "capability": ["view", "control"],
+        "identity_before_control": "yes",
+        "resume_grace_seconds": "45",
+    }
     saved = await client.post("/admin/roles/lead", data=form)
     assert saved.status_code == 303
     lead = make_user(app.state.db, "lead@example.org", role="lead").user
@@ -160,8 +175,12 @@ async def test_roles_page_edits_a_policy(app: FastAPI, client: httpx.AsyncClient
         policy = policy_for_user(s, lead)
     assert policy.max_permissions == {Permission.VIEW, Permission.CONTROL}
     assert policy.identity_before_control and not policy.totp_required
+    assert policy.resume_grace_seconds == 45
     bad = await client.post("/admin/roles/lead", data={"csrf_token": csrf, "capability": ["control"]})
     assert bad.status_code == 422 and "view screen" in bad.text
+    late = {"csrf_token": csrf, "capability": ["view"], "resume_grace_seconds": "700"}
+    bad = await client.post("/admin/roles/lead", data=late)
+    assert bad.status_code == 422 and "between 0 and 600 seconds" in bad.text
     assert len(_changes(app)) == 1
 
 
@@ -173,6 +192,13 @@ def test_cli_policy_changes_only_what_it_names(database_url: str, capsys: pytest
     assert admin_cli.main([*argv, "--identity-before-control", "yes"]) == 0
     out = capsys.readouterr().out
     assert "view,control" in out and out.count("yes") == 2
+    assert "waits for a lost connection: 2 minutes" in out
+    assert admin_cli.main([*argv, "--resume-grace", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "view,control" in out and out.count("yes") == 2 and "lost connection: 0 seconds" in out
+    with pytest.raises(SystemExit):
+        admin_cli.main([*argv, "--resume-grace", "601"])
+    assert "600" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         admin_cli.main([*argv, "--max-permissions", "view,root"])
     assert "root" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import sys
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.protocol.resume import MAX_GRACE_SECONDS
 from veo.server.auth import passwords, service, totp
 from veo.server.auth.models import ROLES
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
@@ -30,6 +31,7 @@ from veo.server.policies import service as policies
 from veo.server.policies.capabilities import Capability, UnknownCapability, ordered, parse_capabilities
 from veo.server.sample import command as sample_command
 from veo.server.sample.command import MAX_MONTHS
+from veo.server.web import wording
 
 PROG = "veo admin"
 INITIAL_ADMIN = "admin@localhost"
@@ -94,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
         "--identity-before-control",
         choices=("yes", "no"),
         help=_("require the user's identity to be confirmed before control"),
+    )
+    policy.add_argument(
+        "--resume-grace",
+        type=int,
+        metavar="SECONDS",
+        help=_("how long a session waits for a lost connection to come back (0 to %(most)s; 0: no wait)")
+        % {"most": MAX_GRACE_SECONDS},
     )
     return p
 
@@ -283,7 +292,9 @@ def policy(settings: Settings, args: argparse.Namespace) -> int:
                 _("unknown permission %(name)s; use: %(names)s")
                 % {"name": exc.name, "names": ",".join(c.value for c in Capability)},
             )
-    changing = caps is not None or args.totp_required is not None or args.identity_before_control is not None
+    changing = caps is not None or any(
+        value is not None for value in (args.totp_required, args.identity_before_control, args.resume_grace)
+    )
     db = _database(settings)
     try:
         with db.session() as s:
@@ -297,6 +308,7 @@ def policy(settings: Settings, args: argparse.Namespace) -> int:
                     identity_before_control=_yes(
                         args.identity_before_control, current.identity_before_control
                     ),
+                    resume_grace_seconds=args.resume_grace,
                     actor="cli",
                 )
     except ApiError as exc:
@@ -315,6 +327,11 @@ def policy(settings: Settings, args: argparse.Namespace) -> int:
         "  "
         + _("identity confirmed before control: %(v)s")
         % {"v": yes if current.identity_before_control else no}
+    )
+    print(
+        "  "
+        + _("waits for a lost connection: %(duration)s")
+        % {"duration": wording.duration(current.resume_grace_seconds)}
     )
     return 0
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from veo.protocol.resume import MAX_GRACE_SECONDS
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.auth import accounts, passwords, service, totp
@@ -130,6 +131,7 @@ async def _roles_page(request: Request, db: Database, errors: dict[str, str] | N
         "errors": errors or {},
         "role_label": role_label,
         "capability_label": capability_label,
+        "max_grace_seconds": MAX_GRACE_SECONDS,
     }
     return await render(request, "admin/roles.html", context, status_code=422 if errors else 200)
 
@@ -145,6 +147,18 @@ def _megabytes(value: object) -> int | None:
     if not 0 <= megabytes <= policies.MAX_FILE_LIMIT / 1_000_000:
         raise InvalidInput({"max_file_bytes": _("The largest file must be between 0 and 1,000,000 MB.")})
     return round(megabytes * 1_000_000)
+
+
+def _grace_seconds(value: object) -> int | None:
+    """The roles form's "wait for a lost connection" in seconds; absent or empty: unchanged."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            {"resume_grace_seconds": _("Enter the time to wait for a lost connection as whole seconds.")}
+        ) from None
 
 
 @router.get("/admin/roles")
@@ -172,6 +186,7 @@ async def edit_role(
             s,
             role,
             max_file_bytes=_megabytes(form.get("max_file_mb")),
+            resume_grace_seconds=_grace_seconds(form.get("resume_grace_seconds")),
             capabilities={Capability(n) for n in names},
             totp_required=form.get("totp_required") == "yes",
             identity_before_control=form.get("identity_before_control") == "yes",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from veo.protocol.resume import MAX_GRACE_SECONDS
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.api.schemas import ErrorOut, error_responses
@@ -77,6 +78,8 @@ class PolicyOut(BaseModel):
     totp_required: bool
     identity_before_control: bool
     max_file_bytes: int
+    #: How long a user's grant waits for a lost connection to come back (0: no resume).
+    resume_grace_seconds: int
 
 
 class PolicyIn(BaseModel):
@@ -87,6 +90,8 @@ class PolicyIn(BaseModel):
     identity_before_control: bool
     #: The largest file a session may move or attach; omitted: unchanged.
     max_file_bytes: int | None = Field(default=None, ge=0, le=policies.MAX_FILE_LIMIT)
+    #: How long a user's grant waits for a lost connection, in seconds (0: no resume); omitted: unchanged.
+    resume_grace_seconds: int | None = Field(default=None, ge=0, le=MAX_GRACE_SECONDS)
 
 
 class SignedOut(BaseModel):
@@ -111,6 +116,7 @@ def _policy_out(policy: policies.RolePolicy) -> PolicyOut:
         totp_required=policy.totp_required,
         identity_before_control=policy.identity_before_control,
         max_file_bytes=policy.max_file_bytes,
+        resume_grace_seconds=policy.resume_grace_seconds,
     )
 
 
@@ -207,6 +213,7 @@ async def set_role_policy(
             totp_required=body.totp_required,
             identity_before_control=body.identity_before_control,
             max_file_bytes=body.max_file_bytes,
+            resume_grace_seconds=body.resume_grace_seconds,
             actor=admin.email,
             address=address,
         )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.protocol.permissions import Permission
+from veo.protocol.resume import DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS
 from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
 from veo.server.audit.service import record
 from veo.server.auth import revoked
@@ -44,6 +45,9 @@ class RolePolicy:
     recording: bool
     #: The largest file a session may move either way, and that may be attached to a ticket.
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: How long a user's grant waits for a lost connection to come back (0: the session ends at
+    #: the loss); copied onto each session when it is created.
+    resume_grace_seconds: int = DEFAULT_GRACE_SECONDS
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -60,6 +64,7 @@ def _policy(
     totp: bool,
     identity: bool,
     max_file_bytes: int | None = None,
+    resume_grace_seconds: int | None = None,
 ) -> RolePolicy:
     caps = frozenset(capabilities)
     return RolePolicy(
@@ -70,6 +75,7 @@ def _policy(
         unattended=Capability.UNATTENDED in caps,
         recording=Capability.RECORDING in caps,
         max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes,
+        resume_grace_seconds=DEFAULT_GRACE_SECONDS if resume_grace_seconds is None else resume_grace_seconds,
     )
 
 
@@ -81,7 +87,14 @@ def default_policy(role: str) -> RolePolicy:
 def _from_row(row: RolePolicyRow) -> RolePolicy:
     known = {c.value for c in Capability}
     caps = {Capability(c) for c in row.capabilities if c in known}
-    return _policy(row.role, caps, row.totp_required, row.identity_before_control, row.max_file_bytes)
+    return _policy(
+        row.role,
+        caps,
+        row.totp_required,
+        row.identity_before_control,
+        row.max_file_bytes,
+        row.resume_grace_seconds,
+    )
 
 
 def policy_for_role(db: Session, role: str) -> RolePolicy:
@@ -105,6 +118,7 @@ def _as_details(policy: RolePolicy) -> dict[str, object]:
         "totp_required": policy.totp_required,
         "identity_before_control": policy.identity_before_control,
         "max_file_bytes": policy.max_file_bytes,
+        "resume_grace_seconds": policy.resume_grace_seconds,
     }
 
 
@@ -118,10 +132,11 @@ def set_policy(
     actor: str,
     address: str = "",
     max_file_bytes: int | None = None,
+    resume_grace_seconds: int | None = None,
 ) -> RolePolicy:
     """Store ``role``'s policy and audit the change (before and after); checked before writing.
 
-    ``max_file_bytes`` ``None`` keeps the role's current limit.
+    ``max_file_bytes`` and ``resume_grace_seconds`` ``None`` keep the role's current value.
     """
     if role not in ROLES:
         raise InvalidInput({"role": _("Unknown role; use one of: %(roles)s.") % {"roles": ", ".join(ROLES)}})
@@ -134,6 +149,15 @@ def set_policy(
         )
     if max_file_bytes is not None and not 0 <= max_file_bytes <= MAX_FILE_LIMIT:
         raise InvalidInput({"max_file_bytes": _("The largest file must be between 0 and 1,000,000 MB.")})
+    if resume_grace_seconds is not None and not 0 <= resume_grace_seconds <= MAX_GRACE_SECONDS:
+        raise InvalidInput(
+            {
+                "resume_grace_seconds": _(
+                    "The time to wait for a lost connection must be between 0 and %(most)s seconds."
+                )
+                % {"most": MAX_GRACE_SECONDS}
+            }
+        )
     before = policy_for_role(db, role)
     row = db.get(RolePolicyRow, role)
     if row is None:
@@ -144,6 +168,8 @@ def set_policy(
     row.identity_before_control = identity_before_control
     if max_file_bytes is not None:
         row.max_file_bytes = max_file_bytes
+    if resume_grace_seconds is not None:
+        row.resume_grace_seconds = resume_grace_seconds
     row.updated_at = utcnow()
     db.flush()
     after = _from_row(row)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from veo.protocol.resume import DEFAULT_GRACE_SECONDS
 from veo.server.auth.models import User
 from veo.server.db.base import Base, UTCDateTime, utcnow
 from veo.server.sessions import code_secret
@@ -50,6 +51,16 @@ class RemoteSession(Base):
     identity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     #: Copied from the role's policy at creation: control waits for a confirmed identity.
     identity_required: Mapped[bool] = mapped_column(default=False)
+    #: Copied from the role's policy at creation: how long the user's grant waits for a lost
+    #: connection to come back (0: it does not wait, the session ends at the loss).
+    resume_grace_seconds: Mapped[int] = mapped_column(default=DEFAULT_GRACE_SECONDS)
+    #: SHA-256 of the token the agent proves itself with on a new signaling socket (``rejoin``);
+    #: the token itself is only in ``joined``. None before the agent joined.
+    resume_token_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: While the connection is lost: when the session ends unless it comes back (``resuming.py``).
+    resume_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: Wrong or missing resume proofs so far; at ``resume.MAX_BAD_PROOFS`` the session ends.
+    resume_failures: Mapped[int] = mapped_column(default=0)
     #: ``agent`` (the installed app) or ``browser`` (the join page shares, view only). A browser
     #: share upgraded to the agent becomes ``agent``; ``upgraded_at`` says when.
     mode: Mapped[str] = mapped_column(String(10), default="agent")
