@@ -253,6 +253,9 @@ def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env, bus_kind: s
         assert recv(console, "session_state")["status"] == "waiting"
         joined = join(agent, created["code_display"])
         assert joined.pop("rating_token"), "the agent rates the session with it (notify.rating)"
+        token = joined.pop("resume_token")
+        assert len(token) >= 40, "a rejoin proves itself with it (sessions/resuming.py)"
+        assert token not in repr(env.row(sid).__dict__), "only its digest is stored"
         assert joined == {
             "v": 1,
             "type": "joined",
@@ -265,6 +268,7 @@ def test_full_flow_join_offer_answer_reveal_consent_hangup(env: Env, bus_kind: s
             "ice_servers": [],
             "ice_transport_policy": "all",
             "max_file_bytes": 100_000_000,  # the role policy's limit (default)
+            "resume_grace_seconds": 120,  # the role policy's grace period (default)
         }
         agent_joined = recv(console, "agent_joined")
         assert agent_joined["platform"] == "linux"
@@ -572,13 +576,20 @@ def test_expiry_is_pushed_to_the_console(env: Env) -> None:
         assert join(agent, created["code"])["code"] == "code_expired"
 
 
-def test_start_ends_sessions_left_open_by_a_previous_run(env: Env) -> None:
+def test_start_ends_no_session_it_interrupts_those_left_open_by_a_previous_run(env: Env) -> None:
+    """Issue 13: no session is ended because a server started; it waits for its peers instead."""
     created = env.create()
     with env.agent() as agent:
         join(agent, created["code"])
         send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
         assert env.client.portal is not None
         env.client.portal.call(env.hub.start)
-        assert recv(agent, "ended") == {"v": 1, "type": "ended", "by": "system", "reason": "server_restarted"}
+        with env.console(created["id"]) as console:
+            state = recv(console, "session_state")
+            assert state["status"] == "connecting" and state["interrupted"] is True
+            assert state["resume_deadline"]
     row = env.row(created["id"])
-    assert (row.status, row.ended_by, row.end_reason) == ("ended", "system", "server_restarted")
+    assert row.status == "connecting" and row.ended_at is None and row.resume_deadline is not None
+    interrupted = env.actions(created["id"], "session.interrupted")
+    assert [e.details["link"] for e in interrupted] == ["server_restart"]
+    assert env.actions(created["id"], "session.ended") == []

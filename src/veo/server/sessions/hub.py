@@ -7,8 +7,11 @@ reply and the connection stays open, except a bad ``join``, which is answered an
 raises out of a connection handler.
 
 The console may reload at will: on (re)connect it gets ``session_state`` and any offer still
-waiting for an answer. An agent that disappears without ``hangup`` ends the session (by
-``system``, ``agent_disconnected``) after a short grace period.
+waiting for an answer. An agent that disappears without ``hangup`` before the user allowed the
+session ends it (by ``system``, ``agent_disconnected``) after a short grace period; once allowed,
+the session is interrupted and waits for the agent's ``rejoin`` for the session's grace period
+(``resuming.py``), as it does for every live session when a server starts: no session is ended
+because a server started.
 
 A console acts for its account only while that account may: every console message is first
 checked (``revocation.standing``) and refused, its session ended and its socket closed when the
@@ -37,6 +40,7 @@ from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
     AgentJoined,
     Ended,
+    Offer,
     SessionState,
     Upgraded,
     parse_agent_message,
@@ -47,10 +51,10 @@ from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import asking, revocation, service, steps, txn
+from veo.server.sessions import asking, resuming, revocation, service, steps, txn
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
 from veo.server.sessions.ice import console_offer
-from veo.server.sessions.join import admit, flush_refusals
+from veo.server.sessions.join import Admission, Rejoining, admit, flush_refusals
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
@@ -71,10 +75,14 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: Tells a newly taken agent socket (and the consoles) what it needs: ``joined`` or ``rejoined``.
+Greet = Callable[[], Awaitable[None]]
 #: Bus channel of account changes (``{"node", "user_id", "reason"}``), for every node's consoles.
 ACCOUNTS_CHANNEL = "accounts"
 #: A console closed because its account was cut off: final for the console (it says "signed out").
 CLOSE_REVOKED = 4401
+#: An agent socket closed because a newer one of the same agent rejoined the session.
+CLOSE_REPLACED = 4409
 
 
 class SignalingHub:
@@ -116,10 +124,11 @@ class SignalingHub:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _background(self, coro: Any, name: str) -> None:
+    def _background(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = spawn(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _ensure_expiry_loop(self) -> None:
         """Started on first use: the hub is created outside any event loop (in ``install``)."""
@@ -148,17 +157,10 @@ class SignalingHub:
         return expired
 
     async def start(self) -> None:
-        """At server start: end what a previous process left half-open, start the expiry loop."""
-        try:
-            ended = await txn.run(self.db, service.end_orphans)
-        except Exception:
-            log.exception("ending sessions left open by a previous run failed")
-            ended = []
-        if ended:
-            log.warning("ended %d session(s) left open by a previous run", len(ended))
-        for session_id in ended:
-            await self.announce_end(session_id, "system", "server_restarted")
+        """At server start: what a previous process left live is interrupted, not ended (its peers
+        may come back within the session's grace period); then the expiry loop starts."""
         self._ensure_expiry_loop()
+        await resuming.at_start(self)
 
     async def close(self) -> None:
         """Cancel the expiry loop and pending grace timers (connections end with the server)."""
@@ -190,6 +192,7 @@ class SignalingHub:
         if session is None:
             return None
         rt = self._runtimes.get(session_id)
+        lost = rt.interruption if rt else None
         return SessionState(
             session_id=session.id,
             status=session.status,  # type: ignore[arg-type]
@@ -202,6 +205,8 @@ class SignalingHub:
             identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
             mode=session.mode,  # type: ignore[arg-type]
             permission_pending=asking.pending_for_state(rt.permission_ask if rt else None, self.clock()),
+            interrupted=lost is not None,
+            resume_deadline=lost.deadline.isoformat() if lost is not None else None,
         )
 
     async def publish_state(self, session_id: str) -> None:
@@ -385,7 +390,7 @@ class SignalingHub:
     # ------------------------------------------------------------------ agent
 
     async def run_agent(self, ws: WebSocket) -> None:
-        """Serve ``/ws/agent`` from accept to close."""
+        """Serve ``/ws/agent`` from accept to close: a ``join``, or the ``rejoin`` of a new socket."""
         self._ensure_expiry_loop()
         await ws.accept()
         peer = Peer(ws)
@@ -400,6 +405,18 @@ class SignalingHub:
         if outcome is None:
             await peer.close(CLOSE_POLICY)
             return
+        if isinstance(outcome, Rejoining):
+            await self._serve_agent(
+                peer, outcome.session.id, address, lambda: self._greet_rejoined(peer, outcome)
+            )
+        else:
+            await self._serve_agent(
+                peer, outcome.joined.session_id, address, lambda: self._greet_joined(peer, outcome, address)
+            )
+
+    async def _greet_joined(
+        self, peer: Peer, outcome: Admission, address: str
+    ) -> tuple[SessionRuntime, Greet]:
         joined, join = outcome.joined, outcome.join
         session_id = joined.session_id
         if outcome.upgraded:
@@ -408,23 +425,68 @@ class SignalingHub:
             await self.bus.publish(agent_channel(session_id), Upgraded().dumps())
             self._runtimes[session_id] = SessionRuntime()
         rt = self._runtime(session_id)
-        rt.agent_connected = True
         rt.mode = join.client if not outcome.upgraded else "agent"
+        self._take_agent(rt, peer)
+
+        async def greet() -> None:
+            await peer.send(joined)
+            await self.bus.publish(
+                console_channel(session_id),
+                AgentJoined(
+                    platform=join.platform,
+                    language=join.language,
+                    address=address,
+                    mode=rt.mode,
+                    upgraded=outcome.upgraded,
+                ).dumps(),
+            )
+            await self.publish_state(session_id)
+
+        return rt, greet
+
+    async def _greet_rejoined(self, peer: Peer, outcome: Rejoining) -> tuple[SessionRuntime, Greet]:
+        session = outcome.session
+        rt = resuming.adopt(self, session)
+        older = self._take_agent(rt, peer)
+        if older is not None:
+            log.info("session %s: the agent rejoined on a new socket; the older one is closed", session.id)
+            await older.close(CLOSE_REPLACED)
+        rejoined = await resuming.rejoined(self, session, rt, outcome.rejoin.media)
+
+        async def greet() -> None:
+            await peer.send(rejoined)
+            await self.publish_state(session.id)
+
+        return rt, greet
+
+    def _take_agent(self, rt: SessionRuntime, peer: Peer) -> Peer | None:
+        """``peer`` is now the session's agent socket; the one it replaces, if any."""
+        older, rt.agent_peer = rt.agent_peer, peer
+        rt.agent_generation += 1
+        rt.agent_connected = True
+        return older
+
+    async def _serve_agent(
+        self,
+        peer: Peer,
+        session_id: str,
+        address: str,
+        take: Callable[[], Awaitable[tuple[SessionRuntime, Greet]]],
+    ) -> None:
+        """Subscribe, greet (``joined`` or ``rejoined``), pump; on a drop, what the session's step says."""
         ended = False
         try:
+            # before subscribing: an upgrade tells the browser share on this channel to stop
+            rt, greet = await take()
+        except Exception:
+            log.exception("agent join failed")
+            await self._try_send(peer, error("server_error", fatal=True))
+            await peer.close(CLOSE_POLICY)
+            return
+        generation = rt.agent_generation
+        try:
             async with self.bus.subscribe(agent_channel(session_id)) as inbox:
-                await peer.send(joined)
-                await self.bus.publish(
-                    console_channel(session_id),
-                    AgentJoined(
-                        platform=join.platform,
-                        language=join.language,
-                        address=address,
-                        mode=rt.mode,
-                        upgraded=outcome.upgraded,
-                    ).dumps(),
-                )
-                await self.publish_state(session_id)
+                await greet()
                 ended = await self._pump(
                     peer, inbox, lambda raw: self._guarded(peer, self._on_agent(peer, session_id, rt, raw))
                 )
@@ -432,10 +494,15 @@ class SignalingHub:
             log.exception("agent connection failed")
         finally:
             # Synchronous on purpose: the server may cancel this handler right after the
-            # disconnect, and the session must still end (in a task of its own).
-            rt.agent_connected = False
-            if not ended and self._runtimes.get(session_id) is rt:
-                self._background(self._agent_left(session_id, address), f"veo-agent-left-{session_id}")
+            # disconnect, and the session must still end (in a task of its own). A socket that a
+            # newer one replaced leaves nothing behind.
+            if rt.agent_generation == generation:
+                rt.agent_connected = False
+                rt.agent_peer = None
+                if not ended and self._runtimes.get(session_id) is rt:
+                    self._background(
+                        self._agent_left(session_id, address, rt), f"veo-agent-left-{session_id}"
+                    )
         if ended:
             await peer.close(CLOSE_NORMAL)
 
@@ -445,12 +512,15 @@ class SignalingHub:
         except Exception:
             log.debug("could not send to a closing peer", exc_info=True)
 
-    async def _agent_left(self, session_id: str, address: str) -> None:
-        """The agent went away without ``hangup``: tell the console, end after the grace period."""
+    async def _agent_left(self, session_id: str, address: str, rt: SessionRuntime) -> None:
+        """The agent's socket went away without ``hangup``: an allowed session is interrupted and
+        waits for a ``rejoin``; an earlier one ends after the short grace period."""
+        if resuming.drop_waits(rt):
+            await resuming.interrupt(self, session_id, rt, cause="disconnected", link="signaling")
+            return
         await self.publish_state(session_id)
         await self.sleep(self.agent_grace_seconds)
-        rt = self._runtimes.get(session_id)
-        if rt is not None and rt.agent_connected:
+        if rt.agent_connected or self._runtimes.get(session_id) is not rt:
             return
         await self.end(
             session_id, by="system", reason="agent_disconnected", actor=service.SYSTEM_ACTOR, address=address
@@ -466,7 +536,7 @@ class SignalingHub:
         if self._runtimes.get(session_id) is not rt:  # a browser share the agent took over
             await peer.send(error("session_ended"))
             return
-        if not agent_may_send(rt, message.type):
+        if not agent_may_send(rt, message.type, resume=isinstance(message, Offer) and message.resume):
             log.info("session %s: agent %s out of order", session_id, message.type)
             await peer.send(error("out_of_order", message.type))
             return

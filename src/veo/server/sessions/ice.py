@@ -71,6 +71,7 @@ def console_offer(settings: Settings, session_id: str, offer: Offer) -> ConsoleO
     return ConsoleOffer(
         sdp=offer.sdp,
         commitment=offer.commitment,
+        resume=offer.resume,
         ice_servers=ice_servers(settings, session_id, peer="browser"),
         ice_transport_policy=settings.ice_transport_policy,
     )

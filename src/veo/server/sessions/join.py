@@ -1,4 +1,10 @@
-"""Admission of an agent: the first message must be ``join`` with a live code.
+"""Admission of an agent: the first message must be ``join`` with a live code, or ``rejoin``.
+
+``rejoin`` is a new signaling socket of an agent that already joined (``resuming.py``): it names
+the session and proves itself with the token ``joined`` gave it. A wrong token or an unknown
+session is refused exactly like a wrong code (the same limiter, the same aggregated refusal log,
+one generic answer that says neither which was wrong nor whether the session exists); the right
+token for a session that is over gets ``session_ended``.
 
 Redemption is throttled per address group before the database is asked (``ratelimit.py``): the
 connection holds one of its group's few places for joins in flight from the moment it is accepted,
@@ -22,11 +28,11 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.protocol.base import ProtocolError
 from veo.protocol.permissions import Permission
-from veo.protocol.signaling import Join, Joined, parse_agent_message
+from veo.protocol.signaling import Join, Joined, Rejoin, parse_agent_message
 from veo.server.lang import set_language
 from veo.server.notify import events, rating
 from veo.server.policies.service import policy_for_role
-from veo.server.sessions import service, txn
+from veo.server.sessions import interruptions, service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import Slot
@@ -52,7 +58,15 @@ class Admission:
     upgraded: bool = False
 
 
-async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None:
+@dataclass(frozen=True)
+class Rejoining:
+    """A proven ``rejoin``: the session (read in the admitting transaction) and what the agent said."""
+
+    session: RemoteSession
+    rejoin: Rejoin
+
+
+async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | Rejoining | None:
     """Read and check the first message; answer and return None when it is refused.
 
     The code may be a join code or a continuation code (a browser share upgraded to the agent);
@@ -74,7 +88,7 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | None
         hub.limiter.leave(slot)
 
 
-async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Admission | None:
+async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Admission | Rejoining | None:
     raw: str | bytes | None = None
     with anyio.move_on_after(hub.join_timeout_seconds) as timer:
         raw = await peer.receive()
@@ -88,16 +102,13 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
     except ProtocolError as exc:
         await peer.send(protocol_error(exc, fatal=True))
         return None
+    if isinstance(message, Rejoin):
+        return await _rejoin(hub, peer, address, slot, message)
     if not isinstance(message, Join):
         await peer.send(error("join_required", fatal=True))
         return None
     set_language(message.language)
-    # Decided and counted in one step: from here this attempt is a failure unless forgiven below.
-    decision = hub.limiter.attempt(slot)
-    if decision.delay > 0:
-        await hub.sleep(decision.delay)
-    if not decision.allowed:
-        await refuse(hub, peer, address, "rate_limited", retry_after=decision.retry_after)
+    if not await _may_try(hub, peer, address, slot):
         return None
 
     def redeem(db: Session) -> Admission | service.RejectReason:
@@ -111,9 +122,11 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
         events.set_requester_language(db, session.ticket_id, message.language)
         token = rating.issue_for_session(db, session, message.language)
         limit = policy_for_role(db, session.technician.role).max_file_bytes if session.technician else 0
-        joined = joined_message(hub.settings, session).model_copy(
-            update={"rating_token": token, "max_file_bytes": limit}
-        )
+        update: dict[str, object] = {"rating_token": token, "max_file_bytes": limit}
+        if session.mode == "agent":  # the join page cannot rejoin: its session ends at a drop
+            update["resume_token"] = interruptions.issue_token(session)
+            update["resume_grace_seconds"] = session.resume_grace_seconds
+        joined = joined_message(hub.settings, session).model_copy(update=update)
         return Admission(joined, message, upgraded)
 
     result = await txn.run(hub.db, redeem)
@@ -122,6 +135,35 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
         return None
     hub.limiter.forgive(slot)
     return result
+
+
+async def _may_try(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> bool:
+    """Decided and counted in one step: from here this attempt is a failure unless forgiven."""
+    decision = hub.limiter.attempt(slot)
+    if decision.delay > 0:
+        await hub.sleep(decision.delay)
+    if not decision.allowed:
+        await refuse(hub, peer, address, "rate_limited", retry_after=decision.retry_after)
+        return False
+    return True
+
+
+async def _rejoin(
+    hub: SignalingHub, peer: Peer, address: str, slot: Slot, message: Rejoin
+) -> Rejoining | None:
+    """A new socket of an agent that already joined: its token checked as a code is."""
+    if not await _may_try(hub, peer, address, slot):
+        return None
+    session_id, token = message.session_id, message.token
+    session = await txn.run(hub.db, lambda db: interruptions.find_for_rejoin(db, session_id, token))
+    if session is None:
+        await refuse(hub, peer, address, "rejoin_refused")
+        return None
+    hub.limiter.forgive(slot)
+    if session.status not in interruptions.CONNECTED_STATUSES:
+        await peer.send(error("session_ended", fatal=True))
+        return None
+    return Rejoining(session, message)
 
 
 async def refuse(
@@ -136,7 +178,8 @@ async def refuse(
     if hub.refusals.note(address, reason):
         await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
     await flush_refusals(hub)
-    answer = error(reason if reason in ("rate_limited", "too_many_joins") else f"code_{reason}", fatal=True)
+    plain = reason in ("rate_limited", "too_many_joins", "rejoin_refused")
+    answer = error(reason if plain else f"code_{reason}", fatal=True)
     if retry_after is not None:
         answer = answer.model_copy(update={"retry_after": max(1, math.ceil(retry_after))})
     try:

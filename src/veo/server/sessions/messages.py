@@ -30,6 +30,8 @@ def error_text(code: str, detail: str = "") -> str:
         "rate_limited": _("Too many wrong codes. Wait a few minutes and try again."),
         "too_many_joins": _("Too many joins at the same time from this network. Try again in a few seconds."),
         "session_ended": _("This session has ended."),
+        "rejoin_refused": _("This session cannot be continued from here. Ask the technician for a new code."),
+        "resume_rate_limited": _("Too many attempts to reconnect in a short time. Wait a moment."),
         "session_not_found": _("This session does not exist."),
         "ticket_not_found": _("This ticket does not exist."),
         "invalid_permission": _("Unknown permission."),

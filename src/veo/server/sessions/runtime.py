@@ -5,6 +5,12 @@ only matter while the peers are connected: whether an offer, answer, reveal or c
 and the pending offer to re-send to a console that reloads its page. The rules below are the
 order of ``docs/architecture.md``; anything else is ``out_of_order``.
 
+After a server restart it is rebuilt from the database when the agent rejoins
+(``resuming.restore``): an active session counts as negotiated and consented, an earlier one
+starts its negotiation over (``rejoined.renegotiate``). Resume offers (a new peer connection for
+a session the user allowed) may come whenever the session is consented, at most
+``MAX_RESUME_OFFERS_PER_MINUTE``.
+
 It lives in the memory of the node that carries the session's connections. With the Redis bus,
 messages cross nodes, but the agent and the console of one session must still reach the same
 node (sticky routing on the session) until this state moves to Redis too.
@@ -13,10 +19,19 @@ node (sticky routing on the session) until this state moves to Redis too.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
 from veo.protocol.permissions import Permission
+from veo.protocol.resume import MAX_RESUME_OFFERS_PER_MINUTE
 from veo.protocol.signaling import Offer
+from veo.server.sessions.wire import Peer
+
+#: Which connection was lost: the peer connection (the agent said so), the agent's signaling
+#: socket, or all of them because the server restarted.
+Link = Literal["media", "signaling", "server_restart"]
 
 
 @dataclass
@@ -38,6 +53,34 @@ class SessionRuntime:
     #: Held by a question's and an answer's whole step: the "one waiting question" check and its
     #: setting are apart by database work, and two consoles of one session may ask at once.
     asking: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The agent's current signaling socket; a ``rejoin`` closes an older one.
+    agent_peer: Peer | None = None
+    #: Counts the agent's sockets: only the newest one's drop is a drop (an older one was replaced).
+    agent_generation: int = 0
+    #: Rebuilt from the database after a server restart: before consent, the agent renegotiates.
+    restored: bool = False
+    #: While the connection to the agent is lost and the grant waits (``resuming.py``).
+    interruption: Interruption | None = None
+    #: When each recent resume offer came (``time.monotonic``), for the per-minute limit.
+    resume_offers: deque[float] = field(default_factory=deque)
+
+    def take_resume_offer(self, now: float) -> bool:
+        """Count one resume offer at ``now``; False (not counted) beyond the per-minute limit."""
+        while self.resume_offers and now - self.resume_offers[0] >= 60.0:
+            self.resume_offers.popleft()
+        if len(self.resume_offers) >= MAX_RESUME_OFFERS_PER_MINUTE:
+            return False
+        self.resume_offers.append(now)
+        return True
+
+
+@dataclass
+class Interruption:
+    """A lost connection the session waits for until ``deadline``; ``timer`` ends it then."""
+
+    link: Link
+    deadline: datetime
+    timer: asyncio.Task[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,10 +92,13 @@ class PendingAsk:
     asked_at: float
 
 
-def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
-    """May the agent send a message of type ``kind`` now (after its ``join``)?"""
+def agent_may_send(rt: SessionRuntime, kind: str, *, resume: bool = False) -> bool:
+    """May the agent send a message of type ``kind`` now (after its ``join``)?
+
+    ``resume``: the offer is for a new peer connection of a session the user already allowed.
+    """
     rules = {
-        "offer": not rt.offered,
+        "offer": rt.consented if resume else not rt.offered and not rt.consented,
         "reveal": rt.answered and not rt.revealed,
         "consent": rt.revealed and not rt.consented,
         "deny": not rt.consented,
@@ -61,6 +107,10 @@ def agent_may_send(rt: SessionRuntime, kind: str) -> bool:
         "hangup": True,
         "upgrade_request": rt.consented and rt.mode == "browser",
         "permission_answer": rt.consented,  # which question it answers is checked by its step
+        "interrupted": rt.consented,
+        "resumed": rt.consented,
+        "verify_again": rt.consented and rt.answered,
+        "resume_refused": rt.consented,
     }
     return rules.get(kind, False)
 
@@ -74,5 +124,6 @@ def console_may_send(rt: SessionRuntime, kind: str) -> bool:
         "identity": True,
         "hangup": True,
         "permission_request": rt.consented,  # more only once the user allowed the session
+        "resume_refused": rt.offered,  # the agent's proof in a reveal was wrong or missing
     }
     return rules.get(kind, False)

@@ -37,7 +37,8 @@ from veo.server.tickets.models import Ticket
 
 EndedBy = Literal["technician", "user", "system"]
 Client = Literal["agent", "browser"]
-RejectReason = Literal["unknown", "expired", "used", "rate_limited", "too_many_joins"]
+#: ``rejoin_refused``: a ``rejoin`` whose session id or token is wrong (counted as a wrong code).
+RejectReason = Literal["unknown", "expired", "used", "rate_limited", "too_many_joins", "rejoin_refused"]
 AGENT_ACTOR = "agent"
 SYSTEM_ACTOR = "system"
 LIVE_STATUSES = ("waiting", "joined", "connecting", "active")
@@ -174,6 +175,7 @@ def create_session(
         requested_permissions=[p.value for p in requested],
         granted_permissions=[],
         identity_required=policy.identity_before_control,
+        resume_grace_seconds=policy.resume_grace_seconds,
     )
     db.add(session)
     db.flush()
@@ -545,21 +547,6 @@ def expire_waiting(db: Session, now: datetime | None = None) -> list[str]:
             _expire(db, session)
             expired.append(session.id)
     return expired
-
-
-def end_orphans(db: Session) -> list[str]:
-    """End sessions a previous server process left joined/connecting/active (their peers are gone).
-
-    Only right with one server node: the hub's protocol state lives in that node's memory.
-    """
-    orphans = db.scalars(
-        select(RemoteSession.id).where(RemoteSession.status.in_(("joined", "connecting", "active")))
-    ).all()
-    return [
-        session_id
-        for session_id in orphans
-        if end_session(db, session_id, by="system", reason="server_restarted", actor=SYSTEM_ACTOR)
-    ]
 
 
 # ---------------------------------------------------------------- browser share -> agent

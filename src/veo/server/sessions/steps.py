@@ -26,7 +26,7 @@ from veo.protocol.signaling import (
     UpgradeCode,
     UpgradeRequest,
 )
-from veo.server.sessions import asking, policy_now, service, txn
+from veo.server.sessions import asking, policy_now, resuming, service, txn
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
@@ -81,10 +81,19 @@ StepFn = Callable[[Step, Any], Awaitable[None]]
 
 
 async def offer(s: Step, message: Offer) -> None:
+    """A first offer starts the negotiation; a resume offer (a new peer connection for a session
+    the user allowed, ``resuming.py``) starts a new exchange of answer and reveal, at most
+    ``MAX_RESUME_OFFERS_PER_MINUTE`` (each costs both peers an ICE run)."""
+    if message.resume:
+        if not s.rt.take_resume_offer(s.hub.clock()):
+            raise service.SessionError("resume_rate_limited")
+        s.rt.answered = s.rt.revealed = False
     s.rt.offered = True
+    s.rt.restored = False
     # the console gets its own ICE servers (TURN credentials made now) with the offer
     s.rt.pending_offer = message
-    await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
+    if not message.resume:
+        await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
     await s.to_console(console_offer(s.hub.settings, s.session_id, message).dumps())
     await s.hub.publish_state(s.session_id)
 
@@ -139,9 +148,14 @@ async def agent_abort(s: Step, message: Abort) -> None:
     await _mismatch(s, message, "user")
 
 
+#: Hang-up reasons of an agent that gave up on a lost connection: veo ended it, not the user.
+LOST_REASONS = frozenset({"connection_lost", "resume_failed"})
+
+
 async def agent_hangup(s: Step, message: Hangup) -> None:
     reason = message.reason or "hangup"
-    await s.hub.end(s.session_id, by="user", reason=reason, actor=s.actor, address=s.address)
+    by: service.EndedBy = "system" if reason in LOST_REASONS else "user"
+    await s.hub.end(s.session_id, by=by, reason=reason, actor=s.actor, address=s.address)
 
 
 async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
@@ -174,6 +188,10 @@ AGENT_STEPS: dict[str, StepFn] = {
     "hangup": agent_hangup,
     "upgrade_request": upgrade_request,
     "permission_answer": asking.permission_answer,
+    "interrupted": resuming.interrupted,
+    "resumed": resuming.resumed,
+    "verify_again": resuming.verify_again,
+    "resume_refused": resuming.agent_resume_refused,
 }
 
 # ---------------------------------------------------------------- from the console
@@ -239,4 +257,5 @@ CONSOLE_STEPS: dict[str, StepFn] = {
     "identity": identity,
     "hangup": console_hangup,
     "permission_request": asking.permission_request,
+    "resume_refused": resuming.console_resume_refused,
 }

@@ -132,7 +132,11 @@ def end_reason(code: str | None) -> str:
         "declined": _("The user did not allow the session."),
         "cancelled": _("The session was cancelled."),
         "agent_disconnected": _("The user's computer disconnected."),
-        "connection_lost": _("The connection was lost."),
+        "connection_lost": _("The connection to the user's computer was lost and did not come back in time."),
+        "resume_failed": _(
+            "The connection to the user's computer could not be resumed: the new connection failed "
+            "its security check too many times."
+        ),
         "agent_error": _("veo on the user's computer ran into an error."),
         "capture_failed": _("The user's screen could not be captured."),
         "negotiation_failed": _(
@@ -223,6 +227,7 @@ def code_rejection(code: str | None) -> str:
         "used": _("the code was already used"),
         "rate_limited": _("too many wrong codes from this address"),
         "too_many_joins": _("too many joins at the same time from this address"),
+        "rejoin_refused": _("a reconnection to a session with a wrong or unknown session key"),
     }
     return names.get(code or "", _("the code was refused"))
 
@@ -305,6 +310,10 @@ def action(code: str) -> str:
         "session.permission_granted": _("User allowed another permission"),
         "session.permission_refused": _("User refused another permission"),
         "session.request_narrowed": _("Request cut to what the role allows now"),
+        "session.interrupted": _("Connection to the user's computer lost"),
+        "session.resumed": _("Connection to the user's computer resumed"),
+        "session.reverify_requested": _("Security codes to be compared again"),
+        "session.resume_refused": _("Reconnection refused: failed security check"),
         "auth.login": _("Signed in"),
         "auth.logout": _("Signed out"),
         "auth.login_failed": _("Sign-in failed"),
@@ -429,6 +438,9 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
         lost = perms("beyond_policy")
         if lost:
             parts.append(beyond_policy_text(lost))
+        grace = d.get("grace_seconds")
+        if d.get("reason") == "connection_lost" and isinstance(grace, int):
+            parts.append(_("veo waited %(duration)s for it.") % {"duration": duration(grace)})
         seconds = d.get("duration_seconds")
         if isinstance(seconds, int | float):
             parts.append(_("Lasted %(duration)s.") % {"duration": duration(seconds)})
@@ -437,6 +449,12 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             parts.append(refusal_summary(d))
         else:
             parts.append(_("Reason: %(why)s.") % {"why": code_rejection(str(d.get("reason", "")))})
+    elif code in ("session.interrupted", "session.resumed", "session.resume_refused"):
+        parts.extend(resume_details(code, d))
+    elif code == "session.reverify_requested":
+        parts.append(
+            _("The technician's browser had no resume key; the user and the technician compare a new code.")
+        )
     elif code == "session.sas_mismatch":
         reported = str(d.get("reported", ""))
         if reported == "sas_commitment_mismatch":
@@ -526,6 +544,58 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
     elif code in _NAMED_EVENTS and d.get("name"):
         parts.append(_("“%(title)s”.") % {"title": d["name"]})
     return " ".join(parts)
+
+
+def resume_details(code: str, d: Mapping[str, object]) -> list[str]:
+    """The details of an interruption, a resume or a refused resume proof (``sessions/resuming.py``)."""
+    parts: list[str] = []
+    if code == "session.interrupted":
+        links = {
+            "media": _("The connection between the technician's browser and the user's computer was lost."),
+            "signaling": _("The user's computer lost its connection to the server."),
+            "server_restart": _("The server restarted."),
+        }
+        causes = {
+            "heartbeat": _("Nothing was received on it for a few seconds."),
+            "ice_failed": _("The network path failed."),
+            "closed": _("The other end closed it."),
+        }
+        parts.append(links.get(str(d.get("link", "")), _("A connection was lost.")))
+        if str(d.get("cause", "")) in causes:
+            parts.append(causes[str(d["cause"])])
+        grace = d.get("grace_seconds")
+        if isinstance(grace, int):
+            parts.append(
+                _("The session waits %(duration)s for it, with the user's input frozen.")
+                % {"duration": duration(grace)}
+            )
+    elif code == "session.resumed":
+        how = {
+            "proof": _("Both ends proved they hold the session's resume key."),
+            "code": _("The user and the technician compared a new security code."),
+            "connection_kept": _("The connection between the two ends had stayed up."),
+            "rejoined": _("The user's computer came back before the session was allowed."),
+        }
+        parts.append(how.get(str(d.get("verified_by", "")), _("The connection came back.")))
+        seconds = d.get("seconds")
+        if isinstance(seconds, int):
+            parts.append(_("After %(duration)s.") % {"duration": duration(seconds)})
+    else:
+        who = {"agent": _("the user's computer"), "console": _("the technician's browser")}
+        why = {
+            "bad_proof": _("The other end's proof of the resume key was wrong."),
+            "missing_proof": _("The other end sent no proof of the resume key."),
+        }
+        parts.append(why.get(str(d.get("reason", "")), _("The other end's proof was refused.")))
+        if str(d.get("by", "")) in who:
+            parts.append(_("Refused by %(who)s.") % {"who": who[str(d["by"])]})
+        failures = d.get("failures")
+        if isinstance(failures, int):
+            parts.append(
+                ngettext("%(n)s refusal in this session.", "%(n)s refusals in this session.", failures)
+                % {"n": number(failures)}
+            )
+    return parts
 
 
 def file_size(size: int) -> str:

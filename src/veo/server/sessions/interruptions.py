@@ -1,0 +1,212 @@
+"""The durable side of resuming a session: the rejoin token, interruptions, and their audit events.
+
+A session whose connection is lost is *interrupted*: ``resume_deadline`` is set to the loss plus
+the session's grace period (copied from the role's policy when it was created) and
+``session.interrupted`` is written once for the interruption, whatever else is lost meanwhile.
+It ends by ``system``, ``connection_lost``, when the deadline passes (:func:`end_lost`, which
+checks the deadline again in its own transaction, so a timer that lost a race with a resume ends
+nothing), or ``resume_failed`` once :data:`~veo.protocol.resume.MAX_BAD_PROOFS` resume proofs
+were refused. The deadline lives here rather than in the hub's memory so that a restarted server
+keeps it instead of granting a new one.
+
+The hub's side (timers, relays, which message may come) is ``resuming.py``; the transitions here
+run in the caller's transaction, like ``service.py``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veo.protocol.resume import MAX_BAD_PROOFS
+from veo.server.audit.service import record
+from veo.server.db.base import utcnow
+from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.runtime import Link
+from veo.server.sessions.service import (
+    AGENT_ACTOR,
+    LIVE_STATUSES,
+    SYSTEM_ACTOR,
+    _lock_row,
+    _locked,
+    end_session,
+)
+
+#: Sessions a peer may be connected to (a waiting one has no agent yet).
+CONNECTED_STATUSES = ("joined", "connecting", "active")
+VerifiedBy = Literal["proof", "code", "connection_kept", "rejoined"]
+REJOINED: VerifiedBy = "rejoined"
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a rejoin token: its SHA-256 (the token is 32 random bytes, no key needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: RemoteSession) -> str:
+    """A fresh rejoin token for the agent that just joined ``session``; only its digest is kept."""
+    token = secrets.token_urlsafe(32)
+    session.resume_token_digest = token_digest(token)
+    return token
+
+
+def find_for_rejoin(db: Session, session_id: str, token: str) -> RemoteSession | None:
+    """The session ``token`` proves, or None when the id or the token is wrong (never which one)."""
+    session = db.get(RemoteSession, session_id)
+    expected = session.resume_token_digest if session is not None else None
+    # compared even without a session, so that the time taken says nothing about the id
+    matches = hmac.compare_digest(expected or "0" * 64, token_digest(token))
+    return session if session is not None and expected is not None and matches else None
+
+
+def record_interrupted(
+    db: Session, session_id: str, *, cause: str, link: Link, now: datetime | None = None
+) -> RemoteSession | None:
+    """Start an interruption (audited) or keep the one under way; None when the session is over."""
+    session = _locked(db, session_id)
+    if session is None or session.status not in CONNECTED_STATUSES:
+        return None
+    if session.resume_deadline is not None:  # already interrupted: one event per interruption
+        return session
+    now = now or utcnow()
+    session.resume_deadline = now + timedelta(seconds=session.resume_grace_seconds)
+    record(
+        db,
+        "session.interrupted",
+        actor=AGENT_ACTOR if link == "media" else SYSTEM_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        details={
+            "cause": cause,
+            "link": link,
+            "grace_seconds": session.resume_grace_seconds,
+            "deadline": session.resume_deadline.isoformat(),
+        },
+    )
+    return session
+
+
+def interrupt_all_at_start(db: Session) -> list[RemoteSession]:
+    """At server start: every session a peer may still hold is interrupted (none is ended).
+
+    Every row is locked before the first audit append (as ``service.expire_waiting`` does).
+    """
+    ids = db.scalars(
+        select(RemoteSession.id)
+        .where(RemoteSession.status.in_(CONNECTED_STATUSES))
+        .order_by(RemoteSession.id)
+    ).all()
+    for session_id in ids:
+        _lock_row(db, session_id)
+    interrupted = []
+    for session_id in ids:
+        session = record_interrupted(db, session_id, cause="server_start", link="server_restart")
+        if session is not None:
+            interrupted.append(session)
+    return interrupted
+
+
+def record_resumed(
+    db: Session, session_id: str, *, verified_by: VerifiedBy, now: datetime | None = None
+) -> RemoteSession | None:
+    """The connection is back: the interruption ends (audited with how long it lasted).
+
+    ``connection_kept`` and ``rejoined`` only end an interruption under way (None otherwise, nothing
+    written); a new peer connection accepted by proof or code is audited even without one.
+    """
+    session = _locked(db, session_id)
+    if session is None or session.status not in LIVE_STATUSES:
+        return None
+    deadline = session.resume_deadline
+    if deadline is None and verified_by in ("connection_kept", REJOINED):
+        return None
+    now = now or utcnow()
+    details: dict[str, object] = {"verified_by": verified_by}
+    if deadline is not None:
+        lost_at = deadline - timedelta(seconds=session.resume_grace_seconds)
+        details["seconds"] = max(0, round((now - lost_at).total_seconds()))
+    session.resume_deadline = None
+    record(
+        db,
+        "session.resumed",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        details=details,
+    )
+    return session
+
+
+def record_reverify(db: Session, session_id: str) -> RemoteSession | None:
+    """The new connection's console had no resume key: the technician must confirm a new code."""
+    session = _locked(db, session_id)
+    if session is None or session.status != "active":
+        return None
+    session.technician_sas_confirmed = False
+    record(
+        db,
+        "session.reverify_requested",
+        actor=AGENT_ACTOR,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+    )
+    return session
+
+
+def record_resume_refused(
+    db: Session,
+    session_id: str,
+    *,
+    reason: str,
+    by: Literal["agent", "console"],
+    actor: str,
+    address: str = "",
+) -> bool:
+    """A resume proof was refused (audited, counted); True when this one ended the session."""
+    session = _locked(db, session_id)
+    if session is None or session.status not in LIVE_STATUSES:
+        return False
+    session.resume_failures += 1
+    record(
+        db,
+        "session.resume_refused",
+        actor=actor,
+        ticket_id=session.ticket_id,
+        session_id=session.id,
+        address=address,
+        details={"reason": reason, "by": by, "failures": session.resume_failures},
+    )
+    if session.resume_failures < MAX_BAD_PROOFS:
+        return False
+    return end_session(
+        db,
+        session_id,
+        by="system",
+        reason="resume_failed",
+        actor=SYSTEM_ACTOR,
+        details={"failures": session.resume_failures},
+    )
+
+
+def end_lost(db: Session, session_id: str, now: datetime | None = None) -> bool:
+    """End an interrupted session whose deadline passed (``connection_lost``); False otherwise."""
+    session = _locked(db, session_id)
+    if session is None or session.status not in LIVE_STATUSES:
+        return False
+    deadline = session.resume_deadline
+    if deadline is None or deadline > (now or utcnow()):
+        return False
+    return end_session(
+        db,
+        session_id,
+        by="system",
+        reason="connection_lost",
+        actor=SYSTEM_ACTOR,
+        details={"grace_seconds": session.resume_grace_seconds},
+    )
