@@ -177,3 +177,58 @@ def test_an_unexpected_failure_while_connecting_is_said_in_the_code_window(
     in_tk: Callable[..., None],
 ) -> None:
     in_tk(_check_failed_attempt)
+
+
+def _check_reconnecting(root: tk.Tk, language: str, expected: tuple[str, str, str]) -> None:
+    from veo.agent.ui.reverify import ReverifyPrompt
+
+    nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
+    _ = gettext_for(language).gettext
+    bar = SessionBar(
+        root, Fonts(root), _, "Ana", "ACME IT", (Permission.VIEW, Permission.CONTROL), nothing, nothing,
+        language=language,
+    )  # fmt: skip
+    answers: list[str] = []
+    prompt = ReverifyPrompt(
+        root,
+        Fonts(root),
+        _,
+        technician="Ana",
+        code="054400",
+        on_match=lambda: answers.append("match"),
+        on_differ=lambda: answers.append("differ"),
+    )
+    try:
+        root.update()
+        before = _labels(bar.window)
+        bar.show_reconnecting("14:32")
+        root.update()
+        shown = _labels(bar.window)
+        assert expected[0] in shown and any(expected[1] in text for text in shown), shown
+        assert before[0] not in shown  # no longer says the technician can see
+        assert "054 400" in _labels(prompt.window) and expected[2] in _labels(prompt.window)
+        prompt.match.invoke()
+        prompt.differ.invoke()  # disabled once answered: one answer only
+        assert answers == ["match"]
+        bar.show_connected()
+        root.update()
+        assert _labels(bar.window)[0] == before[0] and not bar._reconnecting.winfo_ismapped()
+    finally:
+        prompt.close()
+        bar.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ("Reconnecting to Ana from ACME IT…", "The session ends at 14:32", "The codes match")),
+        (
+            "es",
+            ("Reconectando con Ana, de ACME IT…", "La sesión terminará a las 14:32", "Los códigos coinciden"),
+        ),
+    ],
+)
+def test_bar_says_reconnecting_and_the_code_is_checked_again(
+    in_tk: Callable[..., None], language: str, expected: tuple[str, str, str]
+) -> None:
+    in_tk(_check_reconnecting, language, expected)

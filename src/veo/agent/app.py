@@ -400,7 +400,12 @@ class AgentApp:
             code=code,
             on_match=lambda: self.loop.call(session.confirm_code),
             on_differ=lambda: self.loop.call(session.declare_mismatch),
+            below=self._below_bar(),
         )
+
+    def _below_bar(self) -> int:
+        bar = self.bar
+        return bar.window.winfo_rooty() + bar.window.winfo_height() + PAD if bar is not None else 0
 
     def _close_reverify(self) -> None:
         if self.reverify is not None:

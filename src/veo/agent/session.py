@@ -565,6 +565,8 @@ class AgentSession:
         link.lost = True
         link.track.stop()
         spawn(link.pc.close(), name="veo-agent-close-pc")
+        if link.reverify != "none" and not link.trusted:  # its code means nothing any more
+            self._deps.post(ReverifyClosed())
 
     def _start_grace(self) -> None:
         if self._grace.running:

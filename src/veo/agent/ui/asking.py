@@ -40,7 +40,7 @@ def closes_in_text(
     ).format(n=seconds)
 
 
-def _place_below(window: tk.Toplevel, top: int) -> None:
+def place_below(window: tk.Toplevel, top: int) -> None:
     """Centred across, a third down the screen, but never above ``top`` (while it still fits)."""
     window.update_idletasks()
     width, height = window.winfo_reqwidth(), window.winfo_reqheight()
@@ -119,7 +119,7 @@ class PermissionPrompt:
         self.allow.pack(side="right", padx=(0, PAD))
         self.widgets["allow"] = self.allow
         self.widgets["refuse"] = self.refuse
-        _place_below(self.window, below)
+        place_below(self.window, below)
         self.geometry = GeometryReporter(self.window, "permission", self.widgets)
 
     def ticked(self) -> list[Permission]:

@@ -76,6 +76,7 @@ class SessionBar:
         )
         self._headline.pack(anchor="w")
         self._bg = "#fce94f"
+        self._before: str | None = None  # the headline while the connection is being replaced
         self._frames = (frame, words, buttons)
         self._reconnecting = tk.Label(
             words, text="", font=fonts.body, bg="#fcaf3e", wraplength=wrap, justify="left"
@@ -141,11 +142,17 @@ class SessionBar:
             self.geometry.relayout()
 
     def show_reconnecting(self, ends_at: str) -> None:
-        """The connection is lost: "Reconnecting…" and the local time at which the session ends."""
+        """The connection is lost: "Reconnecting…" and the local time at which the session ends.
+
+        The headline no longer says the technician can see: nothing reaches them meanwhile."""
+        self._before = str(self._headline.cget("text"))
+        self._headline.configure(
+            text=self._("Reconnecting to {technician} from {organization}…").format(**self._who)
+        )
         self._reconnecting.configure(
             text=self._(
-                "Reconnecting to the technician… The session ends at {time} if the connection does "
-                "not come back. Meanwhile the technician cannot see or control anything."
+                "The session ends at {time} if the connection does not come back. Meanwhile the "
+                "technician cannot see or control anything."
             ).format(time=ends_at)
         )
         self._reconnecting.pack(anchor="w", after=self._headline)
@@ -153,6 +160,9 @@ class SessionBar:
 
     def show_connected(self) -> None:
         """The session is carried again: the bar says what it said before the loss."""
+        if self._before is not None:
+            self._headline.configure(text=self._before)
+            self._before = None
         self._reconnecting.pack_forget()
         self._color(self._bg)
 

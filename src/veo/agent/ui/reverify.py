@@ -16,7 +16,8 @@ import logging
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.agent.ui.asking import place_below
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window
 from veo.protocol import sas as sas_mod
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ class ReverifyPrompt:
         code: str,
         on_match: Callable[[], None],
         on_differ: Callable[[], None],
+        below: int = 0,
     ) -> None:
+        """``below``: the screen row under the session bar, so the prompt never covers *Stop*."""
         _ = gettext
         self._ = gettext
         self._on_match = on_match
@@ -88,8 +91,7 @@ class ReverifyPrompt:
         self.waiting = tk.Label(
             frame, text="", font=fonts.body, fg="#444444", wraplength=WRAP, justify="left"
         )
-        self.waiting.pack(anchor="w", pady=(PAD // 2, 0))
-        place(self.window)
+        place_below(self.window, below)
         self.geometry = GeometryReporter(
             self.window, "reverify", {"code_match": self.match, "code_differ": self.differ}
         )
@@ -99,6 +101,7 @@ class ReverifyPrompt:
             return
         self._answer("match")
         self.waiting.configure(text=self._("Waiting for the technician to confirm the code too…"))
+        self.waiting.pack(anchor="w", pady=(PAD // 2, 0))
         self.geometry.relayout()
         self._on_match()
 
