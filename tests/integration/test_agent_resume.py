@@ -53,6 +53,7 @@ from veo.protocol import resume, sas
 from veo.protocol.datachannel import Control, Heartbeat, Screen
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
+    Abort,
     Answer,
     Consent,
     Hangup,
@@ -573,5 +574,114 @@ def test_a_relay_swapping_fingerprints_on_resume_fails(netns: str, caplog: pytes
             await relay.close()
             await console.close()
             await run.console.close()
+
+    run_in_netns(netns, scenario)
+
+
+def test_a_relay_that_strips_the_proof_only_forces_a_code_that_differs(netns: str) -> None:
+    """Without the proof the agent falls back to the code read aloud; through a relay it differs,
+    and until it is confirmed nothing reaches the relay."""
+
+    async def scenario() -> None:
+        agent_pipe, server = pipe_pair()
+        run = await start_verified(agent_pipe, server)
+        key = run.console.resume_key
+        await drop_by_silence(run)
+        agent_offer = await next_signal(server)
+        relay, console = ResumeRelay(), Twin(key)
+        try:
+            offered = RTCSessionDescription(sdp=agent_offer.sdp, type="offer")
+            await relay.to_agent.setRemoteDescription(offered)
+            await relay.to_agent.setLocalDescription(await relay.to_agent.createAnswer())
+            await relay.to_console.setLocalDescription(await relay.to_console.createOffer())
+            relayed_offer = Offer(
+                sdp=relay.to_console.localDescription.sdp, commitment=agent_offer.commitment, resume=True
+            )
+            console_answer = await console.answer_resume(relayed_offer)
+            stripped = Answer(sdp=relay.to_agent.localDescription.sdp, nonce=console_answer.nonce)
+            await server.send(stripped.dumps())
+            reveal = await next_signal(server)
+            assert isinstance(reveal, Reveal) and reveal.resume_proof is None
+            assert isinstance(await next_signal(server), VerifyAgain)
+            asked = await next_event(run.events, ReverifyAsked)
+            consoles_code = sas.sas_code(
+                sas.sha256_fingerprint(relayed_offer.sdp),
+                sas.sha256_fingerprint(console_answer.sdp),
+                bytes.fromhex(reveal.nonce),
+                bytes.fromhex(console_answer.nonce),
+                SID,
+            )
+            assert asked.code != consoles_code  # read aloud, the codes differ
+            await asyncio.wait_for(relay.agent_dc_open.wait(), 10)
+            relay.agent_dc.send(json.dumps({"v": 1, "type": "key", "key": "a", "code": "KeyA", "down": True}))
+            await no_call(run.calls, 1.0)
+            assert relay.frames == 0
+            assert all(json.loads(m)["type"] == "heartbeat" for m in list(relay.from_agent._queue))  # type: ignore[attr-defined]
+            run.session.declare_mismatch()  # the user hears another code
+            while not isinstance(message := await next_signal(server), Abort):
+                pass
+            assert message.reason == "sas_mismatch"
+            await run.running
+            ended = await next_event(run.events, SessionEnded)
+            assert ended.reason == "sas_mismatch_user"
+        finally:
+            await relay.close()
+            await console.close()
+            await run.console.close()
+
+    run_in_netns(netns, scenario)
+
+
+def test_rejoined_before_consent_with_renegotiate_offers_afresh(netns: str) -> None:
+    """The server restarted before the user's Allow: a fresh offer, a fresh code."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        first_agent, first_server = pipe_pair()
+        servers: asyncio.Queue[Pipe] = asyncio.Queue()
+
+        async def connect() -> SignalingChannel:
+            agent_end, server_end = pipe_pair()
+            servers.put_nowait(server_end)
+            return agent_end
+
+        events: asyncio.Queue[UiEvent] = asyncio.Queue()
+        deps = SessionDeps(
+            capture_factory=SyntheticScreen,
+            injector_factory=lambda: RecordingInjector(loop, asyncio.Queue()),
+            post=events.put_nowait,
+            record_history=False,
+        )
+        session = AgentSession(
+            ReconnectingChannel(first_agent, connect, Backoff((0.1,), 0.2)), "123456789", deps
+        )
+        running = loop.create_task(session.run())
+        await expect(first_server, Join)
+        joined = Joined(
+            session_id=SID,
+            organization="ACME IT",
+            technician_name="Ana",
+            ticket_id=12,
+            ticket_title="Printer",
+            requested=[Permission.VIEW],
+            resume_token=TOKEN,
+            resume_grace_seconds=60,
+        )
+        await first_server.send(joined.dumps())
+        first_offer = await expect(first_server, Offer)
+        await first_server.close()
+        second = await asyncio.wait_for(servers.get(), 10)
+        rejoin = await expect(second, Rejoin)
+        assert rejoin.media == "none"  # never connected
+        await second.send(Rejoined(session_id=SID, status="joined", renegotiate=True).dumps())
+        fresh = await expect(second, Offer)
+        assert not fresh.resume and fresh.commitment != first_offer.commitment
+        console = Twin()
+        await second.send((await console.answer(fresh)).dumps())
+        await expect(second, Reveal)
+        assert (await next_event(events, SasKnown)).code == session.sas
+        session.stop()
+        await running
+        await console.close()
 
     run_in_netns(netns, scenario)
