@@ -9,7 +9,9 @@ same database) that ends nothing. Every test ends by checking the audit chain.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import StarletteDeprecationWarning
 from tests.integration import test_signaling
 from tests.integration.test_signaling import (
     SDP,
@@ -40,8 +43,9 @@ from veo.server.policies.service import set_policy
 from veo.server.sessions.hub import CLOSE_REPLACED, SignalingHub
 from veo.server.sessions.routes import install
 
-with test_signaling.warnings.catch_warnings():
-    test_signaling.warnings.simplefilter("ignore", test_signaling.StarletteDeprecationWarning)
+with warnings.catch_warnings():
+    # Starlette 1.x asks for the "httpx2" fork; plain httpx works for these tests.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.timeout(60)
@@ -251,6 +255,29 @@ def test_before_consent_a_dropped_socket_keeps_the_short_wait(env: Env) -> None:
         assert recv(console, "session_state")["status"] == "ended"
         assert recv(console, "ended")["reason"] == "agent_disconnected"
     assert env.row(sid).end_reason == "agent_disconnected"
+    assert env.actions(sid, "session.interrupted") == []
+    chain_ok(env)
+
+
+def test_before_consent_a_rejoin_within_the_short_wait_keeps_the_session(env: Env) -> None:
+    env.hub.sleep = asyncio.sleep
+    env.hub.agent_grace_seconds = 1
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as console:
+        with env.agent() as agent:
+            assert recv(console, "session_state")["status"] == "waiting"
+            token = join(agent, created["code"])["resume_token"]
+            recv(console, "agent_joined")
+            recv(console, "session_state")
+        assert recv(console, "session_state")["agent_connected"] is False
+        with env.agent() as again:
+            rejoined = rejoin(again, sid, token, media="none")
+            assert (rejoined["status"], rejoined["renegotiate"]) == ("joined", False)
+            assert recv(console, "session_state")["agent_connected"] is True
+            time.sleep(1.5)  # past the short wait: the older socket's end changes nothing
+            assert env.row(sid).status == "joined"
+            negotiate(again, console)
     assert env.actions(sid, "session.interrupted") == []
     chain_ok(env)
 

@@ -215,7 +215,9 @@ class SignalingHub:
             await self.bus.publish(console_channel(session_id), state.dumps())
 
     async def announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
-        self._runtimes.pop(session_id, None)
+        rt = self._runtimes.pop(session_id, None)
+        if rt is not None:
+            resuming.stop_timer(rt)
         ended = Ended(by=by, reason=reason[:200]).dumps()
         await self.bus.publish(agent_channel(session_id), ended)
         await self.publish_state(session_id)
@@ -500,9 +502,8 @@ class SignalingHub:
                 rt.agent_connected = False
                 rt.agent_peer = None
                 if not ended and self._runtimes.get(session_id) is rt:
-                    self._background(
-                        self._agent_left(session_id, address, rt), f"veo-agent-left-{session_id}"
-                    )
+                    left = self._agent_left(session_id, address, rt, generation)
+                    self._background(left, f"veo-agent-left-{session_id}")
         if ended:
             await peer.close(CLOSE_NORMAL)
 
@@ -512,15 +513,18 @@ class SignalingHub:
         except Exception:
             log.debug("could not send to a closing peer", exc_info=True)
 
-    async def _agent_left(self, session_id: str, address: str, rt: SessionRuntime) -> None:
-        """The agent's socket went away without ``hangup``: an allowed session is interrupted and
-        waits for a ``rejoin``; an earlier one ends after the short grace period."""
+    async def _agent_left(self, session_id: str, address: str, rt: SessionRuntime, socket: int) -> None:
+        """The agent's socket ``socket`` (its generation) went away without ``hangup``: an allowed
+        session is interrupted and waits for a ``rejoin``; an earlier one ends after the short
+        grace period unless a newer socket took over."""
         if resuming.drop_waits(rt):
-            await resuming.interrupt(self, session_id, rt, cause="disconnected", link="signaling")
+            await resuming.interrupt(
+                self, session_id, rt, cause="disconnected", link="signaling", socket=socket
+            )
             return
         await self.publish_state(session_id)
         await self.sleep(self.agent_grace_seconds)
-        if rt.agent_connected or self._runtimes.get(session_id) is not rt:
+        if rt.agent_connected or rt.agent_generation != socket or self._runtimes.get(session_id) is not rt:
             return
         await self.end(
             session_id, by="system", reason="agent_disconnected", actor=service.SYSTEM_ACTOR, address=address

@@ -79,7 +79,8 @@ def _start_timer(
     )
 
 
-def _stop_timer(rt: SessionRuntime) -> None:
+def stop_timer(rt: SessionRuntime) -> None:
+    """The interruption is over (resumed, or the session ended): its timer stops."""
     interruption, rt.interruption = rt.interruption, None
     timer = interruption.timer if interruption is not None else None
     if timer is not None and timer is not asyncio.current_task():
@@ -95,9 +96,28 @@ async def _expire(hub: SignalingHub, session_id: str, deadline: datetime) -> Non
 
 
 async def interrupt(
+    hub: SignalingHub,
+    session_id: str,
+    rt: SessionRuntime,
+    *,
+    cause: str,
+    link: Link,
+    socket: int | None = None,
+) -> None:
+    """A connection of a live session is lost: interrupted (audited once), consoles told, timer set.
+
+    ``socket``: the generation of the agent socket that dropped; nothing happens when a newer one
+    rejoined meanwhile (the rejoin and this are serialized by ``rt.resuming``).
+    """
+    async with rt.resuming:
+        if socket is not None and rt.agent_generation != socket:
+            return
+        await _interrupt(hub, session_id, rt, cause=cause, link=link)
+
+
+async def _interrupt(
     hub: SignalingHub, session_id: str, rt: SessionRuntime, *, cause: str, link: Link
 ) -> None:
-    """A connection of a live session is lost: interrupted (audited once), consoles told, timer set."""
     session = await txn.run(
         hub.db, lambda db: interruptions.record_interrupted(db, session_id, cause=cause, link=link)
     )
@@ -108,17 +128,21 @@ async def interrupt(
     await hub.publish_state(session_id)
 
 
-async def resume(
+async def resume(hub: SignalingHub, session_id: str, rt: SessionRuntime, verified_by: VerifiedBy) -> None:
+    """The session's connection is back: the interruption ends (audited), the timer stops."""
+    async with rt.resuming:
+        await _resume(hub, session_id, rt, verified_by)
+
+
+async def _resume(
     hub: SignalingHub, session_id: str, rt: SessionRuntime, verified_by: VerifiedBy, *, publish: bool = True
 ) -> None:
-    """The session's connection is back: the interruption ends (audited), the timer stops; the
-    consoles are told (``publish``), unless the caller tells them anyway."""
     session = await txn.run(
         hub.db, lambda db: interruptions.record_resumed(db, session_id, verified_by=verified_by)
     )
     if session is None:
         return
-    _stop_timer(rt)
+    stop_timer(rt)
     if publish:
         await hub.publish_state(session_id)
 
@@ -159,11 +183,12 @@ async def rejoined(hub: SignalingHub, session: RemoteSession, rt: SessionRuntime
         ice_transport_policy=hub.settings.ice_transport_policy,
         renegotiate=renegotiate,
     )
-    lost = rt.interruption
-    if lost is not None and not rt.consented:
-        await resume(hub, session.id, rt, interruptions.REJOINED, publish=False)
-    elif lost is not None and media == "up" and lost.link != "media":
-        await resume(hub, session.id, rt, "connection_kept", publish=False)
+    async with rt.resuming:
+        lost = rt.interruption
+        if lost is not None and not rt.consented:
+            await _resume(hub, session.id, rt, interruptions.REJOINED, publish=False)
+        elif lost is not None and media == "up" and lost.link != "media":
+            await _resume(hub, session.id, rt, "connection_kept", publish=False)
     return message
 
 

@@ -61,6 +61,9 @@ class SessionRuntime:
     restored: bool = False
     #: While the connection to the agent is lost and the grant waits (``resuming.py``).
     interruption: Interruption | None = None
+    #: Held while an interruption starts or ends: a dropped socket's interruption and the rejoin
+    #: of its successor may race (both wait on the database).
+    resuming: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: When each recent resume offer came (``time.monotonic``), for the per-minute limit.
     resume_offers: deque[float] = field(default_factory=deque)
 
