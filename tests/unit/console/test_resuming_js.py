@@ -183,6 +183,8 @@ def test_phases_while_the_link_is_down_and_input_never_leaves(run_js: RunJs) -> 
             {"set": {**LIVE, "interrupted": True, "reverify": True}},  # confirmed here, the user not yet
             {"set": {**LIVE, "interrupted": True, "signalingDown": True}},
             {"set": {**LIVE, "interrupted": True, "ended": {"by": "system", "reason": "connection_lost"}}},
+            # a browser share's reloaded console: the join page does not resume
+            {"set": {**LIVE, "awaitingResume": True, "offerReceived": False, "mode": "browser"}},
             # before the user allowed: a failed peer is not a resume (the session ends as before)
             {
                 "status": "connecting",
@@ -207,6 +209,7 @@ def test_phases_while_the_link_is_down_and_input_never_leaves(run_js: RunJs) -> 
         ["verifying", "off", False, True],
         ["reconnecting", "off", False, True],
         ["ended", "off", False, False],
+        ["active", "active", True, False],
         ["joined", "off", False, False],
     ]
     # a click or key meanwhile says why it was not sent

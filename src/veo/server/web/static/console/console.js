@@ -284,6 +284,8 @@ export class Console {
         s.mode = m.mode === "browser" ? "browser" : "agent";
         this.onInterruption(m);
         if (m.status === "active") s.consented = true;
+        // Allowed, and this page has no connection of its own yet: the agent's resume offer comes.
+        if (m.status === "active" && !s.offerReceived) s.awaitingResume = true;
         if (s.consented && !s.startedAt) s.startedAt = new Date();
         if (Array.isArray(m.ice_servers)) this.peer.setIceServers(m.ice_servers);
         if ((m.status === "ended" || m.status === "expired") && !s.ended) {

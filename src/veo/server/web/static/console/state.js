@@ -64,7 +64,9 @@ export function connectionState(s) {
  */
 export function linkDown(s) {
   if (s.ended || s.aborted || !s.consented) return false;
-  if (s.interrupted || s.linkLost || s.resuming || s.awaitingResume) return true;
+  if (s.interrupted || s.linkLost || s.resuming) return true;
+  // a browser share (the join page) does not resume: its reloaded console shows what it did before
+  if (s.awaitingResume && s.mode === "agent") return true;
   return s.peer === "disconnected" || s.peer === "failed";
 }
 
