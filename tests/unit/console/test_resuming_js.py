@@ -9,6 +9,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from veo.protocol import resume
 
 RunJs = Callable[..., Any]  # the run_js fixture of conftest.py
@@ -261,3 +263,56 @@ def test_what_the_header_says_while_reconnecting_and_when_it_ends(run_js: RunJs)
     assert got["server"] == "R."
     assert (got["again"], got["againWait"]) == ("Again.", "Again, waiting.")
     assert got["ends"] == ["Did not come back.", "Proofs failed."]
+
+
+FILES = """
+const ticks = [];
+globalThis.setInterval = (fn) => ticks.push(fn);  // files.js looks every 500 ms: the test says when
+const { createState } = await mod("state.js");
+const { install } = await mod("files.js");
+const element = () => {
+  const el = {
+    dataset: {}, textContent: "", disabled: false, children: [], listeners: {},
+    addEventListener: (name, fn) => { el.listeners[name] = fn; },
+    append: (...kids) => el.children.push(...kids), prepend: (kid) => el.children.unshift(kid),
+    remove: () => {}, focus: () => {},
+  };
+  return el;
+};
+const ids = new Map();
+const doc = {
+  getElementById: (id) => { if (!ids.has(id)) ids.set(id, element()); return ids.get(id); },
+  createElement: () => element(),
+};
+doc.getElementById("files-panel").dataset.maxFileBytes = "1000000";
+const handlers = new Map();
+const sent = [];
+const app = {
+  state: Object.assign(createState({ status: "active", requested: ["view", "files"] }), {
+    offerReceived: true, peer: "connected",
+    control: { granted: ["view", "files"], paused: false, active: false, waitingFor: [] },
+  }),
+  onDataType: (type, fn) => handlers.set(type, fn),
+  onChannelLabel: () => {},
+  dataOpen: () => !app.state.linkLost,
+  sendData: (m) => { sent.push(m.type); return true; },
+};
+const { transfers } = install(app, doc);
+handlers.get("file_offer")({ type: "file_offer", id: data.id, name: "log.txt", size: 10, sha256: data.sha });
+const before = transfers.get(data.id).state;
+ticks.forEach((tick) => tick());
+const still = transfers.get(data.id).state;
+app.state[data.lost] = true;  // the link drops mid-transfer
+ticks.forEach((tick) => tick());
+const tr = transfers.get(data.id);
+return { before, still, after: tr.state, said: tr.el.text.textContent, sent };
+"""
+
+
+@pytest.mark.parametrize("lost", ["linkLost", "interrupted"])  # noticed here, or said by the server
+def test_a_transfer_in_flight_stops_with_a_sentence_when_the_link_is_lost(run_js: RunJs, lost: str) -> None:
+    got = run_js(FILES, {"id": "a" * 32, "sha": "0" * 64, "lost": lost})
+    assert got["before"] == got["still"] == "receiving"
+    assert got["after"] == "cancelled"
+    assert got["said"] == "files.link_lost"  # the catalog's key: no catalog is loaded here
+    assert got["sent"] == ["file_accept"]  # nothing told over a dead link

@@ -10,6 +10,7 @@
 
 import { csrfToken } from "../shared/csrf.js";
 import { t } from "./i18n.js";
+import { linkDown } from "./state.js";
 
 export const FILE_CHANNEL_LABEL = "veo-files";
 const HEADER = 24;
@@ -174,7 +175,7 @@ export function install(app, doc = document) {
       let at = 0;
       while (at < block.byteLength && tr.state === "sending") {
         if (!usable()) {
-          cancelTransfer(tr.id, true, "files.not_granted");
+          cancelTransfer(tr.id, true, linkDown(app.state) ? "files.link_lost" : "files.not_granted");
           return;
         }
         if (tr.sent - tr.acked >= WINDOW || channel.bufferedAmount > BUFFER_HIGH) {
@@ -348,6 +349,9 @@ export function install(app, doc = document) {
     else if (granted() && ["files.not_granted", "files.waiting"].includes(status.dataset.state)) say("");
     if (app.state.ended || app.state.aborted) {
       for (const tr of transfers.values()) cancelTransfer(tr.id, false, "files.session_ended");
+    } else if (linkDown(app.state)) {
+      // The connection that carried them is gone: a resumed one starts no transfer halfway.
+      for (const tr of transfers.values()) cancelTransfer(tr.id, false, "files.link_lost");
     }
   }
   refresh();
