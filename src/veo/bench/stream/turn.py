@@ -21,7 +21,6 @@ import json
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
@@ -63,11 +62,7 @@ def relay_configuration(shipped: str, secret: str, workdir: Path) -> str:
     end-to-end test: ``denied-peer-ip`` refuses 10.0.0.0/8 and both peers' relay candidates live
     on the relay's own private address, so that one address (a /32) is allowed as a peer.
     """
-    kept = [
-        line
-        for line in shipped.splitlines()
-        if line.split("=", 1)[0].strip() not in OVERRIDDEN or line.lstrip().startswith("#")
-    ]
+    kept = [line for line in shipped.splitlines() if line.split("=", 1)[0].strip() not in OVERRIDDEN]
     if any("REPLACE" in line for line in kept if not line.lstrip().startswith("#")):
         raise BenchError("a placeholder of deploy/turnserver.conf is not overridden by the bench")
     own = [
@@ -171,4 +166,3 @@ class TurnRelay:
             # the veths' other ends vanish with this namespace
             subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
             self._made = False
-            time.sleep(0.1)
