@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, create_engine, inspect, select
 from veo.server.db.engine import Database
 from veo.server.db.migrate import alembic_config, migrate
 from veo.server.db.models import Base
-from veo.server.sessions import code_secret, service
+from veo.server.sessions import code_secret, redeem
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets.search import TRIGRAM_INDEX
 
@@ -256,8 +256,8 @@ def test_0014_turns_plaintext_codes_and_plain_digests_into_keyed_digests(
     db = Database(url)
     try:
         with db.session() as s:
-            assert service.redeem_code(s, "987 654 321", address="192.0.2.1") == "used"
-            joined = service.redeem_code(s, "123 456 789", address="192.0.2.1")
+            assert redeem.redeem_code(s, "987 654 321", address="192.0.2.1") == "used"
+            joined = redeem.redeem_code(s, "123 456 789", address="192.0.2.1")
             assert isinstance(joined, RemoteSession) and joined.id == "live" and joined.code is None
     finally:
         db.dispose()

@@ -17,7 +17,7 @@ from veo.config import Settings
 from veo.server.audit.models import AuditEvent
 from veo.server.notify import rating
 from veo.server.notify.models import RatingRequest
-from veo.server.sessions import service
+from veo.server.sessions import redeem, service
 from veo.server.sessions.models import RemoteSession
 
 
@@ -39,7 +39,7 @@ def _joined_session(app: FastAPI, *, end: bool = True) -> tuple[str, str]:
         assert created.code is not None
         code = created.code
     with app.state.db.session() as s:
-        joined = service.redeem_code(s, code, address="127.0.0.1")
+        joined = redeem.redeem_code(s, code, address="127.0.0.1")
         assert isinstance(joined, RemoteSession)
         token = rating.issue_for_session(s, joined, "es")
         session_id = joined.id

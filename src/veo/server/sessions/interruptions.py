@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.protocol.resume import MAX_BAD_PROOFS
-from veo.server.audit.service import record
 from veo.server.db.base import utcnow
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import Link
@@ -33,9 +32,10 @@ from veo.server.sessions.service import (
     AGENT_ACTOR,
     LIVE_STATUSES,
     SYSTEM_ACTOR,
-    _lock_row,
-    _locked,
+    audit,
     end_session,
+    lock_row,
+    locked,
 )
 
 #: Sessions a peer may be connected to (a waiting one has no agent yet).
@@ -69,19 +69,18 @@ def record_interrupted(
     db: Session, session_id: str, *, cause: str, link: Link, now: datetime | None = None
 ) -> RemoteSession | None:
     """Start an interruption (audited) or keep the one under way; None when the session is over."""
-    session = _locked(db, session_id)
+    session = locked(db, session_id)
     if session is None or session.status not in CONNECTED_STATUSES:
         return None
     if session.resume_deadline is not None:  # already interrupted: one event per interruption
         return session
     now = now or utcnow()
     session.resume_deadline = now + timedelta(seconds=session.resume_grace_seconds)
-    record(
+    audit(
         db,
+        session,
         "session.interrupted",
         actor=AGENT_ACTOR if link == "media" else SYSTEM_ACTOR,
-        ticket_id=session.ticket_id,
-        session_id=session.id,
         details={
             "cause": cause,
             "link": link,
@@ -103,7 +102,7 @@ def interrupt_all_at_start(db: Session) -> list[RemoteSession]:
         .order_by(RemoteSession.id)
     ).all()
     for session_id in ids:
-        _lock_row(db, session_id)
+        lock_row(db, session_id)
     interrupted = []
     for session_id in ids:
         session = record_interrupted(db, session_id, cause="server_start", link="server_restart")
@@ -120,7 +119,7 @@ def record_resumed(
     ``connection_kept`` and ``rejoined`` only end an interruption under way (None otherwise, nothing
     written); a new peer connection accepted by proof or code is audited even without one.
     """
-    session = _locked(db, session_id)
+    session = locked(db, session_id)
     if session is None or session.status not in LIVE_STATUSES:
         return None
     deadline = session.resume_deadline
@@ -132,12 +131,11 @@ def record_resumed(
         lost_at = deadline - timedelta(seconds=session.resume_grace_seconds)
         details["seconds"] = max(0, round((now - lost_at).total_seconds()))
     session.resume_deadline = None
-    record(
+    audit(
         db,
+        session,
         "session.resumed",
         actor=AGENT_ACTOR,
-        ticket_id=session.ticket_id,
-        session_id=session.id,
         details=details,
     )
     return session
@@ -145,16 +143,15 @@ def record_resumed(
 
 def record_reverify(db: Session, session_id: str) -> RemoteSession | None:
     """The new connection's console had no resume key: the technician must confirm a new code."""
-    session = _locked(db, session_id)
+    session = locked(db, session_id)
     if session is None or session.status != "active":
         return None
     session.technician_sas_confirmed = False
-    record(
+    audit(
         db,
+        session,
         "session.reverify_requested",
         actor=AGENT_ACTOR,
-        ticket_id=session.ticket_id,
-        session_id=session.id,
     )
     return session
 
@@ -169,16 +166,15 @@ def record_resume_refused(
     address: str = "",
 ) -> bool:
     """A resume proof was refused (audited, counted); True when this one ended the session."""
-    session = _locked(db, session_id)
+    session = locked(db, session_id)
     if session is None or session.status not in LIVE_STATUSES:
         return False
     session.resume_failures += 1
-    record(
+    audit(
         db,
+        session,
         "session.resume_refused",
         actor=actor,
-        ticket_id=session.ticket_id,
-        session_id=session.id,
         address=address,
         details={"reason": reason, "by": by, "failures": session.resume_failures},
     )
@@ -196,7 +192,7 @@ def record_resume_refused(
 
 def end_lost(db: Session, session_id: str, now: datetime | None = None) -> bool:
     """End an interrupted session whose deadline passed (``connection_lost``); False otherwise."""
-    session = _locked(db, session_id)
+    session = locked(db, session_id)
     if session is None or session.status not in LIVE_STATUSES:
         return False
     deadline = session.resume_deadline

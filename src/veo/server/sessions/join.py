@@ -32,7 +32,7 @@ from veo.protocol.signaling import Join, Joined, Rejoin, parse_agent_message
 from veo.server.lang import set_language
 from veo.server.notify import events, rating
 from veo.server.policies.service import policy_for_role
-from veo.server.sessions import interruptions, service, txn
+from veo.server.sessions import interruptions, redeem, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import Slot
@@ -111,8 +111,8 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
     if not await _may_try(hub, peer, address, slot):
         return None
 
-    def redeem(db: Session) -> Admission | service.RejectReason:
-        outcome = service.redeem(
+    def take_code(db: Session) -> Admission | redeem.RejectReason:
+        outcome = redeem.redeem(
             db, message.code, address=address, platform=message.platform, client=message.client
         )
         if isinstance(outcome, str):
@@ -129,7 +129,7 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
         joined = joined_message(hub.settings, session).model_copy(update=update)
         return Admission(joined, message, upgraded)
 
-    result = await txn.run(hub.db, redeem)
+    result = await txn.run(hub.db, take_code)
     if isinstance(result, str):
         await refuse(hub, peer, address, result)
         return None
@@ -170,13 +170,13 @@ async def refuse(
     hub: SignalingHub,
     peer: Peer,
     address: str,
-    reason: service.RejectReason,
+    reason: redeem.RejectReason,
     *,
     retry_after: float | None = None,
 ) -> None:
     """Audit a refusal (at once, or counted into its window's summary) and answer it."""
     if hub.refusals.note(address, reason):
-        await txn.run(hub.db, lambda db: service.record_rejected(db, address=address, reason=reason))
+        await txn.run(hub.db, lambda db: redeem.record_rejected(db, address=address, reason=reason))
     await flush_refusals(hub)
     plain = reason in ("rate_limited", "too_many_joins", "rejoin_refused")
     answer = error(reason if plain else f"code_{reason}", fatal=True)

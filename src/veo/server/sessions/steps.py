@@ -26,7 +26,7 @@ from veo.protocol.signaling import (
     UpgradeCode,
     UpgradeRequest,
 )
-from veo.server.sessions import asking, policy_now, resuming, service, txn
+from veo.server.sessions import asking, policy_now, redeem, resuming, service, txn
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
@@ -163,7 +163,7 @@ async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
     settings = s.hub.settings
     session, code = await txn.run(
         s.hub.db,
-        lambda db: service.issue_continuation(
+        lambda db: redeem.issue_continuation(
             db, s.session_id, ttl_seconds=settings.session_code_ttl_seconds, address=s.address
         ),
     )

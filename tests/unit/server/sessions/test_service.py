@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from veo.server.audit.models import AuditEvent
 from veo.server.db.base import utcnow
-from veo.server.sessions import service
+from veo.server.sessions import redeem, service
 from veo.server.sessions.models import RemoteSession
 
 from .conftest import World
@@ -55,13 +55,13 @@ def test_redeem_is_single_use_and_answers_precisely(world: World) -> None:
     code = session.code
     assert code is not None
     with world.db.session() as s:
-        joined = service.redeem_code(s, code, address="192.0.2.1", platform="linux")
+        joined = redeem.redeem_code(s, code, address="192.0.2.1", platform="linux")
         assert isinstance(joined, RemoteSession)
         assert joined.status == "joined" and joined.code is None and joined.joined_at is not None
     with world.db.session() as s:
-        assert service.redeem_code(s, code, address="192.0.2.1") == "used"
+        assert redeem.redeem_code(s, code, address="192.0.2.1") == "used"
         other = "000000000" if code != "000000000" else "000000001"
-        assert service.redeem_code(s, other, address="192.0.2.1") == "unknown"
+        assert redeem.redeem_code(s, other, address="192.0.2.1") == "unknown"
 
 
 def test_expired_code_and_expiry_sweep(world: World) -> None:
@@ -74,10 +74,10 @@ def test_expired_code_and_expiry_sweep(world: World) -> None:
             row.code_expires_at = utcnow() - timedelta(seconds=1)
     with world.db.session() as s:
         assert late.code is not None
-        assert service.redeem_code(s, late.code, address="192.0.2.1") == "expired"
+        assert redeem.redeem_code(s, late.code, address="192.0.2.1") == "expired"
     with world.db.session() as s:
         assert late.code is not None
-        assert service.redeem_code(s, late.code, address="192.0.2.1") == "expired"
+        assert redeem.redeem_code(s, late.code, address="192.0.2.1") == "expired"
         assert service.expire_waiting(s) == [swept.id]
         row = s.get(RemoteSession, swept.id)
         assert row is not None and row.status == "expired" and row.code is None
@@ -88,7 +88,7 @@ def test_consent_grant_is_intersection_and_end_is_recorded_once(world: World) ->
     session = _create(world)
     assert session.code is not None
     with world.db.session() as s:
-        service.redeem_code(s, session.code, address="192.0.2.1")
+        redeem.redeem_code(s, session.code, address="192.0.2.1")
         assert service.record_offer(s, session.id)
         assert not service.record_offer(s, session.id)
         active = service.record_consent(
@@ -124,7 +124,7 @@ def test_deny_mismatch_note_and_rejections(world: World) -> None:
         assert service.record_deny(s, denied.id)
         assert not service.record_deny(s, denied.id)
         assert service.record_sas_mismatch(s, aborted.id, reason="sas_commitment_mismatch", actor="t")
-        service.record_rejected(s, address="192.0.2.9", reason="unknown")
+        redeem.record_rejected(s, address="192.0.2.9", reason="unknown")
         with pytest.raises(service.SessionError):
             service.add_note(s, denied.id, note="   ", actor="t")
         service.add_note(s, denied.id, note="Printer driver reinstalled", actor="t")
@@ -150,7 +150,7 @@ def test_a_code_is_redeemed_once_under_concurrency(world: World) -> None:
 
     def attempt(_: int) -> str:
         with world.db.session() as s:
-            outcome = service.redeem_code(s, code, address="192.0.2.1")
+            outcome = redeem.redeem_code(s, code, address="192.0.2.1")
             return "joined" if isinstance(outcome, RemoteSession) else outcome
 
     with ThreadPoolExecutor(max_workers=6) as pool:
