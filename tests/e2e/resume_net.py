@@ -20,6 +20,8 @@ Routes: ``ip link set down`` removes the link's connected route and ``up`` norma
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -158,14 +160,18 @@ class Forwarder:
         self.cut()
 
 
-def restart_server(server: VeoServer, logs: Logs, down_seconds: float = 0.0) -> None:
+def restart_server(server: VeoServer, logs: Logs, down_seconds: float = 0.0, crash: bool = False) -> None:
     """Stop ``veo server`` and start it again on the same data directory and database.
 
-    :meth:`VeoServer.start` would run ``veo admin init`` and create the technician again; a
-    restart is only the process, started the way the first one was.
+    ``crash``: SIGKILL, so the old process writes nothing more (no audit of the sockets it
+    loses); otherwise SIGTERM, the operator's restart. :meth:`VeoServer.start` would run
+    ``veo admin init`` and create the technician again; a restart is only the process, started
+    the way the first one was.
     """
     assert server.process is not None
     argv, log_path, env = server.process.argv, server.process.log_path, server.env
+    if crash:
+        os.killpg(server.process.pid, signal.SIGKILL)
     server.process.stop()
     if down_seconds:
         time.sleep(down_seconds)
