@@ -331,8 +331,9 @@ def test_link_down_for_ten_seconds_and_back_resumes_without_a_new_code(case: Any
     c.click_lands(clicks_before=1)
     landed = time.monotonic() - up_at
 
+    # audited once, as the media's loss or (when the server heard of it first) the agent's socket
     interrupted = c.actions("session.interrupted")
-    assert len(interrupted) >= 1, c.audit()
+    assert len(interrupted) == 1 and interrupted[0].get("link") in ("media", "signaling"), c.audit()
     assert _resumed_by(c, "proof")
     assert not c.actions("session.ended")
     assert c.record()["status"] == "active"
@@ -363,7 +364,7 @@ def test_link_down_longer_than_the_grace_ends_with_connection_lost(
         SHORT_GRACE + 60,
         c.logs,
     )
-    c.console.wait_conn_state("ended", timeout=SHORT_GRACE + 90)
+    c.console.wait_conn_state("ended", timeout=SHORT_GRACE + 60)
     console_after = time.monotonic() - down_at
     agent_after = agent_ended_at - down_wall
     for side, after in (("agent", agent_after), ("console", console_after)):
