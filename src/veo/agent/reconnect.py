@@ -123,6 +123,7 @@ class ReconnectingChannel:
             return
         if not await ping(seconds):
             log.info("signaling did not answer a ping within %.0f s: reconnecting", seconds)
+            self._down(current)  # nothing more is sent into it; ``recv`` reconnects once it closed
             await _close_quietly(current)
 
     async def close(self) -> None:

@@ -133,6 +133,8 @@ ATTEMPT_SECONDS = 15.0
 #: (``resume.MAX_RESUME_OFFERS_PER_MINUTE``).
 ATTEMPT_DELAYS = (0.5, 2.0)
 ATTEMPT_STEADY_SECONDS = 60 / resume.MAX_RESUME_OFFERS_PER_MINUTE
+#: How long the last word to the server (``hangup``, ``deny``, ``abort``) may take before the end.
+FAREWELL_SECONDS = 2.0
 #: How often the console's silence is checked (heartbeats still go out every second).
 HEARTBEAT_CHECK_SECONDS = 0.25
 #: The end reason of a peer connection lost before the user's Allow (the session ends as before).
@@ -924,7 +926,10 @@ class AgentSession:
         await self._say_and_end(Hangup(reason=reason), "system", reason)
 
     async def _say_and_end(self, message: AgentMessage, by: str, reason: str) -> None:
-        await self._send_quietly(message)
+        try:  # a socket on a dead path must not hold the end up
+            await asyncio.wait_for(self._send_quietly(message), FAREWELL_SECONDS)
+        except TimeoutError:
+            log.info("could not send %s in time: ending anyway", message.type)
         await self.end(by, reason)
 
     # ------------------------------------------------------------ the end
@@ -960,9 +965,9 @@ class AgentSession:
             self._link.lost = True
             await self._link.pc.close()
         log.info("capture stopped, grant forgotten")
-        await self._close_channel()
         self._write_history(granted, by, reason)
-        self._deps.post(SessionEnded(by, reason))
+        self._deps.post(SessionEnded(by, reason))  # the user hears it before a dead socket closes
+        await self._close_channel()
         self._done.set()
 
     def _write_history(self, granted: list[str], by: str, reason: str) -> None:

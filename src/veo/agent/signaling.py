@@ -23,6 +23,9 @@ from veo.protocol.base import MAX_MESSAGE_BYTES
 CONNECT_TIMEOUT_SECONDS = 20
 PING_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 5.0
+#: How long closing waits for the server's close frame: on a dead path it never comes, and the
+#: session must not sit on it (the user's end notice, the reconnect, both wait for the close).
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 class ChannelClosed(Exception):
@@ -72,6 +75,7 @@ class WebSocketChannel:
                 open_timeout=open_timeout,
                 ping_interval=PING_SECONDS,
                 ping_timeout=PING_TIMEOUT_SECONDS,
+                close_timeout=CLOSE_TIMEOUT_SECONDS,
                 proxy=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:

@@ -196,3 +196,32 @@ async def test_nothing_to_rejoin_or_no_time_left_gives_up() -> None:
             await channel.recv()
         with pytest.raises(ChannelClosed):
             await channel.send("x")  # down: fails at once
+
+
+class DeadChannel(FakeChannel):
+    """A socket whose path died: pings go unanswered, closing takes the whole close timeout."""
+
+    async def probe(self, seconds: float) -> bool:
+        return False
+
+    async def close(self) -> None:
+        await asyncio.sleep(0.2)
+        self.closed = True
+        self.inbox.put_nowait(None)
+
+
+async def test_an_unanswered_probe_takes_the_socket_down_at_once() -> None:
+    async def connect() -> SignalingChannel:
+        raise ConnectError("still down")
+
+    first = DeadChannel("first")
+    channel = ReconnectingChannel(first, connect, Backoff((0.01,), 0.01))
+    listener = Listener(REJOIN)
+    channel.listen(listener)
+    probing = spawn(channel.probe(0.1))
+    await asyncio.sleep(0)
+    assert not channel.up and listener.states == ["down"]
+    with pytest.raises(ChannelClosed):  # a farewell is not queued into the dead socket
+        await channel.send("hangup")
+    await probing
+    assert first.sent == []
