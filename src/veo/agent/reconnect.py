@@ -148,11 +148,11 @@ class ReconnectingChannel:
             return False
         self._backoff.reset()
         while not self._closed:
-            delay = self._backoff.next()
-            if listener.reconnect_seconds_left() <= delay:
+            left = listener.reconnect_seconds_left()
+            if left <= 0:
                 log.info("signaling not back within the grace period: giving up")
                 return False
-            await asyncio.sleep(delay)
+            await asyncio.sleep(min(self._backoff.next(), left))
             rejoin = listener.rejoin_message()
             if rejoin is None or self._closed:
                 return False
