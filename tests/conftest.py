@@ -8,10 +8,12 @@ PostgreSQL variants are skipped with the reason, except under ``CI=true`` where 
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -23,6 +25,9 @@ from tests.sqlite_template import migrated_sqlite
 from tests.support import BASE_URL, app_settings
 
 from veo.config import Settings
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 # Server modules are imported inside the fixtures: an agent-only test run, or a half-edited
 # server module, must not stop every other test from being collected.
@@ -57,6 +62,37 @@ def _drop_database(name: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test hashes passwords with argon2's cheapest parameters, unless marked ``real_argon2``.
+
+    With the production parameters (19 MiB, 2 passes) each sign-in and each new account took 20 to
+    45 ms on the 2-core test machine, a tenth of a second in a typical database test, and they
+    measure nothing there. Only this fixture swaps the hasher, so a running server never can; the
+    tests of the hashing itself, of the cap on hashes at once and of sign-in races (where the time
+    a hash takes is part of the race) are marked and keep the real parameters.
+    """
+    if request.node.get_closest_marker("real_argon2"):
+        return
+    try:
+        from veo.server.auth import passwords
+    except ImportError:  # an agent-only install: nothing here hashes passwords
+        return
+    hasher, dummy = _quick_hasher()
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", dummy)
+
+
+@functools.cache
+def _quick_hasher() -> tuple[PasswordHasher, str]:
+    """argon2id at its floor (1 pass, 8 KiB) and a dummy hash made with it, for ``dummy_verify``."""
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
+    return hasher, hasher.hash("not anybody's password")
 
 
 @pytest.fixture(scope="session")

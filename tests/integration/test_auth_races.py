@@ -15,12 +15,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pyotp
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.support import BASE_URL, PASSWORD, csrf_from, enrol_totp, login, make_user
 
 from veo.server.audit.models import AuditEvent
 from veo.server.auth import limits
+
+# the time a real hash takes is part of each race: keep the real argon2 parameters (tests/conftest.py)
+pytestmark = pytest.mark.real_argon2
 
 BURST = 100
 EMAIL = "tech@example.org"

@@ -21,6 +21,9 @@ from tests.support import BASE_URL, api_token, make_user
 from veo.server.auth import passwords
 from veo.tasks import spawn
 
+# about the hashing itself: the real argon2 parameters (tests/conftest.py)
+pytestmark = pytest.mark.real_argon2
+
 BURST = 60  # more than anyio's 40 default threads: before the limit they were all taken
 EMAIL = "tech@example.org"
 

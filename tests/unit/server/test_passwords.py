@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from argon2 import extract_parameters
 from argon2.low_level import Type
 
 from veo.server.auth import passwords
+
+pytestmark = pytest.mark.real_argon2  # the production parameters, not the tests' cheap ones
 
 
 def test_hash_is_argon2id_with_minimum_parameters() -> None:
