@@ -35,7 +35,9 @@ from tests.integration.test_agent_session import (
 )
 from tests.netns import private_netns
 
+from veo.agent.chat import AgentChat
 from veo.agent.events import (
+    ChatLine,
     Reconnected,
     Reconnecting,
     ReverifyAsked,
@@ -46,10 +48,12 @@ from veo.agent.events import (
     Started,
     UiEvent,
 )
+from veo.agent.files import AgentFiles
 from veo.agent.reconnect import Backoff, ReconnectingChannel
 from veo.agent.session import AgentSession, SessionDeps
 from veo.agent.signaling import SignalingChannel
 from veo.protocol import resume, sas
+from veo.protocol.chat import Chat
 from veo.protocol.datachannel import Control, Heartbeat, Screen
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
@@ -128,6 +132,8 @@ class Run:
     events: asyncio.Queue[UiEvent]
     calls: asyncio.Queue[tuple[object, ...]]
     console: Twin
+    chat: AgentChat
+    files: AgentFiles
 
 
 async def next_event(events: asyncio.Queue[UiEvent], kind: type[Any]) -> Any:
@@ -166,6 +172,7 @@ async def start_verified(
         record_history=False,
     )
     session = AgentSession(agent_pipe, "123456789", deps)
+    chat, files = AgentChat(session, events.put_nowait), AgentFiles(session, events.put_nowait)
     running = loop.create_task(session.run())
     await expect(server, Join)
     joined = Joined(
@@ -200,7 +207,7 @@ async def start_verified(
     assert console.resume_key is not None and len(console.resume_key) == 32
     console.send_input({"type": "pointer_move", "x": 1, "y": 2})
     assert await asyncio.wait_for(calls.get(), 10) == ("move", 1, 2)
-    return Run(session, running, server, events, calls, console)
+    return Run(session, running, server, events, calls, console, chat, files)
 
 
 async def drop_by_silence(run: Run) -> Interrupted:
@@ -272,6 +279,15 @@ def test_silent_console_then_resume_by_proof(netns: str, caplog: pytest.LogCaptu
         frame = await asyncio.wait_for(track.recv(), 10)
         assert frame.width > 0
         assert "session resumed verified_by=proof" in caplog.text
+
+        # the features run on the new connection: the files channel exists again, chat both ways
+        assert "veo-files" in console.others and "veo-files" in old.others
+        console.channel.send(Chat(id="c1", text="back?").dumps())
+        line = await next_event(run.events, ChatLine)
+        assert (line.text, line.mine) == ("back?", False)
+        assert run.chat.send("yes")
+        said = await console.next_data()
+        assert isinstance(said, Chat) and said.text == "yes"
 
         run.session.stop()
         await run.running

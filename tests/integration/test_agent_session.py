@@ -183,8 +183,14 @@ class Console:
         def on_track(track: Any) -> None:
             self.tracks.put_nowait(track)
 
+        #: the agent's other channels by label (``veo-files`` when the files feature is on)
+        self.others: dict[str, Any] = {}
+
         @self.pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
+            if channel.label != "veo":
+                self.others[channel.label] = channel
+                return
             self.channel = channel
             channel.on("message", self.data.put_nowait)
             self.channel_open.set()
