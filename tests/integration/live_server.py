@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Page
+from tests.sqlite_template import migrated_sqlite
 
 from veo.config import Settings
 from veo.server.app import create_app
@@ -24,7 +25,8 @@ from veo.tasks import spawn
 
 @asynccontextmanager
 async def serving(tmp_path: Path, name: str, **settings: Any) -> AsyncIterator[tuple[str, FastAPI]]:
-    """``(base_url, app)`` of a server on SQLite under ``tmp_path``; ``settings`` add to its Settings.
+    """``(base_url, app)`` of a server on SQLite under ``tmp_path`` (a copy of the migrated template,
+    ``tests/sqlite_template.py``); ``settings`` add to its Settings.
 
     The app exists before the server answers, so a test may still swap a part of it (a limiter).
     """
@@ -35,7 +37,7 @@ async def serving(tmp_path: Path, name: str, **settings: Any) -> AsyncIterator[t
     app = create_app(
         Settings(
             data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{tmp_path / 'veo.db'}",
+            database_url=migrated_sqlite(tmp_path / "veo.db"),
             public_url=base_url,
             **settings,
         )

@@ -23,6 +23,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import select
 from tests.integration.live_server import sign_in
+from tests.sqlite_template import migrated_sqlite
 from websockets.asyncio.client import ClientConnection, connect
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -66,7 +67,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'veo.db'}", public_url=base_url
+        data_dir=tmp_path / "data", database_url=migrated_sqlite(tmp_path / "veo.db"), public_url=base_url
     )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -27,6 +27,7 @@ import uvicorn
 import websockets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.sqlite_template import migrated_sqlite
 from tests.support import make_user
 from websockets.exceptions import ConnectionClosed
 
@@ -125,7 +126,7 @@ class Server:
 @pytest.fixture
 async def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Server]:
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'veo.db'}", public_url="http://x"
+        data_dir=tmp_path / "data", database_url=migrated_sqlite(tmp_path / "veo.db"), public_url="http://x"
     )
     app = create_app(settings)
     hub: SignalingHub = app.state.hub
