@@ -26,6 +26,7 @@ used, so the address that was checked is the one that receives the request.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -235,11 +236,19 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(trust_env=False)
+        context = ssl_context or _system_ssl_context()
+        super().__init__(verify=context, trust_env=False)  # its own pool, replaced just below
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            network_backend=GuardedBackend(policy, resolver),
+            ssl_context=context, network_backend=GuardedBackend(policy, resolver)
         )
+
+
+@functools.cache
+def _system_ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi's CAs), made once per process: loading the CA file took
+    25-50 ms, twice for every app start (the outbox worker builds its client then), and an
+    SSLContext is meant to be shared between connections."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def guarded_client(
