@@ -554,7 +554,9 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         assert await page.get_attribute("#control-state", "data-state") == "off"
         await run.check_stage("7b-link-lost", "reconnecting")
 
-        # A new connection whose agent proof is wrong: refused, reported, said in a sentence.
+        # A new connection whose agent proof is wrong: refused, reported, said in a sentence; its
+        # video is never shown (the last picture stays under "reconnecting").
+        await page.evaluate("() => { window.lastStream = document.querySelector('video').srcObject; }")
         refused = await resume_offer(run, key, "bad")
         agents.append(refused)
         assert await relay.next() == {"type": "resume_refused", "v": 1, "reason": "bad_proof"}
@@ -565,6 +567,10 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
             " so someone may be interfering. Waiting for the user's computer to try again."
         )
         assert banner == run.word(refusal), banner
+        assert await page.evaluate(
+            "() => window.lastStream !== null"
+            " && document.querySelector('video').srcObject === window.lastStream"
+        )
         await run.check_stage("7c-refused", "reconnecting")
 
         # The next one proves the key: back without a new code, a brief "Reconnected".

@@ -120,7 +120,7 @@ export class Console {
     this.queue = Promise.resolve();
 
     this.peer = new Peer({
-      onTrack: (track, streams) => this.display.attach(track, streams),
+      onTrack: (track, streams) => this.onTrack(track, streams),
       onChannel: (channel) => this.onChannel(channel),
       onState: (state) => this.update(() => this.onPeerState(state)),
     });
@@ -406,6 +406,16 @@ export class Console {
     this.state.sas = code;
   }
 
+  /** The remote video; a resume connection's is shown only once it proved itself (or a code is compared). */
+  onTrack(track, streams) {
+    const exchange = this.exchange;
+    if (exchange && exchange.resume && !exchange.trusted) {
+      exchange.held = { track, streams }; // meanwhile the last picture stays, under "reconnecting"
+      return;
+    }
+    this.display.attach(track, streams);
+  }
+
   /** The reveal of a resume offer: back by proof, refused for a wrong proof, or a new code to compare. */
   async onResumeReveal(exchange, revealProof, code) {
     const s = this.state;
@@ -424,6 +434,8 @@ export class Console {
     s.resuming = false;
     s.sas = code;
     this.clearError("resume");
+    if (exchange.held) this.display.attach(exchange.held.track, exchange.held.streams);
+    exchange.held = null;
     if (outcome === "proof") {
       this.keys.verified();
       return;
