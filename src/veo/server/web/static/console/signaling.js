@@ -6,7 +6,8 @@
 
 const PROTOCOL_VERSION = 1;
 const FIRST_DELAY_MS = 500;
-const MAX_DELAY_MS = 10000;
+/** A live session waits for this socket: the agent's resume offer reaches us only through it. */
+const MAX_DELAY_MS = 2000;
 /** Close codes after which retrying cannot help (sessions/sockets.py): signed out, forbidden, no session. */
 export const FINAL_CLOSE_CODES = new Set([1008, 4401, 4403, 4404]);
 
@@ -17,7 +18,7 @@ export function socketUrl(path, loc = globalThis.location) {
   return `${scheme}//${loc.host}${path.startsWith("/") ? "" : "/"}${path}`;
 }
 
-/** Delay before reconnect attempt `attempt` (0-based): 0.5 s, 1 s, 2 s ... capped at 10 s. */
+/** Delay before reconnect attempt `attempt` (0-based): 0.5 s, 1 s, then every 2 s. */
 export function backoffDelay(attempt) {
   return Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt, 10));
 }
