@@ -57,6 +57,7 @@ CONNECTION_LOST_SENTENCE = "The connection to the user's computer was lost and d
 AGENT_RECONNECTING = "peer connection lost cause="
 AGENT_RESUMED = "session resumed verified_by="
 AGENT_REJOINED = "signaling reconnected"
+AGENT_RECONNECT_FAILED = "signaling reconnect failed"
 AGENT_SAS_SHOWN = "SAS shown to the user"
 AGENT_ASKS_AGAIN = "the codes must be compared again sas="
 REVERIFY_WINDOW = "reverify"
@@ -376,7 +377,9 @@ def test_link_down_longer_than_the_grace_ends_with_connection_lost(
     assert sentence == CONNECTION_LOST_SENTENCE, sentence
     assert c.live.agent.log.ended() == ("system", "connection_lost")
     assert c.live.agent.log.count("session ended by=") == 1, "ended once"
-    assert c.live.agent.log.geometry("ended") is not None, "the agent showed the user its end notice"
+    wait_for(
+        "the agent to show the user its end notice", lambda: c.live.agent.log.geometry("ended"), 10, c.logs
+    )
 
     c.network.link_up()
     record = c.record()
@@ -396,6 +399,53 @@ def test_link_down_longer_than_the_grace_ends_with_connection_lost(
         f"\nresume/grace {SHORT_GRACE} s: the agent ended {agent_after:.1f} s and the console "
         f"{console_after:.1f} s after the drop"
     )
+
+
+def test_session_ended_while_the_agent_was_away_is_said_on_its_return(case: Any) -> None:
+    """The technician ends the session while the user's link is down; when the link comes back the
+    agent's rejoin is refused as ended and the user is told the session has ended."""
+    c: Case = case()
+    lines_before = len(c.live.agent.log.lines())
+    c.network.link_down()
+    c.wait_phase("reconnecting", timeout=NOTICE_SECONDS + 5)
+    wait_for(
+        "the agent to notice the drop",
+        lambda: c.agent_line_time(AGENT_RECONNECTING, after=lines_before),
+        NOTICE_SECONDS + 5,
+        c.logs,
+    )
+    c.console.page.click("#end-session")
+    c.console.wait_conn_state("ended", timeout=20)
+    # the link stays down until the agent tried a new socket: until its old one is closed (up to
+    # its close timeout) the server's `ended`, retransmitted there once the link is back, would
+    # tell it, and the rejoin this case is about would never be made
+    wait_for(
+        "the agent to try a new signaling socket",
+        lambda: c.agent_line_time(AGENT_RECONNECT_FAILED, after=lines_before),
+        30,
+        c.logs,
+    )
+    assert c.live.agent.log.ended() is None, "the agent cannot know yet: its link is down"
+
+    c.network.link_up()
+    up_at = time.monotonic()
+    wait_for(
+        "the agent to end: the session had ended (session_ended)",
+        lambda: c.live.agent.log.ended() == ("system", "session_ended"),
+        RESUME_TIMEOUT,
+        c.logs,
+    )
+    told = time.monotonic() - up_at
+    wait_for(
+        "the agent to show the user its end notice", lambda: c.live.agent.log.geometry("ended"), 10, c.logs
+    )
+    assert not c.live.agent.log.contains(AGENT_RESUMED)
+    record = c.record()
+    assert (record["status"], record["ended_by"]) == ("ended", "technician"), record
+    assert len(c.actions("session.ended")) == 1
+    assert not c.actions("session.resumed")
+    c.audit_verifies()
+    print(f"\nresume/ended while away: the agent said so {told:.1f} s after the link came back")
 
 
 def test_console_reload_resumes_by_proof(case: Any) -> None:
