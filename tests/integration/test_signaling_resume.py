@@ -438,7 +438,16 @@ def test_resume_offers_are_rate_limited_per_session(env: Env) -> None:
     created = env.create()
     with env.console(created["id"]) as console, env.agent() as agent:
         active(console, agent, env, created)
-        for _ in range(MAX_RESUME_OFFERS_PER_MINUTE):
+        # an agent whose ``interrupted`` was lost with its network: the resume offer starts it
+        _, commitment = nonce()
+        send(agent, {"type": "offer", "sdp": SDP, "commitment": commitment, "resume": True})
+        state = recv(console, "session_state")
+        assert state["interrupted"] is True and state["resume_deadline"]
+        assert recv(console, "offer")["resume"] is True
+        recv(console, "session_state")
+        [interrupted] = env.actions(created["id"], "session.interrupted")
+        assert interrupted.details["link"] == "media" and interrupted.details["cause"] == "new_connection"
+        for _ in range(MAX_RESUME_OFFERS_PER_MINUTE - 1):
             resume_offer(agent, console)
         send(agent, {"type": "offer", "sdp": SDP, "commitment": "f" * 64, "resume": True})
         assert recv(agent, "error")["code"] == "resume_rate_limited"

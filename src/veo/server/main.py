@@ -22,6 +22,11 @@ PROG = "veo server"
 #: it is over 4x the protocol's limit (128 KiB of text is at most 512 KiB of UTF-8); below that,
 #: ``veo.protocol`` answers ``too_large``. Uvicorn's default would buffer up to 16 MiB per message.
 WS_MAX_SIZE = 4 * MAX_MESSAGE_BYTES
+#: WebSocket pings: a peer whose network dropped without closing its socket (no FIN, no RST) is
+#: noticed within ~10 s, so that its session is interrupted (and ends after its grace period)
+#: about when the peers themselves notice; Uvicorn's default (20 s + 20 s) made a session whose
+#: agent vanished wait 40 s longer than its grace (issue 13).
+WS_PING_SECONDS = 5.0
 
 
 def _port(value: str) -> int:
@@ -62,6 +67,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from veo.server.app import create_app
+    from veo.server.ws_protocol import QuickCloseWebSocketProtocol
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,10 +83,12 @@ def main(argv: list[str]) -> int:
         host=args.host,
         port=args.port,
         proxy_headers=False,
-        ws="websockets",
+        ws=QuickCloseWebSocketProtocol,
         log_config=None,
         log_level=args.log_level,
         server_header=False,
         ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
     )
     return 0

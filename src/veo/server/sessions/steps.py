@@ -88,6 +88,10 @@ async def offer(s: Step, message: Offer) -> None:
         if not s.rt.take_resume_offer(s.hub.clock()):
             raise service.SessionError("resume_rate_limited")
         s.rt.answered = s.rt.revealed = False
+        if s.rt.interruption is None:
+            # the agent's ``interrupted`` was lost with its network (written into a dead socket):
+            # a new peer connection says the old one is gone, so the interruption starts here
+            await resuming.interrupt(s.hub, s.session_id, s.rt, cause="new_connection", link="media")
     s.rt.offered = True
     s.rt.restored = False
     # the console gets its own ICE servers (TURN credentials made now) with the offer
