@@ -701,3 +701,48 @@ def test_rejoined_before_consent_with_renegotiate_offers_afresh(netns: str) -> N
         await console.close()
 
     run_in_netns(netns, scenario)
+
+
+def test_a_loss_before_the_users_allow_ends_the_session_as_before(netns: str) -> None:
+    """No resume without consent: the connection lost before Allow ends it (and says so)."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        agent_pipe, server = pipe_pair()
+        events: asyncio.Queue[UiEvent] = asyncio.Queue()
+        deps = SessionDeps(
+            capture_factory=SyntheticScreen,
+            injector_factory=lambda: RecordingInjector(loop, asyncio.Queue()),
+            post=events.put_nowait,
+            record_history=False,
+        )
+        session = AgentSession(agent_pipe, "123456789", deps)
+        running = loop.create_task(session.run())
+        await expect(server, Join)
+        joined = Joined(
+            session_id=SID,
+            organization="ACME IT",
+            technician_name="Ana",
+            ticket_id=13,
+            ticket_title="Printer",
+            requested=[Permission.VIEW],
+            resume_token=TOKEN,
+            resume_grace_seconds=120,
+        )
+        await server.send(joined.dumps())
+        offer = await expect(server, Offer)
+        console = Twin()
+        await server.send((await console.answer(offer)).dumps())
+        await expect(server, Reveal)
+        await console.channel_open.wait()
+        await asyncio.sleep(1.5)  # the agent heard a heartbeat
+        console.beating = False
+        hangup = await next_signal(server, 10)
+        assert isinstance(hangup, Hangup) and hangup.reason == "connection_lost", hangup
+        await running
+        ended = await next_event(events, SessionEnded)
+        assert (ended.by, ended.reason) == ("system", "connection_lost")
+        assert session._track is not None and session._track.frames_sent == 0
+        await console.close()
+
+    run_in_netns(netns, scenario)
