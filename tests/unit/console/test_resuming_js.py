@@ -316,3 +316,27 @@ def test_a_transfer_in_flight_stops_with_a_sentence_when_the_link_is_lost(run_js
     assert got["after"] == "cancelled"
     assert got["said"] == "files.link_lost"  # the catalog's key: no catalog is loaded here
     assert got["sent"] == ["file_accept"]  # nothing told over a dead link
+
+
+def test_a_new_code_comparison_ends_when_resumed_or_confirmed_here_with_nothing_interrupted(
+    run_js: RunJs,
+) -> None:
+    got = run_js(
+        """
+        const { createState, reverifyDone } = await mod("state.js");
+        const build = (set) => Object.assign(createState({ status: "active" }), set);
+        return data.map(([set, was]) => reverifyDone(build(set), was));
+        """,
+        [
+            [{"reverify": True, "interrupted": True, "technicianSasConfirmed": False}, True],  # code shown
+            [{"reverify": True, "interrupted": True, "technicianSasConfirmed": True}, True],  # the user next
+            [{"reverify": True, "interrupted": False, "technicianSasConfirmed": True}, True],  # resumed
+            [{"reverify": True, "interrupted": False, "technicianSasConfirmed": False}, False],  # not yet
+            [
+                {"reverify": True, "interrupted": False, "technicianSasConfirmed": True},
+                False,
+            ],  # no drop marked
+            [{"reverify": False, "interrupted": False, "technicianSasConfirmed": True}, True],
+        ],
+    )
+    assert got == [False, False, True, False, True, False]

@@ -27,7 +27,15 @@ import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js"
 import { Signaling } from "./signaling.js";
 import { install as installSysinfo } from "./sysinfo.js";
 import { RemoteDisplay } from "./display.js";
-import { connectionState, controlState, createState, inputAllowed, linkDown, sessionPhase } from "./state.js";
+import {
+  connectionState,
+  controlState,
+  createState,
+  inputAllowed,
+  linkDown,
+  reverifyDone,
+  sessionPhase,
+} from "./state.js";
 import { ConsoleView, droppedKey, notSentKey } from "./ui.js";
 
 /**
@@ -451,7 +459,7 @@ export class Console {
     const was = s.interrupted;
     s.interrupted = m.interrupted === true;
     s.resumeDeadline = s.interrupted ? parseDate(typeof m.resume_deadline === "string" ? m.resume_deadline : "") : null;
-    if (was && !s.interrupted) s.reverify = false; // the agent said "resumed": both sides confirmed
+    if (reverifyDone(s, was)) s.reverify = false;
   }
 
   /** "Codes match": the user read back the same code; the server records it and tells the agent. */

@@ -92,6 +92,17 @@ export function sessionPhase(s) {
   return "joined";
 }
 
+/**
+ * Whether a new code comparison (after a resume without proof) is over, on a new session_state:
+ * the server said the connection is back ("resumed"), or this page's own "Codes match" is
+ * recorded and nothing is interrupted (a server that never marked the drop). Until then the
+ * verification step stays and nothing is sent; the agent waits for the user's confirmation too.
+ */
+export function reverifyDone(s, wasInterrupted) {
+  if (!s.reverify) return false;
+  return (wasInterrupted && !s.interrupted) || (s.technicianSasConfirmed && !s.interrupted);
+}
+
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
 export function controlState(s) {
   if (s.aborted || s.ended || linkDown(s) || s.reverify) return "off";
