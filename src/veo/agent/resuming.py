@@ -1,8 +1,8 @@
-"""What the agent keeps to resume a session on a new peer connection (issue 13, resume).
+"""What the agent keeps to resume a session on a new peer connection (issue 13, point 2).
 
 aiortc has no ICE restart, so a lost connection is replaced by a new ``RTCPeerConnection`` on
-the same session (``session.py`` builds it). Three small pieces live here, apart from the
-networking so that each can be tested on its own:
+the same session (``session.py`` builds it). Three small pieces (and :class:`Grace`, the
+deadline) live here, apart from the networking, so that each can be tested on its own:
 
 * :class:`HeartbeatClock`: when the console was last heard on the data channel. aioice alone
   takes ~30 s to notice a dead path; the data channel's ``heartbeat`` every second says it

@@ -314,8 +314,8 @@ def test_a_lost_connection_stops_transfers_and_a_new_one_gets_its_own_channel(tm
     files.accept(offer.id, str(tmp_path))
     channel.handlers["message"](pack_chunk(offer.id, 0, data[:MAX_CHUNK]))
     assert len(list(tmp_path.iterdir())) == 1
-    for hook in peer.lost_hooks:
-        hook()
+    for lost in peer.lost_hooks:
+        lost()
     assert list(tmp_path.iterdir()) == []  # no partial file kept
     ended = [e for e in events if isinstance(e, FileTransferEnded)]
     assert [(e.outcome, e.detail) for e in ended] == [("cancelled", "connection_lost")]
