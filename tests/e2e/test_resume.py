@@ -205,6 +205,11 @@ class Case:
         record: dict[str, Any] = response.json()
         return record
 
+    def server_log(self) -> str:
+        """The server's log, every process of it (a restarted server appends to the same file)."""
+        assert self.server.process is not None
+        return self.server.process.text()
+
     def audit_verifies(self) -> None:
         out = self.server.cli("audit", "verify")
         assert out.startswith("OK"), out
@@ -462,7 +467,7 @@ def test_console_reload_resumes_by_proof(case: Any) -> None:
     landed = time.monotonic() - reload_at
 
     assert _resumed_by(c, "proof")
-    assert c.actions("session.interrupted"), c.audit()
+    assert [d.get("link") for d in c.actions("session.interrupted")] == ["media"], c.audit()
     assert c.record()["status"] == "active"
     c.audit_verifies()
     print(f"\nresume/reload: click landed {landed:.1f} s after the reload")
@@ -473,6 +478,7 @@ def test_agent_signaling_cut_rejoins_and_carries_on(case: Any) -> None:
     shown = c.live.agent.log.count(AGENT_SAS_SHOWN)
     c.click_lands(clicks_before=0)
     rejoins = c.live.agent.log.count(AGENT_REJOINED)
+    lines_before = len(c.live.agent.log.lines())
 
     cut_at = time.monotonic()
     c.forwarder.cut()
@@ -493,7 +499,9 @@ def test_agent_signaling_cut_rejoins_and_carries_on(case: Any) -> None:
     assert c.record()["status"] == "active"
     interrupted = c.actions("session.interrupted")
     assert [d.get("link") for d in interrupted] == ["signaling"], c.audit()
-    assert c.actions("session.resumed"), c.audit()
+    # the media never stopped: no new connection, the old one was kept
+    assert c.agent_line_time(AGENT_RECONNECTING, after=lines_before) is None
+    assert _resumed_by(c, "connection_kept")
     c.audit_verifies()
     print(f"\nresume/signaling cut: rejoined {rejoined:.1f} s after the cut")
 
@@ -504,12 +512,21 @@ def test_server_restart_mid_session_ends_nothing(case: Any, how: str) -> None:
     shown = c.live.agent.log.count(AGENT_SAS_SHOWN)
     c.click_lands(clicks_before=0)
     rejoins = c.live.agent.log.count(AGENT_REJOINED)
+    lines_before = len(c.live.agent.log.lines())
+    console_socket = f"/ws/console?session={c.live.session_id}"
+    console_sockets = c.server_log().count(console_socket)
 
     restart_at = time.monotonic()
     restart_server(c.server, c.logs, down_seconds=1.0, crash=how == "killed")
     wait_for(
         "the agent to rejoin the restarted server",
         lambda: c.live.agent.log.count(AGENT_REJOINED) > rejoins,
+        RESUME_TIMEOUT,
+        c.logs,
+    )
+    wait_for(
+        "the console to open a new socket to the restarted server",
+        lambda: c.server_log().count(console_socket) > console_sockets,
         RESUME_TIMEOUT,
         c.logs,
     )
@@ -526,12 +543,39 @@ def test_server_restart_mid_session_ends_nothing(case: Any, how: str) -> None:
     interrupted = c.actions("session.interrupted")
     links = ("server_restart",) if how == "killed" else ("server_restart", "signaling")
     assert len(interrupted) == 1 and interrupted[0].get("link") in links, c.audit()
-    wait_for("the audit to record session.resumed", lambda: c.actions("session.resumed") or None, 20, c.logs)
+    # the media between the agent and the browser never depended on the server
+    assert c.agent_line_time(AGENT_RECONNECTING, after=lines_before) is None
+    assert _resumed_by(c, "connection_kept")
     c.audit_verifies()
     print(
         f"\nresume/server {how} and started: console active again {back:.1f} s after the restart began; "
         f"interruption audited as link={interrupted[0].get('link')}"
     )
+
+
+def _forged_click_is_dropped(c: Case, console: Console) -> None:
+    """A press and release sent straight into the new data channel (as a console that skipped the
+    code would) are dropped by the agent, and the demo app is not pressed."""
+    x, y = c.live.app.widget("button").center
+    before = c.clicks()
+    dropped = len(c.live.agent.log.dropped())
+
+    def inject() -> bool:
+        try:
+            for down in (True, False):
+                console.inject_raw({"type": "pointer_button", "x": x, "y": y, "button": "left", "down": down})
+        except AssertionError:  # the new data channel is not open yet
+            return False
+        return True
+
+    wait_for("an open data channel to inject into", inject, RESUME_TIMEOUT, c.logs, console.diagnostics)
+    reasons = wait_for(
+        "the agent to drop the forged click",
+        lambda: [r for t, r in c.live.agent.log.dropped()[dropped:] if t == "pointer_button"][1:] or None,
+        20,
+        c.logs,
+    )
+    assert c.clicks() == before, f"a forged click before the code check landed (dropped: {reasons})"
 
 
 def test_console_in_another_browser_needs_the_code_again(
@@ -568,6 +612,8 @@ def test_console_in_another_browser_needs_the_code_again(
         assert c.live.agent.log.count(AGENT_SAS_SHOWN) == shown, "the consent dialog did not come back"
         assert console.sas() == c.live.agent.log.sas(), "both sides show the same new code"
         assert not page.evaluate("() => window.veoConsole.technicianSasConfirmed")
+        # until both compared the new code, input from this console is refused by the agent
+        _forged_click_is_dropped(c, console)
         layout = settled_layout(c.live.agent, REVERIFY_WINDOW, after="sas=")
         assert set(prompt) >= {"code_match", "code_differ"}, prompt
         c.live.display.click_rect(layout["code_match"])
