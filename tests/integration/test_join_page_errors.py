@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
 from tests.integration.live_server import serving
 from websockets.asyncio.client import connect
@@ -37,6 +38,8 @@ SIZES = ((1366, 768), (1920, 1080))
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one Chromium for the module (``browser``), so its tests share the module's event loop
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 
@@ -84,31 +87,40 @@ def shots(tmp_path: Path) -> Path:
     return directory
 
 
-@pytest.fixture
-async def stack(tmp_path: Path, shots: Path) -> AsyncIterator[Stack]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module: launching it took 1-2 s a test. Each page still gets a
+    browser context of its own (``Browser.new_page``), so no cookie or storage is shared."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def stack(tmp_path: Path, shots: Path, browser: Browser) -> AsyncIterator[Stack]:
     async with serving(tmp_path, "join-page-test", organization="ACME IT") as (base_url, app):
         # two wrong codes, no growing delay: the rate limit is reached at once
         app.state.hub.limiter = RedemptionLimiter(max_failures=2, base_delay=0.0, max_delay=0.0)
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            errors: list[str] = []
-            try:
-                warmup = await browser.new_page()
-                await warmup.goto(f"{base_url}/join")  # the server is up (and migrated) once this answers
-                await warmup.close()
-                with app.state.db.session() as s:
-                    auth_service.create_user(
-                        s,
-                        EMAIL,
-                        name="Carla",
-                        role="technician",
-                        password=PASSWORD,
-                        must_change_password=False,
-                    )
-                yield Stack(base_url, browser, shots, errors, app)
-            finally:
-                await browser.close()
-        assert errors == []
+        errors: list[str] = []
+        warmup = await browser.new_page()
+        await warmup.goto(f"{base_url}/join")  # the server is up (and migrated) once this answers
+        await warmup.close()
+        with app.state.db.session() as s:
+            auth_service.create_user(
+                s,
+                EMAIL,
+                name="Carla",
+                role="technician",
+                password=PASSWORD,
+                must_change_password=False,
+            )
+        yield Stack(base_url, browser, shots, errors, app)
+        for context in browser.contexts:  # what a test left open goes with it
+            await context.close()
+    assert errors == []
 
 
 async def _try(page: Page, code: str) -> str:
