@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, Route, async_playwright
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Route, async_playwright
 
 from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
 
@@ -39,6 +40,8 @@ window.ready = true;
 pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one Chromium for the module (``browser``), so its tests share the module's event loop
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 
@@ -52,19 +55,28 @@ async def _serve(route: Route) -> None:
         await route.fulfill(status=404)
 
 
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each page has its own context."""
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.route(f"{ORIGIN}/**", _serve)
-        await page.goto(f"{ORIGIN}/")
-        await page.wait_for_function("() => window.ready === true")
-        yield page
-        assert errors == []
-        await browser.close()
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.route(f"{ORIGIN}/**", _serve)
+    await page.goto(f"{ORIGIN}/")
+    await page.wait_for_function("() => window.ready === true")
+    yield page
+    assert errors == []
+    await page.context.close()
 
 
 async def test_sending_shows_the_line_only_when_it_left(page: Page) -> None:
