@@ -583,10 +583,11 @@ def test_start_ends_no_session_it_interrupts_those_left_open_by_a_previous_run(e
     with env.agent() as agent:
         join(agent, created["code"])
         send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
-        for _ in range(200):  # the offer is handled on the server's loop
+        for _ in range(500):  # the offer is handled on the server's loop
             if env.row(created["id"]).status == "connecting":
                 break
-            time.sleep(0.01)
+            time.sleep(0.02)
+        assert env.row(created["id"]).status == "connecting"
         assert env.client.portal is not None
         env.client.portal.call(env.hub.start)
         with env.console(created["id"]) as console:

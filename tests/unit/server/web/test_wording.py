@@ -27,11 +27,12 @@ ACTION = r'"([a-z]+\.[a-z_]+)"'
 
 
 def _recorded_actions() -> set[str]:
-    """Every audit action the server's source records (``record(db, "x.y", ...)`` and friends)."""
+    """Every audit action the server's source records (``record(db, "x.y", ...)`` and friends, and
+    ``audit(db, session, "x.y", ...)`` of the session modules)."""
     found: set[str] = set()
     for path in SERVER.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        for call in re.finditer(r"\brecord\(", text):
+        for call in re.finditer(r"\b(?:record|audit)\(", text):  # audit(): sessions/service.py
             head = text[call.end() : call.end() + 300]  # the action is the second argument
             found |= set(re.findall(ACTION, head))
     return found
