@@ -137,3 +137,45 @@ def test_iso_strings_become_dates(language: str) -> None:
     text = wording.when("2026-01-15T09:05:00+00:00")
     assert ("Jan 15, 2026" if language == "en" else "15 ene 2026") in text and "T09" not in text
     assert wording.when("not a date") == "—"
+
+
+def test_interruptions_and_resumes_read_as_sentences(language: str) -> None:
+    """Issue 13: the audit page says what was lost, how it came back or why it was refused."""
+    interrupted = wording.event_details(
+        "session.interrupted",
+        {
+            "cause": "heartbeat",
+            "link": "media",
+            "grace_seconds": 120,
+            "deadline": "2026-12-06T10:34:00+00:00",
+        },
+    )
+    restarted = wording.event_details(
+        "session.interrupted", {"cause": "server_start", "link": "server_restart"}
+    )
+    resumed = wording.event_details("session.resumed", {"verified_by": "proof", "seconds": 12})
+    refused = wording.event_details(
+        "session.resume_refused", {"reason": "bad_proof", "by": "console", "failures": 2}
+    )
+    lost = wording.event_details(
+        "session.ended",
+        {"by": "system", "reason": "connection_lost", "grace_seconds": 120, "duration_seconds": 300},
+    )
+    failed = wording.session_ending("system", "resume_failed")
+    for text in (interrupted, restarted, resumed, refused, lost, failed):
+        assert text and not CODE.search(text), text
+    if language == "en":
+        assert "2 minutes" in interrupted and "12 seconds" in resumed and "2 refusals" in refused
+        assert "did not come back in time" in lost and "waited 2 minutes" in lost
+        assert "The server restarted." in restarted
+    else:
+        assert "2 minutos" in interrupted and "12 segundos" in resumed and "2 rechazos" in refused
+        assert "no volvió a tiempo" in lost and "esperó 2 minutos" in lost
+        assert "El servidor se reinició." in restarted
+    for action in (
+        "session.interrupted",
+        "session.resumed",
+        "session.reverify_requested",
+        "session.resume_refused",
+    ):
+        assert wording.action(action) != wording.action("no.such_action")
