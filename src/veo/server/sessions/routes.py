@@ -2,7 +2,7 @@
 
 Call it after ``app.state.settings`` and ``app.state.db`` are set. It makes the data directory's
 code secret the one codes are digested with (``code_secret.py``). The hub starts through
-``app.state.startup_hooks`` (ending sessions a previous process left open) and the bus and hub
+``app.state.startup_hooks`` (interrupting, not ending, what a previous process left live) and the bus and hub
 close through ``app.state.shutdown_hooks``, both run by ``create_app``'s lifespan; an app without
 those lists gets its lifespan wrapped instead.
 """

@@ -151,6 +151,7 @@ def end_reason(code: str | None) -> str:
         "codec_unsupported_vp8": _(
             "The technician's browser cannot play VP8 video, and the agent was started with --codec vp8."
         ),
+        # sessions ended at a server start before issue 13 (none is any more): older audit rows
         "server_restarted": _("The server restarted during the session."),
         "timeout": _("Nobody was active for too long."),
         "idle": _("Nobody was active for too long."),
