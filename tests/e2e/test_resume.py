@@ -586,6 +586,9 @@ def test_console_in_another_browser_needs_the_code_again(
     c.click_lands(clicks_before=0)
     lines_before = len(c.live.agent.log.lines())
 
+    # a technician does not close the tab within a second of starting: let heartbeats flow both
+    # ways first (the agent judges silence only after the console's first beat)
+    time.sleep(2)
     c.console.page.close()
     wait_for(
         "the agent to notice the console is gone",
