@@ -27,7 +27,7 @@ from starlette.websockets import WebSocketDisconnect
 from veo.config import Settings
 from veo.protocol.base import MAX_MESSAGE_BYTES
 from veo.server.audit.models import AuditEvent
-from veo.server.auth.deps import current_user, current_user_ws, verify_csrf
+from veo.server.auth.deps import current_user, current_user_ws
 from veo.server.auth.models import User
 from veo.server.bus.auto import create_bus
 from veo.server.db.base import utcnow
@@ -136,16 +136,12 @@ def build_app(tmp_path: Path, database_url: str) -> tuple[FastAPI, dict[str, Use
     async def fake_user_ws(websocket: WebSocket) -> User | None:
         return users.get(websocket.headers.get("x-test-user", ""))
 
-    async def no_csrf() -> None:
-        return None
-
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
     app.dependency_overrides[current_user] = fake_user
     app.dependency_overrides[current_user_ws] = fake_user_ws
-    app.dependency_overrides[verify_csrf] = no_csrf
     install(app)
     return app, users, ticket_id
 

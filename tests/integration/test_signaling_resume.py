@@ -35,7 +35,7 @@ from tests.integration.test_signaling import (
 
 from veo.protocol.resume import MAX_BAD_PROOFS, MAX_RESUME_OFFERS_PER_MINUTE
 from veo.server.audit.verify import verify_chain
-from veo.server.auth.deps import current_user, current_user_ws, verify_csrf
+from veo.server.auth.deps import current_user, current_user_ws
 from veo.server.auth.models import User
 from veo.server.errors import ApiError
 from veo.server.policies.capabilities import Capability
@@ -483,16 +483,12 @@ def restarted(env: Env) -> Iterator[TestClient]:
     async def fake_user_ws(websocket: WebSocket) -> User | None:
         return users.get(websocket.headers.get("x-test-user", ""))
 
-    async def no_csrf() -> None:
-        return None
-
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
     app.dependency_overrides[current_user] = fake_user
     app.dependency_overrides[current_user_ws] = fake_user_ws
-    app.dependency_overrides[verify_csrf] = no_csrf
     install(app)
     with TestClient(app) as client:  # its lifespan runs the new hub's start
         yield client

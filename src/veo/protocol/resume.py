@@ -45,7 +45,7 @@ HEARTBEAT_SECONDS = 1.0
 #: Silence on the data channel after which a side treats the connection as lost (aioice alone
 #: takes ~30 s to notice; the issue asks for 5 s at most).
 LOST_AFTER_SECONDS = 4.0
-#: Wrong proofs a session survives; the next one ends it (``resume_failed``).
+#: Refused proofs that end a session: the third one ends it (``resume_failed``).
 MAX_BAD_PROOFS = 3
 #: The role policy's default: how long the user's grant waits for a lost connection to come back.
 DEFAULT_GRACE_SECONDS = 120

@@ -169,7 +169,7 @@ async def verify_csrf(request: Request) -> None:
     that needs a user; routes that may run without one (sign-out) name it themselves.
     Compared as bytes: a header may hold any Latin-1 text, which ``compare_digest`` refuses as str.
     """
-    if request.method in SAFE_METHODS or getattr(request.state, "veo_csrf_checked", False):
+    if request.method in SAFE_METHODS:
         return
     identity = await identify(request)
     if identity.via_bearer or identity.web_session is None:
@@ -187,7 +187,6 @@ async def verify_csrf(request: Request) -> None:
             "csrf_failed",
             _("This form has expired or did not come from this site. Reload the page and try again."),
         )
-    request.state.veo_csrf_checked = True  # a route that also names verify_csrf checks once
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -31,7 +31,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ from veo.server.addresses import client_address
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.audit.models import AuditEvent
 from veo.server.audit.service import record
-from veo.server.auth.deps import CurrentUser, verify_csrf
+from veo.server.auth.deps import CurrentUser
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
 from veo.server.errors import ApiError
@@ -284,7 +284,6 @@ def attach_sysinfo(
 @router.post(
     "/sessions/{session_id}/chat-transcript",
     response_model=Attached,
-    dependencies=[Depends(verify_csrf)],
     responses=_RESPONSES,
 )
 async def post_transcript(
@@ -309,7 +308,6 @@ async def post_transcript(
 @router.post(
     "/sessions/{session_id}/sysinfo",
     response_model=Attached,
-    dependencies=[Depends(verify_csrf)],
     responses=_RESPONSES,
 )
 async def post_sysinfo(

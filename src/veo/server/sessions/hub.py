@@ -46,7 +46,7 @@ from veo.protocol.signaling import (
     parse_agent_message,
     parse_console_message,
 )
-from veo.server.auth import revoked, sign_in_refusals
+from veo.server.auth import revoked
 from veo.server.auth.models import User
 from veo.server.bus.base import Bus
 from veo.server.db.engine import Database
@@ -172,15 +172,14 @@ class SignalingHub:
         self._tasks.clear()
 
     async def write_refusals(self, *, everything: bool = False) -> None:
-        """Audit the refused joins and sign-ins counted in windows that closed (``refusal_log.py``)."""
+        """Audit the refused joins counted in windows that closed (``refusal_log.py``).
+
+        Refused sign-ins are ``auth/housekeeping.py``'s.
+        """
         try:
             await flush_refusals(self, everything=everything)
         except Exception:
             log.exception("writing the summary of refused joins failed")
-        try:
-            await self.db.run(lambda s: sign_in_refusals.write_due(s, self.db, everything=everything))
-        except Exception:
-            log.exception("writing the summary of refused sign-ins failed")
 
     # ------------------------------------------------------------------ shared steps
 
