@@ -579,11 +579,10 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await carry_on(run, agent)
         await run.session_state("active", **CONFIRMED)
         await page.wait_for_selector('#input-notice[data-key="notice.reconnected"]', state="visible")
+        # "Reconnected" comes with the picture back: there is a screen to click on at once
+        assert await page.evaluate("() => document.getElementById('remote-video').videoWidth > 0")
         await page.wait_for_selector('#control-state[data-state="active"]', state="attached")
         assert await page.is_hidden("#verify-bar") and await page.is_hidden("#error-banner")
-        await page.wait_for_function(
-            "() => document.getElementById('remote-video').videoWidth > 0", timeout=WAIT_S * 1000
-        )
         await run.check_stage("7d-reconnected", "active")
         await page.keyboard.press("r")
         first = await agent.next_input()

@@ -57,6 +57,8 @@ const FEATURES = [
 ];
 /** How long a notice over the video (an input that was not sent) stays. */
 const NOTICE_MS = 3000;
+/** After a resume, how long the link waits for the new video's first picture before it counts as back anyway. */
+const FIRST_PICTURE_MS = 3000;
 
 const HEX32 = /^[0-9a-f]{64}$/;
 const PERMISSIONS = ["view", "control", "clipboard", "files"];
@@ -146,7 +148,11 @@ export class Console {
       const modifier = ["Control", "Alt", "Shift", "Meta", "Tab"].includes(event.key);
       if (!modifier && !this.inputOpen()) this.notifyNotSent();
     });
-    const frames = () => this.update(() => (this.state.frames = this.video.videoWidth > 0 && Boolean(this.video.srcObject)));
+    const frames = () =>
+      this.update(() => {
+        this.state.frames = this.video.videoWidth > 0 && Boolean(this.video.srcObject);
+        this.maybeBack();
+      });
     for (const name of ["loadeddata", "resize", "emptied"]) this.video.addEventListener(name, frames);
 
     this.signaling = new Signaling(root.dataset.wsUrl, {
@@ -421,7 +427,25 @@ export class Console {
       exchange.held = { track, streams }; // meanwhile the last picture stays, under "reconnecting"
       return;
     }
+    this.showVideo(track, streams);
+  }
+
+  /** A new stream has no picture until its first frame is decoded (the video's events say when). */
+  showVideo(track, streams) {
+    this.state.frames = false;
     this.display.attach(track, streams);
+  }
+
+  /**
+   * A lost link is back once its new connection proved itself, spoke on the data channel, and
+   * shows a picture again (or FIRST_PICTURE_MS after it spoke: the picture is not what input
+   * waits for). "Active" then means the technician sees the screen to click on.
+   */
+  maybeBack() {
+    const s = this.state;
+    const exchange = this.exchange;
+    if (!s.linkLost || !exchange || !exchange.trusted || !exchange.heardAt) return;
+    if (s.frames || Date.now() - exchange.heardAt >= FIRST_PICTURE_MS) s.linkLost = false;
   }
 
   /** The reveal of a resume offer: back by proof, refused for a wrong proof, or a new code to compare. */
@@ -442,7 +466,7 @@ export class Console {
     s.resuming = false;
     s.sas = code;
     this.clearError("resume");
-    if (exchange.held) this.display.attach(exchange.held.track, exchange.held.streams);
+    if (exchange.held) this.showVideo(exchange.held.track, exchange.held.streams);
     exchange.held = null;
     if (outcome === "proof") {
       this.keys.verified();
@@ -609,7 +633,10 @@ export class Console {
         const type = this.onData(event.data);
         // A sign of life; it ends a lost link only on a connection that proved itself.
         this.link.heard(type === "heartbeat");
-        if (exchange && exchange.trusted && this.exchange === exchange) this.state.linkLost = false;
+        if (exchange && exchange.trusted && this.exchange === exchange) {
+          if (!exchange.heardAt) exchange.heardAt = Date.now();
+          this.maybeBack();
+        }
       }),
     );
     channel.addEventListener("close", () =>
