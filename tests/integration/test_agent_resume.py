@@ -159,7 +159,7 @@ async def no_call(calls: asyncio.Queue[tuple[object, ...]], seconds: float = 0.7
 
 
 async def start_verified(
-    agent_pipe: SignalingChannel, server: Pipe, grace: int = resume.DEFAULT_GRACE_SECONDS
+    agent_pipe: SignalingChannel, server: Pipe, grace: int = resume.DEFAULT_GRACE_SECONDS, beats: bool = True
 ) -> Run:
     """Join, answer, Allow, "Codes match": a verified session with control, the key at the twin."""
     loop = asyncio.get_running_loop()
@@ -190,6 +190,7 @@ async def start_verified(
     offer = await expect(server, Offer)
     assert offer.resume is False
     console = Twin()
+    console.beating = beats
     await server.send((await console.answer(offer)).dumps())
     await expect(server, Reveal)
     await next_event(events, SasKnown)
@@ -744,5 +745,22 @@ def test_a_loss_before_the_users_allow_ends_the_session_as_before(netns: str) ->
         assert (ended.by, ended.reason) == ("system", "connection_lost")
         assert session._track is not None and session._track.frames_sent == 0
         await console.close()
+
+    run_in_netns(netns, scenario)
+
+
+def test_a_console_silent_from_the_start_is_noticed(netns: str) -> None:
+    """The server supports resume, so its console beats: silence counts from the channel's opening
+    (a console that vanished before its first heartbeat is noticed as well)."""
+
+    async def scenario() -> None:
+        agent_pipe, server = pipe_pair()
+        started = time.monotonic()
+        run = await start_verified(agent_pipe, server, beats=False)  # it never sends a heartbeat
+        interrupted = await next_signal(server, 10)
+        assert isinstance(interrupted, Interrupted) and interrupted.cause == "heartbeat", interrupted
+        assert time.monotonic() - started <= 6.5  # the negotiation, then at most ~4.25 s of silence
+        run.session.stop()
+        await run.running
 
     run_in_netns(netns, scenario)

@@ -6,9 +6,9 @@ deadline) live here, apart from the networking, so that each can be tested on it
 
 * :class:`HeartbeatClock`: when the console was last heard on the data channel. aioice alone
   takes ~30 s to notice a dead path; the data channel's ``heartbeat`` every second says it
-  within :data:`~veo.protocol.resume.LOST_AFTER_SECONDS`. A console that never sent a
-  heartbeat (an older page) is never declared lost by silence: the clock arms itself on the
-  first heartbeat, and ICE's own state still ends such a connection.
+  within :data:`~veo.protocol.resume.LOST_AFTER_SECONDS`. The clock is armed when the channel
+  opens if the server supports resume (its console beats), else by the console's first
+  heartbeat: an older page that never beats is left to ICE's own state.
 * :class:`ResumeSecret`: the session's resume key, drawn once, handed to the console only inside
   a verified connection, and the proofs under it (``veo.protocol.resume``). Never logged: its
   ``repr`` hides the key.

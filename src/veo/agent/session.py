@@ -471,7 +471,10 @@ class AgentSession:
     def _on_data_open(self, link: PeerLink) -> None:
         if link is not self._link or link.lost or self._ended:
             return
-        link.clock.heard()
+        # a server that hands out resume tokens serves a console that beats: silence counts from
+        # the channel's opening (a console closed before its first beat is noticed too); from an
+        # older server, only once the console has beaten
+        link.clock.heard(heartbeat=bool(self._joined and self._joined.resume_token))
         spawn(self._heartbeat(link), name="veo-agent-heartbeat")
         self._maybe_carry(link)
 
