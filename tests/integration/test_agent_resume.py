@@ -764,3 +764,21 @@ def test_a_console_silent_from_the_start_is_noticed(netns: str) -> None:
         await run.running
 
     run_in_netns(netns, scenario)
+
+
+def test_the_end_leaves_no_heartbeat_task_pending(netns: str) -> None:
+    """The agent's loop may stop right after the session's end (the app quits): no heartbeat task
+    may still be sleeping then (``Task was destroyed but it is pending!`` in an e2e run)."""
+
+    async def scenario() -> None:
+        agent_pipe, server = pipe_pair()
+        run = await start_verified(agent_pipe, server)
+        beats = [t for t in asyncio.all_tasks() if t.get_name() == "veo-agent-heartbeat"]
+        assert beats and not any(t.done() for t in beats)
+        run.session.stop()
+        await run.running
+        pending = [t for t in beats if not t.done()]
+        assert not pending, f"{len(pending)} heartbeat task(s) still pending after the end"
+        await run.console.close()
+
+    run_in_netns(netns, scenario)

@@ -230,6 +230,9 @@ class AgentSession:
         self._grace = Grace(0)
         self._grace_timer: asyncio.TimerHandle | None = None
         self._resuming: asyncio.Task[None] | None = None
+        #: every connection's heartbeat loop: stopped at the end, so none is left sleeping when the
+        #: agent's loop stops right after it (``Task was destroyed but it is pending!``)
+        self._beats: set[asyncio.Task[None]] = set()
         self._signaling_lost_at: float | None = None
         self._input = InputWorker(deps.injector_factory)
         self._data_handlers: dict[str, Callable[[Any], None]] = {}
@@ -475,7 +478,9 @@ class AgentSession:
         # the channel's opening (a console closed before its first beat is noticed too); from an
         # older server, only once the console has beaten
         link.clock.heard(heartbeat=bool(self._joined and self._joined.resume_token))
-        spawn(self._heartbeat(link), name="veo-agent-heartbeat")
+        beat = spawn(self._heartbeat(link), name="veo-agent-heartbeat")
+        self._beats.add(beat)
+        beat.add_done_callback(self._beats.discard)
         self._maybe_carry(link)
 
     def _maybe_carry(self, link: PeerLink) -> None:
@@ -949,6 +954,9 @@ class AgentSession:
         self._stop_grace()
         if self._resuming is not None and self._resuming is not asyncio.current_task():
             self._resuming.cancel()
+        beats = [beat for beat in self._beats if beat is not asyncio.current_task()]
+        for beat in beats:
+            beat.cancel()
         self.monitors.close()
         if self._track is not None:
             self._track.stop()
@@ -967,6 +975,7 @@ class AgentSession:
         if self._link is not None:
             self._link.lost = True
             await self._link.pc.close()
+        await asyncio.gather(*beats, return_exceptions=True)
         log.info("capture stopped, grant forgotten")
         self._write_history(granted, by, reason)
         self._deps.post(SessionEnded(by, reason))  # the user hears it before a dead socket closes
