@@ -491,6 +491,11 @@ class AgentSession:
 
     async def _carry(self, link: PeerLink) -> None:
         """The console hears the screen and control state (again, after a resume), frames flow."""
+        if link is not self._link or link.lost or self._ended:
+            # lost before this ran: its loss froze input and restarted the grace period again
+            if not link.outcome.done():
+                link.outcome.set_result(False)
+            return
         if link.resume:
             assert link.verified_by is not None
             self.policy.reconnecting = False

@@ -1,0 +1,117 @@
+"""A resumed connection lost before its take-up ran must not unfreeze the session.
+
+``_maybe_carry`` spawns ``_carry``; the link can be lost (its data channel closed, its ICE failed)
+before that task runs. The loss froze input again and restarted the grace period: a stale
+``_carry`` must leave both alone (else input would flow on whatever connection comes next before
+it proved itself, and the resume loop would stop, leaving a session with no connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from veo.agent.resuming import Grace, PeerLink
+from veo.agent.session import AgentSession, SessionDeps
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Joined
+from veo.tasks import spawn
+
+
+class Channel:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, message: str) -> None:
+        self.sent.append(message)
+
+    async def recv(self) -> str:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def close(self) -> None:
+        return None
+
+
+class Injector:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class Dc:
+    readyState = "open"
+
+    def send(self, message: str) -> None:
+        return None
+
+
+class Pc:
+    async def close(self) -> None:
+        return None
+
+
+class Track:
+    def stop(self) -> None:
+        return None
+
+    def allow(self) -> None:
+        return None
+
+    async def size(self) -> tuple[int, int]:
+        return (800, 600)
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+@pytest.mark.asyncio
+async def test_a_stale_take_up_of_a_lost_resumed_link_keeps_input_frozen() -> None:
+    channel = Channel()
+    events: list[Any] = []
+    deps = SessionDeps(
+        capture_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        injector_factory=Injector,  # type: ignore[arg-type]
+        post=events.append,
+        record_history=False,
+    )
+    session = AgentSession(channel, "123456789", deps)  # type: ignore[arg-type]
+    session._joined = Joined(
+        session_id="s1",
+        organization="ACME IT",
+        technician_name="Ana",
+        ticket_id=1,
+        ticket_title="t",
+        requested=[Permission.VIEW, Permission.CONTROL],
+        resume_token="tok",
+        resume_grace_seconds=120,
+    )
+    session._grace = Grace(120)
+    session.policy.grant([Permission.VIEW, Permission.CONTROL], [Permission.VIEW, Permission.CONTROL])
+    session.policy.reconnecting = True  # an earlier loss: the resume loop awaits this attempt
+    waiting = spawn(_forever(), name="test-resume-loop")
+    session._resuming = waiting
+    link = PeerLink(
+        pc=Pc(),
+        track=Track(),
+        transceiver=None,
+        dc=Dc(),
+        handshake=None,  # type: ignore[arg-type]
+        resume=True,
+        trusted=True,
+        verified_by="proof",
+    )
+    session._link = link
+    try:
+        session._maybe_carry(link)  # the proof checked out: its take-up is spawned ...
+        session._link_lost(link, "closed")  # ... and the link is lost before it runs
+        await asyncio.sleep(0.1)
+        assert session.policy.reconnecting, "a lost link's take-up unfroze input"
+        assert session._grace.running, "a lost link's take-up stopped the grace period"
+        assert not any('"resumed"' in sent for sent in channel.sent)
+    finally:
+        waiting.cancel()
+        session._stop_grace()
+        session._input.close()
