@@ -77,7 +77,7 @@ def test_the_resume_key_is_stored_only_once_this_page_verified_the_connection(ru
         out.empty = keys.key;
         out.garbage = keys.received("not a key");
         keys.received(data.key);                     // over the data channel, before "Codes match"
-        out.inMemory = keys.key === data.key;
+        out.inMemory = keys.pending === data.key && keys.key === null;
         out.beforeVerified = snap();
         keys.verified();                             // the technician's own click on this page
         out.afterVerified = snap();
@@ -102,6 +102,41 @@ def test_the_resume_key_is_stored_only_once_this_page_verified_the_connection(ru
     assert got["reloaded"] is True and got["otherBrowser"] is None
     assert got["verifiedAfterNew"] is False
     assert got["afterForget"] == [] and got["memoryAfterForget"] is None
+
+
+def test_a_key_from_a_connection_not_verified_here_is_never_used_for_a_proof(run_js: RunJs) -> None:
+    """A relay posing as the agent on a resume connection sends a key of its own before its
+    (missing or wrong) reveal: the next resume must still prove with the key this page verified,
+    not the planted one (else the relay could answer that proof and be taken for the agent)."""
+    key, planted = secrets.token_hex(32), secrets.token_hex(32)
+    got = run_js(
+        """
+        const { ResumeKeys } = await mod("resuming.js");
+        const store = new Map();
+        const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v),
+                          removeItem: (k) => store.delete(k) };
+        const keys = new ResumeKeys(data.sid, storage);
+        keys.received(data.key);
+        keys.verified();                             // the first connection, verified here
+        keys.newConnection();                        // a resume offer: not verified here yet
+        keys.received(data.planted);                 // on its data channel, before any reveal
+        const out = {};
+        const which = (k) => (k === data.key ? "verified" : k === data.planted ? "planted" : k);
+        out.usedAfterPlant = which(keys.key);
+        keys.newConnection();                        // its proof failed; the next resume offer
+        out.usedNext = which(keys.key);
+        out.stored = [...store.values()];
+        keys.received(data.planted);                 // the agent's key, arriving before its proof was judged
+        keys.verified();                             // the proof checked out: the key is taken now
+        out.afterProof = keys.key === data.planted;
+        return out;
+        """,
+        {"sid": SESSION, "key": key, "planted": planted},
+    )
+    assert got["usedAfterPlant"] == "verified"
+    assert got["usedNext"] == "verified"
+    assert got["stored"] == [key]
+    assert got["afterProof"] is True
 
 
 JUDGE = """

@@ -5,9 +5,10 @@
 // - HeartbeatClock: when to send a `heartbeat` and when silence means the link is lost. It arms
 //   itself on the first heartbeat heard, so an agent that sends none is never declared lost by
 //   silence (the browser's connection state still is).
-// - ResumeKeys: the resume key the agent sent inside the verified channel. Kept in memory at once,
-//   written to the tab's sessionStorage only once THIS page verified the connection (its own
-//   "Codes match" click, or a good proof), so a reload resumes and another browser cannot.
+// - ResumeKeys: the resume key the agent sent inside the verified channel. Taken (for proofs, and
+//   the tab's sessionStorage) only once THIS page verified the connection (its own "Codes match"
+//   click, or a good proof), so a reload resumes and another browser cannot; until then it is
+//   held apart, so a peer that proved nothing cannot plant a key of its own for the next resume.
 // - answerProof / judgeReveal: the proof in our answer, and what the agent's reveal means:
 //   "proof" (resume as before), "bad_proof" (refuse it: possibly intercepted), "code" (compare a
 //   new code aloud: the agent had no proof to give, or ours was never sent).
@@ -75,30 +76,41 @@ export class ResumeKeys {
     this.storage = storage;
     this.key = loadResumeKey(sessionId, storage); // a reloaded tab keeps what it had verified
     this.verifiedHere = false;
+    // A key that came on a connection not verified here (yet): held apart, never used for a proof.
+    // Else a peer that proved nothing could hand us a key of its own first and "prove" it next time.
+    this.pending = null;
   }
 
   /** A new peer connection: it is not verified on this page until its code or proof says so. */
   newConnection() {
     this.verifiedHere = false;
+    this.pending = null;
   }
 
-  /** The agent's `resume_key` on the data channel: kept in memory, stored only once verified here. */
+  /** The agent's `resume_key` on the data channel: taken once this connection is verified here. */
   received(key) {
     if (typeof key !== "string" || !HEX32.test(key)) return false;
+    if (!this.verifiedHere) {
+      this.pending = key; // the proof's check may still be under way: verified() takes it
+      return true;
+    }
     this.key = key;
-    if (this.verifiedHere) storeResumeKey(this.sessionId, key, this.storage);
+    storeResumeKey(this.sessionId, key, this.storage);
     return true;
   }
 
   /** This page verified the connection (its own "Codes match", or a good proof): keep the key for a reload. */
   verified() {
     this.verifiedHere = true;
+    if (this.pending) this.key = this.pending;
+    this.pending = null;
     if (this.key) storeResumeKey(this.sessionId, this.key, this.storage);
   }
 
   /** The session is over: nothing may resume it any more. */
   forget() {
     this.key = null;
+    this.pending = null;
     this.verifiedHere = false;
     forgetResumeKey(this.sessionId, this.storage);
   }
