@@ -387,12 +387,16 @@ def test_refused_proofs_are_audited_and_the_third_ends_the_session_as_resume_fai
         send(agent, {"type": "interrupted", "cause": "ice_failed"})
         recv(console, "session_state")
         for by, reason in [("agent", "bad_proof"), ("console", "bad_proof"), ("agent", "missing_proof")]:
-            resume_offer(agent, console)
+            n_a, _ = resume_offer(agent, console)
             if by == "agent":
                 send(console, {"type": "answer", "sdp": SDP, "nonce": nonce()[0], "resume_proof": PROOF})
                 recv(agent, "answer")
                 send(agent, {"type": "resume_refused", "reason": reason})
-            else:
+            else:  # the console refuses the reveal of the exchange its own answer took
+                send(console, {"type": "answer", "sdp": SDP, "nonce": nonce()[0], "resume_proof": PROOF})
+                recv(agent, "answer")
+                send(agent, {"type": "reveal", "nonce": n_a, "resume_proof": "d" * 64})
+                recv(console, "reveal")
                 send(console, {"type": "resume_refused", "reason": reason})
         assert recv(agent, "ended") == {"v": 1, "type": "ended", "by": "system", "reason": "resume_failed"}
         assert recv(console, "session_state")["status"] == "ended"
@@ -412,6 +416,66 @@ def test_refused_proofs_are_audited_and_the_third_ends_the_session_as_resume_fai
         "resume_failed",
         3,
     )
+    chain_ok(env)
+
+
+def test_a_second_console_whose_answer_lost_cannot_refuse_the_winners_proof(env: Env) -> None:
+    """Two tabs of one session (a duplicated tab holds the resume key too) both answer a resume
+    offer; the first answer wins and the agent's proof is over its fingerprint, so the other tab
+    finds that proof wrong. Its ``resume_refused`` is answered ``out_of_order``, neither audited
+    nor counted: three of them do not end the session. The winner's refusal still counts,
+    whichever tab it is."""
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as first, env.agent() as agent:
+        active(first, agent, env, created)
+        with env.console(sid) as second:
+            assert recv(second, "session_state")["status"] == "active"
+            send(agent, {"type": "interrupted", "cause": "heartbeat"})
+            recv(first, "session_state")
+            recv(second, "session_state")
+
+            def exchange(winner: Any, loser: Any) -> None:
+                """A resume offer both tabs answer; ``winner``'s answer reaches the hub first."""
+                n_a, _ = resume_offer(agent, first)
+                assert recv(second, "offer")["resume"] is True
+                recv(second, "session_state")
+                send(winner, {"type": "answer", "sdp": SDP, "nonce": nonce()[0], "resume_proof": PROOF})
+                recv(agent, "answer")
+                send(loser, {"type": "answer", "sdp": SDP, "nonce": nonce()[0], "resume_proof": "e" * 64})
+                taken = recv(loser, "error")
+                assert (taken["code"], taken["fatal"]) == ("out_of_order", False)
+                assert taken["message"].endswith("(answer)")  # what the console reads it by
+                send(agent, {"type": "reveal", "nonce": n_a, "resume_proof": "d" * 64})
+                recv(winner, "reveal")
+                recv(loser, "reveal")
+
+            for _ in range(MAX_BAD_PROOFS):
+                exchange(first, second)
+                send(second, {"type": "resume_refused", "reason": "bad_proof"})
+                # a message after it: its reply comes after the refusal's, whatever that was
+                send(second, {"type": "answer", "sdp": SDP, "nonce": nonce()[0]})
+                refused = recv(second, "error")
+                assert (refused["code"], refused["message"].endswith("(resume_refused)")) == (
+                    "out_of_order",
+                    True,
+                ), refused
+                assert recv(second, "error")["message"].endswith("(answer)")
+            assert env.actions(sid, "session.resume_refused") == []
+            row = env.row(sid)
+            assert (row.status, row.resume_failures) == ("active", 0)
+            # the tab whose answer won judges the reveal, whichever tab that is
+            exchange(second, first)
+            send(first, {"type": "resume_refused", "reason": "bad_proof"})
+            assert recv(first, "error")["message"].endswith("(resume_refused)")
+            send(second, {"type": "resume_refused", "reason": "bad_proof"})
+            send(second, {"type": "answer", "sdp": SDP, "nonce": nonce()[0]})
+            assert recv(second, "error")["message"].endswith("(answer)")  # the refusal had no reply
+            [counted] = env.actions(sid, "session.resume_refused")
+            assert (counted.details["by"], counted.details["failures"]) == ("console", 1)
+            assert env.row(sid).status == "active"
+            send(first, {"type": "hangup"})
+            recv(agent, "ended")
     chain_ok(env)
 
 

@@ -16,9 +16,10 @@ copied onto the session):
 
 Each interruption is audited once, and its deadline is kept in the database
 (``interruptions.py``): when it passes, a timer here ends the session by ``system``,
-``connection_lost``. The server relays proofs and counts refusals; it cannot check a proof (it
-has no key) and cannot forge one, which is the point. Before the user's consent a drop keeps the
-short wait of ``SignalingHub.agent_grace_seconds``.
+``connection_lost``. The server relays proofs and counts refusals (a console's only when its
+answer was the one taken); it cannot check a proof (it has no key) and cannot forge one, which
+is the point. Before the user's consent a drop keeps the short wait of
+``SignalingHub.agent_grace_seconds``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.interruptions import VerifiedBy
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import Interruption, Link, SessionRuntime
+from veo.server.sessions.wire import error
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -232,5 +234,19 @@ async def agent_resume_refused(s: Step, message: ResumeRefused) -> None:
 
 
 async def console_resume_refused(s: Step, message: ResumeRefused) -> None:
-    """The agent's proof in its reveal was wrong (or missing after the console sent its own)."""
+    """The agent's proof in its reveal was wrong (or missing after the console sent its own).
+
+    Only the console whose answer was taken can judge the reveal: the proof is over ITS answer's
+    fingerprint. Every console of the session gets the offer and the reveal (two tabs of one
+    session both answer; the first answer wins), so another console checks the proof against an
+    answer the agent never saw and finds it wrong. Counting that toward ``MAX_BAD_PROOFS`` would
+    let a second tab end a healthy session: it is answered ``out_of_order``, not counted, not
+    audited.
+    """
+    peer = s.connection.peer if s.connection is not None else None
+    if peer is None or peer is not s.rt.answered_by:
+        log.info("session %s: resume_refused from a console whose answer was not taken", s.session_id)
+        if peer is not None:
+            await peer.send(error("out_of_order", message.type))
+        return
     await _refused(s, message, "console")

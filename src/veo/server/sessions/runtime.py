@@ -42,6 +42,11 @@ class SessionRuntime:
     pending_offer: Offer | None = None
     offered: bool = False
     answered: bool = False
+    #: The console socket whose answer was taken last: several consoles of one session (two tabs)
+    #: all get the offer and answer it, the first answer wins, and only its console can judge the
+    #: agent's reveal (``resuming.console_resume_refused``). Kept through the next offer: a
+    #: refusal may reach the hub after the agent's next try.
+    answered_by: Peer | None = None
     revealed: bool = False
     consented: bool = False
     #: ``browser``: the join page shares (it may ask for a continuation code for the agent).

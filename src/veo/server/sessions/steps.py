@@ -202,7 +202,9 @@ AGENT_STEPS: dict[str, StepFn] = {
 
 
 async def answer(s: Step, message: Answer) -> None:
+    """The first console to answer takes the exchange; a later answer is ``out_of_order`` (hub)."""
     s.rt.answered = True
+    s.rt.answered_by = s.connection.peer if s.connection is not None else None
     s.rt.pending_offer = None
     await s.to_agent(message.dumps())
 
