@@ -672,21 +672,35 @@ class AgentSession:
                 if not link.outcome.done():
                     link.outcome.set_result(False)
                 return
-            await self._send(
-                Reveal(nonce=link.handshake.reveal_hex, resume_proof=self._secret.agent_proof(exchange))
-            )
+            reveal = Reveal(nonce=link.handshake.reveal_hex, resume_proof=self._secret.agent_proof(exchange))
+            if not await self._reveal(link, reveal):
+                return
             link.verified_by = "proof"
             link.trusted = True
             log.info("resume proof checked: the same console on new fingerprints")
             self._maybe_carry(link)
             return
-        await self._send(Reveal(nonce=link.handshake.reveal_hex))
+        if not await self._reveal(link, Reveal(nonce=link.handshake.reveal_hex)):
+            return
         self.sas = link.handshake.code(link.fp_offer, answer.sdp)
         link.reverify = "asked"
         self.policy.technician_sas_confirmed = False  # the server clears it too (verify_again)
         await self._send_quietly(VerifyAgain())
         log.info("resume without proof: the codes must be compared again sas=%s", self.sas)
         self._deps.post(ReverifyAsked(self.sas))
+
+    async def _reveal(self, link: PeerLink, reveal: Reveal) -> bool:
+        """Send a resume exchange's reveal; signaling down meanwhile fails this attempt (the loop
+        offers again once it is back) instead of the session (``_receive_loop`` ends on a raise)."""
+        try:
+            await self._send(reveal)
+        except ChannelClosed:
+            log.info("resume reveal not sent: signaling is down")
+            self._close_link(link)
+            if not link.outcome.done():
+                link.outcome.set_result(False)
+            return False
+        return True
 
     def confirm_code(self) -> None:
         """The user pressed "The codes match" after a resume without proof."""

@@ -13,11 +13,17 @@ from typing import Any
 
 import pytest
 
+from veo.agent.handshake import SasHandshake
 from veo.agent.resuming import Grace, PeerLink
 from veo.agent.session import AgentSession, SessionDeps
+from veo.agent.signaling import ChannelClosed
+from veo.protocol import resume
 from veo.protocol.permissions import Permission
-from veo.protocol.signaling import Joined
+from veo.protocol.signaling import Answer, Joined
 from veo.tasks import spawn
+
+FP_OFFER = ":".join(["AB"] * 32)
+FP_ANSWER = ":".join(["CD"] * 32)
 
 
 class Channel:
@@ -114,4 +120,64 @@ async def test_a_stale_take_up_of_a_lost_resumed_link_keeps_input_frozen() -> No
     finally:
         waiting.cancel()
         session._stop_grace()
+        session._input.close()
+
+
+class ClosedChannel(Channel):
+    """Signaling went down right after the answer arrived: every send fails."""
+
+    async def send(self, message: str) -> None:
+        raise ChannelClosed
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("with_proof", [True, False])
+async def test_a_reveal_that_cannot_be_sent_fails_the_attempt_not_the_session(with_proof: bool) -> None:
+    """The resume answer came, then signaling dropped before the reveal went out: this attempt
+    failed (the loop offers again once signaling is back); an exception here would reach the
+    receive loop, which ends the whole session as ``negotiation_failed``."""
+    events: list[Any] = []
+    deps = SessionDeps(
+        capture_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        injector_factory=Injector,  # type: ignore[arg-type]
+        post=events.append,
+        record_history=False,
+    )
+    session = AgentSession(ClosedChannel(), "123456789", deps)  # type: ignore[arg-type]
+    session._joined = Joined(
+        session_id="s1",
+        organization="ACME IT",
+        technician_name="Ana",
+        ticket_id=1,
+        ticket_title="t",
+        requested=[Permission.VIEW],
+        resume_token="tok",
+        resume_grace_seconds=120,
+    )
+    session.policy.grant([Permission.VIEW], [Permission.VIEW])
+    session.policy.reconnecting = True
+    link = PeerLink(
+        pc=Pc(),
+        track=Track(),
+        transceiver=None,
+        dc=Dc(),
+        handshake=SasHandshake("s1"),
+        resume=True,
+        fp_offer=FP_OFFER,
+        answered=True,
+    )
+    session._link = link
+    nonce_b = "cd" * 32
+    link.handshake.accept_answer(nonce_b)
+    answer = Answer(sdp=f"v=0\r\na=fingerprint:sha-256 {FP_ANSWER}\r\n", nonce=nonce_b)
+    if with_proof:
+        key, commitment = session._secret._key, link.handshake.commitment
+        mine = resume.proof(key, "console", "s1", FP_OFFER, FP_ANSWER, commitment, nonce_b)
+        answer = answer.model_copy(update={"resume_proof": mine})
+    try:
+        await session._on_resume_answer(link, answer)  # must not raise
+        assert link.outcome.done() and link.outcome.result() is False
+        assert link.lost and not link.trusted
+        assert not session._ended and session.policy.reconnecting
+    finally:
         session._input.close()
