@@ -24,7 +24,7 @@ import { install as installPanel } from "./panel.js";
 import { DATA_CHANNEL_LABEL, Peer } from "./peer.js";
 import { LinkWatch, ResumeKeys, answerProof, judgeReveal } from "./resuming.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
-import { Signaling } from "./signaling.js";
+import { Signaling, answerNotTaken } from "./signaling.js";
 import { install as installSysinfo } from "./sysinfo.js";
 import { RemoteDisplay } from "./display.js";
 import {
@@ -35,6 +35,7 @@ import {
   linkDown,
   reverifyDone,
   sessionPhase,
+  stepAside,
 } from "./state.js";
 import { ConsoleView, droppedKey, notSentKey } from "./ui.js";
 
@@ -332,6 +333,10 @@ export class Console {
         this.finish({ by: String(m.by || "system"), reason: String(m.reason || "") });
         break;
       case "error":
+        if (answerNotTaken(m, this.signaling.lastSent)) {
+          this.stepAside(); // another tab of this session carries it: not an error here
+          break;
+        }
         this.setError(String(m.message || m.code || t("error.internal")));
         if (m.fatal) this.signaling.stop();
         break;
@@ -351,6 +356,7 @@ export class Console {
     const resume = m.resume === true && s.consented;
     s.offerReceived = true;
     s.awaitingResume = false;
+    s.elsewhere = false; // every offer is this page's to answer again
     s.sas = "";
     s.peer = "new";
     s.control = { ...s.control, active: false };
@@ -418,6 +424,22 @@ export class Console {
     }
     exchange.trusted = true;
     this.state.sas = code;
+  }
+
+  /**
+   * Another console of this session (a duplicated tab) answered the offer first, and the agent
+   * goes on with that one: this page's exchange was never taken. Its connection closes, the coming
+   * reveal is not ours to judge (its code or proof is over the other tab's answer: checked here it
+   * would show a wrong code, or refuse a good proof), and the page says calmly where the session is.
+   */
+  stepAside() {
+    this.exchange = null;
+    this.forgetChannel();
+    this.peer.close();
+    this.display.detach();
+    this.mouse.reset();
+    this.clearError("resume"); // a reveal judged here before the server's word came
+    stepAside(this.state);
   }
 
   /** The remote video; a resume connection's is shown only once it proved itself (or a code is compared). */

@@ -18,6 +18,18 @@ export function socketUrl(path, loc = globalThis.location) {
   return `${scheme}//${loc.host}${path.startsWith("/") ? "" : "/"}${path}`;
 }
 
+/**
+ * Whether the server's `error` says another console of this session took the exchange this page
+ * answered. Every open console of a session gets the agent's offer (a duplicated tab too) and the
+ * first answer wins: the hub answers a later one `out_of_order`, and that console's `resume_refused`
+ * of the winner's reveal the same way. It answers a socket's messages in order, so while the last
+ * thing this page sent was its answer (or its refusal of the reveal), an `out_of_order` replies to it.
+ */
+export function answerNotTaken(message, lastSent) {
+  if (!message || message.type !== "error" || message.code !== "out_of_order") return false;
+  return lastSent === "answer" || lastSent === "resume_refused";
+}
+
 /** Delay before reconnect attempt `attempt` (0-based): 0.5 s, 1 s, then every 2 s. */
 export function backoffDelay(attempt) {
   return Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt, 10));
@@ -36,12 +48,14 @@ export class Signaling {
     this.attempt = 0;
     this.timer = null;
     this.stopped = false;
+    this.lastSent = null; // the type of the last message sent on the current socket
   }
 
   connect() {
     if (this.stopped) return;
     const socket = new WebSocket(this.url);
     this.socket = socket;
+    this.lastSent = null; // a new socket: nothing it says replies to what the old one carried
     socket.addEventListener("open", () => {
       this.attempt = 0;
       if (this.handlers.onOpen) this.handlers.onOpen();
@@ -73,6 +87,7 @@ export class Signaling {
   send(type, fields = {}) {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify({ ...fields, type, v: PROTOCOL_VERSION }));
+    this.lastSent = type;
     return true;
   }
 

@@ -43,7 +43,24 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     resuming: false, // a resume offer is being answered and its proof is not yet checked
     reverify: false, // the new connection needs a new code comparison (no proof on one side)
     awaitingResume: false, // the page was (re)loaded in an allowed session: the agent's resume offer comes
+    elsewhere: false, // another tab of this session took the exchange this page answered (stepAside)
   };
+}
+
+/**
+ * Another console of this session (a second tab) took the exchange this page answered: this page
+ * has no connection of its own, shows no code and sends nothing, and says calmly where the session
+ * went until the agent's next offer (which it answers again, e.g. once the other tab is closed).
+ */
+export function stepAside(s) {
+  s.elsewhere = true;
+  s.sas = "";
+  s.peer = "closed";
+  s.frames = false;
+  s.resuming = false;
+  s.linkLost = false;
+  s.reverify = false;
+  s.control = { ...s.control, active: false };
 }
 
 /** #conn-state: waiting|joined|connecting|connected|active|ended|aborted. */
@@ -72,17 +89,19 @@ export function linkDown(s) {
 
 /**
  * The session's state as the header's badge shows it:
- * waiting | joined | verifying | active | paused | reconnecting | ended.
+ * waiting | joined | verifying | active | paused | reconnecting | elsewhere | ended.
  *
  * "verifying" lasts from the verification code until both sides confirmed it (the user by
  * allowing the session under it, the technician with "Codes match"), and again when a new
  * connection could not prove it is the verified one (`reverify`); "paused" is the user's Pause
- * control; "reconnecting" is a dropped link to the server or to the user's computer.
+ * control; "reconnecting" is a dropped link to the server or to the user's computer; "elsewhere":
+ * another tab of this session carries it (stepAside).
  */
 export function sessionPhase(s) {
   const conn = connectionState(s);
   if (conn === "ended" || conn === "aborted") return "ended";
   if (s.signalingDown) return "reconnecting";
+  if (s.elsewhere) return "elsewhere";
   if (s.reverify && s.sas) return "verifying";
   if (linkDown(s) || (s.peer === "disconnected" && s.offerReceived)) return "reconnecting";
   if (conn === "waiting") return "waiting";
@@ -105,7 +124,7 @@ export function reverifyDone(s, wasInterrupted) {
 
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
 export function controlState(s) {
-  if (s.aborted || s.ended || linkDown(s) || s.reverify) return "off";
+  if (s.aborted || s.ended || s.elsewhere || linkDown(s) || s.reverify) return "off";
   if (s.pausedByUser || s.control.paused) {
     return s.control.granted.includes("control") || s.granted.includes("control") ? "paused" : "off";
   }

@@ -153,6 +153,8 @@ export function stateSentence(s, nowMs = Date.now()) {
       return s.aborted ? t("conn.aborted") : endText(s.ended);
     case "reconnecting":
       return !s.signalingDown && linkDown(s) ? linkLostSentence(s) : t("say.reconnecting");
+    case "elsewhere":
+      return t("say.elsewhere");
     case "waiting":
       return secondsLeft(s.expiresAt, Date.now()) === 0 ? t("say.expired") : t("conn.waiting");
     case "paused":
@@ -175,6 +177,7 @@ export function stateSentence(s, nowMs = Date.now()) {
 
 /** The brief notice for an input that did not leave (a click or key while control is off). */
 export function notSentKey(s) {
+  if (s.elsewhere) return "say.elsewhere";
   if (linkDown(s) || s.reverify) return "notice.reconnecting";
   if (s.mode === "browser") return "notice.browser";
   if (controlState(s) === "paused") return "notice.paused";
