@@ -596,6 +596,13 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await run.wait_phase("reconnecting")
         agent = await resume_offer(run, key, "none")
         agents.append(agent)
+        # what this not-yet-verified connection says is held, not shown as the user's, until the
+        # technician compared the new code (the real agent says nothing there but heartbeats)
+        await asyncio.wait_for(agent.opened.wait(), WAIT_S)
+        agent.send(type="chat", id="held-1", text="Held until the codes match")
+        await asyncio.sleep(0.5)
+        held_text = "Held until the codes match"
+        assert held_text not in (await page.text_content("#chat-panel") or "")
         # a state sent before the server cleared the old "Codes match" does not skip the comparison
         await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline(90))
         await page.wait_for_selector("#sas-match", state="visible")
@@ -608,6 +615,10 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await run.check_stage("7e-verify-again", "verifying")
         await page.click("#sas-match")
         assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await page.wait_for_function(
+            "(want) => (document.getElementById('chat-panel').textContent || '').includes(want)",
+            arg=held_text,
+        )
         await run.session_state("active", **CONFIRMED, interrupted=True, resume_deadline=deadline(90))
         await page.wait_for_selector("#verify-bar", state="hidden")
         await carry_on(run, agent)

@@ -56,6 +56,8 @@ const FEATURES = [
   installNote,
   installPanel,
 ];
+/** Messages of an unproven resume connection kept until this page verified it (then shown). */
+const HELD_DATA_MAX = 500;
 /** How long a notice over the video (an input that was not sent) stays. */
 const NOTICE_MS = 3000;
 /** After a resume, how long the link waits for the new video's first picture before it counts as back anyway. */
@@ -491,7 +493,7 @@ export class Console {
     if (exchange.held) this.showVideo(exchange.held.track, exchange.held.streams);
     exchange.held = null;
     if (outcome === "proof") {
-      this.keys.verified();
+      this.verifiedHere();
       return;
     }
     // No proof on one side: the code is compared aloud again; the server clears "Codes match" too.
@@ -516,7 +518,7 @@ export class Console {
       this.setError(t("error.reconnecting"), "signaling");
       return;
     }
-    this.keys.verified(); // verified on this page: a reload may now resume with the key
+    this.verifiedHere(); // verified on this page: a reload may now resume with the key
   }
 
   /** How the user's identity was confirmed; the server records it (session_state echoes it). */
@@ -652,7 +654,7 @@ export class Console {
     channel.addEventListener("message", (event) =>
       this.update(() => {
         if (this.channel !== channel) return;
-        const type = this.onData(event.data);
+        const type = this.unproven(exchange) ? this.hold(exchange, event.data) : this.onData(event.data);
         // A sign of life; it ends a lost link only on a connection that proved itself.
         this.link.heard(type === "heartbeat");
         if (exchange && exchange.trusted && this.exchange === exchange) {
@@ -669,6 +671,41 @@ export class Console {
         this.onLinkLost();
       }),
     );
+  }
+
+  /**
+   * Whether `exchange` is a resume connection not yet verified on this page (no good proof, no
+   * "Codes match" clicked here). The real agent says nothing on such a connection but heartbeats
+   * and its key; anything else would come from whoever is in between, and is not shown as the
+   * user's until the page verified the connection.
+   */
+  unproven(exchange) {
+    return Boolean(exchange && exchange.resume && !this.keys.verifiedHere);
+  }
+
+  /** A message of an unproven connection: signs of life and the key now, the rest kept for later. */
+  hold(exchange, raw) {
+    let type = null;
+    try {
+      const m = JSON.parse(raw);
+      type = m && typeof m.type === "string" ? m.type : null;
+    } catch {
+      return null;
+    }
+    if (type === "heartbeat" || type === "resume_key") return this.onData(raw);
+    if (!exchange.heldData) exchange.heldData = [];
+    if (exchange.heldData.length < HELD_DATA_MAX) exchange.heldData.push(raw);
+    return type;
+  }
+
+  /** This page verified the connection (a good proof, or its own "Codes match"): keep the key, and
+   * hear what the agent said meanwhile. */
+  verifiedHere() {
+    this.keys.verified();
+    const exchange = this.exchange;
+    const held = exchange && exchange.heldData ? exchange.heldData : [];
+    if (exchange) exchange.heldData = null;
+    for (const raw of held) this.onData(raw);
   }
 
   /** One message from the agent; returns its type (or null for something that is not a message). */
