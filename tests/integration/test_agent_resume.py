@@ -365,7 +365,11 @@ def test_no_proof_asks_for_the_code_again(netns: str, caplog: pytest.LogCaptureF
         )
         # the server clears the technician's "Codes match" (verify_again), the user confirms ...
         await server.send(TechnicianConfirmed(sas_confirmed=False).dumps())
-        run.session.confirm_code()
+        stale = "000000" if their_code != "000000" else "111111"
+        run.session.confirm_code(stale)  # a click under another code (an earlier prompt) counts for nothing
+        assert not run.session._link.user_ok  # type: ignore[union-attr]
+        run.session.confirm_code(asked.code)
+        assert run.session._link.user_ok  # type: ignore[union-attr]
         await no_call(run.calls, 0.5)
         assert run.session.policy.reconnecting  # ... still frozen: the technician must confirm too
         await server.send(TechnicianConfirmed(sas_confirmed=True).dumps())

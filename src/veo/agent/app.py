@@ -398,7 +398,7 @@ class AgentApp:
             self._,
             technician=joined.technician_name,
             code=code,
-            on_match=lambda: self.loop.call(session.confirm_code),
+            on_match=lambda: self.loop.call(session.confirm_code, code),
             on_differ=lambda: self.loop.call(session.declare_mismatch),
             below=self._below_bar(),
         )

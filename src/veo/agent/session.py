@@ -702,10 +702,17 @@ class AgentSession:
             return False
         return True
 
-    def confirm_code(self) -> None:
-        """The user pressed "The codes match" after a resume without proof."""
+    def confirm_code(self, code: str) -> None:
+        """The user pressed "The codes match" under ``code`` after a resume without proof.
+
+        The code shown is part of the answer: a click from a prompt of an earlier connection (whose
+        code differs) must not count for a newer connection's comparison.
+        """
         link = self._link
         if self._ended or link is None or link.lost or link.reverify == "none":
+            return
+        if code != self.sas:
+            log.info("ignored a code confirmation for a code this connection does not show")
             return
         log.info("the user confirmed the new verification code")
         link.user_ok = True
@@ -765,6 +772,11 @@ class AgentSession:
             spawn(self._negotiate(), name="veo-agent-offer")
         elif self.policy.consented and not self.policy.reconnecting and link is not None and link.open:
             await self._send_quietly(Resumed(verified_by="connection_kept"))
+        elif link is not None and not link.lost and link.reverify == "asked":
+            # the server may never have heard verify_again (signaling dropped right after the reveal):
+            # without it the technician's old "Codes match" is never cleared and the comparison waits
+            # for a confirmation that cannot come
+            await self._send_quietly(VerifyAgain())
 
     def on_data(self, message_type: str, handler: Callable[[Any], None]) -> None:
         """Register what a feature does with an allowed console message of ``message_type``.

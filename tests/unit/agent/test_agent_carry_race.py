@@ -9,6 +9,7 @@ it proved itself, and the resume loop would stop, leaving a session with no conn
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from veo.agent.session import AgentSession, SessionDeps
 from veo.agent.signaling import ChannelClosed
 from veo.protocol import resume
 from veo.protocol.permissions import Permission
-from veo.protocol.signaling import Answer, Joined
+from veo.protocol.signaling import Answer, Joined, Rejoined
 from veo.tasks import spawn
 
 FP_OFFER = ":".join(["AB"] * 32)
@@ -179,5 +180,33 @@ async def test_a_reveal_that_cannot_be_sent_fails_the_attempt_not_the_session(wi
         assert link.outcome.done() and link.outcome.result() is False
         assert link.lost and not link.trusted
         assert not session._ended and session.policy.reconnecting
+    finally:
+        session._input.close()
+
+
+@pytest.mark.asyncio
+async def test_a_rejoin_during_a_code_comparison_asks_again_for_the_comparison() -> None:
+    """``verify_again`` went into a socket that died right after the reveal: the server never
+    cleared the technician's old "Codes match", so the comparison would wait for a confirmation
+    that cannot come. On the new socket's ``rejoined`` the agent says it again."""
+    channel = Channel()
+    deps = SessionDeps(
+        capture_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        injector_factory=Injector,  # type: ignore[arg-type]
+        post=lambda _event: None,
+        record_history=False,
+    )
+    session = AgentSession(channel, "123456789", deps)  # type: ignore[arg-type]
+    session.policy.grant([Permission.VIEW], [Permission.VIEW])
+    session.policy.reconnecting = True
+    link = PeerLink(pc=Pc(), track=Track(), transceiver=None, dc=Dc(), handshake=None, resume=True)  # type: ignore[arg-type]
+    session._link = link
+    try:
+        link.reverify = "asked"
+        await session._on_rejoined(Rejoined(session_id="s1", status="active"))
+        assert [json.loads(sent)["type"] for sent in channel.sent] == ["verify_again"]
+        link.reverify = "cleared"  # the server's "false" came: nothing more to say
+        await session._on_rejoined(Rejoined(session_id="s1", status="active"))
+        assert len(channel.sent) == 1
     finally:
         session._input.close()
