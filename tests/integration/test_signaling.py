@@ -383,6 +383,22 @@ def test_bad_console_messages_get_errors(env: Env) -> None:
         assert env.row(created["id"]).status == "connecting"
 
 
+def test_a_console_ping_is_answered_at_once_in_any_state(env: Env) -> None:
+    """The console checks its socket while the link to the user's computer is lost (issue 13)."""
+    created = env.create()
+    with env.console(created["id"]) as console:
+        recv(console, "session_state")
+        send(console, {"type": "ping"})  # waiting: no runtime rule applies to a ping
+        assert recv(console, "pong") == {"type": "pong", "v": 1}
+        with env.agent() as agent:
+            assert join(agent, created["code"])["type"] == "joined"
+            recv(console, "agent_joined")
+            recv(console, "session_state")
+            send(console, {"type": "ping"})
+            assert recv(console, "pong")["type"] == "pong"
+        assert env.row(created["id"]).status == "joined"  # nothing else changed
+
+
 # ---------------------------------------------------------------- join failures
 
 

@@ -232,6 +232,23 @@ class Abort(Message):
     reason: Literal["sas_commitment_mismatch", "sas_mismatch"]
 
 
+class Ping(Message):
+    """Console -> server while the link to the user's computer is lost: is this socket still alive?
+
+    A socket whose network dropped looks open to the browser until TCP gives up or resends; the
+    agent's resume offer would wait in it. The server answers ``pong`` at once (no database work);
+    a console that hears nothing opens a new socket, on which the server re-sends the offer.
+    """
+
+    type: Literal["ping"] = "ping"
+
+
+class Pong(Message):
+    """Server -> console: the answer to ``ping``."""
+
+    type: Literal["pong"] = "pong"
+
+
 class SasConfirm(Message):
     """The technician clicked "Codes match": the user read back the same six digits."""
 
@@ -388,7 +405,7 @@ AgentMessage = Annotated[
     Field(discriminator="type"),
 ]
 ConsoleMessage = Annotated[
-    Answer | Abort | SasConfirm | IdentityConfirm | Hangup | PermissionRequest | ResumeRefused,
+    Answer | Abort | SasConfirm | IdentityConfirm | Hangup | PermissionRequest | ResumeRefused | Ping,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
@@ -406,6 +423,7 @@ ServerMessage = Annotated[
     | PermissionAsk
     | PermissionStatus
     | Rejoined
+    | Pong
     | Ended
     | Error,
     Field(discriminator="type"),
@@ -456,6 +474,8 @@ __all__ = [
     "Join",
     "Joined",
     "Offer",
+    "Ping",
+    "Pong",
     "ProtocolError",
     "Rejoin",
     "Rejoined",

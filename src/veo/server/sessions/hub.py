@@ -41,6 +41,8 @@ from veo.protocol.signaling import (
     AgentJoined,
     Ended,
     Offer,
+    Ping,
+    Pong,
     SessionState,
     Upgraded,
     parse_agent_message,
@@ -600,6 +602,9 @@ class SignalingHub:
         except ProtocolError as exc:
             log.info("session %s: bad console message: %s %s", session_id, exc.code, exc.message)
             await peer.send(protocol_error(exc))
+            return
+        if isinstance(message, Ping):  # the console checks its socket: answered at once, nothing else
+            await peer.send(Pong())
             return
         rt = self._runtimes.get(session_id)
         if rt is None:  # ended (or never live on this node)

@@ -194,7 +194,11 @@ export class Console {
     this.render();
     if (!this.state.ended) {
       this.signaling.connect();
-      this.clock = setInterval(() => this.render(), 1000);
+      this.clock = setInterval(() => {
+        // while the link is lost, the socket that the resume offer comes through must be alive
+        if (this.state.linkLost && !this.state.ended) this.signaling.probe();
+        this.render();
+      }, 1000);
     }
   }
 

@@ -8,6 +8,10 @@ const PROTOCOL_VERSION = 1;
 const FIRST_DELAY_MS = 500;
 /** A live session waits for this socket: the agent's resume offer reaches us only through it. */
 const MAX_DELAY_MS = 2000;
+/** While the link to the user's computer is lost, the socket is checked this often (`probe`) ... */
+export const PING_EVERY_MS = 1000;
+/** ... and given up when a ping got no answer, or a connection attempt no answer, within this. */
+export const GIVE_UP_MS = 2000;
 /** Close codes after which retrying cannot help (sessions/sockets.py): signed out, forbidden, no session. */
 export const FINAL_CLOSE_CODES = new Set([1008, 4401, 4403, 4404]);
 
@@ -49,6 +53,52 @@ export class Signaling {
     this.timer = null;
     this.stopped = false;
     this.lastSent = null; // the type of the last message sent on the current socket
+    this.startedAt = 0; // when the current socket was opened (Date.now())
+    this.heardAt = 0; // when it last brought anything
+    this.pingedAt = 0; // when the unanswered ping went out (0: none waiting)
+    this.now = () => Date.now(); // tests set their own clock
+  }
+
+  /**
+   * The link to the user's computer is lost, and the agent's resume offer will come through this
+   * socket: make sure it is alive. A socket whose network dropped looks open until TCP resends or
+   * gives up (seconds, growing while the link was down), and a connection attempt made during the
+   * drop waits for TCP's next SYN: a ping unanswered, or an attempt unopened, for GIVE_UP_MS makes
+   * way for a new socket at once, on which the server re-sends the offer.
+   */
+  probe(now = this.now()) {
+    const socket = this.socket;
+    if (this.stopped || !socket) return;
+    if (socket.readyState === WebSocket.CONNECTING) {
+      if (now - this.startedAt > GIVE_UP_MS) this.replace();
+      return;
+    }
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (this.pingedAt && this.heardAt < this.pingedAt) {
+      if (now - this.pingedAt > GIVE_UP_MS) this.replace();
+      return;
+    }
+    if (now - Math.max(this.heardAt, this.pingedAt) >= PING_EVERY_MS) {
+      this.pingedAt = now;
+      // not through send(): a ping is no reply-bearing step (lastSent stays the page's last word)
+      socket.send(JSON.stringify({ type: "ping", v: PROTOCOL_VERSION }));
+    }
+  }
+
+  /** Drop the current socket (or attempt) without waiting for its close, and open a new one now. */
+  replace() {
+    const old = this.socket;
+    this.socket = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (old) {
+      try {
+        old.close();
+      } catch {
+        // a socket that cannot even close is gone already
+      }
+    }
+    this.connect();
   }
 
   connect() {
@@ -56,11 +106,18 @@ export class Signaling {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     this.lastSent = null; // a new socket: nothing it says replies to what the old one carried
+    this.startedAt = this.now();
+    this.heardAt = 0;
+    this.pingedAt = 0;
     socket.addEventListener("open", () => {
+      if (this.socket !== socket) return;
+      this.heardAt = this.now();
       this.attempt = 0;
       if (this.handlers.onOpen) this.handlers.onOpen();
     });
     socket.addEventListener("message", (event) => {
+      if (this.socket !== socket) return; // a socket given up on says nothing more
+      this.heardAt = this.now();
       let message;
       try {
         message = JSON.parse(event.data);
