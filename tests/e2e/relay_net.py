@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from veo.bench.stream.turn import OVERRIDDEN, SHIPPED_CONF  # the keys the bench's copy sets itself too
+
 from .netns import NamespaceError, NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
 
@@ -35,22 +37,7 @@ AGENT_LINK = ("10.97.1.1", "10.97.1.2")  # (relay side, agent side)
 CONSOLE_LINK = ("10.97.2.1", "10.97.2.2")  # (relay side, console side)
 TURN_PORT = 3478
 TURNS_PORT = 443
-SHIPPED_CONF = Path(__file__).resolve().parents[2] / "deploy" / "turnserver.conf"
 FORWARDER = Path(__file__).with_name("tcp_forward.py")
-
-#: What the test's copy of the shipped configuration sets itself (addresses, secret, files, logs).
-OVERRIDDEN = {
-    "listening-ip",
-    "relay-ip",
-    "external-ip",
-    "static-auth-secret",
-    "realm",
-    "cert",
-    "pkey",
-    "syslog",
-    "proc-user",
-    "proc-group",
-}
 
 
 def _run(*argv: str) -> None:
