@@ -129,6 +129,25 @@ class Dropped(Message):
 # ---------------------------------------------------------------- both ways, and the resume key
 
 
+class Desktop(Message):
+    """Agent -> console, once after the user's Allow: what the user's desktop lets veo do.
+
+    The console says each limit in the technician's language (codes as in
+    ``veo.agent.backend.Reason``): a Wayland desktop without remote control, control switched
+    off in the desktop's own dialog, drawings that show only in the console, no stop key.
+    """
+
+    type: Literal["desktop"] = "desktop"
+    backend: Literal["x11", "portal"]
+    control: bool
+    limits: Annotated[
+        list[
+            Literal["no_remote_desktop", "control_refused", "no_overlay", "no_stop_key", "pointer_in_picture"]
+        ],
+        Field(max_length=8),
+    ] = []
+
+
 class Heartbeat(Message):
     """Sent every ``resume.HEARTBEAT_SECONDS`` by both sides: silence means the connection is lost.
 
@@ -192,6 +211,7 @@ AgentDataMessage = Annotated[
     | Monitors
     | Sysinfo
     | SysinfoDeclined
+    | Desktop
     | Heartbeat
     | ResumeKey,
     Field(discriminator="type"),
