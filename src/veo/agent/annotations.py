@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from veo.agent.backend import BackendError
 from veo.agent.capture.base import Region
 from veo.agent.overlay.base import Overlay, OverlayError
 from veo.protocol.annotation import Annotate, Erase, TechPointer
@@ -92,7 +93,7 @@ class SessionAnnotations:
                 self._overlay = self._factory()
                 if self._keep_clear:
                     self._overlay.keep_clear(self._keep_clear)
-            except OverlayError as exc:
+            except (OverlayError, BackendError) as exc:  # BackendError: no_overlay from the chooser
                 self._unavailable = True
                 log.warning("annotations cannot be shown on this desktop: %s", exc)
         return self._overlay

@@ -160,3 +160,18 @@ async def test_strokes_of_another_monitor_are_erased_when_the_shown_region_chang
     send(session, {**STROKE, "id": "s3"})
     kinds = [(c[0], c[1]) for c in overlay.calls]
     assert kinds == [("stroke", "s1"), ("stroke", "s2"), ("erase", ""), ("stroke", "s3")]
+
+
+async def test_the_choosers_no_overlay_also_lets_the_session_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    from veo.agent.backend import BackendError
+
+    deps = SessionDeps(capture_factory=lambda: None, injector_factory=lambda: None, post=lambda _e: None)  # type: ignore[arg-type,return-value]
+    session = AgentSession(Unused(), "123456789", deps)  # type: ignore[arg-type]
+
+    def none_here() -> Overlay:
+        raise BackendError("no_overlay", "portal: no XWayland display")
+
+    SessionAnnotations(session, none_here)
+    session.policy.grant(["view"], ["view"])
+    send(session, STROKE)
+    assert "cannot be shown on this desktop: no_overlay: portal: no XWayland display" in caplog.text
