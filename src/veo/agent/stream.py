@@ -2,8 +2,10 @@
 
 The pieces, each in its own module (figures in ``docs/performance.md``):
 
-- **when to capture** — :mod:`veo.agent.damage` (X DAMAGE events on the event loop) wakes the
-  track the moment something is drawn; without DAMAGE the track polls at its rate cap;
+- **when to capture** — a capture that is told of each new picture (PipeWire, see
+  :meth:`~veo.agent.capture.base.ScreenCapture.change_watcher`) wakes the track when one arrives;
+  otherwise :mod:`veo.agent.damage` (X DAMAGE events on the event loop) wakes it the moment
+  something is drawn; without either the track polls at its rate cap;
 - **how often** — :mod:`veo.agent.pacing` caps the rate (60 fps up to 720p, 30 above) and never
   bursts after a stall; its :class:`~veo.agent.pacing.SendBudget` holds the next capture back
   while the frames already sent exceed the congestion controller's target (the encoder reports
@@ -50,9 +52,9 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from veo.agent.capture.base import Region, ScreenCapture, Size
+from veo.agent.capture.base import ChangeWatcher, Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas
-from veo.agent.damage import TileMap, XDamageWatcher, open_damage_watcher
+from veo.agent.damage import TileMap, open_damage_watcher
 from veo.agent.encoder import SETTINGS
 from veo.agent.pacing import Pacer, SendBudget, auto_max_fps
 
@@ -79,7 +81,7 @@ SHARPEN_LIMIT = 30
 #: so they never queue on it; 40 KB repeats then come every 0.2 s at most
 SHARPEN_MIN_BITRATE = 1_500_000
 
-DamageFactory = Callable[[Callable[[], None]], XDamageWatcher | None]
+DamageFactory = Callable[[Callable[[], None]], ChangeWatcher | None]
 
 
 class FrameSource:
@@ -199,7 +201,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         # touched only in the event loop:
         self._gate = asyncio.Event()
         self._changed = asyncio.Event()
-        self._watcher: XDamageWatcher | None = None
+        self._watcher: ChangeWatcher | None = None
         self._watching = False
         self._pacer = Pacer(self._fixed_fps or 30.0)
         #: filled by the encoder (see ``low_latency``) through the frames this track sends
@@ -234,6 +236,10 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
 
     def _grab(self, force: bool, now: float | None = None) -> av.VideoFrame | None:
         return self._open().next(time.monotonic() if now is None else now, force)
+
+    def _capture_watcher(self) -> ChangeWatcher | None:
+        self._open()
+        return self._capture.change_watcher(self._changed.set) if self._capture is not None else None
 
     def _close_capture(self) -> None:
         if self._source is not None:
@@ -306,16 +312,23 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._executor.submit(self._close_capture)
         self._executor.shutdown(wait=False)
 
-    def _watch(self) -> None:
-        """Start listening for screen changes (once, on the loop that runs ``recv``)."""
+    async def _watch(self) -> None:
+        """Start listening for screen changes (once, on the loop that runs ``recv``): the
+        capture's own watcher if it has one, else X DAMAGE."""
         if self._watching:
             return
         self._watching = True
-        if self._damage_factory is not None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(RuntimeError, ValueError):  # reported by the grab in ``recv``
+            self._watcher = await loop.run_in_executor(self._executor, self._capture_watcher)
+        own = self._watcher is not None
+        if not own and self._damage_factory is not None:
             self._watcher = self._damage_factory(self._changed.set)
-        if self._watcher is not None:
-            self._watcher.start(asyncio.get_running_loop())
-            log.info("stream captures on X damage events")
+        if self._watcher is not None and self.readyState != "live":  # stop() came meanwhile
+            self._watcher.close()
+        elif self._watcher is not None:
+            self._watcher.start(loop)
+            log.info("stream captures %s", "on new pictures" if own else "on X damage events")
         else:
             log.info("stream polls the screen at %.0f fps", 1 / self._pacer.interval)
 
@@ -346,7 +359,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         if not self._watching:  # first call: the rate cap for this picture size, the listener
             with contextlib.suppress(RuntimeError, ValueError):  # reported by the grab below
                 await self.size()
-        self._watch()
+        await self._watch()
         while True:
             if self.readyState != "live" or not self._allowed:
                 raise MediaStreamError

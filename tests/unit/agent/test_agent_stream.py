@@ -310,6 +310,43 @@ async def test_track_captures_when_damage_is_reported_and_not_before() -> None:
     assert not watchers[0].alive  # stop() closes the listener
 
 
+class PictureScreen(FakeScreen):
+    """A screen that is told of each new picture itself (as PipeWire is)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__(width, height)
+        self.watcher: FakeDamage | None = None
+
+    def change_watcher(self, on_change: Callable[[], None]) -> FakeDamage:
+        self.watcher = FakeDamage(on_change)
+        return self.watcher
+
+
+async def test_track_waits_for_the_captures_own_new_pictures_instead_of_x_damage() -> None:
+    screen = PictureScreen(64, 48)
+
+    def no_x_damage(on_damage: Callable[[], None]) -> Any:
+        raise AssertionError("the capture's own watcher is used, X DAMAGE is not opened")
+
+    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=no_x_damage)
+    try:
+        track.allow()
+        await track.recv()
+        watcher = screen.watcher
+        assert watcher is not None
+        grabs = screen.grabs
+        waiting = spawn(track.recv(), name="test-recv")
+        await asyncio.sleep(0.1)
+        assert not waiting.done() and screen.grabs == grabs  # still screen: not even a grab
+        screen.pixels[5:9, 5:9, 2] = 255
+        watcher.on_damage()  # a new picture arrived
+        frame = await asyncio.wait_for(waiting, 30)
+        assert frame is not None and screen.grabs == grabs + 1
+    finally:
+        _stop(track)
+    assert not watcher.alive  # stop() closes it
+
+
 async def test_track_sends_nothing_for_an_unchanged_screen() -> None:
     screen = FakeScreen(64, 48)
     track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=None)

@@ -6,8 +6,11 @@ capture APIs keep per-thread handles. The stream converts and paces; a backend o
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class CaptureError(RuntimeError):
@@ -55,6 +58,25 @@ class Region:
         return Region(left, top, right - left, bottom - top)
 
 
+class ChangeWatcher(Protocol):
+    """Tells the stream that the screen changed, so it grabs only then (nothing while still).
+
+    ``veo.agent.damage.XDamageWatcher`` on X11; a capture that is itself told of each new picture
+    (PipeWire) offers one through :meth:`ScreenCapture.change_watcher`.
+    """
+
+    #: False once it stopped reporting (the stream then polls at its rate cap)
+    alive: bool
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Report changes from now on, by calling back on ``loop``."""
+
+    def rearm(self) -> None:
+        """The stream is about to grab: anything that changes from now on reports again."""
+
+    def close(self) -> None: ...
+
+
 class ScreenCapture(ABC):
     """Grabs the shared screen (the whole desktop, or one region of it after :meth:`set_region`)."""
 
@@ -76,3 +98,12 @@ class ScreenCapture(ABC):
         if region is not None:
             raise CaptureError("this capture backend can only show the whole screen")
         return self.size()
+
+    def change_watcher(self, on_change: Callable[[], None]) -> ChangeWatcher | None:
+        """A watcher that calls ``on_change`` whenever a new picture arrived, or ``None``.
+
+        ``None`` (the default) leaves the stream to its other means (X DAMAGE, else polling at
+        its rate cap). Backends that receive pictures only when the screen changed (PipeWire)
+        return one, so that a still screen costs no grab at all and a change is taken at once.
+        """
+        return None
