@@ -20,8 +20,9 @@ $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[server,agent]'
 	touch $@
 
+# The wayland extra builds PyGObject against the system's libgirepository1.0-dev and libcairo2-dev.
 $(VENV)/.installed-test: $(VENV)/.installed-server
-	$(PIP) install -q -c constraints.txt -e '.[server,agent,test]'
+	$(PIP) install -q -c constraints.txt -e '.[server,agent,test,wayland]'
 	touch $@
 
 install: $(VENV)/.installed-server

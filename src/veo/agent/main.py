@@ -17,7 +17,7 @@ import ssl
 import sys
 from collections.abc import Callable
 
-from veo.agent import encoder, history
+from veo.agent import backend, encoder, history
 from veo.agent.history_text import history_text
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         help=_(
             "comma-separated programs whose versions the system information lists (each run with "
             "--version); also VEO_AGENT_SYSINFO_PROGRAMS"
+        ),
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        metavar="x11|portal",
+        help=_(
+            "how to reach the desktop: x11, or portal (Wayland, through the desktop's own sharing "
+            "window); default: the kind of session this is; also VEO_AGENT_BACKEND"
         ),
     )
     # hidden, for ``veo bench stream``: which codec to offer, and the frame rate cap
@@ -130,6 +139,13 @@ def _no_window(_: Callable[[str], str], exc: Exception) -> str:
     return _("Cannot open a window: {error}").format(error=exc)
 
 
+def bad_backend_text(_: Callable[[str], str], value: str) -> str:
+    """The sentence for an unknown ``--backend`` / ``VEO_AGENT_BACKEND`` (argparse's is English)."""
+    return _("Unknown desktop backend '{value}': use x11 or portal (or leave it out to detect it).").format(
+        value=value
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -157,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         encoder.configure(args.codec, args.max_fps)
     except ValueError as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        backend.configure(args.backend)
+    except ValueError as exc:
+        print("veo agent: " + bad_backend_text(_, str(exc)), file=sys.stderr)
         return 2
     try:
         programs = parse_programs(args.sysinfo_programs)

@@ -1,0 +1,380 @@
+"""A session with the xdg-desktop-portal RemoteDesktop + ScreenCast portals, over D-Bus (dbus-fast).
+
+Wayland gives no program the screen or the input devices: the desktop hands them out through
+the portal, after its own dialog (GNOME: monitors to share and an "Allow remote interaction"
+switch). The exchange is the portal's request/response pattern: every step returns a Request
+object whose ``Response`` signal carries the answer, so the handler for it is registered
+*before* the call (a fast portal answers before the call returns).
+
+The steps: ``CreateSession`` -> ``SelectDevices`` (keyboard + pointer; never persisted:
+``persist_mode`` 0 where the portal knows the option, version 2 on) -> ``SelectSources`` (every
+monitor, the pointer drawn into the picture because GStreamer's ``pipewiresrc`` cannot read the
+cursor metadata) -> ``Start`` (the dialog) -> ``OpenPipeWireRemote`` (a file descriptor on
+PipeWire, passed over the bus). A desktop without the RemoteDesktop portal (wlroots) gets a
+ScreenCast-only session: view only, and the grant says so.
+
+Input notifications come from the agent's input thread: :meth:`PortalSession.notify` hands
+them to the loop that owns the bus (``call_soon_threadsafe``) and returns at once; they are sent
+in the order they were given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dbus_fast import BusType, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.errors import DBusError
+
+from veo.agent.backend import BackendError
+from veo.agent.desktop import StreamInfo
+from veo.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+DEST = "org.freedesktop.portal.Desktop"
+PATH = "/org/freedesktop/portal/desktop"
+REMOTE_DESKTOP = "org.freedesktop.portal.RemoteDesktop"
+SCREEN_CAST = "org.freedesktop.portal.ScreenCast"
+REQUEST = "org.freedesktop.portal.Request"
+SESSION = "org.freedesktop.portal.Session"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+
+#: RemoteDesktop device types (a bit mask).
+KEYBOARD, POINTER = 1, 2
+CONTROL_DEVICES = KEYBOARD | POINTER
+#: ScreenCast source types and cursor modes (bit masks).
+MONITOR = 1
+CURSOR_HIDDEN, CURSOR_EMBEDDED, CURSOR_METADATA = 1, 2, 4
+#: RemoteDesktop version from which SelectDevices knows ``persist_mode`` (0: do not persist).
+PERSIST_MODE_SINCE = 2
+#: Response codes of a portal request: 0 success, 1 cancelled by the user, 2 ended otherwise.
+CANCELLED = 1
+#: Seconds to wait for a step that shows nothing to the user; the dialog itself waits for them.
+STEP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class PortalGrant:
+    """What ``Start`` gave: the streams, the PipeWire descriptor and the devices switched on."""
+
+    streams: tuple[StreamInfo, ...]
+    fd: int
+    remote_desktop: bool  # a RemoteDesktop session (False: ScreenCast only, input impossible)
+    devices: int  # KEYBOARD | POINTER as the user allowed them (0 when the switch stayed off)
+    cursor_embedded: bool  # the pointer is drawn in the frames
+
+    @property
+    def control(self) -> bool:
+        """Input can be sent: both the keyboard and the pointer were granted."""
+        return self.remote_desktop and self.devices & CONTROL_DEVICES == CONTROL_DEVICES
+
+
+def sender_path_part(unique_name: str) -> str:
+    """The request-path element of a bus name: ``:1.42`` -> ``1_42`` (the portal's rule)."""
+    return unique_name.lstrip(":").replace(".", "_")
+
+
+def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
+    """``Start``'s ``streams`` (``a(ua{sv})``) as :class:`StreamInfo` (missing fields -> 0)."""
+    streams = []
+    for node, props in value or ():
+        position = _plain(props.get("position")) or (0, 0)
+        size = _plain(props.get("size")) or (0, 0)
+        streams.append(
+            StreamInfo(
+                node_id=int(node),
+                x=int(position[0]),
+                y=int(position[1]),
+                width=int(size[0]),
+                height=int(size[1]),
+                name=str(_plain(props.get("id")) or ""),
+            )
+        )
+    return tuple(streams)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Variant) else value
+
+
+def _token(prefix: str) -> str:
+    return prefix + secrets.token_hex(8)
+
+
+class PortalSession:
+    """One portal session on its own bus connection, used from the loop that opened it.
+
+    ``bus_address`` is for tests (a private bus); by default the user's session bus.
+    """
+
+    def __init__(self, bus_address: str | None = None, step_timeout: float = STEP_TIMEOUT_S) -> None:
+        self._bus_address = bus_address
+        self._step_timeout = step_timeout
+        self._bus: MessageBus | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: str | None = None
+        self._pending: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
+        self._remote_desktop = False
+        self._closed = False
+        self._failures_logged = 0
+        self.on_closed: Callable[[], None] | None = None  # the desktop ended the sharing itself
+
+    # ------------------------------------------------------------ opening
+
+    async def open(self, want_control: bool) -> PortalGrant:
+        """Create, configure and start a session; shows the desktop's dialog.
+
+        Raises :class:`BackendError`: ``no_portal``, ``portal_cancelled``, ``portal_failed``.
+        Without ``want_control`` the session is ScreenCast only: the user is not asked for input.
+        """
+        try:
+            return await self._open(want_control)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open(self, want_control: bool) -> PortalGrant:
+        bus = await self._connect()
+        interfaces = await self._interfaces(bus)
+        if SCREEN_CAST not in interfaces:
+            raise BackendError("no_portal", "the portal has no ScreenCast interface")
+        self._remote_desktop = want_control and REMOTE_DESKTOP in interfaces
+        if want_control and not self._remote_desktop:
+            log.info("the portal has no RemoteDesktop interface: view only")
+        first = REMOTE_DESKTOP if self._remote_desktop else SCREEN_CAST
+        _, created = await self._request(
+            first, "CreateSession", "a{sv}", [], {"session_handle_token": Variant("s", _token("veos"))}
+        )
+        self._session = str(_plain(created.get("session_handle")) or "")
+        if not self._session:
+            raise BackendError("portal_failed", "CreateSession gave no session handle")
+        await self._add_match(f"type='signal',interface='{SESSION}',member='Closed',path='{self._session}'")
+        if self._remote_desktop:
+            await self._select_devices()
+        cursor_embedded = await self._select_sources()
+        # the dialog: no timeout, the user takes the time they need
+        started = await self._request(first, "Start", "osa{sv}", [self._session, ""], {}, waits_for_user=True)
+        results = started[1]
+        streams = parse_streams(_plain(results.get("streams")))
+        if not streams:
+            raise BackendError("portal_failed", "Start gave no stream")
+        devices = int(_plain(results.get("devices")) or 0) if self._remote_desktop else 0
+        fd = await self._pipewire_fd()
+        grant = PortalGrant(streams, fd, self._remote_desktop, devices, cursor_embedded)
+        log.info(
+            "portal session started: %d stream(s), devices %d, control %s, pointer in picture %s",
+            len(streams), devices, grant.control, cursor_embedded,
+        )  # fmt: skip
+        return grant
+
+    async def _connect(self) -> MessageBus:
+        self._loop = asyncio.get_running_loop()
+        try:
+            if self._bus_address is not None:
+                bus = MessageBus(bus_address=self._bus_address, negotiate_unix_fd=True)
+            else:
+                bus = MessageBus(bus_type=BusType.SESSION, negotiate_unix_fd=True)
+            self._bus = await asyncio.wait_for(bus.connect(), self._step_timeout)
+        except (OSError, DBusError, TimeoutError, ValueError) as exc:
+            raise BackendError("no_portal", f"no session bus: {exc}") from None
+        self._bus.add_message_handler(self._on_message)
+        await self._add_match(f"type='signal',interface='{REQUEST}',member='Response'")
+        return self._bus
+
+    async def _interfaces(self, bus: MessageBus) -> set[str]:
+        try:
+            node = await bus.introspect(DEST, PATH, timeout=self._step_timeout)
+        except (DBusError, TimeoutError) as exc:
+            raise BackendError("no_portal", str(exc)) from None
+        return {interface.name for interface in node.interfaces}
+
+    async def _property(self, interface: str, name: str, default: int) -> int:
+        """A portal property as an int (``default`` when the portal lacks it)."""
+        try:
+            reply = await self._call(PATH, PROPERTIES, "Get", "ss", [interface, name])
+        except BackendError:
+            return default
+        return int(_plain(reply.body[0]))
+
+    async def _select_devices(self) -> None:
+        assert self._session is not None
+        available = await self._property(REMOTE_DESKTOP, "AvailableDeviceTypes", CONTROL_DEVICES)
+        version = await self._property(REMOTE_DESKTOP, "version", 1)
+        options: dict[str, Variant] = {"types": Variant("u", CONTROL_DEVICES & available)}
+        if version >= PERSIST_MODE_SINCE:
+            options["persist_mode"] = Variant("u", 0)  # every session asks again
+        await self._request(REMOTE_DESKTOP, "SelectDevices", "oa{sv}", [self._session], options)
+
+    async def _select_sources(self) -> bool:
+        """Every monitor, pointer embedded where offered; True when it is."""
+        assert self._session is not None
+        cursor_modes = await self._property(SCREEN_CAST, "AvailableCursorModes", 0)
+        options: dict[str, Variant] = {"types": Variant("u", MONITOR), "multiple": Variant("b", True)}
+        embedded = bool(cursor_modes & CURSOR_EMBEDDED)
+        if embedded:
+            options["cursor_mode"] = Variant("u", CURSOR_EMBEDDED)
+        # a RemoteDesktop session's persistence is SelectDevices' option; the portal refuses it here
+        if not self._remote_desktop and await self._property(SCREEN_CAST, "version", 1) >= 4:
+            options["persist_mode"] = Variant("u", 0)
+        await self._request(SCREEN_CAST, "SelectSources", "oa{sv}", [self._session], options)
+        return embedded
+
+    async def _pipewire_fd(self) -> int:
+        assert self._session is not None
+        reply = await self._call(PATH, SCREEN_CAST, "OpenPipeWireRemote", "oa{sv}", [self._session, {}])
+        index = int(reply.body[0])
+        if index >= len(reply.unix_fds):
+            raise BackendError("portal_failed", "OpenPipeWireRemote passed no file descriptor")
+        fd = reply.unix_fds[index]
+        for other in reply.unix_fds:  # never leak a descriptor the portal added
+            if other != fd:
+                os.close(other)
+        return fd
+
+    # ------------------------------------------------------------ D-Bus plumbing
+
+    async def _call(self, path: str, interface: str, member: str, signature: str, body: list[Any]) -> Message:
+        assert self._bus is not None
+        message = Message(
+            destination=DEST, path=path, interface=interface, member=member, signature=signature, body=body
+        )
+        try:
+            reply = await asyncio.wait_for(self._bus.call(message), self._step_timeout)
+        except (TimeoutError, OSError, EOFError) as exc:
+            raise BackendError("portal_failed", f"{member}: {exc!r}") from None
+        if reply.message_type is MessageType.ERROR:
+            raise BackendError("portal_failed", f"{member}: {reply.error_name} {reply.body}")
+        return reply
+
+    async def _request(
+        self,
+        interface: str,
+        member: str,
+        signature: str,
+        args: list[Any],
+        options: dict[str, Variant],
+        waits_for_user: bool = False,
+    ) -> tuple[int, dict[str, Any]]:
+        """Call a request-style method and wait for its ``Response``; raise on anything but 0.
+
+        ``waits_for_user``: the step shows the desktop's dialog, answered whenever the user is ready.
+        """
+        assert self._bus is not None and self._bus.unique_name is not None
+        token = _token("veo")
+        options = {**options, "handle_token": Variant("s", token)}
+        expected = f"{PATH}/request/{sender_path_part(self._bus.unique_name)}/{token}"
+        answer: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self._pending[expected] = answer
+        try:
+            reply = await self._call(PATH, interface, member, signature, [*args, options])
+            handle = str(reply.body[0])
+            if handle != expected:  # portals before 0.9 chose the path themselves
+                self._pending[handle] = self._pending.pop(expected)
+            wait = None if waits_for_user else self._step_timeout
+            try:
+                code, results = await asyncio.wait_for(answer, wait)
+            except TimeoutError:
+                raise BackendError("portal_failed", f"{member}: no response") from None
+        finally:
+            for key in [key for key, value in self._pending.items() if value is answer]:
+                del self._pending[key]
+        if code == CANCELLED:
+            raise BackendError("portal_cancelled", member)
+        if code != 0:
+            raise BackendError("portal_failed", f"{member}: response {code}")
+        return code, results
+
+    async def _add_match(self, rule: str) -> None:
+        assert self._bus is not None
+        message = Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="AddMatch",
+            signature="s",
+            body=[rule],
+        )
+        await self._bus.call(message)
+
+    def _on_message(self, message: Message) -> None:
+        if message.message_type is not MessageType.SIGNAL:
+            return
+        if message.interface == REQUEST and message.member == "Response":
+            answer = self._pending.get(message.path or "")
+            if answer is not None and not answer.done():
+                code, results = message.body
+                answer.set_result((int(code), dict(results)))
+        elif message.interface == SESSION and message.member == "Closed" and message.path == self._session:
+            log.info("the desktop ended the screen sharing")
+            self._session = None
+            if self.on_closed is not None:
+                self.on_closed()
+
+    # ------------------------------------------------------------ input
+
+    def notify(self, member: str, signature: str, *args: Any) -> None:
+        """Send ``RemoteDesktop.<member>(session, {}, *args)``; any thread, never waits."""
+        loop = self._loop
+        if loop is None or self._closed or not self._remote_desktop:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
+            loop.call_soon_threadsafe(self._send, member, signature, args)
+
+    def _send(self, member: str, signature: str, args: tuple[Any, ...]) -> None:
+        if self._bus is None or self._session is None or self._closed:
+            return
+        message = Message(
+            destination=DEST,
+            path=PATH,
+            interface=REMOTE_DESKTOP,
+            member=member,
+            signature="oa{sv}" + signature,
+            body=[self._session, {}, *args],
+        )
+        spawn(self._deliver(message), name=f"portal-{member}")
+
+    async def _deliver(self, message: Message) -> None:
+        assert self._bus is not None
+        try:
+            reply = await self._bus.call(message)
+            error = f"{reply.error_name} {reply.body}" if reply.message_type is MessageType.ERROR else ""
+        except (OSError, EOFError) as exc:
+            error = repr(exc)
+        if error and self._failures_logged < 5:  # a refused device fails every event alike
+            self._failures_logged += 1
+            log.warning("portal refused %s: %s", message.member, error)
+
+    # ------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """End the portal session (the desktop stops sharing) and the bus; safe to repeat."""
+        if self._closed:
+            return
+        self._closed = True
+        bus, session = self._bus, self._session
+        self._session = None
+        for answer in self._pending.values():
+            if not answer.done():
+                answer.cancel()
+        if bus is None:
+            return
+        if session is not None and bus.connected:
+            message = Message(destination=DEST, path=session, interface=SESSION, member="Close")
+            try:
+                await asyncio.wait_for(bus.call(message), self._step_timeout)
+            except (TimeoutError, OSError, EOFError) as exc:
+                log.warning("could not close the portal session: %r", exc)
+        bus.disconnect()
+
+
+def options_of(body: Mapping[str, Variant]) -> dict[str, Any]:
+    """Plain values of an ``a{sv}`` (for logs and tests)."""
+    return {key: _plain(value) for key, value in body.items()}

@@ -1,0 +1,117 @@
+"""The user's Wayland desktop for one session, through the portal (:class:`PortalDesktop`).
+
+Opened after the user's Allow in veo's own dialog: the desktop then shows its dialog (monitors,
+and on GNOME an "Allow remote interaction" switch, off by default). Nothing is persisted: the
+next session asks again. What the user chose there becomes the :class:`DesktopGrant`; a desktop
+that cannot give control (no RemoteDesktop portal) or a user who left the switch off gives a
+view-only grant that says why, so both sides can say it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from veo.agent.backend import Backend, BackendError, Reason
+from veo.agent.desktop import Desktop, DesktopGrant, DesktopMonitors
+from veo.agent.input.base import InputError
+from veo.agent.portal.bus import PortalGrant, PortalSession
+
+if TYPE_CHECKING:
+    from veo.agent.capture.base import ScreenCapture
+    from veo.agent.input.base import InputInjector
+
+log = logging.getLogger(__name__)
+
+
+def gstreamer_missing() -> bool:
+    """PyGObject is absent: no frames could be read, so the desktop's dialog is not even shown.
+
+    (GStreamer's own PipeWire element is checked by the capture when it starts.)
+    """
+    return importlib.util.find_spec("gi") is None
+
+
+def control_of(want_control: bool, grant: PortalGrant) -> tuple[bool, Reason | None]:
+    """Whether input may be sent, and why not (``None``: the user did not want it in veo's dialog)."""
+    if not want_control:
+        return False, None
+    if not grant.remote_desktop:
+        return False, "no_remote_desktop"
+    if not grant.control:
+        return False, "control_refused"
+    return True, None
+
+
+class PortalDesktop(Desktop):
+    backend: Backend = "portal"
+
+    def __init__(self, bus_address: str | None = None, *, check_gstreamer: bool = True) -> None:
+        self._session = PortalSession(bus_address)
+        self._check_gstreamer = check_gstreamer
+        self._grant: PortalGrant | None = None
+        self._control = False
+
+    @property
+    def on_closed(self) -> Callable[[], None] | None:
+        """Called on the agent loop when the desktop ends the sharing itself (its Stop button)."""
+        return self._session.on_closed
+
+    @on_closed.setter
+    def on_closed(self, callback: Callable[[], None] | None) -> None:
+        self._session.on_closed = callback
+
+    async def open(self, want_control: bool) -> DesktopGrant:
+        if self._check_gstreamer and gstreamer_missing():
+            raise BackendError("no_gstreamer", "PyGObject is not installed")
+        grant = await self._session.open(want_control)
+        self._grant = grant
+        self._control, reason = control_of(want_control, grant)
+        return DesktopGrant(
+            backend="portal",
+            control=self._control,
+            control_reason=reason,
+            streams=grant.streams,
+            pointer_in_picture=grant.cursor_embedded,
+        )
+
+    def _opened(self) -> PortalGrant:
+        if self._grant is None:
+            raise RuntimeError("PortalDesktop used before open()")
+        return self._grant
+
+    def capture(self) -> ScreenCapture:
+        """Frames of the granted streams; the capture gets (and owns) its own copy of the descriptor."""
+        grant = self._opened()
+        try:
+            from veo.agent.capture.pipewire import PipeWireCapture  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:  # PyGObject or GStreamer absent
+            raise BackendError("no_gstreamer", str(exc)) from None
+        capture: ScreenCapture = PipeWireCapture(os.dup(grant.fd), grant.streams)
+        return capture
+
+    def injector(self) -> InputInjector:
+        grant = self._opened()
+        if not self._control:
+            raise InputError("remote control was not granted on this desktop")
+        from veo.agent.input.portal import PortalInjector
+
+        return PortalInjector(self._session, grant.streams)
+
+    def monitors(self) -> DesktopMonitors:
+        grant = self._opened()
+        from veo.agent.portal.monitors import PortalMonitors  # type: ignore[import-not-found,unused-ignore]
+
+        monitors: DesktopMonitors = PortalMonitors(grant.streams)
+        return monitors
+
+    async def close(self) -> None:
+        await self._session.close()
+        grant, self._grant = self._grant, None
+        if grant is not None:
+            with contextlib.suppress(OSError):
+                os.close(grant.fd)
