@@ -35,6 +35,12 @@ def stop_hotkey_label(catalog: Catalog) -> str:
     return "+".join(names[key] for key in STOP_HOTKEY_KEYS)
 
 
+def stop_hotkey_description(catalog: Catalog) -> str:
+    """What the desktop's shortcut settings call veo's key (Wayland's GlobalShortcuts portal)."""
+    _ = catalog.gettext
+    return _("Stop the veo remote support session")
+
+
 class HotkeyError(Exception):
     """The combination could not be grabbed (no display, or another program holds it)."""
 
