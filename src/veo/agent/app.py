@@ -20,7 +20,7 @@ from typing import Any
 from veo.agent import history
 from veo.agent.annotations import SessionAnnotations
 from veo.agent.asking import AgentAsking
-from veo.agent.capture.auto import create_capture
+from veo.agent.backend import BackendError, Reason, reason_text
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
 from veo.agent.cursor import AgentCursor
@@ -31,6 +31,7 @@ from veo.agent.events import (
     ChatUnread,
     ClipboardReceived,
     ControlChanged,
+    DesktopAsking,
     FileEvent,
     FileOffered,
     FileTransferEnded,
@@ -55,10 +56,9 @@ from veo.agent.events import (
 from veo.agent.files import AgentFiles
 from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey
-from veo.agent.input.auto import create_injector
 from veo.agent.loop_thread import LoopThread
 from veo.agent.names import with_display_names
-from veo.agent.overlay.auto import create_overlay
+from veo.agent.overlay.auto import check_overlay, create_overlay
 from veo.agent.rating import send_rating
 from veo.agent.reconnect import OPEN_TIMEOUT_SECONDS, ReconnectingChannel
 from veo.agent.session import AgentSession, SessionDeps, join_error_text
@@ -128,6 +128,7 @@ class AgentApp:
         self.rating: RatingWindow | None = None
         self.history: HistoryWindow | None = None
         self._helped = False  # the user allowed the session: worth asking for a rating
+        self._limits: tuple[Reason, ...] = ()  # what the user's desktop does not allow (the bar says it)
         self.exit_code = 0
         self._initial_code = code
         self._terminate_requested = False
@@ -212,6 +213,14 @@ class AgentApp:
 
     async def _attempt(self, code: str) -> None:
         """On the loop thread: connect, then run one session to its end."""
+        from veo.agent.desktop_choice import create_desktop  # the portal's modules load only on Wayland
+
+        try:
+            desktop = create_desktop()
+        except BackendError as exc:  # no desktop veo can share: the sentence, before any connection
+            log.warning("this desktop cannot be shared: %s", exc)
+            self.events.put(JoinFailed(reason_text(exc.reason, self._)))
+            return
         try:
             channel = await WebSocketChannel.open(self.ws_url, self.tls)
         except ConnectError as exc:
@@ -222,8 +231,9 @@ class AgentApp:
             self.events.put(JoinFailed(connect_error_text(self.language, exc)))
             return
         deps = SessionDeps(
-            capture_factory=create_capture,
-            injector_factory=create_injector,
+            capture_factory=desktop.capture,
+            injector_factory=desktop.injector,
+            desktop=desktop,
             post=self.events.put,
             language=self.language,
             server=self.server,
@@ -246,7 +256,13 @@ class AgentApp:
             technician=lambda: self.joined.technician_name if self.joined else "",
         )
         self.annotations = annotations
+        try:
+            check_overlay()
+        except BackendError as exc:  # the marks stay in the console: both sides are told
+            session.desktop.add_limit(exc.reason)
         pointer = AgentCursor(session, lambda: session.monitors.region)
+        # where the desktop draws the pointer into the picture, it is not also sent as data
+        session.desktop.on_open(lambda grant: pointer.close() if grant.pointer_in_picture else None)
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window
@@ -255,6 +271,7 @@ class AgentApp:
         finally:
             annotations.close()  # nothing the technician drew stays on the user's screen
             pointer.close()
+            await session.desktop.close()  # once only: the session's end closed it already
 
     # ------------------------------------------------------------ events from the session
 
@@ -302,13 +319,22 @@ class AgentApp:
         )
         if self.hotkey is None:  # from the moment someone is connected until the end
             self.hotkey = start_stop_hotkey(self._on_hotkey)
+            session = self.session
+            if self.hotkey is None and session is not None:  # the bar's Stop is the way out: say so
+                self.loop.call(session.desktop.add_limit, "no_stop_key")
 
     def _on_sas_known(self, event: SasKnown) -> None:
         if self.consent is not None:
             self.consent.show_sas(event.code)
 
+    def _on_desktop_asking(self, event: DesktopAsking) -> None:
+        """The desktop's own sharing window asks now: veo's dialog (answered) steps aside for it."""
+        log.info("the desktop asks the user too (backend=%s)", event.backend)
+        self._close_consent()
+
     def _on_started(self, event: Started) -> None:
         self._helped = True
+        self._limits = event.limits
         self._start_transfers(event.granted)
         self._close_consent()
         self._open_bar(event.granted)
@@ -362,6 +388,7 @@ class AgentApp:
             self._session_call("stop"),
             hotkey=self.hotkey is not None,
             language=self.language,
+            limits=tuple(reason_text(limit, self._) for limit in self._limits),
             on_chat=lambda: self._open_chat(focus=True),
             on_send_file=self._open_sender if Permission.FILES in granted else None,
         )
@@ -606,6 +633,7 @@ ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
     JoinFailed: AgentApp._on_join_failed,
     ShowConsent: AgentApp._on_show_consent,
     SasKnown: AgentApp._on_sas_known,
+    DesktopAsking: AgentApp._on_desktop_asking,
     Started: AgentApp._on_started,
     ControlChanged: AgentApp._on_control_changed,
     SessionEnded: AgentApp._on_session_ended,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import get_args
 
+from veo.agent.backend import Reason, reason_text
 from veo.agent.events import MISMATCH_REASONS
 from veo.protocol.endings import ACCESS_CHANGED_REASONS, ACCOUNT_DEACTIVATED, SIGNED_OUT_REASONS
 from veo.protocol.signaling import CODEC_UNSUPPORTED_REASONS
@@ -30,6 +32,8 @@ RESUME_FAILED = "resume_failed"
 SESSION_ENDED = "session_ended"
 #: The connection did not come back within the grace period.
 CONNECTION_LOST = "connection_lost"
+#: The desktop itself said no after veo's Allow (its sharing window cancelled, the portal failed).
+DESKTOP_REASONS: frozenset[str] = frozenset(get_args(Reason))
 
 
 class Kind(enum.Enum):
@@ -44,6 +48,7 @@ class Kind(enum.Enum):
     ACCESS = "access"  # the organization changed the technician's access mid-session
     RESUME_FAILED = "resume_failed"  # new connections after a loss kept failing their proof
     GONE = "gone"  # the server had already ended the session when the agent came back
+    DESKTOP = "desktop"  # the desktop's own sharing window was cancelled, or the desktop failed
 
 
 def kind(by: str, reason: str) -> Kind:
@@ -56,6 +61,8 @@ def kind(by: str, reason: str) -> Kind:
         return Kind.GONE
     if reason == "denied":
         return Kind.DENIED
+    if reason in DESKTOP_REASONS:
+        return Kind.DESKTOP
     if reason in CODEC_UNSUPPORTED_REASONS:
         return Kind.CODEC
     if reason in ACCESS_CHANGED_REASONS:
@@ -130,6 +137,16 @@ def ending(
                 new_code,
             ),
         )
+    if which is Kind.DESKTOP:  # the desktop's own words for what it did not allow
+        said = reason_text(reason, _)  # type: ignore[arg-type]  # one of DESKTOP_REASONS
+        if reason == "portal_cancelled":
+            return Ending(which, _("You said no to the request."), (said, _("Nothing was shared.")))
+        headline = (
+            _("The session stopped because of a problem on this computer.")
+            if started
+            else _("The session could not be started on this computer.")
+        )
+        return Ending(which, headline, (said, new_code))
     if which is Kind.DENIED:
         return Ending(
             which, _("You said no to the request."), (_("Nobody connected and nothing was shared."),)
@@ -237,8 +254,10 @@ def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> 
     which = kind(by, reason)
     if which is Kind.MISMATCH:
         return _("stopped for your safety: the verification codes did not match")
-    if which is Kind.DENIED:
+    if which is Kind.DENIED or reason == "portal_cancelled":
         return _("you (you said no to the request)")
+    if which is Kind.DESKTOP:
+        return _("a problem on this computer")
     if which is Kind.STOPPED:
         if reason == "hotkey":
             return _("you, with the keys {keys}").format(keys=hotkey_label)

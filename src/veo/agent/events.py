@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from veo.agent.backend import Reason
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
 
@@ -34,8 +35,20 @@ class SasKnown:
 
 
 @dataclass(frozen=True)
+class DesktopAsking:
+    """After veo's Allow the desktop's own sharing window asks the user (``backend`` "portal"):
+    veo's dialog steps aside (``agent/desktop_step.py``)."""
+
+    backend: str
+
+
+@dataclass(frozen=True)
 class Started:
+    """The session runs with ``granted``; ``limits``: what this desktop does not allow, for the bar
+    (``veo.agent.backend.Reason`` codes, each said with ``reason_text``)."""
+
     granted: tuple[Permission, ...]
+    limits: tuple[Reason, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +203,7 @@ UiEvent = (
     JoinFailed
     | ShowConsent
     | SasKnown
+    | DesktopAsking
     | Started
     | ControlChanged
     | SessionEnded

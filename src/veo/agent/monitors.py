@@ -26,6 +26,7 @@ from typing import Protocol
 
 from veo.agent.capture.base import CaptureError, Region, Size
 from veo.agent.capture.monitors import Layout, MonitorLister
+from veo.agent.desktop import DesktopMonitors
 from veo.protocol.datachannel import AgentDataMessage, Dropped, Screen
 from veo.protocol.monitors import ALL_MONITORS, MonitorInfo, Monitors, SelectMonitor
 from veo.tasks import spawn
@@ -76,7 +77,7 @@ class MonitorSwitch:
         track: Callable[[], RegionTrack | None],
         input_path: RegionInput,
         may_show: Callable[[], bool],
-        lister: Callable[[], MonitorLister] = MonitorLister,
+        lister: Callable[[], MonitorLister | DesktopMonitors] = MonitorLister,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._send = send
@@ -86,7 +87,7 @@ class MonitorSwitch:
         self._lister_factory = lister
         self._poll = poll_seconds
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="veo-monitors")
-        self._lister: MonitorLister | None = None  # touched only in the listing thread
+        self._lister: MonitorLister | DesktopMonitors | None = None  # only in the listing thread
         self._lock = asyncio.Lock()
         self._layout: Layout | None = None
         self._sent: Monitors | None = None

@@ -53,7 +53,11 @@ from aiortc import (
 
 from veo import __version__
 from veo.agent import encoder, history, low_latency
+from veo.agent.backend import BackendError
 from veo.agent.capture.base import CaptureError, ScreenCapture
+from veo.agent.capture.monitors import MonitorLister
+from veo.agent.desktop import Desktop
+from veo.agent.desktop_step import DesktopStep
 from veo.agent.events import (
     ControlChanged,
     JoinFailed,
@@ -211,6 +215,8 @@ class SessionDeps:
     server: str = ""
     fps: float | None = None  # the rate cap; None: ``veo agent --max-fps`` or by picture size
     record_history: bool = True
+    #: opened after the user's Allow (``agent/desktop_step.py``); ``None``: nothing to open (tests)
+    desktop: Desktop | None = None
     platform_name: str = field(default_factory=lambda: platform.platform(terse=True)[:60])
 
 
@@ -243,12 +249,15 @@ class AgentSession:
         self._end_hooks: list[Callable[[], None]] = []
         #: features that hold something of the lost connection (file transfers stop)
         self._lost_hooks: list[Callable[[], None]] = []
+        #: the user's desktop: opened after Allow, its limits said to both sides, closed at the end
+        self.desktop = DesktopStep(deps.desktop, deps.post)
         #: one monitor or the whole desktop: the track's region and the input's origin follow it
         self.monitors = MonitorSwitch(
             send=self.send_data,
             track=lambda: self._track,
             input_path=self._input,
             may_show=lambda: self.policy.allows("view"),
+            lister=deps.desktop.monitors if deps.desktop is not None else MonitorLister,
         )
         self.on_data("select_monitor", self.monitors.select)
         self._ended = False
@@ -503,6 +512,8 @@ class AgentSession:
             await self._send_quietly(Resumed(verified_by=link.verified_by))
             log.info("session resumed verified_by=%s", link.verified_by)
             self._deps.post(Reconnected())
+        if not await self.desktop.ready():  # the portal: nothing to measure before its dialog
+            return
         try:
             size = await link.track.size()
         except CaptureError as exc:
@@ -513,6 +524,7 @@ class AgentSession:
             return
         self._maybe_send_key(link)
         self.send_data(self.monitors.screen(size))
+        self._announce_desktop()
         self._send_control()
         self.monitors.start()
         if self.policy.consented:
@@ -801,7 +813,7 @@ class AgentSession:
         if self._ended:
             return frozenset()
         was_active = self.policy.control_active
-        added = self.policy.extend(asked, ticked)
+        added = self.policy.extend(self.desktop.grantable(asked), ticked)
         if added:
             log.info(
                 "grant extended added=%s granted=%s",
@@ -888,6 +900,12 @@ class AgentSession:
         """What the user's grant allows the agent itself to send (see ``NEEDS``)."""
         return self.policy.allows(need)
 
+    def _announce_desktop(self) -> None:
+        """What the user's desktop allows, to the console (after consent, on each connection)."""
+        message = self.desktop.message()
+        if message is not None and self.policy.consented:
+            self.send_data(message)
+
     def _send_control(self) -> None:
         self.send_data(
             Control(
@@ -901,13 +919,20 @@ class AgentSession:
     # ------------------------------------------------------------ the user's decisions (from the UI)
 
     def allow(self, ticked: Iterable[Permission]) -> None:
-        """Allow pressed with these boxes ticked; ignored until the SAS is shown."""
+        """Allow pressed with these boxes ticked; ignored until the SAS is shown. The desktop is
+        opened first (on Wayland its own dialog asks too); the session starts once it granted."""
         if self._ended or self._joined is None:
             return
         if self.sas is None:
             log.warning("Allow ignored: the verification code is not known yet")
             return
-        self.policy.grant(self._joined.requested, ticked)
+        self.desktop.open_then(self._joined.requested, ticked, self._start, self._desktop_refused)
+
+    def _start(self, ticked: list[Permission]) -> None:
+        """Allowed in veo's dialog and by the desktop: consent (only what the desktop grants)."""
+        if self._ended or self._joined is None:
+            return
+        self.policy.grant(self._joined.requested, self.desktop.fit(ticked))
         if Permission.VIEW not in self.policy.granted:
             log.info("nothing to share was allowed: treating Allow as Deny")
             self.deny()
@@ -923,8 +948,16 @@ class AgentSession:
             link.user_ok = True  # the Allow under this connection's code
             link.track.allow()
             self._maybe_send_key(link)
+        self._announce_desktop()
         self._send_control()
-        self._deps.post(Started(tuple(granted)))
+        self._deps.post(Started(tuple(granted), self.desktop.user_limits()))
+
+    async def _desktop_refused(self, error: BackendError) -> None:
+        """Cancelled in the desktop's own window: the user's refusal. Else the desktop failed."""
+        if error.reason == "portal_cancelled":
+            await self._say_and_end(Deny(), "user", error.reason)
+        else:
+            await self._fail(error.reason)
 
     def declare_mismatch(self) -> None:
         """The user says the technician's code differs: suspected interception, end for both."""
@@ -1006,6 +1039,7 @@ class AgentSession:
         if self._link is not None:
             self._link.lost = True
             await self._link.pc.close()
+        await self.desktop.close()  # the portal's session ends: the screen is given back
         await asyncio.gather(*beats, return_exceptions=True)
         log.info("capture stopped, grant forgotten")
         self._write_history(granted, by, reason)

@@ -39,7 +39,10 @@ class SessionBar:
         on_chat: Callable[[], None] | None = None,
         on_send_file: Callable[[], None] | None = None,
         language: str = "en",
+        limits: tuple[str, ...] = (),
     ) -> None:
+        """``limits``: what the user's desktop does not allow, each a sentence in their language
+        (``veo.agent.backend.reason_text``): shown under the headline for the whole session."""
         _ = gettext
         self._catalog = gettext_for(language)  # plural forms and key names
         self._ = gettext
@@ -81,6 +84,10 @@ class SessionBar:
         self._reconnecting = tk.Label(
             words, text="", font=fonts.body, bg="#fcaf3e", wraplength=wrap, justify="left"
         )
+        for sentence in limits:  # e.g. view only on this desktop, no stop key: press Stop here
+            tk.Label(
+                words, text=sentence, font=fonts.body, bg="#fce94f", wraplength=wrap, justify="left"
+            ).pack(anchor="w")
         if hotkey:
             tk.Label(
                 words,
