@@ -10,6 +10,7 @@
 
 import { install as installAnnotate } from "./annotate.js";
 import { install as installCursor } from "./cursor.js";
+import { install as installDesktop } from "./desktop.js";
 import { install as installChat } from "./chat.js";
 import { install as installClipboard } from "./clipboard.js";
 import { install as installFiles } from "./files.js";
@@ -44,6 +45,7 @@ import { ConsoleView, droppedKey, notSentKey } from "./ui.js";
  * The tools panel comes after the features whose tabs it shows (it labels the chat tab).
  */
 const FEATURES = [
+  installDesktop,
   installMonitors,
   installAnnotate,
   installChat,
@@ -267,6 +269,7 @@ export class Console {
       mode: () => self.state.mode,
       linkDown: () => linkDown(self.state),
       reverify: () => self.state.reverify,
+      desktop: () => (self.state.desktop ? { ...self.state.desktop, limits: [...self.state.desktop.limits] } : null),
     };
     for (const [name, get] of Object.entries(fields)) Object.defineProperty(view, name, { get, enumerable: true });
     return Object.freeze(view);

@@ -6,6 +6,7 @@
 // for it or the user granted it (a grant may come later, mid-session): a feature nobody asked for
 // is not on the page at all. The chat tab counts unread lines ("Chat (2 new messages)").
 
+import { desktopDeniesControl } from "./desktop.js";
 import { tn, t } from "./i18n.js";
 
 const POLL_MS = 500;
@@ -14,6 +15,7 @@ const STORE_KEY = "veo.console.tools";
 /** Whether an element with data-needs="<permission>" belongs on the page in state `s`. */
 export function needed(permission, s) {
   if (!permission) return true;
+  if (permission === "control" && desktopDeniesControl(s)) return false; // the user's desktop allows none
   const granted = s.control.granted.length ? s.control.granted : s.granted;
   return s.requested.includes(permission) || granted.includes(permission);
 }

@@ -11,6 +11,8 @@
 // Texts and the role's permissions come from the page's JSON block `console-permissions`
 // (rendered with gettext by console.html).
 
+import { desktopDeniesControl } from "./desktop.js";
+
 const ASKABLE = ["control", "clipboard", "files"];
 /** Error codes of the server that answer a question (shown here rather than as a page error). */
 const REFUSALS = new Set([
@@ -29,7 +31,9 @@ const REFUSALS = new Set([
 export function askableFor(s, allowed) {
   if (s.ended || s.aborted || !s.consented || s.mode === "browser") return [];
   const have = s.control && s.control.granted.length ? s.control.granted : s.granted;
-  return ASKABLE.filter((p) => allowed.includes(p) && !have.includes(p));
+  // the user's desktop allows no remote control (or it was switched off there): nothing to ask
+  const never = desktopDeniesControl(s) ? ["control"] : [];
+  return ASKABLE.filter((p) => allowed.includes(p) && !have.includes(p) && !never.includes(p));
 }
 
 function readConfig(doc) {

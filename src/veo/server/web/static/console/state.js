@@ -44,6 +44,7 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     reverify: false, // the new connection needs a new code comparison (no proof on one side)
     awaitingResume: false, // the page was (re)loaded in an allowed session: the agent's resume offer comes
     elsewhere: false, // another tab of this session took the exchange this page answered (stepAside)
+    desktop: null, // {backend, control, limits} from the agent's `desktop` message (desktop.js)
   };
 }
 

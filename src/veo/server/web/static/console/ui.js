@@ -2,6 +2,7 @@
 // step, End session), the stage (waiting card, video, notices over it, end card) and the session
 // facts. Feature modules draw their own panels; everything about the session itself is drawn here.
 
+import { desktopControlWhy, desktopDeniesControl } from "./desktop.js";
 import { displayCode } from "./sas.js";
 import { language, t } from "./i18n.js";
 import { keyCombo } from "./keys.js";
@@ -181,6 +182,7 @@ export function notSentKey(s) {
   if (linkDown(s) || s.reverify) return "notice.reconnecting";
   if (s.mode === "browser") return "notice.browser";
   if (controlState(s) === "paused") return "notice.paused";
+  if (desktopDeniesControl(s)) return "notice.desktop_view_only";
   const granted = s.control.granted.length ? s.control.granted : s.granted;
   if (!granted.includes("control") && !s.requested.includes("control")) return "notice.view_only";
   if (s.consented && !granted.includes("control")) return "notice.not_granted";
@@ -275,8 +277,10 @@ export class ConsoleView {
       const why = controlWaitingFor(s);
       // A browser share (join page, getDisplayMedia) can only show the screen: say why, say what helps.
       const browser = s.mode === "browser" && !over;
-      setText(el.controlWhy, browser ? t("control.browser_share") : why.map((w) => t(`waiting.${w}`)).join(" "));
-      setHidden(el.controlWhy, !browser && why.length === 0);
+      const desktop = over ? "" : desktopControlWhy(s); // the user's desktop allows no control
+      const said = browser ? t("control.browser_share") : desktop || why.map((w) => t(`waiting.${w}`)).join(" ");
+      setText(el.controlWhy, said);
+      setHidden(el.controlWhy, !said);
       el.controlWhy.dataset.mode = browser ? "browser" : "agent";
     }
 
