@@ -1,0 +1,492 @@
+"""The portal session (PortalDesktop + PortalInjector) against a fake portal on a private bus.
+
+A private ``dbus-daemon`` (started and stopped here) carries a fake
+``org.freedesktop.portal.Desktop`` written with dbus-fast's ServiceInterface. It behaves as
+xdg-desktop-portal does where veo depends on it: request-style methods return a Request path
+built from the caller's unique name and the ``handle_token``, and answer through that Request's
+``Response`` signal after the method's reply; ``Start`` answers as the dialog would (devices
+granted, the streams, or a cancelled / failed code); ``OpenPipeWireRemote`` passes a real file
+descriptor; every Notify* call is recorded with its arguments. What the fake cannot show: the
+real dialog and real PipeWire frames (see the report's real check against GNOME).
+"""
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+from dbus_fast import Message, Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import (
+    DBusDict,
+    DBusDouble,
+    DBusInt32,
+    DBusObjectPath,
+    DBusSignature,
+    DBusStr,
+    DBusUInt32,
+    DBusUnixFd,
+)
+from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method, signal
+
+from veo.agent.backend import BackendError
+from veo.agent.input.base import InputError
+from veo.agent.portal.bus import DEST, PATH
+from veo.agent.portal.desktop import PortalDesktop
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon"),
+]
+
+BUS_CONFIG = """<busconfig>
+  <type>session</type>
+  <listen>unix:dir={directory}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+MOVE = "NotifyPointerMotionAbsolute"
+STREAMS = [
+    (44, {"position": (0, 0), "size": (1280, 720), "id": "0"}),
+    (45, {"position": (1280, 0), "size": (1920, 1080), "id": "1"}),
+]
+
+
+@dataclass
+class Script:
+    """How the fake portal behaves and what it saw."""
+
+    remote_desktop: bool = True
+    screen_cast: bool = True
+    rd_version: int = 1
+    cursor_modes: int = 7
+    start_code: int = 0
+    devices: int | None = None  # granted devices (None: what was asked)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    client: str = ""
+
+    def named(self, member: str) -> list[Any]:
+        return [args for name, args in self.calls if name == member]
+
+
+def plain(options: dict[str, Variant]) -> dict[str, Any]:
+    return {key: value.value for key, value in options.items() if key not in ("handle_token",)}
+
+
+class Request(ServiceInterface):
+    def __init__(self) -> None:
+        super().__init__("org.freedesktop.portal.Request")
+
+    @signal()
+    def Response(
+        self, response: DBusUInt32, results: DBusDict
+    ) -> Annotated[tuple[int, dict[str, Variant]], DBusSignature("ua{sv}")]:
+        return (response, results)
+
+
+class Session(ServiceInterface):
+    def __init__(self, script: Script, path: str) -> None:
+        super().__init__("org.freedesktop.portal.Session")
+        self._script, self._path = script, path
+
+    @method()
+    def Close(self) -> None:
+        self._script.closed.append(self._path)
+
+
+def stream_props(props: dict[str, Any]) -> dict[str, Variant]:
+    return {
+        "position": Variant("(ii)", list(props["position"])),
+        "size": Variant("(ii)", list(props["size"])),
+        "id": Variant("s", props["id"]),
+        "source_type": Variant("u", 1),
+    }
+
+
+class Portal:
+    """What both interfaces share: request answers, sessions, the Start answer."""
+
+    def __init__(self, bus: MessageBus, script: Script) -> None:
+        self.bus, self.script = bus, script
+        self.devices = 0
+
+    def answer(self, options: dict[str, Variant], results: dict[str, Variant], code: int = 0) -> str:
+        token = options["handle_token"].value
+        path = f"{PATH}/request/{self.script.client.lstrip(':').replace('.', '_')}/{token}"
+        request = Request()
+        self.bus.export(path, request)
+        # after the method's reply, as the real portal does (the client subscribed before calling)
+        asyncio.get_running_loop().call_later(0.05, request.Response, code, results)
+        return path
+
+    def create_session(self, member: str, options: dict[str, Variant]) -> str:
+        self.script.calls.append((member, plain(options)))
+        session = f"{PATH}/session/x/{options['session_handle_token'].value}"
+        self.bus.export(session, Session(self.script, session))
+        return self.answer(options, {"session_handle": Variant("s", session)})
+
+    def start(self, member: str, session: str, options: dict[str, Variant], with_devices: bool) -> str:
+        self.script.calls.append((member, session))
+        if self.script.start_code:
+            return self.answer(options, {}, self.script.start_code)
+        streams = [[node, stream_props(props)] for node, props in STREAMS]
+        results = {"streams": Variant("a(ua{sv})", streams)}
+        if with_devices:
+            granted = self.devices if self.script.devices is None else self.script.devices
+            results["devices"] = Variant("u", granted)
+        return self.answer(options, results)
+
+
+class FakeRemoteDesktop(ServiceInterface):
+    def __init__(self, portal: Portal) -> None:
+        super().__init__("org.freedesktop.portal.RemoteDesktop")
+        self.portal = portal
+
+    @dbus_property(access=PropertyAccess.READ)
+    def AvailableDeviceTypes(self) -> DBusUInt32:
+        return 7
+
+    @dbus_property(access=PropertyAccess.READ)
+    def version(self) -> DBusUInt32:
+        return self.portal.script.rd_version
+
+    @method()
+    def CreateSession(self, options: DBusDict) -> DBusObjectPath:
+        return self.portal.create_session("RemoteDesktop.CreateSession", options)
+
+    @method()
+    def SelectDevices(self, session: DBusObjectPath, options: DBusDict) -> DBusObjectPath:
+        self.portal.script.calls.append(("SelectDevices", plain(options)))
+        self.portal.devices = options["types"].value
+        return self.portal.answer(options, {})
+
+    @method()
+    def Start(self, session: DBusObjectPath, parent: DBusStr, options: DBusDict) -> DBusObjectPath:
+        return self.portal.start("RemoteDesktop.Start", session, options, with_devices=True)
+
+    def _note(self, member: str, session: str, options: dict[str, Variant], *args: Any) -> None:
+        self.portal.script.calls.append((member, (session, plain(options), *args)))
+
+    @method()
+    def NotifyPointerMotionAbsolute(
+        self, session: DBusObjectPath, options: DBusDict, stream: DBusUInt32, x: DBusDouble, y: DBusDouble
+    ) -> None:
+        self._note("NotifyPointerMotionAbsolute", session, options, stream, x, y)
+
+    @method()
+    def NotifyPointerButton(
+        self, session: DBusObjectPath, options: DBusDict, button: DBusInt32, state: DBusUInt32
+    ) -> None:
+        self._note("NotifyPointerButton", session, options, button, state)
+
+    @method()
+    def NotifyPointerAxisDiscrete(
+        self, session: DBusObjectPath, options: DBusDict, axis: DBusUInt32, steps: DBusInt32
+    ) -> None:
+        self._note("NotifyPointerAxisDiscrete", session, options, axis, steps)
+
+    @method()
+    def NotifyKeyboardKeysym(
+        self, session: DBusObjectPath, options: DBusDict, keysym: DBusInt32, state: DBusUInt32
+    ) -> None:
+        self._note("NotifyKeyboardKeysym", session, options, keysym, state)
+
+
+class FakeScreenCast(ServiceInterface):
+    def __init__(self, portal: Portal) -> None:
+        super().__init__("org.freedesktop.portal.ScreenCast")
+        self.portal = portal
+
+    @dbus_property(access=PropertyAccess.READ)
+    def AvailableCursorModes(self) -> DBusUInt32:
+        return self.portal.script.cursor_modes
+
+    @dbus_property(access=PropertyAccess.READ)
+    def AvailableSourceTypes(self) -> DBusUInt32:
+        return 3
+
+    @dbus_property(access=PropertyAccess.READ)
+    def version(self) -> DBusUInt32:
+        return 4
+
+    @method()
+    def CreateSession(self, options: DBusDict) -> DBusObjectPath:
+        return self.portal.create_session("ScreenCast.CreateSession", options)
+
+    @method()
+    def SelectSources(self, session: DBusObjectPath, options: DBusDict) -> DBusObjectPath:
+        self.portal.script.calls.append(("SelectSources", plain(options)))
+        return self.portal.answer(options, {})
+
+    @method()
+    def Start(self, session: DBusObjectPath, parent: DBusStr, options: DBusDict) -> DBusObjectPath:
+        return self.portal.start("ScreenCast.Start", session, options, with_devices=False)
+
+    @method()
+    def OpenPipeWireRemote(self, session: DBusObjectPath, options: DBusDict) -> DBusUnixFd:
+        self.portal.script.calls.append(("OpenPipeWireRemote", session))
+        read, write = os.pipe()
+        os.close(write)
+        return read  # dbus-fast passes it (and the daemon duplicates it into the client)
+
+
+class OtherOnly(ServiceInterface):
+    """A portal with neither ScreenCast nor RemoteDesktop (e.g. only Settings)."""
+
+    def __init__(self) -> None:
+        super().__init__("org.freedesktop.portal.Settings")
+
+    @method()
+    def Nothing(self) -> None:
+        pass
+
+
+@pytest.fixture
+def private_bus(tmp_path: Path) -> Iterator[str]:
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(directory=tmp_path))
+    daemon = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None
+        yield daemon.stdout.readline().strip()
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=5)
+
+
+async def serve(address: str, script: Script) -> MessageBus:
+    bus = await MessageBus(bus_address=address, negotiate_unix_fd=True).connect()
+    portal = Portal(bus, script)
+
+    def remember_sender(message: Message) -> None:
+        if message.path == PATH and message.sender:
+            script.client = message.sender  # request paths are made from the caller's name
+
+    bus.add_message_handler(remember_sender)
+    if script.remote_desktop:
+        bus.export(PATH, FakeRemoteDesktop(portal))
+    if script.screen_cast:
+        bus.export(PATH, FakeScreenCast(portal))
+    if not script.remote_desktop and not script.screen_cast:
+        bus.export(PATH, OtherOnly())
+    await bus.request_name(DEST)
+    return bus
+
+
+@pytest.fixture
+async def portal(private_bus: str) -> AsyncIterator[tuple[str, Script]]:
+    script = Script()
+    bus: MessageBus | None = None
+
+    async def start(**changes: Any) -> None:
+        nonlocal bus
+        for key, value in changes.items():
+            setattr(script, key, value)
+        bus = await serve(private_bus, script)
+
+    script.start = start  # type: ignore[attr-defined]
+    yield private_bus, script
+    if bus is not None:
+        bus.disconnect()
+
+
+async def opened(address: str, want_control: bool = True) -> tuple[PortalDesktop, Any]:
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    grant = await desktop.open(want_control)
+    return desktop, grant
+
+
+async def test_full_grant_asks_for_everything_and_closes_the_session(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop, grant = await opened(address)
+    assert grant.backend == "portal" and grant.control and grant.control_reason is None
+    assert grant.pointer_in_picture
+    assert [(s.node_id, s.x, s.y, s.width, s.height) for s in grant.streams] == [
+        (44, 0, 0, 1280, 720),
+        (45, 1280, 0, 1920, 1080),
+    ]
+    assert script.named("SelectDevices") == [{"types": 3}]  # version 1: nothing to persist, nothing said
+    assert script.named("SelectSources") == [{"types": 1, "multiple": True, "cursor_mode": 2}]
+    assert len(script.named("RemoteDesktop.Start")) == 1 and not script.named("ScreenCast.Start")
+    assert len(script.named("OpenPipeWireRemote")) == 1
+    fd = desktop._opened().fd
+    assert os.fstat(fd)  # a real descriptor arrived
+    session = script.named("RemoteDesktop.Start")[0]
+    await desktop.close()
+    await desktop.close()  # twice is harmless
+    assert script.closed == [session]
+    with pytest.raises(OSError):
+        os.fstat(fd)
+
+
+async def test_remote_desktop_v2_is_told_not_to_persist(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(rd_version=2)  # type: ignore[attr-defined]
+    desktop, _ = await opened(address)
+    assert script.named("SelectDevices") == [{"types": 3, "persist_mode": 0}]
+    await desktop.close()
+
+
+async def test_no_embedded_cursor_mode_means_pointer_not_in_picture(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(cursor_modes=1)  # type: ignore[attr-defined]
+    desktop, grant = await opened(address)
+    assert not grant.pointer_in_picture
+    assert script.named("SelectSources") == [{"types": 1, "multiple": True}]
+    await desktop.close()
+
+
+async def test_switch_left_off_is_view_only_control_refused(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(devices=0)  # type: ignore[attr-defined]
+    desktop, grant = await opened(address)
+    assert not grant.control and grant.control_reason == "control_refused"
+    assert len(grant.streams) == 2
+    with pytest.raises(InputError):
+        desktop.injector()
+    await desktop.close()
+
+
+async def test_screencast_only_desktop_is_view_only_no_remote_desktop(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(remote_desktop=False)  # type: ignore[attr-defined]
+    desktop, grant = await opened(address)
+    assert not grant.control and grant.control_reason == "no_remote_desktop"
+    assert [name for name, _ in script.calls] == [
+        "ScreenCast.CreateSession",
+        "SelectSources",
+        "ScreenCast.Start",
+        "OpenPipeWireRemote",
+    ]
+    # a ScreenCast session (version 4) is told not to persist too
+    assert script.named("SelectSources") == [
+        {"types": 1, "multiple": True, "cursor_mode": 2, "persist_mode": 0}
+    ]
+    await desktop.close()
+    assert script.closed == [script.named("ScreenCast.Start")[0]]
+
+
+async def test_control_not_wanted_asks_only_for_the_screen(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop, grant = await opened(address, want_control=False)
+    assert not grant.control and grant.control_reason is None  # the user said so in veo's dialog
+    assert not script.named("SelectDevices") and not script.named("RemoteDesktop.CreateSession")
+    await desktop.close()
+
+
+@pytest.mark.parametrize(("code", "reason"), [(1, "portal_cancelled"), (2, "portal_failed")])
+async def test_dialog_cancelled_or_failed(portal: tuple[str, Script], code: int, reason: str) -> None:
+    address, script = portal
+    await script.start(start_code=code)  # type: ignore[attr-defined]
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    with pytest.raises(BackendError) as raised:
+        await desktop.open(True)
+    assert raised.value.reason == reason
+    assert not script.named("OpenPipeWireRemote")
+    assert len(script.closed) == 1  # the half-made session is closed, not left behind
+    await desktop.close()
+
+
+async def test_no_portal_on_the_bus(private_bus: str) -> None:
+    desktop = PortalDesktop(private_bus, check_gstreamer=False)
+    with pytest.raises(BackendError) as raised:
+        await desktop.open(True)
+    assert raised.value.reason == "no_portal"
+
+
+async def test_portal_without_screencast_is_no_portal(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(remote_desktop=False, screen_cast=False)  # type: ignore[attr-defined]
+    with pytest.raises(BackendError) as raised:
+        await PortalDesktop(address, check_gstreamer=False).open(True)
+    assert raised.value.reason == "no_portal"
+
+
+async def wait_calls(script: Script, count: int) -> list[tuple[str, Any]]:
+    notes = []
+    for _ in range(200):
+        notes = [(name, args[2:]) for name, args in script.calls if name.startswith("Notify")]
+        if len(notes) >= count:
+            return notes
+        await asyncio.sleep(0.02)
+    return notes
+
+
+async def test_input_arrives_with_the_portal_arguments(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop, _ = await opened(address)
+    session = script.named("RemoteDesktop.Start")[0]
+    injector = desktop.injector()
+
+    def drive() -> None:  # the input worker's thread
+        injector.pointer_move(100, 50)  # first monitor
+        injector.pointer_button(1300, 10, "left", True)  # second monitor, relative (20, 10)
+        injector.pointer_button(1300, 10, "left", False)
+        injector.pointer_button(5, 5, "right", True)
+        injector.pointer_button(5, 5, "right", False)
+        injector.wheel(5, 5, 0, 3)
+        injector.wheel(5, 5, -2, 0)
+        injector.key("é", "Quote", True)
+        injector.key("é", "Quote", False)
+        injector.key("Enter", "Enter", True)
+        injector.key("Enter", "Enter", False)
+        injector.text("€\n")
+        injector.pointer_button(5, 5, "middle", True)
+        injector.key("Shift", "ShiftLeft", True)
+        injector.release_all()  # lets go of what it holds: Shift, then the middle button
+
+    await asyncio.to_thread(drive)
+    notes = await wait_calls(script, 26)
+    assert notes == [
+        (MOVE, (44, 100.0, 50.0)),
+        (MOVE, (45, 20.0, 10.0)),
+        ("NotifyPointerButton", (0x110, 1)),
+        (MOVE, (45, 20.0, 10.0)),
+        ("NotifyPointerButton", (0x110, 0)),
+        (MOVE, (44, 5.0, 5.0)),
+        ("NotifyPointerButton", (0x111, 1)),
+        (MOVE, (44, 5.0, 5.0)),
+        ("NotifyPointerButton", (0x111, 0)),
+        (MOVE, (44, 5.0, 5.0)),
+        ("NotifyPointerAxisDiscrete", (0, 3)),  # vertical, down
+        (MOVE, (44, 5.0, 5.0)),
+        ("NotifyPointerAxisDiscrete", (1, -2)),  # horizontal, left
+        ("NotifyKeyboardKeysym", (0xE9, 1)),  # é: its Latin-1 keysym
+        ("NotifyKeyboardKeysym", (0xE9, 0)),
+        ("NotifyKeyboardKeysym", (0xFF0D, 1)),  # Return
+        ("NotifyKeyboardKeysym", (0xFF0D, 0)),
+        ("NotifyKeyboardKeysym", (0x010020AC, 1)),  # €: a Unicode keysym
+        ("NotifyKeyboardKeysym", (0x010020AC, 0)),
+        ("NotifyKeyboardKeysym", (0xFF0D, 1)),
+        ("NotifyKeyboardKeysym", (0xFF0D, 0)),
+        (MOVE, (44, 5.0, 5.0)),
+        ("NotifyPointerButton", (0x112, 1)),
+        ("NotifyKeyboardKeysym", (0xFFE1, 1)),  # Shift_L
+        ("NotifyKeyboardKeysym", (0xFFE1, 0)),
+        ("NotifyPointerButton", (0x112, 0)),
+    ]
+    assert {args[0] for name, args in script.calls if name.startswith("Notify")} == {session}
+    assert {str(args[1]) for name, args in script.calls if name.startswith("Notify")} == {"{}"}
+    await desktop.close()
+    injector.pointer_move(1, 1)  # after the end: dropped, never raises
+    await asyncio.sleep(0.1)
+    assert len([name for name, _ in script.calls if name.startswith("Notify")]) == 26
