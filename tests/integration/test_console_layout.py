@@ -699,3 +699,87 @@ async def test_in_namespace_an_expired_code_offers_a_new_one(browser: Browser, l
         server.should_exit = True
         await task
         sock.close()
+
+
+#: What the agent says about a Wayland desktop whose sharing window had remote control left off,
+#: where drawings cannot be shown and there is no stop key (``veo.protocol.datachannel.Desktop``).
+WAYLAND_LIMITS = ["control_refused", "no_overlay", "no_stop_key", "pointer_in_picture"]
+WAYLAND_SENTENCES = [
+    "The user switched remote control off in their desktop's sharing window.",
+    "Your drawings show only on your screen on this desktop.",
+    "The user's desktop has no emergency stop key; they can stop with the Stop button on the veo bar.",
+]
+
+
+@in_netns
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_in_namespace_a_wayland_desktops_limits(browser: Browser, lang: str) -> None:
+    """The agent's ``desktop`` message: each limit a sentence in the page's language above the
+    screen, control hidden as for an ungranted permission (no Send keys, no Ask for control), the
+    Session tab saying why and that the bar's Stop is the way out."""
+    stand_in, server, task, sock = await serve(lang)
+    size = (1366, 768)
+    context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    relay = stand_in.relay
+    run = Run(page, relay, stand_in.session_id, lang, size, errors)
+    agent = Agent()
+    try:
+        await page.goto(stand_in.url)
+        await asyncio.wait_for(relay.connected.wait(), WAIT_S)
+        await relay.send(AgentJoined(platform="Linux (Wayland)", address="192.0.2.7"))
+        await run.session_state("joined")
+        await relay.send(await agent.offer())
+        await agent.accept(await relay.next())
+        await relay.send(Reveal(nonce=agent.nonce.hex()))
+        await page.wait_for_selector("#verify-bar", state="visible")
+        # control was ticked in veo's dialog but left off in the desktop's: consent says view only
+        await relay.send(Consent(granted=["view"], sas_confirmed=True))
+        await page.wait_for_function(
+            "() => document.getElementById('remote-video').videoWidth > 0", timeout=WAIT_S * 1000
+        )
+        await asyncio.wait_for(agent.opened.wait(), WAIT_S)
+        agent.send(type="screen", width=1280, height=720)
+        agent.send(type="desktop", backend="portal", control=False, limits=WAYLAND_LIMITS)
+        agent.send(type="control", granted=["view"], paused=False, active=False, waiting_for=[])
+        await page.click("#sas-match")
+        assert await relay.next() == {"type": "sas_confirm", "v": 1}
+        await run.session_state("active", **{**CONFIRMED, "granted": ["view"]})
+        await page.wait_for_selector("#desktop-limits", state="visible")
+        said = [
+            (await item.text_content() or "").strip()
+            for item in await page.query_selector_all("#desktop-limits li")
+        ]
+        assert said == [run.word(s) for s in WAYLAND_SENTENCES], said
+        if lang == "es":
+            assert said[0] != WAYLAND_SENTENCES[0], "not translated"
+        # Send keys needs control the desktop does not allow; control cannot be asked for there
+        await page.wait_for_selector("#keys-menu", state="hidden", timeout=5000)
+        await page.wait_for_function(
+            "(control) => { const b = document.getElementById('ask-permission');"
+            " return !b || b.hidden || b.textContent !== control; }",
+            arg=run.word("Ask for control"),
+            timeout=5000,
+        )
+        video = await page.locator("#remote-video").bounding_box()
+        assert video is not None
+        await page.mouse.click(video["x"] + video["width"] / 2, video["y"] + video["height"] / 2)
+        await page.wait_for_selector('#input-notice[data-key="notice.desktop_view_only"]', state="visible")
+        assert agent.inputs.empty()
+        # the header says why control is off: the desktop's window, not veo's dialog
+        sentence = (await page.text_content("#state-sentence") or "").strip()
+        assert sentence == run.word(WAYLAND_SENTENCES[0]), sentence
+        await run.check_stage("7-wayland-limits", "active")
+        await page.click("#tab-session")
+        assert (await page.text_content("#control-why") or "").strip() == run.word(WAYLAND_SENTENCES[0])
+        assert (await page.text_content("#stop-key") or "").strip() == run.word(WAYLAND_SENTENCES[2])
+        await run.check_stage("8-wayland-session-tab", "active")
+        assert errors == [], errors
+    finally:
+        await agent.pc.close()
+        await context.close()
+        server.should_exit = True
+        await task
+        sock.close()

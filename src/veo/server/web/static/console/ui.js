@@ -169,6 +169,7 @@ export function stateSentence(s, nowMs = Date.now()) {
       const why = controlWaitingFor(s);
       if (why.length) return why.map((w) => t(`waiting.${w}`)).join(" ");
       const granted = s.control.granted.length ? s.control.granted : s.granted;
+      if (!granted.includes("control") && desktopDeniesControl(s)) return desktopControlWhy(s); // not the user's "no"
       return granted.includes("control") ? t("conn.active") : t("say.active_view");
     }
     default:
