@@ -232,3 +232,45 @@ def test_bar_says_reconnecting_and_the_code_is_checked_again(
     in_tk: Callable[..., None], language: str, expected: tuple[str, str, str]
 ) -> None:
     in_tk(_check_reconnecting, language, expected)
+
+
+def _check_bar_limits(root: tk.Tk, language: str, shot: str) -> None:
+    """A Wayland desktop that left control off, cannot show drawings and has no stop key: the bar
+    says each in the user's language, promises no stop keys, and stays inside the screen."""
+    from veo.agent.backend import reason_text
+
+    _ = gettext_for(language).gettext
+    limits = tuple(reason_text(r, _) for r in ("control_refused", "no_overlay", "no_stop_key"))
+    nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
+    bar = SessionBar(
+        root, Fonts(root), _, "Ana", "ACME IT", (Permission.VIEW,), nothing, nothing,
+        hotkey=False, on_chat=nothing, language=language, limits=limits,
+    )  # fmt: skip
+    try:
+        for _round in range(20):
+            root.update()
+        shown = _labels(bar.window)
+        assert all(sentence in shown for sentence in limits), shown
+        if language == "es":
+            assert limits[0] != reason_text("control_refused", lambda text: text), "not translated"
+        assert not any("Ctrl+Alt" in text for text in shown), "no stop keys on this desktop"
+        assert bar.pause is None, "no Pause control without control"
+        right = bar.window.winfo_rootx() + bar.window.winfo_width()
+        assert bar.window.winfo_rootx() >= 0 and right <= bar.window.winfo_screenwidth()
+        if shot:
+            import mss
+            import mss.tools
+
+            with mss.MSS() as screen:
+                grab = screen.grab(screen.monitors[0])
+                mss.tools.to_png(grab.rgb, grab.size, output=shot)
+    finally:
+        bar.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_bar_says_what_the_desktop_does_not_allow(in_tk: Callable[..., None], language: str) -> None:
+    shots = os.environ.get("VEO_AGENT_SHOTS", "")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+    in_tk(_check_bar_limits, language, f"{shots}/agent-bar-wayland-{language}.png" if shots else "")
