@@ -11,6 +11,12 @@ PORT ?= 8000
 VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr coturn
+# The Wayland desktop of veo.bench.wayland (tests/e2e/test_wayland.py): compositor, portals, PipeWire,
+# the accessibility bus its dialog is answered through, GStreamer (the agent's pipewiresrc capture and
+# the screenshots' gst-launch + pngenc), GTK 3 for the test application, and what building PyGObject needs.
+SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-gnome \
+  at-spi2-core gstreamer1.0-pipewire gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools \
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi gir1.2-gtk-3.0 libgirepository1.0-dev libcairo2-dev pkg-config
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean
@@ -41,7 +47,8 @@ run: install
 	@echo
 	$(VEO) server --host $(HOST) --port $(PORT)
 
-## Install system packages the end-to-end tests need (Xvfb, Chromium, firefox-esr, xdotool, Tk, coturn).
+## Install system packages the end-to-end tests need (Xvfb, Chromium, firefox-esr, xdotool, Tk, coturn,
+## and the headless GNOME Wayland desktop: mutter, the portals, PipeWire, GStreamer, GTK).
 ## The TURN test starts its own `turnserver` from deploy/turnserver.conf. Debian's coturn package
 ## enables a systemd service that runs Debian's default /etc/turnserver.conf, which has no
 ## authentication (an open relay on every interface): when this target installs coturn on a

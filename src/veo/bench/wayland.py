@@ -21,6 +21,10 @@ in the shipped agent):
 * :func:`screenshot` takes a PNG of the monitor through Mutter's own ``org.gnome.Mutter.ScreenCast``
   API (no portal, no dialog), to look at the screen when a test fails or to check a picture.
 
+The keyboard: mutter alone keeps its built-in US layout (on a real GNOME desktop gnome-shell
+applies the user's input sources; nothing here does), so a keysym with no key on a US keyboard
+(é, ñ) is dropped by mutter ("No keycode found for keyval") when sent as such through the portal.
+
 ``python -m veo.bench.wayland [--seconds N]`` starts one, prints its environment and waits.
 """
 
