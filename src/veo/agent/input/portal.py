@@ -14,7 +14,7 @@ leaves no key or button down.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from veo.agent.desktop import StreamInfo
@@ -55,18 +55,26 @@ def stream_at(streams: Sequence[StreamInfo], x: int, y: int) -> tuple[StreamInfo
 
 
 class PortalInjector(InputInjector):
-    def __init__(self, session: Notifier, streams: Sequence[StreamInfo]) -> None:
+    def __init__(
+        self,
+        session: Notifier,
+        streams: Sequence[StreamInfo],
+        current: Callable[[], Sequence[StreamInfo]] | None = None,
+    ) -> None:
+        """``current``: the streams with their sizes now (a monitor resized since the dialog)."""
         if not streams:
             raise InputError("the desktop shared no screen to aim the pointer at")
         self._session = session
         self._streams = tuple(streams)
+        self._current = current
         self._keys_down: dict[str, int] = {}  # DOM code (or key) -> keysym pressed
         self._buttons_down: set[int] = set()
 
     # ------------------------------------------------------------ pointer
 
     def pointer_move(self, x: int, y: int) -> None:
-        stream, rel_x, rel_y = stream_at(self._streams, x, y)
+        streams = (self._current() if self._current is not None else None) or self._streams
+        stream, rel_x, rel_y = stream_at(streams, x, y)
         self._session.notify("NotifyPointerMotionAbsolute", "udd", stream.node_id, rel_x, rel_y)
 
     def pointer_button(self, x: int, y: int, button: Button, down: bool) -> None:

@@ -83,7 +83,10 @@ def sender_path_part(unique_name: str) -> str:
 
 
 def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
-    """``Start``'s ``streams`` (``a(ua{sv})``) as :class:`StreamInfo` (missing fields -> 0)."""
+    """``Start``'s ``streams`` (``a(ua{sv})``) as :class:`StreamInfo` (missing fields -> 0).
+
+    No name: the stream's ``id`` is an opaque token, not something to show the technician.
+    """
     streams = []
     for node, props in value or ():
         position = _plain(props.get("position")) or (0, 0)
@@ -95,7 +98,6 @@ def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
                 y=int(position[1]),
                 width=int(size[0]),
                 height=int(size[1]),
-                name=str(_plain(props.get("id")) or ""),
             )
         )
     return tuple(streams)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from veo.agent.backend import Backend, BackendError, Reason
-from veo.agent.desktop import Desktop, DesktopGrant, DesktopMonitors
+from veo.agent.desktop import Desktop, DesktopGrant, DesktopMonitors, StreamInfo
 from veo.agent.input.base import InputError
 from veo.agent.portal.bus import PortalGrant, PortalSession
 
@@ -55,6 +55,7 @@ class PortalDesktop(Desktop):
         self._check_gstreamer = check_gstreamer
         self._grant: PortalGrant | None = None
         self._control = False
+        self._capture: ScreenCapture | None = None  # the newest, for the monitors' current sizes
 
     @property
     def on_closed(self) -> Callable[[], None] | None:
@@ -88,11 +89,22 @@ class PortalDesktop(Desktop):
         """Frames of the granted streams; the capture gets (and owns) its own copy of the descriptor."""
         grant = self._opened()
         try:
-            from veo.agent.capture.pipewire import PipeWireCapture  # type: ignore[import-not-found,unused-ignore]
+            from veo.agent.capture.pipewire import PipeWireCapture
         except ImportError as exc:  # PyGObject or GStreamer absent
             raise BackendError("no_gstreamer", str(exc)) from None
         capture: ScreenCapture = PipeWireCapture(os.dup(grant.fd), grant.streams)
+        self._capture = capture
         return capture
+
+    def _current_streams(self) -> tuple[StreamInfo, ...]:
+        """The granted streams with their current sizes (a monitor resized since the dialog);
+        any thread."""
+        capture = self._capture
+        current = getattr(capture, "current_streams", None)
+        if current is not None:
+            return tuple(current())
+        grant = self._grant
+        return grant.streams if grant is not None else ()
 
     def injector(self) -> InputInjector:
         grant = self._opened()
@@ -100,18 +112,18 @@ class PortalDesktop(Desktop):
             raise InputError("remote control was not granted on this desktop")
         from veo.agent.input.portal import PortalInjector
 
-        return PortalInjector(self._session, grant.streams)
+        return PortalInjector(self._session, grant.streams, self._current_streams)
 
     def monitors(self) -> DesktopMonitors:
-        grant = self._opened()
-        from veo.agent.portal.monitors import PortalMonitors  # type: ignore[import-not-found,unused-ignore]
+        self._opened()
+        from veo.agent.portal.monitors import PortalMonitors
 
-        monitors: DesktopMonitors = PortalMonitors(grant.streams)
+        monitors: DesktopMonitors = PortalMonitors(self._current_streams)
         return monitors
 
     async def close(self) -> None:
         await self._session.close()
-        grant, self._grant = self._grant, None
+        grant, self._grant, self._capture = self._grant, None, None
         if grant is not None:
             with contextlib.suppress(OSError):
                 os.close(grant.fd)

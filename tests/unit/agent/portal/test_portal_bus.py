@@ -17,7 +17,7 @@ def test_streams_parsed_with_missing_fields_as_zero() -> None:
               "id": Variant("s", "1")}],
         [38, {}],  # wlroots may give neither position nor size
     ]  # fmt: skip
-    assert parse_streams(value) == (StreamInfo(37, 1280, 0, 1920, 1080, "1"), StreamInfo(38, 0, 0, 0, 0, ""))
+    assert parse_streams(value) == (StreamInfo(37, 1280, 0, 1920, 1080), StreamInfo(38, 0, 0, 0, 0, ""))
     assert parse_streams(None) == ()
 
 

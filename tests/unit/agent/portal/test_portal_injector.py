@@ -92,3 +92,11 @@ def test_close_releases_everything_held() -> None:
     recorder.calls.clear()
     injector.release_all()
     assert recorder.calls == []
+
+
+def test_points_follow_a_monitor_resized_since_the_dialog() -> None:
+    recorder = Recorder()
+    resized = StreamInfo(10, 0, 0, 800, 600)
+    injector = PortalInjector(recorder, [LEFT], lambda: [resized])
+    injector.pointer_move(1000, 700)
+    assert recorder.calls == [("NotifyPointerMotionAbsolute", (10, 799.0, 599.0))]
