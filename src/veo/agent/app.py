@@ -261,6 +261,8 @@ class AgentApp:
         except BackendError as exc:  # the marks stay in the console: both sides are told
             session.desktop.add_limit(exc.reason)
         pointer = AgentCursor(session, lambda: session.monitors.region)
+        # the desktop's own "Stop sharing" (GNOME's top bar) stops the session like the bar's Stop
+        session.desktop.on_stopped(lambda: session.stop("user_stopped"))
         # where the desktop draws the pointer into the picture, it is not also sent as data
         session.desktop.on_open(lambda grant: pointer.close() if grant.pointer_in_picture else None)
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import get_args
+from typing import Protocol, get_args, runtime_checkable
 
 from veo.agent.backend import BackendError, Reason
 from veo.agent.desktop import Desktop, DesktopGrant
@@ -42,6 +42,13 @@ _CONSOLE_LIMITS: frozenset[str] = frozenset(
 _USER_LIMITS: frozenset[Reason] = frozenset(
     {"no_remote_desktop", "control_refused", "no_overlay", "no_stop_key"}
 )
+
+
+@runtime_checkable
+class _Stoppable(Protocol):
+    """A desktop that can end the sharing itself (GNOME's "Stop sharing" in its top bar)."""
+
+    on_closed: Callable[[], None] | None
 
 
 class DesktopStep:
@@ -128,6 +135,12 @@ class DesktopStep:
         """Another part of the agent found what this desktop lacks (``no_overlay``, ``no_stop_key``)."""
         if reason not in self._found:
             self._found.append(reason)
+
+    def on_stopped(self, callback: Callable[[], None]) -> None:
+        """``callback()`` (on the loop) when the desktop itself ends the sharing: the user stopped
+        it from the desktop's own indicator, so the session ends as stopped by the user."""
+        if isinstance(self.desktop, _Stoppable):
+            self.desktop.on_closed = callback
 
     def on_open(self, hook: Callable[[DesktopGrant], None]) -> None:
         """``hook(grant)`` runs once the desktop granted, before consent (the pointer feature)."""

@@ -398,3 +398,28 @@ def test_the_users_ending_says_the_desktops_sentence() -> None:
     assert failed.body[0] == reason_text("no_gstreamer", _)
     assert "traceback" not in " ".join(failed.body).lower()
     assert ended_by_text(_, "user", "portal_cancelled", "") == "you (you said no to the request)"
+
+
+class StoppableDesktop(FakeDesktop):
+    """Like PortalDesktop: the desktop can end the sharing itself (its own Stop button)."""
+
+    on_closed: Any = None
+
+
+@pytest.mark.asyncio
+async def test_the_desktops_own_stop_ends_the_session_as_the_users() -> None:
+    desktop = StoppableDesktop()
+    h = Harness(desktop)
+    h.session.desktop.on_stopped(lambda: h.session.stop("user_stopped"))
+    h.session.allow(ALL)
+    await settle()
+    assert h.session.policy.consented
+    assert desktop.on_closed is not None
+    desktop.on_closed()  # GNOME's "Stop sharing"
+    await asyncio.wait_for(h.session._done.wait(), 5)
+    assert (h.session.end_by, h.session.end_reason) == ("user", "user_stopped")
+    assert h.channel.of("hangup") == [{"type": "hangup", "v": 1, "reason": "user_stopped"}]
+    assert desktop.closed == 1
+    plain = Harness(FakeDesktop())
+    plain.session.desktop.on_stopped(lambda: None)  # a desktop without its own stop: nothing to wire
+    await plain.close()
