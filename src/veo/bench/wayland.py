@@ -18,6 +18,7 @@ in the shipped agent):
   the dialog really appeared, on the real portal, and what was chosen in it is what the portal
   returned; it does not prove that a pointer click on the dialog's pixels works (AT-SPI actions
   go to the widget directly).
+* :func:`click` is the person's mouse: a left click through Mutter's own RemoteDesktop API.
 * :func:`screenshot` takes a PNG of the monitor through Mutter's own ``org.gnome.Mutter.ScreenCast``
   API (no portal, no dialog), to look at the screen when a test fails or to check a picture.
 
@@ -73,6 +74,7 @@ CANCEL_LABEL = "Cancel"
 ATSPI_ROOT = ("org.a11y.atspi.Registry", "/org/a11y/atspi/accessible/root")
 ACCESSIBLE = "org.a11y.atspi.Accessible"
 ACTION = "org.a11y.atspi.Action"
+LEFT_BUTTON = 0x110  # evdev BTN_LEFT
 STATE_CHECKED = 4  # AT-SPI StateType ATSPI_STATE_CHECKED (a switch that is on)
 
 
@@ -420,33 +422,49 @@ def _button(nodes: list[tuple[str, str, str, str]], label: str) -> tuple[str, st
 
 async def answer_share_dialog_async(
     env: Mapping[str, str], allow_control: bool, cancel: bool = False, within: float = 30.0
-) -> None:
-    """Wait for GNOME's "Remote desktop" dialog, then answer it as the person at the computer:
-    "Allow remote interaction" on (``allow_control``) or left as it is (off by default), then
-    *Share*, or *Cancel* when ``cancel``. Raises :class:`BenchError` if no dialog shows in time."""
+) -> str:
+    """Wait for GNOME's sharing dialog, then answer it as the person at the computer: "Allow
+    remote interaction" on (``allow_control``) or left off (its default), then *Share*, or
+    *Cancel* when ``cancel``; returns once the dialog is gone. Which dialog it was comes back:
+    ``"remote_desktop"`` (with the switch: a RemoteDesktop session) or ``"screen_cast"`` (no
+    switch: a screen-only ScreenCast session). Raises :class:`BenchError` if no dialog shows
+    in time, or when control is to be allowed and the dialog offers no switch."""
     session, a11y = await _connect_a11y(env)
     try:
         atspi = _Atspi(a11y)
         deadline = time.monotonic() + within
         while True:
             nodes = await atspi.nodes()
-            switch = next(((d, p) for r, n, d, p in nodes if r == "switch" and n == SWITCH_NAME), None)
+            switch = _switch(nodes)
             button = _button(nodes, CANCEL_LABEL if cancel else SHARE_LABEL)
-            if switch is not None and button is not None:
+            # the switch may join the tree a moment after the buttons: wait for it when it matters
+            if button is not None and (switch is not None or not allow_control or cancel):
                 break
             if time.monotonic() > deadline:
                 seen = sorted({(r, n) for r, n, _d, _p in nodes if n})[:40]
+                missing = "its 'Allow remote interaction' switch" if button is not None else "it"
                 raise BenchError(
-                    f"GNOME's Remote desktop dialog did not appear in {within:.0f} s; seen {seen}"
+                    f"GNOME's sharing dialog: {missing} did not appear in {within:.0f} s; seen {seen}"
                 )
             await asyncio.sleep(0.2)
-        if not cancel and allow_control != await atspi.checked(*switch):
+        kind = "remote_desktop" if switch is not None else "screen_cast"
+        if switch is not None and not cancel and allow_control != await atspi.checked(*switch):
             await atspi.do_action(*switch)
             await _until(lambda: atspi.checked(*switch), allow_control, 5.0, "the switch to change")
         await atspi.do_action(*button)
+
+        async def gone() -> bool:
+            return _button(await atspi.nodes(), CANCEL_LABEL if cancel else SHARE_LABEL) is None
+
+        await _until(gone, True, 10.0, "the sharing dialog to close")
+        return kind
     finally:
         a11y.disconnect()
         session.disconnect()
+
+
+def _switch(nodes: list[tuple[str, str, str, str]]) -> tuple[str, str] | None:
+    return next(((d, p) for r, n, d, p in nodes if r == "switch" and n == SWITCH_NAME), None)
 
 
 async def _until(probe: Callable[[], Awaitable[bool]], want: bool, within: float, what: str) -> None:
@@ -459,25 +477,70 @@ async def _until(probe: Callable[[], Awaitable[bool]], want: bool, within: float
 
 def answer_share_dialog(
     env: Mapping[str, str], allow_control: bool, cancel: bool = False, timeout: float = 30.0
-) -> None:
+) -> str:
     """:func:`answer_share_dialog_async` for synchronous callers (any thread)."""
-    _run_async(lambda: answer_share_dialog_async(env, allow_control, cancel, within=timeout))
+    return _run_async(lambda: answer_share_dialog_async(env, allow_control, cancel, within=timeout))
 
 
 async def dialog_open_async(env: Mapping[str, str]) -> bool:
-    """Whether GNOME's "Remote desktop" dialog is showing now."""
+    """Whether one of GNOME's sharing dialogs (Remote desktop, Screen share) is showing now."""
     session, a11y = await _connect_a11y(env)
     try:
         nodes = await _Atspi(a11y).nodes()
     finally:
         a11y.disconnect()
         session.disconnect()
-    return any(r == "switch" and n == SWITCH_NAME for r, n, _d, _p in nodes)
+    return _button(nodes, SHARE_LABEL) is not None
 
 
 def dialog_open(env: Mapping[str, str]) -> bool:
     """:func:`dialog_open_async` for synchronous callers."""
     return _run_async(lambda: dialog_open_async(env))
+
+
+# ---------------------------------------------------------------------------- the person's mouse
+
+
+async def click_async(env: Mapping[str, str], x: float, y: float) -> None:
+    """The person's left click at monitor point (``x``, ``y``), through Mutter's own
+    ``org.gnome.Mutter.RemoteDesktop`` API: the compositor's input path, as a real mouse (the
+    compositor picks the window under it: a Wayland one, or an X one through Xwayland). A session
+    of its own per click, closed after it; no portal, no dialog."""
+    from dbus_fast import Variant
+    from dbus_fast.aio import MessageBus
+
+    bus = await MessageBus(bus_address=env["DBUS_SESSION_BUS_ADDRESS"]).connect()
+    try:
+
+        async def interface(name: str, path: str, iface: str) -> Any:
+            proxy = bus.get_proxy_object(name, path, await bus.introspect(name, path))
+            return proxy.get_interface(iface)
+
+        rd, sc = "org.gnome.Mutter.RemoteDesktop", "org.gnome.Mutter.ScreenCast"
+        remote = await interface(rd, "/org/gnome/Mutter/RemoteDesktop", rd)
+        session = await interface(rd, await remote.call_create_session(), f"{rd}.Session")
+        cast = await interface(sc, "/org/gnome/Mutter/ScreenCast", sc)
+        linked = {"remote-desktop-session-id": Variant("s", await session.get_session_id())}
+        cast_session = await interface(sc, await cast.call_create_session(linked), f"{sc}.Session")
+        stream = await cast_session.call_record_monitor("", {})
+        await session.call_start()
+        try:
+            await session.call_notify_pointer_motion_absolute(stream, float(x), float(y))
+            await asyncio.sleep(0.15)
+            await session.call_notify_pointer_button(LEFT_BUTTON, True)
+            await asyncio.sleep(0.05)
+            await session.call_notify_pointer_button(LEFT_BUTTON, False)
+            await asyncio.sleep(0.15)
+        finally:
+            with contextlib.suppress(Exception):
+                await session.call_stop()
+    finally:
+        bus.disconnect()
+
+
+def click(env: Mapping[str, str], x: float, y: float) -> None:
+    """:func:`click_async` for synchronous callers (any thread)."""
+    _run_async(lambda: click_async(env, x, y))
 
 
 # ---------------------------------------------------------------------------- looking at it
