@@ -151,6 +151,15 @@ def end_reason(code: str | None) -> str:
         "codec_unsupported_vp8": _(
             "The technician's browser cannot play VP8 video, and the agent was started with --codec vp8."
         ),
+        # the user's desktop itself (Wayland, issue 14): its sharing refused, or a part missing
+        "portal_failed": _("The user's desktop refused to share the screen."),
+        "no_gstreamer": _(
+            "The user's computer lacks the GStreamer PipeWire support needed to share this desktop."
+        ),
+        "no_portal": _(
+            "The user's desktop does not offer screen sharing to applications "
+            "(xdg-desktop-portal is missing)."
+        ),
         # sessions ended at a server start before issue 13 (none is any more): older audit rows
         "server_restarted": _("The server restarted during the session."),
         "timeout": _("Nobody was active for too long."),
