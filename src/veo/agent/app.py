@@ -23,7 +23,8 @@ from veo.agent.asking import AgentAsking
 from veo.agent.backend import BackendError, Reason, reason_text
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
-from veo.agent.cursor import AgentCursor
+from veo.agent.cursor import AgentCursor, PointerSource, XPointerSource
+from veo.agent.desktop import Desktop
 from veo.agent.endings import ending
 from veo.agent.events import (
     ChatAcknowledged,
@@ -260,11 +261,9 @@ class AgentApp:
             check_overlay()
         except BackendError as exc:  # the marks stay in the console: both sides are told
             session.desktop.add_limit(exc.reason)
-        pointer = AgentCursor(session, lambda: session.monitors.region)
+        pointer = follow_pointer(session, desktop)
         # the desktop's own "Stop sharing" (GNOME's top bar) stops the session like the bar's Stop
         session.desktop.on_stopped(lambda: session.stop("user_stopped"))
-        # where the desktop draws the pointer into the picture, it is not also sent as data
-        session.desktop.on_open(lambda grant: pointer.close() if grant.pointer_in_picture else None)
         try:
             await session.run()
         except Exception:  # never leave the user with a frozen window
@@ -272,7 +271,8 @@ class AgentApp:
             await session.end("system", "agent_error")
         finally:
             annotations.close()  # nothing the technician drew stays on the user's screen
-            pointer.close()
+            if pointer is not None:
+                pointer.close()
             await session.desktop.close()  # once only: the session's end closed it already
 
     # ------------------------------------------------------------ events from the session
@@ -659,6 +659,22 @@ ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
 }
 
 
+def follow_pointer(
+    session: AgentSession, desktop: Desktop, source: Callable[[], PointerSource] = XPointerSource
+) -> AgentCursor | None:
+    """The pointer as data (``cursor.py``), where it is the user's and not already in the picture.
+
+    It is read from X (XFixes): on the portal XWayland's pointer is not the user's, so none is sent
+    (the portal draws it into the picture); a desktop whose grant says the pointer is in the picture
+    stops it before consent, so the console never draws a second one.
+    """
+    if desktop.backend != "x11":
+        return None
+    pointer = AgentCursor(session, lambda: session.monitors.region, source)
+    session.desktop.on_open(lambda grant: pointer.close() if grant.pointer_in_picture else None)
+    return pointer
+
+
 def connect_error_text(language: str, error: ConnectError) -> str:
     """What the code window says when no connection to the server was made."""
     _ = gettext_for(language).gettext
@@ -671,4 +687,4 @@ def connect_error_text(language: str, error: ConnectError) -> str:
     return _("Could not reach the support server. Check your connection and try again.")
 
 
-__all__ = ["AgentApp", "connect_error_text", "join_error_text"]
+__all__ = ["AgentApp", "connect_error_text", "follow_pointer", "join_error_text"]
