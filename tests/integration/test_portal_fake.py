@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -430,7 +431,10 @@ async def wait_calls(script: Script, count: int) -> list[tuple[str, Any]]:
     return notes
 
 
-async def test_input_arrives_with_the_portal_arguments(portal: tuple[str, Script]) -> None:
+async def test_input_arrives_with_the_portal_arguments(
+    portal: tuple[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)  # no XWayland: the layout is unknown, keysyms as they are
     address, script = portal
     await script.start()  # type: ignore[attr-defined]
     desktop, _ = await opened(address)
@@ -439,6 +443,7 @@ async def test_input_arrives_with_the_portal_arguments(portal: tuple[str, Script
 
     def drive() -> None:  # the input worker's thread
         injector.pointer_move(100, 50)  # first monitor
+        time.sleep(0.3)  # sent before the next motion (a motion followed by a queued one is skipped)
         injector.pointer_button(1300, 10, "left", True)  # second monitor, relative (20, 10)
         injector.pointer_button(1300, 10, "left", False)
         injector.pointer_button(5, 5, "right", True)
@@ -455,8 +460,10 @@ async def test_input_arrives_with_the_portal_arguments(portal: tuple[str, Script
         injector.release_all()  # lets go of what it holds: Shift, then the middle button
 
     await asyncio.to_thread(drive)
-    notes = await wait_calls(script, 26)
+    notes = await wait_calls(script, 28)
     assert notes == [
+        ("NotifyKeyboardKeysym", (0xFFE1, 1)),  # the Shift tap at open that wakes the keyboard
+        ("NotifyKeyboardKeysym", (0xFFE1, 0)),
         (MOVE, (44, 100.0, 50.0)),
         (MOVE, (45, 20.0, 10.0)),
         ("NotifyPointerButton", (0x110, 1)),
@@ -489,4 +496,27 @@ async def test_input_arrives_with_the_portal_arguments(portal: tuple[str, Script
     await desktop.close()
     injector.pointer_move(1, 1)  # after the end: dropped, never raises
     await asyncio.sleep(0.1)
-    assert len([name for name, _ in script.calls if name.startswith("Notify")]) == 26
+    assert len([name for name, _ in script.calls if name.startswith("Notify")]) == 28
+
+
+async def test_queued_motions_collapse_to_where_the_pointer_ends(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop, _ = await opened(address)
+    injector = desktop.injector()
+
+    def sweep() -> None:
+        for x in range(500):
+            injector.pointer_move(x, 7)
+        injector.pointer_button(499, 7, "left", True)
+
+    await asyncio.to_thread(sweep)
+    for _ in range(200):
+        if script.named("NotifyPointerButton"):
+            break
+        await asyncio.sleep(0.02)
+    motions = [args[2:] for name, args in script.calls if name == MOVE]
+    assert motions[-1] == (44, 499.0, 7.0)  # the last one is always sent, before the button
+    assert len(motions) < 500  # the ones overtaken while waiting were skipped
+    assert [m[1] for m in motions] == sorted(m[1] for m in motions)  # in order
+    await desktop.close()

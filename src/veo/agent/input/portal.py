@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 #: linux/input-event-codes.h
 BUTTONS: dict[str, int] = {"left": 0x110, "right": 0x111, "middle": 0x112}
 PRESSED, RELEASED = 1, 0
+CONTROL_L, SHIFT_L, SPACE = 0xFFE3, 0xFFE1, 0x20
 VERTICAL, HORIZONTAL = 0, 1
 MAX_NOTCHES = 100
 
@@ -54,19 +55,43 @@ def stream_at(streams: Sequence[StreamInfo], x: int, y: int) -> tuple[StreamInfo
     return stream, float(rel_x), float(rel_y)
 
 
+class Keymap(Protocol):
+    """Whether the user's layout has a key for a keysym (``None``: unknown); see ``portal_keymap``."""
+
+    def has(self, keysym: int) -> bool | None: ...
+
+    def close(self) -> None: ...
+
+
+def unicode_entry(char: str) -> list[tuple[int, bool]]:
+    """Ctrl+Shift+U, the code point in hex, space: how GTK and IBus type any character.
+
+    For a character the user's layout has no key for (the compositor would drop its keysym);
+    applications that use neither (rare on GNOME) show nothing useful, which is said in the docs.
+    """
+    keys = [(CONTROL_L, True), (SHIFT_L, True), (ord("u"), True), (ord("u"), False)]
+    keys += [(SHIFT_L, False), (CONTROL_L, False)]
+    for digit in f"{ord(char):x}":
+        keys += [(ord(digit), True), (ord(digit), False)]
+    return [*keys, (SPACE, True), (SPACE, False)]
+
+
 class PortalInjector(InputInjector):
     def __init__(
         self,
         session: Notifier,
         streams: Sequence[StreamInfo],
         current: Callable[[], Sequence[StreamInfo]] | None = None,
+        keymap: Keymap | None = None,
     ) -> None:
-        """``current``: the streams with their sizes now (a monitor resized since the dialog)."""
+        """``current``: the streams with their sizes now (a monitor resized since the dialog);
+        ``keymap``: the user's layout (None: every keysym is sent as it is)."""
         if not streams:
             raise InputError("the desktop shared no screen to aim the pointer at")
         self._session = session
         self._streams = tuple(streams)
         self._current = current
+        self._keymap = keymap
         self._keys_down: dict[str, int] = {}  # DOM code (or key) -> keysym pressed
         self._buttons_down: set[int] = set()
 
@@ -110,6 +135,9 @@ class PortalInjector(InputInjector):
         if keysym is None:
             log.debug("no keysym for key %r code %r", key, code)
             return
+        if len(key) == 1 and self._missing(keysym):
+            self.text(key)  # typed as a character; its key-up has nothing to release
+            return
         held = self._keys_down.get(ident)
         if held is not None:  # auto-repeat: release first so the application sees a repeat
             self._keysym(held, False)
@@ -122,8 +150,16 @@ class PortalInjector(InputInjector):
             keysym = keysym_for(named) if named else char_keysym(char)
             if keysym is None:
                 continue
+            if self._missing(keysym):
+                for entry_keysym, down in unicode_entry(char):
+                    self._keysym(entry_keysym, down)
+                continue
             self._keysym(keysym, True)
             self._keysym(keysym, False)
+
+    def _missing(self, keysym: int) -> bool:
+        """The layout is known and has no key for ``keysym``."""
+        return self._keymap is not None and self._keymap.has(keysym) is False
 
     # ------------------------------------------------------------ the end
 
@@ -138,3 +174,5 @@ class PortalInjector(InputInjector):
     def close(self) -> None:
         """Release everything; the portal session itself belongs to the desktop, which closes it."""
         self.release_all()
+        if self._keymap is not None:
+            self._keymap.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from veo.agent.backend import Backend, BackendError, Reason
 from veo.agent.desktop import Desktop, DesktopGrant, DesktopMonitors, StreamInfo
 from veo.agent.input.base import InputError
+from veo.agent.input.portal import PRESSED, RELEASED, SHIFT_L
 from veo.agent.portal.bus import PortalGrant, PortalSession
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class PortalDesktop(Desktop):
         grant = await self._session.open(want_control)
         self._grant = grant
         self._control, reason = control_of(want_control, grant)
+        if self._control:
+            self._wake_keyboard()
         return DesktopGrant(
             backend="portal",
             control=self._control,
@@ -79,6 +82,17 @@ class PortalDesktop(Desktop):
             streams=grant.streams,
             pointer_in_picture=grant.cursor_embedded,
         )
+
+    def _wake_keyboard(self) -> None:
+        """Tap Shift once, now, so that the technician's first keys are not lost.
+
+        Measured on mutter 43 (headless): the keys sent in the first moments after a portal
+        session's *first* keyboard event never reach the application (typing "Hola" then
+        "Hola" 0.5 s later gave one "Hola"; with this tap 0.5 s before, both arrived). A lone
+        Shift tap types nothing.
+        """
+        self._session.notify("NotifyKeyboardKeysym", "iu", SHIFT_L, PRESSED)
+        self._session.notify("NotifyKeyboardKeysym", "iu", SHIFT_L, RELEASED)
 
     def _opened(self) -> PortalGrant:
         if self._grant is None:
@@ -111,8 +125,10 @@ class PortalDesktop(Desktop):
         if not self._control:
             raise InputError("remote control was not granted on this desktop")
         from veo.agent.input.portal import PortalInjector
+        from veo.agent.input.portal_keymap import XKeymap
 
-        return PortalInjector(self._session, grant.streams, self._current_streams)
+        keymap = XKeymap() if os.environ.get("DISPLAY") else None  # XWayland mirrors the layout
+        return PortalInjector(self._session, grant.streams, self._current_streams, keymap)
 
     def monitors(self) -> DesktopMonitors:
         self._opened()

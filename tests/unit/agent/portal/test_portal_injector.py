@@ -100,3 +100,43 @@ def test_points_follow_a_monitor_resized_since_the_dialog() -> None:
     injector = PortalInjector(recorder, [LEFT], lambda: [resized])
     injector.pointer_move(1000, 700)
     assert recorder.calls == [("NotifyPointerMotionAbsolute", (10, 799.0, 599.0))]
+
+
+class UsLayout:
+    """A known layout with no é and no € (as mutter's built-in US one)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def has(self, keysym: int) -> bool | None:
+        return keysym not in (0xE9, 0x010020AC)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_characters_missing_from_the_layout_are_typed_as_unicode_entry() -> None:
+    recorder = Recorder()
+    layout = UsLayout()
+    injector = PortalInjector(recorder, [LEFT], keymap=layout)
+    injector.text("a€")
+    ctrl_shift_u = [(0xFFE3, 1), (0xFFE1, 1), (0x75, 1), (0x75, 0), (0xFFE1, 0), (0xFFE3, 0)]
+    hex_digits = [(ord(c), state) for c in "20ac" for state in (1, 0)]
+    assert recorder.keysyms() == [(0x61, 1), (0x61, 0), *ctrl_shift_u, *hex_digits, (0x20, 1), (0x20, 0)]
+    recorder.calls.clear()
+    injector.key("é", "Quote", True)  # a key the layout lacks: typed as text, nothing held
+    injector.key("é", "Quote", False)
+    e9 = [(ord(c), state) for c in "e9" for state in (1, 0)]
+    assert recorder.keysyms() == [*ctrl_shift_u, *e9, (0x20, 1), (0x20, 0)]
+    injector.close()
+    assert layout.closed
+
+
+def test_unknown_layout_sends_keysyms_as_they_are() -> None:
+    class Unknown(UsLayout):
+        def has(self, keysym: int) -> bool | None:
+            return None
+
+    recorder = Recorder()
+    PortalInjector(recorder, [LEFT], keymap=Unknown()).text("é")
+    assert recorder.keysyms() == [(0xE9, 1), (0xE9, 0)]
