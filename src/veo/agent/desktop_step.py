@@ -68,6 +68,8 @@ class DesktopStep:
         self._hooks: list[Callable[[DesktopGrant], None]] = []
         #: limits found outside the desktop (no overlay, no stop key), said with the desktop's own
         self._found: list[Reason] = []
+        #: the connection the ``desktop`` message was last sent on (once per connection)
+        self._told: object = None
 
     # ------------------------------------------------------------ after Allow
 
@@ -200,6 +202,14 @@ class DesktopStep:
         return DesktopMessage.model_validate(
             {"backend": grant.backend, "control": grant.control, "limits": limits}
         )
+
+    def announce(self, connection: object, send: Callable[[DesktopMessage], None]) -> None:
+        """``send`` the ``desktop`` message on ``connection`` unless it was already said there
+        (consent and the connection's take-up may both come after the desktop's dialog)."""
+        message = self.message()
+        if message is not None and connection is not self._told:
+            self._told = connection
+            send(message)
 
     # ------------------------------------------------------------ the end
 

@@ -901,10 +901,9 @@ class AgentSession:
         return self.policy.allows(need)
 
     def _announce_desktop(self) -> None:
-        """What the user's desktop allows, to the console (after consent, on each connection)."""
-        message = self.desktop.message()
-        if message is not None and self.policy.consented:
-            self.send_data(message)
+        """What the user's desktop allows, to the console (after consent, once per connection)."""
+        if self.policy.consented and self.data_open():
+            self.desktop.announce(self._link, self.send_data)
 
     def _send_control(self) -> None:
         self.send_data(

@@ -337,6 +337,7 @@ async def test_portal_screen_is_not_measured_before_the_desktop_granted() -> Non
         desktop.hold.set()
         await settle()
         assert h.track.measured == 1 and h.dc.of("screen")
+        assert len(h.dc.of("desktop")) == 1, "said once on this connection (consent, then take-up)"
     finally:
         await h.close()
     x11 = Harness(FakeDesktop(backend="x11"))
