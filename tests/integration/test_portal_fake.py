@@ -187,6 +187,12 @@ class FakeRemoteDesktop(ServiceInterface):
         self._note("NotifyPointerMotionAbsolute", session, options, stream, x, y)
 
     @method()
+    def NotifyPointerMotion(
+        self, session: DBusObjectPath, options: DBusDict, dx: DBusDouble, dy: DBusDouble
+    ) -> None:
+        self._note("NotifyPointerMotion", session, options, dx, dy)
+
+    @method()
     def NotifyPointerButton(
         self, session: DBusObjectPath, options: DBusDict, button: DBusInt32, state: DBusUInt32
     ) -> None:
@@ -460,10 +466,11 @@ async def test_input_arrives_with_the_portal_arguments(
         injector.release_all()  # lets go of what it holds: Shift, then the middle button
 
     await asyncio.to_thread(drive)
-    notes = await wait_calls(script, 28)
+    notes = await wait_calls(script, 29)
     assert notes == [
         ("NotifyKeyboardKeysym", (0xFFE1, 1)),  # the Shift tap at open that wakes the keyboard
         ("NotifyKeyboardKeysym", (0xFFE1, 0)),
+        ("NotifyPointerMotion", (0.0, 0.0)),  # and the pointer, without moving it
         (MOVE, (44, 100.0, 50.0)),
         (MOVE, (45, 20.0, 10.0)),
         ("NotifyPointerButton", (0x110, 1)),
@@ -496,7 +503,7 @@ async def test_input_arrives_with_the_portal_arguments(
     await desktop.close()
     injector.pointer_move(1, 1)  # after the end: dropped, never raises
     await asyncio.sleep(0.1)
-    assert len([name for name, _ in script.calls if name.startswith("Notify")]) == 28
+    assert len([name for name, _ in script.calls if name.startswith("Notify")]) == 29
 
 
 async def test_queued_motions_collapse_to_where_the_pointer_ends(portal: tuple[str, Script]) -> None:

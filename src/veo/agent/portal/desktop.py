@@ -74,7 +74,7 @@ class PortalDesktop(Desktop):
         self._grant = grant
         self._control, reason = control_of(want_control, grant)
         if self._control:
-            self._wake_keyboard()
+            self._wake_devices()
         return DesktopGrant(
             backend="portal",
             control=self._control,
@@ -83,16 +83,19 @@ class PortalDesktop(Desktop):
             pointer_in_picture=grant.cursor_embedded,
         )
 
-    def _wake_keyboard(self) -> None:
-        """Tap Shift once, now, so that the technician's first keys are not lost.
+    def _wake_devices(self) -> None:
+        """Tap Shift once and move the pointer by nothing, now, so that the technician's first
+        keys and clicks are not lost.
 
-        Measured on mutter 43 (headless): the keys sent in the first moments after a portal
-        session's *first* keyboard event never reach the application (typing "Hola" then
-        "Hola" 0.5 s later gave one "Hola"; with this tap 0.5 s before, both arrived). A lone
-        Shift tap types nothing.
+        Measured on mutter 43 (headless): what is sent in the first moments after a portal
+        session's *first* keyboard (or pointer) event never reaches the application: "Hola"
+        typed twice 0.5 s apart arrived once, and of three clicks the first was lost; with this
+        tap and a (0, 0) relative motion at open, all arrived. A lone Shift tap types nothing
+        and the pointer stays where the user left it.
         """
         self._session.notify("NotifyKeyboardKeysym", "iu", SHIFT_L, PRESSED)
         self._session.notify("NotifyKeyboardKeysym", "iu", SHIFT_L, RELEASED)
+        self._session.notify("NotifyPointerMotion", "dd", 0.0, 0.0)
 
     def _opened(self) -> PortalGrant:
         if self._grant is None:
