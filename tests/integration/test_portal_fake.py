@@ -39,6 +39,7 @@ from veo.agent.backend import BackendError
 from veo.agent.input.base import InputError
 from veo.agent.portal.bus import DEST, PATH
 from veo.agent.portal.desktop import PortalDesktop
+from veo.tasks import spawn
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -74,6 +75,7 @@ class Script:
     cursor_modes: int = 7
     start_code: int = 0
     devices: int | None = None  # granted devices (None: what was asked)
+    start_hangs: bool = False  # the user never answers the dialog
     calls: list[tuple[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     client: str = ""
@@ -140,6 +142,9 @@ class Portal:
 
     def start(self, member: str, session: str, options: dict[str, Variant], with_devices: bool) -> str:
         self.script.calls.append((member, session))
+        if self.script.start_hangs:
+            token = options["handle_token"].value
+            return f"{PATH}/request/{self.script.client.lstrip(':').replace('.', '_')}/{token}"
         if self.script.start_code:
             return self.answer(options, {}, self.script.start_code)
         streams = [[node, stream_props(props)] for node, props in STREAMS]
@@ -527,3 +532,35 @@ async def test_queued_motions_collapse_to_where_the_pointer_ends(portal: tuple[s
     assert len(motions) < 500  # the ones overtaken while waiting were skipped
     assert [m[1] for m in motions] == sorted(m[1] for m in motions)  # in order
     await desktop.close()
+
+
+async def test_opening_again_starts_a_new_portal_session(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    seen: list[str] = []
+    desktop.on_closed = lambda: seen.append("closed")
+    await desktop.open(True)
+    await desktop.close()
+    grant = await desktop.open(True)  # a new support session on the same desktop object
+    assert grant.control
+    first, second = script.named("RemoteDesktop.Start")
+    assert first != second and script.closed == [first]
+    assert desktop.on_closed is not None  # carried over to the new portal session
+    await desktop.close()
+    assert script.closed == [first, second]
+
+
+async def test_closing_while_the_dialog_is_open_ends_the_portal_session(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start(start_hangs=True)  # type: ignore[attr-defined]
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    opening = spawn(desktop.open(True))
+    for _ in range(200):
+        if script.named("RemoteDesktop.Start"):
+            break
+        await asyncio.sleep(0.02)
+    await desktop.close()  # veo's session ended (the technician left) while the user decides
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(opening, 5)
+    assert script.closed == script.named("RemoteDesktop.Start")  # the dialog goes away with it

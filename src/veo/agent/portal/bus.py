@@ -133,6 +133,11 @@ class PortalSession:
         self._sender: asyncio.Task[None] | None = None
         self.on_closed: Callable[[], None] | None = None  # the desktop ended the sharing itself
 
+    @property
+    def used(self) -> bool:
+        """Opened (or tried to) already: a portal session is not opened twice."""
+        return self._loop is not None or self._closed
+
     # ------------------------------------------------------------ opening
 
     async def open(self, want_control: bool) -> PortalGrant:

@@ -52,6 +52,7 @@ class PortalDesktop(Desktop):
     backend: Backend = "portal"
 
     def __init__(self, bus_address: str | None = None, *, check_gstreamer: bool = True) -> None:
+        self._bus_address = bus_address
         self._session = PortalSession(bus_address)
         self._check_gstreamer = check_gstreamer
         self._grant: PortalGrant | None = None
@@ -70,6 +71,10 @@ class PortalDesktop(Desktop):
     async def open(self, want_control: bool) -> DesktopGrant:
         if self._check_gstreamer and gstreamer_missing():
             raise BackendError("no_gstreamer", "PyGObject is not installed")
+        if self._grant is not None or self._session.used:  # opened before: a new portal session
+            await self.close()
+            on_closed, self._session = self._session.on_closed, PortalSession(self._bus_address)
+            self._session.on_closed = on_closed
         grant = await self._session.open(want_control)
         self._grant = grant
         self._control, reason = control_of(want_control, grant)
