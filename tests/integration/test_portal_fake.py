@@ -78,6 +78,7 @@ class Script:
     start_hangs: bool = False  # the user never answers the dialog
     calls: list[tuple[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    sessions: dict[str, Any] = field(default_factory=dict)
     client: str = ""
 
     def named(self, member: str) -> list[Any]:
@@ -108,6 +109,10 @@ class Session(ServiceInterface):
     def Close(self) -> None:
         self._script.closed.append(self._path)
 
+    @signal()
+    def Closed(self) -> DBusDict:
+        return {}
+
 
 def stream_props(props: dict[str, Any]) -> dict[str, Variant]:
     return {
@@ -137,7 +142,8 @@ class Portal:
     def create_session(self, member: str, options: dict[str, Variant]) -> str:
         self.script.calls.append((member, plain(options)))
         session = f"{PATH}/session/x/{options['session_handle_token'].value}"
-        self.bus.export(session, Session(self.script, session))
+        self.script.sessions[session] = Session(self.script, session)
+        self.bus.export(session, self.script.sessions[session])
         return self.answer(options, {"session_handle": Variant("s", session)})
 
     def start(self, member: str, session: str, options: dict[str, Variant], with_devices: bool) -> str:
@@ -564,3 +570,20 @@ async def test_closing_while_the_dialog_is_open_ends_the_portal_session(portal: 
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(opening, 5)
     assert script.closed == script.named("RemoteDesktop.Start")  # the dialog goes away with it
+
+
+async def test_the_desktop_ending_the_sharing_is_reported(portal: tuple[str, Script]) -> None:
+    address, script = portal
+    await script.start()  # type: ignore[attr-defined]
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    ended = asyncio.Event()
+    desktop.on_closed = ended.set
+    await desktop.open(True)
+    session = script.named("RemoteDesktop.Start")[0]
+    script.sessions[session].Closed()  # GNOME's "Stop sharing" in the top bar
+    await asyncio.wait_for(ended.wait(), 5)
+    injector = desktop.injector()
+    injector.pointer_move(1, 1)  # the portal session is gone: nothing is sent
+    await desktop.close()
+    assert script.closed == []  # already closed by the desktop: not closed again
+    assert not [name for name, _ in script.calls if name == MOVE]
