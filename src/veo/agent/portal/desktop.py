@@ -9,6 +9,7 @@ view-only grant that says why, so both sides can say it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -69,8 +70,8 @@ class PortalDesktop(Desktop):
         self._session.on_closed = callback
 
     async def open(self, want_control: bool) -> DesktopGrant:
-        if self._check_gstreamer and gstreamer_missing():
-            raise BackendError("no_gstreamer", "PyGObject is not installed")
+        if self._check_gstreamer:
+            await self._require_gstreamer()
         if self._grant is not None or self._session.used:  # opened before: a new portal session
             await self.close()
             on_closed, self._session = self._session.on_closed, PortalSession(self._bus_address)
@@ -87,6 +88,18 @@ class PortalDesktop(Desktop):
             streams=grant.streams,
             pointer_in_picture=grant.cursor_embedded,
         )
+
+    async def _require_gstreamer(self) -> None:
+        """``no_gstreamer`` before the desktop's dialog, not after the user answered it.
+
+        PyGObject, GStreamer and its ``pipewiresrc`` element are checked (GStreamer's start-up,
+        tens of milliseconds, runs in a worker thread, away from the session's loop).
+        """
+        if gstreamer_missing():
+            raise BackendError("no_gstreamer", "PyGObject is not installed")
+        from veo.agent.capture.pipewire import load_gst
+
+        await asyncio.to_thread(load_gst)
 
     def _wake_devices(self) -> None:
         """Tap Shift once and move the pointer by nothing, now, so that the technician's first

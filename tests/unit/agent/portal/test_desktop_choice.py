@@ -96,3 +96,16 @@ def test_bad_backend_is_a_sentence_and_exit_2(
     assert main(["--server", "https://support.example", "--lang", "en", *argv]) == 2
     err = capsys.readouterr().err
     assert "Unknown desktop backend" in err and "x11 or portal" in err and "Traceback" not in err
+
+
+async def test_missing_pipewiresrc_is_said_before_the_desktop_dialog(monkeypatch: pytest.MonkeyPatch) -> None:
+    from veo.agent.capture import pipewire
+
+    def no_element() -> None:
+        raise BackendError("no_gstreamer", "missing GStreamer elements: pipewiresrc")
+
+    monkeypatch.setattr(pipewire, "load_gst", no_element)
+    desktop = PortalDesktop("unix:path=/nonexistent")  # never reached: no bus, no dialog
+    with pytest.raises(BackendError) as raised:
+        await desktop.open(True)
+    assert raised.value.reason == "no_gstreamer"
