@@ -10,10 +10,6 @@ colour on top of the Wayland window, and a click made through Mutter's own Remot
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,127 +17,38 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from tests.integration.wayland_support import (
+    BACKGROUND_RGB,
+    BUTTON,
+    BUTTON_RGB,
+    mutter_input,
+    start_desktop,
+    wait_event,
+    wayland_app,
+)
 
 from veo.agent.overlay.x11 import POINTER_COLOR, POINTER_RADIUS, X11Overlay
-from veo.bench.wayland import WaylandDesktop, missing_tools, screenshot
+from veo.bench.wayland import WaylandDesktop, screenshot
 
 pytestmark = pytest.mark.timeout(180)
 
 SIZE = (1024, 640)
-BUTTON = (200, 200, 400, 200)  # x, y, width, height in the fullscreen window = monitor pixels
-BUTTON_RGB = (0, 0, 192)
-BACKGROUND_RGB = (0, 192, 0)
 STROKE = "#ff00ff"
-
-APP = """
-import json, sys, gi
-gi.require_version("Gtk", "3.0")
-from gi.repository import Gtk, Gdk, GLib
-out = open(sys.argv[1], "a", buffering=1)
-def emit(**event): out.write(json.dumps(event) + "\\n")
-css = Gtk.CssProvider()
-css.load_from_data(b"window { background: #00c000; } "
-                   b"button { background: #0000c0; background-image: none; border: none; "
-                   b"box-shadow: none; color: #0000c0; }")
-Gtk.StyleContext.add_provider_for_screen(Gdk.Screen.get_default(), css, 800)
-window = Gtk.Window(title="wayland app")
-fixed = Gtk.Fixed()
-button = Gtk.Button(label="")
-button.set_size_request(400, 200)
-fixed.put(button, 200, 200)
-window.add(fixed)
-clicks = [0]
-def clicked(_b):
-    clicks[0] += 1
-    emit(event="clicked", clicks=clicks[0])
-button.connect("clicked", clicked)
-def state(_w, ev):
-    if ev.new_window_state & Gdk.WindowState.FULLSCREEN:
-        GLib.timeout_add(300, lambda: emit(event="ready", backend=type(window.get_display()).__name__))
-    return False
-window.connect("window-state-event", state)
-window.fullscreen()
-window.show_all()
-Gtk.main()
-"""
 
 
 @pytest.fixture(scope="module")
 def desktop() -> Iterator[WaylandDesktop]:
-    missing = missing_tools()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the Wayland desktop needs {missing}", pytrace=False)
-        pytest.skip(f"the Wayland desktop needs {missing} (make system-packages)")
-    with WaylandDesktop(size=SIZE, wayland_display="veo-overlay-test") as started:
+    started = start_desktop(SIZE, "veo-overlay-test")
+    try:
         yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture
 def app(desktop: WaylandDesktop, tmp_path: Path) -> Iterator[Path]:
-    events = tmp_path / "events.jsonl"
-    events.touch()
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-    env = {**desktop.env, "GDK_BACKEND": "wayland"}
-    process = subprocess.Popen(["/usr/bin/python3", str(script), str(events)], env=env)
-    try:
-        ready = _wait_event(events, "ready", 20)
-        assert ready["backend"] == "GdkWaylandDisplay"  # a Wayland client, not an XWayland one
+    with wayland_app(desktop, tmp_path) as events:
         yield events
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _wait_event(path: Path, name: str, within: float) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        for event in _events(path):
-            if event["event"] == name:
-                return event
-        time.sleep(0.1)
-    raise AssertionError(f"no {name!r} event from the Wayland app: {_events(path)}")
-
-
-async def _click(env: dict[str, str], x: float, y: float) -> None:
-    """A left click at (x, y) through ``org.gnome.Mutter.RemoteDesktop`` (the compositor's own
-    input: what a physical mouse would do), with a ScreenCast stream for absolute motion."""
-    from dbus_fast import Variant
-    from dbus_fast.aio import MessageBus
-
-    bus = await MessageBus(bus_address=env["DBUS_SESSION_BUS_ADDRESS"]).connect()
-    try:
-
-        async def interface(name: str, path: str, iface: str) -> Any:
-            proxy = bus.get_proxy_object(name, path, await bus.introspect(name, path))
-            return proxy.get_interface(iface)
-
-        rd_name, sc_name = "org.gnome.Mutter.RemoteDesktop", "org.gnome.Mutter.ScreenCast"
-        remote = await interface(rd_name, "/org/gnome/Mutter/RemoteDesktop", rd_name)
-        session = await interface(rd_name, await remote.call_create_session(), f"{rd_name}.Session")
-        session_id = await session.get_session_id()
-        cast = await interface(sc_name, "/org/gnome/Mutter/ScreenCast", sc_name)
-        cast_path = await cast.call_create_session({"remote-desktop-session-id": Variant("s", session_id)})
-        cast_session = await interface(sc_name, cast_path, f"{sc_name}.Session")
-        stream = await cast_session.call_record_monitor("", {})
-        await session.call_start()
-        try:
-            await asyncio.sleep(0.3)
-            await session.call_notify_pointer_motion_absolute(stream, x, y)
-            await asyncio.sleep(0.2)
-            await session.call_notify_pointer_button(0x110, True)  # BTN_LEFT
-            await asyncio.sleep(0.05)
-            await session.call_notify_pointer_button(0x110, False)
-            await asyncio.sleep(0.2)
-        finally:
-            await session.call_stop()
-    finally:
-        bus.disconnect()
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -174,8 +81,8 @@ def test_strokes_show_above_a_wayland_window_and_clicks_go_through(
         ring = (pointer[0] + POINTER_RADIUS - 2, pointer[1])  # on the ring, right of the centre
         assert _near(picture.getpixel(ring), _rgb(POINTER_COLOR))
 
-        asyncio.run(_click(desktop.env, (start + end) / 2, y))  # on the stroke's own pixels
-        clicked = _wait_event(app, "clicked", 5)
+        mutter_input(desktop.env, click=((start + end) / 2, y))  # on the stroke's own pixels
+        clicked = wait_event(app, "clicked", 5)
         assert clicked["clicks"] == 1  # the Wayland button under the stroke got the click
 
         after = Image.open(screenshot(desktop.env, tmp_path / "after-click.png")).convert("RGB")

@@ -19,7 +19,7 @@ import logging
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, shown_without_focus
 
 log = logging.getLogger("veo.agent.ui")
 
@@ -52,6 +52,7 @@ class ChatWindow:
         self._on_send = on_send
         self._on_seen = on_seen
         self.window = tk.Toplevel(root)
+        shown_without_focus(self.window)  # it may pop up while the user types elsewhere
         self.window.title(_("Chat with {technician}").format(technician=technician))
         self.window.attributes("-topmost", True)
         self.window.protocol("WM_DELETE_WINDOW", on_close)

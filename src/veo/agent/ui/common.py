@@ -7,6 +7,7 @@ with xdotool at these places (the agent has no "accept automatically" path).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tkinter as tk
@@ -33,6 +34,22 @@ class Fonts:
 def keep_on_top(window: tk.Toplevel) -> None:
     window.attributes("-topmost", True)
     window.resizable(False, False)
+
+
+def shown_without_focus(window: tk.Toplevel) -> None:
+    """Let the window manager put ``window`` in front without handing it the keyboard.
+
+    Call before the window is first mapped. Mutter (GNOME on X11, and on Wayland for XWayland
+    windows) gives the focus to every new normal window: a window that pops up by itself (the
+    chat, when the technician writes) took the keys the user was typing into their own
+    application, and counted them as "seen". Typed as a utility window (EWMH
+    ``_NET_WM_WINDOW_TYPE_UTILITY``) it is mapped above, unfocused; a click or ``focus_force``
+    still gives it the keyboard. Checked on headless mutter 43 above a focused fullscreen
+    Wayland window (``tests/integration/test_agent_windows_wayland.py``); without a window
+    manager (Xvfb) the type changes nothing.
+    """
+    with contextlib.suppress(tk.TclError):  # a Tk without the X11 -type attribute
+        window.attributes("-type", "utility")
 
 
 def open_window(
