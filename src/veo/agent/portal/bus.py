@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,8 +396,3 @@ class PortalSession:
             except (TimeoutError, OSError, EOFError) as exc:
                 log.warning("could not close the portal session: %r", exc)
         bus.disconnect()
-
-
-def options_of(body: Mapping[str, Variant]) -> dict[str, Any]:
-    """Plain values of an ``a{sv}`` (for logs and tests)."""
-    return {key: _plain(value) for key, value in body.items()}
