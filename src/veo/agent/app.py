@@ -56,7 +56,7 @@ from veo.agent.events import (
 )
 from veo.agent.files import AgentFiles
 from veo.agent.hotkey.auto import start_stop_hotkey
-from veo.agent.hotkey.base import GlobalHotkey
+from veo.agent.hotkey.base import GlobalHotkey, stop_hotkey_description
 from veo.agent.loop_thread import LoopThread
 from veo.agent.names import with_display_names
 from veo.agent.overlay.auto import check_overlay, create_overlay
@@ -320,7 +320,8 @@ class AgentApp:
             self._session_call("declare_mismatch"),
         )
         if self.hotkey is None:  # from the moment someone is connected until the end
-            self.hotkey = start_stop_hotkey(self._on_hotkey)
+            description = stop_hotkey_description(gettext_for(self.language))  # Wayland's shortcut list
+            self.hotkey = start_stop_hotkey(self._on_hotkey, description)
             session = self.session
             if self.hotkey is None and session is not None:  # the bar's Stop is the way out: say so
                 self.loop.call(session.desktop.add_limit, "no_stop_key")
