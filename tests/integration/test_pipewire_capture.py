@@ -6,7 +6,9 @@ PipeWire through a descriptor, as it gets one from the portal's ``OpenPipeWireRe
 checked: pictures arrive with each monitor's size, the whole desktop is both side by side, a
 still screen sends no picture (the stream is not woken for a second), a change (pointer motion
 through Mutter's RemoteDesktop, a Wayland window shown) wakes it at once with different pixels,
-the window's colours are where the window is, and close() stops it all. The median grab cost
+the window's colours are where the window is, and close() stops it all. One test takes the
+production path instead: GNOME's real dialog (answered through its accessibility tree) and the
+capture ``PortalDesktop`` makes from the portal's own descriptor. The median grab cost
 per 1280x720 and 1920x1080 picture is printed (``-s``).
 """
 
@@ -34,6 +36,7 @@ from veo.agent.damage import TileMap
 from veo.agent.desktop import StreamInfo
 from veo.agent.portal.monitors import PortalMonitors
 from veo.bench.wayland import WaylandDesktop, missing_tools
+from veo.tasks import spawn
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -170,7 +173,7 @@ def _pipewire_fd(desktop: WaylandDesktop) -> int:
     return sock.detach()
 
 
-def _pixels(raw: bytes | memoryview, size: Size) -> npt.NDArray[np.uint8]:
+def _pixels(raw: bytes | bytearray | memoryview, size: Size) -> npt.NDArray[np.uint8]:
     return np.frombuffer(raw, np.uint8).reshape(size.height, size.width, 4).copy()
 
 
@@ -334,3 +337,39 @@ def test_the_stream_grabs_only_when_a_picture_came(desktop: WaylandDesktop, cast
     still_grabs, latency = asyncio.run(run())
     assert still_grabs <= 1, f"{still_grabs} grabs in a still second"
     print(f"\nstill second: {still_grabs} grabs; pointer motion to a sent frame: {latency * 1000:.0f} ms")
+
+
+def test_through_the_real_portal_the_granted_stream_is_read_over_its_descriptor(
+    desktop: WaylandDesktop, tmp_path: Path
+) -> None:
+    """The production path: GNOME's dialog answered (test side, accessibility tree), then the
+    capture PortalDesktop makes from the portal's own descriptor (``OpenPipeWireRemote``)."""
+    from veo.agent.portal.desktop import PortalDesktop
+    from veo.bench.wayland import answer_share_dialog_async
+
+    async def run() -> None:
+        portal = PortalDesktop(desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+        try:
+            answer = spawn(answer_share_dialog_async(desktop.env, allow_control=False), name="test-answer")
+            grant = await portal.open(want_control=True)
+            await answer
+            assert grant.pointer_in_picture and grant.streams
+            capture = await asyncio.to_thread(portal.capture)
+            try:
+                shared = grant.streams[0]
+                assert capture.size() == Size(shared.width, shared.height)
+                assert (shared.width, shared.height) in (BIG, SMALL)
+                with wayland_app(desktop, tmp_path):
+                    deadline = time.monotonic() + 10
+                    found = None
+                    while found is None and time.monotonic() < deadline:
+                        await asyncio.sleep(0.2)
+                        pixels = _pixels(await asyncio.to_thread(capture.grab), capture.size())
+                        found = _app_origin(pixels, [(0, 0)])
+                    assert found is not None, "the window's colours never showed through the portal"
+            finally:
+                await asyncio.to_thread(capture.close)
+        finally:
+            await portal.close()
+
+    asyncio.run(run())
