@@ -229,7 +229,10 @@ class WaylandDesktop:
         if self.runtime_dir.exists():
             _kill_stragglers(str(self.runtime_dir))
             doc = self.runtime_dir / "doc"  # xdg-document-portal's FUSE mount, if it was made here
-            if shutil.which("fusermount3") and doc.exists():
+            # no exists() test first: on a mount whose daemon is already gone Path.exists raises
+            # ENOTCONN ("Transport endpoint is not connected"), and that mount most needs the
+            # lazy unmount; where nothing is mounted fusermount3 just fails quietly
+            if shutil.which("fusermount3"):
                 subprocess.run(["fusermount3", "-u", "-z", str(doc)], capture_output=True, check=False)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
