@@ -10,6 +10,8 @@ colour on top of the Wayland window, and a click made through Mutter's own Remot
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +93,40 @@ def test_strokes_show_above_a_wayland_window_and_clicks_go_through(
         overlay.close()
     gone = Image.open(screenshot(desktop.env, tmp_path / "closed.png")).convert("RGB")
     assert _near(gone.getpixel((start + 20, y)), BUTTON_RGB)  # closing removes it
+
+
+BAR_RGB = (0xFC, 0xE9, 0x4F)
+
+
+def test_strokes_are_cut_around_the_session_bar_on_wayland(
+    desktop: WaylandDesktop, app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent keeps the bar's frame clear (``wm_frame``): under mutter that is the window with
+    mutter's own title bar, and the stroke must stop at its edges so Stop is never drawn over."""
+    events = tmp_path / "bar.jsonl"
+    events.touch()
+    bar = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.wayland_windows", "bar", "es", str(events)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=desktop.env,
+    )
+    monkeypatch.setenv("XAUTHORITY", desktop.env["XAUTHORITY"])
+    overlay = X11Overlay(desktop.env["DISPLAY"])
+    overlay.start()
+    try:
+        [shown] = wait_event(events, "ready", 20)["windows"]
+        x, y, width, height = shown["rect"]
+        overlay.keep_clear([shown["frame"]])
+        row = y + height // 2
+        overlay.stroke("s1", "free", [(20, row), (SIZE[0] - 20, row)], STROKE, 10, True)
+        time.sleep(0.6)
+        picture = Image.open(screenshot(desktop.env, tmp_path / "bar-clear.png")).convert("RGB")
+        assert _near(picture.getpixel((x - 30, row)), _rgb(STROKE))  # drawn up to the bar
+        assert _near(picture.getpixel((x + width + 30, row)), _rgb(STROKE))  # and after it
+        for inside in (x + 4, x + width // 2, x + width - 4):
+            assert not _near(picture.getpixel((inside, row)), _rgb(STROKE)), "a stroke over the bar"
+        assert _near(picture.getpixel((x + 4, row)), BAR_RGB)
+    finally:
+        overlay.close()
+        bar.terminate()
+        bar.wait(timeout=5)

@@ -3,12 +3,13 @@
 ``python -m tests.integration.wayland_windows SCENE LANGUAGE EVENTS_FILE`` opens one window as
 the agent does (the same classes, the same arguments) and appends JSON lines to EVENTS_FILE:
 
-* ``{"event": "ready", "windows": [{"title", "rect"}], "texts": [...]}`` once Tk has settled
-  (``rect`` is the window's inside in screen pixels, ``texts`` every label and button text);
+* ``{"event": "ready", "windows": [{"title", "rect", "frame"}], "texts": [...]}`` once Tk has
+  settled (``rect`` is the window's inside in screen pixels, ``frame`` the X id the agent keeps
+  clear of annotations, ``texts`` every label and button text);
 * ``{"event": "key", "keysym": ..., "widget": ...}`` for each key the window gets;
 * ``{"event": "focus", "widget": ...}`` when one of its widgets takes the keyboard focus.
 
-It stays open until killed. Used by ``test_agent_windows_wayland.py``.
+It stays open until killed. Used by ``test_agent_windows_wayland.py`` and ``test_overlay_wayland.py``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def main(scene: str, language: str, events: Path) -> None:
             {
                 "title": w.title(),
                 "rect": [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()],
+                "frame": int(w.wm_frame(), 16),  # what the agent keeps clear of annotations
             }
             for w in root.winfo_children()
             if isinstance(w, tk.Toplevel) and w.winfo_ismapped()
