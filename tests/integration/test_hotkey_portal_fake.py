@@ -12,6 +12,7 @@ import asyncio
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +67,7 @@ class FakeShortcuts(ServiceInterface):
         self.closed: list[str] = []
         self.session = ""
         self.client = ""  # the caller's unique name (request paths are made from it)
+        self.silent = False  # True: BindShortcuts never answers (a dialog nobody answers)
 
     def _answer(self, sender: str, token: str, results: dict[str, Variant]) -> str:
         path = f"/org/freedesktop/portal/desktop/request/{sender.lstrip(':').replace('.', '_')}/{token}"
@@ -101,6 +103,8 @@ class FakeShortcuts(ServiceInterface):
                 [shortcut_id, {"description": props["description"], "trigger_description": trigger}]
             )
         shortcut_list = Variant("a(sa{sv})", answered)
+        if self.silent:
+            return f"/org/freedesktop/portal/desktop/request/x/{options['handle_token'].value}"
         return self._answer(self.client, options["handle_token"].value, {"shortcuts": shortcut_list})
 
     @signal()
@@ -231,3 +235,22 @@ async def test_no_portal_at_all_means_no_stop_key(portal_env: str) -> None:
         await asyncio.to_thread(create_stop_hotkey, lambda: None)
     assert caught.value.reason == "no_stop_key"
     assert "no desktop portal" in caught.value.detail
+
+
+async def test_a_desktop_that_never_binds_the_key_means_no_stop_key_in_bounded_time(
+    shortcuts: FakeShortcuts, portal_env: str
+) -> None:
+    from veo.agent.hotkey.base import HotkeyError
+    from veo.agent.hotkey.portal import PortalHotkey
+
+    shortcuts.silent = True
+    hotkey = PortalHotkey(lambda: None, bus_address=portal_env, bind_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(HotkeyError, match="did not answer in time"):
+        await asyncio.to_thread(hotkey.start)
+    assert time.monotonic() - started < 3  # the Tk thread is not held longer
+    for _ in range(50):
+        if shortcuts.closed:
+            break
+        await asyncio.sleep(0.05)
+    assert shortcuts.closed == [shortcuts.session]  # the half-made shortcut session is closed
