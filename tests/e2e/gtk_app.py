@@ -26,6 +26,9 @@ BLOCK_RGB = (230, 40, 160)
 BACKGROUND_RGB = (0xD9, 0xD9, 0xD9)
 START_LABEL = "Press me"
 BLOCK_SIZE = (420, 260)
+#: the widgets start this far down: veo's session bar sits at the top centre of the screen (on
+#: mutter with a title bar of its own), and a click must not land on it
+TOP = 240
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -56,7 +59,9 @@ def main(events_path: Path) -> None:
     Gtk.StyleContext.add_provider_for_screen(screen, css, Gtk.STYLE_PROVIDER_PRIORITY_USER)
 
     window = Gtk.Window(title="veo e2e (Wayland)")
-    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=24, margin=40, halign=Gtk.Align.START)
+    box = Gtk.Box(
+        orientation=Gtk.Orientation.VERTICAL, spacing=24, margin=40, margin_top=TOP, halign=Gtk.Align.START
+    )
     button = Gtk.Button(label=START_LABEL)
     button.set_size_request(300, 60)
     entry = Gtk.Entry(width_chars=30)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -123,19 +124,27 @@ class VeoAgent:
     def __init__(
         self,
         netns: NetworkNamespace,
-        display: XvfbDisplay,
+        display: XvfbDisplay | None,
         server: VeoServer,
         code: str,
         workdir: Path,
         extra_args: tuple[str, ...] = (),
+        desktop_env: Mapping[str, str] | None = None,
     ) -> None:
-        """``extra_args``: more options, such as ``("--codec", "h264")``."""
+        """``extra_args``: more options, such as ``("--codec", "h264")``; ``desktop_env``: the
+        environment of a desktop other than an Xvfb display (a Wayland session's, with
+        ``display=None``)."""
         self.log = AgentLog(workdir / "agent.log")
         self.home = workdir / "home"
         self.home.mkdir(exist_ok=True)
+        if desktop_env is not None:
+            session = {k: v for k, v in desktop_env.items() if not k.startswith("VEO_")}
+        elif display is not None:
+            session = {**_clean_environment(), "DISPLAY": display.display}
+        else:
+            raise ValueError("the agent needs a display or a desktop environment")
         env = {
-            **_clean_environment(),
-            "DISPLAY": display.display,
+            **session,
             "VEO_AGENT_HISTORY": str(workdir / "history.jsonl"),
             "HOME": str(self.home),  # the user's ~/Downloads, where accepted files go
         }

@@ -1,0 +1,232 @@
+"""A whole support session on GNOME on Wayland (issue 14): the real ``veo agent --backend portal``
+on a real headless compositor, the console in headless Chromium, all in the test namespace.
+
+What runs for real: ``veo server``; the desktop of :mod:`veo.bench.wayland` (its own session
+D-Bus, PipeWire + WirePlumber, ``mutter --headless`` with a 1280×720 virtual monitor and
+Xwayland, xdg-desktop-portal + xdg-desktop-portal-gnome 43); a GTK 3 application drawing through
+Wayland (``gtk_app.py``, ``GDK_BACKEND=wayland``); the agent, which asks the portal for the
+screen and input (RemoteDesktop + ScreenCast), reads frames from PipeWire, injects input through
+the portal's Notify* calls; the technician's console in Chromium, whose decoded ``<video>`` is
+read back pixel by pixel.
+
+How the person at the computer is played, and what that does and does not prove:
+
+* veo's own consent dialog (Tk through Xwayland) is clicked with the compositor's input: Mutter's
+  own ``org.gnome.Mutter.RemoteDesktop`` API, a pointer motion and a button press at the rectangle
+  the agent logs, routed by mutter like a real mouse. This proves the dialog takes a click on
+  Wayland at the place it says it is.
+* GNOME's own sharing dialog (xdg-desktop-portal-gnome's "Remote desktop" window, or its screen-only
+  one) is answered through its accessibility tree (AT-SPI over the a11y bus: the "Allow remote
+  interaction" switch toggled or left off, then *Share*), as a screen-reader user would. This
+  proves that the agent's request made GNOME show its real dialog (veo's dialog first, the
+  desktop's second), that nothing was granted before someone answered it, and that what was
+  chosen there is what the session gets. It does not prove that a pointer click on the dialog's
+  pixels works (AT-SPI actions reach the widget directly), nor anything about gnome-shell, which
+  is not running (mutter alone; no panel, no screen-sharing indicator).
+* Nothing in the agent accepts any dialog by itself: without the answer the test times out.
+
+The keyboard is mutter's own US layout (gnome-shell, which applies the user's input sources, is
+not running), so the accented letters typed here have no key of their own on it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from veo.bench.wayland import WaylandDesktop, missing_tools
+
+from .conftest import DISPLAY_KEY, WORKDIR_KEY
+from .console import Console
+from .gtk_app import BACKGROUND_RGB, BLOCK_RGB, START_LABEL
+from .netns import NetworkNamespace
+from .procs import LoggedProcess, Logs, wait_for
+from .stack import VeoServer
+from .wayland_session import SYSTEM_PYTHON, GtkApp, WaylandLive, WaylandScreen, start_wayland_session
+from .xdisplay import Rect, XvfbDisplay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+StartSession = Callable[..., WaylandLive]
+COLOUR_TOLERANCE = 40  # H.264/VP8 in 4:2:0, as in test_session.py
+SIZE = (1280, 720)
+#: accents and a tilde that a US keyboard has no key for, and a Spanish sentence's punctuation
+TYPED = "Olé, ñandú ¿sí? 42"
+TITLE_BAR = 40  # mutter decorates veo's Tk windows (Xvfb in the X11 tests has no window manager)
+REFUSED_SENTENCE = "The user switched remote control off in their desktop's sharing window."
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the Wayland end-to-end tests cannot run: {reason}", pytrace=False)
+    pytest.skip(f"the Wayland end-to-end tests need {reason}")
+
+
+@pytest.fixture(scope="module")
+def wayland(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[WaylandDesktop]:
+    """One GNOME Wayland desktop inside the test namespace for the module."""
+    missing = missing_tools()
+    if missing or shutil.which(SYSTEM_PYTHON) is None:
+        _unavailable(f"{', '.join(missing) or SYSTEM_PYTHON} (run `make system-packages`)")
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        _unavailable("GTK 3 for the system Python (python3-gi, gir1.2-gtk-3.0: `make system-packages`)")
+    desktop = WaylandDesktop(workdir=e2e_dir / "wayland", size=SIZE, netns=netns.name)
+    desktop.start()
+    yield desktop
+    desktop.stop()
+
+
+@pytest.fixture
+def gtk_app(
+    request: pytest.FixtureRequest, wayland: WaylandDesktop, workdir: Path, logs: Logs
+) -> Iterator[GtkApp]:
+    # the failure report's screenshot comes from the compositor (the hook only calls screenshot())
+    request.node.stash[DISPLAY_KEY] = cast(XvfbDisplay, WaylandScreen(wayland))
+    request.node.stash[WORKDIR_KEY] = workdir
+    for name in ("mutter", "xdg-desktop-portal", "xdg-desktop-portal-gnome"):
+        proc = next(p for p in wayland.procs._live if p.name == name)
+        logs.add(LoggedProcess.adopt(name, proc.proc, proc.log_path))
+    app = GtkApp(wayland, workdir, logs)
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def start(
+    netns: NetworkNamespace,
+    veo_server: VeoServer,
+    wayland: WaylandDesktop,
+    gtk_app: GtkApp,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+) -> Iterator[StartSession]:
+    """``start(control=True, allow_interaction=True)`` runs a session up to *active*."""
+    started: list[WaylandLive] = []
+
+    def run(control: bool = True, allow_interaction: bool = True) -> WaylandLive:
+        live = start_wayland_session(
+            netns=netns, server=veo_server, desktop=wayland, app=gtk_app, console=console,
+            workdir=workdir, logs=logs, control=control, allow_interaction=allow_interaction,
+        )  # fmt: skip
+        started.append(live)
+        return live
+
+    yield run
+    for live in started:
+        live.agent.stop()
+
+
+def _press(x: int, y: int, down: bool) -> dict[str, Any]:
+    return {"type": "pointer_button", "x": x, "y": y, "button": "left", "down": down}
+
+
+def _assert_clear_of_bar(live: WaylandLive, *targets: Rect) -> None:
+    """veo's bar stays on top: a target under it (or under the title bar mutter gives it) would
+    be a broken test, not veo."""
+    bar = wait_for(
+        "the agent to log `ui-geometry bar`", lambda: live.agent.log.geometry("bar"), 30, live.logs
+    )
+    for name, rect in bar.items():
+        framed = Rect(rect.x, rect.y - TITLE_BAR, rect.width, rect.height + TITLE_BAR)
+        for target in targets:
+            assert not framed.overlaps(target), f"agent bar {name} {rect} covers the GTK app's {target}"
+
+
+def _console_desktop(live: WaylandLive) -> Any:
+    return live.console.page.evaluate("() => window.veoConsole && window.veoConsole.desktop")
+
+
+def _forged_click_is_dropped(live: WaylandLive, reason: str) -> None:
+    """A rogue console sends a click anyway; the agent must drop it and the app never see it."""
+    x, y = live.app.widget("button").center
+    live.console.click_screen(x, y)  # the console itself must not send this one
+    live.console.inject_raw(_press(x, y, down=True))
+    live.console.inject_raw(_press(x, y, down=False))
+    wait_for(
+        f"the agent to drop the forged click ({reason})",
+        lambda: live.agent.log.dropped().count(("pointer_button", reason)) >= 2,
+        30,
+        live.logs,
+    )
+    # the data channel is ordered: every earlier message was handled before these drops
+    assert live.app.clicks() == 0, live.app.events()
+
+
+def test_console_video_shows_the_wayland_application(start: StartSession) -> None:
+    live = start(control=True)
+    assert live.dialog == "remote_desktop"
+    block = live.app.widget("block")
+    live.console.wait_video_colour(*block.center, BLOCK_RGB, COLOUR_TOLERANCE)
+    # at the right place: just right of the block the application's grey background shows
+    live.console.wait_video_colour(
+        block.x + block.width + 40, block.center[1], BACKGROUND_RGB, COLOUR_TOLERANCE
+    )
+    assert sorted(live.agent.log.granted() or []) == ["control", "view"]
+    desktop = wait_for("the console to hear the agent's desktop message", lambda: _console_desktop(live), 30)
+    assert desktop["backend"] == "portal" and desktop["control"] is True, desktop
+
+
+def test_console_click_and_accented_typing_reach_the_wayland_application(start: StartSession) -> None:
+    live = start(control=True)
+    live.console.wait_control_state("active")
+    button, entry = live.app.widget("button"), live.app.widget("entry")
+    _assert_clear_of_bar(live, button, entry)
+    # the technician sees the application before using it
+    live.console.wait_video_colour(*live.app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
+
+    live.console.click_screen(*button.center)
+    pressed = live.app.wait_event(
+        "the console's click to press the button", lambda e: e["event"] == "clicked"
+    )
+    assert pressed["label"] == "Pressed 1" != START_LABEL
+
+    live.console.click_screen(*entry.center)
+    live.console.type_text(TYPED)
+    live.app.wait_event(
+        f"the console's typing to fill the field with {TYPED!r}",
+        lambda e: e["event"] == "text" and e["text"] == TYPED,
+    )
+    assert live.app.clicks() == 1
+
+
+def test_control_unticked_in_veos_dialog_never_reaches_the_application(start: StartSession) -> None:
+    live = start(control=False)
+    # the desktop is asked for the screen only: GNOME's screen-share dialog, no input switch
+    assert live.dialog == "screen_cast"
+    assert live.agent.log.granted() == ["view"]
+    wait_for(
+        "the console to list only `view` as granted",
+        lambda: live.console.page.evaluate("() => window.veoConsole.granted") == ["view"],
+        30,
+        live.logs,
+        live.console.diagnostics,
+    )
+    assert live.console.control_state() == "off"
+    live.console.wait_video_colour(*live.app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
+    _forged_click_is_dropped(live, "control_not_granted")
+
+
+def test_switch_left_off_in_gnomes_dialog_is_view_only_and_the_console_says_why(start: StartSession) -> None:
+    live = start(control=True, allow_interaction=False)
+    assert live.dialog == "remote_desktop"
+    assert live.agent.log.granted() == ["view"]  # control taken out before consent was sent
+    assert live.agent.log.contains("control_refused")
+    limit = live.console.page.locator("#desktop-limits li[data-limit=control_refused]")
+    limit.wait_for(state="visible", timeout=30_000)
+    assert limit.inner_text().strip() == REFUSED_SENTENCE
+    desktop = _console_desktop(live)
+    assert desktop["control"] is False and "control_refused" in desktop["limits"], desktop
+    live.console.wait_video_colour(*live.app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
+    _forged_click_is_dropped(live, "control_not_granted")
