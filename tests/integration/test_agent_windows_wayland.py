@@ -42,6 +42,7 @@ SIZE = (1280, 720)
 ROOT = Path(__file__).resolve().parents[2]
 #: scene -> (takes the keyboard when it opens, a text that must be on it in Spanish)
 SCENES = {
+    "code": (True, "Escriba el código que le dio su técnico"),
     "consent": (True, "Código de verificación: 428 913"),
     "bar": (True, "Ana García, de ACME IT, puede ver y controlar su pantalla"),
     "chat": (True, CHAT_LINE),  # opened with the bar's Chat button
@@ -51,6 +52,8 @@ SCENES = {
     "send-file": (True, "Elija el archivo que quiere enviar al técnico:"),
     "sysinfo": (True, "Ana García pide información sobre este equipo"),
 }
+#: windows whose text field has the focus when they open
+TYPED_INTO = ("code", "chat", "send-file")
 ENGLISH = {
     "consent": "Verification code: 428 913",
     "sysinfo": "Ana García asks for information about this computer",
@@ -129,6 +132,11 @@ def test_window_is_on_top_takes_focus_as_it_should_and_speaks_the_language(
         if takes_focus:
             assert keys == ["k"], f"{scene}: the key did not reach the window that opened"
             assert app_typed == []
+            if scene in TYPED_INTO:  # the key lands in the field the user is meant to type in
+                [widget] = [
+                    e["widget"] for e in events_of(events) if e["event"] == "key" and e["keysym"] == "k"
+                ]
+                assert widget.endswith("!entry"), widget
         else:
             assert keys == [], f"{scene}: the window took the user's key"
             assert app_typed and app_typed[-1]["text"].endswith("k")  # it went on to the app

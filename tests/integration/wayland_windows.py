@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SCENES = ("consent", "bar", "chat", "chat-incoming", "file-offer", "transfer", "send-file", "sysinfo")
+SCENES = ("code", "consent", "bar", "chat", "chat-incoming", "file-offer", "transfer", "send-file", "sysinfo")
 #: what the technician wrote, with what Spanish needs (accents, ñ, ¿ and the « » quotes)
 CHAT_LINE = "¿Puede pulsar «Imprimir» en la ventana del año pasado?"
 FILE_NAME = "informe_año_técnico.pdf"
@@ -45,7 +45,11 @@ def draw(scene: str, language: str, root: tk.Tk) -> None:
         _draw(scene, language, root)
         return
     fonts = Fonts(root)
-    if scene.startswith("chat"):
+    if scene == "code":  # the first window: the user types the code into it
+        from veo.agent.ui.code import CodeWindow
+
+        CodeWindow(root, fonts, _, nothing, nothing, on_history=nothing)
+    elif scene.startswith("chat"):
         chat = ChatWindow(root, fonts, _, "Ana García", 42, nothing, nothing, nothing)
         chat.add("l1", False, CHAT_LINE)
         chat.show(focus=scene == "chat")  # the Chat button focuses; a new message does not
