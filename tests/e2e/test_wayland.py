@@ -23,7 +23,8 @@ How the person at the computer is played, and what that does and does not prove:
   chosen there is what the session gets. It does not prove that a pointer click on the dialog's
   pixels works (AT-SPI actions reach the widget directly), nor anything about gnome-shell, which
   is not running (mutter alone; no panel, no screen-sharing indicator).
-* Nothing in the agent accepts any dialog by itself: without the answer the test times out.
+* Nothing in the agent accepts any dialog by itself: without the answer the test times out, and
+  while GNOME's dialog waits no frame reaches the console (checked before *Cancel*).
 
 The keyboard is mutter's own US layout (gnome-shell, which applies the user's input sources, is
 not running), so the accented letters typed here have no key of their own on it.
@@ -34,13 +35,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from veo.bench.wayland import WaylandDesktop, missing_tools
+from veo.bench.wayland import WaylandDesktop, answer_share_dialog, dialog_open, missing_tools
 
 from .conftest import DISPLAY_KEY, WORKDIR_KEY
 from .console import Console
@@ -48,7 +50,14 @@ from .gtk_app import BACKGROUND_RGB, BLOCK_RGB, START_LABEL
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
 from .stack import VeoServer
-from .wayland_session import SYSTEM_PYTHON, GtkApp, WaylandLive, WaylandScreen, start_wayland_session
+from .wayland_session import (
+    SYSTEM_PYTHON,
+    GtkApp,
+    WaylandLive,
+    WaylandScreen,
+    allow_in_veos_dialog,
+    start_wayland_session,
+)
 from .xdisplay import Rect, XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -59,6 +68,7 @@ SIZE = (1280, 720)
 #: accents and a tilde that a US keyboard has no key for, and a Spanish sentence's punctuation
 TYPED = "Olé, ñandú ¿sí? 42"
 TITLE_BAR = 40  # mutter decorates veo's Tk windows (Xvfb in the X11 tests has no window manager)
+VIDEO_WIDTH = "() => document.querySelector('#remote-video').videoWidth"
 REFUSED_SENTENCE = "The user switched remote control off in their desktop's sharing window."
 
 
@@ -230,3 +240,37 @@ def test_switch_left_off_in_gnomes_dialog_is_view_only_and_the_console_says_why(
     assert desktop["control"] is False and "control_refused" in desktop["limits"], desktop
     live.console.wait_video_colour(*live.app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
     _forged_click_is_dropped(live, "control_not_granted")
+
+
+def test_cancel_in_gnomes_dialog_ends_the_request_before_any_frame(
+    netns: NetworkNamespace,
+    veo_server: VeoServer,
+    wayland: WaylandDesktop,
+    gtk_app: GtkApp,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+) -> None:
+    session_id, agent = allow_in_veos_dialog(
+        netns=netns, server=veo_server, desktop=wayland, console=console, workdir=workdir, logs=logs
+    )
+    try:
+        # GNOME's dialog is up and unanswered: nothing is shared yet, whatever veo's dialog said
+        wait_for("GNOME's sharing dialog", lambda: dialog_open(wayland.env), 60, logs)
+        time.sleep(1.0)
+        assert console.page.evaluate(VIDEO_WIDTH) == 0, (
+            "a frame reached the console before the desktop's dialog"
+        )
+        assert not agent.log.contains("session started granted=")
+
+        answer_share_dialog(wayland.env, allow_control=False, cancel=True)
+        console.wait_conn_state("ended", timeout=30)
+        wait_for("the agent to log the end", agent.log.ended, 30, logs)
+        assert agent.log.ended() == ("user", "portal_cancelled")
+        assert agent.log.granted() is None  # it never started
+        assert console.page.evaluate(VIDEO_WIDTH) == 0
+        wait_for("the agent to exit", lambda: not agent.process.running(), 60, logs)
+    finally:
+        agent.stop()
+    record = veo_server.api("GET", f"/api/v1/sessions/{session_id}", token=veo_server.token()).json()
+    assert (record["status"], record["ended_by"]) == ("ended", "user"), record

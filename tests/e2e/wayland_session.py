@@ -102,21 +102,18 @@ class WaylandLive:
         )
 
 
-def start_wayland_session(
+def allow_in_veos_dialog(
     *,
     netns: NetworkNamespace,
     server: VeoServer,
     desktop: WaylandDesktop,
-    app: GtkApp,
     console: Console,
     workdir: Path,
     logs: Logs,
     control: bool = True,
-    allow_interaction: bool = True,
-) -> WaylandLive:
+) -> tuple[str, VeoAgent]:
     """Ticket -> console -> ``veo agent --backend portal`` -> veo's consent (``control`` ticked or
-    not, *Allow* clicked) -> GNOME's sharing dialog answered (``allow_interaction``: its switch
-    turned on, else left off) -> the session active and the codes confirmed in the console."""
+    not) -> *Allow* clicked: GNOME's own dialog comes next. Returns (session id, agent)."""
     _ticket_id, session_id, code = request_session(console, "The print button does nothing (Wayland)")
     agent = VeoAgent(
         netns, None, server, code, workdir, extra_args=("--backend", "portal"), desktop_env=desktop.env
@@ -129,6 +126,32 @@ def start_wayland_session(
         click(desktop.env, *consent["perm_control"].center)
     wait_for("Allow to be enabled", lambda: agent.log.contains("consent allow enabled"), 30, logs)
     click(desktop.env, *consent["allow"].center)
+    return session_id, agent
+
+
+def start_wayland_session(
+    *,
+    netns: NetworkNamespace,
+    server: VeoServer,
+    desktop: WaylandDesktop,
+    app: GtkApp,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+    control: bool = True,
+    allow_interaction: bool = True,
+) -> WaylandLive:
+    """:func:`allow_in_veos_dialog`, then GNOME's sharing dialog answered (``allow_interaction``:
+    its switch turned on, else left off) -> the session active and the codes confirmed."""
+    session_id, agent = allow_in_veos_dialog(
+        netns=netns,
+        server=server,
+        desktop=desktop,
+        console=console,
+        workdir=workdir,
+        logs=logs,
+        control=control,
+    )
     # veo's dialog first, then the desktop's own: GNOME asks the user a second time
     dialog = answer_share_dialog(desktop.env, allow_control=control and allow_interaction, timeout=60)
     wait_for("the session to start", lambda: agent.log.contains("session started granted="), 60, logs)
