@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from dbus_fast import Variant
+from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusDict, DBusObjectPath, DBusSignature, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, method, signal
@@ -68,6 +68,7 @@ class FakeShortcuts(ServiceInterface):
         self.session = ""
         self.client = ""  # the caller's unique name (request paths are made from it)
         self.silent = False  # True: BindShortcuts never answers (a dialog nobody answers)
+        self.refuse = False  # True: CreateSession refused as xdg-desktop-portal 1.21+ does without app id
 
     def _answer(self, sender: str, token: str, results: dict[str, Variant]) -> str:
         path = f"/org/freedesktop/portal/desktop/request/{sender.lstrip(':').replace('.', '_')}/{token}"
@@ -79,6 +80,8 @@ class FakeShortcuts(ServiceInterface):
 
     @method()
     def CreateSession(self, options: DBusDict) -> DBusObjectPath:
+        if self.refuse:
+            raise DBusError("org.freedesktop.portal.Error.NotAllowed", "An app id is required")
         sender = self.client
         self.session = f"/org/freedesktop/portal/desktop/session/x/{options['session_handle_token'].value}"
         self.bus.export(self.session, Session(self.closed, self.session))
@@ -204,6 +207,7 @@ async def test_the_portal_binds_veos_combination_and_activated_stops(shortcuts: 
             )
         ]
         assert hotkey.trigger_description == "Press Ctrl+Alt+Shift+End"  # type: ignore[attr-defined]
+        assert shortcuts.session.endswith("/veo_stop_key")  # stable: KDE finds the earlier choice
         shortcuts.Activated("/org/freedesktop/portal/desktop/session/x/other", "veo-stop", 1, {})
         shortcuts.Activated(shortcuts.session, "someone-else", 2, {})
         await asyncio.sleep(0.3)
@@ -254,3 +258,11 @@ async def test_a_desktop_that_never_binds_the_key_means_no_stop_key_in_bounded_t
             break
         await asyncio.sleep(0.05)
     assert shortcuts.closed == [shortcuts.session]  # the half-made shortcut session is closed
+
+
+async def test_a_portal_that_refuses_the_session_means_no_stop_key(shortcuts: FakeShortcuts) -> None:
+    shortcuts.refuse = True  # xdg-desktop-portal 1.21+ to a program without an app id
+    with pytest.raises(BackendError) as caught:
+        await asyncio.to_thread(create_stop_hotkey, lambda: None)
+    assert caught.value.reason == "no_stop_key"
+    assert "NotAllowed" in caught.value.detail

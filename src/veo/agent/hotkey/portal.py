@@ -9,7 +9,9 @@ window and the user may choose another key (``trigger_description`` of the answe
 The ``Activated`` signal for that shortcut calls ``on_press``.
 
 Where the portal lacks the interface (GNOME 43, the Debian 12 desktop: xdg-desktop-portal 1.16
-with -gnome 43 has none) or does not answer, :meth:`PortalHotkey.start` raises
+with -gnome 43 has none), refuses the session (xdg-desktop-portal 1.21+ wants an app id from
+programs outside a sandbox, which veo, shipping no ``.desktop`` file, cannot register yet) or
+does not answer, :meth:`PortalHotkey.start` raises
 :class:`~veo.agent.hotkey.base.HotkeyError`; the chooser turns it into ``no_stop_key`` and the bar
 says that its Stop button is the way out.
 
@@ -38,6 +40,10 @@ GLOBAL_SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
 REQUEST = "org.freedesktop.portal.Request"
 SESSION = "org.freedesktop.portal.Session"
 SHORTCUT_ID = "veo-stop"
+#: the same session token every time: KDE keys what the user chose for a shortcut on it, so a
+#: stable one lets the desktop find veo's earlier choice instead of asking again (the session's
+#: path still differs per connection: it contains the caller's bus name)
+SESSION_TOKEN = "veo_stop_key"
 #: veo's combination in the XDG "shortcuts" notation (modifiers in capitals, then the keysym)
 STOP_TRIGGER = "+".join({"Ctrl": "CTRL", "Alt": "ALT", "Shift": "SHIFT"}.get(k, k) for k in STOP_HOTKEY_KEYS)
 #: how long start() waits for the desktop to bind the key; it blocks the caller (the Tk thread),
@@ -152,7 +158,7 @@ class PortalHotkey(GlobalHotkey):
         created = await self._request(
             "CreateSession",
             "a{sv}",
-            [{"handle_token": _token(), "session_handle_token": _token()}],
+            [{"handle_token": _token(), "session_handle_token": _fixed(SESSION_TOKEN)}],
         )
         self._session = str(_plain(created.get("session_handle", "")))
         if not self._session:
@@ -272,6 +278,12 @@ def _plain(value: Any) -> Any:
     from dbus_fast import Variant
 
     return value.value if isinstance(value, Variant) else value
+
+
+def _fixed(token: str) -> Any:
+    from dbus_fast import Variant
+
+    return Variant("s", token)
 
 
 def _token() -> Any:
