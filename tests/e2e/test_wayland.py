@@ -26,8 +26,10 @@ How the person at the computer is played, and what that does and does not prove:
 * Nothing in the agent accepts any dialog by itself: without the answer the test times out, and
   while GNOME's dialog waits no frame reaches the console (checked before *Cancel*).
 
-The keyboard is mutter's own US layout (gnome-shell, which applies the user's input sources, is
-not running), so the accented letters typed here have no key of their own on it.
+The user's keyboard is mutter's own US layout (gnome-shell, which applies the user's input
+sources, is not running), so the accented letters typed here have no key of their own on it;
+the technician's is Spanish: its key events (a dead acute then the vowel, ñ and ¿ on keys of their
+own) reach Chromium through the DevTools protocol as a real keyboard's would.
 """
 
 from __future__ import annotations
@@ -154,6 +156,45 @@ def _assert_clear_of_bar(live: WaylandLive, *targets: Rect) -> None:
             assert not framed.overlaps(target), f"agent bar {name} {rect} covers the GTK app's {target}"
 
 
+#: what Chromium reports for the keys of a Spanish keyboard (es layout): (code, key, shift) per key
+#: press; an accented vowel is the dead acute key (``´``, code BracketLeft) then the vowel
+_SPANISH_KEYS: dict[str, list[tuple[str, str, bool]]] = {
+    "ñ": [("Semicolon", "ñ", False)],
+    "¿": [("Equal", "¿", True)],
+    **{
+        v: [("BracketLeft", "Dead", False), (f"Key{b.upper()}", v, False)]
+        for v, b in zip("áéíóú", "aeiou", strict=True)
+    },
+}
+
+
+def _type_like_a_spanish_keyboard(console: Console, text: str) -> None:
+    """The technician types on a Spanish keyboard: key events as Chromium gets them from one
+    (through the DevTools protocol: ``Input.dispatchKeyEvent`` with that ``code`` and ``key``),
+    so the console hears keydown/keyup as from real keys. Playwright's ``keyboard.type`` sends
+    what a US keyboard lacks as inserted text with no key event at all, which no keyboard does."""
+    console.page.focus("#remote-input")
+    cdp = console.page.context.new_cdp_session(console.page)
+    try:
+        for char in text:
+            presses = _SPANISH_KEYS.get(char)
+            if presses is None:  # letters, digits, space, "," and "?": Playwright's own key events
+                console.page.keyboard.press(char)
+                continue
+            for code, key, shift in presses:
+                if shift:
+                    console.page.keyboard.down("Shift")
+                event = {"code": code, "key": key, "modifiers": 8 if shift else 0}
+                typed = {"text": key, "unmodifiedText": key} if key != "Dead" else {}
+                cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", **event, **typed})
+                cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **event})
+                if shift:
+                    console.page.keyboard.up("Shift")
+            time.sleep(0.02)
+    finally:
+        cdp.detach()
+
+
 def _console_desktop(live: WaylandLive) -> Any:
     return live.console.page.evaluate("() => window.veoConsole && window.veoConsole.desktop")
 
@@ -203,7 +244,7 @@ def test_console_click_and_accented_typing_reach_the_wayland_application(start: 
     assert pressed["label"] == "Pressed 1" != START_LABEL
 
     live.console.click_screen(*entry.center)
-    live.console.type_text(TYPED)
+    _type_like_a_spanish_keyboard(live.console, TYPED)
     live.app.wait_event(
         f"the console's typing to fill the field with {TYPED!r}",
         lambda e: e["event"] == "text" and e["text"] == TYPED,
