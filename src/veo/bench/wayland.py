@@ -1,18 +1,19 @@
 """A whole headless GNOME-on-Wayland desktop for a test or a benchmark, and the person at it.
 
 :class:`WaylandDesktop` starts what a GNOME session gives the agent on a Wayland computer, with no
-GPU and no screen: its own session D-Bus, PipeWire + WirePlumber, ``mutter --headless`` with one
-virtual monitor and Xwayland (for the agent's Tk windows), xdg-desktop-portal-gnome and
+GPU and no screen: its own session D-Bus, PipeWire + WirePlumber, ``mutter --headless`` with
+virtual monitors and Xwayland (for the agent's Tk windows), xdg-desktop-portal-gnome and
 xdg-desktop-portal. Everything lives under a private ``XDG_RUNTIME_DIR`` in a temporary directory,
 so several desktops (tests running side by side, a lead's spike) never share a socket, and
 :meth:`WaylandDesktop.stop` leaves nothing running. Every socket is a path socket (D-Bus with
 ``unix:path=``, Wayland, PipeWire and X in files), so a client in another network namespace
 reaches them the same way; ``netns`` runs the desktop itself inside one.
 
-Two things a person at that computer does, done from outside the product (test side only, never
+What a person at that computer does, done from outside the product (test side only, never
 in the shipped agent):
 
-* :func:`answer_share_dialog` answers GNOME's own "Remote desktop" dialog through its
+* :func:`answer_share_dialog` answers GNOME's own sharing dialog ("Remote desktop", or the
+  screen-only "Screen Share" one) through its
   accessibility tree (AT-SPI), the way a screen reader user would: it toggles the "Allow remote
   interaction" switch if asked and presses *Share* (or *Cancel*). What this proves and does not:
   the dialog really appeared, on the real portal, and what was chosen in it is what the portal
