@@ -101,28 +101,28 @@ async def _share(
     return started
 
 
-def test_dialog_answered_with_control_grants_keyboard_and_pointer(desktop: WaylandDesktop) -> None:
-    code, results = asyncio.run(_share(desktop.env, allow_control=True))
+async def test_dialog_answered_with_control_grants_keyboard_and_pointer(desktop: WaylandDesktop) -> None:
+    code, results = await _share(desktop.env, allow_control=True)
     assert code == 0
     assert results["devices"].value == DEVICES_KEYBOARD_POINTER
     ((_node, stream),) = results["streams"].value
     assert tuple(stream["size"].value) == (1024, 640)
 
 
-def test_switch_left_off_grants_no_devices(desktop: WaylandDesktop) -> None:
-    code, results = asyncio.run(_share(desktop.env, allow_control=False))
+async def test_switch_left_off_grants_no_devices(desktop: WaylandDesktop) -> None:
+    code, results = await _share(desktop.env, allow_control=False)
     assert code == 0
     assert results["devices"].value == 0
     assert len(results["streams"].value) == 1
 
 
-def test_cancel_is_the_users_refusal(desktop: WaylandDesktop) -> None:
-    code, _results = asyncio.run(_share(desktop.env, allow_control=True, cancel=True))
+async def test_cancel_is_the_users_refusal(desktop: WaylandDesktop) -> None:
+    code, _results = await _share(desktop.env, allow_control=True, cancel=True)
     assert code == 1  # the portal's "cancelled by the user"
 
 
-def test_screen_only_session_shows_the_dialog_without_the_switch(desktop: WaylandDesktop) -> None:
-    code, results = asyncio.run(_share(desktop.env, allow_control=False, remote=False))
+async def test_screen_only_session_shows_the_dialog_without_the_switch(desktop: WaylandDesktop) -> None:
+    code, results = await _share(desktop.env, allow_control=False, remote=False)
     assert code == 0
     assert "devices" not in results
     assert len(results["streams"].value) == 1
