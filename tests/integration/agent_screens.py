@@ -65,8 +65,11 @@ def _draw(scene: str, language: str, root: tk.Tk) -> None:
     _ = gettext_for(language).gettext
     fonts = Fonts(root)
     nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
-    if scene == "consent":
-        dialog = ConsentDialog(root, fonts, _, _joined(), nothing, nothing, nothing)  # type: ignore[arg-type]
+    if scene in ("consent", "consent-wayland"):  # on Wayland it says the desktop's window follows
+        dialog = ConsentDialog(
+            root, fonts, _, _joined(), nothing, nothing, nothing,  # type: ignore[arg-type]
+            desktop_asks_too=scene == "consent-wayland",
+        )  # fmt: skip
         dialog.show_sas("428913")
     elif scene.startswith("code-"):
         window = CodeWindow(root, fonts, _, nothing, nothing, on_history=nothing)

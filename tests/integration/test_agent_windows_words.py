@@ -143,6 +143,41 @@ def test_each_end_notice_says_its_own_thing(in_tk: Callable[..., None], language
     in_tk(_check_endings, language)
 
 
+def _check_consent_note(root: tk.Tk, language: str, asks_too: bool, expected: str) -> None:
+    from tests.integration.agent_screens import _joined
+
+    from veo.agent.ui.consent import ConsentDialog
+
+    nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
+    dialog = ConsentDialog(
+        root, Fonts(root), gettext_for(language).gettext, _joined(),  # type: ignore[arg-type]
+        nothing, nothing, nothing, desktop_asks_too=asks_too,
+    )  # fmt: skip
+    try:
+        root.update()
+        said = [text for text in _labels(dialog.window) if expected in text]
+        assert bool(said) is asks_too, _labels(dialog.window)
+        if asks_too:  # the note sits above the buttons, inside the window the user sees
+            note = dialog.widgets["desktop_note"]
+            assert note.winfo_rooty() + note.winfo_height() <= dialog.widgets["allow"].winfo_rooty()
+    finally:
+        dialog.window.destroy()
+
+
+@pytest.mark.parametrize(
+    ("language", "asks_too", "expected"),
+    [
+        ("es", True, "su escritorio también le pregunta"),
+        ("en", True, "your desktop asks you too"),
+        ("en", False, "your desktop asks you too"),
+    ],
+)
+def test_consent_says_the_desktops_own_window_follows_on_wayland(
+    in_tk: Callable[..., None], language: str, asks_too: bool, expected: str
+) -> None:
+    in_tk(_check_consent_note, language, asks_too, expected)
+
+
 def test_screenshot_helper_draws_the_consent_dialog(tmp_path: Path) -> None:
     written = save_screenshots(tmp_path, ("consent", "ended-mismatch"), ((1366, 768),))
     assert len(written) == 4

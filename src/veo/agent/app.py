@@ -129,6 +129,8 @@ class AgentApp:
         self.rating: RatingWindow | None = None
         self.history: HistoryWindow | None = None
         self._helped = False  # the user allowed the session: worth asking for a rating
+        #: the desktop shows its own sharing window after veo's (Wayland): the consent dialog says so
+        self.desktop_asks_too = False
         self._limits: tuple[Reason, ...] = ()  # what the user's desktop does not allow (the bar says it)
         self.exit_code = 0
         self._initial_code = code
@@ -222,6 +224,7 @@ class AgentApp:
             log.warning("this desktop cannot be shared: %s", exc)
             self.events.put(JoinFailed(reason_text(exc.reason, self._)))
             return
+        self.desktop_asks_too = desktop.backend == "portal"  # read by the consent dialog, posted later
         try:
             channel = await WebSocketChannel.open(self.ws_url, self.tls)
         except ConnectError as exc:
@@ -318,6 +321,7 @@ class AgentApp:
             self._on_allow,
             self._session_call("deny"),
             self._session_call("declare_mismatch"),
+            desktop_asks_too=self.desktop_asks_too,
         )
         if self.hotkey is None:  # from the moment someone is connected until the end
             description = stop_hotkey_description(gettext_for(self.language))  # Wayland's shortcut list

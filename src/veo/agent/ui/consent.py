@@ -71,6 +71,7 @@ class ConsentDialog:
         on_allow: Callable[[list[Permission]], None],
         on_deny: Callable[[], None],
         on_mismatch: Callable[[], None],
+        desktop_asks_too: bool = False,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -130,6 +131,27 @@ class ConsentDialog:
             wraplength=wrap,
             justify="left",
         ).pack(anchor="w", pady=(0, PAD))
+        if desktop_asks_too:  # Wayland: the desktop's own window follows; say so before it surprises
+            note = tk.Label(
+                frame,
+                text=_(
+                    "After you press Allow, your desktop asks you too, in its own window: choose Share there."
+                )
+                + (
+                    " "
+                    + _(
+                        "To let the technician use your mouse and keyboard, also switch on remote "
+                        "interaction in that window."
+                    )
+                    if Permission.CONTROL in joined.requested
+                    else ""
+                ),
+                font=fonts.body,
+                wraplength=wrap,
+                justify="left",
+            )
+            note.pack(anchor="w", pady=(0, PAD))
+            self.widgets["desktop_note"] = note
 
         buttons = tk.Frame(frame)
         buttons.pack(fill="x", pady=(PAD, 0))
