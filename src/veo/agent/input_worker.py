@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from veo.agent.backend import BackendError
 from veo.agent.capture.base import Region
 from veo.agent.input.base import InputError, InputInjector
 from veo.agent.policy import apply
@@ -45,7 +46,7 @@ class InputWorker:
         if self._injector is None and not self._failed:
             try:
                 self._injector = self._factory()
-            except InputError as exc:
+            except (InputError, BackendError) as exc:  # said once; the session goes on without input
                 self._failed = True
                 log.error("remote control unavailable: %s", exc)
         return self._injector
