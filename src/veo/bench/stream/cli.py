@@ -7,6 +7,8 @@ only, ~5 s: proves the bench still works).
 Explicit flags override the mode's choices. Two scenarios of issue 13 come on top of any mode:
 ``--paths direct,relay`` measures the same workloads through coturn beside the direct path (on the
 unshaped network), and ``--drop`` takes the link down mid-typing and times the recovery.
+``--backend x11,portal`` measures the same workloads with the agent on a headless GNOME Wayland
+desktop through xdg-desktop-portal beside the X11 path (veo only, direct path).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720)}
 #: Firefox without OpenH264
 CODECS = ("auto", "h264", "vp8", "vp8-console")
 PATHS = ("direct", "relay")
+BACKENDS = ("x11", "portal")
 DEFAULT_DROP_SECONDS = 10.0
 
 
@@ -171,6 +174,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         metavar="N",
         help=_("how long the link stays down in the drop scenario (default 10)"),
     )
+    stream.add_argument(
+        "--backend",
+        type=_choices(BACKENDS, "backend"),
+        metavar="LIST",
+        help=_(
+            "x11, portal, or both: portal runs the agent with --backend portal on a headless "
+            "GNOME Wayland desktop (the workload through Xwayland) beside the X11 path"
+        ),
+    )
     stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC reference"))
     stream.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
     stream.add_argument("--chart", type=Path, metavar="PATH", help=_("also draw the figures as a PNG chart"))
@@ -188,7 +200,8 @@ def main(args: argparse.Namespace) -> int:
     defaults = MODE_DEFAULTS[args.mode]
     vnc = defaults.vnc and not args.no_vnc
     paths = list(args.paths or ["direct"])
-    problem = runner.missing_requirements(vnc, relay="relay" in paths)
+    backends = list(args.backend or ["x11"])
+    problem = runner.missing_requirements(vnc, relay="relay" in paths, portal="portal" in backends)
     if problem is not None:
         print(f"veo bench stream: {problem}", file=sys.stderr)
         return 2
@@ -211,6 +224,7 @@ def main(args: argparse.Namespace) -> int:
         codecs=codecs,
         paths=paths,
         drop_seconds=(args.drop_seconds or DEFAULT_DROP_SECONDS) if args.drop or args.drop_seconds else None,
+        backends=backends,
     )
     workdir = Path(tempfile.mkdtemp(prefix="veo-bench-stream-"))
     try:
@@ -234,6 +248,9 @@ def main(args: argparse.Namespace) -> int:
     relay_text = report.relay_comparison(summaries)
     if relay_text:
         print(relay_text)
+    backend_text = report.backend_comparison(summaries)
+    if backend_text:
+        print(backend_text)
     for drop in outcome.drops:
         print(drop.line())
     drop_medians = medians_line(outcome.drops)

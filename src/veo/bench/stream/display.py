@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Protocol
 
 from veo.bench.stream.lab import Lab
 from veo.bench.stream.procs import BenchError, Proc, Processes, wait_for
@@ -19,8 +20,30 @@ FIRST_DISPLAY = 520
 ATTEMPTS = 40
 
 
+class Screen(Protocol):
+    """What a session and a workload need of the user's screen: :class:`Display` (X11, Xvfb) or
+    :class:`.wayland_screen.WaylandScreen` (the portal backend on a headless GNOME desktop)."""
+
+    #: the agent's backend there: ``x11`` or ``portal``
+    backend: str
+    width: int
+    height: int
+    name: str
+
+    def env(self) -> dict[str, str]: ...
+    def agent_env(self) -> dict[str, str]: ...
+    def agent_args(self) -> list[str]: ...
+    def point(self, x: int, y: int) -> None: ...
+    def click(self) -> None: ...
+    def after_allow(self, control: bool) -> None: ...
+    def rest_pointer(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class Display:
     """Xvfb ``width``×``height``×24 inside the user namespace; :attr:`name` is ``":<n>"``."""
+
+    backend = "x11"
 
     def __init__(self, lab: Lab, procs: Processes, width: int, height: int) -> None:
         self.width, self.height = width, height
@@ -50,6 +73,19 @@ class Display:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPLAY": self.name}
+
+    def agent_env(self) -> dict[str, str]:
+        return {"DISPLAY": self.name}
+
+    def agent_args(self) -> list[str]:
+        """Nothing: the agent chooses X11 on an X display (today's default, as users run it)."""
+        return []
+
+    def after_allow(self, control: bool) -> None:
+        """Nothing: on X11 veo's consent is the only question."""
+
+    def rest_pointer(self) -> None:
+        """Nothing: on X11 the pointer travels as data, not in the picture."""
 
     def xdotool(self, *args: str) -> None:
         result = subprocess.run(

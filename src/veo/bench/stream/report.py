@@ -53,12 +53,19 @@ class Measurement:
     relay_kbit_s: float | None = None
     #: the console's selected ICE candidate pair, its side first (``relay/relay`` on the relay path)
     candidates: str | None = None
+    #: the agent's backend: ``x11`` (Xvfb, XDamage/XTEST) or ``portal`` (headless GNOME on Wayland
+    #: through xdg-desktop-portal and PipeWire)
+    backend: str = "x11"
 
     @property
     def name(self) -> str:
         if self.system == "vnc":
             return self.system
-        return f"veo/{self.codec}" + ("/relay" if self.path == "relay" else "")
+        return (
+            f"veo/{self.codec}"
+            + ("/portal" if self.backend == "portal" else "")
+            + ("/relay" if self.path == "relay" else "")
+        )
 
 
 @dataclass
@@ -199,10 +206,12 @@ def codec_comparison(summaries: list[Summary]) -> str:
     Side by side in one run (same display, link and minute of the shared machine): a ratio is what
     to quote, not the absolute figures.
     """
-    by_case: dict[tuple[str, str, str, bool], list[Summary]] = {}
+    by_case: dict[tuple[str, str, str, tuple[bool, bool]], list[Summary]] = {}
     for s in sorted(summaries, key=_order):
-        if s.name != "vnc":  # codecs compare on the same path (the relay has its own comparison)
-            by_case.setdefault((s.resolution, s.network, s.workload, s.name.endswith("/relay")), []).append(s)
+        # codecs compare on the same path and backend (relay and portal have their own comparisons)
+        if s.name != "vnc":
+            way = ("/relay" in s.name, "/portal" in s.name)
+            by_case.setdefault((s.resolution, s.network, s.workload, way), []).append(s)
     lines = []
     for (resolution, network, workload, _), group in by_case.items():
         if len(group) < 2:
@@ -266,6 +275,62 @@ def relay_comparison(summaries: list[Summary]) -> str:
     return "\n".join(lines)
 
 
+BACKEND_FIGURES = (
+    "latency_median_ms",
+    "latency_p95_ms",
+    "frames_decoded_per_s",
+    "updates_per_s",
+    "wire_kbit_s",
+    "source_cpu_percent",
+    "source_rss_mb",
+    "setup_ms",
+)
+
+
+def backend_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
+    """Each case measured on both backends in the run: the portal's figures, X11's, and
+    portal ÷ x11 (above 1: the Wayland path costs that much more)."""
+    by_name = {(s.name, s.resolution, s.network, s.workload): s for s in summaries}
+    pairs = []
+    for s in sorted(summaries, key=_order):
+        if "/portal" not in s.name:
+            continue
+        x11 = by_name.get((s.name.replace("/portal", ""), s.resolution, s.network, s.workload))
+        if x11 is None:
+            continue
+        pairs.append(
+            {
+                "system": x11.name,
+                "resolution": s.resolution,
+                "network": s.network,
+                "workload": s.workload,
+                "portal": {key: s.figures.get(key) for key in BACKEND_FIGURES},
+                "x11": {key: x11.figures.get(key) for key in BACKEND_FIGURES},
+                "ratio": {key: ratio(s.figures.get(key), x11.figures.get(key)) for key in BACKEND_FIGURES},
+            }
+        )
+    return pairs
+
+
+def backend_comparison(summaries: list[Summary]) -> str:
+    """The Wayland path beside the X11 one, one line per case measured both ways (same run, same
+    link and minute of the machine: the ratios are the figures to quote)."""
+    lines = []
+    for pair in backend_pairs(summaries):
+
+        def both(key: str, unit: str, digits: int = 0, pair: dict[str, Any] = pair) -> str:
+            portal, x11, r = pair["portal"][key], pair["x11"][key], pair["ratio"][key]
+            return f"{_fmt(portal, digits)} / {_fmt(x11, digits)}{unit} = {_fmt(r, 2)}x"
+
+        lines.append(
+            f"{pair['resolution']} {pair['network']} {pair['workload']}: portal ÷ x11 latency median "
+            f"{both('latency_median_ms', ' ms')}, p95 {both('latency_p95_ms', ' ms')}, fps "
+            f"{both('frames_decoded_per_s', '', 1)}, kbit/s {both('wire_kbit_s', '')}, agent CPU "
+            f"{both('source_cpu_percent', ' %', 1)}"
+        )
+    return "\n".join(lines)
+
+
 def payload(
     measurements: list[Measurement], meta: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -274,6 +339,7 @@ def payload(
         "meta": meta,
         "summary": [asdict(s) for s in summaries],
         "relay_comparison": relay_pairs(summaries),
+        "backend_comparison": backend_pairs(summaries),
         **(extra or {}),
         "measurements": [asdict(m) for m in measurements],
     }

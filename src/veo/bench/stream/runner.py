@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from veo.bench.chromium import CHROMIUM
 from veo.bench.stream.browser import CHROMIUM_ARGS, chromium_wrapper
-from veo.bench.stream.display import Display
+from veo.bench.stream.display import Display, Screen
 from veo.bench.stream.drop import DropResult, run_drop
 from veo.bench.stream.lab import Lab, Network
 from veo.bench.stream.measure import CpuMeter, percentile
@@ -44,6 +44,8 @@ from veo.bench.stream.report import Measurement
 from veo.bench.stream.turn import TurnRelay, server_settings
 from veo.bench.stream.veo_pipeline import PORT, VeoServer, VeoSession
 from veo.bench.stream.vnc_pipeline import NOVNC, X11VNC_FLAGS, VncSession
+from veo.bench.stream.wayland_screen import WaylandScreen
+from veo.bench.stream.wayland_screen import missing as portal_missing
 
 Progress = Callable[[str], None]
 TOOLS = ("ip", "tc", "ss", "Xvfb", "xdpyinfo", "xdotool", CHROMIUM)
@@ -65,6 +67,9 @@ class Plan:
     paths: list[str] = field(default_factory=lambda: ["direct"])
     #: the drop scenario's outage in seconds, or None for no drop scenario
     drop_seconds: float | None = None
+    #: the agent's backends: ``x11`` (Xvfb) and/or ``portal`` (headless GNOME on Wayland, through
+    #: xdg-desktop-portal; veo only, direct path, no drop scenario)
+    backends: list[str] = field(default_factory=lambda: ["x11"])
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,7 @@ class Plan:
             "warmup_seconds": self.warmup,
             "paths": self.paths,
             "drop_seconds": self.drop_seconds,
+            "backends": self.backends,
         }
 
 
@@ -98,8 +104,12 @@ def session_path(session: Session) -> str:
     return str(getattr(session, "path", "direct"))
 
 
-def missing_requirements(vnc: bool, relay: bool = False) -> str | None:
+def missing_requirements(vnc: bool, relay: bool = False, portal: bool = False) -> str | None:
     """Why this machine cannot run the bench, or None."""
+    if portal:
+        problem = portal_missing()
+        if problem is not None:
+            return problem
     if os.geteuid() != 0:
         return "veo bench stream needs root: it creates network namespaces and shapes them with tc"
     tools = [*TOOLS, *(VNC_TOOLS if vnc else ()), *(RELAY_TOOLS if relay else ())]
@@ -156,7 +166,7 @@ class WorkloadOutput:
 def measure_workload(
     session: Session,
     workload: str,
-    display: Display,
+    display: Screen,
     lab: Lab,
     procs: Processes,
     plan: Plan,
@@ -244,6 +254,7 @@ def measure_workload(
         path=session_path(session),
         candidates=after.candidates,
         relay_kbit_s=(relay1 - relay0) * 8 / elapsed / 1000 if relay is not None else None,
+        backend=str(getattr(session, "backend", "x11")),
     )
 
 
@@ -285,12 +296,22 @@ class _World:
     drops: list[DropResult] = field(default_factory=list)
 
 
-def _sessions(world: _World, display: Display, network: Network) -> list[tuple[str, Callable[[], Session]]]:
+def _sessions(world: _World, display: Screen, network: Network) -> list[tuple[str, Callable[[], Session]]]:
     """Per (display, network): one veo session per codec and path, then the VNC reference.
 
     The relay path only on the unshaped network: coturn's legs are plain veths, so on a shaped
-    network the relay path would skip the shaping the direct one gets.
+    network the relay path would skip the shaping the direct one gets. On the portal backend's
+    desktop: veo per codec on the direct path only (x11vnc cannot read a Wayland desktop, and the
+    relay's cost does not depend on where the picture came from).
     """
+
+    def on(screen: Screen, codec: str | None) -> Callable[[], Session]:
+        return lambda: VeoSession(
+            world.server, world.browser, screen, world.procs, world.workdir, codec, world.tech_inode
+        )
+
+    if isinstance(display, WaylandScreen):
+        return [(f"veo/{codec or 'auto'}/portal", on(display, codec)) for codec in world.plan.codecs]
 
     def veo(codec: str | None, path: str) -> Callable[[], Session]:
         server = world.relay_server if path == "relay" else world.server
@@ -307,13 +328,14 @@ def _sessions(world: _World, display: Display, network: Network) -> list[tuple[s
         suffix = "/relay" if path == "relay" else ""
         makers += [(f"veo/{codec or 'auto'}{suffix}", veo(codec, path)) for codec in world.plan.codecs]
     if world.plan.vnc:
+        xvfb = cast(Display, display)
         makers.append(
-            ("vnc", lambda: VncSession(world.lab, world.browser, display, world.procs, world.tech_inode))
+            ("vnc", lambda: VncSession(world.lab, world.browser, xvfb, world.procs, world.tech_inode))
         )
     return makers
 
 
-def _case(world: _World, display: Display, network: Network, run_index: int) -> None:
+def _case(world: _World, display: Screen, network: Network, run_index: int) -> None:
     """Every workload over every system on one display and network."""
     try:
         world.lab.shape(network)
@@ -348,8 +370,8 @@ def _case(world: _World, display: Display, network: Network, run_index: int) -> 
             world.progress(f"{where}: FAILED: {exc}")
         finally:
             session.close()
-    if world.plan.drop_seconds is not None:
-        _drop(world, display, network, run_index)
+    if world.plan.drop_seconds is not None and not isinstance(display, WaylandScreen):
+        _drop(world, cast(Display, display), network, run_index)
 
 
 def _drop(world: _World, display: Display, network: Network, run_index: int) -> None:
@@ -394,6 +416,32 @@ def _open_relay(lab: Lab, procs: Processes, workdir: Path, progress: Progress) -
     return turn, server
 
 
+def _open_screen(world: _World, backend: str, width: int, height: int) -> Screen:
+    """Xvfb for x11; a headless GNOME Wayland desktop in the user namespace for the portal."""
+    if backend == "portal":
+        world.progress(
+            f"portal {width}x{height}: headless GNOME desktop (mutter, PipeWire, portals) starting"
+        )
+        return WaylandScreen(world.lab.user, world.workdir, width, height)
+    return Display(world.lab, world.procs, width, height)
+
+
+def _on_screen(world: _World, backend: str, width: int, height: int, run_index: int) -> None:
+    """Every network's case on one backend's screen; a screen that does not start is a failure of
+    that backend's cases, and the run goes on with the next."""
+    try:
+        display = _open_screen(world, backend, width, height)
+    except BenchError as exc:
+        world.failures.append(f"{backend} {width}x{height} run {run_index}: {str(exc).splitlines()[0]}")
+        world.progress(f"{backend} {width}x{height}: FAILED to start the screen: {exc}")
+        return
+    try:
+        for network in world.plan.networks:
+            _case(world, display, network, run_index)
+    finally:
+        display.close()
+
+
 @dataclass
 class Outcome:
     """What a run produced: per-workload measurements, drop results and failures (one line each)."""
@@ -427,12 +475,8 @@ def run(plan: Plan, progress: Progress, workdir: Path) -> Outcome:
             try:
                 for run_index in range(1, plan.runs + 1):
                     for width, height in plan.resolutions:
-                        display = Display(lab, procs, width, height)
-                        try:
-                            for network in plan.networks:
-                                _case(world, display, network, run_index)
-                        finally:
-                            display.close()
+                        for backend in plan.backends:
+                            _on_screen(world, backend, width, height, run_index)
             finally:
                 with contextlib.suppress(PlaywrightError):
                     browser.close()

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from veo.bench.stream.browser import VIEWPORT
-from veo.bench.stream.display import Display
+from veo.bench.stream.display import Screen
 from veo.bench.stream.lab import USER_ADDRESS, Lab
 from veo.bench.stream.measure import pids_in_namespace
 from veo.bench.stream.probe import PC_SPY, Probe
@@ -187,12 +187,14 @@ class VeoSession:
     """
 
     label = "veo"
+    #: the agent's capture and input backend (``x11`` or ``portal``), from the screen it runs on
+    backend = "x11"
 
     def __init__(
         self,
         server: VeoServer,
         browser: Browser,
-        display: Display,
+        display: Screen,
         procs: Processes,
         workdir: Path,
         codec: str | None,
@@ -205,6 +207,7 @@ class VeoSession:
         self.codec = codec or "auto"
         self.path = path
         self.control = control
+        self.backend = display.backend
         self.context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale="en-US")  # type: ignore[arg-type]
         if codec == CONSOLE_VP8:
             self.context.add_init_script(CONSOLE_WITHOUT_H264)
@@ -217,7 +220,7 @@ class VeoSession:
             self.close()
             raise
 
-    def _open(self, server: VeoServer, display: Display, workdir: Path, codec: str | None) -> None:
+    def _open(self, server: VeoServer, display: Screen, workdir: Path, codec: str | None) -> None:
         page, url = self.page, server.url
         page.goto(f"{url}/login")
         page.fill("input[name=email]", EMAIL)
@@ -275,7 +278,8 @@ class VeoSession:
         ]
         if codec is not None and codec != CONSOLE_VP8:
             argv += ["--codec", codec]
-        env = {**_clean_env(), "DISPLAY": display.name, "VEO_AGENT_HISTORY": str(workdir / "history.jsonl")}
+        argv += display.agent_args()
+        env = {**_clean_env(), **display.agent_env(), "VEO_AGENT_HISTORY": str(workdir / "history.jsonl")}
         self.agent = self.procs.start(
             f"veo-agent-{display.width}x{display.height}", server.lab.in_user(argv), env=env
         )
@@ -292,11 +296,13 @@ class VeoSession:
         time.sleep(0.2)  # the pointer arrived (the dialog's hover state does not matter)
         allow_at = time.time() * 1000
         display.click()
+        display.after_allow(self.control)  # the portal: GNOME's own dialog comes next
         wait_for("the session to start", lambda: log.contains("session started granted="), 60, agent)
         first = wait_for(
             "the console's first video frame", lambda: self.probe.first_frame_at_ms() or None, 60, agent
         )
         self.setup_ms: float | None = first - allow_at
+        display.rest_pointer()
         # the technician confirms the code the user read out (as people do; not measured)
         with contextlib.suppress(PlaywrightError):
             page.click("#sas-match", timeout=15_000)
