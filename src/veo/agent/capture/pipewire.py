@@ -30,6 +30,7 @@ pass on PipeWire's cursor metadata.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import threading
@@ -51,9 +52,27 @@ FIRST_PICTURE_SECONDS = 5.0
 ELEMENTS = ("pipewiresrc", "videoconvert", "appsink")
 
 
-def load_gst() -> Any:
+def keep_the_system_unwinder() -> None:
+    """Load GCC's unwinder into the global symbol scope before GStreamer comes in.
+
+    Debian's libgstreamer links libunwind, which defines the same ``_Unwind_*`` symbols as GCC's
+    ``libgcc_s``. Once GStreamer is loaded globally, a C++ extension loaded later resolves them to
+    libunwind's, and its first exception aborts the process inside libstdc++ (seen with
+    matplotlib's ft2font: ``import matplotlib.pyplot`` after ``Gst.init`` was a segmentation
+    fault). Whatever is global first wins, so ``libgcc_s`` goes first; where it cannot be found
+    there is no C++ runtime to protect.
+    """
+    try:
+        ctypes.CDLL("libgcc_s.so.1", mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        log.debug("libgcc_s not found: nothing to keep")
+
+
+def load_gst(elements: Sequence[str] = ELEMENTS) -> Any:
     """GStreamer through PyGObject, initialised; ``BackendError("no_gstreamer")`` when PyGObject,
-    GStreamer or one of :data:`ELEMENTS` (``pipewiresrc`` is its own package) is missing."""
+    GStreamer or one of ``elements`` (:data:`ELEMENTS`; ``pipewiresrc`` is its own package) is
+    missing."""
+    keep_the_system_unwinder()
     try:
         import gi
 
@@ -63,7 +82,7 @@ def load_gst() -> Any:
         raise BackendError("no_gstreamer", str(exc)) from None
     if not Gst.is_initialized():
         Gst.init(None)
-    missing = [name for name in ELEMENTS if Gst.ElementFactory.find(name) is None]
+    missing = [name for name in elements if Gst.ElementFactory.find(name) is None]
     if missing:
         raise BackendError("no_gstreamer", "missing GStreamer elements: " + ", ".join(missing))
     return Gst
