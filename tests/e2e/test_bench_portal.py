@@ -70,6 +70,9 @@ def test_the_workload_draws_on_the_wayland_desktop_in_the_bench_namespace(
     assert agent_env["DBUS_SESSION_BUS_ADDRESS"] == screen.desktop.bus_address
     assert agent_env["DISPLAY"] == screen.name and agent_env["WAYLAND_DISPLAY"]
     assert screen.agent_args() == ["--backend", "portal"]
+    # the display server's CPU is mutter's tree (Xwayland in it) and PipeWire's, this desktop's only
+    server = screen.server_pids()
+    assert server[0] == mutter.pid and len(server) == 3, server
 
     argv = [sys.executable, "-m", "veo.bench.stream.workload", "typing", str(SIZE[0]), str(SIZE[1])]
     app = procs.start("workload-typing", lab.in_user(argv), env=screen.env(), stdout_pipe=True)

@@ -26,7 +26,7 @@ def _m(backend: str, latency: float, kbit: float, cpu: float, run: int = 1) -> M
         latency_samples=60, updates_per_s=8.0, frames_decoded_per_s=8.0, max_gap_ms=200.0,
         wire_kbit_s=kbit, app_kbit_s=kbit, source_cpu_percent=cpu, source_rss_mb=150.0,
         console_cpu_percent=10.0, console_rss_mb=300.0, workload_cpu_percent=1.0, setup_ms=300.0,
-        backend=backend,
+        backend=backend, server_cpu_percent=cpu * 4 if backend == "portal" else cpu,
     )  # fmt: skip
 
 
@@ -44,7 +44,8 @@ def test_the_comparison_says_portal_over_x11_measured_in_the_same_run(tmp_path: 
     summaries = summarize(measurements)
     assert backend_comparison(summaries) == (
         "1280x720 unshaped typing: portal ÷ x11 latency median 60 / 20 ms = 3.00x, p95 90 / 30 ms = "
-        "3.00x, fps 8.0 / 8.0 = 1.00x, kbit/s 50 / 40 = 1.25x, agent CPU 12.0 / 8.0 % = 1.50x"
+        "3.00x, fps 8.0 / 8.0 = 1.00x, kbit/s 50 / 40 = 1.25x, agent CPU 12.0 / 8.0 % = 1.50x, "
+        "display server CPU 48.0 / 8.0 % = 6.00x"
     )
     # two backends are not two codecs: no codec line pits the portal against X11
     assert codec_comparison(summaries) == ""
@@ -53,6 +54,7 @@ def test_the_comparison_says_portal_over_x11_measured_in_the_same_run(tmp_path: 
     (pair,) = json.loads(path.read_text())["backend_comparison"]
     assert pair["system"] == "veo/auto" and pair["ratio"]["latency_median_ms"] == 3.0
     assert pair["portal"]["source_cpu_percent"] == 12 and pair["x11"]["wire_kbit_s"] == 40
+    assert pair["ratio"]["server_cpu_percent"] == 6.0
     assert backend_comparison(summarize([_m("portal", 60, 50, 12)])) == ""
 
 

@@ -37,6 +37,7 @@ class Screen(Protocol):
     def click(self) -> None: ...
     def after_allow(self, control: bool) -> None: ...
     def rest_pointer(self) -> None: ...
+    def server_pids(self) -> list[int]: ...
     def close(self) -> None: ...
 
 
@@ -86,6 +87,10 @@ class Display:
 
     def rest_pointer(self) -> None:
         """Nothing: on X11 the pointer travels as data, not in the picture."""
+
+    def server_pids(self) -> list[int]:
+        """The X server (its CPU is measured beside the agent's)."""
+        return [self.proc.pid] if self.proc.running() else []
 
     def xdotool(self, *args: str) -> None:
         result = subprocess.run(

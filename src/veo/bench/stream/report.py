@@ -56,6 +56,10 @@ class Measurement:
     #: the agent's backend: ``x11`` (Xvfb, XDamage/XTEST) or ``portal`` (headless GNOME on Wayland
     #: through xdg-desktop-portal and PipeWire)
     backend: str = "x11"
+    #: the display server's CPU (% of one core): Xvfb on x11; mutter (with its Xwayland),
+    #: PipeWire and WirePlumber on the portal, where compositing and the stream happen outside
+    #: the agent
+    server_cpu_percent: float | None = None
 
     @property
     def name(self) -> str:
@@ -96,6 +100,7 @@ SUMMED = (
     "workload_cpu_percent",
     "setup_ms",
     "relay_kbit_s",
+    "server_cpu_percent",
 )
 
 
@@ -130,6 +135,7 @@ COLUMNS = (
     ("src CPU%", "source_cpu_percent", 1),
     ("src MB", "source_rss_mb", 0),
     ("console CPU%", "console_cpu_percent", 1),
+    ("server CPU%", "server_cpu_percent", 1),
     ("stall ms", "max_gap_ms", 0),
 )
 
@@ -283,6 +289,7 @@ BACKEND_FIGURES = (
     "wire_kbit_s",
     "source_cpu_percent",
     "source_rss_mb",
+    "server_cpu_percent",
     "setup_ms",
 )
 
@@ -326,7 +333,8 @@ def backend_comparison(summaries: list[Summary]) -> str:
             f"{pair['resolution']} {pair['network']} {pair['workload']}: portal ÷ x11 latency median "
             f"{both('latency_median_ms', ' ms')}, p95 {both('latency_p95_ms', ' ms')}, fps "
             f"{both('frames_decoded_per_s', '', 1)}, kbit/s {both('wire_kbit_s', '')}, agent CPU "
-            f"{both('source_cpu_percent', ' %', 1)}"
+            f"{both('source_cpu_percent', ' %', 1)}, display server CPU "
+            f"{both('server_cpu_percent', ' %', 1)}"
         )
     return "\n".join(lines)
 

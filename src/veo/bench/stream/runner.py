@@ -193,6 +193,7 @@ def measure_workload(
             "source": CpuMeter(session.source_pids),
             "console": CpuMeter(session.console_pids),
             "workload": CpuMeter(lambda: [app.pid]),
+            "server": CpuMeter(display.server_pids),
         }
         session.probe.reset()
         steps_before = output.steps()
@@ -255,6 +256,7 @@ def measure_workload(
         candidates=after.candidates,
         relay_kbit_s=(relay1 - relay0) * 8 / elapsed / 1000 if relay is not None else None,
         backend=str(getattr(session, "backend", "x11")),
+        server_cpu_percent=usage["server"].cpu_percent,
     )
 
 
@@ -267,7 +269,8 @@ def _line(m: Measurement) -> str:
         f"{f(m.latency_p95_ms)} ms (n={m.latency_samples}), {m.updates_per_s:.1f} updates/s "
         f"of {f(m.drawn_per_s)} drawn, "
         f"{m.wire_kbit_s:.0f} kbit/s, sender CPU {m.source_cpu_percent:.0f}% ({m.source_rss_mb:.0f} MB), "
-        f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%"
+        f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%, "
+        f"display server CPU {f(m.server_cpu_percent)}%"
         + (f", ICE pair {m.candidates}" if m.candidates else "")
     )
 

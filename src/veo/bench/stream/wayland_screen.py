@@ -21,8 +21,10 @@ answered through its accessibility tree (:func:`veo.bench.wayland.answer_share_d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from veo.bench.stream.measure import pids_in_namespace
 from veo.bench.stream.procs import BenchError
 from veo.bench.wayland import WaylandDesktop, answer_share_dialog, click, missing_tools
 
@@ -57,6 +59,7 @@ class WaylandScreen:
             wayland_display=f"veo-bench-{width}x{height}",
         )
         self._at: tuple[int, int] = (0, 0)
+        self._netns_inode = os.stat(f"/run/netns/{netns}").st_ino
         self.desktop.start()
         self.name = self.desktop.x_display
 
@@ -91,6 +94,16 @@ class WaylandScreen:
         """The pointer to a corner away from the pattern (a click there lands on the workload's
         background, which ignores it)."""
         click(self.desktop.env, int(self.width * POINTER_REST[0]), int(self.height * POINTER_REST[1]))
+
+    def server_pids(self) -> list[int]:
+        """mutter (its tree holds Xwayland), PipeWire and WirePlumber: the work of compositing
+        and streaming the picture that happens outside the agent on Wayland. Only this desktop
+        runs PipeWire in the bench's user namespace."""
+        mutter = self.desktop.mutter
+        pids = [mutter.pid] if mutter is not None and mutter.running() else []
+        for name in ("pipewire", "wireplumber"):
+            pids += pids_in_namespace(self._netns_inode, name)
+        return pids
 
     def close(self) -> None:
         self.desktop.stop()
