@@ -72,6 +72,7 @@ class Script:
     remote_desktop: bool = True
     screen_cast: bool = True
     rd_version: int = 1
+    rd_create_code: int = 0  # RemoteDesktop.CreateSession's answer (2: no backend serves it)
     cursor_modes: int = 7
     start_code: int = 0
     devices: int | None = None  # granted devices (None: what was asked)
@@ -176,6 +177,9 @@ class FakeRemoteDesktop(ServiceInterface):
 
     @method()
     def CreateSession(self, options: DBusDict) -> DBusObjectPath:
+        if self.portal.script.rd_create_code:
+            self.portal.script.calls.append(("RemoteDesktop.CreateSession", plain(options)))
+            return self.portal.answer(options, {}, self.portal.script.rd_create_code)
         return self.portal.create_session("RemoteDesktop.CreateSession", options)
 
     @method()
@@ -399,6 +403,24 @@ async def test_screencast_only_desktop_is_view_only_no_remote_desktop(portal: tu
     ]
     await desktop.close()
     assert script.closed == [script.named("ScreenCast.Start")[0]]
+
+
+async def test_remote_desktop_that_cannot_create_a_session_is_view_only(portal: tuple[str, Script]) -> None:
+    """xdg-desktop-portal 1.16 on sway with GNOME's backend also installed exports RemoteDesktop
+    through that backend, which fails without mutter (CreateSession: response 2; seen on real
+    sway in test_portal_wlroots): a screen-only session, as where the interface is absent."""
+    address, script = portal
+    await script.start(rd_create_code=2)  # type: ignore[attr-defined]
+    desktop, grant = await opened(address)
+    assert not grant.control and grant.control_reason == "no_remote_desktop"
+    assert [name for name, _ in script.calls] == [
+        "RemoteDesktop.CreateSession",
+        "ScreenCast.CreateSession",
+        "SelectSources",
+        "ScreenCast.Start",
+        "OpenPipeWireRemote",
+    ]
+    await desktop.close()
 
 
 async def test_control_not_wanted_asks_only_for_the_screen(portal: tuple[str, Script]) -> None:

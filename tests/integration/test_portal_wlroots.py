@@ -96,6 +96,26 @@ async def test_control_asked_on_wlroots_gives_a_screen_cast_only_session(sway: S
     assert log.rindex("dbus: session closed") > log.rindex(NO_DMABUF_LOG)
 
 
+async def test_gnome_backend_installed_beside_sway_still_gives_a_screen_cast_session() -> None:
+    """With every installed backend visible (this machine has xdg-desktop-portal-gnome for the
+    GNOME stack, as a computer with both desktops would), xdg-desktop-portal 1.16 exports
+    RemoteDesktop through GNOME's backend, which cannot serve it without mutter: veo falls back
+    to the ScreenCast session (before the fallback: portal_failed at CreateSession)."""
+    require_sway()
+    with SwayDesktop(size=(640, 480), system_portals=True) as sway:
+        assert "org.freedesktop.portal.RemoteDesktop" in sway.portal_interfaces()
+        desktop = PortalDesktop(sway.env["DBUS_SESSION_BUS_ADDRESS"])
+        try:
+            with pytest.raises(BackendError) as failed:
+                await asyncio.wait_for(desktop.open(want_control=True), 60)
+        finally:
+            await desktop.close()
+        # got as far as the wlroots backend's Start (the DMA-BUF limit above), not stopped earlier
+        assert failed.value.reason == "portal_failed"
+        assert "Start: response 2" in str(failed.value)
+        assert "option cursor_mode:2" in sway.xdpw_log()
+
+
 def test_stop_leaves_nothing_running() -> None:
     require_sway()
     desktop = SwayDesktop(size=(640, 480)).start()

@@ -161,9 +161,19 @@ class PortalSession:
         if want_control and not self._remote_desktop:
             log.info("the portal has no RemoteDesktop interface: view only")
         first = REMOTE_DESKTOP if self._remote_desktop else SCREEN_CAST
-        _, created = await self._request(
-            first, "CreateSession", "a{sv}", [], {"session_handle_token": Variant("s", _token("veos"))}
-        )
+        try:
+            created = await self._create_session(first)
+        except BackendError as exc:
+            if first != REMOTE_DESKTOP or exc.reason != "portal_failed":
+                raise
+            # The interface is exported yet no backend serves it: xdg-desktop-portal before 1.17
+            # falls back to any installed backend, so a sway computer that also has
+            # xdg-desktop-portal-gnome offers a RemoteDesktop that GNOME's backend cannot run
+            # without mutter (CreateSession: response 2). Nothing was shown to the user yet:
+            # a screen-only session, view only, as where the interface is absent.
+            log.info("the RemoteDesktop portal could not create a session (%s): view only", exc)
+            self._remote_desktop, first = False, SCREEN_CAST
+            created = await self._create_session(first)
         self._session = str(_plain(created.get("session_handle")) or "")
         if not self._session:
             raise BackendError("portal_failed", "CreateSession gave no session handle")
@@ -185,6 +195,12 @@ class PortalSession:
             len(streams), devices, grant.control, cursor_embedded,
         )  # fmt: skip
         return grant
+
+    async def _create_session(self, interface: str) -> dict[str, Any]:
+        _, created = await self._request(
+            interface, "CreateSession", "a{sv}", [], {"session_handle_token": Variant("s", _token("veos"))}
+        )
+        return created
 
     async def _connect(self) -> MessageBus:
         self._loop = asyncio.get_running_loop()
