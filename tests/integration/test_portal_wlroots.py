@@ -87,7 +87,12 @@ async def test_control_asked_on_wlroots_gives_a_screen_cast_only_session(sway: S
         await desktop.close()
     assert failed.value.reason == "portal_failed"
     assert "Start: response 2" in str(failed.value)
-    log = sway.xdpw_log()
+    # xdpw closes its side when the frontend passes on veo's Close, a moment after open() failed
+    for _ in range(100):
+        log = sway.xdpw_log()
+        if "dbus: session closed" in log:
+            break
+        await asyncio.sleep(0.1)
     # veo's ScreenCast-only request, as xdg-desktop-portal-wlr received it
     for option in ("option types:1", "option multiple: 1", "option cursor_mode:2", "option persist_mode:0"):
         assert option in log, f"xdpw did not log {option!r}:\n{log[-3000:]}"
