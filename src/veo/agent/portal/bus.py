@@ -14,17 +14,21 @@ PipeWire, passed over the bus). A desktop without the RemoteDesktop portal (wlro
 ScreenCast-only session: view only, and the grant says so.
 
 Input notifications come from the agent's input thread: :meth:`PortalSession.notify` hands
-them to the loop that owns the bus (``call_soon_threadsafe``) and returns at once; they are sent
-in the order they were given.
+them to the loop that owns the bus (``call_soon_threadsafe``); they are sent in the order they
+were given, each after the previous one's reply. At most :data:`MAX_QUEUED` wait for the bus: a
+console sending faster than the compositor answers (a flood of keys, a 2,000-character paste
+typed as Ctrl+Shift+U sequences) holds the input thread back, as a slow X server would, instead
+of growing a queue of D-Bus calls without end; a compositor that stops answering altogether
+costs dropped notifications, never a stuck input thread or session end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +65,10 @@ CANCELLED = 1
 MOTION = "NotifyPointerMotionAbsolute"
 #: Seconds to wait for a step that shows nothing to the user; the dialog itself waits for them.
 STEP_TIMEOUT_S = 30.0
+#: input notifications handed to the bus loop and not yet sent, at the most
+MAX_QUEUED = 256
+#: how long the input thread waits for room in that queue before it drops a notification
+QUEUE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -119,9 +127,21 @@ class PortalSession:
     ``bus_address`` is for tests (a private bus); by default the user's session bus.
     """
 
-    def __init__(self, bus_address: str | None = None, step_timeout: float = STEP_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        bus_address: str | None = None,
+        step_timeout: float = STEP_TIMEOUT_S,
+        max_queued: int = MAX_QUEUED,
+        queue_wait: float = QUEUE_WAIT_S,
+    ) -> None:
         self._bus_address = bus_address
         self._step_timeout = step_timeout
+        self._max_queued = max_queued
+        self._queue_wait = queue_wait
+        #: notifications handed to the loop and not yet sent or dropped (any thread, under _room)
+        self._queued = 0
+        self._room = threading.Condition()
+        self._stalled = False  # a wait for room timed out: drop at once until the bus drains
         self._bus: MessageBus | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: str | None = None
@@ -348,15 +368,50 @@ class PortalSession:
     # ------------------------------------------------------------ input
 
     def notify(self, member: str, signature: str, *args: Any) -> None:
-        """Send ``RemoteDesktop.<member>(session, {}, *args)``; any thread, never waits."""
+        """Send ``RemoteDesktop.<member>(session, {}, *args)``; any thread.
+
+        Waits (another thread than the bus loop's only) while :data:`MAX_QUEUED` notifications
+        are already waiting for the bus; dropped when no room came within ``queue_wait``.
+        """
         loop = self._loop
         if loop is None or self._closed or not self._remote_desktop:
             return
-        with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
+        if not self._reserve(loop):
+            return
+        try:
             loop.call_soon_threadsafe(self._send, member, signature, args)
+        except RuntimeError:  # the loop has closed: the session is over
+            self._sent(1)
+
+    def _reserve(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """A place in the queue for one notification; False: none (dropped, said once a stall)."""
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        with self._room:
+            if self._queued >= self._max_queued and not on_loop and not self._stalled:
+                self._room.wait_for(lambda: self._queued < self._max_queued or self._closed, self._queue_wait)
+            if self._closed:
+                return False
+            if self._queued >= self._max_queued:
+                if not self._stalled:
+                    log.warning("the desktop is not taking input: dropping it until it catches up")
+                self._stalled = True
+                return False
+            self._queued += 1
+            return True
+
+    def _sent(self, count: int) -> None:
+        """``count`` queued notifications were sent or dropped: room for the input thread."""
+        with self._room:
+            self._queued = max(0, self._queued - count)
+            self._stalled = self._stalled and self._queued >= self._max_queued
+            self._room.notify_all()
 
     def _send(self, member: str, signature: str, args: tuple[Any, ...]) -> None:
         if self._bus is None or self._session is None or self._closed:
+            self._sent(1)
             return
         message = Message(
             destination=DEST,
@@ -381,12 +436,15 @@ class PortalSession:
         while self._outbox and not self._closed:
             message = self._outbox.popleft()
             if message.member == MOTION and self._outbox and self._outbox[0].member == MOTION:
+                self._sent(1)
                 continue
             try:
-                reply = await self._bus.call(message)
+                reply = await asyncio.wait_for(self._bus.call(message), self._step_timeout)
                 error = f"{reply.error_name} {reply.body}" if reply.message_type is MessageType.ERROR else ""
-            except (OSError, EOFError) as exc:
+            except (TimeoutError, OSError, EOFError) as exc:
                 error = repr(exc)
+            finally:
+                self._sent(1)
             if error and self._failures_logged < 5:  # a refused device fails every event alike
                 self._failures_logged += 1
                 log.warning("portal refused %s: %s", message.member, error)
@@ -398,6 +456,10 @@ class PortalSession:
         if self._closed:
             return
         self._closed = True
+        self._outbox.clear()
+        self._sent(self._max_queued)  # an input thread waiting for room returns
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            self._sender.cancel()  # a notification the compositor has not answered is moot now
         bus, session = self._bus, self._session
         self._session = None
         for answer in self._pending.values():

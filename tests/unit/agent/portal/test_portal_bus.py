@@ -1,4 +1,8 @@
-"""The portal client's pure parts: stream parsing, request paths, what counts as control."""
+"""The portal client's pure parts: stream parsing, request paths, what counts as control, the
+bound on queued input."""
+
+import asyncio
+import time
 
 from dbus_fast import Variant
 
@@ -36,3 +40,46 @@ def test_control_needs_the_keyboard_and_the_pointer() -> None:
 def test_notify_before_open_or_after_close_is_dropped() -> None:
     session = PortalSession("unix:path=/nonexistent")
     session.notify("NotifyPointerButton", "iu", 0x110, 1)  # no loop yet: nothing, no error
+
+
+class StuckBus:
+    """A bus whose compositor takes the first notification and never answers it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.never = asyncio.Event()
+        self.connected = False
+
+    def disconnect(self) -> None:
+        pass
+
+    async def call(self, message: object) -> object:
+        self.calls += 1
+        await self.never.wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_flood_of_input_waits_for_the_bus_instead_of_queueing_without_end() -> None:
+    """A console sending faster than the compositor answers must not grow a queue of D-Bus
+    calls without end: at most ``max_queued`` wait, the input thread is held back, and once the
+    compositor stops answering altogether the rest is dropped (the thread never hangs)."""
+    session = PortalSession("unix:path=/nonexistent", step_timeout=60, max_queued=8, queue_wait=0.2)
+    bus = StuckBus()
+    session._loop, session._bus, session._session = asyncio.get_running_loop(), bus, "/s"  # type: ignore[assignment]
+    session._remote_desktop = True
+    most = 0
+
+    def flood() -> None:  # the input worker's thread
+        nonlocal most
+        for _ in range(2000):
+            session.notify("NotifyKeyboardKeysym", "iu", 0x61, 1)
+            most = max(most, session._queued)
+
+    started = time.monotonic()
+    await asyncio.to_thread(flood)
+    assert time.monotonic() - started < 5  # one wait for room, then dropped at once
+    await asyncio.sleep(0.05)
+    assert bus.calls == 1  # one at a time, each after the previous reply
+    assert most <= 8 and len(session._outbox) <= 8
+    await session.close()
+    assert session._queued == 0 and not session._outbox
