@@ -278,12 +278,12 @@ class PortalSession:
         assert self._session is not None
         reply = await self._call(PATH, SCREEN_CAST, "OpenPipeWireRemote", "oa{sv}", [self._session, {}])
         index = int(reply.body[0])
-        if index >= len(reply.unix_fds):
+        fds = list(reply.unix_fds)
+        fd = fds.pop(index) if 0 <= index < len(fds) else None
+        for other in fds:  # never leak a descriptor the portal added (all of them on a bad index)
+            os.close(other)
+        if fd is None:
             raise BackendError("portal_failed", "OpenPipeWireRemote passed no file descriptor")
-        fd = reply.unix_fds[index]
-        for other in reply.unix_fds:  # never leak a descriptor the portal added
-            if other != fd:
-                os.close(other)
         return fd
 
     # ------------------------------------------------------------ D-Bus plumbing

@@ -2,10 +2,14 @@
 bound on queued input."""
 
 import asyncio
+import os
 import time
+from types import SimpleNamespace
 
+import pytest
 from dbus_fast import Variant
 
+from veo.agent.backend import BackendError
 from veo.agent.desktop import StreamInfo
 from veo.agent.portal.bus import PortalGrant, PortalSession, parse_streams, sender_path_part
 from veo.agent.portal.desktop import control_of
@@ -83,3 +87,22 @@ async def test_a_flood_of_input_waits_for_the_bus_instead_of_queueing_without_en
     assert most <= 8 and len(session._outbox) <= 8
     await session.close()
     assert session._queued == 0 and not session._outbox
+
+
+@pytest.mark.parametrize("index", [2, -1])
+async def test_a_bad_pipewire_answer_leaks_no_descriptor(index: int) -> None:
+    """``OpenPipeWireRemote`` naming no descriptor it passed: every one it did pass is closed."""
+    session = PortalSession("unix:path=/nonexistent")
+    session._session = "/s"
+    passed = [os.open(os.devnull, os.O_RDONLY) for _ in range(2)]
+
+    async def call(*_: object) -> SimpleNamespace:
+        return SimpleNamespace(body=[index], unix_fds=list(passed))
+
+    session._call = call  # type: ignore[method-assign]
+    with pytest.raises(BackendError) as raised:
+        await session._pipewire_fd()
+    assert raised.value.reason == "portal_failed"
+    for fd in passed:
+        with pytest.raises(OSError):
+            os.fstat(fd)
