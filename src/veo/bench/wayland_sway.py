@@ -22,7 +22,9 @@ Two things of this machine shape it:
   can allocate DMA-BUFs (a GPU render node). With pixman it offers ``wl_shm`` alone
   (``WAYLAND_DEBUG`` shows ``buffer(1, w, h, stride)`` then ``buffer_done``), so the portal's
   ``Start`` ends with response 2 and xdpw logs "unable to receive a valid format from
-  wlr_screencopy". :attr:`SwayDesktop.can_stream` says whether this desktop could.
+  wlr_screencopy". Upstream dropped that demand after 0.7.1 (commit 2128853, 2025; with
+  5598c43 and 043684a, which fix what it broke): a build of upstream f709e98 with those two
+  streams this desktop's shared-memory pictures. ``portal_wlr`` takes such a build.
 
 ``python -m veo.bench.wayland_sway [--seconds N]`` starts one, prints its environment and waits.
 """
@@ -64,11 +66,6 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def render_node_present() -> bool:
-    """A GPU render node wlroots could allocate DMA-BUFs on (none in a GPU-less container)."""
-    return any(Path("/dev/dri").glob("renderD*")) if Path("/dev/dri").is_dir() else False
-
-
 class SwayDesktop(WaylandDesktop):
     """One headless sway desktop with xdg-desktop-portal-wlr; a context manager like its sibling.
 
@@ -84,12 +81,15 @@ class SwayDesktop(WaylandDesktop):
         netns: str | None = None,
         timeout: float = 60.0,
         system_portals: bool = False,
+        portal_wlr: str = PORTAL_WLR,
     ) -> None:
         """As :class:`WaylandDesktop`'s; ``system_portals``: let xdg-desktop-portal see every
         backend installed on this machine instead of xdg-desktop-portal-wlr alone (see
-        :attr:`portal_dir`)."""
+        :meth:`_portal_dir`); ``portal_wlr``: another xdg-desktop-portal-wlr program (a newer
+        build, to compare with Debian's)."""
         super().__init__(workdir=workdir, size=size, netns=netns, timeout=timeout)
         self.system_portals = system_portals
+        self.portal_wlr = portal_wlr
         self.sway: Proc | None = None
         self.xdpw: Proc | None = None
         self.sway_socket = self.runtime_dir / "sway-ipc.sock"
@@ -97,12 +97,6 @@ class SwayDesktop(WaylandDesktop):
 
     def __enter__(self) -> SwayDesktop:
         return self.start()
-
-    @property
-    def can_stream(self) -> bool:
-        """Whether xdg-desktop-portal-wlr 0.7 can stream here: only where wlroots renders on a
-        GPU and so offers screencopy a DMA-BUF format (see the module's docstring)."""
-        return render_node_present() and self.env.get("WLR_RENDERER") != "pixman"
 
     def start(self) -> SwayDesktop:
         """Start every part in order, each awaited until it answers; on failure stop what ran."""
@@ -167,7 +161,7 @@ class SwayDesktop(WaylandDesktop):
         wait_for("Xwayland to let this user in", self._let_caller_into_x, self.timeout, self.sway)
         self._bus_call("UpdateActivationEnvironment", f"dict:string:string:DISPLAY,{self.x_display}")
         # 4. the portals: wlroots' backend, then the frontend
-        self.xdpw = self._spawn("xdg-desktop-portal-wlr", [PORTAL_WLR, "-l", "DEBUG"])
+        self.xdpw = self._spawn("xdg-desktop-portal-wlr", [self.portal_wlr, "-l", "DEBUG"])
         wait_for(
             "xdg-desktop-portal-wlr on the bus",
             lambda: self._has_owner("org.freedesktop.impl.portal.desktop.wlr"),
