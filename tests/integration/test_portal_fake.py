@@ -77,6 +77,7 @@ class Script:
     start_code: int = 0
     devices: int | None = None  # granted devices (None: what was asked)
     start_hangs: bool = False  # the user never answers the dialog
+    hung: list[str] = field(default_factory=list)  # the request paths of the unanswered dialogs
     calls: list[tuple[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     sessions: dict[str, Any] = field(default_factory=dict)
@@ -151,7 +152,10 @@ class Portal:
         self.script.calls.append((member, session))
         if self.script.start_hangs:
             token = options["handle_token"].value
-            return f"{PATH}/request/{self.script.client.lstrip(':').replace('.', '_')}/{token}"
+            self.script.hung.append(
+                f"{PATH}/request/{self.script.client.lstrip(':').replace('.', '_')}/{token}"
+            )
+            return self.script.hung[-1]
         if self.script.start_code:
             return self.answer(options, {}, self.script.start_code)
         streams = [[node, stream_props(props)] for node, props in STREAMS]
@@ -609,3 +613,43 @@ async def test_the_desktop_ending_the_sharing_is_reported(portal: tuple[str, Scr
     await desktop.close()
     assert script.closed == []  # already closed by the desktop: not closed again
     assert not [name for name, _ in script.calls if name == MOVE]
+
+
+async def test_only_the_portal_answers_the_dialog_or_ends_the_sharing(
+    portal: tuple[str, Script], private_bus: str
+) -> None:
+    """Another program on the session bus forging the portal's signals (broadcast, and sent to
+    veo's connection directly) neither answers the desktop's dialog for the user nor ends the
+    sharing: only the portal's own bus name is heard."""
+    address, script = portal
+    await script.start(start_hangs=True)  # type: ignore[attr-defined]
+    desktop = PortalDesktop(address, check_gstreamer=False)
+    ended: list[str] = []
+    desktop.on_closed = lambda: ended.append("closed")
+    opening = spawn(desktop.open(True))
+    for _ in range(200):
+        if script.hung:
+            break
+        await asyncio.sleep(0.02)
+    session = script.named("RemoteDesktop.Start")[0]
+    streams = [[node, stream_props(props)] for node, props in STREAMS]
+    granted = {"streams": Variant("a(ua{sv})", streams), "devices": Variant("u", 3)}
+    forger = await MessageBus(bus_address=private_bus).connect()
+    try:
+        for destination in (None, script.client):
+            await forger.send(
+                Message.new_signal(
+                    script.hung[0], "org.freedesktop.portal.Request", "Response", "ua{sv}", [0, granted]
+                )
+            )
+            forged = Message.new_signal(session, "org.freedesktop.portal.Session", "Closed", "a{sv}", [{}])
+            forged.destination = destination
+            await forger.send(forged)
+        await asyncio.sleep(0.3)
+        assert not opening.done()  # still waiting for the user's answer in the desktop's window
+        assert ended == [] and not script.named("OpenPipeWireRemote")
+    finally:
+        forger.disconnect()
+        await desktop.close()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(opening, 5)

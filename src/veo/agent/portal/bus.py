@@ -4,7 +4,9 @@ Wayland gives no program the screen or the input devices: the desktop hands them
 the portal, after its own dialog (GNOME: monitors to share and an "Allow remote interaction"
 switch). The exchange is the portal's request/response pattern: every step returns a Request
 object whose ``Response`` signal carries the answer, so the handler for it is registered
-*before* the call (a fast portal answers before the call returns).
+*before* the call (a fast portal answers before the call returns). Only the portal's own
+answers count: any program on the session bus can emit a ``Response`` or ``Closed`` signal (or
+send one to veo directly), so signals from another sender than the portal's are ignored.
 
 The steps: ``CreateSession`` -> ``SelectDevices`` (keyboard + pointer; never persisted:
 ``persist_mode`` 0 where the portal knows the option, version 2 on) -> ``SelectSources`` (every
@@ -148,6 +150,7 @@ class PortalSession:
         self._pending: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
         self._remote_desktop = False
         self._closed = False
+        self._portal_owner: str | None = None  # the portal's unique bus name: the only voice heard
         self._failures_logged = 0
         self._outbox: deque[Message] = deque()  # input notifications not yet sent (loop only)
         self._sender: asyncio.Task[None] | None = None
@@ -175,6 +178,7 @@ class PortalSession:
     async def _open(self, want_control: bool) -> PortalGrant:
         bus = await self._connect()
         interfaces = await self._interfaces(bus)
+        self._portal_owner = await self._owner()
         if SCREEN_CAST not in interfaces:
             raise BackendError("no_portal", "the portal has no ScreenCast interface")
         self._remote_desktop = want_control and REMOTE_DESKTOP in interfaces
@@ -242,6 +246,25 @@ class PortalSession:
         except (DBusError, TimeoutError) as exc:
             raise BackendError("no_portal", str(exc)) from None
         return {interface.name for interface in node.interfaces}
+
+    async def _owner(self) -> str:
+        """The unique name of the process that answers as the portal (started by introspection)."""
+        assert self._bus is not None
+        message = Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="GetNameOwner",
+            signature="s",
+            body=[DEST],
+        )
+        try:
+            reply = await asyncio.wait_for(self._bus.call(message), self._step_timeout)
+        except (TimeoutError, OSError, EOFError) as exc:
+            raise BackendError("no_portal", f"GetNameOwner: {exc!r}") from None
+        if reply.message_type is MessageType.ERROR:
+            raise BackendError("no_portal", f"GetNameOwner: {reply.error_name}")
+        return str(reply.body[0])
 
     async def _property(self, interface: str, name: str, default: int) -> int:
         """A portal property as an int (``default`` when the portal lacks it)."""
@@ -354,6 +377,8 @@ class PortalSession:
     def _on_message(self, message: Message) -> None:
         if message.message_type is not MessageType.SIGNAL:
             return
+        if self._portal_owner is None or message.sender != self._portal_owner:
+            return  # not the portal: another program on the bus cannot answer the dialog or end it
         if message.interface == REQUEST and message.member == "Response":
             answer = self._pending.get(message.path or "")
             if answer is not None and not answer.done():
