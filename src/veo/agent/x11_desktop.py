@@ -38,7 +38,11 @@ class X11Desktop(Desktop):
         self._display_name = display_name
 
     async def open(self, want_control: bool) -> DesktopGrant:
-        return DesktopGrant(backend="x11", control=want_control)
+        """X11 limits nothing: ``control`` is what the desktop allows (always), not what the user
+        ticked. Control left unticked in veo's dialog is the user's own "no", kept by the policy:
+        a grant saying the *desktop* refused it would make the console blame the desktop and hide
+        *Ask for control*, and the session refuse a later yes to that question."""
+        return DesktopGrant(backend="x11", control=True)
 
     def capture(self) -> ScreenCapture:
         from veo.agent.capture.x11 import MssCapture

@@ -424,3 +424,24 @@ async def test_the_desktops_own_stop_ends_the_session_as_the_users() -> None:
     plain = Harness(FakeDesktop())
     plain.session.desktop.on_stopped(lambda: None)  # a desktop without its own stop: nothing to wire
     await plain.close()
+
+
+@pytest.mark.asyncio
+async def test_on_x11_control_unticked_in_veos_dialog_can_still_be_asked_for_later() -> None:
+    """X11 limits nothing: control the user left unticked in veo's dialog is their own "no", which
+    a mid-session question may still turn into a yes (design §3), and the console is not told
+    that the desktop forbids control (it would hide *Ask for control* and blame the desktop)."""
+    from veo.agent.x11_desktop import X11Desktop
+
+    h = Harness(X11Desktop())
+    try:
+        h.session.allow([Permission.VIEW])
+        await settle()
+        assert h.channel.of("consent")[0]["granted"] == ["view"]
+        assert h.dc.of("desktop") == [
+            {"type": "desktop", "v": 1, "backend": "x11", "control": True, "limits": []}
+        ]
+        assert h.session.extend_grant([Permission.CONTROL], [Permission.CONTROL]) == {Permission.CONTROL}
+        assert h.session.policy.control_granted
+    finally:
+        await h.close()

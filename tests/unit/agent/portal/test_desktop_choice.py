@@ -40,10 +40,10 @@ def test_the_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(create_desktop(WAYLAND), X11Desktop)
 
 
-async def test_x11_desktop_grants_what_veo_asked() -> None:
+async def test_x11_desktop_allows_control_whatever_veo_asked() -> None:
     desktop = X11Desktop()
-    grant = await desktop.open(want_control=False)
-    assert (grant.backend, grant.control, grant.pointer_in_picture) == ("x11", False, False)
+    grant = await desktop.open(want_control=False)  # the user's "no" is the policy's, not the desktop's
+    assert (grant.backend, grant.control, grant.pointer_in_picture) == ("x11", True, False)
     await desktop.close()
 
 
