@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,10 +94,21 @@ def test_the_workload_draws_on_the_wayland_desktop_in_the_bench_namespace(
     assert latency_ms(taken_ms, value) < 5000, (taken_ms, stamp(taken_ms / 1000), value)
 
 
-def test_closing_stops_the_desktop(portal_screen: tuple[Lab, Processes, WaylandScreen, Path]) -> None:
-    _, _, screen, _ = portal_screen
+def test_closing_stops_the_desktop_and_the_next_one_of_that_size_starts_afresh(
+    portal_screen: tuple[Lab, Processes, WaylandScreen, Path],
+) -> None:
+    """The next run of the bench opens a desktop of the same size in the same work directory:
+    its programs must get that desktop's Xwayland cookie, not the previous one's."""
+    lab, _, screen, workdir = portal_screen
     mutter = screen.desktop.mutter
     assert mutter is not None
     screen.close()
     assert not mutter.running()
     screen.close()  # idempotent: the fixture closes again
+    again = WaylandScreen(lab.user, workdir, *SIZE)
+    try:
+        assert again.desktop.workdir != screen.desktop.workdir
+        probe = subprocess.run(["xdpyinfo"], env=again.env(), capture_output=True, text=True, timeout=20)
+        assert probe.returncode == 0, probe.stderr
+    finally:
+        again.close()

@@ -22,6 +22,7 @@ answered through its accessibility tree (:func:`veo.bench.wayland.answer_share_d
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from veo.bench.stream.measure import pids_in_namespace
@@ -52,8 +53,11 @@ class WaylandScreen:
 
     def __init__(self, netns: str, workdir: Path, width: int, height: int) -> None:
         self.width, self.height = width, height
+        # a directory of its own per screen: the next run's desktop of the same size must not
+        # find this one's Xwayland authority file (mutter names it afresh; the stack takes the
+        # first it finds, and a stale cookie is refused: "Invalid MIT-MAGIC-COOKIE-1 key")
         self.desktop = WaylandDesktop(
-            workdir=workdir / f"wayland-{width}x{height}",
+            workdir=Path(tempfile.mkdtemp(prefix=f"wayland-{width}x{height}-", dir=workdir)),
             size=(width, height),
             netns=netns,
             wayland_display=f"veo-bench-{width}x{height}",
