@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from dbus_fast import DBusError, Variant
+from dbus_fast import DBusError, Message, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusDict, DBusObjectPath, DBusSignature, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, method, signal
@@ -266,3 +266,26 @@ async def test_a_portal_that_refuses_the_session_means_no_stop_key(shortcuts: Fa
         await asyncio.to_thread(create_stop_hotkey, lambda: None)
     assert caught.value.reason == "no_stop_key"
     assert "NotAllowed" in caught.value.detail
+
+
+async def test_only_the_portal_can_press_the_stop_key(shortcuts: FakeShortcuts, portal_env: str) -> None:
+    """Another program on the session bus emitting ``Activated`` for veo's session and shortcut
+    (broadcast, or sent to veo's connection directly) does not stop the session."""
+    pressed = threading.Event()
+    hotkey: GlobalHotkey = await asyncio.to_thread(create_stop_hotkey, pressed.set, "stop")
+    forger = await MessageBus(bus_address=portal_env).connect()
+    try:
+        for destination in (None, shortcuts.client):
+            forged = Message.new_signal(
+                PATH, "org.freedesktop.portal.GlobalShortcuts", "Activated", "osta{sv}",
+                [shortcuts.session, "veo-stop", 1, {}],
+            )  # fmt: skip
+            forged.destination = destination
+            await forger.send(forged)
+        await asyncio.sleep(0.3)
+        assert not pressed.is_set()
+        shortcuts.Activated(shortcuts.session, "veo-stop", 2, {})  # the portal's own: heard
+        assert await asyncio.to_thread(pressed.wait, 5)
+    finally:
+        forger.disconnect()
+        await asyncio.to_thread(hotkey.stop)

@@ -6,7 +6,9 @@ user's Wayland windows have the focus). Where the desktop's portal offers Global
 (KDE Plasma 5.27+, GNOME 48+), veo asks it for one shortcut: ``CreateSession``, then
 ``BindShortcuts`` with veo's combination as the preferred trigger; the desktop may show its own
 window and the user may choose another key (``trigger_description`` of the answer says which).
-The ``Activated`` signal for that shortcut calls ``on_press``.
+The ``Activated`` signal for that shortcut calls ``on_press``. Only the portal's own signals
+count: any program on the session bus can emit ``Activated`` or ``Response``, so signals from
+another sender than the unique name owning the portal are ignored.
 
 Where the portal lacks the interface (GNOME 43, the Debian 12 desktop: xdg-desktop-portal 1.16
 with -gnome 43 has none), refuses the session (xdg-desktop-portal 1.21+ wants an app id from
@@ -71,6 +73,7 @@ class PortalHotkey(GlobalHotkey):
         self._done: asyncio.Event | None = None
         self._bus: Any = None
         self._session = ""
+        self._portal_owner = ""  # the portal's unique bus name: the only sender heard
         self._pending: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
         self._stopped = False
         #: what the desktop says the key is (may differ from veo's if the user chose another)
@@ -150,6 +153,7 @@ class PortalHotkey(GlobalHotkey):
         bus = self._bus
         if GLOBAL_SHORTCUTS not in await self._interfaces():
             raise HotkeyError("the desktop's portal has no GlobalShortcuts interface")
+        self._portal_owner = await self._owner()
         bus.add_message_handler(self._on_message)
         await self._add_match(
             f"type='signal',interface='{GLOBAL_SHORTCUTS}',member='Activated',path='{PATH}'"
@@ -200,6 +204,24 @@ class PortalHotkey(GlobalHotkey):
 
         return {interface.name for interface in Node.parse(reply.body[0]).interfaces}
 
+    async def _owner(self) -> str:
+        """The unique name of the process answering as the portal (running: it was introspected)."""
+        from dbus_fast import Message, MessageType
+
+        reply = await self._bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="GetNameOwner",
+                signature="s",
+                body=[DEST],
+            )
+        )
+        if reply.message_type == MessageType.ERROR:
+            raise HotkeyError(f"no desktop portal ({reply.error_name})")
+        return str(reply.body[0])
+
     async def _add_match(self, rule: str) -> None:
         from dbus_fast import Message
 
@@ -244,6 +266,8 @@ class PortalHotkey(GlobalHotkey):
         return results
 
     def _on_message(self, message: Any) -> None:
+        if not self._portal_owner or message.sender != self._portal_owner:
+            return  # not the portal: another program on the bus cannot press veo's key
         if message.interface == REQUEST and message.member == "Response":
             answered = self._pending.pop(message.path, None)
             if answered is not None and not answered.done():
