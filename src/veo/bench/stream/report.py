@@ -366,6 +366,7 @@ CHART_PANELS = (
     ("content updates shown per second", "updates_per_s"),
     ("bytes on the wire (kbit/s)", "wire_kbit_s"),
     ("sender CPU (% of one core)", "source_cpu_percent"),
+    ("display server CPU (% of one core): Xvfb; mutter + Xwayland + PipeWire", "server_cpu_percent"),
 )
 
 
