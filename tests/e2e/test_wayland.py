@@ -266,6 +266,11 @@ def test_control_unticked_in_veos_dialog_never_reaches_the_application(start: St
     )
     assert live.console.control_state() == "off"
     live.console.wait_video_colour(*live.app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
+    # the user's "no", not the desktop's; and no "Ask for control" later: the screen-only portal
+    # session cannot gain input, which the console says
+    limit = live.console.page.locator("#desktop-limits li[data-limit=control_at_start]")
+    limit.wait_for(state="visible", timeout=30_000)
+    assert "start a new session" in limit.inner_text()
     _forged_click_is_dropped(live, "control_not_granted")
 
 

@@ -33,6 +33,7 @@ Reason = Literal[
     "no_portal",  # Wayland without xdg-desktop-portal (or without its ScreenCast portal)
     "no_remote_desktop",  # ScreenCast but no RemoteDesktop portal (wlroots): view only
     "control_refused",  # the user left "allow remote interaction" off in the desktop's dialog
+    "control_at_start",  # control unticked in veo's dialog: the portal gives it only at the start
     "portal_cancelled",  # the user cancelled the desktop's own sharing dialog
     "portal_failed",  # the portal answered with an error
     "no_gstreamer",  # PyGObject or GStreamer's PipeWire plugin is not installed
@@ -104,6 +105,10 @@ def reason_text(reason: Reason, _: Callable[[str], str]) -> str:
         "control_refused": _(
             "Remote control was not switched on in your desktop's sharing window: the technician "
             "can see your screen but cannot use your mouse or keyboard."
+        ),
+        "control_at_start": _(
+            "On this desktop remote control can only be allowed when a session starts: the "
+            "technician can start a new session to ask for it."
         ),
         "portal_cancelled": _("Screen sharing was cancelled in your desktop's sharing window."),
         "portal_failed": _("Your desktop refused to share the screen. Please try again."),

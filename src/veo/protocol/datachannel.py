@@ -142,7 +142,14 @@ class Desktop(Message):
     control: bool
     limits: Annotated[
         list[
-            Literal["no_remote_desktop", "control_refused", "no_overlay", "no_stop_key", "pointer_in_picture"]
+            Literal[
+                "no_remote_desktop",
+                "control_refused",
+                "control_at_start",
+                "no_overlay",
+                "no_stop_key",
+                "pointer_in_picture",
+            ]
         ],
         Field(max_length=8),
     ] = []

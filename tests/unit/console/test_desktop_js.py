@@ -16,6 +16,10 @@ TEMPLATE = (
 STRINGS = {
     "desktop.no_remote_desktop": "The user's desktop (Wayland) does not allow remote control: view only.",
     "desktop.control_refused": "The user switched remote control off in their desktop's sharing window.",
+    "desktop.control_at_start": (
+        "The user did not allow control; on their desktop (Wayland) control can only be given when a "
+        "session starts: start a new session to ask for it."
+    ),
     "desktop.no_overlay": "Your drawings show only on your screen on this desktop.",
     "desktop.no_stop_key": (
         "The user's desktop has no emergency stop key; they can stop with the Stop button on the veo bar."
@@ -172,3 +176,25 @@ def test_every_said_limit_has_a_translated_string_in_the_console_page() -> None:
     for limit in ("no_remote_desktop", "control_refused", "no_overlay", "no_stop_key"):
         assert re.search(rf'"desktop\.{limit}": _\("', text), limit
     assert '"notice.desktop_view_only": _("' in text
+
+
+def test_control_unticked_on_wayland_is_the_users_no_and_cannot_be_asked_again(run_js: RunJs) -> None:
+    """The portal session opened without input cannot gain it: no "Ask for control", and the
+    sentence says why without blaming the desktop; a click's notice is the user's "no"."""
+    at_start = {"backend": "portal", "control": False, "limits": ["control_at_start"]}
+    got = run_js(
+        LOAD
+        + """
+        const { askableFor } = await mod("permissions.js");
+        const { notSentKey } = await mod("ui.js");
+        const { desktopControlWhy, limitSentences } = await mod("desktop.js");
+        const s = data.state;
+        return [askableFor(s, ["control", "files"]), notSentKey(s), desktopControlWhy(s),
+                limitSentences(s.desktop)];
+        """,
+        {"strings": STRINGS, "state": state(desktop=at_start)},
+    )
+    askable, notice, why, sentences = got
+    assert askable == ["files"]
+    assert notice == "notice.not_granted"
+    assert why == STRINGS["desktop.control_at_start"] and sentences == [why]

@@ -39,9 +39,14 @@ def gstreamer_missing() -> bool:
 
 
 def control_of(want_control: bool, grant: PortalGrant) -> tuple[bool, Reason | None]:
-    """Whether input may be sent, and why not (``None``: the user did not want it in veo's dialog)."""
+    """Whether input may be sent, and why not.
+
+    Unticked in veo's dialog, control is the user's "no", not the desktop's; but the portal session
+    then opens without input and cannot gain it later, so a mid-session "Ask for control" could
+    never be honoured: ``control_at_start`` says so to the console (which offers no such question).
+    """
     if not want_control:
-        return False, None
+        return False, "control_at_start"
     if not grant.remote_desktop:
         return False, "no_remote_desktop"
     if not grant.control:

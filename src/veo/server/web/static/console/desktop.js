@@ -12,7 +12,7 @@
 import { t } from "./i18n.js";
 
 /** Limits said to the technician, in this order; `pointer_in_picture` changes nothing they see. */
-export const SAID_LIMITS = ["no_remote_desktop", "control_refused", "no_overlay", "no_stop_key"];
+export const SAID_LIMITS = ["no_remote_desktop", "control_refused", "control_at_start", "no_overlay", "no_stop_key"];
 const KNOWN_LIMITS = [...SAID_LIMITS, "pointer_in_picture"];
 const BACKENDS = ["x11", "portal"];
 
@@ -44,7 +44,7 @@ export function limitSentences(desktop) {
 /** Why control is off because of the desktop (a sentence), or "" when the desktop is not why. */
 export function desktopControlWhy(s) {
   if (!desktopDeniesControl(s)) return "";
-  const reason = ["control_refused", "no_remote_desktop"].find((limit) => s.desktop.limits.includes(limit));
+  const reason = ["control_refused", "no_remote_desktop", "control_at_start"].find((limit) => s.desktop.limits.includes(limit));
   return t(`desktop.${reason || "no_remote_desktop"}`);
 }
 

@@ -183,7 +183,8 @@ export function notSentKey(s) {
   if (linkDown(s) || s.reverify) return "notice.reconnecting";
   if (s.mode === "browser") return "notice.browser";
   if (controlState(s) === "paused") return "notice.paused";
-  if (desktopDeniesControl(s)) return "notice.desktop_view_only";
+  // the desktop's "no" (not the user's: unticked in veo's dialog, it is theirs, said below)
+  if (desktopDeniesControl(s) && !s.desktop.limits.includes("control_at_start")) return "notice.desktop_view_only";
   const granted = s.control.granted.length ? s.control.granted : s.granted;
   if (!granted.includes("control") && !s.requested.includes("control")) return "notice.view_only";
   if (s.consented && !granted.includes("control")) return "notice.not_granted";
