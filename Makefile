@@ -17,8 +17,9 @@ SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk 
 SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-gnome \
   at-spi2-core gstreamer1.0-pipewire gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi gir1.2-gtk-3.0 libgirepository1.0-dev libcairo2-dev pkg-config
-# The wlroots desktop of veo.bench.wayland_sway (ScreenCast without RemoteDesktop: view only).
-SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr
+# The wlroots desktop of veo.bench.wayland_sway (ScreenCast without RemoteDesktop: view only);
+# wtype is the user's keyboard there (tests/e2e/test_wayland_sway.py).
+SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr wtype
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean

@@ -36,6 +36,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -120,7 +121,12 @@ class SwayDesktop(WaylandDesktop):
         self._write_configs(config)
         if os.geteuid() == 0:  # sway will not run as root: the compositor's user owns what it writes
             self._user = pwd.getpwnam(COMPOSITOR_USER)
-            self.workdir.chmod(0o711)
+            # the compositor's user must reach the runtime directory: let it through (x, not r)
+            # the work directory and whichever of its parents shut others out (a test's mkdtemp)
+            for directory in (self.workdir, *self.workdir.resolve().parents):
+                mode = directory.stat().st_mode
+                if not mode & stat.S_IXOTH:
+                    directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
             for path in (self.runtime_dir, config, *config.rglob("*")):
                 os.chown(path, self._user.pw_uid, self._user.pw_gid)
         base = {k: v for k, v in os.environ.items() if k not in _FOREIGN_SWAY}
