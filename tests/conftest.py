@@ -178,3 +178,27 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def _xlib_event_table_restored() -> Iterator[None]:
+    """Each test starts with python-xlib's extension-event table as the previous one found it.
+
+    python-xlib keeps that table in a class attribute shared by every ``Display`` of the process,
+    filled per server by the extensions it finds; XWayland numbers its extensions' events unlike
+    Xvfb, so a test on one server after a test on the other failed to connect ("'type' object does
+    not support item assignment" from an extension's init) or, reading the keyboard map through
+    XWayland, typed nothing. The agent talks to one X server per process: only tests meet this.
+    """
+    try:
+        from Xlib.protocol import display
+    except ImportError:  # a server-only environment
+        yield
+        return
+    table = display.Display.event_classes
+    saved = {code: dict(v) if isinstance(v, dict) else v for code, v in table.items()}
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)

@@ -268,6 +268,7 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
         "mode": "agent",
         "linkDown": False,
         "reverify": False,
+        "desktop": None,  # what the user's desktop allows: unknown until the agent says
     }
     assert (
         await page.evaluate("(() => { window.veoConsole.sas = 'x'; return window.veoConsole.sas; })()") == ""

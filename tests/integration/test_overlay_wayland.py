@@ -27,7 +27,6 @@ from tests.integration.wayland_support import (
     start_desktop,
     wait_event,
     wayland_app,
-    xlib_events_restored,
 )
 
 from veo.agent.overlay.x11 import POINTER_COLOR, POINTER_RADIUS, X11Overlay
@@ -46,12 +45,6 @@ def desktop() -> Iterator[WaylandDesktop]:
         yield started
     finally:
         started.stop()
-
-
-@pytest.fixture(autouse=True)
-def own_xlib_events() -> Iterator[None]:
-    with xlib_events_restored():
-        yield
 
 
 @pytest.fixture

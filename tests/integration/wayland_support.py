@@ -165,24 +165,3 @@ def mutter_input(env: Mapping[str, str], click: tuple[float, float] | None = Non
 
 def _keysym(char: str) -> int:
     return ord(char) if ord(char) < 0x100 else 0x1000000 + ord(char)
-
-
-@contextmanager
-def xlib_events_restored() -> Iterator[None]:
-    """Undo what a python-xlib connection to XWayland leaves in the process.
-
-    python-xlib keeps the table of extension events in a class attribute shared by every
-    ``Display`` of the process; XWayland numbers its extensions' events differently from Xvfb,
-    so an X11 test after this one in the same pytest process failed to connect ("'type' object
-    does not support item assignment" from RANDR's init). The agent talks to one X server per
-    process, so only tests meet this.
-    """
-    from Xlib.protocol import display
-
-    table = display.Display.event_classes
-    saved = {code: dict(v) if isinstance(v, dict) else v for code, v in table.items()}  # subevents too
-    try:
-        yield
-    finally:
-        table.clear()
-        table.update(saved)
