@@ -8,7 +8,9 @@ user's Wayland windows have the focus). Where the desktop's portal offers Global
 window and the user may choose another key (``trigger_description`` of the answer says which).
 The ``Activated`` signal for that shortcut calls ``on_press``. Only the portal's own signals
 count: any program on the session bus can emit ``Activated`` or ``Response``, so signals from
-another sender than the unique name owning the portal are ignored.
+another sender than the unique name owning the portal are ignored (the request/response
+plumbing and that rule are :class:`veo.agent.portal.request.PortalBus`, shared with the screen
+session).
 
 Where the portal lacks the interface (GNOME 43, the Debian 12 desktop: xdg-desktop-portal 1.16
 with -gnome 43 has none), refuses the session (xdg-desktop-portal 1.21+ wants an app id from
@@ -26,21 +28,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING
 
 from veo.agent.hotkey.base import STOP_HOTKEY_KEYS, GlobalHotkey, HotkeyError
 
+if TYPE_CHECKING:  # dbus-fast is imported when the key is bound, see _bind
+    from dbus_fast import Message
+
+    from veo.agent.portal.request import PortalBus, PortalReason
+
 log = logging.getLogger(__name__)
 
-DEST = "org.freedesktop.portal.Desktop"
-PATH = "/org/freedesktop/portal/desktop"
 GLOBAL_SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
-REQUEST = "org.freedesktop.portal.Request"
-SESSION = "org.freedesktop.portal.Session"
 SHORTCUT_ID = "veo-stop"
 #: the same session token every time: KDE keys what the user chose for a shortcut on it, so a
 #: stable one lets the desktop find veo's earlier choice instead of asking again (the session's
@@ -71,10 +73,8 @@ class PortalHotkey(GlobalHotkey):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._done: asyncio.Event | None = None
-        self._bus: Any = None
+        self._portal: PortalBus | None = None
         self._session = ""
-        self._portal_owner = ""  # the portal's unique bus name: the only sender heard
-        self._pending: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
         self._stopped = False
         #: what the desktop says the key is (may differ from veo's if the user chose another)
         self.trigger_description = ""
@@ -139,149 +139,59 @@ class PortalHotkey(GlobalHotkey):
         await self._close()
 
     async def _bind(self) -> None:
-        from dbus_fast import BusType, Variant
-        from dbus_fast.aio import MessageBus
+        from dbus_fast import Variant
 
-        try:
-            if self._bus_address is not None:
-                bus = MessageBus(bus_address=self._bus_address)
-            else:
-                bus = MessageBus(bus_type=BusType.SESSION)
-            self._bus = await bus.connect()
-        except Exception as exc:
-            raise HotkeyError(f"no session bus: {exc}") from None
-        bus = self._bus
-        if GLOBAL_SHORTCUTS not in await self._interfaces():
+        from veo.agent.portal.request import PATH, PortalBus, plain
+
+        # no timeout of its own: _main bounds the whole binding by bind_timeout
+        self._portal = portal = PortalBus(_hotkey_error, self._bus_address)
+        await portal.connect()
+        if GLOBAL_SHORTCUTS not in await portal.interfaces():
             raise HotkeyError("the desktop's portal has no GlobalShortcuts interface")
-        self._portal_owner = await self._owner()
-        bus.add_message_handler(self._on_message)
-        await self._add_match(
-            f"type='signal',interface='{GLOBAL_SHORTCUTS}',member='Activated',path='{PATH}'"
-        )
+        await portal.learn_owner()
+        await portal.listen(GLOBAL_SHORTCUTS, "Activated", PATH, self._on_activated)
 
-        created = await self._request(
+        _, created = await portal.request(
+            GLOBAL_SHORTCUTS,
             "CreateSession",
             "a{sv}",
-            [{"handle_token": _token(), "session_handle_token": _fixed(SESSION_TOKEN)}],
+            [],
+            {"session_handle_token": Variant("s", SESSION_TOKEN)},
         )
-        self._session = str(_plain(created.get("session_handle", "")))
+        self._session = str(plain(created.get("session_handle", "")))
         if not self._session:
             raise HotkeyError("the portal created no session")
         shortcut = {
             "description": Variant("s", self._description),
             "preferred_trigger": Variant("s", STOP_TRIGGER),
         }
-        answer = await self._request(
+        _, answer = await portal.request(
+            GLOBAL_SHORTCUTS,
             "BindShortcuts",
             "oa(sa{sv})sa{sv}",
-            [
-                self._session,
-                [[SHORTCUT_ID, shortcut]],
-                "",
-                {"handle_token": _token()},
-            ],
+            [self._session, [[SHORTCUT_ID, shortcut]], ""],
+            {},
         )
-        for shortcut_id, props in _plain(answer.get("shortcuts")) or ():
+        for shortcut_id, props in plain(answer.get("shortcuts")) or ():
             if shortcut_id == SHORTCUT_ID:
-                self.trigger_description = str(_plain(props.get("trigger_description", "")))
+                self.trigger_description = str(plain(props.get("trigger_description", "")))
                 return
         raise HotkeyError("the desktop did not bind veo's shortcut")
 
-    async def _interfaces(self) -> set[str]:
-        from dbus_fast import Message, MessageType
-
-        reply = await self._bus.call(
-            Message(
-                destination=DEST,
-                path=PATH,
-                interface="org.freedesktop.DBus.Introspectable",
-                member="Introspect",
-            )
-        )
-        if reply.message_type == MessageType.ERROR:
-            raise HotkeyError(f"no desktop portal ({reply.error_name})")
-        from dbus_fast.introspection import Node
-
-        return {interface.name for interface in Node.parse(reply.body[0]).interfaces}
-
-    async def _owner(self) -> str:
-        """The unique name of the process answering as the portal (running: it was introspected)."""
-        from dbus_fast import Message, MessageType
-
-        reply = await self._bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="GetNameOwner",
-                signature="s",
-                body=[DEST],
-            )
-        )
-        if reply.message_type == MessageType.ERROR:
-            raise HotkeyError(f"no desktop portal ({reply.error_name})")
-        return str(reply.body[0])
-
-    async def _add_match(self, rule: str) -> None:
-        from dbus_fast import Message
-
-        await self._bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="AddMatch",
-                signature="s",
-                body=[rule],
-            )
-        )
-
-    async def _request(self, member: str, signature: str, body: list[Any]) -> dict[str, Any]:
-        """Call a portal method and wait for its Request's ``Response`` (subscribed before the call)."""
-        from dbus_fast import Message, MessageType
-
-        options = body[-1]
-        sender = self._bus.unique_name.lstrip(":").replace(".", "_")
-        handle = f"/org/freedesktop/portal/desktop/request/{sender}/{_plain(options['handle_token'])}"
-        answered: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
-        self._pending[handle] = answered
-        await self._add_match(f"type='signal',interface='{REQUEST}',member='Response',path='{handle}'")
-        reply = await self._bus.call(
-            Message(
-                destination=DEST,
-                path=PATH,
-                interface=GLOBAL_SHORTCUTS,
-                member=member,
-                signature=signature,
-                body=body,
-            )
-        )
-        if reply.message_type == MessageType.ERROR:
-            raise HotkeyError(f"{member} failed: {reply.error_name}")
-        if reply.body and reply.body[0] != handle:  # an old portal chose its own request path
-            self._pending[str(reply.body[0])] = answered
-        code, results = await answered
-        if code != 0:
-            raise HotkeyError(f"{member} was refused (response {code})")
-        return results
-
-    def _on_message(self, message: Any) -> None:
-        if not self._portal_owner or message.sender != self._portal_owner:
-            return  # not the portal: another program on the bus cannot press veo's key
-        if message.interface == REQUEST and message.member == "Response":
-            answered = self._pending.pop(message.path, None)
-            if answered is not None and not answered.done():
-                answered.set_result((int(message.body[0]), dict(message.body[1])))
-        elif message.interface == GLOBAL_SHORTCUTS and message.member == "Activated":
-            session, shortcut_id = message.body[0], message.body[1]
-            if session == self._session and shortcut_id == SHORTCUT_ID and not self._stopped:
-                log.info("stop hotkey pressed (portal)")
-                self.on_press()
+    def _on_activated(self, message: Message) -> None:
+        """The portal's ``Activated``: veo's shortcut in veo's session is the stop key."""
+        session, shortcut_id = message.body[0], message.body[1]
+        if session == self._session and shortcut_id == SHORTCUT_ID and not self._stopped:
+            log.info("stop hotkey pressed (portal)")
+            self.on_press()
 
     async def _close(self) -> None:
         from dbus_fast import Message
 
-        bus, self._bus = self._bus, None
+        from veo.agent.portal.request import DEST, SESSION
+
+        portal, self._portal = self._portal, None
+        bus = portal.bus if portal is not None else None
         if bus is None:
             return
         try:
@@ -298,20 +208,6 @@ class PortalHotkey(GlobalHotkey):
             bus.disconnect()
 
 
-def _plain(value: Any) -> Any:
-    from dbus_fast import Variant
-
-    return value.value if isinstance(value, Variant) else value
-
-
-def _fixed(token: str) -> Any:
-    from dbus_fast import Variant
-
-    return Variant("s", token)
-
-
-def _token() -> Any:
-    """A fresh request or session token (the last element of its object path)."""
-    from dbus_fast import Variant
-
-    return Variant("s", "veo" + secrets.token_hex(6))
+def _hotkey_error(reason: PortalReason, detail: str) -> HotkeyError:
+    """The portal's failure as the hotkey's: every reason means no stop key."""
+    return HotkeyError(detail if reason == "no_portal" else f"the portal refused ({reason}): {detail}")

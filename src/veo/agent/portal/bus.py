@@ -3,10 +3,9 @@
 Wayland gives no program the screen or the input devices: the desktop hands them out through
 the portal, after its own dialog (GNOME: monitors to share and an "Allow remote interaction"
 switch). The exchange is the portal's request/response pattern: every step returns a Request
-object whose ``Response`` signal carries the answer, so the handler for it is registered
-*before* the call (a fast portal answers before the call returns). Only the portal's own
-answers count: any program on the session bus can emit a ``Response`` or ``Closed`` signal (or
-send one to veo directly), so signals from another sender than the portal's are ignored.
+object whose ``Response`` signal carries the answer (that plumbing, and the rule that only the
+portal's own signals count, is :class:`veo.agent.portal.request.PortalBus`, shared with the
+stop key's GlobalShortcuts client).
 
 The steps: ``CreateSession`` -> ``SelectDevices`` (keyboard + pointer; never persisted:
 ``persist_mode`` 0 where the portal knows the option, version 2 on) -> ``SelectSources`` (every
@@ -29,29 +28,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dbus_fast import BusType, Message, MessageType, Variant
+from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
-from dbus_fast.errors import DBusError
 
 from veo.agent.backend import BackendError
 from veo.agent.desktop import StreamInfo
+from veo.agent.portal.request import DEST, PATH, SESSION, PortalBus, plain, token
 from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-DEST = "org.freedesktop.portal.Desktop"
-PATH = "/org/freedesktop/portal/desktop"
 REMOTE_DESKTOP = "org.freedesktop.portal.RemoteDesktop"
 SCREEN_CAST = "org.freedesktop.portal.ScreenCast"
-REQUEST = "org.freedesktop.portal.Request"
-SESSION = "org.freedesktop.portal.Session"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 
 #: RemoteDesktop device types (a bit mask).
@@ -62,8 +56,6 @@ MONITOR = 1
 CURSOR_HIDDEN, CURSOR_EMBEDDED, CURSOR_METADATA = 1, 2, 4
 #: RemoteDesktop version from which SelectDevices knows ``persist_mode`` (0: do not persist).
 PERSIST_MODE_SINCE = 2
-#: Response codes of a portal request: 0 success, 1 cancelled by the user, 2 ended otherwise.
-CANCELLED = 1
 MOTION = "NotifyPointerMotionAbsolute"
 #: Seconds to wait for a step that shows nothing to the user; the dialog itself waits for them.
 STEP_TIMEOUT_S = 30.0
@@ -89,11 +81,6 @@ class PortalGrant:
         return self.remote_desktop and self.devices & CONTROL_DEVICES == CONTROL_DEVICES
 
 
-def sender_path_part(unique_name: str) -> str:
-    """The request-path element of a bus name: ``:1.42`` -> ``1_42`` (the portal's rule)."""
-    return unique_name.lstrip(":").replace(".", "_")
-
-
 def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
     """``Start``'s ``streams`` (``a(ua{sv})``) as :class:`StreamInfo` (missing fields -> 0).
 
@@ -101,8 +88,8 @@ def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
     """
     streams = []
     for node, props in value or ():
-        position = _plain(props.get("position")) or (0, 0)
-        size = _plain(props.get("size")) or (0, 0)
+        position = plain(props.get("position")) or (0, 0)
+        size = plain(props.get("size")) or (0, 0)
         streams.append(
             StreamInfo(
                 node_id=int(node),
@@ -113,14 +100,6 @@ def parse_streams(value: Any) -> tuple[StreamInfo, ...]:
             )
         )
     return tuple(streams)
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Variant) else value
-
-
-def _token(prefix: str) -> str:
-    return prefix + secrets.token_hex(8)
 
 
 class PortalSession:
@@ -147,10 +126,9 @@ class PortalSession:
         self._bus: MessageBus | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: str | None = None
-        self._pending: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
+        self._portal = PortalBus(BackendError, bus_address, step_timeout, negotiate_unix_fd=True)
         self._remote_desktop = False
         self._closed = False
-        self._portal_owner: str | None = None  # the portal's unique bus name: the only voice heard
         self._failures_logged = 0
         self._outbox: deque[Message] = deque()  # input notifications not yet sent (loop only)
         self._sender: asyncio.Task[None] | None = None
@@ -176,9 +154,10 @@ class PortalSession:
             raise
 
     async def _open(self, want_control: bool) -> PortalGrant:
-        bus = await self._connect()
-        interfaces = await self._interfaces(bus)
-        self._portal_owner = await self._owner()
+        self._loop = asyncio.get_running_loop()
+        self._bus = await self._portal.connect()
+        interfaces = await self._portal.interfaces()
+        await self._portal.learn_owner()
         if SCREEN_CAST not in interfaces:
             raise BackendError("no_portal", "the portal has no ScreenCast interface")
         self._remote_desktop = want_control and REMOTE_DESKTOP in interfaces
@@ -198,20 +177,22 @@ class PortalSession:
             log.info("the RemoteDesktop portal could not create a session (%s): view only", exc)
             self._remote_desktop, first = False, SCREEN_CAST
             created = await self._create_session(first)
-        self._session = str(_plain(created.get("session_handle")) or "")
+        self._session = str(plain(created.get("session_handle")) or "")
         if not self._session:
             raise BackendError("portal_failed", "CreateSession gave no session handle")
-        await self._add_match(f"type='signal',interface='{SESSION}',member='Closed',path='{self._session}'")
+        await self._portal.listen(SESSION, "Closed", self._session, self._on_closed)
         if self._remote_desktop:
             await self._select_devices()
         cursor_embedded = await self._select_sources()
         # the dialog: no timeout, the user takes the time they need
-        started = await self._request(first, "Start", "osa{sv}", [self._session, ""], {}, waits_for_user=True)
+        started = await self._portal.request(
+            first, "Start", "osa{sv}", [self._session, ""], {}, waits_for_user=True
+        )
         results = started[1]
-        streams = parse_streams(_plain(results.get("streams")))
+        streams = parse_streams(plain(results.get("streams")))
         if not streams:
             raise BackendError("portal_failed", "Start gave no stream")
-        devices = int(_plain(results.get("devices")) or 0) if self._remote_desktop else 0
+        devices = int(plain(results.get("devices")) or 0) if self._remote_desktop else 0
         fd = await self._pipewire_fd()
         grant = PortalGrant(streams, fd, self._remote_desktop, devices, cursor_embedded)
         log.info(
@@ -221,50 +202,10 @@ class PortalSession:
         return grant
 
     async def _create_session(self, interface: str) -> dict[str, Any]:
-        _, created = await self._request(
-            interface, "CreateSession", "a{sv}", [], {"session_handle_token": Variant("s", _token("veos"))}
+        _, created = await self._portal.request(
+            interface, "CreateSession", "a{sv}", [], {"session_handle_token": Variant("s", token("veos"))}
         )
         return created
-
-    async def _connect(self) -> MessageBus:
-        self._loop = asyncio.get_running_loop()
-        try:
-            if self._bus_address is not None:
-                bus = MessageBus(bus_address=self._bus_address, negotiate_unix_fd=True)
-            else:
-                bus = MessageBus(bus_type=BusType.SESSION, negotiate_unix_fd=True)
-            self._bus = await asyncio.wait_for(bus.connect(), self._step_timeout)
-        except (OSError, DBusError, TimeoutError, ValueError) as exc:
-            raise BackendError("no_portal", f"no session bus: {exc}") from None
-        self._bus.add_message_handler(self._on_message)
-        await self._add_match(f"type='signal',interface='{REQUEST}',member='Response'")
-        return self._bus
-
-    async def _interfaces(self, bus: MessageBus) -> set[str]:
-        try:
-            node = await bus.introspect(DEST, PATH, timeout=self._step_timeout)
-        except (DBusError, TimeoutError) as exc:
-            raise BackendError("no_portal", str(exc)) from None
-        return {interface.name for interface in node.interfaces}
-
-    async def _owner(self) -> str:
-        """The unique name of the process that answers as the portal (started by introspection)."""
-        assert self._bus is not None
-        message = Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="GetNameOwner",
-            signature="s",
-            body=[DEST],
-        )
-        try:
-            reply = await asyncio.wait_for(self._bus.call(message), self._step_timeout)
-        except (TimeoutError, OSError, EOFError) as exc:
-            raise BackendError("no_portal", f"GetNameOwner: {exc!r}") from None
-        if reply.message_type is MessageType.ERROR:
-            raise BackendError("no_portal", f"GetNameOwner: {reply.error_name}")
-        return str(reply.body[0])
 
     async def _property(self, interface: str, name: str, default: int) -> int:
         """A portal property as an int (``default`` when the portal lacks it)."""
@@ -272,7 +213,7 @@ class PortalSession:
             reply = await self._call(PATH, PROPERTIES, "Get", "ss", [interface, name])
         except BackendError:
             return default
-        return int(_plain(reply.body[0]))
+        return int(plain(reply.body[0]))
 
     async def _select_devices(self) -> None:
         assert self._session is not None
@@ -281,7 +222,7 @@ class PortalSession:
         options: dict[str, Variant] = {"types": Variant("u", CONTROL_DEVICES & available)}
         if version >= PERSIST_MODE_SINCE:
             options["persist_mode"] = Variant("u", 0)  # every session asks again
-        await self._request(REMOTE_DESKTOP, "SelectDevices", "oa{sv}", [self._session], options)
+        await self._portal.request(REMOTE_DESKTOP, "SelectDevices", "oa{sv}", [self._session], options)
 
     async def _select_sources(self) -> bool:
         """Every monitor, pointer embedded where offered; True when it is."""
@@ -294,7 +235,7 @@ class PortalSession:
         # a RemoteDesktop session's persistence is SelectDevices' option; the portal refuses it here
         if not self._remote_desktop and await self._property(SCREEN_CAST, "version", 1) >= 4:
             options["persist_mode"] = Variant("u", 0)
-        await self._request(SCREEN_CAST, "SelectSources", "oa{sv}", [self._session], options)
+        await self._portal.request(SCREEN_CAST, "SelectSources", "oa{sv}", [self._session], options)
         return embedded
 
     async def _pipewire_fd(self) -> int:
@@ -312,83 +253,16 @@ class PortalSession:
     # ------------------------------------------------------------ D-Bus plumbing
 
     async def _call(self, path: str, interface: str, member: str, signature: str, body: list[Any]) -> Message:
-        assert self._bus is not None
-        message = Message(
-            destination=DEST, path=path, interface=interface, member=member, signature=signature, body=body
-        )
-        try:
-            reply = await asyncio.wait_for(self._bus.call(message), self._step_timeout)
-        except (TimeoutError, OSError, EOFError) as exc:
-            raise BackendError("portal_failed", f"{member}: {exc!r}") from None
-        if reply.message_type is MessageType.ERROR:
-            raise BackendError("portal_failed", f"{member}: {reply.error_name} {reply.body}")
-        return reply
+        return await self._portal.call(path, interface, member, signature, body)
 
-    async def _request(
-        self,
-        interface: str,
-        member: str,
-        signature: str,
-        args: list[Any],
-        options: dict[str, Variant],
-        waits_for_user: bool = False,
-    ) -> tuple[int, dict[str, Any]]:
-        """Call a request-style method and wait for its ``Response``; raise on anything but 0.
-
-        ``waits_for_user``: the step shows the desktop's dialog, answered whenever the user is ready.
-        """
-        assert self._bus is not None and self._bus.unique_name is not None
-        token = _token("veo")
-        options = {**options, "handle_token": Variant("s", token)}
-        expected = f"{PATH}/request/{sender_path_part(self._bus.unique_name)}/{token}"
-        answer: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
-        self._pending[expected] = answer
-        try:
-            reply = await self._call(PATH, interface, member, signature, [*args, options])
-            handle = str(reply.body[0])
-            if handle != expected:  # portals before 0.9 chose the path themselves
-                self._pending[handle] = self._pending.pop(expected)
-            wait = None if waits_for_user else self._step_timeout
-            try:
-                code, results = await asyncio.wait_for(answer, wait)
-            except TimeoutError:
-                raise BackendError("portal_failed", f"{member}: no response") from None
-        finally:
-            for key in [key for key, value in self._pending.items() if value is answer]:
-                del self._pending[key]
-        if code == CANCELLED:
-            raise BackendError("portal_cancelled", member)
-        if code != 0:
-            raise BackendError("portal_failed", f"{member}: response {code}")
-        return code, results
-
-    async def _add_match(self, rule: str) -> None:
-        assert self._bus is not None
-        message = Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="AddMatch",
-            signature="s",
-            body=[rule],
-        )
-        await self._bus.call(message)
-
-    def _on_message(self, message: Message) -> None:
-        if message.message_type is not MessageType.SIGNAL:
+    def _on_closed(self, message: Message) -> None:
+        """The portal's ``Session.Closed`` for this session: the desktop ended the sharing."""
+        if self._session is None:
             return
-        if self._portal_owner is None or message.sender != self._portal_owner:
-            return  # not the portal: another program on the bus cannot answer the dialog or end it
-        if message.interface == REQUEST and message.member == "Response":
-            answer = self._pending.get(message.path or "")
-            if answer is not None and not answer.done():
-                code, results = message.body
-                answer.set_result((int(code), dict(results)))
-        elif message.interface == SESSION and message.member == "Closed" and message.path == self._session:
-            log.info("the desktop ended the screen sharing")
-            self._session = None
-            if self.on_closed is not None:
-                self.on_closed()
+        log.info("the desktop ended the screen sharing")
+        self._session = None
+        if self.on_closed is not None:
+            self.on_closed()
 
     # ------------------------------------------------------------ input
 
@@ -487,9 +361,7 @@ class PortalSession:
             self._sender.cancel()  # a notification the compositor has not answered is moot now
         bus, session = self._bus, self._session
         self._session = None
-        for answer in self._pending.values():
-            if not answer.done():
-                answer.cancel()
+        self._portal.cancel_pending()
         if bus is None:
             return
         if session is not None and bus.connected:

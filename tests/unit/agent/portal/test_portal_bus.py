@@ -11,8 +11,9 @@ from dbus_fast import Variant
 
 from veo.agent.backend import BackendError
 from veo.agent.desktop import StreamInfo
-from veo.agent.portal.bus import PortalGrant, PortalSession, parse_streams, sender_path_part
+from veo.agent.portal.bus import PortalGrant, PortalSession, parse_streams
 from veo.agent.portal.desktop import control_of
+from veo.agent.portal.request import sender_path_part
 
 
 def test_request_path_part_follows_the_portal_rule() -> None:
