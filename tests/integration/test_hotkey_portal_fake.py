@@ -10,7 +10,6 @@ absent-interface and absent-portal cases end in ``no_stop_key``.
 
 import asyncio
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,8 +19,9 @@ from typing import Annotated, Any
 import pytest
 from dbus_fast import DBusError, Message, Variant
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusDict, DBusObjectPath, DBusSignature, DBusStr, DBusUInt32
+from dbus_fast.annotations import DBusDict, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.service import ServiceInterface, method, signal
+from tests.integration.dbus_support import OnlyInterface, Request, private_dbus
 
 from veo.agent import backend as backend_module
 from veo.agent.backend import BackendError
@@ -34,17 +34,6 @@ pytestmark = [
 ]
 
 PATH = "/org/freedesktop/portal/desktop"
-
-
-class Request(ServiceInterface):
-    def __init__(self) -> None:
-        super().__init__("org.freedesktop.portal.Request")
-
-    @signal()
-    def Response(
-        self, response: DBusUInt32, results: DBusDict
-    ) -> Annotated[tuple[int, dict[str, Variant]], DBusSignature("ua{sv}")]:
-        return (response, results)
 
 
 class Session(ServiceInterface):
@@ -117,46 +106,10 @@ class FakeShortcuts(ServiceInterface):
         return (session, shortcut_id, timestamp, options)
 
 
-class OtherPortal(ServiceInterface):
-    """A portal with ScreenCast only: no GlobalShortcuts (as GNOME 43's)."""
-
-    def __init__(self) -> None:
-        super().__init__("org.freedesktop.portal.ScreenCast")
-
-    @method()
-    def Nothing(self) -> None:
-        pass
-
-
-#: a session bus with no activatable services: the real xdg-desktop-portal must not start on it
-BUS_CONFIG = """<busconfig>
-  <type>session</type>
-  <listen>unix:dir={directory}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
 @pytest.fixture
 def private_bus(tmp_path: Path) -> Iterator[str]:
-    config = tmp_path / "bus.conf"
-    config.write_text(BUS_CONFIG.format(directory=tmp_path))
-    daemon = subprocess.Popen(
-        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert daemon.stdout is not None
-        yield daemon.stdout.readline().strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=5)
+    with private_dbus(tmp_path) as address:
+        yield address
 
 
 @pytest.fixture
@@ -224,7 +177,7 @@ async def test_the_portal_binds_veos_combination_and_activated_stops(shortcuts: 
 
 
 async def test_a_portal_without_global_shortcuts_means_no_stop_key(portal_env: str) -> None:
-    bus = await serve(portal_env, OtherPortal())
+    bus = await serve(portal_env, OnlyInterface("org.freedesktop.portal.ScreenCast"))  # as GNOME 43's
     try:
         with pytest.raises(BackendError) as caught:
             await asyncio.to_thread(create_stop_hotkey, lambda: None)

@@ -13,12 +13,11 @@ real dialog and real PipeWire frames (see the report's real check against GNOME)
 import asyncio
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from dbus_fast import Message, Variant
@@ -28,35 +27,23 @@ from dbus_fast.annotations import (
     DBusDouble,
     DBusInt32,
     DBusObjectPath,
-    DBusSignature,
     DBusStr,
     DBusUInt32,
     DBusUnixFd,
 )
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method, signal
+from tests.integration.dbus_support import OnlyInterface, Request, private_dbus
 
 from veo.agent.backend import BackendError
 from veo.agent.input.base import InputError
-from veo.agent.portal.bus import DEST, PATH
 from veo.agent.portal.desktop import PortalDesktop
+from veo.agent.portal.request import DEST, PATH
 from veo.tasks import spawn
 
 pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon"),
 ]
-
-BUS_CONFIG = """<busconfig>
-  <type>session</type>
-  <listen>unix:dir={directory}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 
 MOVE = "NotifyPointerMotionAbsolute"
 STREAMS = [
@@ -89,17 +76,6 @@ class Script:
 
 def plain(options: dict[str, Variant]) -> dict[str, Any]:
     return {key: value.value for key, value in options.items() if key not in ("handle_token",)}
-
-
-class Request(ServiceInterface):
-    def __init__(self) -> None:
-        super().__init__("org.freedesktop.portal.Request")
-
-    @signal()
-    def Response(
-        self, response: DBusUInt32, results: DBusDict
-    ) -> Annotated[tuple[int, dict[str, Variant]], DBusSignature("ua{sv}")]:
-        return (response, results)
 
 
 class Session(ServiceInterface):
@@ -268,32 +244,10 @@ class FakeScreenCast(ServiceInterface):
         return read  # dbus-fast passes it (and the daemon duplicates it into the client)
 
 
-class OtherOnly(ServiceInterface):
-    """A portal with neither ScreenCast nor RemoteDesktop (e.g. only Settings)."""
-
-    def __init__(self) -> None:
-        super().__init__("org.freedesktop.portal.Settings")
-
-    @method()
-    def Nothing(self) -> None:
-        pass
-
-
 @pytest.fixture
 def private_bus(tmp_path: Path) -> Iterator[str]:
-    config = tmp_path / "bus.conf"
-    config.write_text(BUS_CONFIG.format(directory=tmp_path))
-    daemon = subprocess.Popen(
-        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert daemon.stdout is not None
-        yield daemon.stdout.readline().strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=5)
+    with private_dbus(tmp_path) as address:
+        yield address
 
 
 async def serve(address: str, script: Script) -> MessageBus:
@@ -310,7 +264,7 @@ async def serve(address: str, script: Script) -> MessageBus:
     if script.screen_cast:
         bus.export(PATH, FakeScreenCast(portal))
     if not script.remote_desktop and not script.screen_cast:
-        bus.export(PATH, OtherOnly())
+        bus.export(PATH, OnlyInterface("org.freedesktop.portal.Settings"))  # no ScreenCast
     await bus.request_name(DEST)
     return bus
 
