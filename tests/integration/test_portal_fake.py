@@ -31,7 +31,8 @@ from dbus_fast.annotations import (
     DBusUInt32,
     DBusUnixFd,
 )
-from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method, signal
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_property, method, signal
 from tests.integration.dbus_support import OnlyInterface, Request, private_dbus
 
 from veo.agent.backend import BackendError

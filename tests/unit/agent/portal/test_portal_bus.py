@@ -101,7 +101,7 @@ async def test_a_bad_pipewire_answer_leaks_no_descriptor(index: int) -> None:
     async def call(*_: object) -> SimpleNamespace:
         return SimpleNamespace(body=[index], unix_fds=list(passed))
 
-    session._call = call  # type: ignore[method-assign]
+    session._call = call  # type: ignore[method-assign,assignment]
     with pytest.raises(BackendError) as raised:
         await session._pipewire_fd()
     assert raised.value.reason == "portal_failed"
