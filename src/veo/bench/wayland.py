@@ -144,11 +144,18 @@ class WaylandDesktop:
     ) -> None:
         self.stop()
 
+    #: what the missing-tools error calls this desktop
+    label = "the Wayland desktop"
+
+    def missing_tools(self) -> list[str]:
+        """What this desktop needs and the machine lacks (a compositor's own list in subclasses)."""
+        return missing_tools()
+
     def start(self) -> WaylandDesktop:
         """Start every part in order, each awaited until it answers; on failure stop what ran."""
-        missing = missing_tools()
+        missing = self.missing_tools()
         if missing:
-            raise BenchError(f"the Wayland desktop needs {', '.join(missing)} (run `make system-packages`)")
+            raise BenchError(f"{self.label} needs {', '.join(missing)} (run `make system-packages`)")
         ensure_x11_socket_dir()
         try:
             self._start()

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from veo.bench.stream.procs import BenchError, Proc, wait_for
-from veo.bench.wayland import DEFAULT_SIZE, PORTAL, WaylandDesktop, ensure_x11_socket_dir
+from veo.bench.wayland import DEFAULT_SIZE, PORTAL, WaylandDesktop
 
 PORTAL_WLR = "/usr/libexec/xdg-desktop-portal-wlr"
 PORTALS_DIR = "/usr/share/xdg-desktop-portal/portals"
@@ -96,21 +96,14 @@ class SwayDesktop(WaylandDesktop):
         self.sway_socket = self.runtime_dir / "sway-ipc.sock"
         self._user: pwd.struct_passwd | None = None
 
-    def __enter__(self) -> SwayDesktop:
-        return self.start()
+    label = "the sway desktop"
 
-    def start(self) -> SwayDesktop:
-        """Start every part in order, each awaited until it answers; on failure stop what ran."""
-        missing = missing_tools()
-        if missing:
-            raise BenchError(f"the sway desktop needs {', '.join(missing)} (run `make system-packages`)")
-        ensure_x11_socket_dir()
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+    def __enter__(self) -> SwayDesktop:
+        self.start()
         return self
+
+    def missing_tools(self) -> list[str]:
+        return missing_tools()
 
     def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
