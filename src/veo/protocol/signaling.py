@@ -384,6 +384,9 @@ class Error(Message):
     #: ``rate_limited``: seconds until this address may try a code again (the user is told how long);
     #: ``too_many_joins`` (refused at the door, too many joins in flight): a few seconds.
     retry_after: Annotated[int, Field(ge=0, le=86400)] | None = None
+    #: ``agent_outdated``: the oldest agent version the server accepts, and where the new one is.
+    min_version: Annotated[str, Field(max_length=40)] | None = None
+    download_url: Annotated[str, Field(max_length=300)] | None = None
 
 
 AgentMessage = Annotated[
