@@ -5,4 +5,4 @@ technician's web app, tickets, signaling) and ``veo.agent`` (what the end user r
 one wire contract, ``veo.protocol``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
