@@ -6,6 +6,7 @@ the real consent dialog with the real mouse (xdotool at the rectangles the agent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,14 +89,16 @@ def start_session(
     control: bool = True,
     request: tuple[str, ...] = (),
     refuse: tuple[str, ...] = (),
+    launch_agent: Callable[[str], VeoAgent] | None = None,
 ) -> LiveSession:
     """Run a session up to ``#conn-state[data-state=active]`` with control ticked or not.
 
     ``request``: permissions ticked on the ticket page besides view and control (``clipboard``,
-    ``files``); ``refuse``: those the user unticks in the consent dialog.
+    ``files``); ``refuse``: those the user unticks in the consent dialog; ``launch_agent(code)``:
+    how the user starts the agent (default: ``veo agent --code`` from this checkout).
     """
     ticket_id, session_id, code = request_session(console, "Printer button does nothing", tick=request)
-    agent = VeoAgent(netns, display, server, code, workdir)
+    agent = launch_agent(code) if launch_agent else VeoAgent(netns, display, server, code, workdir)
     logs.add(agent.process)
     live = LiveSession(session_id, ticket_id, console, agent, display, app, logs)
 
