@@ -46,7 +46,9 @@ def download(server: VeoServer, query: str, home: Path) -> Path:
     """``GET /download/linux-x86_64?<query>`` saved as the browser would, made executable as the
     download page tells the user to."""
     response = server.api("GET", f"/download/linux-x86_64?{query}")
-    assert response.status_code == 200, f"/download/linux-x86_64?{query} -> {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"/download/linux-x86_64?{query} -> {response.status_code}: {response.text[:300]}"
+    )
     downloads = home / "Downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     path = downloads / "veo-agent"

@@ -48,7 +48,9 @@ def installed(veo_server: VeoServer) -> Iterator[Path]:
     veo_server.admin("agent", "package-deb", "--server", veo_server.url, "--organization", "veo support")
     debs = sorted((veo_server.workdir / "data" / "agents").glob("*.deb"))
     assert len(debs) == 1, debs
-    result = subprocess.run(["dpkg", "-i", str(debs[0])], capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        ["dpkg", "-i", str(debs[0])], capture_output=True, text=True, timeout=120, check=False
+    )
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         yield debs[0]
@@ -57,10 +59,14 @@ def installed(veo_server: VeoServer) -> Iterator[Path]:
     assert not Path("/usr/bin/veo-agent").exists(), "dpkg --purge left /usr/bin/veo-agent behind"
 
 
-def _open_link(netns: NetworkNamespace, display: XvfbDisplay, link: str, home: Path, log: Path) -> LoggedProcess:
+def _open_link(
+    netns: NetworkNamespace, display: XvfbDisplay, link: str, home: Path, log: Path
+) -> LoggedProcess:
     """``xdg-open LINK`` as the browser does for a scheme it hands to the system."""
     home.mkdir(parents=True, exist_ok=True)
-    return LoggedProcess("xdg-open veo link", netns.command([*bare_environment(display, home), "xdg-open", link]), log)
+    return LoggedProcess(
+        "xdg-open veo link", netns.command([*bare_environment(display, home), "xdg-open", link]), log
+    )
 
 
 def test_installed_package_opens_veo_links_for_its_own_server_only(

@@ -124,4 +124,3 @@ def _window_named(display: XvfbDisplay, name: str) -> str | None:
         check=False,
     )
     return result.stdout.strip() or None
-
