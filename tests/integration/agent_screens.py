@@ -31,7 +31,16 @@ ENDINGS = {
     "ended-mismatch": ("system", "sas_mismatch_user", False),
     "ended-expired": ("system", "expired", True),
 }
-SCENES = ("consent", "code-used", "code-rate-limited", "bar", *ENDINGS)
+SCENES = (
+    "consent",
+    "code-used",
+    "code-rate-limited",
+    "code-outdated",
+    "problem-truncated",
+    "problem-link",
+    "bar",
+    *ENDINGS,
+)
 
 
 def _joined() -> object:
@@ -65,19 +74,53 @@ def _draw(scene: str, language: str, root: tk.Tk) -> None:
     _ = gettext_for(language).gettext
     fonts = Fonts(root)
     nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
-    if scene in ("consent", "consent-wayland"):  # on Wayland it says the desktop's window follows
+    if scene in ("consent", "consent-wayland", "consent-loopback"):  # Wayland: the desktop's window follows
+        from veo.agent.ui.consent import ConnectedServer
+
+        server = (
+            ConnectedServer("127.0.0.1", False)
+            if scene == "consent-loopback"
+            else (ConnectedServer("support.acme.example", True))
+        )
         dialog = ConsentDialog(
             root, fonts, _, _joined(), nothing, nothing, nothing,  # type: ignore[arg-type]
-            desktop_asks_too=scene == "consent-wayland",
+            desktop_asks_too=scene == "consent-wayland", server=server,
         )  # fmt: skip
         dialog.show_sas("428913")
     elif scene.startswith("code-"):
-        window = CodeWindow(root, fonts, _, nothing, nothing, on_history=nothing)
+        from veo.agent.session import download_link
+
+        window = CodeWindow(
+            root, fonts, _, nothing, nothing, on_history=nothing, server="support.acme.example"
+        )
         refusal = {
             "code-used": Error(code="code_used", message="x", fatal=True),
             "code-rate-limited": Error(code="rate_limited", message="x", fatal=True, retry_after=230),
+            "code-outdated": Error(
+                code="agent_outdated",
+                message="x",
+                fatal=True,
+                min_version="0.3.0",
+                download_url="https://support.acme.example/download",
+            ),
         }[scene]
-        window.show_error(join_error_text(language, refusal), "123456789")
+        link = download_link(refusal, "https://support.acme.example")
+        window.show_error(join_error_text(language, refusal), "123456789", link=link)
+    elif scene.startswith("problem-"):
+        from veo.agent.launch import problem_text
+        from veo.agent.ui.problem import ProblemWindow
+
+        if scene == "problem-link":
+            headline = _("veo did not connect")
+            said = problem_text(
+                _, "link_refused", host="help.other.example", configured="support.acme.example"
+            )
+        else:
+            headline, said = _("veo cannot start"), problem_text(_, "embedded_truncated")
+        details = _("The details for your support department are in {path}.").format(
+            path="/home/ana/.local/state/veo/agent.log"
+        )
+        ProblemWindow(root, fonts, _, headline, said, nothing, details)
     elif scene == "bar":
         bar = SessionBar(
             root, fonts, _, "Ana García", "ACME IT", (Permission.VIEW, Permission.CONTROL, Permission.FILES),

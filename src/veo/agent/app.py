@@ -16,6 +16,7 @@ import tkinter as tk
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
+from urllib.parse import urlsplit
 
 from veo.agent import history
 from veo.agent.annotations import SessionAnnotations
@@ -57,6 +58,7 @@ from veo.agent.events import (
 from veo.agent.files import AgentFiles
 from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey, stop_hotkey_description
+from veo.agent.launch import server_label
 from veo.agent.loop_thread import LoopThread
 from veo.agent.names import with_display_names
 from veo.agent.overlay.auto import check_overlay, create_overlay
@@ -70,7 +72,7 @@ from veo.agent.ui.bar import SessionBar
 from veo.agent.ui.chat import ChatWindow
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import PAD, Fonts
-from veo.agent.ui.consent import ConsentDialog
+from veo.agent.ui.consent import ConnectedServer, ConsentDialog
 from veo.agent.ui.ended import EndedWindow
 from veo.agent.ui.files import FileWindows
 from veo.agent.ui.history import HistoryWindow
@@ -122,6 +124,8 @@ class AgentApp:
         self.session: AgentSession | None = None
         self.annotations: SessionAnnotations | None = None
         self.joined: Joined | None = None
+        #: where the open connection goes, from the connection itself (set before the join is sent)
+        self.connected: ConnectedServer | None = None
         self.code_window: CodeWindow | None = None
         self.consent: ConsentDialog | None = None
         self.bar: SessionBar | None = None
@@ -185,7 +189,13 @@ class AgentApp:
     def _show_code_window(self) -> None:
         if self.code_window is None:
             self.code_window = CodeWindow(
-                self.root, self.fonts, self._, self._start_attempt, self._quit, on_history=self._show_history
+                self.root,
+                self.fonts,
+                self._,
+                self._start_attempt,
+                self._quit,
+                on_history=self._show_history,
+                server=server_label(self.server),
             )
 
     def _show_history(self) -> None:
@@ -234,6 +244,7 @@ class AgentApp:
                 log.warning("cannot reach %s: %s", self.ws_url, exc.detail)
             self.events.put(JoinFailed(connect_error_text(self.language, exc)))
             return
+        self.connected = connected_server(channel, self.ws_url)
         deps = SessionDeps(
             capture_factory=desktop.capture,
             injector_factory=desktop.injector,
@@ -302,7 +313,7 @@ class AgentApp:
     def _on_join_failed(self, event: JoinFailed) -> None:
         self._show_code_window()
         assert self.code_window is not None
-        self.code_window.show_error(event.message, self._initial_code)
+        self.code_window.show_error(event.message, self._initial_code, link=event.link)
         if self._initial_code:  # ``--code`` from a terminal: say it there too
             print("veo agent: " + event.message, file=sys.stderr)
         self._initial_code = None
@@ -322,6 +333,7 @@ class AgentApp:
             self._session_call("deny"),
             self._session_call("declare_mismatch"),
             desktop_asks_too=self.desktop_asks_too,
+            server=self.connected,
         )
         if self.hotkey is None:  # from the moment someone is connected until the end
             description = stop_hotkey_description(gettext_for(self.language))  # Wayland's shortcut list
@@ -680,6 +692,18 @@ def follow_pointer(
     return pointer
 
 
+def connected_server(channel: WebSocketChannel, ws_url: str) -> ConnectedServer:
+    """The host the consent dialog names: the one TLS verified on this very connection.
+
+    A plain connection (``ws://``, which ``urls.agent_ws_url`` allows for loopback only) is said
+    to be unencrypted; nothing the server sends about itself is used.
+    """
+    verified = channel.verified_host
+    if verified is not None:
+        return ConnectedServer(verified, True)
+    return ConnectedServer(urlsplit(ws_url).hostname or "?", False)
+
+
 def connect_error_text(language: str, error: ConnectError) -> str:
     """What the code window says when no connection to the server was made."""
     _ = gettext_for(language).gettext
@@ -692,4 +716,4 @@ def connect_error_text(language: str, error: ConnectError) -> str:
     return _("Could not reach the support server. Check your connection and try again.")
 
 
-__all__ = ["AgentApp", "connect_error_text", "follow_pointer", "join_error_text"]
+__all__ = ["AgentApp", "connect_error_text", "connected_server", "follow_pointer", "join_error_text"]

@@ -19,9 +19,13 @@ MISMATCH_REASONS = frozenset({"sas_commitment_mismatch", "sas_mismatch", "sas_mi
 
 @dataclass(frozen=True)
 class JoinFailed:
-    """The code was refused or the server unreachable; the user may try again."""
+    """The code was refused or the server unreachable; the user may try again.
+
+    ``link``: where to get what is needed (the new version's download page), shown as a link.
+    """
 
     message: str
+    link: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from veo.agent import backend, encoder, history
 from veo.agent.history_text import history_text
+from veo.agent.launch import Launch, LaunchProblem, decide, embedded_source, installed_config_path
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
@@ -33,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     _ = gettext_for(system_language()).gettext  # --help comes before --lang is known
     parser = argparse.ArgumentParser(
         prog="veo agent", description=_("Share this computer's screen with a technician, with your consent.")
+    )
+    parser.add_argument(
+        "link",
+        nargs="?",
+        metavar="LINK",
+        help=_(
+            "a veo://join link from the join page (what your browser passes); "
+            "used only for a server this computer's veo configuration names"
+        ),
     )
     parser.add_argument("--server", help=_("address of the veo server, e.g. https://support.example"))
     parser.add_argument(
@@ -74,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
             "window); default: the kind of session this is; also VEO_AGENT_BACKEND"
         ),
     )
+    # hidden, for tests of the non-frozen agent: the configuration trailer of this file, as if it
+    # were the downloaded one-file build (``launch.py``)
+    parser.add_argument("--embedded-from", metavar="PATH", help=argparse.SUPPRESS)
     # hidden, for ``veo bench stream``: which codec to offer, and the frame rate cap
     parser.add_argument("--codec", choices=encoder.CODECS, default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--max-fps", type=float, default=None, help=argparse.SUPPRESS)
@@ -161,12 +174,40 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             report_crash(language, log_path, sys.exc_info())  # type: ignore[arg-type]
             return 1
-    if not args.server:
-        parser.error(_("--server is required (or use --history to see past sessions)"))
+    code: str | None = None
+    if args.code is not None:
+        code = codes.normalise(args.code)
+        if code is None:
+            print("veo agent: " + codes.format_text(_), file=sys.stderr)
+            return 2
+    # a downloaded (frozen) agent, or a test standing in for one: no terminal to read an error
+    packaged = bool(getattr(sys, "frozen", False)) or args.embedded_from is not None
     try:
-        ws_url = agent_ws_url(args.server, language)
+        launch = decide(
+            server=args.server,
+            code=code,
+            link=args.link,
+            embedded=embedded_source(args.embedded_from),
+            installed=installed_config_path(),
+            language=normalize(args.lang) if args.lang else None,
+            system_language=system_language(),
+        )
+    except LaunchProblem as problem:
+        if problem.kind == "no_server" and not packaged:  # a terminal: the usage says what to type
+            parser.error(_("--server is required (or use --history to see past sessions)"))
+        return tell_problem(problem, args.log_file, args.verbose)
+    language = launch.language
+    _ = gettext_for(language).gettext
+    try:
+        ws_url = agent_ws_url(launch.server, language)
         tls = client_context(args.ca_file, language) if args.ca_file else None
-    except (ServerUrlError, CaFileError) as exc:
+    except ServerUrlError as exc:
+        if launch.source == "command_line":
+            print(f"veo agent: {exc}", file=sys.stderr)
+            return 2
+        refused = LaunchProblem("bad_address", str(exc), language, f"{launch.source}: {launch.server}")
+        return tell_problem(refused, args.log_file, args.verbose)
+    except CaFileError as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
         return 2
     try:
@@ -184,16 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print("veo agent: --sysinfo-programs: " + str(exc), file=sys.stderr)
         return 2
-    code: str | None = None
-    if args.code is not None:
-        code = codes.normalise(args.code)
-        if code is None:
-            print("veo agent: " + codes.format_text(_), file=sys.stderr)
-            return 2
     log_path = setup_logging(args.log_file, args.verbose)
     on_tk_error = install_crash_handlers(language, log_path)
     try:
-        return run_agent(args, ws_url, tls, code, programs, language, on_tk_error)
+        return run_agent(args, launch, ws_url, tls, programs, on_tk_error)
     except KeyboardInterrupt:  # Ctrl+C before the windows could take it: quietly, as asked
         return 130
     except Exception:
@@ -201,18 +236,47 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def tell_problem(problem: LaunchProblem, log_file: str | None, verbose: bool) -> int:
+    """A configuration veo cannot use: the sentence on the terminal, in the log and in a window
+    (a downloaded or installed agent has no terminal); exit code 2."""
+    log_path = setup_logging(log_file, verbose)
+    on_tk_error = install_crash_handlers(problem.language, log_path)
+    log.error("cannot start (%s): %s [%s]", problem.kind, problem.message, problem.detail)
+    print("veo agent: " + problem.message, file=sys.stderr, flush=True)
+    _ = gettext_for(problem.language).gettext
+    headline = _("veo did not connect") if problem.kind == "link_refused" else _("veo cannot start")
+    details = (
+        _("The details for your support department are in {path}.").format(path=log_path)
+        if log_path is not None
+        else ""
+    )
+    try:
+        from veo.agent.ui.problem import show_problem
+
+        show_problem(_, headline, problem.message, details, on_tk_error)
+    except Exception:  # the sentence is already on the terminal and in the log
+        log.exception("the problem window failed")
+    return 2
+
+
 def run_agent(
     args: argparse.Namespace,
+    launch: Launch,
     ws_url: str,
     tls: ssl.SSLContext | None,
-    code: str | None,
     programs: tuple[str, ...],
-    language: str,
     on_tk_error: Callable[..., None],
 ) -> int:
-    """The code window (or ``--code``), then one session, until the user or the session ends it."""
+    """The code window (or a code given), then one session, until the user or the session ends it."""
+    language = launch.language
     _ = gettext_for(language).gettext
-    log.info("veo agent connecting to %s (language %s)", ws_url, language)
+    log.info(
+        "veo agent connecting to %s (language %s, configuration from %s%s)",
+        ws_url,
+        language,
+        launch.source.replace("_", " "),
+        ", with a code" if launch.code else "",
+    )
     if args.ca_file:
         log.info("trusting only the certificate authorities in %s", args.ca_file)
 
@@ -226,7 +290,7 @@ def run_agent(
         print("veo agent: " + _no_window(_, exc), file=sys.stderr)
         return 1
     root.report_callback_exception = on_tk_error
-    app = AgentApp(root, ws_url, args.server, language, code, tls, sysinfo_programs=programs)
+    app = AgentApp(root, ws_url, launch.server, language, launch.code, tls, sysinfo_programs=programs)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: app.request_terminate())
     try:

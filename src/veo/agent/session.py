@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from aiortc import (
     RTCConfiguration,
@@ -80,6 +81,7 @@ from veo.agent.reconnect import Backoff, ReconnectingChannel
 from veo.agent.resuming import Exchange, Grace, PeerLink, ResumeSecret
 from veo.agent.signaling import ChannelClosed, SignalingChannel
 from veo.agent.stream import ScreenTrack
+from veo.agent.urls import is_loopback_host
 from veo.i18n import gettext_for
 from veo.protocol import resume
 from veo.protocol import sas as sas_mod
@@ -201,7 +203,47 @@ def join_error_text(language: str, error: Error | None) -> str:
     catalog = gettext_for(language)
     if error is None:
         return catalog.gettext("The support server closed the connection. Please try again.")
+    if error.code == "agent_outdated":
+        return outdated_text(language, error.min_version)
     return refusal_text(catalog, error.code, error.retry_after)
+
+
+def outdated_text(language: str, minimum: str | None) -> str:
+    """The server accepts only newer agents: which version this is, which it needs, what to do.
+
+    The server checks the version before the code, so the code is still good for the new one.
+    """
+    _ = gettext_for(language).gettext
+    if minimum:
+        first = _(
+            "This veo app is too old (version {version}): "
+            "the support server needs version {minimum} or newer."
+        ).format(version=__version__, minimum=minimum)
+    else:
+        first = _("This veo app is too old (version {version}) for the support server.").format(
+            version=__version__
+        )
+    return (
+        first
+        + " "
+        + _(
+            "Download the new version from the link below and open it. "
+            "Your code was not used: it still works."
+        )
+    )
+
+
+def download_link(error: Error | None, server: str) -> str:
+    """Where an outdated agent gets the new one: the server's ``download_url`` when it is a web
+    address (``https://``, or ``http://`` on this computer), else the server's own ``/download``."""
+    if error is None or error.code != "agent_outdated":
+        return ""
+    url = (error.download_url or "").strip()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))):
+        return url
+    return server.rstrip("/") + "/download" if server else ""
 
 
 @dataclass
@@ -303,7 +345,11 @@ class AgentSession:
             log.warning(
                 "join refused: %s", f"{first.code}: {first.message}" if first else "connection closed"
             )
-            self._deps.post(JoinFailed(join_error_text(self._deps.language, first)))
+            self._deps.post(
+                JoinFailed(
+                    join_error_text(self._deps.language, first), link=download_link(first, self._deps.server)
+                )
+            )
             await self._close_channel()
             return False
         self._joined = first

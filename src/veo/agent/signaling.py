@@ -83,6 +83,20 @@ class WebSocketChannel:
             raise ConnectError(detail, untrusted=is_untrusted_certificate(exc)) from None
         return cls(connection)
 
+    @property
+    def verified_host(self) -> str | None:
+        """The host name TLS checked this connection's certificate against (chain and name both);
+        ``None`` for a plain ``ws://`` connection (loopback only). The consent dialog shows it:
+        it is where the agent is connected, whatever the server says about itself."""
+        ssl_object = self._ws.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        context = ssl_object.context
+        if context.verify_mode != ssl.CERT_REQUIRED or not context.check_hostname:
+            return None
+        host = ssl_object.server_hostname
+        return str(host) if host else None
+
     async def send(self, message: str) -> None:
         try:
             await self._ws.send(message)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tkinter as tk
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol import sas as sas_mod
@@ -20,6 +21,41 @@ from veo.protocol.permissions import Permission, ordered
 from veo.protocol.signaling import Joined
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectedServer:
+    """Where the agent is connected, as the connection itself says (never as the server says).
+
+    ``verified``: TLS checked the certificate chain and that it was issued for ``host``
+    (``signaling.WebSocketChannel.verified_host``); otherwise a plain ``ws://`` connection, which
+    the agent accepts for this computer only (``urls.py``).
+    """
+
+    host: str
+    verified: bool
+
+
+def server_line(_: Callable[[str], str], server: ConnectedServer) -> str:
+    """The consent dialog's sentence about the connection it is on."""
+    if server.verified:
+        return _("Connected to {host} (its certificate was checked).").format(host=server.host)
+    return _("Connected to this computer ({host}), without encryption: for tests only.").format(
+        host=server.host
+    )
+
+
+def warning_text(_: Callable[[str], str], server: ConnectedServer | None, organization: str) -> str:
+    """The red warning: check the address, and that the user asked for help."""
+    if server is not None and server.verified:
+        return _(
+            "Only continue if {host} is the address of {organization} and you asked them for help. "
+            "Nobody from {organization} will contact you unexpectedly to ask for access to your computer."
+        ).format(host=server.host, organization=organization)
+    return _(
+        "Only continue if you asked {organization} for help. Nobody from {organization} "
+        "will contact you unexpectedly to ask for access to your computer."
+    ).format(organization=organization)
 
 
 #: permissions this agent can honour, with the widget name the tests look for
@@ -72,6 +108,7 @@ class ConsentDialog:
         on_deny: Callable[[], None],
         on_mismatch: Callable[[], None],
         desktop_asks_too: bool = False,
+        server: ConnectedServer | None = None,
     ) -> None:
         _ = gettext
         self._ = gettext
@@ -98,24 +135,34 @@ class ConsentDialog:
             font=fonts.body,
             wraplength=wrap,
             justify="left",
-        ).pack(anchor="w", pady=(PAD // 2, PAD))
+        ).pack(anchor="w", pady=(PAD // 2, PAD if server is None else PAD // 2))
+        self.server_label: tk.Label | None = None
+        if server is not None:  # beside the organization's name: where this computer is connected
+            self.server_label = tk.Label(
+                frame,
+                text=server_line(_, server),
+                font=fonts.bold,
+                fg="#204a87" if server.verified else "#a40000",
+                wraplength=wrap,
+                justify="left",
+            )
+            self.server_label.pack(anchor="w", pady=(0, PAD))
+            log.info("consent dialog shows the server %s (verified: %s)", server.host, server.verified)
 
         tk.Label(frame, text=_("Allow the technician to:"), font=fonts.bold).pack(anchor="w")
         self._ticks, self.widgets = permission_boxes(
             frame, self.window, fonts, gettext, joined.requested, self._update_allow
         )
 
-        tk.Label(
+        self.warning = tk.Label(
             frame,
-            text=_(
-                "Only continue if you asked {organization} for help. Nobody from {organization} "
-                "will contact you unexpectedly to ask for access to your computer."
-            ).format(organization=org),
+            text=warning_text(_, server, org),
             font=fonts.bold,
             fg="#a40000",
             wraplength=wrap,
             justify="left",
-        ).pack(anchor="w", pady=(PAD, PAD))
+        )
+        self.warning.pack(anchor="w", pady=(PAD, PAD))
 
         self.sas_label = tk.Label(
             frame, text=_("Verification code: connecting…"), font=fonts.title, wraplength=wrap, justify="left"
