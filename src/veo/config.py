@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from veo.protocol.agent_config import MIN_AGENT_VERSION, version_key
 from veo.protocol.ice_urls import IceUrlError, agent_turn_url, url_kind
 
 if TYPE_CHECKING:
@@ -80,6 +81,14 @@ class Settings(BaseSettings):
         default="",
         max_length=300,
         description="Where users download the agent (linked on the join page); empty: ask the technician.",
+    )
+    agent_min_version: str = Field(
+        default=MIN_AGENT_VERSION,
+        max_length=40,
+        description=(
+            "The oldest veo agent version that may join (e.g. 0.2.0); an older one is told to "
+            "download the new one from /download, and its code stays unused."
+        ),
     )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail; unset: e-mail stays queued."
@@ -170,6 +179,18 @@ class Settings(BaseSettings):
     def _download_is_web(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("VEO_AGENT_DOWNLOAD_URL must start with http:// or https://")
+        return value
+
+    @field_validator("agent_min_version")
+    @classmethod
+    def _a_version(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            version_key(value)
+        except ValueError:
+            raise ValueError(
+                f"VEO_AGENT_MIN_VERSION must be a version such as {MIN_AGENT_VERSION}, not {value[:40]!r}"
+            ) from None
         return value
 
     @field_validator("smtp_ssl")

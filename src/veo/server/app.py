@@ -33,6 +33,7 @@ from veo.server.categories import api as api_categories
 from veo.server.categories import pages as category_pages
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
+from veo.server.downloads import pages as download_pages
 from veo.server.files import api as api_files
 from veo.server.middleware import VeoMiddleware
 from veo.server.notify import routes as notify_routes
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_pages.router)
     app.include_router(api_reports.router)
     app.include_router(api_files.router)
+    app.include_router(download_pages.router)
     audit_pages.install(app)
     housekeeping.install(app)
     session_routes.install(app)

@@ -26,10 +26,12 @@ import anyio
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
+from veo.protocol import agent_config
 from veo.protocol.base import ProtocolError
 from veo.protocol.permissions import Permission
-from veo.protocol.signaling import Join, Joined, Rejoin, parse_agent_message
-from veo.server.lang import set_language
+from veo.protocol.signaling import Error, Join, Joined, Rejoin, parse_agent_message
+from veo.server.addresses import address_group
+from veo.server.lang import _, set_language
 from veo.server.notify import events, rating
 from veo.server.policies.service import policy_for_role
 from veo.server.sessions import interruptions, redeem, txn
@@ -108,6 +110,8 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
         await peer.send(error("join_required", fatal=True))
         return None
     set_language(message.language)
+    if message.client == "agent" and await refuse_outdated(hub, peer, address, message):
+        return None
     if not await _may_try(hub, peer, address, slot):
         return None
 
@@ -135,6 +139,44 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
         return None
     hub.limiter.forgive(slot)
     return result
+
+
+async def refuse_outdated(hub: SignalingHub, peer: Peer, address: str, join: Join) -> bool:
+    """Refuse an agent older than ``VEO_AGENT_MIN_VERSION``, before its code is looked at.
+
+    Asked before the limiter counts an attempt and before the database: the user did nothing
+    wrong, the code stays unused (valid with the new agent) and is not a failed try. Nothing is
+    learnt about the code either, so this answer is no oracle. Logged, not audited: no session
+    is touched, and a public endpoint must not write audit rows at a stranger's pace.
+    """
+    minimum = hub.settings.agent_min_version
+    if not agent_config.is_older(join.agent_version, minimum):
+        return False
+    download = hub.settings.public_url + "/download"
+    have = join.agent_version or agent_config.UNVERSIONED_AGENT
+    log.info(
+        "refused an outdated agent (version %r, oldest accepted %s) from %s",
+        have[:40],
+        minimum,
+        address_group(address),
+    )
+    text = _(
+        "This veo app is too old for this server: it is version %(have)s, the server needs "
+        "%(minimum)s or newer. Download the new veo app from %(url)s and open it; your code "
+        "stays valid until it expires."
+    ) % {"have": have[:40], "minimum": minimum, "url": download}
+    answer = Error(
+        code="agent_outdated",
+        message=text[:500],
+        fatal=True,
+        min_version=minimum,
+        download_url=download,
+    )
+    try:
+        await peer.send(answer)
+    except Exception:  # the client left first
+        log.debug("could not answer an outdated agent", exc_info=True)
+    return True
 
 
 async def _may_try(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> bool:

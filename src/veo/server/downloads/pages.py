@@ -1,0 +1,204 @@
+"""``/download``: the veo app for the visitor's system, already configured for this server.
+
+``GET /download`` is a page in the visitor's language: the file for their system first (from the
+User-Agent, :mod:`platforms`), the other systems below, and an honest sentence where veo has no
+app yet (the browser share on the join page, view only). ``GET /download/linux-x86_64`` streams
+the operator's build (:mod:`store`) followed by a trailer naming this server, its organization,
+the page's language and, from a join link, the session's code
+(:func:`veo.protocol.agent_config.seal`): the user opens the file and sees the consent dialog,
+without typing an address. The build is never rebuilt or rewritten; ``/download/deb-amd64``
+serves the ``.deb`` as it is (IT configured it when packaging).
+
+The code is checked for its shape only (:mod:`veo.protocol.codes`), never against the database:
+the page must not tell a stranger which codes are live. A stale code in a file is harmless (the
+agent asks for a new one); a malformed one is refused with a sentence and never embedded.
+
+Downloads are logged (platform, version, whether a code was embedded; never the code) and
+counted in ``/metrics``; not audited: anyone may download, and a public address must not write
+audit rows at a stranger's pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path as FilePath
+from typing import Annotated, BinaryIO
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from prometheus_client import Counter
+
+from veo.config import SUPPORTED_LANGUAGES, Settings
+from veo.protocol import agent_config, codes
+from veo.server import metrics
+from veo.server.downloads import links, platforms, store
+from veo.server.errors import ApiError
+from veo.server.lang import _, get_language
+from veo.server.web import wording
+from veo.server.web.templating import render
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+DOWNLOADS = Counter(
+    "veo_agent_downloads",
+    "Agent files handed out by /download, by platform and whether a join code was embedded.",
+    ["platform", "with_code"],
+    registry=metrics.REGISTRY,
+)
+_CHUNK = 256 * 1024
+CodeParam = Annotated[str, Query(max_length=40)]
+LangParam = Annotated[str, Query(max_length=10)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _code(code: str) -> str:
+    """The code of ``?code=`` (spaces and dashes allowed), "" for none; a malformed one: 400."""
+    if not code:
+        return ""
+    digits = codes.normalise(code)
+    if digits is None:
+        raise ApiError(
+            400,
+            "invalid_code",
+            _(
+                "This download link carries a code that is not valid (a code has %(digits)d digits). "
+                "Download veo without it from %(url)s and type the code your technician gives you "
+                "when veo asks for it."
+            )
+            % {"digits": codes.DIGITS, "url": links.PAGE},
+        )
+    return digits
+
+
+def _system_names() -> dict[str, str]:
+    return {
+        "linux-x86_64": _("Linux"),
+        "linux-other": _("Linux"),
+        "windows": _("Windows"),
+        "macos": _("macOS"),
+        "chromeos": _("ChromeOS"),
+        "mobile": _("a phone or tablet"),
+        "unknown": _("your system"),
+    }
+
+
+@router.get(links.PAGE)
+async def download_page(request: Request, code: CodeParam = "") -> Response:
+    settings = _settings(request)
+    digits = _code(code)
+    listing = await links.builds(settings)
+    system = platforms.detect(request.headers.get("user-agent"))
+    lang = get_language()
+    linux = listing.builds.get(links.LINUX)
+    minimum = settings.agent_min_version
+    context = {
+        "system": system,
+        "system_name": _system_names()[system],
+        "linux": linux,
+        "deb": listing.builds.get("deb-amd64"),
+        "code": digits,
+        "code_display": codes.display(digits or None),
+        "linux_url": links.file_url(links.LINUX, digits, lang),
+        "deb_url": links.file_url("deb-amd64"),
+        "join_url": "/join" + (f"?code={digits}" if digits else ""),
+        "min_version": minimum,
+        # A build older than the server accepts would be refused at join: the admin must know.
+        "stale": [b for b in listing.builds.values() if agent_config.is_older(b.manifest.version, minimum)],
+        "problems": listing.problems,
+        "other_url": settings.agent_download_url,
+        "server_host": urlsplit(settings.public_url).hostname or settings.public_url,
+        "folder": links.folder(settings),
+        "server_url": settings.public_url,
+    }
+    return await render(request, "download.html", context)
+
+
+@router.get(links.PAGE + "/{platform}")
+async def download_file(
+    request: Request,
+    platform: Annotated[str, Path(max_length=40)],
+    code: CodeParam = "",
+    lang: LangParam = "",
+) -> Response:
+    settings = _settings(request)
+    kind = store.PLATFORMS.get(platform)
+    if kind is None:
+        message = _("veo has no download of that name. See %(url)s.") % {"url": links.PAGE}
+        raise ApiError(404, "not_found", message)
+    digits = _code(code)
+    build = (await links.builds(settings)).builds.get(platform)
+    if build is None:
+        raise ApiError(404, "no_build", _no_build())
+    version = build.manifest.version
+    headers = {
+        "Content-Disposition": f'attachment; filename="{kind.download_name(version)}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if not kind.configured:
+        _count(platform, version, "", "")
+        return FileResponse(build.path, media_type=kind.media_type, headers=headers)
+    language = lang if lang in SUPPORTED_LANGUAGES else get_language()
+    trailer = agent_config.seal(
+        agent_config.EmbeddedConfig(
+            server=settings.public_url,
+            # the default name is a description: in the file's language, as the consent dialog says it
+            organization=wording.organization(settings.organization, language),
+            code=digits,
+            language=language if language in ("es", "en") else "",
+        )
+    )
+    try:
+        # the size of the file opened: a build replaced meanwhile is not mixed into this download
+        raw, size = await anyio.to_thread.run_sync(_open, build.path)
+    except OSError:  # removed between the listing and now
+        log.warning("agent build %s vanished before its download", build.path)
+        raise ApiError(404, "no_build", _no_build()) from None
+    handle = anyio.wrap_file(raw)
+    headers["Content-Length"] = str(size + len(trailer))
+    _count(platform, version, digits, language)
+    return StreamingResponse(_stream(handle, size, trailer), media_type=kind.media_type, headers=headers)
+
+
+def _no_build() -> str:
+    return _("This server has no veo app for this system yet. Ask your technician how to get help.")
+
+
+def _open(path: FilePath) -> tuple[BinaryIO, int]:
+    handle = path.open("rb")
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+async def _stream(handle: anyio.AsyncFile[bytes], size: int, trailer: bytes) -> AsyncIterator[bytes]:
+    """Exactly ``size`` bytes of the build, then the trailer; the file closed however it ends."""
+    try:
+        left = size
+        while left > 0:
+            chunk = await handle.read(min(_CHUNK, left))
+            if not chunk:  # cut short under us: stop rather than send a wrong length
+                raise OSError("the build became shorter while it was being sent")
+            left -= len(chunk)
+            yield chunk
+        yield trailer
+    finally:
+        await handle.aclose()
+
+
+def _count(platform: str, version: str, code: str, language: str) -> None:
+    DOWNLOADS.labels(platform, "yes" if code else "no").inc()
+    log.info(
+        "agent download: %s %s, code embedded: %s, language: %s",
+        platform,
+        version,
+        "yes" if code else "no",
+        language or "-",
+    )
