@@ -1,0 +1,78 @@
+"""An agent the server finds too old: the sentence and the download link (``session.py``), and the
+host the consent dialog names, taken from the connection (``app.connected_server``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from veo import __version__
+from veo.agent.app import connected_server
+from veo.agent.session import download_link, join_error_text
+from veo.agent.ui.consent import ConnectedServer, server_line, warning_text
+from veo.i18n import gettext_for
+from veo.protocol.signaling import Error
+
+SERVER = "https://support.acme.example"
+
+
+def _outdated(**extra: object) -> Error:
+    return Error(code="agent_outdated", message="agent too old", fatal=True, **extra)  # type: ignore[arg-type]
+
+
+def test_outdated_says_both_versions_and_that_the_code_still_works() -> None:
+    said = join_error_text("en", _outdated(min_version="9.1.0", download_url=SERVER + "/download"))
+    assert said.startswith(
+        f"This veo app is too old (version {__version__}): the support server needs version 9.1.0 or newer."
+    )
+    assert "Download the new version from the link below" in said and "Your code was not used" in said
+    assert f"(version {__version__}) for the support server." in join_error_text("en", _outdated())
+    # other refusals are as before
+    assert "already been used" in join_error_text("en", Error(code="code_used", message="x", fatal=True))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (SERVER + "/download", SERVER + "/download"),
+        ("http://127.0.0.1:8000/download", "http://127.0.0.1:8000/download"),
+        ("http://support.acme.example/download", SERVER + "/download"),  # plain text off this computer
+        ("javascript:alert(1)", SERVER + "/download"),
+        ("file:///etc/passwd", SERVER + "/download"),
+        (None, SERVER + "/download"),
+    ],
+)
+def test_download_link_is_a_web_address(url: str | None, expected: str) -> None:
+    assert download_link(_outdated(min_version="9.1.0", download_url=url), SERVER + "/") == expected
+
+
+def test_no_link_for_other_refusals() -> None:
+    assert download_link(Error(code="code_used", message="x", fatal=True), SERVER) == ""
+    assert download_link(None, SERVER) == ""
+
+
+class _Channel:
+    def __init__(self, verified: str | None) -> None:
+        self.verified_host = verified
+
+
+def test_consent_host_comes_from_the_connection() -> None:
+    url = "wss://support.acme.example/ws/agent"
+    assert connected_server(_Channel("support.acme.example"), url) == (  # type: ignore[arg-type]
+        ConnectedServer("support.acme.example", True)
+    )
+    # a plain connection (loopback only) is never called checked, whatever the URL says
+    assert connected_server(_Channel(None), "ws://127.0.0.1:8000/ws/agent") == (  # type: ignore[arg-type]
+        ConnectedServer("127.0.0.1", False)
+    )
+
+
+def test_consent_words() -> None:
+    _ = gettext_for("en").gettext
+    checked = ConnectedServer("support.acme.example", True)
+    assert server_line(_, checked) == "Connected to support.acme.example (its certificate was checked)."
+    assert warning_text(_, checked, "ACME IT").startswith(
+        "Only continue if support.acme.example is the address of ACME IT and you asked them for help."
+    )
+    plain = ConnectedServer("127.0.0.1", False)
+    assert "without encryption" in server_line(_, plain)
+    assert warning_text(_, plain, "ACME IT").startswith("Only continue if you asked ACME IT for help.")
