@@ -4,7 +4,8 @@
 one-time password included: ``init`` prints it only once, so a first run that failed after printing
 it leaves no other way); ``reset-totp`` for an administrator who lost their phone and their
 recovery codes; ``policy`` prints a role's policy, or changes only the settings it is given;
-``sample-data`` fills a fresh instance with months of realistic tickets to look at.
+``sample-data`` fills a fresh instance with months of realistic tickets to look at; ``agent``
+puts in place the builds that ``/download`` hands out (``downloads/cli.py``).
 
 One-time passwords are printed once and never stored in clear; the account must replace such a
 password at first sign-in. ``--password-stdin`` lets automation set a password it already knows
@@ -25,6 +26,7 @@ from veo.server.auth.models import ROLES
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
+from veo.server.downloads import cli as agent_cli
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import _
 from veo.server.policies import service as policies
@@ -104,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
         help=_("how long a session waits for a lost connection to come back (0 to %(most)s; 0: no wait)")
         % {"most": MAX_GRACE_SECONDS},
     )
+    agent_cli.add_parser(sub)
     return p
 
 
@@ -360,4 +363,6 @@ def main(argv: list[str]) -> int:
         return policy(settings, args)
     if args.action == "sample-data":
         return sample_data(settings, args)
+    if args.action == "agent":  # files only: no database
+        return agent_cli.main(PROG, settings, args)
     return set_password(settings, args)
