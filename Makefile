@@ -22,7 +22,7 @@ SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-de
 SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr wtype
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean
+.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean agent agent-build
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,17 @@ INSTALL_CHECK_DIR := build/install-check
 install-check:
 	$(PYTHON) tests/install_check.py --build-dir $(INSTALL_CHECK_DIR)
 
+## The one-file agent for Linux x86_64 (docs/agent-build.md): PyInstaller in a build venv holding only
+## the agent and build extras, cached under ${VEO_BUILD_CACHE:-${XDG_CACHE_HOME:-~/.cache}/veo-build}
+## by a hash of what goes in (a hit takes seconds), into dist/agent/veo-agent-linux-x86_64 + its .json
+## manifest; `make agent` then puts it where the server hands it out (`veo admin agent add`).
+AGENT_FILE := dist/agent/veo-agent-linux-x86_64
+agent-build: install
+	$(PY) packaging/build_agent.py
+
+agent: agent-build
+	$(VEO) admin agent add $(AGENT_FILE)
+
 lint: install-test
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
@@ -85,8 +96,9 @@ lint: install-test
 typecheck: install-test
 	$(VENV)/bin/mypy
 
-## The whole suite: each extra installed alone, lint, types, unit, integration (SQLite and PostgreSQL),
-## end to end.
+## The whole suite: each extra installed alone, lint, types, the one-file agent built (cached; its
+## contents checked by tests/packaging, the end-to-end phase runs a session with it), unit,
+## integration (SQLite and PostgreSQL), end to end.
 ## The end-to-end tests run in their own pytest process: their Playwright (sync API) keeps an
 ## event loop running on the main thread for the whole session, which asyncio tests cannot share.
 ## pytest's exit code 5 (no test collected) counts as a failure.
@@ -96,7 +108,7 @@ define run_phase
 	$(PYTEST_PHASE) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
 endef
 
-test: system-packages install-check install-test lint typecheck
+test: system-packages install-check install-test lint typecheck agent-build
 	$(call run_phase,tests --ignore=tests/e2e)
 	$(call run_phase,tests/e2e)
 	$(MAKE) --no-print-directory bench-smoke
@@ -136,4 +148,4 @@ i18n: install-test
 	$(VENV)/bin/pybabel compile -d src/veo/locales -D veo
 
 clean:
-	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""The one-file agent's entry point: ``veo agent`` as a program of its own (packaging/agent/veo-agent.spec).
+
+``VEO_AGENT_BUILD_CHECK=1`` makes the file import every native module the agent can use and print
+``build check ok`` instead of starting: ``packaging/build_agent.py`` runs that after each build, so a
+library broken by stripping (or left out) fails the build, not the user's session.
+"""
+
+import os
+import sys
+
+
+def _build_check() -> int:
+    import importlib
+
+    names = [
+        "av",
+        "av.video.frame",
+        "aiortc",
+        "aiortc.codecs.h264",
+        "aiortc.codecs.vpx",
+        "aioice",
+        "pylibsrtp",
+        "google_crc32c",
+        "numpy",
+        "cryptography.hazmat.bindings._rust",
+        "OpenSSL.SSL",
+        "ssl",
+        "mss",
+        "Xlib.display",
+        "psutil",
+        "dbus_fast.aio",
+        "websockets.asyncio.client",
+        "pydantic",
+        "pydantic_core",
+        "babel.units",
+        "veo.agent.app",
+        "veo.agent.session",
+        "veo.agent.encoder",
+        "veo.agent.x11_desktop",
+        "veo.agent.portal.desktop",
+    ]
+    for name in names:
+        importlib.import_module(name)
+    import tkinter
+
+    tkinter.Tcl().eval("package require Tcl")  # Tcl's own library (init.tcl) is in the file
+    import numpy
+
+    numpy.ones((64, 64)).dot(numpy.ones((64, 64)))  # the bundled OpenBLAS loads and runs
+    import av
+
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 64, "yuv420p"
+    frame = av.VideoFrame(64, 64, "yuv420p")
+    packets = [*codec.encode(frame), *codec.encode(None)]
+    from babel import Locale
+
+    Locale.parse("es_MX")
+    Locale.parse("en_GB")
+    from veo.i18n import gettext_for
+
+    if gettext_for("es").gettext("Allow") == "Allow":
+        raise SystemExit("build check: the Spanish catalog is missing")
+    print(f"build check ok ({len(names)} modules, {len(packets)} H.264 packets)")
+    return 0
+
+
+if __name__ == "__main__":
+    if os.environ.get("VEO_AGENT_BUILD_CHECK") == "1":
+        sys.exit(_build_check())
+    from veo.agent.main import main
+
+    sys.exit(main())
