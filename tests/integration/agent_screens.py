@@ -112,15 +112,15 @@ def _draw(scene: str, language: str, root: tk.Tk) -> None:
 
         if scene == "problem-link":
             headline = _("veo did not connect")
-            said = problem_text(
+            sentence = problem_text(
                 _, "link_refused", host="help.other.example", configured="support.acme.example"
             )
         else:
-            headline, said = _("veo cannot start"), problem_text(_, "embedded_truncated")
+            headline, sentence = _("veo cannot start"), problem_text(_, "embedded_truncated")
         details = _("The details for your support department are in {path}.").format(
             path="/home/ana/.local/state/veo/agent.log"
         )
-        ProblemWindow(root, fonts, _, headline, said, nothing, details)
+        ProblemWindow(root, fonts, _, headline, sentence, nothing, details)
     elif scene == "bar":
         bar = SessionBar(
             root, fonts, _, "Ana García", "ACME IT", (Permission.VIEW, Permission.CONTROL, Permission.FILES),
