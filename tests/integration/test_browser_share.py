@@ -17,10 +17,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
+from tests.integration.downloads_support import stand_in
 from tests.integration.test_signaling import Env, closed_with, env, negotiate, recv, send
 
 from veo.config import Settings
 from veo.server.db.base import utcnow
+from veo.server.downloads import store
 from veo.server.sessions.models import RemoteSession
 
 if TYPE_CHECKING:
@@ -105,8 +107,12 @@ def test_upgrade_continues_the_same_session_with_a_new_consent(env: Env) -> None
         assert issued["command"] == f"veo agent --server http://veo.test --code {issued['code']}"
         assert issued["download_url"] == "https://downloads.example.org/veo"
         assert issued["code"] != created["code"]
+        # with a build in this server's folder: /download, whose Linux file carries this code
+        store.add(store.agents_dir(env.hub.settings.data_dir), stand_in(env.hub.settings.data_dir / "dist"))
+        placed = upgrade_code(browser)  # a new continuation code replaces the previous one
+        assert placed["download_url"] == f"http://veo.test/download?code={placed['code']}"
         with env.agent() as agent:
-            joined = agent_join(agent, issued["code"])
+            joined = agent_join(agent, placed["code"])
             assert joined["type"] == "joined" and joined["session_id"] == sid
             assert joined["ticket_id"] == env.ticket_id
             assert recv(browser, "upgraded")["type"] == "upgraded"
@@ -241,7 +247,8 @@ def test_the_download_address_must_be_a_web_address() -> None:
 
 
 async def test_join_page_links_the_operators_download(app: FastAPI, client: httpx.AsyncClient) -> None:
-    assert 'id="agent-download"' not in (await client.get("/join")).text
+    # no build in this server's folder: /download says so; an operator's own address replaces it
+    assert '<a id="agent-download" href="/download?lang=en"' in (await client.get("/join")).text
     app.state.settings = app.state.settings.model_copy(
         update={"agent_download_url": "https://dl.example.org/veo"}
     )

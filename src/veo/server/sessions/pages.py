@@ -10,14 +10,15 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from veo.config import Settings
-from veo.protocol import codes
+from veo.protocol import agent_config, codes
 from veo.protocol.permissions import ordered
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
 from veo.server.auth.deps import CurrentUser
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
-from veo.server.lang import _
+from veo.server.downloads import links, platforms
+from veo.server.lang import _, get_language
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
 from veo.server.sessions.access import api_error, load_for
@@ -103,6 +104,7 @@ async def console(session_id: str, request: Request, user: CurrentUser, db: Data
         "ws_url": f"/ws/console?session={session.id}",
         "protocol_url": "/api/v1/protocol.json",
         "agent_command": agent_command(public_url, code),
+        "download_url": public_url + links.PAGE,
         "max_file_bytes": await db.run(lambda s: policy_for_user(s, user).max_file_bytes),
         # what "Ask for more" may offer mid-session (the server checks again when asked)
         "ask_permissions": await db.run(
@@ -160,11 +162,20 @@ async def end_from_page(session_id: str, request: Request, user: CurrentUser, db
     return RedirectResponse(f"/sessions/{session_id}/console", status_code=303)
 
 
+def _system_name(system: platforms.System) -> str:
+    names = {"windows": _("Windows"), "macos": _("macOS"), "chromeos": _("ChromeOS")}
+    return names.get(system, _("this system"))
+
+
 @router.get("/join")
 async def join_page(request: Request, code: Annotated[str, Query(max_length=40)] = "") -> Response:
     """Public page for the user: how to run the agent with the code the technician gave."""
     digits = codes.normalise(code)
-    public_url = _settings(request).public_url
+    settings = _settings(request)
+    public_url = settings.public_url
+    lang = get_language()
+    listing = await links.builds(settings)
+    system = platforms.detect(request.headers.get("user-agent"))
     context = {
         "code": digits or "",
         "code_display": codes.display(digits),
@@ -176,6 +187,13 @@ async def join_page(request: Request, code: Annotated[str, Query(max_length=40)]
         # of it); the format sentence is made when the page renders, in the page's language.
         "codes": codes,
         "code_format_text": partial(codes.format_text, _),
-        "agent_download_url": _settings(request).agent_download_url,
+        # The app: the configured file itself when the page has a code and a Linux build is in
+        # place (downloads/links.py), the installed app's veo: link, the terminal as a fallback.
+        "agent_download_url": links.join_download(settings, listing, digits or "", lang),
+        "agent_download_direct": bool(digits) and links.LINUX in listing.builds,
+        "download_page_url": links.page_url(digits or "", lang),
+        "linux_visitor": system in ("linux-x86_64", "unknown"),
+        "system_name": _system_name(system),
+        "open_veo_url": agent_config.join_link(public_url, digits or ""),
     }
     return await render(request, "join.html", context)

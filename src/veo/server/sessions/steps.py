@@ -26,6 +26,7 @@ from veo.protocol.signaling import (
     UpgradeCode,
     UpgradeRequest,
 )
+from veo.server.downloads import links
 from veo.server.sessions import asking, policy_now, redeem, resuming, service, txn
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.models import RemoteSession
@@ -172,12 +173,15 @@ async def upgrade_request(s: Step, message: UpgradeRequest) -> None:
         ),
     )
     expires = session.continuation_expires_at
+    # /download?code=…: the page picks the file for the user's system, and the Linux file it
+    # hands out carries this continuation code (downloads/links.py).
+    listing = await links.builds(settings)
     await s.to_agent(
         UpgradeCode(
             code=code,
             expires_at=expires.isoformat() if expires else "",
             command=agent_command(settings.public_url, code),
-            download_url=settings.agent_download_url,
+            download_url=links.upgrade_download(settings, listing, code),
         ).dumps()
     )
 
