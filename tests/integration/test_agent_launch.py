@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tkinter as tk
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -107,7 +108,8 @@ async def veo_server(
 def new_code(app: FastAPI) -> tuple[str, str]:
     """A session waiting for its agent: ``(session_id, code)``."""
     ticket_id = new_ticket(app)
-    technician = make_user(app.state.db, "ana@example.org", name="Ana García").user
+    email = f"ana-{uuid.uuid4().hex[:8]}@example.org"
+    technician = make_user(app.state.db, email, name="Ana García").user
     with app.state.db.session() as s:
         created = service.create_session(
             s, ticket_id=ticket_id, technician=technician, permissions=None, ttl_seconds=600
@@ -192,12 +194,13 @@ async def start_agent(display: str, tmp_path: Path, *args: str, installed: Path 
     return Agent(process, log, stderr)
 
 
+def xdotool(display: str, *args: str) -> None:
+    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=30)
+
+
 def click(display: str, rect: list[int]) -> None:
     x, y, w, h = rect
-    env = {**os.environ, "DISPLAY": display}
-    subprocess.run(
-        ["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"], env=env, check=True
-    )
+    xdotool(display, "mousemove", "--sync", str(x + w // 2), str(y + h // 2), "click", "1")
 
 
 def screenshot(display: str, out: Path) -> Image.Image:
@@ -268,6 +271,30 @@ async def test_cut_short_copy_says_so_in_a_window_and_exits_2(display: str, tmp_
     err = agent.stderr.read_text()
     assert "veo agent: " + expected in err and "Traceback" not in err
     assert not any("connecting to" in line for line in agent.lines())
+
+
+async def test_a_used_embedded_code_is_asked_again_in_the_code_window(display: str, tmp_path: Path) -> None:
+    from veo.server.sessions import redeem
+
+    async with veo_server(tmp_path) as (base_url, app):
+        _old, used = new_code(app)
+        with app.state.db.session() as s:
+            redeem.redeem_code(s, used, address="127.0.0.1")  # someone joined with it already
+        session_id, fresh = new_code(app)
+        copy = downloaded_copy(tmp_path, EmbeddedConfig(server=base_url, code=used, language="en"))
+        agent = await start_agent(display, tmp_path, "--embedded-from", str(copy))
+        try:
+            said = await agent.line(r"code window says: ")
+            assert "This code has already been used" in said
+            entry = await agent.rect("code", "entry")
+            click(display, entry)
+            xdotool(display, "key", "End", "key", "--repeat", "15", "BackSpace")
+            xdotool(display, "type", "--delay", "20", fresh)
+            xdotool(display, "key", "Return")
+            await agent.line(r"consent dialog shows the server 127.0.0.1")
+            assert session_row(app, session_id).joined_at is not None
+        finally:
+            assert await agent.stop() == 0
 
 
 # ---------------------------------------------------------------- a veo:// link
@@ -406,6 +433,7 @@ def _check_consent(root: tk.Tk, language: str) -> None:
         nothing,
         nothing,
         nothing,
+        desktop_asks_too=True,  # the longest it gets: four boxes and the Wayland note
         server=checked,
     )
     dialog.show_sas("428913")
@@ -413,8 +441,8 @@ def _check_consent(root: tk.Tk, language: str) -> None:
     shown = _labels(dialog.window)
     assert server_line(_, checked) in shown and warning_text(_, checked, "ACME IT") in shown
     assert any("support.acme.example" in text and "ACME IT" in text for text in shown)
-    # the whole dialog fits a 1366x768 screen
-    assert dialog.window.winfo_height() <= 768 - 60 and dialog.window.winfo_width() <= 1366
+    # the whole dialog fits a 1366x768 screen with a panel or two
+    assert dialog.window.winfo_height() <= 768 - 60 and dialog.window.winfo_width() <= 1366 - 200
     dialog.close()
 
 

@@ -117,8 +117,8 @@ class ConsentDialog:
         self._on_mismatch = on_mismatch
         self._sas_known = False
         org = joined.organization
-        self.window, frame = open_window(root, _("Remote support request"), self._deny)
-        wrap = 560
+        self.window, frame = open_window(root, _("Remote support request"), self._deny, pad=PAD + 6)
+        wrap = 720  # wide rather than tall: it must fit a 1366x768 screen below its panels
 
         tk.Label(
             frame,
@@ -141,7 +141,7 @@ class ConsentDialog:
             self.server_label = tk.Label(
                 frame,
                 text=server_line(_, server),
-                font=fonts.bold,
+                font=fonts.body,
                 fg="#204a87" if server.verified else "#a40000",
                 wraplength=wrap,
                 justify="left",
