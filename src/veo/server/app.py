@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_reports.router)
     app.include_router(api_files.router)
     app.include_router(download_pages.router)
+    app.add_exception_handler(download_pages.DownloadRefused, download_pages.refused)  # type: ignore[arg-type]
     audit_pages.install(app)
     housekeeping.install(app)
     session_routes.install(app)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import Counter
 
 from veo.config import SUPPORTED_LANGUAGES, Settings
@@ -37,6 +37,7 @@ from veo.protocol import agent_config, codes
 from veo.server import metrics
 from veo.server.downloads import links, platforms, store
 from veo.server.errors import ApiError
+from veo.server.handlers import wants_html
 from veo.server.lang import _, get_language
 from veo.server.web import wording
 from veo.server.web.templating import render
@@ -60,23 +61,38 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+class DownloadRefused(ApiError):
+    """A download that cannot be served; a browser gets ``download_error.html`` (the way on)."""
+
+
 def _code(code: str) -> str:
     """The code of ``?code=`` (spaces and dashes allowed), "" for none; a malformed one: 400."""
     if not code:
         return ""
     digits = codes.normalise(code)
     if digits is None:
-        raise ApiError(
+        raise DownloadRefused(
             400,
             "invalid_code",
             _(
                 "This download link carries a code that is not valid (a code has %(digits)d digits). "
-                "Download veo without it from %(url)s and type the code your technician gives you "
-                "when veo asks for it."
+                "Download veo without it, and type the code your technician gives you when veo asks for it."
             )
-            % {"digits": codes.DIGITS, "url": links.PAGE},
+            % {"digits": codes.DIGITS},
         )
     return digits
+
+
+async def refused(request: Request, exc: DownloadRefused) -> Response:
+    """The sentence, and on a page the ways on: the download without a code, the join page."""
+    if not wants_html(request):
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+    context = {
+        "status": exc.status,
+        "message": exc.message,
+        "download_url": links.page_url(lang=get_language()),
+    }
+    return await render(request, "download_error.html", context, status_code=exc.status)
 
 
 def _system_names() -> dict[str, str]:
@@ -132,12 +148,12 @@ async def download_file(
     settings = _settings(request)
     kind = store.PLATFORMS.get(platform)
     if kind is None:
-        message = _("veo has no download of that name. See %(url)s.") % {"url": links.PAGE}
-        raise ApiError(404, "not_found", message)
+        message = _("veo has no download of that name.")
+        raise DownloadRefused(404, "not_found", message)
     digits = _code(code)
     build = (await links.builds(settings)).builds.get(platform)
     if build is None:
-        raise ApiError(404, "no_build", _no_build())
+        raise DownloadRefused(404, "no_build", _no_build())
     version = build.manifest.version
     headers = {
         "Content-Disposition": f'attachment; filename="{kind.download_name(version)}"',
@@ -162,7 +178,7 @@ async def download_file(
         raw, size = await anyio.to_thread.run_sync(_open, build.path)
     except OSError:  # removed between the listing and now
         log.warning("agent build %s vanished before its download", build.path)
-        raise ApiError(404, "no_build", _no_build()) from None
+        raise DownloadRefused(404, "no_build", _no_build()) from None
     handle = anyio.wrap_file(raw)
     headers["Content-Length"] = str(size + len(trailer))
     _count(platform, version, digits, language)
