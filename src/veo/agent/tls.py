@@ -1,6 +1,9 @@
 """How the agent decides to trust a server: certificate chain and host name, always both.
 
-By default the system's trust store is used. An organization that runs veo behind its own
+By default the system's trust store is used, found with ``truststore``: the one-file agent carries
+the OpenSSL of the machine it was built on (Debian's, which looks in ``/usr/lib/ssl``), and on a
+system that keeps its bundle elsewhere (Fedora and RHEL under ``/etc/pki``, SUSE, Alpine) plain
+``ssl.create_default_context()`` would trust nothing at all. An organization that runs veo behind its own
 certificate authority passes that CA with ``--ca-file PATH`` (or ``VEO_AGENT_CA_FILE``); then, as
 with curl's ``--cacert``, only the certificates in that file are trusted. Host-name checking is
 never turned off: a certificate from the right CA for another name is refused too.
@@ -9,6 +12,8 @@ never turned off: a certificate from the right CA for another name is refused to
 from __future__ import annotations
 
 import ssl
+
+import truststore
 
 from veo.i18n import gettext_for
 
@@ -23,7 +28,7 @@ def client_context(ca_file: str | None = None, language: str = "en") -> ssl.SSLC
     """A client context that verifies the chain (system store, or only ``ca_file``) and the host name."""
     _ = gettext_for(language).gettext
     try:
-        context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else _system_trust()
     except FileNotFoundError:
         raise CaFileError(_("The certificate file {path!r} does not exist.").format(path=ca_file)) from None
     except (OSError, ssl.SSLError) as exc:
@@ -36,6 +41,11 @@ def client_context(ca_file: str | None = None, language: str = "en") -> ssl.SSLC
         )
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     return context
+
+
+def _system_trust() -> ssl.SSLContext:
+    """The system's certificate authorities wherever this distribution keeps them (``truststore``)."""
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def is_untrusted_certificate(exc: BaseException) -> bool:
