@@ -1,4 +1,5 @@
-"""``veo bench``: subcommands that measure veo: ``tickets`` and ``stream`` (screen sharing vs VNC).
+"""``veo bench``: subcommands that measure veo: ``tickets``, ``stream`` (screen sharing vs VNC) and
+``agent-file`` (the one-file agent's size and start time, ``veo.bench.agent_file``).
 
 Usage: ``veo bench tickets [--count 100000] [--database-url URL ...] [--runs 5] [--json PATH]``.
 Without ``--database-url`` it measures SQLite and the PostgreSQL server at
@@ -63,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     from veo.bench.stream import cli as stream_cli
 
     stream_cli.add_parser(sub, _)
+    from veo.bench import agent_file
+
+    agent_file.add_parser(sub, _)
     return root
 
 
@@ -72,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from veo.bench.stream import cli as stream_cli
 
         return stream_cli.main(args)
+    if args.what == "agent-file":
+        from veo.bench import agent_file
+
+        return agent_file.main(args)
     from veo.bench.databases import DEFAULT_POSTGRES
     from veo.bench.tickets import run_one, table
 
