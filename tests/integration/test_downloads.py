@@ -457,3 +457,12 @@ async def test_an_outdated_agent_is_told_what_to_do_and_its_code_stays_usable(tm
         other = await _new_code(base_url, "tech@example.org")
         shared = await _join(base_url, Join(code=other, client="browser"))
         assert shared["type"] == "joined", shared
+
+
+def test_a_download_links_code_never_reaches_the_access_log() -> None:
+    from veo.server.accesslog import redact_target
+
+    assert redact_target("/download/linux-x86_64?code=123456789&lang=es") == (
+        "/download/linux-x86_64?code=[redacted]&lang=es"
+    )
+    assert redact_target("/download?code=123456789") == "/download?code=[redacted]"
