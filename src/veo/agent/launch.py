@@ -95,14 +95,28 @@ def embedded_source(embedded_from: str | None) -> Path | None:
     return None
 
 
+#: How much of an address a sentence shows: a link's address is chosen by a web page.
+LABEL_CHARS = 80
+
+
 def server_label(server: str) -> str:
     """How an address is shown to people: ``support.example.org`` (with its port and path if any).
 
-    ``https://`` goes without saying; any other scheme stays visible.
+    ``https://`` goes without saying; any other scheme stays visible. A host name in another
+    script is shown as the ASCII name TLS checks (``xn--…``), so a look-alike letter cannot pass
+    for the real name; a very long address is cut with "…".
     """
     parts = urlsplit(server)
-    shown = (parts.netloc.rpartition("@")[2] + parts.path).rstrip("/")
-    return shown if parts.scheme.lower() == "https" else server.rstrip("/")
+    netloc = parts.netloc.rpartition("@")[2]
+    if not netloc.isascii():
+        try:
+            netloc = netloc.encode("idna").decode("ascii")
+        except UnicodeError:
+            netloc = netloc.encode("ascii", "backslashreplace").decode("ascii")
+    shown = (netloc + parts.path).rstrip("/")
+    if parts.scheme.lower() != "https":
+        shown = f"{parts.scheme}://{shown}"
+    return shown if len(shown) <= LABEL_CHARS else shown[: LABEL_CHARS - 1] + "…"
 
 
 def decide(

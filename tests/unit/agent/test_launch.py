@@ -217,6 +217,10 @@ def test_server_label() -> None:
     assert server_label("https://support.acme.example") == "support.acme.example"
     assert server_label("https://support.acme.example:8443/veo/") == "support.acme.example:8443/veo"
     assert server_label("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    # a look-alike letter (Cyrillic "о") shows as the name TLS checks, not as "support.acme.example"
+    assert server_label("https://supp\u043ert.acme.example") == "xn--supprt-zqf.acme.example"
+    long = server_label("https://" + "a" * 200 + ".example")
+    assert len(long) == launch_mod.LABEL_CHARS and long.endswith("…")
 
 
 # ---------------------------------------------------------------- damaged trailers, any damage
