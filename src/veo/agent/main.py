@@ -1,7 +1,11 @@
 """``veo agent``: what the end user runs to let a technician see (and maybe control) the screen.
 
 ``main(argv) -> int``: 0 when the session ended (whoever ended it) or the user closed the code
-window, 2 for a bad command line, server address or certificate file, 1 when no window can be shown.
+window, 2 for a bad command line, server address, certificate file or configuration, 1 when no
+window can be shown. The server (and maybe the code) comes from ``--server``/``--code``, a
+``veo://join`` link, the downloaded file's own configuration or ``/etc/veo/agent.json``
+(``launch.py``); a configuration that cannot be used is said on the terminal, in the log and in a
+window (``ui/problem.py``), since a downloaded or installed agent has no terminal.
 ``--history`` shows the user's own record of past sessions instead (``--print``: as text).
 The log goes to ``$XDG_STATE_HOME/veo/agent.log`` (or ``--log-file``); an unexpected error ends
 with one sentence on the terminal that says where its details are, never a traceback (``logs.py``).
