@@ -157,6 +157,7 @@ def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
             ws_url=f"/ws/console?session={session_id}",
             protocol_url="/api/v1/protocol.json",
             agent_command="veo agent --server https://veo.example.org --code 123456789",
+            download_url="https://veo.example.org/download",
             csrf_token="csrf-test-token",
             user=SimpleNamespace(name="Carla Técnica", role="technician"),
             organization="Soporte Ejemplo",
