@@ -23,12 +23,15 @@ from veo.agent.launch import (
 from veo.agent.main import main
 from veo.i18n import gettext_for
 from veo.protocol.agent_config import (
+    END,
     INSTALLED_CONFIG_PATH,
+    START,
     AgentConfigError,
     EmbeddedConfig,
     join_link,
     read_embedded,
     seal,
+    unseal_tail,
 )
 
 SERVER = "https://support.acme.example"
@@ -254,6 +257,22 @@ def test_any_cut_or_flip_is_a_problem_or_nothing(
         assert problem.message and "Traceback" not in problem.message
     else:
         assert got.source == "embedded" and found is not None and got.server == found.server
+
+
+@settings(max_examples=300, deadline=None)
+@given(junk=st.binary(max_size=600), where=st.sampled_from(["after_start", "before_end", "between"]))
+def test_any_bytes_around_the_markers_are_a_problem_or_nothing(junk: bytes, where: str) -> None:
+    tail = {
+        "after_start": START + junk,
+        "before_end": junk + END,
+        "between": START + junk + END,
+    }[where]
+    try:
+        found = unseal_tail(BUILD + tail)
+    except AgentConfigError as exc:
+        assert exc.problem in ("truncated", "tampered", "invalid")
+    else:
+        assert found is None or isinstance(found, EmbeddedConfig)
 
 
 # ---------------------------------------------------------------- the command
