@@ -28,6 +28,8 @@ ALLOW: dict[tuple[str, str], str] = {
     ("/login/totp", "GET"): "second step of signing in (needs the first step's challenge cookie)",
     ("/login/totp", "POST"): "second step of signing in",
     ("/join", "GET"): "the user's join page (they have a code, not an account)",
+    ("/download", "GET"): "the veo app for the user's system (public like the join page; no code looked up)",
+    ("/download/{platform}", "GET"): "the app configured for this server (a code checked for its shape only)",
     ("/healthz", "GET"): "liveness probe, says only 'ok'",
     ("/readyz", "GET"): "readiness probe, names failed parts only",
     ("/api/v1/openapi.json", "GET"): "the API's schema",
