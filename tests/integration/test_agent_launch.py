@@ -375,7 +375,7 @@ async def test_outdated_agent_is_told_both_versions_and_the_download_page(
 # ---------------------------------------------------------------- the host, from the connection
 
 
-async def test_verified_host_is_the_one_tls_checked(tmp_path: Path) -> None:
+async def test_verified_host_is_the_one_tls_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from websockets.asyncio.server import ServerConnection, serve
 
     cert, key = self_signed(tmp_path / "tls", ["localhost"], ("127.0.0.1",))
@@ -395,6 +395,14 @@ async def test_verified_host_is_the_one_tls_checked(tmp_path: Path) -> None:
                 assert channel.verified_host == host
             finally:
                 await channel.close()
+        # the system's trust (truststore, no --ca-file), here with this CA as the system's bundle
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        channel = await WebSocketChannel.open(f"wss://localhost:{port}/ws/agent", client_context())
+        try:
+            assert channel.verified_host == "localhost"
+        finally:
+            await channel.close()
     async with serve(idle, "127.0.0.1", 0) as plain:
         port = plain.sockets[0].getsockname()[1]
         channel = await WebSocketChannel.open(f"ws://127.0.0.1:{port}/ws/agent")
