@@ -6,6 +6,10 @@ because pressing Allow under the code IS the user's confirmation that the techni
 same code (the dialog says so). "The codes differ" ends the session as suspected interception.
 Each requested permission is a checkbox the user
 may untick; only what was requested is shown.
+
+Beside the organization's name (which is the server's word) the dialog names the host this
+connection reaches, as TLS verified it (:class:`ConnectedServer`), and the warning asks the user
+to check it: a downloaded copy of veo can name anybody's server, a certificate cannot.
 """
 
 from __future__ import annotations
