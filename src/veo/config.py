@@ -80,7 +80,10 @@ class Settings(BaseSettings):
     agent_download_url: str = Field(
         default="",
         max_length=300,
-        description="Where users download the agent (linked on the join page); empty: ask the technician.",
+        description=(
+            "Another place users may get the agent (the operator's own hosting): listed on /download, "
+            "and the join page's download when this server holds no Linux build; empty: none."
+        ),
     )
     agent_min_version: str = Field(
         default=MIN_AGENT_VERSION,
