@@ -25,7 +25,7 @@ from veo.config import Settings
 from veo.i18n import gettext_for
 from veo.protocol import agent_config
 from veo.protocol.signaling import Join
-from veo.server import admin
+from veo.server import admin, metrics
 from veo.server.downloads import platforms, store
 
 LINUX_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -317,8 +317,11 @@ async def test_the_file_carries_this_server_its_organization_the_code_and_the_la
 ) -> None:
     app.state.settings = app.state.settings.model_copy(update={"organization": "ACME Soporte"})
     built = _place(app, tmp_path)
+    labels = {"platform": "linux-x86_64", "with_code": "yes"}
+    before = metrics.REGISTRY.get_sample_value("veo_agent_downloads_total", labels) or 0.0
     response = await client.get("/download/linux-x86_64?code=123%20456%20789&lang=es")
     assert response.status_code == 200
+    assert metrics.REGISTRY.get_sample_value("veo_agent_downloads_total", labels) == before + 1
     assert response.headers["content-disposition"] == 'attachment; filename="veo-agent"'
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
