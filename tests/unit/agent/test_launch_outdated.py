@@ -3,11 +3,16 @@ host the consent dialog names, taken from the connection (``app.connected_server
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from veo import __version__
 from veo.agent.app import connected_server
 from veo.agent.session import download_link, join_error_text
+from veo.agent.ui.code import open_in_browser, user_environment
 from veo.agent.ui.consent import ConnectedServer, server_line, warning_text
 from veo.i18n import gettext_for
 from veo.protocol.signaling import Error
@@ -76,3 +81,38 @@ def test_consent_words() -> None:
     plain = ConnectedServer("127.0.0.1", False)
     assert "without encryption" in server_line(_, plain)
     assert warning_text(_, plain, "ACME IT").startswith("Only continue if you asked ACME IT for help.")
+
+
+def test_the_browser_gets_the_users_environment_not_the_bundles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-file agent runs with LD_LIBRARY_PATH into its bundle: the browser must not."""
+    bundle = str(tmp_path / "_MEI123")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", bundle, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", bundle)
+    monkeypatch.setenv("TCL_LIBRARY", bundle + "/_tcl_data")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env = user_environment()
+    assert env is not None
+    assert "LD_LIBRARY_PATH" not in env and "TCL_LIBRARY" not in env and env["HOME"] == str(tmp_path)
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/opt/mine/lib")  # the user's own, saved by PyInstaller
+    env = user_environment()
+    assert env is not None and env["LD_LIBRARY_PATH"] == "/opt/mine/lib" and "LD_LIBRARY_PATH_ORIG" not in env
+
+    # a stand-in xdg-open records what it was given
+    record = tmp_path / "opened"
+    opener = tmp_path / "bin" / "xdg-open"
+    opener.parent.mkdir()
+    opener.write_text(f'#!/bin/sh\necho "$1 LD=${{LD_LIBRARY_PATH-unset}}" > {record}\n')
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{opener.parent}:/usr/bin:/bin")
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
+    open_in_browser(SERVER + "/download")
+    deadline = time.monotonic() + 10
+    while not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert record.read_text().strip() == f"{SERVER}/download LD=unset"
+    # not frozen: the standard library's webbrowser, in this environment
+    monkeypatch.setattr(sys, "frozen", False)
+    assert user_environment() is None

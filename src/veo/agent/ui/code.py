@@ -12,6 +12,10 @@ comes back to this same window.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import tkinter as tk
 import webbrowser
 from collections.abc import Callable
@@ -113,9 +117,44 @@ class CodeWindow:
         if self._link:
             log.info("opening %s in the browser", self._link)
             try:
-                webbrowser.open(self._link)
+                open_in_browser(self._link)
             except Exception:  # no browser: the address stays on screen to type or copy
                 log.warning("could not open the browser", exc_info=True)
 
     def close(self) -> None:
         self.window.destroy()
+
+
+def user_environment() -> dict[str, str] | None:
+    """The environment the user's own programs expect, or ``None`` when it is this one's.
+
+    The one-file agent (PyInstaller) runs with ``LD_LIBRARY_PATH`` (and Tcl/Tk paths) pointing into
+    its unpacked bundle: a browser started with them would load the bundle's libraries instead of
+    its own. Whatever names the bundle goes; a value PyInstaller saved (``*_ORIG``) comes back.
+    """
+    bundle = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or not bundle:
+        return None
+    env = {name: value for name, value in os.environ.items() if bundle not in value}
+    for name in ("LD_LIBRARY_PATH",):
+        saved = env.pop(f"{name}_ORIG", None)
+        if saved is not None:
+            env[name] = saved
+    return env
+
+
+def open_in_browser(url: str) -> None:
+    """The user's browser at ``url`` (``xdg-open`` in the user's own environment when frozen)."""
+    env = user_environment()
+    opener = shutil.which("xdg-open")
+    if env is None or opener is None:
+        webbrowser.open(url)
+        return
+    subprocess.Popen(  # a fixed program; the URL was checked to be a web address (download_link)
+        [opener, url],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
