@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from veo.agent.bundle import user_environment
 from veo.agent.events import SysinfoAsk, SysinfoClosed, UiEvent
 from veo.protocol.datachannel import AgentDataMessage
 from veo.protocol.sysinfo import Sysinfo, SysinfoDeclined, SysinfoRequest
@@ -163,7 +164,12 @@ def _displays() -> list[Info]:
         return []
     try:
         done = subprocess.run(
-            [xrandr, "--query"], capture_output=True, text=True, timeout=VERSION_TIMEOUT, check=False
+            [xrandr, "--query"],
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT,
+            check=False,
+            env=user_environment(),  # the one-file agent's libraries are not xrandr's
         )
     except (OSError, subprocess.TimeoutExpired):
         return []
@@ -229,6 +235,7 @@ def program_version(name: str) -> Info:
             check=False,
             stdin=subprocess.DEVNULL,
             errors="replace",
+            env=user_environment(),  # the one-file agent's libraries are not the program's
         )
     except subprocess.TimeoutExpired:
         return {"name": name, "found": True, "version": "", "error": "timeout"}

@@ -11,8 +11,9 @@ import pytest
 
 from veo import __version__
 from veo.agent.app import connected_server
+from veo.agent.bundle import user_environment
 from veo.agent.session import download_link, join_error_text
-from veo.agent.ui.code import open_in_browser, user_environment
+from veo.agent.ui.code import open_in_browser
 from veo.agent.ui.consent import ConnectedServer, server_line, warning_text
 from veo.i18n import gettext_for
 from veo.protocol.signaling import Error
@@ -116,3 +117,22 @@ def test_the_browser_gets_the_users_environment_not_the_bundles(
     # not frozen: the standard library's webbrowser, in this environment
     monkeypatch.setattr(sys, "frozen", False)
     assert user_environment() is None
+
+
+def test_system_information_runs_programs_outside_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from veo.agent.sysinfo import program_version
+
+    bundle = str(tmp_path / "_MEI123")
+    program = tmp_path / "bin" / "someapp"
+    program.parent.mkdir()
+    program.write_text('#!/bin/sh\necho "someapp 1.0 LD=${LD_LIBRARY_PATH-unset}"\n')
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{program.parent}:/usr/bin:/bin")
+    monkeypatch.setenv("LD_LIBRARY_PATH", bundle)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", bundle, raising=False)
+    assert program_version("someapp")["version"] == "someapp 1.0 LD=unset"
+    monkeypatch.setattr(sys, "frozen", False)  # the pip-installed agent: its environment as it is
+    assert program_version("someapp")["version"] == f"someapp 1.0 LD={bundle}"

@@ -12,15 +12,14 @@ comes back to this same window.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
-import sys
 import tkinter as tk
 import webbrowser
 from collections.abc import Callable
 from tkinter import font as tkfont
 
+from veo.agent.bundle import user_environment
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol import codes
 
@@ -123,24 +122,6 @@ class CodeWindow:
 
     def close(self) -> None:
         self.window.destroy()
-
-
-def user_environment() -> dict[str, str] | None:
-    """The environment the user's own programs expect, or ``None`` when it is this one's.
-
-    The one-file agent (PyInstaller) runs with ``LD_LIBRARY_PATH`` (and Tcl/Tk paths) pointing into
-    its unpacked bundle: a browser started with them would load the bundle's libraries instead of
-    its own. Whatever names the bundle goes; a value PyInstaller saved (``*_ORIG``) comes back.
-    """
-    bundle = getattr(sys, "_MEIPASS", None)
-    if not getattr(sys, "frozen", False) or not bundle:
-        return None
-    env = {name: value for name, value in os.environ.items() if bundle not in value}
-    for name in ("LD_LIBRARY_PATH",):
-        saved = env.pop(f"{name}_ORIG", None)
-        if saved is not None:
-            env[name] = saved
-    return env
 
 
 def open_in_browser(url: str) -> None:
