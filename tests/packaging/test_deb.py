@@ -135,6 +135,13 @@ def test_refusals_are_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not list(out.glob("*.deb"))
 
 
+def test_a_line_break_in_a_server_address_makes_no_control_field(tmp_path: Path) -> None:
+    binary = _program(tmp_path / "agent")
+    package = deb.build_deb(binary, ["https://a.example/x\nInjected: y"], "", "0.2.0", tmp_path)
+    assert _dpkg_deb("-f", str(package), "Injected").strip() == ""
+    assert "https://a.example/xInjected: y" in _dpkg_deb("-f", str(package), "Description")
+
+
 def test_glibc_floor_without_a_manifest_is_the_documented_one(tmp_path: Path) -> None:
     package = deb.build_deb(_program(tmp_path / "agent"), SERVERS, "", "0.2.0", tmp_path)
     assert _dpkg_deb("-f", str(package), "Depends").startswith(f"libc6 (>= {deb.DEFAULT_GLIBC}),")

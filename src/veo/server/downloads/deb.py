@@ -226,7 +226,8 @@ def desktop_entry() -> str:
 def _control(root: Path, config: InstalledConfig, version: str, glibc: str) -> str:
     size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
     organization = _CONTROL_UNSAFE.sub(" ", config.organization).strip()
-    servers = ", ".join(config.servers)
+    # one line each: InstalledConfig lets a tab or line break through inside an address
+    servers = ", ".join(_CONTROL_UNSAFE.sub("", server) for server in config.servers)
     for_whom = f" for {organization}" if organization else ""
     return "\n".join(
         [
