@@ -248,7 +248,8 @@ def build(cache: Path, venv: Path, key: str) -> Path:
         out.rename(result)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    prune(cache, result)
+    os.utime(venv)
+    prune(cache, result, venv)
     return result
 
 
@@ -283,10 +284,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prune(cache: Path, keep: Path) -> None:
-    results = sorted(cache.glob("result-*"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in [r for r in results if r != keep][KEEP_RESULTS - 1 :]:
-        shutil.rmtree(old, ignore_errors=True)
+def prune(cache: Path, keep: Path, venv: Path) -> None:
+    """Keep the newest :data:`KEEP_RESULTS` results and the newest two venvs (this one among them)."""
+    for pattern, kept, count in (("result-*", keep, KEEP_RESULTS), ("venv-*", venv, 2)):
+        found = sorted(cache.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in [r for r in found if r != kept][count - 1 :]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def publish(result: Path, out_dir: Path) -> Path:

@@ -129,6 +129,12 @@ def test_what_the_agent_needs_is_inside(built_agent: BuiltAgent) -> None:
         assert any(re.fullmatch(pattern, n) for n in names), f"nothing like {pattern} in the agent"
 
 
+def test_pygobject_and_gstreamer_are_not_inside(built_agent: BuiltAgent) -> None:
+    """docs/agent-build.md, Wayland: the file is X11-only; bundling them costs 12 MB (measured)."""
+    assert not [m for m in built_agent.modules if m == "gi" or m.startswith("gi.")]
+    assert not [n for n in built_agent.entries if "gstreamer" in n.lower() or n.startswith("gi_typelibs")]
+
+
 def test_the_catalog_inside_is_this_checkouts(built_agent: BuiltAgent) -> None:
     inside = built_agent.extract("veo/locales/es/LC_MESSAGES/veo.mo")
     assert inside == (REPO / "src/veo/locales/es/LC_MESSAGES/veo.mo").read_bytes()
