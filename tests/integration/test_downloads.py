@@ -296,7 +296,9 @@ async def test_without_a_build_the_user_is_sent_to_the_technician_and_the_admin_
     page = await client.get("/download?lang=en", headers={**HTML, "user-agent": LINUX_UA})
     assert 'id="download-admin"' in page.text
     assert "<code>make agent</code>" in page.text
-    assert "veo admin agent add dist/agent/veo-agent-linux-x86_64" in page.text
+    data_dir = app.state.settings.data_dir.resolve()
+    assert f"veo admin --data-dir {data_dir} agent add dist/agent/veo-agent-linux-x86_64" in page.text
+    assert page.text.index('id="download-admin"') < page.text.index('id="download-main"')  # first: act
     file = await client.get("/download/linux-x86_64?lang=en", headers=HTML)
     assert file.status_code == 404 and "Ask your technician" in file.text
 
@@ -310,6 +312,7 @@ async def test_the_admin_is_warned_of_a_build_older_than_the_server_accepts(
     html = (await client.get("/download?lang=en", headers=HTML)).text
     assert "This server accepts veo 0.3.0 or newer." in html
     assert "is version 0.2.0, older than VEO_AGENT_MIN_VERSION (0.3.0)" in html
+    assert html.index('id="download-admin"') < html.index('id="download-main"')
 
 
 async def test_the_file_carries_this_server_its_organization_the_code_and_the_language(

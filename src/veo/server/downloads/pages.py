@@ -134,6 +134,7 @@ async def download_page(request: Request, code: CodeParam = "") -> Response:
         "server_host": urlsplit(settings.public_url).hostname or settings.public_url,
         "folder": links.folder(settings),
         "server_url": settings.public_url,
+        "data_dir": settings.data_dir.resolve(),
     }
     return await render(request, "download.html", context)
 
