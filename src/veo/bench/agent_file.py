@@ -10,10 +10,10 @@ file runs as a user would start it: ``env -i`` with ``PATH=/usr/bin:/bin``, a th
 first, before any connection). Each start is ended with SIGTERM, which the one-file bootloader
 passes on to the agent, so it removes its unpacked copy.
 
-What is measured, each the median of ``--runs``:
+What is measured, each the median of ``--runs`` (every start with a new ``HOME``):
 
 * **first start**: the file's pages dropped from the page cache first (``posix_fadvise``
-  ``DONTNEED``), a new ``HOME``: as after a reboot, or a download written out long ago;
+  ``DONTNEED``): as after a reboot, or a download written out long ago;
 * **warm start**: right after another start (the file in the page cache); the one-file build
   unpacks itself into a new temporary folder on every start, so warm is not free either;
 * ``--help``: to exit, for the part of a start that is unpacking Python and the agent's imports.
