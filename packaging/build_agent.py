@@ -204,7 +204,11 @@ def build(cache: Path, venv: Path, key: str) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=f"build-{key}-", dir=cache))
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-        env |= {"VEO_BUILD_SRC": str(SRC), "VEO_BUILD_STRIP": str(scratch / "stripped")}
+        env |= {
+            "VEO_BUILD_SRC": str(SRC),
+            "VEO_BUILD_STRIP": str(scratch / "stripped"),
+            "VEO_BUILD_BINARIES": str(scratch / "binaries.json"),
+        }
         say("PyInstaller: analysing, collecting, stripping and packing (about a minute)")
         run_logged(
             [str(venv / "bin" / "python"), "-m", "PyInstaller", "--noconfirm", "--log-level", "INFO",
@@ -218,7 +222,13 @@ def build(cache: Path, venv: Path, key: str) -> Path:
         say("inspecting the archive (contents, licences, glibc)")
         inspected = json.loads(
             subprocess.run(
-                [str(venv / "bin" / "python"), str(Path(__file__).resolve()), "inspect", str(built)],
+                [
+                    str(venv / "bin" / "python"),
+                    str(Path(__file__).resolve()),
+                    "inspect",
+                    str(built),
+                    str(scratch / "binaries.json"),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -235,6 +245,7 @@ def build(cache: Path, venv: Path, key: str) -> Path:
             "glibc": inspected["glibc"],
             "glibc_needed_by": inspected["glibc_needed_by"],
             "contents": inspected["contents"],
+            "native": inspected["native"],
             "cache_key": key,
         }
         out = scratch / "result"
@@ -313,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["inspect"]:
-        print(json.dumps(inspect(Path(argv[1]))))
+        print(json.dumps(inspect(Path(argv[1]), Path(argv[2]) if len(argv) > 2 else None)))
         return 0
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -384,8 +395,9 @@ class _Lock:
 # ---------------------------------------------------------------- inspect (runs in the build venv)
 
 
-def inspect(path: Path) -> dict[str, object]:
-    """What the built file holds: archive entries, Python modules, distributions, glibc floor."""
+def inspect(path: Path, binaries: Path | None = None) -> dict[str, object]:
+    """What the built file holds: archive entries, Python modules, distributions, glibc floor, and
+    (with the spec's ``binaries`` list) where each native library came from."""
     from importlib import metadata
 
     from PyInstaller.archive.readers import CArchiveReader
@@ -411,7 +423,9 @@ def inspect(path: Path) -> dict[str, object]:
         if provided & top_level:
             contents.append({"name": name, "version": dist.version, "license": _licence(dist)})
     glibc, needed_by = _glibc_floor(path, archive)
+    native = _native_origins(json.loads(binaries.read_text())) if binaries and binaries.exists() else []
     return {
+        "native": native,
         "python": ".".join(map(str, sys.version_info[:3])),
         "glibc": glibc,
         "glibc_needed_by": needed_by,
@@ -419,6 +433,59 @@ def inspect(path: Path) -> dict[str, object]:
         "entries": entries,
         "modules": sorted(modules),
     }
+
+
+def _native_origins(binaries: list[list[str]]) -> list[dict[str, str]]:
+    """Each bundled library's origin: ``{"file", "from": "wheel"|"python"|"debian"|"unknown", …}``.
+
+    A wheel's file names its distribution and version; the interpreter's its version; a file of
+    the build machine's system its Debian package, version and source package (``dpkg -S``), which
+    is what the corresponding-source offer has to name (docs/agent-build.md).
+    """
+    from importlib import metadata
+
+    owners: dict[str, tuple[str, str]] = {}
+    for dist in metadata.distributions():
+        for file in dist.files or []:
+            owners[str(Path(str(dist.locate_file(file))).resolve())] = (dist.metadata["Name"], dist.version)
+    interpreter = Path(sys.base_prefix).resolve()
+    origins = []
+    for dest, src in sorted(binaries):
+        if src in owners:
+            name, version = owners[src]
+            origins.append({"file": dest, "from": "wheel", "package": name, "version": version})
+        elif Path(src).is_relative_to(interpreter):
+            origins.append(
+                {"file": dest, "from": "python", "package": "CPython", "version": sys.version.split()[0]}
+            )
+        else:
+            origins.append({"file": dest, **_debian_package(src)})
+    return origins
+
+
+def _debian_package(src: str) -> dict[str, str]:
+    if shutil.which("dpkg-query") is None:
+        return {"from": "unknown", "path": src}
+    candidates = [src, src.removeprefix("/usr")] if src.startswith("/usr/") else [src, "/usr" + src]
+    for candidate in candidates:
+        found = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True, check=False)
+        if found.returncode == 0:
+            package = found.stdout.split(":", 1)[0].strip()
+            info = subprocess.run(
+                ["dpkg-query", "-W", "-f", "${Version}\t${source:Package}\t${source:Version}", package],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split("\t")
+            if len(info) == 3:
+                return {
+                    "from": "debian",
+                    "package": package,
+                    "version": info[0],
+                    "source": info[1],
+                    "source_version": info[2],
+                }
+    return {"from": "unknown", "path": src}
 
 
 def _top_level(dist: object) -> set[str]:

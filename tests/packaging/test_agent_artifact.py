@@ -190,6 +190,21 @@ def test_the_manifest_describes_the_file(built_agent: BuiltAgent) -> None:
         assert item["license"] and item["version"], item
 
 
+def test_the_manifest_names_where_every_native_library_came_from(built_agent: BuiltAgent) -> None:
+    """For the licences and the corresponding source: a wheel, the interpreter or a Debian package."""
+    native = built_agent.manifest["native"]
+    assert isinstance(native, list)
+    by_file = {item["file"]: item for item in native}
+    binaries = {n for n, e in built_agent.entries.items() if e["type"] in ("b", "x") and ".so" in n}
+    assert binaries <= set(by_file), sorted(binaries - set(by_file))[:5]
+    assert not [item for item in native if item["from"] == "unknown"]
+    x264 = next(item for file, item in by_file.items() if file.startswith("av.libs/libx264"))
+    assert (x264["from"], x264["package"]) == ("wheel", "av")
+    assert by_file["libpython3.11.so.1.0"]["from"] == "python"
+    tk = by_file["libtk8.6.so"]
+    assert tk["from"] == "debian" and tk["source"] == "tk8.6" and tk["source_version"]
+
+
 def test_a_cached_build_is_copied_in_seconds(built_agent: BuiltAgent, tmp_path: Path) -> None:
     started = time.monotonic()
     result = run_driver(tmp_path / "report.json")
