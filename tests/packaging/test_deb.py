@@ -22,7 +22,11 @@ from veo.server.downloads import deb
 
 SERVERS = ["https://support.example", "https://backup.example:8443/veo"]
 
-pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
+
+@pytest.fixture(autouse=True)
+def _dpkg_deb_installed() -> None:
+    if shutil.which("dpkg-deb") is None:
+        skip_or_fail("dpkg-deb is not installed")
 
 
 def _program(path: Path) -> Path:
