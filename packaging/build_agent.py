@@ -267,13 +267,16 @@ def build(cache: Path, venv: Path, key: str) -> Path:
 def check(built: Path) -> None:
     """The file starts, every native module loads, x264 encodes, the catalog is there."""
     with tempfile.TemporaryDirectory(prefix="veo-build-check-") as home:
-        proc = subprocess.run(
-            ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", "VEO_AGENT_BUILD_CHECK=1", str(built)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", "VEO_AGENT_BUILD_CHECK=1", str(built)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise BuildError("the built file's check did not finish within 120 s") from None
     if proc.returncode != 0 or "build check ok" not in proc.stdout:
         raise BuildError(f"the built file failed its check ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
     say(proc.stdout.strip())
@@ -356,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             f"veo {manifest['version']} ({time.monotonic() - started:.1f} s)"
         )
         if args.report:
+            ensure_venv(cache, python, v_key)  # the tests read the archive with its PyInstaller
             args.report.write_text(
                 json.dumps(
                     {
@@ -367,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     except BuildError as exc:
+        print(f"build_agent.py: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or "").strip().splitlines()[-3:] if isinstance(exc.stderr, str) else []
+        print(f"build_agent.py: {' '.join(map(str, exc.cmd[:3]))} failed ({exc.returncode})", file=sys.stderr)
+        print("\n".join(detail), file=sys.stderr)
+        return 1
+    except OSError as exc:
         print(f"build_agent.py: {exc}", file=sys.stderr)
         return 1
 
