@@ -339,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
             if shutil.which(tool) is None:
                 raise BuildError(f"{tool} is missing: install binutils (apt-get install binutils)")
         cache = cache_dir(args.cache)
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BuildError(
+                f"the build cache {cache} cannot be used ({exc.strerror}): set VEO_BUILD_CACHE"
+            ) from None
         python = base_python()
         v_key = venv_key(python)
         r_key = result_key(v_key)
