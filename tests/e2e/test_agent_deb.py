@@ -94,7 +94,7 @@ def test_installed_package_opens_veo_links_for_its_own_server_only(
     logs.add(opened)
     try:
         # the installed agent joined with the link's code: the technician sees the user arrive
-        console.wait_conn_state("joined", timeout=60)
+        console.wait_conn_state("connected", timeout=60)
         agent_log = home / ".local" / "state" / "veo" / "agent.log"
         wait_for("the consent dialog", lambda: "ui-geometry consent" in _read(agent_log), 60, logs)
     finally:
