@@ -94,7 +94,7 @@ def test_conffile_launcher_and_scripts(package: Path, tmp_path: Path) -> None:
     config = InstalledConfig.model_validate_json((root / "etc/veo/agent.json").read_text())
     assert config.servers == SERVERS and config.organization == "ACME IT\nInjected: field"
     desktop = (root / "usr/share/applications/veo-agent.desktop").read_text().splitlines()
-    assert "Exec=/usr/bin/veo-agent %u" in desktop
+    assert "Exec=/usr/bin/veo-agent -- %u" in desktop
     assert "MimeType=x-scheme-handler/veo;" in desktop
     assert "Terminal=false" in desktop
     assert any(line.startswith("Name[es]=") for line in desktop)
@@ -139,11 +139,13 @@ def test_refusals_are_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not list(out.glob("*.deb"))
 
 
-def test_a_line_break_in_a_server_address_makes_no_control_field(tmp_path: Path) -> None:
+def test_a_line_break_in_a_server_address_is_refused_before_any_package(tmp_path: Path) -> None:
+    """A server address reaches the control file and the conffile: a line break could start a
+    control field of its own, so the configuration refuses it (``InstalledConfig``)."""
     binary = _program(tmp_path / "agent")
-    package = deb.build_deb(binary, ["https://a.example/x\nInjected: y"], "", "0.2.0", tmp_path)
-    assert _dpkg_deb("-f", str(package), "Injected").strip() == ""
-    assert "https://a.example/xInjected: y" in _dpkg_deb("-f", str(package), "Description")
+    with pytest.raises(ValueError, match="control characters"):
+        deb.build_deb(binary, ["https://a.example/x\nInjected: y"], "", "0.2.0", tmp_path)
+    assert not list(tmp_path.glob("*.deb"))
 
 
 def test_glibc_floor_without_a_manifest_is_the_documented_one(tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ class AgentConfigError(ValueError):
 
 def _server_url(value: str) -> str:
     """An ``https://`` address (``http://`` only for loopback tests), without a trailing slash."""
+    if any(ord(char) < 0x21 or char == "\x7f" for char in value.strip()):
+        raise ValueError("the server address must not contain spaces or control characters")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("the server must be an http(s) address with a host name")

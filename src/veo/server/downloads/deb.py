@@ -5,8 +5,9 @@
 
 * ``/usr/lib/veo-agent/veo-agent``: the one-file build as is (no trailer: an installed agent reads
   ``/etc/veo/agent.json``), ``/usr/bin/veo-agent`` a symbolic link to it;
-* ``/usr/share/applications/veo-agent.desktop``: ``Exec=/usr/bin/veo-agent %u`` and
-  ``MimeType=x-scheme-handler/veo;``, so the join page's *Open veo* button starts it with the link;
+* ``/usr/share/applications/veo-agent.desktop``: ``Exec=/usr/bin/veo-agent -- %u`` and
+  ``MimeType=x-scheme-handler/veo;``, so the join page's *Open veo* button starts it with the link
+  (``--``: whatever a web page puts in the link stays the link, never an option);
 * ``/usr/share/icons/hicolor/scalable/apps/veo-agent.svg``;
 * the conffile ``/etc/veo/agent.json`` (:class:`~veo.protocol.agent_config.InstalledConfig`): the
   servers a ``veo:`` link may name (an IT department edits it, dpkg keeps the edit on upgrade);
@@ -212,7 +213,7 @@ def desktop_entry() -> str:
             f"GenericName[es]={es(LAUNCHER_GENERIC)}",
             f"Comment={LAUNCHER_COMMENT}",
             f"Comment[es]={es(LAUNCHER_COMMENT)}",
-            f"Exec=/usr/bin/{PACKAGE} %u",
+            f"Exec=/usr/bin/{PACKAGE} -- %u",
             f"Icon={PACKAGE}",
             "Terminal=false",
             "Categories=Network;RemoteAccess;",
@@ -226,7 +227,7 @@ def desktop_entry() -> str:
 def _control(root: Path, config: InstalledConfig, version: str, glibc: str) -> str:
     size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
     organization = _CONTROL_UNSAFE.sub(" ", config.organization).strip()
-    # one line each: InstalledConfig lets a tab or line break through inside an address
+    # one line each: InstalledConfig refuses control characters in an address; kept as a second fence
     servers = ", ".join(_CONTROL_UNSAFE.sub("", server) for server in config.servers)
     for_whom = f" for {organization}" if organization else ""
     return "\n".join(
