@@ -309,7 +309,8 @@ class UpgradeCode(Message):
     expires_at: Annotated[str, Field(max_length=40)]
     #: The exact command for the user (``veo agent --server URL --code CODE``).
     command: Annotated[str, Field(max_length=300)]
-    #: Where the operator offers the agent for download (``VEO_AGENT_DOWNLOAD_URL``); empty: none.
+    #: Where the user gets the app: this server's ``/download?code=<this code>`` when it holds a build,
+    #: else ``VEO_AGENT_DOWNLOAD_URL``; empty: neither.
     download_url: Annotated[str, Field(max_length=300)] = ""
 
 
