@@ -139,6 +139,7 @@ screenshots: system-packages install-test
 	rm -f $(SHOTS)/*.png && mkdir -p $(SHOTS)
 	VEO_SCREENSHOTS=$(SHOTS) $(PYTEST_PHASE) -q tests/integration/test_ticket_pages_browser.py
 	VEO_CONSOLE_SHOTS=$(SHOTS) $(PYTEST_PHASE) -q tests/integration/test_console_layout.py
+	VEO_SCREENSHOTS=$(SHOTS) $(PYTEST_PHASE) -q tests/integration/test_downloads_browser.py
 	$(PY) -m tests.integration.agent_screens $(SHOTS)
 
 ## Re-extract and compile the Spanish and English message catalogs.
