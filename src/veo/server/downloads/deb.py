@@ -1,7 +1,8 @@
 """The ``.deb`` for computers an IT department manages: the one-file agent, a launcher, a ``veo:`` handler.
 
 ``build_deb(binary, servers, organization, version, out_dir)`` wraps the operator's Linux build
-(``veo admin agent package-deb``) with ``dpkg-deb --build --root-owner-group``:
+(``veo admin agent package-deb``) with ``dpkg-deb --build --root-owner-group``. The installed files
+are written by :mod:`veo.server.downloads.package_tree` (the ``.rpm`` installs the same ones):
 
 * ``/usr/lib/veo-agent/veo-agent``: the one-file build as is (no trailer: an installed agent reads
   ``/etc/veo/agent.json``), ``/usr/bin/veo-agent`` a symbolic link to it;
@@ -22,22 +23,28 @@ mss loads at run time, fontconfig's configuration, xdg-utils and desktop-file-ut
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from veo.i18n import N_, gettext_for
-from veo.protocol import agent_config
 from veo.protocol.agent_config import InstalledConfig
+from veo.server.downloads import package_tree
+from veo.server.downloads.package_tree import DEFAULT_GLIBC, PACKAGE, desktop_entry
 from veo.server.lang import _
 
-PACKAGE = "veo-agent"
+__all__ = [
+    "ARCHITECTURE",
+    "DEFAULT_GLIBC",
+    "PACKAGE",
+    "SYSTEM_DEPENDS",
+    "build_deb",
+    "deb_name",
+    "desktop_entry",
+]
+
 ARCHITECTURE = "amd64"
-#: The oldest glibc the one-file build runs with when its manifest does not say (docs/agent-build.md).
-DEFAULT_GLIBC = "2.35"
 #: What the bundle takes from the system (each an ordinary package of Debian 12 and Ubuntu 22.04).
 SYSTEM_DEPENDS = (
     "libstdc++6",
@@ -53,24 +60,7 @@ SYSTEM_DEPENDS = (
     "xdg-utils",
     "desktop-file-utils",
 )
-_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~]*$")
-_GLIBC = re.compile(r"^[0-9]+\.[0-9]+$")
 _CONTROL_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
-
-#: Shown in the launcher (English source, Spanish from the catalog).
-LAUNCHER_NAME = N_("veo remote support")
-LAUNCHER_COMMENT = N_("Share this computer's screen with a technician, with your consent.")
-LAUNCHER_GENERIC = N_("Remote support")
-
-ICON_SVG = """<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
-  <rect x="2" y="2" width="60" height="60" rx="12" fill="#1d4ed8"/>
-  <rect x="10" y="13" width="44" height="30" rx="3" fill="none" stroke="#ffffff" stroke-width="4"/>
-  <path d="M24 51h16M32 43v8" stroke="#ffffff" stroke-width="4" stroke-linecap="round"/>
-  <path d="M17 28c4-6 9-9 15-9s11 3 15 9c-4 6-9 9-15 9s-11-3-15-9z" fill="#ffffff"/>
-  <circle cx="32" cy="28" r="5" fill="#1d4ed8"/>
-</svg>
-"""
 
 POSTINST = """#!/bin/sh
 # veo-agent: register the launcher and the veo: link handler with the desktop.
@@ -115,9 +105,8 @@ def build_deb(binary: Path, servers: list[str], organization: str, version: str,
     build) and ``RuntimeError`` when ``dpkg-deb`` is missing or fails; the messages are sentences.
     """
     config = InstalledConfig(servers=servers, organization=organization)  # ValidationError is a ValueError
-    if not _VERSION.match(version):
-        raise ValueError(_("%(version)s is not a package version (digits and dots).") % {"version": version})
-    _check_binary(binary)
+    package_tree.check_version(version)
+    package_tree.check_binary(binary)
     dpkg_deb = shutil.which("dpkg-deb")
     if dpkg_deb is None:
         raise RuntimeError(_("dpkg-deb is missing: install the dpkg package to make .deb packages."))
@@ -125,7 +114,7 @@ def build_deb(binary: Path, servers: list[str], organization: str, version: str,
     with tempfile.TemporaryDirectory(prefix=".deb-root-", dir=out_dir) as tmp:
         root = Path(tmp) / "root"
         _tree(root, binary, config, version)
-        control = _control(root, config, version, _glibc_floor(binary))
+        control = _control(root, config, version, package_tree.glibc_floor(binary))
         (root / "DEBIAN" / "control").write_text(control, encoding="utf-8")
         target = out_dir / deb_name(version)
         result = subprocess.run(
@@ -145,83 +134,13 @@ def build_deb(binary: Path, servers: list[str], organization: str, version: str,
     return target
 
 
-def _check_binary(binary: Path) -> None:
-    if not binary.is_file():
-        raise ValueError(_("%(path)s is not a file.") % {"path": binary})
-    with binary.open("rb") as handle:
-        if handle.read(4) != b"\x7fELF":
-            raise ValueError(_("%(path)s is not a Linux program.") % {"path": binary})
-    try:
-        embedded = agent_config.read_embedded(binary)
-    except agent_config.AgentConfigError:
-        embedded = None
-        damaged = True
-    else:
-        damaged = False
-    if embedded is not None or damaged:
-        raise ValueError(
-            _("%(path)s carries a downloaded configuration: package the build itself.") % {"path": binary}
-        )
-
-
-def _glibc_floor(binary: Path) -> str:
-    """The build's glibc floor from its manifest (``<binary>.json``), else :data:`DEFAULT_GLIBC`."""
-    try:
-        manifest = json.loads(binary.with_name(binary.name + ".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return DEFAULT_GLIBC
-    glibc = manifest.get("glibc") if isinstance(manifest, dict) else None
-    return glibc if isinstance(glibc, str) and _GLIBC.match(glibc) else DEFAULT_GLIBC
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(mode)
-
-
 def _tree(root: Path, binary: Path, config: InstalledConfig, version: str) -> None:
-    lib = root / "usr" / "lib" / PACKAGE
-    lib.mkdir(parents=True)
-    shutil.copyfile(binary, lib / PACKAGE)
-    (lib / PACKAGE).chmod(0o755)
-    bin_dir = root / "usr" / "bin"
-    bin_dir.mkdir(parents=True)
-    (bin_dir / PACKAGE).symlink_to(f"../lib/{PACKAGE}/{PACKAGE}")
-    _write(root / "usr" / "share" / "applications" / f"{PACKAGE}.desktop", desktop_entry())
-    _write(root / "usr" / "share" / "icons" / "hicolor" / "scalable" / "apps" / f"{PACKAGE}.svg", ICON_SVG)
-    _write(root / "etc" / "veo" / "agent.json", config.model_dump_json(indent=2) + "\n")
-    _write(root / "usr" / "share" / "doc" / PACKAGE / "copyright", copyright_text(version))
-    _write(root / "DEBIAN" / "conffiles", "/etc/veo/agent.json\n")
-    _write(root / "DEBIAN" / "postinst", POSTINST, 0o755)
-    _write(root / "DEBIAN" / "postrm", POSTRM, 0o755)
-    for path in [root, *root.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
-
-
-def desktop_entry() -> str:
-    """The launcher: English, with Spanish from veo's catalog."""
-    es = gettext_for("es").gettext
-    return "\n".join(
-        [
-            "[Desktop Entry]",
-            "Type=Application",
-            f"Name={LAUNCHER_NAME}",
-            f"Name[es]={es(LAUNCHER_NAME)}",
-            f"GenericName={LAUNCHER_GENERIC}",
-            f"GenericName[es]={es(LAUNCHER_GENERIC)}",
-            f"Comment={LAUNCHER_COMMENT}",
-            f"Comment[es]={es(LAUNCHER_COMMENT)}",
-            f"Exec=/usr/bin/{PACKAGE} -- %u",
-            f"Icon={PACKAGE}",
-            "Terminal=false",
-            "Categories=Network;RemoteAccess;",
-            "MimeType=x-scheme-handler/veo;",
-            f"StartupWMClass={PACKAGE}",
-            "",
-        ]
-    )
+    package_tree.write_tree(root, binary, config, version, f"/usr/share/doc/{PACKAGE}/copyright")
+    debian = root / "DEBIAN"
+    package_tree.write_file(debian / "conffiles", package_tree.CONFIG_FILE + "\n")
+    package_tree.write_file(debian / "postinst", POSTINST, 0o755)
+    package_tree.write_file(debian / "postrm", POSTRM, 0o755)
+    package_tree.fix_directory_modes(root)
 
 
 def _control(root: Path, config: InstalledConfig, version: str, glibc: str) -> str:
@@ -248,28 +167,3 @@ def _control(root: Path, config: InstalledConfig, version: str, glibc: str) -> s
             "",
         ]
     )
-
-
-def copyright_text(version: str) -> str:
-    """``/usr/share/doc/veo-agent/copyright``: what the file is, under which terms, where its source is."""
-    return f"""Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: veo
-Comment: /usr/lib/veo-agent/veo-agent is a one-file build (PyInstaller) of the veo agent {version}:
- Python 3.11 with the Python packages and native libraries the agent uses, among them FFmpeg
- from PyAV with libx264 and libx265 (GPL-2.0-or-later), numpy with OpenBLAS, Tcl/Tk and OpenSSL.
- veo's own code is under the GNU AGPL version 3 or later; every other part keeps its own licence
- (GPL, LGPL, Apache-2.0 and permissive licences, all compatible with GPLv3), and the file as a
- whole is conveyed under the terms of the GNU AGPL version 3 or later (section 13 of GPLv3 and
- AGPLv3). docs/agent-build.md in veo's source lists every part with its licence, and the build's
- manifest (veo-agent-linux-x86_64.json, beside the build on the server that made this package)
- lists the bundled Python distributions with their versions.
- Whoever hands out this package must also offer its corresponding source: veo's source at
- version {version} (packaging/ and constraints.txt in it pin every bundled part) and the
- sources of the bundled parts at those versions.
-
-Files: *
-Copyright: veo developers
-License: AGPL-3.0-or-later
- The GNU Affero General Public License version 3 is at
- https://www.gnu.org/licenses/agpl-3.0.html
-"""
