@@ -124,4 +124,12 @@ def reason_text(reason: Reason, _: Callable[[str], str]) -> str:
             "This desktop has no emergency key for veo: to stop the session, press Stop on the veo bar."
         ),
     }
+    if reason == "no_gstreamer" and getattr(sys, "frozen", False):
+        # the one-file agent carries its own GStreamer: installing the system's would change nothing
+        return _(
+            "Screen sharing could not start on this desktop: this copy of veo may be damaged, or "
+            "it does not support this desktop. Download veo again, or share your screen from your "
+            'web browser instead ("Share my screen from this browser" on the support page), or '
+            'log in to an X11 session (such as "GNOME on Xorg") and start veo again.'
+        )
     return texts[reason]
