@@ -5,15 +5,24 @@ pointing into it (measured on ``dist/agent``'s build: ``LD_LIBRARY_PATH=/tmp/_ME
 hook adds ``TCL_LIBRARY``/``TK_LIBRARY`` there. A program the agent starts (the browser for the
 download page, ``xrandr`` and ``<program> --version`` for the system information) would load the
 bundle's libraries instead of its own, and may fail or report something else.
+
+The bundle's runtime hook (``packaging/agent/rthook_gstreamer.py``) points GStreamer, PyGObject and
+the PipeWire client at the bundle, and sets some variables whose value does not name it
+(``GST_REGISTRY_FORK=no``); it records every variable's value before in :data:`BUNDLE_ENV`, and
+those values come back too (a GStreamer program started with the agent's
+``GST_PLUGIN_SYSTEM_PATH`` would find none of its own plugins).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 #: Variables PyInstaller saves as ``<name>_ORIG`` before it changes them.
 _SAVED = ("LD_LIBRARY_PATH",)
+#: JSON ``{name: value before, or null}`` written by the bundle's runtime hook.
+BUNDLE_ENV = "VEO_AGENT_BUNDLE_ENV"
 
 
 def user_environment() -> dict[str, str] | None:
@@ -27,4 +36,12 @@ def user_environment() -> dict[str, str] | None:
         saved = env.pop(f"{name}_ORIG", None)
         if saved is not None:
             env[name] = saved
+    try:
+        before = json.loads(env.pop(BUNDLE_ENV, "") or "{}")
+    except ValueError:
+        before = {}
+    for name, value in before.items() if isinstance(before, dict) else ():
+        env.pop(name, None)
+        if isinstance(value, str):
+            env[name] = value
     return env
