@@ -47,9 +47,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 SPEC = ROOT / "packaging" / "agent" / "veo-agent.spec"
+#: Collects the licence texts into ``<artifact>.licences.txt`` and the manifest's ``sources``.
+LICENCES = ROOT / "packaging" / "agent_licences.py"
 NAME = "veo-agent"
 PLATFORM = "linux-x86_64"
 ARTIFACT = f"{NAME}-{PLATFORM}"
+LICENCES_FILE = f"{ARTIFACT}.licences.txt"
 #: Bumped when the way the venv or the build is made changes in a way the hashed files do not show.
 RECIPE = "1"
 #: Cached results kept besides the newest (older ones are removed).
@@ -234,6 +237,21 @@ def build(cache: Path, venv: Path, key: str) -> Path:
                 check=True,
             ).stdout
         )
+        say("collecting the licence texts and where each part's source is")
+        (scratch / "inspect.json").write_text(json.dumps(inspected))
+        licences = json.loads(
+            subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    str(LICENCES),
+                    str(scratch / "inspect.json"),
+                    str(scratch / LICENCES_FILE),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         manifest = {
             "name": NAME,
             "platform": PLATFORM,
@@ -246,11 +264,14 @@ def build(cache: Path, venv: Path, key: str) -> Path:
             "glibc_needed_by": inspected["glibc_needed_by"],
             "contents": inspected["contents"],
             "native": inspected["native"],
+            "licences": licences["licences"],
+            "sources": licences["sources"],
             "cache_key": key,
         }
         out = scratch / "result"
         out.mkdir()
         shutil.move(built, out / ARTIFACT)
+        shutil.move(scratch / LICENCES_FILE, out / LICENCES_FILE)
         (out / f"{ARTIFACT}.json").write_text(json.dumps(manifest, indent=2) + "\n")
         shutil.copyfile(scratch / "pyinstaller.log", out / "pyinstaller.log")
         (out / "inspect.json").write_text(json.dumps(inspected, indent=1) + "\n")
@@ -309,7 +330,10 @@ def prune(cache: Path, keep: Path, venv: Path) -> None:
 def publish(result: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ARTIFACT
-    for name in (ARTIFACT, f"{ARTIFACT}.json"):
+    (out_dir / LICENCES_FILE).unlink(missing_ok=True)  # an older build's texts never sit beside a newer one
+    for name in (ARTIFACT, f"{ARTIFACT}.json", LICENCES_FILE):
+        if name == LICENCES_FILE and not (result / name).exists():  # a build from before the licences
+            continue
         tmp = out_dir / f".{name}.tmp"
         shutil.copyfile(result / name, tmp)
         tmp.chmod(0o755 if name == ARTIFACT else 0o644)
