@@ -39,7 +39,7 @@ from veo.server.lang import _
 
 log = logging.getLogger(__name__)
 
-PlatformId = Literal["linux-x86_64", "deb-amd64"]
+PlatformId = Literal["linux-x86_64", "deb-amd64", "rpm-x86_64"]
 #: The folder's name under the data directory.
 FOLDER = "agents"
 #: A manifest is a few kilobytes (the bundled packages' names and licences); more is not one.
@@ -64,16 +64,19 @@ class Platform:
     def stored_name(self, version: str) -> str:
         if self.id == "deb-amd64":
             return f"veo-agent_{version}_amd64.deb"
+        if self.id == "rpm-x86_64":
+            return f"veo-agent-{version}-1.x86_64.rpm"
         return f"veo-agent-{self.id}"
 
     def download_name(self, version: str) -> str:
         """The name the browser saves: ``veo-agent`` (what the join page tells people to open)."""
-        return self.stored_name(version) if self.id == "deb-amd64" else "veo-agent"
+        return "veo-agent" if self.configured else self.stored_name(version)
 
 
 PLATFORMS: dict[str, Platform] = {
     "linux-x86_64": Platform("linux-x86_64", True, "application/octet-stream", b"\x7fELF"),
     "deb-amd64": Platform("deb-amd64", False, "application/vnd.debian.binary-package", b"!<arch>\n"),
+    "rpm-x86_64": Platform("rpm-x86_64", False, "application/x-rpm", b"\xed\xab\xee\xdb"),
 }
 
 
