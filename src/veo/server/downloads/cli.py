@@ -3,9 +3,9 @@
 ``add PATH`` copies a build and its manifest (``PATH.json``, written by ``make agent``) into
 ``<VEO_DATA_DIR>/agents/`` after checking them (:func:`store.add`); ``list`` shows what is in place
 and what is wrong with the rest; ``remove PLATFORM`` takes one out of service; ``package-deb``
-wraps the Linux build in place into a ``.deb`` for the computers an IT department manages,
-configured for the servers it names (its ``veo:`` link handler accepts no other), and puts it
-beside the build. The server reads the folder at each request: no restart needed.
+(``package-rpm``) wraps the Linux build in place into a ``.deb`` (a ``.rpm``) for the computers
+an IT department manages, configured for the servers it names (its ``veo:`` link handler accepts
+no other), and puts it beside the build. The server reads the folder at each request: no restart needed.
 """
 
 from __future__ import annotations
@@ -24,14 +24,25 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from veo.config import Settings
+from veo.i18n import N_
 from veo.protocol.agent_config import InstalledConfig
 from veo.server.cli_common import fail
 from veo.server.downloads import links, store
 from veo.server.lang import _
 from veo.server.web import wording
 
-#: ``deb.build_deb(binary, servers, organization, version, out_dir) -> the .deb``
-BuildDeb = Callable[[Path, list[str], str, str, Path], Path]
+#: ``deb.build_deb`` and ``rpm.build_rpm``: ``(binary, servers, organization, version, out_dir)``
+#: -> the package
+BuildPackage = Callable[[Path, list[str], str, str, Path], Path]
+#: What package-deb and package-rpm say when they cannot make their package.
+_CANNOT = {
+    "deb": N_("This installation of veo cannot make .deb packages."),
+    "rpm": N_("This installation of veo cannot make .rpm packages."),
+}
+_NOT_MADE = {
+    "deb": N_("The .deb could not be made: %(error)s"),
+    "rpm": N_("The .rpm could not be made: %(error)s"),
+}
 #: Exit status of a command that was called right but could not do its work.
 FAILED = 1
 
@@ -39,7 +50,9 @@ FAILED = 1
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = sub.add_parser(
         "agent",
-        help=_("put in place the veo app that /download hands out (add, list, remove, package-deb)"),
+        help=_(
+            "put in place the veo app that /download hands out (add, list, remove, package-deb, package-rpm)"
+        ),
         description=_(
             "The builds that /download hands out, kept in the data directory's agents folder. "
             "make agent builds the Linux agent and adds it."
@@ -74,6 +87,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=_("a server the package may connect to (repeat for several; default: VEO_PUBLIC_URL)"),
     )
     deb.add_argument("--organization", help=_("the organization's name (default: VEO_ORGANIZATION)"))
+    rpm = actions.add_parser(
+        "package-rpm",
+        help=_("make a .rpm of the Linux build in place, for computers an IT department manages"),
+        description=_(
+            "Wrap the Linux build in place into a .rpm package (Fedora, RHEL, openSUSE) that installs "
+            "veo, a desktop launcher and the veo: link handler. The handler accepts links only for the "
+            "servers named here (default: VEO_PUBLIC_URL)."
+        ),
+    )
+    rpm.add_argument(
+        "--server",
+        action="append",
+        metavar="URL",
+        help=_("a server the package may connect to (repeat for several; default: VEO_PUBLIC_URL)"),
+    )
+    rpm.add_argument("--organization", help=_("the organization's name (default: VEO_ORGANIZATION)"))
 
 
 def main(prog: str, settings: Settings, args: argparse.Namespace) -> int:
@@ -85,7 +114,7 @@ def main(prog: str, settings: Settings, args: argparse.Namespace) -> int:
         return _list(folder)
     if action == "remove":
         return _remove(folder, args.platform)
-    return _package_deb(prog, settings, folder, args)
+    return _package(prog, settings, folder, args, "rpm" if action == "package-rpm" else "deb")
 
 
 def _add(prog: str, settings: Settings, folder: Path, path: Path) -> int:
@@ -139,7 +168,8 @@ def _remove(folder: Path, platform: str) -> int:
     return 0
 
 
-def _package_deb(prog: str, settings: Settings, folder: Path, args: argparse.Namespace) -> int:
+def _package(prog: str, settings: Settings, folder: Path, args: argparse.Namespace, kind: str) -> int:
+    """package-deb and package-rpm (``kind``): the Linux build in place, for the servers named."""
     servers = list(args.server or [settings.public_url])
     organization = settings.organization if args.organization is None else args.organization
     try:
@@ -157,17 +187,18 @@ def _package_deb(prog: str, settings: Settings, folder: Path, args: argparse.Nam
         )
         return FAILED
     try:  # the build helper's module; imported here so that the rest works without it
-        build_deb: BuildDeb = importlib.import_module("veo.server.downloads.deb").build_deb
+        module = importlib.import_module(f"veo.server.downloads.{kind}")
+        build_package: BuildPackage = getattr(module, f"build_{kind}")
     except (ImportError, AttributeError):
-        print(f"{prog}: " + _("This installation of veo cannot make .deb packages."), file=sys.stderr)
+        print(f"{prog}: " + _(_CANNOT[kind]), file=sys.stderr)
         return FAILED
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".package-deb-", dir=folder))
+    work = Path(tempfile.mkdtemp(prefix=f".package-{kind}-", dir=folder))
     try:
         try:
-            deb = build_deb(linux.path, servers, organization, linux.manifest.version, work)
+            deb = build_package(linux.path, servers, organization, linux.manifest.version, work)
         except (OSError, ValueError, RuntimeError) as exc:
-            print(f"{prog}: " + _("The .deb could not be made: %(error)s") % {"error": exc}, file=sys.stderr)
+            print(f"{prog}: " + _(_NOT_MADE[kind]) % {"error": exc}, file=sys.stderr)
             return FAILED
         _write_manifest(deb, linux.manifest.version, servers, organization)
         try:
@@ -195,7 +226,7 @@ def _write_manifest(deb: Path, version: str, servers: list[str], organization: s
             digest.update(chunk)
     manifest = {
         "name": "veo-agent",
-        "platform": "deb-amd64",
+        "platform": "rpm-x86_64" if deb.suffix == ".rpm" else "deb-amd64",
         "version": version,
         "sha256": digest.hexdigest(),
         "size": deb.stat().st_size,
