@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             "and the join page's download when this server holds no Linux build; empty: none."
         ),
     )
+    source_url: str = Field(
+        default="",
+        max_length=300,
+        description=(
+            "Where this server's copy of veo's source is (its repository, at the version it runs): "
+            "named on the agent's licences page, as the AGPL asks; empty: the page says to ask you."
+        ),
+    )
     agent_min_version: str = Field(
         default=MIN_AGENT_VERSION,
         max_length=40,
@@ -182,6 +190,13 @@ class Settings(BaseSettings):
     def _download_is_web(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("VEO_AGENT_DOWNLOAD_URL must start with http:// or https://")
+        return value
+
+    @field_validator("source_url")
+    @classmethod
+    def _source_is_web(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("VEO_SOURCE_URL must start with http:// or https://")
         return value
 
     @field_validator("agent_min_version")

@@ -135,7 +135,9 @@ def build_deb(binary: Path, servers: list[str], organization: str, version: str,
 
 
 def _tree(root: Path, binary: Path, config: InstalledConfig, version: str) -> None:
-    package_tree.write_tree(root, binary, config, version, f"/usr/share/doc/{PACKAGE}/copyright")
+    # /usr/share/doc/veo-agent/licences.txt: every bundled part's licence text, when the build has them
+    copyright_file = f"/usr/share/doc/{PACKAGE}/copyright"
+    package_tree.write_tree(root, binary, config, version, copyright_file, with_licences=True)
     debian = root / "DEBIAN"
     package_tree.write_file(debian / "conffiles", package_tree.CONFIG_FILE + "\n")
     package_tree.write_file(debian / "postinst", POSTINST, 0o755)

@@ -11,7 +11,9 @@
 * ``/etc/veo/agent.json`` (:class:`~veo.protocol.agent_config.InstalledConfig`): the servers a
   ``veo:`` link may name (a conffile of the ``.deb``, ``%config(noreplace)`` in the ``.rpm``: an IT
   department's edit survives an upgrade);
-* the copyright file (terms and the source duty), where each packaging format keeps it.
+* the copyright file (terms and the source duty), where each packaging format keeps it, and beside
+  it ``licences.txt``: the licence texts of every bundled part that ``make agent`` collected
+  (``<build>.licences.txt``, kept beside the build by ``veo admin agent add``), when the build has them.
 
 :func:`check_binary` refuses what is not the plain build; :func:`glibc_floor` reads the build's
 oldest usable glibc from its manifest. ``deb.py`` and ``rpm.py`` add their own metadata and scripts.
@@ -99,8 +101,20 @@ def write_file(path: Path, text: str, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
-def write_tree(root: Path, binary: Path, config: InstalledConfig, version: str, copyright_path: str) -> None:
-    """The installed files under ``root`` (see the module's docstring); directories 0755."""
+def write_tree(
+    root: Path,
+    binary: Path,
+    config: InstalledConfig,
+    version: str,
+    copyright_path: str,
+    with_licences: bool = False,
+) -> None:
+    """The installed files under ``root`` (see the module's docstring); directories 0755.
+
+    ``with_licences``: install the build's collected licence texts, when it has them, beside the
+    copyright file as :data:`LICENCES_NAME` (a format whose file list is explicit must list it:
+    :func:`licences_of` says whether there are any).
+    """
     lib = root / PROGRAM.lstrip("/")
     lib.parent.mkdir(parents=True)
     shutil.copyfile(binary, lib)
@@ -111,8 +125,19 @@ def write_tree(root: Path, binary: Path, config: InstalledConfig, version: str, 
     write_file(root / DESKTOP_FILE.lstrip("/"), desktop_entry())
     write_file(root / ICON_FILE.lstrip("/"), ICON_SVG)
     write_file(root / CONFIG_FILE.lstrip("/"), config.model_dump_json(indent=2) + "\n")
-    write_file(root / copyright_path.lstrip("/"), copyright_text(version))
+    licences = licences_of(binary) if with_licences else None
+    copyright_file = root / copyright_path.lstrip("/")
+    write_file(copyright_file, copyright_text(version, licences is not None))
+    if licences is not None:
+        shutil.copyfile(licences, copyright_file.with_name(LICENCES_NAME))
+        copyright_file.with_name(LICENCES_NAME).chmod(0o644)
     fix_directory_modes(root)
+
+
+def licences_of(binary: Path) -> Path | None:
+    """The licence texts ``make agent`` collected beside ``binary`` (``<binary>.licences.txt``), if any."""
+    licences = binary.with_name(binary.name + ".licences.txt")
+    return licences if licences.is_file() else None
 
 
 def fix_directory_modes(root: Path) -> None:
@@ -145,19 +170,30 @@ def desktop_entry() -> str:
     )
 
 
-def copyright_text(version: str) -> str:
+#: The collected licence texts, installed beside the copyright file.
+LICENCES_NAME = "licences.txt"
+
+
+def copyright_text(version: str, with_licences: bool = False) -> str:
     """The copyright file: what the program is, under which terms, where its source is."""
+    texts = (
+        f"\n {LICENCES_NAME}, beside this file, holds the licence texts of every part and names\n"
+        " where each part's source is."
+        if with_licences
+        else ""
+    )
     return f"""Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: veo
 Comment: /usr/lib/veo-agent/veo-agent is a one-file build (PyInstaller) of the veo agent {version}:
  Python 3.11 with the Python packages and native libraries the agent uses, among them FFmpeg
  from PyAV with libx264 and libx265 (GPL-2.0-or-later), numpy with OpenBLAS, Tcl/Tk and OpenSSL.
  veo's own code is under the GNU AGPL version 3 or later; every other part keeps its own licence
- (GPL, LGPL, Apache-2.0 and permissive licences, all compatible with GPLv3), and the file as a
- whole is conveyed under the terms of the GNU AGPL version 3 or later (section 13 of GPLv3 and
- AGPLv3). docs/agent-build.md in veo's source lists every part with its licence, and the build's
+ (GPL, LGPL, Apache-2.0 and permissive licences, all compatible with GPLv3). x264 and x265 are
+ GPL-2.0-or-later, so the file as a whole is conveyed under the terms of the GNU GPL version 3 or
+ later, with veo's part under the AGPL (section 13 of GPLv3 and AGPLv3 allows the combination).
+ docs/agent-build.md in veo's source lists every part with its licence, and the build's
  manifest (veo-agent-linux-x86_64.json, beside the build on the server that made this package)
- lists the bundled Python distributions with their versions.
+ lists the bundled parts with their versions and where their source is.{texts}
  Whoever hands out this package must also offer its corresponding source: veo's source at
  version {version} (packaging/ and constraints.txt in it pin every bundled part) and the
  sources of the bundled parts at those versions.

@@ -13,6 +13,12 @@ The code is checked for its shape only (:mod:`veo.protocol.codes`), never agains
 the page must not tell a stranger which codes are live. A stale code in a file is harmless (the
 agent asks for a new one); a malformed one is refused with a sentence and never embedded.
 
+Each build has ``/download/<platform>/licences``: a page (from its manifest) with veo's terms, every
+bundled part's licence and where its corresponding source is, veo's own source at
+``VEO_SOURCE_URL``, and a link to ``/download/<platform>/licences.txt``, the licence texts the
+build collected (:mod:`store` keeps them beside the build). Whoever serves the file distributes it
+(GPL/AGPL), so these are offered from the same place (docs/agent-build.md).
+
 Downloads are logged (platform, version, whether a code was embedded; never the code) and
 counted in ``/metrics``; not audited: anyone may download, and a public address must not write
 audit rows at a stranger's pace.
@@ -121,10 +127,12 @@ async def download_page(request: Request, code: CodeParam = "") -> Response:
         "system_name": _system_names()[system],
         "linux": linux,
         "deb": listing.builds.get("deb-amd64"),
+        "rpm": listing.builds.get("rpm-x86_64"),
         "code": digits,
         "code_display": codes.display(digits or None),
         "linux_url": links.file_url(links.LINUX, digits, lang),
         "deb_url": links.file_url("deb-amd64"),
+        "rpm_url": links.file_url("rpm-x86_64"),
         "join_url": "/join" + (f"?code={digits}" if digits else ""),
         "min_version": minimum,
         # A build older than the server accepts would be refused at join: the admin must know.
@@ -137,6 +145,62 @@ async def download_page(request: Request, code: CodeParam = "") -> Response:
         "data_dir": settings.data_dir.resolve(),
     }
     return await render(request, "download.html", context)
+
+
+def _licences_build(platform: str, listing: store.Listing) -> store.Build:
+    if platform not in store.PLATFORMS:
+        raise DownloadRefused(404, "not_found", _("veo has no download of that name."))
+    build = listing.builds.get(platform)
+    if build is None:
+        raise DownloadRefused(404, "no_build", _no_build())
+    return build
+
+
+def _platform_name(platform: str) -> str:
+    names = {"linux-x86_64": _("veo for Linux"), "deb-amd64": _("veo's .deb package for Linux")}
+    return names.get(platform, f"veo ({platform})")
+
+
+@router.get(links.PAGE + "/{platform}/licences")
+async def licences_page(request: Request, platform: Annotated[str, Path(max_length=40)]) -> Response:
+    """Who may do what with the file, every part's licence and where its source is (the manifest)."""
+    settings = _settings(request)
+    build = _licences_build(platform, await links.builds(settings))
+    manifest = build.manifest
+    has_texts = manifest.licences is not None and await anyio.to_thread.run_sync(build.licences.is_file)
+    veo = next((s for s in manifest.sources if s.component == "veo"), None)
+    contents = getattr(manifest, "contents", None)
+    context = {
+        "build": build,
+        "platform_name": _platform_name(platform),
+        "texts_url": f"{links.PAGE}/{platform}/licences.txt" if has_texts else "",
+        "sources": [s for s in manifest.sources if s.component != "veo"],
+        "missing": manifest.licences.missing if manifest.licences is not None else [],
+        "revision": veo.revision if veo is not None else "",
+        "source_url": settings.source_url,
+        # an older build: at least the distributions its manifest lists, with their sdists on PyPI
+        "contents": contents if isinstance(contents, list) and not manifest.sources else [],
+        "download_url": links.page_url(lang=get_language()),
+    }
+    return await render(request, "download_licences.html", context)
+
+
+@router.get(links.PAGE + "/{platform}/licences.txt")
+async def licences_text(request: Request, platform: Annotated[str, Path(max_length=40)]) -> Response:
+    """The licence texts the build collected, as they are (UTF-8 text)."""
+    settings = _settings(request)
+    build = _licences_build(platform, await links.builds(settings))
+    if build.manifest.licences is None or not await anyio.to_thread.run_sync(build.licences.is_file):
+        raise DownloadRefused(
+            404,
+            "no_licences",
+            _(
+                "This build came without its licence texts (it was made before veo collected them). "
+                "Its licences page lists what is inside and where the source is."
+            ),
+        )
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    return FileResponse(build.licences, media_type="text/plain; charset=utf-8", headers=headers)
 
 
 @router.get(links.PAGE + "/{platform}")

@@ -14,7 +14,11 @@ Every file enters through :func:`add`, which checks it before anyone can downloa
   package);
 * the file carries no configuration trailer yet: a copy downloaded from a server already names
   that server, and the trailer appended at each download would come after it, where the agent
-  never looks. Such a file is refused with a sentence saying where the plain build is.
+  never looks. Such a file is refused with a sentence saying where the plain build is;
+* the licence texts ``make agent`` collected beside the build (``<build>.licences.txt``, named with
+  their SHA-256 in the manifest's ``licences``) come along and match; whoever serves the build
+  hands them out with it (``/download/<platform>/licences``). A build from before veo collected
+  them is still accepted: its licences page says what is missing.
 
 Files are written under a temporary name in the same folder and renamed into place (the manifest
 last), so a download never sees half a file and an interrupted ``add`` leaves the old build
@@ -46,6 +50,9 @@ FOLDER = "agents"
 MAX_MANIFEST_BYTES = 1024 * 1024
 #: The largest build accepted (the one-file agent is about 90 MB).
 MAX_BUILD_BYTES = 1024 * 1024 * 1024
+#: The collected licence texts beside a build: ``veo-agent-linux-x86_64.licences.txt`` (about 1 MB).
+LICENCES_SUFFIX = ".licences.txt"
+MAX_LICENCES_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
@@ -84,6 +91,34 @@ class StoreError(ValueError):
     """A build that cannot be added (or a folder that cannot be read), said as a sentence."""
 
 
+class Licences(BaseModel):
+    """The manifest's ``licences``: the collected texts' file, and what had no text at build time."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    file: Annotated[str, Field(max_length=200)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=1, le=MAX_LICENCES_BYTES)]
+    missing: list[str] = []
+
+
+class Source(BaseModel):
+    """One entry of the manifest's ``sources``: a bundled part and where its corresponding source is."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    component: str
+    version: str = ""
+    licence: str = ""
+    #: An address (https://…) or a sentence naming one; "" for veo itself (the server's VEO_SOURCE_URL).
+    source: str = ""
+    #: A command that fetches it (``pip download …``, ``apt-get source …``), if any.
+    command: str = ""
+    #: For veo: the commit it was built from (``+changes``: with changes not committed).
+    revision: str = ""
+    files: list[str] = []
+
+
 class Manifest(BaseModel):
     """What ``make agent`` (or ``package-deb``) writes beside a build; unknown keys are kept."""
 
@@ -98,6 +133,9 @@ class Manifest(BaseModel):
     python: Annotated[str, Field(max_length=40)] = ""
     #: The highest GLIBC_ symbol version the build needs (the oldest Linux it runs on).
     glibc: Annotated[str, Field(max_length=20)] = ""
+    #: The licence texts and where each part's source is (absent in builds made before veo 0.2.0's).
+    licences: Licences | None = None
+    sources: list[Source] = []
 
     @field_validator("version")
     @classmethod
@@ -117,6 +155,11 @@ class Build:
     def platform(self) -> Platform:
         return PLATFORMS[self.manifest.platform]
 
+    @property
+    def licences(self) -> Path:
+        """Where the build's licence texts are kept (they may be absent: an older build)."""
+        return licences_path(self.path)
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -133,6 +176,11 @@ def agents_dir(data_dir: Path) -> Path:
 def manifest_path(build: Path) -> Path:
     """``veo-agent-linux-x86_64`` -> ``veo-agent-linux-x86_64.json``."""
     return build.with_name(build.name + ".json")
+
+
+def licences_path(build: Path) -> Path:
+    """``veo-agent-linux-x86_64`` -> ``veo-agent-linux-x86_64.licences.txt``."""
+    return build.with_name(build.name + LICENCES_SUFFIX)
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -223,7 +271,16 @@ def add(folder: Path, source: Path) -> Build:
                 % {"path": source}
             )
         _check_content(temp, platform, source)
-        temp.replace(target)
+        licences = _stage_licences(folder, source, manifest)  # refused before anything is replaced
+        try:
+            temp.replace(target)
+            if licences is not None:
+                licences.replace(licences_path(target))
+            else:  # the texts of the build this one replaces describe another file
+                licences_path(target).unlink(missing_ok=True)
+        finally:
+            if licences is not None:
+                licences.unlink(missing_ok=True)
         _write_atomically(manifest_path(target), manifest.model_dump_json(indent=2).encode() + b"\n")
     finally:
         temp.unlink(missing_ok=True)
@@ -234,6 +291,33 @@ def add(folder: Path, source: Path) -> Build:
             _remove_pair(other.with_name(other.name.removesuffix(".json")))
     log.info("agent build added: %s %s (%d bytes)", manifest.platform, manifest.version, size)
     return Build(target, manifest)
+
+
+def _stage_licences(folder: Path, source: Path, manifest: Manifest) -> Path | None:
+    """A checked copy (a temporary file in ``folder``) of the licence texts the manifest names beside
+    ``source``; ``None`` for a manifest without them (an older build)."""
+    if manifest.licences is None:
+        return None
+    given = source.with_name(Path(manifest.licences.file).name)
+    temp = folder / f".{given.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        if not given.is_file():
+            raise StoreError(
+                _(
+                    "The manifest names the licence texts %(path)s, which are not beside the build: "
+                    "copy them too (make agent writes them into dist/agent/)."
+                )
+                % {"path": given}
+            )
+        if given.stat().st_size != manifest.licences.size or _copy(given, temp) != manifest.licences.sha256:
+            raise StoreError(
+                _("%(path)s are not the licence texts the manifest describes (size or SHA-256 differs).")
+                % {"path": given}
+            )
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
 
 
 def remove(folder: Path, platform: str) -> Build | None:
@@ -336,3 +420,4 @@ def _platform_of(manifest: Path) -> str | None:
 def _remove_pair(build: Path) -> None:
     manifest_path(build).unlink(missing_ok=True)
     build.unlink(missing_ok=True)
+    licences_path(build).unlink(missing_ok=True)
