@@ -155,6 +155,23 @@ def test_config_licence_and_launcher(package: Path, tmp_path: Path) -> None:
     )
 
 
+def test_the_builds_licence_texts_go_along(tmp_path: Path) -> None:
+    """``<build>.licences.txt`` (what make agent collected, kept beside the build) is installed as
+    ``%license`` beside the copyright file, as the .deb does under /usr/share/doc."""
+    binary = _program(tmp_path / "veo-agent-linux-x86_64")
+    (tmp_path / "veo-agent-linux-x86_64.licences.txt").write_text("x264: GPL-2.0-or-later\n...\n")
+    package = rpm.build_rpm(binary, SERVERS, "", "0.2.0", tmp_path / "out")
+    assert _rpm("-qpL", str(package)).split() == [
+        "/usr/share/licenses/veo-agent/copyright",
+        "/usr/share/licenses/veo-agent/licences.txt",
+    ]
+    contents = _unpack(package, tmp_path / "unpacked")
+    assert (contents / "usr/share/licenses/veo-agent/licences.txt").read_text().startswith("x264:")
+    assert (
+        "licences.txt, beside this file" in (contents / "usr/share/licenses/veo-agent/copyright").read_text()
+    )
+
+
 def _unpack(package: Path, into: Path) -> Path:
     into.mkdir()
     cpio = subprocess.run(["rpm2cpio", str(package)], capture_output=True, check=True, timeout=120).stdout

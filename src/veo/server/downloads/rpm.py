@@ -5,8 +5,9 @@
 It installs the files the ``.deb`` installs (:mod:`veo.server.downloads.package_tree`: the program,
 ``/usr/bin/veo-agent``, the launcher with ``x-scheme-handler/veo``, the icon, ``/etc/veo/agent.json``
 as ``%config(noreplace)``), with the copyright file as ``%license`` in
-``/usr/share/licenses/veo-agent/``; ``%post``/``%postun`` run ``update-desktop-database`` (and
-``gtk-update-icon-cache``) when present.
+``/usr/share/licenses/veo-agent/`` and beside it, when the build has them, the licence texts
+``make agent`` collected (``licences.txt``, also ``%license``); ``%post``/``%postun`` run
+``update-desktop-database`` (and ``gtk-update-icon-cache``) when present.
 
 The build is packaged as is: no ``brp-strip`` (stripping the one-file build would cut off the
 archive PyInstaller appends to it), no debuginfo, no ``.build-id`` links, and no automatic
@@ -101,9 +102,11 @@ def build_rpm(binary: Path, servers: list[str], organization: str, version: str,
                 % {"path": short}
             )
         root = work / "root"
-        package_tree.write_tree(root, binary, config, version, LICENSE_FILE)
+        package_tree.write_tree(root, binary, config, version, LICENSE_FILE, with_licences=True)
+        licences = package_tree.licences_of(binary) is not None
         spec = work / f"{PACKAGE}.spec"
-        spec.write_text(spec_text(config, version, package_tree.glibc_floor(binary)), encoding="utf-8")
+        glibc = package_tree.glibc_floor(binary)
+        spec.write_text(spec_text(config, version, glibc, licences), encoding="utf-8")
         defines = {
             "_topdir": str(work / "top"),
             "_rpmdir": str(work / "rpms"),
@@ -146,7 +149,9 @@ def _escape(text: str) -> str:
     return _UNSAFE.sub(" ", text).replace("%", "%%").strip()
 
 
-def spec_text(config: InstalledConfig, version: str, glibc: str) -> str:
+def spec_text(config: InstalledConfig, version: str, glibc: str, licences: bool = False) -> str:
+    """The spec: ``licences`` lists the collected licence texts (``write_tree`` put them beside the
+    copyright file) as ``%license`` too."""
     organization = _escape(config.organization)
     servers = ", ".join(_escape(server) for server in config.servers)
     for_whom = f" for {organization}" if organization else ""
@@ -182,6 +187,7 @@ def spec_text(config: InstalledConfig, version: str, glibc: str) -> str:
             f"%config(noreplace) {package_tree.CONFIG_FILE}",
             f"%dir /usr/share/licenses/{PACKAGE}",
             f"%license {LICENSE_FILE}",
+            *([f"%license /usr/share/licenses/{PACKAGE}/{package_tree.LICENCES_NAME}"] if licences else []),
             "",
             "%post",
             SCRIPT,
