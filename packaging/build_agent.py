@@ -91,11 +91,13 @@ def python_version(python: Path) -> str:
 
 
 def requirements(pyproject: dict[str, object]) -> list[str]:
-    """Base dependencies + the agent and build extras, as written in pyproject.toml."""
+    """Base dependencies + the agent, wayland (PyGObject: GStreamer's PipeWire capture) and build
+    extras, as written in pyproject.toml. PyGObject is built from source against the system's
+    libgirepository (``make system-packages``); pip's wheel cache keeps that to one build."""
     project = pyproject["project"]
     assert isinstance(project, dict)
     extras = project["optional-dependencies"]
-    return [*project["dependencies"], *extras["agent"], *extras["build"]]
+    return [*project["dependencies"], *extras["agent"], *extras["wayland"], *extras["build"]]
 
 
 def venv_key(python: Path) -> str:
@@ -184,7 +186,7 @@ def ensure_venv(cache: Path, python: Path, key: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    say("build venv: installing veo's base + agent + build dependencies (constraints.txt)")
+    say("build venv: installing veo's base + agent + wayland + build dependencies (constraints.txt)")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     run_logged(

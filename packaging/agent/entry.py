@@ -61,8 +61,35 @@ def _build_check() -> int:
 
     if gettext_for("es").gettext("Allow") == "Allow":
         raise SystemExit("build check: the Spanish catalog is missing")
-    print(f"build check ok ({len(names)} modules, {len(packets)} H.264 packets)")
+    gst_version = _gstreamer_check()
+    print(f"build check ok ({len(names)} modules, {len(packets)} H.264 packets, GStreamer {gst_version})")
     return 0
+
+
+def _gstreamer_check() -> str:
+    """GStreamer loads from the bundle, with pipewiresrc, videoconvert and appsink, and none of the
+    system's plugins; the PipeWire client's modules, SPA plugin and configuration are in the bundle."""
+    from veo.agent.capture.pipewire import ELEMENTS, load_gst
+
+    gst = load_gst()  # BackendError("no_gstreamer") if PyGObject, a typelib or an element is missing
+    bundle = getattr(sys, "_MEIPASS", "")
+    for plugin in gst.Registry.get().get_plugin_list():
+        filename = plugin.get_filename()
+        if filename and not filename.startswith(bundle):
+            raise SystemExit(f"build check: GStreamer loaded a plugin from outside the file: {filename}")
+    for name in ELEMENTS:
+        factory = gst.ElementFactory.find(name)
+        plugin = factory.get_plugin() if factory else None
+        if plugin is None or not (plugin.get_filename() or "").startswith(bundle):
+            raise SystemExit(f"build check: GStreamer's {name} is not the bundle's")
+    for variable, name in (
+        ("PIPEWIRE_MODULE_DIR", "libpipewire-module-client-node.so"),
+        ("SPA_PLUGIN_DIR", "support/libspa-support.so"),
+        ("PIPEWIRE_CONFIG_DIR", "client.conf"),
+    ):
+        if not os.path.exists(os.path.join(os.environ.get(variable, "/nonexistent"), name)):
+            raise SystemExit(f"build check: the PipeWire client's {name} is not in the file")
+    return str(gst.version_string().split()[-1])
 
 
 if __name__ == "__main__":

@@ -129,10 +129,39 @@ def test_what_the_agent_needs_is_inside(built_agent: BuiltAgent) -> None:
         assert any(re.fullmatch(pattern, n) for n in names), f"nothing like {pattern} in the agent"
 
 
-def test_pygobject_and_gstreamer_are_not_inside(built_agent: BuiltAgent) -> None:
-    """docs/agent-build.md, Wayland: the file is X11-only; bundling them costs 12 MB (measured)."""
-    assert not [m for m in built_agent.modules if m == "gi" or m.startswith("gi.")]
-    assert not [n for n in built_agent.entries if "gstreamer" in n.lower() or n.startswith("gi_typelibs")]
+def test_gstreamer_inside_is_only_what_the_wayland_capture_uses(built_agent: BuiltAgent) -> None:
+    """docs/agent-build.md, Wayland: PyGObject, GStreamer with the five plugins of
+    ``pipewiresrc ! videoconvert ! appsink``, the typelibs they need, and the PipeWire client's
+    modules, SPA support plugin and client.conf; no GIO module, no cairo, no GStreamer data."""
+    assert "gi" in built_agent.modules and "gi.repository" in built_agent.modules
+    assert not [m for m in built_agent.modules if m == "cairo" or m.startswith("cairo.")]
+
+    def under(folder: str) -> set[str]:
+        return {n.removeprefix(folder) for n in built_agent.entries if n.startswith(folder)}
+
+    assert under("gst_plugins/") == {
+        f"libgst{name}.so" for name in ("pipewire", "videoconvertscale", "videorate", "app", "coreelements")
+    }
+    assert under("gi_typelibs/") == {
+        f"{name}.typelib" for name in ("Gst-1.0", "GObject-2.0", "GLib-2.0", "GModule-2.0", "Gio-2.0")
+    }
+    assert under("pipewire/") == {
+        *(
+            f"pipewire-0.3/libpipewire-module-{name}.so"
+            for name in (
+                "protocol-native",
+                "client-node",
+                "client-device",
+                "adapter",
+                "metadata",
+                "session-manager",
+            )
+        ),
+        "spa-0.2/support/libspa-support.so",
+        "conf/client.conf",
+    }
+    assert not under("gio_modules/") and not under("share/")
+    assert not [n for n in built_agent.entries if "cairo" in n]
 
 
 def test_the_catalog_inside_is_this_checkouts(built_agent: BuiltAgent) -> None:
