@@ -20,6 +20,8 @@ SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-de
 # The wlroots desktop of veo.bench.wayland_sway (ScreenCast without RemoteDesktop: view only);
 # wtype is the user's keyboard there (tests/e2e/test_wayland_sway.py).
 SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr wtype
+# rpmbuild and rpm: the .rpm for managed desktops (veo.server.downloads.rpm, tests/packaging/test_rpm.py).
+SYSTEM_PACKAGES += rpm
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean agent agent-build
