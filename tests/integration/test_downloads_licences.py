@@ -11,6 +11,10 @@ veo collected them is still served, and its page says what is missing. Stand-in 
 from __future__ import annotations
 
 import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import httpx
@@ -252,3 +256,44 @@ def test_the_source_url_is_a_checked_setting() -> None:
     assert Settings().source_url == ""
     with pytest.raises(ValueError, match="VEO_SOURCE_URL must start with http"):
         Settings(source_url="git@example.org:veo.git")
+
+
+def _deb_files(deb: Path, *names: str) -> dict[str, bytes]:
+    """Files inside a .deb, read with dpkg-deb."""
+    tarball = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True).stdout
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+        for name in names:
+            member = tar.extractfile(name)
+            assert member is not None, name
+            found[name] = member.read()
+    return found
+
+
+async def test_the_deb_carries_the_texts_and_has_its_own_licences_page(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from veo.server import admin
+
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    data_dir = str(app.state.settings.data_dir)
+    store.add(_agents(app), with_licences(tmp_path / "dist"))
+    code = admin.main(
+        ["--data-dir", data_dir, "agent", "package-deb", "--server", "https://support.example.org"]
+    )
+    assert code == 0, capsys.readouterr().err
+    deb = store.find(_agents(app), "deb-amd64")
+    assert deb is not None and deb.licences.read_text(encoding="utf-8") == TEXTS
+    assert deb.manifest.licences is not None and deb.manifest.licences.file == f"{deb.path.name}.licences.txt"
+    assert [s.component for s in deb.manifest.sources] == [s["component"] for s in SOURCES]
+    inside = _deb_files(
+        deb.path, "./usr/share/doc/veo-agent/licences.txt", "./usr/share/doc/veo-agent/copyright"
+    )
+    assert inside["./usr/share/doc/veo-agent/licences.txt"].decode() == TEXTS
+    assert "licences.txt, beside this file" in inside["./usr/share/doc/veo-agent/copyright"].decode()
+    page = await client.get("/download/deb-amd64/licences?lang=en", headers=HTML)
+    assert page.status_code == 200 and "aiortc" in page.text
+    assert 'href="/download/deb-amd64/licences.txt"' in page.text
+    download = await client.get("/download?lang=en", headers=HTML)
+    assert 'id="row-deb-licences" href="/download/deb-amd64/licences"' in download.text

@@ -200,7 +200,7 @@ def _package(prog: str, settings: Settings, folder: Path, args: argparse.Namespa
         except (OSError, ValueError, RuntimeError) as exc:
             print(f"{prog}: " + _(_NOT_MADE[kind]) % {"error": exc}, file=sys.stderr)
             return FAILED
-        _write_manifest(deb, linux.manifest.version, servers, organization)
+        _write_manifest(deb, linux.manifest.version, servers, organization, linux)
         try:
             build = store.add(folder, deb)
         except store.StoreError as exc:
@@ -219,7 +219,9 @@ def _package(prog: str, settings: Settings, folder: Path, args: argparse.Namespa
     return 0
 
 
-def _write_manifest(deb: Path, version: str, servers: list[str], organization: str) -> None:
+def _write_manifest(
+    deb: Path, version: str, servers: list[str], organization: str, linux: store.Build | None = None
+) -> None:
     digest = hashlib.sha256()
     with deb.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -234,4 +236,11 @@ def _write_manifest(deb: Path, version: str, servers: list[str], organization: s
         "servers": servers,
         "organization": organization,
     }
-    store.manifest_path(deb).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    # the program inside is the Linux build: its licence texts and sources are the package's too
+    extra: dict[str, object] = {}
+    if linux is not None and linux.manifest.licences is not None and linux.licences.is_file():
+        shutil.copyfile(linux.licences, store.licences_path(deb))
+        extra["licences"] = {**linux.manifest.licences.model_dump(), "file": store.licences_path(deb).name}
+    if linux is not None and linux.manifest.sources:
+        extra["sources"] = [source.model_dump() for source in linux.manifest.sources]
+    store.manifest_path(deb).write_text(json.dumps(manifest | extra, indent=2) + "\n", encoding="utf-8")
