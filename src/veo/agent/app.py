@@ -4,6 +4,13 @@ Tk is driven only from here. The session runs on the loop thread; it reports thr
 ``queue.Queue`` that :meth:`AgentApp._poll` drains with ``root.after``, and the windows reach
 it only through ``LoopThread.call`` (``call_soon_threadsafe``). Nothing here ever waits on
 the network.
+
+The session's own stack (``session.py``, the media stack behind it: aiortc, PyAV, numpy, and
+the capture and input modules) is not imported here: that is half a second or more of a start,
+and the first window needs none of it. Once the code window is on the screen the loop thread
+imports it (:func:`preload_session_stack`) while the user types the code; with a code known at
+start, the attempt imports ``session.py`` and the first peer connection the media stack, after
+the consent dialog was posted. ``tests/unit/agent/test_agent_startup_imports.py`` holds this.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import sys
 import tkinter as tk
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from veo.agent import history
@@ -24,7 +31,6 @@ from veo.agent.asking import AgentAsking
 from veo.agent.backend import BackendError, Reason, reason_text
 from veo.agent.chat import AgentChat
 from veo.agent.clipboard import AgentClipboard, TkClipboard
-from veo.agent.cursor import AgentCursor, PointerSource, XPointerSource
 from veo.agent.desktop import Desktop
 from veo.agent.endings import ending
 from veo.agent.events import (
@@ -64,7 +70,6 @@ from veo.agent.names import with_display_names
 from veo.agent.overlay.auto import check_overlay, create_overlay
 from veo.agent.rating import send_rating
 from veo.agent.reconnect import OPEN_TIMEOUT_SECONDS, ReconnectingChannel
-from veo.agent.session import AgentSession, SessionDeps, join_error_text
 from veo.agent.signaling import ConnectError, SignalingChannel, WebSocketChannel
 from veo.agent.sysinfo import DEFAULT_PROGRAMS, AgentSysinfo
 from veo.agent.ui.asking import PermissionPrompt
@@ -84,8 +89,14 @@ from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Joined
 
+if TYPE_CHECKING:
+    from veo.agent.cursor import AgentCursor, PointerSource
+    from veo.agent.session import AgentSession
+
 log = logging.getLogger(__name__)
 POLL_MS = 40
+#: the session's stack is loaded this long after the code window at the latest (no Expose seen)
+PRELOAD_FALLBACK_MS = 1000
 
 
 class AgentApp:
@@ -142,6 +153,7 @@ class AgentApp:
         self._terminating = False
         self.hotkey: GlobalHotkey | None = None
         self._hotkey_pressed = False
+        self._stack_asked = False  # the session's stack asked for once the code window was shown
 
     # ------------------------------------------------------------ lifecycle
 
@@ -149,7 +161,7 @@ class AgentApp:
         self.root.withdraw()
         self.loop.start()
         if self._initial_code:
-            self._start_attempt(self._initial_code)
+            self._start_attempt(self._initial_code)  # imports the session's stack first thing
         else:
             self._show_code_window()
         self.root.after(POLL_MS, self._poll)
@@ -197,6 +209,16 @@ class AgentApp:
                 on_history=self._show_history,
                 server=server_label(self.server),
             )
+            if not self._stack_asked:  # drawn (its first Expose), or in a second whatever happens
+                self.code_window.window.bind("<Expose>", self._code_window_shown, add="+")
+                self.root.after(PRELOAD_FALLBACK_MS, self._code_window_shown)
+
+    def _code_window_shown(self, _event: object = None) -> None:
+        """The code window is on the screen: the loop thread imports the session's stack while the
+        user types the code (after Tk's pending redraws, so the window is drawn first)."""
+        if not self._stack_asked:
+            self._stack_asked = True
+            self.root.after_idle(lambda: self.loop.call(preload_session_stack))
 
     def _show_history(self) -> None:
         """*Past sessions*: the user's own record, read from the file each time it is opened."""
@@ -227,6 +249,7 @@ class AgentApp:
     async def _attempt(self, code: str) -> None:
         """On the loop thread: connect, then run one session to its end."""
         from veo.agent.desktop_choice import create_desktop  # the portal's modules load only on Wayland
+        from veo.agent.session import AgentSession, SessionDeps  # already loaded once the code window showed
 
         try:
             desktop = create_desktop()
@@ -676,8 +699,21 @@ ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
 }
 
 
+def preload_session_stack() -> None:
+    """On the loop thread, once the code window is shown: import the session's stack (aiortc, PyAV,
+    numpy, capture, input) so that the attempt need not. A failure is left to the attempt, which
+    imports the same and says so in the code window."""
+    try:
+        import veo.agent.cursor  # noqa: F401
+        from veo.agent.session import load_media_stack
+
+        load_media_stack()
+    except Exception:
+        log.exception("the session's modules could not be loaded")
+
+
 def follow_pointer(
-    session: AgentSession, desktop: Desktop, source: Callable[[], PointerSource] = XPointerSource
+    session: AgentSession, desktop: Desktop, source: Callable[[], PointerSource] | None = None
 ) -> AgentCursor | None:
     """The pointer as data (``cursor.py``), where it is the user's and not already in the picture.
 
@@ -687,7 +723,9 @@ def follow_pointer(
     """
     if desktop.backend != "x11":
         return None
-    pointer = AgentCursor(session, lambda: session.monitors.region, source)
+    from veo.agent.cursor import AgentCursor, XPointerSource
+
+    pointer = AgentCursor(session, lambda: session.monitors.region, source or XPointerSource)
     session.desktop.on_open(lambda grant: pointer.close() if grant.pointer_in_picture else None)
     return pointer
 
@@ -716,4 +754,4 @@ def connect_error_text(language: str, error: ConnectError) -> str:
     return _("Could not reach the support server. Check your connection and try again.")
 
 
-__all__ = ["AgentApp", "connect_error_text", "connected_server", "follow_pointer", "join_error_text"]
+__all__ = ["AgentApp", "connect_error_text", "connected_server", "follow_pointer", "preload_session_stack"]

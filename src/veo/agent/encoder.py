@@ -4,7 +4,8 @@ H.264 (libx264 ``ultrafast``, see :mod:`veo.agent.low_latency`) is the default: 
 reference machine it encodes a 1080p screen frame in 2-4 ms where aiortc's VP8 takes 10-12 ms
 (``field-notes.md``), and browsers decode it in hardware. Both are offered, so a console without
 H.264 still negotiates VP8. ``veo agent --codec`` and ``--max-fps`` (hidden options, for
-``veo bench stream``) override the defaults for the whole process.
+``veo bench stream``) override the defaults for the whole process. Checking them needs no aiortc:
+``veo agent`` imports this module before its first window, aiortc only when a session starts.
 
 A console that can play none of the offered codecs (Firefox without its OpenH264 plug-in, with
 ``--codec h264``) rejects the video line of the offer: :func:`video_refused` spots that in the
@@ -15,8 +16,6 @@ aiortc's "ICE username fragment or password is missing".
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from aiortc.sdp import SessionDescription
 
 from veo.protocol.signaling import CODEC_UNSUPPORTED
 
@@ -59,6 +58,8 @@ def video_refused(answer_sdp: str, offered: tuple[str, ...] | None = None) -> bo
 
     A malformed answer is not judged here: ``setRemoteDescription`` reports it as it is.
     """
+    from aiortc.sdp import SessionDescription  # aiortc loads with a session, not before the code window
+
     try:
         description = SessionDescription.parse(answer_sdp)
     except Exception:

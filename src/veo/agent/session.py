@@ -29,6 +29,10 @@ same verified console (its ``resume_proof`` under the session's resume key) or t
 compare a new code; the grant stands meanwhile and never grows. After the role's grace period
 the session ends (``connection_lost``). Before the user's Allow a loss ends the session as
 before. A lost signaling socket is replaced by ``agent/reconnect.py`` (``rejoin``).
+
+The media stack (aiortc, PyAV, numpy: ``stream.py``, ``low_latency.py``) is imported by the first
+peer connection (:func:`load_media_stack`), not with this module: with a code known at start the
+consent dialog does not wait for it (the app loads it earlier while the code window is up).
 """
 
 from __future__ import annotations
@@ -40,20 +44,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCIceTransportPolicy,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
-
 from veo import __version__
-from veo.agent import encoder, history, low_latency
+from veo.agent import encoder, history
 from veo.agent.backend import BackendError
 from veo.agent.capture.base import CaptureError, ScreenCapture
 from veo.agent.capture.monitors import MonitorLister
@@ -80,7 +75,6 @@ from veo.agent.policy import DropNotices, Policy
 from veo.agent.reconnect import Backoff, ReconnectingChannel
 from veo.agent.resuming import Exchange, Grace, PeerLink, ResumeSecret
 from veo.agent.signaling import ChannelClosed, SignalingChannel
-from veo.agent.stream import ScreenTrack
 from veo.agent.urls import is_loopback_host
 from veo.i18n import gettext_for
 from veo.protocol import resume
@@ -127,6 +121,11 @@ from veo.protocol.signaling import (
 )
 from veo.tasks import spawn
 
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from veo.agent.stream import ScreenTrack
+
 log = logging.getLogger(__name__)
 
 #: codec order of the offer by default: H.264 (cheap with libx264, decoded in hardware by browsers), VP8
@@ -158,6 +157,8 @@ def ice_configuration(servers: Iterable[IceServer], policy: IceTransportPolicy =
     the enum (the string ``"relay"`` raises deep inside ``RTCIceGatherer``), and uses only the
     first STUN and the first TURN URL, which is why the server sends the agent one of each.
     """
+    from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
+
     return RTCConfiguration(
         iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers],
         iceTransportPolicy=RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL,
@@ -166,10 +167,19 @@ def ice_configuration(servers: Iterable[IceServer], policy: IceTransportPolicy =
 
 def prefer_codecs(transceiver: Any) -> None:
     """H.264 first, VP8 second, or the one ``--codec`` chose (plus retransmission); before createOffer."""
+    from aiortc import RTCRtpSender
+
     capabilities = RTCRtpSender.getCapabilities("video").codecs
     chosen = [c for mime in encoder.codec_order() for c in capabilities if c.mimeType == mime]
     chosen += [c for c in capabilities if c.mimeType == "video/rtx"]
     transceiver.setCodecPreferences(chosen)
+
+
+def load_media_stack() -> None:
+    """Import what a peer connection needs (aiortc, PyAV, numpy, the screen track): half a second
+    or more, once per process; ``app.py`` calls it while the code window is up."""
+    import veo.agent.low_latency
+    import veo.agent.stream  # noqa: F401
 
 
 def local_sha256_fingerprint(transceiver: Any, local_sdp: str) -> str:
@@ -433,6 +443,12 @@ class AgentSession:
     async def _build_link(self, resume: bool) -> PeerLink:
         """A new peer connection with every feature's channel, its offer set locally (not sent)."""
         assert self._joined is not None
+        load_media_stack()  # the first one, after the consent dialog was posted: the dialog does not wait
+        from aiortc import RTCPeerConnection
+
+        from veo.agent import low_latency
+        from veo.agent.stream import ScreenTrack
+
         low_latency.install()
         servers, policy = self._ice
         pc = RTCPeerConnection(ice_configuration(servers, policy))
@@ -478,6 +494,8 @@ class AgentSession:
             )
             await self._fail(reason)
             return
+        from aiortc import RTCSessionDescription
+
         await link.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
         link.handshake.accept_answer(answer.nonce)
         if link.resume:
