@@ -135,6 +135,9 @@ def test_header_requires_and_scripts(package: Path) -> None:
     assert "postinstall scriptlet (using /bin/sh)" in scripts
     assert "postuninstall scriptlet (using /bin/sh)" in scripts
     assert scripts.count("update-desktop-database -q /usr/share/applications") == 2
+    for tag in ("POSTIN", "POSTUN"):
+        body = _rpm("-qp", "--qf", f"%{{{tag}}}", str(package))
+        subprocess.run(["sh", "-n"], input=body, text=True, check=True, timeout=30)
     assert _rpm("-qp", "--qf", "%{PAYLOADCOMPRESSOR}", str(package)) == "gzip"
 
 
@@ -330,3 +333,17 @@ def test_a_failing_rpmbuild_is_a_sentence(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(RuntimeError, match=r"^rpmbuild could not build the package: Bad exit status"):
         rpm.build_rpm(_program(tmp_path / "agent"), SERVERS, "", "0.2.0", out)
     assert list(out.iterdir()) == []
+
+
+def test_a_temporary_folder_rpmbuild_cannot_use_is_a_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd = tmp_path / "my temp"
+    odd.mkdir()
+    monkeypatch.setattr(rpm.tempfile, "tempdir", str(odd))
+    out = tmp_path / "out"
+    with pytest.raises(
+        RuntimeError, match=r"^rpmbuild cannot work in .*my temp.*: set TMPDIR to a folder without"
+    ):
+        rpm.build_rpm(_program(tmp_path / "agent"), SERVERS, "", "0.2.0", out)
+    assert list(out.iterdir()) == [] and list(odd.iterdir()) == []
