@@ -113,6 +113,9 @@ NUMPY_LIBS = {
     ),
     "libquadmath": ("GCC runtime (libquadmath)", "LGPL-2.1-or-later", "https://gcc.gnu.org/"),
 }
+#: Distributions whose wheel (built from the sdist) carries no licence file: the Debian package of the
+#: same upstream whose copyright file has its notices (python3-gi: PyGObject's, LGPL-2.1-or-later).
+DIST_NOTICES = {"pygobject": "python3-gi", "pycairo": "python3-cairo"}
 _LICENCE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS|COPYRIGHT)", re.IGNORECASE)
 
 
@@ -147,6 +150,8 @@ def stem(file: str) -> str:
 
 
 def debian_copyright(package: str) -> str | None:
+    if not package:
+        return None
     path = Path("/usr/share/doc") / package / "copyright"
     try:
         return path.read_text(errors="replace")
@@ -289,6 +294,16 @@ def collect(inspected: dict[str, object]) -> Collector:
             continue
         dist = dists.get(name.lower())
         texts = licence_files(dist) if dist is not None else []
+        notice = debian_copyright(DIST_NOTICES.get(name.lower(), "")) if not texts else None
+        if notice is not None:
+            package = DIST_NOTICES[name.lower()]
+            texts = [
+                (
+                    f"the notices of Debian's package {package} {debian_version(package)} of the same "
+                    "project (this distribution carries no licence file)",
+                    notice,
+                )
+            ]
         if not texts:
             out.missing.append(f"{name} {version}")
         libs = sorted(by_wheel.pop(name.lower(), []))
