@@ -116,6 +116,22 @@ NUMPY_LIBS = {
 #: Distributions whose wheel (built from the sdist) carries no licence file: the Debian package of the
 #: same upstream whose copyright file has its notices (python3-gi: PyGObject's, LGPL-2.1-or-later).
 DIST_NOTICES = {"pygobject": "python3-gi", "pycairo": "python3-cairo"}
+#: Libraries linked statically into a distribution's own extension modules (found by their version
+#: string): their source is not in that distribution's sdist, so the manifest names it.
+STATIC = {
+    rb"OpenSSL (\d+\.\d+\.\d+)": (
+        "OpenSSL",
+        "Apache-2.0",
+        "https://github.com/openssl/openssl/releases/tag/openssl-{v}",
+        "libssl3",
+    ),
+    rb"libsrtp2 (\d+\.\d+\.\d+)": (
+        "libsrtp",
+        "BSD-3-Clause",
+        "https://github.com/cisco/libsrtp/releases/tag/v{v}",
+        "libsrtp2-1",
+    ),
+}
 _LICENCE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS|COPYRIGHT)", re.IGNORECASE)
 
 
@@ -426,6 +442,7 @@ def _wheel_libs(out: Collector, name: str, version: str, libs: list[str], dist: 
                     }
                 )
         return "\n".join(lines) + "\n"
+    notices = _static_inside(out, name, version, own, dist)
     lines += [f"  {lib} (its notice: this distribution's licence files below)" for lib in libs]
     if libs:
         out.sources.append(
@@ -437,7 +454,47 @@ def _wheel_libs(out: Collector, name: str, version: str, libs: list[str], dist: 
                 "files": libs,
             }
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + notices
+
+
+def _static_inside(out: Collector, name: str, version: str, own: list[str], dist: object) -> str:
+    """Sources of the libraries linked statically into ``own`` (OpenSSL in cryptography, libsrtp in
+    pylibsrtp), by the version strings in the installed extension modules; their notices (from the
+    build machine's Debian package of the same library) as text for the distribution's section."""
+    if not own or not isinstance(dist, metadata.Distribution):
+        return ""
+    found: dict[tuple[str, str], list[str]] = {}
+    installed = {str(file): file for file in dist.files or []}
+    for lib in own:
+        file = installed.get(lib)
+        if file is None:
+            continue
+        try:
+            data = Path(str(dist.locate_file(file))).read_bytes()
+        except OSError:
+            continue
+        for pattern, (upstream, *_rest) in STATIC.items():
+            for match in sorted(set(re.findall(pattern, data))):
+                found.setdefault((upstream, match.decode()), []).append(lib)
+    notices = ""
+    for (upstream, found_version), files in sorted(found.items()):
+        licence, url, package = next((lic, u, p) for (up, lic, u, p) in STATIC.values() if up == upstream)
+        text = debian_copyright(package)
+        if text is None:
+            out.missing.append(f"{upstream} {found_version} inside {name} (linked statically)")
+        else:
+            notices += (
+                f"\n--- {upstream} {found_version}, linked statically into {', '.join(files)}: the notices "
+                f"of Debian's package {package} {debian_version(package)} of the same library\n\n{text}"
+            )
+        out.sources.append({
+            "component": f"{upstream} inside {name} {version} (linked statically)",
+            "version": found_version,
+            "licence": licence,
+            "source": url.format(v=found_version),
+            "files": files,
+        })  # fmt: skip
+    return notices
 
 
 def _ffmpeg_version() -> str:
