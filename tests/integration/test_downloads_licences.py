@@ -177,7 +177,10 @@ async def test_the_licences_page_states_the_terms_and_where_every_source_is(
     assert '<a href="https://pypi.org/project/aiortc/1.16.0/#files" rel="noopener">' in html
     assert "<code>pip download --no-deps --no-binary :all: aiortc==1.16.0</code>" in html
     assert "<code>apt-get source libx11=2:1.8.4-2+deb12u2</code>" in html
-    assert "https://github.com/PyAV-Org/pyav-ffmpeg (the release tag for FFmpeg 8.1.2)" in html  # a sentence
+    assert (
+        '<a href="https://github.com/PyAV-Org/pyav-ffmpeg" rel="noopener">https://github.com/PyAV-Org/pyav-ffmpeg</a>'
+        " (the release tag for FFmpeg 8.1.2)" in html
+    )  # an address, then a sentence
     assert "Built from revision 0123456789abcdef0123456789abcdef01234567." in html
     assert "It was built with changes that are not in that revision" in html
     assert "av.libs/libvpl-e4e9cae8.so.2.16 (Intel VPL dispatcher)" in html  # what has no text
