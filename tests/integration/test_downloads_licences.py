@@ -300,3 +300,17 @@ async def test_the_deb_carries_the_texts_and_has_its_own_licences_page(
     assert 'href="/download/deb-amd64/licences.txt"' in page.text
     download = await client.get("/download?lang=en", headers=HTML)
     assert 'id="row-deb-licences" href="/download/deb-amd64/licences"' in download.text
+
+
+async def test_every_page_but_the_console_offers_the_servers_source_once_it_is_named(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """AGPL-3.0 section 13: whoever uses the server over the network is offered its source."""
+    assert 'class="site-footer"' not in (await client.get("/login?lang=en", headers=HTML)).text
+    app.state.settings.source_url = "https://git.example.org/acme/veo"
+    for path in ("/login?lang=en", "/join?lang=en", "/download?lang=en"):
+        html = (await client.get(path, headers=HTML)).text
+        link = '<a href="https://git.example.org/acme/veo" rel="noopener">Source code of this veo server</a>'
+        assert link in html, path
+    es = (await client.get("/login?lang=es", headers=HTML)).text
+    assert gettext_for("es").gettext("Source code of this veo server") in es

@@ -113,6 +113,7 @@ async def render(
         # The language switch keeps the rest of the address (``next`` on the login page, the page).
         "lang_links": {code: _with_lang(request, code) for code in SUPPORTED_LANGUAGES},
         "current_path": request.url.path,
+        "source_url": settings.source_url,  # the footer's link (AGPL section 13)
     }
     full.update(context or {})
     response = templates.TemplateResponse(request, template_name, full, status_code=status_code)
