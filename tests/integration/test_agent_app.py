@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,6 +196,24 @@ def wait_for_line(log: Path, pattern: str, after: int = 0) -> tuple[int, re.Matc
         threading.Event().wait(0.05)
 
 
+def consent_layout(log: Path, sas_line: int, settle: float = 3.0) -> dict[str, list[int]]:
+    """The consent dialog's layout once it shows the SAS (logged at line ``sas_line``) and Allow is
+    enabled: a layout logged after that if the code re-laid the dialog out, else the last one. The
+    dialog is on the screen as soon as the join is answered, often before the SAS is known, and the
+    agent re-logs a layout only when it changed."""
+    index, _ = wait_for_line(log, r"consent allow enabled", sas_line)
+    pattern = re.compile(r"ui-geometry consent (\{.*\})")
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines()[index:]:
+            match = pattern.search(line)
+            if match:
+                rects: dict[str, list[int]] = json.loads(match.group(1))
+                return rects
+        time.sleep(0.05)
+    return latest_geometry(log, "consent")
+
+
 def latest_geometry(log: Path, window: str) -> dict[str, list[int]]:
     """The last layout the agent logged for ``window`` (windows re-log when they change)."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
@@ -233,9 +252,8 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
     try:
         index, sas_match = wait_for_line(log, r"sas=(\d{6})")
         assert sas_match.group(1) == server.console_sas
-        # the dialog re-lays out once the code is shown; click Allow where it is now
-        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
-        rects = json.loads(geometry.group(1))
+        # the dialog may re-lay out once the code is shown; click Allow where it is now
+        rects = consent_layout(log, index)
         assert set(rects) == {"allow", "deny", "perm_view", "perm_control", "sas_differ"}
         assert not server.got["consent"].is_set() and server.frames == 0
         click(display, rects["allow"])
@@ -293,8 +311,7 @@ def test_global_hotkey_stops_the_session(display: str, netns: str, tmp_path: Pat
     try:
         wait_for_line(log, r"stop hotkey grabbed")
         index, _ = wait_for_line(log, r"sas=\d{6}")
-        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
-        click(display, json.loads(geometry.group(1))["allow"])
+        click(display, consent_layout(log, index)["allow"])
         wait_for_line(log, r"session started granted=view,control")
         wait_for_line(log, r"ui-geometry bar ")
         # the focus is on the root window, not on any veo window: the grab is global
@@ -322,8 +339,7 @@ def test_codes_differ_on_the_consent_dialog_aborts_as_interception(
     agent, log = start_agent(netns, display, tmp_path)
     try:
         index, _ = wait_for_line(log, r"sas=\d{6}")
-        _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
-        click(display, json.loads(geometry.group(1))["sas_differ"])
+        click(display, consent_layout(log, index)["sas_differ"])
         assert server.got["abort"].wait(30)
         aborts = [m for m in server.received if isinstance(m, Abort)]
         assert aborts[-1].reason == "sas_mismatch"
