@@ -22,9 +22,16 @@ SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-de
 SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr wtype
 # rpmbuild and rpm: the .rpm for managed desktops (veo.server.downloads.rpm, tests/packaging/test_rpm.py).
 SYSTEM_PACKAGES += rpm
+# What `make agent` bundles from the system or builds against (packaging/agent/veo-agent.spec): Tk, the
+# GStreamer and PipeWire client pieces for Wayland, what building PyGObject needs, the Debian notices of
+# what it bundles (python3-gi's among them), readelf for the glibc floor. An operator's `make agent`
+# installs only these, not the test desktops above.
+AGENT_BUILD_PACKAGES := python3-tk tk8.6 pipewire gstreamer1.0-pipewire gstreamer1.0-plugins-base gir1.2-gstreamer-1.0 \
+  python3-gi libgirepository1.0-dev libcairo2-dev pkg-config binutils
+SYSTEM_PACKAGES += $(AGENT_BUILD_PACKAGES)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages i18n screenshots clean agent agent-build
+.PHONY: run test lint typecheck unit e2e bench bench-smoke install install-test install-check system-packages agent-packages i18n screenshots clean agent agent-build
 
 $(VENV)/.installed-server: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +52,9 @@ run: install
 	$(VEO) admin init
 	@echo
 	@echo "  Sign in at $(VEO_PUBLIC_URL)/login"
-	@echo "  Start an agent on the user's computer with:"
+	@echo "  Users get the agent at $(VEO_PUBLIC_URL)/download once it is built (once, about 2 minutes):"
+	@echo "    make agent"
+	@echo "  or, on a computer with veo installed:"
 	@echo "    $(VEO) agent --server $(VEO_PUBLIC_URL)"
 	@echo "  Try it with sample data (months of tickets for the reports), in another terminal:"
 	@echo "    $(VEO) admin sample-data"
@@ -58,8 +67,10 @@ run: install
 ## enables a systemd service that runs Debian's default /etc/turnserver.conf, which has no
 ## authentication (an open relay on every interface): when this target installs coturn on a
 ## machine booted with systemd, it stops and disables that service again.
-system-packages:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+system-packages: PACKAGES = $(SYSTEM_PACKAGES)
+agent-packages: PACKAGES = $(AGENT_BUILD_PACKAGES)
+system-packages agent-packages:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -85,7 +96,7 @@ install-check:
 ## by a hash of what goes in (a hit takes seconds), into dist/agent/veo-agent-linux-x86_64 + its .json
 ## manifest; `make agent` then puts it where the server hands it out (`veo admin agent add`).
 AGENT_FILE := dist/agent/veo-agent-linux-x86_64
-agent-build: install
+agent-build: install agent-packages
 	$(PY) packaging/build_agent.py
 
 agent: agent-build
