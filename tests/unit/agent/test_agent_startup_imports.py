@@ -2,8 +2,9 @@
 
 aiortc, PyAV and numpy (and the capture, input and stream modules) are more than half a second of
 a start; the code window and the consent dialog need none of them. Each check runs in a fresh
-interpreter, since this test process has long imported everything. The real start to the code
-window is held in ``tests/integration/test_agent_startup.py``.
+interpreter, since this test process has long imported everything: importing the agent and its
+windows, and a session that is joined (the consent dialog posted) and then makes its offer. The
+real start to the code window is held in ``tests/integration/test_agent_startup.py``.
 """
 
 from __future__ import annotations
@@ -60,3 +61,76 @@ def test_the_first_peer_connection_loads_the_media_stack() -> None:
         "numpy",
         "veo.agent.stream",
     ]
+
+
+CONSENT_SCRIPT = """
+import asyncio, json, sys
+from veo.agent.events import ShowConsent
+from veo.agent.session import AgentSession, SessionDeps
+from veo.protocol.permissions import Permission
+from veo.protocol.signaling import Joined
+
+HEAVY = sys.argv[1:]
+joined = Joined(
+    session_id="s-1", organization="ACME IT", technician_name="Ana", ticket_id=1, ticket_title="t",
+    requested=[Permission.VIEW], ice_servers=[],
+)
+seen = {"imported": sorted(m for m in HEAVY if m in sys.modules)}
+
+
+class Channel:
+    def __init__(self):
+        self.incoming = [joined.model_dump_json()]
+        self.offered = asyncio.Event()
+
+    async def send(self, message):
+        if json.loads(message).get("type") == "offer":
+            self.offered.set()
+
+    async def recv(self):
+        if self.incoming:
+            return self.incoming.pop(0)
+        await asyncio.Event().wait()
+
+    async def close(self):
+        return None
+
+
+def post(event):
+    if isinstance(event, ShowConsent):
+        seen["consent"] = sorted(m for m in HEAVY if m in sys.modules)
+
+
+def nothing():
+    raise AssertionError("no capture or input here")
+
+
+async def run():
+    channel = Channel()
+    deps = SessionDeps(capture_factory=nothing, injector_factory=nothing, post=post, record_history=False)
+    session = AgentSession(channel, "123456789", deps)
+    task = asyncio.ensure_future(session.run())
+    await asyncio.wait_for(channel.offered.wait(), 60)
+    seen["offer"] = sorted(m for m in HEAVY if m in sys.modules)
+    task.cancel()
+
+
+asyncio.run(run())
+print(json.dumps(seen))
+"""
+
+
+def test_with_a_code_known_the_consent_dialog_is_posted_before_aiortc_and_pyav_load() -> None:
+    """``--code``, a link or a download with a code: no code window, the consent dialog is the first
+    one; the session posts it on ``joined`` and imports aiortc and PyAV for the offer after it."""
+    names = ("aiortc", "av", "veo.agent.stream", "veo.agent.low_latency")
+    result = subprocess.run(
+        [sys.executable, "-c", CONSENT_SCRIPT, *names],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["imported"] == [] and seen["consent"] == []
+    assert seen["offer"] == sorted(names)
