@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,20 @@ HOOK_SETS = (
 )
 
 
+@pytest.fixture
+def environment_kept() -> Iterator[None]:
+    """The hook writes ``os.environ`` itself: every variable is put back as it was, including those
+    it created (``monkeypatch.delenv`` of an absent name records nothing to undo, and a
+    ``GST_PLUGIN_SYSTEM_PATH`` left behind hid the system's plugins from later tests)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("environment_kept")
 def test_the_runtime_hooks_variables_are_undone_for_programs_the_agent_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,8 +56,6 @@ def test_the_runtime_hooks_variables_are_undone_for_programs_the_agent_starts(
     monkeypatch.setenv("HOME", str(tmp_path))
 
     runpy.run_path(str(HOOK))  # what the bundle does before veo's code runs
-
-    import os
 
     # the agent itself: the bundle's plugins, registry, PipeWire modules; no scanner process
     assert os.environ["GST_PLUGIN_SYSTEM_PATH"] == bundle + "/gst_plugins"
