@@ -113,37 +113,18 @@ def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] 
 
     import tkinter as tk
 
-    from veo.agent.ui.common import Fonts
+    from veo.agent.ui.common import Fonts, run_alone
     from veo.agent.ui.history import HistoryWindow
 
-    try:
-        root = tk.Tk(className="veo-agent")
-    except tk.TclError as exc:
-        print("veo agent: " + _no_window(_, exc), file=sys.stderr)
+    def make(root: tk.Tk, fonts: Fonts) -> HistoryWindow:
+        return HistoryWindow(root, fonts, language, read, root.quit)
+
+    error = run_alone(make, "history", on_tk_error)
+    if error is not None:
+        print("veo agent: " + _no_window(_, error), file=sys.stderr)
         print("veo agent: " + _("Use --history --print to see the history as text."), file=sys.stderr)
         return 1
-    stop: list[int] = []
-
-    def tick() -> None:
-        """Tk's mainloop waits in C: this lets Python run the signal handlers, then acts on them."""
-        if stop:
-            root.quit()
-        else:
-            root.after(200, tick)
-
-    if on_tk_error is not None:
-        root.report_callback_exception = on_tk_error
-    try:
-        root.withdraw()
-        HistoryWindow(root, Fonts(root), language, read, root.quit)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda signum, _frame: stop.append(signum))
-        root.after(200, tick)
-        root.mainloop()
-        log.info("history window closed")
-        return 0
-    finally:
-        root.destroy()
+    return 0
 
 
 def _no_window(_: Callable[[str], str], exc: Exception) -> str:

@@ -118,3 +118,44 @@ class GeometryReporter:
     def relayout(self) -> None:
         """Call after changing a widget's text: its size may have changed."""
         self._schedule()
+
+
+def run_alone(
+    make_window: Callable[[tk.Tk, Fonts], object],
+    name: str,
+    on_tk_error: Callable[..., None] | None = None,
+) -> tk.TclError | None:
+    """Run one window without a session (``--history``, the problem window) until it closes.
+
+    ``make_window(root, fonts)`` builds it; its close must call ``root.quit``. SIGTERM and SIGINT
+    close it too: Tk waits in C, so a tick every 200 ms lets Python run the signal handlers.
+    Returns ``None`` once the window has closed, or Tk's error when no window can open (no
+    display): the caller says it in its own words.
+    """
+    import signal
+
+    try:
+        root = tk.Tk(className="veo-agent")
+    except tk.TclError as exc:
+        return exc
+    if on_tk_error is not None:
+        root.report_callback_exception = on_tk_error
+    stop: list[int] = []
+
+    def tick() -> None:
+        if stop:
+            root.quit()
+        else:
+            root.after(200, tick)
+
+    try:
+        root.withdraw()
+        make_window(root, Fonts(root))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, _frame: stop.append(signum))
+        root.after(200, tick)
+        root.mainloop()
+        log.info("%s window closed", name)
+    finally:
+        root.destroy()
+    return None

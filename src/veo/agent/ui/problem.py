@@ -12,7 +12,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import font as tkfont
 
-from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
+from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place, run_alone
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +71,12 @@ def show_problem(
     on_tk_error: Callable[..., None] | None = None,
 ) -> bool:
     """Show the window until the person closes it; ``False`` when no window can open (no display)."""
-    import signal
 
-    try:
-        root = tk.Tk(className="veo-agent")
-    except tk.TclError as exc:
-        log.warning("cannot show the problem in a window: %s", exc)
+    def make(root: tk.Tk, fonts: Fonts) -> ProblemWindow:
+        return ProblemWindow(root, fonts, gettext, headline, message, root.quit, details)
+
+    error = run_alone(make, "problem", on_tk_error)
+    if error is not None:
+        log.warning("cannot show the problem in a window: %s", error)
         return False
-    if on_tk_error is not None:
-        root.report_callback_exception = on_tk_error
-    stop: list[int] = []
-
-    def tick() -> None:
-        """Tk waits in C: this lets Python run the signal handlers (SIGTERM closes the window)."""
-        if stop:
-            root.quit()
-        else:
-            root.after(200, tick)
-
-    try:
-        root.withdraw()
-        ProblemWindow(root, Fonts(root), gettext, headline, message, root.quit, details)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda signum, _frame: stop.append(signum))
-        root.after(200, tick)
-        root.mainloop()
-        log.info("problem window closed")
-    finally:
-        root.destroy()
     return True
