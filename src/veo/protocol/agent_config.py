@@ -26,7 +26,6 @@ And the agent's version, compared with the oldest the server accepts (:func:`ver
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from pathlib import Path
 from typing import Annotated, Literal
@@ -88,7 +87,9 @@ class EmbeddedConfig(BaseModel):
     v: Literal[1] = 1
     #: The server that handed out this copy (its public address, ``VEO_PUBLIC_URL``).
     server: Annotated[str, Field(min_length=1, max_length=300)]
-    #: The organization the server names (``VEO_ORGANIZATION``); shown beside the host name.
+    #: The organization the server named when it handed out this copy (``VEO_ORGANIZATION``). Not
+    #: shown to the user as a fact: the consent dialog names the organization the connected server
+    #: says, beside the host name TLS verified.
     organization: Annotated[str, Field(max_length=200)] = ""
     #: The session's join code, when the copy was downloaded from a join link; "" otherwise.
     code: Annotated[str, Field(max_length=20)] = ""
@@ -176,9 +177,9 @@ def unseal_tail(tail: bytes) -> EmbeddedConfig | None:
     payload = body[payload_start:payload_end]
     if hashlib.sha256(payload).digest() != digest:
         raise AgentConfigError("tampered", "the checksum does not match")
-    try:
-        return EmbeddedConfig.model_validate(json.loads(payload))
-    except (ValueError, ValidationError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    try:  # pydantic's own parser: its depth limit turns deeply nested JSON into a ValidationError too
+        return EmbeddedConfig.model_validate_json(payload)
+    except ValidationError as exc:
         raise AgentConfigError("invalid", str(exc).splitlines()[0]) from None
 
 
@@ -200,8 +201,8 @@ def read_installed(path: Path = INSTALLED_CONFIG_PATH) -> InstalledConfig | None
     except (OSError, UnicodeDecodeError) as exc:
         raise AgentConfigError("invalid", f"{path}: {exc}") from None
     try:
-        return InstalledConfig.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as exc:
+        return InstalledConfig.model_validate_json(text)
+    except ValidationError as exc:
         raise AgentConfigError("invalid", f"{path}: {str(exc).splitlines()[0]}") from None
 
 
@@ -231,7 +232,10 @@ def parse_join_link(link: str) -> JoinLink:
     parts = urlsplit(link.strip())
     if parts.scheme.lower() != LINK_SCHEME or (parts.netloc or parts.path.strip("/")) != "join":
         raise AgentConfigError("invalid", "not a veo://join link")
-    query = parse_qs(parts.query, max_num_fields=4)
+    try:  # a web page writes this link: more fields than a join link has is not one
+        query = parse_qs(parts.query, max_num_fields=4)
+    except ValueError:
+        raise AgentConfigError("invalid", "too many fields") from None
     servers = query.get("server", [])
     found_codes = query.get("code", [])
     if len(servers) != 1 or len(found_codes) > 1:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import struct
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
@@ -78,3 +81,38 @@ def test_versions_compare_as_numbers() -> None:
     assert ac.is_older("garbage", "0.1.0")  # unreadable: treated as old, told to update
     with pytest.raises(ValueError):
         ac.version_key("v1")
+
+
+_FIELD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~%:/", max_size=30)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["server", "code", "x", "lang", ""]), _FIELD), max_size=8))
+def test_a_link_shaped_like_a_join_link_is_read_right_or_refused(fields: list[tuple[str, str]]) -> None:
+    """Links a web page may build: any number of fields. Read, the server is the one written;
+    otherwise a refusal (a plain ValueError from too many fields once escaped and crashed the agent)."""
+    link = "veo://join?" + "&".join(f"{key}={value}" for key, value in fields)
+    try:
+        read = ac.parse_join_link(link)
+    except ac.AgentConfigError:
+        return
+    written = [value for key, value in fields if key == "server"]
+    assert len(written) == 1 and read.server == unquote(written[0]).strip().rstrip("/")
+
+
+def test_too_many_fields_is_a_refusal_not_a_crash() -> None:
+    with pytest.raises(ac.AgentConfigError):
+        ac.parse_join_link("veo://join?server=https://x.example&a=1&b=2&c=3&d=4")
+
+
+def _sealed(payload: bytes) -> bytes:
+    return ac.START + payload + struct.pack("<I32s", len(payload), hashlib.sha256(payload).digest()) + ac.END
+
+
+@given(st.binary(max_size=2000) | st.integers(1, 6000).map(lambda depth: b"[" * depth + b"]" * depth))
+def test_any_payload_with_a_right_digest_is_a_configuration_or_invalid(payload: bytes) -> None:
+    """The digest is no key: whoever edits a copy recomputes it, so what it guards must parse safely
+    (deeply nested JSON once escaped as a RecursionError)."""
+    try:
+        ac.unseal_tail(_sealed(payload))
+    except ac.AgentConfigError as exc:
+        assert exc.problem == "invalid"
