@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         if problem.kind == "no_server" and not packaged:  # a terminal: the usage says what to type
             parser.error(_("--server is required (or use --history to see past sessions)"))
         return tell_problem(problem, args.log_file, args.verbose)
+    except Exception:  # what a link or a file holds is another's choice: never a traceback for it
+        report_crash(language, setup_logging(args.log_file, args.verbose), sys.exc_info())  # type: ignore[arg-type]
+        return 1
     language = launch.language
     _ = gettext_for(language).gettext
     try:
