@@ -202,3 +202,19 @@ def _xlib_event_table_restored() -> Iterator[None]:
     finally:
         table.clear()
         table.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _ssl_context_class_restored() -> Iterator[None]:
+    """``truststore.inject_into_ssl()`` (the agent's ``main()`` calls it) is undone after each test.
+
+    The process-wide ``ssl.SSLContext`` is put back, so no later test trusts the system's store by
+    accident.
+    """
+    import ssl
+
+    saved = ssl.SSLContext
+    try:
+        yield
+    finally:
+        ssl.SSLContext = saved  # type: ignore[misc]

@@ -375,7 +375,7 @@ async def test_outdated_agent_is_told_both_versions_and_the_download_page(
 # ---------------------------------------------------------------- the host, from the connection
 
 
-async def test_verified_host_is_the_one_tls_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_verified_host_is_the_one_tls_checked(tmp_path: Path) -> None:
     from websockets.asyncio.server import ServerConnection, serve
 
     cert, key = self_signed(tmp_path / "tls", ["localhost"], ("127.0.0.1",))
@@ -395,12 +395,13 @@ async def test_verified_host_is_the_one_tls_checked(tmp_path: Path, monkeypatch:
                 assert channel.verified_host == host
             finally:
                 await channel.close()
-        # the system's trust (truststore, no --ca-file), here with this CA as the system's bundle
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-        channel = await WebSocketChannel.open(f"wss://localhost:{port}/ws/agent", client_context())
+        # TLS without verification is never reported as a checked host
+        unchecked = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unchecked.check_hostname = False
+        unchecked.verify_mode = ssl.CERT_NONE
+        channel = await WebSocketChannel.open(f"wss://localhost:{port}/ws/agent", unchecked)
         try:
-            assert channel.verified_host == "localhost"
+            assert channel.verified_host is None
         finally:
             await channel.close()
     async with serve(idle, "127.0.0.1", 0) as plain:
@@ -410,6 +411,80 @@ async def test_verified_host_is_the_one_tls_checked(tmp_path: Path, monkeypatch:
             assert channel.verified_host is None
         finally:
             await channel.close()
+
+
+@pytest.fixture
+def system_store_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """OpenSSL's own defaults find nothing (as the one-file build's Debian OpenSSL on Fedora); the
+    system's bundle is the test CA, at a place only truststore's candidate list knows: (cert, key)."""
+    import truststore._openssl
+
+    cert, key = self_signed(tmp_path / "tls", ["localhost"], ("127.0.0.1",))
+    (tmp_path / "no-certs").mkdir()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-certs"))
+    monkeypatch.setattr(truststore._openssl, "_CA_FILE_CANDIDATES", [str(cert)])
+    return cert, key
+
+
+def _rating_reaches(url: str, tls: Any) -> bool:
+    """True when the rating's POST (urllib, ``tls`` or its default context) got past the TLS check."""
+    from veo.agent.rating import _post
+    from veo.agent.tls import is_untrusted_certificate
+
+    try:
+        _post(url, b"{}", tls)
+    except Exception as exc:  # the stand-in is no HTTP server: only the certificate check matters
+        return not is_untrusted_certificate(exc)
+    return True
+
+
+async def test_the_system_store_is_found_where_openssl_does_not_look(
+    system_store_elsewhere: tuple[Path, Path],
+) -> None:
+    """T71: the signaling (client_context), a TURN relay over TLS (aioice: ``ssl=True``) and the
+    rating (urllib) all trust the system's store, and a --ca-file stays the only trust."""
+    import ssl
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from veo.agent.signaling import ConnectError
+    from veo.agent.tls import trust_the_system_everywhere
+
+    cert, key = system_store_elsewhere
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    async def idle(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    loop = asyncio.get_running_loop()
+    async with serve(idle, "127.0.0.1", 0, ssl=context) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"wss://localhost:{port}/ws/agent"
+        with pytest.raises(ConnectError) as refused:  # what the agent had before truststore
+            await WebSocketChannel.open(url, ssl.create_default_context())
+        assert refused.value.untrusted
+        channel = await WebSocketChannel.open(url, client_context())
+        try:
+            assert channel.verified_host == "localhost"
+        finally:
+            await channel.close()
+        with pytest.raises(ssl.SSLCertVerificationError):  # aioice's turns: relay, before
+            await loop.create_connection(asyncio.Protocol, "localhost", port, ssl=True)
+        https = f"https://localhost:{port}/api/v1/sessions/s1/rating"
+        assert not await asyncio.to_thread(_rating_reaches, https, None)
+        assert await asyncio.to_thread(_rating_reaches, https, client_context())  # what main() passes
+
+        trust_the_system_everywhere()
+        transport, _protocol = await loop.create_connection(asyncio.Protocol, "localhost", port, ssl=True)
+        transport.close()
+        assert await asyncio.to_thread(_rating_reaches, https, None)
+        # --ca-file: that file only, even with the system's store injected
+        other, _other_key = self_signed(cert.parent.parent / "other", ["localhost"], ("127.0.0.1",))
+        with pytest.raises(ConnectError) as refused:
+            await WebSocketChannel.open(url, client_context(str(other)))
+        assert refused.value.untrusted
 
 
 # ---------------------------------------------------------------- the windows' words, in process

@@ -26,7 +26,7 @@ from veo.agent.history_text import history_text
 from veo.agent.launch import Launch, LaunchProblem, decide, embedded_source, installed_config_path
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
-from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context
+from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context, trust_the_system_everywhere
 from veo.agent.urls import ServerUrlError, agent_ws_url
 from veo.i18n import gettext_for, normalize, system_language
 from veo.protocol import codes
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     _ = gettext_for(language).gettext
     try:
         ws_url = agent_ws_url(launch.server, language)
-        tls = client_context(args.ca_file, language) if args.ca_file else None
+        tls = client_context(args.ca_file, language)  # the signaling's and the rating's trust
     except ServerUrlError as exc:
         if launch.source == "command_line":
             print(f"veo agent: {exc}", file=sys.stderr)
@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print("veo agent: --sysinfo-programs: " + str(exc), file=sys.stderr)
         return 2
+    # before anything connects: aioice's turns: relay and every other default context see the
+    # system's store too (the one-file build's OpenSSL looks where the build machine keeps it)
+    trust_the_system_everywhere()
     log_path = setup_logging(args.log_file, args.verbose)
     on_tk_error = install_crash_handlers(language, log_path)
     try:

@@ -7,6 +7,12 @@ system that keeps its bundle elsewhere (Fedora and RHEL under ``/etc/pki``, SUSE
 certificate authority passes that CA with ``--ca-file PATH`` (or ``VEO_AGENT_CA_FILE``); then, as
 with curl's ``--cacert``, only the certificates in that file are trusted. Host-name checking is
 never turned off: a certificate from the right CA for another name is refused too.
+
+Every other TLS connection of the agent process uses the system's trust as well:
+:func:`trust_the_system_everywhere` (called by ``veo.agent.main`` before anything connects) puts
+``truststore`` into the ``ssl`` module, so the default contexts other code makes (aioice's TURN over
+TLS with ``ssl=True``, ``urllib`` without a context) find the system's store too. A ``--ca-file``
+context is built from the plain OpenSSL class kept here, so it trusts that file and nothing else.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from veo.i18n import gettext_for
 
 CA_FILE_ENV = "VEO_AGENT_CA_FILE"
 
+# the plain OpenSSL context class, kept before truststore may replace ``ssl.SSLContext``
+_PLAIN_CONTEXT: type[ssl.SSLContext] = (
+    ssl.SSLContext.__mro__[1] if issubclass(ssl.SSLContext, truststore.SSLContext) else ssl.SSLContext
+)
+
 
 class CaFileError(ValueError):
     """The ``--ca-file`` cannot be used; the message says why, for people."""
@@ -28,7 +39,7 @@ def client_context(ca_file: str | None = None, language: str = "en") -> ssl.SSLC
     """A client context that verifies the chain (system store, or only ``ca_file``) and the host name."""
     _ = gettext_for(language).gettext
     try:
-        context = ssl.create_default_context(cafile=ca_file) if ca_file else _system_trust()
+        context = _only(ca_file) if ca_file else _system_trust()
     except FileNotFoundError:
         raise CaFileError(_("The certificate file {path!r} does not exist.").format(path=ca_file)) from None
     except (OSError, ssl.SSLError) as exc:
@@ -40,6 +51,25 @@ def client_context(ca_file: str | None = None, language: str = "en") -> ssl.SSLC
             _("The certificate file {path!r} holds no certificate in PEM format.").format(path=ca_file)
         )
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    return context
+
+
+def trust_the_system_everywhere() -> None:
+    """Make every default TLS context of this process use the system's trust (``truststore``).
+
+    Called once by ``veo.agent.main`` before the agent connects anywhere: the signaling socket uses
+    :func:`client_context`, but aioice opens a ``turns:`` relay with ``ssl=True`` (asyncio's default
+    context) and nothing else would make it see the system's store in the one-file build. Calling
+    it again does nothing more.
+    """
+    truststore.inject_into_ssl()
+
+
+def _only(ca_file: str) -> ssl.SSLContext:
+    """What ``ssl.create_default_context(cafile=...)`` makes, with the plain class: only that file."""
+    context = _PLAIN_CONTEXT(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=ca_file)
+    assert type(context) is not truststore.SSLContext
     return context
 
 
