@@ -75,7 +75,6 @@ from veo.agent.policy import DropNotices, Policy
 from veo.agent.reconnect import Backoff, ReconnectingChannel
 from veo.agent.resuming import Exchange, Grace, PeerLink, ResumeSecret
 from veo.agent.signaling import ChannelClosed, SignalingChannel
-from veo.agent.urls import is_loopback_host
 from veo.i18n import gettext_for
 from veo.protocol import resume
 from veo.protocol import sas as sas_mod
@@ -244,16 +243,29 @@ def outdated_text(language: str, minimum: str | None) -> str:
 
 
 def download_link(error: Error | None, server: str) -> str:
-    """Where an outdated agent gets the new one: the server's ``download_url`` when it is a web
-    address (``https://``, or ``http://`` on this computer), else the server's own ``/download``."""
+    """Where an outdated agent gets the new one: the server's ``download_url`` only when it is on
+    the server this agent is connected to (same scheme, host and port), else that server's own
+    ``/download``. veo's sentence above the link must not vouch for a page some other host serves
+    (a server can name any address; the real one only ever sends its own ``/download``)."""
     if error is None or error.code != "agent_outdated":
         return ""
+    own = server.rstrip("/") + "/download" if server else ""
     url = (error.download_url or "").strip()
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))):
+    try:
+        offered, connected = _origin(url), _origin(server)
+    except ValueError:  # a port that is not a number, a host that is not one
+        return own
+    if offered is not None and offered == connected:
         return url
-    return server.rstrip("/") + "/download" if server else ""
+    return own
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an ``https://`` or ``http://`` address, else ``None``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), parts.port or (443 if parts.scheme == "https" else 80)
 
 
 @dataclass

@@ -40,15 +40,28 @@ def test_outdated_says_both_versions_and_that_the_code_still_works() -> None:
     ("url", "expected"),
     [
         (SERVER + "/download", SERVER + "/download"),
-        ("http://127.0.0.1:8000/download", "http://127.0.0.1:8000/download"),
-        ("http://support.acme.example/download", SERVER + "/download"),  # plain text off this computer
+        (SERVER + ":443/download/linux-x86_64?lang=es", SERVER + ":443/download/linux-x86_64?lang=es"),
+        ("HTTPS://Support.Acme.Example/download", "HTTPS://Support.Acme.Example/download"),
+        ("https://evil.example/veo-agent", SERVER + "/download"),  # another host: never under veo's words
+        ("https://support.acme.example.evil.example/download", SERVER + "/download"),
+        ("https://support.acme.example:8443/download", SERVER + "/download"),  # another port
+        ("https://support.acme.example:x/download", SERVER + "/download"),
+        ("http://support.acme.example/download", SERVER + "/download"),  # another scheme
+        ("http://127.0.0.1:8000/download", SERVER + "/download"),
         ("javascript:alert(1)", SERVER + "/download"),
         ("file:///etc/passwd", SERVER + "/download"),
         (None, SERVER + "/download"),
     ],
 )
-def test_download_link_is_a_web_address(url: str | None, expected: str) -> None:
+def test_download_link_is_on_the_connected_server(url: str | None, expected: str) -> None:
     assert download_link(_outdated(min_version="9.1.0", download_url=url), SERVER + "/") == expected
+
+
+def test_download_link_on_this_computer() -> None:
+    local = "http://127.0.0.1:8000"
+    assert download_link(_outdated(download_url=local + "/download"), local) == local + "/download"
+    assert download_link(_outdated(download_url="http://127.0.0.1:9000/x"), local) == local + "/download"
+    assert download_link(_outdated(download_url=SERVER + "/download"), local) == local + "/download"
 
 
 def test_no_link_for_other_refusals() -> None:
