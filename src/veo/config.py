@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from veo.protocol.agent_config import MIN_AGENT_VERSION, version_key
+from veo.protocol.agent_config import MIN_AGENT_VERSION
 from veo.protocol.ice_urls import IceUrlError, agent_turn_url, url_kind
 
 if TYPE_CHECKING:
     from veo.server.notify.egress import AddressPolicy
 
 SUPPORTED_LANGUAGES = ("en", "es")
+#: Every agent version veo handles (a manifest's, a package's, VEO_AGENT_MIN_VERSION): up to four
+#: dot-separated numbers, then letters, digits and single ``.``, ``+`` or ``~`` separators (``0.2.0``,
+#: ``0.2.0~rc1``, ``0.2.0+local``). Matched whole (:func:`is_agent_version`): a version reaches file
+#: names, the ``Content-Disposition`` header and the packages' control files, so quotes, slashes,
+#: spaces and line breaks never pass. No ``-``: the ``.rpm`` and ``.deb`` use it to separate the
+#: release. Each repetition consumes one letter or digit, so a failing match cannot backtrack
+#: exponentially.
+AGENT_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){0,3}(?:[.+~]?[A-Za-z0-9])*")
+AGENT_VERSION_MAX = 40
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def is_agent_version(value: str) -> bool:
+    """Whether ``value`` is a whole :data:`AGENT_VERSION` (no trailing line break), 40 characters at most."""
+    return len(value) <= AGENT_VERSION_MAX and AGENT_VERSION.fullmatch(value) is not None
 
 
 @functools.lru_cache(maxsize=16)
@@ -203,12 +218,11 @@ class Settings(BaseSettings):
     @classmethod
     def _a_version(cls, value: str) -> str:
         value = value.strip()
-        try:
-            version_key(value)
-        except ValueError:
+        if not is_agent_version(value):
             raise ValueError(
-                f"VEO_AGENT_MIN_VERSION must be a version such as {MIN_AGENT_VERSION}, not {value[:40]!r}"
-            ) from None
+                f"VEO_AGENT_MIN_VERSION must be a version such as {MIN_AGENT_VERSION} (numbers separated by "
+                f"dots, then optionally letters, digits, '.', '+' or '~'), not {value[:40]!r}"
+            )
         return value
 
     @field_validator("smtp_ssl")

@@ -26,6 +26,7 @@ import re
 import shutil
 from pathlib import Path
 
+from veo.config import AGENT_VERSION, is_agent_version
 from veo.i18n import N_, gettext_for
 from veo.protocol import agent_config
 from veo.protocol.agent_config import InstalledConfig
@@ -41,8 +42,9 @@ DESKTOP_FILE = f"/usr/share/applications/{PACKAGE}.desktop"
 ICON_FILE = f"/usr/share/icons/hicolor/scalable/apps/{PACKAGE}.svg"
 CONFIG_FILE = "/etc/veo/agent.json"
 
-VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~]*$")
-_GLIBC = re.compile(r"^[0-9]+\.[0-9]+$")
+#: A package's version: the one pattern every agent version follows (:data:`veo.config.AGENT_VERSION`).
+VERSION = AGENT_VERSION
+_GLIBC = re.compile(r"[0-9]+\.[0-9]+")  # matched whole (fullmatch): "2.35\n" is not a floor
 
 #: Shown in the launcher (English source, Spanish from the catalog).
 LAUNCHER_NAME = N_("veo remote support")
@@ -61,8 +63,14 @@ ICON_SVG = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def check_version(version: str) -> None:
-    if not VERSION.match(version):
-        raise ValueError(_("%(version)s is not a package version (digits and dots).") % {"version": version})
+    if not is_agent_version(version):
+        raise ValueError(
+            _(
+                "%(version)s is not a package version (such as 0.2.0: numbers separated by dots, then "
+                "optionally letters, digits, '.', '+' or '~'; 40 characters at most)."
+            )
+            % {"version": repr(version)[1:-1]}
+        )
 
 
 def check_binary(binary: Path) -> None:
@@ -92,7 +100,7 @@ def glibc_floor(binary: Path) -> str:
     except (OSError, ValueError):
         return DEFAULT_GLIBC
     glibc = manifest.get("glibc") if isinstance(manifest, dict) else None
-    return glibc if isinstance(glibc, str) and _GLIBC.match(glibc) else DEFAULT_GLIBC
+    return glibc if isinstance(glibc, str) and _GLIBC.fullmatch(glibc) else DEFAULT_GLIBC
 
 
 def write_file(path: Path, text: str, mode: int = 0o644) -> None:

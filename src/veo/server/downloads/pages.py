@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
 from typing import Annotated, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request
@@ -221,7 +222,7 @@ async def download_file(
         raise DownloadRefused(404, "no_build", _no_build())
     version = build.manifest.version
     headers = {
-        "Content-Disposition": f'attachment; filename="{kind.download_name(version)}"',
+        "Content-Disposition": attachment(kind.download_name(version)),
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
@@ -248,6 +249,18 @@ async def download_file(
     headers["Content-Length"] = str(size + len(trailer))
     _count(platform, version, digits, language)
     return StreamingResponse(_stream(handle, size, trailer), media_type=kind.media_type, headers=headers)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._+~-]+")
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition`` for saving ``name``: quoted as is only when it is plain letters, digits
+    and ``._+~-`` (a checked version always is); anything else in RFC 6266's encoded form, so a quote,
+    ``;`` or line break can never end the parameter or start another header field."""
+    if _SAFE_NAME.fullmatch(name):
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"veo-agent\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _no_build() -> str:

@@ -38,6 +38,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from veo.config import is_agent_version
 from veo.protocol import agent_config
 from veo.server.lang import _
 
@@ -140,7 +141,14 @@ class Manifest(BaseModel):
     @field_validator("version")
     @classmethod
     def _a_version(cls, value: str) -> str:
-        agent_config.version_key(value)  # ValueError -> a validation error naming the field
+        # It reaches the stored file's name and the download's Content-Disposition: matched whole.
+        if not is_agent_version(value):
+            raise ValueError(
+                _(
+                    "not a version such as 0.2.0 (numbers separated by dots, then optionally letters, "
+                    "digits, '.', '+' or '~')"
+                )
+            )
         return value
 
 
