@@ -25,6 +25,7 @@ from veo.agent import backend, encoder, history
 from veo.agent.history_text import history_text
 from veo.agent.launch import Launch, LaunchProblem, decide, embedded_source, installed_config_path
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
+from veo.agent.session import configure_updates
 from veo.agent.sysinfo import PROGRAMS_ENV, parse_programs
 from veo.agent.tls import CA_FILE_ENV, CaFileError, client_context, trust_the_system_everywhere
 from veo.agent.urls import ServerUrlError, agent_ws_url
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     # before anything connects: aioice's turns: relay and every other default context see the
     # system's store too (the one-file build's OpenSSL looks where the build machine keeps it)
     trust_the_system_everywhere()
+    configure_updates(launch.source)  # an agent IT installed is updated by IT, not by a download
     log_path = setup_logging(args.log_file, args.verbose)
     on_tk_error = install_crash_handlers(language, log_path)
     try:

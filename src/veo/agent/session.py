@@ -217,12 +217,31 @@ def join_error_text(language: str, error: Error | None) -> str:
     return refusal_text(catalog, error.code, error.retry_after)
 
 
-def outdated_text(language: str, minimum: str | None) -> str:
+#: True when IT installed this agent (a package): it was started by a ``veo:`` link or from the
+#: installed configuration (``launch.py``'s sources "link" and "installed"). Set by ``main()``.
+_installed_by_it = False
+
+
+def configure_updates(source: str) -> None:
+    """Remember how this agent was started, for what the outdated notice tells the user to do.
+
+    A downloaded copy is replaced by downloading the new one; a package IT installed is not: a
+    downloaded one-file copy leaves the package as it is, and the next ``veo:`` link starts the
+    old agent again, so that user is told to ask the IT department instead.
+    """
+    global _installed_by_it
+    _installed_by_it = source in ("link", "installed")
+
+
+def outdated_text(language: str, minimum: str | None, installed: bool | None = None) -> str:
     """The server accepts only newer agents: which version this is, which it needs, what to do.
 
     The server checks the version before the code, so the code is still good for the new one.
+    ``installed``: IT installed this agent (default: what :func:`configure_updates` was told).
     """
     _ = gettext_for(language).gettext
+    if installed is None:
+        installed = _installed_by_it
     if minimum:
         first = _(
             "This veo app is too old (version {version}): "
@@ -231,6 +250,15 @@ def outdated_text(language: str, minimum: str | None) -> str:
     else:
         first = _("This veo app is too old (version {version}) for the support server.").format(
             version=__version__
+        )
+    if installed:
+        return (
+            first
+            + " "
+            + _(
+                "Ask your IT department to update veo on this computer. "
+                "Your code was not used: it still works."
+            )
         )
     return (
         first

@@ -149,3 +149,48 @@ def test_system_information_runs_programs_outside_the_bundle(
     assert program_version("someapp")["version"] == "someapp 1.0 LD=unset"
     monkeypatch.setattr(sys, "frozen", False)  # the pip-installed agent: its environment as it is
     assert program_version("someapp")["version"] == f"someapp 1.0 LD={bundle}"
+
+
+def test_an_agent_it_installed_says_to_ask_it_not_to_download() -> None:
+    from veo.agent import session
+
+    try:
+        for source in ("link", "installed"):
+            session.configure_updates(source)
+            said = join_error_text("en", _outdated(min_version="9.1.0"))
+            assert said.endswith(
+                "Ask your IT department to update veo on this computer. "
+                "Your code was not used: it still works."
+            )
+            assert "Download" not in said
+        for source in ("embedded", "command_line"):
+            session.configure_updates(source)
+            assert "Download the new version from the link below" in join_error_text("en", _outdated())
+    finally:
+        session.configure_updates("command_line")
+
+
+@pytest.mark.parametrize(("source", "asks_it"), [("installed", True), ("command_line", False)])
+def test_main_tells_the_session_how_the_agent_was_started(
+    source: str, asks_it: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from veo.agent import launch, session
+    from veo.agent import main as agent_main
+
+    seen: list[str] = []
+    monkeypatch.setattr(
+        agent_main, "run_agent", lambda *_a: seen.append(join_error_text("en", _outdated())) or 0
+    )
+    monkeypatch.setattr(agent_main, "install_crash_handlers", lambda *_a: None)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    installed = tmp_path / "agent.json"
+    installed.write_text(json.dumps({"v": 1, "servers": [SERVER], "organization": "ACME IT"}))
+    monkeypatch.setenv(launch.INSTALLED_CONFIG_ENV, str(installed))
+    args = ["--lang", "en"] + (["--server", SERVER] if source == "command_line" else [])
+    try:
+        assert agent_main.main(args) == 0
+    finally:
+        session.configure_updates("command_line")
+    assert ("Ask your IT department" in seen[0]) is asks_it
