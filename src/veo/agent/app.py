@@ -27,28 +27,14 @@ from urllib.parse import urlsplit
 
 from veo.agent import history
 from veo.agent.annotations import SessionAnnotations
-from veo.agent.asking import AgentAsking
 from veo.agent.backend import BackendError, Reason, reason_text
-from veo.agent.chat import AgentChat
-from veo.agent.clipboard import AgentClipboard, TkClipboard
 from veo.agent.desktop import Desktop
 from veo.agent.endings import ending
 from veo.agent.events import (
-    ChatAcknowledged,
-    ChatLine,
-    ChatUnread,
-    ClipboardReceived,
     ControlChanged,
     DesktopAsking,
-    FileEvent,
-    FileOffered,
-    FileTransferEnded,
-    FileTransferProgress,
-    FileTransferStarted,
     GrantChanged,
     JoinFailed,
-    PermissionAskClosed,
-    PermissionAsked,
     Reconnected,
     Reconnecting,
     ReverifyAsked,
@@ -57,11 +43,9 @@ from veo.agent.events import (
     SessionEnded,
     ShowConsent,
     Started,
-    SysinfoAsk,
-    SysinfoClosed,
     UiEvent,
 )
-from veo.agent.files import AgentFiles
+from veo.agent.features import AskingFeature, ChatFeature, Feature, FilesFeature, Surroundings, SysinfoFeature
 from veo.agent.hotkey.auto import start_stop_hotkey
 from veo.agent.hotkey.base import GlobalHotkey, stop_hotkey_description
 from veo.agent.launch import server_label
@@ -71,19 +55,15 @@ from veo.agent.overlay.auto import check_overlay, create_overlay
 from veo.agent.rating import send_rating
 from veo.agent.reconnect import OPEN_TIMEOUT_SECONDS, ReconnectingChannel
 from veo.agent.signaling import ConnectError, SignalingChannel, WebSocketChannel
-from veo.agent.sysinfo import DEFAULT_PROGRAMS, AgentSysinfo
-from veo.agent.ui.asking import PermissionPrompt
+from veo.agent.sysinfo import DEFAULT_PROGRAMS
 from veo.agent.ui.bar import SessionBar
-from veo.agent.ui.chat import ChatWindow
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import PAD, Fonts
 from veo.agent.ui.consent import ConnectedServer, ConsentDialog
 from veo.agent.ui.ended import EndedWindow
-from veo.agent.ui.files import FileWindows
 from veo.agent.ui.history import HistoryWindow
 from veo.agent.ui.rating import RatingWindow
 from veo.agent.ui.reverify import ReverifyPrompt
-from veo.agent.ui.sysinfo import SysinfoWindow
 from veo.durations import duration_text
 from veo.i18n import gettext_for
 from veo.protocol.permissions import Permission
@@ -111,23 +91,12 @@ class AgentApp:
         sysinfo_programs: tuple[str, ...] = DEFAULT_PROGRAMS,
     ) -> None:
         self.root = root
-        self.sysinfo_programs = sysinfo_programs
-        self.chat: AgentChat | None = None
-        self.chat_window: ChatWindow | None = None
-        self.sysinfo: AgentSysinfo | None = None
-        self.sysinfo_window: SysinfoWindow | None = None
-        self.files: AgentFiles | None = None
-        self.file_windows: FileWindows | None = None
-        self.clipboard: AgentClipboard | None = None
-        self.tk_clipboard: TkClipboard | None = None
         self.tls = tls
         self.ws_url = ws_url
         self.server = server
         self.language = language
         self._ = gettext_for(language).gettext
         self._n = gettext_for(language).ngettext
-        self.asking: AgentAsking | None = None
-        self.permission_prompt: PermissionPrompt | None = None
         self.reverify: ReverifyPrompt | None = None
         self.fonts = Fonts(root)
         self.events: queue.Queue[UiEvent] = queue.Queue()
@@ -154,6 +123,29 @@ class AgentApp:
         self.hotkey: GlobalHotkey | None = None
         self._hotkey_pressed = False
         self._stack_asked = False  # the session's stack asked for once the code window was shown
+        around = Surroundings(
+            root,
+            self.fonts,
+            language,
+            self._,
+            self._n,
+            self.loop,
+            self.events.put,
+            joined=lambda: self.joined,
+            bar=lambda: self.bar,
+        )
+        #: the session's features (``features/``): the bar names two of them (*Chat*, *Send a file*)
+        self.chat = ChatFeature(around)
+        self.files = FilesFeature(around)
+        self.features: list[Feature] = [
+            AskingFeature(around),
+            self.chat,
+            SysinfoFeature(around, sysinfo_programs),
+            self.files,
+        ]
+        self._feature_routes: dict[type, Feature] = {
+            kind: feature for feature in self.features for kind in feature.EVENTS
+        }
 
     # ------------------------------------------------------------ lifecycle
 
@@ -282,11 +274,8 @@ class AgentApp:
 
         session = AgentSession(ReconnectingChannel(channel, reconnect), code, deps)
         self.session = session
-        self.chat = AgentChat(session, self.events.put)
-        self.files = AgentFiles(session, self.events.put)
-        self.clipboard = AgentClipboard(session, self.events.put)
-        self.sysinfo = AgentSysinfo(session, self.events.put, self.sysinfo_programs)
-        self.asking = AgentAsking(session, self.events.put)
+        for feature in self.features:
+            feature.attach(session)
         annotations = SessionAnnotations(
             session,
             create_overlay,
@@ -330,8 +319,13 @@ class AgentApp:
         self.root.after(POLL_MS, self._poll)
 
     def _dispatch(self, event: UiEvent) -> None:
-        """Hand one event to the method that owns its kind (``ROUTES``, after the class)."""
-        ROUTES[type(event)](self, event)
+        """Hand one event to the method that owns its kind (``ROUTES``, after the class), or to the
+        feature that names it in its ``EVENTS``."""
+        route = ROUTES.get(type(event))
+        if route is not None:
+            route(self, event)
+        else:
+            self._feature_routes[type(event)].handle(event)
 
     def _on_join_failed(self, event: JoinFailed) -> None:
         self._show_code_window()
@@ -377,7 +371,8 @@ class AgentApp:
     def _on_started(self, event: Started) -> None:
         self._helped = True
         self._limits = event.limits
-        self._start_transfers(event.granted)
+        for feature in self.features:
+            feature.start(event.granted)
         self._close_consent()
         self._open_bar(event.granted)
 
@@ -388,13 +383,9 @@ class AgentApp:
     def _on_session_ended(self, event: SessionEnded) -> None:
         self._stop_hotkey()
         self._close_consent()
-        self._close_permission_prompt()
         self._close_reverify()
-        self._close_chat()
-        self._close_sysinfo()
-        if self.sysinfo is not None:  # forget what was collected and not sent
-            self.loop.call(self.sysinfo.close)
-        self._stop_transfers()
+        for feature in self.features:  # windows closed, what was held forgotten
+            feature.close()
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -431,11 +422,10 @@ class AgentApp:
             hotkey=self.hotkey is not None,
             language=self.language,
             limits=tuple(reason_text(limit, self._) for limit in self._limits),
-            on_chat=lambda: self._open_chat(focus=True),
-            on_send_file=self._open_sender if Permission.FILES in granted else None,
+            on_chat=lambda: self.chat.open(focus=True),
+            on_send_file=self.files.open_sender if Permission.FILES in granted else None,
         )
-        if self.chat is not None and self.chat.unread:
-            self.bar.show_unread(self.chat.unread)
+        self.chat.bar_opened(self.bar)
         if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
             self.loop.call(self.annotations.keep_clear, int(self.bar.window.wm_frame(), 16))
 
@@ -483,43 +473,11 @@ class AgentApp:
 
     # ------------------------------------------------------------ more permission mid-session
 
-    def _asking_event(self, event: PermissionAsked | PermissionAskClosed | GrantChanged) -> None:
-        if isinstance(event, GrantChanged):
-            if self.bar is not None:  # still running: the bar and the features follow the grant
-                self._start_transfers(event.added)
-                self._open_bar(event.granted)
-            return
-        if isinstance(event, PermissionAskClosed):
-            if self.permission_prompt is not None and self.permission_prompt.ask_id == event.id:
-                self._close_permission_prompt()
-            return
-        asking, joined = self.asking, self.joined
-        if asking is None or joined is None or self.bar is None:
-            return
-        self._close_permission_prompt()
-
-        def answer(ask_id: str, ticked: list[Permission]) -> None:
-            self._close_permission_prompt()
-            self.loop.call(asking.answer, ask_id, ticked)
-
-        self.permission_prompt = PermissionPrompt(
-            self.root,
-            self.fonts,
-            self._,
-            self._n,
-            ask_id=event.id,
-            technician=joined.technician_name,
-            organization=joined.organization,
-            permissions=event.permissions,
-            timeout_seconds=event.timeout_seconds,
-            on_answer=answer,
-            below=self.bar.window.winfo_rooty() + self.bar.window.winfo_height() + PAD,
-        )
-
-    def _close_permission_prompt(self) -> None:
-        if self.permission_prompt is not None:
-            self.permission_prompt.close()
-            self.permission_prompt = None
+    def _on_grant_changed(self, event: GrantChanged) -> None:
+        if self.bar is not None:  # still running: the bar and the features follow the grant
+            for feature in self.features:
+                feature.start(event.added)
+            self._open_bar(event.granted)
 
     def _ask_rating(self) -> None:
         """The end window closed: ask how the help was (once, skippable), then quit."""
@@ -537,114 +495,6 @@ class AgentApp:
             return send_rating(self.ws_url, joined.session_id, joined.rating_token, score, comment, self.tls)
 
         self.rating = RatingWindow(self.root, self.fonts, self._, send, self.loop.submit, self._quit)
-
-    # ------------------------------------------------------------ clipboard and files
-
-    def _start_transfers(self, granted: tuple[Permission, ...]) -> None:
-        """Windows for files and the clipboard watch, each only when the user granted it."""
-        files, clipboard, joined = self.files, self.clipboard, self.joined
-        if files is not None and joined is not None and Permission.FILES in granted:
-            self.file_windows = FileWindows(
-                self.root,
-                self.fonts,
-                self._,
-                joined.technician_name,
-                accept=lambda tid, folder: self.loop.call(files.accept, tid, folder),
-                decline=lambda tid: self.loop.call(files.decline, tid),
-                cancel=lambda tid: self.loop.call(files.cancel, tid),
-                send=lambda path: self.loop.call(files.send_file, path),
-            )
-        if clipboard is not None and Permission.CLIPBOARD in granted:
-            send = clipboard.send_local
-            self.tk_clipboard = TkClipboard(self.root, lambda text: self.loop.call(send, text))
-
-    def _open_sender(self) -> None:
-        if self.file_windows is not None:
-            self.file_windows.open_sender()
-
-    def _transfer_event(
-        self,
-        event: ClipboardReceived | FileEvent,
-    ) -> None:
-        if isinstance(event, ClipboardReceived):
-            if self.tk_clipboard is not None:
-                self.tk_clipboard.write(event.text)
-        elif self.file_windows is not None:
-            self.file_windows.handle(event)
-
-    def _stop_transfers(self) -> None:
-        if self.file_windows is not None:
-            self.file_windows.close()
-            self.file_windows = None
-        if self.tk_clipboard is not None:
-            self.tk_clipboard.close()
-            self.tk_clipboard = None
-
-    # ------------------------------------------------------------ chat and system information
-
-    def _open_chat(self, focus: bool) -> None:
-        if self.chat_window is None:
-            chat, joined = self.chat, self.joined
-            if chat is None or joined is None:
-                return
-            self.chat_window = ChatWindow(
-                self.root,
-                self.fonts,
-                self._,
-                joined.technician_name,
-                joined.ticket_id,
-                on_send=lambda text: self.loop.call(chat.send, text),
-                on_seen=lambda: self.loop.call(chat.mark_read),
-                on_close=self._close_chat,
-            )
-            for line in list(chat.lines):  # what came before the window was opened
-                self.chat_window.add(line.id, line.mine, line.text)
-        self.chat_window.show(focus)
-        if focus and self.chat is not None:
-            self.loop.call(self.chat.mark_read)
-
-    def _close_chat(self) -> None:
-        if self.chat_window is not None:
-            self.chat_window.close()
-            self.chat_window = None
-
-    def _chat_event(self, event: ChatLine | ChatUnread | ChatAcknowledged) -> None:
-        if self.bar is None:  # not started, or already ended
-            return
-        if isinstance(event, ChatUnread):
-            self.bar.show_unread(event.count)
-        elif isinstance(event, ChatAcknowledged):
-            if self.chat_window is not None:
-                self.chat_window.show_acknowledged()
-        elif self.chat_window is None:
-            self._open_chat(focus=False)  # draws every line so far, this one included
-        else:
-            self.chat_window.add(event.id, event.mine, event.text, event.failed)
-
-    def _sysinfo_event(self, event: SysinfoAsk | SysinfoClosed) -> None:
-        self._close_sysinfo()
-        sysinfo, joined = self.sysinfo, self.joined
-        if isinstance(event, SysinfoClosed) or sysinfo is None or joined is None or self.bar is None:
-            return
-
-        def answer(send: bool) -> None:
-            self._close_sysinfo()
-            self.loop.call(sysinfo.send if send else sysinfo.decline)
-
-        self.sysinfo_window = SysinfoWindow(
-            self.root,
-            self.fonts,
-            self.language,
-            joined.technician_name,
-            event.info,
-            on_send=lambda: answer(True),
-            on_decline=lambda: answer(False),
-        )
-
-    def _close_sysinfo(self) -> None:
-        if self.sysinfo_window is not None:
-            self.sysinfo_window.close()
-            self.sysinfo_window = None
 
     def _close_consent(self) -> None:
         if self.consent is not None:
@@ -669,8 +519,9 @@ class AgentApp:
             self.loop.call(self.session.set_paused, paused)
 
 
-#: Which method of the app handles each kind of event from the session (every ``UiEvent``; a
-#: test holds this table to the union, so a new event cannot be forgotten here).
+#: Which method of the app handles each kind of event from the session that no feature names in its
+#: ``EVENTS`` (a test holds this table and the features' together to the ``UiEvent`` union, each
+#: kind to one owner, so a new event cannot be forgotten).
 ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
     JoinFailed: AgentApp._on_join_failed,
     ShowConsent: AgentApp._on_show_consent,
@@ -683,19 +534,7 @@ ROUTES: dict[type, Callable[[AgentApp, Any], None]] = {
     Reconnected: AgentApp._resume_event,
     ReverifyAsked: AgentApp._resume_event,
     ReverifyClosed: AgentApp._resume_event,
-    PermissionAsked: AgentApp._asking_event,
-    PermissionAskClosed: AgentApp._asking_event,
-    GrantChanged: AgentApp._asking_event,
-    ChatLine: AgentApp._chat_event,
-    ChatUnread: AgentApp._chat_event,
-    ChatAcknowledged: AgentApp._chat_event,
-    ClipboardReceived: AgentApp._transfer_event,
-    FileOffered: AgentApp._transfer_event,
-    FileTransferStarted: AgentApp._transfer_event,
-    FileTransferProgress: AgentApp._transfer_event,
-    FileTransferEnded: AgentApp._transfer_event,
-    SysinfoAsk: AgentApp._sysinfo_event,
-    SysinfoClosed: AgentApp._sysinfo_event,
+    GrantChanged: AgentApp._on_grant_changed,
 }
 
 
