@@ -11,7 +11,9 @@ Precedence, first that applies wins (the code comes with the server it belongs t
 2. a ``veo://join?server=…&code=…`` link, only when the installed configuration lists its server:
    a web page chose that address, and a page must not be able to point veo at another server.
 3. the trailer of the running file (``sys.executable`` of the one-file build, or the hidden
-   ``--embedded-from PATH`` for tests of the non-frozen agent).
+   ``--embedded-from PATH`` for tests of the non-frozen agent). On a computer IT configured (the
+   installed configuration exists), only when that configuration lists the trailer's server: a
+   copy downloaded from some other page must not connect where IT's list does not allow.
 4. the installed configuration's first server.
 
 ``--code`` replaces the code of whichever source gave the server. Every problem is a
@@ -50,6 +52,7 @@ ProblemKind = Literal[
     "embedded_unreadable",
     "link_invalid",
     "link_refused",
+    "copy_refused",  # a downloaded copy for a server the installed configuration does not list
     "installed_invalid",
     "no_server",
     "bad_address",  # a configured address the agent refuses (plain http:// off this computer)
@@ -162,6 +165,16 @@ def decide(
         config = _embedded(embedded, words, problem)
         if config is not None:
             lang = language or config.language or system_language
+            managed = _installed(installed, lang, problem)
+            if managed is not None and not managed.allows(config.server):
+                configured = ", ".join(server_label(s) for s in managed.servers)
+                raise problem(
+                    "copy_refused",
+                    lang,
+                    f"downloaded copy for {config.server}, configured: {configured}",
+                    host=server_label(config.server),
+                    configured=configured,
+                )
             return Launch(config.server, code or config.code or None, lang, config.organization, "embedded")
     found = _installed(installed, words, problem)
     if found is not None:
@@ -213,6 +226,11 @@ def problem_text(_: Callable[[str], str], kind: ProblemKind, **names: str) -> st
         return _(
             "This link asks veo to connect to {host}, but no support server is configured for veo "
             "links on this computer. veo did not connect."
+        ).format(**names)
+    if kind == "copy_refused":
+        return _(
+            "This copy of veo connects to {host}, which is not your organization's support "
+            "server ({configured}). veo did not connect. Use the veo your IT department installed."
         ).format(**names)
     if kind == "installed_invalid":
         return _(

@@ -237,7 +237,8 @@ def tell_problem(problem: LaunchProblem, log_file: str | None, verbose: bool) ->
     log.error("cannot start (%s): %s [%s]", problem.kind, problem.message, problem.detail)
     print("veo agent: " + problem.message, file=sys.stderr, flush=True)
     _ = gettext_for(problem.language).gettext
-    headline = _("veo did not connect") if problem.kind == "link_refused" else _("veo cannot start")
+    refused = problem.kind in ("link_refused", "copy_refused")
+    headline = _("veo did not connect") if refused else _("veo cannot start")
     details = (
         _("The details for your support department are in {path}.").format(path=log_path)
         if log_path is not None

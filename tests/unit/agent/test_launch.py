@@ -112,7 +112,7 @@ def test_an_allowed_link_beats_the_trailer_and_brings_its_code(tmp_path: Path) -
 def test_the_trailer_gives_server_code_language_and_organization(tmp_path: Path) -> None:
     config = EmbeddedConfig(server=SERVER, organization="ACME IT", code="123-456-789", language="es")
     embedded = _copy(tmp_path, config)
-    installed = _installed(tmp_path, OTHER)
+    installed = _installed(tmp_path, OTHER, SERVER)
     assert _decide(tmp_path, embedded=embedded, installed=installed) == Launch(
         SERVER, "123456789", "es", "ACME IT", "embedded"
     )
@@ -123,6 +123,25 @@ def test_the_trailer_gives_server_code_language_and_organization(tmp_path: Path)
     plain = _copy(tmp_path, EmbeddedConfig(server=SERVER), "plain")
     got = _decide(tmp_path, embedded=plain, system_language="es")
     assert (got.code, got.language, got.organization) == (None, "es", "")
+
+
+def test_on_a_computer_it_configured_a_copy_for_another_server_is_refused(tmp_path: Path) -> None:
+    """/etc/veo/agent.json is IT's list: a downloaded copy naming another server does not connect."""
+    embedded = _copy(tmp_path, EmbeddedConfig(server=OTHER, code="123456789", language="es"))
+    refused = _problem(tmp_path, embedded=embedded, installed=_installed(tmp_path, SERVER), language="en")
+    assert refused.kind == "copy_refused"
+    assert refused.message == (
+        "This copy of veo connects to help.evil.example, which is not your organization's support "
+        "server (support.acme.example). veo did not connect. Use the veo your IT department installed."
+    )
+    assert OTHER in refused.detail
+    # the copy's language when none is asked for; without IT's file the copy connects as before
+    assert _problem(tmp_path, embedded=embedded, installed=_installed(tmp_path, SERVER)).language == "es"
+    assert _decide(tmp_path, embedded=embedded).server == OTHER
+    # an IT file that cannot be read stops the copy too (it cannot say which servers are allowed)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert _problem(tmp_path, embedded=embedded, installed=broken).kind == "installed_invalid"
 
 
 def test_installed_first_server_when_the_file_carries_nothing(tmp_path: Path) -> None:
