@@ -347,8 +347,8 @@ class AgentApp:
             self._,
             self.joined,
             self._on_allow,
-            self._session_call("deny"),
-            self._session_call("declare_mismatch"),
+            self._session_call(lambda session: session.deny()),
+            self._session_call(lambda session: session.declare_mismatch()),
             desktop_asks_too=self.desktop_asks_too,
             server=self.connected,
         )
@@ -418,7 +418,7 @@ class AgentApp:
             self.joined.organization,
             granted,
             self._on_pause,
-            self._session_call("stop"),
+            self._session_call(lambda session: session.stop()),
             hotkey=self.hotkey is not None,
             language=self.language,
             limits=tuple(reason_text(limit, self._) for limit in self._limits),
@@ -503,10 +503,14 @@ class AgentApp:
 
     # ------------------------------------------------------------ user actions -> session
 
-    def _session_call(self, name: str) -> Callable[[], None]:
+    def _session_call(self, act: Callable[[AgentSession], None]) -> Callable[[], None]:
+        """A window's button: ``act(session)`` on the loop thread, nothing before the session exists
+        (typed, so a renamed method of the session is caught by mypy, not by a user's click)."""
+
         def call() -> None:
-            if self.session is not None:
-                self.loop.call(getattr(self.session, name))
+            session = self.session
+            if session is not None:
+                self.loop.call(act, session)
 
         return call
 
