@@ -84,3 +84,19 @@ def test_a_damaged_record_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(BUNDLE_ENV, "{not json")
     env = user_environment()
     assert env is not None and BUNDLE_ENV not in env
+
+
+def test_the_bootloaders_own_variables_stay_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the bootloader exports about itself (values that do not name the bundle) does not reach
+    the user's programs, and another PyInstaller-built program starts as its own application."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "_MEI7"), raising=False)
+    monkeypatch.setenv("_PYI_ARCHIVE_FILE", "/home/ana/Downloads/veo-agent")
+    monkeypatch.setenv("_PYI_PARENT_PROCESS_LEVEL", "0")
+    monkeypatch.setenv("_PYI_LINUX_PROCESS_NAME", "veo-agent-linux")
+    monkeypatch.setenv("_MEIPASS2", "/elsewhere")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env = user_environment()
+    assert env is not None
+    assert not [name for name in env if name.startswith(("_PYI_", "_MEI"))]
+    assert env["PYINSTALLER_RESET_ENVIRONMENT"] == "1" and env["HOME"] == str(tmp_path)

@@ -132,6 +132,60 @@ def test_the_browser_gets_the_users_environment_not_the_bundles(
     assert user_environment() is None
 
 
+def _stand_in(folder: Path, name: str, record: Path) -> None:
+    """A program that writes its arguments and the variables that matter to ``record``."""
+    folder.mkdir(exist_ok=True)
+    program = folder / name
+    program.write_text(
+        f'#!/bin/sh\necho "{name} $* LD=${{LD_LIBRARY_PATH-unset}} GST=${{GST_PLUGIN_SYSTEM_PATH-unset}}'
+        f' PYI=${{_PYI_ARCHIVE_FILE-unset}} RESET=${{PYINSTALLER_RESET_ENVIRONMENT-unset}}" > {record}\n'
+    )
+    program.chmod(0o755)
+
+
+def _opened(record: Path) -> str:
+    deadline = time.monotonic() + 10
+    while not (record.exists() and record.read_text().endswith("\n")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return record.read_text().strip()
+
+
+def test_frozen_without_xdg_open_the_next_opener_runs_in_the_users_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frozen, the standard library's webbrowser never runs: it would start the browser with the
+    bundle's environment. gio, then sensible-browser, in the user's own environment."""
+    import webbrowser
+
+    def no_webbrowser(*_args: object, **_kwargs: object) -> bool:
+        raise AssertionError("webbrowser used by a frozen agent")
+
+    monkeypatch.setattr(webbrowser, "open", no_webbrowser)
+    bundle = str(tmp_path / "_MEI9")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", bundle, raising=False)
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", bundle)
+    monkeypatch.setenv("GST_PLUGIN_SYSTEM_PATH", bundle + "/gst_plugins")
+    monkeypatch.setenv("_PYI_ARCHIVE_FILE", "/home/ana/Downloads/veo-agent")
+    record = tmp_path / "opened"
+    only = tmp_path / "bin"  # no xdg-open here, and nothing else on PATH
+    _stand_in(only, "sensible-browser", record)
+    monkeypatch.setenv("PATH", str(only))
+    open_in_browser(SERVER + "/download")
+    assert _opened(record) == f"sensible-browser {SERVER}/download LD=unset GST=unset PYI=unset RESET=1"
+
+    record.unlink()
+    _stand_in(only, "gio", record)  # gio comes before sensible-browser
+    open_in_browser(SERVER + "/download")
+    assert _opened(record) == f"gio open {SERVER}/download LD=unset GST=unset PYI=unset RESET=1"
+
+    # nothing to open it with: an error the code window logs (the address stays on screen)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(OSError, match="no program to open a web address"):
+        open_in_browser(SERVER + "/download")
+
+
 def test_system_information_runs_programs_outside_the_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

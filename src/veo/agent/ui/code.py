@@ -12,6 +12,7 @@ comes back to this same window.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import tkinter as tk
@@ -124,18 +125,34 @@ class CodeWindow:
         self.window.destroy()
 
 
+#: What opens a web address in the user's browser, tried in this order (frozen agent only).
+BROWSER_OPENERS = (("xdg-open",), ("gio", "open"), ("sensible-browser",))
+
+
 def open_in_browser(url: str) -> None:
-    """The user's browser at ``url`` (``xdg-open`` in the user's own environment when frozen)."""
+    """The user's browser at ``url``.
+
+    Not frozen: the standard library's :mod:`webbrowser`, in this process's environment. Frozen:
+    never :mod:`webbrowser` (it would start ``gio``, ``firefox``… with the bundle's
+    ``LD_LIBRARY_PATH`` and GStreamer paths); the first of :data:`BROWSER_OPENERS` found on the
+    user's ``PATH`` runs in the user's own environment. None found: ``OSError`` (the caller keeps
+    the address on screen).
+    """
     env = user_environment()
-    opener = shutil.which("xdg-open")
-    if env is None or opener is None:
+    if env is None:
         webbrowser.open(url)
         return
-    subprocess.Popen(  # a fixed program; the URL was checked to be a web address (download_link)
-        [opener, url],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    for opener in BROWSER_OPENERS:
+        program = shutil.which(opener[0], path=env.get("PATH", os.defpath))
+        if program is None:
+            continue
+        subprocess.Popen(  # a fixed program; the URL was checked to be a web address (download_link)
+            [program, *opener[1:], url],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return
+    raise OSError("no program to open a web address: " + ", ".join(o[0] for o in BROWSER_OPENERS))
