@@ -220,34 +220,43 @@ async def download_file(
     build = (await links.builds(settings)).builds.get(platform)
     if build is None:
         raise DownloadRefused(404, "no_build", _no_build())
+    language = "" if not kind.configured else lang if lang in SUPPORTED_LANGUAGES else get_language()
+    # the .deb and .rpm are served as stored (IT configured them when packaging)
+    trailer = (
+        b""
+        if not kind.configured
+        else agent_config.seal(
+            agent_config.EmbeddedConfig(
+                server=settings.public_url,
+                # the default name is a description: in the file's language, as the consent dialog says it
+                organization=wording.organization(settings.organization, language),
+                code=digits,
+                language=language if language in ("es", "en") else "",
+            )
+        )
+    )
+    try:
+        # Opened once, its size from the descriptor, streamed from it: a build replaced or removed
+        # meanwhile (veo admin agent add) never cuts or mixes this download.
+        raw, size = await anyio.to_thread.run_sync(_open, build.file)
+    except OSError:  # replaced between the listing and now: the listing again, once
+        build = (await links.builds(settings)).builds.get(platform)
+        try:
+            if build is None:
+                raise FileNotFoundError(platform)
+            raw, size = await anyio.to_thread.run_sync(_open, build.file)
+        except OSError:
+            log.warning("agent build %s vanished before its download", platform)
+            raise DownloadRefused(404, "no_build", _no_build()) from None
+    handle = anyio.wrap_file(raw)
     version = build.manifest.version
     headers = {
         "Content-Disposition": attachment(kind.download_name(version)),
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    if not kind.configured:
-        _count(platform, version, "", "")
-        return FileResponse(build.path, media_type=kind.media_type, headers=headers)
-    language = lang if lang in SUPPORTED_LANGUAGES else get_language()
-    trailer = agent_config.seal(
-        agent_config.EmbeddedConfig(
-            server=settings.public_url,
-            # the default name is a description: in the file's language, as the consent dialog says it
-            organization=wording.organization(settings.organization, language),
-            code=digits,
-            language=language if language in ("es", "en") else "",
-        )
-    )
-    try:
-        # the size of the file opened: a build replaced meanwhile is not mixed into this download
-        raw, size = await anyio.to_thread.run_sync(_open, build.path)
-    except OSError:  # removed between the listing and now
-        log.warning("agent build %s vanished before its download", build.path)
-        raise DownloadRefused(404, "no_build", _no_build()) from None
-    handle = anyio.wrap_file(raw)
     headers["Content-Length"] = str(size + len(trailer))
-    _count(platform, version, digits, language)
+    _count(platform, version, digits if kind.configured else "", language)
     return StreamingResponse(_stream(handle, size, trailer), media_type=kind.media_type, headers=headers)
 
 
@@ -282,7 +291,8 @@ async def _stream(handle: anyio.AsyncFile[bytes], size: int, trailer: bytes) -> 
                 raise OSError("the build became shorter while it was being sent")
             left -= len(chunk)
             yield chunk
-        yield trailer
+        if trailer:
+            yield trailer
     finally:
         await handle.aclose()
 

@@ -20,14 +20,25 @@ Every file enters through :func:`add`, which checks it before anyone can downloa
   hands them out with it (``/download/<platform>/licences``). A build from before veo collected
   them is still accepted: its licences page says what is missing.
 
-Files are written under a temporary name in the same folder and renamed into place (the manifest
-last), so a download never sees half a file and an interrupted ``add`` leaves the old build
-working. A download opens the file once and streams from that descriptor: a build replaced
-meanwhile does not change a download under way.
+Files are written under a temporary name in the same folder and renamed into place, so a download
+never sees half a file and an interrupted ``add`` leaves the old build working. The platform never
+leaves the listing while ``add`` replaces it: the new manifest is written first under a temporary
+name; the old file keeps a second name (``.<name>.previous``, a hard link) while the new file is
+renamed over it; then the new manifest is renamed over the old one, and only then is the link
+removed. In between, the old manifest still describes a file in the folder (the link), and
+:func:`list_builds` serves that pair (a reader that misses both reads the manifest again). A
+``.deb``/``.rpm`` of another version has a name of its own: its pair is complete before the old
+pair is removed, and while both are there the highest version is served (the other is reported as
+a problem, as is a second manifest left by a crash). A download opens the file once, takes its
+size from that descriptor and streams from it: a build replaced or removed meanwhile does not
+change a download under way. (One case is not told apart: a replacement of exactly the same size,
+listed in the instant between the file's and the manifest's renames, is served under the old
+manifest's version; its bytes are whole either way.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -158,6 +169,14 @@ class Build:
 
     path: Path
     manifest: Manifest
+    #: The file whose bytes this manifest describes, when it is not ``path``: the previous build's
+    #: link (``.<name>.previous``) while :func:`add` replaces the file under the same name.
+    previous: Path | None = None
+
+    @property
+    def file(self) -> Path:
+        """What a download opens (and ``fstat``s): the bytes the manifest describes."""
+        return self.previous if self.previous is not None else self.path
 
     @property
     def platform(self) -> Platform:
@@ -216,8 +235,12 @@ def read_manifest(path: Path) -> Manifest:
 
 
 def list_builds(folder: Path) -> Listing:
-    """The builds in place, by platform id. Cheap (no hashing): names, manifests and sizes."""
-    builds: dict[str, Build] = {}
+    """The builds in place, by platform id. Cheap (no hashing): names, manifests and sizes.
+
+    Two manifests of one platform (an ``add`` of another ``.deb`` version between its manifest and
+    the old pair's removal, or a crash there): the highest version serves, the other is a problem.
+    """
+    found: dict[str, list[Build]] = {}
     problems: list[str] = []
     try:
         manifests = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
@@ -225,24 +248,70 @@ def list_builds(folder: Path) -> Listing:
         return Listing({}, [_cannot_read(folder, exc)])
     for path in manifests:
         try:
-            manifest = read_manifest(path)
+            build = _pair(path)
         except StoreError as exc:
             problems.append(str(exc))
             continue
-        build = path.with_name(path.name.removesuffix(".json"))
+        found.setdefault(build.manifest.platform, []).append(build)
+    builds: dict[str, Build] = {}
+    for platform, candidates in found.items():
+        candidates.sort(
+            key=lambda b: (agent_config.version_key(b.manifest.version), b.path.name), reverse=True
+        )
+        builds[platform] = candidates[0]
+        for other in candidates[1:]:
+            problems.append(
+                _(
+                    "%(path)s is a second %(platform)s build (version %(version)s); version %(serving)s "
+                    "is the one served. Add the build you want again with veo admin agent add: it "
+                    "keeps only that one."
+                )
+                % {
+                    "path": other.path,
+                    "platform": platform,
+                    "version": other.manifest.version,
+                    "serving": candidates[0].manifest.version,
+                }
+            )
+    return Listing(builds, problems)
+
+
+def _pair(manifest_file: Path, attempts: int = 3) -> Build:
+    """The build ``manifest_file`` describes, checked by size.
+
+    While :func:`add` replaces a file under the same name, the new bytes are in place a moment
+    before their manifest: the old manifest then describes the previous file, which ``add`` keeps
+    as ``.<name>.previous`` (a hard link) until the new manifest is in place. A reader that finds
+    neither reads the manifest again (``add`` removed the link only after the new manifest).
+    """
+    build = manifest_file.with_name(manifest_file.name.removesuffix(".json"))
+    problem = ""
+    for _attempt in range(attempts):
+        manifest = read_manifest(manifest_file)
         try:
             size = build.stat().st_size
         except OSError:
-            problems.append(_("The manifest %(path)s names no file beside it.") % {"path": path})
+            problem = _("The manifest %(path)s names no file beside it.") % {"path": manifest_file}
             continue
-        if size != manifest.size:
-            problems.append(
-                _("%(path)s has %(size)d bytes, its manifest says %(expected)d.")
-                % {"path": build, "size": size, "expected": manifest.size}
-            )
-            continue
-        builds[manifest.platform] = Build(build, manifest)
-    return Listing(builds, problems)
+        if size == manifest.size:
+            return Build(build, manifest)
+        previous = previous_path(build)
+        try:
+            if previous.stat().st_size == manifest.size:
+                return Build(build, manifest, previous)
+        except OSError:
+            pass
+        problem = _("%(path)s has %(size)d bytes, its manifest says %(expected)d.") % {
+            "path": build,
+            "size": size,
+            "expected": manifest.size,
+        }
+    raise StoreError(problem)
+
+
+def previous_path(build: Path) -> Path:
+    """``veo-agent-linux-x86_64`` -> ``.veo-agent-linux-x86_64.previous`` (hidden: never listed)."""
+    return build.with_name(f".{build.name}.previous")
 
 
 def find(folder: Path, platform: str) -> Build | None:
@@ -280,16 +349,31 @@ def add(folder: Path, source: Path) -> Build:
             )
         _check_content(temp, platform, source)
         licences = _stage_licences(folder, source, manifest)  # refused before anything is replaced
+        new_manifest: Path | None = None
+        previous = previous_path(target)
         try:
+            new_manifest = _write_temp(
+                folder, manifest_path(target), manifest.model_dump_json(indent=2).encode() + b"\n"
+            )
+            # The old pair stays valid until the new one is in place: the old bytes keep a second
+            # name while the new file takes the name, then the new manifest (already written) is
+            # renamed over the old one. See _pair for what a reader sees in between.
+            previous.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # no build yet (or no hard links: the window stays)
+                os.link(target, previous)
             temp.replace(target)
+            new_manifest.replace(manifest_path(target))
             if licences is not None:
                 licences.replace(licences_path(target))
             else:  # the texts of the build this one replaces describe another file
                 licences_path(target).unlink(missing_ok=True)
         finally:
+            if new_manifest is not None:
+                new_manifest.unlink(missing_ok=True)
             if licences is not None:
                 licences.unlink(missing_ok=True)
-        _write_atomically(manifest_path(target), manifest.model_dump_json(indent=2).encode() + b"\n")
+        _sync_folder(folder)
+        previous.unlink(missing_ok=True)
     finally:
         temp.unlink(missing_ok=True)
     _sync_folder(folder)
@@ -391,17 +475,19 @@ def _cannot_read(path: Path, exc: OSError) -> str:
     return _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror or exc}
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+def _write_temp(folder: Path, path: Path, data: bytes) -> Path:
+    """``data`` on disk under a temporary name beside ``path``, for the caller to rename into place."""
+    temp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
         with temp.open("xb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         temp.chmod(0o644)
-        temp.replace(path)
-    finally:
+    except BaseException:
         temp.unlink(missing_ok=True)
+        raise
+    return temp
 
 
 def _sync_folder(folder: Path) -> None:
@@ -429,3 +515,4 @@ def _remove_pair(build: Path) -> None:
     manifest_path(build).unlink(missing_ok=True)
     build.unlink(missing_ok=True)
     licences_path(build).unlink(missing_ok=True)
+    previous_path(build).unlink(missing_ok=True)
