@@ -11,8 +11,10 @@ machine, as CI is, reuses it):
    Keyed by the Python version, the dependency lists in ``pyproject.toml`` and ``constraints.txt``.
 2. **The build** ``result-<key>``: PyInstaller (~1 min on 2 cores), then the file is started with
    ``VEO_AGENT_BUILD_CHECK=1`` under ``env -i`` (every native module imports, x264 encodes, the
-   catalog is there), then the manifest is written. Keyed by the venv's key and every file that goes
-   in: ``src/veo`` except the server and the bench, ``packaging/``.
+   catalog is there), then the manifest is written. Keyed by the venv's key, every file that goes
+   in (``src/veo`` except the server and the bench, ``packaging/``) and the installed versions of the
+   Debian packages whose libraries the file bundles (:func:`system_packages`): a security update of
+   OpenSSL, GLib or FreeType on the build machine makes the next ``make agent`` build again.
 3. A hit copies the cached file and manifest to ``dist/agent/`` (seconds).
 
 Usage::
@@ -122,12 +124,72 @@ def source_files() -> list[Path]:
     return sorted(files)
 
 
-def result_key(v_key: str) -> str:
+#: The Makefile's AGENT_BUILD_PACKAGES: whose versions the key names before any build's manifest
+#: lists the Debian packages the file actually bundles (and always, besides that list).
+FIRST_BUILD_PACKAGES = (
+    "python3-tk", "tk8.6", "pipewire", "gstreamer1.0-pipewire", "gstreamer1.0-plugins-base",
+    "gir1.2-gstreamer-1.0", "python3-gi", "libgirepository1.0-dev", "libcairo2-dev", "pkg-config",
+    "binutils",
+)  # fmt: skip
+
+
+def bundled_debian_packages(cache: Path) -> list[str]:
+    """The Debian packages the newest cached build took libraries from (its manifest's ``native``
+    entries ``from == "debian"``), with :data:`FIRST_BUILD_PACKAGES`; sorted."""
+    packages = set(FIRST_BUILD_PACKAGES)
+    manifests = sorted(
+        cache.glob(f"result-*/{ARTIFACT}.json"), key=lambda p: p.parent.stat().st_mtime, reverse=True
+    )
+    for manifest in manifests[:1]:
+        try:
+            native = json.loads(manifest.read_text()).get("native", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for entry in native if isinstance(native, list) else []:
+            if isinstance(entry, dict) and entry.get("from") == "debian" and entry.get("package"):
+                packages.add(str(entry["package"]))
+    return sorted(packages)
+
+
+def system_packages(cache: Path) -> str:
+    """``<package> <version>`` lines of the installed :func:`bundled_debian_packages`
+    (``dpkg-query -W``; a package not installed is simply absent). Empty off Debian."""
+    if shutil.which("dpkg-query") is None:
+        return ""
+    found = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *bundled_debian_packages(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "\n".join(sorted(line for line in found.stdout.splitlines() if line.strip()))
+
+
+def result_key(v_key: str, system: str = "") -> str:
+    """The venv's key, every source file, and ``system`` (:func:`system_packages`)."""
     digest = hashlib.sha256(f"venv {v_key}\n".encode())
     for path in source_files():
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(b"system packages\0" + system.encode())
     return digest.hexdigest()[:16]
+
+
+def rekey(cache: Path, result: Path, v_key: str) -> Path:
+    """After a build, the key with the packages this build's manifest lists: a first build (keyed
+    by :data:`FIRST_BUILD_PACKAGES` only) is found again by the next run instead of built twice."""
+    key = result_key(v_key, system_packages(cache))
+    target = cache / f"result-{key}"
+    if target == result:
+        return result
+    manifest_path = result / f"{ARTIFACT}.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["cache_key"] = key
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    result.rename(target)
+    return target
 
 
 def cache_dir(option: str | None) -> Path:
@@ -373,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             ) from None
         python = base_python()
         v_key = venv_key(python)
-        r_key = result_key(v_key)
+        r_key = result_key(v_key, system_packages(cache))
         result = cache / f"result-{r_key}"
         if not args.force and (result / f"{ARTIFACT}.json").exists() and (result / ARTIFACT).exists():
             say(f"cached build {r_key} ({result})")
@@ -382,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 if args.force or not (result / f"{ARTIFACT}.json").exists():
                     venv = ensure_venv(cache, python, v_key)
-                    result = build(cache, venv, r_key)
+                    result = rekey(cache, build(cache, venv, r_key), v_key)
         target = publish(result, args.out)
         manifest = json.loads((args.out / f"{ARTIFACT}.json").read_text())
         say(

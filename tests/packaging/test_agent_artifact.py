@@ -280,3 +280,57 @@ def test_help_runs_without_the_venv_in_the_systems_language(
     assert "Traceback" not in output
     assert expected in " ".join(output.split()), output
     assert "usage: veo agent" in output or "uso: veo agent" in output
+
+
+def test_the_cache_key_names_the_bundled_debian_packages_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A security update of a bundled system library (here OpenSSL) changes the result's key, so
+    ``make agent`` builds again instead of handing out the cached file (no build here)."""
+    import importlib.util
+    import shutil
+    import subprocess as sp
+
+    spec = importlib.util.spec_from_file_location(
+        "build_agent_for_key", REPO / "packaging" / "build_agent.py"
+    )
+    assert spec is not None and spec.loader is not None
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+
+    installed = {"libssl3": "3.0.19-1~deb12u2", "libglib2.0-0": "2.74.6-2+deb12u7", "tk8.6": "8.6.13-2"}
+    asked: list[list[str]] = []
+
+    def dpkg_query(command: list[str], **_kwargs: object) -> sp.CompletedProcess[str]:
+        assert command[:4] == ["dpkg-query", "-W", "-f", "${Package} ${Version}\n"]
+        asked.append(command[4:])
+        lines = "".join(f"{p} {installed[p]}\n" for p in command[4:] if p in installed)
+        return sp.CompletedProcess(command, 1, lines, "")
+
+    monkeypatch.setattr(driver.subprocess, "run", dpkg_query)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = driver.system_packages(cache)  # no build yet: the Makefile's list
+    assert asked[-1] == sorted(driver.FIRST_BUILD_PACKAGES) and first == "tk8.6 8.6.13-2"
+    previous = cache / "result-0123456789abcdef"
+    previous.mkdir()
+    native = [
+        {"file": "libssl.so.3", "from": "debian", "package": "libssl3", "version": "3.0.19-1~deb12u2"},
+        {
+            "file": "libglib-2.0.so.0",
+            "from": "debian",
+            "package": "libglib2.0-0",
+            "version": "2.74.6-2+deb12u7",
+        },
+        {"file": "av.libs/libx264.so", "from": "wheel", "package": "av", "version": "18.1.0"},
+    ]
+    (previous / f"{driver.ARTIFACT}.json").write_text(json.dumps({"native": native}))
+    before = driver.system_packages(cache)
+    assert {"libssl3", "libglib2.0-0", "tk8.6"} <= set(asked[-1]) and "av" not in asked[-1]
+    assert "libssl3 3.0.19-1~deb12u2" in before.splitlines()
+    key = driver.result_key("venv", before)
+    installed["libssl3"] = "3.0.19-1~deb12u3"  # apt upgrade
+    after = driver.system_packages(cache)
+    assert driver.result_key("venv", after) != key
+    assert driver.result_key("venv", driver.system_packages(cache)) == driver.result_key("venv", after)
