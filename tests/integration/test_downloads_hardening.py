@@ -268,3 +268,12 @@ def test_two_manifests_of_one_platform_the_highest_version_serves_and_the_other_
     assert (
         "is a second deb-amd64 build (version 0.9.0); version 0.10.0 is the one served" in listing.problems[0]
     )
+
+
+# ---------------------------------------------------------------- finding 10: the .rpm's names
+
+
+def test_every_platform_has_a_name_for_its_licences_page() -> None:
+    for platform in store.PLATFORMS:
+        name = pages._platform_name(platform)
+        assert platform not in name and name != "veo", platform

@@ -90,14 +90,25 @@ async def test_the_rpm_is_listed_and_served_as_stored(
 ) -> None:
     _place(app, tmp_path)
     page = await client.get("/download?lang=en", headers={**HTML, "user-agent": LINUX_UA})
-    assert (
-        'id="row-rpm"' in page.text and "Linux computers managed by IT (Fedora, RHEL, openSUSE)" in page.text
-    )
+    # only the rpm systems at or above the build's glibc floor (2.35): not RHEL 9 (2.34)
+    assert 'id="row-rpm"' in page.text
+    assert "Linux computers managed by IT (Fedora, RHEL 10, openSUSE Tumbleweed)" in page.text
     assert "/download/rpm-x86_64" not in page.text  # nothing to link to yet
     rpm = _rpm_stand_in(tmp_path / "dist-rpm")
     store.add(_agents(app), rpm)
     page = await client.get("/download?lang=en", headers={**HTML, "user-agent": LINUX_UA})
     assert 'href="/download/rpm-x86_64"' in page.text and "Download the .rpm package" in page.text
+    # whoever serves the .rpm distributes its GPL parts: the licences are offered beside it
+    assert (
+        '<a id="row-rpm-licences" href="/download/rpm-x86_64/licences">Licences and source code</a>'
+        in page.text
+    )
+    for lang in ("en", "es"):  # the page names the package, never the internal id
+        licences = await client.get(f"/download/rpm-x86_64/licences?lang={lang}", headers=HTML)
+        assert licences.status_code == 200
+        assert "(rpm-x86_64)" not in licences.text
+    english = await client.get("/download/rpm-x86_64/licences?lang=en", headers=HTML)
+    assert "veo&#39;s .rpm package for Linux, version 0.2.0" in english.text.replace("&#x27;", "&#39;")
     got = await client.get("/download/rpm-x86_64")
     assert got.status_code == 200
     assert got.content == rpm.read_bytes()  # as stored: no trailer

@@ -91,7 +91,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "package-rpm",
         help=_("make a .rpm of the Linux build in place, for computers an IT department manages"),
         description=_(
-            "Wrap the Linux build in place into a .rpm package (Fedora, RHEL, openSUSE) that installs "
+            "Wrap the Linux build in place into a .rpm package (for systems with glibc 2.35 or newer: "
+            "Fedora, RHEL 10, openSUSE Tumbleweed) that installs "
             "veo, a desktop launcher and the veo: link handler. The handler accepts links only for the "
             "servers named here (default: VEO_PUBLIC_URL)."
         ),

@@ -158,8 +158,12 @@ def _licences_build(platform: str, listing: store.Listing) -> store.Build:
 
 
 def _platform_name(platform: str) -> str:
-    names = {"linux-x86_64": _("veo for Linux"), "deb-amd64": _("veo's .deb package for Linux")}
-    return names.get(platform, f"veo ({platform})")
+    names = {
+        "linux-x86_64": _("veo for Linux"),
+        "deb-amd64": _("veo's .deb package for Linux"),
+        "rpm-x86_64": _("veo's .rpm package for Linux"),
+    }
+    return names.get(platform, "veo")  # every platform has its name: never an internal id on a page
 
 
 @router.get(links.PAGE + "/{platform}/licences")
