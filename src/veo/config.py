@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from veo.protocol.agent_config import MIN_AGENT_VERSION
+from veo.protocol.agent_config import MIN_AGENT_VERSION, _server_url
 from veo.protocol.ice_urls import IceUrlError, agent_turn_url, url_kind
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ SUPPORTED_LANGUAGES = ("en", "es")
 #: exponentially.
 AGENT_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){0,3}(?:[.+~]?[A-Za-z0-9])*")
 AGENT_VERSION_MAX = 40
+#: The longest VEO_PUBLIC_URL: what a downloaded agent's configuration holds (``EmbeddedConfig.server``).
+_PUBLIC_URL_MAX = 300
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -198,7 +200,17 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("VEO_PUBLIC_URL must start with http:// or https://")
-        return value.rstrip("/")
+        # It goes into every downloaded agent and join link, checked there by the agent's own rule:
+        # a value that rule refuses would make /join and /download fail at each visit instead.
+        if len(value) > _PUBLIC_URL_MAX:
+            raise ValueError(f"VEO_PUBLIC_URL must be at most {_PUBLIC_URL_MAX} characters long")
+        try:
+            return _server_url(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"VEO_PUBLIC_URL is not an address veo can hand to its agents: {exc} "
+                "(for example https://support.example.org)"
+            ) from None
 
     @field_validator("agent_download_url")
     @classmethod

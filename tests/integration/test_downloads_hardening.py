@@ -277,3 +277,42 @@ def test_every_platform_has_a_name_for_its_licences_page() -> None:
     for platform in store.PLATFORMS:
         name = pages._platform_name(platform)
         assert platform not in name and name != "veo", platform
+
+
+# ---------------------------------------------------------------- VEO_PUBLIC_URL
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://support.example.org/?a=1", "must not carry a query, fragment or user name"),
+        ("https://support.example.org/#top", "must not carry a query, fragment or user name"),
+        ("https://admin:secret@support.example.org", "must not carry a query, fragment or user name"),
+        ("https://support example.org", "must not contain spaces or control characters"),
+        ("https://support.example.org/\nx", "must not contain spaces or control characters"),
+        ("https://", "must be an http(s) address with a host name"),
+        ("https://support.example.org/" + "a" * 300, "must be at most 300 characters long"),
+        ("ftp://support.example.org", "must start with http:// or https://"),
+    ],
+)
+def test_a_public_address_the_agent_would_refuse_stops_start_up_with_a_sentence(
+    value: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEO_PUBLIC_URL", value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "VEO_PUBLIC_URL" in message and expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://support.example.org/", "https://support.example.org"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("https://support.example.org/veo/", "https://support.example.org/veo"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_an_ordinary_public_address_is_kept(value: str, kept: str) -> None:
+    assert Settings(public_url=value).public_url == kept
