@@ -24,33 +24,27 @@ the same as the bundled client), KDE or another compositor, a real GPU.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 
-from veo.bench.wayland import WaylandDesktop, answer_share_dialog, click, missing_tools
+from veo.bench.wayland import WaylandDesktop, answer_share_dialog, click
 from veo.protocol.agent_config import read_embedded
 
 from .agent_file import MINIMAL_PATH, download, put_in_place
 from .agent_log import AgentLog
-from .conftest import DISPLAY_KEY, WORKDIR_KEY
 from .console import Console
 from .flow import request_session, settled_layout
 from .gtk_app import BLOCK_RGB, START_LABEL
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, Logs, wait_for
 from .stack import VeoServer
-from .wayland_session import SYSTEM_PYTHON, GtkApp, WaylandScreen
-from .xdisplay import XvfbDisplay
+from .wayland_desktop import open_gtk_app, start_desktop
+from .wayland_session import GtkApp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-SIZE = (1280, 720)
 COLOUR_TOLERANCE = 40  # H.264/VP8 in 4:2:0, as in test_wayland.py
 #: what a Wayland desktop session passes to a program it starts (GNOME also exports XAUTHORITY
 #: for Xwayland); nothing else goes through ``env -i``
@@ -74,27 +68,12 @@ FROM_THE_BUNDLE = (
 )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the Wayland end-to-end test of the built file cannot run: {reason}", pytrace=False)
-    pytest.skip(f"the Wayland end-to-end test of the built file needs {reason}")
-
-
 @pytest.fixture(scope="module")
 def wayland(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[WaylandDesktop]:
-    """One GNOME Wayland desktop inside the test namespace for the module (as test_wayland.py)."""
-    missing = missing_tools()
-    if missing or shutil.which(SYSTEM_PYTHON) is None:
-        _unavailable(f"{', '.join(missing) or SYSTEM_PYTHON} (run `make system-packages`)")
-    probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk"],
-        capture_output=True,
-        check=False,
+    """One GNOME Wayland desktop inside the test namespace for the module."""
+    desktop = start_desktop(
+        netns.name, e2e_dir / "wayland-agent-file", "the Wayland end-to-end test of the built file"
     )
-    if probe.returncode != 0:
-        _unavailable("GTK 3 for the system Python (python3-gi, gir1.2-gtk-3.0: `make system-packages`)")
-    desktop = WaylandDesktop(workdir=e2e_dir / "wayland-agent-file", size=SIZE, netns=netns.name)
-    desktop.start()
     yield desktop
     desktop.stop()
 
@@ -103,12 +82,7 @@ def wayland(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[WaylandDesktop]:
 def gtk_app(
     request: pytest.FixtureRequest, wayland: WaylandDesktop, workdir: Path, logs: Logs
 ) -> Iterator[GtkApp]:
-    request.node.stash[DISPLAY_KEY] = cast(XvfbDisplay, WaylandScreen(wayland))
-    request.node.stash[WORKDIR_KEY] = workdir
-    for name in ("mutter", "xdg-desktop-portal", "xdg-desktop-portal-gnome"):
-        proc = next(p for p in wayland.procs._live if p.name == name)
-        logs.add(LoggedProcess.adopt(name, proc.proc, proc.log_path))
-    app = GtkApp(wayland, workdir, logs)
+    app = open_gtk_app(request, wayland, workdir, logs)
     yield app
     app.stop()
 

@@ -34,39 +34,33 @@ own) reach Chromium through the DevTools protocol as a real keyboard's would.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from veo.bench.wayland import WaylandDesktop, answer_share_dialog, dialog_open, missing_tools
+from veo.bench.wayland import WaylandDesktop, answer_share_dialog, dialog_open
 
-from .conftest import DISPLAY_KEY, WORKDIR_KEY
 from .console import Console
 from .gtk_app import BACKGROUND_RGB, BLOCK_RGB, START_LABEL
 from .netns import NetworkNamespace
-from .procs import LoggedProcess, Logs, wait_for
+from .procs import Logs, wait_for
 from .stack import VeoServer
+from .wayland_desktop import open_gtk_app, start_desktop
 from .wayland_session import (
-    SYSTEM_PYTHON,
     GtkApp,
     WaylandLive,
-    WaylandScreen,
     allow_in_veos_dialog,
     start_wayland_session,
 )
-from .xdisplay import Rect, XvfbDisplay
+from .xdisplay import Rect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 StartSession = Callable[..., WaylandLive]
 COLOUR_TOLERANCE = 40  # H.264/VP8 in 4:2:0, as in test_session.py
-SIZE = (1280, 720)
 #: accents and a tilde that a US keyboard has no key for, and a Spanish sentence's punctuation
 TYPED = "Olé, ñandú ¿sí? 42"
 TITLE_BAR = 40  # mutter decorates veo's Tk windows (Xvfb in the X11 tests has no window manager)
@@ -74,27 +68,10 @@ VIDEO_WIDTH = "() => document.querySelector('#remote-video').videoWidth"
 REFUSED_SENTENCE = "The user switched remote control off in their desktop's sharing window."
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the Wayland end-to-end tests cannot run: {reason}", pytrace=False)
-    pytest.skip(f"the Wayland end-to-end tests need {reason}")
-
-
 @pytest.fixture(scope="module")
 def wayland(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[WaylandDesktop]:
     """One GNOME Wayland desktop inside the test namespace for the module."""
-    missing = missing_tools()
-    if missing or shutil.which(SYSTEM_PYTHON) is None:
-        _unavailable(f"{', '.join(missing) or SYSTEM_PYTHON} (run `make system-packages`)")
-    probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk"],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        _unavailable("GTK 3 for the system Python (python3-gi, gir1.2-gtk-3.0: `make system-packages`)")
-    desktop = WaylandDesktop(workdir=e2e_dir / "wayland", size=SIZE, netns=netns.name)
-    desktop.start()
+    desktop = start_desktop(netns.name, e2e_dir / "wayland", "the Wayland end-to-end tests")
     yield desktop
     desktop.stop()
 
@@ -103,13 +80,7 @@ def wayland(netns: NetworkNamespace, e2e_dir: Path) -> Iterator[WaylandDesktop]:
 def gtk_app(
     request: pytest.FixtureRequest, wayland: WaylandDesktop, workdir: Path, logs: Logs
 ) -> Iterator[GtkApp]:
-    # the failure report's screenshot comes from the compositor (the hook only calls screenshot())
-    request.node.stash[DISPLAY_KEY] = cast(XvfbDisplay, WaylandScreen(wayland))
-    request.node.stash[WORKDIR_KEY] = workdir
-    for name in ("mutter", "xdg-desktop-portal", "xdg-desktop-portal-gnome"):
-        proc = next(p for p in wayland.procs._live if p.name == name)
-        logs.add(LoggedProcess.adopt(name, proc.proc, proc.log_path))
-    app = GtkApp(wayland, workdir, logs)
+    app = open_gtk_app(request, wayland, workdir, logs)
     yield app
     app.stop()
 
