@@ -22,6 +22,7 @@ from typing import Any
 import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from veo import __version__
 from veo.protocol import sas
 from veo.protocol.signaling import Join, Offer, Reveal
 
@@ -47,7 +48,7 @@ async def run(server_url: str, code: str) -> dict[str, Any]:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         async with websockets.connect(ws_url) as ws:
-            await ws.send(Join(code=code, agent_version="e2e-stand-in", platform="test").dumps())
+            await ws.send(Join(code=code, agent_version=__version__, platform="test").dumps())
             result["joined"] = await _next(ws, "joined", seen)
             pc.createDataChannel("veo")
             pc.addTransceiver("video", direction="sendonly")
