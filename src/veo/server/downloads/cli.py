@@ -223,10 +223,8 @@ def _package(prog: str, settings: Settings, folder: Path, args: argparse.Namespa
 def _write_manifest(
     deb: Path, version: str, servers: list[str], organization: str, linux: store.Build | None = None
 ) -> None:
-    digest = hashlib.sha256()
     with deb.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
+        digest = hashlib.file_digest(handle, "sha256")
     manifest = {
         "name": "veo-agent",
         "platform": "rpm-x86_64" if deb.suffix == ".rpm" else "deb-amd64",

@@ -22,16 +22,20 @@ PAGE = "/download"
 LINUX = "linux-x86_64"
 
 
+def _with_query(path: str, code: str, lang: str) -> str:
+    """``path`` with the code and language that are given (none: no ``?``)."""
+    query = urlencode({k: v for k, v in (("code", code), ("lang", lang)) if v})
+    return path + (f"?{query}" if query else "")
+
+
 def file_url(platform: str, code: str = "", lang: str = "") -> str:
     """``/download/linux-x86_64?code=123456789&lang=es``: the file, configured at the download."""
-    query = urlencode({k: v for k, v in (("code", code), ("lang", lang)) if v})
-    return f"{PAGE}/{platform}" + (f"?{query}" if query else "")
+    return _with_query(f"{PAGE}/{platform}", code, lang)
 
 
 def page_url(code: str = "", lang: str = "") -> str:
     """``/download?code=…``: the page that picks the file for the visitor's system."""
-    query = urlencode({k: v for k, v in (("code", code), ("lang", lang)) if v})
-    return PAGE + (f"?{query}" if query else "")
+    return _with_query(PAGE, code, lang)
 
 
 def folder(settings: Settings) -> Path:

@@ -103,13 +103,17 @@ class StoreError(ValueError):
     """A build that cannot be added (or a folder that cannot be read), said as a sentence."""
 
 
+#: A SHA-256 as hex, the way the manifest and ``_copy`` write it.
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Licences(BaseModel):
     """The manifest's ``licences``: the collected texts' file, and what had no text at build time."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     file: Annotated[str, Field(max_length=200)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256
     size: Annotated[int, Field(ge=1, le=MAX_LICENCES_BYTES)]
     missing: list[str] = []
 
@@ -139,7 +143,7 @@ class Manifest(BaseModel):
     name: Annotated[str, Field(max_length=100)] = "veo-agent"
     platform: PlatformId
     version: Annotated[str, Field(min_length=1, max_length=40)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256
     size: Annotated[int, Field(ge=1, le=MAX_BUILD_BYTES)]
     built_at: Annotated[str, Field(max_length=40)] = ""
     python: Annotated[str, Field(max_length=40)] = ""
