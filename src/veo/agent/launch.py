@@ -152,7 +152,7 @@ def decide(
             raise problem("link_invalid", words, exc.detail) from None
         allowed = _installed(installed, words, problem)
         if allowed is None or not allowed.allows(parsed.server):
-            configured = ", ".join(server_label(s) for s in allowed.servers) if allowed else ""
+            configured = _labels(allowed)
             raise problem(
                 "link_refused",
                 words,
@@ -167,7 +167,7 @@ def decide(
             lang = language or config.language or system_language
             managed = _installed(installed, lang, problem)
             if managed is not None and not managed.allows(config.server):
-                configured = ", ".join(server_label(s) for s in managed.servers)
+                configured = _labels(managed)
                 raise problem(
                     "copy_refused",
                     lang,
@@ -180,6 +180,11 @@ def decide(
     if found is not None:
         return Launch(found.servers[0], code, words, found.organization, "installed")
     raise problem("no_server", words, "no --server, link, embedded or installed configuration")
+
+
+def _labels(installed: InstalledConfig | None) -> str:
+    """The servers IT configured, as a refusal names them ("" when none is)."""
+    return ", ".join(server_label(server) for server in installed.servers) if installed else ""
 
 
 def _embedded(path: Path, language: str, problem: Callable[..., LaunchProblem]) -> EmbeddedConfig | None:
