@@ -308,8 +308,14 @@ def test_cancel_midway_leaves_no_partial_file(start: StartSession, workdir: Path
 
 
 def accept_on_agent_again(live: LiveSession) -> None:
-    offer = live.agent.log.geometry("file_offer", after="file offered id=")
-    offer = offer or live.agent_window("file_offer")
+    # the second dialog's own layout: the first one's, still in the log, was read before the
+    # second window was mapped once on CI and the click fell on nothing
+    offer = wait_for(
+        "the second offer dialog on the user's screen",
+        lambda: live.agent.log.geometry("file_offer", after="file offered id="),
+        30,
+        live.logs,
+    )
     # the pointer is still where the first Accept was: `xdotool mousemove --sync` to the same
     # place waits for a motion that never comes, so move it away first
     live.display.xdotool("mousemove", "0", "0")
