@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class Bus(Protocol):
@@ -32,3 +32,9 @@ class Bus(Protocol):
 
 class BusClosedError(RuntimeError):
     """The bus was closed; raised by ``ping``."""
+
+
+#: Yielded by a subscription (never published) after the bus lost its connection, reconnected,
+#: resubscribed and replayed what it still could: whatever the subscriber derives from messages
+#: (a console's view of its session) should be sent again in full. Never forwarded to a peer.
+RESYNC: Final = "\x00veo-bus-resync"
