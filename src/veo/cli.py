@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("veo.server.admin", N_("manage users and the database (create-user, init, ...)")),
     "audit": ("veo.server.audit.cli", N_("check and export the audit log (verify, export)")),
     "bench": ("veo.bench.main", N_("measure veo (tickets, ...)")),
+    "doctor": ("veo.server.doctor.cli", N_("check a running deployment and say what is wrong")),
 }
 
 

@@ -73,3 +73,19 @@ def agent_urls(urls: list[str]) -> list[str]:
     """At most one STUN URL and one TURN URL: exactly what aiortc will use."""
     stun = next((url for url in urls if url_kind(url) == "stun"), None)
     return [url for url in (stun, agent_turn_url(urls)) if url is not None]
+
+
+#: RFC 7064/7065 default ports: 3478 for stun: and turn:, 5349 for turns: (TLS).
+DEFAULT_PORTS = {"stun": 3478, "turn-udp": 3478, "turn-tcp": 3478, "turns": 5349}
+
+
+def address(url: str) -> tuple[str, int]:
+    """``(host, port)`` a URL names (brackets of an IPv6 address removed; default port by kind).
+
+    ``veo doctor`` contacts each configured server with it; one parser for the URL grammar above.
+    """
+    kind = url_kind(url)
+    match = _URL.fullmatch(url.strip())
+    assert match is not None  # url_kind accepted it
+    port = int(match["port"]) if match["port"] else DEFAULT_PORTS[kind]
+    return match["host"].strip("[]"), port
