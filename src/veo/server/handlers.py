@@ -3,6 +3,12 @@
 Under ``/api/`` and for clients that do not ask for HTML the answer is JSON; a browser on a page
 gets the same text in ``error.html``. Validation errors name the bad field so that a program's
 author can fix the request without reading server logs.
+
+A database that is down or restarting (``veo.server.db.unavailable``) is answered 503
+``database_unavailable`` with ``Retry-After``, not 500: a page without asking the database who is
+signed in (it could not answer), a WebSocket by closing with 1013 "try again later". It is caught
+twice: by its own handler for routes, and by the catch-all, which also sees what middleware and
+dependencies outside the routes raise.
 """
 
 from __future__ import annotations
@@ -17,11 +23,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketState
 
+from veo.server.db.unavailable import UNAVAILABLE_ERRORS, first_line, is_unavailable
 from veo.server.errors import ApiError, LoginRequired, PasswordChangeRequired
 from veo.server.lang import _
 
 log = logging.getLogger(__name__)
+#: Seconds a client is asked to wait while the database is unavailable (a restart takes a few).
+RETRY_AFTER_SECONDS = 5
+#: WebSocket close code 1013, "Try Again Later" (RFC 6455 registry): the server cannot serve now.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _status_messages() -> dict[int, tuple[str, str]]:
@@ -51,6 +64,34 @@ async def error_response(request: Request, status: int, code: str, message: str)
         except Exception:
             log.exception("could not render the error page; answering JSON")
     return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+async def database_unavailable(connection: HTTPConnection, exc: Exception) -> Response | None:
+    """503 ``database_unavailable``: JSON, a page that needs no database, or a closed WebSocket."""
+    log.warning("database unavailable on %s: %s", connection.url.path, first_line(exc))
+    if isinstance(connection, WebSocket):
+        await _close_socket(connection)
+        return None
+    from veo.server.auth.deps import Identity
+
+    # The page shows nobody as signed in: finding out who is would need the database.
+    connection.state.veo_identity = Identity(user=None)
+    assert isinstance(connection, Request)
+    message = _("The database cannot be reached at the moment; try again in a minute.")
+    response = await error_response(connection, 503, "database_unavailable", message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+async def _close_socket(websocket: WebSocket) -> None:
+    """Close with 1013 so the peer retries; a handshake not yet answered is accepted to say so."""
+    try:
+        if websocket.application_state == WebSocketState.CONNECTING:
+            await websocket.accept()
+        if websocket.application_state == WebSocketState.CONNECTED:
+            await websocket.close(CLOSE_TRY_AGAIN_LATER, "database unavailable")
+    except (RuntimeError, OSError):  # the peer is already gone: nothing left to tell it
+        log.debug("socket gone before it could be closed", exc_info=True)
 
 
 def _field_name(loc: Sequence[Any]) -> str:
@@ -97,6 +138,9 @@ def install(app: FastAPI) -> None:
         message = _("The request holds a value that cannot be stored, such as a NUL character.")
         return await error_response(request, 422, "invalid_request", message)
 
+    for unavailable in UNAVAILABLE_ERRORS:  # every one of these is_unavailable()
+        app.add_exception_handler(unavailable, database_unavailable)  # type: ignore[arg-type]
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(exc.next_url, status_code=303)
@@ -108,6 +152,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_unavailable(exc):  # raised outside the routes (middleware), so not seen above
+            response = await database_unavailable(request, exc)
+            assert response is not None
+            return response
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         # a browser on a page gets the error page, not a JSON blob (error_response falls back to JSON)
         message = _("Something went wrong on the server; it was logged.")

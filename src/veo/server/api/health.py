@@ -21,6 +21,7 @@ from veo.config import Settings
 from veo.server import metrics
 from veo.server.auth.deps import admin_user, identify
 from veo.server.db.engine import Database
+from veo.server.db.unavailable import first_line, is_unavailable
 from veo.server.errors import ApiError
 from veo.server.lang import _
 from veo.server.sessions.models import RemoteSession
@@ -41,8 +42,11 @@ async def readyz(request: Request) -> Response:
     db: Database = request.app.state.db
     try:
         await db.run(lambda s: s.execute(select(1)).scalar_one())
-    except Exception:
-        log.exception("readiness: database check failed")
+    except Exception as exc:
+        if is_unavailable(exc):  # an orchestrator asks every few seconds: one line, not a trace
+            log.warning("readiness: database unreachable: %s", first_line(exc))
+        else:
+            log.exception("readiness: database check failed")
         failed.append("database")
     bus = getattr(request.app.state, "bus", None)
     if bus is not None:

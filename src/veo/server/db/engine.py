@@ -2,6 +2,14 @@
 
 Work runs in short synchronous transactions (SQLAlchemy's sync API) on a worker thread where a
 request or WebSocket handler needs it (``Database.run``), so the event loop never blocks on I/O.
+
+A restart of the database must not need a restart of veo. ``pool_pre_ping`` tests each pooled
+connection as it is taken out, so connections that died with the old server are replaced
+instead of failing the next request; a connection lost mid-transaction makes SQLAlchemy
+discard the whole pool's older connections. PostgreSQL connections give up after
+``CONNECT_TIMEOUT`` seconds (unless the URL sets ``connect_timeout``), so while the database
+host is unreachable a request is answered 503 within seconds (``veo.server.handlers``) rather
+than hanging on the operating system's minutes-long TCP timeout.
 """
 
 from __future__ import annotations
@@ -12,9 +20,12 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+#: Seconds a new PostgreSQL connection may take before the attempt counts as failed.
+CONNECT_TIMEOUT = 5
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,8 +40,11 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        parsed = make_url(url)
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
+        elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
