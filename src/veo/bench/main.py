@@ -1,5 +1,6 @@
-"""``veo bench``: subcommands that measure veo: ``tickets``, ``stream`` (screen sharing vs VNC) and
-``agent-file`` (the one-file agent's size and start time, ``veo.bench.agent_file``).
+"""``veo bench``: subcommands that measure veo: ``tickets``, ``stream`` (screen sharing vs VNC),
+``agent-file`` (the one-file agent's size and start time, ``veo.bench.agent_file``) and
+``signaling`` (idle agents and session set-ups on one and two nodes, ``veo.bench.signaling``).
 
 Usage: ``veo bench tickets [--count 100000] [--database-url URL ...] [--runs 5] [--json PATH]``.
 Without ``--database-url`` it measures SQLite and the PostgreSQL server at
@@ -67,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     from veo.bench import agent_file
 
     agent_file.add_parser(sub, _)
+    from veo.bench.signaling import cli as signaling_cli
+
+    signaling_cli.add_parser(sub, _)
     return root
 
 
@@ -80,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from veo.bench import agent_file
 
         return agent_file.main(args)
+    if args.what == "signaling":
+        from veo.bench.signaling import cli as signaling_cli
+
+        return signaling_cli.main(args)
     from veo.bench.databases import DEFAULT_POSTGRES
     from veo.bench.tickets import run_one, table
 
