@@ -47,13 +47,13 @@ async def run_checks(
 ) -> list[Finding]:
     """Every check; the database one on a worker thread, the network ones at the same time."""
     tls = turn.tls_context(ca_file)
-    db, bus, relay, web = await asyncio.gather(
+    (db, facts), bus, relay, web = await asyncio.gather(
         asyncio.to_thread(database.check, settings),
         redis_nodes.check(settings.redis_url, redis_prefix),
         turn.check(settings, ca_file),
         public_url.check(settings.public_url, tls),
     )
-    return [*db, *bus, *relay, *web, *keys.check(settings.data_dir)]
+    return [*db, *bus, *relay, *web, *keys.check(settings.data_dir, facts)]
 
 
 def main(argv: list[str]) -> int:

@@ -8,14 +8,16 @@ shown without its password. A SQLite file that does not exist is reported, never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from veo.config import Settings
+from veo.server.audit.models import AuditCheckpoint
 from veo.server.db.migrate import alembic_config
 from veo.server.doctor.report import Finding, fail, ok, warn
 from veo.server.lang import _
@@ -37,7 +39,16 @@ def shown_url(url: str) -> str:
         return _("(the URL in VEO_DATABASE_URL cannot be read)")
 
 
-def check(settings: Settings) -> list[Finding]:
+@dataclass(frozen=True)
+class Facts:
+    """What the other checks need from the database: whether it answered, and which key signed
+    its newest audit checkpoint (None: no checkpoint yet)."""
+
+    reachable: bool = False
+    newest_key_id: str | None = None
+
+
+def check(settings: Settings) -> tuple[list[Finding], Facts]:
     url = settings.effective_database_url
     where = shown_url(url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -50,7 +61,7 @@ def check(settings: Settings) -> list[Finding]:
                     "create it."
                 ),
             )
-        ]
+        ], Facts()
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.startswith("postgresql") else {}
     try:
         engine = create_engine(url, connect_args=connect_args)
@@ -61,11 +72,12 @@ def check(settings: Settings) -> list[Finding]:
                 _("VEO_DATABASE_URL cannot be used: %(error)s") % {"error": _first_line(exc)},
                 _("correct VEO_DATABASE_URL (for example postgresql+psycopg://veo@db/veo)."),
             )
-        ]
+        ], Facts()
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(conn).get_current_heads())
+            facts = Facts(True, _newest_key_id(conn) if current else None)
     except SQLAlchemyError as exc:
         return [
             fail(
@@ -76,10 +88,18 @@ def check(settings: Settings) -> list[Finding]:
                     "user and password in VEO_DATABASE_URL."
                 ),
             )
-        ]
+        ], Facts()
     finally:
         engine.dispose()
-    return [ok(CHECK, _("reachable at %(url)s.") % {"url": where}), _migrations(url, current)]
+    return [ok(CHECK, _("reachable at %(url)s.") % {"url": where}), _migrations(url, current)], facts
+
+
+def _newest_key_id(conn: Connection) -> str | None:
+    try:
+        newest = select(AuditCheckpoint.key_id).order_by(AuditCheckpoint.number.desc()).limit(1)
+        return conn.execute(newest).scalar_one_or_none()
+    except SQLAlchemyError:  # a schema too old to have the table: the migrations line says so
+        return None
 
 
 def _migrations(url: str, current: set[str]) -> Finding:

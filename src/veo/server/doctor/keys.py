@@ -16,7 +16,8 @@ from veo.server.audit import keys as audit_keys
 from veo.server.auth.totp_seal import KEY_BYTES as TOTP_BYTES
 from veo.server.auth.totp_seal import KEY_DIR as TOTP_DIR
 from veo.server.auth.totp_seal import KEY_NAME as TOTP_NAME
-from veo.server.doctor.report import Finding, fail, ok, warn
+from veo.server.doctor.database import Facts
+from veo.server.doctor.report import Finding, fail, info, ok, warn
 from veo.server.lang import _
 from veo.server.sessions.code_secret import KEY_DIR as CODE_DIR
 from veo.server.sessions.code_secret import KEY_NAME as CODE_NAME
@@ -25,10 +26,10 @@ from veo.server.sessions.code_secret import SECRET_BYTES as CODE_BYTES
 CHECK = "keys"
 
 
-def check(data_dir: Path) -> list[Finding]:
+def check(data_dir: Path, facts: Facts) -> list[Finding]:
     raw = [(data_dir / CODE_DIR / CODE_NAME, CODE_BYTES), (data_dir / TOTP_DIR / TOTP_NAME, TOTP_BYTES)]
     findings = [_raw_key(path, size) for path, size in raw]
-    findings.append(_signing_key(audit_keys.key_dir(data_dir) / audit_keys.PRIVATE_NAME))
+    findings.append(_signing_key(audit_keys.key_dir(data_dir) / audit_keys.PRIVATE_NAME, facts))
     return findings
 
 
@@ -78,8 +79,21 @@ def _raw_key(path: Path, size: int) -> Finding:
     return _permissions(path) or ok(CHECK, _("%(path)s is present.") % {"path": path})
 
 
-def _signing_key(path: Path) -> Finding:
+def _signing_key(path: Path, facts: Facts) -> Finding:
+    """Present, readable, and the key that signed the newest checkpoint in the database.
+
+    veo makes the key at its first checkpoint (after the first audited event), so on a new
+    installation with no checkpoint yet its absence is normal; once checkpoints exist, a node
+    without it, or with another one, would sign what the others' key does not verify.
+    """
     if not path.exists():
+        if facts.reachable and facts.newest_key_id is None:
+            return info(
+                "audit key",
+                _("the audit signing key %(path)s is not made yet: the first audited event makes it.")
+                % {"path": path},
+                _("then give every node that same file (a shared data directory, or a copy) and back it up."),
+            )
         return fail(
             "audit key",
             _("the audit signing key %(path)s is missing.") % {"path": path},
@@ -89,9 +103,26 @@ def _signing_key(path: Path) -> Finding:
             ),
         )
     try:
-        audit_keys.load_private(path)
+        key = audit_keys.load_private(path)
     except audit_keys.KeyFileError as exc:
         return _unreadable(path, str(exc).removeprefix(f"{path}: "))
+    own = audit_keys.key_id(key.public_key())
+    if facts.newest_key_id is not None and facts.newest_key_id != own:
+        return fail(
+            "audit key",
+            _(
+                "the audit signing key %(path)s (id %(own)s) did not sign the newest checkpoint in the "
+                "database (signed by %(other)s): the nodes do not share one key."
+            )
+            % {"path": path, "own": own[:12], "other": facts.newest_key_id[:12]},
+            _(
+                "stop this node, put the key that signed the checkpoints in its data directory, start it, "
+                "and run `veo audit verify`."
+            ),
+        )
     return _permissions(path) or ok(
-        "audit key", _("the audit signing key %(path)s is present and readable.") % {"path": path}
+        "audit key",
+        _("the audit signing key %(path)s is present and signed the newest checkpoint.") % {"path": path}
+        if facts.newest_key_id
+        else _("the audit signing key %(path)s is present and readable.") % {"path": path},
     )
