@@ -3,6 +3,14 @@
 A message is claimed by moving its ``next_attempt_at`` a lease into the future with a
 conditional UPDATE, so two workers (two server nodes) never send the same row at once, and a
 worker that dies mid-send leaves the row to be retried when the lease runs out.
+
+On PostgreSQL, with several nodes, the candidates are also read ``FOR UPDATE SKIP LOCKED``: rows
+another node is claiming right now are passed over instead of waited for, so the nodes' rounds
+share the due messages instead of queueing behind each other (SQLite: one node, and the clause
+is left out). Delivery is at least once: a node that dies after sending and before recording it
+leaves the row to be sent again after the lease, so every delivery carries a stable id (the
+e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) by which the receiver can drop the
+second copy.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ def claim_due(db: Session, now: datetime) -> list[OutboxMessage]:
         )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(BATCH)
+        .with_for_update(skip_locked=True)
     ).all()
     claimed: list[OutboxMessage] = []
     for message_id in candidates:

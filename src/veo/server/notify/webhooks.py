@@ -4,6 +4,10 @@ Operators point these at their existing helpdesk, so veo's tickets and ratings s
 Each delivery is a POST of a JSON body with:
 
 - ``X-Veo-Event``: the event name; ``X-Veo-Delivery``: the outbox id (same on every retry);
+- ``Idempotency-Key``: the same id, under the name receivers' frameworks commonly look for.
+  Delivery is at least once: a node that dies (or loses its database) after the receiver
+  answered and before the success was stored sends the message again later, so a receiver
+  that must not act twice keeps the keys it has seen and answers 2xx to a repeat;
 - ``X-Veo-Timestamp``: Unix seconds of this attempt;
 - ``X-Veo-Signature: sha256=<hex>``: HMAC-SHA256 with the endpoint's secret over
   ``"<timestamp>.<body>"``. A receiver recomputes it and rejects old timestamps (replay).
@@ -206,6 +210,7 @@ async def deliver(
         "User-Agent": "veo-webhooks/1",
         "X-Veo-Event": event,
         "X-Veo-Delivery": str(delivery_id),
+        "Idempotency-Key": str(delivery_id),
         "X-Veo-Timestamp": str(timestamp),
         "X-Veo-Signature": sign(secret, timestamp, body),
     }

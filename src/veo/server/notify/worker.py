@@ -5,6 +5,12 @@ hooks) and is stopped by a shutdown hook. Each round (``run_once``) claims due r
 transaction, sends them with no transaction open (a slow SMTP server never holds a database
 lock), then stores each result in its own transaction. Tests call ``run_once(now=...)`` to
 step through retries deterministically instead of waiting.
+
+Every node runs one; they share the outbox through the claim (``outbox.claim_due``). A round
+sends its batch one message after another, and a row's lease must still be this worker's when
+its send starts, or another node may be sending it too: so a round stops starting sends once
+``USABLE_LEASE`` has passed since the claim (measured on this process' monotonic clock, whatever
+``now`` a test passes) and leaves the rest to be claimed again when their lease runs out.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -29,6 +36,9 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 #: With no SMTP server configured e-mails wait (visibly) and are looked at again this often.
 UNCONFIGURED_RECHECK = timedelta(minutes=10)
+#: How long after a claim a send may still start: the lease less the longest one send may take
+#: (an SMTP exchange is a few steps of ``VEO_SMTP_TIMEOUT_SECONDS`` each, at most 300 s).
+USABLE_LEASE = outbox.LEASE - timedelta(minutes=2)
 
 
 class OutboxWorker:
@@ -92,7 +102,11 @@ class OutboxWorker:
         """Attempt every message due at ``now``; how many were attempted."""
         moment = now or utcnow()
         claimed = await self.db.run(lambda s: outbox.claim_due(s, moment))
-        for message in claimed:
+        claimed_at = time.monotonic()
+        for done, message in enumerate(claimed):
+            if time.monotonic() - claimed_at > USABLE_LEASE.total_seconds():
+                log.warning("outbox: lease nearly over, %d messages left for later", len(claimed) - done)
+                return done
             await self._attempt(message, moment)
         return len(claimed)
 

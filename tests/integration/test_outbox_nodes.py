@@ -1,0 +1,196 @@
+"""The outbox with three nodes on one PostgreSQL database: each message delivered once, none lost.
+
+Three workers, each with its own engine (as three ``veo server`` processes would have), drain one
+outbox of 50 e-mails and 50 webhooks into a real SMTP server and a real HTTP receiver on loopback.
+Every message must arrive exactly once (by its ``Message-ID`` / ``Idempotency-Key``). Then a node
+that dies after claiming a message, and one that dies after sending but before recording it:
+another node delivers after the lease, and the receiver can tell the duplicate by its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from tests.integration.notify_support import Inbox, free_port, smtp_server
+from tests.support import app_settings, make_user
+
+from veo.config import Settings
+from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
+from veo.server.notify import egress, mailer, outbox, webhooks
+from veo.server.notify.models import OutboxMessage
+from veo.server.notify.worker import OutboxWorker
+from veo.server.tickets import service as tickets
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+MESSAGES = 50
+NODES = 3
+
+
+@dataclass
+class Receiver:
+    """A helpdesk stand-in on loopback: the ``Idempotency-Key`` of every POST it got."""
+
+    url: str = ""
+    keys: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with state.lock:
+                state.keys.append(self.headers.get("Idempotency-Key", ""))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/veo"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    port = free_port()
+    with smtp_server(port) as received:
+        yield received, port
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, inbox: tuple[Inbox, int]) -> Settings:
+    return app_settings(
+        database_url, tmp_path, smtp_host="127.0.0.1", smtp_port=inbox[1], webhook_allow="127.0.0.1"
+    )
+
+
+@pytest.fixture
+def nodes(settings: Settings) -> Iterator[list[OutboxWorker]]:
+    """One worker per node, each on its own engine (its own connection pool)."""
+    workers = [OutboxWorker(Database(settings.effective_database_url), settings) for _ in range(NODES)]
+    try:
+        yield workers
+    finally:
+        for worker in workers:
+            worker.db.dispose()
+
+
+def _queue_tickets(settings: Settings, receiver: Receiver, count: int) -> None:
+    """``count`` new tickets: each queues one e-mail to its requester and one webhook."""
+    db = Database(settings.effective_database_url)
+    try:
+        creator = make_user(db, "creator@example.org").user
+        with db.session() as s:
+            webhooks.create_endpoint(
+                s, {"url": receiver.url, "events": ["ticket.created"]}, settings.webhook_policy
+            )
+        for number in range(count):
+            with db.session() as s:
+                body = {
+                    "title": f"Request {number}",
+                    "requester_name": "Bob",
+                    "requester_email": f"bob{number}@example.org",
+                }
+                tickets.create_ticket(s, body, creator=s.merge(creator))
+    finally:
+        db.dispose()
+
+
+def _outbox(settings: Settings) -> list[OutboxMessage]:
+    db = Database(settings.effective_database_url)
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    finally:
+        db.dispose()
+
+
+async def _drain(worker: OutboxWorker) -> int:
+    attempted = 0
+    while sent := await worker.run_once():
+        attempted += sent
+    return attempted
+
+
+def _message_ids(inbox: Inbox) -> Counter[str]:
+    return Counter(str(message["Message-ID"]) for _envelope, message in inbox.messages)
+
+
+@ON_POSTGRESQL
+async def test_three_nodes_deliver_every_message_exactly_once(
+    settings: Settings, nodes: list[OutboxWorker], inbox: tuple[Inbox, int], receiver: Receiver
+) -> None:
+    _queue_tickets(settings, receiver, MESSAGES)
+    queued = _outbox(settings)
+    assert Counter(m.kind for m in queued) == {"email": MESSAGES, "webhook": MESSAGES}
+
+    per_node = await asyncio.gather(*(_drain(worker) for worker in nodes))
+    print(f"messages attempted per node: {per_node}")
+
+    assert sum(per_node) == 2 * MESSAGES  # no row attempted twice
+    emails = [m for m in queued if m.kind == "email"]
+    hooks = [m for m in queued if m.kind == "webhook"]
+    assert _message_ids(inbox[0]) == Counter({mailer.message_id_for(settings, m.id): 1 for m in emails})
+    assert Counter(receiver.keys) == Counter({str(m.id): 1 for m in hooks})
+    after = _outbox(settings)
+    assert {(m.status, m.attempts) for m in after} == {("sent", 1)}
+
+
+@ON_POSTGRESQL
+async def test_a_node_that_dies_after_claiming_leaves_the_message_to_another_after_the_lease(
+    settings: Settings, nodes: list[OutboxWorker], inbox: tuple[Inbox, int], receiver: Receiver
+) -> None:
+    _queue_tickets(settings, receiver, 1)
+    dying, survivor = nodes[0], nodes[1]
+    start = utcnow()
+    claimed = await dying.db.run(lambda s: outbox.claim_due(s, start))
+    assert {m.kind for m in claimed} == {"email", "webhook"}
+    # The dying node sends the webhook, then dies before recording it; the e-mail it never sends.
+    hook = next(m for m in claimed if m.kind == "webhook")
+    async with egress.guarded_client(settings.webhook_policy) as client:
+        await webhooks.deliver(
+            client, hook.recipient, _secret(settings), hook.event, str(hook.payload["body"]), hook.id,
+            settings.webhook_policy,
+        )  # fmt: skip
+
+    assert await survivor.run_once(now=start + timedelta(seconds=1)) == 0  # still leased
+    assert await survivor.run_once(now=start + outbox.LEASE + timedelta(seconds=1)) == 2
+
+    email = next(m for m in claimed if m.kind == "email")
+    assert _message_ids(inbox[0]) == Counter({mailer.message_id_for(settings, email.id): 1})
+    assert Counter(receiver.keys) == Counter({str(hook.id): 2})  # the duplicate carries the same key
+    after = _outbox(settings)
+    assert {(m.id, m.status, m.attempts) for m in after} == {(email.id, "sent", 1), (hook.id, "sent", 1)}
+    assert all(m.sent_at is not None for m in after)
+
+
+def _secret(settings: Settings) -> str:
+    db = Database(settings.effective_database_url)
+    try:
+        with db.session() as s:
+            (endpoint,) = webhooks.list_endpoints(s)
+            return endpoint.secret
+    finally:
+        db.dispose()
