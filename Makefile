@@ -22,6 +22,9 @@ SYSTEM_PACKAGES += dbus mutter xwayland pipewire pipewire-bin wireplumber xdg-de
 SYSTEM_PACKAGES += sway xdg-desktop-portal-wlr wtype
 # rpmbuild and rpm: the .rpm for managed desktops (veo.server.downloads.rpm, tests/packaging/test_rpm.py).
 SYSTEM_PACKAGES += rpm
+# Several veo nodes behind a load balancer (tests/multinode): HAProxy runs deploy/haproxy/haproxy.cfg,
+# and a redis-server of the test's own is killed and restarted mid-session.
+SYSTEM_PACKAGES += haproxy redis-server
 # What `make agent` bundles from the system or builds against (packaging/agent/veo-agent.spec): Tk, the
 # GStreamer and PipeWire client pieces for Wayland, what building PyGObject needs, the Debian notices of
 # what it bundles (python3-gi's among them), readelf for the glibc floor. An operator's `make agent`
@@ -80,6 +83,11 @@ system-packages agent-packages:
 	      $$SUDO systemctl disable --now coturn >/dev/null 2>&1 && echo "coturn's own service stopped and disabled (the tests start their own)"; \
 	    fi;; \
 	  esac; \
+	  case " $$missing " in *" haproxy "*) \
+	    if [ -d /run/systemd/system ]; then \
+	      $$SUDO systemctl disable --now haproxy >/dev/null 2>&1 && echo "haproxy's own service stopped and disabled (the tests start their own)"; \
+	    fi;; \
+	  esac; \
 	fi
 
 ## Each extra on its own, in a fresh venv, installed as a user does (`pip install -c constraints.txt
@@ -112,7 +120,8 @@ typecheck: install-test
 ## The whole suite: each extra installed alone, lint, types, the one-file agent built (cached; its
 ## contents checked by tests/packaging, the end-to-end phase runs a session with it), unit,
 ## integration (SQLite and PostgreSQL), end to end.
-## The end-to-end tests run in their own pytest process: their Playwright (sync API) keeps an
+## The end-to-end tests (tests/e2e, and tests/multinode: three nodes behind HAProxy) run in their own
+## pytest processes: their Playwright (sync API) keeps an
 ## event loop running on the main thread for the whole session, which asyncio tests cannot share.
 ## pytest's exit code 5 (no test collected) counts as a failure.
 ## --durations=20: each phase ends with its slowest tests, so a CI log shows where the minutes go.
@@ -122,8 +131,9 @@ define run_phase
 endef
 
 test: system-packages install-check install-test lint typecheck agent-build
-	$(call run_phase,tests --ignore=tests/e2e)
+	$(call run_phase,tests --ignore=tests/e2e --ignore=tests/multinode)
 	$(call run_phase,tests/e2e)
+	$(call run_phase,tests/multinode)
 	$(MAKE) --no-print-directory bench-smoke
 
 ## `veo bench stream --smoke`: one short typing workload over the real pipeline, figures printed,

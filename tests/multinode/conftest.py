@@ -1,0 +1,136 @@
+"""Fixtures of the multi-node suite: a fresh PostgreSQL database, our own Redis, three veo nodes
+behind HAProxy, and the e2e suite's namespace, display, demo app and Chromium (imported, not
+copied: ``tests/e2e/conftest.py``).
+
+One cluster serves the whole module (starting three nodes costs ~20 s on the shared machine);
+each test has its own session, agent and demo app, and leaves the cluster whole again (every
+node and Redis running, HAProxy unpinned) for the next one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+from sqlalchemy.engine import make_url
+from tests.conftest import PG_URL, _create_database, _drop_database
+from tests.e2e import conftest as e2e
+from tests.e2e.console import CHANNEL_SPY, Console
+from tests.e2e.netns import NetworkNamespace
+from tests.e2e.procs import LoggedProcess, Logs
+from tests.e2e.xdisplay import XvfbDisplay
+
+from .cluster import Cluster
+from .redis_server import RedisServer
+
+# The e2e suite's fixtures and report hook, by name (pytest finds them in this module).
+netns = e2e.netns
+e2e_dir = e2e.e2e_dir
+workdir = e2e.workdir
+xvfb = e2e.xvfb
+logs = e2e.logs
+demo_app = e2e.demo_app
+browser = e2e.browser
+pytest_runtest_makereport = e2e.pytest_runtest_makereport
+_unavailable = e2e._unavailable
+
+BLINKER_SCRIPT = Path(__file__).with_name("blinker.py")
+#: Where the PostgreSQL server's Unix socket is (what the nodes in the namespace connect through).
+PG_SOCKET_DIR = "/var/run/postgresql"
+
+
+@pytest.fixture(scope="module")
+def multinode_dir(e2e_dir: Path, request: pytest.FixtureRequest) -> Path:
+    directory = e2e_dir / request.module.__name__.rsplit(".", 1)[-1]
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def database_url(netns: NetworkNamespace) -> Iterator[str]:
+    """A fresh database ``veo_multinode_<hex>`` on the machine's PostgreSQL, dropped afterwards;
+    the URL the nodes use reaches it through the server's Unix socket."""
+    if shutil.which("haproxy") is None or shutil.which("redis-server") is None:
+        _unavailable("haproxy and redis-server (run `make system-packages`)")
+    if not Path(PG_SOCKET_DIR).is_dir():
+        _unavailable(f"PostgreSQL's socket directory {PG_SOCKET_DIR}")
+    _url, name = _create_database("veo_multinode")
+    user = make_url(PG_URL).username or "postgres"
+    yield f"postgresql+psycopg://{user}@/{name}?host={PG_SOCKET_DIR}"
+    _drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def redis_server(netns: NetworkNamespace, multinode_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(netns, multinode_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    netns: NetworkNamespace, multinode_dir: Path, database_url: str, redis_server: RedisServer
+) -> Iterator[Cluster]:
+    nodes = Cluster(netns, multinode_dir, database_url, redis_server.url)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture(scope="module")
+def tech_context(browser: Browser, cluster: Cluster) -> Iterator[BrowserContext]:
+    """A technician signed in through the proxy (cookies are per host, so valid on every node)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="en-US")
+    context.add_init_script(CHANNEL_SPY)
+    page = context.new_page()
+    Console(page, cluster.url, Logs()).login()
+    page.close()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def console(tech_context: BrowserContext, cluster: Cluster, logs: Logs) -> Iterator[Console]:
+    cluster.add_logs(logs)
+    page = tech_context.new_page()
+    yield Console(page, cluster.url, logs)
+    page.close()
+
+
+@pytest.fixture
+def blinker(netns: NetworkNamespace, xvfb: XvfbDisplay, workdir: Path, logs: Logs) -> Iterator[LoggedProcess]:
+    """The colour-changing window (``blinker.py``) on the display for the whole test."""
+    process = logs.add(
+        LoggedProcess(
+            "blinker",
+            netns.command([sys.executable, str(BLINKER_SCRIPT)]),
+            workdir / "blinker.log",
+            env=xvfb.env(),
+        )
+    )
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def heal(cluster: Cluster, redis_server: RedisServer, logs: Logs) -> Iterator[Callable[[], None]]:
+    """After the test: Redis and every node running again, HAProxy unpinned and seeing all up."""
+
+    def repair() -> None:
+        if redis_server.process is None or not redis_server.process.running():
+            redis_server.start(logs)
+        for node in cluster.nodes:
+            if not node.running():
+                node.start(logs)
+        cluster.proxy.unpin()
+        cluster.proxy.wait_up({n.name for n in cluster.nodes}, logs)
+
+    yield repair
+    repair()
