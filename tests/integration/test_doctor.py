@@ -270,7 +270,7 @@ def test_each_problem_is_named_and_the_exit_status_says_so(broken_env: dict[str,
     assert found["audit key"]["message"].endswith("audit_ed25519.pem is missing."), text
     # every problem line says what to do
     for line in text.splitlines():
-        if line.startswith(("PROBLEM", "WARNING")):
+        if line.startswith(("[PROBLEM]", "[WARNING]")):
             assert "What to do: " in line, line
 
 
@@ -284,7 +284,7 @@ def test_the_same_problems_in_spanish(broken_env: dict[str, str]) -> None:
         "el servidor TURN rechazó las credenciales de veo (401)."
     ), text
     assert "falta la clave de firma de la auditoría" in found["audit key"]["message"], text
-    assert text.splitlines()[0].startswith("PROBLEMA"), text
+    assert text.splitlines()[0].startswith("[PROBLEMA]"), text
     assert "Qué hacer: " in text, text
 
 

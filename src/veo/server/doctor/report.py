@@ -55,21 +55,21 @@ def fail(check: str, text: str, advice: str) -> Finding:
 
 def _label(status: Status) -> str:
     labels = {
-        Status.OK: _("OK"),
-        Status.INFO: _("NOTE"),
-        Status.WARN: _("WARNING"),
-        Status.FAIL: _("PROBLEM"),
+        Status.OK: _("[OK]"),
+        Status.INFO: _("[NOTE]"),
+        Status.WARN: _("[WARNING]"),
+        Status.FAIL: _("[PROBLEM]"),
     }
     return labels[status]
 
 
 def as_text(findings: Iterable[Finding]) -> str:
-    """One line per finding: ``OK      database: ...``; what to do follows on the same line."""
+    """One line per finding: ``[OK]      database: ...``; what to do follows on the same line."""
     lines = []
     for finding in findings:
         # a library's error text may end a sentence without its full stop
         text = finding.text if finding.text.endswith((".", ")")) else finding.text + "."
-        line = f"{_label(finding.status):<8} {finding.check}: {text}"
+        line = f"{_label(finding.status):<10} {finding.check}: {text}"
         if finding.advice:
             line += " " + _("What to do: %(advice)s") % {"advice": finding.advice}
         lines.append(line)
