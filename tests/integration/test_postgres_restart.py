@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.websockets import WebSocketDisconnect
 from tests.integration.pg_instance import PostgresInstance, postgres_instance
@@ -28,7 +29,10 @@ from veo.server.audit import cli as audit_cli
 from veo.server.auth import service as auth_service
 from veo.server.auth.cookies import cookie_name
 from veo.server.db.engine import Database
+from veo.server.db.unavailable import is_unavailable
 from veo.server.handlers import CLOSE_TRY_AGAIN_LATER
+from veo.server.notify.models import OutboxMessage
+from veo.server.tickets import service as tickets
 from veo.server.tickets.models import Ticket
 
 with warnings.catch_warnings():
@@ -50,6 +54,15 @@ def _tickets_titled(url: str, title: str) -> int:
     try:
         with db.session() as s:
             return s.scalar(select(func.count()).select_from(Ticket).where(Ticket.title == title)) or 0
+    finally:
+        db.dispose()
+
+
+def _outbox_rows(url: str) -> int:
+    db = Database(url)
+    try:
+        with db.session() as s:
+            return s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
     finally:
         db.dispose()
 
@@ -77,7 +90,12 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
         first = client.post("/api/v1/tickets", json=ticket_body(title="Before the restart"), headers=bearer)
         assert first.status_code == 201, first.text
 
-        postgres.stop()
+        # A transaction that wrote a ticket (with its audit entry and outbox rows) when the
+        # database stops: its commit fails, and none of it may be there afterwards.
+        with pytest.raises(OperationalError) as cut, app.state.db.session() as s:
+            tickets.create_ticket(s, ticket_body(title="Half written"), creator=s.merge(account.user))
+            postgres.stop()
+        assert is_unavailable(cut.value)
 
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["failed"] == ["database"]
@@ -105,7 +123,9 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
         assert after.status_code == 201, after.text
         assert client.get("/tickets", headers={"Accept": "text/html"}).status_code == 200
 
-    assert _tickets_titled(postgres.url, "While it was down") == 0  # nothing half-written
+    assert _tickets_titled(postgres.url, "While it was down") == 0
+    assert _tickets_titled(postgres.url, "Half written") == 0  # nor its audit entry: verify below
+    assert _outbox_rows(postgres.url) == 2  # the e-mail to the requester of each ticket that exists
     code, report = _audit_verify(settings)
     assert code == 0, report
     assert "chain intact" in report

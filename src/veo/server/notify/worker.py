@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
+from veo.server.db.unavailable import first_line, is_unavailable
 from veo.server.notify import egress, mailer, outbox, webhooks
 from veo.server.notify.compose import compose
 from veo.server.notify.models import OutboxMessage, WebhookEndpoint
@@ -90,8 +91,11 @@ class OutboxWorker:
         while True:
             try:
                 await self.run_once()
-            except Exception:  # a database hiccup must not end the worker for good
-                log.exception("outbox round failed")
+            except Exception as exc:  # a database hiccup must not end the worker for good
+                if is_unavailable(exc):  # one line per round while the database is down
+                    log.warning("outbox round skipped: database unavailable: %s", first_line(exc))
+                else:
+                    log.exception("outbox round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_seconds)
             self._wake.clear()
