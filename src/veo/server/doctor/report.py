@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from veo.i18n import N_
 from veo.server.lang import _
 
 
@@ -53,6 +54,32 @@ def fail(check: str, text: str, advice: str) -> Finding:
     return Finding(check, Status.FAIL, text, advice)
 
 
+#: How each check is named on screen (its id stays English in JSON, for machines).
+TITLES = {
+    "database": N_("database"),
+    "migrations": N_("migrations"),
+    "clock": N_("this host's clock"),
+    "nodes": N_("nodes"),
+    "versions": N_("versions"),
+    "node clocks": N_("nodes' clocks"),
+    "coturn version": N_("coturn version"),
+    "public URL": N_("public URL"),
+    "certificate": N_("certificate"),
+    "keys": N_("keys"),
+    "audit key": N_("audit"),
+}
+
+
+def title(check: str) -> str:
+    """``check`` in the reader's language; ``turn <url>`` and ``node <id>`` keep their name."""
+    if check in TITLES:
+        return _(TITLES[check])
+    kind, _sep, name = check.partition(" ")
+    if kind == "node" and name:
+        return _("node %(id)s") % {"id": name}
+    return check.replace("turn", "TURN", 1) if kind == "turn" else check.replace("redis", "Redis")
+
+
 def _label(status: Status) -> str:
     labels = {
         Status.OK: _("[OK]"),
@@ -69,7 +96,7 @@ def as_text(findings: Iterable[Finding]) -> str:
     for finding in findings:
         # a library's error text may end a sentence without its full stop
         text = finding.text if finding.text.endswith((".", ")")) else finding.text + "."
-        line = f"{_label(finding.status):<10} {finding.check}: {text}"
+        line = f"{_label(finding.status):<10} {title(finding.check)}: {text}"
         if finding.advice:
             line += " " + _("What to do: %(advice)s") % {"advice": finding.advice}
         lines.append(line)
