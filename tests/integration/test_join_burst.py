@@ -84,8 +84,8 @@ class Server:
         """Put ``limiter`` in the hub, counting the joins it refuses at the door as settled."""
         enter = limiter.enter
 
-        def counting_enter(address: str) -> Slot | None:
-            slot = enter(address)
+        async def counting_enter(address: str) -> Slot | None:
+            slot = await enter(address)
             if slot is None:
                 self.settled[0] += 1
             return slot
@@ -217,7 +217,7 @@ async def test_a_burst_from_one_address_gets_no_more_lookups_than_its_limit(
     assert looked_up + answers.count("rate_limited") + at_the_door == 200, answers
     assert at_the_door == (200 - in_flight if in_flight < 200 else 0)  # no code read: its own answer
     assert looked_up == min(limiter.max_failures, in_flight)
-    assert limiter.failures("127.0.0.1") == looked_up
+    assert await limiter.failures("127.0.0.1") == looked_up
 
 
 async def test_a_live_code_late_in_a_burst_is_refused(server: Server) -> None:
@@ -261,7 +261,7 @@ async def test_a_flood_does_not_shut_out_a_valid_code_from_a_clean_address(serve
         agents = [(await open_agents(server.url, 1, source))[0] for source in sources]
         await asyncio.gather(*(send(ws, wrong(round_ * 100 + n)) for n, ws in enumerate(agents)))
         answers += await asyncio.gather(*(answer(ws) for ws in agents))
-    assert limiter.flooded()
+    assert await limiter.flooded()
     # the flood is slowed: two rounds looked up (40 failures), then each address's allowance shrank
     assert answers.count("code_unknown") == 2 * len(sources)
     assert answers.count("rate_limited") == 3 * len(sources)
@@ -306,7 +306,7 @@ async def test_a_join_refused_at_the_door_can_still_send_and_read_its_answer(ser
     limiter = server.use(RedemptionLimiter(max_in_flight=2))
     server.gate.set()
     held = await open_agents(server.url, 2)  # two connections in flight that say nothing yet
-    while limiter.tracked_groups() == 0:  # noqa: ASYNC110 - the server runs in this loop
+    while await limiter.tracked_groups() == 0:  # noqa: ASYNC110 - the server runs in this loop
         await asyncio.sleep(0.01)
     refused = await open_agents(server.url, 8)
     await server.settle(8)  # all eight refused at the door, answered, and (before the fix) closed

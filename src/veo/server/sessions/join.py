@@ -9,10 +9,12 @@ token for a session that is over gets ``session_ended``.
 Redemption is throttled per address group before the database is asked (``ratelimit.py``): the
 connection holds one of its group's few places for joins in flight from the moment it is accepted,
 and its attempt is counted as a failure BEFORE the lookup (forgiven only when the code was right),
-so parallel connections cannot all pass the check. The wait comes first, so a guesser is slowed
-whatever the answer. Every refusal is answered with a fatal ``error`` (the caller closes the
-connection) and audited with its reason, never the code, aggregated per address group and window
-(``refusal_log.py``) so that refusals cannot flood the audit log.
+so parallel connections cannot all pass the check, on this node or any other (the counts are in
+Redis when there are several). The wait comes first, so a guesser is slowed whatever the answer.
+Every refusal is answered with a fatal ``error`` (the caller closes the connection) and audited
+with its reason, never the code, aggregated per address group and window (``refusal_log.py``) so
+that refusals cannot flood the audit log. A limiter that cannot reach Redis refuses the join
+(``server_unavailable``) without looking the code up.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from veo.server.policies.service import policy_for_role
 from veo.server.sessions import interruptions, redeem, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
-from veo.server.sessions.ratelimit import Slot
+from veo.server.sessions.ratelimit import LimiterUnavailable, Slot
 from veo.server.sessions.wire import Peer, error, protocol_error
 from veo.server.web import wording
 
@@ -74,7 +76,11 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | Rejo
     The code may be a join code or a continuation code (a browser share upgraded to the agent);
     both go through the same rate limit and the same refusals.
     """
-    slot = hub.limiter.enter(address)
+    try:
+        slot = await hub.limiter.enter(address)
+    except LimiterUnavailable as exc:
+        await unavailable(peer, exc)
+        return None
     if slot is None:  # this address group already has its joins in flight: no lookup, no wait
         # Its own code: "too many wrong codes" would be false (no code was even read) and would
         # send the user to wait minutes; a few seconds is enough here.
@@ -86,8 +92,12 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | Rejo
         return None
     try:
         return await _admit(hub, peer, address, slot)
+    except LimiterUnavailable as exc:
+        await unavailable(peer, exc)
+        return None
     finally:
-        hub.limiter.leave(slot)
+        with anyio.CancelScope(shield=True):  # a dropped connection still frees its place
+            await hub.limiter.leave(slot)
 
 
 async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Admission | Rejoining | None:
@@ -137,7 +147,7 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
     if isinstance(result, str):
         await refuse(hub, peer, address, result)
         return None
-    hub.limiter.forgive(slot)
+    await hub.limiter.forgive(slot)
     return result
 
 
@@ -181,7 +191,7 @@ async def refuse_outdated(hub: SignalingHub, peer: Peer, address: str, join: Joi
 
 async def _may_try(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> bool:
     """Decided and counted in one step: from here this attempt is a failure unless forgiven."""
-    decision = hub.limiter.attempt(slot)
+    decision = await hub.limiter.attempt(slot)
     if decision.delay > 0:
         await hub.sleep(decision.delay)
     if not decision.allowed:
@@ -201,7 +211,7 @@ async def _rejoin(
     if session is None:
         await refuse(hub, peer, address, "rejoin_refused")
         return None
-    hub.limiter.forgive(slot)
+    await hub.limiter.forgive(slot)
     if session.status not in interruptions.CONNECTED_STATUSES:
         await peer.send(error("session_ended", fatal=True))
         return None
@@ -228,6 +238,19 @@ async def refuse(
         await peer.send(answer)
     except Exception:  # the client left first: nothing to tell, and no trace for each one
         log.debug("could not answer a refused join", exc_info=True)
+
+
+async def unavailable(peer: Peer, problem: LimiterUnavailable) -> None:
+    """The limiter's shared store is unreachable: refuse plainly, look nothing up (fail closed).
+
+    One line in the log, not a trace per join; the agent reads the general "try again in a
+    moment" sentence. Not audited: nothing was tried, and the database may be fine.
+    """
+    log.warning("refused a join: %s", problem)
+    try:
+        await peer.send(error("server_unavailable", fatal=True))
+    except Exception:  # the client left first
+        log.debug("could not answer a join refused as unavailable", exc_info=True)
 
 
 async def flush_refusals(hub: SignalingHub, *, everything: bool = False) -> None:

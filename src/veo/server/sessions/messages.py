@@ -50,6 +50,7 @@ def error_text(code: str, detail: str = "") -> str:
         "not_authenticated": _("Sign in first."),
         "forbidden": _("Only the session's technician or an administrator may do this."),
         "server_error": _("The server could not complete this step. Try again."),
+        "server_unavailable": _("The server cannot check codes right now. Try again in a moment."),
     }
     text = texts.get(code, _("The request could not be completed."))
     return f"{text} ({detail})" if detail else text

@@ -1,15 +1,18 @@
-"""Throttling of join-code redemption: per address group, counted before the lookup.
+"""Throttling of join-code redemption: per address group, counted before the lookup, on every node.
 
 A 9-digit code is only safe if nobody can try many of them. Each address group (IPv6 by /64, as
 ``veo.server.addresses`` says) may fail a few times per window (default 5 per 10 minutes); before
 answering a group that already failed, the hub waits ``base_delay * 2**(failures-1)`` seconds
-(capped), so scripted guessing slows down at once.
+(capped), so scripted guessing slows down at once. Join codes, continuation codes (a browser share
+taken over by the app) and rejoin tokens all pass through here (``join.py``).
 
-**Counted before the lookup.** :meth:`RedemptionLimiter.attempt` decides and counts in one step,
-with no ``await`` between them: an allowed attempt is a failure from that moment, and only a right
-code is forgiven afterwards (:meth:`forgive`). Hundreds of joins sent at once from one address
-therefore get at most ``max_failures`` lookups, whatever the timing (issue 12: a counter that was
-told of the failure after the lookup let every join in flight through).
+**Counted before the lookup.** :meth:`RedemptionLimiter.attempt` decides and counts in one step:
+an allowed attempt is a failure from that moment, and only a right code is forgiven afterwards
+(:meth:`forgive`). Hundreds of joins sent at once from one address therefore get at most
+``max_failures`` lookups, whatever the timing (issue 12: a counter that was told of the failure
+after the lookup let every join in flight through). The memory store does it with no ``await``
+between deciding and counting; the Redis store does it in one Lua script, which Redis runs with
+nothing else in between, so joins spread over several nodes cannot all pass before one is counted.
 
 **Per /48 as well (IPv6).** Whoever holds an IPv6 /48 (free from a tunnel broker, cheap from many
 hosting providers) holds 65,536 /64s, each a group with its own tries: 131,072 guesses per window,
@@ -24,7 +27,11 @@ unrelated people (corporate NATs, carrier-grade NAT, cloud tenants), who would r
 
 **Joins in flight.** :meth:`enter` gives each connection a :class:`Slot` from the moment it is
 accepted until its join is answered; a group may hold ``max_in_flight`` at once, so pre-opened
-connections are refused at once instead of each waiting its turn in memory.
+connections are refused at once instead of each waiting its turn in memory. A slot is also a
+lease of ``slot_lease_seconds``: on Redis, the slots of a node that died holding them expire
+instead of closing the door of their address group for good. A join that outlives its lease (longer
+than the join timeout and the longest delay together) merely stops counting as in flight; its
+attempt stays counted.
 
 **A flood slows the flood.** When the failures of all groups together reach ``flood_failures`` in
 the window, groups that already failed get only ``flood_max_failures`` tries and the longest delay.
@@ -32,19 +39,39 @@ A group with no failure in the window (a user typing a code read over the phone)
 and never delayed (unless its IPv6 /48 used up the /48's tries, above): the old global budget
 refused everyone, valid codes included, which made a flood a server-wide denial of service.
 
-Time comes from an injectable ``clock`` so tests move it instead of sleeping. The state is in
-memory, per process; a Redis implementation of these methods can replace it for several nodes.
+**Where the counts live.** One node keeps them in memory (``ratelimit_memory.py``, the default
+without ``VEO_REDIS_URL``). Several nodes keep them in Redis (``ratelimit_redis.py``, keys
+``veo:limit:...``), so an attacker who spreads joins over N nodes gets the tries of one, not N
+times as many. The rules (the allowances, the delay, what a slot may do) are in this module, once,
+and given to the store with each call.
+
+**Time.** Tests inject a ``clock`` and move it instead of sleeping; the store then uses that time.
+Without one, the memory store reads ``time.monotonic`` and the Redis store reads Redis's own clock
+inside its script: the nodes' clocks may differ by seconds, and one clock for all the counts means
+a node whose clock is ahead cannot age out another node's failures early.
+
+**Redis unreachable.** Every store error becomes :class:`LimiterUnavailable`, which ``join.py``
+answers with a plain refusal (``server_unavailable``): no code is looked up without being counted
+(fail closed), and the agent never sees a trace. Freeing a slot or forgiving a right code when
+Redis is gone is only logged: the slot's lease expires, and the forgiven failure ages out.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import time
-from collections import deque
+import secrets
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from veo.server.addresses import address_group, address_prefix
+
+if TYPE_CHECKING:
+    from veo.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,49 +93,85 @@ class Slot:
     #: When its attempt was counted as a failure (None: not counted, or forgiven).
     counted_at: float | None = None
     open: bool = True
+    #: Names the slot in a shared store (its lease, its counted failure).
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
-@dataclass
-class _Group:
-    #: Times of the counted failures in the window, oldest first; never longer than the allowance.
-    failures: list[float] = field(default_factory=list)
-    in_flight: int = 0
+@dataclass(frozen=True)
+class Rules:
+    """The limits, checked once; every store applies these and only these."""
+
+    max_failures: int = 5
+    window: float = 600.0
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_in_flight: int = 4
+    flood_failures: int = 200
+    flood_max_failures: int = 2
+    prefix_max_failures: int = 25
+    prefix_flood_max_failures: int = 2
+    slot_lease: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.flood_max_failures <= self.max_failures:
+            raise ValueError("flood_max_failures must be between 1 and max_failures")
+        if self.prefix_max_failures < self.max_failures or not (
+            1 <= self.prefix_flood_max_failures <= self.prefix_max_failures
+        ):
+            raise ValueError("a /48 must allow at least what one of its /64s may fail")
+
+    def delay(self, failed: int, flooded: bool) -> float:
+        """The wait before answering a group that failed ``failed`` times in the window."""
+        if failed == 0:
+            return 0.0
+        if flooded:
+            return self.max_delay
+        return min(self.max_delay, self.base_delay * 2.0 ** (failed - 1))
 
 
-class _WindowCount:
-    """How many events in the last ``window`` seconds, in a few dozen buckets instead of one entry each."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a store decided for one attempt (the delay is the rules' business)."""
 
-    def __init__(self, window: float, buckets: int = 60) -> None:
-        self.window = window
-        self.width = window / buckets
-        self._buckets: deque[list[float]] = deque()  # [bucket start, count]
-        self._total = 0.0
+    allowed: bool
+    #: The group's failures in the window before this attempt.
+    failed: int
+    flooded: bool
+    #: 0 when allowed, else seconds until one more attempt would be.
+    wait: float
+    #: When the attempt was counted (the store's time), if allowed.
+    counted_at: float | None = None
 
-    def _prune(self, now: float) -> None:
-        while self._buckets and self._buckets[0][0] + self.width <= now - self.window:
-            self._total -= self._buckets.popleft()[1]
 
-    def add(self, now: float, amount: float = 1.0) -> None:
-        start = now - now % self.width
-        if not self._buckets or self._buckets[-1][0] != start:
-            self._buckets.append([start, 0.0])
-        self._buckets[-1][1] += amount
-        self._total += amount
-        self._prune(now)
+class LimitStore(Protocol):
+    """Where the counts live. ``now`` is the injected clock's time, or None for the store's own."""
 
-    def remove(self, at: float) -> None:
-        """Take back one event counted at ``at`` (a forgiven attempt), if it is still counted."""
-        start = at - at % self.width
-        for bucket in reversed(self._buckets):
-            if bucket[0] == start:
-                if bucket[1] > 0:
-                    bucket[1] -= 1
-                    self._total -= 1
-                return
+    async def enter(self, rules: Rules, slot: Slot, now: float | None) -> bool: ...
 
-    def total(self, now: float) -> int:
-        self._prune(now)
-        return round(self._total)
+    async def attempt(self, rules: Rules, slot: Slot, now: float | None) -> Verdict: ...
+
+    async def forgive(self, rules: Rules, slot: Slot) -> None: ...
+
+    async def leave(self, rules: Rules, slot: Slot) -> None: ...
+
+    async def failures(self, rules: Rules, group: str, now: float | None) -> int: ...
+
+    async def prefix_failures(self, rules: Rules, prefix: str | None, now: float | None) -> int: ...
+
+    async def total_failures(self, rules: Rules, now: float | None) -> int: ...
+
+    async def retry_after(self, rules: Rules, group: str, prefix: str | None, now: float | None) -> float: ...
+
+    async def tracked_groups(self) -> int: ...
+
+    async def tracked_prefixes(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class LimiterUnavailable(RuntimeError):
+    """The shared store could not be reached (raised by the store for its own errors, never a bug's):
+    the join is refused, nothing was looked up."""
 
 
 class RedemptionLimiter:
@@ -124,185 +187,135 @@ class RedemptionLimiter:
         flood_max_failures: int = 2,
         prefix_max_failures: int = 25,
         prefix_flood_max_failures: int = 2,
-        clock: Callable[[], float] = time.monotonic,
+        slot_lease_seconds: float = 60.0,
+        clock: Callable[[], float] | None = None,
+        store: LimitStore | None = None,
     ) -> None:
-        if not 1 <= flood_max_failures <= max_failures:
-            raise ValueError("flood_max_failures must be between 1 and max_failures")
-        if prefix_max_failures < max_failures or not 1 <= prefix_flood_max_failures <= prefix_max_failures:
-            raise ValueError("a /48 must allow at least what one of its /64s may fail")
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.max_in_flight = max_in_flight
-        self.flood_failures = flood_failures
-        self.flood_max_failures = flood_max_failures
-        self.prefix_max_failures = prefix_max_failures
-        self.prefix_flood_max_failures = prefix_flood_max_failures
+        self.rules = Rules(
+            max_failures=max_failures,
+            window=window_seconds,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            max_in_flight=max_in_flight,
+            flood_failures=flood_failures,
+            flood_max_failures=flood_max_failures,
+            prefix_max_failures=prefix_max_failures,
+            prefix_flood_max_failures=prefix_flood_max_failures,
+            slot_lease=slot_lease_seconds,
+        )
+        if store is None:
+            from veo.server.sessions.ratelimit_memory import MemoryStore
+
+            store = MemoryStore()
+        self.store = store
         self._clock = clock
-        self._groups: dict[str, _Group] = {}
-        #: Failure times per IPv6 /48 in the window, oldest first; never longer than its allowance.
-        self._prefixes: dict[str, list[float]] = {}
-        self._global = _WindowCount(window_seconds)
-        self._sweep_above = 10_000
-        self._swept_at = clock()
+        #: Slots this limiter gave out: only those may attempt.
+        self._issued: weakref.WeakSet[Slot] = weakref.WeakSet()
+
+    @property
+    def max_failures(self) -> int:
+        return self.rules.max_failures
+
+    @property
+    def max_delay(self) -> float:
+        return self.rules.max_delay
+
+    @property
+    def window(self) -> float:
+        return self.rules.window
+
+    def _now(self) -> float | None:
+        return self._clock() if self._clock is not None else None
 
     # ------------------------------------------------------------------ reading
 
-    def _pruned(self, key: str, now: float) -> _Group | None:
-        group = self._groups.get(key)
-        if group is not None and group.failures and group.failures[0] <= now - self.window:
-            group.failures = [t for t in group.failures if t > now - self.window]
-        return group
-
-    def _prefix_failures(self, key: str | None, now: float) -> list[float]:
-        """The failure times of /48 ``key`` still in the window (the stored list); [] for none or IPv4."""
-        times = self._prefixes.get(key) if key is not None else None
-        if key is None or times is None:
-            return []
-        if times[0] <= now - self.window:
-            times = [t for t in times if t > now - self.window]
-            if not times:
-                del self._prefixes[key]
-                return []
-            self._prefixes[key] = times
-        return times
-
-    def failures(self, address: str) -> int:
+    async def failures(self, address: str) -> int:
         """Failures of ``address``'s group in the window, attempts still being looked up included."""
-        group = self._pruned(address_group(address), self._clock())
-        return len(group.failures) if group else 0
+        return await self.store.failures(self.rules, address_group(address), self._now())
 
-    def prefix_failures(self, address: str) -> int:
+    async def prefix_failures(self, address: str) -> int:
         """Failures of ``address``'s IPv6 /48 in the window; 0 for IPv4."""
-        return len(self._prefix_failures(address_prefix(address), self._clock()))
+        return await self.store.prefix_failures(self.rules, address_prefix(address), self._now())
 
-    def flooded(self) -> bool:
+    async def flooded(self) -> bool:
         """Have all groups together failed ``flood_failures`` times in the window?"""
-        return self._global.total(self._clock()) >= self.flood_failures
+        return await self.store.total_failures(self.rules, self._now()) >= self.rules.flood_failures
 
-    def allowance(self) -> int:
+    async def allowance(self) -> int:
         """Failures a group may have in the window now: fewer during a flood."""
-        return self.flood_max_failures if self.flooded() else self.max_failures
+        return self.rules.flood_max_failures if await self.flooded() else self.rules.max_failures
 
-    def retry_after(self, address: str) -> float:
+    async def retry_after(self, address: str) -> float:
         """Seconds until ``address`` may try again: until enough of its (and its /48's) failures age out."""
-        now = self._clock()
-        group = self._pruned(address_group(address), now)
-        prefix = self._prefix_failures(address_prefix(address), now)
-        return self._wait(group.failures if group else [], prefix, now)
+        return await self.store.retry_after(
+            self.rules, address_group(address), address_prefix(address), self._now()
+        )
 
-    def _wait(self, failures: list[float], prefix: list[float], now: float) -> float:
-        """0 when one more attempt is allowed now, else the seconds until it will be."""
-        flooded = self._global.total(now) >= self.flood_failures
-        wait = 0.0
-        for times, limit in (
-            (failures, self.flood_max_failures if flooded else self.max_failures),
-            (prefix, self.prefix_flood_max_failures if flooded else self.prefix_max_failures),
-        ):
-            if len(times) >= limit:
-                wait = max(wait, times[len(times) - limit] + self.window - now, 1e-9)
-        return wait
+    def busy_retry_after(self) -> float:
+        """What a join refused for too many in flight is told: about one longest delay."""
+        return float(max(1, math.ceil(self.rules.max_delay)))
 
-    def _delay(self, failed: int, flooded: bool) -> float:
-        if failed == 0:
-            return 0.0
-        if flooded:
-            return self.max_delay
-        return min(self.max_delay, self.base_delay * 2.0 ** (failed - 1))
+    async def tracked_groups(self) -> int:
+        """How many address groups the store holds state for (for tests and the memory check)."""
+        return await self.store.tracked_groups()
+
+    async def tracked_prefixes(self) -> int:
+        """How many IPv6 /48s the store holds failures for (for tests and the memory check)."""
+        return await self.store.tracked_prefixes()
 
     # ------------------------------------------------------------------ one join
 
-    def enter(self, address: str) -> Slot | None:
+    async def enter(self, address: str) -> Slot | None:
         """A slot for a join from ``address`` now, or None when its group has too many in flight."""
-        key = address_group(address)
-        group = self._groups.get(key)
-        if group is None:
-            now = self._clock()
-            if len(self._groups) >= self._sweep_above or now - self._swept_at >= self.window:
-                self._sweep(now)
-            group = self._groups[key] = _Group()
-        if group.in_flight >= self.max_in_flight:
+        slot = Slot(address_group(address), address_prefix(address))
+        if not await self.store.enter(self.rules, slot, self._now()):
             return None
-        group.in_flight += 1
-        return Slot(key, address_prefix(address))
+        self._issued.add(slot)
+        return slot
 
-    def attempt(self, slot: Slot) -> Decision:
+    async def attempt(self, slot: Slot) -> Decision:
         """May this join's code be looked up, and after how long; if so it counts as a failure NOW.
 
-        Deciding and counting are one step (no ``await`` between them), so parallel joins cannot
+        Deciding and counting are one step in the store, so parallel joins (on any node) cannot
         all pass before any of them is counted.
         """
-        now = self._clock()
-        group = self._pruned(slot.group, now)
-        if group is None or not slot.open or slot.counted_at is not None:
+        if slot not in self._issued or not slot.open or slot.counted_at is not None:
             raise ValueError("attempt() needs an open slot that has not tried yet")
-        flooded = self._global.total(now) >= self.flood_failures
-        delay = self._delay(len(group.failures), flooded)
-        prefix = self._prefix_failures(slot.prefix, now)
-        wait = self._wait(group.failures, prefix, now)
-        if wait > 0:
-            return Decision(allowed=False, delay=delay, retry_after=wait)
-        group.failures.append(now)
-        if slot.prefix is not None:
-            self._prefixes.setdefault(slot.prefix, []).append(now)
-        self._global.add(now)
-        slot.counted_at = now
+        verdict = await self.store.attempt(self.rules, slot, self._now())
+        delay = self.rules.delay(verdict.failed, verdict.flooded)
+        if not verdict.allowed:
+            return Decision(allowed=False, delay=delay, retry_after=verdict.wait)
+        slot.counted_at = verdict.counted_at
         return Decision(allowed=True, delay=delay)
 
-    def forgive(self, slot: Slot) -> None:
+    async def forgive(self, slot: Slot) -> None:
         """The code was right: the attempt counted by :meth:`attempt` was no failure after all."""
         if slot.counted_at is None:
             return
-        group = self._groups.get(slot.group)
-        if group is not None and slot.counted_at in group.failures:
-            group.failures.remove(slot.counted_at)
-            self._global.remove(slot.counted_at)
-            prefix = self._prefixes.get(slot.prefix) if slot.prefix is not None else None
-            if prefix is not None and slot.counted_at in prefix:
-                prefix.remove(slot.counted_at)
-                if not prefix and slot.prefix is not None:
-                    del self._prefixes[slot.prefix]
+        try:
+            await self.store.forgive(self.rules, slot)
+        except LimiterUnavailable as exc:  # the failure stays counted until it ages out
+            log.warning("could not forgive a right code's attempt: %s", exc)
         slot.counted_at = None
 
-    def leave(self, slot: Slot) -> None:
+    async def leave(self, slot: Slot) -> None:
         """The join was answered (or its connection dropped): free its place. Safe to call twice."""
         if not slot.open:
             return
         slot.open = False
-        group = self._groups.get(slot.group)
-        if group is None:
-            return
-        group.in_flight -= 1
-        if group.in_flight == 0 and not group.failures:
-            del self._groups[slot.group]
+        try:
+            await self.store.leave(self.rules, slot)
+        except LimiterUnavailable as exc:  # its lease frees the place
+            log.warning("could not free a join's place: %s", exc)
 
-    def busy_retry_after(self) -> float:
-        """What a join refused for too many in flight is told: about one longest delay."""
-        return float(max(1, math.ceil(self.max_delay)))
+    async def close(self) -> None:
+        await self.store.close()
 
-    # ------------------------------------------------------------------ memory
 
-    def _sweep(self, now: float) -> None:
-        """Bound memory: drop groups with nothing in flight and no failure left in the window.
+def create_limiter(settings: Settings) -> RedemptionLimiter:
+    """Redis when ``VEO_REDIS_URL`` is set (several nodes share the counts), else memory."""
+    if not settings.redis_url:
+        return RedemptionLimiter()
+    from veo.server.sessions.ratelimit_redis import RedisStore
 
-        Runs once per window, or sooner when the table doubled since the last sweep, so its cost
-        per join stays constant however many groups a flood brings (the old sweep ran on every
-        failure once 10,000 groups were held: quadratic work for a flood from many addresses).
-        """
-        self._swept_at = now
-        for key in list(self._groups):
-            group = self._pruned(key, now)
-            if group is not None and group.in_flight == 0 and not group.failures:
-                del self._groups[key]
-        for prefix in list(self._prefixes):
-            self._prefix_failures(prefix, now)  # drops the /48s with no failure left in the window
-        self._sweep_above = max(10_000, 2 * len(self._groups))
-
-    def tracked_groups(self) -> int:
-        """How many address groups the limiter holds state for (for tests and the memory check)."""
-        return len(self._groups)
-
-    def tracked_prefixes(self) -> int:
-        """How many IPv6 /48s the limiter holds failures for (for tests and the memory check)."""
-        return len(self._prefixes)
+    return RedemptionLimiter(store=RedisStore.from_url(settings.redis_url))

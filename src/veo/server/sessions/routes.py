@@ -20,6 +20,7 @@ from veo.server.bus.auto import create_bus
 from veo.server.db.engine import Database
 from veo.server.sessions import api, attachments, code_secret, pages, sockets
 from veo.server.sessions.hub import SignalingHub
+from veo.server.sessions.ratelimit import create_limiter
 
 router = APIRouter()
 router.include_router(pages.router)
@@ -36,12 +37,13 @@ def install(app: FastAPI) -> None:
         raise RuntimeError("set app.state.settings and app.state.db before sessions.routes.install(app)")
     code_secret.use(settings.data_dir)
     bus = create_bus(settings)
-    hub = SignalingHub(db=db, bus=bus, settings=settings)
+    hub = SignalingHub(db=db, bus=bus, settings=settings, limiter=create_limiter(settings))
     app.state.bus = bus
     app.state.hub = hub
 
     async def shutdown() -> None:
         await hub.close()
+        await hub.limiter.close()
         await bus.close()
 
     start_hooks: list[Any] | None = getattr(app.state, "startup_hooks", None)
