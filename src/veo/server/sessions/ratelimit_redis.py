@@ -31,6 +31,10 @@ from veo.server.sessions.ratelimit import LimiterUnavailable, Rules, Slot, Verdi
 
 #: Seconds to connect to Redis or wait for an answer before the join is refused as unavailable.
 TIMEOUT_SECONDS = 2.0
+#: Connections per node: each script takes well under a millisecond, so a few dozen serve
+#: thousands of joins a second; more joins at once wait up to ``QUEUE_SECONDS`` for one.
+CONNECTIONS = 32
+QUEUE_SECONDS = 10.0
 #: The flood count's buckets per window (the memory store's too).
 BUCKETS = 60
 #: What Redis or the network may raise; all of them mean "unavailable" to the join.
@@ -140,13 +144,16 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "veo:") -> RedisStore:
-        client = aioredis.Redis.from_url(
+        """A store with its own pool: at most ``CONNECTIONS``, a burst of joins waits its turn."""
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=CONNECTIONS,
+            timeout=QUEUE_SECONDS,
             decode_responses=True,
             socket_connect_timeout=TIMEOUT_SECONDS,
             socket_timeout=TIMEOUT_SECONDS,
         )
-        return cls(client, prefix=prefix)
+        return cls(aioredis.Redis(connection_pool=pool), prefix=prefix)
 
     def _keys(self, group: str, prefix: str | None) -> list[str]:
         # An IPv4 address has no /48: its key is named but never touched.

@@ -7,6 +7,7 @@ each other's counts. Without Redis the Redis cases are skipped, except in CI whe
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,14 @@ REDIS_URL = os.environ.get("VEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 #: Makes a limiter with these rules (``RedemptionLimiter``'s keywords) on the test's store.
 Make = Callable[..., RedemptionLimiter]
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then closed): an unreachable Redis."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 async def redis_client() -> aioredis.Redis:
@@ -53,8 +62,7 @@ class Stores:
     def make(self, **rules: Any) -> RedemptionLimiter:
         """A limiter (a "node"): its own memory, or its own connection to the shared Redis."""
         if self.client is not None:
-            own = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-            rules["store"] = RedisStore(own, prefix=self.prefix)
+            rules["store"] = RedisStore.from_url(REDIS_URL, prefix=self.prefix)
         limiter = RedemptionLimiter(**rules)
         self.made.append(limiter)
         return limiter
