@@ -1,48 +1,17 @@
-"""In-process bus: one bounded ``asyncio.Queue`` per subscriber.
+"""In-process bus: one bounded ``local.LocalQueue`` per subscriber (drop-oldest when full).
 
-A subscriber that does not keep up must not slow the publisher or the other subscribers, so a
-full queue drops its OLDEST message to make room (signaling is low-rate; a peer this far behind
-is broken anyway, and the newest state is the useful one). Drops are counted per subscription.
+Nothing can be lost between publisher and subscriber here, so it never yields ``RESYNC``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from veo.server.bus.base import BusClosedError
+from veo.server.bus.local import DEFAULT_QUEUE_SIZE, LocalQueue
 
-log = logging.getLogger(__name__)
-
-DEFAULT_QUEUE_SIZE = 256
-_CLOSED = object()
-
-
-class _Subscription:
-    def __init__(self, channel: str, maxsize: int) -> None:
-        self.channel = channel
-        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
-        self.dropped = 0
-
-    def put(self, item: object) -> None:
-        while True:
-            try:
-                self.queue.put_nowait(item)
-                return
-            except asyncio.QueueFull:
-                self.queue.get_nowait()
-                self.dropped += 1
-                log.warning("bus subscriber on %s is behind: oldest message dropped", self.channel)
-
-    async def messages(self) -> AsyncIterator[str]:
-        while True:
-            item = await self.queue.get()
-            if item is _CLOSED:
-                return
-            assert isinstance(item, str)
-            yield item
+__all__ = ["DEFAULT_QUEUE_SIZE", "MemoryBus"]
 
 
 class MemoryBus:
@@ -50,7 +19,7 @@ class MemoryBus:
 
     def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
-        self._subscribers: dict[str, set[_Subscription]] = {}
+        self._subscribers: dict[str, set[LocalQueue]] = {}
         self._closed = False
 
     async def publish(self, channel: str, message: str) -> None:
@@ -61,9 +30,9 @@ class MemoryBus:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
-        sub = _Subscription(channel, self._queue_size)
+        sub = LocalQueue(channel, self._queue_size)
         if self._closed:
-            sub.put(_CLOSED)
+            sub.close()
         else:
             self._subscribers.setdefault(channel, set()).add(sub)
         try:
@@ -86,4 +55,4 @@ class MemoryBus:
         self._closed = True
         for subs in self._subscribers.values():
             for sub in subs:
-                sub.put(_CLOSED)
+                sub.close()
