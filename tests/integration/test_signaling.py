@@ -30,6 +30,7 @@ from veo.server.audit.models import AuditEvent
 from veo.server.auth.deps import current_user, current_user_ws
 from veo.server.auth.models import User
 from veo.server.bus.auto import create_bus
+from veo.server.bus.memory import MemoryBus
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.errors import ApiError
@@ -590,7 +591,12 @@ def test_expiry_is_pushed_to_the_console(env: Env) -> None:
 
 
 def test_start_ends_no_session_it_interrupts_those_left_open_by_a_previous_run(env: Env) -> None:
-    """Issue 13: no session is ended because a server started; it waits for its peers instead."""
+    """Issue 13: no session is ended because a server started; it waits for its peers instead.
+
+    Issue 16: a start interrupts only what no live node holds. The running hub starting again
+    leaves its own session alone; a new process with its own memory (no Redis) knows nothing of
+    it, so the session was left by a previous run: interrupted, not ended.
+    """
     created = env.create()
     with env.agent() as agent:
         join(agent, created["code"])
@@ -602,6 +608,13 @@ def test_start_ends_no_session_it_interrupts_those_left_open_by_a_previous_run(e
         assert env.row(created["id"]).status == "connecting"
         assert env.client.portal is not None
         env.client.portal.call(env.hub.start)
+        assert env.row(created["id"]).resume_deadline is None
+        with env.console(created["id"]) as console:
+            state = recv(console, "session_state")
+            assert state["status"] == "connecting" and state["interrupted"] is False
+        later = SignalingHub(db=env.db, bus=MemoryBus(), settings=env.app.state.settings)
+        env.client.portal.call(later.start)
+        env.client.portal.call(later.close)
         with env.console(created["id"]) as console:
             state = recv(console, "session_state")
             assert state["status"] == "connecting" and state["interrupted"] is True
@@ -612,4 +625,5 @@ def test_start_ends_no_session_it_interrupts_those_left_open_by_a_previous_run(e
         assert row.status == "connecting" and row.ended_at is None and row.resume_deadline is not None
         interrupted = env.actions(created["id"], "session.interrupted")
         assert [e.details["link"] for e in interrupted] == ["server_restart"]
+        assert interrupted[0].details["cause"] == "server_start"
         assert env.actions(created["id"], "session.ended") == []

@@ -42,6 +42,7 @@ from veo.server.policies.capabilities import Capability
 from veo.server.policies.service import set_policy
 from veo.server.sessions.hub import CLOSE_REPLACED, SignalingHub
 from veo.server.sessions.routes import install
+from veo.server.sessions.runtime_store import MemoryRuntimeStore
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the "httpx2" fork; plain httpx works for these tests.
@@ -528,11 +529,14 @@ def test_resume_offers_are_rate_limited_per_session(env: Env) -> None:
 def restarted(env: Env) -> Iterator[TestClient]:
     """A new app and hub on the same database, as after a restart of the server process.
 
-    The old hub's memory is dropped first, as a crash would: its sockets' ends then change
-    nothing, and only the new hub's start decides.
+    The old hub stops and its memory is dropped first, as a crash would: its sockets' ends then
+    change nothing, and only the new hub's start decides.
     """
     old: SignalingHub = env.hub
-    old._runtimes.clear()
+    assert env.client.portal is not None
+    env.client.portal.call(old.close)
+    old.store = MemoryRuntimeStore()
+    old._agents.clear()
     app = FastAPI()
     app.state.settings = env.app.state.settings
     app.state.db = env.db

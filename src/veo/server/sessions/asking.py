@@ -73,11 +73,9 @@ async def _expire_unanswered(s: Step, pending: PendingAsk) -> None:
 
 
 async def permission_request(s: Step, message: PermissionRequest) -> None:
-    async with s.rt.asking:
-        await _request(s, message)
-
-
-async def _request(s: Step, message: PermissionRequest) -> None:
+    """Two consoles (maybe on two nodes) asking at once are serialized by the session's lock in the
+    runtime store, held by the hub around every step: the "one waiting question" check and its
+    setting are apart by database work."""
     asked = ordered(message.permissions)
     now = s.hub.clock()
     pending = s.rt.permission_ask
@@ -101,20 +99,15 @@ async def _request(s: Step, message: PermissionRequest) -> None:
         await s.to_console(error(code, permission_names(which)).dumps())
         return
     ask = PermissionAsk(id=secrets.token_hex(16), permissions=outcome, timeout_seconds=ASK_TIMEOUT_SECONDS)
-    s.rt.permission_ask = PendingAsk(ask.id, tuple(outcome), now)
+    s.rt.permission_ask = PendingAsk(id=ask.id, permissions=tuple(outcome), asked_at=now)
     await s.to_agent(ask.dumps())
     await s.to_console(
         PermissionStatus(state="pending", permissions=outcome, timeout_seconds=PENDING_SECONDS).dumps()
     )
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def permission_answer(s: Step, message: PermissionAnswer) -> None:
-    async with s.rt.asking:
-        await _answer(s, message)
-
-
-async def _answer(s: Step, message: PermissionAnswer) -> None:
     pending = s.rt.permission_ask
     if pending is None or pending.id != message.id:
         await s.to_agent(error("permission_not_asked").dumps())
@@ -144,7 +137,7 @@ async def _answer(s: Step, message: PermissionAnswer) -> None:
     await s.to_console(
         PermissionStatus(state=state, permissions=list(pending.permissions), granted=accepted).dumps()
     )
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 def pending_for_state(pending: PendingAsk | None, now: float) -> list[Permission]:

@@ -10,6 +10,7 @@ leaves: from then on nothing the old console sends is relayed.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ class ConsoleConnection:
     web_session_id: int | None
     peer: Peer
     revoked: str | None = field(default=None)
+    #: Names this socket in the shared runtime (``SessionRuntime.answered_by``), on any node.
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 class ConsoleRegistry:

@@ -6,12 +6,22 @@ over the bus (``session:<id>:agent`` / ``session:<id>:console``). A bad message 
 reply and the connection stays open, except a bad ``join``, which is answered and closed. Nothing
 raises out of a connection handler.
 
+Any node serves either peer of any session: each message is handled under the session's lock
+in the runtime store (``runtime_store.py``, Redis with ``VEO_REDIS_URL``), against the state all
+nodes share (``runtime.py``), and relayed over the bus. What stays on this node: the agent sockets
+it holds (``{session: (generation, peer)}``), the grace timers it started, its consoles. A rejoin
+on any node takes the session over and closes an older agent socket wherever it is (a notice on
+the agent channel that never reaches a peer). The bus's ``RESYNC`` (it reconnected) makes a
+console's socket get ``session_state`` and the pending offer again, and an agent's socket claim its
+session back in the store (rebuilt from the database when the store lost it).
+
 The console may reload at will: on (re)connect it gets ``session_state`` and any offer still
 waiting for an answer. An agent that disappears without ``hangup`` before the user allowed the
 session ends it (by ``system``, ``agent_disconnected``) after a short grace period; once allowed,
 the session is interrupted and waits for the agent's ``rejoin`` for the session's grace period
-(``resuming.py``), as it does for every live session when a server starts: no session is ended
-because a server started.
+(``resuming.py``). No session is ended because a node started: each node writes a heartbeat and
+sweeps the connected sessions (``liveness.py``), interrupting those whose agent's node died or
+that no node holds.
 
 A console acts for its account only while that account may: every console message is first
 checked (``revocation.standing``) and refused, its session ended and its socket closed when the
@@ -29,6 +39,8 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -50,16 +62,21 @@ from veo.protocol.signaling import (
 )
 from veo.server.auth import revoked
 from veo.server.auth.models import User
-from veo.server.bus.base import Bus
+from veo.server.bus.base import RESYNC, Bus
+from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import asking, resuming, revocation, service, steps, txn
+from veo.server.sessions import asking, liveness, resuming, revocation, service, steps, txn
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
 from veo.server.sessions.ice import console_offer
+from veo.server.sessions.interruptions import CONNECTED_STATUSES
 from veo.server.sessions.join import Admission, Rejoining, admit, flush_refusals
+from veo.server.sessions.liveness import DeadNodes, Liveness, MemoryLiveness
+from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
+from veo.server.sessions.runtime_store import Held, MemoryRuntimeStore, RuntimeStore
 from veo.server.sessions.steps import Step
 from veo.server.sessions.wire import (
     CLOSE_NORMAL,
@@ -69,7 +86,10 @@ from veo.server.sessions.wire import (
     console_channel,
     error,
     is_ended,
+    is_internal,
     protocol_error,
+    replaced,
+    replaced_generation,
 )
 from veo.server.web.templating import language_from_request
 from veo.tasks import spawn
@@ -79,6 +99,9 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 #: Tells a newly taken agent socket (and the consoles) what it needs: ``joined`` or ``rejoined``.
 Greet = Callable[[], Awaitable[None]]
+#: What a bus message meant for this node (not for the peer) makes the socket's handler do:
+#: return True to stop serving the socket.
+Internal = Callable[[str], Awaitable[bool]]
 #: Bus channel of account changes (``{"node", "user_id", "reason"}``), for every node's consoles.
 ACCOUNTS_CHANNEL = "accounts"
 #: A console closed because its account was cut off: final for the console (it says "signed out").
@@ -102,6 +125,10 @@ class SignalingHub:
         agent_grace_seconds: float = 15.0,
         join_timeout_seconds: float = 30.0,
         expiry_interval_seconds: float = 30.0,
+        store: RuntimeStore | None = None,
+        liveness: Liveness | None = None,
+        sweep_interval_seconds: float = liveness.SWEEP_SECONDS,
+        unheld_grace_seconds: float = 30.0,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -113,14 +140,27 @@ class SignalingHub:
         self.agent_grace_seconds = agent_grace_seconds
         self.join_timeout_seconds = join_timeout_seconds
         self.expiry_interval_seconds = expiry_interval_seconds
-        self._runtimes: dict[str, SessionRuntime] = {}
-        #: monotonic seconds, for the mid-session questions' waits (tests set their own clock)
-        self.clock: Callable[[], float] = time.monotonic
+        #: every session's protocol state, shared by the nodes (``runtime_store.py``)
+        self.store: RuntimeStore = store or MemoryRuntimeStore()
+        #: the nodes' heartbeats (``liveness.py``)
+        self.liveness: Liveness = liveness or MemoryLiveness()
+        self.sweep_interval_seconds = sweep_interval_seconds
+        #: how long a connected session may stay with no node holding its agent before the
+        #: sweep interrupts it (longer than the pre-consent wait, which ends it normally)
+        self.unheld_grace_seconds = unheld_grace_seconds
+        self.dead_nodes = DeadNodes()
+        #: wall-clock seconds, shared by the nodes through the store (tests set their own clock)
+        self.clock: Callable[[], float] = time.time
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_started = False
         #: this node's open consoles, by account (``consoles.py``)
         self.consoles = ConsoleRegistry()
         self.node = secrets.token_hex(8)
+        self.started = time.time()
+        #: the agent sockets this node holds: session id -> (generation, peer)
+        self._agents: dict[str, tuple[int, Peer]] = {}
+        #: the grace timers this node started: session id -> task (``resuming.py``)
+        self._timers: dict[str, asyncio.Task[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         revoked.listen(db.sessionmaker, self._accounts_committed)
 
@@ -139,6 +179,28 @@ class SignalingHub:
             self._loop = asyncio.get_running_loop()
             self._background(self._expiry_loop(), "veo-session-expiry")
             self._background(self._accounts_loop(), "veo-account-changes")
+            self._background(self._heartbeat_loop(), "veo-node-heartbeat")
+            self._background(self._sweep_loop(), "veo-liveness-sweep")
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.liveness.beat(self.node, self.started)
+            except Exception:
+                log.warning("writing this node's heartbeat failed", exc_info=True)
+            await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval_seconds)
+            await self.sweep_now()
+
+    async def sweep_now(self) -> None:
+        """One liveness sweep (``liveness.sweep``); failures are logged, the next one tries again."""
+        try:
+            await liveness.sweep(self)
+        except Exception:
+            log.warning("the liveness sweep failed", exc_info=True)
 
     async def _expiry_loop(self) -> None:
         while True:
@@ -154,24 +216,38 @@ class SignalingHub:
             log.exception("expiring waiting sessions failed")
             return []
         for session_id in expired:
-            self._runtimes.pop(session_id, None)
+            await self.store.drop(session_id)
             await self.publish_state(session_id)
         return expired
 
     async def start(self) -> None:
-        """At server start: what a previous process left live is interrupted, not ended (its peers
-        may come back within the session's grace period); then the expiry loop starts."""
+        """At server start: this node's heartbeat, then one liveness sweep at once. Nothing is
+        ended because a node started, and the sessions other live nodes hold are left alone;
+        with a private store (one node) what a previous process left live is interrupted (its
+        peers may come back within the session's grace period)."""
         self._ensure_expiry_loop()
-        await resuming.at_start(self)
+        try:
+            await self.liveness.beat(self.node, self.started)
+        except Exception:
+            log.warning("writing this node's heartbeat failed", exc_info=True)
+        await self.sweep_now()
 
     async def close(self) -> None:
-        """Cancel the expiry loop and pending grace timers (connections end with the server)."""
+        """Cancel the loops and this node's grace timers (connections end with the server; the
+        other nodes' sweeps cover what the timers would have ended), drop the heartbeat."""
         await self.write_refusals(everything=True)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._timers.clear()
+        try:
+            await self.liveness.forget(self.node)
+        except Exception:
+            log.debug("removing this node's heartbeat failed", exc_info=True)
+        await self.liveness.close()
+        await self.store.close()
 
     async def write_refusals(self, *, everything: bool = False) -> None:
         """Audit the refused joins counted in windows that closed (``refusal_log.py``).
@@ -185,15 +261,54 @@ class SignalingHub:
 
     # ------------------------------------------------------------------ shared steps
 
-    def _runtime(self, session_id: str) -> SessionRuntime:
-        return self._runtimes.setdefault(session_id, SessionRuntime())
+    @asynccontextmanager
+    async def runtime(self, session_id: str, session: RemoteSession | None = None) -> AsyncIterator[Held]:
+        """The session's state under its lock, saved when the block ends; rebuilt from the database
+        (``resuming.restore``) when the store has none and the session is live. ``held.rt`` is
+        None for a session that ended (or does not exist). Only entry points call this: steps get
+        the runtime they run on (the lock is not re-entrant)."""
+        async with self.store.edit(session_id) as held:
+            if held.rt is None and not held.ended:
+                if session is None:
+                    session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
+                if session is not None and session.status in service.LIVE_STATUSES:
+                    held.rt, held.rebuilt = resuming.restore(self, session), True
+            yield held
 
-    async def _state(self, session_id: str) -> SessionState | None:
+    def agent_socket(self, session_id: str) -> int | None:
+        """The generation of the agent socket this node holds for the session, if any."""
+        held = self._agents.get(session_id)
+        return held[0] if held is not None else None
+
+    def start_timer(self, session_id: str, deadline: datetime) -> None:
+        """A grace timer on this node for an interruption: at ``deadline`` the session ends unless
+        it resumed (the liveness sweep of any node does the same if this node is gone)."""
+        timer = self._timers.get(session_id)
+        if timer is not None and not timer.done():
+            return
+        self._timers[session_id] = self._background(
+            self._expire(session_id, deadline), f"veo-resume-grace-{session_id}"
+        )
+
+    def stop_timer(self, session_id: str) -> None:
+        timer = self._timers.pop(session_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+    async def _expire(self, session_id: str, deadline: datetime) -> None:
+        await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
+        if self._timers.get(session_id) is asyncio.current_task():
+            del self._timers[session_id]
+        await resuming.end_if_lost(self, session_id)
+
+    async def _state(self, session_id: str, rt: SessionRuntime | None = None) -> SessionState | None:
         session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
         if session is None:
             return None
-        rt = self._runtimes.get(session_id)
-        lost = rt.interruption if rt else None
+        if rt is None:
+            rt = await self.store.get(session_id)
+        # the database's deadline: every node sees the same interruption, even without the state
+        deadline = session.resume_deadline if session.status in CONNECTED_STATUSES else None
         return SessionState(
             session_id=session.id,
             status=session.status,  # type: ignore[arg-type]
@@ -206,19 +321,21 @@ class SignalingHub:
             identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
             mode=session.mode,  # type: ignore[arg-type]
             permission_pending=asking.pending_for_state(rt.permission_ask if rt else None, self.clock()),
-            interrupted=lost is not None,
-            resume_deadline=lost.deadline.isoformat() if lost is not None else None,
+            interrupted=deadline is not None,
+            resume_deadline=deadline.isoformat() if deadline is not None else None,
         )
 
-    async def publish_state(self, session_id: str) -> None:
-        state = await self._state(session_id)
+    async def publish_state(self, session_id: str, rt: SessionRuntime | None = None) -> None:
+        """``session_state`` to the consoles; ``rt``: the state a step is changing (not saved yet),
+        else the store's."""
+        state = await self._state(session_id, rt)
         if state is not None:
             await self.bus.publish(console_channel(session_id), state.dumps())
 
     async def announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
-        rt = self._runtimes.pop(session_id, None)
-        if rt is not None:
-            resuming.stop_timer(rt)
+        """The session ended: its state dropped (a save under way is refused), both peers told."""
+        await self.store.drop(session_id)
+        self.stop_timer(session_id)
         ended = Ended(by=by, reason=reason[:200]).dumps()
         await self.bus.publish(agent_channel(session_id), ended)
         await self.publish_state(session_id)
@@ -246,9 +363,17 @@ class SignalingHub:
         return changed
 
     async def _pump(
-        self, peer: Peer, inbox: AsyncIterator[str], handle: Callable[[str | bytes], Awaitable[None]]
+        self,
+        peer: Peer,
+        inbox: AsyncIterator[str],
+        handle: Callable[[str | bytes], Awaitable[None]],
+        internal: Internal,
     ) -> bool:
-        """Read the peer and forward the bus until either stops; True if the session ended."""
+        """Read the peer and forward the bus until either stops; True if the session ended.
+
+        A bus message for the nodes (``RESYNC``, a replaced socket's notice) goes to ``internal``,
+        never to the peer.
+        """
         ended = False
 
         async def read(scope: anyio.CancelScope) -> None:
@@ -263,6 +388,10 @@ class SignalingHub:
             nonlocal ended
             try:
                 async for message in inbox:
+                    if is_internal(message):
+                        if await internal(message):
+                            break
+                        continue
                     await peer.send(message)
                     if is_ended(message):
                         ended = True
@@ -318,6 +447,8 @@ class SignalingHub:
         """Account changes committed on other nodes: cut off the consoles this node carries."""
         async with self.bus.subscribe(ACCOUNTS_CHANNEL) as inbox:
             async for raw in inbox:
+                if raw == RESYNC:
+                    continue
                 try:
                     data = json.loads(raw)
                     change = revoked.Revocation(int(data["user_id"]), data["reason"])
@@ -417,19 +548,24 @@ class SignalingHub:
                 peer, outcome.joined.session_id, address, lambda: self._greet_joined(peer, outcome, address)
             )
 
-    async def _greet_joined(
-        self, peer: Peer, outcome: Admission, address: str
-    ) -> tuple[SessionRuntime, Greet]:
+    async def _greet_joined(self, peer: Peer, outcome: Admission, address: str) -> tuple[int, Greet]:
         joined, join = outcome.joined, outcome.join
         session_id = joined.session_id
         if outcome.upgraded:
             # The browser share still listens on the agent channel: tell it the app took over
             # (its connection ends on this) BEFORE the agent subscribes, then start afresh.
             await self.bus.publish(agent_channel(session_id), Upgraded().dumps())
-            self._runtimes[session_id] = SessionRuntime()
-        rt = self._runtime(session_id)
-        rt.mode = join.client if not outcome.upgraded else "agent"
-        self._take_agent(rt, peer)
+        async with self.runtime(session_id) as held:
+            if held.rt is None:
+                raise service.SessionError("session_ended")
+            # a first join (the code is single use) or the agent continuing a browser share:
+            # afresh either way, but an earlier socket (the share's) stays older than this one
+            held.rt = rt = SessionRuntime(
+                mode=join.client if not outcome.upgraded else "agent",
+                agent_generation=held.rt.agent_generation,
+            )
+            generation = self._take_agent(session_id, rt, peer)
+            mode = rt.mode
 
         async def greet() -> None:
             await peer.send(joined)
@@ -439,74 +575,115 @@ class SignalingHub:
                     platform=join.platform,
                     language=join.language,
                     address=address,
-                    mode=rt.mode,
+                    mode=mode,
                     upgraded=outcome.upgraded,
                 ).dumps(),
             )
             await self.publish_state(session_id)
 
-        return rt, greet
+        return generation, greet
 
-    async def _greet_rejoined(self, peer: Peer, outcome: Rejoining) -> tuple[SessionRuntime, Greet]:
+    async def _greet_rejoined(self, peer: Peer, outcome: Rejoining) -> tuple[int, Greet]:
         session = outcome.session
-        rt = resuming.adopt(self, session)
-        older = self._take_agent(rt, peer)
+        older = self._agents.get(session.id)
+        async with self.runtime(session.id, session) as held:
+            rt = held.rt
+            if rt is None:
+                raise service.SessionError("session_ended")
+            generation = self._take_agent(session.id, rt, peer)
+            rejoined = await resuming.rejoined(self, session, rt, outcome.rejoin.media)
+        # an older socket of this agent: closed here, or by the node holding it (the notice)
         if older is not None:
             log.info("session %s: the agent rejoined on a new socket; the older one is closed", session.id)
-            await older.close(CLOSE_REPLACED)
-        rejoined = await resuming.rejoined(self, session, rt, outcome.rejoin.media)
+            await older[1].close(CLOSE_REPLACED)
+        await self.bus.publish(agent_channel(session.id), replaced(generation))
 
         async def greet() -> None:
             await peer.send(rejoined)
             await self.publish_state(session.id)
 
-        return rt, greet
+        return generation, greet
 
-    def _take_agent(self, rt: SessionRuntime, peer: Peer) -> Peer | None:
-        """``peer`` is now the session's agent socket; the one it replaces, if any."""
-        older, rt.agent_peer = rt.agent_peer, peer
+    def _take_agent(self, session_id: str, rt: SessionRuntime, peer: Peer) -> int:
+        """``peer`` is now the session's agent socket, held by this node; its generation."""
         rt.agent_generation += 1
-        rt.agent_connected = True
-        return older
+        rt.agent_node = self.node
+        rt.unheld_since = None
+        self._agents[session_id] = (rt.agent_generation, peer)
+        return rt.agent_generation
+
+    def _holds(self, session_id: str, rt: SessionRuntime, generation: int) -> bool:
+        """Whether the agent socket ``generation`` of this node is the session's (claimed back
+        when the store lost track of it: rebuilt, or swept while this node's heartbeat lapsed).
+        False: a newer socket took the session, here or on another node."""
+        if rt.agent_generation > generation:
+            return False
+        if rt.agent_node != self.node or rt.agent_generation != generation:
+            log.info("session %s: this node claims its agent socket back", session_id)
+            rt.agent_node, rt.agent_generation, rt.unheld_since = self.node, generation, None
+        return True
 
     async def _serve_agent(
         self,
         peer: Peer,
         session_id: str,
         address: str,
-        take: Callable[[], Awaitable[tuple[SessionRuntime, Greet]]],
+        take: Callable[[], Awaitable[tuple[int, Greet]]],
     ) -> None:
         """Subscribe, greet (``joined`` or ``rejoined``), pump; on a drop, what the session's step says."""
         ended = False
         try:
             # before subscribing: an upgrade tells the browser share on this channel to stop
-            rt, greet = await take()
+            generation, greet = await take()
+        except service.SessionError as exc:
+            await self._try_send(peer, error(exc.code, fatal=True))
+            await peer.close(CLOSE_POLICY)
+            return
         except Exception:
             log.exception("agent join failed")
             await self._try_send(peer, error("server_error", fatal=True))
             await peer.close(CLOSE_POLICY)
             return
-        generation = rt.agent_generation
         try:
             async with self.bus.subscribe(agent_channel(session_id)) as inbox:
                 await greet()
                 ended = await self._pump(
-                    peer, inbox, lambda raw: self._guarded(peer, self._on_agent(peer, session_id, rt, raw))
+                    peer,
+                    inbox,
+                    lambda raw: self._guarded(peer, self._on_agent(peer, session_id, generation, raw)),
+                    lambda raw: self._agent_internal(peer, session_id, generation, raw),
                 )
         except Exception:
             log.exception("agent connection failed")
         finally:
             # Synchronous on purpose: the server may cancel this handler right after the
             # disconnect, and the session must still end (in a task of its own). A socket that a
-            # newer one replaced leaves nothing behind.
-            if rt.agent_generation == generation:
-                rt.agent_connected = False
-                rt.agent_peer = None
-                if not ended and self._runtimes.get(session_id) is rt:
-                    left = self._agent_left(session_id, address, rt, generation)
+            # newer one replaced on this node leaves nothing behind; one replaced on another node
+            # finds that out in the store.
+            if self.agent_socket(session_id) == generation:
+                del self._agents[session_id]
+                if not ended:
+                    left = self._agent_left(session_id, address, generation)
                     self._background(left, f"veo-agent-left-{session_id}")
         if ended:
             await peer.close(CLOSE_NORMAL)
+
+    async def _agent_internal(self, peer: Peer, session_id: str, generation: int, raw: str) -> bool:
+        """A bus message for this node on the agent channel; True: the socket was closed."""
+        newer = replaced_generation(raw)
+        if newer is not None:
+            if newer > generation:
+                await peer.close(CLOSE_REPLACED)
+                return True
+            return False
+        if raw == RESYNC:  # the bus reconnected: the store may have lost the session meanwhile
+            await self._guarded(peer, self._reclaim(peer, session_id, generation))
+        return False
+
+    async def _reclaim(self, peer: Peer, session_id: str, generation: int) -> None:
+        async with self.runtime(session_id) as held:
+            if held.rt is not None and not self._holds(session_id, held.rt, generation):
+                await peer.close(CLOSE_REPLACED)
 
     async def _try_send(self, peer: Peer, message: Message) -> None:
         try:
@@ -514,40 +691,58 @@ class SignalingHub:
         except Exception:
             log.debug("could not send to a closing peer", exc_info=True)
 
-    async def _agent_left(self, session_id: str, address: str, rt: SessionRuntime, socket: int) -> None:
+    async def _agent_left(self, session_id: str, address: str, socket: int) -> None:
         """The agent's socket ``socket`` (its generation) went away without ``hangup``: an allowed
         session is interrupted and waits for a ``rejoin``; an earlier one ends after the short
-        grace period unless a newer socket took over."""
-        if resuming.drop_waits(rt):
-            await resuming.interrupt(
-                self, session_id, rt, cause="disconnected", link="signaling", socket=socket
-            )
-            return
-        await self.publish_state(session_id)
+        grace period unless a newer socket took over. The lock is not held while waiting."""
+        async with self.runtime(session_id) as held:
+            rt = held.rt
+            if rt is None or rt.agent_generation != socket or rt.agent_node != self.node:
+                return
+            rt.agent_node, rt.unheld_since = None, self.clock()
+            if resuming.drop_waits(rt):
+                await resuming.interrupt_locked(self, session_id, rt, cause="disconnected", link="signaling")
+                return
+            await self.publish_state(session_id, rt)
         await self.sleep(self.agent_grace_seconds)
-        if rt.agent_connected or rt.agent_generation != socket or self._runtimes.get(session_id) is not rt:
-            return
-        await self.end(
-            session_id, by="system", reason="agent_disconnected", actor=service.SYSTEM_ACTOR, address=address
-        )
+        async with self.runtime(session_id) as held:
+            rt = held.rt
+            if rt is None or rt.agent_node is not None or rt.agent_generation != socket:
+                return
+            await self.end(
+                session_id,
+                by="system",
+                reason="agent_disconnected",
+                actor=service.SYSTEM_ACTOR,
+                address=address,
+            )
 
-    async def _on_agent(self, peer: Peer, session_id: str, rt: SessionRuntime, raw: str | bytes) -> None:
+    async def _on_agent(self, peer: Peer, session_id: str, generation: int, raw: str | bytes) -> None:
         try:
             message = parse_agent_message(raw)
         except ProtocolError as exc:
             log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
             await peer.send(protocol_error(exc))
             return
-        if self._runtimes.get(session_id) is not rt:  # a browser share the agent took over
-            await peer.send(error("session_ended"))
-            return
-        if not agent_may_send(rt, message.type, resume=isinstance(message, Offer) and message.resume):
-            log.info("session %s: agent %s out of order", session_id, message.type)
-            await peer.send(error("out_of_order", message.type))
-            return
-        address = peer.ws.client.host if peer.ws.client else ""
-        step = Step(self, session_id, rt, service.AGENT_ACTOR, address)
-        await steps.AGENT_STEPS[message.type](step, message)
+        async with self.runtime(session_id) as held:
+            rt = held.rt
+            if rt is None:
+                await peer.send(error("session_ended"))
+                return
+            if not self._holds(session_id, rt, generation):
+                # a newer socket took over: the browser share the agent continued, or an older
+                # socket of the agent whose replacement notice was lost
+                await peer.send(error("session_ended"))
+                if rt.mode == "agent":
+                    await peer.close(CLOSE_REPLACED)
+                return
+            if not agent_may_send(rt, message.type, resume=isinstance(message, Offer) and message.resume):
+                log.info("session %s: agent %s out of order", session_id, message.type)
+                await peer.send(error("out_of_order", message.type))
+                return
+            address = peer.ws.client.host if peer.ws.client else ""
+            step = Step(self, session_id, rt, service.AGENT_ACTOR, address)
+            await steps.AGENT_STEPS[message.type](step, message)
 
     # ------------------------------------------------------------------ console
 
@@ -567,30 +762,45 @@ class SignalingHub:
         ended = False
         try:
             async with self.bus.subscribe(console_channel(session_id)) as inbox:
-                state = await self._state(session_id)
-                if state is None:
-                    await peer.send(error("session_not_found", fatal=True))
-                    await peer.close(CLOSE_POLICY)
+                if not await self._console_state(peer, session_id):
+                    await peer.close(CLOSE_POLICY if await self._state(session_id) is None else CLOSE_NORMAL)
                     return
-                await peer.send(state)
-                if state.status in ("ended", "expired"):
-                    await peer.close(CLOSE_NORMAL)
-                    return
-                rt = self._runtime(session_id)
-                if rt.pending_offer is not None and not rt.answered:
-                    # credentials made now: those sent with the offer may have expired since
-                    await peer.send(console_offer(self.settings, session_id, rt.pending_offer).dumps())
                 connection = ConsoleConnection(user.id, session_id, web_session_id, peer)
                 with self.consoles.open(connection):
                     ended = await self._pump(
                         peer,
                         inbox,
                         lambda raw: self._guarded(peer, self._on_console(connection, user, raw)),
+                        lambda raw: self._console_internal(peer, session_id, raw),
                     )
         except Exception:
             log.exception("console connection failed")
         if ended:
             await peer.close(CLOSE_NORMAL)
+
+    async def _console_state(self, peer: Peer, session_id: str) -> bool:
+        """``session_state`` and any offer waiting for an answer; False when the session is over."""
+        state = await self._state(session_id)
+        if state is None:
+            await peer.send(error("session_not_found", fatal=True))
+            return False
+        await peer.send(state)
+        if state.status in ("ended", "expired"):
+            return False
+        rt = await self.store.get(session_id)
+        if rt is not None and rt.pending_offer is not None and not rt.answered:
+            # credentials made now: those sent with the offer may have expired since
+            await peer.send(console_offer(self.settings, session_id, rt.pending_offer).dumps())
+        return True
+
+    async def _console_internal(self, peer: Peer, session_id: str, raw: str) -> bool:
+        """The bus reconnected: what was published meanwhile may be lost, so the state again."""
+        if raw == RESYNC:
+            try:
+                return not await self._console_state(peer, session_id)
+            except Exception:
+                log.warning("session %s: re-sending the state after a bus resync failed", session_id)
+        return False
 
     async def _on_console(self, connection: ConsoleConnection, user: User, raw: str | bytes) -> None:
         if connection.revoked is not None:  # cut off on this node: nothing more, not even parsing
@@ -606,18 +816,19 @@ class SignalingHub:
         if isinstance(message, Ping):  # the console checks its socket: answered at once, nothing else
             await peer.send(Pong())
             return
-        rt = self._runtimes.get(session_id)
-        if rt is None:  # ended (or never live on this node)
-            await peer.send(error("session_ended"))
-            return
-        if not console_may_send(rt, message.type):
-            log.info("session %s: console %s out of order", session_id, message.type)
-            await peer.send(error("out_of_order", message.type))
-            return
-        # the database's word last, right before the step: a garbled or untimely message costs
-        # no transaction, a valid one is never acted on for an account that was cut off
-        if await self._refuse_revoked(connection, user.email):
-            return
-        address = peer.ws.client.host if peer.ws.client else ""
-        step = Step(self, session_id, rt, user.email, address, connection)
-        await steps.CONSOLE_STEPS[message.type](step, message)
+        async with self.runtime(session_id) as held:
+            rt = held.rt
+            if rt is None:  # ended
+                await peer.send(error("session_ended"))
+                return
+            if not console_may_send(rt, message.type):
+                log.info("session %s: console %s out of order", session_id, message.type)
+                await peer.send(error("out_of_order", message.type))
+                return
+            # the database's word last, right before the step: a garbled or untimely message costs
+            # no transaction, a valid one is never acted on for an account that was cut off
+            if await self._refuse_revoked(connection, user.email):
+                return
+            address = peer.ws.client.host if peer.ws.client else ""
+            step = Step(self, session_id, rt, user.email, address, connection)
+            await steps.CONSOLE_STEPS[message.type](step, message)

@@ -6,8 +6,10 @@ the session's grace period (copied from the role's policy when it was created) a
 It ends by ``system``, ``connection_lost``, when the deadline passes (:func:`end_lost`, which
 checks the deadline again in its own transaction, so a timer that lost a race with a resume ends
 nothing), or ``resume_failed`` once :data:`~veo.protocol.resume.MAX_BAD_PROOFS` resume proofs
-were refused. The deadline lives here rather than in the hub's memory so that a restarted server
-keeps it instead of granting a new one.
+were refused. The deadline lives here rather than in the runtime store so that a restarted server
+or a lost store keeps it instead of granting a new one. Every transition locks the session's row
+and checks it again, so two nodes acting at once (two liveness sweeps, a timer and a sweep) write
+one interruption and one end.
 
 The hub's side (timers, relays, which message may come) is ``resuming.py``; the transitions here
 run in the caller's transaction, like ``service.py``'s.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -34,7 +37,6 @@ from veo.server.sessions.service import (
     SYSTEM_ACTOR,
     audit,
     end_session,
-    lock_row,
     locked,
 )
 
@@ -91,24 +93,22 @@ def record_interrupted(
     return session
 
 
-def interrupt_all_at_start(db: Session) -> list[RemoteSession]:
-    """At server start: every session a peer may still hold is interrupted (none is ended).
+@dataclass(frozen=True)
+class Connected:
+    """What the liveness sweep needs of a session a peer may be connected to."""
 
-    Every row is locked before the first audit append (as ``service.expire_waiting`` does).
-    """
-    ids = db.scalars(
-        select(RemoteSession.id)
+    id: str
+    resume_deadline: datetime | None
+
+
+def connected_sessions(db: Session) -> list[Connected]:
+    """Every session a peer may be connected to, for the liveness sweep (``liveness.py``)."""
+    rows = db.execute(
+        select(RemoteSession.id, RemoteSession.resume_deadline)
         .where(RemoteSession.status.in_(CONNECTED_STATUSES))
         .order_by(RemoteSession.id)
     ).all()
-    for session_id in ids:
-        lock_row(db, session_id)
-    interrupted = []
-    for session_id in ids:
-        session = record_interrupted(db, session_id, cause="server_start", link="server_restart")
-        if session is not None:
-            interrupted.append(session)
-    return interrupted
+    return [Connected(row.id, row.resume_deadline) for row in rows]
 
 
 def record_resumed(

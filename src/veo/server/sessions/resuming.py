@@ -10,32 +10,32 @@ copied onto the session):
 - **the agent's signaling socket** drops: the session is interrupted at once; a new socket whose
   first message is ``rejoin`` (with the token of ``joined``) carries it again and replaces any
   older socket; ``media: "up"`` says the peer connection lived on, which ends the interruption;
-- **the server restarts**: nothing is ended because a server started. Every session a peer may
-  still hold is interrupted (``link: server_restart``) and its runtime rebuilt from the database;
-  the agent's rejoin finds it, and one that was not yet allowed starts its negotiation over.
+- **the node holding the agent's socket dies** (or a single server restarts): nothing is ended
+  because a node started. The liveness sweep (``liveness.py``) interrupts the sessions of a node
+  whose heartbeat expired, and those no node holds (``link: server_restart``, :func:`take_over`);
+  the agent's rejoin reaches any node, which takes the session over (an older socket on another
+  node is closed), and a session the store had to rebuild from the database that was not yet
+  allowed starts its negotiation over.
 
 Each interruption is audited once, and its deadline is kept in the database
-(``interruptions.py``): when it passes, a timer here ends the session by ``system``,
-``connection_lost``. The server relays proofs and counts refusals (a console's only when its
-answer was the one taken); it cannot check a proof (it has no key) and cannot forge one, which
-is the point. Before the user's consent a drop keeps the short wait of
-``SignalingHub.agent_grace_seconds``.
+(``interruptions.py``): when it passes, the timer of the node that recorded it ends the session by
+``system``, ``connection_lost``, and every node's sweep does if that node is gone. The server
+relays proofs and counts refusals (a console's only when its answer was the one taken); it cannot
+check a proof (it has no key) and cannot forge one, which is the point. Before the user's consent
+a drop keeps the short wait of ``SignalingHub.agent_grace_seconds``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from veo.protocol.signaling import Interrupted, Rejoined, Resumed, ResumeRefused, VerifyAgain
-from veo.server.db.base import utcnow
 from veo.server.sessions import interruptions, service, txn
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.interruptions import VerifiedBy
 from veo.server.sessions.models import RemoteSession
-from veo.server.sessions.runtime import Interruption, Link, SessionRuntime
+from veo.server.sessions.runtime import Interruption, Link, SessionRuntime, rebuild
 from veo.server.sessions.wire import error
 
 if TYPE_CHECKING:
@@ -48,50 +48,32 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- runtime and timers
 
 
-def adopt(hub: SignalingHub, session: RemoteSession) -> SessionRuntime:
-    """The session's runtime on this node, rebuilt from the database when there is none.
+def restore(hub: SignalingHub, session: RemoteSession) -> SessionRuntime:
+    """The runtime of a session the store has nothing for, rebuilt from its row (``runtime.rebuild``).
 
-    An active session counts as negotiated and allowed (its peers may still hold their
-    connection); an earlier one starts over with a fresh offer (``restored``). An interruption
-    recorded in the database gets its timer back.
+    The agent's socket counts as held by this node only when this node holds it (the store lost
+    the state while the agent stayed connected here); an interruption recorded in the database
+    gets a timer on this node.
     """
-    rt = hub._runtimes.get(session.id)
-    if rt is None:
-        active = session.status == "active"
-        rt = SessionRuntime(
-            offered=active,
-            answered=active,
-            revealed=active,
-            consented=active,
-            mode=session.mode,
-            restored=True,
-        )
-        hub._runtimes[session.id] = rt
-    if session.resume_deadline is not None and rt.interruption is None:
-        _start_timer(hub, session.id, rt, "server_restart", session.resume_deadline)
+    rt = rebuild(status=session.status, mode=session.mode, resume_deadline=session.resume_deadline)
+    held = hub.agent_socket(session.id)
+    if held is not None:
+        rt.agent_node, rt.agent_generation = hub.node, held
+    else:
+        rt.unheld_since = hub.clock()
+    if rt.interruption is not None:
+        hub.start_timer(session.id, rt.interruption.deadline)
     return rt
 
 
-def _start_timer(
-    hub: SignalingHub, session_id: str, rt: SessionRuntime, link: Link, deadline: datetime
-) -> None:
-    rt.interruption = Interruption(link, deadline)
-    rt.interruption.timer = hub._background(
-        _expire(hub, session_id, deadline), f"veo-resume-grace-{session_id}"
-    )
+def stop_timer(hub: SignalingHub, session_id: str, rt: SessionRuntime) -> None:
+    """The interruption is over (resumed, or the session ended): this node's timer stops."""
+    rt.interruption = None
+    hub.stop_timer(session_id)
 
 
-def stop_timer(rt: SessionRuntime) -> None:
-    """The interruption is over (resumed, or the session ended): its timer stops."""
-    interruption, rt.interruption = rt.interruption, None
-    timer = interruption.timer if interruption is not None else None
-    if timer is not None and timer is not asyncio.current_task():
-        timer.cancel()
-
-
-async def _expire(hub: SignalingHub, session_id: str, deadline: datetime) -> None:
-    """At the deadline, end the session unless it resumed (the database has the last word)."""
-    await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
+async def end_if_lost(hub: SignalingHub, session_id: str) -> None:
+    """The deadline passed: end the session unless it resumed (the database has the last word)."""
     if await txn.run(hub.db, lambda db: interruptions.end_lost(db, session_id)):
         log.info("session %s ended: its connection did not come back in time", session_id)
         await hub.announce_end(session_id, "system", "connection_lost")
@@ -100,66 +82,75 @@ async def _expire(hub: SignalingHub, session_id: str, deadline: datetime) -> Non
 async def interrupt(
     hub: SignalingHub,
     session_id: str,
-    rt: SessionRuntime,
     *,
     cause: str,
     link: Link,
-    socket: int | None = None,
+    socket: int,
 ) -> None:
-    """A connection of a live session is lost: interrupted (audited once), consoles told, timer set.
-
-    ``socket``: the generation of the agent socket that dropped; nothing happens when a newer one
-    rejoined meanwhile (the rejoin and this are serialized by ``rt.resuming``).
-    """
-    async with rt.resuming:
-        if socket is not None and rt.agent_generation != socket:
+    """The agent socket ``socket`` (its generation) of a live session dropped: interrupted, under
+    the session's lock; nothing happens when a newer socket took the session meanwhile."""
+    async with hub.runtime(session_id) as held:
+        rt = held.rt
+        if rt is None or rt.agent_generation != socket:
             return
-        await _interrupt(hub, session_id, rt, cause=cause, link=link)
+        await interrupt_locked(hub, session_id, rt, cause=cause, link=link)
 
 
-async def _interrupt(
+async def interrupt_locked(
     hub: SignalingHub, session_id: str, rt: SessionRuntime, *, cause: str, link: Link
 ) -> None:
+    """A connection of a live session is lost: interrupted (audited once), consoles told, timer
+    set. The caller holds the session's lock (a step, or :func:`interrupt`)."""
     session = await txn.run(
         hub.db, lambda db: interruptions.record_interrupted(db, session_id, cause=cause, link=link)
     )
     if session is None or session.resume_deadline is None:
         return
     if rt.interruption is None:
-        _start_timer(hub, session_id, rt, link, session.resume_deadline)
-    await hub.publish_state(session_id)
+        rt.interruption = Interruption(link=link, deadline=session.resume_deadline)
+        hub.start_timer(session_id, session.resume_deadline)
+    await hub.publish_state(session_id, rt)
 
 
-async def resume(hub: SignalingHub, session_id: str, rt: SessionRuntime, verified_by: VerifiedBy) -> None:
-    """The session's connection is back: the interruption ends (audited), the timer stops."""
-    async with rt.resuming:
-        await _resume(hub, session_id, rt, verified_by)
-
-
-async def _resume(
+async def resume_locked(
     hub: SignalingHub, session_id: str, rt: SessionRuntime, verified_by: VerifiedBy, *, publish: bool = True
 ) -> None:
+    """The session's connection is back: the interruption ends (audited), the timer stops."""
     session = await txn.run(
         hub.db, lambda db: interruptions.record_resumed(db, session_id, verified_by=verified_by)
     )
     if session is None:
         return
-    stop_timer(rt)
+    stop_timer(hub, session_id, rt)
     if publish:
-        await hub.publish_state(session_id)
+        await hub.publish_state(session_id, rt)
 
 
-async def at_start(hub: SignalingHub) -> None:
-    """Server start: interrupt what a previous process left live (nothing ends for that)."""
-    try:
-        sessions = await txn.run(hub.db, interruptions.interrupt_all_at_start)
-    except Exception:
-        log.exception("taking over the sessions left live by a previous run failed")
-        return
-    if sessions:
-        log.warning("%d session(s) left live by a previous run wait for their peers", len(sessions))
-    for session in sessions:
-        adopt(hub, session)
+async def take_over(hub: SignalingHub, session_id: str, *, holder: str | None) -> None:
+    """The liveness sweep's act (``liveness.py``): the node ``holder`` that held the agent's socket
+    is dead, or no node holds it (``None``) for too long: the session is interrupted, nothing is
+    ended for it. Checked again under the session's lock: a rejoin may have won meanwhile.
+
+    With a shared store, a state the sweep had to rebuild is only saved this time (unheld since
+    now): a node still holding the agent's socket claims it back on its next message or bus resync.
+    """
+    async with hub.runtime(session_id) as held:
+        rt = held.rt
+        if rt is None or rt.agent_node != holder:
+            return
+        if holder is None:
+            if held.rebuilt and hub.store.shared:
+                return
+            since = rt.unheld_since
+            if not held.rebuilt and since is not None and hub.clock() - since < hub.unheld_grace_seconds:
+                return
+            cause = "server_start" if held.rebuilt else "unattended"
+        else:
+            cause = "node_lost"
+            log.warning("session %s: node %s holding its agent is gone", session_id, holder)
+        rt.agent_node = None
+        rt.unheld_since = rt.unheld_since or hub.clock()
+        await interrupt_locked(hub, session_id, rt, cause=cause, link="server_restart")
 
 
 def drop_waits(rt: SessionRuntime) -> bool:
@@ -176,7 +167,8 @@ def drop_waits(rt: SessionRuntime) -> bool:
 async def rejoined(hub: SignalingHub, session: RemoteSession, rt: SessionRuntime, media: str) -> Rejoined:
     """A proven rejoin whose socket is now the agent's: what the agent is told. Its return ends the
     interruption before consent (there is no grant to protect), or when the peer connection lived
-    on through a signaling or server loss; the caller then tells the consoles."""
+    on through a signaling or server loss; the caller holds the session's lock, then tells the
+    consoles."""
     renegotiate = rt.restored and not rt.consented
     message = Rejoined(
         session_id=session.id,
@@ -185,12 +177,11 @@ async def rejoined(hub: SignalingHub, session: RemoteSession, rt: SessionRuntime
         ice_transport_policy=hub.settings.ice_transport_policy,
         renegotiate=renegotiate,
     )
-    async with rt.resuming:
-        lost = rt.interruption
-        if lost is not None and not rt.consented:
-            await _resume(hub, session.id, rt, interruptions.REJOINED, publish=False)
-        elif lost is not None and media == "up" and lost.link != "media":
-            await _resume(hub, session.id, rt, "connection_kept", publish=False)
+    lost = rt.interruption
+    if lost is not None and not rt.consented:
+        await resume_locked(hub, session.id, rt, interruptions.REJOINED, publish=False)
+    elif lost is not None and media == "up" and lost.link != "media":
+        await resume_locked(hub, session.id, rt, "connection_kept", publish=False)
     return message
 
 
@@ -198,11 +189,11 @@ async def rejoined(hub: SignalingHub, session: RemoteSession, rt: SessionRuntime
 
 
 async def interrupted(s: Step, message: Interrupted) -> None:
-    await interrupt(s.hub, s.session_id, s.rt, cause=message.cause, link="media")
+    await interrupt_locked(s.hub, s.session_id, s.rt, cause=message.cause, link="media")
 
 
 async def resumed(s: Step, message: Resumed) -> None:
-    await resume(s.hub, s.session_id, s.rt, message.verified_by)
+    await resume_locked(s.hub, s.session_id, s.rt, message.verified_by)
 
 
 async def verify_again(s: Step, message: VerifyAgain) -> None:
@@ -212,7 +203,7 @@ async def verify_again(s: Step, message: VerifyAgain) -> None:
     if session is None:
         return
     await s.to_agent(service.technician_confirmation(session).dumps())
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def _refused(s: Step, message: ResumeRefused, by: Literal["agent", "console"]) -> None:
@@ -243,10 +234,10 @@ async def console_resume_refused(s: Step, message: ResumeRefused) -> None:
     let a second tab end a healthy session: it is answered ``out_of_order``, not counted, not
     audited.
     """
-    peer = s.connection.peer if s.connection is not None else None
-    if peer is None or peer is not s.rt.answered_by:
+    connection = s.connection
+    if connection is None or connection.id != s.rt.answered_by:
         log.info("session %s: resume_refused from a console whose answer was not taken", s.session_id)
-        if peer is not None:
-            await peer.send(error("out_of_order", message.type))
+        if connection is not None:
+            await connection.peer.send(error("out_of_order", message.type))
         return
     await _refused(s, message, "console")

@@ -2,9 +2,10 @@
 
 Call it after ``app.state.settings`` and ``app.state.db`` are set. It makes the data directory's
 code secret the one codes are digested with (``code_secret.py``). The hub starts through
-``app.state.startup_hooks`` (interrupting, not ending, what a previous process left live) and the bus and hub
-close through ``app.state.shutdown_hooks``, both run by ``create_app``'s lifespan; an app without
-those lists gets its lifespan wrapped instead.
+``app.state.startup_hooks`` (its heartbeat and a first liveness sweep: what a previous process
+left live is interrupted, not ended) and the bus and hub close through
+``app.state.shutdown_hooks``, both run by ``create_app``'s lifespan; an app without those lists
+gets its lifespan wrapped instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from veo.server.bus.auto import create_bus
 from veo.server.db.engine import Database
 from veo.server.sessions import api, attachments, code_secret, pages, sockets
 from veo.server.sessions.hub import SignalingHub
+from veo.server.sessions.liveness import create_liveness
 from veo.server.sessions.ratelimit import create_limiter
+from veo.server.sessions.runtime_store import create_runtime_store
 
 router = APIRouter()
 router.include_router(pages.router)
@@ -37,7 +40,15 @@ def install(app: FastAPI) -> None:
         raise RuntimeError("set app.state.settings and app.state.db before sessions.routes.install(app)")
     code_secret.use(settings.data_dir)
     bus = create_bus(settings)
-    hub = SignalingHub(db=db, bus=bus, settings=settings, limiter=create_limiter(settings))
+    # the sessions' protocol state and the nodes' heartbeats: Redis with the Redis bus
+    hub = SignalingHub(
+        db=db,
+        bus=bus,
+        settings=settings,
+        limiter=create_limiter(settings),
+        store=create_runtime_store(settings),
+        liveness=create_liveness(settings),
+    )
     app.state.bus = bus
     app.state.hub = hub
 

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 class Step:
     """Where a message came from: the hub, the session, its runtime, who and from where.
 
+    The hub holds the session's lock in the runtime store for the whole step and saves ``rt``
+    after it: a step changes ``rt`` in place and never takes that lock again.
+
     ``connection`` is the console's (None for the agent): a console whose account was cut off
     while its message was being handled relays nothing more to the agent.
     """
@@ -52,6 +55,10 @@ class Step:
     actor: str
     address: str
     connection: ConsoleConnection | None = None
+
+    async def publish_state(self) -> None:
+        """``session_state`` to the consoles, from this step's runtime (not saved yet)."""
+        await self.hub.publish_state(self.session_id, self.rt)
 
     async def to_console(self, raw: str) -> None:
         await self.hub.bus.publish(self.hub.console_channel(self.session_id), raw)
@@ -92,7 +99,7 @@ async def offer(s: Step, message: Offer) -> None:
         if s.rt.interruption is None:
             # the agent's ``interrupted`` was lost with its network (written into a dead socket):
             # a new peer connection says the old one is gone, so the interruption starts here
-            await resuming.interrupt(s.hub, s.session_id, s.rt, cause="new_connection", link="media")
+            await resuming.interrupt_locked(s.hub, s.session_id, s.rt, cause="new_connection", link="media")
     s.rt.offered = True
     s.rt.restored = False
     # the console gets its own ICE servers (TURN credentials made now) with the offer
@@ -100,7 +107,7 @@ async def offer(s: Step, message: Offer) -> None:
     if not message.resume:
         await txn.run(s.hub.db, lambda db: service.record_offer(db, s.session_id))
     await s.to_console(console_offer(s.hub.settings, s.session_id, message).dumps())
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def reveal(s: Step, message: Reveal) -> None:
@@ -133,7 +140,7 @@ async def consent(s: Step, message: Consent) -> None:
         return
     effective = [Permission(p) for p in session.granted_permissions]
     await s.to_console(Consent(granted=effective, sas_confirmed=sas_confirmed).dumps())
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def deny(s: Step, message: Deny) -> None:
@@ -145,7 +152,7 @@ async def control_state(s: Step, message: ControlState) -> None:
     paused = message.paused
     await txn.run(s.hub.db, lambda db: service.record_control(db, s.session_id, paused=paused))
     await s.to_console(message.dumps())
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def agent_abort(s: Step, message: Abort) -> None:
@@ -208,7 +215,7 @@ AGENT_STEPS: dict[str, StepFn] = {
 async def answer(s: Step, message: Answer) -> None:
     """The first console to answer takes the exchange; a later answer is ``out_of_order`` (hub)."""
     s.rt.answered = True
-    s.rt.answered_by = s.connection.peer if s.connection is not None else None
+    s.rt.answered_by = s.connection.id if s.connection is not None else None
     s.rt.pending_offer = None
     await s.to_agent(message.dumps())
 
@@ -233,7 +240,7 @@ async def abort(s: Step, message: Abort) -> None:
 
 async def _tell_agent_confirmation(s: Step, session: RemoteSession) -> None:
     await s.to_agent(service.technician_confirmation(session).dumps())
-    await s.hub.publish_state(s.session_id)
+    await s.publish_state()
 
 
 async def sas_confirm(s: Step, message: SasConfirm) -> None:

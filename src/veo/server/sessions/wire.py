@@ -26,6 +26,31 @@ def console_channel(session_id: str) -> str:
     return f"session:{session_id}:console"
 
 
+#: Bus messages for the nodes themselves start with this (``bus.base.RESYNC`` does too): the hub
+#: acts on them and never sends them to a peer.
+INTERNAL = "\x00veo-"
+_REPLACED = INTERNAL + "agent-replaced:"
+
+
+def is_internal(raw: str) -> bool:
+    return raw.startswith("\x00")
+
+
+def replaced(generation: int) -> str:
+    """On the agent channel: agent sockets older than ``generation`` close, on whichever node."""
+    return f"{_REPLACED}{generation}"
+
+
+def replaced_generation(raw: str) -> int | None:
+    """The generation of a :func:`replaced` notice (None for anything else)."""
+    if not raw.startswith(_REPLACED):
+        return None
+    try:
+        return int(raw[len(_REPLACED) :])
+    except ValueError:
+        return None
+
+
 def is_ended(raw: str) -> bool:
     try:
         data = json.loads(raw)

@@ -20,7 +20,7 @@ def test_cooldown_counts_whole_seconds_from_the_latest_refusal_asked_again() -> 
 
 
 def test_a_question_shows_as_pending_until_it_stops_blocking() -> None:
-    pending = PendingAsk("a" * 32, (CONTROL,), asked_at=10.0)
+    pending = PendingAsk(id="a" * 32, permissions=(CONTROL,), asked_at=10.0)
     assert pending_for_state(pending, 10.0) == [CONTROL]
     assert pending_for_state(pending, 10.0 + PENDING_SECONDS - 0.1) == [CONTROL]
     assert pending_for_state(pending, 10.0 + PENDING_SECONDS) == []

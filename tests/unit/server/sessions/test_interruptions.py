@@ -54,9 +54,10 @@ def test_an_interruption_is_audited_once_and_a_restart_does_not_extend_its_deadl
     with world.db.session() as s:
         first = interruptions.record_interrupted(s, sid, cause="heartbeat", link="media", now=then)
         assert first is not None and first.resume_deadline == then + timedelta(seconds=120)
-    with world.db.session() as s:  # the server restarts 30 s later
-        [again] = interruptions.interrupt_all_at_start(s)
-        assert again.id == sid and again.resume_deadline == then + timedelta(seconds=120)
+    with world.db.session() as s:  # the server restarts 30 s later: the liveness sweep takes over
+        assert [c.id for c in interruptions.connected_sessions(s)] == [sid]
+        again = interruptions.record_interrupted(s, sid, cause="server_start", link="server_restart")
+        assert again is not None and again.resume_deadline == then + timedelta(seconds=120)
     [event] = _events(world, sid, "session.interrupted")
     assert event.details["link"] == "media" and event.details["cause"] == "heartbeat"
 
