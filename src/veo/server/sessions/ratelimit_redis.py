@@ -137,7 +137,8 @@ def _ms(seconds: float) -> int:
 class RedisStore:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "veo:") -> None:
         self._client = client
-        self._base = f"{prefix}limit:"
+        #: Every key of this store starts so (``veo:limit:`` in production).
+        self.keys_start = f"{prefix}limit:"
         self._look_and_count = client.register_script(_LOOK_AND_COUNT)
         self._enter = client.register_script(_ENTER)
         self._forgive = client.register_script(_FORGIVE)
@@ -158,9 +159,9 @@ class RedisStore:
     def _keys(self, group: str, prefix: str | None) -> list[str]:
         # An IPv4 address has no /48: its key is named but never touched.
         return [
-            f"{self._base}fail:{group}",
-            f"{self._base}p48:{prefix or '-'}",
-            f"{self._base}flood",
+            f"{self.keys_start}fail:{group}",
+            f"{self.keys_start}p48:{prefix or '-'}",
+            f"{self.keys_start}flood",
         ]
 
     async def _run(self, script: Any, keys: list[str], args: list[str | int]) -> Any:
@@ -206,13 +207,13 @@ class RedisStore:
 
     async def tracked_groups(self) -> int:
         """Groups with a failure or a join in flight (a group with both is counted once)."""
-        failing = {key.removeprefix(f"{self._base}fail:") async for key in self._scan("fail:*")}
-        flying = {key.removeprefix(f"{self._base}flight:") async for key in self._scan("flight:*")}
+        failing = {key.removeprefix(f"{self.keys_start}fail:") async for key in self._scan("fail:*")}
+        flying = {key.removeprefix(f"{self.keys_start}flight:") async for key in self._scan("flight:*")}
         return len(failing | flying)
 
     async def _scan(self, pattern: str) -> AsyncIterator[str]:
         try:
-            async for key in self._client.scan_iter(match=f"{self._base}{pattern}", count=1000):
+            async for key in self._client.scan_iter(match=f"{self.keys_start}{pattern}", count=1000):
                 yield key
         except _UNAVAILABLE as exc:
             raise LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300]) from exc
@@ -229,7 +230,7 @@ class RedisStore:
             slot.id,
             _ms(rules.slot_lease),
         ]
-        return bool(await self._run(self._enter, [f"{self._base}flight:{slot.group}"], args))
+        return bool(await self._run(self._enter, [f"{self.keys_start}flight:{slot.group}"], args))
 
     async def attempt(self, rules: Rules, slot: Slot, now: float | None) -> Verdict:
         allowed, failed, flooded, _pfailed, _total, wait, at = await self._look(
@@ -249,7 +250,7 @@ class RedisStore:
 
     async def leave(self, rules: Rules, slot: Slot) -> None:
         try:
-            await self._client.zrem(f"{self._base}flight:{slot.group}", slot.id)
+            await self._client.zrem(f"{self.keys_start}flight:{slot.group}", slot.id)
         except _UNAVAILABLE as exc:
             raise LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300]) from exc
 

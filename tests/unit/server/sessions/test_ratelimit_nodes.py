@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.server.sessions.limiter_stores import Stores, closed_port, open_stores
+from tests.unit.server.sessions.limiter_stores import REDIS_URL, Stores, closed_port, open_stores
 
-from veo.server.sessions.ratelimit import Decision, LimiterUnavailable, RedemptionLimiter
+from veo.config import Settings
+from veo.server.sessions.ratelimit import Decision, LimiterUnavailable, RedemptionLimiter, create_limiter
+from veo.server.sessions.ratelimit_memory import MemoryStore
 from veo.server.sessions.ratelimit_redis import RedisStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -134,5 +136,15 @@ async def test_an_unreachable_redis_refuses_plainly_and_never_counts_a_lookup() 
             await limiter.enter("192.0.2.1")
         with pytest.raises(LimiterUnavailable):
             await limiter.failures("192.0.2.1")
+    finally:
+        await limiter.close()
+
+
+async def test_the_settings_choose_the_store() -> None:
+    """One node keeps the counts in memory; ``VEO_REDIS_URL`` puts them in Redis, under ``veo:limit:``."""
+    assert isinstance(create_limiter(Settings(redis_url=None)).store, MemoryStore)
+    limiter = create_limiter(Settings(redis_url=REDIS_URL))
+    try:
+        assert isinstance(limiter.store, RedisStore) and limiter.store.keys_start == "veo:limit:"
     finally:
         await limiter.close()
