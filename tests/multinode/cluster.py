@@ -50,6 +50,15 @@ BACKEND = "veo_nodes"
 START_TIMEOUT = 60.0
 
 
+class NodeProcess(LoggedProcess):
+    """A node's process whose log tail (in failure reports) leaves out HAProxy's health checks:
+    one ``GET /readyz`` a second would push everything else out of the tail."""
+
+    def tail(self, lines: int = 40) -> str:
+        kept = [line for line in self.text().splitlines() if '"GET /readyz ' not in line]
+        return "\n".join(kept[-lines:])
+
+
 class Node:
     """One ``veo server`` process on ``127.0.0.1:<port>`` in the namespace, with its data directory."""
 
@@ -70,7 +79,7 @@ class Node:
         """Start the process (again: same data directory, log appended) and wait for ``/readyz``."""
         self.starts += 1
         label = f"veo server {self.name}" + (f" (start {self.starts})" if self.starts > 1 else "")
-        self.process = LoggedProcess(
+        self.process = NodeProcess(
             label,
             self.netns.command([*VEO, "server", "--host", "127.0.0.1", "--port", str(self.port)]),
             self.log_path,
