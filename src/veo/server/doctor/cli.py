@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
+from collections.abc import Awaitable
 
 from veo.config import SUPPORTED_LANGUAGES, Settings
 from veo.server.cli_common import add_database_flags, settings_from, use_terminal_language
+from veo.server.cli_common import fail as fail_usage
 from veo.server.doctor import database, keys, public_url, redis_nodes, turn
-from veo.server.doctor.report import Finding, as_json, as_text, exit_status
+from veo.server.doctor.report import Finding, as_json, as_text, exit_status, fail
 from veo.server.lang import _, set_language
 
 PROG = "veo doctor"
@@ -42,18 +45,43 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def run_checks(
-    settings: Settings, ca_file: str | None = None, redis_prefix: str = "veo:"
-) -> list[Finding]:
-    """Every check; the database one on a worker thread, the network ones at the same time."""
-    tls = turn.tls_context(ca_file)
-    (db, facts), bus, relay, web = await asyncio.gather(
-        asyncio.to_thread(database.check, settings),
-        redis_nodes.check(settings.redis_url, redis_prefix),
-        turn.check(settings, ca_file),
-        public_url.check(settings.public_url, tls),
+async def _guarded(check: str, work: Awaitable[list[Finding]]) -> list[Finding]:
+    """The check's findings; an error no check foresaw becomes one line, never a traceback."""
+    try:
+        return await work
+    except Exception as exc:
+        return [_unexpected(check, exc)]
+
+
+def _unexpected(check: str, exc: Exception) -> Finding:
+    return fail(
+        check,
+        _("the check stopped on an unexpected error: %(error)s")
+        % {"error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+        _("report this line to veo's developers; the other checks are not affected."),
     )
-    return [*db, *bus, *relay, *web, *keys.check(settings.data_dir, facts)]
+
+
+def _database(settings: Settings) -> tuple[list[Finding], database.Facts]:
+    try:
+        return database.check(settings)
+    except Exception as exc:
+        return [_unexpected(database.CHECK, exc)], database.Facts()
+
+
+async def run_checks(settings: Settings, tls: ssl.SSLContext, redis_prefix: str = "veo:") -> list[Finding]:
+    """Every check; the database one on a worker thread, the network ones at the same time."""
+    (db, facts), bus, relay, web = await asyncio.gather(
+        asyncio.to_thread(_database, settings),
+        _guarded(redis_nodes.CHECK, redis_nodes.check(settings.redis_url, redis_prefix)),
+        _guarded("turn", turn.check(settings, tls)),
+        _guarded(public_url.CHECK, public_url.check(settings.public_url, tls)),
+    )
+    try:
+        on_disk = keys.check(settings.data_dir, facts)
+    except Exception as exc:
+        on_disk = [_unexpected(keys.CHECK, exc)]
+    return [*db, *bus, *relay, *web, *on_disk]
 
 
 def main(argv: list[str]) -> int:
@@ -62,6 +90,12 @@ def main(argv: list[str]) -> int:
     if args.lang:
         set_language(args.lang)
     settings = settings_from(args, PROG)
-    findings = asyncio.run(run_checks(settings, args.ca_file, args.redis_prefix))
+    try:
+        tls = turn.tls_context(args.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        fail_usage(
+            PROG, _("cannot use the CA file %(path)s: %(error)s") % {"path": args.ca_file, "error": exc}
+        )
+    findings = asyncio.run(run_checks(settings, tls, args.redis_prefix))
     print(as_json(findings) if args.json else as_text(findings))
     return exit_status(findings)

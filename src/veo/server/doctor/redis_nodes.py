@@ -59,9 +59,18 @@ async def check(redis_url: str | None, prefix: str = "veo:") -> list[Finding]:
                 _("several nodes need one Redis: set VEO_REDIS_URL on every node."),
             )
         ]
-    client = aioredis.from_url(
-        redis_url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
-    )
+    try:
+        client = aioredis.from_url(
+            redis_url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
+        )
+    except ValueError as exc:
+        return [
+            fail(
+                CHECK,
+                _("VEO_REDIS_URL cannot be used: %(error)s") % {"error": exc},
+                _("correct VEO_REDIS_URL (for example redis://:password@redis.example.org:6379/0)."),
+            )
+        ]
     try:
         sent = time.time()
         seconds, micros = await client.time()

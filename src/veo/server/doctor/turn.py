@@ -111,7 +111,7 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
 
 
-async def check(settings: Settings, ca_file: str | None = None) -> list[Finding]:
+async def check(settings: Settings, tls: ssl.SSLContext) -> list[Finding]:
     urls = list(dict.fromkeys(settings.turn_urls))
     if not urls:
         return [
@@ -139,7 +139,6 @@ async def check(settings: Settings, ca_file: str | None = None) -> list[Finding]
                 _("set VEO_TURN_SECRET to coturn's static-auth-secret."),
             )
         )
-    tls = tls_context(ca_file)
     answers = await asyncio.gather(*(_one(url, settings.turn_secret, tls) for url in urls))
     findings.extend(finding for finding, _software in answers)
     softwares = sorted({software for _finding, software in answers if software is not None})
