@@ -40,6 +40,7 @@ from veo import __version__
 from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.sessions import interruptions, resuming, txn
+from veo.server.sessions.runtime_store import REDIS_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -101,7 +102,12 @@ class RedisLiveness:
     """Heartbeats in Redis, shared by every node."""
 
     def __init__(self, url: str, *, prefix: str = "veo:", ttl_seconds: int = HEARTBEAT_TTL_SECONDS) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True)
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
         self.prefix = prefix
         self._ttl = ttl_seconds
 

@@ -50,6 +50,8 @@ TOMBSTONE_SECONDS = 300
 #: ``LOCK_WAIT_SECONDS`` (the message then gets ``server_error``, the peer may send it again).
 LOCK_SECONDS = 10.0
 LOCK_WAIT_SECONDS = 10.0
+#: How long one Redis command (or connecting) may take before it fails.
+REDIS_TIMEOUT_SECONDS = 5.0
 
 
 class RuntimeStoreError(RuntimeError):
@@ -175,7 +177,10 @@ class RedisRuntimeStore:
         lock_seconds: float = LOCK_SECONDS,
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
     ) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
+        # bounded: a step waiting on a Redis that went away fails (``server_error``), never hangs
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+        )
         self.prefix = prefix
         self._lock_seconds = lock_seconds
         self._lock_wait_seconds = lock_wait_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Literal
 
@@ -110,3 +111,29 @@ def test_the_third_refused_proof_ends_the_session(world: World) -> None:
             is False
         )
     assert [e.details["failures"] for e in _events(world, sid, "session.resume_refused")] == [1, 2, 3]
+
+
+def test_two_nodes_interrupting_at_once_write_one_interruption(world: World) -> None:
+    """Two liveness sweeps (two nodes) find the same dead node's session at the same moment: the
+    row's lock and the deadline check make one interruption, audited once."""
+    sid, _ = _joined(world)
+    start = threading.Barrier(2)
+    deadlines: list[object] = []
+
+    def sweep() -> None:
+        start.wait()
+        with world.db.session() as s:
+            session = interruptions.record_interrupted(s, sid, cause="node_lost", link="server_restart")
+            assert session is not None
+            deadlines.append(session.resume_deadline)
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(deadlines) == 2 and deadlines[0] == deadlines[1] is not None
+    [event] = _events(world, sid, "session.interrupted")
+    assert event.details["cause"] == "node_lost"
+    with world.db.session() as s:
+        assert verify_chain(s).ok

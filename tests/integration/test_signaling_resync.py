@@ -1,0 +1,81 @@
+"""The bus's ``RESYNC`` (it reconnected; messages of the gap may be lost) on the hub's sockets.
+
+A console's socket gets ``session_state`` and the offer still waiting for an answer again; an
+agent's socket claims its session back in the runtime store, which after a Redis restart has
+nothing (rebuilt from the database, this node holding the agent). The marker itself never
+reaches a peer. The memory bus stands in: the marker is put on the channel as a Redis bus's
+subscription would yield it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.integration.test_signaling import SDP, Env, env, join, recv, send
+
+from veo.server.bus.base import RESYNC
+from veo.server.sessions.runtime_store import MemoryRuntimeStore
+
+pytestmark = pytest.mark.timeout(60)
+__all__ = ["env"]
+
+
+def test_a_console_gets_the_state_and_the_waiting_offer_again(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    assert env.client.portal is not None
+    with env.console(sid) as console, env.agent() as agent:
+        assert recv(console, "session_state")["status"] == "waiting"
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
+        recv(console, "offer")
+        recv(console, "session_state")
+        env.client.portal.call(env.hub.bus.publish, env.hub.console_channel(sid), RESYNC)
+        state = recv(console, "session_state")
+        assert state["status"] == "connecting" and state["agent_connected"] is True
+        assert recv(console, "offer")["commitment"] == "e" * 64
+        send(console, {"type": "hangup"})
+        assert recv(agent, "ended")["by"] == "technician"
+
+
+def test_the_marker_never_reaches_the_agent(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    assert env.client.portal is not None
+    with env.console(sid) as console, env.agent() as agent:
+        recv(console, "session_state")
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        env.hub.store = MemoryRuntimeStore()  # Redis restarted: every session's state is gone
+        env.client.portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
+        # the marker is not forwarded (it is not JSON: receiving it would fail here): the next
+        # thing the agent hears is the end the console's hang-up caused
+        send(console, {"type": "hangup"})
+        assert recv(agent, "ended")["by"] == "technician"
+    assert env.row(sid).end_reason == "hangup"
+
+
+def test_a_resync_writes_the_state_back_with_this_node_holding_the_agent(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    assert env.client.portal is not None
+    with env.console(sid) as console, env.agent() as agent:
+        recv(console, "session_state")
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        env.hub.store = store = MemoryRuntimeStore()
+        env.client.portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
+        # written back by the resync, or rebuilt by this message's step if it came first: either
+        # way from the database, with this node holding the agent's socket
+        send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
+        assert recv(console, "offer")["commitment"] == "e" * 64
+        state = recv(console, "session_state")
+        assert state["agent_connected"] is True and state["interrupted"] is False
+        rt = env.client.portal.call(store.get, sid)
+        assert rt is not None and rt.agent_node == env.hub.node and rt.agent_generation == 1
+        assert rt.offered and rt.restored is False
+        send(console, {"type": "hangup"})
+        recv(agent, "ended")
