@@ -1,12 +1,12 @@
 """``veo doctor`` against real parts on loopback: a healthy set-up, then each thing broken.
 
-The healthy set-up is a ``veo server`` process (SQLite, the machine's Redis, a TURN relay), coturn
-started here from the shipped ``deploy/turnserver.conf`` (only addresses, port, secret and files
-changed; TLS off, there is no certificate), and two node heartbeats in the multi-node contract's
-format under a prefix of this test's own (the shared Redis holds other tests' keys). Then the
-doctor runs with a wrong Redis URL, a wrong TURN secret, an unreachable database and a data
-directory without its signing key, and must name each problem in a sentence, in English and in
-Spanish, and exit 1. The certificate checks use a TLS listener with a certificate made here.
+The healthy set-up is a ``veo server`` process (SQLite, a redis-server of this module's own, a
+TURN relay), coturn started here from the shipped ``deploy/turnserver.conf`` (only addresses,
+port, secret and files changed; TLS off, there is no certificate), and node heartbeats in the
+multi-node contract's format under a key prefix of the test's own. Then the doctor runs with a
+wrong Redis URL, a wrong TURN secret, an unreachable database and a data directory without its
+signing key (or with another node's), and must name each problem in a sentence, in English and
+in Spanish, and exit 1. The certificate checks use a TLS listener with a certificate made here.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONF = ROOT / "deploy" / "turnserver.conf"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 #: What this test's coturn sets itself; the rest of the shipped file stays as it is.
 OVERRIDDEN = {"listening-ip", "relay-ip", "listening-port", "tls-listening-port", "static-auth-secret",
               "realm", "cert", "pkey", "syslog", "proc-user", "proc-group"}  # fmt: skip
@@ -117,6 +116,35 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def redis_url(workdir: Path) -> Iterator[str]:
+    """A redis-server of this module's own: the node's heartbeat and the test's are all it holds."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("needs redis-server (make system-packages)")
+    port = free_port()
+    folder = workdir / "redis"
+    folder.mkdir()
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
 def coturn(workdir: Path) -> Iterator[Coturn]:
     proc, turn = start_coturn(workdir / "coturn")
     try:
@@ -148,12 +176,8 @@ def audited(url: str, data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def node_env(workdir: Path, coturn: Coturn) -> Iterator[dict[str, str]]:
+def node_env(workdir: Path, coturn: Coturn, redis_url: str) -> Iterator[dict[str, str]]:
     """A running ``veo server`` and the environment it runs with (what the doctor is given)."""
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError:
-        pytest.skip("needs the machine's Redis on 127.0.0.1:6379")
     port = free_port()
     data = workdir / "data"
     env = {
@@ -161,7 +185,7 @@ def node_env(workdir: Path, coturn: Coturn) -> Iterator[dict[str, str]]:
         "VEO_DATA_DIR": str(data),
         "VEO_DATABASE_URL": migrated_sqlite(workdir / "veo.db"),
         "VEO_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "VEO_REDIS_URL": REDIS_URL,
+        "VEO_REDIS_URL": redis_url,
         "VEO_TURN_URLS": turn_urls(coturn.port),
         "VEO_TURN_SECRET": coturn.secret,
         "LANG": "C.UTF-8",
@@ -189,10 +213,10 @@ def node_env(workdir: Path, coturn: Coturn) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
+def prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own, with two fresh node heartbeats under it."""
     name = f"veo-doctor-{secrets.token_hex(4)}:"
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     for node, host in (("a1a1", "node-one"), ("b2b2", "node-two")):
         beat = {"node": node, "host": host, "pid": 1, "version": "0.0", "started": time.time() - 60,
                 "time": time.time()}  # fmt: skip
@@ -307,7 +331,7 @@ def test_a_node_with_another_signing_key_is_named(node_env: dict[str, str], tmp_
 def test_a_node_whose_clock_is_off_is_named(node_env: dict[str, str], prefix: str) -> None:
     beat = {"node": "c3c3", "host": "node-late", "pid": 1, "version": "0.0", "started": time.time(),
             "time": time.time() - 30}  # fmt: skip
-    redis.Redis.from_url(REDIS_URL).set(f"{prefix}node:c3c3", json.dumps(beat), px=15000)
+    redis.Redis.from_url(node_env["VEO_REDIS_URL"]).set(f"{prefix}node:c3c3", json.dumps(beat), px=15000)
     status, found, text = doctor(node_env, "--redis-prefix", prefix)
     assert status == 1, text
     assert found["node c3c3"]["status"] == "warn", text
