@@ -182,8 +182,9 @@ class HAProxy:
         return result
 
     def up(self) -> set[str]:
-        """The servers HAProxy's health checks find up."""
-        return {name for name, (op, _admin) in self.states().items() if op == 2}
+        """The nodes HAProxy's health checks find up (the unchecked ``-fallback`` backups aside)."""
+        names = self._names()
+        return {name for name, (op, _admin) in self.states().items() if op == 2 and name in names}
 
     def pin(self, node: Node) -> None:
         """New connections go to ``node`` only: the others are drained (open ones stay)."""

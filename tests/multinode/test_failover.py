@@ -336,7 +336,13 @@ def test_redis_restarted_mid_session(
         20,
         case.logs,
     )
-    time.sleep(2.0)
+    # every node fails its check: HAProxy falls back to all of them, and the node answers for
+    # itself through the proxy, in JSON, rather than HAProxy's bare 503 page
+    cluster.proxy.wait_up(set(), case.logs)
+    through_proxy = cluster.api("GET", "/readyz")
+    assert through_proxy.status_code == 503, through_proxy.text
+    assert through_proxy.json()["failed"] == ["bus"], through_proxy.text
+    time.sleep(1.0)
     redis_server.start(case.logs)
     restarted_at = time.time()
     wait_for("every node's /readyz to recover", lambda: all(n.ready() for n in cluster.nodes), 30, case.logs)

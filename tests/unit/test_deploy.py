@@ -112,7 +112,7 @@ def test_the_proxy_reaches_every_node_and_the_nodes_believe_only_the_proxy() -> 
     assert {f"{address}:8000" for address in addresses.values()} <= set(listed)
     assert len(set(listed)) == len(listed)  # no node listed twice (it would get twice the share)
     haproxy_servers = re.findall(
-        r"^\s*server \S+ \"\$\{(VEO_NODE\d)\}\"",
+        r"^\s*server \S+ \"\$\{(VEO_NODE\d)\}\" check",  # the checked servers (not the fallbacks)
         (DEPLOY / "haproxy" / "haproxy.cfg").read_text(),
         re.MULTILINE,
     )
