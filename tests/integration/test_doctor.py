@@ -2,8 +2,9 @@
 
 The healthy set-up is a ``veo server`` process (SQLite, a redis-server of this module's own, a
 TURN relay), coturn started here from the shipped ``deploy/turnserver.conf`` (only addresses,
-port, secret and files changed; TLS off, there is no certificate), and node heartbeats in the
-multi-node contract's format under a key prefix of the test's own. Then the doctor runs with a
+port, secret and files changed; TLS off, there is no certificate); the node's own heartbeat is
+the one the doctor lists, and more nodes' heartbeats, one with its clock off, are written under
+a key prefix of the test's own. Then the doctor runs with a
 wrong Redis URL, a wrong TURN secret, an unreachable database and a data directory without its
 signing key (or with another node's), and must name each problem in a sentence, in English and
 in Spanish, and exit 1. The certificate checks use a TLS listener with a certificate made here.
@@ -34,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.sqlite_template import migrated_sqlite
 
+from veo import __version__
 from veo.server.doctor import public_url
 from veo.server.doctor.turn import parse_version, tls_context
+from veo.server.sessions.liveness import HEARTBEAT_TTL_SECONDS, heartbeat
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -214,18 +217,22 @@ def node_env(workdir: Path, coturn: Coturn, redis_url: str) -> Iterator[dict[str
 
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own, with two fresh node heartbeats under it."""
+    """A key prefix of this test's own, with two fresh heartbeats under it as nodes write them."""
     name = f"veo-doctor-{secrets.token_hex(4)}:"
     client = redis.Redis.from_url(redis_url)
     for node, host in (("a1a1", "node-one"), ("b2b2", "node-two")):
-        beat = {"node": node, "host": host, "pid": 1, "version": "0.0", "started": time.time() - 60,
-                "time": time.time()}  # fmt: skip
-        client.set(f"{name}node:{node}", json.dumps(beat), px=15000)
+        client.set(f"{name}node:{node}", beat(node, host, time.time()), ex=HEARTBEAT_TTL_SECONDS)
     try:
         yield name
     finally:
         for key in client.scan_iter(match=f"{name}*"):
             client.delete(key)
+
+
+def beat(node: str, host: str, now: float) -> str:
+    """A node's heartbeat (``liveness.heartbeat``) that names another host."""
+    document = json.loads(heartbeat(node, now - 60, now))
+    return json.dumps({**document, "host": host})
 
 
 def doctor(env: dict[str, str], *args: str, lang: str = "en") -> tuple[int, dict[str, dict[str, str]], str]:
@@ -247,13 +254,15 @@ def doctor(env: dict[str, str], *args: str, lang: str = "en") -> tuple[int, dict
     return as_json.returncode, by_check, as_text.stdout
 
 
-def test_a_healthy_set_up_is_all_ok(node_env: dict[str, str], coturn: Coturn, prefix: str) -> None:
-    status, found, text = doctor(node_env, "--redis-prefix", prefix)
+def test_a_healthy_set_up_is_all_ok(node_env: dict[str, str]) -> None:
+    status, found, text = doctor(node_env)
     assert status == 0, text
     wrong = {check: item for check, item in found.items() if item["status"] not in ("ok", "info")}
     assert wrong == {}, text
     assert found["database"]["status"] == found["migrations"]["status"] == "ok", text
-    assert "2 nodes running: a1a1 (node-one" in found["nodes"]["message"], text
+    # the running node's own heartbeat
+    assert found["nodes"]["message"].startswith("1 node running: "), text
+    assert f"({socket.gethostname()}, veo {__version__})." in found["nodes"]["message"], text
     assert found["node clocks"]["status"] == "ok", text
     for url in json.loads(node_env["VEO_TURN_URLS"]):
         assert found[f"turn {url}"]["status"] == "ok", text
@@ -328,12 +337,16 @@ def test_a_node_with_another_signing_key_is_named(node_env: dict[str, str], tmp_
     assert "the nodes do not share one key" in found["audit key"]["message"], text
 
 
-def test_a_node_whose_clock_is_off_is_named(node_env: dict[str, str], prefix: str) -> None:
-    beat = {"node": "c3c3", "host": "node-late", "pid": 1, "version": "0.0", "started": time.time(),
-            "time": time.time() - 30}  # fmt: skip
-    redis.Redis.from_url(node_env["VEO_REDIS_URL"]).set(f"{prefix}node:c3c3", json.dumps(beat), px=15000)
+def test_nodes_are_listed_and_one_whose_clock_is_off_is_named(node_env: dict[str, str], prefix: str) -> None:
+    status, found, text = doctor(node_env, "--redis-prefix", prefix)
+    assert status == 0, text
+    assert found["nodes"]["message"].startswith("2 nodes running: a1a1 (node-one, veo "), text
+    assert found["node clocks"]["status"] == "ok", text
+    client = redis.Redis.from_url(node_env["VEO_REDIS_URL"])
+    client.set(f"{prefix}node:c3c3", beat("c3c3", "node-late", time.time() - 30), ex=HEARTBEAT_TTL_SECONDS)
     status, found, text = doctor(node_env, "--redis-prefix", prefix)
     assert status == 1, text
+    assert found["nodes"]["message"].startswith("3 nodes running: "), text
     assert found["node c3c3"]["status"] == "warn", text
     assert "the clock of node-late is -30." in found["node c3c3"]["message"], text
     assert "node clocks" not in found, text

@@ -2,7 +2,8 @@
 
 Each ``veo server`` node keeps a heartbeat key ``veo:node:<id>`` holding JSON
 ``{"node", "host", "pid", "version", "started", "time"}`` (unix seconds), written with a TTL of
-:data:`HEARTBEAT_TTL_SECONDS` and refreshed every few seconds. A node's clock is compared with
+:data:`~veo.server.sessions.liveness.HEARTBEAT_TTL_SECONDS` and refreshed every few seconds
+(``sessions/liveness.py`` writes them). A node's clock is compared with
 Redis' own (``TIME``) at the moment it wrote: the key's remaining TTL says how long ago, in
 Redis' clock, that was, so the comparison does not depend on when the doctor looks. Clocks that
 disagree by seconds break what several nodes share: code and credential expiry, lockouts, the
@@ -21,10 +22,9 @@ from redis.exceptions import RedisError
 
 from veo.server.doctor.report import Finding, fail, info, ok, warn
 from veo.server.lang import _, ngettext
+from veo.server.sessions.liveness import HEARTBEAT_TTL_SECONDS
 
 CHECK = "redis"
-#: The heartbeat key's lifetime the nodes set (the multi-node contract, issue 16).
-HEARTBEAT_TTL_SECONDS = 15.0
 #: Above this, two clocks disagree enough to matter (NTP keeps them within milliseconds).
 MAX_SKEW_SECONDS = 2.0
 TIMEOUT_SECONDS = 3.0
