@@ -365,3 +365,44 @@ def test_redis_restarted_mid_session(
         f"meanwhile {picture.frames} frames decoded, "
         f"the picture still for {picture.longest_still:.2f} s at most"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a291cb9: node 2 drops the console's end while Redis is down ('handling a signaling message "
+        "failed': the runtime store's lock is in Redis), nothing records it and the agent is never told"
+    ),
+)
+def test_session_ended_while_redis_is_down_reaches_the_agent_after(
+    across: Callable[[], MultiNodeCase], redis_server: RedisServer, cluster: Cluster
+) -> None:
+    """The technician's *End session* (console on node 2) while Redis is gone: node 2 records it in
+    the database, but cannot publish it to node 1, which holds the agent's socket. Once Redis is
+    back the agent must be told, not left in a session that ended (nothing silently dropped)."""
+    case = across()
+    case.click_lands()
+    redis_server.kill()
+    wait_for(
+        "every node's /readyz to say it is not ready",
+        lambda: not any(node.ready() for node in cluster.nodes),
+        20,
+        case.logs,
+    )
+    case.console.page.click("#end-session")
+    ended_at = time.monotonic()
+    time.sleep(2.0)  # the gap: the end cannot cross from node 2 to node 1 now
+    redis_server.start(case.logs)
+    back_at = time.monotonic()
+    ended = wait_for("the agent to log the end", case.live.agent.log.ended, RECONNECT_TIMEOUT, case.logs)
+    told = time.monotonic() - back_at
+    assert ended[0] == "technician", ended
+    case.console.wait_conn_state("ended", timeout=RECONNECT_TIMEOUT)
+    record = case.record()
+    assert (record["status"], record["ended_by"]) == ("ended", "technician"), record
+    assert len(case.actions("session.ended")) == 1, case.actions("session.ended")
+    case.audit_verifies()
+    print(
+        f"\nmultinode/ended while Redis was down: the agent was told {told:.1f} s after Redis came back "
+        f"({time.monotonic() - ended_at:.1f} s after the click)"
+    )
