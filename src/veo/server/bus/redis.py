@@ -117,7 +117,9 @@ class RedisBus:
         self._client: aioredis.Redis = aioredis.Redis.from_url(
             url,
             decode_responses=True,
-            retry=Retry(NoBackoff(), 0),  # publish and subscribe retry on their own, with a bound
+            # one immediate retry: a pooled connection to a Redis that restarted fails its next command;
+            # longer outages are publish's and subscribe's own bounded retries
+            retry=Retry(NoBackoff(), 1),
             socket_connect_timeout=CONNECT_SECONDS,
             socket_timeout=COMMAND_SECONDS,
             client_name=CLIENT_NAME,
