@@ -70,20 +70,29 @@ class Coturn:
     secret: str
 
 
-def coturn_configuration(port: int, secret: str, workdir: Path, software: bool) -> str:
+def coturn_configuration(
+    port: int, secret: str, workdir: Path, software: bool, tls: tuple[int, Path, Path] | None = None
+) -> str:
+    """The shipped file with this test's addresses; ``tls``: (turns: port, certificate, key)."""
     kept = []
     for line in SHIPPED_CONF.read_text().splitlines():
         name = line.split("=", 1)[0].strip()
         if name in OVERRIDDEN or (software and name == "no-software-attribute"):
             continue
         kept.append(line)
-    own = ["listening-ip=127.0.0.1", "relay-ip=127.0.0.1", f"listening-port={port}", "no-tls",
+    own = ["listening-ip=127.0.0.1", "relay-ip=127.0.0.1", f"listening-port={port}",
            f"static-auth-secret={secret}", "realm=veo.test", f"log-file={workdir / 'turn.log'}",
            f"pidfile={workdir / 'turn.pid'}", f"userdb={workdir / 'turndb'}"]  # fmt: skip
+    if tls is None:
+        own.append("no-tls")
+    else:
+        own += [f"tls-listening-port={tls[0]}", f"cert={tls[1]}", f"pkey={tls[2]}"]
     return "\n".join([*kept, *own, ""])
 
 
-def start_coturn(workdir: Path, software: bool = False) -> tuple[subprocess.Popen[bytes], Coturn]:
+def start_coturn(
+    workdir: Path, software: bool = False, tls: tuple[int, Path, Path] | None = None
+) -> tuple[subprocess.Popen[bytes], Coturn]:
     if shutil.which("turnserver") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("coturn's turnserver is missing (make system-packages)", pytrace=False)
@@ -91,7 +100,7 @@ def start_coturn(workdir: Path, software: bool = False) -> tuple[subprocess.Pope
     workdir.mkdir(parents=True, exist_ok=True)
     turn = Coturn(free_port(), secrets.token_hex(32))
     conf = workdir / "turnserver.conf"
-    conf.write_text(coturn_configuration(turn.port, turn.secret, workdir, software))
+    conf.write_text(coturn_configuration(turn.port, turn.secret, workdir, software, tls))
     log = (workdir / "stdout.log").open("wb")
     proc = subprocess.Popen(["turnserver", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -368,6 +377,26 @@ def test_an_old_coturn_that_names_itself_is_reported(node_env: dict[str, str], t
     else:
         assert found["coturn version"]["status"] == "ok", text
     assert ".".join(map(str, named)) in found["coturn version"]["message"], text
+
+
+def test_turns_is_checked_with_its_certificate(node_env: dict[str, str], tmp_path: Path) -> None:
+    """A real TLS Allocate: accepted with the operator's CA file, refused by the system's CAs."""
+    cert, key = certificate(tmp_path, days=90)
+    tls_port = free_port()
+    proc, turn = start_coturn(tmp_path / "coturn", tls=(tls_port, cert, key))
+    url = f"turns:localhost:{tls_port}?transport=tcp"
+    env = {**node_env, "VEO_TURN_URLS": json.dumps([url]), "VEO_TURN_SECRET": turn.secret}
+    try:
+        _status, trusted, text = doctor(env, "--ca-file", str(cert))
+        _status, untrusted, text_untrusted = doctor(env)
+    finally:
+        stop(proc)
+    assert trusted[f"turn {url}"]["status"] == "ok", text
+    assert trusted[f"turn {url}"]["message"] == "answers and accepts veo's credentials.", text
+    assert untrusted[f"turn {url}"]["status"] == "fail", text_untrusted
+    assert untrusted[f"turn {url}"]["message"] == (
+        f"the TLS certificate of localhost:{tls_port} is not valid: self-signed certificate"
+    ), text_untrusted
 
 
 # ---------------------------------------------------------------- the public URL's certificate
