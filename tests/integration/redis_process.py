@@ -7,13 +7,17 @@ a restart forgets every key, stream and subscription).
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import redis
 
 READY_SECONDS = 10.0
@@ -72,3 +76,18 @@ class RedisProcess:
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+
+
+@contextmanager
+def running_redis(folder: Path) -> Iterator[RedisProcess]:
+    """A started :class:`RedisProcess`, killed at the end; skips (fails in CI) without redis-server."""
+    if not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is required in CI (Debian package redis-server)")
+        pytest.skip("redis-server is not installed")
+    process = RedisProcess(folder)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()

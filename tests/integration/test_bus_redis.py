@@ -8,15 +8,13 @@ with SIGKILL and start it again on the same port, as a crashed and restarted Red
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.redis_process import RedisProcess
+from tests.integration.redis_process import RedisProcess, running_redis
 
 from veo.server.bus.base import RESYNC, BusUnavailableError
 from veo.server.bus.redis import RedisBus
@@ -31,16 +29,8 @@ PATIENCE = 30.0
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisProcess]:
-    if not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is required in CI (Debian package redis-server)")
-        pytest.skip("redis-server is not installed")
-    process = RedisProcess(tmp_path)
-    process.start()
-    try:
+    with running_redis(tmp_path) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @asynccontextmanager

@@ -14,13 +14,13 @@ pub/sub copy it already has.
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 import redis.asyncio as aioredis
 
-log = logging.getLogger(__name__)
+from veo.tasks import spawn
 
 #: About this many entries are kept per channel (``MAXLEN ~``: Redis trims whole nodes, so a few
 #: more may stay). A subscriber that missed more than this relies on RESYNC alone.
@@ -73,10 +73,55 @@ def _entries(reply: Any) -> list[tuple[EntryId, str]]:
     return [(EntryId.parse(entry_id), fields.get("m", "")) for entry_id, fields in reply or ()]
 
 
-async def latest(client: aioredis.Redis, key: str) -> EntryId:
-    """The id of the newest entry of ``key``, or :data:`ORIGIN` if it has none (yet)."""
-    newest = _entries(await client.xrevrange(key, count=1))
-    return newest[0][0] if newest else ORIGIN
+class NewestIds:
+    """Where each channel's history stands, asked for by many new subscriptions at once.
+
+    A thousand agents connecting together would otherwise send a thousand XREVRANGE at once and
+    open as many pooled connections: the requests of one moment share one pipeline instead.
+    """
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._waiting: dict[str, list[asyncio.Future[EntryId]]] = {}
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def get(self, key: str) -> EntryId:
+        """The id of the newest entry of ``key``, or :data:`ORIGIN` if it has none (yet)."""
+        answer: asyncio.Future[EntryId] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(answer)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = spawn(self._flush(), name="veo-bus-newest-ids")
+        return await answer
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the subscriptions of this moment join the batch
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                newest = await self._read(list(batch))
+            except Exception as exc:  # each waiting subscription decides what to do with it
+                for answers in batch.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for key, answers in batch.items():
+                for answer in answers:
+                    if not answer.done():
+                        answer.set_result(newest[key])
+
+    async def _read(self, keys: list[str]) -> dict[str, EntryId]:
+        found: dict[str, EntryId] = {}
+        for first in range(0, len(keys), REPLAY_BATCH):
+            batch = keys[first : first + REPLAY_BATCH]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.xrevrange(key, count=1)
+                replies = await pipe.execute()
+            for key, reply in zip(batch, replies, strict=True):
+                entries = _entries(reply)
+                found[key] = entries[0][0] if entries else ORIGIN
+        return found
 
 
 async def after(

@@ -125,6 +125,7 @@ class RedisBus:
             client_name=CLIENT_NAME,
         )
         self._publish_script = self._client.register_script(history.PUBLISH_SCRIPT)
+        self._newest = history.NewestIds(self._client)
         self._link = PubSubLink(
             url,
             on_message=self._dispatch,
@@ -213,7 +214,7 @@ class RedisBus:
                     if self._closed:
                         break
                     generation = self._link.generation
-                    newest = await history.latest(self._client, name)
+                    newest = await self._newest.get(name)
             except TimeoutError as exc:
                 raise BusUnavailableError(
                     f"Redis did not confirm a subscription within {self._wait:g} s"
