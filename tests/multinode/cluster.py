@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -57,6 +58,15 @@ class NodeProcess(LoggedProcess):
     def tail(self, lines: int = 40) -> str:
         kept = [line for line in self.text().splitlines() if '"GET /readyz ' not in line]
         return "\n".join(kept[-lines:])
+
+
+@dataclass(frozen=True)
+class SharedDatabase:
+    """The nodes' database: ``nodes_url`` as the nodes in the namespace reach it (a Unix socket),
+    ``test_url`` as the test process does (TCP on the host's loopback)."""
+
+    nodes_url: str
+    test_url: str
 
 
 class Node:
@@ -100,6 +110,15 @@ class Node:
             return self.netns.http("GET", f"{self.url}/readyz").status_code == 200
         except httpx.HTTPError:
             return False
+
+    def readiness(self) -> tuple[int, list[str]] | None:
+        """``/readyz``'s status and the parts it names as failed; None if nothing answers."""
+        try:
+            response = self.netns.http("GET", f"{self.url}/readyz")
+        except httpx.HTTPError:
+            return None
+        failed = response.json().get("failed", []) if response.status_code == 503 else []
+        return response.status_code, failed
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()

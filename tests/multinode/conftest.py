@@ -20,11 +20,15 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_URL, _create_database, _drop_database
 from tests.e2e import conftest as e2e
 from tests.e2e.console import CHANNEL_SPY, Console
+from tests.e2e.demo import DemoApp
+from tests.e2e.flow import start_session
 from tests.e2e.netns import NetworkNamespace
 from tests.e2e.procs import LoggedProcess, Logs
+from tests.e2e.stack import VeoAgent
 from tests.e2e.xdisplay import XvfbDisplay
 
-from .cluster import Cluster
+from .case import AGENT_SOCKET, MultiNodeCase
+from .cluster import Cluster, SharedDatabase
 from .redis_server import RedisServer
 
 # The e2e suite's fixtures and report hook, by name (pytest finds them in this module).
@@ -45,22 +49,23 @@ PG_SOCKET_DIR = "/var/run/postgresql"
 
 @pytest.fixture(scope="module")
 def multinode_dir(e2e_dir: Path, request: pytest.FixtureRequest) -> Path:
-    directory = e2e_dir / request.module.__name__.rsplit(".", 1)[-1]
+    name: str = request.module.__name__
+    directory = e2e_dir / name.rsplit(".", 1)[-1]
     directory.mkdir(exist_ok=True)
     return directory
 
 
 @pytest.fixture(scope="module")
-def database_url(netns: NetworkNamespace) -> Iterator[str]:
+def database(netns: NetworkNamespace) -> Iterator[SharedDatabase]:
     """A fresh database ``veo_multinode_<hex>`` on the machine's PostgreSQL, dropped afterwards;
-    the URL the nodes use reaches it through the server's Unix socket."""
+    the nodes reach the same server through its Unix socket."""
     if shutil.which("haproxy") is None or shutil.which("redis-server") is None:
         _unavailable("haproxy and redis-server (run `make system-packages`)")
     if not Path(PG_SOCKET_DIR).is_dir():
         _unavailable(f"PostgreSQL's socket directory {PG_SOCKET_DIR}")
-    _url, name = _create_database("veo_multinode")
+    url, name = _create_database("veo_multinode")
     user = make_url(PG_URL).username or "postgres"
-    yield f"postgresql+psycopg://{user}@/{name}?host={PG_SOCKET_DIR}"
+    yield SharedDatabase(f"postgresql+psycopg://{user}@/{name}?host={PG_SOCKET_DIR}", url)
     _drop_database(name)
 
 
@@ -74,9 +79,9 @@ def redis_server(netns: NetworkNamespace, multinode_dir: Path) -> Iterator[Redis
 
 @pytest.fixture(scope="module")
 def cluster(
-    netns: NetworkNamespace, multinode_dir: Path, database_url: str, redis_server: RedisServer
+    netns: NetworkNamespace, multinode_dir: Path, database: SharedDatabase, redis_server: RedisServer
 ) -> Iterator[Cluster]:
-    nodes = Cluster(netns, multinode_dir, database_url, redis_server.url)
+    nodes = Cluster(netns, multinode_dir, database.nodes_url, redis_server.url)
     try:
         nodes.start()
         yield nodes
@@ -134,3 +139,53 @@ def heal(cluster: Cluster, redis_server: RedisServer, logs: Logs) -> Iterator[Ca
 
     yield repair
     repair()
+
+
+@pytest.fixture
+def across(
+    netns: NetworkNamespace,
+    cluster: Cluster,
+    xvfb: XvfbDisplay,
+    demo_app: DemoApp,
+    blinker: LoggedProcess,
+    console: Console,
+    workdir: Path,
+    logs: Logs,
+    heal: Callable[[], None],
+) -> Iterator[Callable[[], MultiNodeCase]]:
+    """``across()`` runs a session up to *Codes match* with the console on node 2 and the agent on
+    node 1 (each pinned there while it connects, checked in the nodes' logs); HAProxy is unpinned
+    before it returns. The agent is stopped and the cluster healed afterwards (``heal``)."""
+    started: list[VeoAgent] = []
+    agent_node, console_node = cluster.nodes[0], cluster.nodes[1]
+
+    def launch(code: str) -> VeoAgent:
+        cluster.proxy.pin(agent_node)
+        agent = VeoAgent(netns, xvfb, cluster, code, workdir)
+        started.append(agent)
+        return agent
+
+    def run() -> MultiNodeCase:
+        agents_before = {n.name: n.log().count(AGENT_SOCKET) for n in cluster.nodes}
+        cluster.proxy.pin(console_node)
+        try:
+            live = start_session(
+                netns=netns, server=cluster, display=xvfb, app=demo_app, console=console,
+                workdir=workdir, logs=logs, control=True, launch_agent=launch,
+            )  # fmt: skip
+        finally:
+            cluster.proxy.unpin()
+        case = MultiNodeCase(cluster, live, logs, agent_node, console_node)
+        consoles = case.sockets(case.console_socket)
+        assert consoles[console_node.name] >= 1 and sum(consoles.values()) == consoles[console_node.name], (
+            consoles
+        )
+        agents = {name: count - agents_before[name] for name, count in case.sockets(AGENT_SOCKET).items()}
+        assert agents[agent_node.name] >= 1 and sum(agents.values()) == agents[agent_node.name], agents
+        return case
+
+    try:
+        yield run
+    finally:
+        for agent in started:
+            agent.stop()
