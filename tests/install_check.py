@@ -6,8 +6,8 @@ on a fresh clone for want of httpx. This check builds a fresh venv per extra fro
 ``pip install -c constraints.txt '.[EXTRA]'`` (non-editable, as a user installs it) and then:
 
 - ``server``: ``veo admin init`` prepares a throwaway data directory (as ``make run`` does),
-  ``veo server`` starts on a free loopback port and must answer ``/readyz`` with 200; every
-  ``veo.server`` module must import.
+  ``veo server`` starts on a free loopback port and must answer ``/readyz`` with 200, and
+  ``veo doctor`` must find nothing to do there; every ``veo.server`` module must import.
 - ``agent``: every ``veo.agent`` module must import without an X display (no ``DISPLAY``: the
   modules that talk to X may import their libraries but must not need a display to load), none
   of them may pull in ``veo.server``, and ``veo agent --help`` and ``veo --help`` must exit 0.
@@ -166,7 +166,8 @@ def ready_status(url: str) -> int | None:
 
 
 def server_answers_readyz(venv: Path, work: Path) -> str:
-    """``veo admin init`` then ``veo server`` on a free port; ``/readyz`` must answer 200."""
+    """``veo admin init`` then ``veo server`` on a free port; ``/readyz`` must answer 200 and
+    ``veo doctor`` exit 0 (SQLite, no Redis, no TURN: notes only)."""
     data = work / "data"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -184,6 +185,10 @@ def server_answers_readyz(venv: Path, work: Path) -> str:
         )
         try:
             status = wait_ready(f"{base}/readyz", server)
+            # the doctor's own dependencies (aioice, httpx, redis) come with the server extra alone
+            doctor = subprocess.run(
+                [veo, "doctor"], env=env, cwd=work, capture_output=True, text=True, timeout=120, check=False
+            )
         finally:
             server.terminate()
             try:
@@ -196,7 +201,11 @@ def server_answers_readyz(venv: Path, work: Path) -> str:
         exited = server.returncode
         why = f"exited with status {exited}" if status is None else f"/readyz answered {status}"
         raise CheckFailed(f"veo server did not become ready ({why})\n{tail(output)}")
-    return f"veo server answered {base}/readyz with 200"
+    if doctor.returncode != 0:
+        raise CheckFailed(
+            f"veo doctor found something to do on a fresh install:\n{doctor.stdout}{doctor.stderr}"
+        )
+    return f"veo server answered {base}/readyz with 200, and veo doctor found nothing to do"
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes]) -> int | None:
