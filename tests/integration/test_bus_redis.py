@@ -183,6 +183,31 @@ async def test_redis_killed_and_restarted_mid_stream(
         await listener.ping()
 
 
+async def test_restart_of_a_redis_that_kept_its_data_replays_only_the_unseen(
+    server: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With persistence the history comes back with its old ids: those are not delivered again."""
+    async with node(server) as listener, node(server) as publisher, listener.subscribe("c") as inbox:
+        for i in range(3):
+            await publisher.publish("c", f"seen-{i}")
+        assert await take(inbox, 3) == [f"seen-{i}" for i in range(3)]
+        with server.client() as admin:
+            admin.save()  # what a persistent Redis has on disk when it dies
+        gate = hold_reconnect(listener, monkeypatch)
+        server.kill()
+        server.start()
+        with server.client() as admin:
+            assert admin.xlen("veo:bus:c") == 3
+        await publisher.publish("c", "missed")
+        gate.set()
+        await publisher.publish("c", "live")
+        got = await take(inbox, 3)
+        assert [m for m in got if m != RESYNC] == ["missed", "live"]
+        assert got.index(RESYNC) >= 1
+        await publisher.publish("c", "last")
+        assert await take(inbox, 1) == ["last"]
+
+
 async def test_connection_lost_while_redis_stays_up_replays_only_what_was_missed(
     server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,11 +22,14 @@ import redis.asyncio as aioredis
 
 from veo.tasks import spawn
 
-#: About this many entries are kept per channel (``MAXLEN ~``: Redis trims whole nodes, so a few
-#: more may stay). A subscriber that missed more than this relies on RESYNC alone.
-HISTORY_LENGTH: Final = 500
-#: The history of a channel expires this long after its last publish; far longer than a reconnect.
-HISTORY_TTL_MS: Final = 300_000
+#: About this many entries are kept per channel (``MAXLEN ~``: Redis trims whole nodes, so up to
+#: 100 more may stay). A subscriber that missed more than this relies on RESYNC alone. Signaling
+#: is a few messages a second, so this covers a gap of many seconds; it is also the bound on what
+#: a peer sending the largest messages (128 KiB) can make Redis hold: about 40 MiB per channel.
+HISTORY_LENGTH: Final = 200
+#: The history of a channel expires this long after its last publish: far longer than a node needs
+#: to reconnect (its backoff stops growing at 5 s), short enough that idle channels cost nothing.
+HISTORY_TTL_MS: Final = 120_000
 #: Channels read per pipeline when catching up after a reconnect.
 REPLAY_BATCH: Final = 200
 

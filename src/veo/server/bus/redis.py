@@ -11,16 +11,19 @@ pub/sub payload carries the entry id. Every subscription remembers the last id i
 the connection comes back the link subscribes everything again, the bus reads each channel's
 entries after that id, delivers them in order, drops the pub/sub copies it already has, and then
 yields ``base.RESYNC`` so the consumer sends its whole state again. Ids are millisecond times, so
-after a Redis restart (no persistence) the new stream's ids are larger than the old ones; the bus
-also notices the restart (a new ``run_id``) and then replays the new stream from its start,
-which holds only messages published after the restart, all of them unseen by this node.
+after a Redis restart without persistence the new stream's ids are larger than the old ones and
+everything published since the restart is replayed; with persistence the stream comes back with
+its old ids, and only what this node had not delivered is.
 
 What cannot be recovered, and why RESYNC exists:
 - a message whose publish completed just before Redis died but that this node had not read yet:
   Redis loses both the pub/sub copy and (without persistence) its history entry;
-- more than ``HISTORY_LENGTH`` messages missed on one channel, or an outage longer than
-  ``HISTORY_TTL_MS``: the oldest are trimmed;
-- a message dropped by a full local queue (a consumer far behind).
+- more than ``HISTORY_LENGTH`` messages missed on one channel, or a node away longer than
+  ``HISTORY_TTL_MS`` from a channel nobody publishes on: the oldest are trimmed or expired;
+- a history evicted by Redis itself (a ``maxmemory-policy`` that evicts keys);
+- a message dropped by a full local queue (a consumer far behind);
+- after a restart without persistence, if the clock went back by more than Redis was down: the
+  new stream's first ids are below the last one seen, and count as seen.
 A publish whose reply was lost on a connection that broke while Redis stayed up is retried, so
 that rare message may arrive twice (at least once rather than silently none).
 
@@ -42,6 +45,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from veo.server.bus import history
@@ -172,6 +176,8 @@ class RedisBus:
                     log.warning("Redis bus publish failed, retrying: %s", exc)
                 await asyncio.sleep(min(remaining, delays.compute(failures)))
                 failures += 1
+            except RedisError as exc:  # Redis answered no (out of memory, read-only replica...)
+                raise BusUnavailableError(f"Redis refused a message for {channel}: {exc}") from exc
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
@@ -258,11 +264,6 @@ class RedisBus:
         server = str(info["run_id"])
         restarted = self._server is not None and server != self._server
         self._server = server
-        if restarted:
-            # nothing of the new server was delivered yet: its whole history is news
-            for entry in self._channels.values():
-                for listener in entry.listeners:
-                    listener.last = None
         behind = {
             name: [listener for listener in entry.listeners if listener.ready]
             for name, entry in self._channels.items()
@@ -271,7 +272,7 @@ class RedisBus:
         if not behind:
             return
         if restarted:
-            log.warning("Redis restarted: replaying its history on %d channels", len(behind))
+            log.warning("Redis restarted (new run_id): catching up on %d channels", len(behind))
         starts = {name: _earliest(listeners) for name, listeners in behind.items()}
         missed = await history.after(self._client, starts)
         for name, listeners in behind.items():
