@@ -28,7 +28,7 @@ from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.notify import egress, mailer, outbox, webhooks
 from veo.server.notify.models import OutboxMessage
-from veo.server.notify.worker import OutboxWorker
+from veo.server.notify.worker import USABLE_LEASE, OutboxWorker
 from veo.server.tickets import service as tickets
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -194,3 +194,25 @@ def _secret(settings: Settings) -> str:
             return endpoint.secret
     finally:
         db.dispose()
+
+
+@ON_POSTGRESQL
+async def test_a_round_starts_no_send_once_its_lease_is_nearly_over(
+    settings: Settings,
+    nodes: list[OutboxWorker],
+    inbox: tuple[Inbox, int],
+    receiver: Receiver,
+) -> None:
+    """A slow batch (SMTP timeouts) must not send rows whose lease another node may hold by now."""
+    _queue_tickets(settings, receiver, 2)
+    slow, other = nodes[0], nodes[1]
+    clock = iter([0.0, 1.0, USABLE_LEASE.total_seconds() + 1.0])  # claim, 1st send, 2nd send
+    slow.clock = lambda: next(clock)
+    start = utcnow()
+
+    assert await slow.run_once(now=start) == 1  # four claimed, one sent, then the lease ran low
+
+    assert await other.run_once(now=start + outbox.LEASE + timedelta(seconds=1)) == 3
+    assert sum(_message_ids(inbox[0]).values()) + len(receiver.keys) == 4
+    assert max(_message_ids(inbox[0]).values()) == 1 and len(set(receiver.keys)) == len(receiver.keys)
+    assert {(m.status, m.attempts) for m in _outbox(settings)} == {("sent", 1)}
