@@ -28,7 +28,7 @@ from veo.tasks import spawn
 #: a peer sending the largest messages (128 KiB) can make Redis hold: about 40 MiB per channel.
 HISTORY_LENGTH: Final = 200
 #: The history of a channel expires this long after its last publish: far longer than a node needs
-#: to reconnect (its backoff stops growing at 5 s), short enough that idle channels cost nothing.
+#: to reconnect (its backoff stops growing at 2 s), short enough that idle channels cost nothing.
 HISTORY_TTL_MS: Final = 120_000
 #: Channels read per pipeline when catching up after a reconnect.
 REPLAY_BATCH: Final = 200

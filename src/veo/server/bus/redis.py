@@ -172,8 +172,8 @@ class RedisBus:
                     raise BusUnavailableError(
                         f"Redis did not take a message for {channel} within {self._wait:g} s: {exc}"
                     ) from exc
-                if failures == 0:
-                    log.warning("Redis bus publish failed, retrying: %s", exc)
+                # the link already warns about the lost connection, once for all publishers
+                log.debug("Redis bus publish failed, retrying: %s", exc)
                 await asyncio.sleep(min(remaining, delays.compute(failures)))
                 failures += 1
             except RedisError as exc:  # Redis answered no (out of memory, read-only replica...)

@@ -34,9 +34,11 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 
 #: Reconnect delays: about RECONNECT_FIRST_SECONDS doubling up to RECONNECT_CAP_SECONDS, jittered
-#: so that the nodes of a cluster do not all come back in the same instant.
+#: so that the nodes of a cluster do not all come back in the same instant. The cap is short: until
+#: a node is back, what is published on a Redis that dies again is lost to it (one connection per
+#: node, so a quick retry costs Redis little).
 RECONNECT_FIRST_SECONDS: Final = 0.1
-RECONNECT_CAP_SECONDS: Final = 5.0
+RECONNECT_CAP_SECONDS: Final = 2.0
 CONNECT_SECONDS: Final = 5.0
 #: Longest wait for a reply (subscription confirmations, PONG) before the connection counts as dead.
 REPLY_SECONDS: Final = 10.0
