@@ -293,7 +293,7 @@ def broken_env(node_env: dict[str, str], workdir: Path, tmp_path: Path) -> dict[
         **node_env,
         "VEO_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "VEO_TURN_SECRET": "not-" + secrets.token_hex(8),
-        "VEO_DATABASE_URL": f"postgresql+psycopg://veo@127.0.0.1:{free_port()}/veo",
+        "VEO_DATABASE_URL": f"postgresql+psycopg://veo:pw-{secrets.token_hex(8)}@127.0.0.1:{free_port()}/veo",
         "VEO_DATA_DIR": str(data),
     }
 
@@ -302,7 +302,11 @@ def test_each_problem_is_named_and_the_exit_status_says_so(broken_env: dict[str,
     status, found, text = doctor(broken_env)
     assert status == 1, text
     assert found["database"]["status"] == "fail"
-    assert "cannot reach the database postgresql+psycopg://veo@127.0.0.1:" in text
+    assert "cannot reach the database postgresql+psycopg://veo:***@127.0.0.1:" in text
+    # no secret of the settings is printed, in either form
+    password = broken_env["VEO_DATABASE_URL"].split(":")[2].split("@")[0]
+    for secret in (password, broken_env["VEO_TURN_SECRET"]):
+        assert secret not in text and secret not in json.dumps(found), secret
     assert "cannot reach Redis at redis://127.0.0.1:" in found["redis"]["message"]
     turn_url = json.loads(broken_env["VEO_TURN_URLS"])[1]
     assert found[f"turn {turn_url}"]["message"] == "the TURN server refused veo's credentials (401).", text
@@ -319,7 +323,7 @@ def test_each_problem_is_named_and_the_exit_status_says_so(broken_env: dict[str,
 def test_the_same_problems_in_spanish(broken_env: dict[str, str]) -> None:
     status, found, text = doctor(broken_env, lang="es")
     assert status == 1, text
-    assert "no se puede conectar con la base de datos postgresql+psycopg://veo@127.0.0.1:" in text, text
+    assert "no se puede conectar con la base de datos postgresql+psycopg://veo:***@127.0.0.1:" in text, text
     assert "no se puede conectar con Redis en redis://127.0.0.1:" in found["redis"]["message"], text
     turn_url = json.loads(broken_env["VEO_TURN_URLS"])[1]
     assert found[f"turn {turn_url}"]["message"] == (
