@@ -27,6 +27,7 @@ from veo.server.audit import query as audit_query
 from veo.server.audit.deps import Auditor
 from veo.server.db.deps import DatabaseDep
 from veo.server.db.engine import Database
+from veo.server.db.unavailable import first_line, is_unavailable
 from veo.server.web.templating import render
 from veo.tasks import spawn
 
@@ -141,8 +142,11 @@ def install(app: FastAPI) -> None:
             await anyio.sleep(SIGN_INTERVAL_SECONDS)
             try:
                 await db.run(lambda s: checkpoints.checkpoint_if_due(s, signer))
-            except Exception:
-                log.exception("audit checkpoint failed; retrying in a minute")
+            except Exception as exc:
+                if is_unavailable(exc):  # a database restart: one line a minute, not a trace
+                    log.warning("audit checkpoint skipped: database unavailable: %s", first_line(exc))
+                else:
+                    log.exception("audit checkpoint failed; retrying in a minute")
 
     async def start() -> None:
         checkpoints.configure(db, signer)
