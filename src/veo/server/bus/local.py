@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -21,11 +22,17 @@ _CLOSED: Final = object()
 
 
 class LocalQueue:
-    """One subscription's inbox on this process."""
+    """One subscription's inbox on this process, drained by its one iterator.
+
+    A ``deque`` with ``maxlen`` drops the oldest entry by itself and costs a third of an
+    ``asyncio.Queue`` (which keeps two more deques for waiting putters and getters): it matters at
+    10,000 idle subscriptions a node. One consumer only, so one waiter at most.
+    """
 
     def __init__(self, channel: str, maxsize: int = DEFAULT_QUEUE_SIZE) -> None:
         self.channel = channel
-        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
+        self._items: deque[object] = deque(maxlen=maxsize)
+        self._waiter: asyncio.Future[None] | None = None
         self.dropped = 0
 
     def put(self, message: str) -> None:
@@ -37,18 +44,22 @@ class LocalQueue:
         self._put(_CLOSED)
 
     def _put(self, item: object) -> None:
-        while True:
-            try:
-                self._queue.put_nowait(item)
-                return
-            except asyncio.QueueFull:
-                self._queue.get_nowait()
-                self.dropped += 1
-                log.warning("bus subscriber on %s is behind: oldest message dropped", self.channel)
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1
+            log.warning("bus subscriber on %s is behind: oldest message dropped", self.channel)
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def messages(self) -> AsyncIterator[str]:
         while True:
-            item = await self._queue.get()
+            while not self._items:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            item = self._items.popleft()
             if item is _CLOSED:
                 return
             assert isinstance(item, str)
