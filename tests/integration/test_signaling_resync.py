@@ -79,3 +79,23 @@ def test_a_resync_writes_the_state_back_with_this_node_holding_the_agent(env: En
         assert rt.offered and rt.restored is False
         send(console, {"type": "hangup"})
         recv(agent, "ended")
+
+
+def test_the_heartbeat_writes_back_a_held_session_the_store_lost_without_a_resync(env: Env) -> None:
+    """An active agent may say nothing over signaling for hours: its state may expire, or a Redis
+    restart's resync may be missed. The node holding the socket writes it back anyway."""
+    created = env.create()
+    sid = created["id"]
+    assert env.client.portal is not None
+    with env.console(sid) as console, env.agent() as agent:
+        recv(console, "session_state")
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        env.hub.store = store = MemoryRuntimeStore()
+        env.client.portal.call(env.hub.claim_held)
+        rt = env.client.portal.call(store.get, sid)
+        assert rt is not None and rt.agent_node == env.hub.node and rt.agent_generation == 1
+        assert rt.restored and rt.unheld_since is None
+        send(console, {"type": "hangup"})
+        recv(agent, "ended")

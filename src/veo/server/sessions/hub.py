@@ -186,9 +186,28 @@ class SignalingHub:
         while True:
             try:
                 await self.liveness.beat(self.node, self.started)
+                await self.claim_held()
             except Exception:
                 log.warning("writing this node's heartbeat failed", exc_info=True)
             await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
+
+    async def claim_held(self) -> None:
+        """Make sure the store says this node holds the agent sockets it holds (one read for all).
+
+        An active session's agent may send nothing over signaling for hours (its heartbeats go
+        over the data channel), so its state could expire, or vanish with a Redis restart whose
+        ``RESYNC`` this node missed; the sweep would then find the session held by nobody.
+        Written back here within a heartbeat, long before the sweep's grace. A socket the store
+        shows replaced (its notice lost) is closed.
+        """
+        held = dict(self._agents)
+        if not held:
+            return
+        states = await self.store.get_many(held)
+        for session_id, (generation, peer) in held.items():
+            rt = states.get(session_id)
+            if rt is None or rt.agent_node != self.node or rt.agent_generation != generation:
+                await self._guarded(peer, self._reclaim(peer, session_id, generation))
 
     async def _sweep_loop(self) -> None:
         while True:
