@@ -342,3 +342,38 @@ def test_a_node_that_starts_interrupts_nothing_another_live_node_holds(pair: Pai
         send(console, {"type": "hangup"})
         assert recv(agent, "ended")["by"] == "technician"
     assert pair.events(sid, "session.interrupted") == []
+
+
+def test_a_node_taken_for_dead_while_it_lives_claims_its_agent_back_and_the_interruption_ends(
+    pair: Pair,
+) -> None:
+    """Node A's heartbeat lapsed (a stall) while its agent stayed connected: B's sweep interrupts
+    the session, then A's next heartbeat round claims the agent's socket back and ends it."""
+    created = pair.create()
+    sid = created["id"]
+    with pair.b.console(sid) as console, pair.a.agent() as agent:
+        _active(pair, console, agent, created)
+
+        async def stall() -> None:  # A's heartbeat loop stops and its key goes
+            for task in list(pair.a.hub._tasks):
+                if task.get_name() == "veo-node-heartbeat":
+                    task.cancel()
+            await pair.a.hub.liveness.forget(pair.a.hub.node)
+
+        pair.a.call(stall)
+        pair.b.hub.dead_nodes.patience_seconds = 0
+        pair.b.call(pair.b.hub.sweep_now)
+        assert recv(console, "session_state")["interrupted"] is True
+        pair.a.call(pair.a.hub.claim_held)
+        state = recv(console, "session_state")
+        assert state["interrupted"] is False and state["agent_connected"] is True
+        rt = _runtime(pair.b, sid)
+        assert rt is not None and rt.agent_node == pair.a.hub.node and rt.interruption is None
+        send(agent, {"type": "control_state", "paused": True})
+        assert recv(console, "control_state")["paused"] is True
+        send(console, {"type": "hangup"})
+        assert recv(agent, "ended")["by"] == "technician"
+    assert [e.details["cause"] for e in pair.events(sid, "session.interrupted")] == ["node_lost"]
+    assert [e.details["verified_by"] for e in pair.events(sid, "session.resumed")] == ["connection_kept"]
+    assert pair.row(sid).end_reason == "hangup"
+    _chain_ok(pair)

@@ -631,15 +631,22 @@ class SignalingHub:
         self._agents[session_id] = (rt.agent_generation, peer)
         return rt.agent_generation
 
-    def _holds(self, session_id: str, rt: SessionRuntime, generation: int) -> bool:
-        """Whether the agent socket ``generation`` of this node is the session's (claimed back
-        when the store lost track of it: rebuilt, or swept while this node's heartbeat lapsed).
-        False: a newer socket took the session, here or on another node."""
+    async def _holds(self, session_id: str, rt: SessionRuntime, generation: int) -> bool:
+        """Whether the agent socket ``generation`` of this node is the session's; the caller holds
+        the session's lock. False: a newer socket took the session, here or on another node.
+
+        Claimed back when the store lost track of it (rebuilt, expired) or another node's sweep
+        took this node for dead (its heartbeat lapsed): the interruption that sweep recorded
+        ends (``connection_kept``), since the agent's signaling socket is demonstrably here.
+        """
         if rt.agent_generation > generation:
             return False
         if rt.agent_node != self.node or rt.agent_generation != generation:
             log.info("session %s: this node claims its agent socket back", session_id)
             rt.agent_node, rt.agent_generation, rt.unheld_since = self.node, generation, None
+            lost = rt.interruption
+            if lost is not None and lost.link == "server_restart":
+                await resuming.resume_locked(self, session_id, rt, "connection_kept")
         return True
 
     async def _serve_agent(
@@ -701,7 +708,7 @@ class SignalingHub:
 
     async def _reclaim(self, peer: Peer, session_id: str, generation: int) -> None:
         async with self.runtime(session_id) as held:
-            if held.rt is not None and not self._holds(session_id, held.rt, generation):
+            if held.rt is not None and not await self._holds(session_id, held.rt, generation):
                 await peer.close(CLOSE_REPLACED)
 
     async def _try_send(self, peer: Peer, message: Message) -> None:
@@ -748,7 +755,7 @@ class SignalingHub:
             if rt is None:
                 await peer.send(error("session_ended"))
                 return
-            if not self._holds(session_id, rt, generation):
+            if not await self._holds(session_id, rt, generation):
                 # a newer socket took over: the browser share the agent continued, or an older
                 # socket of the agent whose replacement notice was lost
                 await peer.send(error("session_ended"))
