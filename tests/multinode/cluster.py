@@ -28,6 +28,7 @@ unchanged.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -204,6 +205,15 @@ class HAProxy:
         """The nodes HAProxy's health checks find up (the unchecked ``-fallback`` backups aside)."""
         names = self._names()
         return {name for name, (op, _admin) in self.states().items() if op == 2 and name in names}
+
+    def redispatched(self, request: str) -> int:
+        """How many logged requests containing ``request`` HAProxy retried on another server (the
+        retries field of its HTTP log, ``.../+N``, has a ``+`` when the request was redispatched)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return 0
+        return sum(1 for line in lines if request in line and re.search(r" \d+/\d+/\d+/\d+/\+\d+ ", line))
 
     def pin(self, node: Node) -> None:
         """New connections go to ``node`` only: the others are drained (open ones stay)."""
