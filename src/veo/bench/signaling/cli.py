@@ -43,6 +43,8 @@ class Plan:
     setups: int
     duration: float
     compression: bool
+    #: the single node's database: ``sqlite`` (its default) or ``postgresql``
+    single_database: str
     postgres_url: str
     redis_url: str
 
@@ -100,10 +102,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         help=_("idle agents without permessage-deflate (veo agent uses it)"),
     )
     bench.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help=_("the single node's database (default: %(default)s); two nodes always share PostgreSQL"),
+    )
+    bench.add_argument(
         "--postgres-url",
         default=DEFAULT_POSTGRES,
         metavar="URL",
-        help=_("PostgreSQL server for two nodes; a throwaway database is created on it and dropped"),
+        help=_("PostgreSQL server to use; a throwaway database is created on it and dropped"),
     )
     bench.add_argument(
         "--redis-url",
@@ -164,15 +172,12 @@ def _failed(scenario: Scenario) -> bool:
 
 
 def run_scenario(count: int, plan: Plan) -> Scenario:
-    scenario = Scenario(
-        nodes=count,
-        database="sqlite" if count == 1 else "postgresql",
-        bus="memory" if count == 1 else "redis",
-    )
+    database = plan.single_database if count == 1 else "postgresql"
+    scenario = Scenario(nodes=count, database=database, bus="memory" if count == 1 else "redis")
     try:
         with tempfile.TemporaryDirectory(prefix="veo-bench-signaling-") as folder:
             data_dir = Path(folder)
-            with database_for(count, data_dir, plan.postgres_url) as url:
+            with database_for(database == "postgresql", data_dir, plan.postgres_url) as url:
                 progress(f"{count} node(s): issuing {plan.agents} sessions")
                 world = prepare(url, data_dir, plan.agents, progress)
                 redis_url = plan.redis_url if count > 1 else None
@@ -195,6 +200,7 @@ def main(args: argparse.Namespace) -> int:
         setups=args.setups,
         duration=float(args.duration),
         compression=not args.no_compression,
+        single_database=args.database,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
     )
@@ -208,6 +214,7 @@ def main(args: argparse.Namespace) -> int:
             "setups": plan.setups,
             "duration_s": plan.duration,
             "compression": plan.compression,
+            "argv": sys.argv[1:],
             "scenarios": [s.as_dict() for s in scenarios],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -23,7 +23,7 @@ from veo.bench.signaling.world import Waiting
 from veo.tasks import spawn
 
 #: Joins in flight at once (each is a database transaction on its node).
-JOIN_CONCURRENCY = 64
+JOIN_CONCURRENCY = 16
 #: Seconds the nodes get after the last join before they are measured.
 SETTLE_SECONDS = 5.0
 

@@ -147,11 +147,11 @@ def cluster(count: int, data_dir: Path, database_url: str, redis_url: str | None
 
 
 @contextmanager
-def database_for(count: int, data_dir: Path, postgres_url: str) -> Iterator[str]:
-    """One node: SQLite in the data directory (a single server's default); more: a throwaway
-    PostgreSQL database, dropped afterwards."""
+def database_for(postgres: bool, data_dir: Path, postgres_url: str) -> Iterator[str]:
+    """SQLite in the data directory (a single server's default), or a throwaway PostgreSQL
+    database on ``postgres_url``, dropped afterwards (required by more than one node)."""
     with ExitStack() as stack:
-        if count == 1:
-            yield f"sqlite:///{data_dir / 'veo.db'}"
-        else:
+        if postgres:
             yield stack.enter_context(throwaway(postgres_url))
+        else:
+            yield f"sqlite:///{data_dir / 'veo.db'}"
