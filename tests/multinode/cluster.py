@@ -206,14 +206,17 @@ class HAProxy:
         names = self._names()
         return {name for name, (op, _admin) in self.states().items() if op == 2 and name in names}
 
-    def redispatched(self, request: str) -> int:
-        """How many logged requests containing ``request`` HAProxy retried on another server (the
-        retries field of its HTTP log, ``.../+N``, has a ``+`` when the request was redispatched)."""
+    def log_lines(self) -> list[str]:
         try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
+            return self.log_path.read_text(errors="replace").splitlines()
         except FileNotFoundError:
-            return 0
-        return sum(1 for line in lines if request in line and re.search(r" \d+/\d+/\d+/\d+/\+\d+ ", line))
+            return []
+
+    def redispatched(self, request: str, since: int = 0) -> int:
+        """How many requests containing ``request`` logged after line ``since`` HAProxy retried on
+        another server (its HTTP log's retries field, ``.../+N``, has a ``+`` when redispatched)."""
+        pattern = re.compile(r" \d+/\d+/\d+/\d+/\+\d+ ")
+        return sum(1 for line in self.log_lines()[since:] if request in line and pattern.search(line))
 
     def pin(self, node: Node) -> None:
         """New connections go to ``node`` only: the others are drained (open ones stay)."""

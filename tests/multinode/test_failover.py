@@ -63,13 +63,14 @@ def test_killing_the_node_holding_a_peer_mid_session(across: Callable[[], MultiN
     lines_before = len(case.live.agent.log.lines())
     case.start_watching()
 
+    proxy_lines = len(case.cluster.proxy.log_lines())
     killed_at = time.time()
     victim.kill()
     # before HAProxy's checks can notice (2 failures a second apart), a request that round robin
     # gives to the dead node is refused there and retried on another: none fails
     statuses = [case.cluster.api("GET", "/healthz").status_code for _ in range(2 * len(case.cluster.nodes))]
     assert statuses == [200] * len(statuses), statuses
-    redispatched = case.cluster.proxy.redispatched("GET /healthz")
+    redispatched = case.cluster.proxy.redispatched("GET /healthz", since=proxy_lines)
 
     def reopened_elsewhere() -> str | None:
         now = case.sockets(path)
