@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from tests.e2e.conftest import _unavailable
 from tests.e2e.procs import wait_for
 from tests.integration.pg_instance import PostgresInstance, _binaries
 
 from .case import WATCH_SECONDS, MultiNodeCase, Picture, assert_none_lost, rows
 from .cluster import Cluster, SharedDatabase
-from .conftest import _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
