@@ -51,7 +51,10 @@ from veo.protocol.base import Message, ProtocolError
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
     AgentJoined,
+    AgentMessage,
+    ConsoleMessage,
     Ended,
+    Hangup,
     Offer,
     Ping,
     Pong,
@@ -76,7 +79,7 @@ from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
-from veo.server.sessions.runtime_store import Held, MemoryRuntimeStore, RuntimeStore
+from veo.server.sessions.runtime_store import Held, MemoryRuntimeStore, RuntimeStore, RuntimeStoreError
 from veo.server.sessions.steps import Step
 from veo.server.sessions.wire import (
     CLOSE_NORMAL,
@@ -207,7 +210,10 @@ class SignalingHub:
         for session_id, (generation, peer) in held.items():
             rt = states.get(session_id)
             if rt is None or rt.agent_node != self.node or rt.agent_generation != generation:
-                await self._guarded(peer, self._reclaim(peer, session_id, generation))
+                try:
+                    await self._reclaim(peer, session_id, generation)
+                except Exception:
+                    log.warning("session %s: claiming the agent's socket back failed", session_id)
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -320,12 +326,21 @@ class SignalingHub:
             del self._timers[session_id]
         await resuming.end_if_lost(self, session_id)
 
+    async def _saved(self, session_id: str) -> SessionRuntime | None:
+        """The session's saved state for reading; None when the store cannot say (Redis down):
+        what the consoles are told then comes from the database alone."""
+        try:
+            return await self.store.get(session_id)
+        except RuntimeStoreError:
+            log.warning("session %s: the runtime store is unreachable; state from the database", session_id)
+            return None
+
     async def _state(self, session_id: str, rt: SessionRuntime | None = None) -> SessionState | None:
         session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
         if session is None:
             return None
         if rt is None:
-            rt = await self.store.get(session_id)
+            rt = await self._saved(session_id)
         # the database's deadline: every node sees the same interruption, even without the state
         deadline = session.resume_deadline if session.status in CONNECTED_STATUSES else None
         return SessionState(
@@ -352,13 +367,26 @@ class SignalingHub:
             await self.bus.publish(console_channel(session_id), state.dumps())
 
     async def announce_end(self, session_id: str, by: service.EndedBy, reason: str) -> None:
-        """The session ended: its state dropped (a save under way is refused), both peers told."""
-        await self.store.drop(session_id)
+        """The session ended (the database says so already): its state dropped (a save under way is
+        refused), both peers told."""
         self.stop_timer(session_id)
+        try:
+            await self.store.drop(session_id)
+        except RuntimeStoreError:
+            log.warning("session %s ended but its runtime state could not be dropped", session_id)
         ended = Ended(by=by, reason=reason[:200]).dumps()
-        await self.bus.publish(agent_channel(session_id), ended)
-        await self.publish_state(session_id)
-        await self.bus.publish(console_channel(session_id), ended)
+        # each told on its own: a peer the bus cannot reach now is told at its socket's next
+        # resync or this node's next heartbeat round (``_tell_ended``), from the database
+        tells: list[Callable[[], Awaitable[None]]] = [
+            lambda: self.bus.publish(agent_channel(session_id), ended),
+            lambda: self.publish_state(session_id),
+            lambda: self.bus.publish(console_channel(session_id), ended),
+        ]
+        for tell in tells:
+            try:
+                await tell()
+            except Exception:
+                log.warning("session %s ended but a peer could not be told now", session_id, exc_info=True)
 
     async def end(
         self,
@@ -388,7 +416,8 @@ class SignalingHub:
         handle: Callable[[str | bytes], Awaitable[None]],
         internal: Internal,
     ) -> bool:
-        """Read the peer and forward the bus until either stops; True if the session ended.
+        """Read the peer and forward the bus until either stops; True if the session ended (or,
+        for this socket, as good as: ``internal`` said it is done).
 
         A bus message for the nodes (``RESYNC``, a replaced socket's notice) goes to ``internal``,
         never to the peer.
@@ -408,7 +437,8 @@ class SignalingHub:
             try:
                 async for message in inbox:
                     if is_internal(message):
-                        if await internal(message):
+                        if await internal(message):  # the socket is done (replaced, or ended)
+                            ended = True
                             break
                         continue
                     await peer.send(message)
@@ -430,6 +460,9 @@ class SignalingHub:
             await step
         except service.SessionError as exc:
             await peer.send(error(exc.code))
+        except RuntimeStoreError as exc:  # Redis is down: the peer may send it again
+            log.warning("a signaling message was refused: %s", exc)
+            await peer.send(error("server_error"))
         except Exception:
             log.exception("handling a signaling message failed")
             await peer.send(error("server_error"))
@@ -702,14 +735,40 @@ class SignalingHub:
                 await peer.close(CLOSE_REPLACED)
                 return True
             return False
-        if raw == RESYNC:  # the bus reconnected: the store may have lost the session meanwhile
-            await self._guarded(peer, self._reclaim(peer, session_id, generation))
+        if raw == RESYNC:  # the bus reconnected: an end may have been lost, or the store's state
+            try:
+                return await self._tell_ended(peer, session_id) or await self._reclaim(
+                    peer, session_id, generation
+                )
+            except Exception:
+                log.warning("session %s: checking the agent's session after a resync failed", session_id)
         return False
 
-    async def _reclaim(self, peer: Peer, session_id: str, generation: int) -> None:
+    async def _reclaim(self, peer: Peer, session_id: str, generation: int) -> bool:
+        """The agent socket's session, checked against the store (its state written back when
+        lost); True when the socket was closed: replaced, or its session ended meanwhile (an end
+        the bus could not carry here)."""
         async with self.runtime(session_id) as held:
-            if held.rt is not None and not await self._holds(session_id, held.rt, generation):
+            if held.rt is None:
+                return await self._tell_ended(peer, session_id)
+            if not await self._holds(session_id, held.rt, generation):
                 await peer.close(CLOSE_REPLACED)
+                return True
+        return False
+
+    async def _tell_ended(self, peer: Peer, session_id: str) -> bool:
+        """``ended`` from the database to an agent socket whose session is over; True if it was."""
+        session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
+        if session is None or session.status not in ("ended", "expired"):
+            return False
+        try:  # what the node that ended it could not drop (the store was unreachable then)
+            await self.store.drop(session_id)
+        except RuntimeStoreError:
+            log.debug("session %s: its runtime state could not be dropped", session_id)
+        by: Any = session.ended_by if session.ended_by in ("technician", "user", "system") else "system"
+        await self._try_send(peer, Ended(by=by, reason=session.end_reason[:200]))
+        await peer.close(CLOSE_NORMAL)
+        return True
 
     async def _try_send(self, peer: Peer, message: Message) -> None:
         try:
@@ -750,25 +809,37 @@ class SignalingHub:
             log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
             await peer.send(protocol_error(exc))
             return
-        async with self.runtime(session_id) as held:
-            rt = held.rt
-            if rt is None:
-                await peer.send(error("session_ended"))
-                return
-            if not await self._holds(session_id, rt, generation):
-                # a newer socket took over: the browser share the agent continued, or an older
-                # socket of the agent whose replacement notice was lost
-                await peer.send(error("session_ended"))
-                if rt.mode == "agent":
-                    await peer.close(CLOSE_REPLACED)
-                return
-            if not agent_may_send(rt, message.type, resume=isinstance(message, Offer) and message.resume):
-                log.info("session %s: agent %s out of order", session_id, message.type)
-                await peer.send(error("out_of_order", message.type))
-                return
-            address = peer.ws.client.host if peer.ws.client else ""
-            step = Step(self, session_id, rt, service.AGENT_ACTOR, address)
-            await steps.AGENT_STEPS[message.type](step, message)
+        try:
+            async with self.runtime(session_id) as held:
+                await self._agent_step(peer, session_id, generation, message, held.rt)
+        except RuntimeStoreError:
+            if not isinstance(message, Hangup):
+                raise
+            # an end needs no shared state (the database decides): never lost with Redis
+            log.warning("session %s: the runtime store is unreachable; the agent's end goes on", session_id)
+            await self._agent_step(peer, session_id, generation, message, SessionRuntime())
+
+    async def _agent_step(
+        self, peer: Peer, session_id: str, generation: int, message: AgentMessage, rt: SessionRuntime | None
+    ) -> None:
+        """One agent message under the session's lock (``rt``: its state, None when it ended)."""
+        if rt is None:
+            await peer.send(error("session_ended"))
+            return
+        if not await self._holds(session_id, rt, generation):
+            # a newer socket took over: the browser share the agent continued, or an older
+            # socket of the agent whose replacement notice was lost
+            await peer.send(error("session_ended"))
+            if rt.mode == "agent":
+                await peer.close(CLOSE_REPLACED)
+            return
+        if not agent_may_send(rt, message.type, resume=isinstance(message, Offer) and message.resume):
+            log.info("session %s: agent %s out of order", session_id, message.type)
+            await peer.send(error("out_of_order", message.type))
+            return
+        address = peer.ws.client.host if peer.ws.client else ""
+        step = Step(self, session_id, rt, service.AGENT_ACTOR, address)
+        await steps.AGENT_STEPS[message.type](step, message)
 
     # ------------------------------------------------------------------ console
 
@@ -804,16 +875,22 @@ class SignalingHub:
         if ended:
             await peer.close(CLOSE_NORMAL)
 
-    async def _console_state(self, peer: Peer, session_id: str) -> bool:
-        """``session_state`` and any offer waiting for an answer; False when the session is over."""
+    async def _console_state(self, peer: Peer, session_id: str, *, resync: bool = False) -> bool:
+        """``session_state`` and any offer waiting for an answer; False when the session is over
+        (after a resync, with the ``ended`` the bus may have lost)."""
         state = await self._state(session_id)
         if state is None:
             await peer.send(error("session_not_found", fatal=True))
             return False
         await peer.send(state)
         if state.status in ("ended", "expired"):
+            if resync and state.status == "ended":
+                session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
+                if session is not None and session.ended_by in ("technician", "user", "system"):
+                    by: Any = session.ended_by
+                    await peer.send(Ended(by=by, reason=session.end_reason[:200]))
             return False
-        rt = await self.store.get(session_id)
+        rt = await self._saved(session_id)
         if rt is not None and rt.pending_offer is not None and not rt.answered:
             # credentials made now: those sent with the offer may have expired since
             await peer.send(console_offer(self.settings, session_id, rt.pending_offer).dumps())
@@ -823,7 +900,7 @@ class SignalingHub:
         """The bus reconnected: what was published meanwhile may be lost, so the state again."""
         if raw == RESYNC:
             try:
-                return not await self._console_state(peer, session_id)
+                return not await self._console_state(peer, session_id, resync=True)
             except Exception:
                 log.warning("session %s: re-sending the state after a bus resync failed", session_id)
         return False
@@ -842,19 +919,32 @@ class SignalingHub:
         if isinstance(message, Ping):  # the console checks its socket: answered at once, nothing else
             await peer.send(Pong())
             return
-        async with self.runtime(session_id) as held:
-            rt = held.rt
-            if rt is None:  # ended
-                await peer.send(error("session_ended"))
-                return
-            if not console_may_send(rt, message.type):
-                log.info("session %s: console %s out of order", session_id, message.type)
-                await peer.send(error("out_of_order", message.type))
-                return
-            # the database's word last, right before the step: a garbled or untimely message costs
-            # no transaction, a valid one is never acted on for an account that was cut off
-            if await self._refuse_revoked(connection, user.email):
-                return
-            address = peer.ws.client.host if peer.ws.client else ""
-            step = Step(self, session_id, rt, user.email, address, connection)
-            await steps.CONSOLE_STEPS[message.type](step, message)
+        try:
+            async with self.runtime(session_id) as held:
+                await self._console_step(connection, user, message, held.rt)
+        except RuntimeStoreError:
+            if not isinstance(message, Hangup):
+                raise
+            # an end needs no shared state (the database decides): never lost with Redis
+            log.warning("session %s: the runtime store is unreachable; the console's end goes on", session_id)
+            await self._console_step(connection, user, message, SessionRuntime())
+
+    async def _console_step(
+        self, connection: ConsoleConnection, user: User, message: ConsoleMessage, rt: SessionRuntime | None
+    ) -> None:
+        """One console message under the session's lock (``rt``: its state, None when it ended)."""
+        peer, session_id = connection.peer, connection.session_id
+        if rt is None:  # ended
+            await peer.send(error("session_ended"))
+            return
+        if not console_may_send(rt, message.type):
+            log.info("session %s: console %s out of order", session_id, message.type)
+            await peer.send(error("out_of_order", message.type))
+            return
+        # the database's word last, right before the step: a garbled or untimely message costs
+        # no transaction, a valid one is never acted on for an account that was cut off
+        if await self._refuse_revoked(connection, user.email):
+            return
+        address = peer.ws.client.host if peer.ws.client else ""
+        step = Step(self, session_id, rt, user.email, address, connection)
+        await steps.CONSOLE_STEPS[message.type](step, message)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from veo.config import Settings
 from veo.server.sessions.runtime import SessionRuntime
@@ -55,7 +55,9 @@ REDIS_TIMEOUT_SECONDS = 5.0
 
 
 class RuntimeStoreError(RuntimeError):
-    """The session's lock could not be taken in time, or the store cannot be reached."""
+    """The session's lock could not be taken in time, or the store cannot be reached (Redis down):
+    the message is refused (``server_error``), except an end, which needs no state
+    (``SignalingHub``'s fallback)."""
 
 
 @dataclass
@@ -203,41 +205,61 @@ class RedisRuntimeStore:
             thread_local=False,
         )
         token = secrets.token_hex(16).encode()
-        if not await lock.acquire(token=token):
-            raise RuntimeStoreError(f"session {session_id}: its lock was not free in time")
         try:
+            if not await lock.acquire(token=token):
+                raise RuntimeStoreError(f"session {session_id}: its lock was not free in time")
             raw, ended = await self._client.mget([self._key(session_id), self._ended_key(session_id)])
+        except RedisError as exc:
+            raise RuntimeStoreError(f"session {session_id}: the runtime store is unreachable") from exc
+        try:
             held = Held(SessionRuntime.loads(raw) if raw is not None else None, ended is not None)
             yield held
             if held.rt is not None:
-                saved = await self._save(
-                    keys=[self._key(session_id), self._ended_key(session_id), name],
-                    args=[held.rt.dumps(), STATE_TTL_SECONDS, token],
-                )
-                if saved == -1:
-                    log.warning("session %s: its lock expired during a step; state not saved", session_id)
+                await self._store(session_id, name, token, held.rt)
         finally:
             try:
                 await lock.release()
-            except LockError:
+            except (LockError, RedisError):
                 log.debug("session %s: the lock had expired already", session_id)
 
+    async def _store(self, session_id: str, lock: str, token: bytes, rt: SessionRuntime) -> None:
+        """Save after a step; the step's work is done, so a failure is logged, not raised."""
+        try:
+            saved = await self._save(
+                keys=[self._key(session_id), self._ended_key(session_id), lock],
+                args=[rt.dumps(), STATE_TTL_SECONDS, token],
+            )
+        except RedisError:
+            log.warning("session %s: the runtime store is unreachable; the step's state is lost", session_id)
+            return
+        if saved == -1:
+            log.warning("session %s: its lock expired during a step; state not saved", session_id)
+
     async def get(self, session_id: str) -> SessionRuntime | None:
-        raw = await self._client.get(self._key(session_id))
+        try:
+            raw = await self._client.get(self._key(session_id))
+        except RedisError as exc:
+            raise RuntimeStoreError("the runtime store is unreachable") from exc
         return SessionRuntime.loads(raw) if raw is not None else None
 
     async def get_many(self, session_ids: Iterable[str]) -> dict[str, SessionRuntime]:
         ids = list(session_ids)
         if not ids:
             return {}
-        raws = await self._client.mget([self._key(i) for i in ids])
+        try:
+            raws = await self._client.mget([self._key(i) for i in ids])
+        except RedisError as exc:
+            raise RuntimeStoreError("the runtime store is unreachable") from exc
         return {i: SessionRuntime.loads(raw) for i, raw in zip(ids, raws, strict=True) if raw is not None}
 
     async def drop(self, session_id: str) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.set(self._ended_key(session_id), b"1", ex=TOMBSTONE_SECONDS)
-            pipe.delete(self._key(session_id))
-            await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._ended_key(session_id), b"1", ex=TOMBSTONE_SECONDS)
+                pipe.delete(self._key(session_id))
+                await pipe.execute()
+        except RedisError as exc:
+            raise RuntimeStoreError(f"session {session_id}: the runtime store is unreachable") from exc
 
     async def ping(self) -> None:
         await self._client.ping()

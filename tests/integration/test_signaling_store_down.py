@@ -1,0 +1,104 @@
+"""The shared runtime store unreachable (Redis down), and an end the bus could not carry.
+
+While the store cannot be reached, a message that needs the session's state is refused with
+``server_error`` (the peer may send it again), but an end needs none (the database decides): the
+technician's or the user's hang-up still ends the session and is relayed. An end that the bus
+could not carry to a node (published during the outage, given up) reaches that node's sockets
+when their subscription resyncs: the agent gets ``ended`` from the database and is closed, a
+console gets ``session_state`` and ``ended``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import pytest
+from tests.integration.test_signaling import Env, closed_with, env, join, negotiate, recv, send
+
+from veo.server.bus.base import RESYNC
+from veo.server.sessions import service
+from veo.server.sessions.runtime import SessionRuntime
+from veo.server.sessions.runtime_store import Held, RuntimeStoreError
+
+pytestmark = pytest.mark.timeout(60)
+__all__ = ["env"]
+
+
+class UnreachableStore:
+    """A store whose Redis is down: every call fails as ``RedisRuntimeStore``'s do then."""
+
+    shared = True
+
+    @asynccontextmanager
+    async def edit(self, session_id: str) -> AsyncIterator[Held]:
+        raise RuntimeStoreError("the runtime store is unreachable")
+        yield Held(None)  # pragma: no cover - never reached
+
+    async def get(self, session_id: str) -> SessionRuntime | None:
+        raise RuntimeStoreError("the runtime store is unreachable")
+
+    async def get_many(self, session_ids: Iterable[str]) -> dict[str, SessionRuntime]:
+        raise RuntimeStoreError("the runtime store is unreachable")
+
+    async def drop(self, session_id: str) -> None:
+        raise RuntimeStoreError("the runtime store is unreachable")
+
+    async def ping(self) -> None:
+        raise RuntimeStoreError("the runtime store is unreachable")
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("who", ["console", "agent"])
+def test_with_the_store_down_other_messages_are_refused_but_a_hangup_ends(env: Env, who: str) -> None:
+    created = env.create()
+    sid = created["id"]
+    with env.console(sid) as console, env.agent() as agent:
+        recv(console, "session_state")
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        negotiate(agent, console)
+        working = env.hub.store
+        env.hub.store = UnreachableStore()
+        send(agent, {"type": "consent", "granted": ["view"], "sas_confirmed": True})
+        assert recv(agent, "error")["code"] == "server_error"
+        send(console, {"type": "sas_confirm"})
+        assert recv(console, "error")["code"] == "server_error"
+        if who == "console":
+            send(console, {"type": "hangup", "reason": "fixed"})
+            assert recv(agent, "ended")["by"] == "technician"
+            assert recv(console, "session_state")["status"] == "ended"
+            assert recv(console, "ended")["by"] == "technician"
+        else:
+            send(agent, {"type": "hangup"})
+            assert recv(console, "session_state")["status"] == "ended"
+            assert recv(console, "ended")["by"] == "user"
+        env.hub.store = working
+    row = env.row(sid)
+    assert row.status == "ended" and row.ended_by == ("technician" if who == "console" else "user")
+    assert row.granted_permissions == [] and not row.technician_sas_confirmed, "nothing refused was recorded"
+
+
+def test_an_end_the_bus_lost_reaches_both_sockets_at_their_resync(env: Env) -> None:
+    created = env.create()
+    sid = created["id"]
+    assert env.client.portal is not None
+    with env.console(sid) as console, env.agent() as agent:
+        recv(console, "session_state")
+        join(agent, created["code"])
+        recv(console, "agent_joined")
+        recv(console, "session_state")
+        # another node ended it while the bus was down: the database knows, nobody was told
+        with env.db.session() as s:
+            assert service.end_session(s, sid, by="technician", reason="fixed", actor="tech@example.org")
+        env.client.portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
+        assert recv(agent, "ended") == {"v": 1, "type": "ended", "by": "technician", "reason": "fixed"}
+        assert closed_with(agent) == 1000
+        env.client.portal.call(env.hub.bus.publish, env.hub.console_channel(sid), RESYNC)
+        assert recv(console, "session_state")["status"] == "ended"
+        assert recv(console, "ended")["reason"] == "fixed"
+        assert closed_with(console) == 1000
+    assert len(env.actions(sid, "session.ended")) == 1
