@@ -41,6 +41,8 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
     assert scenario["nodes"] == 1 and scenario["database"] == "sqlite" and scenario["error"] is None
     idle = scenario["idle"]
     assert idle["held"] == 20 and idle["per_node"] == {"node1": 20} and idle["failures"] == {}
+    # the agents offer permessage-deflate as veo agent does; veo server declines it (server/main.py)
+    assert idle["compressed"] == 0
     # memory was read from the running node before and after the agents joined
     assert idle["rss_before_kib"]["node1"] > 10_000 and idle["rss_after_kib"]["node1"] > 10_000
     assert idle["pss_after_kib"]["node1"] > 0

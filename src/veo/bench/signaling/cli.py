@@ -141,6 +141,7 @@ async def _idle(c: Cluster, world: World, plan: Plan) -> IdleFigures:
         figures.per_node = held.per_node
         figures.failures = held.failures
         figures.join_seconds = held.join_seconds
+        figures.compressed = held.compressed
         progress(f"{figures.held} agents joined in {held.join_seconds:.0f} s; settling")
         await asyncio.sleep(SETTLE_SECONDS)
         after = {n.name: n.usage() for n in nodes}
@@ -218,4 +219,14 @@ def main(args: argparse.Namespace) -> int:
             "scenarios": [s.as_dict() for s in scenarios],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 0 if all(s.error is None for s in scenarios) else 1
+    return 0 if all(_measured(s, plan) for s in scenarios) else 1
+
+
+def _measured(scenario: Scenario, plan: Plan) -> bool:
+    """The scenario ran and measured something of each kind asked for (the smoke run's promise:
+    a bench that crashes or measures nothing fails, slow figures never do)."""
+    if scenario.error is not None:
+        return False
+    setups_ok = plan.setups == 0 or (scenario.setups is not None and scenario.setups.ok > 0)
+    idle_ok = plan.agents == 0 or (scenario.idle is not None and scenario.idle.held > 0)
+    return setups_ok and idle_ok

@@ -35,6 +35,8 @@ class Held:
     per_node: dict[str, int]
     failures: dict[str, int]
     join_seconds: float
+    #: sockets on which the server accepted permessage-deflate (the agents offer it)
+    compressed: int = 0
 
 
 async def _join_one(
@@ -86,6 +88,7 @@ async def holding(
         ports = {n.port: n.name for n in nodes}
         for ws in held.sockets:
             held.per_node[ports[ws.remote_address[1]]] += 1
+            held.compressed += bool(ws.protocol.extensions)
         held.join_seconds = round(loop.time() - began, 1)
         yield held
     finally:

@@ -23,6 +23,8 @@ class IdleFigures:
     #: node name -> CPU seconds over ``duration_s`` of idling
     idle_cpu_s: dict[str, float] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    #: agent sockets on which permessage-deflate was negotiated
+    compressed: int = 0
 
     @property
     def kib_per_agent_rss(self) -> float | None:
@@ -79,8 +81,9 @@ def _num(value: float | None, digits: int = 1) -> str:
 def table(scenarios: list[Scenario]) -> str:
     """Two fixed-width tables: idle agents, then set-up latency (milliseconds)."""
     idle_head = (
-        f"{'nodes':<7}{'backends':<20}{'agents':>8}{'join s':>8}{'RSS before MiB':>16}{'RSS after MiB':>15}"
-        f"{'KiB/agent RSS':>15}{'KiB/agent PSS':>15}{'idle CPU %':>12}"
+        f"{'nodes':<7}{'backends':<20}{'agents':>8}{'deflate':>9}{'join s':>8}"
+        f"{'RSS before MiB':>16}{'RSS after MiB':>15}{'KiB/agent RSS':>15}"
+        f"{'KiB/agent PSS':>15}{'idle CPU %':>12}"
     )
     lines = ["Idle agents (memory and CPU of the nodes, summed)", idle_head, "-" * len(idle_head)]
     for s in scenarios:
@@ -90,7 +93,7 @@ def table(scenarios: list[Scenario]) -> str:
             lines.append(f"{s.nodes:<7}{backends:<20}  {s.error or 'not measured'}")
             continue
         lines.append(
-            f"{s.nodes:<7}{backends:<20}{i.held:>8}{i.join_seconds:>8.0f}"
+            f"{s.nodes:<7}{backends:<20}{i.held:>8}{i.compressed:>9}{i.join_seconds:>8.0f}"
             f"{_mib(sum(i.rss_before_kib.values())):>16}{_mib(sum(i.rss_after_kib.values())):>15}"
             f"{_num(i.kib_per_agent_rss):>15}{_num(i.kib_per_agent_pss):>15}{i.cpu_percent:>12.1f}"
         )
