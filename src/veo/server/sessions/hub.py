@@ -190,8 +190,8 @@ class SignalingHub:
             try:
                 await self.liveness.beat(self.node, self.started)
                 await self.claim_held()
-            except Exception:
-                log.warning("writing this node's heartbeat failed", exc_info=True)
+            except Exception as exc:  # Redis down: said once a round, without a trace
+                log.warning("writing this node's heartbeat failed: %s", exc)
             await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
 
     async def claim_held(self) -> None:
@@ -224,8 +224,8 @@ class SignalingHub:
         """One liveness sweep (``liveness.sweep``); failures are logged, the next one tries again."""
         try:
             await liveness.sweep(self)
-        except Exception:
-            log.warning("the liveness sweep failed", exc_info=True)
+        except Exception as exc:
+            log.warning("the liveness sweep failed: %s", exc)
 
     async def _expiry_loop(self) -> None:
         while True:
@@ -253,8 +253,8 @@ class SignalingHub:
         self._ensure_expiry_loop()
         try:
             await self.liveness.beat(self.node, self.started)
-        except Exception:
-            log.warning("writing this node's heartbeat failed", exc_info=True)
+        except Exception as exc:
+            log.warning("writing this node's heartbeat failed: %s", exc)
         await self.sweep_now()
 
     async def close(self) -> None:
@@ -385,8 +385,8 @@ class SignalingHub:
         for tell in tells:
             try:
                 await tell()
-            except Exception:
-                log.warning("session %s ended but a peer could not be told now", session_id, exc_info=True)
+            except Exception as exc:
+                log.warning("session %s ended but a peer could not be told now: %s", session_id, exc)
 
     async def end(
         self,

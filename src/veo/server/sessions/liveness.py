@@ -40,7 +40,7 @@ from veo import __version__
 from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.sessions import interruptions, resuming, txn
-from veo.server.sessions.runtime_store import REDIS_TIMEOUT_SECONDS
+from veo.server.sessions.runtime_store import REDIS_TIMEOUT_SECONDS, RuntimeStoreError
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -185,6 +185,9 @@ async def sweep(hub: SignalingHub) -> None:
                 or rt.agent_node in dead
             ):
                 await resuming.take_over(hub, row.id, holder=rt.agent_node if rt is not None else None)
+        except RuntimeStoreError as exc:  # Redis went away mid-sweep: the next one goes on
+            log.warning("the liveness sweep stopped: %s", exc)
+            return
         except Exception:
             log.exception("session %s: the liveness sweep failed on it", row.id)
 
