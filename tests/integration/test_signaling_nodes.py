@@ -377,3 +377,36 @@ def test_a_node_taken_for_dead_while_it_lives_claims_its_agent_back_and_the_inte
     assert [e.details["verified_by"] for e in pair.events(sid, "session.resumed")] == ["connection_kept"]
     assert pair.row(sid).end_reason == "hangup"
     _chain_ok(pair)
+
+
+def test_a_session_the_store_lost_that_no_node_claims_is_interrupted_after_the_grace(pair: Pair) -> None:
+    """Redis lost the session's state and the node that held the agent is gone too: the first
+    sweep only writes the state back (a live holder might still claim it), a sweep after the
+    grace interrupts it; nothing is ended for it."""
+    created = pair.create()
+    sid = created["id"]
+    with pair.b.console(sid) as console, pair.a.agent() as agent:
+        _active(pair, console, agent, created)
+        a = pair.a.hub
+        pair.a.call(a.close)
+        a.store, a._agents = MemoryRuntimeStore(), {}
+        pair.b.call(pair.b.hub.store.drop, sid)
+
+        async def forget_tombstone() -> None:  # as after a Redis restart: no trace at all
+            await delete_prefix(f"{pair.prefix}ended:")
+
+        pair.b.call(forget_tombstone)
+        pair.b.call(pair.b.hub.sweep_now)
+        rt = _runtime(pair.b, sid)
+        assert rt is not None and rt.agent_node is None and rt.unheld_since is not None and rt.consented
+        assert pair.events(sid, "session.interrupted") == []
+        pair.b.hub.unheld_grace_seconds = 0
+        pair.b.call(pair.b.hub.sweep_now)
+        assert recv(console, "session_state")["interrupted"] is True
+        [interrupted] = pair.events(sid, "session.interrupted")
+        assert interrupted.details["cause"] == "unattended"
+        send(console, {"type": "hangup"})
+        assert recv(console, "session_state")["status"] == "ended"
+        del agent
+    assert pair.row(sid).ended_by == "technician"
+    _chain_ok(pair)
