@@ -161,7 +161,10 @@ def across(
 
     def launch(code: str) -> VeoAgent:
         cluster.proxy.pin(agent_node)
-        agent = VeoAgent(netns, xvfb, cluster, code, workdir)
+        # a second session of the test gets its own agent log and home (the first stays readable)
+        directory = workdir / f"session-{len(started) + 1}" if started else workdir
+        directory.mkdir(exist_ok=True)
+        agent = VeoAgent(netns, xvfb, cluster, code, directory)
         started.append(agent)
         return agent
 

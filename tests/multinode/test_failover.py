@@ -161,11 +161,30 @@ def test_redis_restarted_mid_session(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "a291cb9: node 2 drops the console's end while Redis is down ('handling a signaling message "
-        "failed': the runtime store's lock is in Redis), says nothing to the console, and the agent is "
-        "never told"
+        "046de41: the join limiter's and the runtime store's Redis pools (sessions/ratelimit_redis.py, "
+        "sessions/runtime_store.py) do not retry, so the first join on a node after Redis restarted "
+        "fails on a dead pooled connection and the user is told to try again"
     ),
 )
+def test_a_session_starts_right_after_redis_restarted(
+    across: Callable[[], MultiNodeCase], redis_server: RedisServer, cluster: Cluster
+) -> None:
+    """Redis restarted between two sessions: the next user's code is accepted at once. The first
+    session leaves each node's pooled connections to Redis open; after the restart they are dead,
+    and a client must reconnect rather than refuse the join."""
+    first = across()
+    first.end_by_technician()
+    redis_server.kill()
+    wait_for("every node to notice", lambda: not any(n.ready() for n in cluster.nodes), 20)
+    redis_server.start()
+    wait_for("every node's /readyz to recover", lambda: all(n.ready() for n in cluster.nodes), 30)
+    cluster.proxy.wait_up({n.name for n in cluster.nodes})
+    case = across()
+    case.click_lands()
+    case.end_by_technician()
+    case.audit_verifies()
+
+
 def test_end_while_redis_is_down_is_not_silently_dropped(
     across: Callable[[], MultiNodeCase], redis_server: RedisServer, cluster: Cluster
 ) -> None:
