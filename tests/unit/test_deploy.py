@@ -10,6 +10,7 @@ units go through ``systemd-analyze verify`` with only the paths of this machine 
 
 from __future__ import annotations
 
+import pwd
 import re
 import shutil
 import subprocess
@@ -163,6 +164,73 @@ def test_haproxy_accepts_both_files_with_composes_environment(tmp_path: Path) ->
         capture_output=True,
         text=True,
         check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Configuration file is valid" in result.stdout + result.stderr
+
+
+def global_settings(path: Path) -> dict[str, str]:
+    """The ``global`` section of one HAProxy file, keyword -> rest of the line."""
+    found: dict[str, str] = {}
+    section = ""
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line:
+            continue
+        if not raw[0].isspace():
+            section = line.split()[0]
+        elif section == "global":
+            keyword, _sep, rest = line.strip().partition(" ")
+            found[keyword] = rest.strip()
+    return found
+
+
+def test_on_debian_haproxy_drops_root_and_chroots(tmp_path: Path) -> None:
+    """The VM set-up replaces Debian's /etc/haproxy/haproxy.cfg (the drop-in's CONFIG is a directory),
+    so the directory itself must say what that file said: run as ``haproxy`` in a chroot, with
+    Debian's TLS ciphers. It is loaded first (name order), and the three files together pass
+    ``haproxy -c``; haproxy.cfg alone stays runnable unprivileged (compose, tests/multinode)."""
+    drop_in = (DEPLOY / "systemd" / "haproxy.service.d" / "veo.conf").read_text()
+    assert "Environment=CONFIG=/etc/haproxy/veo\n" in drop_in
+    shipped = ["debian-global.cfg", "haproxy.cfg", "tls.cfg"]
+    assert sorted(shipped) == shipped  # HAProxy reads a directory's files in name order
+    debian = global_settings(DEPLOY / "haproxy" / "debian-global.cfg")
+    assert debian["user"] == "haproxy" and debian["group"] == "haproxy"
+    assert debian["chroot"] == "/var/lib/haproxy"
+    assert "ssl-min-ver TLSv1.2" in debian["ssl-default-bind-options"]
+    ciphers = debian["ssl-default-bind-ciphers"].split(":")
+    assert ciphers and all(cipher.endswith(("GCM-SHA256", "GCM-SHA384", "POLY1305")) for cipher in ciphers)
+    assert debian["ssl-default-bind-ciphersuites"].startswith("TLS_AES_")
+    for name in ("haproxy.cfg", "tls.cfg"):  # nothing that needs root in the shared files
+        privileged = {"user", "group", "chroot", "uid", "gid"}
+        assert privileged & set(global_settings(DEPLOY / "haproxy" / name)) == set(), name
+    if shutil.which("haproxy") is None:
+        pytest.skip("needs haproxy (make system-packages)")
+    try:
+        pwd.getpwnam("haproxy")
+    except KeyError:
+        pytest.skip("needs Debian's haproxy package (its user)")
+    from tests.integration.test_doctor import certificate
+
+    cert, key = certificate(tmp_path, days=30)
+    pem = tmp_path / "veo.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    directory = tmp_path / "veo"
+    directory.mkdir()
+    for name in shipped:
+        shutil.copy(DEPLOY / "haproxy" / name, directory / name)
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "VEO_PROXY_BIND": "127.0.0.1:8080",
+        "VEO_NODE1": "127.0.0.1:8001",
+        "VEO_NODE2": "127.0.0.1:8002",
+        "VEO_NODE3": "127.0.0.1:8003",
+        "VEO_TLS_CERT": str(pem),
+        "VEO_HTTPS_BIND": ":443",
+        "VEO_HTTP_BIND": ":80",
+    }
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(directory)], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     assert "Configuration file is valid" in result.stdout + result.stderr
