@@ -24,6 +24,7 @@ from veo.server.api import audit as api_audit
 from veo.server.api import auth as api_auth
 from veo.server.api import health
 from veo.server.api import tickets as api_tickets
+from veo.server.audit import keys as audit_keys
 from veo.server.audit import pages as audit_pages
 from veo.server.auth import account_pages, admin_pages, housekeeping, totp_seal
 from veo.server.auth import api as api_accounts
@@ -92,6 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     totp_seal.use(settings.data_dir)  # TOTP secrets are sealed with the data directory's key
+    # the audit signing key too, at start like the other two key files (not at the first
+    # checkpoint): a first node's data directory then holds all three when the operator copies
+    # keys/ and audit/ to the other nodes (docs/deploy.md), so every node signs with one key
+    audit_keys.load_or_create(audit_keys.key_dir(settings.data_dir))
     handlers.install(app)
     accesslog.install()  # join codes and tokens never reach Uvicorn's access log
     app.add_middleware(VeoMiddleware, settings=settings)

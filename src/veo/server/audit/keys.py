@@ -1,4 +1,8 @@
-"""The audit signing key: one Ed25519 key pair under the data directory, made on first use.
+"""The audit signing key: one Ed25519 key pair under the data directory, made when the app starts.
+
+The server makes it in ``create_app`` (as it makes the code and TOTP keys), not at the first
+checkpoint, so that a first node's data directory holds every key before an operator copies them
+to nodes on other hosts; other processes (the CLI, the bench) still make it on first use.
 
 The private key signs checkpoints (``checkpoints.py``) and never leaves the server; the public key
 goes into every export so that ``veo audit verify`` can check signatures on another machine. The

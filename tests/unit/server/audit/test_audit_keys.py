@@ -54,3 +54,22 @@ def test_processes_starting_at_once_all_use_one_complete_key(tmp_path: Path) -> 
             made = list(pool.map(keys.load_or_create, [directory] * 8))
             assert len({keys.key_id(k.public_key()) for k in made}) == 1
             assert sorted(p.name for p in directory.iterdir()) == [keys.PRIVATE_NAME, keys.PUBLIC_NAME]
+
+
+def test_the_app_makes_all_three_data_directory_keys_when_it_is_created(tmp_path: Path) -> None:
+    """Nodes on separate hosts get their keys as a copy of the first node's ``keys/`` and
+    ``audit/`` (docs/deploy.md): the signing key must be there as soon as that node started,
+    not at its first checkpoint, or each node signs the shared chain with a key of its own."""
+    from veo.config import Settings
+    from veo.server.app import create_app
+
+    data_dir = tmp_path / "data"
+    create_app(Settings(data_dir=data_dir, database_url=f"sqlite:///{tmp_path / 'veo.db'}"))
+    made = sorted(str(path.relative_to(data_dir)) for path in data_dir.rglob("*") if path.is_file())
+    assert made == [
+        f"audit/{keys.PRIVATE_NAME}",
+        f"audit/{keys.PUBLIC_NAME}",
+        "keys/session_codes.key",
+        "keys/totp.key",
+    ]
+    assert stat.S_IMODE((data_dir / "audit" / keys.PRIVATE_NAME).stat().st_mode) == 0o600
