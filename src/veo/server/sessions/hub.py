@@ -79,7 +79,13 @@ from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import RedemptionLimiter
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.runtime import SessionRuntime, agent_may_send, console_may_send
-from veo.server.sessions.runtime_store import Held, MemoryRuntimeStore, RuntimeStore, RuntimeStoreError
+from veo.server.sessions.runtime_store import (
+    Held,
+    MemoryRuntimeStore,
+    RuntimeStore,
+    RuntimeStoreError,
+    StateNotSaved,
+)
 from veo.server.sessions.steps import Step
 from veo.server.sessions.wire import (
     CLOSE_NORMAL,
@@ -812,8 +818,8 @@ class SignalingHub:
         try:
             async with self.runtime(session_id) as held:
                 await self._agent_step(peer, session_id, generation, message, held.rt)
-        except RuntimeStoreError:
-            if not isinstance(message, Hangup):
+        except RuntimeStoreError as exc:
+            if not isinstance(message, Hangup) or isinstance(exc, StateNotSaved):
                 raise
             # an end needs no shared state (the database decides): never lost with Redis
             log.warning("session %s: the runtime store is unreachable; the agent's end goes on", session_id)
@@ -922,8 +928,8 @@ class SignalingHub:
         try:
             async with self.runtime(session_id) as held:
                 await self._console_step(connection, user, message, held.rt)
-        except RuntimeStoreError:
-            if not isinstance(message, Hangup):
+        except RuntimeStoreError as exc:
+            if not isinstance(message, Hangup) or isinstance(exc, StateNotSaved):
                 raise
             # an end needs no shared state (the database decides): never lost with Redis
             log.warning("session %s: the runtime store is unreachable; the console's end goes on", session_id)

@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from veo.config import Settings
 from veo.server.sessions.runtime import SessionRuntime
+from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,12 @@ class RuntimeStoreError(RuntimeError):
     """The session's lock could not be taken in time, or the store cannot be reached (Redis down):
     the message is refused (``server_error``), except an end, which needs no state
     (``SignalingHub``'s fallback)."""
+
+
+class StateNotSaved(RuntimeStoreError):
+    """The step ran but its state was not saved: the session's lock was lost meanwhile (it could
+    not be renewed in time), so another node may have edited the session. Raised after the block,
+    so the peer gets ``server_error`` and the log says which session; the step is not run again."""
 
 
 @dataclass
@@ -211,19 +219,38 @@ class RedisRuntimeStore:
             raw, ended = await self._client.mget([self._key(session_id), self._ended_key(session_id)])
         except RedisError as exc:
             raise RuntimeStoreError(f"session {session_id}: the runtime store is unreachable") from exc
+        watchdog = spawn(self._renew(session_id, lock), name=f"veo-lock-{session_id}")
         try:
             held = Held(SessionRuntime.loads(raw) if raw is not None else None, ended is not None)
             yield held
             if held.rt is not None:
                 await self._store(session_id, name, token, held.rt)
         finally:
+            watchdog.cancel()
             try:
                 await lock.release()
             except (LockError, RedisError):
                 log.debug("session %s: the lock had expired already", session_id)
 
+    async def _renew(self, session_id: str, lock: Lock) -> None:
+        """Keep the session's lock while the step runs (a slow database, a bus publish retrying).
+
+        A renewal that Redis does not answer is tried again at the next beat (the lock may still
+        be ours); once the token is gone the lock was lost and the save will say so.
+        """
+        while True:
+            await asyncio.sleep(self._lock_seconds / 3)
+            try:
+                await lock.reacquire()
+            except LockError:
+                log.warning("session %s: its lock was lost during a step", session_id)
+                return
+            except RedisError as exc:
+                log.warning("session %s: renewing its lock failed: %s", session_id, exc)
+
     async def _store(self, session_id: str, lock: str, token: bytes, rt: SessionRuntime) -> None:
-        """Save after a step; the step's work is done, so a failure is logged, not raised."""
+        """Save after a step. Redis unreachable: logged (the step's work is done, the next step
+        rebuilds what it needs); the lock lost: :class:`StateNotSaved`, loudly."""
         try:
             saved = await self._save(
                 keys=[self._key(session_id), self._ended_key(session_id), lock],
@@ -233,7 +260,8 @@ class RedisRuntimeStore:
             log.warning("session %s: the runtime store is unreachable; the step's state is lost", session_id)
             return
         if saved == -1:
-            log.warning("session %s: its lock expired during a step; state not saved", session_id)
+            log.error("session %s: its lock was lost during a step; state not saved", session_id)
+            raise StateNotSaved(f"session {session_id}: its lock was lost during a step; state not saved")
 
     async def get(self, session_id: str) -> SessionRuntime | None:
         try:

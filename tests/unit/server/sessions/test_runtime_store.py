@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Offer
 from veo.server.sessions.runtime import Interruption, PendingAsk, SessionRuntime, rebuild
-from veo.server.sessions.runtime_store import STATE_TTL_SECONDS, RedisRuntimeStore
+from veo.server.sessions.runtime_store import STATE_TTL_SECONDS, RedisRuntimeStore, StateNotSaved
 
 from .runtime_stores import KINDS, REDIS_URL, store_of
 
@@ -104,7 +104,7 @@ async def test_a_drop_during_an_edit_is_not_undone_by_its_save(kind: str) -> Non
         assert await store.get("s1") is None
 
 
-async def test_redis_keys_expire_and_a_save_after_the_lock_expired_is_refused() -> None:
+async def test_redis_keys_expire_and_a_save_after_the_lock_was_lost_is_refused() -> None:
     async with store_of("redis", lock_seconds=0.2) as store:
         assert isinstance(store, RedisRuntimeStore)
         client = aioredis.Redis.from_url(REDIS_URL)
@@ -113,11 +113,38 @@ async def test_redis_keys_expire_and_a_save_after_the_lock_expired_is_refused() 
                 held.rt = SessionRuntime(offered=True)
             ttl = await client.ttl(f"{store.prefix}rt:s1")
             assert STATE_TTL_SECONDS - 5 <= ttl <= STATE_TTL_SECONDS
-            async with store.edit("s1") as held:
-                assert held.rt is not None
-                held.rt.answered = True
-                await asyncio.sleep(0.4)  # the lock expired: another node may be editing now
+            with pytest.raises(StateNotSaved):
+                async with store.edit("s1") as held:
+                    assert held.rt is not None
+                    held.rt.answered = True
+                    # the lock lost (Redis away longer than it lasts): another node may edit now
+                    await client.delete(f"{store.prefix}lock:s1")
+                    await asyncio.sleep(0.2)
             rt = await store.get("s1")
             assert rt is not None and rt.offered and not rt.answered
         finally:
             await client.aclose()
+
+
+async def test_a_step_longer_than_the_redis_lock_keeps_it_and_saves() -> None:
+    async with store_of("redis", lock_seconds=0.2, lock_wait_seconds=5.0) as store:
+        order: list[str] = []
+
+        async def slow() -> None:
+            async with store.edit("s1") as held:
+                order.append("slow in")
+                await asyncio.sleep(0.7)  # a slow database: more than three lock lifetimes
+                held.rt = SessionRuntime(offered=True)
+                order.append("slow out")
+
+        async def other() -> None:
+            await asyncio.sleep(0.1)
+            async with store.edit("s1") as held:
+                order.append("other in")
+                assert held.rt is not None and held.rt.offered, "ran on the state before the slow step"
+                held.rt.answered = True
+
+        await asyncio.gather(slow(), other())
+        assert order == ["slow in", "slow out", "other in"]
+        rt = await store.get("s1")
+        assert rt is not None and rt.offered and rt.answered
