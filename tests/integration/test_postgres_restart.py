@@ -3,7 +3,8 @@
 The database is an instance of the test's own (``pg_instance.py``), stopped in fast mode and
 started again while one app keeps running: no restart of veo in between. While it is down,
 ``/readyz`` names the database, the API answers JSON 503 ``database_unavailable``, a page a
-plain 503 page, the console socket closes with 1013; a ticket posted meanwhile leaves no row.
+plain 503 page, the console socket closes with 1013, an agent's join or rejoin is told to try
+again (not fatal) and closed with 1013 too; a ticket posted meanwhile leaves no row.
 Afterwards the same requests succeed on the same app and ``veo audit verify`` passes.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +34,7 @@ from veo.server.auth import service as auth_service
 from veo.server.auth.cookies import cookie_name
 from veo.server.db.engine import Database
 from veo.server.db.unavailable import is_unavailable
-from veo.server.handlers import CLOSE_TRY_AGAIN_LATER
+from veo.server.handlers import CLOSE_TRY_AGAIN_LATER, RETRY_AFTER_SECONDS
 from veo.server.notify.models import OutboxMessage
 from veo.server.tickets import service as tickets
 from veo.server.tickets.models import Ticket
@@ -91,6 +93,9 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
         client.cookies.set(cookie_name(settings), cookie)
         first = client.post("/api/v1/tickets", json=ticket_body(title="Before the restart"), headers=bearer)
         assert first.status_code == 201, first.text
+        started = client.post(f"/api/v1/tickets/{first.json()['id']}/sessions", json={}, headers=bearer)
+        assert started.status_code == 201, started.text
+        code = started.json()["code"]
 
         # A transaction that wrote a ticket (with its audit entry and outbox rows) when the
         # database stops: its commit fails, and none of it may be there afterwards.
@@ -114,8 +119,27 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
         with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(console) as socket:
             socket.receive_text()
         assert closed.value.code == CLOSE_TRY_AGAIN_LATER
+        # An agent joining with its code, or rejoining after a blip, is told to try again (not
+        # fatal: the agent's reconnect loop retries a rejoin; a join shows "try again") and
+        # its socket closes with 1013, not the fatal server_error and 1008 that ended the session.
+        for first_message in (
+            {"type": "join", "code": code, "platform": "linux", "language": "en"},
+            {"type": "rejoin", "session_id": started.json()["id"], "token": "t" * 43},
+        ):
+            with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws/agent") as agent:
+                agent.send_text(json.dumps({"v": 1, **first_message}))
+                answer = agent.receive_json()
+                agent.receive_text()
+            assert answer["type"] == "error" and answer["code"] == "database_unavailable", answer
+            assert answer["fatal"] is False and answer["retry_after"] == RETRY_AFTER_SECONDS
+            assert closed.value.code == CLOSE_TRY_AGAIN_LATER
 
         postgres.start()
+
+        # the code was not used up by the refused join, nor counted as a wrong one
+        with client.websocket_connect("/ws/agent") as agent:
+            agent.send_text(json.dumps({"v": 1, "type": "join", "code": code, "platform": "linux"}))
+            assert agent.receive_json()["type"] == "joined"
 
         assert client.get("/readyz").json() == {"status": "ready"}
         again = client.get("/api/v1/tickets", headers=bearer)

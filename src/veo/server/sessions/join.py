@@ -14,7 +14,8 @@ Redis when there are several). The wait comes first, so a guesser is slowed what
 Every refusal is answered with a fatal ``error`` (the caller closes the connection) and audited
 with its reason, never the code, aggregated per address group and window (``refusal_log.py``) so
 that refusals cannot flood the audit log. A limiter that cannot reach Redis refuses the join
-(``server_unavailable``) without looking the code up.
+(``server_unavailable``) without looking the code up. A database that cannot be reached gets a
+non-fatal ``database_unavailable`` and a 1013 close: the agent tries again (:func:`database_unavailable`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from veo.protocol.base import ProtocolError
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Error, Join, Joined, Rejoin, parse_agent_message
 from veo.server.addresses import address_group
+from veo.server.db.unavailable import first_line, is_unavailable
+from veo.server.handlers import CLOSE_TRY_AGAIN_LATER, RETRY_AFTER_SECONDS
 from veo.server.lang import _, set_language
 from veo.server.notify import events, rating
 from veo.server.policies.service import policy_for_role
@@ -94,6 +97,11 @@ async def admit(hub: SignalingHub, peer: Peer, address: str) -> Admission | Rejo
         return await _admit(hub, peer, address, slot)
     except LimiterUnavailable as exc:
         await unavailable(peer, exc)
+        return None
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        await database_unavailable(hub, peer, slot, exc)
         return None
     finally:
         with anyio.CancelScope(shield=True):  # a dropped connection still frees its place
@@ -251,6 +259,33 @@ async def unavailable(peer: Peer, problem: LimiterUnavailable) -> None:
         await peer.send(error("server_unavailable", fatal=True))
     except Exception:  # the client left first
         log.debug("could not answer a join refused as unavailable", exc_info=True)
+
+
+async def database_unavailable(hub: SignalingHub, peer: Peer, slot: Slot, problem: Exception) -> None:
+    """The database could not be reached while a join or rejoin was checked: "try again later".
+
+    A PostgreSQL restart must not end a session: the answer is not fatal and carries
+    ``retry_after``, and the socket closes with 1013, so an agent's reconnect loop tries its
+    ``rejoin`` again while its grace lasts, and a first join shows the user "try again in a
+    moment" with the code still unused (its transaction was rolled back). The attempt is
+    forgiven: nothing was checked, so it is no failed try. One line in the log, no trace.
+    """
+    log.warning("agent join or rejoin deferred: database unavailable: %s", first_line(problem))
+    try:
+        await hub.limiter.forgive(slot)
+    except LimiterUnavailable:  # then it stays counted, as a failed try would be
+        log.debug("could not forgive a deferred join", exc_info=True)
+    answer = Error(
+        code="database_unavailable",
+        message=_("The server cannot reach its database at the moment. Try again in a few seconds.")[:500],
+        fatal=False,
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+    try:
+        await peer.send(answer)
+    except Exception:  # the client left first
+        log.debug("could not answer a join deferred for the database", exc_info=True)
+    await peer.close(CLOSE_TRY_AGAIN_LATER)
 
 
 async def flush_refusals(hub: SignalingHub, *, everything: bool = False) -> None:
