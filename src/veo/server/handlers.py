@@ -67,7 +67,15 @@ async def error_response(request: Request, status: int, code: str, message: str)
 
 
 async def database_unavailable(connection: HTTPConnection, exc: Exception) -> Response | None:
-    """503 ``database_unavailable``: JSON, a page that needs no database, or a closed WebSocket."""
+    """503 ``database_unavailable``: JSON, a page that needs no database, or a closed WebSocket.
+
+    Registered for the classes that may mean it; one that does not (a deadlock, a statement
+    timeout, a full disk: :func:`is_unavailable`) is an internal error with its trace logged.
+    """
+    if not is_unavailable(exc):
+        if isinstance(connection, Request):
+            return await internal_error(connection, exc)
+        raise exc  # a WebSocket: Starlette closes it with 1011, as for any other failure
     log.warning("database unavailable on %s: %s", connection.url.path, first_line(exc))
     if isinstance(connection, WebSocket):
         await _close_socket(connection)
@@ -138,7 +146,7 @@ def install(app: FastAPI) -> None:
         message = _("The request holds a value that cannot be stored, such as a NUL character.")
         return await error_response(request, 422, "invalid_request", message)
 
-    for unavailable in UNAVAILABLE_ERRORS:  # every one of these is_unavailable()
+    for unavailable in UNAVAILABLE_ERRORS:  # the classes that may be it: the handler decides
         app.add_exception_handler(unavailable, database_unavailable)  # type: ignore[arg-type]
 
     @app.exception_handler(LoginRequired)
@@ -156,7 +164,12 @@ def install(app: FastAPI) -> None:
             response = await database_unavailable(request, exc)
             assert response is not None
             return response
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        # a browser on a page gets the error page, not a JSON blob (error_response falls back to JSON)
-        message = _("Something went wrong on the server; it was logged.")
-        return await error_response(request, 500, "internal_error", message)
+        return await internal_error(request, exc)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """500 ``internal_error`` with the trace in the log (never in the answer)."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # a browser on a page gets the error page, not a JSON blob (error_response falls back to JSON)
+    message = _("Something went wrong on the server; it was logged.")
+    return await error_response(request, 500, "internal_error", message)

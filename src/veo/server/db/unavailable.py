@@ -6,6 +6,12 @@ client's fault: the answer is 503 ``database_unavailable`` ("try again shortly")
 logged trace (``veo.server.handlers``). The transaction of the failed request was rolled back
 (``Database.session``), and SQLAlchemy drops the dead connections from its pool, so the first
 request after the database is back simply works.
+
+Only failures of the connection count. The DB-API's ``OperationalError`` also covers what is
+veo's or the server's own problem with a working connection: in psycopg a deadlock, a
+serialization failure, a statement timeout, a lock not granted, a full disk; in SQLite "database
+is locked". Those stay 500 with their trace in the log, or they would look like brief outages
+and their cause would never be seen.
 """
 
 from __future__ import annotations
@@ -13,22 +19,45 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-#: The classes that always mean it (a disconnect of another class is told by its flag).
+#: The classes that may mean it (:func:`is_unavailable` decides); handlers catch these.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+
+#: SQLSTATEs of a connection that failed or is being refused: class 08 (connection exception),
+#: 57P01-57P03 (administrator/crash shutdown, cannot connect now: a restart), 53300 (too many
+#: connections: no connection to be had at the moment).
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: SQLite's error when the database file cannot be opened (the only "unreachable" it has).
+SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database could not be reached or dropped the connection.
 
-    ``OperationalError`` is the DB-API's class for failures of the database's operation rather
-    than of the statement (refused or lost connection, server shutting down, a SQLite file
-    locked past its busy timeout); ``InterfaceError`` a connection that is no longer usable;
-    ``PoolTimeout`` no connection free in time; ``connection_invalidated`` SQLAlchemy's own
-    verdict that the error was a disconnect, whatever its class.
+    ``connection_invalidated`` is SQLAlchemy's own verdict that the error was a disconnect;
+    ``PoolTimeout`` no connection free in time. Otherwise the driver's error decides: a
+    connection-level SQLSTATE, or (psycopg) no SQLSTATE at all, which the driver gives only to
+    failures on its side of the wire (refused, lost or closed connection); SQLite's "unable to
+    open the database file".
     """
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, PoolTimeout):
         return True
-    return isinstance(exc, UNAVAILABLE_ERRORS)
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:  # whatever its class
+        return True
+    return isinstance(exc, UNAVAILABLE_ERRORS) and _driver_says_unavailable(exc.orig)
+
+
+def _driver_says_unavailable(orig: BaseException | None) -> bool:
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return bool(sqlite_name == SQLITE_CANNOT_OPEN)
+    if not hasattr(orig, "sqlstate"):  # neither psycopg nor SQLite: no way to tell
+        return False
+    state = getattr(orig, "sqlstate", None)
+    if state is None:  # psycopg: a client-side failure of the connection itself
+        return True
+    return str(state).startswith("08") or state in UNAVAILABLE_STATES
 
 
 def first_line(exc: BaseException) -> str:
