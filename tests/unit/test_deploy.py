@@ -263,6 +263,9 @@ def test_the_node_unit_verifies(systemd_analyze: None, tmp_path: Path) -> None:
         "User=veo",
     ):
         assert hardening in text.splitlines(), hardening
+    # ProcSubset=pid hides /proc/stat: /metrics would lose the process memory and fd series
+    assert "ProtectProc=invisible" in text.splitlines()
+    assert not [line for line in text.splitlines() if line.startswith("ProcSubset=")]
     (tmp_path / "veo.env").write_text("")
     local = text.replace("/opt/veo/bin/veo", veo).replace("/etc/veo/veo.env", str(tmp_path / "veo.env"))
     (tmp_path / "veo-server@.service").write_text(local)
