@@ -88,6 +88,11 @@ class Node:
 
     def start(self, logs: Logs | None = None) -> None:
         """Start the process (again: same data directory, log appended) and wait for ``/readyz``."""
+        self.launch(logs)
+        self.wait_ready(logs)
+
+    def launch(self, logs: Logs | None = None) -> None:
+        """Start the process without waiting (several nodes start side by side)."""
         self.starts += 1
         label = f"veo server {self.name}" + (f" (start {self.starts})" if self.starts > 1 else "")
         self.process = NodeProcess(
@@ -96,8 +101,13 @@ class Node:
             self.log_path,
             env=self.env,
         )
+        if logs is not None:
+            logs.add(self.process)
+
+    def wait_ready(self, logs: Logs | None = None) -> None:
         watched = logs or Logs()
-        watched.add(self.process)
+        if self.process is not None and self.process not in watched.processes:
+            watched.add(self.process)
         wait_for(f"{self.name} to answer /readyz", self._ready_or_dead, START_TIMEOUT, watched)
 
     def _ready_or_dead(self) -> bool:
@@ -270,7 +280,7 @@ class Cluster(VeoServer):
 
     def start(self) -> None:
         """Migrate and create the technician once, start node 1 (it makes the keys), copy its keys
-        to the others, start them, then HAProxy once every node is ready."""
+        to the others, start them side by side, then HAProxy once every node is ready."""
         self.admin("init")
         self.admin(
             "create-user", TECH_EMAIL, "--name", TECH_NAME, "--role", "technician", "--password-stdin",
@@ -283,7 +293,9 @@ class Cluster(VeoServer):
         first.start(self.logs)
         for node in others:
             copy_keys(first.data_dir, node.data_dir)
-            node.start(self.logs)
+            node.launch(self.logs)
+        for node in others:
+            node.wait_ready(self.logs)
         self.proxy.start(self.logs)
         self.process = first.process  # what VeoServer's users look at (the e2e report's logs)
 
