@@ -73,6 +73,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from veo.server.app import create_app
+    from veo.server.db.migrate import DatabaseNewer, refuse_newer_database
     from veo.server.ws_protocol import QuickCloseWebSocketProtocol
 
     try:
@@ -83,6 +84,10 @@ def main(argv: list[str]) -> int:
             _("cannot create the data directory %(dir)s: %(error)s")
             % {"dir": settings.data_dir, "error": exc},
         )
+    try:  # an old node restarted mid-upgrade: one sentence and exit, not a traceback each restart
+        refuse_newer_database(settings.effective_database_url)
+    except DatabaseNewer as exc:
+        fail(PROG, str(exc))
     app = create_app(settings)
     uvicorn.run(
         app,

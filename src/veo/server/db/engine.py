@@ -36,16 +36,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def connect_args(url: str) -> dict[str, Any]:
+    """The driver arguments every engine of veo uses: PostgreSQL gives up connecting after
+    ``CONNECT_TIMEOUT`` (unless the URL says otherwise); SQLite is shared across threads."""
+    if url.startswith("sqlite"):
+        return {"check_same_thread": False}
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        return {"connect_timeout": CONNECT_TIMEOUT}
+    return {}
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        parsed = make_url(url)
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False}
-        elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-        self.engine: Engine = create_engine(url, **kwargs)
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)

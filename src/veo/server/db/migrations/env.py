@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import veo.server.db.models as models
+from veo.server.db.engine import connect_args
 
 config = context.config
 url: str = config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or ""
@@ -18,7 +19,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args(url))
     with engine.connect() as connection:
         context.configure(
             connection=connection,
