@@ -10,6 +10,7 @@ console gets ``session_state`` and ``ended``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -102,3 +103,58 @@ def test_an_end_the_bus_lost_reaches_both_sockets_at_their_resync(env: Env) -> N
         assert recv(console, "ended")["reason"] == "fixed"
         assert closed_with(console) == 1000
     assert len(env.actions(sid, "session.ended")) == 1
+
+
+class EditsFail:
+    """The store while Redis blinks: no session can be edited, everything else answers."""
+
+    shared = True
+
+    def __init__(self, working: object) -> None:
+        self._working = working
+
+    @asynccontextmanager
+    async def edit(self, session_id: str) -> AsyncIterator[Held]:
+        raise RuntimeStoreError("the runtime store is unreachable")
+        yield Held(None)  # pragma: no cover - never reached
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._working, name)
+
+
+def test_an_agent_drop_the_store_could_not_record_is_recorded_by_the_next_sweep(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = env.create()
+    sid = created["id"]
+    hub = env.hub
+    assert env.client.portal is not None
+    working = hub.store
+    with env.console(sid) as console:
+        recv(console, "session_state")
+        with env.agent() as agent:
+            join(agent, created["code"])
+            recv(console, "agent_joined")
+            recv(console, "session_state")
+            hub.store = EditsFail(working)  # type: ignore[assignment]
+        # the socket closed while no edit could be made: its drop was not recorded
+        failed = f"background task veo-agent-left-{sid} failed"
+        for _ in range(250):
+            if failed in caplog.text:
+                break
+            time.sleep(0.02)
+        assert failed in caplog.text and hub.agent_socket(sid) is None
+        hub.store = working
+        rt = env.client.portal.call(working.get, sid)
+        assert rt is not None and rt.agent_node == hub.node, "the drop was recorded without the store?"
+        hub.agent_grace_seconds = 0
+        env.client.portal.call(hub.sweep_now)
+        for _ in range(200):
+            if env.row(sid).status == "ended":
+                break
+            time.sleep(0.05)
+        row = env.row(sid)
+        assert row.status == "ended" and row.end_reason == "agent_disconnected", row.status
+        state = recv(console, "session_state")  # the drop, then the end
+        assert state["status"] == "joined" and state["agent_connected"] is False
+        assert recv(console, "session_state")["status"] == "ended"

@@ -158,14 +158,6 @@ def test_redis_restarted_mid_session(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "046de41: the join limiter's and the runtime store's Redis pools (sessions/ratelimit_redis.py, "
-        "sessions/runtime_store.py) do not retry, so the first join on a node after Redis restarted "
-        "fails on a dead pooled connection and the user is told to try again"
-    ),
-)
 def test_a_session_starts_right_after_redis_restarted(
     across: Callable[[], MultiNodeCase], redis_server: RedisServer, cluster: Cluster
 ) -> None:

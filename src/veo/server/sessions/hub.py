@@ -728,8 +728,7 @@ class SignalingHub:
             if self.agent_socket(session_id) == generation:
                 del self._agents[session_id]
                 if not ended:
-                    left = self._agent_left(session_id, address, generation)
-                    self._background(left, f"veo-agent-left-{session_id}")
+                    self.agent_dropped(session_id, generation, address)
         if ended:
             await peer.close(CLOSE_NORMAL)
 
@@ -781,6 +780,12 @@ class SignalingHub:
             await peer.send(message)
         except Exception:
             log.debug("could not send to a closing peer", exc_info=True)
+
+    def agent_dropped(self, session_id: str, socket: int, address: str = "") -> None:
+        """The agent socket ``socket`` of the session, once held here, is gone: what its drop
+        does (:meth:`_agent_left`), in a task of its own (it may wait the pre-consent grace).
+        Also the liveness sweep's, for a drop whose recording failed (the store unreachable)."""
+        self._background(self._agent_left(session_id, address, socket), f"veo-agent-left-{session_id}")
 
     async def _agent_left(self, session_id: str, address: str, socket: int) -> None:
         """The agent's socket ``socket`` (its generation) went away without ``hangup``: an allowed

@@ -15,6 +15,8 @@ their states, one read of the heartbeats they name):
 - a session whose agent socket is held by a node whose heartbeat has been missing for a whole
   heartbeat period (so a Redis restart, after which every node writes its heartbeat again within
   :data:`HEARTBEAT_SECONDS`, kills nobody) is interrupted (``link: server_restart``);
+- a session the store says this node holds, but whose socket this node no longer has (it closed
+  while the store was unreachable, so the drop was never recorded), is handled as that drop now;
 - a session no node holds for :attr:`SignalingHub.unheld_grace_seconds` (its node died during
   the short wait before consent, or the store lost its state and nobody claimed it back) is
   interrupted too. With a private store (one node) a live session the store knows nothing about
@@ -39,6 +41,7 @@ import redis.asyncio as aioredis
 from veo import __version__
 from veo.config import Settings
 from veo.server.db.base import utcnow
+from veo.server.redis_clients import redis_client
 from veo.server.sessions import interruptions, resuming, txn
 from veo.server.sessions.runtime_store import REDIS_TIMEOUT_SECONDS, RuntimeStoreError
 
@@ -102,11 +105,8 @@ class RedisLiveness:
     """Heartbeats in Redis, shared by every node."""
 
     def __init__(self, url: str, *, prefix: str = "veo:", ttl_seconds: int = HEARTBEAT_TTL_SECONDS) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        self._client: aioredis.Redis = redis_client(
+            url, purpose="liveness", timeout_seconds=REDIS_TIMEOUT_SECONDS, decode_responses=True
         )
         self.prefix = prefix
         self._ttl = ttl_seconds
@@ -174,11 +174,16 @@ async def sweep(hub: SignalingHub) -> None:
     now, wall = utcnow(), hub.clock()
     for row in rows:
         try:
+            rt = states.get(row.id)
+            if rt is not None and rt.agent_node == hub.node and hub.agent_socket(row.id) is None:
+                # this node's own drop that was never recorded (the store was unreachable when
+                # the socket closed): recorded now, as if the socket had just closed
+                hub.agent_dropped(row.id, rt.agent_generation)
+                continue
             if row.resume_deadline is not None:
                 if row.resume_deadline <= now:
                     await resuming.end_if_lost(hub, row.id)
                 continue
-            rt = states.get(row.id)
             if (
                 rt is None
                 or (rt.agent_node is None and _unheld_too_long(hub, rt.unheld_since, wall))

@@ -27,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from veo.server.redis_clients import redis_client
 from veo.server.sessions.ratelimit import LimiterUnavailable, Rules, Slot, Verdict
 
 #: Seconds to connect to Redis or wait for an answer before the join is refused as unavailable.
@@ -146,15 +147,15 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "veo:") -> RedisStore:
         """A store with its own pool: at most ``CONNECTIONS``, a burst of joins waits its turn."""
-        pool = aioredis.BlockingConnectionPool.from_url(
+        client = redis_client(
             url,
-            max_connections=CONNECTIONS,
-            timeout=QUEUE_SECONDS,
+            purpose="join-limiter",
+            timeout_seconds=TIMEOUT_SECONDS,
             decode_responses=True,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-            socket_timeout=TIMEOUT_SECONDS,
+            max_connections=CONNECTIONS,
+            queue_seconds=QUEUE_SECONDS,
         )
-        return cls(aioredis.Redis(connection_pool=pool), prefix=prefix)
+        return cls(client, prefix=prefix)
 
     def _keys(self, group: str, prefix: str | None) -> list[str]:
         # An IPv4 address has no /48: its key is named but never touched.

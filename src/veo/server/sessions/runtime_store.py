@@ -39,6 +39,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from veo.config import Settings
+from veo.server.redis_clients import TIMEOUT_SECONDS, redis_client
 from veo.server.sessions.runtime import SessionRuntime
 from veo.tasks import spawn
 
@@ -53,7 +54,7 @@ TOMBSTONE_SECONDS = 300
 LOCK_SECONDS = 10.0
 LOCK_WAIT_SECONDS = 10.0
 #: How long one Redis command (or connecting) may take before it fails.
-REDIS_TIMEOUT_SECONDS = 5.0
+REDIS_TIMEOUT_SECONDS = TIMEOUT_SECONDS
 
 
 class RuntimeStoreError(RuntimeError):
@@ -188,8 +189,8 @@ class RedisRuntimeStore:
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
     ) -> None:
         # bounded: a step waiting on a Redis that went away fails (``server_error``), never hangs
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+        self._client: aioredis.Redis = redis_client(
+            url, purpose="runtime-store", timeout_seconds=REDIS_TIMEOUT_SECONDS
         )
         self.prefix = prefix
         self._lock_seconds = lock_seconds
