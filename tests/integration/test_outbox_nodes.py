@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.notify import egress, mailer, outbox, webhooks
 from veo.server.notify.models import OutboxMessage
-from veo.server.notify.worker import USABLE_LEASE, OutboxWorker
+from veo.server.notify.worker import OutboxWorker
 from veo.server.tickets import service as tickets
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -197,22 +197,63 @@ def _secret(settings: Settings) -> str:
 
 
 @ON_POSTGRESQL
-async def test_a_round_starts_no_send_once_its_lease_is_nearly_over(
+async def test_a_slow_round_does_not_send_a_row_another_node_took_after_its_lease(
     settings: Settings,
     nodes: list[OutboxWorker],
     inbox: tuple[Inbox, int],
     receiver: Receiver,
 ) -> None:
-    """A slow batch (SMTP timeouts) must not send rows whose lease another node may hold by now."""
+    """A slow batch (SMTP timeouts) must not send rows whose lease ran out and another node took.
+
+    The slow node claims all four rows and sends the first; then, as if that send had been slow,
+    its lease runs out and the other node claims and sends the other three. Each row is leased
+    again just before its send, which fails for those three: the slow node skips them.
+    """
     _queue_tickets(settings, receiver, 2)
     slow, other = nodes[0], nodes[1]
-    clock = iter([0.0, 1.0, USABLE_LEASE.total_seconds() + 1.0])  # claim, 1st send, 2nd send
-    slow.clock = lambda: next(clock)
     start = utcnow()
+    slow.clock = iter([0.0, 1.0, outbox.LEASE.total_seconds() + 2.0, 400.0, 401.0]).__next__
+    attempt = slow._attempt
+    taken: list[int] = []
 
-    assert await slow.run_once(now=start) == 1  # four claimed, one sent, then the lease ran low
+    async def send_slowly(message: OutboxMessage, now: datetime) -> None:
+        await attempt(message, now)
+        if not taken:  # meanwhile the lease ran out, and the other node's round came
+            taken.append(await other.run_once(now=start + outbox.LEASE + timedelta(seconds=1)))
 
-    assert await other.run_once(now=start + outbox.LEASE + timedelta(seconds=1)) == 3
+    slow._attempt = send_slowly  # type: ignore[method-assign]
+
+    assert await slow.run_once(now=start) == 1  # four claimed, one sent, three taken from it
+    assert taken == [3]
     assert sum(_message_ids(inbox[0]).values()) + len(receiver.keys) == 4
     assert max(_message_ids(inbox[0]).values()) == 1 and len(set(receiver.keys)) == len(receiver.keys)
+    assert {(m.status, m.attempts) for m in _outbox(settings)} == {("sent", 1)}
+
+
+@ON_POSTGRESQL
+async def test_each_send_starts_with_a_full_lease_renewed_from_its_own_start(
+    settings: Settings, nodes: list[OutboxWorker], inbox: tuple[Inbox, int], receiver: Receiver
+) -> None:
+    """A row nobody else took is still sent late in a slow round, leased again from that moment:
+    another node looking just after the claim's lease ran out finds nothing to claim."""
+    _queue_tickets(settings, receiver, 1)
+    slow, other = nodes[0], nodes[1]
+    start = utcnow()
+    late = outbox.LEASE.total_seconds() - 1.0  # the second send starts 1 s before the claim's lease ends
+    slow.clock = iter([0.0, 0.0, late]).__next__
+    attempt = slow._attempt
+    seen: list[int] = []
+
+    async def look_from_another_node(message: OutboxMessage, now: datetime) -> None:
+        if len(seen) == 1:  # the second send is under way: 2 s later, the claim's lease is over
+            seen.append(await other.run_once(now=start + outbox.LEASE + timedelta(seconds=1)))
+        else:
+            seen.append(0)
+        await attempt(message, now)
+
+    slow._attempt = look_from_another_node  # type: ignore[method-assign]
+
+    assert await slow.run_once(now=start) == 2
+    assert seen == [0, 0]  # the other node found the row leased again, not due
+    assert sum(_message_ids(inbox[0]).values()) + len(receiver.keys) == 2
     assert {(m.status, m.attempts) for m in _outbox(settings)} == {("sent", 1)}

@@ -4,12 +4,21 @@ Rendering happens when the message is queued (``render``), so the outbox row hol
 will be sent and a later change of wording or language cannot alter a queued message. Sending
 (``send``) uses the standard library's ``smtplib`` on a worker thread; an SMTP failure raises
 :class:`DeliveryError`, which says whether trying again could help.
+
+``smtplib``'s timeout bounds each socket operation, not the exchange: a server that answers one
+byte at a time could keep a send going past the outbox lease, while another node sends the same
+row. So a whole exchange has a deadline (:data:`SEND_DEADLINE_SECONDS`): when it passes, the
+socket is shut down from a timer thread, whatever step the send is at, and nothing more of the
+message leaves this node; the outbox worker relies on it (``worker.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -21,7 +30,7 @@ import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from veo.config import Settings
-from veo.i18n import gettext_for, normalize
+from veo.i18n import N_, gettext_for, normalize
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "web" / "templates" / "mail"
 
@@ -98,22 +107,72 @@ def message_id_for(settings: Settings, outbox_id: int) -> str:
     return f"<veo-outbox-{outbox_id}@{domain}>"
 
 
+#: The longest one SMTP exchange may take, connection to QUIT (the outbox lease is 5 minutes).
+SEND_DEADLINE_SECONDS = 180.0
+#: ``last_error`` of a send (e-mail or webhook) cut off at its deadline; translated when shown.
+TOO_SLOW = N_("The exchange with the receiver took too long and was stopped; it will be tried again.")
+
+
+class SendDeadline:
+    """Shuts an SMTP connection's socket down once the exchange has run ``seconds``.
+
+    A blocked read or write then fails at once (``OSError``). A deadline that passes while the
+    connection is still being opened (no socket yet) is noticed by :meth:`check` right after it.
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, seconds: float) -> None:
+        self.seconds = seconds
+        self._smtp = smtp
+        self._expired = threading.Event()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> SendDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
+
+    @property
+    def expired(self) -> bool:
+        return self._expired.is_set()
+
+    def _expire(self) -> None:
+        self._expired.set()
+        sock = getattr(self._smtp, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def check(self) -> None:
+        if self.expired:
+            raise TimeoutError
+
+
 def _send_blocking(settings: Settings, message: EmailMessage) -> None:
     assert settings.smtp_host is not None
     timeout = settings.smtp_timeout_seconds
     smtp: smtplib.SMTP
-    if settings.smtp_ssl:
-        smtp = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
-        )
+    if settings.smtp_ssl:  # no host here: the connection is opened under the deadline below
+        smtp = smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
     else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-    with smtp:
-        if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password or "")
-        smtp.send_message(message)
+        smtp = smtplib.SMTP(timeout=timeout)
+    deadline = SendDeadline(smtp, SEND_DEADLINE_SECONDS)
+    try:
+        with deadline, smtp:
+            smtp.connect(settings.smtp_host, settings.smtp_port)
+            deadline.check()
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+            deadline.check()
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError):
+        if deadline.expired:  # whatever failed, it failed because the deadline cut it
+            raise DeliveryError(TOO_SLOW) from None
+        raise
 
 
 async def send(settings: Settings, recipient: str, payload: dict[str, Any], outbox_id: int) -> None:

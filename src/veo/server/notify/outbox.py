@@ -2,7 +2,8 @@
 
 A message is claimed by moving its ``next_attempt_at`` a lease into the future with a
 conditional UPDATE, so two workers (two server nodes) never send the same row at once, and a
-worker that dies mid-send leaves the row to be retried when the lease runs out.
+worker that dies mid-send leaves the row to be retried when the lease runs out. Each row is
+leased again just before its own send (``renew``), so a send always starts with a full lease.
 
 On PostgreSQL, with several nodes, the candidates are also read ``FOR UPDATE SKIP LOCKED``: rows
 another node is claiming right now are passed over instead of waited for, so the nodes' rounds
@@ -91,6 +92,28 @@ def claim_due(db: Session, now: datetime) -> list[OutboxMessage]:
             if message is not None:
                 claimed.append(message)
     return claimed
+
+
+def renew(db: Session, message_id: int, held_until: datetime, now: datetime) -> datetime | None:
+    """Lease the row again, from ``now``, just before its send; None: it is no longer ours.
+
+    The worker's claim leased the whole batch at once; by the time a slow batch reaches a row
+    its lease may have run out and another node may have claimed it. The conditional UPDATE
+    succeeds only while the row still holds this worker's lease (``held_until``) and is pending,
+    so exactly one node gets to send it, with a full lease for that send.
+    """
+    fresh = now + LEASE
+    result = db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at == held_until,
+        )
+        .values(next_attempt_at=fresh)
+        .execution_options(synchronize_session=False)
+    )
+    return fresh if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 def mark_sent(db: Session, message_id: int, now: datetime) -> None:

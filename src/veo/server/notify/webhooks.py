@@ -44,7 +44,7 @@ from veo.server.errors import InvalidInput, NotFound
 from veo.server.lang import _
 from veo.server.notify import outbox
 from veo.server.notify.egress import AddressNotAllowed, AddressPolicy
-from veo.server.notify.mailer import DeliveryError
+from veo.server.notify.mailer import TOO_SLOW, DeliveryError
 from veo.server.notify.models import WebhookEndpoint
 
 WEBHOOK_EVENTS = ("ticket.created", "ticket.reply", "ticket.resolved", "ticket.rated", "session.rated")
@@ -59,7 +59,7 @@ NOT_ALLOWED = N_(
     "The receiver's address is not allowed: it is not public, and VEO_WEBHOOK_ALLOW does not name it."
 )
 #: The fixed sentences a webhook delivery stores as ``last_error``.
-FIXED_ERRORS = frozenset({UNREACHABLE, NOT_ALLOWED})
+FIXED_ERRORS = frozenset({UNREACHABLE, NOT_ALLOWED, TOO_SLOW})
 
 
 def sign(secret: str, timestamp: int, body: str) -> str:

@@ -7,10 +7,15 @@ lock), then stores each result in its own transaction. Tests call ``run_once(now
 step through retries deterministically instead of waiting.
 
 Every node runs one; they share the outbox through the claim (``outbox.claim_due``). A round
-sends its batch one message after another, and a row's lease must still be this worker's when
-its send starts, or another node may be sending it too: so a round stops starting sends once
-``USABLE_LEASE`` has passed since the claim (measured on this process' monotonic clock, whatever
-``now`` a test passes) and leaves the rest to be claimed again when their lease runs out.
+sends its batch one message after another, so a row's lease from the claim may have run out
+(and another node may have claimed the row) by the time its send comes. So just before each send
+the row is leased again (``outbox.renew``): only while it still holds this round's lease, and
+for a full ``LEASE`` from then; a row another node took is skipped. The send itself is bounded
+by ``SEND_DEADLINE`` (an e-mail's whole SMTP exchange by ``mailer.SEND_DEADLINE_SECONDS``, a
+webhook's request here), less than the lease: nothing of a message leaves this node after
+renewal + 3 minutes, and no other node may claim it before renewal + 5 minutes. The 2 minutes
+between are the margin for the nodes' clocks (leases are written with each node's clock; keep
+them on NTP, ``veo doctor`` shows the skew).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import anyio
 import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -38,9 +44,8 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 #: With no SMTP server configured e-mails wait (visibly) and are looked at again this often.
 UNCONFIGURED_RECHECK = timedelta(minutes=10)
-#: How long after a claim a send may still start: the lease less the longest one send may take
-#: (an SMTP exchange is a few steps of ``VEO_SMTP_TIMEOUT_SECONDS`` each, at most 300 s).
-USABLE_LEASE = outbox.LEASE - timedelta(minutes=2)
+#: The longest one send may take (from its renewed lease): well inside ``outbox.LEASE``.
+SEND_DEADLINE = timedelta(seconds=mailer.SEND_DEADLINE_SECONDS)
 
 
 class OutboxWorker:
@@ -52,7 +57,8 @@ class OutboxWorker:
         self._client: httpx.AsyncClient | None = None
         self.policy = settings.webhook_policy
         self._event_loop: asyncio.AbstractEventLoop | None = None
-        #: Measures how long a round's lease has run (a test replaces it to make a round slow).
+        #: Measures how long a round has run, to renew each row's lease from the moment its send
+        #: starts (``now`` plus the time since the claim); a test replaces it to make a round slow.
         self.clock: Callable[[], float] = time.monotonic
 
     # ------------------------------------------------------------ lifecycle
@@ -110,12 +116,21 @@ class OutboxWorker:
         moment = now or utcnow()
         claimed = await self.db.run(lambda s: outbox.claim_due(s, moment))
         claimed_at = self.clock()
-        for done, message in enumerate(claimed):
-            if self.clock() - claimed_at > USABLE_LEASE.total_seconds():
-                log.warning("outbox: lease nearly over, %d messages left for later", len(claimed) - done)
-                return done
+        attempted = 0
+        for message in claimed:
+            started = moment + timedelta(seconds=self.clock() - claimed_at)
+            if not await self._renew(message, started):
+                log.info("outbox %d: its lease ran out and another node took it; not sent here", message.id)
+                continue
             await self._attempt(message, moment)
-        return len(claimed)
+            attempted += 1
+        return attempted
+
+    async def _renew(self, message: OutboxMessage, started: datetime) -> bool:
+        """Lease ``message`` again from ``started``; False when it is no longer this round's."""
+        message_id, held_until = message.id, message.next_attempt_at
+        renewed = await self.db.run(lambda s: outbox.renew(s, message_id, held_until, started))
+        return renewed is not None
 
     async def _attempt(self, message: OutboxMessage, now: datetime) -> None:
         message_id = message.id
@@ -128,7 +143,11 @@ class OutboxWorker:
                 mail = compose(self.settings, message.payload)
                 await mailer.send(self.settings, message.recipient, mail.as_payload(), message_id)
             else:
-                await self._deliver_webhook(message)
+                try:  # the e-mail's deadline is in the mailer (its SMTP exchange runs on a thread)
+                    with anyio.fail_after(SEND_DEADLINE.total_seconds()):
+                        await self._deliver_webhook(message)
+                except TimeoutError:
+                    raise mailer.DeliveryError(mailer.TOO_SLOW) from None
         except mailer.DeliveryError as exc:
             error, permanent = exc.message, exc.permanent
             log.warning("outbox %d (%s to %s) failed: %s", message_id, message.kind, message.recipient, error)
