@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,29 @@ async def test_readyz_names_the_failing_part(
         app.state.db.dispose()
         app.state.db = real_db
         app.state.bus = real_bus
+
+
+async def test_readyz_logs_an_outage_once_without_a_trace_and_its_end_once(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HAProxy checks every node every second: a Redis outage is one warning line, not a trace
+    per check, and its end one line too."""
+    real_bus = getattr(app.state, "bus", None)
+    app.state.bus = FailingBus()
+    try:
+        with caplog.at_level(logging.INFO, logger="veo.server.api.health"):
+            for _check in range(3):
+                assert (await client.get("/readyz")).json()["failed"] == ["bus"]
+            app.state.bus = real_bus
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        app.state.bus = real_bus
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "veo.server.api.health"]
+    assert lines == [
+        (logging.WARNING, "readiness: bus unreachable: no route to redis"),
+        (logging.INFO, "readiness: bus answers again"),
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:

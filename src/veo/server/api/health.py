@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -38,27 +39,44 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    failed: list[str] = []
+    problems: dict[str, BaseException] = {}
     db: Database = request.app.state.db
     try:
         await db.run(lambda s: s.execute(select(1)).scalar_one())
     except Exception as exc:
-        if is_unavailable(exc):  # an orchestrator asks every few seconds: one line, not a trace
-            log.warning("readiness: database unreachable: %s", first_line(exc))
-        else:
-            log.exception("readiness: database check failed")
-        failed.append("database")
+        problems["database"] = exc
     bus = getattr(request.app.state, "bus", None)
     if bus is not None:
         try:
             await bus.ping()
-        except Exception:
-            log.exception("readiness: bus check failed")
-            failed.append("bus")
+        except Exception as exc:
+            problems["bus"] = exc
+    _log_changes(request.app.state, problems)
+    failed = list(problems)
     if failed:
         message = _("Not ready: %(parts)s unreachable.") % {"parts": ", ".join(failed)}
         return JSONResponse({"code": "not_ready", "message": message, "failed": failed}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+def _log_changes(state: Any, problems: dict[str, BaseException]) -> None:
+    """One line when a part stops answering and one when it is back, not one per check.
+
+    HAProxy asks every node every second and Docker every few seconds: a Redis outage would
+    otherwise write a line (or a trace) per second per node. Only a database failure that is
+    no outage (``is_unavailable`` says no: a bug) keeps its trace, once.
+    """
+    before: frozenset[str] = getattr(state, "readiness_failed", frozenset())
+    for part, exc in problems.items():
+        if part in before:
+            continue
+        if part == "database" and not is_unavailable(exc):
+            log.error("readiness: the database check failed", exc_info=exc)
+        else:
+            log.warning("readiness: %s unreachable: %s", part, first_line(exc))
+    for part in sorted(before - problems.keys()):
+        log.info("readiness: %s answers again", part)
+    state.readiness_failed = frozenset(problems)
 
 
 def _bearer_is_metrics_token(request: Request, token: str | None) -> bool:
