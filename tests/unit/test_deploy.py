@@ -98,6 +98,8 @@ def test_the_nodes_share_their_data_directory_and_reach_db_and_redis() -> None:
         assert node["read_only"] is True and node["cap_drop"] == ["ALL"]
     assert doc["services"]["db"]["environment"]["POSTGRES_USER"] == "veo"
     assert "healthcheck" in doc["services"]["db"] and "healthcheck" in doc["services"]["redis"]
+    # TCP, not the Unix socket the image's temporary init server answers on
+    assert doc["services"]["db"]["healthcheck"]["test"][:4] == ["CMD", "pg_isready", "-h", "127.0.0.1"]
     assert "requirepass $$REDIS_PASSWORD" in doc["services"]["redis"]["command"][-1]
 
 
@@ -188,8 +190,9 @@ def global_settings(path: Path) -> dict[str, str]:
 def test_on_debian_haproxy_drops_root_and_chroots(tmp_path: Path) -> None:
     """The VM set-up replaces Debian's /etc/haproxy/haproxy.cfg (the drop-in's CONFIG is a directory),
     so the directory itself must say what that file said: run as ``haproxy`` in a chroot, with
-    Debian's TLS ciphers. It is loaded first (name order), and the three files together pass
-    ``haproxy -c``; haproxy.cfg alone stays runnable unprivileged (compose, tests/multinode)."""
+    Debian's TLS ciphers (those in tls.cfg, which compose loads too). It is loaded first (name
+    order), and the three files together pass ``haproxy -c``; haproxy.cfg and tls.cfg stay
+    runnable unprivileged (compose, tests/multinode)."""
     drop_in = (DEPLOY / "systemd" / "haproxy.service.d" / "veo.conf").read_text()
     assert "Environment=CONFIG=/etc/haproxy/veo\n" in drop_in
     shipped = ["debian-global.cfg", "haproxy.cfg", "tls.cfg"]
@@ -197,10 +200,12 @@ def test_on_debian_haproxy_drops_root_and_chroots(tmp_path: Path) -> None:
     debian = global_settings(DEPLOY / "haproxy" / "debian-global.cfg")
     assert debian["user"] == "haproxy" and debian["group"] == "haproxy"
     assert debian["chroot"] == "/var/lib/haproxy"
-    assert "ssl-min-ver TLSv1.2" in debian["ssl-default-bind-options"]
-    ciphers = debian["ssl-default-bind-ciphers"].split(":")
+    tls = global_settings(DEPLOY / "haproxy" / "tls.cfg")  # Debian's ciphers, for compose too
+    assert "ssl-min-ver TLSv1.2" in tls["ssl-default-bind-options"]
+    assert "no-tls-tickets" in tls["ssl-default-bind-options"]
+    ciphers = tls["ssl-default-bind-ciphers"].split(":")
     assert ciphers and all(cipher.endswith(("GCM-SHA256", "GCM-SHA384", "POLY1305")) for cipher in ciphers)
-    assert debian["ssl-default-bind-ciphersuites"].startswith("TLS_AES_")
+    assert tls["ssl-default-bind-ciphersuites"].startswith("TLS_AES_")
     for name in ("haproxy.cfg", "tls.cfg"):  # nothing that needs root in the shared files
         privileged = {"user", "group", "chroot", "uid", "gid"}
         assert privileged & set(global_settings(DEPLOY / "haproxy" / name)) == set(), name
