@@ -3,8 +3,10 @@
 Several secrets live as files under ``VEO_DATA_DIR`` and never in the database, so that the threat
 model's *database-only insider* (a DBA, a leaked backup) does not get them: the session-code
 secret and the TOTP key (``keys/``, raw random bytes) and the audit signing key (``audit/``, a
-PEM file). Each is made on first use by whichever process needs it first, possibly several at
-the same moment (server workers, a migration). :func:`write_once` is the one way they are made:
+PEM file). The server makes all three when its app is created (``create_app``), so a first
+node's data directory holds them before they are copied to other nodes; a CLI command or a
+migration that needs one makes it on first use. Several processes may do so at the same moment
+(nodes on one shared directory, a migration). :func:`write_once` is the one way they are made:
 the bytes go to a temporary file created with mode 0600, then are linked into place, so another
 process sees either no file or a complete one (never half a key), nobody else can read it even
 for a moment, and when two processes race the first link wins and both use its key.
