@@ -50,6 +50,8 @@ async def test_readyz_names_the_failing_part(
         response = await client.get("/readyz")
         assert response.status_code == 503 and response.json()["failed"] == ["database", "bus"]
         assert response.json()["code"] == "not_ready"
+        # the sentence names the parts in the reader's words, not the codes
+        assert response.json()["message"] == ("Not ready: the database, the message bus (Redis) unreachable.")
     finally:
         app.state.db.dispose()
         app.state.db = real_db

@@ -54,7 +54,9 @@ async def readyz(request: Request) -> Response:
     _log_changes(request.app.state, problems)
     failed = list(problems)
     if failed:
-        message = _("Not ready: %(parts)s unreachable.") % {"parts": ", ".join(failed)}
+        names = {"database": _("the database"), "bus": _("the message bus (Redis)")}
+        parts = ", ".join(names.get(part, part) for part in failed)  # ``failed`` stays the fixed codes
+        message = _("Not ready: %(parts)s unreachable.") % {"parts": parts}
         return JSONResponse({"code": "not_ready", "message": message, "failed": failed}, status_code=503)
     return JSONResponse({"status": "ready"})
 
