@@ -303,7 +303,7 @@ class SignalingHub:
                 if session is None:
                     session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
                 if session is not None and session.status in service.LIVE_STATUSES:
-                    held.rt, held.rebuilt = resuming.restore(self, session), True
+                    held.rt, held.rebuilt = await resuming.restore(self, session), True
             yield held
 
     def agent_socket(self, session_id: str) -> int | None:

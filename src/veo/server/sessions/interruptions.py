@@ -22,12 +22,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.protocol.resume import MAX_BAD_PROOFS
+from veo.server.audit.models import AuditEvent
 from veo.server.db.base import utcnow
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import Link
@@ -91,6 +92,24 @@ def record_interrupted(
         },
     )
     return session
+
+
+def interruption_link(db: Session, session_id: str) -> Link | None:
+    """Which connection the session's interruption under way lost, as its ``session.interrupted``
+    event says (the last one); None when no event names a known link.
+
+    The deadline is in the session's row, the link only in that event: a state rebuilt from the
+    database (the store lost it) must not turn a lost peer connection, which only a resume proof
+    ends, into a server's, which a node claiming the agent's socket back ends.
+    """
+    details = db.scalar(
+        select(AuditEvent.details)
+        .where(AuditEvent.session_id == session_id, AuditEvent.action == "session.interrupted")
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+    link = details.get("link") if isinstance(details, dict) else None
+    return link if link in get_args(Link) else None
 
 
 @dataclass(frozen=True)

@@ -48,14 +48,18 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- runtime and timers
 
 
-def restore(hub: SignalingHub, session: RemoteSession) -> SessionRuntime:
+async def restore(hub: SignalingHub, session: RemoteSession) -> SessionRuntime:
     """The runtime of a session the store has nothing for, rebuilt from its row (``runtime.rebuild``).
 
     The agent's socket counts as held by this node only when this node holds it (the store lost
     the state while the agent stayed connected here); an interruption recorded in the database
-    gets a timer on this node.
+    keeps the link its audit event names, and gets a timer on this node.
     """
-    rt = rebuild(status=session.status, mode=session.mode, resume_deadline=session.resume_deadline)
+    link: Link | None = None
+    if session.resume_deadline is not None:
+        session_id = session.id
+        link = await txn.run(hub.db, lambda db: interruptions.interruption_link(db, session_id))
+    rt = rebuild(status=session.status, mode=session.mode, resume_deadline=session.resume_deadline, link=link)
     held = hub.agent_socket(session.id)
     if held is not None:
         rt.agent_node, rt.agent_generation = hub.node, held

@@ -114,13 +114,18 @@ class SessionRuntime(BaseModel):
         return cls.model_validate_json(raw)
 
 
-def rebuild(*, status: str, mode: str, resume_deadline: datetime | None) -> SessionRuntime:
+def rebuild(
+    *, status: str, mode: str, resume_deadline: datetime | None, link: Link | None = None
+) -> SessionRuntime:
     """The runtime of a session the store has nothing for, from its database row.
 
     An active session counts as negotiated and allowed (its peers may still hold their
     connection; a resume offer may come); an earlier one starts over with a fresh offer
     (``restored``). A waiting session (no agent yet) starts empty. An interruption recorded in
-    the database is carried over (its link is unknown: a server's).
+    the database is carried over with ``link``, the one its audit event names
+    (``interruptions.interruption_link``). Unknown, it counts as the peer connection's
+    (``media``): that one ends only with a resume proof or a new code, never because a node
+    claims the agent's socket back, so an unknown link grants nothing without proof.
     """
     if status == "waiting":
         return SessionRuntime(mode=mode)
@@ -134,7 +139,7 @@ def rebuild(*, status: str, mode: str, resume_deadline: datetime | None) -> Sess
         restored=True,
     )
     if resume_deadline is not None:
-        rt.interruption = Interruption(link="server_restart", deadline=resume_deadline)
+        rt.interruption = Interruption(link=link or "media", deadline=resume_deadline)
     return rt
 
 

@@ -53,6 +53,9 @@ def test_a_rebuilt_state_counts_an_active_session_as_allowed_and_keeps_its_inter
     active = rebuild(status="active", mode="agent", resume_deadline=deadline)
     assert active.consented and active.answered and active.restored
     assert active.interruption is not None and active.interruption.deadline == deadline
+    assert active.interruption.link == "media", "an unknown link must not be one a claim ends"
+    server = rebuild(status="active", mode="agent", resume_deadline=deadline, link="server_restart")
+    assert server.interruption is not None and server.interruption.link == "server_restart"
     earlier = rebuild(status="connecting", mode="agent", resume_deadline=None)
     assert not earlier.offered and not earlier.consented and earlier.restored
     assert rebuild(status="waiting", mode="browser", resume_deadline=None) == SessionRuntime(mode="browser")
