@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,8 +150,8 @@ def cluster(count: int, data_dir: Path, database_url: str, redis_url: str | None
 def database_for(postgres: bool, data_dir: Path, postgres_url: str) -> Iterator[str]:
     """SQLite in the data directory (a single server's default), or a throwaway PostgreSQL
     database on ``postgres_url``, dropped afterwards (required by more than one node)."""
-    with ExitStack() as stack:
-        if postgres:
-            yield stack.enter_context(throwaway(postgres_url))
-        else:
-            yield f"sqlite:///{data_dir / 'veo.db'}"
+    if not postgres:
+        yield f"sqlite:///{data_dir / 'veo.db'}"
+        return
+    with throwaway(postgres_url) as url:
+        yield url
