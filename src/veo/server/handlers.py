@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
+from veo.server.auth.deps import Identity
 from veo.server.db.unavailable import UNAVAILABLE_ERRORS, first_line, is_unavailable
 from veo.server.errors import ApiError, LoginRequired, PasswordChangeRequired
 from veo.server.lang import _
@@ -80,13 +81,11 @@ async def database_unavailable(connection: HTTPConnection, exc: Exception) -> Re
     if isinstance(connection, WebSocket):
         await _close_socket(connection)
         return None
-    from veo.server.auth.deps import Identity
-
+    request = connection if isinstance(connection, Request) else Request(connection.scope)
     # The page shows nobody as signed in: finding out who is would need the database.
-    connection.state.veo_identity = Identity(user=None)
-    assert isinstance(connection, Request)
+    request.state.veo_identity = Identity(user=None)
     message = _("The database cannot be reached at the moment; try again in a minute.")
-    response = await error_response(connection, 503, "database_unavailable", message)
+    response = await error_response(request, 503, "database_unavailable", message)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
