@@ -10,6 +10,7 @@ console gets ``session_state`` and ``ended``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -18,9 +19,12 @@ import pytest
 from tests.integration.test_signaling import Env, closed_with, env, join, negotiate, recv, send
 
 from veo.server.bus.base import RESYNC
+from veo.server.db.base import utcnow
 from veo.server.sessions import service
+from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.runtime import SessionRuntime
 from veo.server.sessions.runtime_store import Held, RuntimeStoreError
+from veo.tasks import spawn
 
 pytestmark = pytest.mark.timeout(60)
 __all__ = ["env"]
@@ -158,3 +162,62 @@ def test_an_agent_drop_the_store_could_not_record_is_recorded_by_the_next_sweep(
         state = recv(console, "session_state")  # the drop, then the end
         assert state["status"] == "joined" and state["agent_connected"] is False
         assert recv(console, "session_state")["status"] == "ended"
+
+
+def test_codes_expire_and_their_consoles_are_told_with_the_store_down(env: Env) -> None:
+    first, second = env.create(), env.create()
+    assert env.client.portal is not None
+    with env.console(first["id"]) as one, env.console(second["id"]) as two:
+        assert recv(one, "session_state")["status"] == "waiting"
+        assert recv(two, "session_state")["status"] == "waiting"
+        with env.db.session() as s:
+            for sid in (first["id"], second["id"]):
+                row = s.get(RemoteSession, sid)
+                assert row is not None
+                row.code_expires_at = utcnow()
+        working = env.hub.store
+        env.hub.store = UnreachableStore()
+        try:
+            expired = env.client.portal.call(env.hub.expire_now)
+        finally:
+            env.hub.store = working
+        assert sorted(expired) == sorted([first["id"], second["id"]])
+        assert recv(one, "session_state")["status"] == "expired"
+        assert recv(two, "session_state")["status"] == "expired"
+
+
+def test_a_failed_round_of_code_expiry_does_not_stop_the_next(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = env.hub
+    assert env.client.portal is not None
+    rounds: list[int] = []
+
+    async def expire_now() -> list[str]:
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise RuntimeStoreError("the runtime store is unreachable")
+        return []
+
+    monkeypatch.setattr(hub, "expire_now", expire_now)
+    hub.expiry_interval_seconds = 0.01
+
+    async def run_three_rounds() -> BaseException | None:
+        task = spawn(hub._expiry_loop(), name="test-expiry-loop")
+        for _ in range(500):
+            if len(rounds) >= 3 or task.done():
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return None
+        except BaseException as exc:
+            return exc
+        return None
+
+    died = env.client.portal.call(run_three_rounds)
+    assert died is None and len(rounds) >= 3, (
+        f"the expiry loop stopped after {len(rounds)} round(s): {died!r}"
+    )

@@ -236,19 +236,34 @@ class SignalingHub:
     async def _expiry_loop(self) -> None:
         while True:
             await asyncio.sleep(self.expiry_interval_seconds)
-            await self.expire_now()
-            await self.write_refusals()
+            try:
+                await self.expire_now()
+                await self.write_refusals()
+            except Exception as exc:  # never the loop's end: the next round goes on
+                log.warning("a round of code expiry failed: %s", exc)
 
     async def expire_now(self) -> list[str]:
-        """Expire waiting sessions whose code ran out and tell their consoles."""
+        """Expire waiting sessions whose code ran out and tell their consoles.
+
+        Each expired session is told on its own: with Redis away, a session whose state could
+        not be dropped or whose consoles could not be told now is logged, and the others are
+        still told (a console that missed it gets the state at its bus resync)."""
         try:
             expired = await txn.run(self.db, service.expire_waiting)
         except Exception:
             log.exception("expiring waiting sessions failed")
             return []
         for session_id in expired:
-            await self.store.drop(session_id)
-            await self.publish_state(session_id)
+            try:
+                await self.store.drop(session_id)
+            except Exception as exc:
+                log.warning(
+                    "session %s expired but its runtime state could not be dropped: %s", session_id, exc
+                )
+            try:
+                await self.publish_state(session_id)
+            except Exception as exc:
+                log.warning("session %s expired but its consoles could not be told now: %s", session_id, exc)
         return expired
 
     async def start(self) -> None:
