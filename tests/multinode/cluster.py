@@ -40,8 +40,6 @@ from tests.e2e.netns import NetworkNamespace
 from tests.e2e.procs import LoggedProcess, Logs, wait_for
 from tests.e2e.stack import SERVER_PORT, TECH_EMAIL, TECH_NAME, TECH_PASSWORD, VEO, VeoServer
 
-from veo.server.audit import keys as audit_keys
-
 REPO = Path(__file__).resolve().parents[2]
 HAPROXY_CONFIG = REPO / "deploy" / "haproxy" / "haproxy.cfg"
 RUNTIME_CONFIG = Path(__file__).with_name("haproxy-runtime.cfg")
@@ -287,9 +285,8 @@ class Cluster(VeoServer):
             stdin=TECH_PASSWORD + "\n",
         )  # fmt: skip
         first, *others = self.nodes
-        # veo makes the signing key at the first checkpoint, on whichever node signs first: made
-        # now, so that every node signs with the one key `veo audit verify` checks
-        audit_keys.load_or_create(audit_keys.key_dir(first.data_dir))
+        # node 1 makes the three key files as it starts (since d8e9852; before, the audit signing
+        # key waited for the first checkpoint, on whichever node signed first): copy_keys fails if not
         first.start(self.logs)
         for node in others:
             copy_keys(first.data_dir, node.data_dir)
