@@ -55,6 +55,14 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
     print(printed)  # the figures, for whoever reads the test log
 
 
+def test_the_bare_uvicorn_yardstick_holds_its_sockets() -> None:
+    from veo.bench.signaling.bare import measure
+
+    line = measure(10, idle_seconds=0.5)
+    assert line.startswith("bare uvicorn: 10 sockets, RSS "), line
+    assert "KiB per socket" in line and "idle CPU" in line
+
+
 def test_a_failed_setup_is_counted_by_its_reason_not_in_the_latency() -> None:
     done = [SetupResult(total_ms=float(ms), phases_ms={p: 1.0 for p in PHASES}) for ms in range(1, 21)]
     failed = [SetupResult(phases_ms={"create": 5.0}, error="PeerError: no answer within 30 s")] * 3
