@@ -152,8 +152,10 @@ async def test_three_nodes_deliver_every_message_exactly_once(
     assert sum(per_node) == 2 * MESSAGES  # no row attempted twice
     emails = [m for m in queued if m.kind == "email"]
     hooks = [m for m in queued if m.kind == "webhook"]
-    assert _message_ids(inbox[0]) == Counter({mailer.message_id_for(settings, m.id): 1 for m in emails})
-    assert Counter(receiver.keys) == Counter({str(m.id): 1 for m in hooks})
+    assert _message_ids(inbox[0]) == Counter(
+        {mailer.message_id_for(settings, outbox.delivery_key(m)): 1 for m in emails}
+    )
+    assert Counter(receiver.keys) == Counter({outbox.delivery_key(m): 1 for m in hooks})
     after = _outbox(settings)
     assert {(m.status, m.attempts) for m in after} == {("sent", 1)}
 
@@ -172,15 +174,16 @@ async def test_a_node_that_dies_after_claiming_leaves_the_message_to_another_aft
     async with egress.guarded_client(settings.webhook_policy) as client:
         await webhooks.deliver(
             client, hook.recipient, _secret(settings), hook.event, str(hook.payload["body"]), hook.id,
-            settings.webhook_policy,
+            settings.webhook_policy, outbox.delivery_key(hook),
         )  # fmt: skip
 
     assert await survivor.run_once(now=start + timedelta(seconds=1)) == 0  # still leased
     assert await survivor.run_once(now=start + outbox.LEASE + timedelta(seconds=1)) == 2
 
     email = next(m for m in claimed if m.kind == "email")
-    assert _message_ids(inbox[0]) == Counter({mailer.message_id_for(settings, email.id): 1})
-    assert Counter(receiver.keys) == Counter({str(hook.id): 2})  # the duplicate carries the same key
+    assert _message_ids(inbox[0]) == Counter({mailer.message_id_for(settings, outbox.delivery_key(email)): 1})
+    # the duplicate carries the same key
+    assert Counter(receiver.keys) == Counter({outbox.delivery_key(hook): 2})
     after = _outbox(settings)
     assert {(m.id, m.status, m.attempts) for m in after} == {(email.id, "sent", 1), (hook.id, "sent", 1)}
     assert all(m.sent_at is not None for m in after)

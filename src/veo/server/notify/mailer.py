@@ -101,10 +101,11 @@ def build_message(
     return message
 
 
-def message_id_for(settings: Settings, outbox_id: int) -> str:
-    """Stable per outbox row, so a retry after an unclear failure is recognisable as a duplicate."""
+def message_id_for(settings: Settings, key: str) -> str:
+    """Stable per outbox row (``outbox.delivery_key``), so a retry after an unclear failure is
+    recognisable as a duplicate, and unique across restores and installations."""
     domain = settings.smtp_from.rpartition("@")[2] or "localhost"
-    return f"<veo-outbox-{outbox_id}@{domain}>"
+    return f"<veo-outbox-{key}@{domain}>"
 
 
 #: The longest one SMTP exchange may take, connection to QUIT (the outbox lease is 5 minutes).
@@ -175,11 +176,11 @@ def _send_blocking(settings: Settings, message: EmailMessage) -> None:
         raise
 
 
-async def send(settings: Settings, recipient: str, payload: dict[str, Any], outbox_id: int) -> None:
+async def send(settings: Settings, recipient: str, payload: dict[str, Any], key: str) -> None:
     """Hand one e-mail to the SMTP server, or raise :class:`DeliveryError`."""
     if not settings.smtp_host:
         raise DeliveryError("e-mail is not configured (set VEO_SMTP_HOST)")
-    message = build_message(settings, recipient, payload, message_id_for(settings, outbox_id))
+    message = build_message(settings, recipient, payload, message_id_for(settings, key))
     try:
         await anyio.to_thread.run_sync(_send_blocking, settings, message)
     except smtplib.SMTPRecipientsRefused as exc:

@@ -10,14 +10,14 @@ another node is claiming right now are passed over instead of waited for, so the
 share the due messages instead of queueing behind each other (SQLite: one node, and the clause
 is left out). Delivery is at least once: a node that dies after sending and before recording it
 leaves the row to be sent again after the lease, so every delivery carries a stable id (the
-e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) by which the receiver can drop the
-second copy.
+e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``: :func:`delivery_key`) by which the
+receiver can drop the second copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -31,6 +31,7 @@ BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 LEASE = timedelta(minutes=5)
 BATCH = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: ``Session.info`` key: this transaction queued something (see ``worker.OutboxWorker``).
 QUEUED_FLAG = "veo_outbox_queued"
 
@@ -92,6 +93,18 @@ def claim_due(db: Session, now: datetime) -> list[OutboxMessage]:
             if message is not None:
                 claimed.append(message)
     return claimed
+
+
+def delivery_key(message: OutboxMessage) -> str:
+    """The key a receiver recognises a repeat by: the row's id and its creation to the microsecond.
+
+    The same on every attempt of one row. The bare id would not do: after a restore of an older
+    backup the database issues the same ids again, and two veo installations posting to one
+    helpdesk number their rows alike, so a receiver keeping keys for a day would drop new
+    messages as repeats. The creation time tells those apart (no migration needed).
+    """
+    micros = (message.created_at - EPOCH) // timedelta(microseconds=1)
+    return f"{message.id}.{micros}"
 
 
 def renew(db: Session, message_id: int, held_until: datetime, now: datetime) -> datetime | None:

@@ -4,7 +4,9 @@ Operators point these at their existing helpdesk, so veo's tickets and ratings s
 Each delivery is a POST of a JSON body with:
 
 - ``X-Veo-Event``: the event name; ``X-Veo-Delivery``: the outbox id (same on every retry);
-- ``Idempotency-Key``: the same id, under the name receivers' frameworks commonly look for.
+- ``Idempotency-Key``: the id and the row's creation time (``outbox.delivery_key``, e.g.
+  ``412.1796112123456789``), same on every retry and unique even after a restore of an older
+  backup, under the name receivers' frameworks commonly look for.
   Delivery is at least once: a node that dies (or loses its database) after the receiver
   answered and before the success was stored sends the message again later, so a receiver
   that must not act twice keeps the keys it has seen and answers 2xx to a repeat;
@@ -194,6 +196,7 @@ async def deliver(
     body: str,
     delivery_id: int,
     policy: AddressPolicy,
+    key: str,
 ) -> None:
     """POST one signed delivery; raise :class:`DeliveryError` unless the receiver answers 2xx.
 
@@ -210,7 +213,7 @@ async def deliver(
         "User-Agent": "veo-webhooks/1",
         "X-Veo-Event": event,
         "X-Veo-Delivery": str(delivery_id),
-        "Idempotency-Key": str(delivery_id),
+        "Idempotency-Key": key,
         "X-Veo-Timestamp": str(timestamp),
         "X-Veo-Signature": sign(secret, timestamp, body),
     }

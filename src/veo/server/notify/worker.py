@@ -141,7 +141,9 @@ class OutboxWorker:
         try:
             if message.kind == "email":
                 mail = compose(self.settings, message.payload)
-                await mailer.send(self.settings, message.recipient, mail.as_payload(), message_id)
+                await mailer.send(
+                    self.settings, message.recipient, mail.as_payload(), outbox.delivery_key(message)
+                )
             else:
                 try:  # the e-mail's deadline is in the mailer (its SMTP exchange runs on a thread)
                     with anyio.fail_after(SEND_DEADLINE.total_seconds()):
@@ -176,6 +178,7 @@ class OutboxWorker:
                 str(message.payload["body"]),
                 message.id,
                 self.policy,
+                outbox.delivery_key(message),
             )
         finally:
             if client is not self._client:

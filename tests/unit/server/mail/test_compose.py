@@ -48,8 +48,10 @@ def test_language_falls_back_to_the_server_language() -> None:
 def test_message_headers() -> None:
     settings = _settings(smtp_from="help@acme.example")
     mail = compose(settings, _payload("ticket_created", "es"))
-    message = build_message(settings, "bob@example.org", mail.as_payload(), message_id_for(settings, 7))
-    assert message["Message-ID"] == "<veo-outbox-7@acme.example>"
+    message = build_message(
+        settings, "bob@example.org", mail.as_payload(), message_id_for(settings, "7.1796112123456789")
+    )
+    assert message["Message-ID"] == "<veo-outbox-7.1796112123456789@acme.example>"
     assert message["Content-Language"] == "es"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message.get_content_type() == "multipart/alternative"
