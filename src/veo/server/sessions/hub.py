@@ -113,6 +113,9 @@ Greet = Callable[[], Awaitable[None]]
 Internal = Callable[[str], Awaitable[bool]]
 #: Bus channel of account changes (``{"node", "user_id", "reason"}``), for every node's consoles.
 ACCOUNTS_CHANNEL = "accounts"
+#: The first pause before listening for account changes again (then doubled, up to the max).
+ACCOUNTS_RETRY_SECONDS = 1.0
+ACCOUNTS_RETRY_MAX_SECONDS = 30.0
 #: A console closed because its account was cut off: final for the console (it says "signed out").
 CLOSE_REVOKED = 4401
 #: An agent socket closed because a newer one of the same agent rejoined the session.
@@ -507,31 +510,54 @@ class SignalingHub:
             work.close()
 
     async def _accounts_changed(self, changes: list[revoked.Revocation], *, publish: bool) -> None:
+        """Each change on its own: one that fails here, or that the bus cannot carry now (Redis
+        down, given up after its bound), is logged and the others are still acted on and sent.
+        A change the other nodes missed is still caught there at the console's next message
+        (``revocation.standing``)."""
         for change in changes:
             try:
                 await self.account_changed(change.user_id, change.reason)
             except Exception:
                 log.exception("cutting off account %s failed", change.user_id)
-            if publish:
-                raw = json.dumps({"node": self.node, "user_id": change.user_id, "reason": change.reason})
+            if not publish:
+                continue
+            raw = json.dumps({"node": self.node, "user_id": change.user_id, "reason": change.reason})
+            try:
                 await self.bus.publish(ACCOUNTS_CHANNEL, raw)
+            except Exception as exc:
+                log.warning("account %s changed; other nodes not told now: %s", change.user_id, exc)
 
     async def _accounts_loop(self) -> None:
-        """Account changes committed on other nodes: cut off the consoles this node carries."""
-        async with self.bus.subscribe(ACCOUNTS_CHANNEL) as inbox:
-            async for raw in inbox:
-                if raw == RESYNC:
-                    continue
-                try:
-                    data = json.loads(raw)
-                    change = revoked.Revocation(int(data["user_id"]), data["reason"])
-                    if data.get("node") == self.node or change.reason not in revoked.REVIEW | revoked.CUT_OFF:
-                        continue
-                except (ValueError, KeyError, TypeError):
-                    log.warning("ignored a malformed account change on the bus")
-                    continue
-                self._mark([change])
-                await self._accounts_changed([change], publish=False)
+        """Account changes committed on other nodes: cut off the consoles this node carries.
+
+        Listens for the node's lifetime: a subscription the bus cannot make (Redis not up yet
+        when the node starts, or down) or that ends is made again after a growing pause.
+        """
+        pause = ACCOUNTS_RETRY_SECONDS
+        while True:
+            try:
+                async with self.bus.subscribe(ACCOUNTS_CHANNEL) as inbox:
+                    pause = ACCOUNTS_RETRY_SECONDS
+                    async for raw in inbox:
+                        await self._account_message(raw)
+            except Exception as exc:
+                log.warning("listening for account changes failed; again in %.0f s: %s", pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, ACCOUNTS_RETRY_MAX_SECONDS)
+
+    async def _account_message(self, raw: str) -> None:
+        if raw == RESYNC:
+            return
+        try:
+            data = json.loads(raw)
+            change = revoked.Revocation(int(data["user_id"]), data["reason"])
+            if data.get("node") == self.node or change.reason not in revoked.REVIEW | revoked.CUT_OFF:
+                return
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed account change on the bus")
+            return
+        self._mark([change])
+        await self._accounts_changed([change], publish=False)
 
     def _mark(self, changes: list[revoked.Revocation]) -> None:
         """Credentials cut off: the account's consoles may relay nothing more, from now."""
