@@ -27,6 +27,8 @@ def test_a_consent_slower_than_the_lock_is_saved_and_the_session_goes_on(
     asyncio.run(redis_or_skip())
     prefix = random_prefix()
     hub = env.hub
+    portal = env.client.portal
+    assert portal is not None
     hub.store = RedisRuntimeStore(REDIS_URL, prefix=prefix, lock_seconds=0.3)
     record_consent = service.record_consent
 
@@ -44,10 +46,15 @@ def test_a_consent_slower_than_the_lock_is_saved_and_the_session_goes_on(
             send(agent, {"type": "consent", "granted": ["view"], "sas_confirmed": True})
             recv(console, "consent")
             assert recv(console, "session_state")["status"] == "active"
-            rt = env.client.portal.call(hub.store.get, sid)
+            # the step relays before its block ends and saves: wait for the save
+            for _ in range(250):
+                rt = portal.call(hub.store.get, sid)
+                if rt is not None and rt.consented:
+                    break
+                time.sleep(0.02)
             assert rt is not None and rt.consented, "the slow step's state was not saved"
             send(agent, {"type": "control_state", "paused": True})
             assert recv(console, "control_state")["paused"] is True
     finally:
-        env.client.portal.call(hub.store.close)
+        portal.call(hub.store.close)
         asyncio.run(delete_prefix(prefix))
