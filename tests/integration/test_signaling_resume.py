@@ -40,9 +40,11 @@ from veo.server.auth.models import User
 from veo.server.errors import ApiError
 from veo.server.policies.capabilities import Capability
 from veo.server.policies.service import set_policy
+from veo.server.sessions import resuming
 from veo.server.sessions.hub import CLOSE_REPLACED, SignalingHub
 from veo.server.sessions.routes import install
 from veo.server.sessions.runtime_store import MemoryRuntimeStore
+from veo.server.sessions.wire import CLOSE_POLICY
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the "httpx2" fork; plain httpx works for these tests.
@@ -642,3 +644,35 @@ def test_after_a_restart_a_session_nobody_comes_back_to_ends_after_its_grace(env
     assert (row.ended_by, row.end_reason) == ("system", "connection_lost")
     assert [e.details["link"] for e in env.actions(sid, "session.interrupted")] == ["server_restart"]
     chain_ok(env)
+
+
+def test_a_rejoin_that_fails_leaves_no_closed_socket_held(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rejoin whose step fails after its socket was registered (a database blip) is refused, and
+    the closed socket is forgotten: no heartbeat claims the session for it."""
+    created = env.create()
+    sid = created["id"]
+    hub = env.hub
+    assert env.client.portal is not None
+    with env.console(sid) as console:
+        with env.agent() as agent:
+            joined = active(console, agent, env, created)
+        assert recv(console, "session_state")["interrupted"] is True
+
+        async def blip(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("database blip")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(resuming, "rejoined", blip)
+            with env.agent() as again:
+                send(
+                    again,
+                    {"type": "rejoin", "session_id": sid, "token": joined["resume_token"], "media": "up"},
+                )
+                answer = recv(again, "error")
+                assert answer["code"] == "server_error" and answer["fatal"] is True
+                assert closed_with(again) == CLOSE_POLICY
+        assert hub.agent_socket(sid) is None, "a closed socket is still held by this node"
+        env.client.portal.call(hub.claim_held)
+        rt = env.client.portal.call(hub.store.get, sid)
+        assert rt is not None and rt.agent_node is None
+    assert env.row(sid).resume_deadline is not None, "the interruption goes on until a real rejoin"

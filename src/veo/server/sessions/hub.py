@@ -738,9 +738,11 @@ class SignalingHub:
     ) -> None:
         """Subscribe, greet (``joined`` or ``rejoined``), pump; on a drop, what the session's step says."""
         ended = False
+        taken = False
         try:
             # before subscribing: an upgrade tells the browser share on this channel to stop
             generation, greet = await take()
+            taken = True
         except service.SessionError as exc:
             await self._try_send(peer, error(exc.code, fatal=True))
             await peer.close(CLOSE_POLICY)
@@ -750,6 +752,9 @@ class SignalingHub:
             await self._try_send(peer, error("server_error", fatal=True))
             await peer.close(CLOSE_POLICY)
             return
+        finally:
+            if not taken:  # registered by the take before it failed: this socket is closed
+                self._forget_socket(session_id, peer)
         try:
             async with self.bus.subscribe(agent_channel(session_id)) as inbox:
                 await greet()
@@ -772,6 +777,14 @@ class SignalingHub:
                     self.agent_dropped(session_id, generation, address)
         if ended:
             await peer.close(CLOSE_NORMAL)
+
+    def _forget_socket(self, session_id: str, peer: Peer) -> None:
+        """``peer`` is closed: no longer one of the agent sockets this node holds (a newer one of
+        the session, registered meanwhile, stays). A closed socket left behind would be claimed
+        in the store by every heartbeat, and the session would look held forever."""
+        held = self._agents.get(session_id)
+        if held is not None and held[1] is peer:
+            del self._agents[session_id]
 
     async def _agent_internal(self, peer: Peer, session_id: str, generation: int, raw: str) -> bool:
         """A bus message for this node on the agent channel; True: the socket was closed."""
@@ -814,6 +827,7 @@ class SignalingHub:
         by: Any = session.ended_by if session.ended_by in ("technician", "user", "system") else "system"
         await self._try_send(peer, Ended(by=by, reason=session.end_reason[:200]))
         await peer.close(CLOSE_NORMAL)
+        self._forget_socket(session_id, peer)
         return True
 
     async def _try_send(self, peer: Peer, message: Message) -> None:
