@@ -29,11 +29,11 @@ def test_a_consent_slower_than_the_lock_is_saved_and_the_session_goes_on(
     hub = env.hub
     portal = env.client.portal
     assert portal is not None
-    hub.store = RedisRuntimeStore(REDIS_URL, prefix=prefix, lock_seconds=0.3)
+    hub.store = RedisRuntimeStore(REDIS_URL, prefix=prefix, lock_seconds=1.5)
     record_consent = service.record_consent
 
     def slow_consent(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.8)  # in the step's worker thread: more than two lock lifetimes
+        time.sleep(3.5)  # in the step's worker thread: more than two lock lifetimes
         return record_consent(*args, **kwargs)
 
     monkeypatch.setattr(service, "record_consent", slow_consent)
