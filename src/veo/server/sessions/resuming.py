@@ -83,28 +83,11 @@ async def end_if_lost(hub: SignalingHub, session_id: str) -> None:
         await hub.announce_end(session_id, "system", "connection_lost")
 
 
-async def interrupt(
-    hub: SignalingHub,
-    session_id: str,
-    *,
-    cause: str,
-    link: Link,
-    socket: int,
-) -> None:
-    """The agent socket ``socket`` (its generation) of a live session dropped: interrupted, under
-    the session's lock; nothing happens when a newer socket took the session meanwhile."""
-    async with hub.runtime(session_id) as held:
-        rt = held.rt
-        if rt is None or rt.agent_generation != socket:
-            return
-        await interrupt_locked(hub, session_id, rt, cause=cause, link=link)
-
-
 async def interrupt_locked(
     hub: SignalingHub, session_id: str, rt: SessionRuntime, *, cause: str, link: Link
 ) -> None:
     """A connection of a live session is lost: interrupted (audited once), consoles told, timer
-    set. The caller holds the session's lock (a step, or :func:`interrupt`)."""
+    set. The caller holds the session's lock (a step, a dropped socket, the liveness sweep)."""
     session = await txn.run(
         hub.db, lambda db: interruptions.record_interrupted(db, session_id, cause=cause, link=link)
     )

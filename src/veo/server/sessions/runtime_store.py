@@ -34,6 +34,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
@@ -215,23 +216,32 @@ class RedisRuntimeStore:
         )
         token = secrets.token_hex(16).encode()
         try:
-            if not await lock.acquire(token=token):
-                raise RuntimeStoreError(f"session {session_id}: its lock was not free in time")
-            raw, ended = await self._client.mget([self._key(session_id), self._ended_key(session_id)])
+            acquired = await lock.acquire(token=token)
         except RedisError as exc:
             raise RuntimeStoreError(f"session {session_id}: the runtime store is unreachable") from exc
-        watchdog = spawn(self._renew(session_id, lock), name=f"veo-lock-{session_id}")
+        if not acquired:
+            raise RuntimeStoreError(f"session {session_id}: its lock was not free in time")
+        watchdog: asyncio.Task[None] | None = None
         try:
+            try:
+                raw, ended = await self._client.mget([self._key(session_id), self._ended_key(session_id)])
+            except RedisError as exc:
+                raise RuntimeStoreError(f"session {session_id}: the runtime store is unreachable") from exc
+            watchdog = spawn(self._renew(session_id, lock), name=f"veo-lock-{session_id}")
             held = Held(SessionRuntime.loads(raw) if raw is not None else None, ended is not None)
             yield held
             if held.rt is not None:
                 await self._store(session_id, name, token, held.rt)
         finally:
-            watchdog.cancel()
-            try:
-                await lock.release()
-            except (LockError, RedisError):
-                log.debug("session %s: the lock had expired already", session_id)
+            if watchdog is not None:
+                watchdog.cancel()
+            # shielded: a step cancelled with its socket (the server, ``_pump``) still frees the
+            # lock at once, rather than making the session's next messages wait for it to expire
+            with anyio.CancelScope(shield=True):
+                try:
+                    await lock.release()
+                except (LockError, RedisError):
+                    log.debug("session %s: the lock had expired already", session_id)
 
     async def _renew(self, session_id: str, lock: Lock) -> None:
         """Keep the session's lock while the step runs (a slow database, a bus publish retrying).

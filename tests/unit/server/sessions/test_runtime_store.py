@@ -10,13 +10,20 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import Offer
 from veo.server.sessions.runtime import Interruption, PendingAsk, SessionRuntime, rebuild
-from veo.server.sessions.runtime_store import STATE_TTL_SECONDS, RedisRuntimeStore, StateNotSaved
+from veo.server.sessions.runtime_store import (
+    STATE_TTL_SECONDS,
+    RedisRuntimeStore,
+    RuntimeStoreError,
+    StateNotSaved,
+)
 
 from .runtime_stores import KINDS, REDIS_URL, store_of
 
@@ -151,3 +158,42 @@ async def test_a_step_longer_than_the_redis_lock_keeps_it_and_saves() -> None:
         assert order == ["slow in", "slow out", "other in"]
         rt = await store.get("s1")
         assert rt is not None and rt.offered and rt.answered
+
+
+async def test_a_cancelled_step_frees_the_redis_lock_at_once() -> None:
+    """A step cancelled with its socket (``_pump`` cancels the reader, which may be mid-step,
+    inside an anyio scope that stays cancelled): the lock is released anyway, so the session's
+    next message does not wait for it to expire."""
+    async with store_of("redis", lock_seconds=30.0, lock_wait_seconds=1.0) as store:
+        inside = anyio.Event()
+
+        async def step() -> None:
+            async with store.edit("s1") as held:
+                held.rt = SessionRuntime(offered=True)
+                inside.set()
+                await anyio.sleep_forever()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(step)
+            await inside.wait()
+            tg.cancel_scope.cancel()
+        async with store.edit("s1") as held:  # within lock_wait_seconds, not after 30 s
+            assert held.rt is None, "a cancelled step saved nothing"
+
+
+async def test_a_load_that_fails_after_the_lock_was_taken_frees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with store_of("redis", lock_seconds=30.0, lock_wait_seconds=1.0) as store:
+        assert isinstance(store, RedisRuntimeStore)
+        client = store._client
+        mget = client.mget
+
+        async def fails_once(*args: object, **kwargs: object) -> object:
+            monkeypatch.setattr(client, "mget", mget)
+            raise RedisConnectionError("Redis went away")
+
+        monkeypatch.setattr(client, "mget", fails_once)
+        with pytest.raises(RuntimeStoreError):
+            async with store.edit("s1"):
+                pass  # pragma: no cover - the load failed
+        async with store.edit("s1") as held:  # within lock_wait_seconds, not after 30 s
+            assert held.rt is None
