@@ -9,6 +9,8 @@ subscription would yield it.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from tests.integration.test_signaling import SDP, Env, env, join, recv, send
 
@@ -57,26 +59,41 @@ def test_the_marker_never_reaches_the_agent(env: Env) -> None:
     assert env.row(sid).end_reason == "hangup"
 
 
-def test_a_resync_writes_the_state_back_with_this_node_holding_the_agent(env: Env) -> None:
+def test_a_resync_writes_the_state_back_with_this_node_holding_the_agent(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = env.create()
     sid = created["id"]
-    assert env.client.portal is not None
+    portal = env.client.portal
+    assert portal is not None
+
+    async def nothing() -> None:
+        return None
+
+    # only the resync may write the state back here: not the heartbeat, not the liveness sweep
+    monkeypatch.setattr(env.hub, "claim_held", nothing)
+    monkeypatch.setattr(env.hub, "sweep_now", nothing)
     with env.console(sid) as console, env.agent() as agent:
         recv(console, "session_state")
         join(agent, created["code"])
         recv(console, "agent_joined")
         recv(console, "session_state")
         env.hub.store = store = MemoryRuntimeStore()
-        env.client.portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
-        # written back by the resync, or rebuilt by this message's step if it came first: either
-        # way from the database, with this node holding the agent's socket
+        portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
+        # before anything is sent (a message's step would rebuild the state too)
+        for _ in range(250):
+            rt = portal.call(store.get, sid)
+            if rt is not None:
+                break
+            time.sleep(0.02)
+        assert rt is not None, "the resync did not write the session's state back"
+        assert rt.agent_node == env.hub.node and rt.agent_generation == 1 and rt.unheld_since is None
         send(agent, {"type": "offer", "sdp": SDP, "commitment": "e" * 64})
         assert recv(console, "offer")["commitment"] == "e" * 64
         state = recv(console, "session_state")
         assert state["agent_connected"] is True and state["interrupted"] is False
-        rt = env.client.portal.call(store.get, sid)
-        assert rt is not None and rt.agent_node == env.hub.node and rt.agent_generation == 1
-        assert rt.offered and rt.restored is False
+        rt = portal.call(store.get, sid)
+        assert rt is not None and rt.agent_node == env.hub.node and rt.offered and rt.restored is False
         send(console, {"type": "hangup"})
         recv(agent, "ended")
 
