@@ -55,6 +55,34 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
     print(printed)  # the figures, for whoever reads the test log
 
 
+@pytest.mark.postgres
+def test_two_nodes_set_up_across_nodes_and_leave_no_keys_in_redis(
+    postgres_session_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # postgres_session_url only proves the server is there (or skips); the bench makes its own database.
+    import redis
+
+    from veo.bench.signaling.cli import DEFAULT_REDIS
+
+    client = redis.Redis.from_url(DEFAULT_REDIS)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at " + DEFAULT_REDIS)
+    out = tmp_path / "two.json"
+    argv = ["signaling", "--nodes", "2", "--agents", "10", "--setups", "3", "--duration", "1"]
+    assert main([*argv, "--json", str(out)]) == 0, capsys.readouterr().out
+    (scenario,) = json.loads(out.read_text())["scenarios"]
+    assert (scenario["database"], scenario["bus"]) == ("postgresql", "redis")
+    setups = scenario["setups"]
+    assert setups["cross_node"] is True and setups["ok"] == 3 and setups["errors"] == {}
+    assert scenario["idle"]["per_node"] == {"node1": 5, "node2": 5}
+    try:
+        assert list(client.scan_iter("veo:rt:*")) == []
+    finally:
+        client.close()
+
+
 def test_the_bare_uvicorn_yardstick_holds_its_sockets() -> None:
     from veo.bench.signaling.bare import measure
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from veo.bench.databases import DEFAULT_POSTGRES
 from veo.bench.signaling import procfs
 from veo.bench.signaling.idle import SETTLE_SECONDS, holding
-from veo.bench.signaling.nodes import Cluster, NodeError, cluster, database_for
+from veo.bench.signaling.nodes import Cluster, NodeError, cluster, database_for, forget_sessions
 from veo.bench.signaling.report import IdleFigures, Scenario, table
 from veo.bench.signaling.setups import run_setups
 from veo.bench.signaling.world import World, prepare
@@ -188,6 +188,8 @@ def run_scenario(count: int, plan: Plan) -> Scenario:
                     if _failed(scenario):  # what the nodes logged says why
                         for node in c.nodes:
                             progress(f"{node.name} log ends with:\n{node.tail()}")
+                if redis_url is not None:
+                    progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
     except (NodeError, OSError, RuntimeError) as exc:
         scenario.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         progress(f"{count} node(s): failed: {exc}")

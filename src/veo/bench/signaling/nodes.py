@@ -155,3 +155,32 @@ def database_for(postgres: bool, data_dir: Path, postgres_url: str) -> Iterator[
         return
     with throwaway(postgres_url) as url:
         yield url
+
+
+def forget_sessions(redis_url: str, database_url: str) -> int:
+    """Delete the per-session keys the nodes left in Redis for this bench's sessions (``veo:rt:``,
+    ``veo:lock:``, ``veo:ended:`` and the bus history ``veo:bus:session:<id>:agent|console``),
+    which would otherwise wait out their TTL (a day); how many were deleted. Only ids from the
+    throwaway database are touched."""
+    import redis
+    from sqlalchemy import create_engine, select
+
+    from veo.server.sessions.models import RemoteSession
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            ids = list(conn.scalars(select(RemoteSession.id)))
+    finally:
+        engine.dispose()
+    client = redis.Redis.from_url(redis_url)
+    deleted = 0
+    try:
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            keys = [f"veo:{kind}:{i}" for kind in ("rt", "lock", "ended") for i in chunk]
+            keys += [f"veo:bus:session:{i}:{peer}" for peer in ("agent", "console") for i in chunk]
+            deleted += int(client.delete(*keys))
+    finally:
+        client.close()
+    return deleted
