@@ -41,11 +41,9 @@ BUCKETS = 60
 #: What Redis or the network may raise; all of them mean "unavailable" to the join.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
-# KEYS: fail, p48 (ignored without a /48), flood.
-# ARGV: now ms ('' for Redis's TIME), window ms, bucket ms, max, flood threshold, flood max,
-#       /48 max, /48 flood max, slot id, has /48 ('1'/'0'), count ('1': attempt, '0': only look).
-# Returns {allowed 0/1, failed, flooded 0/1, /48 failed, total, wait ms, now ms}.
-_LOOK_AND_COUNT = """
+# Every script's first lines: ``now`` in ms from ARGV[1], or from Redis's ``TIME`` when it is ''
+# (one clock for every node); one copy so the scripts cannot drift apart on it.
+_NOW = """
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -53,6 +51,15 @@ if ARGV[1] == '' then
 else
   now = tonumber(ARGV[1])
 end
+"""
+
+# KEYS: fail, p48 (ignored without a /48), flood.
+# ARGV: now ms ('' for Redis's TIME), window ms, bucket ms, max, flood threshold, flood max,
+#       /48 max, /48 flood max, slot id, has /48 ('1'/'0'), count ('1': attempt, '0': only look).
+# Returns {allowed 0/1, failed, flooded 0/1, /48 failed, total, wait ms, now ms}.
+_LOOK_AND_COUNT = (
+    _NOW
+    + """
 local window = tonumber(ARGV[2])
 local width = tonumber(ARGV[3])
 local has_p48 = ARGV[10] == '1'
@@ -100,22 +107,19 @@ redis.call('HINCRBY', KEYS[3], now - now % width, 1)
 redis.call('PEXPIRE', KEYS[3], ttl)
 return {1, failed, f, pfailed, total, 0, now}
 """
+)
 
 # KEYS: flight. ARGV: now ms ('' for TIME), most in flight, slot id, lease ms. Returns 1 or 0.
-_ENTER = """
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
+_ENTER = (
+    _NOW
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 return 1
 """
+)
 
 # KEYS: fail, p48, flood. ARGV: slot id, bucket ms, has /48. Takes the slot's failure back.
 _FORGIVE = """
