@@ -16,13 +16,36 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from veo.server.sessions.ratelimit import RedemptionLimiter
+from veo.server.sessions.ratelimit import Decision, RedemptionLimiter
 from veo.server.sessions.ratelimit_redis import RedisStore
 
 REDIS_URL = os.environ.get("VEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 #: Makes a limiter with these rules (``RedemptionLimiter``'s keywords) on the test's store.
 Make = Callable[..., RedemptionLimiter]
+
+
+class Clock:
+    """A settable clock for the limiter's ``clock=``: tests move time by hand, never sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def one(limiter: RedemptionLimiter, address: str, *, right: bool = False) -> Decision:
+    """One whole join as ``join.admit`` makes it: enter, attempt, forgive if right, leave."""
+    slot = await limiter.enter(address)
+    assert slot is not None
+    try:
+        decision = await limiter.attempt(slot)
+        if decision.allowed and right:
+            await limiter.forgive(slot)
+        return decision
+    finally:
+        await limiter.leave(slot)
 
 
 def closed_port() -> int:

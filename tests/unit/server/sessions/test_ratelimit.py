@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.server.sessions.limiter_stores import Make, Stores, open_stores
+from tests.unit.server.sessions.limiter_stores import Clock, Make, Stores, one, open_stores
 
 from veo.server.addresses import address_group
 from veo.server.sessions.ratelimit import Decision, RedemptionLimiter, Slot
@@ -26,27 +26,6 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
 @pytest.fixture
 def make(stores: Stores) -> Make:
     return stores.make
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def one(limiter: RedemptionLimiter, address: str, *, right: bool = False) -> Decision:
-    """One whole join as ``join.admit`` makes it: enter, attempt, forgive if right, leave."""
-    slot = await limiter.enter(address)
-    assert slot is not None
-    try:
-        decision = await limiter.attempt(slot)
-        if decision.allowed and right:
-            await limiter.forgive(slot)
-        return decision
-    finally:
-        await limiter.leave(slot)
 
 
 async def allowed(limiter: RedemptionLimiter, address: str, *, right: bool = False) -> bool:

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.server.sessions.limiter_stores import REDIS_URL, Stores, closed_port, open_stores
+from tests.unit.server.sessions.limiter_stores import REDIS_URL, Clock, Stores, closed_port, one, open_stores
 
 from veo.config import Settings
-from veo.server.sessions.ratelimit import Decision, LimiterUnavailable, RedemptionLimiter, create_limiter
+from veo.server.sessions.ratelimit import LimiterUnavailable, RedemptionLimiter, create_limiter
 from veo.server.sessions.ratelimit_memory import MemoryStore
 from veo.server.sessions.ratelimit_redis import RedisStore
 
@@ -25,26 +25,6 @@ pytestmark = pytest.mark.timeout(120)
 async def shared() -> AsyncIterator[Stores]:
     async with open_stores("redis") as chosen:
         yield chosen
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def one(limiter: RedemptionLimiter, address: str, *, right: bool = False) -> Decision:
-    slot = await limiter.enter(address)
-    assert slot is not None
-    try:
-        decision = await limiter.attempt(slot)
-        if decision.allowed and right:
-            await limiter.forgive(slot)
-        return decision
-    finally:
-        await limiter.leave(slot)
 
 
 async def test_tries_spread_over_two_nodes_add_up_to_one_nodes_allowance(shared: Stores) -> None:
