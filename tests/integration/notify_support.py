@@ -9,12 +9,13 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pyotp
@@ -74,6 +75,36 @@ def smtp_server(port: int) -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+#: What a webhook receiver does with one POST: given its headers (names in lower case) and body,
+#: the status to answer.
+Answer = Callable[[dict[str, str], bytes], int]
+
+
+@contextmanager
+def webhook_receiver(answer: Answer) -> Iterator[str]:
+    """A helpdesk stand-in on loopback that hands every POST to ``answer``; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = answer({k.lower(): v for k, v in self.headers.items()}, body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/veo"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def manual_worker(app: FastAPI) -> OutboxWorker:

@@ -15,12 +15,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.integration.notify_support import Inbox, free_port, smtp_server
+from tests.integration.notify_support import Inbox, free_port, smtp_server, webhook_receiver
 from tests.support import app_settings, make_user
 
 from veo.config import Settings
@@ -50,26 +49,13 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with state.lock:
-                state.keys.append(self.headers.get("Idempotency-Key", ""))
-            self.send_response(204)
-            self.end_headers()
+    def answer(headers: dict[str, str], body: bytes) -> int:
+        with state.lock:
+            state.keys.append(headers.get("idempotency-key", ""))
+        return 204
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/veo"
-    try:
+    with webhook_receiver(answer) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

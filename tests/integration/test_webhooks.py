@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.integration.notify_support import bearer, manual_worker, new_ticket
+from tests.integration.notify_support import bearer, manual_worker, new_ticket, webhook_receiver
 from tests.support import app_settings
 
 from veo.config import Settings
@@ -40,27 +38,12 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = state.answers.pop(0) if state.answers else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def answer(headers: dict[str, str], body: bytes) -> int:
+        state.requests.append((headers, body))
+        return state.answers.pop(0) if state.answers else 200
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/veo"
-    try:
+    with webhook_receiver(answer) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
