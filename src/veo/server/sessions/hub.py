@@ -122,6 +122,17 @@ CLOSE_REVOKED = 4401
 CLOSE_REPLACED = 4409
 
 
+def ended_from_row(session: RemoteSession) -> Ended:
+    """The ``ended`` a peer that missed it is told, from the session's row (a resync, a claim).
+    An ``ended_by`` the protocol does not know (an old row) is told as the system's."""
+    by: service.EndedBy = "system"
+    if session.ended_by == "technician":
+        by = "technician"
+    elif session.ended_by == "user":
+        by = "user"
+    return Ended(by=by, reason=(session.end_reason or "")[:200])
+
+
 class SignalingHub:
     agent_channel = staticmethod(agent_channel)
     console_channel = staticmethod(console_channel)
@@ -478,6 +489,25 @@ class SignalingHub:
             tg.start_soon(forward, tg.cancel_scope)
         return ended
 
+    async def _locked_step(
+        self,
+        session_id: str,
+        message: Message,
+        step: Callable[[SessionRuntime | None], Awaitable[None]],
+    ) -> None:
+        """Run a peer's message's ``step`` on the session's state under its lock. With the store
+        unreachable (Redis down) the message is refused (``RuntimeStoreError``), except a hang-up:
+        an end needs no shared state (the database decides), so it is never lost with Redis; it
+        runs on an empty state. A step whose save was refused (its lock lost) is not run twice."""
+        try:
+            async with self.runtime(session_id) as held:
+                await step(held.rt)
+        except RuntimeStoreError as exc:
+            if not isinstance(message, Hangup) or isinstance(exc, StateNotSaved):
+                raise
+            log.warning("session %s: the runtime store is unreachable; the hang-up goes on", session_id)
+            await step(SessionRuntime())
+
     async def _guarded(self, peer: Peer, step: Awaitable[None]) -> None:
         """Run one message's handling; any failure becomes a ``server_error`` reply."""
         try:
@@ -824,8 +854,7 @@ class SignalingHub:
             await self.store.drop(session_id)
         except RuntimeStoreError:
             log.debug("session %s: its runtime state could not be dropped", session_id)
-        by: Any = session.ended_by if session.ended_by in ("technician", "user", "system") else "system"
-        await self._try_send(peer, Ended(by=by, reason=session.end_reason[:200]))
+        await self._try_send(peer, ended_from_row(session))
         await peer.close(CLOSE_NORMAL)
         self._forget_socket(session_id, peer)
         return True
@@ -875,15 +904,11 @@ class SignalingHub:
             log.info("session %s: bad agent message: %s %s", session_id, exc.code, exc.message)
             await peer.send(protocol_error(exc))
             return
-        try:
-            async with self.runtime(session_id) as held:
-                await self._agent_step(peer, session_id, generation, message, held.rt)
-        except RuntimeStoreError as exc:
-            if not isinstance(message, Hangup) or isinstance(exc, StateNotSaved):
-                raise
-            # an end needs no shared state (the database decides): never lost with Redis
-            log.warning("session %s: the runtime store is unreachable; the agent's end goes on", session_id)
-            await self._agent_step(peer, session_id, generation, message, SessionRuntime())
+        await self._locked_step(
+            session_id,
+            message,
+            lambda rt: self._agent_step(peer, session_id, generation, message, rt),
+        )
 
     async def _agent_step(
         self, peer: Peer, session_id: str, generation: int, message: AgentMessage, rt: SessionRuntime | None
@@ -952,9 +977,8 @@ class SignalingHub:
         if state.status in ("ended", "expired"):
             if resync and state.status == "ended":
                 session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
-                if session is not None and session.ended_by in ("technician", "user", "system"):
-                    by: Any = session.ended_by
-                    await peer.send(Ended(by=by, reason=session.end_reason[:200]))
+                if session is not None:
+                    await peer.send(ended_from_row(session))
             return False
         rt = await self._saved(session_id)
         if rt is not None and rt.pending_offer is not None and not rt.answered:
@@ -985,15 +1009,9 @@ class SignalingHub:
         if isinstance(message, Ping):  # the console checks its socket: answered at once, nothing else
             await peer.send(Pong())
             return
-        try:
-            async with self.runtime(session_id) as held:
-                await self._console_step(connection, user, message, held.rt)
-        except RuntimeStoreError as exc:
-            if not isinstance(message, Hangup) or isinstance(exc, StateNotSaved):
-                raise
-            # an end needs no shared state (the database decides): never lost with Redis
-            log.warning("session %s: the runtime store is unreachable; the console's end goes on", session_id)
-            await self._console_step(connection, user, message, SessionRuntime())
+        await self._locked_step(
+            session_id, message, lambda rt: self._console_step(connection, user, message, rt)
+        )
 
     async def _console_step(
         self, connection: ConsoleConnection, user: User, message: ConsoleMessage, rt: SessionRuntime | None
