@@ -12,14 +12,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.integration.redis_process import free_port
 
 FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
 
@@ -29,13 +29,6 @@ def _binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class PostgresInstance:
     """One throwaway cluster: ``start()``, ``stop()`` (fast shutdown), ``url``."""
 
@@ -43,7 +36,7 @@ class PostgresInstance:
         self.directory = directory
         self.data = directory / "data"
         self.binaries = binaries
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self._as: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
@@ -80,13 +73,25 @@ class PostgresInstance:
         return (self.data / "postmaster.pid").exists()
 
 
+def _skip(reason: str) -> None:
+    pytest.skip(f"the test needs {reason}")
+
+
 @contextmanager
-def postgres_instance() -> Iterator[PostgresInstance]:
-    """A started instance, stopped and deleted at the end; skipped where PostgreSQL is missing."""
+def postgres_instance(
+    prefix: str = "veo-pg-", unavailable: Callable[[str], None] = _skip
+) -> Iterator[PostgresInstance]:
+    """A started instance, stopped and deleted at the end.
+
+    Where PostgreSQL is missing, ``unavailable`` gets the reason: a skip by default; the
+    end-to-end suites pass theirs, which fails in CI. The directory is under the system's
+    temporary directory, which the ``postgres`` account may enter (root's private ones it may not).
+    """
     binaries = _binaries()
     if binaries is None:
-        pytest.skip("PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) are not installed")
-    directory = Path(tempfile.mkdtemp(prefix="veo-pg-"))
+        unavailable("PostgreSQL's server binaries (/usr/lib/postgresql/*/bin; the postgresql package)")
+        raise AssertionError("unreachable: unavailable() skips or fails the test")
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     instance = PostgresInstance(directory, binaries)
     try:
         instance.init()

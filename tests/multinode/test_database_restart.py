@@ -13,17 +13,14 @@ technician's *End session* reaches the agent across nodes, ``veo audit verify`` 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 from tests.e2e.conftest import _unavailable
 from tests.e2e.procs import wait_for
-from tests.integration.pg_instance import PostgresInstance, _binaries
+from tests.integration.pg_instance import PostgresInstance, postgres_instance
 
 from .case import WATCH_SECONDS, MultiNodeCase, Picture, assert_none_lost, rows
 from .cluster import Cluster, SharedDatabase
@@ -35,23 +32,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 def postgres() -> Iterator[PostgresInstance]:
     """Started for the module, stopped and deleted after. Its directory is not under the e2e
     directory: the server runs as ``postgres``, which may not enter root's private directories."""
-    binaries = _binaries()
-    if binaries is None:
-        _unavailable("PostgreSQL's server binaries (/usr/lib/postgresql/*/bin; the postgresql package)")
-        raise AssertionError("unreachable")
-    directory = Path(tempfile.mkdtemp(prefix="veo-multinode-pg-"))
-    instance = PostgresInstance(directory, binaries)
-    try:
-        instance.init()
-        instance.start()
+    with postgres_instance(prefix="veo-multinode-pg-", unavailable=_unavailable) as instance:
         yield instance
-    finally:
-        if instance.running():
-            try:
-                instance.stop()
-            except RuntimeError:
-                instance.kill()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
