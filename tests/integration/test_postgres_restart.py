@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.websockets import WebSocketDisconnect
 from tests.integration.pg_instance import PostgresInstance, postgres_instance
-from tests.support import BASE_URL, app_settings, make_user, ticket_body
+from tests.support import BASE_URL, Account, app_settings, make_user, ticket_body
 
 from veo.config import Settings
 from veo.server.app import create_app
@@ -71,6 +72,14 @@ def _rows(url: str, model: type[OutboxMessage] | type[AuditEvent], *where: Any) 
         db.dispose()
 
 
+def _technician(app: FastAPI) -> tuple[Account, str]:
+    """A technician of the app's database and an API token of theirs, made while it is up."""
+    account = make_user(app.state.db, "tech@example.org")
+    with app.state.db.session() as s:
+        token, _expires = auth_service.issue_api_token(s, s.merge(account.user))
+    return account, token
+
+
 def _audit_verify(settings: Settings) -> tuple[int, str]:
     out = io.StringIO()
     argv = ["--database-url", settings.effective_database_url, "--data-dir", str(settings.data_dir), "verify"]
@@ -85,9 +94,8 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
     settings = app_settings(postgres.url, tmp_path)
     app = create_app(settings)
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        account = make_user(app.state.db, "tech@example.org")
+        account, token = _technician(app)
         with app.state.db.session() as s:
-            token, _expires = auth_service.issue_api_token(s, s.merge(account.user))
             cookie, _web = auth_service.start_web_session(s, s.merge(account.user))
         bearer = {"Authorization": f"Bearer {token}"}
         client.cookies.set(cookie_name(settings), cookie)
@@ -161,12 +169,9 @@ def test_veo_answers_503_while_postgresql_is_down_and_recovers_without_a_restart
 def test_the_database_unavailable_answer_is_in_the_readers_language(
     postgres: PostgresInstance, tmp_path: Path
 ) -> None:
-    settings = app_settings(postgres.url, tmp_path)
-    app = create_app(settings)
+    app = create_app(app_settings(postgres.url, tmp_path))
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        account = make_user(app.state.db, "tech@example.org")
-        with app.state.db.session() as s:
-            token, _expires = auth_service.issue_api_token(s, s.merge(account.user))
+        _account, token = _technician(app)
         postgres.stop()
         english = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"})
         spanish = client.get(
