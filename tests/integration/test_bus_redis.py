@@ -47,6 +47,13 @@ async def take(inbox: AsyncIterator[str], count: int) -> list[str]:
         return [await anext(inbox) for _ in range(count)]
 
 
+async def deliver_three(publisher: RedisBus, inbox: AsyncIterator[str], channel: str) -> None:
+    """``seen-0`` .. ``seen-2`` published and received: what a replay must not deliver again."""
+    for i in range(3):
+        await publisher.publish(channel, f"seen-{i}")
+    assert await take(inbox, 3) == [f"seen-{i}" for i in range(3)]
+
+
 async def until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(PATIENCE):
         while not condition():  # noqa: ASYNC110 - bus state the test has no event for
@@ -188,9 +195,7 @@ async def test_restart_of_a_redis_that_kept_its_data_replays_only_the_unseen(
 ) -> None:
     """With persistence the history comes back with its old ids: those are not delivered again."""
     async with node(server) as listener, node(server) as publisher, listener.subscribe("c") as inbox:
-        for i in range(3):
-            await publisher.publish("c", f"seen-{i}")
-        assert await take(inbox, 3) == [f"seen-{i}" for i in range(3)]
+        await deliver_three(publisher, inbox, "c")
         with server.client() as admin:
             admin.save()  # what a persistent Redis has on disk when it dies
         gate = hold_reconnect(listener, monkeypatch)
@@ -212,9 +217,7 @@ async def test_connection_lost_while_redis_stays_up_replays_only_what_was_missed
     server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with node(server) as listener, node(server) as publisher, listener.subscribe("c") as inbox:
-        for i in range(3):
-            await publisher.publish("c", f"seen-{i}")
-        assert await take(inbox, 3) == [f"seen-{i}" for i in range(3)]
+        await deliver_three(publisher, inbox, "c")
         gate = hold_reconnect(listener, monkeypatch)
         with server.client() as admin:
             assert admin.client_kill_filter(_type="pubsub") == 1
