@@ -10,6 +10,7 @@ the page ten times a second). :func:`rows` reads the keys of the rows no fault m
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +156,25 @@ class MultiNodeCase:
         """The agent's log since line ``lines_before`` shows no lost or closed peer connection."""
         for line in self.live.agent.log.lines()[lines_before:]:
             assert AGENT_MEDIA_LOST not in line and AGENT_MEDIA_CLOSED not in line, line
+
+    def ready_again(self) -> float:
+        """Seconds until every node's /readyz passes again (a shared service came back), then
+        until the proxy sends to every node once more."""
+        since = time.time()
+        wait_for("every node's /readyz to recover", lambda: all(n.ready() for n in self.cluster.nodes),
+                 30, self.logs)  # fmt: skip
+        ready_after = time.time() - since
+        self.cluster.proxy.wait_up({n.name for n in self.cluster.nodes}, self.logs)
+        return ready_after
+
+    def session_went_on(self, picture: Picture, lines_before: int) -> None:
+        """The session outlived the outage: not ended, the picture kept changing, the media never
+        dropped (agent log since ``lines_before``), a click still lands, the record still active."""
+        assert self.live.agent.log.ended() is None, self.live.agent.log.ended()
+        assert picture.kept_changing(), picture
+        self.media_never_dropped(lines_before)
+        self.click_lands()
+        assert self.record()["status"] == "active"
 
     def end_by_technician(self) -> None:
         """*End session* in the console reaches the agent (console and agent on different nodes:
