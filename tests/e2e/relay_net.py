@@ -15,17 +15,12 @@ or through veo's server (signaling, reached through ``tcp_forward.py`` on 127.0.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.certs import write_self_signed
 
 from veo.bench.stream.turn import OVERRIDDEN, SHIPPED_CONF  # the keys the bench's copy sets itself too
 
@@ -145,27 +140,8 @@ def forward(namespace: NetworkNamespace, port: int, target: str, workdir: Path, 
 
 def certificate(directory: Path, address: str) -> tuple[Path, Path]:
     """A self-signed certificate for ``address`` (an IP SAN) and its key: coturn's TLS for turns:."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "veo test TURN")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "turn-cert.pem", directory / "turn-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    cert_path, key_path = write_self_signed(
+        directory / "turn-cert.pem", directory / "turn-key.pem", ips=[address]
     )
     os.chmod(key_path, 0o600)
     return cert_path, key_path

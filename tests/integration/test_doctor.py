@@ -12,7 +12,6 @@ in Spanish, and exit 1. The certificate checks use a TLS listener with a certifi
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import secrets
@@ -29,10 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from tests.certs import write_self_signed
 from tests.sqlite_template import migrated_sqlite
 
 from veo import __version__
@@ -407,30 +404,8 @@ def test_turns_is_checked_with_its_certificate(node_env: dict[str, str], tmp_pat
 
 
 def certificate(tmp_path: Path, days: int) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1 valid ``days`` more days."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
+    """A self-signed certificate for localhost valid ``days`` more days: cert.pem, key.pem."""
+    return write_self_signed(tmp_path / "cert.pem", tmp_path / "key.pem", ["localhost"], days=days)
 
 
 async def ready_over_tls(cert: Path, key: Path) -> tuple[object, int]:
