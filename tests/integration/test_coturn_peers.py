@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from aioice import stun
 from aioice.turn import TurnClientUdpProtocol
+from tests.coturn_process import launch, stop
 from tests.netns import enter_netns, private_netns
 
 pytestmark = pytest.mark.timeout(120)
@@ -148,19 +149,8 @@ def run_coturn(namespace: str, tmp_path: Path, keep_mapped_range: bool, peers: l
     secret = secrets.token_hex(32)
     conf = tmp_path / "turnserver.conf"
     conf.write_text(configuration(secret, tmp_path, keep_mapped_range))
-    log = (tmp_path / "stdout.log").open("wb")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", namespace, "turnserver", "-c", str(conf)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = launch(["ip", "netns", "exec", namespace, "turnserver", "-c", str(conf)], tmp_path)
     try:
-        deadline = time.monotonic() + 20
-        turn_log = tmp_path / "turn.log"  # its exact name: the shipped file has simple-log
-        while not (turn_log.exists() and "Total General servers" in turn_log.read_text(errors="replace")):
-            assert proc.poll() is None, (tmp_path / "stdout.log").read_text()
-            assert time.monotonic() < deadline, "coturn did not start"
-            time.sleep(0.1)
         time.sleep(0.3)
         stun.ATTRIBUTES_BY_NAME["REQUESTED-ADDRESS-FAMILY"] = REQUESTED_ADDRESS_FAMILY
         stun.ATTRIBUTES_BY_TYPE[0x0017] = REQUESTED_ADDRESS_FAMILY
@@ -172,13 +162,7 @@ def run_coturn(namespace: str, tmp_path: Path, keep_mapped_range: bool, peers: l
         assert isinstance(outcome, dict)
         return outcome
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop(proc)
 
 
 def test_mapped_and_loopback_peers_are_refused_public_ones_are_not(namespace: str, tmp_path: Path) -> None:

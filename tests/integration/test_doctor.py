@@ -30,6 +30,7 @@ import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from tests.certs import write_self_signed
+from tests.coturn_process import launch, stop
 from tests.sqlite_template import migrated_sqlite
 
 from veo import __version__
@@ -98,25 +99,7 @@ def start_coturn(
     turn = Coturn(free_port(), secrets.token_hex(32))
     conf = workdir / "turnserver.conf"
     conf.write_text(coturn_configuration(turn.port, turn.secret, workdir, software, tls))
-    log = (workdir / "stdout.log").open("wb")
-    proc = subprocess.Popen(["turnserver", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    turn_log = workdir / "turn.log"  # its exact name: the shipped file has simple-log
-    deadline = time.monotonic() + 20
-    while not (turn_log.exists() and "Total General servers" in turn_log.read_text(errors="replace")):
-        assert proc.poll() is None, (workdir / "stdout.log").read_text()
-        assert time.monotonic() < deadline, "coturn did not start"
-        time.sleep(0.1)
-    return proc, turn
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return launch(["turnserver", "-c", str(conf)], workdir), turn
 
 
 @pytest.fixture(scope="module")
