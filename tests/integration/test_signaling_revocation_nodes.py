@@ -28,7 +28,8 @@ from veo.server.bus.memory import MemoryBus
 from veo.server.db.engine import Database
 from veo.server.sessions import service as sessions
 from veo.server.sessions.consoles import ConsoleConnection
-from veo.server.sessions.hub import ACCOUNTS_CHANNEL, CLOSE_REVOKED, SignalingHub
+from veo.server.sessions.cutoffs import ACCOUNTS_CHANNEL, CLOSE_REVOKED
+from veo.server.sessions.hub import SignalingHub
 from veo.server.tickets.models import Ticket
 
 pytestmark = pytest.mark.timeout(60)

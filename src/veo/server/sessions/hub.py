@@ -28,13 +28,12 @@ checked (``revocation.standing``) and refused, its session ended and its socket 
 account was cut off or its role no longer allows the session. An account change committed on
 this node (``auth/revoked.py``) marks the account's open consoles at once, ends its sessions and
 closes those sockets without waiting for their next message; the change also goes out on the bus
-(``accounts``) so the other nodes do the same with the consoles they carry.
+(``accounts``) so the other nodes do the same with the consoles they carry (``cutoffs.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -69,8 +68,9 @@ from veo.server.bus.base import RESYNC, Bus
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
-from veo.server.sessions import asking, liveness, resuming, revocation, service, steps, txn
+from veo.server.sessions import asking, liveness, resuming, service, steps, txn
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
+from veo.server.sessions.cutoffs import Cutoffs
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.interruptions import CONNECTED_STATUSES
 from veo.server.sessions.join import Admission, Rejoining, admit, flush_refusals
@@ -111,13 +111,6 @@ Greet = Callable[[], Awaitable[None]]
 #: What a bus message meant for this node (not for the peer) makes the socket's handler do:
 #: return True to stop serving the socket.
 Internal = Callable[[str], Awaitable[bool]]
-#: Bus channel of account changes (``{"node", "user_id", "reason"}``), for every node's consoles.
-ACCOUNTS_CHANNEL = "accounts"
-#: The first pause before listening for account changes again (then doubled, up to the max).
-ACCOUNTS_RETRY_SECONDS = 1.0
-ACCOUNTS_RETRY_MAX_SECONDS = 30.0
-#: A console closed because its account was cut off: final for the console (it says "signed out").
-CLOSE_REVOKED = 4401
 #: An agent socket closed because a newer one of the same agent rejoined the session.
 CLOSE_REPLACED = 4409
 
@@ -185,7 +178,9 @@ class SignalingHub:
         #: the grace timers this node started: session id -> task (``resuming.py``)
         self._timers: dict[str, asyncio.Task[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        revoked.listen(db.sessionmaker, self._accounts_committed)
+        #: accounts cut off: this node's consoles marked, ended and closed (``cutoffs.py``)
+        self.cutoffs = Cutoffs(self)
+        revoked.listen(db.sessionmaker, self.cutoffs.committed)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,7 +196,7 @@ class SignalingHub:
             self._expiry_started = True
             self._loop = asyncio.get_running_loop()
             self._background(self._expiry_loop(), "veo-session-expiry")
-            self._background(self._accounts_loop(), "veo-account-changes")
+            self._background(self.cutoffs.listen(), "veo-account-changes")
             self._background(self._heartbeat_loop(), "veo-node-heartbeat")
             self._background(self._sweep_loop(), "veo-liveness-sweep")
 
@@ -523,132 +518,10 @@ class SignalingHub:
 
     # ------------------------------------------------------------------ accounts cut off
 
-    def _accounts_committed(self, changes: list[revoked.Revocation]) -> None:
-        """Called in the thread that committed account changes: mark now, act on the loop.
-
-        The mark is synchronous, so once the admin's (or the technician's) request has its answer,
-        no message of the account's open consoles is relayed any more.
-        """
-        self._mark(changes)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return  # no console ever opened here; the per-message check covers the rest
-        work = self._accounts_changed(changes, publish=True)
-        try:
-            loop.call_soon_threadsafe(self._background, work, "veo-account-changed")
-        except RuntimeError:  # the loop closed meanwhile (server stopping): its consoles are gone
-            work.close()
-
-    async def _accounts_changed(self, changes: list[revoked.Revocation], *, publish: bool) -> None:
-        """Each change on its own: one that fails here, or that the bus cannot carry now (Redis
-        down, given up after its bound), is logged and the others are still acted on and sent.
-        A change the other nodes missed is still caught there at the console's next message
-        (``revocation.standing``)."""
-        for change in changes:
-            try:
-                await self.account_changed(change.user_id, change.reason)
-            except Exception:
-                log.exception("cutting off account %s failed", change.user_id)
-            if not publish:
-                continue
-            raw = json.dumps({"node": self.node, "user_id": change.user_id, "reason": change.reason})
-            try:
-                await self.bus.publish(ACCOUNTS_CHANNEL, raw)
-            except Exception as exc:
-                log.warning("account %s changed; other nodes not told now: %s", change.user_id, exc)
-
-    async def _accounts_loop(self) -> None:
-        """Account changes committed on other nodes: cut off the consoles this node carries.
-
-        Listens for the node's lifetime: a subscription the bus cannot make (Redis not up yet
-        when the node starts, or down) or that ends is made again after a growing pause.
-        """
-        pause = ACCOUNTS_RETRY_SECONDS
-        while True:
-            try:
-                async with self.bus.subscribe(ACCOUNTS_CHANNEL) as inbox:
-                    pause = ACCOUNTS_RETRY_SECONDS
-                    async for raw in inbox:
-                        await self._account_message(raw)
-            except Exception as exc:
-                log.warning("listening for account changes failed; again in %.0f s: %s", pause, exc)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, ACCOUNTS_RETRY_MAX_SECONDS)
-
-    async def _account_message(self, raw: str) -> None:
-        if raw == RESYNC:
-            return
-        try:
-            data = json.loads(raw)
-            change = revoked.Revocation(int(data["user_id"]), data["reason"])
-            if data.get("node") == self.node or change.reason not in revoked.REVIEW | revoked.CUT_OFF:
-                return
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignored a malformed account change on the bus")
-            return
-        self._mark([change])
-        await self._accounts_changed([change], publish=False)
-
-    def _mark(self, changes: list[revoked.Revocation]) -> None:
-        """Credentials cut off: the account's consoles may relay nothing more, from now."""
-        for change in changes:
-            if change.reason in revoked.CUT_OFF:
-                self.consoles.revoke(change.user_id, change.reason)
-
     async def account_changed(self, user_id: int, reason: revoked.Reason) -> None:
-        """End what the change ends (``revocation.settle``) and close the consoles cut off."""
-        attached = {c.session_id for c in self.consoles.of_user(user_id)}
-        ended = await txn.run(self.db, lambda db: revocation.settle(db, user_id, reason, attached))
-        for session_id, why in ended:
-            log.info("session %s ended: its technician's access changed (%s)", session_id, why)
-            # its own consoles first (told why, closed for good), then the agent and any other
-            for connection in self.consoles.revoke(user_id, why, {session_id}):
-                await self._cut(connection, session_id)
-            await self.announce_end(session_id, "system", why)
-        for connection in self.consoles.of_user(user_id):
-            if connection.revoked is not None:
-                await self._cut(connection, connection.session_id)
-
-    async def _cut(self, connection: ConsoleConnection, session_id: str) -> None:
-        """Tell a revoked console how its session ended (if it did), then close it for good."""
-        ended = await txn.run(self.db, lambda db: service.get_session(db, session_id))
-        if ended is not None and ended.status == "ended":
-            await self._try_send(connection.peer, Ended(by="system", reason=(ended.end_reason or "")[:200]))
-        await connection.peer.close(CLOSE_REVOKED)
-
-    async def _refuse_revoked(self, connection: ConsoleConnection, email: str) -> bool:
-        """Before anything of a console message is done: True (and the session ended, the socket
-        closed) when the account may no longer drive it. The database answers for changes made
-        anywhere (another node, ``veo admin``); the flag answers at once for changes made here."""
-        why = connection.revoked
-        if why is None:
-            why = await txn.run(
-                self.db,
-                lambda db: revocation.standing(
-                    db,
-                    user_id=connection.user_id,
-                    web_session_id=connection.web_session_id,
-                    session_id=connection.session_id,
-                ),
-            )
-        if why is None:
-            return False
-        connection.revoked = connection.revoked or why
-        session_id = connection.session_id
-        log.info("session %s: console message refused, its account's access changed (%s)", session_id, why)
-        ended = await txn.run(
-            self.db,
-            lambda db: service.end_where(
-                db,
-                [session_id],
-                lambda _session: why,
-                details={"account": email, "change": why},
-            ),
-        )
-        await self._cut(connection, session_id)
-        if ended:
-            await self.announce_end(session_id, "system", why)
-        return True
+        """End what the change ends and close the consoles cut off (``cutoffs.py``); a method of
+        the hub so that a test can put its own in place for one node."""
+        await self.cutoffs.settle(user_id, reason)
 
     # ------------------------------------------------------------------ agent
 
@@ -997,7 +870,7 @@ class SignalingHub:
 
     async def _on_console(self, connection: ConsoleConnection, user: User, raw: str | bytes) -> None:
         if connection.revoked is not None:  # cut off on this node: nothing more, not even parsing
-            await self._refuse_revoked(connection, user.email)
+            await self.cutoffs.refuse_revoked(connection, user.email)
             return
         peer, session_id = connection.peer, connection.session_id
         try:
@@ -1027,7 +900,7 @@ class SignalingHub:
             return
         # the database's word last, right before the step: a garbled or untimely message costs
         # no transaction, a valid one is never acted on for an account that was cut off
-        if await self._refuse_revoked(connection, user.email):
+        if await self.cutoffs.refuse_revoked(connection, user.email):
             return
         address = peer.ws.client.host if peer.ws.client else ""
         step = Step(self, session_id, rt, user.email, address, connection)

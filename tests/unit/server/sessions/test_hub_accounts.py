@@ -1,4 +1,4 @@
-"""The account-changes listener of a node (``SignalingHub._accounts_loop``) outlives the bus's outages.
+"""The account-changes listener of a node (``Cutoffs.listen``, ``cutoffs.py``) outlives the bus's outages.
 
 A node may start before Redis answers, and a batch of changes may be committed while Redis is
 down: the listener subscribes again after a pause, and every change of a batch is acted on even
@@ -20,8 +20,9 @@ from veo.server.auth import revoked
 from veo.server.bus.base import BusUnavailableError
 from veo.server.bus.memory import MemoryBus
 from veo.server.db.engine import Database
-from veo.server.sessions import hub as hub_module
-from veo.server.sessions.hub import ACCOUNTS_CHANNEL, SignalingHub
+from veo.server.sessions import cutoffs
+from veo.server.sessions.cutoffs import ACCOUNTS_CHANNEL
+from veo.server.sessions.hub import SignalingHub
 from veo.tasks import spawn
 
 
@@ -63,11 +64,11 @@ def _hub(tmp_path: Path, bus: MemoryBus, changed: list[int]) -> SignalingHub:
 async def test_the_listener_subscribes_again_after_the_bus_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "ACCOUNTS_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(cutoffs, "ACCOUNTS_RETRY_SECONDS", 0.01)
     bus = DownAtFirst(failures=2)
     changed: list[int] = []
     hub = _hub(tmp_path, bus, changed)
-    task = spawn(hub._accounts_loop(), name="test-accounts-loop")
+    task = spawn(hub.cutoffs.listen(), name="test-accounts-loop")
     try:
         for _ in range(500):
             if bus.subscriber_count(ACCOUNTS_CHANNEL) or task.done():
@@ -92,5 +93,5 @@ async def test_every_change_of_a_batch_is_acted_on_when_the_bus_cannot_carry_the
     changed: list[int] = []
     hub = _hub(tmp_path, bus, changed)
     reason = next(iter(revoked.CUT_OFF))
-    await hub._accounts_changed([revoked.Revocation(1, reason), revoked.Revocation(2, reason)], publish=True)
+    await hub.cutoffs.changed([revoked.Revocation(1, reason), revoked.Revocation(2, reason)], publish=True)
     assert changed == [1, 2]
