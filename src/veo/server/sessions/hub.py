@@ -198,15 +198,27 @@ class SignalingHub:
             self._background(self._expiry_loop(), "veo-session-expiry")
             self._background(self.cutoffs.listen(), "veo-account-changes")
             self._background(self._heartbeat_loop(), "veo-node-heartbeat")
+            self._background(self._claim_loop(), "veo-agent-claim-back")
             self._background(self._sweep_loop(), "veo-liveness-sweep")
 
     async def _heartbeat_loop(self) -> None:
+        """This node's heartbeat alone: a claim-back that takes long (many sessions rebuilt after
+        a Redis restart) must not delay it, or the other nodes' sweeps would take this node for
+        dead and interrupt the sessions it is claiming (:meth:`_claim_loop`)."""
         while True:
             try:
                 await self.liveness.beat(self.node, self.started)
-                await self.claim_held()
             except Exception as exc:  # Redis down: said once a round, without a trace
                 log.warning("writing this node's heartbeat failed: %s", exc)
+            await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
+
+    async def _claim_loop(self) -> None:
+        """:meth:`claim_held` once per heartbeat period, in a task of its own."""
+        while True:
+            try:
+                await self.claim_held()
+            except Exception as exc:
+                log.warning("claiming this node's agent sockets back failed: %s", exc)
             await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
 
     async def claim_held(self) -> None:
