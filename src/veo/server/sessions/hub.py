@@ -69,6 +69,7 @@ from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.lang import set_language
 from veo.server.sessions import asking, liveness, resuming, service, steps, txn
+from veo.server.sessions.agent_sockets import CLOSE_REPLACED, AgentSockets, ended_from_row
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
 from veo.server.sessions.cutoffs import Cutoffs
 from veo.server.sessions.ice import console_offer
@@ -111,19 +112,6 @@ Greet = Callable[[], Awaitable[None]]
 #: What a bus message meant for this node (not for the peer) makes the socket's handler do:
 #: return True to stop serving the socket.
 Internal = Callable[[str], Awaitable[bool]]
-#: An agent socket closed because a newer one of the same agent rejoined the session.
-CLOSE_REPLACED = 4409
-
-
-def ended_from_row(session: RemoteSession) -> Ended:
-    """The ``ended`` a peer that missed it is told, from the session's row (a resync, a claim).
-    An ``ended_by`` the protocol does not know (an old row) is told as the system's."""
-    by: service.EndedBy = "system"
-    if session.ended_by == "technician":
-        by = "technician"
-    elif session.ended_by == "user":
-        by = "user"
-    return Ended(by=by, reason=(session.end_reason or "")[:200])
 
 
 class SignalingHub:
@@ -173,8 +161,8 @@ class SignalingHub:
         self.consoles = ConsoleRegistry()
         self.node = secrets.token_hex(8)
         self.started = time.time()
-        #: the agent sockets this node holds: session id -> (generation, peer)
-        self._agents: dict[str, tuple[int, Peer]] = {}
+        #: the agent sockets this node holds, claimed back in the store (``agent_sockets.py``)
+        self.agent_sockets = AgentSockets(self)
         #: the grace timers this node started: session id -> task (``resuming.py``)
         self._timers: dict[str, asyncio.Task[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,25 +210,23 @@ class SignalingHub:
             await asyncio.sleep(liveness.HEARTBEAT_SECONDS)
 
     async def claim_held(self) -> None:
-        """Make sure the store says this node holds the agent sockets it holds (one read for all).
+        """The claim-back of the agent sockets (``AgentSockets.claim_held``), on the hub so that the
+        claim loop goes through one name a test can replace with a slow one."""
+        await self.agent_sockets.claim_held()
 
-        An active session's agent may send nothing over signaling for hours (its heartbeats go
-        over the data channel), so its state could expire, or vanish with a Redis restart whose
-        ``RESYNC`` this node missed; the sweep would then find the session held by nobody.
-        Written back here within a heartbeat, long before the sweep's grace. A socket the store
-        shows replaced (its notice lost) is closed.
-        """
-        held = dict(self._agents)
-        if not held:
-            return
-        states = await self.store.get_many(held)
-        for session_id, (generation, peer) in held.items():
-            rt = states.get(session_id)
-            if rt is None or rt.agent_node != self.node or rt.agent_generation != generation:
-                try:
-                    await self._reclaim(peer, session_id, generation)
-                except Exception:
-                    log.warning("session %s: claiming the agent's socket back failed", session_id)
+    @property
+    def _agents(self) -> dict[str, tuple[int, Peer]]:
+        """The agent sockets this node holds: session id -> (generation, peer)."""
+        return self.agent_sockets.held
+
+    @_agents.setter
+    def _agents(self, held: dict[str, tuple[int, Peer]]) -> None:
+        """Tests that make a node forget its sockets (as a restarted process would) set it."""
+        self.agent_sockets.held = held
+
+    def agent_socket(self, session_id: str) -> int | None:
+        """The generation of the agent socket this node holds for the session, if any."""
+        return self.agent_sockets.generation(session_id)
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -342,11 +328,6 @@ class SignalingHub:
                     held.rt, held.rebuilt = await resuming.restore(self, session), True
             yield held
 
-    def agent_socket(self, session_id: str) -> int | None:
-        """The generation of the agent socket this node holds for the session, if any."""
-        held = self._agents.get(session_id)
-        return held[0] if held is not None else None
-
     def start_timer(self, session_id: str, deadline: datetime) -> None:
         """A grace timer on this node for an interruption: at ``deadline`` the session ends unless
         it resumed (the liveness sweep of any node does the same if this node is gone)."""
@@ -418,7 +399,7 @@ class SignalingHub:
             log.warning("session %s ended but its runtime state could not be dropped", session_id)
         ended = Ended(by=by, reason=reason[:200]).dumps()
         # each told on its own: a peer the bus cannot reach now is told at its socket's next
-        # resync or this node's next heartbeat round (``_tell_ended``), from the database
+        # resync or this node's next heartbeat round (``AgentSockets.tell_ended``), from the database
         tells: list[Callable[[], Awaitable[None]]] = [
             lambda: self.bus.publish(agent_channel(session_id), ended),
             lambda: self.publish_state(session_id),
@@ -578,7 +559,7 @@ class SignalingHub:
                 mode=join.client if not outcome.upgraded else "agent",
                 agent_generation=held.rt.agent_generation,
             )
-            generation = self._take_agent(session_id, rt, peer)
+            generation = self.agent_sockets.take(session_id, rt, peer)
             mode = rt.mode
 
         async def greet() -> None:
@@ -599,12 +580,12 @@ class SignalingHub:
 
     async def _greet_rejoined(self, peer: Peer, outcome: Rejoining) -> tuple[int, Greet]:
         session = outcome.session
-        older = self._agents.get(session.id)
+        older = self.agent_sockets.held.get(session.id)
         async with self.runtime(session.id, session) as held:
             rt = held.rt
             if rt is None:
                 raise service.SessionError("session_ended")
-            generation = self._take_agent(session.id, rt, peer)
+            generation = self.agent_sockets.take(session.id, rt, peer)
             rejoined = await resuming.rejoined(self, session, rt, outcome.rejoin.media)
         # an older socket of this agent: closed here, or by the node holding it (the notice)
         if older is not None:
@@ -617,32 +598,6 @@ class SignalingHub:
             await self.publish_state(session.id)
 
         return generation, greet
-
-    def _take_agent(self, session_id: str, rt: SessionRuntime, peer: Peer) -> int:
-        """``peer`` is now the session's agent socket, held by this node; its generation."""
-        rt.agent_generation += 1
-        rt.agent_node = self.node
-        rt.unheld_since = None
-        self._agents[session_id] = (rt.agent_generation, peer)
-        return rt.agent_generation
-
-    async def _holds(self, session_id: str, rt: SessionRuntime, generation: int) -> bool:
-        """Whether the agent socket ``generation`` of this node is the session's; the caller holds
-        the session's lock. False: a newer socket took the session, here or on another node.
-
-        Claimed back when the store lost track of it (rebuilt, expired) or another node's sweep
-        took this node for dead (its heartbeat lapsed): the interruption that sweep recorded
-        ends (``connection_kept``), since the agent's signaling socket is demonstrably here.
-        """
-        if rt.agent_generation > generation:
-            return False
-        if rt.agent_node != self.node or rt.agent_generation != generation:
-            log.info("session %s: this node claims its agent socket back", session_id)
-            rt.agent_node, rt.agent_generation, rt.unheld_since = self.node, generation, None
-            lost = rt.interruption
-            if lost is not None and lost.link == "server_restart":
-                await resuming.resume_locked(self, session_id, rt, "connection_kept")
-        return True
 
     async def _serve_agent(
         self,
@@ -669,7 +624,7 @@ class SignalingHub:
             return
         finally:
             if not taken:  # registered by the take before it failed: this socket is closed
-                self._forget_socket(session_id, peer)
+                self.agent_sockets.forget(session_id, peer)
         try:
             async with self.bus.subscribe(agent_channel(session_id)) as inbox:
                 await greet()
@@ -687,19 +642,11 @@ class SignalingHub:
             # newer one replaced on this node leaves nothing behind; one replaced on another node
             # finds that out in the store.
             if self.agent_socket(session_id) == generation:
-                del self._agents[session_id]
+                del self.agent_sockets.held[session_id]
                 if not ended:
                     self.agent_dropped(session_id, generation, address)
         if ended:
             await peer.close(CLOSE_NORMAL)
-
-    def _forget_socket(self, session_id: str, peer: Peer) -> None:
-        """``peer`` is closed: no longer one of the agent sockets this node holds (a newer one of
-        the session, registered meanwhile, stays). A closed socket left behind would be claimed
-        in the store by every heartbeat, and the session would look held forever."""
-        held = self._agents.get(session_id)
-        if held is not None and held[1] is peer:
-            del self._agents[session_id]
 
     async def _agent_internal(self, peer: Peer, session_id: str, generation: int, raw: str) -> bool:
         """A bus message for this node on the agent channel; True: the socket was closed."""
@@ -711,38 +658,12 @@ class SignalingHub:
             return False
         if raw == RESYNC:  # the bus reconnected: an end may have been lost, or the store's state
             try:
-                return await self._tell_ended(peer, session_id) or await self._reclaim(
-                    peer, session_id, generation
-                )
+                return await self.agent_sockets.tell_ended(
+                    peer, session_id
+                ) or await self.agent_sockets.reclaim(peer, session_id, generation)
             except Exception:
                 log.warning("session %s: checking the agent's session after a resync failed", session_id)
         return False
-
-    async def _reclaim(self, peer: Peer, session_id: str, generation: int) -> bool:
-        """The agent socket's session, checked against the store (its state written back when
-        lost); True when the socket was closed: replaced, or its session ended meanwhile (an end
-        the bus could not carry here)."""
-        async with self.runtime(session_id) as held:
-            if held.rt is None:
-                return await self._tell_ended(peer, session_id)
-            if not await self._holds(session_id, held.rt, generation):
-                await peer.close(CLOSE_REPLACED)
-                return True
-        return False
-
-    async def _tell_ended(self, peer: Peer, session_id: str) -> bool:
-        """``ended`` from the database to an agent socket whose session is over; True if it was."""
-        session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
-        if session is None or session.status not in ("ended", "expired"):
-            return False
-        try:  # what the node that ended it could not drop (the store was unreachable then)
-            await self.store.drop(session_id)
-        except RuntimeStoreError:
-            log.debug("session %s: its runtime state could not be dropped", session_id)
-        await self._try_send(peer, ended_from_row(session))
-        await peer.close(CLOSE_NORMAL)
-        self._forget_socket(session_id, peer)
-        return True
 
     async def _try_send(self, peer: Peer, message: Message) -> None:
         try:
@@ -802,7 +723,7 @@ class SignalingHub:
         if rt is None:
             await peer.send(error("session_ended"))
             return
-        if not await self._holds(session_id, rt, generation):
+        if not await self.agent_sockets.holds(session_id, rt, generation):
             # a newer socket took over: the browser share the agent continued, or an older
             # socket of the agent whose replacement notice was lost
             await peer.send(error("session_ended"))
