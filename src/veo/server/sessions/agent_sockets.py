@@ -128,7 +128,7 @@ class AgentSockets:
             await self.hub.store.drop(session_id)
         except RuntimeStoreError:
             log.debug("session %s: its runtime state could not be dropped", session_id)
-        await self.hub._try_send(peer, ended_from_row(session))
+        await self.hub.try_send(peer, ended_from_row(session))
         await peer.close(CLOSE_NORMAL)
         self.forget(session_id, peer)
         return True

@@ -134,7 +134,7 @@ class Cutoffs:
         hub = self.hub
         ended = await txn.run(hub.db, lambda db: service.get_session(db, session_id))
         if ended is not None and ended.status == "ended":
-            await hub._try_send(connection.peer, Ended(by="system", reason=(ended.end_reason or "")[:200]))
+            await hub.try_send(connection.peer, Ended(by="system", reason=(ended.end_reason or "")[:200]))
         await connection.peer.close(CLOSE_REVOKED)
 
     async def refuse_revoked(self, connection: ConsoleConnection, email: str) -> bool:

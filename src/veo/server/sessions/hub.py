@@ -9,7 +9,7 @@ raises out of a connection handler.
 Any node serves either peer of any session: each message is handled under the session's lock
 in the runtime store (``runtime_store.py``, Redis with ``VEO_REDIS_URL``), against the state all
 nodes share (``runtime.py``), and relayed over the bus. What stays on this node: the agent sockets
-it holds (``{session: (generation, peer)}``), the grace timers it started, its consoles. A rejoin
+it holds (``agent_sockets.py``), the grace timers it started, its consoles. A rejoin
 on any node takes the session over and closes an older agent socket wherever it is (a notice on
 the agent channel that never reaches a peer). The bus's ``RESYNC`` (it reconnected) makes a
 console's socket get ``session_state`` and the pending offer again, and an agent's socket claim its
@@ -530,7 +530,7 @@ class SignalingHub:
         except Exception:
             log.exception("agent join failed")
             outcome = None
-            await self._try_send(peer, error("server_error", fatal=True))
+            await self.try_send(peer, error("server_error", fatal=True))
         if outcome is None:
             await peer.close(CLOSE_POLICY)
             return
@@ -614,12 +614,12 @@ class SignalingHub:
             generation, greet = await take()
             taken = True
         except service.SessionError as exc:
-            await self._try_send(peer, error(exc.code, fatal=True))
+            await self.try_send(peer, error(exc.code, fatal=True))
             await peer.close(CLOSE_POLICY)
             return
         except Exception:
             log.exception("agent join failed")
-            await self._try_send(peer, error("server_error", fatal=True))
+            await self.try_send(peer, error("server_error", fatal=True))
             await peer.close(CLOSE_POLICY)
             return
         finally:
@@ -665,7 +665,9 @@ class SignalingHub:
                 log.warning("session %s: checking the agent's session after a resync failed", session_id)
         return False
 
-    async def _try_send(self, peer: Peer, message: Message) -> None:
+    async def try_send(self, peer: Peer, message: Message) -> None:
+        """Send what a closing peer may no longer take (a last word before the close): a failure
+        is logged, never raised, so the close still happens."""
         try:
             await peer.send(message)
         except Exception:
