@@ -127,6 +127,12 @@ def build_app(tmp_path: Path, database_url: str) -> tuple[FastAPI, dict[str, Use
         s.add(ticket)
         s.flush()
         ticket_id = ticket.id
+    install_with_stand_in_sign_in(app, users)
+    return app, users, ticket_id
+
+
+def install_with_stand_in_sign_in(app: FastAPI, users: dict[str, User]) -> None:
+    """The session routes, with ``x-test-user: <key>`` standing in for a signed-in account."""
 
     async def fake_user(request: Request) -> User:
         user = users.get(request.headers.get("x-test-user", ""))
@@ -144,7 +150,6 @@ def build_app(tmp_path: Path, database_url: str) -> tuple[FastAPI, dict[str, Use
     app.dependency_overrides[current_user] = fake_user
     app.dependency_overrides[current_user_ws] = fake_user_ws
     install(app)
-    return app, users, ticket_id
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 from tests.integration.test_signaling import (
     REDIS_URL,
     SDP,
     build_app,
     closed_with,
+    install_with_stand_in_sign_in,
     join,
     negotiate,
     nonce,
@@ -37,15 +37,12 @@ from tests.unit.server.sessions.runtime_stores import delete_prefix, random_pref
 
 from veo.server.audit.models import AuditEvent
 from veo.server.audit.verify import verify_chain
-from veo.server.auth.deps import current_user, current_user_ws
 from veo.server.auth.models import User
 from veo.server.bus.redis import RedisBus
 from veo.server.db.engine import Database
-from veo.server.errors import ApiError
 from veo.server.sessions.hub import CLOSE_REPLACED, SignalingHub
 from veo.server.sessions.liveness import RedisLiveness
 from veo.server.sessions.models import RemoteSession
-from veo.server.sessions.routes import install
 from veo.server.sessions.runtime import SessionRuntime
 from veo.server.sessions.runtime_store import MemoryRuntimeStore, RedisRuntimeStore
 
@@ -127,23 +124,7 @@ def node_app(app_a: FastAPI, database_url: str, users: dict[str, User]) -> FastA
     app = FastAPI()
     app.state.settings = app_a.state.settings
     app.state.db = Database(database_url)
-
-    async def fake_user(request: Request) -> User:
-        user = users.get(request.headers.get("x-test-user", ""))
-        if user is None:
-            raise ApiError(401, "not_authenticated", "sign in")
-        return user
-
-    async def fake_user_ws(websocket: WebSocket) -> User | None:
-        return users.get(websocket.headers.get("x-test-user", ""))
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
-
-    app.dependency_overrides[current_user] = fake_user
-    app.dependency_overrides[current_user_ws] = fake_user_ws
-    install(app)
+    install_with_stand_in_sign_in(app, users)
     return app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.integration.test_signaling import SDP, Env, env, join, recv, send
+from tests.integration.test_signaling import SDP, Env, env, join, joined_pair, recv, send
 
 from veo.server.bus.base import RESYNC
 from veo.server.sessions.runtime_store import MemoryRuntimeStore
@@ -46,10 +46,7 @@ def test_the_marker_never_reaches_the_agent(env: Env) -> None:
     sid = created["id"]
     assert env.client.portal is not None
     with env.console(sid) as console, env.agent() as agent:
-        recv(console, "session_state")
-        join(agent, created["code"])
-        recv(console, "agent_joined")
-        recv(console, "session_state")
+        joined_pair(env, console, agent, created["code"])
         env.hub.store = MemoryRuntimeStore()  # Redis restarted: every session's state is gone
         env.client.portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
         # the marker is not forwarded (it is not JSON: receiving it would fail here): the next
@@ -74,10 +71,7 @@ def test_a_resync_writes_the_state_back_with_this_node_holding_the_agent(
     monkeypatch.setattr(env.hub, "claim_held", nothing)
     monkeypatch.setattr(env.hub, "sweep_now", nothing)
     with env.console(sid) as console, env.agent() as agent:
-        recv(console, "session_state")
-        join(agent, created["code"])
-        recv(console, "agent_joined")
-        recv(console, "session_state")
+        joined_pair(env, console, agent, created["code"])
         env.hub.store = store = MemoryRuntimeStore()
         portal.call(env.hub.bus.publish, env.hub.agent_channel(sid), RESYNC)
         # before anything is sent (a message's step would rebuild the state too)
@@ -105,10 +99,7 @@ def test_the_heartbeat_writes_back_a_held_session_the_store_lost_without_a_resyn
     sid = created["id"]
     assert env.client.portal is not None
     with env.console(sid) as console, env.agent() as agent:
-        recv(console, "session_state")
-        join(agent, created["code"])
-        recv(console, "agent_joined")
-        recv(console, "session_state")
+        joined_pair(env, console, agent, created["code"])
         env.hub.store = store = MemoryRuntimeStore()
         env.client.portal.call(env.hub.claim_held)
         rt = env.client.portal.call(store.get, sid)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import pytest
-from tests.integration.test_signaling import Env, closed_with, env, join, negotiate, recv, send
+from tests.integration.test_signaling import Env, closed_with, env, join, joined_pair, negotiate, recv, send
 
 from veo.server.bus.base import RESYNC
 from veo.server.db.base import utcnow
@@ -61,10 +61,7 @@ def test_with_the_store_down_other_messages_are_refused_but_a_hangup_ends(env: E
     created = env.create()
     sid = created["id"]
     with env.console(sid) as console, env.agent() as agent:
-        recv(console, "session_state")
-        join(agent, created["code"])
-        recv(console, "agent_joined")
-        recv(console, "session_state")
+        joined_pair(env, console, agent, created["code"])
         negotiate(agent, console)
         working = env.hub.store
         env.hub.store = UnreachableStore()
@@ -92,10 +89,7 @@ def test_an_end_the_bus_lost_reaches_both_sockets_at_their_resync(env: Env) -> N
     sid = created["id"]
     assert env.client.portal is not None
     with env.console(sid) as console, env.agent() as agent:
-        recv(console, "session_state")
-        join(agent, created["code"])
-        recv(console, "agent_joined")
-        recv(console, "session_state")
+        joined_pair(env, console, agent, created["code"])
         # another node ended it while the bus was down: the database knows, nobody was told
         with env.db.session() as s:
             assert service.end_session(s, sid, by="technician", reason="fixed", actor="tech@example.org")
