@@ -1,4 +1,4 @@
-"""Every Redis command client of a node, built one way (the runtime store, liveness, the join limiter).
+"""Every Redis command client of a node, built one way (bus, runtime store, liveness, join limiter).
 
 One policy, so that each part of a node meets a Redis outage the same way:
 
@@ -9,8 +9,8 @@ One policy, so that each part of a node meets a Redis outage the same way:
   Longer outages are the caller's to handle (a refused message, a heartbeat round that warns);
 - a client name per purpose, so ``CLIENT LIST`` (and an operator) tells the connections apart.
 
-The bus's command client (``bus/redis.py``) has the same retry; its pub/sub link
-(``bus/redis_link.py``) reconnects on its own schedule and does not come from here.
+The bus's pub/sub link (``bus/redis_link.py``) reconnects on its own schedule and does not come
+from here.
 """
 
 from __future__ import annotations

@@ -42,8 +42,7 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,7 +51,8 @@ from veo.server.bus import history
 from veo.server.bus.base import RESYNC, BusClosedError, BusUnavailableError
 from veo.server.bus.history import EntryId
 from veo.server.bus.local import DEFAULT_QUEUE_SIZE, LocalQueue
-from veo.server.bus.redis_link import CONNECT_SECONDS, PubSubLink
+from veo.server.bus.redis_link import PubSubLink
+from veo.server.redis_clients import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,6 @@ log = logging.getLogger(__name__)
 PUBLISH_WAIT_SECONDS: Final = 20.0
 RETRY_FIRST_SECONDS: Final = 0.05
 RETRY_CAP_SECONDS: Final = 1.0
-#: A single command that takes longer counts as a lost connection (and is retried).
-COMMAND_SECONDS: Final = 5.0
-CLIENT_NAME: Final = "veo-bus"
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
@@ -118,16 +115,9 @@ class RedisBus:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         wait_seconds: float = PUBLISH_WAIT_SECONDS,
     ) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            # one immediate retry: a pooled connection to a Redis that restarted fails its next command;
-            # longer outages are publish's and subscribe's own bounded retries
-            retry=Retry(NoBackoff(), 1),
-            socket_connect_timeout=CONNECT_SECONDS,
-            socket_timeout=COMMAND_SECONDS,
-            client_name=CLIENT_NAME,
-        )
+        # the node's one client policy (``redis_clients.py``): longer outages than its one
+        # immediate retry are publish's and subscribe's own bounded retries
+        self._client: aioredis.Redis = redis_client(url, purpose="bus", decode_responses=True)
         self._publish_script = self._client.register_script(history.PUBLISH_SCRIPT)
         self._newest = history.NewestIds(self._client)
         self._link = PubSubLink(

@@ -40,7 +40,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from veo.config import Settings
-from veo.server.redis_clients import TIMEOUT_SECONDS, redis_client
+from veo.server.redis_clients import redis_client
 from veo.server.sessions.runtime import SessionRuntime
 from veo.tasks import spawn
 
@@ -54,8 +54,6 @@ TOMBSTONE_SECONDS = 300
 #: ``LOCK_WAIT_SECONDS`` (the message then gets ``server_error``, the peer may send it again).
 LOCK_SECONDS = 10.0
 LOCK_WAIT_SECONDS = 10.0
-#: How long one Redis command (or connecting) may take before it fails.
-REDIS_TIMEOUT_SECONDS = TIMEOUT_SECONDS
 
 
 class RuntimeStoreError(RuntimeError):
@@ -190,9 +188,7 @@ class RedisRuntimeStore:
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
     ) -> None:
         # bounded: a step waiting on a Redis that went away fails (``server_error``), never hangs
-        self._client: aioredis.Redis = redis_client(
-            url, purpose="runtime-store", timeout_seconds=REDIS_TIMEOUT_SECONDS
-        )
+        self._client: aioredis.Redis = redis_client(url, purpose="runtime-store")
         self.prefix = prefix
         self._lock_seconds = lock_seconds
         self._lock_wait_seconds = lock_wait_seconds
