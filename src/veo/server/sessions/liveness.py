@@ -43,7 +43,7 @@ from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.redis_clients import redis_client
 from veo.server.sessions import interruptions, resuming, txn
-from veo.server.sessions.runtime_store import REDIS_TIMEOUT_SECONDS, RuntimeStoreError
+from veo.server.sessions.runtime_store import RuntimeStoreError
 
 if TYPE_CHECKING:
     from veo.server.sessions.hub import SignalingHub
@@ -105,9 +105,7 @@ class RedisLiveness:
     """Heartbeats in Redis, shared by every node."""
 
     def __init__(self, url: str, *, prefix: str = "veo:", ttl_seconds: int = HEARTBEAT_TTL_SECONDS) -> None:
-        self._client: aioredis.Redis = redis_client(
-            url, purpose="liveness", timeout_seconds=REDIS_TIMEOUT_SECONDS, decode_responses=True
-        )
+        self._client: aioredis.Redis = redis_client(url, purpose="liveness", decode_responses=True)
         self.prefix = prefix
         self._ttl = ttl_seconds
 
@@ -167,8 +165,9 @@ async def sweep(hub: SignalingHub) -> None:
     if not rows:
         return
     states = await hub.store.get_many(row.id for row in rows)
-    holders = {rt.agent_node for rt in states.values() if rt.agent_node not in (None, hub.node)}
-    named = {n for n in holders if n is not None}
+    named = {
+        rt.agent_node for rt in states.values() if rt.agent_node is not None and rt.agent_node != hub.node
+    }
     alive = await hub.liveness.alive(named)
     dead = hub.dead_nodes.update(named, alive, time.monotonic())
     now, wall = utcnow(), hub.clock()

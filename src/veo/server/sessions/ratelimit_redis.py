@@ -139,6 +139,11 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+def _unavailable(exc: Exception) -> LimiterUnavailable:
+    """Redis failed one of the limiter's steps: the join is refused, the log says why."""
+    return LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300])
+
+
 class RedisStore:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "veo:") -> None:
         self._client = client
@@ -173,7 +178,7 @@ class RedisStore:
         try:
             return await script(keys=keys, args=args)
         except _UNAVAILABLE as exc:
-            raise LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300]) from exc
+            raise _unavailable(exc) from exc
 
     async def _look(
         self, rules: Rules, group: str, prefix: str | None, now: float | None, *, slot: Slot | None = None
@@ -221,7 +226,7 @@ class RedisStore:
             async for key in self._client.scan_iter(match=f"{self.keys_start}{pattern}", count=1000):
                 yield key
         except _UNAVAILABLE as exc:
-            raise LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300]) from exc
+            raise _unavailable(exc) from exc
 
     async def tracked_prefixes(self) -> int:
         return len([key async for key in self._scan("p48:*")])
@@ -257,7 +262,7 @@ class RedisStore:
         try:
             await self._client.zrem(f"{self.keys_start}flight:{slot.group}", slot.id)
         except _UNAVAILABLE as exc:
-            raise LimiterUnavailable(f"Redis did not answer the join limiter: {exc}"[:300]) from exc
+            raise _unavailable(exc) from exc
 
     async def close(self) -> None:
         await self._client.aclose()
