@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from veo.server.auth import limits, sign_in_refusals
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
-from veo.server.db.unavailable import first_line, is_unavailable
+from veo.server.db.unavailable import log_failure
 from veo.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,11 @@ async def tidy(database: Database, *, everything: bool = False) -> None:
     try:
         await database.run(forget)
     except Exception as exc:
-        _failed("dropping stale sign-in counters", exc)
+        log_failure(log, "dropping stale sign-in counters", exc)
     try:
         await database.run(lambda s: sign_in_refusals.write_due(s, database, everything=everything))
     except Exception as exc:
-        _failed("writing the summary of refused sign-ins", exc)
-
-
-def _failed(what: str, exc: Exception) -> None:
-    """A database restart is one line per pass (every 30 s); anything else keeps its trace."""
-    if is_unavailable(exc):
-        log.warning("%s skipped: database unavailable: %s", what, first_line(exc))
-    else:
-        log.error("%s failed", what, exc_info=exc)
+        log_failure(log, "writing the summary of refused sign-ins", exc)
 
 
 def install(app: FastAPI) -> None:

@@ -16,6 +16,8 @@ and their cause would never be seen.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -58,6 +60,15 @@ def _driver_says_unavailable(orig: BaseException | None) -> bool:
     if state is None:  # psycopg: a client-side failure of the connection itself
         return True
     return str(state).startswith("08") or state in UNAVAILABLE_STATES
+
+
+def log_failure(logger: logging.Logger, what: str, exc: Exception) -> None:
+    """A background round that failed: one line while the database is down (a restart would
+    otherwise print a trace every round), the whole trace for anything else."""
+    if is_unavailable(exc):
+        logger.warning("%s skipped: database unavailable: %s", what, first_line(exc))
+    else:
+        logger.error("%s failed", what, exc_info=exc)
 
 
 def first_line(exc: BaseException) -> str:

@@ -11,8 +11,8 @@ sends its batch one message after another, so a row's lease from the claim may h
 (and another node may have claimed the row) by the time its send comes. So just before each send
 the row is leased again (``outbox.renew``): only while it still holds this round's lease, and
 for a full ``LEASE`` from then; a row another node took is skipped. The send itself is bounded
-by ``SEND_DEADLINE`` (an e-mail's whole SMTP exchange by ``mailer.SEND_DEADLINE_SECONDS``, a
-webhook's request here), less than the lease: nothing of a message leaves this node after
+by ``mailer.SEND_DEADLINE_SECONDS`` (an e-mail's whole SMTP exchange, a webhook's request
+here), less than the lease: nothing of a message leaves this node after
 renewal + 3 minutes, and no other node may claim it before renewal + 5 minutes. The 2 minutes
 between are the margin for the nodes' clocks (leases are written with each node's clock; keep
 them on NTP, ``veo doctor`` shows the skew).
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from veo.config import Settings
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
-from veo.server.db.unavailable import first_line, is_unavailable
+from veo.server.db.unavailable import log_failure
 from veo.server.notify import egress, mailer, outbox, webhooks
 from veo.server.notify.compose import compose
 from veo.server.notify.models import OutboxMessage, WebhookEndpoint
@@ -44,8 +44,6 @@ from veo.tasks import spawn
 log = logging.getLogger(__name__)
 #: With no SMTP server configured e-mails wait (visibly) and are looked at again this often.
 UNCONFIGURED_RECHECK = timedelta(minutes=10)
-#: The longest one send may take (from its renewed lease): well inside ``outbox.LEASE``.
-SEND_DEADLINE = timedelta(seconds=mailer.SEND_DEADLINE_SECONDS)
 
 
 class OutboxWorker:
@@ -101,10 +99,7 @@ class OutboxWorker:
             try:
                 await self.run_once()
             except Exception as exc:  # a database hiccup must not end the worker for good
-                if is_unavailable(exc):  # one line per round while the database is down
-                    log.warning("outbox round skipped: database unavailable: %s", first_line(exc))
-                else:
-                    log.exception("outbox round failed")
+                log_failure(log, "outbox round", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_seconds)
             self._wake.clear()
@@ -146,7 +141,7 @@ class OutboxWorker:
                 )
             else:
                 try:  # the e-mail's deadline is in the mailer (its SMTP exchange runs on a thread)
-                    with anyio.fail_after(SEND_DEADLINE.total_seconds()):
+                    with anyio.fail_after(mailer.SEND_DEADLINE_SECONDS):
                         await self._deliver_webhook(message)
                 except TimeoutError:
                     raise mailer.DeliveryError(mailer.TOO_SLOW) from None
