@@ -19,16 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from veo.config import Settings
 from veo.server.audit.models import AuditCheckpoint
 from veo.server.db.migrate import alembic_config
+from veo.server.db.unavailable import first_line
 from veo.server.doctor.report import Finding, fail, ok, warn
 from veo.server.lang import _
 
 CHECK = "database"
 CONNECT_TIMEOUT_SECONDS = 5
-
-
-def _first_line(exc: BaseException) -> str:
-    original = getattr(exc, "orig", None) or exc
-    return (str(original).strip().splitlines() or [type(original).__name__])[0][:300]
 
 
 def shown_url(url: str) -> str:
@@ -69,7 +65,8 @@ def check(settings: Settings) -> tuple[list[Finding], Facts]:
         return [
             fail(
                 CHECK,
-                _("VEO_DATABASE_URL cannot be used: %(error)s") % {"error": _first_line(exc)},
+                _("VEO_DATABASE_URL cannot be used: %(error)s")
+                % {"error": first_line(getattr(exc, "orig", None) or exc)},
                 _("correct VEO_DATABASE_URL (for example postgresql+psycopg://veo@db/veo)."),
             )
         ], Facts()
@@ -82,7 +79,8 @@ def check(settings: Settings) -> tuple[list[Finding], Facts]:
         return [
             fail(
                 CHECK,
-                _("cannot reach the database %(url)s: %(error)s") % {"url": where, "error": _first_line(exc)},
+                _("cannot reach the database %(url)s: %(error)s")
+                % {"url": where, "error": first_line(getattr(exc, "orig", None) or exc)},
                 _(
                     "check that the database server runs, that this host may connect to it, and the "
                     "user and password in VEO_DATABASE_URL."

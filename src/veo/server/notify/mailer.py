@@ -122,7 +122,6 @@ class SendDeadline:
     """
 
     def __init__(self, smtp: smtplib.SMTP, seconds: float) -> None:
-        self.seconds = seconds
         self._smtp = smtp
         self._expired = threading.Event()
         self._timer = threading.Timer(seconds, self._expire)
