@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from veo.protocol import codes
 from veo.protocol.asking import PermissionAnswer, PermissionAsk, PermissionRequest, PermissionStatus
 from veo.protocol.base import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Message, ProtocolError, parse, type_names
+from veo.protocol.device import DeviceSession
 from veo.protocol.permissions import Permission
 from veo.protocol.transfer import DEFAULT_MAX_FILE_BYTES
 
@@ -284,6 +285,9 @@ class Joined(Message):
     resume_token: Annotated[str, Field(max_length=100)] = ""
     #: How long the user's grant waits for a lost connection (the role's policy); 0: no resume.
     resume_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    #: A session on a managed device (issue 17): its name, the group's policy and the reason.
+    #: The agent acts on the policy only as its device service launched it (``LaunchSpec``).
+    device: DeviceSession | None = None
 
 
 class Rejoined(Message):
@@ -363,6 +367,8 @@ class SessionState(Message):
     identity: IdentityMethod | None = None
     #: ``browser``: the user shares from the join page; control is not available.
     mode: SessionMode = "agent"
+    #: A session on a managed device (issue 17): no code to compare before control, the policy.
+    device: DeviceSession | None = None
     #: What the technician asked for mid-session while the user has not answered yet.
     permission_pending: Annotated[list[Permission], Field(max_length=len(Permission))] = []
     #: The connection to the user's computer is lost and the grant waits for it (input frozen).

@@ -11,6 +11,7 @@ from veo.server.auth.models import (
     WebSession,
 )
 from veo.server.db.base import Base
+from veo.server.devices.models import Device, DeviceGroup, EnrolmentToken
 from veo.server.files.models import TicketAttachment
 from veo.server.notify.models import OutboxMessage, RatingRequest, RequesterLanguage, WebhookEndpoint
 from veo.server.policies.models import RolePolicyRow
@@ -24,6 +25,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Category",
+    "Device",
+    "DeviceGroup",
+    "EnrolmentToken",
     "LoginChallenge",
     "LoginFailures",
     "OutboxMessage",

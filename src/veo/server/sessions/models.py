@@ -83,6 +83,11 @@ class RemoteSession(Base):
     #: The user's 1-5 rating of the help and their comment (``veo.server.notify.rating``), once.
     rating: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     rating_comment: Mapped[str] = mapped_column(Text, default="")
+    #: A session on a managed device (issue 17): which device, the group policy that applied
+    #: (``ask``, ``notify``, ``unattended``) and the reason the technician gave; None/"" otherwise.
+    device_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    device_policy: Mapped[str | None] = mapped_column(String(12), default=None)
+    access_reason: Mapped[str] = mapped_column(Text, default="")
 
     ticket: Mapped[Ticket] = relationship(lazy="joined")
     technician: Mapped[User | None] = relationship(lazy="joined")
