@@ -43,10 +43,12 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket
 
 from veo.config import Settings
 from veo.protocol.base import Message, ProtocolError
+from veo.protocol.device import DeviceSession
 from veo.protocol.permissions import Permission
 from veo.protocol.signaling import (
     AgentJoined,
@@ -72,6 +74,7 @@ from veo.server.sessions import asking, liveness, resuming, service, steps, txn
 from veo.server.sessions.agent_sockets import CLOSE_REPLACED, AgentSockets, ended_from_row
 from veo.server.sessions.consoles import ConsoleConnection, ConsoleRegistry
 from veo.server.sessions.cutoffs import Cutoffs
+from veo.server.sessions.device_view import device_session
 from veo.server.sessions.ice import console_offer
 from veo.server.sessions.interruptions import CONNECTED_STATUSES
 from veo.server.sessions.join import Admission, Rejoining, admit, flush_refusals
@@ -359,9 +362,14 @@ class SignalingHub:
             return None
 
     async def _state(self, session_id: str, rt: SessionRuntime | None = None) -> SessionState | None:
-        session = await txn.run(self.db, lambda db: service.get_session(db, session_id))
-        if session is None:
+        def read(db: Session) -> tuple[RemoteSession, DeviceSession | None] | None:
+            found = service.get_session(db, session_id)
+            return None if found is None else (found, device_session(db, found))
+
+        loaded = await txn.run(self.db, read)
+        if loaded is None:
             return None
+        session, device = loaded
         if rt is None:
             rt = await self._saved(session_id)
         # the database's deadline: every node sees the same interruption, even without the state
@@ -377,6 +385,7 @@ class SignalingHub:
             identity_required=session.identity_required,
             identity=session.identity_confirmation if session.identity_confirmed_at else None,  # type: ignore[arg-type]
             mode=session.mode,  # type: ignore[arg-type]
+            device=device,
             permission_pending=asking.pending_for_state(rt.permission_ask if rt else None, self.clock()),
             interrupted=deadline is not None,
             resume_deadline=deadline.isoformat() if deadline is not None else None,

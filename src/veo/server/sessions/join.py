@@ -40,6 +40,7 @@ from veo.server.lang import _, set_language
 from veo.server.notify import events, rating
 from veo.server.policies.service import policy_for_role
 from veo.server.sessions import interruptions, redeem, txn
+from veo.server.sessions.device_view import device_session
 from veo.server.sessions.ice import ice_servers
 from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.ratelimit import LimiterUnavailable, Slot
@@ -296,6 +297,8 @@ async def flush_refusals(hub: SignalingHub, *, everything: bool = False) -> None
 
 
 def joined_message(settings: Settings, session: RemoteSession) -> Joined:
+    """What the agent is told at its join; ``device`` is filled for a session on a managed device
+    (the agent acts on it only when its device service launched it, never on this alone)."""
     technician = session.technician
     return Joined(
         session_id=session.id,
@@ -310,4 +313,5 @@ def joined_message(settings: Settings, session: RemoteSession) -> Joined:
             settings, session.id, peer="browser" if session.mode == "browser" else "agent"
         ),
         ice_transport_policy=settings.ice_transport_policy,
+        device=device_session(None, session),
     )
