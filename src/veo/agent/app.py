@@ -11,6 +11,12 @@ and the first window needs none of it. Once the code window is on the screen the
 imports it (:func:`preload_session_stack`) while the user types the code; with a code known at
 start, the attempt imports ``session.py`` and the first peer connection the media stack, after
 the consent dialog was posted. ``tests/unit/agent/test_agent_startup_imports.py`` holds this.
+
+Started by a managed device's service (``device``, issue 17), the same app runs one session
+whose code the user never sees: ``device_mode.decide`` says whether the consent dialog shows
+(``ask``, with the managed-computer line) or the session starts by itself (``automatic``: the
+connected notice at once and the bar naming who and why). A join that fails there quits
+quietly (the service and the server know): the code window asks for a code nobody gave.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from veo.agent import history
 from veo.agent.annotations import SessionAnnotations
 from veo.agent.backend import BackendError, Reason, reason_text
 from veo.agent.desktop import Desktop
+from veo.agent.device_mode import DeviceContext, decide
 from veo.agent.endings import ending
 from veo.agent.events import (
     ControlChanged,
@@ -59,6 +66,7 @@ from veo.agent.sysinfo import DEFAULT_PROGRAMS
 from veo.agent.ui.bar import SessionBar
 from veo.agent.ui.code import CodeWindow
 from veo.agent.ui.common import PAD, Fonts
+from veo.agent.ui.connected_notice import ConnectedNotice
 from veo.agent.ui.consent import ConnectedServer, ConsentDialog
 from veo.agent.ui.ended import EndedWindow
 from veo.agent.ui.history import HistoryWindow
@@ -89,8 +97,12 @@ class AgentApp:
         code: str | None,
         tls: ssl.SSLContext | None = None,
         sysinfo_programs: tuple[str, ...] = DEFAULT_PROGRAMS,
+        device: DeviceContext | None = None,
     ) -> None:
         self.root = root
+        #: set only when the device's service started this agent (``device/session_part.py``)
+        self.device = device
+        self.notice: ConnectedNotice | None = None
         self.tls = tls
         self.ws_url = ws_url
         self.server = server
@@ -267,6 +279,7 @@ class AgentApp:
             post=self.events.put,
             language=self.language,
             server=self.server,
+            device=self.device,
         )
 
         async def reconnect() -> SignalingChannel:
@@ -328,6 +341,11 @@ class AgentApp:
             self._feature_routes[type(event)].handle(event)
 
     def _on_join_failed(self, event: JoinFailed) -> None:
+        if self.device is not None:  # nobody typed a code: no code window asking for one
+            log.warning("device session not joined: %s", event.message)
+            self.exit_code = 1
+            self._quit()
+            return
         self._show_code_window()
         assert self.code_window is not None
         self.code_window.show_error(event.message, self._initial_code, link=event.link)
@@ -341,17 +359,20 @@ class AgentApp:
         if self.code_window is not None:
             self.code_window.close()
             self.code_window = None
-        self.consent = ConsentDialog(
-            self.root,
-            self.fonts,
-            self._,
-            self.joined,
-            self._on_allow,
-            self._session_call(lambda session: session.deny()),
-            self._session_call(lambda session: session.declare_mismatch()),
-            desktop_asks_too=self.desktop_asks_too,
-            server=self.connected,
-        )
+        mode = decide(self.device, event.joined)  # as the session decided (it refuses before this)
+        if mode != "automatic":  # notify, unattended: no question; the notice follows the consent
+            self.consent = ConsentDialog(
+                self.root,
+                self.fonts,
+                self._,
+                self.joined,
+                self._on_allow,
+                self._session_call(lambda session: session.deny()),
+                self._session_call(lambda session: session.declare_mismatch()),
+                desktop_asks_too=self.desktop_asks_too,
+                server=self.connected,
+                device=self.device if mode == "ask" else None,
+            )
         if self.hotkey is None:  # from the moment someone is connected until the end
             description = stop_hotkey_description(gettext_for(self.language))  # Wayland's shortcut list
             self.hotkey = start_stop_hotkey(self._on_hotkey, description)
@@ -375,6 +396,31 @@ class AgentApp:
             feature.start(event.granted)
         self._close_consent()
         self._open_bar(event.granted)
+        if self._automatic() and self.notice is None and self.joined is not None:
+            self._open_notice(self.joined)
+
+    def _automatic(self) -> bool:
+        """A notify or unattended device session: nobody was asked, everybody must be told."""
+        return self.joined is not None and decide(self.device, self.joined) == "automatic"
+
+    def _open_notice(self, joined: Joined) -> None:
+        """Who connected and why, at once, with a Stop of its own (the bar stays after it closes)."""
+        assert self.device is not None
+        self.notice = ConnectedNotice(
+            self.root,
+            self.fonts,
+            self._,
+            technician=joined.technician_name,
+            organization=joined.organization,
+            reason=self.device.reason,
+            on_stop=self._session_call(lambda session: session.stop()),
+            on_close=self._close_notice,
+        )
+
+    def _close_notice(self) -> None:
+        if self.notice is not None:
+            self.notice.close()
+            self.notice = None
 
     def _on_control_changed(self, event: ControlChanged) -> None:
         if self.bar is not None:
@@ -384,6 +430,7 @@ class AgentApp:
         self._stop_hotkey()
         self._close_consent()
         self._close_reverify()
+        self._close_notice()
         for feature in self.features:  # windows closed, what was held forgotten
             feature.close()
         if self.bar is not None:
@@ -424,6 +471,7 @@ class AgentApp:
             limits=tuple(reason_text(limit, self._) for limit in self._limits),
             on_chat=lambda: self.chat.open(focus=True),
             on_send_file=self.files.open_sender if Permission.FILES in granted else None,
+            reason=self.device.reason if self.device is not None else "",
         )
         self.chat.bar_opened(self.bar)
         if self.annotations is not None:  # strokes are cut around the bar: Stop stays visible
@@ -484,7 +532,14 @@ class AgentApp:
         joined, session = self.joined, self.session
         if self.rating is not None:
             return
-        if not self._helped or joined is None or not joined.rating_token or session is None:
+        # nobody at a notify or unattended device asked for help: no question left on its screen
+        if (
+            not self._helped
+            or joined is None
+            or not joined.rating_token
+            or session is None
+            or self._automatic()
+        ):
             self._quit()
             return
         if self.ended is not None:

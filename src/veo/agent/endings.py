@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from veo.agent.backend import Reason, reason_text
+from veo.agent.device_mode import DEVICE_REFUSED
 from veo.agent.events import MISMATCH_REASONS
 from veo.protocol.endings import ACCESS_CHANGED_REASONS, ACCOUNT_DEACTIVATED, SIGNED_OUT_REASONS
 from veo.protocol.signaling import CODEC_UNSUPPORTED_REASONS
@@ -32,6 +33,13 @@ RESUME_FAILED = "resume_failed"
 SESSION_ENDED = "session_ended"
 #: The connection did not come back within the grace period.
 CONNECTION_LOST = "connection_lost"
+#: A managed device's session (issue 17) that could not start: the device's service could not open
+#: it on the desktop (``device_unavailable``) or did not answer the server in time
+#: (``device_unreachable``); or this agent refused it (``device_mismatch``: the server's word
+#: did not match what the device's service accepted).
+DEVICE_UNAVAILABLE = "device_unavailable"
+DEVICE_UNREACHABLE = "device_unreachable"
+DEVICE_REASONS = frozenset({DEVICE_UNAVAILABLE, DEVICE_UNREACHABLE, DEVICE_REFUSED})
 #: The desktop itself said no after veo's Allow (its sharing window cancelled, the portal failed).
 DESKTOP_REASONS: frozenset[str] = frozenset(get_args(Reason))
 
@@ -49,6 +57,7 @@ class Kind(enum.Enum):
     RESUME_FAILED = "resume_failed"  # new connections after a loss kept failing their proof
     GONE = "gone"  # the server had already ended the session when the agent came back
     DESKTOP = "desktop"  # the desktop's own sharing window was cancelled, or the desktop failed
+    DEVICE = "device"  # a managed computer's session could not start (or was refused by it)
 
 
 def kind(by: str, reason: str) -> Kind:
@@ -59,6 +68,8 @@ def kind(by: str, reason: str) -> Kind:
         return Kind.RESUME_FAILED
     if reason == SESSION_ENDED:
         return Kind.GONE
+    if reason in DEVICE_REASONS:
+        return Kind.DEVICE
     if reason == "denied":
         return Kind.DENIED
     if reason in DESKTOP_REASONS:
@@ -137,6 +148,8 @@ def ending(
                 new_code,
             ),
         )
+    if which is Kind.DEVICE:
+        return _device_ending(gettext, reason, started)
     if which is Kind.DESKTOP:  # the desktop's own words for what it did not allow
         said = reason_text(reason, _)  # type: ignore[arg-type]  # one of DESKTOP_REASONS
         if reason == "portal_cancelled":
@@ -210,6 +223,34 @@ def ending(
     return Ending(which, _("The connection was lost, so the session ended."), (no_longer, new_code))
 
 
+def _device_ending(gettext: Gettext, reason: str, started: bool) -> Ending:
+    """A managed computer's session that could not start here, or that this computer refused."""
+    _ = gettext
+    effect = (
+        _("The technician can no longer see or control this computer.")
+        if started
+        else _("Nothing was shared.")
+    )
+    if reason == DEVICE_REFUSED:
+        return Ending(
+            Kind.DEVICE,
+            _("This computer refused the session."),
+            (
+                _(
+                    "The support server described this session differently from what this computer's "
+                    "veo service had accepted, so veo did not start it."
+                ),
+                effect,
+                _("If this happens again, tell your IT department."),
+            ),
+        )
+    if reason == DEVICE_UNREACHABLE:
+        said = _("This computer did not answer the support server in time.")
+    else:
+        said = _("veo could not open the session on this computer's desktop.")
+    return Ending(Kind.DEVICE, _("The session could not be started on this computer."), (said, effect))
+
+
 def access_reason(gettext: Gettext, reason: str) -> str:
     """What changed about the technician's access, in one sentence the user can follow."""
     _ = gettext
@@ -258,6 +299,10 @@ def ended_by_text(gettext: Gettext, by: str, reason: str, hotkey_label: str) -> 
         return _("you (you said no to the request)")
     if which is Kind.DESKTOP:
         return _("a problem on this computer")
+    if which is Kind.DEVICE:
+        if reason == DEVICE_REFUSED:
+            return _("this computer, because the session did not match what it had accepted")
+        return _("this computer's veo service, which could not start the session")
     if which is Kind.STOPPED:
         if reason == "hotkey":
             return _("you, with the keys {keys}").format(keys=hotkey_label)

@@ -15,6 +15,11 @@ Control needs both sides to have compared the code: the user confirms it by pres
 the code, the technician by clicking "Codes match" (relayed by the server as
 ``technician_confirmed``). Trusting the server for the technician's click costs nothing: the
 server could only withhold it, which keeps control off.
+
+On a managed device (issue 17, ``agent/device_mode.py``) the technician's "Codes match" is not
+waited for: the device is authenticated by its key and the technician by their account, and there
+may be nobody at the computer to read a code to. :attr:`Policy.device` is set only for a session
+the device's service started; it drops that one check (control, clipboard, files), never consent.
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ class Policy:
     question_open: bool = False
     #: The peer connection was lost and its replacement is not verified yet: nothing is acted on.
     reconnecting: bool = False
+    #: A session the device's own service started (``device_mode``): the technician's "Codes
+    #: match" is not needed; consent still is. Kept by :meth:`forget` (a fact of the session).
+    device: bool = False
 
     def grant(self, requested: Iterable[Permission | str], ticked: Iterable[Permission | str]) -> None:
         """Record the user's Allow: what they ticked, within what was requested."""
@@ -151,7 +159,7 @@ class Policy:
         pending: list[Pending] = []
         if not (self.consented and self.sas_confirmed):
             pending.append("consent")
-        if not self.technician_sas_confirmed:
+        if not (self.technician_sas_confirmed or self.device):
             pending.append("technician_sas")
         if self.identity_required and not self.identity_confirmed:
             pending.append("identity")
@@ -166,7 +174,7 @@ class Policy:
             return "control_not_granted"
         if not self.sas_confirmed:
             return "sas_not_confirmed"
-        if not self.technician_sas_confirmed:
+        if not (self.technician_sas_confirmed or self.device):
             return "technician_not_confirmed"
         if self.identity_required and not self.identity_confirmed:
             return "identity_not_confirmed"
@@ -188,7 +196,7 @@ class Policy:
             return None
         if Permission(need) not in self.granted:
             return cast(DropReason, f"{need}_not_granted")
-        if need in ("clipboard", "files") and not self.technician_sas_confirmed:
+        if need in ("clipboard", "files") and not (self.technician_sas_confirmed or self.device):
             return "technician_not_confirmed"
         return None
 

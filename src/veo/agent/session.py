@@ -30,6 +30,15 @@ compare a new code; the grant stands meanwhile and never grows. After the role's
 the session ends (``connection_lost``). Before the user's Allow a loss ends the session as
 before. A lost signaling socket is replaced by ``agent/reconnect.py`` (``rejoin``).
 
+On a managed device (issue 17) the device's service started this agent with a
+:class:`~veo.agent.device_mode.DeviceContext` (``SessionDeps.device``); ``device_mode.decide``
+says what ``joined`` then means. ``ask``: the dialog as above, with the managed-computer line;
+``automatic`` (notify, unattended): consent goes out by itself with what was requested as soon as
+the first connection's code is known (the console is there); ``refused``: the server's word
+does not match the service's, the session ends at once (``device_mismatch``). In every device
+mode the technician's "Codes match" is not waited for and the resume key goes to the console
+right after consent (the server vouches for the console: :meth:`AgentSession._vouch`).
+
 The media stack (aiortc, PyAV, numpy: ``stream.py``, ``low_latency.py``) is imported by the first
 peer connection (:func:`load_media_stack`), not with this module: with a code known at start the
 consent dialog does not wait for it (the app loads it earlier while the code window is up).
@@ -54,6 +63,7 @@ from veo.agent.capture.base import CaptureError, ScreenCapture
 from veo.agent.capture.monitors import MonitorLister
 from veo.agent.desktop import Desktop
 from veo.agent.desktop_step import DesktopStep
+from veo.agent.device_mode import DEVICE_REFUSED, DeviceContext, Mode, decide, mismatch_detail
 from veo.agent.events import (
     ControlChanged,
     JoinFailed,
@@ -310,6 +320,8 @@ class SessionDeps:
     #: opened after the user's Allow (``agent/desktop_step.py``); ``None``: nothing to open (tests)
     desktop: Desktop | None = None
     platform_name: str = field(default_factory=lambda: platform.platform(terse=True)[:60])
+    #: set only when the device's service started this agent (``veo agent --device-session``)
+    device: DeviceContext | None = None
 
 
 class AgentSession:
@@ -320,6 +332,8 @@ class AgentSession:
         self.policy = Policy()
         self._notices = DropNotices()
         self._joined: Joined | None = None
+        #: what ``joined`` means on this computer (``device_mode.decide``), once joined
+        self.mode: Mode = "personal"
         #: the peer connection carrying (or about to carry) the session; replaced after a loss
         self._link: PeerLink | None = None
         self._ice: tuple[list[IceServer], IceTransportPolicy] = ([], "all")
@@ -413,11 +427,29 @@ class AgentSession:
             first.ticket_id,
             ",".join(first.requested),
         )
+        if not await self._take_mode(first):
+            return True
         self._deps.post(ShowConsent(first))
         spawn(self._negotiate(), name="veo-agent-offer")
         receiving = spawn(self._receive_loop(), name="veo-agent-receive")
         await self._done.wait()  # whichever side ends it, end() sets this last
         receiving.cancel()
+        return True
+
+    async def _take_mode(self, joined: Joined) -> bool:
+        """Decide what this session is on this computer; ``False``: refused and ended."""
+        device = self._deps.device
+        self.mode = decide(device, joined)
+        if device is None:
+            if joined.device is not None:  # never acted on without the device's own service
+                log.info("the server calls this a device session: ignored, the user is asked as always")
+            return True
+        if self.mode == "refused":
+            log.warning("device session refused: %s", mismatch_detail(device, joined))
+            await self._say_and_end(Hangup(reason=DEVICE_REFUSED), "system", DEVICE_REFUSED)
+            return False
+        self.policy.device = True
+        log.info("device session policy=%s mode=%s device=%s", device.policy, self.mode, device.device_name)
         return True
 
     async def _first_reply(self) -> Joined | Error | None:
@@ -545,6 +577,8 @@ class AgentSession:
         self.sas = link.handshake.code(link.fp_offer, answer.sdp)
         log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
         self._deps.post(SasKnown(self.sas))
+        if self.mode == "automatic":  # notify, unattended: the console answered, the session starts
+            self._consent_automatically()
 
     def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
         if self._ended:
@@ -1031,6 +1065,23 @@ class AgentSession:
             return
         self.desktop.open_then(self._joined.requested, ticked, self._start, self._desktop_refused)
 
+    def _consent_automatically(self) -> None:
+        """A notify or unattended device session: what was requested is consented to without a
+        dialog (the device's service checked the policy against its enrolment); the desktop is
+        still opened first and still limits it."""
+        if self._ended or self._joined is None or self.policy.consented:
+            return
+        requested = list(self._joined.requested)
+        log.info("consent given by the device's policy: %s", ",".join(requested))
+        self.desktop.open_then(requested, requested, self._start, self._desktop_refused)
+
+    def _vouch(self, link: PeerLink) -> None:
+        """After consent on a device session: the server vouches for the technician's console (the
+        device proved its key, the technician signed in), so no "Codes match" is waited for and
+        the resume key may go to the console on this first connection."""
+        if self.policy.device and self.policy.consented and not link.resume:
+            link.technician_ok = True
+
     def _start(self, ticked: list[Permission]) -> None:
         """Allowed in veo's dialog and by the desktop: consent (only what the desktop grants)."""
         if self._ended or self._joined is None:
@@ -1042,13 +1093,16 @@ class AgentSession:
             return
         granted = self.policy.granted_list()
         self._allowed_at = datetime.now(UTC)
-        spawn(self._send_quietly(Consent(granted=granted, sas_confirmed=True)), name="veo-agent-consent")
+        # on a device session nobody compared the code: said as it is (the server accepts that there)
+        confirmed = not self.policy.device
+        spawn(self._send_quietly(Consent(granted=granted, sas_confirmed=confirmed)), name="veo-agent-consent")
         log.info("session started granted=%s", ",".join(granted))
         if self.policy.control_active:
             log.info("control enabled")
         link = self._link
         if link is not None:
             link.user_ok = True  # the Allow under this connection's code
+            self._vouch(link)
             link.track.allow()
             self._maybe_send_key(link)
         self._announce_desktop()

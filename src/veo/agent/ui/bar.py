@@ -8,6 +8,9 @@ shows the global key combination that stops the session from anywhere.
 While the connection to the technician is lost and being replaced, the bar says so and when the
 session will end if it does not come back (:meth:`SessionBar.show_reconnecting`); Stop still
 works, and the bar goes back to what it said before once the session is carried again.
+
+On a managed computer (issue 17) the bar also says why the technician connected (``reason``):
+someone who sits down at a computer reached without a question reads who and why on it.
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ class SessionBar:
         on_send_file: Callable[[], None] | None = None,
         language: str = "en",
         limits: tuple[str, ...] = (),
+        reason: str = "",
     ) -> None:
         """``limits``: what the user's desktop does not allow, each a sentence in their language
-        (``veo.agent.backend.reason_text``): shown under the headline for the whole session."""
+        (``veo.agent.backend.reason_text``): shown under the headline for the whole session.
+        ``reason``: why the technician connected to this managed computer ("": not one)."""
         _ = gettext
         self._catalog = gettext_for(language)  # plural forms and key names
         self._ = gettext
@@ -84,6 +89,16 @@ class SessionBar:
         self._reconnecting = tk.Label(
             words, text="", font=fonts.body, bg="#fcaf3e", wraplength=wrap, justify="left"
         )
+        if reason:
+            self.reason = tk.Label(
+                words,
+                text=_("Reason: {reason}").format(reason=reason),
+                font=fonts.body,
+                bg="#fce94f",
+                wraplength=wrap,
+                justify="left",
+            )
+            self.reason.pack(anchor="w")
         for sentence in limits:  # e.g. view only on this desktop, no stop key: press Stop here
             tk.Label(
                 words, text=sentence, font=fonts.body, bg="#fce94f", wraplength=wrap, justify="left"

@@ -10,6 +10,12 @@ may untick; only what was requested is shown.
 Beside the organization's name (which is the server's word) the dialog names the host this
 connection reaches, as TLS verified it (:class:`ConnectedServer`), and the warning asks the user
 to check it: a downloaded copy of veo can name anybody's server, a certificate cannot.
+
+On a managed computer whose group's policy is *ask* (issue 17, ``agent/device_mode.py``) the
+device's own service opened the dialog, not a code the user typed: it says that this computer is
+managed by the organization and the reason given, and the code is shown as information (the
+device and the technician are authenticated to the server; nobody needs to read it aloud).
+Nothing starts without Allow, as always.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import tkinter as tk
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from veo.agent.device_mode import DeviceContext
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.protocol import sas as sas_mod
 from veo.protocol.permissions import Permission, ordered
@@ -60,6 +67,29 @@ def warning_text(_: Callable[[str], str], server: ConnectedServer | None, organi
         "Only continue if you asked {organization} for help. Nobody from {organization} "
         "will contact you unexpectedly to ask for access to your computer."
     ).format(organization=organization)
+
+
+def managed_lines(_: Callable[[str], str], organization: str, device: DeviceContext) -> tuple[str, str]:
+    """The managed-computer line and the reason, for the *ask* dialog of a device session."""
+    return (
+        _(
+            "This is a managed computer of {organization}: its support can ask to connect without a code."
+        ).format(organization=organization),
+        _("Reason: {reason}").format(reason=device.reason),
+    )
+
+
+def managed_warning(_: Callable[[str], str]) -> str:
+    """The red line of the *ask* dialog on a managed computer: nothing happens without Allow."""
+    return _("Nothing starts unless you press Allow. If you do not expect this help, press Deny.")
+
+
+def managed_code_text(_: Callable[[str], str]) -> str:
+    """Under the code on a managed computer: information, not a comparison the user must make."""
+    return _(
+        "The technician sees the same code. On a managed computer you do not need to compare it; "
+        "if you compare it on the phone and it differs, press \u201cThe codes differ\u201d."
+    )
 
 
 #: permissions this agent can honour, with the widget name the tests look for
@@ -113,7 +143,9 @@ class ConsentDialog:
         on_mismatch: Callable[[], None],
         desktop_asks_too: bool = False,
         server: ConnectedServer | None = None,
+        device: DeviceContext | None = None,
     ) -> None:
+        """``device``: a managed computer's *ask* session (only ever from the device's service)."""
         _ = gettext
         self._ = gettext
         self._on_allow = on_allow
@@ -152,6 +184,14 @@ class ConsentDialog:
             )
             self.server_label.pack(anchor="w", pady=(0, PAD))
             log.info("consent dialog shows the server %s (verified: %s)", server.host, server.verified)
+        if device is not None:  # why nobody read a code: the device's service opened this dialog
+            managed, why = managed_lines(_, org, device)
+            for text, font in ((managed, fonts.body), (why, fonts.bold)):
+                tk.Label(frame, text=text, font=font, fg="#204a87", wraplength=wrap, justify="left").pack(
+                    anchor="w"
+                )
+            tk.Frame(frame, height=PAD).pack()
+            log.info("consent dialog for a managed computer (policy ask)")
 
         tk.Label(frame, text=_("Allow the technician to:"), font=fonts.bold).pack(anchor="w")
         self._ticks, self.widgets = permission_boxes(
@@ -160,7 +200,7 @@ class ConsentDialog:
 
         self.warning = tk.Label(
             frame,
-            text=warning_text(_, server, org),
+            text=warning_text(_, server, org) if device is None else managed_warning(_),
             font=fonts.bold,
             fg="#a40000",
             wraplength=wrap,
@@ -172,12 +212,13 @@ class ConsentDialog:
             frame, text=_("Verification code: connecting…"), font=fonts.title, wraplength=wrap, justify="left"
         )
         self.sas_label.pack(anchor="w")
+        compare = _(
+            "Ask the technician to read you their code. Press Allow only if it is the same code; "
+            "if it differs, press \u201cThe codes differ\u201d."
+        )
         tk.Label(
             frame,
-            text=_(
-                "Ask the technician to read you their code. Press Allow only if it is the same code; "
-                "if it differs, press \u201cThe codes differ\u201d."
-            ),
+            text=compare if device is None else managed_code_text(_),
             font=fonts.body,
             wraplength=wrap,
             justify="left",
