@@ -117,6 +117,8 @@ def test_every_simulated_agent_has_its_own_loopback_address() -> None:
         ["signaling", "--duration", "601"],
         ["signaling", "--nodes", "3"],
         ["signaling", "--database", "mysql"],
+        ["signaling", "--devices", "5001"],
+        ["signaling", "--devices", "-3"],
     ],
 )
 def test_unbounded_or_unknown_arguments_are_refused(
@@ -126,3 +128,113 @@ def test_unbounded_or_unknown_arguments_are_refused(
         parser().parse_args(argv)
     assert exited.value.code == 2
     assert "signaling" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- managed devices (issue 17)
+
+
+def test_the_bench_fleet_is_enrolled_with_the_public_keys_of_the_keys_it_holds(database_url: str) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from sqlalchemy import select
+
+    from veo.bench.signaling import devices
+    from veo.protocol.device import encode_public_key
+    from veo.server.db.engine import Database
+    from veo.server.devices.models import Device
+
+    fleet = devices.enrol(database_url, 7)
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            rows = {d.id: d for d in s.scalars(select(Device))}
+    finally:
+        db.dispose()
+    assert set(rows) == {d.device_id for d in fleet}
+    for device in fleet:
+        raw = device.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        row = rows[device.device_id]
+        assert row.public_key == encode_public_key(raw)
+        assert row.group.name == devices.GROUP_NAME and row.revoked_at is None and row.connected_node is None
+    assert sorted(r.name for r in rows.values()) == [f"bench-{n:05d}" for n in range(1, 8)]
+    assert devices.online(database_url, list(rows)) == 0
+
+
+async def test_bench_devices_sign_what_the_contract_says_and_a_refusal_is_counted(tmp_path: Path) -> None:
+    """A stand-in ``/ws/device`` that checks each hello with the contract's own payload: the
+    bench's devices pass, one whose key the server does not know is refused and counted."""
+    from typing import Any, cast
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from veo.bench.signaling import devices
+    from veo.bench.signaling.nodes import HOST, Node
+    from veo.protocol.device import (
+        DeviceChallenge,
+        DeviceHello,
+        DeviceRefused,
+        DeviceWelcome,
+        auth_payload,
+        parse_device_message,
+    )
+
+    fleet = [devices.BenchDevice(f"{n:032x}", Ed25519PrivateKey.generate()) for n in range(1, 6)]
+    known = {d.device_id: d.key.public_key() for d in fleet}
+    known[fleet[-1].device_id] = Ed25519PrivateKey.generate().public_key()  # enrolled with another key
+    origin = "http://veo.example:8443"
+    paths: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        paths.append(ws.request.path if ws.request else "")
+        nonce = bytes(range(32))
+        await ws.send(DeviceChallenge(nonce=nonce.hex(), heartbeat_seconds=3600).dumps())
+        hello = parse_device_message(await ws.recv())
+        assert isinstance(hello, DeviceHello)
+        try:
+            known[hello.device_id].verify(
+                bytes.fromhex(hello.signature), auth_payload(nonce, hello.device_id, origin)
+            )
+        except InvalidSignature:
+            await ws.send(DeviceRefused(reason="bad_signature").dumps())
+            return
+        await ws.send(DeviceWelcome(device_name="d", group="g", policy="ask", organization="o").dumps())
+        await ws.wait_closed()
+
+    async with serve(handler, HOST, 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        node = Node("node1", port, cast(Any, None), tmp_path / "node1.log")
+        async with devices.holding_devices(
+            [node], fleet, origin=origin, first_index=0, progress=print
+        ) as held:
+            assert len(held.sockets) == 4 and held.per_node == {"node1": 4}
+            assert held.failures == {"PeerError: device_refused bad_signature instead of device_welcome": 1}
+            assert len(held.connect_ms) == 4 and all(ms > 0 for ms in held.connect_ms)
+            assert held.beats.period == 3600 and held.still_open() == 4
+            # each device came from its own loopback address
+            assert len({ws.local_address[0] for ws in held.sockets}) == 4
+    assert paths == ["/ws/device"] * 5
+
+
+def test_one_device_is_compared_with_one_agent_of_the_same_run() -> None:
+    from veo.bench.signaling.report import DeviceFigures, IdleFigures, Scenario, devices_vs_agents, table
+
+    agents = IdleFigures(agents=1000, held=1000, join_seconds=10.0, duration_s=10.0)
+    agents.rss_before_kib, agents.rss_after_kib = {"node1": 100_000}, {"node1": 160_000}  # 60 KiB each
+    agents.pss_before_kib, agents.pss_after_kib = {"node1": 100_000}, {"node1": 164_000}
+    agents.idle_cpu_s = {"node1": 4.0}  # 40 % for 1000
+    devices = DeviceFigures(devices=500, held=500, duration_s=10.0, baseline_s=5.0)
+    devices.rss_before_kib, devices.rss_after_kib = {"node1": 90_000}, {"node1": 105_000}  # 30 KiB each
+    devices.pss_before_kib, devices.pss_after_kib = {"node1": 90_000}, {"node1": 106_000}
+    devices.idle_cpu_s, devices.baseline_cpu_s = {"node1": 1.0}, {"node1": 0.05}  # 10 % for 500
+    assert (devices.kib_per_device_rss, devices.cpu_percent, devices.baseline_cpu_percent) == (
+        30.0,
+        10.0,
+        1.0,
+    )
+    assert devices_vs_agents(devices, agents) == {"kib_rss": 0.5, "kib_pss": 0.5, "cpu_per_connection": 0.5}
+    assert devices_vs_agents(devices, None)["kib_rss"] is None
+    printed = table([Scenario(nodes=1, database="sqlite", bus="memory", idle=agents, devices=devices)])
+    assert "Managed devices" in printed and "KiB/dev RSS" in printed
+    device_line = printed.splitlines()[-1]
+    assert device_line.split()[:3] == ["1", "sqlite+memory", "500"] and "0.50" in device_line

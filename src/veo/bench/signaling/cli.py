@@ -1,10 +1,11 @@
-"""``veo bench signaling [--agents 1000] [--setups 100] [--duration 30] [--nodes 1 --nodes 2]
-[--json PATH]``: the command line, and one scenario from start to stop.
+"""``veo bench signaling [--agents 1000] [--setups 100] [--devices 500] [--duration 30]
+[--nodes 1 --nodes 2] [--json PATH]``: the command line, and one scenario from start to stop.
 
 Per scenario (a node count): a new data directory and database, the sessions issued
-(``world.py``), the nodes started (``nodes.py``), one warm-up set-up, the timed set-ups
-(``setups.py``) on otherwise quiet nodes, then the idle agents (``idle.py``); the nodes are
-stopped and the database dropped before the next scenario.
+(``world.py``) and the managed devices enrolled (``devices.py``), the nodes started
+(``nodes.py``), one warm-up set-up, the timed set-ups (``setups.py``) on otherwise quiet nodes,
+then the idle agents (``idle.py``); the nodes are stopped, fresh ones started on the same data
+for the idle devices (``device_idle.py``), and the database dropped before the next scenario.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from veo.bench.databases import DEFAULT_POSTGRES
-from veo.bench.signaling import procfs
+from veo.bench.signaling import devices, procfs
+from veo.bench.signaling.device_idle import WARM_UP, measure_devices
 from veo.bench.signaling.idle import SETTLE_SECONDS, holding
 from veo.bench.signaling.nodes import Cluster, NodeError, cluster, database_for, forget_sessions
 from veo.bench.signaling.report import IdleFigures, Scenario, table
 from veo.bench.signaling.setups import run_setups
 from veo.bench.signaling.world import World, prepare
+from veo.server.origins import origin_of
 
 #: A Redis database index of the bench's own on the shared server (no key prefix setting yet).
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 MAX_AGENTS = 20_000
+MAX_DEVICES = 5_000
 MAX_SETUPS = 1_000
 MAX_DURATION = 600
 #: Seconds the nodes rest after the set-ups before the baseline memory is read.
@@ -41,6 +45,7 @@ REST_SECONDS = 3.0
 class Plan:
     agents: int
     setups: int
+    devices: int
     duration: float
     compression: bool
     #: the single node's database: ``sqlite`` (its default) or ``postgresql``
@@ -82,6 +87,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         type=_bounded(MAX_SETUPS),
         default=100,
         help=_("concurrent session set-ups (default: %(default)s)"),
+    )
+    bench.add_argument(
+        "--devices",
+        type=_bounded(MAX_DEVICES),
+        default=500,
+        help=_("idle managed devices to connect on fresh nodes, 0 to skip (default: %(default)s)"),
     )
     bench.add_argument(
         "--duration",
@@ -169,7 +180,17 @@ async def _measure(c: Cluster, world: World, plan: Plan, scenario: Scenario) -> 
 
 
 def _failed(scenario: Scenario) -> bool:
-    return bool((scenario.setups and scenario.setups.errors) or (scenario.idle and scenario.idle.failures))
+    return bool(
+        (scenario.setups and scenario.setups.errors)
+        or (scenario.idle and scenario.idle.failures)
+        or (scenario.devices and (scenario.devices.failures or scenario.devices.held == 0))
+    )
+
+
+def _show_logs(c: Cluster, scenario: Scenario) -> None:
+    if _failed(scenario):  # what the nodes logged says why
+        for node in c.nodes:
+            progress(f"{node.name} log ends with:\n{node.tail()}")
 
 
 def run_scenario(count: int, plan: Plan) -> Scenario:
@@ -181,13 +202,28 @@ def run_scenario(count: int, plan: Plan) -> Scenario:
             with database_for(database == "postgresql", data_dir, plan.postgres_url) as url:
                 progress(f"{count} node(s): issuing {plan.agents} sessions")
                 world = prepare(url, data_dir, plan.agents, progress)
+                fleet = devices.enrol(url, plan.devices + WARM_UP) if plan.devices else []
                 redis_url = plan.redis_url if count > 1 else None
                 with cluster(count, data_dir, url, redis_url) as c:
                     progress(f"{count} node(s) up: " + ", ".join(n.http for n in c.nodes))
                     asyncio.run(_measure(c, world, plan, scenario))
-                    if _failed(scenario):  # what the nodes logged says why
-                        for node in c.nodes:
-                            progress(f"{node.name} log ends with:\n{node.tail()}")
+                    _show_logs(c, scenario)
+                if fleet:
+                    with cluster(count, data_dir, url, redis_url) as c:
+                        progress(f"{count} fresh node(s) for {plan.devices} managed devices")
+                        scenario.devices = asyncio.run(
+                            measure_devices(
+                                c.nodes,
+                                fleet,
+                                origin=origin_of(c.nodes[0].http) or c.nodes[0].http,
+                                database_url=url,
+                                duration=plan.duration,
+                                # addresses after the idle agents' and the set-ups'
+                                first_index=plan.agents + plan.setups + 1,
+                                progress=progress,
+                            )
+                        )
+                        _show_logs(c, scenario)
                 if redis_url is not None:
                     progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
     except (NodeError, OSError, RuntimeError) as exc:
@@ -201,6 +237,7 @@ def main(args: argparse.Namespace) -> int:
     plan = Plan(
         agents=args.agents,
         setups=args.setups,
+        devices=args.devices,
         duration=float(args.duration),
         compression=not args.no_compression,
         single_database=args.database,
@@ -215,6 +252,7 @@ def main(args: argparse.Namespace) -> int:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "agents": plan.agents,
             "setups": plan.setups,
+            "devices": plan.devices,
             "duration_s": plan.duration,
             "compression": plan.compression,
             "argv": sys.argv[1:],
@@ -231,4 +269,5 @@ def _measured(scenario: Scenario, plan: Plan) -> bool:
         return False
     setups_ok = plan.setups == 0 or (scenario.setups is not None and scenario.setups.ok > 0)
     idle_ok = plan.agents == 0 or (scenario.idle is not None and scenario.idle.held > 0)
-    return setups_ok and idle_ok
+    devices_ok = plan.devices == 0 or (scenario.devices is not None and scenario.devices.held > 0)
+    return setups_ok and idle_ok and devices_ok

@@ -1,4 +1,5 @@
-"""The figures of one run: per scenario (one node, two nodes) the idle cost and the set-ups."""
+"""The figures of one run: per scenario (one node, two nodes) the idle cost of agents and of
+managed devices, and the set-ups."""
 
 from __future__ import annotations
 
@@ -51,12 +52,94 @@ class IdleFigures:
 
 
 @dataclass
+class DeviceFigures:
+    """What N idle managed devices cost the nodes (``devices.py``, ``device_idle.py``)."""
+
+    devices: int
+    held: int = 0
+    #: devices connected before the baseline (warming the device path up), not counted
+    warm_up: int = 0
+    #: wall time until every device was authenticated or had failed
+    connect_seconds: float = 0.0
+    #: per device, opening the connection to ``device_welcome`` (milliseconds)
+    connect_p50_ms: float | None = None
+    connect_p95_ms: float | None = None
+    connect_max_ms: float | None = None
+    #: devices authenticating at once
+    concurrency: int = 0
+    #: the period the server asked for, and the heartbeats sent during the idle window
+    heartbeat_seconds: int = 0
+    heartbeats: int = 0
+    #: after the idle window: sockets still open, devices the database lists as connected
+    still_open: int = 0
+    online_in_database: int = 0
+    per_node: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    rss_before_kib: dict[str, int] = field(default_factory=dict)
+    rss_after_kib: dict[str, int] = field(default_factory=dict)
+    pss_before_kib: dict[str, int] = field(default_factory=dict)
+    pss_after_kib: dict[str, int] = field(default_factory=dict)
+    #: node name -> CPU seconds over ``baseline_s`` with only the warm-up devices connected
+    baseline_cpu_s: dict[str, float] = field(default_factory=dict)
+    baseline_s: float = 0.0
+    #: node name -> CPU seconds over ``duration_s`` with every device connected
+    idle_cpu_s: dict[str, float] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    @property
+    def kib_per_device_rss(self) -> float | None:
+        delta = sum(self.rss_after_kib.values()) - sum(self.rss_before_kib.values())
+        return round(delta / self.held, 1) if self.held else None
+
+    @property
+    def kib_per_device_pss(self) -> float | None:
+        delta = sum(self.pss_after_kib.values()) - sum(self.pss_before_kib.values())
+        return round(delta / self.held, 1) if self.held else None
+
+    @property
+    def cpu_percent(self) -> float:
+        """All nodes' CPU with every device connected, as a share of one core."""
+        return round(100 * sum(self.idle_cpu_s.values()) / self.duration_s, 1) if self.duration_s else 0.0
+
+    @property
+    def baseline_cpu_percent(self) -> float:
+        """The same nodes' CPU just before (only the warm-up devices connected)."""
+        return round(100 * sum(self.baseline_cpu_s.values()) / self.baseline_s, 1) if self.baseline_s else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            **asdict(self),
+            "kib_per_device_rss": self.kib_per_device_rss,
+            "kib_per_device_pss": self.kib_per_device_pss,
+            "cpu_percent_of_one_core": self.cpu_percent,
+            "baseline_cpu_percent_of_one_core": self.baseline_cpu_percent,
+        }
+
+
+def _ratio(device: float | None, agent: float | None) -> float | None:
+    return round(device / agent, 2) if device is not None and agent else None
+
+
+def devices_vs_agents(devices: DeviceFigures | None, agents: IdleFigures | None) -> dict[str, float | None]:
+    """One idle device over one idle agent of the same run: memory (RSS, PSS) and CPU per
+    connection (each side's whole CPU share over its connection count, measured the same way)."""
+    if devices is None or agents is None or not devices.held or not agents.held:
+        return {"kib_rss": None, "kib_pss": None, "cpu_per_connection": None}
+    return {
+        "kib_rss": _ratio(devices.kib_per_device_rss, agents.kib_per_agent_rss),
+        "kib_pss": _ratio(devices.kib_per_device_pss, agents.kib_per_agent_pss),
+        "cpu_per_connection": _ratio(devices.cpu_percent / devices.held, agents.cpu_percent / agents.held),
+    }
+
+
+@dataclass
 class Scenario:
     nodes: int
     database: str
     bus: str
     setups: SetupFigures | None = None
     idle: IdleFigures | None = None
+    devices: DeviceFigures | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -66,6 +149,8 @@ class Scenario:
             "bus": self.bus,
             "setups": asdict(self.setups) if self.setups else None,
             "idle": self.idle.as_dict() if self.idle else None,
+            "devices": self.devices.as_dict() if self.devices else None,
+            "devices_vs_agents": devices_vs_agents(self.devices, self.idle),
             "error": self.error,
         }
 
@@ -79,7 +164,8 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def table(scenarios: list[Scenario]) -> str:
-    """Two fixed-width tables: idle agents, then set-up latency (milliseconds)."""
+    """Fixed-width tables: idle agents, set-up latency (milliseconds), then managed devices when
+    any were measured."""
     idle_head = (
         f"{'nodes':<7}{'backends':<20}{'agents':>8}{'deflate':>9}{'join s':>8}"
         f"{'RSS before MiB':>16}{'RSS after MiB':>15}{'KiB/agent RSS':>15}"
@@ -113,4 +199,36 @@ def table(scenarios: list[Scenario]) -> str:
             f"{s.nodes:<7}{where:<10}{f.count:>8}{f.ok:>6}{_num(f.p50_ms):>9}{_num(f.p95_ms):>9}"
             f"{_num(f.max_ms):>9}  {failures}"
         )
+    if any(s.devices is not None for s in scenarios):
+        lines += ["", *device_table(scenarios)]
     return "\n".join(lines)
+
+
+def device_table(scenarios: list[Scenario]) -> list[str]:
+    """Idle managed devices on fresh nodes, and one device over one agent of the same scenario."""
+    head = (
+        f"{'nodes':<7}{'backends':<20}{'devices':>8}{'conn s':>8}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'KiB/dev RSS':>13}{'KiB/dev PSS':>13}{'idle CPU %':>12}{'(before)':>10}"
+        f"{'RSS ×agent':>12}{'CPU/conn ×agent':>17}"
+    )
+    lines = [
+        "Managed devices (/ws/device: signed challenge, heartbeats; on fresh nodes)",
+        head,
+        "-" * len(head),
+    ]
+    for s in scenarios:
+        backends = f"{s.database}+{s.bus}"
+        d = s.devices
+        if d is None:
+            lines.append(f"{s.nodes:<7}{backends:<20}  {s.error or 'not measured'}")
+            continue
+        ratio = devices_vs_agents(d, s.idle)
+        failures = "; ".join(f"{n}x {why}" for why, n in sorted(d.failures.items(), key=lambda e: -e[1]))
+        lines.append(
+            f"{s.nodes:<7}{backends:<20}{d.held:>8}{d.connect_seconds:>8.0f}{_num(d.connect_p50_ms):>8}"
+            f"{_num(d.connect_p95_ms):>8}{_num(d.kib_per_device_rss):>13}{_num(d.kib_per_device_pss):>13}"
+            f"{d.cpu_percent:>12.1f}{d.baseline_cpu_percent:>10.1f}"
+            f"{_num(ratio['kib_rss'], 2):>12}{_num(ratio['cpu_per_connection'], 2):>17}"
+            + (f"  {failures}" if failures else "")
+        )
+    return lines

@@ -111,7 +111,8 @@ async def one_setup(
     return result
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (``values`` need not be sorted)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
@@ -132,7 +133,7 @@ def summarize(results: list[SetupResult], nodes: int, cross_node: bool) -> Setup
         count=len(results),
         ok=len(totals),
         p50_ms=round(statistics.median(totals), 1) if totals else None,
-        p95_ms=round(_percentile(totals, 0.95), 1) if totals else None,
+        p95_ms=round(percentile(totals, 0.95), 1) if totals else None,
         max_ms=round(max(totals), 1) if totals else None,
         phase_p50_ms=phases,
         errors=errors,
