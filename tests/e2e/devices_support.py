@@ -1,0 +1,446 @@
+"""Company devices end to end (issue 17): the people and the processes of ``test_devices.py``.
+
+An administrator (two-factor sign-in enrolled, as the role requires) makes a device group and an
+enrolment token over the REST API; IT runs ``veo agent enrol`` on the test display, whose notice
+window the person at the device closes with the real mouse; ``veo agent service`` then keeps the
+device's socket open and starts the session part on the same display when a technician connects.
+
+Everything runs as the suite runs (root, inside the test namespace): the service is told the
+display (``--display``) and starts the session part as the current user. The session part's log
+lines (the agent log contract of ``agent_log.py``) are read where the service puts them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .agent_log import AgentLog
+from .netns import NetworkNamespace
+from .procs import LoggedProcess, Logs, WaitTimeout, wait_for
+from .stack import VEO, VeoServer, _clean_environment
+from .xdisplay import Rect, XvfbDisplay
+
+ADMIN_EMAIL = "devices.admin@example.com"
+ADMIN_PASSWORD = "fleet admin, two factors 42"
+LEAD_EMAIL = "lena.lead@example.com"
+LEAD_NAME = "Lena Lead"
+LEAD_PASSWORD = "unattended closets only 42"
+#: The shared server's organization (``Settings.organization``'s default): the notice names it.
+ORGANIZATION = "veo support"
+#: The lead's capabilities in this module: the standard ones plus ``unattended``.
+LEAD_CAPABILITIES = "view,control,clipboard,files,unattended"
+
+#: An admin's API token needs TOTP: enrol it straight in the server's database (the test stands in
+#: for the admin scanning the QR code), then ask ``/api/v1/auth/token`` with the current code.
+_ENROL_TOTP = """
+import sys
+from datetime import timedelta
+import pyotp
+from veo.config import Settings
+from veo.server.auth import service, totp
+from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
+
+db = Database(Settings().effective_database_url)
+with db.session() as s:
+    user = service.get_by_email(s, sys.argv[1])
+    secret = totp.start_enrolment(s, user).secret
+    earlier = utcnow() - timedelta(seconds=30)
+    assert totp.confirm_enrolment(s, user, pyotp.TOTP(secret).at(earlier), now=earlier)
+db.dispose()
+print(secret)
+"""
+
+
+def expect(response: httpx.Response, status: int, what: str) -> Any:
+    """The JSON of ``response``, after checking its status (the body is in the failure message)."""
+    if response.status_code != status:
+        raise AssertionError(f"{what} -> {response.status_code} (expected {status}): {response.text[:800]}")
+    return response.json() if response.content else None
+
+
+def items(payload: Any) -> list[dict[str, Any]]:
+    """A list answer, bare or wrapped in ``{"items": [...]}``."""
+    if isinstance(payload, dict) and "items" in payload:
+        return list(payload["items"])
+    assert isinstance(payload, list), payload
+    return payload
+
+
+def run_python(server: VeoServer, script: str, *args: str) -> str:
+    """``python -c script args`` with the server's environment (its data directory)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"helper script failed (rc={result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class People:
+    """Bearer tokens: the administrator, the suite's technician and a lead allowed unattended."""
+
+    admin: str
+    technician: str
+    lead: str
+
+
+def create_people(server: VeoServer) -> People:
+    """Make the admin (TOTP enrolled) and the lead (role ``lead`` with ``unattended``)."""
+    import pyotp
+
+    server.admin(
+        "create-user", ADMIN_EMAIL, "--name", "Dana Admin", "--role", "admin", "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )  # fmt: skip
+    secret = run_python(server, _ENROL_TOTP, ADMIN_EMAIL).strip()
+    server.admin(
+        "create-user", LEAD_EMAIL, "--name", LEAD_NAME, "--role", "lead", "--password-stdin",
+        stdin=LEAD_PASSWORD + "\n",
+    )  # fmt: skip
+    admin = expect(
+        server.api(
+            "POST",
+            "/api/v1/auth/token",
+            json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "totp": pyotp.TOTP(secret).now()},
+        ),
+        200,
+        "POST /api/v1/auth/token (admin)",
+    )["access_token"]
+    lead = expect(
+        server.api("POST", "/api/v1/auth/token", json={"email": LEAD_EMAIL, "password": LEAD_PASSWORD}),
+        200,
+        "POST /api/v1/auth/token (lead)",
+    )["access_token"]
+    return People(admin=admin, technician=server.token(), lead=lead)
+
+
+class DevicesApi:
+    """The REST calls of the issue, each checked for the status it must answer."""
+
+    def __init__(self, server: VeoServer, people: People) -> None:
+        self.server = server
+        self.people = people
+
+    def create_group(self, name: str, policy: str, roles: list[str]) -> dict[str, Any]:
+        body = {"name": name, "policy": policy, "roles": roles, "description": "end-to-end test devices"}
+        return dict(
+            expect(
+                self.server.api("POST", "/api/v1/device-groups", token=self.people.admin, json=body),
+                201,
+                "POST /api/v1/device-groups",
+            )
+        )
+
+    def set_policy(self, group: dict[str, Any], policy: str) -> None:
+        """The admin changes the group's policy (the tests need ask, notify and unattended)."""
+        body = {
+            "name": group["name"],
+            "policy": policy,
+            "roles": group["roles"],
+            "description": group.get("description", ""),
+        }
+        response = self.server.api(
+            "PUT", f"/api/v1/device-groups/{group['id']}", token=self.people.admin, json=body
+        )
+        expect(response, 200, f"PUT /api/v1/device-groups/{group['id']} policy={policy}")
+
+    def create_token(self, group_id: int, label: str, unattended: bool) -> str:
+        body = {"group_id": group_id, "label": label, "unattended": unattended, "ttl_hours": 1}
+        created = expect(
+            self.server.api("POST", "/api/v1/enrolment-tokens", token=self.people.admin, json=body),
+            201,
+            "POST /api/v1/enrolment-tokens",
+        )
+        token: str = created["token"]
+        return token
+
+    def devices(self, token: str | None = None) -> list[dict[str, Any]]:
+        return items(
+            expect(
+                self.server.api("GET", "/api/v1/devices", token=token or self.people.technician),
+                200,
+                "GET /api/v1/devices",
+            )
+        )
+
+    def device(self, device_id: str, token: str | None = None) -> dict[str, Any] | None:
+        return next((d for d in self.devices(token) if d["id"] == device_id), None)
+
+    def connect(self, device_id: str, token: str, reason: str, mode: str | None = None) -> httpx.Response:
+        """``POST /api/v1/devices/{id}/sessions``; the caller checks the answer."""
+        body: dict[str, Any] = {"reason": reason}
+        if mode is not None:
+            body["mode"] = mode
+        return self.server.api("POST", f"/api/v1/devices/{device_id}/sessions", token=token, json=body)
+
+    def revoke(self, device_id: str) -> None:
+        expect(
+            self.server.api("POST", f"/api/v1/devices/{device_id}/revoke", token=self.people.admin),
+            200,
+            f"POST /api/v1/devices/{device_id}/revoke",
+        )
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return dict(
+            expect(
+                self.server.api("GET", f"/api/v1/sessions/{session_id}", token=self.people.admin),
+                200,
+                f"GET /api/v1/sessions/{session_id}",
+            )
+        )
+
+    def audit(self, **query: str) -> list[dict[str, Any]]:
+        """Every audit event matching ``query`` (``action``, ``session_id``), read as the admin."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {**query, "page": str(page), "per_page": "500"}
+            payload = expect(
+                self.server.api("GET", "/api/v1/audit", token=self.people.admin, params=params),
+                200,
+                f"GET /api/v1/audit {query}",
+            )
+            found.extend(payload["items"])
+            if len(found) >= payload["total"] or not payload["items"]:
+                return found
+            page += 1
+
+
+# ---------------------------------------------------------------------------- the display
+
+
+def visible_windows(display: XvfbDisplay) -> dict[str, str]:
+    """Mapped top-level windows that carry a name: window id -> name (``xdotool search``)."""
+    try:
+        ids = display.xdotool("search", "--onlyvisible", "--name", ".").split()
+    except RuntimeError:  # xdotool exits 1 when nothing matches
+        return {}
+    names = {}
+    for window in ids:
+        try:
+            names[window] = display.xdotool("getwindowname", window).strip()
+        except RuntimeError:  # gone between the search and the question
+            continue
+    return names
+
+
+def has_window(display: XvfbDisplay, title_part: str) -> str | None:
+    """The name of a visible window whose name contains ``title_part`` (case-insensitive)."""
+    wanted = title_part.lower()
+    return next((name for name in visible_windows(display).values() if wanted in name.lower()), None)
+
+
+def drawn(display: XvfbDisplay, rect: Rect, workdir: Path) -> bool:
+    """Something is drawn in ``rect``: not the bare black root (the display has no wallpaper)."""
+    import mss
+
+    with mss.MSS(display=display.display) as grabber:
+        shot = grabber.grab({"left": rect.x, "top": rect.y, "width": rect.width, "height": rect.height})
+    return any(pixel != (0, 0, 0) for pixel in shot.pixels[len(shot.pixels) // 2])
+
+
+# ---------------------------------------------------------------------------- the device's side
+
+
+def _device_env(display: XvfbDisplay, home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **_clean_environment(),
+        "DISPLAY": display.display,
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "VEO_AGENT_HISTORY": str(home / "history.jsonl"),
+    }
+
+
+@dataclass
+class Enrolment:
+    """What ``veo agent enrol`` did: its exit code and output, and the notice the person saw."""
+
+    returncode: int
+    output: str
+    notice_title: str | None
+    notice_text: str
+
+
+class EnrolRun:
+    """``veo agent enrol --server URL --token T --state-dir DIR`` on the test display."""
+
+    def __init__(
+        self,
+        netns: NetworkNamespace,
+        display: XvfbDisplay,
+        server: VeoServer,
+        token: str,
+        state_dir: Path,
+        workdir: Path,
+        logs: Logs,
+        name: str = "enrol",
+    ) -> None:
+        self.display = display
+        self.logs = logs
+        self.log = AgentLog(workdir / f"{name}.log")
+        self.windows_before = set(visible_windows(display))
+        argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", token]
+        argv += ["--state-dir", str(state_dir), "--display", display.display]
+        argv += ["--lang", "en", "--log-file", str(self.log.path)]
+        self.process = logs.add(
+            LoggedProcess(
+                f"veo agent enrol ({name})",
+                netns.command(argv),
+                workdir / f"{name}-output.log",
+                env=_device_env(display, workdir / f"{name}-home"),
+            )
+        )
+
+    def new_window(self) -> str | None:
+        """The name of a window that appeared since the enrolment started."""
+        for window, name in visible_windows(self.display).items():
+            if window not in self.windows_before and name:
+                return name
+        return None
+
+    def close_notice(self, timeout: float = 60.0) -> tuple[str, str]:
+        """Wait for the notice window, read its title and text, click its close button.
+
+        Returns (title, text). The close button's rectangle comes from the enrolment's log
+        (``ui-geometry notice``), like every window of the agent's.
+        """
+        title = wait_for("the enrolment notice window on the display", self.new_window, timeout, self.logs)
+        layout = wait_for(
+            "the notice to log `ui-geometry notice`", lambda: self.log.geometry("notice"), 30, self.logs
+        )
+        text = "\n".join(line for line in self.log.lines() if "notice text" in line)
+        close = layout.get("close") or layout.get("ok")
+        assert close is not None, f"the notice logged no close button: {sorted(layout)}"
+        self.display.click_rect(close)
+        wait_for(
+            "the notice window to close",
+            lambda: title not in visible_windows(self.display).values(),
+            30,
+            self.logs,
+        )
+        return title, text
+
+    def finish(self, timeout: float = 60.0) -> Enrolment:
+        wait_for("veo agent enrol to exit", lambda: not self.process.running(), timeout, self.logs)
+        return Enrolment(self.process.proc.returncode, self.process.text(), None, "")
+
+
+def enrol_with_notice(
+    netns: NetworkNamespace,
+    display: XvfbDisplay,
+    server: VeoServer,
+    token: str,
+    state_dir: Path,
+    workdir: Path,
+    logs: Logs,
+    name: str = "enrol",
+) -> Enrolment:
+    """Enrol, answer the notice as the person at the device would, and wait for the command."""
+    run = EnrolRun(netns, display, server, token, state_dir, workdir, logs, name)
+    try:
+        title, text = run.close_notice()
+        outcome = run.finish()
+    finally:
+        run.process.stop()
+    return Enrolment(outcome.returncode, outcome.output, title, text + "\n" + run.log.path.read_text())
+
+
+def enrol_refused(
+    netns: NetworkNamespace,
+    display: XvfbDisplay,
+    server: VeoServer,
+    token: str,
+    state_dir: Path,
+    workdir: Path,
+    logs: Logs,
+    name: str = "enrol-again",
+) -> Enrolment:
+    """An enrolment that must be refused: no notice, a non-zero exit (checked by the caller)."""
+    run = EnrolRun(netns, display, server, token, state_dir, workdir, logs, name)
+    try:
+        outcome = run.finish()
+    finally:
+        run.process.stop()
+    return Enrolment(outcome.returncode, outcome.output, run.new_window(), "")
+
+
+class SessionLog(AgentLog):
+    """The agent log lines of one device session: those after the first line naming it.
+
+    The service's session parts write into one file; a session's lines start where the
+    service logged its request (the session id).
+    """
+
+    def __init__(self, path: Path, session_id: str) -> None:
+        super().__init__(path)
+        self.session_id = session_id
+
+    def lines(self) -> list[str]:
+        lines = super().lines()
+        start = next((i for i, line in enumerate(lines) if self.session_id in line), None)
+        return [] if start is None else lines[start:]
+
+
+class DeviceService:
+    """``veo agent service --state-dir DIR --display :N`` (the system unit's command) in the namespace."""
+
+    def __init__(
+        self,
+        netns: NetworkNamespace,
+        display: XvfbDisplay,
+        state_dir: Path,
+        workdir: Path,
+        name: str = "service",
+    ) -> None:
+        self.state_dir = state_dir
+        self.output = workdir / f"{name}-output.log"
+        self.log = AgentLog(workdir / f"{name}.log")
+        argv = [*VEO, "agent", "service", "--state-dir", str(state_dir), "--display", display.display]
+        argv += ["--lang", "en", "--log-file", str(self.log.path)]
+        self.process = LoggedProcess(
+            f"veo agent service ({name})",
+            netns.command(argv),
+            self.output,
+            env=_device_env(display, workdir / f"{name}-home"),
+        )
+
+    def session_log(self, session_id: str) -> SessionLog:
+        """Where the session part launched for ``session_id`` logs (see the module docstring)."""
+        return SessionLog(self.output, session_id)
+
+    def contains(self, text: str) -> bool:
+        return text in self.process.text() or self.log.contains(text)
+
+    def state_files(self) -> list[str]:
+        return sorted(p.name for p in self.state_dir.iterdir()) if self.state_dir.exists() else []
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def wait_online(api: DevicesApi, device_id: str, logs: Logs, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until the device list says the device is connected."""
+
+    def probe() -> dict[str, Any] | None:
+        device = api.device(device_id, api.people.admin)
+        return device if device is not None and device.get("online") else None
+
+    try:
+        return wait_for(f"device {device_id} to be online", probe, timeout, logs)
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc}\nlast seen: {api.device(device_id, api.people.admin)}") from None

@@ -1,0 +1,506 @@
+"""Company devices end to end (issue 17), with the real agent service on Xvfb.
+
+One device of the module is enrolled the way IT does it (``veo agent enrol`` with a token an
+admin made over the API; the person at the device closes the notice with the mouse) and runs
+``veo agent service`` on the test display for the whole module; each test sets its group's
+policy to the one it proves. The revocation test enrols a second device of its own, so the
+module's device stays usable whatever the order.
+
+What each test proves (the issue's "How to prove it"):
+
+* enrolment shows the notice (the window is found on the display and read) and the device appears
+  in the API's list and on the ``/devices`` page;
+* a second use of the same enrolment token is refused (exit code, sentence, ``device.enrol_refused``);
+* *ask*: the consent dialog at once, no code typed anywhere; *Allow*; a console click lands;
+* *notify*: no dialog, the bar is on the display, the user's *Stop* on it ends the session;
+* *unattended*: refused (403 and a sentence) to a role without the capability, allowed to one with it;
+* a revoked device forgets its key and cannot be reached; its old key is refused and audited;
+* the audit log names the device, the policy, the reason and the technician of every session.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+
+from .console import CHANNEL_SPY, Console
+from .demo import DemoApp
+from .devices_support import (
+    LEAD_CAPABILITIES,
+    LEAD_EMAIL,
+    LEAD_PASSWORD,
+    ORGANIZATION,
+    DevicesApi,
+    DeviceService,
+    Enrolment,
+    People,
+    SessionLog,
+    create_people,
+    drawn,
+    enrol_refused,
+    enrol_with_notice,
+    expect,
+    visible_windows,
+    wait_online,
+)
+from .netns import NetworkNamespace
+from .procs import Logs, wait_for
+from .stack import TECH_EMAIL, VeoServer
+from .xdisplay import XvfbDisplay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+GROUP_NAME = "Front desk (e2e)"
+DEVICE_FILES = ("device.json", "device.key")
+
+
+@dataclass
+class Fleet:
+    """The module's device: its group, token, enrolment, state directory and running service."""
+
+    api: DevicesApi
+    group: dict[str, Any]
+    token: str
+    enrolment: Enrolment
+    state_dir: Path
+    device_id: str
+    device_name: str
+    service: DeviceService
+    logs: Logs
+    #: (session id, policy, reason, technician e-mail) of every session the module started
+    sessions: list[tuple[str, str, str, str]]
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(e2e_dir: Path) -> Path:
+    directory = e2e_dir / "devices"
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def people(veo_server: VeoServer) -> Iterator[People]:
+    """The admin and the lead; the lead's role gets ``unattended`` for this module only."""
+    before = veo_server.admin("policy", "lead")
+    veo_server.admin("policy", "lead", "--max-permissions", LEAD_CAPABILITIES)
+    yield create_people(veo_server)
+    previous = next(
+        (line.split(":", 1)[1].strip() for line in before.splitlines() if "may request" in line), ""
+    )
+    if previous and previous != "-":
+        veo_server.admin("policy", "lead", "--max-permissions", previous)
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    netns: NetworkNamespace,
+    xvfb: XvfbDisplay,
+    veo_server: VeoServer,
+    people: People,
+    fleet_dir: Path,
+) -> Iterator[Fleet]:
+    """Group (policy ask, roles technician and lead), an unattended token, the enrolment, the service."""
+    logs = Logs()
+    assert veo_server.process is not None
+    logs.add(veo_server.process)
+    api = DevicesApi(veo_server, people)
+    group = api.create_group(GROUP_NAME, "ask", ["technician", "lead"])
+    token = api.create_token(group["id"], "Reception PCs, floor 2", unattended=True)
+    state_dir = fleet_dir / "state"
+    enrolment = enrol_with_notice(netns, xvfb, veo_server, token, state_dir, fleet_dir, logs)
+    assert enrolment.returncode == 0, f"veo agent enrol failed:\n{enrolment.output}"
+    stored = json.loads((state_dir / "device.json").read_text())
+    device_id, device_name = stored["device_id"], stored["device_name"]
+    service = DeviceService(netns, xvfb, state_dir, fleet_dir)
+    logs.add(service.process)
+    try:
+        wait_online(api, device_id, logs)
+        yield Fleet(api, group, token, enrolment, state_dir, device_id, device_name, service, logs, [])
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def device_logs(fleet: Fleet, logs: Logs) -> Logs:
+    """The test's logs with the module's processes (server, enrolment, service) in them."""
+    for process in fleet.logs.processes:
+        if process not in logs.processes:
+            logs.add(process)
+    return logs
+
+
+@pytest.fixture(scope="module")
+def lead_context(browser: Browser, veo_server: VeoServer, people: People) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="en-US")
+    context.add_init_script(CHANNEL_SPY)
+    page = context.new_page()
+    Console(page, veo_server.url, Logs()).login(LEAD_EMAIL, LEAD_PASSWORD)
+    page.close()
+    yield context
+    context.close()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _open_console(console: Console, session_id: str) -> None:
+    console.page.goto(f"{console.base_url}/sessions/{session_id}/console")
+
+
+def _end_if_running(fleet: Fleet, console: Console, session_id: str) -> None:
+    """A failed test must not leave the device busy for the next one: end it from the console page."""
+    if fleet.api.session(session_id).get("status") == "ended":
+        return
+    console.page.evaluate(
+        """async (url) => {
+            const meta = document.querySelector("meta[name=csrf-token]");
+            await fetch(url, {method: "POST", headers: {"X-CSRF-Token": meta ? meta.content : ""}});
+        }""",
+        f"/sessions/{session_id}/end",
+    )
+    wait_for(
+        f"session {session_id} to end",
+        lambda: fleet.api.session(session_id).get("status") == "ended",
+        30,
+        fleet.logs,
+    )
+    wait_for(
+        "the session part to exit",
+        lambda: fleet.service.session_log(session_id).ended() is not None,
+        30,
+        fleet.logs,
+    )
+
+
+def _connect(
+    fleet: Fleet, token: str, reason: str, technician: str, policy: str, mode: str | None = None
+) -> str:
+    created = expect(fleet.api.connect(fleet.device_id, token, reason, mode), 201, "connect to the device")
+    session_id = str(created.get("session_id") or created["id"])
+    fleet.sessions.append((session_id, policy, reason, technician))
+    return session_id
+
+
+def _requested(fleet: Fleet, session_id: str) -> dict[str, Any]:
+    events = fleet.api.audit(session_id=session_id, action="session.requested")
+    assert len(events) == 1, events
+    return events[0]
+
+
+def _assert_audited(fleet: Fleet, session_id: str, policy: str, reason: str, technician: str) -> None:
+    """``session.requested`` names the device, the policy that applied, the reason and who."""
+    event = _requested(fleet, session_id)
+    details = event["details"]
+    assert event["actor"] == technician, event
+    assert details.get("device_id") == fleet.device_id, event
+    assert details.get("device_name") == fleet.device_name, event
+    assert details.get("policy") == policy, event
+    assert details.get("reason") == reason, event
+    record = fleet.api.session(session_id)
+    assert record.get("device_id", fleet.device_id) == fleet.device_id, record
+
+
+def _wait_started(session: SessionLog, logs: Logs) -> None:
+    wait_for(
+        "the session part to log `session started granted=`",
+        lambda: session.granted() is not None,
+        90,
+        logs,
+    )
+
+
+# ---------------------------------------------------------------------------- the tests
+
+
+def test_enrolment_shows_the_notice_and_the_device_is_listed(
+    fleet: Fleet, console: Console, veo_server: VeoServer, device_logs: Logs
+) -> None:
+    enrolment = fleet.enrolment
+    assert enrolment.returncode == 0
+    # the notice was a window of its own on the display, and it said who manages the computer
+    assert enrolment.notice_title, "no notice window appeared during the enrolment"
+    assert ORGANIZATION in enrolment.notice_text or ORGANIZATION in enrolment.notice_title, (
+        f"the notice does not name {ORGANIZATION!r}: {enrolment.notice_title!r}\n{enrolment.notice_text}"
+    )
+    # the key is the service's alone
+    key = fleet.state_dir / "device.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert b"PRIVATE KEY" in key.read_bytes()
+
+    listed = fleet.api.device(fleet.device_id)
+    assert listed is not None, "the technician's device list does not show the enrolled device"
+    assert listed["name"] == fleet.device_name
+    assert listed.get("online") is True, listed
+    assert listed.get("unattended") is True, listed
+
+    page = console.page
+    page.goto(f"{veo_server.url}/devices")
+    text = page.inner_text("body")
+    assert fleet.device_name in text, f"/devices does not list {fleet.device_name!r}:\n{text[:1500]}"
+    assert GROUP_NAME in text
+
+    enrolled = [
+        e
+        for e in fleet.api.audit(action="device.enrolled")
+        if e["details"].get("device_id") == fleet.device_id
+    ]
+    assert len(enrolled) == 1, enrolled
+    assert enrolled[0]["details"].get("unattended") is True
+    # the device's own history, which its user can open, has the enrolment
+    history = (fleet.state_dir / "history.jsonl").read_text().splitlines()
+    assert any(json.loads(line).get("kind") == "enrolled" for line in history), history
+
+
+def test_a_second_use_of_an_enrolment_token_is_refused(
+    netns: NetworkNamespace,
+    xvfb: XvfbDisplay,
+    veo_server: VeoServer,
+    fleet: Fleet,
+    workdir: Path,
+    device_logs: Logs,
+) -> None:
+    state_dir = workdir / "second-state"
+    refusals_before = len(fleet.api.audit(action="device.enrol_refused"))
+    outcome = enrol_refused(netns, xvfb, veo_server, fleet.token, state_dir, workdir, device_logs)
+    assert outcome.returncode != 0, outcome.output
+    assert "Traceback" not in outcome.output
+    assert "used" in outcome.output.lower(), f"no sentence saying the token was used:\n{outcome.output}"
+    assert outcome.notice_title is None, f"a refused enrolment showed a window: {outcome.notice_title!r}"
+    assert not (state_dir / "device.key").exists() and not (state_dir / "device.json").exists()
+
+    refusals = fleet.api.audit(action="device.enrol_refused")
+    assert len(refusals) == refusals_before + 1, refusals
+    assert refusals[-1]["details"].get("reason") == "used", refusals[-1]
+    assert sum(d["name"] == fleet.device_name for d in fleet.api.devices(fleet.api.people.admin)) == 1
+
+
+def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
+    fleet: Fleet, console: Console, demo_app: DemoApp, xvfb: XvfbDisplay, device_logs: Logs
+) -> None:
+    fleet.api.set_policy(fleet.group, "ask")
+    reason = "The printer queue is stuck"
+    session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "ask")
+    session = fleet.service.session_log(session_id)
+    try:
+        _open_console(console, session_id)
+        consent = wait_for(
+            "the consent dialog on the display", lambda: session.geometry("consent"), 60, device_logs
+        )
+        # nobody typed a code: the agent never showed the code window
+        assert session.geometry("code") is None
+        wait_for(
+            "Allow to be enabled",
+            lambda: session.contains("consent allow enabled"),
+            60,
+            device_logs,
+        )
+        assert session.granted() is None, "the session started before Allow"
+        consent = session.geometry("consent") or consent
+        xvfb.click_rect(consent["allow"])
+        _wait_started(session, device_logs)
+        console.wait_conn_state("active")
+        console.wait_control_state("active")
+
+        button = demo_app.widget("button")
+        console.click_screen(*button.center)
+        state = demo_app.wait_state("the console's click to press the button", lambda s: s.clicks == 1)
+        assert state.label == "Pressed 1"
+
+        console.page.click("#end-session")
+        console.wait_conn_state("ended", timeout=30)
+    finally:
+        _end_if_running(fleet, console, session_id)
+    _assert_audited(fleet, session_id, "ask", reason, TECH_EMAIL)
+    record = fleet.api.session(session_id)
+    assert record.get("ended_by") == "technician", record
+
+
+def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
+    fleet: Fleet, console: Console, xvfb: XvfbDisplay, workdir: Path, device_logs: Logs
+) -> None:
+    fleet.api.set_policy(fleet.group, "notify")
+    reason = "Install the quarterly update"
+    windows_before = set(visible_windows(xvfb))
+    session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
+    session = fleet.service.session_log(session_id)
+    try:
+        _open_console(console, session_id)
+        _wait_started(session, device_logs)
+        assert session.geometry("consent") is None, "notify showed the consent dialog"
+        bar = wait_for("the session bar", lambda: session.geometry("bar"), 60, device_logs)
+        # the bar is a real window on the display, drawn where the agent says
+        wait_for(
+            "a new window on the display (the bar)",
+            lambda: set(visible_windows(xvfb)) - windows_before,
+            30,
+            device_logs,
+        )
+        assert drawn(xvfb, bar["stop"], workdir), f"nothing drawn where the bar's Stop is: {bar['stop']}"
+        console.wait_conn_state("active")
+
+        xvfb.click_rect(bar["stop"])
+        console.wait_conn_state("ended", timeout=30)
+        wait_for("the session part to log its end", session.ended, 30, device_logs)
+        ended = session.ended()
+        assert ended is not None and ended[0] == "user", ended
+    finally:
+        _end_if_running(fleet, console, session_id)
+    record = fleet.api.session(session_id)
+    assert (record["status"], record.get("ended_by")) == ("ended", "user"), record
+    _assert_audited(fleet, session_id, "notify", reason, TECH_EMAIL)
+
+
+def test_unattended_is_refused_to_a_role_without_the_capability_and_allowed_with_it(
+    fleet: Fleet,
+    console: Console,
+    lead_context: BrowserContext,
+    veo_server: VeoServer,
+    demo_app: DemoApp,
+    xvfb: XvfbDisplay,
+    device_logs: Logs,
+) -> None:
+    fleet.api.set_policy(fleet.group, "unattended")
+    reason = "Nightly backup failed on the closet server"
+
+    refused = fleet.api.connect(fleet.device_id, fleet.api.people.technician, reason, mode="unattended")
+    assert refused.status_code == 403, refused.text
+    body = refused.json()
+    assert body.get("code") == "unattended_not_allowed", body
+    assert len(body.get("message", "")) > 20 and "_" not in body["message"], body  # a sentence, not a code
+    refusals = [
+        e
+        for e in fleet.api.audit(action="device.connect_refused")
+        if e["details"].get("device_id") == fleet.device_id and e["actor"] == TECH_EMAIL
+    ]
+    assert refusals and refusals[-1]["details"].get("mode") == "unattended", refusals
+
+    session_id = _connect(fleet, fleet.api.people.lead, reason, LEAD_EMAIL, "unattended", mode="unattended")
+    session = fleet.service.session_log(session_id)
+    lead = Console(lead_context.new_page(), veo_server.url, device_logs)
+    try:
+        _open_console(lead, session_id)
+        _wait_started(session, device_logs)
+        assert session.geometry("consent") is None, "unattended showed the consent dialog"
+        bar = wait_for("the session bar", lambda: session.geometry("bar"), 60, device_logs)
+        assert "stop" in bar
+        lead.wait_conn_state("active")
+        lead.wait_control_state("active")
+        button = demo_app.widget("button")
+        lead.click_screen(*button.center)
+        demo_app.wait_state("the lead's click to press the button", lambda s: s.clicks == 1)
+        lead.page.click("#end-session")
+        lead.wait_conn_state("ended", timeout=30)
+    finally:
+        _end_if_running(fleet, lead, session_id)
+        lead.page.close()
+    _assert_audited(fleet, session_id, "unattended", reason, LEAD_EMAIL)
+    # the device's own history records the unattended session for its user to read
+    history = [json.loads(line) for line in (fleet.state_dir / "history.jsonl").read_text().splitlines()]
+    assert any(e.get("session_id") == session_id and e.get("policy") == "unattended" for e in history), (
+        history
+    )
+
+
+def test_a_revoked_device_forgets_its_key_and_cannot_be_reached(
+    netns: NetworkNamespace,
+    xvfb: XvfbDisplay,
+    veo_server: VeoServer,
+    fleet: Fleet,
+    workdir: Path,
+    device_logs: Logs,
+) -> None:
+    api = fleet.api
+    token = api.create_token(fleet.group["id"], "Kiosk, to be revoked", unattended=False)
+    state_dir = workdir / "kiosk-state"
+    enrolment = enrol_with_notice(
+        netns, xvfb, veo_server, token, state_dir, workdir, device_logs, "kiosk-enrol"
+    )
+    assert enrolment.returncode == 0, enrolment.output
+    device_id = json.loads((state_dir / "device.json").read_text())["device_id"]
+    stolen = workdir / "stolen-state"  # what an attacker copied before the revocation
+    shutil.copytree(state_dir, stolen)
+    service = DeviceService(netns, xvfb, state_dir, workdir, "kiosk-service")
+    device_logs.add(service.process)
+    try:
+        wait_online(api, device_id, device_logs)
+        api.revoke(device_id)
+        wait_for(
+            "the service to forget its key (device.json and device.key deleted)",
+            lambda: not any(name in service.state_files() for name in DEVICE_FILES),
+            30,
+            device_logs,
+        )
+        wait_for("the service to stop", lambda: not service.process.running(), 30, device_logs)
+        assert service.process.proc.returncode == 0, service.process.tail()
+    finally:
+        service.stop()
+    history = (state_dir / "history.jsonl").read_text()
+    assert "unenrolled" in history, history
+
+    listed = api.device(device_id, api.people.admin)
+    assert listed is not None and listed.get("revoked_at"), listed
+    refused = api.connect(device_id, api.people.technician, "Should never reach it")
+    assert refused.status_code == 409, refused.text
+    assert refused.json().get("code") == "device_revoked", refused.text
+
+    # the old key, from a copy: refused, audited, and that copy forgets it too
+    auth_before = len(api.audit(action="device.auth_refused"))
+    replay = DeviceService(netns, xvfb, stolen, workdir, "stolen-service")
+    device_logs.add(replay.process)
+    try:
+        wait_for(
+            "the server to refuse the old key (device.auth_refused)",
+            lambda: len(api.audit(action="device.auth_refused")) > auth_before,
+            30,
+            device_logs,
+        )
+        wait_for("the copy to stop", lambda: not replay.process.running(), 30, device_logs)
+    finally:
+        replay.stop()
+    event = api.audit(action="device.auth_refused")[-1]
+    assert event["details"].get("device_id") == device_id, event
+    assert event["details"].get("reason") == "revoked", event
+    assert not any((stolen / name).exists() for name in DEVICE_FILES)
+    revoked = [
+        e for e in api.audit(action="device.revoked") if e["details"].get("device_id", "") == device_id
+    ]
+    assert revoked and revoked[-1]["details"].get("by") == "server", revoked
+
+
+def test_the_audit_log_names_device_policy_reason_and_technician_for_each_session(
+    fleet: Fleet, console: Console, device_logs: Logs
+) -> None:
+    # one session of this test's own, so it proves something run alone too
+    fleet.api.set_policy(fleet.group, "notify")
+    reason = "Audit trail check"
+    session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
+    try:
+        _open_console(console, session_id)
+        _wait_started(fleet.service.session_log(session_id), device_logs)
+        console.wait_conn_state("active")
+        console.page.click("#end-session")
+        console.wait_conn_state("ended", timeout=30)
+    finally:
+        _end_if_running(fleet, console, session_id)
+
+    for sid, policy, why, technician in fleet.sessions:
+        _assert_audited(fleet, sid, policy, why, technician)
+    requested = [
+        e
+        for e in fleet.api.audit(action="session.requested")
+        if e["details"].get("device_id") == fleet.device_id
+    ]
+    assert {e["session_id"] for e in requested} == {sid for sid, *_ in fleet.sessions}
+    # and the chain over all of it is intact
+    assert fleet.api.server.cli("audit", "verify").startswith("OK")
