@@ -1,0 +1,162 @@
+"""``/ws/device``: an enrolled device's one socket, from its challenge to its close.
+
+1. the server sends ``device_challenge`` (a fresh 32-byte nonce for this socket, ``auth.py``);
+2. the device has :data:`~veo.protocol.device.CHALLENGE_SECONDS` to answer ``device_hello``
+   signed over ``auth_payload(nonce, device_id, origin)``; anything else, too late, a key that
+   does not verify, an unknown or revoked device: ``device_refused{reason, forget}``, the socket
+   closed (:data:`CLOSE_REFUSED`) and the refusal audited (``device.auth_refused``, aggregated
+   per address group and window by ``line.DeviceLine.refused``);
+3. accepted: the socket becomes the device's (replacing an older one on any node), the database
+   hears of it (``presence.py``), the device gets ``device_welcome``;
+4. then ``device_heartbeat`` (noted in memory), ``session_launch`` (``line.DeviceLine.launched``)
+   and ``device_unenrol`` (revoked, told, closed). A message that does not parse is ignored: the
+   device is authenticated and a newer agent may send what this server does not know yet.
+
+The handler is the only task a device costs; everything else reaches the socket through the line.
+A browser page of another site is refused before the socket is accepted (``from_own_pages``), as
+on the other sockets: a device sends no ``Origin``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, WebSocket
+
+from veo.protocol.base import ProtocolError
+from veo.protocol.device import (
+    DeviceHeartbeat,
+    DeviceHello,
+    DeviceRefused,
+    DeviceUnenrol,
+    DeviceWelcome,
+    RefusedReason,
+    SessionLaunch,
+    parse_device_message,
+)
+from veo.server.addresses import client_address
+from veo.server.devices.auth import Challenge, KnownDevice, server_origins
+from veo.server.devices.line import DeviceLine, device_line
+from veo.server.devices.models import Device
+from veo.server.devices.presence import DeviceConnection
+from veo.server.sessions.sockets import from_own_pages
+from veo.server.sessions.wire import Peer
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+#: The socket closes with this after ``device_refused``.
+CLOSE_REFUSED = 4401
+
+
+@router.websocket("/ws/device", dependencies=[Depends(from_own_pages)])
+async def device_socket(websocket: WebSocket) -> None:
+    await serve(device_line(websocket.app), websocket)
+
+
+def _found(s: Any, device_id: str, organization: str) -> tuple[KnownDevice, DeviceWelcome] | None:
+    device = s.get(Device, device_id)
+    if device is None:
+        return None
+    known = KnownDevice(device.id, device.public_key, device.revoked_at is not None)
+    welcome = DeviceWelcome(
+        device_name=device.name[:120],
+        group=device.group.name[:120],
+        policy=device.group.policy,
+        organization=organization[:120],
+    )
+    return known, welcome
+
+
+async def serve(line: DeviceLine, websocket: WebSocket) -> None:
+    """One device socket (see the module's docstring); never raises."""
+    await websocket.accept()
+    peer = Peer(websocket)
+    address = client_address(websocket)
+    challenge = Challenge()
+    conn: DeviceConnection | None = None
+    try:
+        await peer.send(challenge.message())
+        conn = await _authenticate(line, peer, websocket, address, challenge)
+        if conn is not None:
+            await _serve_device(line, conn)
+    except Exception:
+        log.exception("a device socket failed")
+    finally:
+        if conn is not None:
+            await line.presence.gone(conn)
+        await peer.close()
+
+
+async def _authenticate(
+    line: DeviceLine, peer: Peer, websocket: WebSocket, address: str, challenge: Challenge
+) -> DeviceConnection | None:
+    """The hello checked; the device's connection, or None (refused, or gone before it answered)."""
+    raw: str | bytes | None = None
+    with anyio.move_on_after(challenge.remaining()) as waited:
+        raw = await peer.receive()
+    if waited.cancelled_caught:
+        await _refuse(line, peer, address, "challenge_expired", "", forget=False)
+        return None
+    if raw is None:
+        return None  # left without a word: nothing proven, nothing to refuse
+    try:
+        hello = parse_device_message(raw)
+    except ProtocolError:
+        hello = None
+    if not isinstance(hello, DeviceHello):
+        await _refuse(line, peer, address, "malformed", "", forget=False)
+        return None
+    organization = line.settings.organization
+    found = await line.db.run(lambda s: _found(s, hello.device_id, organization))
+    verdict = challenge.answer(hello, found[0] if found else None, server_origins(line.settings, websocket))
+    if verdict.refused is not None or found is None:
+        await _refuse(
+            line, peer, address, verdict.refused or "unknown_device", hello.device_id, forget=verdict.forget
+        )
+        return None
+    conn = DeviceConnection(hello.device_id, peer, address, os_user=hello.os_user)
+    await line.connected(conn)
+    if not await line.presence.connected(hello):  # revoked while its key was being checked
+        line.presence.release(conn)
+        await _refuse(line, peer, address, "revoked", hello.device_id, forget=True)
+        return None
+    await peer.send(found[1])
+    return conn
+
+
+async def _refuse(
+    line: DeviceLine, peer: Peer, address: str, reason: RefusedReason, device_id: str, *, forget: bool
+) -> None:
+    try:
+        await line.refused(address, reason, device_id)
+    except Exception:
+        log.exception("auditing a refused device failed")
+    try:
+        await peer.send(DeviceRefused(reason=reason, forget=forget))
+    except Exception:
+        log.debug("the refused device left first", exc_info=True)
+    await peer.close(CLOSE_REFUSED)
+
+
+async def _serve_device(line: DeviceLine, conn: DeviceConnection) -> None:
+    while (raw := await conn.peer.receive()) is not None:
+        try:
+            message = parse_device_message(raw)
+        except ProtocolError as exc:
+            log.info("device %s sent a message this server does not take: %s", conn.device_id, exc.code)
+            continue
+        try:
+            if isinstance(message, DeviceHeartbeat):
+                line.presence.heard(conn, message.os_user)
+            elif isinstance(message, SessionLaunch):
+                await line.launched(conn, message)
+            elif isinstance(message, DeviceUnenrol):
+                await line.unenrol(conn)
+                return
+            # a second device_hello proves nothing more: ignored
+        except Exception:
+            log.exception("device %s: handling its %s failed", conn.device_id, message.type)
