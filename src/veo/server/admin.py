@@ -26,6 +26,7 @@ from veo.server.auth.models import ROLES
 from veo.server.cli_common import add_database_flags, fail, settings_from, use_terminal_language
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
+from veo.server.devices import cli as device_cli
 from veo.server.downloads import cli as agent_cli
 from veo.server.errors import ApiError, InvalidInput
 from veo.server.lang import _
@@ -107,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
         % {"most": MAX_GRACE_SECONDS},
     )
     agent_cli.add_parser(sub)
+    device_cli.add_parsers(sub)
     return p
 
 
@@ -363,6 +365,8 @@ def main(argv: list[str]) -> int:
         return policy(settings, args)
     if args.action == "sample-data":
         return sample_data(settings, args)
+    if args.action in device_cli.ACTIONS:
+        return device_cli.main(PROG, settings, args)
     if args.action == "agent":  # files only: no database
         return agent_cli.main(PROG, settings, args)
     return set_password(settings, args)

@@ -179,7 +179,17 @@ def create_session(
     permissions: Iterable[str] | None,
     ttl_seconds: int,
     address: str = "",
+    device_id: str | None = None,
+    device_name: str = "",
+    device_policy: str | None = None,
+    access_reason: str = "",
 ) -> RemoteSession:
+    """A waiting session with a fresh join code, audited ``session.requested``.
+
+    A session on a managed device (issue 17, ``devices/connect.py``) names the device, the mode
+    that applied and the technician's reason; the device is authenticated by its key, so its
+    identity counts as confirmed (``managed_device``) from the start.
+    """
     ticket = db.get(Ticket, ticket_id)
     if ticket is None:
         raise SessionError("ticket_not_found")
@@ -198,20 +208,26 @@ def create_session(
         identity_required=policy.identity_before_control,
         resume_grace_seconds=policy.resume_grace_seconds,
     )
+    details: dict[str, object] = {
+        "requested": session.requested_permissions,
+        "identity_required": session.identity_required,
+        "code_expires_at": session.code_expires_at.isoformat(),
+    }
+    if device_id is not None:
+        session.device_id = device_id
+        session.device_policy = device_policy
+        session.access_reason = access_reason
+        session.identity_confirmation = "managed_device"
+        session.identity_confirmed_at = utcnow()
+        details |= {
+            "device_id": device_id,
+            "device_name": device_name,
+            "policy": device_policy,
+            "reason": access_reason,
+        }
     db.add(session)
     db.flush()
-    audit(
-        db,
-        session,
-        "session.requested",
-        actor=technician.email,
-        address=address,
-        details={
-            "requested": session.requested_permissions,
-            "identity_required": session.identity_required,
-            "code_expires_at": session.code_expires_at.isoformat(),
-        },
-    )
+    audit(db, session, "session.requested", actor=technician.email, address=address, details=details)
     return session
 
 
@@ -262,6 +278,11 @@ def record_consent(
     session.started_at = session.started_at or utcnow()
     session.status = "active"
     details: dict[str, object] = {"granted": session.granted_permissions, "sas_confirmed": sas_confirmed}
+    if session.device_id is not None:
+        details["device_id"] = session.device_id
+        details["policy"] = session.device_policy
+        # notify/unattended: the agent consents by itself (no dialog, so no codes compared)
+        details["automatic"] = session.device_policy in ("notify", "unattended") and not sas_confirmed
     if session.mode == "browser" or session.upgraded_at is not None:
         details["mode"] = session.mode
     if session.upgraded_at is not None:

@@ -179,6 +179,9 @@ def end_reason(code: str | None) -> str:
         "totp_required": _(
             "The technician's role now requires two-factor sign-in, which their account has not set up."
         ),
+        # managed devices (issue 17): the device could not start the session part
+        "device_unavailable": _("The managed device could not start the session."),
+        "device_unreachable": _("The managed device did not answer the session request in time."),
     }
     if not code:
         return ""
@@ -352,6 +355,16 @@ def action(code: str) -> str:
         "pilot.created": _("Pilot started"),
         "pilot.deleted": _("Pilot deleted"),
         "audit.checkpoint": _("Audit log checkpoint signed"),
+        "device.group_created": _("Device group created"),
+        "device.group_changed": _("Device group changed"),
+        "device.token_created": _("Enrolment token created"),
+        "device.token_revoked": _("Enrolment token revoked"),
+        "device.enrol_refused": _("Device enrolment refused"),
+        "device.enrolled": _("Device enrolled"),
+        "device.revoked": _("Device enrolment revoked"),
+        "device.auth_refused": _("Device connection refused"),
+        "device.connect_refused": _("Connection to a device refused"),
+        "session.device_launch_failed": _("The device could not start the session"),
     }
     return actions.get(code, _("Other event"))
 
@@ -363,10 +376,134 @@ def actor(value: str | None) -> str:
         "system": _("veo"),
         "requester": _("the requester"),
         "anonymous": _("someone not signed in"),
+        "device": _("a managed device"),
+        "cli": _("the server's command line"),
     }
     if not value:
         return "—"
     return names.get(value, value)
+
+
+def device_policy(code: str | None) -> str:
+    """What a connection to a managed device does, in words."""
+    names = {
+        "ask": _("ask the person at the device"),
+        "notify": _("start and notify the person at the device"),
+        "unattended": _("unattended"),
+    }
+    return names.get(code or "", code or "—")
+
+
+def token_status(code: str) -> str:
+    """An enrolment token's state."""
+    names = {
+        "active": _("active"),
+        "used": _("used"),
+        "expired": _("expired"),
+        "revoked": _("revoked"),
+    }
+    return names.get(code, code)
+
+
+def enrol_refusal(code: str | None) -> str:
+    """Why an enrolment token was refused (``device.enrol_refused``'s ``reason``)."""
+    names = {
+        "unknown": _("the token is not known"),
+        "used": _("the token was already used"),
+        "expired": _("the token had expired"),
+        "revoked": _("the token was revoked"),
+    }
+    return names.get(code or "", _("the token was refused"))
+
+
+def device_auth_refusal(code: str | None) -> str:
+    """Why a device's connection was refused (``device.auth_refused``'s ``reason``)."""
+    names = {
+        "unknown_device": _("the device is not enrolled"),
+        "revoked": _("the device's enrolment was revoked"),
+        "bad_signature": _("the device's signature was wrong"),
+        "challenge_expired": _("the device answered too late"),
+        "malformed": _("the device sent something unreadable"),
+    }
+    return names.get(code or "", _("the device was refused"))
+
+
+def device_launch_problem(code: str | None) -> str:
+    """Why the device could not start the session part (``session_launch``'s ``problem``)."""
+    names = {
+        "no_desktop": _("nobody's desktop was available on the device"),
+        "unattended_not_enrolled": _("the device was not enrolled for unattended access"),
+        "busy": _("the device was already in a session"),
+        "launch_failed": _("veo could not be started on the device's desktop"),
+    }
+    return names.get(code or "", _("the device could not start the session"))
+
+
+def device_details(code: str, d: Mapping[str, object]) -> list[str]:
+    """The details of a ``device.*`` event (and a device session's request and consent)."""
+    from veo.server.devices import errors as device_errors
+
+    parts: list[str] = []
+    name = d.get("device_name") or d.get("name")
+    if code in ("device.group_created", "device.group_changed"):
+        after = d.get("after") if code == "device.group_changed" else d
+        if isinstance(after, Mapping):
+            parts.append(_("“%(title)s”.") % {"title": after.get("name", "")})
+            parts.append(_("Policy: %(policy)s.") % {"policy": device_policy(str(after.get("policy", "")))})
+            roles = after.get("roles")
+            if isinstance(roles, list):
+                parts.append(
+                    _("Roles that may connect: %(roles)s.") % {"roles": listing(str(r) for r in roles) or "—"}
+                )
+    elif code in ("device.token_created", "device.token_revoked"):
+        if d.get("group"):
+            parts.append(_("Group: %(group)s.") % {"group": d["group"]})
+        if d.get("label"):
+            parts.append(_("“%(title)s”.") % {"title": d["label"]})
+        if _yes(d.get("unattended")):
+            parts.append(_("Allows unattended access."))
+        if d.get("expires_at"):
+            parts.append(_("Valid until %(time)s.") % {"time": when(str(d["expires_at"]), "short")})
+    elif code == "device.enrol_refused":
+        parts.append(_("Reason: %(why)s.") % {"why": enrol_refusal(str(d.get("reason", "")))})
+        if name:
+            parts.append(_("Device: %(name)s.") % {"name": name})
+    elif code == "device.enrolled":
+        if name:
+            parts.append(_("Device: %(name)s.") % {"name": name})
+        if d.get("group"):
+            parts.append(_("Group: %(group)s.") % {"group": d["group"]})
+        if _yes(d.get("unattended")):
+            parts.append(_("Allows unattended access."))
+    elif code == "device.revoked":
+        if name:
+            parts.append(_("Device: %(name)s.") % {"name": name})
+        parts.append(
+            _("Unenrolled at the device.") if d.get("by") == "device" else _("Revoked on the server.")
+        )
+    elif code == "device.auth_refused":
+        if isinstance(d.get("count"), int):
+            parts.append(refusal_summary(d, device_auth_refusal))
+        else:
+            parts.append(_("Reason: %(why)s.") % {"why": device_auth_refusal(str(d.get("reason", "")))})
+    elif code == "device.connect_refused":
+        if name:
+            parts.append(_("Device: %(name)s.") % {"name": name})
+        if d.get("mode"):
+            parts.append(_("Mode: %(policy)s.") % {"policy": device_policy(str(d["mode"]))})
+        parts.append(device_errors.message(str(d.get("code", ""))))
+    elif code == "session.device_launch_failed":
+        parts.append(_("Reason: %(why)s.") % {"why": device_launch_problem(str(d.get("problem", "")))})
+    elif code in ("session.requested", "session.consented") and d.get("device_id"):
+        if name:
+            parts.append(_("Managed device: %(name)s.") % {"name": name})
+        if d.get("policy"):
+            parts.append(_("Mode: %(policy)s.") % {"policy": device_policy(str(d["policy"]))})
+        if d.get("reason"):
+            parts.append(_("Reason: %(why)s.") % {"why": d["reason"]})
+        if _yes(d.get("automatic")):
+            parts.append(_("Started without asking the person at the device."))
+    return parts
 
 
 def _yes(value: object) -> bool:
@@ -553,6 +690,8 @@ def event_details(code: str, details: Mapping[str, object] | None) -> str:
             parts.append(_("Account: %(user)s.") % {"user": d.get("email") or d.get("user")})
     elif code in _NAMED_EVENTS and d.get("name"):
         parts.append(_("“%(title)s”.") % {"title": d["name"]})
+    if code.startswith("device.") or code == "session.device_launch_failed" or d.get("device_id"):
+        parts.extend(device_details(code, d))
     return " ".join(parts)
 
 
