@@ -577,8 +577,7 @@ class AgentSession:
         self.sas = link.handshake.code(link.fp_offer, answer.sdp)
         log.info("SAS shown to the user: %s sas=%s", sas_mod.display(self.sas), self.sas)
         self._deps.post(SasKnown(self.sas))
-        if self.mode == "automatic":  # notify, unattended: the console answered, the session starts
-            self._consent_automatically()
+        self._consent_automatically()  # notify, unattended only: the console answered, it starts
 
     def _on_technician_confirmed(self, message: TechnicianConfirmed) -> None:
         if self._ended:
@@ -1069,8 +1068,8 @@ class AgentSession:
         """A notify or unattended device session: what was requested is consented to without a
         dialog (the device's service checked the policy against its enrolment); the desktop is
         still opened first and still limits it."""
-        if self._ended or self._joined is None or self.policy.consented:
-            return
+        if self.mode != "automatic" or self._ended or self._joined is None or self.policy.consented:
+            return  # never for a personal agent, whatever the server says (``device_mode``)
         requested = list(self._joined.requested)
         log.info("consent given by the device's policy: %s", ",".join(requested))
         self.desktop.open_then(requested, requested, self._start, self._desktop_refused)
