@@ -34,6 +34,10 @@ class HistoryEntry:
     reason: str
     #: when the user pressed Allow ("" if they never did, or a line from an older agent)
     allowed_at: str = ""
+    #: a session on a managed device (issue 17): the policy that applied (ask, notify,
+    #: unattended) and the technician's reason; "" for a session joined with a typed code
+    device_policy: str = ""
+    access_reason: str = ""
 
 
 def history_path() -> Path:
@@ -75,7 +79,7 @@ def parse_time(value: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-_OPTIONAL_FIELDS = ("allowed_at",)
+_OPTIONAL_FIELDS = ("allowed_at", "device_policy", "access_reason")
 _STRING_FIELDS = tuple(
     f.name for f in fields(HistoryEntry) if f.name not in ("ticket_id", "granted", *_OPTIONAL_FIELDS)
 )

@@ -17,9 +17,10 @@ from babel.lists import format_list
 
 from veo import durations
 from veo.agent import endings
+from veo.agent.device.device_history import DeviceEvent, DeviceHistoryRead
 from veo.agent.history import HistoryEntry, HistoryRead, duration_seconds, parse_time
 from veo.agent.hotkey.base import STOP_HOTKEY_LABEL, stop_hotkey_label
-from veo.i18n import gettext_for, normalize
+from veo.i18n import N_, gettext_for, normalize
 
 Gettext = Callable[[str], str]
 
@@ -92,7 +93,7 @@ def summarize(entry: HistoryEntry, language: str, zone: tzinfo | None = None) ->
         else _("How long: the session did not start")
     )
     keys = stop_hotkey_label(gettext_for(language))
-    lines = (
+    lines: tuple[str, ...] = (
         _("Organization: {organization}").format(organization=entry.organization),
         _("Technician: {technician}").format(technician=entry.technician),
         _("Ticket #{number}: {title}").format(number=entry.ticket_id, title=entry.ticket_title),
@@ -102,7 +103,107 @@ def summarize(entry: HistoryEntry, language: str, zone: tzinfo | None = None) ->
         how_long,
         _("Ended by: {who}").format(who=ended_by_text(_, entry.ended_by, entry.reason, keys)),
     )
+    if entry.device_policy:
+        lines += (
+            _("Managed computer: {how}").format(how=policy_words(_, entry.device_policy)),
+            _("Reason given: {reason}").format(reason=entry.access_reason),
+        )
     return SessionSummary(when=when_text(started, locale, zone), lines=lines)
+
+
+def policy_words(gettext: Gettext, policy: str) -> str:
+    """What a managed device's policy meant for the person at it, in a few words."""
+    _ = gettext
+    words = {
+        "ask": _("you were asked first"),
+        "notify": _("started without asking; you were shown who and why"),
+        "unattended": _("unattended access: started without asking, with the session bar shown"),
+    }
+    return words.get(policy, policy)
+
+
+_PROBLEMS = {
+    "no_desktop": N_("not started: nobody was signed in to a desktop"),
+    "unattended_not_enrolled": N_("refused: this computer is not enrolled for unattended access"),
+    "busy": N_("not started: another session was already running"),
+    "launch_failed": N_("not started: the session could not start on the desktop"),
+}
+
+
+def device_summary(event: DeviceEvent, language: str, zone: tzinfo | None = None) -> SessionSummary:
+    """One line of the device's history (enrolment, a connection request, the unenrolment)."""
+    _ = gettext_for(language).gettext
+    locale = babel_locale(language)
+    organization = event.organization or _("your support department")
+    lines: tuple[str, ...]
+    if event.kind == "enrolled":
+        lines = (
+            _("Enrolled: this computer is managed by {organization} as “{name}” (group: {group}).").format(
+                organization=organization, name=event.device_name, group=event.group
+            ),
+            _("Enrolled by: {person}").format(person=event.enrolled_by or organization),
+            _("What technicians may do: {how}").format(
+                how=policy_words(
+                    _, "notify" if event.policy == "unattended" and not event.unattended else event.policy
+                )
+            ),
+            _("Server: {server}").format(server=event.server),
+        )
+    elif event.kind == "session_request":
+        problem = _PROBLEMS.get(event.problem)
+        outcome = (
+            _(problem)
+            if problem is not None
+            else (
+                _("started on {user}'s desktop").format(user=event.detail) if event.detail else _("started")
+            )
+        )
+        lines = (
+            _("Connection requested by {technician} ({organization})").format(
+                technician=event.technician or _("A technician"), organization=organization
+            ),
+            _("Reason given: {reason}").format(reason=event.reason),
+            *(
+                (_("Ticket #{number}: {title}").format(number=event.ticket_id, title=event.ticket_title),)
+                if event.ticket_id
+                else ()
+            ),
+            _("Managed computer: {how}").format(how=policy_words(_, event.policy)),
+            _("What happened: {outcome}").format(outcome=outcome),
+        )
+    else:
+        by = {
+            "device": _("removed on this computer; the server revoked its key"),
+            "server": _("revoked by the server; this computer forgot its key"),
+            "local": _("removed on this computer only (the server could not be reached)"),
+        }.get(event.detail, event.detail)
+        lines = (_("No longer managed by {organization}: {how}").format(organization=organization, how=by),)
+    return SessionSummary(when=when_text(parse_time(event.at), locale, zone), lines=lines)
+
+
+def device_title(language: str) -> str:
+    return gettext_for(language).gettext("This computer's management by your organization")
+
+
+def device_notices(read: DeviceHistoryRead, language: str) -> list[str]:
+    translations = gettext_for(language)
+    _ = translations.gettext
+    said: list[str] = []
+    if read.error is not None:
+        said.append(_("The device history could not be read ({error}).").format(error=read.error))
+    if read.skipped:
+        said.append(
+            translations.ngettext(
+                "{count} damaged line of the device history was skipped.",
+                "{count} damaged lines of the device history were skipped.",
+                read.skipped,
+            ).format(count=read.skipped)
+        )
+    return said
+
+
+def has_device_section(read: DeviceHistoryRead | None) -> bool:
+    return read is not None and bool(read.events or read.skipped or read.error)
 
 
 def notices(read: HistoryRead, language: str) -> list[str]:
@@ -137,11 +238,20 @@ def subtitle(language: str) -> str:
     )
 
 
-def history_text(read: HistoryRead, language: str, zone: tzinfo | None = None) -> str:
-    """The whole history as plain text (``veo agent --history --print``)."""
+def history_text(
+    read: HistoryRead, language: str, zone: tzinfo | None = None, device: DeviceHistoryRead | None = None
+) -> str:
+    """The whole history as plain text (``veo agent --history --print``); the device's history
+    (an enrolled computer) in a section of its own after the sessions."""
     blocks = [title(language), subtitle(language)]
     blocks += notices(read, language)
     for entry in read.entries:
         summary = summarize(entry, language, zone)
         blocks.append("\n".join([summary.when, *("  " + line for line in summary.lines)]))
+    if device is not None and has_device_section(device):
+        blocks.append(device_title(language))
+        blocks += device_notices(device, language)
+        for event in device.events:
+            summary = device_summary(event, language, zone)
+            blocks.append("\n".join([summary.when, *("  " + line for line in summary.lines)]))
     return "\n\n".join(blocks) + "\n"

@@ -6,7 +6,12 @@ window can be shown. The server (and maybe the code) comes from ``--server``/``-
 ``veo://join`` link, the downloaded file's own configuration or ``/etc/veo/agent.json``
 (``launch.py``); a configuration that cannot be used is said on the terminal, in the log and in a
 window (``ui/problem.py``), since a downloaded or installed agent has no terminal.
-``--history`` shows the user's own record of past sessions instead (``--print``: as text).
+``--history`` shows the user's own record of past sessions instead, and the device's history
+when IT enrolled this computer (``--print``: as text).
+``veo agent enrol | unenrol | service`` are the managed device's commands (``device/cli.py``);
+the hidden ``--device-session`` (the service starts it on the user's desktop, a LaunchSpec on its
+stdin: ``device/session_part.py``) and ``--device-notice`` (the enrolment notice) are for the
+service and ``enrol`` only.
 The log goes to ``$XDG_STATE_HOME/veo/agent.log`` (or ``--log-file``); an unexpected error ends
 with one sentence on the terminal that says where its details are, never a traceback (``logs.py``).
 """
@@ -14,6 +19,7 @@ with one sentence on the terminal that says where its details are, never a trace
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -22,6 +28,7 @@ import sys
 from collections.abc import Callable
 
 from veo.agent import backend, encoder, history
+from veo.agent.device import device_history
 from veo.agent.history_text import history_text
 from veo.agent.launch import Launch, LaunchProblem, decide, embedded_source, installed_config_path
 from veo.agent.logs import default_log_path, install_crash_handlers, report_crash, setup_logging
@@ -92,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     # hidden, for tests of the non-frozen agent: the configuration trailer of this file, as if it
     # were the downloaded one-file build (``launch.py``)
     parser.add_argument("--embedded-from", metavar="PATH", help=argparse.SUPPRESS)
+    # hidden, for the device service: a session on a managed device (its LaunchSpec on stdin),
+    # and the enrolment notice (``veo agent enrol`` starts it on the user's desktop)
+    parser.add_argument("--device-session", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--device-notice", action="store_true", help=argparse.SUPPRESS)
     # hidden, for ``veo bench stream``: which codec to offer, and the frame rate cap
     parser.add_argument("--codec", choices=encoder.CODECS, default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--max-fps", type=float, default=None, help=argparse.SUPPRESS)
@@ -108,8 +119,9 @@ def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] 
     """``veo agent --history``: the local record in a window, or as text with ``--print``."""
     _ = gettext_for(language).gettext
     read = history.read()
+    device = device_history.read()
     if as_text:
-        sys.stdout.write(history_text(read, language))
+        sys.stdout.write(history_text(read, language, device=device))
         return 0
 
     import tkinter as tk
@@ -118,7 +130,7 @@ def show_history(language: str, as_text: bool, on_tk_error: Callable[..., None] 
     from veo.agent.ui.history import HistoryWindow
 
     def make(root: tk.Tk, fonts: Fonts) -> HistoryWindow:
-        return HistoryWindow(root, fonts, language, read, root.quit)
+        return HistoryWindow(root, fonts, language, read, root.quit, device=device)
 
     error = run_alone(make, "history", on_tk_error)
     if error is not None:
@@ -145,9 +157,27 @@ def bad_backend_text(_: Callable[[str], str], value: str) -> str:
     )
 
 
+def device_session(args: argparse.Namespace) -> int:
+    """``--device-session``: ``veo.agent.device.session_part.main(args)``, imported only here."""
+    module = importlib.import_module("veo.agent.device.session_part")
+    run: Callable[[argparse.Namespace], int] = module.main
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in ("enrol", "unenrol", "service"):
+        from veo.agent.device.cli import main as device_main
+
+        return device_main(words)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
+    if args.device_session:
+        return device_session(args)
+    if args.device_notice:
+        from veo.agent.device.cli import notice_main
+
+        return notice_main(args.lang)
     language = normalize(args.lang) if args.lang else system_language()
     _ = gettext_for(language).gettext
     if args.print and not args.history:

@@ -13,8 +13,18 @@ import tkinter as tk
 from collections.abc import Callable
 from datetime import tzinfo
 
+from veo.agent.device.device_history import DeviceHistoryRead
 from veo.agent.history import HistoryRead
-from veo.agent.history_text import notices, subtitle, summarize, title
+from veo.agent.history_text import (
+    device_notices,
+    device_summary,
+    device_title,
+    has_device_section,
+    notices,
+    subtitle,
+    summarize,
+    title,
+)
 from veo.agent.ui.common import PAD, Fonts, GeometryReporter, open_window, place
 from veo.i18n import gettext_for
 
@@ -31,6 +41,7 @@ class HistoryWindow:
         read: HistoryRead,
         on_close: Callable[[], None],
         zone: tzinfo | None = None,
+        device: DeviceHistoryRead | None = None,
     ) -> None:
         _ = gettext_for(language).gettext
         self.window, frame = open_window(root, _("Past sessions"), on_close)
@@ -46,11 +57,13 @@ class HistoryWindow:
             )
         self.entries = len(read.entries)
         widgets: dict[str, tk.Widget] = {}
-        if read.entries:
+        with_device = device is not None and has_device_section(device)
+        if read.entries or with_device:
+            blocks = len(read.entries) + (len(device.events) + 1 if device is not None and with_device else 0)
             box = tk.Frame(frame)
             box.pack(fill="both", expand=True)
             self.text: tk.Text | None = tk.Text(
-                box, width=52, height=min(18, 8 * len(read.entries)), font=fonts.body, wrap="word",
+                box, width=52, height=min(18, 8 * blocks), font=fonts.body, wrap="word",
                 padx=PAD // 2, pady=PAD // 2, relief="flat", bg=self.window.cget("bg"),
             )  # fmt: skip
             scroll = tk.Scrollbar(box, orient="vertical", command=self.text.yview)
@@ -59,6 +72,7 @@ class HistoryWindow:
             self.text.pack(side="left", fill="both", expand=True)
             self.text.tag_configure("when", font=fonts.bold, spacing1=PAD // 2)
             self.text.tag_configure("line", lmargin1=PAD, lmargin2=PAD * 2)
+            self.text.tag_configure("section", font=fonts.title, spacing1=PAD)
             for index, entry in enumerate(read.entries):
                 summary = summarize(entry, language, zone)
                 if index:
@@ -66,6 +80,18 @@ class HistoryWindow:
                 self.text.insert("end", summary.when + "\n", "when")
                 for line in summary.lines:
                     self.text.insert("end", line + "\n", "line")
+            if device is not None and with_device:
+                # the device's own history (IT enrolled this computer): a section of its own
+                if read.entries:
+                    self.text.insert("end", "\n")
+                self.text.insert("end", device_title(language) + "\n", "section")
+                for notice in device_notices(device, language):
+                    self.text.insert("end", notice + "\n", "line")
+                for event in device.events:
+                    summary = device_summary(event, language, zone)
+                    self.text.insert("end", summary.when + "\n", "when")
+                    for line in summary.lines:
+                        self.text.insert("end", line + "\n", "line")
             self.text.configure(state="disabled")  # read-only, still selectable and scrollable
             widgets["list"] = self.text
         else:

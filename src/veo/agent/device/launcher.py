@@ -1,0 +1,87 @@
+"""Start a program of the agent on the user's desktop, as that user, with its input on stdin.
+
+Used for the session part (``--device-session``, a :class:`LaunchSpec` on stdin) and for the
+enrolment notice (``--device-notice``). What the child needs to know goes through its standard
+input only: the join code in a command line or an environment is readable by other programs of the
+same user (``ps``, ``/proc/<pid>/environ``).
+
+As root the child runs as the desktop's user (``user=``/``group=``/``extra_groups=``, ``HOME``,
+``USER``, ``LOGNAME``, ``SHELL`` of that account) with only the desktop's session variables
+(``desktop_seat.PASSED_ENV``) and a plain ``PATH``; a service that is not root starts it as
+itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+
+from veo.agent.device.desktop_seat import Desktop
+
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def agent_command(*flags: str) -> list[str]:
+    """How to run this agent again: the one-file build is its own program, else ``-m veo agent``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *flags]
+    return [sys.executable, "-m", "veo", "agent", *flags]
+
+
+def child_env(desktop: Desktop, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's whole environment: the account's basics and the desktop's session variables."""
+    inherited = os.environ if inherited is None else inherited
+    env = {
+        "HOME": desktop.home,
+        "USER": desktop.user,
+        "LOGNAME": desktop.user,
+        "SHELL": desktop.shell or "/bin/sh",
+        "PATH": SAFE_PATH,
+    }
+    # what the agent's own configuration reads (never set by the user in a root service's
+    # environment, only by whoever wrote the unit or ran the test)
+    for name in ("VEO_AGENT_CA_FILE", "VEO_AGENT_BACKEND", "PYTHONPATH", "VIRTUAL_ENV"):
+        if inherited.get(name):
+            env[name] = inherited[name]
+    env.update(desktop.env)
+    return env
+
+
+def switch_user_kwargs(desktop: Desktop, running_as_root: bool | None = None) -> dict[str, object]:
+    """``user``/``group``/``extra_groups`` for the child when the service is root (else none)."""
+    root = os.geteuid() == 0 if running_as_root is None else running_as_root
+    if not root or desktop.uid == 0:
+        return {}
+    return {
+        "user": desktop.uid,
+        "group": desktop.gid,
+        "extra_groups": os.getgrouplist(desktop.user, desktop.gid),
+    }
+
+
+async def start(desktop: Desktop, argv: list[str], stdin_data: bytes) -> asyncio.subprocess.Process:
+    """Start ``argv`` on ``desktop``, write ``stdin_data`` to it and close its stdin.
+
+    ``OSError`` when it could not start (no such user, no program, no permission).
+    """
+    cwd = desktop.home if os.path.isdir(desktop.home) else "/"  # noqa: ASYNC240 (one stat)
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        env=child_env(desktop),
+        cwd=cwd,
+        start_new_session=True,
+        **switch_user_kwargs(desktop),  # type: ignore[arg-type]
+    )
+    assert process.stdin is not None
+    try:
+        process.stdin.write(stdin_data)
+        await process.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # it ended at once; its exit status says why
+    finally:
+        process.stdin.close()
+    return process

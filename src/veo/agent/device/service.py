@@ -1,0 +1,297 @@
+"""``veo agent service``: the enrolled device's one socket to its server, and what comes over it.
+
+Keeps ``/ws/device`` open (``link.py``), beats every ``heartbeat_seconds`` with the signed-in
+user, comes back after a drop with exponential backoff and full jitter (``backoff.py``), and
+when a technician connects (``session_request``):
+
+1. checks the request against this device's enrolment: ``unattended`` only if IT enrolled the
+   device for it (the server checks too; the device does not take the server's word for it);
+2. one session at a time (``busy``);
+3. finds the desktop (``desktop_seat.py``; nobody signed in: ``no_desktop``);
+4. writes the request to the device's history (who, why, which policy, what happened);
+5. starts the session part on that desktop as its user with the :class:`LaunchSpec` on its
+   standard input (``launcher.py``), and answers ``session_launch``.
+
+``device_revoked``, or ``device_refused`` with ``forget``: the enrolment is over; the key and the
+configuration are deleted, the history says so, and the service ends with 0 (systemd does not
+restart it). A key deleted under it (``veo agent unenrol`` while the server was unreachable)
+ends it the same way at the next heartbeat or attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from veo.agent.device import desktop_seat, device_history, launcher, state
+from veo.agent.device.backoff import STABLE_SECONDS, JitterBackoff
+from veo.agent.device.desktop_seat import Desktop
+from veo.agent.device.device_history import DeviceEvent
+from veo.agent.device.link import Link, Refused, Unexpected, open_link, receive
+from veo.agent.signaling import ChannelClosed, ConnectError
+from veo.protocol.device import (
+    DeviceHeartbeat,
+    DeviceRefused,
+    DeviceRevoked,
+    LaunchProblem,
+    LaunchSpec,
+    SessionLaunch,
+    SessionRequest,
+)
+from veo.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+FindDesktop = Callable[[str | None, str | None], Awaitable[Desktop | None]]
+Launch = Callable[[Desktop, list[str], bytes], Awaitable[asyncio.subprocess.Process]]
+Outcome = Literal["dropped", "forget", "forgotten_locally"]
+
+
+def os_name() -> str:
+    try:
+        release = platform.freedesktop_os_release()
+        return release.get("PRETTY_NAME") or release.get("NAME", "") or platform.system()
+    except OSError:
+        return f"{platform.system()} {platform.release()}".strip()
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    directory: Path
+    display: str | None = None
+    desktop_user: str | None = None
+
+
+class DeviceService:
+    def __init__(
+        self,
+        options: ServiceOptions,
+        config: state.DeviceConfig,
+        key: Ed25519PrivateKey,
+        tls: ssl.SSLContext | None,
+        *,
+        find_desktop: FindDesktop = desktop_seat.find,
+        launch: Launch = launcher.start,
+        backoff: JitterBackoff | None = None,
+    ) -> None:
+        self.options = options
+        self.config = config
+        self._key = key
+        self._tls = tls
+        self._find_desktop = find_desktop
+        self._launch = launch
+        self.backoff = backoff or JitterBackoff()
+        self._session: asyncio.subprocess.Process | None = None
+        #: sockets authenticated so far (tests and the log)
+        self.connections = 0
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> int:
+        """Until the enrolment ends (0); a cancellation (SIGTERM) propagates."""
+        while True:
+            if not self._key_still_there():
+                return self._end("local")
+            try:
+                link = await open_link(
+                    self.config, self._key, self._tls, os_name=os_name(), os_user=await self._os_user()
+                )
+            except Refused as refused:
+                if refused.forget:
+                    log.warning("the server refused this device (%s) and asked it to forget", refused.reason)
+                    return self._end("server")
+                log.warning("the server refused this device (%s): trying again later", refused.reason)
+            except ConnectError as exc:
+                if exc.untrusted:
+                    log.error("the server's certificate is not trusted (%s): trying again later", exc.detail)
+                else:
+                    log.info("cannot reach the server: %s", exc.detail)
+            except (ChannelClosed, TimeoutError, Unexpected, OSError) as exc:
+                log.info("the device socket failed before the welcome: %s", exc or type(exc).__name__)
+            else:
+                self.connections += 1
+                started = time.monotonic()
+                log.info(
+                    "connected to %s as %r (group %r, policy %s)",
+                    self.config.server,
+                    link.welcome.device_name,
+                    link.welcome.group,
+                    link.welcome.policy,
+                )
+                outcome = await self.serve(link)
+                if outcome == "forget":
+                    return self._end("server")
+                if outcome == "forgotten_locally":
+                    return self._end("local")
+                if time.monotonic() - started >= STABLE_SECONDS:
+                    self.backoff.reset()
+            delay = self.backoff.next()
+            log.info("next attempt in %.1f s", delay)
+            await asyncio.sleep(delay)
+
+    async def serve(self, link: Link) -> Outcome:
+        """One authenticated socket, until it drops or the enrolment ends."""
+        beating = spawn(self._heartbeats(link), name="device-heartbeat")
+        try:
+            while True:
+                try:
+                    message = await receive(link.channel)
+                except ChannelClosed:
+                    return "forgotten_locally" if not self._key_still_there() else "dropped"
+                except Unexpected as exc:
+                    log.warning("%s (ignored)", exc)
+                    continue
+                if isinstance(message, DeviceRevoked):
+                    log.warning("the server revoked this device's enrolment")
+                    return "forget"
+                if isinstance(message, DeviceRefused):
+                    if message.forget:
+                        return "forget"
+                    return "dropped"
+                if isinstance(message, SessionRequest):
+                    answer = await self.handle(message)
+                    with contextlib.suppress(ChannelClosed):
+                        await link.channel.send(answer.dumps())
+                    continue
+                log.info("ignored %s on an authenticated socket", message.type)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            with contextlib.suppress(ChannelClosed, OSError, TimeoutError):
+                await asyncio.wait_for(link.channel.close(), 3)
+
+    async def _heartbeats(self, link: Link) -> None:
+        while True:
+            await asyncio.sleep(link.heartbeat_seconds)
+            if not self._key_still_there():
+                log.warning("the device key was deleted: closing")
+                with contextlib.suppress(ChannelClosed, OSError):
+                    await link.channel.close()
+                return
+            try:
+                await link.channel.send(DeviceHeartbeat(os_user=await self._os_user()).dumps())
+            except ChannelClosed:
+                return
+
+    # ------------------------------------------------------------------ a session request
+
+    async def handle(self, request: SessionRequest) -> SessionLaunch:
+        """Decide, record and (maybe) launch; the answer to send back."""
+        desktop: Desktop | None = None
+        problem: LaunchProblem | None = None
+        if request.policy == "unattended" and not self.config.unattended:
+            problem = "unattended_not_enrolled"
+        elif self._session is not None and self._session.returncode is None:
+            problem = "busy"
+        else:
+            desktop = await self._find_desktop(self.options.display, self.options.desktop_user)
+            if desktop is None:
+                problem = "no_desktop"
+        if problem is None and desktop is not None:
+            problem = await self._start(request, desktop)
+        self._record(request, desktop, problem)
+        log.info(
+            "session request %s from %r (policy %s): %s",
+            request.session_id,
+            request.technician_name,
+            request.policy,
+            "started" if problem is None else problem,
+        )
+        return SessionLaunch(session_id=request.session_id, ok=problem is None, problem=problem)
+
+    def launch_spec(self, request: SessionRequest) -> LaunchSpec:
+        return LaunchSpec(
+            server=self.config.server,
+            code=request.code,
+            session_id=request.session_id,
+            policy=request.policy,
+            reason=request.reason,
+            technician_name=request.technician_name,
+            organization=request.organization or self.config.organization,
+            device_name=self.config.device_name,
+            ca_file=self.config.ca_file,
+            language="",  # the desktop's own (its LANG is passed on)
+            device_history=str(self.options.directory / state.HISTORY_NAME),
+        )
+
+    async def _start(self, request: SessionRequest, desktop: Desktop) -> LaunchProblem | None:
+        spec = self.launch_spec(request)
+        try:
+            process = await self._launch(
+                desktop, launcher.agent_command("--device-session"), spec.model_dump_json().encode()
+            )
+        except OSError as exc:
+            log.error("the session part could not start as %s: %s", desktop.user, exc)
+            return "launch_failed"
+        self._session = process
+        spawn(self._reap(process, request.session_id), name="device-session-wait")
+        return None
+
+    async def _reap(self, process: asyncio.subprocess.Process, session_id: str) -> None:
+        code = await process.wait()
+        log.info("the session part of %s ended (exit status %s)", session_id, code)
+
+    def _record(self, request: SessionRequest, desktop: Desktop | None, problem: str | None) -> None:
+        device_history.append(
+            self.options.directory,
+            DeviceEvent(
+                kind="session_request",
+                at=device_history.now(),
+                server=self.config.server,
+                organization=request.organization or self.config.organization,
+                device_name=self.config.device_name,
+                policy=request.policy,
+                technician=request.technician_name,
+                reason=request.reason,
+                ticket_id=request.ticket_id,
+                ticket_title=request.ticket_title,
+                session_id=request.session_id,
+                problem=problem or "",
+                detail=desktop.user if desktop is not None else "",
+            ),
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _os_user(self) -> str:
+        try:
+            desktop = await self._find_desktop(self.options.display, self.options.desktop_user)
+        except Exception:
+            log.debug("finding the desktop failed", exc_info=True)
+            return ""
+        return desktop.user if desktop is not None else ""
+
+    def _key_still_there(self) -> bool:
+        return (self.options.directory / state.KEY_NAME).exists()
+
+    def _end(self, by: str) -> int:
+        """The enrolment is over: forget it, write it down, exit 0 (``local``: whoever deleted the
+        key already wrote the history)."""
+        state.forget(self.options.directory)
+        if by == "local":
+            log.warning("the device key is gone (unenrolled on this computer): stopping")
+            return 0
+        device_history.append(
+            self.options.directory,
+            DeviceEvent(
+                kind="unenrolled",
+                at=device_history.now(),
+                server=self.config.server,
+                organization=self.config.organization,
+                device_name=self.config.device_name,
+                detail=by,
+            ),
+        )
+        log.warning("this computer is no longer enrolled (%s): key and configuration deleted", by)
+        return 0
