@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from veo.protocol.device import DeviceRevoked, SessionLaunch, SessionRequest
+from veo.protocol.device import CHALLENGE_SECONDS, DeviceRevoked, SessionLaunch, SessionRequest
 from veo.server.audit.service import record
 from veo.server.bus.base import RESYNC, Bus
 from veo.server.devices import presence as presence_module
@@ -82,6 +82,8 @@ class DeviceLine:
         self.db = hub.db
         self.settings = hub.settings
         self.launch_seconds = launch_seconds
+        #: how long a new socket has to answer its challenge
+        self.challenge_seconds = CHALLENGE_SECONDS
         self.flush_seconds = flush_seconds
         self.presence = Presence(hub.db, hub.node)
         self.refusals = RefusalLog(action=AUTH_REFUSED, actor=DEVICE_ACTOR, subject_key="device_ids")

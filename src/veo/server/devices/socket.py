@@ -76,7 +76,7 @@ async def serve(line: DeviceLine, websocket: WebSocket) -> None:
     await websocket.accept()
     peer = Peer(websocket)
     address = client_address(websocket)
-    challenge = Challenge()
+    challenge = Challenge(seconds=line.challenge_seconds)
     conn: DeviceConnection | None = None
     try:
         await peer.send(challenge.message())

@@ -1,0 +1,357 @@
+"""``/ws/device`` over real WebSockets (Starlette's TestClient) on SQLite and PostgreSQL.
+
+The device proves its key, the database hears of it (node, last seen, signed-in user, version),
+refusals are told (and whether to forget) and audited without flooding the log, a second socket
+replaces the first, session requests reach the device and its answers end the session when it
+cannot start, a silent device ends it after the wait, and unenrolment and revocation close it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from sqlalchemy import update
+from tests.integration.device_socket_support import (
+    Enrolled,
+    call,
+    closed_with,
+    device_app,
+    device_session,
+    enrol,
+    events,
+    eventually,
+    hello,
+    line_of,
+    recv,
+    request_for,
+    row,
+    send,
+)
+from tests.integration.test_signaling import TestClient
+
+from veo.server.auth.models import User
+from veo.server.db.base import utcnow
+from veo.server.db.engine import Database
+from veo.server.devices.line import CLOSE_REPLACED, DeviceLine
+from veo.server.devices.models import Device
+from veo.server.devices.socket import CLOSE_REFUSED
+from veo.server.sessions.models import RemoteSession
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    client: TestClient
+    db: Database
+    users: dict[str, User]
+    ticket_id: int
+
+    @property
+    def line(self) -> DeviceLine:
+        return line_of(self.app)
+
+    def device(self) -> Any:
+        return self.client.websocket_connect("/ws/device")
+
+    def device_row(self, device: Enrolled) -> Device:
+        found: Device = row(self.db, Device, device.device_id)
+        return found
+
+    def session(self, session_id: str) -> RemoteSession:
+        found: RemoteSession = row(self.db, RemoteSession, session_id)
+        return found
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
+    app, users, ticket_id = device_app(tmp_path, database_url)
+    with TestClient(app) as client:
+        yield Env(app, client, app.state.db, users, ticket_id)
+    app.state.db.dispose()
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def test_an_enrolled_device_is_welcomed_and_the_database_hears_of_it(env: Env) -> None:
+    device = enrol(env.db, "Reception PC", policy="notify")
+    with env.device() as ws:
+        welcome = hello(ws, device, os_user="maria", agent_version="1.7.0")
+        assert welcome == {
+            "v": 1,
+            "type": "device_welcome",
+            "device_name": "Reception PC",
+            "group": "Reception",
+            "policy": "notify",
+            "organization": "ACME IT",
+        }
+        found = env.device_row(device)
+        assert found.connected_node == env.app.state.hub.node
+        assert found.last_seen_at is not None
+        assert (found.os_user, found.agent_version) == ("maria", "1.7.0")
+        assert env.line.presence.holder(device.device_id) is not None
+    # closed: the claim goes
+    eventually(lambda: env.device_row(device).connected_node is None, what="the claim cleared")
+    assert env.line.presence.holder(device.device_id) is None
+    assert events(env.db, "device.auth_refused") == []
+
+
+@pytest.mark.parametrize(
+    ("case", "reason", "forget"),
+    [
+        ("unknown", "unknown_device", True),
+        ("other_key", "bad_signature", False),
+        ("other_origin", "bad_signature", False),
+        ("revoked", "revoked", True),
+    ],
+)
+def test_refusals_are_told_with_forget_and_audited(env: Env, case: str, reason: str, forget: bool) -> None:
+    device = enrol(env.db)
+    if case == "unknown":
+        device = Enrolled("f" * 32, device.key)
+    if case == "revoked":
+        with env.db.session() as s:
+            s.execute(update(Device).values(revoked_at=utcnow(), revoked_by="server"))
+    with env.device() as ws:
+        answer = hello(
+            ws,
+            device,
+            key=Ed25519PrivateKey.generate() if case == "other_key" else None,
+            origin="https://impostor.example" if case == "other_origin" else "http://veo.test",
+        )
+        assert answer == {"v": 1, "type": "device_refused", "reason": reason, "forget": forget}
+        assert closed_with(ws) == CLOSE_REFUSED
+    (event,) = events(env.db, "device.auth_refused")
+    assert event.details == {"reason": reason, "device_id": device.device_id}
+    assert event.actor == "device"
+    assert env.line.presence.holder(device.device_id) is None
+    if case != "unknown":
+        assert env.device_row(device).connected_node is None
+
+
+def test_a_first_message_that_is_no_hello_is_refused_as_malformed(env: Env) -> None:
+    with env.device() as ws:
+        recv(ws, "device_challenge")
+        send(ws, {"type": "device_heartbeat"})
+        assert recv(ws) == {"v": 1, "type": "device_refused", "reason": "malformed", "forget": False}
+        assert closed_with(ws) == CLOSE_REFUSED
+    with env.device() as ws:
+        recv(ws, "device_challenge")
+        ws.send_text("[[[[not json")
+        assert recv(ws, "device_refused")["reason"] == "malformed"
+    assert [e.details["reason"] for e in events(env.db, "device.auth_refused")] == ["malformed"]
+
+
+def test_a_device_that_does_not_answer_in_time_is_refused(env: Env) -> None:
+    env.line.challenge_seconds = 0.2
+    with env.device() as ws:
+        challenge = recv(ws, "device_challenge")
+        assert len(bytes.fromhex(challenge["nonce"])) == 32
+        assert recv(ws) == {"v": 1, "type": "device_refused", "reason": "challenge_expired", "forget": False}
+        assert closed_with(ws) == CLOSE_REFUSED
+
+
+def test_every_socket_gets_its_own_nonce(env: Env) -> None:
+    nonces = set()
+    for _ in range(5):
+        with env.device() as ws:
+            nonces.add(recv(ws, "device_challenge")["nonce"])
+    assert len(nonces) == 5
+
+
+def test_a_flood_of_refusals_writes_one_row_per_reason_and_counts_the_rest(env: Env) -> None:
+    device = enrol(env.db)
+    stranger = Enrolled("e" * 32, device.key)
+    for _ in range(12):
+        with env.device() as ws:
+            assert hello(ws, stranger)["reason"] == "unknown_device"
+    for _ in range(6):
+        with env.device() as ws:
+            assert hello(ws, device, key=Ed25519PrivateKey.generate())["reason"] == "bad_signature"
+    assert sorted(e.details["reason"] for e in events(env.db, "device.auth_refused")) == [
+        "bad_signature",
+        "unknown_device",
+    ]
+    assert env.line.refusals.pending() == 16
+    call(env.client, lambda: env.line.write_refusals(everything=True))
+    rows = events(env.db, "device.auth_refused")
+    assert len(rows) == 3
+    summary = rows[-1].details
+    assert summary["count"] == 16
+    assert summary["reasons"] == {"bad_signature": 5, "unknown_device": 11}
+    assert summary["device_ids"] == {"e" * 32: 11, device.device_id: 5}
+
+
+def test_a_second_socket_of_the_device_replaces_the_first(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as first:
+        assert hello(first, device)["type"] == "device_welcome"
+        held = env.line.presence.holder(device.device_id)
+        with env.device() as second:
+            assert hello(second, device)["type"] == "device_welcome"
+            assert closed_with(first) == CLOSE_REPLACED
+            assert env.line.presence.holder(device.device_id) is not held
+            # the first one's close did not clear the second one's claim
+            assert env.device_row(device).connected_node == env.app.state.hub.node
+            send(second, {"type": "device_heartbeat", "os_user": "jo"})
+            call(env.client, env.line.flush_now)
+            assert env.device_row(device).os_user == "jo"
+
+
+# ---------------------------------------------------------------- heartbeats and presence
+
+
+def test_heartbeats_write_nothing_until_the_flush_writes_them_all_at_once(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as ws:
+        hello(ws, device, os_user="maria")
+        at_hello = env.device_row(device).last_seen_at
+        for user in ("maria", "maria", "pedro"):
+            send(ws, {"type": "device_heartbeat", "os_user": user})
+        # the socket's own handler noted them (a heartbeat after them lands in order)
+        eventually(lambda: env.line.presence.holder(device.device_id).os_user == "pedro")  # type: ignore[union-attr]
+        found = env.device_row(device)
+        assert (found.last_seen_at, found.os_user) == (at_hello, "maria")
+        call(env.client, env.line.flush_now)
+        found = env.device_row(device)
+        assert found.os_user == "pedro"
+        assert found.last_seen_at is not None and at_hello is not None and found.last_seen_at >= at_hello
+        # nothing new since: the next flush writes nothing for it
+        with env.db.session() as s:
+            s.execute(update(Device).values(os_user="changed elsewhere"))
+        call(env.client, env.line.flush_now)
+        assert env.device_row(device).os_user == "changed elsewhere"
+
+
+def test_a_revocation_whose_notice_was_lost_is_found_by_the_flush(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as ws:
+        hello(ws, device)
+        with env.db.session() as s:  # revoked by another node, its bus notice lost
+            s.execute(update(Device).values(revoked_at=utcnow(), revoked_by="server"))
+        call(env.client, env.line.flush_now)
+        assert recv(ws) == {"v": 1, "type": "device_revoked"}
+        assert closed_with(ws) == 1000
+
+
+# ---------------------------------------------------------------- revocation and unenrolment
+
+
+def test_revoked_from_the_server_closes_the_socket_at_once(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as ws:
+        hello(ws, device)
+        call(env.client, env.line.revoked, device.device_id)
+        assert recv(ws) == {"v": 1, "type": "device_revoked"}
+        assert closed_with(ws) == 1000
+    eventually(lambda: env.device_row(device).connected_node is None, what="the claim cleared")
+
+
+def test_unenrol_from_the_device_revokes_it(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as ws:
+        hello(ws, device)
+        send(ws, {"type": "device_unenrol"})
+        assert recv(ws) == {"v": 1, "type": "device_revoked"}
+        assert closed_with(ws) == 1000
+    found = env.device_row(device)
+    assert found.revoked_at is not None and found.revoked_by == "device"
+    (event,) = events(env.db, "device.revoked")
+    assert event.details["by"] == "device" and event.details["device_id"] == device.device_id
+    # and it cannot come back
+    with env.device() as ws:
+        assert hello(ws, device) == {"v": 1, "type": "device_refused", "reason": "revoked", "forget": True}
+
+
+# ---------------------------------------------------------------- session requests
+
+
+def test_a_request_reaches_the_device_and_a_launch_ends_the_wait(env: Env) -> None:
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    request = request_for(session)
+    with env.device() as ws:
+        hello(ws, device)
+        call(env.client, env.line.request_session, device.device_id, request)
+        assert recv(ws, "session_request") == request.model_dump()
+        assert env.line.pending() == {session.id}
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": True})
+        eventually(lambda: not env.line.pending(), what="the wait settled")
+    assert env.session(session.id).status == "waiting"  # the session part joins next
+    assert events(env.db, "session.device_launch_failed") == []
+
+
+def test_a_failed_launch_ends_the_session_as_device_unavailable(env: Env) -> None:
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    with env.device() as ws:
+        hello(ws, device)
+        call(env.client, env.line.request_session, device.device_id, request_for(session))
+        recv(ws, "session_request")
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "no_desktop"})
+        ended = eventually(lambda: env.session(session.id).status == "ended", what="the session ended")
+        assert ended
+    found = env.session(session.id)
+    assert (found.ended_by, found.end_reason) == ("system", "device_unavailable")
+    (failed,) = events(env.db, "session.device_launch_failed")
+    assert failed.details == {"problem": "no_desktop", "device_id": device.device_id}
+    assert failed.session_id == session.id
+    assert not env.line.pending()
+
+
+def test_a_device_that_never_answers_ends_the_session_as_device_unreachable(env: Env) -> None:
+    env.line.launch_seconds = 0.2
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    with env.device() as ws:
+        hello(ws, device)
+        call(env.client, env.line.request_session, device.device_id, request_for(session))
+        recv(ws, "session_request")
+        eventually(lambda: env.session(session.id).status == "ended", what="the session ended")
+    found = env.session(session.id)
+    assert (found.ended_by, found.end_reason) == ("system", "device_unreachable")
+    (ended,) = [e for e in events(env.db, "session.ended") if e.session_id == session.id]
+    assert ended.details["device_id"] == device.device_id
+
+
+def test_a_request_for_a_device_nobody_holds_ends_after_the_wait(env: Env) -> None:
+    env.line.launch_seconds = 0.2
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    call(env.client, env.line.request_session, device.device_id, request_for(session))
+    eventually(lambda: env.session(session.id).end_reason == "device_unreachable", what="the session ended")
+
+
+def test_a_device_cannot_answer_for_another_devices_session(env: Env) -> None:
+    target, other = enrol(env.db, "Target"), enrol(env.db, "Other")
+    session = device_session(env.db, env.users, env.ticket_id, target)
+    with env.device() as ws_target, env.device() as ws_other:
+        hello(ws_target, target)
+        hello(ws_other, other)
+        call(env.client, env.line.request_session, target.device_id, request_for(session))
+        recv(ws_target, "session_request")
+        send(ws_other, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "busy"})
+        # a heartbeat after it on the same socket: once it is noted, the launch was handled
+        send(ws_other, {"type": "device_heartbeat", "os_user": "after"})
+        eventually(lambda: env.line.presence.holder(other.device_id).os_user == "after")  # type: ignore[union-attr]
+        assert env.session(session.id).status == "waiting"
+        assert env.line.pending() == {session.id}
+    assert events(env.db, "session.device_launch_failed") == []
+
+
+def test_garbage_after_the_welcome_is_ignored(env: Env) -> None:
+    device = enrol(env.db)
+    with env.device() as ws:
+        hello(ws, device)
+        ws.send_text("not json")
+        send(ws, {"type": "no_such_thing"})
+        send(ws, {"type": "device_heartbeat", "os_user": "still here"})
+        eventually(lambda: env.line.presence.holder(device.device_id).os_user == "still here")  # type: ignore[union-attr]
