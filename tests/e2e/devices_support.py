@@ -35,6 +35,8 @@ LEAD_PASSWORD = "unattended closets only 42"
 ORGANIZATION = "veo support"
 #: The lead's capabilities in this module: the standard ones plus ``unattended``.
 LEAD_CAPABILITIES = "view,control,clipboard,files,unattended"
+#: The enrolment notice's window in the agent's log contract, and its one button.
+NOTICE_WINDOW, NOTICE_BUTTON = "enrol-notice", "ok"
 
 #: An admin's API token needs TOTP: enrol it straight in the server's database (the test stands in
 #: for the admin scanning the QR code), then ask ``/api/v1/auth/token`` with the current code.
@@ -43,11 +45,13 @@ import sys
 from datetime import timedelta
 import pyotp
 from veo.config import Settings
-from veo.server.auth import service, totp
+from veo.server.auth import service, totp, totp_seal
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 
-db = Database(Settings().effective_database_url)
+settings = Settings()
+totp_seal.use(settings.data_dir)  # the data directory's key, as the server seals with it
+db = Database(settings.effective_database_url)
 with db.session() as s:
     user = service.get_by_email(s, sys.argv[1])
     secret = totp.start_enrolment(s, user).secret
@@ -105,7 +109,7 @@ def create_people(server: VeoServer) -> People:
         "create-user", ADMIN_EMAIL, "--name", "Dana Admin", "--role", "admin", "--password-stdin",
         stdin=ADMIN_PASSWORD + "\n",
     )  # fmt: skip
-    secret = run_python(server, _ENROL_TOTP, ADMIN_EMAIL).strip()
+    secret = run_python(server, _ENROL_TOTP, ADMIN_EMAIL).strip().splitlines()[-1]
     server.admin(
         "create-user", LEAD_EMAIL, "--name", LEAD_NAME, "--role", "lead", "--password-stdin",
         stdin=LEAD_PASSWORD + "\n",
@@ -138,9 +142,9 @@ class DevicesApi:
         body = {"name": name, "policy": policy, "roles": roles, "description": "end-to-end test devices"}
         return dict(
             expect(
-                self.server.api("POST", "/api/v1/device-groups", token=self.people.admin, json=body),
+                self.server.api("POST", "/api/v1/admin/device-groups", token=self.people.admin, json=body),
                 201,
-                "POST /api/v1/device-groups",
+                "POST /api/v1/admin/device-groups",
             )
         )
 
@@ -153,16 +157,16 @@ class DevicesApi:
             "description": group.get("description", ""),
         }
         response = self.server.api(
-            "PUT", f"/api/v1/device-groups/{group['id']}", token=self.people.admin, json=body
+            "PUT", f"/api/v1/admin/device-groups/{group['id']}", token=self.people.admin, json=body
         )
-        expect(response, 200, f"PUT /api/v1/device-groups/{group['id']} policy={policy}")
+        expect(response, 200, f"PUT /api/v1/admin/device-groups/{group['id']} policy={policy}")
 
     def create_token(self, group_id: int, label: str, unattended: bool) -> str:
         body = {"group_id": group_id, "label": label, "unattended": unattended, "ttl_hours": 1}
         created = expect(
-            self.server.api("POST", "/api/v1/enrolment-tokens", token=self.people.admin, json=body),
+            self.server.api("POST", "/api/v1/admin/enrolment-tokens", token=self.people.admin, json=body),
             201,
-            "POST /api/v1/enrolment-tokens",
+            "POST /api/v1/admin/enrolment-tokens",
         )
         token: str = created["token"]
         return token
@@ -276,6 +280,24 @@ class Enrolment:
     notice_text: str
 
 
+class Logged(AgentLog):
+    """The agent log contract over several files: a ``--log-file`` and the process's own output
+    (where the children it starts on the desktop write: they inherit its standard error)."""
+
+    def __init__(self, *paths: Path) -> None:
+        super().__init__(paths[0])
+        self.paths = paths
+
+    def lines(self) -> list[str]:
+        found: list[str] = []
+        for path in self.paths:
+            try:
+                found.extend(path.read_text(errors="replace").splitlines())
+            except FileNotFoundError:
+                continue
+        return found
+
+
 class EnrolRun:
     """``veo agent enrol --server URL --token T --state-dir DIR`` on the test display."""
 
@@ -292,7 +314,8 @@ class EnrolRun:
     ) -> None:
         self.display = display
         self.logs = logs
-        self.log = AgentLog(workdir / f"{name}.log")
+        output = workdir / f"{name}-output.log"
+        self.log = Logged(workdir / f"{name}.log", output)
         self.windows_before = set(visible_windows(display))
         argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", token]
         argv += ["--state-dir", str(state_dir), "--display", display.display]
@@ -301,7 +324,7 @@ class EnrolRun:
             LoggedProcess(
                 f"veo agent enrol ({name})",
                 netns.command(argv),
-                workdir / f"{name}-output.log",
+                output,
                 env=_device_env(display, workdir / f"{name}-home"),
             )
         )
@@ -313,27 +336,27 @@ class EnrolRun:
                 return name
         return None
 
-    def close_notice(self, timeout: float = 60.0) -> tuple[str, str]:
-        """Wait for the notice window, read its title and text, click its close button.
+    def close_notice(self, timeout: float = 60.0) -> str:
+        """Wait for the notice window, click its button as the person would; return its title.
 
-        Returns (title, text). The close button's rectangle comes from the enrolment's log
-        (``ui-geometry notice``), like every window of the agent's.
+        The button's rectangle comes from the log (``ui-geometry enrol-notice``), like every
+        window of the agent's; the window itself is found on the display by its name.
         """
         title = wait_for("the enrolment notice window on the display", self.new_window, timeout, self.logs)
         layout = wait_for(
-            "the notice to log `ui-geometry notice`", lambda: self.log.geometry("notice"), 30, self.logs
+            "the notice to log `ui-geometry enrol-notice`",
+            lambda: self.log.geometry(NOTICE_WINDOW),
+            30,
+            self.logs,
         )
-        text = "\n".join(line for line in self.log.lines() if "notice text" in line)
-        close = layout.get("close") or layout.get("ok")
-        assert close is not None, f"the notice logged no close button: {sorted(layout)}"
-        self.display.click_rect(close)
+        self.display.click_rect(layout[NOTICE_BUTTON])
         wait_for(
             "the notice window to close",
             lambda: title not in visible_windows(self.display).values(),
             30,
             self.logs,
         )
-        return title, text
+        return title
 
     def finish(self, timeout: float = 60.0) -> Enrolment:
         wait_for("veo agent enrol to exit", lambda: not self.process.running(), timeout, self.logs)
@@ -353,11 +376,11 @@ def enrol_with_notice(
     """Enrol, answer the notice as the person at the device would, and wait for the command."""
     run = EnrolRun(netns, display, server, token, state_dir, workdir, logs, name)
     try:
-        title, text = run.close_notice()
+        title = run.close_notice()
         outcome = run.finish()
     finally:
         run.process.stop()
-    return Enrolment(outcome.returncode, outcome.output, title, text + "\n" + run.log.path.read_text())
+    return Enrolment(outcome.returncode, outcome.output, title, "\n".join(run.log.lines()))
 
 
 def enrol_refused(

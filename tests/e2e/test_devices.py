@@ -187,7 +187,8 @@ def _connect(
     fleet: Fleet, token: str, reason: str, technician: str, policy: str, mode: str | None = None
 ) -> str:
     created = expect(fleet.api.connect(fleet.device_id, token, reason, mode), 201, "connect to the device")
-    session_id = str(created.get("session_id") or created["id"])
+    session_id = str(created["id"])
+    assert created["policy"] == policy and created["reason"] == reason, created
     fleet.sessions.append((session_id, policy, reason, technician))
     return session_id
 
