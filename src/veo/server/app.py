@@ -34,6 +34,9 @@ from veo.server.categories import api as api_categories
 from veo.server.categories import pages as category_pages
 from veo.server.db.engine import Database
 from veo.server.db.migrate import migrate
+from veo.server.devices import api as device_api
+from veo.server.devices import pages as device_pages
+from veo.server.devices import routes as device_routes
 from veo.server.downloads import pages as download_pages
 from veo.server.files import api as api_files
 from veo.server.middleware import VeoMiddleware
@@ -121,9 +124,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_reports.router)
     app.include_router(api_files.router)
     app.include_router(download_pages.router)
+    app.include_router(device_pages.router)
     app.add_exception_handler(download_pages.DownloadRefused, download_pages.refused)  # type: ignore[arg-type]
     audit_pages.install(app)
     housekeeping.install(app)
     session_routes.install(app)
+    device_routes.install(app)  # rides on the session hub: after it
     notify_routes.install(app)
+    device_api.install(app)
     return app
