@@ -91,6 +91,8 @@ class DeviceLine:
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        #: the bus subscription is up (notices published from now on reach this node)
+        self.listening = False
 
     @property
     def node(self) -> str:
@@ -315,13 +317,14 @@ class DeviceLine:
         while True:
             try:
                 async with self.bus.subscribe(CHANNEL) as inbox:
-                    pause = RETRY_SECONDS
+                    pause, self.listening = RETRY_SECONDS, True
                     async for raw in inbox:
                         await self._message(raw)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("listening for device notices failed; again in %.0f s: %s", pause, exc)
+            self.listening = False
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_MAX_SECONDS)
 

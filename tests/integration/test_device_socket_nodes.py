@@ -1,0 +1,179 @@
+"""Two server nodes on one database and one Redis: the device's socket on one, the request on the other.
+
+A technician's request made on node A reaches the device whose socket node B holds (one bus
+channel for all devices), the device's answer on B ends A's wait or the session, a revocation
+made on A closes the socket on B, and a device that reconnects to A replaces its socket on B.
+Real WebSockets (Starlette's TestClient), one app per node on its own event loop, Redis keys
+under a random prefix; skipped when Redis does not answer, except in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from tests.integration.device_socket_support import (
+    Enrolled,
+    call,
+    closed_with,
+    device_app,
+    device_session,
+    enrol,
+    events,
+    eventually,
+    hello,
+    line_of,
+    recv,
+    request_for,
+    row,
+    send,
+)
+from tests.integration.test_signaling import TestClient
+from tests.integration.test_signaling_nodes import _on_redis, node_app
+from tests.unit.server.sessions.runtime_stores import delete_prefix, random_prefix, redis_or_skip
+
+from veo.server.auth.models import User
+from veo.server.bus.redis import RedisBus
+from veo.server.db.engine import Database
+from veo.server.devices import routes as device_routes
+from veo.server.devices.line import CLOSE_REPLACED, DeviceLine
+from veo.server.devices.models import Device
+from veo.server.sessions.models import RemoteSession
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@dataclass
+class Node:
+    app: FastAPI
+    client: TestClient
+    bus: RedisBus
+
+    @property
+    def line(self) -> DeviceLine:
+        return line_of(self.app)
+
+    @property
+    def node(self) -> str:
+        node: str = self.app.state.hub.node
+        return node
+
+    def device(self) -> Any:
+        return self.client.websocket_connect("/ws/device")
+
+
+@dataclass
+class Pair:
+    a: Node
+    b: Node
+    db: Database
+    users: dict[str, User]
+    ticket_id: int
+
+    def session(self, device: Enrolled) -> RemoteSession:
+        return device_session(self.db, self.users, self.ticket_id, device)
+
+    def status(self, session_id: str) -> tuple[str, str | None]:
+        found: RemoteSession = row(self.db, RemoteSession, session_id)
+        return found.status, found.end_reason
+
+    def holder(self, device: Enrolled) -> str | None:
+        found: Device = row(self.db, Device, device.device_id)
+        return found.connected_node
+
+
+@pytest.fixture
+def pair(tmp_path: Path, database_url: str) -> Iterator[Pair]:
+    asyncio.run(redis_or_skip())
+    prefix = random_prefix()
+    app_a, users, ticket_id = device_app(tmp_path, database_url)
+    app_b = node_app(app_a, database_url, users)
+    device_routes.install(app_b)
+    bus_a, bus_b = _on_redis(app_a, prefix), _on_redis(app_b, prefix)
+    try:
+        with TestClient(app_a) as client_a, TestClient(app_b) as client_b:
+            a, b = Node(app_a, client_a, bus_a), Node(app_b, client_b, bus_b)
+            try:
+                for node in (a, b):
+                    eventually(lambda node=node: node.line.listening, what="the line listening")  # type: ignore[misc]
+                yield Pair(a, b, app_a.state.db, users, ticket_id)
+            finally:
+                for node in (a, b):
+                    call(node.client, node.bus.close)
+    finally:
+        app_a.state.db.dispose()
+        app_b.state.db.dispose()
+        asyncio.run(delete_prefix(prefix))
+
+
+def test_a_request_made_on_node_a_reaches_the_device_held_by_node_b(pair: Pair) -> None:
+    device = enrol(pair.db)
+    session = pair.session(device)
+    request = request_for(session)
+    with pair.b.device() as ws:
+        hello(ws, device)
+        assert pair.holder(device) == pair.b.node
+        assert pair.a.line.presence.holder(device.device_id) is None
+        call(pair.a.client, pair.a.line.request_session, device.device_id, request)
+        assert recv(ws, "session_request") == request.model_dump()
+        assert pair.a.line.pending() == {session.id}
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": True})
+        # the answer came to B; A's wait ends through the bus
+        eventually(lambda: not pair.a.line.pending(), what="node A's wait settled")
+    assert pair.status(session.id)[0] == "waiting"
+
+
+def test_a_failed_launch_on_node_b_ends_the_session_requested_on_node_a(pair: Pair) -> None:
+    device = enrol(pair.db)
+    session = pair.session(device)
+    with pair.b.device() as ws:
+        hello(ws, device)
+        call(pair.a.client, pair.a.line.request_session, device.device_id, request_for(session))
+        recv(ws, "session_request")
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "busy"})
+        eventually(lambda: pair.status(session.id) == ("ended", "device_unavailable"), what="the end")
+        eventually(lambda: not pair.a.line.pending(), what="node A's wait settled")
+    (failed,) = events(pair.db, "session.device_launch_failed")
+    assert failed.details == {"problem": "busy", "device_id": device.device_id}
+
+
+def test_node_a_ends_the_session_when_the_device_on_node_b_stays_silent(pair: Pair) -> None:
+    pair.a.line.launch_seconds = 0.3
+    device = enrol(pair.db)
+    session = pair.session(device)
+    with pair.b.device() as ws:
+        hello(ws, device)
+        call(pair.a.client, pair.a.line.request_session, device.device_id, request_for(session))
+        recv(ws, "session_request")
+        eventually(lambda: pair.status(session.id) == ("ended", "device_unreachable"), what="the end")
+
+
+def test_a_revocation_made_on_node_a_closes_the_socket_on_node_b(pair: Pair) -> None:
+    device = enrol(pair.db)
+    with pair.b.device() as ws:
+        hello(ws, device)
+        call(pair.a.client, pair.a.line.revoked, device.device_id)
+        assert recv(ws) == {"v": 1, "type": "device_revoked"}
+        assert closed_with(ws) == 1000
+    eventually(lambda: pair.holder(device) is None, what="node B's claim cleared")
+
+
+def test_a_device_that_reconnects_to_node_a_replaces_its_socket_on_node_b(pair: Pair) -> None:
+    device = enrol(pair.db)
+    with pair.b.device() as old:
+        hello(old, device)
+        assert pair.holder(device) == pair.b.node
+        with pair.a.device() as new:
+            assert hello(new, device)["type"] == "device_welcome"
+            assert closed_with(old) == CLOSE_REPLACED
+            eventually(lambda: pair.b.line.presence.holder(device.device_id) is None, what="B let go")
+            # B's close did not take A's claim away
+            assert pair.holder(device) == pair.a.node
+            session = pair.session(device)
+            call(pair.b.client, pair.b.line.request_session, device.device_id, request_for(session))
+            assert recv(new, "session_request")["session_id"] == session.id
