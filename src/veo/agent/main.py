@@ -19,7 +19,6 @@ with one sentence on the terminal that says where its details are, never a trace
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import signal
@@ -158,10 +157,11 @@ def bad_backend_text(_: Callable[[str], str], value: str) -> str:
 
 
 def device_session(args: argparse.Namespace) -> int:
-    """``--device-session``: ``veo.agent.device.session_part.main(args)``, imported only here."""
-    module = importlib.import_module("veo.agent.device.session_part")
-    run: Callable[[argparse.Namespace], int] = module.main
-    return run(args)
+    """``--device-session``: ``veo.agent.device.session_part.main(args)``, imported only here
+    (a plain import, so the one-file build's analysis finds it)."""
+    from veo.agent.device import session_part
+
+    return session_part.main(args)
 
 
 def main(argv: list[str] | None = None) -> int:

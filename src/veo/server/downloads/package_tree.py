@@ -8,6 +8,10 @@
   ``MimeType=x-scheme-handler/veo;``, so the join page's *Open veo* button starts it with the link
   (``--``: whatever a web page puts in the link stays the link, never an option);
 * ``/usr/share/icons/hicolor/scalable/apps/veo-agent.svg``;
+* with ``with_service``: ``/usr/lib/systemd/system/veo-agent.service`` (:func:`service_unit`), the
+  system service of an enrolled computer (``veo-agent service``; issue 17). Installed, never
+  enabled by the package: ``veo-agent enrol`` enables it once IT enrolled the computer, and its
+  ``ConditionPathExists`` keeps it off on a computer that is not enrolled;
 * ``/etc/veo/agent.json`` (:class:`~veo.protocol.agent_config.InstalledConfig`): the servers a
   ``veo:`` link may name (a conffile of the ``.deb``, ``%config(noreplace)`` in the ``.rpm``: an IT
   department's edit survives an upgrade);
@@ -41,6 +45,10 @@ COMMAND = f"/usr/bin/{PACKAGE}"
 DESKTOP_FILE = f"/usr/share/applications/{PACKAGE}.desktop"
 ICON_FILE = f"/usr/share/icons/hicolor/scalable/apps/{PACKAGE}.svg"
 CONFIG_FILE = "/etc/veo/agent.json"
+SERVICE_NAME = f"{PACKAGE}.service"
+SERVICE_FILE = f"/usr/lib/systemd/system/{SERVICE_NAME}"
+#: Where the service keeps the device key, configuration and history (``StateDirectory=``).
+STATE_DIR = f"/var/lib/{PACKAGE}"
 
 #: A package's version: the one pattern every agent version follows (:data:`veo.config.AGENT_VERSION`).
 VERSION = AGENT_VERSION
@@ -116,6 +124,7 @@ def write_tree(
     version: str,
     copyright_path: str,
     with_licences: bool = False,
+    with_service: bool = False,
 ) -> None:
     """The installed files under ``root`` (see the module's docstring); directories 0755.
 
@@ -133,6 +142,8 @@ def write_tree(
     write_file(root / DESKTOP_FILE.lstrip("/"), desktop_entry())
     write_file(root / ICON_FILE.lstrip("/"), ICON_SVG)
     write_file(root / CONFIG_FILE.lstrip("/"), config.model_dump_json(indent=2) + "\n")
+    if with_service:
+        write_file(root / SERVICE_FILE.lstrip("/"), service_unit())
     licences = licences_of(binary) if with_licences else None
     copyright_file = root / copyright_path.lstrip("/")
     write_file(copyright_file, copyright_text(version, licences is not None))
@@ -173,6 +184,60 @@ def desktop_entry() -> str:
             "Categories=Network;RemoteAccess;",
             "MimeType=x-scheme-handler/veo;",
             f"StartupWMClass={PACKAGE}",
+            "",
+        ]
+    )
+
+
+def service_unit() -> str:
+    """``veo-agent.service``: the enrolled computer's link to its server (``veo-agent service``).
+
+    A *system* unit, run as root: it must work with nobody signed in (a server in a closet, a
+    kiosk), survive log-outs, and keep the device key (0600 in ``/var/lib/veo-agent``) out of the
+    signed-in user's reach; it starts each session part *as* the desktop's user. Hardened as far
+    as that allows, knowing the session part inherits the sandbox: no ``PrivateTmp`` (the X11
+    socket is in ``/tmp``), no ``ProtectHome`` (the session part writes the user's history and
+    log), no ``MemoryDenyWriteExecute`` (codecs). Capabilities: SETUID/SETGID to become the
+    user, SYS_PTRACE and DAC_READ_SEARCH to read the desktop session's environment from
+    ``/proc/<pid>/environ``, KILL to end a session part. Exit 0 (the enrolment ended, or
+    stopped) and 2 (not enrolled, bad configuration) are not restarted; a crash is, after 10 s.
+    Stopping the service ends a running session (the whole control group).
+    """
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=veo remote support: this enrolled computer's link to its organization's server",
+            "After=network-online.target",
+            "Wants=network-online.target",
+            f"ConditionPathExists={STATE_DIR}/device.json",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"ExecStart={COMMAND} service",
+            "Restart=on-failure",
+            "RestartSec=10",
+            "RestartPreventExitStatus=2",
+            f"StateDirectory={PACKAGE}",
+            "StateDirectoryMode=0755",
+            "UMask=0022",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=full",
+            "ProtectKernelTunables=yes",
+            "ProtectKernelModules=yes",
+            "ProtectKernelLogs=yes",
+            "ProtectControlGroups=yes",
+            "ProtectClock=yes",
+            "ProtectHostname=yes",
+            "RestrictSUIDSGID=yes",
+            "RestrictRealtime=yes",
+            "RestrictNamespaces=yes",
+            "LockPersonality=yes",
+            "SystemCallArchitectures=native",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+            "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_KILL",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
             "",
         ]
     )
