@@ -355,3 +355,34 @@ def test_garbage_after_the_welcome_is_ignored(env: Env) -> None:
         send(ws, {"type": "no_such_thing"})
         send(ws, {"type": "device_heartbeat", "os_user": "still here"})
         eventually(lambda: env.line.presence.holder(device.device_id).os_user == "still here")  # type: ignore[union-attr]
+
+
+def test_a_device_answers_each_request_once(env: Env) -> None:
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    with env.device() as ws:
+        hello(ws, device)
+        call(env.client, env.line.request_session, device.device_id, request_for(session))
+        recv(ws, "session_request")
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": True})
+        eventually(lambda: not env.line.pending(), what="the wait settled")
+        # a second answer for the same session is not taken: it cannot end the session now
+        send(ws, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "busy"})
+        send(ws, {"type": "device_heartbeat", "os_user": "after"})
+        eventually(lambda: env.line.presence.holder(device.device_id).os_user == "after")  # type: ignore[union-attr]
+    assert env.session(session.id).status == "waiting"
+    assert events(env.db, "session.device_launch_failed") == []
+
+
+def test_a_request_delivered_to_a_replaced_socket_may_be_answered_on_the_new_one(env: Env) -> None:
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    with env.device() as first:
+        hello(first, device)
+        call(env.client, env.line.request_session, device.device_id, request_for(session))
+        recv(first, "session_request")
+        with env.device() as second:
+            hello(second, device)
+            assert closed_with(first) == CLOSE_REPLACED
+            send(second, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "busy"})
+            eventually(lambda: env.session(session.id).end_reason == "device_unavailable", what="the end")

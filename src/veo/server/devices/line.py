@@ -19,8 +19,11 @@ a socket:
 - a second authenticated socket of a device replaces the first, on whichever node: the later
   authentication (wall clock, ns) stays.
 
-A device may only answer for its own sessions: a ``session_launch`` naming a session that is not
-the device's (``RemoteSession.device_id``) is ignored.
+A device may only answer for its own sessions, once each: a ``session_launch`` naming a session
+that was not requested on its socket (or on the socket of this node it replaced), or that is not
+the device's (``RemoteSession.device_id``), is ignored without a database read. An answer sent
+after the device moved to another node is lost that way: the wait then ends the session as
+:data:`DEVICE_UNREACHABLE` unless the session part joined meanwhile.
 """
 
 from __future__ import annotations
@@ -191,6 +194,7 @@ class DeviceLine:
         whichever node holds it."""
         old = self.presence.take(conn)
         if old is not None:
+            conn.expected.update(old.expected)  # what it was asked, the new socket may answer
             await old.peer.close(CLOSE_REPLACED)
         notice = {"kind": "replaced", "node": self.node, "device": conn.device_id, "since": conn.since}
         try:
@@ -201,6 +205,9 @@ class DeviceLine:
     async def launched(self, conn: DeviceConnection, launch: SessionLaunch) -> None:
         """The device's answer to a ``session_request``: the wait ends; a failure ends the session."""
         session_id, device_id = launch.session_id, conn.device_id
+        if not conn.answered(session_id):
+            log.debug("device %s answered for a session it was not asked about here", device_id)
+            return
         problem = launch.problem or "launch_failed"
 
         def settle(s: Any) -> str:
@@ -253,6 +260,7 @@ class DeviceLine:
     # ------------------------------------------------------------------ internals
 
     async def _deliver(self, conn: DeviceConnection, request: SessionRequest) -> None:
+        conn.expect(request.session_id)
         try:
             await conn.peer.send(request)
         except Exception as exc:  # the socket is going: the launch timer ends the session

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: How often this node writes its devices' ``last_seen_at`` (at most once per device per period).
 FLUSH_SECONDS = 60.0
+#: Unanswered session requests one socket remembers.
+MAX_EXPECTED = 16
 
 
 @dataclass(eq=False)
@@ -54,6 +56,19 @@ class DeviceConnection:
     seen: bool = False
     #: ``os_user`` changed since the last flush
     user_changed: bool = False
+    #: sessions requested on this socket and not answered yet (oldest first, at most
+    #: :data:`MAX_EXPECTED`): only those may be answered, so a device cannot make the server
+    #: look sessions up, or end them, by answering for sessions it was never asked about
+    expected: dict[str, None] = field(default_factory=dict)
+
+    def expect(self, session_id: str) -> None:
+        self.expected[session_id] = None
+        while len(self.expected) > MAX_EXPECTED:
+            del self.expected[next(iter(self.expected))]
+
+    def answered(self, session_id: str) -> bool:
+        """Whether ``session_id`` was requested here and not answered yet (it is, from now)."""
+        return self.expected.pop(session_id, 0) is None
 
 
 class Presence:

@@ -147,7 +147,7 @@ async def _serve_device(line: DeviceLine, conn: DeviceConnection) -> None:
         try:
             message = parse_device_message(raw)
         except ProtocolError as exc:
-            log.info("device %s sent a message this server does not take: %s", conn.device_id, exc.code)
+            log.debug("device %s sent a message this server does not take: %s", conn.device_id, exc.code)
             continue
         try:
             if isinstance(message, DeviceHeartbeat):
