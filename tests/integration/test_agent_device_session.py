@@ -101,14 +101,15 @@ class StandIn:
 
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
-            @channel.on("message")
-            def on_message(raw: str) -> None:
-                message = json.loads(raw)
-                self.data.append(message)
-                if message["type"] == "control" and not message["active"]:
-                    return  # wait for the control that says it is active
-                if message["type"] in self.got:
-                    self.got[message["type"]].set()
+            channel.on("message", on_message)
+
+        def on_message(raw: str) -> None:
+            message = json.loads(raw)
+            self.data.append(message)
+            if message["type"] == "control" and not message["active"]:
+                return  # wait for the control that says it is active
+            if message["type"] in self.got:
+                self.got[message["type"]].set()
 
         @pc.on("track")
         def on_track(track: Any) -> None:
