@@ -42,14 +42,18 @@ def enrol_body(token: str, name: str = "reception-01", **extra: Any) -> dict[str
     return body | extra
 
 
-def make_group(app: FastAPI, name: str = "Reception", policy: str = "ask", roles: tuple[str, ...] = ("technician",)) -> int:
+def make_group(
+    app: FastAPI, name: str = "Reception", policy: str = "ask", roles: tuple[str, ...] = ("technician",)
+) -> int:
     from veo.server.devices import groups
 
     with app.state.db.session() as s:
         return groups.create_group(s, name=name, policy=policy, roles=list(roles), actor="cli").id
 
 
-def make_token(app: FastAPI, group_id: int, *, unattended: bool = False, creator_email: str | None = None) -> tuple[str, str]:
+def make_token(
+    app: FastAPI, group_id: int, *, unattended: bool = False, creator_email: str | None = None
+) -> tuple[str, str]:
     """(token id, secret)."""
     from veo.server.auth import service as accounts
     from veo.server.devices import tokens

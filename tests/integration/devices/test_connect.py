@@ -28,7 +28,9 @@ def line(app: FastAPI) -> FakeLine:
     return fake
 
 
-async def _tech(app: FastAPI, client: httpx.AsyncClient, email: str = TECH, role: str = "technician") -> dict[str, str]:
+async def _tech(
+    app: FastAPI, client: httpx.AsyncClient, email: str = TECH, role: str = "technician"
+) -> dict[str, str]:
     make_user(app.state.db, email, name="Ana Tech", role=role)
     return await api_token(client, email)
 
@@ -37,7 +39,9 @@ async def test_unattended_refused_without_the_capability_allowed_with_it(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine
 ) -> None:
     headers = await _tech(app, client)
-    device_id = make_device(app, make_group(app, "Closet", policy="unattended"), name="closet-srv", unattended=True)
+    device_id = make_device(
+        app, make_group(app, "Closet", policy="unattended"), name="closet-srv", unattended=True
+    )
     url = f"/api/v1/devices/{device_id}/sessions"
     body = {"reason": "Disk full on the backup server", "mode": "unattended"}
     refused = await client.post(url, json=body, headers=headers)
@@ -97,7 +101,9 @@ async def test_unattended_needs_a_device_enrolled_for_it(
     assert response.status_code == 403
     assert response.json()["code"] == "unattended_not_enrolled"
     # the default mode is the group's policy: the same refusal without naming the mode
-    default = await client.post(f"/api/v1/devices/{device_id}/sessions", json={"reason": "x"}, headers=headers)
+    default = await client.post(
+        f"/api/v1/devices/{device_id}/sessions", json={"reason": "x"}, headers=headers
+    )
     assert default.json()["code"] == "unattended_not_enrolled"
     # a gentler mode is fine
     ask = await client.post(
@@ -119,7 +125,10 @@ async def test_a_mode_beyond_the_groups_policy_is_refused(
         )
         assert response.status_code == 403
         assert response.json()["code"] == "mode_not_allowed"
-    assert [e.details["mode"] for e in events(app, "device.connect_refused") if e.details] == ["notify", "unattended"]
+    assert [e.details["mode"] for e in events(app, "device.connect_refused") if e.details] == [
+        "notify",
+        "unattended",
+    ]
 
 
 async def test_revoked_and_offline_devices_are_refused(
@@ -144,7 +153,9 @@ async def test_revoked_and_offline_devices_are_refused(
         assert s.query(RemoteSession).count() == 0
 
 
-async def test_a_reason_or_a_ticket_is_required(app: FastAPI, client: httpx.AsyncClient, line: FakeLine) -> None:
+async def test_a_reason_or_a_ticket_is_required(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine
+) -> None:
     headers = await _tech(app, client)
     device_id = make_device(app, make_group(app))
     url = f"/api/v1/devices/{device_id}/sessions"
@@ -171,14 +182,18 @@ async def test_a_role_outside_the_group_neither_sees_nor_connects(
     listed = await client.get("/api/v1/devices", headers=headers)
     assert listed.status_code == 200 and listed.json() == []
     assert (await client.get(f"/api/v1/devices/{device_id}", headers=headers)).status_code == 404
-    refused = await client.post(f"/api/v1/devices/{device_id}/sessions", json={"reason": "x"}, headers=headers)
+    refused = await client.post(
+        f"/api/v1/devices/{device_id}/sessions", json={"reason": "x"}, headers=headers
+    )
     assert (refused.status_code, refused.json()["code"]) == (403, "group_not_allowed")
     seen = await client.get(f"/api/v1/devices/{device_id}", headers=lead_headers)
     assert seen.status_code == 200
     assert seen.json()["online"] is True and seen.json()["allowed_modes"] == ["ask"]
 
 
-async def test_permissions_beyond_the_role_are_refused(app: FastAPI, client: httpx.AsyncClient, line: FakeLine) -> None:
+async def test_permissions_beyond_the_role_are_refused(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine
+) -> None:
     headers = await _tech(app, client)
     device_id = make_device(app, make_group(app))
     response = await client.post(

@@ -16,7 +16,9 @@ from veo.server.devices.models import Device, EnrolmentToken
 from veo.server.sessions.ratelimit import RedemptionLimiter
 
 
-async def test_enrolment_registers_the_device_and_spends_the_token(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_enrolment_registers_the_device_and_spends_the_token(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     make_user(app.state.db, "root@example.org", name="Root Admin", role="admin")
     group_id = make_group(app, "Reception", policy="notify")
     token_id, secret = make_token(app, group_id, unattended=True, creator_email="root@example.org")
@@ -33,7 +35,11 @@ async def test_enrolment_registers_the_device_and_spends_the_token(app: FastAPI,
     with app.state.db.session() as s:
         device = s.get(Device, answer["device_id"])
         assert device is not None
-        assert (device.public_key, device.os_user, device.os_name) == (body["public_key"], "maria", "Debian 12")
+        assert (device.public_key, device.os_user, device.os_name) == (
+            body["public_key"],
+            "maria",
+            "Debian 12",
+        )
         assert device.enrolled_by is not None and device.enrolled_by.email == "root@example.org"
         token = s.get(EnrolmentToken, token_id)
         assert token is not None and tokens.status(token) == "used"
@@ -58,12 +64,18 @@ async def test_a_token_used_twice_is_refused(app: FastAPI, client: httpx.AsyncCl
     assert "already used" in second.json()["message"]
     [refused] = events(app, "device.enrol_refused")
     assert refused.details is not None
-    assert (refused.details["reason"], refused.details["token_id"], refused.details["name"]) == ("used", token_id, "pc-2")
+    assert (refused.details["reason"], refused.details["token_id"], refused.details["name"]) == (
+        "used",
+        token_id,
+        "pc-2",
+    )
     with app.state.db.session() as s:
         assert s.query(Device).count() == 1
 
 
-async def test_expired_revoked_and_unknown_tokens_are_refused(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_expired_revoked_and_unknown_tokens_are_refused(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     group_id = make_group(app)
     expired_id, expired = make_token(app, group_id)
     revoked_id, revoked = make_token(app, group_id)
@@ -74,7 +86,12 @@ async def test_expired_revoked_and_unknown_tokens_are_refused(app: FastAPI, clie
         tokens.revoke_token(s, revoked_id, actor="cli")
     unknown = tokens.new_secret()
     answers = {}
-    for label, secret in (("expired", expired), ("revoked", revoked), ("unknown", unknown), ("junk", "123 456 789")):
+    for label, secret in (
+        ("expired", expired),
+        ("revoked", revoked),
+        ("unknown", unknown),
+        ("junk", "123 456 789"),
+    ):
         response = await client.post("/api/v1/enrol", json=enrol_body(secret, label))
         assert response.status_code == 403, response.text
         answers[label] = response.json()["code"]
@@ -90,7 +107,9 @@ async def test_expired_revoked_and_unknown_tokens_are_refused(app: FastAPI, clie
         assert s.query(Device).count() == 0
 
 
-async def test_two_devices_racing_with_one_token_only_one_enrols(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_two_devices_racing_with_one_token_only_one_enrols(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     _, secret = make_token(app, make_group(app))
     bodies = [enrol_body(secret, f"racer-{i}") for i in range(3)]  # the limiter lets 4 in at once
     responses = await asyncio.gather(*(client.post("/api/v1/enrol", json=b) for b in bodies))
@@ -103,7 +122,9 @@ async def test_two_devices_racing_with_one_token_only_one_enrols(app: FastAPI, c
     assert len(events(app, "device.enrol_refused")) == 2
 
 
-async def test_a_key_already_enrolled_is_refused_and_the_token_kept(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_a_key_already_enrolled_is_refused_and_the_token_kept(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     group_id = make_group(app)
     _, first = make_token(app, group_id)
     second_id, second = make_token(app, group_id)
@@ -125,7 +146,9 @@ async def test_a_bad_public_key_is_a_named_field_error(app: FastAPI, client: htt
 
 
 async def test_failed_enrolments_are_limited_per_address(app: FastAPI, client: httpx.AsyncClient) -> None:
-    app.state.enrol_limiter = RedemptionLimiter(max_failures=2, base_delay=0.0, max_delay=0.0, flood_max_failures=1)
+    app.state.enrol_limiter = RedemptionLimiter(
+        max_failures=2, base_delay=0.0, max_delay=0.0, flood_max_failures=1
+    )
     codes = []
     for _ in range(3):
         response = await client.post("/api/v1/enrol", json=enrol_body(tokens.new_secret()))
@@ -140,9 +163,13 @@ async def test_failed_enrolments_are_limited_per_address(app: FastAPI, client: h
 
 
 async def test_a_successful_enrolment_is_not_counted(app: FastAPI, client: httpx.AsyncClient) -> None:
-    app.state.enrol_limiter = RedemptionLimiter(max_failures=1, base_delay=0.0, max_delay=0.0, flood_max_failures=1)
+    app.state.enrol_limiter = RedemptionLimiter(
+        max_failures=1, base_delay=0.0, max_delay=0.0, flood_max_failures=1
+    )
     group_id = make_group(app)
     for i in range(3):
         _, secret = make_token(app, group_id)
-        response = await client.post("/api/v1/enrol", json=enrol_body(secret, f"pc-{i}") | {"public_key": public_key()})
+        response = await client.post(
+            "/api/v1/enrol", json=enrol_body(secret, f"pc-{i}") | {"public_key": public_key()}
+        )
         assert response.status_code == 201, response.text

@@ -120,6 +120,7 @@ def enrol(
     )
     db.add(device)
     db.flush()
+    db.refresh(device, ["group", "enrolled_by"])  # callers read them after the transaction
     record(
         db,
         "device.enrolled",

@@ -92,6 +92,7 @@ def create_token(
     )
     db.add(token)
     db.flush()
+    db.refresh(token, ["group", "created_by"])  # callers read them after the transaction
     record(
         db,
         "device.token_created",

@@ -180,8 +180,11 @@ def end_reason(code: str | None) -> str:
             "The technician's role now requires two-factor sign-in, which their account has not set up."
         ),
         # managed devices (issue 17): the device could not start the session part
-        "device_unavailable": _("The managed device could not start the session."),
-        "device_unreachable": _("The managed device did not answer the session request in time."),
+        "device_unreachable": _("The device did not answer the connection request in time."),
+        "device_unavailable": _(
+            "The device could not start the session (nobody signed in, busy, or not enrolled for this "
+            "kind of access)."
+        ),
     }
     if not code:
         return ""
