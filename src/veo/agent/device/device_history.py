@@ -135,5 +135,6 @@ def read(directories: list[Path] | None = None) -> DeviceHistoryRead:
                 skipped += 1
             else:
                 events.append(event)
+    events.reverse()  # later lines first among events of the same second (the sort is stable)
     events.sort(key=lambda e: parse_time(e.at), reverse=True)
     return DeviceHistoryRead(events=events, skipped=skipped, error="; ".join(errors) or None)
