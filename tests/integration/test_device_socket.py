@@ -8,6 +8,7 @@ cannot start, a silent device ends it after the wait, and unenrolment and revoca
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import update
+from starlette.exceptions import StarletteDeprecationWarning
 from tests.integration.device_socket_support import (
     Enrolled,
     call,
@@ -33,7 +35,6 @@ from tests.integration.device_socket_support import (
     row,
     send,
 )
-from tests.integration.test_signaling import TestClient
 
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
@@ -42,6 +43,10 @@ from veo.server.devices.line import CLOSE_REPLACED, DeviceLine
 from veo.server.devices.models import Device
 from veo.server.devices.socket import CLOSE_REFUSED
 from veo.server.sessions.models import RemoteSession
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -10,6 +10,7 @@ under a random prefix; skipped when Redis does not answer, except in CI.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from starlette.exceptions import StarletteDeprecationWarning
 from tests.integration.device_socket_support import (
     Enrolled,
     call,
@@ -33,7 +35,6 @@ from tests.integration.device_socket_support import (
     row,
     send,
 )
-from tests.integration.test_signaling import TestClient
 from tests.integration.test_signaling_nodes import _on_redis, node_app
 from tests.unit.server.sessions.runtime_stores import delete_prefix, random_prefix, redis_or_skip
 
@@ -44,6 +45,10 @@ from veo.server.devices import routes as device_routes
 from veo.server.devices.line import CLOSE_REPLACED, DeviceLine
 from veo.server.devices.models import Device
 from veo.server.sessions.models import RemoteSession
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.timeout(90)
 
