@@ -100,58 +100,60 @@ async def enrol(app: FastAPI, base: str, directory: Path, *, policy: str = "ask"
 
 async def test_enrol_serve_a_request_and_forget_when_revoked(tmp_path: Path) -> None:
     directory = tmp_path / "state"
-    async with serving(tmp_path, "device-server", organization="ACME") as (base, app):
-        async with httpx.AsyncClient(base_url=base) as client:
-            await ready(client)
-            config = await enrol(app, base, directory)
-            assert stat.S_IMODE((directory / state.KEY_NAME).stat().st_mode) == 0o600
-            assert stat.S_IMODE((directory / state.CONFIG_NAME).stat().st_mode) == 0o600
-            row = device_row(app, config.device_id)
-            assert (row.name, row.revoked_at) == ("reception-01", None)
-            assert (config.organization, config.group, config.policy) == ("ACME", "Reception", "ask")
+    async with (
+        serving(tmp_path, "device-server", organization="ACME") as (base, app),
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        await ready(client)
+        config = await enrol(app, base, directory)
+        assert stat.S_IMODE((directory / state.KEY_NAME).stat().st_mode) == 0o600
+        assert stat.S_IMODE((directory / state.CONFIG_NAME).stat().st_mode) == 0o600
+        row = device_row(app, config.device_id)
+        assert (row.name, row.revoked_at) == ("reception-01", None)
+        assert (config.organization, config.group, config.policy) == ("ACME", "Reception", "ask")
 
-            service = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "veo", "agent", "service", "--state-dir", str(directory), "-v",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=agent_env(),
-            )  # fmt: skip
-            try:
-                await until(lambda: device_row(app, config.device_id).connected_node is not None)
-                online = device_row(app, config.device_id)
-                assert online.agent_version and online.os_name
+        service = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "veo", "agent", "service", "--state-dir", str(directory), "-v",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=agent_env(),
+        )  # fmt: skip
+        try:
+            await until(lambda: device_row(app, config.device_id).connected_node is not None)
+            online = device_row(app, config.device_id)
+            assert online.agent_version and online.os_name
 
-                make_user(app.state.db, TECH, name="Tom Tech", role="technician")
-                headers = await api_token(client, TECH)
-                response = await client.post(
-                    f"/api/v1/devices/{config.device_id}/sessions",
-                    json={"reason": "The printer queue is stuck"},
-                    headers=headers,
-                )
-                assert response.status_code == 201, response.text
-                session_id = response.json()["id"]
+            make_user(app.state.db, TECH, name="Tom Tech", role="technician")
+            headers = await api_token(client, TECH)
+            response = await client.post(
+                f"/api/v1/devices/{config.device_id}/sessions",
+                json={"reason": "The printer queue is stuck"},
+                headers=headers,
+            )
+            assert response.status_code == 201, response.text
+            session_id = response.json()["id"]
 
-                def ended() -> bool:
-                    with app.state.db.session() as s:
-                        session = s.get(RemoteSession, session_id)
-                        return session is not None and session.end_reason == "device_unavailable"
-
-                await until(ended)
-                [event] = [e for e in device_history.read([directory]).events if e.kind == "session_request"]
-                assert (event.technician, event.reason, event.policy, event.problem) == (
-                    "Tom Tech", "The printer queue is stuck", "ask", "no_desktop",
-                )  # fmt: skip
-                assert event.session_id == session_id
-
-                from veo.server.devices import service as devices
-                from veo.server.devices.line import device_line
-
+            def ended() -> bool:
                 with app.state.db.session() as s:
-                    devices.revoke_device(s, config.device_id, by="server", actor="root@example.org")
-                await device_line(app).revoked(config.device_id)
-                assert await asyncio.wait_for(service.wait(), 60) == 0
-            finally:
-                if service.returncode is None:
-                    service.terminate()
-                    await service.wait()
+                    session = s.get(RemoteSession, session_id)
+                    return session is not None and session.end_reason == "device_unavailable"
+
+            await until(ended)
+            [event] = [e for e in device_history.read([directory]).events if e.kind == "session_request"]
+            assert (event.technician, event.reason, event.policy, event.problem) == (
+                "Tom Tech", "The printer queue is stuck", "ask", "no_desktop",
+            )  # fmt: skip
+            assert event.session_id == session_id
+
+            from veo.server.devices import service as devices
+            from veo.server.devices.line import device_line
+
+            with app.state.db.session() as s:
+                devices.revoke_device(s, config.device_id, by="server", actor="root@example.org")
+            await device_line(app).revoked(config.device_id)
+            assert await asyncio.wait_for(service.wait(), 60) == 0
+        finally:
+            if service.returncode is None:
+                service.terminate()
+                await service.wait()
     assert not (directory / state.KEY_NAME).exists()
     assert not (directory / state.CONFIG_NAME).exists()
     kinds = [(e.kind, e.detail) for e in device_history.read([directory]).events]
