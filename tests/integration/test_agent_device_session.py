@@ -157,13 +157,6 @@ class StandIn:
             await pc.close()
 
 
-RUN_PART = (
-    "import argparse, sys\n"
-    "from veo.agent.device.session_part import main\n"
-    "sys.exit(main(argparse.Namespace(lang='en', log_file=sys.argv[1], verbose=False)))\n"
-)
-
-
 def start_part(
     netns: str, display: str, tmp_path: Path, policy: DevicePolicy
 ) -> tuple[subprocess.Popen[bytes], Path]:
@@ -184,7 +177,7 @@ def start_part(
         [
             "ip", "netns", "exec", netns,
             "env", f"DISPLAY={display}", f"VEO_AGENT_HISTORY={tmp_path / 'history.jsonl'}",
-            sys.executable, "-c", RUN_PART, str(log),
+            sys.executable, "-m", "veo", "agent", "--device-session", "--log-file", str(log),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -227,7 +220,10 @@ def test_notify_starts_at_once_and_the_notices_stop_ends_it(display: str, netns:
             assert server.got["hangup"].wait(30)
             assert server.of(Hangup)[-1].reason == "user_stopped"
             wait_for_line(log, r"session ended by=user reason=user_stopped")
-            assert part.wait(60) == 0
+            assert part.wait(60) == 0, "the part exits once the session ended (the service waits for it)"
+            entry = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
+            assert (entry["device_policy"], entry["access_reason"]) == ("notify", "Printer jams")
+            assert entry["ended_by"] == "user" and entry["granted"] == ["view", "control"]
         finally:
             stop(part)
 

@@ -1222,6 +1222,9 @@ class AgentSession:
                 granted=granted,
                 ended_by=by,
                 reason=reason,
+                # a managed device's session: the policy that applied and why the technician came
+                device_policy=self._deps.device.policy if self._deps.device is not None else "",
+                access_reason=self._deps.device.reason if self._deps.device is not None else "",
             )
         )
 

@@ -26,8 +26,10 @@ SPEC = {
 
 
 def test_a_launch_description_is_read() -> None:
-    spec = read_spec(io.StringIO(json.dumps(SPEC)), "en")
+    spec = read_spec(io.BytesIO(json.dumps(SPEC).encode()), "en")
     assert (spec.code, spec.policy, spec.reason) == ("123456789", "notify", "Printer jams")
+    named = json.dumps({**SPEC, "technician_name": "Ana García"}, ensure_ascii=False).encode()
+    assert read_spec(io.BytesIO(named), "en").technician_name == "Ana García"
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,12 @@ def test_a_launch_description_is_read() -> None:
 )
 def test_what_is_not_a_launch_description_is_said(text: str, said: str) -> None:
     with pytest.raises(SpecProblem, match=said):
-        read_spec(io.StringIO(text), "en")
+        read_spec(io.BytesIO(text.encode()), "en")
+
+
+def test_bytes_that_are_not_utf8_are_said() -> None:
+    with pytest.raises(SpecProblem, match="not valid JSON"):
+        read_spec(io.BytesIO(b"\xff\xfe{"), "en")
 
 
 @pytest.mark.parametrize(
@@ -58,7 +65,7 @@ def test_what_is_not_a_launch_description_is_said(text: str, said: str) -> None:
 )
 def test_bad_input_exits_2_with_one_sentence(text: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = argparse.Namespace(lang="en")
-    assert session_part.main(args, io.StringIO(text)) == 2
+    assert session_part.main(args, io.BytesIO(text.encode())) == 2
     err = capsys.readouterr().err
     assert err.startswith("veo agent: ") and err.count("\n") == 1
     assert "Traceback" not in err

@@ -22,11 +22,11 @@ import signal
 import ssl
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
-from veo.agent import backend
+from veo.agent import backend, encoder
 from veo.agent.device_mode import DeviceContext
 from veo.agent.logs import install_crash_handlers, report_crash, setup_logging
 from veo.agent.session import configure_updates
@@ -46,12 +46,14 @@ class SpecProblem(Exception):
     """The standard input holds no usable launch description; ``str()`` is the sentence."""
 
 
-def read_spec(stream: TextIO, language: str) -> LaunchSpec:
-    """The service's :class:`LaunchSpec` from ``stream``, or :class:`SpecProblem` saying what is wrong."""
+def read_spec(stream: BinaryIO, language: str) -> LaunchSpec:
+    """The service's :class:`LaunchSpec` from ``stream``, or :class:`SpecProblem` saying what is wrong.
+
+    Read as bytes: JSON is UTF-8 whatever the desktop's locale says (a reason may name "García")."""
     _ = gettext_for(language).gettext
     try:
         raw = stream.read(MAX_SPEC_BYTES + 1)
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         raise SpecProblem(_("The session description could not be read from standard input.")) from None
     if not raw.strip():
         raise SpecProblem(
@@ -75,17 +77,18 @@ def read_spec(stream: TextIO, language: str) -> LaunchSpec:
         ) from None
 
 
-def main(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
+def main(args: argparse.Namespace, stdin: BinaryIO | None = None) -> int:
     """Read the launch description, check it, then run one session with the device's context.
 
     ``args``: ``veo agent``'s parsed command line (``--lang`` for the sentences before the spec
-    is read, ``--log-file``, ``--verbose``, ``--ca-file``, ``--backend``, ``--sysinfo-programs``
+    is read, ``--log-file``, ``--verbose``, ``--ca-file``, ``--backend``, ``--codec``, ``--max-fps``,
+    ``--sysinfo-programs``
     when given; the spec's own ``language`` and ``ca_file`` come first).
     """
     lang = getattr(args, "lang", None)
     language = normalize(lang) if lang else system_language()
     try:
-        spec = read_spec(stdin if stdin is not None else sys.stdin, language)
+        spec = read_spec(stdin if stdin is not None else sys.stdin.buffer, language)
     except SpecProblem as problem:
         print(f"veo agent: {problem}", file=sys.stderr)
         return 2
@@ -95,12 +98,13 @@ def main(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
     try:
         ws_url = agent_ws_url(spec.server, language)
         tls = client_context(spec.ca_file or getattr(args, "ca_file", None) or None, language)
+        encoder.configure(getattr(args, "codec", "auto"), getattr(args, "max_fps", None))
         backend.configure(getattr(args, "backend", None))
         programs = parse_programs(getattr(args, "sysinfo_programs", None))
     except (ServerUrlError, CaFileError) as exc:
         print(f"veo agent: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # --backend or --sysinfo-programs: the service passed something wrong
+    except ValueError as exc:  # --codec, --max-fps, --backend, --sysinfo-programs: the service's doing
         print(
             "veo agent: " + _("Bad option for the session part: {problem}").format(problem=exc),
             file=sys.stderr,
