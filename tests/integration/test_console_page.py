@@ -90,7 +90,8 @@ class Relay:
         await self.socket.close(code=code)
 
 
-def make_app(relay: Relay, session: SimpleNamespace) -> FastAPI:
+def make_app(relay: Relay, session: SimpleNamespace, **context: Any) -> FastAPI:
+    """The stand-in server; ``context`` adds to (or replaces) what console.html is rendered with."""
     env = Environment(
         loader=ChoiceLoader([DictLoader({"base.html": BASE_HTML}), FileSystemLoader(WEB / "templates")]),
         autoescape=True,
@@ -111,19 +112,20 @@ def make_app(relay: Relay, session: SimpleNamespace) -> FastAPI:
 
     @app.get("/sessions/{session_id}/console")
     async def console(session_id: str) -> HTMLResponse:
-        html = env.get_template("console.html").render(
-            session=session,
-            ticket=SimpleNamespace(id=42, title="Printer <offline>", requester_name="Ana Pérez"),
-            code_display="123 456 789",
-            join_url="http://127.0.0.1/join?code=123456789",
-            expires_at=datetime.now(UTC) + timedelta(minutes=10),
-            ws_url=f"/ws/console?session={session_id}",
-            protocol_url="/api/v1/protocol.json",
-            agent_command="veo agent --server http://127.0.0.1 --code 123456789",
-            csrf_token="csrf-test-token",
-            user=SimpleNamespace(name="Tech"),
-            lang="en",
-        )
+        base: dict[str, Any] = {
+            "session": session,
+            "ticket": SimpleNamespace(id=42, title="Printer <offline>", requester_name="Ana Pérez"),
+            "code_display": "123 456 789",
+            "join_url": "http://127.0.0.1/join?code=123456789",
+            "expires_at": datetime.now(UTC) + timedelta(minutes=10),
+            "ws_url": f"/ws/console?session={session_id}",
+            "protocol_url": "/api/v1/protocol.json",
+            "agent_command": "veo agent --server http://127.0.0.1 --code 123456789",
+            "csrf_token": "csrf-test-token",
+            "user": SimpleNamespace(name="Tech"),
+            "lang": "en",
+        }
+        html = env.get_template("console.html").render(**{**base, **context})
         return HTMLResponse(html)
 
     @app.post("/sessions/{session_id}/note")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from veo.config import Settings
 from veo.protocol import agent_config, codes
+from veo.protocol.device import DeviceSession
 from veo.protocol.permissions import ordered
 from veo.server.addresses import client_address
 from veo.server.api.params import RowId
@@ -22,7 +23,9 @@ from veo.server.lang import _, get_language
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
 from veo.server.sessions.access import api_error, load_for
+from veo.server.sessions.device_view import device_session
 from veo.server.sessions.hub import SignalingHub
+from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.schemas import agent_command, join_url
 from veo.server.tickets import service as tickets_service
 from veo.server.tickets.lifecycle import DONE
@@ -90,13 +93,19 @@ async def new_code(session_id: str, request: Request, user: CurrentUser, db: Dat
     return RedirectResponse(f"/tickets/{old.ticket_id}#remote-support", status_code=303)
 
 
+def _with_device(session: RemoteSession, db: Session) -> tuple[RemoteSession, DeviceSession | None]:
+    return session, device_session(db, session)
+
+
 @router.get("/sessions/{session_id}/console")
 async def console(session_id: str, request: Request, user: CurrentUser, db: DatabaseDep) -> Response:
-    session = await db.run(lambda s: load_for(s, session_id, user, write=True))
+    session, device = await db.run(lambda s: _with_device(load_for(s, session_id, user, write=True), s))
     public_url = _settings(request).public_url
-    code = session.code if session.status == "waiting" else None
+    # A managed device's join code travels only to the device (issue 17): never shown, not even here.
+    code = session.code if session.status == "waiting" and device is None else None
     context = {
         "session": session,
+        "device": device,
         "ticket": session.ticket,
         "code_display": codes.display(code),
         "join_url": join_url(public_url, code),

@@ -32,6 +32,7 @@ import {
   connectionState,
   controlState,
   createState,
+  deviceFrom,
   inputAllowed,
   linkDown,
   reverifyDone,
@@ -99,6 +100,7 @@ export class Console {
       requested: permissionsFrom(readJsonAttribute(root, "requested", [])),
       expiresAt: parseDate(root.dataset.expiresAt),
     });
+    this.state.device = deviceFrom(readJsonAttribute(root, "device", null));
     this.state.startedAt = parseDate(root.dataset.startedAt);
     this.state.endedAt = parseDate(root.dataset.endedAt);
     if (this.state.ended && root.dataset.endedBy) {
@@ -306,8 +308,10 @@ export class Console {
         s.identityRequired = m.identity_required === true;
         s.identity = typeof m.identity === "string" ? m.identity : null;
         s.mode = m.mode === "browser" ? "browser" : "agent";
+        if (m.device !== undefined) s.device = deviceFrom(m.device) || s.device;
         this.onInterruption(m);
         if (m.status === "active") s.consented = true;
+        this.trustDevice();
         // Allowed, and this page has no connection of its own yet: the agent's resume offer comes.
         if (m.status === "active" && !s.offerReceived) s.awaitingResume = true;
         if (s.consented && !s.startedAt) s.startedAt = new Date();
@@ -333,6 +337,7 @@ export class Console {
         s.granted = permissionsFrom(m.granted);
         s.consented = true;
         if (!s.startedAt) s.startedAt = new Date();
+        this.trustDevice();
         break;
       case "control_state":
         s.pausedByUser = Boolean(m.paused);
@@ -433,6 +438,21 @@ export class Console {
     }
     exchange.trusted = true;
     this.state.sas = code;
+    this.trustDevice();
+  }
+
+  /**
+   * A managed device's session: the device proved itself to the server with its key and there may
+   * be nobody at it to read a code to, so this page takes the connection as verified (and keeps
+   * the agent's resume key for a reload) once its commitment checked out and the session is
+   * allowed. A typed-code session waits for "Codes match" or a good resume proof instead.
+   */
+  trustDevice() {
+    const s = this.state;
+    const exchange = this.exchange;
+    if (!s.device || !s.consented || s.ended || s.aborted || this.keys.verifiedHere) return;
+    if (!exchange || !exchange.trusted) return;
+    this.verifiedHere();
   }
 
   /**
@@ -500,6 +520,12 @@ export class Console {
     if (exchange.held) this.showVideo(exchange.held.track, exchange.held.streams);
     exchange.held = null;
     if (outcome === "proof") {
+      this.verifiedHere();
+      return;
+    }
+    if (s.device) {
+      // A managed device: no code to compare aloud (the device proved itself to the server); a
+      // wrong proof was refused above, a missing one (a new browser, a lost key) is taken.
       this.verifiedHere();
       return;
     }

@@ -45,6 +45,10 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     awaitingResume: false, // the page was (re)loaded in an allowed session: the agent's resume offer comes
     elsewhere: false, // another tab of this session took the exchange this page answered (stepAside)
     desktop: null, // {backend, control, limits} from the agent's `desktop` message (desktop.js)
+    // A session on a managed device (issue 17): {name, policy, reason}. The device proved itself to
+    // the server with its key, so there is no code to compare: no verification step, control does
+    // not wait for "Codes match", and the resume key is kept once the user's side consented.
+    device: null,
   };
 }
 
@@ -107,7 +111,7 @@ export function sessionPhase(s) {
   if (linkDown(s) || (s.peer === "disconnected" && s.offerReceived)) return "reconnecting";
   if (conn === "waiting") return "waiting";
   if (controlState(s) === "paused") return "paused";
-  if (s.sas && (!s.consented || !s.technicianSasConfirmed)) return "verifying";
+  if (!s.device && s.sas && (!s.consented || !s.technicianSasConfirmed)) return "verifying";
   if (conn === "active") return "active";
   return "joined";
 }
@@ -121,6 +125,15 @@ export function sessionPhase(s) {
 export function reverifyDone(s, wasInterrupted) {
   if (!s.reverify) return false;
   return (wasInterrupted && !s.interrupted) || (s.technicianSasConfirmed && !s.interrupted);
+}
+
+/** A session_state's or the page's `device` as this console keeps it, or null (a typed-code session). */
+export function deviceFrom(value) {
+  if (!value || typeof value !== "object") return null;
+  const policies = ["ask", "notify", "unattended"];
+  const name = typeof value.device_name === "string" ? value.device_name : "";
+  if (!name || !policies.includes(value.policy)) return null;
+  return { name, policy: value.policy, reason: typeof value.reason === "string" ? value.reason : "" };
 }
 
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
@@ -155,6 +168,7 @@ export function controlWaitingFor(s) {
   if (s.aborted || s.ended || controlState(s) !== "off") return [];
   const granted = s.control.granted.length ? s.control.granted : s.granted;
   if (!granted.includes("control")) return [];
-  const known = ["consent", "technician_sas", "identity"];
+  // a managed device's session has no code to confirm: its agent never waits for one
+  const known = s.device ? ["consent", "identity"] : ["consent", "technician_sas", "identity"];
   return (s.control.waitingFor || []).filter((w) => known.includes(w));
 }

@@ -144,11 +144,27 @@ export function linkLostDetail(s, nowMs = Date.now()) {
   return `${held} ${t("say.link_lost_left", { left: formatCountdown(left) })}`;
 }
 
+/**
+ * The header's sentence on a managed device's session before it is active: the device starts veo
+ * (no code for anyone to enter), then the person at it allows (ask) or it starts by itself; null
+ * when the general sentence applies.
+ */
+export function deviceSentence(s, phase, conn) {
+  if (!s.device) return null;
+  if (phase === "waiting") return secondsLeft(s.expiresAt, Date.now()) === 0 ? t("device.expired") : t("device.waiting");
+  if (phase !== "joined") return null;
+  if (s.device.policy === "ask" && !s.consented) return t("device.joined_ask");
+  if (conn === "joined" || conn === "connecting" || conn === "connected") return t("device.joined_auto");
+  return null;
+}
+
 /** The header's sentence for the current state. */
 export function stateSentence(s, nowMs = Date.now()) {
   const phase = sessionPhase(s);
   const conn = connectionState(s);
   const user = t("user");
+  const onDevice = deviceSentence(s, phase, conn);
+  if (onDevice) return onDevice;
   switch (phase) {
     case "ended":
       return s.aborted ? t("conn.aborted") : endText(s.ended);
@@ -203,6 +219,7 @@ export class ConsoleView {
       verify: byId(doc, "verify-bar"),
       sas: byId(doc, "sas-code"),
       sasHint: byId(doc, "sas-hint"),
+      sasInfo: byId(doc, "sas-info"),
       sasMismatch: byId(doc, "sas-mismatch"),
       sasMatch: byId(doc, "sas-match"),
       sasConfirmed: byId(doc, "sas-confirmed"),
@@ -254,9 +271,16 @@ export class ConsoleView {
 
     // The verification step, in the header while it is pending; then a small "verified" mark. A
     // new connection that needs the codes compared again shows it again (`reverify`).
-    const sasPending = Boolean(s.sas) && !over && !s.technicianSasConfirmed;
-    if (el.verify) el.verify.dataset.again = s.reverify ? "true" : "false";
-    setHidden(el.verify, !sasPending);
+    // A managed device's session has no step: its code is shown for information only, until the
+    // session is allowed (the person at the device may read it in veo's dialog meanwhile).
+    const sasInfo = Boolean(s.device) && Boolean(s.sas) && !over && !s.consented;
+    const sasPending = !s.device && Boolean(s.sas) && !over && !s.technicianSasConfirmed;
+    if (el.verify) {
+      el.verify.dataset.again = s.reverify ? "true" : "false";
+      el.verify.dataset.info = sasInfo ? "true" : "false";
+    }
+    setHidden(el.verify, !sasPending && !sasInfo);
+    setHidden(el.sasInfo, !sasInfo);
     setText(el.sas, s.sas ? displayCode(s.sas) : "");
     setHidden(el.sasHint, !sasPending);
     setHidden(el.sasMismatch, !sasPending);
