@@ -391,3 +391,53 @@ def test_a_request_delivered_to_a_replaced_socket_may_be_answered_on_the_new_one
             assert closed_with(first) == CLOSE_REPLACED
             send(second, {"type": "session_launch", "session_id": session.id, "ok": False, "problem": "busy"})
             eventually(lambda: env.session(session.id).end_reason == "device_unavailable", what="the end")
+
+
+def test_a_request_the_bus_cannot_carry_ends_the_session_at_once(env: Env) -> None:
+    from veo.server.bus.base import BusUnavailableError
+
+    async def unavailable(channel: str, message: str) -> None:
+        raise BusUnavailableError("Redis is down")
+
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    env.app.state.hub.bus.publish = unavailable  # the device is held by no node here: the bus it is
+    call(env.client, env.line.request_session, device.device_id, request_for(session))
+    # well before the 20 s wait
+    eventually(lambda: env.session(session.id).end_reason == "device_unreachable", within=10, what="the end")
+    assert not env.line.pending()
+
+
+def test_many_devices_cost_one_subscription_no_write_per_heartbeat_and_one_flush(env: Env) -> None:
+    """Fifty devices on one node: one bus subscription for all; their heartbeats write nothing;
+    the flush writes them all in one statement, plus one for the one whose user changed."""
+    from contextlib import ExitStack
+
+    from sqlalchemy import event
+
+    devices = [enrol(env.db, f"pc-{i:02d}") for i in range(50)]
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "devices" in statement:  # the hub's own loops (sweep, expiry) run meanwhile
+            statements.append(statement.split()[0].upper())
+
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(env.device()) for _ in devices]
+        for ws, device in zip(sockets, devices, strict=True):
+            assert hello(ws, device, os_user="maria")["type"] == "device_welcome"
+        assert env.app.state.bus.subscriber_count("devices") == 1
+        assert len(env.line.presence.held) == 50
+        event.listen(env.db.engine, "before_cursor_execute", count)
+        try:
+            for ws in sockets:
+                send(ws, {"type": "device_heartbeat", "os_user": "maria"})
+            send(sockets[0], {"type": "device_heartbeat", "os_user": "pedro"})
+            eventually(lambda: all(c.seen for c in env.line.presence.held.values()), what="heartbeats noted")
+            assert [s for s in statements if s in ("UPDATE", "INSERT", "DELETE")] == []
+            call(env.client, env.line.flush_now)
+        finally:
+            event.remove(env.db.engine, "before_cursor_execute", count)
+        assert statements.count("UPDATE") == 2  # everyone's last_seen_at, and pedro
+        assert statements.count("SELECT") == 1  # revoked meanwhile?
+    eventually(lambda: not env.line.presence.held, what="all released")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -149,12 +150,14 @@ class DeviceLine:
             await self._deliver(conn, request)
             return
         notice = {"kind": "request", "node": self.node, "device": device_id, "request": request.dumps()}
-        try:
-            await self.bus.publish(CHANNEL, json.dumps(notice))
-        except Exception as exc:
-            log.warning("session %s: the request could not reach its device: %s", request.session_id, exc)
+
+        async def undelivered() -> None:
             self._settle(request.session_id)
             await self.unanswered(request.session_id)
+
+        self._tell(
+            notice, f"session {request.session_id}: the request could not reach its device", undelivered
+        )
 
     async def revoked(self, device_id: str) -> None:
         """The device's enrolment was revoked (committed): tell it and close its socket, wherever
@@ -162,12 +165,7 @@ class DeviceLine:
         conn = self.presence.holder(device_id)
         if conn is not None:
             await self._close_revoked(conn)
-        try:
-            await self.bus.publish(
-                CHANNEL, json.dumps({"kind": "revoke", "node": self.node, "device": device_id})
-            )
-        except Exception as exc:
-            log.warning("device %s revoked; other nodes not told now: %s", device_id, exc)
+        self._tell({"kind": "revoke", "node": self.node, "device": device_id}, f"device {device_id} revoked")
 
     # ------------------------------------------------------------------ the device sockets' side
 
@@ -197,10 +195,7 @@ class DeviceLine:
             conn.expected.update(old.expected)  # what it was asked, the new socket may answer
             await old.peer.close(CLOSE_REPLACED)
         notice = {"kind": "replaced", "node": self.node, "device": conn.device_id, "since": conn.since}
-        try:
-            await self.bus.publish(CHANNEL, json.dumps(notice))
-        except Exception as exc:
-            log.warning("device %s: other nodes not told of its new socket: %s", conn.device_id, exc)
+        self._tell(notice, f"device {conn.device_id} connected again")
 
     async def launched(self, conn: DeviceConnection, launch: SessionLaunch) -> None:
         """The device's answer to a ``session_request``: the wait ends; a failure ends the session."""
@@ -238,12 +233,10 @@ class DeviceLine:
             log.warning("device %s answered for session %s, which is not its own", device_id, session_id[:36])
             return
         self._settle(session_id)
-        try:
-            await self.bus.publish(
-                CHANNEL, json.dumps({"kind": "launched", "node": self.node, "session": session_id})
-            )
-        except Exception as exc:  # the requesting node's timer finds the session no longer waiting
-            log.warning("session %s: other nodes not told of the launch: %s", session_id, exc)
+        # lost: the requesting node's timer finds the session no longer waiting (or ends it)
+        self._tell(
+            {"kind": "launched", "node": self.node, "session": session_id}, f"session {session_id} answered"
+        )
         if outcome == "ended":
             await self.hub.announce_end(session_id, "system", DEVICE_UNAVAILABLE)
 
@@ -258,6 +251,23 @@ class DeviceLine:
         await self._close_revoked(conn)
 
     # ------------------------------------------------------------------ internals
+
+    def _tell(
+        self, notice: dict[str, Any], what: str, failed: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Publish ``notice`` to the other nodes in the background: with Redis down a publish may
+        wait for its bound (20 s), and neither a device's welcome nor an administrator's revoke
+        should wait with it. ``failed`` runs when the bus gave up."""
+
+        async def publish() -> None:
+            try:
+                await self.bus.publish(CHANNEL, json.dumps(notice))
+            except Exception as exc:
+                log.warning("%s; other nodes not told: %s", what, exc)
+                if failed is not None:
+                    await failed()
+
+        self._background(publish(), "veo-device-notice")
 
     async def _deliver(self, conn: DeviceConnection, request: SessionRequest) -> None:
         conn.expect(request.session_id)
