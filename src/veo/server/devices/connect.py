@@ -11,7 +11,8 @@ of its own (the refused one rolled back).
 The session is a normal :class:`RemoteSession` with a join code drawn as usual that nobody is
 shown: it travels to the device in :class:`SessionRequest`. After :func:`connect` committed, the
 caller hands that request to the node holding the device's socket:
-``await device_line(app).request_session(device_id, request)`` (:func:`start` does all of it).
+``await device_line(app).request_session(device_id, request)``. :func:`connect_committed` runs
+:func:`connect` in its transaction and audits a refusal in another; the API and the pages use it.
 """
 
 from __future__ import annotations
