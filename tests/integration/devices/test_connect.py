@@ -204,3 +204,47 @@ async def test_permissions_beyond_the_role_are_refused(
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_permission"
     assert line.requests == []
+
+
+async def test_the_list_filters_by_group_and_searches(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine
+) -> None:
+    headers = await _tech(app, client)
+    front = make_group(app, "Front desk")
+    back = make_group(app, "Back office")
+    make_device(app, front, name="Empfang-Ölraum")
+    make_device(app, back, name="accounts-02")
+    everything = (await client.get("/api/v1/devices", headers=headers)).json()
+    assert [d["name"] for d in everything] == ["accounts-02", "Empfang-Ölraum"]
+    only_back = (await client.get("/api/v1/devices", params={"group_id": back}, headers=headers)).json()
+    assert [d["name"] for d in only_back] == ["accounts-02"]
+    found = (await client.get("/api/v1/devices", params={"search": "ölRAUM"}, headers=headers)).json()
+    assert [d["name"] for d in found] == ["Empfang-Ölraum"]
+    by_user = (await client.get("/api/v1/devices", params={"search": "MARIA"}, headers=headers)).json()
+    assert len(by_user) == 2
+
+
+async def test_consent_on_a_device_session_records_the_policy(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine
+) -> None:
+    from veo.server.sessions import service as sessions
+
+    headers = await _tech(app, client)
+    device_id = make_device(app, make_group(app, policy="notify"))
+    answer = (
+        await client.post(f"/api/v1/devices/{device_id}/sessions", json={"reason": "VPN"}, headers=headers)
+    ).json()
+    assert answer["policy"] == "notify"
+    with app.state.db.session() as s:
+        session = s.get(RemoteSession, answer["id"])
+        assert session is not None
+        session.status = "joined"
+    with app.state.db.session() as s:
+        sessions.record_consent(s, answer["id"], granted_by_user=["view", "control"], sas_confirmed=False)
+    [consent] = events(app, "session.consented")
+    assert consent.details is not None
+    assert (consent.details["device_id"], consent.details["policy"], consent.details["automatic"]) == (
+        device_id,
+        "notify",
+        True,
+    )

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from veo.config import Settings
 from veo.protocol.device import EnrolRequest, EnrolResponse
 from veo.server.addresses import client_address
+from veo.server.api.params import Printable, RowId
 from veo.server.api.schemas import ErrorOut, error_responses
 from veo.server.auth.deps import AdminUser, CurrentUser
 from veo.server.db.base import utcnow
@@ -249,7 +250,7 @@ async def revoke_token(token_id: TokenIdPath, request: Request, user: AdminUser,
 
 @router.get("", response_model=list[DeviceOut])
 async def list_devices(
-    user: CurrentUser, db: DatabaseDep, group_id: int | None = None, search: str = ""
+    user: CurrentUser, db: DatabaseDep, group_id: RowId | None = None, search: Printable = ""
 ) -> list[DeviceOut]:
     """The devices of the caller's groups (all of them for admins)."""
     now = utcnow()
