@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device_notice:
         from veo.agent.device.cli import notice_main
 
-        return notice_main(args.lang)
+        return notice_main(args.lang, args.log_file, args.verbose)
     language = normalize(args.lang) if args.lang else system_language()
     _ = gettext_for(language).gettext
     if args.print and not args.history:

@@ -112,14 +112,20 @@ def _fail(text: str) -> None:
 
 
 def notice_desktop() -> Desktop | None:
-    """Where the notice is shown: as root, the signed-in desktop (logind); otherwise this user's
-    own display when the terminal has one."""
+    """Where the notice is shown: ``VEO_AGENT_DISPLAY`` if set; as root, the signed-in desktop
+    (logind: IT often enrols over SSH or with sudo); else (or when logind finds none) the
+    terminal's own display, as this user. ``None``: the terminal's text is all there is."""
+    chosen = desktop_seat.explicit(None, None)
+    if chosen is not None:
+        return chosen
     if os.geteuid() == 0:
         try:
-            return asyncio.run(desktop_seat.find(None, None))
+            found = asyncio.run(desktop_seat.find(None, None))
         except Exception:
             log.debug("no desktop found for the notice", exc_info=True)
-            return None
+            found = None
+        if found is not None:
+            return found
     display = os.environ.get("DISPLAY") or ""
     if not display and not os.environ.get("WAYLAND_DISPLAY"):
         return None
@@ -177,12 +183,8 @@ def enrol_command(args: argparse.Namespace, directory: Path, language: str) -> i
 def show_notice_on(desktop: Desktop, response: EnrolResponse, language: str) -> None:
     """Start the notice window on ``desktop`` (as its user); enrol does not wait for it."""
     payload = json.dumps({"enrolment": response.model_dump(), "language": language}).encode()
-
-    async def go() -> None:
-        await launcher.start(desktop, launcher.agent_command("--device-notice"), payload)
-
     try:
-        asyncio.run(go())
+        launcher.start_detached(desktop, launcher.agent_command("--device-notice"), payload)
         log.info("notice shown on %s's desktop", desktop.user)
     except OSError as exc:
         log.warning("the notice window could not start on %s's desktop: %s", desktop.user, exc)
@@ -222,8 +224,9 @@ def start_service(directory: Path, language: str) -> None:
         )
 
 
-def notice_main(language_arg: str | None) -> int:
+def notice_main(language_arg: str | None, log_file: str | None = None, verbose: bool = False) -> int:
     """``veo agent --device-notice``: the notice window, its words from stdin (never argv)."""
+    from veo.agent.logs import install_crash_handlers, setup_logging
     from veo.agent.ui.notice import show_notice
 
     try:
@@ -234,7 +237,8 @@ def notice_main(language_arg: str | None) -> int:
         _fail("--device-notice: unreadable notice on stdin")
         return 2
     notice = notice_text.build(response, language)
-    error = show_notice(notice, language)
+    log_path = setup_logging(log_file, verbose)
+    error = show_notice(notice, language, install_crash_handlers(language, log_path))
     if error is not None:
         _fail(str(error))
         return 1

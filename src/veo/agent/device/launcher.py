@@ -14,9 +14,12 @@ itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
+from typing import TypedDict
 
 from veo.agent.device.desktop_seat import Desktop
 
@@ -49,7 +52,13 @@ def child_env(desktop: Desktop, inherited: Mapping[str, str] | None = None) -> d
     return env
 
 
-def switch_user_kwargs(desktop: Desktop, running_as_root: bool | None = None) -> dict[str, object]:
+class SwitchUser(TypedDict, total=False):
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def switch_user_kwargs(desktop: Desktop, running_as_root: bool | None = None) -> SwitchUser:
     """``user``/``group``/``extra_groups`` for the child when the service is root (else none)."""
     root = os.geteuid() == 0 if running_as_root is None else running_as_root
     if not root or desktop.uid == 0:
@@ -64,6 +73,8 @@ def switch_user_kwargs(desktop: Desktop, running_as_root: bool | None = None) ->
 async def start(desktop: Desktop, argv: list[str], stdin_data: bytes) -> asyncio.subprocess.Process:
     """Start ``argv`` on ``desktop``, write ``stdin_data`` to it and close its stdin.
 
+    Its standard error is the service's (the journal).
+
     ``OSError`` when it could not start (no such user, no program, no permission).
     """
     cwd = desktop.home if os.path.isdir(desktop.home) else "/"  # noqa: ASYNC240 (one stat)
@@ -74,7 +85,7 @@ async def start(desktop: Desktop, argv: list[str], stdin_data: bytes) -> asyncio
         env=child_env(desktop),
         cwd=cwd,
         start_new_session=True,
-        **switch_user_kwargs(desktop),  # type: ignore[arg-type]
+        **switch_user_kwargs(desktop),
     )
     assert process.stdin is not None
     try:
@@ -83,5 +94,28 @@ async def start(desktop: Desktop, argv: list[str], stdin_data: bytes) -> asyncio
     except (BrokenPipeError, ConnectionResetError):
         pass  # it ended at once; its exit status says why
     finally:
+        process.stdin.close()
+    return process
+
+
+def start_detached(desktop: Desktop, argv: list[str], stdin_data: bytes) -> subprocess.Popen[bytes]:
+    """Like :func:`start`, without an event loop and never killed with its caller: the enrolment
+    notice stays on the screen after ``veo agent enrol`` has ended (an asyncio child would be
+    killed when its loop's transport closes). Its output goes nowhere (its log file has it)."""
+    cwd = desktop.home if os.path.isdir(desktop.home) else "/"
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_env(desktop),
+        cwd=cwd,
+        start_new_session=True,
+        **switch_user_kwargs(desktop),
+    )
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # it ended at once: nothing to tell it
+        process.stdin.write(stdin_data)
+    with contextlib.suppress(BrokenPipeError):
         process.stdin.close()
     return process
