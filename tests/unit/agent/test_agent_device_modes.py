@@ -16,6 +16,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veo.agent.device_mode import DEVICE_REFUSED, DeviceContext, decide
 from veo.agent.endings import Kind, ended_by_text, ending, kind
@@ -140,6 +142,36 @@ def test_a_device_policy_still_waits_for_an_identity_the_role_requires() -> None
     policy.grant(ALL, ALL)
     assert policy.waiting_for() == ["identity"]
     assert policy.refusal_for("control") == "identity_not_confirmed"
+
+
+@given(
+    granted=st.frozensets(st.sampled_from(list(Permission))),
+    flags=st.fixed_dictionaries(
+        {
+            name: st.booleans()
+            for name in (
+                "consented",
+                "sas_confirmed",
+                "identity_required",
+                "identity_confirmed",
+                "paused",
+                "question_open",
+                "reconnecting",
+            )
+        }
+    ),
+    need=st.sampled_from(["nothing", "consent", "control", "view", "clipboard", "files"]),
+)
+def test_the_device_flag_only_stands_in_for_the_technicians_codes_match(
+    granted: frozenset[Permission], flags: dict[str, bool], need: Any
+) -> None:
+    """A device session is exactly a personal one whose technician clicked "Codes match": nothing
+    else (consent, the grant, identity, pause, a reconnection) is ever relaxed."""
+    device = Policy(granted=granted, device=True, technician_sas_confirmed=False, **flags)
+    confirmed = Policy(granted=granted, device=False, technician_sas_confirmed=True, **flags)
+    assert device.refusal_for(need) == confirmed.refusal_for(need)
+    assert device.waiting_for() == confirmed.waiting_for()
+    assert device.control_active == confirmed.control_active
 
 
 # ---------------------------------------------------------------- the session
