@@ -441,3 +441,19 @@ def test_many_devices_cost_one_subscription_no_write_per_heartbeat_and_one_flush
         assert statements.count("UPDATE") == 2  # everyone's last_seen_at, and pedro
         assert statements.count("SELECT") == 1  # revoked meanwhile?
     eventually(lambda: not env.line.presence.held, what="all released")
+
+
+def test_a_database_that_is_down_closes_the_socket_to_be_tried_again_later(env: Env) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    class Down:
+        async def run(self, work: Any) -> Any:
+            raise PoolTimeout("no connection free in time")
+
+    device = enrol(env.db)
+    env.line.db = Down()  # type: ignore[assignment]
+    with env.device() as ws:
+        recv(ws, "device_challenge")
+        send(ws, {"type": "device_hello", "device_id": device.device_id, "signature": "00" * 64})
+        assert closed_with(ws) == 1013
+    assert env.line.presence.holder(device.device_id) is None

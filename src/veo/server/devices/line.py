@@ -39,6 +39,7 @@ from fastapi import FastAPI
 from veo.protocol.device import CHALLENGE_SECONDS, DeviceRevoked, SessionLaunch, SessionRequest
 from veo.server.audit.service import record
 from veo.server.bus.base import RESYNC, Bus
+from veo.server.db import unavailable
 from veo.server.devices import presence as presence_module
 from veo.server.devices import service as device_service
 from veo.server.devices.presence import DeviceConnection, Presence
@@ -380,7 +381,7 @@ class DeviceLine:
             for conn in await self.presence.flush():
                 await self._close_revoked(conn)
         except Exception as exc:
-            log.warning("writing the devices' presence failed: %s", exc)
+            unavailable.log_failure(log, "writing the devices' presence", exc)
         await self.write_refusals()
 
 

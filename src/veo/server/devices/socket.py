@@ -37,12 +37,14 @@ from veo.protocol.device import (
     parse_device_message,
 )
 from veo.server.addresses import client_address
+from veo.server.db import unavailable
 from veo.server.devices.auth import Challenge, KnownDevice, server_origins
 from veo.server.devices.line import DeviceLine, device_line
 from veo.server.devices.models import Device
 from veo.server.devices.presence import DeviceConnection
+from veo.server.handlers import CLOSE_TRY_AGAIN_LATER
 from veo.server.sessions.sockets import from_own_pages
-from veo.server.sessions.wire import Peer
+from veo.server.sessions.wire import CLOSE_NORMAL, Peer
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +80,21 @@ async def serve(line: DeviceLine, websocket: WebSocket) -> None:
     address = client_address(websocket)
     challenge = Challenge(seconds=line.challenge_seconds)
     conn: DeviceConnection | None = None
+    code = CLOSE_NORMAL
     try:
         await peer.send(challenge.message())
         conn = await _authenticate(line, peer, websocket, address, challenge)
         if conn is not None:
             await _serve_device(line, conn)
-    except Exception:
-        log.exception("a device socket failed")
+    except Exception as exc:
+        # the database down: one line per socket, and the device tries again later (1013)
+        unavailable.log_failure(log, "a device socket", exc)
+        if unavailable.is_unavailable(exc):
+            code = CLOSE_TRY_AGAIN_LATER
     finally:
         if conn is not None:
             await line.presence.gone(conn)
-        await peer.close()
+        await peer.close(code)
 
 
 async def _authenticate(
@@ -158,5 +164,5 @@ async def _serve_device(line: DeviceLine, conn: DeviceConnection) -> None:
                 await line.unenrol(conn)
                 return
             # a second device_hello proves nothing more: ignored
-        except Exception:
-            log.exception("device %s: handling its %s failed", conn.device_id, message.type)
+        except Exception as exc:
+            unavailable.log_failure(log, f"device {conn.device_id}: its {message.type}", exc)
