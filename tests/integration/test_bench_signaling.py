@@ -25,6 +25,8 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
             "20",
             "--setups",
             "4",
+            "--devices",
+            "8",
             "--duration",
             "1",
             "--nodes",
@@ -52,6 +54,17 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
     assert setups["count"] == 4 and setups["ok"] == 4 and setups["errors"] == {}
     assert 0 < setups["p50_ms"] <= setups["p95_ms"] <= setups["max_ms"]
     assert set(setups["phase_p50_ms"]) == set(PHASES)
+    # the managed devices authenticated on the real /ws/device of fresh nodes, and stayed
+    devices = scenario["devices"]
+    assert (devices["devices"], devices["held"], devices["warm_up"], devices["failures"]) == (8, 8, 10, {})
+    assert devices["still_open"] == 8 and devices["online_in_database"] == 8 and devices["compressed"] == 0
+    assert devices["per_node"] == {"node1": 8} and devices["heartbeat_seconds"] > 0
+    assert 0 < devices["connect_p50_ms"] <= devices["connect_p95_ms"] <= devices["connect_max_ms"]
+    assert devices["rss_before_kib"]["node1"] > 10_000 and devices["rss_after_kib"]["node1"] > 10_000
+    assert devices["baseline_s"] == 1 and devices["duration_s"] >= 1
+    assert isinstance(devices["kib_per_device_rss"], float)
+    assert set(scenario["devices_vs_agents"]) == {"kib_rss", "kib_pss", "cpu_per_connection"}
+    assert "Managed devices" in printed and "KiB/dev RSS" in printed
     print(printed)  # the figures, for whoever reads the test log
 
 
@@ -70,13 +83,28 @@ def test_two_nodes_set_up_across_nodes_and_leave_no_keys_in_redis(
     except redis.RedisError:
         pytest.skip("no Redis at " + DEFAULT_REDIS)
     out = tmp_path / "two.json"
-    argv = ["signaling", "--nodes", "2", "--agents", "10", "--setups", "3", "--duration", "1"]
+    argv = [
+        "signaling",
+        "--nodes",
+        "2",
+        "--agents",
+        "10",
+        "--setups",
+        "3",
+        "--devices",
+        "6",
+        "--duration",
+        "1",
+    ]
     assert main([*argv, "--json", str(out)]) == 0, capsys.readouterr().out
     (scenario,) = json.loads(out.read_text())["scenarios"]
     assert (scenario["database"], scenario["bus"]) == ("postgresql", "redis")
     setups = scenario["setups"]
     assert setups["cross_node"] is True and setups["ok"] == 3 and setups["errors"] == {}
     assert scenario["idle"]["per_node"] == {"node1": 5, "node2": 5}
+    devices = scenario["devices"]
+    assert devices["per_node"] == {"node1": 3, "node2": 3} and devices["failures"] == {}
+    assert devices["still_open"] == 6 and devices["online_in_database"] == 6
     try:
         assert list(client.scan_iter("veo:rt:*")) == []
     finally:

@@ -48,6 +48,7 @@ def _connects(figures: DeviceFigures, held: HeldDevices) -> None:
     figures.failures = held.failures
     figures.connect_seconds = held.connect_seconds
     figures.heartbeat_seconds = held.beats.period
+    figures.compressed = held.compressed
     if held.connect_ms:
         figures.connect_p50_ms = round(statistics.median(held.connect_ms), 1)
         figures.connect_p95_ms = round(percentile(held.connect_ms, 0.95), 1)

@@ -12,7 +12,8 @@ request per device that the bench would only time, not what waiting costs. The p
 in the bench process. Every device connects from its own loopback address (as agents do, so the
 server's per-address limits see one device each), signs exactly what ``veo agent service`` signs
 (:func:`veo.protocol.device.auth_payload` over the nonce, its id and the server's origin), and
-pings like ``veo agent`` (``veo.agent.signaling``); the server pings every socket too.
+opens its socket with the service's options (``veo.agent.device.link``: its own ping every 30 s,
+permessage-deflate offered); the server pings every socket every 5 s too.
 
 Timed per device: from opening the TCP connection to ``device_welcome`` (connect, challenge,
 the signature check, the node's database write), with ``CONNECT_CONCURRENCY`` devices in flight
@@ -37,7 +38,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
 from veo import __version__
-from veo.agent.signaling import CLOSE_TIMEOUT_SECONDS, PING_SECONDS, PING_TIMEOUT_SECONDS
+from veo.agent.device.link import PING_SECONDS, PING_TIMEOUT_SECONDS
+from veo.agent.signaling import CLOSE_TIMEOUT_SECONDS
 from veo.bench.signaling import peers
 from veo.bench.signaling.nodes import Node
 from veo.protocol.base import MAX_MESSAGE_BYTES
@@ -93,6 +95,8 @@ class HeldDevices:
     #: wall time until every device was in or had failed
     connect_seconds: float = 0.0
     beats: Beating = field(default_factory=Beating)
+    #: sockets on which the server accepted permessage-deflate (the devices offer it)
+    compressed: int = 0
 
     def still_open(self) -> int:
         """Sockets the server has not closed (a dropped device would reconnect in real life)."""
@@ -146,7 +150,7 @@ def online(url: str, device_ids: list[str]) -> int:
 
 
 async def open_device(ws_base: str, index: int) -> ClientConnection:
-    """A device socket with ``veo agent``'s keepalive, from the device's own loopback address."""
+    """A device socket as ``veo agent service`` opens it, from the device's own loopback address."""
     return await connect(
         ws_base + "/ws/device",
         local_addr=(peers.source_address(index), 0),
@@ -155,7 +159,7 @@ async def open_device(ws_base: str, index: int) -> ClientConnection:
         ping_interval=PING_SECONDS,
         ping_timeout=PING_TIMEOUT_SECONDS,
         close_timeout=CLOSE_TIMEOUT_SECONDS,
-        compression=None,
+        compression="deflate",
         proxy=None,
     )
 
@@ -242,6 +246,7 @@ async def holding_devices(
         ports = {n.port: n.name for n in nodes}
         for ws in held.sockets:
             held.per_node[ports[ws.remote_address[1]]] += 1
+            held.compressed += bool(ws.protocol.extensions)
         held.connect_seconds = round(loop.time() - began, 1)
         yield held
     finally:

@@ -7,8 +7,12 @@ on every node (``docs/deploy.md`` copies them), and the bench creates sessions w
 Nodes start one after the other, so the first one makes the keys the second one reads.
 
 Redis has no key prefix setting yet, so the pair uses a Redis database index of its own
-(``--redis-url``); pub/sub channels are not per database, but veo's are named by random session
-ids, so nothing the bench publishes reaches another user of that Redis.
+(``--redis-url``); pub/sub channels are not per database. veo's session channels are named by
+random session ids, so nothing the bench publishes there reaches another user of that Redis; the
+managed devices' one channel (``veo:bus:devices``, ``server/devices/line.py``) is shared by every
+veo on that Redis server: the bench's nodes publish a notice on it per device that authenticates
+(naming the device's random id and the node, which other nodes ignore), and its history stream
+expires two minutes after the last one.
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ class DeviceFigures:
     connect_max_ms: float | None = None
     #: devices authenticating at once
     concurrency: int = 0
+    #: device sockets on which permessage-deflate was negotiated (the devices offer it)
+    compressed: int = 0
     #: the period the server asked for, and the heartbeats sent during the idle window
     heartbeat_seconds: int = 0
     heartbeats: int = 0
