@@ -34,8 +34,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from fastapi import FastAPI
 
+from veo.protocol.base import Message
 from veo.protocol.device import CHALLENGE_SECONDS, DeviceRevoked, SessionLaunch, SessionRequest
 from veo.server.audit.service import record
 from veo.server.bus.base import RESYNC, Bus
@@ -68,6 +70,10 @@ LAUNCH_FAILED = "session.device_launch_failed"
 DEVICE_ACTOR = "device"
 #: A device socket closed because a newer one of the same device authenticated.
 CLOSE_REPLACED = 4409
+#: How long one message to a device may take before its socket is given up (it stopped reading).
+SEND_SECONDS = 5.0
+#: A device socket closed because it did not take a message in time.
+CLOSE_STALLED = 1008
 #: The pause before listening on the bus again (doubled up to the max) after a failure.
 RETRY_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
@@ -272,16 +278,12 @@ class DeviceLine:
 
     async def _deliver(self, conn: DeviceConnection, request: SessionRequest) -> None:
         conn.expect(request.session_id)
-        try:
-            await conn.peer.send(request)
-        except Exception as exc:  # the socket is going: the launch timer ends the session
-            log.info("session %s: the request could not be sent to its device: %s", request.session_id, exc)
+        if not await _send(conn, request):  # the socket is going: the launch timer ends the session
+            log.info("session %s: the request could not be sent to its device", request.session_id)
 
     @staticmethod
     async def _close_revoked(conn: DeviceConnection) -> None:
-        try:
-            await conn.peer.send(DeviceRevoked())
-        except Exception:
+        if not await _send(conn, DeviceRevoked()):
             log.debug("device %s left before it was told of its revocation", conn.device_id)
         await conn.peer.close(CLOSE_NORMAL)
 
@@ -327,8 +329,8 @@ class DeviceLine:
             if ended:
                 await self.hub.announce_end(session_id, "system", DEVICE_UNREACHABLE)
             return ended
-        except Exception:
-            log.exception("session %s: ending it for its silent device failed", session_id)
+        except Exception as exc:
+            unavailable.log_failure(log, f"session {session_id}: ending it for its silent device", exc)
             return False
 
     async def _listen(self) -> None:
@@ -383,6 +385,22 @@ class DeviceLine:
         except Exception as exc:
             unavailable.log_failure(log, "writing the devices' presence", exc)
         await self.write_refusals()
+
+
+async def _send(conn: DeviceConnection, message: Message) -> bool:
+    """Send one message to a device within :data:`SEND_SECONDS`; False if it could not be.
+
+    The bus listener sends for every device of the node, one notice after the other: a device
+    that stops reading (its buffers full) must not hold the others' notices, so it is closed."""
+    with anyio.move_on_after(SEND_SECONDS):
+        try:
+            await conn.peer.send(message)
+            return True
+        except Exception:
+            return False
+    with anyio.move_on_after(SEND_SECONDS):  # the closing handshake is bounded too
+        await conn.peer.close(CLOSE_STALLED)
+    return False
 
 
 def device_line(app: FastAPI) -> DeviceLine:
