@@ -209,7 +209,7 @@ def start_service(directory: Path, language: str) -> None:
             )
         )
         return
-    command = "veo agent service" + (
+    command = f"{notice_text.command_name()} service" + (
         f" --state-dir {directory}" if directory != state.default_state_dir() else ""
     )
     if os.geteuid() == 0 and under_systemd():
@@ -260,10 +260,9 @@ def unenrol_command(directory: Path, language: str) -> int:
     except (state.StateError, PermissionError) as exc:
         if os.geteuid() != 0:
             _fail(
-                _(
-                    "Only an administrator of this computer can unenrol it: "
-                    "run sudo veo agent unenrol ({error})."
-                ).format(error=exc)
+                _("Only an administrator of this computer can unenrol it: run {command} ({error}).").format(
+                    command=f"sudo {notice_text.command_name()} unenrol", error=exc
+                )
             )
         else:
             _fail(_("The enrolment on this computer cannot be read: {error}").format(error=exc))
@@ -306,8 +305,8 @@ def service_command(args: argparse.Namespace, directory: Path, language: str) ->
         return 2
     if config is None or key is None:
         _fail(
-            _("This computer is not enrolled ({path} has no device.json): run veo agent enrol first.").format(
-                path=directory
+            _("This computer is not enrolled ({path} has no device.json): run {command} first.").format(
+                path=directory, command=f"{notice_text.command_name()} enrol"
             )
         )
         return 2

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from veo import __version__
 from veo.agent.device import addresses, device_history, keys, state
 from veo.agent.device.device_history import DeviceEvent
+from veo.agent.device.notice_text import command_name
 from veo.agent.tls import CaFileError, client_context, is_untrusted_certificate
 from veo.agent.urls import ServerUrlError
 from veo.i18n import gettext_for
@@ -136,7 +137,7 @@ def enrol(given: EnrolInput) -> EnrolResponse:
             ).format(
                 name=existing.device_name if existing else "?",
                 server=existing.server if existing else "?",
-                command="veo agent unenrol",
+                command=f"sudo {command_name()} unenrol",
             )
         )
     name = (given.name or default_name()).strip()[:80]
