@@ -39,12 +39,13 @@ ALLOW: dict[tuple[str, str], str] = {
     ("/rate/{token}", "GET"): "the user's rating page, authorized by the unguessable token",
     ("/rate/{token}", "POST"): "the user's rating, authorized by the unguessable token",
     ("/api/v1/sessions/{session_id}/rating", "POST"): "the agent's rating, authorized by a token in the body",
+    ("/api/v1/enrol", "POST"): "a device's enrolment, authorized by a single-use token in the body",
 }
 #: Mounts and WebSockets that are open by design.
 ALLOW_PREFIXES = {"/static": "stylesheets and the console's scripts"}
 ALLOW_WEBSOCKETS = {"/ws/agent": "the agent joins with a code; its first message must be a valid join"}
 #: Token-authorized routes must still refuse a wrong token.
-TOKEN_ROUTES = {"/rate/{token}", "/api/v1/sessions/{session_id}/rating"}
+TOKEN_ROUTES = {"/rate/{token}", "/api/v1/sessions/{session_id}/rating", "/api/v1/enrol"}
 
 
 def concrete(template: str) -> str:
@@ -159,6 +160,10 @@ async def test_token_routes_refuse_a_wrong_token(app: FastAPI, client: httpx.Asy
         f"/api/v1/sessions/{SAMPLE_UUID}/rating", json={"token": wrong, "score": 5, "comment": ""}
     )
     assert api.status_code in (403, 404, 410, 422)
+    enrol = await client.post(
+        "/api/v1/enrol", json={"token": "veo-enrol-" + "a" * 32, "public_key": "A" * 43, "name": "pc"}
+    )
+    assert (enrol.status_code, enrol.json()["code"]) == (403, "token_unknown")
 
 
 #: Each would reach a real file next to the static folder (templates, the app's source).
