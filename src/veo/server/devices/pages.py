@@ -16,8 +16,10 @@ nothing. A new enrolment token is shown once, on the page that answers its creat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from babel.dates import format_date, format_timedelta
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -36,7 +38,7 @@ from veo.server.devices.errors import DeviceError
 from veo.server.devices.line import device_line
 from veo.server.devices.models import Device, DeviceGroup, EnrolmentToken
 from veo.server.errors import ApiError, InvalidInput
-from veo.server.lang import _, ngettext
+from veo.server.lang import _, get_language, ngettext
 from veo.server.policies.labels import role_label
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import messages, txn
@@ -99,12 +101,30 @@ def mode_label(mode: str) -> str:
 
 
 def token_status_label(status: str) -> str:
+    """A token's state (its own words: a token is not a session, and Spanish gives it a gender)."""
     return {
-        "active": _("Active"),
+        "active": _("Unused"),
         "used": _("Used"),
-        "expired": _("Expired"),
+        "expired": _("Expired unused"),
         "revoked": _("Revoked"),
     }.get(status, status)
+
+
+def day(value: datetime | None) -> str:
+    """A date without the time ("8 Oct 2026"): when a device was enrolled."""
+    if value is None:
+        return "—"
+    return format_date(value, format="medium", locale=get_language())
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, as people say it ("2 days ago", "hace 2 días"): when a device was last seen."""
+    if value is None:
+        return "—"
+    moment = now or utcnow()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_timedelta(value - moment, add_direction=True, locale=get_language())
 
 
 def ttl_label(hours: int) -> str:
@@ -127,6 +147,8 @@ WORDS: dict[str, Any] = {
     "policy_text": policy_text,
     "mode_label": mode_label,
     "token_status_label": token_status_label,
+    "day": day,
+    "ago": ago,
     "ttl_label": ttl_label,
     "role_label": role_label,
 }
