@@ -8,6 +8,7 @@ cannot start, a silent device ends it after the wait, and unenrolment and revoca
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -457,3 +458,45 @@ def test_a_database_that_is_down_closes_the_socket_to_be_tried_again_later(env: 
         send(ws, {"type": "device_hello", "device_id": device.device_id, "signature": "00" * 64})
         assert closed_with(ws) == 1013
     assert env.line.presence.holder(device.device_id) is None
+
+
+def test_whatever_a_stranger_sends_first_it_is_refused_and_never_welcomed(env: Env) -> None:
+    """Hypothesis over the real socket: raw text, bytes, JSON, and hellos with drawn fields (a
+    real device's id among them). The answer is always ``device_refused`` and the socket closes."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    device = enrol(env.db)
+    hex_text = st.text(alphabet="0123456789abcdef", min_size=0, max_size=140)
+    hellos = st.fixed_dictionaries(
+        {
+            "v": st.sampled_from([1, 2, "1"]),
+            "type": st.just("device_hello"),
+            "device_id": st.one_of(st.just(device.device_id), hex_text, st.text(max_size=40)),
+            "signature": st.one_of(st.just("00" * 64), hex_text, st.text(max_size=20)),
+        },
+        optional={
+            "os_user": st.text(max_size=200),
+            "agent_version": st.text(max_size=60),
+            "extra": st.integers(),
+        },
+    ).map(json.dumps)
+    first = st.one_of(st.text(max_size=300), hellos, st.binary(max_size=300))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(raw=first)
+    def check(raw: str | bytes) -> None:
+        with env.device() as ws:
+            recv(ws, "device_challenge")
+            if isinstance(raw, bytes):
+                ws.send_bytes(raw)
+            else:
+                ws.send_text(raw)
+            answer = recv(ws)
+            assert answer["type"] == "device_refused", answer
+            assert answer["reason"] in ("malformed", "bad_signature", "unknown_device")
+            assert closed_with(ws) == CLOSE_REFUSED
+
+    check()
+    assert env.line.presence.holder(device.device_id) is None
+    assert env.device_row(device).connected_node is None
