@@ -20,8 +20,9 @@ a socket:
   authentication (wall clock, ns) stays.
 
 A device may only answer for its own sessions, once each: a ``session_launch`` naming a session
-that was not requested on its socket (or on the socket of this node it replaced), or that is not
-the device's (``RemoteSession.device_id``), is ignored without a database read. An answer sent
+that was not requested on its socket (or on the socket of this node it replaced) is ignored
+without a database read, one naming a session that is not the device's
+(``RemoteSession.device_id``, checked under the row's lock) is ignored too. An answer sent
 after the device moved to another node is lost that way: the wait then ends the session as
 :data:`DEVICE_UNREACHABLE` unless the session part joined meanwhile.
 """
