@@ -238,7 +238,7 @@ async def create_token(body: TokenIn, request: Request, user: AdminUser, db: Dat
     return TokenCreated(**out.model_dump(), token=secret, command=enrol_command(settings.public_url, secret))
 
 
-@admin_router.post("/enrolment-tokens/{token_id}/revoke", response_model=TokenOut)
+@admin_router.post("/enrolment-tokens/{token_id}/revoke", response_model=TokenOut, responses=_responses(409))
 async def revoke_token(token_id: TokenIdPath, request: Request, user: AdminUser, db: DatabaseDep) -> TokenOut:
     address = client_address(request)
     token = await db.run(lambda s: tokens.revoke_token(s, token_id, actor=user, address=address))
