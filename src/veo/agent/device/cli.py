@@ -49,6 +49,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
         "--lang", choices=["es", "en"], help=_("language of the messages (default: the system's)")
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log details"))
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help=_("also write the log to this file (default: only the terminal or journal)"),
+    )
     if command == "enrol":
         parser.add_argument(
             "--server", required=True, help=_("address of the veo server, e.g. https://support.example")
@@ -66,15 +71,16 @@ def _parser(command: str) -> argparse.ArgumentParser:
             help=_("trust only the certificate authorities in this PEM file (also VEO_AGENT_CA_FILE)"),
         )
         parser.add_argument("--no-start", action="store_true", help=_("do not start the service"))
-    if command == "service":
+    if command in ("enrol", "service"):
         parser.add_argument(
             "--display",
             default=None,
             help=_(
-                "the X display sessions go to (e.g. :0) instead of the signed-in desktop; "
-                "also VEO_AGENT_DISPLAY"
+                "the X display sessions (and the enrolment notice) go to (e.g. :0) instead of the "
+                "signed-in desktop; also VEO_AGENT_DISPLAY"
             ),
         )
+    if command == "service":
         parser.add_argument(
             "--desktop-user", default=None, metavar="NAME", help=_("with --display: whose desktop it is")
         )
@@ -85,19 +91,36 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     args = _parser(command).parse_args(rest)
     language = normalize(args.lang) if args.lang else system_language()
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.log_file:
+        from veo.agent.logs import setup_logging
+
+        setup_logging(args.log_file, args.verbose)
+    else:  # a system service's log is its journal (its standard error)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     if not args.verbose:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     directory = state.state_dir(args.state_dir)
-    if command == "enrol":
-        return enrol_command(args, directory, language)
-    if command == "unenrol":
-        return unenrol_command(directory, language)
-    return service_command(args, directory, language)
+    try:
+        if command == "enrol":
+            return enrol_command(args, directory, language)
+        if command == "unenrol":
+            return unenrol_command(directory, language)
+        return service_command(args, directory, language)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # never a traceback on the terminal: one sentence, the details in the log
+        log.critical("veo agent %s stopped on an unexpected error", command, exc_info=True)
+        _ = gettext_for(language).gettext
+        _fail(
+            _(
+                "veo agent {command} stopped because of an unexpected problem (details above, in the log)."
+            ).format(command=command)
+        )
+        return 1
 
 
 def _say(text: str) -> None:
@@ -111,11 +134,11 @@ def _fail(text: str) -> None:
 # ---------------------------------------------------------------------- enrol
 
 
-def notice_desktop() -> Desktop | None:
-    """Where the notice is shown: ``VEO_AGENT_DISPLAY`` if set; as root, the signed-in desktop
-    (logind: IT often enrols over SSH or with sudo); else (or when logind finds none) the
+def notice_desktop(display: str | None = None) -> Desktop | None:
+    """Where the notice is shown: ``--display`` or ``VEO_AGENT_DISPLAY`` if set; as root, the
+    signed-in desktop (logind: IT often enrols over SSH or with sudo); else (or when logind finds none) the
     terminal's own display, as this user. ``None``: the terminal's text is all there is."""
-    chosen = desktop_seat.explicit(None, None)
+    chosen = desktop_seat.explicit(display, None)
     if chosen is not None:
         return chosen
     if os.geteuid() == 0:
@@ -151,7 +174,7 @@ def enrol_command(args: argparse.Namespace, directory: Path, language: str) -> i
     from veo.agent.device.enrol import EnrolError, EnrolInput, enrol
     from veo.agent.device.service import os_name
 
-    desktop = notice_desktop()
+    desktop = notice_desktop(args.display)
     # the person at the computer reads the notice: their language, unless IT chose one
     notice_language = normalize(args.lang) if args.lang else (desktop_language(desktop) or language)
     try:

@@ -48,6 +48,12 @@ def child_env(desktop: Desktop, inherited: Mapping[str, str] | None = None) -> d
     for name in ("VEO_AGENT_CA_FILE", "VEO_AGENT_BACKEND", "PYTHONPATH", "VIRTUAL_ENV"):
         if inherited.get(name):
             env[name] = inherited[name]
+    if desktop.uid == os.getuid():
+        # no change of user (a test, a kiosk running the service as its own user): where this
+        # user keeps its log and history may be moved, as for any ``veo agent``
+        for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "VEO_AGENT_HISTORY"):
+            if inherited.get(name):
+                env[name] = inherited[name]
     env.update(desktop.env)
     return env
 

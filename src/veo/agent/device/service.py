@@ -188,6 +188,7 @@ class DeviceService:
 
     async def handle(self, request: SessionRequest) -> SessionLaunch:
         """Decide, record and (maybe) launch; the answer to send back."""
+        log.info("session request %s received (policy %s)", request.session_id, request.policy)
         desktop: Desktop | None = None
         problem: LaunchProblem | None = None
         if request.policy == "unattended" and not self.config.unattended:

@@ -9,6 +9,7 @@ window reports its geometry (``ui-geometry enrol-notice``) like every agent wind
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import tkinter as tk
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class NoticeWindow:
         self.ok_button.focus_set()
         self.window.bind("<Escape>", lambda _e: on_close())
         self.window.bind("<Return>", lambda _e: on_close())
-        log.info("enrolment notice shown")
+        log.info("enrolment notice shown: text=%s", json.dumps(self.shown_text(), ensure_ascii=False))
         self.geometry = GeometryReporter(self.window, "enrol-notice", {"ok": self.ok_button})
 
     def shown_text(self) -> str:
