@@ -415,7 +415,7 @@ async def _admin_page(
         **WORDS,
         **await db.run(read),
         "policies": DEVICE_POLICIES,
-        "roles": ROLES,
+        "roles": [r for r in ROLES if r != groups.ADMIN_ROLE],  # administrators may always connect
         "ttl_choices": TOKEN_TTL_CHOICES,
         "default_ttl": tokens.DEFAULT_TTL_HOURS,
         "errors": errors or {},
