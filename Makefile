@@ -138,10 +138,10 @@ test: system-packages install-check install-test lint typecheck agent-build
 
 ## `veo bench stream --smoke`: one short typing workload over the real pipeline, figures printed,
 ## never asserted; it fails only if the bench crashes or measures nothing (so it cannot rot).
-## `veo bench signaling` small (one node, 50 idle agents, 10 set-ups, ~20 s): the same promise.
+## `veo bench signaling` small (one node, 50 idle agents, 10 set-ups, 20 managed devices, ~35 s): the same promise.
 bench-smoke: system-packages install-test
 	$(PY) -m veo bench stream --smoke
-	$(PY) -m veo bench signaling --nodes 1 --agents 50 --setups 10 --duration 5
+	$(PY) -m veo bench signaling --nodes 1 --agents 50 --setups 10 --devices 20 --duration 5
 
 ## `make bench` from a clean checkout: installs what it needs, then `veo bench stream` (quick mode,
 ## under 10 minutes) writing var/bench-stream.json and var/bench-stream.png; BENCH_ARGS=--full etc.

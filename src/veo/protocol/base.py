@@ -17,7 +17,7 @@ import json
 import re
 import typing
 from itertools import accumulate
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -48,9 +48,13 @@ class Message(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: Literal[1] = PROTOCOL_VERSION
+    #: Fields added after a release that are left off the wire while unset: peers of that release
+    #: forbid unknown fields, so ``"device": null`` would make them refuse the whole message.
+    omit_when_none: ClassVar[frozenset[str]] = frozenset()
 
     def dumps(self) -> str:
-        return self.model_dump_json()
+        unset = {name for name in self.omit_when_none if getattr(self, name) is None}
+        return self.model_dump_json(exclude=unset or None)
 
 
 def nests_deeper_than(text: str, limit: int = MAX_NESTING_DEPTH) -> bool:

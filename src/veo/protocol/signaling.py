@@ -288,6 +288,7 @@ class Joined(Message):
     #: A session on a managed device (issue 17): its name, the group's policy and the reason.
     #: The agent acts on the policy only as its device service launched it (``LaunchSpec``).
     device: DeviceSession | None = None
+    omit_when_none = frozenset({"device"})
 
 
 class Rejoined(Message):
@@ -369,6 +370,7 @@ class SessionState(Message):
     mode: SessionMode = "agent"
     #: A session on a managed device (issue 17): no code to compare before control, the policy.
     device: DeviceSession | None = None
+    omit_when_none = frozenset({"device"})
     #: What the technician asked for mid-session while the user has not answered yet.
     permission_pending: Annotated[list[Permission], Field(max_length=len(Permission))] = []
     #: The connection to the user's computer is lost and the grant waits for it (input frozen).
