@@ -182,3 +182,19 @@ def test_a_device_that_reconnects_to_node_a_replaces_its_socket_on_node_b(pair: 
             session = pair.session(device)
             call(pair.b.client, pair.b.line.request_session, device.device_id, request_for(session))
             assert recv(new, "session_request")["session_id"] == session.id
+
+
+def test_node_b_does_not_deliver_a_request_whose_session_already_ended(pair: Pair) -> None:
+    """As after a Redis reconnect, when the bus replays notices up to two minutes old."""
+    device = enrol(pair.db)
+    ended, live = pair.session(device), pair.session(device)
+    with pair.db.session() as s:
+        from veo.server.sessions import service
+
+        service.end_session(s, ended.id, by="technician", reason="hangup", actor="tech@example.org")
+    with pair.b.device() as ws:
+        hello(ws, device)
+        call(pair.a.client, pair.a.line.request_session, device.device_id, request_for(ended))
+        call(pair.a.client, pair.a.line.request_session, device.device_id, request_for(live))
+        # notices are handled in order on B: the first thing the device gets is the live one
+        assert recv(ws, "session_request")["session_id"] == live.id

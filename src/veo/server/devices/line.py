@@ -103,6 +103,7 @@ class DeviceLine:
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._publishing = asyncio.Lock()
         #: the bus subscription is up (notices published from now on reach this node)
         self.listening = False
 
@@ -269,7 +270,8 @@ class DeviceLine:
 
         async def publish() -> None:
             try:
-                await self.bus.publish(CHANNEL, json.dumps(notice))
+                async with self._publishing:  # FIFO: this node's notices arrive in their order
+                    await self.bus.publish(CHANNEL, json.dumps(notice))
             except Exception as exc:
                 log.warning("%s; other nodes not told: %s", what, exc)
                 if failed is not None:
@@ -364,7 +366,9 @@ class DeviceLine:
             if conn is None:
                 return
             if kind == "request":
-                await self._deliver(conn, SessionRequest.model_validate_json(data["request"]))
+                request = SessionRequest.model_validate_json(data["request"])
+                if await self._still_waiting(request.session_id, conn.device_id):
+                    await self._deliver(conn, request)
             elif kind == "revoke":
                 await self._close_revoked(conn)
             elif kind == "replaced" and conn.since < int(data["since"]):
@@ -372,6 +376,17 @@ class DeviceLine:
                 await conn.peer.close(CLOSE_REPLACED)
         except Exception:
             log.warning("ignored a device notice the bus carried: %r", raw[:200], exc_info=True)
+
+    async def _still_waiting(self, session_id: str, device_id: str) -> bool:
+        """Whether a request that came over the bus is still worth delivering: after a Redis
+        reconnect the bus replays up to two minutes of notices, and a device must not start a
+        session part for a session that ended meanwhile (or that is not its own)."""
+
+        def check(s: Any) -> bool:
+            session = service.get_session(s, session_id)
+            return session is not None and session.status == "waiting" and session.device_id == device_id
+
+        return await self.db.run(check)
 
     async def _flush_loop(self) -> None:
         while True:

@@ -33,9 +33,16 @@ class FakePeer:
         self.closed = code
 
 
-def _line() -> DeviceLine:
+def _line(waiting: bool = True) -> DeviceLine:
+    """A line whose database says every session is (or none is) still waiting for its device."""
     hub: Any = SimpleNamespace(db=None, settings=None, node="node-a", bus=None)
-    return DeviceLine(hub)
+    line = DeviceLine(hub)
+
+    async def still_waiting(session_id: str, device_id: str) -> bool:
+        return waiting
+
+    line._still_waiting = still_waiting  # type: ignore[method-assign]
+    return line
 
 
 def _conn(line: DeviceLine, device_id: str, peer: FakePeer, since: int = 1) -> DeviceConnection:
@@ -69,6 +76,14 @@ async def test_a_request_notice_reaches_only_the_device_it_names() -> None:
     await line._message(_notice("request", "a" * 32, request=_request("s1").dumps()))
     assert [m["type"] for m in a.sent] == ["session_request"] and b.sent == []
     assert conn_a.answered("s1") and not conn_a.answered("s1")  # expected once, answered once
+
+
+async def test_a_request_replayed_after_its_session_ended_is_not_delivered() -> None:
+    line = _line(waiting=False)
+    peer = FakePeer()
+    conn = _conn(line, "a" * 32, peer)
+    await line._message(_notice("request", "a" * 32, request=_request("s1").dumps()))
+    assert peer.sent == [] and not conn.answered("s1")
 
 
 async def test_a_stalled_device_is_closed_and_the_next_notice_still_goes_out(
