@@ -282,7 +282,7 @@ async def test_admin_groups_and_tokens(app: FastAPI, client: httpx.AsyncClient) 
         "/admin/devices/tokens",
         data={"csrf_token": csrf, "group_id": str(group_id), "label": "Floor 2", "ttl_hours": "24"},
     )
-    assert created.status_code == 200
+    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
     command = re.search(r'<code id="enrol-command">([^<]+)</code>', created.text)
     assert command is not None
     assert re.fullmatch(

@@ -512,7 +512,10 @@ async def create_token(
         return await _refused(request, db, "new_token", exc, values)
     public_url: str = request.app.state.settings.public_url
     created = CreatedToken(label=token_label, group=group_name, command=enrol_command(public_url, secret))
-    return await _admin_page(request, db, created=created)
+    response = await _admin_page(request, db, created=created)
+    # The one page that holds the secret: not kept by the browser's cache or the back button's copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/admin/devices/tokens/{token_id}/revoke")
