@@ -13,6 +13,7 @@ import ssl
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import ClientConnection
 
 from veo import __version__
 from veo.agent.device import addresses
@@ -52,9 +53,25 @@ class Unexpected(Exception):
     """The server sent something out of order or unreadable (logged, then a new try)."""
 
 
+#: The server closes an older socket of the same device with this code when a newer one authenticated.
+CLOSE_REPLACED = 4409
+
+
+class DeviceChannel(WebSocketChannel):
+    """The agent's WebSocket channel, which also tells how the server closed it."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        super().__init__(connection)
+        self.connection = connection
+
+    @property
+    def close_code(self) -> int | None:
+        return self.connection.close_code
+
+
 @dataclass
 class Link:
-    channel: WebSocketChannel
+    channel: DeviceChannel
     welcome: DeviceWelcome
     heartbeat_seconds: int
 
@@ -69,7 +86,7 @@ async def receive(channel: WebSocketChannel, within: float | None = None) -> Ser
         raise Unexpected(f"unreadable message from the server: {exc}") from None
 
 
-async def connect_socket(url: str, tls: ssl.SSLContext | None) -> WebSocketChannel:
+async def connect_socket(url: str, tls: ssl.SSLContext | None) -> DeviceChannel:
     """The bare socket (``ConnectError`` when it cannot be opened; ``untrusted``: TLS refused)."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -88,7 +105,7 @@ async def connect_socket(url: str, tls: ssl.SSLContext | None) -> WebSocketChann
         )
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
         raise ConnectError(f"{type(exc).__name__}: {exc}", untrusted=is_untrusted_certificate(exc)) from None
-    return WebSocketChannel(connection)
+    return DeviceChannel(connection)
 
 
 async def open_link(

@@ -37,7 +37,7 @@ from veo.agent.device import desktop_seat, device_history, launcher, state
 from veo.agent.device.backoff import STABLE_SECONDS, JitterBackoff
 from veo.agent.device.desktop_seat import Desktop
 from veo.agent.device.device_history import DeviceEvent
-from veo.agent.device.link import Link, Refused, Unexpected, open_link, receive
+from veo.agent.device.link import CLOSE_REPLACED, Link, Refused, Unexpected, open_link, receive
 from veo.agent.signaling import ChannelClosed, ConnectError
 from veo.protocol.device import (
     DeviceHeartbeat,
@@ -54,7 +54,11 @@ log = logging.getLogger(__name__)
 
 FindDesktop = Callable[[str | None, str | None], Awaitable[Desktop | None]]
 Launch = Callable[[Desktop, list[str], bytes], Awaitable[asyncio.subprocess.Process]]
-Outcome = Literal["dropped", "forget", "forgotten_locally"]
+Outcome = Literal["dropped", "replaced", "forget", "forgotten_locally"]
+#: After the server closed this socket for a newer one of the same device (``veo agent unenrol``
+#: or a second service with the same key): wait this long before coming back, or the two would
+#: take the device's place from each other in turn (and an unenrolment would lose its socket).
+REPLACED_SECONDS = 30.0
 
 
 def os_name() -> str:
@@ -92,6 +96,7 @@ class DeviceService:
         self._launch = launch
         self.backoff = backoff or JitterBackoff()
         self._session: asyncio.subprocess.Process | None = None
+        self.replaced_seconds = REPLACED_SECONDS
         #: sockets authenticated so far (tests and the log)
         self.connections = 0
 
@@ -135,6 +140,12 @@ class DeviceService:
                     return self._end("local")
                 if time.monotonic() - started >= STABLE_SECONDS:
                     self.backoff.reset()
+                if outcome == "replaced":
+                    log.warning(
+                        "another connection of this device took its place: waiting before coming back"
+                    )
+                    await asyncio.sleep(self.replaced_seconds + self.backoff.next())
+                    continue
             delay = self.backoff.next()
             log.info("next attempt in %.1f s", delay)
             await asyncio.sleep(delay)
@@ -147,7 +158,9 @@ class DeviceService:
                 try:
                     message = await receive(link.channel)
                 except ChannelClosed:
-                    return "forgotten_locally" if not self._key_still_there() else "dropped"
+                    if not self._key_still_there():
+                        return "forgotten_locally"
+                    return "replaced" if link.channel.close_code == CLOSE_REPLACED else "dropped"
                 except Unexpected as exc:
                     log.warning("%s (ignored)", exc)
                     continue

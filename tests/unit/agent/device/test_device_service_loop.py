@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -189,3 +190,22 @@ async def test_a_key_deleted_under_the_service_ends_it_quietly(tmp_path: Path) -
     async with stand_in(tmp_path, handler) as (_server, service):
         assert await asyncio.wait_for(service.run(), 60) == 0
     assert device_history.read([tmp_path]).events == []  # unenrol writes its own line
+
+
+async def test_replaced_by_a_newer_socket_waits_before_coming_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(server: StandIn, ws: ServerConnection, number: int) -> None:
+        await server.hello(ws)
+        await ws.send(welcome())
+        if number == 0:
+            await ws.close(4409)  # ``veo agent unenrol`` (or a second service) took the device's place
+        else:
+            await ws.send(json.dumps({"type": "device_revoked"}))
+            await ws.wait_closed()
+
+    async with stand_in(tmp_path, handler) as (server, service):
+        service.replaced_seconds = 0.0
+        assert await asyncio.wait_for(service.run(), 60) == 0
+        assert len(server.received) == 2
+    assert "another connection of this device took its place" in caplog.text
