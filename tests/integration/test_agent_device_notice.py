@@ -202,3 +202,41 @@ async def test_enrol_shows_the_notice_on_its_display(display: str, tmp_path: Pat
         "xdotool", "windowkill", window, env={**os.environ, "DISPLAY": display}
     )
     assert await kill.wait() == 0
+
+
+def _check_history_window(root: tk.Tk, directory: str) -> None:
+    from datetime import UTC
+
+    from veo.agent import history
+    from veo.agent.device import device_history
+    from veo.agent.ui.history import HistoryWindow
+
+    read = device_history.read([Path(directory)])
+    window = HistoryWindow(
+        root, Fonts(root), "en", history.read(Path(directory) / "none"), lambda: None, UTC, device=read
+    )
+    for _ in range(5):
+        root.update()
+    text = window.shown_text()
+    assert "This computer's management by your organization" in text
+    assert text.index("Connection requested by Tom Tech (ACME)") < text.index(
+        "Enrolled: this computer is managed by ACME"
+    )
+    assert "Reason given: Printer queue stuck" in text
+
+
+def test_history_window_shows_the_device_section(in_tk: Callable[..., None], tmp_path: Path) -> None:
+    from veo.agent.device import device_history
+    from veo.agent.device.device_history import DeviceEvent
+
+    device_history.append(
+        tmp_path,
+        DeviceEvent(kind="enrolled", at="2026-12-01T09:00:00+00:00", organization="ACME", device_name="pc",
+                    group="Reception", policy="ask", enrolled_by="Ana Admin"),
+    )  # fmt: skip
+    device_history.append(
+        tmp_path,
+        DeviceEvent(kind="session_request", at="2026-12-02T09:00:00+00:00", organization="ACME",
+                    technician="Tom Tech", reason="Printer queue stuck", policy="ask", detail="maria"),
+    )  # fmt: skip
+    in_tk(_check_history_window, str(tmp_path))
