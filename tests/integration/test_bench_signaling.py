@@ -63,7 +63,10 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
     assert devices["rss_before_kib"]["node1"] > 10_000 and devices["rss_after_kib"]["node1"] > 10_000
     assert devices["baseline_s"] == 1 and devices["duration_s"] >= 1
     assert isinstance(devices["kib_per_device_rss"], float)
-    assert set(scenario["devices_vs_agents"]) == {"kib_rss", "kib_pss", "cpu_per_connection"}
+    assert (devices["beside_agents"], devices["beside_agents_held"], devices["beside_failures"]) == (8, 8, {})
+    assert devices["beside_rss_after_kib"]["node1"] > 10_000
+    ratios = scenario["devices_vs_agents"]
+    assert set(ratios) == {"kib_rss", "kib_pss", "kib_rss_idle_table", "cpu_per_connection"}
     assert "Managed devices" in printed and "KiB/dev RSS" in printed
     print(printed)  # the figures, for whoever reads the test log
 
@@ -255,14 +258,17 @@ def test_one_device_is_compared_with_one_agent_of_the_same_run() -> None:
     devices.rss_before_kib, devices.rss_after_kib = {"node1": 90_000}, {"node1": 105_000}  # 30 KiB each
     devices.pss_before_kib, devices.pss_after_kib = {"node1": 90_000}, {"node1": 106_000}
     devices.idle_cpu_s, devices.baseline_cpu_s = {"node1": 1.0}, {"node1": 0.05}  # 10 % for 500
-    assert (devices.kib_per_device_rss, devices.cpu_percent, devices.baseline_cpu_percent) == (
-        30.0,
-        10.0,
-        1.0,
-    )
-    assert devices_vs_agents(devices, agents) == {"kib_rss": 0.5, "kib_pss": 0.5, "cpu_per_connection": 0.5}
-    assert devices_vs_agents(devices, None)["kib_rss"] is None
+    # 500 agents beside the devices on the same node: 40 KiB each
+    devices.beside_agents = devices.beside_agents_held = 500
+    devices.beside_rss_before_kib, devices.beside_rss_after_kib = {"node1": 105_000}, {"node1": 125_000}
+    devices.beside_pss_before_kib, devices.beside_pss_after_kib = {"node1": 106_000}, {"node1": 138_000}
+    assert (devices.kib_per_device_rss, devices.kib_per_beside_agent_rss) == (30.0, 40.0)
+    assert (devices.cpu_percent, devices.baseline_cpu_percent) == (10.0, 1.0)
+    ratios = {"kib_rss": 0.75, "kib_pss": 0.5, "kib_rss_idle_table": 0.5, "cpu_per_connection": 0.5}
+    assert devices_vs_agents(devices, agents) == ratios
+    alone = devices_vs_agents(devices, None)
+    assert alone["kib_rss"] == 0.75 and alone["cpu_per_connection"] is None
     printed = table([Scenario(nodes=1, database="sqlite", bus="memory", idle=agents, devices=devices)])
     assert "Managed devices" in printed and "KiB/dev RSS" in printed
-    device_line = printed.splitlines()[-1]
-    assert device_line.split()[:3] == ["1", "sqlite+memory", "500"] and "0.50" in device_line
+    device_line = printed.splitlines()[-1].split()
+    assert device_line[:3] == ["1", "sqlite+memory", "500"] and device_line[-3:] == ["40.0", "0.75", "0.50"]

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -200,8 +200,10 @@ def run_scenario(count: int, plan: Plan) -> Scenario:
         with tempfile.TemporaryDirectory(prefix="veo-bench-signaling-") as folder:
             data_dir = Path(folder)
             with database_for(database == "postgresql", data_dir, plan.postgres_url) as url:
-                progress(f"{count} node(s): issuing {plan.agents} sessions")
-                world = prepare(url, data_dir, plan.agents, progress)
+                beside = min(plan.devices, plan.agents)  # agents joined beside the devices
+                progress(f"{count} node(s): issuing {plan.agents + beside} sessions")
+                everyone = prepare(url, data_dir, plan.agents + beside, progress)
+                world = replace(everyone, waiting=everyone.waiting[: plan.agents])
                 fleet = devices.enrol(url, plan.devices + WARM_UP) if plan.devices else []
                 redis_url = plan.redis_url if count > 1 else None
                 with cluster(count, data_dir, url, redis_url) as c:
@@ -221,6 +223,7 @@ def run_scenario(count: int, plan: Plan) -> Scenario:
                                 # addresses after the idle agents' and the set-ups'
                                 first_index=plan.agents + plan.setups + 1,
                                 progress=progress,
+                                beside=everyone.waiting[plan.agents :],
                             )
                         )
                         _show_logs(c, scenario)

@@ -14,6 +14,10 @@ CPU to the agents' figure. On the fresh nodes:
 5. The nodes' CPU over ``duration`` seconds of idling: heartbeats, pings both ways, the throttled
    ``last_seen`` writes. Then how many sockets are still open, and how many devices the database
    lists as connected.
+6. With the devices still connected, as many idle agents join the same nodes (``idle.holding``)
+   and their memory is read the same way: an agent's cost on a heap in the same state, for the
+   ratio. (The scenario's own idle agents joined after 100 set-ups and partly reuse what those
+   freed, which makes them look cheaper than a fresh node's devices.)
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import time
 from collections.abc import Callable
 
 from veo.bench.signaling.devices import CONNECT_CONCURRENCY, BenchDevice, HeldDevices, holding_devices, online
-from veo.bench.signaling.idle import SETTLE_SECONDS
+from veo.bench.signaling.idle import SETTLE_SECONDS, holding
 from veo.bench.signaling.nodes import Node
 from veo.bench.signaling.procfs import Usage
 from veo.bench.signaling.report import DeviceFigures
 from veo.bench.signaling.setups import percentile
+from veo.bench.signaling.world import Waiting
 
 #: Devices connected before the baseline is read, and kept; not counted.
 WARM_UP = 10
@@ -64,10 +69,15 @@ async def measure_devices(
     duration: float,
     first_index: int,
     progress: Callable[[str], None],
+    beside: list[Waiting] | None = None,
 ) -> DeviceFigures:
-    """Hold ``fleet[:WARM_UP]`` then the rest of ``fleet`` on ``nodes``; what the rest cost."""
+    """Hold ``fleet[:WARM_UP]`` then the rest of ``fleet`` on ``nodes``; what the rest cost, and
+    what agents joining ``beside`` (waiting sessions) cost next to them."""
     warm, counted = fleet[:WARM_UP], fleet[WARM_UP:]
-    figures = DeviceFigures(devices=len(counted), warm_up=len(warm), concurrency=CONNECT_CONCURRENCY)
+    beside = beside or []
+    figures = DeviceFigures(
+        devices=len(counted), warm_up=len(warm), concurrency=CONNECT_CONCURRENCY, beside_agents=len(beside)
+    )
     async with holding_devices(nodes, warm, origin=origin, first_index=first_index, progress=progress) as w:
         if w.failures:  # the device path does not work here: say why, measure nothing
             figures.failures = w.failures
@@ -101,4 +111,27 @@ async def measure_devices(
             figures.still_open = held.still_open()
             ids = [d.device_id for d in counted]
             figures.online_in_database = await asyncio.to_thread(online, database_url, ids)
+            if beside:
+                await _beside(nodes, beside, figures, first_index + len(fleet), progress)
     return figures
+
+
+async def _beside(
+    nodes: list[Node],
+    beside: list[Waiting],
+    figures: DeviceFigures,
+    first_index: int,
+    progress: Callable[[str], None],
+) -> None:
+    """Step 6: idle agents next to the devices, their memory only."""
+    before = {n.name: n.usage() for n in nodes}
+    figures.beside_rss_before_kib = {k: u.rss_kib for k, u in before.items()}
+    figures.beside_pss_before_kib = {k: u.pss_kib for k, u in before.items()}
+    progress(f"joining {len(beside)} idle agents beside the devices, for their memory")
+    async with holding(nodes, beside, compression=True, progress=progress, first_index=first_index) as held:
+        figures.beside_agents_held = len(held.sockets)
+        figures.beside_failures = held.failures
+        await asyncio.sleep(SETTLE_SECONDS)
+        after = {n.name: n.usage() for n in nodes}
+        figures.beside_rss_after_kib = {k: u.rss_kib for k, u in after.items()}
+        figures.beside_pss_after_kib = {k: u.pss_kib for k, u in after.items()}

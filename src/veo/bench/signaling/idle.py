@@ -64,13 +64,18 @@ async def holding(
     *,
     compression: bool,
     progress: Callable[[str], None],
+    first_index: int = 0,
 ) -> AsyncIterator[Held]:
-    """Join an agent for every waiting session; they stay connected until the block ends."""
+    """Join an agent for every waiting session (source addresses from ``first_index`` on); they
+    stay connected until the block ends."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
     tasks = [
-        spawn(_join_one(nodes[i % len(nodes)], w, i, compression, gate), name=f"veo-bench-join-{i}")
+        spawn(
+            _join_one(nodes[i % len(nodes)], w, first_index + i, compression, gate),
+            name=f"veo-bench-join-{i}",
+        )
         for i, w in enumerate(waiting)
     ]
     held = Held(sockets=[], per_node={n.name: 0 for n in nodes}, failures={}, join_seconds=0.0)

@@ -87,6 +87,15 @@ class DeviceFigures:
     #: node name -> CPU seconds over ``duration_s`` with every device connected
     idle_cpu_s: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
+    #: idle agents joined on the same fresh nodes right after (the devices still connected): their
+    #: memory measured the same way, for a like-for-like ratio (no CPU window of their own)
+    beside_agents: int = 0
+    beside_agents_held: int = 0
+    beside_rss_before_kib: dict[str, int] = field(default_factory=dict)
+    beside_rss_after_kib: dict[str, int] = field(default_factory=dict)
+    beside_pss_before_kib: dict[str, int] = field(default_factory=dict)
+    beside_pss_after_kib: dict[str, int] = field(default_factory=dict)
+    beside_failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def kib_per_device_rss(self) -> float | None:
@@ -97,6 +106,16 @@ class DeviceFigures:
     def kib_per_device_pss(self) -> float | None:
         delta = sum(self.pss_after_kib.values()) - sum(self.pss_before_kib.values())
         return round(delta / self.held, 1) if self.held else None
+
+    @property
+    def kib_per_beside_agent_rss(self) -> float | None:
+        delta = sum(self.beside_rss_after_kib.values()) - sum(self.beside_rss_before_kib.values())
+        return round(delta / self.beside_agents_held, 1) if self.beside_agents_held else None
+
+    @property
+    def kib_per_beside_agent_pss(self) -> float | None:
+        delta = sum(self.beside_pss_after_kib.values()) - sum(self.beside_pss_before_kib.values())
+        return round(delta / self.beside_agents_held, 1) if self.beside_agents_held else None
 
     @property
     def cpu_percent(self) -> float:
@@ -113,6 +132,8 @@ class DeviceFigures:
             **asdict(self),
             "kib_per_device_rss": self.kib_per_device_rss,
             "kib_per_device_pss": self.kib_per_device_pss,
+            "kib_per_beside_agent_rss": self.kib_per_beside_agent_rss,
+            "kib_per_beside_agent_pss": self.kib_per_beside_agent_pss,
             "cpu_percent_of_one_core": self.cpu_percent,
             "baseline_cpu_percent_of_one_core": self.baseline_cpu_percent,
         }
@@ -123,15 +144,30 @@ def _ratio(device: float | None, agent: float | None) -> float | None:
 
 
 def devices_vs_agents(devices: DeviceFigures | None, agents: IdleFigures | None) -> dict[str, float | None]:
-    """One idle device over one idle agent of the same run: memory (RSS, PSS) and CPU per
-    connection (each side's whole CPU share over its connection count, measured the same way)."""
-    if devices is None or agents is None or not devices.held or not agents.held:
-        return {"kib_rss": None, "kib_pss": None, "cpu_per_connection": None}
-    return {
-        "kib_rss": _ratio(devices.kib_per_device_rss, agents.kib_per_agent_rss),
-        "kib_pss": _ratio(devices.kib_per_device_pss, agents.kib_per_agent_pss),
-        "cpu_per_connection": _ratio(devices.cpu_percent / devices.held, agents.cpu_percent / agents.held),
+    """One idle device over one idle agent of the same run.
+
+    Memory: against the agents joined beside the devices on the same fresh nodes
+    (``kib_rss``/``kib_pss``: both measured on a heap that never gave memory back) and against the
+    scenario's idle agents (``kib_rss_idle_table``: those joined after 100 set-ups, whose freed
+    memory they partly reuse). CPU per connection: each side's whole CPU share over its
+    connection count, from the two idle windows.
+    """
+    ratios: dict[str, float | None] = {
+        "kib_rss": None,
+        "kib_pss": None,
+        "kib_rss_idle_table": None,
+        "cpu_per_connection": None,
     }
+    if devices is None or not devices.held:
+        return ratios
+    ratios["kib_rss"] = _ratio(devices.kib_per_device_rss, devices.kib_per_beside_agent_rss)
+    ratios["kib_pss"] = _ratio(devices.kib_per_device_pss, devices.kib_per_beside_agent_pss)
+    if agents is not None and agents.held:
+        ratios["kib_rss_idle_table"] = _ratio(devices.kib_per_device_rss, agents.kib_per_agent_rss)
+        ratios["cpu_per_connection"] = _ratio(
+            devices.cpu_percent / devices.held, agents.cpu_percent / agents.held
+        )
+    return ratios
 
 
 @dataclass
@@ -211,7 +247,7 @@ def device_table(scenarios: list[Scenario]) -> list[str]:
     head = (
         f"{'nodes':<7}{'backends':<20}{'devices':>8}{'conn s':>8}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'KiB/dev RSS':>13}{'KiB/dev PSS':>13}{'idle CPU %':>12}{'(before)':>10}"
-        f"{'RSS ×agent':>12}{'CPU/conn ×agent':>17}"
+        f"{'KiB/agent beside':>18}{'RSS ×agent':>12}{'CPU/conn ×agent':>17}"
     )
     lines = [
         "Managed devices (/ws/device: signed challenge, heartbeats; on fresh nodes)",
@@ -229,7 +265,7 @@ def device_table(scenarios: list[Scenario]) -> list[str]:
         lines.append(
             f"{s.nodes:<7}{backends:<20}{d.held:>8}{d.connect_seconds:>8.0f}{_num(d.connect_p50_ms):>8}"
             f"{_num(d.connect_p95_ms):>8}{_num(d.kib_per_device_rss):>13}{_num(d.kib_per_device_pss):>13}"
-            f"{d.cpu_percent:>12.1f}{d.baseline_cpu_percent:>10.1f}"
+            f"{d.cpu_percent:>12.1f}{d.baseline_cpu_percent:>10.1f}{_num(d.kib_per_beside_agent_rss):>18}"
             f"{_num(ratio['kib_rss'], 2):>12}{_num(ratio['cpu_per_connection'], 2):>17}"
             + (f"  {failures}" if failures else "")
         )
