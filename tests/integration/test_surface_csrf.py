@@ -37,6 +37,7 @@ NO_COOKIE: dict[tuple[str, str], str] = {
     ("/api/v1/auth/token", "POST"): "exchanging credentials for a bearer token",
     ("/rate/{token}", "POST"): "the requester's rating, authorized by the unguessable token",
     ("/api/v1/sessions/{session_id}/rating", "POST"): "the agent's rating, token in the body",
+    ("/api/v1/enrol", "POST"): "a device's enrolment: no account, a single-use token in the body",
 }
 ADMIN = "csrf-admin@example.org"
 
