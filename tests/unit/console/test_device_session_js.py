@@ -95,3 +95,22 @@ def test_end_reasons_of_a_device_have_sentences(run_js: RunJs) -> None:
         },
     )
     assert got == ["could not start", "did not answer", "by the server"]
+
+
+def test_a_device_connection_is_trusted_once_allowed_and_its_commitment_checked(run_js: RunJs) -> None:
+    got = run_js(
+        """
+        const { createState, deviceConnectionTrusted } = await mod("state.js");
+        return data.map(([set, exchange]) =>
+          deviceConnectionTrusted(Object.assign(createState(), set), exchange));
+        """,
+        [
+            [{"device": DEVICE, "consented": True}, {"trusted": True}],
+            [{"device": DEVICE, "consented": False}, {"trusted": True}],  # the person has not allowed yet
+            [{"device": DEVICE, "consented": True}, {"trusted": False}],  # commitment not checked yet
+            [{"device": DEVICE, "consented": True}, None],
+            [{"device": DEVICE, "consented": True, "aborted": True}, {"trusted": True}],
+            [{"consented": True}, {"trusted": True}],  # a typed-code session waits for "Codes match"
+        ],
+    )
+    assert got == [True, False, False, False, False, False]

@@ -32,6 +32,7 @@ import {
   connectionState,
   controlState,
   createState,
+  deviceConnectionTrusted,
   deviceFrom,
   inputAllowed,
   linkDown,
@@ -448,11 +449,7 @@ export class Console {
    * allowed. A typed-code session waits for "Codes match" or a good resume proof instead.
    */
   trustDevice() {
-    const s = this.state;
-    const exchange = this.exchange;
-    if (!s.device || !s.consented || s.ended || s.aborted || this.keys.verifiedHere) return;
-    if (!exchange || !exchange.trusted) return;
-    this.verifiedHere();
+    if (!this.keys.verifiedHere && deviceConnectionTrusted(this.state, this.exchange)) this.verifiedHere();
   }
 
   /**

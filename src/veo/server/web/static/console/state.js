@@ -136,6 +136,16 @@ export function deviceFrom(value) {
   return { name, policy: value.policy, reason: typeof value.reason === "string" ? value.reason : "" };
 }
 
+/**
+ * Whether this page may take a managed device's connection as verified now (and keep the agent's
+ * resume key): the session is allowed and the connection's commitment checked out. A typed-code
+ * session never is: it waits for "Codes match" or a good resume proof.
+ */
+export function deviceConnectionTrusted(s, exchange) {
+  if (!s.device || !s.consented || s.ended || s.aborted) return false;
+  return Boolean(exchange && exchange.trusted);
+}
+
 /** #control-state: active (input is sent), paused (by the user), off (not granted, or not yet). */
 export function controlState(s) {
   if (s.aborted || s.ended || s.elsewhere || linkDown(s) || s.reverify) return "off";
