@@ -182,18 +182,39 @@ def test_a_flood_of_refusals_writes_one_row_per_reason_and_counts_the_rest(env: 
     for _ in range(6):
         with env.device() as ws:
             assert hello(ws, device, key=Ed25519PrivateKey.generate())["reason"] == "bad_signature"
-    assert sorted(e.details["reason"] for e in events(env.db, "device.auth_refused")) == [
-        "bad_signature",
+    # unknown ids: the first at once; an enrolled device's refused key: its first at once (its
+    # own budget), then the first of that reason for the address (the summary counts the rest)
+    assert [e.details["reason"] for e in events(env.db, "device.auth_refused")] == [
         "unknown_device",
+        "bad_signature",
+        "bad_signature",
     ]
-    assert env.line.refusals.pending() == 16
+    assert env.line.refusals.pending() == 15
     call(env.client, lambda: env.line.write_refusals(everything=True))
     rows = events(env.db, "device.auth_refused")
-    assert len(rows) == 3
+    assert len(rows) == 4
     summary = rows[-1].details
-    assert summary["count"] == 16
-    assert summary["reasons"] == {"bad_signature": 5, "unknown_device": 11}
-    assert summary["device_ids"] == {"e" * 32: 11, device.device_id: 5}
+    assert summary["count"] == 15
+    assert summary["reasons"] == {"bad_signature": 4, "unknown_device": 11}
+    assert summary["device_ids"] == {"e" * 32: 11, device.device_id: 4}
+
+
+def test_each_enrolled_device_refused_from_one_address_gets_a_row_of_its_own(env: Env) -> None:
+    """A copied disk or a stolen key shows up at once, even among other refusals of its address."""
+    devices = [enrol(env.db, f"pc-{i}") for i in range(3)]
+    with env.db.session() as s:
+        s.execute(update(Device).values(revoked_at=utcnow(), revoked_by="server"))
+    for device in devices:
+        for _ in range(2):
+            with env.device() as ws:
+                assert hello(ws, device)["reason"] == "revoked"
+    rows = events(env.db, "device.auth_refused")
+    assert [(e.details["reason"], e.details["device_id"]) for e in rows][:1] == [
+        ("revoked", devices[0].device_id)
+    ]
+    assert {e.details["device_id"] for e in rows} == {d.device_id for d in devices}
+    assert len(rows) == 4  # one per device, and the address's first "revoked" (a second try of pc-0)
+    assert env.line.refusals.pending() == 2
 
 
 def test_a_second_socket_of_the_device_replaces_the_first(env: Env) -> None:

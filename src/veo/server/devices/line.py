@@ -46,6 +46,7 @@ from veo.server.db import unavailable
 from veo.server.devices import presence as presence_module
 from veo.server.devices import service as device_service
 from veo.server.devices.presence import DeviceConnection, Presence
+from veo.server.devices.refusals import FirstPerDevice
 from veo.server.sessions import service, txn
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.wire import CLOSE_NORMAL
@@ -99,6 +100,7 @@ class DeviceLine:
         self.flush_seconds = flush_seconds
         self.presence = Presence(hub.db, hub.node)
         self.refusals = RefusalLog(action=AUTH_REFUSED, actor=DEVICE_ACTOR, subject_key="device_ids")
+        self.known_refusals = FirstPerDevice()
         #: session id -> the timer that ends it unless the device answers in time
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -179,8 +181,11 @@ class DeviceLine:
     # ------------------------------------------------------------------ the device sockets' side
 
     async def refused(self, address: str, reason: str, device_id: str) -> None:
-        """Audit a refused authentication: at once or counted into its window's summary."""
-        if self.refusals.note(address, reason, device_id):
+        """Audit a refused authentication: at once or counted into its window's summary
+        (``refusals.py``: which ones get their own row)."""
+        if self.known_refusals.first(address, reason, device_id) or self.refusals.note(
+            address, reason, device_id
+        ):
             details = {"reason": reason, "device_id": device_id}
             await txn.run(
                 self.db,
