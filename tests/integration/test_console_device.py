@@ -98,6 +98,7 @@ async def test_a_device_session_has_no_code_and_no_verification_step(device_harn
         assert await page.is_hidden("#sas-match") and await page.is_hidden("#sas-mismatch")
         assert await page.is_hidden("#sas-hint")
         assert await page.get_attribute("#conn-state", "data-phase") == "joined"
+        assert await page.text_content("#state-badge") == "Starting"
         assert "waiting for the person at it to allow" in (await page.text_content("#state-sentence") or "")
 
         # automatic consent (notify/unattended) says sas_confirmed false: the console does not mind

@@ -264,7 +264,8 @@ export class ConsoleView {
     el.conn.dataset.state = conn;
     el.conn.dataset.phase = phase;
     if (el.root) el.root.dataset.phase = phase;
-    setText(el.badge, t(`phase.${phase}`));
+    // "User joined" would be wrong on a managed device: veo started there, nobody typed a code.
+    setText(el.badge, t(s.device && phase === "joined" ? "device.phase_joined" : `phase.${phase}`));
     setText(el.sentence, stateSentence(s, nowMs));
     el.control.dataset.state = control;
     setText(el.control, t(`control.${control}`));
