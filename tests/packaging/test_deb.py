@@ -60,11 +60,16 @@ def test_files_and_modes(package: Path) -> None:
         "/usr/share/icons/hicolor/scalable/apps/veo-agent.svg",
         "/etc/veo/agent.json",
         "/usr/share/doc/veo-agent/copyright",
+        "/usr/lib/systemd/system/veo-agent.service",
     }
     assert files["/usr/lib/veo-agent/veo-agent"][0] == "-rwxr-xr-x"
     assert files["/usr/bin/veo-agent"][0].startswith("l")
     assert files["/usr/bin/veo-agent"][2] == ["->", "../lib/veo-agent/veo-agent"]
-    for path in ("/etc/veo/agent.json", "/usr/share/applications/veo-agent.desktop"):
+    for path in (
+        "/etc/veo/agent.json",
+        "/usr/share/applications/veo-agent.desktop",
+        "/usr/lib/systemd/system/veo-agent.service",
+    ):
         assert files[path][0] == "-rw-r--r--"
     assert {owner for _mode, owner, _rest in listing.values()} == {"root/root"}
 
@@ -113,6 +118,11 @@ def test_conffile_launcher_and_scripts(package: Path, tmp_path: Path) -> None:
         assert os.access(control / script, os.X_OK)
         assert "update-desktop-database" in text
         subprocess.run(["sh", "-n", str(control / script)], check=True)
+    # the service is installed, stopped on removal, and never enabled by the package (enrol does)
+    prerm = (control / "prerm").read_text()
+    assert "disable --now veo-agent.service" in prerm
+    subprocess.run(["sh", "-n", str(control / "prerm")], check=True)
+    assert all("enable " not in (control / s).read_text() for s in ("postinst", "postrm", "prerm"))
 
 
 def test_refusals_are_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

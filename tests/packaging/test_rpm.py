@@ -31,6 +31,7 @@ FILES = {
     "/usr/share/icons/hicolor/scalable/apps/veo-agent.svg",
     "/etc/veo/agent.json",
     "/usr/share/licenses/veo-agent/copyright",
+    "/usr/lib/systemd/system/veo-agent.service",
 }
 
 
@@ -91,6 +92,7 @@ def test_files_and_modes_are_the_debs(package: Path) -> None:
         package_tree.DESKTOP_FILE,
         package_tree.ICON_FILE,
         package_tree.CONFIG_FILE,
+        package_tree.SERVICE_FILE,
         "/usr/share/doc/veo-agent/copyright",
     }
 
@@ -134,6 +136,10 @@ def test_header_requires_and_scripts(package: Path) -> None:
     scripts = _rpm("-qp", "--scripts", str(package))
     assert "postinstall scriptlet (using /bin/sh)" in scripts
     assert "postuninstall scriptlet (using /bin/sh)" in scripts
+    # the service is stopped on removal and never enabled by the package (``veo-agent enrol`` does)
+    assert "preuninstall scriptlet (using /bin/sh)" in scripts
+    assert "disable --now veo-agent.service" in scripts
+    assert "enable --now" not in scripts.replace("disable --now", "")
     assert scripts.count("update-desktop-database -q /usr/share/applications") == 2
     for tag in ("POSTIN", "POSTUN"):
         body = _rpm("-qp", "--qf", f"%{{{tag}}}", str(package))
@@ -242,6 +248,8 @@ def test_installs_into_a_throwaway_root_keeps_an_edited_config_and_erases_clean(
         "usr",
         "usr/bin",
         "usr/lib",
+        "usr/lib/systemd",  # systemd's own directories, as the desktop's are: not the package's
+        "usr/lib/systemd/system",
         "usr/share",
         "usr/share/applications",
         "usr/share/icons",

@@ -12,6 +12,9 @@ are written by :mod:`veo.server.downloads.package_tree` (the ``.rpm`` installs t
 * ``/usr/share/icons/hicolor/scalable/apps/veo-agent.svg``;
 * the conffile ``/etc/veo/agent.json`` (:class:`~veo.protocol.agent_config.InstalledConfig`): the
   servers a ``veo:`` link may name (an IT department edits it, dpkg keeps the edit on upgrade);
+* ``/usr/lib/systemd/system/veo-agent.service``: the enrolled computer's link to its server
+  (company devices), installed but never enabled by the package: ``veo-agent enrol`` enables it,
+  ``prerm`` stops and disables it on removal;
 * ``postinst``/``postrm`` run ``update-desktop-database`` when present: its ``mimeinfo.cache`` is
   how ``xdg-mime``, GLib and KDE find the handler of ``x-scheme-handler/veo`` when no
   ``mimeapps.list`` names one (desktop-file-utils, a dependency, also runs it from a dpkg trigger).
@@ -72,6 +75,19 @@ if [ "$1" = "configure" ]; then
     if command -v gtk-update-icon-cache >/dev/null 2>&1; then
         gtk-update-icon-cache -q -t -f /usr/share/icons/hicolor || true
     fi
+    # the unit is installed, never enabled here: `veo-agent enrol` enables it on enrolled computers
+    if [ -d /run/systemd/system ]; then
+        systemctl daemon-reload >/dev/null 2>&1 || true
+    fi
+fi
+exit 0
+"""
+
+PRERM = """#!/bin/sh
+# veo-agent: stop the enrolled computer's service before its program goes away.
+set -e
+if [ "$1" = "remove" ] && [ -d /run/systemd/system ]; then
+    systemctl disable --now veo-agent.service >/dev/null 2>&1 || true
 fi
 exit 0
 """
@@ -88,6 +104,9 @@ case "$1" in
 esac
 if [ "$1" = "purge" ]; then
     rmdir --ignore-fail-on-non-empty /etc/veo 2>/dev/null || true
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || true
 fi
 exit 0
 """
@@ -137,10 +156,13 @@ def build_deb(binary: Path, servers: list[str], organization: str, version: str,
 def _tree(root: Path, binary: Path, config: InstalledConfig, version: str) -> None:
     # /usr/share/doc/veo-agent/licences.txt: every bundled part's licence text, when the build has them
     copyright_file = f"/usr/share/doc/{PACKAGE}/copyright"
-    package_tree.write_tree(root, binary, config, version, copyright_file, with_licences=True)
+    package_tree.write_tree(
+        root, binary, config, version, copyright_file, with_licences=True, with_service=True
+    )
     debian = root / "DEBIAN"
     package_tree.write_file(debian / "conffiles", package_tree.CONFIG_FILE + "\n")
     package_tree.write_file(debian / "postinst", POSTINST, 0o755)
+    package_tree.write_file(debian / "prerm", PRERM, 0o755)
     package_tree.write_file(debian / "postrm", POSTRM, 0o755)
     package_tree.fix_directory_modes(root)
 

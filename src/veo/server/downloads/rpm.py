@@ -66,6 +66,17 @@ if command -v gtk-update-icon-cache >/dev/null 2>&1; then
 fi
 exit 0
 """
+#: ``%preun``: the enrolled computer's service stopped and disabled on removal (not on upgrade).
+PREUN = """if [ $1 -eq 0 ] && [ -d /run/systemd/system ]; then
+    systemctl disable --now veo-agent.service >/dev/null 2>&1 || :
+fi
+exit 0
+"""
+#: Appended to ``%post``/``%postun``: systemd rereads the unit (installed, never enabled here).
+RELOAD = """if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || :
+fi
+"""
 
 
 def rpm_name(version: str) -> str:
@@ -102,7 +113,9 @@ def build_rpm(binary: Path, servers: list[str], organization: str, version: str,
                 % {"path": short}
             )
         root = work / "root"
-        package_tree.write_tree(root, binary, config, version, LICENSE_FILE, with_licences=True)
+        package_tree.write_tree(
+            root, binary, config, version, LICENSE_FILE, with_licences=True, with_service=True
+        )
         licences = package_tree.licences_of(binary) is not None
         spec = work / f"{PACKAGE}.spec"
         glibc = package_tree.glibc_floor(binary)
@@ -183,6 +196,7 @@ def spec_text(config: InstalledConfig, version: str, glibc: str, licences: bool 
             package_tree.COMMAND,
             package_tree.DESKTOP_FILE,
             package_tree.ICON_FILE,
+            package_tree.SERVICE_FILE,
             "%dir /etc/veo",
             f"%config(noreplace) {package_tree.CONFIG_FILE}",
             f"%dir /usr/share/licenses/{PACKAGE}",
@@ -190,8 +204,10 @@ def spec_text(config: InstalledConfig, version: str, glibc: str, licences: bool 
             *([f"%license /usr/share/licenses/{PACKAGE}/{package_tree.LICENCES_NAME}"] if licences else []),
             "",
             "%post",
-            SCRIPT,
+            RELOAD + SCRIPT,
+            "%preun",
+            PREUN,
             "%postun",
-            SCRIPT,
+            RELOAD + SCRIPT,
         ]
     )
