@@ -111,7 +111,7 @@ async def test_a_device_session_has_no_code_and_no_verification_step(device_harn
 
         await relay.send(Ended(by="system", reason="device_unreachable"))
         await page.wait_for_selector("#ended-panel", state="visible")
-        assert "did not answer" in (await page.text_content("#end-reason") or "")
+        assert "did not answer the connection request" in (await page.text_content("#end-reason") or "")
         assert await page.is_visible("#back-to-device")
         assert await page.query_selector("#new-code-ended") is None
     finally:

@@ -38,6 +38,8 @@ def test_a_device_session_never_shows_the_verification_step(run_js: RunJs) -> No
                 "status": "active",
                 "set": {**joined, "consented": True, "device": DEVICE, "control": waiting_sas},
             },
+            # a resume without proof compares a new code, on a device's session too
+            {"status": "active", "set": {**joined, "consented": True, "device": DEVICE, "reverify": True}},
             # the same moments of a typed-code session: the step is there
             {"status": "joined", "set": joined},
             {"status": "active", "set": {**joined, "consented": True, "control": waiting_sas}},
@@ -48,6 +50,7 @@ def test_a_device_session_never_shows_the_verification_step(run_js: RunJs) -> No
         ["joined", "device.joined_ask", []],
         ["joined", "device.joined_auto", []],
         ["active", "conn.active", []],
+        ["verifying", "say.verify_again", []],
         ["verifying", "say.verifying", []],
         ["verifying", "say.verifying", ["technician_sas"]],
     ]

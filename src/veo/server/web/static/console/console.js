@@ -444,9 +444,10 @@ export class Console {
 
   /**
    * A managed device's session: the device proved itself to the server with its key and there may
-   * be nobody at it to read a code to, so this page takes the connection as verified (and keeps
-   * the agent's resume key for a reload) once its commitment checked out and the session is
-   * allowed. A typed-code session waits for "Codes match" or a good resume proof instead.
+   * be nobody at it to read a code to, so this page takes its FIRST connection as verified (and
+   * keeps the agent's resume key, so that a reload or a lost link resumes by proof) once its
+   * commitment checked out and the session is allowed. A resume without a proof still compares a
+   * new code, as the agent asks. A typed-code session waits for "Codes match" instead.
    */
   trustDevice() {
     if (!this.keys.verifiedHere && deviceConnectionTrusted(this.state, this.exchange)) this.verifiedHere();
@@ -520,13 +521,7 @@ export class Console {
       this.verifiedHere();
       return;
     }
-    if (s.device) {
-      // A managed device: no code to compare aloud (the device proved itself to the server); a
-      // wrong proof was refused above, a missing one (a new browser, a lost key) is taken.
-      this.verifiedHere();
-      return;
-    }
-    // No proof on one side: the code is compared aloud again; the server clears "Codes match" too.
+    // No proof on one side (a managed device's session too: its agent asks for a new comparison): the code is compared aloud again; the server clears "Codes match" too.
     s.reverify = true;
     s.technicianSasConfirmed = false;
   }

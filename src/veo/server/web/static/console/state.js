@@ -46,8 +46,9 @@ export function createState({ status = "waiting", requested = [], expiresAt = nu
     elsewhere: false, // another tab of this session took the exchange this page answered (stepAside)
     desktop: null, // {backend, control, limits} from the agent's `desktop` message (desktop.js)
     // A session on a managed device (issue 17): {name, policy, reason}. The device proved itself to
-    // the server with its key, so there is no code to compare: no verification step, control does
-    // not wait for "Codes match", and the resume key is kept once the user's side consented.
+    // the server with its key, so there is no code to compare on its first connection: no
+    // verification step, control does not wait for "Codes match", and the resume key is kept once
+    // the session is allowed (a resume without proof still compares a new code: `reverify`).
     device: null,
   };
 }

@@ -274,8 +274,9 @@ export class ConsoleView {
     // new connection that needs the codes compared again shows it again (`reverify`).
     // A managed device's session has no step: its code is shown for information only, until the
     // session is allowed (the person at the device may read it in veo's dialog meanwhile).
-    const sasInfo = Boolean(s.device) && Boolean(s.sas) && !over && !s.consented;
-    const sasPending = !s.device && Boolean(s.sas) && !over && !s.technicianSasConfirmed;
+    // A resume without proof compares a new code on every session, a device's too (its agent asks).
+    const sasInfo = Boolean(s.device) && !s.reverify && Boolean(s.sas) && !over && !s.consented;
+    const sasPending = (!s.device || s.reverify) && Boolean(s.sas) && !over && !s.technicianSasConfirmed;
     if (el.verify) {
       el.verify.dataset.again = s.reverify ? "true" : "false";
       el.verify.dataset.info = sasInfo ? "true" : "false";
