@@ -223,3 +223,32 @@ def test_the_test_machine_has_no_logind_display() -> None:
     # what the no_desktop expectation above relies on (a desktop here would start a real session part)
     assert not os.environ.get("VEO_AGENT_DISPLAY")
     assert socket.gethostname()
+
+
+async def test_unenrol_while_the_service_runs_ends_both(tmp_path: Path) -> None:
+    """The person at the computer unenrols while the service holds the socket: the unenrol's socket
+    takes the device's place (the server closes the service's with 4409), the server revokes the
+    key, the computer forgets it, and the service, seeing its key gone, stops with 0."""
+    directory = tmp_path / "state"
+    async with serving(tmp_path, "device-server", organization="ACME") as (base, app):
+        config = await enrol(app, base, directory)
+        service = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "veo", "agent", "service", "--state-dir", str(directory),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=agent_env(),
+        )  # fmt: skip
+        try:
+            await until(lambda: device_row(app, config.device_id).connected_node is not None)
+            code, out, err = await run_agent("unenrol", "--state-dir", str(directory), "--lang", "en")
+            assert code == 0, err
+            assert "no longer managed" in out
+            assert await asyncio.wait_for(service.wait(), 60) == 0
+            assert service.stderr is not None
+            said = (await service.stderr.read()).decode()
+            assert "took its place" in said and "device key is gone" in said
+        finally:
+            if service.returncode is None:
+                service.terminate()
+                await service.wait()
+        assert device_row(app, config.device_id).revoked_at is not None
+    kinds = [(e.kind, e.detail) for e in device_history.read([directory]).events]
+    assert kinds.count(("unenrolled", "device")) == 1 and ("unenrolled", "server") not in kinds

@@ -144,11 +144,11 @@ class DeviceService:
                     log.warning(
                         "another connection of this device took its place: waiting before coming back"
                     )
-                    await asyncio.sleep(self.replaced_seconds + self.backoff.next())
+                    await self._pause(self.replaced_seconds + self.backoff.next())
                     continue
             delay = self.backoff.next()
             log.info("next attempt in %.1f s", delay)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
 
     async def serve(self, link: Link) -> Outcome:
         """One authenticated socket, until it drops or the enrolment ends."""
@@ -285,6 +285,15 @@ class DeviceService:
             log.debug("finding the desktop failed", exc_info=True)
             return ""
         return desktop.user if desktop is not None else ""
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, but end the wait as soon as the key is gone (``veo agent unenrol``
+        on this computer): the loop then stops at once instead of after a long backoff."""
+        left = seconds
+        while left > 0 and self._key_still_there():
+            step = min(left, 1.0)
+            await asyncio.sleep(step)
+            left -= step
 
     def _key_still_there(self) -> bool:
         return (self.options.directory / state.KEY_NAME).exists()
