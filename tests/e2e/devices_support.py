@@ -315,17 +315,18 @@ class EnrolRun:
         self.display = display
         self.logs = logs
         output = workdir / f"{name}-output.log"
-        self.log = Logged(workdir / f"{name}.log", output)
+        home = workdir / f"{name}-home"
+        # the notice is a detached child with its own log: the user's agent.log (XDG_STATE_HOME)
+        self.log = Logged(output, home / ".local" / "state" / "veo" / "agent.log")
         self.windows_before = set(visible_windows(display))
         argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", token]
-        argv += ["--state-dir", str(state_dir), "--display", display.display]
-        argv += ["--lang", "en", "--log-file", str(self.log.path)]
+        argv += ["--state-dir", str(state_dir), "--display", display.display, "--lang", "en", "--no-start"]
         self.process = logs.add(
             LoggedProcess(
                 f"veo agent enrol ({name})",
                 netns.command(argv),
                 output,
-                env=_device_env(display, workdir / f"{name}-home"),
+                env=_device_env(display, home),
             )
         )
 
@@ -380,7 +381,9 @@ def enrol_with_notice(
         outcome = run.finish()
     finally:
         run.process.stop()
-    return Enrolment(outcome.returncode, outcome.output, title, "\n".join(run.log.lines()))
+    # what the window itself said (the notice logs its whole text once it is shown)
+    shown = [line for line in run.log.lines() if "enrolment notice shown" in line]
+    return Enrolment(outcome.returncode, outcome.output, title, "\n".join(shown))
 
 
 def enrol_refused(
@@ -430,11 +433,12 @@ class DeviceService:
         workdir: Path,
         name: str = "service",
     ) -> None:
+        self.display = display
         self.state_dir = state_dir
         self.output = workdir / f"{name}-output.log"
-        self.log = AgentLog(workdir / f"{name}.log")
+        self.log = AgentLog(self.output)
         argv = [*VEO, "agent", "service", "--state-dir", str(state_dir), "--display", display.display]
-        argv += ["--lang", "en", "--log-file", str(self.log.path)]
+        argv += ["--lang", "en"]
         self.process = LoggedProcess(
             f"veo agent service ({name})",
             netns.command(argv),
@@ -447,7 +451,7 @@ class DeviceService:
         return SessionLog(self.output, session_id)
 
     def contains(self, text: str) -> bool:
-        return text in self.process.text() or self.log.contains(text)
+        return self.log.contains(text)
 
     def state_files(self) -> list[str]:
         return sorted(p.name for p in self.state_dir.iterdir()) if self.state_dir.exists() else []

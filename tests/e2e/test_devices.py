@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,11 @@ from playwright.sync_api import Browser, BrowserContext
 
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
+from .demo_app import BLOCK_RGB
 from .devices_support import (
     LEAD_CAPABILITIES,
     LEAD_EMAIL,
+    LEAD_NAME,
     LEAD_PASSWORD,
     ORGANIZATION,
     DevicesApi,
@@ -54,12 +57,14 @@ from .devices_support import (
 from .netns import NetworkNamespace
 from .procs import Logs, wait_for
 from .stack import TECH_EMAIL, VeoServer
-from .xdisplay import XvfbDisplay
+from .xdisplay import Rect, XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 GROUP_NAME = "Front desk (e2e)"
 DEVICE_FILES = ("device.json", "device.key")
+#: H.264/VP8 in 4:2:0 blur colours a little; the demo app's flat block keeps its centre close
+COLOUR_TOLERANCE = 40
 
 
 @dataclass
@@ -175,10 +180,58 @@ def _end_if_running(fleet: Fleet, console: Console, session_id: str) -> None:
         30,
         fleet.logs,
     )
+
+
+def _settled(session: SessionLog, window: str, logs: Logs) -> dict[str, Rect]:
+    """``window``'s layout once it stopped moving (a new window re-logs as it is placed)."""
+    seen: list[dict[str, Rect] | None] = [None]
+
+    def probe() -> dict[str, Rect] | None:
+        before, seen[0] = seen[0], session.geometry(window)
+        return seen[0] if seen[0] is not None and seen[0] == before else None
+
+    def steady() -> dict[str, Rect] | None:
+        layout = probe()
+        time.sleep(0.4)
+        return layout
+
+    return wait_for(f"`ui-geometry {window}` to settle", steady, 30, logs)
+
+
+def _click_if_shown(fleet: Fleet, session_id: str, window: str, button: str, logs: Logs) -> None:
+    """Click ``button`` of ``window`` once it shows, unless the session part exits first."""
+    session = fleet.service.session_log(session_id)
+    exited = f"the session part of {session_id} ended"
     wait_for(
-        "the session part to exit",
-        lambda: fleet.service.session_log(session_id).ended() is not None,
+        f"the {window} window or the session part's exit",
+        lambda: session.geometry(window) is not None or fleet.service.contains(exited),
         30,
+        logs,
+    )
+    if not fleet.service.contains(exited):
+        fleet.service.display.click_rect(_settled(session, window, logs)[button])
+
+
+def _user_closes_the_end_windows(fleet: Fleet, session_id: str, logs: Logs) -> None:
+    """What the person at the device does after a session: *OK* on the end window, *Skip* on the
+    rating (asked after *ask* sessions only); then the session part exits and the device is free."""
+    _click_if_shown(fleet, session_id, "ended", "ok", logs)
+    _click_if_shown(fleet, session_id, "rating", "skip", logs)
+    exited = f"the session part of {session_id} ended"
+    wait_for("the session part to exit", lambda: fleet.service.contains(exited), 30, logs)
+
+
+def _wait_idle(fleet: Fleet) -> None:
+    """Every session part the module started has exited: the service runs one at a time
+    (another request meanwhile is answered ``busy``)."""
+    wait_for(
+        "the previous session parts to exit",
+        lambda: all(
+            fleet.service.contains(f"the session part of {sid} ended")
+            for sid, *_ in fleet.sessions
+            if fleet.service.contains(f"session request {sid}")
+        ),
+        60,
         fleet.logs,
     )
 
@@ -186,6 +239,7 @@ def _end_if_running(fleet: Fleet, console: Console, session_id: str) -> None:
 def _connect(
     fleet: Fleet, token: str, reason: str, technician: str, policy: str, mode: str | None = None
 ) -> str:
+    _wait_idle(fleet)
     created = expect(fleet.api.connect(fleet.device_id, token, reason, mode), 201, "connect to the device")
     session_id = str(created["id"])
     assert created["policy"] == policy and created["reason"] == reason, created
@@ -212,13 +266,22 @@ def _assert_audited(fleet: Fleet, session_id: str, policy: str, reason: str, tec
     assert record.get("device_id", fleet.device_id) == fleet.device_id, record
 
 
-def _wait_started(session: SessionLog, logs: Logs) -> None:
-    wait_for(
-        "the session part to log `session started granted=`",
-        lambda: session.granted() is not None,
-        90,
-        logs,
-    )
+def _wait_started(fleet: Fleet, session_id: str, logs: Logs) -> SessionLog:
+    """Wait until the session part says the session started; fail at once if the service
+    refused to launch it (its log line names the problem instead of ``started``)."""
+    session = fleet.service.session_log(session_id)
+
+    def probe() -> bool:
+        refused = [
+            line
+            for line in fleet.service.log.lines()
+            if f"session request {session_id} from " in line and not line.endswith(": started")
+        ]
+        assert not refused, f"the service did not launch the session part: {refused[-1]}"
+        return session.granted() is not None
+
+    wait_for("the session part to log `session started granted=`", probe, 90, logs)
+    return session
 
 
 # ---------------------------------------------------------------------------- the tests
@@ -231,9 +294,11 @@ def test_enrolment_shows_the_notice_and_the_device_is_listed(
     assert enrolment.returncode == 0
     # the notice was a window of its own on the display, and it said who manages the computer
     assert enrolment.notice_title, "no notice window appeared during the enrolment"
-    assert ORGANIZATION in enrolment.notice_text or ORGANIZATION in enrolment.notice_title, (
-        f"the notice does not name {ORGANIZATION!r}: {enrolment.notice_title!r}\n{enrolment.notice_text}"
+    assert enrolment.notice_title == "This computer is managed", enrolment.notice_title
+    assert f"managed by {ORGANIZATION}" in enrolment.notice_text, (
+        f"the notice window does not name {ORGANIZATION!r}: {enrolment.notice_text!r}"
     )
+    assert f"managed by {ORGANIZATION}" in enrolment.output  # and the terminal of IT said it too
     # the key is the service's alone
     key = fleet.state_dir / "device.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -309,10 +374,12 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
         assert session.granted() is None, "the session started before Allow"
         consent = session.geometry("consent") or consent
         xvfb.click_rect(consent["allow"])
-        _wait_started(session, device_logs)
+        _wait_started(fleet, session_id, device_logs)
         console.wait_conn_state("active")
         console.wait_control_state("active")
 
+        # the video shows the user's display (the demo app's block), then a click goes through
+        console.wait_video_colour(*demo_app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
         button = demo_app.widget("button")
         console.click_screen(*button.center)
         state = demo_app.wait_state("the console's click to press the button", lambda s: s.clicks == 1)
@@ -320,6 +387,7 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
 
         console.page.click("#end-session")
         console.wait_conn_state("ended", timeout=30)
+        _user_closes_the_end_windows(fleet, session_id, device_logs)
     finally:
         _end_if_running(fleet, console, session_id)
     _assert_audited(fleet, session_id, "ask", reason, TECH_EMAIL)
@@ -337,7 +405,7 @@ def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
     session = fleet.service.session_log(session_id)
     try:
         _open_console(console, session_id)
-        _wait_started(session, device_logs)
+        _wait_started(fleet, session_id, device_logs)
         assert session.geometry("consent") is None, "notify showed the consent dialog"
         bar = wait_for("the session bar", lambda: session.geometry("bar"), 60, device_logs)
         # the bar is a real window on the display, drawn where the agent says
@@ -355,6 +423,7 @@ def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
         wait_for("the session part to log its end", session.ended, 30, device_logs)
         ended = session.ended()
         assert ended is not None and ended[0] == "user", ended
+        _user_closes_the_end_windows(fleet, session_id, device_logs)
     finally:
         _end_if_running(fleet, console, session_id)
     record = fleet.api.session(session_id)
@@ -391,17 +460,24 @@ def test_unattended_is_refused_to_a_role_without_the_capability_and_allowed_with
     lead = Console(lead_context.new_page(), veo_server.url, device_logs)
     try:
         _open_console(lead, session_id)
-        _wait_started(session, device_logs)
+        _wait_started(fleet, session_id, device_logs)
         assert session.geometry("consent") is None, "unattended showed the consent dialog"
         bar = wait_for("the session bar", lambda: session.geometry("bar"), 60, device_logs)
         assert "stop" in bar
+        # whoever sits down sees who connected and why; they close the notice (the bar stays)
+        notice = _settled(session, "connected_notice", device_logs)
+        said = f"{LEAD_NAME} from {ORGANIZATION} connected to this computer. Reason: {reason}"
+        assert session.contains(f"connected notice shown: {said}"), "\n".join(session.lines())
+        xvfb.click_rect(notice["close"])
         lead.wait_conn_state("active")
         lead.wait_control_state("active")
+        lead.wait_video_colour(*demo_app.widget("block").center, BLOCK_RGB, COLOUR_TOLERANCE)
         button = demo_app.widget("button")
         lead.click_screen(*button.center)
         demo_app.wait_state("the lead's click to press the button", lambda s: s.clicks == 1)
         lead.page.click("#end-session")
         lead.wait_conn_state("ended", timeout=30)
+        _user_closes_the_end_windows(fleet, session_id, device_logs)
     finally:
         _end_if_running(fleet, lead, session_id)
         lead.page.close()
@@ -488,10 +564,11 @@ def test_the_audit_log_names_device_policy_reason_and_technician_for_each_sessio
     session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
     try:
         _open_console(console, session_id)
-        _wait_started(fleet.service.session_log(session_id), device_logs)
+        _wait_started(fleet, session_id, device_logs)
         console.wait_conn_state("active")
         console.page.click("#end-session")
         console.wait_conn_state("ended", timeout=30)
+        _user_closes_the_end_windows(fleet, session_id, device_logs)
     finally:
         _end_if_running(fleet, console, session_id)
 
