@@ -282,6 +282,29 @@ def test_revoked_from_the_server_closes_the_socket_at_once(env: Env) -> None:
     eventually(lambda: env.device_row(device).connected_node is None, what="the claim cleared")
 
 
+@pytest.mark.parametrize("how", ["server", "device", "flush"])
+def test_a_revocation_ends_the_devices_live_sessions(env: Env, how: str) -> None:
+    """A session already running on a device must not outlive the enrolment that allowed it."""
+    device = enrol(env.db)
+    live = device_session(env.db, env.users, env.ticket_id, device)
+    with env.device() as ws:
+        hello(ws, device)
+        if how == "server":
+            with env.db.session() as s:
+                s.execute(update(Device).values(revoked_at=utcnow(), revoked_by="server"))
+            call(env.client, env.line.revoked, device.device_id)
+        elif how == "device":
+            send(ws, {"type": "device_unenrol"})
+        else:  # revoked by `veo admin device revoke` (no app): this node's flush finds it
+            with env.db.session() as s:
+                s.execute(update(Device).values(revoked_at=utcnow(), revoked_by="server"))
+            call(env.client, env.line.flush_now)
+        assert recv(ws) == {"v": 1, "type": "device_revoked"}
+    eventually(lambda: env.session(live.id).status == "ended", what="the live session ended")
+    found = env.session(live.id)
+    assert (found.ended_by, found.end_reason) == ("system", "device_revoked")
+
+
 def test_unenrol_from_the_device_revokes_it(env: Env) -> None:
     device = enrol(env.db)
     with env.device() as ws:

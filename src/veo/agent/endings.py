@@ -39,7 +39,9 @@ CONNECTION_LOST = "connection_lost"
 #: did not match what the device's service accepted).
 DEVICE_UNAVAILABLE = "device_unavailable"
 DEVICE_UNREACHABLE = "device_unreachable"
-DEVICE_REASONS = frozenset({DEVICE_UNAVAILABLE, DEVICE_UNREACHABLE, DEVICE_REFUSED})
+#: The organization revoked this computer's enrolment while the session ran.
+DEVICE_REVOKED = "device_revoked"
+DEVICE_REASONS = frozenset({DEVICE_UNAVAILABLE, DEVICE_UNREACHABLE, DEVICE_REFUSED, DEVICE_REVOKED})
 #: The desktop itself said no after veo's Allow (its sharing window cancelled, the portal failed).
 DESKTOP_REASONS: frozenset[str] = frozenset(get_args(Reason))
 
@@ -242,6 +244,15 @@ def _device_ending(gettext: Gettext, reason: str, started: bool) -> Ending:
                 ),
                 effect,
                 _("If this happens again, tell your IT department."),
+            ),
+        )
+    if reason == DEVICE_REVOKED:
+        return Ending(
+            Kind.DEVICE,
+            _("This computer is no longer managed, so the session ended."),
+            (
+                _("The organization removed this computer from its remote support service."),
+                effect,
             ),
         )
     if reason == DEVICE_UNREACHABLE:

@@ -64,6 +64,8 @@ LAUNCH_SECONDS = 20.0
 #: End reasons of a session on a managed device that never started there.
 DEVICE_UNREACHABLE = "device_unreachable"
 DEVICE_UNAVAILABLE = "device_unavailable"
+#: End reason of a session whose device's enrolment was revoked while it ran.
+DEVICE_REVOKED = "device_revoked"
 #: Audit action of a refused device authentication (the first of each reason per address group
 #: and window at once, ``{reason, device_id}``; the rest as one summary: ``refusal_log.py``).
 AUTH_REFUSED = "device.auth_refused"
@@ -177,6 +179,26 @@ class DeviceLine:
         if conn is not None:
             await self._close_revoked(conn)
         self._tell({"kind": "revoke", "node": self.node, "device": device_id}, f"device {device_id} revoked")
+        await self.end_sessions(device_id)
+
+    async def end_sessions(self, device_id: str) -> None:
+        """End the device's live sessions (:data:`DEVICE_REVOKED`) and tell their peers.
+
+        A revoked device is no longer the organization's to reach: a session already running on
+        it must not outlive the enrolment that allowed it. Never raises (logged).
+        """
+        try:
+            live = await txn.run(self.db, lambda s: device_service.live_session_ids(s, device_id))
+            for session_id in live:
+                await self.hub.end(
+                    session_id,
+                    by="system",
+                    reason=DEVICE_REVOKED,
+                    actor=service.SYSTEM_ACTOR,
+                    details={"device_id": device_id},
+                )
+        except Exception as exc:
+            log.warning("device %s revoked, but its live sessions could not be ended now: %s", device_id, exc)
 
     # ------------------------------------------------------------------ the device sockets' side
 
@@ -262,6 +284,7 @@ class DeviceLine:
                 s, conn.device_id, by="device", actor=DEVICE_ACTOR, address=conn.address
             ),
         )
+        await self.end_sessions(conn.device_id)  # first: closing the socket ends this task
         await self._close_revoked(conn)
 
     # ------------------------------------------------------------------ internals
@@ -399,10 +422,12 @@ class DeviceLine:
             await self.flush_now()
 
     async def flush_now(self) -> None:
-        """One presence flush (``presence.Presence.flush``); revoked devices told and closed."""
+        """One presence flush (``presence.Presence.flush``); revoked devices told and closed, and
+        their sessions ended (a revocation by ``veo admin device revoke`` arrives this way)."""
         try:
             for conn in await self.presence.flush():
                 await self._close_revoked(conn)
+                await self.end_sessions(conn.device_id)
         except Exception as exc:
             unavailable.log_failure(log, "writing the devices' presence", exc)
         await self.write_refusals()

@@ -23,6 +23,7 @@ from veo.server.devices.groups import ADMIN_ROLE, policy_rank
 from veo.server.devices.models import Device, DeviceGroup
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions.models import RemoteSession
+from veo.server.sessions.service import LIVE_STATUSES
 
 #: A device whose last hello or heartbeat is older than this is offline, even if a node still
 #: claims its socket (that node may have died without clearing it).
@@ -102,6 +103,14 @@ def revoke_device(
             details={"device_id": device.id, "name": device.name, "group": device.group.name, "by": by},
         )
     return device
+
+
+def live_session_ids(db: Session, device_id: str) -> list[str]:
+    """The device's sessions that have not ended (a revocation ends them)."""
+    stmt = select(RemoteSession.id).where(
+        RemoteSession.device_id == device_id, RemoteSession.status.in_(LIVE_STATUSES)
+    )
+    return list(db.scalars(stmt))
 
 
 def device_sessions(db: Session, device_id: str, limit: int = 20) -> list[RemoteSession]:

@@ -181,6 +181,7 @@ def end_reason(code: str | None) -> str:
         ),
         # managed devices (issue 17): the device could not start the session part
         "device_unreachable": _("The device did not answer the connection request in time."),
+        "device_revoked": _("The device's enrolment was revoked while the session ran."),
         "device_mismatch": _("The computer refused: the session did not match what its service accepted."),
         "device_unavailable": _(
             "The device could not start the session (nobody signed in, busy, or not enrolled for this "
