@@ -261,8 +261,13 @@ def drawn(display: XvfbDisplay, rect: Rect, workdir: Path) -> bool:
 
 def _device_env(display: XvfbDisplay, home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
+    inherited = {
+        k: v for k, v in _clean_environment().items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")
+    }
     return {
-        **_clean_environment(),
+        **inherited,
+        # the desktop's language is the session part's (LaunchSpec.language is empty): English here
+        "LANG": "en_US.UTF-8",
         "DISPLAY": display.display,
         "HOME": str(home),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
@@ -311,7 +316,9 @@ class EnrolRun:
         workdir: Path,
         logs: Logs,
         name: str = "enrol",
+        device_name: str = "",
     ) -> None:
+        """``name``: of the log files; ``device_name``: IT's ``--name`` (default: the host name)."""
         self.display = display
         self.logs = logs
         output = workdir / f"{name}-output.log"
@@ -320,6 +327,7 @@ class EnrolRun:
         self.log = Logged(output, home / ".local" / "state" / "veo" / "agent.log")
         self.windows_before = set(visible_windows(display))
         argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", token]
+        argv += ["--name", device_name] if device_name else []
         argv += ["--state-dir", str(state_dir), "--display", display.display, "--lang", "en", "--no-start"]
         self.process = logs.add(
             LoggedProcess(
@@ -373,9 +381,10 @@ def enrol_with_notice(
     workdir: Path,
     logs: Logs,
     name: str = "enrol",
+    device_name: str = "",
 ) -> Enrolment:
     """Enrol, answer the notice as the person at the device would, and wait for the command."""
-    run = EnrolRun(netns, display, server, token, state_dir, workdir, logs, name)
+    run = EnrolRun(netns, display, server, token, state_dir, workdir, logs, name, device_name)
     try:
         title = run.close_notice()
         outcome = run.finish()

@@ -21,6 +21,7 @@ What each test proves (the issue's "How to prove it"):
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import time
@@ -32,10 +33,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
+import veo
+
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
 from .devices_support import (
+    ADMIN_EMAIL,
     LEAD_CAPABILITIES,
     LEAD_EMAIL,
     LEAD_NAME,
@@ -51,20 +55,25 @@ from .devices_support import (
     enrol_refused,
     enrol_with_notice,
     expect,
-    visible_windows,
+    has_window,
     wait_online,
 )
 from .netns import NetworkNamespace
 from .procs import Logs, wait_for
-from .stack import TECH_EMAIL, VeoServer
+from .stack import TECH_EMAIL, TECH_NAME, VeoServer
 from .xdisplay import Rect, XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 GROUP_NAME = "Front desk (e2e)"
+#: IT names the module's device; the revocation test's kiosk keeps the host name (the default)
+DEVICE_NAME = "Reception PC 2"
 DEVICE_FILES = ("device.json", "device.key")
 #: H.264/VP8 in 4:2:0 blur colours a little; the demo app's flat block keeps its centre close
 COLOUR_TOLERANCE = 40
+VIDEO_WIDTH = "() => document.querySelector('#remote-video').videoWidth"
+#: The agent's window titles (English: the device's desktop has LANG=en_US.UTF-8)
+BAR_TITLE, CONNECTED_NOTICE_TITLE = "Remote support session", "Someone connected to this computer"
 
 
 @dataclass
@@ -123,7 +132,9 @@ def fleet(
     group = api.create_group(GROUP_NAME, "ask", ["technician", "lead"])
     token = api.create_token(group["id"], "Reception PCs, floor 2", unattended=True)
     state_dir = fleet_dir / "state"
-    enrolment = enrol_with_notice(netns, xvfb, veo_server, token, state_dir, fleet_dir, logs)
+    enrolment = enrol_with_notice(
+        netns, xvfb, veo_server, token, state_dir, fleet_dir, logs, device_name=DEVICE_NAME
+    )
     assert enrolment.returncode == 0, f"veo agent enrol failed:\n{enrolment.output}"
     stored = json.loads((state_dir / "device.json").read_text())
     device_id, device_name = stored["device_id"], stored["device_name"]
@@ -247,6 +258,24 @@ def _connect(
     return session_id
 
 
+def _connect_from_page(fleet: Fleet, console: Console, reason: str, technician: str, policy: str) -> str:
+    """The device's page: type the reason, keep the offered mode, *Connect*: the console opens."""
+    _wait_idle(fleet)
+    page = console.page
+    page.goto(f"{console.base_url}/devices/{fleet.device_id}")
+    page.fill("#connect-form #reason", reason)
+    with page.expect_navigation():
+        page.click("#connect-button")
+    match = re.search(r"/sessions/([^/]+)/console", page.url)
+    assert match is not None, f"Connect did not open a console ({page.url}):\n{page.inner_text('body')[:800]}"
+    fleet.sessions.append((match.group(1), policy, reason, technician))
+    return match.group(1)
+
+
+def _wait_window(display: XvfbDisplay, title: str, logs: Logs) -> None:
+    wait_for(f"the window {title!r} on the display", lambda: has_window(display, title), 30, logs)
+
+
 def _requested(fleet: Fleet, session_id: str) -> dict[str, Any]:
     events = fleet.api.audit(session_id=session_id, action="session.requested")
     assert len(events) == 1, events
@@ -304,17 +333,24 @@ def test_enrolment_shows_the_notice_and_the_device_is_listed(
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert b"PRIVATE KEY" in key.read_bytes()
 
+    assert fleet.device_name == DEVICE_NAME
     listed = fleet.api.device(fleet.device_id)
     assert listed is not None, "the technician's device list does not show the enrolled device"
-    assert listed["name"] == fleet.device_name
-    assert listed.get("online") is True, listed
-    assert listed.get("unattended") is True, listed
+    assert (listed["name"], listed["group"], listed["policy"]) == (DEVICE_NAME, GROUP_NAME, "ask"), listed
+    assert listed["online"] is True and listed["unattended"] is True, listed
+    assert listed["enrolled_by"] == ADMIN_EMAIL, listed
+    assert listed["agent_version"] == veo.__version__ and listed["os_name"], listed
+    assert listed["hostname"] and listed["os_user"] == "root", listed  # the desktop's user, here root
 
+    # the technician's Devices page lists it, online, with its group and who enrolled it
     page = console.page
     page.goto(f"{veo_server.url}/devices")
-    text = page.inner_text("body")
-    assert fleet.device_name in text, f"/devices does not list {fleet.device_name!r}:\n{text[:1500]}"
-    assert GROUP_NAME in text
+    row = page.locator(f"#device-list tr[data-device-id='{fleet.device_id}']")
+    assert row.count() == 1, f"/devices does not list the device:\n{page.inner_text('body')[:1500]}"
+    assert row.get_attribute("data-online") == "true"
+    text = row.inner_text()
+    for expected in (DEVICE_NAME, GROUP_NAME, "Online", veo.__version__, "Dana Admin"):
+        assert expected in text, f"{expected!r} not in the device's row: {text!r}"
 
     enrolled = [
         e
@@ -356,24 +392,26 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
 ) -> None:
     fleet.api.set_policy(fleet.group, "ask")
     reason = "The printer queue is stuck"
-    session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "ask")
+    # the technician connects from the device's page: a typed reason, the group's mode
+    session_id = _connect_from_page(fleet, console, reason, TECH_EMAIL, "ask")
     session = fleet.service.session_log(session_id)
+    page = console.page
     try:
-        _open_console(console, session_id)
-        consent = wait_for(
-            "the consent dialog on the display", lambda: session.geometry("consent"), 60, device_logs
-        )
-        # nobody typed a code: the agent never showed the code window
+        # the console names the device, the policy and the reason, and has no code to read out
+        line = page.locator("#device-line")
+        assert line.get_attribute("data-policy") == "ask"
+        assert DEVICE_NAME in line.inner_text() and reason in line.inner_text(), line.inner_text()
+        assert page.locator("#session-code").count() == 0
+
+        # the consent dialog comes at once on the device's display; nobody typed a code there
+        wait_for("the consent dialog on the display", lambda: session.geometry("consent"), 60, device_logs)
+        assert session.contains("consent dialog for a managed computer (policy ask)")
         assert session.geometry("code") is None
-        wait_for(
-            "Allow to be enabled",
-            lambda: session.contains("consent allow enabled"),
-            60,
-            device_logs,
-        )
+        wait_for("Allow to be enabled", lambda: session.contains("consent allow enabled"), 60, device_logs)
+        # nothing starts without Allow: no grant on the device, no frame in the console
         assert session.granted() is None, "the session started before Allow"
-        consent = session.geometry("consent") or consent
-        xvfb.click_rect(consent["allow"])
+        assert page.evaluate(VIDEO_WIDTH) == 0, "a frame reached the console before Allow"
+        xvfb.click_rect(_settled(session, "consent", device_logs)["allow"])
         _wait_started(fleet, session_id, device_logs)
         console.wait_conn_state("active")
         console.wait_control_state("active")
@@ -385,7 +423,7 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
         state = demo_app.wait_state("the console's click to press the button", lambda s: s.clicks == 1)
         assert state.label == "Pressed 1"
 
-        console.page.click("#end-session")
+        page.click("#end-session")
         console.wait_conn_state("ended", timeout=30)
         _user_closes_the_end_windows(fleet, session_id, device_logs)
     finally:
@@ -400,21 +438,23 @@ def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
 ) -> None:
     fleet.api.set_policy(fleet.group, "notify")
     reason = "Install the quarterly update"
-    windows_before = set(visible_windows(xvfb))
     session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
     session = fleet.service.session_log(session_id)
     try:
         _open_console(console, session_id)
         _wait_started(fleet, session_id, device_logs)
         assert session.geometry("consent") is None, "notify showed the consent dialog"
-        bar = wait_for("the session bar", lambda: session.geometry("bar"), 60, device_logs)
-        # the bar is a real window on the display, drawn where the agent says
+        assert session.contains("consent given by the device's policy")
+        # at once, on the display: the bar and the notice saying who, from where and why
+        for title in (BAR_TITLE, CONNECTED_NOTICE_TITLE):
+            wait_for(
+                f"the window {title!r} on the display", lambda t=title: has_window(xvfb, t), 30, device_logs
+            )
+        said = f"{TECH_NAME} from {ORGANIZATION} connected to this computer. Reason: {reason}"
         wait_for(
-            "a new window on the display (the bar)",
-            lambda: set(visible_windows(xvfb)) - windows_before,
-            30,
-            device_logs,
+            "the notice's words", lambda: session.contains(f"connected notice shown: {said}"), 30, device_logs
         )
+        bar = _settled(session, "bar", device_logs)
         assert drawn(xvfb, bar["stop"], workdir), f"nothing drawn where the bar's Stop is: {bar['stop']}"
         console.wait_conn_state("active")
 
