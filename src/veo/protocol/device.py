@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from veo.protocol.base import Message, parse, type_names
 
@@ -52,11 +53,22 @@ CHALLENGE_SECONDS = 10.0
 #: How often the device says it is alive (the server also pings every socket every 5 s).
 HEARTBEAT_SECONDS = 30
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str) -> str:
+    """Names, users and reasons are shown on pages and written to the database: no NUL (which
+    PostgreSQL refuses, failing a whole batch of presence writes) and no control characters."""
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
 DeviceId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-ShortText = Annotated[str, Field(max_length=120)]
-AccessReason = Annotated[str, Field(min_length=1, max_length=500)]
+ShortText = Annotated[str, Field(max_length=120), AfterValidator(_printable)]
+AccessReason = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)]
 
 
 def auth_payload(nonce: bytes, device_id: str, server_origin: str) -> bytes:
@@ -97,11 +109,11 @@ class EnrolRequest(BaseModel):
     token: Annotated[str, Field(max_length=80)]
     public_key: Annotated[str, Field(min_length=43, max_length=44)]
     #: The name people will see in the device list (the host name unless IT chose one).
-    name: Annotated[str, Field(min_length=1, max_length=80)]
+    name: Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_printable)]
     hostname: ShortText = ""
     os_name: ShortText = ""
     os_user: ShortText = ""
-    agent_version: Annotated[str, Field(max_length=40)] = ""
+    agent_version: Annotated[str, Field(max_length=40), AfterValidator(_printable)] = ""
     language: Annotated[str, Field(max_length=10)] = "en"
 
     @field_validator("public_key")
@@ -146,7 +158,7 @@ class DeviceHello(Message):
     type: Literal["device_hello"] = "device_hello"
     device_id: DeviceId
     signature: Hex64
-    agent_version: Annotated[str, Field(max_length=40)] = ""
+    agent_version: Annotated[str, Field(max_length=40), AfterValidator(_printable)] = ""
     os_name: ShortText = ""
     #: The person signed in to the desktop right now (empty: nobody).
     os_user: ShortText = ""

@@ -50,3 +50,15 @@ def test_public_keys_round_trip_and_refuse_other_lengths() -> None:
         decode_public_key(encode_public_key(bytes(31)))
     with pytest.raises(ValueError):
         decode_public_key("not*base64")
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "line\nbreak", "esc\x1b[31m", "del\x7f", "c1\x85"])
+def test_names_users_and_reasons_refuse_control_characters(bad: str) -> None:
+    from veo.protocol.base import ProtocolError
+    from veo.protocol.device import parse_device_message
+
+    with pytest.raises(ProtocolError):
+        parse_device_message(json.dumps({"type": "device_heartbeat", "os_user": bad}))
+    with pytest.raises(ValueError):
+        DeviceSession(device_name="PC", policy="ask", reason=bad)
+    assert parse_device_message(json.dumps({"type": "device_heartbeat", "os_user": "José Núñez"}))
