@@ -2,10 +2,12 @@
 [--nodes 1 --nodes 2] [--json PATH]``: the command line, and one scenario from start to stop.
 
 Per scenario (a node count): a new data directory and database, the sessions issued
-(``world.py``) and the managed devices enrolled (``devices.py``), the nodes started
-(``nodes.py``), one warm-up set-up, the timed set-ups (``setups.py``) on otherwise quiet nodes,
-then the idle agents (``idle.py``); the nodes are stopped, fresh ones started on the same data
-for the idle devices (``device_idle.py``), and the database dropped before the next scenario.
+(``world.py``), the nodes started (``nodes.py``), one warm-up set-up, the timed set-ups
+(``setups.py``) on otherwise quiet nodes, then the idle agents (``idle.py``); the nodes are
+stopped and the database dropped. Then the managed devices, on their own: another new data
+directory and database with the devices enrolled (``devices.py``) and sessions for the agents
+joined beside them, fresh nodes, the idle devices (``device_idle.py``), all stopped and dropped
+before the next scenario.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -193,42 +195,64 @@ def _show_logs(c: Cluster, scenario: Scenario) -> None:
             progress(f"{node.name} log ends with:\n{node.tail()}")
 
 
+def _agents_part(count: int, database: str, plan: Plan, scenario: Scenario) -> None:
+    """Set-ups and idle agents on ``count`` nodes, on a database and data directory of their own."""
+    with (
+        tempfile.TemporaryDirectory(prefix="veo-bench-signaling-") as folder,
+        database_for(database == "postgresql", Path(folder), plan.postgres_url) as url,
+    ):
+        data_dir = Path(folder)
+        progress(f"{count} node(s): issuing {plan.agents} sessions")
+        world = prepare(url, data_dir, plan.agents, progress)
+        redis_url = plan.redis_url if count > 1 else None
+        with cluster(count, data_dir, url, redis_url) as c:
+            progress(f"{count} node(s) up: " + ", ".join(n.http for n in c.nodes))
+            asyncio.run(_measure(c, world, plan, scenario))
+            _show_logs(c, scenario)
+        if redis_url is not None:
+            progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
+
+
+def _devices_part(count: int, database: str, plan: Plan, scenario: Scenario) -> None:
+    """Idle managed devices (and agents beside them) on fresh nodes with a fresh database: nodes
+    that inherited the agents' sessions would spend the measured windows ending them."""
+    with (
+        tempfile.TemporaryDirectory(prefix="veo-bench-devices-") as folder,
+        database_for(database == "postgresql", Path(folder), plan.postgres_url) as url,
+    ):
+        data_dir = Path(folder)
+        beside = min(plan.devices, plan.agents)  # agents joined beside the devices
+        progress(f"{count} node(s): enrolling {plan.devices} managed devices, issuing {beside} sessions")
+        world = prepare(url, data_dir, beside, progress)
+        fleet = devices.enrol(url, plan.devices + WARM_UP)
+        redis_url = plan.redis_url if count > 1 else None
+        with cluster(count, data_dir, url, redis_url) as c:
+            progress(f"{count} fresh node(s) up for the devices: " + ", ".join(n.http for n in c.nodes))
+            scenario.devices = asyncio.run(
+                measure_devices(
+                    c.nodes,
+                    fleet,
+                    origin=origin_of(c.nodes[0].http) or c.nodes[0].http,
+                    database_url=url,
+                    duration=plan.duration,
+                    # addresses after those of the idle agents and the set-ups
+                    first_index=plan.agents + plan.setups + 1,
+                    progress=progress,
+                    beside=world.waiting,
+                )
+            )
+            _show_logs(c, scenario)
+        if redis_url is not None:
+            progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
+
+
 def run_scenario(count: int, plan: Plan) -> Scenario:
     database = plan.single_database if count == 1 else "postgresql"
     scenario = Scenario(nodes=count, database=database, bus="memory" if count == 1 else "redis")
     try:
-        with tempfile.TemporaryDirectory(prefix="veo-bench-signaling-") as folder:
-            data_dir = Path(folder)
-            with database_for(database == "postgresql", data_dir, plan.postgres_url) as url:
-                beside = min(plan.devices, plan.agents)  # agents joined beside the devices
-                progress(f"{count} node(s): issuing {plan.agents + beside} sessions")
-                everyone = prepare(url, data_dir, plan.agents + beside, progress)
-                world = replace(everyone, waiting=everyone.waiting[: plan.agents])
-                fleet = devices.enrol(url, plan.devices + WARM_UP) if plan.devices else []
-                redis_url = plan.redis_url if count > 1 else None
-                with cluster(count, data_dir, url, redis_url) as c:
-                    progress(f"{count} node(s) up: " + ", ".join(n.http for n in c.nodes))
-                    asyncio.run(_measure(c, world, plan, scenario))
-                    _show_logs(c, scenario)
-                if fleet:
-                    with cluster(count, data_dir, url, redis_url) as c:
-                        progress(f"{count} fresh node(s) for {plan.devices} managed devices")
-                        scenario.devices = asyncio.run(
-                            measure_devices(
-                                c.nodes,
-                                fleet,
-                                origin=origin_of(c.nodes[0].http) or c.nodes[0].http,
-                                database_url=url,
-                                duration=plan.duration,
-                                # addresses after the idle agents' and the set-ups'
-                                first_index=plan.agents + plan.setups + 1,
-                                progress=progress,
-                                beside=everyone.waiting[plan.agents :],
-                            )
-                        )
-                        _show_logs(c, scenario)
-                if redis_url is not None:
-                    progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
+        _agents_part(count, database, plan, scenario)
+        if plan.devices:
+            _devices_part(count, database, plan, scenario)
     except (NodeError, OSError, RuntimeError) as exc:
         scenario.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         progress(f"{count} node(s): failed: {exc}")

@@ -1,9 +1,10 @@
 """Idle managed devices: what N authenticated ``/ws/device`` sockets cost the nodes.
 
-Measured on nodes started afresh for it (same data directory and database as the scenario's
-agents): a node that just let 1,000 agents go keeps their freed memory for reuse, so devices
-measured after them would look nearly free, and devices held beside the agents would add their
-CPU to the agents' figure. On the fresh nodes:
+Measured on nodes started afresh for it, on a database of its own (``cli._devices_part``): a
+node that just let 1,000 agents go keeps their freed memory for reuse, so devices measured after
+them would look nearly free; devices held beside the agents would add their CPU to the agents'
+figure; and nodes started on the agents' database would spend the measured windows ending the
+sessions the agents left. On the fresh nodes:
 
 1. ``WARM_UP`` devices connect first and stay (the device path's imports, buffers and database
    statements are paid once, as the agents' are by the warm-up set-up); not counted.
