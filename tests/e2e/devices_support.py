@@ -5,9 +5,11 @@ enrolment token over the REST API; IT runs ``veo agent enrol`` on the test displ
 window the person at the device closes with the real mouse; ``veo agent service`` then keeps the
 device's socket open and starts the session part on the same display when a technician connects.
 
-Everything runs as the suite runs (root, inside the test namespace): the service is told the
-display (``--display``) and starts the session part as the current user. The session part's log
-lines (the agent log contract of ``agent_log.py``) are read where the service puts them.
+Everything runs as the suite runs (root, inside the test namespace). The test display is root's,
+so ``enrol`` and ``service`` are told the display and, explicitly, ``--desktop-user root`` (they
+refuse to run a technician's session as root by default). The session part inherits the service's
+standard error: its log lines (the agent log contract of ``agent_log.py``) are read there; the
+enrolment notice is a detached child that logs to the user's ``agent.log`` (``XDG_STATE_HOME``).
 """
 
 from __future__ import annotations
@@ -326,15 +328,19 @@ class EnrolRun:
         # the notice is a detached child with its own log: the user's agent.log (XDG_STATE_HOME)
         self.log = Logged(output, home / ".local" / "state" / "veo" / "agent.log")
         self.windows_before = set(visible_windows(display))
-        argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", token]
+        # the token on standard input, as IT should give it (never on a command line others read);
+        # the test display is root's, and only an explicit --desktop-user root accepts that
+        argv = [*VEO, "agent", "enrol", "--server", server.url, "--token", "-"]
         argv += ["--name", device_name] if device_name else []
-        argv += ["--state-dir", str(state_dir), "--display", display.display, "--lang", "en", "--no-start"]
+        argv += ["--state-dir", str(state_dir), "--display", display.display, "--desktop-user", "root"]
+        argv += ["--lang", "en", "--no-start"]
         self.process = logs.add(
             LoggedProcess(
                 f"veo agent enrol ({name})",
                 netns.command(argv),
                 output,
                 env=_device_env(display, home),
+                stdin_text=token + "\n",
             )
         )
 
@@ -447,7 +453,7 @@ class DeviceService:
         self.output = workdir / f"{name}-output.log"
         self.log = AgentLog(self.output)
         argv = [*VEO, "agent", "service", "--state-dir", str(state_dir), "--display", display.display]
-        argv += ["--lang", "en"]
+        argv += ["--desktop-user", "root", "--lang", "en"]
         self.process = LoggedProcess(
             f"veo agent service ({name})",
             netns.command(argv),
