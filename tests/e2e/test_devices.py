@@ -552,6 +552,12 @@ def test_a_revoked_device_forgets_its_key_and_cannot_be_reached(
     device_logs.add(service.process)
     try:
         wait_online(api, device_id, device_logs)
+        # its token did not allow unattended access: even a role allowed it cannot have it here
+        api.set_policy(fleet.group, "unattended")
+        refused = api.connect(device_id, api.people.lead, "Unattended on a kiosk", mode="unattended")
+        assert refused.status_code == 403, refused.text
+        assert refused.json().get("code") == "unattended_not_enrolled", refused.text
+
         api.revoke(device_id)
         wait_for(
             "the service to forget its key (device.json and device.key deleted)",
