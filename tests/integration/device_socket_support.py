@@ -28,7 +28,7 @@ from veo.server.db.engine import Database
 from veo.server.devices import routes as device_routes
 from veo.server.devices.line import DeviceLine
 from veo.server.devices.models import Device, DeviceGroup
-from veo.server.sessions import service
+from veo.server.sessions import device_secret, service
 from veo.server.sessions.models import RemoteSession
 
 with warnings.catch_warnings():
@@ -37,6 +37,8 @@ with warnings.catch_warnings():
 
 #: ``build_app``'s public URL: the origin every device signs.
 ORIGIN = "http://veo.test"
+#: The secret a device session's request carries (the session keeps its digest).
+SECRET = "9f" * 32
 
 
 def device_app(tmp_path: Path, database_url: str) -> tuple[FastAPI, dict[str, User], int]:
@@ -116,11 +118,11 @@ def hello(
 
 
 def device_session(db: Database, users: dict[str, User], ticket_id: int, device: Enrolled) -> RemoteSession:
-    """A waiting session on ``device``, as ``connect.connect`` leaves it."""
+    """A waiting session on ``device``, as ``connect.connect`` leaves it (its secret: :data:`SECRET`)."""
     with db.session() as s:
         tech = s.get(User, users["tech"].id)
         assert tech is not None
-        return service.create_session(
+        session = service.create_session(
             s,
             ticket_id=ticket_id,
             technician=tech,
@@ -131,6 +133,8 @@ def device_session(db: Database, users: dict[str, User], ticket_id: int, device:
             device_policy="ask",
             access_reason="Printer offline",
         )
+        session.device_secret_digest = device_secret.digest(SECRET)
+        return session
 
 
 def request_for(session: RemoteSession) -> SessionRequest:
@@ -138,6 +142,7 @@ def request_for(session: RemoteSession) -> SessionRequest:
     return SessionRequest(
         session_id=session.id,
         code=session.code,
+        secret=SECRET,
         policy="ask",
         reason="Printer offline",
         technician_name="Ana Tech",

@@ -37,6 +37,7 @@ from veo.protocol.signaling import Consent, Hangup, Join, Joined, Offer, parse_a
 PORT = 18767
 CODE = "123456789"
 SESSION = "sess-device"
+SECRET = "7e" * 32
 pytestmark = [
     pytest.mark.timeout(150),
     pytest.mark.skipif(
@@ -165,6 +166,7 @@ def start_part(
     spec = LaunchSpec(
         server=f"http://127.0.0.1:{PORT}",
         code=CODE,
+        secret=SECRET,
         session_id=SESSION,
         policy=policy,
         reason="Printer jams",
@@ -203,6 +205,7 @@ def test_notify_starts_at_once_and_the_notices_stop_ends_it(display: str, netns:
             assert server.got["consent"].wait(30), "consent went out by itself"
             consent = server.of(Consent)[0]
             assert consent.granted == [Permission.VIEW, Permission.CONTROL] and consent.sas_confirmed is False
+            assert server.of(Join)[0].device_secret == SECRET, "the join proves it is the device's"
             assert server.got["resume_key"].wait(30), "the key, with no Codes match from anybody"
             assert server.got["control"].wait(30), "control active without the technician's Codes match"
             control = next(m for m in server.data if m["type"] == "control" and m["active"])
@@ -287,6 +290,7 @@ def test_a_typed_code_agent_asks_even_when_the_server_says_notify(
             wait_for_line(log, r"the server calls this a device session: ignored")
             wait_for_line(log, r"consent allow enabled")
             assert "consent dialog for a managed computer" not in log.read_text()
+            assert server.of(Join)[0].device_secret is None  # a typed code is no device's join
             assert not server.got["consent"].is_set()
             click(display, latest_geometry(log, "consent")["deny"])
             wait_for_line(log, r"session ended by=user reason=denied")

@@ -5,15 +5,29 @@ console's ``session_state`` name the device, the policy and the reason; an autom
 
 from __future__ import annotations
 
-from tests.integration.test_signaling import Env, env, join, negotiate, recv, send
+from typing import Any
+
+from tests.integration.test_signaling import Env, WebSocketTestSession, env, negotiate, recv, send
 
 from veo.server.auth.models import User
 from veo.server.devices.models import Device, DeviceGroup
-from veo.server.sessions import service
+from veo.server.sessions import device_secret, service
 
 __all__ = ["env"]
 DEVICE_ID = "d4" * 16
 DEVICE = {"device_name": "Reception PC", "policy": "notify", "reason": "Printer queue stuck"}
+#: The secret connect.py sends the device with the code (only its digest is on the session).
+SECRET = "5c" * 32
+
+
+def join(agent: WebSocketTestSession, code: str, secret: str | None = SECRET) -> dict[str, Any]:
+    """The device's session part joins: the code and the secret of its ``session_request``."""
+    message: dict[str, Any] = {"type": "join", "code": code, "platform": "linux", "language": "en"}
+    if secret is not None:
+        message["device_secret"] = secret
+    send(agent, message)
+    reply: dict[str, Any] = recv(agent)
+    return reply
 
 
 def _device_session(env: Env, policy: str = "notify") -> tuple[str, str]:
@@ -37,6 +51,7 @@ def _device_session(env: Env, policy: str = "notify") -> tuple[str, str]:
             device_policy=policy,
             access_reason="Printer queue stuck",
         )
+        session.device_secret_digest = device_secret.digest(SECRET)
         code = session.code
         assert code is not None
         return session.id, code

@@ -24,7 +24,7 @@ consent. The verification code is still computed and shown in the ask dialog as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from veo.protocol.device import DevicePolicy, LaunchSpec
@@ -47,6 +47,9 @@ class DeviceContext:
     device_name: str
     #: the session the service was asked to start (``""``: not checked)
     session_id: str = ""
+    #: ``LaunchSpec.secret``: sent in the ``join`` (``device_secret``), without which the server
+    #: does not redeem a device session's code; kept out of reprs (logs).
+    secret: str = field(default="", repr=False)
 
     @classmethod
     def from_spec(cls, spec: LaunchSpec) -> DeviceContext:
@@ -57,6 +60,7 @@ class DeviceContext:
             organization=spec.organization,
             device_name=spec.device_name,
             session_id=spec.session_id,
+            secret=spec.secret,
         )
 
 

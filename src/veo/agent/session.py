@@ -390,6 +390,11 @@ class AgentSession:
 
     # ------------------------------------------------------------ main flow
 
+    def _device_secret(self) -> str | None:
+        """The secret the device's service was given with the code (none on a personal agent)."""
+        device = self._deps.device
+        return device.secret if device is not None and device.secret else None
+
     async def run(self) -> bool:
         """Run the session to its end; ``False`` when the join was refused (the user may retry)."""
         try:
@@ -399,6 +404,8 @@ class AgentSession:
                     agent_version=__version__,
                     platform=self._deps.platform_name,
                     language=self._deps.language,
+                    # a managed device's session part proves the join is the device's own
+                    device_secret=self._device_secret(),
                 )
             )
             first = await self._first_reply()

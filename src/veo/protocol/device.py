@@ -16,8 +16,9 @@ server sends ``session_request``: a join code the device never shows, the group'
 applied, the reason and who. The service checks the policy against its own enrolment (an
 unattended session needs a device enrolled for it) and starts the session part on the user's
 desktop with a :class:`LaunchSpec` on its standard input; that part joins ``/ws/agent`` with the
-code like any agent, and answers ``session_launch`` (started, or why not). ``device_revoked``
-(server) and ``device_unenrol`` (device) end the enrolment at once.
+code and the request's ``secret`` (the server redeems a device session's code only with it), and
+the service answers ``session_launch`` (started, or why not). ``device_revoked`` (server) and
+``device_unenrol`` (device) end the enrolment at once.
 
 Enrolment itself is one HTTPS request, ``POST /api/v1/enrol`` (:class:`EnrolRequest` →
 :class:`EnrolResponse`), authorised by a single-use enrolment token.
@@ -194,11 +195,15 @@ class DeviceHeartbeat(Message):
 
 
 class SessionRequest(Message):
-    """Server -> device: a technician connects. ``code`` is a join code the device never shows."""
+    """Server -> device: a technician connects. ``code`` is a join code the device never shows;
+    ``secret`` (32 random bytes, hex) is what makes the join the DEVICE's: the server keeps only
+    its SHA-256 and redeems the code of a device session only with it, so whoever learns the code
+    alone cannot join in the device's place."""
 
     type: Literal["session_request"] = "session_request"
     session_id: Annotated[str, Field(max_length=36)]
     code: Annotated[str, Field(pattern=r"^[0-9]{9}$")]
+    secret: Hex32
     policy: DevicePolicy
     reason: AccessReason
     technician_name: ShortText
@@ -281,6 +286,8 @@ class LaunchSpec(BaseModel):
 
     server: Annotated[str, Field(max_length=300)]
     code: Annotated[str, Field(pattern=r"^[0-9]{9}$")]
+    #: :attr:`SessionRequest.secret`, sent back in the session part's ``join`` (``device_secret``).
+    secret: Hex32
     session_id: Annotated[str, Field(max_length=36)]
     policy: DevicePolicy
     reason: AccessReason

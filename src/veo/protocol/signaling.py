@@ -89,6 +89,10 @@ class Join(Message):
     language: Annotated[str, Field(max_length=10)] = "en"
     #: ``browser``: the join page shares with ``getDisplayMedia`` (view, chat, pointer only).
     client: SessionMode = "agent"
+    #: A managed device's session part (issue 17): the ``secret`` of its ``session_request``. The
+    #: server redeems a device session's code only with it, and refuses it on any other session.
+    device_secret: Hex32 | None = None
+    omit_when_none = frozenset({"device_secret"})
 
     @field_validator("code")
     @classmethod

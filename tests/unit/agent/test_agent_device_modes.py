@@ -97,6 +97,7 @@ def test_the_context_is_the_launch_spec() -> None:
     spec = LaunchSpec(
         server="https://support.example",
         code="123456789",
+        secret="c3" * 32,
         session_id="s1",
         policy="unattended",
         reason="Disk full",
@@ -111,7 +112,9 @@ def test_the_context_is_the_launch_spec() -> None:
         organization="ACME IT",
         device_name="kiosk-3",
         session_id="s1",
+        secret="c3" * 32,
     )
+    assert "c3" * 32 not in repr(DeviceContext.from_spec(spec))  # never in a log line
 
 
 # ---------------------------------------------------------------- the policy

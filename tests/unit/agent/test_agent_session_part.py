@@ -16,6 +16,7 @@ from veo.agent.device.session_part import SpecProblem, read_spec
 SPEC = {
     "server": "https://support.example",
     "code": "123456789",
+    "secret": "d4" * 32,
     "session_id": "s1",
     "policy": "notify",
     "reason": "Printer jams",
@@ -39,6 +40,8 @@ def test_a_launch_description_is_read() -> None:
         ("   \n", "No session description on standard input"),
         ("{not json", "not valid JSON"),
         (json.dumps({**SPEC, "code": "12345"}), "check: code"),
+        (json.dumps({**SPEC, "secret": "D4" * 32}), "check: secret"),
+        (json.dumps({k: v for k, v in SPEC.items() if k != "secret"}), "check: secret"),
         (json.dumps({**SPEC, "policy": "always"}), "check: policy"),
         (json.dumps({k: v for k, v in SPEC.items() if k != "reason"}), "check: reason"),
         (json.dumps({**SPEC, "extra": 1}), "check: extra"),

@@ -228,6 +228,7 @@ class DeviceService:
         return LaunchSpec(
             server=self.config.server,
             code=request.code,
+            secret=request.secret,
             session_id=request.session_id,
             policy=request.policy,
             reason=request.reason,

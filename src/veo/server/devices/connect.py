@@ -9,7 +9,9 @@ the request rather than a missing device, is audited ``device.connect_refused`` 
 of its own (the refused one rolled back).
 
 The session is a normal :class:`RemoteSession` with a join code drawn as usual that nobody is
-shown: it travels to the device in :class:`SessionRequest`. After :func:`connect` committed, the
+shown: it travels to the device in :class:`SessionRequest` with a random secret whose SHA-256 the
+session keeps; the code is redeemed only with that secret (``sessions/redeem.py``), so the code
+alone, wherever it leaked, lets nobody join in the device's place. After :func:`connect` committed, the
 caller hands that request to the node holding the device's socket:
 ``await device_line(app).request_session(device_id, request)``. :func:`connect_committed` runs
 :func:`connect` in its transaction and audits a refusal in another; the API and the pages use it.
@@ -31,6 +33,7 @@ from veo.server.devices.groups import policy_rank
 from veo.server.devices.models import Device
 from veo.server.devices.service import is_online, may_see
 from veo.server.policies.service import policy_for_user
+from veo.server.sessions import device_secret
 from veo.server.sessions import service as sessions
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import service as tickets
@@ -129,9 +132,12 @@ def connect(
         device_policy=chosen,
         access_reason=access_reason,
     )
+    # Only the device's service gets the secret; the session keeps its digest (device_secret.py).
+    secret, session.device_secret_digest = device_secret.new_secret()
     request = SessionRequest(
         session_id=session.id,
         code=session.code or "",
+        secret=secret,
         policy=chosen,
         reason=access_reason,
         technician_name=user.name[:120],

@@ -136,7 +136,12 @@ async def _admit(hub: SignalingHub, peer: Peer, address: str, slot: Slot) -> Adm
 
     def take_code(db: Session) -> Admission | redeem.RejectReason:
         outcome = redeem.redeem(
-            db, message.code, address=address, platform=message.platform, client=message.client
+            db,
+            message.code,
+            address=address,
+            platform=message.platform,
+            client=message.client,
+            device_secret=message.device_secret,
         )
         if isinstance(outcome, str):
             return outcome

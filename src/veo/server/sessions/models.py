@@ -88,6 +88,9 @@ class RemoteSession(Base):
     device_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     device_policy: Mapped[str | None] = mapped_column(String(12), default=None)
     access_reason: Mapped[str] = mapped_column(Text, default="")
+    #: SHA-256 (hex) of the secret sent to the device in its ``session_request``: the session's code
+    #: is redeemed only by a ``join`` carrying that secret (only the device's service has it).
+    device_secret_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
     ticket: Mapped[Ticket] = relationship(lazy="joined")
     technician: Mapped[User | None] = relationship(lazy="joined")

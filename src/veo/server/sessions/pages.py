@@ -19,6 +19,7 @@ from veo.server.auth.deps import CurrentUser
 from veo.server.db.base import utcnow
 from veo.server.db.deps import DatabaseDep
 from veo.server.downloads import links, platforms
+from veo.server.errors import ApiError
 from veo.server.lang import _, get_language
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import service, starting, txn
@@ -70,9 +71,15 @@ async def new_code(session_id: str, request: Request, user: CurrentUser, db: Dat
 
     A new session (hence a new code) for the same ticket, asking for what the expired one asked;
     the expired session stays as it was, in the record. A session still waiting with a valid
-    code, or one the user joined, needs no new code: back to the ticket.
+    code, or one the user joined, needs no new code: back to the ticket. A managed device's
+    session has no code to renew (its code is the device's alone): refused with a sentence.
     """
     old = await db.run(lambda s: load_for(s, session_id, user, write=True))
+    if old.device_id is not None:
+        message = _(
+            "A session on a managed device has no code to renew: connect to the device again from its page."
+        )
+        raise ApiError(409, "device_session", message)
     still_valid = old.status == "waiting" and old.code_expires_at > utcnow()
     if old.status not in ("waiting", "expired") or still_valid:
         return RedirectResponse(f"/tickets/{old.ticket_id}", status_code=303)

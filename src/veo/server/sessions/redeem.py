@@ -5,6 +5,11 @@ refused with the same reasons (unknown, expired, used), so a guesser learns noth
 kind a number would have been; the join limiter and the refusal log (``join.py``) sit in front.
 A redeemed request is cut to the role's policy of now (``policy_now.py``). The lifecycle after
 joining is ``service.py``'s.
+
+A managed device's session is redeemed only by the device's own join: the agent's ``join``
+carrying the secret the device was sent (``device_secret.py``). Any other join with its code, and
+a join carrying a device secret for any other session, is refused exactly as an unknown code
+(counted by the limiter, nothing touched, nothing learnt): the code alone is worth nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy.orm import Session, lazyload
 from veo.protocol import codes
 from veo.server.audit.service import record
 from veo.server.db.base import utcnow
+from veo.server.sessions import device_secret as binding
 from veo.server.sessions import policy_now, service
 from veo.server.sessions.codes import code_digest, unique_live_code
 from veo.server.sessions.models import RemoteSession
@@ -35,10 +41,13 @@ def redeem_code(
     platform: str = "",
     now: datetime | None = None,
     client: Client = "agent",
+    device_secret: str | None = None,
 ) -> RemoteSession | RejectReason:
     """Join with a code: the session (now ``joined``, code cleared) or why the code was refused.
 
     ``client="browser"`` records a browser share (the join page, view only) as the session's mode.
+    ``device_secret``: the secret of a managed device's ``session_request``; a device session's
+    code is redeemed only with it, any other only without it (else ``unknown``, nothing changed).
     """
     now = now or utcnow()
     code = codes.digits_of(raw_code)
@@ -47,6 +56,8 @@ def redeem_code(
     live = service.locked(db, candidate) if candidate is not None else None
     if live is not None and live.live_code_digest != digest:  # redeemed or expired while we looked
         live = None
+    if live is not None and not binding.admits(live, device_secret, client):
+        return "unknown"  # not this session's join: as if the code did not exist, nothing touched
     if live is not None and live.status == "waiting" and live.code_expires_at > now:
         live.code = None
         live.status = "joined"
@@ -76,7 +87,7 @@ def redeem_code(
         .order_by(RemoteSession.created_at.desc())
         .limit(1)
     ).first()
-    if past is None:
+    if past is None or not binding.admits(past, device_secret, client):
         return "unknown"
     return "expired" if past.status == "expired" else "used"
 
@@ -181,14 +192,21 @@ def redeem(
     platform: str = "",
     client: Client = "agent",
     now: datetime | None = None,
+    device_secret: str | None = None,
 ) -> tuple[RemoteSession, bool] | RejectReason:
     """A join code, or a continuation code: ``(session, upgraded)`` or why it was refused.
 
     Both kinds are refused with the same reasons (unknown, expired, used), so a guesser learns
-    nothing about which kind a number would have been.
+    nothing about which kind a number would have been. A join carrying ``device_secret`` is a
+    managed device's: only a device session's join code, with its secret, is redeemed for it.
     """
     now = now or utcnow()
     code = codes.digits_of(raw_code)
+    if device_secret is not None:  # never a continuation code (no browser share is a device's)
+        outcome = redeem_code(
+            db, code, address=address, platform=platform, now=now, client=client, device_secret=device_secret
+        )
+        return outcome if isinstance(outcome, str) else _under_current_policy(db, outcome, False)
     continued = _continue(db, code, address=address, platform=platform, client=client, now=now)
     if isinstance(continued, RemoteSession):
         return _under_current_policy(db, continued, True)

@@ -98,7 +98,8 @@ def agent_command(public_url: str, code: str | None) -> str:
 
 
 def created(s: RemoteSession, public_url: str) -> SessionCreated:
-    code = s.code or ""
+    # A managed device's code is the device's alone (issue 17): never handed out by the API.
+    code = (s.code or "") if s.device_id is None else ""
     return SessionCreated(
         id=s.id,
         code=code,

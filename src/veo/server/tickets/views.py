@@ -109,12 +109,19 @@ class SessionNow:
 
     ``waiting``: its code is valid, shown with copy buttons; ``code_expired``: the code ran out
     before the user joined (a *New code* button); ``live``: joined or under way (open the console).
+    A managed device's session never shows or renews its code (it is the device's alone): while it
+    waits or runs it is ``live``, and once its code ran out it is nothing here (connect again from
+    the device's page).
     """
 
     session: RemoteSession
     state: NowState
     code_display: str = ""
     join_url: str = ""
+
+
+#: A device session's statuses in which the header offers its console (never its code).
+_DEVICE_LIVE = frozenset({"waiting", "joined", "connecting", "active"})
 
 
 def session_now(
@@ -125,6 +132,8 @@ def session_now(
         return None
     latest = sessions[0]
     moment = now or utcnow()
+    if latest.device_id is not None:
+        return SessionNow(latest, "live") if latest.status in _DEVICE_LIVE else None
     if latest.status == "waiting" and latest.code and latest.code_expires_at > moment:
         return SessionNow(latest, "waiting", codes.display(latest.code), join_url(public_url, latest.code))
     if latest.status in ("waiting", "expired"):

@@ -18,6 +18,7 @@ from veo.agent.device.service import DeviceService, ServiceOptions
 from veo.protocol.device import LaunchSpec, SessionRequest
 
 CODE = "418305772"
+SECRET = "5e" * 32
 
 
 def config(unattended: bool = False) -> state.DeviceConfig:
@@ -38,6 +39,7 @@ def request(policy: str = "notify", session_id: str = "s-1") -> SessionRequest:
     return SessionRequest(
         session_id=session_id,
         code=CODE,
+        secret=SECRET,
         policy=policy,  # type: ignore[arg-type]
         reason="The printer queue is stuck",
         technician_name="Tom Tech",
@@ -103,8 +105,12 @@ async def test_a_request_starts_the_session_part_with_the_spec_on_stdin(tmp_path
         CODE, "notify", "The printer queue is stuck", "Tom Tech",
     )  # fmt: skip
     assert spec.device_name == "reception-01" and spec.server == "https://support.example"
+    assert spec.secret == SECRET  # the session part proves the join is the device's with it
+    assert not any(SECRET in word for word in argv)
     assert spec.device_history == str(tmp_path / state.HISTORY_NAME)
     assert not any(CODE in value for value in launcher.child_env(desktop).values())
+    assert not any(SECRET in value for value in launcher.child_env(desktop).values())
+    assert SECRET not in (tmp_path / state.HISTORY_NAME).read_text()  # the history is 0644
     (event,) = device_history.read([tmp_path]).events
     assert (event.kind, event.technician, event.reason, event.policy, event.problem) == (
         "session_request", "Tom Tech", "The printer queue is stuck", "notify", "",

@@ -160,6 +160,7 @@ async def test_a_session_request_is_answered_on_the_socket(tmp_path: Path) -> No
                     "type": "session_request",
                     "session_id": "s-9",
                     "code": "123456789",
+                    "secret": "ab" * 32,
                     "policy": "ask",
                     "reason": "VPN",
                     "technician_name": "Tom",

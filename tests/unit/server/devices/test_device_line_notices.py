@@ -55,6 +55,7 @@ def _request(session_id: str) -> SessionRequest:
     return SessionRequest(
         session_id=session_id,
         code="123456789",
+        secret="e5" * 32,
         policy="ask",
         reason="Printer offline",
         technician_name="Ana",

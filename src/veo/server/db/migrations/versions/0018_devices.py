@@ -2,7 +2,9 @@
 
 ``remote_sessions.device_id`` (no foreign key: a session row outlives nothing it names, and the
 audit log keeps the device's name), ``device_policy`` (the group's policy that applied) and
-``access_reason`` (why the technician connected; required for a device).
+``access_reason`` (why the technician connected; required for a device) and
+``device_secret_digest`` (SHA-256 of the secret only the device's service receives: the session's
+code is redeemed only with it).
 
 Revision ID: 0018_devices
 Revises: 0017_session_resume
@@ -80,12 +82,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("device_id", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("device_policy", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("access_reason", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("device_secret_digest", sa.String(length=64), nullable=True))
         batch.create_index("ix_remote_sessions_device_id", ["device_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("remote_sessions") as batch:
         batch.drop_index("ix_remote_sessions_device_id")
+        batch.drop_column("device_secret_digest")
         batch.drop_column("access_reason")
         batch.drop_column("device_policy")
         batch.drop_column("device_id")
