@@ -35,6 +35,7 @@ from playwright.sync_api import Browser, BrowserContext
 
 import veo
 
+from .conftest import DISPLAY_KEY, WORKDIR_KEY
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
@@ -148,8 +149,13 @@ def fleet(
 
 
 @pytest.fixture
-def device_logs(fleet: Fleet, logs: Logs) -> Logs:
-    """The test's logs with the module's processes (server, enrolment, service) in them."""
+def device_logs(
+    request: pytest.FixtureRequest, fleet: Fleet, logs: Logs, xvfb: XvfbDisplay, workdir: Path
+) -> Logs:
+    """The test's logs with the module's processes (server, enrolment, service) in them; a failure
+    report also gets a screenshot of the device's display (conftest's hook)."""
+    request.node.stash[DISPLAY_KEY] = xvfb
+    request.node.stash[WORKDIR_KEY] = workdir
     for process in fleet.logs.processes:
         if process not in logs.processes:
             logs.add(process)
