@@ -22,6 +22,7 @@ PUBLIC_API = {
     "/api/v1/openapi.json",
     "/api/v1/protocol.json",
     "/api/v1/sessions/{session_id}/rating",
+    "/api/v1/enrol",  # authorised by its single-use enrolment token (tests/integration/devices)
 }
 
 
