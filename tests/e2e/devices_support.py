@@ -249,8 +249,9 @@ def has_window(display: XvfbDisplay, title_part: str) -> str | None:
     return next((name for name in visible_windows(display).values() if wanted in name.lower()), None)
 
 
-def drawn(display: XvfbDisplay, rect: Rect, workdir: Path) -> bool:
-    """Something is drawn in ``rect``: not the bare black root (the display has no wallpaper)."""
+def drawn(display: XvfbDisplay, rect: Rect) -> bool:
+    """Something is drawn across the middle of ``rect``: not the bare black root (the test display
+    has no wallpaper), so a window really is there, mapped and painted."""
     import mss
 
     with mss.MSS(display=display.display) as grabber:

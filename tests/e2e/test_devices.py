@@ -441,7 +441,7 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
 
 
 def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
-    fleet: Fleet, console: Console, xvfb: XvfbDisplay, workdir: Path, device_logs: Logs
+    fleet: Fleet, console: Console, xvfb: XvfbDisplay, device_logs: Logs
 ) -> None:
     fleet.api.set_policy(fleet.group, "notify")
     reason = "Install the quarterly update"
@@ -460,7 +460,7 @@ def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
             "the notice's words", lambda: session.contains(f"connected notice shown: {said}"), 30, device_logs
         )
         bar = _settled(session, "bar", device_logs)
-        assert drawn(xvfb, bar["stop"], workdir), f"nothing drawn where the bar's Stop is: {bar['stop']}"
+        assert drawn(xvfb, bar["stop"]), f"nothing drawn where the bar's Stop is: {bar['stop']}"
         console.wait_conn_state("active")
 
         xvfb.click_rect(bar["stop"])
