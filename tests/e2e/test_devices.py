@@ -21,9 +21,11 @@ What each test proves (the issue's "How to prove it"):
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,7 +63,7 @@ from .devices_support import (
 )
 from .netns import NetworkNamespace
 from .procs import Logs, wait_for
-from .stack import TECH_EMAIL, TECH_NAME, VeoServer
+from .stack import TECH_EMAIL, TECH_NAME, VEO, VeoServer
 from .xdisplay import Rect, XvfbDisplay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -282,6 +284,22 @@ def _wait_window(display: XvfbDisplay, title: str, logs: Logs) -> None:
     wait_for(f"the window {title!r} on the display", lambda: has_window(display, title), 30, logs)
 
 
+def _history_text(fleet: Fleet) -> str:
+    """``veo agent --history --print``: what the person at the device reads of its history."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEO_")}
+    env.update({"VEO_AGENT_STATE_DIR": str(fleet.state_dir), "HOME": str(fleet.state_dir.parent / "reader")})
+    result = subprocess.run(
+        [*VEO, "agent", "--history", "--print", "--lang", "en"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def _requested(fleet: Fleet, session_id: str) -> dict[str, Any]:
     events = fleet.api.audit(session_id=session_id, action="session.requested")
     assert len(events) == 1, events
@@ -368,6 +386,9 @@ def test_enrolment_shows_the_notice_and_the_device_is_listed(
     # the device's own history, which its user can open, has the enrolment
     history = (fleet.state_dir / "history.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("kind") == "enrolled" for line in history), history
+    shown = _history_text(fleet)
+    managed = f"this computer is managed by {ORGANIZATION} as “{DEVICE_NAME}” (group: {GROUP_NAME})."
+    assert f"Enrolled: {managed}" in shown and "Enrolled by: Dana Admin" in shown, shown
 
 
 def test_a_second_use_of_an_enrolment_token_is_refused(
@@ -529,11 +550,14 @@ def test_unattended_is_refused_to_a_role_without_the_capability_and_allowed_with
         _end_if_running(fleet, lead, session_id)
         lead.page.close()
     _assert_audited(fleet, session_id, "unattended", reason, LEAD_EMAIL)
-    # the device's own history records the unattended session for its user to read
+    # the device's own history records the unattended session, and its user can read it
     history = [json.loads(line) for line in (fleet.state_dir / "history.jsonl").read_text().splitlines()]
     assert any(e.get("session_id") == session_id and e.get("policy") == "unattended" for e in history), (
         history
     )
+    shown = _history_text(fleet)
+    assert f"Connection requested by {LEAD_NAME} ({ORGANIZATION})" in shown, shown
+    assert f"Reason given: {reason}" in shown and "unattended access" in shown, shown
 
 
 def test_a_revoked_device_forgets_its_key_and_cannot_be_reached(
