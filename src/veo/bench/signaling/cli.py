@@ -181,16 +181,17 @@ async def _measure(c: Cluster, world: World, plan: Plan, scenario: Scenario) -> 
     scenario.idle = await _idle(c, world, plan)
 
 
-def _failed(scenario: Scenario) -> bool:
-    return bool(
-        (scenario.setups and scenario.setups.errors)
-        or (scenario.idle and scenario.idle.failures)
-        or (scenario.devices and (scenario.devices.failures or scenario.devices.held == 0))
-    )
+def _agents_failed(scenario: Scenario) -> bool:
+    return bool((scenario.setups and scenario.setups.errors) or (scenario.idle and scenario.idle.failures))
 
 
-def _show_logs(c: Cluster, scenario: Scenario) -> None:
-    if _failed(scenario):  # what the nodes logged says why
+def _devices_failed(scenario: Scenario) -> bool:
+    d = scenario.devices
+    return d is None or bool(d.failures or d.beside_failures or d.held == 0)
+
+
+def _show_logs(c: Cluster, failed: bool) -> None:
+    if failed:  # what the nodes logged says why
         for node in c.nodes:
             progress(f"{node.name} log ends with:\n{node.tail()}")
 
@@ -208,7 +209,7 @@ def _agents_part(count: int, database: str, plan: Plan, scenario: Scenario) -> N
         with cluster(count, data_dir, url, redis_url) as c:
             progress(f"{count} node(s) up: " + ", ".join(n.http for n in c.nodes))
             asyncio.run(_measure(c, world, plan, scenario))
-            _show_logs(c, scenario)
+            _show_logs(c, _agents_failed(scenario))
         if redis_url is not None:
             progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
 
@@ -241,7 +242,7 @@ def _devices_part(count: int, database: str, plan: Plan, scenario: Scenario) -> 
                     beside=world.waiting,
                 )
             )
-            _show_logs(c, scenario)
+            _show_logs(c, _devices_failed(scenario))
         if redis_url is not None:
             progress(f"deleted {forget_sessions(redis_url, url)} session keys from Redis")
 
