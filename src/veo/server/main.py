@@ -70,6 +70,8 @@ def main(argv: list[str]) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     # The spec'd classic ``websockets`` protocol still works; its deprecation note is only noise.
     warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
+    # ... and so is the module of websockets it is built on (said when it is first imported).
+    warnings.filterwarnings("ignore", message="websockets.legacy is deprecated")
     import uvicorn
 
     from veo.server.app import create_app
