@@ -645,6 +645,17 @@ def test_the_audit_log_names_device_policy_reason_and_technician_for_each_sessio
         _open_console(console, session_id)
         _wait_started(fleet, session_id, device_logs)
         console.wait_conn_state("active")
+        # the typed reason made the ticket "<device>: <reason>"; its page offers the console and
+        # never the device's join code (only the device may redeem it)
+        ticket_id = fleet.api.session(session_id)["ticket_id"]
+        ticket = console.page.context.new_page()
+        try:
+            ticket.goto(f"{console.base_url}/tickets/{ticket_id}")
+            assert ticket.inner_text("#ticket-title") == f"{DEVICE_NAME}: {reason}", ticket.url
+            assert ticket.locator("#join-code").count() == 0
+            assert session_id in (ticket.get_attribute("#open-console", "href") or "")
+        finally:
+            ticket.close()
         console.page.click("#end-session")
         console.wait_conn_state("ended", timeout=30)
         _user_closes_the_end_windows(fleet, session_id, device_logs)
