@@ -8,6 +8,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -184,11 +185,15 @@ async def test_enrol_shows_the_notice_on_its_display(display: str, tmp_path: Pat
                 await asyncio.sleep(0.1)
         _, secret = make_token(app, make_group(app, "Reception", policy="ask"))
         enrol = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "veo", "agent", "enrol", "--server", base, "--token", secret,
+            sys.executable, "-m", "veo", "agent", "enrol", "--server", base, "--token", "-",
             "--state-dir", str(tmp_path / "state"), "--lang", "en", "--no-start",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            # this test's Xvfb is ours: as root, a root-owned display needs its user named (R1-4)
+            "--display", display, "--desktop-user", pwd.getpwuid(os.getuid()).pw_name,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=env,
         )  # fmt: skip
-        out, err = await asyncio.wait_for(enrol.communicate(), 90)  # returns with the window still up
+        # the token on standard input (review R1-3); returns with the window still up
+        out, err = await asyncio.wait_for(enrol.communicate(f"{secret}\n".encode()), 90)
         assert enrol.returncode == 0, err.decode()
         assert "This computer is now managed by ACME" in out.decode()
     search = await asyncio.create_subprocess_exec(

@@ -44,12 +44,14 @@ def agent_env() -> dict[str, str]:
     return env
 
 
-async def run_agent(*words: str) -> tuple[int, str, str]:
+async def run_agent(*words: str, stdin: str = "") -> tuple[int, str, str]:
+    """``veo agent WORDS``; ``stdin``: what it reads there (the token with ``--token -``)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "veo", "agent", *words,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=agent_env(),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=agent_env(),
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 90)
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 90)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -85,10 +87,11 @@ async def enrol(app: FastAPI, base: str, directory: Path, *, policy: str = "ask"
         await ready(client)
     _, secret = make_token(app, make_group(app, "Reception", policy=policy))
     code, out, err = await run_agent(
-        "enrol", "--server", base, "--token", secret, "--state-dir", str(directory),
-        "--name", "reception-01", "--lang", "en", "--no-start",
+        "enrol", "--server", base, "--token", "-", "--state-dir", str(directory),
+        "--name", "reception-01", "--lang", "en", "--no-start", stdin=secret + "\n",
     )  # fmt: skip
     assert code == 0, err
+    assert "Warning" not in err  # the token came on standard input (review R1-3)
     assert "This computer is now managed by ACME" in out
     said = {"ask": "you will be asked first", "notify": "You will see at once who connected and why"}
     assert said[policy] in out
@@ -207,6 +210,7 @@ async def test_a_second_enrolment_with_the_same_token_is_refused(tmp_path: Path)
         )
         assert code == 1
         assert "The server refused the enrolment" in err
+        assert "other users of this computer" in err  # --token T still works, with its warning
         assert not (tmp_path / "b" / state.KEY_NAME).exists()  # no key left behind
 
 

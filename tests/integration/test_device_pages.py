@@ -4,6 +4,7 @@ errors as sentences, success to the console, the device told), Revoke, and the a
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -285,11 +286,16 @@ async def test_admin_groups_and_tokens(app: FastAPI, client: httpx.AsyncClient) 
     assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
     command = re.search(r'<code id="enrol-command">([^<]+)</code>', created.text)
     assert command is not None
-    assert re.fullmatch(
-        rf"veo agent enrol --server {re.escape(BASE_URL)} --token veo-enrol-[a-z2-7]{{32}}", command.group(1)
+    # the token reaches the agent on its standard input, never in its arguments (review R1-3)
+    shown = re.fullmatch(
+        rf"printf '%s\\n' (veo-enrol-[a-z2-7]{{32}}) \| "
+        rf"sudo veo-agent enrol --server {re.escape(BASE_URL)} --token -",
+        html.unescape(command.group(1)),
     )
+    assert shown is not None, command.group(1)
     assert f'data-copy="{command.group(1)}"' in created.text
-    secret = command.group(1).rsplit(" ", 1)[1]
+    assert 'id="enrol-command-why"' in created.text
+    secret = shown.group(1)
     listing = (await client.get("/admin/devices")).text
     assert secret not in listing, "a token is shown once"
     assert 'data-status="active"' in listing and "Floor 2" in listing

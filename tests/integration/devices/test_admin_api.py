@@ -83,9 +83,10 @@ async def test_a_token_is_shown_once_and_works_once(app: FastAPI, client: httpx.
     import re
 
     assert re.fullmatch(TOKEN_PATTERN, created["token"])
-    assert (
-        created["command"]
-        == f"sudo veo agent enrol --server {app.state.settings.public_url} --token {created['token']}"
+    # the token on the agent's standard input, never in its arguments (review R1-3)
+    assert created["command"] == (
+        f"printf '%s\\n' {created['token']} | "
+        f"sudo veo-agent enrol --server {app.state.settings.public_url} --token -"
     )
     assert (created["status"], created["group"], created["created_by"]) == ("active", "Reception", ADMIN)
     with app.state.db.session() as s:

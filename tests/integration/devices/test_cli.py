@@ -54,7 +54,8 @@ def test_groups_tokens_and_devices_from_the_shell(
     out = capsys.readouterr().out
     secret = re.search(r"veo-enrol-[a-z2-7]{32}", out)
     assert secret is not None
-    assert f"--token {secret.group(0)}" in out
+    assert f"printf '%s\\n' {secret.group(0)} | sudo veo-agent enrol --server " in out
+    assert "--token -" in out and f"--token {secret.group(0)}" not in out
     with pytest.raises(SystemExit):
         admin_cli.main([*argv, "enrolment-token", "create", "Nowhere"])
     assert "Nowhere" in capsys.readouterr().err

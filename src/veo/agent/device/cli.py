@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import os
@@ -17,7 +18,9 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from veo.agent.device import desktop_seat, launcher, notice_text, state
 from veo.agent.device.desktop_seat import Desktop
@@ -59,7 +62,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "--server", required=True, help=_("address of the veo server, e.g. https://support.example")
         )
         parser.add_argument(
-            "--token", required=True, help=_("the enrolment token from the server's Devices page")
+            "--token",
+            default=None,
+            metavar="TOKEN",
+            help=_(
+                "the enrolment token from the server's Devices page; leave it out to be asked for it, "
+                "or give - to read it from standard input (on the command line, other users of this "
+                "computer can read it)"
+            ),
         )
         parser.add_argument(
             "--name", default="", help=_("the name shown in the device list (default: the host name)")
@@ -80,9 +90,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
                 "signed-in desktop; also VEO_AGENT_DISPLAY"
             ),
         )
-    if command == "service":
         parser.add_argument(
-            "--desktop-user", default=None, metavar="NAME", help=_("with --display: whose desktop it is")
+            "--desktop-user",
+            default=None,
+            metavar="NAME",
+            help=_(
+                "with --display: whose desktop it is (as root, default: the owner of the display; "
+                "sessions run as root only with --desktop-user root)"
+            ),
         )
     return parser
 
@@ -134,11 +149,14 @@ def _fail(text: str) -> None:
 # ---------------------------------------------------------------------- enrol
 
 
-def notice_desktop(display: str | None = None) -> Desktop | None:
-    """Where the notice is shown: ``--display`` or ``VEO_AGENT_DISPLAY`` if set; as root, the
-    signed-in desktop (logind: IT often enrols over SSH or with sudo); else (or when logind finds none) the
-    terminal's own display, as this user. ``None``: the terminal's text is all there is."""
-    chosen = desktop_seat.explicit(display, None)
+def notice_desktop(display: str | None = None, desktop_user: str | None = None) -> Desktop | None:
+    """Where the notice is shown: ``--display`` or ``VEO_AGENT_DISPLAY`` if set (as root: its
+    owner, or ``--desktop-user``); as root, the signed-in desktop (logind: IT often enrols over SSH
+    or with sudo); else (or when logind finds none) the terminal's own display, as this user.
+    ``None``: the terminal's text is all there is. Raises ``KeyError`` (no such ``--desktop-user``)
+    and :class:`desktop_seat.DisplayOwnerError` (a root-owned or unknown display, see
+    :func:`desktop_seat.explicit`)."""
+    chosen = desktop_seat.explicit(display, desktop_user)
     if chosen is not None:
         return chosen
     if os.geteuid() == 0:
@@ -152,12 +170,31 @@ def notice_desktop(display: str | None = None) -> Desktop | None:
     display = os.environ.get("DISPLAY") or ""
     if not display and not os.environ.get("WAYLAND_DISPLAY"):
         return None
-    desktop = desktop_seat.explicit(display or ":0", None)
+    try:  # as root: as the owner of the inherited display, never as root by default
+        desktop = desktop_seat.explicit(display or ":0", None)
+    except desktop_seat.DisplayOwnerError:
+        log.info("no notice window: the display %s is root's or nobody's", display or ":0")
+        return None
     if desktop is not None and not display:
         env = dict(desktop.env)
         env.pop("DISPLAY", None)
         desktop = Desktop(desktop.user, desktop.uid, desktop.gid, desktop.home, desktop.shell, env, "own")
     return desktop
+
+
+def display_owner_sentence(exc: desktop_seat.DisplayOwnerError, language: str) -> str:
+    """Why a root process will not pick the user of ``exc.display`` itself, and what to write."""
+    _ = gettext_for(language).gettext
+    if exc.problem == "root":
+        return _(
+            "The display {display} belongs to root: technicians' sessions would run as root and could "
+            "read and change every file on this computer. Name the person whose desktop it is with "
+            "--desktop-user NAME (or, only if you mean it, --desktop-user root)."
+        ).format(display=exc.display)
+    return _(
+        "Cannot tell whose display {display} is (no X server socket for it in /tmp/.X11-unix): "
+        "name the person whose desktop it is with --desktop-user NAME."
+    ).format(display=exc.display)
 
 
 def desktop_language(desktop: Desktop | None) -> str | None:
@@ -170,18 +207,89 @@ def desktop_language(desktop: Desktop | None) -> str | None:
     return None
 
 
+#: Longest line read as a token (a real one is 42 characters; enrol.py checks the format).
+TOKEN_LINE_LIMIT = 200
+
+
+def read_token(
+    given: str | None,
+    language: str,
+    *,
+    stdin: TextIO | None = None,
+    ask: Callable[[str], str] = getpass.getpass,
+) -> str | None:
+    """The enrolment token, kept out of the command line when IT lets us (review R1-3).
+
+    ``/proc/<pid>/cmdline`` is readable by every local user, ``sudo`` logs its whole command and
+    the shell keeps it in its history: a token there can be spent first by someone else. So:
+    no ``--token`` and a terminal: asked for without echo, in the person's language; ``--token -``:
+    one line of standard input (scripts, ``printf '%s\\n' T | sudo veo agent enrol ... --token -``);
+    ``--token T``: still works (tests, old scripts) with a warning. ``None``: there is no token
+    (the sentence is already printed).
+    """
+    _ = gettext_for(language).gettext
+    stdin = sys.stdin if stdin is None else stdin
+    if given is not None and given != "-":
+        _fail(
+            _(
+                "Warning: a token on the command line can be read by other users of this computer "
+                "and stays in the shell's history. Next time leave out --token to be asked for it, "
+                "or use --token - to read it from standard input."
+            )
+        )
+        return given
+    if given == "-":
+        token = stdin.readline(TOKEN_LINE_LIMIT).strip()
+        if not token:
+            _fail(_("No enrolment token on standard input (--token - reads it from there, one line)."))
+            return None
+        return token
+    if not stdin.isatty():
+        _fail(
+            _(
+                "No enrolment token: run this in a terminal to be asked for it, or give it on standard "
+                "input with --token -."
+            )
+        )
+        return None
+    try:
+        token = ask(_("Enrolment token (from the server's Devices page; it is not shown as you type): "))
+    except EOFError:
+        token = ""
+    token = token.strip()
+    if not token:
+        _fail(_("No enrolment token was typed: nothing was changed."))
+        return None
+    return token
+
+
 def enrol_command(args: argparse.Namespace, directory: Path, language: str) -> int:
     from veo.agent.device.enrol import EnrolError, EnrolInput, enrol
     from veo.agent.device.service import os_name
 
-    desktop = notice_desktop(args.display)
+    _ = gettext_for(language).gettext
+    if args.desktop_user and not (args.display or os.environ.get(desktop_seat.DISPLAY_ENV)):
+        _fail(_("--desktop-user goes with --display (or VEO_AGENT_DISPLAY)."))
+        return 2
+    token = read_token(args.token, language)
+    if token is None:
+        return 2
+    try:
+        desktop = notice_desktop(args.display, args.desktop_user)
+    except KeyError:
+        _fail(_("There is no user named {name} on this computer.").format(name=args.desktop_user))
+        return 2
+    except desktop_seat.DisplayOwnerError as exc:
+        # the enrolment itself does not depend on it: no window, the terminal's text only
+        _fail(display_owner_sentence(exc, language))
+        desktop = None
     # the person at the computer reads the notice: their language, unless IT chose one
     notice_language = normalize(args.lang) if args.lang else (desktop_language(desktop) or language)
     try:
         response = enrol(
             EnrolInput(
                 server=args.server,
-                token=args.token,
+                token=token,
                 name=args.name,
                 directory=directory,
                 ca_file=args.ca_file,
@@ -197,7 +305,6 @@ def enrol_command(args: argparse.Namespace, directory: Path, language: str) -> i
     _say(notice.text())
     if desktop is not None:
         show_notice_on(desktop, response, notice_language)
-    _ = gettext_for(language).gettext
     if not args.no_start:
         start_service(directory, language)
     return 0
@@ -341,6 +448,12 @@ def service_command(args: argparse.Namespace, directory: Path, language: str) ->
     except KeyError:
         _fail(_("There is no user named {name} on this computer.").format(name=args.desktop_user))
         return 2
+    except desktop_seat.DisplayOwnerError as exc:
+        if exc.problem == "root":  # the configuration is wrong: never a root session by default
+            _fail(display_owner_sentence(exc, language))
+            return 2
+        # not there yet (a kiosk's X server may start after the service): each request looks again
+        log.warning("%s", display_owner_sentence(exc, "en"))
     trust_the_system_everywhere()
     try:
         tls = client_context(config.ca_file or None, language) if config.server.startswith("https") else None

@@ -5,9 +5,14 @@ signed in at the computer, in their X11 or Wayland session, with that session's 
 (``DISPLAY``/``WAYLAND_DISPLAY``, ``XAUTHORITY``, ``XDG_RUNTIME_DIR``, the session bus), or it
 could neither show the consent dialog nor see the screen.
 
-1. Explicit: ``--display :N`` (or ``VEO_AGENT_DISPLAY``) with ``--desktop-user NAME`` (default:
-   the service's own user); ``WAYLAND_DISPLAY`` and ``XAUTHORITY`` from the service's environment
-   are passed on when set. For kiosks with a fixed display, and for tests.
+1. Explicit: ``--display :N`` (or ``VEO_AGENT_DISPLAY``) with ``--desktop-user NAME``;
+   ``WAYLAND_DISPLAY`` and ``XAUTHORITY`` from the service's environment are passed on when set.
+   For kiosks with a fixed display, and for tests. Without ``--desktop-user``: a service that is
+   not root runs sessions as itself (it cannot be anyone else); a root service takes the owner of
+   the display's socket (``/tmp/.X11-unix/X<N>``), and refuses (:class:`DisplayOwnerError`) when
+   that owner is root or cannot be found. A technician's session runs as root only when IT wrote
+   ``--desktop-user root``: file transfer, save dialogs and the clipboard of a root agent reach
+   every file of the computer, so that must never happen by default (review R1-4).
 2. Else logind (over the system bus, dbus-fast): the active, local, graphical (x11/wayland) user
    session; its environment from the ``/proc/<pid>/environ`` of a process of that session
    (the leader first, then the user's processes of that session that carry a display).
@@ -19,6 +24,8 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +33,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DISPLAY_ENV = "VEO_AGENT_DISPLAY"
+#: Where X servers put their sockets; the owner of ``X<N>`` is whose display ``:N`` is.
+X11_SOCKET_DIR = Path("/tmp/.X11-unix")
+_LOCAL_DISPLAY = re.compile(r"(?:unix)?:(\d{1,5})(?:\.\d{1,3})?")
 #: What the session part needs from the desktop's environment (nothing else is passed on).
 PASSED_ENV = (
     "DISPLAY",
@@ -97,18 +107,68 @@ def _account(name: str | None = None, uid: int | None = None) -> pwd.struct_pass
     return pwd.getpwnam(name) if name is not None else pwd.getpwuid(uid if uid is not None else os.getuid())
 
 
+class DisplayOwnerError(Exception):
+    """A root service was given a display without ``--desktop-user`` and may not guess the user.
+
+    ``problem``: ``"root"`` (the display's socket belongs to root, e.g. an Xvfb started by root),
+    ``"unknown"`` (no local socket for it: not started yet, a remote display, or an owner without
+    an account). The command line turns it into a sentence in the person's language.
+    """
+
+    def __init__(self, display: str, problem: str) -> None:
+        super().__init__(f"display {display}: {problem} owner")
+        self.display = display
+        self.problem = problem
+
+
+def display_owner(display: str, socket_dir: Path = X11_SOCKET_DIR) -> pwd.struct_passwd:
+    """The account that owns the local X display ``display``'s socket.
+
+    ``lstat``, and only a socket counts: a symbolic link or a plain file someone put there names
+    nobody. Raises :class:`DisplayOwnerError` (``"unknown"``) when there is no such socket or its
+    owner has no account.
+    """
+    match = _LOCAL_DISPLAY.fullmatch(display.strip())
+    if match is None:
+        raise DisplayOwnerError(display, "unknown")
+    try:
+        info = os.lstat(socket_dir / f"X{int(match.group(1))}")
+    except OSError:
+        raise DisplayOwnerError(display, "unknown") from None
+    if not stat.S_ISSOCK(info.st_mode):
+        raise DisplayOwnerError(display, "unknown")
+    try:
+        return pwd.getpwuid(info.st_uid)
+    except KeyError:
+        raise DisplayOwnerError(display, "unknown") from None
+
+
 def explicit(
-    display: str | None, desktop_user: str | None, environ: Mapping[str, str] | None = None
+    display: str | None,
+    desktop_user: str | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    euid: int | None = None,
+    socket_dir: Path = X11_SOCKET_DIR,
 ) -> Desktop | None:
     """The desktop named on the command line or in ``VEO_AGENT_DISPLAY``; ``None`` when none is.
 
-    ``KeyError`` for a ``--desktop-user`` that does not exist.
+    ``KeyError`` for a ``--desktop-user`` that does not exist; :class:`DisplayOwnerError` when
+    this process is root (``euid``, default the real one), no ``desktop_user`` is given and the
+    display's owner is root or unknown.
     """
     environ = os.environ if environ is None else environ
     chosen = display or environ.get(DISPLAY_ENV) or ""
     if not chosen:
         return None
-    account = _account(desktop_user) if desktop_user else _account()
+    if desktop_user:
+        account = _account(desktop_user)
+    elif (os.geteuid() if euid is None else euid) == 0:
+        account = display_owner(chosen, socket_dir)
+        if account.pw_uid == 0:
+            raise DisplayOwnerError(chosen, "root")
+    else:
+        account = _account()
     env = {"DISPLAY": chosen}
     for name in ("WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "LANG"):
         if environ.get(name):
@@ -232,8 +292,17 @@ async def logind_sessions() -> list[LogindSession]:
 
 
 async def find(display: str | None, desktop_user: str | None) -> Desktop | None:
-    """The desktop a session goes to now (explicit, else logind), or ``None``: nobody's there."""
-    chosen = explicit(display, desktop_user)
+    """The desktop a session goes to now (explicit, else logind), or ``None``: nobody's there
+    (or a display whose user cannot be told: never root by default, see :func:`explicit`)."""
+    try:
+        chosen = explicit(display, desktop_user)
+    except DisplayOwnerError as exc:
+        log.warning(
+            "no session on display %s: %s (name the user with --desktop-user)",
+            exc.display,
+            "it belongs to root" if exc.problem == "root" else "its owner cannot be found",
+        )
+        return None
     if chosen is not None:
         return chosen
     try:

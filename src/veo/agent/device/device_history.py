@@ -101,16 +101,21 @@ def parse_line(line: str) -> DeviceEvent | None:
     return DeviceEvent(**values)
 
 
-def history_dirs() -> list[Path]:
-    """Where ``--history`` looks: ``VEO_AGENT_STATE_DIR`` if set, else the system service's
-    directory and this user's own (a test or a non-root service), without repeats."""
+def history_dirs(system_dir: Path = SYSTEM_STATE_DIR) -> list[Path]:
+    """Where ``--history`` looks: ``VEO_AGENT_STATE_DIR`` if set; else the system service's
+    directory when it exists (this computer is, or was, enrolled as a system device); only when
+    it does not, this user's own (a service run without root: tests, ``--state-dir``).
+
+    Never both: the user's own directory is writable by every program the user runs, so its lines
+    must never be shown as the device's record next to (or instead of) what the root service
+    wrote (review R1-5).
+    """
     override = os.environ.get(STATE_DIR_ENV)
-    candidates = [Path(override)] if override else [SYSTEM_STATE_DIR, user_state_dir()]
-    seen: list[Path] = []
-    for candidate in candidates:
-        if candidate not in seen:
-            seen.append(candidate)
-    return seen
+    if override:
+        return [Path(override)]
+    if system_dir.is_dir():
+        return [system_dir]
+    return [user_state_dir()]
 
 
 def read(directories: list[Path] | None = None) -> DeviceHistoryRead:

@@ -213,8 +213,20 @@ async def list_tokens(user: AdminUser, db: DatabaseDep) -> list[TokenOut]:
 
 
 def enrol_command(public_url: str, secret: str) -> str:
-    """What IT runs on the device (as root, so that the service can be installed)."""
-    return f"sudo veo agent enrol --server {public_url} --token {secret}"
+    """What IT runs on the device (as root, so that the service can be installed).
+
+    The token goes in on standard input (``--token -``), never in the arguments: those of every
+    process are readable by every local user (``/proc/<pid>/cmdline``) and ``sudo`` logs them, so
+    another account on the device could spend the token first (review R1-3). ``printf`` is a
+    builtin of every common shell: it is no process of its own. ``veo-agent`` is what the agent's
+    ``.deb``/``.rpm`` installs. One line, so that one Copy button is all IT needs.
+    """
+    import shlex
+
+    return (
+        f"printf '%s\\n' {shlex.quote(secret)} | "
+        f"sudo veo-agent enrol --server {shlex.quote(public_url)} --token -"
+    )
 
 
 @admin_router.post("/enrolment-tokens", response_model=TokenCreated, status_code=201)

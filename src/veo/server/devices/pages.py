@@ -386,7 +386,10 @@ class CreatedToken:
 
 
 def enrol_command(public_url: str, secret: str) -> str:
-    return f"veo agent enrol --server {public_url} --token {secret}"
+    """The same safe command as the REST answer's (the token on standard input: review R1-3)."""
+    from veo.server.devices.api import enrol_command as the_command
+
+    return the_command(public_url, secret)
 
 
 async def _admin_page(

@@ -46,11 +46,12 @@ def test_several_active_sessions_choose_stably() -> None:
 def test_explicit_display_with_env_passthrough() -> None:
     me = pwd.getpwuid(os.getuid())
     env = {"VEO_AGENT_DISPLAY": ":7", "XAUTHORITY": "/tmp/xa", "WAYLAND_DISPLAY": "wayland-1", "SECRET": "no"}
-    desktop = desktop_seat.explicit(None, None, env)
+    # not root: sessions run as the service's own user (root's choice: test_display_owner.py)
+    desktop = desktop_seat.explicit(None, None, env, euid=1000)
     assert desktop is not None
     assert desktop.user == me.pw_name and desktop.uid == me.pw_uid
     assert dict(desktop.env) == {"DISPLAY": ":7", "XAUTHORITY": "/tmp/xa", "WAYLAND_DISPLAY": "wayland-1"}
-    assert desktop_seat.explicit(":3", None, env).env["DISPLAY"] == ":3"  # type: ignore[union-attr]
+    assert desktop_seat.explicit(":3", None, env, euid=1000).env["DISPLAY"] == ":3"  # type: ignore[union-attr]
     assert desktop_seat.explicit(None, None, {}) is None
 
 
