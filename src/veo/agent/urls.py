@@ -8,7 +8,7 @@ host, where tests and local trials run.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from veo.i18n import gettext_for
 
@@ -31,8 +31,11 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def agent_ws_url(server: str, language: str = "en") -> str:
-    """The ``/ws/agent`` WebSocket URL for a server address (``https`` -> ``wss``)."""
+def checked_address(server: str, language: str = "en") -> SplitResult:
+    """``server`` split, or :class:`ServerUrlError` saying why it cannot be used: a web or
+    WebSocket scheme, a port that parses, a host, and plain text only for this computer. One
+    check for every address the agent reaches (``/ws/agent`` here, the device's in
+    ``device/addresses.py``)."""
     _ = gettext_for(language).gettext
     parts = urlsplit(server.strip())
     scheme = parts.scheme.lower()
@@ -56,6 +59,13 @@ def agent_ws_url(server: str, language: str = "en") -> str:
                 "(plain http:// is only allowed for this computer, localhost)."
             ).format(url=server)
         )
+    return parts
+
+
+def agent_ws_url(server: str, language: str = "en") -> str:
+    """The ``/ws/agent`` WebSocket URL for a server address (``https`` -> ``wss``)."""
+    parts = checked_address(server, language)
+    scheme = parts.scheme.lower()
     ws_scheme = _SECURE.get(scheme) or _PLAIN[scheme]
     path = parts.path.rstrip("/") + AGENT_WS_PATH
     return urlunsplit((ws_scheme, parts.netloc, path, "", ""))

@@ -1,14 +1,11 @@
 """The server's addresses as the device uses them: the enrolment URL, ``/ws/device``, and the
-origin its signature names. Plain ``http://`` only for this computer (``urls.is_loopback_host``),
+origin its signature names. Plain ``http://`` only for this computer (``urls.checked_address``),
 as everywhere in the agent: the enrolment token and the key's proof must not cross a network in
 clear text."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from veo.agent.urls import ServerUrlError, is_loopback_host
-from veo.i18n import gettext_for
+from veo.agent.urls import checked_address
 
 ENROL_PATH = "/api/v1/enrol"
 DEVICE_WS_PATH = "/ws/device"
@@ -17,30 +14,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _parts(server: str, language: str) -> tuple[str, str, int | None, str]:
-    _ = gettext_for(language).gettext
-    parts = urlsplit(server.strip())
-    scheme = _WEB.get(parts.scheme.lower())
-    if scheme is None:
-        raise ServerUrlError(
-            _("The server address must start with https:// (got {url!r}).").format(url=server)
-        )
-    try:
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError:
-        raise ServerUrlError(
-            _("The server address has an invalid port: {url!r}.").format(url=server)
-        ) from None
-    if not host:
-        raise ServerUrlError(_("The server address has no host name: {url!r}.").format(url=server))
-    if scheme == "http" and not is_loopback_host(host):
-        raise ServerUrlError(
-            _(
-                "Refusing the unencrypted address {url!r}: use https:// "
-                "(plain http:// is only allowed for this computer, localhost)."
-            ).format(url=server)
-        )
-    return scheme, host, port, parts.path.rstrip("/")
+    """Scheme (``https`` or ``http``), host in lower case, port, path without a trailing slash."""
+    parts = checked_address(server, language)
+    return _WEB[parts.scheme.lower()], (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/")
 
 
 def origin(server: str, language: str = "en") -> str:
