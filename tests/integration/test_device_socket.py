@@ -113,7 +113,9 @@ def test_an_enrolled_device_is_welcomed_and_the_database_hears_of_it(env: Env) -
 @pytest.mark.parametrize(
     ("case", "reason", "forget"),
     [
-        ("unknown", "unknown_device", True),
+        # a server that does not know the device (an old backup, the wrong server behind the
+        # name) must not make it drop its key: only a proven revocation does
+        ("unknown", "unknown_device", False),
         ("other_key", "bad_signature", False),
         ("other_origin", "bad_signature", False),
         ("revoked", "revoked", True),
@@ -141,6 +143,24 @@ def test_refusals_are_told_with_forget_and_audited(env: Env, case: str, reason: 
     assert env.line.presence.holder(device.device_id) is None
     if case != "unknown":
         assert env.device_row(device).connected_node is None
+
+
+def test_a_device_the_database_lost_is_refused_without_forget(env: Env) -> None:
+    """Told ``unknown_device`` without forget (it keeps its key and tries again), audited."""
+    device = enrol(env.db)
+    with env.db.session() as s:
+        row_ = s.get(Device, device.device_id)
+        assert row_ is not None
+        s.delete(row_)  # the database behind the name no longer has it (an old backup)
+    with env.device() as ws:
+        assert hello(ws, device) == {
+            "v": 1,
+            "type": "device_refused",
+            "reason": "unknown_device",
+            "forget": False,
+        }
+        assert closed_with(ws) == CLOSE_REFUSED
+    assert [e.details["reason"] for e in events(env.db, "device.auth_refused")] == ["unknown_device"]
 
 
 def test_a_first_message_that_is_no_hello_is_refused_as_malformed(env: Env) -> None:

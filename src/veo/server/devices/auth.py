@@ -14,10 +14,15 @@ is worth nothing on another. Only while no public URL is configured (a developer
 the origin the socket itself was opened on accepted too, as :mod:`veo.server.origins` does for
 browsers.
 
-What each refusal tells the device: ``unknown_device`` and ``revoked`` set ``forget`` (the
-enrolment is over: the device drops its key); ``bad_signature`` does not (a server that changed
-its public URL makes every signature "bad", and devices must not forget their enrolment for an
-operator's mistake); ``challenge_expired`` and ``malformed`` neither.
+What each refusal tells the device: only ``revoked`` sets ``forget`` (the enrolment is over, and
+the device proved with its own signature that it is the one revoked: it drops its key).
+``unknown_device`` does not: devices are never deleted here, so "unknown" only happens when the
+server answering is not the one that enrolled the device (a database restored from a backup older
+than the enrolments, a staging server behind the production name, a fresh install); telling the
+fleet to forget would unenrol every computer for an operator's mistake, and each would need
+re-enrolling by hand. The device keeps trying with its backoff instead, and IT can still
+``veo agent unenrol`` it. ``bad_signature`` does not either (a server that changed its public URL
+makes every signature "bad"); ``challenge_expired`` and ``malformed`` neither.
 """
 
 from __future__ import annotations
@@ -64,8 +69,9 @@ class Verdict:
 
     @property
     def forget(self) -> bool:
-        """Whether the refusal ends the enrolment at the device (it drops its key)."""
-        return self.refused in ("unknown_device", "revoked")
+        """Whether the refusal ends the enrolment at the device (it drops its key): only a
+        revocation the device proved is its own (see the module's docstring)."""
+        return self.refused == "revoked"
 
 
 ACCEPTED = Verdict()

@@ -192,11 +192,12 @@ def test_signatures_by_any_other_key_are_refused(seed: bytes) -> None:
     assert challenge.answer(signed(challenge, key=other), known(), ORIGINS).refused == "bad_signature"
 
 
-def test_an_unknown_device_is_refused_and_told_to_forget() -> None:
+def test_an_unknown_device_is_refused_but_never_told_to_forget() -> None:
+    """A restored old backup or the wrong server behind the name must not unenrol a fleet."""
     challenge = Challenge()
     verdict = challenge.answer(signed(challenge), None, ORIGINS)
     assert verdict.refused == "unknown_device"
-    assert verdict.forget is True
+    assert verdict.forget is False
 
 
 def test_a_revoked_device_is_told_so_only_once_it_proved_its_key() -> None:
