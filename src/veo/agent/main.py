@@ -307,9 +307,10 @@ def run_agent(
     import tkinter as tk
 
     from veo.agent.app import AgentApp
+    from veo.agent.ui.tk_root import new_root
 
     try:
-        root = tk.Tk(className="veo-agent")
+        root = new_root()
     except tk.TclError as exc:
         print("veo agent: " + _no_window(_, exc), file=sys.stderr)
         return 1

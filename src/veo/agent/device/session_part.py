@@ -145,10 +145,11 @@ def run(
     import tkinter as tk
 
     from veo.agent.app import AgentApp
+    from veo.agent.ui.tk_root import new_root
 
     _ = gettext_for(language).gettext
     try:
-        root = tk.Tk(className="veo-agent")
+        root = new_root()
     except tk.TclError as exc:
         print("veo agent: " + _("Cannot open a window: {error}").format(error=exc), file=sys.stderr)
         return 1

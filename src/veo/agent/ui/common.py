@@ -14,6 +14,8 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import font as tkfont
 
+from veo.agent.ui.tk_root import new_root
+
 log = logging.getLogger("veo.agent.ui")
 
 PAD = 14
@@ -135,7 +137,7 @@ def run_alone(
     import signal
 
     try:
-        root = tk.Tk(className="veo-agent")
+        root = new_root()
     except tk.TclError as exc:
         return exc
     if on_tk_error is not None:
