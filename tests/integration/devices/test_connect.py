@@ -173,6 +173,29 @@ async def test_a_reason_or_a_ticket_is_required(
     assert response.json()["policy"] == "ask"
 
 
+@pytest.mark.parametrize("status", ["resolved", "closed"])
+async def test_a_resolved_or_closed_ticket_is_no_reason_to_connect(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine, status: str
+) -> None:
+    headers = await _tech(app, client)
+    device_id = make_device(app, make_group(app))
+    ticket = await client.post("/api/v1/tickets", json=ticket_body(title="Old printer"), headers=headers)
+    ticket_id = ticket.json()["id"]
+    with app.state.db.session() as s:
+        found = s.get(Ticket, ticket_id)
+        assert found is not None
+        found.status = status
+    response = await client.post(
+        f"/api/v1/devices/{device_id}/sessions", json={"ticket_id": ticket_id}, headers=headers
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "ticket_not_open")
+    assert "resolved or closed" in response.json()["message"]
+    assert [e.details["code"] for e in events(app, "device.connect_refused")] == ["ticket_not_open"]
+    assert line.requests == []
+    with app.state.db.session() as s:
+        assert s.query(RemoteSession).count() == 0
+
+
 async def test_a_role_outside_the_group_neither_sees_nor_connects(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine
 ) -> None:

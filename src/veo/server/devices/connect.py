@@ -1,12 +1,12 @@
 """A technician connects to a managed device: checks, the session, the request for the device.
 
-Every connection needs a reason: an open ticket, or a typed reason, which becomes a ticket
-"<device>: <reason>" assigned to the technician (the session, its notes and its audit trail
-need a ticket). The mode is at most the group's policy (``ask`` < ``notify`` < ``unattended``,
-default the policy itself); ``unattended`` also needs the role's ``unattended`` capability AND a
-device enrolled for it. A refusal says why in a sentence (``errors.py``) and, when it is about
-the request rather than a missing device, is audited ``device.connect_refused`` in a transaction
-of its own (the refused one rolled back).
+Every connection needs a reason: an open ticket (a resolved or closed one is refused), or a typed
+reason, which becomes a ticket "<device>: <reason>" assigned to the technician (the session, its
+notes and its audit trail need a ticket). The mode is at most the group's policy (``ask`` <
+``notify`` < ``unattended``, default the policy itself); ``unattended`` also needs the role's
+``unattended`` capability AND a device enrolled for it. A refusal says why in a sentence
+(``errors.py``) and, when it is about the request rather than a missing device, is audited
+``device.connect_refused`` in a transaction of its own (the refused one rolled back).
 
 The session is a normal :class:`RemoteSession` with a join code drawn as usual that nobody is
 shown: it travels to the device in :class:`SessionRequest` with a random secret whose SHA-256 the
@@ -37,6 +37,7 @@ from veo.server.sessions import device_secret
 from veo.server.sessions import service as sessions
 from veo.server.sessions.models import RemoteSession
 from veo.server.tickets import service as tickets
+from veo.server.tickets.lifecycle import DONE
 from veo.server.tickets.models import Ticket
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ def _ticket_for(
         ticket = db.get(Ticket, ticket_id)
         if ticket is None:
             raise DeviceError("ticket_not_found")
+        if ticket.status in DONE:
+            # the reason recorded is the ticket's title: a finished one is no reason to connect now
+            raise DeviceError("ticket_not_open")
         return ticket
     title = f"{device.name}: {reason}"
     if len(title) > 200:

@@ -25,6 +25,10 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "reason_required": (422, N_("Give a reason for connecting: choose a ticket or type a reason.")),
     "reason_too_long": (422, N_("The reason is limited to 500 characters.")),
     "ticket_not_found": (404, N_("This ticket does not exist.")),
+    "ticket_not_open": (
+        409,
+        N_("This ticket is resolved or closed. Reopen it or choose an open ticket, or type a reason."),
+    ),
     "mode_not_allowed": (
         403,
         N_("The device's group does not allow this kind of connection; choose a gentler one."),
@@ -65,6 +69,7 @@ CONNECT_CODES = frozenset(
         "reason_required",
         "reason_too_long",
         "ticket_not_found",
+        "ticket_not_open",
         "mode_not_allowed",
         "unattended_not_allowed",
         "unattended_not_enrolled",

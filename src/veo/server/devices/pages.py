@@ -288,6 +288,7 @@ FIELD_OF_CODE = {
     "reason_required": "reason",
     "reason_too_long": "reason",
     "ticket_not_found": "ticket_id",
+    "ticket_not_open": "ticket_id",
     "mode_not_allowed": "mode",
     "unattended_not_allowed": "mode",
     "unattended_not_enrolled": "mode",
