@@ -170,18 +170,8 @@ async def list_groups(user: AdminUser, db: DatabaseDep) -> list[GroupOut]:
 @admin_router.post("/device-groups", response_model=GroupOut, status_code=201)
 async def create_group(body: GroupIn, request: Request, user: AdminUser, db: DatabaseDep) -> GroupOut:
     address = client_address(request)
-    group = await txn.run(
-        db,
-        lambda s: groups.create_group(
-            s,
-            name=body.name,
-            policy=body.policy,
-            roles=body.roles,
-            description=body.description,
-            actor=user,
-            address=address,
-        ),
-    )
+    fields = body.model_dump()  # name, policy, roles, description: as the admin page passes them
+    group = await txn.run(db, lambda s: groups.create_group(s, **fields, actor=user, address=address))
     return GroupOut.of(group)
 
 
@@ -190,18 +180,9 @@ async def update_group(
     group_id: GroupId, body: GroupIn, request: Request, user: AdminUser, db: DatabaseDep
 ) -> GroupOut:
     address = client_address(request)
+    fields = body.model_dump()
     group = await txn.run(
-        db,
-        lambda s: groups.update_group(
-            s,
-            group_id,
-            name=body.name,
-            policy=body.policy,
-            roles=body.roles,
-            description=body.description,
-            actor=user,
-            address=address,
-        ),
+        db, lambda s: groups.update_group(s, group_id, **fields, actor=user, address=address)
     )
     return GroupOut.of(group)
 
