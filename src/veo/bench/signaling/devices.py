@@ -41,6 +41,7 @@ from veo import __version__
 from veo.agent.device.link import PING_SECONDS, PING_TIMEOUT_SECONDS
 from veo.agent.signaling import CLOSE_TIMEOUT_SECONDS
 from veo.bench.signaling import peers
+from veo.bench.signaling.idle import abort_all, tally_nodes
 from veo.bench.signaling.nodes import Node
 from veo.protocol.base import MAX_MESSAGE_BYTES
 from veo.protocol.device import DeviceChallenge, DeviceHeartbeat, DeviceHello, auth_payload, encode_public_key
@@ -243,16 +244,11 @@ async def holding_devices(
                 held.connect_ms.append(got[1])
             if len(tasks) >= 100 and done % step == 0:
                 progress(f"{done}/{len(tasks)} devices authenticated or failed")
-        ports = {n.port: n.name for n in nodes}
-        for ws in held.sockets:
-            held.per_node[ports[ws.remote_address[1]]] += 1
-            held.compressed += bool(ws.protocol.extensions)
+        held.compressed = tally_nodes(held.sockets, nodes, held.per_node)
         held.connect_seconds = round(loop.time() - began, 1)
         yield held
     finally:
         for pending in [*tasks, *held.beats.tasks]:
             pending.cancel()
         await asyncio.gather(*tasks, *held.beats.tasks, return_exceptions=True)
-        for ws in held.sockets:  # the nodes are stopped right after: no closing handshakes
-            with contextlib.suppress(Exception):
-                ws.transport.abort()
+        abort_all(held.sockets)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -57,6 +57,25 @@ async def _join_one(
         return ws
 
 
+def tally_nodes(sockets: Iterable[ClientConnection], nodes: Sequence[Node], per_node: dict[str, int]) -> int:
+    """Counts each socket to the node holding it (by the port it reached) into ``per_node``;
+    returns how many of them negotiated compression. Agents here and devices (``devices.py``)."""
+    ports = {n.port: n.name for n in nodes}
+    compressed = 0
+    for ws in sockets:
+        per_node[ports[ws.remote_address[1]]] += 1
+        compressed += bool(ws.protocol.extensions)
+    return compressed
+
+
+def abort_all(sockets: Iterable[ClientConnection]) -> None:
+    """Drops the connections without waiting for each closing handshake: the nodes are stopped
+    right after."""
+    for ws in sockets:
+        with contextlib.suppress(Exception):
+            ws.transport.abort()
+
+
 @asynccontextmanager
 async def holding(
     nodes: list[Node],
@@ -89,18 +108,11 @@ async def holding(
                 held.sockets.append(got)
             if done % step == 0:
                 progress(f"{done}/{len(tasks)} agents joined or failed")
-        # which node holds which socket: by the port it reached
-        ports = {n.port: n.name for n in nodes}
-        for ws in held.sockets:
-            held.per_node[ports[ws.remote_address[1]]] += 1
-            held.compressed += bool(ws.protocol.extensions)
+        held.compressed = tally_nodes(held.sockets, nodes, held.per_node)
         held.join_seconds = round(loop.time() - began, 1)
         yield held
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # close without waiting for each handshake: the nodes are stopped right after
-        for ws in held.sockets:
-            with contextlib.suppress(Exception):
-                ws.transport.abort()
+        abort_all(held.sockets)
