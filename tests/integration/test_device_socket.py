@@ -145,6 +145,15 @@ def test_refusals_are_told_with_forget_and_audited(env: Env, case: str, reason: 
         assert env.device_row(device).connected_node is None
 
 
+def test_stored_names_with_control_characters_cannot_close_a_device_for_good(env: Env) -> None:
+    """A group or device name stored before the rule: the welcome carries it cleaned."""
+    device = enrol(env.db, "Reception\x9b PC", group="Recep\x85tion")
+    with env.device() as ws:
+        welcome = hello(ws, device)
+        assert welcome["type"] == "device_welcome"
+        assert (welcome["device_name"], welcome["group"]) == ("Reception PC", "Recep tion")
+
+
 def test_a_device_the_database_lost_is_refused_without_forget(env: Env) -> None:
     """Told ``unknown_device`` without forget (it keeps its key and tries again), audited."""
     device = enrol(env.db)

@@ -150,3 +150,27 @@ async def test_an_admin_revokes_a_device_and_it_is_told(app: FastAPI, client: ht
         assert device is not None and device.revoked_at is not None
     missing = await client.post(f"/api/v1/devices/{'0' * 32}/revoke", headers=headers)
     assert (missing.status_code, missing.json()["code"]) == (404, "device_not_found")
+
+
+async def test_a_group_name_never_holds_a_control_character(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """C1 too (``\\x85``, ``\\x9b``): the name goes to every device of the group in its welcome."""
+    headers = await admin_headers(app, client)
+    body = {"name": "Kiosks", "policy": "ask", "roles": ["technician"], "description": ""}
+    for name in ("Kio\x9bsks", "Lobby\x85", "A\x1bB"):
+        refused = await client.post(
+            "/api/v1/admin/device-groups", json=body | {"name": name}, headers=headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert "characters" in refused.json()["message"]
+    made = await client.post("/api/v1/admin/device-groups", json=body, headers=headers)
+    assert made.status_code == 201
+    renamed = await client.put(
+        f"/api/v1/admin/device-groups/{made.json()['id']}", json=body | {"name": "K\x96"}, headers=headers
+    )
+    assert renamed.status_code == 422
+    label = await client.post(
+        "/api/v1/admin/enrolment-tokens",
+        json={"group_id": made.json()["id"], "label": "Lab\x9b", "ttl_hours": 1},
+        headers=headers,
+    )
+    assert label.status_code == 422, label.text

@@ -173,6 +173,51 @@ async def test_a_reason_or_a_ticket_is_required(
     assert response.json()["policy"] == "ask"
 
 
+@pytest.mark.parametrize("reason", ["printer\x1b[2J", "it\x92s broken", "screen \x96 flickers", "\x9b31m"])
+async def test_a_reason_with_control_characters_is_refused_with_a_sentence(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine, reason: str
+) -> None:
+    headers = await _tech(app, client)
+    device_id = make_device(app, make_group(app))
+    response = await client.post(
+        f"/api/v1/devices/{device_id}/sessions", json={"reason": reason}, headers=headers
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "reason_invalid")
+    assert "plain text" in response.json()["message"]
+    assert [e.details["code"] for e in events(app, "device.connect_refused")] == ["reason_invalid"]
+    assert line.requests == []
+
+
+async def test_stored_text_with_control_characters_cannot_make_connect_fail(
+    app: FastAPI, client: httpx.AsyncClient, line: FakeLine
+) -> None:
+    """A ticket title, an account name or a group name stored before the rule: cleaned, not a 500."""
+    from veo.server.auth.models import User
+    from veo.server.devices.models import DeviceGroup
+
+    headers = await _tech(app, client)
+    group_id = make_group(app)
+    device_id = make_device(app, group_id)
+    ticket = await client.post("/api/v1/tickets", json=ticket_body(title="Printer"), headers=headers)
+    ticket_id = ticket.json()["id"]
+    with app.state.db.session() as s:
+        found = s.get(Ticket, ticket_id)
+        assert found is not None
+        found.title = "It\x92s the \x1b[31mprinter"
+        tech = s.query(User).filter_by(email=TECH).one()
+        tech.name = "Ana\x9b Tech"
+        group = s.get(DeviceGroup, group_id)
+        assert group is not None
+        group.name = "Recep\x85tion"
+    response = await client.post(
+        f"/api/v1/devices/{device_id}/sessions", json={"ticket_id": ticket_id}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    [(_, request)] = line.requests
+    assert request.reason == request.ticket_title == "It s the [31mprinter"
+    assert request.technician_name == "Ana Tech"
+
+
 @pytest.mark.parametrize("status", ["resolved", "closed"])
 async def test_a_resolved_or_closed_ticket_is_no_reason_to_connect(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine, status: str

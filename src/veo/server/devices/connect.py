@@ -32,6 +32,7 @@ from veo.server.devices.errors import DeviceError
 from veo.server.devices.groups import policy_rank
 from veo.server.devices.models import Device
 from veo.server.devices.service import is_online, may_see
+from veo.server.devices.text import clean, has_control
 from veo.server.policies.service import policy_for_user
 from veo.server.sessions import device_secret
 from veo.server.sessions import service as sessions
@@ -114,7 +115,9 @@ def connect(
         raise DeviceError("group_not_allowed")
     if device.revoked_at is not None:
         raise DeviceError("device_revoked")
-    reason = " ".join(reason.split())
+    reason = " ".join(reason.split())  # line breaks and tabs of a typed reason become spaces
+    if has_control(reason):
+        raise DeviceError("reason_invalid")
     if len(reason) > REASON_MAX_CHARS:
         raise DeviceError("reason_too_long")
     if not reason and ticket_id is None:
@@ -123,7 +126,8 @@ def connect(
     if not is_online(device, utcnow()):
         raise DeviceError("device_offline")
     ticket = _ticket_for(db, device, user, reason, ticket_id, address)
-    access_reason = (reason or ticket.title)[:REASON_MAX_CHARS]
+    # stored text goes through the protocol's rule (text.py): nothing stored can make this fail
+    access_reason = reason or clean(ticket.title, REASON_MAX_CHARS) or f"#{ticket.id}"
     session = sessions.create_session(
         db,
         ticket_id=ticket.id,
@@ -144,10 +148,10 @@ def connect(
         secret=secret,
         policy=chosen,
         reason=access_reason,
-        technician_name=user.name[:120],
-        organization=organization[:120],
+        technician_name=clean(user.name, 120),
+        organization=clean(organization, 120),
         ticket_id=ticket.id,
-        ticket_title=ticket.title[:200],
+        ticket_title=clean(ticket.title, 200),
     )
     return session, request
 

@@ -28,6 +28,7 @@ from veo.server.db.base import utcnow
 from veo.server.devices import tokens
 from veo.server.devices.errors import ENROL_REFUSALS, DeviceError
 from veo.server.devices.models import Device, EnrolmentToken
+from veo.server.devices.text import clean
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 #: The actor of enrolment events: nobody signed in; the device proves itself by the token.
@@ -44,8 +45,8 @@ class Refused:
 
 
 def _text(value: str, limit: int) -> str:
-    """One line of printable text (a NUL cannot be stored by PostgreSQL; nobody needs a tab)."""
-    return "".join(c for c in value if c >= " " and c != "\x7f").strip()[:limit]
+    """One line of printable text by the protocol's rule (``text.py``: no C0, C1 or DEL)."""
+    return clean(value, limit)
 
 
 def _refuse(
@@ -137,11 +138,11 @@ def enrol(
     creator = token.created_by
     return EnrolResponse(
         device_id=device.id,
-        device_name=device.name,
-        organization=organization[:120],
-        group=token.group.name[:120],
+        device_name=clean(device.name, 120),
+        organization=clean(organization, 120),
+        group=clean(token.group.name, 120),
         policy=token.group.policy,  # type: ignore[arg-type]  # checked on every write (groups.py)
         unattended=device.unattended,
-        enrolled_by=(creator.name if creator is not None else NOBODY)[:120],
+        enrolled_by=clean(creator.name if creator is not None else NOBODY, 120),
         enrolled_at=now.isoformat(),
     )

@@ -24,6 +24,12 @@ _ERRORS: dict[str, tuple[int, str]] = {
     ),
     "reason_required": (422, N_("Give a reason for connecting: choose a ticket or type a reason.")),
     "reason_too_long": (422, N_("The reason is limited to 500 characters.")),
+    "reason_invalid": (
+        422,
+        N_(
+            "The reason contains control characters that cannot be sent to the device. Type it as plain text."
+        ),
+    ),
     "ticket_not_found": (404, N_("This ticket does not exist.")),
     "ticket_not_open": (
         409,
@@ -68,6 +74,7 @@ CONNECT_CODES = frozenset(
         "device_offline",
         "reason_required",
         "reason_too_long",
+        "reason_invalid",
         "ticket_not_found",
         "ticket_not_open",
         "mode_not_allowed",

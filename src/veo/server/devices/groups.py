@@ -14,16 +14,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veo.protocol.device import DEVICE_POLICIES, DevicePolicy
-from veo.server.api.params import printable
 from veo.server.audit.service import record
 from veo.server.auth.models import ROLES, User
 from veo.server.devices.errors import DeviceError
 from veo.server.devices.models import DeviceGroup
+from veo.server.devices.text import has_control
 from veo.server.errors import InvalidInput
 from veo.server.lang import _
 
 ADMIN_ROLE = "admin"
 _RANK: dict[str, int] = {policy: rank for rank, policy in enumerate(DEVICE_POLICIES)}
+#: Tabs and line breaks: typed or pasted with text, folded to spaces (every other control refused).
+_LINE_SPACES = str.maketrans("\t\n\r", "   ")
 #: Who acted, when no account did (``veo admin`` on the server's shell).
 Actor = User | str
 
@@ -47,7 +49,9 @@ def policy_rank(policy: str) -> int:
 def _clean_name(db: Session, raw: object, *, except_id: int | None = None) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 80:
         raise InvalidInput({"name": _("Enter a name of 1 to 80 characters.")})
-    if not printable(raw):
+    # C1 too (NEL, CSI, ...): the name goes to every device of the group (text.py); a tab or a
+    # line break pasted with it only becomes a space
+    if has_control(raw.translate(_LINE_SPACES)):
         raise InvalidInput({"name": _("The name contains characters that cannot be stored.")})
     name = unicodedata.normalize("NFC", " ".join(raw.split()))
     key = name.casefold()
@@ -77,7 +81,8 @@ def _clean_roles(raw: Iterable[str]) -> list[str]:
 
 
 def _clean_description(raw: object) -> str:
-    if not isinstance(raw, str) or len(raw) > 1000 or not printable(raw):
+    # line breaks are fine in a description; other controls (C1 too) are not (text.py)
+    if not isinstance(raw, str) or len(raw) > 1000 or has_control(raw.translate(_LINE_SPACES)):
         raise InvalidInput({"description": _("The description is limited to 1000 characters of text.")})
     return raw.strip()
 

@@ -287,6 +287,7 @@ async def device_detail(
 FIELD_OF_CODE = {
     "reason_required": "reason",
     "reason_too_long": "reason",
+    "reason_invalid": "reason",
     "ticket_not_found": "ticket_id",
     "ticket_not_open": "ticket_id",
     "mode_not_allowed": "mode",

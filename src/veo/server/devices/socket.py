@@ -42,6 +42,7 @@ from veo.server.devices.auth import Challenge, KnownDevice, server_origins
 from veo.server.devices.line import DeviceLine, device_line
 from veo.server.devices.models import Device
 from veo.server.devices.presence import DeviceConnection
+from veo.server.devices.text import clean
 from veo.server.handlers import CLOSE_TRY_AGAIN_LATER
 from veo.server.sessions.sockets import from_own_pages
 from veo.server.sessions.wire import CLOSE_NORMAL, Peer
@@ -64,11 +65,12 @@ def _found(s: Any, device_id: str, organization: str) -> tuple[KnownDevice, Devi
     if device is None:
         return None
     known = KnownDevice(device.id, device.public_key, device.revoked_at is not None)
+    # stored names cleaned by the protocol's rule (text.py): none can close the device for good
     welcome = DeviceWelcome(
-        device_name=device.name[:120],
-        group=device.group.name[:120],
+        device_name=clean(device.name, 120),
+        group=clean(device.group.name, 120),
         policy=device.group.policy,
-        organization=organization[:120],
+        organization=clean(organization, 120),
     )
     return known, welcome
 

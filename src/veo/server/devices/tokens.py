@@ -23,6 +23,7 @@ from veo.server.db.base import utcnow
 from veo.server.devices.errors import DeviceError
 from veo.server.devices.groups import Actor, actor_name, get_group, require_admin
 from veo.server.devices.models import EnrolmentToken
+from veo.server.devices.text import has_control
 from veo.server.errors import InvalidInput
 from veo.server.lang import _
 
@@ -53,7 +54,7 @@ def status(token: EnrolmentToken, now: datetime | None = None) -> TokenStatus:
 
 
 def _clean_label(raw: object) -> str:
-    if not isinstance(raw, str) or len(raw) > 120 or any(c < " " for c in raw):
+    if not isinstance(raw, str) or len(raw) > 120 or has_control(raw):
         raise InvalidInput({"label": _("The label is limited to 120 characters on one line.")})
     return raw.strip()
 
