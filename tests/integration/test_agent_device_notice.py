@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import pwd
 import re
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.tk_process import tk_runner
 from tests.xvfb import xvfb_display
 
 from veo.agent.device import notice_text
@@ -48,23 +48,9 @@ def display() -> Iterator[str]:
         yield name
 
 
-def _in_display(display: str, check: Callable[..., None], *args: object) -> None:
-    os.environ["DISPLAY"] = display
-    root = tk.Tk()
-    root.withdraw()
-    try:
-        check(root, *args)
-    finally:
-        root.destroy()
-
-
 @pytest.fixture
 def in_tk(display: str) -> Callable[..., None]:
-    def run(check: Callable[..., None], *args: object) -> None:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(_in_display, (display, check, *args))
-
-    return run
+    return tk_runner(display)
 
 
 def _check_words(root: tk.Tk, language: str, policy: str, unattended: bool, expected: list[str]) -> None:

@@ -6,8 +6,6 @@ is known) and the bar's reason line. Also keeps ``device_screens.py`` drawing.""
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import shutil
 import tkinter as tk
 from collections.abc import Callable, Iterator
@@ -16,6 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from tests.integration.device_screens import save_device_screenshots
+from tests.tk_process import labels as _labels
+from tests.tk_process import tk_runner
 from tests.xvfb import xvfb_display
 
 from veo.agent.device_mode import DeviceContext
@@ -38,34 +38,10 @@ def display() -> Iterator[str]:
         yield name
 
 
-def _in_display(display: str, check: Callable[..., None], *args: object) -> None:
-    os.environ["DISPLAY"] = display
-    root = tk.Tk()
-    root.withdraw()
-    try:
-        check(root, *args)
-    finally:
-        root.destroy()
-
-
 @pytest.fixture
 def in_tk(display: str) -> Callable[..., None]:
     """A fresh process per check: Tk keeps its X connection until its process exits."""
-
-    def run(check: Callable[..., None], *args: object) -> None:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(_in_display, (display, check, *args))
-
-    return run
-
-
-def _labels(widget: tk.Misc) -> list[str]:
-    found = []
-    for child in widget.winfo_children():
-        if isinstance(child, tk.Label | tk.Button):
-            found.append(str(child.cget("text")))
-        found += _labels(child)
-    return found
+    return tk_runner(display)
 
 
 class _Lines(logging.Handler):

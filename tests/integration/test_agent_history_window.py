@@ -8,7 +8,6 @@ The command is clicked with xdotool at the rectangles it logs (``ui-geometry his
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
+from tests.tk_process import tk_runner
 from tests.xvfb import xvfb_display
 
 from veo.agent import history
@@ -70,28 +70,12 @@ def display() -> Iterator[str]:
         yield name
 
 
-def _in_display(display: str, check: Callable[..., None], *args: object) -> None:
-    """In the child process: a Tk root of its own on ``display``, handed to ``check``."""
-    os.environ["DISPLAY"] = display
-    root = tk.Tk()
-    root.withdraw()
-    try:
-        check(root, *args)
-    finally:
-        root.destroy()
-
-
 @pytest.fixture
 def in_tk(display: str) -> Callable[..., None]:
     """Run ``check(root, *args)`` in a fresh process: Tk keeps its X connection until the process
     exits, so a Tk root in the test process would outlive this module's Xvfb and kill pytest at the
     next module that opens a display of its own."""
-
-    def run(check: Callable[..., None], *args: object) -> None:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(_in_display, (display, check, *args))  # re-raises the child's failure
-
-    return run
+    return tk_runner(display)
 
 
 @pytest.fixture

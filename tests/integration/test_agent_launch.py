@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -38,6 +37,8 @@ from tests.integration.notify_support import new_ticket
 from tests.integration.test_agent_tls import self_signed
 from tests.sqlite_template import migrated_sqlite
 from tests.support import make_user
+from tests.tk_process import labels as _labels
+from tests.tk_process import run_in_tk
 from tests.xvfb import xvfb_display
 
 from veo.agent.signaling import WebSocketChannel
@@ -490,15 +491,6 @@ async def test_the_system_store_is_found_where_openssl_does_not_look(
 # ---------------------------------------------------------------- the windows' words, in process
 
 
-def _labels(widget: tk.Misc) -> list[str]:
-    found = []
-    for child in widget.winfo_children():
-        if isinstance(child, tk.Label | tk.Button):
-            found.append(str(child.cget("text")))
-        found += _labels(child)
-    return found
-
-
 def _check_consent(root: tk.Tk, language: str) -> None:
     from tests.integration.agent_screens import _joined
 
@@ -543,18 +535,7 @@ def _check_problem(root: tk.Tk, language: str) -> None:
     window.window.destroy()
 
 
-def _in_display(display: str, check: Callable[..., None], *args: object) -> None:
-    os.environ["DISPLAY"] = display
-    root = tk.Tk()
-    root.withdraw()
-    try:
-        check(root, *args)
-    finally:
-        root.destroy()
-
-
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("check", [_check_consent, _check_problem])
 def test_window_words(display: str, check: Callable[..., None], language: str) -> None:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # Tk keeps its X connection per process
-        pool.apply(_in_display, (display, check, language))
+    run_in_tk(display, check, language)  # Tk keeps its X connection per process
