@@ -8,8 +8,10 @@ could neither show the consent dialog nor see the screen.
 1. Explicit: ``--display :N`` (or ``VEO_AGENT_DISPLAY``) with ``--desktop-user NAME``;
    ``WAYLAND_DISPLAY`` and ``XAUTHORITY`` from the service's environment are passed on when set.
    For kiosks with a fixed display, and for tests. Without ``--desktop-user``: a service that is
-   not root runs sessions as itself (it cannot be anyone else); a root service takes the owner of
-   the display's socket (``/tmp/.X11-unix/X<N>``), and refuses (:class:`DisplayOwnerError`) when
+   not root runs sessions as itself (it cannot be anyone else); a root service takes the user
+   of the process that listens on the display's socket (``/tmp/.X11-unix/X<N>``, asked with
+   ``SO_PEERCRED``: that directory is world-writable, so whoever created the FILE proves
+   nothing, review R1-16), and refuses (:class:`DisplayOwnerError`) when
    that owner is root or cannot be found. A technician's session runs as root only when IT wrote
    ``--desktop-user root``: file transfer, save dialogs and the clipboard of a root agent reach
    every file of the computer, so that must never happen by default (review R1-4).
@@ -25,7 +27,9 @@ import logging
 import os
 import pwd
 import re
+import socket
 import stat
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +37,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DISPLAY_ENV = "VEO_AGENT_DISPLAY"
-#: Where X servers put their sockets; the owner of ``X<N>`` is whose display ``:N`` is.
+#: Where X servers put their sockets; whoever LISTENS on ``X<N>`` runs display ``:N``.
 X11_SOCKET_DIR = Path("/tmp/.X11-unix")
 _LOCAL_DISPLAY = re.compile(r"(?:unix)?:(\d{1,5})(?:\.\d{1,3})?")
 #: What the session part needs from the desktop's environment (nothing else is passed on).
@@ -121,12 +125,30 @@ class DisplayOwnerError(Exception):
         self.problem = problem
 
 
-def display_owner(display: str, socket_dir: Path = X11_SOCKET_DIR) -> pwd.struct_passwd:
-    """The account that owns the local X display ``display``'s socket.
+#: How long the X server has to accept the connection that asks who it runs as.
+PEER_TIMEOUT_SECONDS = 2.0
 
-    ``lstat``, and only a socket counts: a symbolic link or a plain file someone put there names
-    nobody. Raises :class:`DisplayOwnerError` (``"unknown"``) when there is no such socket or its
-    owner has no account.
+
+def listener_uid(path: Path, timeout: float = PEER_TIMEOUT_SECONDS) -> int:
+    """The user id of the process listening on the Unix socket ``path`` (``SO_PEERCRED`` of a
+    connection to it: the kernel's word, set when that process called ``listen``). ``OSError``
+    when nothing listens there."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        probe.connect(str(path))
+        raw = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+def display_owner(display: str, socket_dir: Path = X11_SOCKET_DIR) -> pwd.struct_passwd:
+    """The account that runs the local X display ``display``: the user of the process listening
+    on its socket, as the kernel says (``SO_PEERCRED``), not the file's owner (anyone can create
+    the file in the world-writable ``/tmp/.X11-unix`` before the X server starts).
+
+    ``lstat`` first, and only a socket counts: a symbolic link or a plain file someone put there
+    names nobody. Raises :class:`DisplayOwnerError` (``"unknown"``) when there is no such socket,
+    nothing listens on it (a stale file) or its user has no account.
     """
     match = _LOCAL_DISPLAY.fullmatch(display.strip())
     if match is None:
@@ -138,7 +160,12 @@ def display_owner(display: str, socket_dir: Path = X11_SOCKET_DIR) -> pwd.struct
     if not stat.S_ISSOCK(info.st_mode):
         raise DisplayOwnerError(display, "unknown")
     try:
-        return pwd.getpwuid(info.st_uid)
+        uid = listener_uid(socket_dir / f"X{int(match.group(1))}")
+    except OSError as exc:
+        log.info("nothing answers on the socket of display %s: %s", display, exc)
+        raise DisplayOwnerError(display, "unknown") from None
+    try:
+        return pwd.getpwuid(uid)
     except KeyError:
         raise DisplayOwnerError(display, "unknown") from None
 

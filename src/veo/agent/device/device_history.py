@@ -1,5 +1,6 @@
-"""The device's own history: enrolment, every session request (who, why, which policy, what the
-service did with it) and the unenrolment, as JSON lines in the state directory.
+"""The device's own history: enrolment, every change of what technicians may do (``policy_changed``,
+with the notice shown), every session request (who, why, which policy, what the service did with
+it) and the unenrolment, as JSON lines in the state directory.
 
 Written by the service (root), readable by everyone (0644): the person at the computer opens it
 with ``veo agent --history`` and sees what IT did without trusting the server. A damaged line is
@@ -21,7 +22,7 @@ from veo.agent.history import parse_time
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["enrolled", "session_request", "unenrolled"]
+EventKind = Literal["enrolled", "policy_changed", "session_request", "unenrolled"]
 _KINDS = set(get_args(EventKind))
 
 
@@ -35,8 +36,11 @@ class DeviceEvent:
     organization: str = ""
     device_name: str = ""
     group: str = ""
-    #: enrolled: the group's policy; session_request: the policy the request carried
+    #: enrolled: the group's policy; policy_changed: the new one; session_request: the policy the
+    #: request carried
     policy: str = ""
+    #: policy_changed: the group's policy before
+    previous_policy: str = ""
     unattended: bool = False
     enrolled_by: str = ""
     technician: str = ""
@@ -44,9 +48,12 @@ class DeviceEvent:
     ticket_id: int = 0
     ticket_title: str = ""
     session_id: str = ""
-    #: session_request: "" when the session part started, else the problem (no_desktop, busy, ...)
+    #: session_request: "" when the session part started, else the problem (no_desktop, busy,
+    #: policy_not_told: a policy above what the person at the computer was told, ...);
+    #: policy_changed: "" when the new notice was shown, else why not (no_desktop, launch_failed)
     problem: str = ""
-    #: session_request: the desktop user it started for; unenrolled: "device", "server" or "local"
+    #: session_request: the desktop user it started for; policy_changed: whose desktop showed the
+    #: notice; unenrolled: "device", "server" or "local"
     detail: str = ""
 
 

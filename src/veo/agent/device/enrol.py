@@ -5,7 +5,10 @@
    that cannot be written fails before the single-use token is gone.
 3. ``POST /api/v1/enrol`` over TLS with the agent's trust rules (``tls.py``; ``http`` only to
    this computer), with the public key and what the device says about itself.
-4. Writes ``device.json`` and the ``enrolled`` line of the device's history.
+4. Writes ``device.json`` and the ``enrolled`` line of the device's history. A ``--ca-file`` is
+   copied into the state directory (``ca.pem``, 0644, the service's own) and the copy is what
+   this enrolment and every later connection trust: the file IT named may sit in a user's home,
+   where that user could swap it for an authority of their own (review R1-11).
 
 The notice to the person at the computer and the service's start are ``enrol_cli``'s: this
 module returns what the server said, or raises :class:`EnrolError` with a sentence.
@@ -30,6 +33,7 @@ from veo import __version__
 from veo.agent.device import addresses, device_history, keys, state
 from veo.agent.device.device_history import DeviceEvent
 from veo.agent.device.notice_text import command_name
+from veo.agent.device.state import effective_policy
 from veo.agent.tls import CaFileError, client_context, is_untrusted_certificate
 from veo.agent.urls import ServerUrlError
 from veo.i18n import gettext_for
@@ -99,6 +103,29 @@ def server_sentence(body: bytes) -> str | None:
     return None
 
 
+def read_ca_file(path: str, language: str) -> bytes:
+    """The certificate authority file's contents, to keep a copy of (at most ``CA_MAX_BYTES``)."""
+    _ = gettext_for(language).gettext
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(state.CA_MAX_BYTES + 1)
+    except OSError as exc:
+        raise EnrolError(
+            _("The certificate file {path!r} cannot be used: {error}").format(
+                path=path, error=exc.strerror or exc
+            ),
+            2,
+        ) from None
+    if len(data) > state.CA_MAX_BYTES:
+        raise EnrolError(
+            _(
+                "The certificate file {path!r} is larger than 1 MiB: it is not a certificate authority."
+            ).format(path=path),
+            2,
+        )
+    return data
+
+
 def default_name() -> str:
     return (socket.gethostname() or "computer")[:80]
 
@@ -123,6 +150,7 @@ def enrol(given: EnrolInput) -> EnrolResponse:
         tls = client_context(given.ca_file, given.language) if url.startswith("https://") else None
     except CaFileError as exc:
         raise EnrolError(str(exc), 2) from None
+    ca_data = read_ca_file(given.ca_file, given.language) if given.ca_file else None
     try:
         existing = state.read_config(given.directory)
     except state.StateError as exc:
@@ -153,6 +181,15 @@ def enrol(given: EnrolInput) -> EnrolResponse:
             )
         ) from None
     try:
+        ca_file = ""
+        if ca_data is not None:
+            copy = given.directory / state.CA_NAME
+            state.write_public(copy, ca_data)
+            ca_file = str(copy.resolve())
+            try:  # trust what was copied, not what the path holds by now
+                tls = client_context(ca_file, given.language) if tls is not None else None
+            except CaFileError as exc:
+                raise EnrolError(str(exc), 2) from None
         response = _register(given, key, url, tls, name)
         config = state.DeviceConfig(
             server=server,
@@ -164,8 +201,9 @@ def enrol(given: EnrolInput) -> EnrolResponse:
             unattended=response.unattended,
             enrolled_at=response.enrolled_at,
             enrolled_by=response.enrolled_by,
-            ca_file=str(Path(given.ca_file).resolve()) if given.ca_file else "",
+            ca_file=ca_file,
             language=given.language,
+            told_policy=effective_policy(response.policy, response.unattended),
         )
         state.write_config(given.directory, config)
     except BaseException:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TypedDict
 
 from veo.agent.device.desktop_seat import Desktop
@@ -50,12 +52,37 @@ def child_env(desktop: Desktop, inherited: Mapping[str, str] | None = None) -> d
             env[name] = inherited[name]
     if desktop.uid == os.getuid():
         # no change of user (a test, a kiosk running the service as its own user): where this
-        # user keeps its log and history may be moved, as for any ``veo agent``
+        # user keeps its log and history may be moved, as for any ``veo agent``. A root child
+        # only into a place only root can change: under ``su``/``sudo -E`` these still name the
+        # invoking user's home, where a root program must not open, rotate or append files (a
+        # symbolic link planted there would redirect its writes; review R1-14)
         for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "VEO_AGENT_HISTORY"):
-            if inherited.get(name):
-                env[name] = inherited[name]
+            value = inherited.get(name)
+            if value and (desktop.uid != 0 or only_root_changes(value)):
+                env[name] = value
     env.update(desktop.env)
     return env
+
+
+def only_root_changes(path: str) -> bool:
+    """Whether nobody but root can change where ``path`` leads: absolute, and every part of it
+    that exists (as written and resolved) is root's and not writable by others (a sticky
+    directory such as ``/tmp`` is fine: others cannot rename or remove root's entries there)."""
+    if not os.path.isabs(path):
+        return False
+    for candidate in {Path(path), Path(os.path.realpath(path))}:
+        for part in (candidate, *candidate.parents):
+            try:
+                info = os.lstat(part)
+            except FileNotFoundError:
+                continue  # root creates it, in a parent checked below
+            except OSError:
+                return False
+            if info.st_uid != 0:
+                return False
+            if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+                return False
+    return True
 
 
 class SwitchUser(TypedDict, total=False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from veo.agent.device.state import effective_policy
 from veo.agent.history import parse_time
 from veo.agent.history_text import babel_locale, when_text
 from veo.i18n import gettext_for
@@ -19,10 +20,6 @@ from veo.protocol.device import DevicePolicy, EnrolResponse
 def command_name() -> str:
     """How the person types the agent here: the installed one-file build, or ``veo agent``."""
     return "veo-agent" if getattr(sys, "frozen", False) else "veo agent"
-
-
-def effective_policy(policy: DevicePolicy, unattended: bool) -> DevicePolicy:
-    return "notify" if policy == "unattended" and not unattended else policy
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,16 @@ def policy_text(language: str, policy: DevicePolicy) -> str:
     )
 
 
-def build(response: EnrolResponse, language: str, command: str | None = None) -> Notice:
+def build(
+    response: EnrolResponse,
+    language: str,
+    command: str | None = None,
+    *,
+    changed_from: DevicePolicy | None = None,
+) -> Notice:
+    """The enrolment notice; with ``changed_from`` (what the person was told before), the notice
+    that the organization changed what its technicians may do here (the service shows it when
+    the server says the group's policy changed: the device never does more than it announced)."""
     _ = gettext_for(language).gettext
     command = command or command_name()
     organization = response.organization.strip() or _("your support department")
@@ -61,12 +67,24 @@ def build(response: EnrolResponse, language: str, command: str | None = None) ->
         when = when_text(parse_time(response.enrolled_at), babel_locale(language))
     except ValueError:
         when = response.enrolled_at
-    paragraphs = (
+    first = (
         _(
             "{organization} enrolled this computer in its remote support service as “{name}” "
             "(group: {group}). Its technicians can now connect to it from their console, "
             "always giving a reason, which is recorded."
-        ).format(organization=organization, name=response.device_name, group=response.group),
+        )
+        if changed_from is None
+        else _(
+            "{organization} changed what its technicians may do on this computer (“{name}”, group: "
+            "{group}). From now on:"
+        )
+    ).format(
+        organization=organization,
+        name=response.device_name,
+        group=response.group,
+    )
+    paragraphs = (
+        first,
         policy_text(language, effective_policy(response.policy, response.unattended)),
         _(
             "During a session, the bar at the top of the screen shows who is connected; its Stop "
@@ -80,5 +98,9 @@ def build(response: EnrolResponse, language: str, command: str | None = None) ->
             command=f"sudo {command} unenrol"
         ),
     )
-    title = _("This computer is now managed by {organization}").format(organization=organization)
+    title = (
+        _("This computer is now managed by {organization}")
+        if changed_from is None
+        else _("{organization} changed what its technicians may do on this computer")
+    ).format(organization=organization)
     return Notice(title=title, paragraphs=paragraphs)

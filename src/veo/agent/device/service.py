@@ -6,11 +6,20 @@ when a technician connects (``session_request``):
 
 1. checks the request against this device's enrolment: ``unattended`` only if IT enrolled the
    device for it (the server checks too; the device does not take the server's word for it);
+   and never more than the person at the computer was told (``told_policy``): a stronger policy
+   is refused, after the notice of the group's current policy was shown on the desktop, so the
+   next request (the person now knows) works;
 2. one session at a time (``busy``);
 3. finds the desktop (``desktop_seat.py``; nobody signed in: ``no_desktop``);
 4. writes the request to the device's history (who, why, which policy, what happened);
 5. starts the session part on that desktop as its user with the :class:`LaunchSpec` on its
    standard input (``launcher.py``), and answers ``session_launch``.
+
+The group's policy comes with every ``device_welcome``: when it differs from the one the device
+knows, the device keeps the new one, writes ``policy_changed`` to its history and shows the notice
+again (``--device-notice``, as at enrolment). A weaker policy binds at once; a stronger one only
+once its notice was shown (review R1-8: an administrator raising a group's policy, or a hostile
+server, must not turn an "ask" computer into one that starts sessions without asking).
 
 ``device_revoked``, or ``device_refused`` with ``forget``: the enrolment is over; the key and the
 configuration are deleted, the history says so, and the service ends with 0 (systemd does not
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import platform
 import ssl
@@ -41,8 +51,10 @@ from veo.agent.device.link import CLOSE_REPLACED, Link, Refused, Unexpected, ope
 from veo.agent.signaling import ChannelClosed, ConnectError
 from veo.protocol.device import (
     DeviceHeartbeat,
+    DevicePolicy,
     DeviceRefused,
     DeviceRevoked,
+    EnrolResponse,
     LaunchProblem,
     LaunchSpec,
     SessionLaunch,
@@ -59,6 +71,9 @@ Outcome = Literal["dropped", "replaced", "forget", "forgotten_locally"]
 #: or a second service with the same key): wait this long before coming back, or the two would
 #: take the device's place from each other in turn (and an unenrolment would lose its socket).
 REPLACED_SECONDS = 30.0
+#: The answer to a request above what the person at the computer was told (the history says
+#: ``policy_not_told``; the protocol has no word of its own for it yet: requested from the lead).
+POLICY_NOT_TOLD: LaunchProblem = "launch_failed"
 
 
 def os_name() -> str:
@@ -133,6 +148,7 @@ class DeviceService:
                     link.welcome.group,
                     link.welcome.policy,
                 )
+                await self.learn_policy(link.welcome.policy)
                 outcome = await self.serve(link)
                 if outcome == "forget":
                     return self._end("server")
@@ -204,8 +220,23 @@ class DeviceService:
         log.info("session request %s received (policy %s)", request.session_id, request.policy)
         desktop: Desktop | None = None
         problem: LaunchProblem | None = None
+        recorded: str | None = None
         if request.policy == "unattended" and not self.config.unattended:
             problem = "unattended_not_enrolled"
+        elif state.stronger(request.policy, self.config.told()):
+            told = self.config.told()
+            # the server asks for more than the person here was told: tell them (the group's
+            # policy, or the request's when that is the first news of a stronger one), refuse now
+            await self.learn_policy(
+                request.policy if state.stronger(request.policy, self.config.policy) else self.config.policy
+            )
+            log.warning(
+                "session request %s refused: policy %s, the person at this computer was told %s",
+                request.session_id,
+                request.policy,
+                told,
+            )
+            problem, recorded = POLICY_NOT_TOLD, "policy_not_told"
         elif self._session is not None and self._session.returncode is None:
             problem = "busy"
         else:
@@ -214,7 +245,7 @@ class DeviceService:
                 problem = "no_desktop"
         if problem is None and desktop is not None:
             problem = await self._start(request, desktop)
-        self._record(request, desktop, problem)
+        self._record(request, desktop, recorded or problem)
         log.info(
             "session request %s from %r (policy %s): %s",
             request.session_id,
@@ -223,6 +254,91 @@ class DeviceService:
             "started" if problem is None else problem,
         )
         return SessionLaunch(session_id=request.session_id, ok=problem is None, problem=problem)
+
+    # ------------------------------------------------------------------ what the person was told
+
+    async def learn_policy(self, policy: DevicePolicy) -> None:
+        """The server says the group's policy is ``policy`` (a welcome; or a request stronger than
+        anything the device knew). Keep it; tell the person at the computer when it changes what
+        they were told; raise the device's ceiling (``told_policy``) only once they were told."""
+        previous = self.config.policy
+        before = self.config.told()
+        target = state.effective_policy(policy, self.config.unattended)
+        changed = policy != previous
+        if not changed and not state.stronger(target, before):
+            return
+        problem, shown_to = "not_needed", ""
+        if target != before:
+            problem, shown_to = await self._show_notice(policy, before)
+        # a weaker policy binds at once; a stronger one only once its notice is on the screen
+        told = target if problem in ("", "not_needed") or not state.stronger(target, before) else before
+        self._save(self.config.model_copy(update={"policy": policy, "told_policy": told}))
+        log.info(
+            "group policy %s (was %s); the person at this computer was told %s (notice: %s)",
+            policy,
+            previous,
+            told,
+            problem or f"shown to {shown_to}",
+        )
+        if changed:
+            device_history.append(
+                self.options.directory,
+                DeviceEvent(
+                    kind="policy_changed",
+                    at=device_history.now(),
+                    server=self.config.server,
+                    organization=self.config.organization,
+                    device_name=self.config.device_name,
+                    group=self.config.group,
+                    policy=policy,
+                    previous_policy=previous,
+                    unattended=self.config.unattended,
+                    problem=problem,
+                    detail=shown_to,
+                ),
+            )
+
+    async def _show_notice(self, policy: DevicePolicy, before: DevicePolicy) -> tuple[str, str]:
+        """Start the notice of ``policy`` on the desktop: ``("", user)`` once started, else
+        ``(problem, "")`` (``no_desktop``, ``launch_failed``)."""
+        try:
+            desktop = await self._find_desktop(self.options.display, self.options.desktop_user)
+        except Exception:
+            log.warning("finding the desktop for the notice failed", exc_info=True)
+            desktop = None
+        if desktop is None:
+            return "no_desktop", ""
+        response = EnrolResponse(
+            device_id=self.config.device_id,
+            device_name=self.config.device_name,
+            organization=self.config.organization,
+            group=self.config.group,
+            policy=policy,
+            unattended=self.config.unattended,
+            enrolled_by=self.config.enrolled_by,
+            enrolled_at=self.config.enrolled_at,
+        )
+        # language "": the desktop's own (its LANG is passed on); changed_from: for a notice that
+        # says what changed (read by ``--device-notice`` when it knows it)
+        payload = {"enrolment": response.model_dump(), "language": "", "changed_from": before}
+        try:
+            process = await self._launch(
+                desktop, launcher.agent_command("--device-notice"), json.dumps(payload).encode()
+            )
+        except OSError as exc:
+            log.error("the notice could not start on %s's desktop: %s", desktop.user, exc)
+            return "launch_failed", ""
+        spawn(self._reap(process, "the policy notice"), name="device-notice-wait")
+        return "", desktop.user
+
+    def _save(self, config: state.DeviceConfig) -> None:
+        self.config = config
+        try:
+            state.write_config(self.options.directory, config)
+        except OSError as exc:  # kept in memory; the next welcome tries again
+            log.error("could not write %s: %s", self.options.directory / state.CONFIG_NAME, exc)
+
+    # ------------------------------------------------------------------ launching
 
     def launch_spec(self, request: SessionRequest) -> LaunchSpec:
         return LaunchSpec(
@@ -250,12 +366,12 @@ class DeviceService:
             log.error("the session part could not start as %s: %s", desktop.user, exc)
             return "launch_failed"
         self._session = process
-        spawn(self._reap(process, request.session_id), name="device-session-wait")
+        spawn(self._reap(process, f"the session part of {request.session_id}"), name="device-session-wait")
         return None
 
-    async def _reap(self, process: asyncio.subprocess.Process, session_id: str) -> None:
+    async def _reap(self, process: asyncio.subprocess.Process, what: str) -> None:
         code = await process.wait()
-        log.info("the session part of %s ended (exit status %s)", session_id, code)
+        log.info("%s ended (exit status %s)", what, code)
 
     def _record(self, request: SessionRequest, desktop: Desktop | None, problem: str | None) -> None:
         device_history.append(

@@ -4,7 +4,11 @@ The state directory (``--state-dir``; else ``VEO_AGENT_STATE_DIR``; else ``/var/
 for root, ``$XDG_STATE_HOME/veo-agent`` for anyone else) holds:
 
 * ``device.key``: the Ed25519 private key, 0600, never anywhere else;
-* ``device.json``: what the server said at enrolment (:class:`DeviceConfig`), 0600;
+* ``device.json``: what the server said at enrolment (:class:`DeviceConfig`), 0600, and the
+  policy the person at the computer was last told (``told_policy``: the ceiling the device keeps);
+* ``ca.pem``: a copy of the certificate authority IT named at enrolment (``--ca-file``), 0644
+  and owned by whoever runs the service: the file IT typed may sit in a user's home, and that
+  user could swap it for their own authority later (review R1-11);
 * ``history.jsonl``: the device's own history (``device_history.py``), 0644 so the person at the
   computer can read it with ``veo agent --history``.
 
@@ -31,6 +35,11 @@ SYSTEM_STATE_DIR = Path("/var/lib/veo-agent")
 KEY_NAME = "device.key"
 CONFIG_NAME = "device.json"
 HISTORY_NAME = "history.jsonl"
+CA_NAME = "ca.pem"
+#: A certificate authority file larger than this is not one IT meant (a bundle is ~200 KiB).
+CA_MAX_BYTES = 1024 * 1024
+#: How much each policy lets a technician do without the person at the computer, gentlest first.
+POLICY_RANK: dict[DevicePolicy, int] = {"ask": 0, "notify": 1, "unattended": 2}
 
 
 class StateError(Exception):
@@ -53,6 +62,24 @@ class DeviceConfig(BaseModel):
     enrolled_by: str
     ca_file: str = ""
     language: str = ""
+    #: The most the person at the computer was told a technician may do (the enrolment notice,
+    #: then each notice of a change). ``None`` in files written before it existed: what the
+    #: enrolment notice said (:meth:`told`).
+    told_policy: DevicePolicy | None = None
+
+    def told(self) -> DevicePolicy:
+        """The policy the person at the computer was last told: the device's ceiling."""
+        return self.told_policy or effective_policy(self.policy, self.unattended)
+
+
+def effective_policy(policy: DevicePolicy, unattended: bool) -> DevicePolicy:
+    """What ``policy`` allows on a device enrolled with (or without) ``unattended``: a group set
+    to ``unattended`` on a device not enrolled for it allows ``notify`` at most."""
+    return "notify" if policy == "unattended" and not unattended else policy
+
+
+def stronger(policy: DevicePolicy, than: DevicePolicy) -> bool:
+    return POLICY_RANK[policy] > POLICY_RANK[than]
 
 
 def is_root() -> bool:
@@ -105,6 +132,12 @@ def write_private(path: Path, data: bytes) -> None:
             os.close(dir_fd)
 
 
+def write_public(path: Path, data: bytes) -> None:
+    """Like :func:`write_private`, readable by everyone (0644) once in place (the CA copy)."""
+    write_private(path, data)
+    os.chmod(path, 0o644)
+
+
 def write_config(directory: Path, config: DeviceConfig) -> None:
     write_private(directory / CONFIG_NAME, (config.model_dump_json(indent=2) + "\n").encode())
 
@@ -132,7 +165,7 @@ def is_enrolled(directory: Path) -> bool:
 
 
 def forget(directory: Path) -> None:
-    """Delete the key and the configuration (the history stays). Missing files are fine."""
-    for name in (KEY_NAME, CONFIG_NAME):
+    """Delete the key, the configuration and the CA copy (the history stays). Missing files are fine."""
+    for name in (KEY_NAME, CONFIG_NAME, CA_NAME):
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
