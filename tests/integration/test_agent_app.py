@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from tests.netns import enter_netns, private_netns
+from tests.integration.stand_in import ThreadedServer
+from tests.netns import private_netns
 from tests.xvfb import xvfb_display
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from veo.agent import history as agent_history
 from veo.protocol import sas
@@ -75,11 +76,11 @@ def netns() -> Iterator[str]:
         yield name
 
 
-class StandInServer:
+class StandInServer(ThreadedServer):
     """Server + console in one: answers ``join``, answers the offer with aiortc, records the rest."""
 
     def __init__(self, netns: str) -> None:
-        self.netns = netns
+        super().__init__(netns, PORT, name="stand-in-server")
         self.received: list[Any] = []
         self.console_sas: str | None = None
         self.frames = 0
@@ -89,32 +90,8 @@ class StandInServer:
         }
         #: when consent and hangup arrived: the server stamps started_at and ended_at at these moments
         self.at: dict[str, datetime] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stopped: asyncio.Event | None = None
-        self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stand-in-server", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-        assert self.ready.wait(30)
-
-    def stop(self) -> None:
-        if self.loop is not None and self.stopped is not None:
-            self.loop.call_soon_threadsafe(self.stopped.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        enter_netns(self.netns)
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stopped = asyncio.Event()
-        async with serve(self._agent, "127.0.0.1", PORT):
-            self.ready.set()
-            await self.stopped.wait()
-
-    async def _agent(self, ws: ServerConnection) -> None:
+    async def handle(self, ws: ServerConnection) -> None:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         nonce_b = sas.new_nonce()
         offer: Offer | None = None

@@ -25,10 +25,11 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tests.integration.stand_in import ThreadedServer
 from tests.integration.test_agent_app import click, latest_geometry, wait_for_line
-from tests.netns import enter_netns, private_netns
+from tests.netns import private_netns
 from tests.xvfb import xvfb_display
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from veo.protocol.device import DevicePolicy, DeviceSession, LaunchSpec
 from veo.protocol.permissions import Permission
@@ -59,45 +60,20 @@ def netns() -> Iterator[str]:
         yield name
 
 
-class StandIn:
+class StandIn(ThreadedServer):
     """Server and console in one: ``joined`` with ``device``, an aiortc answer, what came back."""
 
     def __init__(self, netns: str, said: DevicePolicy | None) -> None:
-        self.netns = netns
+        super().__init__(netns, PORT)
         self.said = said
         self.received: list[Any] = []
         self.data: list[dict[str, Any]] = []
         self.got = {k: threading.Event() for k in ("consent", "hangup", "offer", "resume_key", "control")}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stopped: asyncio.Event | None = None
-        self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stand-in", daemon=True)
-
-    def __enter__(self) -> StandIn:
-        self._thread.start()
-        assert self.ready.wait(30)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.loop is not None and self.stopped is not None:
-            self.loop.call_soon_threadsafe(self.stopped.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        enter_netns(self.netns)
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stopped = asyncio.Event()
-        async with serve(self._agent, "127.0.0.1", PORT):
-            self.ready.set()
-            await self.stopped.wait()
 
     def of(self, kind: type) -> list[Any]:
         return [m for m in self.received if isinstance(m, kind)]
 
-    async def _agent(self, ws: ServerConnection) -> None:
+    async def handle(self, ws: ServerConnection) -> None:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
         @pc.on("datachannel")
