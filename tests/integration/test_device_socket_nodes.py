@@ -35,8 +35,8 @@ from tests.integration.device_socket_support import (
     row,
     send,
 )
-from tests.integration.test_signaling_nodes import _on_redis, node_app
-from tests.unit.server.sessions.runtime_stores import delete_prefix, random_prefix, redis_or_skip
+from tests.integration.test_signaling_nodes import node_app, running_on_redis
+from tests.unit.server.sessions.runtime_stores import random_prefix, redis_or_skip
 
 from veo.server.auth.models import User
 from veo.server.bus.redis import RedisBus
@@ -99,21 +99,11 @@ def pair(tmp_path: Path, database_url: str) -> Iterator[Pair]:
     app_a, users, ticket_id = device_app(tmp_path, database_url)
     app_b = node_app(app_a, database_url, users)
     device_routes.install(app_b)
-    bus_a, bus_b = _on_redis(app_a, prefix), _on_redis(app_b, prefix)
-    try:
-        with TestClient(app_a) as client_a, TestClient(app_b) as client_b:
-            a, b = Node(app_a, client_a, bus_a), Node(app_b, client_b, bus_b)
-            try:
-                for node in (a, b):
-                    eventually(lambda node=node: node.line.listening, what="the line listening")  # type: ignore[misc]
-                yield Pair(a, b, app_a.state.db, users, ticket_id)
-            finally:
-                for node in (a, b):
-                    call(node.client, node.bus.close)
-    finally:
-        app_a.state.db.dispose()
-        app_b.state.db.dispose()
-        asyncio.run(delete_prefix(prefix))
+    with running_on_redis(app_a, app_b, prefix) as ((client_a, bus_a), (client_b, bus_b)):
+        a, b = Node(app_a, client_a, bus_a), Node(app_b, client_b, bus_b)
+        for node in (a, b):
+            eventually(lambda node=node: node.line.listening, what="the line listening")  # type: ignore[misc]
+        yield Pair(a, b, app_a.state.db, users, ticket_id)
 
 
 def test_a_request_made_on_node_a_reaches_the_device_held_by_node_b(pair: Pair) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,26 +145,38 @@ def _on_redis(app: FastAPI, prefix: str) -> RedisBus:
     return bus
 
 
+@contextmanager
+def running_on_redis(
+    app_a: FastAPI, app_b: FastAPI, prefix: str
+) -> Iterator[tuple[tuple[TestClient, RedisBus], tuple[TestClient, RedisBus]]]:
+    """Both nodes on Redis under ``prefix``, each served by its TestClient (its own event loop);
+    afterwards their buses closed, their engines disposed and the keys under ``prefix`` deleted.
+    The session nodes here and the device nodes (``test_device_socket_nodes.py``)."""
+    bus_a, bus_b = _on_redis(app_a, prefix), _on_redis(app_b, prefix)
+    try:
+        with TestClient(app_a) as client_a, TestClient(app_b) as client_b:
+            try:
+                yield (client_a, bus_a), (client_b, bus_b)
+            finally:
+                for client, bus in ((client_a, bus_a), (client_b, bus_b)):
+                    assert client.portal is not None
+                    client.portal.call(bus.close)
+    finally:
+        app_a.state.db.dispose()
+        app_b.state.db.dispose()
+        asyncio.run(delete_prefix(prefix))
+
+
 @pytest.fixture
 def pair(tmp_path: Path, database_url: str) -> Iterator[Pair]:
     asyncio.run(redis_or_skip())
     prefix = random_prefix()
     app_a, users, ticket_id = build_app(tmp_path, database_url)
     app_b = node_app(app_a, database_url, users)
-    bus_a, bus_b = _on_redis(app_a, prefix), _on_redis(app_b, prefix)
-    try:
-        with TestClient(app_a) as client_a, TestClient(app_b) as client_b:
-            a = Node(app_a, client_a, app_a.state.db, bus_a)
-            b = Node(app_b, client_b, app_b.state.db, bus_b)
-            try:
-                yield Pair(a, b, prefix, ticket_id)
-            finally:
-                for node in (a, b):
-                    node.call(node.bus.close)
-    finally:
-        app_a.state.db.dispose()
-        app_b.state.db.dispose()
-        asyncio.run(delete_prefix(prefix))
+    with running_on_redis(app_a, app_b, prefix) as ((client_a, bus_a), (client_b, bus_b)):
+        a = Node(app_a, client_a, app_a.state.db, bus_a)
+        b = Node(app_b, client_b, app_b.state.db, bus_b)
+        yield Pair(a, b, prefix, ticket_id)
 
 
 def _active(pair: Pair, console: Any, agent: Any, created: dict[str, Any]) -> dict[str, Any]:
