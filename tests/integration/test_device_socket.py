@@ -40,6 +40,8 @@ from tests.integration.device_socket_support import (
 from veo.server.auth.models import User
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
+from veo.server.devices import socket as device_socket
+from veo.server.devices.auth_limit import MAX_FAILURES, create_auth_limiter
 from veo.server.devices.line import CLOSE_REPLACED, DeviceLine
 from veo.server.devices.models import Device
 from veo.server.devices.socket import CLOSE_REFUSED
@@ -152,6 +154,62 @@ def test_stored_names_with_control_characters_cannot_close_a_device_for_good(env
         welcome = hello(ws, device)
         assert welcome["type"] == "device_welcome"
         assert (welcome["device_name"], welcome["group"]) == ("Reception PC", "Recep tion")
+
+
+# ---------------------------------------------------------------- refused authentications held back
+
+
+def test_an_address_over_its_refusals_is_closed_without_a_database_read(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[str] = []
+    found = device_socket._found
+
+    def counting(s: Any, device_id: str, organization: str) -> Any:
+        lookups.append(device_id)
+        return found(s, device_id, organization)
+
+    monkeypatch.setattr(device_socket, "_found", counting)
+    assert MAX_FAILURES >= 10  # a real fleet's NAT has room for a few broken devices
+    env.line.auth_limiter = create_auth_limiter(env.line.settings, max_failures=3)
+    stranger = Enrolled("d" * 32, Ed25519PrivateKey.generate())
+    for _ in range(3):
+        with env.device() as ws:
+            assert hello(ws, stranger)["reason"] == "unknown_device"
+    assert len(lookups) == 3
+    with env.device() as ws:
+        recv(ws, "device_challenge")
+        send(ws, {"type": "device_hello", "device_id": "d" * 32, "signature": "00" * 64})
+        assert closed_with(ws) == 1013  # try again later: the device service backs off
+    assert len(lookups) == 3  # nothing looked up once over
+    assert env.line.throttled == 1
+    assert env.line.refusals.pending() + len(events(env.db, "device.auth_refused")) == 3
+
+
+def test_devices_that_authenticate_correctly_are_never_counted(env: Env) -> None:
+    """A company NAT: many devices of one address, only refusals count toward its limit."""
+    env.line.auth_limiter = create_auth_limiter(env.line.settings, max_failures=3)
+    devices = [enrol(env.db, f"pc-{i:02d}") for i in range(8)]
+    broken = Enrolled(devices[0].device_id, Ed25519PrivateKey.generate())
+    for round_ in range(2):
+        for device in devices:
+            with env.device() as ws:
+                assert hello(ws, device)["type"] == "device_welcome", round_
+        with env.device() as ws:
+            assert hello(ws, broken)["reason"] == "bad_signature"
+    assert env.line.throttled == 0
+
+
+def test_too_many_authentications_in_progress_from_one_address_wait(env: Env) -> None:
+    env.line.auth_limiter = create_auth_limiter(env.line.settings, max_in_flight=1)
+    device = enrol(env.db)
+    with env.device() as idle:
+        recv(idle, "device_challenge")  # holds the address's only place, answering nothing
+        with env.device() as second:
+            assert closed_with(second) == 1013
+    # the place is given back once the idle socket went
+    with env.device() as ws:
+        assert hello(ws, device)["type"] == "device_welcome"
 
 
 def test_a_device_the_database_lost_is_refused_without_forget(env: Env) -> None:
@@ -539,6 +597,10 @@ def test_whatever_a_stranger_sends_first_it_is_refused_and_never_welcomed(env: E
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
+    # every drawn hello is a refusal of one address: past the usual limit they would be held back
+    env.line.auth_limiter = create_auth_limiter(
+        env.line.settings, max_failures=1000, prefix_max_failures=4000
+    )
     device = enrol(env.db)
     hex_text = st.text(alphabet="0123456789abcdef", min_size=0, max_size=140)
     hellos = st.fixed_dictionaries(

@@ -188,3 +188,46 @@ def test_node_b_does_not_deliver_a_request_whose_session_already_ended(pair: Pai
         call(pair.a.client, pair.a.line.request_session, device.device_id, request_for(live))
         # notices are handled in order on B: the first thing the device gets is the live one
         assert recv(ws, "session_request")["session_id"] == live.id
+
+
+def test_refused_authentications_are_counted_by_every_node_together(pair: Pair) -> None:
+    """The device socket's limiter lives on Redis: refusals on node A hold the address back on B."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from redis import asyncio as aioredis
+    from tests.integration.device_socket_support import Enrolled
+    from tests.unit.server.sessions.runtime_stores import REDIS_URL
+
+    from veo.server.devices.auth_limit import create_auth_limiter
+    from veo.server.sessions.ratelimit import RedemptionLimiter
+    from veo.server.sessions.ratelimit_redis import RedisStore
+
+    prefix = f"{random_prefix()}:devauth:"
+
+    def shared() -> RedemptionLimiter:  # one client per node: each runs in its own event loop
+        limiter = create_auth_limiter(None, max_failures=2)
+        limiter.store = RedisStore.from_url(REDIS_URL, prefix=prefix)
+        return limiter
+
+    pair.a.line.auth_limiter = shared()
+    pair.b.line.auth_limiter = shared()
+    stranger = Enrolled("c" * 32, Ed25519PrivateKey.generate())
+    try:
+        for _ in range(2):
+            with pair.a.device() as ws:
+                assert hello(ws, stranger)["reason"] == "unknown_device"
+        with pair.b.device() as ws:
+            recv(ws, "device_challenge")
+            send(ws, {"type": "device_hello", "device_id": "c" * 32, "signature": "00" * 64})
+            assert closed_with(ws) == 1013
+        assert (pair.a.line.throttled, pair.b.line.throttled) == (0, 1)
+    finally:
+
+        async def cleanup() -> None:
+            client = aioredis.Redis.from_url(REDIS_URL)
+            try:
+                async for key in client.scan_iter(f"{prefix}*"):
+                    await client.delete(key)
+            finally:
+                await client.aclose()
+
+        asyncio.run(cleanup())

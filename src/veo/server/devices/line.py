@@ -45,6 +45,7 @@ from veo.server.bus.base import RESYNC, Bus
 from veo.server.db import unavailable
 from veo.server.devices import presence as presence_module
 from veo.server.devices import service as device_service
+from veo.server.devices.auth_limit import create_auth_limiter
 from veo.server.devices.presence import DeviceConnection, Presence
 from veo.server.devices.refusals import FirstPerDevice
 from veo.server.sessions import service, txn
@@ -102,6 +103,10 @@ class DeviceLine:
         self.flush_seconds = flush_seconds
         self.presence = Presence(hub.db, hub.node)
         self.refusals = RefusalLog(action=AUTH_REFUSED, actor=DEVICE_ACTOR, subject_key="device_ids")
+        #: refused authentications per address group, shared by the nodes (``auth_limit.py``)
+        self.auth_limiter = create_auth_limiter(hub.settings)
+        #: hellos closed unread because their address group was over its refusals (tests, log)
+        self.throttled = 0
         self.known_refusals = FirstPerDevice()
         #: session id -> the timer that ends it unless the device answers in time
         self._pending: dict[str, asyncio.TimerHandle] = {}
@@ -150,6 +155,10 @@ class DeviceLine:
             await self.presence.forget_all()
         except Exception as exc:
             log.warning("this node's device claims could not be cleared: %s", exc)
+        try:
+            await self.auth_limiter.close()
+        except Exception as exc:
+            log.warning("the device authentication limiter could not be closed: %s", exc)
 
     # ------------------------------------------------------------------ what the rest of veo asks
 

@@ -1,6 +1,9 @@
 """``/ws/device``: an enrolled device's one socket, from its challenge to its close.
 
 1. the server sends ``device_challenge`` (a fresh 32-byte nonce for this socket, ``auth.py``);
+   Before that, the socket takes a place among its address group's authentications in progress
+   and each hello is counted as a refusal until its key is proven (``auth_limit.py``): too many
+   in progress, or too many refused, closes it with 1013 without a database read;
 2. the device has :data:`~veo.protocol.device.CHALLENGE_SECONDS` to answer ``device_hello``
    signed over ``auth_payload(nonce, device_id, origin)``; anything else, too late, a key that
    does not verify, an unknown or revoked device: ``device_refused{reason, forget}``, the socket
@@ -44,6 +47,7 @@ from veo.server.devices.models import Device
 from veo.server.devices.presence import DeviceConnection
 from veo.server.devices.text import clean
 from veo.server.handlers import CLOSE_TRY_AGAIN_LATER
+from veo.server.sessions.ratelimit import LimiterUnavailable, Slot
 from veo.server.sessions.sockets import from_own_pages
 from veo.server.sessions.wire import CLOSE_NORMAL, Peer
 
@@ -84,8 +88,15 @@ async def serve(line: DeviceLine, websocket: WebSocket) -> None:
     conn: DeviceConnection | None = None
     code = CLOSE_NORMAL
     try:
-        await peer.send(challenge.message())
-        conn = await _authenticate(line, peer, websocket, address, challenge)
+        slot = await _place(line, address)
+        if slot is None:
+            code = CLOSE_TRY_AGAIN_LATER
+            return
+        try:
+            await peer.send(challenge.message())
+            conn = await _authenticate(line, peer, websocket, address, challenge, slot)
+        finally:
+            await line.auth_limiter.leave(slot)  # a connected device holds no place
         if conn is not None:
             await _serve_device(line, conn)
     except Exception as exc:
@@ -99,8 +110,36 @@ async def serve(line: DeviceLine, websocket: WebSocket) -> None:
         await peer.close(code)
 
 
+async def _place(line: DeviceLine, address: str) -> Slot | None:
+    """A place among the address group's authentications in progress; None: too many, or the
+    limiter's shared store is down (closed with 1013: the device tries again after its backoff)."""
+    try:
+        slot = await line.auth_limiter.enter(address)
+    except LimiterUnavailable as exc:
+        log.warning("device authentication refused: the limiter is unavailable (%s)", exc)
+        return None
+    if slot is None:
+        log.debug("too many device authentications in progress from %s", address)
+    return slot
+
+
+async def _counted(line: DeviceLine, slot: Slot, address: str) -> bool:
+    """Count this hello as a failure now (forgiven once the key is proven); False when the
+    address group is over its refusals: then nothing is looked up (``auth_limit.py``)."""
+    try:
+        decision = await line.auth_limiter.attempt(slot)
+    except LimiterUnavailable as exc:
+        log.warning("device authentication refused: the limiter is unavailable (%s)", exc)
+        return False
+    if not decision.allowed:
+        line.throttled += 1
+        log.info("device authentications from %s are held back: too many were refused", address)
+        return False
+    return True
+
+
 async def _authenticate(
-    line: DeviceLine, peer: Peer, websocket: WebSocket, address: str, challenge: Challenge
+    line: DeviceLine, peer: Peer, websocket: WebSocket, address: str, challenge: Challenge, slot: Slot
 ) -> DeviceConnection | None:
     """The hello checked; the device's connection, or None (refused, or gone before it answered)."""
     raw: str | bytes | None = None
@@ -118,6 +157,9 @@ async def _authenticate(
     if not isinstance(hello, DeviceHello):
         await _refuse(line, peer, address, "malformed", "", forget=False)
         return None
+    if not await _counted(line, slot, address):
+        await peer.close(CLOSE_TRY_AGAIN_LATER)
+        return None
     organization = line.settings.organization
     found = await line.db.run(lambda s: _found(s, hello.device_id, organization))
     verdict = challenge.answer(hello, found[0] if found else None, server_origins(line.settings, websocket))
@@ -126,6 +168,7 @@ async def _authenticate(
             line, peer, address, verdict.refused or "unknown_device", hello.device_id, forget=verdict.forget
         )
         return None
+    await line.auth_limiter.forgive(slot)  # the key is proven: no failure of its address group
     conn = DeviceConnection(hello.device_id, peer, address, os_user=hello.os_user)
     await line.connected(conn)
     if not await line.presence.connected(hello):  # revoked while its key was being checked
