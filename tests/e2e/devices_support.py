@@ -7,15 +7,20 @@ device's socket open and starts the session part on the same display when a tech
 
 Everything runs as the suite runs (root, inside the test namespace). The test display is root's,
 so ``enrol`` and ``service`` are told the display and, explicitly, ``--desktop-user root`` (they
-refuse to run a technician's session as root by default). The session part inherits the service's
-standard error: its log lines (the agent log contract of ``agent_log.py``) are read there; the
-enrolment notice is a detached child that logs to the user's ``agent.log`` (``XDG_STATE_HOME``).
+refuse to run a technician's session as root by default); only the test of that rule leaves it
+out: a throwaway account (:class:`LocalAccount`) owns a display of its own, and the service finds
+the account by itself. The session part inherits the service's standard error: its log lines
+(the agent log contract of ``agent_log.py``) are read there; the enrolment notice is a detached
+child that logs to the user's ``agent.log`` (``XDG_STATE_HOME``).
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -438,6 +443,14 @@ class SessionLog(AgentLog):
         return [] if start is None else lines[start:]
 
 
+@dataclass(frozen=True)
+class Runner:
+    """How to run ``veo``: the argv before ``agent ...`` and what its environment needs."""
+
+    veo: list[str]
+    env: dict[str, str]
+
+
 class DeviceService:
     """``veo agent service --state-dir DIR --display :N`` (the system unit's command) in the namespace."""
 
@@ -448,18 +461,25 @@ class DeviceService:
         state_dir: Path,
         workdir: Path,
         name: str = "service",
+        desktop_user: str | None = "root",
+        runner: Runner | None = None,
     ) -> None:
+        """``desktop_user``: ``--desktop-user`` (``None``: left out, so the root service runs
+        sessions as the owner of the display's socket); ``runner``: the Python that runs it (and
+        so its session parts), for a desktop user who cannot run the suite's own."""
         self.display = display
         self.state_dir = state_dir
         self.output = workdir / f"{name}-output.log"
         self.log = AgentLog(self.output)
-        argv = [*VEO, "agent", "service", "--state-dir", str(state_dir), "--display", display.display]
-        argv += ["--desktop-user", "root", "--lang", "en"]
+        runner = runner or Runner(list(VEO), {})
+        argv = [*runner.veo, "agent", "service", "--state-dir", str(state_dir), "--display", display.display]
+        argv += ["--desktop-user", desktop_user] if desktop_user is not None else []
+        argv += ["--lang", "en"]
         self.process = LoggedProcess(
             f"veo agent service ({name})",
             netns.command(argv),
             self.output,
-            env=_device_env(display, workdir / f"{name}-home"),
+            env={**_device_env(display, workdir / f"{name}-home"), **runner.env},
         )
 
     def session_log(self, session_id: str) -> SessionLog:
@@ -487,3 +507,129 @@ def wait_online(api: DevicesApi, device_id: str, logs: Logs, timeout: float = 60
         return wait_for(f"device {device_id} to be online", probe, timeout, logs)
     except WaitTimeout as exc:
         raise WaitTimeout(f"{exc}\nlast seen: {api.device(device_id, api.people.admin)}") from None
+
+
+# ---------------------------------------------------------------------------- a person's account
+
+
+class LocalAccount:
+    """A throwaway unprivileged account (``useradd -m``), removed with its home (``userdel -r``):
+    the person signed in at the device, whose display the root service must find by itself."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        subprocess.run(
+            ["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        entry = pwd.getpwnam(name)
+        self.uid, self.gid, self.home = entry.pw_uid, entry.pw_gid, Path(entry.pw_dir)
+        self.groups = sorted(set(os.getgrouplist(name, entry.pw_gid)))
+
+    def run(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """``argv`` as this account (``runuser``), with exactly ``env`` (plus the account's HOME)."""
+        return subprocess.run(
+            ["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv],
+            capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        )  # fmt: skip
+
+    def remove(self) -> None:
+        # -f: a process of the account that outlived its test must not keep the account around
+        subprocess.run(["userdel", "-r", "-f", self.name], capture_output=True, timeout=30, check=False)
+
+
+class AsAccount(NetworkNamespace):
+    """The suite's namespace, with commands run as ``account`` (``runuser``): an ``XvfbDisplay``
+    started through it is that account's display (its ``/tmp/.X11-unix/X<N>`` is theirs)."""
+
+    def __init__(self, netns: NetworkNamespace, account: LocalAccount) -> None:
+        super().__init__(netns.name)
+        self.account = account
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        return super().command(["runuser", "-u", self.account.name, "--", *argv])
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """Who a process is, from ``/proc/<pid>/status`` and ``/proc/<pid>/environ``."""
+
+    pid: int
+    uids: tuple[int, ...]
+    gids: tuple[int, ...]
+    groups: tuple[int, ...]
+    home: str
+
+
+def children_running(parent: int, marker: str) -> list[ProcessIdentity]:
+    """The processes whose parent is ``parent`` and whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = dict(
+                line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line
+            )
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker not in cmdline or int(status["PPid"]) != parent:
+            continue
+        home = next((v[5:].decode() for v in environ if v.startswith(b"HOME=")), "")
+        found.append(
+            ProcessIdentity(
+                pid=int(entry.name),
+                uids=tuple(int(v) for v in status["Uid"].split()),
+                gids=tuple(int(v) for v in status["Gid"].split()),
+                groups=tuple(sorted(int(v) for v in status["Groups"].split())),
+                home=home,
+            )
+        )
+    return found
+
+
+def runner_for(account: LocalAccount) -> Runner | None:
+    """A Python that ``account`` can run ``veo``'s session part with: the suite's own, else the
+    system's of the same version with the suite's packages on ``PYTHONPATH`` (a virtualenv made
+    from an interpreter under root's home, ``/root`` being 0700, is root's alone); ``None`` if
+    neither works. A real installation's interpreter is everyone's, as the .deb's is."""
+    probe = "import tkinter, veo.agent.device.session_part"
+    candidates = [Runner(list(VEO), {})]
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if system.exists():
+        import site
+
+        import veo
+
+        path = [str(Path(veo.__file__).resolve().parent.parent), *site.getsitepackages()]
+        candidates.append(Runner([str(system), "-m", "veo"], {"PYTHONPATH": os.pathsep.join(path)}))
+    for runner in candidates:
+        env = {"HOME": str(account.home), "PATH": "/usr/bin:/bin", **runner.env}
+        if account.run([runner.veo[0], "-c", probe], env).returncode == 0:
+            return runner
+    return None
+
+
+def root_display(netns: NetworkNamespace, display: str, log_path: Path) -> LoggedProcess:
+    """Root's Xvfb on ``display`` (a number just given up: a greeter taking over the screen after
+    the person signed out), ready for clients."""
+    process = LoggedProcess(
+        f"xvfb (root's, {display})",
+        netns.command(["Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp",
+                       "-nolisten", "local", "-noreset", "-br"]),
+        log_path,
+    )  # fmt: skip
+
+    def ready() -> bool:
+        if not process.running():
+            raise AssertionError(f"Xvfb {display} exited: {process.tail()}")
+        env = {**os.environ, "DISPLAY": display}
+        return (
+            subprocess.run(["xdpyinfo"], env=env, capture_output=True, check=False, timeout=10).returncode
+            == 0
+        )
+
+    wait_for(f"root's Xvfb {display} to accept clients", ready, 30)
+    return process

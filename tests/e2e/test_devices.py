@@ -16,6 +16,8 @@ What each test proves (the issue's "How to prove it"):
 * *unattended*: refused (403 and a sentence) to a role without the capability, allowed to one with it;
 * a revoked device forgets its key and cannot be reached; its old key is refused and audited;
 * the audit log names the device, the policy, the reason and the technician of every session.
+* a root service told only ``--display`` runs the session part as the display's owner (a throwaway
+  account: its uid, gids and home; its own history records the session) and refuses root's display.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,7 @@ from playwright.sync_api import Browser, BrowserContext
 
 import veo
 
-from .conftest import DISPLAY_KEY, WORKDIR_KEY
+from .conftest import DISPLAY_KEY, WORKDIR_KEY, _unavailable
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
@@ -48,21 +51,26 @@ from .devices_support import (
     LEAD_NAME,
     LEAD_PASSWORD,
     ORGANIZATION,
+    AsAccount,
     DevicesApi,
     DeviceService,
     Enrolment,
+    LocalAccount,
     People,
     SessionLog,
+    children_running,
     create_people,
     drawn,
     enrol_refused,
     enrol_with_notice,
     expect,
     has_window,
+    root_display,
+    runner_for,
     wait_online,
 )
 from .netns import NetworkNamespace
-from .procs import Logs, wait_for
+from .procs import LoggedProcess, Logs, wait_for
 from .stack import TECH_EMAIL, TECH_NAME, VEO, VeoServer
 from .xdisplay import Rect, XvfbDisplay
 
@@ -672,3 +680,156 @@ def test_the_audit_log_names_device_policy_reason_and_technician_for_each_sessio
     assert {e["session_id"] for e in requested} == {sid for sid, *_ in fleet.sessions}
     # and the chain over all of it is intact
     assert fleet.api.server.cli("audit", "verify").startswith("OK")
+
+
+def test_the_root_service_runs_the_session_as_the_displays_owner_and_refuses_a_root_display(
+    netns: NetworkNamespace,
+    xvfb: XvfbDisplay,
+    veo_server: VeoServer,
+    fleet: Fleet,
+    console: Console,
+    workdir: Path,
+    device_logs: Logs,
+) -> None:
+    """A root service given ``--display`` and no ``--desktop-user`` starts the session part as the
+    display socket's owner (uid, gids, HOME: a throwaway account signed in to its own Xvfb), whose
+    own history then records the session. When root's display takes that number (the person
+    signed out, a greeter's X server) a request is refused (``no_desktop``) and the technician
+    sees the session end ``device_unavailable``; a service started on root's display without
+    ``--desktop-user`` refuses to start at all."""
+    api = fleet.api
+    # notify from the start: the enrolment notice tells the person so (a stronger policy later
+    # would first be shown to them and the request refused: R1-8, not this test's subject)
+    api.set_policy(fleet.group, "notify")
+    token = api.create_token(fleet.group["id"], "A person's desk", unattended=False)
+    state_dir = workdir / "desk-state"
+    enrolment = enrol_with_notice(
+        netns, xvfb, veo_server, token, state_dir, workdir, device_logs, "desk-enrol"
+    )
+    assert enrolment.returncode == 0, enrolment.output
+    device_id = json.loads((state_dir / "device.json").read_text())["device_id"]
+    account = LocalAccount(f"veoe2e{os.getpid()}")
+    services: list[DeviceService] = []
+    display: XvfbDisplay | None = None
+    greeter: LoggedProcess | None = None
+    try:
+        runner = runner_for(account)
+        if runner is None:
+            _unavailable(f"a Python that an unprivileged account can run veo with (tried {sys.executable})")
+        assert runner is not None
+        # the person's own display: its socket is theirs, which is all the service goes by
+        display = XvfbDisplay(AsAccount(netns, account), workdir / "desk-xvfb.log")
+        device_logs.add(display.process)
+        socket = Path("/tmp/.X11-unix") / f"X{display.display.lstrip(':')}"
+        assert socket.stat().st_uid == account.uid, socket.stat()
+        service = DeviceService(
+            netns, display, state_dir, workdir, "desk-service", desktop_user=None, runner=runner
+        )
+        services.append(service)
+        device_logs.add(service.process)
+        wait_online(api, device_id, device_logs)
+        listed = api.device(device_id, api.people.admin)
+        assert listed is not None and listed["os_user"] == account.name, listed
+
+        desk = replace(fleet, device_id=device_id, state_dir=state_dir, service=service, sessions=[])
+        reason = "Set up the new mail account"
+        session_id = _connect(desk, api.people.technician, reason, TECH_EMAIL, "notify")
+        try:
+            _open_console(console, session_id)
+            _wait_started(desk, session_id, device_logs)
+            assert service.process.proc is not None
+            parts = children_running(service.process.proc.pid, "--device-session")
+            assert len(parts) == 1, parts
+            part = parts[0]
+            assert part.uids == (account.uid,) * 4, part  # real, effective, saved, filesystem
+            assert part.gids == (account.gid,) * 4, part
+            assert part.groups == tuple(account.groups) and 0 not in part.groups, part
+            assert part.home == str(account.home), part
+            _wait_window(display, BAR_TITLE, device_logs)  # on the person's display
+            console.wait_conn_state("active")
+            console.page.click("#end-session")
+            console.wait_conn_state("ended", timeout=30)
+            _user_closes_the_end_windows(desk, session_id, device_logs)
+        finally:
+            _end_if_running(desk, console, session_id)
+
+        # the person's own history (in their home, theirs) records it, and they can read it
+        own = account.home / ".local" / "share" / "veo" / "history.jsonl"
+        assert own.stat().st_uid == account.uid, own.stat()
+        entries = [json.loads(line) for line in own.read_text().splitlines()]
+        assert any(
+            e.get("session_id") == session_id
+            and e.get("device_policy") == "notify"
+            and e.get("access_reason") == reason
+            for e in entries
+        ), entries
+        env = {"HOME": str(account.home), "PATH": "/usr/bin:/bin", "LANG": "en_US.UTF-8", **runner.env}
+        read = account.run([*runner.veo, "agent", "--history", "--print", "--lang", "en"], env)
+        assert read.returncode == 0, read.stdout + read.stderr
+        assert "Managed computer: started without asking; you were shown who and why" in read.stdout, (
+            read.stdout
+        )
+        assert f"Reason given: {reason}" in read.stdout and TECH_NAME in read.stdout, read.stdout
+        # and the root service's (the device's) history records the request and for whom it ran
+        device_history = [json.loads(line) for line in (state_dir / "history.jsonl").read_text().splitlines()]
+        request = next(e for e in device_history if e.get("session_id") == session_id)
+        assert (request["kind"], request["policy"], request["reason"]) == (
+            "session_request",
+            "notify",
+            reason,
+        )
+        assert (request.get("problem", ""), request.get("detail")) == ("", account.name), request
+
+        # the person signs out and root's display (a greeter's) takes the number: the service,
+        # which looks at the socket's owner at each request, never runs a session as root
+        number = display.display
+        display.stop()
+        greeter = root_display(netns, number, workdir / "greeter-xvfb.log")
+        device_logs.add(greeter)
+        socket = Path("/tmp/.X11-unix") / f"X{number.lstrip(':')}"
+        assert socket.stat().st_uid == 0, socket.stat()
+        refused_reason = "Should never run as root"
+        created = expect(api.connect(device_id, api.people.technician, refused_reason), 201, "connect")
+        refused_id = str(created["id"])
+        _open_console(console, refused_id)
+        wait_for(
+            "the session to end", lambda: api.session(refused_id).get("status") == "ended", 60, device_logs
+        )
+        assert api.session(refused_id).get("end_reason") == "device_unavailable", api.session(refused_id)
+        console.page.reload()
+        wait_for(
+            "the console to say the device could not start the session",
+            lambda: "The device could not start the session" in console.page.inner_text("body"),
+            30,
+            device_logs,
+        )
+        failed = api.audit(session_id=refused_id, action="session.device_launch_failed")
+        assert [e["details"].get("problem") for e in failed] == ["no_desktop"], failed
+        assert service.contains(f"no session on display {number}: it belongs to root"), service.process.tail()
+        assert service.contains(
+            f"session request {refused_id} from {TECH_NAME!r} (policy notify): no_desktop"
+        )
+        assert children_running(service.process.proc.pid, "--device-session") == []
+        device_history = [json.loads(line) for line in (state_dir / "history.jsonl").read_text().splitlines()]
+        refused = next(e for e in device_history if e.get("session_id") == refused_id)
+        assert (refused.get("problem"), refused.get("detail", "")) == ("no_desktop", ""), refused
+        service.stop()
+
+        # and a root service given root's display at start-up does not start at all
+        refusing = DeviceService(
+            netns, xvfb, state_dir, workdir, "root-display-service", desktop_user=None, runner=runner
+        )
+        services.append(refusing)
+        device_logs.add(refusing.process)
+        wait_for("the service to refuse to start", lambda: not refusing.process.running(), 60, device_logs)
+        assert refusing.process.proc.returncode not in (0, None), refusing.process.tail()
+        assert f"The display {xvfb.display} belongs to root" in refusing.process.text(), (
+            refusing.process.text()
+        )
+    finally:
+        for running in services:
+            running.stop()
+        for screen in (display, greeter):
+            if screen is not None:
+                screen.stop()
+        account.remove()
