@@ -293,15 +293,17 @@ async def connect_device(
     try:
         session, session_request = await connect.connect_committed(
             db,
-            device_id=device_id,
-            user=user,
-            reason=body.reason,
-            ticket_id=body.ticket_id,
-            mode=body.mode,
-            permissions=body.permissions,
-            ttl_seconds=settings.session_code_ttl_seconds,
-            address=client_address(request),
-            organization=settings.organization,
+            connect.ConnectAsk(
+                device_id=device_id,
+                user=user,
+                reason=body.reason,
+                ticket_id=body.ticket_id,
+                mode=body.mode,
+                permissions=body.permissions,
+                ttl_seconds=settings.session_code_ttl_seconds,
+                address=client_address(request),
+                organization=settings.organization,
+            ),
         )
     except sessions.SessionError as exc:
         raise api_error(exc) from None

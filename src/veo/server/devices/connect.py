@@ -20,6 +20,7 @@ caller hands that request to the node holding the device's socket:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -93,36 +94,46 @@ def choose_mode(db: Session, device: Device, user: User, mode: str | None) -> De
     return "notify" if chosen == "notify" else "ask"
 
 
-def connect(
-    db: Session,
-    *,
-    device_id: str,
-    user: User,
-    reason: str,
-    ticket_id: int | None,
-    mode: DevicePolicy | None,
-    permissions: Iterable[str] | None,
-    ttl_seconds: int,
-    address: str = "",
-    organization: str = "",
-) -> tuple[RemoteSession, SessionRequest]:
+@dataclass(frozen=True)
+class ConnectAsk:
+    """What the technician asks for: one list of fields for :func:`connect` and for
+    :func:`connect_committed`, which audits its refusal."""
+
+    device_id: str
+    user: User
+    reason: str
+    ticket_id: int | None
+    mode: DevicePolicy | None
+    permissions: Iterable[str] | None
+    ttl_seconds: int
+    address: str = ""
+    organization: str = ""
+
+
+def _device(db: Session, device_id: str) -> Device | None:
+    """The device, or None; an id longer than any device's is not looked up."""
+    return db.get(Device, device_id) if len(device_id) <= 32 else None
+
+
+def connect(db: Session, ask: ConnectAsk) -> tuple[RemoteSession, SessionRequest]:
     """The waiting session and the request to send to the device; raises :class:`DeviceError`
     (or ``sessions.SessionError`` for a permission request beyond the role's policy)."""
-    device = db.get(Device, device_id) if len(device_id) <= 32 else None
+    user, ticket_id, address, permissions = ask.user, ask.ticket_id, ask.address, ask.permissions
+    device = _device(db, ask.device_id)
     if device is None:
         raise DeviceError("device_not_found")
     if not may_see(user, device.group):
         raise DeviceError("group_not_allowed")
     if device.revoked_at is not None:
         raise DeviceError("device_revoked")
-    reason = " ".join(reason.split())  # line breaks and tabs of a typed reason become spaces
+    reason = " ".join(ask.reason.split())  # line breaks and tabs of a typed reason become spaces
     if has_control(reason):
         raise DeviceError("reason_invalid")
     if len(reason) > REASON_MAX_CHARS:
         raise DeviceError("reason_too_long")
     if not reason and ticket_id is None:
         raise DeviceError("reason_required")
-    chosen = choose_mode(db, device, user, mode)
+    chosen = choose_mode(db, device, user, ask.mode)
     if not is_online(device, utcnow()):
         raise DeviceError("device_offline")
     ticket = _ticket_for(db, device, user, reason, ticket_id, address)
@@ -133,7 +144,7 @@ def connect(
         ticket_id=ticket.id,
         technician=user,
         permissions=list(permissions) if permissions is not None else None,
-        ttl_seconds=ttl_seconds,
+        ttl_seconds=ask.ttl_seconds,
         address=address,
         device_id=device.id,
         device_name=device.name,
@@ -149,7 +160,7 @@ def connect(
         policy=chosen,
         reason=access_reason,
         technician_name=clean(user.name, 120),
-        organization=clean(organization, 120),
+        organization=clean(ask.organization, 120),
         ticket_id=ticket.id,
         ticket_title=clean(ticket.title, 200),
     )
@@ -160,7 +171,7 @@ def record_refused(
     db: Session, *, device_id: str, user: User, mode: str | None, code: str, address: str = ""
 ) -> None:
     """``device.connect_refused``: who tried which device, in which mode, and why not."""
-    device = db.get(Device, device_id) if len(device_id) <= 32 else None
+    device = _device(db, device_id)
     record(
         db,
         "device.connect_refused",
@@ -175,51 +186,27 @@ def record_refused(
     )
 
 
-async def connect_committed(
-    database: Database,
-    *,
-    device_id: str,
-    user: User,
-    reason: str,
-    ticket_id: int | None,
-    mode: DevicePolicy | None,
-    permissions: Iterable[str] | None,
-    ttl_seconds: int,
-    address: str = "",
-    organization: str = "",
-) -> tuple[RemoteSession, SessionRequest]:
+async def connect_committed(database: Database, ask: ConnectAsk) -> tuple[RemoteSession, SessionRequest]:
     """:func:`connect` in its own transaction; a refusal audited in another one, then raised."""
     from veo.server.sessions import txn
 
-    chosen = list(permissions) if permissions is not None else None
+    chosen = list(ask.permissions) if ask.permissions is not None else None
+    ask = replace(ask, permissions=chosen)  # read twice: to grant, and to audit a refusal
+    user, address = ask.user, ask.address
     try:
-        return await txn.run(
-            database,
-            lambda s: connect(
-                s,
-                device_id=device_id,
-                user=user,
-                reason=reason,
-                ticket_id=ticket_id,
-                mode=mode,
-                permissions=chosen,
-                ttl_seconds=ttl_seconds,
-                address=address,
-                organization=organization,
-            ),
-        )
+        return await txn.run(database, lambda s: connect(s, ask))
     except DeviceError as exc:
         if exc.code not in _NOT_AUDITED:
             code = exc.code
             await database.run(
                 lambda s: record_refused(
-                    s, device_id=device_id, user=user, mode=mode, code=code, address=address
+                    s, device_id=ask.device_id, user=user, mode=ask.mode, code=code, address=address
                 )
             )
         raise
     except sessions.SessionError as exc:
-        if exc.code == "beyond_policy" and ticket_id is not None:
-            tid = ticket_id
+        if exc.code == "beyond_policy" and ask.ticket_id is not None:
+            tid = ask.ticket_id
             await database.run(
                 lambda s: sessions.record_beyond_policy(
                     s, ticket_id=tid, technician=user, permissions=chosen, address=address

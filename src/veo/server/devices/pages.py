@@ -324,15 +324,17 @@ async def connect_device(
     try:
         session, session_request = await connect.connect_committed(
             db,
-            device_id=device_id,
-            user=user,
-            reason=reason,
-            ticket_id=ticket,
-            mode=chosen,
-            permissions=list(permissions),
-            ttl_seconds=settings.session_code_ttl_seconds,
-            address=client_address(request),
-            organization=wording.organization(settings.organization),
+            connect.ConnectAsk(
+                device_id=device_id,
+                user=user,
+                reason=reason,
+                ticket_id=ticket,
+                mode=chosen,
+                permissions=list(permissions),
+                ttl_seconds=settings.session_code_ttl_seconds,
+                address=client_address(request),
+                organization=wording.organization(settings.organization),
+            ),
         )
     except InvalidInput as exc:
         return await _device_page(request, db, user, device_id, form=form, errors=exc.fields, status=422)
