@@ -212,6 +212,39 @@ def test_too_many_authentications_in_progress_from_one_address_wait(env: Env) ->
         assert hello(ws, device)["type"] == "device_welcome"
 
 
+# ---------------------------------------------------------------- a copied key in use elsewhere
+
+
+def test_a_socket_replaced_from_another_address_is_audited_once_per_window(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cloned disk alternating with the real device leaves one row per window, not one per flap;
+    a device that reconnects from where it was leaves none."""
+    where = iter(["10.0.0.7", "10.0.0.7", "203.0.113.9", "10.0.0.7", "203.0.113.9"])
+    monkeypatch.setattr(device_socket, "client_address", lambda _ws: next(where))
+    device = enrol(env.db)
+    with env.device() as first:
+        assert hello(first, device)["type"] == "device_welcome"
+        with env.device() as same_place:  # the same address: a reconnect, no news
+            assert hello(same_place, device)["type"] == "device_welcome"
+            assert closed_with(first) == CLOSE_REPLACED
+            assert events(env.db, "device.replaced") == []
+            with env.device() as clone:
+                assert hello(clone, device)["type"] == "device_welcome"
+                assert closed_with(same_place) == CLOSE_REPLACED
+                with env.device() as back, env.device() as again:
+                    assert hello(back, device)["type"] == "device_welcome"
+                    assert hello(again, device)["type"] == "device_welcome"
+    (row_,) = events(env.db, "device.replaced")
+    assert row_.details == {
+        "device_id": device.device_id,
+        "device_name": "Reception PC",
+        "from": "10.0.0.7",
+        "to": "203.0.113.9",
+    }
+    assert (row_.actor, row_.address) == ("device", "203.0.113.9")
+
+
 def test_a_device_the_database_lost_is_refused_without_forget(env: Env) -> None:
     """Told ``unknown_device`` without forget (it keeps its key and tries again), audited."""
     device = enrol(env.db)

@@ -231,3 +231,29 @@ def test_refused_authentications_are_counted_by_every_node_together(pair: Pair) 
                 await client.aclose()
 
         asyncio.run(cleanup())
+
+
+def test_node_b_audits_its_socket_replaced_from_another_address_on_node_a(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from veo.server.audit.models import AuditEvent
+    from veo.server.devices import socket as device_socket
+
+    where = iter(["10.0.0.7", "203.0.113.9"])
+    monkeypatch.setattr(device_socket, "client_address", lambda _ws: next(where))
+    device = enrol(pair.db)
+    with pair.b.device() as old:
+        hello(old, device)
+        with pair.a.device() as new:
+            assert hello(new, device)["type"] == "device_welcome"
+            assert closed_with(old) == CLOSE_REPLACED
+
+            def audited() -> list[AuditEvent]:
+                with pair.db.session() as s:
+                    return list(s.scalars(select(AuditEvent).where(AuditEvent.action == "device.replaced")))
+
+            (row,) = eventually(audited, what="device.replaced written by node B")
+    assert row.details is not None
+    assert (row.details["from"], row.details["to"]) == ("10.0.0.7", "203.0.113.9")

@@ -17,7 +17,9 @@ a socket:
 - :meth:`DeviceLine.revoked` after a revocation committed: ``device_revoked`` to the device and
   its socket closed, on whichever node (a lost notice is caught by the holder's next flush).
 - a second authenticated socket of a device replaces the first, on whichever node: the later
-  authentication (wall clock, ns) stays.
+  authentication (wall clock, ns) stays. When it came from another address group, the node that
+  held the old socket audits ``device.replaced {device_id, from, to}`` (a copied key or disk
+  image alternating with the real device shows up), once per device and window.
 
 A device may only answer for its own sessions, once each: a ``session_launch`` naming a session
 that was not requested on its socket (or on the socket of this node it replaced) is ignored
@@ -40,12 +42,14 @@ from fastapi import FastAPI
 
 from veo.protocol.base import Message
 from veo.protocol.device import CHALLENGE_SECONDS, DeviceRevoked, SessionLaunch, SessionRequest
+from veo.server.addresses import address_group
 from veo.server.audit.service import record
 from veo.server.bus.base import RESYNC, Bus
 from veo.server.db import unavailable
 from veo.server.devices import presence as presence_module
 from veo.server.devices import service as device_service
 from veo.server.devices.auth_limit import create_auth_limiter
+from veo.server.devices.models import Device
 from veo.server.devices.presence import DeviceConnection, Presence
 from veo.server.devices.refusals import FirstPerDevice
 from veo.server.sessions import service, txn
@@ -71,6 +75,10 @@ DEVICE_REVOKED = "device_revoked"
 #: and window at once, ``{reason, device_id}``; the rest as one summary: ``refusal_log.py``).
 AUTH_REFUSED = "device.auth_refused"
 LAUNCH_FAILED = "session.device_launch_failed"
+#: Audit action of a device's socket replaced by one from another address group (a copied key or
+#: disk image in use elsewhere shows up this way): ``{device_id, device_name, from, to}``, at most
+#: one row per device and window on each node (a flapping clone cannot flood the log).
+REPLACED = "device.replaced"
 #: Actor of what the device itself did (its id is in the details).
 DEVICE_ACTOR = "device"
 #: A device socket closed because a newer one of the same device authenticated.
@@ -108,6 +116,7 @@ class DeviceLine:
         #: hellos closed unread because their address group was over its refusals (tests, log)
         self.throttled = 0
         self.known_refusals = FirstPerDevice()
+        self.replacements = FirstPerDevice(reasons=frozenset({REPLACED}))
         #: session id -> the timer that ends it unless the device answers in time
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -239,8 +248,34 @@ class DeviceLine:
         if old is not None:
             conn.expected.update(old.expected)  # what it was asked, the new socket may answer
             await old.peer.close(CLOSE_REPLACED)
-        notice = {"kind": "replaced", "node": self.node, "device": conn.device_id, "since": conn.since}
+            await self.replaced(conn.device_id, old.address, conn.address)
+        notice = {
+            "kind": "replaced",
+            "node": self.node,
+            "device": conn.device_id,
+            "since": conn.since,
+            "address": conn.address,
+        }
         self._tell(notice, f"device {conn.device_id} connected again")
+
+    async def replaced(self, device_id: str, old_address: str, new_address: str) -> None:
+        """Audit ``device.replaced`` when the socket moved to another address group (a device
+        that reconnects from where it was is no news); once per device and window. Never raises."""
+        if address_group(old_address) == address_group(new_address):
+            return
+        if not self.replacements.first("", REPLACED, device_id):
+            return
+        details: dict[str, object] = {"device_id": device_id, "from": old_address, "to": new_address}
+
+        def write(s: Any) -> None:
+            device = s.get(Device, device_id)
+            details["device_name"] = device.name if device is not None else ""
+            record(s, REPLACED, actor=DEVICE_ACTOR, address=new_address, details=details)
+
+        try:
+            await txn.run(self.db, write)
+        except Exception as exc:
+            unavailable.log_failure(log, f"auditing device {device_id}'s replaced socket", exc)
 
     async def launched(self, conn: DeviceConnection, launch: SessionLaunch) -> None:
         """The device's answer to a ``session_request``: the wait ends; a failure ends the session."""
@@ -411,6 +446,8 @@ class DeviceLine:
             elif kind == "replaced" and conn.since < int(data["since"]):
                 self.presence.release(conn)
                 await conn.peer.close(CLOSE_REPLACED)
+                if isinstance(data.get("address"), str):  # the replaced socket's node knows where it was
+                    await self.replaced(conn.device_id, conn.address, data["address"])
         except Exception:
             log.warning("ignored a device notice the bus carried: %r", raw[:200], exc_info=True)
 

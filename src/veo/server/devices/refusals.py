@@ -34,7 +34,9 @@ class FirstPerDevice:
         window_seconds: float = 300.0,
         max_immediate: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        reasons: frozenset[str] = KNOWN_DEVICE_REASONS,
     ) -> None:
+        self.reasons = reasons
         self.window = window_seconds
         self.max_immediate = max_immediate
         self._clock = clock
@@ -45,7 +47,7 @@ class FirstPerDevice:
 
     def first(self, address: str, reason: str, device_id: str) -> bool:
         """True when this refusal gets its own row now (and is not to be counted as well)."""
-        if reason not in KNOWN_DEVICE_REASONS or not device_id:
+        if reason not in self.reasons or not device_id:
             return False
         now = self._clock()
         while self._seen:  # windows that closed, oldest first

@@ -369,6 +369,7 @@ def action(code: str) -> str:
         "device.revoked": _("Device enrolment revoked"),
         "device.auth_refused": _("Device connection refused"),
         "device.connect_refused": _("Connection to a device refused"),
+        "device.replaced": _("Device connected from another place"),
         "session.device_launch_failed": _("The device could not start the session"),
     }
     return actions.get(code, _("Other event"))
@@ -491,6 +492,16 @@ def device_details(code: str, d: Mapping[str, object]) -> list[str]:
             parts.append(refusal_summary(d, device_auth_refusal))
         else:
             parts.append(_("Reason: %(why)s.") % {"why": device_auth_refusal(str(d.get("reason", "")))})
+    elif code == "device.replaced":
+        if name:
+            parts.append(_("Device: %(name)s.") % {"name": name})
+        parts.append(
+            _(
+                "Its connection from %(old)s was replaced by one from %(new)s. If the device did not move, "
+                "its key may be in use on another computer: revoke it and enrol it again."
+            )
+            % {"old": d.get("from", ""), "new": d.get("to", "")}
+        )
     elif code == "device.connect_refused":
         if name:
             parts.append(_("Device: %(name)s.") % {"name": name})

@@ -24,6 +24,7 @@ DEVICE_ACTIONS = (
     "device.revoked",
     "device.auth_refused",
     "device.connect_refused",
+    "device.replaced",
     "session.device_launch_failed",
 )
 
@@ -102,3 +103,12 @@ def test_token_secret_and_status() -> None:
     assert tokens.status(token, now) == "used"
     token.revoked_at = now
     assert tokens.status(token, now) == "revoked"
+
+
+def test_a_replaced_socket_names_both_places_and_what_to_do() -> None:
+    text = wording.event_details(
+        "device.replaced",
+        {"device_id": "a" * 32, "device_name": "Reception PC", "from": "10.0.0.7", "to": "203.0.113.9"},
+    )
+    assert "Reception PC" in text and "10.0.0.7" in text and "203.0.113.9" in text
+    assert "revoke" in text
