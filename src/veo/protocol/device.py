@@ -212,7 +212,10 @@ class SessionRequest(Message):
     ticket_title: Annotated[str, Field(max_length=200)]
 
 
-LaunchProblem = Literal["no_desktop", "unattended_not_enrolled", "busy", "launch_failed"]
+#: ``policy_not_told``: the request asks more than the person at the computer was last told the
+#: organization may do (the group's policy changed); the device showed them the notice first and
+#: refuses this one request, the next one works.
+LaunchProblem = Literal["no_desktop", "unattended_not_enrolled", "busy", "launch_failed", "policy_not_told"]
 
 
 class SessionLaunch(Message):
