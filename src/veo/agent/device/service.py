@@ -15,7 +15,8 @@ when a technician connects (``session_request``):
 5. starts the session part on that desktop as its user with the :class:`LaunchSpec` on its
    standard input (``launcher.py``), and answers ``session_launch``.
 
-The group's policy comes with every ``device_welcome``: when it differs from the one the device
+The group's policy comes with every ``device_welcome`` (at each connection, and whenever the
+server sends one again on an open socket): when it differs from the one the device
 knows, the device keeps the new one, writes ``policy_changed`` to its history and shows the notice
 again (``--device-notice``, as at enrolment). A weaker policy binds at once; a stronger one only
 once its notice was shown (review R1-8: an administrator raising a group's policy, or a hostile
@@ -54,6 +55,7 @@ from veo.protocol.device import (
     DevicePolicy,
     DeviceRefused,
     DeviceRevoked,
+    DeviceWelcome,
     EnrolResponse,
     LaunchProblem,
     LaunchSpec,
@@ -187,6 +189,11 @@ class DeviceService:
                     if message.forget:
                         return "forget"
                     return "dropped"
+                if isinstance(message, DeviceWelcome):
+                    # the server may say again what the device is (a group's policy changed):
+                    # the person at the computer is told now, not at the next request
+                    await self.learn_policy(message.policy)
+                    continue
                 if isinstance(message, SessionRequest):
                     answer = await self.handle(message)
                     with contextlib.suppress(ChannelClosed):

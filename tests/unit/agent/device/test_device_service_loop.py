@@ -210,3 +210,30 @@ async def test_replaced_by_a_newer_socket_waits_before_coming_back(
         assert await asyncio.wait_for(service.run(), 60) == 0
         assert len(server.received) == 2
     assert "another connection of this device took its place" in caplog.text
+
+
+async def test_a_new_welcome_on_an_open_socket_updates_the_policy(tmp_path: Path) -> None:
+    """R1-8: the server says again what the device is (its group's policy changed): kept,
+    written to the history (no desktop here, so the person was not told: ``told`` stays)."""
+    changed = json.dumps(
+        {
+            "type": "device_welcome",
+            "device_name": "pc",
+            "group": "G",
+            "policy": "notify",
+            "organization": "ACME",
+        }
+    )
+
+    async def handler(server: StandIn, ws: ServerConnection, number: int) -> None:
+        await server.hello(ws)
+        await ws.send(welcome())
+        await ws.send(changed)
+        await ws.send(json.dumps({"type": "device_revoked"}))
+        await ws.wait_closed()
+
+    async with stand_in(tmp_path, handler) as (_server, service):
+        assert await asyncio.wait_for(service.run(), 60) == 0
+    assert service.config.policy == "notify" and service.config.told() == "ask"
+    kinds = [(e.kind, e.previous_policy, e.policy, e.problem) for e in device_history.read([tmp_path]).events]
+    assert ("policy_changed", "ask", "notify", "no_desktop") in kinds
