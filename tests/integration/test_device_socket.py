@@ -245,6 +245,51 @@ def test_a_socket_replaced_from_another_address_is_audited_once_per_window(
     assert (row_.actor, row_.address) == ("device", "203.0.113.9")
 
 
+# ---------------------------------------------------------------- revoked from the shell
+
+
+def test_a_shell_revocation_ends_the_sessions_and_the_node_tells_their_peers(
+    env: Env,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``veo admin device revoke`` reaches no node: it ends the sessions in the database (their
+    codes refused from then on), and the node holding a session's agent socket announces the end
+    at its next flush, once."""
+    from veo.server import admin as admin_cli
+
+    device = enrol(env.db)
+    session = device_session(env.db, env.users, env.ticket_id, device)
+    argv = ["--database-url", database_url, "--data-dir", str(tmp_path / "data")]
+    assert admin_cli.main([*argv, "device", "revoke", device.device_id]) == 0
+    out = capsys.readouterr().out
+    assert "1 session on it was ended" in out
+    assert "within a minute" in out
+    ended = env.session(session.id)
+    assert (ended.status, ended.ended_by, ended.end_reason) == ("ended", "system", "device_revoked")
+
+    told: list[tuple[str, str, str]] = []
+
+    async def announce(session_id: str, by: str, reason: str) -> None:
+        told.append((session_id, by, reason))
+
+    monkeypatch.setattr(env.app.state.hub, "announce_end", announce)
+    held = env.app.state.hub.agent_sockets.held
+
+    async def flush_holding_the_agent() -> None:
+        held[session.id] = (1, object())  # this node holds the session's agent socket
+        try:
+            await env.line.flush_now()
+            await env.line.flush_now()
+        finally:
+            held.pop(session.id, None)
+
+    call(env.client, flush_holding_the_agent)
+    assert told == [(session.id, "system", "device_revoked")]
+
+
 def test_a_device_the_database_lost_is_refused_without_forget(env: Env) -> None:
     """Told ``unknown_device`` without forget (it keeps its key and tries again), audited."""
     device = enrol(env.db)

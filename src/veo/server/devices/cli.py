@@ -25,7 +25,7 @@ from veo.server.devices import groups, service, tokens
 from veo.server.devices.api import enrol_command
 from veo.server.devices.models import Device, DeviceGroup
 from veo.server.errors import ApiError
-from veo.server.lang import _
+from veo.server.lang import _, ngettext
 from veo.server.web import wording
 
 ACTOR = "cli"
@@ -203,13 +203,34 @@ def _device_list(prog: str, settings: Settings) -> int:
 
 
 def _device_revoke(prog: str, settings: Settings, args: argparse.Namespace) -> int:
-    device = _run(
-        prog, settings, lambda s: service.revoke_device(s, args.device_id, by="server", actor=ACTOR)
-    )
+    """Revoke and end the device's live sessions in one transaction. The shell reaches no node:
+    each node finds the revocation at its next presence flush (every minute) and then closes the
+    device's socket and tells the peers of the ended sessions it holds (``line.flush_now``)."""
+
+    def work(s: Session) -> tuple[str, int]:
+        device = service.revoke_device(s, args.device_id, by="server", actor=ACTOR)
+        return device.name, len(service.end_live_sessions(s, device.id))
+
+    name, ended = _run(prog, settings, work)
     print(
         _("Device %(name)s revoked; it is refused from now on and forgets its enrolment when it connects.")
-        % {"name": device.name}
+        % {"name": name}
     )
+    if ended:
+        print(
+            ngettext(
+                "%(count)d session on it was ended; its codes no longer work.",
+                "%(count)d sessions on it were ended; their codes no longer work.",
+                ended,
+            )
+            % {"count": ended}
+        )
+        print(
+            _(
+                "A connected agent and its consoles learn it within a minute, when the server next "
+                "checks; a console whose agent is away shows it when it is reloaded."
+            )
+        )
     return 0
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from veo.protocol.base import Message
 from veo.protocol.device import CHALLENGE_SECONDS, DeviceRevoked, SessionLaunch, SessionRequest
@@ -53,6 +54,7 @@ from veo.server.devices.models import Device
 from veo.server.devices.presence import DeviceConnection, Presence
 from veo.server.devices.refusals import FirstPerDevice
 from veo.server.sessions import service, txn
+from veo.server.sessions.models import RemoteSession
 from veo.server.sessions.refusal_log import RefusalLog
 from veo.server.sessions.wire import CLOSE_NORMAL
 from veo.tasks import spawn
@@ -113,6 +115,8 @@ class DeviceLine:
         self.refusals = RefusalLog(action=AUTH_REFUSED, actor=DEVICE_ACTOR, subject_key="device_ids")
         #: refused authentications per address group, shared by the nodes (``auth_limit.py``)
         self.auth_limiter = create_auth_limiter(hub.settings)
+        #: sessions ended by a shell revocation whose peers this node told (``announce_revoked_ends``)
+        self._announced: set[str] = set()
         #: hellos closed unread because their address group was over its refusals (tests, log)
         self.throttled = 0
         self.known_refusals = FirstPerDevice()
@@ -476,7 +480,37 @@ class DeviceLine:
                 await self.end_sessions(conn.device_id)
         except Exception as exc:
             unavailable.log_failure(log, "writing the devices' presence", exc)
+        try:
+            await self.announce_revoked_ends()
+        except Exception as exc:
+            unavailable.log_failure(log, "checking the sessions of revoked devices", exc)
         await self.write_refusals()
+
+    async def announce_revoked_ends(self) -> list[str]:
+        """Tell the peers of sessions this node holds the agent socket of, that the database says
+        were ended by a revocation no node announced (``veo admin device revoke`` ends them from
+        the shell, with no bus or socket to reach): each once. One query per flush."""
+        sockets = getattr(self.hub, "agent_sockets", None)
+        held = set(sockets.held) if sockets is not None else set()
+        self._announced &= held  # sessions whose agent socket went need no memory
+        unknown = held - self._announced
+        if not unknown:
+            return []
+
+        def ended(s: Any) -> list[str]:
+            stmt = select(RemoteSession.id).where(
+                RemoteSession.id.in_(unknown),
+                RemoteSession.device_id.is_not(None),
+                RemoteSession.status == "ended",
+                RemoteSession.end_reason == DEVICE_REVOKED,
+            )
+            return list(s.scalars(stmt))
+
+        told = await self.db.run(ended)
+        for session_id in told:
+            self._announced.add(session_id)
+            await self.hub.announce_end(session_id, "system", DEVICE_REVOKED)
+        return told
 
 
 async def _send(conn: DeviceConnection, message: Message) -> bool:

@@ -113,6 +113,19 @@ def live_session_ids(db: Session, device_id: str) -> list[str]:
     return list(db.scalars(stmt))
 
 
+def end_live_sessions(db: Session, device_id: str) -> list[str]:
+    """End the device's live sessions in the database, by ``system`` with ``device_revoked``
+    (``veo admin device revoke``, which has no node to tell the peers: their nodes announce it,
+    ``line.DeviceLine.flush_now``). A waiting session's code is refused from this commit on.
+    The ids of the sessions ended."""
+    from veo.server.sessions import service as sessions
+
+    ended = sessions.end_where(
+        db, live_session_ids(db, device_id), lambda _s: "device_revoked", details={"device_id": device_id}
+    )
+    return [session_id for session_id, _reason in ended]
+
+
 def device_sessions(db: Session, device_id: str, limit: int = 20) -> list[RemoteSession]:
     """The device's sessions, newest first."""
     stmt = (
