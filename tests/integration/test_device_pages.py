@@ -313,3 +313,19 @@ async def test_admin_groups_and_tokens(app: FastAPI, client: httpx.AsyncClient) 
     )
     assert too_long.status_code == 422 and 'id="new_token-ttl_hours-error"' in too_long.text
     assert _count(app, EnrolmentToken) == 1
+
+
+async def test_a_reason_with_control_characters_is_a_form_error_with_a_sentence(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """C1 too (a CSI, cp1252 punctuation decoded as Latin-1): the form says why, nothing is sent."""
+    line = _fleet(app)
+    csrf = await _technician(app, client)
+    for reason in ("fix \x9b31m printer", "it\x92s broken", "a\x00b", "x\x1b[2J"):
+        response = await client.post(
+            f"/devices/{ONLINE_ID}/connect",
+            data={"csrf_token": csrf, "reason": reason, "mode": "notify", "permissions": "view"},
+        )
+        assert response.status_code == 422, reason
+        assert "plain text" in response.text
+    assert line.requests == []
