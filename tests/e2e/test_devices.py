@@ -39,6 +39,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext
 
 import veo
+from veo.agent.device import state as device_state
 
 from .conftest import DISPLAY_KEY, WORKDIR_KEY, _unavailable
 from .console import CHANNEL_SPY, Console
@@ -50,6 +51,8 @@ from .devices_support import (
     LEAD_EMAIL,
     LEAD_NAME,
     LEAD_PASSWORD,
+    NOTICE_BUTTON,
+    NOTICE_WINDOW,
     ORGANIZATION,
     AsAccount,
     DevicesApi,
@@ -256,7 +259,7 @@ def _wait_idle(fleet: Fleet) -> None:
         lambda: all(
             fleet.service.contains(f"the session part of {sid} ended")
             for sid, *_ in fleet.sessions
-            if fleet.service.contains(f"session request {sid}")
+            if _launched(fleet, sid)
         ),
         60,
         fleet.logs,
@@ -286,6 +289,45 @@ def _connect_from_page(fleet: Fleet, console: Console, reason: str, technician: 
     assert match is not None, f"Connect did not open a console ({page.url}):\n{page.inner_text('body')[:800]}"
     fleet.sessions.append((match.group(1), policy, reason, technician))
     return match.group(1)
+
+
+def _launched(fleet: Fleet, session_id: str) -> bool:
+    """The service started a session part for ``session_id`` (a refused request starts none)."""
+    return any(
+        f"session request {session_id} from " in line and line.endswith(": started")
+        for line in fleet.service.log.lines()
+    )
+
+
+def _tell_policy(fleet: Fleet, policy: str, token: str, technician: str, logs: Logs) -> None:
+    """The admin sets the group's ``policy``. A stronger one than the person at the device was
+    told binds only once they were told (review R1-8): the next request is refused, the service
+    shows the notice of the new policy on the display, the person closes it; then it applies."""
+    fleet.api.set_policy(fleet.group, policy)
+    config = device_state.DeviceConfig.model_validate_json((fleet.state_dir / "device.json").read_text())
+    if not device_state.stronger(policy, config.told()):  # type: ignore[arg-type]
+        return
+    _wait_idle(fleet)
+    reason = f"A {policy} session before the person was told"
+    created = expect(fleet.api.connect(fleet.device_id, token, reason, policy), 201, "connect (not told)")
+    session_id = str(created["id"])
+    fleet.sessions.append((session_id, policy, reason, technician))
+    wait_for(
+        "the refused request to end the session (device_unavailable)",
+        lambda: fleet.api.session(session_id).get("status") == "ended",
+        60,
+        logs,
+    )
+    assert fleet.api.session(session_id).get("end_reason") == "device_unavailable"
+    assert not _launched(fleet, session_id)
+    notice = _settled(fleet.service.session_log(session_id), NOTICE_WINDOW, logs)
+    fleet.service.display.click_rect(notice[NOTICE_BUTTON])
+
+    def told() -> bool:
+        text = (fleet.state_dir / "device.json").read_text()
+        return device_state.DeviceConfig.model_validate_json(text).told() == policy
+
+    wait_for(f"the device to keep {policy} once its person was told", told, 30, logs)
 
 
 def _wait_window(display: XvfbDisplay, title: str, logs: Logs) -> None:
@@ -472,7 +514,7 @@ def test_ask_shows_the_consent_dialog_without_a_code_and_a_console_click_lands(
 def test_notify_starts_with_the_bar_visible_and_the_users_stop_ends_it(
     fleet: Fleet, console: Console, xvfb: XvfbDisplay, device_logs: Logs
 ) -> None:
-    fleet.api.set_policy(fleet.group, "notify")
+    _tell_policy(fleet, "notify", fleet.api.people.technician, TECH_EMAIL, device_logs)
     reason = "Install the quarterly update"
     session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
     session = fleet.service.session_log(session_id)
@@ -514,7 +556,7 @@ def test_unattended_is_refused_to_a_role_without_the_capability_and_allowed_with
     xvfb: XvfbDisplay,
     device_logs: Logs,
 ) -> None:
-    fleet.api.set_policy(fleet.group, "unattended")
+    _tell_policy(fleet, "unattended", fleet.api.people.lead, LEAD_EMAIL, device_logs)
     reason = "Nightly backup failed on the closet server"
 
     refused = fleet.api.connect(fleet.device_id, fleet.api.people.technician, reason, mode="unattended")
@@ -646,7 +688,7 @@ def test_the_audit_log_names_device_policy_reason_and_technician_for_each_sessio
     fleet: Fleet, console: Console, device_logs: Logs
 ) -> None:
     # one session of this test's own, so it proves something run alone too
-    fleet.api.set_policy(fleet.group, "notify")
+    _tell_policy(fleet, "notify", fleet.api.people.technician, TECH_EMAIL, device_logs)
     reason = "Audit trail check"
     session_id = _connect(fleet, fleet.api.people.technician, reason, TECH_EMAIL, "notify")
     try:
