@@ -1,9 +1,9 @@
 """``/ws/device``: an enrolled device's one socket, from its challenge to its close.
 
+0. the socket takes a place among its address group's authentications in progress, and each
+   hello is counted as a refusal until its key is proven (``auth_limit.py``): too many in
+   progress, or too many refused, closes it with 1013 without a database read;
 1. the server sends ``device_challenge`` (a fresh 32-byte nonce for this socket, ``auth.py``);
-   Before that, the socket takes a place among its address group's authentications in progress
-   and each hello is counted as a refusal until its key is proven (``auth_limit.py``): too many
-   in progress, or too many refused, closes it with 1013 without a database read;
 2. the device has :data:`~veo.protocol.device.CHALLENGE_SECONDS` to answer ``device_hello``
    signed over ``auth_payload(nonce, device_id, origin)``; anything else, too late, a key that
    does not verify, an unknown or revoked device: ``device_refused{reason, forget}``, the socket
