@@ -9,7 +9,8 @@ it holds the private key registered at enrolment:
    the device id and the server's origin, under a context string, so a signature made for one
    socket, one device or one server is worth nothing on another)
 3. server ``device_welcome`` (what the device is now: name, group, policy) or ``device_refused``
-   (unknown device, revoked, bad signature, too slow; ``forget``: the device must drop its key)
+   (unknown device, revoked, bad signature, too slow; ``forget``, only for a revoked one: the
+   device must drop its key)
 
 Then the device beats (``device_heartbeat``) and waits. When a technician connects to it, the
 server sends ``session_request``: a join code the device never shows, the group's policy that
@@ -179,8 +180,10 @@ RefusedReason = Literal["unknown_device", "revoked", "bad_signature", "challenge
 
 
 class DeviceRefused(Message):
-    """Server -> device, then the socket closes. ``forget``: the enrolment is over (revoked or
-    unknown): the device deletes its key and configuration and stops trying."""
+    """Server -> device, then the socket closes. ``forget``: the enrolment is over (a revocation
+    the device proved its key for): the device deletes its key and configuration and stops trying.
+    An unknown device is not told to forget (an old backup or the wrong server behind the name
+    must not unenrol a fleet): it keeps trying with its backoff."""
 
     type: Literal["device_refused"] = "device_refused"
     reason: RefusedReason

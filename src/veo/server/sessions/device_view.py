@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, object_session
 
 from veo.protocol.device import DEVICE_POLICIES, DeviceSession
 from veo.server.devices.models import Device
+from veo.server.devices.text import clean
 from veo.server.sessions.models import RemoteSession
 
 #: The contract's limits (``DeviceSession``): a longer stored value is cut, never refused.
@@ -33,9 +34,11 @@ def device_session(db: Session | None, session: RemoteSession) -> DeviceSession 
     device = db.get(Device, session.device_id) if db is not None else None
     name = device.name if device is not None else session.device_id
     # The reason is required when the session is created; "—" keeps an old row readable anyway.
-    reason = session.access_reason.strip() or "—"
+    # Both cleaned as the protocol requires (no control characters): a row stored before that
+    # rule must not make every ``joined`` and ``session_state`` of its session fail.
+    reason = clean(session.access_reason, REASON_MAX) or "—"
     return DeviceSession(
-        device_name=name[:NAME_MAX],
+        device_name=clean(name, NAME_MAX) or session.device_id,
         policy=session.device_policy,
-        reason=reason[:REASON_MAX],
+        reason=reason,
     )

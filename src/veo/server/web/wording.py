@@ -441,6 +441,10 @@ def device_launch_problem(code: str | None) -> str:
         "unattended_not_enrolled": _("the device was not enrolled for unattended access"),
         "busy": _("the device was already in a session"),
         "launch_failed": _("veo could not be started on the device's desktop"),
+        "policy_not_told": _(
+            "the person at the device had not yet been told of the group's changed policy; the "
+            "device showed them the notice now, so connecting again works"
+        ),
     }
     return names.get(code or "", _("the device could not start the session"))
 

@@ -74,3 +74,15 @@ def test_a_long_reason_is_cut_to_the_contract(world: World) -> None:
         assert session is not None
         found = device_session(s, session)
         assert found is not None and len(found.reason) == 500 and found.policy == "ask"
+
+
+def test_a_stored_reason_with_control_characters_is_cleaned_not_refused() -> None:
+    """A row written before the protocol's rule must not make its ``joined`` fail to build."""
+    from veo.server.sessions.device_view import device_session
+    from veo.server.sessions.models import RemoteSession
+
+    row = RemoteSession(
+        id="s", device_id="ab" * 16, device_policy="notify", access_reason="printer\x00\x9b jam"
+    )
+    view = device_session(None, row)
+    assert view is not None and view.reason == "printer jam" and view.device_name == "ab" * 16
