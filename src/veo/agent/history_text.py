@@ -127,6 +127,9 @@ _PROBLEMS = {
     "unattended_not_enrolled": N_("refused: this computer is not enrolled for unattended access"),
     "busy": N_("not started: another session was already running"),
     "launch_failed": N_("not started: the session could not start on the desktop"),
+    "policy_not_told": N_(
+        "refused: you had not yet been told this organization may do that; the notice was shown first"
+    ),
 }
 
 
@@ -170,6 +173,21 @@ def device_summary(event: DeviceEvent, language: str, zone: tzinfo | None = None
             ),
             _("Managed computer: {how}").format(how=policy_words(_, event.policy)),
             _("What happened: {outcome}").format(outcome=outcome),
+        )
+    elif event.kind == "policy_changed":
+        shown = (
+            _("Notice shown on {user}'s desktop").format(user=event.detail)
+            if event.detail
+            else _("No notice was shown: nobody was signed in to a desktop")
+            if event.problem == "no_desktop"
+            else _("The notice could not be shown on the desktop")
+        )
+        policy = "notify" if event.policy == "unattended" and not event.unattended else event.policy
+        lines = (
+            _("{organization} changed what its technicians may do: {how}").format(
+                organization=organization, how=policy_words(_, policy)
+            ),
+            shown,
         )
     else:
         by = {

@@ -25,7 +25,7 @@ from typing import TextIO
 from veo.agent.device import desktop_seat, launcher, notice_text, state
 from veo.agent.device.desktop_seat import Desktop
 from veo.i18n import gettext_for, normalize, system_language
-from veo.protocol.device import EnrolResponse
+from veo.protocol.device import DEVICE_POLICIES, EnrolResponse
 
 log = logging.getLogger("veo.agent.device")
 
@@ -363,10 +363,13 @@ def notice_main(language_arg: str | None, log_file: str | None = None, verbose: 
         data = json.loads(sys.stdin.read(65536))
         response = EnrolResponse.model_validate(data["enrolment"])
         language = normalize(language_arg or data.get("language") or system_language())
+        changed = data.get("changed_from")
     except (ValueError, KeyError, TypeError):
         _fail("--device-notice: unreadable notice on stdin")
         return 2
-    notice = notice_text.build(response, language)
+    # the service shows the notice again when the group's policy changed: say so, with what was before
+    before = changed if changed in DEVICE_POLICIES else None
+    notice = notice_text.build(response, language, changed_from=before)
     log_path = setup_logging(log_file, verbose)
     error = show_notice(notice, language, install_crash_handlers(language, log_path))
     if error is not None:

@@ -75,7 +75,7 @@ Outcome = Literal["dropped", "replaced", "forget", "forgotten_locally"]
 REPLACED_SECONDS = 30.0
 #: The answer to a request above what the person at the computer was told (the history says
 #: ``policy_not_told``; the protocol has no word of its own for it yet: requested from the lead).
-POLICY_NOT_TOLD: LaunchProblem = "launch_failed"
+POLICY_NOT_TOLD: LaunchProblem = "policy_not_told"
 
 
 def os_name() -> str:

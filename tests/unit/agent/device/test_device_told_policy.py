@@ -88,7 +88,7 @@ async def test_an_ask_device_refuses_notify_until_its_person_was_told(tmp_path: 
     svc = make(tmp_path, enrolled("ask"), my_desktop(), launch)
 
     first = await svc.handle(request("notify", "s-1"))
-    assert not first.ok and first.problem == "launch_failed"  # "policy_not_told" once the protocol has it
+    assert not first.ok and first.problem == "policy_not_told"
     assert sessions(launch) == []  # nothing started without asking
     (shown,) = notices(launch)  # the person is told first: the notice of the stronger policy
     assert shown["changed_from"] == "ask"
@@ -116,7 +116,7 @@ async def test_nobody_to_tell_nothing_stronger_starts(tmp_path: Path) -> None:
     assert svc.config.policy == "notify" and svc.config.told() == "ask"  # nobody saw a notice
     for number in range(2):
         answer = await svc.handle(request("notify", f"s-{number}"))
-        assert not answer.ok and answer.problem == "launch_failed"
+        assert not answer.ok and answer.problem == "policy_not_told"
     assert launch.calls == []
     (changed,) = [e for e in device_history.read([tmp_path]).events if e.kind == "policy_changed"]
     assert (changed.previous_policy, changed.policy, changed.problem) == ("ask", "notify", "no_desktop")
@@ -185,3 +185,33 @@ def test_the_changed_notice_says_what_changed() -> None:
     spanish = notice_text.build(response, "es", changed_from="ask")
     assert spanish.title  # translated once the locale has it (es-F3.json)
     assert notice_text.build(response, "en").title == "This computer is now managed by ACME"
+
+
+def test_the_history_says_a_policy_change_and_a_refusal_in_words() -> None:
+    """A ``policy_changed`` line reads as a change (not as an unenrolment), a refused request as
+    refused (not as started)."""
+    from veo.agent.history_text import device_summary
+
+    changed = device_history.DeviceEvent(
+        kind="policy_changed",
+        at="2026-12-07T01:00:00+00:00",
+        organization="ACME IT",
+        policy="notify",
+        previous_policy="ask",
+        detail="maria",
+    )
+    text = " ".join(device_summary(changed, "en").lines)
+    assert "changed what its technicians may do" in text and "maria" in text
+    assert "No longer managed" not in text
+    refused = device_history.DeviceEvent(
+        kind="session_request",
+        at="2026-12-07T01:00:00+00:00",
+        organization="ACME IT",
+        technician="Ana",
+        reason="printer",
+        policy="notify",
+        problem="policy_not_told",
+        detail="maria",
+    )
+    words = " ".join(device_summary(refused, "en").lines)
+    assert "What happened: refused: you had not yet been told" in words and "started on" not in words
