@@ -10,6 +10,7 @@ import tkinter as tk
 from collections.abc import Iterator
 
 import pytest
+from tests.tk_process import run_in_tk
 from tests.xvfb import xvfb_display
 
 from veo.agent.ui.tk_root import new_root
@@ -21,21 +22,20 @@ def display() -> Iterator[str]:
         yield name
 
 
-def test_a_plain_tk_root_has_send_and_the_agents_has_not(
-    display: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DISPLAY", display)
-    plain = tk.Tk()
-    try:
-        assert plain.tk.call("info", "commands", "send")  # what the fix takes away
-    finally:
-        plain.destroy()
+def _send_only_on_the_plain_root(plain: tk.Tk) -> None:
+    """In a fresh process (``tests/tk_process.py``: Tk keeps its X connection until its process
+    exits, and one left in pytest outlives the module's Xvfb and kills pytest later)."""
+    assert plain.tk.call("info", "commands", "send")  # what the fix takes away
     root = new_root()
     try:
         assert not root.tk.call("info", "commands", "send")
         assert "veo-agent" not in str(root.tk.call("winfo", "interps"))  # unregistered with it
     finally:
         root.destroy()
+
+
+def test_a_plain_tk_root_has_send_and_the_agents_has_not(display: str) -> None:
+    run_in_tk(display, _send_only_on_the_plain_root)
 
 
 def test_another_client_on_the_display_cannot_send_to_the_agent(display: str, tmp_path: object) -> None:
