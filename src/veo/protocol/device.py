@@ -55,13 +55,14 @@ CHALLENGE_SECONDS = 10.0
 #: How often the device says it is alive (the server also pings every socket every 5 s).
 HEARTBEAT_SECONDS = 30
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0, DEL and C1: what no name, user, version or reason may hold (the server cleans by it too).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _printable(value: str) -> str:
     """Names, users and reasons are shown on pages and written to the database: no NUL (which
     PostgreSQL refuses, failing a whole batch of presence writes) and no control characters."""
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValueError("control characters are not allowed")
     return value
 

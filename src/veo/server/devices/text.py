@@ -15,10 +15,10 @@ it authenticated, forever. So the server uses the same rule:
 
 from __future__ import annotations
 
-import re
+from veo.protocol.device import CONTROL_CHARACTERS
 
-#: The same characters as ``veo.protocol.device._printable`` refuses (a test holds them equal).
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The characters ``veo.protocol.device._printable`` refuses: the protocol's own pattern.
+CONTROL = CONTROL_CHARACTERS
 
 
 def has_control(text: str) -> bool:
