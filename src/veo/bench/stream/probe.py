@@ -56,7 +56,7 @@ _PROBE = """
   B.cfg = cfg;
   B.reset = () => {
     B.lat = []; B.frames = 0; B.updates = 0; B.invalid = 0; B.maxGap = 0; B.lastUpdateAt = 0;
-    B.t0 = Date.now(); B.events = [];
+    B.t0 = Date.now(); B.events = []; B.sightings = [];
   };
   B.reset();
   const cv = document.createElement("canvas");
@@ -101,6 +101,7 @@ _PROBE = """
       const lat = ((now - value) % cfg.modulus + cfg.modulus) % cfg.modulus;
       if (lat < 10000) B.lat.push(lat);
     }
+    if (B.sightings.length < 50000) B.sightings.push([now, value]);
     if (B.lastUpdateAt) B.maxGap = Math.max(B.maxGap, now - B.lastUpdateAt);
     B.lastUpdateAt = now; B.updates++; B.last = value;
   };
@@ -233,6 +234,12 @@ class Probe:
         (only with ``keys_row``)."""
         raw: list[list[Any]] = self.page.evaluate("() => window.__veoBench.events")
         return [(float(t), v, k) for t, v, k in raw]
+
+    def sightings(self) -> list[tuple[float, int]]:
+        """Since the last reset: (page time ms, pattern value) of each new value's first sight
+        (the stage timeline and the burst scenario read latencies with their times)."""
+        raw: list[list[Any]] = self.page.evaluate("() => window.__veoBench.sightings || []")
+        return [(float(t), int(v)) for t, v in raw]
 
     def snapshot(self) -> Snapshot:
         raw: dict[str, Any] = self.page.evaluate(_SNAPSHOT)
