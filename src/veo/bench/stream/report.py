@@ -60,6 +60,9 @@ class Measurement:
     #: PipeWire and WirePlumber on the portal, where compositing and the stream happen outside
     #: the agent
     server_cpu_percent: float | None = None
+    #: veo: per-stage medians/p95 in ms from the agent's frame-timeline lines joined with the
+    #: probe (:mod:`.timeline`); None for VNC
+    stages: dict[str, dict[str, float | int | None]] | None = None
 
     @property
     def name(self) -> str:

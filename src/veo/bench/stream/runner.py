@@ -33,6 +33,7 @@ from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from veo.bench.chromium import CHROMIUM
+from veo.bench.stream import timeline
 from veo.bench.stream.browser import CHROMIUM_ARGS, chromium_wrapper
 from veo.bench.stream.display import Display, Screen
 from veo.bench.stream.drop import DropResult, run_drop
@@ -196,6 +197,7 @@ def measure_workload(
             "server": CpuMeter(display.server_pids),
         }
         session.probe.reset()
+        window_start_ms = time.time() * 1000
         steps_before = output.steps()
         before = session.probe.snapshot()
         rx0, tx0 = lab.tech_bytes()
@@ -209,6 +211,7 @@ def measure_workload(
         relay1 = relay.bytes() if relay is not None else 0
         elapsed = time.monotonic() - t0
         after = session.probe.snapshot()
+        stages = _stages(session, window_start_ms)
         time.sleep(0.3)  # the workload's next report covers the whole window
         steps_after = output.steps()
         session.alive()
@@ -257,7 +260,17 @@ def measure_workload(
         relay_kbit_s=(relay1 - relay0) * 8 / elapsed / 1000 if relay is not None else None,
         backend=str(getattr(session, "backend", "x11")),
         server_cpu_percent=usage["server"].cpu_percent,
+        stages=stages,
     )
+
+
+def _stages(session: Session, start_ms: float) -> dict[str, dict[str, float | int | None]] | None:
+    """veo: the window's frame-timeline lines joined with the probe's sightings (:mod:`.timeline`)."""
+    log = getattr(session, "log", None)
+    if log is None:
+        return None
+    frames = timeline.parse(log.lines(), start_ms, time.time() * 1000)
+    return timeline.stage_figures(frames, session.probe.sightings())
 
 
 def _line(m: Measurement) -> str:
@@ -272,6 +285,7 @@ def _line(m: Measurement) -> str:
         f"console CPU {m.console_cpu_percent:.0f}%, workload CPU {m.workload_cpu_percent:.0f}%, "
         f"display server CPU {f(m.server_cpu_percent)}%"
         + (f", ICE pair {m.candidates}" if m.candidates else "")
+        + (f"\n    {timeline.summary_line(m.stages)}" if m.stages else "")
     )
 
 

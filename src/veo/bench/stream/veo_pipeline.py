@@ -279,7 +279,8 @@ class VeoSession:
         if codec is not None and codec != CONSOLE_VP8:
             argv += ["--codec", codec]
         argv += display.agent_args()
-        env = {**_clean_env(), **display.agent_env(), "VEO_AGENT_HISTORY": str(workdir / "history.jsonl")}
+        env = {**_clean_env(), **display.agent_env(), "VEO_AGENT_HISTORY": str(workdir / "history.jsonl"),
+               "VEO_STREAM_TIMELINE": "1"}  # fmt: skip  # per-frame stage stamps (bench/stream/timeline.py)
         self.agent = self.procs.start(
             f"veo-agent-{display.width}x{display.height}", server.lab.in_user(argv), env=env
         )
