@@ -36,6 +36,12 @@ from collections.abc import Callable
 from veo.bench.stream.pattern import BLOCKS, Layout, encode, stamp
 
 MODES = ("idle", "typing", "scrolling", "dragging", "animation")
+#: modes of the scenarios, never measured as plain workloads: ``burst`` (typing, a scrolling burst
+#: at a known time, typing again: :mod:`.burst`) and ``text`` (a still page of 11-px words at known
+#: places: :mod:`.readability`)
+SCENARIO_MODES = ("burst", "text")
+#: the burst mode: seconds of typing before the burst, and the burst's length
+BURST_AT, BURST_SECONDS = 6.0, 2.0
 TYPING_CPS = 8.0
 STEP_HZ = 60.0
 REPORT_MS = 250
@@ -82,8 +88,17 @@ def _sentence(rng: random.Random, words: int) -> str:
 class Workload:
     """The canvas, the pattern blocks and a paced step function for the chosen mode."""
 
-    def __init__(self, mode: str, width: int, height: int, keys: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str,
+        width: int,
+        height: int,
+        keys: bool = False,
+        burst_at: float = BURST_AT,
+        burst_seconds: float = BURST_SECONDS,
+    ) -> None:
         self.mode = mode
+        self.burst_at, self.burst_seconds = burst_at, burst_seconds
         self.width, self.height = width, height
         self.rng = random.Random(7)
         self.root = tk.Tk()
@@ -118,7 +133,7 @@ class Workload:
             self.root.bind("<Key>", self._key)
         self.step: Callable[[], None] = self._build()
         self.canvas.tag_raise("pattern")  # nothing the scene draws may cover the pattern
-        self.period = 1.0 / (TYPING_CPS if mode == "typing" else STEP_HZ)
+        self.period = 1.0 / (TYPING_CPS if mode in ("typing", "burst") else STEP_HZ)
         self.next_at = 0.0
         self.steps = 0
 
@@ -126,6 +141,10 @@ class Workload:
 
     def _build(self) -> Callable[[], None]:
         c, w, h = self.canvas, self.width, self.height
+        if self.mode == "text":
+            return self._build_text()
+        if self.mode == "burst":
+            return self._build_burst()
         if self.mode in ("idle", "typing", "dragging"):
             # a desktop with a few icons and a task bar
             for i in range(6):
@@ -185,6 +204,61 @@ class Workload:
             speed = (self.rng.uniform(-9, 9), self.rng.uniform(-6, 6))
             self.shapes.append((item, speed))
         return self._animate
+
+    def _build_text(self) -> Callable[[], None]:
+        """White page, each word of :func:`.readability.cells` at its place in an 11-px font."""
+        from veo.bench.stream.readability import FONT, cells
+
+        self.canvas.configure(bg="white")
+        for cell in cells(self.width, self.height):
+            self.canvas.create_text(cell.x, cell.y, text=cell.word, anchor="nw", font=FONT, fill="black")
+        return lambda: None
+
+    def _build_burst(self) -> Callable[[], None]:
+        """The typing scene, and a full-screen document over it, hidden, that scrolls during the
+        burst: ``burst_seconds`` from ``burst_at`` after ``ready``, then hidden again. The start and
+        end go to stdout as ``burst start|end T`` (``time.time()``, the probe's clock)."""
+        self.mode = "typing"
+        type_step = self._build()
+        self.mode = "burst"
+        c, w, h = self.canvas, self.width, self.height
+        self.line_height = 22
+        self.rows = h // self.line_height + 2
+        c.create_rectangle(0, 0, w, h, fill="white", width=0, tags="doc", state="hidden")
+        self.lines = []
+        for row in range(self.rows):
+            self.lines.append(
+                c.create_text(
+                    w // 8,
+                    row * self.line_height,
+                    anchor="nw",
+                    font=("DejaVu Sans", 13),
+                    text=f"{row + 1:5d}  {_sentence(self.rng, 14)}",
+                    tags="doc",
+                    state="hidden",
+                )
+            )
+        self.burst_phase = "before"
+        self.burst_from = 0.0
+
+        def step() -> None:
+            now = time.monotonic()
+            if self.burst_phase == "before" and now >= self.burst_from + self.burst_at:
+                self.burst_phase, self.burst_from = "burst", now
+                self.canvas.itemconfigure("doc", state="normal")
+                print(f"burst start {time.time():.3f}", flush=True)
+            elif self.burst_phase == "burst" and now >= self.burst_from + self.burst_seconds:
+                self.burst_phase = "after"
+                self.canvas.itemconfigure("doc", state="hidden")
+                print(f"burst end {time.time():.3f}", flush=True)
+            if self.burst_phase == "burst":
+                self.period = 1.0 / STEP_HZ
+                self._scroll()
+            else:
+                self.period = 1.0 / TYPING_CPS
+                type_step()
+
+        return step
 
     def _type(self) -> None:
         if len(self.typed) >= self.limit:
@@ -260,7 +334,9 @@ class Workload:
             self.root.focus_force()  # the user's program has the focus, as when they type
         print("ready", flush=True)
         self.root.after(REPORT_MS, self._report)
-        if self.mode != "idle":
+        if self.mode == "burst":
+            self.burst_from = time.monotonic()  # the burst's time counts from ``ready``
+        if self.mode not in ("idle", "text"):
             self.next_at = time.monotonic() + self.period
             self.root.after(int(self.period * 1000), self._tick)
         self.root.mainloop()
@@ -268,12 +344,16 @@ class Workload:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="veo.bench.stream.workload")
-    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("mode", choices=MODES + SCENARIO_MODES)
     parser.add_argument("width", type=int)
     parser.add_argument("height", type=int)
     parser.add_argument("--keys", action="store_true", help="show the keys received (drop scenario)")
+    parser.add_argument(
+        "--burst-at", type=float, default=BURST_AT, help="burst mode: seconds of typing first"
+    )
+    parser.add_argument("--burst-seconds", type=float, default=BURST_SECONDS, help="burst mode: its length")
     args = parser.parse_args(argv)
-    Workload(args.mode, args.width, args.height, keys=args.keys).run()
+    Workload(args.mode, args.width, args.height, args.keys, args.burst_at, args.burst_seconds).run()
     return 0
 
 
