@@ -68,16 +68,16 @@ def _world(paths: list[str], codecs: list[str | None]) -> tuple[Any, list[str]]:
     return world, said
 
 
-def test_a_plan_with_both_paths_measures_each_codec_direct_then_relayed_then_vnc() -> None:
+def test_a_plan_with_both_paths_measures_each_codec_direct_then_relayed_then_each_vnc() -> None:
     world, _ = _world(["direct", "relay"], [None, "vp8"])
     names = [name for name, _ in runner._sessions(cast(Any, world), cast(Any, None), NETWORKS["unshaped"])]
-    assert names == ["veo/auto", "veo/vp8", "veo/auto/relay", "veo/vp8/relay", "vnc"]
+    assert names == ["veo/auto", "veo/vp8", "veo/auto/relay", "veo/vp8/relay", "vnc", "vnc-tuned", "tigervnc"]
 
 
 def test_the_relay_path_is_skipped_on_a_shaped_network_and_says_so() -> None:
     world, said = _world(["direct", "relay"], [None])
     names = [name for name, _ in runner._sessions(cast(Any, world), cast(Any, None), NETWORKS["office"])]
-    assert names == ["veo/auto", "vnc"]
+    assert names == ["veo/auto", "vnc", "vnc-tuned", "tigervnc"]
     assert said == ["relay path: skipped on office (measured on the unshaped network)"]
 
 

@@ -15,6 +15,13 @@ from veo.bench.stream.lab import Lab
 
 CHROMIUM_ARGS = [*BASE_ARGS, *WEBRTC_ARGS, *UNTHROTTLED_ARGS]
 VIEWPORT = {"width": 1920, "height": 1200}
+#: the window the console runs in unless ``--console-sizes`` says otherwise (today's, as before)
+DEFAULT_CONSOLE = (VIEWPORT["width"], VIEWPORT["height"])
+
+
+def viewport(size: tuple[int, int]) -> dict[str, int]:
+    """Playwright's viewport for a console window of ``size`` (width, height) CSS pixels."""
+    return {"width": size[0], "height": size[1]}
 
 
 def chromium_wrapper(lab: Lab, directory: Path) -> Path:

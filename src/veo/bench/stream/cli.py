@@ -1,9 +1,12 @@
 """``veo bench stream``: its flags, the three modes, and what it prints and writes.
 
-Modes: ``--quick`` (default; 1920×1080, the three networks, five workloads, veo and VNC, ~8 s each:
-under 10 minutes here), ``--full`` (both resolutions, 3 runs, medians: ~45 minutes here; add
+Modes: ``--quick`` (default; 1920×1080, the three networks, five workloads, veo and the three VNC
+references, ~8 s each: ~20 minutes here), ``--full`` (both resolutions, 3 runs, medians; add
 ``--codec h264,vp8`` to compare the codecs, which doubles it), ``--smoke`` (typing, unshaped, veo
 only, ~5 s: proves the bench still works).
+The references (``--vnc``, default all three): x11vnc at its defaults, x11vnc tuned for latency,
+TigerVNC's x0vncserver; ``--no-vnc`` runs none. ``--resolutions`` takes screens up to 3840x2160
+and ``--console-sizes`` the console's browser windows (veo runs in each, VNC in the first).
 Explicit flags override the mode's choices. Two scenarios of issue 13 come on top of any mode:
 ``--paths direct,relay`` measures the same workloads through coturn beside the direct path (on the
 unshaped network), and ``--drop`` takes the link down mid-typing and times the recovery.
@@ -21,7 +24,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from veo.bench.stream.browser import DEFAULT_CONSOLE
 from veo.bench.stream.lab import NETWORKS, Network
 from veo.bench.stream.workload import MODES
 
@@ -43,7 +48,10 @@ MODE_DEFAULTS = {
     "full": ModeDefaults([(1920, 1080), (1280, 720)], list(NETWORKS), list(MODES), 10.0, 3, True),
     "smoke": ModeDefaults([(1280, 720)], ["unshaped"], ["typing"], 5.0, 1, False),
 }
-RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720)}
+RESOLUTIONS = {"2160p": (3840, 2160), "4k": (3840, 2160), "1440p": (2560, 1440), "1080p": (1920, 1080),
+               "720p": (1280, 720)}  # fmt: skip
+#: ``--vnc`` choices, in the order they run (keys of vnc_pipeline.VNC_SERVERS, kept import-light)
+REFERENCES = ("x11vnc", "x11vnc-tuned", "x0vncserver")
 #: ``vp8-console``: the agent's default, but a console whose browser cannot receive H.264 (Chromium
 #: with H.264 taken out of its codec preferences), so the agent falls back to VP8 exactly as for
 #: Firefox without OpenH264
@@ -53,22 +61,36 @@ BACKENDS = ("x11", "portal")
 DEFAULT_DROP_SECONDS = 10.0
 
 
-def _resolutions(text: str) -> list[tuple[int, int]]:
-    found = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if part in RESOLUTIONS:
-            found.append(RESOLUTIONS[part])
-            continue
-        match = re.fullmatch(r"(\d{3,4})x(\d{3,4})", part)
-        if match is None:
-            raise argparse.ArgumentTypeError(f"{part!r} is not WIDTHxHEIGHT (e.g. 1920x1080)")
-        width, height = int(match.group(1)), int(match.group(2))
-        if not (640 <= width <= 3840 and 480 <= height <= 2160) or width % 2 or height % 2:
-            raise argparse.ArgumentTypeError(f"{part}: use even sizes from 640x480 to 3840x2160")
-        found.append((width, height))
-    if not found:
-        raise argparse.ArgumentTypeError("name at least one resolution")
-    return found
+def _sizes(what: str, low: tuple[int, int], high: tuple[int, int], names: dict[str, tuple[int, int]]
+           ) -> Callable[[str], list[tuple[int, int]]]:  # fmt: skip
+    """A parser of comma-separated ``WIDTHxHEIGHT`` (or a name of ``names``), each within
+    ``low``..``high`` and even (the encoder's 4:2:0 wants even sizes), duplicates dropped."""
+
+    def parse(text: str) -> list[tuple[int, int]]:
+        found = []
+        for part in filter(None, (p.strip().lower() for p in text.split(","))):
+            if part in names:
+                found.append(names[part])
+                continue
+            match = re.fullmatch(r"(\d{3,4})x(\d{3,4})", part)
+            if match is None:
+                raise argparse.ArgumentTypeError(f"{part!r} is not WIDTHxHEIGHT (e.g. 1920x1080)")
+            width, height = int(match.group(1)), int(match.group(2))
+            if not (low[0] <= width <= high[0] and low[1] <= height <= high[1]) or width % 2 or height % 2:
+                raise argparse.ArgumentTypeError(
+                    f"{part}: use even sizes from {low[0]}x{low[1]} to {high[0]}x{high[1]}"
+                )
+            found.append((width, height))
+        if not found:
+            raise argparse.ArgumentTypeError(f"name at least one {what}")
+        return list(dict.fromkeys(found))
+
+    return parse
+
+
+_resolutions = _sizes("resolution", (640, 480), (3840, 2160), RESOLUTIONS)
+#: the console's browser window: from a small laptop's to a 4K monitor's
+_console_sizes = _sizes("console size", (800, 600), (3840, 2160), {})
 
 
 def _choices(known: tuple[str, ...] | list[str], what: str) -> Callable[[str], list[str]]:
@@ -128,7 +150,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         "--resolutions",
         type=_resolutions,
         metavar="LIST",
-        help=_("comma-separated WIDTHxHEIGHT (or 1080p, 720p)"),
+        help=_("comma-separated WIDTHxHEIGHT up to 3840x2160 (or 4k, 1440p, 1080p, 720p)"),
+    )
+    stream.add_argument(
+        "--console-sizes",
+        type=_console_sizes,
+        metavar="LIST",
+        help=_(
+            "comma-separated WIDTHxHEIGHT: the console's browser windows, e.g. 1920x1080,1366x768 "
+            "(veo runs in each, VNC in the first; default 1920x1200)"
+        ),
     )
     stream.add_argument(
         "--networks",
@@ -183,25 +214,47 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
             "GNOME Wayland desktop (the workload through Xwayland) beside the X11 path"
         ),
     )
-    stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC reference"))
+    stream.add_argument(
+        "--vnc",
+        type=_choices(REFERENCES, "VNC server"),
+        metavar="LIST",
+        help=_(
+            "the VNC references beside veo: x11vnc (its defaults), x11vnc-tuned (-defer 0 -wait 5), "
+            "x0vncserver (TigerVNC); default all three"
+        ),
+    )
+    stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC references"))
     stream.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
     stream.add_argument("--chart", type=Path, metavar="PATH", help=_("also draw the figures as a PNG chart"))
     stream.add_argument("--keep", action="store_true", help=_("keep the logs directory"))  # fmt: skip
 
 
+def vnc_choice(args: argparse.Namespace, defaults: ModeDefaults) -> tuple[bool, list[str]]:
+    """Whether VNC runs, and which references: ``--no-vnc`` none; ``--vnc LIST`` those (even in
+    ``--smoke``, whose default is none); otherwise the mode's default (all three, or none)."""
+    if args.no_vnc:
+        return False, []
+    if args.vnc:
+        return True, list(args.vnc)
+    return (True, list(REFERENCES)) if defaults.vnc else (False, [])
+
+
 def main(args: argparse.Namespace) -> int:
     from veo.bench.stream import report, runner
     from veo.bench.stream.drop import medians_line
+    from veo.bench.stream.targets import check_issue18, issue18_text
     from veo.bench.stream.veo_pipeline import agent_takes_codec
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     defaults = MODE_DEFAULTS[args.mode]
-    vnc = defaults.vnc and not args.no_vnc
+    vnc, references = vnc_choice(args, defaults)
     paths = list(args.paths or ["direct"])
     backends = list(args.backend or ["x11"])
-    problem = runner.missing_requirements(vnc, relay="relay" in paths, portal="portal" in backends)
+    problem = runner.missing_requirements(
+        vnc, relay="relay" in paths, portal="portal" in backends, references=references
+    )
     if problem is not None:
         print(f"veo bench stream: {problem}", file=sys.stderr)
         return 2
@@ -225,6 +278,8 @@ def main(args: argparse.Namespace) -> int:
         paths=paths,
         drop_seconds=(args.drop_seconds or DEFAULT_DROP_SECONDS) if args.drop or args.drop_seconds else None,
         backends=backends,
+        references=references,
+        consoles=list(args.console_sizes or [DEFAULT_CONSOLE]),
     )
     workdir = Path(tempfile.mkdtemp(prefix="veo-bench-stream-"))
     try:
@@ -256,15 +311,16 @@ def main(args: argparse.Namespace) -> int:
     drop_medians = medians_line(outcome.drops)
     if drop_medians:
         print(drop_medians)
+    extra: dict[str, Any] = {"drops": [drop.as_json() for drop in outcome.drops]}
+    # issue 18's table last: the scenarios' sections (extra) feed its burst and readability rows
+    issue18 = check_issue18(summaries, extra)
+    extra["targets_issue18"] = [row.as_json() for row in issue18]
+    if any(row.met is not None for row in issue18):
+        print(issue18_text(issue18))
     for failure in failures:
         print(f"FAILED: {failure}")
     if args.json is not None:
-        report.write_json(
-            args.json,
-            measurements,
-            {**meta, "failures": failures},
-            {"drops": [drop.as_json() for drop in outcome.drops]},
-        )
+        report.write_json(args.json, measurements, {**meta, "failures": failures}, extra)
     if args.chart is not None and summaries:
         report.chart(args.chart, summaries, f"veo bench stream, {meta['date']}, commit {meta['commit']}")
     measured = any(m.latency_samples > 0 for m in measurements if m.workload != "idle") or (

@@ -1,8 +1,11 @@
 """The figures: one :class:`Measurement` per workload run, medians over runs, table, JSON, chart.
 
-A row of the table is one (resolution, network, workload); veo's columns sit beside VNC's, and
-the ratios veo/VNC (latency, bytes) are computed from the medians, so a figure below 1 means
-veo did better.
+A row of the table is one (resolution, console size, network, workload) and system; veo's rows
+sit beside the references' (``vnc``: x11vnc at its defaults, ``vnc-tuned``: x11vnc tuned for
+latency, ``tigervnc``: TigerVNC's x0vncserver), and each veo row's ratios (latency, bytes) are
+computed from the medians against the BEST reference of the case, the one with the lowest latency
+median (the fewest bytes for idle, which has no latency), named in the row: a figure below 1
+means veo did better than the best VNC there.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from veo.bench.stream.measure import median_of
 
 @dataclass
 class Measurement:
-    """One workload, measured once on one system (``veo`` with a codec, or ``vnc``)."""
+    """One workload, measured once on one system (``veo`` with a codec, or a VNC reference:
+    ``vnc``, ``vnc-tuned``, ``tigervnc``)."""
 
     system: str
     codec: str
@@ -63,10 +67,15 @@ class Measurement:
     #: veo: per-stage medians/p95 in ms from the agent's frame-timeline lines joined with the
     #: probe (:mod:`.timeline`); None for VNC
     stages: dict[str, dict[str, float | int | None]] | None = None
+    #: the console's browser window, ``WxH`` CSS pixels (``--console-sizes``; None: older JSON)
+    console: str | None = None
+    #: the picture the page received at the window's end, ``videoWidth x videoHeight`` of the
+    #: console's video element (veo; smaller than the screen when the agent fits it to the console)
+    video_size: str | None = None
 
     @property
     def name(self) -> str:
-        if self.system == "vnc":
+        if is_reference(self.system):
             return self.system
         return (
             f"veo/{self.codec}"
@@ -75,9 +84,14 @@ class Measurement:
         )
 
 
+def is_reference(name: str) -> bool:
+    """A VNC reference's system (``vnc``, ``vnc-tuned``, ``tigervnc``), not one of veo's."""
+    return not name.startswith("veo")
+
+
 @dataclass
 class Summary:
-    """Medians over runs of the same (system, resolution, network, workload)."""
+    """Medians over runs of the same (system, resolution, console, network, workload)."""
 
     name: str
     resolution: str
@@ -85,6 +99,10 @@ class Summary:
     workload: str
     runs: int
     figures: dict[str, float | None] = field(default_factory=dict)
+    #: the console's window (``WxH``), "" when not recorded
+    console: str = ""
+    #: the picture size the console received (the last run's), "" for VNC (always the screen)
+    video_size: str = ""
 
 
 SUMMED = (
@@ -108,14 +126,79 @@ SUMMED = (
 
 
 def summarize(measurements: list[Measurement]) -> list[Summary]:
-    groups: dict[tuple[str, str, str, str], list[Measurement]] = {}
+    groups: dict[tuple[str, str, str, str, str], list[Measurement]] = {}
     for m in measurements:
-        groups.setdefault((m.name, m.resolution, m.network, m.workload), []).append(m)
+        groups.setdefault((m.name, m.resolution, m.console or "", m.network, m.workload), []).append(m)
     summaries = []
-    for (name, resolution, network, workload), group in groups.items():
+    for (name, resolution, console, network, workload), group in groups.items():
         figures = {key: median_of(getattr(m, key) for m in group) for key in SUMMED}
-        summaries.append(Summary(name, resolution, network, workload, len(group), figures))
+        video = next((m.video_size for m in reversed(group) if m.video_size), "")
+        summaries.append(Summary(name, resolution, network, workload, len(group), figures, console, video))
     return summaries
+
+
+def same_case(a: Summary, b: Summary) -> bool:
+    """Same screen, network and workload (a reference's case spans every console size: VNC
+    shows the whole screen 1:1 whatever the window)."""
+    return (a.resolution, a.network, a.workload) == (b.resolution, b.network, b.workload)
+
+
+def console_label(console: str) -> str:
+    """`` console WxH`` for a case's text when the console's size was recorded, else nothing."""
+    return f" console {console}" if console else ""
+
+
+def best_reference(summaries: list[Summary], s: Summary) -> Summary | None:
+    """The best VNC reference of ``s``'s case: the lowest latency median, or for a case without
+    latency (idle) the fewest bytes. None when no reference was measured there."""
+    refs = [r for r in summaries if is_reference(r.name) and same_case(r, s)]
+    timed = [r for r in refs if r.figures.get("latency_median_ms") is not None]
+    if timed:
+        return min(timed, key=lambda r: (r.figures["latency_median_ms"] or 0.0, r.name))
+    sized = [r for r in refs if r.figures.get("wire_kbit_s") is not None]
+    return min(sized, key=lambda r: (r.figures["wire_kbit_s"] or 0.0, r.name)) if sized else None
+
+
+REFERENCE_FIGURES = (
+    "latency_median_ms",
+    "latency_p95_ms",
+    "updates_per_s",
+    "wire_kbit_s",
+    "source_cpu_percent",
+    "console_cpu_percent",
+)
+
+
+def reference_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
+    """Each veo case beside the best reference of its case: its name, both figures and veo ÷ best
+    (below 1: veo did better), and every reference's latency median for the record."""
+    pairs = []
+    for s in sorted(summaries, key=_order):
+        if is_reference(s.name):
+            continue
+        best = best_reference(summaries, s)
+        if best is None:
+            continue
+        refs = {
+            r.name: r.figures.get("latency_median_ms")
+            for r in summaries
+            if is_reference(r.name) and same_case(r, s)
+        }
+        pairs.append(
+            {
+                "system": s.name,
+                "resolution": s.resolution,
+                "console": s.console,
+                "network": s.network,
+                "workload": s.workload,
+                "best_reference": best.name,
+                "veo": {key: s.figures.get(key) for key in REFERENCE_FIGURES},
+                "reference": {key: best.figures.get(key) for key in REFERENCE_FIGURES},
+                "ratio": {key: ratio(s.figures.get(key), best.figures.get(key)) for key in REFERENCE_FIGURES},
+                "references_latency_median_ms": refs,
+            }
+        )
+    return pairs
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -151,31 +234,39 @@ def _rank(order: tuple[str, ...], name: str) -> int:
     return order.index(name) if name in order else len(order)
 
 
-def _order(s: Summary) -> tuple[int, int, int, bool, str]:
-    """Largest screen first, then the networks and workloads in the order the issue lists them."""
-    width = int(s.resolution.split("x")[0]) if "x" in s.resolution else 0
+def _width(size: str) -> int:
+    return int(size.split("x")[0]) if "x" in size else 0
+
+
+def _order(s: Summary) -> tuple[int, int, int, bool, int, str]:
+    """Largest screen first, then the networks and workloads in the order the issue lists them;
+    per case veo first (largest console first), then the references."""
     return (
-        -width,
+        -_width(s.resolution),
         _rank(NETWORK_ORDER, s.network),
         _rank(WORKLOAD_ORDER, s.workload),
-        s.name == "vnc",
+        is_reference(s.name),
+        -_width(s.console),
         s.name,
     )
 
 
 def table(summaries: list[Summary]) -> str:
-    """A plain-text table: one line per system and case, then the veo/VNC ratios."""
+    """A plain-text table: one line per system and case; veo's rows end with the case's best
+    reference and veo ÷ that reference (latency median, bytes)."""
     header = (
-        ["resolution", "network", "workload", "system"] + [c[0] for c in COLUMNS] + ["lat÷vnc", "bytes÷vnc"]
+        ["resolution", "network", "workload", "system", "console", "video"]
+        + [c[0] for c in COLUMNS]
+        + ["best ref", "lat÷ref", "bytes÷ref"]
     )
     rows: list[list[str]] = []
-    vnc = {(s.resolution, s.network, s.workload): s for s in summaries if s.name == "vnc"}
     ordered = sorted(summaries, key=_order)
     for s in ordered:
-        ref = vnc.get((s.resolution, s.network, s.workload))
-        row = [s.resolution, s.network, s.workload, s.name]
+        ref = None if is_reference(s.name) else best_reference(summaries, s)
+        row = [s.resolution, s.network, s.workload, s.name, s.console or "-", s.video_size or "-"]
         row += [_fmt(s.figures[key], digits) for _, key, digits in COLUMNS]
-        if ref is not None and s is not ref:
+        row.append(ref.name if ref is not None else "")
+        if ref is not None:
             row.append(_fmt(ratio(s.figures["latency_median_ms"], ref.figures["latency_median_ms"]), 2))
             row.append(_fmt(ratio(s.figures["wire_kbit_s"], ref.figures["wire_kbit_s"]), 2))
         else:
@@ -215,11 +306,11 @@ def codec_comparison(summaries: list[Summary]) -> str:
     Side by side in one run (same display, link and minute of the shared machine): a ratio is what
     to quote, not the absolute figures.
     """
-    by_case: dict[tuple[str, str, str, tuple[bool, bool]], list[Summary]] = {}
+    by_case: dict[tuple[str, str, str, tuple[bool, bool, str]], list[Summary]] = {}
     for s in sorted(summaries, key=_order):
         # codecs compare on the same path and backend (relay and portal have their own comparisons)
-        if s.name != "vnc":
-            way = ("/relay" in s.name, "/portal" in s.name)
+        if not is_reference(s.name):
+            way = ("/relay" in s.name, "/portal" in s.name, s.console)
             by_case.setdefault((s.resolution, s.network, s.workload, way), []).append(s)
     lines = []
     for (resolution, network, workload, _), group in by_case.items():
@@ -349,6 +440,7 @@ def payload(
     return {
         "meta": meta,
         "summary": [asdict(s) for s in summaries],
+        "best_reference": reference_pairs(summaries),
         "relay_comparison": relay_pairs(summaries),
         "backend_comparison": backend_pairs(summaries),
         **(extra or {}),
@@ -381,7 +473,7 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys((s.resolution, s.network, s.workload) for s in sorted(summaries, key=_order)))
-    names = sorted({s.name for s in summaries}, key=lambda n: (n == "vnc", n))
+    names = sorted({s.name for s in summaries}, key=lambda n: (is_reference(n), n))
     index = {(s.resolution, s.network, s.workload, s.name): s for s in summaries}
     fig, axes = plt.subplots(
         len(CHART_PANELS), 1, figsize=(max(8, 0.9 * len(cases) + 3), 3.2 * len(CHART_PANELS))
@@ -461,9 +553,9 @@ def check_targets(summaries: list[Summary]) -> list[tuple[str, str, str, str]]:
     vnc = {(s.resolution, s.network, s.workload): s for s in summaries if s.name == "vnc"}
     rows = []
     for target in TARGETS:
-        sessions: set[tuple[str, str, str]] = set()
-        for s in sorted(summaries, key=lambda s: (s.name, s.resolution, s.network, s.workload)):
-            if s.name == "vnc" or (target.resolution and s.resolution != target.resolution):
+        sessions: set[tuple[str, str, str, str]] = set()
+        for s in sorted(summaries, key=lambda s: (s.name, s.resolution, s.console, s.network, s.workload)):
+            if is_reference(s.name) or (target.resolution and s.resolution != target.resolution):
                 continue
             if target.network and s.network != target.network:
                 continue
@@ -479,9 +571,9 @@ def check_targets(summaries: list[Summary]) -> list[tuple[str, str, str, str]]:
             if moving_figure and s.workload == "idle":
                 continue
             if target.key == "setup_ms":
-                if (s.name, s.resolution, s.network) in sessions:
+                if (s.name, s.resolution, s.console, s.network) in sessions:
                     continue
-                sessions.add((s.name, s.resolution, s.network))
+                sessions.add((s.name, s.resolution, s.console, s.network))
             value = s.figures.get(target.key)
             limit: float | None = target.limit
             if target.versus_vnc is not None:
@@ -494,7 +586,7 @@ def check_targets(summaries: list[Summary]) -> list[tuple[str, str, str, str]]:
                 verdict = "no (nothing decoded)"
             else:
                 verdict = "yes" if (value <= limit if target.at_most else value >= limit) else "no"
-            case = f"{s.name} {s.resolution} {s.network}"
+            case = f"{s.name} {s.resolution}{console_label(s.console)} {s.network}"
             if target.key != "setup_ms":
                 case += f" {s.workload}"
             figure = "-" if value is None else f"{value:.1f}"

@@ -1,9 +1,11 @@
 """The plan of a ``veo bench stream`` run and the loop that carries it out.
 
-For each run, resolution and network: one veo session (per codec, and per path: direct, then
-through coturn when the plan asks for the relay) runs every workload one after the other, then the
-VNC reference runs the same workloads on the same display, browser and link; then, when the plan
-asks for it, the drop scenario (:mod:`.drop`) in a session of its own.
+For each run, resolution and network: one veo session (per console size, codec, and path: direct,
+then through coturn when the plan asks for the relay) runs every workload one after the other, then
+each VNC reference (x11vnc at its defaults, x11vnc tuned for latency, TigerVNC's x0vncserver)
+runs the same workloads on the same display, browser and link, once, in the first console size
+(VNC sends the whole screen whatever the window); then, when the plan asks for it, the drop
+scenario (:mod:`.drop`) in a session of its own.
 Each workload gets a warm-up (its window mapped, the encoder settled), then a measured window:
 the probe is reset, byte counters and CPU times are read at both ends.
 
@@ -34,23 +36,23 @@ from playwright.sync_api import Error as PlaywrightError
 
 from veo.bench.chromium import CHROMIUM
 from veo.bench.stream import timeline
-from veo.bench.stream.browser import CHROMIUM_ARGS, chromium_wrapper
+from veo.bench.stream.browser import CHROMIUM_ARGS, DEFAULT_CONSOLE, chromium_wrapper
 from veo.bench.stream.display import Display, Screen
 from veo.bench.stream.drop import DropResult, run_drop
 from veo.bench.stream.lab import Lab, Network
 from veo.bench.stream.measure import CpuMeter, percentile
 from veo.bench.stream.probe import Probe
 from veo.bench.stream.procs import BenchError, Proc, Processes
-from veo.bench.stream.report import Measurement
+from veo.bench.stream.report import Measurement, is_reference
 from veo.bench.stream.turn import TurnRelay, server_settings
 from veo.bench.stream.veo_pipeline import PORT, VeoServer, VeoSession
-from veo.bench.stream.vnc_pipeline import NOVNC, X11VNC_FLAGS, VncSession
+from veo.bench.stream.vnc_pipeline import NOVNC, VNC_SERVERS, VncServer, VncSession, missing_servers
 from veo.bench.stream.wayland_screen import WaylandScreen
 from veo.bench.stream.wayland_screen import missing as portal_missing
 
 Progress = Callable[[str], None]
 TOOLS = ("ip", "tc", "ss", "Xvfb", "xdpyinfo", "xdotool", CHROMIUM)
-VNC_TOOLS = ("x11vnc", "websockify")
+VNC_TOOLS = ("websockify",)
 RELAY_TOOLS = ("turnserver",)
 
 
@@ -71,6 +73,10 @@ class Plan:
     #: the agent's backends: ``x11`` (Xvfb) and/or ``portal`` (headless GNOME on Wayland, through
     #: xdg-desktop-portal; veo only, direct path, no drop scenario)
     backends: list[str] = field(default_factory=lambda: ["x11"])
+    #: the VNC references run when ``vnc``: keys of :data:`.vnc_pipeline.VNC_SERVERS`
+    references: list[str] = field(default_factory=lambda: list(VNC_SERVERS))
+    #: the console's browser windows (width, height): veo runs in each; VNC in the first
+    consoles: list[tuple[int, int]] = field(default_factory=lambda: [DEFAULT_CONSOLE])
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -85,6 +91,8 @@ class Plan:
             "paths": self.paths,
             "drop_seconds": self.drop_seconds,
             "backends": self.backends,
+            "references": [VNC_SERVERS[key].label for key in self.references] if self.vnc else [],
+            "consoles": [f"{w}x{h}" for w, h in self.consoles],
         }
 
 
@@ -105,7 +113,9 @@ def session_path(session: Session) -> str:
     return str(getattr(session, "path", "direct"))
 
 
-def missing_requirements(vnc: bool, relay: bool = False, portal: bool = False) -> str | None:
+def missing_requirements(
+    vnc: bool, relay: bool = False, portal: bool = False, references: list[str] | None = None
+) -> str | None:
     """Why this machine cannot run the bench, or None."""
     if portal:
         problem = portal_missing()
@@ -115,6 +125,8 @@ def missing_requirements(vnc: bool, relay: bool = False, portal: bool = False) -
         return "veo bench stream needs root: it creates network namespaces and shapes them with tc"
     tools = [*TOOLS, *(VNC_TOOLS if vnc else ()), *(RELAY_TOOLS if relay else ())]
     missing = [tool for tool in tools if shutil.which(tool) is None]
+    if vnc:
+        missing += missing_servers(list(VNC_SERVERS) if references is None else references)
     if vnc and not Path(NOVNC, "vnc_lite.html").exists():
         missing.append(f"{NOVNC} (Debian package novnc)")
     if missing:
@@ -175,7 +187,10 @@ def measure_workload(
     run: int,
     relay: TurnRelay | None = None,
 ) -> Measurement:
-    """One workload's window; ``relay``: the relay path's coturn, whose bytes are counted too."""
+    """One workload's window; ``relay``: the relay path's coturn, whose bytes are counted too.
+
+    The console's window size and the picture size its page received (veo's ``videoWidth`` ×
+    ``videoHeight`` at the window's end) go into the measurement."""
     argv = [
         sys.executable,
         "-m",
@@ -211,6 +226,7 @@ def measure_workload(
         relay1 = relay.bytes() if relay is not None else 0
         elapsed = time.monotonic() - t0
         after = session.probe.snapshot()
+        video_size = _video_size(session)
         stages = _stages(session, window_start_ms)
         time.sleep(0.3)  # the workload's next report covers the whole window
         steps_after = output.steps()
@@ -261,7 +277,28 @@ def measure_workload(
         backend=str(getattr(session, "backend", "x11")),
         server_cpu_percent=usage["server"].cpu_percent,
         stages=stages,
+        console=_size_text(getattr(session, "console", None)),
+        video_size=video_size,
     )
+
+
+def _size_text(size: tuple[int, int] | None) -> str | None:
+    return None if size is None else f"{size[0]}x{size[1]}"
+
+
+#: the console's picture as received: the video element's intrinsic size (the encoded frame's)
+_VIDEO_SIZE = """() => {
+  const v = document.querySelector("#remote-video");
+  return v && v.videoWidth ? v.videoWidth + "x" + v.videoHeight : null;
+}"""
+
+
+def _video_size(session: Session) -> str | None:
+    """veo: ``videoWidth x videoHeight`` of the console's video now; None for VNC's canvas page."""
+    if is_reference(session.label):
+        return None
+    value = session.probe.page.evaluate(_VIDEO_SIZE)
+    return str(value) if value else None
 
 
 def _stages(session: Session, start_ms: float) -> dict[str, dict[str, float | int | None]] | None:
@@ -322,33 +359,58 @@ def _sessions(world: _World, display: Screen, network: Network) -> list[tuple[st
     relay's cost does not depend on where the picture came from).
     """
 
-    def on(screen: Screen, codec: str | None) -> Callable[[], Session]:
+    consoles = world.plan.consoles
+    several = len(consoles) > 1
+
+    def at(console: tuple[int, int]) -> str:
+        return f" console {console[0]}x{console[1]}" if several else ""
+
+    def on(screen: Screen, codec: str | None, console: tuple[int, int]) -> Callable[[], Session]:
         return lambda: VeoSession(
-            world.server, world.browser, screen, world.procs, world.workdir, codec, world.tech_inode
-        )
+            world.server, world.browser, screen, world.procs, world.workdir, codec, world.tech_inode,
+            console=console,
+        )  # fmt: skip
 
     if isinstance(display, WaylandScreen):
-        return [(f"veo/{codec or 'auto'}/portal", on(display, codec)) for codec in world.plan.codecs]
+        return [
+            (f"veo/{codec or 'auto'}/portal{at(console)}", on(display, codec, console))
+            for console in consoles
+            for codec in world.plan.codecs
+        ]
 
-    def veo(codec: str | None, path: str) -> Callable[[], Session]:
+    def veo(codec: str | None, path: str, console: tuple[int, int]) -> Callable[[], Session]:
         server = world.relay_server if path == "relay" else world.server
         assert server is not None
         return lambda: VeoSession(
-            server, world.browser, display, world.procs, world.workdir, codec, world.tech_inode, path=path
-        )
+            server, world.browser, display, world.procs, world.workdir, codec, world.tech_inode, path=path,
+            console=console,
+        )  # fmt: skip
 
     makers = []
-    for path in world.plan.paths:
-        if path == "relay" and network.shaped:
-            world.progress(f"relay path: skipped on {network.name} (measured on the unshaped network)")
-            continue
-        suffix = "/relay" if path == "relay" else ""
-        makers += [(f"veo/{codec or 'auto'}{suffix}", veo(codec, path)) for codec in world.plan.codecs]
+    for console in consoles:
+        for path in world.plan.paths:
+            if path == "relay" and network.shaped:
+                if console == consoles[0]:
+                    world.progress(
+                        f"relay path: skipped on {network.name} (measured on the unshaped network)"
+                    )
+                continue
+            suffix = "/relay" if path == "relay" else ""
+            makers += [
+                (f"veo/{codec or 'auto'}{suffix}{at(console)}", veo(codec, path, console))
+                for codec in world.plan.codecs
+            ]
     if world.plan.vnc:
         xvfb = cast(Display, display)
-        makers.append(
-            ("vnc", lambda: VncSession(world.lab, world.browser, xvfb, world.procs, world.tech_inode))
-        )
+        for key in world.plan.references:
+            server = VNC_SERVERS[key]
+
+            def vnc(server: VncServer = server) -> Session:
+                return VncSession(
+                    world.lab, world.browser, xvfb, world.procs, world.tech_inode, server, consoles[0]
+                )
+
+            makers.append((f"{server.label}{at(consoles[0])}", vnc))
     return makers
 
 
@@ -507,6 +569,21 @@ def run(plan: Plan, progress: Progress, workdir: Path) -> Outcome:
     return Outcome(world.measurements, world.drops, world.failures)
 
 
+def _version(package: str) -> str | None:
+    """The installed Debian package's version (what the reference figures were measured with)."""
+    try:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", package],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None
+
+
 def metadata(plan: Plan) -> dict[str, Any]:
     """Date, machine and commit: what a reader of the figures needs to weigh them."""
 
@@ -532,6 +609,14 @@ def metadata(plan: Plan) -> dict[str, Any]:
         "commit": output(["git", "-C", str(root), "rev-parse", "--short", "HEAD"]) or None,
         "machine": {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release()},
         "chromium": output([CHROMIUM, "--version"]),
-        "x11vnc_flags": X11VNC_FLAGS,
+        "references": {
+            server.label: {
+                "argv": server.argv(":N"),
+                "package": server.package,
+                "version": _version(server.package),
+            }
+            for key, server in VNC_SERVERS.items()
+            if plan.vnc and key in plan.references
+        },
         "plan": plan.describe(),
     }

@@ -23,7 +23,7 @@ from typing import Any
 from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 
-from veo.bench.stream.browser import VIEWPORT
+from veo.bench.stream.browser import DEFAULT_CONSOLE, viewport
 from veo.bench.stream.display import Screen
 from veo.bench.stream.lab import USER_ADDRESS, Lab
 from veo.bench.stream.measure import pids_in_namespace
@@ -183,7 +183,8 @@ class VeoSession:
 
     ``path``: ``relay`` when ``server`` is the relay path's (its name goes into the figures);
     ``control``: the technician asks for control too and the probe reads the key row (the drop
-    scenario types in the console).
+    scenario types in the console); ``console``: the browser window's size (width, height), the
+    console laid out in it as on a technician's screen of that size.
     """
 
     label = "veo"
@@ -201,6 +202,7 @@ class VeoSession:
         tech_inode: int,
         path: str = "direct",
         control: bool = False,
+        console: tuple[int, int] | None = None,
     ) -> None:
         self.procs = procs
         self.tech_inode = tech_inode
@@ -208,7 +210,8 @@ class VeoSession:
         self.path = path
         self.control = control
         self.backend = display.backend
-        self.context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale="en-US")  # type: ignore[arg-type]
+        self.console = console or DEFAULT_CONSOLE
+        self.context: BrowserContext = browser.new_context(viewport=viewport(self.console), locale="en-US")  # type: ignore[arg-type]
         if codec == CONSOLE_VP8:
             self.context.add_init_script(CONSOLE_WITHOUT_H264)
         self.context.add_init_script(PC_SPY)
