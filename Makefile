@@ -11,6 +11,8 @@ PORT ?= 8000
 VEO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: export VEO_PUBLIC_URL := $(VEO_PUBLIC_URL)
 SYSTEM_PACKAGES := xvfb chromium xdotool x11-utils x11-xserver-utils python3-tk iproute2 xauth x11vnc novnc websockify xclip firefox-esr coturn
+# TigerVNC's scraping server (x0vncserver, its X0tigervnc), one of `veo bench stream`'s VNC references.
+SYSTEM_PACKAGES += tigervnc-scraping-server
 # The Wayland desktop of veo.bench.wayland (tests/e2e/test_wayland.py): compositor, portals, PipeWire,
 # the accessibility bus its dialog is answered through, GStreamer (the agent's pipewiresrc capture and
 # the screenshots' gst-launch + pngenc), GTK 3 for the test application, and what building PyGObject needs.
