@@ -87,6 +87,9 @@ class Annotator {
     });
     layer.addEventListener("pointerleave", () => this.pointerGone());
     window.addEventListener("resize", () => this.redraw());
+    // The canvas shares the zoom's stage with the video (zoom.js): at 1:1 it is the picture's size
+    // and scrolls with it, so strokes stay on their spot; a zoom switch resizes it.
+    if (typeof ResizeObserver === "function") new ResizeObserver(() => this.redraw()).observe(this.canvas);
     this.select("pointer");
   }
 

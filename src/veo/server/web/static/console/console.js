@@ -27,6 +27,7 @@ import { LinkWatch, ResumeKeys, answerProof, judgeReveal } from "./resuming.js";
 import { checkCommitment, newNonce, sasCode, sha256Fingerprint } from "./sas.js";
 import { Signaling, answerNotTaken } from "./signaling.js";
 import { install as installSysinfo } from "./sysinfo.js";
+import { install as installZoom } from "./zoom.js";
 import { RemoteDisplay } from "./display.js";
 import {
   connectionState,
@@ -53,6 +54,7 @@ const FEATURES = [
   installChat,
   installSysinfo,
   installCursor,
+  installZoom,
   installClipboard,
   installFiles,
   installPermissions,

@@ -3,7 +3,8 @@
 // The agent leaves the pointer out of the video and sends its position and image on the data
 // channel instead: a few bytes that arrive long before any video frame would, so pointing feels
 // instant. Positions are pixels of the announced `screen` (the shown monitor); they are mapped
-// through the same letterbox and scale as the input (display.js), in the other direction.
+// through the same letterbox and scale as the input (display.js), in the other direction. The
+// overlay sits in the video's own parent (the zoom's stage), so at 1:1 it scrolls with the picture.
 
 const MAX_SHAPES = 32;
 const MAX_SIDE = 128;
@@ -68,6 +69,8 @@ class RemoteCursor {
     const again = () => this.place();
     this.video.addEventListener("resize", again);
     doc.defaultView.addEventListener("resize", again);
+    // The element's own box changes too without a window resize: the zoom (zoom.js), the tools panel.
+    if (typeof doc.defaultView.ResizeObserver === "function") new doc.defaultView.ResizeObserver(again).observe(this.video);
   }
 
   onShape(message) {

@@ -4,6 +4,9 @@
 // stream (videoWidth != screen width). Input coordinates are pixels of the agent's captured screen
 // (announced in the data-channel `screen` message), so every pointer event is mapped through the
 // letterbox and the scale here; events that fall in the bars are ignored, never clamped into a click.
+// At 1:1 (zoom.js) the element is the picture's own size inside a scroller: its client box starts
+// left of / above the visible area by the scroll offset and has no bars, so the same proportion
+// gives the exact pixel there too.
 
 /**
  * Map a point in page (client) coordinates to remote screen pixels.
