@@ -223,6 +223,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
             "x0vncserver (TigerVNC); default all three"
         ),
     )
+    stream.add_argument(
+        "--burst",
+        action="store_true",
+        help=_(
+            "also measure how soon typing is fast again after a 2-second scrolling burst on the poor link"
+        ),
+    )
+    stream.add_argument(
+        "--readability",
+        action="store_true",
+        help=_("also check that 11-pixel text on a 3840x2160 screen stays readable in a 1920x1080 console"),
+    )
     stream.add_argument("--no-vnc", action="store_true", help=_("skip the VNC references"))
     stream.add_argument("--json", type=Path, metavar="PATH", help=_("also write the figures as JSON"))
     stream.add_argument("--chart", type=Path, metavar="PATH", help=_("also draw the figures as a PNG chart"))
@@ -278,6 +290,8 @@ def main(args: argparse.Namespace) -> int:
         paths=paths,
         drop_seconds=(args.drop_seconds or DEFAULT_DROP_SECONDS) if args.drop or args.drop_seconds else None,
         backends=backends,
+        burst=args.burst,
+        readability=args.readability,
         references=references,
         consoles=list(args.console_sizes or [DEFAULT_CONSOLE]),
     )
@@ -311,7 +325,12 @@ def main(args: argparse.Namespace) -> int:
     drop_medians = medians_line(outcome.drops)
     if drop_medians:
         print(drop_medians)
-    extra: dict[str, Any] = {"drops": [drop.as_json() for drop in outcome.drops]}
+    for line in [b.line() for b in outcome.bursts] + [r.line() for r in outcome.readability]:
+        print(line)
+    extra: dict[str, Any] = {
+        "drops": [drop.as_json() for drop in outcome.drops],
+        **runner.scenario_sections(outcome),
+    }
     # issue 18's table last: the scenarios' sections (extra) feed its burst and readability rows
     issue18 = check_issue18(summaries, extra)
     extra["targets_issue18"] = [row.as_json() for row in issue18]

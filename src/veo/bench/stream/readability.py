@@ -51,6 +51,8 @@ CELL_W, CELL_H = 150, 24
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 160, 120, 160
 #: the box a word is compared in, from its top-left anchor (source pixels): the longest word fits
 BOX = (-3, -3, 96, 19)
+#: the screen of the check (the issue's "4K screen")
+SCREEN = (3840, 2160)
 #: the console's window for the check (the issue's "1920-px console")
 CONSOLE_SIZE = (1920, 1080)
 #: templates per vocabulary word (occurrences at different sub-pixel phases)
@@ -215,6 +217,9 @@ class ReadabilityResult:
     shown: Score | None = None
     #: the source itself scored as the stream would be if nothing were lost but the scaling
     ideal_shown: Score | None = None
+    #: the console switched to 1:1 (its zoom control): the decoded frame, full size, as a
+    #: technician scrolling the view at 1:1 sees each part of it
+    full: Score | None = None
     pictures: list[str] = field(default_factory=list)
     note: str | None = None
 
@@ -229,7 +234,8 @@ class ReadabilityResult:
 
         text = (
             f"readability {self.resolution}, {PIXELS}-px text, console {self.console} at fit: shown "
-            f"{f(self.shown)}; the stream itself {f(self.stream)}; ideal downscale {f(self.ideal_shown)}"
+            f"{f(self.shown)}; the stream itself {f(self.stream)}; ideal downscale {f(self.ideal_shown)}; "
+            f"at 1:1 {f(self.full)}"
         )
         return text + (f"; {self.note}" if self.note else "")
 
@@ -272,6 +278,33 @@ def _shown(page: Page, grab: dict[str, Any]) -> NDArray[Any]:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
+_ZOOM = """(zoom) => {
+  const b = document.querySelector(`[data-zoom-choice="${zoom}"]`);
+  if (!b) return false;
+  b.click();
+  return true;
+}"""
+_VIDEO_WIDTH = "() => { const v = document.querySelector('#remote-video'); return v ? v.videoWidth : 0; }"
+
+
+def _full_size(session: VeoSession, display: Display) -> NDArray[Any] | None:
+    """The console at 1:1 (its zoom control), once the stream is full size: the decoded frame."""
+    from veo.bench.stream.procs import BenchError, wait_for
+
+    page = session.page
+    if not page.evaluate(_ZOOM, "full"):
+        return None
+    try:
+        wait_for("the full-size stream", lambda: page.evaluate(_VIDEO_WIDTH) == display.width, 20)
+        time.sleep(SETTLE_SECONDS)
+        grab = page.evaluate(_GRAB)
+        return None if grab is None else _png(grab["png"])
+    except BenchError:
+        return None
+    finally:
+        page.evaluate(_ZOOM, "fit")
+
+
 def run_readability(
     session: VeoSession, display: Display, lab: Lab, procs: Processes, workdir: Path
 ) -> ReadabilityResult:
@@ -279,7 +312,8 @@ def run_readability(
     from veo.bench.stream.runner import WorkloadOutput  # the runner imports this module
 
     result = ReadabilityResult(f"{display.width}x{display.height}", f"{CONSOLE_SIZE[0]}x{CONSOLE_SIZE[1]}")
-    session.page.set_viewport_size({"width": CONSOLE_SIZE[0], "height": CONSOLE_SIZE[1]})
+    if getattr(session, "console", None) != CONSOLE_SIZE:
+        session.page.set_viewport_size({"width": CONSOLE_SIZE[0], "height": CONSOLE_SIZE[1]})
     argv = [
         sys.executable,
         "-m",
@@ -300,6 +334,7 @@ def run_readability(
             return result
         stream_rgb = _png(grab["png"])
         shown_rgb = _shown(session.page, grab)
+        full_rgb = _full_size(session, display)
     finally:
         procs.stop(app)
     layout = cells(display.width, display.height)
@@ -308,12 +343,18 @@ def run_readability(
     result.shown = score(gray(shown_rgb), source, layout)
     ideal = scale_area(source, shown_rgb.shape[1], shown_rgb.shape[0])
     result.ideal_shown = score(ideal, source, layout)
+    if full_rgb is not None:
+        result.full = score(gray(full_rgb), source, layout)
+    else:
+        result.note = "no 1:1 picture (no zoom control, or the stream did not reach full size)"
     tag = f"{display.width}x{display.height}"
     result.pictures = [
         _save(workdir / f"readability-{tag}-source.png", source_rgb),
         _save(workdir / f"readability-{tag}-stream.png", stream_rgb),
         _save(workdir / f"readability-{tag}-shown.png", shown_rgb),
     ]
+    if full_rgb is not None:
+        result.pictures.append(_save(workdir / f"readability-{tag}-full.png", full_rgb))
     return result
 
 
