@@ -38,7 +38,10 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
   (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
 
 :func:`install` makes aiortc's sender create this encoder for H.264 and
-:class:`veo.agent.vp8.ScreenVp8Encoder` for VP8 (the fallback for consoles without H.264).
+:class:`veo.agent.vp8.ScreenVp8Encoder` for VP8 (the fallback for consoles without H.264), sends
+the playout-delay header extension (:mod:`veo.agent.playout_delay`: the browser renders each
+frame on decode) and, with ``VEO_STREAM_TIMELINE=1``, stamps each frame's encoding and sending
+(:mod:`veo.agent.timeline`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import av
 from aiortc.codecs import get_encoder as aiortc_get_encoder
 from aiortc.codecs.h264 import H264Encoder
 
-from veo.agent import convert
+from veo.agent import convert, playout_delay, timeline
 from veo.agent.capture.base import Size
 from veo.agent.encoder import SETTINGS
 from veo.agent.pacing import SendBudget, auto_max_fps
@@ -163,13 +166,18 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             yield from self._split_bitstream(data)
 
 
+_timeline = False  # set by install(): wrap each new encoder to stamp its frames
+
+
 def _get_encoder(codec: Any) -> Any:
     mime = str(codec.mimeType).lower()
     if mime == "video/h264":
-        return ScreenH264Encoder()
-    if mime == "video/vp8":
-        return ScreenVp8Encoder()
-    return aiortc_get_encoder(codec)
+        encoder: Any = ScreenH264Encoder()
+    elif mime == "video/vp8":
+        encoder = ScreenVp8Encoder()
+    else:
+        return aiortc_get_encoder(codec)
+    return timeline.timed_encoder(encoder) if _timeline else encoder
 
 
 _stock_send_keyframe = rtcrtpsender.RTCRtpSender._send_keyframe
@@ -191,6 +199,9 @@ def _send_keyframe(sender: Any) -> None:
 def install() -> None:
     """Make every aiortc sender in this process use :class:`ScreenH264Encoder` (H.264) or
     :class:`~veo.agent.vp8.ScreenVp8Encoder` (VP8) and tell its track about keyframe requests
-    (idempotent)."""
+    (idempotent); offer and send the playout-delay extension; the stage timeline when asked."""
+    global _timeline
+    playout_delay.install()
+    _timeline = timeline.install()
     rtcrtpsender.get_encoder = _get_encoder  # type: ignore[attr-defined]  # the hook aiortc lacks
     rtcrtpsender.RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign,assignment]

@@ -6,11 +6,16 @@ a change is reported, unless the previous capture slot was less than one frame i
 it waits for the rest of that interval only. Slots follow a fixed grid while captures are only a
 little late (the event loop's wake-up jitter, up to half an interval), so that a 30-fps cap gives
 30 fps and not 27: timing each slot from the late capture lost ~3 ms per frame at 1080p. After a
-real stall the grid restarts at the capture that actually happened: no catch-up burst.
+real stall the grid restarts at the capture that actually happened: no catch-up burst. After a
+quiet spell the slot is long past: the first capture happens at once.
 
-The rate cap follows the picture size (:func:`auto_max_fps`): 60 fps up to 1280×720, 30 fps
-above, where each full-screen frame costs several milliseconds to convert and encode on a
-2-core machine.
+The rate cap follows what frames cost (:meth:`Pacer.spent`), not the picture size: each frame's
+wall time from grab to its last packet sent (capture, compare, conversion, encoding,
+packetization) keeps the next one at least ``cost / BUSY_SHARE`` after it, between
+:data:`HIGH_FPS` and :data:`LOW_FPS`. A typed letter or a small drag at 1080p costs a few
+milliseconds and goes out at up to 60 a second; a full-screen scroll frame (~12 ms on a 2-core
+machine) backs off to ~30, as a fixed 30-fps cap above 1280×720 did for every frame before; a
+loaded machine (every stage slower) backs off by itself. ``veo agent --max-fps`` fixes the rate.
 
 :class:`SendBudget` is the other half: it keeps the stream within the congestion controller's
 bitrate by waiting before the next capture, so that a slow link gets fewer frames of the same
@@ -31,30 +36,66 @@ from veo.agent.capture.base import Size
 
 log = logging.getLogger(__name__)
 
-HIGH_FPS_PIXELS = 1280 * 720
+#: the rate cap of a cheap frame
 HIGH_FPS = 60.0
+#: the rate cap a costly frame backs off to, never lower (the cap above 1280x720 before issue 18)
 LOW_FPS = 30.0
+#: the share of the wall clock one frame's work may take before the next may start: a 12-ms
+#: scroll frame at 1080p waits 30 ms (~33 fps, ~40 % of a core), a 5-ms drag frame 16.7 (60 fps)
+BUSY_SHARE = 0.4
 
 
 def auto_max_fps(size: Size) -> float:
-    """The rate cap for a picture of ``size`` when the user did not choose one."""
-    return HIGH_FPS if size.width * size.height <= HIGH_FPS_PIXELS else LOW_FPS
+    """The rate cap for a picture of ``size`` when the user did not choose one: the cheap
+    frames' (the pacer lowers it for costly ones, whatever the size; see module)."""
+    return HIGH_FPS
+
+
+#: without a change listener the stream polls: each poll costs a grab and a compare, changed or
+#: not, so the rate stays by picture size (60 up to 1280x720, 30 above)
+POLL_HIGH_FPS_PIXELS = 1280 * 720
+
+
+def polling_fps(size: Size) -> float:
+    """The polling rate for a picture of ``size`` (no change listener)."""
+    return HIGH_FPS if size.width * size.height <= POLL_HIGH_FPS_PIXELS else LOW_FPS
 
 
 class Pacer:
-    """Spaces captures at least ``1 / max_fps`` apart; the clock is injectable for tests."""
+    """Spaces captures at least :attr:`interval` apart; the clock is injectable for tests.
 
-    def __init__(self, max_fps: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if not max_fps > 0:
-            raise ValueError("max_fps must be positive")
-        self.interval = 1.0 / max_fps
+    ``adaptive``: the interval follows what the last frame cost (:meth:`spent`), between
+    ``1 / max_fps`` and ``1 / LOW_FPS`` (never slower than ``max_fps`` allows); otherwise it is
+    ``1 / max_fps`` (a rate the user fixed).
+    """
+
+    def __init__(
+        self, max_fps: float, clock: Callable[[], float] = time.monotonic, adaptive: bool = False
+    ) -> None:
         self._clock = clock
         self._last = -math.inf
+        self._cost = 0.0
+        self.adaptive = adaptive
+        self.set_max_fps(max_fps)
 
-    def set_max_fps(self, max_fps: float) -> None:
+    def set_max_fps(self, max_fps: float, adaptive: bool | None = None) -> None:
         if not max_fps > 0:
             raise ValueError("max_fps must be positive")
-        self.interval = 1.0 / max_fps
+        self._min_interval = 1.0 / max_fps
+        if adaptive is not None:
+            self.adaptive = adaptive
+
+    @property
+    def interval(self) -> float:
+        """The least time between two capture slots now."""
+        if not self.adaptive:
+            return self._min_interval
+        longest = max(self._min_interval, 1.0 / LOW_FPS)
+        return min(max(self._min_interval, self._cost / BUSY_SHARE), longest)
+
+    def spent(self, seconds: float) -> None:
+        """The last frame took ``seconds`` of wall time from its grab to its last packet sent."""
+        self._cost = max(0.0, seconds)
 
     def delay(self) -> float:
         """Seconds to wait before the next capture may happen (0 when it may happen now)."""

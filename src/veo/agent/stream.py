@@ -56,7 +56,9 @@ from veo.agent.capture.base import ChangeWatcher, Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas
 from veo.agent.damage import TileMap, open_damage_watcher
 from veo.agent.encoder import SETTINGS
-from veo.agent.pacing import Pacer, SendBudget, auto_max_fps
+from veo.agent.pacing import Pacer, SendBudget, auto_max_fps, polling_fps
+from veo.agent.timeline import LEDGER, FrameTimes, now_ms
+from veo.agent.timeline import enabled as timeline_enabled
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +147,21 @@ class FrameSource:
         self._setup(self._capture.set_region(region))
         return self.size
 
-    def next(self, now: float, force: bool = False) -> av.VideoFrame | None:
-        """The frame to send at ``now`` (monotonic seconds), or ``None`` when there is none."""
+    def next(self, now: float, force: bool = False, times: FrameTimes | None = None) -> av.VideoFrame | None:
+        """The frame to send at ``now`` (monotonic seconds), or ``None`` when there is none;
+        ``times``, when given, gets the grab, compare and conversion stamps (:mod:`~veo.agent.timeline`)."""
+        if times is not None:
+            times.grab = now_ms()
         raw = self._capture.grab()
+        if times is not None:
+            times.grabbed = now_ms()
         # a new buffer object per grab (mss) is ours to keep: the tile map holds it, no copy
         owned = isinstance(raw, bytes) or (isinstance(raw, bytearray) and raw is not self._last_raw)
         self._last_raw = raw if owned else None
         pixels = self._tiles.view(raw)
         tiles = self._tiles.diff(pixels, owned)
+        if times is not None:
+            times.compare = now_ms()
         if tiles.any():
             self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
             self._quiet_interval = interval = self._refine
@@ -172,6 +181,8 @@ class FrameSource:
             return None
         self.repeat_at = now + interval
         self.frames += 1
+        if times is not None:
+            times.convert = now_ms()
         return self._canvas.frame
 
 
@@ -187,7 +198,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         damage_factory: DamageFactory | None = open_damage_watcher,
     ) -> None:
-        """``fps`` caps the frame rate (``None``: by picture size, see :func:`auto_max_fps`);
+        """``fps`` fixes the rate cap (``None``: by what frames cost, see :mod:`~veo.agent.pacing`);
         ``damage_factory`` opens the change listener (``None``: poll at the rate cap)."""
         super().__init__()
         self._factory = capture_factory
@@ -203,12 +214,20 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._changed = asyncio.Event()
         self._watcher: ChangeWatcher | None = None
         self._watching = False
-        self._pacer = Pacer(self._fixed_fps or 30.0)
+        self._pacer = Pacer(self._fixed_fps or 30.0, adaptive=not self._fixed_fps)
+        self._polling = False  # no change listener: poll at a fixed rate (see ``_pace_for``)
         #: filled by the encoder (see ``low_latency``) through the frames this track sends
         self.budget = SendBudget()
         self._allowed = False
         self._keyframe_wanted = False
         self._start: float | None = None
+        #: the per-frame stage timeline (``VEO_STREAM_TIMELINE=1``): when the change was noticed
+        self._timeline = timeline_enabled()
+        self._woke: float | None = None
+        #: what the last frame cost (the pacer's adaptive cap): its grab to conversion, and when
+        #: it left the track (aiortc comes back for the next one once it encoded and sent it)
+        self._capture_cost = 0.0
+        self._returned_at: float | None = None
         self.frames_sent = 0
         #: called (on the loop) when capturing fails for good, so the session can end and say why
         self.on_failure: Callable[[str], None] | None = None
@@ -234,12 +253,17 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         :data:`SHARPEN_MIN_BITRATE` (see module)."""
         return max(self.budget.estimate or 0.0, SHARPEN_MIN_BITRATE)
 
-    def _grab(self, force: bool, now: float | None = None) -> av.VideoFrame | None:
-        return self._open().next(time.monotonic() if now is None else now, force)
+    def _grab(
+        self, force: bool, now: float | None = None, times: FrameTimes | None = None
+    ) -> av.VideoFrame | None:
+        start = time.monotonic()
+        frame = self._open().next(start if now is None else now, force, times)
+        self._capture_cost = time.monotonic() - start
+        return frame
 
     def _capture_watcher(self) -> ChangeWatcher | None:
         self._open()
-        return self._capture.change_watcher(self._changed.set) if self._capture is not None else None
+        return self._capture.change_watcher(self._notice) if self._capture is not None else None
 
     def _close_capture(self) -> None:
         if self._source is not None:
@@ -286,12 +310,24 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         return size
 
     def _pace_for(self, size: Size) -> None:
-        self._pacer.set_max_fps(self._fixed_fps or auto_max_fps(size))
+        if self._fixed_fps:
+            self._pacer.set_max_fps(self._fixed_fps, adaptive=False)
+        elif self._polling:  # every poll costs a grab and a compare, changed or not: not at 60 at 1080p
+            self._pacer.set_max_fps(polling_fps(size), adaptive=False)
+        else:
+            self._pacer.set_max_fps(auto_max_fps(size), adaptive=True)
+
+    def _notice(self) -> None:
+        """Something was drawn (or a frame is wanted): wake ``recv``; the first notice since the
+        last capture is the frame's ``wake`` in the timeline."""
+        if self._timeline and self._woke is None:
+            self._woke = now_ms()
+        self._changed.set()
 
     def keyframe_requested(self) -> None:
         """The browser lost the picture (PLI/FIR, see ``low_latency``): send a frame now, even unchanged."""
         self._keyframe_wanted = True
-        self._changed.set()
+        self._notice()
 
     def allow(self) -> None:
         """The user pressed Allow: frames may flow (the first one at once)."""
@@ -323,13 +359,16 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._watcher = await loop.run_in_executor(self._executor, self._capture_watcher)
         own = self._watcher is not None
         if not own and self._damage_factory is not None:
-            self._watcher = self._damage_factory(self._changed.set)
+            self._watcher = self._damage_factory(self._notice)
         if self._watcher is not None and self.readyState != "live":  # stop() came meanwhile
             self._watcher.close()
         elif self._watcher is not None:
             self._watcher.start(loop)
             log.info("stream captures %s", "on new pictures" if own else "on X damage events")
         else:
+            self._polling = True
+            if self._source is not None:
+                self._pace_for(self._source.size)
             log.info("stream polls the screen at %.0f fps", 1 / self._pacer.interval)
 
     async def _wait_for_change(self) -> None:
@@ -341,6 +380,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             if not self._changed.is_set() and timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
+            if self._timeline and self._woke is None:  # the repeat timer
+                self._woke = now_ms()
             self._changed.clear()
             delay = max(self._pacer.delay(), self.budget.delay())
             if delay > 0:
@@ -351,9 +392,14 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             delay = max(self._pacer.delay(), self.budget.delay())
             if delay > 0:
                 await asyncio.sleep(delay)
+            if self._timeline and self._woke is None:  # the polling slot
+                self._woke = now_ms()
         self._pacer.captured()
 
     async def recv(self) -> av.VideoFrame:
+        if self._returned_at is not None:  # aiortc encoded and sent the last frame meanwhile
+            self._pacer.spent(self._capture_cost + time.monotonic() - self._returned_at)
+            self._returned_at = None
         await self._gate.wait()
         loop = asyncio.get_running_loop()
         if not self._watching:  # first call: the rate cap for this picture size, the listener
@@ -367,8 +413,12 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             if self.readyState != "live":
                 raise MediaStreamError
             force, self._keyframe_wanted = self._keyframe_wanted, False
+            times = None
+            if self._timeline:
+                times = FrameTimes(wake=self._woke if self._woke is not None else now_ms())
+                self._woke = None
             try:
-                frame = await loop.run_in_executor(self._executor, self._grab, force)
+                frame = await loop.run_in_executor(self._executor, self._grab, force, None, times)
             except (RuntimeError, ValueError) as exc:  # executor shut down by stop(), capture failed
                 if self.readyState == "live" and self.on_failure is not None:
                     log.error("screen capture failed: %s", exc)
@@ -385,4 +435,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             frame.time_base = TIME_BASE
             frame.opaque = self.budget
             self.frames_sent += 1
+            if times is not None:
+                times.pts, times.width, times.height = frame.pts, frame.width, frame.height
+                LEDGER.file(times)
+            self._returned_at = time.monotonic()
             return frame

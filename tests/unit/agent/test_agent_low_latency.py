@@ -115,7 +115,7 @@ def test_rate_control_budgets_per_frame_at_the_pacers_cap() -> None:
     """x264 with zerolatency fills its VBV per frame at a fixed fps: it must be the pacer's cap,
     or a 60-fps scroll at 720p may burst twice the peak rate."""
     assert low_latency.rate_control_fps(1280, 720) == 60
-    assert low_latency.rate_control_fps(1920, 1080) == 30
+    assert low_latency.rate_control_fps(1920, 1080) == 60  # the adaptive pacer's highest cap
     encoder = low_latency.ScreenH264Encoder()
     _first_payload(encoder)
     assert encoder.codec is not None
