@@ -119,7 +119,7 @@ def analyse(sightings: Sequence[tuple[float, int]], start: float, end: float, re
     result.stalls = [(round(at - start, 1), round(gap, 1)) for at, gap in gaps if gap > STALL_MS]
 
 
-def _burst_times(lines: list[str]) -> tuple[float | None, float | None]:
+def burst_times(lines: list[str]) -> tuple[float | None, float | None]:
     start = end = None
     for line in lines:
         parts = line.split()
@@ -153,11 +153,11 @@ def run_burst(session: VeoSession, display: Display, lab: Lab, procs: Processes,
         while time.monotonic() < deadline:
             time.sleep(0.5)
             output.steps()  # drains stdout
-            start, end = _burst_times(output.lines)
+            start, end = burst_times(output.lines)
             if end is not None and time.time() * 1000 >= end + AFTER_SECONDS * 1000:
                 break
         session.alive()
-        start, end = _burst_times(output.lines)
+        start, end = burst_times(output.lines)
         if start is None or end is None:
             result.note = "the workload did not report the burst"
             return result

@@ -261,7 +261,8 @@ def grab_screen(display: Display) -> NDArray[Any]:
     """The X screen, 1:1 (the source the words were drawn on)."""
     import mss
 
-    with mss.mss(display=display.name) as shot:
+    factory = getattr(mss, "MSS", None) or mss.mss  # mss 10 renamed it
+    with factory(display=display.name) as shot:
         monitor = shot.monitors[0]
         raw = shot.grab(monitor)
         return np.asarray(raw, dtype=np.uint8)[..., 2::-1]  # BGRA -> RGB

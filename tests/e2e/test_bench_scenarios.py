@@ -1,0 +1,83 @@
+"""The wiring of ``veo bench stream --readability`` and ``--burst``: their screens, without a session.
+
+Each scenario needs a veo session (a minute or more at 4K), too long for ``make bench-smoke``; this
+checks in seconds what they stand on: the workload's ``text`` page, drawn on the bench's Xvfb at
+3840x2160 and grabbed the way the scenario grabs its source, scores every word at 1:1 and nearly
+every one scaled to a console's fit size (so a low figure in a run is the stream's, not the
+page's or the scorer's); the ``burst`` mode reports its start and end on the wall clock, in order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from veo.bench.stream.burst import burst_times
+from veo.bench.stream.display import Display
+from veo.bench.stream.lab import Lab
+from veo.bench.stream.procs import Processes
+from veo.bench.stream.readability import SCREEN, cells, grab_screen, gray, scale_area, score
+from veo.bench.stream.runner import WorkloadOutput
+
+from .conftest import _unavailable
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def screen() -> Iterator[tuple[Lab, Processes, Display]]:
+    if os.geteuid() != 0:
+        _unavailable("root (to create network namespaces)")
+    workdir = Path(tempfile.mkdtemp(prefix="veo-bench-scen-"))
+    procs = Processes(workdir)
+    lab = Lab(procs, tag=f"s{os.getpid()}")
+    try:
+        lab.open()
+        yield lab, procs, Display(lab, procs, *SCREEN)
+    finally:
+        procs.stop_all()
+        lab.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _workload(lab: Lab, procs: Processes, display: Display, *args: str) -> WorkloadOutput:
+    argv = [sys.executable, "-m", "veo.bench.stream.workload", *args]
+    output = WorkloadOutput(procs.start(f"workload-{args[0]}", lab.in_user(argv), env=display.env(),
+                                        stdout_pipe=True))  # fmt: skip
+    output.ready(60)
+    return output
+
+
+def test_the_word_page_scores_all_words_at_1_1_and_nearly_all_at_fit(
+    screen: tuple[Lab, Processes, Display],
+) -> None:
+    lab, procs, display = screen
+    _workload(lab, procs, display, "text", str(display.width), str(display.height))
+    time.sleep(1.0)  # drawn once after ready; nothing changes after
+    source = gray(grab_screen(display))
+    layout = cells(display.width, display.height)
+    assert score(source, source, layout).recognised == 1.0
+    fit = score(scale_area(source, 1790, 1007), source, layout)
+    assert fit.recognised > 0.95, fit.confusions
+
+
+def test_the_burst_mode_reports_its_start_and_end(screen: tuple[Lab, Processes, Display]) -> None:
+    lab, procs, display = screen
+    output = _workload(
+        lab, procs, display, "burst", "1920", "1080", "--burst-at", "0.3", "--burst-seconds", "0.5"
+    )
+    start = end = None
+    for _ in range(100):  # bounded: 10 s at most
+        output.steps()
+        start, end = burst_times(output.lines)
+        if end is not None:
+            break
+        time.sleep(0.1)
+    assert start is not None and end is not None and end > start
