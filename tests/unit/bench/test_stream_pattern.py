@@ -57,3 +57,18 @@ def test_layout_keeps_the_pattern_inside_the_bottom_left_of_the_screen() -> None
     assert x >= 0 and y >= 0 and x + width <= 1280 and y + height <= 720
     assert y > 720 // 2 and x + width < 1280 // 2
     assert layout.block(pattern.BLOCKS - 1)[0] + pattern.BLOCK == x + width
+
+
+def test_the_pattern_grows_with_the_screens_desktop_scaling() -> None:
+    """Up to 1080p as before (20 px blocks, 8 px margin); 1.25x at 1440p and 2x at 4K, so that the
+    blocks stay decodable when the agent scales a big screen down to the console."""
+    assert [pattern.ui_scale(w, h) for w, h in ((1280, 720), (1920, 1080), (2560, 1440), (3840, 2160))] == [
+        1.0, 1.0, 1.25, 2.0,
+    ]  # fmt: skip
+    for (w, h), size, margin in (((1920, 1080), 20, 8), ((2560, 1440), 25, 10), ((3840, 2160), 40, 16)):
+        layout = pattern.Layout(w, h)
+        assert (layout.size, layout.margin) == (size, margin)
+        x, y, span_w, span_h = layout.span
+        assert (x, y + span_h) == (margin, h - margin) and span_w == pattern.BLOCKS * size
+        assert layout.block(1) == (x + size, y, size, size)
+        assert layout.keys_y == y - size - margin

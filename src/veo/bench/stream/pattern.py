@@ -17,11 +17,19 @@ from dataclasses import dataclass
 VALUE_BITS = 16
 CHECK_BITS = 4
 BLOCKS = VALUE_BITS + CHECK_BITS
-BLOCK = 20  # pixels; big enough to survive a low-bitrate encoder
+BLOCK = 20  # pixels at 1080p and below; big enough to survive a low-bitrate encoder
 MARGIN = 8
 DARK_BELOW = 80
 LIGHT_ABOVE = 175
 MODULUS = 1 << VALUE_BITS
+
+
+def ui_scale(width: int, height: int) -> float:
+    """The desktop scaling a person uses on a screen this size, in quarter steps: 1 up to 1080p,
+    1.25 at 2560×1440, 2 at 3840×2160 (what desktops propose there). The workload draws its
+    content and the pattern at this scale, so a big screen shows the same desk at a finer pixel,
+    and the pattern's blocks stay decodable when the agent scales the picture down to a console."""
+    return max(1.0, round(min(width / 1920, height / 1080) * 4) / 4)
 
 
 @dataclass(frozen=True)
@@ -29,32 +37,42 @@ class Layout:
     """Where the pattern sits on a screen of ``width`` × ``height`` (root window pixels).
 
     Bottom-left: the agent's session bar sits at the top centre and its dialogs are centred.
+    Blocks and margin grow with :func:`ui_scale` (20 px blocks up to 1080p, 40 px at 4K).
     """
 
     width: int
     height: int
 
     @property
+    def size(self) -> int:
+        """One block's side in pixels."""
+        return round(BLOCK * ui_scale(self.width, self.height))
+
+    @property
+    def margin(self) -> int:
+        return round(MARGIN * ui_scale(self.width, self.height))
+
+    @property
     def x(self) -> int:
-        return MARGIN
+        return self.margin
 
     @property
     def y(self) -> int:
-        return self.height - MARGIN - BLOCK
+        return self.height - self.margin - self.size
 
     @property
     def keys_y(self) -> int:
         """The key row's top (the drop scenario): the same blocks, one row above the timestamp,
         showing the keys the workload received instead of the time."""
-        return self.y - BLOCK - MARGIN
+        return self.y - self.size - self.margin
 
     @property
     def span(self) -> tuple[int, int, int, int]:
         """The pattern's rectangle: x, y, width, height."""
-        return self.x, self.y, BLOCKS * BLOCK, BLOCK
+        return self.x, self.y, BLOCKS * self.size, self.size
 
     def block(self, index: int) -> tuple[int, int, int, int]:
-        return self.x + index * BLOCK, self.y, BLOCK, BLOCK
+        return self.x + index * self.size, self.y, self.size, self.size
 
 
 def check(value: int) -> int:

@@ -204,7 +204,7 @@ class Probe:
             "screenH": height,
             "x": layout.x,
             "y": layout.y,
-            "block": pattern.BLOCK,
+            "block": layout.size,
             "blocks": pattern.BLOCKS,
             "checkBits": pattern.CHECK_BITS,
             "dark": pattern.DARK_BELOW,

@@ -33,7 +33,7 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 
-from veo.bench.stream.pattern import BLOCKS, Layout, encode, stamp
+from veo.bench.stream.pattern import BLOCKS, Layout, encode, stamp, ui_scale
 
 MODES = ("idle", "typing", "scrolling", "dragging", "animation")
 #: modes of the scenarios, never measured as plain workloads: ``burst`` (typing, a scrolling burst
@@ -100,6 +100,9 @@ class Workload:
         self.mode = mode
         self.burst_at, self.burst_seconds = burst_at, burst_seconds
         self.width, self.height = width, height
+        #: the desk is drawn at the desktop scaling a person uses on this screen (2 at 4K): the
+        #: same editor, document and window, their text as readable, at a finer pixel
+        self.scale = ui_scale(width, height)
         self.rng = random.Random(7)
         self.root = tk.Tk()
         self.root.overrideredirect(True)
@@ -108,8 +111,9 @@ class Workload:
         self.canvas.pack()
         layout = Layout(width, height)
         x, y, w, h = layout.span
+        edge = self.k(4)
         self.canvas.create_rectangle(
-            x - 4, y - 4, x + w + 4, y + h + 4, fill="#808080", width=0, tags="pattern"
+            x - edge, y - edge, x + w + edge, y + h + edge, fill="#808080", width=0, tags="pattern"
         )
         self.blocks = []
         for index in range(BLOCKS):
@@ -121,7 +125,7 @@ class Workload:
         if keys:
             ky = layout.keys_y
             self.canvas.create_rectangle(
-                x - 4, ky - 4, x + w + 4, ky + h + 4, fill="#808080", width=0, tags="pattern"
+                x - edge, ky - edge, x + w + edge, ky + h + edge, fill="#808080", width=0, tags="pattern"
             )
             for index in range(BLOCKS):
                 bx, _, bw, bh = layout.block(index)
@@ -139,8 +143,12 @@ class Workload:
 
     # ------------------------------------------------------------------ the scenes
 
+    def k(self, pixels: float) -> int:
+        """A length of the 1080p desk at this screen's scale."""
+        return round(pixels * self.scale)
+
     def _build(self) -> Callable[[], None]:
-        c, w, h = self.canvas, self.width, self.height
+        c, w, h, k = self.canvas, self.width, self.height, self.k
         if self.mode == "text":
             return self._build_text()
         if self.mode == "burst":
@@ -148,20 +156,20 @@ class Workload:
         if self.mode in ("idle", "typing", "dragging"):
             # a desktop with a few icons and a task bar
             for i in range(6):
-                c.create_rectangle(24, 24 + i * 90, 72, 72 + i * 90, fill="#e8e8e8", width=0)
-            c.create_rectangle(0, h - 48, w, h, fill="#202830", width=0)
+                c.create_rectangle(k(24), k(24 + i * 90), k(72), k(72 + i * 90), fill="#e8e8e8", width=0)
+            c.create_rectangle(0, h - k(48), w, h, fill="#202830", width=0)
         if self.mode == "idle":
             return lambda: None
         if self.mode == "typing":
             left, top = w // 6, h // 8
             c.create_rectangle(left, top, w - left, h - h // 4, fill="white", outline="#404040")
-            c.create_rectangle(left, top, w - left, top + 28, fill="#d0d0d0", width=0)
+            c.create_rectangle(left, top, w - left, top + k(28), fill="#d0d0d0", width=0)
             c.create_text(
-                left + 10, top + 14, text="notes.txt - Editor", anchor="w", font=("DejaVu Sans", 11)
+                left + k(10), top + k(14), text="notes.txt - Editor", anchor="w", font=("DejaVu Sans", k(11))
             )
             self.text = c.create_text(
-                left + 12, top + 40, text="", anchor="nw", font=("DejaVu Sans Mono", 13),
-                width=w - 2 * left - 24,
+                left + k(12), top + k(40), text="", anchor="nw", font=("DejaVu Sans Mono", k(13)),
+                width=w - 2 * left - k(24),
             )  # fmt: skip
             self.typed = ""
             self.source = " ".join(_sentence(self.rng, 9) for _ in range(400))
@@ -169,25 +177,31 @@ class Workload:
             return self._type
         if self.mode == "scrolling":
             c.configure(bg="white")
-            self.line_height = 22
+            self.line_height = k(22)
             self.lines = []
             rows = h // self.line_height + 2
             for row in range(rows):
                 item = c.create_text(
-                    w // 8, row * self.line_height, anchor="nw", font=("DejaVu Sans", 13),
+                    w // 8, row * self.line_height, anchor="nw", font=("DejaVu Sans", k(13)),
                     text=f"{row + 1:5d}  {_sentence(self.rng, 14)}",
                 )  # fmt: skip
                 self.lines.append(item)
             self.row_count = self.rows = rows
             return self._scroll
         if self.mode == "dragging":
-            self.win_w, self.win_h = 520, 360
+            self.win_w, self.win_h = k(520), k(360)
             tag = "window"
+            # Tk's default font for canvas text (12 px) at 1080p, as before; that times the scale above
+            font: tuple[str, int] | str = ("DejaVu Sans", -k(12)) if self.scale > 1 else "TkDefaultFont"
             c.create_rectangle(0, 0, self.win_w, self.win_h, fill="#f4f4f4", outline="#303030", tags=tag)
-            c.create_rectangle(0, 0, self.win_w, 30, fill="#2d5f9a", width=0, tags=tag)
-            c.create_text(10, 15, text="Printer settings", anchor="w", fill="white", tags=tag)
+            c.create_rectangle(0, 0, self.win_w, k(30), fill="#2d5f9a", width=0, tags=tag)
+            c.create_text(
+                k(10), k(15), text="Printer settings", anchor="w", fill="white", tags=tag, font=font
+            )
             for row in range(12):
-                c.create_text(16, 48 + row * 24, anchor="nw", text=_sentence(self.rng, 6), tags=tag)
+                c.create_text(
+                    k(16), k(48 + row * 24), anchor="nw", text=_sentence(self.rng, 6), tags=tag, font=font
+                )
             self.win_x, self.win_y = 100.0, 100.0
             self.phase = 0.0
             c.move(tag, self.win_x, self.win_y)
@@ -201,7 +215,7 @@ class Workload:
             colour = "#" + "".join(f"{self.rng.randint(40, 255):02x}" for _ in range(3))
             maker = c.create_oval if self.rng.random() < 0.5 else c.create_rectangle
             item = maker(x0, y0, x0 + size, y0 + size, fill=colour, width=0)
-            speed = (self.rng.uniform(-9, 9), self.rng.uniform(-6, 6))
+            speed = (self.rng.uniform(-9, 9) * self.scale, self.rng.uniform(-6, 6) * self.scale)
             self.shapes.append((item, speed))
         return self._animate
 
@@ -267,7 +281,7 @@ class Workload:
         self.canvas.itemconfigure(self.text, text=self.typed + "|")
 
     def _scroll(self) -> None:
-        step = 3
+        step = self.k(3)
         for item in self.lines:
             self.canvas.move(item, 0, -step)
             coords = self.canvas.coords(item)
@@ -279,10 +293,10 @@ class Workload:
 
     def _drag(self) -> None:
         self.phase += 1.0 / STEP_HZ
-        span_x = self.width - self.win_w - 40
-        span_y = self.height - self.win_h - 120
-        x = 20 + span_x * (0.5 - 0.5 * math.cos(self.phase * 0.8))
-        y = 60 + span_y * (0.5 - 0.5 * math.cos(self.phase * 1.3))
+        span_x = self.width - self.win_w - self.k(40)
+        span_y = self.height - self.win_h - self.k(120)
+        x = self.k(20) + span_x * (0.5 - 0.5 * math.cos(self.phase * 0.8))
+        y = self.k(60) + span_y * (0.5 - 0.5 * math.cos(self.phase * 1.3))
         self.canvas.move("window", x - self.win_x, y - self.win_y)
         self.win_x, self.win_y = x, y
 
