@@ -20,14 +20,29 @@ H.264 says it in its VUI (:mod:`veo.agent.low_latency` signals these very consta
 H.264 signalled nothing and Chromium decoded it as BT.709: magenta 230,40,160 was shown as
 245,65,161. Chroma comes from the lower row of each 2×2 block, its two pixels averaged
 (:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5).
+
+**Scaled.** When the console shows the screen smaller than it is (:mod:`veo.agent.scaling`),
+the canvas is smaller than the source and one swscale pass scales and converts together
+(:data:`SCALE_INTERPOLATION`). A scaled patch cannot simply be widened by a margin: swscale
+steps through the source in 1/65536-pixel units, so unless the ratio is exact in those units
+(2×, 3×, ...) a conversion that starts elsewhere puts its filters a little elsewhere, and a
+patch would differ from a whole conversion. The scaled picture is therefore a fixed grid of
+:data:`CELL`-pixel cells, each converted from its own source window widened by
+:data:`CELL_MARGIN` (the filter's reach); a change re-converts the cells whose window it
+touches, so a patched frame is, by construction, the frame a whole conversion gives. Where the
+ratio is exact, the cells equal one whole-frame pass (tested), which is then used for a whole
+frame; otherwise a whole frame is every cell (measured: ~15 % more CPU than one pass).
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import av
 import numpy as np
 import numpy.typing as npt
-from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from veo.agent.capture.base import Size
 from veo.agent.damage import Rect
@@ -50,12 +65,39 @@ CHROMA_LOCATION = 5
 #: (IEC 61966-2-1); signalled so that a browser does not convert them as if they were TV video
 PRIMARIES = ColorPrimaries.BT709
 TRANSFER = ColorTrc.IEC61966_2_1
+#: the filter of a scaled conversion. Measured (``docs/performance.md``, "Encoding at the
+#: console's size"): 11-px text on a 4K screen at 1920 px is best kept by bicubic (closest to a
+#: Lanczos reference, strokes keep their contrast) for ~15 % more CPU than bilinear or area;
+#: point sampling, the unscaled choice, drops whole strokes when it scales
+SCALE_INTERPOLATION = "BICUBIC"
+#: scaled patches: the grid's cell (encoded pixels, even) and the margin each cell is converted
+#: with (encoded pixels, even: covers bicubic's reach in luma and in the half-size chroma)
+CELL = 256
+CELL_MARGIN = 8
+#: how far (encoded pixels) a cell's edge may move to fall on a source pixel edge
+SNAP = 16
 
 
 def to_yuv(frame: av.VideoFrame) -> av.VideoFrame:
     """``frame`` (BGRA) as yuv420p with this module's matrix, range and chroma sampling."""
     return frame.reformat(
         format="yuv420p", interpolation=INTERPOLATION, dst_colorspace=COLORSPACE, dst_color_range=COLOR_RANGE
+    )
+
+
+def scale_to_yuv(
+    frame: av.VideoFrame, size: Size, reformatter: VideoReformatter | None = None, threads: int | None = None
+) -> av.VideoFrame:
+    """``frame`` (BGRA) scaled to ``size`` and converted as :func:`to_yuv` does, in one pass."""
+    return (reformatter or VideoReformatter()).reformat(
+        frame,
+        width=size.width,
+        height=size.height,
+        format="yuv420p",
+        interpolation=SCALE_INTERPOLATION,
+        dst_colorspace=COLORSPACE,
+        dst_color_range=COLOR_RANGE,
+        threads=threads,
     )
 
 
@@ -66,15 +108,89 @@ def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> npt.NDA
     return rows.reshape(-1, plane.line_size)[:height, :width]
 
 
-class YuvCanvas:
-    """A persistent yuv420p frame of ``size`` (even dimensions) updated patch by patch."""
+@dataclass(frozen=True)
+class _Span:
+    """One cell of the scaled grid along one axis: the encoded pixels it writes (``inside``), the
+    encoded pixels its conversion makes (``out``, with margins) and the source pixels it reads."""
 
-    def __init__(self, size: Size) -> None:
+    inside: tuple[int, int]
+    out: tuple[int, int]
+    source: tuple[int, int]
+
+
+def _source_at(position: int, dst: int, src: int) -> int:
+    """The source pixel an encoded pixel edge falls on (rounded)."""
+    return (position * src + dst // 2) // dst
+
+
+def _phase(position: int, dst: int, src: int) -> int:
+    """How far (in 1/``dst`` source pixel) encoded edge ``position`` falls from a source pixel edge."""
+    rest = position * src % dst
+    return min(rest, dst - rest)
+
+
+def _edge(candidates: range, dst: int, src: int) -> int:
+    """Among even ``candidates`` (clipped to the picture), the one that falls closest to a source
+    pixel edge (exactly on one whenever the ratio allows it)."""
+    inside = [p for p in candidates if 0 <= p <= dst and p % 2 == 0]
+    return min(inside, key=lambda p: (_phase(p, dst, src), abs(p - candidates.start)))
+
+
+def _spans(dst: int, src: int) -> list[_Span]:
+    """The grid along one axis: cells of about :data:`CELL`, each edge and margin placed where it
+    falls on (or nearest to) a source pixel edge, so that a cell's conversion samples the source
+    where a whole-frame pass does."""
+    edges = [0]
+    while edges[-1] + CELL + SNAP < dst:
+        edges.append(_edge(range(edges[-1] + CELL, edges[-1] + CELL + SNAP + 1), dst, src))
+    edges.append(dst)
+    spans = []
+    for start, end in itertools.pairwise(edges):
+        low = (
+            0
+            if start == 0
+            else _edge(range(start - CELL_MARGIN, start - CELL_MARGIN - SNAP - 1, -1), dst, src)
+        )
+        high = dst if end == dst else _edge(range(end + CELL_MARGIN, end + CELL_MARGIN + SNAP + 1), dst, src)
+        spans.append(
+            _Span((start, end), (low, high), (_source_at(low, dst, src), _source_at(high, dst, src)))
+        )
+    return spans
+
+
+class YuvCanvas:
+    """A persistent yuv420p frame of ``size`` (even dimensions) updated patch by patch.
+
+    ``source``: the size of the pictures given to :meth:`update` when it differs from ``size``
+    (scaled down, see the module).
+    """
+
+    def __init__(self, size: Size, source: Size | None = None) -> None:
         if size.width % 2 or size.height % 2 or size.width <= 0 or size.height <= 0:
             raise ValueError("yuv420p needs even, non-zero dimensions")
         self.size = size
+        self.source = source if source is not None else size
+        self.scaled = self.source != size
+        if self.scaled and (self.source.width < size.width or self.source.height < size.height):
+            raise ValueError("the picture is only ever scaled down")
         self._adopt(av.VideoFrame(size.width, size.height, "yuv420p"))
         self._bgra: av.VideoFrame | None = None  # for whole-frame conversions, made on first use
+        if self.scaled:
+            self._columns = _spans(size.width, self.source.width)
+            self._rows = _spans(size.height, self.source.height)
+            #: patches only where every cell edge falls on a source pixel edge; then a patch is within
+            #: swscale's rounding of a whole pass (identical for 2x, 3x...); else whole frames
+            self.patches = all(
+                _phase(edge, dst, src) == 0
+                for spans, dst, src in (
+                    (self._columns, size.width, self.source.width),
+                    (self._rows, size.height, self.source.height),
+                )
+                for span in spans
+                for edge in span.out
+            )
+            #: one reformatter per cell shape: swscale keeps its filters while the shape repeats
+            self._reformatters: dict[tuple[int, int, int, int], VideoReformatter] = {}
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -88,6 +204,8 @@ class YuvCanvas:
         When the rectangles cover most of the frame (scrolling, a new window), one whole-frame
         conversion is cheaper than patches: it skips the copies a patch needs.
         """
+        if self.scaled:
+            return self._update_scaled(pixels, rects)
         area = sum(r.width * r.height for r in rects)
         if area * 10 >= self.size.width * self.size.height * WHOLE_TENTHS and pixels.shape == (
             self.size.height,
@@ -100,17 +218,60 @@ class YuvCanvas:
         return converted
 
     def _update_whole(self, pixels: npt.NDArray[np.uint32]) -> int:
-        if self._bgra is None:
-            self._bgra = av.VideoFrame(self.size.width, self.size.height, "bgra")
-        if self._bgra.planes[0].line_size == self.size.width * 4:
-            self._bgra.planes[0].update(memoryview(pixels).cast("B"))  # type: ignore[arg-type]
-            source = self._bgra
-        else:  # padded rows: let PyAV lay them out
-            source = av.VideoFrame.from_ndarray(
-                pixels.view(np.uint8).reshape(*pixels.shape, 4), format="bgra"
-            )
-        self._adopt(to_yuv(source))
+        self._adopt(to_yuv(self._whole_bgra(pixels)))
         return self.size.width * self.size.height
+
+    def _whole_bgra(self, pixels: npt.NDArray[np.uint32]) -> av.VideoFrame:
+        """``pixels`` (exactly :attr:`source` large) as a BGRA frame, reusing one buffer."""
+        width, height = self.source.width, self.source.height
+        if self._bgra is None:
+            self._bgra = av.VideoFrame(width, height, "bgra")
+        if self._bgra.planes[0].line_size == width * 4 and pixels.flags.c_contiguous:
+            self._bgra.planes[0].update(memoryview(pixels).cast("B"))  # type: ignore[arg-type]
+            return self._bgra
+        # padded rows: let PyAV lay them out
+        return av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(pixels).view(np.uint8).reshape(height, width, 4), format="bgra"
+        )
+
+    # ------------------------------------------------------------ scaled
+
+    def _update_scaled(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
+        """Re-convert the grid cells whose source window a changed rectangle touches."""
+        pixels = pixels[: self.source.height, : self.source.width]
+        cells: set[tuple[int, int]] = set()
+        for rect in rects:
+            rows = _touched(self._rows, rect.y, rect.y + rect.height)
+            columns = _touched(self._columns, rect.x, rect.x + rect.width)
+            cells.update((r, c) for r in rows for c in columns)
+        total = len(self._rows) * len(self._columns)
+        if not self.patches or len(cells) * 10 >= total * WHOLE_TENTHS:
+            self._adopt(scale_to_yuv(self._whole_bgra(pixels), self.size))
+            return self.source.width * self.source.height
+        return sum(self._update_cell(pixels, self._rows[r], self._columns[c]) for r, c in sorted(cells))
+
+    def _update_cell(self, pixels: npt.NDArray[np.uint32], row: _Span, column: _Span) -> int:
+        (sy0, sy1), (sx0, sx1) = row.source, column.source
+        (oy0, oy1), (ox0, ox1) = row.out, column.out
+        (y0, y1), (x0, x1) = row.inside, column.inside
+        window = np.ascontiguousarray(pixels[sy0:sy1, sx0:sx1])
+        bgra = av.VideoFrame.from_ndarray(
+            window.view(np.uint8).reshape(sy1 - sy0, sx1 - sx0, 4), format="bgra"
+        )
+        shape = (sx1 - sx0, sy1 - sy0, ox1 - ox0, oy1 - oy0)
+        reformatter = self._reformatters.get(shape)
+        if reformatter is None:
+            reformatter = self._reformatters[shape] = VideoReformatter()
+        # one thread: a cell is too small to share out (swscale's threads cost more than they save)
+        out = scale_to_yuv(bgra, Size(ox1 - ox0, oy1 - oy0), reformatter, threads=1)
+        ph, pw = oy1 - oy0, ox1 - ox0
+        iy, ix = y0 - oy0, x0 - ox0
+        self._y[y0:y1, x0:x1] = _plane(out, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
+        cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2
+        inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
+        self._u[inside] = _plane(out, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+        self._v[inside] = _plane(out, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+        return (sx1 - sx0) * (sy1 - sy0)
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
         width, height = self.size.width, self.size.height
@@ -137,3 +298,13 @@ class YuvCanvas:
         self._u[inside] = _plane(patch, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
         self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
         return (x1 - x0) * (y1 - y0)
+
+
+def _touched(spans: list[_Span], start: int, end: int) -> range:
+    """The cells whose source window overlaps source pixels ``start..end`` (windows overlap by
+    their margins, and are sorted: a run of cells)."""
+    first = next((i for i, span in enumerate(spans) if span.source[1] > start), len(spans))
+    last = first
+    while last < len(spans) and spans[last].source[0] < end:
+        last += 1
+    return range(first, last)

@@ -56,7 +56,7 @@ import av
 from aiortc.codecs import get_encoder as aiortc_get_encoder
 from aiortc.codecs.h264 import H264Encoder
 
-from veo.agent import convert, playout_delay, timeline
+from veo.agent import convert, playout_delay, rtcp_reports, timeline
 from veo.agent.capture.base import Size
 from veo.agent.encoder import SETTINGS
 from veo.agent.pacing import SendBudget, auto_max_fps
@@ -205,3 +205,4 @@ def install() -> None:
     _timeline = timeline.install()
     rtcrtpsender.get_encoder = _get_encoder  # type: ignore[attr-defined]  # the hook aiortc lacks
     rtcrtpsender.RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign,assignment]
+    rtcp_reports.install()  # the receiver's reports to the track's congestion controller

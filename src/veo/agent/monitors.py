@@ -6,13 +6,19 @@ space (``screen`` with the monitor's origin and size) and adds that origin to ev
 position it injects, clamped to the monitor, so a click aimed at one monitor cannot land on
 another. ``all`` goes back to the whole desktop.
 
+How large the console shows that picture (``view``, also needs the view grant) is passed to the
+track, which encodes a larger picture at the size shown (:mod:`veo.agent.scaling`); the
+coordinate space announced in ``screen`` stays the captured one. The last view is kept for the
+next connection's track, as the monitor chosen is.
+
 The list is sent once the user allowed viewing and again whenever it changes (re-listed every
 few seconds: a monitor plugged in, removed or resized); if the monitor being shown disappears,
 the session falls back to the whole desktop by itself. Listing runs in its own thread, which
 owns its X connection.
 
 Log lines (stable, tests read them): ``monitors listed n=<count>``,
-``monitor shown id=<id> x=<x> y=<y> width=<w> height=<h>``, ``monitor not shown id=<id>: <why>``.
+``monitor shown id=<id> x=<x> y=<y> width=<w> height=<h>``, ``monitor not shown id=<id>: <why>``,
+``view width=<w> height=<h> zoom=<fit|full>``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Protocol
 from veo.agent.capture.base import CaptureError, Region, Size
 from veo.agent.capture.monitors import Layout, MonitorLister
 from veo.agent.desktop import DesktopMonitors
-from veo.protocol.datachannel import AgentDataMessage, Dropped, Screen
+from veo.protocol.datachannel import AgentDataMessage, Dropped, Screen, View
 from veo.protocol.monitors import ALL_MONITORS, MonitorInfo, Monitors, SelectMonitor
 from veo.tasks import spawn
 
@@ -41,6 +47,8 @@ class RegionTrack(Protocol):
     """The video track, as far as switching goes (``ScreenTrack`` is one)."""
 
     async def set_region(self, region: Region | None) -> Size: ...
+
+    async def set_view(self, view: View) -> None: ...
 
 
 class RegionInput(Protocol):
@@ -94,6 +102,7 @@ class MonitorSwitch:
         self._current = ALL_MONITORS
         self._region: Region | None = None
         self._screen: Screen | None = None
+        self._view: View | None = None
         self._watch: asyncio.Task[None] | None = None
         self._closed = False
         self._failed_once = False
@@ -124,6 +133,25 @@ class MonitorSwitch:
         """The console chose ``message.monitor`` (already allowed by the policy: view)."""
         if not self._closed:
             spawn(self._select(message.monitor), name="veo-agent-select-monitor")
+
+    @property
+    def view(self) -> View | None:
+        """The console's last ``view`` (``None`` before the first): a new connection's track gets it."""
+        return self._view
+
+    def set_view(self, message: View) -> None:
+        """The console shows the screen at ``message`` (already allowed by the policy: view)."""
+        if self._closed:
+            return
+        self._view = message
+        log.info("view width=%d height=%d zoom=%s", message.width, message.height, message.zoom)
+        track = self._track()
+        if track is not None:
+            spawn(self._apply_view(track, message), name="veo-agent-view")
+
+    async def _apply_view(self, track: RegionTrack, message: View) -> None:
+        with contextlib.suppress(RuntimeError):  # the track stopped meanwhile (its executor shut down)
+            await track.set_view(message)
 
     def close(self) -> None:
         if self._closed:

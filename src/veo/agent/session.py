@@ -366,6 +366,7 @@ class AgentSession:
             lister=deps.desktop.monitors if deps.desktop is not None else MonitorLister,
         )
         self.on_data("select_monitor", self.monitors.select)
+        self.on_data("view", self.monitors.set_view)
         self._ended = False
         self._done = asyncio.Event()
         self._started_at = datetime.now(UTC)
@@ -554,6 +555,8 @@ class AgentSession:
         self._link = link
         if self.monitors.region is not None:  # the monitor the console chose stays chosen
             await track.set_region(self.monitors.region)
+        if self.monitors.view is not None:  # and the size it shows it at, until it says another
+            await track.set_view(self.monitors.view)
         await pc.setLocalDescription(await pc.createOffer())
         link.fp_offer = local_sha256_fingerprint(transceiver, pc.localDescription.sdp)
         return link

@@ -14,7 +14,9 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
   64-pixel tiles; no changed tile means no frame at all (a damage report for identical pixels
   costs a grab and a compare, nothing more);
 - **conversion** — :class:`veo.agent.convert.YuvCanvas` re-converts only the changed rectangles
-  into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion);
+  into a persistent yuv420p frame (typing costs a fraction of a whole-frame conversion), scaled
+  down to the console's view when the console showed a smaller one (:mod:`veo.agent.scaling`;
+  the console's coordinates stay the captured screen's);
 - **refinement and keep-alive** — after the screen stops changing, the unchanged frame is sent
   again :data:`REFINE_SECONDS` later, then at doubling intervals up to :data:`KEEPALIVE_SECONDS`:
   the first repeats let the constant-quality encoder sharpen what a busy change left coarse,
@@ -57,8 +59,10 @@ from veo.agent.convert import YuvCanvas
 from veo.agent.damage import TileMap, open_damage_watcher
 from veo.agent.encoder import SETTINGS
 from veo.agent.pacing import Pacer, SendBudget, auto_max_fps, polling_fps
+from veo.agent.scaling import ViewSizer
 from veo.agent.timeline import LEDGER, FrameTimes, now_ms
 from veo.agent.timeline import enabled as timeline_enabled
+from veo.protocol.datachannel import View
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +96,9 @@ class FrameSource:
     :meth:`next` returns ``None`` when nothing changed and no repeat is due (:attr:`repeat_at`,
     read by the track from the event loop to know how long it may sleep); otherwise
     the canvas frame (the same object each time, see :mod:`veo.agent.convert`). yuv420p needs
-    even dimensions, so an odd last row/column is cropped: :attr:`size` is the size actually
-    sent (and announced to the console as the coordinate space).
+    even dimensions, so an odd last row/column is cropped: :attr:`size` is the coordinate space
+    announced to the console; :attr:`encoded`, the size of the frames sent, is smaller when the
+    console shows the screen smaller (:meth:`set_view`).
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class FrameSource:
         self._refine = min(refine_seconds, keepalive_seconds)
         self._last_frame_bytes = last_frame_bytes
         self._link_bitrate = link_bitrate
+        self._view: View | None = None
         self._setup(capture.size())
         self.frames = 0
         self.keepalives = 0
@@ -127,7 +133,8 @@ class FrameSource:
         if self.size.width <= 0 or self.size.height <= 0:
             raise ValueError(f"the screen is too small to stream: {source.width}x{source.height}")
         self._tiles = TileMap(source)
-        self._canvas = YuvCanvas(self.size)
+        self._sizer = ViewSizer(self.size, self._view)
+        self._canvas = YuvCanvas(self._sizer.size, self.size)
         self._quiet_interval = self._refine
         self._sharpened = 0  # early repeats since the last change
         #: monotonic time of the next repeat of an unchanged screen
@@ -142,16 +149,47 @@ class FrameSource:
             return None
         return max(SHARPEN_SECONDS, size * 8 / bitrate)
 
+    @property
+    def encoded(self) -> Size:
+        """The size of the frames sent (the canvas's)."""
+        return self._canvas.size
+
     def set_region(self, region: Region | None) -> Size:
         """Show ``region`` from the next frame on: new buffers and tile map, first frame sent whole."""
         self._setup(self._capture.set_region(region))
         return self.size
+
+    def set_view(self, view: View, now: float) -> None:
+        """The console shows the screen at ``view``: the encoded size follows at the next frame,
+        or when the rate limit lets it (:class:`~veo.agent.scaling.ViewSizer`)."""
+        self._view = view
+        self._sizer.want(view, now)
+        pending = self._sizer.pending_at
+        if pending is not None:
+            self.repeat_at = min(self.repeat_at, pending)
+
+    def _resize(self, now: float) -> bool:
+        """Apply a held size change that is due: a new canvas, every tile converted again."""
+        size = self._sizer.due(now)
+        if size is None:
+            return False
+        self._canvas = YuvCanvas(size, self.size)
+        self._tiles.reset()
+        log.info(
+            "stream encodes width=%d height=%d of screen width=%d height=%d",
+            size.width,
+            size.height,
+            self.size.width,
+            self.size.height,
+        )
+        return True
 
     def next(self, now: float, force: bool = False, times: FrameTimes | None = None) -> av.VideoFrame | None:
         """The frame to send at ``now`` (monotonic seconds), or ``None`` when there is none;
         ``times``, when given, gets the grab, compare and conversion stamps (:mod:`~veo.agent.timeline`)."""
         if times is not None:
             times.grab = now_ms()
+        self._resize(now)
         raw = self._capture.grab()
         if times is not None:
             times.grabbed = now_ms()
@@ -180,6 +218,9 @@ class FrameSource:
             self.unchanged += 1
             return None
         self.repeat_at = now + interval
+        pending = self._sizer.pending_at
+        if pending is not None:  # a size change held by the rate limit: wake up for it
+            self.repeat_at = min(self.repeat_at, pending)
         self.frames += 1
         if times is not None:
             times.convert = now_ms()
@@ -216,6 +257,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._watching = False
         self._pacer = Pacer(self._fixed_fps or 30.0, adaptive=not self._fixed_fps)
         self._polling = False  # no change listener: poll at a fixed rate (see ``_pace_for``)
+        self._paced = Size(0, 0)  # the frame size the rate cap was set for
         #: filled by the encoder (see ``low_latency``) through the frames this track sends
         self.budget = SendBudget()
         self._allowed = False
@@ -294,7 +336,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         """The size of the frames this track sends (the console's coordinate space)."""
         loop = asyncio.get_running_loop()
         source = await loop.run_in_executor(self._executor, self._open)
-        self._pace_for(source.size)
+        self._pace_for(source.encoded)
         return source.size
 
     async def set_region(self, region: Region | None) -> Size:
@@ -305,11 +347,26 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         """
         loop = asyncio.get_running_loop()
         size = await loop.run_in_executor(self._executor, self._apply_region, region)
-        self._pace_for(size)
+        if self._source is not None:
+            self._pace_for(self._source.encoded)
         self._changed.set()
         return size
 
+    async def set_view(self, view: View) -> None:
+        """The console shows the screen at ``view`` (device pixels, or ``zoom: full``): frames are
+        encoded at the size that fits it from the next one (rate-limited, see
+        :mod:`veo.agent.scaling`); coordinates stay the screen's."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._apply_view, view)
+        self._changed.set()
+
+    def _apply_view(self, view: View) -> None:
+        self._open().set_view(view, time.monotonic())
+
     def _pace_for(self, size: Size) -> None:
+        """The rate cap for frames of ``size`` (the ENCODED size: a 4K screen sent at 1080p is paced
+        as 1080p)."""
+        self._paced = size
         if self._fixed_fps:
             self._pacer.set_max_fps(self._fixed_fps, adaptive=False)
         elif self._polling:  # every poll costs a grab and a compare, changed or not: not at 60 at 1080p
@@ -435,6 +492,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             frame.time_base = TIME_BASE
             frame.opaque = self.budget
             self.frames_sent += 1
+            if (frame.width, frame.height) != (self._paced.width, self._paced.height):
+                self._pace_for(Size(frame.width, frame.height))  # a view's size change was applied
             if times is not None:
                 times.pts, times.width, times.height = frame.pts, frame.width, frame.height
                 LEDGER.file(times)

@@ -84,6 +84,23 @@ class ReleaseAll(Message):
     type: Literal["release_all"] = "release_all"
 
 
+# ---------------------------------------------------------------- console -> agent (video)
+
+
+class View(Message):
+    """Console -> agent: how large the console shows the screen, in device pixels.
+
+    With ``zoom`` ``fit`` the agent scales a larger picture down to fit inside ``width`` x
+    ``height`` before encoding (never up); ``full`` asks for full resolution (1:1). Coordinates
+    stay the screen's either way (``screen``).
+    """
+
+    type: Literal["view"] = "view"
+    width: Annotated[int, Field(ge=16, le=16384)]
+    height: Annotated[int, Field(ge=16, le=16384)]
+    zoom: Literal["fit", "full"] = "fit"
+
+
 # ---------------------------------------------------------------- agent -> console
 
 
@@ -196,6 +213,7 @@ ConsoleDataMessage = Annotated[
     | FileCancel
     | FileDone
     | SelectMonitor
+    | View
     | SysinfoRequest
     | Heartbeat,
     Field(discriminator="type"),
@@ -243,6 +261,7 @@ NEEDS: dict[str, Need] = {
     "annotate_erase": "view",
     "tech_pointer": "view",
     "select_monitor": "view",
+    "view": "view",
     "clipboard": "clipboard",
     "file_offer": "files",
     "file_accept": "files",

@@ -1,0 +1,146 @@
+"""The receiver's RTCP reports, passed from aiortc's sender to the track's congestion controller.
+
+What aiortc 1.16 lacks: ``RTCRtpSender._handle_rtcp_packet`` reads each receiver report block
+about its SSRC only into ``getStats()`` (``remote-inbound-rtp``) and keeps its round-trip time in
+a private, smoothed attribute (``__rtt``, 0.85 of the old value per report: seconds to follow a
+queue); nothing reaches the encoder but REMB. And its round-trip time is often wrong or missing
+for a screen: it remembers only the *last* sender report it sent, so a receiver report about an
+earlier one (every report while a queue holds the sender reports back for more than their
+0.5-1.5 s spacing: exactly when it matters) gives no sample; and a sender report's NTP time is
+that of the last RTP packet, so on a still screen consecutive ones carry the same LSR and a
+report about the earlier one is matched with the later one (a round trip too short, or negative).
+
+This module adds the smallest extension that fixes both, as two wrappers that
+:func:`install` puts on ``RTCRtpSender`` (called by ``low_latency.install``):
+
+- ``_send_rtcp(packets)`` (aiortc sends every sender report through it, from ``_run_rtcp``):
+  before sending, notes for each of our sender reports its LSR (the middle 32 bits of its
+  ``sender_info.ntp_timestamp``), the time it left and the payload bytes per packet sent so far
+  (``octet_count / packet_count``: the delivered rate is counted in packets);
+- ``_handle_rtcp_packet(packet)``: after aiortc's own handling (NACK, PLI, REMB, stats), each
+  report block of an RR or SR whose ``ssrc`` is the sender's ``_ssrc`` becomes a
+  :class:`~veo.agent.congestion.ReceiverReport` (fraction 0-255 -> 0-1, jitter in 90-kHz units
+  -> seconds, round trip = arrival - sent(LSR) - DLSR / 65536, only for an LSR sent once)
+  handed to ``sender.track.budget.report`` when the track has a budget
+  (:class:`~veo.agent.congestion.SendBudget`).
+
+It relies on these private names of aiortc's ``RTCRtpSender``: the coroutine methods
+``_handle_rtcp_packet(self, packet)`` and ``_send_rtcp(self, packets)``, the attribute ``_ssrc``,
+and that ``_run_rtcp`` sends its ``RtcpSrPacket`` through ``_send_rtcp``; and on the public
+``aiortc.rtp`` packet classes (``RtcpRrPacket``, ``RtcpSrPacket``, ``RtcpReceiverInfo``).
+``tests/unit/agent/test_agent_rtcp_reports.py`` drives a real ``RTCRtpSender`` through both and
+fails if any of that moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiortc.rtcrtpsender as rtcrtpsender
+from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
+
+from veo.agent.congestion import ReceiverReport
+
+log = logging.getLogger(__name__)
+
+#: the RTP clock of video (jitter is reported in its units)
+VIDEO_CLOCK = 90_000
+#: how many of our recent sender reports are remembered (one every 0.5-1.5 s)
+REMEMBERED_REPORTS = 16
+#: a round trip this far below zero is a mismatch, not rounding (DLSR is in 1/65536 s)
+RTT_TOLERANCE = 0.005
+
+_stock_handle_rtcp_packet: Callable[[Any, Any], Awaitable[None]] = (
+    rtcrtpsender.RTCRtpSender._handle_rtcp_packet
+)
+_stock_send_rtcp: Callable[[Any, Any], Awaitable[None]] = rtcrtpsender.RTCRtpSender._send_rtcp
+
+
+class SentReports:
+    """Our recent sender reports by LSR: when each left, whether its LSR was sent more than once."""
+
+    def __init__(self) -> None:
+        self._sent: OrderedDict[int, tuple[float, int]] = OrderedDict()
+        #: payload bytes per RTP packet sent so far (from the last sender report), ``None`` before
+        self.packet_bytes: float | None = None
+
+    def sent(self, lsr: int, at: float, octets: int, packets: int) -> None:
+        _, count = self._sent.pop(lsr, (0.0, 0))
+        self._sent[lsr] = (at, count + 1)
+        while len(self._sent) > REMEMBERED_REPORTS:
+            self._sent.popitem(last=False)
+        if packets > 0:
+            self.packet_bytes = octets / packets
+
+    def rtt(self, lsr: int, dlsr: int, arrived: float) -> float | None:
+        """The round trip of the sender report ``lsr``, or ``None`` when unknown or ambiguous."""
+        if lsr == 0 or lsr not in self._sent:
+            return None
+        at, count = self._sent[lsr]
+        if count != 1:
+            return None  # the same LSR went out more than once (a still screen): which one?
+        rtt = arrived - at - dlsr / 65536
+        if rtt < -RTT_TOLERANCE:
+            return None
+        return max(rtt, 0.0)
+
+
+def lsr_of(ntp_timestamp: int) -> int:
+    """The LSR a receiver echoes for a sender report with this 64-bit NTP time."""
+    return (ntp_timestamp >> 16) & 0xFFFFFFFF
+
+
+def to_report(block: RtcpReceiverInfo, sent: SentReports, arrived: float) -> ReceiverReport:
+    """One report block in plain units (values out of range are passed on for the controller
+    to discard, except the fraction, whose byte cannot be)."""
+    return ReceiverReport(
+        fraction_lost=block.fraction_lost / 256,
+        packets_lost=block.packets_lost,
+        highest_sequence=block.highest_sequence,
+        jitter=block.jitter / VIDEO_CLOCK,
+        rtt=sent.rtt(block.lsr, block.dlsr, arrived),
+        packet_bytes=sent.packet_bytes,
+    )
+
+
+def _sent_reports(sender: Any) -> SentReports:
+    reports = getattr(sender, "_veo_sent_reports", None)
+    if not isinstance(reports, SentReports):
+        reports = SentReports()
+        sender._veo_sent_reports = reports
+    return reports
+
+
+async def _send_rtcp(sender: Any, packets: Any) -> None:
+    """aiortc's RTCP send, noting when each of our sender reports left (see module)."""
+    now = time.monotonic()
+    for packet in packets:
+        if isinstance(packet, RtcpSrPacket) and packet.ssrc == sender._ssrc:
+            info = packet.sender_info
+            _sent_reports(sender).sent(lsr_of(info.ntp_timestamp), now, info.octet_count, info.packet_count)
+    await _stock_send_rtcp(sender, packets)
+
+
+async def _handle_rtcp_packet(sender: Any, packet: Any) -> None:
+    """aiortc's RTCP handling, then the report blocks about our stream to the track's budget."""
+    await _stock_handle_rtcp_packet(sender, packet)
+    if not isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+        return
+    budget = getattr(getattr(sender, "track", None), "budget", None)
+    report = getattr(budget, "report", None)
+    if report is None:
+        return
+    now = time.monotonic()
+    for block in packet.reports:
+        if block.ssrc == sender._ssrc:
+            report(to_report(block, _sent_reports(sender), now))
+
+
+def install() -> None:
+    """Put both wrappers on aiortc's ``RTCRtpSender`` (idempotent)."""
+    rtcrtpsender.RTCRtpSender._send_rtcp = _send_rtcp  # type: ignore[method-assign,assignment]
+    rtcrtpsender.RTCRtpSender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign,assignment]

@@ -1,0 +1,102 @@
+"""How large the picture is encoded: the console's view size, and how often it may change.
+
+A technician's video element is rarely wider than 1920 device pixels, yet the user's screen may
+be 2560×1440 or 3840×2160. Encoding the full picture and letting the browser shrink it costs
+the agent four times the encoder's work at 4K and the link four times the bits, for pixels
+nobody sees. The console therefore says how large it shows the screen (``view``, see
+:class:`veo.protocol.datachannel.View`); the agent scales the captured picture down to fit it
+(aspect kept, even dimensions, never up) before conversion (:mod:`veo.agent.convert`), and
+sends full resolution when the technician zooms to 1:1 (``zoom: full``) or before any ``view``
+arrived (older consoles, the browser share).
+
+Coordinates never change: the console keeps mapping its video element to the *captured*
+screen's pixels announced in ``screen``, whatever the encoded size.
+
+Each size change re-opens the encoder with a keyframe, so :class:`ViewSizer` ignores changes of
+less than :data:`MIN_CHANGE` in both dimensions (a window being dragged to a new size) and
+applies at most one every :data:`MIN_INTERVAL` seconds; a change that comes sooner is held and
+applied when its turn comes, so the last size asked for always wins.
+"""
+
+from __future__ import annotations
+
+import math
+
+from veo.agent.capture.base import Size
+from veo.protocol.datachannel import View
+
+#: a new size closer than this to the current one in both dimensions is not worth a keyframe
+MIN_CHANGE = 0.05
+#: at most one size change per this many seconds (about two a second)
+MIN_INTERVAL = 0.5
+
+
+def fit_size(source: Size, view: View | None) -> Size:
+    """The encoded size of a ``source`` picture (even dimensions) shown in ``view``.
+
+    ``None`` (no view yet) and ``zoom: full`` give the source; otherwise the largest even size
+    with the source's aspect that fits inside the view, never larger than the source.
+    """
+    if view is None or view.zoom == "full":
+        return source
+    scale = min(view.width / source.width, view.height / source.height)
+    if scale >= 1.0:
+        return source
+    # even, at least 2; rounded down so the picture fits inside the view
+    width = max(2, math.floor(source.width * scale) & ~1)
+    height = max(2, math.floor(source.height * scale) & ~1)
+    return Size(min(width, source.width), min(height, source.height))
+
+
+def small_change(current: Size, wanted: Size) -> bool:
+    """Whether ``wanted`` differs from ``current`` by less than :data:`MIN_CHANGE` in each dimension."""
+    return (
+        abs(wanted.width - current.width) < MIN_CHANGE * current.width
+        and abs(wanted.height - current.height) < MIN_CHANGE * current.height
+    )
+
+
+class ViewSizer:
+    """The encoded size of one source picture, following the console's views at a bounded rate.
+
+    Used from the capture thread only (the stream's :class:`~veo.agent.stream.FrameSource`).
+    """
+
+    def __init__(self, source: Size, view: View | None = None) -> None:
+        self.view = view
+        self.source = source
+        #: the size being encoded now
+        self.size = fit_size(source, view)
+        self._wanted: Size | None = None
+        self._changed_at = -math.inf
+
+    def new_source(self, source: Size) -> Size:
+        """The capture now shows ``source`` (another monitor): its size at the current view, at once
+        (the switch itself re-opens the encoder)."""
+        self.source = source
+        self.size = fit_size(source, self.view)
+        self._wanted = None
+        return self.size
+
+    def want(self, view: View, now: float) -> None:
+        """The console shows the screen at ``view`` from now on (applied by :meth:`due`)."""
+        self.view = view
+        wanted = fit_size(self.source, view)
+        if wanted == self.size or small_change(self.size, wanted):
+            self._wanted = None  # also drops a held change the console went back from
+        else:
+            self._wanted = wanted
+
+    @property
+    def pending_at(self) -> float | None:
+        """When the held size change may be applied (monotonic seconds), ``None`` when none is held."""
+        return None if self._wanted is None else self._changed_at + MIN_INTERVAL
+
+    def due(self, now: float) -> Size | None:
+        """The new size when a held change may be applied at ``now`` (it then becomes :attr:`size`)."""
+        at = self.pending_at
+        if at is None or now < at or self._wanted is None:
+            return None
+        self.size, self._wanted = self._wanted, None
+        self._changed_at = now
+        return self.size

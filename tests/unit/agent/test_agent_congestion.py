@@ -1,0 +1,371 @@
+"""The congestion controller: backs off on loss and on a building queue, holds on moderate loss,
+recovers after a burst, ignores what is not congestion, and stays within its bounds whatever the
+receiver says. Every clock is injected; nothing here is timed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from veo.agent.congestion import (
+    CEILING_BITRATE,
+    DELAY_BACKOFF,
+    FLOOR_BITRATE,
+    ReceiverReport,
+    SendBudget,
+)
+
+PACKET = 1_200
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Receiver:
+    """What a receiver's report blocks say: cumulative counters kept here."""
+
+    highest: int = 1_000
+    lost: int = 0
+
+    def report(
+        self, packets: int, lost: int = 0, rtt: float | None = 0.08, jitter: float = 0.002
+    ) -> ReceiverReport:
+        self.highest += packets
+        self.lost += lost
+        return ReceiverReport(
+            fraction_lost=lost / packets if packets else 0.0,
+            packets_lost=self.lost,
+            highest_sequence=self.highest,
+            jitter=jitter,
+            rtt=rtt,
+            packet_bytes=float(PACKET),
+        )
+
+
+def _second(
+    budget: SendBudget, clock: Clock, bitrate: float, remb: float | None = None, fps: int = 20
+) -> None:
+    """One second of frames at ``bitrate`` (whatever the budget says)."""
+    for _ in range(fps):
+        budget.spent(int(bitrate / 8 / fps), remb)
+        clock.now += 1 / fps
+
+
+def _packets(bitrate: float) -> int:
+    return int(bitrate / 8 / PACKET)
+
+
+def _streaming(bitrate: float = 2_000_000) -> tuple[SendBudget, Clock, Receiver]:
+    """A budget that has streamed ``bitrate`` for a second, with one report (the minimum RTT)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    receiver = Receiver()
+    budget.report(receiver.report(0))
+    _second(budget, clock, bitrate)
+    budget.report(receiver.report(_packets(bitrate)))
+    return budget, clock, receiver
+
+
+def test_heavy_loss_backs_off_by_the_loss() -> None:
+    budget, clock, receiver = _streaming()
+    assert not budget.limiting
+    _second(budget, clock, 2_000_000)
+    budget.report(receiver.report(200, lost=40))  # 20 %
+    assert budget.rate is not None
+    delivered = budget.controller.delivered
+    assert delivered is not None
+    assert budget.rate == pytest.approx(delivered * (1 - 0.2 / 2))
+
+
+def test_moderate_loss_holds_the_rate() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_000_000)
+    budget.report(receiver.report(200, lost=50))  # 25 %: paced
+    rate = budget.rate
+    assert rate is not None
+    for _ in range(5):
+        _second(budget, clock, 2_000_000)
+        budget.delay()  # held back: it would grow if the link looked free
+        budget.report(receiver.report(200, lost=10))  # 5 %: neither down nor up
+        assert budget.rate == rate
+
+
+def test_loss_over_a_few_packets_is_noise() -> None:
+    """One lost keystroke frame out of eight is 12 %: not a full link."""
+    budget, clock, receiver = _streaming(30_000)
+    _second(budget, clock, 30_000, fps=8)
+    budget.report(receiver.report(8, lost=1))
+    assert not budget.limiting
+
+
+def test_a_building_queue_backs_off_before_any_loss() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.15))  # 150 ms of queue, no loss
+    assert budget.rate is not None
+    delivered = budget.controller.delivered
+    assert delivered is not None
+    # below 0.85x what arrived, by what drains the queue within a second
+    assert budget.rate == pytest.approx(delivered * (DELAY_BACKOFF - 0.15))
+    assert budget.rate < delivered * DELAY_BACKOFF
+
+
+def test_a_draining_queue_is_not_cut_again() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.5))
+    rate = budget.rate
+    _second(budget, clock, 1_000_000)
+    budget.report(receiver.report(_packets(1_000_000), rtt=0.3))  # still a queue, but falling
+    assert budget.rate == rate
+
+
+def test_a_queue_that_keeps_building_is_cut_again_after_the_hold() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.3))
+    first = budget.rate
+    assert first is not None
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(1_000_000), rtt=0.4))
+    assert budget.rate is not None and budget.rate < first
+
+
+def test_a_jitter_that_keeps_growing_backs_off_without_round_trips() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=None, jitter=0.002))
+    clock.now += 4  # no round-trip sample for a while
+    budget.report(receiver.report(_packets(2_000_000), rtt=None, jitter=0.030))
+    assert budget.limiting
+
+
+def test_a_low_remb_after_a_quiet_spell_is_not_congestion() -> None:
+    """After typing, REMB is ~1.5x what it got; the round trips show no queue: no pacing."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    receiver = Receiver()
+    for _ in range(10):  # typing, REMB following at 1.5x
+        _second(budget, clock, 30_000, remb=50_000, fps=8)
+        budget.report(receiver.report(3))
+    for _ in range(3):  # a scroll at 3 Mbit/s; REMB still low, but it does not fall
+        _second(budget, clock, 3_000_000, remb=50_000, fps=30)
+        budget.report(receiver.report(_packets(3_000_000)))
+        assert not budget.limiting and budget.delay() == 0.0
+
+
+def test_a_falling_remb_with_no_known_queue_cuts_at_most_by_half() -> None:
+    budget, clock, _ = _streaming()
+    _second(budget, clock, 2_000_000, remb=2_500_000)
+    budget.spent(10_000, 100_000)  # the receiver's estimator says overuse
+    assert budget.rate is not None
+    assert budget.rate >= 0.5 * 2_000_000 * 0.9
+
+
+def test_remb_collapsing_after_a_burst_does_not_drag_the_rate_down() -> None:
+    """Once we backed off, a REMB that keeps falling while the round trips show the queue
+    draining or empty is the receiver's estimator lagging: the rate stays, then grows."""
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_500_000, remb=2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.4))
+    rate = budget.rate
+    assert rate is not None
+    remb = 1_700_000.0
+    for rtt in (0.25, 0.09, 0.08, 0.08):  # draining, then empty
+        for _ in range(4):  # REMB keeps falling all the while
+            remb *= 0.85
+            budget.spent(5_000, remb)
+            clock.now += 0.25
+        budget.delay()
+        budget.report(receiver.report(_packets(rate), rtt=rtt))
+    assert remb < 200_000
+    assert budget.rate is not None and budget.rate >= rate
+
+
+def test_recovers_to_the_link_rate_within_a_few_reports_after_a_collapse() -> None:
+    """From the floor (a burst took everything) to 80 % of the rate where the link last filled
+    (2 Mbit/s) in five reports, multiplicatively; additively from there."""
+    budget, clock, receiver = _streaming()
+    for _ in range(3):  # heavy loss three times: down to the floor
+        _second(budget, clock, 2_000_000)
+        budget.report(receiver.report(200, lost=200))
+    assert budget.rate == FLOOR_BITRATE
+    budget.controller.congested_rate = 2_000_000  # the link filled at 2 Mbit/s
+    reports = 0
+    while budget.rate is not None and budget.rate < 0.8 * 2_000_000:
+        rate = budget.rate
+        _second(budget, clock, rate)
+        assert budget.delay() >= 0
+        budget.spent(50_000, None)  # the content wants more than the rate: held back
+        assert budget.delay() > 0
+        budget.report(receiver.report(_packets(rate)))
+        reports += 1
+        assert reports <= 5
+    # near the last congestion the growth is additive: gentle where the link filled
+    rate = budget.rate
+    assert rate is not None
+    _second(budget, clock, rate)
+    budget.spent(50_000, None)
+    budget.delay()
+    budget.report(receiver.report(_packets(rate)))
+    assert budget.rate is not None and rate < budget.rate <= rate + 0.1 * 2_000_000
+
+
+def test_an_idle_stream_does_not_grow_the_rate() -> None:
+    """Growth needs captures held back: a quiet screen proves nothing about the link."""
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_000_000)
+    budget.report(receiver.report(200, lost=100))
+    rate = budget.rate
+    for _ in range(5):
+        _second(budget, clock, 20_000, fps=8)
+        budget.report(receiver.report(2))
+    assert budget.rate == rate
+
+
+def test_never_below_the_floor() -> None:
+    budget, clock, receiver = _streaming()
+    for _ in range(20):
+        _second(budget, clock, 2_000_000, remb=1_000)
+        budget.report(receiver.report(200, lost=200, rtt=5.0))
+        assert budget.rate is not None and budget.rate >= FLOOR_BITRATE
+
+
+def test_garbage_reports_are_ignored() -> None:
+    budget, clock, _ = _streaming()
+    for garbage in (
+        ReceiverReport(-1.0, -5, 0, -3.0, rtt=-2.0),
+        ReceiverReport(7.0, 1 << 30, 0xFFFFFFFF, 1e9, rtt=1e9, packet_bytes=-4.0),
+        ReceiverReport(math.nan, 0, 5, math.inf, rtt=math.nan),
+        ReceiverReport(0.0, 0, 3, 0.0, rtt=math.inf),
+    ):
+        _second(budget, clock, 2_000_000)
+        budget.report(garbage)
+        assert budget.rate is None or FLOOR_BITRATE <= budget.rate <= CEILING_BITRATE
+        assert 0.0 <= budget.delay() < 10.0
+
+
+# -------------------------------------------------------------------- a link, simulated
+
+
+@dataclass
+class Link:
+    """A bottleneck like the bench's *poor* link: rate, base round trip, a 1-s tail-drop queue."""
+
+    rate: float = 2_000_000
+    rtt: float = 0.08
+    queued_bits: float = 0.0
+    sent: int = 0
+    lost: int = 0
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+
+    def queue_delay(self) -> float:
+        return self.queued_bits / self.rate
+
+    def send(self, now: float, nbytes: int) -> None:
+        for _ in range(max(1, math.ceil(nbytes / PACKET))):
+            self.sent += 1
+            if self.queue_delay() > 1.0:
+                self.lost += 1
+                continue
+            self.queued_bits += min(nbytes, PACKET) * 8
+        self.arrivals.append((now, now + self.rtt / 2 + self.queue_delay()))
+
+    def run(self, seconds: float) -> None:
+        self.queued_bits = max(0.0, self.queued_bits - self.rate * seconds)
+
+
+def _simulate(budget: SendBudget, clock: Clock, link: Link, seconds: float, scrolling: bool) -> list[float]:
+    """The screen changes at 30 fps (scrolling: 11 KB frames, 2.6 Mbit/s as 1080p scrolling sends
+    unshaped, else 8 keystrokes a second of 400
+    bytes); a frame goes when the budget allows; the receiver reports every second. Returns each
+    frame's one-way latency (capture to arrival)."""
+    step = 0.005
+    latencies: list[float] = []
+    frame_every = 1 / 30 if scrolling else 1 / 8
+    wanted_at = clock.now
+    report_at = clock.now + 1.0
+    receiver = Receiver(highest=link.sent, lost=link.lost)
+    end = clock.now + seconds
+    changed_at: float | None = None
+    while clock.now < end:
+        if clock.now >= wanted_at:
+            changed_at = changed_at if changed_at is not None else wanted_at
+            wanted_at += frame_every
+        if changed_at is not None and budget.delay() == 0.0:
+            nbytes = 11_000 if scrolling else 400
+            budget.spent(nbytes, None)
+            link.send(clock.now, nbytes)
+            latencies.append(link.arrivals[-1][1] - changed_at)
+            changed_at = None
+        if clock.now >= report_at:
+            arrived = link.sent - math.ceil(link.queued_bits / (PACKET * 8))  # the rest is queued
+            packets, lost = arrived - receiver.highest, link.lost - receiver.lost
+            budget.report(receiver.report(packets, lost, rtt=link.rtt + link.queue_delay()))
+            report_at += 1.0
+        clock.now += step
+        link.run(step)
+    return latencies
+
+
+def test_a_burst_on_the_poor_link_keeps_moving_and_typing_recovers_within_two_seconds() -> None:
+    """Typing, a 4-s scroll that wants 3.6 Mbit/s on the 2 Mbit/s link, typing again."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    link = Link()
+    _simulate(budget, clock, link, 3, scrolling=False)
+    scroll = _simulate(budget, clock, link, 4, scrolling=True)
+    assert len(scroll) / 4 >= 5  # updates a second
+    assert budget.limiting
+    # past the first report, the queue stays well short of the 1-s tail drop
+    assert max(scroll[len(scroll) // 3 :]) < 0.6
+    after = _simulate(budget, clock, link, 4, scrolling=False)
+    settled = [latency for latency in after[16:]]  # two seconds of keystrokes later
+    assert max(settled) < link.rtt / 2 + 0.02
+    assert link.lost == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("frame"), st.integers(0, 200_000), st.one_of(st.none(), st.floats(1, 1e10))),
+            st.tuples(
+                st.just("report"),
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.integers(-(1 << 23), (1 << 23) - 1),
+                st.integers(0, 0xFFFFFFFF),
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+            ),
+            st.tuples(st.just("wait"), st.floats(0, 5)),
+        ),
+        max_size=60,
+    )
+)
+def test_the_rate_stays_within_its_bounds_whatever_the_reports(events: list[tuple[object, ...]]) -> None:
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    for event in events:
+        if event[0] == "frame":
+            _, nbytes, remb = event
+            budget.spent(int(nbytes), remb)  # type: ignore[call-overload]
+        elif event[0] == "report":
+            _, fraction, lost, highest, jitter, rtt = event
+            budget.report(ReceiverReport(fraction, lost, highest, jitter, rtt=rtt))  # type: ignore[arg-type]
+        else:
+            clock.now += float(event[1])  # type: ignore[arg-type]
+        rate = budget.rate
+        assert rate is None or FLOOR_BITRATE <= rate <= CEILING_BITRATE
+        delay = budget.delay()
+        assert delay >= 0.0 and math.isfinite(delay)

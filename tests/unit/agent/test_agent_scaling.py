@@ -1,0 +1,300 @@
+"""Encoding at the console's size: the size rule, its rate limit, scaled patches, the glue.
+
+The console says how large it shows the screen (``view``); the agent encodes a larger screen at
+that size (aspect kept, even, never up) while every coordinate stays the captured screen's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from veo.agent.capture.base import Region, ScreenCapture, Size
+from veo.agent.convert import YuvCanvas, scale_to_yuv
+from veo.agent.damage import Rect
+from veo.agent.monitors import MonitorSwitch
+from veo.agent.pacing import auto_max_fps
+from veo.agent.policy import Policy
+from veo.agent.scaling import MIN_INTERVAL, ViewSizer, fit_size, small_change
+from veo.agent.stream import FrameSource, ScreenTrack
+from veo.protocol.base import ProtocolError
+from veo.protocol.datachannel import NEEDS, AgentDataMessage, View, parse_console_data_message
+from veo.protocol.permissions import Permission
+
+K4, QHD, HD = Size(3840, 2160), Size(2560, 1440), Size(1920, 1080)
+
+
+def fit(width: int, height: int) -> View:
+    return View(width=width, height=height)
+
+
+# ---------------------------------------------------------------- the size rule
+
+
+@pytest.mark.parametrize(
+    ("source", "view", "expected"),
+    [
+        (K4, fit(1920, 1080), HD),  # exactly half
+        (QHD, fit(1920, 1080), HD),
+        (K4, fit(1920, 960), Size(1706, 960)),  # the height limits; width rounded down to even
+        (K4, fit(1000, 2000), Size(1000, 562)),  # the width limits; 562.5 -> 562
+        (HD, fit(2560, 1440), HD),  # never up
+        (HD, fit(1920, 1080), HD),  # equal: as it is
+        (K4, View(width=1920, height=1080, zoom="full"), K4),  # 1:1
+        (K4, None, K4),  # no view yet: full resolution
+        (Size(1366, 768), fit(683, 500), Size(682, 384)),  # 683 made even
+        (Size(1920, 1200), fit(1280, 720), Size(1152, 720)),  # a 16:10 monitor region
+        (Size(1080, 1920), fit(1920, 1080), Size(606, 1080)),  # portrait: 607.5 -> 606
+        (Size(4000, 16), fit(16, 16), Size(16, 2)),  # a sliver: at least 2
+    ],
+)
+def test_the_encoded_size_fits_the_view_keeps_the_aspect_and_is_even(
+    source: Size, view: View | None, expected: Size
+) -> None:
+    got = fit_size(source, view)
+    assert got == expected
+    assert got.width % 2 == 0 and got.height % 2 == 0
+    assert got.width <= source.width and got.height <= source.height
+    if view is not None and view.zoom == "fit":
+        assert got.width <= max(view.width, 2) and got.height <= max(view.height, 2)
+
+
+def test_changes_under_five_percent_in_both_dimensions_are_ignored() -> None:
+    assert small_change(HD, Size(1880, 1058))
+    assert not small_change(HD, Size(1800, 1080))  # the width changes 6 %
+    assert not small_change(HD, Size(1920, 1010))  # the height changes 6.5 %
+
+    sizer = ViewSizer(K4)
+    sizer.want(fit(1920, 1080), now=0.0)
+    assert sizer.due(0.0) == HD
+    sizer.want(fit(1900, 1069), now=5.0)  # a window dragged by a few pixels: no keyframe
+    assert sizer.pending_at is None and sizer.due(10.0) is None and sizer.size == HD
+
+
+def test_at_most_two_size_changes_a_second_and_the_last_view_wins() -> None:
+    sizer = ViewSizer(K4)
+    sizer.want(fit(1920, 1080), now=0.0)
+    assert sizer.due(0.0) == HD  # the first change is at once
+    sizer.want(fit(1280, 720), now=0.1)
+    assert sizer.pending_at == MIN_INTERVAL
+    assert sizer.due(0.2) is None  # held
+    sizer.want(fit(960, 540), now=0.3)  # another one meanwhile: replaces the held one
+    assert sizer.due(MIN_INTERVAL) == Size(960, 540)
+    sizer.want(fit(1920, 1080), now=0.6)
+    sizer.want(fit(960, 540), now=0.7)  # back to the size being sent: nothing held any more
+    assert sizer.pending_at is None and sizer.due(5.0) is None
+    sizer.want(View(width=960, height=540, zoom="full"), now=5.0)
+    assert sizer.due(5.0) == K4
+
+
+# ---------------------------------------------------------------- the message and its policy
+
+
+def test_view_is_validated() -> None:
+    message = parse_console_data_message(json.dumps({"type": "view", "width": 1920, "height": 1080}))
+    assert message == View(width=1920, height=1080, zoom="fit")
+    for bad in (
+        {"type": "view", "width": 15, "height": 1080},
+        {"type": "view", "width": 1920, "height": 16385},
+        {"type": "view", "width": 1920, "height": 1080, "zoom": "2x"},
+        {"type": "view", "width": 1920, "height": 1080, "extra": 1},
+        {"type": "view", "height": 1080},
+    ):
+        with pytest.raises(ProtocolError):
+            parse_console_data_message(json.dumps(bad))
+    assert NEEDS["view"] == "view"
+
+
+def test_view_needs_the_view_permission() -> None:
+    raw = json.dumps({"type": "view", "width": 1920, "height": 1080})
+    assert Policy().judge(raw).reason == "not_consented"
+    granted = Policy()
+    granted.grant(list(Permission), [Permission.VIEW])
+    assert granted.judge(raw).allowed
+    nothing_ticked = Policy()  # allowed the session (chat) but not the screen
+    nothing_ticked.grant(list(Permission), [])
+    assert nothing_ticked.judge(raw).reason == "view_not_granted"
+
+
+# ---------------------------------------------------------------- scaled patches
+
+
+def _planes(frame: av.VideoFrame) -> list[npt.NDArray[np.uint8]]:
+    out = []
+    for index, (height, width) in enumerate(
+        [(frame.height, frame.width)] + [(frame.height // 2, frame.width // 2)] * 2
+    ):
+        plane = frame.planes[index]
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)  # type: ignore[arg-type]
+        out.append(rows[:height, :width].copy())
+    return out
+
+
+def _random(size: Size, seed: int) -> npt.NDArray[np.uint32]:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 2**32, (size.height, size.width), dtype=np.uint32)
+    return pixels | np.uint32(0xFF000000)
+
+
+def _one_pass(pixels: npt.NDArray[np.uint32], size: Size) -> av.VideoFrame:
+    bgra = av.VideoFrame.from_ndarray(
+        np.ascontiguousarray(pixels).view(np.uint8).reshape(*pixels.shape, 4), format="bgra"
+    )
+    return scale_to_yuv(bgra, size)
+
+
+@pytest.mark.parametrize(
+    ("source", "size", "tolerance"),
+    [
+        (K4, HD, 0),  # 2x: swscale's step is exact, a patch is bit-identical
+        (Size(2880, 1620), Size(960, 540), 0),  # 3x
+        (Size(1600, 900), Size(800, 450 & ~1), 0),  # 2x, odd half height cropped to even
+        (HD, Size(1280, 720), 0),  # 3/2 is exact too
+        # 4/3: swscale's step (in 1/65536 px) is rounded, so a window converted alone samples up
+        # to ~0.01 px off a whole pass's place: at most two levels apart on random noise
+        (QHD, HD, 2),
+    ],
+)
+def test_a_scaled_patch_equals_a_whole_conversion(source: Size, size: Size, tolerance: int) -> None:
+    pixels = _random(source, 1)
+    canvas = YuvCanvas(size, source)
+    assert canvas.patches
+    canvas.update(pixels, [Rect(0, 0, source.width, source.height)])
+    rng = np.random.default_rng(2)
+    changes = [Rect(301, 97, 123, 81), Rect(0, 0, 7, 5), Rect(source.width - 70, source.height - 33, 70, 33)]
+    for rect in changes:
+        pixels[rect.y : rect.y + rect.height, rect.x : rect.x + rect.width] = _random(
+            Size(rect.width, rect.height), int(rng.integers(1000))
+        )
+    converted = canvas.update(pixels, changes)
+    assert 0 < converted < source.width * source.height // 2  # patches, not a whole frame
+    for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
+        assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
+
+
+def test_a_ratio_without_a_grid_converts_whole_frames() -> None:
+    """1366 -> 1000 px falls on source pixel edges nowhere near the grid: patches would sample
+    elsewhere than a whole pass, so every change converts the whole frame (still identical)."""
+    source, size = Size(1366, 768), Size(1000, 562)
+    canvas = YuvCanvas(size, source)
+    assert not canvas.patches
+    pixels = _random(source, 3)
+    canvas.update(pixels, [Rect(0, 0, 1366, 768)])
+    pixels[10:20, 10:20] = 0xFF00FF00
+    assert canvas.update(pixels, [Rect(10, 10, 10, 10)]) == 1366 * 768
+    for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
+        assert np.array_equal(got, want)
+
+
+# ---------------------------------------------------------------- the stream
+
+
+class Screen(ScreenCapture):
+    def __init__(self, size: Size) -> None:
+        self.pixels = np.zeros((size.height, size.width, 4), np.uint8)
+        self.pixels[..., 3] = 255
+        self.region: Region | None = None
+
+    def size(self) -> Size:
+        return self.region.size if self.region else Size(self.pixels.shape[1], self.pixels.shape[0])
+
+    def set_region(self, region: Region | None) -> Size:
+        self.region = region
+        return self.size()
+
+    def grab(self) -> bytes:
+        r = self.region or Region(0, 0, self.pixels.shape[1], self.pixels.shape[0])
+        return self.pixels[r.y : r.y + r.height, r.x : r.x + r.width].tobytes()
+
+    def close(self) -> None:
+        pass
+
+
+def test_frames_follow_the_view_while_the_coordinates_stay_the_screens() -> None:
+    screen = Screen(Size(1281, 721))  # odd: the coordinate space is cropped to even
+    source = FrameSource(screen, keepalive_seconds=60.0)
+    first = source.next(now=0.0)
+    assert first is not None and (first.width, first.height) == (1280, 720)  # no view: full size
+    source.set_view(fit(640, 400), now=0.1)
+    frame = source.next(now=0.1)  # unchanged screen, yet sent at once at the new size
+    assert frame is not None and (frame.width, frame.height) == (640, 360)
+    assert source.size == Size(1280, 720) and source.encoded == Size(640, 360)
+    source.set_view(fit(320, 200), now=0.2)  # too soon: held, and the source wakes up for it
+    assert source.next(now=0.2) is None
+    sizes = {}
+    now = 0.2
+    while now < 1.0:  # the track sleeps until ``repeat_at``: the held size is applied on time
+        now = source.repeat_at
+        frame = source.next(now=now)
+        assert frame is not None
+        sizes[round(now, 3)] = (frame.width, frame.height)
+    assert sizes[0.35] == (640, 360)  # the refine repeat, still at the old size
+    assert sizes[round(0.1 + MIN_INTERVAL, 3)] == (320, 180)
+    # another monitor: the view applies to it at once
+    assert source.set_region(Region(0, 0, 640, 720)) == Size(640, 720)
+    assert source.encoded == Size(176, 200)  # 640x720 fitted into 320x200
+
+
+def test_a_scaled_change_keeps_the_picture_right() -> None:
+    screen = Screen(Size(512, 256))
+    source = FrameSource(screen, keepalive_seconds=60.0)
+    source.set_view(fit(256, 256), now=0.0)
+    assert source.next(now=0.0) is not None
+    screen.pixels[100:140, 300:360, 2] = 255  # a red block
+    frame = source.next(now=0.1)
+    assert frame is not None and (frame.width, frame.height) == (256, 128)
+    rgb = frame.to_ndarray(format="rgb24")
+    assert rgb[60, 165, 0] > 200 and rgb[60, 165, 2] < 60  # at half its place
+    assert rgb[10, 10].max() < 30
+
+
+async def test_the_rate_cap_follows_the_encoded_size_and_size_stays_the_screens() -> None:
+    screen = Screen(QHD)
+    track = ScreenTrack(lambda: screen, damage_factory=None)
+    try:
+        assert await track.size() == QHD
+        assert track._pacer.interval == pytest.approx(1 / auto_max_fps(QHD))
+        await track.set_view(fit(1280, 720))
+        track.allow()
+        frame = await track.recv()
+        assert (frame.width, frame.height) == (1280, 720)
+        assert track._pacer.interval == pytest.approx(1 / auto_max_fps(Size(1280, 720)))
+        assert await track.size() == QHD  # the console's coordinate space
+    finally:
+        track.stop()
+        track._executor.shutdown(wait=True)
+
+
+class ViewTrack:
+    def __init__(self) -> None:
+        self.views: list[View] = []
+
+    async def set_region(self, region: Region | None) -> Size:
+        return K4
+
+    async def set_view(self, view: View) -> None:
+        self.views.append(view)
+
+
+async def test_the_switch_passes_the_view_to_the_track_and_keeps_it() -> None:
+    sent: list[AgentDataMessage] = []
+    track = ViewTrack()
+    switch = MonitorSwitch(
+        send=sent.append,
+        track=lambda: track,
+        input_path=type("In", (), {"set_region": lambda self, r: None})(),
+        may_show=lambda: True,
+    )
+    try:
+        switch.set_view(fit(1920, 1080))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert track.views == [fit(1920, 1080)] and switch.view == fit(1920, 1080)
+        assert sent == []  # the coordinate space did not change: no new ``screen``
+    finally:
+        switch.close()
