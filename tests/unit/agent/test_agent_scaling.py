@@ -7,6 +7,7 @@ that size (aspect kept, even, never up) while every coordinate stays the capture
 from __future__ import annotations
 
 import asyncio
+import fractions
 import json
 
 import av
@@ -17,11 +18,13 @@ import pytest
 from veo.agent.capture.base import Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas, scale_to_yuv
 from veo.agent.damage import Rect
+from veo.agent.low_latency import ScreenH264Encoder
 from veo.agent.monitors import MonitorSwitch
 from veo.agent.pacing import auto_max_fps
 from veo.agent.policy import Policy
 from veo.agent.scaling import MIN_INTERVAL, ViewSizer, fit_size, small_change
 from veo.agent.stream import FrameSource, ScreenTrack
+from veo.agent.vp8 import ScreenVp8Encoder
 from veo.protocol.base import ProtocolError
 from veo.protocol.datachannel import NEEDS, AgentDataMessage, View, parse_console_data_message
 from veo.protocol.permissions import Permission
@@ -298,3 +301,41 @@ async def test_the_switch_passes_the_view_to_the_track_and_keeps_it() -> None:
         assert sent == []  # the coordinate space did not change: no new ``screen``
     finally:
         switch.close()
+
+
+# ---------------------------------------------------------------- the encoders
+
+
+def _grey(width: int, height: int, pts: int) -> av.VideoFrame:
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane in frame.planes:
+        plane.update(bytes(np.full(plane.buffer_size, 128, np.uint8)))
+    frame.pts, frame.time_base = pts, fractions.Fraction(1, 90_000)
+    return frame
+
+
+def _vp8_keyframe(payload: bytes) -> bool:
+    """RFC 7741: skip the payload descriptor; the VP8 header's P bit is 0 on a keyframe."""
+    at = 1
+    if payload[0] & 0x80:  # extensions
+        extensions, at = payload[1], 2
+        if extensions & 0x80:  # picture id, 7 or 15 bits
+            at += 2 if payload[at] & 0x80 else 1
+        at += bool(extensions & 0x40) + bool(extensions & 0x30)
+    return payload[at] & 1 == 0
+
+
+def _h264_parameter_sets(payload: bytes) -> bool:
+    """A STAP-A (type 24) whose first unit is a sequence parameter set (type 7)."""
+    return payload[0] & 0x1F == 24 and payload[3] & 0x1F == 7
+
+
+@pytest.mark.parametrize("codec", ["h264", "vp8"])
+def test_the_encoder_reopens_with_a_keyframe_when_the_size_changes(codec: str) -> None:
+    encoder = ScreenH264Encoder() if codec == "h264" else ScreenVp8Encoder()
+    starts = []
+    for index, (width, height) in enumerate([(640, 360), (640, 360), (320, 180), (320, 180)]):
+        payloads, _ = encoder.encode(_grey(width, height, index * 3000))
+        assert encoder.codec.width == width
+        starts.append(_h264_parameter_sets(payloads[0]) if codec == "h264" else _vp8_keyframe(payloads[0]))
+    assert starts == [True, False, True, False]
