@@ -21,3 +21,65 @@ def test_rearm_after_close_does_nothing() -> None:
         watcher.close()
         assert not watcher.alive
         watcher.rearm()
+
+
+def test_the_damage_grab_matches_a_whole_grab_even_when_drawing_races_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a real X server: after drawings (one of them between the damage being taken and the
+    grab) each grab of the two-buffer capture equals mss's whole grab once drawing stopped."""
+    import mss
+    import numpy as np
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    from veo.agent.capture import x11
+    from veo.agent.capture.base import Region
+    from veo.agent.damage import DamageRegions
+
+    monkeypatch.setattr(x11, "FULL_SECONDS", 1e9)  # only the damage decides
+    with xvfb_display(size="640x480x24") as name:
+        monkeypatch.setenv("DISPLAY", name)
+        painter = xdisplay.Display(name)
+        root = painter.screen().root
+        colours = iter(range(0x102030, 0xFFFFFF, 0x0F0F0F))
+
+        def paint(x: int, y: int, w: int, h: int) -> None:
+            gc = root.create_gc(foreground=next(colours), subwindow_mode=X.IncludeInferiors)
+            root.fill_rectangle(gc, x, y, w, h)
+            painter.sync()
+
+        capture = x11.MssCapture()
+        whole = mss.MSS()
+        try:
+            assert capture.grab_kept  # MIT-SHM on Xvfb: the two-buffer grab is in use
+            take = DamageRegions.take
+            racing: list[tuple[int, int, int, int]] = []
+
+            def take_then_draw(self: DamageRegions) -> object:
+                box = take(self)
+                while racing:  # drawn after the damage was taken, before the grab
+                    paint(*racing.pop())
+                return box
+
+            monkeypatch.setattr(DamageRegions, "take", take_then_draw)
+
+            def same() -> bool:
+                mine = np.frombuffer(capture.grab(), np.uint32)
+                return bool((mine == np.frombuffer(whole.grab(whole.monitors[0]).raw, np.uint32)).all())
+
+            capture.grab()
+            capture.grab()  # each buffer once whole
+            paint(10, 10, 50, 20)
+            assert same()
+            paint(300, 400, 30, 30)
+            racing.append((500, 50, 40, 40))  # outside the damage's rows
+            capture.grab()  # took the damage, then the racing drawing came
+            assert same()  # the racing drawing is damage now: in the next grab
+            assert same()  # (the other buffer takes the racing drawing's rows too)
+            capture.grab()
+            assert capture.changed_area() == Region(0, 0, 0, 0)  # still: nothing grabbed
+        finally:
+            capture.close()
+            whole.close()
+            painter.close()

@@ -194,10 +194,12 @@ class FrameSource:
         if times is not None:
             times.grabbed = now_ms()
         # a new buffer object per grab (mss) is ours to keep: the tile map holds it, no copy
-        owned = isinstance(raw, bytes) or (isinstance(raw, bytearray) and raw is not self._last_raw)
+        # ...and so is a buffer the capture leaves alone until the grab after next (``grab_kept``)
+        owned = self._capture.grab_kept or isinstance(raw, bytes)
+        owned = owned or (isinstance(raw, bytearray) and raw is not self._last_raw)
         self._last_raw = raw if owned else None
         pixels = self._tiles.view(raw)
-        tiles = self._tiles.diff(pixels, owned)
+        tiles = self._tiles.diff(pixels, owned, self._capture.changed_area())
         if times is not None:
             times.compare = now_ms()
         if tiles.any():

@@ -90,6 +90,17 @@ class ScreenCapture(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @property
+    def grab_kept(self) -> bool:
+        """True when the buffer of one grab stays unchanged until the grab after the next (two
+        buffers used in turn): the stream may keep the last grab by reference, without a copy."""
+        return False
+
+    def changed_area(self) -> Region | None:
+        """The part of the last grab (in its own pixels) that may differ from the grab before;
+        nothing outside it changed, so nothing outside it needs comparing. ``None``: anywhere."""
+        return None
+
     def set_region(self, region: Region | None) -> Size:
         """Grab only ``region`` of the desktop from now on (``None``: all of it); the new size.
 

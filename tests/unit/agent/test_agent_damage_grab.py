@@ -1,0 +1,189 @@
+"""Grabbing only what X DAMAGE reports, into two buffers in turn, misses no change.
+
+A simulated X server (a pixel array, its damage bounding box, grabs of row bands into two
+buffers) drives the real :class:`~veo.agent.capture.x11.MssCapture` grab logic and the real
+:class:`~veo.agent.damage.TileMap`: after every frame, what the console would show (the tiles
+sent so far) is compared with the screen. Drawing races the grab: some drawings land between
+the damage being taken and the grab, some inside the grabbed rows, some outside them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from veo.agent.capture import x11
+from veo.agent.capture.base import Region, Size
+from veo.agent.damage import Rect, TileMap
+
+W, H = 320, 256
+
+
+class FakeServer:
+    """The screen, the damage since the last take, and grabs into two buffers."""
+
+    def __init__(self) -> None:
+        self.screen = np.zeros((H, W), np.uint32)
+        self.damage: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1
+        self.buffers = [np.full((H, W), 0xDEAD, np.uint32) for _ in range(2)]
+        #: drawn right after the next take, before the grab (the race)
+        self.between: list[tuple[int, int, int, int, int]] = []
+        self.rows_grabbed = 0
+
+    def draw(self, x: int, y: int, w: int, h: int, value: int) -> None:
+        self.screen[y : y + h, x : x + w] = value
+        box = (x, y, x + w, y + h)
+        if self.damage is None:
+            self.damage = box
+        else:
+            d = self.damage
+            self.damage = (min(d[0], box[0]), min(d[1], box[1]), max(d[2], box[2]), max(d[3], box[3]))
+
+    def take(self) -> Rect | None:
+        box, self.damage = self.damage, None
+        for drawing in self.between:
+            self.draw(*drawing)
+        self.between = []
+        return None if box is None else Rect(box[0], box[1], box[2] - box[0], box[3] - box[1])
+
+    # ShmFrames
+    def grab(self, index: int, monitor: dict[str, int], top: int, bottom: int) -> None:
+        self.buffers[index][top:bottom] = self.screen[top:bottom]
+        self.rows_grabbed += max(bottom - top, 0)
+
+    def view(self, index: int, length: int) -> memoryview:
+        return self.buffers[index].reshape(-1).view(np.uint8).data[:length]
+
+
+def _capture(server: FakeServer) -> Any:
+    capture: Any = x11.MssCapture.__new__(x11.MssCapture)
+    capture._monitor = {"left": 0, "top": 0, "width": W, "height": H}
+    capture._desktop = capture._monitor
+    capture._frames = server
+    capture._damage = server
+    capture._restart()
+    return capture
+
+
+class Console:
+    """What the stream sends: the changed tiles of each grab, as FrameSource does."""
+
+    def __init__(self, capture: Any) -> None:
+        self.capture = capture
+        self.tiles = TileMap(Size(W, H), tile=32)
+        self.shown = np.zeros((H, W), np.uint32)
+
+    def frame(self) -> npt.NDArray[np.bool_]:
+        pixels = self.tiles.view(self.capture.grab())
+        changed = self.tiles.diff(pixels, self.capture.grab_kept, self.capture.changed_area())
+        for rect in self.tiles.rects(changed):
+            band = (slice(rect.y, rect.y + rect.height), slice(rect.x, rect.x + rect.width))
+            self.shown[band] = pixels[band]
+        return changed
+
+
+@pytest.fixture(autouse=True)
+def _no_whole_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the damage decides what is grabbed (the periodic whole grab would hide a miss)."""
+    monkeypatch.setattr(x11, "FULL_SECONDS", 1e9)
+
+
+def _random_drawing(rng: random.Random) -> tuple[int, int, int, int, int]:
+    w, h = rng.randint(1, 80), rng.randint(1, 60)
+    return rng.randint(0, W - w), rng.randint(0, H - h), w, h, rng.randint(1, 2**32 - 1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_nothing_drawn_is_missed_even_between_the_damage_and_the_grab(seed: int) -> None:
+    rng = random.Random(seed)
+    server = FakeServer()
+    console = Console(_capture(server))
+    for _ in range(60):
+        for _ in range(rng.randint(0, 3)):
+            server.draw(*_random_drawing(rng))
+        if rng.random() < 0.4:  # drawn after the damage was taken, before the grab
+            server.between.append(_random_drawing(rng))
+        console.frame()
+        # whatever the console misses was drawn after the damage was taken: it is damage now
+        missed = np.argwhere(console.shown != server.screen)
+        if len(missed):
+            assert server.damage is not None
+            x0, y0, x1, y1 = server.damage
+            assert (
+                (missed[:, 0] >= y0) & (missed[:, 0] < y1) & (missed[:, 1] >= x0) & (missed[:, 1] < x1)
+            ).all()
+    console.frame()  # nothing drawn since: the next frame shows the screen exactly
+    assert (console.shown == server.screen).all()
+    assert server.damage is None
+
+
+def test_an_unchanged_screen_grabs_no_rows_and_compares_nothing() -> None:
+    server = FakeServer()
+    console = Console(_capture(server))
+    console.frame()
+    console.frame()  # each buffer once whole
+    server.rows_grabbed = 0
+    assert not console.frame().any()
+    assert server.rows_grabbed == 0
+    assert console.capture.changed_area() == Region(0, 0, 0, 0)
+
+
+def test_a_small_drawing_grabs_its_rows_and_those_of_the_grab_before() -> None:
+    server = FakeServer()
+    console = Console(_capture(server))
+    console.frame()
+    console.frame()
+    server.draw(10, 100, 5, 8, 7)
+    server.rows_grabbed = 0
+    changed = console.frame()
+    assert server.rows_grabbed == 8
+    assert {(int(r), int(c)) for r, c in np.argwhere(changed)} == {(3, 0)}
+    server.draw(200, 20, 4, 4, 9)
+    server.rows_grabbed = 0
+    console.frame()
+    assert server.rows_grabbed == 100 - 20 + 8  # one band from row 20 to the last grab's 108
+    assert (console.shown == server.screen).all()
+
+
+def test_a_redraw_of_identical_pixels_sends_nothing() -> None:
+    """DAMAGE reports a redraw of the same pixels; the compare still finds nothing."""
+    server = FakeServer()
+    console = Console(_capture(server))
+    server.draw(0, 0, W, H, 5)
+    console.frame()
+    console.frame()
+    server.draw(0, 0, W, H, 5)  # the whole screen, identical: the sampled rows do not differ
+    assert not console.frame().any()
+
+
+def test_a_region_of_the_desktop_takes_the_damage_inside_it() -> None:
+    assert x11._inside(Rect(90, 10, 40, 40), {"left": 100, "top": 0, "width": 50, "height": 30}) == Region(
+        0, 10, 30, 20
+    )
+    assert x11._inside(Rect(0, 0, 10, 10), {"left": 100, "top": 0, "width": 50, "height": 30}) is None
+
+
+def test_tiles_outside_the_area_are_not_compared() -> None:
+    tiles = TileMap(Size(256, 128), tile=64)
+    image = np.zeros((128, 256), np.uint32)
+    tiles.diff(image)
+    changed = image.copy()
+    changed[5, 5] = 1  # tile (0, 0): outside the area, as a capture vouches
+    changed[70, 200] = 1  # tile (1, 3)
+    found = tiles.diff(changed, area=Region(128, 64, 128, 64))
+    assert {(int(r), int(c)) for r, c in np.argwhere(found)} == {(1, 3)}
+    assert not tiles.diff(changed, area=Region(0, 0, 0, 0)).any()
+
+
+def test_a_mostly_changed_area_is_taken_whole_without_comparing() -> None:
+    tiles = TileMap(Size(256, 256), tile=64)
+    image = np.zeros((256, 256), np.uint32)
+    tiles.diff(image)
+    scrolled = image.copy()
+    scrolled[:, 64:192] = np.arange(256, dtype=np.uint32)[:, None]  # every row of columns 1-2
+    found = tiles.diff(scrolled, area=Region(64, 0, 128, 256))
+    assert found[:, 1:3].all() and not found[:, 0].any() and not found[:, 3].any()
