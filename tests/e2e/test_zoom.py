@@ -25,12 +25,15 @@ StartSession = Callable[..., LiveSession]
 
 SENT_SPY = """
 (() => {
-  if (window.__e2eViews) return;
-  window.__e2eViews = [];
+  if (window.__e2eSent) return;
+  window.__e2eSent = { view: [], tech_pointer: [] };
   const send = RTCDataChannel.prototype.send;
   RTCDataChannel.prototype.send = function (data) {
-    if (typeof data === "string" && data.includes('"view"')) {
-      try { const m = JSON.parse(data); if (m.type === "view") window.__e2eViews.push(m); } catch {}
+    if (typeof data === "string") {
+      try {
+        const m = JSON.parse(data);
+        if (window.__e2eSent[m.type]) window.__e2eSent[m.type].push(m);
+      } catch {}
     }
     return send.call(this, data);
   };
@@ -46,9 +49,13 @@ AREA = """() => { const s = document.getElementById('video-scroll'); const r = w
            videoWidth: document.getElementById('remote-video').videoWidth }; }"""
 
 
+def _sent(console: Console, kind: str = "view") -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = console.page.evaluate("(k) => (window.__e2eSent || {})[k] || []", kind)
+    return sent
+
+
 def _views(console: Console) -> list[dict[str, Any]]:
-    views: list[dict[str, Any]] = console.page.evaluate("() => window.__e2eViews || []")
-    return views
+    return _sent(console, "view")
 
 
 def test_one_to_one_scrolled_click_lands_and_the_agent_hears_the_view(
@@ -105,5 +112,31 @@ def test_one_to_one_scrolled_click_lands_and_the_agent_hears_the_view(
         state = live.app.wait_state("the 1:1 click to press the button", lambda s: s.clicks == 1)
         assert state.label == "Pressed 1"
         assert not [d for d in live.agent.log.dropped() if d[0] == "view"], live.agent.log.dropped()
+
+        # Control paused by the user: the wheel scrolls the view (with control it goes to the user's
+        # computer), and the pointer the user sees follows the spot now under the still mouse.
+        live.display.click_rect(live.agent_window("bar")["pause"])
+        live.console.wait_control_state("paused")
+        page.mouse.move(px, py + 1)
+        page.mouse.wheel(0, -100)
+        wait_for(
+            "the wheel to scroll the view", lambda: page.evaluate(AREA)["scrollTop"] < 150, 10, live.logs
+        )
+
+        def pointer_follows() -> bool:
+            now = page.evaluate(AREA)
+            spot = (int(px - now["left"] + now["scrollLeft"]), int(py + 1 - now["top"] + now["scrollTop"]))
+            last = _sent(console, "tech_pointer")[-1:]
+            return bool(last) and abs(last[0]["x"] - spot[0]) <= 1 and abs(last[0]["y"] - spot[1]) <= 1
+
+        wait_for(
+            "tech_pointer at the spot under the mouse after the scroll",
+            pointer_follows,
+            10,
+            live.logs,
+            lambda: f"tech_pointer={_sent(console, 'tech_pointer')[-3:]} area={page.evaluate(AREA)}",
+        )
+        state = live.app.state()
+        assert state is not None and state.clicks == 1  # the wheel went to the view, not to the app
     finally:
         page.evaluate("() => localStorage.removeItem('veo.console.zoom')")  # the context is shared

@@ -64,6 +64,7 @@ class Annotator {
     this.pendingPointer = null;
     this.pointerTimer = null;
     this.frame = null;
+    this.lastPointer = null; // the mouse's last client position over the view, while it is there
 
     for (const tool of TOOLS) {
       const button = doc.getElementById(`annotate-tool-${tool}`);
@@ -83,9 +84,21 @@ class Annotator {
     // pointer is still shown to the user when it does not already move the real cursor.
     const layer = this.app.inputLayer || this.video;
     layer.addEventListener("pointermove", (e) => {
+      this.lastPointer = { clientX: e.clientX, clientY: e.clientY };
       if (!this.app.inputOpen()) this.trackPointer(e);
     });
-    layer.addEventListener("pointerleave", () => this.pointerGone());
+    layer.addEventListener("pointerleave", () => {
+      this.lastPointer = null;
+      this.pointerGone();
+    });
+    // At 1:1 the wheel scrolls the picture under a still mouse (zoom.js), and no pointer event
+    // says so: the pointer the user sees follows the spot it is now over.
+    const scroller = doc.getElementById("video-scroll");
+    if (scroller) {
+      scroller.addEventListener("scroll", () => {
+        if (this.lastPointer && !this.app.inputOpen()) this.trackPointer(this.lastPointer);
+      });
+    }
     window.addEventListener("resize", () => this.redraw());
     // The canvas shares the zoom's stage with the video (zoom.js): at 1:1 it is the picture's size
     // and scrolls with it, so strokes stay on their spot; a zoom switch resizes it.
