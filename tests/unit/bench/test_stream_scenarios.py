@@ -20,7 +20,7 @@ def test_the_scenarios_results_become_sections_that_targets_judge() -> None:
     burst = BurstResult(
         "1920x1080", "poor", 2.0, before_median_ms=90.0, threshold_ms=120.0, recovery_ms=800.0
     )
-    shown = Score(size=(1790, 1007), words=1817, recognised=0.93, mean_ncc=0.9)
+    shown = Score(size=(1790, 1007), words=1817, recognised=0.93, mean_ncc=0.9, codes_recognised=0.91)
     readable = ReadabilityResult("3840x2160", "1920x1080", shown=shown, ideal_shown=shown)
     outcome = runner.Outcome([], [], [], [burst], [readable])
     sections = runner.scenario_sections(outcome)
