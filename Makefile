@@ -146,7 +146,7 @@ bench-smoke: system-packages install-test
 	$(PY) -m veo bench signaling --nodes 1 --agents 50 --setups 10 --devices 20 --duration 5
 
 ## `make bench` from a clean checkout: installs what it needs, then `veo bench stream` (quick mode,
-## under 10 minutes) writing var/bench-stream.json and var/bench-stream.png; BENCH_ARGS=--full etc.
+## about 15 minutes) writing var/bench-stream.json and var/bench-stream.png; BENCH_ARGS=--full etc.
 BENCH_ARGS ?=
 bench: system-packages install-test
 	mkdir -p var

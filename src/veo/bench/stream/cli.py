@@ -125,7 +125,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         help=_("measure screen sharing (latency, frame rate, bytes, CPU) beside VNC on shaped networks"),
         description=_(
             "Measure the real pipeline (veo server, agent on Xvfb, console in headless Chromium) "
-            "and x11vnc with noVNC over shaped links between network namespaces. Needs root."
+            "and VNC servers (x11vnc, TigerVNC) with noVNC over shaped links between network namespaces. "
+            "Needs root."
         ),
     )
     mode = stream.add_mutually_exclusive_group()
@@ -134,7 +135,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], _: Call
         dest="mode",
         action="store_const",
         const="quick",
-        help=_("1080p, three networks, five workloads, veo and VNC (default; under 10 minutes)"),
+        help=_(
+            "1080p, three networks, five workloads, veo and the three VNC references "
+            "(default; about 15 minutes)"
+        ),
     )
     mode.add_argument(
         "--full",
