@@ -320,3 +320,14 @@ def test_the_scenarios_judge_their_own_rows(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "veo.bench.stream.readability", types.ModuleType("readability"))
     assert _rows([], {"readability": {}})["readability"][0].met is None
     assert burst.as_json()["verdict"] == "met"
+
+
+def test_the_chart_draws_each_console_size_of_veo(tmp_path: Path) -> None:
+    from veo.bench.stream.report import chart
+
+    path = tmp_path / "chart.png"
+    summaries = summarize(
+        [_m("veo", 30.0, console="1920x1080"), _m("veo", 25.0, console="1366x768"), _m("vnc", 60.0)]
+    )
+    chart(path, summaries, "consoles")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

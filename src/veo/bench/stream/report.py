@@ -473,8 +473,14 @@ def chart(path: Path, summaries: list[Summary], title: str) -> None:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys((s.resolution, s.network, s.workload) for s in sorted(summaries, key=_order)))
-    names = sorted({s.name for s in summaries}, key=lambda n: (is_reference(n), n))
-    index = {(s.resolution, s.network, s.workload, s.name): s for s in summaries}
+    consoles = {s.console for s in summaries if not is_reference(s.name)}
+
+    def series(s: Summary) -> str:
+        """veo in several console sizes: one series per size (a reference runs in one)."""
+        return f"{s.name} @{s.console}" if len(consoles) > 1 and not is_reference(s.name) else s.name
+
+    names = sorted({series(s) for s in summaries}, key=lambda n: (is_reference(n), n))
+    index = {(s.resolution, s.network, s.workload, series(s)): s for s in summaries}
     fig, axes = plt.subplots(
         len(CHART_PANELS), 1, figsize=(max(8, 0.9 * len(cases) + 3), 3.2 * len(CHART_PANELS))
     )
