@@ -7,6 +7,9 @@ written for camera video and cost 2-3x the CPU of the H.264 path per frame
 
 - **no denoiser** (aiortc sets ``noise-sensitivity 4``): a screen has no sensor noise to remove,
   and the denoiser was the largest cost: 18 ms of CPU per 1080p scroll frame with it, 10 without;
+- **unchanged macroblocks are not searched again** (:data:`STATIC_THRESHOLD` 1, aiortc's value,
+  where it had been 0): a typed character costs ~460 bytes and ~5 ms of CPU at 1080p instead of
+  ~1.35 KB and 10-14 ms, a repeat of a still page ~200 bytes instead of ~1.2 KB;
 - **one thread** (:data:`THREADS`): libvpx's VP8 threads wait for each other by spinning; on
   two shared cores two threads took 77 ms of CPU per 1080p frame for the same picture;
 - **constant quality** (``crf`` :data:`QUALITY`: libvpx's constrained-quality mode with the
@@ -45,13 +48,17 @@ PEAK_BITRATE = 12_000_000
 #: third more bytes scrolling; 8 took more CPU
 CPU_USED = -6
 THREADS = 1
-#: libvpx's "static threshold" (encode breakout) stays off. With it a macroblock whose difference
-#: from the last frame is below max(threshold, a floor that grows with the quantizer) is repeated
-#: without a mode search: 1080p typing 6.1 -> 4.2 ms, scrolling 9.0 -> 6.2 ms of CPU per frame
-#: at 100. But that floor also stops the refinement of a still screen: flat blocks stayed 4 off
-#: in chroma after a window closed (two runs of three at 100 and 500; at most 2 off without),
-#: and a faithful settled picture is the promise (aiortc's 1 has the same floor)
-STATIC_THRESHOLD = 0
+#: libvpx's "static threshold" (encode breakout) on, at its least: a macroblock whose difference
+#: from its prediction is below max(threshold, a floor that grows with the quantizer) is coded as
+#: "same as before" without a mode search. Off (0), every macroblock of a 1080p picture was
+#: searched and coded again on every frame, and on a page of text the choice flipped from frame
+#: to frame: bench typing cost ~1.35 KB and 10-14 ms of CPU a frame (89 kbit/s), and each repeat
+#: of the still page ~1.2 KB for ever, never settling (PSNR stuck at 52 dB). At 1: ~460 bytes and
+#: ~5 ms a frame (37 kbit/s), repeats ~200 bytes, PSNR 63 dB (recorded bench frames replayed,
+#: ``docs/performance.md``). The floor is what once kept this off (flat blocks 4 off in chroma
+#: at 100-500, when CBR frames were coarse): at the constant quality's quantizer it allows less
+#: than one level of error on a flat block (unit test: a new flat block settles within 2)
+STATIC_THRESHOLD = 1
 TIME_BASE = fractions.Fraction(1, 90_000)
 #: fewer keyframes than the wrap of aiortc's picture id: only when asked (start, PLI, size)
 KEYFRAME_INTERVAL = 100_000
