@@ -87,3 +87,21 @@ def test_no_lines_says_so() -> None:
     figures = stage_figures([], [(T0, 5)])
     assert all(stats["n"] == 0 and stats["median"] is None for stats in figures.values())
     assert summary_line(figures).endswith("no frame-timeline lines")
+
+
+def test_per_case_takes_the_median_of_the_runs_figures() -> None:
+    from types import SimpleNamespace
+
+    from veo.bench.stream.timeline import per_case
+
+    def run(encode: float) -> SimpleNamespace:
+        stages = {"encode": {"median": encode, "p95": encode * 2, "n": 10}}
+        return SimpleNamespace(name="veo/auto", resolution="1920x1080", console="1920x1080",
+                               network="unshaped", workload="typing", stages=stages)  # fmt: skip
+
+    vnc = SimpleNamespace(name="vnc", resolution="1920x1080", console="", network="unshaped",
+                          workload="typing", stages=None)  # fmt: skip
+    (case,) = per_case([run(4.0), run(6.0), run(5.0), vnc])
+    assert case["runs"] == 3 and case["system"] == "veo/auto"
+    assert case["stages"]["encode"] == {"median": 5.0, "p95": 10.0}
+    assert case["stages"]["sent_shown"] == {"median": None, "p95": None}

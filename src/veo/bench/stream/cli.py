@@ -256,7 +256,7 @@ def vnc_choice(args: argparse.Namespace, defaults: ModeDefaults) -> tuple[bool, 
 
 
 def main(args: argparse.Namespace) -> int:
-    from veo.bench.stream import report, runner
+    from veo.bench.stream import report, runner, timeline
     from veo.bench.stream.drop import medians_line
     from veo.bench.stream.targets import check_issue18, issue18_text
     from veo.bench.stream.veo_pipeline import agent_takes_codec
@@ -334,6 +334,7 @@ def main(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {
         "drops": [drop.as_json() for drop in outcome.drops],
         **runner.scenario_sections(outcome),
+        "stages": timeline.per_case(measurements),
     }
     # issue 18's table last: the scenarios' sections (extra) feed its burst and readability rows
     issue18 = check_issue18(summaries, extra)

@@ -30,6 +30,7 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from veo.bench.stream.measure import percentile
 from veo.bench.stream.pattern import MODULUS
@@ -150,3 +151,31 @@ def summary_line(figures: dict[str, dict[str, float | int | None]]) -> str:
         f"{name} {f(stats['median'])} ({f(stats['p95'])})" for name, stats in figures.items() if stats["n"]
     ]
     return "stages ms median (p95): " + (", ".join(parts) if parts else "no frame-timeline lines")
+
+
+def per_case(measurements: Sequence[Any]) -> list[dict[str, Any]]:
+    """The JSON's ``stages`` section: per case (system, resolution, console, network, workload),
+    each stage's median over the runs of the runs' medians and p95s (a case measured three times
+    reads like the table's medians)."""
+    groups: dict[tuple[str, str, str, str, str], list[dict[str, dict[str, float | int | None]]]] = {}
+    for m in measurements:
+        if m.stages:
+            key = (m.name, m.resolution, m.console or "", m.network, m.workload)
+            groups.setdefault(key, []).append(m.stages)
+    out = []
+    for (name, resolution, console, network, workload), runs in groups.items():
+        stages: dict[str, dict[str, float | None]] = {}
+        for stage, _, _ in STAGES:
+            stages[stage] = {
+                figure: _round(
+                    percentile(
+                        [float(v) for r in runs if (v := r.get(stage, {}).get(figure)) is not None], 0.5
+                    )
+                )
+                for figure in ("median", "p95")
+            }
+        out.append(
+            {"system": name, "resolution": resolution, "console": console, "network": network,
+             "workload": workload, "runs": len(runs), "stages": stages}
+        )  # fmt: skip
+    return out
