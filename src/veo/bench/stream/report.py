@@ -279,8 +279,16 @@ def table(summaries: list[Summary]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    several = len({s.console for s in ordered if not is_reference(s.name)}) > 1
     setups = [
-        (s.name, s.resolution, s.network, s.figures["setup_ms"]) for s in ordered if s.figures["setup_ms"]
+        (
+            s.name,
+            s.resolution + (console_label(s.console) if several else ""),
+            s.network,
+            s.figures["setup_ms"],
+        )
+        for s in ordered
+        if s.figures["setup_ms"]
     ]
     seen = set()
     for name, resolution, network, setup in setups:

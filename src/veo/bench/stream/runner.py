@@ -323,7 +323,9 @@ def _line(m: Measurement) -> str:
         return "-" if value is None else f"{value:.0f}{unit}"
 
     return (
-        f"  {m.name} {m.resolution} {m.network} {m.workload}: latency {f(m.latency_median_ms)}/"
+        f"  {m.name} {m.resolution}"
+        + (f" in {m.console} (picture {m.video_size})" if m.video_size else "")
+        + f" {m.network} {m.workload}: latency {f(m.latency_median_ms)}/"
         f"{f(m.latency_p95_ms)} ms (n={m.latency_samples}), {m.updates_per_s:.1f} updates/s "
         f"of {f(m.drawn_per_s)} drawn, "
         f"{m.wire_kbit_s:.0f} kbit/s, sender CPU {m.source_cpu_percent:.0f}% ({m.source_rss_mb:.0f} MB), "
