@@ -2,9 +2,10 @@
 
 Each scenario needs a veo session (a minute or more at 4K), too long for ``make bench-smoke``; this
 checks in seconds what they stand on: the workload's ``text`` page, drawn on the bench's Xvfb at
-3840x2160 and grabbed the way the scenario grabs its source, scores every word at 1:1 and nearly
-every one scaled to a console's fit size (so a low figure in a run is the stream's, not the
-page's or the scorer's); the ``burst`` mode reports its start and end on the wall clock, in order.
+3840x2160 and grabbed the way the scenario grabs its source, scores every word at 1:1, nine in ten
+at half size, and at a console's fit size confuses only the one-glyph code twins (so a low figure
+in a run is the stream's, not the page's or the scorer's); the ``burst`` mode reports its start
+and end on the wall clock, in order.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _workload(lab: Lab, procs: Processes, display: Display, *args: str) -> Workl
     return output
 
 
-def test_the_word_page_scores_all_words_at_1_1_and_nearly_all_at_fit(
+def test_the_word_page_scores_all_words_at_1_1_and_only_twins_blur_at_fit(
     screen: tuple[Lab, Processes, Display],
 ) -> None:
     lab, procs, display = screen
@@ -64,8 +65,12 @@ def test_the_word_page_scores_all_words_at_1_1_and_nearly_all_at_fit(
     source = gray(grab_screen(display))
     layout = cells(display.width, display.height)
     assert score(source, source, layout).recognised == 1.0
+    half = score(scale_area(source, 1920, 1080), source, layout)
+    assert half.recognised > 0.9, half.confusions
+    # at a console's fit size (0.47x) what blurs is one glyph of a code twin, never a word's shape
     fit = score(scale_area(source, 1790, 1007), source, layout)
-    assert fit.recognised > 0.95, fit.confusions
+    for shown, taken, _ in fit.confusions:
+        assert len(shown) == len(taken) == 6 and sum(a != b for a, b in zip(shown, taken, strict=True)) == 1
 
 
 def test_the_burst_mode_reports_its_start_and_end(screen: tuple[Lab, Processes, Display]) -> None:
