@@ -227,6 +227,8 @@ COLUMNS = (
 
 
 NETWORK_ORDER = ("unshaped", "office", "poor")
+#: the references in the order they run: x11vnc at its defaults, tuned, TigerVNC
+REFERENCE_ORDER = ("vnc", "vnc-tuned", "tigervnc")
 WORKLOAD_ORDER = ("idle", "typing", "scrolling", "dragging", "animation")
 
 
@@ -238,7 +240,7 @@ def _width(size: str) -> int:
     return int(size.split("x")[0]) if "x" in size else 0
 
 
-def _order(s: Summary) -> tuple[int, int, int, bool, int, str]:
+def _order(s: Summary) -> tuple[int, int, int, bool, int, int, str]:
     """Largest screen first, then the networks and workloads in the order the issue lists them;
     per case veo first (largest console first), then the references."""
     return (
@@ -247,6 +249,7 @@ def _order(s: Summary) -> tuple[int, int, int, bool, int, str]:
         _rank(WORKLOAD_ORDER, s.workload),
         is_reference(s.name),
         -_width(s.console),
+        _rank(REFERENCE_ORDER, s.name),
         s.name,
     )
 

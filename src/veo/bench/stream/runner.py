@@ -473,7 +473,7 @@ def _drop(world: _World, display: Display, network: Network, run_index: int) -> 
     try:
         session = VeoSession(
             world.server, world.browser, display, world.procs, world.workdir,
-            world.plan.codecs[0], world.tech_inode, control=True,
+            world.plan.codecs[0], world.tech_inode, control=True, console=world.plan.consoles[0],
         )  # fmt: skip
     except (BenchError, PlaywrightError) as exc:
         world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
