@@ -184,7 +184,6 @@ class YuvCanvas:
         if self.scaled and (self.source.width < size.width or self.source.height < size.height):
             raise ValueError("the picture is only ever scaled down")
         self._adopt(av.VideoFrame(size.width, size.height, "yuv420p"))
-        self._bgra: av.VideoFrame | None = None  # for whole-frame conversions, made on first use
         if self.scaled:
             self._columns = _spans(size.width, self.source.width)
             self._rows = _spans(size.height, self.source.height)
@@ -232,14 +231,18 @@ class YuvCanvas:
         return self.size.width * self.size.height
 
     def _whole_bgra(self, pixels: npt.NDArray[np.uint32]) -> av.VideoFrame:
-        """``pixels`` (exactly :attr:`source` large) as a BGRA frame, reusing one buffer."""
+        """``pixels`` (exactly :attr:`source` large) as a BGRA frame: the grab itself, no copy.
+
+        swscale reads the captured buffer in place (``from_numpy_buffer``; the frame lives only
+        for this conversion). Copying it into a frame first cost 3.7 ms of thread CPU per
+        3840x2160 grab (copy and scale to 1080p 11.0 ms, in place 7.1 ms) and 0.2 ms at 1080p
+        (copy and convert 2.1 ms, in place 1.9 ms), on the bench's scrolling workload.
+        """
         width, height = self.source.width, self.source.height
-        if self._bgra is None:
-            self._bgra = av.VideoFrame(width, height, "bgra")
-        if self._bgra.planes[0].line_size == width * 4 and pixels.flags.c_contiguous:
-            self._bgra.planes[0].update(memoryview(pixels).cast("B"))  # type: ignore[arg-type]
-            return self._bgra
-        # padded rows: let PyAV lay them out
+        if pixels.flags.c_contiguous:
+            in_place = pixels.view(np.uint8).reshape(height, width, 4)
+            return av.VideoFrame.from_numpy_buffer(in_place, format="bgra")
+        # a window of a larger image: let PyAV lay the rows out
         return av.VideoFrame.from_ndarray(
             np.ascontiguousarray(pixels).view(np.uint8).reshape(height, width, 4), format="bgra"
         )

@@ -1,0 +1,43 @@
+"""A whole-frame conversion reads the grab in place (no copy of the captured picture first)."""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+from veo.agent.capture.base import Size
+from veo.agent.convert import YuvCanvas, to_yuv
+
+
+def _picture(width: int, height: int) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 2**32, (height, width), dtype=np.uint64).astype(np.uint32)
+
+
+def test_the_whole_frame_is_the_grab_itself_and_converts_the_same() -> None:
+    pixels = _picture(64, 48)
+    canvas = YuvCanvas(Size(64, 48))
+    frame = canvas._whole_bgra(pixels)
+    plane = np.frombuffer(memoryview(frame.planes[0]), np.uint8)  # type: ignore[arg-type]
+    assert np.shares_memory(plane, pixels)  # no copy
+    copied = YuvCanvas(Size(64, 48))._whole_bgra(pixels.copy())
+    for a, b in zip(to_yuv(frame).planes, to_yuv(copied).planes, strict=True):
+        assert bytes(a) == bytes(b)
+
+
+def test_a_read_only_shared_buffer_converts() -> None:
+    """The X11 capture hands out its read-only shared memory (``capture/x11.py``)."""
+    picture = _picture(64, 48)
+    with mmap.mmap(-1, picture.nbytes) as writable:
+        writable.write(picture.tobytes())
+        view = np.frombuffer(memoryview(writable).toreadonly(), np.uint32).reshape(48, 64)
+        assert not view.flags.writeable
+        canvas = YuvCanvas(Size(64, 48))
+        canvas.update(view, [])  # nothing changed: nothing converted
+        assert canvas._update_whole(view) == 64 * 48
+        expected = YuvCanvas(Size(64, 48))
+        expected._update_whole(picture)
+        for a, b in zip(canvas.frame.planes, expected.frame.planes, strict=True):
+            assert bytes(a) == bytes(b)
+        del view, canvas
