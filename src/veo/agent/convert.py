@@ -23,20 +23,20 @@ H.264 signalled nothing and Chromium decoded it as BT.709: magenta 230,40,160 wa
 
 **Scaled.** When the console shows the screen smaller than it is (:mod:`veo.agent.scaling`),
 the canvas is smaller than the source and one swscale pass scales and converts together
-(:data:`SCALE_INTERPOLATION`). A scaled patch cannot simply be widened by a margin: swscale
-steps through the source in 1/65536-pixel units, so unless the ratio is exact in those units
-(2×, 3×, ...) a conversion that starts elsewhere puts its filters a little elsewhere, and a
-patch would differ from a whole conversion. The scaled picture is therefore a fixed grid of
-:data:`CELL`-pixel cells, each converted from its own source window widened by
-:data:`CELL_MARGIN` (the filter's reach); a change re-converts the cells whose window it
-touches, so a patched frame is, by construction, the frame a whole conversion gives. Where the
-ratio is exact, the cells equal one whole-frame pass (tested), which is then used for a whole
-frame; otherwise a whole frame is every cell (measured: ~15 % more CPU than one pass).
+(:data:`SCALE_INTERPOLATION`). A scaled patch must sample the source exactly where a whole pass
+does, or its edges show. The picture is divided into a fixed grid of about :data:`CELL`-pixel
+cells whose edges (and margins, :data:`CELL_MARGIN`: the filter's reach) fall on source pixel
+edges; a change re-converts the cells whose source window it touches, each in its own call, and
+writes back their inside. swscale steps through the source in 1/65536-pixel units: where the
+ratio is exact in those units (2×, 3×, 3:2) a patched frame is bit-identical to a whole pass;
+at 4:3 (2560 → 1920) the rounded step drifts by ~0.01 px across the frame and a patch differs
+by at most 2 levels (tested); a ratio whose grid cannot fall on source pixel edges (most sizes
+that are not a simple fraction of the screen) converts the whole frame at every change. Many
+changed cells also take one whole pass, which is cheaper than their calls.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import av
@@ -76,8 +76,9 @@ SCALE_INTERPOLATION = "BICUBIC"
 #: 64 (more cells, each with its margins and a call: 128 is the balance)
 CELL = 128
 CELL_MARGIN = 8
-#: how far (encoded pixels) a cell's edge may move to fall on a source pixel edge
-SNAP = 16
+#: how much further (encoded pixels) a cell's window may reach to start and end on a source
+#: pixel edge (:func:`veo.agent.scaling.grid_size` picks sizes where one is always in reach)
+SNAP = 32
 #: what one cell's conversion costs besides its pixels (a frame, a call), in source pixels'
 #: worth: cells are converted while their cost stays under WHOLE_TENTHS of a whole pass
 CELL_CALL_PIXELS = 20_000
@@ -147,21 +148,15 @@ def _edge(candidates: range, dst: int, src: int) -> int:
 
 
 def _spans(dst: int, src: int) -> list[_Span]:
-    """The grid along one axis: cells of about :data:`CELL`, each edge and margin placed where it
-    falls on (or nearest to) a source pixel edge, so that a cell's conversion samples the source
-    where a whole-frame pass does."""
-    edges = [0]
-    while edges[-1] + CELL + SNAP < dst:
-        edges.append(_edge(range(edges[-1] + CELL, edges[-1] + CELL + SNAP + 1), dst, src))
-    edges.append(dst)
+    """The grid along one axis: cells of :data:`CELL` encoded pixels, each converted from a window
+    widened by at least :data:`CELL_MARGIN` to where it falls on (or nearest to) a source pixel
+    edge, so that the window's conversion samples the source where a whole-frame pass does."""
     spans = []
-    for start, end in itertools.pairwise(edges):
-        low = (
-            0
-            if start == 0
-            else _edge(range(start - CELL_MARGIN, start - CELL_MARGIN - SNAP - 1, -1), dst, src)
-        )
-        high = dst if end == dst else _edge(range(end + CELL_MARGIN, end + CELL_MARGIN + SNAP + 1), dst, src)
+    for start in range(0, dst, CELL):
+        end = min(start + CELL, dst)
+        low, high = start - CELL_MARGIN, end + CELL_MARGIN
+        low = 0 if low <= 0 else _edge(range(low, max(low - SNAP, 0) - 1, -1), dst, src)
+        high = dst if high >= dst else _edge(range(high, min(high + SNAP, dst) + 1), dst, src)
         spans.append(
             _Span((start, end), (low, high), (_source_at(low, dst, src), _source_at(high, dst, src)))
         )

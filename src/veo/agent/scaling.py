@@ -12,6 +12,11 @@ arrived (older consoles, the browser share).
 Coordinates never change: the console keeps mapping its video element to the *captured*
 screen's pixels announced in ``screen``, whatever the encoded size.
 
+Where it costs little, the size is nudged down to one whose ratio to the screen's is a simple
+fraction (:func:`grid_size`): only then can a change be converted as a patch that matches a
+whole-frame conversion (:mod:`veo.agent.convert`); at any other size every change converts the
+whole frame (~12 ms CPU at 4K instead of ~0.5 ms for a typed character).
+
 Each size change re-opens the encoder with a keyframe, so :class:`ViewSizer` ignores changes of
 less than :data:`MIN_CHANGE` in both dimensions (a window being dragged to a new size) and
 applies at most one every :data:`MIN_INTERVAL` seconds; a change that comes sooner is held and
@@ -29,23 +34,61 @@ from veo.protocol.datachannel import View
 MIN_CHANGE = 0.05
 #: at most one size change per this many seconds (about two a second)
 MIN_INTERVAL = 0.5
+#: :func:`grid_size` may make the picture this much narrower than the view allows...
+GRID_SHRINK = 0.03
+#: ...and its aspect this far from the screen's (the console's monitor-switch guard allows 2 %)
+GRID_ASPECT = 0.01
+#: an encoded pixel edge falls on a source pixel edge every this many encoded pixels at most
+#: (:data:`veo.agent.convert.SNAP`: how far a patch's window may reach to find one)
+GRID_PERIOD = 32
 
 
 def fit_size(source: Size, view: View | None) -> Size:
-    """The encoded size of a ``source`` picture (even dimensions) shown in ``view``.
+    """The encoded size of a ``source`` picture (even dimensions) shown in ``view``: :func:`fitted`,
+    nudged onto the grid of exact patches when that costs little (:func:`grid_size`)."""
+    size = fitted(source, view)
+    return size if size == source else grid_size(source, size) or size
 
-    ``None`` (no view yet) and ``zoom: full`` give the source; otherwise the largest even size
-    with the source's aspect that fits inside the view, never larger than the source.
-    """
+
+def fitted(source: Size, view: View | None) -> Size:
+    """``None`` (no view yet) and ``zoom: full`` give the source; otherwise the largest even size
+    with the source's aspect that fits inside the view, never larger than the source."""
     if view is None or view.zoom == "full":
         return source
     scale = min(view.width / source.width, view.height / source.height)
     if scale >= 1.0:
         return source
     # even, at least 2; rounded down so the picture fits inside the view
-    width = max(2, math.floor(source.width * scale) & ~1)
-    height = max(2, math.floor(source.height * scale) & ~1)
-    return Size(min(width, source.width), min(height, source.height))
+    width = min(max(2, math.floor(source.width * scale) & ~1), source.width)
+    height = min(max(2, math.floor(source.height * scale) & ~1), source.height)
+    return Size(width, height)
+
+
+def on_grid(source: int, encoded: int) -> bool:
+    """Whether every :data:`GRID_PERIOD` encoded pixels along an axis an even one falls on a source
+    pixel edge (``encoded / source`` is a fraction whose denominator ``q`` is small)."""
+    period = encoded // math.gcd(source, encoded)
+    return period * (2 if period % 2 else 1) <= GRID_PERIOD
+
+
+def grid_size(source: Size, fitted: Size) -> Size | None:
+    """The largest size within :data:`GRID_SHRINK` under ``fitted`` (width first, then the height
+    nearest the screen's aspect, within :data:`GRID_ASPECT`) on which scaled patches are exact;
+    ``None`` when there is none."""
+    lowest = math.ceil(fitted.width * (1 - GRID_SHRINK))
+    for width in range(fitted.width, lowest - 1, -2):
+        if not on_grid(source.width, width):
+            continue
+        ideal = source.height * width / source.width
+        top = min(fitted.height, math.floor(ideal * (1 + GRID_ASPECT)))
+        heights = [
+            h
+            for h in range(top - top % 2, math.ceil(ideal * (1 - GRID_ASPECT)) - 1, -2)
+            if h > 0 and on_grid(source.height, h)
+        ]
+        if heights:
+            return Size(width, min(heights, key=lambda h: abs(h - ideal)))
+    return None
 
 
 def small_change(current: Size, wanted: Size) -> bool:

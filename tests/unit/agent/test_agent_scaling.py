@@ -22,7 +22,15 @@ from veo.agent.low_latency import ScreenH264Encoder
 from veo.agent.monitors import MonitorSwitch
 from veo.agent.pacing import auto_max_fps
 from veo.agent.policy import Policy
-from veo.agent.scaling import MIN_INTERVAL, ViewSizer, fit_size, small_change
+from veo.agent.scaling import (
+    GRID_ASPECT,
+    GRID_SHRINK,
+    MIN_INTERVAL,
+    ViewSizer,
+    fit_size,
+    fitted,
+    small_change,
+)
 from veo.agent.stream import FrameSource, ScreenTrack
 from veo.agent.vp8 import ScreenVp8Encoder
 from veo.protocol.base import ProtocolError
@@ -56,15 +64,39 @@ def fit(width: int, height: int) -> View:
         (Size(4000, 16), fit(16, 16), Size(16, 2)),  # a sliver: at least 2
     ],
 )
-def test_the_encoded_size_fits_the_view_keeps_the_aspect_and_is_even(
+def test_the_fitted_size_fits_the_view_keeps_the_aspect_and_is_even(
     source: Size, view: View | None, expected: Size
 ) -> None:
-    got = fit_size(source, view)
+    got = fitted(source, view)
     assert got == expected
     assert got.width % 2 == 0 and got.height % 2 == 0
     assert got.width <= source.width and got.height <= source.height
     if view is not None and view.zoom == "fit":
         assert got.width <= max(view.width, 2) and got.height <= max(view.height, 2)
+
+
+@pytest.mark.parametrize("source", [K4, QHD, HD, Size(3440, 1440), Size(1920, 1200), Size(1366, 768)])
+def test_the_encoded_size_is_nudged_onto_the_patch_grid_only_a_little(source: Size) -> None:
+    """Where a size a little smaller has a simple ratio to the screen, the agent encodes that one:
+    its changes then convert as exact patches (see ``convert``); never more than GRID_SHRINK
+    narrower, never more than GRID_ASPECT off the screen's aspect (the console's monitor-switch
+    guard allows 2 %)."""
+    nudged = 0
+    for width in range(640, source.width, 61):
+        for height in range(400, source.height, 47):
+            view = fit(width, height)
+            plain, got = fitted(source, view), fit_size(source, view)
+            assert got.width <= plain.width and got.height <= plain.height
+            assert got.width % 2 == 0 and got.height % 2 == 0
+            if got != plain:
+                nudged += 1
+                assert got.width >= plain.width * (1 - GRID_SHRINK)
+                assert abs(got.height / source.height - got.width / source.width) <= GRID_ASPECT * (
+                    got.width / source.width
+                )
+                assert YuvCanvas(got, source).patches
+    assert nudged or source == Size(1366, 768)  # 1366 = 2 x 683: no simple ratio near any size
+    assert fit_size(K4, fit(1920, 960)) == Size(1680, 936)  # 7/16 and 13/30 of the screen
 
 
 def test_changes_under_five_percent_in_both_dimensions_are_ignored() -> None:
@@ -161,6 +193,7 @@ def _one_pass(pixels: npt.NDArray[np.uint32], size: Size) -> av.VideoFrame:
         # 4/3: swscale's step (in 1/65536 px) is rounded, so a window converted alone samples up
         # to ~0.01 px off a whole pass's place: at most two levels apart on random noise
         (QHD, HD, 2),
+        (K4, Size(1680, 936), 2),  # 7/16 x 13/30: a size nudged onto the grid (fit_size)
     ],
 )
 def test_a_scaled_patch_equals_a_whole_conversion(source: Size, size: Size, tolerance: int) -> None:
@@ -240,7 +273,7 @@ def test_frames_follow_the_view_while_the_coordinates_stay_the_screens() -> None
     assert sizes[round(0.1 + MIN_INTERVAL, 3)] == (320, 180)
     # another monitor: the view applies to it at once
     assert source.set_region(Region(0, 0, 640, 720)) == Size(640, 720)
-    assert source.encoded == Size(176, 200)  # 640x720 fitted into 320x200
+    assert source.encoded == fit_size(Size(640, 720), fit(320, 200))  # 640x720 fitted into 320x200
 
 
 def test_a_scaled_change_keeps_the_picture_right() -> None:
