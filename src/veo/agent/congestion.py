@@ -7,10 +7,15 @@ changes in between merge into the next frame. The rate comes from a controller i
 Google Congestion Control (draft-ietf-rmcat-gcc-02, libwebrtc's loss-based and delay-based
 controllers with their AIMD rate control), fed by:
 
-- **RTCP receiver reports** for our video SSRC (hooked by ``low_latency.install``): the fraction
-  lost since the last report, the interarrival jitter, the extended highest sequence number and
-  the cumulative loss (together: how many packets arrived, hence the rate actually *delivered*),
-  and a round-trip sample from LSR/DLSR;
+- **RTCP receiver reports** for our video SSRC (hooked by ``low_latency.install``, see
+  :mod:`veo.agent.rtcp_reports`): the fraction lost since the last report, the interarrival
+  jitter, the extended highest sequence number and the cumulative loss (together: how many
+  packets arrived, hence the rate actually *delivered*), a round-trip sample from LSR/DLSR, and
+  with our own count of packets sent, how many are **still on their way**: counted in bits by
+  our own frames and divided by the delivered rate, that is the standing queue, seen with every
+  report (Chrome sends one with each NACK), where a round trip comes once per sender report
+  (0.5-1.5 s), itself held back by the queue: the first burst on the *poor* link sent 5 Mbit/s
+  into 2 for a second before the first round trip said so;
 - **REMB**, Chrome's receiver-side delay-based estimate (aiortc hands it to the encoder, which
   reports it with each frame to :meth:`SendBudget.spent`);
 - our own send rate (the frames' sizes, :meth:`SendBudget.sent_rate`).
@@ -20,12 +25,18 @@ The rules, each evaluated on a report:
 - **loss over** :data:`LOSS_BACKOFF` (10 %): the rate drops multiplicatively by the loss,
   ``rate * (1 - loss / 2)`` (GCC's loss-based rule); the fraction only counts when the interval
   held at least :data:`LOSS_MIN_PACKETS` packets (one lost keystroke frame is 12 %);
-- **a queue building**: the round-trip time :data:`QUEUE_DELAY` over its minimum of the last
-  :data:`MIN_WINDOW_SECONDS` and not falling, or the jitter :data:`JITTER_GROWTH` over its
-  minimum and rising: the rate drops to :data:`DELAY_BACKOFF` (0.85) of what the receiver
-  actually got (GCC's delay-based decrease, ``0.85 * incoming``), before the queue fills and
-  loss starts. At most one decrease per :data:`DECREASE_HOLD` seconds: a queue needs time to
-  drain, and the report after a decrease still shows it;
+- **a queue building**: the packets on their way over :data:`QUEUE_HIGH` of queue and growing,
+  or the round-trip time :data:`QUEUE_DELAY` over its minimum of the last
+  :data:`MIN_WINDOW_SECONDS` in two sender reports in a row (:data:`QUEUE_HIGH` in one: one
+  sample can sit behind one large frame) and not falling, or, without round trips, the jitter
+  :data:`JITTER_GROWTH` over its minimum and rising: the rate drops to :data:`DELAY_BACKOFF` (0.85) of what the receiver
+  actually got (GCC's delay-based decrease, ``0.85 * incoming``), less what drains the queue
+  seen within :data:`DRAIN_SECONDS` (never below half), before the queue fills and loss starts
+  (at 0.85x alone, half a second of queue on a 2 Mbit/s link took over 3 s to drain). At most
+  one decrease per :data:`DECREASE_HOLD` seconds, and none while the round trip falls: a queue
+  needs time to drain, and the report after a decrease still shows it. A queue seen while the
+  stream sends less than the link delivers and nothing waits (a keyframe's burst, then
+  keystrokes) drains by itself and is not acted on;
 - **hold** while the loss is 2-10 %, the queue is neither empty nor building, or it is draining;
 - **increase** otherwise, only while the stream is actually held back (an idle stream proves
   nothing about the link): multiplicatively (x :data:`FAST_GROWTH` a second) far below the rate
@@ -40,10 +51,12 @@ REMB is one more delay signal, with the lessons of the budget before this one:
   *falls* below what is being sent counts (an estimator that saw its queue grow lowers its figure;
   one that is catching up raises it), or, without round-trip samples, one that stays below it for
   :data:`STUCK_SECONDS` without rising;
-- a falling REMB is ignored while a fresh round-trip sample shows the queue empty: after a burst
-  the receiver's estimator keeps lowering its figure while the queue it saw drains (each time to
-  0.85x a receive rate that is by then only what we send), and it climbs back at ~8 % a second:
-  on the *poor* link it collapsed to ~40 kbit/s and scrolling crawled at one frame a second;
+- once we backed off, a falling REMB is ignored as long as the round-trip samples since show the
+  queue draining or empty: after a burst the receiver's estimator keeps lowering its figure while
+  the queue it saw drains (each time to 0.85x a receive rate that is by then only what we send),
+  and it climbs back at ~8 % a second: on the *poor* link it collapsed to ~40 kbit/s and
+  scrolling crawled at one frame a second. Before any back-off a fall counts: it is the earliest
+  sign of the first burst's queue (receiver reports come about once a second);
 - each REMB decrease at most halves the rate, and nothing goes below :data:`FLOOR_BITRATE`: a
   collapsed estimate could hardly recover (a receiver that gets little raises it to ~1.5x that).
   Pacing to half of what was being sent (TCP's halving) on a REMB fall alone was tried and
@@ -85,11 +98,16 @@ LOSS_BACKOFF = 0.10
 LOSS_HOLD = 0.02
 #: a report's loss fraction only counts over at least this many packets
 LOSS_MIN_PACKETS = 20
-#: the round-trip time this far over its recent minimum means a queue is building (s). A 15 KB
-#: scroll frame alone takes 60 ms on a 2 Mbit/s link, and a sample lands anywhere in it.
+#: the round-trip time this far over its recent minimum in two sender reports in a row means a
+#: queue is building (s)...
 QUEUE_DELAY = 0.1
-#: ... and below this over the minimum the queue is (nearly) empty: the rate may grow (s)
+#: ... and this far in one: one sample may land behind one large frame (the encoder's peak cap,
+#: 50 KB, takes 200 ms on a 2 Mbit/s link; seen: 220 ms behind a scroll frame at 700 kbit/s)
+QUEUE_HIGH = 0.3
+#: below this over the minimum the queue is (nearly) empty (s)
 QUEUE_EMPTY = 0.05
+#: the rate that arrived while a queue stood (the link's own rate) is remembered this long (s)
+CAPACITY_SECONDS = 10.0
 #: the interarrival jitter this far over its recent minimum, and rising, means a queue builds (s)
 JITTER_GROWTH = 0.02
 #: the window of the round-trip and jitter minima (s)
@@ -124,6 +142,10 @@ PACKET_OVERHEAD_BYTES = 50
 DELIVERED_MIN_SECONDS = 0.3
 #: a round-trip or jitter figure above this is garbage (s)
 MAX_SANE_SECONDS = 10.0
+#: the payload of a full RTP packet of ours (aiortc's H.264 packetizer: 1300 bytes at most)
+PAYLOAD_BYTES = 1_200
+#: how long the frames' send times are kept, to age the packets still on their way (s)
+HISTORY_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +155,9 @@ class ReceiverReport:
     ``fraction_lost``: 0-1 since the previous report; ``packets_lost``: cumulative;
     ``highest_sequence``: the extended highest sequence number received; ``jitter``: seconds;
     ``rtt``: this report's round-trip sample in seconds (``None``: no matching sender report);
-    ``packet_bytes``: the average payload of the packets we sent (``None``: unknown yet).
+    ``packet_bytes``: the average payload of the packets we sent (``None``: unknown yet);
+    ``packets_sent``: our own count of packets sent when the report arrived: with
+    ``highest_sequence`` it says how many are still on their way (see :class:`RateController`).
     """
 
     fraction_lost: float
@@ -142,6 +166,8 @@ class ReceiverReport:
     jitter: float
     rtt: float | None = None
     packet_bytes: float | None = None
+    #: how many RTP packets we had sent when the report arrived (``None``: unknown)
+    packets_sent: int | None = None
 
 
 def _sane(value: float | None, high: float) -> float | None:
@@ -165,6 +191,10 @@ class _WindowMin:
             self._samples.popleft()
         return self._samples[0][1]
 
+    @property
+    def value(self) -> float | None:
+        return self._samples[0][1] if self._samples else None
+
 
 class RateController:
     """The rate the stream is paced to (``None``: not paced); see the module for the rules.
@@ -186,10 +216,17 @@ class RateController:
         self._jitter_min = _WindowMin(MIN_WINDOW_SECONDS)
         self._last_rtt: float | None = None
         self._draining = False
+        #: consecutive round-trip samples over QUEUE_DELAY
+        self._over = 0
+        #: the highest rate delivered while a queue stood, and when (the link's rate, at least)
+        self._capacity: tuple[float, float] | None = None
         self._rtt_at = -math.inf
         self._last_jitter: float | None = None
         self._queue: float | None = None
         self._last_block: tuple[float, int, int] | None = None
+        self._first_offset: int | None = None
+        self._offsets = _WindowMin(MIN_WINDOW_SECONDS)
+        self._last_standing = 0.0
         self._measure_from: tuple[float, int, int] | None = None
 
     # ------------------------------------------------------------ the evidence
@@ -218,6 +255,26 @@ class RateController:
             self.delivered = received * size * 8 / elapsed
             self._measure_from = block
         return expected
+
+    def _in_flight(self, now: float, report: ReceiverReport) -> int | None:
+        """How many of our packets the receiver had not got yet (beyond the fewest seen lately).
+
+        ``packets_sent - highest_sequence`` is a constant (the random first sequence number)
+        plus the packets on their way; the constant is taken out as the smallest difference
+        of the last :data:`MIN_WINDOW_SECONDS`.
+        """
+        if report.packets_sent is None or report.packets_sent < 0:
+            return None
+        offset = (report.packets_sent - report.highest_sequence) & 0xFFFFFFFF
+        if self._first_offset is None:
+            self._first_offset = offset
+        relative = (offset - self._first_offset) & 0xFFFFFFFF
+        if relative >= 1 << 31:
+            relative -= 1 << 32
+        if abs(relative) > 1 << 20:  # garbage, or a new stream: start again
+            self._first_offset, self._offsets = offset, _WindowMin(MIN_WINDOW_SECONDS)
+            relative = 0
+        return int(relative - self._offsets.add(now, relative))
 
     # ------------------------------------------------------------ the rules
 
@@ -256,18 +313,44 @@ class RateController:
             self.rate = None
 
     def report(
-        self, now: float, report: ReceiverReport, sending: float, held_back: bool, floor: float
+        self,
+        now: float,
+        report: ReceiverReport,
+        sending: float,
+        held_back: bool,
+        floor: float,
+        queued_bits: Callable[[int, float], float | None] = lambda packets, rtt: None,
     ) -> None:
-        """Judge one receiver report (see the module)."""
+        """Judge one receiver report (see the module); ``queued_bits(n, rtt)``: the bits of our
+        newest ``n`` packets less those sent within the last ``rtt`` seconds (on the wire, not
+        queued), ``None`` when the frames kept do not reach that far."""
         expected = self._measure(now, report)
+        log.debug(
+            "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
+            report.fraction_lost,
+            report.rtt,
+            report.jitter,
+            self.delivered,
+            sending,
+            self.rate,
+            self.remb,
+        )
         base = self.delivered if self.delivered is not None else sending
         loss = _sane(report.fraction_lost, 1.0)
         counted = expected is not None and expected >= LOSS_MIN_PACKETS
         rtt = _sane(report.rtt, MAX_SANE_SECONDS)
         if rtt is not None:
-            self._queue = rtt - self._rtt_min.add(now, rtt)
+            self._queue = sample = rtt - self._rtt_min.add(now, rtt)
             self._draining = self._last_rtt is not None and rtt < self._last_rtt - QUEUE_EMPTY / 2
             self._last_rtt, self._rtt_at = rtt, now
+            self._over = self._over + 1 if sample > QUEUE_DELAY else 0
+            if sample > QUEUE_EMPTY and self.delivered is not None:  # the link was busy: its rate
+                known = (
+                    self._capacity[0] if self._capacity and now - self._capacity[1] < CAPACITY_SECONDS else 0
+                )
+                self._capacity = (max(self.delivered, known), now)
+        if self._capacity is not None and now - self._capacity[1] < CAPACITY_SECONDS:
+            base = max(base, self._capacity[0])
         jitter = _sane(report.jitter, MAX_SANE_SECONDS)
         rising_jitter = False
         jitter_growth = 0.0
@@ -275,9 +358,25 @@ class RateController:
             jitter_growth = jitter - self._jitter_min.add(now, jitter)
             rising_jitter = self._last_jitter is not None and jitter > self._last_jitter
             self._last_jitter = jitter
+        # the packets still on their way, in bits by our own frames, at the rate the link
+        # delivers: a standing queue seen with every report, not only once per sender report
+        # (which a queue delays too)
+        in_flight = self._in_flight(now, report)
+        rtt_min = self._rtt_min.value
+        standing: float | None = None
+        if in_flight is not None and rtt_min is not None and base > 0:
+            bits = queued_bits(in_flight, rtt_min) if in_flight > 0 else 0.0
+            standing = max(0.0, bits) / base if bits is not None else None
+        growing = standing is not None and standing > QUEUE_HIGH and standing >= self._last_standing
+        if standing is not None:
+            self._last_standing = standing
         queue = self._queue if self._fresh_rtt(now) else None
-        if queue is not None:  # the round trip is the better witness; jitter only without it
-            building = queue > QUEUE_DELAY and not self._draining
+        if growing:
+            building, queue = True, standing
+        elif queue is not None:  # the round trip is the better witness; jitter only without it
+            # judged on a new sample only (a receiver reports more often than we send reports)
+            over = queue > QUEUE_HIGH or (queue > QUEUE_DELAY and self._over >= 2)
+            building = rtt is not None and over and not self._draining
         else:
             building = jitter_growth > JITTER_GROWTH and rising_jitter
         may_decrease = now - self._last_decrease >= DECREASE_HOLD
@@ -287,13 +386,22 @@ class RateController:
                 current = min(self.rate, base) if self.rate is not None else base
                 self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
         elif building:
-            if may_decrease:
+            # a queue while we send less than the link delivers (a keyframe's burst, then
+            # keystrokes) drains by itself: pacing the next scroll for it would only slow it
+            pushing = held_back or sending >= DELAY_BACKOFF * base
+            if may_decrease and pushing:
                 self.congested_rate = base
                 current = min(self.rate, base) if self.rate is not None else base
                 share = DELAY_BACKOFF - (queue or 0.0) / DRAIN_SECONDS
-                why = f"queue {queue * 1000:.0f} ms" if queue is not None else "jitter rising"
+                witness = "packets in flight" if growing else "round trip"
+                why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
                 self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
-        elif (loss is not None and counted and loss > LOSS_HOLD) or queue is None or queue > QUEUE_EMPTY:
+        elif (
+            (loss is not None and counted and loss > LOSS_HOLD)
+            or queue is None
+            or queue > QUEUE_DELAY
+            or self._draining
+        ):
             self._grown_at = now  # hold: no growth for this interval either
         else:
             self._increase(now, held_back)
@@ -356,6 +464,8 @@ class SendBudget:
         self._bits = 0.0
         self._at = clock()
         self._recent: deque[tuple[float, int]] = deque()
+        #: each frame's send time, packets and bits, newest last, for :meth:`_queued`
+        self._frames: deque[tuple[float, int, int]] = deque()
         self._held_at = -math.inf
         self.controller = RateController()
         #: the size of the last encoded frame (0 before the first): tells the frame source whether
@@ -400,6 +510,9 @@ class SendBudget:
             now = self._clock()
             self._drain(now)
             self._recent.append((now, nbytes * 8))
+            self._frames.append((now, max(1, math.ceil(nbytes / PAYLOAD_BYTES)), nbytes * 8))
+            while self._frames[0][0] < now - HISTORY_SECONDS:
+                self._frames.popleft()
             if bitrate is not None:
                 was = self.controller.rate
                 self.controller.on_remb(now, float(bitrate), self._sent_rate(now), self._floor)
@@ -414,9 +527,30 @@ class SendBudget:
             self._drain(now)
             was = self.controller.rate
             held_back = now - self._held_at <= HELD_BACK_SECONDS
-            self.controller.report(now, report, self._sent_rate(now), held_back, self._floor)
+            self.controller.report(
+                now,
+                report,
+                self._sent_rate(now),
+                held_back,
+                self._floor,
+                lambda n, rtt: self._queued(now, n, rtt),
+            )
             if was is None and self.controller.rate is not None:
                 self._bits = 0.0
+
+    def _queued(self, now: float, packets: int, rtt: float) -> float | None:
+        """The bits of the newest ``packets`` packets, less those sent within ``rtt`` seconds
+        (each frame counted as whole packets of :data:`PAYLOAD_BYTES`); ``None`` when that
+        reaches past the frames kept."""
+        bits = 0.0
+        for at, count, frame_bits in reversed(self._frames):
+            share = min(packets, count) / count
+            if now - at > rtt:
+                bits += frame_bits * share
+            packets -= count
+            if packets <= 0:
+                return bits
+        return None
 
     def delay(self) -> float:
         """Seconds until the bits already sent fit the rate again (0: capture now)."""

@@ -22,10 +22,16 @@ This module adds the smallest extension that fixes both, as two wrappers that
   :class:`~veo.agent.congestion.ReceiverReport` (fraction 0-255 -> 0-1, jitter in 90-kHz units
   -> seconds, round trip = arrival - sent(LSR) - DLSR / 65536, only for an LSR sent once)
   handed to ``sender.track.budget.report`` when the track has a budget
-  (:class:`~veo.agent.congestion.SendBudget`).
+  (:class:`~veo.agent.congestion.SendBudget`), with the count of RTP packets the sender had sent
+  by then (aiortc's private ``__packet_count``): with the report's highest sequence number it
+  says how many packets are still on their way, with every report (Chrome sends one with each
+  NACK: every few tens of milliseconds while a queue overflows), where a round trip comes only
+  once per sender report, itself delayed by the queue it should measure.
 
 It relies on these private names of aiortc's ``RTCRtpSender``: the coroutine methods
-``_handle_rtcp_packet(self, packet)`` and ``_send_rtcp(self, packets)``, the attribute ``_ssrc``,
+``_handle_rtcp_packet(self, packet)`` and ``_send_rtcp(self, packets)``, the attributes ``_ssrc``
+and ``__packet_count`` (mangled ``_RTCRtpSender__packet_count``, one per RTP packet sent, not
+counting retransmissions),
 and that ``_run_rtcp`` sends its ``RtcpSrPacket`` through ``_send_rtcp``; and on the public
 ``aiortc.rtp`` packet classes (``RtcpRrPacket``, ``RtcpSrPacket``, ``RtcpReceiverInfo``).
 ``tests/unit/agent/test_agent_rtcp_reports.py`` drives a real ``RTCRtpSender`` through both and
@@ -53,6 +59,8 @@ VIDEO_CLOCK = 90_000
 REMEMBERED_REPORTS = 16
 #: a round trip this far below zero is a mismatch, not rounding (DLSR is in 1/65536 s)
 RTT_TOLERANCE = 0.005
+#: aiortc's private count of RTP packets the sender sent (``RTCRtpSender.__packet_count``)
+PACKET_COUNT = "_RTCRtpSender__packet_count"
 
 _stock_handle_rtcp_packet: Callable[[Any, Any], Awaitable[None]] = (
     rtcrtpsender.RTCRtpSender._handle_rtcp_packet
@@ -65,20 +73,28 @@ class SentReports:
 
     def __init__(self) -> None:
         self._sent: OrderedDict[int, tuple[float, int]] = OrderedDict()
-        #: payload bytes per RTP packet sent so far (from the last sender report), ``None`` before
+        self._sampled: set[int] = set()
+        self._counts = (0, 0)
+        #: payload bytes per RTP packet between the last two sender reports (a scroll's packets
+        #: are full, a keystroke's small: the average since the start would mix them), ``None``
+        #: before any packet
         self.packet_bytes: float | None = None
 
     def sent(self, lsr: int, at: float, octets: int, packets: int) -> None:
         _, count = self._sent.pop(lsr, (0.0, 0))
         self._sent[lsr] = (at, count + 1)
+        self._sampled.discard(lsr)
         while len(self._sent) > REMEMBERED_REPORTS:
-            self._sent.popitem(last=False)
-        if packets > 0:
-            self.packet_bytes = octets / packets
+            self._sampled.discard(self._sent.popitem(last=False)[0])
+        new_octets, new_packets = octets - self._counts[0], packets - self._counts[1]
+        if new_packets > 0 and new_octets >= 0:
+            self.packet_bytes = new_octets / new_packets
+        self._counts = (octets, packets)
 
     def rtt(self, lsr: int, dlsr: int, arrived: float) -> float | None:
-        """The round trip of the sender report ``lsr``, or ``None`` when unknown or ambiguous."""
-        if lsr == 0 or lsr not in self._sent:
+        """The round trip of the sender report ``lsr``, or ``None`` when unknown, ambiguous or
+        already given (a receiver reports more often than we send reports: one sample each)."""
+        if lsr == 0 or lsr not in self._sent or lsr in self._sampled:
             return None
         at, count = self._sent[lsr]
         if count != 1:
@@ -86,6 +102,7 @@ class SentReports:
         rtt = arrived - at - dlsr / 65536
         if rtt < -RTT_TOLERANCE:
             return None
+        self._sampled.add(lsr)
         return max(rtt, 0.0)
 
 
@@ -94,7 +111,9 @@ def lsr_of(ntp_timestamp: int) -> int:
     return (ntp_timestamp >> 16) & 0xFFFFFFFF
 
 
-def to_report(block: RtcpReceiverInfo, sent: SentReports, arrived: float) -> ReceiverReport:
+def to_report(
+    block: RtcpReceiverInfo, sent: SentReports, arrived: float, packets_sent: int | None = None
+) -> ReceiverReport:
     """One report block in plain units (values out of range are passed on for the controller
     to discard, except the fraction, whose byte cannot be)."""
     return ReceiverReport(
@@ -104,6 +123,7 @@ def to_report(block: RtcpReceiverInfo, sent: SentReports, arrived: float) -> Rec
         jitter=block.jitter / VIDEO_CLOCK,
         rtt=sent.rtt(block.lsr, block.dlsr, arrived),
         packet_bytes=sent.packet_bytes,
+        packets_sent=packets_sent,
     )
 
 
@@ -135,9 +155,11 @@ async def _handle_rtcp_packet(sender: Any, packet: Any) -> None:
     if report is None:
         return
     now = time.monotonic()
+    count = getattr(sender, PACKET_COUNT, None)
+    packets_sent = count if isinstance(count, int) else None
     for block in packet.reports:
         if block.ssrc == sender._ssrc:
-            report(to_report(block, _sent_reports(sender), now))
+            report(to_report(block, _sent_reports(sender), now, packets_sent))
 
 
 def install() -> None:

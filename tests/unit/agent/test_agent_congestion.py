@@ -38,7 +38,12 @@ class Receiver:
     lost: int = 0
 
     def report(
-        self, packets: int, lost: int = 0, rtt: float | None = 0.08, jitter: float = 0.002
+        self,
+        packets: int,
+        lost: int = 0,
+        rtt: float | None = 0.08,
+        jitter: float = 0.002,
+        packets_sent: int | None = None,
     ) -> ReceiverReport:
         self.highest += packets
         self.lost += lost
@@ -49,6 +54,7 @@ class Receiver:
             jitter=jitter,
             rtt=rtt,
             packet_bytes=float(PACKET),
+            packets_sent=packets_sent,
         )
 
 
@@ -109,15 +115,59 @@ def test_loss_over_a_few_packets_is_noise() -> None:
 
 
 def test_a_building_queue_backs_off_before_any_loss() -> None:
+    """Two sender reports in a row 100+ ms over the minimum round trip: a queue, not a frame."""
     budget, clock, receiver = _streaming()
     _second(budget, clock, 2_500_000)
-    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.15))  # 150 ms of queue, no loss
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.12))
+    assert not budget.limiting  # one sample may sit behind one large frame
+    _second(budget, clock, 2_500_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.15))  # no loss
     assert budget.rate is not None
     delivered = budget.controller.delivered
     assert delivered is not None
     # below 0.85x what arrived, by what drains the queue within a second
     assert budget.rate == pytest.approx(delivered * (DELAY_BACKOFF - 0.15))
     assert budget.rate < delivered * DELAY_BACKOFF
+
+
+def test_one_sample_behind_a_large_frame_is_not_a_queue() -> None:
+    budget, clock, receiver = _streaming()
+    for rtt in (0.08 + 0.2, 0.08, 0.08 + 0.2, 0.09):
+        _second(budget, clock, 1_500_000)
+        budget.report(receiver.report(_packets(1_500_000), rtt=rtt))
+        assert not budget.limiting
+
+
+def test_a_long_queue_at_once_backs_off_at_once() -> None:
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 3_000_000)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.35))
+    assert budget.limiting
+
+
+def test_packets_still_on_their_way_show_a_queue_between_round_trips() -> None:
+    """Reports without a round trip: the packets sent and not yet received, aged by our own send
+    times, are a standing queue over 0.3 s after ~1.3 s: back off without waiting for a sender
+    report."""
+    budget, clock, receiver = _streaming()
+    sent = receiver.highest + 500
+    for _ in range(20):  # 2.9 Mbit/s into a link that delivers 2: 100 packets a second pile up
+        for _ in range(3):
+            budget.spent(12_000, None)
+            clock.now += 1 / 30
+        sent += 30
+        budget.report(receiver.report(20, rtt=None, packets_sent=sent))
+    assert budget.limiting
+    delivered = budget.controller.delivered
+    assert delivered is not None and budget.rate is not None and budget.rate < delivered * DELAY_BACKOFF
+
+
+def test_a_queue_left_by_a_burst_that_ended_is_not_acted_on() -> None:
+    """A keyframe's burst queued, but the stream now sends keystrokes: it drains by itself."""
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 20_000, fps=8)
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.08 + 0.4))
+    assert not budget.limiting
 
 
 def test_a_draining_queue_is_not_cut_again() -> None:
@@ -133,11 +183,11 @@ def test_a_draining_queue_is_not_cut_again() -> None:
 def test_a_queue_that_keeps_building_is_cut_again_after_the_hold() -> None:
     budget, clock, receiver = _streaming()
     _second(budget, clock, 2_500_000)
-    budget.report(receiver.report(_packets(2_000_000), rtt=0.3))
+    budget.report(receiver.report(_packets(2_000_000), rtt=0.45))
     first = budget.rate
     assert first is not None
     _second(budget, clock, 2_500_000)
-    budget.report(receiver.report(_packets(1_000_000), rtt=0.4))
+    budget.report(receiver.report(_packets(1_000_000), rtt=0.55))
     assert budget.rate is not None and budget.rate < first
 
 
@@ -145,7 +195,8 @@ def test_a_jitter_that_keeps_growing_backs_off_without_round_trips() -> None:
     budget, clock, receiver = _streaming()
     _second(budget, clock, 2_500_000)
     budget.report(receiver.report(_packets(2_000_000), rtt=None, jitter=0.002))
-    clock.now += 4  # no round-trip sample for a while
+    for _ in range(3):  # no round-trip sample for a while
+        _second(budget, clock, 2_500_000)
     budget.report(receiver.report(_packets(2_000_000), rtt=None, jitter=0.030))
     assert budget.limiting
 
@@ -289,12 +340,15 @@ def _simulate(budget: SendBudget, clock: Clock, link: Link, seconds: float, scro
     """The screen changes at 30 fps (scrolling: 11 KB frames, 2.6 Mbit/s as 1080p scrolling sends
     unshaped, else 8 keystrokes a second of 400
     bytes); a frame goes when the budget allows; the receiver reports every second. Returns each
-    frame's one-way latency (capture to arrival)."""
+    frame's one-way latency (capture to arrival). The receiver reports every 0.1 s (with its
+    NACKs), a round trip comes once a second."""
     step = 0.005
     latencies: list[float] = []
     frame_every = 1 / 30 if scrolling else 1 / 8
     wanted_at = clock.now
-    report_at = clock.now + 1.0
+    report_every = 0.1  # Chrome reports with every NACK, and a round trip once a second
+    report_at = clock.now + report_every
+    rtt_at = clock.now + 1.0
     receiver = Receiver(highest=link.sent, lost=link.lost)
     end = clock.now + seconds
     changed_at: float | None = None
@@ -311,8 +365,10 @@ def _simulate(budget: SendBudget, clock: Clock, link: Link, seconds: float, scro
         if clock.now >= report_at:
             arrived = link.sent - math.ceil(link.queued_bits / (PACKET * 8))  # the rest is queued
             packets, lost = arrived - receiver.highest, link.lost - receiver.lost
-            budget.report(receiver.report(packets, lost, rtt=link.rtt + link.queue_delay()))
-            report_at += 1.0
+            rtt = link.rtt + link.queue_delay() if clock.now >= rtt_at else None
+            rtt_at += 1.0 if rtt is not None else 0.0  # a round trip once a second
+            budget.report(receiver.report(packets, lost, rtt=rtt, packets_sent=link.sent + 70_000))
+            report_at += report_every
         clock.now += step
         link.run(step)
     return latencies

@@ -64,6 +64,7 @@ def test_aiortc_still_has_what_the_hook_relies_on() -> None:
     source = inspect.getsource(sender_class)
     assert "await self._send_rtcp(packets)" in inspect.getsource(sender_class._run_rtcp)
     assert "self._ssrc = " in source
+    assert "self.__packet_count += 1" in inspect.getsource(sender_class._run_rtp)
     assert {"fraction_lost", "packets_lost", "highest_sequence", "jitter", "lsr", "dlsr", "ssrc"} <= set(
         RtcpReceiverInfo.__dataclass_fields__
     )
@@ -116,6 +117,7 @@ async def test_a_real_sender_passes_its_reports_to_the_tracks_budget() -> None:
     assert got.jitter == pytest.approx(0.01)
     assert got.packet_bytes == 1_200
     assert got.rtt is not None and 0.0 <= got.rtt < 1.0
+    assert got.packets_sent == 0  # aiortc's own count (no RTP packet sent in this test)
     stats = await sender.getStats()  # aiortc's own handling still ran (remote-inbound-rtp)
     assert any(stat.type == "remote-inbound-rtp" for stat in stats.values())
 
