@@ -73,3 +73,24 @@ def test_target_rows_judge_two_seconds_and_say_when_nothing_was_measured() -> No
     assert row.met is True and row.case == "veo 1920x1080 poor"
     (empty,) = target_rows([])
     assert empty.met is None
+
+
+def test_frames_sent_during_a_stall_and_the_workloads_own_pace_are_read() -> None:
+    from types import SimpleNamespace
+
+    from veo.bench.stream.burst import burst_times, drawn_rate, sent_in
+
+    frames = [
+        SimpleNamespace(times={"sent": START + t}, bytes=1000) for t in (100.0, 2_600.0, 3_000.0, 5_000.0)
+    ]
+    assert sent_in(frames, START, [(2_500.0, 1_000.0)]) == [(2, 2000)]  # 2.6 s and 3.0 s
+    lines = [
+        "ready",
+        "steps 10 100.000",
+        "steps 12 100.250",
+        "steps 42 104.250",
+        "burst end 1796000008.000 100.1",
+    ]
+    assert drawn_rate(lines, 100.1, 4.0) == (42 - 10) / 4.25  # the reports around the window
+    assert drawn_rate(lines, 200.0, 4.0) is None
+    assert burst_times(["burst start 1796000006.000", *lines]) == (1_796_000_006_000.0, 1_796_000_008_000.0)

@@ -72,6 +72,12 @@ class BurstResult:
     #: (ms from the burst's end, latency ms) of every sample from the burst's start on
     samples: list[tuple[float, float]] = field(default_factory=list)
     stages: dict[str, Any] | None = None
+    #: per stall: frames the agent logged as sent while nothing new showed, and their bytes (none:
+    #: the agent held back; many: they were queued on the link or in the browser)
+    sent_in_stalls: list[tuple[int, int]] = field(default_factory=list)
+    #: content changes the workload drew per second in the 4 s after the burst (8 = it kept typing;
+    #: less: the loaded machine slowed the workload itself, not the stream)
+    drawn_after_per_s: float | None = None
     note: str | None = None
 
     def line(self) -> str:
@@ -84,7 +90,9 @@ class BurstResult:
             f"{f(self.before_median_ms)} median before (back = <= {f(self.threshold_ms)}), back after "
             f"{recovery} (aim <= 2 s); during the burst {f(self.updates_per_s_burst, '')} updates/s, "
             f"latency {f(self.latency_median_burst_ms)}; after {f(self.after_median_ms)} median; "
-            f"stalls > 1 s: {len(self.stalls)} (longest gap {f(self.max_gap_ms)})"
+            f"stalls > 1 s: {len(self.stalls)} (longest gap {f(self.max_gap_ms)}"
+            + "".join(f", {n} frames / {b} bytes sent in one" for n, b in self.sent_in_stalls)
+            + f"); the workload drew {f(self.drawn_after_per_s, '')}/s after the burst"
         )
         return text + (f"; {self.note}" if self.note else "")
 
@@ -119,11 +127,40 @@ def analyse(sightings: Sequence[tuple[float, int]], start: float, end: float, re
     result.stalls = [(round(at - start, 1), round(gap, 1)) for at, gap in gaps if gap > STALL_MS]
 
 
+def sent_in(
+    frames: Sequence[Any], start: float, stalls: Sequence[tuple[float, float]]
+) -> list[tuple[int, int]]:
+    """Per stall (ms from ``start``, length): the frames sent inside it and their bytes."""
+    out = []
+    for at, gap in stalls:
+        inside = [f for f in frames if start + at < f.times["sent"] < start + at + gap]
+        out.append((len(inside), sum(f.bytes for f in inside)))
+    return out
+
+
+def drawn_rate(lines: list[str], from_mono: float, seconds: float) -> float | None:
+    """The workload's content changes per second over [from_mono, from_mono + seconds] (its
+    ``steps N T`` lines, monotonic clock: the last report before the window to the first after
+    it), or None without reports on both sides."""
+    steps = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "steps":
+            steps.append((float(parts[2]), int(parts[1])))
+    before = [s for s in steps if s[0] <= from_mono]
+    after = [s for s in steps if s[0] >= from_mono + seconds]
+    if not before or not after:
+        return None
+    (t0, n0), (t1, n1) = before[-1], after[0]
+    return (n1 - n0) / (t1 - t0)
+
+
 def burst_times(lines: list[str]) -> tuple[float | None, float | None]:
+    """The burst's start and end, wall clock ms, from the workload's ``burst start|end T [M]``."""
     start = end = None
     for line in lines:
         parts = line.split()
-        if len(parts) == 3 and parts[0] == "burst":
+        if len(parts) >= 3 and parts[0] == "burst":
             if parts[1] == "start":
                 start = float(parts[2]) * 1000
             elif parts[1] == "end":
@@ -166,6 +203,10 @@ def run_burst(session: VeoSession, display: Display, lab: Lab, procs: Processes,
         with contextlib.suppress(Exception):
             frames = timeline.parse(session.log.lines(), window_start, time.time() * 1000)
             result.stages = timeline.stage_figures(frames, sightings)
+            result.sent_in_stalls = sent_in(frames, start, result.stalls)
+        ends = [line.split() for line in output.lines if line.startswith("burst end ")]
+        if ends and len(ends[-1]) == 4:
+            result.drawn_after_per_s = drawn_rate(output.lines, float(ends[-1][3]), 4.0)
         if result.before_median_ms is None:
             result.note = "no typing sample before the burst"
     finally:

@@ -231,7 +231,8 @@ class Workload:
     def _build_burst(self) -> Callable[[], None]:
         """The typing scene, and a full-screen document over it, hidden, that scrolls during the
         burst: ``burst_seconds`` from ``burst_at`` after ``ready``, then hidden again. The start and
-        end go to stdout as ``burst start|end T`` (``time.time()``, the probe's clock)."""
+        end go to stdout as ``burst start|end T`` (``time.time()``, the probe's clock; the end also
+        with the monotonic time its ``steps`` reports use)."""
         self.mode = "typing"
         type_step = self._build()
         self.mode = "burst"
@@ -264,7 +265,7 @@ class Workload:
             elif self.burst_phase == "burst" and now >= self.burst_from + self.burst_seconds:
                 self.burst_phase = "after"
                 self.canvas.itemconfigure("doc", state="hidden")
-                print(f"burst end {time.time():.3f}", flush=True)
+                print(f"burst end {time.time():.3f} {time.monotonic():.3f}", flush=True)
             if self.burst_phase == "burst":
                 self.period = 1.0 / STEP_HZ
                 self._scroll()
