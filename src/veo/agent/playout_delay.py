@@ -48,8 +48,8 @@ EXTENSION_ID = 9
 #: milliseconds, multiples of 10: render on decode
 MIN_DELAY_MS = 0
 MAX_DELAY_MS = 0
-#: the map's attribute with the negotiated id
-_ATTRIBUTE = "_veo_playout_delay_id"
+#: the map's attribute with the element for the negotiated id (see ``_elements``)
+_ATTRIBUTE = "_veo_playout_delay"
 
 
 def value(min_ms: int = MIN_DELAY_MS, max_ms: int = MAX_DELAY_MS) -> bytes:
@@ -69,20 +69,23 @@ def element(extension_id: int, one_byte: bool = True) -> bytes:
     return bytes([extension_id, len(data)]) + data
 
 
+def _elements(extension_id: int) -> tuple[bytes | None, bytes]:
+    """The element in the one-byte form (``None`` for an id above 14) and in the two-byte form,
+    made once per sender when its map is configured: nothing is computed per packet."""
+    return (element(extension_id) if extension_id <= 14 else None), element(extension_id, one_byte=False)
+
+
 def _with_element(map_: Any, profile: int, data: bytes) -> tuple[int, bytes]:
-    extension_id: int | None = getattr(map_, _ATTRIBUTE, None)
-    if not extension_id:
+    elements: tuple[bytes | None, bytes] | None = getattr(map_, _ATTRIBUTE, None)
+    if elements is None:
         return profile, data
-    if profile == 0 and extension_id <= 14:
-        return 0xBEDE, element(extension_id)
-    if profile == 0:
-        return 0x1000, element(extension_id, one_byte=False) + b"\0\0\0"
-    if profile == 0xBEDE and extension_id <= 14:
-        return profile, element(extension_id) + data
+    one, two = elements
+    if one is not None and profile in (0xBEDE, 0):  # aiortc's usual form, or no element of its own
+        return 0xBEDE, one + data
     if profile == 0xBEDE:  # cannot be: our id is offered <= 14, and the answer keeps it
         return profile, data
-    joined = element(extension_id, one_byte=False) + data
-    return profile, joined + b"\0" * (-len(joined) % 4)  # zero bytes are padding in both forms
+    joined = two + data
+    return 0x1000, joined + b"\0" * (-len(joined) % 4)  # zero bytes are padding in both forms
 
 
 _installed = False
@@ -108,7 +111,7 @@ def install() -> None:
         stock_configure(self, parameters)
         for ext in parameters.headerExtensions:
             if ext.uri == URI:
-                setattr(self, _ATTRIBUTE, ext.id)
+                setattr(self, _ATTRIBUTE, _elements(ext.id))
 
     def set_(self: Any, values: Any) -> tuple[int, bytes]:
         profile, data = stock_set(self, values)
