@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ from veo.agent.capture.base import Region, Size
 log = logging.getLogger(__name__)
 
 TILE = 64
+#: more damage rectangles than this are taken as their bounding box (each costs Python work)
+MAX_RECTS = 32
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,19 @@ class TileMap:
         return pixels.reshape(self.size.height, self.size.width)
 
     def diff(
-        self, pixels: npt.NDArray[np.uint32], owned: bool = False, area: Region | None = None
+        self,
+        pixels: npt.NDArray[np.uint32],
+        owned: bool = False,
+        area: Region | Sequence[Region] | None = None,
     ) -> npt.NDArray[np.bool_]:
         """A (rows, cols) map of the tiles that differ from the previous image; remembers this one.
 
         ``owned``: nobody will write into ``pixels`` before the next call is over (a fresh buffer
         per grab, as mss hands out, or a capture's other buffer, see
         :attr:`~veo.agent.capture.base.ScreenCapture.grab_kept`), so it is kept by reference
-        instead of copied. ``area``: the only part of ``pixels`` that may differ from the previous
-        image (the X damage since the last grab, see
-        :meth:`~veo.agent.capture.base.ScreenCapture.changed_area`); tiles outside it are not
+        instead of copied. ``area``: the only parts of ``pixels`` that may differ from the previous
+        image (the rows grabbed after X damage, see
+        :meth:`~veo.agent.capture.base.ScreenCapture.changed_area`); tiles outside them are not
         compared at all. ``None``: anywhere.
         """
         if self._fresh:
@@ -97,13 +102,16 @@ class TileMap:
             self._fresh = False
             return np.ones((self.rows, self.cols), np.bool_)
         tiles = np.zeros((self.rows, self.cols), np.bool_)
-        window = self._window(area)
-        if window is not None:
+        areas: Sequence[Region | None] = [area] if area is None or isinstance(area, Region) else area
+        for part in areas:
+            window = self._window(part)
+            if window is None:
+                continue
             r0, r1, c0, c1 = window
             if (r1 - r0) * (c1 - c0) * 2 >= self.rows * self.cols and self._mostly_changed(pixels, r0, r1):
                 tiles[r0:r1, c0:c1] = True  # a scroll, a new window: nothing to learn by comparing
             else:
-                tiles[r0:r1] = self._compare(pixels, r0, r1)
+                tiles[r0:r1] |= self._compare(pixels, r0, r1)
         if owned:
             self._previous = pixels
             return tiles
@@ -303,17 +311,15 @@ class DamageRegions:
             self._display.close()
             raise
 
-    def take(self) -> Rect | None:
-        """The bounding box (root-window pixels) of what was drawn since the last call, ``None``
-        for nothing; the damage is empty afterwards."""
+    def take(self) -> list[Rect]:
+        """The rectangles (root-window pixels) drawn since the last call; the damage is empty
+        afterwards. Their bounding box alone when there are more than :data:`MAX_RECTS`."""
         self._display.damage_subtract(self._damage, self._none, self._region)
         reply = _FetchRegion(display=self._display.display, opcode=self._fixes, region=self._region)
         while self._display.pending_events():  # read with the reply; nobody else wants them
             self._display.next_event()
-        box = reply.extents
-        if box.width <= 0 or box.height <= 0:
-            return None
-        return Rect(int(box.x), int(box.y), int(box.width), int(box.height))
+        parts = reply.rectangles if len(reply.rectangles) <= MAX_RECTS else [reply.extents]
+        return [Rect(int(r.x), int(r.y), int(r.width), int(r.height)) for r in parts if r.width and r.height]
 
     def close(self) -> None:
         try:
@@ -353,7 +359,8 @@ def _xfixes_requests() -> tuple[Any, Any]:
             rq.Card16("sequence_number"),
             rq.ReplyLength(),
             rq.Object("extents", structs.Rectangle),
-            rq.Pad(16),  # then the rectangles: not parsed (0.4 ms for a scroll's in python-xlib)
+            rq.Pad(16),
+            rq.List("rectangles", structs.Rectangle),
         )
 
     return CreateRegion, FetchRegion

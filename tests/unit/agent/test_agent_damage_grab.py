@@ -28,7 +28,7 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.screen = np.zeros((H, W), np.uint32)
-        self.damage: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1
+        self.damage: list[tuple[int, int, int, int]] = []  # x, y, w, h drawn since the last take
         self.buffers = [np.full((H, W), 0xDEAD, np.uint32) for _ in range(2)]
         #: drawn right after the next take, before the grab (the race)
         self.between: list[tuple[int, int, int, int, int]] = []
@@ -36,19 +36,20 @@ class FakeServer:
 
     def draw(self, x: int, y: int, w: int, h: int, value: int) -> None:
         self.screen[y : y + h, x : x + w] = value
-        box = (x, y, x + w, y + h)
-        if self.damage is None:
-            self.damage = box
-        else:
-            d = self.damage
-            self.damage = (min(d[0], box[0]), min(d[1], box[1]), max(d[2], box[2]), max(d[3], box[3]))
+        self.damage.append((x, y, w, h))
 
-    def take(self) -> Rect | None:
-        box, self.damage = self.damage, None
+    def take(self) -> list[Rect]:
+        taken, self.damage = self.damage, []
         for drawing in self.between:
             self.draw(*drawing)
         self.between = []
-        return None if box is None else Rect(box[0], box[1], box[2] - box[0], box[3] - box[1])
+        return [Rect(*box) for box in taken]
+
+    def damaged(self) -> npt.NDArray[np.bool_]:
+        mask = np.zeros((H, W), np.bool_)
+        for x, y, w, h in self.damage:
+            mask[y : y + h, x : x + w] = True
+        return mask
 
     # ShmFrames
     def grab(self, index: int, monitor: dict[str, int], top: int, bottom: int) -> None:
@@ -110,15 +111,10 @@ def test_nothing_drawn_is_missed_even_between_the_damage_and_the_grab(seed: int)
         console.frame()
         # whatever the console misses was drawn after the damage was taken: it is damage now
         missed = np.argwhere(console.shown != server.screen)
-        if len(missed):
-            assert server.damage is not None
-            x0, y0, x1, y1 = server.damage
-            assert (
-                (missed[:, 0] >= y0) & (missed[:, 0] < y1) & (missed[:, 1] >= x0) & (missed[:, 1] < x1)
-            ).all()
+        assert server.damaged()[missed[:, 0], missed[:, 1]].all()
     console.frame()  # nothing drawn since: the next frame shows the screen exactly
     assert (console.shown == server.screen).all()
-    assert server.damage is None
+    assert server.damage == []
 
 
 def test_an_unchanged_screen_grabs_no_rows_and_compares_nothing() -> None:
@@ -129,7 +125,7 @@ def test_an_unchanged_screen_grabs_no_rows_and_compares_nothing() -> None:
     server.rows_grabbed = 0
     assert not console.frame().any()
     assert server.rows_grabbed == 0
-    assert console.capture.changed_area() == Region(0, 0, 0, 0)
+    assert console.capture.changed_area() == []
 
 
 def test_a_small_drawing_grabs_its_rows_and_those_of_the_grab_before() -> None:
@@ -145,8 +141,17 @@ def test_a_small_drawing_grabs_its_rows_and_those_of_the_grab_before() -> None:
     server.draw(200, 20, 4, 4, 9)
     server.rows_grabbed = 0
     console.frame()
-    assert server.rows_grabbed == 100 - 20 + 8  # one band from row 20 to the last grab's 108
+    assert server.rows_grabbed == 4 + 8  # its rows, and those damaged for the grab before
+    assert console.capture.changed_area() == [Region(0, 20, W, 4), Region(0, 100, W, 8)]
+    server.draw(0, 60, 4, 4, 3)  # joins the bands around it: less than a tile apart
+    console.frame()
+    assert console.capture.changed_area() == [Region(0, 20, W, 44)]
     assert (console.shown == server.screen).all()
+
+
+def test_bands_merge_when_they_overlap_or_are_close() -> None:
+    assert x11.merge_bands([(100, 108), (20, 24), (30, 40), (200, 200)], gap=8) == [(20, 40), (100, 108)]
+    assert x11.row_bands([Region(0, 5, 10, 0), Region(3, 50, 2, 10)]) == [(50, 60)]
 
 
 def test_a_redraw_of_identical_pixels_sends_nothing() -> None:

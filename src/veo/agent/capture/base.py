@@ -96,9 +96,9 @@ class ScreenCapture(ABC):
         buffers used in turn): the stream may keep the last grab by reference, without a copy."""
         return False
 
-    def changed_area(self) -> Region | None:
-        """The part of the last grab (in its own pixels) that may differ from the grab before;
-        nothing outside it changed, so nothing outside it needs comparing. ``None``: anywhere."""
+    def changed_area(self) -> list[Region] | None:
+        """The parts of the last grab (in its own pixels) that may differ from the grab before;
+        nothing outside them changed, so nothing outside them needs comparing. ``None``: anywhere."""
         return None
 
     def set_region(self, region: Region | None) -> Size:

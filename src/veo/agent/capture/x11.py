@@ -12,10 +12,11 @@ buffer of grab *k* stays untouched until grab *k+2*, so the stream keeps the las
 
 And it asks the server only for what changed: :class:`~veo.agent.damage.DamageRegions` says
 which rectangles were drawn since the last grab (taken right before the grab: nothing drawn is
-ever missed, see there); the grab fetches the full-width rows they span, plus the rows the
-grab before fetched (this buffer missed those, the other one got them), so every buffer is the
-whole current screen after its grab. :meth:`MssCapture.changed_area` tells the tile compare
-which part can differ from the previous grab: the grabbed rows, across the whole width (not just
+ever missed, see there); the grab fetches the full-width rows they span (a band per group of
+rectangles), plus the rows damaged for the grab before (this buffer missed those, the other one
+got them), so every buffer is the whole current screen after its grab.
+:meth:`MssCapture.changed_area` tells the tile compare which parts can differ from the previous
+grab: the grabbed rows, across the whole width (not just
 the damage's box: a drawing between the damage and the grab may be anywhere in them; unit test
 ``test_agent_damage_grab.py``); the rest is not compared at all. A whole grab every
 :data:`FULL_SECONDS` keeps a screen whose drawing the server does not report (DAMAGE is reliable
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: at least this often (seconds) a whole grab and a whole compare, whatever the damage says
 FULL_SECONDS = 1.0
+#: damaged row bands closer than this are grabbed and compared as one (a tile's height)
+BAND_GAP = 64
 
 
 class ShmFrames:
@@ -129,8 +132,8 @@ class MssCapture(ScreenCapture):
         """The next two grabs take everything (each buffer once)."""
         self._index = 1
         self._whole = [True, True]
-        self._last_rows = (0, 0)
-        self._area: Region | None = None
+        self._last_rows: list[tuple[int, int]] = []
+        self._area: list[Region] | None = None
         self._full_at = 0.0
 
     @property
@@ -158,7 +161,7 @@ class MssCapture(ScreenCapture):
         self._monitor = {"left": inside.x, "top": inside.y, "width": inside.width, "height": inside.height}
         return self.size()
 
-    def changed_area(self) -> Region | None:
+    def changed_area(self) -> list[Region] | None:
         return self._area
 
     def grab(self) -> bytes | bytearray | memoryview:
@@ -185,32 +188,27 @@ class MssCapture(ScreenCapture):
         self._index = index = 1 - self._index
         # the damage BEFORE the grab: what is drawn from here on is in the next answer
         known = self._damage is not None
-        damaged = self._damage.take() if self._damage is not None else None
+        damaged = self._damage.take() if self._damage is not None else []
         now = time.monotonic()
-        area = _inside(damaged, self._monitor) if damaged is not None else None
-        rows = (area.y, area.y + area.height) if area is not None else (0, 0)
+        rows = row_bands([inside for rect in damaged if (inside := _inside(rect, self._monitor))])
         if not known or self._whole[index] or now >= self._full_at:
             frames.grab(index, self._monitor, 0, height)
             self._whole[index] = False
             # the other buffer still misses what this damage covers
-            self._last_rows = rows if known else (0, height)
+            self._last_rows = rows if known else [(0, height)]
             self._area = None
             if not known or now >= self._full_at:
                 self._full_at = now + FULL_SECONDS
             return frames.view(index, width * height * 4)
-        last_top, last_bottom = self._last_rows
-        if last_bottom <= last_top:
-            top, bottom = rows
-        elif rows[1] <= rows[0]:
-            top, bottom = last_top, last_bottom
-        else:  # one band: the rows between them are cheap to take along (one request)
-            top, bottom = min(rows[0], last_top), max(rows[1], last_bottom)
-        frames.grab(index, self._monitor, top, bottom)
+        # this damage, and the last one (this buffer missed it: the other one took it)
+        bands = merge_bands(rows + self._last_rows)
+        for top, bottom in bands:
+            frames.grab(index, self._monitor, top, bottom)
         self._last_rows = rows
         # every grabbed row, across the whole width, may differ from the other buffer: a drawing
         # that came between the damage and the grab is in it, outside the damage's box (and
         # would be in both buffers by the next compare, never seen, had it not been compared now)
-        self._area = Region(0, top, width, bottom - top) if bottom > top else Region(0, 0, 0, 0)
+        self._area = [Region(0, top, width, bottom - top) for top, bottom in bands]
         return frames.view(index, width * height * 4)
 
     def close(self) -> None:
@@ -227,3 +225,20 @@ def _inside(rect: Rect, monitor: dict[str, int]) -> Region | None:
     view = Region(left, top, int(monitor["width"]), int(monitor["height"]))
     inside = Region(rect.x, rect.y, rect.width, rect.height).clip(view)
     return None if inside is None else Region(inside.x - left, inside.y - top, inside.width, inside.height)
+
+
+def row_bands(regions: list[Region], gap: int = BAND_GAP) -> list[tuple[int, int]]:
+    """The rows ``[top, bottom)`` that ``regions`` span, as few bands (see :func:`merge_bands`)."""
+    return merge_bands([(r.y, r.y + r.height) for r in regions if r.height > 0], gap)
+
+
+def merge_bands(bands: list[tuple[int, int]], gap: int = BAND_GAP) -> list[tuple[int, int]]:
+    """``bands`` sorted, with those that overlap or are less than ``gap`` rows apart joined: a
+    few rows more to grab and compare cost less than another request and another compare."""
+    merged: list[tuple[int, int]] = []
+    for top, bottom in sorted(b for b in bands if b[1] > b[0]):
+        if merged and top <= merged[-1][1] + gap:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
+        else:
+            merged.append((top, bottom))
+    return merged
