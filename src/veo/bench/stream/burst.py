@@ -78,6 +78,8 @@ class BurstResult:
     #: content changes the workload drew per second in the 4 s after the burst (8 = it kept typing;
     #: less: the loaded machine slowed the workload itself, not the stream)
     drawn_after_per_s: float | None = None
+    #: scroll steps the workload drew per second during the burst (60 asked; what it managed)
+    drawn_burst_per_s: float | None = None
     note: str | None = None
 
     def line(self) -> str:
@@ -88,7 +90,8 @@ class BurstResult:
         text = (
             f"burst {self.resolution} {self.network}, {self.burst_seconds:g}-s scrolling burst: typing "
             f"{f(self.before_median_ms)} median before (back = <= {f(self.threshold_ms)}), back after "
-            f"{recovery} (aim <= 2 s); during the burst {f(self.updates_per_s_burst, '')} updates/s, "
+            f"{recovery} (aim <= 2 s); during the burst {f(self.updates_per_s_burst, '')} updates/s "
+            f"of {f(self.drawn_burst_per_s, '')} drawn, "
             f"latency {f(self.latency_median_burst_ms)}; after {f(self.after_median_ms)} median; "
             f"stalls > 1 s: {len(self.stalls)} (longest gap {f(self.max_gap_ms)}"
             + "".join(f", {n} frames / {b} bytes sent in one" for n, b in self.sent_in_stalls)
@@ -204,9 +207,15 @@ def run_burst(session: VeoSession, display: Display, lab: Lab, procs: Processes,
             frames = timeline.parse(session.log.lines(), window_start, time.time() * 1000)
             result.stages = timeline.stage_figures(frames, sightings)
             result.sent_in_stalls = sent_in(frames, start, result.stalls)
-        ends = [line.split() for line in output.lines if line.startswith("burst end ")]
-        if ends and len(ends[-1]) == 4:
-            result.drawn_after_per_s = drawn_rate(output.lines, float(ends[-1][3]), 4.0)
+        marks = {
+            p[1]: float(p[3])
+            for p in (line.split() for line in output.lines)
+            if len(p) == 4 and p[0] == "burst"
+        }
+        if "end" in marks:
+            result.drawn_after_per_s = drawn_rate(output.lines, marks["end"], 4.0)
+        if "start" in marks:
+            result.drawn_burst_per_s = drawn_rate(output.lines, marks["start"], BURST_SECONDS)
         if result.before_median_ms is None:
             result.note = "no typing sample before the burst"
     finally:

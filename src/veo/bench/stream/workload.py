@@ -231,8 +231,8 @@ class Workload:
     def _build_burst(self) -> Callable[[], None]:
         """The typing scene, and a full-screen document over it, hidden, that scrolls during the
         burst: ``burst_seconds`` from ``burst_at`` after ``ready``, then hidden again. The start and
-        end go to stdout as ``burst start|end T`` (``time.time()``, the probe's clock; the end also
-        with the monotonic time its ``steps`` reports use)."""
+        end go to stdout as ``burst start|end T M`` (``time.time()``, the probe's clock, and the
+        monotonic time its ``steps`` reports use)."""
         self.mode = "typing"
         type_step = self._build()
         self.mode = "burst"
@@ -261,7 +261,7 @@ class Workload:
             if self.burst_phase == "before" and now >= self.burst_from + self.burst_at:
                 self.burst_phase, self.burst_from = "burst", now
                 self.canvas.itemconfigure("doc", state="normal")
-                print(f"burst start {time.time():.3f}", flush=True)
+                print(f"burst start {time.time():.3f} {time.monotonic():.3f}", flush=True)
             elif self.burst_phase == "burst" and now >= self.burst_from + self.burst_seconds:
                 self.burst_phase = "after"
                 self.canvas.itemconfigure("doc", state="hidden")
