@@ -11,9 +11,10 @@ controllers with their AIMD rate control), fed by:
   :mod:`veo.agent.rtcp_reports`): the fraction lost since the last report, the interarrival
   jitter, the extended highest sequence number and the cumulative loss (together: how many
   packets arrived, hence the rate actually *delivered*), a round-trip sample from LSR/DLSR, and
-  with our own count of packets sent, how many are **still on their way**: counted in bits by
-  our own frames and divided by the delivered rate, that is the standing queue, seen with every
-  report (Chrome sends one with each NACK), where a round trip comes once per sender report
+  with our own count of packets sent, how many are **still on their way**: the oldest of them,
+  aged by our own frames' send times, less the minimum round trip, has waited at least that long
+  in a queue; seen with every report (Chrome sends one with each NACK), where a round trip
+  comes once per sender report
   (0.5-1.5 s), itself held back by the queue: the first burst on the *poor* link sent 5 Mbit/s
   into 2 for a second before the first round trip said so;
 - **REMB**, Chrome's receiver-side delay-based estimate (aiortc hands it to the encoder, which
@@ -29,10 +30,11 @@ The rules, each evaluated on a report:
   or the round-trip time :data:`QUEUE_DELAY` over its minimum of the last
   :data:`MIN_WINDOW_SECONDS` in two sender reports in a row (:data:`QUEUE_HIGH` in one: one
   sample can sit behind one large frame) and not falling, or, without round trips, the jitter
-  :data:`JITTER_GROWTH` over its minimum and rising: the rate drops to :data:`DELAY_BACKOFF` (0.85) of what the receiver
-  actually got (GCC's delay-based decrease, ``0.85 * incoming``), less what drains the queue
-  seen within :data:`DRAIN_SECONDS` (never below half), before the queue fills and loss starts
-  (at 0.85x alone, half a second of queue on a 2 Mbit/s link took over 3 s to drain). At most
+  :data:`JITTER_GROWTH` over its minimum and rising: the rate drops to :data:`DELAY_BACKOFF`
+  (0.85) of what the receiver actually got (GCC's delay-based decrease, ``0.85 * incoming``),
+  less what drains the queue seen within :data:`DRAIN_SECONDS` (never below half), before the
+  queue fills and loss starts (at 0.85x alone, half a second of queue on a 2 Mbit/s link took
+  over 3 s to drain). At most
   one decrease per :data:`DECREASE_HOLD` seconds, and none while the round trip falls: a queue
   needs time to drain, and the report after a decrease still shows it. A queue seen while the
   stream sends less than the link delivers and nothing waits (a keyframe's burst, then
@@ -143,7 +145,7 @@ DELIVERED_MIN_SECONDS = 0.3
 #: a round-trip or jitter figure above this is garbage (s)
 MAX_SANE_SECONDS = 10.0
 #: the payload of a full RTP packet of ours (aiortc's H.264 packetizer: 1300 bytes at most)
-PAYLOAD_BYTES = 1_200
+PAYLOAD_BYTES = 1_290
 #: how long the frames' send times are kept, to age the packets still on their way (s)
 HISTORY_SECONDS = 4.0
 
@@ -319,11 +321,10 @@ class RateController:
         sending: float,
         held_back: bool,
         floor: float,
-        queued_bits: Callable[[int, float], float | None] = lambda packets, rtt: None,
+        age_of: Callable[[int], float | None] = lambda packets: None,
     ) -> None:
-        """Judge one receiver report (see the module); ``queued_bits(n, rtt)``: the bits of our
-        newest ``n`` packets less those sent within the last ``rtt`` seconds (on the wire, not
-        queued), ``None`` when the frames kept do not reach that far."""
+        """Judge one receiver report (see the module); ``age_of(n)``: how long ago the n-th
+        newest packet of ours was sent (``None``: further back than the frames kept)."""
         expected = self._measure(now, report)
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
@@ -358,15 +359,16 @@ class RateController:
             jitter_growth = jitter - self._jitter_min.add(now, jitter)
             rising_jitter = self._last_jitter is not None and jitter > self._last_jitter
             self._last_jitter = jitter
-        # the packets still on their way, in bits by our own frames, at the rate the link
-        # delivers: a standing queue seen with every report, not only once per sender report
-        # (which a queue delays too)
+        # the oldest packet still on its way, aged by our own send times, less the round trip
+        # without a queue: how long it has waited so far, a lower bound of the standing queue
+        # that needs no rate (a paced or idle stream's delivered rate is not the link's), seen
+        # with every report and not only once per sender report (which a queue delays too)
         in_flight = self._in_flight(now, report)
         rtt_min = self._rtt_min.value
         standing: float | None = None
-        if in_flight is not None and rtt_min is not None and base > 0:
-            bits = queued_bits(in_flight, rtt_min) if in_flight > 0 else 0.0
-            standing = max(0.0, bits) / base if bits is not None else None
+        if in_flight is not None and rtt_min is not None:
+            age = age_of(in_flight) if in_flight > 0 else 0.0
+            standing = max(0.0, age - rtt_min) if age is not None else None
         growing = standing is not None and standing > QUEUE_HIGH and standing >= self._last_standing
         if standing is not None:
             self._last_standing = standing
@@ -464,8 +466,8 @@ class SendBudget:
         self._bits = 0.0
         self._at = clock()
         self._recent: deque[tuple[float, int]] = deque()
-        #: each frame's send time, packets and bits, newest last, for :meth:`_queued`
-        self._frames: deque[tuple[float, int, int]] = deque()
+        #: each frame's send time and packets, newest last, for :meth:`_age_of`
+        self._frames: deque[tuple[float, int]] = deque()
         self._held_at = -math.inf
         self.controller = RateController()
         #: the size of the last encoded frame (0 before the first): tells the frame source whether
@@ -510,7 +512,7 @@ class SendBudget:
             now = self._clock()
             self._drain(now)
             self._recent.append((now, nbytes * 8))
-            self._frames.append((now, max(1, math.ceil(nbytes / PAYLOAD_BYTES)), nbytes * 8))
+            self._frames.append((now, max(1, math.ceil(nbytes / PAYLOAD_BYTES))))
             while self._frames[0][0] < now - HISTORY_SECONDS:
                 self._frames.popleft()
             if bitrate is not None:
@@ -533,23 +535,18 @@ class SendBudget:
                 self._sent_rate(now),
                 held_back,
                 self._floor,
-                lambda n, rtt: self._queued(now, n, rtt),
+                lambda n: self._age_of(now, n),
             )
             if was is None and self.controller.rate is not None:
                 self._bits = 0.0
 
-    def _queued(self, now: float, packets: int, rtt: float) -> float | None:
-        """The bits of the newest ``packets`` packets, less those sent within ``rtt`` seconds
-        (each frame counted as whole packets of :data:`PAYLOAD_BYTES`); ``None`` when that
-        reaches past the frames kept."""
-        bits = 0.0
-        for at, count, frame_bits in reversed(self._frames):
-            share = min(packets, count) / count
-            if now - at > rtt:
-                bits += frame_bits * share
+    def _age_of(self, now: float, packets: int) -> float | None:
+        """How long ago the ``packets``-th newest packet was sent (each frame counted as whole
+        packets of :data:`PAYLOAD_BYTES`); ``None`` when that is further back than kept."""
+        for at, count in reversed(self._frames):
             packets -= count
             if packets <= 0:
-                return bits
+                return now - at
         return None
 
     def delay(self) -> float:
