@@ -147,11 +147,11 @@ def test_a_long_queue_at_once_backs_off_at_once() -> None:
 
 def test_packets_still_on_their_way_show_a_queue_between_round_trips() -> None:
     """Reports without a round trip: the packets sent and not yet received, aged by our own send
-    times, are a standing queue over 0.3 s after ~1.3 s: back off without waiting for a sender
+    times: the oldest has waited over 0.3 s after ~1.5 s: back off without waiting for a sender
     report."""
     budget, clock, receiver = _streaming()
     sent = receiver.highest + 500
-    for _ in range(20):  # 2.9 Mbit/s into a link that delivers 2: 100 packets a second pile up
+    for _ in range(30):  # 2.9 Mbit/s into a link that delivers 2: 100 packets a second pile up
         for _ in range(3):
             budget.spent(12_000, None)
             clock.now += 1 / 30
