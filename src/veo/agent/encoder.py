@@ -26,7 +26,7 @@ _MIME = {"h264": "video/H264", "vp8": "video/VP8"}
 @dataclass
 class StreamSettings:
     """``codec``: ``auto`` (H.264 first, VP8 second), ``h264`` or ``vp8`` (offered alone);
-    ``max_fps``: the rate cap, ``None`` for the size-dependent default (``pacing.py``)."""
+    ``max_fps``: a fixed rate cap, ``None`` for the default (``pacing.py``: by what frames cost)."""
 
     codec: str = "auto"
     max_fps: float | None = None
