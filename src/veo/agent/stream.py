@@ -6,10 +6,11 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
   :meth:`~veo.agent.capture.base.ScreenCapture.change_watcher`) wakes the track when one arrives;
   otherwise :mod:`veo.agent.damage` (X DAMAGE events on the event loop) wakes it the moment
   something is drawn; without either the track polls at its rate cap;
-- **how often** — :mod:`veo.agent.pacing` caps the rate (60 fps up to 720p, 30 above) and never
-  bursts after a stall; its :class:`~veo.agent.pacing.SendBudget` holds the next capture back
-  while the frames already sent exceed the congestion controller's target (the encoder reports
-  each frame's size to it): a slow link gets fewer frames, each as sharp;
+- **how often** — :mod:`veo.agent.pacing` caps the rate by what the last frame cost (60 fps for
+  a cheap one, down to 30 for a costly one) and never bursts after a stall; its
+  :class:`~veo.agent.pacing.SendBudget` holds the next capture back while the frames already
+  sent exceed the congestion controller's target (the encoder reports each frame's size to it):
+  a slow link gets fewer frames, each as sharp;
 - **what changed** — :class:`veo.agent.damage.TileMap` compares each grab with the previous one in
   64-pixel tiles; no changed tile means no frame at all (a damage report for identical pixels
   costs a grab and a compare, nothing more);
