@@ -65,13 +65,15 @@ CHROMA_LOCATION = 5
 #: (IEC 61966-2-1); signalled so that a browser does not convert them as if they were TV video
 PRIMARIES = ColorPrimaries.BT709
 TRANSFER = ColorTrc.IEC61966_2_1
-#: the filter of a scaled conversion: area averaging. Measured (``docs/performance.md``, "Encoding
-#: at the console's size"): 11-px text on a 4K screen at 2x, 4:3 and 16:7 smaller is recognised
-#: as well by area, bilinear and bicubic (94-97 % of glyphs by template match, within 1.5 points
-#: of each other), area keeps strokes darker than bilinear, and bicubic costs 16 % (2x) to 60 %
-#: (16:7) more CPU than area at 4K, where conversion is the largest cost of a frame. Point
-#: sampling, the unscaled choice, drops whole strokes when it scales (36 % recognised at 2x)
-SCALE_INTERPOLATION = "AREA"
+#: the filter of a scaled conversion: bicubic. Measured (``docs/performance.md``, "Encoding at
+#: the console's size"), 11-px text on a 4K screen recognised by template match after scaling:
+#: at 2x area 94.3 %, bilinear 95.7, bicubic 96.5; at 2.5x 96.9 / 99.5 / 99.5; at 16:7 94.2 /
+#: 94.8 / 95.1 (Lanczos 99.9 and 96.4, for the same CPU at 16:7 but 65 % more at 2x); the
+#: bench's readability check saw the same (bicubic's stream 79.8 % of its code words at fit, an
+#: ideal area downscale 72.9 %). It costs 15 % (2x) to 50 % (16:7) more CPU than area at 4K
+#: (13.1 / 17.3 ms against 11.3 / 11.4 per frame). Point sampling, the unscaled choice, drops
+#: whole strokes when it scales (36 % at 2x)
+SCALE_INTERPOLATION = "BICUBIC"
 #: scaled patches: the grid's cell (encoded pixels, even) and the margin each cell is converted
 #: with (encoded pixels, even: the filter's reach in luma and in the half-size chroma, even
 #: bicubic's). A typed character at 4K -> 1080p cost 1.35 ms CPU with 256-px cells, 0.54 with
