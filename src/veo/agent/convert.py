@@ -199,6 +199,9 @@ class YuvCanvas:
             )
             #: one reformatter per cell shape: swscale keeps its filters while the shape repeats
             self._reformatters: dict[tuple[int, int, int, int], VideoReformatter] = {}
+            #: and one for the whole picture: a new one per frame set swscale up again each time,
+            #: 1.9 ms of CPU per 1080p -> 1520x854 frame (6.2 ms with, 4.3 ms without)
+            self._whole_reformatter = VideoReformatter()
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -259,7 +262,7 @@ class YuvCanvas:
         whole = self.source.width * self.source.height
         cost = sum(self._rows[r].reads * self._columns[c].reads + CELL_CALL_PIXELS for r, c in cells)
         if not self.patches or cost * 10 >= whole * WHOLE_TENTHS:
-            self._adopt(scale_to_yuv(self._whole_bgra(pixels), self.size))
+            self._adopt(scale_to_yuv(self._whole_bgra(pixels), self.size, self._whole_reformatter))
             return whole
         return sum(self._update_cell(pixels, self._rows[r], self._columns[c]) for r, c in sorted(cells))
 

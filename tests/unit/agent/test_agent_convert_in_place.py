@@ -8,6 +8,7 @@ import numpy as np
 
 from veo.agent.capture.base import Size
 from veo.agent.convert import YuvCanvas, to_yuv
+from veo.agent.damage import Rect
 
 
 def _picture(width: int, height: int) -> np.ndarray:
@@ -41,3 +42,25 @@ def test_a_read_only_shared_buffer_converts() -> None:
         for a, b in zip(canvas.frame.planes, expected.frame.planes, strict=True):
             assert bytes(a) == bytes(b)
         del view, canvas
+
+
+def test_a_scaled_canvas_keeps_one_reformatter_for_whole_frames_with_the_same_result() -> None:
+    """swscale is set up once for the whole picture, not once per frame (``_whole_reformatter``)."""
+    from veo.agent.convert import scale_to_yuv
+
+    canvas = YuvCanvas(Size(96, 54), source=Size(192, 108))
+    kept = canvas._whole_reformatter
+    for seed in (1, 2):
+        picture = (
+            np.random.default_rng(seed).integers(0, 2**32, (108, 192), dtype=np.uint64).astype(np.uint32)
+        )
+        canvas._update_scaled(picture, [])  # nothing changed...
+        canvas.update(picture, [_everything()])  # ...then everything: one whole pass
+        assert canvas._whole_reformatter is kept
+        fresh = scale_to_yuv(YuvCanvas(Size(192, 108))._whole_bgra(picture), Size(96, 54))
+        for a, b in zip(canvas.frame.planes, fresh.planes, strict=True):
+            assert bytes(a) == bytes(b)
+
+
+def _everything() -> Rect:
+    return Rect(0, 0, 192, 108)
