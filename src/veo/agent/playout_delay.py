@@ -8,7 +8,8 @@ receiver did not change it. The sender's word does: WebRTC's extension
 ``http://www.webrtc.org/experiments/rtp-hdrext/playout-delay`` carries a minimum and maximum
 delay (12 bits each, in 10-ms units) the receiver must keep to, and 0/0 makes Chromium render
 each frame as soon as it is decoded (its "low-latency" rendering path, the one game streaming
-uses). Chromium negotiates it for video by default (its answer keeps the offer's ``a=extmap``).
+uses). Chromium negotiates it for video by default (its answer keeps the offer's ``a=extmap``);
+so does Firefox ESR 153 (``a=extmap:9/recvonly``).
 
 aiortc (1.16) does not implement it; this module is the smallest extension that does, and
 :func:`install` (called by :func:`veo.agent.low_latency.install`) sets it up:

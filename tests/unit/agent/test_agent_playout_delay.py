@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import fractions
 import struct
+from pathlib import Path
 from typing import Any
 
 import av
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection, codecs, rtcpeerconnection, rtp
+from aiortc import MediaStreamTrack, RTCPeerConnection, codecs, rtcpeerconnection, rtp, sdp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
 
@@ -131,3 +132,15 @@ async def test_two_peers_negotiate_it_and_every_video_packet_carries_zero_delays
     ids = [_extensions(p) for p in video]
     assert all(found.get(playout_delay.EXTENSION_ID) == b"\0\0\0" for found in ids), ids[:3]
     assert all(1 in found and 3 in found for found in ids)  # aiortc's mid and abs-send-time kept
+
+
+def test_firefox_keeps_it_too() -> None:
+    """Firefox ESR 153's real answer to the agent's offer (VP8: no OpenH264 in that profile) keeps
+    the extension as ``a=extmap:9/recvonly``; aiortc reads the direction and keeps the id."""
+    playout_delay.install()
+    answer = (Path(__file__).parent / "sdp" / "firefox-esr-153-keeps-playout-delay.sdp").read_text()
+    (video,) = [m for m in sdp.SessionDescription.parse(answer).media if m.kind == "video"]
+    common = rtcpeerconnection.find_common_header_extensions(
+        codecs.HEADER_EXTENSIONS["video"], video.rtp.headerExtensions
+    )
+    assert (playout_delay.EXTENSION_ID, playout_delay.URI) in [(ext.id, ext.uri) for ext in common]
