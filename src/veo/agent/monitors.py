@@ -103,6 +103,7 @@ class MonitorSwitch:
         self._region: Region | None = None
         self._screen: Screen | None = None
         self._view: View | None = None
+        self._view_task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._closed = False
         self._failed_once = False
@@ -145,13 +146,19 @@ class MonitorSwitch:
             return
         self._view = message
         log.info("view width=%d height=%d zoom=%s", message.width, message.height, message.zoom)
-        track = self._track()
-        if track is not None:
-            spawn(self._apply_view(track, message), name="veo-agent-view")
+        if self._view_task is None or self._view_task.done():  # one at a time: a flood coalesces
+            self._view_task = spawn(self._apply_views(), name="veo-agent-view")
 
-    async def _apply_view(self, track: RegionTrack, message: View) -> None:
-        with contextlib.suppress(RuntimeError):  # the track stopped meanwhile (its executor shut down)
-            await track.set_view(message)
+    async def _apply_views(self) -> None:
+        """Give the track the newest view until it has it (views that came meanwhile are skipped)."""
+        applied: View | None = None
+        while self._view is not applied and not self._closed:
+            applied = self._view
+            track = self._track()
+            if track is None or applied is None:
+                return
+            with contextlib.suppress(RuntimeError):  # the track stopped meanwhile (executor shut down)
+                await track.set_view(applied)
 
     def close(self) -> None:
         if self._closed:

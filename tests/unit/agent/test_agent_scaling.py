@@ -332,6 +332,11 @@ async def test_the_switch_passes_the_view_to_the_track_and_keeps_it() -> None:
             await asyncio.sleep(0)
         assert track.views == [fit(1920, 1080)] and switch.view == fit(1920, 1080)
         assert sent == []  # the coordinate space did not change: no new ``screen``
+        for width in range(1000, 1100):  # a flood: the track gets the newest, not a queue of all
+            switch.set_view(fit(width, 600))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert track.views[-1] == fit(1099, 600) and len(track.views) <= 3
     finally:
         switch.close()
 
