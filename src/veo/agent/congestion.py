@@ -122,6 +122,8 @@ DRAIN_SECONDS = 1.0
 MIN_DELAY_SHARE = 0.5
 #: at most one decrease this often (s): the report after one still shows the old queue
 DECREASE_HOLD = 0.8
+#: ... and no second delay-based one before the packets sent before it arrived, or this long (s)
+DRAIN_LIMIT_SECONDS = 3.0
 #: a REMB decrease lowers the rate to at most this share of it
 REMB_MAX_CUT = 0.5
 #: far from the last congestion: the rate grows by this factor a second
@@ -229,6 +231,8 @@ class RateController:
         self._first_offset: int | None = None
         self._offsets = _WindowMin(MIN_WINDOW_SECONDS)
         self._last_standing = 0.0
+        #: our packet count at the last delay-based decrease (see :meth:`_drained`)
+        self._drain_mark: int | None = None
         self._measure_from: tuple[float, int, int] | None = None
 
     # ------------------------------------------------------------ the evidence
@@ -277,6 +281,18 @@ class RateController:
             self._first_offset, self._offsets = offset, _WindowMin(MIN_WINDOW_SECONDS)
             relative = 0
         return int(relative - self._offsets.add(now, relative))
+
+    def _drained(self, now: float, report: ReceiverReport, in_flight: int | None) -> bool:
+        """Has every packet sent before the last delay-based decrease arrived? Until then the
+        queue and the round trips show what was sent before it (at a 5 Mbit/s burst's rate,
+        packets that waited ever longer), not what the new rate does: a second cut on them took
+        the *poor* link's rate to the floor. Without the counts, after :data:`DRAIN_LIMIT_SECONDS`."""
+        mark = self._drain_mark
+        if mark is None or now - self._last_decrease >= DRAIN_LIMIT_SECONDS:
+            return True
+        if report.packets_sent is None or in_flight is None:
+            return False
+        return report.packets_sent - in_flight >= mark
 
     # ------------------------------------------------------------ the rules
 
@@ -391,13 +407,15 @@ class RateController:
             # a queue while we send less than the link delivers (a keyframe's burst, then
             # keystrokes) drains by itself: pacing the next scroll for it would only slow it
             pushing = held_back or sending >= DELAY_BACKOFF * base
-            if may_decrease and pushing:
+            if may_decrease and pushing and self._drained(now, report, in_flight):
                 self.congested_rate = base
                 current = min(self.rate, base) if self.rate is not None else base
                 share = DELAY_BACKOFF - (queue or 0.0) / DRAIN_SECONDS
                 witness = "packets in flight" if growing else "round trip"
                 why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
                 self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
+                if self._last_decrease == now and report.packets_sent is not None:
+                    self._drain_mark = report.packets_sent
         elif (
             (loss is not None and counted and loss > LOSS_HOLD)
             or queue is None

@@ -162,6 +162,35 @@ def test_packets_still_on_their_way_show_a_queue_between_round_trips() -> None:
     assert delivered is not None and budget.rate is not None and budget.rate < delivered * DELAY_BACKOFF
 
 
+def test_no_second_cut_before_what_was_sent_before_the_first_arrived() -> None:
+    """After a cut, the packets on their way are still the burst's, waiting ever longer: a
+    second cut on them would only take the rate to the floor."""
+    budget, clock, receiver = _streaming()
+    sent = receiver.highest + 500
+
+    def tenth(frames: int, received: int) -> None:
+        """A tenth of a second: ``frames`` frames of 10 packets sent, ``received`` arrive."""
+        nonlocal sent
+        for _ in range(frames):
+            budget.spent(12_000, None)
+            sent += 10
+        budget.delay()  # paced: the screen waits
+        clock.now += 0.1
+        budget.report(receiver.report(received, rtt=None, packets_sent=sent))
+
+    while not budget.limiting:
+        tenth(3, 20)
+    first = budget.rate
+    for _ in range(9):  # paced to what arrives: the burst's packets ahead wait ever longer
+        tenth(1, 10)
+        assert budget.rate is not None and budget.rate >= first
+    while sent - receiver.highest > 10:  # drained
+        tenth(1, 20)
+    for _ in range(40):  # a queue builds again: cut again
+        tenth(3, 20)
+    assert budget.rate is not None and budget.rate < first
+
+
 def test_a_queue_left_by_a_burst_that_ended_is_not_acted_on() -> None:
     """A keyframe's burst queued, but the stream now sends keystrokes: it drains by itself."""
     budget, clock, receiver = _streaming()
