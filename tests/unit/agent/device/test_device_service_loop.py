@@ -4,18 +4,22 @@ the signed hello, heartbeats, reconnecting after a drop, and forgetting on revoc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.server import ServerConnection, serve
 
 from veo.agent.device import device_history, keys, state
+from veo.agent.device import service as service_module
 from veo.agent.device.backoff import JitterBackoff
 from veo.agent.device.desktop_seat import Desktop
+from veo.agent.device.link import Link, open_link
 from veo.agent.device.service import DeviceService, ServiceOptions
 from veo.protocol.device import auth_payload
 
@@ -95,7 +99,20 @@ async def stand_in(
         yield server, service
 
 
-async def test_signed_hello_heartbeat_then_revoked_forgets(tmp_path: Path) -> None:
+async def test_signed_hello_heartbeat_then_revoked_forgets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The challenge's interval is at least 5 s (the protocol's floor): the link must carry the
+    # server's 5, then the beat waits a twentieth of a second instead of 5 real seconds.
+    opened: list[int] = []
+
+    async def quick_link(*args: Any, **kwargs: Any) -> Link:
+        link = await open_link(*args, **kwargs)
+        opened.append(link.heartbeat_seconds)
+        return dataclasses.replace(link, heartbeat_seconds=0.05)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "open_link", quick_link)
+
     async def handler(server: StandIn, ws: ServerConnection, number: int) -> None:
         hello = await server.hello(ws, heartbeat_seconds=5)
         assert hello["agent_version"] and "os_name" in hello
@@ -107,6 +124,7 @@ async def test_signed_hello_heartbeat_then_revoked_forgets(tmp_path: Path) -> No
     async with stand_in(tmp_path, handler) as (server, service):
         assert await asyncio.wait_for(service.run(), 60) == 0
     assert [m["type"] for m in server.received[0]] == ["device_hello", "device_heartbeat"]
+    assert opened == [5]
     assert not (tmp_path / state.KEY_NAME).exists() and not (tmp_path / state.CONFIG_NAME).exists()
     (event,) = device_history.read([tmp_path]).events
     assert (event.kind, event.detail) == ("unenrolled", "server")
