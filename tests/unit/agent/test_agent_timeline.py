@@ -120,8 +120,8 @@ async def test_the_sender_hook_logs_a_line_once_the_frame_was_sent(
     hook: Any = rtcrtpsender.RTCRtpSender._next_encoded_frame
     caplog.set_level(logging.INFO, logger="veo.agent.timeline")
     await hook(sender, None)
-    assert not [r for r in caplog.records if "frame-timeline" in r.getMessage()]  # not sent yet
+    assert not [r for r in caplog.records if r.getMessage().startswith("frame-timeline ")]  # not sent yet
     await hook(sender, None)  # aiortc is back: it was
-    (line,) = [r.getMessage() for r in caplog.records if "frame-timeline" in r.getMessage()]
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("frame-timeline ")]
     parsed = parse_line(line)
     assert parsed is not None and parsed.times["sent"] > parsed.times["wake"] == 1.0
