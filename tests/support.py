@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from veo.config import Settings
 
@@ -17,6 +18,12 @@ if TYPE_CHECKING:  # the server is imported lazily, see tests/conftest.py
 
     from veo.server.auth.models import User
     from veo.server.db.engine import Database
+
+#: A test on SQLite alone, for a behaviour that is the app's own logic (validation, permissions,
+#: limits kept in memory, the wire format): the little SQL it runs is the same insert or lookup that
+#: the tests left on both databases run already, so its PostgreSQL case repeated only the app's
+#: start-up (a second app with every route's validators built again, about a second each in CI).
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery staple"

@@ -13,7 +13,7 @@ import httpx
 import pyotp
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from tests.support import BASE_URL, PASSWORD, csrf_from, enrol_totp, login, make_user
+from tests.support import BASE_URL, ON_SQLITE, PASSWORD, csrf_from, enrol_totp, login, make_user
 
 from veo.protocol.device import SessionRequest
 from veo.server.audit.models import AuditEvent
@@ -208,6 +208,7 @@ async def test_refusals_are_sentences_on_the_form(app: FastAPI, client: httpx.As
         }
 
 
+@ON_SQLITE
 async def test_spanish_form_and_errors(app: FastAPI, client: httpx.AsyncClient) -> None:
     _fleet(app)
     csrf = await _technician(app, client)
@@ -234,6 +235,7 @@ async def test_admin_revokes_a_device_after_confirming(app: FastAPI, client: htt
     assert 'id="revoke-form"' not in after and 'data-state="revoked"' in after
 
 
+@ON_SQLITE
 async def test_technician_cannot_revoke(app: FastAPI, client: httpx.AsyncClient) -> None:
     line = _fleet(app)
     csrf = await _technician(app, client)

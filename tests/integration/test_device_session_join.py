@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from tests.integration.test_device_pages import ONLINE_ID, _fleet, _technician
 from tests.integration.test_signaling import Env, WebSocketTestSession, env, negotiate, recv, send
+from tests.support import ON_SQLITE
 
 from veo.server.auth.models import User
 from veo.server.devices.models import Device, DeviceGroup
@@ -178,6 +179,7 @@ def test_a_device_secret_on_an_ordinary_session_is_refused_as_unknown(env: Env) 
         assert join(agent, ordinary["code"], secret=None)["type"] == "joined"
 
 
+@ON_SQLITE
 def test_a_device_secret_that_is_no_secret_is_an_invalid_message(env: Env) -> None:
     session_id, code = _device_session(env)
     with env.agent() as agent:

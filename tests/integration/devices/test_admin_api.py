@@ -17,7 +17,7 @@ from tests.integration.devices.device_support import (
     make_device,
     make_group,
 )
-from tests.support import api_token, make_user
+from tests.support import ON_SQLITE, api_token, make_user
 
 from veo.protocol.device import TOKEN_PATTERN
 from veo.server.devices.models import Device, EnrolmentToken
@@ -54,6 +54,7 @@ async def test_groups_are_created_changed_and_audited(app: FastAPI, client: http
     assert "Policy: ask the person at the device." in wording.event_details(change.action, change.details)
 
 
+@ON_SQLITE
 async def test_technicians_cannot_manage_groups_tokens_or_revoke(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -152,6 +153,7 @@ async def test_an_admin_revokes_a_device_and_it_is_told(app: FastAPI, client: ht
     assert (missing.status_code, missing.json()["code"]) == (404, "device_not_found")
 
 
+@ON_SQLITE
 async def test_a_group_name_never_holds_a_control_character(app: FastAPI, client: httpx.AsyncClient) -> None:
     """C1 too (``\\x85``, ``\\x9b``): the name goes to every device of the group in its welcome."""
     headers = await admin_headers(app, client)

@@ -14,7 +14,7 @@ from tests.integration.devices.device_support import (
     make_device,
     make_group,
 )
-from tests.support import api_token, make_user, ticket_body
+from tests.support import ON_SQLITE, api_token, make_user, ticket_body
 
 from veo.server.devices import service
 from veo.server.sessions.models import RemoteSession
@@ -173,7 +173,18 @@ async def test_a_reason_or_a_ticket_is_required(
     assert response.json()["policy"] == "ask"
 
 
-@pytest.mark.parametrize("reason", ["printer\x1b[2J", "it\x92s broken", "screen \x96 flickers", "\x9b31m"])
+@pytest.mark.parametrize(
+    ("database_url", "reason"),
+    [
+        ("sqlite", "printer\x1b[2J"),
+        pytest.param("postgresql", "printer\x1b[2J", marks=pytest.mark.postgres),
+        # the other characters differ only in the check before any SQL: SQLite alone (ON_SQLITE's reason)
+        ("sqlite", "it\x92s broken"),
+        ("sqlite", "screen \x96 flickers"),
+        ("sqlite", "\x9b31m"),
+    ],
+    indirect=["database_url"],
+)
 async def test_a_reason_with_control_characters_is_refused_with_a_sentence(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine, reason: str
 ) -> None:
@@ -218,7 +229,16 @@ async def test_stored_text_with_control_characters_cannot_make_connect_fail(
     assert request.technician_name == "Ana Tech"
 
 
-@pytest.mark.parametrize("status", ["resolved", "closed"])
+@pytest.mark.parametrize(
+    ("database_url", "status"),
+    [
+        ("sqlite", "resolved"),
+        ("sqlite", "closed"),
+        # the same query whatever the status: PostgreSQL once
+        pytest.param("postgresql", "closed", marks=pytest.mark.postgres),
+    ],
+    indirect=["database_url"],
+)
 async def test_a_resolved_or_closed_ticket_is_no_reason_to_connect(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine, status: str
 ) -> None:
@@ -259,6 +279,7 @@ async def test_a_role_outside_the_group_neither_sees_nor_connects(
     assert seen.json()["online"] is True and seen.json()["allowed_modes"] == ["ask"]
 
 
+@ON_SQLITE
 async def test_permissions_beyond_the_role_are_refused(
     app: FastAPI, client: httpx.AsyncClient, line: FakeLine
 ) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 from tests.integration.devices.device_support import enrol_body, events, make_group, make_token, public_key
-from tests.support import make_user
+from tests.support import ON_SQLITE, make_user
 
 from veo.server.db.base import utcnow
 from veo.server.devices import tokens
@@ -138,6 +138,7 @@ async def test_a_key_already_enrolled_is_refused_and_the_token_kept(
         assert token is not None and tokens.status(token) == "active"
 
 
+@ON_SQLITE
 async def test_a_bad_public_key_is_a_named_field_error(app: FastAPI, client: httpx.AsyncClient) -> None:
     _, secret = make_token(app, make_group(app))
     response = await client.post("/api/v1/enrol", json=enrol_body(secret) | {"public_key": "A" * 44})
@@ -145,6 +146,7 @@ async def test_a_bad_public_key_is_a_named_field_error(app: FastAPI, client: htt
     assert "public_key" in response.json()["message"]
 
 
+@ON_SQLITE
 async def test_failed_enrolments_are_limited_per_address(app: FastAPI, client: httpx.AsyncClient) -> None:
     app.state.enrol_limiter = RedemptionLimiter(
         max_failures=2, base_delay=0.0, max_delay=0.0, flood_max_failures=1
