@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -61,6 +62,10 @@ pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
 ]
+
+#: The async tests share one event loop, so one Chromium serves them all (``browser``); the sync
+#: test that reruns the file in a namespace must not carry the mark.
+ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 
 @dataclass
@@ -208,15 +213,16 @@ class Harness:
         )
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         await browser.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def harness(browser: Browser) -> AsyncIterator[Harness]:
     session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000001"
     relay = Relay()
@@ -232,19 +238,21 @@ async def harness(browser: Browser) -> AsyncIterator[Harness]:
     sock.listen(16)
     port = sock.getsockname()[1]
     task = spawn(server.serve(sockets=[sock]), name="console-test-server")
-    page = await browser.new_page()
+    context = await browser.new_context()  # nothing (storage, permissions) carried from a test before
+    page = await context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
     await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
     yield Harness(page, relay, session_id, errors)
-    await page.close()
+    await context.close()
     server.should_exit = True
     await task
     sock.close()
 
 
+@ON_MODULE_LOOP
 async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) -> None:
     page = harness.page
     await harness.session_state("waiting")
@@ -278,6 +286,7 @@ async def test_page_loads_without_errors_and_shows_the_code(harness: Harness) ->
     assert harness.errors == []
 
 
+@ON_MODULE_LOOP
 async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harness) -> None:
     page, relay = harness.page, harness.relay
     await relay.send(AgentJoined(platform="Linux", address="192.0.2.7"))
@@ -359,6 +368,7 @@ async def test_full_signaling_flow_shows_the_same_sas_as_the_agent(harness: Harn
     assert harness.errors == []
 
 
+@ON_MODULE_LOOP
 async def test_commitment_mismatch_aborts_with_a_plain_warning(harness: Harness) -> None:
     page, relay = harness.page, harness.relay
     await harness.session_state("joined")
@@ -382,6 +392,7 @@ async def test_commitment_mismatch_aborts_with_a_plain_warning(harness: Harness)
         await agent.close()
 
 
+@ON_MODULE_LOOP
 async def test_reconnects_after_the_socket_drops_and_stops_after_the_end(harness: Harness) -> None:
     page, relay = harness.page, harness.relay
     await harness.session_state("joined")
@@ -397,6 +408,7 @@ async def test_reconnects_after_the_socket_drops_and_stops_after_the_end(harness
     assert await page.is_hidden("#session-area")
 
 
+@ON_MODULE_LOOP
 async def test_signed_out_socket_stops_and_end_falls_back_to_the_form(harness: Harness) -> None:
     page, relay = harness.page, harness.relay
     await harness.session_state("joined")
@@ -410,6 +422,7 @@ async def test_signed_out_socket_stops_and_end_falls_back_to_the_form(harness: H
     assert relay.connections == 1
 
 
+@ON_MODULE_LOOP
 async def test_server_error_is_shown_in_the_banner(harness: Harness) -> None:
     await harness.relay.send(Error(code="out_of_order", message="answer before offer"))
     await harness.page.wait_for_selector("#error-banner", state="visible")
@@ -472,6 +485,7 @@ async def _connect(harness: Harness, agent: StandInAgent) -> None:
 
 
 @in_netns
+@ON_MODULE_LOOP
 async def test_in_namespace_video_plays_and_input_flows_only_while_control_is_active(
     harness: Harness,
 ) -> None:
