@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import pytest_asyncio
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -91,6 +92,10 @@ pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
 ]
+
+#: The async tests share one event loop, so one Chromium serves them all (``browser``); the sync
+#: test that reruns the file in a namespace must not carry the mark.
+ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 in_netns = only_in_namespace(NETNS_ENV, "test_console_layout")
 
 
@@ -307,8 +312,9 @@ class Run:
             await page.screenshot(path=f"{shots}/console-{self.lang}-{width}x{height}-{stage}.png")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test opens its own context."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -396,6 +402,7 @@ async def stored_key(page: Page, session_id: str) -> str | None:
 @in_netns
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@ON_MODULE_LOOP
 async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int], lang: str) -> None:
     stand_in, server, task, sock = await serve(lang)
     context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang)
@@ -670,6 +677,7 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
 
 @in_netns
 @pytest.mark.parametrize("lang", LANGUAGES)
+@ON_MODULE_LOOP
 async def test_in_namespace_an_expired_code_offers_a_new_one(browser: Browser, lang: str) -> None:
     stand_in, server, task, sock = await serve(lang)
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale=lang)
@@ -714,6 +722,7 @@ WAYLAND_SENTENCES = [
 
 @in_netns
 @pytest.mark.parametrize("lang", LANGUAGES)
+@ON_MODULE_LOOP
 async def test_in_namespace_a_wayland_desktops_limits(browser: Browser, lang: str) -> None:
     """The agent's ``desktop`` message: each limit a sentence in the page's language above the
     screen, control hidden as for an ungranted permission (no Send keys, no Ask for control), the
