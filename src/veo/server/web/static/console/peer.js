@@ -4,25 +4,9 @@
 // server relays one answer with every candidate and the fingerprints for the SAS are final. The
 // agent creates the data channel "veo"; we receive it together with the video track.
 
-const GATHER_CAP_MS = 2000;
-export const DATA_CHANNEL_LABEL = "veo";
+import { gatheringComplete, iceServers, transportPolicy } from "../shared/ice.js";
 
-/** Resolve when ICE gathering is complete, or after `capMs` (whatever was gathered then is sent). */
-function gatheringComplete(pc, capMs) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, capMs);
-    function done() {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === "complete") done();
-    }
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
+export const DATA_CHANNEL_LABEL = "veo";
 
 export class Peer {
   /**
@@ -43,14 +27,8 @@ export class Peer {
    * (VEO_ICE_TRANSPORT_POLICY); anything else is "all".
    */
   setIceServers(servers, policy) {
-    if (policy !== undefined) this.iceTransportPolicy = policy === "relay" ? "relay" : "all";
-    const valid = (s) => s && (typeof s.urls === "string" || Array.isArray(s.urls));
-    this.iceServers = (Array.isArray(servers) ? servers : []).filter(valid).map((s) => {
-      const server = { urls: s.urls };
-      if (typeof s.username === "string") server.username = s.username;
-      if (typeof s.credential === "string") server.credential = s.credential;
-      return server;
-    });
+    if (policy !== undefined) this.iceTransportPolicy = transportPolicy(policy);
+    this.iceServers = iceServers(servers);
   }
 
   /** Apply the agent's offer and return our complete answer SDP (after ICE gathering). */
@@ -67,7 +45,7 @@ export class Peer {
     });
     await pc.setRemoteDescription({ type: "offer", sdp: offerSdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    await gatheringComplete(pc, GATHER_CAP_MS);
+    await gatheringComplete(pc);
     return pc.localDescription.sdp;
   }
 

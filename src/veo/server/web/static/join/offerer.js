@@ -10,40 +10,14 @@
 // on the already negotiated sender (no renegotiation).
 
 import { fromHex, newNonce, sasCode, sha256Fingerprint, toHex } from "../console/sas.js";
+import { gatheringComplete, iceServers, transportPolicy } from "../shared/ice.js";
 
 export const DATA_CHANNEL_LABEL = "veo";
-const GATHER_CAP_MS = 2000;
 
 /** SHA-256 of a hex string's bytes, as lowercase hex (the commitment C). */
 export async function commitmentOf(nonceHex) {
   const digest = await globalThis.crypto.subtle.digest("SHA-256", fromHex(nonceHex));
   return toHex(new Uint8Array(digest));
-}
-
-function gatheringComplete(pc, capMs) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, capMs);
-    function done() {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === "complete") done();
-    }
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
-
-function iceConfig(servers) {
-  const valid = (s) => s && (typeof s.urls === "string" || Array.isArray(s.urls));
-  return (Array.isArray(servers) ? servers : []).filter(valid).map((s) => {
-    const server = { urls: s.urls };
-    if (typeof s.username === "string") server.username = s.username;
-    if (typeof s.credential === "string") server.credential = s.credential;
-    return server;
-  });
 }
 
 export class Offerer {
@@ -62,10 +36,9 @@ export class Offerer {
    * Create the connection and return {sdp, commitment} for the `offer` message; `policy` is the
    * operator's ICE policy from `joined` ("relay": TURN relay candidates only).
    */
-  async offer(iceServers, policy) {
+  async offer(servers, policy) {
     this.close();
-    const iceTransportPolicy = policy === "relay" ? "relay" : "all";
-    const pc = new RTCPeerConnection({ iceServers: iceConfig(iceServers), iceTransportPolicy });
+    const pc = new RTCPeerConnection({ iceServers: iceServers(servers), iceTransportPolicy: transportPolicy(policy) });
     this.pc = pc;
     const transceiver = pc.addTransceiver("video", { direction: "sendonly" });
     this.sender = transceiver.sender;
@@ -75,7 +48,7 @@ export class Offerer {
       if (this.pc === pc) this.handlers.onState(pc.connectionState);
     });
     await pc.setLocalDescription(await pc.createOffer());
-    await gatheringComplete(pc, GATHER_CAP_MS);
+    await gatheringComplete(pc);
     this.offerSdp = pc.localDescription.sdp;
     this.nonceA = newNonce();
     return { sdp: this.offerSdp, commitment: await commitmentOf(this.nonceA) };
