@@ -1,0 +1,335 @@
+"""The rate controller: the rules of :mod:`veo.agent.congestion` applied to each receiver report
+and REMB (the loss-based and delay-based decreases, hold, the AIMD growth). Split out of
+``congestion.py``; the module docstring there says why each rule is what it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from veo.agent.receiver_report import ReceiverReport, WindowMin, sane
+
+log = logging.getLogger(__name__)
+
+#: a REMB below this share of what is being sent is a sign the link may be full
+CONGESTED_SHARE = 0.9
+#: a REMB that stays below what is being sent this long without rising means it is full
+STUCK_SECONDS = 1.5
+#: without round-trip samples: a REMB this far above what is being sent means the link has room
+RELIEVED_SHARE = 1.3
+#: pacing ends when the rate grows past this (the encoder's peak, ``low_latency.MAX_BITRATE``)
+CEILING_BITRATE = 12_000_000
+#: loss above this fraction: back off by the loss
+LOSS_BACKOFF = 0.10
+#: loss above this fraction (and up to LOSS_BACKOFF): hold the rate
+LOSS_HOLD = 0.02
+#: a report's loss fraction only counts over at least this many packets
+LOSS_MIN_PACKETS = 20
+#: the round-trip time this far over its recent minimum in two sender reports in a row means a
+#: queue is building (s)...
+QUEUE_DELAY = 0.1
+#: ... and this far in one: one sample may land behind one large frame (the encoder's peak cap,
+#: 50 KB, takes 200 ms on a 2 Mbit/s link; seen: 220 ms behind a scroll frame at 700 kbit/s)
+QUEUE_HIGH = 0.3
+#: below this over the minimum the queue is (nearly) empty (s)
+QUEUE_EMPTY = 0.05
+#: the rate that arrived while a queue stood (the link's own rate) is remembered this long (s)
+CAPACITY_SECONDS = 10.0
+#: the interarrival jitter this far over its recent minimum, and rising, means a queue builds (s)
+JITTER_GROWTH = 0.02
+#: the window of the round-trip and jitter minima (s)
+MIN_WINDOW_SECONDS = 30.0
+#: on a building queue, the rate drops to this share of what the receiver got
+DELAY_BACKOFF = 0.85
+#: ... less what drains the queue seen within this many seconds, but never below MIN_DELAY_SHARE:
+#: at 0.85 alone half a second of queue on a 2 Mbit/s link took over 3 s to drain
+DRAIN_SECONDS = 1.0
+MIN_DELAY_SHARE = 0.5
+#: at most one decrease this often (s): the report after one still shows the old queue
+DECREASE_HOLD = 0.8
+#: ... and no second delay-based one before the packets sent before it arrived, or this long (s)
+DRAIN_LIMIT_SECONDS = 3.0
+#: a REMB decrease lowers the rate to at most this share of it
+REMB_MAX_CUT = 0.5
+#: far from the last congestion: the rate grows by this factor a second
+FAST_GROWTH = 1.5
+#: between these shares of the rate of the last congestion the growth is additive...
+NEAR_SHARE = 0.8
+FAR_ABOVE_SHARE = 1.2
+#: ... by this share of that rate a second (at least MIN_ADDITIVE_BITRATE)
+ADDITIVE_GROWTH = 0.05
+MIN_ADDITIVE_BITRATE = 50_000
+#: a growth step counts at most this much time (reports can be seconds apart)
+MAX_STEP_SECONDS = 1.0
+#: a round-trip sample this old no longer says anything about the queue (s)
+RTT_FRESH_SECONDS = 3.0
+#: what a packet carries besides the payload the sender counts (RTP, SRTP, UDP, IP headers)
+PACKET_OVERHEAD_BYTES = 50
+#: the shortest interval a delivered rate is measured over (reports can come close together)
+DELIVERED_MIN_SECONDS = 0.3
+#: a round-trip or jitter figure above this is garbage (s)
+MAX_SANE_SECONDS = 10.0
+
+
+class RateController:
+    """The rate the stream is paced to (``None``: not paced); see the module for the rules.
+
+    Not thread-safe: :class:`SendBudget` calls it with its lock held.
+    """
+
+    def __init__(self) -> None:
+        self.rate: float | None = None
+        #: what the receiver got when the link last filled (bit/s): near it the growth is additive
+        self.congested_rate: float | None = None
+        #: the rate actually delivered, from the reports' sequence numbers (bit/s)
+        self.delivered: float | None = None
+        self.remb: float | None = None
+        self._last_decrease = -math.inf
+        self._grown_at: float | None = None
+        self._remb_below_since: float | None = None
+        self._rtt_min = WindowMin(MIN_WINDOW_SECONDS)
+        self._jitter_min = WindowMin(MIN_WINDOW_SECONDS)
+        self._last_rtt: float | None = None
+        self._draining = False
+        #: consecutive round-trip samples over QUEUE_DELAY
+        self._over = 0
+        #: the highest rate delivered while a queue stood, and when (the link's rate, at least)
+        self._capacity: tuple[float, float] | None = None
+        self._rtt_at = -math.inf
+        self._last_jitter: float | None = None
+        self._queue: float | None = None
+        self._last_block: tuple[float, int, int] | None = None
+        self._first_offset: int | None = None
+        self._offsets = WindowMin(MIN_WINDOW_SECONDS)
+        self._last_standing = 0.0
+        #: our packet count at the last delay-based decrease (see :meth:`_drained`)
+        self._drain_mark: int | None = None
+        self._measure_from: tuple[float, int, int] | None = None
+
+    # ------------------------------------------------------------ the evidence
+
+    def _fresh_rtt(self, now: float) -> bool:
+        return now - self._rtt_at <= RTT_FRESH_SECONDS
+
+    def _measure(self, now: float, report: ReceiverReport) -> int | None:
+        """Update :attr:`delivered`; return how many packets the report's interval expected."""
+        block = (now, report.highest_sequence & 0xFFFFFFFF, report.packets_lost)
+        previous, self._last_block = self._last_block, block
+        if previous is None:
+            self._measure_from = block
+            return None
+        expected = (block[1] - previous[1]) & 0xFFFFFFFF
+        if expected > 1 << 20:  # went backwards or garbage: start again
+            self._measure_from = block
+            return None
+        start = self._measure_from or previous
+        elapsed = now - start[0]
+        if elapsed >= DELIVERED_MIN_SECONDS:
+            sent = (block[1] - start[1]) & 0xFFFFFFFF
+            lost = max(0, block[2] - start[2])
+            received = max(0, sent - lost) if sent <= 1 << 20 else 0
+            size = (report.packet_bytes or 1_000.0) + PACKET_OVERHEAD_BYTES
+            self.delivered = received * size * 8 / elapsed
+            self._measure_from = block
+        return expected
+
+    def _in_flight(self, now: float, report: ReceiverReport) -> int | None:
+        """How many of our packets the receiver had not got yet (beyond the fewest seen lately).
+
+        ``packets_sent - highest_sequence`` is a constant (the random first sequence number)
+        plus the packets on their way; the constant is taken out as the smallest difference
+        of the last :data:`MIN_WINDOW_SECONDS`.
+        """
+        if report.packets_sent is None or report.packets_sent < 0:
+            return None
+        offset = (report.packets_sent - report.highest_sequence) & 0xFFFFFFFF
+        if self._first_offset is None:
+            self._first_offset = offset
+        relative = (offset - self._first_offset) & 0xFFFFFFFF
+        if relative >= 1 << 31:
+            relative -= 1 << 32
+        if abs(relative) > 1 << 20:  # garbage, or a new stream: start again
+            self._first_offset, self._offsets = offset, WindowMin(MIN_WINDOW_SECONDS)
+            relative = 0
+        return int(relative - self._offsets.add(now, relative))
+
+    def _drained(self, now: float, report: ReceiverReport, in_flight: int | None) -> bool:
+        """Has every packet sent before the last delay-based decrease arrived? Until then the
+        queue and the round trips show what was sent before it (at a 5 Mbit/s burst's rate,
+        packets that waited ever longer), not what the new rate does: a second cut on them took
+        the *poor* link's rate to the floor. Without the counts, after :data:`DRAIN_LIMIT_SECONDS`."""
+        mark = self._drain_mark
+        if mark is None or now - self._last_decrease >= DRAIN_LIMIT_SECONDS:
+            return True
+        if report.packets_sent is None or in_flight is None:
+            return False
+        return report.packets_sent - in_flight >= mark
+
+    # ------------------------------------------------------------ the rules
+
+    def _decrease(self, now: float, rate: float, why: str, floor: float) -> None:
+        rate = min(max(rate, floor), CEILING_BITRATE)
+        if self.rate is not None and rate >= self.rate:
+            return
+        log.info(
+            "congestion (%s): pacing frames to %d bit/s (was %s, delivered %s)",
+            why,
+            rate,
+            "unpaced" if self.rate is None else f"{self.rate:.0f}",
+            "?" if self.delivered is None else f"{self.delivered:.0f}",
+        )
+        self.rate = rate
+        self._last_decrease = now
+        self._grown_at = now
+
+    def _increase(self, now: float, held_back: bool) -> None:
+        if self.rate is None:
+            return
+        last, self._grown_at = self._grown_at, now
+        if not held_back or last is None:
+            return  # nothing waits for more: the link's room is unknown
+        step = min(max(0.0, now - last), MAX_STEP_SECONDS)
+        congested = self.congested_rate
+        if congested is not None and NEAR_SHARE * congested <= self.rate <= FAR_ABOVE_SHARE * congested:
+            self.rate += max(ADDITIVE_GROWTH * congested, MIN_ADDITIVE_BITRATE) * step
+        else:
+            grown = self.rate * FAST_GROWTH**step
+            if congested is not None and self.rate < NEAR_SHARE * congested:
+                grown = min(grown, NEAR_SHARE * congested)  # then additively from there
+            self.rate = grown
+        if self.rate > CEILING_BITRATE:
+            log.info("link has room: frames no longer paced")
+            self.rate = None
+
+    def report(
+        self,
+        now: float,
+        report: ReceiverReport,
+        sending: float,
+        held_back: bool,
+        floor: float,
+        age_of: Callable[[int], float | None] = lambda packets: None,
+    ) -> None:
+        """Judge one receiver report (see the module); ``age_of(n)``: how long ago the n-th
+        newest packet of ours was sent (``None``: further back than the frames kept)."""
+        expected = self._measure(now, report)
+        log.debug(
+            "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
+            report.fraction_lost,
+            report.rtt,
+            report.jitter,
+            self.delivered,
+            sending,
+            self.rate,
+            self.remb,
+        )
+        base = self.delivered if self.delivered is not None else sending
+        loss = sane(report.fraction_lost, 1.0)
+        counted = expected is not None and expected >= LOSS_MIN_PACKETS
+        rtt = sane(report.rtt, MAX_SANE_SECONDS)
+        if rtt is not None:
+            self._queue = sample = rtt - self._rtt_min.add(now, rtt)
+            self._draining = self._last_rtt is not None and rtt < self._last_rtt - QUEUE_EMPTY / 2
+            self._last_rtt, self._rtt_at = rtt, now
+            self._over = self._over + 1 if sample > QUEUE_DELAY else 0
+            if sample > QUEUE_EMPTY and self.delivered is not None:  # the link was busy: its rate
+                known = (
+                    self._capacity[0] if self._capacity and now - self._capacity[1] < CAPACITY_SECONDS else 0
+                )
+                self._capacity = (max(self.delivered, known), now)
+        if self._capacity is not None and now - self._capacity[1] < CAPACITY_SECONDS:
+            base = max(base, self._capacity[0])
+        jitter = sane(report.jitter, MAX_SANE_SECONDS)
+        rising_jitter = False
+        jitter_growth = 0.0
+        if jitter is not None:
+            jitter_growth = jitter - self._jitter_min.add(now, jitter)
+            rising_jitter = self._last_jitter is not None and jitter > self._last_jitter
+            self._last_jitter = jitter
+        # the oldest packet still on its way, aged by our own send times, less the round trip
+        # without a queue: how long it has waited so far, a lower bound of the standing queue
+        # that needs no rate (a paced or idle stream's delivered rate is not the link's), seen
+        # with every report and not only once per sender report (which a queue delays too)
+        in_flight = self._in_flight(now, report)
+        rtt_min = self._rtt_min.value
+        standing: float | None = None
+        if in_flight is not None and rtt_min is not None:
+            age = age_of(in_flight) if in_flight > 0 else 0.0
+            standing = max(0.0, age - rtt_min) if age is not None else None
+        growing = standing is not None and standing > QUEUE_HIGH and standing >= self._last_standing
+        if standing is not None:
+            self._last_standing = standing
+        queue = self._queue if self._fresh_rtt(now) else None
+        if growing:
+            building, queue = True, standing
+        elif queue is not None:  # the round trip is the better witness; jitter only without it
+            # judged on a new sample only (a receiver reports more often than we send reports)
+            over = queue > QUEUE_HIGH or (queue > QUEUE_DELAY and self._over >= 2)
+            building = rtt is not None and over and not self._draining
+        else:
+            building = jitter_growth > JITTER_GROWTH and rising_jitter
+        may_decrease = now - self._last_decrease >= DECREASE_HOLD
+        if loss is not None and counted and loss > LOSS_BACKOFF:
+            if may_decrease:
+                self.congested_rate = base
+                current = min(self.rate, base) if self.rate is not None else base
+                self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
+        elif building:
+            # a queue while we send less than the link delivers (a keyframe's burst, then
+            # keystrokes) drains by itself: pacing the next scroll for it would only slow it
+            pushing = held_back or sending >= DELAY_BACKOFF * base
+            if may_decrease and pushing and self._drained(now, report, in_flight):
+                self.congested_rate = base
+                current = min(self.rate, base) if self.rate is not None else base
+                share = DELAY_BACKOFF - (queue or 0.0) / DRAIN_SECONDS
+                witness = "packets in flight" if growing else "round trip"
+                why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
+                self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
+                if self._last_decrease == now and report.packets_sent is not None:
+                    self._drain_mark = report.packets_sent
+        elif (
+            (loss is not None and counted and loss > LOSS_HOLD)
+            or queue is None
+            or queue > QUEUE_DELAY
+            or self._draining
+        ):
+            self._grown_at = now  # hold: no growth for this interval either
+        else:
+            self._increase(now, held_back)
+
+    def on_remb(self, now: float, remb: float, sending: float, floor: float) -> None:
+        """The receiver's estimate came with a frame: a fall below the send rate is overuse."""
+        previous, self.remb = self.remb, remb
+        fresh = self._fresh_rtt(now)
+        if remb >= CONGESTED_SHARE * sending:
+            self._remb_below_since = None
+            if not fresh and self.rate is not None and remb > RELIEVED_SHARE * sending:
+                log.info("link has room: frames no longer paced (REMB %d, sending %d)", remb, sending)
+                self.rate = None
+            elif not fresh and self.rate is not None:
+                self.rate = min(max(remb, floor), CEILING_BITRATE)
+            return
+        if previous is None or remb > previous or self._remb_below_since is None:
+            self._remb_below_since = now  # catching up: give it time
+        falling = previous is not None and remb < previous
+        if fresh:
+            # the round trip says more than the estimate: once we backed off, a fall is the
+            # estimator still reacting to the queue we saw, as long as the round trips since
+            # show it draining or empty; any other fall cuts, at most by half
+            seen = self._rtt_at > self._last_decrease and (
+                self._draining or (self._queue is not None and self._queue <= QUEUE_EMPTY)
+            )
+            lagging = self.rate is not None and seen
+            if falling and not lagging and now - self._last_decrease >= DECREASE_HOLD:
+                current = self.rate if self.rate is not None else sending
+                self.congested_rate = self.delivered if self.delivered is not None else sending
+                self._decrease(now, max(remb, REMB_MAX_CUT * current), "REMB fell", floor)
+            return
+        stuck = self.rate is None and now - self._remb_below_since >= STUCK_SECONDS
+        if falling or stuck or self.rate is not None:
+            if self.rate is None:
+                self._decrease(now, remb, "REMB fell" if falling else "REMB stuck", floor)
+            else:
+                self.rate = min(max(remb, floor), CEILING_BITRATE)
