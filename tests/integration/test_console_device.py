@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
+import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser
 from tests.integration.test_console_page import (
@@ -21,8 +22,8 @@ from tests.integration.test_console_page import (
     StandInAgent,
     browser,  # noqa: F401  (the fixture)
     make_app,
-    pytestmark,  # noqa: F401  (timeout, chromium present)
 )
+from tests.integration.test_console_page import pytestmark as page_marks
 
 from veo.protocol import sas
 from veo.protocol.device import DeviceSession
@@ -31,8 +32,11 @@ from veo.tasks import spawn
 
 DEVICE = DeviceSession(device_name="Reception PC", policy="ask", reason="Printer queue stuck")
 
+# timeout, chromium present; the module's event loop, the one ``browser`` (module-scoped) lives on
+pytestmark = [*page_marks, pytest.mark.asyncio(loop_scope="module")]
 
-@pytest.fixture
+
+@pytest_asyncio.fixture(loop_scope="module")
 async def device_harness(browser: Browser) -> AsyncIterator[Harness]:  # noqa: F811
     session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000002"
     relay = Relay()

@@ -15,29 +15,32 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
+import pytest_asyncio
 import uvicorn
-from playwright.async_api import async_playwright
-from tests.integration.test_console_page import (  # noqa: F401 (pytestmark: the skip without Chromium)
-    CHROMIUM_ARGS,
+from playwright.async_api import Browser
+from tests.integration.test_console_page import (
     WAIT_MS,
     Harness,
     Relay,
     StandInAgent,
+    browser,  # noqa: F401  (the fixture)
     make_app,
-    pytestmark,
 )
+from tests.integration.test_console_page import pytestmark as page_marks
 
-from veo.bench.chromium import CHROMIUM
 from veo.protocol.signaling import AgentJoined, Error, Reveal
 from veo.server.sessions.messages import error_text
 from veo.tasks import spawn
 
 CALM = "This session continues in another window."
 
+# the skip without Chromium; one event loop for the module, so one Chromium serves both tests
+pytestmark = [*page_marks, pytest.mark.asyncio(loop_scope="module")]
 
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    """The console page against ``test_console_page``'s stand-in server, in a Chromium of its own."""
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def harness(browser: Browser) -> AsyncIterator[Harness]:  # noqa: F811
+    """The console page against ``test_console_page``'s stand-in server, in the module's Chromium."""
     session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000002"
     relay = Relay()
     session = SimpleNamespace(id=session_id, status="waiting", requested_permissions=["view", "control"])
@@ -51,21 +54,20 @@ async def harness() -> AsyncIterator[Harness]:
     sock.listen(16)
     port = sock.getsockname()[1]
     task = spawn(server.serve(sockets=[sock]), name="console-two-tabs-server")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = await browser.new_page()
-            errors: list[str] = []
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
-            await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
-            yield Harness(page, relay, session_id, errors)
-        finally:
-            await browser.close()
-            server.should_exit = True
-            await task
-            sock.close()
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
+        await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
+        yield Harness(page, relay, session_id, errors)
+    finally:
+        await context.close()
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 async def test_a_first_offer_taken_by_another_tab_shows_no_code_and_no_error(harness: Harness) -> None:
