@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 from tests.integration.live_server import serving, sign_in
 from tests.integration.reports_seed import LEAD, seed
@@ -38,6 +39,8 @@ CHARTS = [
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one event loop for the module, so one Chromium serves every test (``browser``)
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 
@@ -48,14 +51,22 @@ class Live:
     errors: list[str]
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    async with (
-        serving(tmp_path, "reports-browser-test", secure_cookies=False) as (base_url, app),
-        async_playwright() as pw,
-    ):
-        browser: Browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1200, "height": 900})
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def live(tmp_path: Path, browser: Browser) -> AsyncIterator[Live]:
+    async with serving(tmp_path, "reports-browser-test", secure_cookies=False) as (base_url, app):
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
         errors: list[str] = []
         page.on(
             "console",
@@ -72,7 +83,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         try:
             yield Live(base_url, page, errors)
         finally:
-            await browser.close()
+            await context.close()
 
 
 def _pixels(png: bytes) -> list[tuple[int, int, int]]:

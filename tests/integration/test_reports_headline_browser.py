@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 from tests.integration.live_server import serving, sign_in
 from tests.support import PASSWORD, make_user
@@ -42,6 +43,8 @@ SENTENCES = {
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one event loop for the module, so one Chromium serves every test (``browser``)
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 
@@ -52,14 +55,22 @@ class Live:
     errors: list[str]
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    async with (
-        serving(tmp_path, "reports-headline-test", secure_cookies=False) as (base_url, app),
-        async_playwright() as pw,
-    ):
-        browser: Browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def live(tmp_path: Path, browser: Browser) -> AsyncIterator[Live]:
+    async with serving(tmp_path, "reports-headline-test", secure_cookies=False) as (base_url, app):
+        context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+        page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{base_url}/login")  # up and migrated once this answers
@@ -69,7 +80,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         try:
             yield Live(base_url, page, errors)
         finally:
-            await browser.close()
+            await context.close()
 
 
 def _minutes(hours: str, minutes: str) -> int:

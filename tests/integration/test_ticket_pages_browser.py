@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import pyotp
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.integration.live_server import serving, sign_in
 from tests.support import PASSWORD, make_user
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 pytestmark = [
     pytest.mark.timeout(300),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one event loop for the module, so one Chromium serves every test (``browser``)
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 SIZES = [(1366, 768), (1920, 1080)]
@@ -167,21 +170,32 @@ def _seed(db: Database) -> Seeded:
     return ids
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def live(tmp_path: Path, browser: Browser) -> AsyncIterator[Live]:
     async with serving(tmp_path, "ticket-pages-browser-test", secure_cookies=False) as (base_url, app):
         shots = Path(os.environ["VEO_SCREENSHOTS"]) if os.environ.get("VEO_SCREENSHOTS") else None
         if shots:
             shots.mkdir(parents=True, exist_ok=True)
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            probe = await browser.new_page()
-            await probe.goto(f"{base_url}/login")  # up and migrated once this answers
-            await probe.close()
-            try:
-                yield Live(base_url, browser, _seed(app.state.db), shots, [])
-            finally:
-                await browser.close()
+        probe = await browser.new_page()
+        await probe.goto(f"{base_url}/login")  # up and migrated once this answers
+        await probe.close()
+        contexts = len(browser.contexts)
+        try:
+            yield Live(base_url, browser, _seed(app.state.db), shots, [])
+        finally:
+            for context in browser.contexts[contexts:]:  # what the test left open
+                await context.close()
 
 
 async def _context(live: Live, lang: str, size: tuple[int, int]) -> BrowserContext:
