@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from playwright.async_api import Browser, Page, async_playwright
@@ -47,6 +48,8 @@ WAIT_S = 30
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+    # one event loop for the module, so one Chromium serves every test (``browser``)
+    pytest.mark.asyncio(loop_scope="module"),
 ]
 
 
@@ -59,8 +62,19 @@ class Stack:
     app: Any
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def stack(tmp_path: Path, browser: Browser) -> AsyncIterator[Stack]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
@@ -72,32 +86,31 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = spawn(server.serve(sockets=[sock]), name="console-server-test")
-    async with async_playwright() as pw:
-        browser: Browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page()
-        errors: list[str] = []
-        # A missing /favicon.ico is the browser's own request, not the page's: only that one is allowed.
-        page.on(
-            "console",
-            lambda msg: (
-                errors.append(f"{msg.text} {msg.location.get('url', '')}")
-                if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
-                else None
-            ),
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    # A missing /favicon.ico is the browser's own request, not the page's: only that one is allowed.
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"{msg.text} {msg.location.get('url', '')}")
+            if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{base_url}/login")  # the server is up (and migrated) once this answers
+    with app.state.db.session() as s:
+        auth_service.create_user(
+            s, EMAIL, name="Carla Tech", role="technician", password=PASSWORD, must_change_password=False
         )
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"{base_url}/login")  # the server is up (and migrated) once this answers
-        with app.state.db.session() as s:
-            auth_service.create_user(
-                s, EMAIL, name="Carla Tech", role="technician", password=PASSWORD, must_change_password=False
-            )
-        try:
-            yield Stack(base_url, f"ws://127.0.0.1:{port}", page, errors, app)
-        finally:
-            await browser.close()
-            server.should_exit = True
-            await task
-            sock.close()
+    try:
+        yield Stack(base_url, f"ws://127.0.0.1:{port}", page, errors, app)
+    finally:
+        await context.close()
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 async def _receive(ws: ClientConnection) -> Any:
