@@ -467,31 +467,20 @@ def _case(world: _World, display: Screen, network: Network, run_index: int) -> N
 
 def _drop(world: _World, display: Display, network: Network, run_index: int) -> None:
     """The drop scenario in a session of its own (direct path, control asked for and given)."""
-    where = f"drop {display.width}x{display.height} {network.name} run {run_index}"
     assert world.plan.drop_seconds is not None
-    world.progress(f"{where}: session set-up")
-    try:
-        session = VeoSession(
-            world.server, world.browser, display, world.procs, world.workdir,
-            world.plan.codecs[0], world.tech_inode, control=True, console=world.plan.consoles[0],
-        )  # fmt: skip
-    except (BenchError, PlaywrightError) as exc:
-        world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
-        world.progress(f"{where}: FAILED: {exc}")
-        return
-    try:
-        result = run_drop(session, display, world.lab, world.procs, network.name, world.plan.drop_seconds)
+    down = world.plan.drop_seconds
+
+    def what(session: VeoSession) -> None:
+        result = run_drop(session, display, world.lab, world.procs, network.name, down)
         world.drops.append(result)
         world.progress(f"  {result.line()}")
-        for at, what in result.timeline:
-            world.progress(f"    console {at / 1000:+.2f} s after the return: {what}")
+        for at, event in result.timeline:
+            world.progress(f"    console {at / 1000:+.2f} s after the return: {event}")
         for line in result.agent_lines:
             world.progress(f"    agent: {line}")
-    except PlaywrightError as exc:
-        world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
-        world.progress(f"{where}: FAILED: {exc}")
-    finally:
-        session.close()
+
+    where = f"drop {display.width}x{display.height} {network.name} run {run_index}"
+    _scenario(world, where, display, what, world.plan.consoles[0], control=True)
 
 
 def _scenario(
@@ -500,13 +489,19 @@ def _scenario(
     display: Display,
     what: Callable[[VeoSession], None],
     console: tuple[int, int] | None = None,
+    *,
+    control: bool = False,
 ) -> None:
-    """One of issue 18's scenarios in a veo session of its own (direct path, view only)."""
+    """One scenario in a veo session of its own (direct path; view only unless ``control``).
+
+    A session that cannot be set up, or a scenario that fails, is one failure of the run (its
+    first line), not the run's end.
+    """
     world.progress(f"{where}: session set-up")
     try:
         session = VeoSession(
             world.server, world.browser, display, world.procs, world.workdir,
-            world.plan.codecs[0], world.tech_inode, console=console,
+            world.plan.codecs[0], world.tech_inode, control=control, console=console,
         )  # fmt: skip
     except (BenchError, PlaywrightError) as exc:
         world.failures.append(f"{where}: {str(exc).splitlines()[0]}")
