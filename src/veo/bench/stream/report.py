@@ -11,6 +11,7 @@ means veo did better than the best VNC there.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,9 +193,7 @@ def reference_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
                 "network": s.network,
                 "workload": s.workload,
                 "best_reference": best.name,
-                "veo": {key: s.figures.get(key) for key in REFERENCE_FIGURES},
-                "reference": {key: best.figures.get(key) for key in REFERENCE_FIGURES},
-                "ratio": {key: ratio(s.figures.get(key), best.figures.get(key)) for key in REFERENCE_FIGURES},
+                **side_by_side(("veo", s), ("reference", best), REFERENCE_FIGURES),
                 "references_latency_median_ms": refs,
             }
         )
@@ -205,6 +204,22 @@ def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b <= 0:
         return None
     return a / b
+
+
+def side_by_side(
+    first: tuple[str, Summary], second: tuple[str, Summary], keys: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """Two summaries' ``keys`` under their names, and ``ratio``: first / second, key by key.
+
+    The JSON shape of every comparison pair (veo and its best reference, relay and direct path,
+    portal and X11 backend).
+    """
+    (name_a, a), (name_b, b) = first, second
+    return {
+        name_a: {key: a.figures.get(key) for key in keys},
+        name_b: {key: b.figures.get(key) for key in keys},
+        "ratio": {key: ratio(a.figures.get(key), b.figures.get(key)) for key in keys},
+    }
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:
@@ -360,9 +375,7 @@ def relay_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
                 "resolution": s.resolution,
                 "network": s.network,
                 "workload": s.workload,
-                "relay": {key: s.figures.get(key) for key in RELAY_FIGURES},
-                "direct": {key: direct.figures.get(key) for key in RELAY_FIGURES},
-                "ratio": {key: ratio(s.figures.get(key), direct.figures.get(key)) for key in RELAY_FIGURES},
+                **side_by_side(("relay", s), ("direct", direct), RELAY_FIGURES),
                 "relay_server_kbit_s": s.figures.get("relay_kbit_s"),
             }
         )
@@ -416,9 +429,7 @@ def backend_pairs(summaries: list[Summary]) -> list[dict[str, Any]]:
                 "resolution": s.resolution,
                 "network": s.network,
                 "workload": s.workload,
-                "portal": {key: s.figures.get(key) for key in BACKEND_FIGURES},
-                "x11": {key: x11.figures.get(key) for key in BACKEND_FIGURES},
-                "ratio": {key: ratio(s.figures.get(key), x11.figures.get(key)) for key in BACKEND_FIGURES},
+                **side_by_side(("portal", s), ("x11", x11), BACKEND_FIGURES),
             }
         )
     return pairs
