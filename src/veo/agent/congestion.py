@@ -31,7 +31,9 @@ The rules, each evaluated on a report:
   :data:`MIN_WINDOW_SECONDS` in two sender reports in a row (:data:`QUEUE_HIGH` in one: one
   sample can sit behind one large frame) and not falling, or, without round trips, the jitter
   :data:`JITTER_GROWTH` over its minimum and rising: the rate drops to :data:`DELAY_BACKOFF`
-  (0.85) of what the receiver actually got (GCC's delay-based decrease, ``0.85 * incoming``),
+  (0.85) of what the receiver actually got (GCC's delay-based decrease, ``0.85 * incoming``)
+  while we were sending a lot (:mod:`veo.agent.delivery`: the busy period's rate, not the
+  report interval's, which before a burst's first cut is mostly typing),
   less what drains the queue seen within :data:`DRAIN_SECONDS` (never below half), before the
   queue fills and loss starts (at 0.85x alone, half a second of queue on a 2 Mbit/s link took
   over 3 s to drain). At most
@@ -45,6 +47,11 @@ The rules, each evaluated on a report:
   of the last congestion, additively (:data:`ADDITIVE_GROWTH` of it a second) near it, so the
   stream comes back within a few reports after a burst and then probes gently where the link
   filled last. Above :data:`CEILING_BITRATE` the stream is no longer paced.
+
+While the controller does not pace (before any congestion, or after REMB said the link had
+room), frames are still paced to the rate the link delivered at the last congestion, loosened
+by 1 % a second and forgotten after a minute (:mod:`veo.agent.link_memory`): a burst does not
+start unpaced into a link known to be narrower.
 
 REMB is one more delay signal, with the lessons of the budget before this one:
 
@@ -150,7 +157,7 @@ class SendBudget:
         return sum(bits for _, bits in self._recent) / RATE_WINDOW_SECONDS
 
     def _drain(self, now: float) -> None:
-        rate = self.controller.rate or 0.0
+        rate = self.controller.pacing_rate(now) or 0.0
         self._bits = max(0.0, self._bits - (now - self._at) * rate)
         self._at = now
 
@@ -167,9 +174,9 @@ class SendBudget:
             while self._frames[0][0] < now - HISTORY_SECONDS:
                 self._frames.popleft()
             if bitrate is not None:
-                was = self.controller.rate
+                was = self.controller.pacing_rate(now)
                 self.controller.on_remb(now, float(bitrate), self._sent_rate(now), self._floor)
-                if was is None and self.controller.rate is not None:
+                if was is None and self.controller.pacing_rate(now) is not None:
                     self._bits = 0.0  # the bucket starts empty when pacing starts
             self._bits += nbytes * 8
 
@@ -178,7 +185,7 @@ class SendBudget:
         with self._lock:
             now = self._clock()
             self._drain(now)
-            was = self.controller.rate
+            was = self.controller.pacing_rate(now)
             held_back = now - self._held_at <= HELD_BACK_SECONDS
             self.controller.report(
                 now,
@@ -187,8 +194,9 @@ class SendBudget:
                 held_back,
                 self._floor,
                 lambda n: self._age_of(now, n),
+                self._frames,
             )
-            if was is None and self.controller.rate is not None:
+            if was is None and self.controller.pacing_rate(now) is not None:
                 self._bits = 0.0
 
     def _age_of(self, now: float, packets: int) -> float | None:
@@ -205,7 +213,7 @@ class SendBudget:
         with self._lock:
             now = self._clock()
             self._drain(now)
-            rate = self.controller.rate
+            rate = self.controller.pacing_rate(now)
             if rate is None or rate <= 0:
                 return 0.0
             wait = max(0.0, (self._bits - rate * self._burst) / rate)

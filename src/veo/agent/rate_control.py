@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from veo.agent.delivery import busy_rate
+from veo.agent.link_memory import LinkMemory
 from veo.agent.receiver_report import ReceiverReport, WindowMin, sane
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class RateController:
         self._over = 0
         #: the highest rate delivered while a queue stood, and when (the link's rate, at least)
         self._capacity: tuple[float, float] | None = None
+        #: the link's rate at the last congestion, paced to when the rate is not (see pacing_rate)
+        self.link = LinkMemory()
         self._rtt_at = -math.inf
         self._last_jitter: float | None = None
         self._queue: float | None = None
@@ -202,6 +206,15 @@ class RateController:
         if self.rate > CEILING_BITRATE:
             log.info("link has room: frames no longer paced")
             self.rate = None
+            self.link.forget()
+
+    def pacing_rate(self, now: float) -> float | None:
+        """What frames are paced to: the controller's rate, or while it does not pace, the
+        link's rate learnt at the last congestion (:class:`LinkMemory`), so that a burst does
+        not start unpaced into a link known to be narrower (``None``: not paced)."""
+        if self.rate is not None:
+            return self.rate
+        return self.link.bound(now)
 
     def report(
         self,
@@ -211,10 +224,13 @@ class RateController:
         held_back: bool,
         floor: float,
         age_of: Callable[[int], float | None] = lambda packets: None,
+        frames: Sequence[tuple[float, int]] = (),
     ) -> None:
         """Judge one receiver report (see the module); ``age_of(n)``: how long ago the n-th
-        newest packet of ours was sent (``None``: further back than the frames kept)."""
+        newest packet of ours was sent (``None``: further back than the frames kept);
+        ``frames``: our recent frames' send times and packets, oldest first."""
         expected = self._measure(now, report)
+        in_flight = self._in_flight(now, report)
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
             report.fraction_lost,
@@ -226,6 +242,20 @@ class RateController:
             self.remb,
         )
         base = self.delivered if self.delivered is not None else sending
+        busy: float | None = None
+        rtt_min = self._rtt_min.value
+        if in_flight is not None and rtt_min is not None:
+            # what arrived while we were sending a lot, not since the last report (see delivery)
+            size = (report.packet_bytes or 1_000.0) + PACKET_OVERHEAD_BYTES
+            busy = busy_rate(now, frames, in_flight, rtt_min, size * 8)
+        # whether we push the link is judged against the interval's own rate (and the link's
+        # rate seen before this report): the 1-s send rate of the first half second of a burst
+        # is below the busy period's rate, and the first cut would wait for it
+        judged = base
+        if self._capacity is not None and now - self._capacity[1] < CAPACITY_SECONDS:
+            judged = max(judged, self._capacity[0])
+        if busy is not None:
+            base = max(base, busy)
         loss = sane(report.fraction_lost, 1.0)
         counted = expected is not None and expected >= LOSS_MIN_PACKETS
         rtt = sane(report.rtt, MAX_SANE_SECONDS)
@@ -238,7 +268,7 @@ class RateController:
                 known = (
                     self._capacity[0] if self._capacity and now - self._capacity[1] < CAPACITY_SECONDS else 0
                 )
-                self._capacity = (max(self.delivered, known), now)
+                self._capacity = (max(base, known), now)
         if self._capacity is not None and now - self._capacity[1] < CAPACITY_SECONDS:
             base = max(base, self._capacity[0])
         jitter = sane(report.jitter, MAX_SANE_SECONDS)
@@ -252,7 +282,6 @@ class RateController:
         # without a queue: how long it has waited so far, a lower bound of the standing queue
         # that needs no rate (a paced or idle stream's delivered rate is not the link's), seen
         # with every report and not only once per sender report (which a queue delays too)
-        in_flight = self._in_flight(now, report)
         rtt_min = self._rtt_min.value
         standing: float | None = None
         if in_flight is not None and rtt_min is not None:
@@ -274,15 +303,19 @@ class RateController:
         if loss is not None and counted and loss > LOSS_BACKOFF:
             if may_decrease:
                 self.congested_rate = base
-                current = min(self.rate, base) if self.rate is not None else base
+                self.link.learn(now, base)
+                paced = self.pacing_rate(now)
+                current = min(paced, base) if paced is not None else base
                 self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
         elif building:
             # a queue while we send less than the link delivers (a keyframe's burst, then
             # keystrokes) drains by itself: pacing the next scroll for it would only slow it
-            pushing = held_back or sending >= DELAY_BACKOFF * base
+            pushing = held_back or sending >= DELAY_BACKOFF * judged
             if may_decrease and pushing and self._drained(now, report, in_flight):
                 self.congested_rate = base
-                current = min(self.rate, base) if self.rate is not None else base
+                self.link.learn(now, base)
+                paced = self.pacing_rate(now)
+                current = min(paced, base) if paced is not None else base
                 share = DELAY_BACKOFF - (queue or 0.0) / DRAIN_SECONDS
                 witness = "packets in flight" if growing else "round trip"
                 why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"

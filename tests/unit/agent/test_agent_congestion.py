@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veo.agent.congestion import (
+    BURST_SECONDS,
     CEILING_BITRATE,
     DELAY_BACKOFF,
     FLOOR_BITRATE,
     ReceiverReport,
     SendBudget,
 )
+from veo.agent.link_memory import LOOSEN_PER_SECOND, MEMORY_SECONDS, LinkMemory
 
 PACKET = 1_200
 
@@ -454,3 +456,107 @@ def test_the_rate_stays_within_its_bounds_whatever_the_reports(events: list[tupl
         assert rate is None or FLOOR_BITRATE <= rate <= CEILING_BITRATE
         delay = budget.delay()
         assert delay >= 0.0 and math.isfinite(delay)
+
+
+# -------------------------------------------------------------------- the first cut's base, the link's memory
+
+LINK_PACKET_BITS = (1_290 + 50) * 8  # our full packet and its headers, as the controller counts it
+
+
+def _typing_then_a_burst(budget: SendBudget, clock: Clock) -> tuple[int, int, int]:
+    """Three seconds of typing with a report each second, then 0.6 s more typing and half a
+    second of a 3.1 Mbit/s scroll into a 2 Mbit/s link, 80 ms round trip. Returns (our packets
+    sent so far, the receiver's highest sequence, the packets that arrived in the last interval)."""
+    sent, highest = 5_000, 1_000
+
+    def report(packets: int, rtt: float) -> None:
+        nonlocal highest
+        highest += packets
+        budget.report(
+            ReceiverReport(0.0, 0, highest, 0.002, rtt=rtt, packet_bytes=1_290.0, packets_sent=sent)
+        )
+
+    report(0, 0.08)
+    for _ in range(3):
+        for _ in range(8):
+            budget.spent(400, None)  # one packet
+            sent += 1
+            clock.now += 1 / 8
+        report(8, 0.08)
+    for _ in range(5):
+        budget.spent(400, None)
+        sent += 1
+        clock.now += 1 / 8
+    burst_start = clock.now
+    for _ in range(15):
+        budget.spent(12_900, None)  # ten packets
+        sent += 10
+        clock.now += 1 / 30
+    # counted by the receiver 40 ms before the report reached us, the burst's first packet
+    # having arrived 40 ms after it left: 0.42 s of the link's rate
+    arrived = 5 + int(2_000_000 / LINK_PACKET_BITS * (clock.now - burst_start - 0.08))
+    queue = (sent - 4_000 - (highest + arrived)) * LINK_PACKET_BITS / 2_000_000
+    report(arrived, 0.08 + queue)
+    return sent, highest, arrived
+
+
+def test_the_first_cut_is_based_on_what_arrived_while_the_burst_was_sent() -> None:
+    """The report interval before the first cut is mostly typing (~0.8 Mbit/s delivered over it);
+    what the receiver got during the burst is the link's 2 Mbit/s: the cut starts from that,
+    not near the floor (a bench run's first cut from 640 kbit/s took ~5 s to grow back)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    _typing_then_a_burst(budget, clock)
+    delivered = budget.controller.delivered
+    assert delivered is not None and delivered < 1_000_000  # the interval's rate: mostly typing
+    assert budget.rate is not None  # a queue of ~0.4 s: cut at once
+    assert 0.45 * 2_000_000 <= budget.rate <= DELAY_BACKOFF * 2_000_000
+    assert budget.controller.congested_rate is not None
+    assert budget.controller.congested_rate <= 2_000_000 * 1.01  # a lower bound of the link's rate
+
+
+def test_a_burst_after_the_rate_was_released_starts_paced_to_the_link_learnt_at_congestion() -> None:
+    """After a congestion the controller let go (REMB said the link had room, no round trips):
+    the next burst is still paced to the rate the link delivered then, loosened a little by the
+    time since, not sent at 3 Mbit/s into the 1-s queue."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    _typing_then_a_burst(budget, clock)
+    learnt = budget.controller.link.bound(clock.now)
+    assert learnt is not None and 1_900_000 <= learnt <= 2_000_000 * 1.01
+    for _ in range(5):  # five seconds of typing, no round trips, REMB well above what we send
+        _second(budget, clock, 50_000, remb=1_000_000, fps=8)
+    assert budget.rate is None  # the controller no longer paces
+    start = clock.now
+    sent_bits = 0
+    while clock.now < start + 1.0:  # a scroll that wants 3.1 Mbit/s
+        if budget.delay() == 0.0:
+            budget.spent(12_900, None)
+            sent_bits += 12_900 * 8
+        clock.now += 1 / 30
+    bound = learnt * (1 + 0.01 * 6.1)
+    assert sent_bits <= bound * (1.0 + BURST_SECONDS) + 12_900 * 8
+    assert sent_bits >= 0.8 * bound
+
+
+def test_the_links_rate_loosens_with_time_and_is_forgotten() -> None:
+    memory = LinkMemory()
+    assert memory.bound(0.0) is None
+    memory.learn(10.0, 2_000_000)
+    assert memory.bound(10.0) == pytest.approx(2_000_000)
+    assert memory.bound(30.0) == pytest.approx(2_000_000 * (1 + LOOSEN_PER_SECOND * 20))
+    assert memory.bound(10.0 + MEMORY_SECONDS) is None
+    memory.learn(100.0, 1_500_000)
+    memory.forget()
+    assert memory.bound(100.0) is None
+
+
+def test_growing_past_the_ceiling_forgets_the_link() -> None:
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    budget.controller.link.learn(clock.now, 2_000_000)
+    budget.controller.rate = CEILING_BITRATE * 0.99
+    budget.controller._grown_at = clock.now - 1.0
+    budget.controller._increase(clock.now, held_back=True)
+    assert budget.rate is None
+    assert budget.controller.pacing_rate(clock.now) is None
