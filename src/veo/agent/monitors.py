@@ -144,8 +144,9 @@ class MonitorSwitch:
         """The console shows the screen at ``message`` (already allowed by the policy: view)."""
         if self._closed:
             return
+        if self._view == message:  # a repeat changes nothing and must not fill the log
+            return
         self._view = message
-        log.info("view width=%d height=%d zoom=%s", message.width, message.height, message.zoom)
         if self._view_task is None or self._view_task.done():  # one at a time: a flood coalesces
             self._view_task = spawn(self._apply_views(), name="veo-agent-view")
 
@@ -157,6 +158,8 @@ class MonitorSwitch:
             track = self._track()
             if track is None or applied is None:
                 return
+            # logged once per view handed to the track: a flood of views coalesces, and so do its lines
+            log.info("view width=%d height=%d zoom=%s", applied.width, applied.height, applied.zoom)
             with contextlib.suppress(RuntimeError):  # the track stopped meanwhile (executor shut down)
                 await track.set_view(applied)
 

@@ -111,7 +111,10 @@ def install() -> None:
     def configure(self: Any, parameters: Any) -> None:
         stock_configure(self, parameters)
         for ext in parameters.headerExtensions:
-            if ext.uri == URI:
+            # the id comes from the console's answer: one outside RTP's 1..255 (0 is padding,
+            # 15 the one-byte form's reserved id) leaves the extension off instead of raising in
+            # aiortc's connect task, which would hang the session rather than end it
+            if ext.uri == URI and isinstance(ext.id, int) and 1 <= ext.id <= 255 and ext.id != 15:
                 setattr(self, _ATTRIBUTE, _elements(ext.id))
 
     def set_(self: Any, values: Any) -> tuple[int, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,16 @@ from veo.agent.capture.monitors import Layout, Monitor, RawMonitor, build_layout
 from veo.agent.input_worker import on_desktop
 from veo.agent.monitors import MonitorSwitch
 from veo.agent.stream import ScreenTrack
-from veo.protocol.datachannel import AgentDataMessage, Dropped, Key, PointerButton, PointerMove, Screen, Wheel
+from veo.protocol.datachannel import (
+    AgentDataMessage,
+    Dropped,
+    Key,
+    PointerButton,
+    PointerMove,
+    Screen,
+    View,
+    Wheel,
+)
 from veo.protocol.monitors import Monitors, SelectMonitor
 
 DESKTOP = Region(0, 0, 3840, 1080)
@@ -272,3 +282,40 @@ async def test_without_a_list_only_the_whole_desktop_can_be_shown() -> None:
     await _settle()
     assert track.regions == [None] and sent[-1] == Screen(width=3840, height=1080)
     switch.close()
+
+
+class ViewTrack:
+    """A track that only records the views it is given."""
+
+    def __init__(self) -> None:
+        self.views: list[View] = []
+
+    async def set_view(self, view: View) -> None:
+        self.views.append(view)
+
+
+async def test_a_flood_of_views_writes_a_line_per_view_applied_not_per_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The agent's log keeps a few MiB: views sent in a loop must not push the consent and code
+    lines out of it (security review of issue 18, F3)."""
+    track = ViewTrack()
+    switch = MonitorSwitch(
+        send=lambda message: None,
+        track=lambda: track,
+        input_path=type("In", (), {"set_region": lambda self, r: None})(),
+        may_show=lambda: True,
+    )
+    caplog.set_level(logging.INFO, logger="veo.agent.monitors")
+    try:
+        for _ in range(500):
+            switch.set_view(View(width=1920, height=1080))  # the same view again and again
+        for width in range(1000, 1200):
+            switch.set_view(View(width=width, height=600))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        lines = [r for r in caplog.records if r.getMessage().startswith("view ")]
+        assert 1 <= len(lines) == len(track.views) <= 3
+        assert track.views[-1] == View(width=1199, height=600)
+    finally:
+        switch.close()

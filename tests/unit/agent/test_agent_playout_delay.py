@@ -68,6 +68,19 @@ def test_it_goes_in_front_of_aiortcs_own_elements_keeping_the_alignment() -> Non
     assert rtp.HeaderExtensionsMap().set(rtp.HeaderExtensions(mid="0")) == (0, b"")  # not negotiated
 
 
+@pytest.mark.parametrize("answered_id", [0, 15, 256, 300, -1])
+def test_an_answer_with_an_impossible_id_leaves_it_off_instead_of_raising(answered_id: int) -> None:
+    """The id comes from the console's answer: raising there would end aiortc's connect task
+    and hang the session (security review F4)."""
+    playout_delay.install()
+    map_ = rtp.HeaderExtensionsMap()
+    params = RTCRtpSendParameters(
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=answered_id, uri=playout_delay.URI)]
+    )
+    map_.configure(params)
+    assert map_.set(rtp.HeaderExtensions()) == (0, b"")
+
+
 class Frames(MediaStreamTrack):  # type: ignore[misc]
     kind = "video"
 
