@@ -10,6 +10,7 @@
 // with it, the server says `upgraded` and this page stops sharing (the app took over the session).
 
 import { ChatBox } from "../shared/chatbox.js";
+import { Catalog } from "../shared/i18n.js";
 import { displayCode } from "../console/sas.js";
 import { Offerer } from "./offerer.js";
 import { PreviewOverlay } from "./overlay.js";
@@ -19,14 +20,8 @@ const INPUT_TYPES = ["pointer_move", "pointer_button", "wheel", "key", "text", "
 const REFUSED = ["clipboard", "file_offer", "file_accept", "file_reject", "file_progress", "file_cancel", "select_monitor", "sysinfo_request"];
 const DROPPED_EVERY_MS = 2000;
 
-let strings = {};
-
-function t(key, params = {}) {
-  const template = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
-  return String(template).replace(/\{(\w+)\}/g, (whole, name) =>
-    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
-  );
-}
+const catalog = new Catalog();
+const t = (key, params = {}) => catalog.t(key, params);
 
 /** How long to wait, as `5 minutes` / `1 minute` (Spanish and English: one form for 1, another for the rest). */
 function waitText(seconds) {
@@ -42,7 +37,7 @@ export function refusalText(m) {
     return t("refused.rate_limited.wait", { wait: waitText(m.retry_after) });
   }
   const key = `refused.${code}`;
-  return Object.prototype.hasOwnProperty.call(strings, key) ? t(key) : t("refused.other");
+  return catalog.has(key) ? t(key) : t("refused.other");
 }
 
 /** How the session ended, from the server's `ended{by, reason}`: one sentence per kind of ending. */
@@ -79,12 +74,7 @@ function messageId() {
 export class BrowserShare {
   constructor(doc) {
     this.doc = doc;
-    const block = doc.getElementById("share-i18n");
-    try {
-      strings = JSON.parse((block && block.textContent) || "{}") || {};
-    } catch {
-      strings = {};
-    }
+    catalog.load(doc, "share-i18n");
     this.root = doc.getElementById("share");
     this.codes = codeRule(this.root);
     this.el = (id) => doc.getElementById(id);
