@@ -12,12 +12,11 @@
 import { ChatBox } from "../shared/chatbox.js";
 import { Catalog } from "../shared/i18n.js";
 import { displayCode } from "../console/sas.js";
+import { refusalReason } from "./messages.js";
 import { Offerer } from "./offerer.js";
 import { PreviewOverlay } from "./overlay.js";
 
 const HEX32 = /^[0-9a-f]{64}$/;
-const INPUT_TYPES = ["pointer_move", "pointer_button", "wheel", "key", "text", "release_all"];
-const REFUSED = ["clipboard", "file_offer", "file_accept", "file_reject", "file_progress", "file_cancel", "select_monitor", "sysinfo_request"];
 const DROPPED_EVERY_MS = 2000;
 
 const catalog = new Catalog();
@@ -355,10 +354,9 @@ export class BrowserShare {
       if (this.chat && typeof m.id === "string") this.chat.acknowledge(m.id);
     } else if (m.type === "annotate" || m.type === "annotate_erase" || m.type === "tech_pointer") {
       this.overlay.apply(m);
-    } else if (INPUT_TYPES.includes(m.type)) {
-      this.refuse("control_not_granted");
-    } else if (REFUSED.includes(m.type)) {
-      this.refuse("browser_share");
+    } else {
+      const reason = refusalReason(m.type); // input, the app's features; "" for view, heartbeat
+      if (reason) this.refuse(reason);
     }
   }
 
