@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from tests.unit.agent.test_agent_stream import FakeDamage, FakeScreen, _stop
+from tests.unit.agent.test_agent_stream import FakeScreen, _stop, damage_track
 
 from veo.agent.capture.base import Size
 from veo.agent.pacing import BUSY_SHARE, HIGH_FPS, LOW_FPS, Pacer, polling_fps
-from veo.agent.stream import ScreenTrack
 
 
 def _pacer(max_fps: float = HIGH_FPS, adaptive: bool = True) -> tuple[Pacer, list[float]]:
@@ -82,13 +79,7 @@ class SlowScreen(FakeScreen):
 
 async def test_the_track_tells_the_pacer_what_each_frame_cost() -> None:
     screen = SlowScreen(64, 48)
-    watchers: list[FakeDamage] = []
-
-    def factory(on_damage: Callable[[], None]) -> Any:
-        watchers.append(FakeDamage(on_damage))
-        return watchers[-1]
-
-    track = ScreenTrack(lambda: screen, keepalive_seconds=3600.0, damage_factory=factory)
+    track, watchers = damage_track(screen)
     try:
         track.allow()
         await track.recv()

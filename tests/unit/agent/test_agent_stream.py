@@ -286,15 +286,23 @@ class FakeDamage:
         self.alive = False
 
 
-async def test_track_captures_when_damage_is_reported_and_not_before() -> None:
-    screen = FakeScreen(64, 48)
+def damage_track(screen: FakeScreen, **options: Any) -> tuple[ScreenTrack, list[FakeDamage]]:
+    """A track on ``screen`` whose damage watchers are fakes the test fires by hand.
+
+    The keepalive is an hour, so every frame after the first comes from a fired watcher.
+    """
     watchers: list[FakeDamage] = []
 
     def factory(on_damage: Callable[[], None]) -> Any:
         watchers.append(FakeDamage(on_damage))
         return watchers[-1]
 
-    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=factory)
+    return ScreenTrack(lambda: screen, keepalive_seconds=3600.0, damage_factory=factory, **options), watchers
+
+
+async def test_track_captures_when_damage_is_reported_and_not_before() -> None:
+    screen = FakeScreen(64, 48)
+    track, watchers = damage_track(screen, fps=1000.0)
     try:
         track.allow()
         await track.recv()  # the first frame needs no damage

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import av
 import pytest
-from tests.unit.agent.test_agent_stream import FakeDamage, FakeScreen, _stop
+from tests.unit.agent.test_agent_stream import FakeScreen, _stop, damage_track
 
 from veo.agent import timeline
 from veo.agent.stream import ScreenTrack
@@ -69,13 +68,7 @@ def test_off_unless_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 async def test_the_track_stamps_each_frame_in_order_and_files_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(timeline.ENV, "1")
     screen = FakeScreen(64, 48)
-    watchers: list[FakeDamage] = []
-
-    def factory(on_damage: Callable[[], None]) -> Any:
-        watchers.append(FakeDamage(on_damage))
-        return watchers[-1]
-
-    track = ScreenTrack(lambda: screen, fps=1000.0, keepalive_seconds=3600.0, damage_factory=factory)
+    track, watchers = damage_track(screen, fps=1000.0)
     try:
         track.allow()
         await track.recv()
