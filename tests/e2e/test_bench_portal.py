@@ -12,10 +12,8 @@ parked, and closing stops the desktop.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from veo.bench.stream.runner import WorkloadOutput
 from veo.bench.stream.wayland_screen import WaylandScreen, missing
 from veo.bench.wayland import screenshot
 
+from .bench_support import bench_lab
 from .conftest import _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -43,20 +42,12 @@ def portal_screen() -> Iterator[tuple[Lab, Processes, WaylandScreen, Path]]:
     problem = missing()
     if problem is not None:
         _unavailable(problem)
-    workdir = Path(tempfile.mkdtemp(prefix="veo-bench-portal-"))
-    procs = Processes(workdir)
-    lab = Lab(procs, tag=f"p{os.getpid()}")
-    screen: WaylandScreen | None = None
-    try:
-        lab.open()
+    with bench_lab("portal", "p") as (lab, procs, workdir):
         screen = WaylandScreen(lab.user, workdir, *SIZE)
-        yield lab, procs, screen, workdir
-    finally:
-        if screen is not None:
+        try:
+            yield lab, procs, screen, workdir
+        finally:
             screen.close()
-        procs.stop_all()
-        lab.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_the_workload_draws_on_the_wayland_desktop_in_the_bench_namespace(

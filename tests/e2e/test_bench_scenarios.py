@@ -11,12 +11,9 @@ and end on the wall clock, in order.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,6 +24,7 @@ from veo.bench.stream.procs import Processes
 from veo.bench.stream.readability import SCREEN, cells, grab_screen, gray, scale_area, score
 from veo.bench.stream.runner import WorkloadOutput
 
+from .bench_support import bench_lab
 from .conftest import _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -36,16 +34,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 def screen() -> Iterator[tuple[Lab, Processes, Display]]:
     if os.geteuid() != 0:
         _unavailable("root (to create network namespaces)")
-    workdir = Path(tempfile.mkdtemp(prefix="veo-bench-scen-"))
-    procs = Processes(workdir)
-    lab = Lab(procs, tag=f"s{os.getpid()}")
-    try:
-        lab.open()
+    with bench_lab("scen", "s") as (lab, procs, _workdir):
         yield lab, procs, Display(lab, procs, *SCREEN)
-    finally:
-        procs.stop_all()
-        lab.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _workload(lab: Lab, procs: Processes, display: Display, *args: str) -> WorkloadOutput:

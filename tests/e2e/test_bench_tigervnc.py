@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +29,7 @@ from veo.bench.stream.procs import Processes
 from veo.bench.stream.runner import WorkloadOutput, missing_requirements
 from veo.bench.stream.vnc_pipeline import VNC_SERVERS, VncSession
 
+from .bench_support import bench_lab
 from .conftest import _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -46,16 +45,8 @@ def lab_display() -> Iterator[tuple[Lab, Processes, Display, Path]]:
     problem = missing_requirements(True, references=["x0vncserver"])
     if problem is not None:
         _unavailable(problem)
-    workdir = Path(tempfile.mkdtemp(prefix="veo-bench-tigervnc-"))
-    procs = Processes(workdir)
-    lab = Lab(procs, tag=f"v{os.getpid()}")
-    try:
-        lab.open()
+    with bench_lab("tigervnc", "v") as (lab, procs, workdir):
         yield lab, procs, Display(lab, procs, *SIZE), workdir
-    finally:
-        procs.stop_all()
-        lab.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_x0vncserver_in_the_bench_namespace_shows_the_pattern_in_novnc_as_tight(
