@@ -41,3 +41,15 @@ def test_the_share_handles_each_shown_type(run_js: RunJs) -> None:
     source = (STATIC.parent / "join" / "share.js").read_text(encoding="utf-8")
     handled = set(re.findall(r'm\.type === "(\w+)"', source))
     assert handled == set(lists(run_js)["shown"])
+
+
+def test_the_console_has_a_sentence_for_each_reason_the_share_refuses_with(run_js: RunJs) -> None:
+    got = run_js(
+        """
+        const m = await mod("../join/messages.js");
+        const { droppedKey } = await mod("ui.js");
+        const reasons = [...new Set([...m.INPUT_TYPES, ...m.REFUSED].map(m.refusalReason))];
+        return Object.fromEntries(reasons.map((reason) => [reason, droppedKey(reason)]));
+        """,
+    )
+    assert got == {reason: f"dropped.{reason}" for reason in ("control_not_granted", "browser_share")}
