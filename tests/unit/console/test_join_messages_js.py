@@ -51,5 +51,6 @@ def test_the_console_has_a_sentence_for_each_reason_the_share_refuses_with(run_j
         const reasons = [...new Set([...m.INPUT_TYPES, ...m.REFUSED].map(m.refusalReason))];
         return Object.fromEntries(reasons.map((reason) => [reason, droppedKey(reason)]));
         """,
+        None,
     )
     assert got == {reason: f"dropped.{reason}" for reason in ("control_not_granted", "browser_share")}
