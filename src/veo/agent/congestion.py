@@ -126,6 +126,8 @@ class SendBudget:
         self._recent: deque[tuple[float, int]] = deque()
         #: each frame's send time and packets, newest last, for :meth:`_age_of`
         self._frames: deque[tuple[float, int]] = deque()
+        #: each frame's send time and bytes, newest last (the busy period's delivered rate)
+        self._frame_bytes: deque[tuple[float, int]] = deque()
         self._held_at = -math.inf
         self.controller = RateController()
         #: the size of the last encoded frame (0 before the first): tells the frame source whether
@@ -171,8 +173,10 @@ class SendBudget:
             self._drain(now)
             self._recent.append((now, nbytes * 8))
             self._frames.append((now, max(1, math.ceil(nbytes / PAYLOAD_BYTES))))
+            self._frame_bytes.append((now, nbytes))
             while self._frames[0][0] < now - HISTORY_SECONDS:
                 self._frames.popleft()
+                self._frame_bytes.popleft()
             if bitrate is not None:
                 was = self.controller.pacing_rate(now)
                 self.controller.on_remb(now, float(bitrate), self._sent_rate(now), self._floor)
@@ -194,7 +198,7 @@ class SendBudget:
                 held_back,
                 self._floor,
                 lambda n: self._age_of(now, n),
-                self._frames,
+                self._frame_bytes,
             )
             if was is None and self.controller.pacing_rate(now) is not None:
                 self._bits = 0.0

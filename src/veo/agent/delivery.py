@@ -7,8 +7,10 @@ scroll), and the first cut, based on it, took the stream near its floor for ~5 s
 scroll. libwebrtc's acknowledged-bitrate estimator measures over short windows of acknowledged
 packets for that reason; without per-packet feedback we measure from our own send times:
 
-for each frame of the recent history taken as the start ``s`` of a busy period, the packets
-sent since ``s`` less those still on their way (:meth:`RateController._in_flight`) did arrive,
+for each frame of the recent history taken as the start ``s`` of a busy period, the bytes
+sent since ``s`` less those of the packets still on their way (:meth:`RateController._in_flight`,
+at the average payload the sender reports count, ``octets / packets``: x264's two slices make
+more, smaller packets than full ones, and counting full ones found nothing in a bench run) did arrive,
 and none of them before ``s`` plus the one-way delay, while the report counts them at the latest
 one one-way delay before it reached us: they arrived within ``now - s - rtt_min``. Their rate is
 a *lower bound* of the link's rate (packets of before ``s`` still on their way only make it
@@ -28,21 +30,26 @@ def busy_rate(
     frames: Iterable[tuple[float, int]],
     in_flight: int,
     rtt_min: float,
-    packet_bits: float,
+    packet_bytes: float,
+    overhead_bytes: float,
 ) -> float | None:
-    """The highest rate (bit/s) the receiver provably got since any of ``frames`` (send time,
-    packets; oldest first) was sent, ``None`` when no period is long enough to say."""
+    """The highest rate (bit/s, headers included) the receiver provably got since any of
+    ``frames`` (send time, payload bytes; oldest first) was sent, ``None`` when no period is
+    long enough to say."""
+    if not packet_bytes > 0:
+        return None
     sent_since = 0
     best: float | None = None
-    for at, packets in reversed(list(frames)):
-        sent_since += packets
+    waiting = max(0, in_flight) * packet_bytes
+    for at, nbytes in reversed(list(frames)):
+        sent_since += nbytes
         elapsed = now - at - rtt_min
         if elapsed < BUSY_MIN_SECONDS:
             continue
-        received = sent_since - max(0, in_flight)
+        received = sent_since - waiting
         if received <= 0:
             continue
-        rate = received * packet_bits / elapsed
+        rate = received * 8 * (packet_bytes + overhead_bytes) / packet_bytes / elapsed
         if best is None or rate > best:
             best = rate
     return best

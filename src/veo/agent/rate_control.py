@@ -228,7 +228,7 @@ class RateController:
     ) -> None:
         """Judge one receiver report (see the module); ``age_of(n)``: how long ago the n-th
         newest packet of ours was sent (``None``: further back than the frames kept);
-        ``frames``: our recent frames' send times and packets, oldest first."""
+        ``frames``: our recent frames' send times and payload bytes, oldest first."""
         expected = self._measure(now, report)
         in_flight = self._in_flight(now, report)
         log.debug(
@@ -244,10 +244,9 @@ class RateController:
         base = self.delivered if self.delivered is not None else sending
         busy: float | None = None
         rtt_min = self._rtt_min.value
-        if in_flight is not None and rtt_min is not None:
+        if in_flight is not None and rtt_min is not None and report.packet_bytes is not None:
             # what arrived while we were sending a lot, not since the last report (see delivery)
-            size = (report.packet_bytes or 1_000.0) + PACKET_OVERHEAD_BYTES
-            busy = busy_rate(now, frames, in_flight, rtt_min, size * 8)
+            busy = busy_rate(now, frames, in_flight, rtt_min, report.packet_bytes, PACKET_OVERHEAD_BYTES)
         # whether we push the link is judged against the interval's own rate (and the link's
         # rate seen before this report): the 1-s send rate of the first half second of a burst
         # is below the busy period's rate, and the first cut would wait for it

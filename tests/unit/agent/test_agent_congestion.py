@@ -460,7 +460,11 @@ def test_the_rate_stays_within_its_bounds_whatever_the_reports(events: list[tupl
 
 # -------------------------------------------------------------------- the first cut's base, the link's memory
 
-LINK_PACKET_BITS = (1_290 + 50) * 8  # our full packet and its headers, as the controller counts it
+#: x264's two slices: a 12.9-KB frame goes as 13 packets of ~1 KB (not 10 full ones), as the
+#: sender reports' octets / packets tell the controller
+BURST_FRAME_PACKETS = 13
+PACKET_PAYLOAD = 12_900 / BURST_FRAME_PACKETS
+LINK_PACKET_BITS = (PACKET_PAYLOAD + 50) * 8
 
 
 def _typing_then_a_burst(budget: SendBudget, clock: Clock) -> tuple[int, int, int]:
@@ -473,7 +477,7 @@ def _typing_then_a_burst(budget: SendBudget, clock: Clock) -> tuple[int, int, in
         nonlocal highest
         highest += packets
         budget.report(
-            ReceiverReport(0.0, 0, highest, 0.002, rtt=rtt, packet_bytes=1_290.0, packets_sent=sent)
+            ReceiverReport(0.0, 0, highest, 0.002, rtt=rtt, packet_bytes=PACKET_PAYLOAD, packets_sent=sent)
         )
 
     report(0, 0.08)
@@ -489,8 +493,8 @@ def _typing_then_a_burst(budget: SendBudget, clock: Clock) -> tuple[int, int, in
         clock.now += 1 / 8
     burst_start = clock.now
     for _ in range(15):
-        budget.spent(12_900, None)  # ten packets
-        sent += 10
+        budget.spent(12_900, None)
+        sent += BURST_FRAME_PACKETS
         clock.now += 1 / 30
     # counted by the receiver 40 ms before the report reached us, the burst's first packet
     # having arrived 40 ms after it left: 0.42 s of the link's rate
