@@ -37,6 +37,7 @@ changed cells also take one whole pass, which is cheaper than their calls.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import av
@@ -80,9 +81,23 @@ SCALE_INTERPOLATION = "BICUBIC"
 #: 128, 0.37 with 64 (more cells, each with its margins and a call: 128 is the balance)
 CELL = 128
 CELL_MARGIN = 8
-#: how much further (encoded pixels) a cell's window may reach to start and end on a source
-#: pixel edge (:func:`veo.agent.scaling.grid_size` picks sizes where one is always in reach)
-SNAP = 32
+#: how much further (encoded pixels) a cell's window may reach to start and end on (or near) a
+#: source pixel edge (:func:`veo.agent.scaling.grid_size` picks sizes where one is always in
+#: reach). 48 rather than 32: with 24 even candidates, every view of a 4K, 1440p, 1080p or
+#: 3440x1440 screen has a size within 3 % whose windows all fall within MAX_PHASE (32: ~2 % none)
+SNAP = 96
+#: how far (source pixels) a cell window's edge may fall from a source pixel edge for patches.
+#: A window whose edge is ``d`` px off samples the source shifted by at most ``d`` against a whole
+#: pass (the shift varies linearly between its two edges), so a patch differs from it by at most
+#: ``219 * d * TV / r + 1`` luma levels (:func:`patch_bound`): TV = 2.356, the total variation of
+#: swscale's bicubic kernel (Keys, B=0, C=0.6), stretched by the ratio ``r`` >= 1 when it scales
+#: down, and 1 for rounding. 1/32 px: <= 6 levels at 4K -> 1520x854 (r 2.5) for the worst
+#: pattern possible, measured <= 2 on 11-px text and on random pixels (tests)
+MAX_PHASE = 1 / 32
+#: total variation of swscale's bicubic kernel (B=0, C=0.6: k dips to -0.0889 at |x| = 4/3)
+BICUBIC_TV = 2 * (1 + 2 * 0.6 * 4 / 27)
+#: cell windows start and end on even source columns (chroma is taken from pixel pairs)
+COLUMN_STEP = 2
 #: what one cell's conversion costs besides its pixels (a frame, a call), in source pixels'
 #: worth: cells are converted while their cost stays under WHOLE_TENTHS of a whole pass
 CELL_CALL_PIXELS = 20_000
@@ -133,37 +148,63 @@ class _Span:
         return self.source[1] - self.source[0]
 
 
-def _source_at(position: int, dst: int, src: int) -> int:
-    """The source pixel an encoded pixel edge falls on (rounded)."""
-    return (position * src + dst // 2) // dst
+def _source_at(position: int, dst: int, src: int, step: int = 1) -> int:
+    """The source pixel edge (a multiple of ``step``) an encoded pixel edge falls on (rounded)."""
+    return (position * src + step * dst // 2) // (step * dst) * step
 
 
-def _phase(position: int, dst: int, src: int) -> int:
-    """How far (in 1/``dst`` source pixel) encoded edge ``position`` falls from a source pixel edge."""
-    rest = position * src % dst
-    return min(rest, dst - rest)
+def _phase(position: int, dst: int, src: int, step: int = 1) -> int:
+    """How far (in 1/``dst`` source pixel) encoded edge ``position`` falls from a source pixel
+    edge that is a multiple of ``step``."""
+    rest = position * src % (step * dst)
+    return min(rest, step * dst - rest)
 
 
-def _edge(candidates: range, dst: int, src: int) -> int:
+def max_phase(dst: int, src: int, step: int = 1) -> float:
+    """How far (source pixels) the farthest cell window edge of an axis of ``src`` pixels scaled
+    to ``dst`` falls from a source pixel edge (a multiple of ``step``): 0 on an exact grid."""
+    return max(_phase(edge, dst, src, step) for span in _spans(dst, src, step) for edge in span.out) / dst
+
+
+def patch_bound(dst: int, src: int, step: int = 1) -> int:
+    """The most (luma levels) a patch may differ from a whole pass along this axis, for any
+    picture: see :data:`MAX_PHASE`."""
+    return math.floor(219 * max_phase(dst, src, step) * BICUBIC_TV * dst / src) + 1
+
+
+def _edge(candidates: range, dst: int, src: int, step: int) -> int:
     """Among even ``candidates`` (clipped to the picture), the one that falls closest to a source
-    pixel edge (exactly on one whenever the ratio allows it)."""
+    pixel edge, a multiple of ``step`` (exactly on one whenever the ratio allows it)."""
     inside = [p for p in candidates if 0 <= p <= dst and p % 2 == 0]
-    return min(inside, key=lambda p: (_phase(p, dst, src), abs(p - candidates.start)))
+    near = MAX_PHASE * dst / 2
+
+    def rank(p: int) -> tuple[int, int, int]:
+        # an exact edge first, then the nearest within half MAX_PHASE (a smaller window), else
+        # the one nearest an edge
+        phase = _phase(p, dst, src, step)
+        tier = 0 if phase == 0 else 1 if phase <= near else 2
+        return (tier, phase if tier == 2 else 0, abs(p - candidates.start))
+
+    return min(inside, key=rank)
 
 
-def _spans(dst: int, src: int) -> list[_Span]:
+def _spans(dst: int, src: int, step: int = 1) -> list[_Span]:
     """The grid along one axis: cells of :data:`CELL` encoded pixels, each converted from a window
     widened by at least :data:`CELL_MARGIN` to where it falls on (or nearest to) a source pixel
-    edge, so that the window's conversion samples the source where a whole-frame pass does."""
+    edge, so that the window's conversion samples the source where a whole-frame pass does.
+
+    ``step`` 2 for columns: swscale takes an RGB picture's chroma from pairs of its pixels
+    (averaged before it filters), so a window must start at an even source column, or its pairs
+    are not the whole pass's (on random colours up to 33 levels of chroma apart).
+    """
     spans = []
     for start in range(0, dst, CELL):
         end = min(start + CELL, dst)
         low, high = start - CELL_MARGIN, end + CELL_MARGIN
-        low = 0 if low <= 0 else _edge(range(low, max(low - SNAP, 0) - 1, -1), dst, src)
-        high = dst if high >= dst else _edge(range(high, min(high + SNAP, dst) + 1), dst, src)
-        spans.append(
-            _Span((start, end), (low, high), (_source_at(low, dst, src), _source_at(high, dst, src)))
-        )
+        low = 0 if low <= 0 else _edge(range(low, max(low - SNAP, 0) - 1, -1), dst, src, step)
+        high = dst if high >= dst else _edge(range(high, min(high + SNAP, dst) + 1), dst, src, step)
+        source = (_source_at(low, dst, src, step), min(_source_at(high, dst, src, step), src))
+        spans.append(_Span((start, end), (low, high), source))
     return spans
 
 
@@ -184,18 +225,14 @@ class YuvCanvas:
             raise ValueError("the picture is only ever scaled down")
         self._adopt(av.VideoFrame(size.width, size.height, "yuv420p"))
         if self.scaled:
-            self._columns = _spans(size.width, self.source.width)
+            self._columns = _spans(size.width, self.source.width, COLUMN_STEP)
             self._rows = _spans(size.height, self.source.height)
-            #: patches only where every cell edge falls on a source pixel edge; then a patch is within
-            #: swscale's rounding of a whole pass (identical for 2x, 3x...); else whole frames
-            self.patches = all(
-                _phase(edge, dst, src) == 0
-                for spans, dst, src in (
-                    (self._columns, size.width, self.source.width),
-                    (self._rows, size.height, self.source.height),
-                )
-                for span in spans
-                for edge in span.out
+            #: patches only where every cell edge falls within MAX_PHASE of a source pixel edge; a
+            #: patch is then within patch_bound of a whole pass (identical for 2x, 3x...); else
+            #: every change converts the whole frame
+            self.patches = (
+                max_phase(size.width, self.source.width, COLUMN_STEP) <= MAX_PHASE
+                and max_phase(size.height, self.source.height) <= MAX_PHASE
             )
             #: one reformatter per cell shape: swscale keeps its filters while the shape repeats
             self._reformatters: dict[tuple[int, int, int, int], VideoReformatter] = {}

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from veo.agent.capture.base import Region, ScreenCapture, Size
-from veo.agent.convert import YuvCanvas, scale_to_yuv
+from veo.agent.convert import COLUMN_STEP, YuvCanvas, patch_bound, scale_to_yuv
 from veo.agent.damage import Rect
 from veo.agent.low_latency import ScreenH264Encoder
 from veo.agent.monitors import MonitorSwitch
@@ -96,7 +96,25 @@ def test_the_encoded_size_is_nudged_onto_the_patch_grid_only_a_little(source: Si
                 )
                 assert YuvCanvas(got, source).patches
     assert nudged or source == Size(1366, 768)  # 1366 = 2 x 683: no simple ratio near any size
-    assert fit_size(K4, fit(1920, 960)) == Size(1680, 936)  # 7/16 and 13/30 of the screen
+    assert fit_size(K4, fit(1920, 960)) == Size(1702, 958)  # within 1/32 px: 0.024 and 0.027
+
+
+@pytest.mark.parametrize("source", [K4, QHD, HD, Size(3440, 1440)])
+def test_every_view_of_the_common_screens_gets_a_size_that_patches(source: Size) -> None:
+    """No view of these screens converts whole frames at every change (a typed character cost
+    17-20 ms of CPU at 4K that way): each gets a size inside the view, at most GRID_SHRINK
+    narrower, aspect within GRID_ASPECT, whose patch windows all fall within MAX_PHASE."""
+    for width in range(640, source.width, 2):
+        for view in (fit(width, 16384), fit(16384, width * source.height // source.width)):
+            plain, got = fitted(source, view), fit_size(source, view)
+            if plain == source:
+                continue
+            assert got.width <= view.width and got.height <= view.height
+            assert got.width >= plain.width * (1 - GRID_SHRINK)
+            assert abs(got.height * source.width / (got.width * source.height) - 1) <= GRID_ASPECT
+            assert YuvCanvas(got, source).patches, (view, got)
+    # the bench's own console (1920x1200 window) showing 4K: its size as fitted, not nudged
+    assert fit_size(K4, fit(1520, 855)) == Size(1520, 854)
 
 
 def test_changes_under_five_percent_in_both_dimensions_are_ignored() -> None:
@@ -213,10 +231,67 @@ def test_a_scaled_patch_equals_a_whole_conversion(source: Size, size: Size, tole
         assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
 
 
+def _text(size: Size, seed: int) -> npt.NDArray[np.uint32]:
+    """Dark 1-px strokes on a light page in lines of 11 px every 14 (what 11-px text is made
+    of, the sharpest edges a screen shows)."""
+    rng = np.random.default_rng(seed)
+    ink = rng.random((size.height, size.width)) < 0.25
+    ink[np.arange(size.height) % 14 >= 11] = False
+    return np.where(ink, np.uint32(0xFF141414), np.uint32(0xFFFAFAFA)).astype(np.uint32)
+
+
+@pytest.mark.parametrize(
+    ("source", "view", "text_worst"),
+    [
+        (K4, fit(1520, 855), 2),  # the bench's console: 1520x854, rows up to 0.023 px off
+        (K4, fit(1920, 960), 2),  # 1702x958: 0.024 x 0.027 px
+        (QHD, fit(1900, 1200), 4),  # 1900x1068: 0.021 x 0.011 px, a ratio of 1.35 (less smoothing)
+        (HD, fit(1518, 900), 5),  # 1518x852: 0.024 x 0.014 px, ratio 1.26
+    ],
+)
+def test_a_patch_off_the_grid_stays_within_its_bound_and_its_seams_do_not_show(
+    source: Size, view: View, text_worst: int
+) -> None:
+    """Where cell windows fall up to MAX_PHASE off source pixel edges, a patch samples the source
+    shifted by at most that: it differs from a whole pass by at most ``patch_bound`` levels (each
+    axis's, summed) on any picture; measured on text, at its edges (the seams) and inside."""
+    size = fit_size(source, view)
+    assert size == fitted(source, view) or size.width < fitted(source, view).width
+    canvas = YuvCanvas(size, source)
+    assert canvas.patches
+    bound = patch_bound(size.width, source.width, COLUMN_STEP) + patch_bound(size.height, source.height) - 1
+    assert bound <= 16
+    for pixels, worst in ((_text(source, 5), text_worst), (_random(source, 6), bound)):
+        canvas.update(pixels, [Rect(0, 0, source.width, source.height)])
+        changes = [Rect(301, 97, 200, 81), Rect(source.width // 2, source.height // 2, 9, 11)]
+        for rect in changes:
+            window = (slice(rect.y, rect.y + rect.height), slice(rect.x, rect.x + rect.width))
+            pixels[window] = np.roll(pixels[window], 3, axis=1)
+        converted = canvas.update(pixels, changes)
+        assert 0 < converted < source.width * source.height // 2
+        got, want = _planes(canvas.frame), _planes(_one_pass(pixels, size))
+        for g, w in zip(got, want, strict=True):
+            assert int(np.abs(g.astype(np.int16) - w).max()) <= min(worst, bound)
+        # the seams: the luma step across every cell edge is what a whole pass has, within 2x
+        steps_got = np.diff(got[0].astype(np.int16), axis=1)
+        steps_want = np.diff(want[0].astype(np.int16), axis=1)
+        edges = [span.inside[0] - 1 for span in canvas._columns if span.inside[0] > 0]
+        assert int(np.abs(steps_got[:, edges] - steps_want[:, edges]).max()) <= 2 * worst
+
+
+def test_columns_start_on_even_source_pixels() -> None:
+    """swscale takes an RGB picture's chroma from pixel pairs: a window starting on an odd source
+    column pairs them differently from a whole pass (up to 33 levels of chroma on random colours)."""
+    for size in (Size(1520, 854), Size(1702, 958), Size(1900, 1068)):
+        canvas = YuvCanvas(size, K4 if size.width != 1900 else QHD)
+        assert all(span.source[0] % 2 == 0 for span in canvas._columns)
+
+
 def test_a_ratio_without_a_grid_converts_whole_frames() -> None:
-    """1366 -> 1000 px falls on source pixel edges nowhere near the grid: patches would sample
-    elsewhere than a whole pass, so every change converts the whole frame (still identical)."""
-    source, size = Size(1366, 768), Size(1000, 562)
+    """1366x768 -> 1006x566: windows fall 0.036 x 0.053 px off source pixel edges, over MAX_PHASE,
+    so every change converts the whole frame (still identical). fit_size never picks such a size
+    where one within GRID_SHRINK patches."""
+    source, size = Size(1366, 768), Size(1006, 566)
     canvas = YuvCanvas(size, source)
     assert not canvas.patches
     pixels = _random(source, 3)
