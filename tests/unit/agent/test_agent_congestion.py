@@ -564,3 +564,37 @@ def test_growing_past_the_ceiling_forgets_the_link() -> None:
     budget.controller._increase(clock.now, held_back=True)
     assert budget.rate is None
     assert budget.controller.pacing_rate(clock.now) is None
+
+
+def test_the_loss_of_a_burst_sent_before_the_cut_does_not_cut_again() -> None:
+    """The queue overflowed before the first cut: the next report's interval holds the burst's
+    dropped packets. Their loss is the old rate's; only loss among packets sent after the cut
+    cuts again (in bench runs a second cut on it, then a third, took the rate to the floor)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    sent, highest, arrived = _typing_then_a_burst(budget, clock)
+    highest += arrived
+    first = budget.rate
+    assert first is not None
+
+    def interval(seconds: float, lost_share: float) -> None:
+        nonlocal sent, highest
+        end = clock.now + seconds
+        while clock.now < end:
+            if budget.delay() == 0.0:
+                budget.spent(12_900, None)
+                sent += BURST_FRAME_PACKETS
+            clock.now += 1 / 30
+        expected = sent - 4_000 - highest - 20  # all but the last 20 packets reached the receiver
+        lost = int(expected * lost_share)
+        highest += expected
+        budget.report(
+            ReceiverReport(
+                lost_share, lost, highest, 0.002, rtt=None, packet_bytes=PACKET_PAYLOAD, packets_sent=sent
+            )
+        )
+
+    interval(0.9, 0.6)  # the burst's tail-drop, counted in this interval
+    assert budget.rate == first
+    interval(0.9, 0.6)  # packets sent at the new rate lost as badly: the link is worse still
+    assert budget.rate is not None and budget.rate < first
