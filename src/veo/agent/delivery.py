@@ -32,21 +32,29 @@ def busy_rate(
     rtt_min: float,
     packet_bytes: float,
     overhead_bytes: float,
+    interval: tuple[float, int] | None,
 ) -> float | None:
     """The highest rate (bit/s, headers included) the receiver provably got since any of
     ``frames`` (send time, payload bytes; oldest first) was sent, ``None`` when no period is
-    long enough to say."""
-    if not packet_bytes > 0:
+    long enough to say. ``interval``: when the previous report arrived and how many packets the
+    receiver counted since: only starts within it are taken, and no more than those packets
+    (the packets still on their way are counted against the smallest difference seen lately,
+    which a stream never quite idle overstates: a bench run's estimate read 4 Mbit/s on the
+    2 Mbit/s link without this bound)."""
+    if not packet_bytes > 0 or interval is None:
         return None
+    since, counted = interval
     sent_since = 0
     best: float | None = None
     waiting = max(0, in_flight) * packet_bytes
     for at, nbytes in reversed(list(frames)):
         sent_since += nbytes
+        if at < since - rtt_min:
+            break  # counted before the previous report, at least partly
         elapsed = now - at - rtt_min
         if elapsed < BUSY_MIN_SECONDS:
             continue
-        received = sent_since - waiting
+        received = min(sent_since - waiting, counted * packet_bytes)
         if received <= 0:
             continue
         rate = received * 8 * (packet_bytes + overhead_bytes) / packet_bytes / elapsed

@@ -242,6 +242,7 @@ class RateController:
         """Judge one receiver report (see the module); ``age_of(n)``: how long ago the n-th
         newest packet of ours was sent (``None``: further back than the frames kept);
         ``frames``: our recent frames' send times and payload bytes, oldest first."""
+        previous = self._last_block
         expected = self._measure(now, report)
         in_flight = self._in_flight(now, report)
         log.debug(
@@ -259,7 +260,13 @@ class RateController:
         rtt_min = self._rtt_min.value
         if in_flight is not None and rtt_min is not None and report.packet_bytes is not None:
             # what arrived while we were sending a lot, not since the last report (see delivery)
-            busy = busy_rate(now, frames, in_flight, rtt_min, report.packet_bytes, PACKET_OVERHEAD_BYTES)
+            interval: tuple[float, int] | None = None
+            if previous is not None and expected is not None:
+                received = max(0, expected - max(0, report.packets_lost - previous[2]))
+                interval = (previous[0], received)
+            busy = busy_rate(
+                now, frames, in_flight, rtt_min, report.packet_bytes, PACKET_OVERHEAD_BYTES, interval
+            )
         # whether we push the link is judged against the interval's own rate (and the link's
         # rate seen before this report): the 1-s send rate of the first half second of a burst
         # is below the busy period's rate, and the first cut would wait for it

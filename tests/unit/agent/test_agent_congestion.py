@@ -19,6 +19,7 @@ from veo.agent.congestion import (
     ReceiverReport,
     SendBudget,
 )
+from veo.agent.delivery import BUSY_MIN_SECONDS, busy_rate
 from veo.agent.link_memory import LOOSEN_PER_SECOND, MEMORY_SECONDS, LinkMemory
 
 PACKET = 1_200
@@ -598,3 +599,18 @@ def test_the_loss_of_a_burst_sent_before_the_cut_does_not_cut_again() -> None:
     assert budget.rate == first
     interval(0.9, 0.6)  # packets sent at the new rate lost as badly: the link is worse still
     assert budget.rate is not None and budget.rate < first
+
+
+def test_the_busy_rate_never_counts_more_than_the_receiver_did() -> None:
+    """Packets on their way undercounted (a stream never quite idle overstates the smallest
+    difference): the busy rate still counts no more than the report's own packets, and no
+    period that began before the previous report."""
+    frames = [(10.0 + i / 30, 12_900) for i in range(30)]  # 3.1 Mbit/s for a second
+    now = 11.0
+    unbounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (9.0, 10_000))
+    assert unbounded is not None and unbounded > 3_000_000  # all sent taken as arrived
+    bounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (9.0, 200))
+    assert bounded is not None and bounded <= 200 * 1_050 * 8 / BUSY_MIN_SECONDS
+    assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, None) is None
+    # only starts after the previous report: none long enough here
+    assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (10.9, 10_000)) is None
