@@ -61,6 +61,10 @@ REMEMBERED_REPORTS = 16
 RTT_TOLERANCE = 0.005
 #: aiortc's private count of RTP packets the sender sent (``RTCRtpSender.__packet_count``)
 PACKET_COUNT = "_RTCRtpSender__packet_count"
+#: reports closer together than this are not passed on: a receiver sends one with each NACK and
+#: at its RTCP interval (tens to hundreds a second at most), and a console that floods reports
+#: (each may carry 31 blocks) must not make the controller's work or its windows grow with them
+MIN_REPORT_INTERVAL = 0.005
 
 _stock_handle_rtcp_packet: Callable[[Any, Any], Awaitable[None]] = (
     rtcrtpsender.RTCRtpSender._handle_rtcp_packet
@@ -155,11 +159,18 @@ async def _handle_rtcp_packet(sender: Any, packet: Any) -> None:
     if report is None:
         return
     now = time.monotonic()
+    if now - getattr(sender, "_veo_last_report", -MIN_REPORT_INTERVAL) < MIN_REPORT_INTERVAL:
+        return
+    ours = [block for block in packet.reports if block.ssrc == sender._ssrc]
+    if not ours:
+        return
+    sender._veo_last_report = now
     count = getattr(sender, PACKET_COUNT, None)
     packets_sent = count if isinstance(count, int) else None
-    for block in packet.reports:
-        if block.ssrc == sender._ssrc:
-            report(to_report(block, _sent_reports(sender), now, packets_sent))
+    try:  # the last block only: a receiver sends one per stream; more are a forgery or a fault
+        report(to_report(ours[-1], _sent_reports(sender), now, packets_sent))
+    except Exception:  # raised here, it would end aiortc's DTLS task and with it the session
+        log.exception("receiver report not used")
 
 
 def install() -> None:

@@ -5,6 +5,7 @@ aiortc's private methods on purpose: if aiortc renames or reshapes them, they fa
 from __future__ import annotations
 
 import inspect
+import time
 from typing import Any
 
 import aiortc.rtcrtpsender as rtcrtpsender
@@ -147,3 +148,44 @@ def test_round_trip_from_our_own_record() -> None:
         sent.sent(lsr=lsr, at=12.0, octets=0, packets=0)
     assert sent.rtt(111, dlsr=0, arrived=12.1) is None  # forgotten
     assert sent.rtt(1_000, dlsr=0, arrived=12.1) == pytest.approx(0.1)
+
+
+def _block(sender: Any, lost: int = 0) -> RtcpReceiverInfo:
+    return RtcpReceiverInfo(
+        ssrc=sender._ssrc, fraction_lost=lost, packets_lost=0, highest_sequence=1, jitter=0, lsr=0, dlsr=0
+    )
+
+
+async def test_a_flood_of_reports_reaches_the_budget_a_bounded_number_of_times() -> None:
+    """A console that sends report after report (each with 31 blocks naming our stream) must not
+    make the controller's work and windows grow with them (security review of issue 18, F1)."""
+    rtcp_reports.install()
+    track = Track()
+    sender: Any = rtcrtpsender.RTCRtpSender(track, Transport())
+    started = time.monotonic()
+    for _ in range(2_000):
+        await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[_block(sender)] * 31))
+    elapsed = time.monotonic() - started
+    # one block per report at most, and reports closer than MIN_REPORT_INTERVAL are skipped
+    # (before: all 62,000 blocks went in), however fast or slow this machine ran the loop
+    passed = len(track.budget.reports)
+    assert 1 <= passed <= elapsed / rtcp_reports.MIN_REPORT_INTERVAL + 1
+
+
+class Failing(Track):
+    def __init__(self) -> None:
+        super().__init__()
+        self.budget = self
+
+    def report(self, report: ReceiverReport) -> None:
+        raise ZeroDivisionError("a fault in the controller")
+
+
+async def test_a_fault_in_the_controller_does_not_escape_into_aiortc(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Raised there, it would end aiortc's DTLS task and with it the session (review F2)."""
+    rtcp_reports.install()
+    sender: Any = rtcrtpsender.RTCRtpSender(Failing(), Transport())
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[_block(sender)]))
+    assert "receiver report not used" in caplog.text
