@@ -66,15 +66,16 @@ CHROMA_LOCATION = 5
 #: (IEC 61966-2-1); signalled so that a browser does not convert them as if they were TV video
 PRIMARIES = ColorPrimaries.BT709
 TRANSFER = ColorTrc.IEC61966_2_1
-#: the filter of a scaled conversion: bicubic. Measured (``docs/performance.md``, "Encoding at
-#: the console's size"), 11-px text on a 4K screen recognised by template match after scaling:
-#: at 2x area 94.3 %, bilinear 95.7, bicubic 96.5; at 2.5x 96.9 / 99.5 / 99.5; at 16:7 94.2 /
-#: 94.8 / 95.1 (Lanczos 99.9 and 96.4, for the same CPU at 16:7 but 65 % more at 2x); the
-#: bench's readability check saw the same (bicubic's stream 79.8 % of its code words at fit, an
-#: ideal area downscale 72.9 %). It costs 15 % (2x) to 50 % (16:7) more CPU than area at 4K
-#: (13.1 / 17.3 ms against 11.3 / 11.4 per frame). Point sampling, the unscaled choice, drops
-#: whole strokes when it scales (36 % at 2x)
-SCALE_INTERPOLATION = "BICUBIC"
+#: the filter of a scaled conversion: bilinear (swscale widens its triangle to the ratio when it
+#: scales down, so it averages like area does). 11-px text on a 4K screen recognised by template
+#: match after scaling (``docs/performance.md``, "Encoding at the console's size"): at 2.5x
+#: bilinear 99.5 %, bicubic 99.5, area 97.1; at 2x 94.8 / 95.4 / 93.1; at 16:7 94.8 / 95.1 / 94.2.
+#: Process CPU per 4K frame to the bench's 1520x854, same minute: bilinear 13.4-14.6 ms, bicubic
+#: 16.3-22.2, area 10.2-12.8 (to 1920x1080: 11.5-13.4, 13.7-16.5, 11.1-13.4). Bicubic was the
+#: choice before (the bench's readability check: its stream 79.8 % of the code words at fit, an
+#: ideal area downscale 72.9 %); bilinear reads the same at the ratios most consoles get for 15-35
+#: % less CPU. Point sampling, the unscaled choice, drops whole strokes when it scales (36 % at 2x)
+SCALE_INTERPOLATION = "BILINEAR"
 #: scaled patches: the grid's cell (encoded pixels, even) and the margin each cell is converted
 #: with (encoded pixels, even: the filter's reach in luma and in the half-size chroma, even
 #: bicubic's). A typed character at 4K -> 1080p cost 1.35 ms CPU with 256-px cells, 0.54 with
@@ -89,13 +90,14 @@ SNAP = 96
 #: how far (source pixels) a cell window's edge may fall from a source pixel edge for patches.
 #: A window whose edge is ``d`` px off samples the source shifted by at most ``d`` against a whole
 #: pass (the shift varies linearly between its two edges), so a patch differs from it by at most
-#: ``219 * d * TV / r + 1`` luma levels (:func:`patch_bound`): TV = 2.356, the total variation of
-#: swscale's bicubic kernel (Keys, B=0, C=0.6), stretched by the ratio ``r`` >= 1 when it scales
-#: down, and 1 for rounding. 1/32 px: <= 6 levels at 4K -> 1520x854 (r 2.5) for the worst
-#: pattern possible, measured <= 2 on 11-px text and on random pixels (tests)
+#: ``219 * d * TV / r + 1`` luma levels (:func:`patch_bound`): TV, the total variation of the
+#: filter's kernel (:data:`KERNEL_TV`), stretched by the ratio ``r`` >= 1 when it scales down,
+#: and 1 for rounding. 1/32 px: <= 5 levels at 4K -> 1520x854 (r 2.5) for the worst pattern
+#: possible; measured <= 2 on 11-px text at 4K, <= 5 at ratios 1.26-1.35 (tests)
 MAX_PHASE = 1 / 32
-#: total variation of swscale's bicubic kernel (B=0, C=0.6: k dips to -0.0889 at |x| = 4/3)
-BICUBIC_TV = 2 * (1 + 2 * 0.6 * 4 / 27)
+#: total variation of the scaling filter's kernel: 2 for bilinear's triangle (swscale's bicubic,
+#: B=0 C=0.6, dips to -0.0889 at |x| = 4/3: 2.356)
+KERNEL_TV = 2.0
 #: cell windows start and end on even source columns (chroma is taken from pixel pairs)
 COLUMN_STEP = 2
 #: what one cell's conversion costs besides its pixels (a frame, a call), in source pixels'
@@ -169,7 +171,7 @@ def max_phase(dst: int, src: int, step: int = 1) -> float:
 def patch_bound(dst: int, src: int, step: int = 1) -> int:
     """The most (luma levels) a patch may differ from a whole pass along this axis, for any
     picture: see :data:`MAX_PHASE`."""
-    return math.floor(219 * max_phase(dst, src, step) * BICUBIC_TV * dst / src) + 1
+    return math.floor(219 * max_phase(dst, src, step) * KERNEL_TV * dst / src) + 1
 
 
 def _edge(candidates: range, dst: int, src: int, step: int) -> int:
