@@ -19,7 +19,7 @@ smaller), and the highest over the candidate starts is the tightest: the start o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: the shortest busy period measured (s): shorter ones are a frame or two, and rounding
 BUSY_MIN_SECONDS = 0.2
@@ -32,29 +32,34 @@ def busy_rate(
     rtt_min: float,
     packet_bytes: float,
     overhead_bytes: float,
-    interval: tuple[float, int] | None,
+    counts: Sequence[tuple[float, int]],
 ) -> float | None:
     """The highest rate (bit/s, headers included) the receiver provably got since any of
     ``frames`` (send time, payload bytes; oldest first) was sent, ``None`` when no period is
-    long enough to say. ``interval``: when the previous report arrived and how many packets the
-    receiver counted since: only starts within it are taken, and no more than those packets
+    long enough to say. ``counts``: each recent report's arrival and the receiver's running
+    count of packets received (oldest first, the last is this report's): since a start, no more
+    packets are taken than the receiver counted after the last report before it
     (the packets still on their way are counted against the smallest difference seen lately,
     which a stream never quite idle overstates: a bench run's estimate read 4 Mbit/s on the
     2 Mbit/s link without this bound)."""
-    if not packet_bytes > 0 or interval is None:
+    if not packet_bytes > 0 or len(counts) < 2:
         return None
-    since, counted = interval
+    counts = list(counts)
+    total = counts[-1][1]
     sent_since = 0
     best: float | None = None
     waiting = max(0, in_flight) * packet_bytes
     for at, nbytes in reversed(list(frames)):
         sent_since += nbytes
-        if at < since - rtt_min:
-            break  # counted before the previous report, at least partly
         elapsed = now - at - rtt_min
         if elapsed < BUSY_MIN_SECONDS:
             continue
-        received = min(sent_since - waiting, counted * packet_bytes)
+        # the last report that cannot have counted this frame's packets (they arrive at least
+        # one one-way delay after ``at``, a report reaches us one after it was made)
+        before = [count for arrived, count in counts[:-1] if arrived <= at + rtt_min]
+        if not before:
+            break  # older than the counts kept
+        received = min(sent_since - waiting, (total - before[-1]) * packet_bytes)
         if received <= 0:
             continue
         rate = received * 8 * (packet_bytes + overhead_bytes) / packet_bytes / elapsed

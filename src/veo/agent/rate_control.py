@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from veo.agent.delivery import busy_rate
@@ -14,6 +15,9 @@ from veo.agent.link_memory import LinkMemory
 from veo.agent.receiver_report import ReceiverReport, WindowMin, sane
 
 log = logging.getLogger(__name__)
+
+#: how long the reports' counts are kept for the busy period's bound (s)
+COUNTS_SECONDS = 5.0
 
 #: a REMB below this share of what is being sent is a sign the link may be full
 CONGESTED_SHARE = 0.9
@@ -101,6 +105,8 @@ class RateController:
         self._capacity: tuple[float, float] | None = None
         #: the link's rate at the last congestion, paced to when the rate is not (see pacing_rate)
         self.link = LinkMemory()
+        #: each report's arrival and the receiver's running count of packets received
+        self._counts: deque[tuple[float, int]] = deque()
         self._rtt_at = -math.inf
         self._last_jitter: float | None = None
         self._queue: float | None = None
@@ -244,6 +250,18 @@ class RateController:
         ``frames``: our recent frames' send times and payload bytes, oldest first."""
         previous = self._last_block
         expected = self._measure(now, report)
+        if expected is None:
+            self._counts.clear()  # a new or broken count: start again
+        if previous is not None or expected is None:
+            # the receiver's count of packets received, for the busy period's bound
+            total = (self._counts[-1][1] if self._counts else 0) + (
+                max(0, expected - max(0, report.packets_lost - previous[2]))
+                if previous is not None and expected is not None
+                else 0
+            )
+            self._counts.append((now, total))
+            while self._counts[0][0] < now - COUNTS_SECONDS:
+                self._counts.popleft()
         in_flight = self._in_flight(now, report)
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
@@ -260,12 +278,8 @@ class RateController:
         rtt_min = self._rtt_min.value
         if in_flight is not None and rtt_min is not None and report.packet_bytes is not None:
             # what arrived while we were sending a lot, not since the last report (see delivery)
-            interval: tuple[float, int] | None = None
-            if previous is not None and expected is not None:
-                received = max(0, expected - max(0, report.packets_lost - previous[2]))
-                interval = (previous[0], received)
             busy = busy_rate(
-                now, frames, in_flight, rtt_min, report.packet_bytes, PACKET_OVERHEAD_BYTES, interval
+                now, frames, in_flight, rtt_min, report.packet_bytes, PACKET_OVERHEAD_BYTES, self._counts
             )
         # whether we push the link is judged against the interval's own rate (and the link's
         # rate seen before this report): the 1-s send rate of the first half second of a burst

@@ -603,14 +603,16 @@ def test_the_loss_of_a_burst_sent_before_the_cut_does_not_cut_again() -> None:
 
 def test_the_busy_rate_never_counts_more_than_the_receiver_did() -> None:
     """Packets on their way undercounted (a stream never quite idle overstates the smallest
-    difference): the busy rate still counts no more than the report's own packets, and no
-    period that began before the previous report."""
+    difference): the busy rate still counts no more than the receiver's reports did since the
+    last report before the period began."""
     frames = [(10.0 + i / 30, 12_900) for i in range(30)]  # 3.1 Mbit/s for a second
     now = 11.0
-    unbounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (9.0, 10_000))
+    many = [(9.0, 0), (now, 10_000)]
+    unbounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, many)
     assert unbounded is not None and unbounded > 3_000_000  # all sent taken as arrived
-    bounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (9.0, 200))
-    assert bounded is not None and bounded <= 200 * 1_050 * 8 / BUSY_MIN_SECONDS
-    assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, None) is None
-    # only starts after the previous report: none long enough here
-    assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, (10.9, 10_000)) is None
+    few = [(9.0, 0), (10.6, 50), (now, 250)]  # 200 counted after the report at 10.6
+    bounded = busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, few)
+    assert bounded is not None
+    # a start after 10.52 is bounded by 200 packets, one before it by 250 over >= 0.92 s
+    assert bounded <= max(200 * 1_050 * 8 / BUSY_MIN_SECONDS, 250 * 1_050 * 8 / 0.92)
+    assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, [(now, 10_000)]) is None
