@@ -615,3 +615,31 @@ def test_the_busy_rate_never_counts_more_than_the_receiver_did() -> None:
     # a start after 10.52 is bounded by 200 packets, one before it by 250 over >= 0.92 s
     assert bounded <= max(200 * 1_050 * 8 / BUSY_MIN_SECONDS, 250 * 1_050 * 8 / 0.92)
     assert busy_rate(now, frames, 0, 0.08, 1_000.0, 50.0, [(now, 10_000)]) is None
+
+
+def test_no_growth_while_a_packet_on_its_way_has_waited_long() -> None:
+    """After the first cut the burst's queue drains: the packets on their way say so between
+    round trips (the oldest waits less each report, but still over 100 ms), and the rate must
+    not grow into it, whatever an older round trip said (a bench run grew 745 kbit/s -> 1.16
+    Mbit/s within a second of its first cut, into the still-full queue)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    sent, highest, _ = _typing_then_a_burst(budget, clock)
+    first = budget.rate
+    assert first is not None
+    # the latest round trip said no queue (in the bench the cut came from the packets on their
+    # way; the round trips were of sender reports sent before the burst)
+    budget.controller._queue, budget.controller._draining = 0.0, False
+    budget.controller._rtt_at = clock.now
+    per_tenth = int(2_000_000 / LINK_PACKET_BITS / 10)
+    while sent - 4_000 - highest > 3 * per_tenth:  # until under ~0.3 s of queue is left
+        for _ in range(3):
+            if budget.delay() == 0.0:
+                budget.spent(12_900, None)
+                sent += BURST_FRAME_PACKETS
+            clock.now += 1 / 30
+        highest = min(highest + per_tenth, sent - 4_000)
+        budget.report(
+            ReceiverReport(0.0, 0, highest, 0.002, rtt=None, packet_bytes=PACKET_PAYLOAD, packets_sent=sent)
+        )
+        assert budget.rate == first
