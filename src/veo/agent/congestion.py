@@ -25,7 +25,8 @@ The rules, each evaluated on a report:
 
 - **loss over** :data:`LOSS_BACKOFF` (10 %): the rate drops multiplicatively by the loss,
   ``rate * (1 - loss / 2)`` (GCC's loss-based rule); the fraction only counts when the interval
-  held at least :data:`LOSS_MIN_PACKETS` packets (one lost keystroke frame is 12 %);
+  held at least :data:`LOSS_MIN_PACKETS` packets (one lost keystroke frame is 12 %), and not
+  when the interval began with packets sent before the last cut (a burst's tail-drop);
 - **a queue building**: the packets on their way over :data:`QUEUE_HIGH` of queue and growing,
   or the round-trip time :data:`QUEUE_DELAY` over its minimum of the last
   :data:`MIN_WINDOW_SECONDS` in two sender reports in a row (:data:`QUEUE_HIGH` in one: one
@@ -41,7 +42,9 @@ The rules, each evaluated on a report:
   needs time to drain, and the report after a decrease still shows it. A queue seen while the
   stream sends less than the link delivers and nothing waits (a keyframe's burst, then
   keystrokes) drains by itself and is not acted on;
-- **hold** while the loss is 2-10 %, the queue is neither empty nor building, or it is draining;
+- **hold** while the loss is 2-10 %, the queue is neither empty nor building, or it is draining
+  (a packet on its way that has waited over :data:`QUEUE_DELAY` counts, whatever an older round
+  trip said);
 - **increase** otherwise, only while the stream is actually held back (an idle stream proves
   nothing about the link): multiplicatively (x :data:`FAST_GROWTH` a second) far below the rate
   of the last congestion, additively (:data:`ADDITIVE_GROWTH` of it a second) near it, so the
