@@ -21,8 +21,9 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from sqlalchemy import select
+from tests.integration.browser_support import module_browser  # noqa: F401  (the fixture `browser`)
 from tests.integration.live_server import sign_in
 from tests.sqlite_template import migrated_sqlite
 from websockets.asyncio.client import ClientConnection, connect
@@ -60,17 +61,6 @@ class Stack:
     page: Page
     errors: list[str]
     app: Any
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -20,12 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
+from tests.integration.browser_support import module_browser  # noqa: F401  (the fixture `browser`)
 from tests.integration.downloads_support import stand_in
 from tests.integration.live_server import serving
 from tests.support import PASSWORD, api_token, make_user, ticket_body
 
-from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from veo.bench.chromium import CHROMIUM
 from veo.config import Settings
 from veo.protocol import agent_config, codes
 from veo.server.downloads import store
@@ -82,16 +83,6 @@ class Live:
 
     async def shot(self, page: Page, name: str) -> None:
         await page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture

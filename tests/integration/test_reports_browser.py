@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
+from tests.integration.browser_support import module_browser  # noqa: F401  (the fixture `browser`)
 from tests.integration.live_server import serving, sign_in
 from tests.integration.reports_seed import LEAD, seed
 from tests.support import PASSWORD
 
-from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from veo.bench.chromium import CHROMIUM
 
 PERIOD = "start=2026-03-02&end=2026-03-15"
 CHARTS = [
@@ -49,17 +50,6 @@ class Live:
     base_url: str
     page: Page
     errors: list[str]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

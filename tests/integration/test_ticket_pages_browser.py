@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING
 import pyotp
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
+from tests.integration.browser_support import module_browser  # noqa: F401  (the fixture `browser`)
 from tests.integration.live_server import serving, sign_in
 from tests.support import PASSWORD, make_user
 
-from veo.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from veo.bench.chromium import CHROMIUM
 
 if TYPE_CHECKING:
     from veo.server.db.engine import Database
@@ -168,17 +169,6 @@ def _seed(db: Database) -> Seeded:
         row.code_expires_at = row.created_at - timedelta(seconds=1)
         sessions.expire_waiting(s)
     return ids
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One Chromium for the module (a launch took 1-2 s a test); each test has its own context."""
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
