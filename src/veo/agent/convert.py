@@ -322,13 +322,7 @@ class YuvCanvas:
             reformatter = self._reformatters[shape] = VideoReformatter()
         # one thread: a cell is too small to share out (swscale's threads cost more than they save)
         out = scale_to_yuv(bgra, Size(ox1 - ox0, oy1 - oy0), reformatter, threads=1)
-        ph, pw = oy1 - oy0, ox1 - ox0
-        iy, ix = y0 - oy0, x0 - ox0
-        self._y[y0:y1, x0:x1] = _plane(out, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
-        cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2
-        inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
-        self._u[inside] = _plane(out, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
-        self._v[inside] = _plane(out, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+        self._write(out, (ox0, oy0, ox1, oy1), (x0, y0, x1, y1))
         return (sx1 - sx0) * (sy1 - sy0)
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
@@ -348,14 +342,23 @@ class YuvCanvas:
             source = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1])
         ph, pw = cy1 - cy0, cx1 - cx0
         bgra = av.VideoFrame.from_ndarray(source.view(np.uint8).reshape(ph, pw, 4), format="bgra")
-        patch = to_yuv(bgra)
-        iy, ix = y0 - cy0, x0 - cx0
+        self._write(to_yuv(bgra), (cx0, cy0, cx1, cy1), (x0, y0, x1, y1))
+        return (x1 - x0) * (y1 - y0)
+
+    def _write(
+        self, patch: av.VideoFrame, converted: tuple[int, int, int, int], kept: tuple[int, int, int, int]
+    ) -> None:
+        """Copy the ``kept`` rectangle (even edges, canvas pixels) of a ``patch`` converted over
+        the larger ``converted`` one into the canvas's planes: the margin is dropped."""
+        ox0, oy0, ox1, oy1 = converted
+        x0, y0, x1, y1 = kept
+        ph, pw = oy1 - oy0, ox1 - ox0
+        iy, ix = y0 - oy0, x0 - ox0
         self._y[y0:y1, x0:x1] = _plane(patch, 0, ph, pw)[iy : iy + y1 - y0, ix : ix + x1 - x0]
         cy, cx, ch, cw = iy // 2, ix // 2, (y1 - y0) // 2, (x1 - x0) // 2
         inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
         self._u[inside] = _plane(patch, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
         self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
-        return (x1 - x0) * (y1 - y0)
 
 
 def _touched(spans: list[_Span], start: int, end: int) -> range:
