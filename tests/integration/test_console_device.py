@@ -1,68 +1,41 @@
 """The console of a session on a managed device (issue 17), in headless Chromium against the
-stand-in server of ``test_console_page.py``: the header names the device, the policy and the reason;
+stand-in server of ``console_harness.py``: the header names the device, the policy and the reason;
 no join code is on the page; the verification code is information only (no "Codes match" to click,
 nothing sent for it); and the device's end reasons are sentences."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import socket
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from playwright.async_api import Browser
-from tests.integration.test_console_page import (
-    WAIT_MS,
+from tests.integration.console_harness import (
+    PAGE_MARKS,
     Harness,
-    Relay,
     StandInAgent,
     browser,  # noqa: F401  (the fixture)
-    make_app,
+    open_console,
+    stand_in_session,
 )
-from tests.integration.test_console_page import pytestmark as page_marks
 
 from veo.protocol import sas
 from veo.protocol.device import DeviceSession
 from veo.protocol.signaling import AgentJoined, Consent, Ended, Reveal
-from veo.tasks import spawn
 
 DEVICE = DeviceSession(device_name="Reception PC", policy="ask", reason="Printer queue stuck")
 
 # timeout, chromium present; the module's event loop, the one ``browser`` (module-scoped) lives on
-pytestmark = [*page_marks, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [*PAGE_MARKS, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def device_harness(browser: Browser) -> AsyncIterator[Harness]:  # noqa: F811
-    session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000002"
-    relay = Relay()
-    session = SimpleNamespace(
-        id=session_id, status="waiting", requested_permissions=["view", "control"], device_id="a1" * 16
-    )
-    app = make_app(relay, session, device=DEVICE, code_display="", join_url="", agent_command="")
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
-    task = spawn(server.serve(sockets=[sock]), name="console-device-test-server")
-    page = await browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
-    await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
-    yield Harness(page, relay, session_id, errors)
-    await page.close()
-    server.should_exit = True
-    await task
-    sock.close()
+    session = stand_in_session(3, device_id="a1" * 16)
+    async with open_console(
+        browser, session, device=DEVICE, code_display="", join_url="", agent_command=""
+    ) as opened:
+        yield opened
 
 
 def _device_state() -> dict[str, object]:

@@ -3,71 +3,40 @@
 The server answers this page's answer ``out_of_order`` (another console answered first) and then
 relays the agent's reveal, made for the other tab's answer. The page must show no code (it would
 derive one that is not the user's), no error banner, and one calm sentence; the agent's next offer
-is its to answer again. Uses the page harness of ``test_console_page.py`` (stand-in server).
+is its to answer again. Uses the page harness of ``console_harness.py`` (stand-in server).
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import socket
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from playwright.async_api import Browser
-from tests.integration.test_console_page import (
+from tests.integration.console_harness import (
+    PAGE_MARKS,
     WAIT_MS,
     Harness,
-    Relay,
     StandInAgent,
     browser,  # noqa: F401  (the fixture)
-    make_app,
+    open_console,
+    stand_in_session,
 )
-from tests.integration.test_console_page import pytestmark as page_marks
 
 from veo.protocol.signaling import AgentJoined, Error, Reveal
 from veo.server.sessions.messages import error_text
-from veo.tasks import spawn
 
 CALM = "This session continues in another window."
 
 # the skip without Chromium; one event loop for the module, so one Chromium serves both tests
-pytestmark = [*page_marks, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [*PAGE_MARKS, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def harness(browser: Browser) -> AsyncIterator[Harness]:  # noqa: F811
-    """The console page against ``test_console_page``'s stand-in server, in the module's Chromium."""
-    session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000002"
-    relay = Relay()
-    session = SimpleNamespace(id=session_id, status="waiting", requested_permissions=["view", "control"])
-    server = uvicorn.Server(
-        uvicorn.Config(
-            make_app(relay, session), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
-    task = spawn(server.serve(sockets=[sock]), name="console-two-tabs-server")
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"http://127.0.0.1:{port}/sessions/{session_id}/console")
-        await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
-        yield Harness(page, relay, session_id, errors)
-    finally:
-        await context.close()
-        server.should_exit = True
-        await task
-        sock.close()
+    """The console page against the stand-in server, in the module's Chromium."""
+    async with open_console(browser, stand_in_session(2)) as opened:
+        yield opened
 
 
 async def test_a_first_offer_taken_by_another_tab_shows_no_code_and_no_error(harness: Harness) -> None:
