@@ -19,7 +19,8 @@ with the same matrix: VP8 cannot say which one it used and is decoded as BT.601 
 H.264 says it in its VUI (:mod:`veo.agent.low_latency` signals these very constants). Before,
 H.264 signalled nothing and Chromium decoded it as BT.709: magenta 230,40,160 was shown as
 245,65,161. Chroma comes from the lower row of each 2×2 block, its two pixels averaged
-(:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5).
+(:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5); a scaled picture's from the
+block's centre (:data:`SCALED_CHROMA_LOCATION`, type 1).
 
 **Scaled.** When the console shows the screen smaller than it is (:mod:`veo.agent.scaling`),
 the canvas is smaller than the source and one swscale pass scales and converts together
@@ -65,6 +66,10 @@ COLOR_RANGE = ColorRange.MPEG
 #: where the chroma of a 2×2 block is taken with :data:`INTERPOLATION` (measured: the lower row,
 #: both columns averaged): H.264's ``chroma_sample_loc_type`` 5
 CHROMA_LOCATION = 5
+#: where a scaled conversion (:data:`SCALE_INTERPOLATION`) sites it: at the centre of the block
+#: (measured on grey/red steps: 0.49-0.53 luma px from the block's first row and column at 4K and
+#: 1080p -> 1520x854, 1080p -> 960x540, 1440p -> 1080p), H.264's ``chroma_sample_loc_type`` 1
+SCALED_CHROMA_LOCATION = 1
 #: what the pixels are before conversion: sRGB, i.e. BT.709 primaries with the sRGB transfer
 #: (IEC 61966-2-1); signalled so that a browser does not convert them as if they were TV video
 PRIMARIES = ColorPrimaries.BT709
