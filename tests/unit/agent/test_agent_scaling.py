@@ -281,6 +281,39 @@ def test_a_patch_off_the_grid_stays_within_its_bound_and_its_seams_do_not_show(
         assert int(np.abs(steps_got[:, edges] - steps_want[:, edges]).max()) <= 2 * worst
 
 
+@pytest.mark.parametrize(("source", "size"), [(K4, HD), (K4, Size(1520, 854)), (QHD, HD)])
+def test_a_small_change_converts_only_the_cells_it_can_change(source: Size, size: Size) -> None:
+    """A typed letter in the middle of a cell re-converts that cell alone, not every cell whose
+    (wide: margin and snap) window overlaps it; and changes on every cell edge, where a
+    neighbour's output can move too, still give what a whole pass gives."""
+    canvas = YuvCanvas(size, source)
+    assert canvas.patches
+    pixels = _text(source, 8)
+    canvas.update(pixels, [Rect(0, 0, source.width, source.height)])
+    row, column = canvas._rows[2], canvas._columns[3]
+    middle_y = (row.inside[0] + row.inside[1]) // 2 * source.height // size.height
+    middle_x = (column.inside[0] + column.inside[1]) // 2 * source.width // size.width
+    letter = Rect(middle_x, middle_y, 12, 20)
+    pixels[letter.y : letter.y + letter.height, letter.x : letter.x + letter.width] ^= np.uint32(0x00FFFFFF)
+    converted = canvas.update(pixels, [letter])
+    assert converted == row.reads * column.reads  # one cell
+    # one pixel either side of where two cells' own pixels meet: the filter reaches across, so
+    # both cells' outputs move (measured: a source pixel changes the encoded pixels on both
+    # sides of its place)
+    starts = [-(-s.inside[0] * source.width // size.width) for s in canvas._columns[1:]]
+    edges = [Rect(x - 1, 40, 1, 2) for x in starts] + [Rect(x, 60, 1, 2) for x in starts]
+    rows = [-(-s.inside[0] * source.height // size.height) for s in canvas._rows[1:]]
+    edges += [Rect(50, y - 1, 2, 1) for y in rows] + [Rect(70, y, 2, 1) for y in rows]
+    for rect in edges:  # one at a time: patches (many at once convert the whole frame)
+        pixels[rect.y : rect.y + rect.height, rect.x : rect.x + rect.width] ^= np.uint32(0x00FFFFFF)
+        assert canvas.update(pixels, [rect]) < source.width * source.height // 2
+    tolerance = 0 if source.width % size.width == 0 else 2
+    tolerance = tolerance if size != Size(1520, 854) else patch_bound(1520, 3840, COLUMN_STEP)
+    tolerance += 0 if size != Size(1520, 854) else patch_bound(854, 2160) - 1
+    for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
+        assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
+
+
 def test_columns_start_on_even_source_pixels() -> None:
     """swscale takes an RGB picture's chroma from pixel pairs: a window starting on an odd source
     column pairs them differently from a whole pass (up to 33 levels of chroma on random colours)."""
