@@ -17,6 +17,13 @@ milliseconds and goes out at up to 60 a second; a full-screen scroll frame (~12 
 machine) backs off to ~30, as a fixed 30-fps cap above 1280×720 did for every frame before; a
 loaded machine (every stage slower) backs off by itself. ``veo agent --max-fps`` fixes the rate.
 
+The process CPU a frame cost (all threads: x264's and swscale's too) bounds the rate the same
+way, by :data:`CPU_SHARE`: above the low rate the stream spends at most that share of one core
+of the user's computer. A frame made cheaper (a faster conversion) then costs the user less CPU
+at the same 30 fps instead of buying more frames at the same CPU: while the screen scrolls,
+past ~30 fps the technician gains little smoothness, while the user's own programs lose a third
+of a core. Cheap frames (typing, a small drag) still go out at up to 60 a second.
+
 :class:`~veo.agent.congestion.SendBudget` is the other half (re-exported here): it keeps the
 stream within the congestion controller's rate by waiting before the next capture, so that a slow
 link gets fewer frames of the same quality (changes in between merge into the next frame) rather
@@ -45,6 +52,9 @@ LOW_FPS = 30.0
 #: the share of the wall clock one frame's work may take before the next may start: a 12-ms
 #: scroll frame at 1080p waits 30 ms (~33 fps, ~40 % of a core), a 5-ms drag frame 16.7 (60 fps)
 BUSY_SHARE = 0.4
+#: the share of one core the frames' process CPU may take above the low rate (issue 18: <= 30 %
+#: while scrolling at 1080p): a 10-ms frame waits 33 ms (30 fps), a 5-ms frame 16.7 (60 fps)
+CPU_SHARE = 0.3
 
 
 def auto_max_fps(size: Size) -> float:
@@ -77,6 +87,7 @@ class Pacer:
         self._clock = clock
         self._last = -math.inf
         self._cost = 0.0
+        self._cpu = 0.0
         self.adaptive = adaptive
         self.set_max_fps(max_fps)
 
@@ -93,11 +104,13 @@ class Pacer:
         if not self.adaptive:
             return self._min_interval
         longest = max(self._min_interval, 1.0 / LOW_FPS)
-        return min(max(self._min_interval, self._cost / BUSY_SHARE), longest)
+        return min(max(self._min_interval, self._cost / BUSY_SHARE, self._cpu / CPU_SHARE), longest)
 
-    def spent(self, seconds: float) -> None:
-        """The last frame took ``seconds`` of wall time from its grab to its last packet sent."""
+    def spent(self, seconds: float, cpu: float = 0.0) -> None:
+        """The last frame took ``seconds`` of wall time from its grab to its last packet sent, and
+        ``cpu`` seconds of the process's CPU time meanwhile."""
         self._cost = max(0.0, seconds)
+        self._cpu = max(0.0, cpu)
 
     def delay(self) -> float:
         """Seconds to wait before the next capture may happen (0 when it may happen now)."""

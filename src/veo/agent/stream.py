@@ -273,6 +273,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         #: it left the track (aiortc comes back for the next one once it encoded and sent it)
         self._capture_cost = 0.0
         self._returned_at: float | None = None
+        #: the process's CPU time when the last frame's grab started (its CPU cost for the pacer)
+        self._cpu_at = 0.0
         self.frames_sent = 0
         #: called (on the loop) when capturing fails for good, so the session can end and say why
         self.on_failure: Callable[[str], None] | None = None
@@ -301,6 +303,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     def _grab(
         self, force: bool, now: float | None = None, times: FrameTimes | None = None
     ) -> av.VideoFrame | None:
+        self._cpu_at = time.process_time()
         start = time.monotonic()
         frame = self._open().next(start if now is None else now, force, times)
         self._capture_cost = time.monotonic() - start
@@ -458,7 +461,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
 
     async def recv(self) -> av.VideoFrame:
         if self._returned_at is not None:  # aiortc encoded and sent the last frame meanwhile
-            self._pacer.spent(self._capture_cost + time.monotonic() - self._returned_at)
+            self._pacer.spent(
+                self._capture_cost + time.monotonic() - self._returned_at, time.process_time() - self._cpu_at
+            )
             self._returned_at = None
         await self._gate.wait()
         loop = asyncio.get_running_loop()

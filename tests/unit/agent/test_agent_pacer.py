@@ -9,7 +9,7 @@ import pytest
 from tests.unit.agent.test_agent_stream import FakeScreen, _stop, damage_track
 
 from veo.agent.capture.base import Size
-from veo.agent.pacing import BUSY_SHARE, HIGH_FPS, LOW_FPS, Pacer, polling_fps
+from veo.agent.pacing import BUSY_SHARE, CPU_SHARE, HIGH_FPS, LOW_FPS, Pacer, polling_fps
 
 
 def _pacer(max_fps: float = HIGH_FPS, adaptive: bool = True) -> tuple[Pacer, list[float]]:
@@ -31,6 +31,20 @@ def test_a_costly_frame_backs_off_by_its_cost_down_to_the_low_rate() -> None:
     pacer.spent(0.050)  # 4K, or a loaded machine: never below the low rate for the cost alone
     assert pacer.interval == pytest.approx(1 / LOW_FPS)
     pacer.spent(0.002)  # the next cheap frame: back up at once
+    assert pacer.interval == pytest.approx(1 / HIGH_FPS)
+
+
+def test_a_frame_costly_in_cpu_backs_off_to_its_share_of_a_core() -> None:
+    """A frame quick in wall time (its work spread over x264's and swscale's threads) that took
+    10 ms of the process's CPU waits 10 / CPU_SHARE ms: a cheaper frame lowers the user's CPU
+    at the same rate instead of buying more frames."""
+    pacer, _ = _pacer()
+    pacer.spent(0.006, cpu=0.010)
+    assert pacer.interval == pytest.approx(0.010 / CPU_SHARE)
+    assert pacer.interval > 0.006 / BUSY_SHARE
+    pacer.spent(0.006, cpu=0.020)  # 4K: never below the low rate for the CPU either
+    assert pacer.interval == pytest.approx(1 / LOW_FPS)
+    pacer.spent(0.003, cpu=0.004)  # a typed letter: the high rate
     assert pacer.interval == pytest.approx(1 / HIGH_FPS)
 
 
@@ -88,5 +102,6 @@ async def test_the_track_tells_the_pacer_what_each_frame_cost() -> None:
         watchers[0].on_damage()
         await asyncio.wait_for(track.recv(), 30)  # the first frame was "sent" when this was asked
         assert track._pacer.interval >= 0.01 / BUSY_SHARE
+        assert track._pacer._cpu > 0  # and what it cost the process's CPU
     finally:
         _stop(track)
