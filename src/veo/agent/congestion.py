@@ -30,7 +30,9 @@ The rules, each evaluated on a report:
 - **a queue building**: the packets on their way over :data:`QUEUE_HIGH` of queue and growing,
   or the round-trip time :data:`QUEUE_DELAY` over its minimum of the last
   :data:`MIN_WINDOW_SECONDS` in two sender reports in a row (:data:`QUEUE_HIGH` in one: one
-  sample can sit behind one large frame) and not falling, or, without round trips, the jitter
+  sample can sit behind one large frame) and not falling (a round trip of a sender report sent
+  before the last cut's queue drained does not count: it waited behind the old rate's packets),
+  or, without round trips, the jitter
   :data:`JITTER_GROWTH` over its minimum and rising: the rate drops to :data:`DELAY_BACKOFF`
   (0.85) of what the receiver actually got (GCC's delay-based decrease, ``0.85 * incoming``)
   while we were sending a lot (:mod:`veo.agent.delivery`: the busy period's rate, not the
@@ -54,7 +56,10 @@ The rules, each evaluated on a report:
 While the controller does not pace (before any congestion, or after REMB said the link had
 room), frames are still paced to the rate the link delivered at the last congestion, loosened
 by 1 % a second and forgotten after a minute (:mod:`veo.agent.link_memory`): a burst does not
-start unpaced into a link known to be narrower.
+start unpaced into a link known to be narrower. Before the session's first congestion they are
+paced to a start rate a little over the poor link's (:mod:`veo.agent.start_rate`), which doubles
+with each report showing the link carried it: the first burst on an unknown link does not fill
+its queue before the first report can show it.
 
 REMB is one more delay signal, with the lessons of the budget before this one:
 
@@ -90,6 +95,7 @@ from veo.agent.rate_control import CEILING_BITRATE as CEILING_BITRATE  # re-expo
 from veo.agent.rate_control import DELAY_BACKOFF as DELAY_BACKOFF
 from veo.agent.rate_control import RateController
 from veo.agent.receiver_report import ReceiverReport as ReceiverReport
+from veo.agent.start_rate import START_BITRATE as START_BITRATE
 
 #: how far ahead of the rate a burst may go (a frame after a pause is sent at once)
 BURST_SECONDS = 0.1
@@ -119,6 +125,7 @@ class SendBudget:
         burst_seconds: float = BURST_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         floor: float = FLOOR_BITRATE,
+        start_rate: float | None = START_BITRATE,
     ) -> None:
         self._burst = burst_seconds
         self._clock = clock
@@ -132,7 +139,7 @@ class SendBudget:
         #: each frame's send time and bytes, newest last (the busy period's delivered rate)
         self._frame_bytes: deque[tuple[float, int]] = deque()
         self._held_at = -math.inf
-        self.controller = RateController()
+        self.controller = RateController(start_rate)
         #: the size of the last encoded frame (0 before the first): tells the frame source whether
         #: a repeat of a still screen still sharpened something (``stream.FrameSource``)
         self.last_bytes = 0

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from veo.agent.delivery import busy_rate
 from veo.agent.link_memory import LinkMemory
 from veo.agent.receiver_report import ReceiverReport, WindowMin, sane
+from veo.agent.start_rate import PROBE_SECONDS, START_BITRATE, StartRate
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ class RateController:
     Not thread-safe: :class:`SendBudget` calls it with its lock held.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, start_rate: float | None = START_BITRATE) -> None:
         self.rate: float | None = None
+        #: the pace before the first congestion, and its probes (``None``: unpaced from the start)
+        self.start = StartRate(start_rate, CEILING_BITRATE)
         #: what the receiver got when the link last filled (bit/s): near it the growth is additive
         self.congested_rate: float | None = None
         #: the rate actually delivered, from the reports' sequence numbers (bit/s)
@@ -116,6 +119,9 @@ class RateController:
         self._last_standing = 0.0
         #: our packet count at the last delay-based decrease (see :meth:`_drained`)
         self._drain_mark: int | None = None
+        #: when a report first showed the packets sent before the last decrease arrived
+        #: (``None``: not yet; see :meth:`_before_cut`)
+        self._drained_at: float | None = -math.inf
         self._measure_from: tuple[float, int, int] | None = None
 
     # ------------------------------------------------------------ the evidence
@@ -190,6 +196,18 @@ class RateController:
             return True
         return report.packets_sent - in_flight - expected < mark
 
+    def _before_cut(self, now: float, report: ReceiverReport) -> bool:
+        """Was the sender report this round trip answers sent before the queue of the last
+        delay or loss cut drained (before the cut, or before a report showed every packet sent
+        before it arrived)? It waited behind the old rate's packets and says nothing of the new
+        rate: in bench runs such samples (473 -> 616 ms, 327 -> 190 ms, a second after the first
+        cut) cut the rate a second time, to half, while the queue was draining."""
+        if report.rtt_age is None:
+            return False
+        sent_at = now - report.rtt_age
+        drained_at = self._drained_at
+        return sent_at < self._last_decrease or drained_at is None or sent_at < drained_at
+
     # ------------------------------------------------------------ the rules
 
     def _decrease(self, now: float, rate: float, why: str, floor: float) -> None:
@@ -206,6 +224,7 @@ class RateController:
         self.rate = rate
         self._last_decrease = now
         self._grown_at = now
+        self.start.end()
 
     def _increase(self, now: float, held_back: bool) -> None:
         if self.rate is None:
@@ -230,10 +249,12 @@ class RateController:
     def pacing_rate(self, now: float) -> float | None:
         """What frames are paced to: the controller's rate, or while it does not pace, the
         link's rate learnt at the last congestion (:class:`LinkMemory`), so that a burst does
-        not start unpaced into a link known to be narrower (``None``: not paced)."""
+        not start unpaced into a link known to be narrower, or before the first congestion the
+        start rate (:class:`StartRate`) (``None``: not paced)."""
         if self.rate is not None:
             return self.rate
-        return self.link.bound(now)
+        learnt = self.link.bound(now)
+        return learnt if learnt is not None else self.start.rate
 
     def report(
         self,
@@ -263,6 +284,8 @@ class RateController:
             while self._counts[0][0] < now - COUNTS_SECONDS:
                 self._counts.popleft()
         in_flight = self._in_flight(now, report)
+        if self._drained_at is None and self._drained(now, report, in_flight):
+            self._drained_at = now
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
             report.fraction_lost,
@@ -329,7 +352,7 @@ class RateController:
         elif queue is not None:  # the round trip is the better witness; jitter only without it
             # judged on a new sample only (a receiver reports more often than we send reports)
             over = queue > QUEUE_HIGH or (queue > QUEUE_DELAY and self._over >= 2)
-            building = rtt is not None and over and not self._draining
+            building = rtt is not None and over and not self._draining and not self._before_cut(now, report)
         else:
             building = jitter_growth > JITTER_GROWTH and rising_jitter
         may_decrease = now - self._last_decrease >= DECREASE_HOLD
@@ -344,7 +367,7 @@ class RateController:
                 current = min(paced, base) if paced is not None else base
                 self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
                 if self._last_decrease == now and report.packets_sent is not None:
-                    self._drain_mark = report.packets_sent
+                    self._drain_mark, self._drained_at = report.packets_sent, None
         elif building:
             # a queue while we send less than the link delivers (a keyframe's burst, then
             # keystrokes) drains by itself: pacing the next scroll for it would only slow it
@@ -359,7 +382,7 @@ class RateController:
                 why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
                 self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
                 if self._last_decrease == now and report.packets_sent is not None:
-                    self._drain_mark = report.packets_sent
+                    self._drain_mark, self._drained_at = report.packets_sent, None
         elif (
             (loss is not None and counted and loss > LOSS_HOLD)
             or queue is None
@@ -373,6 +396,48 @@ class RateController:
             self._grown_at = now  # hold: no growth for this interval either
         else:
             self._increase(now, held_back)
+        if (
+            self.rate is None
+            and self.start.rate is not None
+            and not (loss is not None and counted and loss > LOSS_HOLD)
+        ):
+            self._probe(now, report, in_flight, age_of, frames)
+
+    def _probe(
+        self,
+        now: float,
+        report: ReceiverReport,
+        in_flight: int | None,
+        age_of: Callable[[int], float | None],
+        frames: Sequence[tuple[float, int]],
+    ) -> None:
+        """Did the link carry the start rate (:class:`StartRate`)? Over a busy period of at least
+        :data:`PROBE_SECONDS`; before the first round trip the period and the packets' wait are
+        taken without subtracting one (a lower bound of the rate, an upper one of the wait: the
+        probe errs on the slow side)."""
+        if in_flight is None or report.packet_bytes is None:
+            return
+        rtt_min = self._rtt_min.value
+        busy = busy_rate(
+            now,
+            frames,
+            in_flight,
+            rtt_min or 0.0,
+            report.packet_bytes,
+            PACKET_OVERHEAD_BYTES,
+            self._counts,
+            PROBE_SECONDS,
+        )
+        age = age_of(in_flight) if in_flight > 0 else 0.0
+        waited = None if age is None else max(0.0, age - (rtt_min or 0.0))
+        was = self.start.rate
+        self.start.probed(busy, waited)
+        if self.start.rate != was:
+            log.info(
+                "start rate: the link carried %s bit/s, pacing frames to %s",
+                "?" if busy is None else f"{busy:.0f}",
+                "unpaced" if self.start.rate is None else f"{self.start.rate:.0f}",
+            )
 
     def on_remb(self, now: float, remb: float, sending: float, floor: float) -> None:
         """The receiver's estimate came with a frame: a fall below the send rate is overuse."""
@@ -380,6 +445,11 @@ class RateController:
         fresh = self._fresh_rtt(now)
         if remb >= CONGESTED_SHARE * sending:
             self._remb_below_since = None
+            start = self.start.rate
+            if not fresh and self.rate is None and start is not None and remb > RELIEVED_SHARE * start:
+                # no round trips (no receiver reports to probe with): the old REMB rule
+                log.info("link has room: the start rate ends (REMB %d)", remb)
+                self.start.end()
             if not fresh and self.rate is not None and remb > RELIEVED_SHARE * sending:
                 log.info("link has room: frames no longer paced (REMB %d, sending %d)", remb, sending)
                 self.rate = None

@@ -32,6 +32,8 @@ class ReceiverReport:
     packet_bytes: float | None = None
     #: how many RTP packets we had sent when the report arrived (``None``: unknown)
     packets_sent: int | None = None
+    #: how long before the report arrived the sender report its ``rtt`` answers was sent (s)
+    rtt_age: float | None = None
 
 
 def sane(value: float | None, high: float) -> float | None:

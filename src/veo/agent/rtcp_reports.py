@@ -95,6 +95,13 @@ class SentReports:
             self.packet_bytes = new_octets / new_packets
         self._counts = (octets, packets)
 
+    def age(self, lsr: int, arrived: float) -> float | None:
+        """How long before ``arrived`` the sender report ``lsr`` was sent (``None``: unknown):
+        a round trip says what the queue was when that report went out, which after a cut can
+        be the old rate's queue (see ``RateController._before_cut``)."""
+        at, count = self._sent.get(lsr, (0.0, 0))
+        return arrived - at if count == 1 else None
+
     def rtt(self, lsr: int, dlsr: int, arrived: float) -> float | None:
         """The round trip of the sender report ``lsr``, or ``None`` when unknown, ambiguous or
         already given (a receiver reports more often than we send reports: one sample each)."""
@@ -120,14 +127,16 @@ def to_report(
 ) -> ReceiverReport:
     """One report block in plain units (values out of range are passed on for the controller
     to discard, except the fraction, whose byte cannot be)."""
+    rtt = sent.rtt(block.lsr, block.dlsr, arrived)
     return ReceiverReport(
         fraction_lost=block.fraction_lost / 256,
         packets_lost=block.packets_lost,
         highest_sequence=block.highest_sequence,
         jitter=block.jitter / VIDEO_CLOCK,
-        rtt=sent.rtt(block.lsr, block.dlsr, arrived),
+        rtt=rtt,
         packet_bytes=sent.packet_bytes,
         packets_sent=packets_sent,
+        rtt_age=sent.age(block.lsr, arrived) if rtt is not None else None,
     )
 
 

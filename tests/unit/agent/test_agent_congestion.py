@@ -21,6 +21,7 @@ from veo.agent.congestion import (
 )
 from veo.agent.delivery import BUSY_MIN_SECONDS, busy_rate
 from veo.agent.link_memory import LOOSEN_PER_SECOND, MEMORY_SECONDS, LinkMemory
+from veo.agent.start_rate import START_BITRATE, StartRate
 
 PACKET = 1_200
 
@@ -236,7 +237,7 @@ def test_a_jitter_that_keeps_growing_backs_off_without_round_trips() -> None:
 def test_a_low_remb_after_a_quiet_spell_is_not_congestion() -> None:
     """After typing, REMB is ~1.5x what it got; the round trips show no queue: no pacing."""
     clock = Clock()
-    budget = SendBudget(clock=clock)
+    budget = SendBudget(clock=clock, start_rate=None)
     receiver = Receiver()
     for _ in range(10):  # typing, REMB following at 1.5x
         _second(budget, clock, 30_000, remb=50_000, fps=8)
@@ -368,17 +369,24 @@ class Link:
         self.queued_bits = max(0.0, self.queued_bits - self.rate * seconds)
 
 
-def _simulate(budget: SendBudget, clock: Clock, link: Link, seconds: float, scrolling: bool) -> list[float]:
+def _simulate(
+    budget: SendBudget,
+    clock: Clock,
+    link: Link,
+    seconds: float,
+    scrolling: bool,
+    frame_bytes: int = 11_000,
+    report_every: float = 0.1,
+) -> list[float]:
     """The screen changes at 30 fps (scrolling: 11 KB frames, 2.6 Mbit/s as 1080p scrolling sends
     unshaped, else 8 keystrokes a second of 400
     bytes); a frame goes when the budget allows; the receiver reports every second. Returns each
-    frame's one-way latency (capture to arrival). The receiver reports every 0.1 s (with its
-    NACKs), a round trip comes once a second."""
+    frame's one-way latency (capture to arrival). The receiver reports every ``report_every`` s
+    (0.1: with its NACKs), a round trip comes once a second; a scroll frame is ``frame_bytes``."""
     step = 0.005
     latencies: list[float] = []
     frame_every = 1 / 30 if scrolling else 1 / 8
     wanted_at = clock.now
-    report_every = 0.1  # Chrome reports with every NACK, and a round trip once a second
     report_at = clock.now + report_every
     rtt_at = clock.now + 1.0
     receiver = Receiver(highest=link.sent, lost=link.lost)
@@ -389,7 +397,7 @@ def _simulate(budget: SendBudget, clock: Clock, link: Link, seconds: float, scro
             changed_at = changed_at if changed_at is not None else wanted_at
             wanted_at += frame_every
         if changed_at is not None and budget.delay() == 0.0:
-            nbytes = 11_000 if scrolling else 400
+            nbytes = frame_bytes if scrolling else 400
             budget.spent(nbytes, None)
             link.send(clock.now, nbytes)
             latencies.append(link.arrivals[-1][1] - changed_at)
@@ -558,7 +566,7 @@ def test_the_links_rate_loosens_with_time_and_is_forgotten() -> None:
 
 def test_growing_past_the_ceiling_forgets_the_link() -> None:
     clock = Clock()
-    budget = SendBudget(clock=clock)
+    budget = SendBudget(clock=clock, start_rate=None)
     budget.controller.link.learn(clock.now, 2_000_000)
     budget.controller.rate = CEILING_BITRATE * 0.99
     budget.controller._grown_at = clock.now - 1.0
@@ -643,3 +651,136 @@ def test_no_growth_while_a_packet_on_its_way_has_waited_long() -> None:
             ReceiverReport(0.0, 0, highest, 0.002, rtt=None, packet_bytes=PACKET_PAYLOAD, packets_sent=sent)
         )
         assert budget.rate == first
+
+
+# -------------------------------------------------------------------- the start rate and its probes
+
+#: a frame of 1080p scrolling scaled to the console (~6.5 Mbit/s at 30 fps, as the bench sends
+#: unshaped)
+SCALED_SCROLL_FRAME = 27_000
+
+
+def test_a_first_burst_on_an_unknown_poor_link_starts_paced_and_loses_nothing() -> None:
+    """A fresh session (no congestion seen, nothing remembered), six seconds of typing, then two
+    seconds of a scroll that wants 6.5 Mbit/s on the 2 Mbit/s link, the receiver reporting once
+    a second (nothing lost, so no NACKs to report with). Unpaced, the 1-s queue overflows
+    before the first report shows it (the bench's 3.2-s stall); paced to the start rate it
+    builds slowly enough to be cut before anything is dropped, and typing is back within 2 s."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    link = Link()
+    _simulate(budget, clock, link, 6, scrolling=False, report_every=1.0)
+    burst = _simulate(
+        budget, clock, link, 2, scrolling=True, frame_bytes=SCALED_SCROLL_FRAME, report_every=1.0
+    )
+    assert len(burst) / 2 >= 5  # updates a second
+    after = _simulate(budget, clock, link, 4, scrolling=False, report_every=1.0)
+    assert link.lost == 0
+    assert max(after[16:]) < link.rtt / 2 + 0.02  # two seconds of keystrokes later
+    assert budget.controller.congested_rate is not None  # the burst was cut: the start ended
+    assert budget.controller.start.rate is None
+
+
+def test_the_start_rate_does_not_grow_on_a_link_that_does_not_carry_it() -> None:
+    """The probe doubles the start rate only when the link delivered most of it over half a
+    second, with no packet waiting: the 2 Mbit/s link never does at 2.5 Mbit/s (short periods
+    read more than the link's rate in this simulation), so the start rate stays until the queue
+    cuts it."""
+    clock = Clock()
+    budget = SendBudget(clock=clock)
+    link = Link()
+    _simulate(budget, clock, link, 3, scrolling=False)
+    paced = []
+    for _ in range(8):  # scrolling, reports with NACKs every 0.1 s
+        _simulate(budget, clock, link, 0.15, scrolling=True, frame_bytes=SCALED_SCROLL_FRAME)
+        paced.append(budget.controller.pacing_rate(clock.now))
+    assert all(rate is not None and rate <= START_BITRATE for rate in paced)
+
+
+def test_a_fast_link_lets_the_stream_go_unpaced_within_a_few_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a 50 Mbit/s link the start rate is no limit for long: each report shows the link
+    carried it, the rate doubles from what arrived, and within four reports of the scroll's
+    start the stream is no longer paced (30 frames a second). Without the probe it stays paced."""
+
+    def scroll() -> tuple[SendBudget, list[float]]:
+        clock = Clock()
+        budget = SendBudget(clock=clock)
+        link = Link(rate=50_000_000, rtt=0.002)
+        _simulate(budget, clock, link, 2, scrolling=False, report_every=1.0)
+        _simulate(budget, clock, link, 4, scrolling=True, frame_bytes=SCALED_SCROLL_FRAME, report_every=1.0)
+        last = _simulate(
+            budget, clock, link, 1, scrolling=True, frame_bytes=SCALED_SCROLL_FRAME, report_every=1.0
+        )
+        return budget, last
+
+    budget, last = scroll()
+    assert budget.controller.pacing_rate(0.0) is None
+    assert len(last) >= 29
+    monkeypatch.setattr(StartRate, "probed", lambda self, delivered, waited: None)
+    budget, last = scroll()
+    assert budget.controller.pacing_rate(0.0) == START_BITRATE
+    assert len(last) < 20
+
+
+def test_the_start_rate_probe() -> None:
+    start = StartRate(2_000_000, ceiling=10_000_000)
+    start.probed(1_700_000, 0.0)  # under 0.9x: the link did not carry it
+    assert start.rate == 2_000_000
+    start.probed(2_000_000, 0.2)  # carried, but a packet waited: a queue builds
+    assert start.rate == 2_000_000
+    start.probed(1_900_000, 0.01)
+    assert start.rate == 4_000_000
+    start.probed(6_000_000, 0.0)
+    assert start.rate is None  # past the ceiling: unpaced
+
+
+def test_a_round_trip_of_a_sender_report_sent_before_the_queue_drained_does_not_cut_again() -> None:
+    """The first cut came from the packets on their way; the queue the burst built drains for
+    a second. Round trips 0.5 s over their minimum then arrive, of sender reports sent before
+    the cut, or after it but before a report showed every packet sent before the cut arrived:
+    they waited behind the old rate's packets, and the rate holds. A round trip as long of a
+    report sent after that is the new rate's own queue: that one cuts (in bench runs the first
+    kind halved the rate a second time, 473 -> 616 ms and 327 -> 190 ms)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock, start_rate=None)
+    sent, highest, _ = _typing_then_a_burst(budget, clock)
+    first = budget.rate
+    cut_at = clock.now
+    assert first is not None
+
+    def frames(seconds: float) -> None:
+        nonlocal sent
+        for _ in range(int(seconds * 30)):
+            if budget.delay() == 0.0:
+                budget.spent(12_900, None)
+                sent += BURST_FRAME_PACKETS
+            clock.now += 1 / 30
+
+    def report(arrived_short_of: int, rtt: float | None = None, sent_at: float | None = None) -> None:
+        nonlocal highest
+        highest = max(highest, sent - 4_000 - arrived_short_of)
+        age = None if sent_at is None else clock.now - sent_at
+        budget.report(
+            ReceiverReport(
+                0.0, 0, highest, 0.002, rtt=rtt, packet_bytes=PACKET_PAYLOAD, packets_sent=sent, rtt_age=age
+            )
+        )
+        clock.now += 0.01
+
+    def two_round_trips(sent_at: float) -> None:
+        for rtt in (0.08 + 0.5, 0.08 + 0.55):  # two sender reports' samples in a row
+            report(20, rtt, sent_at)
+
+    frames(0.5)
+    report(400)  # the burst's packets still on their way
+    frames(0.5)
+    report(20)  # all but the last few arrived: the cut's queue drained
+    drained_at = clock.now
+    frames(0.3)
+    two_round_trips(sent_at=cut_at - 0.1)  # sent before the cut
+    assert budget.rate == first
+    two_round_trips(sent_at=drained_at - 0.3)  # after the cut, before the queue drained
+    assert budget.rate == first
+    frames(0.5)
+    two_round_trips(sent_at=drained_at + 0.1)  # the new rate's queue
+    assert budget.rate is not None and budget.rate < first

@@ -150,6 +150,20 @@ def test_round_trip_from_our_own_record() -> None:
     assert sent.rtt(1_000, dlsr=0, arrived=12.1) == pytest.approx(0.1)
 
 
+def test_a_round_trip_says_when_its_sender_report_went_out() -> None:
+    """The controller ignores a round trip of a sender report sent before its last cut: the
+    report carries how long before its arrival that sender report was sent."""
+    sent = rtcp_reports.SentReports()
+    sent.sent(lsr=111, at=10.0, octets=0, packets=0)
+    block = RtcpReceiverInfo(
+        ssrc=1, fraction_lost=0, packets_lost=0, highest_sequence=1, jitter=0, lsr=111, dlsr=65536 // 2
+    )
+    report = rtcp_reports.to_report(block, sent, arrived=11.2)
+    assert report.rtt == pytest.approx(0.7) and report.rtt_age == pytest.approx(1.2)
+    again = rtcp_reports.to_report(block, sent, arrived=11.3)  # one sample per sender report
+    assert again.rtt is None and again.rtt_age is None
+
+
 def _block(sender: Any, lost: int = 0) -> RtcpReceiverInfo:
     return RtcpReceiverInfo(
         ssrc=sender._ssrc, fraction_lost=lost, packets_lost=0, highest_sequence=1, jitter=0, lsr=0, dlsr=0
