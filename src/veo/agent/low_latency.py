@@ -20,7 +20,7 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
   single frame (a keyframe, a full-screen change) holds up the link for long;
 - **the congestion target limits the frame rate, not the quality**: aiortc's sender sets
   ``target_bitrate`` from the receiver's REMB; each encoded frame is reported with that target to
-  the track's :class:`~veo.agent.pacing.SendBudget` (carried by the frame, ``frame.opaque``),
+  the track's :class:`~veo.agent.pacing.SendBudget` (carried by the frame, :mod:`veo.agent.frame_note`),
   which waits before the next capture while the stream is ahead of it. The encoder itself is
   never reopened for a new target (aiortc does, with a keyframe each time), nor reconfigured:
   PyAV can only change the average bitrate of an open x264, which x264 applies only with VBV
@@ -32,7 +32,14 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
   on the screen's colour;
 - **the colour conversion signalled** in the stream's VUI: the matrix, range, chroma location,
   primaries and transfer of :mod:`veo.agent.convert` (BT.601 limited, sRGB). Unsignalled,
-  Chromium decoded the BT.601 pixels as BT.709 (magenta 230,40,160 shown as 245,65,161);
+  Chromium decoded the BT.601 pixels as BT.709 (magenta 230,40,160 shown as 245,65,161). The
+  chroma location is the unscaled conversion's (the lower row of each 2×2 block) or, for a
+  scaled picture, the scaled one's (the block's centre);
+- **sub-pixel motion search for scaled pictures** (:data:`SCALED_SUBPEL`): the track notes on each
+  frame whether it is the screen scaled down (:mod:`veo.agent.frame_note`); a whole-pixel scroll
+  of the screen is then a fractional shift, which ``ultrafast``'s whole-pixel search cannot
+  follow. x264 is opened again (with a keyframe) when a stream turns scaled or unscaled, as at a
+  size change;
 - keyframes only when asked (session start, size change, the browser's PLI/FIR): no periodic
   keyframe bursts on an idle screen; a PLI/FIR also asks the track for a frame at once
   (``keyframe_requested``), so a broken picture is repaired without waiting for a change.
@@ -59,7 +66,8 @@ from aiortc.codecs.h264 import H264Encoder
 from veo.agent import convert, playout_delay, rtcp_reports, timeline
 from veo.agent.capture.base import Size
 from veo.agent.encoder import SETTINGS
-from veo.agent.pacing import SendBudget, auto_max_fps
+from veo.agent.frame_note import note_of
+from veo.agent.pacing import auto_max_fps
 from veo.agent.vp8 import ScreenVp8Encoder
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,14 @@ ENCODER_THREADS = 2
 #: still shown 4 off in red (its colour lives in chroma, which text barely uses); with -4 every
 #: flat block of the colour test is within 1 of the screen, for ~1 % more bytes
 CHROMA_QP_OFFSET = -4
+#: x264's ``subme`` for a scaled picture (``ultrafast``: 0, whole pixels only). A text page
+#: scrolled 6 px a frame at 1080p -> 1520x854 (the agent's canvas and this encoder, offline):
+#: every frame is at the peak cap either way (~25 KB), luma PSNR 30.6 -> 38.4 dB; a scrolling
+#: 960x640 window, under the cap: 24.0 -> 16.0 KB a frame. It costs x264's half-pixel planes of
+#: every frame: +1.7-2.4 ms of CPU per 1520x854 scroll frame, +1.7 ms per typed character.
+#: Unscaled pictures gain nothing (0 to -1 % bytes), so they keep 0. ``ref=2`` on top saved
+#: 0-2 % for 0.4-1.4 ms more: not used (``docs/performance.md``, "Encoding at the console's size")
+SCALED_SUBPEL = 1
 
 
 def rate_control_fps(width: int, height: int) -> int:
@@ -98,6 +114,18 @@ def rate_control_fps(width: int, height: int) -> int:
     return round(SETTINGS.max_fps or auto_max_fps(Size(width, height)))
 
 
+def x264_params(scaled: bool) -> str:
+    """The ``x264-params`` of a stream of scaled (or the screen's own) pictures: where its chroma
+    sits, chroma's quantizer offset, and for scaled pictures the sub-pixel motion search."""
+    params = {
+        "chromaloc": convert.SCALED_CHROMA_LOCATION if scaled else convert.CHROMA_LOCATION,
+        "chroma-qp-offset": CHROMA_QP_OFFSET,
+    }
+    if scaled:
+        params["subme"] = SCALED_SUBPEL
+    return ":".join(f"{name}={value}" for name, value in params.items())
+
+
 class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
     """aiortc's H.264 packetizer with a libx264 context set up for screen content (see module)."""
 
@@ -107,6 +135,8 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
         self._logged = MAX_BITRATE
         #: the receiver's last estimate as it came (not clamped), ``None`` before the first
         self.estimate: int | None = None
+        #: what x264 was opened for: picture size and scaled or not (another re-opens it)
+        self._opened_for: tuple[int, int, bool] | None = None
 
     @property
     def target_bitrate(self) -> int:
@@ -121,7 +151,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             log.info("congestion target bitrate=%d", self._target)
             self._logged = self._target
 
-    def _open(self, frame: av.VideoFrame) -> Any:
+    def _open(self, frame: av.VideoFrame, scaled: bool = False) -> Any:
         codec = av.CodecContext.create("libx264", "w")
         codec.width = frame.width
         codec.height = frame.height
@@ -144,24 +174,26 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             "level": "4.1" if frame.width * frame.height > 1280 * 720 else "3.1",
             "keyint": "infinite",
             "scenecut": "0",
-            "x264-params": f"chromaloc={convert.CHROMA_LOCATION}:chroma-qp-offset={CHROMA_QP_OFFSET}",
+            "x264-params": x264_params(scaled),
         }
         codec.profile = "Baseline"
         return codec
 
     def _encode_frame(self, frame: av.VideoFrame, force_keyframe: bool) -> Iterator[bytes]:
+        note = note_of(frame)
+        opened_for = (frame.width, frame.height, note.scaled)
         codec = self.codec
-        if codec is not None and (frame.width != codec.width or frame.height != codec.height):
+        if codec is not None and opened_for != self._opened_for:
             codec = None
         if codec is None:
             self.buffer_data = b""
             self.buffer_pts = None
-            codec = self.codec = self._open(frame)
+            codec = self.codec = self._open(frame, note.scaled)
+            self._opened_for = opened_for
         frame.pict_type = av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
-        budget = frame.opaque
-        if isinstance(budget, SendBudget):
-            budget.spent(len(data), self.estimate)
+        if note.budget is not None:
+            note.budget.spent(len(data), self.estimate)
         if data:
             yield from self._split_bitstream(data)
 

@@ -59,6 +59,7 @@ from veo.agent.capture.base import ChangeWatcher, Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas
 from veo.agent.damage import TileMap, open_damage_watcher
 from veo.agent.encoder import SETTINGS
+from veo.agent.frame_note import FrameNote
 from veo.agent.pacing import Pacer, SendBudget, auto_max_fps, polling_fps
 from veo.agent.scaling import ViewSizer
 from veo.agent.timeline import LEDGER, FrameTimes, now_ms
@@ -154,6 +155,11 @@ class FrameSource:
     def encoded(self) -> Size:
         """The size of the frames sent (the canvas's)."""
         return self._canvas.size
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the frames sent are the screen scaled down (the encoder opens differently)."""
+        return self._canvas.scaled
 
     def set_region(self, region: Region | None) -> Size:
         """Show ``region`` from the next frame on: new buffers and tile map, first frame sent whole."""
@@ -275,6 +281,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._returned_at: float | None = None
         #: the process's CPU time when the last frame's grab started (its CPU cost for the pacer)
         self._cpu_at = 0.0
+        #: whether the last frame grabbed was scaled (set in the capture thread with the frame)
+        self._frame_scaled = False
         self.frames_sent = 0
         #: called (on the loop) when capturing fails for good, so the session can end and say why
         self.on_failure: Callable[[str], None] | None = None
@@ -305,7 +313,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
     ) -> av.VideoFrame | None:
         self._cpu_at = time.process_time()
         start = time.monotonic()
-        frame = self._open().next(start if now is None else now, force, times)
+        source = self._open()
+        frame = source.next(start if now is None else now, force, times)
+        self._frame_scaled = source.scaled
         self._capture_cost = time.monotonic() - start
         return frame
 
@@ -498,7 +508,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
                 self._start = now
             frame.pts = int((now - self._start) * VIDEO_CLOCK)
             frame.time_base = TIME_BASE
-            frame.opaque = self.budget
+            frame.opaque = FrameNote(self.budget, self._frame_scaled)
             self.frames_sent += 1
             if (frame.width, frame.height) != (self._paced.width, self._paced.height):
                 self._pace_for(Size(frame.width, frame.height))  # a view's size change was applied

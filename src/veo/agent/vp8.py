@@ -20,7 +20,7 @@ written for camera video and cost 2-3x the CPU of the H.264 path per frame
 - **never reopened for a new congestion target** (aiortc opens a new encoder, with a keyframe,
   on every 10 % change): the target limits the frame rate through the track's
   :class:`~veo.agent.pacing.SendBudget`, exactly as for H.264; each frame's size is reported
-  there (the budget travels with the frame, ``frame.opaque``).
+  there (the budget travels with the frame, :mod:`veo.agent.frame_note`).
 
 The pacing, change detection, partial conversion and refinement of the track are the same for
 both codecs (:mod:`veo.agent.stream`).
@@ -35,7 +35,7 @@ import av
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import VIDEO_TIME_BASE, convert_timebase
 
-from veo.agent.pacing import SendBudget
+from veo.agent.frame_note import note_of
 
 #: libvpx's cq-level (0-63, lower is sharper): 24 kept 10-px text readable in a 1080p scroll
 #: (~42 dB) at ~10 KB a frame; a still frame repeated costs ~200 bytes
@@ -116,8 +116,8 @@ class ScreenVp8Encoder(Vp8Encoder):  # type: ignore[misc]
             force_keyframe = True
         frame.pict_type = av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
-        budget = frame.opaque
-        if isinstance(budget, SendBudget):
+        budget = note_of(frame).budget
+        if budget is not None:
             budget.spent(len(data), self.estimate)
         payloads: list[bytes] = self._packetize(data, self.picture_id)
         timestamp = convert_timebase(frame.pts, frame.time_base, VIDEO_TIME_BASE)

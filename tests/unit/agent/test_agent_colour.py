@@ -11,12 +11,14 @@ import fractions
 
 import av
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from veo.agent import convert, low_latency
 from veo.agent.capture.base import Size
 from veo.agent.convert import YuvCanvas
 from veo.agent.damage import Rect
+from veo.agent.frame_note import FrameNote
 
 MAGENTA = (230, 40, 160)
 
@@ -128,22 +130,25 @@ def _vui(sps: bytes) -> dict[str, int]:
     return fields
 
 
-def _sps_of_first_frame() -> bytes:
+def _sps_of_first_frame(scaled: bool = False) -> bytes:
     encoder = low_latency.ScreenH264Encoder()
     frame = av.VideoFrame(320, 240, "yuv420p")
     frame.pts = 0
     frame.time_base = fractions.Fraction(1, 90000)
+    frame.opaque = FrameNote(scaled=scaled)  # what the track says of a scaled-down screen
     nals = list(encoder._encode_frame(frame, True))
     return next(nal for nal in nals if nal[0] & 0x1F == 7)
 
 
-def test_h264_signals_the_conversion_in_its_vui() -> None:
-    vui = _vui(_sps_of_first_frame())
+@pytest.mark.parametrize("scaled", [False, True])
+def test_h264_signals_the_conversion_in_its_vui(scaled: bool) -> None:
+    vui = _vui(_sps_of_first_frame(scaled))
     assert vui.get("full_range") == 0  # limited range, as converted
     assert vui.get("matrix") == int(convert.COLORSPACE) == 5  # BT.601 (BT.470BG coefficients)
     assert vui.get("primaries") == 1  # sRGB's primaries are BT.709's
     assert vui.get("transfer") == 13  # IEC 61966-2-1: sRGB
-    assert vui.get("chroma_loc_top") == vui.get("chroma_loc_bottom") == convert.CHROMA_LOCATION
+    location = convert.SCALED_CHROMA_LOCATION if scaled else convert.CHROMA_LOCATION
+    assert vui.get("chroma_loc_top") == vui.get("chroma_loc_bottom") == location
 
 
 def test_the_chroma_location_is_where_the_conversion_takes_it() -> None:
@@ -162,3 +167,70 @@ def test_the_chroma_location_is_where_the_conversion_takes_it() -> None:
             shares[(dy, dx)] = round((v - 128) / (full_red - 128), 1)
     assert convert.CHROMA_LOCATION == 5
     assert shares == {(0, 0): 0.0, (0, 1): 0.0, (1, 0): 0.5, (1, 1): 0.5}
+
+
+#: H.264's chroma sample location types (Figure E-1): where the chroma sample of a 2×2 block sits,
+#: in luma pixels from the block's first column and first row
+_LOCATIONS = {0: (0.0, 0.5), 1: (0.5, 0.5), 2: (0.0, 0.0), 3: (0.5, 0.0), 4: (0.0, 1.0), 5: (0.5, 1.0)}
+
+
+def _plane(frame: av.VideoFrame, index: int) -> npt.NDArray[np.float64]:
+    plane = frame.planes[index]
+    rows = np.frombuffer(bytes(plane), np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].astype(np.float64)
+
+
+def _halfway(profile: npt.NDArray[np.float64]) -> float:
+    """Where a step profile crosses halfway between its two ends (in samples, interpolated)."""
+    middle = float(profile[0] + profile[-1]) / 2
+    above = profile > middle if profile[-1] > profile[0] else profile < middle
+    at = int(np.argmax(above)) - 1
+    low, high = float(profile[at]), float(profile[at + 1])
+    return at + (middle - low) / (high - low)
+
+
+def _scaled_siting(source: Size, size: Size, axis: int) -> float:
+    """Where a scaled conversion sites chroma along ``axis`` (0: rows, 1: columns), in luma pixels
+    from the 2×2 block's first one: grey/red steps at many source positions, each step's halfway
+    point found in luma and in chroma (the same filter blurs both alike), the median offset."""
+    offsets = []
+    for edge in range(source.height // 3, source.height // 3 + 30, 3):
+        pixels = np.zeros((source.height, source.width, 4), np.uint8)
+        pixels[..., :3], pixels[..., 3] = 128, 255
+        red = pixels[edge:] if axis == 0 else pixels[:, edge:]
+        red[..., 0], red[..., 1], red[..., 2] = 0, 0, 255
+        canvas = YuvCanvas(size, source)
+        canvas.update(
+            pixels.view(np.uint32).reshape(source.height, source.width),
+            [Rect(0, 0, source.width, source.height)],
+        )
+        luma, chroma = _plane(canvas.frame, 0), _plane(canvas.frame, 2)  # V: red
+        if axis == 0:
+            luma_step, chroma_step = _halfway(luma[:, size.width // 3]), _halfway(chroma[:, size.width // 6])
+        else:
+            luma_step, chroma_step = _halfway(luma[size.height // 3]), _halfway(chroma[size.height // 6])
+        offsets.append(luma_step - 2 * chroma_step)
+    return float(np.median(offsets))
+
+
+@pytest.mark.parametrize(
+    ("source", "size"), [(Size(960, 540), Size(760, 428)), (Size(1280, 720), Size(640, 360))]
+)
+def test_a_scaled_pictures_chroma_sits_where_the_stream_says(source: Size, size: Size) -> None:
+    """swscale's scaled conversion sites chroma at the centre of each 2×2 block (type 1), not
+    where the unscaled one takes it (the lower row, type 5): the SPS of a scaled stream must say
+    the location measured here (a wrong mark shifts a scaled picture's colour half a luma pixel)."""
+    measured = (_scaled_siting(source, size, 1), _scaled_siting(source, size, 0))
+    nearest = min(
+        _LOCATIONS, key=lambda t: abs(_LOCATIONS[t][0] - measured[0]) + abs(_LOCATIONS[t][1] - measured[1])
+    )
+    assert max(abs(a - b) for a, b in zip(_LOCATIONS[nearest], measured, strict=True)) < 0.15, measured
+    vui = _vui(_sps_of_first_frame(scaled=True))
+    assert vui.get("chroma_loc_top") == vui.get("chroma_loc_bottom") == nearest
+
+
+def test_an_unscaled_pictures_chroma_sits_where_the_stream_says() -> None:
+    """The unscaled (point) conversion: the lower row, its two pixels (the test above this pair
+    measures it), and the SPS of an unscaled stream says so."""
+    vui = _vui(_sps_of_first_frame(scaled=False))
+    assert _LOCATIONS[vui["chroma_loc_top"]] == (0.5, 1.0)

@@ -14,6 +14,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from veo.agent import low_latency
 from veo.agent import vp8 as vp8_module
+from veo.agent.frame_note import FrameNote
 from veo.agent.pacing import SendBudget
 from veo.agent.vp8 import ScreenVp8Encoder
 
@@ -50,7 +51,7 @@ def test_remb_target_is_reported_to_the_budget_and_never_reopens_the_encoder() -
     encoder = low_latency.ScreenH264Encoder()
     budget = SendBudget()
     frame = av.VideoFrame(320, 240, "yuv420p")
-    frame.opaque = budget  # what ScreenTrack does with every frame
+    frame.opaque = FrameNote(budget)  # what ScreenTrack does with every frame
     frame.pts = 0
     frame.time_base = fractions.Fraction(1, 90000)
     payloads, _ = encoder.encode(frame, force_keyframe=True)
@@ -134,7 +135,7 @@ def test_vp8_screen_encoder_keyframes_only_when_asked_and_reports_to_the_budget(
     encoder = ScreenVp8Encoder()
     budget = SendBudget()
     frame = av.VideoFrame(320, 240, "yuv420p")
-    frame.opaque = budget
+    frame.opaque = FrameNote(budget)
     frame.time_base = fractions.Fraction(1, 90000)
     kinds = []
     for index, force in enumerate((True, False, False, True, False)):
