@@ -33,7 +33,6 @@ def busy_rate(
     packet_bytes: float,
     overhead_bytes: float,
     counts: Sequence[tuple[float, int]],
-    min_seconds: float = BUSY_MIN_SECONDS,
 ) -> float | None:
     """The highest rate (bit/s, headers included) the receiver provably got since any of
     ``frames`` (send time, payload bytes; oldest first) was sent, ``None`` when no period is
@@ -42,8 +41,7 @@ def busy_rate(
     packets are taken than the receiver counted after the last report before it
     (the packets still on their way are counted against the smallest difference seen lately,
     which a stream never quite idle overstates: a bench run's estimate read 4 Mbit/s on the
-    2 Mbit/s link without this bound). ``min_seconds``: the shortest period taken (the start
-    rate's probe takes longer ones: a short period's count is the coarser)."""
+    2 Mbit/s link without this bound)."""
     if not packet_bytes > 0 or len(counts) < 2:
         return None
     counts = list(counts)
@@ -54,7 +52,7 @@ def busy_rate(
     for at, nbytes in reversed(list(frames)):
         sent_since += nbytes
         elapsed = now - at - rtt_min
-        if elapsed < min_seconds:
+        if elapsed < BUSY_MIN_SECONDS:
             continue
         # the last report that cannot have counted this frame's packets (they arrive at least
         # one one-way delay after ``at``, a report reaches us one after it was made)

@@ -11,9 +11,9 @@ after the session's first congestion.
 So until the first congestion, frames are paced to :data:`START_BITRATE`, a little over the
 poor link's rate: the queue builds at a quarter of the link's rate, slowly enough for the delay
 rule to see it at ~0.3 s and cut before anything is dropped. The start rate is also a probe:
-each receiver report whose busy period (:mod:`veo.agent.delivery`: what the receiver provably got
-while we sent a lot, over at least :data:`PROBE_SECONDS`) carried at least :data:`PROBE_SHARE`
-of it, with no packet waiting over :data:`PROBE_QUEUE`,
+each receiver report showing that the receiver counted at least :data:`PROBE_SHARE` of it since
+a report at least :data:`PROBE_SECONDS` old, with no packet waiting over
+:data:`PROBE_QUEUE`,
 shows the link carries it, and the rate doubles from what was delivered (TCP's slow start, one
 step per report): a fast link lets the stream go unpaced within a few reports (2.5 -> 5 -> 10 ->
 20 Mbit/s), a link narrower than the start rate never delivers enough to double it. The first
@@ -33,9 +33,7 @@ STARTUP_GROWTH = 2.0
 #: a packet on its way that waited this long (s) means the link did not take the rate (at
 #: 2.5 Mbit/s into 2 the queue is that long 0.2 s into a burst)
 PROBE_QUEUE = 0.05
-#: the shortest busy period a probe is judged on (s): at 2.5 Mbit/s into 2 the queue is 0.125 s
-#: long by then (a period of 0.2 s read 2.7 Mbit/s on a simulated 2 Mbit/s link: the counts are
-#: coarse over a short one)
+#: the shortest span a probe is judged on (s): a short one's count is coarse
 PROBE_SECONDS = 0.5
 
 
@@ -51,8 +49,8 @@ class StartRate:
         self.rate = None
 
     def probed(self, delivered: float | None, waited: float | None) -> None:
-        """One receiver report: ``delivered``: the busy period's rate (bit/s, ``None``: nothing
-        long enough); ``waited``: how long the oldest packet on its way has waited (s)."""
+        """One receiver report: ``delivered``: what the receiver got lately (bit/s,
+        ``None``: unknown); ``waited``: how long the oldest packet on its way has waited (s)."""
         if self.rate is None or delivered is None or waited is None or waited > PROBE_QUEUE:
             return
         if not math.isfinite(delivered) or delivered < PROBE_SHARE * self.rate:
