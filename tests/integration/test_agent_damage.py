@@ -71,6 +71,8 @@ def test_the_damage_grab_matches_a_whole_grab_even_when_drawing_races_it(
             capture.grab()  # each buffer once whole
             paint(10, 10, 50, 20)
             assert same()
+            # the drawing's own rectangle grabbed and compared, not its rows across the screen
+            assert capture.changed_area() == [x11.Region(10, 10, 50, 20)]
             paint(300, 400, 30, 30)
             racing.append((500, 50, 40, 40))  # outside the damage's rows
             capture.grab()  # took the damage, then the racing drawing came

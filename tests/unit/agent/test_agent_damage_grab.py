@@ -1,10 +1,10 @@
 """Grabbing only what X DAMAGE reports, into two buffers in turn, misses no change.
 
-A simulated X server (a pixel array, its damage bounding box, grabs of row bands into two
-buffers) drives the real :class:`~veo.agent.capture.x11.MssCapture` grab logic and the real
-:class:`~veo.agent.damage.TileMap`: after every frame, what the console would show (the tiles
-sent so far) is compared with the screen. Drawing races the grab: some drawings land between
-the damage being taken and the grab, some inside the grabbed rows, some outside them.
+A simulated X server (a pixel array, its damage rectangles, grabs of row bands and of
+rectangles into two buffers) drives the real :class:`~veo.agent.capture.x11.MssCapture` grab
+logic and the real :class:`~veo.agent.damage.TileMap`: after every frame, what the console would
+show (the tiles sent so far) is compared with the screen. Drawing races the grab: some drawings
+land between the damage being taken and the grab, some inside the grabbed parts, some outside.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class FakeServer:
         #: drawn right after the next take, before the grab (the race)
         self.between: list[tuple[int, int, int, int, int]] = []
         self.rows_grabbed = 0
+        self.pixels_grabbed = 0
 
     def draw(self, x: int, y: int, w: int, h: int, value: int) -> None:
         self.screen[y : y + h, x : x + w] = value
@@ -55,6 +56,12 @@ class FakeServer:
     def grab(self, index: int, monitor: dict[str, int], top: int, bottom: int) -> None:
         self.buffers[index][top:bottom] = self.screen[top:bottom]
         self.rows_grabbed += max(bottom - top, 0)
+        self.pixels_grabbed += max(bottom - top, 0) * W
+
+    def grab_rect(self, index: int, monitor: dict[str, int], region: Region) -> None:
+        window = (slice(region.y, region.y + region.height), slice(region.x, region.x + region.width))
+        self.buffers[index][window] = self.screen[window]
+        self.pixels_grabbed += region.width * region.height
 
     def view(self, index: int, length: int) -> memoryview:
         return self.buffers[index].reshape(-1).view(np.uint8).data[:length]
@@ -128,25 +135,66 @@ def test_an_unchanged_screen_grabs_no_rows_and_compares_nothing() -> None:
     assert console.capture.changed_area() == []
 
 
-def test_a_small_drawing_grabs_its_rows_and_those_of_the_grab_before() -> None:
+def test_a_small_drawing_grabs_itself_and_what_was_damaged_for_the_grab_before() -> None:
     server = FakeServer()
     console = Console(_capture(server))
     console.frame()
     console.frame()
     server.draw(10, 100, 5, 8, 7)
-    server.rows_grabbed = 0
+    server.pixels_grabbed = server.rows_grabbed = 0
     changed = console.frame()
-    assert server.rows_grabbed == 8
+    assert server.pixels_grabbed == 5 * 8 and server.rows_grabbed == 0  # not its rows: itself
     assert {(int(r), int(c)) for r, c in np.argwhere(changed)} == {(3, 0)}
-    server.draw(200, 20, 4, 4, 9)
+    server.draw(200, 180, 4, 4, 9)
+    server.pixels_grabbed = 0
+    console.frame()
+    assert server.pixels_grabbed == 4 * 4 + 5 * 8  # it, and what was damaged for the grab before
+    assert console.capture.changed_area() == [Region(10, 100, 5, 8), Region(200, 180, 4, 4)]
+    server.draw(150, 180, 4, 4, 3)  # less than a tile from the one before: one box
+    console.frame()
+    assert console.capture.changed_area() == [Region(150, 180, 54, 4)]
+    assert (console.shown == server.screen).all()
+
+
+def test_a_letter_and_a_pattern_far_below_are_grabbed_and_compared_on_their_own() -> None:
+    """Two small drawings far apart (a typed letter, the bench's pattern at the bottom): two
+    small grabs and two small compares, not every row between them (the rows of the top-most to
+    the bottom-most damage, as the capture took before)."""
+    server = FakeServer()
+    capture = _capture(server)
+    console = Console(capture)
+    console.frame()
+    console.frame()
+    compared: list[int] = []
+    real = console.tiles._compare_window
+
+    def counted(pixels: Any, r0: int, r1: int, c0: int, c1: int) -> Any:
+        compared.append((r1 - r0) * (c1 - c0))
+        return real(pixels, r0, r1, c0, c1)
+
+    console.tiles._compare_window = counted  # type: ignore[method-assign]
+    for step in range(4):
+        server.draw(40 + 8 * step, 20, 6, 10, 100 + step)  # the letter
+        server.draw(100, H - 12, 60, 10, 200 + step)  # the pattern
+        server.pixels_grabbed = 0
+        changed = console.frame()
+        assert server.pixels_grabbed <= 2 * (6 * 10 + 8 * 10 + 60 * 10)
+        assert changed[0].any() and changed[-1].any() and not changed[1:-1].any()
+    assert sum(compared) <= 4 * 2 * 2  # tiles: a couple per part
+    assert (console.shown == server.screen).all()
+
+
+def test_a_wide_drawing_is_grabbed_as_whole_rows() -> None:
+    server = FakeServer()
+    console = Console(_capture(server))
+    console.frame()
+    console.frame()
+    server.draw(0, 50, W * 3 // 4, 10, 5)
     server.rows_grabbed = 0
     console.frame()
-    assert server.rows_grabbed == 4 + 8  # its rows, and those damaged for the grab before
-    assert console.capture.changed_area() == [Region(0, 20, W, 4), Region(0, 100, W, 8)]
-    server.draw(0, 60, 4, 4, 3)  # joins the bands around it: less than a tile apart
-    console.frame()
-    assert console.capture.changed_area() == [Region(0, 20, W, 44)]
-    assert (console.shown == server.screen).all()
+    assert server.rows_grabbed == 10
+    assert console.capture.changed_area() == [Region(0, 50, W, 10)]
+    assert x11.grab_parts([Region(0, 50, W, 10), Region(30, 55, 4, 4)], W) == [Region(0, 50, W, 10)]
 
 
 def test_bands_merge_when_they_overlap_or_are_close() -> None:

@@ -12,13 +12,16 @@ buffer of grab *k* stays untouched until grab *k+2*, so the stream keeps the las
 
 And it asks the server only for what changed: :class:`~veo.agent.damage.DamageRegions` says
 which rectangles were drawn since the last grab (taken right before the grab: nothing drawn is
-ever missed, see there); the grab fetches the full-width rows they span (a band per group of
-rectangles), plus the rows damaged for the grab before (this buffer missed those, the other one
-got them), so every buffer is the whole current screen after its grab.
-:meth:`MssCapture.changed_area` tells the tile compare which parts can differ from the previous
-grab: the grabbed rows, across the whole width (not just
-the damage's box: a drawing between the damage and the grab may be anywhere in them; unit test
-``test_agent_damage_grab.py``); the rest is not compared at all. A whole grab every
+ever missed, see there); the grab fetches each of them on its own (rectangles that overlap or
+nearly touch joined, :func:`grab_parts`), plus those damaged for the grab before (this buffer
+missed them, the other one got them), so every buffer is the whole current screen after its
+grab. A wide part is grabbed as full-width rows, straight into place; a narrow one into a third
+buffer, then copied into place (the server writes a grab packed at its own width): a typed
+letter and the bench's pattern 1,700 rows below it are two small grabs, not every row between
+them. :meth:`MssCapture.changed_area` tells the tile compare which parts can differ from the
+previous grab: exactly what was grabbed (not just the damage: a drawing between the damage and
+the grab may be anywhere in a grabbed part; unit test ``test_agent_damage_grab.py``); the rest
+is not compared at all. A whole grab every
 :data:`FULL_SECONDS` keeps a screen whose drawing the server does not report (DAMAGE is reliable
 on X servers, but a driver could misreport) from staying stale for long. Without MIT-SHM, or
 when mss's internals differ or fail, mss's own grab.
@@ -34,6 +37,7 @@ import time
 from typing import Any
 
 import mss
+import numpy as np
 
 from veo.agent.capture.base import CaptureError, Region, ScreenCapture, Size
 from veo.agent.damage import DamageRegions, Rect, open_damage_regions
@@ -44,10 +48,16 @@ log = logging.getLogger(__name__)
 FULL_SECONDS = 1.0
 #: damaged row bands closer than this are grabbed and compared as one (a tile's height)
 BAND_GAP = 64
+#: a damaged rectangle at least this share of the width is grabbed as whole rows (straight into
+#: place, no copy); a narrower one as itself (a third of its rows' pixels: the server copies less,
+#: the compare reads less, for one copy into place)
+ROWS_SHARE = 0.5
 
 
 class ShmFrames:
-    """Two MIT-SHM buffers of the desktop's size that the X server writes grabs into, in turn."""
+    """Two MIT-SHM buffers of the desktop's size that the X server writes grabs into, in turn,
+    and a third that a rectangle is grabbed into before it is copied into place (a grab is
+    written packed, at its own width)."""
 
     def __init__(self, shot: Any) -> None:
         """``shot``: an open ``mss.MSS``; its XCB connection and root window are used (same thread)."""
@@ -64,11 +74,11 @@ class ShmFrames:
         self._buffers: list[mmap.mmap] = []
         self._segments: list[Any] = []
         try:
-            for _ in range(2):
+            for _ in range(3):
                 fd = os.memfd_create("veo-grab", os.MFD_CLOEXEC)
                 try:
                     os.ftruncate(fd, self.capacity)
-                    self._buffers.append(mmap.mmap(fd, self.capacity, prot=mmap.PROT_READ))
+                    self._buffers.append(mmap.mmap(fd, self.capacity))
                     segment = xcb.ShmSeg(xcb.generate_id(self._conn).value)
                     xcb.shm_attach_fd(self._conn, segment, fd, read_only=False)  # xcb closes fd
                     fd = -1
@@ -99,6 +109,32 @@ class ShmFrames:
         )
         if reply.depth != self._depth or reply.visual != self._visual:
             raise CaptureError("the X server sent a picture of another depth")
+
+    def grab_rect(self, index: int, monitor: dict[str, int], region: Region) -> None:
+        """``region`` of ``monitor`` into buffer ``index``, where a whole grab puts it: grabbed
+        into the third buffer, then copied row by row into place."""
+        if region.width <= 0 or region.height <= 0:
+            return
+        reply = self._xcb.shm_get_image(
+            self._conn,
+            self._root,
+            monitor["left"] + region.x,
+            monitor["top"] + region.y,
+            region.width,
+            region.height,
+            self._planes,
+            self._xcb.ImageFormat.ZPixmap,
+            self._segments[2],
+            0,
+        )
+        if reply.depth != self._depth or reply.visual != self._visual:
+            raise CaptureError("the X server sent a picture of another depth")
+        width = monitor["width"]
+        scratch = np.frombuffer(self._buffers[2], np.uint32, region.width * region.height)
+        target = np.frombuffer(self._buffers[index], np.uint32, width * monitor["height"])
+        target = target.reshape(monitor["height"], width)
+        window = (slice(region.y, region.y + region.height), slice(region.x, region.x + region.width))
+        target[window] = scratch.reshape(region.height, region.width)
 
     def view(self, index: int, length: int) -> memoryview:
         return memoryview(self._buffers[index])[:length]
@@ -132,7 +168,7 @@ class MssCapture(ScreenCapture):
         """The next two grabs take everything (each buffer once)."""
         self._index = 1
         self._whole = [True, True]
-        self._last_rows: list[tuple[int, int]] = []
+        self._last: list[Region] = []
         self._area: list[Region] | None = None
         self._full_at = 0.0
 
@@ -190,25 +226,29 @@ class MssCapture(ScreenCapture):
         known = self._damage is not None
         damaged = self._damage.take() if self._damage is not None else []
         now = time.monotonic()
-        rows = row_bands([inside for rect in damaged if (inside := _inside(rect, self._monitor))])
+        rects = [inside for rect in damaged if (inside := _inside(rect, self._monitor))]
         if not known or self._whole[index] or now >= self._full_at:
             frames.grab(index, self._monitor, 0, height)
             self._whole[index] = False
             # the other buffer still misses what this damage covers
-            self._last_rows = rows if known else [(0, height)]
+            self._last = rects if known else [Region(0, 0, width, height)]
             self._area = None
             if not known or now >= self._full_at:
                 self._full_at = now + FULL_SECONDS
             return frames.view(index, width * height * 4)
-        # this damage, and the last one (this buffer missed it: the other one took it)
-        bands = merge_bands(rows + self._last_rows)
-        for top, bottom in bands:
-            frames.grab(index, self._monitor, top, bottom)
-        self._last_rows = rows
-        # every grabbed row, across the whole width, may differ from the other buffer: a drawing
-        # that came between the damage and the grab is in it, outside the damage's box (and
-        # would be in both buffers by the next compare, never seen, had it not been compared now)
-        self._area = [Region(0, top, width, bottom - top) for top, bottom in bands]
+        # this damage, and the last one (this buffer missed it: the other one took it), each
+        # part on its own: whole rows when it is wide, else the rectangle alone
+        self._area = []
+        for part in grab_parts(rects + self._last, width):
+            if part.width == width:
+                frames.grab(index, self._monitor, part.y, part.y + part.height)
+            else:
+                frames.grab_rect(index, self._monitor, part)
+            self._area.append(part)
+        self._last = rects
+        # every grabbed pixel may differ from the other buffer, not only the damage's: a drawing
+        # that came between the damage and the grab is in it (and would be in both buffers by
+        # the next compare, never seen, had it not been compared now); nothing else was written
         return frames.view(index, width * height * 4)
 
     def close(self) -> None:
@@ -225,6 +265,53 @@ def _inside(rect: Rect, monitor: dict[str, int]) -> Region | None:
     view = Region(left, top, int(monitor["width"]), int(monitor["height"]))
     inside = Region(rect.x, rect.y, rect.width, rect.height).clip(view)
     return None if inside is None else Region(inside.x - left, inside.y - top, inside.width, inside.height)
+
+
+def grab_parts(regions: list[Region], width: int, gap: int = BAND_GAP) -> list[Region]:
+    """What to grab for ``regions`` (damaged, in a picture ``width`` wide): rectangles that
+    overlap or are less than ``gap`` apart joined into their bounding box; a part at least
+    :data:`ROWS_SHARE` of the width taken as whole rows, and whole rows that overlap or are less
+    than ``gap`` rows apart joined (see :func:`merge_bands`). A typed letter and a pattern far
+    below it stay two small parts instead of one band of every row between them."""
+    parts = [r for r in regions if r.width > 0 and r.height > 0]
+    joined = True
+    while joined:  # a join grows a box, which may then reach another one: until none does
+        joined = False
+        out: list[Region] = []
+        for part in sorted(parts, key=lambda r: (r.y, r.x)):
+            for i, box in enumerate(out):
+                if _near(box, part, gap):
+                    out[i] = _union(box, part)
+                    joined = True
+                    break
+            else:
+                out.append(part)
+        parts = out
+    wide = [(r.y, r.y + r.height) for r in parts if r.width >= width * ROWS_SHARE]
+    rows = merge_bands(wide, gap)
+    narrow = [r for r in parts if r.width < width * ROWS_SHARE and not _within_rows(r, rows)]
+    return [Region(0, top, width, bottom - top) for top, bottom in rows] + narrow
+
+
+def _near(a: Region, b: Region, gap: int) -> bool:
+    """Whether ``a`` and ``b`` overlap or are less than ``gap`` pixels apart (both ways)."""
+    return (
+        a.x <= b.x + b.width + gap
+        and b.x <= a.x + a.width + gap
+        and a.y <= b.y + b.height + gap
+        and b.y <= a.y + a.height + gap
+    )
+
+
+def _union(a: Region, b: Region) -> Region:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.width, b.x + b.width), max(a.y + a.height, b.y + b.height)
+    return Region(x0, y0, x1 - x0, y1 - y0)
+
+
+def _within_rows(region: Region, rows: list[tuple[int, int]]) -> bool:
+    """Whether ``region`` lies inside one of the whole-row bands ``rows`` (grabbed with them)."""
+    return any(top <= region.y and region.y + region.height <= bottom for top, bottom in rows)
 
 
 def row_bands(regions: list[Region], gap: int = BAND_GAP) -> list[tuple[int, int]]:
