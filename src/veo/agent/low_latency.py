@@ -17,7 +17,8 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
   lowers the quantizer of simple frames, so each repeat of a still screen was refined again
   (0.6-22 KB each after a scroll);
 - a **peak cap** (x264's VBV: :data:`PEAK_BITRATE` over a :data:`PEAK_BUFFER_BITS` buffer), so no
-  single frame (a keyframe, a full-screen change) holds up the link for long;
+  single frame (a keyframe, a full-screen change) holds up the link for long; a scaled picture's
+  is in proportion to its pixels (:func:`peak_bitrate`);
 - **the congestion target limits the frame rate, not the quality**: aiortc's sender sets
   ``target_bitrate`` from the receiver's REMB; each encoded frame is reported with that target to
   the track's :class:`~veo.agent.pacing.SendBudget` (carried by the frame, :mod:`veo.agent.frame_note`),
@@ -87,6 +88,14 @@ MAX_BITRATE = 12_000_000
 #: 2 Mbit/s link for the rare full-screen change; a scroll frame at 1080p is 10-15 KB)
 PEAK_BITRATE = MAX_BITRATE
 PEAK_BUFFER_BITS = 400_000
+#: a scaled picture's peak rate is PEAK_BITRATE per this many pixels (at most PEAK_BITRATE): the
+#: same peak bits per pixel as a 1080p picture's. A scaled full-screen scroll is held to the cap
+#: (it cannot be followed as well as an unscaled one, see :data:`SCALED_SUBPEL`), so the cap sets
+#: its bytes: at 1520x854 (0.63x) 25.3 -> 15.8 KB a frame offline, luma PSNR 38.4 -> 35.7 dB with
+#: sub-pixel search, where ultrafast's whole pixels had 30.6 dB at 25 KB. Bench, 1080p in the
+#: 1920x1200 console: 27.4-27.7 -> 17.1-17.7 KB per scroll update; on the poor link 5.3-7.1 ->
+#: 8.1-10.3 updates/s, latency median 233-248 -> 165-170 ms (``docs/performance.md``)
+SCALED_PEAK_PIXELS = 1920 * 1080
 TIME_BASE = fractions.Fraction(1, 90_000)
 ENCODER_THREADS = 2
 #: chroma 4 quantizer steps finer than luma: at crf 24 alone a settled flat magenta block was
@@ -112,6 +121,14 @@ def rate_control_fps(width: int, height: int) -> int:
     and filled the *poor* link's queue. Fewer frames (an idle or typing screen) only spend less.
     """
     return round(SETTINGS.max_fps or auto_max_fps(Size(width, height)))
+
+
+def peak_bitrate(width: int, height: int, scaled: bool) -> int:
+    """x264's VBV peak rate for pictures of ``width`` x ``height``, scaled or not (see
+    :data:`SCALED_PEAK_PIXELS`)."""
+    if not scaled:
+        return PEAK_BITRATE
+    return round(PEAK_BITRATE * min(1.0, width * height / SCALED_PEAK_PIXELS))
 
 
 def x264_params(scaled: bool) -> str:
@@ -169,7 +186,7 @@ class ScreenH264Encoder(H264Encoder):  # type: ignore[misc]
             "tune": "zerolatency",
             "crf": str(QUALITY),
             "qcomp": str(QUANTIZER_CURVE),
-            "maxrate": str(PEAK_BITRATE),
+            "maxrate": str(peak_bitrate(frame.width, frame.height, scaled)),
             "bufsize": str(PEAK_BUFFER_BITS),
             "level": "4.1" if frame.width * frame.height > 1280 * 720 else "3.1",
             "keyint": "infinite",

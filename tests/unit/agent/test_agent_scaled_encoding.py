@@ -6,6 +6,7 @@ settings are read back from x264's own settings SEI, not from ours."""
 from __future__ import annotations
 
 import fractions
+from typing import Any
 
 import av
 import numpy as np
@@ -48,6 +49,27 @@ def test_scaled_pictures_get_sub_pixel_motion_search_unscaled_keep_ultrafasts(
     assert low_latency.SCALED_SUBPEL >= 1  # 0 would be ultrafast's whole pixels
 
 
+@pytest.mark.parametrize(
+    ("size", "scaled", "peak_kbit"),
+    [
+        ((1520, 854), True, round(low_latency.PEAK_BITRATE * 1520 * 854 / (1920 * 1080)) // 1000),
+        ((1520, 854), False, low_latency.PEAK_BITRATE // 1000),  # a 1520x854 screen, unscaled
+        ((2560, 1440), True, low_latency.PEAK_BITRATE // 1000),  # never above the 1080p cap
+    ],
+)
+def test_a_scaled_pictures_peak_cap_is_in_proportion_to_its_pixels(
+    size: tuple[int, int], scaled: bool, peak_kbit: int
+) -> None:
+    """Scaled full-screen scroll frames sit at the cap: it sets their bytes (~25 KB a frame at
+    1080p's cap, ~16 KB at 1520x854's)."""
+    payloads, _ = ScreenH264Encoder().encode(_frame(FrameNote(scaled=scaled), 0, *size), force_keyframe=True)
+    settings = _settings(payloads)
+    assert f"vbv_maxrate={peak_kbit} ".encode() in settings
+    assert f"vbv_bufsize={low_latency.PEAK_BUFFER_BITS // 1000} ".encode() in settings
+    if scaled and size == (1520, 854):
+        assert peak_kbit < 0.65 * low_latency.PEAK_BITRATE / 1000
+
+
 def test_x264_is_opened_again_with_a_keyframe_when_the_stream_turns_scaled_or_back() -> None:
     """Same size, another kind of picture: sub-pixel search and the chroma location change with
     it, which x264 only takes when it opens."""
@@ -79,12 +101,22 @@ def _page(width: int, height: int, offset: int) -> np.ndarray:
     return np.ascontiguousarray(0xFF000000 | grey << 16 | grey << 8 | grey)
 
 
+class _UncappedEncoder(ScreenH264Encoder):  # type: ignore[misc]
+    """The agent's encoder with the 1080p peak cap whatever the picture: compares the motion
+    search alone (a small scaled picture's own cap would hold both variants' frames)."""
+
+    def _open(self, frame: av.VideoFrame, scaled: bool = False) -> Any:
+        codec = super()._open(frame, scaled)
+        codec.options = {**codec.options, "maxrate": str(low_latency.PEAK_BITRATE)}
+        return codec
+
+
 def test_a_scaled_scroll_costs_fewer_bytes_with_sub_pixel_search() -> None:
     """A 6-px scroll of 960x540 shown at 760x428 (a shift of 4.75 px): the same frames encoded
     with the scaled options and with the unscaled ones (measured: ~34 % fewer bytes)."""
     source, size = Size(960, 540), Size(760, 428)
     canvas = YuvCanvas(size, source)
-    scaled, plain = ScreenH264Encoder(), ScreenH264Encoder()
+    scaled, plain = _UncappedEncoder(), _UncappedEncoder()
     totals = {True: 0, False: 0}
     for index in range(8):
         canvas.update(
