@@ -10,6 +10,9 @@ written for camera video and cost 2-3x the CPU of the H.264 path per frame
 - **unchanged macroblocks are not searched again** (:data:`STATIC_THRESHOLD` 1, aiortc's value,
   where it had been 0): a typed character costs ~460 bytes and ~5 ms of CPU at 1080p instead of
   ~1.35 KB and 10-14 ms, a repeat of a still page ~200 bytes instead of ~1.2 KB;
+- **no golden refresh at the finest quantizer** (:data:`MIN_QUANTIZER` 7, where it was 4): for
+  its first 150 inter frames libvpx codes each periodic golden frame at the floor, which re-coded
+  a page of text every ~11th frame while someone typed (80 kbit/s for 1080p typing, 34 now);
 - **one thread** (:data:`THREADS`): libvpx's VP8 threads wait for each other by spinning; on
   two shared cores two threads took 77 ms of CPU per 1080p frame for the same picture;
 - **constant quality** (``crf`` :data:`QUALITY`: libvpx's constrained-quality mode with the
@@ -40,8 +43,15 @@ from veo.agent.frame_note import note_of
 #: libvpx's cq-level (0-63, lower is sharper): 24 kept 10-px text readable in a 1080p scroll
 #: (~42 dB) at ~10 KB a frame; a still frame repeated costs ~200 bytes
 QUALITY = 24
-#: the quality range libvpx may use (its quantizer indices); the peak rate is the same as H.264's
-MIN_QUANTIZER = 4
+#: the quality range libvpx may use (0-63; the peak rate is the same as H.264's). The floor is
+#: where libvpx puts its golden-frame refreshes (every ~11th frame) for its first 150 inter frames
+#: (one-pass rate control without history); after those it puts them at quantizer index ~8. At 4
+#: the early refreshes re-coded a page of text at its finest quantizer while someone typed: 3-30
+#: KB a refresh, 80 kbit/s for 1080p typing instead of 34 (offline; the bench measured 81). 7 is
+#: index 8, libvpx's own later floor, from the first frame: the settled picture is what a session
+#: has after its first 150 frames anyway (a scrolled page settles at 46.4 dB against 46.9 there;
+#: 50.5 in the first 150), flat blocks settle within 1 (``docs/performance.md``, "Typing")
+MIN_QUANTIZER = 7
 MAX_QUANTIZER = 56
 PEAK_BITRATE = 12_000_000
 #: aiortc's speed setting, kept: -16 and 16 took 10-20 % less CPU dragging a window but sent a

@@ -80,11 +80,47 @@ def test_a_typed_character_and_an_unchanged_repeat_cost_little() -> None:
     assert sorted(typed)[len(typed) // 2] < 180, typed
 
 
+def _text_page() -> Planes:
+    """A page of anti-aliased text (glyph strokes with grey edges, as a screen draws them): the
+    picture whose fine keyframe libvpx's early golden frames code again and again."""
+    rng = np.random.default_rng(7)
+    y = np.full((HEIGHT, WIDTH), 90, np.float32)
+    y[20:340, 20:620] = 235
+    for row in range(24, 330, 12):
+        for column in range(26, 610, 7):
+            if rng.random() < 0.85:
+                y[row : row + 8, column : column + 5] -= (rng.random((8, 5)) < 0.4) * 205
+    y = (y + np.roll(y, 1, 1) + np.roll(y, 1, 0)) / 3
+    u = np.full((HEIGHT // 2, WIDTH // 2), 128, np.uint8)
+    return np.clip(y, 16, 235).astype(np.uint8), u, u.copy()
+
+
+def test_typing_on_a_page_of_text_has_no_costly_golden_frames() -> None:
+    """The quantizer floor (:data:`~veo.agent.vp8.MIN_QUANTIZER`) is where libvpx puts every
+    golden-frame refresh (each ~11th frame) of its first 150 inter frames; at 4 they re-coded the
+    page at its finest quantizer: this sequence cost ~18.0 KB (1080p typing in the bench: 81
+    kbit/s); at 7 (quantizer index 8, libvpx's own golden floor once it has history) ~13.6 KB."""
+    encoder = ScreenVp8Encoder()
+    planes = _text_page()
+    sizes = []
+    for index in range(48):  # 6 s at the bench's 8 frames a second: four golden refreshes
+        y = planes[0].copy()
+        if index:  # one character typed and one block of the timestamp pattern per frame
+            y[330:338, 30 + index * 7 : 35 + index * 7] = 60
+            y[345:357, 8 + (index % 8) * 14 : 20 + (index % 8) * 14] = 235 if index % 2 else 16
+        planes = (y, planes[1], planes[2])
+        payloads, _ = encoder.encode(_frame(planes, index), force_keyframe=index == 0)
+        sizes.append(sum(len(payload) for payload in payloads))
+    assert sum(sizes[1:]) < 16_000, sizes
+
+
 def test_settings_reach_libvpx() -> None:
     encoder = ScreenVp8Encoder()
-    asked = encoder._open(_frame(_desktop(), 0)).options
+    codec = encoder._open(_frame(_desktop(), 0))
+    asked = codec.options
     assert asked["static-thresh"] == str(vp8_module.STATIC_THRESHOLD) != "0"
     assert asked["cpu-used"] == str(vp8_module.CPU_USED)
+    assert codec.qmin == vp8_module.MIN_QUANTIZER == 7
 
 
 @pytest.mark.parametrize("colour", [(81, 91, 240), (63, 102, 94), (41, 240, 110), (150, 44, 21)])
