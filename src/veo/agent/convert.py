@@ -274,6 +274,9 @@ class YuvCanvas:
         #: time, 1.9 ms of CPU per 1080p -> 1520x854 frame (6.2 ms with, 4.3 ms without) and
         #: 1.8 ms per unscaled 1080p frame (6.4 against 4.6 ms on a loaded machine)
         self._whole_reformatter = VideoReformatter()
+        #: and one for unscaled patches: set up again only when the patch's shape changes (a
+        #: dragged window's, a line of typing's repeat): 0.58 -> 0.23 ms for a 408x308 patch
+        self._patch_reformatter = VideoReformatter()
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -372,7 +375,7 @@ class YuvCanvas:
             source = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1])
         ph, pw = cy1 - cy0, cx1 - cx0
         bgra = av.VideoFrame.from_ndarray(source.view(np.uint8).reshape(ph, pw, 4), format="bgra")
-        self._write(to_yuv(bgra), (cx0, cy0, cx1, cy1), (x0, y0, x1, y1))
+        self._write(to_yuv(bgra, self._patch_reformatter), (cx0, cy0, cx1, cy1), (x0, y0, x1, y1))
         return (x1 - x0) * (y1 - y0)
 
     def _write(

@@ -92,3 +92,29 @@ def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: p
         for a, b in zip(canvas.frame.planes, fresh.planes, strict=True):
             assert bytes(a) == bytes(b)
     assert during_updates == 0  # the canvas's own, made with it, serves every frame
+
+
+def test_unscaled_patches_of_one_shape_set_swscale_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dragged window or a typed line repeats its patch's shape: one reformatter serves them
+    all (a new one set swscale up for each: 0.58 against 0.23 ms for a 408x308 patch)."""
+    import veo.agent.convert as convert
+
+    made: list[object] = []
+    real = convert.VideoReformatter
+
+    def counted() -> object:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(convert, "VideoReformatter", counted)
+    picture = _picture(64, 48)
+    canvas = YuvCanvas(Size(64, 48))
+    canvas.update(picture, [Rect(0, 0, 64, 48)])
+    before = len(made)
+    for x in (4, 12, 20):
+        picture[10:20, x : x + 8] ^= np.uint32(0x00FFFFFF)
+        canvas.update(picture, [Rect(x, 10, 8, 10)])
+    assert len(made) == before
+    fresh = to_yuv(av.VideoFrame.from_ndarray(picture.view(np.uint8).reshape(48, 64, 4), format="bgra"))
+    for a, b in zip(canvas.frame.planes, fresh.planes, strict=True):
+        assert bytes(a) == bytes(b)
