@@ -221,9 +221,11 @@ def _spans(dst: int, src: int, step: int = 1) -> list[_Span]:
     widened by at least :data:`CELL_MARGIN` to where it falls on (or nearest to) a source pixel
     edge, so that the window's conversion samples the source where a whole-frame pass does.
 
-    ``step`` 2 for columns: swscale takes an RGB picture's chroma from pairs of its pixels
-    (averaged before it filters), so a window must start at an even source column, or its pairs
-    are not the whole pass's (on random colours up to 33 levels of chroma apart).
+    ``step`` 2 for columns: swscale took an RGB picture's chroma from pairs of its pixels
+    (averaged before it filters), so a window had to start at an even source column, or its pairs
+    were not the whole pass's (on random colours up to 33 levels of chroma apart). The scaled
+    conversion now reads chroma at full width (:data:`SCALE_INTERPOLATION`); even starts are kept
+    (they cost nothing and hold if that flag is ever dropped).
     """
     spans = []
     for start in range(0, dst, CELL):
