@@ -10,6 +10,8 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from veo.agent.cut_queue import DRAIN_LIMIT_SECONDS as DRAIN_LIMIT_SECONDS  # re-exported
+from veo.agent.cut_queue import CutQueue, InFlight
 from veo.agent.delivery import busy_rate
 from veo.agent.link_memory import LinkMemory
 from veo.agent.receiver_report import ReceiverReport, WindowMin, sane
@@ -56,8 +58,6 @@ DRAIN_SECONDS = 1.0
 MIN_DELAY_SHARE = 0.5
 #: at most one decrease this often (s): the report after one still shows the old queue
 DECREASE_HOLD = 0.8
-#: ... and no second delay-based one before the packets sent before it arrived, or this long (s)
-DRAIN_LIMIT_SECONDS = 3.0
 #: a REMB decrease lowers the rate to at most this share of it
 REMB_MAX_CUT = 0.5
 #: far from the last congestion: the rate grows by this factor a second
@@ -116,14 +116,10 @@ class RateController:
         self._last_jitter: float | None = None
         self._queue: float | None = None
         self._last_block: tuple[float, int, int] | None = None
-        self._first_offset: int | None = None
-        self._offsets = WindowMin(MIN_WINDOW_SECONDS)
+        self._in_flight = InFlight(MIN_WINDOW_SECONDS)
         self._last_standing = 0.0
-        #: our packet count at the last delay-based decrease (see :meth:`_drained`)
-        self._drain_mark: int | None = None
-        #: when a report first showed the packets sent before the last decrease arrived
-        #: (``None``: not yet; see :meth:`_before_cut`)
-        self._drained_at: float | None = -math.inf
+        #: what the reports after a cut still say of the old rate (see :mod:`veo.agent.cut_queue`)
+        self._cut = CutQueue()
         self._measure_from: tuple[float, int, int] | None = None
 
     # ------------------------------------------------------------ the evidence
@@ -153,63 +149,6 @@ class RateController:
             self._measure_from = block
         return expected
 
-    def _in_flight(self, now: float, report: ReceiverReport) -> int | None:
-        """How many of our packets the receiver had not got yet (beyond the fewest seen lately).
-
-        ``packets_sent - highest_sequence`` is a constant (the random first sequence number)
-        plus the packets on their way; the constant is taken out as the smallest difference
-        of the last :data:`MIN_WINDOW_SECONDS`.
-        """
-        if report.packets_sent is None or report.packets_sent < 0:
-            return None
-        offset = (report.packets_sent - report.highest_sequence) & 0xFFFFFFFF
-        if self._first_offset is None:
-            self._first_offset = offset
-        relative = (offset - self._first_offset) & 0xFFFFFFFF
-        if relative >= 1 << 31:
-            relative -= 1 << 32
-        if abs(relative) > 1 << 20:  # garbage, or a new stream: start again
-            self._first_offset, self._offsets = offset, WindowMin(MIN_WINDOW_SECONDS)
-            relative = 0
-        return int(relative - self._offsets.add(now, relative))
-
-    def _drained(self, now: float, report: ReceiverReport, in_flight: int | None) -> bool:
-        """Has every packet sent before the last delay-based decrease arrived? Until then the
-        queue and the round trips show what was sent before it (at a 5 Mbit/s burst's rate,
-        packets that waited ever longer), not what the new rate does: a second cut on them took
-        the *poor* link's rate to the floor. Without the counts, after :data:`DRAIN_LIMIT_SECONDS`."""
-        mark = self._drain_mark
-        if mark is None or now - self._last_decrease >= DRAIN_LIMIT_SECONDS:
-            return True
-        if report.packets_sent is None or in_flight is None:
-            return False
-        return report.packets_sent - in_flight >= mark
-
-    def _old_loss(
-        self, now: float, report: ReceiverReport, in_flight: int | None, expected: int | None
-    ) -> bool:
-        """Did the report's interval begin with packets sent before the last decrease? Its
-        loss is then (at least partly) the old rate's, a burst's tail-drop before the cut,
-        and says nothing of the new rate. Without the counts, for :data:`DRAIN_LIMIT_SECONDS`."""
-        mark = self._drain_mark
-        if mark is None or now - self._last_decrease >= DRAIN_LIMIT_SECONDS:
-            return False
-        if report.packets_sent is None or in_flight is None or expected is None:
-            return True
-        return report.packets_sent - in_flight - expected < mark
-
-    def _before_cut(self, now: float, report: ReceiverReport) -> bool:
-        """Was the sender report this round trip answers sent before the queue of the last
-        delay or loss cut drained (before the cut, or before a report showed every packet sent
-        before it arrived)? It waited behind the old rate's packets and says nothing of the new
-        rate: in bench runs such samples (473 -> 616 ms, 327 -> 190 ms, a second after the first
-        cut) cut the rate a second time, to half, while the queue was draining."""
-        if report.rtt_age is None:
-            return False
-        sent_at = now - report.rtt_age
-        drained_at = self._drained_at
-        return sent_at < self._last_decrease or drained_at is None or sent_at < drained_at
-
     # ------------------------------------------------------------ the rules
 
     def _decrease(self, now: float, rate: float, why: str, floor: float) -> None:
@@ -225,6 +164,7 @@ class RateController:
         )
         self.rate = rate
         self._last_decrease = now
+        self._cut.decreased(now)
         self._grown_at = now
         self.start.end()
 
@@ -285,9 +225,8 @@ class RateController:
             self._counts.append((now, total))
             while self._counts[0][0] < now - COUNTS_SECONDS:
                 self._counts.popleft()
-        in_flight = self._in_flight(now, report)
-        if self._drained_at is None and self._drained(now, report, in_flight):
-            self._drained_at = now
+        in_flight = self._in_flight.count(now, report)
+        self._cut.observe(now, report, in_flight)
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
             report.fraction_lost,
@@ -355,7 +294,9 @@ class RateController:
         elif queue is not None:  # the round trip is the better witness; jitter only without it
             # judged on a new sample only (a receiver reports more often than we send reports)
             over = queue > QUEUE_HIGH or (queue > QUEUE_DELAY and self._over >= 2)
-            building = rtt is not None and over and not self._draining and not self._before_cut(now, report)
+            building = (
+                rtt is not None and over and not self._draining and not self._cut.before_drained(now, report)
+            )
         else:
             building = jitter_growth > JITTER_GROWTH and rising_jitter
         may_decrease = now - self._last_decrease >= DECREASE_HOLD
@@ -363,19 +304,19 @@ class RateController:
             # the loss of packets sent before the last cut (a burst's tail-drop) is the old
             # rate's: in bench runs a loss cut 0.9 s after the first delay cut, then a third,
             # took the poor link's rate to the floor
-            if may_decrease and not self._old_loss(now, report, in_flight, expected):
+            if may_decrease and not self._cut.old_loss(now, report, in_flight, expected):
                 self.congested_rate = base
                 self.link.learn(now, base)
                 paced = self.pacing_rate(now)
                 current = min(paced, base) if paced is not None else base
                 self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
-                if self._last_decrease == now and report.packets_sent is not None:
-                    self._drain_mark, self._drained_at = report.packets_sent, None
+                if self._last_decrease == now:
+                    self._cut.cut(report.packets_sent)
         elif building:
             # a queue while we send less than the link delivers (a keyframe's burst, then
             # keystrokes) drains by itself: pacing the next scroll for it would only slow it
             pushing = held_back or sending >= DELAY_BACKOFF * judged
-            if may_decrease and pushing and self._drained(now, report, in_flight):
+            if may_decrease and pushing and self._cut.drained(now, report, in_flight):
                 self.congested_rate = base
                 self.link.learn(now, base)
                 paced = self.pacing_rate(now)
@@ -384,8 +325,8 @@ class RateController:
                 witness = "packets in flight" if growing else "round trip"
                 why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
                 self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
-                if self._last_decrease == now and report.packets_sent is not None:
-                    self._drain_mark, self._drained_at = report.packets_sent, None
+                if self._last_decrease == now:
+                    self._cut.cut(report.packets_sent)
         elif (
             (loss is not None and counted and loss > LOSS_HOLD)
             or queue is None
