@@ -73,6 +73,20 @@ def test_the_damage_grab_matches_a_whole_grab_even_when_drawing_races_it(
             assert same()
             # the drawing's own rectangle grabbed and compared, not its rows across the screen
             assert capture.changed_area() == [x11.Region(10, 10, 50, 20)]
+            # ...copied by the server straight into the buffer (a shared pixmap), windows included
+            assert capture._frames._pixmaps is not None
+            child = root.create_window(400, 300, 120, 90, 0, X.CopyFromParent, background_pixel=0x336699)
+            child.map()
+            painter.sync()
+            assert same()
+            ink = child.create_gc(foreground=0xEE8800)
+            child.fill_rectangle(ink, 10, 10, 30, 20)
+            painter.sync()
+            assert same()
+            # the fill, and the window's mapping (damaged for the grab before) around it
+            assert capture.changed_area() == [x11.Region(400, 300, 120, 90)]
+            assert same()  # the other buffer catches up
+            assert capture.changed_area() == [x11.Region(410, 310, 30, 20)]
             paint(300, 400, 30, 30)
             racing.append((500, 50, 40, 40))  # outside the damage's rows
             capture.grab()  # took the damage, then the racing drawing came
@@ -80,6 +94,41 @@ def test_the_damage_grab_matches_a_whole_grab_even_when_drawing_races_it(
             assert same()  # (the other buffer takes the racing drawing's rows too)
             capture.grab()
             assert capture.changed_area() == []  # still: nothing grabbed
+        finally:
+            capture.close()
+            whole.close()
+            painter.close()
+
+
+def test_without_shared_pixmaps_a_rectangle_is_copied_into_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server without shared pixmaps (a GPU-backed Xorg may have none): the rectangle goes
+    through the third buffer and is copied into place; each grab still equals a whole grab."""
+    import mss
+    import numpy as np
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    from veo.agent.capture import x11
+
+    monkeypatch.setattr(x11, "FULL_SECONDS", 1e9)
+    with xvfb_display(size="640x480x24") as name:
+        monkeypatch.setenv("DISPLAY", name)
+        painter = xdisplay.Display(name)
+        root = painter.screen().root
+        capture = x11.MssCapture()
+        whole = mss.MSS()
+        try:
+            assert capture._frames is not None
+            capture._frames._pixmaps = None
+            capture.grab()
+            capture.grab()
+            for x, y, colour in ((30, 40, 0x123456), (300, 200, 0x654321), (32, 44, 0xABCDEF)):
+                gc = root.create_gc(foreground=colour, subwindow_mode=X.IncludeInferiors)
+                root.fill_rectangle(gc, x, y, 40, 30)
+                painter.sync()
+                mine = np.frombuffer(capture.grab(), np.uint32)
+                assert capture.changed_area() and all(r.width < 640 for r in capture.changed_area())
+                assert (mine == np.frombuffer(whole.grab(whole.monitors[0]).raw, np.uint32)).all()
         finally:
             capture.close()
             whole.close()
