@@ -814,3 +814,27 @@ def test_the_probe_is_not_fooled_by_a_keyframe_on_its_way_at_the_first_report(
     link.send(clock.now, 60_000)
     _simulate(budget, clock, link, 2, scrolling=True, frame_bytes=SCALED_SCROLL_FRAME)
     assert seen and all(rate == START_BITRATE for rate in seen)
+
+
+def test_the_rate_grows_back_to_under_the_links_rate_after_a_cut_and_past_it_later() -> None:
+    """The link filled at 2 Mbit/s; after the cut, reports show no queue and captures wait:
+    for the ten seconds after the cut the rate grows to 0.85x of it and stays (a scroll frame
+    takes 60-100 ms on that link: a rate back at the link's kept a queue standing in bench
+    runs), then probes on additively."""
+    budget, clock, receiver = _streaming()
+    _second(budget, clock, 2_000_000)
+    budget.report(receiver.report(200, lost=60))  # 30 %: cut
+    cut_at = clock.now
+    budget.controller.congested_rate = 2_000_000
+    rates = []
+    while clock.now < cut_at + 12:
+        rate = budget.rate
+        assert rate is not None
+        _second(budget, clock, rate)
+        budget.spent(50_000, None)  # the content wants more: held back
+        budget.delay()
+        budget.report(receiver.report(_packets(rate)))
+        rates.append((clock.now - cut_at, budget.rate))
+    within = [rate for at, rate in rates if at < 10 and rate is not None]
+    assert max(within) == pytest.approx(0.85 * 2_000_000)
+    assert rates[-1][1] is not None and rates[-1][1] > 0.85 * 2_000_000
