@@ -51,7 +51,10 @@ The rules, each evaluated on a report:
   nothing about the link): multiplicatively (x :data:`FAST_GROWTH` a second) far below the rate
   of the last congestion, additively (:data:`ADDITIVE_GROWTH` of it a second) near it, so the
   stream comes back within a few reports after a burst and then probes gently where the link
-  filled last. Above :data:`CEILING_BITRATE` the stream is no longer paced.
+  filled last, but for 10 s after a decrease no higher than 0.85x of that rate
+  (``rate_control.HEADROOM_SHARE``: a frame of scrolling takes 60-100 ms on a 2 Mbit/s link, and
+  a rate back at the link's kept a queue standing). Above :data:`CEILING_BITRATE` the stream is
+  no longer paced.
 
 While the controller does not pace (before any congestion, or after REMB said the link had
 room), frames are still paced to the rate the link delivered at the last congestion, loosened
