@@ -1,7 +1,10 @@
 """``veo bench signaling`` end to end, small: real ``veo server`` nodes, real sockets, real figures.
 
 Nothing here is timed: the tests check that each figure was measured (agents held, memory read
-before and after, set-ups that reached consent), never how fast or how small it was.
+before and after, set-ups that reached consent), never how fast or how small it was. So the two
+runs rest and settle 1 s where the bench waits 3 s and 5 s (:func:`short_pauses`): each run took
+about 45 s, most of it those pauses. The two-node run uses a redis-server of its own, so that its
+"no keys left" check sees its own keys only, whatever else runs beside it.
 """
 
 from __future__ import annotations
@@ -10,12 +13,27 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
+from tests.integration.redis_process import running_redis
 
 from veo.bench.main import main, parser
+from veo.bench.signaling import cli, device_idle
 from veo.bench.signaling.peers import source_address
 from veo.bench.signaling.setups import PHASES, SetupResult, summarize
 
+PAUSE_SECONDS = 1.0
 
+
+@pytest.fixture
+def short_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's rests (3 s) and settles (5 s) cut to :data:`PAUSE_SECONDS`: they are there for
+    steady figures, which these tests do not judge."""
+    for module in (cli, device_idle):
+        monkeypatch.setattr(module, "REST_SECONDS", PAUSE_SECONDS)
+        monkeypatch.setattr(module, "SETTLE_SECONDS", PAUSE_SECONDS)
+
+
+@pytest.mark.usefixtures("short_pauses")
 def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "signaling.json"
     code = main(
@@ -72,19 +90,18 @@ def test_one_node_small_run_writes_real_figures(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.postgres
+@pytest.mark.usefixtures("short_pauses")
 def test_two_nodes_set_up_across_nodes_and_leave_no_keys_in_redis(
     postgres_session_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # postgres_session_url only proves the server is there (or skips); the bench makes its own database.
-    import redis
+    with running_redis(tmp_path) as redis_server:
+        _two_nodes(redis_server.url, redis_server.client(), tmp_path, capsys)
 
-    from veo.bench.signaling.cli import DEFAULT_REDIS
 
-    client = redis.Redis.from_url(DEFAULT_REDIS)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at " + DEFAULT_REDIS)
+def _two_nodes(
+    redis_url: str, client: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "two.json"
     argv = [
         "signaling",
@@ -98,6 +115,8 @@ def test_two_nodes_set_up_across_nodes_and_leave_no_keys_in_redis(
         "6",
         "--duration",
         "1",
+        "--redis-url",
+        redis_url,
     ]
     assert main([*argv, "--json", str(out)]) == 0, capsys.readouterr().out
     (scenario,) = json.loads(out.read_text())["scenarios"]
