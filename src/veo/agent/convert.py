@@ -95,6 +95,16 @@ TRANSFER = ColorTrc.IEC61966_2_1
 #: pixel): the same luma bit for bit and the same chroma siting (centred), for about half the
 #: CPU per 4K frame (4K -> 1514x852 21.6 -> 12.1 ms; 1080p -> 1518x854 4.5 -> 3.6 ms)
 SCALE_INTERPOLATION = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INP
+#: ...and from :data:`SHARP_FROM` times smaller on, bicubic luma (BICUBLIN; chroma stays bilinear).
+#: There a 1-px stroke keeps ~2/5 of its contrast and x264's crf 24 erases grey ones; bicubic's
+#: negative lobes keep more. The bench's 11-px page at 4K -> 1520x854 through x264 (words / codes
+#: recognised, ``docs/performance.md``, "Readability at fit"): black 86.6 / 78.0 -> 88.2 / 79.4,
+#: #777 82.1 / 76.8 -> 86.6 / 78.7, #999 74.6 / 73.2 -> 82.9 / 77.5, #bbb 53.9 / 61.6 -> 70.4 /
+#: 71.9 (an ideal picture: 88.3 / 79.4), for 12.8 ms instead of 11.3 per 4K frame and 13-21 %
+#: more bytes on a settled page. At 1080p -> 1520x854 it reads no better, so smaller ratios keep
+#: bilinear
+SHARP_SCALE_INTERPOLATION = Interpolation.BICUBLIN | Interpolation.FULL_CHR_H_INP
+SHARP_FROM = 2.0
 #: scaled patches: the grid's cell (encoded pixels, even) and the margin each cell is converted
 #: with (encoded pixels, even: the filter's reach in luma and in the half-size chroma, even
 #: bicubic's). A typed character at 4K -> 1080p cost 1.35 ms CPU with 256-px cells, 0.54 with
@@ -114,9 +124,9 @@ SNAP = 96
 #: and 1 for rounding. 1/32 px: <= 5 levels at 4K -> 1520x854 (r 2.5) for the worst pattern
 #: possible; measured <= 2 on 11-px text at 4K, <= 5 at ratios 1.26-1.35 (tests)
 MAX_PHASE = 1 / 32
-#: total variation of the scaling filter's kernel: 2 for bilinear's triangle (swscale's bicubic,
-#: B=0 C=0.6, dips to -0.0889 at |x| = 4/3: 2.356)
-KERNEL_TV = 2.0
+#: total variation of the scaling filters' luma kernels, the larger: swscale's bicubic (B=0
+#: C=0.6) dips to -0.0889 at |x| = 4/3: 2 * (1 + 2 * 0.0889) = 2.356 (bilinear's triangle: 2)
+KERNEL_TV = 2.356
 #: cell windows start and end on even source columns (chroma is taken from pixel pairs)
 COLUMN_STEP = 2
 #: what one cell's conversion costs besides its pixels (a frame, a call), in source pixels'
@@ -135,16 +145,32 @@ def to_yuv(frame: av.VideoFrame, reformatter: VideoReformatter | None = None) ->
     )
 
 
+def scale_interpolation(size: Size, source: Size) -> int:
+    """The swscale filter for ``source`` scaled to ``size``: :data:`SHARP_SCALE_INTERPOLATION`
+    from :data:`SHARP_FROM` times narrower on, else :data:`SCALE_INTERPOLATION`."""
+    sharp = source.width >= SHARP_FROM * size.width
+    return int(SHARP_SCALE_INTERPOLATION if sharp else SCALE_INTERPOLATION)
+
+
 def scale_to_yuv(
-    frame: av.VideoFrame, size: Size, reformatter: VideoReformatter | None = None, threads: int | None = None
+    frame: av.VideoFrame,
+    size: Size,
+    reformatter: VideoReformatter | None = None,
+    threads: int | None = None,
+    interpolation: int | None = None,
 ) -> av.VideoFrame:
-    """``frame`` (BGRA) scaled to ``size`` and converted as :func:`to_yuv` does, in one pass."""
+    """``frame`` (BGRA) scaled to ``size`` and converted as :func:`to_yuv` does, in one pass.
+
+    ``interpolation``: the whole picture's filter (:func:`scale_interpolation`), which a part of
+    it converted alone (a cell) must use; by default the frame's own ratio's."""
+    if interpolation is None:
+        interpolation = scale_interpolation(size, Size(frame.width, frame.height))
     return (reformatter or VideoReformatter()).reformat(
         frame,
         width=size.width,
         height=size.height,
         format="yuv420p",
-        interpolation=SCALE_INTERPOLATION,
+        interpolation=interpolation,
         dst_colorspace=COLORSPACE,
         dst_color_range=COLOR_RANGE,
         threads=threads,
@@ -272,6 +298,8 @@ class YuvCanvas:
             )
             #: one reformatter per cell shape: swscale keeps its filters while the shape repeats
             self._reformatters: dict[tuple[int, int, int, int], VideoReformatter] = {}
+            #: the whole picture's filter, for its cells too (a cell's own ratio may fall either side)
+            self._interpolation = scale_interpolation(size, self.source)
         #: one reformatter for the whole picture: a new one per frame set swscale up again each
         #: time, 1.9 ms of CPU per 1080p -> 1520x854 frame (6.2 ms with, 4.3 ms without) and
         #: 1.8 ms per unscaled 1080p frame (6.4 against 4.6 ms on a loaded machine)
@@ -339,7 +367,14 @@ class YuvCanvas:
         whole = self.source.width * self.source.height
         cost = sum(self._rows[r].reads * self._columns[c].reads + CELL_CALL_PIXELS for r, c in cells)
         if not self.patches or cost * 10 >= whole * WHOLE_TENTHS:
-            self._adopt(scale_to_yuv(self._whole_bgra(pixels), self.size, self._whole_reformatter))
+            self._adopt(
+                scale_to_yuv(
+                    self._whole_bgra(pixels),
+                    self.size,
+                    self._whole_reformatter,
+                    interpolation=self._interpolation,
+                )
+            )
             return whole
         return sum(self._update_cell(pixels, self._rows[r], self._columns[c]) for r, c in sorted(cells))
 
@@ -356,7 +391,9 @@ class YuvCanvas:
         if reformatter is None:
             reformatter = self._reformatters[shape] = VideoReformatter()
         # one thread: a cell is too small to share out (swscale's threads cost more than they save)
-        out = scale_to_yuv(bgra, Size(ox1 - ox0, oy1 - oy0), reformatter, threads=1)
+        out = scale_to_yuv(
+            bgra, Size(ox1 - ox0, oy1 - oy0), reformatter, threads=1, interpolation=self._interpolation
+        )
         self._write(out, (ox0, oy0, ox1, oy1), (x0, y0, x1, y1))
         return (sx1 - sx0) * (sy1 - sy0)
 

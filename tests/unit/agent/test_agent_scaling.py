@@ -16,7 +16,14 @@ import numpy.typing as npt
 import pytest
 
 from veo.agent.capture.base import Region, ScreenCapture, Size
-from veo.agent.convert import COLUMN_STEP, YuvCanvas, patch_bound, scale_to_yuv
+from veo.agent.convert import (
+    COLUMN_STEP,
+    SCALE_INTERPOLATION,
+    YuvCanvas,
+    patch_bound,
+    scale_interpolation,
+    scale_to_yuv,
+)
 from veo.agent.damage import Rect
 from veo.agent.low_latency import ScreenH264Encoder
 from veo.agent.monitors import MonitorSwitch
@@ -312,6 +319,35 @@ def test_a_small_change_converts_only_the_cells_it_can_change(source: Size, size
     tolerance += 0 if size != Size(1520, 854) else patch_bound(854, 2160) - 1
     for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
         assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
+
+
+def _grey_lines(size: Size) -> npt.NDArray[np.uint32]:
+    """1-px #999 strokes on white, every 11 px both ways (light grey 11-px text's thinnest parts)."""
+    grey = np.full((size.height, size.width), 0xFFFFFFFF, dtype=np.uint32)
+    grey[:, ::11] = grey[::11, :] = 0xFF999999
+    return grey
+
+
+@pytest.mark.parametrize(
+    ("source", "view", "sharper"), [(K4, fit(1520, 855), True), (HD, fit(1520, 855), False)]
+)
+def test_twice_smaller_and_more_a_thin_stroke_keeps_more_contrast(
+    source: Size, view: View, sharper: bool
+) -> None:
+    """From SHARP_FROM times smaller on, the luma filter is bicubic (its negative lobes): 1-px grey
+    strokes keep more of their contrast than bilinear leaves them, so x264 flattens less; at smaller
+    ratios it is bilinear, as before. Cells use the whole picture's filter (the patch tests)."""
+    size = fit_size(source, view)
+    canvas = YuvCanvas(size, source)
+    canvas.update(_grey_lines(source), [Rect(0, 0, source.width, source.height)])
+    bgra = av.VideoFrame.from_ndarray(
+        _grey_lines(source).view(np.uint8).reshape(source.height, source.width, 4), format="bgra"
+    )
+    bilinear = scale_to_yuv(bgra, size, interpolation=int(SCALE_INTERPOLATION))
+    # the strokes' contrast: the luma's spread (both filters keep its mean); 4K: 16.7 against 14.2
+    contrast = [float(np.std(_planes(f)[0].astype(np.float32))) for f in (canvas.frame, bilinear)]
+    assert (contrast[0] > 1.1 * contrast[1]) == sharper
+    assert (scale_interpolation(size, source) != int(SCALE_INTERPOLATION)) == sharper
 
 
 def test_columns_start_on_even_source_pixels() -> None:
