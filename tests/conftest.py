@@ -4,6 +4,10 @@ PostgreSQL gets one throwaway database per test session (created on 127.0.0.1:54
 the end) whose tables are emptied before each test; SQLite a copy of a file migrated once per
 test process (``tests/sqlite_template.py``). If the server is not reachable the
 PostgreSQL variants are skipped with the reason, except under ``CI=true`` where that fails.
+
+``make test`` runs unit and integration in pytest-xdist workers (``-n 2 --dist loadfile``): each
+worker is a session of its own, so it has its own PostgreSQL database and SQLite template, and
+(:func:`_per_worker_redis`) its own Redis database on the shared 127.0.0.1:6379.
 """
 
 from __future__ import annotations
@@ -33,6 +37,30 @@ if TYPE_CHECKING:
 # server module, must not stop every other test from being collected.
 
 PG_URL = os.environ.get("VEO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Redis databases 1 to 13 for xdist workers gw0 to gw12; 0 stays the serial run's, 14 is `veo bench
+# signaling`'s own (veo.bench.signaling.cli.DEFAULT_REDIS).
+FIRST_WORKER_REDIS_DB = 1
+WORKER_REDIS_DBS = 13
+
+
+def _per_worker_redis() -> None:
+    """Point ``VEO_TEST_REDIS_URL`` at a Redis database of this xdist worker's own.
+
+    The Redis tests read that variable when their module is imported (after this conftest). Most
+    of them already key everything under a random prefix; a database per worker also keeps apart
+    what does not (a ``scan`` of the whole database, the bus's history streams). Pub/sub channels
+    are server-wide whatever the database, so the bus tests give their buses a random prefix. Set
+    by hand, the variable is left alone.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... in an xdist worker
+    if not worker.startswith("gw") or "VEO_TEST_REDIS_URL" in os.environ:
+        return
+    db = FIRST_WORKER_REDIS_DB + int(worker[2:]) % WORKER_REDIS_DBS
+    os.environ["VEO_TEST_REDIS_URL"] = f"redis://127.0.0.1:6379/{db}"
+
+
+_per_worker_redis()
 
 
 def _unavailable(reason: str) -> None:

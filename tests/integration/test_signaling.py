@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,8 +30,8 @@ from veo.protocol.base import MAX_MESSAGE_BYTES
 from veo.server.audit.models import AuditEvent
 from veo.server.auth.deps import current_user, current_user_ws
 from veo.server.auth.models import User
-from veo.server.bus.auto import create_bus
 from veo.server.bus.memory import MemoryBus
+from veo.server.bus.redis import RedisBus
 from veo.server.db.base import utcnow
 from veo.server.db.engine import Database
 from veo.server.errors import ApiError
@@ -179,7 +180,8 @@ def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
 
 def use_redis_bus(env: Env) -> None:
     """Swap the hub onto Redis (skipped when no Redis answers, except in CI)."""
-    redis_bus = create_bus(Settings(redis_url=REDIS_URL))
+    # a prefix of this test's own: pub/sub channels are server-wide, not per Redis database
+    redis_bus = RedisBus(REDIS_URL, prefix=f"veo-test:{uuid.uuid4().hex}:")
     assert env.client.portal is not None
     try:
         env.client.portal.call(redis_bus.ping)

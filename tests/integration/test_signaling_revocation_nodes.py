@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,9 +23,9 @@ from veo.config import Settings
 from veo.protocol.base import Message
 from veo.server.auth import accounts
 from veo.server.auth.models import User
-from veo.server.bus.auto import create_bus
 from veo.server.bus.base import Bus
 from veo.server.bus.memory import MemoryBus
+from veo.server.bus.redis import RedisBus
 from veo.server.db.engine import Database
 from veo.server.sessions import service as sessions
 from veo.server.sessions.consoles import ConsoleConnection
@@ -56,7 +57,9 @@ async def bus_of(kind: str) -> AsyncIterator[Bus]:
     if kind == "memory":
         bus: Bus = MemoryBus()
     else:
-        bus = create_bus(Settings(redis_url=REDIS_URL))
+        # a prefix of this test's own: pub/sub channels are server-wide, not per Redis database,
+        # and ACCOUNTS_CHANNEL is one name for every node (and every xdist worker's test)
+        bus = RedisBus(REDIS_URL, prefix=f"veo-test:{uuid.uuid4().hex}:")
         try:
             await bus.ping()
         except Exception as exc:
