@@ -185,7 +185,9 @@ class SendBudget:
             now = self._clock()
             self._drain(now)
             self._recent.append((now, nbytes * 8))
-            self._frames.append((now, max(1, math.ceil(nbytes / PAYLOAD_BYTES))))
+            packets = max(1, math.ceil(nbytes / PAYLOAD_BYTES))
+            self._frames.append((now, packets))
+            self.controller.sent(packets)
             self._frame_bytes.append((now, nbytes))
             while self._frames[0][0] < now - HISTORY_SECONDS:
                 self._frames.popleft()

@@ -126,6 +126,10 @@ class RateController:
         self._last_standing = 0.0
         #: what the reports after a cut still say of the old rate (see :mod:`veo.agent.cut_queue`)
         self._cut = CutQueue()
+        #: our packet count at the last report (the mark of a REMB cut)
+        self._packets_sent: int | None = None
+        #: our frames' packets since that report (see :meth:`sent`)
+        self._packets_since = 0
         self._measure_from: tuple[float, int, int] | None = None
 
     # ------------------------------------------------------------ the evidence
@@ -236,6 +240,7 @@ class RateController:
             while self._counts[0][0] < now - COUNTS_SECONDS:
                 self._counts.popleft()
         in_flight = self._in_flight.count(now, report)
+        self._packets_sent, self._packets_since = report.packets_sent, 0
         self._cut.observe(now, report, in_flight)
         log.debug(
             "receiver report: lost %.3f rtt %s jitter %.4f delivered %s sending %.0f rate %s remb %s",
@@ -391,6 +396,10 @@ class RateController:
                 "unpaced" if self.start.rate is None else f"{self.start.rate:.0f}",
             )
 
+    def sent(self, packets: int) -> None:
+        """A frame of about ``packets`` RTP packets went out (counted for a REMB cut's mark)."""
+        self._packets_since += packets
+
     def on_remb(self, now: float, remb: float, sending: float, floor: float) -> None:
         """The receiver's estimate came with a frame: a fall below the send rate is overuse."""
         previous, self.remb = self.remb, remb
@@ -423,6 +432,11 @@ class RateController:
                 current = self.rate if self.rate is not None else sending
                 self.congested_rate = self.delivered if self.delivered is not None else sending
                 self._decrease(now, max(remb, REMB_MAX_CUT * current), "REMB fell", floor)
+                if self._last_decrease == now and self._packets_sent is not None:
+                    # its queue drains as a delay cut's does (a bench run: "REMB fell" to 1.6
+                    # Mbit/s, then a round trip behind that queue cut to 0.8 a second later);
+                    # the count at the last report and our frames' packets since are the mark
+                    self._cut.cut(self._packets_sent + self._packets_since)
             return
         stuck = self.rate is None and now - self._remb_below_since >= STUCK_SECONDS
         if falling or stuck or self.rate is not None:

@@ -838,3 +838,49 @@ def test_the_rate_grows_back_to_under_the_links_rate_after_a_cut_and_past_it_lat
     within = [rate for at, rate in rates if at < 10 and rate is not None]
     assert max(within) == pytest.approx(0.85 * 2_000_000)
     assert rates[-1][1] is not None and rates[-1][1] > 0.85 * 2_000_000
+
+
+def test_a_round_trip_behind_a_remb_cuts_queue_does_not_cut_again() -> None:
+    """REMB fell during a burst (round trips fresh): cut. A second later, before the packets
+    sent before that cut have arrived, round trips 0.5 s over their minimum come, of sender
+    reports sent after the cut but waiting behind its queue: they hold the rate, as after a
+    delay cut (a bench run: "REMB fell" to 1.6 Mbit/s, then one such round trip cut to 0.8)."""
+    clock = Clock()
+    budget = SendBudget(clock=clock, start_rate=None)
+    sent, highest = 5_000, 1_000
+
+    def report(arrived: int, rtt: float | None = 0.08, sent_at: float | None = None) -> None:
+        nonlocal highest
+        highest += arrived
+        age = None if sent_at is None else clock.now - sent_at
+        budget.report(
+            ReceiverReport(
+                0.0, 0, highest, 0.002, rtt=rtt, packet_bytes=PACKET_PAYLOAD, packets_sent=sent, rtt_age=age
+            )
+        )
+
+    report(0)
+    for _ in range(3):  # typing, a report and a round trip each second
+        for _ in range(8):
+            budget.spent(400, 500_000)
+            sent += 1
+            clock.now += 1 / 8
+        report(8)
+    for remb in [3_000_000] * 29 + [1_500_000]:  # a second of a 3.1 Mbit/s scroll, then REMB falls
+        budget.spent(12_900, remb)
+        sent += BURST_FRAME_PACKETS
+        clock.now += 1 / 30
+    first = budget.rate
+    assert first is not None  # the REMB cut
+    cut_at = clock.now
+    for _ in range(30):
+        if budget.delay() == 0.0:
+            budget.spent(12_900, None)
+            sent += BURST_FRAME_PACKETS
+        clock.now += 1 / 30
+    behind = sent - 4_000 - highest - 300  # 300 packets, some sent before the cut, still queued
+    for rtt in (0.08 + 0.5, 0.08 + 0.55):
+        report(behind, rtt=rtt, sent_at=cut_at + 0.1)
+        behind = 0
+        clock.now += 0.01
+    assert budget.rate == first
