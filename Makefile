@@ -125,15 +125,27 @@ typecheck: install-test
 ## The end-to-end tests (tests/e2e, and tests/multinode: three nodes behind HAProxy) run in their own
 ## pytest processes: their Playwright (sync API) keeps an
 ## event loop running on the main thread for the whole session, which asyncio tests cannot share.
-## pytest's exit code 5 (no test collected) counts as a failure.
+## Unit and integration (about 3,200 tests: 23 minutes one after the other on the 2-core CI machine;
+## 10.5 minutes in two workers on the 2-core development machine, shared and loaded, 2026-12-07)
+## run in $(TEST_WORKERS) pytest-xdist workers, a whole test file per worker at a time (--dist
+## loadfile: a module's fixtures, its Chromium among them, are made once); tests/conftest.py gives
+## each worker its own PostgreSQL database and Redis database. tests/packaging runs alone after them
+## (47 s with the build cached): its tests publish and read the one-file agent in dist/agent.
+## (--dist loadgroup would let a folder be one group, but pytest-xdist 3.8 cannot tag pytest 9.2's
+## node ids: it runs as plain load.) The end-to-end phases stay one process each: one of their
+## tests (Chromium decoding, the agent encoding, Xvfb, the server) already keeps both cores busy
+## against real-time deadlines, which a second test at once would make them miss.
+## pytest's exit code 5 (no test collected) counts as a failure. run_phase: (1) what, (2) options.
 ## --durations=20: each phase ends with its slowest tests, so a CI log shows where the minutes go.
+TEST_WORKERS ?= 2
 PYTEST_PHASE = $(PY) -m pytest -p no:cacheprovider --durations=20
 define run_phase
-	$(PYTEST_PHASE) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
+	$(PYTEST_PHASE) $(2) $(1); rc=$$?; if [ $$rc = 5 ]; then echo "pytest collected no tests in $(1): failing"; exit 1; fi; exit $$rc
 endef
 
 test: system-packages install-check install-test lint typecheck agent-build
-	$(call run_phase,tests --ignore=tests/e2e --ignore=tests/multinode)
+	$(call run_phase,tests --ignore=tests/e2e --ignore=tests/multinode --ignore=tests/packaging,-n $(TEST_WORKERS) --dist loadfile)
+	$(call run_phase,tests/packaging)
 	$(call run_phase,tests/e2e)
 	$(call run_phase,tests/multinode)
 	$(MAKE) --no-print-directory bench-smoke
