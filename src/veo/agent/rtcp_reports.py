@@ -98,7 +98,7 @@ class SentReports:
     def age(self, lsr: int, arrived: float) -> float | None:
         """How long before ``arrived`` the sender report ``lsr`` was sent (``None``: unknown):
         a round trip says what the queue was when that report went out, which after a cut can
-        be the old rate's queue (see ``RateController._before_cut``)."""
+        be the old rate's queue (see ``CutQueue.before_drained``)."""
         at, count = self._sent.get(lsr, (0.0, 0))
         return arrived - at if count == 1 else None
 
