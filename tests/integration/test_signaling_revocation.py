@@ -10,6 +10,7 @@ technician's confirmation that unlocks control. SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -277,10 +278,23 @@ def test_totp_required_for_an_account_without_it_ends_the_session(world: World) 
 
 
 def test_a_role_change_to_a_view_only_role_revokes_control_by_ending(world: World) -> None:
+    """The role change's own commit hook ends the session and records what changed
+    (``role_changed``). The test waits for it before "Codes match": sent at once, the message's
+    own check could come first (under load it did), which ends the session too but knows only
+    that the session is beyond the policy now (``change: policy_changed``)."""
     world.policy("lead", VIEW_ONLY)
 
+    def ended_count() -> int:
+        with world.db.session() as s:
+            return len(s.scalars(select(AuditEvent).where(AuditEvent.action == "session.ended")).all())
+
     def demote() -> None:
+        before = ended_count()
         world.patch_account(role="lead")
+        deadline = time.monotonic() + 10
+        while ended_count() == before:
+            assert time.monotonic() < deadline, "the role change ended no session"
+            time.sleep(0.02)
 
     session_id = cut_and_confirm(world, demote, "policy_changed", close_code=None)
     (ended,) = world.actions(session_id, "session.ended")
