@@ -84,6 +84,11 @@ PACKET_OVERHEAD_BYTES = 50
 DELIVERED_MIN_SECONDS = 0.3
 #: a round-trip or jitter figure above this is garbage (s)
 MAX_SANE_SECONDS = 10.0
+#: receiver reports for this long (s) without a round trip (a receiver that never echoes our
+#: sender reports, which aiortc sends every 0.5-1.5 s) end the start rate: the probe needs round
+#: trips, and without them the stream stayed paced at the start rate for the whole session
+#: (review); it goes unpaced, as before the start rate
+START_WITHOUT_RTT_SECONDS = 10.0
 
 
 class RateController:
@@ -131,6 +136,8 @@ class RateController:
         #: our frames' packets since that report (see :meth:`sent`)
         self._packets_since = 0
         self._measure_from: tuple[float, int, int] | None = None
+        #: when the first receiver report came (see START_WITHOUT_RTT_SECONDS)
+        self._first_report_at: float | None = None
 
     # ------------------------------------------------------------ the evidence
 
@@ -226,6 +233,8 @@ class RateController:
         newest packet of ours was sent (``None``: further back than the frames kept);
         ``frames``: our recent frames' send times and payload bytes, oldest first."""
         previous = self._last_block
+        if self._first_report_at is None:
+            self._first_report_at = now
         expected = self._measure(now, report)
         if expected is None:
             self._counts.clear()  # a new or broken count: start again
@@ -374,6 +383,14 @@ class RateController:
         queue. The packets on their way are the second witness, and a round trip of a sender
         report sent since the span began, showing no queue, the first (the packets' count
         can be fooled, as above)."""
+        if (
+            self._rtt_at == -math.inf
+            and self._first_report_at is not None
+            and now - self._first_report_at >= START_WITHOUT_RTT_SECONDS
+        ):
+            self.start.end()
+            log.info("start rate: the receiver's reports carry no round trip; frames unpaced")
+            return
         if in_flight is None or report.packet_bytes is None or len(self._counts) < 2:
             return
         older = [(at, count) for at, count in self._counts if at <= now - PROBE_SECONDS]

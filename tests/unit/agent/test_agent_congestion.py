@@ -884,3 +884,98 @@ def test_a_round_trip_behind_a_remb_cuts_queue_does_not_cut_again() -> None:
         behind = 0
         clock.now += 0.01
     assert budget.rate == first
+
+
+def _busy_rate_by_scan(
+    now: float,
+    frames: list[tuple[float, int]],
+    in_flight: int,
+    rtt_min: float,
+    packet_bytes: float,
+    overhead_bytes: float,
+    counts: list[tuple[float, int]],
+) -> float | None:
+    """:func:`busy_rate` as it was written first: each frame scans every report."""
+    if not packet_bytes > 0 or len(counts) < 2:
+        return None
+    total, sent_since, best = counts[-1][1], 0, None
+    waiting = max(0, in_flight) * packet_bytes
+    for at, nbytes in reversed(frames):
+        sent_since += nbytes
+        elapsed = now - at - rtt_min
+        if elapsed < BUSY_MIN_SECONDS:
+            continue
+        before = [count for arrived, count in counts[:-1] if arrived <= at + rtt_min]
+        if not before:
+            break
+        received = min(sent_since - waiting, (total - before[-1]) * packet_bytes)
+        if received <= 0:
+            continue
+        rate = received * 8 * (packet_bytes + overhead_bytes) / packet_bytes / elapsed
+        best = rate if best is None or rate > best else best
+    return best
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    frame_gaps=st.lists(st.floats(0.001, 0.2), min_size=1, max_size=60),
+    frame_bytes=st.lists(st.integers(100, 30_000), min_size=60, max_size=60),
+    report_gaps=st.lists(st.floats(0.005, 1.0), min_size=2, max_size=20),
+    report_counts=st.lists(st.integers(0, 400), min_size=20, max_size=20),
+    in_flight=st.integers(0, 50),
+    rtt_min=st.floats(0.0, 0.3),
+)
+def test_busy_rate_by_bisection_is_the_scan_it_replaced(
+    frame_gaps: list[float],
+    frame_bytes: list[int],
+    report_gaps: list[float],
+    report_counts: list[int],
+    in_flight: int,
+    rtt_min: float,
+) -> None:
+    """Each frame finds the last report before it by bisection (a console sending a report every
+    5 ms made the scan cost a core); the rate is the same as the scan's for any history."""
+    frames, at = [], 0.0
+    for gap, nbytes in zip(frame_gaps, frame_bytes, strict=False):
+        at += gap
+        frames.append((at, nbytes))
+    counts, arrived, total = [], 0.0, 0
+    for gap, got in zip(report_gaps, report_counts, strict=False):
+        arrived += gap
+        total += got
+        counts.append((arrived, total))
+    now = max(at, arrived) + 0.01
+    args = (now, frames, in_flight, rtt_min, 1_100.0, 40.0, counts)
+    assert busy_rate(*args) == _busy_rate_by_scan(*args)
+
+
+def test_reports_without_round_trips_end_the_start_rate() -> None:
+    """A receiver that never echoes our sender reports (no round trip, no REMB) gives the probe
+    nothing to judge: the start rate ends after a few reports instead of pacing the whole
+    session to 2.5 Mbit/s on a link that carries more (review: 60 s later, still paced)."""
+    from veo.agent.rate_control import START_WITHOUT_RTT_SECONDS
+
+    assert START_WITHOUT_RTT_SECONDS < 12
+    from veo.agent.receiver_report import ReceiverReport
+
+    clock = [0.0]
+    budget = SendBudget(clock=lambda: clock[0])
+    for step in range(30 * 12):  # 25-KB frames at 30 fps, a report a second
+        clock[0] += 1 / 30
+        if budget.delay() == 0:
+            budget.spent(25_000, None)
+        if step % 30 == 29:
+            n = budget.controller._packets_since + (budget.controller._packets_sent or 0)
+            budget.report(
+                ReceiverReport(
+                    fraction_lost=0.0,
+                    packets_lost=0,
+                    highest_sequence=1000 + n,
+                    jitter=0.001,
+                    rtt=None,
+                    packet_bytes=1100.0,
+                    packets_sent=n,
+                )
+            )
+    assert budget.controller.start.rate is None
+    assert budget.controller.pacing_rate(clock[0]) is None
