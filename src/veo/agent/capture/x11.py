@@ -101,17 +101,24 @@ class ShmFrames:
         if bottom <= top:
             return
         width = monitor["width"]
+        self._get_image(
+            index, monitor["left"], monitor["top"] + top, Region(0, top, width, bottom - top), top * width * 4
+        )
+
+    def _get_image(self, index: int, left: int, top: int, size: Region, offset: int) -> None:
+        """The screen's rectangle at ``left, top`` of ``size``'s width and height, written packed
+        into segment ``index`` at byte ``offset`` (MIT-SHM GetImage)."""
         reply = self._xcb.shm_get_image(
             self._conn,
             self._root,
-            monitor["left"],
-            monitor["top"] + top,
-            width,
-            bottom - top,
+            left,
+            top,
+            size.width,
+            size.height,
             self._planes,
             self._xcb.ImageFormat.ZPixmap,
             self._segments[index],
-            top * width * 4,
+            offset,
         )
         if reply.depth != self._depth or reply.visual != self._visual:
             raise CaptureError("the X server sent a picture of another depth")
@@ -132,20 +139,7 @@ class ShmFrames:
             except Exception as exc:  # an X error, or ctypes: the copy through the third buffer
                 log.info("no copies into shared pixmaps (%s)", exc)
                 self._pixmaps = None
-        reply = self._xcb.shm_get_image(
-            self._conn,
-            self._root,
-            monitor["left"] + region.x,
-            monitor["top"] + region.y,
-            region.width,
-            region.height,
-            self._planes,
-            self._xcb.ImageFormat.ZPixmap,
-            self._segments[2],
-            0,
-        )
-        if reply.depth != self._depth or reply.visual != self._visual:
-            raise CaptureError("the X server sent a picture of another depth")
+        self._get_image(2, monitor["left"] + region.x, monitor["top"] + region.y, region, 0)
         width = monitor["width"]
         scratch = np.frombuffer(self._buffers[2], np.uint32, region.width * region.height)
         target = np.frombuffer(self._buffers[index], np.uint32, width * monitor["height"])
