@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from veo.agent.capture import x11
+from veo.agent.capture import grab_parts, x11
 from veo.agent.capture.base import Region, Size
 from veo.agent.damage import Rect, TileMap
 
@@ -194,12 +194,12 @@ def test_a_wide_drawing_is_grabbed_as_whole_rows() -> None:
     console.frame()
     assert server.rows_grabbed == 10
     assert console.capture.changed_area() == [Region(0, 50, W, 10)]
-    assert x11.grab_parts([Region(0, 50, W, 10), Region(30, 55, 4, 4)], W) == [Region(0, 50, W, 10)]
+    assert grab_parts.grab_parts([Region(0, 50, W, 10), Region(30, 55, 4, 4)], W) == [Region(0, 50, W, 10)]
 
 
 def test_bands_merge_when_they_overlap_or_are_close() -> None:
-    assert x11.merge_bands([(100, 108), (20, 24), (30, 40), (200, 200)], gap=8) == [(20, 40), (100, 108)]
-    assert x11.row_bands([Region(0, 5, 10, 0), Region(3, 50, 2, 10)]) == [(50, 60)]
+    bands = [(100, 108), (20, 24), (30, 40), (200, 200)]
+    assert grab_parts.merge_bands(bands, gap=8) == [(20, 40), (100, 108)]
 
 
 def test_a_redraw_of_identical_pixels_sends_nothing() -> None:
@@ -214,10 +214,9 @@ def test_a_redraw_of_identical_pixels_sends_nothing() -> None:
 
 
 def test_a_region_of_the_desktop_takes_the_damage_inside_it() -> None:
-    assert x11._inside(Rect(90, 10, 40, 40), {"left": 100, "top": 0, "width": 50, "height": 30}) == Region(
-        0, 10, 30, 20
-    )
-    assert x11._inside(Rect(0, 0, 10, 10), {"left": 100, "top": 0, "width": 50, "height": 30}) is None
+    monitor = {"left": 100, "top": 0, "width": 50, "height": 30}
+    assert grab_parts.clip_to_monitor(Rect(90, 10, 40, 40), monitor) == Region(0, 10, 30, 20)
+    assert grab_parts.clip_to_monitor(Rect(0, 0, 10, 10), monitor) is None
 
 
 def test_tiles_outside_the_area_are_not_compared() -> None:

@@ -13,7 +13,7 @@ buffer of grab *k* stays untouched until grab *k+2*, so the stream keeps the las
 And it asks the server only for what changed: :class:`~veo.agent.damage.DamageRegions` says
 which rectangles were drawn since the last grab (taken right before the grab: nothing drawn is
 ever missed, see there); the grab fetches each of them on its own (rectangles that overlap or
-nearly touch joined, :func:`grab_parts`), plus those damaged for the grab before (this buffer
+nearly touch joined, :mod:`.grab_parts`), plus those damaged for the grab before (this buffer
 missed them, the other one got them), so every buffer is the whole current screen after its
 grab. A wide part is grabbed as full-width rows, straight into place; a narrow one is copied by
 the server straight into place too, where it shares pixmaps (each buffer is also a MIT-SHM
@@ -41,18 +41,14 @@ import mss
 import numpy as np
 
 from veo.agent.capture.base import CaptureError, Region, ScreenCapture, Size
-from veo.agent.damage import DamageRegions, Rect, open_damage_regions
+from veo.agent.capture.grab_parts import clip_to_monitor, grab_parts
+from veo.agent.capture.shm_pixmaps import ShmPixmaps
+from veo.agent.damage import DamageRegions, open_damage_regions
 
 log = logging.getLogger(__name__)
 
 #: at least this often (seconds) a whole grab and a whole compare, whatever the damage says
 FULL_SECONDS = 1.0
-#: damaged row bands closer than this are grabbed and compared as one (a tile's height)
-BAND_GAP = 64
-#: a damaged rectangle at least this share of the width is grabbed as whole rows (straight into
-#: place, no copy); a narrower one as itself (a third of its rows' pixels: the server copies less,
-#: the compare reads less, for one copy into place)
-ROWS_SHARE = 0.5
 
 
 class ShmFrames:
@@ -90,9 +86,9 @@ class ShmFrames:
         except Exception:
             self.close()
             raise
-        self._pixmaps: _ShmPixmaps | None = None
+        self._pixmaps: ShmPixmaps | None = None
         try:
-            self._pixmaps = _ShmPixmaps(xcb, self._conn, self._root, self._depth, self._segments[:2])
+            self._pixmaps = ShmPixmaps(xcb, self._conn, self._root, self._depth, self._segments[:2])
         except Exception as exc:  # no shared pixmaps (a GPU-backed server), mss's internals
             log.info("no shared pixmaps (%s): rectangles are copied into place", exc)
 
@@ -127,7 +123,7 @@ class ShmFrames:
         """``region`` of ``monitor`` into buffer ``index``, where a whole grab puts it.
 
         Where the server shares pixmaps (MIT-SHM), the buffer is also a pixmap of the monitor's
-        size and the server copies the region straight into place (:class:`_ShmPixmaps`);
+        size and the server copies the region straight into place (:mod:`.shm_pixmaps`);
         otherwise it is grabbed into the third buffer and copied into place here (3.3 ms of the
         agent's CPU for a 1,800 x 1,800 box at 4K)."""
         if region.width <= 0 or region.height <= 0:
@@ -157,76 +153,6 @@ class ShmFrames:
             with contextlib.suppress(BufferError):  # a view still held: freed with it
                 buffer.close()
         self._buffers = []
-
-
-class _ShmPixmaps:
-    """The two grab buffers as MIT-SHM pixmaps: ``CopyArea`` from the root window writes a
-    rectangle into a buffer at the buffer's own row stride, so nothing is copied afterwards.
-
-    libxcb's CopyArea, CreateGC and ShmCreatePixmap through ctypes (mss binds only what it
-    uses); each copy is a checked request, so it returns once the server has written the pixels.
-    """
-
-    def __init__(self, xcb: Any, conn: Any, root: Any, depth: int, segments: list[Any]) -> None:
-        import ctypes
-
-        from mss.linux.xcbhelpers import LIB, Connection, VoidCookie
-
-        version = xcb.shm_query_version(conn)
-        if not version.shared_pixmaps or version.pixmap_format != int(xcb.ImageFormat.ZPixmap):
-            raise CaptureError("the X server shares no ZPixmap pixmaps")
-        u32, u16, i16, u8 = ctypes.c_uint32, ctypes.c_uint16, ctypes.c_int16, ctypes.c_uint8
-        connection = ctypes.POINTER(Connection)
-        self._create = LIB.shm.xcb_shm_create_pixmap_checked
-        self._create.argtypes = [connection, u32, u32, u16, u16, u8, u32, u32]
-        self._create.restype = VoidCookie
-        self._free = LIB.xcb.xcb_free_pixmap
-        self._free.argtypes = [connection, u32]
-        self._free.restype = VoidCookie
-        create_gc = LIB.xcb.xcb_create_gc_checked
-        create_gc.argtypes = [connection, u32, u32, u32, ctypes.POINTER(u32)]
-        create_gc.restype = VoidCookie
-        self._copy_area = LIB.xcb.xcb_copy_area_checked
-        self._copy_area.argtypes = [connection, u32, u32, u32, i16, i16, i16, i16, u16, u16]
-        self._copy_area.restype = VoidCookie
-        self._xcb, self._conn, self._depth = xcb, conn, depth
-        self._root = int(root.value)
-        self._segments = [int(segment.value) for segment in segments]
-        self._gc = int(xcb.generate_id(conn).value)
-        # GCSubwindowMode IncludeInferiors: the windows on the root are the screen too.
-        # GCGraphicsExposures off: else every CopyArea queues a NoExpose event that nobody reads
-        # on mss's connection (~77 bytes a copy, 10-30 MB an hour of typing at 4K)
-        values = (u32 * 2)(1, 0)  # in the mask's bit order
-        create_gc(conn, self._gc, self._root, (1 << 15) | (1 << 16), values).check(conn)
-        #: (buffer, width, height) -> pixmap: one per buffer for the monitor's size
-        self._pixmaps: dict[tuple[int, int, int], int] = {}
-
-    def _pixmap(self, index: int, width: int, height: int) -> int:
-        key = (index, width, height)
-        if key not in self._pixmaps:
-            for old in [k for k in self._pixmaps if k[0] == index]:
-                self._free(self._conn, self._pixmaps.pop(old))
-            pixmap = int(self._xcb.generate_id(self._conn).value)
-            self._create(
-                self._conn, pixmap, self._root, width, height, self._depth, self._segments[index], 0
-            ).check(self._conn)
-            self._pixmaps[key] = pixmap
-        return self._pixmaps[key]
-
-    def copy(self, index: int, monitor: dict[str, int], region: Region) -> None:
-        pixmap = self._pixmap(index, monitor["width"], monitor["height"])
-        self._copy_area(
-            self._conn,
-            self._root,
-            pixmap,
-            self._gc,
-            monitor["left"] + region.x,
-            monitor["top"] + region.y,
-            region.x,
-            region.y,
-            region.width,
-            region.height,
-        ).check(self._conn)
 
 
 class MssCapture(ScreenCapture):
@@ -309,7 +235,7 @@ class MssCapture(ScreenCapture):
         known = self._damage is not None
         damaged = self._damage.take() if self._damage is not None else []
         now = time.monotonic()
-        rects = [inside for rect in damaged if (inside := _inside(rect, self._monitor))]
+        rects = [inside for rect in damaged if (inside := clip_to_monitor(rect, self._monitor))]
         if not known or self._whole[index] or now >= self._full_at:
             frames.grab(index, self._monitor, 0, height)
             self._whole[index] = False
@@ -340,75 +266,3 @@ class MssCapture(ScreenCapture):
         if self._frames is not None:
             self._frames.close()
         self._mss.close()
-
-
-def _inside(rect: Rect, monitor: dict[str, int]) -> Region | None:
-    """``rect`` (root pixels) clipped to ``monitor``, in the monitor's pixels; ``None`` outside it."""
-    left, top = int(monitor["left"]), int(monitor["top"])
-    view = Region(left, top, int(monitor["width"]), int(monitor["height"]))
-    inside = Region(rect.x, rect.y, rect.width, rect.height).clip(view)
-    return None if inside is None else Region(inside.x - left, inside.y - top, inside.width, inside.height)
-
-
-def grab_parts(regions: list[Region], width: int, gap: int = BAND_GAP) -> list[Region]:
-    """What to grab for ``regions`` (damaged, in a picture ``width`` wide): rectangles that
-    overlap or are less than ``gap`` apart joined into their bounding box; a part at least
-    :data:`ROWS_SHARE` of the width taken as whole rows, and whole rows that overlap or are less
-    than ``gap`` rows apart joined (see :func:`merge_bands`). A typed letter and a pattern far
-    below it stay two small parts instead of one band of every row between them."""
-    parts = [r for r in regions if r.width > 0 and r.height > 0]
-    joined = True
-    while joined:  # a join grows a box, which may then reach another one: until none does
-        joined = False
-        out: list[Region] = []
-        for part in sorted(parts, key=lambda r: (r.y, r.x)):
-            for i, box in enumerate(out):
-                if _near(box, part, gap):
-                    out[i] = _union(box, part)
-                    joined = True
-                    break
-            else:
-                out.append(part)
-        parts = out
-    wide = [(r.y, r.y + r.height) for r in parts if r.width >= width * ROWS_SHARE]
-    rows = merge_bands(wide, gap)
-    narrow = [r for r in parts if r.width < width * ROWS_SHARE and not _within_rows(r, rows)]
-    return [Region(0, top, width, bottom - top) for top, bottom in rows] + narrow
-
-
-def _near(a: Region, b: Region, gap: int) -> bool:
-    """Whether ``a`` and ``b`` overlap or are less than ``gap`` pixels apart (both ways)."""
-    return (
-        a.x <= b.x + b.width + gap
-        and b.x <= a.x + a.width + gap
-        and a.y <= b.y + b.height + gap
-        and b.y <= a.y + a.height + gap
-    )
-
-
-def _union(a: Region, b: Region) -> Region:
-    x0, y0 = min(a.x, b.x), min(a.y, b.y)
-    x1, y1 = max(a.x + a.width, b.x + b.width), max(a.y + a.height, b.y + b.height)
-    return Region(x0, y0, x1 - x0, y1 - y0)
-
-
-def _within_rows(region: Region, rows: list[tuple[int, int]]) -> bool:
-    """Whether ``region`` lies inside one of the whole-row bands ``rows`` (grabbed with them)."""
-    return any(top <= region.y and region.y + region.height <= bottom for top, bottom in rows)
-
-
-def row_bands(regions: list[Region], gap: int = BAND_GAP) -> list[tuple[int, int]]:
-    """The rows ``[top, bottom)`` that ``regions`` span, as few bands (see :func:`merge_bands`)."""
-    return merge_bands([(r.y, r.y + r.height) for r in regions if r.height > 0], gap)
-
-
-def merge_bands(bands: list[tuple[int, int]], gap: int = BAND_GAP) -> list[tuple[int, int]]:
-    """``bands`` sorted, with those that overlap or are less than ``gap`` rows apart joined: a
-    few rows more to grab and compare cost less than another request and another compare."""
-    merged: list[tuple[int, int]] = []
-    for top, bottom in sorted(b for b in bands if b[1] > b[0]):
-        if merged and top <= merged[-1][1] + gap:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
-        else:
-            merged.append((top, bottom))
-    return merged
