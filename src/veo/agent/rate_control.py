@@ -329,28 +329,16 @@ class RateController:
             # rate's: in bench runs a loss cut 0.9 s after the first delay cut, then a third,
             # took the poor link's rate to the floor
             if may_decrease and not self._cut.old_loss(now, report, in_flight, expected):
-                self.congested_rate = base
-                self.link.learn(now, base)
-                paced = self.pacing_rate(now)
-                current = min(paced, base) if paced is not None else base
-                self._decrease(now, current * (1 - loss / 2), f"loss {loss:.0%}", floor)
-                if self._last_decrease == now:
-                    self._cut.cut(report.packets_sent)
+                self._congested(now, base, 1 - loss / 2, f"loss {loss:.0%}", floor, report)
         elif building:
             # a queue while we send less than the link delivers (a keyframe's burst, then
             # keystrokes) drains by itself: pacing the next scroll for it would only slow it
             pushing = held_back or sending >= DELAY_BACKOFF * judged
             if may_decrease and pushing and self._cut.drained(now, report, in_flight):
-                self.congested_rate = base
-                self.link.learn(now, base)
-                paced = self.pacing_rate(now)
-                current = min(paced, base) if paced is not None else base
                 share = DELAY_BACKOFF - (queue or 0.0) / DRAIN_SECONDS
                 witness = "packets in flight" if growing else "round trip"
                 why = f"queue {queue * 1000:.0f} ms, {witness}" if queue is not None else "jitter rising"
-                self._decrease(now, max(share, MIN_DELAY_SHARE) * current, why, floor)
-                if self._last_decrease == now:
-                    self._cut.cut(report.packets_sent)
+                self._congested(now, base, max(share, MIN_DELAY_SHARE), why, floor, report)
         elif (
             (loss is not None and counted and loss > LOSS_HOLD)
             or queue is None
@@ -370,6 +358,20 @@ class RateController:
             and not (loss is not None and counted and loss > LOSS_HOLD)
         ):
             self._probe(now, report, in_flight, age_of)
+
+    def _congested(
+        self, now: float, base: float, share: float, why: str, floor: float, report: ReceiverReport
+    ) -> None:
+        """A congestion: the link's rate is ``base`` (remembered), and the rate is cut to
+        ``share`` of what the stream is paced to now; a cut made marks our packet count, so
+        that the reports still about the old rate's queue do not cut again (:mod:`.cut_queue`)."""
+        self.congested_rate = base
+        self.link.learn(now, base)
+        paced = self.pacing_rate(now)
+        current = min(paced, base) if paced is not None else base
+        self._decrease(now, share * current, why, floor)
+        if self._last_decrease == now:
+            self._cut.cut(report.packets_sent)
 
     def _probe(
         self, now: float, report: ReceiverReport, in_flight: int | None, age_of: Callable[[int], float | None]
