@@ -19,11 +19,10 @@ loaded machine (every stage slower) backs off by itself. ``veo agent --max-fps``
 
 The process CPU a frame cost (all threads: x264's and swscale's too) bounds the rate the same
 way, by :data:`CPU_SHARE`: above the low rate the stream spends at most that share of one core
-of the user's computer, whose own programs keep the rest (the wall-time rule alone would let a
-frame whose work x264 and swscale spread over several cores go out at 60 a second). 0.6 and not
-less: at 0.3 every 1080p drag and animation frame (12-13 ms of CPU) sat at 31 a second and the
-pacer's wait made them slower than tuned x11vnc and TigerVNC (25 against 20 ms dragging,
-22 against 22 animation, medians of three bench runs); cheap frames go out at up to 60 a second.
+of the user's computer. A frame made cheaper (a faster conversion) then costs the user less CPU
+at the same 30 fps instead of buying more frames at the same CPU: while the screen scrolls,
+past ~30 fps the technician gains little smoothness, while the user's own programs lose a third
+of a core. Cheap frames (typing, a small drag) still go out at up to 60 a second.
 
 :class:`~veo.agent.congestion.SendBudget` is the other half (re-exported here): it keeps the
 stream within the congestion controller's rate by waiting before the next capture, so that a slow
@@ -55,9 +54,9 @@ LOW_FPS = 31.0
 #: the share of the wall clock one frame's work may take before the next may start: a 12-ms
 #: scroll frame at 1080p waits 30 ms (~33 fps, ~40 % of a core), a 5-ms drag frame 16.7 (60 fps)
 BUSY_SHARE = 0.4
-#: the share of one core the frames' process CPU may take above the low rate (see the module):
-#: a 13-ms frame waits 22 ms (46 fps), a 10-ms one 16.7 (60 fps), a 20-ms one 32 (the low rate)
-CPU_SHARE = 0.6
+#: the share of one core the frames' process CPU may take above the low rate (issue 18: <= 30 %
+#: while scrolling at 1080p): a 10-ms frame waits 33 ms (30 fps), a 5-ms frame 16.7 (60 fps)
+CPU_SHARE = 0.3
 
 
 def auto_max_fps(size: Size) -> float:
