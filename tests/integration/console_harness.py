@@ -68,6 +68,8 @@ class Relay:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     notes: list[dict[str, str]] = field(default_factory=list)
     end_posts: list[dict[str, str]] = field(default_factory=list)
+    #: turn reconnecting consoles away ("try again later": the console keeps retrying)
+    refuse: bool = False
 
     async def send(self, message: Any) -> None:
         assert self.socket is not None, "the console is not connected"
@@ -85,6 +87,40 @@ class Relay:
         await self.socket.close(code=code)
 
 
+def stand_in_app(relay: Relay, csp: str = CSP) -> FastAPI:
+    """What every stand-in console server has: the strict CSP on every response, the real static
+    files, and ``/ws/console`` relayed to ``relay``."""
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def strict_csp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = csp
+        return response
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.websocket("/ws/console")
+    async def ws_console(websocket: WebSocket) -> None:
+        if relay.refuse:
+            await websocket.close(code=1013)
+            return
+        await websocket.accept()
+        relay.socket = websocket
+        relay.connections += 1
+        relay.connected.set()
+        try:
+            while True:
+                relay.received.put_nowait(json.loads(await websocket.receive_text()))
+        except WebSocketDisconnect:
+            pass
+
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app
+
+
 def make_app(relay: Relay, session: SimpleNamespace, **context: Any) -> FastAPI:
     """The stand-in server; ``context`` adds to (or replaces) what console.html is rendered with."""
     env = Environment(
@@ -93,17 +129,7 @@ def make_app(relay: Relay, session: SimpleNamespace, **context: Any) -> FastAPI:
         extensions=["jinja2.ext.i18n"],
     )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    app = FastAPI()
-
-    @app.middleware("http")
-    async def csp(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        return response
-
-    @app.get("/favicon.ico")
-    async def favicon() -> Response:
-        return Response(status_code=204)
+    app = stand_in_app(relay)
 
     @app.get("/sessions/{session_id}/console")
     async def console(session_id: str) -> HTMLResponse:
@@ -135,19 +161,6 @@ def make_app(relay: Relay, session: SimpleNamespace, **context: Any) -> FastAPI:
         relay.end_posts.append({k: str(v) for k, v in form.items()})
         return HTMLResponse("<!doctype html><title>ended</title><p id='ended-by-form'>ended</p>")
 
-    @app.websocket("/ws/console")
-    async def ws_console(websocket: WebSocket) -> None:
-        await websocket.accept()
-        relay.socket = websocket
-        relay.connections += 1
-        relay.connected.set()
-        try:
-            while True:
-                relay.received.put_nowait(json.loads(await websocket.receive_text()))
-        except WebSocketDisconnect:
-            pass
-
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app
 
 
@@ -229,33 +242,51 @@ def stand_in_session(number: int, **extra: Any) -> SimpleNamespace:
     )
 
 
+@dataclass
+class Served:
+    """A stand-in app served by uvicorn on a socket of our own."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    sock: socket.socket
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+        self.sock.close()
+
+
+async def serve_app(app: FastAPI, name: str) -> Served:
+    """``app`` on 127.0.0.1. Our own listening socket: the port is known at once, and early
+    connections wait in the backlog."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return Served(server, spawn(server.serve(sockets=[sock]), name=name), sock)
+
+
 @asynccontextmanager
 async def open_console(browser: Browser, session: SimpleNamespace, **context: Any) -> AsyncIterator[Harness]:
     """The console page of ``session`` served by the stand-in app (``context`` as in
     :func:`make_app`), open in a fresh browser context, its socket to the relay connected."""
     relay = Relay()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            make_app(relay, session, **context), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    # Our own listening socket: the port is known at once and early connections wait in the backlog.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
-    task = spawn(server.serve(sockets=[sock]), name="console-test-server")
+    served = await serve_app(make_app(relay, session, **context), "console-test-server")
     browser_context = await browser.new_context()  # nothing (storage, permissions) carried over
     try:
         page = await browser_context.new_page()
         errors: list[str] = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"http://127.0.0.1:{port}/sessions/{session.id}/console")
+        await page.goto(f"http://127.0.0.1:{served.port}/sessions/{session.id}/console")
         await asyncio.wait_for(relay.connected.wait(), WAIT_MS / 1000)
         yield Harness(page, relay, session.id, errors)
     finally:
         await browser_context.close()
-        server.should_exit = True
-        await task
-        sock.close()
+        await served.stop()

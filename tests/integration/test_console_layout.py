@@ -1,12 +1,13 @@
 """The console as a technician sees it, at every stage of a session, at 1366x768 and 1920x1080,
 in English and Spanish.
 
-Served like ``test_console_page.py`` (a stand-in server relaying ``/ws/console`` and a real aiortc
-offerer as the agent) but with the real ``base.html``, ``veo.css`` and the real translations, inside
-a private network namespace so that video and the data channel flow. At each stage it checks what
-a technician relies on: *End session* inside the first viewport, the state badge and sentence in
-the page's language, the verification step while it is pending, nothing about features that were
-not requested, and no internal code (``snake_case`` reasons, Python lists) in the visible text.
+Served like the console page tests (``console_harness.py``: a stand-in server relaying
+``/ws/console`` and a real aiortc offerer as the agent) but with the real ``base.html``,
+``veo.css`` and the real translations, inside a private network namespace so that video and the
+data channel flow. At each stage it checks what a technician relies on: *End session* inside the
+first viewport, the state badge and sentence in the page's language, the verification step while
+it is pending, nothing about features that were not requested, and no internal code
+(``snake_case`` reasons, Python lists) in the visible text.
 
 Resume after a drop (issue 13) is driven through the same stages: the link to the user's computer
 lost (the session's deadline said, input held), a resume offer whose reveal carries a wrong proof
@@ -25,10 +26,9 @@ import json
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,15 +37,14 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from av import VideoFrame
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
+from tests.integration.console_harness import Relay, Served, serve_app, stand_in_app
 from tests.netns import only_in_namespace, rerun_in_namespace
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -61,10 +60,8 @@ from veo.protocol.signaling import (
     Offer,
     Reveal,
     SessionState,
-    parse_console_message,
 )
 from veo.server.web import wording
-from veo.tasks import spawn
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "veo" / "server" / "web"
 CHROMIUM_ARGS = [*BASE_ARGS, WEBRTC_ARGS[0]]
@@ -107,43 +104,13 @@ def test_console_layout() -> None:
 # ---------------------------------------------------------------- the stand-in server and agent
 
 
-@dataclass
-class Relay:
-    """The server's side of /ws/console; ``refuse`` turns reconnecting consoles away."""
-
-    received: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    socket: WebSocket | None = None
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-    refuse: bool = False
-
-    async def send(self, message: Any) -> None:
-        assert self.socket is not None, "the console is not connected"
-        await self.socket.send_text(message.dumps())
-
-    async def next(self) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.received.get(), WAIT_S)
-        parse_console_message(json.dumps(raw))
-        return raw
-
-    async def drop(self) -> None:
-        assert self.socket is not None
-        self.connected.clear()
-        await self.socket.close(code=1012)
-
-
 def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
     env = Environment(
         loader=FileSystemLoader(WEB / "templates"), autoescape=True, extensions=["jinja2.ext.i18n"]
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.globals["words"] = wording  # as the real environment (templating.py) has it
-    app = FastAPI()
-
-    @app.middleware("http")
-    async def csp(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        return response
+    app = stand_in_app(relay, CSP)
 
     @app.get("/sessions/{session_id}/console")
     async def console(session_id: str) -> HTMLResponse:
@@ -178,21 +145,6 @@ def make_app(relay: Relay, session: SimpleNamespace, lang: str) -> FastAPI:
     async def transcript(session_id: str) -> Response:
         return Response(status_code=204)  # the chat goes to the ticket at the end; not this test's subject
 
-    @app.websocket("/ws/console")
-    async def ws_console(websocket: WebSocket) -> None:
-        if relay.refuse:
-            await websocket.close(code=1013)  # "try again later": the console keeps retrying
-            return
-        await websocket.accept()
-        relay.socket = websocket
-        relay.connected.set()
-        try:
-            while True:
-                relay.received.put_nowait(json.loads(await websocket.receive_text()))
-        except WebSocketDisconnect:
-            pass
-
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app
 
 
@@ -329,24 +281,15 @@ class Server:
     session: SimpleNamespace
 
 
-async def serve(lang: str) -> tuple[Server, uvicorn.Server, asyncio.Task[None], socket.socket]:
+async def serve(lang: str) -> tuple[Server, Served]:
     session_id = f"0000{secrets.token_hex(4)}-0000-4000-8000-000000000042"
     relay = Relay()
     session = SimpleNamespace(
         id=session_id, status="waiting", requested_permissions=["view", "control"], identity_required=True
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            make_app(relay, session, lang), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
-    task = spawn(server.serve(sockets=[sock]), name="console-layout-server")
-    url = f"http://127.0.0.1:{port}/sessions/{session_id}/console"
-    return Server(relay, session_id, url, session), server, task, sock
+    served = await serve_app(make_app(relay, session, lang), "console-layout-server")
+    url = f"http://127.0.0.1:{served.port}/sessions/{session_id}/console"
+    return Server(relay, session_id, url, session), served
 
 
 #: The session as the server describes it once the user allowed and everything was confirmed.
@@ -404,7 +347,7 @@ async def stored_key(page: Page, session_id: str) -> str | None:
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 @ON_MODULE_LOOP
 async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int], lang: str) -> None:
-    stand_in, server, task, sock = await serve(lang)
+    stand_in, served = await serve(lang)
     context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang)
     page = await context.new_page()
     errors: list[str] = []
@@ -670,16 +613,14 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         for each in agents:
             await each.pc.close()
         await context.close()
-        server.should_exit = True
-        await task
-        sock.close()
+        await served.stop()
 
 
 @in_netns
 @pytest.mark.parametrize("lang", LANGUAGES)
 @ON_MODULE_LOOP
 async def test_in_namespace_an_expired_code_offers_a_new_one(browser: Browser, lang: str) -> None:
-    stand_in, server, task, sock = await serve(lang)
+    stand_in, served = await serve(lang)
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale=lang)
     page = await context.new_page()
     try:
@@ -705,9 +646,7 @@ async def test_in_namespace_an_expired_code_offers_a_new_one(browser: Browser, l
             await page.screenshot(path=f"{shots}/console-{lang}-1366x768-0-expired.png")
     finally:
         await context.close()
-        server.should_exit = True
-        await task
-        sock.close()
+        await served.stop()
 
 
 #: What the agent says about a Wayland desktop whose sharing window had remote control left off,
@@ -727,7 +666,7 @@ async def test_in_namespace_a_wayland_desktops_limits(browser: Browser, lang: st
     """The agent's ``desktop`` message: each limit a sentence in the page's language above the
     screen, control hidden as for an ungranted permission (no Send keys, no Ask for control), the
     Session tab saying why and that the bar's Stop is the way out."""
-    stand_in, server, task, sock = await serve(lang)
+    stand_in, served = await serve(lang)
     size = (1366, 768)
     context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang)
     page = await context.new_page()
@@ -790,6 +729,4 @@ async def test_in_namespace_a_wayland_desktops_limits(browser: Browser, lang: st
     finally:
         await agent.pc.close()
         await context.close()
-        server.should_exit = True
-        await task
-        sock.close()
+        await served.stop()
