@@ -27,6 +27,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -165,17 +166,18 @@ def make_app(relay: Relay, session: SimpleNamespace, **context: Any) -> FastAPI:
 
 
 class StandInAgent:
-    """The agent's WebRTC half: offerer with a video track and the data channel ``veo``."""
+    """The agent's WebRTC half: offerer with a video track (``track``, aiortc's test pattern by
+    default) and the data channel ``veo``."""
 
-    def __init__(self) -> None:
+    def __init__(self, track: MediaStreamTrack | None = None) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.nonce = sas.new_nonce()
         self.channel = self.pc.createDataChannel("veo", ordered=True)
-        self.pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        self.pc.addTransceiver(track or VideoStreamTrack(), direction="sendonly")
 
-    async def offer(self) -> Offer:
+    async def offer(self, resume: bool = False) -> Offer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce))
+        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce), resume=resume)
 
     async def accept(self, answer: dict[str, Any], session_id: str) -> str:
         """Apply the console's answer; return the SAS as the agent would compute it."""

@@ -37,14 +37,13 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from av import VideoFrame
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
-from tests.integration.console_harness import Relay, Served, serve_app, stand_in_app
+from tests.integration.console_harness import Relay, Served, StandInAgent, serve_app, stand_in_app
 from tests.netns import only_in_namespace, rerun_in_namespace
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -57,7 +56,6 @@ from veo.protocol.signaling import (
     Consent,
     ControlState,
     Ended,
-    Offer,
     Reveal,
     SessionState,
 )
@@ -176,14 +174,11 @@ class DesktopTrack(MediaStreamTrack):
         return frame
 
 
-class Agent:
-    """The agent's WebRTC half (offerer), and what the console sent on the data channel."""
+class Agent(StandInAgent):
+    """The harness's agent showing a desktop, and what the console sent on the data channel."""
 
     def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.nonce = sas.new_nonce()
-        self.channel = self.pc.createDataChannel("veo", ordered=True)
-        self.pc.addTransceiver(DesktopTrack(), direction="sendonly")
+        super().__init__(DesktopTrack())
         self.inputs: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.opened = asyncio.Event()
         self.channel.on("open", self.opened.set)
@@ -193,13 +188,6 @@ class Agent:
         message = parse_console_data_message(raw)
         if message.type in INPUT_TYPES:
             self.inputs.put_nowait(json.loads(raw))
-
-    async def offer(self, resume: bool = False) -> Offer:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return Offer(sdp=self.pc.localDescription.sdp, commitment=sas.commitment(self.nonce), resume=resume)
-
-    async def accept(self, answer: dict[str, Any]) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
 
     def send(self, **message: Any) -> None:
         self.channel.send(json.dumps({"v": 1, **message}))
@@ -315,7 +303,7 @@ async def resume_offer(run: Run, key: bytes, reveal: str) -> Agent:
     await run.relay.send(offer)
     answer = await run.relay.next()
     assert answer["type"] == "answer", answer
-    await agent.accept(answer)
+    await agent.accept(answer, run.session_id)
     fps = (sas.sha256_fingerprint(offer.sdp), sas.sha256_fingerprint(answer["sdp"]))
     exchange = (run.session_id, *fps, offer.commitment, answer["nonce"])
     assert resume.check(key, "console", answer["resume_proof"], *exchange), "the console's proof"
@@ -387,7 +375,7 @@ async def test_in_namespace_every_stage(browser: Browser, size: tuple[int, int],
         await run.check_stage("2-joined", "joined")
 
         await relay.send(await agent.offer())
-        await agent.accept(await relay.next())
+        await agent.accept(await relay.next(), run.session_id)
         await relay.send(Reveal(nonce=agent.nonce.hex()))
         await page.wait_for_selector("#verify-bar", state="visible")
         for button in ("#sas-match", "#sas-mismatch"):
@@ -681,7 +669,7 @@ async def test_in_namespace_a_wayland_desktops_limits(browser: Browser, lang: st
         await relay.send(AgentJoined(platform="Linux (Wayland)", address="192.0.2.7"))
         await run.session_state("joined")
         await relay.send(await agent.offer())
-        await agent.accept(await relay.next())
+        await agent.accept(await relay.next(), run.session_id)
         await relay.send(Reveal(nonce=agent.nonce.hex()))
         await page.wait_for_selector("#verify-bar", state="visible")
         # control was ticked in veo's dialog but left off in the desktop's: consent says view only
