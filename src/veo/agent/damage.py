@@ -63,7 +63,6 @@ class TileMap:
         self._pair = size.width % 2 == 0 and tile % 2 == 0
         lanes, lane_tile = (size.width // 2, tile // 2) if self._pair else (size.width, tile)
         self._changed = np.zeros((size.height, lanes), np.bool_)
-        self._full_rows = (size.height // tile) * tile
         self._col_starts = np.arange(0, lanes, lane_tile)
         self._fresh = True
 
@@ -164,16 +163,7 @@ class TileMap:
             new, old = pixels.view(np.uint64), self._previous.view(np.uint64)
         changed = self._changed[y0:y1]
         np.not_equal(new[y0:y1], old[y0:y1], out=changed)
-        full = min(r1 * tile, self._full_rows) - y0  # rows in whole tile rows
-        parts = []
-        if full > 0:
-            whole_rows = changed[:full].reshape(full // tile, tile, -1)
-            parts.append(np.asarray(whole_rows.any(axis=1)))
-        if y0 + full < y1:  # the last, partial tile row
-            parts.append(np.asarray(changed[full:].any(axis=0)).reshape(1, -1))
-        by_row = np.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0], np.bool_)
-        window: npt.NDArray[np.bool_] = np.logical_or.reduceat(by_row, self._col_starts, axis=1)
-        return window
+        return _by_tile(changed, tile, self._col_starts)
 
     def _compare_window(
         self, pixels: npt.NDArray[np.uint32], r0: int, r1: int, c0: int, c1: int
@@ -195,15 +185,7 @@ class TileMap:
         # a reduceat over its rows: ten times the reshape's time)
         changed = self._changed.reshape(-1)[: height * width].reshape(height, width)
         np.not_equal(new[y0:y1, x0:x1], old[y0:y1, x0:x1], out=changed)
-        full = height // tile * tile
-        parts = []
-        if full > 0:
-            parts.append(np.asarray(changed[:full].reshape(full // tile, tile, width).any(axis=1)))
-        if full < height:  # the last, partial tile row
-            parts.append(np.asarray(changed[full:].any(axis=0)).reshape(1, -1))
-        by_row = np.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0], np.bool_)
-        window: npt.NDArray[np.bool_] = np.logical_or.reduceat(by_row, np.arange(0, width, lane), axis=1)
-        return window
+        return _by_tile(changed, tile, np.arange(0, width, lane))
 
     def rects(self, tiles: npt.NDArray[np.bool_]) -> list[Rect]:
         """Changed tiles as rectangles: one per run of tile rows, spanning its changed columns.
@@ -413,3 +395,20 @@ def open_damage_watcher(on_damage: Callable[[], None]) -> XDamageWatcher | None:
     except Exception as exc:
         log.info("no X damage events (%s): the stream polls the screen", exc)
         return None
+
+
+def _by_tile(
+    changed: npt.NDArray[np.bool_], tile: int, col_starts: npt.NDArray[np.intp]
+) -> npt.NDArray[np.bool_]:
+    """Which tiles of ``changed`` (a pixel map of differences starting on a tile row; columns in
+    lanes starting at ``col_starts``) hold a difference; the last tile row may be partial."""
+    height = changed.shape[0]
+    full = height // tile * tile  # rows in whole tile rows
+    parts = []
+    if full > 0:
+        parts.append(np.asarray(changed[:full].reshape(full // tile, tile, -1).any(axis=1)))
+    if full < height:  # the last, partial tile row
+        parts.append(np.asarray(changed[full:].any(axis=0)).reshape(1, -1))
+    by_row = np.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0], np.bool_)
+    window: npt.NDArray[np.bool_] = np.logical_or.reduceat(by_row, col_starts, axis=1)
+    return window
