@@ -190,6 +190,19 @@ class StandInAgent:
         await self.pc.close()
 
 
+async def send_session_state(relay: Relay, session_id: str, status: str, **extra: Any) -> None:
+    """The server's ``session_state`` for a session that asked for view and control."""
+    await relay.send(
+        SessionState(
+            session_id=session_id,
+            status=status,
+            agent_connected=status != "waiting",
+            requested=["view", "control"],
+            **extra,
+        )
+    )
+
+
 @dataclass
 class Harness:
     page: Page
@@ -207,15 +220,7 @@ class Harness:
         )
 
     async def session_state(self, status: str, **extra: Any) -> None:
-        await self.relay.send(
-            SessionState(
-                session_id=self.session_id,
-                status=status,
-                agent_connected=status != "waiting",
-                requested=["view", "control"],
-                **extra,
-            )
-        )
+        await send_session_state(self.relay, self.session_id, status, **extra)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -43,7 +43,14 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from playwright.async_api import Browser, Page, async_playwright
-from tests.integration.console_harness import Relay, Served, StandInAgent, serve_app, stand_in_app
+from tests.integration.console_harness import (
+    Relay,
+    Served,
+    StandInAgent,
+    send_session_state,
+    serve_app,
+    stand_in_app,
+)
 from tests.netns import only_in_namespace, rerun_in_namespace
 
 from veo.bench.chromium import CHROMIUM, WEBRTC_ARGS
@@ -57,7 +64,6 @@ from veo.protocol.signaling import (
     ControlState,
     Ended,
     Reveal,
-    SessionState,
 )
 from veo.server.web import wording
 
@@ -209,15 +215,7 @@ class Run:
         return translations(self.lang).gettext(english)
 
     async def session_state(self, status: str, **extra: Any) -> None:
-        await self.relay.send(
-            SessionState(
-                session_id=self.session_id,
-                status=status,
-                agent_connected=status != "waiting",
-                requested=["view", "control"],
-                **extra,
-            )
-        )
+        await send_session_state(self.relay, self.session_id, status, **extra)
 
     async def wait_phase(self, phase: str) -> None:
         await self.page.wait_for_selector(f'#conn-state[data-phase="{phase}"]', timeout=WAIT_S * 1000)
