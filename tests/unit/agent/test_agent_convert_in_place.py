@@ -68,9 +68,8 @@ def _everything() -> Rect:
     return Rect(0, 0, 192, 108)
 
 
-def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scroll converts the whole frame every time: a new reformatter per frame set swscale up
-    again each time (1.8 ms of a 1080p frame's ~4.6). The same result as a fresh conversion."""
+def _count_reformatters(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every swscale reformatter the conversion makes from now on, in order."""
     import veo.agent.convert as convert
 
     made: list[object] = []
@@ -81,6 +80,13 @@ def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: p
         return made[-1]
 
     monkeypatch.setattr(convert, "VideoReformatter", counted)
+    return made
+
+
+def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scroll converts the whole frame every time: a new reformatter per frame set swscale up
+    again each time (1.8 ms of a 1080p frame's ~4.6). The same result as a fresh conversion."""
+    made = _count_reformatters(monkeypatch)
     canvas = YuvCanvas(Size(64, 48))
     during_updates = 0
     for seed in (1, 2, 3):
@@ -97,16 +103,7 @@ def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: p
 def test_unscaled_patches_of_one_shape_set_swscale_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dragged window or a typed line repeats its patch's shape: one reformatter serves them
     all (a new one set swscale up for each: 0.58 against 0.23 ms for a 408x308 patch)."""
-    import veo.agent.convert as convert
-
-    made: list[object] = []
-    real = convert.VideoReformatter
-
-    def counted() -> object:
-        made.append(real())
-        return made[-1]
-
-    monkeypatch.setattr(convert, "VideoReformatter", counted)
+    made = _count_reformatters(monkeypatch)
     picture = _picture(64, 48)
     canvas = YuvCanvas(Size(64, 48))
     canvas.update(picture, [Rect(0, 0, 64, 48)])
