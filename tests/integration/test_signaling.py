@@ -529,6 +529,8 @@ def test_console_reload_gets_state_and_pending_offer(env: Env) -> None:
             joined_pair(env, console, agent, created["code"])
             send(agent, {"type": "offer", "sdp": SDP, "commitment": "d" * 64})
             recv(console, "offer")
+            # the step's "connecting" broadcast, which could otherwise reach the reloaded console
+            assert recv(console, "session_state")["status"] == "connecting"
         # the technician reloads the page: the session goes on
         with env.console(created["id"]) as console:
             state = recv(console, "session_state")

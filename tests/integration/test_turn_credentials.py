@@ -80,6 +80,9 @@ def test_each_peer_gets_its_own_credentials_when_it_needs_them(
         assert c_turn["urls"] == [UDP, TLS]  # every URL, UDP first
         assert c_turn["username"].endswith(f":{sid}.browser")
         assert c_turn["credential"] == password(c_turn["username"]) != turn["credential"]
+        # the offer step ends with its "connecting" broadcast: once seen, it cannot reach the
+        # console opened below between its state and the pending offer
+        assert recv(console, "session_state")["status"] == "connecting"
 
         # a console opened again (reloaded) before answering gets the pending offer, with
         # credentials of its own made now (test_a_reloaded_console_gets_fresh_credentials)
@@ -113,6 +116,7 @@ def test_a_reloaded_console_gets_fresh_credentials(env: Env, monkeypatch: pytest
             _, commitment = nonce()
             send(agent, {"type": "offer", "sdp": SDP, "commitment": commitment})
             first = recv(console, "offer")["ice_servers"][1]
+            assert recv(console, "session_state")["status"] == "connecting"  # the step is done
         first_expiry = int(first["username"].partition(":")[0])
         assert first_expiry == int(first_time) + ice.CREDENTIAL_TTL_SECONDS
 
