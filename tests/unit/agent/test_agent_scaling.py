@@ -14,12 +14,17 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veo.agent.capture.base import Region, ScreenCapture, Size
 from veo.agent.convert import (
     COLUMN_STEP,
     SCALE_INTERPOLATION,
+    WHOLE_TENTHS,
     YuvCanvas,
+    _blocks,
+    _touched,
     patch_bound,
     scale_interpolation,
     scale_to_yuv,
@@ -319,6 +324,49 @@ def test_a_small_change_converts_only_the_cells_it_can_change(source: Size, size
     tolerance += 0 if size != Size(1520, 854) else patch_bound(854, 2160) - 1
     for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
         assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
+
+
+@pytest.mark.parametrize(
+    ("source", "view"), [(HD, fit(1520, 855)), (K4, fit(1520, 855)), (QHD, fit(1900, 1200))]
+)
+def test_a_dragged_window_converts_the_cells_it_covers_in_one_call(source: Size, view: View) -> None:
+    """A window moved across the screen (its old and new places) touches dozens of cells whose
+    windows overlap (margin and snap): one call per rectangle of them reads each source pixel
+    once, where cell by cell they cost more than a whole pass (which the frame then took: every
+    dragged frame converted whole). The picture is still a whole pass's, within the bound."""
+    size = fit_size(source, view)
+    canvas = YuvCanvas(size, source)
+    assert canvas.patches
+    pixels = _text(source, 11)
+    canvas.update(pixels, [Rect(0, 0, source.width, source.height)])
+    scale = source.width // HD.width
+    old, new = (
+        Rect(300 * scale, 200 * scale, 520 * scale, 360 * scale),
+        Rect(330 * scale, 214 * scale, 520 * scale, 360 * scale),
+    )
+    window = _random(Size(new.width, new.height), 12)
+    pixels[old.y : old.y + old.height, old.x : old.x + old.width] = np.uint32(0xFFE0E0E0)
+    pixels[new.y : new.y + new.height, new.x : new.x + new.width] = window
+    converted = canvas.update(pixels, [old, new])
+    whole = source.width * source.height
+    assert converted * 10 < whole * WHOLE_TENTHS  # patches (at 1080p cell by cell: a whole pass)
+    cells = {
+        (r, c)
+        for rect in (old, new)
+        for r in _touched(canvas._rows, rect.y, rect.y + rect.height)
+        for c in _touched(canvas._columns, rect.x, rect.x + rect.width)
+    }
+    assert converted < sum(canvas._rows[r].reads * canvas._columns[c].reads for r, c in cells)
+    bound = patch_bound(size.width, source.width, COLUMN_STEP) + patch_bound(size.height, source.height) - 1
+    for got, want in zip(_planes(canvas.frame), _planes(_one_pass(pixels, size)), strict=True):
+        assert int(np.abs(got.astype(np.int16) - want).max()) <= bound
+
+
+@given(st.sets(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=40))
+def test_cells_grouped_in_rectangles_cover_each_cell_once(cells: set[tuple[int, int]]) -> None:
+    blocks = _blocks(cells)
+    covered = [(r, c) for r0, r1, c0, c1 in blocks for r in range(r0, r1) for c in range(c0, c1)]
+    assert sorted(covered) == sorted(cells)
 
 
 def _grey_lines(size: Size) -> npt.NDArray[np.uint32]:
