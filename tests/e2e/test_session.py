@@ -49,6 +49,21 @@ def _assert_clear_of_bar(live: LiveSession, *targets: Rect) -> None:
             assert not rect.overlaps(target), f"agent bar {name} {rect} covers the demo app {target}"
 
 
+def _leave_like_the_user(agent: VeoAgent, display: XvfbDisplay, logs: Logs, *, asked_to_rate: bool) -> None:
+    """The user reads the end notice and presses *OK*, then *Skip* on the rating question when it
+    comes (only after a session that really ran): the agent quits at once, as the user asked,
+    rather than after the notice's own close timer and the question's idle time (about 36 s; those
+    timers are held by tests/integration/test_rating_window.py)."""
+    ended = wait_for("the end notice (`ui-geometry ended`)", lambda: agent.log.geometry("ended"), 30, logs)
+    display.click_rect(ended["ok"])
+    if asked_to_rate:
+        rating = wait_for(
+            "the rating question (`ui-geometry rating`)", lambda: agent.log.geometry("rating"), 30, logs
+        )
+        display.click_rect(rating["skip"])
+        wait_for("the agent to log `rating skipped`", lambda: agent.log.contains("rating skipped"), 30, logs)
+
+
 def test_console_video_shows_the_display_and_both_sides_show_the_same_sas(start: StartSession) -> None:
     live = start(control=True)
     block_x, block_y = live.app.widget("block").center
@@ -151,6 +166,7 @@ def test_stop_on_the_bar_ends_the_session_and_the_ticket_records_it(
     live.display.click_rect(live.agent_window("bar")["stop"])
     live.console.wait_conn_state("ended", timeout=20)
     live.wait_agent_log("session ended by=user")
+    _leave_like_the_user(live.agent, live.display, live.logs, asked_to_rate=True)
     wait_for("the agent to exit", lambda: not live.agent.process.running(), 60, live.logs)
     assert live.agent.process.proc.returncode == 0
     assert live.agent.log.contains("capture stopped, grant forgotten")
@@ -230,7 +246,11 @@ def test_deny_on_the_consent_dialog_ends_the_request_before_any_frame(
         assert agent.log.ended() == ("user", "denied")
         assert agent.log.granted() is None  # it never started
         assert console.page.evaluate(VIDEO_WIDTH) == 0
+        _leave_like_the_user(agent, xvfb, logs, asked_to_rate=False)
         wait_for("the agent to exit", lambda: not agent.process.running(), 60, logs)
+        assert agent.process.proc.returncode == 0
+        # nothing was shared: nobody is asked how the help was
+        assert agent.log.geometry("rating") is None
     finally:
         agent.stop()
 
@@ -247,6 +267,7 @@ def test_end_session_in_the_console_ends_the_agent_and_takes_a_resolution_note(
     live.console.wait_conn_state("ended", timeout=20)
     ended_by, _reason = wait_for("the agent to log the end", live.agent.log.ended, 30, live.logs)
     assert ended_by == "technician"
+    _leave_like_the_user(live.agent, live.display, live.logs, asked_to_rate=True)
     wait_for("the agent to exit", lambda: not live.agent.process.running(), 60, live.logs)
     assert live.agent.log.contains("capture stopped, grant forgotten")
 
