@@ -62,6 +62,17 @@ def settled_layout(agent: VeoAgent, window: str, after: str, settle: float = 3.0
         return layout
 
 
+def consent_layout(agent: VeoAgent, logs: Logs) -> dict[str, Rect]:
+    """The consent dialog's layout once it shows the SAS and Allow is enabled, on a display with no
+    window manager (Xvfb): the agent logs a layout the code changed before it logs
+    ``consent allow enabled`` (``ui/consent.py``), so the last layout logged is where Allow is.
+    Under a window manager, which resizes later, :func:`settled_layout` still waits for a re-log."""
+    wait_for("Allow to be enabled", lambda: agent.log.contains("consent allow enabled"), 60, logs)
+    layout = agent.log.geometry("consent")
+    assert layout is not None, "the agent never logged `ui-geometry consent`"
+    return layout
+
+
 def _press_allow(live: LiveSession, allow: Rect) -> None:
     """Click *Allow* once the agent says the button is enabled, and wait for the session."""
     live.wait_agent_log("consent allow enabled", timeout=30)
@@ -105,7 +116,7 @@ def start_session(
     live.agent_window("consent")
     # Allow stays disabled until the SAS is known; the agent logs it when it shows it
     wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
-    consent = settled_layout(agent, "consent", after="sas=")
+    consent = consent_layout(agent, logs)
     if not control:
         display.click_rect(consent["perm_control"])
     for permission in refuse:

@@ -20,7 +20,7 @@ from .browser import CHROMIUM_ARGS, chromium_wrapper
 from .console import Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
-from .flow import LiveSession, request_session, settled_layout
+from .flow import LiveSession, consent_layout, request_session
 from .netns import NetworkNamespace
 from .procs import Logs, wait_for
 from .stack import VeoAgent, VeoServer
@@ -223,7 +223,7 @@ def test_browser_share_view_chat_and_upgrade_to_the_agent_in_the_same_session(
     try:
         live.agent_window("consent")
         wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
-        consent = settled_layout(agent, "consent", after="sas=")
+        consent = consent_layout(agent, logs)
         live.wait_agent_log("consent allow enabled", timeout=30)
         xvfb.click_rect(consent["allow"])
         live.wait_agent_log("session started granted=", timeout=30)

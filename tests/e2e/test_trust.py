@@ -17,7 +17,7 @@ from playwright.sync_api import Browser
 
 from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
-from .flow import LiveSession, settled_layout
+from .flow import LiveSession, consent_layout
 from .netns import NetworkNamespace
 from .procs import Logs, wait_for
 from .stack import VeoAgent, VeoServer
@@ -95,7 +95,7 @@ def test_a_view_only_role_cannot_obtain_control_even_from_a_modified_console(
         live.agent_window("consent")
         assert any(line.endswith("requested=view") for line in agent.log.lines())
         wait_for("the agent to show the SAS (`sas=`)", agent.log.sas, 60, logs)
-        consent = settled_layout(agent, "consent", after="sas=")
+        consent = consent_layout(agent, logs)
         assert "perm_control" not in consent, "the dialog offers control the role may not request"
         live.wait_agent_log("consent allow enabled")
         xvfb.click_rect(consent["allow"])

@@ -284,8 +284,12 @@ class ConsentDialog:
         self._sas_known = True
         self.sas_label.configure(text=self._("Verification code: {code}").format(code=sas_mod.display(code)))
         self.differ.configure(state="normal")
+        # The code may have re-laid the dialog out: its rectangles are logged (if they changed)
+        # before "consent allow enabled", so whoever reads the log to click Allow on that line
+        # finds where Allow is without waiting to see whether a new layout comes. A window
+        # manager's own resize still re-logs later (<Configure>).
+        self.geometry.report()
         self._update_allow()
-        self.geometry.relayout()
 
     def _allow(self) -> None:
         if str(self.allow["state"]) == "disabled":
