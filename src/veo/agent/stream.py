@@ -55,6 +55,7 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from veo.agent.cadence import DrawCadence
 from veo.agent.capture.base import ChangeWatcher, Region, ScreenCapture, Size
 from veo.agent.convert import YuvCanvas
 from veo.agent.damage import TileMap, open_damage_watcher
@@ -264,6 +265,11 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._changed = asyncio.Event()
         self._watcher: ChangeWatcher | None = None
         self._watching = False
+        #: when the screen is drawn: a grab while it changes continuously waits for the next draw
+        self._cadence = DrawCadence()
+        #: slots that waited for the next drawing, and how many of those saw it come
+        self.draw_waits = 0
+        self.draws_caught = 0
         self._pacer = Pacer(self._fixed_fps or 30.0, adaptive=not self._fixed_fps)
         self._polling = False  # no change listener: poll at a fixed rate (see ``_pace_for``)
         self._paced = Size(0, 0)  # the frame size the rate cap was set for
@@ -321,7 +327,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
 
     def _capture_watcher(self) -> ChangeWatcher | None:
         self._open()
-        return self._capture.change_watcher(self._notice) if self._capture is not None else None
+        return self._capture.change_watcher(self._drawn) if self._capture is not None else None
 
     def _close_capture(self) -> None:
         if self._source is not None:
@@ -397,6 +403,15 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._woke = now_ms()
         self._changed.set()
 
+    def _drawn(self) -> None:
+        """The watcher saw a drawing: its time for the cadence, the watcher armed again at once
+        (so that each drawing is seen, not only the first after a grab: the capture takes the
+        damage from its own DAMAGE object), and ``recv`` woken."""
+        self._cadence.drawn(time.monotonic())
+        if self._watcher is not None:
+            self._watcher.rearm()
+        self._notice()
+
     def keyframe_requested(self) -> None:
         """The browser lost the picture (PLI/FIR, see ``low_latency``): send a frame now, even unchanged."""
         self._keyframe_wanted = True
@@ -417,6 +432,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._changed.set()
         if self._watcher is not None:
             self._watcher.close()
+        log.info("stream waited for a drawing %d times, saw it come %d", self.draw_waits, self.draws_caught)
         with contextlib.suppress(RuntimeError):
             self._executor.submit(self._close_capture)
         self._executor.shutdown(wait=False)
@@ -432,7 +448,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._watcher = await loop.run_in_executor(self._executor, self._capture_watcher)
         own = self._watcher is not None
         if not own and self._damage_factory is not None:
-            self._watcher = self._damage_factory(self._notice)
+            self._watcher = self._damage_factory(self._drawn)
         if self._watcher is not None and self.readyState != "live":  # stop() came meanwhile
             self._watcher.close()
         elif self._watcher is not None:
@@ -459,6 +475,7 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             delay = max(self._pacer.delay(), self.budget.delay())
             if delay > 0:
                 await asyncio.sleep(delay)
+                await self._await_next_draw()
             watcher.rearm()  # drawing from now on wakes the next round
         else:
             self._changed.clear()
@@ -468,6 +485,20 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             if self._timeline and self._woke is None:  # the polling slot
                 self._woke = now_ms()
         self._pacer.captured()
+
+    async def _await_next_draw(self) -> None:
+        """The slot came while the screen changes continuously: wait for the next drawing when
+        the cadence expects one soon, so that the grab shows it fresh (:mod:`~veo.agent.cadence`).
+        Not while the send budget holds frames back (a full link: its own timing)."""
+        wait = self._cadence.wait(time.monotonic())
+        if wait <= 0 or self.budget.delay() > 0:
+            return
+        self._changed.clear()
+        self.draw_waits += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), wait)
+            self.draws_caught += 1
+        self._changed.clear()
 
     async def recv(self) -> av.VideoFrame:
         if self._returned_at is not None:  # aiortc encoded and sent the last frame meanwhile
