@@ -10,7 +10,9 @@ The pieces, each in its own module (figures in ``docs/performance.md``):
   a cheap one, down to 30 for a costly one) and never bursts after a stall; its
   :class:`~veo.agent.pacing.SendBudget` holds the next capture back while the frames already
   sent exceed the congestion controller's target (the encoder reports each frame's size to it):
-  a slow link gets fewer frames, each as sharp;
+  a slow link gets fewer frames, each as sharp; while the screen changes continuously, a slot
+  waits for the program's next drawing when it is due soon (:mod:`veo.agent.cadence`), so that
+  each frame shows a drawing ~1 ms old instead of up to a drawing period;
 - **what changed** — :class:`veo.agent.damage.TileMap` compares each grab with the previous one in
   64-pixel tiles; no changed tile means no frame at all (a damage report for identical pixels
   costs a grab and a compare, nothing more);
