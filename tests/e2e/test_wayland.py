@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 
-from veo.bench.wayland import WaylandDesktop, answer_share_dialog, dialog_open
+from veo.bench.wayland import WaylandDesktop, answer_share_dialog, click, dialog_open
 
 from .console import Console
 from .gtk_app import BACKGROUND_RGB, BLOCK_RGB, START_LABEL
@@ -286,7 +286,12 @@ def test_cancel_in_gnomes_dialog_ends_the_request_before_any_frame(
         assert agent.log.ended() == ("user", "portal_cancelled")
         assert agent.log.granted() is None  # it never started
         assert console.page.evaluate(VIDEO_WIDTH) == 0
+        # the user presses OK on veo's end notice (the compositor's mouse): the agent quits then,
+        # not after the notice's own 6 s (a missed click would only fall back to that)
+        ended = wait_for("veo's end notice", lambda: agent.log.geometry("ended"), 30, logs)
+        click(wayland.env, *ended["ok"].center)
         wait_for("the agent to exit", lambda: not agent.process.running(), 60, logs)
+        assert agent.log.geometry("rating") is None  # nothing was shared: no rating question
     finally:
         agent.stop()
     record = veo_server.api("GET", f"/api/v1/sessions/{session_id}", token=veo_server.token()).json()
