@@ -86,7 +86,7 @@ class StandInServer(ThreadedServer):
         self.frames = 0
         self.first_frame = threading.Event()
         self.got: dict[str, threading.Event] = {
-            k: threading.Event() for k in ("consent", "control_state", "hangup", "deny", "abort")
+            k: threading.Event() for k in ("reveal", "consent", "control_state", "hangup", "deny", "abort")
         }
         #: when consent and hangup arrived: the server stamps started_at and ended_at at these moments
         self.at: dict[str, datetime] = {}
@@ -144,6 +144,7 @@ class StandInServer(ThreadedServer):
                         nonce_b,
                         "sess-app",
                     )
+                    self.got["reveal"].set()
                 elif isinstance(message, Consent):
                     self.at["consent"] = datetime.now(UTC)
                     self.got["consent"].set()
@@ -228,6 +229,8 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
     )  # fmt: skip
     try:
         index, sas_match = wait_for_line(log, r"sas=(\d{6})")
+        # the agent shows its code as it sends the reveal; the stand-in works out its own on receipt
+        assert server.got["reveal"].wait(30)
         assert sas_match.group(1) == server.console_sas
         # the dialog may re-lay out once the code is shown; click Allow where it is now
         rects = consent_layout(log, index)
