@@ -289,6 +289,7 @@ def test_cancel_in_gnomes_dialog_ends_the_request_before_any_frame(
         # the user presses OK on veo's end notice (the compositor's mouse): the agent quits then,
         # not after the notice's own 6 s (a missed click would only fall back to that)
         ended = wait_for("veo's end notice", lambda: agent.log.geometry("ended"), 30, logs)
+        wait_for("GNOME's dialog to close", lambda: not dialog_open(wayland.env), 30, logs)
         click(wayland.env, *ended["ok"].center)
         wait_for("the agent to exit", lambda: not agent.process.running(), 60, logs)
         assert agent.log.geometry("rating") is None  # nothing was shared: no rating question
