@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,21 +173,12 @@ def wait_for_line(log: Path, pattern: str, after: int = 0) -> tuple[int, re.Matc
         threading.Event().wait(0.05)
 
 
-def consent_layout(log: Path, sas_line: int, settle: float = 3.0) -> dict[str, list[int]]:
+def consent_layout(log: Path, sas_line: int) -> dict[str, list[int]]:
     """The consent dialog's layout once it shows the SAS (logged at line ``sas_line``) and Allow is
-    enabled: a layout logged after that if the code re-laid the dialog out, else the last one. The
-    dialog is on the screen as soon as the join is answered, often before the SAS is known, and the
-    agent re-logs a layout only when it changed."""
-    index, _ = wait_for_line(log, r"consent allow enabled", sas_line)
-    pattern = re.compile(r"ui-geometry consent (\{.*\})")
-    deadline = time.monotonic() + settle
-    while time.monotonic() < deadline:
-        for line in log.read_text(errors="replace").splitlines()[index:]:
-            match = pattern.search(line)
-            if match:
-                rects: dict[str, list[int]] = json.loads(match.group(1))
-                return rects
-        time.sleep(0.05)
+    enabled. The dialog is on the screen as soon as the join is answered, often before the SAS is
+    known; a layout the code changed is logged before ``consent allow enabled`` (``ui/consent.py``,
+    no window manager here), so the last one logged by then is where the buttons are."""
+    wait_for_line(log, r"consent allow enabled", sas_line)
     return latest_geometry(log, "consent")
 
 
