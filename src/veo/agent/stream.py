@@ -91,6 +91,8 @@ SHARPEN_LIMIT = 30
 #: the link speed the early repeats may assume at least (bit/s): below the *poor* link's 2 Mbit/s,
 #: so they never queue on it; 40 KB repeats then come every 0.2 s at most
 SHARPEN_MIN_BITRATE = 1_500_000
+#: the watcher is armed again after a drawing at most this often (see ``_rearm_after_drawing``)
+REARM_SECONDS = 0.002
 
 DamageFactory = Callable[[Callable[[], None]], ChangeWatcher | None]
 
@@ -272,6 +274,9 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         #: slots that waited for the next drawing, and how many of those saw it come
         self.draw_waits = 0
         self.draws_caught = 0
+        #: when the watcher was last armed again after a drawing, and whether a later re-arm waits
+        self._rearmed_at = -math.inf
+        self._rearm_due: asyncio.TimerHandle | None = None
         self._pacer = Pacer(self._fixed_fps or 30.0, adaptive=not self._fixed_fps)
         self._polling = False  # no change listener: poll at a fixed rate (see ``_pace_for``)
         self._paced = Size(0, 0)  # the frame size the rate cap was set for
@@ -406,13 +411,31 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._changed.set()
 
     def _drawn(self) -> None:
-        """The watcher saw a drawing: its time for the cadence, the watcher armed again at once
-        (so that each drawing is seen, not only the first after a grab: the capture takes the
-        damage from its own DAMAGE object), and ``recv`` woken."""
-        self._cadence.drawn(time.monotonic())
+        """The watcher saw a drawing: its time for the cadence, the watcher armed again (so that
+        each drawing is seen, not only the first after a grab: the capture takes the damage from
+        its own DAMAGE object), and ``recv`` woken."""
+        now = time.monotonic()
+        self._cadence.drawn(now)
+        self._rearm_after_drawing(now)
+        self._notice()
+
+    def _rearm_after_drawing(self, now: float) -> None:
+        """Arm the watcher again, at most every :data:`REARM_SECONDS`: a terminal printing fast
+        draws thousands of times a second, and one event and one request each would cost the
+        agent a core (drawings closer than that are one for the cadence anyway)."""
+        if self._rearm_due is not None or self._watcher is None:
+            return
+        wait = self._rearmed_at + REARM_SECONDS - now
+        if wait > 0:
+            self._rearm_due = asyncio.get_running_loop().call_later(wait, self._rearm_now)
+        else:
+            self._rearm_now()
+
+    def _rearm_now(self) -> None:
+        self._rearm_due = None
+        self._rearmed_at = time.monotonic()
         if self._watcher is not None:
             self._watcher.rearm()
-        self._notice()
 
     def keyframe_requested(self) -> None:
         """The browser lost the picture (PLI/FIR, see ``low_latency``): send a frame now, even unchanged."""
@@ -434,6 +457,8 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         self._changed.set()
         if self._watcher is not None:
             self._watcher.close()
+        if self._rearm_due is not None:
+            self._rearm_due.cancel()
         log.info("stream waited for a drawing %d times, saw it come %d", self.draw_waits, self.draws_caught)
         with contextlib.suppress(RuntimeError):
             self._executor.submit(self._close_capture)

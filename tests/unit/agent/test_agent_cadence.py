@@ -4,6 +4,7 @@ track waiting for it only when the slot came while the screen changes continuous
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Literal
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from tests.unit.agent.test_agent_stream import FakeScreen, _stop, damage_track
 
 from veo.agent.cadence import MARGIN_SECONDS, MAX_PERIOD_SECONDS, DrawCadence
+from veo.agent.stream import REARM_SECONDS
 from veo.tasks import spawn
 
 HZ60 = 1 / 60
@@ -120,5 +122,27 @@ async def test_the_track_does_not_wait_for_a_drawing_while_the_send_budget_holds
         track.budget.delay = lambda: 0.0  # type: ignore[method-assign]  # the link has room again
         await track._await_next_draw()
         assert waited == [True]
+    finally:
+        _stop(track)
+
+
+async def test_a_flood_of_drawings_arms_the_watcher_again_at_most_every_two_milliseconds() -> None:
+    """A terminal printing fast draws thousands of times a second: the watcher is not armed
+    again (one X request, one more event) for each, but at most every ``REARM_SECONDS``, and the
+    last drawing of a flood still arms it (later), so the next drawing is seen."""
+    screen = FakeScreen(64, 48)
+    track, watchers = damage_track(screen, fps=1000.0)
+    try:
+        track.allow()
+        await track.recv()
+        watcher = watchers[0]
+        before = watcher.rearmed
+        started = time.monotonic()
+        for _ in range(2000):
+            watcher.on_damage()
+        elapsed = time.monotonic() - started
+        assert watcher.rearmed - before <= 1 + elapsed / REARM_SECONDS  # not one per drawing
+        await asyncio.sleep(REARM_SECONDS * 5)
+        assert track._rearm_due is None and watcher.rearmed > before  # the flood's last one armed it
     finally:
         _stop(track)
