@@ -340,12 +340,15 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
         if self._source is not None:
             source = self._source
             log.info(
-                "stream stats frames=%d keepalives=%d sharpening=%d unchanged=%d megapixels_converted=%.1f",
+                "stream stats frames=%d keepalives=%d sharpening=%d unchanged=%d megapixels_converted=%.1f"
+                " draw_waits=%d draws_caught=%d",
                 source.frames,
                 source.keepalives,
                 source.sharpening,
                 source.unchanged,
                 source.pixels_converted / 1e6,
+                self.draw_waits,
+                self.draws_caught,
             )
         if self._capture is not None:
             self._capture.close()
@@ -459,7 +462,6 @@ class ScreenTrack(MediaStreamTrack):  # type: ignore[misc]
             self._watcher.close()
         if self._rearm_due is not None:
             self._rearm_due.cancel()
-        log.info("stream waited for a drawing %d times, saw it come %d", self.draw_waits, self.draws_caught)
         with contextlib.suppress(RuntimeError):
             self._executor.submit(self._close_capture)
         self._executor.shutdown(wait=False)
