@@ -469,9 +469,12 @@ def _blocks(cells: set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
     blocks: list[tuple[int, int, int, int]] = []
     growing: dict[tuple[int, int], int] = {}  # a run of columns still growing down -> its first row
     last_row = -2
-    for row in sorted({r for r, _ in cells}):
+    columns_of: dict[int, list[int]] = {}
+    for row, column in sorted(cells):
+        columns_of.setdefault(row, []).append(column)
+    for row, columns in columns_of.items():
         runs: list[tuple[int, int]] = []
-        for column in sorted(c for r, c in cells if r == row):
+        for column in columns:
             if runs and runs[-1][1] == column:
                 runs[-1] = (runs[-1][0], column + 1)
             else:
