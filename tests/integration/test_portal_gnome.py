@@ -23,7 +23,7 @@ from veo.agent.input.base import InputError
 from veo.agent.portal.desktop import PortalDesktop
 from veo.bench.wayland import WaylandDesktop, answer_share_dialog_async
 
-from .wayland_support import BUTTON, ENTRY, events_of, start_desktop, wait_event, wayland_app
+from .wayland_support import BUTTON, ENTRY, events_of, start_desktop, wait_event, wait_focused, wayland_app
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -92,6 +92,7 @@ async def test_control_granted_clicks_and_text_reach_a_wayland_app(
         portal, grant = await open_answered(on_desktop, allow_control=True)
         assert not isinstance(grant, BaseException), grant
         assert grant.control and grant.pointer_in_picture  # type: ignore[attr-defined]
+        await asyncio.to_thread(wait_focused, events, 10)  # the sharing dialog really gone
         injector = portal.injector()
 
         def drive() -> None:  # the input worker's thread
