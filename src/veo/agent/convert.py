@@ -1,17 +1,23 @@
 """BGRA screen pixels -> the yuv420p frame the encoders want, converting only what changed.
 
-Converting a whole 1920×1080 image costs ~3.9 ms (``field-notes.md``), more than grabbing and
-comparing it; typing changes a few thousand pixels of two million. :class:`YuvCanvas` keeps ONE
-persistent yuv420p ``av.VideoFrame`` and re-converts only the changed rectangles into it, so
-typing costs a fraction of a millisecond; when most of the frame changed (scrolling) it converts
-the whole frame in one go, which skips the copies a patch needs. The canvas frame is handed to
+Converting a whole 1920×1080 image with swscale costs 2-4 ms (``field-notes.md``), more than
+grabbing and comparing it; typing changes a few thousand pixels of two million.
+:class:`YuvCanvas` keeps ONE persistent yuv420p ``av.VideoFrame`` and re-converts only the
+changed rectangles into it, so typing costs a fraction of a millisecond; when most of the frame
+changed (scrolling) swscale converts the whole frame in one go, which skips the copies a patch
+needs. Where libyuv loads (:data:`native`), pictures at the screen's own size are converted by
+it instead: ~0.5 ms for a whole 1080p image, any rectangle straight into the canvas
+("Unscaled", below). The canvas frame is handed to
 the encoder as is: aiortc's sender awaits the encoder before it asks the track for the next
 frame, and both libx264 and libvpx copy the picture in, so nothing reads the canvas while it
 is being updated.
 
-Rectangles are widened by :data:`MARGIN` pixels before conversion and only their inside is
-written back: the colour converter filters chroma across neighbouring pixels, and the margin
-makes the edge of a patch identical to what a whole-frame conversion would give.
+**Unscaled.** libyuv takes each 2×2 block's chroma from its own four pixels, so a rectangle with
+even edges converted alone is, bit for bit, what the whole conversion gives there (tested): it
+writes each changed rectangle straight into the canvas's planes. swscale, without libyuv, filters
+chroma across neighbouring pixels: its rectangles are widened by :data:`MARGIN` pixels before
+conversion and only their inside is written back, which makes a patch's edge what a whole-frame
+conversion would give.
 
 **Colour.** The screen's sRGB pixels become BT.601 limited-range YUV (:data:`COLORSPACE`,
 :data:`COLOR_RANGE`), stated here rather than left to swscale's default. The browser must decode
@@ -19,8 +25,9 @@ with the same matrix: VP8 cannot say which one it used and is decoded as BT.601 
 H.264 says it in its VUI (:mod:`veo.agent.low_latency` signals these very constants). Before,
 H.264 signalled nothing and Chromium decoded it as BT.709: magenta 230,40,160 was shown as
 245,65,161. Chroma comes from the lower row of each 2×2 block, its two pixels averaged
-(:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5); a scaled picture's from the
-block's centre (:data:`SCALED_CHROMA_LOCATION`, type 1).
+(:data:`CHROMA_LOCATION`, H.264's chroma sample location type 5); libyuv's and a scaled
+picture's from the block's centre (:data:`NATIVE_CHROMA_LOCATION`,
+:data:`SCALED_CHROMA_LOCATION`, type 1): :func:`chroma_location` says which.
 
 **Scaled.** When the console shows the screen smaller than it is (:mod:`veo.agent.scaling`),
 the canvas is smaller than the source and one swscale pass scales and converts together
@@ -57,6 +64,7 @@ from av.video.reformatter import (
     VideoReformatter,
 )
 
+from veo.agent import libyuv
 from veo.agent.capture.base import Size
 from veo.agent.damage import Rect
 
@@ -74,6 +82,9 @@ COLOR_RANGE = ColorRange.MPEG
 #: where the chroma of a 2×2 block is taken with :data:`INTERPOLATION` (measured: the lower row,
 #: both columns averaged): H.264's ``chroma_sample_loc_type`` 5
 CHROMA_LOCATION = 5
+#: where libyuv (:data:`native`) takes it: the average of the block's four pixels, its centre
+#: (measured like the above), H.264's ``chroma_sample_loc_type`` 1
+NATIVE_CHROMA_LOCATION = 1
 #: where a scaled conversion (:data:`SCALE_INTERPOLATION`) sites it: at the centre of the block
 #: (measured on grey/red steps: 0.49-0.53 luma px from the block's first row and column at 4K and
 #: 1080p -> 1520x854, 1080p -> 960x540, 1440p -> 1080p), H.264's ``chroma_sample_loc_type`` 1
@@ -136,6 +147,22 @@ CELL_CALL_PIXELS = 20_000
 #: swscale contexts kept for the shapes of cell rectangles, the most recently used: a window
 #: dragged across the screen touches rectangles of a few dozen shapes, each set up once
 KEPT_REFORMATTERS = 64
+
+
+#: libyuv, which converts pictures at the screen's own size (5-9x less CPU than swscale, exact
+#: patches: :mod:`veo.agent.libyuv`), when it loads; ``None``: swscale converts them (tests set
+#: it to check that path). Scaled pictures are always swscale's: scaling and converting in one
+#: filtered pass, whose patches the grid below keeps exact.
+native: libyuv.Libyuv | None = libyuv.load()
+
+
+def chroma_location(scaled: bool) -> int:
+    """H.264's ``chroma_sample_loc_type`` of the pictures a canvas makes now: scaled, or at the
+    screen's size by libyuv or by swscale (the encoder signals it; a wrong one shifts colour
+    half a pixel)."""
+    if scaled:
+        return SCALED_CHROMA_LOCATION
+    return CHROMA_LOCATION if native is None else NATIVE_CHROMA_LOCATION
 
 
 def to_yuv(frame: av.VideoFrame, reformatter: VideoReformatter | None = None) -> av.VideoFrame:
@@ -311,6 +338,8 @@ class YuvCanvas:
         #: and one for unscaled patches: set up again only when the patch's shape changes (a
         #: dragged window's, a line of typing's repeat): 0.58 -> 0.23 ms for a 408x308 patch
         self._patch_reformatter = VideoReformatter()
+        #: libyuv for a canvas of the screen's own size, when it loaded (see :data:`native`)
+        self._native = None if self.scaled else native
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -326,6 +355,8 @@ class YuvCanvas:
         """
         if self.scaled:
             return self._update_scaled(pixels, rects)
+        if self._native is not None:
+            return self._update_native(self._native, pixels, rects)
         area = sum(r.width * r.height for r in rects)
         if area * 10 >= self.size.width * self.size.height * WHOLE_TENTHS and pixels.shape == (
             self.size.height,
@@ -336,6 +367,35 @@ class YuvCanvas:
         for rect in rects:
             converted += self._update_one(pixels, rect)
         return converted
+
+    def _update_native(self, native: libyuv.Libyuv, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
+        """Each rectangle (its edges made even) converted by libyuv straight into the planes: its
+        2x2 blocks are converted on their own, so a patch needs no margin and no copy, and a
+        whole frame is one rectangle like any other."""
+        converted = 0
+        for rect in rects:
+            even = self._even(rect)
+            if even is None:
+                continue
+            x0, y0, x1, y1 = even
+            native.bgra_to_i420(
+                pixels[y0:y1, x0:x1],
+                self._y[y0:y1, x0:x1],
+                self._u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2],
+                self._v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2],
+            )
+            converted += (x1 - x0) * (y1 - y0)
+        return converted
+
+    def _even(self, rect: Rect) -> tuple[int, int, int, int] | None:
+        """``rect`` widened to even edges (chroma's 2x2 blocks) and clipped to the (even) frame,
+        as ``x0, y0, x1, y1``; ``None`` when nothing of it is inside."""
+        x0, y0 = rect.x & ~1, rect.y & ~1
+        x1 = min(rect.x + rect.width + (rect.x + rect.width) % 2, self.size.width)
+        y1 = min(rect.y + rect.height + (rect.y + rect.height) % 2, self.size.height)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
 
     def _update_whole(self, pixels: npt.NDArray[np.uint32]) -> int:
         self._adopt(to_yuv(self._whole_bgra(pixels), self._whole_reformatter))
@@ -410,12 +470,10 @@ class YuvCanvas:
 
     def _update_one(self, pixels: npt.NDArray[np.uint32], rect: Rect) -> int:
         width, height = self.size.width, self.size.height
-        # the patch, aligned to even pixels and clipped to the (even) frame
-        x0, y0 = rect.x & ~1, rect.y & ~1
-        x1 = min(rect.x + rect.width + (rect.x + rect.width) % 2, width)
-        y1 = min(rect.y + rect.height + (rect.y + rect.height) % 2, height)
-        if x1 <= x0 or y1 <= y0:
+        even = self._even(rect)
+        if even is None:
             return 0
+        x0, y0, x1, y1 = even
         # converted with a margin, written back without it
         cx0, cy0 = max(x0 - MARGIN, 0), max(y0 - MARGIN, 0)
         cx1, cy1 = min(x1 + MARGIN, width), min(y1 + MARGIN, height)

@@ -34,8 +34,8 @@ moves its target by more than 10 %. :class:`ScreenH264Encoder` changes exactly t
 - **the colour conversion signalled** in the stream's VUI: the matrix, range, chroma location,
   primaries and transfer of :mod:`veo.agent.convert` (BT.601 limited, sRGB). Unsignalled,
   Chromium decoded the BT.601 pixels as BT.709 (magenta 230,40,160 shown as 245,65,161). The
-  chroma location is the unscaled conversion's (the lower row of each 2×2 block) or, for a
-  scaled picture, the scaled one's (the block's centre);
+  chroma location is the conversion's (:func:`veo.agent.convert.chroma_location`: the block's
+  centre for libyuv and scaled pictures, the lower row of each 2×2 block for swscale unscaled);
 - **sub-pixel motion search for scaled pictures** (:data:`SCALED_SUBPEL`): the track notes on each
   frame whether it is the screen scaled down (:mod:`veo.agent.frame_note`); a whole-pixel scroll
   of the screen is then a fractional shift, which ``ultrafast``'s whole-pixel search cannot
@@ -135,7 +135,7 @@ def x264_params(scaled: bool) -> str:
     """The ``x264-params`` of a stream of scaled (or the screen's own) pictures: where its chroma
     sits, chroma's quantizer offset, and for scaled pictures the sub-pixel motion search."""
     params = {
-        "chromaloc": convert.SCALED_CHROMA_LOCATION if scaled else convert.CHROMA_LOCATION,
+        "chromaloc": convert.chroma_location(scaled),
         "chroma-qp-offset": CHROMA_QP_OFFSET,
     }
     if scaled:

@@ -40,6 +40,7 @@ def _screen(rgb: tuple[int, int, int], width: int = 64, height: int = 48) -> np.
     "rgb", [MAGENTA, (255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128), (250, 250, 250)]
 )
 @pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.usefixtures("unscaled_converter")
 def test_conversion_is_bt601_limited_range(rgb: tuple[int, int, int], whole: bool) -> None:
     canvas = YuvCanvas(Size(64, 48))
     rect = Rect(0, 0, 64, 48) if whole else Rect(8, 8, 16, 16)  # a patch takes the other path
@@ -141,19 +142,24 @@ def _sps_of_first_frame(scaled: bool = False) -> bytes:
 
 
 @pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.usefixtures("unscaled_converter")
 def test_h264_signals_the_conversion_in_its_vui(scaled: bool) -> None:
     vui = _vui(_sps_of_first_frame(scaled))
     assert vui.get("full_range") == 0  # limited range, as converted
     assert vui.get("matrix") == int(convert.COLORSPACE) == 5  # BT.601 (BT.470BG coefficients)
     assert vui.get("primaries") == 1  # sRGB's primaries are BT.709's
     assert vui.get("transfer") == 13  # IEC 61966-2-1: sRGB
-    location = convert.SCALED_CHROMA_LOCATION if scaled else convert.CHROMA_LOCATION
+    location = convert.chroma_location(scaled)
+    assert location == (convert.SCALED_CHROMA_LOCATION if scaled else _unscaled_location())
     assert vui.get("chroma_loc_top") == vui.get("chroma_loc_bottom") == location
 
 
-def test_the_chroma_location_is_where_the_conversion_takes_it() -> None:
-    """One red pixel per 2×2 block, in each of the four places: only the lower row counts, its two
-    pixels half each (H.264's chroma sample location type 5)."""
+def _unscaled_location() -> int:
+    return convert.CHROMA_LOCATION if convert.native is None else convert.NATIVE_CHROMA_LOCATION
+
+
+def _red_shares() -> dict[tuple[int, int], float]:
+    """How much of one red pixel per 2×2 block, in each of its four places, the block's V takes."""
     shares = {}
     for dy in (0, 1):
         for dx in (0, 1):
@@ -164,9 +170,22 @@ def test_the_chroma_location_is_where_the_conversion_takes_it() -> None:
             canvas.update(pixels.view(np.uint32).reshape(16, 16), [Rect(0, 0, 16, 16)])
             v = int(canvas.frame.to_ndarray()[16 + 4, 0])  # first V sample
             full_red = _bt601_limited((255, 0, 0))[2]
-            shares[(dy, dx)] = round((v - 128) / (full_red - 128), 1)
-    assert convert.CHROMA_LOCATION == 5
-    assert shares == {(0, 0): 0.0, (0, 1): 0.0, (1, 0): 0.5, (1, 1): 0.5}
+            shares[(dy, dx)] = round((v - 128) / (full_red - 128), 2)
+    return shares
+
+
+@pytest.mark.usefixtures("swscale_only")
+def test_the_chroma_location_is_where_the_conversion_takes_it() -> None:
+    """swscale: only the lower row counts, its two pixels half each (H.264's chroma sample
+    location type 5)."""
+    assert convert.CHROMA_LOCATION == 5 == convert.chroma_location(scaled=False)
+    assert _red_shares() == {(0, 0): 0.0, (0, 1): 0.0, (1, 0): 0.5, (1, 1): 0.5}
+
+
+def test_libyuv_takes_chroma_from_the_whole_block(native_converter: object) -> None:
+    """libyuv: the four pixels a quarter each, the block's centre (type 1)."""
+    assert convert.NATIVE_CHROMA_LOCATION == 1 == convert.chroma_location(scaled=False)
+    assert _red_shares() == {(0, 0): 0.25, (0, 1): 0.25, (1, 0): 0.25, (1, 1): 0.25}
 
 
 #: H.264's chroma sample location types (Figure E-1): where the chroma sample of a 2×2 block sits,
@@ -229,8 +248,12 @@ def test_a_scaled_pictures_chroma_sits_where_the_stream_says(source: Size, size:
     assert vui.get("chroma_loc_top") == vui.get("chroma_loc_bottom") == nearest
 
 
-def test_an_unscaled_pictures_chroma_sits_where_the_stream_says() -> None:
-    """The unscaled (point) conversion: the lower row, its two pixels (the test above this pair
-    measures it), and the SPS of an unscaled stream says so."""
+@pytest.mark.parametrize(("converter", "siting"), [("swscale", (0.5, 1.0)), ("libyuv", (0.5, 0.5))])
+def test_an_unscaled_pictures_chroma_sits_where_the_stream_says(
+    converter: str, siting: tuple[float, float], request: pytest.FixtureRequest
+) -> None:
+    """The unscaled conversions: swscale's (point) the lower row, its two pixels; libyuv's the
+    whole block (the tests above measure them); the SPS of an unscaled stream says which."""
+    request.getfixturevalue("swscale_only" if converter == "swscale" else "native_converter")
     vui = _vui(_sps_of_first_frame(scaled=False))
-    assert _LOCATIONS[vui["chroma_loc_top"]] == (0.5, 1.0)
+    assert _LOCATIONS[vui["chroma_loc_top"]] == siting

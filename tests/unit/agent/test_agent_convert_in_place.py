@@ -29,6 +29,7 @@ def test_the_whole_frame_is_the_grab_itself_and_converts_the_same() -> None:
         assert bytes(a) == bytes(b)
 
 
+@pytest.mark.usefixtures("unscaled_converter")
 def test_a_read_only_shared_buffer_converts() -> None:
     """The X11 capture hands out its read-only shared memory (``capture/x11.py``)."""
     picture = _picture(64, 48)
@@ -38,9 +39,9 @@ def test_a_read_only_shared_buffer_converts() -> None:
         assert not view.flags.writeable
         canvas = YuvCanvas(Size(64, 48))
         canvas.update(view, [])  # nothing changed: nothing converted
-        assert canvas._update_whole(view) == 64 * 48
+        assert canvas.update(view, [Rect(0, 0, 64, 48)]) == 64 * 48
         expected = YuvCanvas(Size(64, 48))
-        expected._update_whole(picture)
+        expected.update(picture, [Rect(0, 0, 64, 48)])
         for a, b in zip(canvas.frame.planes, expected.frame.planes, strict=True):
             assert bytes(a) == bytes(b)
         del view, canvas
@@ -83,6 +84,7 @@ def _count_reformatters(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return made
 
 
+@pytest.mark.usefixtures("swscale_only")
 def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: pytest.MonkeyPatch) -> None:
     """A scroll converts the whole frame every time: a new reformatter per frame set swscale up
     again each time (1.8 ms of a 1080p frame's ~4.6). The same result as a fresh conversion."""
@@ -100,6 +102,7 @@ def test_an_unscaled_canvas_sets_swscale_up_once_for_whole_frames(monkeypatch: p
     assert during_updates == 0  # the canvas's own, made with it, serves every frame
 
 
+@pytest.mark.usefixtures("swscale_only")
 def test_unscaled_patches_of_one_shape_set_swscale_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dragged window or a typed line repeats its patch's shape: one reformatter serves them
     all (a new one set swscale up for each: 0.58 against 0.23 ms for a 408x308 patch)."""

@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from veo.agent import history
+from veo.agent import convert, history
 from veo.agent.capture.base import ScreenCapture, Size
-from veo.agent.convert import INTERPOLATION
+from veo.agent.convert import INTERPOLATION, YuvCanvas
+from veo.agent.damage import Rect
 from veo.agent.pacing import Pacer, auto_max_fps
 from veo.agent.stream import SHARPEN_LIMIT, FrameSource, ScreenTrack
 from veo.tasks import spawn
@@ -168,11 +169,18 @@ def test_a_change_is_sent_at_once_and_only_its_tiles_are_converted() -> None:
 
 
 def _whole(pixels: npt.NDArray[np.uint8]) -> av.VideoFrame:
-    return av.VideoFrame.from_ndarray(pixels, format="bgra").reformat(
-        format="yuv420p", interpolation=INTERPOLATION
-    )
+    """The whole picture converted at once, by the converter the canvas uses."""
+    if convert.native is None:
+        return av.VideoFrame.from_ndarray(pixels, format="bgra").reformat(
+            format="yuv420p", interpolation=INTERPOLATION
+        )
+    height, width = pixels.shape[:2]
+    canvas = YuvCanvas(Size(width, height))
+    canvas.update(pixels.view(np.uint32).reshape(height, width), [Rect(0, 0, width, height)])
+    return canvas.frame
 
 
+@pytest.mark.usefixtures("unscaled_converter")
 def test_patched_frame_equals_a_whole_conversion() -> None:
     rng = np.random.default_rng(7)
     screen = FakeScreen(320, 200)

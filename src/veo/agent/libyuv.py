@@ -1,0 +1,110 @@
+"""libyuv's BGRA -> I420 conversion, for pictures sent at the screen's own size.
+
+libyuv is Google's conversion library, the one Chromium's and WebRTC's own screen capture
+convert with. Its ``ARGBToI420`` (libyuv's "ARGB" is BGRA in memory, as X11 and PipeWire hand
+it out) converts a 1920x1080 grab in ~0.5 ms of CPU where swscale's point-sampled conversion
+takes 2-4 ms (``docs/performance.md``, "A cheaper colour conversion"), and it works block by
+block: each 2x2 block's chroma is the average of its four pixels, so a rectangle converted on
+its own (even edges) is bit for bit what the whole picture's conversion gives there. The canvas
+(:mod:`veo.agent.convert`) therefore writes patches straight into its planes, with no margin
+and no copy.
+
+Its matrix is swscale's (BT.601, limited range: luma within 1 level of swscale's, tested); its
+chroma sits at the centre of each block, which the H.264 stream signals
+(:func:`veo.agent.convert.chroma_location`).
+
+No Python package binds libyuv; this is a ``ctypes`` binding of the one function veo calls.
+The library comes from the agent's bundle (the one-file build copies the build machine's) or
+the system (Debian and Ubuntu: ``libyuv0``). Absent or unloadable, :func:`load` says ``None``
+and the canvas converts with swscale, as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+#: the library's file name: its ABI version 0 (Debian's ``libyuv0``, the one-file bundle's copy)
+LIBRARY = "libyuv.so.0"
+
+
+class Libyuv:
+    """The loaded library: :meth:`bgra_to_i420` into planes the caller owns."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        convert = library.ARGBToI420
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        convert.argtypes = (
+            *(pointer, integer),  # the source and its row stride in bytes
+            *(pointer, integer) * 3,  # y, u and v, each with its stride
+            *(integer, integer),  # width, height
+        )
+        convert.restype = integer
+        self._convert = convert
+
+    def bgra_to_i420(
+        self,
+        source: npt.NDArray[np.uint32],
+        y: npt.NDArray[np.uint8],
+        u: npt.NDArray[np.uint8],
+        v: npt.NDArray[np.uint8],
+    ) -> None:
+        """Convert ``source`` (height x width BGRA pixels, even sizes, rows of any stride) into
+        ``y`` (the same size) and ``u``, ``v`` (half each way): views into a frame's planes.
+
+        The shapes are checked here, not in C: libyuv writes where the pointers say.
+        """
+        height, width = source.shape
+        if width % 2 or height % 2 or width <= 0 or height <= 0:
+            raise ValueError(f"libyuv converts even, non-empty rectangles, not {width}x{height}")
+        half = (height // 2, width // 2)
+        if y.shape != (height, width) or u.shape != half or v.shape != half:
+            raise ValueError("the planes do not match the rectangle converted")
+        if source.strides[1] != 4 or any(plane.strides[1] != 1 for plane in (y, u, v)):
+            raise ValueError("libyuv reads and writes rows of adjacent pixels")
+        for plane in (y, u, v):
+            if not plane.flags.writeable:
+                raise ValueError("the planes must be writable")
+        result = self._convert(
+            source.ctypes.data,
+            source.strides[0],
+            y.ctypes.data,
+            y.strides[0],
+            u.ctypes.data,
+            u.strides[0],
+            v.ctypes.data,
+            v.strides[0],
+            width,
+            height,
+        )
+        if result != 0:
+            raise ValueError(f"libyuv refused the conversion ({result})")
+
+
+def _candidates() -> list[str]:
+    """Where to look: the one-file bundle's own copy first (PyInstaller unpacks it into
+    ``sys._MEIPASS``), then the system's search path."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    found = [str(Path(bundle) / LIBRARY)] if bundle and (Path(bundle) / LIBRARY).is_file() else []
+    return [*found, LIBRARY]
+
+
+@functools.cache
+def load() -> Libyuv | None:
+    """The library, or ``None`` when it is not there or does not load (said once, in the log)."""
+    failures = []
+    for candidate in _candidates():
+        try:
+            return Libyuv(ctypes.CDLL(candidate))
+        except (OSError, AttributeError) as exc:  # not found, wrong architecture, no such symbol
+            failures.append(str(exc))
+    log.info("libyuv not available (%s): the colour conversion uses swscale", "; ".join(failures))
+    return None

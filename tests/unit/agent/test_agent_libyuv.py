@@ -1,0 +1,110 @@
+"""libyuv's conversion of pictures at the screen's size (``agent/libyuv.py``, ``convert.native``).
+
+What the canvas relies on: a rectangle converted alone is bit for bit the whole conversion's
+there (so patches need no margin), the colours are swscale's within a level, bad calls are
+refused in Python before C writes anywhere, and without the library the canvas uses swscale.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from veo.agent import convert, libyuv
+from veo.agent.capture.base import Size
+from veo.agent.convert import YuvCanvas
+from veo.agent.damage import Rect
+
+pytestmark = pytest.mark.usefixtures("native_converter")
+
+SIZE = Size(192, 108)
+
+
+def _picture(seed: int, size: Size = SIZE) -> npt.NDArray[np.uint32]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**32, (size.height, size.width), dtype=np.uint64).astype(np.uint32)
+
+
+def _planes(canvas: YuvCanvas) -> list[bytes]:
+    return [bytes(plane) for plane in canvas.frame.planes]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rects=st.lists(
+        st.tuples(
+            st.integers(0, SIZE.width - 1),
+            st.integers(0, SIZE.height - 1),
+            st.integers(1, SIZE.width),
+            st.integers(1, SIZE.height),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_changed_rectangles_give_what_the_whole_conversion_gives(
+    rects: list[tuple[int, int, int, int]], seed: int
+) -> None:
+    """Odd edges, rectangles over the frame's edge, several at once: the canvas after the
+    patches equals a canvas that converted the whole changed picture."""
+    before, after = _picture(seed), _picture(seed + 1)
+    changed = before.copy()
+    rectangles = [Rect(x, y, w, h) for x, y, w, h in rects]
+    for r in rectangles:
+        changed[r.y : r.y + r.height, r.x : r.x + r.width] = after[r.y : r.y + r.height, r.x : r.x + r.width]
+    patched = YuvCanvas(SIZE)
+    patched.update(before, [Rect(0, 0, SIZE.width, SIZE.height)])
+    frame = patched.frame
+    patched.update(changed, rectangles)
+    assert patched.frame is frame  # written in place: no new frame, no copy
+    whole = YuvCanvas(SIZE)
+    whole.update(changed, [Rect(0, 0, SIZE.width, SIZE.height)])
+    assert _planes(patched) == _planes(whole)
+
+
+def test_luma_is_swscales_within_one_level() -> None:
+    """The same matrix and range as swscale's (BT.601, limited): random pixels, both converters.
+    (Chroma sits elsewhere in the block, so only flat colours compare: ``test_agent_colour``.)"""
+    pixels = _picture(7)
+    ours = YuvCanvas(SIZE)
+    ours.update(pixels, [Rect(0, 0, SIZE.width, SIZE.height)])
+    height, width = pixels.shape
+    bgra = av.VideoFrame.from_ndarray(pixels.view(np.uint8).reshape(height, width, 4), format="bgra")
+    theirs = convert.to_yuv(bgra)
+    luma = ours.frame.to_ndarray()[: SIZE.height].astype(int) - theirs.to_ndarray()[: SIZE.height]
+    assert np.abs(luma).max() <= 1
+
+
+def test_the_one_call_refuses_what_would_write_out_of_place(native_converter: libyuv.Libyuv) -> None:
+    native = native_converter
+    source = _picture(1)
+    y = np.zeros((108, 192), np.uint8)
+    u, v = np.zeros((54, 96), np.uint8), np.zeros((54, 96), np.uint8)
+    with pytest.raises(ValueError, match="even"):
+        native.bgra_to_i420(source[:107], y[:107], u, v)
+    with pytest.raises(ValueError, match="planes"):
+        native.bgra_to_i420(source, y, u[:53], v)
+    with pytest.raises(ValueError, match="adjacent"):
+        native.bgra_to_i420(source[:, ::2], y[:, :96], u[:, :48], v[:, :48])
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        native.bgra_to_i420(source, y, u, v)
+    assert not u.any() and not v.any()  # nothing written
+
+
+def test_without_the_library_the_canvas_converts_with_swscale(monkeypatch: pytest.MonkeyPatch) -> None:
+    libyuv.load.cache_clear()
+    monkeypatch.setattr(libyuv, "LIBRARY", "libveo-no-such-yuv.so.0")
+    try:
+        assert libyuv.load() is None
+    finally:
+        libyuv.load.cache_clear()
+    monkeypatch.setattr(convert, "native", None)
+    canvas = YuvCanvas(SIZE)
+    assert canvas.update(_picture(3), [Rect(0, 0, SIZE.width, SIZE.height)]) == SIZE.width * SIZE.height
+    assert convert.chroma_location(scaled=False) == convert.CHROMA_LOCATION
