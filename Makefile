@@ -29,10 +29,11 @@ SYSTEM_PACKAGES += rpm
 SYSTEM_PACKAGES += haproxy redis-server
 # What `make agent` bundles from the system or builds against (packaging/agent/veo-agent.spec): Tk, the
 # GStreamer and PipeWire client pieces for Wayland, what building PyGObject needs, the Debian notices of
-# what it bundles (python3-gi's among them), readelf for the glibc floor. An operator's `make agent`
-# installs only these, not the test desktops above.
+# what it bundles (python3-gi's among them), readelf for the glibc floor, libyuv (the colour conversion
+# of pictures at the screen's size, veo.agent.libyuv). An operator's `make agent` installs only these,
+# not the test desktops above.
 AGENT_BUILD_PACKAGES := python3-tk tk8.6 pipewire gstreamer1.0-pipewire gstreamer1.0-plugins-base gir1.2-gstreamer-1.0 \
-  python3-gi libgirepository1.0-dev libcairo2-dev pkg-config binutils
+  python3-gi libgirepository1.0-dev libcairo2-dev pkg-config binutils libyuv0
 SYSTEM_PACKAGES += $(AGENT_BUILD_PACKAGES)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -62,8 +62,27 @@ def _build_check() -> int:
     if gettext_for("es").gettext("Allow") == "Allow":
         raise SystemExit("build check: the Spanish catalog is missing")
     gst_version = _gstreamer_check()
+    _libyuv_check()
     print(f"build check ok ({len(names)} modules, {len(packets)} H.264 packets, GStreamer {gst_version})")
     return 0
+
+
+def _libyuv_check() -> None:
+    """The bundle's libyuv is the one loaded (not the build machine's) and converts a picture."""
+    import numpy
+
+    from veo.agent import libyuv
+
+    bundle = getattr(sys, "_MEIPASS", "")
+    first = libyuv._candidates()[0]
+    native = libyuv.load()
+    if native is None or not first.startswith(bundle):
+        raise SystemExit(f"build check: libyuv does not load from the file (first tried: {first})")
+    y = numpy.zeros((16, 16), numpy.uint8)
+    u, v = numpy.zeros((8, 8), numpy.uint8), numpy.zeros((8, 8), numpy.uint8)
+    native.bgra_to_i420(numpy.full((16, 16), 0xFFFFFFFF, numpy.uint32), y, u, v)
+    if int(y[0, 0]) != 235:  # white, limited range
+        raise SystemExit(f"build check: libyuv converted white to {int(y[0, 0])}")
 
 
 def _gstreamer_check() -> str:

@@ -103,8 +103,11 @@ def load() -> Libyuv | None:
     failures = []
     for candidate in _candidates():
         try:
-            return Libyuv(ctypes.CDLL(candidate))
+            loaded = Libyuv(ctypes.CDLL(candidate))
         except (OSError, AttributeError) as exc:  # not found, wrong architecture, no such symbol
             failures.append(str(exc))
+            continue
+        log.info("colour conversion at the screen's size: libyuv (%s)", candidate)
+        return loaded
     log.info("libyuv not available (%s): the colour conversion uses swscale", "; ".join(failures))
     return None
