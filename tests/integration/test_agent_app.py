@@ -24,7 +24,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from tests.integration.stand_in import ThreadedServer
 from tests.netns import private_netns
-from tests.xvfb import xvfb_display
+from tests.xvfb import click_rect, move_pointer, xdotool, xvfb_display
 from websockets.asyncio.server import ServerConnection
 
 from veo.agent import history as agent_history
@@ -192,15 +192,6 @@ def latest_geometry(log: Path, window: str) -> dict[str, list[int]]:
     raise AssertionError(f"no ui-geometry {window} line")
 
 
-def click(display: str, rect: list[int]) -> None:
-    x, y = rect[0] + rect[2] // 2, rect[1] + rect[3] // 2
-    subprocess.run(
-        ["xdotool", "mousemove", "--sync", str(x), str(y), "click", "1"],
-        env={**os.environ, "DISPLAY": display},
-        check=True,
-    )
-
-
 def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Path) -> None:
     server = StandInServer(netns)
     server.start()
@@ -226,18 +217,18 @@ def test_agent_process_consent_pause_stop(display: str, netns: str, tmp_path: Pa
         rects = consent_layout(log, index)
         assert set(rects) == {"allow", "deny", "perm_view", "perm_control", "sas_differ"}
         assert not server.got["consent"].is_set() and server.frames == 0
-        click(display, rects["allow"])
+        click_rect(display, rects["allow"])
         assert server.got["consent"].wait(30)
         wait_for_line(log, r"session started granted=view,control")
         assert server.first_frame.wait(30)
 
         _, bar = wait_for_line(log, r"ui-geometry bar (\{.*\})")
         bar_rects = json.loads(bar.group(1))
-        click(display, bar_rects["pause"])
+        click_rect(display, bar_rects["pause"])
         assert server.got["control_state"].wait(30)
         index, _ = wait_for_line(log, r"control paused")
         _, bar = wait_for_line(log, r"ui-geometry bar (\{.*\})", index)
-        click(display, json.loads(bar.group(1))["stop"])
+        click_rect(display, json.loads(bar.group(1))["stop"])
         assert server.got["hangup"].wait(30)
         wait_for_line(log, r"session ended by=user reason=user_stopped")
         wait_for_line(log, r"capture stopped, grant forgotten")
@@ -281,11 +272,11 @@ def test_global_hotkey_stops_the_session(display: str, netns: str, tmp_path: Pat
     try:
         wait_for_line(log, r"stop hotkey grabbed")
         index, _ = wait_for_line(log, r"sas=\d{6}")
-        click(display, consent_layout(log, index)["allow"])
+        click_rect(display, consent_layout(log, index)["allow"])
         wait_for_line(log, r"session started granted=view,control")
         wait_for_line(log, r"ui-geometry bar ")
         # the focus is on the root window, not on any veo window: the grab is global
-        xdotool(display, "mousemove", "--sync", "5", "5")
+        move_pointer(display, 5, 5)
         xdotool(display, "key", "ctrl+alt+shift+End")
         wait_for_line(log, r"stop hotkey pressed")
         assert server.got["hangup"].wait(30)
@@ -309,7 +300,7 @@ def test_codes_differ_on_the_consent_dialog_aborts_as_interception(
     agent, log = start_agent(netns, display, tmp_path)
     try:
         index, _ = wait_for_line(log, r"sas=\d{6}")
-        click(display, consent_layout(log, index)["sas_differ"])
+        click_rect(display, consent_layout(log, index)["sas_differ"])
         assert server.got["abort"].wait(30)
         aborts = [m for m in server.received if isinstance(m, Abort)]
         assert aborts[-1].reason == "sas_mismatch"
@@ -325,10 +316,6 @@ def test_codes_differ_on_the_consent_dialog_aborts_as_interception(
             agent.terminate()
             agent.wait()
         server.stop()
-
-
-def xdotool(display: str, *args: str) -> None:
-    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True)
 
 
 def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -> None:
@@ -350,10 +337,10 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
         wait_for_line(log, r"ui-geometry code ")
         rects = latest_geometry(log, "code")
         assert set(rects) == {"entry", "ok", "history"}
-        click(display, rects["entry"])
+        click_rect(display, rects["entry"])
         xdotool(display, "key", "End", *["BackSpace"] * 16)
         xdotool(display, "type", code)
-        click(display, rects["ok"])
+        click_rect(display, rects["ok"])
 
     try:
         enter("12345")
@@ -367,7 +354,7 @@ def test_code_window_retry_then_deny(display: str, netns: str, tmp_path: Path) -
         enter("123 456 789")
         wait_for_line(log, r"sas=\d{6}", index)
         _, geometry = wait_for_line(log, r"ui-geometry consent (\{.*\})", index)
-        click(display, json.loads(geometry.group(1))["deny"])
+        click_rect(display, json.loads(geometry.group(1))["deny"])
         assert server.got["deny"].wait(30)
         wait_for_line(log, r"session ended by=user reason=denied")
         assert agent.wait(60) == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from tests.tk_process import tk_runner
-from tests.xvfb import xvfb_display
+from tests.xvfb import click_rect, xvfb_display
 
 from veo.agent.device import notice_text
 from veo.agent.ui.common import Fonts
@@ -132,12 +132,7 @@ def test_device_notice_reads_stdin_and_closes_with_its_button(display: str, tmp_
         process.stdin.write(json.dumps({"enrolment": RESPONSE.model_dump(), "language": "en"}).encode())
         process.stdin.close()
         rects = json.loads(_wait_for_line(log, r"ui-geometry enrol-notice (\{.*\})", process).group(1))
-        x, y = rects["ok"][0] + rects["ok"][2] // 2, rects["ok"][1] + rects["ok"][3] // 2
-        subprocess.run(
-            ["xdotool", "mousemove", "--sync", str(x), str(y), "click", "1"],
-            env={**os.environ, "DISPLAY": display},
-            check=True,
-        )
+        click_rect(display, rects["ok"])
         assert process.wait(30) == 0
     finally:
         if process.poll() is None:

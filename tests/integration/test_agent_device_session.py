@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from tests.integration.stand_in import ThreadedServer
-from tests.integration.test_agent_app import click, latest_geometry, wait_for_line
+from tests.integration.test_agent_app import latest_geometry, wait_for_line
 from tests.netns import private_netns
-from tests.xvfb import xvfb_display
+from tests.xvfb import click_rect, xvfb_display
 from websockets.asyncio.server import ServerConnection
 
 from veo.protocol.device import DevicePolicy, DeviceSession, LaunchSpec
@@ -195,7 +195,7 @@ def test_notify_starts_at_once_and_the_notices_stop_ends_it(display: str, netns:
             notice = latest_geometry(log, "connected_notice")
             assert set(notice) == {"stop", "close"}
             assert "ui-geometry consent " not in log.read_text(), "no dialog on a notify device"
-            click(display, notice["stop"])
+            click_rect(display, notice["stop"])
             assert server.got["hangup"].wait(30)
             assert server.of(Hangup)[-1].reason == "user_stopped"
             wait_for_line(log, r"session ended by=user reason=user_stopped")
@@ -218,7 +218,7 @@ def test_ask_shows_the_managed_dialog_and_waits_for_allow(display: str, netns: s
             wait_for_line(log, r"ui-geometry consent ")
             rects = latest_geometry(log, "consent")
             assert {"allow", "deny", "sas_differ"} <= set(rects)
-            click(display, rects["allow"])
+            click_rect(display, rects["allow"])
             assert server.got["consent"].wait(30)
             assert server.of(Consent)[0].sas_confirmed is False
             assert server.got["resume_key"].wait(30)
@@ -268,7 +268,7 @@ def test_a_typed_code_agent_asks_even_when_the_server_says_notify(
             assert "consent dialog for a managed computer" not in log.read_text()
             assert server.of(Join)[0].device_secret is None  # a typed code is no device's join
             assert not server.got["consent"].is_set()
-            click(display, latest_geometry(log, "consent")["deny"])
+            click_rect(display, latest_geometry(log, "consent")["deny"])
             wait_for_line(log, r"session ended by=user reason=denied")
             assert not server.got["consent"].is_set() and not server.got["resume_key"].is_set()
         finally:

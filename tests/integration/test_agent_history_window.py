@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from tests.tk_process import tk_runner
-from tests.xvfb import xvfb_display
+from tests.xvfb import click_rect, xvfb_display
 
 from veo.agent import history
 from veo.agent.endings import ending
@@ -218,15 +218,6 @@ def _wait_for_line(
         threading.Event().wait(0.05)
 
 
-def _click(display: str, rect: list[int]) -> None:
-    x, y = rect[0] + rect[2] // 2, rect[1] + rect[3] // 2
-    subprocess.run(
-        ["xdotool", "mousemove", "--sync", str(x), str(y), "click", "1"],
-        env={**os.environ, "DISPLAY": display},
-        check=True,
-    )
-
-
 def _run(display: str, written: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DISPLAY": display, "VEO_AGENT_HISTORY": str(written)}
     return subprocess.Popen(
@@ -247,7 +238,7 @@ def test_history_command_opens_the_window_and_closes_with_its_button(
         _wait_for_line(log, r"history window: 2 session\(s\), 1 damaged line\(s\) skipped", process)
         rects = json.loads(_wait_for_line(log, r"ui-geometry history (\{.*\})", process).group(1))
         assert set(rects) == {"list", "close"}
-        _click(display, rects["close"])
+        click_rect(display, rects["close"])
         assert process.wait(30) == 0
         _wait_for_line(log, r"history window closed", process)
     finally:
@@ -264,10 +255,10 @@ def test_past_sessions_button_on_the_code_window(display: str, written: Path, tm
     try:
         rects = json.loads(_wait_for_line(log, r"ui-geometry code (\{.*\})", process).group(1))
         assert set(rects) == {"entry", "ok", "history"}
-        _click(display, rects["history"])
+        click_rect(display, rects["history"])
         _wait_for_line(log, r"history window: 2 session\(s\)", process)
         history_rects = json.loads(_wait_for_line(log, r"ui-geometry history (\{.*\})", process).group(1))
-        _click(display, history_rects["close"])
+        click_rect(display, history_rects["close"])
         assert process.poll() is None  # closing the history leaves the code window
         process.terminate()
         assert process.wait(30) == 0

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tkinter as tk
 import uuid
@@ -39,7 +38,7 @@ from tests.sqlite_template import migrated_sqlite
 from tests.support import make_user
 from tests.tk_process import labels as _labels
 from tests.tk_process import run_in_tk
-from tests.xvfb import xvfb_display
+from tests.xvfb import click_rect, xdotool, xvfb_display
 
 from veo.agent.signaling import WebSocketChannel
 from veo.agent.tls import client_context
@@ -195,15 +194,6 @@ async def start_agent(display: str, tmp_path: Path, *args: str, installed: Path 
     return Agent(process, log, stderr)
 
 
-def xdotool(display: str, *args: str) -> None:
-    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=30)
-
-
-def click(display: str, rect: list[int]) -> None:
-    x, y, w, h = rect
-    xdotool(display, "mousemove", "--sync", str(x + w // 2), str(y + h // 2), "click", "1")
-
-
 def screenshot(display: str, out: Path) -> Image.Image:
     import mss
     import mss.tools
@@ -265,7 +255,7 @@ async def test_cut_short_copy_says_so_in_a_window_and_exits_2(display: str, tmp_
         close = await agent.rect("problem", "close")
         picture = screenshot(display, tmp_path / "problem.png")
         assert _shows_a_window(picture, close)
-        click(display, close)
+        click_rect(display, close)
         assert await asyncio.wait_for(agent.process.wait(), 30) == 2
     finally:
         await agent.stop()
@@ -288,7 +278,7 @@ async def test_a_used_embedded_code_is_asked_again_in_the_code_window(display: s
             said = await agent.line(r"code window says: ")
             assert "This code has already been used" in said
             entry = await agent.rect("code", "entry")
-            click(display, entry)
+            click_rect(display, entry)
             xdotool(display, "key", "End", "key", "--repeat", "15", "BackSpace")
             xdotool(display, "type", "--delay", "20", fresh)
             xdotool(display, "key", "Return")
@@ -320,7 +310,7 @@ async def test_link_to_another_server_is_refused_and_nothing_connects(display: s
         )
         close = await agent.rect("problem", "close")
         screenshot(display, tmp_path / "refused.png")
-        click(display, close)
+        click_rect(display, close)
         assert await asyncio.wait_for(agent.process.wait(), 30) == 2
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody knocked

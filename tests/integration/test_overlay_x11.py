@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.xvfb import xvfb_display
+from tests.xvfb import click, xvfb_display
 
 from veo.agent.overlay.board import FADE, HOLD
 from veo.agent.overlay.x11 import X11Overlay
@@ -106,9 +106,7 @@ def test_strokes_show_let_clicks_through_keep_the_bar_clear_and_fade(
             assert pixel(display, 600, 110) == (0, 0, 255)  # the bar shows through the stroke
             assert pixel(display, 200, 320) == (0xD9, 0xD9, 0xD9)  # beside the line: the target
 
-            subprocess.run(
-                ["xdotool", "mousemove", "--sync", "200", "300", "click", "1"], env=env, check=True
-            )
+            click(display, 200, 300)
             wait(
                 "the click to reach the target under the stroke",
                 lambda: any("click target" in c for c in clicks),
