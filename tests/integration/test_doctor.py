@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,15 +226,22 @@ def beat(node: str, host: str, now: float) -> str:
 
 
 def doctor(env: dict[str, str], *args: str, lang: str = "en") -> tuple[int, dict[str, dict[str, str]], str]:
-    """Run ``veo doctor`` as the operator would; (exit status, findings by check, text output)."""
-    as_json = subprocess.run(
-        [sys.executable, "-m", "veo", "doctor", "--json", "--lang", lang, *args],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    as_text = subprocess.run(
-        [sys.executable, "-m", "veo", "doctor", "--lang", lang, *args],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    """Run ``veo doctor`` as the operator would; (exit status, findings by check, text output).
+
+    The JSON and the text run go at once (two processes, as two operators could): each is mostly
+    the start-up of a Python process and waits on the network, and neither writes anything."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        json_run = pool.submit(
+            subprocess.run,
+            [sys.executable, "-m", "veo", "doctor", "--json", "--lang", lang, *args],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        text_run = pool.submit(
+            subprocess.run,
+            [sys.executable, "-m", "veo", "doctor", "--lang", lang, *args],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        as_json, as_text = json_run.result(), text_run.result()
     assert as_json.returncode == as_text.returncode, (as_json.stderr, as_text.stderr)
     report = json.loads(as_json.stdout)
     assert report["ok"] is (as_json.returncode == 0)
