@@ -149,6 +149,14 @@ CELL_CALL_PIXELS = 20_000
 KEPT_REFORMATTERS = 64
 
 
+#: whole scaled pictures (a scroll, a new window) twice as large as their encoded size or more (a
+#: 4K screen in a console under 1920 px) are halved by libyuv (2x2 averages) before swscale
+#: scales the rest: 4K -> 1520x854 in ~5.5 ms of CPU instead of ~16.5 (offline, same minute), but
+#: a little softer (the bench's 11-px words at fit, had every picture been halved: 85.1 %
+#: recognised instead of 88.0), so once the screen rests the last picture is converted again in
+#: one sharp pass (:meth:`YuvCanvas.settle`; then 88.1 %), and changes converted as cells always
+#: follow a sharp picture. ``docs/performance.md``, "Halving 4K scrolls"
+HALVE_FIRST = True
 #: libyuv, which converts pictures at the screen's own size (5-9x less CPU than swscale, exact
 #: patches: :mod:`veo.agent.libyuv`), when it loads; ``None``: swscale converts them (tests set
 #: it to check that path). Scaled pictures are always swscale's: scaling and converting in one
@@ -340,6 +348,13 @@ class YuvCanvas:
         self._patch_reformatter = VideoReformatter()
         #: libyuv for a canvas of the screen's own size, when it loaded (see :data:`native`)
         self._native = None if self.scaled else native
+        #: libyuv halving a whole picture twice as large or more before swscale scales the rest,
+        #: when it loaded (:func:`halves`); ``settled``: the picture now is the sharp one pass
+        self._halver = native if self.scaled and halves(self.source, size) else None
+        self.settled = True
+        if self._halver is not None:
+            self._halved = np.zeros((self.source.height // 2, self.source.width // 2), np.uint32)
+            self._halved_reformatter = VideoReformatter()
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -402,14 +417,14 @@ class YuvCanvas:
         return self.size.width * self.size.height
 
     def _whole_bgra(self, pixels: npt.NDArray[np.uint32]) -> av.VideoFrame:
-        """``pixels`` (exactly :attr:`source` large) as a BGRA frame: the grab itself, no copy.
+        """``pixels`` (the whole picture converted) as a BGRA frame: the grab itself, no copy.
 
         swscale reads the captured buffer in place (``from_numpy_buffer``; the frame lives only
         for this conversion). Copying it into a frame first cost 3.7 ms of thread CPU per
         3840x2160 grab (copy and scale to 1080p 11.0 ms, in place 7.1 ms) and 0.2 ms at 1080p
         (copy and convert 2.1 ms, in place 1.9 ms), on the bench's scrolling workload.
         """
-        width, height = self.source.width, self.source.height
+        height, width = pixels.shape
         if pixels.flags.c_contiguous:
             in_place = pixels.view(np.uint8).reshape(height, width, 4)
             return av.VideoFrame.from_numpy_buffer(in_place, format="bgra")
@@ -435,16 +450,49 @@ class YuvCanvas:
         whole = self.source.width * self.source.height
         cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
         if not self.patches or cost * 10 >= whole * WHOLE_TENTHS:
-            self._adopt(
-                scale_to_yuv(
-                    self._whole_bgra(pixels),
-                    self.size,
-                    self._whole_reformatter,
-                    interpolation=self._interpolation,
-                )
-            )
-            return whole
+            return self._update_whole_scaled(pixels, fast=True)
+        if not self.settled:  # cells next to a halved picture's would show their seams
+            return self._update_whole_scaled(pixels, fast=False)
         return sum(self._update_block(pixels, row, column) for row, column in blocks)
+
+    def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
+        """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv halves it
+        first (:func:`halves`), halved then scaled (or just converted: exactly half), and
+        :attr:`settled` says which."""
+        if fast and self._halver is not None:
+            halved = self._halved
+            self._halver.halve_bgra(pixels, halved)
+            if halved.shape == (self.size.height, self.size.width):
+                self._halver.bgra_to_i420(halved, self._y, self._u, self._v)
+            else:
+                self._adopt(
+                    scale_to_yuv(
+                        self._whole_bgra(halved),
+                        self.size,
+                        self._halved_reformatter,
+                        interpolation=self._interpolation,
+                    )
+                )
+            self.settled = False
+            return self.source.width * self.source.height
+        self._adopt(
+            scale_to_yuv(
+                self._whole_bgra(pixels),
+                self.size,
+                self._whole_reformatter,
+                interpolation=self._interpolation,
+            )
+        )
+        self.settled = True
+        return self.source.width * self.source.height
+
+    def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
+        """After whole pictures converted fast (halved), the last one again in one sharp pass,
+        once the screen rests (:class:`veo.agent.stream.FrameSource` calls it with its repeat):
+        the pixels converted, 0 when the picture is already the sharp one."""
+        if self.settled:
+            return 0
+        return self._update_whole_scaled(pixels[: self.source.height, : self.source.width], fast=False)
 
     def _update_block(self, pixels: npt.NDArray[np.uint32], row: _Span, column: _Span) -> int:
         """Convert one rectangle of cells (:func:`_merged` spans) and write back its inside."""
@@ -500,6 +548,20 @@ class YuvCanvas:
         inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
         self._u[inside] = _plane(patch, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
         self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+
+
+def halves(source: Size, size: Size) -> bool:
+    """Whether the whole pictures of a ``source`` scaled to ``size`` are halved by libyuv before
+    swscale scales the rest (:data:`HALVE_FIRST`): twice as large or more each way, in sizes
+    whose half is even, and libyuv loaded."""
+    return (
+        HALVE_FIRST
+        and native is not None
+        and source.width >= 2 * size.width
+        and source.height >= 2 * size.height
+        and source.width % 4 == 0
+        and source.height % 4 == 0
+    )
 
 
 def _merged(spans: list[_Span]) -> _Span:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: the library's file name: its ABI version 0 (Debian's ``libyuv0``, the one-file bundle's copy)
 LIBRARY = "libyuv.so.0"
+#: libyuv's ``kFilterBox``: at exactly 2x, the average of each 2x2 block
+BOX = 3
 
 
 class Libyuv:
@@ -49,6 +51,14 @@ class Libyuv:
         )
         convert.restype = integer
         self._convert = convert
+        scale = library.ARGBScale
+        scale.argtypes = (
+            *(pointer, integer, integer, integer),  # the source, its stride, width, height
+            *(pointer, integer, integer, integer),  # the target, its stride, width, height
+            integer,  # the filter
+        )
+        scale.restype = integer
+        self._scale = scale
 
     def bgra_to_i420(
         self,
@@ -87,6 +97,34 @@ class Libyuv:
         )
         if result != 0:
             raise ValueError(f"libyuv refused the conversion ({result})")
+
+    def halve_bgra(self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> None:
+        """``source`` (BGRA, even sizes) at half its width and height into ``target``: each 2x2
+        block's average (libyuv's box filter at exactly 2x). Whole pictures only: libyuv halves
+        runs of pixels in SIMD and the columns left over in plain C, which rounds 1 level apart,
+        so a rectangle halved alone is not always what the whole picture's halving gives there."""
+        height, width = source.shape
+        if width % 2 or height % 2 or width <= 0 or height <= 0:
+            raise ValueError(f"libyuv halves even, non-empty rectangles, not {width}x{height}")
+        if target.shape != (height // 2, width // 2):
+            raise ValueError("the target is not half the rectangle halved")
+        if source.strides[1] != 4 or target.strides[1] != 4:
+            raise ValueError("libyuv reads and writes rows of adjacent pixels")
+        if not target.flags.writeable:
+            raise ValueError("the target must be writable")
+        result = self._scale(
+            source.ctypes.data,
+            source.strides[0],
+            width,
+            height,
+            target.ctypes.data,
+            target.strides[0],
+            width // 2,
+            height // 2,
+            BOX,
+        )
+        if result != 0:
+            raise ValueError(f"libyuv refused to halve the picture ({result})")
 
 
 def _candidates() -> list[str]:

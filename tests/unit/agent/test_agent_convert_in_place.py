@@ -47,6 +47,7 @@ def test_a_read_only_shared_buffer_converts() -> None:
         del view, canvas
 
 
+@pytest.mark.usefixtures("swscale_only")  # 192x108 -> 96x54 is halved by libyuv where it loads
 def test_a_scaled_canvas_keeps_one_reformatter_for_whole_frames_with_the_same_result() -> None:
     """swscale is set up once for the whole picture, not once per frame (``_whole_reformatter``)."""
     from veo.agent.convert import scale_to_yuv

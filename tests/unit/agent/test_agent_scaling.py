@@ -215,6 +215,7 @@ def _one_pass(pixels: npt.NDArray[np.uint32], size: Size) -> av.VideoFrame:
     return scale_to_yuv(bgra, size)
 
 
+@pytest.mark.usefixtures("swscale_only")  # the first whole frame one swscale pass, not halved
 @pytest.mark.parametrize(
     ("source", "size", "tolerance"),
     [
@@ -254,6 +255,7 @@ def _text(size: Size, seed: int) -> npt.NDArray[np.uint32]:
     return np.where(ink, np.uint32(0xFF141414), np.uint32(0xFFFAFAFA)).astype(np.uint32)
 
 
+@pytest.mark.usefixtures("swscale_only")  # the first whole frame one swscale pass, not halved
 @pytest.mark.parametrize(
     ("source", "view", "text_worst"),
     [
@@ -293,6 +295,7 @@ def test_a_patch_off_the_grid_stays_within_its_bound_and_its_seams_do_not_show(
         assert int(np.abs(steps_got[:, edges] - steps_want[:, edges]).max()) <= 2 * worst
 
 
+@pytest.mark.usefixtures("swscale_only")  # the first whole frame one swscale pass, not halved
 @pytest.mark.parametrize(("source", "size"), [(K4, HD), (K4, Size(1520, 854)), (QHD, HD)])
 def test_a_small_change_converts_only_the_cells_it_can_change(source: Size, size: Size) -> None:
     """A typed letter in the middle of a cell re-converts that cell alone, not every cell whose
@@ -326,6 +329,7 @@ def test_a_small_change_converts_only_the_cells_it_can_change(source: Size, size
         assert int(np.abs(got.astype(np.int16) - want).max()) <= tolerance
 
 
+@pytest.mark.usefixtures("swscale_only")  # the first whole frame one swscale pass, not halved
 @pytest.mark.parametrize(
     ("source", "view"), [(HD, fit(1520, 855)), (K4, fit(1520, 855)), (QHD, fit(1900, 1200))]
 )
