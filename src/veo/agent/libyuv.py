@@ -1,4 +1,5 @@
-"""libyuv's BGRA -> I420 conversion, for pictures sent at the screen's own size.
+"""libyuv's BGRA -> I420 conversion, for pictures sent at the screen's own size, and its 2x
+box filter, which halves a 4K scroll's pictures before swscale scales the rest.
 
 libyuv is Google's conversion library, the one Chromium's and WebRTC's own screen capture
 convert with. Its ``ARGBToI420`` (libyuv's "ARGB" is BGRA in memory, as X11 and PipeWire hand
@@ -13,7 +14,7 @@ Its matrix is swscale's (BT.601, limited range: luma within 1 level of swscale's
 chroma sits at the centre of each block, which the H.264 stream signals
 (:func:`veo.agent.convert.chroma_location`).
 
-No Python package binds libyuv; this is a ``ctypes`` binding of the one function veo calls.
+No Python package binds libyuv; this is a ``ctypes`` binding of the two functions veo calls.
 The library comes from the agent's bundle (the one-file build copies the build machine's) or
 the system (Debian and Ubuntu: ``libyuv0``). Absent or unloadable, :func:`load` says ``None``
 and the canvas converts with swscale, as before.

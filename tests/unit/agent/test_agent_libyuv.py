@@ -108,3 +108,22 @@ def test_without_the_library_the_canvas_converts_with_swscale(monkeypatch: pytes
     canvas = YuvCanvas(SIZE)
     assert canvas.update(_picture(3), [Rect(0, 0, SIZE.width, SIZE.height)]) == SIZE.width * SIZE.height
     assert convert.chroma_location(scaled=False) == convert.CHROMA_LOCATION
+
+
+def test_halving_refuses_what_would_write_out_of_place(native_converter: libyuv.Libyuv) -> None:
+    source = _picture(2)
+    target = np.zeros((54, 96), np.uint32)
+    with pytest.raises(ValueError, match="even"):
+        native_converter.halve_bgra(source[:107], target)
+    with pytest.raises(ValueError, match="half"):
+        native_converter.halve_bgra(source, target[:53])
+    with pytest.raises(ValueError, match="adjacent"):
+        native_converter.halve_bgra(source[:, ::2], target[:, :48])
+    target.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        native_converter.halve_bgra(source, target)
+    assert not target.any()
+    writable = np.zeros((54, 96), np.uint32)
+    native_converter.halve_bgra(source, writable)  # the 2x2 averages, within libyuv's rounding
+    blocks = source.view(np.uint8).reshape(54, 2, 96, 2, 4).astype(int).sum(axis=(1, 3)) / 4
+    assert np.abs(writable.view(np.uint8).reshape(54, 96, 4) - blocks).max() <= 1
