@@ -62,6 +62,21 @@ class AgentLog:
                 return {name: Rect.from_list(rect) for name, rect in data.items()}
         return None
 
+    def consent_layout(self, after: int = 0) -> dict[str, Rect] | None:
+        """The consent dialog's layout once Allow is enabled; None until then.
+
+        The dialog is on the screen as soon as the join is answered, often before the SAS is known.
+        On a display with no window manager (Xvfb) the agent logs a layout the code changed before
+        it logs ``consent allow enabled`` (``ui/consent.py``), so once that line is there (at or
+        after line ``after``: the SAS line of this session), the last layout logged is where the
+        buttons are. Read by the end-to-end flow and by the integration tests of the agent process.
+        """
+        if not any("consent allow enabled" in line for line in self.lines()[after:]):
+            return None
+        layout = self.geometry("consent")
+        assert layout is not None, "the agent enabled Allow but never logged `ui-geometry consent`"
+        return layout
+
     def dropped(self) -> list[tuple[str, str]]:
         """Every ``(type, reason)`` the agent dropped, in order."""
         found = []

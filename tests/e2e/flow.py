@@ -63,14 +63,10 @@ def settled_layout(agent: VeoAgent, window: str, after: str, settle: float = 3.0
 
 
 def consent_layout(agent: VeoAgent, logs: Logs) -> dict[str, Rect]:
-    """The consent dialog's layout once it shows the SAS and Allow is enabled, on a display with no
-    window manager (Xvfb): the agent logs a layout the code changed before it logs
-    ``consent allow enabled`` (``ui/consent.py``), so the last layout logged is where Allow is.
-    Under a window manager, which resizes later, :func:`settled_layout` still waits for a re-log."""
-    wait_for("Allow to be enabled", lambda: agent.log.contains("consent allow enabled"), 60, logs)
-    layout = agent.log.geometry("consent")
-    assert layout is not None, "the agent never logged `ui-geometry consent`"
-    return layout
+    """The consent dialog's layout once it shows the SAS and Allow is enabled (the rule is
+    :meth:`AgentLog.consent_layout`). Under a window manager, which resizes later,
+    :func:`settled_layout` still waits for a re-log."""
+    return wait_for("Allow to be enabled", agent.log.consent_layout, 60, logs)
 
 
 def _press_allow(live: LiveSession, allow: Rect) -> None:

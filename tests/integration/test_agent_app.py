@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tests.e2e.agent_log import AgentLog
 from tests.integration.stand_in import ThreadedServer
 from tests.netns import private_netns
 from tests.xvfb import click_rect, move_pointer, xdotool, xvfb_display
@@ -175,11 +176,12 @@ def wait_for_line(log: Path, pattern: str, after: int = 0) -> tuple[int, re.Matc
 
 def consent_layout(log: Path, sas_line: int) -> dict[str, list[int]]:
     """The consent dialog's layout once it shows the SAS (logged at line ``sas_line``) and Allow is
-    enabled. The dialog is on the screen as soon as the join is answered, often before the SAS is
-    known; a layout the code changed is logged before ``consent allow enabled`` (``ui/consent.py``,
-    no window manager here), so the last one logged by then is where the buttons are."""
-    wait_for_line(log, r"consent allow enabled", sas_line)
-    return latest_geometry(log, "consent")
+    enabled, by the end-to-end harness's rule (:meth:`AgentLog.consent_layout`); pytest-timeout
+    guards the wait."""
+    agent_log = AgentLog(log)
+    while (layout := agent_log.consent_layout(sas_line)) is None:
+        threading.Event().wait(0.05)
+    return {name: [rect.x, rect.y, rect.width, rect.height] for name, rect in layout.items()}
 
 
 def latest_geometry(log: Path, window: str) -> dict[str, list[int]]:
