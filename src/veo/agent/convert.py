@@ -459,31 +459,16 @@ class YuvCanvas:
         """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv halves it
         first (:func:`halves`), halved then scaled (or just converted: exactly half), and
         :attr:`settled` says which."""
+        picture, reformatter, self.settled = pixels, self._whole_reformatter, True
         if fast and self._halver is not None:
-            halved = self._halved
-            self._halver.halve_bgra(pixels, halved)
-            if halved.shape == (self.size.height, self.size.width):
-                self._halver.bgra_to_i420(halved, self._y, self._u, self._v)
-            else:
-                self._adopt(
-                    scale_to_yuv(
-                        self._whole_bgra(halved),
-                        self.size,
-                        self._halved_reformatter,
-                        interpolation=self._interpolation,
-                    )
-                )
-            self.settled = False
-            return self.source.width * self.source.height
+            picture, reformatter, self.settled = self._halved, self._halved_reformatter, False
+            self._halver.halve_bgra(pixels, picture)
+            if picture.shape == (self.size.height, self.size.width):  # exactly half: converted
+                self._halver.bgra_to_i420(picture, self._y, self._u, self._v)
+                return self.source.width * self.source.height
         self._adopt(
-            scale_to_yuv(
-                self._whole_bgra(pixels),
-                self.size,
-                self._whole_reformatter,
-                interpolation=self._interpolation,
-            )
+            scale_to_yuv(self._whole_bgra(picture), self.size, reformatter, interpolation=self._interpolation)
         )
-        self.settled = True
         return self.source.width * self.source.height
 
     def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
