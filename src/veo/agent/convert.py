@@ -44,7 +44,9 @@ by at most 2 levels (tested). Where no window edge falls exactly on a source pix
 from a whole pass by at most :func:`patch_bound` levels (proven there, measured <= 2 on text at
 4K); only a size with windows farther off converts the whole frame at every change, and
 :func:`veo.agent.scaling.fit_size` avoids those. Many changed cells also take one whole pass,
-which is cheaper than their calls.
+which is cheaper than their calls. A whole picture twice its encoded size or more (a 4K
+scroll) is halved by libyuv before swscale scales it, and converted again in one sharp pass once
+the screen rests (:data:`HALVE_FIRST`, :meth:`YuvCanvas.settle`).
 """
 
 from __future__ import annotations
@@ -159,8 +161,9 @@ KEPT_REFORMATTERS = 64
 HALVE_FIRST = True
 #: libyuv, which converts pictures at the screen's own size (5-9x less CPU than swscale, exact
 #: patches: :mod:`veo.agent.libyuv`), when it loads; ``None``: swscale converts them (tests set
-#: it to check that path). Scaled pictures are always swscale's: scaling and converting in one
-#: filtered pass, whose patches the grid below keeps exact.
+#: it to check that path). Scaled pictures are swscale's, scaling and converting in one filtered
+#: pass whose patches the grid below keeps exact; only their whole pictures may be halved by
+#: libyuv first (:data:`HALVE_FIRST`).
 native: libyuv.Libyuv | None = libyuv.load()
 
 
