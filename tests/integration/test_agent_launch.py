@@ -21,7 +21,6 @@ import re
 import shutil
 import socket
 import sys
-import tkinter as tk
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -32,11 +31,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
+from tests.integration.launch_windows import check_consent, check_problem
 from tests.integration.notify_support import new_ticket
 from tests.integration.test_agent_tls import self_signed
 from tests.sqlite_template import migrated_sqlite
 from tests.support import make_user
-from tests.tk_process import labels as _labels
 from tests.tk_process import run_in_tk
 from tests.xvfb import click_rect, xdotool, xvfb_display
 
@@ -479,53 +478,11 @@ async def test_the_system_store_is_found_where_openssl_does_not_look(
 
 
 # ---------------------------------------------------------------- the windows' words, in process
-
-
-def _check_consent(root: tk.Tk, language: str) -> None:
-    from tests.integration.agent_screens import _joined
-
-    from veo.agent.ui.common import Fonts
-    from veo.agent.ui.consent import ConnectedServer, ConsentDialog, server_line, warning_text
-
-    _ = gettext_for(language).gettext
-    nothing: Callable[..., None] = lambda *_a: None  # noqa: E731
-    checked = ConnectedServer("support.acme.example", True)
-    dialog = ConsentDialog(
-        root,
-        Fonts(root),
-        _,
-        _joined(),  # type: ignore[arg-type]
-        nothing,
-        nothing,
-        nothing,
-        desktop_asks_too=True,  # the longest it gets: four boxes and the Wayland note
-        server=checked,
-    )
-    dialog.show_sas("428913")
-    root.update()
-    shown = _labels(dialog.window)
-    assert server_line(_, checked) in shown and warning_text(_, checked, "ACME IT") in shown
-    assert any("support.acme.example" in text and "ACME IT" in text for text in shown)
-    # the whole dialog fits a 1366x768 screen with a panel or two
-    assert dialog.window.winfo_height() <= 768 - 60 and dialog.window.winfo_width() <= 1366 - 200
-    dialog.close()
-
-
-def _check_problem(root: tk.Tk, language: str) -> None:
-    from veo.agent.launch import problem_text
-    from veo.agent.ui.common import Fonts
-    from veo.agent.ui.problem import ProblemWindow
-
-    _ = gettext_for(language).gettext
-    said = problem_text(_, "embedded_damaged")
-    window = ProblemWindow(root, Fonts(root), _, _("veo cannot start"), said, lambda: None, "details")
-    root.update()
-    assert window.texts() == [_("veo cannot start"), said, "details"]
-    assert _("Close") in _labels(window.window)
-    window.window.destroy()
+# The checks live in launch_windows.py: the spawned Tk process imports the checks' module, and this
+# one imports the whole server (the app, uvicorn, the reports' scikit-learn).
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-@pytest.mark.parametrize("check", [_check_consent, _check_problem])
+@pytest.mark.parametrize("check", [check_consent, check_problem])
 def test_window_words(display: str, check: Callable[..., None], language: str) -> None:
     run_in_tk(display, check, language)  # Tk keeps its X connection per process
