@@ -40,7 +40,7 @@ BOX = 3
 
 
 class Libyuv:
-    """The loaded library: :meth:`bgra_to_i420` into planes the caller owns."""
+    """The loaded library: :meth:`bgra_to_i420` and :meth:`halve_bgra` into arrays the caller owns."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
         convert = library.ARGBToI420
@@ -73,17 +73,11 @@ class Libyuv:
 
         The shapes are checked here, not in C: libyuv writes where the pointers say.
         """
-        height, width = source.shape
-        if width % 2 or height % 2 or width <= 0 or height <= 0:
-            raise ValueError(f"libyuv converts even, non-empty rectangles, not {width}x{height}")
+        height, width = _even_size(source, "converts")
         half = (height // 2, width // 2)
         if y.shape != (height, width) or u.shape != half or v.shape != half:
             raise ValueError("the planes do not match the rectangle converted")
-        if source.strides[1] != 4 or any(plane.strides[1] != 1 for plane in (y, u, v)):
-            raise ValueError("libyuv reads and writes rows of adjacent pixels")
-        for plane in (y, u, v):
-            if not plane.flags.writeable:
-                raise ValueError("the planes must be writable")
+        _check_rows(source, (y, u, v), 1, "the planes must be writable")
         result = self._convert(
             source.ctypes.data,
             source.strides[0],
@@ -104,15 +98,10 @@ class Libyuv:
         block's average (libyuv's box filter at exactly 2x). Whole pictures only: libyuv halves
         runs of pixels in SIMD and the columns left over in plain C, which rounds 1 level apart,
         so a rectangle halved alone is not always what the whole picture's halving gives there."""
-        height, width = source.shape
-        if width % 2 or height % 2 or width <= 0 or height <= 0:
-            raise ValueError(f"libyuv halves even, non-empty rectangles, not {width}x{height}")
+        height, width = _even_size(source, "halves")
         if target.shape != (height // 2, width // 2):
             raise ValueError("the target is not half the rectangle halved")
-        if source.strides[1] != 4 or target.strides[1] != 4:
-            raise ValueError("libyuv reads and writes rows of adjacent pixels")
-        if not target.flags.writeable:
-            raise ValueError("the target must be writable")
+        _check_rows(source, (target,), 4, "the target must be writable")
         result = self._scale(
             source.ctypes.data,
             source.strides[0],
@@ -126,6 +115,28 @@ class Libyuv:
         )
         if result != 0:
             raise ValueError(f"libyuv refused to halve the picture ({result})")
+
+
+def _even_size(source: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:
+    """``source``'s height and width, refused unless both are even and not zero."""
+    height, width = source.shape
+    if width % 2 or height % 2 or width <= 0 or height <= 0:
+        raise ValueError(f"libyuv {doing} even, non-empty rectangles, not {width}x{height}")
+    return height, width
+
+
+def _check_rows(
+    source: npt.NDArray[np.uint32],
+    targets: tuple[npt.NDArray[np.generic], ...],
+    target_pixel: int,
+    not_writable: str,
+) -> None:
+    """Refuse what libyuv cannot read or write as it assumes: rows of adjacent pixels (4 bytes
+    in the source, ``target_pixel`` in the targets), and targets that may be written."""
+    if source.strides[1] != 4 or any(target.strides[1] != target_pixel for target in targets):
+        raise ValueError("libyuv reads and writes rows of adjacent pixels")
+    if not all(target.flags.writeable for target in targets):
+        raise ValueError(not_writable)
 
 
 def _candidates() -> list[str]:
