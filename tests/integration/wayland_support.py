@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,23 +109,32 @@ def wait_focused(path: Path, within: float) -> None:
     lands on the closing dialog (seen once in CI: the button's click lost, the text arrived).
     The technician's first click comes seconds later, after the video; a test must wait.
     """
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        states = [event for event in events_of(path) if event["event"] == "ready"]
-        if states and states[-1].get("focused"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the app's window did not get the focus back: {events_of(path)}")
+
+    def focused(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+        states = [event for event in events if event["event"] == "ready"]
+        return states[-1] if states and states[-1].get("focused") else None
+
+    _wait(path, focused, within, "the app's window did not get the focus back")
 
 
 def wait_event(path: Path, name: str, within: float) -> dict[str, Any]:
+    def first(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((event for event in events if event["event"] == name), None)
+
+    return _wait(path, first, within, f"no {name!r} event in {path.name}")
+
+
+def _wait(
+    path: Path, found: Callable[[list[dict[str, Any]]], dict[str, Any] | None], within: float, failure: str
+) -> dict[str, Any]:
+    """The event ``found`` picks from the app's events, read again every 0.1 s for ``within``."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        for event in events_of(path):
-            if event["event"] == name:
-                return event
+        event = found(events_of(path))
+        if event is not None:
+            return event
         time.sleep(0.1)
-    raise AssertionError(f"no {name!r} event in {path.name}: {events_of(path)}")
+    raise AssertionError(f"{failure}: {events_of(path)}")
 
 
 async def mutter_input_async(
