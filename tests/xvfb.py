@@ -69,27 +69,28 @@ def xdotool(display: str, *args: str, timeout: float = 30.0) -> str:
     return result.stdout
 
 
-def pointer(display: str) -> tuple[int, int]:
+def pointer(display: str, timeout: float = 30.0) -> tuple[int, int]:
     """Where the real pointer is (``xdotool getmouselocation``)."""
-    fields = dict(item.split("=", 1) for item in xdotool(display, "getmouselocation", "--shell").split())
+    shell = xdotool(display, "getmouselocation", "--shell", timeout=timeout)
+    fields = dict(item.split("=", 1) for item in shell.split())
     return int(fields["X"]), int(fields["Y"])
 
 
-def move_pointer(display: str, x: int, y: int) -> None:
+def move_pointer(display: str, x: int, y: int, timeout: float = 30.0) -> None:
     """Move the real pointer to (x, y) and wait until the server has it there.
 
     Not moved when it already rests there: ``mousemove --sync`` then waits 15 s for a motion that
     never comes (xdotool 3.20160805), as it did when a module's second test clicked *Allow* where
     the first one had (``tests/e2e/xdisplay.XvfbDisplay.click`` has the same rule).
     """
-    if pointer(display) != (x, y):
-        xdotool(display, "mousemove", "--sync", str(x), str(y))
+    if pointer(display, timeout) != (x, y):
+        xdotool(display, "mousemove", "--sync", str(x), str(y), timeout=timeout)
 
 
-def click(display: str, x: int, y: int) -> None:
-    """Press and release the left button at (x, y), as a user would."""
-    move_pointer(display, x, y)
-    xdotool(display, "click", "1")
+def click(display: str, x: int, y: int, timeout: float = 30.0) -> None:
+    """Press and release the left button at (x, y), as a user would (``timeout``: each xdotool's)."""
+    move_pointer(display, x, y, timeout)
+    xdotool(display, "click", "1", timeout=timeout)
 
 
 def click_rect(display: str, rect: Sequence[int]) -> None:

@@ -15,8 +15,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import xvfb
+
 from .netns import NetworkNamespace
 from .procs import LoggedProcess, wait_for
+
+#: how long one xdotool command may take on the e2e display
+XDOTOOL_SECONDS = 20.0
 
 WIDTH, HEIGHT = 1280, 720
 FIRST_DISPLAY = 100  # -displayfd users start at 0: stay out of their way
@@ -100,29 +105,18 @@ class XvfbDisplay:
         return {**os.environ, "DISPLAY": self.display}
 
     def xdotool(self, *args: str) -> str:
-        result = subprocess.run(
-            ["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=20, check=False
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
-        return result.stdout
+        return xvfb.xdotool(self.display, *args, timeout=XDOTOOL_SECONDS)
 
     def pointer(self) -> tuple[int, int]:
         """Where the real pointer is (``xdotool getmouselocation``)."""
-        fields = dict(item.split("=", 1) for item in self.xdotool("getmouselocation", "--shell").split())
-        return int(fields["X"]), int(fields["Y"])
+        return xvfb.pointer(self.display, XDOTOOL_SECONDS)
 
     def click(self, x: int, y: int) -> None:
-        """Move the real pointer to (x, y) and press + release the left button, as a user would.
-
-        Not moved when it already rests there (the previous test's dialog had its Allow button at
-        the same place): ``mousemove --sync`` then waits 15 s for a motion that never comes
-        (xdotool 3.20160805; ``veo.bench.stream.display.point`` says the same), which made the
-        session of every such test start 15 s late.
-        """
-        if self.pointer() != (x, y):
-            self.xdotool("mousemove", "--sync", str(x), str(y))
-        self.xdotool("click", "1")
+        """Move the real pointer to (x, y) and press + release the left button, as a user would:
+        :func:`tests.xvfb.click`, which does not move a pointer already resting there (the
+        previous test's dialog had its Allow button at the same place: ``mousemove --sync`` then
+        waited 15 s, and the session of every such test started 15 s late)."""
+        xvfb.click(self.display, x, y, XDOTOOL_SECONDS)
 
     def click_rect(self, rect: Rect) -> None:
         self.click(*rect.center)
