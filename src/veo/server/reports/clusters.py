@@ -5,6 +5,11 @@ dropped, cut to a common stem; sublinear term frequency) with cosine distance; t
 agglomerative clustering with average linkage and a distance threshold, so nobody has to guess
 how many problems there are. The input is bounded (the most recent :data:`MAX_TICKETS` of the
 period) because the distance matrix grows with the square of it.
+
+scikit-learn (and the SciPy it brings) is imported inside :func:`find_clusters` and
+:func:`stop_words`, not with this module: it was about 40 % of the server's import time, paid by
+every ``veo server`` start (and every test that starts one) while only a report that clusters
+tickets needs it. ``tests/unit/server/test_startup_imports.py`` keeps it that way.
 """
 
 from __future__ import annotations
@@ -15,12 +20,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer  # type: ignore[import-untyped]
-from sklearn.metrics.pairwise import cosine_distances  # type: ignore[import-untyped]
 
 from veo.server.reports.rows import TicketRow, week_of
 
@@ -39,9 +41,19 @@ SPANISH_STOP_WORDS = frozenset(
         "otra otro hace puedo puede estan estoy",
     )
 )
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS | SPANISH_STOP_WORDS)
 STEM = 5
 _WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words and :data:`SPANISH_STOP_WORDS`, built on first use.
+
+    A function rather than a constant so that importing this module does not import scikit-learn.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # type: ignore[import-untyped]
+
+    return frozenset(ENGLISH_STOP_WORDS | SPANISH_STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,8 @@ def _full_words(text: str) -> tuple[str, ...]:
     else:
         folded = unicodedata.normalize("NFKD", lowered)
         plain = "".join(c for c in folded if not unicodedata.combining(c))
-    return tuple(word for word in _WORD.findall(plain) if word not in STOP_WORDS)
+    stop = stop_words()
+    return tuple(word for word in _WORD.findall(plain) if word not in stop)
 
 
 def _readable(stems: list[str], texts: list[str]) -> list[str]:
@@ -103,6 +116,10 @@ def find_clusters(
     recent = sorted(tickets, key=lambda t: (t.created_at, t.id), reverse=True)[:MAX_TICKETS]
     if len(recent) < MIN_SIZE:
         return []
+    from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
+    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+    from sklearn.metrics.pairwise import cosine_distances  # type: ignore[import-untyped]
+
     vectorizer = TfidfVectorizer(analyzer=_words, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform([_text(t) for t in recent])
