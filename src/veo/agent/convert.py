@@ -44,9 +44,10 @@ by at most 2 levels (tested). Where no window edge falls exactly on a source pix
 from a whole pass by at most :func:`patch_bound` levels (proven there, measured <= 2 on text at
 4K); only a size with windows farther off converts the whole frame at every change, and
 :func:`veo.agent.scaling.fit_size` avoids those. Many changed cells also take one whole pass,
-which is cheaper than their calls. A whole picture twice its encoded size or more (a 4K
-scroll) is halved by libyuv before swscale scales it, and converted again in one sharp pass once
-the screen rests (:data:`HALVE_FIRST`, :meth:`YuvCanvas.settle`).
+which is cheaper than their calls. While the screen moves (a scroll, a new window), a whole
+picture is scaled and converted by libyuv instead, 2.5-5x faster and a little softer, and
+converted again in one sharp swscale pass once the screen rests (:data:`FAST_WHILE_MOVING`,
+:meth:`YuvCanvas.settle`).
 """
 
 from __future__ import annotations
@@ -151,19 +152,22 @@ CELL_CALL_PIXELS = 20_000
 KEPT_REFORMATTERS = 64
 
 
-#: whole scaled pictures (a scroll, a new window) twice as large as their encoded size or more (a
-#: 4K screen in a console under 1920 px) are halved by libyuv (2x2 averages) before swscale
-#: scales the rest: 4K -> 1520x854 in ~5.5 ms of CPU instead of ~16.5 (offline, same minute), but
-#: a little softer (the bench's 11-px words at fit, had every picture been halved: 85.1 %
-#: recognised instead of 88.0), so once the screen rests the last picture is converted again in
-#: one sharp pass (:meth:`YuvCanvas.settle`; then 88.1 %), and changes converted as cells always
-#: follow a sharp picture. ``docs/performance.md``, "Halving 4K scrolls"
-HALVE_FIRST = True
+#: while the screen moves (a scroll, a new window), whole scaled pictures are made smaller by
+#: libyuv: halved (2x2 averages) while twice the encoded size or more, the rest bilinear (its 2
+#: taps reach every pixel under 2x: no stroke dropped), converted by libyuv straight into the
+#: canvas. Process CPU per frame, offline, the same idle minute: 4K -> 1520x854 3.4 ms against
+#: 6.9 when libyuv halved and swscale scaled the rest (one swscale pass: 14.2); 1080p -> 1520x854
+#: 1.9 against swscale's 2.6. The picture is a little softer than swscale's (the bench's 11-px
+#: words at fit, had every 4K picture been halved: 85.1 % recognised instead of 88.0), so once the
+#: screen rests the last one is converted again in one sharp pass (:meth:`YuvCanvas.settle`), and
+#: changes converted as cells always follow a sharp picture. ``docs/performance.md``, "Moving
+#: pictures made smaller by libyuv"
+FAST_WHILE_MOVING = True
 #: libyuv, which converts pictures at the screen's own size (5-9x less CPU than swscale, exact
 #: patches: :mod:`veo.agent.libyuv`), when it loads; ``None``: swscale converts them (tests set
 #: it to check that path). Scaled pictures are swscale's, scaling and converting in one filtered
-#: pass whose patches the grid below keeps exact; only their whole pictures may be halved by
-#: libyuv first (:data:`HALVE_FIRST`).
+#: pass whose patches the grid below keeps exact; only their whole pictures may be libyuv's while
+#: the screen moves (:data:`FAST_WHILE_MOVING`).
 native: libyuv.Libyuv | None = libyuv.load()
 
 
@@ -351,13 +355,15 @@ class YuvCanvas:
         self._patch_reformatter = VideoReformatter()
         #: libyuv for a canvas of the screen's own size, when it loaded (see :data:`native`)
         self._native = None if self.scaled else native
-        #: libyuv halving a whole picture twice as large or more before swscale scales the rest,
-        #: when it loaded (:func:`halves`); ``settled``: the picture now is the sharp one pass
-        self._halver = native if self.scaled and halves(self.source, size) else None
+        #: libyuv scaling and converting a whole picture while the screen moves, when it loaded
+        #: (:func:`scales_fast`); ``settled``: the picture now is the sharp one pass
+        self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
-        if self._halver is not None:
-            self._halved = np.zeros((self.source.height // 2, self.source.width // 2), np.uint32)
-            self._halved_reformatter = VideoReformatter()
+        if self._fast is not None:
+            #: the BGRA pictures between libyuv's steps: each halving's, then the encoded size's
+            self._steps = [
+                np.zeros((step.height, step.width), np.uint32) for step in _fast_steps(self.source, size)
+            ]
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -452,30 +458,32 @@ class YuvCanvas:
         ]
         whole = self.source.width * self.source.height
         cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
-        if not self.patches or cost * 10 >= whole * WHOLE_TENTHS:
-            return self._update_whole_scaled(pixels, fast=True)
-        if not self.settled:  # cells next to a halved picture's would show their seams
-            return self._update_whole_scaled(pixels, fast=False)
-        return sum(self._update_block(pixels, row, column) for row, column in blocks)
+        # cells never sit next to a fast picture's (their seams would show)
+        if self.patches and self.settled and cost * 10 < whole * WHOLE_TENTHS:
+            return sum(self._update_block(pixels, row, column) for row, column in blocks)
+        # fast only where most of the picture changed anyway (a scroll, a new window): a fast
+        # picture differs from a sharp one everywhere a little, which x264 would send as changes
+        moved = sum(rect.width * rect.height for rect in rects)
+        return self._update_whole_scaled(pixels, fast=moved * 10 >= whole * WHOLE_TENTHS)
 
     def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
-        """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv halves it
-        first (:func:`halves`), halved then scaled (or just converted: exactly half), and
-        :attr:`settled` says which."""
-        picture, reformatter, self.settled = pixels, self._whole_reformatter, True
-        if fast and self._halver is not None:
-            picture, reformatter, self.settled = self._halved, self._halved_reformatter, False
-            self._halver.halve_bgra(pixels, picture)
-            if picture.shape == (self.size.height, self.size.width):  # exactly half: converted
-                self._halver.bgra_to_i420(picture, self._y, self._u, self._v)
-                return self.source.width * self.source.height
-        self._adopt(
-            scale_to_yuv(self._whole_bgra(picture), self.size, reformatter, interpolation=self._interpolation)
-        )
+        """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv does it
+        (:func:`scales_fast`), scaled and converted by libyuv; :attr:`settled` says which."""
+        self.settled = not fast or self._fast is None
+        if self._fast is not None and not self.settled:
+            picture = pixels
+            for step in self._steps:
+                halving = 2 * step.shape[0] == picture.shape[0] and 2 * step.shape[1] == picture.shape[1]
+                (self._fast.halve_bgra if halving else self._fast.scale_bgra)(picture, step)
+                picture = step
+            self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
+        else:
+            whole, reformatter = self._whole_bgra(pixels), self._whole_reformatter
+            self._adopt(scale_to_yuv(whole, self.size, reformatter, interpolation=self._interpolation))
         return self.source.width * self.source.height
 
     def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
-        """After whole pictures converted fast (halved), the last one again in one sharp pass,
+        """After whole pictures converted fast (by libyuv), the last one again in one sharp pass,
         once the screen rests (:class:`veo.agent.stream.FrameSource` calls it with its repeat):
         the pixels converted, 0 when the picture is already the sharp one."""
         if self.settled:
@@ -538,18 +546,29 @@ class YuvCanvas:
         self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
 
 
-def halves(source: Size, size: Size) -> bool:
-    """Whether the whole pictures of a ``source`` scaled to ``size`` are halved by libyuv before
-    swscale scales the rest (:data:`HALVE_FIRST`): twice as large or more each way, in sizes
-    whose half is even, and libyuv loaded."""
-    return (
-        HALVE_FIRST
-        and native is not None
-        and source.width >= 2 * size.width
-        and source.height >= 2 * size.height
-        and source.width % 4 == 0
-        and source.height % 4 == 0
-    )
+def scales_fast(source: Size, size: Size) -> bool:
+    """Whether the whole pictures of a ``source`` scaled down to ``size`` are libyuv's while the
+    screen moves (:data:`FAST_WHILE_MOVING`): libyuv loaded, and steps it can take there
+    (:func:`_fast_steps`)."""
+    return FAST_WHILE_MOVING and native is not None and source != size and bool(_fast_steps(source, size))
+
+
+def _fast_steps(source: Size, size: Size) -> list[Size]:
+    """The sizes libyuv makes a ``source`` picture on its way to ``size``: halved while it stays
+    twice as large or more each way (even sizes), then ``size`` unless the last halving made it;
+    none when what is left is still 2x or more (an odd size stopped the halving), where 2 taps
+    would drop strokes."""
+    steps, step = [], source
+    while (
+        step.width % 2 == step.height % 2 == 0
+        and step.width >= 2 * size.width
+        and step.height >= 2 * size.height
+    ):
+        step = Size(step.width // 2, step.height // 2)
+        steps.append(step)
+    if step.width >= 2 * size.width or step.height >= 2 * size.height:
+        return []  # the bilinear step would be 2x or more
+    return steps if step == size else [*steps, size]
 
 
 def _merged(spans: list[_Span]) -> _Span:

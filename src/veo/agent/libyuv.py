@@ -1,5 +1,5 @@
-"""libyuv's BGRA -> I420 conversion, for pictures sent at the screen's own size, and its 2x
-box filter, which halves a 4K scroll's pictures before swscale scales the rest.
+"""libyuv's BGRA -> I420 conversion, for pictures sent at the screen's own size, and its
+scalers, which make a moving screen's whole pictures smaller fast (a scroll, a new window).
 
 libyuv is Google's conversion library, the one Chromium's and WebRTC's own screen capture
 convert with. Its ``ARGBToI420`` (libyuv's "ARGB" is BGRA in memory, as X11 and PipeWire hand
@@ -35,12 +35,17 @@ log = logging.getLogger(__name__)
 
 #: the library's file name: its ABI version 0 (Debian's ``libyuv0``, the one-file bundle's copy)
 LIBRARY = "libyuv.so.0"
-#: libyuv's ``kFilterBox``: at exactly 2x, the average of each 2x2 block
+#: libyuv's ``kFilterBox``: at exactly 2x, the average of each 2x2 block. (At other ratios
+#: libyuv's BGRA scaler takes 2 taps whatever the filter, which drops 1-px strokes beyond 2x.)
 BOX = 3
+#: libyuv's ``kFilterBilinear``: 2 taps each way, which reach every source pixel while the picture
+#: is made at most 2x smaller (every pixel then weighs at least a quarter in some target pixel)
+BILINEAR = 2
 
 
 class Libyuv:
-    """The loaded library: :meth:`bgra_to_i420` and :meth:`halve_bgra` into arrays the caller owns."""
+    """The loaded library: :meth:`bgra_to_i420`, :meth:`halve_bgra` and :meth:`scale_bgra` into
+    arrays the caller owns."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
         convert = library.ARGBToI420
@@ -95,33 +100,60 @@ class Libyuv:
 
     def halve_bgra(self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> None:
         """``source`` (BGRA, even sizes) at half its width and height into ``target``: each 2x2
-        block's average (libyuv's box filter at exactly 2x). Whole pictures only: libyuv halves
-        runs of pixels in SIMD and the columns left over in plain C, which rounds 1 level apart,
-        so a rectangle halved alone is not always what the whole picture's halving gives there."""
+        block's average (libyuv's box filter at exactly 2x)."""
         height, width = _even_size(source, "halves")
         if target.shape != (height // 2, width // 2):
             raise ValueError("the target is not half the rectangle halved")
+        self._call_scale(source, target, BOX, "halve")
+
+    def scale_bgra(self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> None:
+        """``source`` (BGRA) made as small as ``target``, at most 2x smaller each way, and written
+        there, bilinear (:data:`BILINEAR`)."""
+        height, width = _size(source, "scales")
+        target_height, target_width = _size(target, "scales into")
+        if not (height <= 2 * target_height and width <= 2 * target_width):
+            raise ValueError("libyuv scales pictures at most 2x smaller here")
+        if target_height > height or target_width > width:
+            raise ValueError("libyuv only makes pictures smaller here")
+        self._call_scale(source, target, BILINEAR, "scale")
+
+    def _call_scale(
+        self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32], filtering: int, doing: str
+    ) -> None:
+        """``ARGBScale`` from ``source`` into ``target`` (sizes checked by the caller).
+
+        Whole pictures only: libyuv scales runs of pixels in SIMD and the columns left over in
+        plain C, which rounds 1 level apart, so a rectangle scaled alone is not always what the
+        whole picture's scaling gives there (a patch's seams)."""
         _check_rows(source, (target,), 4, "the target must be writable")
         result = self._scale(
             source.ctypes.data,
             source.strides[0],
-            width,
-            height,
+            source.shape[1],
+            source.shape[0],
             target.ctypes.data,
             target.strides[0],
-            width // 2,
-            height // 2,
-            BOX,
+            target.shape[1],
+            target.shape[0],
+            filtering,
         )
         if result != 0:
-            raise ValueError(f"libyuv refused to halve the picture ({result})")
+            raise ValueError(f"libyuv refused to {doing} the picture ({result})")
 
 
 def _even_size(source: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:
     """``source``'s height and width, refused unless both are even and not zero."""
-    height, width = source.shape
-    if width % 2 or height % 2 or width <= 0 or height <= 0:
+    height, width = _size(source, doing)
+    if width % 2 or height % 2:
         raise ValueError(f"libyuv {doing} even, non-empty rectangles, not {width}x{height}")
+    return height, width
+
+
+def _size(picture: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:
+    """``picture``'s height and width, refused when it is empty."""
+    height, width = picture.shape
+    if width <= 0 or height <= 0:
+        raise ValueError(f"libyuv {doing} non-empty rectangles, not {width}x{height}")
     return height, width
 
 

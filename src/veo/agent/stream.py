@@ -219,7 +219,7 @@ class FrameSource:
             self._quiet_interval = interval = self._refine
             self._sharpened = 0
         elif force or now >= self.repeat_at:
-            # the screen rests: a picture converted fast (halved, see convert) is made sharp
+            # the screen rests: a picture converted fast (by libyuv, see convert) is made sharp
             self.pixels_converted += self._canvas.settle(pixels)
             self.keepalives += 1
             doubled = min(self._quiet_interval * 2, self._keepalive)

@@ -110,20 +110,44 @@ def test_without_the_library_the_canvas_converts_with_swscale(monkeypatch: pytes
     assert convert.chroma_location(scaled=False) == convert.CHROMA_LOCATION
 
 
-def test_halving_refuses_what_would_write_out_of_place(native_converter: libyuv.Libyuv) -> None:
-    source = _picture(2)
+def test_halving_and_scaling_refuse_what_would_write_out_of_place(native_converter: libyuv.Libyuv) -> None:
+    source = _picture(2)  # 192x108
     target = np.zeros((54, 96), np.uint32)
     with pytest.raises(ValueError, match="even"):
         native_converter.halve_bgra(source[:107], target)
     with pytest.raises(ValueError, match="half"):
         native_converter.halve_bgra(source, target[:53])
-    with pytest.raises(ValueError, match="adjacent"):
-        native_converter.halve_bgra(source[:, ::2], target[:, :48])
-    target.flags.writeable = False
-    with pytest.raises(ValueError, match="writable"):
-        native_converter.halve_bgra(source, target)
+    with pytest.raises(ValueError, match="non-empty"):
+        native_converter.scale_bgra(source[:0], target)
+    with pytest.raises(ValueError, match="non-empty"):
+        native_converter.scale_bgra(source, target[:0])
+    with pytest.raises(ValueError, match="2x"):
+        native_converter.scale_bgra(source, target[:50])  # 108 rows into 50: more than 2x
+    with pytest.raises(ValueError, match="smaller"):
+        native_converter.scale_bgra(source[:50], target)  # 50 rows into 54: larger
+    for scaling in (native_converter.halve_bgra, native_converter.scale_bgra):
+        with pytest.raises(ValueError, match="adjacent"):
+            scaling(source[:, ::2], target[:, :48])
+        target.flags.writeable = False
+        with pytest.raises(ValueError, match="writable"):
+            scaling(source, target)
+        target.flags.writeable = True
     assert not target.any()
-    writable = np.zeros((54, 96), np.uint32)
-    native_converter.halve_bgra(source, writable)  # the 2x2 averages, within libyuv's rounding
+
+
+def test_halving_averages_each_block_and_scaling_reaches_every_pixel(native_converter: libyuv.Libyuv) -> None:
+    """Halved: each 2x2 block's average. Scaled 1.25x smaller: 1-px black columns every 5 px,
+    every one darkens a target pixel (2 taps under 2x reach every source pixel)."""
+    source = _picture(2)
+    halved = np.zeros((54, 96), np.uint32)
+    native_converter.halve_bgra(source, halved)  # the 2x2 averages, within libyuv's rounding
     blocks = source.view(np.uint8).reshape(54, 2, 96, 2, 4).astype(int).sum(axis=(1, 3)) / 4
-    assert np.abs(writable.view(np.uint8).reshape(54, 96, 4) - blocks).max() <= 1
+    assert np.abs(halved.view(np.uint8).reshape(54, 96, 4) - blocks).max() <= 1
+    strokes = np.full((100, 200), 0xFFFFFFFF, np.uint32)
+    strokes[:, 3::5] = 0xFF000000
+    smaller = np.zeros((80, 160), np.uint32)
+    native_converter.scale_bgra(strokes, smaller)
+    row = smaller.view(np.uint8).reshape(80, 160, 4)[40, :, 0].astype(int)
+    for stroke in range(3, 200, 5):
+        at = stroke * 160 // 200
+        assert row[max(at - 1, 0) : at + 2].min() <= 255 * 0.75, (stroke, row[at - 1 : at + 2])

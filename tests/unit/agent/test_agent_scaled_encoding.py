@@ -111,6 +111,7 @@ class _UncappedEncoder(ScreenH264Encoder):  # type: ignore[misc]
         return codec
 
 
+@pytest.mark.usefixtures("swscale_only")  # the sharp pass's frames: the motion search is the subject
 def test_a_scaled_scroll_costs_fewer_bytes_with_sub_pixel_search() -> None:
     """A 6-px scroll of 960x540 shown at 760x428 (a shift of 4.75 px): the same frames encoded
     with the scaled options and with the unscaled ones (measured: ~34 % fewer bytes)."""
