@@ -52,6 +52,7 @@ converted again in one sharp swscale pass once the screen rests (:data:`FAST_WHI
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -360,9 +361,15 @@ class YuvCanvas:
         self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
         if self._fast is not None:
-            #: the BGRA pictures between libyuv's steps: each halving's, then the encoded size's
+            #: libyuv's steps and the BGRA picture each makes: halvings, then a bilinear one
             self._steps = [
-                np.zeros((step.height, step.width), np.uint32) for step in _fast_steps(self.source, size)
+                (
+                    self._fast.halve_bgra
+                    if 2 * step.width == before.width and 2 * step.height == before.height
+                    else self._fast.scale_bgra,
+                    np.zeros((step.height, step.width), np.uint32),
+                )
+                for before, step in itertools.pairwise([self.source, *_fast_steps(self.source, size)])
             ]
 
     def _adopt(self, frame: av.VideoFrame) -> None:
@@ -472,10 +479,9 @@ class YuvCanvas:
         self.settled = not fast or self._fast is None
         if self._fast is not None and not self.settled:
             picture = pixels
-            for step in self._steps:
-                halving = 2 * step.shape[0] == picture.shape[0] and 2 * step.shape[1] == picture.shape[1]
-                (self._fast.halve_bgra if halving else self._fast.scale_bgra)(picture, step)
-                picture = step
+            for scale, smaller in self._steps:
+                scale(picture, smaller)
+                picture = smaller
             self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
         else:
             whole, reformatter = self._whole_bgra(pixels), self._whole_reformatter
