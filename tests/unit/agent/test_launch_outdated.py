@@ -123,10 +123,7 @@ def test_the_browser_gets_the_users_environment_not_the_bundles(
     monkeypatch.setenv("PATH", f"{opener.parent}:/usr/bin:/bin")
     monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
     open_in_browser(SERVER + "/download")
-    deadline = time.monotonic() + 10
-    while not record.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert record.read_text().strip() == f"{SERVER}/download LD=unset"
+    assert _opened(record) == f"{SERVER}/download LD=unset"  # its whole line, not a file just made
     # not frozen: the standard library's webbrowser, in this environment
     monkeypatch.setattr(sys, "frozen", False)
     assert user_environment() is None
