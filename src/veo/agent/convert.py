@@ -45,9 +45,9 @@ from a whole pass by at most :func:`patch_bound` levels (proven there, measured 
 4K); only a size with windows farther off converts the whole frame at every change, and
 :func:`veo.agent.scaling.fit_size` avoids those. Many changed cells also take one whole pass,
 which is cheaper than their calls. While the screen moves (a scroll, a new window), a whole
-picture is scaled and converted by libyuv instead, 2.5-5x faster and a little softer, and
-converted again in one sharp swscale pass once the screen rests (:data:`FAST_WHILE_MOVING`,
-:meth:`YuvCanvas.settle`).
+picture is made smaller by libyuv first (4K -> 1520x854: 3.4 ms of CPU instead of 14.2 in one
+swscale pass; 1080p: 1.9 instead of 2.6), a little softer, and converted again in one sharp
+swscale pass once the screen rests (:data:`FAST_WHILE_MOVING`, :meth:`YuvCanvas.settle`).
 """
 
 from __future__ import annotations
@@ -154,16 +154,21 @@ KEPT_REFORMATTERS = 64
 
 
 #: while the screen moves (a scroll, a new window), whole scaled pictures are made smaller by
-#: libyuv: halved (2x2 averages) while twice the encoded size or more, the rest bilinear (its 2
-#: taps reach every pixel under 2x: no stroke dropped), converted by libyuv straight into the
-#: canvas. Process CPU per frame, offline, the same idle minute: 4K -> 1520x854 3.4 ms against
-#: 6.9 when libyuv halved and swscale scaled the rest (one swscale pass: 14.2); 1080p -> 1520x854
-#: 1.9 against swscale's 2.6. The picture is a little softer than swscale's (the bench's 11-px
-#: words at fit, had every 4K picture been halved: 85.1 % recognised instead of 88.0), so once the
-#: screen rests the last one is converted again in one sharp pass (:meth:`YuvCanvas.settle`), and
-#: changes converted as cells always follow a sharp picture. ``docs/performance.md``, "Moving
-#: pictures made smaller by libyuv"
+#: libyuv: halved (2x2 averages) while twice the encoded size or more, the rest bilinear up to
+#: :data:`BILINEAR_UP_TO` (else swscale scales the halved picture, as one pass would), converted
+#: by libyuv straight into the canvas. Process CPU per frame, offline, the same idle minute: 4K ->
+#: 1520x854 3.4 ms against 6.9 when libyuv halved and swscale scaled the rest (one swscale pass:
+#: 14.2); 1080p -> 1520x854 1.9 against swscale's 2.6. Bytes at x264's cap are the same; the
+#: picture is a little softer and aliased (29-31 dB against the sharp picture instead of 31-36),
+#: so once the screen rests the last one is converted again in one sharp pass
+#: (:meth:`YuvCanvas.settle`), and changes converted as cells always follow a sharp picture.
+#: ``docs/performance.md``, "Moving pictures made smaller by libyuv"
 FAST_WHILE_MOVING = True
+#: the most libyuv's bilinear step makes a picture smaller (each way). Its 2 taps are ``r`` source
+#: pixels apart, so the pixel between two of them keeps ``1 - r/2`` of its weight: a quarter at
+#: 1.5x, nothing near 2x, where a 1-px stroke vanishes (swscale's filter widens with the ratio and
+#: drops none)
+BILINEAR_UP_TO = 1.5
 #: libyuv, which converts pictures at the screen's own size (5-9x less CPU than swscale, exact
 #: patches: :mod:`veo.agent.libyuv`), when it loads; ``None``: swscale converts them (tests set
 #: it to check that path). Scaled pictures are swscale's, scaling and converting in one filtered
@@ -361,7 +366,9 @@ class YuvCanvas:
         self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
         if self._fast is not None:
-            #: libyuv's steps and the BGRA picture each makes: halvings, then a bilinear one
+            #: libyuv's steps and the BGRA picture each makes: halvings, then a bilinear one or
+            #: (from BILINEAR_UP_TO on) swscale's pass from the last halving
+            self._finish = VideoReformatter()
             self._steps = [
                 (
                     self._fast.halve_bgra
@@ -453,7 +460,9 @@ class YuvCanvas:
 
     def _update_scaled(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
         """Re-convert the grid cells whose source window a changed rectangle touches, each
-        rectangle of touched cells in one call (:func:`_blocks`)."""
+        rectangle of touched cells in one call (:func:`_blocks`); or the whole picture where cells
+        cost more, have no grid, or would sit next to a fast picture: fast (libyuv) only when most
+        of the picture changed."""
         pixels = pixels[: self.source.height, : self.source.width]
         cells: set[tuple[int, int]] = set()
         for rect in rects:
@@ -474,18 +483,21 @@ class YuvCanvas:
         return self._update_whole_scaled(pixels, fast=moved * 10 >= whole * WHOLE_TENTHS)
 
     def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
-        """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv does it
-        (:func:`scales_fast`), scaled and converted by libyuv; :attr:`settled` says which."""
+        """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv can
+        (:func:`scales_fast`), made smaller by libyuv's steps and converted by libyuv (or scaled
+        the rest of the way by swscale); :attr:`settled` says which."""
         self.settled = not fast or self._fast is None
+        picture, reformatter = pixels, self._whole_reformatter
         if self._fast is not None and not self.settled:
-            picture = pixels
             for scale, smaller in self._steps:
                 scale(picture, smaller)
                 picture = smaller
-            self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
-        else:
-            whole, reformatter = self._whole_bgra(pixels), self._whole_reformatter
-            self._adopt(scale_to_yuv(whole, self.size, reformatter, interpolation=self._interpolation))
+            if picture.shape == (self.size.height, self.size.width):
+                self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
+                return self.source.width * self.source.height
+            reformatter = self._finish  # swscale the rest of the way from the last halving
+        whole = self._whole_bgra(picture)
+        self._adopt(scale_to_yuv(whole, self.size, reformatter, interpolation=self._interpolation))
         return self.source.width * self.source.height
 
     def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
@@ -561,9 +573,10 @@ def scales_fast(source: Size, size: Size) -> bool:
 
 def _fast_steps(source: Size, size: Size) -> list[Size]:
     """The sizes libyuv makes a ``source`` picture on its way to ``size``: halved while it stays
-    twice as large or more each way (even sizes), then ``size`` unless the last halving made it;
-    none when what is left is still 2x or more (an odd size stopped the halving), where 2 taps
-    would drop strokes."""
+    twice as large or more each way (even sizes), then ``size`` itself (bilinear) when what is
+    left is :data:`BILINEAR_UP_TO` or less each way; else swscale scales the rest from the last
+    halving. None (no fast picture) when nothing was halved and libyuv's bilinear would drop
+    strokes, or when what is left is still 2x or more one way (an odd size, an axis not halved)."""
     steps, step = [], source
     while (
         step.width % 2 == step.height % 2 == 0
@@ -572,9 +585,13 @@ def _fast_steps(source: Size, size: Size) -> list[Size]:
     ):
         step = Size(step.width // 2, step.height // 2)
         steps.append(step)
+    if step == size:
+        return steps
     if step.width >= 2 * size.width or step.height >= 2 * size.height:
-        return []  # the bilinear step would be 2x or more
-    return steps if step == size else [*steps, size]
+        return []
+    if step.width <= BILINEAR_UP_TO * size.width and step.height <= BILINEAR_UP_TO * size.height:
+        return [*steps, size]
+    return steps  # swscale finishes (nothing halved: no fast picture at all)
 
 
 def _merged(spans: list[_Span]) -> _Span:

@@ -35,11 +35,12 @@ log = logging.getLogger(__name__)
 
 #: the library's file name: its ABI version 0 (Debian's ``libyuv0``, the one-file bundle's copy)
 LIBRARY = "libyuv.so.0"
-#: libyuv's ``kFilterBox``: at exactly 2x, the average of each 2x2 block. (At other ratios
-#: libyuv's BGRA scaler takes 2 taps whatever the filter, which drops 1-px strokes beyond 2x.)
+#: libyuv's ``kFilterBox``: at exactly 2x, the average of each 2x2 block. (Its BGRA scaler is a
+#: real box only at exactly 2x and 4x; at other ratios it takes 2 taps whatever the filter.)
 BOX = 3
-#: libyuv's ``kFilterBilinear``: 2 taps each way, which reach every source pixel while the picture
-#: is made at most 2x smaller (every pixel then weighs at least a quarter in some target pixel)
+#: libyuv's ``kFilterBilinear``: 2 taps each way, ``r`` source pixels apart when the picture is made
+#: ``r`` times smaller, so the pixel between two taps keeps only ``1 - r/2`` of its weight: a
+#: quarter at 1.5x, nothing near 2x (the canvas uses it up to 1.5x, ``convert.BILINEAR_UP_TO``)
 BILINEAR = 2
 
 
@@ -107,8 +108,8 @@ class Libyuv:
         self._call_scale(source, target, BOX, "halve")
 
     def scale_bgra(self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> None:
-        """``source`` (BGRA) made as small as ``target``, at most 2x smaller each way, and written
-        there, bilinear (:data:`BILINEAR`)."""
+        """``source`` (BGRA) made as small as ``target``, at most 2x smaller each way (refused
+        beyond: 2 taps would skip whole pixels), and written there, bilinear (:data:`BILINEAR`)."""
         height, width = _size(source, "scales")
         target_height, target_width = _size(target, "scales into")
         if not (height <= 2 * target_height and width <= 2 * target_width):

@@ -128,6 +128,8 @@ def test_halving_and_scaling_refuse_what_would_write_out_of_place(native_convert
     for scaling in (native_converter.halve_bgra, native_converter.scale_bgra):
         with pytest.raises(ValueError, match="adjacent"):
             scaling(source[:, ::2], target[:, :48])
+        with pytest.raises(ValueError, match="adjacent"):
+            scaling(source[:, :96], target[:, ::2])  # the target's pixels not adjacent either
         target.flags.writeable = False
         with pytest.raises(ValueError, match="writable"):
             scaling(source, target)
