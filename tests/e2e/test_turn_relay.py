@@ -40,7 +40,7 @@ from .console import CHANNEL_SPY, Console
 from .demo import DemoApp
 from .demo_app import BLOCK_RGB
 from .flow import LiveSession, start_session
-from .procs import Logs, wait_for
+from .procs import LoggedProcess, Logs, wait_for
 from .relay_net import (
     AGENT_LINK,
     CONSOLE_LINK,
@@ -171,17 +171,18 @@ def test_session_crosses_coturn_only(
             "VEO_ICE_TRANSPORT_POLICY": "relay",
         },
     )
+    helpers: list[LoggedProcess] = []  # the forwarders and the probe's listener: stopped at the end
     try:
         server.start()
         assert server.process is not None
         logs.add(server.process)
         for side in (network.agent, network.console):
-            forward(side, SERVER_PORT, RELAY_ADDRESS, workdir, logs)
+            helpers.append(forward(side, SERVER_PORT, RELAY_ADDRESS, workdir, logs))
 
         # No path between the two sides: the relay's side reaches a listener on the console's
         # side, the agent's side does not (and reaches coturn and the server, so it is no
         # broken probe).
-        listener(network.console, CONSOLE_LINK[1], PROBE_PORT, workdir, logs)
+        helpers.append(listener(network.console, CONSOLE_LINK[1], PROBE_PORT, workdir, logs))
         assert connect_result(network.relay, CONSOLE_LINK[1], PROBE_PORT) == "ok"
         blocked = connect_result(network.agent, CONSOLE_LINK[1], PROBE_PORT)
         assert blocked != "ok" and "Network is unreachable" in blocked, blocked
@@ -222,6 +223,8 @@ def test_session_crosses_coturn_only(
         finally:
             console_browser.close()
     finally:
+        for helper in helpers:
+            helper.stop()
         server.stop()
         coturn.stop()
 
