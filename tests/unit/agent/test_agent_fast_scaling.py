@@ -19,6 +19,7 @@ from veo.agent import convert
 from veo.agent.capture.base import ScreenCapture, Size
 from veo.agent.convert import YuvCanvas, _fast_steps, _plane, scale_interpolation, scale_to_yuv, scales_fast
 from veo.agent.damage import Rect
+from veo.agent.libyuv import Libyuv
 from veo.agent.scaling import View
 from veo.agent.stream import FrameSource
 
@@ -48,6 +49,16 @@ def _visible(frame: av.VideoFrame) -> list[bytes]:
 
 def _planes(canvas: YuvCanvas) -> list[bytes]:
     return _visible(canvas.frame)
+
+
+def _fast_canvas(source: Size, size: Size, seed: int) -> tuple[YuvCanvas, npt.NDArray[np.uint32], Libyuv]:
+    """A canvas whose picture is a random one converted fast, the picture, and libyuv."""
+    pixels = _random(source, seed)
+    canvas = YuvCanvas(size, source)
+    canvas.update(pixels, _whole(source))
+    assert not canvas.settled
+    assert convert.native is not None
+    return canvas, pixels, convert.native
 
 
 def _whole(size: Size) -> list[Rect]:
@@ -86,12 +97,7 @@ def test_a_fast_picture_is_made_the_one_pass_picture_when_the_screen_rests() -> 
     ids=["2.5x: halved, then bilinear", "exactly half", "1.26x: bilinear"],
 )
 def test_a_fast_picture_is_libyuvs_steps_then_its_conversion(source: Size, size: Size) -> None:
-    pixels = _random(source, 2)
-    canvas = YuvCanvas(size, source)
-    canvas.update(pixels, _whole(source))
-    assert not canvas.settled
-    native = convert.native
-    assert native is not None
+    canvas, pixels, native = _fast_canvas(source, size, 2)
     picture = pixels
     for step in _fast_steps(source, size):
         smaller = np.zeros((step.height, step.width), np.uint32)
@@ -169,12 +175,7 @@ def test_from_the_last_halving_swscale_scales_the_rest() -> None:
     """Past BILINEAR_UP_TO after the halvings, the fast picture is swscale's pass from the halved
     picture, with the filter the ratio to the screen asks for."""
     source, size = Size(1280, 720), Size(350, 196)  # halved to 640x360, then 1.83x
-    pixels = _random(source, 8)
-    canvas = YuvCanvas(size, source)
-    canvas.update(pixels, _whole(source))
-    assert not canvas.settled
-    native = convert.native
-    assert native is not None
+    canvas, pixels, native = _fast_canvas(source, size, 8)
     halved = np.zeros((360, 640), np.uint32)
     native.halve_bgra(pixels, halved)
     frame = av.VideoFrame.from_ndarray(halved.view(np.uint8).reshape(360, 640, 4), format="bgra")
