@@ -568,7 +568,7 @@ def scales_fast(source: Size, size: Size) -> bool:
     """Whether the whole pictures of a ``source`` scaled down to ``size`` are libyuv's while the
     screen moves (:data:`FAST_WHILE_MOVING`): libyuv loaded, and steps it can take there
     (:func:`_fast_steps`)."""
-    return FAST_WHILE_MOVING and native is not None and source != size and bool(_fast_steps(source, size))
+    return FAST_WHILE_MOVING and native is not None and bool(_fast_steps(source, size))
 
 
 def _fast_steps(source: Size, size: Size) -> list[Size]:
