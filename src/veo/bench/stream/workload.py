@@ -112,31 +112,31 @@ class Workload:
         layout = Layout(width, height)
         x, y, w, h = layout.span
         edge = self.k(4)
-        self.canvas.create_rectangle(
-            x - edge, y - edge, x + w + edge, y + h + edge, fill="#808080", width=0, tags="pattern"
+        top = (layout.keys_y if keys else y) - edge
+        #: the pattern (and the keys' row) in a window of its own over the scene: Tk's canvas
+        #: repaints the bounding box of everything changed since its last repaint as ONE
+        #: rectangle, so a letter typed near the top and the pattern 1,800 rows below made it
+        #: repaint (and X report) 7.5-27 MB per letter at 4K, which no editor does
+        self.pane = tk.Canvas(
+            self.root, width=w + 2 * edge, height=y + h + edge - top, bg="#808080", highlightthickness=0
         )
+        self.pane.place(x=x - edge, y=top)
         self.blocks = []
         for index in range(BLOCKS):
             bx, by, bw, bh = layout.block(index)
-            self.blocks.append(
-                self.canvas.create_rectangle(bx, by, bx + bw, by + bh, fill="black", width=0, tags="pattern")
-            )
+            bx, by = bx - x + edge, by - top
+            self.blocks.append(self.pane.create_rectangle(bx, by, bx + bw, by + bh, fill="black", width=0))
         self.key_blocks = []
         if keys:
-            ky = layout.keys_y
-            self.canvas.create_rectangle(
-                x - edge, ky - edge, x + w + edge, ky + h + edge, fill="#808080", width=0, tags="pattern"
-            )
             for index in range(BLOCKS):
                 bx, _, bw, bh = layout.block(index)
-                self.key_blocks.append(
-                    self.canvas.create_rectangle(bx, ky, bx + bw, ky + bh, width=0, tags="pattern")
-                )
+                bx, by = bx - x + edge, edge
+                self.key_blocks.append(self.pane.create_rectangle(bx, by, bx + bw, by + bh, width=0))
             self.keys_seen = 0
             self._draw_keys(0)
             self.root.bind("<Key>", self._key)
         self.step: Callable[[], None] = self._build()
-        self.canvas.tag_raise("pattern")  # nothing the scene draws may cover the pattern
+        tk.Misc.tkraise(self.pane)  # above the scene (a canvas's own lift() raises its items)
         self.period = 1.0 / (TYPING_CPS if mode in ("typing", "burst") else STEP_HZ)
         self.next_at = 0.0
         self.steps = 0
@@ -320,11 +320,11 @@ class Workload:
 
     def _draw_keys(self, value: int) -> None:
         for block, light in zip(self.key_blocks, encode(value), strict=True):
-            self.canvas.itemconfigure(block, fill="white" if light else "black")
+            self.pane.itemconfigure(block, fill="white" if light else "black")
 
     def _draw_pattern(self) -> None:
         for block, light in zip(self.blocks, encode(stamp(time.time())), strict=True):
-            self.canvas.itemconfigure(block, fill="white" if light else "black")
+            self.pane.itemconfigure(block, fill="white" if light else "black")
 
     def _tick(self) -> None:
         self.steps += 1
