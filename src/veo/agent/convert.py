@@ -75,6 +75,12 @@ from veo.agent.damage import Rect
 MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
 #: changed area (tenths of the frame) from which the whole frame is converted at once
 WHOLE_TENTHS = 6
+#: ...and, once a scaled picture moves fast (:data:`FAST_WHILE_MOVING`), the share that keeps it
+#: fast: a scroll whose damage hovers around WHOLE_TENTHS (a window scrolled beside a still
+#: sidebar) would otherwise be converted sharp and fast by turns, each sharp picture a little
+#: different everywhere from the fast ones around it, which x264 sends (and a sharp pass costs
+#: 4x a fast one at 4K)
+FAST_UNTIL_TENTHS = 4
 #: swscale's point sampling: the same luma as its filters, chroma from one pixel of each 2×2
 #: block instead of a filtered one, for a third less CPU (2.1 instead of 3.1 ms per 1080p frame)
 INTERPOLATION = "POINT"
@@ -478,9 +484,11 @@ class YuvCanvas:
         if self.patches and self.settled and cost * 10 < whole * WHOLE_TENTHS:
             return sum(self._update_block(pixels, row, column) for row, column in blocks)
         # fast only where most of the picture changed anyway (a scroll, a new window): a fast
-        # picture differs from a sharp one everywhere a little, which x264 would send as changes
+        # picture differs from a sharp one everywhere a little, which x264 would send as changes;
+        # once moving, it stays fast while a good part of it still moves
         moved = sum(rect.width * rect.height for rect in rects)
-        return self._update_whole_scaled(pixels, fast=moved * 10 >= whole * WHOLE_TENTHS)
+        tenths = WHOLE_TENTHS if self.settled else FAST_UNTIL_TENTHS
+        return self._update_whole_scaled(pixels, fast=moved * 10 >= whole * tenths)
 
     def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
         """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv can

@@ -128,6 +128,26 @@ def test_cells_never_sit_next_to_a_fast_picture() -> None:
     assert canvas.update(pixels, [Rect(420, 300, 10, 14)]) < SOURCE.width * SOURCE.height // 2
 
 
+def test_a_moving_screen_stays_fast_until_little_of_it_moves() -> None:
+    """Fast from WHOLE_TENTHS of the picture changed, and then fast while FAST_UNTIL_TENTHS or
+    more keeps changing: a scroll whose damage hovers around the threshold (a window scrolled
+    under a still sidebar) is not converted sharp and fast by turns, each sharp picture a
+    little different everywhere from the fast ones around it (x264 would send the difference)."""
+    pixels = _random(SOURCE, 11)
+    canvas = YuvCanvas(SIZE, SOURCE)
+    half = [Rect(0, 0, SOURCE.width, SOURCE.height // 2)]  # 50 %: not enough to start
+    canvas.update(pixels, half)
+    assert canvas.settled
+    canvas.update(pixels, [Rect(0, 0, SOURCE.width, SOURCE.height * 7 // 10)])  # 70 %: fast
+    assert not canvas.settled
+    canvas.update(pixels, half)  # 50 % while moving: still fast
+    assert not canvas.settled
+    canvas.update(pixels, [Rect(0, 0, SOURCE.width, SOURCE.height // 5)])  # 20 %: sharp again
+    assert canvas.settled and _planes(canvas) == _one_pass(pixels, SIZE)
+    canvas.update(pixels, half)  # and a sharp picture needs WHOLE_TENTHS again to turn fast
+    assert canvas.settled
+
+
 def test_small_changes_all_over_are_converted_sharp() -> None:
     """Dots spread over the picture cost a whole pass, but most of it did not change: it stays
     the sharp picture (a fast one would differ a little everywhere, which x264 would send)."""
