@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -71,8 +72,12 @@ from av.video.reformatter import (
 from veo.agent import libyuv
 from veo.agent.capture.base import Size
 from veo.agent.damage import Rect
+from veo.agent.scroll import Scroll
 
 MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
+#: a scroll moves the fast picture (see YuvCanvas.update) unless more than this share of its rows
+#: would have to be converted anyway (a scroll beside a wide still sidebar, a window dragged)
+SHIFT_MAX_REDONE = 0.5
 #: changed area (tenths of the frame) from which the whole frame is converted at once
 WHOLE_TENTHS = 6
 #: ...and, once a scaled picture moves fast (:data:`FAST_WHILE_MOVING`), the share that keeps it
@@ -371,6 +376,11 @@ class YuvCanvas:
         #: (:func:`scales_fast`); ``settled``: the picture now is the sharp one pass
         self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
+        #: the planes hold the fast picture of the last update's pixels, moved by a scroll or made
+        #: in one libyuv step at this size (not halved), so a scroll can move them
+        self._shiftable = False
+        #: how far (canvas rows) the moved picture lags behind where the screen's rows are
+        self._carry = 0.0
         if self._fast is not None:
             #: libyuv's steps and the BGRA picture each makes: halvings, then a bilinear one or
             #: (from BILINEAR_UP_TO on) swscale's pass from the last halving
@@ -391,14 +401,21 @@ class YuvCanvas:
         self._u = _plane(frame, 1, self.size.height // 2, self.size.width // 2)
         self._v = _plane(frame, 2, self.size.height // 2, self.size.width // 2)
 
-    def update(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
+    def update(
+        self,
+        pixels: npt.NDArray[np.uint32],
+        rects: list[Rect],
+        scroll: Callable[[], Scroll | None] | None = None,
+    ) -> int:
         """Convert ``rects`` of ``pixels`` (BGRA as uint32, at least ``size``); the pixels converted.
 
         When the rectangles cover most of the frame (scrolling, a new window), one whole-frame
-        conversion is cheaper than patches: it skips the copies a patch needs.
+        conversion is cheaper than patches: it skips the copies a patch needs. ``scroll``: how the
+        rows moved since the last update's pixels, asked only where a moving scaled picture can
+        use it (:meth:`_update_shifted`).
         """
         if self.scaled:
-            return self._update_scaled(pixels, rects)
+            return self._update_scaled(pixels, rects, scroll)
         if self._native is not None:
             return self._update_native(self._native, pixels, rects)
         area = sum(r.width * r.height for r in rects)
@@ -464,11 +481,16 @@ class YuvCanvas:
 
     # ------------------------------------------------------------ scaled
 
-    def _update_scaled(self, pixels: npt.NDArray[np.uint32], rects: list[Rect]) -> int:
+    def _update_scaled(
+        self,
+        pixels: npt.NDArray[np.uint32],
+        rects: list[Rect],
+        scroll: Callable[[], Scroll | None] | None = None,
+    ) -> int:
         """Re-convert the grid cells whose source window a changed rectangle touches, each
         rectangle of touched cells in one call (:func:`_blocks`); or the whole picture where cells
         cost more, have no grid, or would sit next to a fast picture: fast (libyuv) only when most
-        of the picture changed."""
+        of the picture changed, and moved rather than made again where its rows scrolled."""
         pixels = pixels[: self.source.height, : self.source.width]
         cells: set[tuple[int, int]] = set()
         for rect in rects:
@@ -482,19 +504,27 @@ class YuvCanvas:
         cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
         # cells never sit next to a fast picture's (their seams would show)
         if self.patches and self.settled and cost * 10 < whole * WHOLE_TENTHS:
+            self._shiftable = False
             return sum(self._update_block(pixels, row, column) for row, column in blocks)
         # fast only where most of the picture changed anyway (a scroll, a new window): a fast
         # picture differs from a sharp one everywhere a little, which x264 would send as changes;
         # once moving, it stays fast while a good part of it still moves
         moved = sum(rect.width * rect.height for rect in rects)
         tenths = WHOLE_TENTHS if self.settled else FAST_UNTIL_TENTHS
-        return self._update_whole_scaled(pixels, fast=moved * 10 >= whole * tenths)
+        fast = moved * 10 >= whole * tenths
+        if fast and self._shiftable and scroll is not None:
+            found = scroll()
+            converted = self._update_shifted(pixels, found) if found is not None else None
+            if converted is not None:
+                return converted
+        return self._update_whole_scaled(pixels, fast=fast)
 
     def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
         """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv can
         (:func:`scales_fast`), made smaller by libyuv's steps and converted by libyuv (or scaled
         the rest of the way by swscale); :attr:`settled` says which."""
         self.settled = not fast or self._fast is None
+        self._shiftable, self._carry = False, 0.0
         picture, reformatter = pixels, self._whole_reformatter
         if self._fast is not None and not self.settled:
             for scale, smaller in self._steps:
@@ -502,11 +532,75 @@ class YuvCanvas:
                 picture = smaller
             if picture.shape == (self.size.height, self.size.width):
                 self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
+                self._shiftable = len(self._steps) == 1 and self._steps[0][0] == self._fast.scale_bgra
                 return self.source.width * self.source.height
             reformatter = self._finish  # swscale the rest of the way from the last halving
         whole = self._whole_bgra(picture)
         self._adopt(scale_to_yuv(whole, self.size, reformatter, interpolation=self._interpolation))
         return self.source.width * self.source.height
+
+    def _update_shifted(self, pixels: npt.NDArray[np.uint32], scroll: Scroll) -> int | None:
+        """The fast picture moved with the screen's rows, and only the pieces it cannot take from
+        itself made again (libyuv's scaling of just those, :meth:`~.libyuv.Libyuv.scale_bgra_rows`,
+        then converted); ``None`` (nothing done) when too many would be.
+
+        The picture moves by an even number of its rows (chroma's 2×2 blocks move whole), the
+        nearest to the scroll scaled down; what is left over is carried to the next scroll, so the
+        moved rows are never more than one canvas row off where the screen has them, and the
+        newly shown ones exactly where it has them. Both are fast pictures; the sharp pass once
+        the screen rests (:meth:`settle`) makes every row exact again. A piece (two rows of a
+        band, :attr:`Scroll.matched`) is taken from the picture only where every source row its
+        filter reads now, and read then, moved whole in that band; the pieces made again reach a
+        few columns into their neighbours (the filter's reach across a band's edge).
+        """
+        fast = self._fast
+        assert fast is not None  # only a shiftable (fast) canvas gets here
+        _, picture = self._steps[0]
+        height, source_height = self.size.height, self.source.height
+        matched = scroll.matched[:source_height]
+        bands = matched.shape[1]
+        ratio = source_height / height  # source rows per canvas row
+        want = scroll.dy / ratio + self._carry
+        step = 2 * round(want / 2)
+        rows = np.arange(height)
+        first_tap = np.floor((rows + 0.5) * ratio - 0.5).astype(np.int64)  # bilinear's upper tap
+        lo, hi = first_tap - 1, first_tap + 2  # ... and a row of margin each way
+        unmatched = np.concatenate((np.zeros((1, bands), np.int64), np.cumsum(~matched, axis=0)))
+
+        def clean(start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+            """Per band, whether source rows start..end (inclusive, clipped to the screen) moved whole."""
+            start, end = start.clip(0, source_height - 1), end.clip(0, source_height - 1)
+            result: npt.NDArray[np.bool_] = unmatched[end + 1] - unmatched[start] == 0
+            return result
+
+        taken = rows + step  # the row of the picture each row now comes from
+        inside = (taken >= 0) & (taken < height)
+        taken = taken.clip(0, height - 1)
+        then_lo, then_hi = lo[taken] - scroll.dy, hi[taken] - scroll.dy  # its rows, on the new grab
+        whole_rows = inside & (then_lo >= 0) & (then_hi < source_height)
+        keep = whole_rows[:, None] & clean(lo, hi) & clean(then_lo, then_hi)
+        redo = ~keep.reshape(height // 2, 2, bands).all(axis=1)  # (row pairs, bands)
+        if redo.sum() > SHIFT_MAX_REDONE * redo.size:
+            return None
+        for plane, rows_moved in ((self._y, step), (self._u, step // 2), (self._v, step // 2)):
+            _move_rows(plane, rows_moved)
+        self._carry = want - step
+        column_ratio = self.source.width / self.size.width
+        redone = 0
+        for r0, r1, b0, b1 in _blocks({(int(r), int(b)) for r, b in np.argwhere(redo)}):
+            # the band's canvas columns, a few more each way (the filter reads across its edge)
+            x0 = max(0, math.floor(b0 * scroll.band / column_ratio) - 2) & ~1
+            x1 = min(self.size.width, math.ceil(b1 * scroll.band / column_ratio) + 3) & ~1
+            first, count = 2 * r0, 2 * (r1 - r0)
+            fast.scale_bgra_rows(pixels, picture, first, count, x0, x1 - x0)
+            fast.bgra_to_i420(
+                picture[first : first + count, x0:x1],
+                self._y[first : first + count, x0:x1],
+                self._u[r0:r1, x0 // 2 : x1 // 2],
+                self._v[r0:r1, x0 // 2 : x1 // 2],
+            )
+            redone += count * (x1 - x0)
+        return round(redone * ratio * column_ratio)
 
     def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
         """After whole pictures converted fast (by libyuv), the last one again in one sharp pass,
@@ -570,6 +664,24 @@ class YuvCanvas:
         inside = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
         self._u[inside] = _plane(patch, 1, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
         self._v[inside] = _plane(patch, 2, ph // 2, pw // 2)[cy : cy + ch, cx : cx + cw]
+
+
+def _move_rows(plane: npt.NDArray[np.uint8], step: int) -> None:
+    """Row ``y`` of ``plane`` becomes its row ``y + step``, in place; rows with nothing to take
+    keep what they had (they are made again)."""
+    height = plane.shape[0]
+    if step == 0 or abs(step) >= height:
+        return
+    if step > 0:
+        plane[: height - step] = plane[step:]  # numpy copies overlapping rows as if through a buffer
+    else:
+        plane[-step:] = plane[: height + step]
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The runs of true ``flags`` as half-open ``(start, end)`` index pairs, in order."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def scales_fast(source: Size, size: Size) -> bool:

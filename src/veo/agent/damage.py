@@ -70,6 +70,12 @@ class TileMap:
         """Forget the previous image: the next :meth:`diff` reports every tile."""
         self._fresh = True
 
+    @property
+    def previous(self) -> npt.NDArray[np.uint32] | None:
+        """The image the next :meth:`diff` compares with (``None``: none yet, or forgotten). A
+        diff of an ``owned`` image leaves it as it is; one of a borrowed image writes into it."""
+        return None if self._fresh else self._previous
+
     def view(self, raw: bytes | bytearray | memoryview) -> npt.NDArray[np.uint32]:
         """``raw`` packed BGRA rows as a (height, width) array of 32-bit pixels (no copy)."""
         if len(memoryview(raw).cast("B")) != self.size.width * self.size.height * 4:

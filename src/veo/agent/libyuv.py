@@ -14,7 +14,7 @@ Its matrix is swscale's (BT.601, limited range: luma within 1 level of swscale's
 chroma sits at the centre of each block, which the H.264 stream signals
 (:func:`veo.agent.convert.chroma_location`).
 
-No Python package binds libyuv; this is a ``ctypes`` binding of the two functions veo calls.
+No Python package binds libyuv; this is a ``ctypes`` binding of the functions veo calls.
 The library comes from the agent's bundle (the one-file build copies the build machine's) or
 the system (Debian and Ubuntu: ``libyuv0``). Absent or unloadable, :func:`load` says ``None``
 and the canvas converts with swscale, as before.
@@ -66,6 +66,10 @@ class Libyuv:
         )
         scale.restype = integer
         self._scale = scale
+        clip = library.ARGBScaleClip
+        clip.argtypes = (*scale.argtypes[:8], *(integer,) * 4, integer)  # ... the clip's x, y, w, h
+        clip.restype = integer
+        self._scale_clip = clip
 
     def bgra_to_i420(
         self,
@@ -110,13 +114,49 @@ class Libyuv:
     def scale_bgra(self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> None:
         """``source`` (BGRA) made as small as ``target``, at most 2x smaller each way (refused
         beyond: 2 taps would skip whole pixels), and written there, bilinear (:data:`BILINEAR`)."""
-        height, width = _size(source, "scales")
-        target_height, target_width = _size(target, "scales into")
-        if not (height <= 2 * target_height and width <= 2 * target_width):
-            raise ValueError("libyuv scales pictures at most 2x smaller here")
-        if target_height > height or target_width > width:
-            raise ValueError("libyuv only makes pictures smaller here")
+        _check_scale(source, target)
         self._call_scale(source, target, BILINEAR, "scale")
+
+    def scale_bgra_rows(
+        self,
+        source: npt.NDArray[np.uint32],
+        target: npt.NDArray[np.uint32],
+        first: int,
+        rows: int,
+        left: int = 0,
+        columns: int | None = None,
+    ) -> None:
+        """Only the rows ``first .. first + rows`` (and columns ``left .. left + columns``, all by
+        default) of what :meth:`scale_bgra` writes into ``target`` (``ARGBScaleClip``: the whole
+        picture's sampling, the clip's pixels computed): a scrolled picture's newly shown pieces
+        (:mod:`veo.agent.scroll`). Whole rows are exactly the whole picture's; a narrower clip's
+        last few columns may round 1 level apart (libyuv's plain-C leftover path)."""
+        height, width, target_height, target_width = _check_scale(source, target)
+        columns = target_width - left if columns is None else columns
+        if not 0 <= first < first + rows <= target_height:
+            raise ValueError(f"rows {first}..{first + rows} are not within the {target_height} of the target")
+        if not 0 <= left < left + columns <= target_width:
+            raise ValueError(
+                f"columns {left}..{left + columns} are not within the {target_width} of the target"
+            )
+        _check_rows(source, (target,), 4, "the target must be writable")
+        result = self._scale_clip(
+            source.ctypes.data,
+            source.strides[0],
+            width,
+            height,
+            target.ctypes.data,
+            target.strides[0],
+            target_width,
+            target_height,
+            left,
+            first,
+            columns,
+            rows,
+            BILINEAR,
+        )
+        if result != 0:
+            raise ValueError(f"libyuv refused to scale rows of the picture ({result})")
 
     def _call_scale(
         self, source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32], filtering: int, doing: str
@@ -148,6 +188,18 @@ def _even_size(source: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:
     if width % 2 or height % 2:
         raise ValueError(f"libyuv {doing} even, non-empty rectangles, not {width}x{height}")
     return height, width
+
+
+def _check_scale(source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> tuple[int, int, int, int]:
+    """The source's and the target's height and width, refused unless the target is the source
+    made at most 2x smaller each way (beyond, 2 taps would skip whole pixels), never larger."""
+    height, width = _size(source, "scales")
+    target_height, target_width = _size(target, "scales into")
+    if not (height <= 2 * target_height and width <= 2 * target_width):
+        raise ValueError("libyuv scales pictures at most 2x smaller here")
+    if target_height > height or target_width > width:
+        raise ValueError("libyuv only makes pictures smaller here")
+    return height, width, target_height, target_width
 
 
 def _size(picture: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:

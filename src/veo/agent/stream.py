@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import logging
 import math
 import time
@@ -65,6 +66,7 @@ from veo.agent.encoder import SETTINGS
 from veo.agent.frame_note import FrameNote
 from veo.agent.pacing import Pacer, SendBudget, auto_max_fps, polling_fps
 from veo.agent.scaling import ViewSizer
+from veo.agent.scroll import ScrollFinder
 from veo.agent.timeline import LEDGER, FrameTimes, now_ms
 from veo.agent.timeline import enabled as timeline_enabled
 from veo.protocol.datachannel import View
@@ -140,6 +142,8 @@ class FrameSource:
         if self.size.width <= 0 or self.size.height <= 0:
             raise ValueError(f"the screen is too small to stream: {source.width}x{source.height}")
         self._tiles = TileMap(source)
+        #: the rows a scroll moved between two grabs (the canvas moves its picture with them)
+        self._scrolls = ScrollFinder()
         self._sizer = ViewSizer(self.size, self._view)
         self._canvas = YuvCanvas(self._sizer.size, self.size)
         self._quiet_interval = self._refine
@@ -211,11 +215,14 @@ class FrameSource:
         owned = owned or (isinstance(raw, bytearray) and raw is not self._last_raw)
         self._last_raw = raw if owned else None
         pixels = self._tiles.view(raw)
+        # the last grab, left as it is by the diff of an owned one: what a scroll moved
+        previous = self._tiles.previous if owned else None
         tiles = self._tiles.diff(pixels, owned, self._capture.changed_area())
         if times is not None:
             times.compare = now_ms()
         if tiles.any():
-            self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles))
+            scroll = None if previous is None else functools.partial(self._scrolls.find, previous, pixels)
+            self.pixels_converted += self._canvas.update(pixels, self._tiles.rects(tiles), scroll)
             self._quiet_interval = interval = self._refine
             self._sharpened = 0
         elif force or now >= self.repeat_at:

@@ -153,3 +153,26 @@ def test_halving_averages_each_block_and_scaling_reaches_every_pixel(native_conv
     for stroke in range(3, 200, 5):
         at = stroke * 160 // 200
         assert row[max(at - 1, 0) : at + 2].min() <= 255 * 0.75, (stroke, row[at - 1 : at + 2])
+
+
+def test_scaling_some_rows_gives_exactly_those_rows_of_the_whole(native_converter: libyuv.Libyuv) -> None:
+    """A scrolled picture's new strip (whole rows) is what scaling the whole picture gives there;
+    a narrower piece is within a level of it (libyuv's plain-C leftover columns)."""
+    source = _picture(3)  # 192x108
+    whole = np.zeros((86, 152), np.uint32)
+    native_converter.scale_bgra(source, whole)
+    rows = np.zeros_like(whole)
+    native_converter.scale_bgra_rows(source, rows, 40, 6)
+    assert (rows[40:46] == whole[40:46]).all() and not rows[:40].any() and not rows[46:].any()
+    piece = np.zeros_like(whole)
+    native_converter.scale_bgra_rows(source, piece, 10, 4, 50, 30)
+    difference = np.abs(
+        piece[10:14, 50:80].view(np.uint8).astype(int) - whole[10:14, 50:80].view(np.uint8).astype(int)
+    )
+    assert difference.max() <= 1 and not piece[:, :50].any() and not piece[:, 80:].any()
+    with pytest.raises(ValueError, match="rows"):
+        native_converter.scale_bgra_rows(source, rows, 84, 3)
+    with pytest.raises(ValueError, match="columns"):
+        native_converter.scale_bgra_rows(source, rows, 0, 2, 150, 3)
+    with pytest.raises(ValueError, match="2x"):
+        native_converter.scale_bgra_rows(source, rows[:50], 0, 2)

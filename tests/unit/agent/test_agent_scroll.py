@@ -1,0 +1,229 @@
+"""A scroll found between two grabs (``veo.agent.scroll``) and the fast picture moved with it
+(``YuvCanvas`` via ``FrameSource``): the rows a scroll moved are found pixel for pixel, band by
+band, beside anything that stayed; the canvas moves its picture by whole (even) rows, makes
+exactly the newly shown rows again, gives up where too much is new, and ends as the one-pass
+picture once the screen rests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from veo.agent import convert
+from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.convert import YuvCanvas, _plane, scale_interpolation, scale_to_yuv
+from veo.agent.damage import Rect
+from veo.agent.scaling import View
+from veo.agent.scroll import BAND, Scroll, ScrollFinder, matched_bands, signatures, vote
+from veo.agent.stream import FrameSource
+
+pytestmark = pytest.mark.usefixtures("native_converter")
+
+SOURCE, SIZE = Size(960, 540), Size(760, 428)  # 1.26x: one libyuv bilinear step, as 1080p -> 1520x854
+
+
+def _page(height: int, width: int = SOURCE.width, seed: int = 1) -> npt.NDArray[np.uint32]:
+    """A tall page of distinct rows (random pixels), opaque."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**32, (height, width), dtype=np.uint64).astype(np.uint32) | np.uint32(0xFF000000)
+
+
+def _window(page: npt.NDArray[np.uint32], top: int) -> npt.NDArray[np.uint32]:
+    return page[top : top + SOURCE.height].copy()
+
+
+def _whole() -> list[Rect]:
+    return [Rect(0, 0, SOURCE.width, SOURCE.height)]
+
+
+def _luma(canvas: YuvCanvas) -> npt.NDArray[np.uint8]:
+    return _plane(canvas.frame, 0, canvas.size.height, canvas.size.width).copy()
+
+
+def _fast_luma(pixels: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+    """The fast (libyuv) picture of ``pixels`` made whole, as a moving screen's is."""
+    canvas = YuvCanvas(SIZE, SOURCE)
+    canvas.update(pixels, _whole())
+    assert not canvas.settled
+    return _luma(canvas)
+
+
+@pytest.mark.parametrize("dy", [6, -9, 1])
+def test_a_scroll_is_found_and_checked_pixel_for_pixel(dy: int) -> None:
+    page = _page(SOURCE.height + 20)
+    before, after = _window(page, 10), _window(page, 10 + dy)
+    scroll = ScrollFinder().find(before, after)
+    assert scroll is not None and scroll.dy == dy
+    moved = np.zeros(SOURCE.height, np.bool_)
+    if dy > 0:
+        moved[: SOURCE.height - dy] = True
+    else:
+        moved[-dy:] = True
+    assert (scroll.matched == moved[:, None]).all()  # the newly shown rows are not
+
+
+def test_one_changed_pixel_is_never_taken_as_moved() -> None:
+    page = _page(SOURCE.height + 20)
+    before, after = _window(page, 0), _window(page, 6)
+    after[300, 700] ^= np.uint32(1)
+    scroll = ScrollFinder().find(before, after)
+    assert scroll is not None and scroll.dy == 6
+    assert not scroll.matched[300, 700 // BAND]
+    assert scroll.matched[300].sum() == scroll.matched.shape[1] - 1
+
+
+def test_a_still_bar_over_the_scroll_leaves_only_its_pieces_unmatched() -> None:
+    """The agent's own session bar stays over the top of the screen while the page scrolls."""
+    page = _page(SOURCE.height + 20)
+    bar = _page(40, 200, seed=9)
+    before, after = _window(page, 0), _window(page, 6)
+    for grab in (before, after):
+        grab[10:50, 300:500] = bar
+    scroll = ScrollFinder().find(before, after)
+    assert scroll is not None and scroll.dy == 6
+    touched = list(range(300 // BAND, (500 - 1) // BAND + 1))
+    others = [band for band in range(scroll.matched.shape[1]) if band not in touched]
+    assert scroll.matched[: SOURCE.height - 6][:, others].all()
+    assert not scroll.matched[10:50][:, touched].any()
+
+
+def test_a_sidebar_beside_the_scroll_in_every_row_still_finds_it() -> None:
+    """No whole row matches (a still sidebar in every row): the bands vote."""
+    page = _page(SOURCE.height + 20)
+    sidebar = _page(SOURCE.height, 2 * BAND, seed=3)
+    before, after = _window(page, 0), _window(page, 6)
+    before[:, : 2 * BAND] = sidebar
+    after[:, : 2 * BAND] = sidebar
+    assert (
+        vote(signatures(before).sum(axis=1, keepdims=True), signatures(after).sum(axis=1, keepdims=True))
+        is None
+    )
+    scroll = ScrollFinder().find(before, after)
+    assert scroll is not None and scroll.dy == 6
+    assert not scroll.matched[:, :2].any() and scroll.matched[: SOURCE.height - 6, 2:].all()
+
+
+def test_no_scroll_is_found_where_there_is_none() -> None:
+    finder = ScrollFinder()
+    assert finder.find(_page(SOURCE.height, seed=1), _page(SOURCE.height, seed=2)) is None  # all new
+    blank = np.full((SOURCE.height, SOURCE.width), 0xFFFFFFFF, np.uint32)
+    assert finder.find(blank, blank.copy()) is None  # nothing tells one row from another
+    assert finder.find(blank, _page(SOURCE.height - 2)) is None  # another size
+
+
+def test_matched_bands_of_an_odd_width() -> None:
+    """Two pixels at a time only where the width allows: an odd width is compared pixel by pixel."""
+    page = _page(120, 301)
+    before, after = page[:100].copy(), page[4:104].copy()
+    after[50, 300] ^= np.uint32(1)
+    matched = matched_bands(before, after, 4)
+    assert matched.shape == (100, 3)
+    assert not matched[50, 2] and matched[:96].sum() == 96 * 3 - 1 and not matched[96:].any()
+
+
+def test_a_scrolled_picture_is_moved_and_only_its_new_rows_made_again() -> None:
+    page = _page(SOURCE.height + 40)
+    first, second = _window(page, 0), _window(page, 6)
+    canvas = YuvCanvas(SIZE, SOURCE)
+    canvas.update(first, _whole())
+    before = _luma(canvas)
+    finder = ScrollFinder()
+    converted = canvas.update(second, _whole(), lambda: finder.find(first, second))
+    assert 0 < converted < SOURCE.width * SOURCE.height // 10  # the new strip, not the picture
+    assert not canvas.settled
+    after, expected = _luma(canvas), _fast_luma(second)
+    step = 4  # 6 source rows are 4.75 canvas rows: the nearest even number
+    # moved whole, but for the rows whose filter reached past the screen's edge then or now
+    assert (after[2 : SIZE.height - 6] == before[2 + step : SIZE.height - 6 + step]).all()
+    assert (after[-6:] == expected[-6:]).all()  # the newly shown rows are the fast picture's own
+    assert (after[:2] == expected[:2]).all()
+    assert canvas._carry == pytest.approx(6 / (SOURCE.height / SIZE.height) - step)
+
+
+def test_the_carry_keeps_the_moved_picture_within_a_row_of_the_screen() -> None:
+    page = _page(SOURCE.height + 200)
+    canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
+    canvas.update(_window(page, 0), _whole())
+    top, previous = 0, _window(page, 0)
+    for _ in range(30):
+        top += 6
+        grab = _window(page, top)
+        canvas.update(grab, _whole(), lambda p=previous, g=grab: finder.find(p, g))
+        previous = grab
+        assert abs(canvas._carry) <= 1.0
+
+
+def test_too_much_that_is_new_is_converted_whole() -> None:
+    page = _page(SOURCE.height + 40)
+    first, second = _window(page, 0), _window(page, 6)
+    second[: SOURCE.height * 2 // 3] = _page(SOURCE.height * 2 // 3, seed=4)  # two thirds new
+    canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
+    canvas.update(first, _whole())
+    converted = canvas.update(second, _whole(), lambda: finder.find(first, second))
+    assert converted == SOURCE.width * SOURCE.height
+    assert (_luma(canvas) == _fast_luma(second)).all()
+
+
+def test_a_picture_not_made_fast_in_one_step_is_not_moved() -> None:
+    """Only the planes of a one-step fast picture of the last pixels are moved: a sharp picture
+    (cells, or the pass once the screen rests) is made again."""
+    page = _page(SOURCE.height + 40)
+    first, second = _window(page, 0), _window(page, 6)
+    canvas = YuvCanvas(SIZE, SOURCE)
+    canvas.update(first, _whole())
+    canvas.settle(first)  # sharp
+    asked = []
+    canvas.update(second, _whole(), lambda: asked.append(1) or None)  # type: ignore[func-returns-value]
+    assert not asked  # not even asked: nothing to move
+
+
+def test_after_a_scroll_the_resting_screen_is_the_one_pass_picture() -> None:
+    page = _page(SOURCE.height + 40)
+    first, second = _window(page, 0), _window(page, 6)
+    canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
+    canvas.update(first, _whole())
+    canvas.update(second, _whole(), lambda: finder.find(first, second))
+    assert canvas.settle(second) == SOURCE.width * SOURCE.height and canvas.settled
+    frame = scale_to_yuv(
+        convert.av.VideoFrame.from_ndarray(
+            second.view(np.uint8).reshape(SOURCE.height, SOURCE.width, 4), format="bgra"
+        ),
+        SIZE,
+        interpolation=scale_interpolation(SIZE, SOURCE),
+    )
+    assert (_luma(canvas) == _plane(frame, 0, SIZE.height, SIZE.width)).all()
+
+
+class _Screen(ScreenCapture):
+    def __init__(self, pixels: npt.NDArray[np.uint32]) -> None:
+        self.pixels = pixels
+
+    def size(self) -> Size:
+        return Size(self.pixels.shape[1], self.pixels.shape[0])
+
+    def grab(self) -> bytes:
+        return self.pixels.tobytes()  # a new buffer per grab: the stream keeps it
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_stream_moves_a_scrolled_picture() -> None:
+    page = _page(SOURCE.height + 40)
+    screen = _Screen(_window(page, 0))
+    source = FrameSource(screen, keepalive_seconds=60.0)
+    source.set_view(View(width=SIZE.width, height=SIZE.height + 40), now=0.0)
+    assert source.next(now=0.0) is not None and source.scaled
+    screen.pixels = _window(page, 3)  # everything moved: fast, whole
+    assert source.next(now=0.05) is not None
+    converted = source.pixels_converted
+    screen.pixels = _window(page, 9)  # and on: moved
+    assert source.next(now=0.1) is not None
+    assert source.pixels_converted - converted < SOURCE.width * SOURCE.height // 10
+
+
+def test_a_scroll_is_a_dataclass_of_its_shift_and_pieces() -> None:
+    scroll = Scroll(3, np.ones((4, 2), np.bool_))
+    assert scroll.band == BAND
