@@ -565,7 +565,8 @@ class YuvCanvas:
         rows = np.arange(height)
         first_tap = np.floor((rows + 0.5) * ratio - 0.5).astype(np.int64)  # bilinear's upper tap
         lo, hi = first_tap - 1, first_tap + 2  # ... and a row of margin each way
-        unmatched = np.concatenate((np.zeros((1, bands), np.int64), np.cumsum(~matched, axis=0)))
+        unmatched: npt.NDArray[np.int64] = np.zeros((source_height + 1, bands), np.int64)
+        np.cumsum(~matched, axis=0, out=unmatched[1:])  # unmatched source rows above each row
 
         def clean(start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
             """Per band, whether source rows start..end (inclusive, clipped to the screen) moved whole."""
