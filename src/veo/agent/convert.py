@@ -492,20 +492,14 @@ class YuvCanvas:
         cost more, have no grid, or would sit next to a fast picture: fast (libyuv) only when most
         of the picture changed, and moved rather than made again where its rows scrolled."""
         pixels = pixels[: self.source.height, : self.source.width]
-        cells: set[tuple[int, int]] = set()
-        for rect in rects:
-            rows = _touched(self._rows, rect.y, rect.y + rect.height)
-            columns = _touched(self._columns, rect.x, rect.x + rect.width)
-            cells.update((r, c) for r in rows for c in columns)
-        blocks = [
-            (_merged(self._rows[r0:r1]), _merged(self._columns[c0:c1])) for r0, r1, c0, c1 in _blocks(cells)
-        ]
         whole = self.source.width * self.source.height
-        cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
         # cells never sit next to a fast picture's (their seams would show)
-        if self.patches and self.settled and cost * 10 < whole * WHOLE_TENTHS:
-            self._shiftable = False
-            return sum(self._update_block(pixels, row, column) for row, column in blocks)
+        if self.patches and self.settled:
+            blocks = self._cell_blocks(rects)
+            cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
+            if cost * 10 < whole * WHOLE_TENTHS:
+                self._shiftable = False
+                return sum(self._update_block(pixels, row, column) for row, column in blocks)
         # fast only where most of the picture changed anyway (a scroll, a new window): a fast
         # picture differs from a sharp one everywhere a little, which x264 would send as changes;
         # once moving, it stays fast while a good part of it still moves
@@ -518,6 +512,17 @@ class YuvCanvas:
             if converted is not None:
                 return converted
         return self._update_whole_scaled(pixels, fast=fast)
+
+    def _cell_blocks(self, rects: list[Rect]) -> list[tuple[_Span, _Span]]:
+        """The rectangles of grid cells ``rects`` touch, each as its merged row and column spans."""
+        cells: set[tuple[int, int]] = set()
+        for rect in rects:
+            rows = _touched(self._rows, rect.y, rect.y + rect.height)
+            columns = _touched(self._columns, rect.x, rect.x + rect.width)
+            cells.update((r, c) for r in rows for c in columns)
+        return [
+            (_merged(self._rows[r0:r1]), _merged(self._columns[c0:c1])) for r0, r1, c0, c1 in _blocks(cells)
+        ]
 
     def _update_whole_scaled(self, pixels: npt.NDArray[np.uint32], fast: bool) -> int:
         """The whole picture scaled: in one swscale pass, or, ``fast`` where libyuv can
