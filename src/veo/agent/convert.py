@@ -52,6 +52,7 @@ swscale pass once the screen rests (:data:`FAST_WHILE_MOVING`, :meth:`YuvCanvas.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
 from collections.abc import Callable
@@ -593,7 +594,7 @@ class YuvCanvas:
         self._carry = want - step
         column_ratio = self.source.width / self.size.width
         redone = 0
-        for r0, r1, b0, b1 in _blocks({(int(r), int(b)) for r, b in np.argwhere(redo)}):
+        for r0, r1, b0, b1 in _pieces(redo):
             # the band's canvas columns, a few more each way (the filter reads across its edge)
             x0 = max(0, math.floor(b0 * scroll.band / column_ratio) - 2) & ~1
             x1 = min(self.size.width, math.ceil(b1 * scroll.band / column_ratio) + 3) & ~1
@@ -673,21 +674,39 @@ class YuvCanvas:
 
 
 def _move_rows(plane: npt.NDArray[np.uint8], step: int) -> None:
-    """Row ``y`` of ``plane`` becomes its row ``y + step``, in place; rows with nothing to take
-    keep what they had (they are made again)."""
-    height = plane.shape[0]
+    """Row ``y`` of ``plane`` (a frame's plane: rows of adjacent bytes ``strides[0]`` apart)
+    becomes its row ``y + step``, in place; rows with nothing to take keep what they had (they
+    are made again). One ``memmove``: numpy copies overlapping rows through a buffer, twice the
+    time (0.2 ms a 1520x854 frame)."""
+    height, width = plane.shape
+    stride = plane.strides[0]
     if step == 0 or abs(step) >= height:
         return
-    if step > 0:
-        plane[: height - step] = plane[step:]  # numpy copies overlapping rows as if through a buffer
-    else:
-        plane[-step:] = plane[: height + step]
+    if plane.strides[1] != 1 or stride < width:
+        raise ValueError("the plane's rows are not rows of adjacent bytes")
+    count = (height - abs(step) - 1) * stride + width  # the last row's padding is not ours
+    start = plane.ctypes.data
+    target, source = (start, start + step * stride) if step > 0 else (start - step * stride, start)
+    ctypes.memmove(target, source, count)
 
 
-def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """The runs of true ``flags`` as half-open ``(start, end)`` index pairs, in order."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
-    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+def _pieces(redo: npt.NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
+    """``redo`` (row pairs x bands) as rectangles ``(r0, r1, b0, b1)``, half-open, covering exactly
+    it: each band's runs of rows, neighbouring bands with the same run as one (the newly shown
+    strip across the screen is one rectangle)."""
+    padded = np.zeros((redo.shape[0] + 2, redo.shape[1]), np.int8)
+    padded[1:-1] = redo
+    edges = np.diff(padded, axis=0).T  # per band: +1 where a run starts, -1 after it ends
+    band_starts, row_starts = np.nonzero(edges == 1)
+    _, row_ends = np.nonzero(edges == -1)  # in the same (band, row) order: one end per start
+    runs = sorted(zip(row_starts.tolist(), row_ends.tolist(), band_starts.tolist(), strict=True))
+    pieces: list[tuple[int, int, int, int]] = []
+    for r0, r1, band in runs:
+        if pieces and pieces[-1][:2] == (r0, r1) and pieces[-1][3] == band:
+            pieces[-1] = (r0, r1, pieces[-1][2], band + 1)
+        else:
+            pieces.append((r0, r1, band, band + 1))
+    return pieces
 
 
 def scales_fast(source: Size, size: Size) -> bool:
