@@ -142,6 +142,31 @@ def test_a_scrolled_picture_is_moved_and_only_its_new_rows_made_again() -> None:
     assert canvas._carry == pytest.approx(6 / (SOURCE.height / SIZE.height) - step)
 
 
+def test_a_picture_scrolled_back_up_is_moved_down() -> None:
+    page = _page(SOURCE.height + 40)
+    first, second = _window(page, 20), _window(page, 11)  # 9 rows up: the picture moves down
+    canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
+    canvas.update(first, _whole())
+    before = _luma(canvas)
+    assert (
+        canvas.update(second, _whole(), lambda: finder.find(first, second))
+        < SOURCE.width * SOURCE.height // 10
+    )
+    after, expected = _luma(canvas), _fast_luma(second)
+    step = -8  # 9 source rows are 7.1 canvas rows: the nearest even number
+    assert (after[10:-2] == before[10 + step : SIZE.height - 2 + step]).all()
+    assert (after[:8] == expected[:8]).all()
+
+
+def test_pieces_are_runs_of_rows_merged_across_bands() -> None:
+    redo = np.zeros((10, 5), np.bool_)
+    redo[8:10] = True  # the strip across the screen
+    redo[1:4, 2:4] = True  # a bar over two bands
+    redo[5, 0] = True
+    assert convert._pieces(redo) == [(1, 4, 2, 4), (5, 6, 0, 1), (8, 10, 0, 5)]
+    assert convert._pieces(np.zeros((3, 2), np.bool_)) == []
+
+
 def test_the_carry_keeps_the_moved_picture_within_a_row_of_the_screen() -> None:
     page = _page(SOURCE.height + 200)
     canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
