@@ -378,7 +378,7 @@ class YuvCanvas:
         self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
         #: the planes hold the fast picture of the last update's pixels, moved by a scroll or made
-        #: in one libyuv step at this size (not halved), so a scroll can move them
+        #: by libyuv's steps alone (no swscale finish), so a scroll can move them
         self._shiftable = False
         #: how far (canvas rows) the moved picture lags behind where the screen's rows are
         self._carry = 0.0
@@ -538,7 +538,7 @@ class YuvCanvas:
                 picture = smaller
             if picture.shape == (self.size.height, self.size.width):
                 self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
-                self._shiftable = len(self._steps) == 1 and self._steps[0][0] == self._fast.scale_bgra
+                self._shiftable = True
                 return self.source.width * self.source.height
             reformatter = self._finish  # swscale the rest of the way from the last halving
         whole = self._whole_bgra(picture)
@@ -547,8 +547,8 @@ class YuvCanvas:
 
     def _update_shifted(self, pixels: npt.NDArray[np.uint32], scroll: Scroll) -> int | None:
         """The fast picture moved with the screen's rows, and only the pieces it cannot take from
-        itself made again (libyuv's scaling of just those, :meth:`~.libyuv.Libyuv.scale_bgra_rows`,
-        then converted); ``None`` (nothing done) when too many would be.
+        itself made again (libyuv's steps for just those, :meth:`_make_rows`, then converted);
+        ``None`` (nothing done) when too many would be.
 
         The picture moves by an even number of its rows (chroma's 2×2 blocks move whole), the
         nearest to the scroll scaled down; what is left over is carried to the next scroll, so the
@@ -561,7 +561,6 @@ class YuvCanvas:
         """
         fast = self._fast
         assert fast is not None  # only a shiftable (fast) canvas gets here
-        _, picture = self._steps[0]
         height, source_height = self.size.height, self.source.height
         matched = scroll.matched[:source_height]
         bands = matched.shape[1]
@@ -569,8 +568,7 @@ class YuvCanvas:
         want = scroll.dy / ratio + self._carry
         step = 2 * round(want / 2)
         rows = np.arange(height)
-        first_tap = np.floor((rows + 0.5) * ratio - 0.5).astype(np.int64)  # bilinear's upper tap
-        lo, hi = first_tap - 1, first_tap + 2  # ... and a row of margin each way
+        lo, hi = self._source_rows(rows, rows)  # the screen's rows each canvas row is made from
         unmatched: npt.NDArray[np.int64] = np.zeros((source_height + 1, bands), np.int64)
         np.cumsum(~matched, axis=0, out=unmatched[1:])  # unmatched source rows above each row
 
@@ -594,12 +592,13 @@ class YuvCanvas:
         self._carry = want - step
         column_ratio = self.source.width / self.size.width
         redone = 0
+        picture = self._steps[-1][1]
         for r0, r1, b0, b1 in _pieces(redo):
             # the band's canvas columns, a few more each way (the filter reads across its edge)
             x0 = max(0, math.floor(b0 * scroll.band / column_ratio) - 2) & ~1
             x1 = min(self.size.width, math.ceil(b1 * scroll.band / column_ratio) + 3) & ~1
             first, count = 2 * r0, 2 * (r1 - r0)
-            fast.scale_bgra_rows(pixels, picture, first, count, x0, x1 - x0)
+            self._make_rows(pixels, first, first + count, x0, x1)
             fast.bgra_to_i420(
                 picture[first : first + count, x0:x1],
                 self._y[first : first + count, x0:x1],
@@ -608,6 +607,52 @@ class YuvCanvas:
             )
             redone += count * (x1 - x0)
         return round(redone * ratio * column_ratio)
+
+    def _source_rows(
+        self, first: npt.NDArray[np.int64], last: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The first and last rows of the screen the fast picture's rows ``first .. last`` are
+        made from (through libyuv's steps, back from the canvas; bilinear's two taps and a row of
+        margin each way, not clipped)."""
+        lo, hi = first.astype(np.int64), last.astype(np.int64)
+        for index in range(len(self._steps) - 1, -1, -1):
+            lo, hi = self._step_reach(index, lo, hi)
+        return lo, hi
+
+    def _step_reach(
+        self, index: int, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The rows of step ``index``'s input that its output rows ``lo .. hi`` are made from."""
+        made, picture = self._steps[index]
+        assert self._fast is not None
+        if made == self._fast.halve_bgra:
+            return 2 * lo, 2 * hi + 1
+        before = self._steps[index - 1][1].shape[0] if index else self.source.height
+        ratio = before / picture.shape[0]
+        return (
+            np.floor((lo + 0.5) * ratio - 0.5).astype(np.int64) - 1,
+            np.floor((hi + 0.5) * ratio - 0.5).astype(np.int64) + 2,
+        )
+
+    def _make_rows(self, pixels: npt.NDArray[np.uint32], first: int, end: int, x0: int, x1: int) -> None:
+        """Rows ``first .. end`` (columns ``x0 .. x1``) of the fast picture made from ``pixels``
+        through libyuv's steps: each halving makes just the rows the next step reads, whole
+        (a halving is exact on any band of row pairs), and the last step just the piece."""
+        fast = self._fast
+        assert fast is not None
+        wanted = [(first, end)]  # per step, back from the last: the rows of its output needed
+        for index in range(len(self._steps) - 1, 0, -1):
+            lo, hi = self._step_reach(index, np.array([wanted[-1][0]]), np.array([wanted[-1][1] - 1]))
+            rows = self._steps[index - 1][1].shape[0]
+            wanted.append((max(0, int(lo[0])), min(rows, int(hi[0]) + 1)))
+        wanted.reverse()
+        source = pixels
+        for (made, picture), (start, stop) in zip(self._steps, wanted, strict=True):
+            if made == fast.halve_bgra:
+                made(source[2 * start : 2 * stop], picture[start:stop])
+            else:  # the last step: the bilinear one, to the canvas's size
+                fast.scale_bgra_rows(source, picture, start, stop - start, x0, x1 - x0)
+            source = picture
 
     def settle(self, pixels: npt.NDArray[np.uint32]) -> int:
         """After whole pictures converted fast (by libyuv), the last one again in one sharp pass,

@@ -142,6 +142,30 @@ def test_a_scrolled_picture_is_moved_and_only_its_new_rows_made_again() -> None:
     assert canvas._carry == pytest.approx(6 / (SOURCE.height / SIZE.height) - step)
 
 
+@pytest.mark.parametrize(
+    ("source", "size", "dy", "step"),
+    [
+        (Size(1920, 1080), Size(760, 428), 12, 4),  # halved, then bilinear: as 4K in a 1520-px console
+        (Size(1920, 1080), Size(960, 540), 12, 6),  # exactly halved
+    ],
+)
+def test_a_picture_halved_on_its_way_is_moved_too(source: Size, size: Size, dy: int, step: int) -> None:
+    page = _page(source.height + 40, source.width)
+    first, second = page[: source.height].copy(), page[dy : dy + source.height].copy()
+    whole = [Rect(0, 0, source.width, source.height)]
+    canvas, finder = YuvCanvas(size, source), ScrollFinder()
+    canvas.update(first, whole)
+    before = _luma(canvas)
+    assert (
+        canvas.update(second, whole, lambda: finder.find(first, second)) < source.width * source.height // 10
+    )
+    fresh = YuvCanvas(size, source)
+    fresh.update(second, whole)
+    after, expected = _luma(canvas), _luma(fresh)
+    assert (after[2:-6] == before[2 + step : size.height - 6 + step]).all()
+    assert (after[-6:] == expected[-6:]).all()  # the new rows exactly the fast picture's own
+
+
 def test_a_picture_scrolled_back_up_is_moved_down() -> None:
     page = _page(SOURCE.height + 40)
     first, second = _window(page, 20), _window(page, 11)  # 9 rows up: the picture moves down
