@@ -584,7 +584,7 @@ class YuvCanvas:
         then_lo, then_hi = lo[taken] - scroll.dy, hi[taken] - scroll.dy  # its rows, on the new grab
         whole_rows = inside & (then_lo >= 0) & (then_hi < source_height)
         keep = whole_rows[:, None] & clean(lo, hi) & clean(then_lo, then_hi)
-        redo = ~keep.reshape(height // 2, 2, bands).all(axis=1)  # (row pairs, bands)
+        redo = np.logical_not(np.all(keep.reshape(height // 2, 2, bands), axis=1))  # (row pairs, bands)
         if redo.sum() > SHIFT_MAX_REDONE * redo.size:
             return None
         for plane, rows_moved in ((self._y, step), (self._u, step // 2), (self._v, step // 2)):
