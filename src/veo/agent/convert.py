@@ -406,14 +406,15 @@ class YuvCanvas:
         self,
         pixels: npt.NDArray[np.uint32],
         rects: list[Rect],
-        scroll: Callable[[], Scroll | None] | None = None,
+        scroll: Callable[[int], Scroll | None] | None = None,
     ) -> int:
         """Convert ``rects`` of ``pixels`` (BGRA as uint32, at least ``size``); the pixels converted.
 
         When the rectangles cover most of the frame (scrolling, a new window), one whole-frame
         conversion is cheaper than patches: it skips the copies a patch needs. ``scroll``: how the
         rows moved since the last update's pixels, asked only where a moving scaled picture can
-        use it (:meth:`_update_shifted`).
+        use it (:meth:`_update_shifted`), with how closely to check them (every row, or every
+        other one where each canvas row mixes two or more, :func:`~veo.agent.scroll.matched_bands`).
         """
         if self.scaled:
             return self._update_scaled(pixels, rects, scroll)
@@ -486,7 +487,7 @@ class YuvCanvas:
         self,
         pixels: npt.NDArray[np.uint32],
         rects: list[Rect],
-        scroll: Callable[[], Scroll | None] | None = None,
+        scroll: Callable[[int], Scroll | None] | None = None,
     ) -> int:
         """Re-convert the grid cells whose source window a changed rectangle touches, each
         rectangle of touched cells in one call (:func:`_blocks`); or the whole picture where cells
@@ -508,7 +509,7 @@ class YuvCanvas:
         tenths = WHOLE_TENTHS if self.settled else FAST_UNTIL_TENTHS
         fast = moved * 10 >= whole * tenths
         if fast and self._shiftable and scroll is not None:
-            found = scroll()
+            found = scroll(2 if self.source.height >= 2 * self.size.height else 1)
             converted = self._update_shifted(pixels, found) if found is not None else None
             if converted is not None:
                 return converted

@@ -16,12 +16,13 @@ from veo.agent.capture.base import ScreenCapture, Size
 from veo.agent.convert import YuvCanvas, _plane, scale_interpolation, scale_to_yuv
 from veo.agent.damage import Rect
 from veo.agent.scaling import View
-from veo.agent.scroll import BAND, Scroll, ScrollFinder, matched_bands, signatures, vote
+from veo.agent.scroll import Scroll, ScrollFinder, band_width, matched_bands, signatures, vote
 from veo.agent.stream import FrameSource
 
 pytestmark = pytest.mark.usefixtures("native_converter")
 
 SOURCE, SIZE = Size(960, 540), Size(760, 428)  # 1.26x: one libyuv bilinear step, as 1080p -> 1520x854
+BAND = band_width(SOURCE.width)
 
 
 def _page(height: int, width: int = SOURCE.width, seed: int = 1) -> npt.NDArray[np.uint32]:
@@ -119,8 +120,8 @@ def test_matched_bands_of_an_odd_width() -> None:
     before, after = page[:100].copy(), page[4:104].copy()
     after[50, 300] ^= np.uint32(1)
     matched = matched_bands(before, after, 4)
-    assert matched.shape == (100, 3)
-    assert not matched[50, 2] and matched[:96].sum() == 96 * 3 - 1 and not matched[96:].any()
+    assert band_width(301) == 32 and matched.shape == (100, 10)
+    assert not matched[50, 9] and matched[:96].sum() == 96 * 10 - 1 and not matched[96:].any()
 
 
 def test_a_scrolled_picture_is_moved_and_only_its_new_rows_made_again() -> None:
@@ -130,7 +131,7 @@ def test_a_scrolled_picture_is_moved_and_only_its_new_rows_made_again() -> None:
     canvas.update(first, _whole())
     before = _luma(canvas)
     finder = ScrollFinder()
-    converted = canvas.update(second, _whole(), lambda: finder.find(first, second))
+    converted = canvas.update(second, _whole(), lambda every: finder.find(first, second, every))
     assert 0 < converted < SOURCE.width * SOURCE.height // 10  # the new strip, not the picture
     assert not canvas.settled
     after, expected = _luma(canvas), _fast_luma(second)
@@ -157,7 +158,8 @@ def test_a_picture_halved_on_its_way_is_moved_too(source: Size, size: Size, dy: 
     canvas.update(first, whole)
     before = _luma(canvas)
     assert (
-        canvas.update(second, whole, lambda: finder.find(first, second)) < source.width * source.height // 10
+        canvas.update(second, whole, lambda every: finder.find(first, second, every))
+        < source.width * source.height // 10
     )
     fresh = YuvCanvas(size, source)
     fresh.update(second, whole)
@@ -173,7 +175,7 @@ def test_a_picture_scrolled_back_up_is_moved_down() -> None:
     canvas.update(first, _whole())
     before = _luma(canvas)
     assert (
-        canvas.update(second, _whole(), lambda: finder.find(first, second))
+        canvas.update(second, _whole(), lambda every: finder.find(first, second, every))
         < SOURCE.width * SOURCE.height // 10
     )
     after, expected = _luma(canvas), _fast_luma(second)
@@ -199,7 +201,7 @@ def test_the_carry_keeps_the_moved_picture_within_a_row_of_the_screen() -> None:
     for _ in range(30):
         top += 6
         grab = _window(page, top)
-        canvas.update(grab, _whole(), lambda p=previous, g=grab: finder.find(p, g))
+        canvas.update(grab, _whole(), lambda every, p=previous, g=grab: finder.find(p, g, every))
         previous = grab
         assert abs(canvas._carry) <= 1.0
 
@@ -210,7 +212,7 @@ def test_too_much_that_is_new_is_converted_whole() -> None:
     second[: SOURCE.height * 2 // 3] = _page(SOURCE.height * 2 // 3, seed=4)  # two thirds new
     canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
     canvas.update(first, _whole())
-    converted = canvas.update(second, _whole(), lambda: finder.find(first, second))
+    converted = canvas.update(second, _whole(), lambda every: finder.find(first, second, every))
     assert converted == SOURCE.width * SOURCE.height
     assert (_luma(canvas) == _fast_luma(second)).all()
 
@@ -224,7 +226,7 @@ def test_a_picture_not_made_fast_in_one_step_is_not_moved() -> None:
     canvas.update(first, _whole())
     canvas.settle(first)  # sharp
     asked = []
-    canvas.update(second, _whole(), lambda: asked.append(1) or None)  # type: ignore[func-returns-value]
+    canvas.update(second, _whole(), lambda every: asked.append(every) or None)  # type: ignore[func-returns-value]
     assert not asked  # not even asked: nothing to move
 
 
@@ -233,7 +235,7 @@ def test_after_a_scroll_the_resting_screen_is_the_one_pass_picture() -> None:
     first, second = _window(page, 0), _window(page, 6)
     canvas, finder = YuvCanvas(SIZE, SOURCE), ScrollFinder()
     canvas.update(first, _whole())
-    canvas.update(second, _whole(), lambda: finder.find(first, second))
+    canvas.update(second, _whole(), lambda every: finder.find(first, second, every))
     assert canvas.settle(second) == SOURCE.width * SOURCE.height and canvas.settled
     frame = scale_to_yuv(
         convert.av.VideoFrame.from_ndarray(
@@ -273,6 +275,19 @@ def test_the_stream_moves_a_scrolled_picture() -> None:
     assert source.pixels_converted - converted < SOURCE.width * SOURCE.height // 10
 
 
-def test_a_scroll_is_a_dataclass_of_its_shift_and_pieces() -> None:
-    scroll = Scroll(3, np.ones((4, 2), np.bool_))
-    assert scroll.band == BAND
+def test_bands_are_whole_pairs_of_pixels_fifteen_across() -> None:
+    assert [band_width(width) for width in (1920, 3840, 2560, 1366, 960, 100)] == [128, 256, 176, 96, 64, 16]
+    assert Scroll(3, np.ones((4, 2), np.bool_), 64).band == 64
+
+
+def test_every_other_row_checked_counts_a_row_between_where_both_neighbours_moved() -> None:
+    page = _page(SOURCE.height + 20)
+    before, after = _window(page, 0), _window(page, 6)
+    after[301, 10] ^= np.uint32(1)  # between two checked rows: missed, as documented
+    after[400, 10] ^= np.uint32(1)  # a checked row: it and the rows either side count as not moved
+    matched = matched_bands(before, after, 6, every=2)
+    assert matched[301, 0]
+    assert not matched[399:402, 0].any() and matched[398, 0] and matched[402, 0]
+    assert matched[: SOURCE.height - 6, 1:].all() and not matched[SOURCE.height - 6 :].any()
+    with pytest.raises(ValueError, match="every other"):
+        matched_bands(before, after, 6, every=3)
