@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -130,7 +131,14 @@ class Libyuv:
         default) of what :meth:`scale_bgra` writes into ``target`` (``ARGBScaleClip``: the whole
         picture's sampling, the clip's pixels computed): a scrolled picture's newly shown pieces
         (:mod:`veo.agent.scroll`). Whole rows are exactly the whole picture's; a narrower clip's
-        last few columns may round 1 level apart (libyuv's plain-C leftover path)."""
+        last few columns may round 1 level apart (libyuv's plain-C leftover path).
+
+        libyuv bounds what a clip reads of each source row by the whole width counted from the
+        clip's own first column, so a clip reaching the right edge reads a few pixels past the
+        end of each row it uses: harmless inside the picture (the next row's first pixels, never
+        used), but past its last row it crossed the end of the screen's shared memory and the
+        agent crashed (bench, 1080p scrolling; the test's guard page). A clip that reads the last
+        row reads a copy of the rows it uses, with one more row below."""
         height, width, target_height, target_width = _check_scale(source, target)
         columns = target_width - left if columns is None else columns
         if not 0 <= first < first + rows <= target_height:
@@ -140,6 +148,14 @@ class Libyuv:
                 f"columns {left}..{left + columns} are not within the {target_width} of the target"
             )
         _check_rows(source, (target,), 4, "the target must be writable")
+        ratio = height / target_height
+        lowest = math.floor((first + rows - 0.5) * ratio - 0.5) + 1  # the clip's last row's lower tap
+        if lowest >= height - 1:  # it reads the source's last row
+            top = max(0, math.floor((first + 0.5) * ratio - 0.5) - 1)  # the first row's upper tap
+            padded = np.empty((height + 1, width), np.uint32)
+            padded[top:height] = source[top:]
+            padded[height] = source[height - 1]
+            source = padded[:height]
         result = self._scale_clip(
             source.ctypes.data,
             source.strides[0],

@@ -176,3 +176,51 @@ def test_scaling_some_rows_gives_exactly_those_rows_of_the_whole(native_converte
         native_converter.scale_bgra_rows(source, rows, 0, 2, 150, 3)
     with pytest.raises(ValueError, match="2x"):
         native_converter.scale_bgra_rows(source, rows[:50], 0, 2)
+
+
+def test_the_last_rows_of_a_clip_are_the_whole_pictures(native_converter: libyuv.Libyuv) -> None:
+    source = _picture(4)  # 192x108
+    whole = np.zeros((86, 152), np.uint32)
+    native_converter.scale_bgra(source, whole)
+    for left in range(100, 108):
+        rows = np.zeros_like(whole)
+        native_converter.scale_bgra_rows(source, rows, 80, 6, left, 152 - left)
+        difference = rows[80:86, left:].view(np.uint8).astype(int) - whole[80:86, left:].view(
+            np.uint8
+        ).astype(int)
+        assert np.abs(difference).max() <= 1
+
+
+_GUARDED = """
+import ctypes, mmap, sys
+import numpy as np
+from veo.agent import libyuv
+native = libyuv.load()
+height, width = 1080, 1920
+size = height * width * 4
+page = mmap.PAGESIZE
+length = -(-size // page) * page + page
+area = mmap.mmap(-1, length)
+base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+assert libc.mprotect(base + length - page, page, 0) == 0  # the page after the picture: no access
+offset = length - page - size  # the picture ends where the guard page starts
+source = np.frombuffer(area, np.uint32, height * width, offset).reshape(height, width)
+source[:] = np.arange(height * width, dtype=np.uint32).reshape(height, width)
+target = np.zeros((854, 1520), np.uint32)
+native.scale_bgra_rows(source, target, 848, 6)
+for left in range(1000, 1012):  # pieces reaching the right edge: libyuv reads a few pixels past it
+    native.scale_bgra_rows(source, target, 846, 8, left, 1520 - left)
+print("read nothing past the picture")
+"""
+
+
+def test_a_clip_at_the_bottom_of_shared_memory_does_not_crash() -> None:
+    """The screen's grab ends where its shared memory ends: the bench's agent crashed there."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _GUARDED], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "read nothing past the picture" in done.stdout
