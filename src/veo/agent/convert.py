@@ -79,6 +79,10 @@ MARGIN = 4  # even: keeps chroma (2×2 subsampled) aligned
 #: a scroll moves the fast picture (see YuvCanvas.update) unless more than this share of its rows
 #: would have to be converted anyway (a scroll beside a wide still sidebar, a window dragged)
 SHIFT_MAX_REDONE = 0.5
+#: after a moving picture that was not a scroll (shapes moving every way, a window opening), this
+#: many of its next pictures are made whole without looking for one: an animation paid the search
+#: (up to ~1 ms) in every frame for nothing; a scroll that starts then is moved a few frames later
+SHIFT_RETRY_FRAMES = 3
 #: changed area (tenths of the frame) from which the whole frame is converted at once
 WHOLE_TENTHS = 6
 #: ...and, once a scaled picture moves fast (:data:`FAST_WHILE_MOVING`), the share that keeps it
@@ -382,6 +386,8 @@ class YuvCanvas:
         self._shiftable = False
         #: how far (canvas rows) the moved picture lags behind where the screen's rows are
         self._carry = 0.0
+        #: moving pictures still to be made whole without looking for a scroll (SHIFT_RETRY_FRAMES)
+        self._scroll_wait = 0
         if self._fast is not None:
             #: libyuv's steps and the BGRA picture each makes: halvings, then a bilinear one or
             #: (from BILINEAR_UP_TO on) swscale's pass from the last halving
@@ -509,10 +515,14 @@ class YuvCanvas:
         tenths = WHOLE_TENTHS if self.settled else FAST_UNTIL_TENTHS
         fast = moved * 10 >= whole * tenths
         if fast and self._shiftable and scroll is not None:
-            found = scroll(2 if self.source.height >= 2 * self.size.height else 1)
-            converted = self._update_shifted(pixels, found) if found is not None else None
-            if converted is not None:
-                return converted
+            if self._scroll_wait > 0:
+                self._scroll_wait -= 1
+            else:
+                found = scroll(2 if self.source.height >= 2 * self.size.height else 1)
+                converted = self._update_shifted(pixels, found) if found is not None else None
+                if converted is not None:
+                    return converted
+                self._scroll_wait = SHIFT_RETRY_FRAMES
         return self._update_whole_scaled(pixels, fast=fast)
 
     def _cell_blocks(self, rects: list[Rect]) -> list[tuple[_Span, _Span]]:

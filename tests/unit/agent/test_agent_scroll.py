@@ -217,6 +217,24 @@ def test_too_much_that_is_new_is_converted_whole() -> None:
     assert (_luma(canvas) == _fast_luma(second)).all()
 
 
+def test_after_moving_pictures_that_were_no_scroll_a_few_are_made_without_looking() -> None:
+    """An animation is no scroll: it does not pay the search in every frame."""
+    pages = [_page(SOURCE.height, seed=seed) for seed in range(10, 20)]
+    canvas = YuvCanvas(SIZE, SOURCE)
+    canvas.update(pages[0], _whole())
+    asked: list[int] = []
+
+    def search(every: int) -> Scroll | None:
+        asked.append(every)
+        return None
+
+    for index, page in enumerate(pages[1:], start=1):
+        canvas.update(page, _whole(), search)
+        assert (_luma(canvas) == _fast_luma(page)).all(), index
+    assert len(asked) == 3  # frames 1, 5 and 9 looked; three after each miss did not
+    assert convert.SHIFT_RETRY_FRAMES == 3
+
+
 def test_a_picture_not_made_fast_in_one_step_is_not_moved() -> None:
     """Only the planes of a one-step fast picture of the last pixels are moved: a sharp picture
     (cells, or the pass once the screen rests) is made again."""
