@@ -14,9 +14,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tests.unit.agent.screens import ArrayScreen
 
 from veo.agent import convert
-from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.capture.base import Size
 from veo.agent.convert import YuvCanvas, _fast_steps, _plane, scale_interpolation, scale_to_yuv, scales_fast
 from veo.agent.damage import Rect
 from veo.agent.libyuv import Libyuv
@@ -212,23 +213,9 @@ def test_without_libyuv_every_picture_is_swscales(monkeypatch: pytest.MonkeyPatc
     assert canvas.settled and _planes(canvas) == _one_pass(pixels, SIZE)
 
 
-class _Screen(ScreenCapture):
-    def __init__(self, pixels: npt.NDArray[np.uint32]) -> None:
-        self.pixels = pixels
-
-    def size(self) -> Size:
-        return Size(self.pixels.shape[1], self.pixels.shape[0])
-
-    def grab(self) -> bytes:
-        return self.pixels.tobytes()
-
-    def close(self) -> None:
-        pass
-
-
 def test_the_stream_sharpens_a_fast_picture_with_its_repeat() -> None:
     """A scroll's frames go out fast; the repeat after it (REFINE_SECONDS) sends the sharp one."""
-    screen = _Screen(_random(SOURCE, 5))
+    screen = ArrayScreen(_random(SOURCE, 5))
     source = FrameSource(screen, keepalive_seconds=60.0)
     source.set_view(View(width=SIZE.width, height=SIZE.height + 40), now=0.0)
     assert source.next(now=0.0) is not None and source.encoded == SIZE

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tests.unit.agent.screens import ArrayScreen
 
 from veo.agent import convert
-from veo.agent.capture.base import ScreenCapture, Size
+from veo.agent.capture.base import Size
 from veo.agent.convert import YuvCanvas, _plane, scale_interpolation, scale_to_yuv
 from veo.agent.damage import Rect
 from veo.agent.scaling import View
@@ -265,23 +266,9 @@ def test_after_a_scroll_the_resting_screen_is_the_one_pass_picture() -> None:
     assert (_luma(canvas) == _plane(frame, 0, SIZE.height, SIZE.width)).all()
 
 
-class _Screen(ScreenCapture):
-    def __init__(self, pixels: npt.NDArray[np.uint32]) -> None:
-        self.pixels = pixels
-
-    def size(self) -> Size:
-        return Size(self.pixels.shape[1], self.pixels.shape[0])
-
-    def grab(self) -> bytes:
-        return self.pixels.tobytes()  # a new buffer per grab: the stream keeps it
-
-    def close(self) -> None:
-        pass
-
-
 def test_the_stream_moves_a_scrolled_picture() -> None:
     page = _page(SOURCE.height + 40)
-    screen = _Screen(_window(page, 0))
+    screen = ArrayScreen(_window(page, 0))
     source = FrameSource(screen, keepalive_seconds=60.0)
     source.set_view(View(width=SIZE.width, height=SIZE.height + 40), now=0.0)
     assert source.next(now=0.0) is not None and source.scaled
