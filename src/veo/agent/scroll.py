@@ -20,7 +20,8 @@ pieces of the new grab are the last grab's ``dy`` rows further down. Bands, not 
 what scrolls is usually a window's page beside things that stay (a sidebar, the agent's own
 session bar over the top of the screen, ~115 rows of the bench's screen), and rows through them
 never match whole. Signatures only find the candidate; nothing is moved on a signature's word.
-At 1080p: signature 0.17 ms, vote 0.1, check 0.5; at 4K 0.4, 0.3 and 1.4.
+At 1080p: signature 0.17 ms, vote 0.1, check 0.5 (offline); at 4K, on a loaded host, 1.7-2.6,
+0.3 and 2.7-3.8.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy.typing as npt
 #: the number of bands across the screen (see module): 128 px each at 1920 px, 256 at 3840
 BANDS = 15
 #: a piece's signature sums every this-many-th pair of its pixels at 1920 px (1/16 of them), and
-#: as many pixels a row on a wider screen (a 4K grab's signatures: 0.98 -> 0.4 ms)
+#: as many pixels a row on a wider screen
 SAMPLE_STEP = 8
 SAMPLE_WIDTH = 1920
 #: pieces that must agree on one shift before it is checked: a scroll moves hundreds of rows, a
@@ -123,7 +124,7 @@ def matched_bands(
     """Which bands of which rows ``y`` of ``current`` are, pixel for pixel, those of row ``y + dy``
     of ``previous``, as ``(rows, bands)``.
 
-    ``every`` 2: only every other row is compared (half the 66 MB a 4K pair reads, 3.0 -> 1.4 ms),
+    ``every`` 2: only every other row is compared (half of the 66 MB a 4K pair reads),
     and a row between counts as moved where both its neighbours did. For a picture made at least
     2x smaller (each of its rows mixes two or more of these), so that what such a check can miss,
     a change confined to the rows between, is a line one screen pixel thin; the sharp pass once
