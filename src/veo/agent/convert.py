@@ -381,9 +381,10 @@ class YuvCanvas:
         #: (:func:`scales_fast`); ``settled``: the picture now is the sharp one pass
         self._fast = native if self.scaled and scales_fast(self.source, size) else None
         self.settled = True
-        #: the planes hold the fast picture of the last update's pixels, moved by a scroll or made
-        #: by libyuv's steps alone (no swscale finish), so a scroll can move them
-        self._shiftable = False
+        #: libyuv's steps alone make the canvas's picture (no swscale finish): while it is not
+        #: settled, its planes hold the fast picture of the last update's pixels, which a scroll
+        #: can move (set with the steps below)
+        self._moves = False
         #: how far (canvas rows) the moved picture lags behind where the screen's rows are
         self._carry = 0.0
         #: moving pictures still to be made whole without looking for a scroll (SHIFT_RETRY_FRAMES)
@@ -401,6 +402,7 @@ class YuvCanvas:
                 )
                 for before, step in itertools.pairwise([self.source, *_fast_steps(self.source, size)])
             ]
+            self._moves = self._steps[-1][1].shape == (size.height, size.width)
 
     def _adopt(self, frame: av.VideoFrame) -> None:
         self.frame = frame
@@ -506,7 +508,6 @@ class YuvCanvas:
             blocks = self._cell_blocks(rects)
             cost = sum(row.reads * column.reads + CELL_CALL_PIXELS for row, column in blocks)
             if cost * 10 < whole * WHOLE_TENTHS:
-                self._shiftable = False
                 return sum(self._update_block(pixels, row, column) for row, column in blocks)
         # fast only where most of the picture changed anyway (a scroll, a new window): a fast
         # picture differs from a sharp one everywhere a little, which x264 would send as changes;
@@ -514,7 +515,7 @@ class YuvCanvas:
         moved = sum(rect.width * rect.height for rect in rects)
         tenths = WHOLE_TENTHS if self.settled else FAST_UNTIL_TENTHS
         fast = moved * 10 >= whole * tenths
-        if fast and self._shiftable and scroll is not None:
+        if fast and self._moves and not self.settled and scroll is not None:
             if self._scroll_wait > 0:
                 self._scroll_wait -= 1
             else:
@@ -541,7 +542,7 @@ class YuvCanvas:
         (:func:`scales_fast`), made smaller by libyuv's steps and converted by libyuv (or scaled
         the rest of the way by swscale); :attr:`settled` says which."""
         self.settled = not fast or self._fast is None
-        self._shiftable, self._carry = False, 0.0
+        self._carry = 0.0
         picture, reformatter = pixels, self._whole_reformatter
         if self._fast is not None and not self.settled:
             for scale, smaller in self._steps:
@@ -549,7 +550,6 @@ class YuvCanvas:
                 picture = smaller
             if picture.shape == (self.size.height, self.size.width):
                 self._fast.bgra_to_i420(picture, self._y, self._u, self._v)
-                self._shiftable = True
                 return self.source.width * self.source.height
             reformatter = self._finish  # swscale the rest of the way from the last halving
         whole = self._whole_bgra(picture)
