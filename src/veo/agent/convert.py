@@ -53,6 +53,7 @@ swscale pass once the screen rests (:data:`FAST_WHILE_MOVING`, :meth:`YuvCanvas.
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -571,15 +572,14 @@ class YuvCanvas:
         few columns into their neighbours (the filter's reach across a band's edge).
         """
         fast = self._fast
-        assert fast is not None  # only a shiftable (fast) canvas gets here
+        assert fast is not None  # only a canvas whose fast picture moves gets here
         height, source_height = self.size.height, self.source.height
         matched = scroll.matched[:source_height]
         bands = matched.shape[1]
         ratio = source_height / height  # source rows per canvas row
         want = scroll.dy / ratio + self._carry
         step = 2 * round(want / 2)
-        rows = np.arange(height)
-        lo, hi = self._source_rows(rows, rows)  # the screen's rows each canvas row is made from
+        rows, lo, hi = self._rows_reach
         unmatched: npt.NDArray[np.int64] = np.zeros((source_height + 1, bands), np.int64)
         np.cumsum(~matched, axis=0, out=unmatched[1:])  # unmatched source rows above each row
 
@@ -619,16 +619,16 @@ class YuvCanvas:
             redone += count * (x1 - x0)
         return round(redone * ratio * column_ratio)
 
-    def _source_rows(
-        self, first: npt.NDArray[np.int64], last: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The first and last rows of the screen the fast picture's rows ``first .. last`` are
-        made from (through libyuv's steps, back from the canvas; bilinear's two taps and a row of
-        margin each way, not clipped)."""
-        lo, hi = first.astype(np.int64), last.astype(np.int64)
+    @functools.cached_property
+    def _rows_reach(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The canvas's rows, and the first and last rows of the screen each is made from
+        (through libyuv's steps, back from the canvas; bilinear's two taps and a row of margin
+        each way, not clipped): fixed for a canvas, worked out at its first scroll."""
+        rows = np.arange(self.size.height, dtype=np.int64)
+        lo, hi = rows, rows
         for index in range(len(self._steps) - 1, -1, -1):
             lo, hi = self._step_reach(index, lo, hi)
-        return lo, hi
+        return rows, lo, hi
 
     def _step_reach(
         self, index: int, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
