@@ -640,10 +640,7 @@ class YuvCanvas:
             return 2 * lo, 2 * hi + 1
         before = self._steps[index - 1][1].shape[0] if index else self.source.height
         ratio = before / picture.shape[0]
-        return (
-            np.floor((lo + 0.5) * ratio - 0.5).astype(np.int64) - 1,
-            np.floor((hi + 0.5) * ratio - 0.5).astype(np.int64) + 2,
-        )
+        return libyuv.upper_tap(lo, ratio) - 1, libyuv.upper_tap(hi, ratio) + 2
 
     def _make_rows(self, pixels: npt.NDArray[np.uint32], first: int, end: int, x0: int, x1: int) -> None:
         """Rows ``first .. end`` (columns ``x0 .. x1``) of the fast picture made from ``pixels``

@@ -25,7 +25,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
-import math
 import sys
 from pathlib import Path
 
@@ -149,9 +148,8 @@ class Libyuv:
             )
         _check_rows(source, (target,), 4, "the target must be writable")
         ratio = height / target_height
-        lowest = math.floor((first + rows - 0.5) * ratio - 0.5) + 1  # the clip's last row's lower tap
-        if lowest >= height - 1:  # it reads the source's last row
-            top = max(0, math.floor((first + 0.5) * ratio - 0.5) - 1)  # the first row's upper tap
+        if int(upper_tap(first + rows - 1, ratio)) + 1 >= height - 1:  # it reads the source's last row
+            top = max(0, int(upper_tap(first, ratio)) - 1)
             padded = np.empty((height + 1, width), np.uint32)
             padded[top:height] = source[top:]
             padded[height] = source[height - 1]
@@ -204,6 +202,14 @@ def _even_size(source: npt.NDArray[np.uint32], doing: str) -> tuple[int, int]:
     if width % 2 or height % 2:
         raise ValueError(f"libyuv {doing} even, non-empty rectangles, not {width}x{height}")
     return height, width
+
+
+def upper_tap(row: npt.ArrayLike, ratio: float) -> npt.NDArray[np.int64]:
+    """The upper of the two source rows (or columns) libyuv's bilinear scaling reads for ``row``
+    of a picture made ``ratio`` times smaller: pixel centres aligned, ``(row + 0.5) * ratio - 0.5``
+    rounded down; the other is the next one."""
+    taps: npt.NDArray[np.int64] = np.floor((np.asarray(row) + 0.5) * ratio - 0.5).astype(np.int64)
+    return taps
 
 
 def _check_scale(source: npt.NDArray[np.uint32], target: npt.NDArray[np.uint32]) -> tuple[int, int, int, int]:
